@@ -1,0 +1,32 @@
+# Top-level entry points. CMake does the real work in build/.
+BUILD   ?= build
+JOBS    ?= $(shell nproc)
+CTEST_ARGS ?=
+
+.PHONY: all deps build test test-fast bench clean run
+
+all: build
+
+deps:
+	./scripts/install-deps.sh
+
+$(BUILD)/build.ninja:
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+build: $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS)
+
+# Everything that fits in CI: unit, integration (real KVM), multi-process,
+# model checking and short fuzzing. Tests labelled "slow" are included here;
+# `make test-fast` leaves them out.
+test: deps build
+	cd $(BUILD) && ctest --output-on-failure --timeout 600 $(CTEST_ARGS)
+
+test-fast: build
+	cd $(BUILD) && ctest --output-on-failure -LE slow $(CTEST_ARGS)
+
+bench: deps build
+	./bench/run-all.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD)
