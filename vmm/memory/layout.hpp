@@ -37,6 +37,9 @@ inline constexpr uint64_t kStubGpa = kSystemBase + 0x3000;
 inline constexpr uint64_t kExceptionStackGpa = kSystemBase + 0x4000;
 inline constexpr uint64_t kExceptionStackSize = 0x4000;
 inline constexpr uint64_t kPageTableGpa = kSystemBase + 0x8000;
+// Pages below this are mapped in the guest (supervisor, except the stubs);
+// the page tables above need no mapping (the MMU walks them by GPA).
+inline constexpr uint64_t kSystemMappedEnd = kPageTableGpa;
 inline constexpr uint64_t kSystemEnd = kHugePageSize;
 
 inline constexpr uint64_t kUserBase = kHugePageSize;        // 2 MiB

@@ -1,0 +1,39 @@
+#include "vmm/memory/guest_memory.hpp"
+
+#include <sys/mman.h>
+
+#include <utility>
+
+#include "vmm/memory/layout.hpp"
+
+namespace spanvm::memory {
+
+Result<GuestMemory> GuestMemory::create(uint64_t size) {
+    if (size % layout::kHugePageSize != 0)
+        return make_error(EINVAL, "guest memory size {:#x} is not a multiple of 2 MiB", size);
+    void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) return errno_error(fmt::format("mmap guest RAM ({} MiB)", size >> 20));
+    if (::madvise(p, size, MADV_NOHUGEPAGE) != 0) {
+        auto err = errno_error("madvise(MADV_NOHUGEPAGE) on guest RAM");
+        ::munmap(p, size);
+        return err;
+    }
+    return GuestMemory(static_cast<uint8_t*>(p), size);
+}
+
+GuestMemory::GuestMemory(GuestMemory&& o) noexcept
+    : base_(std::exchange(o.base_, nullptr)), size_(std::exchange(o.size_, 0)) {}
+
+GuestMemory::~GuestMemory() {
+    if (base_) ::munmap(base_, size_);
+}
+
+Result<void> GuestMemory::discard(uint64_t gpa, uint64_t len) {
+    if (len == 0) return {};
+    if (gpa % layout::kPageSize || len % layout::kPageSize || !host_ptr(gpa, len))
+        return make_error(EINVAL, "discard of [{:#x}, +{:#x}) is not page-aligned guest RAM", gpa, len);
+    if (::madvise(base_ + gpa, len, MADV_DONTNEED) != 0) return errno_error("madvise(MADV_DONTNEED)");
+    return {};
+}
+
+}  // namespace spanvm::memory

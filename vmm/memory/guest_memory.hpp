@@ -1,0 +1,54 @@
+#pragma once
+// Guest RAM: one private anonymous mapping with MADV_NOHUGEPAGE, registered
+// with KVM as memory slot 0 at GPA 0. Private anonymous so that the
+// userfaultfd coherence layer can take it over (MISSING + WP); no THP so that
+// coherence works at 4 KiB granularity. See layout.hpp for what lives where.
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "vmm/base/result.hpp"
+
+namespace spanvm::memory {
+
+class GuestMemory {
+public:
+    static Result<GuestMemory> create(uint64_t size);
+    GuestMemory(GuestMemory&& o) noexcept;
+    GuestMemory& operator=(GuestMemory&&) = delete;
+    GuestMemory(const GuestMemory&) = delete;
+    GuestMemory& operator=(const GuestMemory&) = delete;
+    ~GuestMemory();
+
+    uint8_t* host_base() const { return base_; }
+    uint64_t size() const { return size_; }
+
+    // Bounds-checked GPA -> host pointer; nullptr if [gpa, gpa+len) is outside.
+    uint8_t* host_ptr(uint64_t gpa, uint64_t len) const {
+        if (gpa > size_ || len > size_ - gpa) return nullptr;
+        return base_ + gpa;
+    }
+    bool write(uint64_t gpa, const void* src, uint64_t len) {
+        uint8_t* p = host_ptr(gpa, len);
+        if (!p) return false;
+        std::memcpy(p, src, len);
+        return true;
+    }
+    bool read(uint64_t gpa, void* dst, uint64_t len) const {
+        const uint8_t* p = host_ptr(gpa, len);
+        if (!p) return false;
+        std::memcpy(dst, p, len);
+        return true;
+    }
+    // Returns pages to the host and makes them read as zero again
+    // (MADV_DONTNEED on private anonymous memory). KVM's mappings of those
+    // pages are invalidated by the kernel's MMU notifiers.
+    Result<void> discard(uint64_t gpa, uint64_t len);
+
+private:
+    GuestMemory(uint8_t* base, uint64_t size) : base_(base), size_(size) {}
+    uint8_t* base_ = nullptr;
+    uint64_t size_ = 0;
+};
+
+}  // namespace spanvm::memory
