@@ -1,0 +1,53 @@
+#include "vmm/process/thread_table.hpp"
+
+#include <fmt/format.h>
+
+namespace spanvm::process {
+
+const char* to_string(ThreadState s) {
+    switch (s) {
+        case ThreadState::starting: return "starting";
+        case ThreadState::running: return "running";
+        case ThreadState::in_syscall: return "syscall";
+        case ThreadState::blocked: return "blocked";
+        case ThreadState::exited: return "exited";
+    }
+    return "?";
+}
+
+ThreadRow& ThreadTable::add(unsigned vcpu_id, unsigned node_id) {
+    std::lock_guard lk(mu_);
+    auto& r = rows_.emplace_back();
+    r.tid = next_tid_++;
+    r.vcpu_id = vcpu_id;
+    r.node_id = node_id;
+    return r;
+}
+
+size_t ThreadTable::live_threads() const {
+    std::lock_guard lk(mu_);
+    size_t n = 0;
+    for (auto& r : rows_) n += r.state.load() != ThreadState::exited;
+    return n;
+}
+
+size_t ThreadTable::total_threads() const {
+    std::lock_guard lk(mu_);
+    return rows_.size();
+}
+
+std::string ThreadTable::format_table() const {
+    std::lock_guard lk(mu_);
+    std::string out = fmt::format("{:>8} {:>4} {:>5} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9} {:>7} {:>7} {:<8}\n", "tid",
+                                  "node", "vcpu", "host-tid", "executor", "sys-local", "sys-fwd", "exits-io",
+                                  "exits-exc", "pf-rd", "pf-wr", "state");
+    for (auto& r : rows_)
+        out += fmt::format("{:>8} {:>4} {:>5} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9} {:>7} {:>7} {:<8}\n", r.tid,
+                           r.node_id, r.vcpu_id, r.host_tid, r.executor_tid ? fmt::format("{}", r.executor_tid) : "-",
+                           r.syscalls_local.load(), r.syscalls_forwarded.load(), r.exits_io.load(),
+                           r.exits_exception.load(), r.faults_read.load(), r.faults_write.load(),
+                           to_string(r.state.load()));
+    return out;
+}
+
+}  // namespace spanvm::process
