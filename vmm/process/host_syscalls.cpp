@@ -1,0 +1,93 @@
+#include "vmm/process/host_syscalls.hpp"
+
+#include <charconv>
+#include <string_view>
+
+#include "vmm/process/host_syscalls_detail.hpp"
+
+namespace spanvm::process {
+namespace detail {
+
+namespace {
+
+const HandlerTable& handlers() {
+    static const HandlerTable table = [] {
+        HandlerTable t;
+        register_fs(t);
+        register_io(t);
+        register_misc(t);
+        return t;
+    }();
+    return table;
+}
+
+// "N" of a /proc/self/fd/N style path, or -1 if the path is not of that form.
+int fd_path_number(std::string_view p, std::string_view& prefix) {
+    static constexpr std::string_view kPrefixes[] = {"/proc/self/fd/", "/proc/thread-self/fd/",
+                                                     "/proc/self/fdinfo/", "/dev/fd/"};
+    for (std::string_view pre : kPrefixes) {
+        if (p.size() <= pre.size() || p.substr(0, pre.size()) != pre) continue;
+        std::string_view num = p.substr(pre.size());
+        int n = -1;
+        auto [end, ec] = std::from_chars(num.data(), num.data() + num.size(), n);
+        if (ec != std::errc() || end != num.data() + num.size() || n < 0) return -1;
+        prefix = pre;
+        return n;
+    }
+    return -1;
+}
+
+}  // namespace
+
+int64_t guest_path(HostSyscallContext& ctx, uint64_t gva, GuestPath& out) {
+    auto sv = ctx.mem.cstring(gva, kPathMax);
+    if (!sv) return -sv.error().code;
+    out.s.assign(sv->data(), sv->size());
+    std::string_view prefix;
+    int n = fd_path_number(out.s, prefix);
+    if (n >= 0) {
+        out.pin = ctx.fds.acquire(n);
+        if (!out.pin) return -ENOENT;
+        out.s = std::string(prefix) + std::to_string(out.pin->fd());
+    }
+    return 0;
+}
+
+int64_t at_dir_fd(HostSyscallContext& ctx, uint64_t guest_dirfd, AtDir& out) {
+    int d = as_int(guest_dirfd);
+    if (d == AT_FDCWD) {
+        out.fd = AT_FDCWD;
+        return 0;
+    }
+    out.pin = ctx.fds.acquire(d);
+    if (!out.pin) return -EBADF;
+    out.fd = out.pin->fd();
+    return 0;
+}
+
+int64_t at_dir(HostSyscallContext& ctx, uint64_t guest_dirfd, const GuestPath& path, AtDir& out) {
+    if (path.absolute()) {
+        out.fd = AT_FDCWD;
+        return 0;
+    }
+    return at_dir_fd(ctx, guest_dirfd, out);
+}
+
+}  // namespace detail
+
+int64_t host_syscall(HostSyscallContext& ctx, uint64_t nr, const SyscallArgs& a) {
+    if (nr >= detail::kMaxSyscallNr) return -ENOSYS;
+    detail::Handler h = detail::handlers().h[nr];
+    return h != nullptr ? h(ctx, a) : -ENOSYS;
+}
+
+bool is_host_syscall(uint64_t nr) {
+    return nr < detail::kMaxSyscallNr && detail::handlers().h[nr] != nullptr;
+}
+
+std::string cpu_range_text(unsigned n) {
+    if (n <= 1) return "0\n";
+    return "0-" + std::to_string(n - 1) + "\n";
+}
+
+}  // namespace spanvm::process
