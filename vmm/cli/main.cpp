@@ -1,11 +1,87 @@
-// spanvm command line entry point.
+// spanvm command line. Every error is one line on stderr with a non-zero exit.
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
+#include <thread>
 
 #include "vmm/base/log.hpp"
+#include "vmm/base/size_parse.hpp"
+#include "vmm/cli/commands.hpp"
+#include "vmm/memory/layout.hpp"
+#include "vmm/process/process.hpp"
+
+extern char** environ;
+
+namespace spanvm::cli {
+
+int run_command(const RunOptions& o) {
+    auto mem = parse_size(o.mem);
+    if (!mem) {
+        log::error("--mem: {}", mem.error().message);
+        return 2;
+    }
+    if (o.command.empty()) {
+        log::error("run: no program given (usage: spanvm run [options] -- PROGRAM ARGS...)");
+        return 2;
+    }
+    process::ProcessConfig cfg;
+    cfg.program = o.command[0];
+    cfg.argv = o.command;
+    for (char** e = environ; *e; ++e) cfg.envp.emplace_back(*e);
+    // Round up to the 2 MiB granule of the guest page tables.
+    cfg.mem_size = (*mem + layout::kHugePageSize - 1) & ~(layout::kHugePageSize - 1);
+    cfg.vcpus = o.vcpus ? o.vcpus : std::max(1u, std::thread::hardware_concurrency());
+    cfg.stats = o.stats;
+    auto p = process::Process::create(cfg);
+    if (!p) {
+        log::error("{}", p.error().message);
+        return 127;
+    }
+    (*p)->run();
+}
+
+}  // namespace spanvm::cli
 
 int main(int argc, char** argv) {
+    using namespace spanvm;
     CLI::App app{"spanvm: run one program across several hosts"};
     app.require_subcommand(1);
-    CLI11_PARSE(app, argc, argv);
-    return 0;
+    bool verbose = false;
+    app.add_flag("-v,--verbose", verbose, "log more (info level)");
+
+    cli::RunOptions run;
+    auto* run_cmd = app.add_subcommand("run", "run a Linux x86-64 program in a VM, one vCPU per guest thread");
+    run_cmd->add_option("--vcpus", run.vcpus, "CPUs the guest sees (default: host CPUs)")->check(CLI::Range(1, 1024));
+    run_cmd->add_option("--mem", run.mem, "guest memory, e.g. 512M, 2G (default 2G)");
+    run_cmd->add_flag("--stats", run.stats, "print the thread table at exit");
+    run_cmd->add_option("command", run.command, "PROGRAM ARGS... (after --)")->expected(-1);
+
+    cli::BenchExitOptions bex;
+    auto* bench_cmd = app.add_subcommand("bench-exit", "measure a bare KVM exit round trip (baseline for syscalls)");
+    bench_cmd->add_option("--iterations", bex.iterations, "exits to time")->check(CLI::Range(1, 100000000));
+
+    cli::register_dsm_commands(app);
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        std::string msg = e.what();
+        for (auto& c : msg)
+            if (c == '\n') c = ' ';
+        log::error("{} (see 'spanvm --help')", msg);
+        return 2;
+    }
+    if (verbose) log::set_level(log::Level::info);
+    try {
+        if (run_cmd->parsed()) return cli::run_command(run);
+        if (bench_cmd->parsed()) return cli::bench_exit_command(bex);
+        return cli::dispatch_dsm_commands(app);
+    } catch (const std::exception& e) {
+        log::error("{}", e.what());
+        return 1;
+    }
 }

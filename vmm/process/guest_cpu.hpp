@@ -28,7 +28,9 @@ Result<CpuTemplate> make_cpu_template(const kvm::System& sys, uint64_t cr3);
 Result<void> configure_vcpu(kvm::Vcpu& vcpu, const CpuTemplate& t);
 
 // Sync-regs mask used by the vCPU loop.
-inline constexpr uint64_t kSyncRegsMask = KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS;
+// Only the GPRs: syncing sregs on every exit costs time on PVM, and sregs are
+// needed only for arch_prctl, fault reports and the one-time ring check.
+inline constexpr uint64_t kSyncRegsMask = KVM_SYNC_X86_REGS;
 
 // True if the vCPU is in ring 0 (the stub ran in ring 0, as on VT-x/AMD-V)
 // and user CS/SS must be restored explicitly; on PVM `syscall` stays in ring 3.

@@ -1,0 +1,268 @@
+#include "vmm/process/process.hpp"
+
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstring>
+#include <thread>
+
+#include "vmm/base/log.hpp"
+#include "vmm/memory/layout.hpp"
+#include "vmm/process/elf_file.hpp"
+#include "vmm/process/guest_thread.hpp"
+#include "vmm/process/initial_stack.hpp"
+#include "vmm/process/syscall_names.hpp"
+
+namespace spanvm::process {
+
+namespace {
+// Where a position-independent main program goes: just above the user base,
+// leaving the brk heap the rest of the low area to grow into.
+constexpr uint64_t kPieLoadHint = 0x400000;
+
+std::string absolute_path(const std::string& p) {
+    char buf[4096];
+    if (::realpath(p.c_str(), buf)) return buf;
+    return p;
+}
+}  // namespace
+
+Process::Process(const ProcessConfig& cfg, std::unique_ptr<Machine> m)
+    : cfg_(cfg),
+      machine_(std::move(m)),
+      mem_(machine_->memory().host_base(), layout::kUserBase, machine_->memory().size()),
+      pid_(::getpid()),
+      threads_(pid_),
+      host_ctx_{mem_, fds_, cfg.vcpus, absolute_path(cfg.program)} {}
+
+Process::~Process() = default;
+
+Result<std::unique_ptr<Process>> Process::create(const ProcessConfig& cfg) {
+    // Check the program before touching KVM, so that bad input is reported
+    // as such even on a host without /dev/kvm.
+    auto bytes = read_whole_file(cfg.program);
+    if (!bytes) return bytes.error();
+    auto elf = ElfFile::parse(*bytes, cfg.program);
+    if (!elf) return elf.error();
+    if (elf->interpreter() && ::access(elf->interpreter()->c_str(), R_OK) != 0)
+        return make_error(ENOENT, "'{}': interpreter {} not found: {}", cfg.program, *elf->interpreter(),
+                          std::strerror(errno));
+
+    auto m = Machine::create(cfg.mem_size);
+    if (!m) return m.error();
+    std::unique_ptr<Process> p(new Process(cfg, std::move(*m)));
+    auto as = AddressSpace::create(layout::kUserBase, p->machine_->memory().size());
+    if (!as) return as.error();
+    p->aspace_ = std::make_unique<AddressSpace>(std::move(*as));
+    auto start = p->load_program();
+    if (!start) return start.error();
+    p->initial_ = *start;
+    return p;
+}
+
+namespace {
+struct LoadedImage {
+    uint64_t bias = 0;
+    uint64_t entry = 0;
+    LoadPlan plan;
+};
+
+int prot_of(uint32_t f) {
+    return ((f & kSegmentRead) ? PROT_READ : 0) | ((f & kSegmentWrite) ? PROT_WRITE : 0) |
+           ((f & kSegmentExec) ? PROT_EXEC : 0);
+}
+
+// Places one ELF image in the address space and copies it into guest RAM.
+Result<LoadedImage> load_image(AddressSpace& as, memory::GuestMemory& mem, const ElfFile& elf,
+                               std::span<const uint8_t> file, uint64_t hint, uint64_t ram_size) {
+    const auto span = elf.image_span();
+    uint64_t bias = 0;
+    if (elf.position_independent()) {
+        auto m = as.map(hint, span.size(), PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS);
+        if (!m) return make_error(ENOMEM, "'{}' ({} KiB) does not fit in guest memory (--mem {} MiB)", elf.name(),
+                                  span.size() >> 10, ram_size >> 20);
+        bias = m->addr - span.start;
+    } else {
+        if (span.start < layout::kUserBase || span.end > ram_size)
+            return make_error(ENOMEM, "'{}' wants addresses [{:#x}, {:#x}) outside guest memory [{:#x}, {:#x}) (--mem {} MiB)",
+                              elf.name(), span.start, span.end, layout::kUserBase, ram_size, ram_size >> 20);
+        auto m = as.map(span.start, span.size(), PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED);
+        if (!m) return make_error(ENOMEM, "'{}' cannot be placed in guest memory: {}", elf.name(), m.error().message);
+    }
+    LoadedImage img{bias, 0, elf.plan_load(bias)};
+    img.entry = img.plan.entry;
+    if (auto r = apply_load_plan(img.plan, file, std::span<uint8_t>(mem.host_base(), mem.size())); !r)
+        return make_error(ENOMEM, "'{}': {}", elf.name(), r.error().message);
+    for (auto& pr : img.plan.protections) (void)as.protect(pr.range.start, pr.range.size(), prot_of(pr.flags));
+    return img;
+}
+}  // namespace
+
+Result<ThreadStart> Process::load_program() {
+    auto& mem = machine_->memory();
+    auto bytes = read_whole_file(cfg_.program);
+    if (!bytes) return bytes.error();
+    auto elf = ElfFile::parse(*bytes, cfg_.program);
+    if (!elf) return elf.error();
+
+    auto stack = aspace_->reserve_stack(layout::kDefaultStackSize);
+    if (!stack) return make_error(ENOMEM, "no room for the stack in guest memory (--mem {} MiB)", mem.size() >> 20);
+
+    auto main = load_image(*aspace_, mem, *elf, *bytes, kPieLoadHint, mem.size());
+    if (!main) return main.error();
+    if (auto r = aspace_->set_brk_base(layout::page_align_up(main->plan.span.end)); !r) return r.error();
+
+    uint64_t entry = main->entry, interp_base = 0;
+    if (elf->interpreter()) {
+        auto ib = read_whole_file(*elf->interpreter());
+        if (!ib) return make_error(ENOENT, "'{}': interpreter {}", cfg_.program, ib.error().message);
+        auto ielf = ElfFile::parse(*ib, *elf->interpreter());
+        if (!ielf) return make_error(ENOEXEC, "'{}': bad interpreter: {}", cfg_.program, ielf.error().message);
+        auto interp = load_image(*aspace_, mem, *ielf, *ib, 0, mem.size());
+        if (!interp) return interp.error();
+        entry = interp->entry;
+        interp_base = interp->bias;
+    }
+
+    auto phdr = elf->phdr_address(main->bias);
+    if (!phdr) return phdr.error();
+    StandardAuxvParams ap;
+    ap.phdr = *phdr;
+    ap.phnum = elf->phnum();
+    ap.interp_base = interp_base;
+    ap.entry = main->entry;
+    ap.uid = ::getuid();
+    ap.euid = ::geteuid();
+    ap.gid = ::getgid();
+    ap.egid = ::getegid();
+    ap.hwcap = machine_->cpu_template().hwcap;
+    InitialStackInput in;
+    in.stack_top = stack->end();
+    in.argv = cfg_.argv;
+    in.envp = cfg_.envp;
+    in.auxv = standard_auxv(ap);
+    in.execfn = cfg_.program;
+    in.max_size = layout::kDefaultStackSize / 4;  // Linux's limit for argv+envp
+    if (::getrandom(in.random.data(), in.random.size(), 0) != static_cast<ssize_t>(in.random.size()))
+        return errno_error("getrandom");
+    auto st = build_initial_stack(in);
+    if (!st) return st.error();
+    if (!mem.write(st->rsp, st->bytes.data(), st->bytes.size()))
+        return make_error(ENOMEM, "initial stack outside guest memory");
+
+    ThreadStart start;
+    start.regs.rip = entry;
+    start.regs.rsp = st->rsp;
+    start.regs.rflags = 0x202 & ~0x200ull;  // IF stays clear: no interrupts are ever injected
+    start.regs.rflags |= 0x2;
+    return start;
+}
+
+void Process::discard(const std::vector<Range>& ranges) {
+    for (auto& r : ranges)
+        if (auto e = machine_->memory().discard(r.start, r.len); !e)
+            log::warn("cannot release guest pages [{:#x}, +{:#x}): {}", r.start, r.len, e.error().message);
+}
+
+std::unique_ptr<kvm::Vcpu> Process::take_vcpu() {
+    std::lock_guard lk(vcpu_pool_mu_);
+    if (!vcpu_pool_.empty()) {
+        auto v = std::move(vcpu_pool_.back());
+        vcpu_pool_.pop_back();
+        return v;
+    }
+    if (next_vcpu_id_ >= static_cast<unsigned>(machine_->max_vcpus())) return nullptr;
+    auto v = machine_->create_vcpu(next_vcpu_id_);
+    if (!v) {
+        log::warn("cannot create vCPU {}: {}", next_vcpu_id_, v.error().message);
+        return nullptr;
+    }
+    ++next_vcpu_id_;
+    return std::make_unique<kvm::Vcpu>(std::move(*v));
+}
+
+int64_t Process::spawn_thread(const ThreadStart& start, uint64_t clear_child_tid, SpawnTidWrites writes) {
+    auto vcpu = take_vcpu();
+    if (!vcpu) return -EAGAIN;
+    ThreadRow& row = threads_.add(static_cast<unsigned>(vcpu->id()), 0);
+    row.clear_child_tid = clear_child_tid;
+    const uint32_t tid = static_cast<uint32_t>(row.tid);
+    if (writes.parent_tid_addr) (void)mem_.write(writes.parent_tid_addr, tid);
+    if (writes.child_tid_addr) (void)mem_.write(writes.child_tid_addr, tid);
+    live_.fetch_add(1);
+    auto* gt = new GuestThread(*this, row, std::move(vcpu));
+    try {
+        std::thread([gt, start] {
+            std::unique_ptr<GuestThread> owned(gt);
+            owned->run(start);
+        }).detach();
+    } catch (const std::system_error& e) {
+        delete gt;  // returns nothing to the pool: the vCPU is dropped with it
+        row.state = ThreadState::exited;
+        live_.fetch_sub(1);
+        return -EAGAIN;
+    }
+    return row.tid;
+}
+
+void Process::thread_exited(ThreadRow& row, std::unique_ptr<kvm::Vcpu> vcpu, int code) {
+    // CLONE_CHILD_CLEARTID: clear the tid word and wake one joiner.
+    if (row.clear_child_tid) {
+        if (mem_.write(row.clear_child_tid, uint32_t{0})) futexes_.wake(row.clear_child_tid, 1, ~0u);
+    }
+    row.exit_code = code;
+    {
+        std::lock_guard lk(vcpu_pool_mu_);
+        vcpu_pool_.push_back(std::move(vcpu));
+    }
+    if (live_.fetch_sub(1) == 1) exit_process(code);  // the last thread: the process ends
+}
+
+void Process::run() {
+    int64_t tid = spawn_thread(initial_, 0);
+    if (tid < 0) {
+        log::error("cannot start the guest's main thread: {}", std::strerror(static_cast<int>(-tid)));
+        exit_process(1);
+    }
+    // The VMM's own main thread just waits: guest threads end the process.
+    for (;;) ::pause();
+}
+
+void Process::exit_process(int status) {
+    {
+        std::unique_lock lk(exit_mu_);
+        if (exiting_.exchange(true)) {
+            lk.unlock();
+            for (;;) ::pause();  // another thread is ending the process
+        }
+    }
+    futexes_.shutdown();
+    if (cfg_.stats) {
+        std::string t = fmt::format("spanvm: thread table (pid {}, {} vCPUs created)\n{}", pid_, next_vcpu_id_,
+                                    threads_.format_table());
+        std::fwrite(t.data(), 1, t.size(), stderr);
+    }
+    std::fflush(stdout);
+    std::fflush(stderr);
+    ::_exit(status);
+}
+
+void Process::report_unsupported(uint64_t nr) {
+    std::lock_guard lk(exit_mu_);
+    if (reported_syscalls_.insert(nr).second)
+        log::warn("unsupported syscall {} ({}): returning ENOSYS", nr, syscall_name(nr));
+}
+
+void Process::report_unsupported_feature(const std::string& what) {
+    std::lock_guard lk(exit_mu_);
+    if (reported_features_.insert(what).second) log::warn("unsupported: {}", what);
+}
+
+void Process::report_out_of_memory(uint64_t len) {
+    if (!oom_reported_.exchange(true))
+        log::error("guest out of memory: cannot map {} KiB more within --mem {} MiB", (len + 1023) >> 10,
+                   cfg_.mem_size >> 20);
+}
+
+}  // namespace spanvm::process

@@ -1,0 +1,131 @@
+#pragma once
+// One guest process: the machine (VM + guest RAM), its address space, fd
+// table, futex table and thread table, and the guest threads running on
+// vCPUs. In the process-sharing design this is the origin's state; every
+// table here is what a remote node would forward to.
+//
+// Lock order (outer to inner): aspace_mu_ -> FdTable::mu_ ->
+// FutexTable::mu_ -> ThreadTable::mu_ -> vcpu_pool_mu_ -> exit_mu_.
+// No lock is held across KVM_RUN.
+#include <sys/types.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "vmm/base/result.hpp"
+#include "vmm/process/address_space.hpp"
+#include "vmm/process/fd_table.hpp"
+#include "vmm/process/futex_table.hpp"
+#include "vmm/process/guest_access.hpp"
+#include "vmm/process/host_syscalls.hpp"
+#include "vmm/process/machine.hpp"
+#include "vmm/process/signal_table.hpp"
+#include "vmm/process/thread_table.hpp"
+
+namespace spanvm::process {
+
+struct ProcessConfig {
+    std::string program;            // path as given by the user
+    std::vector<std::string> argv;  // argv[0] is `program`
+    std::vector<std::string> envp;
+    uint64_t mem_size = 2ull << 30;
+    unsigned vcpus = 1;             // CPUs the guest is told it has
+    bool stats = false;
+};
+
+// Guest words clone() writes the new tid into before the child runs.
+struct SpawnTidWrites {
+    uint64_t parent_tid_addr = 0;  // CLONE_PARENT_SETTID
+    uint64_t child_tid_addr = 0;   // CLONE_CHILD_SETTID
+};
+
+// Register state a new guest thread starts from.
+struct ThreadStart {
+    kvm_regs regs{};
+    uint64_t fs_base = 0;
+    uint64_t gs_base = 0;
+};
+
+class Process {
+public:
+    // Builds the VM and loads the program (and its interpreter); every
+    // error here is a one-line message for the user.
+    static Result<std::unique_ptr<Process>> create(const ProcessConfig& cfg);
+    ~Process();
+
+    // Starts the main thread and blocks until the process exits; then prints
+    // --stats and terminates the host process with the guest's status.
+    [[noreturn]] void run();
+
+    // --- for guest threads and syscall handlers ---
+    const ProcessConfig& config() const { return cfg_; }
+    Machine& machine() { return *machine_; }
+    GuestAccess& mem() { return mem_; }
+    FdTable& fds() { return fds_; }
+    FutexTable& futexes() { return futexes_; }
+    ThreadTable& threads() { return threads_; }
+    SignalTable& signals() { return signals_; }
+    HostSyscallContext& host_ctx() { return host_ctx_; }
+    pid_t pid() const { return pid_; }
+    // The address space and its lock (held by mm syscalls for their whole
+    // bookkeeping + memory effect, so a concurrent munmap cannot interleave).
+    std::mutex& aspace_mutex() { return aspace_mu_; }
+    AddressSpace& aspace() { return *aspace_; }
+    // Zeroes guest pages released by the address space (its invariant: all
+    // unmapped user memory reads as zero).
+    void discard(const std::vector<Range>& ranges);
+
+    // Creates a guest thread on a vCPU (from the pool, or a new one) and
+    // starts its host thread. Returns the new tid, or -errno.
+    int64_t spawn_thread(const ThreadStart& start, uint64_t clear_child_tid, SpawnTidWrites writes = {});
+    // Called by a guest thread's host thread when the guest thread ends.
+    void thread_exited(ThreadRow& row, std::unique_ptr<kvm::Vcpu> vcpu, int code);
+    // Ends the whole process (exit_group, fatal signal). Safe from any thread;
+    // the first caller wins, later callers block until the host exits.
+    [[noreturn]] void exit_process(int status);
+    // Logs "unsupported syscall" once per number.
+    void report_unsupported(uint64_t nr);
+    void report_unsupported_feature(const std::string& what);
+    void report_out_of_memory(uint64_t len);
+
+    // Whether the syscall stub was observed running in ring 0 (VT-x/AMD-V),
+    // in which case user CS/SS must be restored on each return. -1 = unknown.
+    std::atomic<int> stub_ring0{-1};
+
+private:
+    explicit Process(const ProcessConfig& cfg, std::unique_ptr<Machine> m);
+    Result<ThreadStart> load_program();
+    std::unique_ptr<kvm::Vcpu> take_vcpu();
+
+    ProcessConfig cfg_;
+    std::unique_ptr<Machine> machine_;
+    GuestAccess mem_;
+    FdTable fds_;
+    FutexTable futexes_;
+    pid_t pid_;
+    ThreadTable threads_;
+    SignalTable signals_;
+    HostSyscallContext host_ctx_;
+    std::mutex aspace_mu_;
+    std::unique_ptr<AddressSpace> aspace_;
+
+    std::mutex vcpu_pool_mu_;
+    std::vector<std::unique_ptr<kvm::Vcpu>> vcpu_pool_;  // vCPUs of exited threads
+    unsigned next_vcpu_id_ = 0;
+
+    std::mutex exit_mu_;
+    std::set<uint64_t> reported_syscalls_;
+    std::set<std::string> reported_features_;
+    std::atomic<bool> oom_reported_{false};
+    std::atomic<bool> exiting_{false};
+    std::atomic<int> live_{0};
+    ThreadStart initial_;
+};
+
+}  // namespace spanvm::process
