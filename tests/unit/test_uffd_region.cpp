@@ -144,6 +144,8 @@ SCENARIO("a userfaultfd region starts absent and registered") {
             CHECK(reinterpret_cast<std::uintptr_t>(region->base()) % kPage == 0);
             for (std::uint64_t p = 0; p < 8; ++p) CHECK(region->presence(p) == UffdRegion::Presence::absent);
             CHECK(region->pending_faults() == 0);
+            CHECK((region->features() & 1) != 0);  // UFFD_FEATURE_PAGEFAULT_FLAG_WP
+            CHECK((region->features() & (1u << 15)) == 0);  // never WP_ASYNC
         }
     }
     GIVEN("a zero-sized request") {

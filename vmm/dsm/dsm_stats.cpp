@@ -294,7 +294,7 @@ std::string DsmStats::json_escape(std::string_view s) {
 }
 
 std::string DsmStats::format_table(std::size_t top_k) const {
-    std::string s = fmt::format("DSM statistics for node {} ({})\n", node_id_, node_label_);
+    std::string s = fmt::format("DSM statistics for node {} ({})\n", node_id_, json_escape(node_label_));
     for (std::size_t i = 0; i < kCounterCount; ++i) {
         auto c = static_cast<Counter>(i);
         s += fmt::format("  {:<24}{:>14}\n", counter_name(c), get(c));

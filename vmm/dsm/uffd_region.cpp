@@ -125,8 +125,10 @@ Result<std::unique_ptr<UffdRegion>> UffdRegion::create(std::uint64_t page_count)
         close(fd);
         return make_error(ENOTSUP, "userfaultfd: range lacks COPY/ZEROPAGE/WRITEPROTECT/WAKE ioctls");
     }
+    // api.features now lists everything the kernel supports; what is enabled
+    // is what we asked for.
     return std::unique_ptr<UffdRegion>(
-        new UffdRegion(fd, static_cast<std::uint8_t*>(mem), page_count, api.features));
+        new UffdRegion(fd, static_cast<std::uint8_t*>(mem), page_count, want));
 }
 
 UffdRegion::UffdRegion(int fd, std::uint8_t* base, std::uint64_t page_count, std::uint64_t features)

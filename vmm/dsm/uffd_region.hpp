@@ -95,7 +95,7 @@ public:
     std::uint8_t* base() const { return base_; }
     std::size_t size() const { return page_count_ * kPageSize; }
     std::uint64_t page_count() const { return page_count_; }
-    std::uint64_t features() const { return features_; }  // negotiated UFFD_FEATURE_* bits
+    std::uint64_t features() const { return features_; }  // enabled UFFD_FEATURE_* bits
     int fd() const { return fd_; }
     Presence presence(std::uint64_t page) const;
 
