@@ -99,7 +99,10 @@ public:
     int fd() const { return fd_; }
     Presence presence(std::uint64_t page) const;
 
-    // Installs a page: `data` (kPageSize bytes) or zeros if null. Read-only
+    // Installs a page: `data` (kPageSize bytes) or zeros if null. Only for
+    // pages the protocol holds Invalid: callers serialise per page (protocol
+    // lock) and answer a duplicate fault on a present page with wake(), since
+    // a replacing install would discard local writes made since. Read-only
     // installs use UFFDIO_COPY with MODE_WP so the page is never writable even
     // for an instant; a writable zero page uses UFFDIO_ZEROPAGE. Wakes threads
     // blocked on the page.
