@@ -330,6 +330,17 @@ SCENARIO("directories, links and /proc/self paths") {
                 CHECK(e == 15);
                 CHECK(g.get(ebuf, 15) == "/opt/guest/prog");
                 CHECK(g.call(SYS_readlink, g.put("/proc/self/fd/44"), buf, 256) == -ENOENT);
+                CHECK(g.call(SYS_readlink, g.put("/proc/self/fd/44/x"), buf, 256) == -ENOENT);
+            }
+        }
+        WHEN("a file is opened through /proc/self/fd/<guest dir fd>/name") {
+            const int64_t d = g.call(SYS_open, g.put(g.dir), O_RDONLY | O_DIRECTORY);
+            REQUIRE(d == 5);
+            const int64_t f = g.call(SYS_open, g.put("/proc/self/fd/5/two"), O_WRONLY);
+            THEN("the directory component is the guest's fd 5") {
+                CHECK(f == 6);
+                CHECK(g.call(SYS_write, 6, g.put("2"), 1) == 1);
+                CHECK(std::filesystem::file_size(g.dir + "/two") == 1);
             }
         }
         WHEN("getcwd follows chdir") {
