@@ -3,6 +3,10 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -423,6 +427,93 @@ SCENARIO("the CPU list files report the guest's CPUs") {
                 CHECK(g.call(SYS_read, static_cast<uint64_t>(on), b, 8) == 2);
                 CHECK(g.get(b, 2) == "0\n");
                 CHECK(cpu_range_text(64) == "0-63\n");
+            }
+        }
+    }
+}
+
+SCENARIO("event fds, epoll, memfd, locks and in-kernel copies") {
+    GIVEN("a guest") {
+        Guest g;
+        WHEN("an eventfd is signalled and watched through epoll") {
+            const int64_t efd = g.call(SYS_eventfd2, 0, EFD_CLOEXEC | EFD_NONBLOCK);
+            const int64_t ep = g.call(SYS_epoll_create1, 0);
+            const uint64_t ev = g.alloc(sizeof(epoll_event));
+            const epoll_event in{EPOLLIN, {.u64 = 0xfeedull}};
+            std::memcpy(g.ram.data() + ev, &in, sizeof(in));
+            const int64_t ctl = g.call(SYS_epoll_ctl, static_cast<uint64_t>(ep), EPOLL_CTL_ADD,
+                                       static_cast<uint64_t>(efd), ev);
+            const uint64_t one = g.alloc(8);
+            REQUIRE(g.mem.write<uint64_t>(one, 1));
+            REQUIRE(g.call(SYS_write, static_cast<uint64_t>(efd), one, 8) == 8);
+            const uint64_t out = g.alloc(4 * sizeof(epoll_event));
+            const int64_t n = g.call(SYS_epoll_wait, static_cast<uint64_t>(ep), out, 4, 1000);
+            epoll_event got;
+            std::memcpy(&got, g.ram.data() + out, sizeof(got));
+            const uint64_t got_data = got.data.u64;
+            const uint32_t got_events = got.events;
+            THEN("epoll reports the guest's own data for its guest fd") {
+                CHECK(efd == 3);
+                CHECK(ep == 4);
+                CHECK(g.call(SYS_fcntl, 3, F_GETFD) == FD_CLOEXEC);
+                CHECK(g.call(SYS_fcntl, 4, F_GETFD) == 0);
+                CHECK(ctl == 0);
+                CHECK(n == 1);
+                CHECK(got_data == 0xfeedull);
+                CHECK((got_events & EPOLLIN) != 0);
+                CHECK(g.call(SYS_epoll_ctl, 4, EPOLL_CTL_ADD, 77, ev) == -EBADF);
+                CHECK(g.call(SYS_epoll_wait, 4, out, 0, 0) == -EINVAL);
+            }
+        }
+        WHEN("memfd_create gets a good and an over-long name") {
+            const int64_t m = g.call(SYS_memfd_create, g.put("guest-mem"), MFD_CLOEXEC);
+            const int64_t bad = g.call(SYS_memfd_create, g.put(std::string(300, 'n')), 0);
+            THEN("the first is installed and the second is EINVAL") {
+                CHECK(m == 3);
+                CHECK(g.call(SYS_ftruncate, 3, 8192) == 0);
+                const uint64_t st = g.alloc(sizeof(struct stat));
+                REQUIRE(g.call(SYS_fstat, 3, st) == 0);
+                struct stat s;
+                std::memcpy(&s, g.ram.data() + st, sizeof(s));
+                CHECK(s.st_size == 8192);
+                CHECK(bad == -EINVAL);
+            }
+        }
+        WHEN("a record lock is taken with F_SETLK and queried with F_GETLK") {
+            REQUIRE(g.open_file("lk", O_CREAT | O_RDWR) == 3);
+            const uint64_t fl = g.alloc(sizeof(struct flock));
+            struct flock lk{};
+            lk.l_type = F_WRLCK;
+            lk.l_whence = SEEK_SET;
+            lk.l_len = 10;
+            std::memcpy(g.ram.data() + fl, &lk, sizeof(lk));
+            const int64_t set = g.call(SYS_fcntl, 3, F_SETLK, fl);
+            THEN("the lock is taken; a bad struct pointer is EFAULT") {
+                CHECK(set == 0);
+                CHECK(g.call(SYS_fcntl, 3, F_GETLK, fl) == 0);
+                CHECK(g.call(SYS_fcntl, 3, F_SETLK, kRamSize - 4) == -EFAULT);
+                CHECK(g.call(SYS_flock, 3, LOCK_EX | LOCK_NB) == 0);
+            }
+        }
+        WHEN("data is copied file to file with copy_file_range and sendfile") {
+            REQUIRE(g.open_file("src", O_CREAT | O_RDWR) == 3);
+            REQUIRE(g.open_file("dst", O_CREAT | O_RDWR) == 4);
+            REQUIRE(g.call(SYS_write, 3, g.put("0123456789"), 10) == 10);
+            const uint64_t off_in = g.alloc(8);
+            REQUIRE(g.mem.write<int64_t>(off_in, 2));
+            const int64_t c = g.call(SYS_copy_file_range, 3, off_in, 4, 0, 5, 0);
+            const uint64_t off = g.alloc(8);
+            REQUIRE(g.mem.write<int64_t>(off, 0));
+            const int64_t sf = g.call(SYS_sendfile, 4, 3, off, 3);
+            THEN("the destination holds the copied ranges and offsets advanced in guest memory") {
+                CHECK(c == 5);
+                CHECK(*g.mem.read<int64_t>(off_in) == 7);
+                CHECK(sf == 3);
+                CHECK(*g.mem.read<int64_t>(off) == 3);
+                const uint64_t buf = g.alloc(16);
+                CHECK(g.call(SYS_pread64, 4, buf, 16, 0) == 8);
+                CHECK(g.get(buf, 8) == "23456012");
+                CHECK(g.call(SYS_sendfile, 4, 3, 0x10, 3) == -EFAULT);
             }
         }
     }
