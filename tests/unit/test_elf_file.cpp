@@ -490,6 +490,26 @@ SCENARIO("planning and applying a load") {
             }
         }
     }
+    GIVEN("a bss-only PT_LOAD whose p_offset lies past the end of the file") {
+        auto bytes = make_elf(ET_EXEC, 0x400000,
+                              {phdr(PT_LOAD, PF_R | PF_X, 0, 0x400000, 0x200, 0x200),
+                               phdr(PT_LOAD, PF_R | PF_W, 0x5123, 0x403123, 0, 0x2000)},
+                              0x200);
+        auto elf = ElfFile::parse(bytes, "bss");
+        REQUIRE(elf);
+        WHEN("it is planned") {
+            LoadPlan plan = elf->plan_load(0);
+            THEN("the segment reads nothing from the file and its whole pages are zeroed") {
+                REQUIRE(plan.copies.size() == 1);
+                REQUIRE(plan.zeros.size() == 2);
+                CHECK(plan.zeros[1].guest_addr == 0x403000);
+                CHECK(plan.zeros[1].length == 0x3000);
+                std::vector<uint8_t> ram(0x406000, 0xAA);
+                REQUIRE(apply_load_plan(plan, bytes, ram));
+                CHECK(std::all_of(ram.begin() + 0x403000, ram.end(), [](uint8_t v) { return v == 0; }));
+            }
+        }
+    }
     GIVEN("two segments that share a page, the first with bss") {
         auto bytes = make_elf(ET_EXEC, 0x400000,
                               {phdr(PT_LOAD, PF_R | PF_X, 0, 0x400000, 0x300, 0x500),

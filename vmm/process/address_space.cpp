@@ -475,7 +475,9 @@ std::string AddressSpace::format_maps() const {
 Result<void> AddressSpace::check_invariants() const {
     const Vma* prev = nullptr;
     uint64_t total = 0;
-    for (const auto& [key, v] : vmas_) {
+    for (const auto& entry : vmas_) {
+        const uint64_t key = entry.first;
+        const Vma& v = entry.second;
         const auto bad = [&](const char* what) {
             return make_error(EINVAL, "address space: VMA [{:#x}, {:#x}) {}", v.start, v.end, what);
         };

@@ -134,7 +134,9 @@ Result<ElfFile> ElfFile::parse(std::span<const uint8_t> bytes, std::string name)
                 if (ph.p_filesz > ph.p_memsz)
                     return enoexec(fmt::format("'{}': PT_LOAD (program header {}) has p_filesz {:#x} > p_memsz {:#x}",
                                                n, i, ph.p_filesz, ph.p_memsz));
-                if (!fits(ph.p_offset, ph.p_filesz, size))
+                // A bss-only segment (filesz 0) reads nothing from the file, so its
+                // p_offset only has to be congruent, like in Linux.
+                if (ph.p_filesz > 0 && !fits(ph.p_offset, ph.p_filesz, size))
                     return enoexec(fmt::format("'{}' is truncated: PT_LOAD (program header {}) needs file bytes "
                                                "[{:#x}, +{:#x}), the file has {:#x}",
                                                n, i, ph.p_offset, ph.p_filesz, size));

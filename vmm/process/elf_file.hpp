@@ -9,7 +9,7 @@
 //  - the program header table lies inside the file;
 //  - load_segments() is non-empty, sorted by vaddr, pairwise non-overlapping
 //    (on exact [vaddr, vaddr+memsz) ranges), every segment has memsz > 0,
-//    filesz <= memsz, [offset, offset+filesz) inside the file,
+//    filesz <= memsz, [offset, offset+filesz) inside the file when filesz > 0,
 //    vaddr % 4096 == offset % 4096, and page_align_up(vaddr+memsz) does not
 //    overflow 64 bits;
 //  - interpreter(), when present, is a non-empty path shorter than PATH_MAX.

@@ -21,17 +21,21 @@ const HandlerTable& handlers() {
     return table;
 }
 
-// "N" of a /proc/self/fd/N style path, or -1 if the path is not of that form.
-int fd_path_number(std::string_view p, std::string_view& prefix) {
+// Splits a /proc/self/fd/N[/rest] style path into prefix, N and rest;
+// returns -1 when the path is not of that form.
+int fd_path_number(std::string_view p, std::string_view& prefix, std::string_view& rest) {
     static constexpr std::string_view kPrefixes[] = {"/proc/self/fd/", "/proc/thread-self/fd/",
                                                      "/proc/self/fdinfo/", "/dev/fd/"};
     for (std::string_view pre : kPrefixes) {
         if (p.size() <= pre.size() || p.substr(0, pre.size()) != pre) continue;
-        std::string_view num = p.substr(pre.size());
+        std::string_view tail = p.substr(pre.size());
+        const size_t slash = tail.find('/');
+        std::string_view num = tail.substr(0, slash);
         int n = -1;
         auto [end, ec] = std::from_chars(num.data(), num.data() + num.size(), n);
         if (ec != std::errc() || end != num.data() + num.size() || n < 0) return -1;
         prefix = pre;
+        rest = slash == std::string_view::npos ? std::string_view() : tail.substr(slash);
         return n;
     }
     return -1;
@@ -43,12 +47,12 @@ int64_t guest_path(HostSyscallContext& ctx, uint64_t gva, GuestPath& out) {
     auto sv = ctx.mem.cstring(gva, kPathMax);
     if (!sv) return -sv.error().code;
     out.s.assign(sv->data(), sv->size());
-    std::string_view prefix;
-    int n = fd_path_number(out.s, prefix);
+    std::string_view prefix, rest;
+    int n = fd_path_number(out.s, prefix, rest);
     if (n >= 0) {
         out.pin = ctx.fds.acquire(n);
         if (!out.pin) return -ENOENT;
-        out.s = std::string(prefix) + std::to_string(out.pin->fd());
+        out.s = std::string(prefix) + std::to_string(out.pin->fd()) + std::string(rest);
     }
     return 0;
 }

@@ -36,6 +36,12 @@
 //    access) yields a sealed memfd containing "0-(N-1)\n" ("0\n" for N = 1),
 //    N = guest_cpus, so get_nprocs() sees the guest's CPUs.
 //  - readlink("/proc/self/exe") returns guest_exe when it is set.
+//  - paths /proc/self/fd/N[/...], /proc/thread-self/fd/N, /proc/self/fdinfo/N
+//    and /dev/fd/N name the guest's fd N (rewritten to the host fd; -ENOENT
+//    if unmapped). Best effort for libc's spellings, not a security
+//    boundary; listing /proc/self/fd shows host numbers.
+//  - chdir/fchdir/umask change the VMM process's cwd/umask (the VMM serves
+//    one guest process); the VMM must not rely on relative paths after start.
 #include <array>
 #include <cstdint>
 #include <string>

@@ -179,10 +179,10 @@ int64_t sys_statx(HostSyscallContext& ctx, const SyscallArgs& a) {
 bool is_self_exe(const GuestPath& p) { return p.s == "/proc/self/exe" || p.s == "/proc/thread-self/exe"; }
 
 int64_t do_readlinkat(HostSyscallContext& ctx, uint64_t dirfd, uint64_t path_gva, uint64_t buf, uint64_t size) {
+    const int bufsiz = as_int(size);
+    if (bufsiz <= 0) return -EINVAL;  // checked first, as in Linux
     GuestPath p;
     if (int64_t r = guest_path(ctx, path_gva, p); r < 0) return r;
-    const int bufsiz = as_int(size);
-    if (bufsiz <= 0) return -EINVAL;
     uint8_t* out = ctx.mem.ptr(buf, static_cast<uint64_t>(bufsiz));
     if (out == nullptr) return -EFAULT;
     if (is_self_exe(p) && !ctx.guest_exe.empty()) {

@@ -1,0 +1,355 @@
+#include "vmm/dsm/dsm_stats.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <limits>
+
+#include <fmt/format.h>
+
+namespace spanvm::dsm {
+namespace {
+
+constexpr std::uint64_t kNoMin = std::numeric_limits<std::uint64_t>::max();
+
+void atomic_min(std::atomic<std::uint64_t>& a, std::uint64_t v) {
+    std::uint64_t cur = a.load(std::memory_order_relaxed);
+    while (v < cur && !a.compare_exchange_weak(cur, v, std::memory_order_relaxed)) {
+    }
+}
+void atomic_max(std::atomic<std::uint64_t>& a, std::uint64_t v) {
+    std::uint64_t cur = a.load(std::memory_order_relaxed);
+    while (v > cur && !a.compare_exchange_weak(cur, v, std::memory_order_relaxed)) {
+    }
+}
+
+// Saturating add for the 32-bit per-page fault counters (a hot page must not
+// wrap to "cold").
+void add_sat(std::atomic<std::uint32_t>& a) {
+    std::uint32_t cur = a.load(std::memory_order_relaxed);
+    while (cur != std::numeric_limits<std::uint32_t>::max() &&
+           !a.compare_exchange_weak(cur, cur + 1, std::memory_order_relaxed)) {
+    }
+}
+
+std::string fmt_us(std::uint64_t ns) { return fmt::format("{:.1f}", static_cast<double>(ns) / 1000.0); }
+
+}  // namespace
+
+std::string_view DsmStats::counter_name(Counter c) {
+    switch (c) {
+        case Counter::read_faults: return "read_faults";
+        case Counter::write_faults: return "write_faults";
+        case Counter::remote_fetches: return "remote_fetches";
+        case Counter::upgrades: return "upgrades";
+        case Counter::invalidations_sent: return "invalidations_sent";
+        case Counter::invalidations_received: return "invalidations_received";
+        case Counter::downgrades: return "downgrades";
+        case Counter::bytes_sent: return "bytes_sent";
+        case Counter::bytes_received: return "bytes_received";
+        case Counter::zero_page_grants: return "zero_page_grants";
+        case Counter::count_: break;
+    }
+    return "?";
+}
+
+std::string_view DsmStats::latency_name(Latency l) {
+    switch (l) {
+        case Latency::read_fault: return "read_fault";
+        case Latency::write_fault: return "write_fault";
+        case Latency::count_: break;
+    }
+    return "?";
+}
+
+std::size_t DsmStats::bucket_of(std::uint64_t v) {
+    if (v < 16) return static_cast<std::size_t>(v);
+    std::size_t e = 63 - static_cast<std::size_t>(std::countl_zero(v));  // >= 4
+    std::size_t sub = static_cast<std::size_t>(v >> (e - kSubBits)) & 15;
+    return 16 + (e - kSubBits) * 16 + sub;
+}
+
+std::uint64_t DsmStats::bucket_low(std::size_t b) {
+    if (b < 16) return b;
+    std::size_t e = (b - 16) / 16 + kSubBits;
+    std::uint64_t sub = (b - 16) % 16;
+    return (16 + sub) << (e - kSubBits);
+}
+
+std::uint64_t DsmStats::bucket_high(std::size_t b) {
+    if (b < 16) return b;
+    std::size_t e = (b - 16) / 16 + kSubBits;
+    return bucket_low(b) + ((std::uint64_t{1} << (e - kSubBits)) - 1);
+}
+
+DsmStats::DsmStats(std::uint32_t node_id, std::string node_label, std::uint64_t page_count)
+    : node_id_(node_id), node_label_(std::move(node_label)), page_count_(page_count),
+      shards_(new Shard[kShards]), chunk_count_((page_count + kChunkPages - 1) / kChunkPages),
+      chunks_(new std::atomic<Chunk*>[chunk_count_]) {
+    for (std::size_t i = 0; i < chunk_count_; ++i) chunks_[i].store(nullptr, std::memory_order_relaxed);
+    for (std::size_t k = 0; k < kLatencyCount; ++k) {
+        min_ns_[k].store(kNoMin, std::memory_order_relaxed);
+        max_ns_[k].store(0, std::memory_order_relaxed);
+    }
+}
+
+DsmStats::~DsmStats() {
+    for (std::size_t i = 0; i < chunk_count_; ++i) delete chunks_[i].load();
+}
+
+DsmStats::Shard& DsmStats::my_shard() {
+    static std::atomic<std::size_t> next{0};
+    thread_local const std::size_t idx = next.fetch_add(1, std::memory_order_relaxed) % kShards;
+    return shards_[idx];
+}
+
+DsmStats::PageCell* DsmStats::cell(std::uint64_t page) {
+    if (page >= page_count_) return nullptr;
+    auto& slot = chunks_[page / kChunkPages];
+    Chunk* c = slot.load(std::memory_order_acquire);
+    if (c == nullptr) {
+        auto* fresh = new Chunk();
+        if (slot.compare_exchange_strong(c, fresh, std::memory_order_acq_rel)) {
+            c = fresh;
+        } else {
+            delete fresh;  // another thread won; c now holds its chunk
+        }
+    }
+    return &c->cells[page % kChunkPages];
+}
+
+const DsmStats::PageCell* DsmStats::cell_if(std::uint64_t page) const {
+    if (page >= page_count_) return nullptr;
+    Chunk* c = chunks_[page / kChunkPages].load(std::memory_order_acquire);
+    return c == nullptr ? nullptr : &c->cells[page % kChunkPages];
+}
+
+void DsmStats::add(Counter c, std::uint64_t n) {
+    my_shard().counters[static_cast<std::size_t>(c)].fetch_add(n, std::memory_order_relaxed);
+}
+
+void DsmStats::record_fault(std::uint64_t page, bool is_write) {
+    add(is_write ? Counter::write_faults : Counter::read_faults);
+    if (auto* p = cell(page)) add_sat(is_write ? p->write_faults : p->read_faults);
+}
+
+void DsmStats::record_fault_latency(Latency kind, std::uint64_t ns) {
+    auto k = static_cast<std::size_t>(kind);
+    Shard& s = my_shard();
+    s.buckets[k][bucket_of(ns)].fetch_add(1, std::memory_order_relaxed);
+    s.sum_ns[k].fetch_add(ns, std::memory_order_relaxed);
+    atomic_min(min_ns_[k], ns);
+    atomic_max(max_ns_[k], ns);
+}
+
+void DsmStats::record_remote_fetch(std::uint64_t /*page*/, std::uint64_t bytes) {
+    add(Counter::remote_fetches);
+    add(Counter::bytes_received, bytes);
+}
+
+void DsmStats::record_upgrade(std::uint64_t /*page*/) { add(Counter::upgrades); }
+
+void DsmStats::record_invalidation_sent(std::uint64_t page) {
+    add(Counter::invalidations_sent);
+    if (auto* p = cell(page)) add_sat(p->invalidations);
+}
+
+void DsmStats::record_invalidation_received(std::uint64_t page) {
+    add(Counter::invalidations_received);
+    if (auto* p = cell(page)) add_sat(p->invalidations);
+}
+
+void DsmStats::record_downgrade(std::uint64_t /*page*/) { add(Counter::downgrades); }
+
+void DsmStats::record_page_sent(std::uint64_t page, std::uint64_t bytes) {
+    add(Counter::bytes_sent, bytes);
+    if (auto* p = cell(page)) p->bytes_sent.fetch_add(bytes, std::memory_order_relaxed);
+}
+
+void DsmStats::record_zero_page_grant(std::uint64_t /*page*/) { add(Counter::zero_page_grants); }
+
+void DsmStats::record_writer(std::uint64_t page, std::uint32_t node) {
+    if (auto* p = cell(page)) p->last_writer.store(node, std::memory_order_relaxed);
+}
+
+std::uint64_t DsmStats::get(Counter c) const {
+    std::uint64_t sum = 0;
+    for (std::size_t i = 0; i < kShards; ++i)
+        sum += shards_[i].counters[static_cast<std::size_t>(c)].load(std::memory_order_relaxed);
+    return sum;
+}
+
+DsmStats::LatencySummary DsmStats::summarize(const std::vector<std::uint64_t>& buckets,
+                                             std::uint64_t sum, std::uint64_t min,
+                                             std::uint64_t max) const {
+    LatencySummary s;
+    for (auto n : buckets) s.count += n;
+    if (s.count == 0) return s;
+    s.min_ns = min;
+    s.max_ns = max;
+    s.mean_ns = sum / s.count;
+    auto pct = [&](double q) -> std::uint64_t {
+        auto rank = static_cast<std::uint64_t>(q * static_cast<double>(s.count));
+        if (static_cast<double>(rank) < q * static_cast<double>(s.count)) ++rank;  // ceil
+        rank = std::max<std::uint64_t>(rank, 1);
+        std::uint64_t seen = 0;
+        for (std::size_t b = 0; b < buckets.size(); ++b) {
+            seen += buckets[b];
+            if (seen >= rank) {
+                std::uint64_t lo = bucket_low(b), hi = bucket_high(b);
+                return std::clamp(lo + (hi - lo) / 2, min, max);
+            }
+        }
+        return max;
+    };
+    s.p50_ns = pct(0.50);
+    s.p90_ns = pct(0.90);
+    s.p99_ns = pct(0.99);
+    return s;
+}
+
+DsmStats::LatencySummary DsmStats::latency(Latency kind) const {
+    auto k = static_cast<std::size_t>(kind);
+    std::vector<std::uint64_t> b(kBuckets, 0);
+    std::uint64_t sum = 0;
+    for (std::size_t i = 0; i < kShards; ++i) {
+        for (std::size_t j = 0; j < kBuckets; ++j) b[j] += shards_[i].buckets[k][j].load(std::memory_order_relaxed);
+        sum += shards_[i].sum_ns[k].load(std::memory_order_relaxed);
+    }
+    return summarize(b, sum, min_ns_[k].load(), max_ns_[k].load());
+}
+
+DsmStats::LatencySummary DsmStats::latency_all() const {
+    std::vector<std::uint64_t> b(kBuckets, 0);
+    std::uint64_t sum = 0, mn = kNoMin, mx = 0;
+    for (std::size_t k = 0; k < kLatencyCount; ++k) {
+        for (std::size_t i = 0; i < kShards; ++i) {
+            for (std::size_t j = 0; j < kBuckets; ++j)
+                b[j] += shards_[i].buckets[k][j].load(std::memory_order_relaxed);
+            sum += shards_[i].sum_ns[k].load(std::memory_order_relaxed);
+        }
+        mn = std::min(mn, min_ns_[k].load());
+        mx = std::max(mx, max_ns_[k].load());
+    }
+    return summarize(b, sum, mn, mx);
+}
+
+DsmStats::PageRecord DsmStats::page(std::uint64_t page) const {
+    PageRecord r;
+    r.page = page;
+    if (const auto* p = cell_if(page)) {
+        r.read_faults = p->read_faults.load(std::memory_order_relaxed);
+        r.write_faults = p->write_faults.load(std::memory_order_relaxed);
+        r.invalidations = p->invalidations.load(std::memory_order_relaxed);
+        r.bytes_sent = p->bytes_sent.load(std::memory_order_relaxed);
+        r.last_writer = p->last_writer.load(std::memory_order_relaxed);
+    }
+    return r;
+}
+
+std::vector<DsmStats::PageRecord> DsmStats::top_pages(std::size_t k) const {
+    std::vector<PageRecord> all;
+    if (k == 0) return all;
+    for (std::size_t c = 0; c < chunk_count_; ++c) {
+        if (chunks_[c].load(std::memory_order_acquire) == nullptr) continue;
+        std::uint64_t first = c * kChunkPages;
+        std::uint64_t last = std::min<std::uint64_t>(first + kChunkPages, page_count_);
+        for (std::uint64_t pg = first; pg < last; ++pg) {
+            PageRecord r = page(pg);
+            if (r.score() > 0) all.push_back(r);
+        }
+    }
+    auto better = [](const PageRecord& a, const PageRecord& b) {
+        if (a.score() != b.score()) return a.score() > b.score();
+        return a.page < b.page;
+    };
+    std::size_t n = std::min(k, all.size());
+    std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(n), all.end(), better);
+    all.resize(n);
+    return all;
+}
+
+std::string DsmStats::json_escape(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    for (char ch : s) {
+        auto u = static_cast<unsigned char>(ch);
+        switch (ch) {
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            case '\n': out += "\\n"; break;
+            case '\r': out += "\\r"; break;
+            case '\t': out += "\\t"; break;
+            case '\b': out += "\\b"; break;
+            case '\f': out += "\\f"; break;
+            default:
+                // Other control characters (and DEL) as \u00XX; bytes >= 0x80
+                // pass through (UTF-8 is valid JSON text).
+                if (u < 0x20 || u == 0x7f)
+                    out += fmt::format("\\u{:04x}", static_cast<unsigned>(u));
+                else
+                    out += ch;
+        }
+    }
+    return out;
+}
+
+std::string DsmStats::format_table(std::size_t top_k) const {
+    std::string s = fmt::format("DSM statistics for node {} ({})\n", node_id_, json_escape(node_label_));
+    for (std::size_t i = 0; i < kCounterCount; ++i) {
+        auto c = static_cast<Counter>(i);
+        s += fmt::format("  {:<24}{:>14}\n", counter_name(c), get(c));
+    }
+    s += fmt::format("  {:<14}{:>9}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}\n", "latency (us)", "count",
+                     "min", "p50", "p90", "p99", "max", "mean");
+    auto row = [&](std::string_view name, const LatencySummary& l) {
+        s += fmt::format("  {:<14}{:>9}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}\n", name, l.count,
+                         fmt_us(l.min_ns), fmt_us(l.p50_ns), fmt_us(l.p90_ns), fmt_us(l.p99_ns),
+                         fmt_us(l.max_ns), fmt_us(l.mean_ns));
+    };
+    for (std::size_t k = 0; k < kLatencyCount; ++k)
+        row(latency_name(static_cast<Latency>(k)), latency(static_cast<Latency>(k)));
+    row("all", latency_all());
+    auto top = top_pages(top_k);
+    s += fmt::format("  hot pages (top {} of those touched)\n", top_k);
+    s += fmt::format("  {:>12}{:>10}{:>10}{:>10}{:>14}{:>12}\n", "page", "reads", "writes", "invals",
+                     "bytes_sent", "last_writer");
+    for (const auto& r : top) {
+        std::string w = r.last_writer == kNoNode ? std::string("-") : fmt::format("{}", r.last_writer);
+        s += fmt::format("  {:>12}{:>10}{:>10}{:>10}{:>14}{:>12}\n", r.page, r.read_faults,
+                         r.write_faults, r.invalidations, r.bytes_sent, w);
+    }
+    if (top.empty()) s += "  (none)\n";
+    return s;
+}
+
+std::string DsmStats::to_json(std::size_t top_k) const {
+    std::string s = fmt::format("{{\"node\":{},\"label\":\"{}\",\"page_count\":{},\"counters\":{{", node_id_,
+                                json_escape(node_label_), page_count_);
+    for (std::size_t i = 0; i < kCounterCount; ++i) {
+        auto c = static_cast<Counter>(i);
+        s += fmt::format("{}\"{}\":{}", i ? "," : "", counter_name(c), get(c));
+    }
+    s += "},\"fault_latency_ns\":{";
+    auto lat = [&](std::string_view name, const LatencySummary& l, bool first) {
+        s += fmt::format(
+            "{}\"{}\":{{\"count\":{},\"min\":{},\"p50\":{},\"p90\":{},\"p99\":{},\"max\":{},\"mean\":{}}}",
+            first ? "" : ",", name, l.count, l.min_ns, l.p50_ns, l.p90_ns, l.p99_ns, l.max_ns, l.mean_ns);
+    };
+    for (std::size_t k = 0; k < kLatencyCount; ++k)
+        lat(latency_name(static_cast<Latency>(k)), latency(static_cast<Latency>(k)), k == 0);
+    lat("all", latency_all(), false);
+    s += "},\"hot_pages\":[";
+    auto top = top_pages(top_k);
+    for (std::size_t i = 0; i < top.size(); ++i) {
+        const auto& r = top[i];
+        std::string w = r.last_writer == kNoNode ? std::string("null") : fmt::format("{}", r.last_writer);
+        s += fmt::format(
+            "{}{{\"page\":{},\"read_faults\":{},\"write_faults\":{},\"invalidations\":{},"
+            "\"bytes_sent\":{},\"last_writer\":{}}}",
+            i ? "," : "", r.page, r.read_faults, r.write_faults, r.invalidations, r.bytes_sent, w);
+    }
+    s += "]}";
+    return s;
+}
+
+}  // namespace spanvm::dsm

@@ -1,0 +1,144 @@
+#pragma once
+// DsmStats: per-node DSM counters, fault-latency histograms and a per-page hot
+// list. Pure logic (no I/O besides formatting into strings).
+//
+// Thread safety: every record_*() may be called from any thread concurrently
+// and is wait-free except for the first touch of a 4096-page chunk of the hot
+// list (one allocation + CAS). Counters and histograms are sharded by thread
+// (kShards cache-line-aligned shards, relaxed atomics) so vCPU and handler
+// threads do not bounce one cache line; readers sum the shards. A snapshot
+// taken while recording continues is a consistent-enough view: each value is
+// exact at some instant, values are not mutually atomic.
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace spanvm::dsm {
+
+class DsmStats {
+public:
+    static constexpr std::uint32_t kNoNode = 0xffffffffu;
+    static constexpr std::size_t kShards = 8;
+
+    enum class Counter : std::size_t {
+        read_faults,             // MISSING faults raised by reads
+        write_faults,            // MISSING-by-write and WP faults
+        remote_fetches,          // page contents fetched from another node
+        upgrades,                // Shared -> Modified without data transfer
+        invalidations_sent,
+        invalidations_received,
+        downgrades,              // Modified -> Shared on request of another node
+        bytes_sent,
+        bytes_received,
+        zero_page_grants,        // first touch served as a zero page, no transfer
+        count_
+    };
+    static constexpr std::size_t kCounterCount = static_cast<std::size_t>(Counter::count_);
+    static std::string_view counter_name(Counter c);
+
+    enum class Latency : std::size_t { read_fault, write_fault, count_ };
+    static constexpr std::size_t kLatencyCount = static_cast<std::size_t>(Latency::count_);
+    static std::string_view latency_name(Latency l);
+
+    // Log-linear histogram bucket layout (HDR-style): values < 16 exact, then
+    // 16 sub-buckets per power of two, so a bucket's width is <= 1/16 of its
+    // lower bound (percentiles are within ~6.25%, clamped to the exact min/max).
+    static constexpr std::size_t kSubBits = 4;
+    static constexpr std::size_t kBuckets = 16 + (64 - kSubBits) * 16;
+    static std::size_t bucket_of(std::uint64_t v);
+    static std::uint64_t bucket_low(std::size_t b);   // smallest value in bucket b
+    static std::uint64_t bucket_high(std::size_t b);  // largest value in bucket b
+
+    struct LatencySummary {
+        std::uint64_t count = 0;
+        std::uint64_t min_ns = 0, max_ns = 0, mean_ns = 0;
+        std::uint64_t p50_ns = 0, p90_ns = 0, p99_ns = 0;
+    };
+
+    struct PageRecord {
+        std::uint64_t page = 0;
+        std::uint64_t read_faults = 0;
+        std::uint64_t write_faults = 0;
+        std::uint64_t invalidations = 0;  // sent + received involving this page
+        std::uint64_t bytes_sent = 0;
+        std::uint32_t last_writer = kNoNode;
+        std::uint64_t score() const { return read_faults + write_faults + invalidations; }
+    };
+
+    // node_label is free text (e.g. host:port); it is escaped in JSON.
+    DsmStats(std::uint32_t node_id, std::string node_label, std::uint64_t page_count);
+    ~DsmStats();
+    DsmStats(const DsmStats&) = delete;
+    DsmStats& operator=(const DsmStats&) = delete;
+
+    std::uint32_t node_id() const { return node_id_; }
+    const std::string& node_label() const { return node_label_; }
+    std::uint64_t page_count() const { return page_count_; }
+
+    // --- recording (any thread). Page indices >= page_count only count globally.
+    void add(Counter c, std::uint64_t n = 1);
+    void record_fault(std::uint64_t page, bool is_write);
+    void record_fault_latency(Latency kind, std::uint64_t ns);
+    void record_remote_fetch(std::uint64_t page, std::uint64_t bytes);  // + bytes_received
+    void record_upgrade(std::uint64_t page);
+    void record_invalidation_sent(std::uint64_t page);
+    void record_invalidation_received(std::uint64_t page);
+    void record_downgrade(std::uint64_t page);
+    void record_page_sent(std::uint64_t page, std::uint64_t bytes);  // + bytes_sent
+    void record_zero_page_grant(std::uint64_t page);
+    void record_writer(std::uint64_t page, std::uint32_t node);
+
+    // --- reading
+    std::uint64_t get(Counter c) const;
+    LatencySummary latency(Latency kind) const;
+    LatencySummary latency_all() const;  // both kinds merged
+    PageRecord page(std::uint64_t page) const;
+    // The k pages with the highest read+write faults+invalidations (score > 0
+    // only), highest first; ties by lower page index.
+    std::vector<PageRecord> top_pages(std::size_t k) const;
+
+    std::string format_table(std::size_t top_k = 10) const;
+    std::string to_json(std::size_t top_k = 32) const;
+    static std::string json_escape(std::string_view s);  // without surrounding quotes
+
+private:
+    static constexpr std::size_t kChunkPages = 4096;
+
+    struct alignas(64) Shard {
+        std::array<std::atomic<std::uint64_t>, kCounterCount> counters{};
+        std::array<std::array<std::atomic<std::uint64_t>, kBuckets>, kLatencyCount> buckets{};
+        std::array<std::atomic<std::uint64_t>, kLatencyCount> sum_ns{};
+    };
+    struct PageCell {
+        std::atomic<std::uint32_t> read_faults{0};
+        std::atomic<std::uint32_t> write_faults{0};
+        std::atomic<std::uint32_t> invalidations{0};
+        std::atomic<std::uint32_t> last_writer{kNoNode};
+        std::atomic<std::uint64_t> bytes_sent{0};
+    };
+    struct Chunk {
+        std::array<PageCell, kChunkPages> cells;
+    };
+
+    Shard& my_shard();
+    PageCell* cell(std::uint64_t page);              // allocates the chunk on first use
+    const PageCell* cell_if(std::uint64_t page) const;  // null if never touched
+    LatencySummary summarize(const std::vector<std::uint64_t>& buckets, std::uint64_t sum,
+                             std::uint64_t min, std::uint64_t max) const;
+
+    std::uint32_t node_id_;
+    std::string node_label_;
+    std::uint64_t page_count_;
+    std::unique_ptr<Shard[]> shards_;
+    std::array<std::atomic<std::uint64_t>, kLatencyCount> min_ns_;
+    std::array<std::atomic<std::uint64_t>, kLatencyCount> max_ns_;
+    std::size_t chunk_count_;
+    std::unique_ptr<std::atomic<Chunk*>[]> chunks_;
+};
+
+}  // namespace spanvm::dsm
