@@ -20,6 +20,10 @@ int run_command(const RunOptions& o) {
         log::error("--mem: {}", mem.error().message);
         return 2;
     }
+    if (*mem < layout::kMinRamSize) {
+        log::error("--mem {}: too small (minimum {} MiB)", o.mem, layout::kMinRamSize >> 20);
+        return 2;
+    }
     if (o.command.empty()) {
         log::error("run: no program given (usage: spanvm run [options] -- PROGRAM ARGS...)");
         return 2;
