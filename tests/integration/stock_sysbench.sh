@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# stock_sysbench.sh threads|mutex : sysbench (LuaJIT, pthreads) with two
+# threads must finish and print its summary; the total number of events is
+# deterministic for these runs and must equal the native run's.
+. "$(dirname "$0")/lib.sh"
+[ $# = 1 ] || fail "usage: $0 threads|mutex"
+it_setup
+bin="$(tool sysbench)"
+case "$1" in
+threads) args=(threads --threads=2 --events=2000 --time=0 run) ;;
+mutex) args=(mutex --threads=2 run) ;;
+*) fail "unknown sysbench test $1" ;;
+esac
+rc_of run_direct "$bin" "${args[@]}" >native.out 2>native.err
+expect_rc "$RC" 0 "native sysbench $1" native.err
+rc_of run_guest -- "$bin" "${args[@]}" >guest.out 2>guest.err
+expect_rc "$RC" 0 "$(mode_name) sysbench $1" guest.err
+for line in '^General statistics:' '^ +total time: +[0-9.]+s' '^ +total number of events: +[0-9]+' \
+    '^Latency \(ms\):' '^ +avg: +[0-9.]+' '^Threads fairness:' '^Number of threads: 2$'; do
+    expect_grep "$line" guest.out "sysbench $1 summary"
+done
+events() { sed -n 's/^ *total number of events: *\([0-9]*\).*/\1/p' "$1"; }
+[ -n "$(events native.out)" ] || fail "native run printed no event count"
+[ "$(events guest.out)" = "$(events native.out)" ] ||
+    fail "total number of events $(events guest.out), native $(events native.out)"
+pass "$(mode_name), $(events guest.out) events"
