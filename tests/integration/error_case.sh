@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # error_case.sh CASE : spanvm rejects bad input with one clear line on stderr
-# starting "spanvm: ", a non-zero exit status that is not a crash (1..125),
-# and within 60 s (a hang is a failure). Cases:
+# starting "spanvm: ", the documented exit status (README: 2 usage error,
+# 125 spanvm itself failed, 126 program cannot be executed, 127 program or
+# interpreter not found), and within 60 s (a hang is a failure). Cases:
 #   missing_file    program path does not exist      -> mentions the path
 #   not_elf         shell script / text / empty file -> "not an ELF"
 #   truncated_elf   first 40 bytes of an ELF         -> one "spanvm:" line
@@ -15,14 +16,14 @@
 it_setup
 LIMIT=60
 
-# spanvm_rejects WHAT ARGS... : runs spanvm ARGS, expects a clean one-line
-# rejection. Leaves stderr in err.
+# spanvm_rejects WHAT STATUS ARGS... : runs spanvm ARGS, expects a clean
+# one-line rejection with exit status STATUS. Leaves stderr in err.
 spanvm_rejects() {
-    local what=$1
-    shift
+    local what=$1 want=$2
+    shift 2
     rc_of run_spanvm -t "$LIMIT" "$@" >out 2>err </dev/null
-    if [ "$RC" = 0 ] || [ "$RC" -gt 125 ]; then
-        fail "$what: exit status $RC, expected a non-zero error status (1..125); stderr:"$'\n'"$(show err)"
+    if [ "$RC" != "$want" ]; then
+        fail "$what: exit status $RC, expected $want; stderr:"$'\n'"$(show err)"
     fi
     expect_one_spanvm_line err "$what"
 }
@@ -31,7 +32,7 @@ case "$1" in
 missing_file)
     skip_in_native_mode "missing program file"
     missing="$IT_TMP/no/such/program"
-    spanvm_rejects "missing file" run -- "$missing"
+    spanvm_rejects "missing file" 127 run -- "$missing"
     grep -qF -- "$missing" err || fail "message does not name $missing:"$'\n'"$(show err)"
     ;;
 not_elf)
@@ -41,18 +42,18 @@ not_elf)
     : >empty
     chmod +x script.sh text.txt empty
     for f in script.sh text.txt empty; do
-        spanvm_rejects "non-ELF $f" run -- "$IT_TMP/$f"
+        spanvm_rejects "non-ELF $f" 126 run -- "$IT_TMP/$f"
         expect_grep 'not an ELF' err "non-ELF $f"
     done
-    spanvm_rejects "directory as program" run -- "$IT_TMP"
+    spanvm_rejects "directory as program" 126 run -- "$IT_TMP"
     ;;
 truncated_elf)
     skip_in_native_mode "truncated ELF"
     head -c 40 /bin/true >trunc
     head -c 300 /bin/true >trunc300 # header ok, program headers cut off
     chmod +x trunc trunc300
-    spanvm_rejects "truncated ELF (40 bytes)" run -- "$IT_TMP/trunc"
-    spanvm_rejects "truncated ELF (300 bytes)" run -- "$IT_TMP/trunc300"
+    spanvm_rejects "truncated ELF (40 bytes)" 126 run -- "$IT_TMP/trunc"
+    spanvm_rejects "truncated ELF (300 bytes)" 126 run -- "$IT_TMP/trunc300"
     ;;
 wrong_arch)
     skip_in_native_mode "non-x86-64 ELF"
@@ -60,24 +61,24 @@ wrong_arch)
     # e_machine (offset 18, little-endian u16) = 183 (EM_AARCH64).
     printf '\267\000' | dd of=aarch64 bs=1 seek=18 conv=notrunc status=none
     [ "$(od -An -tu2 -j18 -N2 aarch64 | tr -d ' ')" = 183 ] || fail "could not patch e_machine"
-    spanvm_rejects "AArch64 ELF" run -- "$IT_TMP/aarch64"
+    spanvm_rejects "AArch64 ELF" 126 run -- "$IT_TMP/aarch64"
     expect_grep 'x86[-_]64' err "AArch64 ELF"
     ;;
 missing_interp)
     skip_in_native_mode "missing ELF interpreter"
     interp="$(python3 "$(dirname "$0")/patch_interp.py" /bin/true badinterp)" || fail "could not patch PT_INTERP"
     chmod +x badinterp
-    spanvm_rejects "missing interpreter" run -- "$IT_TMP/badinterp"
+    spanvm_rejects "missing interpreter" 127 run -- "$IT_TMP/badinterp"
     grep -qF -- "$interp" err || fail "message does not name the interpreter $interp:"$'\n'"$(show err)"
     ;;
 usage)
     skip_in_native_mode "spanvm command-line errors"
-    spanvm_rejects "no arguments"
-    spanvm_rejects "unknown subcommand" no-such-subcommand
-    spanvm_rejects "run without a program" run
-    spanvm_rejects "run with an unknown option" run --no-such-option -- /bin/true
-    spanvm_rejects "run with a bad --mem" run --mem lots -- /bin/true
-    spanvm_rejects "run with a bad --vcpus" run --vcpus many -- /bin/true
+    spanvm_rejects "no arguments" 2
+    spanvm_rejects "unknown subcommand" 2 no-such-subcommand
+    spanvm_rejects "run without a program" 2 run
+    spanvm_rejects "run with an unknown option" 2 run --no-such-option -- /bin/true
+    spanvm_rejects "run with a bad --mem" 2 run --mem lots -- /bin/true
+    spanvm_rejects "run with a bad --vcpus" 2 run --vcpus many -- /bin/true
     ;;
 mem_exhaustion)
     # A cap of 512 MiB stops the hog if --mem is not enforced at all.

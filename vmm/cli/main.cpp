@@ -14,6 +14,15 @@ extern char** environ;
 
 namespace spanvm::cli {
 
+// Exit statuses of spanvm's own failures follow env(1)/the shell: 127 the
+// program (or its interpreter) was not found, 126 it cannot be executed,
+// 125 spanvm itself failed, 2 a usage error. Anything else is the guest's.
+int exit_status_for_load_error(const Error& e) {
+    if (e.code == ENOENT || e.code == ENOTDIR) return 127;
+    if (e.code != 0) return 126;
+    return 125;
+}
+
 int run_command(const RunOptions& o) {
     auto mem = parse_size(o.mem);
     if (!mem) {
@@ -39,7 +48,7 @@ int run_command(const RunOptions& o) {
     auto p = process::Process::create(cfg);
     if (!p) {
         log::error("{}", p.error().message);
-        return 127;
+        return exit_status_for_load_error(p.error());
     }
     (*p)->run();
 }
@@ -86,6 +95,6 @@ int main(int argc, char** argv) {
         return cli::dispatch_dsm_commands(app);
     } catch (const std::exception& e) {
         log::error("{}", e.what());
-        return 1;
+        return 125;
     }
 }

@@ -49,14 +49,15 @@ Result<std::unique_ptr<Process>> Process::create(const ProcessConfig& cfg) {
         return make_error(ENOENT, "'{}': interpreter {} not found: {}", cfg.program, *elf->interpreter(),
                           std::strerror(errno));
 
+    // From here on a failure is spanvm's, not the program's (code 0).
     auto m = Machine::create(cfg.mem_size);
-    if (!m) return m.error();
+    if (!m) return Error{0, m.error().message};
     std::unique_ptr<Process> p(new Process(cfg, std::move(*m)));
     auto as = AddressSpace::create(layout::kUserBase, p->machine_->memory().size());
-    if (!as) return as.error();
+    if (!as) return Error{0, as.error().message};
     p->aspace_ = std::make_unique<AddressSpace>(std::move(*as));
     auto start = p->load_program();
-    if (!start) return start.error();
+    if (!start) return Error{0, start.error().message};
     p->initial_ = *start;
     return p;
 }

@@ -55,7 +55,9 @@ struct ThreadStart {
 class Process {
 public:
     // Builds the VM and loads the program (and its interpreter); every
-    // error here is a one-line message for the user.
+    // error here is a one-line message for the user. Error::code says whose
+    // fault it is: ENOENT (program or interpreter not found), another errno
+    // (program cannot be executed), or 0 (spanvm itself failed).
     static Result<std::unique_ptr<Process>> create(const ProcessConfig& cfg);
     ~Process();
 
