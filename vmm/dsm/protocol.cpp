@@ -311,6 +311,7 @@ void Protocol::grant_modified(PageIndex page, DirEntry& d, Actions& out) {
     d.state = DirState::Modified;
     d.owner = r;
     d.sharers = 0;
+    if (cfg_.inject == FaultInjection::LoseWriteback) return;  // keeps serving the pre-write copy
     d.copy_kind = DataKind::None;  // stale from now on
     d.copy.clear();
     d.copy.shrink_to_fit();

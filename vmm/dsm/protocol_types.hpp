@@ -93,7 +93,7 @@ enum class FaultInjection : std::uint8_t {
     None,
     SkipInvalidateAck,  // cache drops its copy but never sends InvAck (deadlock)
     AckWithoutDrop,     // cache acks an Invalidate of a Shared copy but keeps it mapped
-    LoseWriteback,      // home ignores the data in an owner's InvAck (lost update)
+    LoseWriteback,      // home ignores an owner's write-back and serves its stale copy
 };
 std::string_view to_string(FaultInjection f);
 std::optional<FaultInjection> parse_fault_injection(std::string_view s);
