@@ -44,6 +44,10 @@ int main(int argc, char** argv) {
         return 2;
     }
     cfg.bug = *f;
+    if (auto h = HomePolicy::parse(cfg.home, cfg.nodes); !h) {
+        std::fprintf(stderr, "dsm_sim: %s\n", h.error().message.c_str());
+        return 2;
+    }
 
     std::uint64_t ops = 0, steps = 0, msgs = 0, faults = 0;
     std::uint64_t first = cfg.seed;

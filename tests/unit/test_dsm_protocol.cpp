@@ -303,6 +303,20 @@ SCENARIO("minimum hold time defers giving a page up") {
                 }
             }
         }
+        WHEN("a read is forwarded to the owner inside its hold time") {
+            Send fwd = only_send(deliver(n1, 1, only_send(fault(n1, 1, Access::Read, 300)).msg, 300));
+            Actions a = deliver(n0, 1, fwd.msg, 300);
+            THEN("the Forward is deferred too, and served by the tick") {
+                REQUIRE(a.size() == 1);
+                CHECK(std::get<WakeAt>(a[0]).at_ns == 1100);
+                Actions due;
+                CHECK(n0.on_tick(1500, due).has_value());
+                REQUIRE(due.size() == 2);
+                CHECK(std::holds_alternative<Downgrade>(due[0]));
+                CHECK(std::get<Send>(due[1]).msg.type == MsgType::FwdData);
+                CHECK(n0.local_state(1) == LocalState::Shared);
+            }
+        }
         WHEN("the Invalidate arrives after the hold expired") {
             Actions a = deliver(n0, 1, msg(MsgType::Invalidate, 1), 1200);
             THEN("it is handled at once") { CHECK(all_of<Drop>(a).size() == 1); }
@@ -354,6 +368,14 @@ SCENARIO("protocol violations are rejected with an error and change nothing") {
                                              std::vector<std::byte>(3)), 0, out).has_value());
             CHECK_FALSE(n0.on_message(7, msg(MsgType::ReadReq, 0), 0, out).has_value());
             CHECK_FALSE(n0.on_fault(4, Access::Read, 0, out).has_value());
+        }
+        THEN("an Invalidate reaching a node without a copy is acked without touching memory") {
+            CHECK(n0.on_fault(1, Access::Read, 0, out).has_value());  // IS: fetch outstanding
+            Actions a;
+            CHECK(n0.on_message(1, msg(MsgType::Invalidate, 1), 0, a).has_value());
+            REQUIRE(a.size() == 1);
+            CHECK(std::get<Send>(a[0]).msg.type == MsgType::InvAck);
+            CHECK(n0.local_state(1) == LocalState::InvalidToShared);
         }
         THEN("a second request from the same node for the same page is an error") {
             CHECK(n1.on_message(0, msg(MsgType::ReadReq, 1), 0, out).has_value());
