@@ -18,7 +18,7 @@ fi
 errors=$(sed -n 's/.*errors: \([0-9]*\).*/\1/p' pan.log | head -n1)
 [ -n "$errors" ] || { cat pan.log; echo "run_spin: no result from pan"; exit 1; }
 case $expect in
-  pass) if [ "$errors" -ne 0 ]; then grep -E "pan:|assertion|invalid end" pan.log | head; spin -t -p -g dsm.pml 2>/dev/null | tail -n 60 || true; exit 1; fi ;;
+  pass) if [ "$errors" -ne 0 ]; then grep -E "pan:|assertion|invalid end" pan.log | head; spin -t -p -g "$@" dsm.pml 2>/dev/null | tail -n 60 || true; exit 1; fi ;;
   fail) if [ "$errors" -eq 0 ]; then echo "run_spin: planted bug was not detected"; exit 1; fi
         grep -E "^pan:[0-9]*: |invalid end state" pan.log | head -n 2 ;;
   *) echo "run_spin: expect pass|fail"; exit 2 ;;
