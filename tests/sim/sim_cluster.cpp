@@ -1,0 +1,396 @@
+#include "tests/sim/sim_cluster.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <deque>
+#include <optional>
+#include <random>
+#include <set>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "vmm/dsm/protocol.hpp"
+
+namespace spanvm::dsm::sim {
+
+namespace {
+
+// Model of what the userfaultfd backend maps for one page on one node.
+enum class Prot { None, Read, Write };
+
+struct PageCopy {
+    Prot prot = Prot::None;
+    std::vector<std::byte> data;
+};
+
+struct Op {
+    PageIndex page = 0;
+    unsigned word = 0;
+    Access access = Access::Read;
+    std::uint32_t value = 0;  // value to write
+};
+
+enum class ThreadState { Idle, Blocked, Runnable };
+
+struct Thread {
+    ThreadState state = ThreadState::Idle;
+    Op op;
+};
+
+struct Node {
+    std::optional<Protocol> proto;
+    std::vector<PageCopy> mem;
+    std::vector<Thread> threads;
+    std::multiset<TimeNs> timers;
+};
+
+enum class EventKind { Deliver, Tick, Issue, Retry };
+struct Event {
+    EventKind kind;
+    unsigned a;  // channel index or node
+    unsigned b;  // thread
+};
+
+std::uint32_t load_word(const std::vector<std::byte>& d, unsigned w) {
+    std::uint32_t v = 0;
+    for (unsigned i = 0; i < 4; ++i) v |= std::uint32_t{std::to_integer<std::uint8_t>(d[w * 4 + i])} << (8 * i);
+    return v;
+}
+void store_word(std::vector<std::byte>& d, unsigned w, std::uint32_t v) {
+    for (unsigned i = 0; i < 4; ++i) d[w * 4 + i] = static_cast<std::byte>((v >> (8 * i)) & 0xff);
+}
+
+class Simulation {
+public:
+    explicit Simulation(const SimConfig& cfg) : cfg_(cfg), rng_(cfg.seed) {}
+
+    SimResult run() {
+        if (!setup()) return result();
+        std::uint64_t limit = cfg_.steps * 20 + 20000;
+        for (std::uint64_t step = 0; failure_.empty(); ++step) {
+            step_ = step;
+            std::vector<Event> ev = enabled_events(step < cfg_.steps);
+            if (ev.empty()) {
+                TimeNs next = earliest_timer();
+                if (next != 0) {
+                    now_ = std::max(now_, next);
+                    continue;
+                }
+                if (any_thread_busy()) fail(fmt::format("deadlock: network empty, no timer, operations pending: {}",
+                                                        describe_pending()));
+                break;
+            }
+            if (step >= limit) {
+                fail(fmt::format("livelock: not quiescent after {} steps: {}", step, describe_pending()));
+                break;
+            }
+            const Event& e = ev[rng_() % ev.size()];
+            execute_event(e);
+            now_ += rng_() % 32;
+            res_.steps = step + 1;
+            if (failure_.empty()) check_invariants();
+        }
+        if (failure_.empty()) check_quiescent();
+        return result();
+    }
+
+private:
+    bool setup() {
+        auto home = HomePolicy::parse(cfg_.home, cfg_.nodes);
+        if (!home) return fail(home.error().message);
+        if (cfg_.words == 0 || cfg_.threads == 0 || cfg_.pages == 0) return fail("words, threads, pages must be > 0");
+        page_size_ = cfg_.words * 4;
+        nodes_.resize(cfg_.nodes);
+        chans_.resize(std::size_t{cfg_.nodes} * cfg_.nodes);
+        ref_.assign(cfg_.pages, std::vector<std::uint32_t>(cfg_.words, 0));
+        for (unsigned n = 0; n < cfg_.nodes; ++n) {
+            ProtocolConfig pc;
+            pc.self = n;
+            pc.num_nodes = cfg_.nodes;
+            pc.num_pages = cfg_.pages;
+            pc.page_size = page_size_;
+            pc.home = *home;
+            pc.hold_ns = cfg_.hold_ns;
+            if (cfg_.initial_owner) pc.initial_owner = 0;
+            pc.inject = cfg_.bug;
+            auto p = Protocol::create(pc);
+            if (!p) return fail(p.error().message);
+            nodes_[n].proto.emplace(std::move(*p));
+            nodes_[n].mem.resize(cfg_.pages);
+            for (auto& c : nodes_[n].mem) {
+                c.data.assign(page_size_, std::byte{0xee});
+                if (cfg_.initial_owner && n == 0) {
+                    c.prot = Prot::Write;
+                    std::fill(c.data.begin(), c.data.end(), std::byte{0});
+                }
+            }
+            nodes_[n].threads.resize(cfg_.threads);
+        }
+        return true;
+    }
+
+    SimResult result() {
+        res_.ok = failure_.empty();
+        res_.failure = failure_;
+        return res_;
+    }
+
+    bool fail(std::string msg) {
+        if (failure_.empty()) failure_ = fmt::format("step {} t={}: {}", step_, now_, msg);
+        return false;
+    }
+
+    std::vector<Event> enabled_events(bool may_issue) {
+        std::vector<Event> ev;
+        for (unsigned c = 0; c < chans_.size(); ++c)
+            if (!chans_[c].empty()) ev.push_back({EventKind::Deliver, c, 0});
+        for (unsigned n = 0; n < cfg_.nodes; ++n) {
+            if (!nodes_[n].timers.empty() && *nodes_[n].timers.begin() <= now_) ev.push_back({EventKind::Tick, n, 0});
+            for (unsigned t = 0; t < cfg_.threads; ++t) {
+                auto st = nodes_[n].threads[t].state;
+                if (st == ThreadState::Runnable) ev.push_back({EventKind::Retry, n, t});
+                if (st == ThreadState::Idle && may_issue) ev.push_back({EventKind::Issue, n, t});
+            }
+        }
+        return ev;
+    }
+
+    TimeNs earliest_timer() const {
+        TimeNs best = 0;
+        for (const auto& n : nodes_)
+            if (!n.timers.empty() && (best == 0 || *n.timers.begin() < best)) best = *n.timers.begin();
+        return best;
+    }
+
+    bool any_thread_busy() const {
+        for (const auto& n : nodes_)
+            for (const auto& t : n.threads)
+                if (t.state != ThreadState::Idle) return true;
+        return false;
+    }
+
+    std::string describe_pending() const {
+        std::string s;
+        for (unsigned n = 0; n < cfg_.nodes; ++n)
+            for (const auto& t : nodes_[n].threads)
+                if (t.state != ThreadState::Idle) {
+                    PageIndex p = t.op.page;
+                    auto home = nodes_[n].proto->config().home.home_of(p);
+                    auto d = nodes_[home].proto->directory(p);
+                    s += fmt::format("[node {} {} page {} local {} dir {} busy={} queued={}] ", n,
+                                     to_string(t.op.access), p, to_string(nodes_[n].proto->local_state(p)),
+                                     to_string(d.state), d.busy, d.queued);
+                }
+        return s;
+    }
+
+    void execute_event(const Event& e) {
+        switch (e.kind) {
+            case EventKind::Deliver: {
+                unsigned from = e.a / cfg_.nodes, to = e.a % cfg_.nodes;
+                std::vector<std::byte> bytes = std::move(chans_[e.a].front());
+                chans_[e.a].pop_front();
+                auto msg = decode_message(bytes);
+                if (!msg) {
+                    fail(fmt::format("decode {}->{}: {}", from, to, msg.error().message));
+                    return;
+                }
+                Actions acts;
+                auto r = nodes_[to].proto->on_message(from, *msg, now_, acts);
+                execute_actions(to, acts);
+                if (!r) fail(fmt::format("node {} on {} from {}: {}", to, to_string(msg->type), from, r.error().message));
+                return;
+            }
+            case EventKind::Tick: {
+                auto& timers = nodes_[e.a].timers;
+                timers.erase(timers.begin(), timers.upper_bound(now_));
+                Actions acts;
+                auto r = nodes_[e.a].proto->on_tick(now_, acts);
+                execute_actions(e.a, acts);
+                if (!r) fail(fmt::format("node {} tick: {}", e.a, r.error().message));
+                return;
+            }
+            case EventKind::Issue: {
+                Thread& t = nodes_[e.a].threads[e.b];
+                t.op.page = rng_() % cfg_.pages;
+                t.op.word = rng_() % cfg_.words;
+                t.op.access = rng_() % 2 ? Access::Write : Access::Read;
+                t.op.value = ++next_value_;
+                attempt(e.a, t);
+                return;
+            }
+            case EventKind::Retry: attempt(e.a, nodes_[e.a].threads[e.b]); return;
+        }
+    }
+
+    // A thread touches memory: completes if the mapping allows it, else faults.
+    void attempt(unsigned n, Thread& t) {
+        PageCopy& c = nodes_[n].mem[t.op.page];
+        bool allowed = t.op.access == Access::Read ? c.prot != Prot::None : c.prot == Prot::Write;
+        if (allowed) {
+            auto& ref = ref_[t.op.page][t.op.word];
+            if (t.op.access == Access::Write) {
+                store_word(c.data, t.op.word, t.op.value);
+                ref = t.op.value;
+            } else {
+                std::uint32_t got = load_word(c.data, t.op.word);
+                if (got != ref)
+                    fail(fmt::format("stale read: node {} page {} word {} read {}, latest write is {}", n, t.op.page,
+                                     t.op.word, got, ref));
+            }
+            t.state = ThreadState::Idle;
+            ++res_.ops_completed;
+            return;
+        }
+        ++res_.faults;
+        t.state = ThreadState::Blocked;
+        Actions acts;
+        auto r = nodes_[n].proto->on_fault(t.op.page, t.op.access, now_, acts);
+        execute_actions(n, acts);
+        if (!r) fail(fmt::format("node {} fault: {}", n, r.error().message));
+    }
+
+    void execute_actions(unsigned n, Actions& acts) {
+        for (auto& a : acts) {
+            if (!failure_.empty()) return;
+            std::visit([&](auto& act) { apply(n, act); }, a);
+        }
+    }
+
+    void apply(unsigned n, InstallPage& a) {
+        PageCopy& c = nodes_[n].mem[a.page];
+        if (c.prot != Prot::None) {
+            fail(fmt::format("node {} InstallPage over mapped page {}", n, a.page));
+            return;
+        }
+        if (a.data_kind == DataKind::Zero) {
+            c.data.assign(page_size_, std::byte{0});
+        } else if (a.data_kind == DataKind::Bytes && a.data.size() == page_size_) {
+            c.data = a.data;
+        } else {
+            fail(fmt::format("node {} InstallPage page {} with {} / {} bytes", n, a.page, to_string(a.data_kind),
+                             a.data.size()));
+            return;
+        }
+        c.prot = a.access == Access::Read ? Prot::Read : Prot::Write;
+    }
+    void apply(unsigned n, Upgrade& a) {
+        PageCopy& c = nodes_[n].mem[a.page];
+        if (c.prot != Prot::Read) fail(fmt::format("node {} Upgrade of page {} not mapped read-only", n, a.page));
+        c.prot = Prot::Write;
+    }
+    void apply(unsigned n, Downgrade& a) {
+        PageCopy& c = nodes_[n].mem[a.page];
+        if (c.prot != Prot::Write) fail(fmt::format("node {} Downgrade of page {} not writable", n, a.page));
+        c.prot = Prot::Read;
+    }
+    void apply(unsigned n, Drop& a) {
+        PageCopy& c = nodes_[n].mem[a.page];
+        c.prot = Prot::None;
+        std::fill(c.data.begin(), c.data.end(), std::byte{0xee});  // poison: any later use shows up
+    }
+    void apply(unsigned n, Send& a) {
+        if (a.attach_page) {
+            PageCopy& c = nodes_[n].mem[a.msg.page];
+            if (c.prot != Prot::Read) {
+                fail(fmt::format("node {} attaches page {} that is not write-protected", n, a.msg.page));
+                return;
+            }
+            a.msg.data_kind = DataKind::Bytes;
+            a.msg.data = c.data;
+        }
+        ++res_.messages;
+        chans_[std::size_t{n} * cfg_.nodes + a.to].push_back(encode_message(a.msg));
+    }
+    void apply(unsigned n, ResumeFaults& a) {
+        for (auto& t : nodes_[n].threads)
+            if (t.state == ThreadState::Blocked && t.op.page == a.page) t.state = ThreadState::Runnable;
+    }
+    void apply(unsigned n, WakeAt& a) { nodes_[n].timers.insert(a.at_ns); }
+
+    void check_invariants() {
+        for (unsigned p = 0; p < cfg_.pages; ++p) {
+            unsigned writers = 0, readers = 0;
+            for (unsigned n = 0; n < cfg_.nodes; ++n) {
+                const PageCopy& c = nodes_[n].mem[p];
+                if (c.prot == Prot::Write) ++writers;
+                if (c.prot == Prot::Read) ++readers;
+                if (c.prot == Prot::None) continue;
+                for (unsigned w = 0; w < cfg_.words; ++w)
+                    if (load_word(c.data, w) != ref_[p][w]) {
+                        fail(fmt::format("node {} maps page {} with word {} = {}, latest write is {}", n, p, w,
+                                         load_word(c.data, w), ref_[p][w]));
+                        return;
+                    }
+            }
+            if (writers > 1) {
+                fail(fmt::format("page {} writable on {} nodes", p, writers));
+                return;
+            }
+            if (writers == 1 && readers > 0) {
+                fail(fmt::format("page {} writable on one node and readable on {} others", p, readers));
+                return;
+            }
+        }
+    }
+
+    void check_quiescent() {
+        for (const auto& ch : chans_)
+            if (!ch.empty()) {
+                fail("messages left in the network at the end");
+                return;
+            }
+        for (unsigned n = 0; n < cfg_.nodes; ++n)
+            if (!nodes_[n].proto->quiescent()) {
+                fail(fmt::format("node {} protocol not quiescent at the end", n));
+                return;
+            }
+        for (unsigned p = 0; p < cfg_.pages; ++p) {
+            NodeId home = nodes_[0].proto->config().home.home_of(p);
+            DirectoryView d = nodes_[home].proto->directory(p);
+            for (unsigned n = 0; n < cfg_.nodes; ++n) {
+                LocalState ls = nodes_[n].proto->local_state(p);
+                bool dir_m = d.state == DirState::Modified && d.owner == n;
+                bool dir_s = d.state == DirState::Shared && (d.sharers >> n & 1);
+                Prot want = ls == LocalState::Modified ? Prot::Write
+                            : ls == LocalState::Shared ? Prot::Read
+                                                       : Prot::None;
+                if ((ls == LocalState::Modified) != dir_m || (ls == LocalState::Shared) != dir_s ||
+                    nodes_[n].mem[p].prot != want) {
+                    fail(fmt::format("page {}: node {} is {} but directory says {} owner {} sharers {:#x}", p, n,
+                                     to_string(ls), to_string(d.state), d.owner, d.sharers));
+                    return;
+                }
+            }
+        }
+    }
+
+    SimConfig cfg_;
+    std::mt19937_64 rng_;  // fully specified by the standard: same sequence everywhere
+    std::size_t page_size_ = 0;
+    std::vector<Node> nodes_;
+    std::vector<std::deque<std::vector<std::byte>>> chans_;  // index from * nodes + to
+    std::vector<std::vector<std::uint32_t>> ref_;            // reference memory
+    std::uint32_t next_value_ = 0;
+    TimeNs now_ = 1;
+    std::uint64_t step_ = 0;
+    std::string failure_;
+    SimResult res_;
+};
+
+}  // namespace
+
+SimResult run_simulation(const SimConfig& cfg) { return Simulation(cfg).run(); }
+
+std::string repro_command(const SimConfig& cfg) {
+    std::string s = fmt::format("dsm_sim --seed {} --nodes {} --pages {} --words {} --threads {} --steps {}", cfg.seed,
+                                cfg.nodes, cfg.pages, cfg.words, cfg.threads, cfg.steps);
+    if (cfg.hold_ns) s += fmt::format(" --hold {}", cfg.hold_ns);
+    if (cfg.home != "interleave") s += fmt::format(" --home {}", cfg.home);
+    if (cfg.initial_owner) s += " --initial-owner";
+    if (cfg.bug != FaultInjection::None) s += fmt::format(" --bug {}", to_string(cfg.bug));
+    return s;
+}
+
+}  // namespace spanvm::dsm::sim

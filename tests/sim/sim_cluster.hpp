@@ -1,0 +1,50 @@
+#pragma once
+// Deterministic simulator for the DSM protocol (vmm/dsm/protocol.hpp):
+// N Protocol instances over an in-memory network (per-pair FIFO, random
+// order across pairs), a model of the userfaultfd backend (per-node page
+// protection + data), and simulated threads issuing random reads/writes.
+// After every step it checks:
+//   * at most one writable (Modified) mapping per page, and none alongside
+//     a readable one;
+//   * every mapped copy equals the reference memory (the value of the latest
+//     completed write in the single global order of completed operations);
+//   * every completed read returned the reference value;
+//   * no protocol error; no deadlock (nothing deliverable, no timer, but
+//     blocked operations); bounded drain (livelock);
+//   * at quiescence the directories match the nodes' states exactly.
+// Same seed + config = same run (own PRNG use, no wall clock).
+#include <cstdint>
+#include <string>
+
+#include "vmm/dsm/protocol_types.hpp"
+
+namespace spanvm::dsm::sim {
+
+struct SimConfig {
+    std::uint64_t seed = 1;
+    unsigned nodes = 3;
+    unsigned pages = 2;
+    unsigned words = 2;            // 4-byte words per page
+    unsigned threads = 2;          // per node
+    std::uint64_t steps = 500;     // steps during which new operations start
+    TimeNs hold_ns = 0;
+    std::string home = "interleave";  // HomePolicy::parse spec
+    bool initial_owner = false;       // node 0 starts owning every page
+    FaultInjection bug = FaultInjection::None;
+};
+
+struct SimResult {
+    bool ok = true;
+    std::string failure;  // one line, empty if ok
+    std::uint64_t steps = 0;
+    std::uint64_t ops_completed = 0;
+    std::uint64_t faults = 0;
+    std::uint64_t messages = 0;
+};
+
+SimResult run_simulation(const SimConfig& cfg);
+
+// Command line that reproduces `cfg` with the dsm_sim executable.
+std::string repro_command(const SimConfig& cfg);
+
+}  // namespace spanvm::dsm::sim

@@ -1,0 +1,119 @@
+#include "vmm/dsm/messages.hpp"
+
+#include <cerrno>
+
+namespace spanvm::dsm {
+
+namespace {
+
+void put_u16(std::vector<std::byte>& out, std::uint16_t v) {
+    for (int i = 0; i < 2; ++i) out.push_back(static_cast<std::byte>((v >> (8 * i)) & 0xff));
+}
+void put_u32(std::vector<std::byte>& out, std::uint32_t v) {
+    for (int i = 0; i < 4; ++i) out.push_back(static_cast<std::byte>((v >> (8 * i)) & 0xff));
+}
+void put_u64(std::vector<std::byte>& out, std::uint64_t v) {
+    for (int i = 0; i < 8; ++i) out.push_back(static_cast<std::byte>((v >> (8 * i)) & 0xff));
+}
+std::uint64_t get_le(std::span<const std::byte> b, std::size_t off, std::size_t n) {
+    std::uint64_t v = 0;
+    for (std::size_t i = 0; i < n; ++i) v |= std::uint64_t{std::to_integer<std::uint8_t>(b[off + i])} << (8 * i);
+    return v;
+}
+
+bool known_type(std::uint8_t t) { return t >= 1 && t <= 8; }
+
+}  // namespace
+
+std::string_view to_string(MsgType t) {
+    switch (t) {
+        case MsgType::ReadReq: return "ReadReq";
+        case MsgType::WriteReq: return "WriteReq";
+        case MsgType::Forward: return "Forward";
+        case MsgType::FwdData: return "FwdData";
+        case MsgType::Invalidate: return "Invalidate";
+        case MsgType::InvAck: return "InvAck";
+        case MsgType::GrantShared: return "GrantShared";
+        case MsgType::GrantModified: return "GrantModified";
+    }
+    return "?";
+}
+
+std::string_view to_string(DataKind k) {
+    switch (k) {
+        case DataKind::None: return "None";
+        case DataKind::Zero: return "Zero";
+        case DataKind::Bytes: return "Bytes";
+    }
+    return "?";
+}
+
+Result<void> validate_message(const Message& m) {
+    if (!known_type(static_cast<std::uint8_t>(m.type)))
+        return make_error(EINVAL, "dsm message: unknown type {}", static_cast<unsigned>(m.type));
+    if (static_cast<std::uint8_t>(m.data_kind) > 2)
+        return make_error(EINVAL, "dsm message: unknown data kind {}", static_cast<unsigned>(m.data_kind));
+    if ((m.data_kind == DataKind::Bytes) != !m.data.empty())
+        return make_error(EINVAL, "dsm message {}: data kind {} with {} data bytes", to_string(m.type),
+                          to_string(m.data_kind), m.data.size());
+    if (m.data.size() > kMaxPageBytes)
+        return make_error(EINVAL, "dsm message {}: {} data bytes exceeds {}", to_string(m.type), m.data.size(),
+                          kMaxPageBytes);
+    bool ok = false;
+    switch (m.type) {
+        case MsgType::ReadReq:
+        case MsgType::WriteReq:
+        case MsgType::Forward:
+        case MsgType::Invalidate: ok = m.data_kind == DataKind::None; break;
+        case MsgType::FwdData: ok = m.data_kind == DataKind::Bytes; break;
+        case MsgType::InvAck: ok = m.data_kind != DataKind::Zero; break;
+        case MsgType::GrantShared: ok = m.data_kind != DataKind::None; break;
+        case MsgType::GrantModified: ok = true; break;
+    }
+    if (!ok)
+        return make_error(EINVAL, "dsm message {}: data kind {} not allowed", to_string(m.type),
+                          to_string(m.data_kind));
+    return {};
+}
+
+void encode_message(const Message& m, std::vector<std::byte>& out) {
+    out.reserve(out.size() + kMessageHeaderBytes + m.data.size());
+    out.push_back(static_cast<std::byte>(m.type));
+    out.push_back(static_cast<std::byte>(m.data_kind));
+    put_u16(out, 0);
+    put_u32(out, static_cast<std::uint32_t>(m.data.size()));
+    put_u64(out, m.page);
+    out.insert(out.end(), m.data.begin(), m.data.end());
+}
+
+std::vector<std::byte> encode_message(const Message& m) {
+    std::vector<std::byte> out;
+    encode_message(m, out);
+    return out;
+}
+
+Result<Message> decode_message(std::span<const std::byte> bytes) {
+    if (bytes.size() < kMessageHeaderBytes)
+        return make_error(EINVAL, "dsm message: {} bytes is shorter than the {}-byte header", bytes.size(),
+                          kMessageHeaderBytes);
+    auto type = static_cast<std::uint8_t>(get_le(bytes, 0, 1));
+    auto kind = static_cast<std::uint8_t>(get_le(bytes, 1, 1));
+    auto reserved = get_le(bytes, 2, 2);
+    auto len = get_le(bytes, 4, 4);
+    if (!known_type(type)) return make_error(EINVAL, "dsm message: unknown type {}", type);
+    if (kind > 2) return make_error(EINVAL, "dsm message: unknown data kind {}", kind);
+    if (reserved != 0) return make_error(EINVAL, "dsm message: reserved field is {:#x}, want 0", reserved);
+    if (len > kMaxPageBytes) return make_error(EINVAL, "dsm message: data length {} exceeds {}", len, kMaxPageBytes);
+    if (bytes.size() != kMessageHeaderBytes + len)
+        return make_error(EINVAL, "dsm message: header says {} data bytes, buffer has {}", len,
+                          bytes.size() - kMessageHeaderBytes);
+    Message m;
+    m.type = static_cast<MsgType>(type);
+    m.data_kind = static_cast<DataKind>(kind);
+    m.page = get_le(bytes, 8, 8);
+    m.data.assign(bytes.begin() + kMessageHeaderBytes, bytes.end());
+    if (auto v = validate_message(m); !v) return v.error();
+    return m;
+}
+
+}  // namespace spanvm::dsm

@@ -1,0 +1,72 @@
+#pragma once
+// DSM coherence messages and their wire codec (payloads carried by net/).
+//
+// Wire format, all integers little-endian, 16-byte header then data:
+//   u8  type        MsgType
+//   u8  data_kind   DataKind
+//   u16 reserved    must be 0
+//   u32 data_len    number of data bytes that follow (0 unless data_kind == Bytes)
+//   u64 page        page index within the coherent region
+//   u8  data[data_len]
+// The sender's node id is not in the message: the transport knows the peer.
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "vmm/base/result.hpp"
+
+namespace spanvm::dsm {
+
+using PageIndex = std::uint64_t;
+
+// Names are shared with tests/model/dsm.pml (see the table there).
+enum class MsgType : std::uint8_t {
+    ReadReq = 1,        // cache -> home: want a Shared copy
+    WriteReq = 2,       // cache -> home: want Modified (from Invalid or as an upgrade)
+    Forward = 3,        // home -> owner: downgrade M->S and send the page to the home
+    FwdData = 4,        // owner -> home: page data after downgrade (always Bytes)
+    Invalidate = 5,     // home -> sharer/owner: drop your copy
+    InvAck = 6,         // cache -> home: dropped; carries Bytes iff the copy was Modified
+    GrantShared = 7,    // home -> requester: install read-only (Zero or Bytes)
+    GrantModified = 8,  // home -> requester: install writable (Zero/Bytes) or upgrade in place (None)
+};
+
+enum class DataKind : std::uint8_t {
+    None = 0,   // no page content in this message
+    Zero = 1,   // the page is all zeroes (never written); no bytes on the wire
+    Bytes = 2,  // `data` holds the full page
+};
+
+struct Message {
+    MsgType type = MsgType::ReadReq;
+    PageIndex page = 0;
+    DataKind data_kind = DataKind::None;
+    std::vector<std::byte> data;  // non-empty iff data_kind == Bytes
+
+    bool operator==(const Message&) const = default;
+};
+
+inline constexpr std::size_t kMessageHeaderBytes = 16;
+// Upper bound on a page payload accepted by decode (2 MiB huge page).
+inline constexpr std::size_t kMaxPageBytes = std::size_t{2} << 20;
+
+std::string_view to_string(MsgType t);
+std::string_view to_string(DataKind k);
+
+// Appends the encoding of `m` to `out`. Precondition: `m` is well formed
+// (validate_message(m) succeeds); violated preconditions are encoded anyway
+// and rejected by the receiver's decode.
+void encode_message(const Message& m, std::vector<std::byte>& out);
+std::vector<std::byte> encode_message(const Message& m);
+
+// Decodes exactly one message occupying all of `bytes`. Rejects short input,
+// trailing bytes, unknown type/data kind, non-zero reserved field, a data
+// kind the message type does not allow, and length/kind mismatches.
+Result<Message> decode_message(std::span<const std::byte> bytes);
+
+// The per-type data-kind rules used by decode_message.
+Result<void> validate_message(const Message& m);
+
+}  // namespace spanvm::dsm

@@ -1,0 +1,125 @@
+#pragma once
+// Vocabulary of the DSM coherence state machine (vmm/dsm/protocol.hpp):
+// states, actions it emits, and its configuration. Pure data, no I/O.
+#include <cstdint>
+#include <optional>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "vmm/dsm/home_policy.hpp"
+#include "vmm/dsm/messages.hpp"
+
+namespace spanvm::dsm {
+
+using TimeNs = std::uint64_t;
+// Sharer sets are 64-bit masks.
+inline constexpr NodeId kMaxNodes = 64;
+
+enum class Access : std::uint8_t { Read, Write };
+
+// Per-page state of a node's local copy. Names match tests/model/dsm.pml.
+enum class LocalState : std::uint8_t {
+    Invalid,            // I : no copy mapped
+    Shared,             // S : read-only copy, current
+    Modified,           // M : the only copy, writable
+    InvalidToShared,    // IS: ReadReq outstanding, no copy
+    InvalidToModified,  // IM: WriteReq outstanding, no copy
+    SharedToModified,   // SM: WriteReq outstanding (upgrade), read-only copy still mapped
+};
+
+// Directory state of a page at its home.
+enum class DirState : std::uint8_t {
+    Uncached,  // no node holds a copy; the home copy (zero if never written) is current
+    Shared,    // `sharers` hold read-only copies equal to the home copy
+    Modified,  // `owner` holds the only copy; the home copy is stale
+};
+
+std::string_view to_string(LocalState s);
+std::string_view to_string(DirState s);
+std::string_view to_string(Access a);
+
+// ---- Actions. The executor MUST perform them in the order emitted. ----
+
+// Map the page: read-only for Access::Read (Shared), writable for
+// Access::Write (Modified). data_kind is Zero (fill with zeroes) or Bytes.
+struct InstallPage {
+    PageIndex page;
+    Access access;
+    DataKind data_kind;
+    std::vector<std::byte> data;
+};
+// Shared -> Modified in place: remove write protection, content unchanged.
+struct Upgrade {
+    PageIndex page;
+};
+// Modified -> Shared: write-protect. After it returns no local write can
+// change the page, so a following Send{attach_page} reads a stable copy.
+struct Downgrade {
+    PageIndex page;
+};
+// Unmap the page (later accesses fault as missing). Any read-out the data
+// path needs has been requested by an earlier Send{attach_page}.
+struct Drop {
+    PageIndex page;
+};
+// Hand `msg` to the transport for node `to` (possibly this node: the
+// executor must then feed it back through on_message, FIFO with other
+// self-sends). If attach_page, the executor first sets msg.data_kind = Bytes
+// and msg.data = the current local content of msg.page (write-protected by
+// a preceding Downgrade).
+struct Send {
+    NodeId to;
+    Message msg;
+    bool attach_page = false;
+};
+// Wake every local thread blocked on a fault of `page`; each retries its
+// access and faults again (calling on_fault) if the new mapping is still
+// insufficient (e.g. a writer woken by a Shared grant).
+struct ResumeFaults {
+    PageIndex page;
+};
+// Call on_tick(now) once now >= at_ns (minimum hold time expired).
+struct WakeAt {
+    TimeNs at_ns;
+};
+
+using Action = std::variant<InstallPage, Upgrade, Downgrade, Drop, Send, ResumeFaults, WakeAt>;
+using Actions = std::vector<Action>;
+
+// Deliberate protocol bugs for proving that the simulator's checkers work.
+// Never set outside tests.
+enum class FaultInjection : std::uint8_t {
+    None,
+    SkipInvalidateAck,  // cache drops its copy but never sends InvAck (deadlock)
+    AckWithoutDrop,     // cache acks an Invalidate of a Shared copy but keeps it mapped
+    LoseWriteback,      // home ignores an owner's write-back and serves its stale copy
+};
+std::string_view to_string(FaultInjection f);
+std::optional<FaultInjection> parse_fault_injection(std::string_view s);
+
+struct ProtocolConfig {
+    NodeId self = 0;
+    NodeId num_nodes = 1;
+    PageIndex num_pages = 0;
+    std::size_t page_size = 4096;
+    HomePolicy home = HomePolicy::interleaved(1);
+    // Mirage-style minimum hold: a copy acquired at t is not given up
+    // (Invalidate/Forward are deferred) before t + hold_ns. 0 = off.
+    TimeNs hold_ns = 0;
+    // If set, every page starts Modified at this node (e.g. the node that
+    // loaded the program image) instead of Uncached/zero everywhere.
+    std::optional<NodeId> initial_owner;
+    FaultInjection inject = FaultInjection::None;
+};
+
+// A snapshot of one page's directory entry (only meaningful at its home).
+struct DirectoryView {
+    DirState state = DirState::Uncached;
+    NodeId owner = 0;            // valid when state == Modified
+    std::uint64_t sharers = 0;   // bit i = node i, valid when state == Shared
+    bool busy = false;           // a transaction is in progress
+    std::size_t queued = 0;      // requests waiting behind it
+};
+
+}  // namespace spanvm::dsm
