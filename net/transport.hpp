@@ -1,0 +1,121 @@
+#pragma once
+// TCP transport between the nodes of a static cluster (Boost.Asio).
+//
+// Topology: one TCP connection per node pair; the lower id dials the higher
+// id (retrying every retry_interval until connect_timeout, so nodes may start
+// in any order). The first frame each way is a Handshake carrying {cluster
+// name, from, to, protocol version}, validated on both sides.
+//
+// Threads: all socket work and every callback (on_message, on_peer_failed,
+// reply handlers) runs on one I/O thread owned by the Transport.
+// send/respond/request may be called from any thread, including callbacks.
+// Callbacks must not block waiting for network progress (e.g. future.get()
+// of a request) since that would stall the I/O thread that delivers it.
+//
+// Ordering: frames sent from one thread to one peer arrive in send order
+// (posts from one thread run in order on the single-threaded io_context, and
+// each peer has one FIFO write queue). Frames queued before the peer is
+// connected are delivered after the handshake.
+//
+// Failure: a frame that fails to decode, has an unregistered type, or breaks
+// the request/response rules, and a closed/reset connection, all close that
+// peer permanently (no reconnect: a DSM cannot recover a lost node anyway),
+// fail its pending requests, make later sends to it return an error, and
+// call on_peer_failed(node, "node 2 (127.0.0.1:7402): connection reset").
+// Other peers are unaffected. Stopping the local transport reports nothing.
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <future>
+#include <memory>
+#include <string>
+
+#include "net/cluster_config.hpp"
+#include "net/message_types.hpp"
+#include "net/wire_frame.hpp"
+#include "vmm/base/result.hpp"
+
+namespace spanvm::net {
+
+struct TransportOptions {
+    std::uint32_t protocol_version = 1;  // user protocol version; all nodes must agree
+    std::chrono::milliseconds connect_timeout{10000};  // give up on a peer not connected by then
+    std::chrono::milliseconds retry_interval{20};      // redial interval while the peer is not listening
+    std::chrono::milliseconds handshake_timeout{5000}; // per connection
+    std::uint32_t max_payload = MAX_PAYLOAD_SIZE;      // both directions
+    std::string listen_address;  // default: this node's address from the config
+};
+
+struct Reply {
+    std::uint16_t type = 0;
+    Bytes payload;
+};
+
+// request_id is non-zero exactly when the sender used request(): answer it
+// with respond(from, type, request_id, payload), from any thread, any time.
+using MessageHandler =
+    std::function<void(NodeId from, std::uint16_t type, std::uint64_t request_id, ByteView payload)>;
+using PeerFailedHandler = std::function<void(NodeId node, const std::string& reason)>;
+// Called exactly once, on the I/O thread, with the reply or an error
+// (ETIMEDOUT at the deadline, the peer's failure reason, or "transport stopped").
+using ReplyHandler = std::function<void(Result<Reply>)>;
+
+class Transport {
+public:
+    // No I/O happens until start(). Throws std::invalid_argument if `self`
+    // is not in the config.
+    Transport(ClusterConfig config, NodeId self, MessageTypes types, MessageHandler on_message,
+              PeerFailedHandler on_peer_failed, TransportOptions options = {});
+    ~Transport();  // stop()
+    Transport(const Transport&) = delete;
+    Transport& operator=(const Transport&) = delete;
+
+    // Binds the listening socket and starts the I/O thread and dialing.
+    // Throws std::runtime_error (one line) if the port cannot be bound.
+    void start();
+
+    // Blocks until every peer has completed its handshake. Error if a peer
+    // failed or the timeout passed (naming the nodes still missing).
+    Result<void> wait_connected(std::chrono::milliseconds timeout);
+
+    // Queue a one-way message. Errors (synchronous): transport not running,
+    // unknown node, unregistered type, payload too large, peer already failed.
+    // A message to `self` is delivered to on_message via the I/O thread.
+    Result<void> send(NodeId to, std::uint16_t type, ByteView payload);
+
+    // Answer a request received by on_message (request_id != 0).
+    Result<void> respond(NodeId to, std::uint16_t type, std::uint64_t request_id, ByteView payload);
+
+    // Send a request; `done` runs once on the I/O thread with the response
+    // frame's {type, payload} or an error (validation errors included). Only
+    // when the transport is not running does `done` run at once on the
+    // caller's thread. A request racing with stop() may be dropped unrun;
+    // the future overload then still completes with "transport stopped".
+    // PROBE_TYPE requests are answered by the remote transport itself.
+    void request(NodeId to, std::uint16_t type, ByteView payload, std::chrono::milliseconds timeout,
+                 ReplyHandler done);
+    // Same, as a future (do not wait on it from a callback).
+    std::future<Result<Reply>> request(NodeId to, std::uint16_t type, ByteView payload,
+                                       std::chrono::milliseconds timeout);
+
+    // Closes all connections, fails pending requests, joins the I/O thread.
+    // Idempotent. From a callback it shuts down without joining (the
+    // destructor must then run on another thread).
+    void stop();
+
+    NodeId self() const;
+    const ClusterConfig& config() const;
+    bool running() const;
+    bool peer_connected(NodeId node) const;
+    // Failure reason of a failed peer, empty if it has not failed.
+    std::string peer_failure(NodeId node) const;
+    // Actual listening port (after start()).
+    std::uint16_t listen_port() const;
+
+    class Impl;
+
+private:
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace spanvm::net
