@@ -5,6 +5,10 @@ CTEST_ARGS ?=
 
 .PHONY: all deps build test test-fast bench clean run
 
+# The main job: build, then run PROGRAM under spanvm (process mode).
+PROGRAM ?= /usr/bin/sysbench cpu --threads=2 --time=5 run
+SPANVM_ARGS ?= --stats
+
 all: build
 
 deps:
@@ -27,6 +31,9 @@ test-fast: build
 
 bench: deps build
 	./bench/run-all.sh $(BUILD)
+
+run: deps build
+	./$(BUILD)/spanvm run $(SPANVM_ARGS) -- $(PROGRAM)
 
 clean:
 	rm -rf $(BUILD)
