@@ -14,6 +14,7 @@ uint8_t* GuestAccess::ptr(uint64_t gva, uint64_t len) const {
         return host_base_ + ((gva >= lo_ && gva <= hi_) ? gva : lo_);
     }
     if (gva < lo_ || gva >= hi_ || len > hi_ - gva) return nullptr;
+    if (access_ && !access_->accessible(gva, len)) return nullptr;
     return host_base_ + gva;
 }
 
@@ -23,14 +24,16 @@ Error GuestAccess::fault_error(uint64_t gva, uint64_t len) {
 
 Result<std::string_view> GuestAccess::cstring(uint64_t gva, size_t max_len) const {
     if (gva < lo_ || gva >= hi_) return fault_error(gva, 1);
-    const uint64_t avail = hi_ - gva;
+    uint64_t avail = hi_ - gva;
+    if (access_) avail = access_->accessible_prefix(gva, avail < max_len ? avail : max_len);
+    if (avail == 0) return fault_error(gva, 1);
     const uint64_t scan = avail < max_len ? avail : max_len;
     const char* base = reinterpret_cast<const char*>(host_base_ + gva);
     const void* nul = std::memchr(base, 0, scan);
     if (nul != nullptr) {
         return std::string_view(base, static_cast<size_t>(static_cast<const char*>(nul) - base));
     }
-    if (scan == max_len) {
+    if (scan == max_len && avail >= max_len) {
         return make_error(ENAMETOOLONG, "guest string at {:#x} longer than {} bytes", gva, max_len);
     }
     return make_error(EFAULT, "guest string at {:#x} runs off the user window", gva);

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "vmm/base/result.hpp"
+#include "vmm/memory/page_access_map.hpp"
 
 namespace spanvm::process {
 
@@ -32,6 +33,10 @@ class GuestAccess {
 public:
     // Precondition: lo <= hi, and host_base + [lo, hi) is mapped host memory.
     GuestAccess(uint8_t* host_base, uint64_t lo, uint64_t hi);
+
+    // Optional: also refuse pages the map marks inaccessible (unmapped holes,
+    // PROT_NONE), so the VMM never touches memory the guest could not.
+    void set_access_map(const memory::PageAccessMap* m) { access_ = m; }
 
     uint64_t lo() const { return lo_; }
     uint64_t hi() const { return hi_; }
@@ -84,6 +89,7 @@ private:
     uint8_t* host_base_;
     uint64_t lo_;
     uint64_t hi_;
+    const memory::PageAccessMap* access_ = nullptr;
 };
 
 }  // namespace spanvm::process

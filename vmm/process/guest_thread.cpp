@@ -58,6 +58,7 @@ void GuestThread::run(const ThreadStart& start) {
         auto r = vcpu_->run();
         if (!r) {
             if (r.error().code == EINTR || r.error().code == EAGAIN) continue;
+            if (r.error().code == EFAULT) fatal_unmapped_access();
             fatal_exit(r.error().message.c_str());
         }
         switch (run->exit_reason) {
@@ -163,6 +164,16 @@ void GuestThread::fatal_exception(unsigned vector) {
     log::error("guest thread {} killed by {}: {}{} at RIP {:#x}", row_.tid, sigabbrev_np(fs.sig) ? fmt::format("SIG{}", sigabbrev_np(fs.sig)) : "signal",
                fs.what, detail, rip);
     proc_.exit_process(128 + fs.sig);
+}
+
+// KVM_RUN fails with EFAULT when the guest touches guest RAM whose host
+// mapping is PROT_NONE: an unmapped hole or a PROT_NONE mapping (see
+// Process::sync_host_protection). RIP still points at the instruction.
+void GuestThread::fatal_unmapped_access() {
+    auto r = vcpu_->get_regs();
+    log::error("guest thread {} killed by SIGSEGV: access to unmapped or PROT_NONE memory at RIP {:#x}", row_.tid,
+               r ? r->rip : 0);
+    proc_.exit_process(128 + SIGSEGV);
 }
 
 void GuestThread::fatal_exit(const char* what) {

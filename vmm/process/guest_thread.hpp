@@ -44,6 +44,7 @@ public:
 private:
     [[noreturn]] void fatal_exception(unsigned vector);
     [[noreturn]] void fatal_exit(const char* what);
+    [[noreturn]] void fatal_unmapped_access();
     void complete_syscall_return();
 
     Process& proc_;

@@ -1,8 +1,10 @@
 #include "vmm/process/process.hpp"
 
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstring>
 #include <thread>
@@ -34,7 +36,10 @@ Process::Process(const ProcessConfig& cfg, std::unique_ptr<Machine> m)
       mem_(machine_->memory().host_base(), layout::kUserBase, machine_->memory().size()),
       pid_(::getpid()),
       threads_(pid_),
-      host_ctx_{mem_, fds_, cfg.vcpus, absolute_path(cfg.program)} {}
+      host_ctx_{mem_, fds_, cfg.vcpus, absolute_path(cfg.program)},
+      access_map_(machine_->memory().size()) {
+    mem_.set_access_map(&access_map_);
+}
 
 Process::~Process() = default;
 
@@ -58,6 +63,10 @@ Result<std::unique_ptr<Process>> Process::create(const ProcessConfig& cfg) {
     p->aspace_ = std::make_unique<AddressSpace>(std::move(*as));
     auto start = p->load_program();
     if (!start) return Error{0, start.error().message};
+    {
+        std::lock_guard lk(p->aspace_mu_);
+        p->sync_host_protection(layout::kUserBase, p->machine_->memory().size());
+    }
     p->initial_ = *start;
     return p;
 }
@@ -164,6 +173,33 @@ void Process::discard(const std::vector<Range>& ranges) {
     for (auto& r : ranges)
         if (auto e = machine_->memory().discard(r.start, r.len); !e)
             log::warn("cannot release guest pages [{:#x}, +{:#x}): {}", r.start, r.len, e.error().message);
+}
+
+void Process::sync_host_protection(uint64_t start, uint64_t end) {
+    auto& mem = machine_->memory();
+    start = std::max(layout::page_align_down(start), layout::kUserBase);
+    end = std::min(layout::page_align_up(end), mem.size());
+    if (start >= end) return;
+    auto apply = [&](uint64_t a, uint64_t b, bool accessible) {
+        if (a >= b) return;
+        if (::mprotect(mem.host_base() + a, b - a, accessible ? PROT_READ | PROT_WRITE : PROT_NONE) != 0)
+            log::warn("mprotect of guest RAM [{:#x}, {:#x}) failed: {}", a, b, std::strerror(errno));
+        access_map_.set(a, b - a, accessible);
+    };
+    uint64_t cur = start;
+    for (const Vma& v : aspace_->vmas()) {
+        if (v.end <= start) continue;
+        if (v.start >= end) break;
+        const uint64_t vs = std::max(v.start, start), ve = std::min(v.end, end);
+        apply(cur, vs, false);
+        apply(vs, ve, v.prot != PROT_NONE);
+        cur = ve;
+    }
+    apply(cur, end, false);
+}
+
+void Process::host_allow(uint64_t start, uint64_t len) {
+    if (len) (void)::mprotect(machine_->memory().host_base() + start, len, PROT_READ | PROT_WRITE);
 }
 
 std::unique_ptr<kvm::Vcpu> Process::take_vcpu() {

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "vmm/base/result.hpp"
+#include "vmm/memory/page_access_map.hpp"
 #include "vmm/process/address_space.hpp"
 #include "vmm/process/fd_table.hpp"
 #include "vmm/process/futex_table.hpp"
@@ -82,6 +83,16 @@ public:
     // Zeroes guest pages released by the address space (its invariant: all
     // unmapped user memory reads as zero).
     void discard(const std::vector<Range>& ranges);
+    // Makes the host protection of guest RAM in [start, end) follow the
+    // address space: mapped pages read/write, unmapped holes and PROT_NONE
+    // mappings inaccessible, so a guest access there fails KVM_RUN with
+    // EFAULT (reported as SIGSEGV) and the VMM refuses such pointers.
+    // Guest PROT_READ-only mappings stay host-writable (the VMM fills them).
+    // Caller holds aspace_mutex().
+    void sync_host_protection(uint64_t start, uint64_t end);
+    // Temporarily grants host access (e.g. mremap copying out of a range the
+    // address space already released); sync_host_protection undoes it.
+    void host_allow(uint64_t start, uint64_t len);
 
     // Creates a guest thread on a vCPU (from the pool, or a new one) and
     // starts its host thread. Returns the new tid, or -errno.
@@ -115,6 +126,7 @@ private:
     SignalTable signals_;
     HostSyscallContext host_ctx_;
     std::mutex aspace_mu_;
+    memory::PageAccessMap access_map_;
     std::unique_ptr<AddressSpace> aspace_;
 
     std::mutex vcpu_pool_mu_;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <asm/prctl.h>
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -60,6 +61,7 @@ int64_t sys_mmap(Process& p, const SyscallRequest& r) {
         return err(m.error());
     }
     p.discard(m->released);
+    p.sync_host_protection(m->addr, m->addr + len);
     if (file) {
         // Copy the file's bytes; the tail past EOF stays zero (the address
         // space invariant guarantees fresh ranges read as zero).
@@ -72,6 +74,7 @@ int64_t sys_mmap(Process& p, const SyscallRequest& r) {
                 int e = errno;
                 auto rel = p.aspace().unmap(m->addr, len);
                 if (rel) p.discard(*rel);
+                p.sync_host_protection(m->addr, m->addr + len);
                 return -e;
             }
             if (n == 0) break;
@@ -86,13 +89,16 @@ int64_t sys_munmap(Process& p, const SyscallRequest& r) {
     auto rel = p.aspace().unmap(r.args[0], r.args[1]);
     if (!rel) return err(rel.error());
     p.discard(*rel);
+    p.sync_host_protection(r.args[0], r.args[0] + r.args[1]);
     return 0;
 }
 
 int64_t sys_mprotect(Process& p, const SyscallRequest& r) {
     std::lock_guard lk(p.aspace_mutex());
     auto res = p.aspace().protect(r.args[0], r.args[1], static_cast<int>(r.args[2]));
-    return res ? 0 : err(res.error());
+    if (!res) return err(res.error());
+    p.sync_host_protection(r.args[0], r.args[0] + r.args[1]);
+    return 0;
 }
 
 int64_t sys_mremap(Process& p, const SyscallRequest& r) {
@@ -102,19 +108,29 @@ int64_t sys_mremap(Process& p, const SyscallRequest& r) {
         if (plan.error().code == ENOMEM) p.report_out_of_memory(r.args[2]);
         return err(plan.error());
     }
+    const uint64_t old_addr = r.args[0], old_len = r.args[1], new_len = r.args[2];
+    // The old range may already be released in the bookkeeping while its
+    // bytes are still to be copied: allow both ranges, copy, then re-sync.
+    p.host_allow(plan->new_addr, layout::page_align_up(new_len));
     if (plan->copy) {
         auto& c = *plan->copy;
         auto& mem = p.machine().memory();
+        p.host_allow(c.from, layout::page_align_up(c.len));
         std::memmove(mem.host_ptr(c.to, c.len), mem.host_ptr(c.from, c.len), c.len);
     }
     p.discard(plan->released);
+    p.sync_host_protection(old_addr, old_addr + layout::page_align_up(old_len));
+    p.sync_host_protection(plan->new_addr, plan->new_addr + layout::page_align_up(new_len));
     return static_cast<int64_t>(plan->new_addr);
 }
 
 int64_t sys_brk(Process& p, const SyscallRequest& r) {
     std::lock_guard lk(p.aspace_mutex());
+    const uint64_t before = p.aspace().brk_end();
     auto b = p.aspace().brk(r.args[0]);
     p.discard(b.released);
+    if (b.brk != before)
+        p.sync_host_protection(std::min(before, b.brk), std::max(before, b.brk));
     return static_cast<int64_t>(b.brk);
 }
 

@@ -1,0 +1,50 @@
+#pragma once
+// One bit per guest page: may the guest (and the VMM on its behalf) touch it?
+// Mirrors the host protection of guest RAM (see Process::sync_host_protection):
+// unmapped holes and PROT_NONE mappings are inaccessible. Writers hold the
+// address-space lock; readers (syscall argument translation on any vCPU
+// thread) use relaxed atomics. A reader racing an munmap may see the old
+// state; the host protection then still catches the access (like Linux,
+// where such a race ends in EFAULT or SIGSEGV).
+#include <atomic>
+#include <cstdint>
+#include <memory>
+
+namespace spanvm::memory {
+
+class PageAccessMap {
+public:
+    explicit PageAccessMap(uint64_t ram_size)
+        : pages_(ram_size >> 12), words_(std::make_unique<std::atomic<uint64_t>[]>((pages_ + 63) / 64)) {}
+
+    void set(uint64_t gpa, uint64_t len, bool accessible) {
+        for (uint64_t p = gpa >> 12, e = (gpa + len + 0xFFF) >> 12; p < e && p < pages_; ++p) {
+            const uint64_t bit = 1ull << (p % 64);
+            if (accessible)
+                words_[p / 64].fetch_or(bit, std::memory_order_relaxed);
+            else
+                words_[p / 64].fetch_and(~bit, std::memory_order_relaxed);
+        }
+    }
+    bool page(uint64_t p) const {
+        return p < pages_ && (words_[p / 64].load(std::memory_order_relaxed) >> (p % 64)) & 1;
+    }
+    // True iff every page of [gpa, gpa+len) is accessible (len > 0).
+    bool accessible(uint64_t gpa, uint64_t len) const {
+        for (uint64_t p = gpa >> 12, e = (gpa + len + 0xFFF) >> 12; p < e; ++p)
+            if (!page(p)) return false;
+        return true;
+    }
+    // Bytes accessible from gpa onward, at most `max`.
+    uint64_t accessible_prefix(uint64_t gpa, uint64_t max) const {
+        uint64_t n = 0;
+        while (n < max && page((gpa + n) >> 12)) n += 0x1000 - ((gpa + n) & 0xFFF);
+        return n < max ? n : max;
+    }
+
+private:
+    uint64_t pages_;
+    std::unique_ptr<std::atomic<uint64_t>[]> words_;
+};
+
+}  // namespace spanvm::memory
