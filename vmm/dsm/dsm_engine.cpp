@@ -135,16 +135,16 @@ void DsmEngine::fault_loop() {
 void DsmEngine::timer_loop() {
     std::unique_lock lk(timer_mu_);
     while (!stop_timer_) {
-        if (wake_at_ == 0) {
+        if (wake_at_.empty()) {
             timer_cv_.wait(lk);
             continue;
         }
         std::uint64_t now = now_ns();
-        if (now < wake_at_) {
-            timer_cv_.wait_for(lk, std::chrono::nanoseconds(wake_at_ - now));
+        if (now < wake_at_.top()) {
+            timer_cv_.wait_for(lk, std::chrono::nanoseconds(wake_at_.top() - now));
             continue;
         }
-        wake_at_ = 0;
+        while (!wake_at_.empty() && wake_at_.top() <= now) wake_at_.pop();
         lk.unlock();
         {
             std::lock_guard plk(mu_);
@@ -249,7 +249,7 @@ void DsmEngine::execute(Actions& acts, NodeId from) {
         } else if (auto* w = std::get_if<WakeAt>(&a)) {
             {
                 std::lock_guard lk(timer_mu_);
-                if (wake_at_ == 0 || w->at_ns < wake_at_) wake_at_ = w->at_ns;
+                wake_at_.push(w->at_ns);
             }
             timer_cv_.notify_all();
         }

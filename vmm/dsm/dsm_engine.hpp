@@ -32,6 +32,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <queue>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -155,7 +156,9 @@ private:
     // Timer (WakeAt).
     std::mutex timer_mu_;
     std::condition_variable timer_cv_;
-    std::uint64_t wake_at_ = 0;  // 0 = nothing scheduled
+    // Every WakeAt not yet served: on_tick re-emits nothing for pages whose
+    // hold has not expired, so each requested time must be kept.
+    std::priority_queue<std::uint64_t, std::vector<std::uint64_t>, std::greater<>> wake_at_;
     bool stop_timer_ = false;
 
     std::atomic<bool> stop_{false};
