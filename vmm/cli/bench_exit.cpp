@@ -105,7 +105,4 @@ int bench_exit_command(const BenchExitOptions& o) {
     return 0;
 }
 
-void register_dsm_commands(CLI::App&) {}
-int dispatch_dsm_commands(CLI::App&) { return 2; }
-
 }  // namespace spanvm::cli

@@ -1,0 +1,166 @@
+// DsmEngine in one process: two nodes on loopback (two UffdRegions, two
+// transports). Needs root or vm.unprivileged_userfaultfd=1 (not skipped).
+#include <doctest/doctest.h>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <future>
+#include <thread>
+
+#include "net/free_ports.hpp"
+#include "vmm/dsm/dsm_engine.hpp"
+#include "vmm/dsm/workload_model.hpp"
+#include "vmm/dsm/workloads.hpp"
+
+using namespace spanvm::dsm;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::vector<std::unique_ptr<DsmEngine>> make_engines(const spanvm::net::ClusterConfig& cfg, std::uint64_t pages,
+                                                     std::uint64_t hold_us = 0) {
+    std::vector<std::unique_ptr<DsmEngine>> v;
+    for (NodeId n = 0; n < cfg.size(); ++n) {
+        DsmEngineOptions o;
+        o.cluster = cfg;
+        o.self = n;
+        o.pages = pages;
+        o.hold_us = hold_us;
+        o.overall_timeout = 60s;
+        auto e = DsmEngine::create(o);
+        REQUIRE_MESSAGE(e.has_value(), (e ? std::string() : e.error().message));
+        v.push_back(std::move(*e));
+    }
+    return v;
+}
+
+// start() blocks until every peer is connected: start all nodes at once.
+void start_all(std::vector<std::unique_ptr<DsmEngine>>& engines) {
+    std::vector<std::future<spanvm::Result<void>>> f;
+    for (auto& e : engines) f.push_back(std::async(std::launch::async, [&e] { return e->start(); }));
+    for (auto& x : f) {
+        auto r = x.get();
+        REQUIRE_MESSAGE(r.has_value(), (r ? std::string() : r.error().message));
+    }
+}
+
+}  // namespace
+
+SCENARIO("two in-process DSM nodes run the counter workload exactly") {
+    GIVEN("two engines on loopback with 16 pages each") {
+        auto cfg = spanvm::net::loopback_cluster(2, "engine-test");
+        auto engines = make_engines(cfg, 16);
+        start_all(engines);
+        WHEN("each runs 2 threads x 100 iterations of lock xadd on 8 counters") {
+            WorkloadOptions wo;
+            wo.kind = WorkloadKind::counter;
+            wo.threads = 2;
+            wo.iterations = 100;
+            std::vector<std::future<spanvm::Result<WorkloadOutcome>>> f;
+            for (auto& e : engines)
+                f.push_back(std::async(std::launch::async, [&e, &wo] { return run_workload(*e, wo); }));
+            auto r0 = f[0].get();
+            auto r1 = f[1].get();
+            THEN("node 0's check passes and every counter is exactly 2*2*100 on both nodes") {
+                REQUIRE(r0.has_value());
+                REQUIRE(r1.has_value());
+                CHECK(r0->ok);
+                CHECK(r0->check_line.rfind("CHECK ok counter total=3200", 0) == 0);
+                CHECK(r1->check_line.empty());
+                for (std::uint64_t c = 0; c < 8; ++c)
+                    for (auto& e : engines) {
+                        std::atomic_ref<std::uint64_t> v(
+                            *reinterpret_cast<std::uint64_t*>(e->base() + counter_offset(c, 16)));
+                        CHECK(v.load() == 400);
+                    }
+                CHECK(engines[0]->stats().get(DsmStats::Counter::write_faults) > 0);
+                CHECK(engines[1]->stats().get(DsmStats::Counter::remote_fetches) > 0);
+            }
+            std::vector<std::future<spanvm::Result<void>>> s;
+            for (auto& e : engines) s.push_back(std::async(std::launch::async, [&e] { return e->shutdown(10s); }));
+            for (auto& x : s) CHECK(x.get().has_value());
+        }
+    }
+}
+
+SCENARIO("two in-process DSM nodes with a hold time pass the stress workload") {
+    GIVEN("two engines with a 100 us minimum hold (deferred Invalidate/Forward on several pages)") {
+        auto cfg = spanvm::net::loopback_cluster(2, "engine-hold");
+        auto engines = make_engines(cfg, 4, 100);
+        start_all(engines);
+        WHEN("each runs 2 stress threads x 1500 operations on falsely shared pages") {
+            WorkloadOptions wo;
+            wo.kind = WorkloadKind::stress;
+            wo.threads = 2;
+            wo.iterations = 1500;
+            wo.seed = 11;
+            std::vector<std::future<spanvm::Result<WorkloadOutcome>>> f;
+            for (auto& e : engines)
+                f.push_back(std::async(std::launch::async, [&e, &wo] { return run_workload(*e, wo); }));
+            auto r0 = f[0].get();
+            auto r1 = f[1].get();
+            THEN("every page checksum matches the replayed model and no read was bad") {
+                REQUIRE(r0.has_value());
+                REQUIRE(r1.has_value());
+                CHECK_MESSAGE(r0->ok, r0->check_line);
+                CHECK(r0->check_line.rfind("CHECK ok stress", 0) == 0);
+                CHECK(r1->ok);
+            }
+            std::vector<std::future<spanvm::Result<void>>> s;
+            for (auto& e : engines) s.push_back(std::async(std::launch::async, [&e] { return e->shutdown(10s); }));
+            for (auto& x : s) CHECK(x.get().has_value());
+        }
+    }
+}
+
+SCENARIO("a DSM node whose peer disappears exits with status 70 naming the peer") {
+    GIVEN("a forked child running two connected engines") {
+        auto cfg = spanvm::net::loopback_cluster(2, "engine-fail");
+        int pipefd[2];
+        REQUIRE(pipe(pipefd) == 0);
+        pid_t pid = fork();
+        REQUIRE(pid >= 0);
+        if (pid == 0) {
+            close(pipefd[0]);
+            dup2(pipefd[1], 2);
+            {
+                auto engines = make_engines(cfg, 4);
+                start_all(engines);
+                // Node 1 holds page 1 (its home) Modified, so node 0 depends on it.
+                *reinterpret_cast<volatile std::uint64_t*>(engines[1]->base() + 4096) = 5;
+                // Node 1's transport stops: node 0 must exit long before 10 s.
+                engines[1]->stop();
+                std::this_thread::sleep_for(10s);
+            }
+            _exit(99);
+        }
+        close(pipefd[1]);
+        int status = 0;
+        auto end = std::chrono::steady_clock::now() + 20s;
+        bool timed_out = false;
+        while (waitpid(pid, &status, WNOHANG) != pid) {
+            if (std::chrono::steady_clock::now() > end) {
+                timed_out = true;
+                kill(pid, SIGKILL);
+                waitpid(pid, &status, 0);
+                break;
+            }
+            std::this_thread::sleep_for(10ms);
+        }
+        std::string err;
+        char buf[4096];
+        ssize_t n;
+        while ((n = read(pipefd[0], buf, sizeof buf)) > 0) err.append(buf, static_cast<std::size_t>(n));
+        close(pipefd[0]);
+        THEN("the child exits 70 within seconds with the fatal line naming node 1") {
+            CHECK_FALSE(timed_out);
+            REQUIRE(WIFEXITED(status));
+            CHECK(WEXITSTATUS(status) == UffdRegion::kFatalExitCode);
+            std::string want = "spanvm: fatal: DSM: " + cfg.describe(1) + " failed: ";
+            CHECK_MESSAGE(err.find(want) != std::string::npos, err);
+        }
+    }
+}

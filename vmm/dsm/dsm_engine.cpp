@@ -1,0 +1,404 @@
+#include "vmm/dsm/dsm_engine.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "vmm/base/log.hpp"
+
+namespace spanvm::dsm {
+
+namespace {
+
+net::ByteView as_view(const std::vector<std::byte>& v) {
+    return {reinterpret_cast<const std::uint8_t*>(v.data()), v.size()};
+}
+
+// Transport reasons start with "node K (addr:port): "; the fatal line wants
+// "node K (addr:port) failed: ...".
+std::string failed_line(const net::ClusterConfig& cfg, NodeId node, const std::string& reason) {
+    std::string prefix = cfg.describe(static_cast<net::NodeId>(node));
+    std::string what = reason;
+    if (what.rfind(prefix + ": ", 0) == 0) what = what.substr(prefix.size() + 2);
+    return fmt::format("{} failed: {}", prefix, what);
+}
+
+}  // namespace
+
+std::uint64_t DsmEngine::now_ns() {
+    return static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+            .count());
+}
+
+Result<std::unique_ptr<DsmEngine>> DsmEngine::create(DsmEngineOptions options) {
+    NodeId n = static_cast<NodeId>(options.cluster.size());
+    if (n == 0) return make_error(EINVAL, "dsm: empty cluster");
+    if (n > kMaxNodes) return make_error(EINVAL, "dsm: {} nodes, at most {} supported", n, kMaxNodes);
+    if (options.self >= n)
+        return make_error(EINVAL, "dsm: node {} is not in the cluster (nodes 0..{})", options.self, n - 1);
+    if (options.pages == 0) return make_error(EINVAL, "dsm: --pages must be at least 1");
+    auto home = HomePolicy::parse(options.home, n);
+    if (!home) return home.error();
+    ProtocolConfig pc;
+    pc.self = options.self;
+    pc.num_nodes = n;
+    pc.num_pages = options.pages;
+    pc.page_size = UffdRegion::kPageSize;
+    pc.home = *home;
+    pc.hold_ns = options.hold_us * 1000;
+    auto proto = Protocol::create(pc);
+    if (!proto) return proto.error();
+    auto region = UffdRegion::create(options.pages);
+    if (!region) return region.error();
+    std::unique_ptr<DsmEngine> e(new DsmEngine(std::move(options), std::move(*proto), std::move(*region)));
+    return e;
+}
+
+DsmEngine::DsmEngine(DsmEngineOptions options, Protocol protocol, std::unique_ptr<UffdRegion> region)
+    : options_(std::move(options)),
+      cluster_(options_.cluster),
+      self_(options_.self),
+      region_(std::move(region)),
+      protocol_(std::move(protocol)) {
+    stats_ = std::make_unique<DsmStats>(self_, cluster_.node(static_cast<net::NodeId>(self_)).endpoint(),
+                                        options_.pages);
+    page_buf_.resize(UffdRegion::kPageSize);
+    bye_done_.assign(cluster_.size(), false);
+    bye_closing_.assign(cluster_.size(), false);
+    net::MessageTypes types{kDsmProtocolType, kDsmControlType};
+    net::TransportOptions topt;
+    topt.connect_timeout = options_.connect_timeout;
+    topt.protocol_version = 0x44534d01;  // "DSM" v1: all nodes must run this engine
+    transport_ = std::make_unique<net::Transport>(
+        cluster_, static_cast<net::NodeId>(self_), types,
+        [this](net::NodeId from, std::uint16_t type, std::uint64_t, net::ByteView payload) {
+            on_transport_message(from, type, payload);
+        },
+        [this](net::NodeId node, const std::string& reason) { on_peer_failed(node, reason); }, topt);
+}
+
+DsmEngine::~DsmEngine() { stop(); }
+
+Result<void> DsmEngine::start() {
+    try {
+        transport_->start();
+    } catch (const std::exception& e) {
+        return make_error(EADDRINUSE, "{}", e.what());
+    }
+    auto connected = transport_->wait_connected(options_.connect_timeout + std::chrono::milliseconds(2000));
+    if (!connected) {
+        // A failed peer has already been reported through on_peer_failed.
+        fail(fmt::format("{}: cluster did not come up: {}", cluster_.describe(static_cast<net::NodeId>(self_)),
+                         connected.error().message));
+    }
+    started_ = true;
+    region_->start_watchdog(options_.watchdog);
+    fault_thread_ = std::thread([this] { fault_loop(); });
+    timer_thread_ = std::thread([this] { timer_loop(); });
+    if (options_.overall_timeout.count() > 0) {
+        auto limit = options_.overall_timeout;
+        deadline_thread_ = std::thread([this, limit] { deadline_loop(limit); });
+    }
+    return {};
+}
+
+void DsmEngine::stop() {
+    if (stop_.exchange(true)) return;
+    {
+        std::lock_guard lk(timer_mu_);
+        stop_timer_ = true;
+    }
+    timer_cv_.notify_all();
+    if (fault_thread_.joinable()) fault_thread_.join();
+    if (timer_thread_.joinable()) timer_thread_.join();
+    if (deadline_thread_.joinable()) deadline_thread_.join();
+    region_->stop_watchdog();
+    transport_->stop();
+}
+
+LocalState DsmEngine::local_state(PageIndex page) {
+    std::lock_guard lk(mu_);
+    return protocol_.local_state(page);
+}
+
+// ------------------------------------------------------------------ threads
+
+void DsmEngine::fault_loop() {
+    while (!stop_.load(std::memory_order_relaxed)) {
+        auto f = region_->read_fault(100);
+        if (!f) fail(fmt::format("{}: reading page faults: {}", cluster_.describe(static_cast<net::NodeId>(self_)),
+                                 f.error().message));
+        if (*f) handle_fault(**f);
+    }
+}
+
+void DsmEngine::timer_loop() {
+    std::unique_lock lk(timer_mu_);
+    while (!stop_timer_) {
+        if (wake_at_.empty()) {
+            timer_cv_.wait(lk);
+            continue;
+        }
+        std::uint64_t now = now_ns();
+        if (now < wake_at_.top()) {
+            timer_cv_.wait_for(lk, std::chrono::nanoseconds(wake_at_.top() - now));
+            continue;
+        }
+        while (!wake_at_.empty() && wake_at_.top() <= now) wake_at_.pop();
+        lk.unlock();
+        {
+            std::lock_guard plk(mu_);
+            Actions acts;
+            check(protocol_.on_tick(now_ns(), acts), "hold timer");
+            run_actions(acts, self_);
+        }
+        lk.lock();
+    }
+}
+
+void DsmEngine::deadline_loop(std::chrono::milliseconds limit) {
+    std::unique_lock lk(timer_mu_);
+    if (timer_cv_.wait_for(lk, limit, [this] { return stop_timer_; })) return;
+    fail(fmt::format("{}: run timed out after {} s", cluster_.describe(static_cast<net::NodeId>(self_)),
+                     limit.count() / 1000.0));
+}
+
+// --------------------------------------------------------------- fault path
+
+void DsmEngine::handle_fault(const UffdRegion::Fault& f) {
+    bool write = f.is_write || f.is_wp;
+    stats_->record_fault(f.page, write);
+    std::lock_guard lk(mu_);
+    auto [it, inserted] = pending_faults_.try_emplace(f.page, PendingFault{f.read_ns, write});
+    if (!inserted && write) it->second.write = true;
+    Actions acts;
+    check(protocol_.on_fault(f.page, write ? Access::Write : Access::Read, now_ns(), acts), "fault");
+    run_actions(acts, self_);
+}
+
+void DsmEngine::on_transport_message(net::NodeId from, std::uint16_t type, net::ByteView payload) {
+    if (type == kDsmControlType) {
+        auto m = decode_control(payload);
+        if (!m) fail(failed_line(cluster_, from, "protocol violation: " + m.error().message));
+        stats_->add(DsmStats::Counter::bytes_received, payload.size());
+        on_control(from, std::move(*m));
+        return;
+    }
+    auto msg = decode_message({reinterpret_cast<const std::byte*>(payload.data()), payload.size()});
+    if (!msg) fail(failed_line(cluster_, from, "protocol violation: " + msg.error().message));
+    bool grant = msg->type == MsgType::GrantShared || msg->type == MsgType::GrantModified;
+    if (grant && msg->data_kind == DataKind::Bytes)
+        stats_->record_remote_fetch(msg->page, payload.size());
+    else
+        stats_->add(DsmStats::Counter::bytes_received, payload.size());
+    if (msg->type == MsgType::Invalidate) stats_->record_invalidation_received(msg->page);
+    std::lock_guard lk(mu_);
+    Actions acts;
+    auto r = protocol_.on_message(from, *msg, now_ns(), acts);
+    // Actions appended before an error must still run (protocol.hpp).
+    run_actions(acts, from);
+    if (!r) fail(failed_line(cluster_, from, "protocol violation: " + r.error().message));
+}
+
+void DsmEngine::check(const Result<void>& r, const char* what) {
+    if (!r) fail(fmt::format("{}: {}: {}", cluster_.describe(static_cast<net::NodeId>(self_)), what, r.error().message));
+}
+
+void DsmEngine::run_actions(Actions& acts, NodeId from) {
+    execute(acts, from);
+    while (!self_queue_.empty()) {
+        Message m = std::move(self_queue_.front());
+        self_queue_.pop_front();
+        Actions more;
+        check(protocol_.on_message(self_, m, now_ns(), more), "local message");
+        execute(more, self_);
+    }
+}
+
+void DsmEngine::execute(Actions& acts, NodeId from) {
+    for (Action& a : acts) {
+        if (auto* ip = std::get_if<InstallPage>(&a)) {
+            bool writable = ip->access == Access::Write;
+            const void* data = ip->data_kind == DataKind::Bytes ? ip->data.data() : nullptr;
+            auto r = region_->install(ip->page, data, writable);
+            if (!r) check(r.error(), "install");
+            if (ip->data_kind == DataKind::Zero) stats_->record_zero_page_grant(ip->page);
+            if (writable) stats_->record_writer(ip->page, self_);
+        } else if (auto* up = std::get_if<Upgrade>(&a)) {
+            check(region_->make_writable(up->page), "upgrade");
+            stats_->record_upgrade(up->page);
+            stats_->record_writer(up->page, self_);
+        } else if (auto* dg = std::get_if<Downgrade>(&a)) {
+            bool was_writable = region_->presence(dg->page) == UffdRegion::Presence::writable;
+            check(region_->downgrade(dg->page, nullptr), "downgrade");
+            if (was_writable && from != self_) stats_->record_downgrade(dg->page);
+        } else if (auto* dr = std::get_if<Drop>(&a)) {
+            check(region_->invalidate(dr->page, nullptr), "invalidate");
+        } else if (auto* s = std::get_if<Send>(&a)) {
+            execute_send(*s);
+        } else if (auto* rf = std::get_if<ResumeFaults>(&a)) {
+            check(region_->wake(rf->page), "wake");
+            if (auto it = pending_faults_.find(rf->page); it != pending_faults_.end()) {
+                std::uint64_t now = now_ns();
+                std::uint64_t start = it->second.start_ns;
+                stats_->record_fault_latency(it->second.write ? DsmStats::Latency::write_fault
+                                                              : DsmStats::Latency::read_fault,
+                                             now > start ? now - start : 0);
+                pending_faults_.erase(it);
+            }
+        } else if (auto* w = std::get_if<WakeAt>(&a)) {
+            {
+                std::lock_guard lk(timer_mu_);
+                wake_at_.push(w->at_ns);
+            }
+            timer_cv_.notify_all();
+        }
+    }
+}
+
+void DsmEngine::execute_send(Send& s) {
+    Message& m = s.msg;
+    if (s.attach_page) {
+        // Preceded by Downgrade: the page is present and write-protected, so
+        // this copy is stable (downgrade() of a read-only page only copies).
+        m.data.resize(UffdRegion::kPageSize);
+        check(region_->downgrade(m.page, m.data.data()), "read page for send");
+        m.data_kind = DataKind::Bytes;
+    }
+    if (m.type == MsgType::Invalidate) stats_->record_invalidation_sent(m.page);
+    if (m.type == MsgType::GrantModified) stats_->record_writer(m.page, s.to);
+    if (s.to == self_) {
+        self_queue_.push_back(std::move(m));
+        return;
+    }
+    page_buf_.clear();
+    encode_message(m, page_buf_);
+    if (m.data_kind == DataKind::Bytes)
+        stats_->record_page_sent(m.page, page_buf_.size());
+    else
+        stats_->add(DsmStats::Counter::bytes_sent, page_buf_.size());
+    auto r = transport_->send(static_cast<net::NodeId>(s.to), kDsmProtocolType, as_view(page_buf_));
+    if (!r) fail(failed_line(cluster_, s.to, r.error().message));
+}
+
+// ------------------------------------------------------------ control plane
+
+void DsmEngine::on_peer_failed(net::NodeId node, const std::string& reason) {
+    {
+        std::lock_guard lk(ctrl_mu_);
+        if (closing_ || stop_ || bye_closing_[node]) {
+            // Everyone finished their workload (closing_), or this peer said
+            // it knows that (bye_closing_): a peer leaving now is its exit.
+            bye_closing_[node] = true;
+            ctrl_cv_.notify_all();
+            return;
+        }
+    }
+    fail(failed_line(cluster_, node, reason));
+}
+
+void DsmEngine::send_control(NodeId to, const ControlMessage& m) {
+    if (to == self_) {
+        on_control(self_, m);
+        return;
+    }
+    net::Bytes b = encode_control(m);
+    stats_->add(DsmStats::Counter::bytes_sent, b.size());
+    auto r = transport_->send(static_cast<net::NodeId>(to), kDsmControlType, b);
+    if (!r) {
+        std::lock_guard lk(ctrl_mu_);
+        if (closing_ || bye_closing_[to]) return;  // it already left after the goodbye
+    }
+    if (!r) fail(failed_line(cluster_, to, r.error().message));
+}
+
+void DsmEngine::on_control(NodeId from, ControlMessage msg) {
+    std::vector<NodeId> release_to;
+    std::uint64_t release_gen = 0;
+    {
+        std::lock_guard lk(ctrl_mu_);
+        switch (msg.kind) {
+            case ControlKind::BarrierArrive:
+                if (self_ != 0) fail(failed_line(cluster_, from, "protocol violation: barrier arrival at node " +
+                                                                     std::to_string(self_)));
+                if (++arrivals_[msg.value] == cluster_.size()) {
+                    arrivals_.erase(msg.value);
+                    release_gen = msg.value;
+                    for (NodeId n = 0; n < cluster_.size(); ++n) release_to.push_back(n);
+                }
+                break;
+            case ControlKind::BarrierRelease:
+                released_gen_ = std::max(released_gen_, msg.value);
+                break;
+            case ControlKind::Report:
+                reports_[msg.tag].push_back(Report{from, std::move(msg.data)});
+                break;
+            case ControlKind::ByeDone:
+                bye_done_[from] = true;
+                break;
+            case ControlKind::ByeClosing:
+                bye_closing_[from] = true;
+                break;
+        }
+    }
+    ctrl_cv_.notify_all();
+    for (NodeId n : release_to) send_control(n, ControlMessage{ControlKind::BarrierRelease, release_gen, 0, {}});
+}
+
+Result<void> DsmEngine::barrier(std::chrono::milliseconds timeout) {
+    std::uint64_t gen;
+    {
+        std::lock_guard lk(ctrl_mu_);
+        gen = ++barrier_gen_;
+    }
+    send_control(0, ControlMessage{ControlKind::BarrierArrive, gen, 0, {}});
+    std::unique_lock lk(ctrl_mu_);
+    if (!ctrl_cv_.wait_for(lk, timeout, [&] { return released_gen_ >= gen; }))
+        return make_error(ETIMEDOUT, "barrier {} not reached by every node within {} ms", gen, timeout.count());
+    return {};
+}
+
+Result<void> DsmEngine::report(std::uint32_t tag, net::ByteView data) {
+    send_control(0, ControlMessage{ControlKind::Report, 0, tag, net::Bytes(data.begin(), data.end())});
+    return {};
+}
+
+Result<std::vector<DsmEngine::Report>> DsmEngine::gather(std::uint32_t tag, std::size_t count,
+                                                         std::chrono::milliseconds timeout) {
+    if (self_ != 0) return make_error(EINVAL, "gather: only node 0 gathers reports");
+    std::unique_lock lk(ctrl_mu_);
+    if (!ctrl_cv_.wait_for(lk, timeout, [&] { return reports_[tag].size() >= count; }))
+        return make_error(ETIMEDOUT, "only {} of {} reports (tag {}) arrived within {} ms", reports_[tag].size(),
+                          count, tag, timeout.count());
+    std::vector<Report> out = std::move(reports_[tag]);
+    reports_.erase(tag);
+    std::stable_sort(out.begin(), out.end(), [](const Report& a, const Report& b) { return a.from < b.from; });
+    return out;
+}
+
+Result<void> DsmEngine::shutdown(std::chrono::milliseconds timeout) {
+    auto peers_all = [&](const std::vector<bool>& v) {
+        for (NodeId n = 0; n < v.size(); ++n)
+            if (n != self_ && !v[n]) return false;
+        return true;
+    };
+    if (started_) {
+        for (NodeId n = 0; n < cluster_.size(); ++n)
+            if (n != self_) send_control(n, ControlMessage{ControlKind::ByeDone, 0, 0, {}});
+        {
+            std::unique_lock lk(ctrl_mu_);
+            if (!ctrl_cv_.wait_for(lk, timeout, [&] { return peers_all(bye_done_); }))
+                return make_error(ETIMEDOUT, "goodbye: not every node finished within {} ms", timeout.count());
+            closing_ = true;
+        }
+        for (NodeId n = 0; n < cluster_.size(); ++n)
+            if (n != self_) send_control(n, ControlMessage{ControlKind::ByeClosing, 0, 0, {}});
+        // Best effort: a peer that is gone already counts (on_peer_failed).
+        std::unique_lock lk(ctrl_mu_);
+        ctrl_cv_.wait_for(lk, timeout, [&] { return peers_all(bye_closing_); });
+    }
+    stop();
+    return {};
+}
+
+}  // namespace spanvm::dsm

@@ -1,0 +1,169 @@
+#pragma once
+// DsmEngine: one node of a coherent shared region. Glues the pure protocol
+// (vmm/dsm/protocol.hpp) to userfaultfd (UffdRegion) and TCP (net::Transport),
+// and offers a small control plane (barrier, reports to node 0, orderly
+// goodbye) for the workloads that run on top.
+//
+// Threads:
+//  * fault thread: read_fault() -> lock mu_ -> Protocol::on_fault -> execute.
+//    The request leaves for the home from this thread (transport.send posts
+//    to the I/O thread): no extra hop before the send.
+//  * transport I/O thread: decode -> lock mu_ -> Protocol::on_message ->
+//    execute (grants are installed right there, waking the faulting thread).
+//  * timer thread: WakeAt (hold time) -> lock mu_ -> Protocol::on_tick.
+//  * deadline thread (optional): fail_all when the whole run overstays.
+// Actions are executed in order where they are produced, under mu_. Sends to
+// self go to self_queue_ and are fed back through on_message, FIFO, before
+// mu_ is released, so the protocol never sees them reordered.
+//
+// Lock order: mu_ -> (UffdRegion stripe locks, leaf) ; ctrl_mu_ and timer_mu_
+// are leaves never held while taking mu_. Transport::send never blocks on the
+// I/O thread, so calling it under mu_ from any thread is safe.
+//
+// Failure: any peer failure before the goodbye, any protocol violation by a
+// peer, and any failing region ioctl call UffdRegion::fail_all, which logs
+// "spanvm: fatal: DSM: node K (ADDR:PORT) failed: ..." and exits with
+// UffdRegion::kFatalExitCode. The UffdRegion watchdog covers a lost answer.
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <queue>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "net/cluster_config.hpp"
+#include "net/transport.hpp"
+#include "vmm/base/result.hpp"
+#include "vmm/dsm/control_messages.hpp"
+#include "vmm/dsm/dsm_stats.hpp"
+#include "vmm/dsm/protocol.hpp"
+#include "vmm/dsm/uffd_region.hpp"
+
+namespace spanvm::dsm {
+
+struct DsmEngineOptions {
+    net::ClusterConfig cluster;
+    NodeId self = 0;
+    std::uint64_t pages = 16;
+    std::string home = "interleave";  // "interleave" | "node:K"
+    std::uint64_t hold_us = 0;        // Mirage-style minimum hold, 0 = off
+    std::chrono::milliseconds watchdog{10000};
+    std::chrono::milliseconds connect_timeout{10000};
+    std::chrono::milliseconds overall_timeout{0};  // 0 = none
+};
+
+class DsmEngine {
+public:
+    struct Report {
+        NodeId from = 0;
+        net::Bytes data;
+    };
+
+    // Validates options, maps the region, builds protocol and transport (no
+    // I/O yet). One-line errors (bad home spec, userfaultfd unavailable...).
+    static Result<std::unique_ptr<DsmEngine>> create(DsmEngineOptions options);
+    ~DsmEngine();  // stop()
+    DsmEngine(const DsmEngine&) = delete;
+    DsmEngine& operator=(const DsmEngine&) = delete;
+
+    // Starts the transport, waits until every peer is connected, then starts
+    // the fault/timer threads and the watchdog. A listen error is returned;
+    // a peer that never connects is fatal (fail_all naming it).
+    Result<void> start();
+
+    // Two-phase goodbye (see control_messages.hpp), then stop(). Call once
+    // the local workload threads no longer touch the region. Peers that fail
+    // before they said ByeDone are still fatal.
+    Result<void> shutdown(std::chrono::milliseconds timeout);
+    // Stops threads and the transport. Idempotent.
+    void stop();
+
+    // Every node calls it; returns once all nodes have. Fatal on timeout.
+    Result<void> barrier(std::chrono::milliseconds timeout);
+    // Sends `data` under `tag` to node 0 (node 0 included).
+    Result<void> report(std::uint32_t tag, net::ByteView data);
+    // Node 0 only: waits for `count` reports under `tag` (sorted by node).
+    Result<std::vector<Report>> gather(std::uint32_t tag, std::size_t count, std::chrono::milliseconds timeout);
+
+    [[noreturn]] void fail(const std::string& reason) { region_->fail_all(reason); }
+
+    std::uint8_t* base() const { return region_->base(); }
+    std::uint64_t page_count() const { return region_->page_count(); }
+    NodeId self() const { return self_; }
+    NodeId num_nodes() const { return static_cast<NodeId>(cluster_.size()); }
+    const HomePolicy& home_policy() const { return protocol_.config().home; }
+    const net::ClusterConfig& cluster() const { return cluster_; }
+    UffdRegion& region() { return *region_; }
+    DsmStats& stats() { return *stats_; }
+    net::Transport& transport() { return *transport_; }
+    // Snapshot of the protocol's view of a local page (takes mu_).
+    LocalState local_state(PageIndex page);
+
+private:
+    DsmEngine(DsmEngineOptions options, Protocol protocol, std::unique_ptr<UffdRegion> region);
+
+    static std::uint64_t now_ns();
+    void fault_loop();
+    void timer_loop();
+    void deadline_loop(std::chrono::milliseconds limit);
+    void handle_fault(const UffdRegion::Fault& f);
+    void on_transport_message(net::NodeId from, std::uint16_t type, net::ByteView payload);
+    void on_peer_failed(net::NodeId node, const std::string& reason);
+    void on_control(NodeId from, ControlMessage msg);
+    void send_control(NodeId to, const ControlMessage& m);
+
+    // Caller holds mu_. Executes `acts` in order, then drains self_queue_.
+    void run_actions(Actions& acts, NodeId from);
+    void execute(Actions& acts, NodeId from);
+    void execute_send(Send& s);
+    void check(const Result<void>& r, const char* what);
+
+    DsmEngineOptions options_;
+    net::ClusterConfig cluster_;
+    NodeId self_;
+    std::unique_ptr<UffdRegion> region_;
+    std::unique_ptr<DsmStats> stats_;
+    std::unique_ptr<net::Transport> transport_;
+
+    // Protocol state, self-send queue and pending fault start times.
+    std::mutex mu_;
+    Protocol protocol_;
+    std::deque<Message> self_queue_;
+    struct PendingFault {
+        std::uint64_t start_ns;
+        bool write;
+    };
+    std::unordered_map<PageIndex, PendingFault> pending_faults_;
+    std::vector<std::byte> page_buf_;
+
+    // Control plane.
+    std::mutex ctrl_mu_;
+    std::condition_variable ctrl_cv_;
+    std::uint64_t barrier_gen_ = 0;       // last generation this node entered
+    std::uint64_t released_gen_ = 0;      // highest generation released
+    std::map<std::uint64_t, std::size_t> arrivals_;  // node 0: gen -> count
+    std::map<std::uint32_t, std::vector<Report>> reports_;
+    std::vector<bool> bye_done_, bye_closing_;
+    bool closing_ = false;  // every peer said ByeDone: peer loss is no longer fatal
+
+    // Timer (WakeAt).
+    std::mutex timer_mu_;
+    std::condition_variable timer_cv_;
+    // Every WakeAt not yet served: on_tick re-emits nothing for pages whose
+    // hold has not expired, so each requested time must be kept.
+    std::priority_queue<std::uint64_t, std::vector<std::uint64_t>, std::greater<>> wake_at_;
+    bool stop_timer_ = false;
+
+    std::atomic<bool> stop_{false};
+    std::atomic<bool> started_{false};
+    std::thread fault_thread_, timer_thread_, deadline_thread_;
+};
+
+}  // namespace spanvm::dsm

@@ -1,0 +1,62 @@
+#pragma once
+// Built-in workloads for `spanvm dsm-node`. Their threads access the shared
+// region directly (plain loads/stores, lock xadd, mfence through pointers
+// into DsmEngine::base()): the page faults are what drive the DSM. Every node
+// runs the same workload; node 0 gathers results over the control plane and
+// decides the verdict.
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "vmm/base/result.hpp"
+#include "vmm/dsm/dsm_engine.hpp"
+
+namespace spanvm::dsm {
+
+enum class WorkloadKind {
+    counter,
+    litmus_sb,
+    litmus_mp,
+    stress,
+    bench_remote_read,
+    bench_write_upgrade,
+    bench_invalidate,
+    bench_ping_pong,
+};
+
+std::optional<WorkloadKind> parse_workload(std::string_view name);
+std::string_view to_string(WorkloadKind k);
+// "counter|litmus-sb|..." for usage lines.
+std::string workload_names();
+bool is_bench(WorkloadKind k);
+
+struct WorkloadOptions {
+    WorkloadKind kind = WorkloadKind::counter;
+    unsigned threads = 2;          // per node (counter, stress)
+    std::uint64_t iterations = 0;  // 0 = default_iterations(kind)
+    std::uint64_t seed = 1;
+    std::chrono::milliseconds step_timeout{60000};  // per barrier / gather
+};
+
+std::uint64_t default_iterations(WorkloadKind k);
+// Pages the workload needs (checked before the engine starts).
+std::uint64_t min_pages(WorkloadKind k, std::uint32_t nodes, std::uint64_t iterations);
+// Nodes the workload needs.
+std::uint32_t min_nodes(WorkloadKind k);
+
+struct WorkloadOutcome {
+    bool ok = true;
+    // Node 0: "CHECK ok <workload> ..." or "CHECK FAILED <why>". Other nodes:
+    // empty, or "CHECK FAILED <why>" for a violation they saw themselves.
+    std::string check_line;
+    // JSON members (`"key":value,...`, no braces) for --json; may be empty.
+    std::string json;
+};
+
+// Runs the workload on this node. Errors are for infrastructure failures
+// (barrier timeout ...); a failed check is ok == false.
+Result<WorkloadOutcome> run_workload(DsmEngine& engine, const WorkloadOptions& options);
+
+}  // namespace spanvm::dsm
