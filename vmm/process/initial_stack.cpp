@@ -138,6 +138,7 @@ std::vector<AuxEntry> standard_auxv(const StandardAuxvParams& p) {
         {AT_SECURE, 0},
     };
     if (p.hwcap2) v.push_back({AT_HWCAP2, p.hwcap2});
+    if (p.sysinfo_ehdr) v.insert(v.begin(), AuxEntry{AT_SYSINFO_EHDR, p.sysinfo_ehdr});
     return v;
 }
 

@@ -77,6 +77,7 @@ struct StandardAuxvParams {
     uint64_t hwcap2 = 0;        // AT_HWCAP2: emitted only when non-zero
     uint64_t clock_ticks = 100; // AT_CLKTCK
     uint64_t minsigstksz = 2048;  // AT_MINSIGSTKSZ (MINSIGSTKSZ; Linux reports the real xsave frame size)
+    uint64_t sysinfo_ehdr = 0;    // AT_SYSINFO_EHDR: the vDSO's base; emitted (first, as Linux) only when non-zero
 };
 
 // The auxv entries the VMM passes (everything except AT_RANDOM, AT_PLATFORM,

@@ -15,6 +15,7 @@
 #include "vmm/process/guest_thread.hpp"
 #include "vmm/process/initial_stack.hpp"
 #include "vmm/process/syscall_names.hpp"
+#include "vmm/process/vdso.hpp"
 
 namespace spanvm::process {
 
@@ -135,6 +136,18 @@ Result<ThreadStart> Process::load_program() {
         interp_base = interp->bias;
     }
 
+    // The vDSO (clock_gettime and friends without an exit). Without an
+    // invariant TSC the guest runs without one, as with vdso=0 on Linux.
+    uint64_t sysinfo_ehdr = 0;
+    auto vdso = install_vdso(*aspace_, mem);
+    if (!vdso) return vdso.error();
+    if (auto tk = Timekeeper::start(vdso->vvar)) {
+        timekeeper_ = std::move(*tk);
+        sysinfo_ehdr = vdso->base;
+    } else {
+        log::warn("running without a vDSO: {}", tk.error().message);
+    }
+
     auto phdr = elf->phdr_address(main->bias);
     if (!phdr) return phdr.error();
     StandardAuxvParams ap;
@@ -147,6 +160,7 @@ Result<ThreadStart> Process::load_program() {
     ap.gid = ::getgid();
     ap.egid = ::getegid();
     ap.hwcap = machine_->cpu_template().hwcap;
+    ap.sysinfo_ehdr = sysinfo_ehdr;
     InitialStackInput in;
     in.stack_top = stack->end();
     in.argv = cfg_.argv;

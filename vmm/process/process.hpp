@@ -28,6 +28,7 @@
 #include "vmm/process/machine.hpp"
 #include "vmm/process/signal_table.hpp"
 #include "vmm/process/thread_table.hpp"
+#include "vmm/process/timekeeper.hpp"
 
 namespace spanvm::process {
 
@@ -140,6 +141,9 @@ private:
     std::atomic<bool> exiting_{false};
     std::atomic<int> live_{0};
     ThreadStart initial_;
+    // Writes the guest vDSO's time record; null without a vDSO. Last member:
+    // its thread stops before the guest RAM it writes goes away.
+    std::unique_ptr<Timekeeper> timekeeper_;
 };
 
 }  // namespace spanvm::process
