@@ -10,7 +10,8 @@
 #        ping-pong-hold  bench-ping-pong,     2 nodes, --hold-us $DSM_BENCH_HOLD_US
 #                        (anti-thrashing hold on: compare with ping-pong)
 # Each node gets --json RAW/<case>-<node>.json; whichever nodes write it (node 0
-# or the measuring node), the first existing file in node order is used.
+# or the measuring node), the file with the most "samples" is used (ties: the
+# lowest node id), linked as RAW/<case>.json.
 #
 # Output: bench/out/dsm.json (all figures, p50/p99 per case and the ratio
 # p50 / (rtt_p50 + uffd_fault_p50) per remote case; the target for remote-read
@@ -79,11 +80,14 @@ for c in "${cases[@]}"; do
         $args --iterations "$iterations" --json "$raw/$name-{node}.json"; then
         die "$name: dsm-launch failed (see $raw/run-$name/node-*.err)"
     fi
-    found=""
+    # The measuring node's file: most samples, ties to the lowest node id.
+    found="" best=-1
     for ((k = 0; k < nodes; k++)); do
-        if [ -s "$raw/$name-$k.json" ]; then
-            found="$raw/$name-$k.json"
-            break
+        f="$raw/$name-$k.json"
+        [ -s "$f" ] || continue
+        n_samples="$(jq -e '.samples | numbers | floor' "$f" 2>/dev/null)" || n_samples=0
+        if [ "$n_samples" -gt "$best" ]; then
+            found="$f" best="$n_samples"
         fi
     done
     [ -n "$found" ] || die "$name: no node wrote $raw/$name-<node>.json"
@@ -132,11 +136,14 @@ echo "DSM latencies on $(uname -n), kernel $(uname -r), $iterations iterations p
 printf '  %-18s %5s %9s %9s %9s %9s %7s\n' case nodes p50 p99 rtt_p50 uffd_p50 ratio
 printf '  %-18s %5s %9.2f %9.2f %9s %9s %7s\n' "local-uffd-fault" 1 \
     "$uffd_local_p50_us" "$(jq '.results_ns.missing_fault_rt.p99 / 1000' "$raw/uffd_fault.json")" - - -
-jq -r '.cases[] | [.case, .nodes, .p50_us, .p99_us, (.rtt_p50_us // "-"),
-        "\(.uffd_fault_p50_us)\(if .uffd_fault_source == "node" then "" else "*" end)",
-        (if .ratio == null then "-" else (.ratio * 100 | round / 100) end)] | @tsv' "$out/dsm.json" |
+# Two decimals, "-" for none (jq has no printf).
+jq -r 'def f: if . == null then "-" else (. * 100 | round) as $c
+            | "\($c / 100 | floor).\($c % 100 | tostring | if length < 2 then "0" + . else . end)" end;
+       .cases[] | [.case, .nodes, (.p50_us | f), (.p99_us | f), (.rtt_p50_us | f),
+        "\(.uffd_fault_p50_us | f)\(if .uffd_fault_source == "node" then "" else "*" end)",
+        (.ratio | f)] | @tsv' "$out/dsm.json" |
     while IFS=$'\t' read -r c n p50 p99 rtt uf ratio; do
-        printf '  %-18s %5s %9.2f %9.2f %9s %9s %7s\n' "$c" "$n" "$p50" "$p99" "$rtt" "$uf" "$ratio"
+        printf '  %-18s %5s %9s %9s %9s %9s %7s\n' "$c" "$n" "$p50" "$p99" "$rtt" "$uf" "$ratio"
     done
 echo "  (* = local uffd_fault_bench figure; ratio = p50 / (rtt_p50 + uffd_p50))"
 rr="$(jq '.remote_read_ratio * 1000 | round / 1000' "$out/dsm.json")"
