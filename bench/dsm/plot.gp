@@ -15,6 +15,7 @@ set boxwidth 0.6
 set grid ytics
 set xtics rotate by -35 nomirror
 set key top left
+set offsets 0, 0, graph 0.1, 0
 
 set title "latency per operation: p50 bar, p99 whisker"
 set ylabel "microseconds (log)"
