@@ -63,7 +63,7 @@ mp_launch() {
     mp_log "dsm-launch --nodes $n ${MP_MODE_ARGS[*]} $*"
     MP_LAUNCH_RC=0
     "$DSM_LAUNCH" --nodes "$n" "${MP_MODE_ARGS[@]}" --out "$MP_RUN" "$@" >"$MP_TMP/launch.log" 2>&1 || MP_LAUNCH_RC=$?
-    [ "$MP_LAUNCH_RC" != 2 ] || fail "dsm-launch rejected its arguments"
+    [ "$MP_LAUNCH_RC" != 2 ] || fail "dsm-launch refused to start (status 2: bad arguments or environment)"
 }
 
 # Summary line of node K as printed by dsm-launch ("node K: exit 0 after 1.2s").
