@@ -4,10 +4,12 @@
 # spanvm dsm-node processes (MODE loopback or netns) and checks the result:
 #   every node exits 0, nobody prints CHECK FAILED, node 0 prints one
 #   "CHECK ok WORKLOAD" line, and its fields say the run was correct:
-#   counter   total= equals N * threads * iterations (each thread of each node
-#             adds 1 per iteration to one shared counter) and expected= if given
+#   counter   each= equals N * threads * iterations (each thread of each node
+#             adds 1 per iteration to every shared counter, lock xadd) and
+#             total= equals each * counters
 #   litmus-*  violations= (or forbidden=) is 0, iterations= equals the request
-#   stress    mismatches= (if given) is 0 (node 0 compares every node's checksums)
+#   stress    checksums=match and bad_reads=0 (node 0 recomputes every page's
+#             checksum from memory and from the reference sequence)
 . "$(dirname "$0")/lib.sh"
 
 [ $# -ge 3 ] || fail "usage: mp_workload.sh loopback|netns N WORKLOAD [ITERATIONS]"
@@ -42,10 +44,11 @@ require_num() {
 case "$workload" in
 counter)
     want=$((n * threads * iterations))
-    total="$(require_num total count counter)"
-    [ "$total" = "$want" ] || fail "counter total $total, want $n nodes * $threads threads * $iterations = $want: '$MP_CHECK'"
-    expected="$(check_field expected)"
-    [ -z "$expected" ] || [ "$expected" = "$want" ] || fail "node 0 expected $expected, but $n*$threads*$iterations = $want: '$MP_CHECK'"
+    each="$(require_num each)"
+    counters="$(require_num counters)"
+    total="$(require_num total)"
+    [ "$each" = "$want" ] || fail "each counter is $each, want $n nodes * $threads threads * $iterations = $want: '$MP_CHECK'"
+    [ "$total" = $((want * counters)) ] || fail "total $total, want $want * $counters counters: '$MP_CHECK'"
     ;;
 litmus-sb | litmus-mp)
     bad="$(require_num violations forbidden)"
@@ -54,8 +57,9 @@ litmus-sb | litmus-mp)
     [ -z "$ran" ] || [ "$ran" = "$iterations" ] || fail "ran $ran iterations, asked for $iterations: '$MP_CHECK'"
     ;;
 stress)
-    mism="$(check_field mismatches)"
-    [ -z "$mism" ] || [ "$mism" = 0 ] || fail "$mism checksum mismatches: '$MP_CHECK'"
+    [ "$(check_field checksums)" = match ] || fail "page checksums do not match the reference: '$MP_CHECK'"
+    bad="$(require_num bad_reads)"
+    [ "$bad" = 0 ] || fail "$bad reads returned values never written: '$MP_CHECK'"
     ;;
 esac
 pass "$n nodes ($mode): $MP_CHECK"
