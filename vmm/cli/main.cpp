@@ -1,5 +1,8 @@
 // spanvm command line. Every error is one line on stderr with a non-zero exit.
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <cstdlib>
 
 #include <CLI/CLI.hpp>
 #include <thread>
@@ -23,6 +26,26 @@ int exit_status_for_load_error(const Error& e) {
     return 125;
 }
 
+// PROGRAM without a slash is searched in $PATH like execvp(3) does; the
+// first executable regular file wins. Returns the name unchanged when
+// nothing matches, so the loader reports it as not found.
+std::string resolve_program(const std::string& name) {
+    if (name.empty() || name.find('/') != std::string::npos) return name;
+    const char* path = std::getenv("PATH");
+    std::string dirs = path ? path : "/usr/local/bin:/usr/bin:/bin";
+    size_t start = 0;
+    while (start <= dirs.size()) {
+        size_t end = dirs.find(':', start);
+        if (end == std::string::npos) end = dirs.size();
+        std::string dir = dirs.substr(start, end - start);
+        std::string cand = (dir.empty() ? std::string(".") : dir) + "/" + name;
+        struct stat st {};
+        if (::stat(cand.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(cand.c_str(), X_OK) == 0) return cand;
+        start = end + 1;
+    }
+    return name;
+}
+
 int run_command(const RunOptions& o) {
     auto mem = parse_size(o.mem);
     if (!mem) {
@@ -38,7 +61,7 @@ int run_command(const RunOptions& o) {
         return 2;
     }
     process::ProcessConfig cfg;
-    cfg.program = o.command[0];
+    cfg.program = resolve_program(o.command[0]);
     cfg.argv = o.command;
     for (char** e = environ; *e; ++e) cfg.envp.emplace_back(*e);
     // Round up to the 2 MiB granule of the guest page tables.
