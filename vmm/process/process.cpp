@@ -14,6 +14,7 @@
 #include "vmm/process/elf_file.hpp"
 #include "vmm/process/guest_thread.hpp"
 #include "vmm/process/initial_stack.hpp"
+#include "vmm/process/shebang.hpp"
 #include "vmm/process/syscall_names.hpp"
 #include "vmm/process/vdso.hpp"
 
@@ -24,12 +25,13 @@ namespace {
 // leaving the brk heap the rest of the low area to grow into.
 constexpr uint64_t kPieLoadHint = 0x400000;
 
+}  // namespace
+
 std::string absolute_path(const std::string& p) {
     char buf[4096];
     if (::realpath(p.c_str(), buf)) return buf;
     return p;
 }
-}  // namespace
 
 Process::Process(const ProcessConfig& cfg, std::unique_ptr<Machine> m)
     : cfg_(cfg),
@@ -44,16 +46,39 @@ Process::Process(const ProcessConfig& cfg, std::unique_ptr<Machine> m)
 
 Process::~Process() = default;
 
-Result<std::unique_ptr<Process>> Process::create(const ProcessConfig& cfg) {
-    // Check the program before touching KVM, so that bad input is reported
-    // as such even on a host without /dev/kvm.
+// Follows `#!` lines (at most 4 levels, as Linux allows): `script args`
+// becomes `interp [arg] script args`. Then checks that the program is an
+// x86-64 ELF whose interpreter exists. Errors carry the errno execve(2)
+// would return.
+Result<ProcessConfig> Process::resolve_image(ProcessConfig cfg) {
+    const std::string original = cfg.program;
     auto bytes = read_whole_file(cfg.program);
     if (!bytes) return bytes.error();
+    for (int depth = 0;; ++depth) {
+        auto sb = parse_shebang(*bytes);
+        if (!sb) return make_error(ENOEXEC, "'{}': {}", cfg.program, sb.error().message);
+        if (!sb->has_value()) break;
+        if (depth == 4) return make_error(ELOOP, "'{}': too many levels of #! interpreters", original);
+        const std::string script = cfg.program;
+        cfg.argv = shebang_argv(**sb, script, cfg.argv);
+        cfg.program = (*sb)->interpreter;
+        bytes = read_whole_file(cfg.program);
+        if (!bytes) return make_error(bytes.error().code, "'{}': interpreter {}", script, bytes.error().message);
+    }
     auto elf = ElfFile::parse(*bytes, cfg.program);
     if (!elf) return elf.error();
     if (elf->interpreter() && ::access(elf->interpreter()->c_str(), R_OK) != 0)
         return make_error(ENOENT, "'{}': interpreter {} not found: {}", cfg.program, *elf->interpreter(),
                           std::strerror(errno));
+    return cfg;
+}
+
+Result<std::unique_ptr<Process>> Process::create(const ProcessConfig& cfg_in) {
+    // Check the program before touching KVM, so that bad input is reported
+    // as such even on a host without /dev/kvm.
+    auto resolved = resolve_image(cfg_in);
+    if (!resolved) return resolved.error();
+    const ProcessConfig& cfg = *resolved;
 
     // From here on a failure is spanvm's, not the program's (code 0).
     auto m = Machine::create(cfg.mem_size);

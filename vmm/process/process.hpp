@@ -54,6 +54,11 @@ struct ThreadStart {
     uint64_t gs_base = 0;
 };
 
+class GuestThread;
+
+// realpath(3), or `p` unchanged when it cannot be resolved.
+std::string absolute_path(const std::string& p);
+
 class Process {
 public:
     // Builds the VM and loads the program (and its interpreter); every
@@ -61,6 +66,8 @@ public:
     // fault it is: ENOENT (program or interpreter not found), another errno
     // (program cannot be executed), or 0 (spanvm itself failed).
     static Result<std::unique_ptr<Process>> create(const ProcessConfig& cfg);
+    // `#!` resolution and program checks shared by create() and execve.
+    static Result<ProcessConfig> resolve_image(ProcessConfig cfg);
     ~Process();
 
     // Starts the main thread and blocks until the process exits; then prints
@@ -98,6 +105,12 @@ public:
     // Creates a guest thread on a vCPU (from the pool, or a new one) and
     // starts its host thread. Returns the new tid, or -errno.
     int64_t spawn_thread(const ThreadStart& start, uint64_t clear_child_tid, SpawnTidWrites writes = {});
+    // execve(2) for a single-threaded guest (vmm/process/process_exec.cpp):
+    // returns -errno with the old image intact if the new program cannot be
+    // loaded; otherwise rebuilds the address space, loads the program and
+    // points the calling thread's registers at it, and returns 0.
+    int64_t exec(GuestThread& t, ProcessConfig image);
+
     // Called by a guest thread's host thread when the guest thread ends.
     void thread_exited(ThreadRow& row, std::unique_ptr<kvm::Vcpu> vcpu, int code);
     // Ends the whole process (exit_group, fatal signal). Safe from any thread;

@@ -13,6 +13,7 @@
 #include <asm/prctl.h>
 #include <algorithm>
 #include <atomic>
+#include <climits>
 #include <chrono>
 #include <csignal>
 #include <cstring>
@@ -396,6 +397,37 @@ int64_t sys_arch_prctl(GuestThread& t, const SyscallRequest& r) {
     }
 }
 
+// NULL-terminated array of guest string pointers (argv/envp of execve).
+Result<std::vector<std::string>> read_string_array(Process& p, uint64_t addr) {
+    std::vector<std::string> out;
+    if (!addr) return out;
+    constexpr size_t kMaxStrings = 1u << 17, kMaxString = 128u << 10;
+    for (size_t i = 0; i < kMaxStrings; ++i) {
+        auto ptr = p.mem().read<uint64_t>(addr + i * 8);
+        if (!ptr) return make_error(EFAULT, "bad argv/envp array");
+        if (*ptr == 0) return out;
+        auto str = p.mem().cstring(*ptr, kMaxString);
+        if (!str) return str.error();
+        out.emplace_back(*str);
+    }
+    return make_error(E2BIG, "argv/envp too long");
+}
+
+int64_t sys_execve(GuestThread& t, const SyscallRequest& r) {
+    Process& p = t.process();
+    auto path = p.mem().cstring(r.args[0], PATH_MAX);
+    if (!path) return err(path.error());
+    auto argv = read_string_array(p, r.args[1]);
+    if (!argv) return err(argv.error());
+    auto envp = read_string_array(p, r.args[2]);
+    if (!envp) return err(envp.error());
+    ProcessConfig image;
+    image.program = std::string(*path);
+    image.argv = std::move(*argv);
+    image.envp = std::move(*envp);
+    return p.exec(t, std::move(image));
+}
+
 }  // namespace
 
 int64_t process_syscall(GuestThread& t, const SyscallRequest& r, bool& handled) {
@@ -414,7 +446,8 @@ int64_t process_syscall(GuestThread& t, const SyscallRequest& r, bool& handled) 
         case SYS_clone3:  // glibc falls back to clone(2) on ENOSYS
         case SYS_rseq:    // glibc runs without rseq on ENOSYS
             return -ENOSYS;
-        case SYS_fork: case SYS_vfork: case SYS_execve: case SYS_execveat:
+        case SYS_execve: return sys_execve(t, r);
+        case SYS_fork: case SYS_vfork: case SYS_execveat:
             p.report_unsupported_feature(fmt::format("{} (spanvm runs a single process)", syscall_name(r.nr)));
             return -ENOSYS;
         case SYS_exit: return sys_exit(t, r);

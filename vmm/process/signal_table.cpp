@@ -20,6 +20,12 @@ KernelSigaction SignalTable::get(int sig) const {
     return actions_[sig];
 }
 
+void SignalTable::reset_handlers() {
+    std::lock_guard lk(mu_);
+    for (auto& a : actions_)
+        if (a.handler != reinterpret_cast<uint64_t>(SIG_IGN)) a = KernelSigaction{};
+}
+
 bool SignalTable::default_terminates(int sig) {
     switch (sig) {
         case SIGCHLD: case SIGCONT: case SIGURG: case SIGWINCH:

@@ -24,6 +24,8 @@ public:
     // Returns -EINVAL for bad signal numbers / SIGKILL/SIGSTOP changes.
     int64_t exchange(int sig, const KernelSigaction* act, KernelSigaction* old);
     KernelSigaction get(int sig) const;
+    // execve: handled signals go back to SIG_DFL; ignored ones stay ignored.
+    void reset_handlers();
     // True when the default action for `sig` terminates the process.
     static bool default_terminates(int sig);
 

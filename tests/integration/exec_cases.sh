@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# exec_cases.sh CASE : how spanvm starts programs, compared with a native run.
+#   path_lookup     PROGRAM without a slash is found in $PATH (like execvp)
+#   shebang         a #! script runs under its interpreter with Linux's argv
+#                   (interp [one arg] script args), also two levels deep
+#   execve          bash -c 'exec PROG' and env(1) replace the image in place
+#   python_threads  /usr/bin/python3 with two threads hashing, output equals native
+. "$(dirname "$0")/lib.sh"
+[ $# = 1 ] || fail "usage: $0 CASE"
+it_setup
+
+# same_as_native WHAT PROG ARGS... : stdout and status equal a native run.
+same_as_native() {
+    local what=$1
+    shift
+    rc_of run_direct "$@" >native.out 2>native.err
+    local native_rc=$RC
+    rc_of run_guest -- "$@" >guest.out 2>guest.err
+    expect_rc "$RC" "$native_rc" "$(mode_name) $what" guest.err
+    expect_same_file guest.out native.out "$what stdout"
+}
+
+case "$1" in
+path_lookup)
+    same_as_native "echo via PATH" echo found in path
+    same_as_native "sort via PATH" sort -r /etc/hostname
+    ;;
+shebang)
+    printf '#!/bin/sh\nprintf "%%s|" "$0" "$@"; echo\n' >s1.sh
+    printf '#!%s/s1.sh  one arg \n' "$IT_TMP" >s2.sh
+    chmod +x s1.sh s2.sh
+    same_as_native "#! script" "$IT_TMP/s1.sh" a 'b c'
+    same_as_native "#! script whose interpreter is a script" "$IT_TMP/s2.sh" x
+    ;;
+execve)
+    same_as_native "bash -c exec" /bin/bash -c 'exec /bin/echo replaced "$0"' arg0
+    same_as_native "env runs its command" /usr/bin/env FOO=bar /bin/sh -c 'echo $FOO'
+    same_as_native "exec of a missing program" /bin/bash -c 'exec /no/such/program'
+    ;;
+python_threads)
+    [ -x /usr/bin/python3 ] || fail "/usr/bin/python3 is missing (scripts/install-deps.sh installs it)"
+    same_as_native "python3 threads" /usr/bin/python3 -c '
+import threading, hashlib
+out = [None, None]
+def work(i): out[i] = hashlib.sha256(bytes([i]) * 5_000_000).hexdigest()
+ts = [threading.Thread(target=work, args=(i,)) for i in range(2)]
+for t in ts: t.start()
+for t in ts: t.join()
+print(out)'
+    ;;
+*) fail "unknown case $1" ;;
+esac
+pass "$(mode_name)"
