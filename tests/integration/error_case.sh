@@ -37,14 +37,18 @@ missing_file)
     ;;
 not_elf)
     skip_in_native_mode "non-ELF program"
-    printf '#!/bin/sh\necho should not run\n' >script.sh
+    # (#! scripts are programs: they run under their interpreter, see
+    # exec_cases.sh; a #! line naming nothing is rejected.)
     printf 'just some text, long enough to be more than an ELF header........\n' >text.txt
     : >empty
-    chmod +x script.sh text.txt empty
-    for f in script.sh text.txt empty; do
+    printf '#!   \necho no interpreter named\n' >noint.sh
+    chmod +x text.txt empty noint.sh
+    for f in text.txt empty; do
         spanvm_rejects "non-ELF $f" 126 run -- "$IT_TMP/$f"
         expect_grep 'not an ELF' err "non-ELF $f"
     done
+    spanvm_rejects "#! line without an interpreter" 126 run -- "$IT_TMP/noint.sh"
+    expect_grep 'names no interpreter' err "#! without interpreter"
     spanvm_rejects "directory as program" 126 run -- "$IT_TMP"
     ;;
 truncated_elf)
