@@ -451,7 +451,9 @@ int64_t process_syscall(GuestThread& t, const SyscallRequest& r, bool& handled) 
             p.report_unsupported_feature(fmt::format("{} (spanvm runs a single process)", syscall_name(r.nr)));
             return -ENOSYS;
         case SYS_exit: return sys_exit(t, r);
-        case SYS_exit_group: p.exit_process(static_cast<int>(r.args[0] & 0xFF));
+        case SYS_exit_group:
+            t.row().state = ThreadState::exited;
+            p.exit_process(static_cast<int>(r.args[0] & 0xFF));
         case SYS_set_tid_address:
             t.row().clear_child_tid = r.args[0];
             return t.row().tid;

@@ -9,7 +9,7 @@ namespace spanvm::process {
 void SyscallGate::dispatch(GuestThread& t) {
     kvm_regs& r = t.regs();
     const SyscallRequest req{r.rax, {r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9}};
-    t.row().syscalls_local.fetch_add(1, std::memory_order_relaxed);
+    t.row().syscalls.fetch_add(1, std::memory_order_relaxed);
     bool handled = true;
     int64_t ret = process_syscall(t, req, handled);
     if (!handled) {

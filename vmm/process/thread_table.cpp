@@ -38,15 +38,12 @@ size_t ThreadTable::total_threads() const {
 
 std::string ThreadTable::format_table() const {
     std::lock_guard lk(mu_);
-    std::string out = fmt::format("{:>8} {:>4} {:>5} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9} {:>7} {:>7} {:<8}\n", "tid",
-                                  "node", "vcpu", "host-tid", "executor", "sys-local", "sys-fwd", "exits-io",
-                                  "exits-exc", "pf-rd", "pf-wr", "state");
+    std::string out = fmt::format("{:>8} {:>4} {:>5} {:>8} {:>9} {:>9} {:>9} {:>9} {:<8}\n", "tid", "node", "vcpu",
+                                  "host-tid", "syscalls", "exits-io", "exits-exc", "exits-oth", "state");
     for (auto& r : rows_)
-        out += fmt::format("{:>8} {:>4} {:>5} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9} {:>7} {:>7} {:<8}\n", r.tid,
-                           r.node_id, r.vcpu_id, r.host_tid, r.executor_tid ? fmt::format("{}", r.executor_tid) : "-",
-                           r.syscalls_local.load(), r.syscalls_forwarded.load(), r.exits_io.load(),
-                           r.exits_exception.load(), r.faults_read.load(), r.faults_write.load(),
-                           to_string(r.state.load()));
+        out += fmt::format("{:>8} {:>4} {:>5} {:>8} {:>9} {:>9} {:>9} {:>9} {:<8}\n", r.tid, r.node_id, r.vcpu_id,
+                           r.host_tid, r.syscalls.load(), r.exits_io.load(), r.exits_exception.load(),
+                           r.exits_other.load(), to_string(r.state.load()));
     return out;
 }
 

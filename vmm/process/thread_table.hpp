@@ -2,6 +2,8 @@
 // The thread table of the process-sharing design: one row per guest thread.
 // Authoritative at the origin. Thread-safe: one mutex; rows are never erased
 // (exited threads stay for --stats), so row pointers stay valid.
+// The distributed mode adds the executor thread, forwarded-syscall and
+// DSM page-fault columns; they are left out until something can fill them.
 #include <atomic>
 #include <cstdint>
 #include <deque>
@@ -19,16 +21,12 @@ struct ThreadRow {
     unsigned vcpu_id = 0;        // KVM vCPU id == APIC id
     unsigned node_id = 0;        // host (node) the vCPU runs on
     int host_tid = 0;            // host thread running the vCPU
-    int executor_tid = 0;        // origin executor thread (remote threads only; 0 = local)
     std::atomic<ThreadState> state{ThreadState::starting};
     // Counters are written only by the thread's own vCPU thread.
-    std::atomic<uint64_t> syscalls_local{0};
-    std::atomic<uint64_t> syscalls_forwarded{0};
+    std::atomic<uint64_t> syscalls{0};
     std::atomic<uint64_t> exits_io{0};
     std::atomic<uint64_t> exits_exception{0};
     std::atomic<uint64_t> exits_other{0};
-    std::atomic<uint64_t> faults_read{0};
-    std::atomic<uint64_t> faults_write{0};
     uint64_t clear_child_tid = 0;  // CLONE_CHILD_CLEARTID / set_tid_address
     uint64_t robust_list = 0;
     uint64_t robust_list_len = 0;
