@@ -166,16 +166,17 @@ cat >"$WORK/ratios.dat" <<DAT
 2 "sysbench cpu" $sb_ratio 0.95
 3 "syscall / KVM exit" $sys_ratio 1.2
 DAT
+ymax="$(awk '{ for (i = NF - 1; i <= NF; i++) if ($i > m) m = $i } END { printf "%.2f", m * 1.2 }' "$WORK/ratios.dat")"
 gnuplot <<GP || die "gnuplot failed"
 set terminal png size 900,540
 set output "$OUT/process.png"
 set title "spanvm process mode vs. native (median of $REPEAT)"
 set ylabel "ratio"
-set yrange [0:*]
+set yrange [0:$ymax]
 set style fill solid 0.6 border -1
 set boxwidth 0.6
 set xtics rotate by 0
-set key top left
+set key below
 set grid ytics
 plot "$WORK/ratios.dat" using 1:3:xtic(2) with boxes title "measured (CPU, pigz, sysbench: >= target; syscall: <= target)", \
      "" using 1:4 with points pt 9 ps 2.5 lc rgb "red" title "target", \
