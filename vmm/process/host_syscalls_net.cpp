@@ -370,6 +370,9 @@ int64_t msg_finish_recv(HostSyscallContext& ctx, uint64_t msg_gva, uint64_t flag
         }
         if (!ctx.mem.write(msg_gva + offsetof(msghdr, msg_namelen), m.host.msg_namelen)) return -EFAULT;
     }
+    // The kernel echoes MSG_CMSG_CLOEXEC in msg_flags; the host call always
+    // sets it, so report it only when the guest asked for it.
+    m.host.msg_flags = (m.host.msg_flags & ~MSG_CMSG_CLOEXEC) | static_cast<int>(flags & MSG_CMSG_CLOEXEC);
     const uint64_t cl = clen;
     if (!ctx.mem.write(msg_gva + offsetof(msghdr, msg_controllen), cl)) return -EFAULT;
     if (!ctx.mem.write(msg_gva + offsetof(msghdr, msg_flags), m.host.msg_flags)) return -EFAULT;
