@@ -31,12 +31,12 @@ constexpr uint64_t kBad = kRamSize + 0x1000;  // outside the guest window
 struct Guest {
     std::vector<uint8_t> ram = std::vector<uint8_t>(kRamSize, 0);
     GuestAccess mem{ram.data(), kLo, kRamSize};
-    FdTable fds{FdTable::kDefaultLimit, false};
+    FdTable fds;
     HostSyscallContext ctx{mem, fds, 1, {}};
     uint64_t next = kLo + 0x1000;
     std::string dir;
 
-    Guest() {
+    explicit Guest(int fd_limit = FdTable::kDefaultLimit) : fds(fd_limit, false) {
         char tmpl[] = "/tmp/spanvm-net-XXXXXX";
         REQUIRE(::mkdtemp(tmpl) != nullptr);
         dir = tmpl;
@@ -490,6 +490,43 @@ SCENARIO("mknodat, splice and tee") {
                 CHECK(g.get(b1, 3) == "abc");
                 CHECK(g.get(b2, 3) == "abc");
                 CHECK(g.call(SYS_tee, rd, 99, 3, 0) == -EBADF);
+            }
+        }
+    }
+}
+
+SCENARIO("received SCM_RIGHTS fds that do not fit the table are cut with MSG_CTRUNC") {
+    GIVEN("a table with room for 4 fds: a socketpair, a file, one free slot") {
+        Guest g(4);
+        const uint64_t sv = g.alloc(8);
+        REQUIRE(g.call(SYS_socketpair, AF_UNIX, SOCK_DGRAM, 0, sv) == 0);
+        const int64_t file = g.call(SYS_openat, static_cast<uint64_t>(AT_FDCWD), g.put(g.dir + "/f"), O_CREAT | O_RDWR, 0600);
+        REQUIRE(file == 2);
+        WHEN("two fds arrive in one SCM_RIGHTS message") {
+            const uint64_t c = g.alloc(CMSG_SPACE(2 * sizeof(int)));
+            cmsghdr h{};
+            h.cmsg_len = CMSG_LEN(2 * sizeof(int));
+            h.cmsg_level = SOL_SOCKET;
+            h.cmsg_type = SCM_RIGHTS;
+            const int two[2] = {2, 2};
+            std::memcpy(g.ram.data() + c, &h, sizeof(h));
+            std::memcpy(g.ram.data() + c + sizeof(h), two, sizeof(two));
+            const uint64_t d = g.put("!");
+            const int64_t sent = g.call(SYS_sendmsg, static_cast<uint64_t>(g.get_obj<int>(sv)),
+                                        g.msg({{d, 1}}, 0, 0, c, CMSG_SPACE(2 * sizeof(int))), 0);
+            const uint64_t rb = g.alloc(4), rc = g.alloc(64);
+            const uint64_t m = g.msg({{rb, 4}}, 0, 0, rc, 64);
+            const int64_t got = g.call(SYS_recvmsg, static_cast<uint64_t>(g.get_obj<int>(sv + 4)), m, 0);
+            const msghdr out = g.get_obj<msghdr>(m);
+            THEN("the first is installed as guest fd 3 and the message is truncated to it") {
+                CHECK(sent == 1);
+                CHECK(got == 1);
+                CHECK((out.msg_flags & MSG_CTRUNC) != 0);
+                CHECK(out.msg_controllen == CMSG_SPACE(sizeof(int)));
+                CHECK(g.get_obj<cmsghdr>(rc).cmsg_len == CMSG_LEN(sizeof(int)));
+                CHECK(g.get_obj<int>(rc + sizeof(cmsghdr)) == 3);
+                CHECK(g.fds.open_count() == 4);
+                CHECK(g.fds.get_cloexec(3) == 0);
             }
         }
     }
