@@ -183,10 +183,13 @@ int64_t addr_call(HostSyscallContext& ctx, const SyscallArgs& a) {
     return raw(NR, f->fd(), P(in.host()), static_cast<long>(in.len));
 }
 
+// The guest's address length is read before the host accept (the kernel
+// reads it after): a bad length pointer then fails without consuming a
+// connection.
 int64_t do_accept(HostSyscallContext& ctx, const SyscallArgs& a, uint64_t flags) {
+    if ((flags & ~uint64_t{SOCK_CLOEXEC | SOCK_NONBLOCK}) != 0) return -EINVAL;
     FdRef f = ctx.fds.acquire(as_int(a[0]));
     if (!f) return -EBADF;
-    if ((flags & ~uint64_t{SOCK_CLOEXEC | SOCK_NONBLOCK}) != 0) return -EINVAL;
     OutAddr o;
     if (int64_t r = addr_out_begin(ctx, a[1], a[2], a[1] != 0, o); r < 0) return r;
     int64_t h = raw(SYS_accept4, f->fd(), P(o.host_addr()), P(o.host_len()), static_cast<long>(flags | SOCK_CLOEXEC));
@@ -298,6 +301,11 @@ int64_t msg_begin(HostSyscallContext& ctx, uint64_t msg_gva, bool send, HostMsg&
     if (clen == 0) return 0;
     if (send && clen > kMaxControl) return -ENOBUFS;
     const uint64_t hlen = std::min(clen, kMaxControl);
+    if (!send && m.guest.msg_control == nullptr) {
+        // put_cmsg() treats a NULL buffer as "no room" (MSG_CTRUNC), not a fault.
+        m.host.msg_controllen = hlen;
+        return 0;
+    }
     const uint8_t* c = ctx.mem.ptr(reinterpret_cast<uint64_t>(m.guest.msg_control), hlen);
     if (c == nullptr) return -EFAULT;
     m.control.assign(hlen, 0);
