@@ -16,6 +16,8 @@ const HandlerTable& handlers() {
         register_fs(t);
         register_io(t);
         register_misc(t);
+        register_net(t);
+        register_xattr(t);
         return t;
     }();
     return table;

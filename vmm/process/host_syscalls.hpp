@@ -2,7 +2,7 @@
 // host_syscall: guest system calls that are executed as the REAL host system
 // call, with guest pointers translated through GuestAccess and guest fds
 // through FdTable (file I/O, stat, paths, directories, pipes, poll, epoll,
-// time, randomness, ids, resource info).
+// select, sockets, xattrs, splice, time, randomness, ids, resource info).
 //
 // Returns the raw Linux ABI value for RAX (negative errno on error), or
 // -ENOSYS when nr is not handled here (the caller then tries its other
@@ -36,6 +36,10 @@
 //    access) yields a sealed memfd containing "0-(N-1)\n" ("0\n" for N = 1),
 //    N = guest_cpus, so get_nprocs() sees the guest's CPUs.
 //  - readlink("/proc/self/exe") returns guest_exe when it is set.
+//  - sockets: socket options holding user pointers are translated or
+//    -EOPNOTSUPP, control buffers are capped at 1 MiB, SCM_RIGHTS fds that
+//    do not fit the table are cut with MSG_CTRUNC (host_syscalls_net.cpp).
+//  - pselect6: the signal mask is ignored, as for ppoll.
 //  - paths /proc/self/fd/N[/...], /proc/thread-self/fd/N, /proc/self/fdinfo/N
 //    and /dev/fd/N name the guest's fd N (rewritten to the host fd; -ENOENT
 //    if unmapped). Best effort for libc's spellings, not a security

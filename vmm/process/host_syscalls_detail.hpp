@@ -26,6 +26,8 @@ struct HandlerTable {
 void register_fs(HandlerTable& t);    // host_syscalls_fs.cpp: paths, stat, open
 void register_io(HandlerTable& t);    // host_syscalls_io.cpp: fd I/O, pipes, poll
 void register_misc(HandlerTable& t);  // host_syscalls_misc.cpp: time, ids, info
+void register_net(HandlerTable& t);   // host_syscalls_net.cpp: sockets, select
+void register_xattr(HandlerTable& t); // host_syscalls_xattr.cpp: xattrs, mknod, splice
 
 // The kernel reads fd (and int) arguments as the low 32 bits of the register.
 inline int as_int(uint64_t v) { return static_cast<int>(static_cast<uint32_t>(v)); }
