@@ -336,6 +336,9 @@ void Process::report_unsupported_feature(const std::string& what) {
 }
 
 void Process::report_out_of_memory(uint64_t len) {
+    // A request larger than all of guest memory is just a bad argument
+    // (ENOMEM on Linux too), not the guest running out of --mem.
+    if (len == 0 || len >= cfg_.mem_size) return;
     if (!oom_reported_.exchange(true))
         log::error("guest out of memory: cannot map {} KiB more within --mem {} MiB", (len + 1023) >> 10,
                    cfg_.mem_size >> 20);
