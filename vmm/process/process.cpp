@@ -13,6 +13,7 @@
 #include "vmm/memory/layout.hpp"
 #include "vmm/process/elf_file.hpp"
 #include "vmm/process/guest_thread.hpp"
+#include "vmm/process/host_fault_report.hpp"
 #include "vmm/process/initial_stack.hpp"
 #include "vmm/process/shebang.hpp"
 #include "vmm/process/syscall_names.hpp"
@@ -296,6 +297,7 @@ void Process::thread_exited(ThreadRow& row, std::unique_ptr<kvm::Vcpu> vcpu, int
 }
 
 void Process::run() {
+    install_host_fault_report(machine_->memory().host_base(), machine_->memory().size());
     int64_t tid = spawn_thread(initial_, 0);
     if (tid < 0) {
         log::error("cannot start the guest's main thread: {}", std::strerror(static_cast<int>(-tid)));
