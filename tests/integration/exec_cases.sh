@@ -5,6 +5,8 @@
 #                   (interp [one arg] script args), also two levels deep
 #   execve          bash -c 'exec PROG' and env(1) replace the image in place
 #   python_threads  /usr/bin/python3 with two threads hashing, output equals native
+#   vcpus           --vcpus N is the CPU count the guest sees (nproc reads
+#                   sched_getaffinity; python3 reads /sys/.../cpu/online too)
 . "$(dirname "$0")/lib.sh"
 [ $# = 1 ] || fail "usage: $0 CASE"
 it_setup
@@ -47,6 +49,17 @@ ts = [threading.Thread(target=work, args=(i,)) for i in range(2)]
 for t in ts: t.start()
 for t in ts: t.join()
 print(out)'
+    ;;
+vcpus)
+    skip_in_native_mode "--vcpus"
+    for n in 1 3 7; do
+        rc_of run_guest --vcpus "$n" -- nproc >out 2>err
+        expect_rc "$RC" 0 "nproc with --vcpus $n" err
+        [ "$(cat out)" = "$n" ] || fail "--vcpus $n: nproc printed '$(cat out)'"
+        rc_of run_guest --vcpus "$n" -- /usr/bin/python3 -c 'import os; print(os.cpu_count(), len(os.sched_getaffinity(0)))' >out 2>err
+        expect_rc "$RC" 0 "python3 with --vcpus $n" err
+        [ "$(cat out)" = "$n $n" ] || fail "--vcpus $n: python3 saw '$(cat out)'"
+    done
     ;;
 *) fail "unknown case $1" ;;
 esac
