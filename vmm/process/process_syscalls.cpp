@@ -148,6 +148,24 @@ int64_t sys_madvise(Process& p, const SyscallRequest& r) {
     return 0;
 }
 
+// Every mapped guest page is resident (guest RAM is host memory; a page not
+// yet touched is still "in core" in the sense that touching it never waits
+// for I/O). Unmapped ranges give ENOMEM as on Linux.
+int64_t sys_mincore(Process& p, const SyscallRequest& r) {
+    const uint64_t addr = r.args[0], len = r.args[1];
+    if (addr % layout::kPageSize) return -EINVAL;
+    const uint64_t pages = layout::page_align_up(len) / layout::kPageSize;
+    if (len == 0) return 0;
+    uint8_t* vec = p.mem().ptr(r.args[2], pages);
+    if (!vec) return -EFAULT;
+    {
+        std::lock_guard lk(p.aspace_mutex());
+        if (!p.aspace().covers(addr, layout::page_align_up(len))) return -ENOMEM;
+    }
+    std::memset(vec, 1, pages);
+    return 0;
+}
+
 // ---- threads -----------------------------------------------------------------
 
 int64_t sys_clone(GuestThread& t, const SyscallRequest& r) {
@@ -440,6 +458,7 @@ int64_t process_syscall(GuestThread& t, const SyscallRequest& r, bool& handled) 
         case SYS_mremap: return sys_mremap(p, r);
         case SYS_brk: return sys_brk(p, r);
         case SYS_madvise: return sys_madvise(p, r);
+        case SYS_mincore: return sys_mincore(p, r);
         case SYS_msync: case SYS_mlock: case SYS_munlock: case SYS_mlockall: case SYS_munlockall:
             return 0;
         case SYS_clone: return sys_clone(t, r);
@@ -499,6 +518,14 @@ int64_t process_syscall(GuestThread& t, const SyscallRequest& r, bool& handled) 
         case SYS_getpgrp: return ::getpgrp();
         case SYS_getsid: return ::getsid(0);
         case SYS_getpgid: return ::getpgid(0);
+        case SYS_setpgid: {
+            // The guest process is the VMM process: only "self" is valid.
+            const pid_t pid = static_cast<pid_t>(r.args[0]), pgid = static_cast<pid_t>(r.args[1]);
+            if (pid != 0 && pid != p.pid()) return -ESRCH;
+            if (pgid != 0 && pgid != p.pid() && pgid != ::getpgrp()) return -EPERM;
+            return ::setpgid(0, pgid == p.pid() ? 0 : pgid) == 0 ? 0 : -errno;
+        }
+        case SYS_setsid: return ::setsid() >= 0 ? p.pid() : -errno;
         case SYS_wait4: case SYS_waitid: return -ECHILD;
         case SYS_prlimit64: return sys_prlimit(p, r);
         case SYS_getrlimit: return sys_prlimit(p, SyscallRequest{SYS_prlimit64, {0, r.args[0], 0, r.args[1], 0, 0}});
