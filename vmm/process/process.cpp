@@ -249,7 +249,13 @@ std::unique_ptr<kvm::Vcpu> Process::take_vcpu() {
         vcpu_pool_.pop_back();
         return v;
     }
-    if (next_vcpu_id_ >= static_cast<unsigned>(machine_->max_vcpus())) return nullptr;
+    if (next_vcpu_id_ >= static_cast<unsigned>(machine_->max_vcpus())) {
+        // clone() then fails with EAGAIN, as Linux does at its thread limit.
+        report_unsupported_feature(fmt::format(
+            "more than {} live guest threads: KVM allows {} vCPUs per VM (clone returns EAGAIN)",
+            machine_->max_vcpus(), machine_->max_vcpus()));
+        return nullptr;
+    }
     auto v = machine_->create_vcpu(next_vcpu_id_);
     if (!v) {
         log::warn("cannot create vCPU {}: {}", next_vcpu_id_, v.error().message);
