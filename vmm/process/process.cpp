@@ -51,7 +51,7 @@ Process::~Process() = default;
 // becomes `interp [arg] script args`. Then checks that the program is an
 // x86-64 ELF whose interpreter exists. Errors carry the errno execve(2)
 // would return.
-Result<ProcessConfig> Process::resolve_image(ProcessConfig cfg) {
+Result<Process::Image> Process::resolve_image(ProcessConfig cfg) {
     const std::string original = cfg.program;
     auto bytes = read_whole_file(cfg.program);
     if (!bytes) return bytes.error();
@@ -71,7 +71,7 @@ Result<ProcessConfig> Process::resolve_image(ProcessConfig cfg) {
     if (elf->interpreter() && ::access(elf->interpreter()->c_str(), R_OK) != 0)
         return make_error(ENOENT, "'{}': interpreter {} not found: {}", cfg.program, *elf->interpreter(),
                           std::strerror(errno));
-    return cfg;
+    return Image{std::move(cfg), std::move(*bytes)};
 }
 
 Result<std::unique_ptr<Process>> Process::create(const ProcessConfig& cfg_in) {
@@ -79,7 +79,7 @@ Result<std::unique_ptr<Process>> Process::create(const ProcessConfig& cfg_in) {
     // as such even on a host without /dev/kvm.
     auto resolved = resolve_image(cfg_in);
     if (!resolved) return resolved.error();
-    const ProcessConfig& cfg = *resolved;
+    const ProcessConfig& cfg = resolved->cfg;
 
     // From here on a failure is spanvm's, not the program's (code 0).
     auto m = Machine::create(cfg.mem_size);
@@ -88,7 +88,7 @@ Result<std::unique_ptr<Process>> Process::create(const ProcessConfig& cfg_in) {
     auto as = AddressSpace::create(layout::kUserBase, p->machine_->memory().size());
     if (!as) return Error{0, as.error().message};
     p->aspace_ = std::make_unique<AddressSpace>(std::move(*as));
-    auto start = p->load_program();
+    auto start = p->load_program(resolved->bytes);
     if (!start) return Error{0, start.error().message};
     {
         std::lock_guard lk(p->aspace_mu_);
@@ -136,17 +136,15 @@ Result<LoadedImage> load_image(AddressSpace& as, memory::GuestMemory& mem, const
 }
 }  // namespace
 
-Result<ThreadStart> Process::load_program() {
+Result<ThreadStart> Process::load_program(std::span<const uint8_t> bytes) {
     auto& mem = machine_->memory();
-    auto bytes = read_whole_file(cfg_.program);
-    if (!bytes) return bytes.error();
-    auto elf = ElfFile::parse(*bytes, cfg_.program);
+    auto elf = ElfFile::parse(bytes, cfg_.program);
     if (!elf) return elf.error();
 
     auto stack = aspace_->reserve_stack(layout::kDefaultStackSize);
     if (!stack) return make_error(ENOMEM, "no room for the stack in guest memory (--mem {} MiB)", mem.size() >> 20);
 
-    auto main = load_image(*aspace_, mem, *elf, *bytes, kPieLoadHint, mem.size());
+    auto main = load_image(*aspace_, mem, *elf, bytes, kPieLoadHint, mem.size());
     if (!main) return main.error();
     if (auto r = aspace_->set_brk_base(layout::page_align_up(main->plan.span.end)); !r) return r.error();
 

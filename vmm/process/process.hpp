@@ -15,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -66,8 +67,13 @@ public:
     // fault it is: ENOENT (program or interpreter not found), another errno
     // (program cannot be executed), or 0 (spanvm itself failed).
     static Result<std::unique_ptr<Process>> create(const ProcessConfig& cfg);
-    // `#!` resolution and program checks shared by create() and execve.
-    static Result<ProcessConfig> resolve_image(ProcessConfig cfg);
+    // `#!` resolution and program checks shared by create() and execve; the
+    // program's bytes are kept so the loader does not read the file again.
+    struct Image {
+        ProcessConfig cfg;
+        std::vector<uint8_t> bytes;
+    };
+    static Result<Image> resolve_image(ProcessConfig cfg);
     ~Process();
 
     // Starts the main thread and blocks until the process exits; then prints
@@ -127,7 +133,7 @@ public:
 
 private:
     explicit Process(const ProcessConfig& cfg, std::unique_ptr<Machine> m);
-    Result<ThreadStart> load_program();
+    Result<ThreadStart> load_program(std::span<const uint8_t> program_bytes);
     std::unique_ptr<kvm::Vcpu> take_vcpu();
 
     ProcessConfig cfg_;

@@ -38,14 +38,14 @@ int64_t Process::exec(GuestThread& t, ProcessConfig image) {
         exit_process(125);
     }
     aspace_ = std::make_unique<AddressSpace>(std::move(*as));
-    cfg_.program = resolved->program;
-    cfg_.argv = resolved->argv;
-    cfg_.envp = resolved->envp;
+    cfg_.program = resolved->cfg.program;
+    cfg_.argv = resolved->cfg.argv;
+    cfg_.envp = resolved->cfg.envp;
     host_ctx_.guest_exe = absolute_path(cfg_.program);
     // The loader writes through the host mapping, which still carries the
     // old image's PROT_NONE holes; open it all, load, then re-sync below.
     host_allow(layout::kUserBase, machine_->memory().size() - layout::kUserBase);
-    auto start = load_program();
+    auto start = load_program(resolved->bytes);
     if (!start) {
         log::error("execve of '{}' failed after the old image was released: {}", cfg_.program, start.error().message);
         exit_process(128 + SIGSEGV);  // what Linux does past the point of no return
