@@ -96,9 +96,8 @@ bool GuestThread::save_fpu(std::vector<uint8_t>& out) {
             return true;
         }
         if (g_xsave_ok.exchange(0) == -1)
-            proc_.report_unsupported_feature(
-                "KVM_GET_XSAVE2 on this host: signal frames save the FPU as FXSAVE (x87/SSE; AVX upper halves are "
-                "not saved across a handler)");
+            log::debug("KVM_GET_XSAVE2 fails on this host: signal frames save the FPU as FXSAVE (x87/SSE; AVX "
+                       "upper halves are not saved across a handler)");
     }
     auto f = vcpu_->get_fpu();
     if (!f) {
