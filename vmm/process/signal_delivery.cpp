@@ -175,7 +175,8 @@ void GuestThread::deliver_signals(int64_t syscall_nr) {
         if (d->act.handler == reinterpret_cast<uint64_t>(SIG_IGN)) continue;
         if (d->act.handler == reinterpret_cast<uint64_t>(SIG_DFL) || d->sig == SIGKILL) {
             if (!SignalTable::default_terminates(d->sig)) continue;
-            log::error("guest thread {} killed by SIG{}", row_.tid, sig_name(d->sig));
+            // SIGPIPE ends `prog | head` quietly, as a shell shows it.
+            if (d->sig != SIGPIPE) log::error("guest thread {} killed by SIG{}", row_.tid, sig_name(d->sig));
             proc_.exit_process(128 + d->sig);
         }
         kvm_regs& r = vcpu_->sync_regs();
