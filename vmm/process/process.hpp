@@ -5,7 +5,8 @@
 // table here is what a remote node would forward to.
 //
 // Lock order (outer to inner): aspace_mu_ -> FdTable::mu_ ->
-// FutexTable::mu_ -> ThreadTable::mu_ -> vcpu_pool_mu_ -> exit_mu_.
+// FutexTable::mu_ -> ThreadTable::mu_ -> vcpu_pool_mu_ -> exit_mu_;
+// SignalTable::mu_ is a leaf (see docs/ARCHITECTURE.md, Lock order).
 // No lock is held across KVM_RUN.
 #include <sys/types.h>
 
