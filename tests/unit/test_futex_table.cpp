@@ -104,3 +104,37 @@ SCENARIO("thread table rows") {
         }
     }
 }
+
+SCENARIO("a signal interrupts one thread's futex wait") {
+    FutexTable t;
+    std::atomic<uint32_t> word{0};
+    auto reader = [&](uint64_t) -> std::optional<uint32_t> { return word.load(); };
+    std::atomic<bool> pending7{false}, pending8{false};
+    const std::function<bool()> sig7 = [&] { return pending7.load(); };
+    const std::function<bool()> sig8 = [&] { return pending8.load(); };
+    GIVEN("a signal already pending for the waiter") {
+        pending7 = true;
+        THEN("the wait returns -EINTR without sleeping") {
+            CHECK(t.wait(0x1000, 0, ~0u, std::nullopt, reader, 7, &sig7) == -EINTR);
+            CHECK(t.waiters() == 0);
+        }
+    }
+    GIVEN("two threads waiting on the same word") {
+        std::atomic<int64_t> r7{1}, r8{1};
+        std::thread a([&] { r7 = t.wait(0x1000, 0, ~0u, std::nullopt, reader, 7, &sig7); });
+        std::thread b([&] { r8 = t.wait(0x1000, 0, ~0u, std::nullopt, reader, 8, &sig8); });
+        while (t.waiters() < 2) std::this_thread::yield();
+        WHEN("thread 7 gets a signal and is interrupted") {
+            pending7 = true;
+            t.interrupt(7);
+            a.join();
+            THEN("only thread 7 returns -EINTR; thread 8 still waits for a wake") {
+                CHECK(r7 == -EINTR);
+                CHECK(t.waiters() == 1);
+                CHECK(t.wake(0x1000, 1, ~0u) == 1);
+                b.join();
+                CHECK(r8 == 0);
+            }
+        }
+    }
+}

@@ -47,10 +47,25 @@ Result<void> Vcpu::set_fpu(const kvm_fpu& f) {
     if (::ioctl(fd(), KVM_SET_FPU, &f) < 0) return errno_error("KVM_SET_FPU");
     return {};
 }
+Result<kvm_fpu> Vcpu::get_fpu() const {
+    kvm_fpu f{};
+    if (::ioctl(fd(), KVM_GET_FPU, &f) < 0) return errno_error("KVM_GET_FPU");
+    return f;
+}
 Result<kvm_xcrs> Vcpu::get_xcrs() const {
     kvm_xcrs x{};
     if (::ioctl(fd(), KVM_GET_XCRS, &x) < 0) return errno_error("KVM_GET_XCRS");
     return x;
+}
+Result<void> Vcpu::get_xsave(std::span<uint8_t> buf) const {
+    if (buf.size() < kXsaveBufferSize) return make_error(EINVAL, "KVM_GET_XSAVE2: buffer too small");
+    if (::ioctl(fd(), KVM_GET_XSAVE2, buf.data()) < 0) return errno_error("KVM_GET_XSAVE2");
+    return {};
+}
+Result<void> Vcpu::set_xsave(std::span<const uint8_t> buf) {
+    if (buf.size() < kXsaveBufferSize) return make_error(EINVAL, "KVM_SET_XSAVE: buffer too small");
+    if (::ioctl(fd(), KVM_SET_XSAVE, buf.data()) < 0) return errno_error("KVM_SET_XSAVE");
+    return {};
 }
 Result<void> Vcpu::set_xcrs(const kvm_xcrs& x) {
     if (::ioctl(fd(), KVM_SET_XCRS, &x) < 0) return errno_error("KVM_SET_XCRS");

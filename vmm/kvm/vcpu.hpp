@@ -39,7 +39,15 @@ public:
     Result<void> set_msrs(std::span<const kvm_msr_entry> entries);  // all must be accepted
     Result<void> get_msrs(std::span<kvm_msr_entry> entries) const;   // index in, data out
     Result<void> set_fpu(const kvm_fpu& f);
+    Result<kvm_fpu> get_fpu() const;
     Result<kvm_xcrs> get_xcrs() const;
+    // KVM_GET_XSAVE2 / KVM_SET_XSAVE: the standard-format XSAVE image. The
+    // buffer must hold KVM_CHECK_EXTENSION(KVM_CAP_XSAVE2) bytes
+    // (kXsaveBufferSize covers every x86 component, AMX included); plain
+    // KVM_GET_XSAVE fails with EINVAL once the guest FPU exceeds 4 KiB.
+    static constexpr size_t kXsaveBufferSize = 16384;
+    Result<void> get_xsave(std::span<uint8_t> buf) const;
+    Result<void> set_xsave(std::span<const uint8_t> buf);
     Result<void> set_xcrs(const kvm_xcrs& x);
 
     // Sync-regs helpers (valid only if the VM has KVM_CAP_SYNC_REGS).

@@ -5,18 +5,19 @@
 namespace spanvm::process {
 
 int64_t FutexTable::wait(uint64_t addr, uint32_t expected, uint32_t bitset, std::optional<Clock::time_point> deadline,
-                         const WordReader& read_word) {
+                         const WordReader& read_word, int tid, const std::function<bool()>* interrupted) {
     if (bitset == 0) return -EINVAL;
     std::unique_lock lk(mu_);
     if (shut_down_) return -EINTR;
     auto v = read_word(addr);
     if (!v) return -EFAULT;
     if (*v != expected) return -EAGAIN;
-    Waiter w{addr, bitset};
+    if (interrupted && (*interrupted)()) return -EINTR;
+    Waiter w{addr, bitset, tid};
     auto& q = queues_[addr];
     auto it = q.insert(q.end(), &w);
     bool timed_out = false;
-    while (!w.woken && !shut_down_) {
+    while (!w.woken && !shut_down_ && !(interrupted && (*interrupted)())) {
         if (deadline) {
             if (w.cv.wait_until(lk, *deadline) == std::cv_status::timeout && !w.woken) {
                 timed_out = true;
@@ -89,6 +90,13 @@ int64_t FutexTable::requeue(uint64_t addr, uint64_t addr2, int n_wake, int n_req
     qit = queues_.find(addr);
     if (qit != queues_.end() && qit->second.empty()) queues_.erase(qit);
     return woken + moved;
+}
+
+void FutexTable::interrupt(int tid) {
+    std::lock_guard lk(mu_);
+    for (auto& [a, q] : queues_)
+        for (Waiter* w : q)
+            if (w->tid == tid) w->cv.notify_one();
 }
 
 void FutexTable::shutdown() {

@@ -28,8 +28,15 @@ public:
 
     // Returns 0 when woken, -EAGAIN if *addr != expected, -ETIMEDOUT on
     // deadline, -EFAULT on a bad address, -EINTR when the table is shut down.
+    // `interrupted`, when given, is tested under the table lock before
+    // sleeping and after every wake-up; true ends the wait with -EINTR (a
+    // signal for the waiting thread `tid`, see interrupt()).
     int64_t wait(uint64_t addr, uint32_t expected, uint32_t bitset, std::optional<Clock::time_point> deadline,
-                 const WordReader& read_word);
+                 const WordReader& read_word, int tid = 0, const std::function<bool()>* interrupted = nullptr);
+    // Wakes thread `tid`'s waits so they re-test their `interrupted`
+    // predicate. A sender sets what the predicate reads before calling this,
+    // so a waiter either sees it before sleeping or is woken here.
+    void interrupt(int tid);
     // Wakes up to n waiters on addr whose bitset intersects `bitset`.
     int64_t wake(uint64_t addr, int n, uint32_t bitset);
     // FUTEX_CMP_REQUEUE/FUTEX_REQUEUE: wake n_wake, move up to n_requeue to addr2.
@@ -43,6 +50,7 @@ private:
     struct Waiter {
         uint64_t addr;
         uint32_t bitset;
+        int tid;
         bool woken = false;
         std::condition_variable cv;
     };

@@ -8,6 +8,7 @@
 #include "guest-shim/shim.hpp"
 #include "vmm/arch/x86/regs.hpp"
 #include "vmm/base/log.hpp"
+#include "vmm/memory/layout.hpp"
 #include "vmm/process/guest_cpu.hpp"
 #include "vmm/process/process.hpp"
 #include "vmm/process/syscall_gate.hpp"
@@ -41,6 +42,7 @@ Result<void> GuestThread::set_gs_base(uint64_t v) {
 }
 
 void GuestThread::run(const ThreadStart& start) {
+    bind_kick_target();
     row_.host_tid = static_cast<int>(::syscall(SYS_gettid));
     // Initial state: set through ioctls once; afterwards sync regs carry it.
     vcpu_->run_data()->kvm_dirty_regs = 0;
@@ -57,7 +59,14 @@ void GuestThread::run(const ThreadStart& start) {
     for (;;) {
         auto r = vcpu_->run();
         if (!r) {
-            if (r.error().code == EINTR || r.error().code == EAGAIN) continue;
+            if (r.error().code == EINTR || r.error().code == EAGAIN) {
+                // A kick (or any host signal): deliver what is pending,
+                // except inside spanvm's entry stubs (the syscall path
+                // delivers on its way out; exception stubs are fatal).
+                run->immediate_exit = 0;
+                if (vcpu_->sync_regs().rip >= layout::kUserBase) deliver_signals(-1);
+                continue;
+            }
             if (r.error().code == EFAULT) fatal_unmapped_access();
             fatal_exit(r.error().message.c_str());
         }
@@ -67,13 +76,16 @@ void GuestThread::run(const ThreadStart& start) {
                 const uint16_t port = run->io.port;
                 if (port == shim::kSyscallPort) {
                     row_.state.store(ThreadState::in_syscall, std::memory_order_relaxed);
+                    const int64_t nr = static_cast<int64_t>(vcpu_->sync_regs().rax);
+                    regs_replaced_ = false;
                     SyscallGate::dispatch(*this);
                     if (exit_requested_) {
                         row_.state = ThreadState::exited;
                         proc_.thread_exited(row_, std::move(vcpu_), exit_code_);
                         return;
                     }
-                    complete_syscall_return();
+                    if (!regs_replaced_) complete_syscall_return();
+                    if (proc_.signals().deliverable(row_)) deliver_signals(regs_replaced_ ? -1 : nr);
                     row_.state.store(ThreadState::running, std::memory_order_relaxed);
                     continue;
                 }
@@ -85,6 +97,8 @@ void GuestThread::run(const ThreadStart& start) {
                 fatal_exit("I/O to an unexpected port");
             }
             case KVM_EXIT_INTR:
+                run->immediate_exit = 0;
+                if (vcpu_->sync_regs().rip >= layout::kUserBase) deliver_signals(-1);
                 continue;
             default:
                 row_.exits_other.fetch_add(1, std::memory_order_relaxed);

@@ -287,6 +287,40 @@ int64_t Process::spawn_thread(const ThreadStart& start, uint64_t clear_child_tid
     return row.tid;
 }
 
+int64_t Process::send_signal(GuestThread* self, int sig, int tid, SigInfoFields info) {
+    if (sig < 0 || sig > SignalTable::kMaxSignal) return -EINVAL;
+    ThreadRow* target = nullptr;
+    if (tid != 0) {
+        target = threads_.find_live(tid);
+        if (!target) return -ESRCH;
+    }
+    if (sig == 0) return 0;
+    ThreadRow* kick = target;
+    if (!target) {
+        // Process-directed: the first thread that does not block it, the
+        // sender first (Linux's complete_signal() preference).
+        if (self && !(self->row().sigmask.load() & sig_bit(sig))) {
+            kick = &self->row();
+        } else {
+            for (ThreadRow* r : threads_.live_rows())
+                if (!(r->sigmask.load() & sig_bit(sig))) {
+                    kick = r;
+                    break;
+                }
+        }
+    }
+    // Linux drops an ignored signal at once unless the target blocks it (its
+    // action may change before it is unblocked).
+    const bool blocked = target ? (target->sigmask.load() & sig_bit(sig)) != 0 : kick == nullptr;
+    if (signals_.ignored(sig) && !blocked) return 0;
+    signals_.post(target, sig, info);
+    if (kick && (!self || kick != &self->row())) {
+        GuestThread::kick_host_thread(kick->host_tid);
+        futexes_.interrupt(kick->tid);
+    }
+    return 0;
+}
+
 void Process::thread_exited(ThreadRow& row, std::unique_ptr<kvm::Vcpu> vcpu, int code) {
     // CLONE_CHILD_CLEARTID: clear the tid word and wake one joiner.
     if (row.clear_child_tid) {
@@ -302,6 +336,7 @@ void Process::thread_exited(ThreadRow& row, std::unique_ptr<kvm::Vcpu> vcpu, int
 
 void Process::run() {
     install_host_fault_report(machine_->memory().host_base(), machine_->memory().size());
+    GuestThread::install_kick_handler();
     int64_t tid = spawn_thread(initial_, 0);
     if (tid < 0) {
         log::error("cannot start the guest's main thread: {}", std::strerror(static_cast<int>(-tid)));

@@ -5,11 +5,13 @@
 // table here is what a remote node would forward to.
 //
 // Lock order (outer to inner): aspace_mu_ -> FdTable::mu_ ->
-// FutexTable::mu_ -> ThreadTable::mu_ -> vcpu_pool_mu_ -> exit_mu_.
+// FutexTable::mu_ -> ThreadTable::mu_ -> vcpu_pool_mu_ -> exit_mu_;
+// SignalTable::mu_ is a leaf (see docs/ARCHITECTURE.md, Lock order).
 // No lock is held across KVM_RUN.
 #include <sys/types.h>
 
 #include <atomic>
+#include <csignal>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -26,6 +28,7 @@
 #include "vmm/process/futex_table.hpp"
 #include "vmm/process/guest_access.hpp"
 #include "vmm/process/host_syscalls.hpp"
+#include "vmm/process/interval_timer.hpp"
 #include "vmm/process/machine.hpp"
 #include "vmm/process/signal_table.hpp"
 #include "vmm/process/thread_table.hpp"
@@ -117,6 +120,15 @@ public:
     // points the calling thread's registers at it, and returns 0.
     int64_t exec(GuestThread& t, ProcessConfig image);
 
+    // Generates signal `sig` for thread `tid`, or for the process when tid
+    // is 0 (delivered to a thread that does not block it, preferring
+    // `self`). Ignored signals are dropped; the target is kicked out of
+    // KVM_RUN, a blocking host syscall or an emulated futex wait. `self` may
+    // be null (timer thread). Returns 0, -EINVAL or -ESRCH (no such tid).
+    int64_t send_signal(GuestThread* self, int sig, int tid, SigInfoFields info);
+    // ITIMER_REAL: fires SIGALRM at the process.
+    IntervalTimer& itimer() { return itimer_; }
+
     // Called by a guest thread's host thread when the guest thread ends.
     void thread_exited(ThreadRow& row, std::unique_ptr<kvm::Vcpu> vcpu, int code);
     // Ends the whole process (exit_group, fatal signal). Safe from any thread;
@@ -160,6 +172,7 @@ private:
     std::atomic<bool> exiting_{false};
     std::atomic<int> live_{0};
     ThreadStart initial_;
+    IntervalTimer itimer_{[this] { send_signal(nullptr, SIGALRM, 0, {0x80 /* SI_KERNEL */, 0, 0}); }};
     // Writes the guest vDSO's time record; null without a vDSO. Last member:
     // its thread stops before the guest RAM it writes goes away.
     std::unique_ptr<Timekeeper> timekeeper_;

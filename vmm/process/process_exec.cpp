@@ -54,14 +54,12 @@ int64_t Process::exec(GuestThread& t, ProcessConfig image) {
     (void)fds_.close_on_exec();
     signals_.reset_handlers();
 
-    // The new program starts from its entry with a clean register file. The
-    // syscall return path sets RIP = RCX and RFLAGS = R11, so those carry
-    // the entry point and flags too.
-    kvm_regs& r = t.regs();
-    r = start->regs;
-    r.rcx = start->regs.rip;
-    r.r11 = start->regs.rflags;
+    // The new program starts from its entry with a clean register file,
+    // which bypasses the syscall return (RIP = RCX, RFLAGS = R11).
+    t.regs() = start->regs;
     t.mark_regs_dirty();
+    t.set_regs_replaced();
+    t.row().sigaltstack_reset();
     if (auto e = t.set_fs_base(0); !e) log::warn("execve: {}", e.error().message);
     if (auto e = t.set_gs_base(0); !e) log::warn("execve: {}", e.error().message);
     ThreadRow& row = t.row();

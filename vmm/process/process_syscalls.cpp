@@ -6,6 +6,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/time.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -282,8 +283,10 @@ int64_t sys_futex(GuestThread& t, const SyscallRequest& r) {
             auto deadline = futex_deadline(p, r.args[3], bitset, op & FUTEX_CLOCK_REALTIME, e);
             if (e) return e;
             t.row().state = ThreadState::blocked;
+            ThreadRow& row = t.row();
+            const std::function<bool()> signalled = [&p, &row] { return p.signals().deliverable(row) != 0; };
             int64_t res = p.futexes().wait(uaddr, val, bitset ? static_cast<uint32_t>(r.args[5]) : FUTEX_BITSET_MATCH_ANY,
-                                           deadline, reader);
+                                           deadline, reader, row.tid, &signalled);
             t.row().state = ThreadState::in_syscall;
             return res;
         }
@@ -325,41 +328,112 @@ int64_t sys_rt_sigaction(Process& p, const SyscallRequest& r) {
 int64_t sys_rt_sigprocmask(GuestThread& t, const SyscallRequest& r) {
     if (r.args[3] != 8) return -EINVAL;
     Process& p = t.process();
-    uint64_t& mask = t.row().sigmask;
-    const uint64_t old = mask;
+    std::atomic<uint64_t>& mask = t.row().sigmask;
+    const uint64_t old = mask.load();
     if (r.args[1]) {
         auto set = p.mem().read<uint64_t>(r.args[1]);
         if (!set) return -EFAULT;
-        const uint64_t unblockable = (1ull << (SIGKILL - 1)) | (1ull << (SIGSTOP - 1));
+        uint64_t m = old;
         switch (r.args[0]) {
-            case SIG_BLOCK: mask |= *set; break;
-            case SIG_UNBLOCK: mask &= ~*set; break;
-            case SIG_SETMASK: mask = *set; break;
+            case SIG_BLOCK: m |= *set; break;
+            case SIG_UNBLOCK: m &= ~*set; break;
+            case SIG_SETMASK: m = *set; break;
             default: return -EINVAL;
         }
-        mask &= ~unblockable;
+        // Signals this unblocks are delivered on the way out of this call.
+        mask = m & ~SignalTable::kUnblockable;
     }
     if (r.args[2] && !p.mem().write(r.args[2], old)) return -EFAULT;
     return 0;
 }
 
-// A signal sent by the guest to itself. Delivery into guest handlers is not
-// implemented; a signal whose action would terminate ends the process with
-// 128+sig as Linux does, ignored ones are dropped.
-int64_t sys_kill_self(GuestThread& t, int sig) {
+SigInfoFields user_info(Process& p, int code) { return {code, p.pid(), static_cast<uint32_t>(::getuid())}; }
+
+int64_t sys_sigaltstack(GuestThread& t, const SyscallRequest& r) {
     Process& p = t.process();
-    if (sig == 0) return 0;
-    if (sig < 1 || sig > SignalTable::kMaxSignal) return -EINVAL;
-    auto act = p.signals().get(sig);
-    if (act.handler == reinterpret_cast<uint64_t>(SIG_IGN)) return 0;
-    if (act.handler == reinterpret_cast<uint64_t>(SIG_DFL)) {
-        if (!SignalTable::default_terminates(sig)) return 0;
-        log::error("guest thread {} killed by SIG{}", t.row().tid, sigabbrev_np(sig) ? sigabbrev_np(sig) : "?");
-        p.exit_process(128 + sig);
+    AltStack& as = t.row().altstack;
+    const uint64_t sp = t.regs().rsp;
+    const bool on = !(as.flags & SS_DISABLE) && sp > as.sp && sp - as.sp <= as.size;
+    if (r.args[1]) {
+        stack_t old{};
+        old.ss_sp = reinterpret_cast<void*>(as.sp);
+        old.ss_size = as.size;
+        old.ss_flags = on ? SS_ONSTACK : (as.flags & SS_DISABLE);
+        if (!p.mem().write(r.args[1], old)) return -EFAULT;
     }
-    log::error("guest sent SIG{} to itself with a handler installed; signal delivery is not supported, terminating",
-               sigabbrev_np(sig) ? sigabbrev_np(sig) : "?");
-    p.exit_process(128 + sig);
+    if (r.args[0]) {
+        auto ns = p.mem().read<stack_t>(r.args[0]);
+        if (!ns) return -EFAULT;
+        if (on) return -EPERM;
+        constexpr int kSsAutodisarm = 1 << 31;  // accepted; departure: not honoured
+        const int mode = ns->ss_flags & ~kSsAutodisarm;
+        if (mode != 0 && mode != SS_DISABLE && mode != SS_ONSTACK) return -EINVAL;
+        if (mode == SS_DISABLE) {
+            as = AltStack{};
+        } else {
+            if (ns->ss_size < static_cast<size_t>(MINSIGSTKSZ)) return -ENOMEM;
+            as = AltStack{reinterpret_cast<uint64_t>(ns->ss_sp), ns->ss_size, 0};
+        }
+    }
+    return 0;
+}
+
+// timeval <-> IntervalTimer::Duration (microseconds).
+IntervalTimer::Duration from_timeval(const struct timeval& tv) {
+    return std::chrono::seconds(tv.tv_sec) + std::chrono::microseconds(tv.tv_usec);
+}
+struct timeval to_timeval(IntervalTimer::Duration d) {
+    struct timeval tv {};
+    tv.tv_sec = d.count() / 1000000;
+    tv.tv_usec = d.count() % 1000000;
+    return tv;
+}
+
+// Only ITIMER_REAL is emulated; ITIMER_VIRTUAL/PROF would need per-vCPU
+// CPU-time accounting (departure: EINVAL, logged once).
+int64_t sys_setitimer(Process& p, const SyscallRequest& r) {
+    if (static_cast<int>(r.args[0]) != ITIMER_REAL) {
+        p.report_unsupported_feature("setitimer(ITIMER_VIRTUAL/ITIMER_PROF)");
+        return -EINVAL;
+    }
+    IntervalTimer::Value nv{};
+    if (r.args[1]) {
+        auto v = p.mem().read<struct itimerval>(r.args[1]);
+        if (!v) return -EFAULT;
+        for (const auto& tv : {v->it_value, v->it_interval})
+            if (tv.tv_sec < 0 || tv.tv_usec < 0 || tv.tv_usec >= 1000000) return -EINVAL;
+        nv = {from_timeval(v->it_value), from_timeval(v->it_interval)};
+    }
+    auto old = r.args[1] ? p.itimer().set(nv) : p.itimer().get();
+    if (r.args[2]) {
+        struct itimerval ov {};
+        ov.it_value = to_timeval(old.value);
+        ov.it_interval = to_timeval(old.interval);
+        if (!p.mem().write(r.args[2], ov)) return -EFAULT;
+    }
+    return 0;
+}
+
+int64_t sys_getitimer(Process& p, const SyscallRequest& r) {
+    if (static_cast<int>(r.args[0]) != ITIMER_REAL) {
+        p.report_unsupported_feature("getitimer(ITIMER_VIRTUAL/ITIMER_PROF)");
+        return -EINVAL;
+    }
+    auto v = p.itimer().get();
+    struct itimerval ov {};
+    ov.it_value = to_timeval(v.value);
+    ov.it_interval = to_timeval(v.interval);
+    return p.mem().write(r.args[1], ov) ? 0 : -EFAULT;
+}
+
+// alarm(2): seconds left on the previous alarm, rounded to nearest (never 0
+// for an armed one), as Linux does.
+int64_t sys_alarm(Process& p, const SyscallRequest& r) {
+    const auto secs = std::chrono::seconds(static_cast<unsigned>(r.args[0]));
+    auto old = p.itimer().set({std::chrono::duration_cast<IntervalTimer::Duration>(secs), {}});
+    if (old.value.count() == 0) return 0;
+    const int64_t left = (old.value.count() + 500000) / 1000000;
+    return left ? left : 1;
 }
 
 // ---- identity, limits, scheduling ---------------------------------------------
@@ -490,28 +564,37 @@ int64_t process_syscall(GuestThread& t, const SyscallRequest& r, bool& handled) 
         case SYS_futex: return sys_futex(t, r);
         case SYS_rt_sigaction: return sys_rt_sigaction(p, r);
         case SYS_rt_sigprocmask: return sys_rt_sigprocmask(t, r);
-        case SYS_sigaltstack:
-            if (r.args[1]) {
-                stack_t old{};
-                old.ss_flags = SS_DISABLE;
-                if (!p.mem().write(r.args[1], old)) return -EFAULT;
-            }
-            return 0;
-        case SYS_rt_sigreturn:
-            p.report_unsupported_feature("rt_sigreturn without signal delivery");
-            return -ENOSYS;
-        case SYS_kill:
-            if (static_cast<pid_t>(r.args[0]) != p.pid() && r.args[0] != 0) return -ESRCH;
-            return sys_kill_self(t, static_cast<int>(r.args[1]));
+        case SYS_sigaltstack: return sys_sigaltstack(t, r);
+        case SYS_rt_sigreturn: return t.sigreturn();
+        case SYS_rt_sigpending: {
+            if (r.args[1] != 8) return -EINVAL;
+            const uint64_t pend = p.signals().pending(t.row()) & t.row().sigmask.load();
+            return p.mem().write(r.args[0], pend) ? 0 : -EFAULT;
+        }
+        case SYS_pause: return t.wait_for_signal(std::nullopt);
+        case SYS_rt_sigsuspend: {
+            if (r.args[1] != 8) return -EINVAL;
+            auto m = p.mem().read<uint64_t>(r.args[0]);
+            if (!m) return -EFAULT;
+            return t.wait_for_signal(*m);
+        }
+        case SYS_kill: {
+            // The guest is the only process: pid, 0 (its group) and -1 (all
+            // it may signal) all mean itself.
+            const pid_t pid = static_cast<pid_t>(r.args[0]);
+            if (pid != p.pid() && pid != 0 && pid != -1 && pid != -p.pid()) return -ESRCH;
+            return p.send_signal(&t, static_cast<int>(r.args[1]), 0, user_info(p, SI_USER));
+        }
         case SYS_tgkill:
-            if (static_cast<pid_t>(r.args[0]) != p.pid()) return -ESRCH;
-            return sys_kill_self(t, static_cast<int>(r.args[2]));
+            if (static_cast<pid_t>(r.args[0]) != p.pid()) return static_cast<int>(r.args[0]) <= 0 ? -EINVAL : -ESRCH;
+            if (static_cast<int>(r.args[1]) <= 0) return -EINVAL;
+            return p.send_signal(&t, static_cast<int>(r.args[2]), static_cast<int>(r.args[1]), user_info(p, SI_TKILL));
         case SYS_tkill:
-            return sys_kill_self(t, static_cast<int>(r.args[1]));
-        case SYS_alarm:
-            // No signal delivery (see SignalTable): an alarm would never fire.
-            p.report_unsupported_feature("alarm(): SIGALRM is never delivered");
-            return 0;
+            if (static_cast<int>(r.args[0]) <= 0) return -EINVAL;
+            return p.send_signal(&t, static_cast<int>(r.args[1]), static_cast<int>(r.args[0]), user_info(p, SI_TKILL));
+        case SYS_alarm: return sys_alarm(p, r);
+        case SYS_setitimer: return sys_setitimer(p, r);
+        case SYS_getitimer: return sys_getitimer(p, r);
         case SYS_getpid: return p.pid();
         case SYS_gettid: return t.row().tid;
         case SYS_getppid: return ::getppid();

@@ -36,4 +36,44 @@ bool SignalTable::default_terminates(int sig) {
     }
 }
 
+bool SignalTable::ignored(int sig) const {
+    if (sig == SIGKILL) return false;
+    const KernelSigaction a = get(sig);
+    if (a.handler == reinterpret_cast<uint64_t>(SIG_IGN)) return true;
+    return a.handler == reinterpret_cast<uint64_t>(SIG_DFL) && !default_terminates(sig);
+}
+
+void SignalTable::post(ThreadRow* row, int sig, SigInfoFields info) {
+    std::lock_guard lk(mu_);
+    const uint64_t bit = sig_bit(sig);
+    if (row) {
+        if (!(row->sig_pending.load() & bit)) row->sig_info[sig] = info;
+        row->sig_pending.fetch_or(bit);
+    } else {
+        if (!(shared_pending_.load() & bit)) shared_info_[sig] = info;
+        shared_pending_.fetch_or(bit);
+    }
+}
+
+std::optional<SignalTable::Dequeued> SignalTable::dequeue(ThreadRow& row) {
+    std::lock_guard lk(mu_);
+    const uint64_t allowed = ~row.sigmask.load();
+    Dequeued d{};
+    if (uint64_t own = row.sig_pending.load() & allowed) {
+        d.sig = __builtin_ctzll(own) + 1;
+        d.info = row.sig_info[d.sig];
+        row.sig_pending.fetch_and(~sig_bit(d.sig));
+    } else if (uint64_t shared = shared_pending_.load() & allowed) {
+        d.sig = __builtin_ctzll(shared) + 1;
+        d.info = shared_info_[d.sig];
+        shared_pending_.fetch_and(~sig_bit(d.sig));
+    } else {
+        return std::nullopt;
+    }
+    KernelSigaction& a = actions_[d.sig];
+    d.act = a;
+    if ((a.flags & SA_RESETHAND) && a.handler > 1) a = KernelSigaction{};
+    return d;
+}
+
 }  // namespace spanvm::process

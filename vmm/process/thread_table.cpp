@@ -31,6 +31,21 @@ size_t ThreadTable::live_threads() const {
     return n;
 }
 
+ThreadRow* ThreadTable::find_live(int tid) {
+    std::lock_guard lk(mu_);
+    for (auto& r : rows_)
+        if (r.tid == tid && r.state.load() != ThreadState::exited) return &r;
+    return nullptr;
+}
+
+std::vector<ThreadRow*> ThreadTable::live_rows() {
+    std::lock_guard lk(mu_);
+    std::vector<ThreadRow*> out;
+    for (auto& r : rows_)
+        if (r.state.load() != ThreadState::exited) out.push_back(&r);
+    return out;
+}
+
 size_t ThreadTable::total_threads() const {
     std::lock_guard lk(mu_);
     return rows_.size();

@@ -4,12 +4,15 @@
 // (exited threads stay for --stats), so row pointers stay valid.
 // The distributed mode adds the executor thread, forwarded-syscall and
 // DSM page-fault columns; they are left out until something can fill them.
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <deque>
 #include <mutex>
 #include <string>
 #include <vector>
+
+#include "vmm/process/signal_frame.hpp"
 
 namespace spanvm::process {
 
@@ -30,7 +33,14 @@ struct ThreadRow {
     uint64_t clear_child_tid = 0;  // CLONE_CHILD_CLEARTID / set_tid_address
     uint64_t robust_list = 0;
     uint64_t robust_list_len = 0;
-    uint64_t sigmask = 0;
+    // Signals (bit sig-1). sigmask is written by the thread itself and read
+    // by senders choosing a target; sig_pending is set by senders and
+    // cleared by the thread, both lock-free; sig_info is under SignalTable::mu_.
+    std::atomic<uint64_t> sigmask{0};
+    std::atomic<uint64_t> sig_pending{0};
+    std::array<SigInfoFields, 65> sig_info{};
+    AltStack altstack{};  // sigaltstack; only the thread itself touches it
+    void sigaltstack_reset() { altstack = AltStack{}; }
     int exit_code = 0;
 };
 
@@ -40,6 +50,10 @@ public:
     // Allocates the next tid (the first one is the pid) and a row.
     ThreadRow& add(unsigned vcpu_id, unsigned node_id);
     size_t live_threads() const;
+    // The row of a live (not exited) thread, or null.
+    ThreadRow* find_live(int tid);
+    // Live rows, for choosing the target of a process-directed signal.
+    std::vector<ThreadRow*> live_rows();
     size_t total_threads() const;
     // Copies of the rows for printing.
     std::string format_table() const;

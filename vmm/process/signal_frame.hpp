@@ -1,0 +1,113 @@
+#pragma once
+// The x86-64 Linux signal frame (struct rt_sigframe), built and parsed as
+// pure logic: arch/x86/kernel/signal_64.c, asm/sigframe.h and the uapi
+// sigcontext.h / ucontext.h / siginfo.h layouts.
+//
+// Frame placement follows the kernel's get_sigframe():
+//   sp = rsp - 128 (red zone), or the top of the alternate stack for an
+//   SA_ONSTACK handler when one is set and not already in use;
+//   fpstate = round_down(sp - (xstate_size + 4), 64)  (+4: FP_XSTATE_MAGIC2);
+//   frame   = round_down(fpstate - sizeof(rt_sigframe), 16) - 8,
+// so RSP at handler entry is 8 mod 16, as after a call.
+// The fpstate is the XSAVE image (standard format) with the kernel's
+// software-reserved bytes (_fpx_sw_bytes, FP_XSTATE_MAGIC1) at offset 464 and
+// FP_XSTATE_MAGIC2 right after the image, so glibc/libgcc and debuggers see
+// what they see under Linux. A 512-byte image is taken as the FXSAVE
+// format (a CPU without XSAVE): no magic words, no UC_FP_XSTATE.
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <vector>
+
+namespace spanvm::process {
+
+// The general registers in struct sigcontext order (r8 ... rip, eflags).
+struct SigRegs {
+    uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
+    uint64_t rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip, eflags;
+};
+static_assert(sizeof(SigRegs) == 18 * 8);
+
+// What a pending signal carries into siginfo (kill/tkill/kernel senders).
+struct SigInfoFields {
+    int32_t code = 0;   // SI_USER, SI_TKILL, SI_KERNEL
+    int32_t pid = 0;
+    uint32_t uid = 0;
+};
+
+struct AltStack {
+    uint64_t sp = 0;
+    uint64_t size = 0;
+    int32_t flags = 2;  // SS_DISABLE
+};
+
+namespace sigframe {
+inline constexpr uint64_t kRedZone = 128;
+inline constexpr uint64_t kFrameSize = 440;  // sizeof(struct rt_sigframe)
+inline constexpr uint64_t kUcontextOffset = 8;
+inline constexpr uint64_t kSiginfoOffset = 312;
+inline constexpr uint64_t kUcontextSize = 304;
+inline constexpr uint64_t kMcontextOffset = 40;   // in ucontext
+inline constexpr uint64_t kSigmaskOffset = 296;   // in ucontext
+inline constexpr uint64_t kFpstatePtrOffset = 184;  // in sigcontext
+inline constexpr uint64_t kSwBytesOffset = 464;     // in the fpstate
+inline constexpr uint32_t kFpXstateMagic1 = 0x46505853;
+inline constexpr uint32_t kFpXstateMagic2 = 0x46505845;
+inline constexpr uint64_t kUcFpXstate = 0x1, kUcSigcontextSs = 0x2, kUcStrictRestoreSs = 0x4;
+inline constexpr uint16_t kUserCs = 0x33, kUserSs = 0x2b;
+}  // namespace sigframe
+
+struct FrameInput {
+    SigRegs regs{};               // the interrupted user state (what sigreturn restores)
+    uint64_t saved_mask = 0;      // uc_sigmask
+    int sig = 0;
+    SigInfoFields info{};
+    uint64_t handler = 0;
+    uint64_t flags = 0;           // sa_flags
+    uint64_t restorer = 0;        // sa_restorer (the return address)
+    AltStack altstack{};
+    std::span<const uint8_t> xsave;  // the XSAVE image, exactly xstate_size bytes
+    uint64_t xfeatures = 0;          // XCR0
+};
+
+struct FrameImage {
+    uint64_t base = 0;           // guest address of bytes[0] == the new RSP
+    std::vector<uint8_t> bytes;  // frame + fpstate, to copy to the guest
+    SigRegs entry{};             // registers at handler entry
+};
+
+// Fails (nullopt) when the frame would wrap below address 0.
+std::optional<FrameImage> build_signal_frame(const FrameInput& in);
+
+struct SigreturnState {
+    SigRegs regs{};
+    uint64_t mask = 0;
+    uint64_t fpstate = 0;      // guest address of the XSAVE image, 0 = none
+    uint64_t uc_flags = 0;
+    AltStack uc_stack{};
+};
+
+// Parses the ucontext that starts at `uc` (kUcontextSize bytes: the guest
+// RSP at rt_sigreturn entry points at it). `cur_eflags` supplies the bits a
+// signal handler may not change (kernel FIX_EFLAGS).
+std::optional<SigreturnState> parse_ucontext(std::span<const uint8_t> uc, uint64_t cur_eflags);
+
+// True when the fpstate's software bytes carry FP_XSTATE_MAGIC1 and the
+// given size; sigreturn then restores `xstate_size` bytes of XSAVE image.
+bool fpstate_has_magic(std::span<const uint8_t> fx512, uint32_t xstate_size);
+
+// The 512-byte FXSAVE image <-> the fields of KVM's struct kvm_fpu, kept
+// here as plain arrays so this stays free of <linux/kvm.h>.
+struct FxsaveFields {
+    uint8_t fpr[8][16];
+    uint16_t fcw, fsw;
+    uint8_t ftwx;  // abridged tag word
+    uint16_t last_opcode;
+    uint64_t last_ip, last_dp;
+    uint8_t xmm[16][16];
+    uint32_t mxcsr;
+};
+std::vector<uint8_t> fxsave_image(const FxsaveFields& f);
+FxsaveFields parse_fxsave(std::span<const uint8_t> img512);
+
+}  // namespace spanvm::process
