@@ -1,5 +1,7 @@
 #include "vmm/process/host_syscalls.hpp"
 
+#include <unistd.h>
+
 #include <charconv>
 #include <string_view>
 
@@ -77,6 +79,26 @@ int64_t at_dir(HostSyscallContext& ctx, uint64_t guest_dirfd, const GuestPath& p
         return 0;
     }
     return at_dir_fd(ctx, guest_dirfd, out);
+}
+
+int64_t install_fd_pair(HostSyscallContext& ctx, const int host[2], bool cloexec, uint64_t out_gva) {
+    const int g0 = ctx.fds.install(host[0], cloexec);  // install closes host[0] on failure
+    if (g0 < 0) {
+        ::close(host[1]);
+        return g0;
+    }
+    const int g1 = ctx.fds.install(host[1], cloexec);
+    if (g1 < 0) {
+        (void)ctx.fds.close(g0);
+        return g1;
+    }
+    const int out[2] = {g0, g1};
+    if (!ctx.mem.write(out_gva, out)) {  // the window may have changed since the caller checked
+        (void)ctx.fds.close(g0);
+        (void)ctx.fds.close(g1);
+        return -EFAULT;
+    }
+    return 0;
 }
 
 }  // namespace detail

@@ -75,4 +75,9 @@ inline int64_t install_new(HostSyscallContext& ctx, int64_t host_fd, bool cloexe
     return ctx.fds.install(static_cast<int>(host_fd), cloexec);
 }
 
+// Installs a freshly created host fd pair (pipe2, socketpair) as two guest
+// fds and writes them to the guest's int[2] at `out_gva`. On any failure no
+// fd is left behind (neither host nor guest) and -errno is returned.
+int64_t install_fd_pair(HostSyscallContext& ctx, const int host[2], bool cloexec, uint64_t out_gva);
+
 }  // namespace spanvm::process::detail

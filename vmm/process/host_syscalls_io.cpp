@@ -164,24 +164,7 @@ int64_t do_pipe2(HostSyscallContext& ctx, uint64_t fds_gva, uint64_t flags) {
     int host[2];
     int64_t r = raw(SYS_pipe2, P(host), static_cast<long>(flags | O_CLOEXEC));
     if (r < 0) return r;
-    const bool cloexec = (flags & O_CLOEXEC) != 0;
-    const int g0 = ctx.fds.install(host[0], cloexec);
-    if (g0 < 0) {
-        ::close(host[1]);
-        return g0;
-    }
-    const int g1 = ctx.fds.install(host[1], cloexec);
-    if (g1 < 0) {
-        (void)ctx.fds.close(g0);
-        return g1;
-    }
-    const int out[2] = {g0, g1};
-    if (!ctx.mem.write(fds_gva, out)) {  // a racing vCPU cannot shrink the window; still be safe
-        (void)ctx.fds.close(g0);
-        (void)ctx.fds.close(g1);
-        return -EFAULT;
-    }
-    return 0;
+    return install_fd_pair(ctx, host, (flags & O_CLOEXEC) != 0, fds_gva);
 }
 int64_t sys_pipe(HostSyscallContext& ctx, const SyscallArgs& a) { return do_pipe2(ctx, a[0], 0); }
 int64_t sys_pipe2(HostSyscallContext& ctx, const SyscallArgs& a) { return do_pipe2(ctx, a[0], a[1]); }

@@ -153,24 +153,7 @@ int64_t sys_socketpair(HostSyscallContext& ctx, const SyscallArgs& a) {
     int host[2];
     int64_t r = raw(SYS_socketpair, as_int(a[0]), type | SOCK_CLOEXEC, as_int(a[2]), P(host));
     if (r < 0) return r;
-    const bool cloexec = (type & SOCK_CLOEXEC) != 0;
-    const int g0 = ctx.fds.install(host[0], cloexec);
-    if (g0 < 0) {
-        ::close(host[1]);
-        return g0;
-    }
-    const int g1 = ctx.fds.install(host[1], cloexec);
-    if (g1 < 0) {
-        (void)ctx.fds.close(g0);
-        return g1;
-    }
-    const int out[2] = {g0, g1};
-    if (!ctx.mem.write(a[3], out)) {
-        (void)ctx.fds.close(g0);
-        (void)ctx.fds.close(g1);
-        return -EFAULT;
-    }
-    return 0;
+    return install_fd_pair(ctx, host, (type & SOCK_CLOEXEC) != 0, a[3]);
 }
 
 // bind / connect (fd, addr, addrlen).
