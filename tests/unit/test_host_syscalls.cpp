@@ -20,53 +20,22 @@
 #include <vector>
 
 #include "vmm/process/host_syscalls.hpp"
+#include "tests/unit/fake_guest.hpp"
 #include "vmm/process/syscall_names.hpp"
 
 using namespace spanvm::process;
 
 namespace {
 
-constexpr uint64_t kLo = 0x10000;
-constexpr uint64_t kRamSize = 1 << 20;
+using testing::kLo;
+using testing::kRamSize;
 
-// Fake guest: RAM in a vector, a bump allocator for guest buffers, and a
-// temp directory removed at the end.
-struct Guest {
-    std::vector<uint8_t> ram = std::vector<uint8_t>(kRamSize, 0);
-    GuestAccess mem{ram.data(), kLo, kRamSize};
-    FdTable fds;
-    HostSyscallContext ctx{mem, fds, 4, {}};
-    uint64_t next = kLo + 0x1000;
-    std::string dir;
-
-    Guest() {
-        char tmpl[] = "/tmp/spanvm-hostsys-XXXXXX";
-        REQUIRE(::mkdtemp(tmpl) != nullptr);
-        dir = tmpl;
-    }
-    ~Guest() { std::filesystem::remove_all(dir); }
-
-    uint64_t alloc(size_t n) {
-        const uint64_t at = next;
-        next += (n + 15) & ~size_t{15};
-        REQUIRE(next <= kRamSize);
-        return at;
-    }
-    uint64_t put(std::string_view s) {
-        const uint64_t at = alloc(s.size() + 1);
-        std::memcpy(ram.data() + at, s.data(), s.size());
-        ram[at + s.size()] = 0;
-        return at;
-    }
-    std::string get(uint64_t gva, size_t n) const { return std::string(reinterpret_cast<const char*>(ram.data() + gva), n); }
+struct Guest : testing::FakeGuest {
+    Guest() : FakeGuest(4, FdTable::kDefaultLimit, true, "hostsys") {}
     int32_t i32(uint64_t gva) const {
         int32_t v;
         std::memcpy(&v, ram.data() + gva, 4);
         return v;
-    }
-    int64_t call(long nr, uint64_t a0 = 0, uint64_t a1 = 0, uint64_t a2 = 0, uint64_t a3 = 0, uint64_t a4 = 0,
-                 uint64_t a5 = 0) {
-        return host_syscall(ctx, static_cast<uint64_t>(nr), {a0, a1, a2, a3, a4, a5});
     }
     static uint64_t fd_arg(int fd) { return static_cast<uint64_t>(static_cast<int64_t>(fd)); }
     int64_t open_file(const std::string& name, int flags) {

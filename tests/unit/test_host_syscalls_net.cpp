@@ -18,43 +18,18 @@
 #include <vector>
 
 #include "vmm/process/host_syscalls.hpp"
+#include "tests/unit/fake_guest.hpp"
 
 using namespace spanvm::process;
 
 namespace {
 
-constexpr uint64_t kLo = 0x10000;
-constexpr uint64_t kRamSize = 1 << 20;
+using testing::kLo;
+using testing::kRamSize;
 constexpr uint64_t kBad = kRamSize + 0x1000;  // outside the guest window
 
-// Fake guest: RAM in a vector, a bump allocator and a temp dir.
-struct Guest {
-    std::vector<uint8_t> ram = std::vector<uint8_t>(kRamSize, 0);
-    GuestAccess mem{ram.data(), kLo, kRamSize};
-    FdTable fds;
-    HostSyscallContext ctx{mem, fds, 1, {}};
-    uint64_t next = kLo + 0x1000;
-    std::string dir;
-
-    explicit Guest(int fd_limit = FdTable::kDefaultLimit) : fds(fd_limit, false) {
-        char tmpl[] = "/tmp/spanvm-net-XXXXXX";
-        REQUIRE(::mkdtemp(tmpl) != nullptr);
-        dir = tmpl;
-    }
-    ~Guest() { std::filesystem::remove_all(dir); }
-
-    uint64_t alloc(size_t n) {
-        const uint64_t at = next;
-        next += (n + 15) & ~size_t{15};
-        REQUIRE(next <= kRamSize);
-        return at;
-    }
-    uint64_t put(std::string_view s) {
-        const uint64_t at = alloc(s.size() + 1);
-        std::memcpy(ram.data() + at, s.data(), s.size());
-        ram[at + s.size()] = 0;
-        return at;
-    }
+struct Guest : testing::FakeGuest {
+    explicit Guest(int fd_limit = FdTable::kDefaultLimit) : FakeGuest(1, fd_limit, false, "net") {}
     template <typename T>
     uint64_t put_obj(const T& v) {
         const uint64_t at = alloc(sizeof(T));
@@ -66,11 +41,6 @@ struct Guest {
         T v;
         std::memcpy(&v, ram.data() + gva, sizeof(T));
         return v;
-    }
-    std::string get(uint64_t gva, size_t n) const { return std::string(reinterpret_cast<const char*>(ram.data() + gva), n); }
-    int64_t call(long nr, uint64_t a0 = 0, uint64_t a1 = 0, uint64_t a2 = 0, uint64_t a3 = 0, uint64_t a4 = 0,
-                 uint64_t a5 = 0) {
-        return host_syscall(ctx, static_cast<uint64_t>(nr), {a0, a1, a2, a3, a4, a5});
     }
     // A guest msghdr with iovecs over the given guest buffers.
     uint64_t msg(const std::vector<std::pair<uint64_t, size_t>>& bufs, uint64_t name = 0, socklen_t namelen = 0,
