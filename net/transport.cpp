@@ -4,6 +4,7 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <thread>
@@ -583,7 +584,11 @@ private:
         peer.hello.clear();
         fail_pending(peer.id, Error{ECONNABORTED, reason});
         if (stopping_) return;
-        log::warn("{}", reason);
+        // The handler owns reporting; log loudly only if nobody else will.
+        if (on_peer_failed_)
+            log::info("{}", reason);
+        else
+            log::warn("{}", reason);
         if (on_peer_failed_) {
             try {
                 on_peer_failed_(peer.id, reason);

@@ -22,7 +22,9 @@
 // peer permanently (no reconnect: a DSM cannot recover a lost node anyway),
 // fail its pending requests, make later sends to it return an error, and
 // call on_peer_failed(node, "node 2 (127.0.0.1:7402): connection reset").
-// Other peers are unaffected. Stopping the local transport reports nothing.
+// Other peers are unaffected. Stopping the local transport reports nothing
+// locally (its peers see the connection close). The failure is logged at
+// info level when an on_peer_failed handler is set, at warn level otherwise.
 #include <chrono>
 #include <cstdint>
 #include <functional>

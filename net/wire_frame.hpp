@@ -11,6 +11,7 @@
 //   offset 20 payload_length u32  <= the receiver's max payload
 // All integers are little-endian and are encoded field by field (never by
 // copying a struct), so the layout does not depend on the compiler.
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <span>

@@ -49,6 +49,7 @@ struct TestNode {
     std::unique_ptr<Transport> transport;
     std::vector<std::uint64_t> ignored_requests;
 
+    // `pred` runs with `mu` held: read the fields directly, not via the locking helpers.
     template <typename Pred>
     bool wait_until(Pred pred, std::chrono::milliseconds timeout = 2000ms) {
         std::unique_lock lock(mu);
@@ -525,4 +526,36 @@ SCENARIO("the RTT probe measures round trips without user handlers") {
     REQUIRE(loop.has_value());
     CHECK(loop->size() == 5);
     for (auto& n : nodes) n.transport->stop();
+}
+
+SCENARIO("stop() called from a callback shuts down without deadlock") {
+    QuietLogs quiet;
+    std::vector<TestNode> nodes(2);
+    ClusterConfig cfg = start_cluster(nodes, 2, {0});
+    std::atomic<bool> got{false};
+    std::unique_ptr<Transport> t1;
+    Transport* raw_t1 = nullptr;
+    t1 = std::make_unique<Transport>(
+        cfg, 1, test_types(),
+        [&](NodeId, std::uint16_t, std::uint64_t, ByteView) {
+            got = true;
+            raw_t1->stop();  // on the I/O thread: must not try to join itself
+        },
+        nullptr, fast_options());
+    raw_t1 = t1.get();
+    t1->start();
+    REQUIRE(nodes[0].transport->wait_connected(2000ms).has_value());
+    auto pending = nodes[0].transport->request(1, MSG_IGNORED, Bytes{}, 2000ms);
+    THEN("the node stops, its peer sees it leave, and destruction joins cleanly") {
+        for (int i = 0; i < 400 && t1->running(); ++i) std::this_thread::sleep_for(5ms);
+        CHECK(got);
+        CHECK_FALSE(t1->running());
+        CHECK_FALSE(t1->send(0, MSG_DATA, {}).has_value());
+        auto r = pending.get();
+        CHECK_FALSE(r.has_value());
+        REQUIRE(nodes[0].wait_until([&] { return !nodes[0].failures.empty(); }));
+        CHECK(nodes[0].failure_of(1).has_value());
+        t1.reset();
+    }
+    nodes[0].transport->stop();
 }
