@@ -1,4 +1,4 @@
-// fuzz-sources: vmm/process/address_space.cpp
+// fuzz-sources: vmm/process/mm/address_space.cpp
 // Fuzz target for process::AddressSpace.
 //
 // The input is decoded into a random sequence of mmap/munmap/mprotect/
@@ -31,7 +31,7 @@
 
 #include <fmt/format.h>
 
-#include "vmm/process/address_space.hpp"
+#include "vmm/process/mm/address_space.hpp"
 
 namespace aspace_model {
 

@@ -1,4 +1,4 @@
-// fuzz-sources: vmm/process/elf_file.cpp
+// fuzz-sources: vmm/process/loader/elf_file.cpp
 // libFuzzer target: ElfFile::parse + plan_load + apply_load_plan on arbitrary
 // bytes. Besides "no crash", it checks the invariants the loader relies on and
 // aborts if one is broken.
@@ -8,7 +8,7 @@
 #include <cstring>
 #include <vector>
 
-#include "vmm/process/elf_file.hpp"
+#include "vmm/process/loader/elf_file.hpp"
 
 using namespace spanvm::process;
 

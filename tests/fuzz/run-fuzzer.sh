@@ -2,7 +2,7 @@
 # run-fuzzer.sh SOURCE OUTDIR SECONDS
 # Builds one libFuzzer target with clang (ASan + UBSan) from SOURCE, whose
 # first line names the project sources it needs:
-#   // fuzz-sources: vmm/process/elf_file.cpp ...
+#   // fuzz-sources: vmm/process/loader/elf_file.cpp ...
 # and runs it for SECONDS. Any crash, leak or sanitizer report fails.
 set -euo pipefail
 src=$1 out=$2 secs=$3

@@ -12,9 +12,9 @@
 #include <string_view>
 #include <vector>
 
-#include "vmm/process/fd_table.hpp"
-#include "vmm/process/guest_access.hpp"
-#include "vmm/process/host_syscalls.hpp"
+#include "vmm/process/syscalls/fd_table.hpp"
+#include "vmm/process/mm/guest_access.hpp"
+#include "vmm/process/syscalls/host_syscalls.hpp"
 
 namespace spanvm::process::testing {
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "vmm/process/address_space.hpp"
+#include "vmm/process/mm/address_space.hpp"
 
 // The randomized scenario reuses the fuzz target's engine (page-array
 // reference model + simulated guest RAM) so both check the same semantics.

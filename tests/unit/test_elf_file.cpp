@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "vmm/process/elf_file.hpp"
+#include "vmm/process/loader/elf_file.hpp"
 
 using namespace spanvm;
 using namespace spanvm::process;

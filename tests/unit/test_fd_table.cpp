@@ -7,7 +7,7 @@
 #include <thread>
 #include <vector>
 
-#include "vmm/process/fd_table.hpp"
+#include "vmm/process/syscalls/fd_table.hpp"
 
 using spanvm::process::FdRef;
 using spanvm::process::FdTable;

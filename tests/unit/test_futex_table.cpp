@@ -3,8 +3,8 @@
 #include <atomic>
 #include <thread>
 
-#include "vmm/process/futex_table.hpp"
-#include "vmm/process/thread_table.hpp"
+#include "vmm/process/threads/futex_table.hpp"
+#include "vmm/process/threads/thread_table.hpp"
 
 using namespace spanvm::process;
 using namespace std::chrono_literals;

@@ -4,7 +4,7 @@
 #include <cstring>
 #include <vector>
 
-#include "vmm/process/guest_access.hpp"
+#include "vmm/process/mm/guest_access.hpp"
 
 using spanvm::process::GuestAccess;
 

@@ -19,9 +19,9 @@
 #include <string>
 #include <vector>
 
-#include "vmm/process/host_syscalls.hpp"
+#include "vmm/process/syscalls/host_syscalls.hpp"
 #include "tests/unit/fake_guest.hpp"
-#include "vmm/process/syscall_names.hpp"
+#include "vmm/process/syscalls/syscall_names.hpp"
 
 using namespace spanvm::process;
 

@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "vmm/process/host_syscalls.hpp"
+#include "vmm/process/syscalls/host_syscalls.hpp"
 #include "tests/unit/fake_guest.hpp"
 
 using namespace spanvm::process;

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "vmm/process/elf_file.hpp"
-#include "vmm/process/initial_stack.hpp"
+#include "vmm/process/loader/elf_file.hpp"
+#include "vmm/process/loader/initial_stack.hpp"
 
 using namespace spanvm;
 using namespace spanvm::process;

@@ -3,7 +3,7 @@
 #include <atomic>
 #include <thread>
 
-#include "vmm/process/interval_timer.hpp"
+#include "vmm/process/signals/interval_timer.hpp"
 
 using namespace spanvm::process;
 using namespace std::chrono_literals;

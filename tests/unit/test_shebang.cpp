@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "vmm/process/shebang.hpp"
+#include "vmm/process/loader/shebang.hpp"
 
 using namespace spanvm::process;
 

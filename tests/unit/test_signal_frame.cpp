@@ -4,7 +4,7 @@
 #include <cstring>
 #include <vector>
 
-#include "vmm/process/signal_frame.hpp"
+#include "vmm/process/signals/signal_frame.hpp"
 
 using namespace spanvm::process;
 

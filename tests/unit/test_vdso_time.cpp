@@ -8,10 +8,10 @@
 #include <thread>
 #include <vector>
 
-#include "vmm/process/elf_file.hpp"
-#include "vmm/process/initial_stack.hpp"
-#include "vmm/process/vdso.hpp"
-#include "vmm/process/vdso_time.hpp"
+#include "vmm/process/loader/elf_file.hpp"
+#include "vmm/process/loader/initial_stack.hpp"
+#include "vmm/process/loader/vdso.hpp"
+#include "vmm/process/loader/vdso_time.hpp"
 
 using namespace spanvm;
 using namespace spanvm::process;

@@ -11,13 +11,13 @@
 
 #include "vmm/base/log.hpp"
 #include "vmm/memory/layout.hpp"
-#include "vmm/process/elf_file.hpp"
-#include "vmm/process/guest_thread.hpp"
-#include "vmm/process/host_fault_report.hpp"
-#include "vmm/process/initial_stack.hpp"
-#include "vmm/process/shebang.hpp"
-#include "vmm/process/syscall_names.hpp"
-#include "vmm/process/vdso.hpp"
+#include "vmm/process/loader/elf_file.hpp"
+#include "vmm/process/threads/guest_thread.hpp"
+#include "vmm/process/mm/host_fault_report.hpp"
+#include "vmm/process/loader/initial_stack.hpp"
+#include "vmm/process/loader/shebang.hpp"
+#include "vmm/process/syscalls/syscall_names.hpp"
+#include "vmm/process/loader/vdso.hpp"
 
 namespace spanvm::process {
 

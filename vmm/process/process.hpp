@@ -23,16 +23,16 @@
 
 #include "vmm/base/result.hpp"
 #include "vmm/memory/page_access_map.hpp"
-#include "vmm/process/address_space.hpp"
-#include "vmm/process/fd_table.hpp"
-#include "vmm/process/futex_table.hpp"
-#include "vmm/process/guest_access.hpp"
-#include "vmm/process/host_syscalls.hpp"
-#include "vmm/process/interval_timer.hpp"
+#include "vmm/process/mm/address_space.hpp"
+#include "vmm/process/syscalls/fd_table.hpp"
+#include "vmm/process/threads/futex_table.hpp"
+#include "vmm/process/mm/guest_access.hpp"
+#include "vmm/process/syscalls/host_syscalls.hpp"
+#include "vmm/process/signals/interval_timer.hpp"
 #include "vmm/process/machine.hpp"
-#include "vmm/process/signal_table.hpp"
-#include "vmm/process/thread_table.hpp"
-#include "vmm/process/timekeeper.hpp"
+#include "vmm/process/signals/signal_table.hpp"
+#include "vmm/process/threads/thread_table.hpp"
+#include "vmm/process/loader/timekeeper.hpp"
 
 namespace spanvm::process {
 
@@ -114,7 +114,7 @@ public:
     // Creates a guest thread on a vCPU (from the pool, or a new one) and
     // starts its host thread. Returns the new tid, or -errno.
     int64_t spawn_thread(const ThreadStart& start, uint64_t clear_child_tid, SpawnTidWrites writes = {});
-    // execve(2) for a single-threaded guest (vmm/process/process_exec.cpp):
+    // execve(2) for a single-threaded guest (vmm/process/syscalls/process_exec.cpp):
     // returns -errno with the old image intact if the new program cannot be
     // loaded; otherwise rebuilds the address space, loads the program and
     // points the calling thread's registers at it, and returns 0.

@@ -1,0 +1,63 @@
+#pragma once
+// Timekeeper: keeps the guest's vvar record (guest-shim/vdso/vvar.h) on the
+// host's clocks. At start it measures the TSC rate against the host clocks
+// (CPUID leaf 0x15 when it states the frequency exactly, else a ~20 ms
+// calibration) and publishes the first record; then a background thread
+// re-anchors the record every `period`: it samples the host's
+// CLOCK_MONOTONIC / MONOTONIC_RAW / REALTIME / BOOTTIME against the TSC,
+// estimates each clock's rate over the last few seconds, and steers the
+// guest clocks onto the host's with the pure rules of vdso_time.hpp (slew,
+// forward-only step), so guest-visible monotonic time never goes backwards
+// and stays within microseconds of the host's (timeouts the guest passes to
+// host syscalls use the host's clocks).
+//
+// The guest reads the TSC itself, so this relies on guest TSC == host TSC
+// (no TSC offset or scaling) and an invariant TSC; start() refuses a host
+// without an invariant TSC.
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "guest-shim/vdso/vvar.h"
+#include "vmm/base/result.hpp"
+#include "vmm/process/loader/vdso_time.hpp"
+
+namespace spanvm::process {
+
+class Timekeeper {
+public:
+    // `vvar` is the host view of the guest's vvar page; it must stay mapped
+    // for the Timekeeper's lifetime. The Timekeeper is its only writer.
+    static Result<std::unique_ptr<Timekeeper>> start(spanvm_vvar* vvar,
+                                                     std::chrono::milliseconds period = std::chrono::milliseconds(100));
+    ~Timekeeper();  // stops and joins the update thread
+    Timekeeper(const Timekeeper&) = delete;
+    Timekeeper& operator=(const Timekeeper&) = delete;
+
+    uint64_t tsc_hz() const { return tsc_hz_; }
+
+private:
+    Timekeeper(spanvm_vvar* vvar, std::chrono::milliseconds period) : vvar_(vvar), period_(period) {}
+    void loop(std::stop_token st);
+    void update();  // one re-anchoring; update thread only
+
+    static constexpr int kHistory = 50;  // rate window: kHistory * period
+
+    // Recent host samples per record clock, oldest first: the rate window.
+    struct Samples {
+        std::deque<ClockSample> clock[SPANVM_VVAR_NCLOCKS];
+    };
+    spanvm_vvar* vvar_;
+    std::chrono::milliseconds period_;
+    uint64_t tsc_hz_ = 0;
+    std::unique_ptr<Samples> hist_;  // touched by the update thread only (after start)
+    std::mutex mu_;
+    std::condition_variable_any cv_;
+    std::jthread thread_;  // last: stops first
+};
+
+}  // namespace spanvm::process

@@ -1,0 +1,149 @@
+#include "vmm/process/signals/signal_frame.hpp"
+
+#include <cstring>
+
+namespace spanvm::process {
+
+namespace {
+
+using namespace sigframe;
+
+template <typename T>
+void put(std::vector<uint8_t>& b, uint64_t off, T v) {
+    std::memcpy(b.data() + off, &v, sizeof v);
+}
+template <typename T>
+T get(std::span<const uint8_t> b, uint64_t off) {
+    T v;
+    std::memcpy(&v, b.data() + off, sizeof v);
+    return v;
+}
+
+constexpr uint64_t kEflagsCF = 1u << 0, kEflagsPF = 1u << 2, kEflagsAF = 1u << 4, kEflagsZF = 1u << 6,
+                   kEflagsSF = 1u << 7, kEflagsTF = 1u << 8, kEflagsDF = 1u << 10, kEflagsOF = 1u << 11,
+                   kEflagsRF = 1u << 16, kEflagsAC = 1u << 18;
+// The flags sigreturn takes from the frame (kernel FIX_EFLAGS).
+constexpr uint64_t kFixEflags =
+    kEflagsAC | kEflagsOF | kEflagsDF | kEflagsTF | kEflagsSF | kEflagsZF | kEflagsAF | kEflagsPF | kEflagsCF | kEflagsRF;
+constexpr uint64_t kSaOnstack = 0x08000000;
+constexpr int32_t kSsOnstack = 1, kSsDisable = 2;
+
+bool on_altstack(const AltStack& s, uint64_t sp) { return sp > s.sp && sp - s.sp <= s.size; }
+
+}  // namespace
+
+std::optional<FrameImage> build_signal_frame(const FrameInput& in) {
+    const uint64_t xsize = in.xsave.size();
+    uint64_t sp = in.regs.rsp;
+    const bool alt_usable = !(in.altstack.flags & kSsDisable) && in.altstack.size != 0;
+    const bool on_alt = alt_usable && on_altstack(in.altstack, sp);
+    if ((in.flags & kSaOnstack) && alt_usable && !on_alt)
+        sp = in.altstack.sp + in.altstack.size;
+    else if (sp < kRedZone)
+        return std::nullopt;
+    else
+        sp -= kRedZone;
+    // A 512-byte image is the FXSAVE format (no XSAVE): no magic words.
+    const bool xstate = xsize > 512;
+    const uint64_t math = xstate ? xsize + 4 : xsize;
+    if (sp < math + kFrameSize + 64) return std::nullopt;
+    const uint64_t fp = (sp - math) & ~uint64_t{63};
+    const uint64_t frame = ((fp - kFrameSize) & ~uint64_t{15}) - 8;
+
+    FrameImage img;
+    img.base = frame;
+    img.bytes.assign(fp + math - frame, 0);
+    put<uint64_t>(img.bytes, 0, in.restorer);  // pretcode
+    const uint64_t uc = kUcontextOffset;
+    put<uint64_t>(img.bytes, uc + 0, (xstate ? kUcFpXstate : 0) | kUcSigcontextSs | kUcStrictRestoreSs);
+    put<uint64_t>(img.bytes, uc + 8, 0);  // uc_link
+    put<uint64_t>(img.bytes, uc + 16, in.altstack.sp);
+    put<int32_t>(img.bytes, uc + 24, alt_usable ? (on_alt ? kSsOnstack : 0) : kSsDisable);
+    put<uint64_t>(img.bytes, uc + 32, in.altstack.size);
+    const uint64_t mc = uc + kMcontextOffset;
+    std::memcpy(img.bytes.data() + mc, &in.regs, sizeof in.regs);
+    put<uint16_t>(img.bytes, mc + 144, kUserCs);
+    put<uint16_t>(img.bytes, mc + 150, kUserSs);
+    // err, trapno, cr2 stay 0 (not a fault); oldmask is the old mask's low word.
+    put<uint64_t>(img.bytes, mc + 168, in.saved_mask);
+    put<uint64_t>(img.bytes, mc + kFpstatePtrOffset, xsize ? fp : 0);
+    put<uint64_t>(img.bytes, uc + kSigmaskOffset, in.saved_mask);
+    const uint64_t si = kSiginfoOffset;
+    put<int32_t>(img.bytes, si + 0, in.sig);
+    put<int32_t>(img.bytes, si + 8, in.info.code);
+    put<int32_t>(img.bytes, si + 16, in.info.pid);
+    put<uint32_t>(img.bytes, si + 20, in.info.uid);
+    if (xsize) {
+        const uint64_t f = fp - frame;
+        std::memcpy(img.bytes.data() + f, in.xsave.data(), xsize);
+        if (xstate) {
+            put<uint32_t>(img.bytes, f + kSwBytesOffset, kFpXstateMagic1);
+            put<uint32_t>(img.bytes, f + kSwBytesOffset + 4, static_cast<uint32_t>(xsize + 4));
+            put<uint64_t>(img.bytes, f + kSwBytesOffset + 8, in.xfeatures);
+            put<uint32_t>(img.bytes, f + kSwBytesOffset + 16, static_cast<uint32_t>(xsize));
+            std::memset(img.bytes.data() + f + kSwBytesOffset + 20, 0, 28);
+            put<uint32_t>(img.bytes, f + xsize, kFpXstateMagic2);
+        }
+    }
+    img.entry = in.regs;
+    img.entry.rip = in.handler;
+    img.entry.rsp = frame;
+    img.entry.rdi = static_cast<uint64_t>(in.sig);
+    img.entry.rsi = frame + kSiginfoOffset;
+    img.entry.rdx = frame + kUcontextOffset;
+    img.entry.rax = 0;
+    img.entry.eflags = in.regs.eflags & ~(kEflagsDF | kEflagsRF | kEflagsTF);
+    return img;
+}
+
+std::optional<SigreturnState> parse_ucontext(std::span<const uint8_t> uc, uint64_t cur_eflags) {
+    if (uc.size() < kUcontextSize) return std::nullopt;
+    SigreturnState s;
+    s.uc_flags = get<uint64_t>(uc, 0);
+    s.uc_stack.sp = get<uint64_t>(uc, 16);
+    s.uc_stack.flags = get<int32_t>(uc, 24);
+    s.uc_stack.size = get<uint64_t>(uc, 32);
+    std::memcpy(&s.regs, uc.data() + kMcontextOffset, sizeof s.regs);
+    s.regs.eflags = (cur_eflags & ~kFixEflags) | (s.regs.eflags & kFixEflags);
+    s.fpstate = get<uint64_t>(uc, kMcontextOffset + kFpstatePtrOffset);
+    s.mask = get<uint64_t>(uc, kSigmaskOffset);
+    return s;
+}
+
+std::vector<uint8_t> fxsave_image(const FxsaveFields& f) {
+    std::vector<uint8_t> b(512, 0);
+    put<uint16_t>(b, 0, f.fcw);
+    put<uint16_t>(b, 2, f.fsw);
+    b[4] = f.ftwx;
+    put<uint16_t>(b, 6, f.last_opcode);
+    put<uint64_t>(b, 8, f.last_ip);
+    put<uint64_t>(b, 16, f.last_dp);
+    put<uint32_t>(b, 24, f.mxcsr);
+    put<uint32_t>(b, 28, 0xFFFF);  // MXCSR_MASK
+    std::memcpy(b.data() + 32, f.fpr, sizeof f.fpr);
+    std::memcpy(b.data() + 160, f.xmm, sizeof f.xmm);
+    return b;
+}
+
+FxsaveFields parse_fxsave(std::span<const uint8_t> b) {
+    FxsaveFields f{};
+    if (b.size() < 512) return f;
+    f.fcw = get<uint16_t>(b, 0);
+    f.fsw = get<uint16_t>(b, 2);
+    f.ftwx = b[4];
+    f.last_opcode = get<uint16_t>(b, 6);
+    f.last_ip = get<uint64_t>(b, 8);
+    f.last_dp = get<uint64_t>(b, 16);
+    f.mxcsr = get<uint32_t>(b, 24);
+    std::memcpy(f.fpr, b.data() + 32, sizeof f.fpr);
+    std::memcpy(f.xmm, b.data() + 160, sizeof f.xmm);
+    return f;
+}
+
+bool fpstate_has_magic(std::span<const uint8_t> fx512, uint32_t xstate_size) {
+    if (fx512.size() < 512) return false;
+    return get<uint32_t>(fx512, kSwBytesOffset) == kFpXstateMagic1 &&
+           get<uint32_t>(fx512, kSwBytesOffset + 16) == xstate_size;
+}
+
+}  // namespace spanvm::process

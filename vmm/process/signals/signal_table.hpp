@@ -1,0 +1,76 @@
+#pragma once
+// Signal dispositions and pending signals of the process.
+//
+// Pending sets are bit masks (bit sig-1): one per thread (ThreadRow::
+// sig_pending, thread-directed: tkill/tgkill/SIGPIPE) and one for the
+// process (kill, SIGALRM). Departure: real-time signals are not queued
+// (a second one while one is pending merges into it, like a standard
+// signal), and only si_code/si_pid/si_uid are kept per pending signal.
+//
+// mu_ guards the actions and the siginfo arrays; it is a leaf lock (held
+// for a table edit only). The pending masks are atomics so that a futex
+// waiter can test "has a deliverable signal" under FutexTable::mu_.
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+
+#include "vmm/process/signals/signal_frame.hpp"
+#include "vmm/process/threads/thread_table.hpp"
+
+namespace spanvm::process {
+
+// struct k_sigaction as the x86-64 kernel ABI lays it out (32 bytes).
+struct KernelSigaction {
+    uint64_t handler = 0;   // SIG_DFL = 0, SIG_IGN = 1
+    uint64_t flags = 0;
+    uint64_t restorer = 0;
+    uint64_t mask = 0;
+};
+static_assert(sizeof(KernelSigaction) == 32);
+
+inline constexpr uint64_t sig_bit(int sig) { return 1ull << (sig - 1); }
+
+class SignalTable {
+public:
+    static constexpr int kMaxSignal = 64;
+    // SIGKILL and SIGSTOP can be neither caught nor blocked.
+    static constexpr uint64_t kUnblockable = (1ull << 8) | (1ull << 18);
+
+    // Returns -EINVAL for bad signal numbers / SIGKILL/SIGSTOP changes.
+    int64_t exchange(int sig, const KernelSigaction* act, KernelSigaction* old);
+    KernelSigaction get(int sig) const;
+    // execve: handled signals go back to SIG_DFL; ignored ones stay ignored.
+    void reset_handlers();
+    // True when the default action for `sig` terminates the process.
+    static bool default_terminates(int sig);
+    // SIG_IGN, or SIG_DFL with an "ignore" default action.
+    bool ignored(int sig) const;
+
+    // Marks `sig` pending for `row`, or for the process when row is null.
+    // Dropping ignored signals is the sender's decision (Process::send_signal).
+    void post(ThreadRow* row, int sig, SigInfoFields info);
+
+    struct Dequeued {
+        int sig;
+        SigInfoFields info;
+        KernelSigaction act;  // the action as it was (before SA_RESETHAND)
+    };
+    // Takes the lowest signal pending for `row` (its own set first, then the
+    // process's) that `row` does not block, applying SA_RESETHAND.
+    std::optional<Dequeued> dequeue(ThreadRow& row);
+    // Pending for the thread or the process and not blocked by `row`.
+    uint64_t deliverable(const ThreadRow& row) const {
+        return (row.sig_pending.load() | shared_pending_.load()) & ~row.sigmask.load();
+    }
+    uint64_t pending(const ThreadRow& row) const { return row.sig_pending.load() | shared_pending_.load(); }
+
+private:
+    mutable std::mutex mu_;
+    std::array<KernelSigaction, kMaxSignal + 1> actions_{};
+    std::atomic<uint64_t> shared_pending_{0};
+    std::array<SigInfoFields, kMaxSignal + 1> shared_info_{};
+};
+
+}  // namespace spanvm::process

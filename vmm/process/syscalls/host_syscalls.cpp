@@ -1,0 +1,121 @@
+#include "vmm/process/syscalls/host_syscalls.hpp"
+
+#include <unistd.h>
+
+#include <charconv>
+#include <string_view>
+
+#include "vmm/process/syscalls/host_syscalls_detail.hpp"
+
+namespace spanvm::process {
+namespace detail {
+
+namespace {
+
+const HandlerTable& handlers() {
+    static const HandlerTable table = [] {
+        HandlerTable t;
+        register_fs(t);
+        register_io(t);
+        register_misc(t);
+        register_net(t);
+        register_xattr(t);
+        return t;
+    }();
+    return table;
+}
+
+// Splits a /proc/self/fd/N[/rest] style path into prefix, N and rest;
+// returns -1 when the path is not of that form.
+int fd_path_number(std::string_view p, std::string_view& prefix, std::string_view& rest) {
+    static constexpr std::string_view kPrefixes[] = {"/proc/self/fd/", "/proc/thread-self/fd/",
+                                                     "/proc/self/fdinfo/", "/dev/fd/"};
+    for (std::string_view pre : kPrefixes) {
+        if (p.size() <= pre.size() || p.substr(0, pre.size()) != pre) continue;
+        std::string_view tail = p.substr(pre.size());
+        const size_t slash = tail.find('/');
+        std::string_view num = tail.substr(0, slash);
+        int n = -1;
+        auto [end, ec] = std::from_chars(num.data(), num.data() + num.size(), n);
+        if (ec != std::errc() || end != num.data() + num.size() || n < 0) return -1;
+        prefix = pre;
+        rest = slash == std::string_view::npos ? std::string_view() : tail.substr(slash);
+        return n;
+    }
+    return -1;
+}
+
+}  // namespace
+
+int64_t guest_path(HostSyscallContext& ctx, uint64_t gva, GuestPath& out) {
+    auto sv = ctx.mem.cstring(gva, kPathMax);
+    if (!sv) return -sv.error().code;
+    out.s.assign(sv->data(), sv->size());
+    std::string_view prefix, rest;
+    int n = fd_path_number(out.s, prefix, rest);
+    if (n >= 0) {
+        out.pin = ctx.fds.acquire(n);
+        if (!out.pin) return -ENOENT;
+        out.s = std::string(prefix) + std::to_string(out.pin->fd()) + std::string(rest);
+    }
+    return 0;
+}
+
+int64_t at_dir_fd(HostSyscallContext& ctx, uint64_t guest_dirfd, AtDir& out) {
+    int d = as_int(guest_dirfd);
+    if (d == AT_FDCWD) {
+        out.fd = AT_FDCWD;
+        return 0;
+    }
+    out.pin = ctx.fds.acquire(d);
+    if (!out.pin) return -EBADF;
+    out.fd = out.pin->fd();
+    return 0;
+}
+
+int64_t at_dir(HostSyscallContext& ctx, uint64_t guest_dirfd, const GuestPath& path, AtDir& out) {
+    if (path.absolute()) {
+        out.fd = AT_FDCWD;
+        return 0;
+    }
+    return at_dir_fd(ctx, guest_dirfd, out);
+}
+
+int64_t install_fd_pair(HostSyscallContext& ctx, const int host[2], bool cloexec, uint64_t out_gva) {
+    const int g0 = ctx.fds.install(host[0], cloexec);  // install closes host[0] on failure
+    if (g0 < 0) {
+        ::close(host[1]);
+        return g0;
+    }
+    const int g1 = ctx.fds.install(host[1], cloexec);
+    if (g1 < 0) {
+        (void)ctx.fds.close(g0);
+        return g1;
+    }
+    const int out[2] = {g0, g1};
+    if (!ctx.mem.write(out_gva, out)) {  // the window may have changed since the caller checked
+        (void)ctx.fds.close(g0);
+        (void)ctx.fds.close(g1);
+        return -EFAULT;
+    }
+    return 0;
+}
+
+}  // namespace detail
+
+int64_t host_syscall(HostSyscallContext& ctx, uint64_t nr, const SyscallArgs& a) {
+    if (nr >= detail::kMaxSyscallNr) return -ENOSYS;
+    detail::Handler h = detail::handlers().h[nr];
+    return h != nullptr ? h(ctx, a) : -ENOSYS;
+}
+
+bool is_host_syscall(uint64_t nr) {
+    return nr < detail::kMaxSyscallNr && detail::handlers().h[nr] != nullptr;
+}
+
+std::string cpu_range_text(unsigned n) {
+    if (n <= 1) return "0\n";
+    return "0-" + std::to_string(n - 1) + "\n";
+}
+
+}  // namespace spanvm::process

@@ -1,0 +1,151 @@
+// Host syscalls that touch no fd: time, randomness, credentials, resource
+// and system information. See host_syscalls.hpp for the rules.
+#include <sys/resource.h>
+#include <sys/sysinfo.h>
+#include <sys/time.h>
+#include <sys/times.h>
+
+#include <ctime>
+
+#include "vmm/process/syscalls/host_syscalls_detail.hpp"
+
+namespace spanvm::process::detail {
+namespace {
+
+constexpr uint64_t kSysinfoSize = 112;
+constexpr uint64_t kRusageSize = 144;
+constexpr uint64_t kTmsSize = 32;
+static_assert(sizeof(struct sysinfo) == kSysinfoSize && sizeof(rusage) == kRusageSize && sizeof(tms) == kTmsSize);
+
+// Host pointer for an optional guest out-pointer: 0 stays null.
+bool optional_out(HostSyscallContext& ctx, uint64_t gva, uint64_t size, uint8_t*& out) {
+    out = nullptr;
+    if (gva == 0) return true;
+    out = ctx.mem.ptr(gva, size);
+    return out != nullptr;
+}
+
+// Negative clock ids encode a host pid or fd (CPUCLOCK / CLOCKFD): refused.
+bool bad_clock(uint64_t clk) { return as_int(clk) < 0; }
+
+int64_t sys_clock_gettime(HostSyscallContext& ctx, const SyscallArgs& a) {
+    if (bad_clock(a[0])) return -EINVAL;
+    uint8_t* tp = ctx.mem.ptr(a[1], sizeof(timespec));
+    if (tp == nullptr) return -EFAULT;
+    return raw(SYS_clock_gettime, as_int(a[0]), P(tp));
+}
+
+int64_t sys_clock_getres(HostSyscallContext& ctx, const SyscallArgs& a) {
+    if (bad_clock(a[0])) return -EINVAL;
+    uint8_t* res;
+    if (!optional_out(ctx, a[1], sizeof(timespec), res)) return -EFAULT;
+    return raw(SYS_clock_getres, as_int(a[0]), P(res));
+}
+
+int64_t sys_gettimeofday(HostSyscallContext& ctx, const SyscallArgs& a) {
+    uint8_t* tv;
+    uint8_t* tz;
+    if (!optional_out(ctx, a[0], sizeof(timeval), tv)) return -EFAULT;
+    if (!optional_out(ctx, a[1], sizeof(struct timezone), tz)) return -EFAULT;
+    return raw(SYS_gettimeofday, P(tv), P(tz));
+}
+
+int64_t sys_time(HostSyscallContext& ctx, const SyscallArgs& a) {
+    uint8_t* tloc;
+    if (!optional_out(ctx, a[0], sizeof(int64_t), tloc)) return -EFAULT;
+    return raw(SYS_time, P(tloc));
+}
+
+int64_t sys_nanosleep(HostSyscallContext& ctx, const SyscallArgs& a) {
+    auto req = ctx.mem.read<timespec>(a[0]);
+    if (!req) return -EFAULT;
+    uint8_t* rem;
+    if (!optional_out(ctx, a[1], sizeof(timespec), rem)) return -EFAULT;
+    const timespec r = *req;
+    return raw(SYS_nanosleep, P(&r), P(rem));
+}
+
+int64_t sys_clock_nanosleep(HostSyscallContext& ctx, const SyscallArgs& a) {
+    if (bad_clock(a[0])) return -EINVAL;
+    auto req = ctx.mem.read<timespec>(a[2]);
+    if (!req) return -EFAULT;
+    uint8_t* rem;
+    if (!optional_out(ctx, a[3], sizeof(timespec), rem)) return -EFAULT;
+    const timespec r = *req;
+    return raw(SYS_clock_nanosleep, as_int(a[0]), as_int(a[1]), P(&r), P(rem));
+}
+
+int64_t sys_getrandom(HostSyscallContext& ctx, const SyscallArgs& a) {
+    uint8_t* buf = ctx.mem.ptr(a[0], a[1]);
+    if (buf == nullptr) return -EFAULT;
+    return raw(SYS_getrandom, P(buf), static_cast<long>(a[1]), as_uint(a[2]));
+}
+
+// No-argument calls and calls taking only integers.
+template <long NR>
+int64_t int_call(HostSyscallContext&, const SyscallArgs& a) {
+    return raw(NR, static_cast<long>(a[0]), static_cast<long>(a[1]), static_cast<long>(a[2]));
+}
+
+int64_t sys_getgroups(HostSyscallContext& ctx, const SyscallArgs& a) {
+    const int size = as_int(a[0]);
+    if (size < 0) return -EINVAL;
+    uint8_t* list = ctx.mem.ptr(a[1], static_cast<uint64_t>(size) * sizeof(gid_t));
+    if (list == nullptr) return -EFAULT;
+    return raw(SYS_getgroups, size, size == 0 ? 0 : P(list));
+}
+
+// getresuid/getresgid(r*, e*, s*).
+template <long NR>
+int64_t three_id_out(HostSyscallContext& ctx, const SyscallArgs& a) {
+    uint8_t* p[3];
+    for (int i = 0; i < 3; ++i) {
+        p[i] = ctx.mem.ptr(a[static_cast<size_t>(i)], sizeof(uint32_t));
+        if (p[i] == nullptr) return -EFAULT;
+    }
+    return raw(NR, P(p[0]), P(p[1]), P(p[2]));
+}
+
+int64_t sys_sysinfo(HostSyscallContext& ctx, const SyscallArgs& a) {
+    uint8_t* out = ctx.mem.ptr(a[0], kSysinfoSize);
+    if (out == nullptr) return -EFAULT;
+    return raw(SYS_sysinfo, P(out));
+}
+
+int64_t sys_getrusage(HostSyscallContext& ctx, const SyscallArgs& a) {
+    uint8_t* out = ctx.mem.ptr(a[1], kRusageSize);
+    if (out == nullptr) return -EFAULT;
+    return raw(SYS_getrusage, as_int(a[0]), P(out));
+}
+
+int64_t sys_times(HostSyscallContext& ctx, const SyscallArgs& a) {
+    uint8_t* out;
+    if (!optional_out(ctx, a[0], kTmsSize, out)) return -EFAULT;
+    return raw(SYS_times, P(out));
+}
+
+}  // namespace
+
+void register_misc(HandlerTable& t) {
+    t.add(SYS_clock_gettime, sys_clock_gettime);
+    t.add(SYS_clock_getres, sys_clock_getres);
+    t.add(SYS_gettimeofday, sys_gettimeofday);
+    t.add(SYS_time, sys_time);
+    t.add(SYS_nanosleep, sys_nanosleep);
+    t.add(SYS_clock_nanosleep, sys_clock_nanosleep);
+    t.add(SYS_getrandom, sys_getrandom);
+    t.add(SYS_umask, int_call<SYS_umask>);
+    t.add(SYS_getuid, int_call<SYS_getuid>);
+    t.add(SYS_geteuid, int_call<SYS_geteuid>);
+    t.add(SYS_getgid, int_call<SYS_getgid>);
+    t.add(SYS_getegid, int_call<SYS_getegid>);
+    t.add(SYS_getresuid, three_id_out<SYS_getresuid>);
+    t.add(SYS_getresgid, three_id_out<SYS_getresgid>);
+    t.add(SYS_getgroups, sys_getgroups);
+    t.add(SYS_sysinfo, sys_sysinfo);
+    t.add(SYS_getrusage, sys_getrusage);
+    t.add(SYS_times, sys_times);
+    t.add(SYS_sync, int_call<SYS_sync>);
+}
+
+}  // namespace spanvm::process::detail

@@ -1,0 +1,72 @@
+// execve(2): a new program image in the same VM, same pid, same vCPU.
+//
+// Supported for a single-threaded guest (wrappers, shells running their last
+// command, pyenv-style shims). A multithreaded execve would have to stop the
+// other vCPU threads first (Linux kills them); spanvm refuses it with ENOSYS
+// and one log line instead.
+#include <sys/mman.h>
+
+#include <csignal>
+#include <cstring>
+
+#include "vmm/base/log.hpp"
+#include "vmm/memory/layout.hpp"
+#include "vmm/process/threads/guest_thread.hpp"
+#include "vmm/process/process.hpp"
+
+namespace spanvm::process {
+
+int64_t Process::exec(GuestThread& t, ProcessConfig image) {
+    if (live_.load() != 1) {
+        report_unsupported_feature("execve from a guest with more than one thread");
+        return -ENOSYS;
+    }
+    image.mem_size = cfg_.mem_size;
+    image.vcpus = cfg_.vcpus;
+    image.stats = cfg_.stats;
+    auto resolved = resolve_image(std::move(image));
+    if (!resolved) return -(resolved.error().code ? resolved.error().code : ENOEXEC);
+
+    // Point of no return (Linux's too): the old image goes away. The
+    // timekeeper writes into the old vDSO data page, so it stops first.
+    timekeeper_.reset();
+    std::lock_guard lk(aspace_mu_);
+    for (const Vma& v : aspace_->vmas()) discard({Range{v.start, v.len()}});
+    auto as = AddressSpace::create(layout::kUserBase, machine_->memory().size());
+    if (!as) {
+        log::error("execve: {}", as.error().message);
+        exit_process(125);
+    }
+    aspace_ = std::make_unique<AddressSpace>(std::move(*as));
+    cfg_.program = resolved->cfg.program;
+    cfg_.argv = resolved->cfg.argv;
+    cfg_.envp = resolved->cfg.envp;
+    host_ctx_.guest_exe = absolute_path(cfg_.program);
+    // The loader writes through the host mapping, which still carries the
+    // old image's PROT_NONE holes; open it all, load, then re-sync below.
+    host_allow(layout::kUserBase, machine_->memory().size() - layout::kUserBase);
+    auto start = load_program(resolved->bytes);
+    if (!start) {
+        log::error("execve of '{}' failed after the old image was released: {}", cfg_.program, start.error().message);
+        exit_process(128 + SIGSEGV);  // what Linux does past the point of no return
+    }
+    sync_host_protection(layout::kUserBase, machine_->memory().size());
+    (void)fds_.close_on_exec();
+    signals_.reset_handlers();
+
+    // The new program starts from its entry with a clean register file,
+    // which bypasses the syscall return (RIP = RCX, RFLAGS = R11).
+    t.regs() = start->regs;
+    t.mark_regs_dirty();
+    t.set_regs_replaced();
+    t.row().sigaltstack_reset();
+    if (auto e = t.set_fs_base(0); !e) log::warn("execve: {}", e.error().message);
+    if (auto e = t.set_gs_base(0); !e) log::warn("execve: {}", e.error().message);
+    ThreadRow& row = t.row();
+    row.clear_child_tid = 0;
+    row.robust_list = 0;
+    row.robust_list_len = 0;
+    return 0;
+}
+
+}  // namespace spanvm::process

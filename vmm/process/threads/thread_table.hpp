@@ -1,0 +1,67 @@
+#pragma once
+// The thread table of the process-sharing design: one row per guest thread.
+// Authoritative at the origin. Thread-safe: one mutex; rows are never erased
+// (exited threads stay for --stats), so row pointers stay valid.
+// The distributed mode adds the executor thread, forwarded-syscall and
+// DSM page-fault columns; they are left out until something can fill them.
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "vmm/process/signals/signal_frame.hpp"
+
+namespace spanvm::process {
+
+enum class ThreadState { starting, running, in_syscall, blocked, exited };
+const char* to_string(ThreadState s);
+
+struct ThreadRow {
+    int tid = 0;                 // guest tid (main thread: tid == pid)
+    unsigned vcpu_id = 0;        // KVM vCPU id == APIC id
+    unsigned node_id = 0;        // host (node) the vCPU runs on
+    int host_tid = 0;            // host thread running the vCPU
+    std::atomic<ThreadState> state{ThreadState::starting};
+    // Counters are written only by the thread's own vCPU thread.
+    std::atomic<uint64_t> syscalls{0};
+    std::atomic<uint64_t> exits_io{0};
+    std::atomic<uint64_t> exits_exception{0};
+    std::atomic<uint64_t> exits_other{0};
+    uint64_t clear_child_tid = 0;  // CLONE_CHILD_CLEARTID / set_tid_address
+    uint64_t robust_list = 0;
+    uint64_t robust_list_len = 0;
+    // Signals (bit sig-1). sigmask is written by the thread itself and read
+    // by senders choosing a target; sig_pending is set by senders and
+    // cleared by the thread, both lock-free; sig_info is under SignalTable::mu_.
+    std::atomic<uint64_t> sigmask{0};
+    std::atomic<uint64_t> sig_pending{0};
+    std::array<SigInfoFields, 65> sig_info{};
+    AltStack altstack{};  // sigaltstack; only the thread itself touches it
+    void sigaltstack_reset() { altstack = AltStack{}; }
+    int exit_code = 0;
+};
+
+class ThreadTable {
+public:
+    explicit ThreadTable(int pid) : next_tid_(pid) {}
+    // Allocates the next tid (the first one is the pid) and a row.
+    ThreadRow& add(unsigned vcpu_id, unsigned node_id);
+    size_t live_threads() const;
+    // The row of a live (not exited) thread, or null.
+    ThreadRow* find_live(int tid);
+    // Live rows, for choosing the target of a process-directed signal.
+    std::vector<ThreadRow*> live_rows();
+    size_t total_threads() const;
+    // Copies of the rows for printing.
+    std::string format_table() const;
+
+private:
+    mutable std::mutex mu_;
+    std::deque<ThreadRow> rows_;  // deque: stable addresses
+    int next_tid_;
+};
+
+}  // namespace spanvm::process
