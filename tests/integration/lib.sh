@@ -6,6 +6,8 @@
 #   SPANVM_NATIVE  1 = run every program directly instead of under spanvm, to
 #                  validate the tests themselves; spanvm-only checks are skipped
 #                  (exit 77, reported by ctest as "Skipped") with a message
+#   SPANVM_PLATFORM  kvm or native (ctest sets it per copy); a copy whose platform
+#                  cannot run here is skipped (exit 77) with the reason
 #   GP_DIR         folder holding the gp_<name>_<static|dynamic> guest programs
 #   IT_TIMEOUT     seconds one program may run before it counts as a hang (300)
 #
@@ -53,6 +55,12 @@ it_setup() {
     if ! is_native; then
         [ -n "${SPANVM:-}" ] || fail "SPANVM is not set (ctest sets it; or use SPANVM_NATIVE=1)"
         [ -x "$SPANVM" ] || fail "spanvm binary '$SPANVM' is missing or not executable (build it, or set SPANVM_NATIVE=1)"
+        if [ -n "${SPANVM_PLATFORM:-}" ] && ! "$SPANVM" info --require "$SPANVM_PLATFORM" >/dev/null 2>&1; then
+            local why
+            why="$("$SPANVM" info 2>/dev/null | grep "^platform $SPANVM_PLATFORM:" || true)"
+            echo "SKIP [$IT_NAME]: the $SPANVM_PLATFORM platform cannot run on this host: ${why:-unknown}" >&3
+            exit 77
+        fi
     fi
 }
 

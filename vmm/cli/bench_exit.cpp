@@ -10,8 +10,8 @@
 #include "vmm/base/log.hpp"
 #include "vmm/cli/commands.hpp"
 #include "vmm/memory/layout.hpp"
-#include "vmm/process/guest_cpu.hpp"
-#include "vmm/process/machine.hpp"
+#include "vmm/platform/kvm/guest_cpu.hpp"
+#include "vmm/platform/kvm/kvm_platform.hpp"
 
 namespace spanvm::cli {
 
@@ -32,7 +32,7 @@ void emit_syscall_loop(std::vector<uint8_t>& c, uint32_t n) {
 
 enum class Resume { as_is, write_rax, syscall_return };
 
-Result<double> time_loop(process::Machine& m, kvm::Vcpu& v, const std::vector<uint8_t>& code, uint32_t n,
+Result<double> time_loop(platform::KvmPlatform& m, kvm::Vcpu& v, const std::vector<uint8_t>& code, uint32_t n,
                          Resume resume) {
     const uint64_t at = layout::kUserBase;
     m.memory().write(at, code.data(), code.size());
@@ -47,7 +47,7 @@ Result<double> time_loop(process::Machine& m, kvm::Vcpu& v, const std::vector<ui
     // different cost from a user-mode guest's.
     auto sr = v.get_sregs();
     if (!sr) return sr.error();
-    process::set_user_segments(*sr);
+    platform::set_user_segments(*sr);
     if (auto e = v.set_sregs(*sr); !e) return e.error();
     uint32_t exits = 0;
     auto t0 = std::chrono::steady_clock::now();
@@ -79,12 +79,12 @@ Result<double> time_loop(process::Machine& m, kvm::Vcpu& v, const std::vector<ui
 }  // namespace
 
 int bench_exit_command(const BenchExitOptions& o) {
-    auto m = process::Machine::create(64ull << 20);
+    auto m = platform::KvmPlatform::create(64ull << 20);
     if (!m) {
         log::error("{}", m.error().message);
         return 1;
     }
-    auto v = (*m)->create_vcpu(0);
+    auto v = (*m)->create_raw_vcpu(0);
     if (!v) {
         log::error("{}", v.error().message);
         return 1;

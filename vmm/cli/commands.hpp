@@ -13,9 +13,18 @@ struct RunOptions {
     unsigned vcpus = 0;
     std::string mem = "2G";
     bool stats = false;
+    std::string platform;  // auto | kvm | native; empty: $SPANVM_PLATFORM, else auto
     std::vector<std::string> command;
 };
 int run_command(const RunOptions& o);
+
+// `spanvm info`: which platforms can run here and which `auto` picks.
+// With --require-any, exits 1 when none can (the test suite's guard).
+struct InfoOptions {
+    bool require_any = false;
+    std::string require;  // a platform that must be able to run (exit 77 if not)
+};
+int info_command(const InfoOptions& o);
 
 struct BenchExitOptions {
     unsigned iterations = 20000;

@@ -68,6 +68,17 @@ int run_command(const RunOptions& o) {
     cfg.mem_size = (*mem + layout::kHugePageSize - 1) & ~(layout::kHugePageSize - 1);
     cfg.vcpus = o.vcpus ? o.vcpus : std::max(1u, std::thread::hardware_concurrency());
     cfg.stats = o.stats;
+    std::string plat = o.platform;
+    if (plat.empty()) {
+        const char* env = std::getenv("SPANVM_PLATFORM");
+        plat = env && *env ? env : "auto";
+    }
+    auto kind = platform::parse_platform_kind(plat);
+    if (!kind) {
+        log::error("--platform: {}", kind.error().message);
+        return 2;
+    }
+    cfg.platform = *kind;
     auto p = process::Process::create(cfg);
     if (!p) {
         log::error("{}", p.error().message);
@@ -89,7 +100,16 @@ int main(int argc, char** argv) {
     auto* run_cmd = app.add_subcommand("run", "run a Linux x86-64 program in a VM, one vCPU per guest thread");
     run_cmd->add_option("--vcpus", run.vcpus, "CPUs the guest sees (default: host CPUs)")->check(CLI::Range(1, 1024));
     run_cmd->add_option("--mem", run.mem, "guest memory, e.g. 512M, 2G (default 2G)");
-    run_cmd->add_flag("--stats", run.stats, "print the thread table at exit");
+    run_cmd->add_flag("--stats", run.stats, "print the platform and the thread table at exit");
+    run_cmd->add_option("--platform", run.platform,
+                        "auto | kvm | native (default: $SPANVM_PLATFORM, else auto: KVM when a vCPU runs, else native)");
+    bool run_version = false;
+    run_cmd->add_flag("--version", run_version, "print the version and the platform `auto` would choose, then exit");
+
+    cli::InfoOptions info;
+    auto* info_cmd = app.add_subcommand("info", "say which platforms can run here and which one `auto` picks");
+    info_cmd->add_flag("--require-any", info.require_any, "exit 1 when no platform can run");
+    info_cmd->add_option("--require", info.require, "exit 77 (skip) unless this platform (kvm|native) can run");
     run_cmd->add_option("command", run.command, "PROGRAM ARGS... (after --)")->expected(-1);
 
     cli::BenchExitOptions bex;
@@ -113,7 +133,9 @@ int main(int argc, char** argv) {
     }
     if (verbose) log::set_level(log::Level::info);
     try {
+        if (run_cmd->parsed() && run_version) return cli::info_command(info);
         if (run_cmd->parsed()) return cli::run_command(run);
+        if (info_cmd->parsed()) return cli::info_command(info);
         if (bench_cmd->parsed()) return cli::bench_exit_command(bex);
         return cli::dispatch_dsm_commands(app);
     } catch (const std::exception& e) {

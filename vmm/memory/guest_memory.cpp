@@ -18,19 +18,41 @@ Result<GuestMemory> GuestMemory::create(uint64_t size) {
         ::munmap(p, size);
         return err;
     }
-    return GuestMemory(static_cast<uint8_t*>(p), size);
+    return GuestMemory(static_cast<uint8_t*>(p), size, 0);
+}
+
+Result<GuestMemory> GuestMemory::create_at_guest_address(uint64_t size, int prot) {
+    if (size % layout::kHugePageSize != 0)
+        return make_error(EINVAL, "guest memory size {:#x} is not a multiple of 2 MiB", size);
+    const uint64_t start = layout::kNullGuardEnd;
+    void* want = reinterpret_cast<void*>(start);
+    void* p = ::mmap(want, size - start, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+    if (p == MAP_FAILED) return errno_error(fmt::format("mmap guest RAM at guest addresses [{:#x}, {:#x})", start, size));
+    if (p != want) {  // kernels before 4.17 treat MAP_FIXED_NOREPLACE as a hint
+        ::munmap(p, size - start);
+        return make_error(EEXIST, "guest RAM range [{:#x}, {:#x}) is not free in spanvm's address space", start, size);
+    }
+    if (::madvise(p, size - start, MADV_NOHUGEPAGE) != 0) {
+        auto err = errno_error("madvise(MADV_NOHUGEPAGE) on guest RAM");
+        ::munmap(p, size - start);
+        return err;
+    }
+    return GuestMemory(nullptr, size, start);
 }
 
 GuestMemory::GuestMemory(GuestMemory&& o) noexcept
-    : base_(std::exchange(o.base_, nullptr)), size_(std::exchange(o.size_, 0)) {}
+    : base_(std::exchange(o.base_, nullptr)),
+      size_(std::exchange(o.size_, 0)),
+      map_start_(std::exchange(o.map_start_, 0)),
+      mapped_(std::exchange(o.mapped_, false)) {}
 
 GuestMemory::~GuestMemory() {
-    if (base_) ::munmap(base_, size_);
+    if (mapped_) ::munmap(base_ + map_start_, size_ - map_start_);
 }
 
 Result<void> GuestMemory::discard(uint64_t gpa, uint64_t len) {
     if (len == 0) return {};
-    if (gpa % layout::kPageSize || len % layout::kPageSize || !host_ptr(gpa, len))
+    if (gpa % layout::kPageSize || len % layout::kPageSize || gpa < map_start_ || !host_ptr(gpa, len))
         return make_error(EINVAL, "discard of [{:#x}, +{:#x}) is not page-aligned guest RAM", gpa, len);
     if (::madvise(base_ + gpa, len, MADV_DONTNEED) != 0) return errno_error("madvise(MADV_DONTNEED)");
     return {};

@@ -14,6 +14,11 @@ namespace spanvm::memory {
 class GuestMemory {
 public:
     static Result<GuestMemory> create(uint64_t size);
+    // The native platform's guest RAM: mapped at host address == guest
+    // address, i.e. host_base() is 0 and [kNullGuardEnd, size) is one
+    // MAP_FIXED_NOREPLACE mapping with protection `prot`. Fails (EEXIST) if
+    // anything of spanvm's already lives there.
+    static Result<GuestMemory> create_at_guest_address(uint64_t size, int prot);
     GuestMemory(GuestMemory&& o) noexcept;
     GuestMemory& operator=(GuestMemory&&) = delete;
     GuestMemory(const GuestMemory&) = delete;
@@ -46,9 +51,15 @@ public:
     Result<void> discard(uint64_t gpa, uint64_t len);
 
 private:
-    GuestMemory(uint8_t* base, uint64_t size) : base_(base), size_(size) {}
+    GuestMemory(uint8_t* base, uint64_t size, uint64_t map_start)
+        : base_(base), size_(size), map_start_(map_start), mapped_(true) {}
+    // Departure from strict C++: with create_at_guest_address base_ is the
+    // null pointer and base_ + gpa is a plain address computation (never a
+    // dereference of null: the NULL guard below map_start_ stays unmapped).
     uint8_t* base_ = nullptr;
     uint64_t size_ = 0;
+    uint64_t map_start_ = 0;  // the mapping is [base_ + map_start_, base_ + size_)
+    bool mapped_ = false;
 };
 
 }  // namespace spanvm::memory

@@ -34,14 +34,15 @@ std::string absolute_path(const std::string& p) {
     return p;
 }
 
-Process::Process(const ProcessConfig& cfg, std::unique_ptr<Machine> m)
+Process::Process(const ProcessConfig& cfg, platform::PlatformChoice pc)
     : cfg_(cfg),
-      machine_(std::move(m)),
-      mem_(machine_->memory().host_base(), layout::kUserBase, machine_->memory().size()),
+      platform_(std::move(pc.platform)),
+      platform_reason_(std::move(pc.reason)),
+      mem_(platform_->memory().host_base(), layout::kUserBase, platform_->memory().size()),
       pid_(::getpid()),
       threads_(pid_),
       host_ctx_{mem_, fds_, cfg.vcpus, absolute_path(cfg.program)},
-      access_map_(machine_->memory().size()) {
+      access_map_(platform_->memory().size()) {
     mem_.set_access_map(&access_map_);
 }
 
@@ -75,24 +76,24 @@ Result<Process::Image> Process::resolve_image(ProcessConfig cfg) {
 }
 
 Result<std::unique_ptr<Process>> Process::create(const ProcessConfig& cfg_in) {
-    // Check the program before touching KVM, so that bad input is reported
-    // as such even on a host without /dev/kvm.
+    // Check the program before touching the platform, so that bad input is
+    // reported as such even on a host where no platform runs.
     auto resolved = resolve_image(cfg_in);
     if (!resolved) return resolved.error();
     const ProcessConfig& cfg = resolved->cfg;
 
     // From here on a failure is spanvm's, not the program's (code 0).
-    auto m = Machine::create(cfg.mem_size);
-    if (!m) return Error{0, m.error().message};
-    std::unique_ptr<Process> p(new Process(cfg, std::move(*m)));
-    auto as = AddressSpace::create(layout::kUserBase, p->machine_->memory().size());
+    auto pc = platform::choose_platform(cfg.platform, cfg.mem_size);
+    if (!pc) return Error{0, pc.error().message};
+    std::unique_ptr<Process> p(new Process(cfg, std::move(*pc)));
+    auto as = AddressSpace::create(layout::kUserBase, p->platform_->memory().size());
     if (!as) return Error{0, as.error().message};
     p->aspace_ = std::make_unique<AddressSpace>(std::move(*as));
     auto start = p->load_program(resolved->bytes);
     if (!start) return Error{0, start.error().message};
     {
         std::lock_guard lk(p->aspace_mu_);
-        p->sync_host_protection(layout::kUserBase, p->machine_->memory().size());
+        p->sync_host_protection(layout::kUserBase, p->platform_->memory().size());
     }
     p->initial_ = *start;
     return p;
@@ -137,7 +138,7 @@ Result<LoadedImage> load_image(AddressSpace& as, memory::GuestMemory& mem, const
 }  // namespace
 
 Result<ThreadStart> Process::load_program(std::span<const uint8_t> bytes) {
-    auto& mem = machine_->memory();
+    auto& mem = platform_->memory();
     auto elf = ElfFile::parse(bytes, cfg_.program);
     if (!elf) return elf.error();
 
@@ -183,7 +184,7 @@ Result<ThreadStart> Process::load_program(std::span<const uint8_t> bytes) {
     ap.euid = ::geteuid();
     ap.gid = ::getgid();
     ap.egid = ::getegid();
-    ap.hwcap = machine_->cpu_template().hwcap;
+    ap.hwcap = platform_->cpu().hwcap;
     ap.sysinfo_ehdr = sysinfo_ehdr;
     InitialStackInput in;
     in.stack_top = stack->end();
@@ -209,18 +210,19 @@ Result<ThreadStart> Process::load_program(std::span<const uint8_t> bytes) {
 
 void Process::discard(const std::vector<Range>& ranges) {
     for (auto& r : ranges)
-        if (auto e = machine_->memory().discard(r.start, r.len); !e)
+        if (auto e = platform_->memory().discard(r.start, r.len); !e)
             log::warn("cannot release guest pages [{:#x}, +{:#x}): {}", r.start, r.len, e.error().message);
 }
 
 void Process::sync_host_protection(uint64_t start, uint64_t end) {
-    auto& mem = machine_->memory();
+    auto& mem = platform_->memory();
+    const int prot = platform_->host_prot();
     start = std::max(layout::page_align_down(start), layout::kUserBase);
     end = std::min(layout::page_align_up(end), mem.size());
     if (start >= end) return;
     auto apply = [&](uint64_t a, uint64_t b, bool accessible) {
         if (a >= b) return;
-        if (::mprotect(mem.host_base() + a, b - a, accessible ? PROT_READ | PROT_WRITE : PROT_NONE) != 0)
+        if (::mprotect(mem.host_base() + a, b - a, accessible ? prot : PROT_NONE) != 0)
             log::warn("mprotect of guest RAM [{:#x}, {:#x}) failed: {}", a, b, std::strerror(errno));
         access_map_.set(a, b - a, accessible);
     };
@@ -237,30 +239,30 @@ void Process::sync_host_protection(uint64_t start, uint64_t end) {
 }
 
 void Process::host_allow(uint64_t start, uint64_t len) {
-    if (len) (void)::mprotect(machine_->memory().host_base() + start, len, PROT_READ | PROT_WRITE);
+    if (len) (void)::mprotect(platform_->memory().host_base() + start, len, platform_->host_prot());
 }
 
-std::unique_ptr<kvm::Vcpu> Process::take_vcpu() {
+std::unique_ptr<platform::Vcpu> Process::take_vcpu() {
     std::lock_guard lk(vcpu_pool_mu_);
     if (!vcpu_pool_.empty()) {
         auto v = std::move(vcpu_pool_.back());
         vcpu_pool_.pop_back();
         return v;
     }
-    if (next_vcpu_id_ >= static_cast<unsigned>(machine_->max_vcpus())) {
+    if (next_vcpu_id_ >= platform_->max_vcpus()) {
         // clone() then fails with EAGAIN, as Linux does at its thread limit.
         report_unsupported_feature(fmt::format(
-            "more than {} live guest threads: KVM allows {} vCPUs per VM (clone returns EAGAIN)",
-            machine_->max_vcpus(), machine_->max_vcpus()));
+            "more than {} live guest threads: the {} platform allows {} vCPUs (clone returns EAGAIN)",
+            platform_->max_vcpus(), platform_->name(), platform_->max_vcpus()));
         return nullptr;
     }
-    auto v = machine_->create_vcpu(next_vcpu_id_);
+    auto v = platform_->create_vcpu(next_vcpu_id_);
     if (!v) {
         log::warn("cannot create vCPU {}: {}", next_vcpu_id_, v.error().message);
         return nullptr;
     }
     ++next_vcpu_id_;
-    return std::make_unique<kvm::Vcpu>(std::move(*v));
+    return std::move(*v);
 }
 
 int64_t Process::spawn_thread(const ThreadStart& start, uint64_t clear_child_tid, SpawnTidWrites writes) {
@@ -315,13 +317,13 @@ int64_t Process::send_signal(GuestThread* self, int sig, int tid, SigInfoFields 
     if (signals_.ignored(sig) && !blocked) return 0;
     signals_.post(target, sig, info);
     if (kick && (!self || kick != &self->row())) {
-        GuestThread::kick_host_thread(kick->host_tid);
+        platform::Platform::kick_host_thread(kick->host_tid);
         futexes_.interrupt(kick->tid);
     }
     return 0;
 }
 
-void Process::thread_exited(ThreadRow& row, std::unique_ptr<kvm::Vcpu> vcpu, int code) {
+void Process::thread_exited(ThreadRow& row, std::unique_ptr<platform::Vcpu> vcpu, int code) {
     // CLONE_CHILD_CLEARTID: clear the tid word and wake one joiner.
     if (row.clear_child_tid) {
         if (mem_.write(row.clear_child_tid, uint32_t{0})) futexes_.wake(row.clear_child_tid, 1, ~0u);
@@ -335,8 +337,8 @@ void Process::thread_exited(ThreadRow& row, std::unique_ptr<kvm::Vcpu> vcpu, int
 }
 
 void Process::run() {
-    install_host_fault_report(machine_->memory().host_base(), machine_->memory().size());
-    GuestThread::install_kick_handler();
+    platform_->install_signal_handlers(
+        install_host_fault_report(platform_->memory().host_base(), platform_->memory().size()));
     int64_t tid = spawn_thread(initial_, 0);
     if (tid < 0) {
         log::error("cannot start the guest's main thread: {}", std::strerror(static_cast<int>(-tid)));
@@ -356,8 +358,8 @@ void Process::exit_process(int status) {
     }
     futexes_.shutdown();
     if (cfg_.stats) {
-        std::string t = fmt::format("spanvm: thread table (pid {}, {} vCPUs created)\n{}", pid_, next_vcpu_id_,
-                                    threads_.format_table());
+        std::string t = fmt::format("spanvm: platform {}\nspanvm: thread table (pid {}, {} vCPUs created)\n{}",
+                                    platform_reason_, pid_, next_vcpu_id_, threads_.format_table());
         std::fwrite(t.data(), 1, t.size(), stderr);
     }
     std::fflush(stdout);

@@ -29,7 +29,7 @@
 #include "vmm/process/mm/guest_access.hpp"
 #include "vmm/process/syscalls/host_syscalls.hpp"
 #include "vmm/process/signals/interval_timer.hpp"
-#include "vmm/process/machine.hpp"
+#include "vmm/platform/platform.hpp"
 #include "vmm/process/signals/signal_table.hpp"
 #include "vmm/process/threads/thread_table.hpp"
 #include "vmm/process/loader/timekeeper.hpp"
@@ -43,6 +43,7 @@ struct ProcessConfig {
     uint64_t mem_size = 2ull << 30;
     unsigned vcpus = 1;             // CPUs the guest is told it has
     bool stats = false;
+    platform::PlatformKind platform = platform::PlatformKind::automatic;
 };
 
 // Guest words clone() writes the new tid into before the child runs.
@@ -53,7 +54,7 @@ struct SpawnTidWrites {
 
 // Register state a new guest thread starts from.
 struct ThreadStart {
-    kvm_regs regs{};
+    platform::Regs regs{};
     uint64_t fs_base = 0;
     uint64_t gs_base = 0;
 };
@@ -85,7 +86,7 @@ public:
 
     // --- for guest threads and syscall handlers ---
     const ProcessConfig& config() const { return cfg_; }
-    Machine& machine() { return *machine_; }
+    platform::Platform& platform() { return *platform_; }
     GuestAccess& mem() { return mem_; }
     FdTable& fds() { return fds_; }
     FutexTable& futexes() { return futexes_; }
@@ -93,6 +94,8 @@ public:
     SignalTable& signals() { return signals_; }
     HostSyscallContext& host_ctx() { return host_ctx_; }
     pid_t pid() const { return pid_; }
+    // One line: which platform runs and why (for --stats).
+    const std::string& platform_reason() const { return platform_reason_; }
     // The address space and its lock (held by mm syscalls for their whole
     // bookkeeping + memory effect, so a concurrent munmap cannot interleave).
     std::mutex& aspace_mutex() { return aspace_mu_; }
@@ -130,7 +133,7 @@ public:
     IntervalTimer& itimer() { return itimer_; }
 
     // Called by a guest thread's host thread when the guest thread ends.
-    void thread_exited(ThreadRow& row, std::unique_ptr<kvm::Vcpu> vcpu, int code);
+    void thread_exited(ThreadRow& row, std::unique_ptr<platform::Vcpu> vcpu, int code);
     // Ends the whole process (exit_group, fatal signal). Safe from any thread;
     // the first caller wins, later callers block until the host exits.
     [[noreturn]] void exit_process(int status);
@@ -139,17 +142,15 @@ public:
     void report_unsupported_feature(const std::string& what);
     void report_out_of_memory(uint64_t len);
 
-    // Whether the syscall stub was observed running in ring 0 (VT-x/AMD-V),
-    // in which case user CS/SS must be restored on each return. -1 = unknown.
-    std::atomic<int> stub_ring0{-1};
 
 private:
-    explicit Process(const ProcessConfig& cfg, std::unique_ptr<Machine> m);
+    explicit Process(const ProcessConfig& cfg, platform::PlatformChoice pc);
     Result<ThreadStart> load_program(std::span<const uint8_t> program_bytes);
-    std::unique_ptr<kvm::Vcpu> take_vcpu();
+    std::unique_ptr<platform::Vcpu> take_vcpu();
 
     ProcessConfig cfg_;
-    std::unique_ptr<Machine> machine_;
+    std::unique_ptr<platform::Platform> platform_;
+    std::string platform_reason_;
     GuestAccess mem_;
     FdTable fds_;
     FutexTable futexes_;
@@ -162,7 +163,7 @@ private:
     std::unique_ptr<AddressSpace> aspace_;
 
     std::mutex vcpu_pool_mu_;
-    std::vector<std::unique_ptr<kvm::Vcpu>> vcpu_pool_;  // vCPUs of exited threads
+    std::vector<std::unique_ptr<platform::Vcpu>> vcpu_pool_;  // vCPUs of exited threads
     unsigned next_vcpu_id_ = 0;
 
     std::mutex exit_mu_;

@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "vmm/memory/layout.hpp"
+
 namespace spanvm::process {
 
 namespace {
@@ -28,7 +30,8 @@ size_t put_hex(char* out, uintptr_t v) {
     return k;
 }
 
-void handler(int sig, siginfo_t* info, void*) {
+void handler(int sig, void* si, void*) {
+    auto* info = static_cast<siginfo_t*>(si);
     const uintptr_t a = reinterpret_cast<uintptr_t>(info->si_addr);
     const bool guest = a >= g_ram_lo.load() && a < g_ram_hi.load();
     char buf[200];
@@ -40,7 +43,7 @@ void handler(int sig, siginfo_t* info, void*) {
     };
     if (guest) {
         put("spanvm: guest memory at guest address ");
-        n += put_hex(buf + n, a - g_ram_lo.load());
+        n += put_hex(buf + n, a - (g_ram_lo.load() - layout::kNullGuardEnd));
         put(" was unmapped while a syscall used it; terminating with SIGSEGV\n");
         (void)!::write(2, buf, n);
         ::_exit(128 + SIGSEGV);
@@ -54,15 +57,12 @@ void handler(int sig, siginfo_t* info, void*) {
 }
 }  // namespace
 
-void install_host_fault_report(const uint8_t* ram, uint64_t size) {
-    g_ram_lo = reinterpret_cast<uintptr_t>(ram);
+HostFaultHandler install_host_fault_report(const uint8_t* ram, uint64_t size) {
+    // On native, guest RAM starts at address 0: its NULL guard is not guest
+    // memory, so a NULL dereference in the VMM stays an internal error.
+    g_ram_lo = reinterpret_cast<uintptr_t>(ram) + layout::kNullGuardEnd;
     g_ram_hi = reinterpret_cast<uintptr_t>(ram) + size;
-    struct sigaction sa {};
-    sa.sa_sigaction = handler;
-    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
-    sigemptyset(&sa.sa_mask);
-    ::sigaction(SIGSEGV, &sa, nullptr);
-    ::sigaction(SIGBUS, &sa, nullptr);
+    return handler;
 }
 
 }  // namespace spanvm::process

@@ -12,7 +12,11 @@
 
 namespace spanvm::process {
 
-// Installs the handlers (idempotent). `ram`/`size` bound guest RAM.
-void install_host_fault_report(const uint8_t* ram, uint64_t size);
+// Records guest RAM's bounds and returns the SA_SIGINFO handler for
+// SIGSEGV/SIGBUS in VMM code; the platform installs it (on native, guest
+// faults reach the guest instead and only VMM faults come here).
+// `ram`/`size` bound guest RAM.
+using HostFaultHandler = void (*)(int sig, void* siginfo, void* ucontext);
+HostFaultHandler install_host_fault_report(const uint8_t* ram, uint64_t size);
 
 }  // namespace spanvm::process

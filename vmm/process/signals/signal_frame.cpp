@@ -71,8 +71,12 @@ std::optional<FrameImage> build_signal_frame(const FrameInput& in) {
     const uint64_t si = kSiginfoOffset;
     put<int32_t>(img.bytes, si + 0, in.sig);
     put<int32_t>(img.bytes, si + 8, in.info.code);
-    put<int32_t>(img.bytes, si + 16, in.info.pid);
-    put<uint32_t>(img.bytes, si + 20, in.info.uid);
+    if (in.info.fault) {
+        put<uint64_t>(img.bytes, si + 16, in.info.addr);  // si_addr (the union's first member)
+    } else {
+        put<int32_t>(img.bytes, si + 16, in.info.pid);
+        put<uint32_t>(img.bytes, si + 20, in.info.uid);
+    }
     if (xsize) {
         const uint64_t f = fp - frame;
         std::memcpy(img.bytes.data() + f, in.xsave.data(), xsize);

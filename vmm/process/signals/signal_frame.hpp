@@ -30,9 +30,11 @@ static_assert(sizeof(SigRegs) == 18 * 8);
 
 // What a pending signal carries into siginfo (kill/tkill/kernel senders).
 struct SigInfoFields {
-    int32_t code = 0;   // SI_USER, SI_TKILL, SI_KERNEL
+    int32_t code = 0;   // SI_USER, SI_TKILL, SI_KERNEL, or a fault's code (SEGV_MAPERR, ...)
     int32_t pid = 0;
     uint32_t uid = 0;
+    bool fault = false;  // a CPU exception: siginfo carries si_addr instead of pid/uid
+    uint64_t addr = 0;   // si_addr of a fault
 };
 
 struct AltStack {

@@ -76,4 +76,14 @@ std::optional<SignalTable::Dequeued> SignalTable::dequeue(ThreadRow& row) {
     return d;
 }
 
+std::optional<KernelSigaction> SignalTable::take_forced(int sig, uint64_t sigmask) {
+    if (sig < 1 || sig > kMaxSignal) return std::nullopt;
+    std::lock_guard lk(mu_);
+    KernelSigaction& a = actions_[sig];
+    if (a.handler <= 1 || (sigmask & sig_bit(sig))) return std::nullopt;  // SIG_DFL, SIG_IGN, blocked
+    KernelSigaction run = a;
+    if (a.flags & SA_RESETHAND) a = KernelSigaction{};
+    return run;
+}
+
 }  // namespace spanvm::process

@@ -60,6 +60,11 @@ public:
     // Takes the lowest signal pending for `row` (its own set first, then the
     // process's) that `row` does not block, applying SA_RESETHAND.
     std::optional<Dequeued> dequeue(ThreadRow& row);
+    // A signal forced by a CPU exception (Linux force_sig_fault): the action
+    // to run when a handler is installed and `sigmask` does not block it
+    // (applying SA_RESETHAND); nullopt when the process must die instead
+    // (SIG_DFL, SIG_IGN or blocked).
+    std::optional<KernelSigaction> take_forced(int sig, uint64_t sigmask);
     // Pending for the thread or the process and not blocked by `row`.
     uint64_t deliverable(const ThreadRow& row) const {
         return (row.sig_pending.load() | shared_pending_.load()) & ~row.sigmask.load();

@@ -67,7 +67,7 @@ int64_t sys_mmap(Process& p, const SyscallRequest& r) {
     if (file) {
         // Copy the file's bytes; the tail past EOF stays zero (the address
         // space invariant guarantees fresh ranges read as zero).
-        uint8_t* dst = p.machine().memory().host_ptr(m->addr, layout::page_align_up(len));
+        uint8_t* dst = p.platform().memory().host_ptr(m->addr, layout::page_align_up(len));
         uint64_t done = 0;
         while (done < len) {
             ssize_t n = ::pread(file->fd(), dst + done, len - done, static_cast<off_t>(off + done));
@@ -116,7 +116,7 @@ int64_t sys_mremap(Process& p, const SyscallRequest& r) {
     p.host_allow(plan->new_addr, layout::page_align_up(new_len));
     if (plan->copy) {
         auto& c = *plan->copy;
-        auto& mem = p.machine().memory();
+        auto& mem = p.platform().memory();
         p.host_allow(c.from, layout::page_align_up(c.len));
         std::memmove(mem.host_ptr(c.to, c.len), mem.host_ptr(c.from, c.len), c.len);
     }

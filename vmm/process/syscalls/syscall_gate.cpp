@@ -29,7 +29,7 @@ bool raises_sigpipe(const SyscallRequest& r) {
 }  // namespace
 
 void SyscallGate::dispatch(GuestThread& t) {
-    kvm_regs& r = t.regs();
+    platform::Regs& r = t.regs();
     const SyscallRequest req{r.rax, {r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9}};
     t.row().syscalls.fetch_add(1, std::memory_order_relaxed);
     bool handled = true;

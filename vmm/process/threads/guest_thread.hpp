@@ -1,14 +1,15 @@
 #pragma once
-// A guest thread: one vCPU driven by one host thread. The loop runs KVM_RUN
-// and turns exits into syscalls (via SyscallGate) or fatal guest faults.
-// Everything a syscall handler needs about "the calling thread" is here.
-#include <linux/kvm.h>
-
+// A guest thread: one vCPU driven by one host thread. The loop runs the
+// vCPU (vmm/platform/vcpu.hpp, any platform) and turns its exits into
+// syscalls (via SyscallGate), guest signals (CPU exceptions, kicks) or a
+// fatal end. Everything a syscall handler needs about "the calling thread"
+// is here.
 #include <memory>
 #include <optional>
 #include <vector>
 
-#include "vmm/kvm/vcpu.hpp"
+#include "vmm/platform/platform.hpp"
+#include "vmm/platform/vcpu.hpp"
 #include "vmm/process/signals/signal_table.hpp"
 #include "vmm/process/threads/thread_table.hpp"
 
@@ -19,7 +20,7 @@ struct ThreadStart;
 
 class GuestThread {
 public:
-    GuestThread(Process& p, ThreadRow& row, std::unique_ptr<kvm::Vcpu> vcpu);
+    GuestThread(Process& p, ThreadRow& row, std::unique_ptr<platform::Vcpu> vcpu);
 
     // Host-thread body. Returns when the guest thread exits (SYS_exit);
     // process-wide exits never return.
@@ -27,20 +28,20 @@ public:
 
     Process& process() { return proc_; }
     ThreadRow& row() { return row_; }
-    kvm::Vcpu& vcpu() { return *vcpu_; }
-    kvm_regs& regs() { return vcpu_->sync_regs(); }
+    platform::Vcpu& vcpu() { return *vcpu_; }
+    platform::Regs& regs() { return vcpu_->regs(); }
     void mark_regs_dirty() { vcpu_->mark_regs_dirty(); }
 
-    // FS/GS base live in the segment registers, which are not synced on every
-    // exit (cost); these go through KVM_GET/SET_SREGS.
-    Result<uint64_t> fs_base() const;
-    Result<void> set_fs_base(uint64_t v);
-    Result<uint64_t> gs_base() const;
-    Result<void> set_gs_base(uint64_t v);
+    // FS/GS base (on KVM through KVM_GET/SET_SREGS, which are not synced on
+    // every exit; on native kept by the vCPU and loaded at entry).
+    Result<uint64_t> fs_base() const { return vcpu_->fs_base(); }
+    Result<void> set_fs_base(uint64_t v) { return vcpu_->set_fs_base(v); }
+    Result<uint64_t> gs_base() const { return vcpu_->gs_base(); }
+    Result<void> set_gs_base(uint64_t v) { return vcpu_->set_gs_base(v); }
 
     // For a syscall that rewrote the whole register file (rt_sigreturn,
-    // execve): the gate then leaves RAX alone and the loop skips the sysret
-    // emulation (RIP = RCX, RFLAGS = R11). Reset at each syscall.
+    // execve): the gate then leaves RAX alone and signal delivery does not
+    // treat the call as restartable. Reset at each syscall.
     void set_regs_replaced() { regs_replaced_ = true; }
     bool regs_replaced() const { return regs_replaced_; }
 
@@ -52,11 +53,9 @@ public:
     // mask is in force while waiting and the old one returns after the
     // handler frame is built (the frame saves the old one).
     int64_t wait_for_signal(std::optional<uint64_t> suspend_mask);
-    // The host signal that kicks a vCPU thread out of KVM_RUN or a blocking
-    // host syscall. Installed without SA_RESTART by install_kick_handler().
-    static int kick_signal();
-    static void install_kick_handler();
-    static void kick_host_thread(int host_tid);
+    // The host signal that kicks a vCPU thread out of the guest or a
+    // blocking host syscall (installed by the platform, without SA_RESTART).
+    static int kick_signal() { return platform::Platform::kick_signal(); }
 
     // Set by SYS_exit: the loop ends after the current exit.
     void request_exit(int code) {
@@ -65,25 +64,22 @@ public:
     }
 
 private:
-    [[noreturn]] void fatal_exception(unsigned vector);
+    // A CPU exception in guest code: into the guest's handler when one is
+    // installed and the signal is not blocked; otherwise the process ends
+    // with 128+signal, as Linux's force_sig does.
+    void handle_exception(const platform::VcpuExit& e);
     [[noreturn]] void fatal_exit(const char* what);
-    [[noreturn]] void fatal_unmapped_access();
-    void complete_syscall_return();
     // Builds handler frames for every deliverable signal (default actions
     // end the process). `syscall_nr` >= 0: called at a syscall return, whose
     // -EINTR result may be turned into a restart (SA_RESTART rules).
     void deliver_signals(int64_t syscall_nr);
-    // FPU image for a frame (XSAVE standard format, or FXSAVE where KVM's
-    // XSAVE ioctls fail) and its restore from a frame's fpstate.
-    bool save_fpu(std::vector<uint8_t>& out);
+    // Restores the FPU from a frame's fpstate (guest address).
     bool restore_fpu(uint64_t fpstate);
-    // Points this host thread's kick handler at this vCPU's kvm_run.
-    void bind_kick_target();
     bool build_handler_frame(int sig, const SigInfoFields& info, const KernelSigaction& act);
 
     Process& proc_;
     ThreadRow& row_;
-    std::unique_ptr<kvm::Vcpu> vcpu_;
+    std::unique_ptr<platform::Vcpu> vcpu_;
     bool exit_requested_ = false;
     bool regs_replaced_ = false;
     std::optional<uint64_t> suspend_saved_mask_;

@@ -11,7 +11,7 @@
 #include "vmm/kvm/system.hpp"
 #include "vmm/kvm/vcpu.hpp"
 
-namespace spanvm::process {
+namespace spanvm::platform {
 
 struct CpuTemplate {
     std::vector<kvm_cpuid_entry2> cpuid;  // KVM's supported set, APIC id patched per vCPU
@@ -37,4 +37,4 @@ inline constexpr uint64_t kSyncRegsMask = KVM_SYNC_X86_REGS;
 inline bool needs_user_segments(const kvm_sregs& s) { return (s.cs.selector & 3) != 3; }
 void set_user_segments(kvm_sregs& s);
 
-}  // namespace spanvm::process
+}  // namespace spanvm::platform

@@ -1,4 +1,4 @@
-#include "vmm/process/guest_cpu.hpp"
+#include "vmm/platform/kvm/guest_cpu.hpp"
 
 #include <cpuid.h>
 #include <immintrin.h>
@@ -11,7 +11,7 @@
 #include "vmm/arch/x86/regs.hpp"
 #include "vmm/memory/layout.hpp"
 
-namespace spanvm::process {
+namespace spanvm::platform {
 
 namespace {
 
@@ -121,4 +121,4 @@ Result<void> configure_vcpu(kvm::Vcpu& vcpu, const CpuTemplate& t) {
     return {};
 }
 
-}  // namespace spanvm::process
+}  // namespace spanvm::platform

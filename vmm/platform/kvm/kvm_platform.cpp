@@ -1,0 +1,140 @@
+#include "vmm/platform/kvm/kvm_platform.hpp"
+
+#include <linux/kvm.h>
+#include <signal.h>
+#include <sys/mman.h>
+
+#include <cpuid.h>
+#include <cstring>
+#include <vector>
+
+#include "guest-shim/shim.hpp"
+#include "vmm/arch/x86/gdt.hpp"
+#include "vmm/arch/x86/page_tables.hpp"
+#include "vmm/memory/layout.hpp"
+#include "vmm/platform/kvm/kvm_vcpu.hpp"
+
+namespace spanvm::platform {
+
+void kvm_on_kick(int);  // kvm_vcpu.cpp
+
+namespace {
+// Size of the XSAVE image for XCR0 (standard format): the end of the highest
+// enabled component, from CPUID leaf 0xD. 512 (FXSAVE) without XSAVE.
+uint32_t xstate_size(uint64_t xcr0) {
+    if (!xcr0) return 512;
+    uint32_t size = 576;  // legacy area + XSAVE header
+    for (unsigned i = 2; i < 63; ++i) {
+        if (!(xcr0 & (1ull << i))) continue;
+        unsigned a, b, c, d;
+        __cpuid_count(0xD, i, a, b, c, d);
+        size = std::max(size, a + b);
+    }
+    return std::min<uint32_t>(size, kvm::Vcpu::kXsaveBufferSize);
+}
+}  // namespace
+
+Result<std::unique_ptr<KvmPlatform>> KvmPlatform::create(uint64_t ram_size) {
+    if (ram_size < layout::kMinRamSize)
+        return make_error(EINVAL, "--mem {} MiB is too small (minimum {} MiB)", ram_size >> 20, layout::kMinRamSize >> 20);
+    if (ram_size > layout::kMaxRamSize)
+        return make_error(EINVAL, "--mem {} GiB is too large (maximum {} GiB)", ram_size >> 30, layout::kMaxRamSize >> 30);
+    auto sys = kvm::System::open();
+    if (!sys) return sys.error();
+    for (long cap : {KVM_CAP_SYNC_REGS, KVM_CAP_USER_MEMORY})
+        if (sys->check_extension(cap) <= 0) return make_error(ENOTSUP, "KVM lacks capability {}", cap);
+    auto vm = sys->create_vm();
+    if (!vm) return vm.error();
+    auto mem = memory::GuestMemory::create(ram_size);
+    if (!mem) return mem.error();
+    if (auto r = vm->set_user_memory_region(0, 0, ram_size, mem->host_base()); !r) return r.error();
+
+    // System area.
+    std::span<uint8_t> ram(mem->host_base(), ram_size);
+    x86::write_gdt(ram.subspan(layout::kGdtGpa, x86::GDT_ENTRIES * 8), layout::kTssGpa);
+    std::vector<uint16_t> ports{shim::kSyscallPort};
+    for (uint16_t v = 0; v < shim::kVectors; ++v) ports.push_back(static_cast<uint16_t>(shim::kExceptionPortBase + v));
+    x86::write_tss(ram.subspan(layout::kTssGpa, x86::kTssSize), layout::kExceptionStackGpa + layout::kExceptionStackSize,
+                   ports);
+    x86::write_idt(ram.subspan(layout::kIdtGpa, shim::kVectors * 16), shim::kVectors,
+                   layout::kStubGpa + shim::kVectorEntryOffset, shim::kVectorEntryStride);
+    auto img = shim::image();
+    if (img.size() > layout::kPageSize) return make_error(EINVAL, "guest shim larger than a page");
+    std::memcpy(ram.data() + layout::kStubGpa, img.data(), img.size());
+    x86::PageTableLayout ptl{ram_size,         layout::kPageTableGpa, layout::kSystemEnd, layout::kNullGuardEnd,
+                             layout::kStubGpa, layout::kSystemMappedEnd, layout::kUserBase};
+    auto cr3 = x86::write_identity_page_tables(ram, ptl);
+    if (!cr3) return cr3.error();
+
+    std::unique_ptr<KvmPlatform> m(new KvmPlatform(std::move(*sys), std::move(*vm), std::move(*mem)));
+    auto tmpl = make_cpu_template(m->sys_, *cr3);
+    if (!tmpl) return tmpl.error();
+    m->cpu_ = std::move(*tmpl);
+    m->features_.hwcap = m->cpu_.hwcap;
+    m->features_.xcr0 = m->cpu_.xcr0;
+    m->features_.xstate_size = xstate_size(m->cpu_.xcr0);
+    int mv = m->vm_.check_extension(KVM_CAP_MAX_VCPUS);
+    if (mv <= 0) mv = m->vm_.check_extension(KVM_CAP_NR_VCPUS);
+    m->max_vcpus_ = mv > 0 ? mv : 1;
+    return m;
+}
+
+Result<void> KvmPlatform::probe_vcpu() {
+    auto p = create(layout::kMinRamSize);
+    if (!p) return p.error();
+    auto v = (*p)->create_raw_vcpu(0);
+    if (!v) return v.error();
+    kvm_regs r{};
+    r.rip = layout::kStubGpa + shim::kSyscallEntryOffset;  // first instruction: out to the syscall port
+    r.rsp = layout::kUserBase + 0x1000;
+    r.rflags = 2;
+    if (auto e = v->set_regs(r); !e) return e.error();
+    auto s = v->get_sregs();
+    if (!s) return s.error();
+    set_user_segments(*s);
+    if (auto e = v->set_sregs(*s); !e) return e.error();
+    for (int tries = 0; tries < 3; ++tries) {
+        auto e = v->run();
+        if (!e && e.error().code == EINTR) continue;
+        if (!e) return make_error(e.error().code, "probe vCPU: KVM_RUN: {}", e.error().message);
+        const kvm_run* run = v->run_data();
+        if (run->exit_reason == KVM_EXIT_IO && run->io.port == shim::kSyscallPort) return {};
+        return make_error(EIO, "probe vCPU: unexpected KVM exit reason {}", run->exit_reason);
+    }
+    return make_error(EINTR, "probe vCPU: KVM_RUN kept being interrupted");
+}
+
+Result<kvm::Vcpu> KvmPlatform::create_raw_vcpu(unsigned long id) {
+    std::lock_guard lk(vcpu_mu_);
+    auto v = vm_.create_vcpu(id);
+    if (!v) return v.error();
+    if (auto r = configure_vcpu(*v, cpu_); !r) return r.error();
+    return v;
+}
+
+Result<std::unique_ptr<Vcpu>> KvmPlatform::create_vcpu(unsigned long id) {
+    auto v = create_raw_vcpu(id);
+    if (!v) return v.error();
+    return std::unique_ptr<Vcpu>(new KvmVcpu(*this, std::move(*v)));
+}
+
+int KvmPlatform::host_prot() const { return PROT_READ | PROT_WRITE; }
+
+void KvmPlatform::install_signal_handlers(HostFaultHandler on_host_fault) {
+    struct sigaction sa {};
+    sa.sa_handler = kvm_on_kick;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0;  // no SA_RESTART: a blocking host syscall returns EINTR
+    ::sigaction(kick_signal(), &sa, nullptr);
+    // A host write to a broken pipe returns EPIPE; the gate turns that into
+    // the guest's SIGPIPE.
+    ::signal(SIGPIPE, SIG_IGN);
+    struct sigaction fa {};
+    fa.sa_sigaction = reinterpret_cast<void (*)(int, siginfo_t*, void*)>(on_host_fault);
+    fa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&fa.sa_mask);
+    ::sigaction(SIGSEGV, &fa, nullptr);
+    ::sigaction(SIGBUS, &fa, nullptr);
+}
+
+}  // namespace spanvm::platform

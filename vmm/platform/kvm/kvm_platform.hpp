@@ -1,0 +1,56 @@
+#pragma once
+// The KVM platform: one KVM VM over one GuestMemory, with the process-mode
+// system area (GDT, IDT, TSS, shim, exception stack, page tables) written
+// once. vCPUs (KvmVcpu) are created on demand, one per guest thread.
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+
+#include "vmm/base/result.hpp"
+#include "vmm/kvm/system.hpp"
+#include "vmm/kvm/vcpu.hpp"
+#include "vmm/kvm/vm.hpp"
+#include "vmm/memory/guest_memory.hpp"
+#include "vmm/platform/kvm/guest_cpu.hpp"
+#include "vmm/platform/platform.hpp"
+
+namespace spanvm::platform {
+
+class KvmPlatform final : public Platform {
+public:
+    static Result<std::unique_ptr<KvmPlatform>> create(uint64_t ram_size);
+    // Creates a small throw-away VM and runs one instruction of guest code
+    // in it (the syscall stub's exit): "a vCPU runs" for choose_platform.
+    static Result<void> probe_vcpu();
+
+    PlatformKind kind() const override { return PlatformKind::kvm; }
+    memory::GuestMemory& memory() override { return mem_; }
+    const CpuFeatures& cpu() const override { return features_; }
+    Result<std::unique_ptr<Vcpu>> create_vcpu(unsigned long id) override;
+    unsigned max_vcpus() const override { return static_cast<unsigned>(max_vcpus_); }
+    int host_prot() const override;
+    void install_signal_handlers(HostFaultHandler on_host_fault) override;
+
+    const CpuTemplate& cpu_template() const { return cpu_; }
+    const kvm::System& system() const { return sys_; }
+    // A configured raw vCPU (for bench-exit, which drives KVM directly).
+    Result<kvm::Vcpu> create_raw_vcpu(unsigned long id);
+
+    // Whether the syscall stub was observed running in ring 0 (VT-x/AMD-V),
+    // in which case user CS/SS must be restored on each return. -1 = unknown.
+    std::atomic<int> stub_ring0{-1};
+
+private:
+    KvmPlatform(kvm::System sys, kvm::Vm vm, memory::GuestMemory mem)
+        : sys_(std::move(sys)), vm_(std::move(vm)), mem_(std::move(mem)) {}
+    kvm::System sys_;
+    kvm::Vm vm_;
+    memory::GuestMemory mem_;
+    CpuTemplate cpu_;
+    CpuFeatures features_;
+    int max_vcpus_ = 1;
+    std::mutex vcpu_mu_;
+};
+
+}  // namespace spanvm::platform

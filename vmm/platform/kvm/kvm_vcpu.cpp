@@ -1,0 +1,271 @@
+#include "vmm/platform/kvm/kvm_vcpu.hpp"
+
+#include <linux/kvm.h>
+
+#include <csignal>
+#include <cstddef>
+#include <cstring>
+
+#include "guest-shim/shim.hpp"
+#include "vmm/arch/x86/exception_signal.hpp"
+#include "vmm/arch/x86/regs.hpp"
+#include "vmm/base/log.hpp"
+#include "vmm/memory/layout.hpp"
+#include "vmm/platform/kvm/guest_cpu.hpp"
+#include "vmm/platform/kvm/kvm_platform.hpp"
+
+namespace spanvm::platform {
+
+// Regs is handed out as a view of kvm_run's sync-regs page.
+static_assert(sizeof(Regs) == sizeof(kvm_regs));
+static_assert(offsetof(Regs, rax) == offsetof(kvm_regs, rax));
+static_assert(offsetof(Regs, rsp) == offsetof(kvm_regs, rsp));
+static_assert(offsetof(Regs, r8) == offsetof(kvm_regs, r8));
+static_assert(offsetof(Regs, r15) == offsetof(kvm_regs, r15));
+static_assert(offsetof(Regs, rip) == offsetof(kvm_regs, rip));
+static_assert(offsetof(Regs, rflags) == offsetof(kvm_regs, rflags));
+
+namespace {
+thread_local kvm_run* tl_run = nullptr;
+}  // namespace
+
+// The kick handler (KvmPlatform::install_signal_handlers): makes the current
+// or next KVM_RUN of this thread return at once.
+void kvm_on_kick(int) {
+    if (tl_run) tl_run->immediate_exit = 1;
+}
+
+Regs& KvmVcpu::regs() { return *reinterpret_cast<Regs*>(&vcpu_.sync_regs()); }
+
+Result<void> KvmVcpu::attach_thread() {
+    tl_run = vcpu_.run_data();
+    return {};
+}
+
+Result<void> KvmVcpu::set_initial_state(const Regs& regs, uint64_t fs_base, uint64_t gs_base) {
+    // Set through ioctls once; afterwards sync regs carry the GPRs.
+    vcpu_.run_data()->kvm_dirty_regs = 0;
+    kvm_regs k{};
+    std::memcpy(&k, &regs, sizeof k);
+    if (auto r = vcpu_.set_regs(k); !r) return r;
+    auto s = vcpu_.get_sregs();
+    if (!s) return s.error();
+    set_user_segments(*s);
+    s->fs.base = fs_base;
+    s->gs.base = gs_base;
+    return vcpu_.set_sregs(*s);
+}
+
+Result<uint64_t> KvmVcpu::fs_base() {
+    auto s = vcpu_.get_sregs();
+    if (!s) return s.error();
+    return s->fs.base;
+}
+Result<void> KvmVcpu::set_fs_base(uint64_t v) {
+    auto s = vcpu_.get_sregs();
+    if (!s) return s.error();
+    s->fs.base = v;
+    return vcpu_.set_sregs(*s);
+}
+Result<uint64_t> KvmVcpu::gs_base() {
+    auto s = vcpu_.get_sregs();
+    if (!s) return s.error();
+    return s->gs.base;
+}
+Result<void> KvmVcpu::set_gs_base(uint64_t v) {
+    auto s = vcpu_.get_sregs();
+    if (!s) return s.error();
+    s->gs.base = v;
+    return vcpu_.set_sregs(*s);
+}
+
+VcpuExit KvmVcpu::error_exit(std::string what) {
+    VcpuExit e;
+    e.kind = VcpuExit::Kind::error;
+    e.what = std::move(what);
+    return e;
+}
+
+VcpuExit KvmVcpu::run() {
+    kvm_run* run = vcpu_.run_data();
+    auto r = vcpu_.run();
+    if (!r) {
+        if (r.error().code == EINTR || r.error().code == EAGAIN) {
+            // A kick (or any host signal). Inside spanvm's entry stubs the
+            // syscall path delivers on its way out instead.
+            run->immediate_exit = 0;
+            VcpuExit e;
+            e.kind = VcpuExit::Kind::interrupted;
+            e.in_guest = vcpu_.sync_regs().rip >= layout::kUserBase;
+            return e;
+        }
+        if (r.error().code == EFAULT) {
+            // The guest touched guest RAM whose host mapping is PROT_NONE
+            // (Process::sync_host_protection); RIP is at the instruction.
+            VcpuExit e;
+            e.kind = VcpuExit::Kind::exception;
+            e.signo = SIGSEGV;
+            e.si_code = x86::SEGV_ACCERR;
+            e.what = "access to unmapped or PROT_NONE memory";
+            return e;
+        }
+        return error_exit(fmt::format("KVM_RUN: {}", r.error().message));
+    }
+    switch (run->exit_reason) {
+        case KVM_EXIT_IO: {
+            const uint16_t port = run->io.port;
+            if (port == shim::kSyscallPort) {
+                if (auto c = complete_syscall_return(); !c) return error_exit(c.error().message);
+                VcpuExit e;
+                e.kind = VcpuExit::Kind::syscall;
+                return e;
+            }
+            if (port >= shim::kExceptionPortBase && port < shim::kExceptionPortBase + shim::kVectors)
+                return exception_exit(port - shim::kExceptionPortBase);
+            return error_exit(fmt::format("I/O to an unexpected port {:#x} at RIP {:#x}", port, vcpu_.sync_regs().rip));
+        }
+        case KVM_EXIT_INTR: {
+            run->immediate_exit = 0;
+            VcpuExit e;
+            e.kind = VcpuExit::Kind::interrupted;
+            e.in_guest = vcpu_.sync_regs().rip >= layout::kUserBase;
+            return e;
+        }
+        default:
+            return error_exit(
+                fmt::format("unexpected VM exit (KVM exit reason {}, RIP {:#x})", run->exit_reason, vcpu_.sync_regs().rip));
+    }
+}
+
+// The VMM's replacement for sysret: RIP = RCX, RFLAGS = R11, and, only where
+// the stub ran in ring 0 (hardware VT-x/AMD-V), user CS/SS. On PVM the
+// `syscall` instruction never leaves ring 3 (platform notes), so the common
+// path is a sync-regs update with no extra ioctl.
+Result<void> KvmVcpu::complete_syscall_return() {
+    kvm_regs& r = vcpu_.sync_regs();
+    r.rip = r.rcx;
+    r.rflags = (r.r11 & ~(x86::X86_EFLAGS_TF | x86::X86_EFLAGS_NT)) | x86::X86_EFLAGS_FIXED;
+    vcpu_.mark_regs_dirty();
+    int ring0 = platform_.stub_ring0.load(std::memory_order_relaxed);
+    if (ring0 == -1) {
+        auto s = vcpu_.get_sregs();
+        if (!s) return s.error();
+        ring0 = needs_user_segments(*s) ? 1 : 0;
+        platform_.stub_ring0.store(ring0);
+    }
+    if (ring0 == 1) {
+        auto s = vcpu_.get_sregs();
+        if (!s) return s.error();
+        set_user_segments(*s);
+        return vcpu_.set_sregs(*s);
+    }
+    return {};
+}
+
+// The shim's vector entry exited on its first instruction, so RSP still
+// points at the CPU's exception frame on the IST1 stack:
+//   [error code], RIP, CS, RFLAGS, RSP, SS.
+// All vCPUs share that stack: the frame is read here, at once, by the vCPU's
+// own thread, and a second vCPU faulting meanwhile can only overwrite it
+// with its own frame after this one's exit has been read (departure: two
+// simultaneous exceptions on different vCPUs may race; see ARCHITECTURE.md).
+VcpuExit KvmVcpu::exception_exit(unsigned vector) {
+    kvm_regs& r = vcpu_.sync_regs();
+    uint64_t frame[6] = {};
+    platform_.memory().read(r.rsp, frame, sizeof frame);
+    const int off = x86::exception_has_error_code(vector) ? 1 : 0;
+    const uint64_t err = off ? frame[0] : 0;
+    auto s = vcpu_.get_sregs();
+    if (!s) return error_exit(s.error().message);
+    const uint64_t cr2 = s->cr2;
+    // Back to the faulting user state, in ring 3.
+    r.rip = frame[off];
+    r.rflags = frame[off + 2] | x86::X86_EFLAGS_FIXED;
+    r.rsp = frame[off + 3];
+    vcpu_.mark_regs_dirty();
+    set_user_segments(*s);
+    if (auto e = vcpu_.set_sregs(*s); !e) return error_exit(e.error().message);
+    const auto sig = x86::signal_for_exception(vector, err, cr2, r.rip);
+    VcpuExit e;
+    e.kind = VcpuExit::Kind::exception;
+    e.signo = sig.signo;
+    e.si_code = sig.si_code;
+    e.fault_addr = sig.fault_addr;
+    e.what = x86::describe_exception(vector, err, cr2);
+    return e;
+}
+
+namespace {
+// Whether KVM_GET_XSAVE2 works on this host (-1 unknown). Where it fails
+// (seen on PVM, EINVAL), the FPU is saved as FXSAVE through KVM_GET_FPU.
+std::atomic<int> g_xsave_ok{-1};
+
+// The 512-byte FXSAVE image of a kvm_fpu (SDM vol. 1, table 10-2).
+std::vector<uint8_t> fxsave_of(const kvm_fpu& f) {
+    std::vector<uint8_t> img(512, 0);
+    auto put16 = [&](size_t o, uint16_t v) { std::memcpy(img.data() + o, &v, 2); };
+    put16(0, f.fcw);
+    put16(2, f.fsw);
+    img[4] = f.ftwx;
+    put16(6, f.last_opcode);
+    std::memcpy(img.data() + 8, &f.last_ip, 8);
+    std::memcpy(img.data() + 16, &f.last_dp, 8);
+    std::memcpy(img.data() + 24, &f.mxcsr, 4);
+    const uint32_t mask = 0xFFFF;
+    std::memcpy(img.data() + 28, &mask, 4);
+    for (int i = 0; i < 8; ++i) std::memcpy(img.data() + 32 + 16 * i, f.fpr[i], 16);
+    for (int i = 0; i < 16; ++i) std::memcpy(img.data() + 160 + 16 * i, f.xmm[i], 16);
+    return img;
+}
+
+kvm_fpu fpu_of(std::span<const uint8_t> img) {
+    kvm_fpu f{};
+    auto get16 = [&](size_t o) {
+        uint16_t v;
+        std::memcpy(&v, img.data() + o, 2);
+        return v;
+    };
+    f.fcw = get16(0);
+    f.fsw = get16(2);
+    f.ftwx = img[4];
+    f.last_opcode = get16(6);
+    std::memcpy(&f.last_ip, img.data() + 8, 8);
+    std::memcpy(&f.last_dp, img.data() + 16, 8);
+    std::memcpy(&f.mxcsr, img.data() + 24, 4);
+    for (int i = 0; i < 8; ++i) std::memcpy(f.fpr[i], img.data() + 32 + 16 * i, 16);
+    for (int i = 0; i < 16; ++i) std::memcpy(f.xmm[i], img.data() + 160 + 16 * i, 16);
+    return f;
+}
+}  // namespace
+
+Result<std::vector<uint8_t>> KvmVcpu::save_fpu() {
+    if (g_xsave_ok.load() != 0) {
+        std::vector<uint8_t> buf(kvm::Vcpu::kXsaveBufferSize);
+        if (vcpu_.get_xsave(buf)) {
+            g_xsave_ok = 1;
+            buf.resize(platform_.cpu().xstate_size);
+            return buf;
+        }
+        if (g_xsave_ok.exchange(0) == -1)
+            log::debug("KVM_GET_XSAVE2 fails on this host: signal frames save the FPU as FXSAVE (x87/SSE; AVX "
+                       "upper halves are not saved across a handler)");
+    }
+    auto f = vcpu_.get_fpu();
+    if (!f) return f.error();
+    return fxsave_of(*f);
+}
+
+Result<void> KvmVcpu::restore_fpu(std::span<const uint8_t> image) {
+    if (image.size() < 512) return make_error(EINVAL, "FPU image shorter than 512 bytes");
+    if (g_xsave_ok.load() == 1 && image.size() >= platform_.cpu().xstate_size) {
+        std::vector<uint8_t> buf(kvm::Vcpu::kXsaveBufferSize);
+        // Components beyond the guest's XCR0 image come back as they are now.
+        if (auto r = vcpu_.get_xsave(buf); !r) return r;
+        std::memcpy(buf.data(), image.data(), platform_.cpu().xstate_size);
+        std::memset(buf.data() + 464, 0, 48);  // fpx_sw_bytes are software's, not the CPU's
+        return vcpu_.set_xsave(buf);
+    }
+    return vcpu_.set_fpu(fpu_of(image.first(512)));
+}
+
+}  // namespace spanvm::platform

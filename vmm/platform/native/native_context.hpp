@@ -1,0 +1,81 @@
+#pragma once
+// The per-vCPU block shared between the native platform's C++ and its
+// assembly (native_switch.S). Offsets are ABI between the two: the
+// static_asserts below and the #defines in native_switch.S must agree.
+//
+// Invariants:
+//  * in_guest == 1 from the moment native_enter() commits to entering the
+//    guest until a signal handler (or the abort path) takes the thread back.
+//    While it is 1 the FS base may be the guest's, so the signal entry
+//    switches FS to host_fs before any C++ runs.
+//  * The signal entry finds this block through the sigaltstack: the page
+//    below uc_stack.ss_sp holds {NativeContext*, kAltStackMagic}.
+//  * xsave holds the guest's FPU image in the kernel's signal-frame format
+//    (XSAVE standard format, fpx_sw_bytes with FP_XSTATE_MAGIC1, MAGIC2 after
+//    the image), 64-byte aligned, as XRSTOR and rt_sigreturn require.
+#include <cstddef>
+#include <cstdint>
+
+#include "vmm/platform/regs.hpp"
+
+namespace spanvm::platform::native {
+
+inline constexpr uint64_t kAltStackSize = 0x40000;           // 256 KiB, the first page holds the header
+inline constexpr uint64_t kAltStackMagic = 0x5350414e414c5453;  // "STLANAPS", checked by the signal entry
+inline constexpr uint64_t kXsaveBytes = 16384;        // every x86 component, AMX included
+
+// How native_enter() loads the guest state.
+enum EnterMode : uint32_t {
+    kEnterFast = 0,  // RCX == RIP and R11 == RFLAGS (a syscall return): XRSTOR, POPFQ, JMP
+    kEnterFull = 1,  // anything else: rt_sigreturn from the frame in `frame`
+};
+
+// Return values of native_enter() (the exit cause).
+enum EnterResult : int {
+    kEnterAborted = -1,  // a kick was pending or landed before the guest ran
+    // otherwise: the host signal number that took the thread out of the guest
+};
+
+struct alignas(64) NativeContext {
+    uint64_t host_rsp = 0;       // 0: native_enter's stack after its pushes
+    uint64_t host_fs = 0;        // 8
+    uint64_t guest_fs = 0;       // 16
+    uint32_t in_guest = 0;       // 24
+    uint32_t kick_pending = 0;   // 28
+    uint64_t frame_uc = 0;       // 32: kEnterFull: address of the ucontext to rt_sigreturn from
+    uint64_t tramp_lo = 0;       // 40: [tramp_lo, tramp_hi) = native_enter's code
+    uint64_t tramp_hi = 0;       // 48
+    uint64_t reserved0 = 0;      // 56
+    Regs regs;                   // 64: the guest's registers while it is out of the guest
+    // Set by the signal entry for the C++ side.
+    int exit_signo = 0;
+    int exit_code = 0;
+    uint64_t exit_addr = 0;
+    uint64_t exit_trapno = 0;
+    uint64_t exit_err = 0;
+    uint64_t exit_cr2 = 0;
+    alignas(64) uint8_t xsave[kXsaveBytes];
+    alignas(64) uint8_t frame[1024];  // kEnterFull: rt_sigframe built by the C++ side
+};
+
+static_assert(offsetof(NativeContext, host_rsp) == 0);
+static_assert(offsetof(NativeContext, host_fs) == 8);
+static_assert(offsetof(NativeContext, guest_fs) == 16);
+static_assert(offsetof(NativeContext, in_guest) == 24);
+static_assert(offsetof(NativeContext, kick_pending) == 28);
+static_assert(offsetof(NativeContext, frame_uc) == 32);
+static_assert(offsetof(NativeContext, regs) == 64);
+static_assert(offsetof(NativeContext, xsave) == 256);
+
+}  // namespace spanvm::platform::native
+
+extern "C" {
+// Enters the guest on the calling thread and returns when it leaves (see
+// EnterResult). Callee-saved registers are preserved as for a normal call.
+int spanvm_native_enter(spanvm::platform::native::NativeContext* ctx, uint32_t mode);
+// The SA_SIGINFO handler for every signal the native platform takes.
+void spanvm_native_signal_entry(int sig, void* info, void* uc);
+// Labels bounding native_enter's code (for the "kick in the entry window" check).
+extern const char spanvm_native_enter_begin[];
+extern const char spanvm_native_enter_end[];
+}

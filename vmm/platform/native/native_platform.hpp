@@ -1,0 +1,45 @@
+#pragma once
+// The native platform: guest RAM mapped at host address == guest address
+// (so guest code runs directly on host threads), and NativeVcpus.
+//
+// Guest RAM is [kNullGuardEnd, ram_size) of spanvm's own address space,
+// private anonymous, MADV_NOHUGEPAGE, PROT_READ|WRITE|EXEC where the guest
+// has a mapping. spanvm itself is a PIE and its libraries, heap and stacks
+// sit far above (0x55.../0x7f...), so the range is free when spanvm starts;
+// MAP_FIXED_NOREPLACE makes a clash an error rather than a silent overlap.
+#include <mutex>
+#include <vector>
+
+#include "vmm/platform/platform.hpp"
+
+namespace spanvm::platform::native {
+
+class NativePlatform final : public Platform {
+public:
+    static Result<std::unique_ptr<NativePlatform>> create(uint64_t ram_size);
+
+    PlatformKind kind() const override { return PlatformKind::native; }
+    memory::GuestMemory& memory() override { return mem_; }
+    const CpuFeatures& cpu() const override { return cpu_; }
+    Result<std::unique_ptr<Vcpu>> create_vcpu(unsigned long id) override;
+    unsigned max_vcpus() const override { return 65536; }
+    int host_prot() const override;
+    void install_signal_handlers(HostFaultHandler on_host_fault) override;
+
+    uint64_t guest_end() const { return mem_.size(); }
+    // The FPU image a new thread starts with (kernel signal-frame format).
+    std::span<const uint8_t> initial_fpu() const { return init_fpu_; }
+    // Bytes of the kernel's fpstate (XSAVE image + FP_XSTATE_MAGIC2).
+    uint32_t fpstate_bytes() const { return fpstate_bytes_; }
+
+private:
+    explicit NativePlatform(memory::GuestMemory mem) : mem_(std::move(mem)) {}
+    Result<void> capture_fpu_template();
+
+    memory::GuestMemory mem_;
+    CpuFeatures cpu_;
+    std::vector<uint8_t> init_fpu_;
+    uint32_t fpstate_bytes_ = 512;
+};
+
+}  // namespace spanvm::platform::native

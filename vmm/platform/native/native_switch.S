@@ -1,0 +1,180 @@
+// Guest entry and exit of the native platform (see native_vcpu.hpp).
+//
+// Entry (spanvm_native_enter): save the host's callee-saved registers and
+// RSP in the NativeContext, mark in_guest, honour a pending kick, switch the
+// FS base to the guest's with arch_prctl (wrfsbase is not kept by this kernel
+// across a context switch; platform notes), then load the guest registers:
+//   fast: XRSTOR the FPU image, POPFQ RFLAGS on the host stack, load the
+//         GPRs, RSP last but RCX/R11, and JMP *%rcx. Only valid when the guest
+//         wants RCX == RIP and R11 == RFLAGS, i.e. right after a syscall,
+//         which leaves them so on Linux too.
+//   full: rt_sigreturn from a frame the C++ side built: restores every
+//         register, RFLAGS and the FPU in one system call.
+// Exit (spanvm_native_signal_entry, on the sigaltstack): SIGSYS from Syscall
+// User Dispatch, a CPU exception, or a kick. If in_guest, switch FS back to
+// the host's, call spanvm_native_on_guest_signal (C++) to capture the guest
+// state from the ucontext, then unwind to spanvm_native_enter's caller with
+// the host's registers; the kernel's frame on the sigaltstack is abandoned
+// (SA_NODEFER, so no signal stays blocked). If not in_guest, tail-call
+// spanvm_native_on_host_signal (kicks to host code, faults in the VMM).
+// The syscalls here come from spanvm's text, outside the guest range, so
+// Syscall User Dispatch lets them through.
+
+#define CTX_HOST_RSP 0
+#define CTX_HOST_FS 8
+#define CTX_GUEST_FS 16
+#define CTX_IN_GUEST 24
+#define CTX_KICK_PENDING 28
+#define CTX_FRAME_UC 32
+#define CTX_REGS 64
+#define R_RAX (CTX_REGS + 0)
+#define R_RBX (CTX_REGS + 8)
+#define R_RCX (CTX_REGS + 16)
+#define R_RDX (CTX_REGS + 24)
+#define R_RSI (CTX_REGS + 32)
+#define R_RDI (CTX_REGS + 40)
+#define R_RSP (CTX_REGS + 48)
+#define R_RBP (CTX_REGS + 56)
+#define R_R8 (CTX_REGS + 64)
+#define R_R9 (CTX_REGS + 72)
+#define R_R10 (CTX_REGS + 80)
+#define R_R11 (CTX_REGS + 88)
+#define R_R12 (CTX_REGS + 96)
+#define R_R13 (CTX_REGS + 104)
+#define R_R14 (CTX_REGS + 112)
+#define R_R15 (CTX_REGS + 120)
+#define R_RIP (CTX_REGS + 128)
+#define R_RFLAGS (CTX_REGS + 136)
+#define CTX_XSAVE 256
+#define UC_SS_SP 16
+#define UC_SS_FLAGS 24
+#define ALT_STACK_MAGIC 0x5350414e414c5453
+#define SYS_rt_sigreturn 15
+#define SYS_arch_prctl 158
+#define ARCH_SET_FS 0x1002
+
+    .text
+    .globl spanvm_native_enter_begin
+    .globl spanvm_native_enter_end
+    .globl spanvm_native_enter
+    .type spanvm_native_enter, @function
+    .p2align 4
+spanvm_native_enter_begin:
+spanvm_native_enter:
+    .cfi_startproc
+    push %rbx
+    push %rbp
+    push %r12
+    push %r13
+    push %r14
+    push %r15
+    mov %rsp, CTX_HOST_RSP(%rdi)
+    mov %rdi, %rbx
+    mov %esi, %r12d
+    movl $1, CTX_IN_GUEST(%rbx)
+    // A kick that landed while the thread ran VMM code. Checked after
+    // in_guest is set: a later kick sees in_guest and aborts the entry.
+    cmpl $0, CTX_KICK_PENDING(%rbx)
+    jne .Labort
+    mov $SYS_arch_prctl, %eax
+    mov $ARCH_SET_FS, %edi
+    mov CTX_GUEST_FS(%rbx), %rsi
+    syscall
+    test %rax, %rax
+    jnz .Labort
+    test %r12d, %r12d
+    jnz .Lfull
+    mov $-1, %eax
+    mov $-1, %edx
+    xrstor64 CTX_XSAVE(%rbx)
+    pushq R_RFLAGS(%rbx)
+    popfq
+    mov %rbx, %rcx
+    mov R_RAX(%rcx), %rax
+    mov R_RBX(%rcx), %rbx
+    mov R_RDX(%rcx), %rdx
+    mov R_RSI(%rcx), %rsi
+    mov R_RDI(%rcx), %rdi
+    mov R_RBP(%rcx), %rbp
+    mov R_R8(%rcx), %r8
+    mov R_R9(%rcx), %r9
+    mov R_R10(%rcx), %r10
+    mov R_R12(%rcx), %r12
+    mov R_R13(%rcx), %r13
+    mov R_R14(%rcx), %r14
+    mov R_R15(%rcx), %r15
+    mov R_R11(%rcx), %r11
+    mov R_RSP(%rcx), %rsp
+    mov R_RIP(%rcx), %rcx
+    jmp *%rcx
+.Lfull:
+    mov CTX_FRAME_UC(%rbx), %rsp
+    mov $SYS_rt_sigreturn, %eax
+    syscall
+    ud2                     // rt_sigreturn does not return here
+.Labort:
+    movl $0, CTX_KICK_PENDING(%rbx)
+    movl $0, CTX_IN_GUEST(%rbx)
+    mov $-1, %eax
+    pop %r15
+    pop %r14
+    pop %r13
+    pop %r12
+    pop %rbp
+    pop %rbx
+    ret
+    .cfi_endproc
+spanvm_native_enter_end:
+    .size spanvm_native_enter, . - spanvm_native_enter
+
+    .globl spanvm_native_signal_entry
+    .type spanvm_native_signal_entry, @function
+    .p2align 4
+spanvm_native_signal_entry:
+    .cfi_startproc
+    // Only native vCPU threads have an altstack, set up by attach_thread():
+    // its first page holds {NativeContext*, kAltStackMagic}. The kernel's
+    // ucontext holds the thread's altstack (uc_stack, SS_DISABLE if none);
+    // RSP is not trusted for that.
+    testl $2, UC_SS_FLAGS(%rdx)
+    jnz .Lhost
+    mov UC_SS_SP(%rdx), %rax
+    movabs $ALT_STACK_MAGIC, %r10
+    cmp %r10, -4096+8(%rax)
+    jne .Lhost
+    mov -4096(%rax), %rax
+    test %rax, %rax
+    jz .Lhost
+    cmpl $0, CTX_IN_GUEST(%rax)
+    je .Lhost
+    // The interrupted state is in the kernel's frame (ucontext); the
+    // registers here are ours to use.
+    mov %rax, %r12
+    mov %edi, %r13d
+    mov %rsi, %r14
+    mov %rdx, %r15
+    mov $SYS_arch_prctl, %eax
+    mov $ARCH_SET_FS, %edi
+    mov CTX_HOST_FS(%r12), %rsi
+    syscall
+    movl $0, CTX_IN_GUEST(%r12)
+    mov %r12, %rdi
+    mov %r13d, %esi
+    mov %r14, %rdx
+    mov %r15, %rcx
+    and $-16, %rsp
+    call spanvm_native_on_guest_signal   // returns the exit code in eax
+    mov CTX_HOST_RSP(%r12), %rsp
+    pop %r15
+    pop %r14
+    pop %r13
+    pop %r12
+    pop %rbp
+    pop %rbx
+    ret
+.Lhost:
+    jmp spanvm_native_on_host_signal
+    .cfi_endproc
+    .size spanvm_native_signal_entry, . - spanvm_native_signal_entry
+
+    .section .note.GNU-stack, "", @progbits

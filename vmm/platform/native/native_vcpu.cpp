@@ -1,0 +1,280 @@
+#include "vmm/platform/native/native_vcpu.hpp"
+
+#include <asm/prctl.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "vmm/arch/x86/exception_signal.hpp"
+#include "vmm/platform/native/native_platform.hpp"
+
+#ifndef PR_SET_SYSCALL_USER_DISPATCH
+#define PR_SET_SYSCALL_USER_DISPATCH 59
+#define PR_SYS_DISPATCH_ON 1
+#endif
+#ifndef SYS_USER_DISPATCH
+#define SYS_USER_DISPATCH 2  // si_code of a Syscall User Dispatch SIGSYS
+#endif
+
+namespace spanvm::platform::native {
+
+namespace {
+
+// The top of the user address space with 5-level paging; the allowed
+// (untrapped) region runs from the end of guest RAM up to it.
+constexpr uint64_t kUserSpaceTop = 1ull << 56;
+constexpr uint64_t kPageBytes = 4096;
+// fpx_sw_bytes in the FXSAVE area's software-reserved bytes (Linux ABI).
+constexpr size_t kSwBytesOffset = 464;
+constexpr uint32_t kFpXstateMagic1 = 0x46505853;
+constexpr uint32_t kFpXstateMagic2 = 0x46505845;
+constexpr size_t kMxcsrOffset = 24, kMxcsrMaskOffset = 28, kXsaveHeaderOffset = 512;
+
+thread_local NativeContext* tl_ctx = nullptr;
+Platform::HostFaultHandler g_host_fault = nullptr;
+
+long raw_arch_prctl(int code, uint64_t v) { return ::syscall(SYS_arch_prctl, code, v); }
+
+}  // namespace
+
+void set_host_fault_handler(Platform::HostFaultHandler h) { g_host_fault = h; }
+
+NativeVcpu::NativeVcpu(NativePlatform& p, unsigned long id)
+    : platform_(p), id_(id), ctx_(std::make_unique<NativeContext>()) {
+    auto init = p.initial_fpu();
+    std::memcpy(ctx_->xsave, init.data(), init.size());
+    ctx_->tramp_lo = reinterpret_cast<uint64_t>(spanvm_native_enter_begin);
+    ctx_->tramp_hi = reinterpret_cast<uint64_t>(spanvm_native_enter_end);
+}
+
+NativeVcpu::~NativeVcpu() {
+    if (altstack_) ::munmap(altstack_, kAltStackSize);
+}
+
+Result<void> NativeVcpu::attach_thread() {
+    if (!altstack_) {
+        void* a = ::mmap(nullptr, kAltStackSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (a == MAP_FAILED) return errno_error("mmap of the vCPU signal stack");
+        altstack_ = static_cast<uint8_t*>(a);
+        auto* hdr = reinterpret_cast<uint64_t*>(altstack_);
+        hdr[0] = reinterpret_cast<uint64_t>(ctx_.get());
+        hdr[1] = kAltStackMagic;
+        // The header page is read-only from here on: a runaway signal frame
+        // faults instead of overwriting it.
+        ::mprotect(altstack_, kPageBytes, PROT_READ);
+    }
+    stack_t ss{};
+    ss.ss_sp = altstack_ + kPageBytes;
+    ss.ss_size = kAltStackSize - kPageBytes;
+    if (::sigaltstack(&ss, nullptr) != 0) return errno_error("sigaltstack for a native vCPU");
+    uint64_t fs = 0;
+    if (::syscall(SYS_arch_prctl, ARCH_GET_FS, &fs) != 0) return errno_error("arch_prctl(ARCH_GET_FS)");
+    ctx_->host_fs = fs;
+    sigset_t cur;
+    ::pthread_sigmask(SIG_SETMASK, nullptr, &cur);
+    std::memcpy(&host_sigmask_, &cur, sizeof host_sigmask_);
+    const uint64_t end = platform_.guest_end();
+    if (::prctl(PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_ON, end, kUserSpaceTop - end, 0) != 0)
+        return errno_error("prctl(PR_SET_SYSCALL_USER_DISPATCH)");
+    ctx_->kick_pending = 0;
+    tl_ctx = ctx_.get();
+    if (gs_base_) gs_dirty_ = true;
+    return {};
+}
+
+Result<void> NativeVcpu::set_initial_state(const Regs& regs, uint64_t fs_base, uint64_t gs_base) {
+    ctx_->regs = regs;
+    ctx_->guest_fs = fs_base;
+    auto init = platform_.initial_fpu();
+    std::memcpy(ctx_->xsave, init.data(), init.size());
+    return set_gs_base(gs_base);
+}
+
+Result<void> NativeVcpu::set_fs_base(uint64_t v) {
+    ctx_->guest_fs = v;  // loaded by the next entry
+    return {};
+}
+
+Result<void> NativeVcpu::set_gs_base(uint64_t v) {
+    gs_base_ = v;
+    gs_dirty_ = true;
+    return {};
+}
+
+Result<std::vector<uint8_t>> NativeVcpu::save_fpu() {
+    const uint32_t n = platform_.cpu().xstate_size;
+    std::vector<uint8_t> out(ctx_->xsave, ctx_->xsave + n);
+    if (n > kSwBytesOffset) std::memset(out.data() + kSwBytesOffset, 0, 48);
+    return out;
+}
+
+// Accepts what XRSTOR accepts: standard format (XCOMP_BV 0), XSTATE_BV
+// within XCR0, reserved header bytes zero, MXCSR within MXCSR_MASK. Then
+// rewrites the software bytes so rt_sigreturn takes the image too.
+Result<void> NativeVcpu::restore_fpu(std::span<const uint8_t> image) {
+    const CpuFeatures& cpu = platform_.cpu();
+    const uint32_t n = cpu.xstate_size;
+    if (image.size() < 512) return make_error(EINVAL, "FPU image shorter than 512 bytes");
+    uint32_t mxcsr = 0, mask = 0;
+    std::memcpy(&mxcsr, image.data() + kMxcsrOffset, 4);
+    std::memcpy(&mask, ctx_->xsave + kMxcsrMaskOffset, 4);
+    if (mask == 0) mask = 0xffbf;
+    if (mxcsr & ~mask) return make_error(EINVAL, "FPU image with reserved MXCSR bits {:#x}", mxcsr);
+    uint8_t tmp[kXsaveBytes];
+    std::memcpy(tmp, ctx_->xsave, n);
+    if (image.size() >= n && n > 512) {
+        uint64_t hdr[8];
+        std::memcpy(hdr, image.data() + kXsaveHeaderOffset, sizeof hdr);
+        if (hdr[0] & ~cpu.xcr0) return make_error(EINVAL, "FPU image with XSTATE_BV {:#x} beyond XCR0", hdr[0]);
+        for (int i = 1; i < 8; ++i)
+            if (hdr[i]) return make_error(EINVAL, "FPU image with a non-zero XSAVE header word {}", i);
+        std::memcpy(tmp, image.data(), n);
+    } else {
+        // FXSAVE only: x87/SSE from the image, the rest as it was.
+        std::memcpy(tmp, image.data(), 512);
+        uint64_t bv = 0;
+        std::memcpy(&bv, tmp + kXsaveHeaderOffset, 8);
+        bv |= 3;  // x87 and SSE now come from the legacy area
+        if (n > 512) std::memcpy(tmp + kXsaveHeaderOffset, &bv, 8);
+    }
+    std::memcpy(tmp + kMxcsrMaskOffset, &mask, 4);
+    std::memcpy(tmp + kSwBytesOffset, ctx_->xsave + kSwBytesOffset, 48);  // ours, not the guest's
+    std::memcpy(ctx_->xsave, tmp, n);
+    return {};
+}
+
+// rt_sigreturn's view of the guest state: struct rt_sigframe minus the
+// return address, i.e. a ucontext at frame_uc (Linux x86-64 ABI).
+void NativeVcpu::build_sigreturn_frame() {
+    std::memset(ctx_->frame, 0, sizeof ctx_->frame);
+    auto* uc = reinterpret_cast<ucontext_t*>(ctx_->frame + 8);
+    uc->uc_flags = 0x1 | 0x2 | 0x4;  // UC_FP_XSTATE | UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS
+    uc->uc_stack.ss_sp = altstack_ + kPageBytes;
+    uc->uc_stack.ss_size = kAltStackSize - kPageBytes;
+    uc->uc_stack.ss_flags = 0;
+    const Regs& r = ctx_->regs;
+    greg_t* g = uc->uc_mcontext.gregs;
+    g[REG_R8] = static_cast<greg_t>(r.r8), g[REG_R9] = static_cast<greg_t>(r.r9);
+    g[REG_R10] = static_cast<greg_t>(r.r10), g[REG_R11] = static_cast<greg_t>(r.r11);
+    g[REG_R12] = static_cast<greg_t>(r.r12), g[REG_R13] = static_cast<greg_t>(r.r13);
+    g[REG_R14] = static_cast<greg_t>(r.r14), g[REG_R15] = static_cast<greg_t>(r.r15);
+    g[REG_RDI] = static_cast<greg_t>(r.rdi), g[REG_RSI] = static_cast<greg_t>(r.rsi);
+    g[REG_RBP] = static_cast<greg_t>(r.rbp), g[REG_RBX] = static_cast<greg_t>(r.rbx);
+    g[REG_RDX] = static_cast<greg_t>(r.rdx), g[REG_RAX] = static_cast<greg_t>(r.rax);
+    g[REG_RCX] = static_cast<greg_t>(r.rcx), g[REG_RSP] = static_cast<greg_t>(r.rsp);
+    g[REG_RIP] = static_cast<greg_t>(r.rip), g[REG_EFL] = static_cast<greg_t>(r.rflags);
+    g[REG_CSGSFS] = static_cast<greg_t>(0x33ull | (0x2bull << 48));  // user CS, SS (Linux __USER_CS/__USER_DS)
+    uc->uc_mcontext.fpregs = reinterpret_cast<fpregset_t>(ctx_->xsave);
+    std::memcpy(&uc->uc_sigmask, &host_sigmask_, sizeof host_sigmask_);
+    ctx_->frame_uc = reinterpret_cast<uint64_t>(uc);
+}
+
+VcpuExit NativeVcpu::run() {
+    if (gs_dirty_) {
+        if (raw_arch_prctl(ARCH_SET_GS, gs_base_) != 0) {
+            VcpuExit e;
+            e.kind = VcpuExit::Kind::error;
+            e.what = fmt::format("arch_prctl(ARCH_SET_GS, {:#x}) failed: {}", gs_base_, std::strerror(errno));
+            return e;
+        }
+        gs_dirty_ = false;
+    }
+    const Regs& r = ctx_->regs;
+    uint32_t mode = kEnterFast;
+    if (r.rcx != r.rip || r.r11 != r.rflags) {
+        build_sigreturn_frame();
+        mode = kEnterFull;
+    }
+    const int sig = spanvm_native_enter(ctx_.get(), mode);
+    return exit_from_signal(sig);
+}
+
+VcpuExit NativeVcpu::exit_from_signal(int sig) {
+    VcpuExit e;
+    if (sig == kEnterAborted || sig == Platform::kick_signal()) {
+        e.kind = VcpuExit::Kind::interrupted;
+        return e;
+    }
+    if (ctx_->exit_code == -1000) {  // a fault inside the entry sequence
+        e.kind = VcpuExit::Kind::error;
+        e.what = fmt::format("entering the guest failed with signal {} (a guest register or FPU image the CPU "
+                             "rejects?)", sig);
+        return e;
+    }
+    if (sig == SIGSYS && ctx_->exit_code == SYS_USER_DISPATCH) {
+        e.kind = VcpuExit::Kind::syscall;
+        return e;
+    }
+    e.kind = VcpuExit::Kind::exception;
+    e.signo = sig;
+    e.si_code = ctx_->exit_code;
+    e.fault_addr = ctx_->exit_addr;
+    e.what = x86::describe_exception(static_cast<unsigned>(ctx_->exit_trapno), ctx_->exit_err, ctx_->exit_cr2);
+    return e;
+}
+
+}  // namespace spanvm::platform::native
+
+using spanvm::platform::native::NativeContext;
+
+// Called by spanvm_native_signal_entry with the host FS base restored.
+extern "C" int spanvm_native_on_guest_signal(NativeContext* c, int sig, siginfo_t* si, ucontext_t* uc) {
+    const greg_t* g = uc->uc_mcontext.gregs;
+    const uint64_t rip = static_cast<uint64_t>(g[REG_RIP]);
+    c->exit_code = si->si_code;
+    if (rip >= c->tramp_lo && rip < c->tramp_hi) {
+        // The entry did not reach the guest; c->regs still hold the state to
+        // enter with. A kick aborts the entry; anything else is a fault of
+        // the entry itself (XRSTOR or rt_sigreturn refusing the state).
+        c->kick_pending = 0;
+        if (sig == spanvm::platform::Platform::kick_signal()) return spanvm::platform::native::kEnterAborted;
+        c->exit_code = -1000;
+        return sig;
+    }
+    spanvm::platform::Regs& r = c->regs;
+    r.r8 = static_cast<uint64_t>(g[REG_R8]), r.r9 = static_cast<uint64_t>(g[REG_R9]);
+    r.r10 = static_cast<uint64_t>(g[REG_R10]), r.r11 = static_cast<uint64_t>(g[REG_R11]);
+    r.r12 = static_cast<uint64_t>(g[REG_R12]), r.r13 = static_cast<uint64_t>(g[REG_R13]);
+    r.r14 = static_cast<uint64_t>(g[REG_R14]), r.r15 = static_cast<uint64_t>(g[REG_R15]);
+    r.rdi = static_cast<uint64_t>(g[REG_RDI]), r.rsi = static_cast<uint64_t>(g[REG_RSI]);
+    r.rbp = static_cast<uint64_t>(g[REG_RBP]), r.rbx = static_cast<uint64_t>(g[REG_RBX]);
+    r.rdx = static_cast<uint64_t>(g[REG_RDX]), r.rax = static_cast<uint64_t>(g[REG_RAX]);
+    r.rcx = static_cast<uint64_t>(g[REG_RCX]), r.rsp = static_cast<uint64_t>(g[REG_RSP]);
+    r.rip = rip, r.rflags = static_cast<uint64_t>(g[REG_EFL]);
+    const auto* fp = reinterpret_cast<const uint8_t*>(uc->uc_mcontext.fpregs);
+    if (fp) {
+        uint32_t sw[2];
+        std::memcpy(sw, fp + 464, sizeof sw);
+        uint32_t n = sw[0] == 0x46505853 ? sw[1] : 512;  // fpx_sw_bytes.magic1, extended_size
+        if (n > spanvm::platform::native::kXsaveBytes) n = spanvm::platform::native::kXsaveBytes;
+        std::memcpy(c->xsave, fp, n);
+    }
+    c->exit_addr = reinterpret_cast<uint64_t>(si->si_addr);
+    c->exit_trapno = static_cast<uint64_t>(g[REG_TRAPNO]);
+    c->exit_err = static_cast<uint64_t>(g[REG_ERR]);
+    c->exit_cr2 = static_cast<uint64_t>(g[REG_CR2]);
+    if (sig == spanvm::platform::Platform::kick_signal()) c->kick_pending = 0;
+    return sig;
+}
+
+// Signals that reach VMM code (in_guest == 0, so the FS base is the host's).
+extern "C" void spanvm_native_on_host_signal(int sig, siginfo_t* si, void* uc) {
+    using namespace spanvm::platform::native;
+    if (sig == spanvm::platform::Platform::kick_signal()) {
+        if (tl_ctx) tl_ctx->kick_pending = 1;  // the next entry returns `interrupted`
+        return;
+    }
+    if ((sig == SIGSEGV || sig == SIGBUS) && g_host_fault) {
+        g_host_fault(sig, si, uc);
+        return;
+    }
+    static const char msg[] = "spanvm: internal error: unexpected host signal in VMM code\n";
+    (void)!::write(2, msg, sizeof msg - 1);
+    ::signal(sig, SIG_DFL);
+    ::raise(sig);
+}
