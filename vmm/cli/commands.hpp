@@ -31,6 +31,11 @@ struct BenchExitOptions {
 };
 int bench_exit_command(const BenchExitOptions& o);
 
+struct BenchTrapOptions {
+    unsigned iterations = 50000;
+};
+int bench_trap_command(const BenchTrapOptions& o);
+
 // dsm-node and friends (issue: distributed shared memory).
 void register_dsm_commands(CLI::App& app);
 int dispatch_dsm_commands(CLI::App& app);

@@ -116,6 +116,10 @@ int main(int argc, char** argv) {
     auto* bench_cmd = app.add_subcommand("bench-exit", "measure a bare KVM exit round trip (baseline for syscalls)");
     bench_cmd->add_option("--iterations", bex.iterations, "exits to time")->check(CLI::Range(1, 100000000));
 
+    cli::BenchTrapOptions btr;
+    auto* trap_cmd = app.add_subcommand("bench-trap", "measure a bare Syscall User Dispatch trap and a native getppid");
+    trap_cmd->add_option("--iterations", btr.iterations, "traps to time")->check(CLI::Range(1, 100000000));
+
     cli::register_dsm_commands(app);
 
     try {
@@ -137,6 +141,7 @@ int main(int argc, char** argv) {
         if (run_cmd->parsed()) return cli::run_command(run);
         if (info_cmd->parsed()) return cli::info_command(info);
         if (bench_cmd->parsed()) return cli::bench_exit_command(bex);
+        if (trap_cmd->parsed()) return cli::bench_trap_command(btr);
         return cli::dispatch_dsm_commands(app);
     } catch (const std::exception& e) {
         log::error("{}", e.what());
