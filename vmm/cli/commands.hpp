@@ -14,8 +14,24 @@ struct RunOptions {
     std::string mem = "2G";
     bool stats = false;
     std::string platform;  // auto | kvm | native; empty: $SPANVM_PLATFORM, else auto
+    // Distributed: this process is node 0 (the origin) of --cluster FILE, or
+    // of N hosts started here (--local-hosts N, each in a netns with --netns).
+    std::string cluster_file;
+    unsigned local_hosts = 0;
+    bool netns = false;
+    std::string place = "round-robin";
     std::vector<std::string> command;
 };
+
+// `spanvm node`: serve the origin's program as node K.
+struct NodeOptions {
+    std::string cluster_file;
+    std::string cluster_spec;
+    unsigned node = 0;
+    std::string mem = "2G";
+    std::string platform;
+};
+int node_command(const NodeOptions& o);
 int run_command(const RunOptions& o);
 
 // `spanvm info`: which platforms can run here and which `auto` picks.

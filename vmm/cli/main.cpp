@@ -11,6 +11,9 @@
 #include "vmm/base/size_parse.hpp"
 #include "vmm/cli/commands.hpp"
 #include "vmm/memory/layout.hpp"
+#include "vmm/cli/local_hosts.hpp"
+#include "vmm/cluster/node_runner.hpp"
+#include "vmm/cluster/origin_cluster.hpp"
 #include "vmm/process/process.hpp"
 
 extern char** environ;
@@ -79,12 +82,80 @@ int run_command(const RunOptions& o) {
         return 2;
     }
     cfg.platform = *kind;
+
+    std::unique_ptr<cluster::OriginCluster> oc;
+    if (!o.cluster_file.empty() || o.local_hosts) {
+        auto place = cluster::parse_place_policy(o.place);
+        if (!place) {
+            log::error("--place: {}", place.error().message);
+            return 2;
+        }
+        net::ClusterConfig cc;
+        try {
+            if (!o.cluster_file.empty()) {
+                cc = net::load_cluster_file(o.cluster_file);
+            } else {
+                LocalHostsOptions lh{o.local_hosts, o.netns, o.mem, plat};
+                cc = start_local_hosts(lh);
+            }
+        } catch (const std::exception& e) {
+            log::error("{}", e.what());
+            return !o.cluster_file.empty() ? 2 : 125;
+        }
+        if (cc.size() < 2) {
+            log::error("--cluster {}: a shared program needs at least 2 nodes", o.cluster_file);
+            return 2;
+        }
+        oc = std::make_unique<cluster::OriginCluster>(std::move(cc), *place);
+        cfg.cluster = oc.get();
+    }
     auto p = process::Process::create(cfg);
     if (!p) {
         log::error("{}", p.error().message);
         return exit_status_for_load_error(p.error());
     }
     (*p)->run();
+}
+
+int node_command(const NodeOptions& o) {
+    auto mem = parse_size(o.mem);
+    if (!mem) {
+        log::error("--mem: {}", mem.error().message);
+        return 2;
+    }
+    cluster::NodeOptions no;
+    try {
+        if (!o.cluster_file.empty())
+            no.cluster = net::load_cluster_file(o.cluster_file);
+        else if (!o.cluster_spec.empty())
+            no.cluster = net::parse_cluster_spec(o.cluster_spec, "local");
+        else {
+            log::error("node: give --cluster FILE or --cluster-spec SPEC");
+            return 2;
+        }
+    } catch (const std::exception& e) {
+        log::error("{}", e.what());
+        return 2;
+    }
+    if (o.node == 0 || o.node >= no.cluster.size()) {
+        log::error("node: --node {} is not a node other than the origin (0) in a cluster of {}", o.node,
+                   no.cluster.size());
+        return 2;
+    }
+    no.self = o.node;
+    no.mem_size = (*mem + layout::kHugePageSize - 1) & ~(layout::kHugePageSize - 1);
+    std::string plat = o.platform;
+    if (plat.empty()) {
+        const char* env = std::getenv("SPANVM_PLATFORM");
+        plat = env && *env ? env : "auto";
+    }
+    auto kind = platform::parse_platform_kind(plat);
+    if (!kind) {
+        log::error("--platform: {}", kind.error().message);
+        return 2;
+    }
+    no.platform = *kind;
+    return cluster::NodeRunner::run(no);
 }
 
 }  // namespace spanvm::cli
@@ -103,8 +174,22 @@ int main(int argc, char** argv) {
     run_cmd->add_flag("--stats", run.stats, "print the platform and the thread table at exit");
     run_cmd->add_option("--platform", run.platform,
                         "auto | kvm | native (default: $SPANVM_PLATFORM, else auto: KVM when a vCPU runs, else native)");
+    run_cmd->add_option("--cluster", run.cluster_file, "run across the hosts of this cluster TOML file (this is node 0)");
+    run_cmd->add_option("--local-hosts", run.local_hosts, "start N-1 nodes on this machine and run across all N")
+        ->check(CLI::Range(2, 16));
+    run_cmd->add_flag("--netns", run.netns, "with --local-hosts: each host in its own network namespace");
+    run_cmd->add_option("--place", run.place, "thread placement: round-robin (default) | origin | pack");
     bool run_version = false;
     run_cmd->add_flag("--version", run_version, "print the version and the platform `auto` would choose, then exit");
+
+    cli::NodeOptions node;
+    auto* node_cmd = app.add_subcommand("node", "serve the origin's program as node K of a cluster");
+    auto* nf = node_cmd->add_option("--cluster", node.cluster_file, "cluster TOML file (the same as the origin's)");
+    auto* ns = node_cmd->add_option("--cluster-spec", node.cluster_spec, "cluster spec, e.g. 0=10.0.0.1:7400,1=10.0.0.2:7400");
+    nf->excludes(ns);
+    node_cmd->add_option("--node", node.node, "this node's id (1..N-1)")->required();
+    node_cmd->add_option("--mem", node.mem, "guest memory; must equal the origin's --mem (default 2G)");
+    node_cmd->add_option("--platform", node.platform, "auto | kvm | native");
 
     cli::InfoOptions info;
     auto* info_cmd = app.add_subcommand("info", "say which platforms can run here and which one `auto` picks");
@@ -140,6 +225,7 @@ int main(int argc, char** argv) {
         if (run_cmd->parsed() && run_version) return cli::info_command(info);
         if (run_cmd->parsed()) return cli::run_command(run);
         if (info_cmd->parsed()) return cli::info_command(info);
+        if (node_cmd->parsed()) return cli::node_command(node);
         if (bench_cmd->parsed()) return cli::bench_exit_command(bex);
         if (trap_cmd->parsed()) return cli::bench_trap_command(btr);
         return cli::dispatch_dsm_commands(app);

@@ -48,7 +48,8 @@ Result<std::unique_ptr<DsmEngine>> DsmEngine::create(DsmEngineOptions options) {
     pc.hold_ns = options.hold_us * 1000;
     auto proto = Protocol::create(pc);
     if (!proto) return proto.error();
-    auto region = UffdRegion::create(options.pages);
+    auto region = options.external_base ? UffdRegion::create_over(options.external_base, options.pages)
+                                        : UffdRegion::create(options.pages);
     if (!region) return region.error();
     std::unique_ptr<DsmEngine> e(new DsmEngine(std::move(options), std::move(*proto), std::move(*region)));
     return e;
@@ -66,9 +67,10 @@ DsmEngine::DsmEngine(DsmEngineOptions options, Protocol protocol, std::unique_pt
     bye_done_.assign(cluster_.size(), false);
     bye_closing_.assign(cluster_.size(), false);
     net::MessageTypes types{kDsmProtocolType, kDsmControlType};
+    if (options_.app_handler) types.add_range(options_.app_type_first, options_.app_type_last);
     net::TransportOptions topt;
     topt.connect_timeout = options_.connect_timeout;
-    topt.protocol_version = 0x44534d01;  // "DSM" v1: all nodes must run this engine
+    topt.protocol_version = 0x44534d01 ^ options_.version_salt;  // "DSM" v1: all nodes must run this engine
     transport_ = std::make_unique<net::Transport>(
         cluster_, static_cast<net::NodeId>(self_), types,
         [this](net::NodeId from, std::uint16_t type, std::uint64_t, net::ByteView payload) {
@@ -176,7 +178,22 @@ void DsmEngine::handle_fault(const UffdRegion::Fault& f) {
     run_actions(acts, self_);
 }
 
+Result<void> DsmEngine::send_app(NodeId to, std::uint16_t type, net::ByteView payload) {
+    stats_->add(DsmStats::Counter::bytes_sent, payload.size());
+    return transport_->send(static_cast<net::NodeId>(to), type, payload);
+}
+
+void DsmEngine::expect_peers_closing() {
+    std::lock_guard lk(ctrl_mu_);
+    closing_ = true;
+}
+
 void DsmEngine::on_transport_message(net::NodeId from, std::uint16_t type, net::ByteView payload) {
+    if (options_.app_handler && type >= options_.app_type_first && type <= options_.app_type_last) {
+        stats_->add(DsmStats::Counter::bytes_received, payload.size());
+        options_.app_handler(from, type, payload);
+        return;
+    }
     if (type == kDsmControlType) {
         auto m = decode_control(payload);
         if (!m) fail(failed_line(cluster_, from, "protocol violation: " + m.error().message));

@@ -57,6 +57,17 @@ struct DsmEngineOptions {
     std::chrono::milliseconds watchdog{10000};
     std::chrono::milliseconds connect_timeout{10000};
     std::chrono::milliseconds overall_timeout{0};  // 0 = none
+    // Coherent memory the caller mapped (e.g. guest RAM) instead of a region
+    // of the engine's own; `pages` pages from here.
+    std::uint8_t* external_base = nullptr;
+    // Mixed into the transport's protocol version: nodes that disagree
+    // (different spanvm builds, different region sizes) refuse each other.
+    std::uint32_t version_salt = 0;
+    // Messages of another layer on the same connections (vmm/cluster):
+    // types [app_type_first, app_type_last] go to app_handler, on the
+    // transport's I/O thread (which must not block on network progress).
+    std::uint16_t app_type_first = 0, app_type_last = 0;
+    std::function<void(NodeId from, std::uint16_t type, net::ByteView payload)> app_handler;
 };
 
 class DsmEngine {
@@ -91,6 +102,11 @@ public:
     Result<void> report(std::uint32_t tag, net::ByteView data);
     // Node 0 only: waits for `count` reports under `tag` (sorted by node).
     Result<std::vector<Report>> gather(std::uint32_t tag, std::size_t count, std::chrono::milliseconds timeout);
+    // A message of the app layer (DsmEngineOptions::app_handler).
+    Result<void> send_app(NodeId to, std::uint16_t type, net::ByteView payload);
+    // From now on a peer closing its connection is not a failure (the app
+    // layer has agreed to end, e.g. the shared program exited).
+    void expect_peers_closing();
 
     [[noreturn]] void fail(const std::string& reason) { region_->fail_all(reason); }
 

@@ -67,6 +67,16 @@ Result<std::uint64_t> probe_features() {
 }  // namespace
 
 Result<std::unique_ptr<UffdRegion>> UffdRegion::create(std::uint64_t page_count) {
+    return create_impl(page_count, nullptr);
+}
+
+Result<std::unique_ptr<UffdRegion>> UffdRegion::create_over(std::uint8_t* base, std::uint64_t page_count) {
+    if (!base || reinterpret_cast<std::uintptr_t>(base) % kPageSize)
+        return make_error(EINVAL, "UffdRegion: external base {} is not page-aligned", static_cast<void*>(base));
+    return create_impl(page_count, base);
+}
+
+Result<std::unique_ptr<UffdRegion>> UffdRegion::create_impl(std::uint64_t page_count, std::uint8_t* external) {
     if (page_count == 0) return make_error(EINVAL, "UffdRegion: page_count must be > 0");
     if (page_count > (std::uint64_t{1} << 36))
         return make_error(EINVAL, "UffdRegion: page_count {} too large", page_count);
@@ -93,8 +103,12 @@ Result<std::unique_ptr<UffdRegion>> UffdRegion::create(std::uint64_t page_count)
     }
 
     std::size_t bytes = page_count * kPageSize;
-    void* mem = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    void* mem = external ? external
+                         : mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                                -1, 0);
+    auto unmap = [&] {
+        if (!external) munmap(mem, bytes);
+    };
     if (mem == MAP_FAILED) {
         Error e = errno_error(fmt::format("mmap {} bytes", bytes));
         close(fd);
@@ -102,7 +116,7 @@ Result<std::unique_ptr<UffdRegion>> UffdRegion::create(std::uint64_t page_count)
     }
     if (madvise(mem, bytes, MADV_NOHUGEPAGE) != 0) {
         Error e = errno_error("madvise(MADV_NOHUGEPAGE)");
-        munmap(mem, bytes);
+        unmap();
         close(fd);
         return e;
     }
@@ -112,7 +126,7 @@ Result<std::unique_ptr<UffdRegion>> UffdRegion::create(std::uint64_t page_count)
     reg.mode = UFFDIO_REGISTER_MODE_MISSING | UFFDIO_REGISTER_MODE_WP;
     if (ioctl(fd, UFFDIO_REGISTER, &reg) != 0) {
         Error e = errno_error("UFFDIO_REGISTER (MISSING|WP)");
-        munmap(mem, bytes);
+        unmap();
         close(fd);
         return e;
     }
@@ -121,14 +135,15 @@ Result<std::unique_ptr<UffdRegion>> UffdRegion::create(std::uint64_t page_count)
                                    (std::uint64_t{1} << _UFFDIO_WRITEPROTECT) |
                                    (std::uint64_t{1} << _UFFDIO_WAKE);
     if ((reg.ioctls & need) != need) {
-        munmap(mem, bytes);
+        unmap();
         close(fd);
         return make_error(ENOTSUP, "userfaultfd: range lacks COPY/ZEROPAGE/WRITEPROTECT/WAKE ioctls");
     }
     // api.features now lists everything the kernel supports; what is enabled
     // is what we asked for.
-    return std::unique_ptr<UffdRegion>(
-        new UffdRegion(fd, static_cast<std::uint8_t*>(mem), page_count, want));
+    std::unique_ptr<UffdRegion> r(new UffdRegion(fd, static_cast<std::uint8_t*>(mem), page_count, want));
+    r->owns_mapping_ = external == nullptr;
+    return r;
 }
 
 UffdRegion::UffdRegion(int fd, std::uint8_t* base, std::uint64_t page_count, std::uint64_t features)
@@ -140,7 +155,7 @@ UffdRegion::UffdRegion(int fd, std::uint8_t* base, std::uint64_t page_count, std
 UffdRegion::~UffdRegion() {
     stop_watchdog();
     if (registered_.load()) (void)unregister();
-    munmap(base_, size());
+    if (owns_mapping_) munmap(base_, size());
     close(fd_);
 }
 

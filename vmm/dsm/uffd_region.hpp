@@ -84,6 +84,9 @@ public:
     // is unavailable (EPERM: needs root or vm.unprivileged_userfaultfd=1) or
     // lacks write-protect support.
     static Result<std::unique_ptr<UffdRegion>> create(std::uint64_t page_count);
+    // The same over memory the caller mapped (private anonymous, 4 KiB
+    // aligned, no THP; e.g. guest RAM): registered here, never unmapped here.
+    static Result<std::unique_ptr<UffdRegion>> create_over(std::uint8_t* base, std::uint64_t page_count);
 
     UffdRegion(const UffdRegion&) = delete;
     UffdRegion& operator=(const UffdRegion&) = delete;
@@ -140,6 +143,8 @@ public:
 
 private:
     UffdRegion(int fd, std::uint8_t* base, std::uint64_t page_count, std::uint64_t features);
+    static Result<std::unique_ptr<UffdRegion>> create_impl(std::uint64_t page_count, std::uint8_t* external);
+    bool owns_mapping_ = true;
 
     static constexpr std::size_t kStripes = 64;
 

@@ -68,6 +68,15 @@ public:
     // Loads an image written by save_fpu() (possibly edited by the guest).
     // Fails (EINVAL) on an image the CPU would reject.
     virtual Result<void> restore_fpu(std::span<const uint8_t> image) = 0;
+
+    // --- a vCPU that stands for a thread on another node (vmm/cluster) ---
+    // Local vCPUs go back to a pool when their thread exits; a remote one
+    // is told the thread ended instead.
+    virtual bool pooled() const { return true; }
+    virtual void set_guest_tid(int /*tid*/) {}
+    virtual void on_thread_exit() {}
+    // The host thread on the remote node (0 for a local vCPU).
+    virtual int remote_host_tid() const { return 0; }
 };
 
 }  // namespace spanvm::platform

@@ -86,6 +86,8 @@ Result<std::unique_ptr<Process>> Process::create(const ProcessConfig& cfg_in) {
     auto pc = platform::choose_platform(cfg.platform, cfg.mem_size);
     if (!pc) return Error{0, pc.error().message};
     std::unique_ptr<Process> p(new Process(cfg, std::move(*pc)));
+    if (cfg.cluster)
+        if (auto a = cfg.cluster->attach_memory(p->platform_->memory()); !a) return Error{0, a.error().message};
     auto as = AddressSpace::create(layout::kUserBase, p->platform_->memory().size());
     if (!as) return Error{0, as.error().message};
     p->aspace_ = std::make_unique<AddressSpace>(std::move(*as));
@@ -209,6 +211,14 @@ Result<ThreadStart> Process::load_program(std::span<const uint8_t> bytes) {
 }
 
 void Process::discard(const std::vector<Range>& ranges) {
+    if (cfg_.cluster) {
+        // Guest RAM is under the DSM: dropping a page locally would leave the
+        // directory believing this node still holds it, so zero it through
+        // the coherent mapping instead (departure: costs an ownership fetch).
+        for (auto& r : ranges)
+            if (uint8_t* p = platform_->memory().host_ptr(r.start, r.len)) std::memset(p, 0, r.len);
+        return;
+    }
     for (auto& r : ranges)
         if (auto e = platform_->memory().discard(r.start, r.len); !e)
             log::warn("cannot release guest pages [{:#x}, +{:#x}): {}", r.start, r.len, e.error().message);
@@ -217,12 +227,16 @@ void Process::discard(const std::vector<Range>& ranges) {
 void Process::sync_host_protection(uint64_t start, uint64_t end) {
     auto& mem = platform_->memory();
     const int prot = platform_->host_prot();
+    // In a cluster the DSM engine must be able to read any page of guest RAM
+    // it is asked for, so holes stay accessible on the host (departure:
+    // a guest access to unmapped memory does not fault there).
+    const bool enforce = cfg_.cluster == nullptr;
     start = std::max(layout::page_align_down(start), layout::kUserBase);
     end = std::min(layout::page_align_up(end), mem.size());
     if (start >= end) return;
     auto apply = [&](uint64_t a, uint64_t b, bool accessible) {
         if (a >= b) return;
-        if (::mprotect(mem.host_base() + a, b - a, accessible ? prot : PROT_NONE) != 0)
+        if (::mprotect(mem.host_base() + a, b - a, (accessible || !enforce) ? prot : PROT_NONE) != 0)
             log::warn("mprotect of guest RAM [{:#x}, {:#x}) failed: {}", a, b, std::strerror(errno));
         access_map_.set(a, b - a, accessible);
     };
@@ -266,9 +280,20 @@ std::unique_ptr<platform::Vcpu> Process::take_vcpu() {
 }
 
 int64_t Process::spawn_thread(const ThreadStart& start, uint64_t clear_child_tid, SpawnTidWrites writes) {
-    auto vcpu = take_vcpu();
-    if (!vcpu) return -EAGAIN;
-    ThreadRow& row = threads_.add(static_cast<unsigned>(vcpu->id()), 0);
+    const unsigned node = cfg_.cluster ? cfg_.cluster->place_thread() : 0;
+    std::unique_ptr<platform::Vcpu> vcpu;
+    if (node != 0) {
+        std::lock_guard lk(vcpu_pool_mu_);
+        vcpu = cfg_.cluster->remote_vcpu(node, next_vcpu_id_++);
+    } else {
+        vcpu = take_vcpu();
+    }
+    if (!vcpu) {
+        if (cfg_.cluster) cfg_.cluster->thread_gone(node);
+        return -EAGAIN;
+    }
+    ThreadRow& row = threads_.add(static_cast<unsigned>(vcpu->id()), node);
+    vcpu->set_guest_tid(row.tid);
     row.clear_child_tid = clear_child_tid;
     const uint32_t tid = static_cast<uint32_t>(row.tid);
     if (writes.parent_tid_addr) (void)mem_.write(writes.parent_tid_addr, tid);
@@ -319,6 +344,7 @@ int64_t Process::send_signal(GuestThread* self, int sig, int tid, SigInfoFields 
     if (kick && (!self || kick != &self->row())) {
         platform::Platform::kick_host_thread(kick->host_tid);
         futexes_.interrupt(kick->tid);
+        if (kick->node_id != 0 && cfg_.cluster) cfg_.cluster->kick(kick->node_id, kick->tid);
     }
     return 0;
 }
@@ -329,7 +355,10 @@ void Process::thread_exited(ThreadRow& row, std::unique_ptr<platform::Vcpu> vcpu
         if (mem_.write(row.clear_child_tid, uint32_t{0})) futexes_.wake(row.clear_child_tid, 1, ~0u);
     }
     row.exit_code = code;
-    {
+    if (cfg_.cluster) cfg_.cluster->thread_gone(row.node_id);
+    if (!vcpu->pooled()) {
+        vcpu->on_thread_exit();  // tells the remote node the thread ended
+    } else {
         std::lock_guard lk(vcpu_pool_mu_);
         vcpu_pool_.push_back(std::move(vcpu));
     }
@@ -357,9 +386,12 @@ void Process::exit_process(int status) {
         }
     }
     futexes_.shutdown();
+    std::fflush(stdout);
+    if (cfg_.cluster) cfg_.cluster->shutdown(status);
     if (cfg_.stats) {
         std::string t = fmt::format("spanvm: platform {}\nspanvm: thread table (pid {}, {} vCPUs created)\n{}",
                                     platform_reason_, pid_, next_vcpu_id_, threads_.format_table());
+        if (cfg_.cluster) t = cfg_.cluster->machine_table() + t + cfg_.cluster->hot_pages(8);
         std::fwrite(t.data(), 1, t.size(), stderr);
     }
     std::fflush(stdout);

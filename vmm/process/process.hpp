@@ -29,6 +29,7 @@
 #include "vmm/process/mm/guest_access.hpp"
 #include "vmm/process/syscalls/host_syscalls.hpp"
 #include "vmm/process/signals/interval_timer.hpp"
+#include "vmm/cluster/cluster_hooks.hpp"
 #include "vmm/platform/platform.hpp"
 #include "vmm/process/signals/signal_table.hpp"
 #include "vmm/process/threads/thread_table.hpp"
@@ -44,6 +45,9 @@ struct ProcessConfig {
     unsigned vcpus = 1;             // CPUs the guest is told it has
     bool stats = false;
     platform::PlatformKind platform = platform::PlatformKind::automatic;
+    // Set when the program spans several hosts (this is the origin): guest
+    // RAM goes under the DSM and threads may be placed on other nodes.
+    cluster::ClusterHooks* cluster = nullptr;
 };
 
 // Guest words clone() writes the new tid into before the child runs.

@@ -26,6 +26,10 @@ void GuestThread::run(const ThreadStart& start) {
         switch (e.kind) {
             case platform::VcpuExit::Kind::syscall: {
                 row_.exits_io.fetch_add(1, std::memory_order_relaxed);
+                if (!vcpu_->pooled()) {
+                    row_.forwarded.fetch_add(1, std::memory_order_relaxed);
+                    row_.remote_host_tid.store(vcpu_->remote_host_tid(), std::memory_order_relaxed);
+                }
                 row_.state.store(ThreadState::in_syscall, std::memory_order_relaxed);
                 const int64_t nr = static_cast<int64_t>(vcpu_->regs().rax);
                 regs_replaced_ = false;

@@ -53,12 +53,21 @@ size_t ThreadTable::total_threads() const {
 
 std::string ThreadTable::format_table() const {
     std::lock_guard lk(mu_);
-    std::string out = fmt::format("{:>8} {:>4} {:>5} {:>8} {:>9} {:>9} {:>9} {:>9} {:<8}\n", "tid", "node", "vcpu",
-                                  "host-tid", "syscalls", "exits-io", "exits-exc", "exits-oth", "state");
-    for (auto& r : rows_)
-        out += fmt::format("{:>8} {:>4} {:>5} {:>8} {:>9} {:>9} {:>9} {:>9} {:<8}\n", r.tid, r.node_id, r.vcpu_id,
-                           r.host_tid, r.syscalls.load(), r.exits_io.load(), r.exits_exception.load(),
-                           r.exits_other.load(), to_string(r.state.load()));
+    // host-tid: the host thread running the guest thread; for a thread on
+    // another node, that node's host thread, and executor: the origin's
+    // host thread running its syscalls (the process-sharing executor).
+    std::string out =
+        fmt::format("{:>8} {:>4} {:>5} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:<8}\n", "tid", "node", "vcpu",
+                    "host-tid", "executor", "sys-local", "sys-fwd", "exits-sys", "exits-exc", "exits-oth", "state");
+    for (auto& r : rows_) {
+        const bool remote = r.node_id != 0 && r.remote_host_tid.load() != 0;
+        const uint64_t fwd = r.forwarded.load();
+        out += fmt::format("{:>8} {:>4} {:>5} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:<8}\n", r.tid, r.node_id,
+                           r.vcpu_id, remote ? r.remote_host_tid.load() : r.host_tid,
+                           r.node_id != 0 ? fmt::format("{}", r.host_tid) : std::string("-"), r.syscalls.load() - fwd,
+                           fwd, r.exits_io.load(), r.exits_exception.load(), r.exits_other.load(),
+                           to_string(r.state.load()));
+    }
     return out;
 }
 

@@ -30,6 +30,10 @@ struct ThreadRow {
     std::atomic<uint64_t> exits_io{0};
     std::atomic<uint64_t> exits_exception{0};
     std::atomic<uint64_t> exits_other{0};
+    // Distributed mode: syscalls of a thread on another node, all run by its
+    // executor here (host_tid above is then the executor's host thread).
+    std::atomic<uint64_t> forwarded{0};
+    std::atomic<int> remote_host_tid{0};
     uint64_t clear_child_tid = 0;  // CLONE_CHILD_CLEARTID / set_tid_address
     uint64_t robust_list = 0;
     uint64_t robust_list_len = 0;

@@ -1,0 +1,135 @@
+#include "vmm/cli/local_hosts.hpp"
+
+#include <sched.h>
+#include <signal.h>
+#include <fcntl.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <stdexcept>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "net/free_ports.hpp"
+
+namespace spanvm::cli {
+
+namespace {
+
+constexpr const char* kSubnet = "10.232.0";
+constexpr std::uint16_t kNetnsPort = 7500;
+
+// Runs `ip ARGS...` (iproute2) and waits; throws on failure.
+void ip(const std::vector<std::string>& args) {
+    pid_t pid = ::fork();
+    if (pid < 0) throw std::runtime_error(fmt::format("fork: {}", std::strerror(errno)));
+    if (pid == 0) {
+        std::vector<char*> argv{const_cast<char*>("ip")};
+        for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+        argv.push_back(nullptr);
+        int devnull = ::open("/dev/null", O_WRONLY);
+        if (devnull >= 0) ::dup2(devnull, 1);
+        ::execvp("ip", argv.data());
+        ::_exit(127);
+    }
+    int st = 0;
+    ::waitpid(pid, &st, 0);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        std::string cmd = "ip";
+        for (auto& a : args) cmd += " " + a;
+        throw std::runtime_error(fmt::format("--netns: '{}' failed{}", cmd,
+                                             WIFEXITED(st) && WEXITSTATUS(st) == 127 ? " (iproute2 missing?)" : ""));
+    }
+}
+
+std::string self_exe() {
+    char buf[4096];
+    ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+    if (n <= 0) throw std::runtime_error("cannot find spanvm's own executable (/proc/self/exe)");
+    buf[n] = 0;
+    return buf;
+}
+
+}  // namespace
+
+net::ClusterConfig start_local_hosts(const LocalHostsOptions& o) {
+    if (o.hosts < 2 || o.hosts > 16) throw std::runtime_error(fmt::format("--local-hosts {}: want 2..16", o.hosts));
+    net::ClusterConfig cfg;
+    cfg.name = "local";  // the name nodes get with --cluster-spec
+    if (o.netns) {
+        if (::unshare(CLONE_NEWNET) != 0)
+            throw std::runtime_error(fmt::format("--netns: unshare(CLONE_NEWNET): {} (needs root)", std::strerror(errno)));
+        ip({"link", "set", "lo", "up"});
+        ip({"link", "add", "br0", "type", "bridge"});
+        ip({"addr", "add", fmt::format("{}.1/24", kSubnet), "dev", "br0"});
+        ip({"link", "set", "br0", "up"});
+        for (unsigned k = 0; k < o.hosts; ++k)
+            cfg.nodes.push_back({static_cast<net::NodeId>(k), fmt::format("{}.{}", kSubnet, k + 1), kNetnsPort});
+    } else {
+        auto ports = net::free_tcp_ports(o.hosts);
+        for (unsigned k = 0; k < o.hosts; ++k)
+            cfg.nodes.push_back({static_cast<net::NodeId>(k), "127.0.0.1", ports.at(k)});
+    }
+    net::validate_cluster(cfg, "--local-hosts");
+
+    // The nodes read the cluster from a spec on their command line.
+    std::string spec;
+    for (auto& n : cfg.nodes) spec += fmt::format("{}{}={}:{}", spec.empty() ? "" : ",", n.id, n.address, n.port);
+    const std::string exe = self_exe();
+    const pid_t origin = ::getpid();
+    for (unsigned k = 1; k < o.hosts; ++k) {
+        int go[2];
+        if (::pipe(go) != 0) throw std::runtime_error(fmt::format("pipe: {}", std::strerror(errno)));
+        int ready[2];
+        if (::pipe(ready) != 0) throw std::runtime_error(fmt::format("pipe: {}", std::strerror(errno)));
+        pid_t pid = ::fork();
+        if (pid < 0) throw std::runtime_error(fmt::format("fork: {}", std::strerror(errno)));
+        if (pid == 0) {
+            ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+            if (::getppid() != origin) ::_exit(1);
+            ::close(go[1]);
+            ::close(ready[0]);
+            if (o.netns) {
+                if (::unshare(CLONE_NEWNET) != 0) ::_exit(125);
+                char c = 1;
+                (void)!::write(ready[1], &c, 1);
+                if (::read(go[0], &c, 1) != 1) ::_exit(125);  // the origin added our eth0
+                try {
+                    ip({"link", "set", "lo", "up"});
+                    ip({"addr", "add", fmt::format("{}.{}/24", kSubnet, k + 1), "dev", "eth0"});
+                    ip({"link", "set", "eth0", "up"});
+                } catch (const std::exception& e) {
+                    std::fprintf(stderr, "spanvm: node %u: %s\n", k, e.what());
+                    ::_exit(125);
+                }
+            }
+            std::vector<std::string> args{exe, "node", "--cluster-spec", spec, "--node", std::to_string(k)};
+            if (!o.mem.empty()) args.insert(args.end(), {"--mem", o.mem});
+            if (!o.platform.empty()) args.insert(args.end(), {"--platform", o.platform});
+            std::vector<char*> argv;
+            for (auto& a : args) argv.push_back(a.data());
+            argv.push_back(nullptr);
+            ::execv(exe.c_str(), argv.data());
+            ::_exit(127);
+        }
+        ::close(go[0]);
+        ::close(ready[1]);
+        if (o.netns) {
+            char c;
+            if (::read(ready[0], &c, 1) != 1) throw std::runtime_error(fmt::format("node {} did not start", k));
+            const std::string veth = fmt::format("v{}", k);
+            ip({"link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", std::to_string(pid)});
+            ip({"link", "set", veth, "master", "br0"});
+            ip({"link", "set", veth, "up"});
+            (void)!::write(go[1], &c, 1);
+        }
+        ::close(go[1]);
+        ::close(ready[0]);
+    }
+    return cfg;
+}
+
+}  // namespace spanvm::cli

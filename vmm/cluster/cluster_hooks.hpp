@@ -1,0 +1,38 @@
+#pragma once
+// What the process layer asks of the cluster when a program spans several
+// hosts (vmm/cluster/origin_cluster.hpp implements it at the origin). A
+// single-host run has no ClusterHooks at all: no extra hop, no extra lock.
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "vmm/base/result.hpp"
+#include "vmm/memory/guest_memory.hpp"
+#include "vmm/platform/vcpu.hpp"
+
+namespace spanvm::cluster {
+
+class ClusterHooks {
+public:
+    virtual ~ClusterHooks() = default;
+    // Puts guest RAM [user base, end) under the DSM and waits until every
+    // node has joined. Called once, before the program is loaded.
+    virtual Result<void> attach_memory(memory::GuestMemory& mem) = 0;
+    // The node a new guest thread runs on (0 = the origin).
+    virtual unsigned place_thread() = 0;
+    virtual void thread_gone(unsigned node) = 0;
+    // The executor's vCPU for a thread on another node: run() returns when
+    // the remote thread traps, and the next run() sends the result back.
+    virtual std::unique_ptr<platform::Vcpu> remote_vcpu(unsigned node, unsigned long vcpu_id) = 0;
+    // A signal is pending for `tid` on `node`: make it leave the guest.
+    virtual void kick(unsigned node, int tid) = 0;
+    // The program ended with `status`: every node stops its threads. Returns
+    // when they have acknowledged or a short timeout passed.
+    virtual void shutdown(int status) = 0;
+    // The machine table (id, address, port, threads, bytes, state).
+    virtual std::string machine_table() = 0;
+    // Top hot pages of guest RAM, one line each, at most `n`.
+    virtual std::string hot_pages(std::size_t n) = 0;
+};
+
+}  // namespace spanvm::cluster

@@ -1,0 +1,148 @@
+#include "vmm/cluster/cluster_messages.hpp"
+
+#include "net/wire_reader.hpp"
+#include "net/wire_writer.hpp"
+
+namespace spanvm::cluster {
+
+namespace {
+
+constexpr std::size_t kRegCount = sizeof(platform::Regs) / 8;
+constexpr std::size_t kMaxFpu = 16384;
+constexpr std::size_t kMaxWhat = 512;
+
+void put_state(net::WireWriter& w, const ThreadState& s) {
+    const auto* r = reinterpret_cast<const std::uint64_t*>(&s.regs);
+    for (std::size_t i = 0; i < kRegCount; ++i) w.u64(r[i]);
+    w.u64(s.fs_base).u64(s.gs_base);
+    w.bytes(net::ByteView(s.fpu.data(), s.fpu.size()));
+}
+
+Result<void> get_state(net::WireReader& rd, ThreadState& s) {
+    auto* r = reinterpret_cast<std::uint64_t*>(&s.regs);
+    for (std::size_t i = 0; i < kRegCount; ++i) {
+        auto v = rd.u64();
+        if (!v) return v.error();
+        r[i] = *v;
+    }
+    auto fs = rd.u64();
+    if (!fs) return fs.error();
+    auto gs = rd.u64();
+    if (!gs) return gs.error();
+    s.fs_base = *fs;
+    s.gs_base = *gs;
+    auto fpu = rd.bytes();
+    if (!fpu) return fpu.error();
+    if (fpu->size() > kMaxFpu) return make_error(EINVAL, "FPU image of {} bytes", fpu->size());
+    s.fpu.assign(fpu->begin(), fpu->end());
+    return {};
+}
+
+template <typename T>
+Result<T> finish(net::WireReader& rd, T m) {
+    if (auto e = rd.expect_end(); !e) return e.error();
+    return m;
+}
+
+}  // namespace
+
+net::Bytes encode(const SpawnMsg& m) {
+    net::WireWriter w(256);
+    w.u32(static_cast<std::uint32_t>(m.tid));
+    put_state(w, m.state);
+    return w.take();
+}
+
+net::Bytes encode(const TrapMsg& m) {
+    net::WireWriter w(256 + m.state.fpu.size());
+    w.u32(static_cast<std::uint32_t>(m.tid)).u32(static_cast<std::uint32_t>(m.host_tid));
+    w.u8(static_cast<std::uint8_t>(m.exit.kind)).u8(m.exit.in_guest ? 1 : 0);
+    w.u32(static_cast<std::uint32_t>(m.exit.signo)).u32(static_cast<std::uint32_t>(m.exit.si_code));
+    w.u64(m.exit.fault_addr);
+    w.string(m.exit.what.size() > kMaxWhat ? m.exit.what.substr(0, kMaxWhat) : m.exit.what);
+    put_state(w, m.state);
+    return w.take();
+}
+
+net::Bytes encode(const ResumeMsg& m) {
+    net::WireWriter w(256 + m.state.fpu.size());
+    w.u32(static_cast<std::uint32_t>(m.tid)).u8(m.exit ? 1 : 0);
+    put_state(w, m.state);
+    return w.take();
+}
+
+net::Bytes encode(const KickMsg& m) {
+    net::WireWriter w(8);
+    w.u32(static_cast<std::uint32_t>(m.tid));
+    return w.take();
+}
+
+net::Bytes encode(const ShutdownMsg& m) {
+    net::WireWriter w(8);
+    w.u32(static_cast<std::uint32_t>(m.status));
+    return w.take();
+}
+
+Result<SpawnMsg> decode_spawn(net::ByteView b) {
+    net::WireReader rd(b);
+    SpawnMsg m;
+    auto tid = rd.u32();
+    if (!tid) return tid.error();
+    m.tid = static_cast<std::int32_t>(*tid);
+    if (auto e = get_state(rd, m.state); !e) return e.error();
+    return finish(rd, std::move(m));
+}
+
+Result<TrapMsg> decode_trap(net::ByteView b) {
+    net::WireReader rd(b);
+    TrapMsg m;
+    auto tid = rd.u32();
+    auto host = tid ? rd.u32() : Result<std::uint32_t>(tid.error());
+    auto kind = host ? rd.u8() : Result<std::uint8_t>(host.error());
+    auto in_guest = kind ? rd.u8() : Result<std::uint8_t>(kind.error());
+    auto signo = in_guest ? rd.u32() : Result<std::uint32_t>(in_guest.error());
+    auto code = signo ? rd.u32() : Result<std::uint32_t>(signo.error());
+    auto addr = code ? rd.u64() : Result<std::uint64_t>(code.error());
+    auto what = addr ? rd.string() : Result<std::string>(addr.error());
+    if (!what) return what.error();
+    if (*kind > static_cast<std::uint8_t>(platform::VcpuExit::Kind::error))
+        return make_error(EINVAL, "trap of unknown kind {}", *kind);
+    m.tid = static_cast<std::int32_t>(*tid);
+    m.host_tid = static_cast<std::int32_t>(*host);
+    m.exit.kind = static_cast<platform::VcpuExit::Kind>(*kind);
+    m.exit.in_guest = *in_guest != 0;
+    m.exit.signo = static_cast<int>(*signo);
+    m.exit.si_code = static_cast<int>(*code);
+    m.exit.fault_addr = *addr;
+    m.exit.what = std::move(*what);
+    if (auto e = get_state(rd, m.state); !e) return e.error();
+    return finish(rd, std::move(m));
+}
+
+Result<ResumeMsg> decode_resume(net::ByteView b) {
+    net::WireReader rd(b);
+    ResumeMsg m;
+    auto tid = rd.u32();
+    auto ex = tid ? rd.u8() : Result<std::uint8_t>(tid.error());
+    if (!ex) return ex.error();
+    m.tid = static_cast<std::int32_t>(*tid);
+    m.exit = *ex != 0;
+    if (auto e = get_state(rd, m.state); !e) return e.error();
+    return finish(rd, std::move(m));
+}
+
+Result<KickMsg> decode_kick(net::ByteView b) {
+    net::WireReader rd(b);
+    auto tid = rd.u32();
+    if (!tid) return tid.error();
+    return finish(rd, KickMsg{static_cast<std::int32_t>(*tid)});
+}
+
+Result<ShutdownMsg> decode_shutdown(net::ByteView b) {
+    net::WireReader rd(b);
+    auto st = rd.u32();
+    if (!st) return st.error();
+    return finish(rd, ShutdownMsg{static_cast<std::int32_t>(*st)});
+}
+
+}  // namespace spanvm::cluster

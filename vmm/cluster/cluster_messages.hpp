@@ -1,0 +1,82 @@
+#pragma once
+// The distributed process mode's messages (pure codec, no I/O). They travel
+// on the DSM engine's connections as app types kClusterTypeFirst..Last.
+//
+//   Spawn     origin -> node   start guest thread `tid` there, from `state`
+//   Trap      node -> origin   thread `tid` left the guest: a syscall, a CPU
+//                              exception or a kick; carries its whole state
+//   Resume    origin -> node   the executor is done: new state, or `exit`
+//   Kick      origin -> node   a signal is pending for `tid`: leave the guest
+//   Shutdown  origin -> node   the program ended with `status`; answer Bye
+//   Bye       node -> origin   the node has stopped its guest threads
+//
+// A thread's register file, FS/GS base and FPU image move with every Trap
+// and Resume (the executor at the origin runs the syscall on a copy of the
+// thread's state, exactly as a local vCPU thread would). The FPU image is
+// sent back only when the executor changed it (signal frames, sigreturn).
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "net/wire_frame.hpp"
+#include "vmm/base/result.hpp"
+#include "vmm/platform/regs.hpp"
+#include "vmm/platform/vcpu.hpp"
+
+namespace spanvm::cluster {
+
+inline constexpr std::uint16_t kSpawnType = 0x0200;
+inline constexpr std::uint16_t kTrapType = 0x0201;
+inline constexpr std::uint16_t kResumeType = 0x0202;
+inline constexpr std::uint16_t kKickType = 0x0203;
+inline constexpr std::uint16_t kShutdownType = 0x0204;
+inline constexpr std::uint16_t kByeType = 0x0205;
+inline constexpr std::uint16_t kClusterTypeFirst = kSpawnType;
+inline constexpr std::uint16_t kClusterTypeLast = kByeType;
+
+struct ThreadState {
+    platform::Regs regs;
+    std::uint64_t fs_base = 0;
+    std::uint64_t gs_base = 0;
+    std::vector<std::uint8_t> fpu;  // empty: unchanged / not sent
+};
+
+struct SpawnMsg {
+    std::int32_t tid = 0;
+    ThreadState state;
+};
+
+struct TrapMsg {
+    std::int32_t tid = 0;
+    std::int32_t host_tid = 0;  // the node's host thread (thread table)
+    platform::VcpuExit exit;    // kind, signo, si_code, fault_addr, what, in_guest
+    ThreadState state;
+};
+
+struct ResumeMsg {
+    std::int32_t tid = 0;
+    bool exit = false;  // the thread ended (SYS_exit): the node stops it
+    ThreadState state;
+};
+
+struct KickMsg {
+    std::int32_t tid = 0;
+};
+
+struct ShutdownMsg {
+    std::int32_t status = 0;
+};
+
+net::Bytes encode(const SpawnMsg& m);
+net::Bytes encode(const TrapMsg& m);
+net::Bytes encode(const ResumeMsg& m);
+net::Bytes encode(const KickMsg& m);
+net::Bytes encode(const ShutdownMsg& m);
+
+Result<SpawnMsg> decode_spawn(net::ByteView b);
+Result<TrapMsg> decode_trap(net::ByteView b);
+Result<ResumeMsg> decode_resume(net::ByteView b);
+Result<KickMsg> decode_kick(net::ByteView b);
+Result<ShutdownMsg> decode_shutdown(net::ByteView b);
+
+}  // namespace spanvm::cluster

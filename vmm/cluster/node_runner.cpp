@@ -1,0 +1,178 @@
+#include "vmm/cluster/node_runner.hpp"
+
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <thread>
+
+#include "vmm/base/log.hpp"
+#include "vmm/cluster/origin_cluster.hpp"
+#include "vmm/memory/layout.hpp"
+
+namespace spanvm::cluster {
+
+int NodeRunner::run(const NodeOptions& o) {
+    NodeRunner r(o);
+    return r.serve();
+}
+
+int NodeRunner::serve() {
+    auto pc = platform::choose_platform(opts_.platform, opts_.mem_size);
+    if (!pc) {
+        log::error("node {}: {}", opts_.self, pc.error().message);
+        return 125;
+    }
+    platform_ = std::move(pc->platform);
+    platform_->install_signal_handlers(nullptr);
+    // No address-space bookkeeping here: the origin is its authority, so all
+    // of guest RAM stays accessible on this node (ARCHITECTURE.md).
+    auto& mem = platform_->memory();
+    (void)::mprotect(mem.host_base() + layout::kUserBase, mem.size() - layout::kUserBase, platform_->host_prot());
+    dsm::DsmEngineOptions o;
+    o.cluster = opts_.cluster;
+    o.self = static_cast<dsm::NodeId>(opts_.self);
+    o.pages = (mem.size() - layout::kUserBase) / layout::kPageSize;
+    o.home = "node:0";
+    o.external_base = mem.host_base() + layout::kUserBase;
+    o.version_salt = cluster_version_salt(mem.size());
+    o.app_type_first = kClusterTypeFirst;
+    o.app_type_last = kClusterTypeLast;
+    o.app_handler = [this](dsm::NodeId from, std::uint16_t type, net::ByteView p) { on_app(from, type, p); };
+    auto e = dsm::DsmEngine::create(std::move(o));
+    if (!e) {
+        log::error("node {}: {}", opts_.self, e.error().message);
+        return 125;
+    }
+    engine_ = std::move(*e);
+    if (auto s = engine_->start(); !s) {
+        log::error("node {}: {}", opts_.self, s.error().message);
+        return 125;
+    }
+    log::info("node {} ({} platform): joined; serving the origin's program", opts_.self, platform_->name());
+    std::unique_lock lk(mu_);
+    done_cv_.wait(lk, [&] { return done_; });
+    lk.unlock();
+    // Give the Bye a moment to leave before the connections close.
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::fflush(stdout);
+    std::fflush(stderr);
+    ::_exit(0);  // guest threads may still be parked in the guest
+}
+
+void NodeRunner::on_app(dsm::NodeId from, std::uint16_t type, net::ByteView payload) {
+    auto bad = [&](const std::string& what) {
+        engine_->fail(fmt::format("{}: bad cluster message: {}", opts_.cluster.describe(from), what));
+    };
+    switch (type) {
+        case kSpawnType: {
+            auto m = decode_spawn(payload);
+            if (!m) bad(m.error().message);
+            start_thread(std::move(*m));
+            return;
+        }
+        case kResumeType: {
+            auto m = decode_resume(payload);
+            if (!m) bad(m.error().message);
+            std::shared_ptr<Thread> t;
+            {
+                std::lock_guard lk(mu_);
+                auto it = threads_.find(m->tid);
+                if (it == threads_.end()) return;
+                t = it->second;
+            }
+            {
+                std::lock_guard lk(t->mu);
+                t->resumes.push_back(std::move(*m));
+            }
+            t->cv.notify_one();
+            return;
+        }
+        case kKickType: {
+            auto m = decode_kick(payload);
+            if (!m) bad(m.error().message);
+            std::lock_guard lk(mu_);
+            auto it = threads_.find(m->tid);
+            if (it == threads_.end()) return;
+            it->second->kicked = true;
+            platform::Platform::kick_host_thread(it->second->host_tid.load());
+            return;
+        }
+        case kShutdownType: {
+            engine_->expect_peers_closing();
+            (void)engine_->send_app(0, kByeType, {});
+            {
+                std::lock_guard lk(mu_);
+                done_ = true;
+            }
+            done_cv_.notify_all();
+            return;
+        }
+        default: bad(fmt::format("unexpected type {:#x} on a node", type));
+    }
+}
+
+void NodeRunner::start_thread(SpawnMsg m) {
+    auto v = platform_->create_vcpu(static_cast<unsigned long>(m.tid));
+    if (!v) engine_->fail(fmt::format("node {}: cannot create a vCPU for thread {}: {}", opts_.self, m.tid,
+                                      v.error().message));
+    auto t = std::make_shared<Thread>();
+    t->tid = m.tid;
+    {
+        std::lock_guard lk(mu_);
+        threads_[m.tid] = t;
+    }
+    std::thread([this, t, vcpu = std::move(*v), m = std::move(m)]() mutable {
+        guest_loop(t, std::move(vcpu), std::move(m));
+    }).detach();
+}
+
+void NodeRunner::guest_loop(std::shared_ptr<Thread> t, std::unique_ptr<platform::Vcpu> v, SpawnMsg m) {
+    t->host_tid = static_cast<int>(::syscall(SYS_gettid));
+    auto fail = [&](const std::string& what) {
+        engine_->fail(fmt::format("node {}: guest thread {}: {}", opts_.self, t->tid, what));
+    };
+    if (auto r = v->attach_thread(); !r) fail(r.error().message);
+    if (auto r = v->set_initial_state(m.state.regs, m.state.fs_base, m.state.gs_base); !r) fail(r.error().message);
+    uint64_t fs = m.state.fs_base, gs = m.state.gs_base;
+    for (;;) {
+        platform::VcpuExit e = v->run();
+        if (e.kind == platform::VcpuExit::Kind::interrupted && !t->kicked.exchange(false)) continue;
+        TrapMsg tr;
+        tr.tid = t->tid;
+        tr.host_tid = t->host_tid;
+        tr.exit = std::move(e);
+        tr.state.regs = v->regs();
+        tr.state.fs_base = fs;
+        tr.state.gs_base = gs;
+        auto fpu = v->save_fpu();
+        if (fpu) tr.state.fpu = std::move(*fpu);
+        if (auto s = engine_->send_app(0, kTrapType, encode(tr)); !s) fail(s.error().message);
+        ResumeMsg r;
+        {
+            std::unique_lock lk(t->mu);
+            t->cv.wait(lk, [&] { return !t->resumes.empty(); });
+            r = std::move(t->resumes.front());
+            t->resumes.pop_front();
+        }
+        if (r.exit) {
+            std::lock_guard lk(mu_);
+            threads_.erase(t->tid);
+            return;
+        }
+        v->regs() = r.state.regs;
+        v->mark_regs_dirty();
+        if (r.state.fs_base != fs) {
+            fs = r.state.fs_base;
+            if (auto s = v->set_fs_base(fs); !s) fail(s.error().message);
+        }
+        if (r.state.gs_base != gs) {
+            gs = r.state.gs_base;
+            if (auto s = v->set_gs_base(gs); !s) fail(s.error().message);
+        }
+        if (!r.state.fpu.empty())
+            if (auto s = v->restore_fpu(r.state.fpu); !s) fail("FPU image from the origin: " + s.error().message);
+    }
+}
+
+}  // namespace spanvm::cluster

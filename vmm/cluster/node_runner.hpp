@@ -1,0 +1,65 @@
+#pragma once
+// `spanvm node`: one non-origin host of a shared program. It maps guest RAM
+// at the same guest addresses as the origin, puts it under the DSM, then
+// runs the guest threads the origin places here (Spawn). Every time such a
+// thread leaves the guest (syscall, CPU exception, kick) its state goes to
+// its executor at the origin (Trap) and the thread waits for the Resume.
+// The node exits 0 when the origin says the program ended (Shutdown), and
+// with the DSM's one-line failure (status 70) when the origin or another
+// node fails.
+//
+// Threads: one host thread per guest thread here; the transport's I/O
+// thread routes Resume/Kick/Shutdown. mu_ guards the thread map (leaf).
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "net/cluster_config.hpp"
+#include "vmm/cluster/cluster_messages.hpp"
+#include "vmm/dsm/dsm_engine.hpp"
+#include "vmm/platform/platform.hpp"
+
+namespace spanvm::cluster {
+
+struct NodeOptions {
+    net::ClusterConfig cluster;
+    unsigned self = 1;
+    std::uint64_t mem_size = 2ull << 30;
+    platform::PlatformKind platform = platform::PlatformKind::automatic;
+};
+
+class NodeRunner {
+public:
+    // Runs until the program ends; returns the process exit status.
+    static int run(const NodeOptions& o);
+
+private:
+    struct Thread {
+        int tid = 0;
+        std::atomic<int> host_tid{0};
+        std::atomic<bool> kicked{false};
+        std::mutex mu;
+        std::condition_variable cv;
+        std::deque<ResumeMsg> resumes;
+    };
+
+    explicit NodeRunner(const NodeOptions& o) : opts_(o) {}
+    int serve();
+    void on_app(dsm::NodeId from, std::uint16_t type, net::ByteView payload);
+    void start_thread(SpawnMsg m);
+    void guest_loop(std::shared_ptr<Thread> t, std::unique_ptr<platform::Vcpu> v, SpawnMsg m);
+
+    NodeOptions opts_;
+    std::unique_ptr<platform::Platform> platform_;
+    std::unique_ptr<dsm::DsmEngine> engine_;
+    std::mutex mu_;
+    std::map<int, std::shared_ptr<Thread>> threads_;
+    std::condition_variable done_cv_;
+    bool done_ = false;
+};
+
+}  // namespace spanvm::cluster

@@ -1,0 +1,150 @@
+#include "vmm/cluster/origin_cluster.hpp"
+
+#include <fmt/format.h>
+
+#include <cstring>
+
+#include "net/wire_reader.hpp"
+#include "vmm/base/log.hpp"
+#include "vmm/cluster/remote_vcpu.hpp"
+#include "vmm/memory/layout.hpp"
+
+namespace spanvm::cluster {
+
+std::uint32_t cluster_version_salt(std::uint64_t ram_size) {
+    // FNV-1a over the build's version string and the RAM size: nodes of
+    // another build or with another --mem refuse the handshake.
+    std::uint32_t h = 2166136261u;
+    auto mix = [&](const void* p, std::size_t n) {
+        for (std::size_t i = 0; i < n; ++i) h = (h ^ static_cast<const std::uint8_t*>(p)[i]) * 16777619u;
+    };
+    const char* v = __DATE__ " " __TIME__;
+    mix(v, std::strlen(v));
+    mix(&ram_size, sizeof ram_size);
+    return h;
+}
+
+OriginCluster::OriginCluster(net::ClusterConfig config, PlacePolicy policy)
+    : config_(std::move(config)), placement_(policy, std::vector<unsigned>(config_.size(), 1)) {}
+
+OriginCluster::~OriginCluster() = default;
+
+Result<void> OriginCluster::attach_memory(memory::GuestMemory& mem) {
+    dsm::DsmEngineOptions o;
+    o.cluster = config_;
+    o.self = 0;
+    o.pages = (mem.size() - layout::kUserBase) / layout::kPageSize;
+    o.home = "node:0";  // the origin holds the program's memory; nodes fetch on demand
+    o.external_base = mem.host_base() + layout::kUserBase;
+    o.version_salt = cluster_version_salt(mem.size());
+    o.app_type_first = kClusterTypeFirst;
+    o.app_type_last = kClusterTypeLast;
+    o.app_handler = [this](dsm::NodeId from, std::uint16_t type, net::ByteView p) { on_app(from, type, p); };
+    auto e = dsm::DsmEngine::create(std::move(o));
+    if (!e) return e.error();
+    engine_ = std::move(*e);
+    return engine_->start();
+}
+
+unsigned OriginCluster::place_thread() {
+    std::lock_guard lk(place_mu_);
+    return placement_.place();
+}
+
+void OriginCluster::thread_gone(unsigned node) {
+    std::lock_guard lk(place_mu_);
+    placement_.thread_gone(node);
+}
+
+std::unique_ptr<platform::Vcpu> OriginCluster::remote_vcpu(unsigned node, unsigned long vcpu_id) {
+    return std::make_unique<RemoteVcpu>(*this, node, vcpu_id);
+}
+
+Result<void> OriginCluster::send(unsigned node, std::uint16_t type, const net::Bytes& payload) {
+    return engine_->send_app(static_cast<dsm::NodeId>(node), type, payload);
+}
+
+void OriginCluster::register_thread(int tid, RemoteVcpu* v) {
+    std::lock_guard lk(threads_mu_);
+    threads_[tid] = v;
+}
+
+void OriginCluster::unregister_thread(int tid) {
+    std::lock_guard lk(threads_mu_);
+    threads_.erase(tid);
+}
+
+void OriginCluster::kick(unsigned node, int tid) {
+    (void)send(node, kKickType, encode(KickMsg{tid}));
+}
+
+void OriginCluster::on_app(dsm::NodeId from, std::uint16_t type, net::ByteView payload) {
+    if (type == kTrapType) {
+        auto t = decode_trap(payload);
+        if (!t) engine_->fail(fmt::format("{}: bad Trap message: {}", config_.describe(from), t.error().message));
+        std::lock_guard lk(threads_mu_);
+        auto it = threads_.find(t->tid);
+        if (it == threads_.end()) {
+            log::warn("{}: Trap for unknown thread {}", config_.describe(from), t->tid);
+            return;
+        }
+        it->second->deliver(std::move(*t));
+        return;
+    }
+    if (type == kByeType) {
+        {
+            std::lock_guard lk(bye_mu_);
+            ++byes_;
+        }
+        bye_cv_.notify_all();
+        return;
+    }
+    engine_->fail(fmt::format("{}: unexpected cluster message type {:#x} at the origin", config_.describe(from), type));
+}
+
+void OriginCluster::shutdown(int status) {
+    if (!engine_ || shut_.exchange(true)) return;
+    // From here a node leaving is the end of the program, not a failure.
+    engine_->expect_peers_closing();
+    const auto n = config_.size();
+    for (std::size_t k = 1; k < n; ++k) (void)send(static_cast<unsigned>(k), kShutdownType, encode(ShutdownMsg{status}));
+    std::unique_lock lk(bye_mu_);
+    bye_cv_.wait_for(lk, std::chrono::seconds(2), [&] { return byes_ >= n - 1; });
+}
+
+std::string OriginCluster::machine_table() {
+    std::string out = fmt::format("spanvm: machine table ({} nodes)\n{:>4}  {:<22} {:>7} {:>12} {:>12} {:>10} {:>10}  {}\n",
+                                  config_.size(), "node", "address", "threads", "bytes_sent", "bytes_recv",
+                                  "rd_faults", "wr_faults", "state");
+    for (std::size_t k = 0; k < config_.size(); ++k) {
+        unsigned live;
+        {
+            std::lock_guard lk(place_mu_);
+            live = placement_.live(static_cast<unsigned>(k));
+        }
+        if (k == 0 && engine_) {
+            auto& s = engine_->stats();
+            using C = dsm::DsmStats::Counter;
+            out += fmt::format("{:>4}  {:<22} {:>7} {:>12} {:>12} {:>10} {:>10}  {}\n", k,
+                               config_.node(static_cast<net::NodeId>(k)).endpoint(), live, s.get(C::bytes_sent),
+                               s.get(C::bytes_received), s.get(C::read_faults), s.get(C::write_faults), "origin");
+        } else {
+            out += fmt::format("{:>4}  {:<22} {:>7} {:>12} {:>12} {:>10} {:>10}  {}\n", k,
+                               config_.node(static_cast<net::NodeId>(k)).endpoint(), live, "-", "-", "-", "-",
+                               shut_ ? "stopped" : "up");
+        }
+    }
+    return out;
+}
+
+std::string OriginCluster::hot_pages(std::size_t n) {
+    if (!engine_) return {};
+    std::string out = fmt::format("spanvm: hot pages at the origin (top {})\n{:>18} {:>8} {:>8} {:>8} {:>10}\n", n,
+                                  "guest address", "rd", "wr", "inval", "bytes_sent");
+    for (const auto& p : engine_->stats().top_pages(n))
+        out += fmt::format("{:>#18x} {:>8} {:>8} {:>8} {:>10}\n", layout::kUserBase + p.page * layout::kPageSize,
+                           p.read_faults, p.write_faults, p.invalidations, p.bytes_sent);
+    return out;
+}
+
+}  // namespace spanvm::cluster

@@ -1,0 +1,40 @@
+#pragma once
+// Where a new guest thread runs (pure; `--place`):
+//   round-robin  the main thread stays on the origin; each new thread goes
+//                to the next node in id order, wrapping around (default)
+//   origin       every thread on the origin: the distributed code path with
+//                no remote thread, as a baseline
+//   pack         fill each node's CPUs before the next node (node 0 first)
+// Placement counts live threads per node; thread_gone() frees a slot.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "vmm/base/result.hpp"
+
+namespace spanvm::cluster {
+
+enum class PlacePolicy { round_robin, origin, pack };
+
+Result<PlacePolicy> parse_place_policy(const std::string& s);
+const char* place_policy_name(PlacePolicy p);
+
+class Placement {
+public:
+    // `cpus[k]`: CPUs node k offers (pack); every entry >= 1.
+    Placement(PlacePolicy policy, std::vector<unsigned> cpus);
+    // The node for the next thread; the first call places the main thread.
+    unsigned place();
+    void thread_gone(unsigned node);
+    unsigned live(unsigned node) const { return live_.at(node); }
+    std::size_t nodes() const { return live_.size(); }
+
+private:
+    PlacePolicy policy_;
+    std::vector<unsigned> cpus_;
+    std::vector<unsigned> live_;
+    unsigned next_ = 0;
+    bool placed_main_ = false;
+};
+
+}  // namespace spanvm::cluster
