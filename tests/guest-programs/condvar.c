@@ -5,7 +5,8 @@
 
 #include "gp_check.h"
 
-enum { PRODUCERS = 4, CONSUMERS = 4, ITEMS = 50000, RING = 16 };
+enum { PRODUCERS = 4, CONSUMERS = 4, ITEMS_FULL = 50000, RING = 16 };
+#define ITEMS gp_scaled(ITEMS_FULL)
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t not_full = PTHREAD_COND_INITIALIZER;

@@ -12,7 +12,8 @@
 
 #include "gp_check.h"
 
-enum { THREADS = 64, PINGPONG = 20000 };
+enum { THREADS = 64, PINGPONG_FULL = 20000 };
+#define PINGPONG ((int)gp_scaled(PINGPONG_FULL))
 
 static sem_t start, done;
 static atomic_uint ran;

@@ -58,3 +58,14 @@ static inline void gp_ok(const char* name) {
     printf("%s: ok\n", name);
     fflush(stdout);
 }
+
+/* gp_scaled(n): n divided by $GP_SCALE_DIV (default 1, at least 1 result).
+ * Multi-host runs shrink the contended loops with it: every contended lock
+ * hand-off there is a page moving between hosts (about a millisecond), so
+ * the same checks run on fewer iterations. */
+static inline unsigned gp_scaled(unsigned n) {
+    const char* d = getenv("GP_SCALE_DIV");
+    unsigned div = d ? (unsigned)strtoul(d, NULL, 10) : 1;
+    if (div < 1) div = 1;
+    return n / div ? n / div : 1;
+}

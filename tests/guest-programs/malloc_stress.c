@@ -7,7 +7,8 @@
 
 #include "gp_check.h"
 
-enum { THREADS = 8, SLOTS = 48, OPS = 3000 };
+enum { THREADS = 8, SLOTS = 48, OPS_FULL = 3000 };
+#define OPS ((int)gp_scaled(OPS_FULL))
 
 struct Block {
     unsigned char* p;

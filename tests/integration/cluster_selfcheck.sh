@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# cluster_selfcheck.sh NAME KIND HOSTS [netns] : the self-checking guest
+# program gp_NAME_KIND runs across HOSTS hosts started on this machine
+# (`spanvm run --local-hosts HOSTS`, each in its own network namespace with
+# `netns`), must exit 0 with "NAME: ok", and the thread table (--stats) must
+# show guest threads placed on every node. GP_SCALE_DIV shrinks the
+# contended loops (every lock hand-off is a page moving between hosts).
+. "$(dirname "$0")/lib.sh"
+[ $# -ge 3 ] || fail "usage: $0 NAME static|dynamic HOSTS [netns]"
+skip_in_native_mode "multi-host runs"
+it_setup
+prog="$(gp "$1" "$2")"
+hosts="$3"
+opts=(--local-hosts "$hosts" --stats)
+if [ "${4:-}" = netns ]; then
+    [ "$(id -u)" = 0 ] || { echo "SKIP [$IT_NAME]: network namespaces need root" >&3; exit 77; }
+    command -v ip >/dev/null || fail "ip (iproute2) is not installed"
+    opts+=(--netns)
+fi
+export GP_SCALE_DIV="${GP_SCALE_DIV:-100}"
+rc_of run_guest -t 240 "${opts[@]}" -- "$prog" >out 2>err
+expect_rc "$RC" 0 "run of gp_$1_$2 across $hosts hosts" err
+expect_grep "^$1: ok" out "gp_$1_$2 stdout"
+# Thread table rows: tid node vcpu ...; every node id must appear.
+awk '/thread table/ { on = 1; next } /hot pages/ { on = 0 } on && $1 ~ /^[0-9]+$/ { print $2 }' err | sort -u >nodes
+for ((k = 0; k < hosts; k++)); do
+    grep -qx "$k" nodes || fail "no guest thread ran on node $k; thread table:"$'\n'"$(show err)"
+done
+expect_grep "machine table .$hosts nodes" err "--stats machine table"
+pass "$hosts hosts${4:+ ($4)}, threads on every node"
