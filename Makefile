@@ -2,6 +2,8 @@
 BUILD   ?= build
 JOBS    ?= $(shell nproc)
 CTEST_ARGS ?=
+# Tests run two at a time: most wait on processes, sockets and timers, not CPU.
+TEST_JOBS ?= 2
 
 .PHONY: all deps build test test-fast bench clean run
 
@@ -24,7 +26,7 @@ build: $(BUILD)/build.ninja
 # model checking and short fuzzing. Tests labelled "slow" are included here;
 # `make test-fast` leaves them out.
 test: deps build
-	cd $(BUILD) && ctest --output-on-failure --timeout 600 $(CTEST_ARGS)
+	cd $(BUILD) && ctest --output-on-failure --timeout 600 -j $(TEST_JOBS) $(CTEST_ARGS)
 
 test-fast: build
 	cd $(BUILD) && ctest --output-on-failure -LE slow $(CTEST_ARGS)

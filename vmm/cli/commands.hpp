@@ -20,6 +20,7 @@ struct RunOptions {
     unsigned local_hosts = 0;
     bool netns = false;
     std::string place = "round-robin";
+    std::string json;  // --json FILE
     std::vector<std::string> command;
 };
 

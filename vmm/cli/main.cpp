@@ -71,6 +71,7 @@ int run_command(const RunOptions& o) {
     cfg.mem_size = (*mem + layout::kHugePageSize - 1) & ~(layout::kHugePageSize - 1);
     cfg.vcpus = o.vcpus ? o.vcpus : std::max(1u, std::thread::hardware_concurrency());
     cfg.stats = o.stats;
+    cfg.json_path = o.json;
     std::string plat = o.platform;
     if (plat.empty()) {
         const char* env = std::getenv("SPANVM_PLATFORM");
@@ -178,6 +179,7 @@ int main(int argc, char** argv) {
     run_cmd->add_option("--local-hosts", run.local_hosts, "start N-1 nodes on this machine and run across all N")
         ->check(CLI::Range(2, 16));
     run_cmd->add_flag("--netns", run.netns, "with --local-hosts: each host in its own network namespace");
+    run_cmd->add_option("--json", run.json, "write the thread, machine and hot-page tables as JSON at exit");
     run_cmd->add_option("--place", run.place, "thread placement: round-robin (default) | origin | pack");
     bool run_version = false;
     run_cmd->add_flag("--version", run_version, "print the version and the platform `auto` would choose, then exit");

@@ -6,6 +6,8 @@
 #include <memory>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "vmm/base/result.hpp"
 #include "vmm/memory/guest_memory.hpp"
 #include "vmm/platform/vcpu.hpp"
@@ -33,6 +35,8 @@ public:
     virtual std::string machine_table() = 0;
     // Top hot pages of guest RAM, one line each, at most `n`.
     virtual std::string hot_pages(std::size_t n) = 0;
+    // The same two tables for --json: {"machines": [...], "hot_pages": [...]}.
+    virtual nlohmann::json tables_json(std::size_t top_pages) = 0;
 };
 
 }  // namespace spanvm::cluster

@@ -137,6 +137,39 @@ std::string OriginCluster::machine_table() {
     return out;
 }
 
+nlohmann::json OriginCluster::tables_json(std::size_t top_pages) {
+    using C = dsm::DsmStats::Counter;
+    nlohmann::json machines = nlohmann::json::array();
+    for (std::size_t k = 0; k < config_.size(); ++k) {
+        const auto& n = config_.node(static_cast<net::NodeId>(k));
+        nlohmann::json m = {{"id", k}, {"address", n.address}, {"port", n.port}};
+        {
+            std::lock_guard lk(place_mu_);
+            m["threads"] = placement_.live(static_cast<unsigned>(k));
+        }
+        if (k == 0 && engine_) {
+            auto& s = engine_->stats();
+            m["bytes_sent"] = s.get(C::bytes_sent);
+            m["bytes_received"] = s.get(C::bytes_received);
+            m["read_faults"] = s.get(C::read_faults);
+            m["write_faults"] = s.get(C::write_faults);
+            m["state"] = "origin";
+        } else {
+            m["state"] = shut_ ? "stopped" : "up";  // per-node counters stay on the node
+        }
+        machines.push_back(std::move(m));
+    }
+    nlohmann::json pages = nlohmann::json::array();
+    if (engine_)
+        for (const auto& p : engine_->stats().top_pages(top_pages))
+            pages.push_back({{"guest_address", layout::kUserBase + p.page * layout::kPageSize},
+                             {"read_faults", p.read_faults},
+                             {"write_faults", p.write_faults},
+                             {"invalidations", p.invalidations},
+                             {"bytes_sent", p.bytes_sent}});
+    return {{"machines", std::move(machines)}, {"hot_pages", std::move(pages)}};
+}
+
 std::string OriginCluster::hot_pages(std::size_t n) {
     if (!engine_) return {};
     std::string out = fmt::format("spanvm: hot pages at the origin (top {})\n{:>18} {:>8} {:>8} {:>8} {:>10}\n", n,

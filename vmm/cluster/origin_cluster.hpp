@@ -39,6 +39,7 @@ public:
     void shutdown(int status) override;
     std::string machine_table() override;
     std::string hot_pages(std::size_t n) override;
+    nlohmann::json tables_json(std::size_t top_pages) override;
 
     Result<void> send(unsigned node, std::uint16_t type, const net::Bytes& payload);
     void register_thread(int tid, RemoteVcpu* v);

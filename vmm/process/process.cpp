@@ -394,6 +394,24 @@ void Process::exit_process(int status) {
         if (cfg_.cluster) t = cfg_.cluster->machine_table() + t + cfg_.cluster->hot_pages(8);
         std::fwrite(t.data(), 1, t.size(), stderr);
     }
+    if (!cfg_.json_path.empty()) {
+        nlohmann::json j = {{"platform", platform_->name()},
+                            {"platform_reason", platform_reason_},
+                            {"exit_status", status},
+                            {"threads", threads_.to_json()}};
+        if (cfg_.cluster) {
+            auto t = cfg_.cluster->tables_json(32);
+            j["machines"] = std::move(t["machines"]);
+            j["hot_pages"] = std::move(t["hot_pages"]);
+        }
+        if (FILE* f = std::fopen(cfg_.json_path.c_str(), "w")) {
+            const std::string text = j.dump(2) + "\n";
+            std::fwrite(text.data(), 1, text.size(), f);
+            std::fclose(f);
+        } else {
+            log::error("--json {}: {}", cfg_.json_path, std::strerror(errno));
+        }
+    }
     std::fflush(stdout);
     std::fflush(stderr);
     ::_exit(status);

@@ -48,6 +48,7 @@ struct ProcessConfig {
     // Set when the program spans several hosts (this is the origin): guest
     // RAM goes under the DSM and threads may be placed on other nodes.
     cluster::ClusterHooks* cluster = nullptr;
+    std::string json_path;  // --json: the tables, written at exit
 };
 
 // Guest words clone() writes the new tid into before the child runs.

@@ -33,6 +33,7 @@ enum EnterMode : uint32_t {
 // Return values of native_enter() (the exit cause).
 enum EnterResult : int {
     kEnterAborted = -1,  // a kick was pending or landed before the guest ran
+    kEntryNested = -2,   // (signal entry only) a signal nested in the entry itself
     // otherwise: the host signal number that took the thread out of the guest
 };
 
@@ -78,4 +79,5 @@ void spanvm_native_signal_entry(int sig, void* info, void* uc);
 // Labels bounding native_enter's code (for the "kick in the entry window" check).
 extern const char spanvm_native_enter_begin[];
 extern const char spanvm_native_enter_end[];
+extern const char spanvm_native_signal_entry_end[];
 }

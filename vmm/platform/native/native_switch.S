@@ -128,6 +128,7 @@ spanvm_native_enter_end:
     .size spanvm_native_enter, . - spanvm_native_enter
 
     .globl spanvm_native_signal_entry
+    .globl spanvm_native_signal_entry_end
     .type spanvm_native_signal_entry, @function
     .p2align 4
 spanvm_native_signal_entry:
@@ -162,8 +163,11 @@ spanvm_native_signal_entry:
     mov %r13d, %esi
     mov %r14, %rdx
     mov %r15, %rcx
+    mov %rsp, %rbx
     and $-16, %rsp
     call spanvm_native_on_guest_signal   // returns the exit code in eax
+    cmp $-2, %eax
+    je .Lnested
     mov CTX_HOST_RSP(%r12), %rsp
     pop %r15
     pop %r14
@@ -172,9 +176,18 @@ spanvm_native_signal_entry:
     pop %rbp
     pop %rbx
     ret
+.Lnested:
+    // A signal that interrupted this very entry before it cleared in_guest
+    // (SA_NODEFER lets a kick nest): return to the outer entry normally,
+    // which carries on; the kick stays pending (C side). in_guest goes back
+    // to 1 because the outer entry may not have tested it yet.
+    movl $1, CTX_IN_GUEST(%r12)
+    mov %rbx, %rsp
+    ret
 .Lhost:
     jmp spanvm_native_on_host_signal
     .cfi_endproc
+spanvm_native_signal_entry_end:
     .size spanvm_native_signal_entry, . - spanvm_native_signal_entry
 
     .section .note.GNU-stack, "", @progbits

@@ -227,6 +227,20 @@ extern "C" int spanvm_native_on_guest_signal(NativeContext* c, int sig, siginfo_
     const greg_t* g = uc->uc_mcontext.gregs;
     const uint64_t rip = static_cast<uint64_t>(g[REG_RIP]);
     c->exit_code = si->si_code;
+    const auto entry_lo = reinterpret_cast<uint64_t>(&spanvm_native_signal_entry);
+    const auto entry_hi = reinterpret_cast<uint64_t>(spanvm_native_signal_entry_end);
+    if (rip >= entry_lo && rip < entry_hi) {
+        // Nested inside the signal entry before it cleared in_guest: the
+        // registers in `uc` are the entry's, not the guest's. Leave c->regs
+        // alone; a kick stays pending for the next run().
+        if (sig == spanvm::platform::Platform::kick_signal()) {
+            c->kick_pending = 1;
+            return spanvm::platform::native::kEntryNested;
+        }
+        static const char msg[] = "spanvm: internal error: fault inside the native signal entry\n";
+        (void)!::write(2, msg, sizeof msg - 1);
+        ::_exit(125);
+    }
     if (rip >= c->tramp_lo && rip < c->tramp_hi) {
         // The entry did not reach the guest; c->regs still hold the state to
         // enter with. A kick aborts the entry; anything else is a fault of

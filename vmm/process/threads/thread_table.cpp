@@ -71,4 +71,25 @@ std::string ThreadTable::format_table() const {
     return out;
 }
 
+nlohmann::json ThreadTable::to_json() const {
+    std::lock_guard lk(mu_);
+    nlohmann::json rows = nlohmann::json::array();
+    for (auto& r : rows_) {
+        const uint64_t fwd = r.forwarded.load();
+        nlohmann::json j = {{"tid", r.tid},
+                            {"node", r.node_id},
+                            {"vcpu", r.vcpu_id},
+                            {"host_tid", r.node_id != 0 ? r.remote_host_tid.load() : r.host_tid},
+                            {"syscalls_local", r.syscalls.load() - fwd},
+                            {"syscalls_forwarded", fwd},
+                            {"exits_syscall", r.exits_io.load()},
+                            {"exits_exception", r.exits_exception.load()},
+                            {"exits_other", r.exits_other.load()},
+                            {"state", to_string(r.state.load())}};
+        if (r.node_id != 0) j["executor_tid"] = r.host_tid;
+        rows.push_back(std::move(j));
+    }
+    return rows;
+}
+
 }  // namespace spanvm::process

@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <deque>
 #include <mutex>
+
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -61,6 +63,8 @@ public:
     size_t total_threads() const;
     // Copies of the rows for printing.
     std::string format_table() const;
+    // The same rows for --json.
+    nlohmann::json to_json() const;
 
 private:
     mutable std::mutex mu_;
