@@ -16,7 +16,7 @@ struct Named {
     WorkloadKind kind;
     std::string_view name;
 };
-constexpr std::array<Named, 8> kNames{{
+constexpr std::array<Named, 11> kNames{{
     {WorkloadKind::counter, "counter"},
     {WorkloadKind::litmus_sb, "litmus-sb"},
     {WorkloadKind::litmus_mp, "litmus-mp"},
@@ -25,6 +25,9 @@ constexpr std::array<Named, 8> kNames{{
     {WorkloadKind::bench_write_upgrade, "bench-write-upgrade"},
     {WorkloadKind::bench_invalidate, "bench-invalidate"},
     {WorkloadKind::bench_ping_pong, "bench-ping-pong"},
+    {WorkloadKind::bench_far_read, "bench-far-read"},
+    {WorkloadKind::bench_seq_walk, "bench-seq-walk"},
+    {WorkloadKind::bench_threads, "bench-threads"},
 }};
 
 constexpr std::uint64_t kCounters = 8;
@@ -183,7 +186,8 @@ std::string workload_names() {
 
 bool is_bench(WorkloadKind k) {
     return k == WorkloadKind::bench_remote_read || k == WorkloadKind::bench_write_upgrade ||
-           k == WorkloadKind::bench_invalidate || k == WorkloadKind::bench_ping_pong;
+           k == WorkloadKind::bench_invalidate || k == WorkloadKind::bench_ping_pong ||
+           k == WorkloadKind::bench_far_read || k == WorkloadKind::bench_seq_walk || k == WorkloadKind::bench_threads;
 }
 
 std::uint64_t default_iterations(WorkloadKind k) {
@@ -201,11 +205,17 @@ std::uint64_t min_pages(WorkloadKind k, std::uint32_t nodes, std::uint64_t itera
         case WorkloadKind::litmus_sb: return 2 * ((iterations + kWordsPerPage - 1) / kWordsPerPage);
         case WorkloadKind::litmus_mp: return 2;
         case WorkloadKind::stress: return (std::uint64_t{nodes} * 64 + kWordsPerPage - 1) / kWordsPerPage;
+        // Every node's k-th homed page must exist whatever the home policy.
+        case WorkloadKind::bench_seq_walk:
+        case WorkloadKind::bench_threads: return std::uint64_t{nodes} * (kWalkPages + 1);
         default: return 1;
     }
 }
 
-std::uint32_t min_nodes(WorkloadKind k) { return k == WorkloadKind::counter || k == WorkloadKind::stress ? 1 : 2; }
+std::uint32_t min_nodes(WorkloadKind k) {
+    if (k == WorkloadKind::bench_far_read) return 3;
+    return k == WorkloadKind::counter || k == WorkloadKind::stress ? 1 : 2;
+}
 
 Result<WorkloadOutcome> run_workload(DsmEngine& engine, const WorkloadOptions& options) {
     WorkloadOptions o = options;
