@@ -58,11 +58,13 @@ DsmEngine::DsmEngine(DsmEngineOptions options, Protocol protocol, std::unique_pt
     : options_(std::move(options)),
       cluster_(options_.cluster),
       self_(options_.self),
-      region_(std::move(region)),
-      protocol_(std::move(protocol)) {
+      region_(std::move(region)) {
     stats_ = std::make_unique<DsmStats>(self_, cluster_.node(static_cast<net::NodeId>(self_)).endpoint(),
                                         options_.pages);
-    page_buf_.resize(UffdRegion::kPageSize);
+    for (std::size_t i = 0; i < kShards; ++i) {
+        shards_.push_back(std::make_unique<Shard>(protocol));
+        shards_.back()->send_buf.reserve(kMessageHeaderBytes + UffdRegion::kPageSize);
+    }
     bye_done_.assign(cluster_.size(), false);
     bye_closing_.assign(cluster_.size(), false);
     net::MessageTypes types{kDsmProtocolType, kDsmControlType};
@@ -93,7 +95,7 @@ Result<void> DsmEngine::start() {
     }
     started_ = true;
     region_->start_watchdog(options_.watchdog);
-    fault_thread_ = std::thread([this] { fault_loop(); });
+    for (unsigned i = 0; i < kFaultThreads; ++i) fault_threads_.emplace_back([this] { fault_loop(); });
     timer_thread_ = std::thread([this] { timer_loop(); });
     if (options_.overall_timeout.count() > 0) {
         auto limit = options_.overall_timeout;
@@ -109,7 +111,8 @@ void DsmEngine::stop() {
         stop_timer_ = true;
     }
     timer_cv_.notify_all();
-    if (fault_thread_.joinable()) fault_thread_.join();
+    for (auto& t : fault_threads_)
+        if (t.joinable()) t.join();
     if (timer_thread_.joinable()) timer_thread_.join();
     if (deadline_thread_.joinable()) deadline_thread_.join();
     region_->stop_watchdog();
@@ -117,8 +120,9 @@ void DsmEngine::stop() {
 }
 
 LocalState DsmEngine::local_state(PageIndex page) {
-    std::lock_guard lk(mu_);
-    return protocol_.local_state(page);
+    Shard& sh = shard(page);
+    std::lock_guard lk(sh.mu);
+    return sh.protocol.local_state(page);
 }
 
 // ------------------------------------------------------------------ threads
@@ -146,11 +150,11 @@ void DsmEngine::timer_loop() {
         }
         while (!wake_at_.empty() && wake_at_.top() <= now) wake_at_.pop();
         lk.unlock();
-        {
-            std::lock_guard plk(mu_);
+        for (auto& sh : shards_) {
+            std::lock_guard plk(sh->mu);
             Actions acts;
-            check(protocol_.on_tick(now_ns(), acts), "hold timer");
-            run_actions(acts, self_);
+            check(sh->protocol.on_tick(now_ns(), acts), "hold timer");
+            run_actions(*sh, acts, self_);
         }
         lk.lock();
     }
@@ -168,12 +172,13 @@ void DsmEngine::deadline_loop(std::chrono::milliseconds limit) {
 void DsmEngine::handle_fault(const UffdRegion::Fault& f) {
     bool write = f.is_write || f.is_wp;
     stats_->record_fault(f.page, write);
-    std::lock_guard lk(mu_);
-    auto [it, inserted] = pending_faults_.try_emplace(f.page, PendingFault{f.read_ns, write});
+    Shard& sh = shard(f.page);
+    std::lock_guard lk(sh.mu);
+    auto [it, inserted] = sh.pending_faults.try_emplace(f.page, PendingFault{f.read_ns, write});
     if (!inserted && write) it->second.write = true;
     Actions acts;
-    check(protocol_.on_fault(f.page, write ? Access::Write : Access::Read, now_ns(), acts), "fault");
-    run_actions(acts, self_);
+    check(sh.protocol.on_fault(f.page, write ? Access::Write : Access::Read, now_ns(), acts), "fault");
+    run_actions(sh, acts, self_);
 }
 
 void DsmEngine::on_transport_message(net::NodeId from, std::uint16_t type, net::ByteView payload) {
@@ -192,11 +197,12 @@ void DsmEngine::on_transport_message(net::NodeId from, std::uint16_t type, net::
     else
         stats_->add(DsmStats::Counter::bytes_received, payload.size());
     if (msg->type == MsgType::Invalidate) stats_->record_invalidation_received(msg->page);
-    std::lock_guard lk(mu_);
+    Shard& sh = shard(msg->page);
+    std::lock_guard lk(sh.mu);
     Actions acts;
-    auto r = protocol_.on_message(from, *msg, now_ns(), acts);
+    auto r = sh.protocol.on_message(from, *msg, now_ns(), acts);
     // Actions appended before an error must still run (protocol.hpp).
-    run_actions(acts, from);
+    run_actions(sh, acts, from);
     if (!r) fail(failed_line(cluster_, from, "protocol violation: " + r.error().message));
 }
 
@@ -204,18 +210,18 @@ void DsmEngine::check(const Result<void>& r, const char* what) {
     if (!r) fail(fmt::format("{}: {}: {}", cluster_.describe(static_cast<net::NodeId>(self_)), what, r.error().message));
 }
 
-void DsmEngine::run_actions(Actions& acts, NodeId from) {
-    execute(acts, from);
-    while (!self_queue_.empty()) {
-        Message m = std::move(self_queue_.front());
-        self_queue_.pop_front();
+void DsmEngine::run_actions(Shard& sh, Actions& acts, NodeId from) {
+    execute(sh, acts, from);
+    while (!sh.self_queue.empty()) {
+        Message m = std::move(sh.self_queue.front());
+        sh.self_queue.pop_front();
         Actions more;
-        check(protocol_.on_message(self_, m, now_ns(), more), "local message");
-        execute(more, self_);
+        check(sh.protocol.on_message(self_, m, now_ns(), more), "local message");
+        execute(sh, more, self_);
     }
 }
 
-void DsmEngine::execute(Actions& acts, NodeId from) {
+void DsmEngine::execute(Shard& sh, Actions& acts, NodeId from) {
     for (Action& a : acts) {
         if (auto* ip = std::get_if<InstallPage>(&a)) {
             bool writable = ip->access == Access::Write;
@@ -235,16 +241,16 @@ void DsmEngine::execute(Actions& acts, NodeId from) {
         } else if (auto* dr = std::get_if<Drop>(&a)) {
             check(region_->invalidate(dr->page, nullptr), "invalidate");
         } else if (auto* s = std::get_if<Send>(&a)) {
-            execute_send(*s);
+            execute_send(sh, *s);
         } else if (auto* rf = std::get_if<ResumeFaults>(&a)) {
             check(region_->wake(rf->page), "wake");
-            if (auto it = pending_faults_.find(rf->page); it != pending_faults_.end()) {
+            if (auto it = sh.pending_faults.find(rf->page); it != sh.pending_faults.end()) {
                 std::uint64_t now = now_ns();
                 std::uint64_t start = it->second.start_ns;
                 stats_->record_fault_latency(it->second.write ? DsmStats::Latency::write_fault
                                                               : DsmStats::Latency::read_fault,
                                              now > start ? now - start : 0);
-                pending_faults_.erase(it);
+                sh.pending_faults.erase(it);
             }
         } else if (auto* w = std::get_if<WakeAt>(&a)) {
             {
@@ -256,7 +262,7 @@ void DsmEngine::execute(Actions& acts, NodeId from) {
     }
 }
 
-void DsmEngine::execute_send(Send& s) {
+void DsmEngine::execute_send(Shard& sh, Send& s) {
     Message& m = s.msg;
     if (s.attach_page) {
         // Preceded by Downgrade: the page is present and write-protected, so
@@ -268,16 +274,16 @@ void DsmEngine::execute_send(Send& s) {
     if (m.type == MsgType::Invalidate) stats_->record_invalidation_sent(m.page);
     if (m.type == MsgType::GrantModified) stats_->record_writer(m.page, s.to);
     if (s.to == self_) {
-        self_queue_.push_back(std::move(m));
+        sh.self_queue.push_back(std::move(m));
         return;
     }
-    page_buf_.clear();
-    encode_message(m, page_buf_);
+    sh.send_buf.clear();
+    encode_message(m, sh.send_buf);
     if (m.data_kind == DataKind::Bytes)
-        stats_->record_page_sent(m.page, page_buf_.size());
+        stats_->record_page_sent(m.page, sh.send_buf.size());
     else
-        stats_->add(DsmStats::Counter::bytes_sent, page_buf_.size());
-    auto r = transport_->send(static_cast<net::NodeId>(s.to), kDsmProtocolType, as_view(page_buf_));
+        stats_->add(DsmStats::Counter::bytes_sent, sh.send_buf.size());
+    auto r = transport_->send(static_cast<net::NodeId>(s.to), kDsmProtocolType, as_view(sh.send_buf));
     if (!r) fail(failed_line(cluster_, s.to, r.error().message));
 }
 
