@@ -62,7 +62,12 @@ DsmEngine::DsmEngine(DsmEngineOptions options, Protocol protocol, std::unique_pt
     stats_ = std::make_unique<DsmStats>(self_, cluster_.node(static_cast<net::NodeId>(self_)).endpoint(),
                                         options_.pages);
     for (std::size_t i = 0; i < kShards; ++i) {
-        shards_.push_back(std::make_unique<Shard>(protocol));
+        ProtocolConfig pc = protocol.config();
+        pc.page_stride = kShards;
+        pc.page_offset = i;
+        auto p = Protocol::create(pc);  // cannot fail: `protocol` was created from the same settings
+        if (!p) throw std::logic_error(p.error().message);
+        shards_.push_back(std::make_unique<Shard>(std::move(*p)));
         shards_.back()->send_buf.reserve(kMessageHeaderBytes + UffdRegion::kPageSize);
     }
     bye_done_.assign(cluster_.size(), false);
@@ -70,7 +75,7 @@ DsmEngine::DsmEngine(DsmEngineOptions options, Protocol protocol, std::unique_pt
     net::MessageTypes types{kDsmProtocolType, kDsmControlType};
     net::TransportOptions topt;
     topt.connect_timeout = options_.connect_timeout;
-    topt.protocol_version = 0x44534d01;  // "DSM" v1: all nodes must run this engine
+    topt.protocol_version = 0x44534d02;  // "DSM" v2 (direct transfers): all nodes must run this engine
     transport_ = std::make_unique<net::Transport>(
         cluster_, static_cast<net::NodeId>(self_), types,
         [this](net::NodeId from, std::uint16_t type, std::uint64_t, net::ByteView payload) {

@@ -12,7 +12,7 @@
 // shard). Faults on one page still coalesce in its shard's protocol.
 //
 // Threads:
-//  * kFaultThreads fault threads: read_fault() -> lock shard -> on_fault ->
+//  * kFaultThreads fault thread(s): read_fault() -> lock shard -> on_fault ->
 //    execute. The request leaves for the home from this thread
 //    (Transport::send writes the socket directly when it is idle): no extra
 //    hop before the send, and the next fault is read while the first one's
@@ -132,7 +132,11 @@ private:
     void send_control(NodeId to, const ControlMessage& m);
 
     static constexpr std::size_t kShards = 16;
-    static constexpr unsigned kFaultThreads = 2;
+    // One fault thread: it never waits for a round trip (the grant is
+    // installed by the I/O thread), so it does not serialize faults; a second
+    // thread polling the same userfaultfd would be woken for every fault
+    // too (poll wakes all waiters), one more wake-up per fault on 2 CPUs.
+    static constexpr unsigned kFaultThreads = 1;
     struct PendingFault {
         std::uint64_t start_ns;
         bool write;
