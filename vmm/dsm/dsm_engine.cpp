@@ -58,7 +58,8 @@ DsmEngine::DsmEngine(DsmEngineOptions options, Protocol protocol, std::unique_pt
     : options_(std::move(options)),
       cluster_(options_.cluster),
       self_(options_.self),
-      region_(std::move(region)) {
+      region_(std::move(region)),
+      read_ahead_(options_.pages) {
     stats_ = std::make_unique<DsmStats>(self_, cluster_.node(static_cast<net::NodeId>(self_)).endpoint(),
                                         options_.pages);
     for (std::size_t i = 0; i < kShards; ++i) {
@@ -178,12 +179,25 @@ void DsmEngine::handle_fault(const UffdRegion::Fault& f) {
     bool write = f.is_write || f.is_wp;
     stats_->record_fault(f.page, write);
     Shard& sh = shard(f.page);
-    std::lock_guard lk(sh.mu);
-    auto [it, inserted] = sh.pending_faults.try_emplace(f.page, PendingFault{f.read_ns, write});
-    if (!inserted && write) it->second.write = true;
-    Actions acts;
-    check(sh.protocol.on_fault(f.page, write ? Access::Write : Access::Read, now_ns(), acts), "fault");
-    run_actions(sh, acts, self_);
+    {
+        std::lock_guard lk(sh.mu);
+        auto [it, inserted] = sh.pending_faults.try_emplace(f.page, PendingFault{f.read_ns, write});
+        if (!inserted && write) it->second.write = true;
+        Actions acts;
+        check(sh.protocol.on_fault(f.page, write ? Access::Write : Access::Read, now_ns(), acts), "fault");
+        run_actions(sh, acts, self_);
+    }
+    if (write) return;
+    // After the faulting page's own request: read ahead of a sequential walk.
+    ReadAhead::Range ra = read_ahead_.on_read_fault(f.page);
+    for (PageIndex q = ra.first; q < ra.end; ++q) {
+        Shard& qs = shard(q);
+        std::lock_guard lk(qs.mu);
+        if (qs.protocol.local_state(q) != LocalState::Invalid) continue;
+        Actions acts;
+        check(qs.protocol.on_fault(q, Access::Read, now_ns(), acts), "read-ahead");
+        run_actions(qs, acts, self_);
+    }
 }
 
 void DsmEngine::on_transport_message(net::NodeId from, std::uint16_t type, net::ByteView payload) {

@@ -17,6 +17,9 @@
 //    (Transport::send writes the socket directly when it is idle): no extra
 //    hop before the send, and the next fault is read while the first one's
 //    round trip is in flight.
+//    A read fault that continues a sequential stream also issues ordinary
+//    read requests for the next pages (ReadAhead window), so a walk finds
+//    them installed or in flight instead of paying a round trip each.
 //  * transport I/O thread: decode -> lock shard -> Protocol::on_message ->
 //    execute (grants are installed right there, waking the faulting thread).
 //  * timer thread: WakeAt (hold time) -> lock each shard -> on_tick.
@@ -56,6 +59,7 @@
 #include "vmm/dsm/control_messages.hpp"
 #include "vmm/dsm/dsm_stats.hpp"
 #include "vmm/dsm/protocol.hpp"
+#include "vmm/dsm/read_ahead.hpp"
 #include "vmm/dsm/uffd_region.hpp"
 
 namespace spanvm::dsm {
@@ -167,6 +171,8 @@ private:
 
     // Protocol state, self-send queues and pending fault start times.
     std::vector<std::unique_ptr<Shard>> shards_;
+    // Sequential read-ahead (vmm/dsm/read_ahead.hpp); fault thread only.
+    ReadAhead read_ahead_;
 
     // Control plane.
     std::mutex ctrl_mu_;
