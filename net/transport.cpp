@@ -11,7 +11,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <boost/asio.hpp>
 #include <fmt/format.h>
@@ -163,6 +165,8 @@ public:
         }
         accept_next();
         thread_ = std::thread([this] {
+            if (options_.io_thread_nice != 0)
+                (void)setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), options_.io_thread_nice);
             try {
                 io_.run();
             } catch (const std::exception& e) {

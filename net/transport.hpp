@@ -46,6 +46,9 @@ struct TransportOptions {
     std::chrono::milliseconds handshake_timeout{5000}; // per connection
     std::uint32_t max_payload = MAX_PAYLOAD_SIZE;      // both directions
     std::string listen_address;  // default: this node's address from the config
+    // Nice value for the I/O thread (0: inherit). Best effort: lowering it
+    // needs root or CAP_SYS_NICE; the error is ignored.
+    int io_thread_nice = 0;
 };
 
 struct Reply {

@@ -126,6 +126,8 @@ private:
     DsmEngine(DsmEngineOptions options, Protocol protocol, std::unique_ptr<UffdRegion> region);
 
     static std::uint64_t now_ns();
+    static constexpr int kServiceNice = -10;  // fault, timer and transport I/O threads
+    static void raise_priority();
     void fault_loop();
     void timer_loop();
     void deadline_loop(std::chrono::milliseconds limit);
