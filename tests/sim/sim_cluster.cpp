@@ -280,7 +280,7 @@ private:
         if (a.data_kind == DataKind::Zero) {
             c.data.assign(page_size_, std::byte{0});
         } else if (a.data_kind == DataKind::Bytes && a.data.size() == page_size_) {
-            c.data = a.data;
+            c.data.assign(a.data.begin(), a.data.end());
         } else {
             fail(fmt::format("node {} InstallPage page {} with {} / {} bytes", n, a.page, to_string(a.data_kind),
                              a.data.size()));

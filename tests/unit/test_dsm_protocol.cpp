@@ -85,7 +85,7 @@ SCENARIO("a read of a Modified page is served by the owner straight to the reque
                     Actions b = deliver(n2, 1, attached(std::get<Send>(a[1]), 0x42));
                     THEN("it resumes its threads, then tells the home it is done (3 messages on the path)") {
                         REQUIRE(b.size() == 3);
-                        CHECK(std::get<InstallPage>(b[0]).data == page_bytes(0x42));
+                        CHECK(std::ranges::equal(std::get<InstallPage>(b[0]).data, page_bytes(0x42)));
                         CHECK(std::holds_alternative<ResumeFaults>(b[1]));
                         Send done = std::get<Send>(b[2]);
                         CHECK(done.to == 0);
@@ -245,7 +245,7 @@ SCENARIO("two sharers upgrade at once: the loser's upgrade becomes a forwarded w
                     Actions a = deliver(n2, 1, attached(std::get<Send>(d1[1]), 0x77));
                     auto inst = std::get<InstallPage>(a[0]);
                     CHECK(inst.access == Access::Write);
-                    CHECK(inst.data == page_bytes(0x77));
+                    CHECK(std::ranges::equal(inst.data, page_bytes(0x77)));
                     CHECK(deliver(n0, 2, std::get<Send>(a.back()).msg).empty());
                     CHECK(n0.quiescent());
                     CHECK(n0.directory(0).owner == 2);

@@ -228,7 +228,9 @@ void DsmEngine::on_transport_message(net::NodeId from, std::uint16_t type, net::
         on_control(from, std::move(*m));
         return;
     }
-    auto msg = decode_message({reinterpret_cast<const std::byte*>(payload.data()), payload.size()});
+    // Borrowed: the page bytes stay in the transport's receive buffer, which
+    // lives until this callback returns; installs copy straight from it.
+    auto msg = decode_message_view({reinterpret_cast<const std::byte*>(payload.data()), payload.size()});
     if (!msg) fail(failed_line(cluster_, from, "protocol violation: " + msg.error().message));
     bool grant = msg->type == MsgType::GrantShared || msg->type == MsgType::GrantModified;
     if (grant && msg->data_kind == DataKind::Bytes)

@@ -1,5 +1,6 @@
 #include "vmm/dsm/messages.hpp"
 
+#include <algorithm>
 #include <cerrno>
 
 namespace spanvm::dsm {
@@ -51,11 +52,12 @@ Result<void> validate_message(const Message& m) {
         return make_error(EINVAL, "dsm message: unknown type {}", static_cast<unsigned>(m.type));
     if (static_cast<std::uint8_t>(m.data_kind) > 2)
         return make_error(EINVAL, "dsm message: unknown data kind {}", static_cast<unsigned>(m.data_kind));
-    if ((m.data_kind == DataKind::Bytes) != !m.data.empty())
+    const std::size_t size = m.payload().size();
+    if ((m.data_kind == DataKind::Bytes) != (size != 0))
         return make_error(EINVAL, "dsm message {}: data kind {} with {} data bytes", to_string(m.type),
-                          to_string(m.data_kind), m.data.size());
-    if (m.data.size() > kMaxPageBytes)
-        return make_error(EINVAL, "dsm message {}: {} data bytes exceeds {}", to_string(m.type), m.data.size(),
+                          to_string(m.data_kind), size);
+    if (size > kMaxPageBytes)
+        return make_error(EINVAL, "dsm message {}: {} data bytes exceeds {}", to_string(m.type), size,
                           kMaxPageBytes);
     bool ok = false;
     bool has_requester = false, has_acks = false;
@@ -90,14 +92,15 @@ Result<void> validate_message(const Message& m) {
 }
 
 void encode_message(const Message& m, std::vector<std::byte>& out) {
-    out.reserve(out.size() + kMessageHeaderBytes + m.data.size());
+    auto data = m.payload();
+    out.reserve(out.size() + kMessageHeaderBytes + data.size());
     out.push_back(static_cast<std::byte>(m.type));
     out.push_back(static_cast<std::byte>(m.data_kind));
     out.push_back(static_cast<std::byte>(m.requester));
     out.push_back(static_cast<std::byte>(m.acks));
-    put_u32(out, static_cast<std::uint32_t>(m.data.size()));
+    put_u32(out, static_cast<std::uint32_t>(data.size()));
     put_u64(out, m.page);
-    out.insert(out.end(), m.data.begin(), m.data.end());
+    out.insert(out.end(), data.begin(), data.end());
 }
 
 std::vector<std::byte> encode_message(const Message& m) {
@@ -106,7 +109,21 @@ std::vector<std::byte> encode_message(const Message& m) {
     return out;
 }
 
+bool Message::operator==(const Message& o) const {
+    auto a = payload(), b = o.payload();
+    return type == o.type && page == o.page && data_kind == o.data_kind && requester == o.requester &&
+           acks == o.acks && std::equal(a.begin(), a.end(), b.begin(), b.end());
+}
+
 Result<Message> decode_message(std::span<const std::byte> bytes) {
+    auto m = decode_message_view(bytes);
+    if (!m) return m;
+    m->data.assign(m->view.begin(), m->view.end());
+    m->view = {};
+    return m;
+}
+
+Result<Message> decode_message_view(std::span<const std::byte> bytes) {
     if (bytes.size() < kMessageHeaderBytes)
         return make_error(EINVAL, "dsm message: {} bytes is shorter than the {}-byte header", bytes.size(),
                           kMessageHeaderBytes);
@@ -125,7 +142,7 @@ Result<Message> decode_message(std::span<const std::byte> bytes) {
     m.page = get_le(bytes, 8, 8);
     m.requester = static_cast<std::uint8_t>(get_le(bytes, 2, 1));
     m.acks = static_cast<std::uint8_t>(get_le(bytes, 3, 1));
-    m.data.assign(bytes.begin() + kMessageHeaderBytes, bytes.end());
+    m.view = bytes.subspan(kMessageHeaderBytes);
     if (auto v = validate_message(m); !v) return v.error();
     return m;
 }

@@ -47,11 +47,16 @@ struct Message {
     MsgType type = MsgType::ReadReq;
     PageIndex page = 0;
     DataKind data_kind = DataKind::None;
-    std::vector<std::byte> data;  // non-empty iff data_kind == Bytes
+    std::vector<std::byte> data;  // owned page data (messages built locally)
     std::uint8_t requester = 0;   // FwdRead/FwdWrite/Invalidate: where the answer goes
     std::uint8_t acks = 0;        // FwdWrite/GrantModified: InvAcks to collect (<= 64)
+    // Borrowed page data (decode_message_view): points into the receive
+    // buffer, valid only while that buffer lives. Used iff `data` is empty.
+    std::span<const std::byte> view{};
 
-    bool operator==(const Message&) const = default;
+    // The page data, owned or borrowed; non-empty iff data_kind == Bytes.
+    std::span<const std::byte> payload() const { return data.empty() ? view : std::span<const std::byte>(data); }
+    bool operator==(const Message& o) const;
 };
 
 inline constexpr std::size_t kMessageHeaderBytes = 16;
@@ -72,6 +77,9 @@ std::vector<std::byte> encode_message(const Message& m);
 // do not carry them, acks > 64, a data kind the message type does not allow,
 // and length/kind mismatches.
 Result<Message> decode_message(std::span<const std::byte> bytes);
+// Same checks, but the result borrows its data from `bytes` (Message::view):
+// no copy of the page. `bytes` must outlive every use of the message.
+Result<Message> decode_message_view(std::span<const std::byte> bytes);
 
 // The per-type data-kind rules used by decode_message.
 Result<void> validate_message(const Message& m);

@@ -134,9 +134,9 @@ Result<void> Protocol::on_message(NodeId from, const Message& msg, TimeNs now, A
     if (from >= cfg_.num_nodes) return make_error(EINVAL, "dsm: message from unknown node {}", from);
     if (auto c = check_page(msg.page, to_string(msg.type).data()); !c) return c;
     if (auto v = validate_message(msg); !v) return v.error();
-    if (msg.data_kind == DataKind::Bytes && msg.data.size() != cfg_.page_size)
+    if (msg.data_kind == DataKind::Bytes && msg.payload().size() != cfg_.page_size)
         return make_error(EINVAL, "dsm: {} from node {} carries {} bytes, page size is {}", to_string(msg.type),
-                          from, msg.data.size(), cfg_.page_size);
+                          from, msg.payload().size(), cfg_.page_size);
     if (msg.requester >= cfg_.num_nodes || msg.acks >= cfg_.num_nodes)
         return make_error(EINVAL, "dsm: {} from node {} names node {} / {} acks in a {}-node cluster",
                           to_string(msg.type), from, msg.requester, msg.acks, cfg_.num_nodes);
@@ -165,7 +165,7 @@ Result<void> Protocol::cache_message(NodeId from, const Message& msg, TimeNs now
         case MsgType::GrantShared:
             if (e.state != LocalState::InvalidToShared)
                 return make_error(EPROTO, "dsm: GrantShared for page {} in state {}", page, to_string(e.state));
-            out.push_back(InstallPage{page, Access::Read, msg.data_kind, msg.data});
+            out.push_back(InstallPage{page, Access::Read, msg.data_kind, msg.payload()});
             e.state = LocalState::Shared;
             if (cfg_.hold_ns != 0) acquired_at_.at(slot(page)) = now;
             out.push_back(ResumeFaults{page});
@@ -225,12 +225,12 @@ Result<void> Protocol::cache_grant_modified(NodeId from, const Message& msg, Tim
         if (upgrade)
             out.push_back(Upgrade{page});
         else
-            out.push_back(InstallPage{page, Access::Write, msg.data_kind, msg.data});
+            out.push_back(InstallPage{page, Access::Write, msg.data_kind, msg.payload()});
         complete_write(page, e, now, /*mapped_writable=*/true, out);
         return {};
     }
     // Acks still due: map the (current) data read-only meanwhile.
-    if (!upgrade) out.push_back(InstallPage{page, Access::Read, msg.data_kind, msg.data});
+    if (!upgrade) out.push_back(InstallPage{page, Access::Read, msg.data_kind, msg.payload()});
     e.state = LocalState::SharedToModified;
     return {};
 }

@@ -3,6 +3,7 @@
 // states, actions it emits, and its configuration. Pure data, no I/O.
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string_view>
 #include <variant>
 #include <vector>
@@ -46,11 +47,14 @@ std::string_view to_string(Access a);
 
 // Map the page: read-only for Access::Read (Shared), writable for
 // Access::Write (Modified). data_kind is Zero (fill with zeroes) or Bytes.
+// `data` views the page bytes of the message being handled (no copy: the
+// engine installs straight from the receive buffer), so the executor must
+// perform the action before that message is released.
 struct InstallPage {
     PageIndex page;
     Access access;
     DataKind data_kind;
-    std::vector<std::byte> data;
+    std::span<const std::byte> data;
 };
 // Shared -> Modified in place: remove write protection, content unchanged.
 struct Upgrade {
