@@ -318,7 +318,9 @@ void DsmEngine::execute_send(Shard& sh, Send& s) {
         m.data_kind = DataKind::Bytes;
     }
     if (m.type == MsgType::Invalidate) stats_->record_invalidation_sent(m.page);
-    if (m.type == MsgType::GrantModified) stats_->record_writer(m.page, s.to);
+    // The writer is recorded where the page is installed writable, not by the
+    // sender of the grant: a home recording every page it grants would keep
+    // a statistics cell per page of the region (24 bytes) for nothing.
     if (s.to == self_) {
         sh.self_queue.push_back(std::move(m));
         return;
