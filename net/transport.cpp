@@ -32,6 +32,9 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
+// Transport::Cork nesting depth of the calling thread (any transport).
+thread_local int t_cork_depth = 0;
+
 constexpr std::size_t READ_CHUNK = 64 * 1024;
 constexpr std::size_t MAX_WRITE_BATCH = 64;  // frames gathered into one async_write
 
@@ -82,6 +85,7 @@ public:
         std::vector<Bytes> in_flight;
         bool writing = false;
         bool direct_ok = false;  // connected, handshake frame written: direct writes allowed
+        bool kick_posted = false;  // a start_write is posted and has not run yet
         asio::steady_timer timer;  // dial retry, then handshake deadline
         Clock::time_point connect_deadline;
         PeerState state = PeerState::connecting;  // written under state_mu_
@@ -165,6 +169,7 @@ public:
         }
         accept_next();
         thread_ = std::thread([this] {
+            io_thread_id_ = std::this_thread::get_id();
             if (options_.io_thread_nice != 0)
                 (void)setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), options_.io_thread_nice);
             try {
@@ -205,9 +210,13 @@ public:
             return {};
         }
         Peer& peer = *peers_[to];
+        // Batching: on the I/O thread (answers produced while draining a read)
+        // and while the calling thread is corked, frames are only queued; one
+        // gathered write then carries them all.
+        const bool batch = t_cork_depth > 0 || std::this_thread::get_id() == io_thread_id_;
         std::unique_lock lk(peer.wmu);
         std::size_t done = 0;
-        if (peer.direct_ok && !peer.writing && peer.queue.empty()) {
+        if (!batch && peer.direct_ok && !peer.writing && peer.queue.empty()) {
             // MSG_DONTWAIT: never block a fault-handling thread on a full socket.
             ssize_t n = ::send(peer.socket->native_handle(), frame->data(), frame->size(), MSG_DONTWAIT | MSG_NOSIGNAL);
             if (n == static_cast<ssize_t>(frame->size())) return {};
@@ -216,7 +225,8 @@ public:
         }
         if (done != 0) frame->erase(frame->begin(), frame->begin() + static_cast<std::ptrdiff_t>(done));
         peer.queue.push_back(std::move(*frame));
-        bool kick = !peer.writing;
+        bool kick = !peer.writing && !peer.kick_posted;
+        if (kick) peer.kick_posted = true;
         lk.unlock();
         if (kick) asio::post(io_, [this, &peer] { start_write(peer); });
         return {};
@@ -586,6 +596,7 @@ private:
     void start_write(Peer& peer) {
         if (peer.state == PeerState::failed || stopping_) return;
         std::unique_lock lk(peer.wmu);
+        peer.kick_posted = false;
         if (peer.writing) return;
         if (!peer.hello.empty()) {
             peer.in_flight.push_back(std::move(peer.hello));
@@ -709,6 +720,7 @@ private:
     std::atomic<bool> running_{false};   // start() done and stop() not yet called
     std::atomic<bool> stopping_{false};  // stop() called; set under state_mu_ too
     std::atomic<std::uint64_t> next_request_id_{1};
+    std::atomic<std::thread::id> io_thread_id_{};
     std::uint16_t listen_port_ = 0;
     mutable std::mutex state_mu_;
     std::condition_variable state_cv_;
@@ -760,6 +772,9 @@ std::future<Result<Reply>> Transport::request(NodeId to, std::uint16_t type, Byt
 }
 
 void Transport::stop() { impl_->stop(); }
+
+Transport::Cork::Cork(Transport& t) : t_(t) { ++t_cork_depth; }
+Transport::Cork::~Cork() { --t_cork_depth; }
 NodeId Transport::self() const { return impl_->self(); }
 const ClusterConfig& Transport::config() const { return impl_->config(); }
 bool Transport::running() const { return impl_->running(); }

@@ -208,8 +208,11 @@ void DsmEngine::handle_fault(const UffdRegion::Fault& f) {
         run_actions(sh, acts, self_);
     }
     if (write) return;
-    // After the faulting page's own request: read ahead of a sequential walk.
+    // After the faulting page's own request: read ahead of a sequential walk,
+    // the window's requests leaving in one gathered write.
     ReadAhead::Range ra = read_ahead_.on_read_fault(f.page);
+    if (ra.empty()) return;
+    net::Transport::Cork cork(*transport_);
     for (PageIndex q = ra.first; q < ra.end; ++q) {
         Shard& qs = shard(q);
         std::lock_guard lk(qs.mu);
