@@ -11,6 +11,10 @@
 #include <unordered_map>
 #include <vector>
 
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <boost/asio.hpp>
 #include <fmt/format.h>
 
@@ -27,6 +31,9 @@ using asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
 namespace {
+
+// Transport::Cork nesting depth of the calling thread (any transport).
+thread_local int t_cork_depth = 0;
 
 constexpr std::size_t READ_CHUNK = 64 * 1024;
 constexpr std::size_t MAX_WRITE_BATCH = 64;  // frames gathered into one async_write
@@ -50,7 +57,16 @@ void close_socket(tcp::socket& s) {
 }  // namespace
 
 // All members without a comment are touched only on the I/O thread.
-// Lock order: state_mu_ is a leaf; no user callback runs while it is held.
+// Lock order: Peer::wmu -> state_mu_; both are leaves otherwise, and no user
+// callback runs while either is held.
+//
+// Direct sends: send() from any thread writes the frame straight to the
+// socket (non-blocking sendmsg under the peer's wmu) when nothing is queued or
+// being written for that peer, saving the hand-off to the I/O thread (a
+// thread wake-up, 5-16 us here and a source of millisecond tails under load).
+// Otherwise the frame is appended to the peer's queue under wmu and the I/O
+// thread is asked to write it. Both paths append to one byte stream under
+// wmu, so per-peer FIFO order holds for frames from one thread.
 class Transport::Impl {
 public:
     struct Peer {
@@ -61,9 +77,15 @@ public:
         FrameDecoder decoder;
         Bytes read_buf;
         Bytes hello;              // our handshake frame, written before anything else
+        // Guarded by wmu (see "Direct sends" above): queue, writing, direct_ok,
+        // and the socket's fd for direct writes. in_flight is owned by the
+        // running async_write while writing is true.
+        std::mutex wmu;
         std::deque<Bytes> queue;  // user frames waiting for the connection / the writer
         std::vector<Bytes> in_flight;
         bool writing = false;
+        bool direct_ok = false;  // connected, handshake frame written: direct writes allowed
+        bool kick_posted = false;  // a start_write is posted and has not run yet
         asio::steady_timer timer;  // dial retry, then handshake deadline
         Clock::time_point connect_deadline;
         PeerState state = PeerState::connecting;  // written under state_mu_
@@ -147,6 +169,9 @@ public:
         }
         accept_next();
         thread_ = std::thread([this] {
+            io_thread_id_ = std::this_thread::get_id();
+            if (options_.io_thread_nice != 0)
+                (void)setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), options_.io_thread_nice);
             try {
                 io_.run();
             } catch (const std::exception& e) {
@@ -180,7 +205,30 @@ public:
         if (auto ok = check_send(to, type); !ok) return ok;
         auto frame = make_frame(type, flags, request_id, payload, options_.max_payload);
         if (!frame) return make_error(frame.error().code, "{}: {}", config_.describe(to), frame.error().message);
-        post_frame(to, std::move(*frame));
+        if (to == self_) {
+            post_frame(to, std::move(*frame));
+            return {};
+        }
+        Peer& peer = *peers_[to];
+        // Batching: on the I/O thread (answers produced while draining a read)
+        // and while the calling thread is corked, frames are only queued; one
+        // gathered write then carries them all.
+        const bool batch = t_cork_depth > 0 || std::this_thread::get_id() == io_thread_id_;
+        std::unique_lock lk(peer.wmu);
+        std::size_t done = 0;
+        if (!batch && peer.direct_ok && !peer.writing && peer.queue.empty()) {
+            // MSG_DONTWAIT: never block a fault-handling thread on a full socket.
+            ssize_t n = ::send(peer.socket->native_handle(), frame->data(), frame->size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+            if (n == static_cast<ssize_t>(frame->size())) return {};
+            if (n > 0) done = static_cast<std::size_t>(n);
+            // EAGAIN or an error: the I/O thread writes the rest and sees any error itself.
+        }
+        if (done != 0) frame->erase(frame->begin(), frame->begin() + static_cast<std::ptrdiff_t>(done));
+        peer.queue.push_back(std::move(*frame));
+        bool kick = !peer.writing && !peer.kick_posted;
+        if (kick) peer.kick_posted = true;
+        lk.unlock();
+        if (kick) asio::post(io_, [this, &peer] { start_write(peer); });
         return {};
     }
 
@@ -283,7 +331,10 @@ private:
         }
         Peer& peer = *peers_[to];
         if (peer.state == PeerState::failed) return;  // already reported
-        peer.queue.push_back(std::move(frame));
+        {
+            std::lock_guard lk(peer.wmu);
+            peer.queue.push_back(std::move(frame));
+        }
         start_write(peer);
     }
 
@@ -543,7 +594,10 @@ private:
     // ---- writing -------------------------------------------------------------
 
     void start_write(Peer& peer) {
-        if (peer.writing || peer.state == PeerState::failed || stopping_) return;
+        if (peer.state == PeerState::failed || stopping_) return;
+        std::unique_lock lk(peer.wmu);
+        peer.kick_posted = false;
+        if (peer.writing) return;
         if (!peer.hello.empty()) {
             peer.in_flight.push_back(std::move(peer.hello));
             peer.hello.clear();
@@ -552,15 +606,22 @@ private:
                 peer.in_flight.push_back(std::move(peer.queue.front()));
                 peer.queue.pop_front();
             }
+            // The handshake frame is out and the queue drained: from now on
+            // other threads may write directly when the writer is idle.
+            peer.direct_ok = true;
         }
         if (peer.in_flight.empty()) return;
         std::vector<asio::const_buffer> bufs;
         bufs.reserve(peer.in_flight.size());
         for (const Bytes& b : peer.in_flight) bufs.emplace_back(asio::buffer(b));
         peer.writing = true;
+        lk.unlock();
         asio::async_write(*peer.socket, bufs, [this, &peer](const boost::system::error_code& ec, std::size_t) {
-            peer.writing = false;
-            peer.in_flight.clear();
+            {
+                std::lock_guard wlk(peer.wmu);
+                peer.writing = false;
+                peer.in_flight.clear();
+            }
             if (stopping_ || peer.state == PeerState::failed) return;
             if (ec) return fail_peer(peer, describe_ec(ec));
             start_write(peer);
@@ -578,9 +639,14 @@ private:
             peer.failure = reason;
         }
         state_cv_.notify_all();
-        if (peer.socket) close_socket(*peer.socket);
+        {
+            // No direct writer may be inside ::send on this fd while it closes.
+            std::lock_guard lk(peer.wmu);
+            peer.direct_ok = false;
+            peer.queue.clear();
+            if (peer.socket) close_socket(*peer.socket);
+        }
         peer.timer.cancel();
-        peer.queue.clear();
         peer.hello.clear();
         fail_pending(peer.id, Error{ECONNABORTED, reason});
         if (stopping_) return;
@@ -622,9 +688,13 @@ private:
         }
         inbound_.clear();
         for (auto& p : peers_) {
-            if (p->socket) close_socket(*p->socket);
+            {
+                std::lock_guard lk(p->wmu);
+                p->direct_ok = false;
+                p->queue.clear();
+                if (p->socket) close_socket(*p->socket);
+            }
             p->timer.cancel();
-            p->queue.clear();
         }
         fail_pending(std::nullopt, make_error(ESHUTDOWN, "{}: transport stopped", config_.describe(self_)));
         work_.reset();
@@ -650,6 +720,7 @@ private:
     std::atomic<bool> running_{false};   // start() done and stop() not yet called
     std::atomic<bool> stopping_{false};  // stop() called; set under state_mu_ too
     std::atomic<std::uint64_t> next_request_id_{1};
+    std::atomic<std::thread::id> io_thread_id_{};
     std::uint16_t listen_port_ = 0;
     mutable std::mutex state_mu_;
     std::condition_variable state_cv_;
@@ -701,6 +772,9 @@ std::future<Result<Reply>> Transport::request(NodeId to, std::uint16_t type, Byt
 }
 
 void Transport::stop() { impl_->stop(); }
+
+Transport::Cork::Cork(Transport& t) : t_(t) { ++t_cork_depth; }
+Transport::Cork::~Cork() { --t_cork_depth; }
 NodeId Transport::self() const { return impl_->self(); }
 const ClusterConfig& Transport::config() const { return impl_->config(); }
 bool Transport::running() const { return impl_->running(); }

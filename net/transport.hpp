@@ -46,6 +46,9 @@ struct TransportOptions {
     std::chrono::milliseconds handshake_timeout{5000}; // per connection
     std::uint32_t max_payload = MAX_PAYLOAD_SIZE;      // both directions
     std::string listen_address;  // default: this node's address from the config
+    // Nice value for the I/O thread (0: inherit). Best effort: lowering it
+    // needs root or CAP_SYS_NICE; the error is ignored.
+    int io_thread_nice = 0;
 };
 
 struct Reply {
@@ -84,6 +87,21 @@ public:
     // unknown node, unregistered type, payload too large, peer already failed.
     // A message to `self` is delivered to on_message via the I/O thread.
     Result<void> send(NodeId to, std::uint16_t type, ByteView payload);
+
+    // While a Cork lives, send() from this thread only queues its frames and
+    // asks the I/O thread to write them, so a burst leaves in one gathered
+    // write (and tends to arrive in one read). Sends from the I/O thread are
+    // always batched this way until the current handler returns.
+    class Cork {
+    public:
+        explicit Cork(Transport& t);
+        ~Cork();
+        Cork(const Cork&) = delete;
+        Cork& operator=(const Cork&) = delete;
+
+    private:
+        [[maybe_unused]] Transport& t_;
+    };
 
     // Answer a request received by on_message (request_id != 0).
     Result<void> respond(NodeId to, std::uint16_t type, std::uint64_t request_id, ByteView payload);

@@ -9,13 +9,19 @@
 #        ping-pong       bench-ping-pong,     2 nodes
 #        ping-pong-hold  bench-ping-pong,     2 nodes, --hold-us $DSM_BENCH_HOLD_US
 #                        (anti-thrashing hold on: compare with ping-pong)
+#        far-read        bench-far-read,      3 nodes: read from a third-node owner
+#                        (p50) vs read from the home (home_read.p50_us)
+#        seq-walk        bench-seq-walk,      2 nodes, --home node:0: cost per page
+#                        of a 256-page sequential walk vs one remote read
+#        threads         bench-threads,       2 nodes, --home node:0: time per page
+#                        with 4 threads vs 1 thread on distinct remote pages
 # Each node gets --json RAW/<case>-<node>.json; whichever nodes write it (node 0
 # or the measuring node), the file with the most "samples" is used (ties: the
 # lowest node id), linked as RAW/<case>.json.
 #
 # Output: bench/out/dsm.json (all figures, p50/p99 per case and the ratio
 # p50 / (rtt_p50 + uffd_fault_p50) per remote case; the target for remote-read
-# is <= 1.3), bench/out/dsm.png (gnuplot, bench/dsm/plot.gp), raw files in
+# is <= 1.2, and the issue-8 targets under "targets"), bench/out/dsm.png (gnuplot, bench/dsm/plot.gp), raw files in
 # bench/out/dsm/, and a table on stdout.
 # rtt_p50_us and uffd_fault_p50_us come from each case's JSON; where a case
 # lacks uffd_fault_p50_us, the local missing_fault_rt p50 of step 1 is used
@@ -45,7 +51,7 @@ export SPANVM="${SPANVM:-$build/spanvm}"
 iterations="${DSM_BENCH_ITERATIONS:-2000}"
 hold_us="${DSM_BENCH_HOLD_US:-100}"
 uffd_samples="${DSM_BENCH_UFFD_SAMPLES:-5000}"
-readonly TARGET_RATIO=1.3
+readonly TARGET_RATIO=1.2
 
 for tool in jq gnuplot; do command -v "$tool" >/dev/null 2>&1 || die "'$tool' not found in PATH"; done
 uffd_bench="$build/bench/dsm/uffd_fault_bench"
@@ -71,6 +77,9 @@ cases=(
     "invalidate-3|4|--workload bench-invalidate"
     "ping-pong|2|--workload bench-ping-pong"
     "ping-pong-hold|2|--workload bench-ping-pong --hold-us $hold_us"
+    "far-read|3|--workload bench-far-read"
+    "seq-walk|2|--workload bench-seq-walk --home node:0"
+    "threads|2|--workload bench-threads --home node:0"
 )
 for c in "${cases[@]}"; do
     IFS='|' read -r name nodes args <<<"$c"
@@ -109,7 +118,8 @@ for c in "${cases[@]}"; do
            samples: ($j.samples // null), p50_us: $j.p50_us, p99_us: $j.p99_us,
            rtt_p50_us: ($j.rtt_p50_us // null),
            uffd_fault_p50_us: ($own // $local_uffd),
-           uffd_fault_source: (if $own == null then "uffd_fault_bench" else "node" end)}
+           uffd_fault_source: (if $own == null then "uffd_fault_bench" else "node" end),
+           pair_ratio: ($j.pair_ratio // null)}
         | .ratio = (if .rtt_p50_us == null then null
                     else .p50_us / (.rtt_p50_us + .uffd_fault_p50_us) end)
         | .raw = $j' "$raw/$name.json")" || die "$name: cannot read $raw/$name.json"
@@ -125,7 +135,17 @@ printf '%s\n' "${records[@]}" | jq -s \
      remote_read_ratio: (map(select(.case == "remote-read"))[0].ratio),
      ping_pong_hold_speedup: ((map(select(.case == "ping-pong"))[0].p50_us)
                               / (map(select(.case == "ping-pong-hold"))[0].p50_us))}
-    | .meets_target = (.remote_read_ratio != null and .remote_read_ratio <= $target)' >"$out/dsm.json" ||
+    | .meets_target = (.remote_read_ratio != null and .remote_read_ratio <= $target)
+    | (.cases | map({key: .case, value: .}) | from_entries) as $c
+    # Issue 8 "done when": figure, limit, "le" (figure <= limit) or "ge".
+    | .targets = [
+        {name: "remote read p50 / (rtt + uffd fault)", value: $c["remote-read"].ratio, limit: $target, op: "le"},
+        {name: "remote read p99 / p50", value: ($c["remote-read"].p99_us / $c["remote-read"].p50_us), limit: 5, op: "le"},
+        {name: "far-owner read p50 / home read p50", value: $c["far-read"].pair_ratio, limit: 1.3, op: "le"},
+        {name: "ping-pong exchange p50 / rtt p50", value: ($c["ping-pong"].p50_us / $c["ping-pong"].rtt_p50_us), limit: 6, op: "le"},
+        {name: "seq walk per page / single remote read", value: $c["seq-walk"].pair_ratio, limit: 0.25, op: "le"},
+        {name: "4-thread / 1-thread fault throughput", value: $c["threads"].pair_ratio, limit: 3, op: "ge"}]
+    | .targets |= map(.met = (if .value == null then false elif .op == "le" then .value <= .limit else .value >= .limit end))' >"$out/dsm.json" ||
     die "cannot write $out/dsm.json"
 jq -e '.remote_read_ratio | numbers' "$out/dsm.json" >/dev/null ||
     die "remote-read JSON lacks rtt_p50_us, so its ratio cannot be computed"
@@ -150,6 +170,8 @@ rr="$(jq '.remote_read_ratio * 1000 | round / 1000' "$out/dsm.json")"
 if jq -e '.meets_target' "$out/dsm.json" >/dev/null; then verdict="meets"; else verdict="MISSES"; fi
 echo "remote-read ratio $rr vs target <= $TARGET_RATIO: $verdict the target"
 echo "ping-pong p50 without / with --hold-us $hold_us: $(jq '.ping_pong_hold_speedup * 100 | round / 100' "$out/dsm.json")x"
+echo "issue-8 targets:"
+jq -r '.targets[] | "  \(.name): \(if .value == null then "-" else (.value * 1000 | round / 1000) end) (want \(if .op == "le" then "<=" else ">=" end) \(.limit)): \(if .met then "met" else "MISSED" end)"' "$out/dsm.json"
 
 # ---------------------------------------------------------------- 5. plot
 # dsm.dat: index, case, p50, p99, ratio ("NaN" where none); row 0 is local.

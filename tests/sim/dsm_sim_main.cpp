@@ -30,7 +30,7 @@ int main(int argc, char** argv) {
     app.add_option("--hold", cfg.hold_ns, "minimum hold time (simulated ns)");
     app.add_option("--home", cfg.home, "home policy: interleave | node:K");
     app.add_flag("--initial-owner", cfg.initial_owner, "node 0 starts owning every page");
-    app.add_option("--bug", bug, "deliberate protocol bug: none|skip-invalidate-ack|ack-without-drop|lose-writeback");
+    app.add_option("--bug", bug, "deliberate protocol bug: none|skip-invalidate-ack|ack-without-drop|skip-done-wait|ignore-acks");
     app.add_flag("--expect-failure", expect_failure, "succeed only if some seed fails");
     app.add_flag("--quiet", quiet, "print only failures");
     try {

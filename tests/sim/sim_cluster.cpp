@@ -45,7 +45,10 @@ struct Node {
     std::multiset<TimeNs> timers;
 };
 
-enum class EventKind { Deliver, Tick, Issue, Retry };
+// ReadAhead: a node requests a page no thread waits for (the engine's
+// sequential read-ahead), so grants may resume nobody and copies appear
+// that no local access asked for.
+enum class EventKind { Deliver, Tick, Issue, Retry, ReadAhead };
 struct Event {
     EventKind kind;
     unsigned a;  // channel index or node
@@ -147,6 +150,7 @@ private:
             if (!chans_[c].empty()) ev.push_back({EventKind::Deliver, c, 0});
         for (unsigned n = 0; n < cfg_.nodes; ++n) {
             if (!nodes_[n].timers.empty() && *nodes_[n].timers.begin() <= now_) ev.push_back({EventKind::Tick, n, 0});
+            if (may_issue) ev.push_back({EventKind::ReadAhead, n, 0});
             for (unsigned t = 0; t < cfg_.threads; ++t) {
                 auto st = nodes_[n].threads[t].state;
                 if (st == ThreadState::Runnable) ev.push_back({EventKind::Retry, n, t});
@@ -221,6 +225,15 @@ private:
                 return;
             }
             case EventKind::Retry: attempt(e.a, nodes_[e.a].threads[e.b]); return;
+            case EventKind::ReadAhead: {
+                PageIndex page = rng_() % cfg_.pages;
+                if (nodes_[e.a].proto->local_state(page) != LocalState::Invalid) return;
+                Actions acts;
+                auto r = nodes_[e.a].proto->on_fault(page, Access::Read, now_, acts);
+                execute_actions(e.a, acts);
+                if (!r) fail(fmt::format("node {} read-ahead: {}", e.a, r.error().message));
+                return;
+            }
         }
     }
 
@@ -267,7 +280,7 @@ private:
         if (a.data_kind == DataKind::Zero) {
             c.data.assign(page_size_, std::byte{0});
         } else if (a.data_kind == DataKind::Bytes && a.data.size() == page_size_) {
-            c.data = a.data;
+            c.data.assign(a.data.begin(), a.data.end());
         } else {
             fail(fmt::format("node {} InstallPage page {} with {} / {} bytes", n, a.page, to_string(a.data_kind),
                              a.data.size()));

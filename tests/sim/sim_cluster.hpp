@@ -2,7 +2,9 @@
 // Deterministic simulator for the DSM protocol (vmm/dsm/protocol.hpp):
 // N Protocol instances over an in-memory network (per-pair FIFO, random
 // order across pairs), a model of the userfaultfd backend (per-node page
-// protection + data), and simulated threads issuing random reads/writes.
+// protection + data), simulated threads issuing random reads/writes, and
+// read-ahead requests for pages no thread waits for (as the engine's
+// ReadAhead issues them).
 // After every step it checks:
 //   * at most one writable (Modified) mapping per page, and none alongside
 //     a readable one;

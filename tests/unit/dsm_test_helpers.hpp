@@ -1,5 +1,7 @@
 #pragma once
 // Helpers shared by the tests/unit/test_dsm_*.cpp files.
+#include <algorithm>
+#include <deque>
 #include <string>
 #include <vector>
 
@@ -64,9 +66,13 @@ inline Actions fault(Protocol& p, PageIndex page, Access a, TimeNs now = 0) {
     REQUIRE_MESSAGE(r.has_value(), r.error().message);
     return out;
 }
+// InstallPage views the delivered message's bytes: keep every delivered
+// message alive for the rest of the test program.
 inline Actions deliver(Protocol& p, NodeId from, const Message& m, TimeNs now = 0) {
+    static std::deque<Message> delivered;
+    delivered.push_back(m);
     Actions out;
-    auto r = p.on_message(from, m, now, out);
+    auto r = p.on_message(from, delivered.back(), now, out);
     REQUIRE_MESSAGE(r.has_value(), r.error().message);
     return out;
 }

@@ -19,15 +19,16 @@ SCENARIO("every message type survives an encode/decode round trip") {
         std::vector<Message> ms = {
             {MsgType::ReadReq, 7, DataKind::None, {}},
             {MsgType::WriteReq, 0xfedcba9876543210ull, DataKind::None, {}},
-            {MsgType::Forward, 1, DataKind::None, {}},
-            {MsgType::FwdData, 2, DataKind::Bytes, bytes({1, 2, 3, 4})},
-            {MsgType::Invalidate, 3, DataKind::None, {}},
+            {MsgType::FwdRead, 1, DataKind::None, {}, 3, 0},
+            {MsgType::FwdWrite, 2, DataKind::None, {}, 5, 63},
+            {MsgType::Invalidate, 3, DataKind::None, {}, 1, 0},
             {MsgType::InvAck, 4, DataKind::None, {}},
-            {MsgType::InvAck, 4, DataKind::Bytes, bytes({9})},
             {MsgType::GrantShared, 5, DataKind::Zero, {}},
             {MsgType::GrantShared, 5, DataKind::Bytes, std::vector<std::byte>(4096, std::byte{0xab})},
-            {MsgType::GrantModified, 6, DataKind::None, {}},
+            {MsgType::GrantModified, 6, DataKind::None, {}, 0, 2},
             {MsgType::GrantModified, 6, DataKind::Zero, {}},
+            {MsgType::GrantModified, 6, DataKind::Bytes, bytes({1, 2, 3, 4}), 0, 1},
+            {MsgType::Done, 7, DataKind::None, {}},
         };
         for (const Message& m : ms) {
             WHEN("encoded and decoded") {
@@ -41,17 +42,17 @@ SCENARIO("every message type survives an encode/decode round trip") {
             }
         }
     }
-    GIVEN("a FwdData for page 0x0102030405060708 with 2 bytes") {
-        Message m{MsgType::FwdData, 0x0102030405060708ull, DataKind::Bytes, bytes({0xaa, 0xbb})};
+    GIVEN("a GrantModified for page 0x0102030405060708 with 2 bytes and 3 acks") {
+        Message m{MsgType::GrantModified, 0x0102030405060708ull, DataKind::Bytes, bytes({0xaa, 0xbb}), 0, 3};
         THEN("the layout is the documented little-endian one") {
-            CHECK(encode_message(m) == bytes({4, 2, 0, 0, 2, 0, 0, 0, 8, 7, 6, 5, 4, 3, 2, 1, 0xaa, 0xbb}));
+            CHECK(encode_message(m) == bytes({8, 2, 0, 3, 2, 0, 0, 0, 8, 7, 6, 5, 4, 3, 2, 1, 0xaa, 0xbb}));
         }
     }
 }
 
 SCENARIO("malformed messages are rejected with a one-line error") {
-    GIVEN("a valid encoded InvAck with 2 data bytes") {
-        auto good = encode_message(Message{MsgType::InvAck, 3, DataKind::Bytes, bytes({1, 2})});
+    GIVEN("a valid encoded GrantShared with 2 data bytes") {
+        auto good = encode_message(Message{MsgType::GrantShared, 3, DataKind::Bytes, bytes({1, 2})});
         auto reject = [](std::vector<std::byte> b, const char* what) {
             auto r = decode_message(b);
             REQUIRE_FALSE(r.has_value());
@@ -68,14 +69,17 @@ SCENARIO("malformed messages are rejected with a one-line error") {
             b = good;
             b[0] = std::byte{0};
             reject(b, "unknown type");
-            b[0] = std::byte{9};
+            b[0] = std::byte{10};
             reject(b, "unknown type");
             b = good;
             b[1] = std::byte{3};
             reject(b, "unknown data kind");
             b = good;
+            b[2] = std::byte{1};
+            reject(b, "not allowed");
+            b = good;
             b[3] = std::byte{1};
-            reject(b, "reserved");
+            reject(b, "not allowed");
             b = good;
             b[7] = std::byte{0x7f};
             reject(b, "exceeds");
@@ -83,7 +87,9 @@ SCENARIO("malformed messages are rejected with a one-line error") {
         THEN("a data kind the type does not allow is caught") {
             reject(encode_message(Message{MsgType::ReadReq, 1, DataKind::Zero, {}}), "not allowed");
             reject(encode_message(Message{MsgType::GrantShared, 1, DataKind::None, {}}), "not allowed");
-            reject(encode_message(Message{MsgType::FwdData, 1, DataKind::Zero, {}}), "not allowed");
+            reject(encode_message(Message{MsgType::FwdWrite, 1, DataKind::Bytes, bytes({1})}), "not allowed");
+            reject(encode_message(Message{MsgType::InvAck, 1, DataKind::Bytes, bytes({1})}), "not allowed");
+            reject(encode_message(Message{MsgType::FwdWrite, 1, DataKind::None, {}, 1, 65}), "exceeds 64");
             reject(encode_message(Message{MsgType::Invalidate, 1, DataKind::Bytes, bytes({1})}), "not allowed");
             reject(encode_message(Message{MsgType::GrantShared, 1, DataKind::Bytes, {}}), "with 0 data bytes");
             reject(encode_message(Message{MsgType::InvAck, 1, DataKind::None, bytes({1})}), "with 1 data bytes");

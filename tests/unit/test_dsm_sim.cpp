@@ -35,7 +35,8 @@ SCENARIO("the DSM simulator checks real runs") {
         }
         for (auto [bug, what] : {std::pair{FaultInjection::SkipInvalidateAck, "deadlock"},
                                  std::pair{FaultInjection::AckWithoutDrop, "writable on one node and readable"},
-                                 std::pair{FaultInjection::LoseWriteback, "latest write is"}}) {
+                                 std::pair{FaultInjection::SkipDoneWait, "(no copy)"},
+                                 std::pair{FaultInjection::IgnoreAcks, "writable on one node and readable"}}) {
             WHEN("the protocol has a deliberate bug") {
                 c.bug = bug;
                 bool caught = false;

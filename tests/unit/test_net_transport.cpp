@@ -199,6 +199,27 @@ SCENARIO("three nodes connect and deliver messages in order per pair") {
                 CHECK(next[1] == count);
             }
         }
+        WHEN("node 0 sends corked and uncorked messages to node 2, alternating bursts") {
+            constexpr std::uint32_t count = 200;
+            for (std::uint32_t i = 0; i < count;) {
+                if ((i / 10) % 2 == 0) {
+                    Transport::Cork cork(*nodes[0].transport);
+                    for (std::uint32_t k = 0; k < 10; ++k, ++i)
+                        CHECK(nodes[0].transport->send(2, MSG_DATA, u32_payload(i)));
+                } else {
+                    for (std::uint32_t k = 0; k < 10; ++k, ++i)
+                        CHECK(nodes[0].transport->send(2, MSG_DATA, u32_payload(i)));
+                }
+            }
+            REQUIRE(nodes[2].wait_until([&] { return nodes[2].messages.size() == count; }));
+            THEN("all arrive, in send order") {
+                std::uint32_t next = 0;
+                for (auto& m : nodes[2].messages) {
+                    WireReader r(m.payload);
+                    CHECK(*r.u32() == next++);
+                }
+            }
+        }
         WHEN("a node sends a page-sized message to itself and to a peer") {
             Bytes page(4096 + 16, 0x5A);
             REQUIRE(nodes[1].transport->send(1, MSG_DATA, page));

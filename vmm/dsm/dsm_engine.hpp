@@ -4,21 +4,36 @@
 // and offers a small control plane (barrier, reports to node 0, orderly
 // goodbye) for the workloads that run on top.
 //
-// Threads:
-//  * fault thread: read_fault() -> lock mu_ -> Protocol::on_fault -> execute.
-//    The request leaves for the home from this thread (transport.send posts
-//    to the I/O thread): no extra hop before the send.
-//  * transport I/O thread: decode -> lock mu_ -> Protocol::on_message ->
-//    execute (grants are installed right there, waking the faulting thread).
-//  * timer thread: WakeAt (hold time) -> lock mu_ -> Protocol::on_tick.
-//  * deadline thread (optional): fail_all when the whole run overstays.
-// Actions are executed in order where they are produced, under mu_. Sends to
-// self go to self_queue_ and are fed back through on_message, FIFO, before
-// mu_ is released, so the protocol never sees them reordered.
+// Shards. The protocol state is split into kShards independent Protocol
+// instances by page (shard = page % kShards): every protocol event concerns
+// one page, so faults and messages for pages of different shards are handled
+// concurrently, each under its shard's mutex. Each shard has its own
+// self-send queue (a self message is about the same page, hence the same
+// shard). Faults on one page still coalesce in its shard's protocol.
 //
-// Lock order: mu_ -> (UffdRegion stripe locks, leaf) ; ctrl_mu_ and timer_mu_
-// are leaves never held while taking mu_. Transport::send never blocks on the
-// I/O thread, so calling it under mu_ from any thread is safe.
+// Threads:
+//  * kFaultThreads fault thread(s): read_fault() -> lock shard -> on_fault ->
+//    execute. The request leaves for the home from this thread
+//    (Transport::send writes the socket directly when it is idle): no extra
+//    hop before the send, and the next fault is read while the first one's
+//    round trip is in flight.
+//    A read fault that continues a sequential stream also issues ordinary
+//    read requests for the next pages (ReadAhead window), so a walk finds
+//    them installed or in flight instead of paying a round trip each.
+//  * transport I/O thread: decode -> lock shard -> Protocol::on_message ->
+//    execute (grants are installed right there, waking the faulting thread).
+//  * timer thread: WakeAt (hold time) -> lock each shard -> on_tick.
+//  * deadline thread (optional): fail_all when the whole run overstays.
+// Actions are executed in order where they are produced, under the shard
+// mutex. Sends to self go to the shard's self_queue and are fed back through
+// on_message, FIFO, before the mutex is released, so the protocol never sees
+// them reordered.
+//
+// Lock order: Shard::mu (at most one at a time) -> (UffdRegion stripe locks,
+// Transport peer write locks, stats: leaves); ctrl_mu_ and timer_mu_ are
+// leaves never held while taking a shard mutex. Transport::send never blocks
+// on the I/O thread or the network, so calling it under a shard mutex from
+// any thread is safe.
 //
 // Failure: any peer failure before the goodbye, any protocol violation by a
 // peer, and any failing region ioctl call UffdRegion::fail_all, which logs
@@ -44,6 +59,7 @@
 #include "vmm/dsm/control_messages.hpp"
 #include "vmm/dsm/dsm_stats.hpp"
 #include "vmm/dsm/protocol.hpp"
+#include "vmm/dsm/read_ahead.hpp"
 #include "vmm/dsm/uffd_region.hpp"
 
 namespace spanvm::dsm {
@@ -114,18 +130,20 @@ public:
     std::uint64_t page_count() const { return region_->page_count(); }
     NodeId self() const { return self_; }
     NodeId num_nodes() const { return static_cast<NodeId>(cluster_.size()); }
-    const HomePolicy& home_policy() const { return protocol_.config().home; }
+    const HomePolicy& home_policy() const { return shards_[0]->protocol.config().home; }
     const net::ClusterConfig& cluster() const { return cluster_; }
     UffdRegion& region() { return *region_; }
     DsmStats& stats() { return *stats_; }
     net::Transport& transport() { return *transport_; }
-    // Snapshot of the protocol's view of a local page (takes mu_).
+    // Snapshot of the protocol's view of a local page (takes its shard mutex).
     LocalState local_state(PageIndex page);
 
 private:
     DsmEngine(DsmEngineOptions options, Protocol protocol, std::unique_ptr<UffdRegion> region);
 
     static std::uint64_t now_ns();
+    static constexpr int kServiceNice = -10;  // fault, timer and transport I/O threads
+    static void raise_priority();
     void fault_loop();
     void timer_loop();
     void deadline_loop(std::chrono::milliseconds limit);
@@ -135,10 +153,31 @@ private:
     void on_control(NodeId from, ControlMessage msg);
     void send_control(NodeId to, const ControlMessage& m);
 
-    // Caller holds mu_. Executes `acts` in order, then drains self_queue_.
-    void run_actions(Actions& acts, NodeId from);
-    void execute(Actions& acts, NodeId from);
-    void execute_send(Send& s);
+    static constexpr std::size_t kShards = 16;
+    // One fault thread: it never waits for a round trip (the grant is
+    // installed by the I/O thread), so it does not serialize faults; a second
+    // thread polling the same userfaultfd would be woken for every fault
+    // too (poll wakes all waiters), one more wake-up per fault on 2 CPUs.
+    static constexpr unsigned kFaultThreads = 1;
+    struct PendingFault {
+        std::uint64_t start_ns;
+        bool write;
+    };
+    // One slice of the protocol state; see "Shards" above.
+    struct Shard {
+        explicit Shard(Protocol p) : protocol(std::move(p)) {}
+        std::mutex mu;
+        Protocol protocol;                  // guarded by mu
+        std::deque<Message> self_queue;     // guarded by mu
+        std::unordered_map<PageIndex, PendingFault> pending_faults;  // guarded by mu
+        std::vector<std::byte> send_buf;    // guarded by mu: encoding scratch
+    };
+    Shard& shard(PageIndex page) { return *shards_[page % kShards]; }
+
+    // Caller holds sh.mu. Executes `acts` in order, then drains sh.self_queue.
+    void run_actions(Shard& sh, Actions& acts, NodeId from);
+    void execute(Shard& sh, Actions& acts, NodeId from);
+    void execute_send(Shard& sh, Send& s);
     void check(const Result<void>& r, const char* what);
 
     DsmEngineOptions options_;
@@ -148,16 +187,10 @@ private:
     std::unique_ptr<DsmStats> stats_;
     std::unique_ptr<net::Transport> transport_;
 
-    // Protocol state, self-send queue and pending fault start times.
-    std::mutex mu_;
-    Protocol protocol_;
-    std::deque<Message> self_queue_;
-    struct PendingFault {
-        std::uint64_t start_ns;
-        bool write;
-    };
-    std::unordered_map<PageIndex, PendingFault> pending_faults_;
-    std::vector<std::byte> page_buf_;
+    // Protocol state, self-send queues and pending fault start times.
+    std::vector<std::unique_ptr<Shard>> shards_;
+    // Sequential read-ahead (vmm/dsm/read_ahead.hpp); fault thread only.
+    ReadAhead read_ahead_;
 
     // Control plane.
     std::mutex ctrl_mu_;
@@ -179,7 +212,8 @@ private:
 
     std::atomic<bool> stop_{false};
     std::atomic<bool> started_{false};
-    std::thread fault_thread_, timer_thread_, deadline_thread_;
+    std::vector<std::thread> fault_threads_;
+    std::thread timer_thread_, deadline_thread_;
 };
 
 }  // namespace spanvm::dsm

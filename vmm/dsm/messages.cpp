@@ -1,14 +1,12 @@
 #include "vmm/dsm/messages.hpp"
 
+#include <algorithm>
 #include <cerrno>
 
 namespace spanvm::dsm {
 
 namespace {
 
-void put_u16(std::vector<std::byte>& out, std::uint16_t v) {
-    for (int i = 0; i < 2; ++i) out.push_back(static_cast<std::byte>((v >> (8 * i)) & 0xff));
-}
 void put_u32(std::vector<std::byte>& out, std::uint32_t v) {
     for (int i = 0; i < 4; ++i) out.push_back(static_cast<std::byte>((v >> (8 * i)) & 0xff));
 }
@@ -21,7 +19,7 @@ std::uint64_t get_le(std::span<const std::byte> b, std::size_t off, std::size_t 
     return v;
 }
 
-bool known_type(std::uint8_t t) { return t >= 1 && t <= 8; }
+bool known_type(std::uint8_t t) { return t >= 1 && t <= 9; }
 
 }  // namespace
 
@@ -29,12 +27,13 @@ std::string_view to_string(MsgType t) {
     switch (t) {
         case MsgType::ReadReq: return "ReadReq";
         case MsgType::WriteReq: return "WriteReq";
-        case MsgType::Forward: return "Forward";
-        case MsgType::FwdData: return "FwdData";
+        case MsgType::FwdRead: return "FwdRead";
+        case MsgType::FwdWrite: return "FwdWrite";
         case MsgType::Invalidate: return "Invalidate";
         case MsgType::InvAck: return "InvAck";
         case MsgType::GrantShared: return "GrantShared";
         case MsgType::GrantModified: return "GrantModified";
+        case MsgType::Done: return "Done";
     }
     return "?";
 }
@@ -53,37 +52,55 @@ Result<void> validate_message(const Message& m) {
         return make_error(EINVAL, "dsm message: unknown type {}", static_cast<unsigned>(m.type));
     if (static_cast<std::uint8_t>(m.data_kind) > 2)
         return make_error(EINVAL, "dsm message: unknown data kind {}", static_cast<unsigned>(m.data_kind));
-    if ((m.data_kind == DataKind::Bytes) != !m.data.empty())
+    const std::size_t size = m.payload().size();
+    if ((m.data_kind == DataKind::Bytes) != (size != 0))
         return make_error(EINVAL, "dsm message {}: data kind {} with {} data bytes", to_string(m.type),
-                          to_string(m.data_kind), m.data.size());
-    if (m.data.size() > kMaxPageBytes)
-        return make_error(EINVAL, "dsm message {}: {} data bytes exceeds {}", to_string(m.type), m.data.size(),
+                          to_string(m.data_kind), size);
+    if (size > kMaxPageBytes)
+        return make_error(EINVAL, "dsm message {}: {} data bytes exceeds {}", to_string(m.type), size,
                           kMaxPageBytes);
     bool ok = false;
+    bool has_requester = false, has_acks = false;
     switch (m.type) {
         case MsgType::ReadReq:
         case MsgType::WriteReq:
-        case MsgType::Forward:
-        case MsgType::Invalidate: ok = m.data_kind == DataKind::None; break;
-        case MsgType::FwdData: ok = m.data_kind == DataKind::Bytes; break;
-        case MsgType::InvAck: ok = m.data_kind != DataKind::Zero; break;
+        case MsgType::InvAck:
+        case MsgType::Done: ok = m.data_kind == DataKind::None; break;
+        case MsgType::FwdRead:
+        case MsgType::Invalidate:
+            ok = m.data_kind == DataKind::None;
+            has_requester = true;
+            break;
+        case MsgType::FwdWrite:
+            ok = m.data_kind == DataKind::None;
+            has_requester = has_acks = true;
+            break;
         case MsgType::GrantShared: ok = m.data_kind != DataKind::None; break;
-        case MsgType::GrantModified: ok = true; break;
+        case MsgType::GrantModified:
+            ok = true;
+            has_acks = true;
+            break;
     }
     if (!ok)
         return make_error(EINVAL, "dsm message {}: data kind {} not allowed", to_string(m.type),
                           to_string(m.data_kind));
+    if ((!has_requester && m.requester != 0) || (!has_acks && m.acks != 0))
+        return make_error(EINVAL, "dsm message {}: requester {} / acks {} not allowed", to_string(m.type),
+                          m.requester, m.acks);
+    if (m.acks > 64) return make_error(EINVAL, "dsm message {}: {} acks exceeds 64", to_string(m.type), m.acks);
     return {};
 }
 
 void encode_message(const Message& m, std::vector<std::byte>& out) {
-    out.reserve(out.size() + kMessageHeaderBytes + m.data.size());
+    auto data = m.payload();
+    out.reserve(out.size() + kMessageHeaderBytes + data.size());
     out.push_back(static_cast<std::byte>(m.type));
     out.push_back(static_cast<std::byte>(m.data_kind));
-    put_u16(out, 0);
-    put_u32(out, static_cast<std::uint32_t>(m.data.size()));
+    out.push_back(static_cast<std::byte>(m.requester));
+    out.push_back(static_cast<std::byte>(m.acks));
+    put_u32(out, static_cast<std::uint32_t>(data.size()));
     put_u64(out, m.page);
-    out.insert(out.end(), m.data.begin(), m.data.end());
+    out.insert(out.end(), data.begin(), data.end());
 }
 
 std::vector<std::byte> encode_message(const Message& m) {
@@ -92,17 +109,29 @@ std::vector<std::byte> encode_message(const Message& m) {
     return out;
 }
 
+bool Message::operator==(const Message& o) const {
+    auto a = payload(), b = o.payload();
+    return type == o.type && page == o.page && data_kind == o.data_kind && requester == o.requester &&
+           acks == o.acks && std::equal(a.begin(), a.end(), b.begin(), b.end());
+}
+
 Result<Message> decode_message(std::span<const std::byte> bytes) {
+    auto m = decode_message_view(bytes);
+    if (!m) return m;
+    m->data.assign(m->view.begin(), m->view.end());
+    m->view = {};
+    return m;
+}
+
+Result<Message> decode_message_view(std::span<const std::byte> bytes) {
     if (bytes.size() < kMessageHeaderBytes)
         return make_error(EINVAL, "dsm message: {} bytes is shorter than the {}-byte header", bytes.size(),
                           kMessageHeaderBytes);
     auto type = static_cast<std::uint8_t>(get_le(bytes, 0, 1));
     auto kind = static_cast<std::uint8_t>(get_le(bytes, 1, 1));
-    auto reserved = get_le(bytes, 2, 2);
     auto len = get_le(bytes, 4, 4);
     if (!known_type(type)) return make_error(EINVAL, "dsm message: unknown type {}", type);
     if (kind > 2) return make_error(EINVAL, "dsm message: unknown data kind {}", kind);
-    if (reserved != 0) return make_error(EINVAL, "dsm message: reserved field is {:#x}, want 0", reserved);
     if (len > kMaxPageBytes) return make_error(EINVAL, "dsm message: data length {} exceeds {}", len, kMaxPageBytes);
     if (bytes.size() != kMessageHeaderBytes + len)
         return make_error(EINVAL, "dsm message: header says {} data bytes, buffer has {}", len,
@@ -111,7 +140,9 @@ Result<Message> decode_message(std::span<const std::byte> bytes) {
     m.type = static_cast<MsgType>(type);
     m.data_kind = static_cast<DataKind>(kind);
     m.page = get_le(bytes, 8, 8);
-    m.data.assign(bytes.begin() + kMessageHeaderBytes, bytes.end());
+    m.requester = static_cast<std::uint8_t>(get_le(bytes, 2, 1));
+    m.acks = static_cast<std::uint8_t>(get_le(bytes, 3, 1));
+    m.view = bytes.subspan(kMessageHeaderBytes);
     if (auto v = validate_message(m); !v) return v.error();
     return m;
 }

@@ -4,7 +4,8 @@
 // Wire format, all integers little-endian, 16-byte header then data:
 //   u8  type        MsgType
 //   u8  data_kind   DataKind
-//   u16 reserved    must be 0
+//   u8  requester   FwdRead/FwdWrite/Invalidate: the node the answer goes to; else 0
+//   u8  acks        FwdWrite/GrantModified: InvAcks the requester must collect; else 0
 //   u32 data_len    number of data bytes that follow (0 unless data_kind == Bytes)
 //   u64 page        page index within the coherent region
 //   u8  data[data_len]
@@ -21,16 +22,19 @@ namespace spanvm::dsm {
 
 using PageIndex = std::uint64_t;
 
-// Names are shared with tests/model/dsm.pml (see the table there).
+// Names are shared with tests/model/dsm.pml (see the table there). The
+// protocol (vmm/dsm/protocol.hpp) sends page data straight from the node that
+// holds it to the requester; the home only keeps the directory.
 enum class MsgType : std::uint8_t {
     ReadReq = 1,        // cache -> home: want a Shared copy
     WriteReq = 2,       // cache -> home: want Modified (from Invalid or as an upgrade)
-    Forward = 3,        // home -> owner: downgrade M->S and send the page to the home
-    FwdData = 4,        // owner -> home: page data after downgrade (always Bytes)
-    Invalidate = 5,     // home -> sharer/owner: drop your copy
-    InvAck = 6,         // cache -> home: dropped; carries Bytes iff the copy was Modified
-    GrantShared = 7,    // home -> requester: install read-only (Zero or Bytes)
-    GrantModified = 8,  // home -> requester: install writable (Zero/Bytes) or upgrade in place (None)
+    FwdRead = 3,        // home -> data holder: send a Shared copy to `requester` (M: downgrade first)
+    FwdWrite = 4,       // home -> data holder: send the page to `requester` (with `acks`), then drop it
+    Invalidate = 5,     // home -> sharer: drop your copy, then InvAck to `requester`
+    InvAck = 6,         // sharer -> requester of the write: dropped
+    GrantShared = 7,    // home (Zero) or data holder (Bytes) -> requester: install read-only
+    GrantModified = 8,  // home (Zero; None = upgrade in place) or data holder (Bytes) -> requester
+    Done = 9,           // requester -> home: forwarded data installed / all acks in; the home may go on
 };
 
 enum class DataKind : std::uint8_t {
@@ -43,9 +47,16 @@ struct Message {
     MsgType type = MsgType::ReadReq;
     PageIndex page = 0;
     DataKind data_kind = DataKind::None;
-    std::vector<std::byte> data;  // non-empty iff data_kind == Bytes
+    std::vector<std::byte> data;  // owned page data (messages built locally)
+    std::uint8_t requester = 0;   // FwdRead/FwdWrite/Invalidate: where the answer goes
+    std::uint8_t acks = 0;        // FwdWrite/GrantModified: InvAcks to collect (<= 64)
+    // Borrowed page data (decode_message_view): points into the receive
+    // buffer, valid only while that buffer lives. Used iff `data` is empty.
+    std::span<const std::byte> view{};
 
-    bool operator==(const Message&) const = default;
+    // The page data, owned or borrowed; non-empty iff data_kind == Bytes.
+    std::span<const std::byte> payload() const { return data.empty() ? view : std::span<const std::byte>(data); }
+    bool operator==(const Message& o) const;
 };
 
 inline constexpr std::size_t kMessageHeaderBytes = 16;
@@ -62,9 +73,13 @@ void encode_message(const Message& m, std::vector<std::byte>& out);
 std::vector<std::byte> encode_message(const Message& m);
 
 // Decodes exactly one message occupying all of `bytes`. Rejects short input,
-// trailing bytes, unknown type/data kind, non-zero reserved field, a data
-// kind the message type does not allow, and length/kind mismatches.
+// trailing bytes, unknown type/data kind, requester/acks fields on types that
+// do not carry them, acks > 64, a data kind the message type does not allow,
+// and length/kind mismatches.
 Result<Message> decode_message(std::span<const std::byte> bytes);
+// Same checks, but the result borrows its data from `bytes` (Message::view):
+// no copy of the page. `bytes` must outlive every use of the message.
+Result<Message> decode_message_view(std::span<const std::byte> bytes);
 
 // The per-type data-kind rules used by decode_message.
 Result<void> validate_message(const Message& m);

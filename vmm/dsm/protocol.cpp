@@ -1,8 +1,12 @@
 #include "vmm/dsm/protocol.hpp"
 
+#include <bit>
 #include <cerrno>
 
 namespace spanvm::dsm {
+
+static_assert(sizeof(Protocol::LocalEntry) <= 8, "local entry must stay within 8 bytes per page");
+static_assert(sizeof(Protocol::DirEntry) <= 32, "directory entry must stay within 32 bytes per page");
 
 namespace {
 
@@ -17,8 +21,17 @@ bool allows(LocalState s, Access a) {
     return s == LocalState::Modified;
 }
 
-bool is_home_bound(MsgType t) {
-    return t == MsgType::ReadReq || t == MsgType::WriteReq || t == MsgType::FwdData || t == MsgType::InvAck;
+bool is_home_bound(MsgType t) { return t == MsgType::ReadReq || t == MsgType::WriteReq || t == MsgType::Done; }
+
+Message make(MsgType t, PageIndex page, DataKind k = DataKind::None, std::uint8_t requester = 0,
+             std::uint8_t acks = 0) {
+    Message m;
+    m.type = t;
+    m.page = page;
+    m.data_kind = k;
+    m.requester = requester;
+    m.acks = acks;
+    return m;
 }
 
 }  // namespace
@@ -37,86 +50,76 @@ Result<Protocol> Protocol::create(const ProtocolConfig& cfg) {
         return make_error(EINVAL, "dsm: home node {} out of range", cfg.home.home_of(0));
     if (cfg.initial_owner && *cfg.initial_owner >= cfg.num_nodes)
         return make_error(EINVAL, "dsm: initial owner {} out of range", *cfg.initial_owner);
+    if (cfg.page_stride == 0 || cfg.page_offset >= cfg.page_stride)
+        return make_error(EINVAL, "dsm: page offset {} / stride {} invalid", cfg.page_offset, cfg.page_stride);
     return Protocol(cfg);
 }
 
-Protocol::LocalEntry& Protocol::local(PageIndex page) {
-    auto [it, inserted] = local_.try_emplace(page);
-    if (inserted && cfg_.initial_owner == cfg_.self) it->second.state = LocalState::Modified;
-    return it->second;
-}
-
-Protocol::DirEntry& Protocol::dir(PageIndex page) {
-    auto [it, inserted] = dir_.try_emplace(page);
-    if (inserted && cfg_.initial_owner) {
-        it->second.state = DirState::Modified;
-        it->second.owner = *cfg_.initial_owner;
-        it->second.copy_kind = DataKind::None;
+Protocol::Protocol(const ProtocolConfig& cfg) : cfg_(cfg) {
+    std::size_t slots = (cfg.num_pages + cfg.page_stride - 1) / cfg.page_stride;
+    LocalEntry l;
+    DirEntry d;
+    if (cfg.initial_owner) {
+        if (*cfg.initial_owner == cfg.self) l.state = LocalState::Modified;
+        d.state = DirState::Modified;
+        d.owner = static_cast<std::uint8_t>(*cfg.initial_owner);
     }
-    return it->second;
+    local_ = ChunkedArray<LocalEntry>(slots, l);
+    dir_ = ChunkedArray<DirEntry>(slots, d);
+    acquired_at_ = ChunkedArray<TimeNs>(slots, 0);
 }
 
-LocalState Protocol::local_state(PageIndex page) const {
-    if (auto it = local_.find(page); it != local_.end()) return it->second.state;
-    return cfg_.initial_owner == cfg_.self ? LocalState::Modified : LocalState::Invalid;
+Result<void> Protocol::check_page(PageIndex page, const char* what) const {
+    if (page >= cfg_.num_pages)
+        return make_error(EINVAL, "dsm: {} for page {} beyond {} pages", what, page, cfg_.num_pages);
+    if (page % cfg_.page_stride != cfg_.page_offset)
+        return make_error(EINVAL, "dsm: {} for page {} outside this shard ({} mod {})", what, page, cfg_.page_offset,
+                          cfg_.page_stride);
+    return {};
 }
+
+LocalState Protocol::local_state(PageIndex page) const { return local_.get(slot(page)).state; }
 
 DirectoryView Protocol::directory(PageIndex page) const {
+    DirEntry d = dir_.get(slot(page));
     DirectoryView v;
-    if (auto it = dir_.find(page); it != dir_.end()) {
-        const DirEntry& d = it->second;
-        v.state = d.state;
-        v.owner = d.owner;
-        v.sharers = d.sharers;
-        v.busy = d.txn.has_value();
-        v.queued = d.queue.size();
-    } else if (cfg_.initial_owner) {
-        v.state = DirState::Modified;
-        v.owner = *cfg_.initial_owner;
-    }
+    v.state = d.state;
+    v.owner = d.owner;
+    v.sharers = d.sharers;
+    v.busy = d.busy != kNone;
+    v.queued = static_cast<std::size_t>(std::popcount(d.wait_read | d.wait_write));
     return v;
 }
 
 bool Protocol::quiescent() const {
-    for (const auto& [page, d] : dir_)
-        if (d.txn || !d.queue.empty()) return false;
-    for (const auto& [page, e] : local_) {
-        if (e.deferred) return false;
-        if (e.state != LocalState::Invalid && e.state != LocalState::Shared && e.state != LocalState::Modified)
-            return false;
-    }
-    return true;
+    bool dirs = dir_.all_of([](const DirEntry& d) { return d.busy == kNone && (d.wait_read | d.wait_write) == 0; });
+    bool locals = local_.all_of([](const LocalEntry& e) {
+        return e.deferred == MsgType{0} && (e.state == LocalState::Invalid || e.state == LocalState::Shared ||
+                                            e.state == LocalState::Modified);
+    });
+    return dirs && locals;
 }
 
-void Protocol::send(Actions& out, NodeId to, MsgType t, PageIndex page, DataKind k, std::vector<std::byte> data,
-                    bool attach) {
-    out.push_back(Send{to, Message{t, page, k, std::move(data)}, attach});
-}
+void Protocol::send(Actions& out, NodeId to, Message m, bool attach) { out.push_back(Send{to, std::move(m), attach}); }
 
 // ---------------------------------------------------------------- cache role
 
 Result<void> Protocol::on_fault(PageIndex page, Access access, TimeNs /*now*/, Actions& out) {
-    if (page >= cfg_.num_pages)
-        return make_error(EINVAL, "dsm: fault on page {} beyond {} pages", page, cfg_.num_pages);
+    if (auto c = check_page(page, "fault"); !c) return c;
     LocalEntry& e = local(page);
     if (allows(e.state, access)) {
         out.push_back(ResumeFaults{page});
         return {};
     }
-    NodeId home = cfg_.home.home_of(page);
+    NodeId home = home_of(page);
     switch (e.state) {
         case LocalState::Invalid:
-            if (access == Access::Read) {
-                e.state = LocalState::InvalidToShared;
-                send(out, home, MsgType::ReadReq, page);
-            } else {
-                e.state = LocalState::InvalidToModified;
-                send(out, home, MsgType::WriteReq, page);
-            }
+            e.state = access == Access::Read ? LocalState::InvalidToShared : LocalState::InvalidToModified;
+            send(out, home, make(access == Access::Read ? MsgType::ReadReq : MsgType::WriteReq, page));
             break;
         case LocalState::Shared:  // access == Write
             e.state = LocalState::SharedToModified;
-            send(out, home, MsgType::WriteReq, page);
+            send(out, home, make(MsgType::WriteReq, page));
             break;
         default:
             // IS/IM/SM: coalesce with the outstanding request. Its grant
@@ -128,26 +131,30 @@ Result<void> Protocol::on_fault(PageIndex page, Access access, TimeNs /*now*/, A
 }
 
 Result<void> Protocol::on_message(NodeId from, const Message& msg, TimeNs now, Actions& out) {
-    if (from >= cfg_.num_nodes)
-        return make_error(EINVAL, "dsm: message from unknown node {}", from);
-    if (msg.page >= cfg_.num_pages)
-        return make_error(EINVAL, "dsm: {} from node {} for page {} beyond {} pages", to_string(msg.type), from,
-                          msg.page, cfg_.num_pages);
+    if (from >= cfg_.num_nodes) return make_error(EINVAL, "dsm: message from unknown node {}", from);
+    if (auto c = check_page(msg.page, to_string(msg.type).data()); !c) return c;
     if (auto v = validate_message(msg); !v) return v.error();
-    if (msg.data_kind == DataKind::Bytes && msg.data.size() != cfg_.page_size)
+    if (msg.data_kind == DataKind::Bytes && msg.payload().size() != cfg_.page_size)
         return make_error(EINVAL, "dsm: {} from node {} carries {} bytes, page size is {}", to_string(msg.type),
-                          from, msg.data.size(), cfg_.page_size);
+                          from, msg.payload().size(), cfg_.page_size);
+    if (msg.requester >= cfg_.num_nodes || msg.acks >= cfg_.num_nodes)
+        return make_error(EINVAL, "dsm: {} from node {} names node {} / {} acks in a {}-node cluster",
+                          to_string(msg.type), from, msg.requester, msg.acks, cfg_.num_nodes);
     if (is_home_bound(msg.type)) {
         if (!is_home(msg.page))
             return make_error(EINVAL, "dsm: {} from node {} for page {} whose home is node {}", to_string(msg.type),
-                              from, msg.page, cfg_.home.home_of(msg.page));
-        if (msg.type == MsgType::ReadReq) return home_request(from, msg.page, Access::Read, out);
-        if (msg.type == MsgType::WriteReq) return home_request(from, msg.page, Access::Write, out);
-        return home_reply(from, msg, out);
+                              from, msg.page, home_of(msg.page));
+        if (msg.type == MsgType::Done) return home_done(from, msg.page, out);
+        return home_request(from, msg.page, msg.type == MsgType::ReadReq ? Access::Read : Access::Write, out);
     }
-    if (from != cfg_.home.home_of(msg.page))
-        return make_error(EINVAL, "dsm: {} for page {} from node {}, not its home {}", to_string(msg.type), msg.page,
-                          from, cfg_.home.home_of(msg.page));
+    // Forwards and Invalidates come from the home; so do grants without data.
+    bool from_home_only = msg.type == MsgType::FwdRead || msg.type == MsgType::FwdWrite ||
+                          msg.type == MsgType::Invalidate ||
+                          ((msg.type == MsgType::GrantShared || msg.type == MsgType::GrantModified) &&
+                           msg.data_kind != DataKind::Bytes);
+    if (from_home_only && from != home_of(msg.page))
+        return make_error(EINVAL, "dsm: {}({}) for page {} from node {}, not its home {}", to_string(msg.type),
+                          to_string(msg.data_kind), msg.page, from, home_of(msg.page));
     return cache_message(from, msg, now, out);
 }
 
@@ -158,98 +165,141 @@ Result<void> Protocol::cache_message(NodeId from, const Message& msg, TimeNs now
         case MsgType::GrantShared:
             if (e.state != LocalState::InvalidToShared)
                 return make_error(EPROTO, "dsm: GrantShared for page {} in state {}", page, to_string(e.state));
-            out.push_back(InstallPage{page, Access::Read, msg.data_kind, msg.data});
+            out.push_back(InstallPage{page, Access::Read, msg.data_kind, msg.payload()});
             e.state = LocalState::Shared;
-            e.acquired_at = now;
+            if (cfg_.hold_ns != 0) acquired_at_.at(slot(page)) = now;
             out.push_back(ResumeFaults{page});
+            // Forwarded data: the home waits for this before its next step.
+            if (msg.data_kind == DataKind::Bytes) send(out, home_of(page), make(MsgType::Done, page));
             return {};
-        case MsgType::GrantModified:
-            if (e.state == LocalState::SharedToModified && msg.data_kind == DataKind::None) {
-                out.push_back(Upgrade{page});
-            } else if (e.state == LocalState::InvalidToModified && msg.data_kind != DataKind::None) {
-                out.push_back(InstallPage{page, Access::Write, msg.data_kind, msg.data});
-            } else {
-                return make_error(EPROTO, "dsm: GrantModified({}) for page {} in state {}", to_string(msg.data_kind),
-                                  page, to_string(e.state));
+        case MsgType::GrantModified: return cache_grant_modified(from, msg, now, out);
+        case MsgType::InvAck:
+            if (e.state != LocalState::InvalidToModified && e.state != LocalState::SharedToModified) {
+                if (cfg_.inject == FaultInjection::IgnoreAcks && e.state == LocalState::Modified) return {};
+                return make_error(EPROTO, "dsm: InvAck for page {} from node {} in state {}", page, from,
+                                  to_string(e.state));
             }
-            e.state = LocalState::Modified;
-            e.acquired_at = now;
-            out.push_back(ResumeFaults{page});
+            if (e.acks == -64 || (e.granted && e.acks <= 0))
+                return make_error(EPROTO, "dsm: more InvAcks for page {} than granted", page);
+            --e.acks;
+            if (e.granted && e.acks == 0) complete_write(page, e, now, /*mapped_writable=*/false, out);
             return {};
+        case MsgType::FwdRead:
+        case MsgType::FwdWrite:
         case MsgType::Invalidate:
-        case MsgType::Forward:
-            if (e.deferred)
+            if (e.deferred != MsgType{0})
                 return make_error(EPROTO, "dsm: {} for page {} while another is deferred", to_string(msg.type), page);
-            if (msg.type == MsgType::Forward && e.state != LocalState::Modified)
-                return make_error(EPROTO, "dsm: Forward for page {} in state {}", page, to_string(e.state));
-            if (cfg_.hold_ns != 0 && has_copy(e.state) && now < e.acquired_at + cfg_.hold_ns) {
+            if (!has_copy(e.state))
+                return make_error(EPROTO, "dsm: {} for page {} in state {} (no copy)", to_string(msg.type), page,
+                                  to_string(e.state));
+            if (cfg_.hold_ns != 0 && now < acquired_at_.get(slot(page)) + cfg_.hold_ns) {
                 // Minimum hold: the home's transaction waits for our answer;
                 // it is the only message for this page we can receive now.
-                e.deferred = Deferred{from, msg};
+                e.deferred = msg.type;
+                e.deferred_from = static_cast<std::uint8_t>(from);
+                e.deferred_requester = msg.requester;
+                e.deferred_acks = msg.acks;
                 deferred_pages_.insert(page);
-                out.push_back(WakeAt{e.acquired_at + cfg_.hold_ns});
+                out.push_back(WakeAt{acquired_at_.get(slot(page)) + cfg_.hold_ns});
                 return {};
             }
-            return cache_release(page, e, msg, out);
+            return cache_release(page, e, msg.type, msg.requester, msg.acks, out);
         default:
             return make_error(EPROTO, "dsm: {} is not a cache message", to_string(msg.type));
     }
 }
 
-// Invalidate or Forward, after any hold time. Order matters: the copy is
-// write-protected before it is read out and unmapped before the ack leaves,
-// so once the home counts our ack we can no longer read or write the page.
-Result<void> Protocol::cache_release(PageIndex page, LocalEntry& e, const Message& msg, Actions& out) {
-    NodeId home = cfg_.home.home_of(page);
-    if (msg.type == MsgType::Forward) {
-        if (e.state != LocalState::Modified)
-            return make_error(EPROTO, "dsm: Forward for page {} in state {}", page, to_string(e.state));
-        out.push_back(Downgrade{page});
-        send(out, home, MsgType::FwdData, page, DataKind::None, {}, /*attach=*/true);
-        e.state = LocalState::Shared;
+Result<void> Protocol::cache_grant_modified(NodeId from, const Message& msg, TimeNs now, Actions& out) {
+    PageIndex page = msg.page;
+    LocalEntry& e = local(page);
+    bool upgrade = msg.data_kind == DataKind::None;
+    if (e.granted || (upgrade && e.state != LocalState::SharedToModified) ||
+        (!upgrade && e.state != LocalState::InvalidToModified))
+        return make_error(EPROTO, "dsm: GrantModified({}) for page {} from node {} in state {}{}",
+                          to_string(msg.data_kind), page, from, to_string(e.state), e.granted ? " (granted)" : "");
+    e.granted = true;
+    e.acks = static_cast<std::int8_t>(e.acks + msg.acks);
+    e.done_due = msg.data_kind == DataKind::Bytes || msg.acks != 0;
+    if (e.acks < 0) return make_error(EPROTO, "dsm: more InvAcks for page {} than granted", page);
+    if (e.acks == 0 || cfg_.inject == FaultInjection::IgnoreAcks) {
+        if (upgrade)
+            out.push_back(Upgrade{page});
+        else
+            out.push_back(InstallPage{page, Access::Write, msg.data_kind, msg.payload()});
+        complete_write(page, e, now, /*mapped_writable=*/true, out);
         return {};
     }
-    bool ack = cfg_.inject != FaultInjection::SkipInvalidateAck;
-    switch (e.state) {
-        case LocalState::Modified:
-            out.push_back(Downgrade{page});
-            if (ack) send(out, home, MsgType::InvAck, page, DataKind::None, {}, /*attach=*/true);
-            out.push_back(Drop{page});
-            e.state = LocalState::Invalid;
-            break;
-        case LocalState::Shared:
-        case LocalState::SharedToModified:
-            if (cfg_.inject != FaultInjection::AckWithoutDrop) out.push_back(Drop{page});
-            if (ack) send(out, home, MsgType::InvAck, page);
-            // A lost upgrade race: the WriteReq stays outstanding and the
-            // home will answer it with data since we are no longer a sharer.
-            e.state = e.state == LocalState::Shared ? LocalState::Invalid : LocalState::InvalidToModified;
-            break;
-        default:
-            // No copy (I/IS/IM). The FIFO argument in protocol.hpp says the
-            // home never invalidates such a node; ack anyway so a
-            // misbehaving home cannot wedge its transaction on us.
-            if (ack) send(out, home, MsgType::InvAck, page);
-            break;
-    }
+    // Acks still due: map the (current) data read-only meanwhile.
+    if (!upgrade) out.push_back(InstallPage{page, Access::Read, msg.data_kind, msg.payload()});
+    e.state = LocalState::SharedToModified;
     return {};
+}
+
+// Grant and all acks are in: the copy is mapped read-only (made writable
+// here), or already writable when the grant completed the write at once.
+void Protocol::complete_write(PageIndex page, LocalEntry& e, TimeNs now, bool mapped_writable, Actions& out) {
+    if (!mapped_writable) out.push_back(Upgrade{page});
+    e.state = LocalState::Modified;
+    e.granted = false;
+    e.acks = 0;
+    if (cfg_.hold_ns != 0) acquired_at_.at(slot(page)) = now;
+    out.push_back(ResumeFaults{page});
+    if (e.done_due) send(out, home_of(page), make(MsgType::Done, page));
+    e.done_due = false;
+}
+
+// A forward or Invalidate, after any hold time. Order matters: the copy is
+// write-protected before it is read out and unmapped before the answer
+// leaves, so once the requester counts our answer we can no longer read or
+// write the page.
+Result<void> Protocol::cache_release(PageIndex page, LocalEntry& e, MsgType type, NodeId requester,
+                                     std::uint8_t acks, Actions& out) {
+    if (!has_copy(e.state))
+        return make_error(EPROTO, "dsm: {} for page {} in state {} (no copy)", to_string(type), page,
+                          to_string(e.state));
+    if (e.state == LocalState::SharedToModified && e.granted)
+        return make_error(EPROTO, "dsm: {} for page {} during our own write", to_string(type), page);
+    switch (type) {
+        case MsgType::FwdRead:
+            if (e.state == LocalState::Modified) out.push_back(Downgrade{page});
+            send(out, requester, make(MsgType::GrantShared, page), /*attach=*/true);
+            if (e.state == LocalState::Modified) e.state = LocalState::Shared;
+            return {};
+        case MsgType::FwdWrite:
+            if (e.state == LocalState::Modified) out.push_back(Downgrade{page});
+            send(out, requester, make(MsgType::GrantModified, page, DataKind::None, 0, acks), /*attach=*/true);
+            out.push_back(Drop{page});
+            // A lost upgrade race: our WriteReq stays queued at the home,
+            // which will have the data forwarded to us.
+            e.state = e.state == LocalState::SharedToModified ? LocalState::InvalidToModified : LocalState::Invalid;
+            return {};
+        case MsgType::Invalidate:
+            if (e.state == LocalState::Modified)
+                return make_error(EPROTO, "dsm: Invalidate for page {} held Modified (needs FwdWrite)", page);
+            if (cfg_.inject != FaultInjection::AckWithoutDrop || e.state != LocalState::Shared)
+                out.push_back(Drop{page});
+            if (cfg_.inject != FaultInjection::SkipInvalidateAck) send(out, requester, make(MsgType::InvAck, page));
+            e.state = e.state == LocalState::Shared ? LocalState::Invalid : LocalState::InvalidToModified;
+            return {};
+        default: return make_error(EPROTO, "dsm: {} is not a release", to_string(type));
+    }
 }
 
 Result<void> Protocol::on_tick(TimeNs now, Actions& out) {
     Result<void> first_error;
     for (auto it = deferred_pages_.begin(); it != deferred_pages_.end();) {
         LocalEntry& e = local(*it);
-        if (!e.deferred) {
+        if (e.deferred == MsgType{0}) {
             it = deferred_pages_.erase(it);
             continue;
         }
-        if (now < e.acquired_at + cfg_.hold_ns) {
+        if (now < acquired_at_.get(slot(*it)) + cfg_.hold_ns) {
             ++it;
             continue;
         }
-        Deferred d = std::move(*e.deferred);
-        e.deferred.reset();
-        auto r = cache_release(*it, e, d.msg, out);
+        MsgType t = e.deferred;
+        e.deferred = MsgType{0};
+        auto r = cache_release(*it, e, t, e.deferred_requester, e.deferred_acks, out);
         if (!r && first_error) first_error = r;
         it = deferred_pages_.erase(it);
     }
@@ -260,108 +310,93 @@ Result<void> Protocol::on_tick(TimeNs now, Actions& out) {
 
 Result<void> Protocol::home_request(NodeId from, PageIndex page, Access access, Actions& out) {
     DirEntry& d = dir(page);
-    if (d.txn && d.txn->req.from == from)
+    if (d.busy == from || ((d.wait_read | d.wait_write) & bit(from)) != 0)
         return make_error(EPROTO, "dsm: node {} sent a second request for page {}", from, page);
-    for (const Request& q : d.queue)
-        if (q.from == from) return make_error(EPROTO, "dsm: node {} sent a second request for page {}", from, page);
-    if (d.txn) {
-        d.queue.push_back(Request{from, access});
+    if (d.state == DirState::Modified && d.owner == from)
+        return make_error(EPROTO, "dsm: node {} requests page {} it owns", from, page);
+    if (d.busy != kNone) {
+        (access == Access::Read ? d.wait_read : d.wait_write) |= bit(from);
         return {};
     }
-    Result<void> first_error = start(page, d, Request{from, access}, out);
-    if (!d.txn) finish(page, d, out, first_error);
-    return first_error;
-}
-
-// Starts a transaction; leaves d.txn empty if it completed at once.
-Result<void> Protocol::start(PageIndex page, DirEntry& d, Request req, Actions& out) {
-    NodeId r = req.from;
-    if (d.state == DirState::Modified && d.owner == r)
-        return make_error(EPROTO, "dsm: node {} requests page {} it owns", r, page);
-    if (req.access == Access::Read) {
-        if (d.state == DirState::Modified) {
-            send(out, d.owner, MsgType::Forward, page);
-            d.txn = Txn{req, bit(d.owner), false};
-            return {};
-        }
-        send(out, r, MsgType::GrantShared, page, d.copy_kind, d.copy);
-        d.state = DirState::Shared;
-        d.sharers |= bit(r);
-        return {};
-    }
-    std::uint64_t others = 0;
-    if (d.state == DirState::Shared) others = d.sharers & ~bit(r);
-    if (d.state == DirState::Modified) others = bit(d.owner);
-    d.txn = Txn{req, others, d.state == DirState::Shared && (d.sharers & bit(r)) != 0};
-    for (NodeId n = 0; n < cfg_.num_nodes; ++n)
-        if (others & bit(n)) send(out, n, MsgType::Invalidate, page);
-    if (others == 0) {
-        grant_modified(page, d, out);
-        d.txn.reset();
-    }
+    start(page, d, from, access, out);
+    serve_waiting(page, d, out);
     return {};
 }
 
-void Protocol::grant_modified(PageIndex page, DirEntry& d, Actions& out) {
-    NodeId r = d.txn->req.from;
-    if (d.txn->requester_had_copy)
-        send(out, r, MsgType::GrantModified, page);
-    else
-        send(out, r, MsgType::GrantModified, page, d.copy_kind, d.copy);
-    d.state = DirState::Modified;
-    d.owner = r;
-    d.sharers = 0;
-    if (cfg_.inject == FaultInjection::LoseWriteback) return;  // keeps serving the pre-write copy
-    d.copy_kind = DataKind::None;  // stale from now on
-    d.copy.clear();
-    d.copy.shrink_to_fit();
-}
-
-Result<void> Protocol::home_reply(NodeId from, const Message& msg, Actions& out) {
-    PageIndex page = msg.page;
+Result<void> Protocol::home_done(NodeId from, PageIndex page, Actions& out) {
     DirEntry& d = dir(page);
-    if (!d.txn || (d.txn->pending & bit(from)) == 0)
-        return make_error(EPROTO, "dsm: unexpected {} for page {} from node {}", to_string(msg.type), page, from);
-    Txn& t = *d.txn;
-    bool from_owner = d.state == DirState::Modified && d.owner == from;
-    if (msg.type == MsgType::FwdData) {
-        if (t.req.access != Access::Read || !from_owner)
-            return make_error(EPROTO, "dsm: FwdData for page {} from node {} outside a forwarded read", page, from);
-        d.copy_kind = DataKind::Bytes;
-        d.copy = msg.data;
-        d.state = DirState::Shared;
-        d.sharers = bit(from) | bit(t.req.from);
-        send(out, t.req.from, MsgType::GrantShared, page, DataKind::Bytes, d.copy);
-        d.txn.reset();
-    } else {  // InvAck
-        if (t.req.access != Access::Write)
-            return make_error(EPROTO, "dsm: InvAck for page {} from node {} during a read", page, from);
-        if (from_owner != (msg.data_kind == DataKind::Bytes))
-            return make_error(EPROTO, "dsm: InvAck for page {} from node {} with data {} (owner: {})", page, from,
-                              to_string(msg.data_kind), from_owner);
-        if (from_owner && cfg_.inject != FaultInjection::LoseWriteback) {
-            d.copy_kind = DataKind::Bytes;
-            d.copy = msg.data;
-        }
-        t.pending &= ~bit(from);
-        d.sharers &= ~bit(from);
-        if (t.pending != 0) return {};
-        grant_modified(page, d, out);
-        d.txn.reset();
+    if (d.busy != from) {
+        // With the planted bug the home did not wait; the late Done is harmless.
+        if (cfg_.inject == FaultInjection::SkipDoneWait) return {};
+        return make_error(EPROTO, "dsm: unexpected Done for page {} from node {}", page, from);
     }
-    Result<void> first_error;
-    finish(page, d, out, first_error);
-    return first_error;
+    d.busy = kNone;
+    serve_waiting(page, d, out);
+    return {};
 }
 
-// Starts queued requests until one stays in progress or the queue is empty.
-void Protocol::finish(PageIndex page, DirEntry& d, Actions& out, Result<void>& first_error) {
-    while (!d.txn && !d.queue.empty()) {
-        Request next = d.queue.front();
-        d.queue.pop_front();
-        auto r = start(page, d, next, out);
-        if (!r && first_error) first_error = r;
+// Starts waiting requests (round robin by node id) until one stays in progress.
+void Protocol::serve_waiting(PageIndex page, DirEntry& d, Actions& out) {
+    while (d.busy == kNone && (d.wait_read | d.wait_write) != 0) {
+        for (NodeId i = 1; i <= cfg_.num_nodes; ++i) {
+            NodeId n = (d.next + i) % cfg_.num_nodes;
+            if (((d.wait_read | d.wait_write) & bit(n)) == 0) continue;
+            Access a = (d.wait_read & bit(n)) ? Access::Read : Access::Write;
+            d.wait_read &= ~bit(n);
+            d.wait_write &= ~bit(n);
+            d.next = static_cast<std::uint8_t>(n);
+            start(page, d, n, a, out);
+            break;
+        }
     }
+}
+
+// Emits the transaction's messages and moves the directory to its final
+// state at once: nothing else is sent for the page until it ends (busy).
+void Protocol::start(PageIndex page, DirEntry& d, NodeId r, Access access, Actions& out) {
+    const auto rq = static_cast<std::uint8_t>(r);
+    const bool zero = d.state == DirState::Uncached || (d.state == DirState::Shared && d.owner == kZeroData);
+    // The sharer that supplies data: the home itself when it has a copy.
+    auto holder = [&]() -> NodeId { return (d.sharers & bit(cfg_.self)) ? cfg_.self : d.owner; };
+    bool wait_done = false;
+    if (access == Access::Read) {
+        if (zero) {
+            send(out, r, make(MsgType::GrantShared, page, DataKind::Zero));
+            d.owner = kZeroData;
+        } else if (d.state == DirState::Shared) {
+            send(out, holder(), make(MsgType::FwdRead, page, DataKind::None, rq));
+            wait_done = true;
+        } else {  // Modified
+            send(out, d.owner, make(MsgType::FwdRead, page, DataKind::None, rq));
+            d.sharers = bit(d.owner);
+            wait_done = true;
+        }
+        d.state = DirState::Shared;
+        d.sharers |= bit(r);
+    } else {
+        std::uint64_t others = d.state == DirState::Shared ? d.sharers & ~bit(r) : 0;
+        bool had_copy = d.state == DirState::Shared && (d.sharers & bit(r)) != 0;
+        if (d.state == DirState::Modified) {
+            send(out, d.owner, make(MsgType::FwdWrite, page, DataKind::None, rq, 0));
+            wait_done = true;
+        } else if (had_copy || zero) {
+            auto n = static_cast<std::uint8_t>(std::popcount(others));
+            send(out, r, make(MsgType::GrantModified, page, had_copy ? DataKind::None : DataKind::Zero, 0, n));
+            wait_done = n != 0;
+        } else {
+            NodeId h = holder();
+            others &= ~bit(h);
+            send(out, h,
+                 make(MsgType::FwdWrite, page, DataKind::None, rq, static_cast<std::uint8_t>(std::popcount(others))));
+            wait_done = true;
+        }
+        for (NodeId n = 0; n < cfg_.num_nodes; ++n)
+            if (others & bit(n)) send(out, n, make(MsgType::Invalidate, page, DataKind::None, rq));
+        d.state = DirState::Modified;
+        d.owner = rq;
+        d.sharers = 0;
+    }
+    if (wait_done && cfg_.inject != FaultInjection::SkipDoneWait) d.busy = rq;
 }
 
 }  // namespace spanvm::dsm

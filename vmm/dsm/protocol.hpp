@@ -2,55 +2,125 @@
 // Home-based directory MSI coherence protocol for one node, as a pure state
 // machine: events in (local fault, received message, timer tick), actions
 // out (vmm/dsm/protocol_types.hpp). No I/O, no threads, no clock: time is
-// passed in. Not thread-safe; the caller serializes all calls.
+// passed in. Not thread-safe; the caller serializes all calls. The full
+// argument, with message diagrams, is docs/dsm-protocol.md.
 //
 // Roles. Every node is a *cache* for all pages and the *home* for the pages
 // HomePolicy assigns to it. A node that is home of a page talks to its own
 // cache role through Send{to = self}; the executor loops those back.
 //
-// Data path (decision): actions carry data. Grants arrive with the page
-// bytes and become InstallPage{data}; when the protocol must read a local
-// page it emits Downgrade (write-protect) followed by Send{attach_page=true},
-// and the executor copies the page into the message. The home keeps its own
-// copy of each of its pages while the page is Uncached/Shared (memory cost:
-// one page per home page that has been read; a gap to close by reading from
-// the home's local mapping when the home is itself a sharer).
+// Data path (decision): direct transfers, directory-only home.
+//  * The home keeps no page data, only a 32-byte directory entry per page:
+//    state, `owner` (Modified: the owner; Shared: the sharer that supplies
+//    data, or kZeroData while the page was never written), the sharer mask,
+//    the requester of the transaction in progress and two masks of waiting
+//    requests (one request per node per page, so masks replace a queue).
+//  * Data travels once, from the node that holds it straight to the
+//    requester: ReadReq -> FwdRead -> GrantShared(Bytes) is three messages
+//    whoever the owner is; the home prefers itself as data holder when it is
+//    a sharer (the forward is then a local call). Never-written pages are
+//    granted as Zero by the home (two messages).
+//  * Writes: the home sends FwdWrite{requester, acks} to the data holder,
+//    which answers the requester with GrantModified(Bytes, acks) and drops
+//    its copy; every other sharer gets Invalidate{requester} and sends its
+//    InvAck to the requester. An upgrade (requester already a sharer) gets
+//    GrantModified(None, acks) from the home. The requester becomes Modified
+//    once it has the grant and every ack (acks may arrive before the grant:
+//    the count goes negative until the grant says how many to expect).
 //
 // Transactions. The home serializes requests per page: one transaction at a
-// time, later requests queue FIFO. All data flows through the home:
-//  * ReadReq, dir Uncached/Shared: GrantShared(home copy; Zero if never
-//    written) -> requester; done at once.
-//  * ReadReq, dir Modified(o): Forward -> o; o downgrades to S and sends
-//    FwdData(page) -> home; home stores the copy, dir = Shared{o, r},
-//    GrantShared(Bytes) -> r; done.
-//  * WriteReq from r: Invalidate -> every other holder; each answers InvAck
-//    (with Bytes iff it was the Modified owner). After the last ack:
-//    GrantModified(None) if r is still a sharer (upgrade in place), else
-//    GrantModified(home copy); dir = Modified(r); done.
-// Why no completion message from the requester is needed: only the home
-// sends page messages to a cache (grants, Forward, Invalidate), the home
-// sends nothing more for a page to anyone until the current transaction is
-// done, and transport is FIFO per ordered pair. So a cache always sees its
-// grant before any later Invalidate/Forward for that page, and the home
-// sees a cache's InvAck/FwdData before any new request it sends afterwards.
-// Consequences used below: an Invalidate can meet a cache in SM (upgrade
-// lost the race: drop, ack, become IM; the home then sees r is no longer a
-// sharer and sends data) but never in IS/IM with a copy the home counts on.
+// time. A transaction whose grant comes from the home itself with no acks
+// (Zero grants, a lone upgrade) ends when the home sends the grant. Any other
+// (data forwarded, or acks to collect) ends when the requester sends Done,
+// after installing the data and collecting the acks; Done is off the
+// critical path (the faulting threads are resumed before it is sent).
+// Why this is enough: the home sends a cache at most one message per
+// transaction and nothing more for a page until the transaction ended;
+// transport is FIFO per ordered pair. So
+//  * a grant sent by the home reaches the requester before any later
+//    message of the home for that page;
+//  * forwarded data and InvAcks for a transaction reach the requester before
+//    the home can start the next transaction (which waits for Done), so no
+//    Invalidate or forward can overtake data still in flight (the race
+//    FaultInjection::SkipDoneWait re-opens, caught by the simulator and the
+//    model);
+//  * a data holder or sharer answers the forward/invalidate of transaction k
+//    before it sees anything of transaction k+1 (FIFO from the home).
+// Consequences used below: a cache in IS/IM never receives a forward or an
+// Invalidate (a protocol violation); an Invalidate or FwdWrite can meet a
+// cache in SM whose own WriteReq is still queued at the home (it lost the
+// race: drop, answer, become IM; the home then sees it is no longer a sharer
+// and has the data forwarded to it).
+//
+// Memory: per page a 32-byte directory entry (allocated only for pages in
+// 4096-page chunks that this node is home of and that were touched) and an
+// 8-byte local entry (chunks allocated on first touch); the hold time adds
+// 8 bytes per touched page only when hold_ns != 0.
 #include <cstdint>
-#include <deque>
+#include <memory>
 #include <optional>
 #include <set>
-#include <unordered_map>
+#include <vector>
 
 #include "vmm/base/result.hpp"
 #include "vmm/dsm/protocol_types.hpp"
 
 namespace spanvm::dsm {
 
+// Lazily allocated dense array: 4096-element chunks, value-initialized by
+// `init` on first touch; untouched chunks cost one pointer.
+template <typename T>
+class ChunkedArray {
+public:
+    static constexpr std::size_t kChunk = 4096;
+    ChunkedArray() = default;
+    ChunkedArray(std::size_t n, T init) : chunks_((n + kChunk - 1) / kChunk), init_(init) {}
+    ChunkedArray(const ChunkedArray& o) : chunks_(o.chunks_.size()), init_(o.init_) {
+        for (std::size_t i = 0; i < chunks_.size(); ++i)
+            if (o.chunks_[i]) {
+                chunks_[i] = std::make_unique<T[]>(kChunk);
+                std::copy(o.chunks_[i].get(), o.chunks_[i].get() + kChunk, chunks_[i].get());
+            }
+    }
+    ChunkedArray& operator=(const ChunkedArray& o) {
+        if (this != &o) *this = ChunkedArray(o);
+        return *this;
+    }
+    ChunkedArray(ChunkedArray&&) noexcept = default;
+    ChunkedArray& operator=(ChunkedArray&&) noexcept = default;
+
+    T& at(std::size_t i) {
+        auto& c = chunks_[i / kChunk];
+        if (!c) {
+            c = std::make_unique<T[]>(kChunk);
+            std::fill(c.get(), c.get() + kChunk, init_);
+        }
+        return c[i % kChunk];
+    }
+    // The element, or the initial value if its chunk was never touched.
+    T get(std::size_t i) const {
+        const auto& c = chunks_[i / kChunk];
+        return c ? c[i % kChunk] : init_;
+    }
+    template <typename F>
+    bool all_of(F f) const {
+        for (const auto& c : chunks_)
+            if (c)
+                for (std::size_t i = 0; i < kChunk; ++i)
+                    if (!f(c[i])) return false;
+        return true;
+    }
+
+private:
+    std::vector<std::unique_ptr<T[]>> chunks_;
+    T init_{};
+};
+
 class Protocol {
 public:
     // Validates the configuration (nodes 1..64, self < nodes, page_size > 0,
-    // policy matches node count, initial_owner < nodes).
+    // policy matches node count, initial_owner < nodes, page_offset <
+    // page_stride).
     static Result<Protocol> create(const ProtocolConfig& cfg);
 
     // A local thread faulted on `page` wanting `access`. Coalesces with an
@@ -64,66 +134,67 @@ public:
     // `out` must still be executed.
     Result<void> on_message(NodeId from, const Message& msg, TimeNs now, Actions& out);
 
-    // Time passed: handles Invalidate/Forward deferred by the hold time.
+    // Time passed: handles forwards/Invalidates deferred by the hold time.
     Result<void> on_tick(TimeNs now, Actions& out);
 
     LocalState local_state(PageIndex page) const;
     // Precondition: this node is the page's home.
     DirectoryView directory(PageIndex page) const;
-    // No transaction, queued request, outstanding fetch or deferred message.
+    // No transaction, waiting request, outstanding fetch or deferred message.
     bool quiescent() const;
     const ProtocolConfig& config() const { return cfg_; }
 
-private:
-    struct Deferred {
-        NodeId from;
-        Message msg;
-    };
+    static constexpr std::uint8_t kNone = 0xff;
+
+    // 8 bytes per page (static_assert in protocol.cpp).
     struct LocalEntry {
         LocalState state = LocalState::Invalid;
-        TimeNs acquired_at = 0;
-        std::optional<Deferred> deferred;
+        bool granted = false;     // IM/SM: the grant (data or upgrade, and the ack count) arrived
+        std::int8_t acks = 0;     // InvAcks still due: granted count minus those received
+        bool done_due = false;    // send Done to the home when the write completes
+        MsgType deferred = MsgType{0};  // forward/Invalidate held back by the hold time (0 = none)
+        std::uint8_t deferred_from = 0;
+        std::uint8_t deferred_requester = 0;
+        std::uint8_t deferred_acks = 0;
     };
-    struct Request {
-        NodeId from;
-        Access access;
-    };
-    struct Txn {
-        Request req;
-        std::uint64_t pending = 0;        // nodes whose InvAck/FwdData is awaited
-        bool requester_had_copy = false;  // r was a sharer when the write started
-    };
+    // At most 32 bytes per page (static_assert in protocol.cpp).
     struct DirEntry {
+        std::uint64_t sharers = 0;     // Shared: nodes holding read-only copies
+        std::uint64_t wait_read = 0;   // nodes whose ReadReq waits for the transaction
+        std::uint64_t wait_write = 0;  // nodes whose WriteReq waits
         DirState state = DirState::Uncached;
-        NodeId owner = 0;
-        std::uint64_t sharers = 0;
-        DataKind copy_kind = DataKind::Zero;  // home copy: Zero, Bytes, or None (stale)
-        std::vector<std::byte> copy;
-        std::optional<Txn> txn;
-        std::deque<Request> queue;
+        std::uint8_t owner = kZeroData;  // Modified: owner; Shared: data holder or kZeroData
+        std::uint8_t busy = kNone;       // requester whose Done ends the transaction, or kNone
+        std::uint8_t next = 0;           // round-robin start among waiting requests
     };
 
-    explicit Protocol(const ProtocolConfig& cfg) : cfg_(cfg) {}
+private:
+    explicit Protocol(const ProtocolConfig& cfg);
 
-    LocalEntry& local(PageIndex page);
-    DirEntry& dir(PageIndex page);
+    std::size_t slot(PageIndex page) const { return page / cfg_.page_stride; }
+    LocalEntry& local(PageIndex page) { return local_.at(slot(page)); }
+    DirEntry& dir(PageIndex page) { return dir_.at(slot(page)); }
     bool is_home(PageIndex page) const { return cfg_.home.home_of(page) == cfg_.self; }
-    void send(Actions& out, NodeId to, MsgType t, PageIndex page, DataKind k = DataKind::None,
-              std::vector<std::byte> data = {}, bool attach = false);
+    NodeId home_of(PageIndex page) const { return cfg_.home.home_of(page); }
+    void send(Actions& out, NodeId to, Message m, bool attach = false);
+    Result<void> check_page(PageIndex page, const char* what) const;
 
     // Cache role.
     Result<void> cache_message(NodeId from, const Message& msg, TimeNs now, Actions& out);
-    Result<void> cache_release(PageIndex page, LocalEntry& e, const Message& msg, Actions& out);
+    Result<void> cache_grant_modified(NodeId from, const Message& msg, TimeNs now, Actions& out);
+    void complete_write(PageIndex page, LocalEntry& e, TimeNs now, bool mapped_writable, Actions& out);
+    Result<void> cache_release(PageIndex page, LocalEntry& e, MsgType type, NodeId requester, std::uint8_t acks,
+                               Actions& out);
     // Home role.
     Result<void> home_request(NodeId from, PageIndex page, Access access, Actions& out);
-    Result<void> home_reply(NodeId from, const Message& msg, Actions& out);
-    Result<void> start(PageIndex page, DirEntry& d, Request req, Actions& out);
-    void grant_modified(PageIndex page, DirEntry& d, Actions& out);
-    void finish(PageIndex page, DirEntry& d, Actions& out, Result<void>& first_error);
+    Result<void> home_done(NodeId from, PageIndex page, Actions& out);
+    void start(PageIndex page, DirEntry& d, NodeId r, Access access, Actions& out);
+    void serve_waiting(PageIndex page, DirEntry& d, Actions& out);
 
     ProtocolConfig cfg_;
-    std::unordered_map<PageIndex, LocalEntry> local_;
-    std::unordered_map<PageIndex, DirEntry> dir_;
+    ChunkedArray<LocalEntry> local_;
+    ChunkedArray<DirEntry> dir_;
+    ChunkedArray<TimeNs> acquired_at_;  // touched only when hold_ns != 0
     std::set<PageIndex> deferred_pages_;
 };
 

@@ -30,14 +30,15 @@ std::string_view to_string(FaultInjection f) {
         case FaultInjection::None: return "none";
         case FaultInjection::SkipInvalidateAck: return "skip-invalidate-ack";
         case FaultInjection::AckWithoutDrop: return "ack-without-drop";
-        case FaultInjection::LoseWriteback: return "lose-writeback";
+        case FaultInjection::SkipDoneWait: return "skip-done-wait";
+        case FaultInjection::IgnoreAcks: return "ignore-acks";
     }
     return "?";
 }
 
 std::optional<FaultInjection> parse_fault_injection(std::string_view s) {
     for (auto f : {FaultInjection::None, FaultInjection::SkipInvalidateAck, FaultInjection::AckWithoutDrop,
-                   FaultInjection::LoseWriteback})
+                   FaultInjection::SkipDoneWait, FaultInjection::IgnoreAcks})
         if (s == to_string(f)) return f;
     return std::nullopt;
 }

@@ -3,6 +3,7 @@
 // states, actions it emits, and its configuration. Pure data, no I/O.
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string_view>
 #include <variant>
 #include <vector>
@@ -25,15 +26,18 @@ enum class LocalState : std::uint8_t {
     Modified,           // M : the only copy, writable
     InvalidToShared,    // IS: ReadReq outstanding, no copy
     InvalidToModified,  // IM: WriteReq outstanding, no copy
-    SharedToModified,   // SM: WriteReq outstanding (upgrade), read-only copy still mapped
+    SharedToModified,   // SM: WriteReq outstanding with a read-only copy mapped (an
+                        //     upgrade, or data granted while InvAcks are still due)
 };
 
-// Directory state of a page at its home.
+// Directory state of a page at its home. The home keeps no page data.
 enum class DirState : std::uint8_t {
-    Uncached,  // no node holds a copy; the home copy (zero if never written) is current
-    Shared,    // `sharers` hold read-only copies equal to the home copy
-    Modified,  // `owner` holds the only copy; the home copy is stale
+    Uncached,  // never handed out: the content is zero
+    Shared,    // `sharers` hold equal read-only copies; `owner` is the one that supplies
+               // data (kZeroData: never written, the home grants zero pages)
+    Modified,  // `owner` holds the only copy
 };
+inline constexpr NodeId kZeroData = 0xfe;
 
 std::string_view to_string(LocalState s);
 std::string_view to_string(DirState s);
@@ -43,11 +47,14 @@ std::string_view to_string(Access a);
 
 // Map the page: read-only for Access::Read (Shared), writable for
 // Access::Write (Modified). data_kind is Zero (fill with zeroes) or Bytes.
+// `data` views the page bytes of the message being handled (no copy: the
+// engine installs straight from the receive buffer), so the executor must
+// perform the action before that message is released.
 struct InstallPage {
     PageIndex page;
     Access access;
     DataKind data_kind;
-    std::vector<std::byte> data;
+    std::span<const std::byte> data;
 };
 // Shared -> Modified in place: remove write protection, content unchanged.
 struct Upgrade {
@@ -93,7 +100,9 @@ enum class FaultInjection : std::uint8_t {
     None,
     SkipInvalidateAck,  // cache drops its copy but never sends InvAck (deadlock)
     AckWithoutDrop,     // cache acks an Invalidate of a Shared copy but keeps it mapped
-    LoseWriteback,      // home ignores an owner's write-back and serves its stale copy
+    SkipDoneWait,       // home ends a forwarded transaction at once, not on Done: its next
+                        // Invalidate/forward can overtake the data still on its way
+    IgnoreAcks,         // requester takes Modified on the grant without collecting InvAcks
 };
 std::string_view to_string(FaultInjection f);
 std::optional<FaultInjection> parse_fault_injection(std::string_view s);
@@ -111,6 +120,11 @@ struct ProtocolConfig {
     // loaded the program image) instead of Uncached/zero everywhere.
     std::optional<NodeId> initial_owner;
     FaultInjection inject = FaultInjection::None;
+    // This instance handles only pages with page % page_stride == page_offset
+    // (an engine shards the state by page; per-page state is stored densely
+    // at page / page_stride). Default: all pages.
+    PageIndex page_stride = 1;
+    PageIndex page_offset = 0;
 };
 
 // A snapshot of one page's directory entry (only meaningful at its home).

@@ -4,12 +4,14 @@
 // barriers. At the end the measuring node also measures, in the same run,
 // the transport RTT to a peer (net/rtt_probe) and the cost of a purely local
 // userfaultfd fault, and reports everything to node 0.
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "net/rtt_probe.hpp"
 #include "vmm/base/log.hpp"
 #include "vmm/dsm/workload_model.hpp"
-#include "vmm/dsm/workload_util.hpp"
+#include "vmm/dsm/workload_bench.hpp"
 
 namespace spanvm::dsm::detail {
 
@@ -66,11 +68,7 @@ std::string summary_json(const char* prefix, const SampleSummary& s) {
                        prefix, s.count, s.p50_us, s.p90_us, s.p99_us, s.min_us, s.max_us, s.mean_us);
 }
 
-struct Measured {
-    std::vector<std::vector<std::uint64_t>> series;  // per configuration (fan-out: per sharer count)
-    bool values_ok = true;
-    std::string bad;
-};
+using Measured = BenchMeasured;  // series: per configuration (fan-out: per sharer count)
 
 Result<void> sync(DsmEngine& e, const WorkloadOptions& o) { return e.barrier(o.step_timeout); }
 
@@ -176,6 +174,8 @@ Result<WorkloadOutcome> run_bench(DsmEngine& e, const WorkloadOptions& o) {
     const std::size_t n = std::min<std::uint64_t>(o.iterations, kMaxSamples);
     // The page is homed at node 0 (first page homed there).
     const std::uint64_t off = page_homed_at(e, 0, 0) * 4096;
+    // Walks touch kWalkPages pages per sample: fewer samples.
+    const std::size_t walk_n = std::clamp<std::size_t>(n / 20, 10, 100);
     NodeId measurer = 1, peer = 0;
     Result<Measured> m = Error{};
     TRY_SYNC();
@@ -186,6 +186,9 @@ Result<WorkloadOutcome> run_bench(DsmEngine& e, const WorkloadOptions& o) {
             measurer = e.num_nodes() - 1;
             m = invalidate_fanout(e, o, off, n);
             break;
+        case WorkloadKind::bench_far_read: m = bench_far_read(e, o, off, n); break;
+        case WorkloadKind::bench_seq_walk: m = bench_seq_walk(e, o, walk_n); break;
+        case WorkloadKind::bench_threads: m = bench_threads(e, o, walk_n); break;
         default:
             measurer = 0;
             peer = 1;
@@ -253,6 +256,18 @@ Result<WorkloadOutcome> run_bench(DsmEngine& e, const WorkloadOptions& o) {
             fan += fmt::format(" sharers{}_p50_us={:.1f}", k + 1, s.p50_us);
         }
         out.json += ",\"fanout\":[" + arr + "]";
+    }
+    // The paired figure of the fast-path cases (series[0] vs the main one).
+    if (series.size() == 2 && o.kind != WorkloadKind::bench_invalidate) {
+        SampleSummary base_s = summarize_samples(series[0]);
+        const char* name0 = o.kind == WorkloadKind::bench_far_read  ? "home_read"
+                            : o.kind == WorkloadKind::bench_seq_walk ? "single_read"
+                                                                      : "one_thread_per_page";
+        // far-read: far / home p50; seq-walk: per-page / single p50;
+        // threads: 1-thread / 4-thread time per page = throughput ratio.
+        double pair = o.kind == WorkloadKind::bench_threads ? base_s.p50_us / main.p50_us : main.p50_us / base_s.p50_us;
+        out.json += fmt::format(",\"{}\":{{{}}},\"pair_ratio\":{:.3f}", name0, summary_json("", base_s), pair);
+        fan += fmt::format(" {}_p50_us={:.1f} pair_ratio={:.2f}", name0, base_s.p50_us, pair);
     }
     if (!out.ok) {
         out.check_line = fmt::format("CHECK FAILED {}: {}", name, *bad);

@@ -1,6 +1,8 @@
 #include "vmm/dsm/workloads.hpp"
 
 #include <array>
+#include <fstream>
+#include <string>
 #include <thread>
 
 #include <fmt/format.h>
@@ -16,7 +18,7 @@ struct Named {
     WorkloadKind kind;
     std::string_view name;
 };
-constexpr std::array<Named, 8> kNames{{
+constexpr std::array<Named, 12> kNames{{
     {WorkloadKind::counter, "counter"},
     {WorkloadKind::litmus_sb, "litmus-sb"},
     {WorkloadKind::litmus_mp, "litmus-mp"},
@@ -25,6 +27,10 @@ constexpr std::array<Named, 8> kNames{{
     {WorkloadKind::bench_write_upgrade, "bench-write-upgrade"},
     {WorkloadKind::bench_invalidate, "bench-invalidate"},
     {WorkloadKind::bench_ping_pong, "bench-ping-pong"},
+    {WorkloadKind::bench_far_read, "bench-far-read"},
+    {WorkloadKind::bench_seq_walk, "bench-seq-walk"},
+    {WorkloadKind::bench_threads, "bench-threads"},
+    {WorkloadKind::fill, "fill"},
 }};
 
 constexpr std::uint64_t kCounters = 8;
@@ -62,6 +68,87 @@ Result<WorkloadOutcome> run_counter(DsmEngine& e, const WorkloadOptions& o) {
         out.check_line = fmt::format("CHECK ok counter total={} counters={} each={} nodes={} threads={} iterations={}",
                                      total, counters, expected, e.num_nodes(), o.threads, o.iterations);
     out.json = fmt::format("\"total\":{},\"expected_each\":{},\"counters\":{}", total, expected, counters);
+    return out;
+}
+
+constexpr std::uint32_t kFillTag = 0x4649;
+
+// Resident set size of this process in bytes (VmRSS in /proc/self/status).
+std::uint64_t vm_rss_bytes() {
+    std::ifstream f("/proc/self/status");
+    std::string line;
+    while (std::getline(f, line))
+        if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6)) * 1024;  // "VmRSS:   123 kB"
+    return 0;
+}
+
+// fill: the last node's threads write one word of every page (so it ends
+// owning the whole region); then every node reports VmRSS and the pages it
+// holds (mapped in its region), and node 0 prints the overhead beyond the
+// held pages as a fraction of the region (issue 8: <= 1%).
+Result<WorkloadOutcome> run_fill(DsmEngine& e, const WorkloadOptions& o) {
+    const std::uint64_t pages = e.page_count();
+    const NodeId writer = e.num_nodes() - 1;
+    if (auto b = e.barrier(o.step_timeout); !b) return b.error();
+    std::uint64_t t0 = detail::mono_ns();
+    if (e.self() == writer) {
+        std::vector<std::thread> threads;
+        for (unsigned t = 0; t < o.threads; ++t)
+            threads.emplace_back([&, t] {
+                for (std::uint64_t p = t; p < pages; p += o.threads)
+                    detail::atomic_at(e, p * 4096).store(p + 1, std::memory_order_relaxed);
+            });
+        for (auto& th : threads) th.join();
+    }
+    std::uint64_t fill_ns = detail::mono_ns() - t0;
+    // Filling a large region takes minutes (one remote fault per page).
+    if (auto b = e.barrier(std::max<std::chrono::milliseconds>(o.step_timeout, std::chrono::minutes(20))); !b)
+        return b.error();
+    std::uint64_t held = 0;
+    for (std::uint64_t p = 0; p < pages; ++p)
+        if (e.region().presence(p) != UffdRegion::Presence::absent) ++held;
+    net::WireWriter w;
+    w.u64(vm_rss_bytes()).u64(held).u64(fill_ns);
+    if (auto r = e.report(kFillTag, w.view()); !r) return r.error();
+    if (auto b = e.barrier(o.step_timeout); !b) return b.error();
+    WorkloadOutcome out;
+    if (e.self() != 0) return out;
+    auto reports = e.gather(kFillTag, e.num_nodes(), o.step_timeout);
+    if (!reports) return reports.error();
+    const double region = static_cast<double>(pages) * 4096;
+    std::string line, json;
+    double worst = 0;
+    for (auto& rep : *reports) {
+        net::WireReader r(rep.data);
+        auto rss = r.u64();
+        auto h = r.u64();
+        auto ns = r.u64();
+        if (!rss || !h || !ns) return make_error(EPROTO, "fill: bad report from node {}", rep.from);
+        double beyond = static_cast<double>(*rss) - static_cast<double>(*h) * 4096;
+        double frac = beyond / region;
+        worst = std::max(worst, frac);
+        line += fmt::format(" node{}: rss_mib={:.1f} held_pages={} beyond_held_mib={:.1f} ({:.3f}% of region)",
+                            rep.from, *rss / 1048576.0, *h, beyond / 1048576.0, 100 * frac);
+        json += fmt::format("{}{{\"node\":{},\"vm_rss_bytes\":{},\"held_pages\":{},\"beyond_held_bytes\":{:.0f},"
+                            "\"beyond_held_fraction\":{:.6f},\"fill_s\":{:.3f}}}",
+                            json.empty() ? "" : ",", rep.from, *rss, *h, beyond, frac, *ns / 1e9);
+        if (rep.from == writer && *h != pages && out.ok) {
+            out.ok = false;
+            out.check_line = fmt::format("CHECK FAILED fill: writer holds {} of {} pages", *h, pages);
+        }
+    }
+    for (std::uint64_t p = 0; p < pages && out.ok; p += std::max<std::uint64_t>(1, pages / 64)) {
+        std::uint64_t v = detail::atomic_at(e, p * 4096).load(std::memory_order_relaxed);
+        if (v != p + 1) {
+            out.ok = false;
+            out.check_line = fmt::format("CHECK FAILED fill: page {} reads {}, wrote {}", p, v, p + 1);
+        }
+    }
+    if (out.ok)
+        out.check_line = fmt::format("CHECK ok fill pages={} region_mib={:.0f}{} worst_beyond_held={:.3f}%", pages,
+                                     region / 1048576.0, line, 100 * worst);
+    out.json = fmt::format("\"region_bytes\":{:.0f},\"worst_beyond_held_fraction\":{:.6f},\"nodes_memory\":[{}]",
+                           region, worst, json);
     return out;
 }
 
@@ -183,7 +270,8 @@ std::string workload_names() {
 
 bool is_bench(WorkloadKind k) {
     return k == WorkloadKind::bench_remote_read || k == WorkloadKind::bench_write_upgrade ||
-           k == WorkloadKind::bench_invalidate || k == WorkloadKind::bench_ping_pong;
+           k == WorkloadKind::bench_invalidate || k == WorkloadKind::bench_ping_pong ||
+           k == WorkloadKind::bench_far_read || k == WorkloadKind::bench_seq_walk || k == WorkloadKind::bench_threads;
 }
 
 std::uint64_t default_iterations(WorkloadKind k) {
@@ -201,11 +289,17 @@ std::uint64_t min_pages(WorkloadKind k, std::uint32_t nodes, std::uint64_t itera
         case WorkloadKind::litmus_sb: return 2 * ((iterations + kWordsPerPage - 1) / kWordsPerPage);
         case WorkloadKind::litmus_mp: return 2;
         case WorkloadKind::stress: return (std::uint64_t{nodes} * 64 + kWordsPerPage - 1) / kWordsPerPage;
+        // Every node's k-th homed page must exist whatever the home policy.
+        case WorkloadKind::bench_seq_walk:
+        case WorkloadKind::bench_threads: return std::uint64_t{nodes} * (kWalkPages + 1);
         default: return 1;
     }
 }
 
-std::uint32_t min_nodes(WorkloadKind k) { return k == WorkloadKind::counter || k == WorkloadKind::stress ? 1 : 2; }
+std::uint32_t min_nodes(WorkloadKind k) {
+    if (k == WorkloadKind::bench_far_read) return 3;
+    return k == WorkloadKind::counter || k == WorkloadKind::stress || k == WorkloadKind::fill ? 1 : 2;
+}
 
 Result<WorkloadOutcome> run_workload(DsmEngine& engine, const WorkloadOptions& options) {
     WorkloadOptions o = options;
@@ -218,6 +312,7 @@ Result<WorkloadOutcome> run_workload(DsmEngine& engine, const WorkloadOptions& o
     switch (o.kind) {
         case WorkloadKind::counter: return run_counter(engine, o);
         case WorkloadKind::stress: return run_stress(engine, o);
+        case WorkloadKind::fill: return run_fill(engine, o);
         case WorkloadKind::litmus_sb: return detail::run_litmus_sb(engine, o);
         case WorkloadKind::litmus_mp: return detail::run_litmus_mp(engine, o);
         default: return detail::run_bench(engine, o);

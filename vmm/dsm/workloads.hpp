@@ -24,7 +24,14 @@ enum class WorkloadKind {
     bench_write_upgrade,
     bench_invalidate,
     bench_ping_pong,
+    bench_far_read,   // read from the home vs from a third node that owns the page
+    bench_seq_walk,   // sequential walk of kWalkPages remote pages vs one remote read
+    bench_threads,    // 4 threads faulting distinct remote pages vs 1 thread
+    fill,             // the last node writes every page; every node reports RSS vs pages held
 };
+
+// Pages walked per sample by bench-seq-walk and faulted by bench-threads.
+inline constexpr std::uint64_t kWalkPages = 256;
 
 std::optional<WorkloadKind> parse_workload(std::string_view name);
 std::string_view to_string(WorkloadKind k);
