@@ -142,7 +142,7 @@ private:
     DsmEngine(DsmEngineOptions options, Protocol protocol, std::unique_ptr<UffdRegion> region);
 
     static std::uint64_t now_ns();
-    static constexpr int kServiceNice = -10;  // fault, timer and transport I/O threads
+    static constexpr int kServiceNice = 0;  // fault, timer and transport I/O threads; 0 = unchanged (see .cpp)
     static void raise_priority();
     void fault_loop();
     void timer_loop();
