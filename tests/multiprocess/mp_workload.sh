@@ -24,8 +24,10 @@ stress) iterations="${4:-1500}" extra=(--pages 16 --seed 12345) ;;
 *) fail "unknown workload '$workload'" ;;
 esac
 
-mp_launch "$n" --timeout 150 -- --workload "$workload" --threads "$threads" --iterations "$iterations" \
-    "${extra[@]}" --timeout-s 140
+# MP_RUN_S: the run's own time limit (long runs get more; CMakeLists.txt).
+run_s="${MP_RUN_S:-140}"
+mp_launch "$n" --timeout $((run_s + 10)) -- --workload "$workload" --threads "$threads" --iterations "$iterations" \
+    "${extra[@]}" --timeout-s "$run_s"
 assert_all_exit_zero "$n"
 assert_check_ok "$n" "$workload"
 
