@@ -8,6 +8,7 @@
 
 #include "guest-shim/shim.hpp"
 #include "vmm/arch/x86/exception_signal.hpp"
+#include "vmm/arch/x86/fxsave.hpp"
 #include "vmm/arch/x86/regs.hpp"
 #include "vmm/base/log.hpp"
 #include "vmm/memory/layout.hpp"
@@ -200,41 +201,24 @@ namespace {
 // (seen on PVM, EINVAL), the FPU is saved as FXSAVE through KVM_GET_FPU.
 std::atomic<int> g_xsave_ok{-1};
 
-// The 512-byte FXSAVE image of a kvm_fpu (SDM vol. 1, table 10-2).
-std::vector<uint8_t> fxsave_of(const kvm_fpu& f) {
-    std::vector<uint8_t> img(512, 0);
-    auto put16 = [&](size_t o, uint16_t v) { std::memcpy(img.data() + o, &v, 2); };
-    put16(0, f.fcw);
-    put16(2, f.fsw);
-    img[4] = f.ftwx;
-    put16(6, f.last_opcode);
-    std::memcpy(img.data() + 8, &f.last_ip, 8);
-    std::memcpy(img.data() + 16, &f.last_dp, 8);
-    std::memcpy(img.data() + 24, &f.mxcsr, 4);
-    const uint32_t mask = 0xFFFF;
-    std::memcpy(img.data() + 28, &mask, 4);
-    for (int i = 0; i < 8; ++i) std::memcpy(img.data() + 32 + 16 * i, f.fpr[i], 16);
-    for (int i = 0; i < 16; ++i) std::memcpy(img.data() + 160 + 16 * i, f.xmm[i], 16);
-    return img;
+// kvm_fpu <-> the FXSAVE image (same fields, vmm/arch/x86/fxsave.hpp).
+std::vector<uint8_t> fxsave_of(const kvm_fpu& k) {
+    x86::FxsaveFields f{};
+    std::memcpy(f.fpr, k.fpr, sizeof f.fpr);
+    std::memcpy(f.xmm, k.xmm, sizeof f.xmm);
+    f.fcw = k.fcw, f.fsw = k.fsw, f.ftwx = k.ftwx, f.last_opcode = k.last_opcode;
+    f.last_ip = k.last_ip, f.last_dp = k.last_dp, f.mxcsr = k.mxcsr;
+    return x86::fxsave_image(f);
 }
 
 kvm_fpu fpu_of(std::span<const uint8_t> img) {
-    kvm_fpu f{};
-    auto get16 = [&](size_t o) {
-        uint16_t v;
-        std::memcpy(&v, img.data() + o, 2);
-        return v;
-    };
-    f.fcw = get16(0);
-    f.fsw = get16(2);
-    f.ftwx = img[4];
-    f.last_opcode = get16(6);
-    std::memcpy(&f.last_ip, img.data() + 8, 8);
-    std::memcpy(&f.last_dp, img.data() + 16, 8);
-    std::memcpy(&f.mxcsr, img.data() + 24, 4);
-    for (int i = 0; i < 8; ++i) std::memcpy(f.fpr[i], img.data() + 32 + 16 * i, 16);
-    for (int i = 0; i < 16; ++i) std::memcpy(f.xmm[i], img.data() + 160 + 16 * i, 16);
-    return f;
+    const x86::FxsaveFields f = x86::parse_fxsave(img);
+    kvm_fpu k{};
+    std::memcpy(k.fpr, f.fpr, sizeof f.fpr);
+    std::memcpy(k.xmm, f.xmm, sizeof f.xmm);
+    k.fcw = f.fcw, k.fsw = f.fsw, k.ftwx = f.ftwx, k.last_opcode = f.last_opcode;
+    k.last_ip = f.last_ip, k.last_dp = f.last_dp, k.mxcsr = f.mxcsr;
+    return k;
 }
 }  // namespace
 

@@ -114,36 +114,6 @@ std::optional<SigreturnState> parse_ucontext(std::span<const uint8_t> uc, uint64
     return s;
 }
 
-std::vector<uint8_t> fxsave_image(const FxsaveFields& f) {
-    std::vector<uint8_t> b(512, 0);
-    put<uint16_t>(b, 0, f.fcw);
-    put<uint16_t>(b, 2, f.fsw);
-    b[4] = f.ftwx;
-    put<uint16_t>(b, 6, f.last_opcode);
-    put<uint64_t>(b, 8, f.last_ip);
-    put<uint64_t>(b, 16, f.last_dp);
-    put<uint32_t>(b, 24, f.mxcsr);
-    put<uint32_t>(b, 28, 0xFFFF);  // MXCSR_MASK
-    std::memcpy(b.data() + 32, f.fpr, sizeof f.fpr);
-    std::memcpy(b.data() + 160, f.xmm, sizeof f.xmm);
-    return b;
-}
-
-FxsaveFields parse_fxsave(std::span<const uint8_t> b) {
-    FxsaveFields f{};
-    if (b.size() < 512) return f;
-    f.fcw = get<uint16_t>(b, 0);
-    f.fsw = get<uint16_t>(b, 2);
-    f.ftwx = b[4];
-    f.last_opcode = get<uint16_t>(b, 6);
-    f.last_ip = get<uint64_t>(b, 8);
-    f.last_dp = get<uint64_t>(b, 16);
-    f.mxcsr = get<uint32_t>(b, 24);
-    std::memcpy(f.fpr, b.data() + 32, sizeof f.fpr);
-    std::memcpy(f.xmm, b.data() + 160, sizeof f.xmm);
-    return f;
-}
-
 bool fpstate_has_magic(std::span<const uint8_t> fx512, uint32_t xstate_size) {
     if (fx512.size() < 512) return false;
     return get<uint32_t>(fx512, kSwBytesOffset) == kFpXstateMagic1 &&

@@ -19,6 +19,8 @@
 #include <span>
 #include <vector>
 
+#include "vmm/arch/x86/fxsave.hpp"
+
 namespace spanvm::process {
 
 // The general registers in struct sigcontext order (r8 ... rip, eflags).
@@ -98,18 +100,9 @@ std::optional<SigreturnState> parse_ucontext(std::span<const uint8_t> uc, uint64
 // given size; sigreturn then restores `xstate_size` bytes of XSAVE image.
 bool fpstate_has_magic(std::span<const uint8_t> fx512, uint32_t xstate_size);
 
-// The 512-byte FXSAVE image <-> the fields of KVM's struct kvm_fpu, kept
-// here as plain arrays so this stays free of <linux/kvm.h>.
-struct FxsaveFields {
-    uint8_t fpr[8][16];
-    uint16_t fcw, fsw;
-    uint8_t ftwx;  // abridged tag word
-    uint16_t last_opcode;
-    uint64_t last_ip, last_dp;
-    uint8_t xmm[16][16];
-    uint32_t mxcsr;
-};
-std::vector<uint8_t> fxsave_image(const FxsaveFields& f);
-FxsaveFields parse_fxsave(std::span<const uint8_t> img512);
+// The FXSAVE image codec lives in vmm/arch/x86/fxsave.hpp.
+using x86::FxsaveFields;
+using x86::fxsave_image;
+using x86::parse_fxsave;
 
 }  // namespace spanvm::process

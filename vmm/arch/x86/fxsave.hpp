@@ -1,0 +1,26 @@
+#pragma once
+// The 512-byte FXSAVE image (SDM vol. 1, table 10-2) <-> its fields, the
+// layout KVM's struct kvm_fpu also uses. Pure: plain arrays, so this stays
+// free of <linux/kvm.h>.
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace spanvm::x86 {
+
+struct FxsaveFields {
+    uint8_t fpr[8][16];
+    uint16_t fcw, fsw;
+    uint8_t ftwx;  // abridged tag word
+    uint16_t last_opcode;
+    uint64_t last_ip, last_dp;
+    uint8_t xmm[16][16];
+    uint32_t mxcsr;
+};
+
+// MXCSR_MASK is written as 0xFFFF.
+std::vector<uint8_t> fxsave_image(const FxsaveFields& f);
+// Fields of an image of at least 512 bytes (zero fields for a shorter one).
+FxsaveFields parse_fxsave(std::span<const uint8_t> img512);
+
+}  // namespace spanvm::x86
