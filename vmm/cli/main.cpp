@@ -49,6 +49,13 @@ std::string resolve_program(const std::string& name) {
     return name;
 }
 
+// --platform as given, else $SPANVM_PLATFORM, else "auto" (run and node).
+std::string platform_name(const std::string& flag) {
+    if (!flag.empty()) return flag;
+    const char* env = std::getenv("SPANVM_PLATFORM");
+    return env && *env ? env : "auto";
+}
+
 int run_command(const RunOptions& o) {
     auto mem = parse_size(o.mem);
     if (!mem) {
@@ -72,11 +79,7 @@ int run_command(const RunOptions& o) {
     cfg.vcpus = o.vcpus ? o.vcpus : std::max(1u, std::thread::hardware_concurrency());
     cfg.stats = o.stats;
     cfg.json_path = o.json;
-    std::string plat = o.platform;
-    if (plat.empty()) {
-        const char* env = std::getenv("SPANVM_PLATFORM");
-        plat = env && *env ? env : "auto";
-    }
+    const std::string plat = platform_name(o.platform);
     auto kind = platform::parse_platform_kind(plat);
     if (!kind) {
         log::error("--platform: {}", kind.error().message);
@@ -145,11 +148,7 @@ int node_command(const NodeOptions& o) {
     }
     no.self = o.node;
     no.mem_size = (*mem + layout::kHugePageSize - 1) & ~(layout::kHugePageSize - 1);
-    std::string plat = o.platform;
-    if (plat.empty()) {
-        const char* env = std::getenv("SPANVM_PLATFORM");
-        plat = env && *env ? env : "auto";
-    }
+    const std::string plat = platform_name(o.platform);
     auto kind = platform::parse_platform_kind(plat);
     if (!kind) {
         log::error("--platform: {}", kind.error().message);
