@@ -42,6 +42,19 @@ skip_in_native_mode() {
     fi
 }
 
+# hosts_option [HOSTS] : for the stock tests. Sets `opts` (spanvm run options)
+# and `n` (threads): one host and 2 threads, or HOSTS hosts on this machine
+# (--local-hosts) and 4 threads (skipped in SPANVM_NATIVE=1 mode).
+hosts_option() {
+    opts=()
+    n=2
+    if [ -n "${1:-}" ]; then
+        skip_in_native_mode "multi-host runs"
+        opts=(--local-hosts "$1")
+        n=4
+    fi
+}
+
 # Prints a file for a failure message: at most 20 lines / 2000 bytes.
 show() {
     if [ -s "$1" ]; then head -c 2000 "$1" | head -n 20 | sed 's/^/    | /'; else echo "    | (empty)"; fi

@@ -6,13 +6,7 @@
 # with four threads; otherwise one host and two threads.
 . "$(dirname "$0")/lib.sh"
 [ $# -ge 1 ] || fail "usage: $0 pigz|xz|zstd [HOSTS]"
-opts=()
-n=2
-if [ -n "${2:-}" ]; then
-    skip_in_native_mode "multi-host runs"
-    opts=(--local-hosts "$2")
-    n=4
-fi
+hosts_option "${2:-}"
 it_setup
 case "$1" in
 pigz) bin="$(tool pigz)"; comp=(-p $n -c); decomp=(-p $n -d -c) ;;

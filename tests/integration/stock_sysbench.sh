@@ -5,13 +5,7 @@
 # HOSTS hosts on this machine with four threads; otherwise two threads.
 . "$(dirname "$0")/lib.sh"
 [ $# -ge 1 ] || fail "usage: $0 threads|mutex [HOSTS]"
-opts=()
-n=2
-if [ -n "${2:-}" ]; then
-    skip_in_native_mode "multi-host runs"
-    opts=(--local-hosts "$2")
-    n=4
-fi
+hosts_option "${2:-}"
 it_setup
 bin="$(tool sysbench)"
 case "$1" in
