@@ -4,6 +4,7 @@
 #include <cstring>
 #include <vector>
 
+#include "vmm/memory/input_snapshot.hpp"
 #include "vmm/process/mm/guest_access.hpp"
 
 using spanvm::process::GuestAccess;
@@ -200,6 +201,47 @@ SCENARIO("guest iovec arrays are translated to host iovecs") {
                 REQUIRE(v.has_value());
                 CHECK(v->empty());
             }
+        }
+    }
+}
+
+SCENARIO("a forwarded call's input snapshot answers reads of what it covers") {
+    using spanvm::memory::InputRange;
+    using spanvm::memory::InputSnapshot;
+    using spanvm::memory::InputSnapshotScope;
+    GIVEN("guest RAM holding \"/old\" at 0x20000 and a snapshot holding \"/new\" and 8 buffer bytes") {
+        FakeRam g;
+        std::memcpy(g.ram.data() + 0x20000, "/old", 5);
+        InputSnapshot s;
+        s.ranges.push_back({0x20000, InputRange::Kind::string, {'/', 'n', 'e', 'w', 0}});
+        s.ranges.push_back({0x30000, InputRange::Kind::buffer, {1, 2, 3, 4, 5, 6, 7, 8}});
+        WHEN("no snapshot is current on the thread") {
+            THEN("reads see guest RAM") {
+                CHECK(*g.mem.cstring(0x20000, 4096) == "/old");
+                CHECK(g.mem.ptr(0x30000, 8) == g.ram.data() + 0x30000);
+            }
+        }
+        WHEN("the snapshot is current") {
+            InputSnapshotScope scope(&s);
+            THEN("the string and reads inside the buffer come from the copy") {
+                CHECK(*g.mem.cstring(0x20000, 4096) == "/new");
+                CHECK(g.mem.ptr(0x30002, 4)[0] == 3);
+            }
+            THEN("anything not wholly inside a range still reads guest RAM") {
+                CHECK(*g.mem.cstring(0x20001, 4096) == "old");
+                CHECK(g.mem.ptr(0x30004, 8) == g.ram.data() + 0x30004);
+                CHECK(g.mem.ptr(0x20000, 4) == g.ram.data() + 0x20000);  // strings are never buffers
+            }
+            THEN("a copied string longer than the caller's limit is ENAMETOOLONG") {
+                auto r = g.mem.cstring(0x20000, 4);
+                REQUIRE_FALSE(r);
+                CHECK(r.error().code == ENAMETOOLONG);
+            }
+            THEN("the window check still comes first") { CHECK(g.mem.ptr(kHi, 1) == nullptr); }
+        }
+        WHEN("the scope ends") {
+            { InputSnapshotScope scope(&s); }
+            THEN("reads see guest RAM again") { CHECK(*g.mem.cstring(0x20000, 4096) == "/old"); }
         }
     }
 }

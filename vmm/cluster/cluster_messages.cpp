@@ -10,6 +10,8 @@ namespace {
 constexpr std::size_t kRegCount = sizeof(platform::Regs) / 8;
 constexpr std::size_t kMaxFpu = 16384;
 constexpr std::size_t kMaxWhat = 512;
+constexpr std::size_t kMaxInputRanges = 8;
+constexpr std::size_t kMaxInputBytes = 80 * 1024;
 
 void put_state(net::WireWriter& w, const ThreadState& s) {
     const auto* r = reinterpret_cast<const std::uint64_t*>(&s.regs);
@@ -38,6 +40,35 @@ Result<void> get_state(net::WireReader& rd, ThreadState& s) {
     return {};
 }
 
+void put_inputs(net::WireWriter& w, const memory::InputSnapshot& s) {
+    w.u8(static_cast<std::uint8_t>(s.ranges.size()));
+    for (const auto& r : s.ranges) {
+        w.u64(r.gva).u8(static_cast<std::uint8_t>(r.kind));
+        w.bytes(net::ByteView(r.bytes.data(), r.bytes.size()));
+    }
+}
+
+Result<void> get_inputs(net::WireReader& rd, memory::InputSnapshot& s) {
+    auto n = rd.u8();
+    if (!n) return n.error();
+    if (*n > kMaxInputRanges) return make_error(EINVAL, "{} input ranges", *n);
+    std::size_t total = 0;
+    for (unsigned i = 0; i < *n; ++i) {
+        auto gva = rd.u64();
+        auto kind = gva ? rd.u8() : Result<std::uint8_t>(gva.error());
+        auto b = kind ? rd.bytes() : Result<net::ByteView>(kind.error());
+        if (!b) return b.error();
+        if (*kind > static_cast<std::uint8_t>(memory::InputRange::Kind::buffer))
+            return make_error(EINVAL, "input range of unknown kind {}", *kind);
+        total += b->size();
+        if (total > kMaxInputBytes) return make_error(EINVAL, "input ranges of more than {} bytes", kMaxInputBytes);
+        if (*kind == static_cast<std::uint8_t>(memory::InputRange::Kind::string) && (b->empty() || b->back() != 0))
+            return make_error(EINVAL, "input string without its NUL");
+        s.ranges.push_back({*gva, static_cast<memory::InputRange::Kind>(*kind), {b->begin(), b->end()}});
+    }
+    return {};
+}
+
 template <typename T>
 Result<T> finish(net::WireReader& rd, T m) {
     if (auto e = rd.expect_end(); !e) return e.error();
@@ -48,19 +79,20 @@ Result<T> finish(net::WireReader& rd, T m) {
 
 net::Bytes encode(const SpawnMsg& m) {
     net::WireWriter w(256);
-    w.u32(static_cast<std::uint32_t>(m.tid));
+    w.u32(static_cast<std::uint32_t>(m.tid)).u16(m.channel_port).u64(m.cookie);
     put_state(w, m.state);
     return w.take();
 }
 
 net::Bytes encode(const TrapMsg& m) {
-    net::WireWriter w(256 + m.state.fpu.size());
+    net::WireWriter w(256 + m.state.fpu.size() + m.inputs.total_bytes());
     w.u32(static_cast<std::uint32_t>(m.tid)).u32(static_cast<std::uint32_t>(m.host_tid));
     w.u8(static_cast<std::uint8_t>(m.exit.kind)).u8(m.exit.in_guest ? 1 : 0);
     w.u32(static_cast<std::uint32_t>(m.exit.signo)).u32(static_cast<std::uint32_t>(m.exit.si_code));
     w.u64(m.exit.fault_addr);
     w.string(m.exit.what.size() > kMaxWhat ? m.exit.what.substr(0, kMaxWhat) : m.exit.what);
     put_state(w, m.state);
+    put_inputs(w, m.inputs);
     return w.take();
 }
 
@@ -88,7 +120,12 @@ Result<SpawnMsg> decode_spawn(net::ByteView b) {
     SpawnMsg m;
     auto tid = rd.u32();
     if (!tid) return tid.error();
+    auto port = rd.u16();
+    auto cookie = port ? rd.u64() : Result<std::uint64_t>(port.error());
+    if (!cookie) return cookie.error();
     m.tid = static_cast<std::int32_t>(*tid);
+    m.channel_port = *port;
+    m.cookie = *cookie;
     if (auto e = get_state(rd, m.state); !e) return e.error();
     return finish(rd, std::move(m));
 }
@@ -116,6 +153,7 @@ Result<TrapMsg> decode_trap(net::ByteView b) {
     m.exit.fault_addr = *addr;
     m.exit.what = std::move(*what);
     if (auto e = get_state(rd, m.state); !e) return e.error();
+    if (auto e = get_inputs(rd, m.inputs); !e) return e.error();
     return finish(rd, std::move(m));
 }
 

@@ -10,16 +10,22 @@
 //   Shutdown  origin -> node   the program ended with `status`; answer Bye
 //   Bye       node -> origin   the node has stopped its guest threads
 //
-// A thread's register file, FS/GS base and FPU image move with every Trap
-// and Resume (the executor at the origin runs the syscall on a copy of the
-// thread's state, exactly as a local vCPU thread would). The FPU image is
-// sent back only when the executor changed it (signal frames, sigreturn).
+// Trap and Resume travel on the thread's own SyscallChannel
+// (syscall_channel.hpp), the others on the DSM engine's connections.
+//
+// A thread's register file and FS/GS base move with every Trap and Resume
+// (the executor at the origin runs the syscall on a copy of the thread's
+// state, exactly as a local vCPU thread would). The FPU image moves only
+// when needed: the executor asks for it (signal frames, sigreturn) and
+// sends it back only when it changed it. A Trap also carries the memory the
+// call only reads (input_capture.hpp).
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "net/wire_frame.hpp"
 #include "vmm/base/result.hpp"
+#include "vmm/memory/input_snapshot.hpp"
 #include "vmm/platform/regs.hpp"
 #include "vmm/platform/vcpu.hpp"
 
@@ -43,6 +49,8 @@ struct ThreadState {
 
 struct SpawnMsg {
     std::int32_t tid = 0;
+    std::uint16_t channel_port = 0;  // the origin's ChannelListener
+    std::uint64_t cookie = 0;        // proves the channel's hello
     ThreadState state;
 };
 
@@ -51,6 +59,7 @@ struct TrapMsg {
     std::int32_t host_tid = 0;  // the node's host thread (thread table)
     platform::VcpuExit exit;    // kind, signo, si_code, fault_addr, what, in_guest
     ThreadState state;
+    memory::InputSnapshot inputs;  // syscall traps only; may be empty
 };
 
 struct ResumeMsg {

@@ -7,7 +7,9 @@
 #include <thread>
 
 #include "vmm/base/log.hpp"
+#include "vmm/cluster/input_capture.hpp"
 #include "vmm/cluster/origin_cluster.hpp"
+#include "vmm/cluster/syscall_channel.hpp"
 #include "vmm/memory/layout.hpp"
 
 namespace spanvm::cluster {
@@ -71,23 +73,6 @@ void NodeRunner::on_app(dsm::NodeId from, std::uint16_t type, net::ByteView payl
             start_thread(std::move(*m));
             return;
         }
-        case kResumeType: {
-            auto m = decode_resume(payload);
-            if (!m) bad(m.error().message);
-            std::shared_ptr<Thread> t;
-            {
-                std::lock_guard lk(mu_);
-                auto it = threads_.find(m->tid);
-                if (it == threads_.end()) return;
-                t = it->second;
-            }
-            {
-                std::lock_guard lk(t->mu);
-                t->resumes.push_back(std::move(*m));
-            }
-            t->cv.notify_one();
-            return;
-        }
         case kKickType: {
             auto m = decode_kick(payload);
             if (!m) bad(m.error().message);
@@ -132,8 +117,17 @@ void NodeRunner::guest_loop(std::shared_ptr<Thread> t, std::unique_ptr<platform:
     auto fail = [&](const std::string& what) {
         engine_->fail(fmt::format("node {}: guest thread {}: {}", opts_.self, t->tid, what));
     };
+    auto ch = SyscallChannel::connect(opts_.cluster.node(0).address, m.channel_port, m.cookie, t->tid);
+    if (!ch) fail(ch.error().message);
+    // A broken channel means the origin is gone or ending: its DSM
+    // connection tells which (Shutdown: exit 0; else the one-line failure).
+    auto park = [&] {
+        for (;;) ::pause();
+    };
     if (auto r = v->attach_thread(); !r) fail(r.error().message);
     if (auto r = v->set_initial_state(m.state.regs, m.state.fs_base, m.state.gs_base); !r) fail(r.error().message);
+    auto& mem = platform_->memory();
+    const std::span<const std::uint8_t> ram(mem.host_base(), mem.size());
     uint64_t fs = m.state.fs_base, gs = m.state.gs_base;
     for (;;) {
         platform::VcpuExit e = v->run();
@@ -141,19 +135,33 @@ void NodeRunner::guest_loop(std::shared_ptr<Thread> t, std::unique_ptr<platform:
         TrapMsg tr;
         tr.tid = t->tid;
         tr.host_tid = t->host_tid;
-        tr.exit = std::move(e);
         tr.state.regs = v->regs();
         tr.state.fs_base = fs;
         tr.state.gs_base = gs;
-        auto fpu = v->save_fpu();
-        if (fpu) tr.state.fpu = std::move(*fpu);
-        if (auto s = engine_->send_app(0, kTrapType, encode(tr)); !s) fail(s.error().message);
+        if (e.kind == platform::VcpuExit::Kind::syscall) {
+            const auto& r = tr.state.regs;
+            const std::uint64_t args[6] = {r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9};
+            tr.inputs = capture_inputs(static_cast<std::int64_t>(r.rax), args, ram, layout::kUserBase);
+        } else if (auto fpu = v->save_fpu()) {
+            tr.state.fpu = std::move(*fpu);  // exceptions and kicks: a signal frame is likely
+        }
+        tr.exit = std::move(e);
+        if (auto s = (*ch)->send(ChannelType::trap, encode(tr)); !s) park();
         ResumeMsg r;
-        {
-            std::unique_lock lk(t->mu);
-            t->cv.wait(lk, [&] { return !t->resumes.empty(); });
-            r = std::move(t->resumes.front());
-            t->resumes.pop_front();
+        for (;;) {
+            auto f = (*ch)->receive();
+            if (!f) park();
+            if (f->type == ChannelType::fpu_request) {
+                auto fpu = v->save_fpu();
+                if (!fpu) fail("FPU image for the origin: " + fpu.error().message);
+                if (auto s = (*ch)->send(ChannelType::fpu, *fpu); !s) park();
+                continue;
+            }
+            auto d = f->type == ChannelType::resume ? decode_resume(f->payload)
+                                                    : Result<ResumeMsg>(make_error(EPROTO, "unexpected frame"));
+            if (!d) fail(fmt::format("bad Resume from the origin: {}", d.error().message));
+            r = std::move(*d);
+            break;
         }
         if (r.exit) {
             std::lock_guard lk(mu_);

@@ -3,16 +3,16 @@
 // at the same guest addresses as the origin, puts it under the DSM, then
 // runs the guest threads the origin places here (Spawn). Every time such a
 // thread leaves the guest (syscall, CPU exception, kick) its state goes to
-// its executor at the origin (Trap) and the thread waits for the Resume.
+// its executor at the origin (Trap, on the thread's own SyscallChannel) and
+// the thread waits on that channel for the Resume.
 // The node exits 0 when the origin says the program ended (Shutdown), and
 // with the DSM's one-line failure (status 70) when the origin or another
 // node fails.
 //
 // Threads: one host thread per guest thread here; the transport's I/O
-// thread routes Resume/Kick/Shutdown. mu_ guards the thread map (leaf).
+// thread handles Spawn/Kick/Shutdown. mu_ guards the thread map (leaf).
 #include <atomic>
 #include <condition_variable>
-#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -42,9 +42,6 @@ private:
         int tid = 0;
         std::atomic<int> host_tid{0};
         std::atomic<bool> kicked{false};
-        std::mutex mu;
-        std::condition_variable cv;
-        std::deque<ResumeMsg> resumes;
     };
 
     explicit NodeRunner(const NodeOptions& o) : opts_(o) {}

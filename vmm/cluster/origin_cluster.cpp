@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cstring>
+#include <thread>
 
 #include "net/wire_reader.hpp"
 #include "vmm/base/log.hpp"
@@ -43,7 +44,37 @@ Result<void> OriginCluster::attach_memory(memory::GuestMemory& mem) {
     auto e = dsm::DsmEngine::create(std::move(o));
     if (!e) return e.error();
     engine_ = std::move(*e);
+    auto l = ChannelListener::start(config_.node(0).address,
+                                    [this](std::int32_t tid, std::unique_ptr<SyscallChannel> ch) {
+                                        on_channel(tid, std::move(ch));
+                                    });
+    if (!l) return l.error();
+    listener_ = std::move(*l);
     return engine_->start();
+}
+
+std::uint16_t OriginCluster::channel_port() const { return listener_ ? listener_->port() : 0; }
+
+std::uint64_t OriginCluster::channel_cookie() const { return listener_ ? listener_->cookie() : 0; }
+
+void OriginCluster::on_channel(std::int32_t tid, std::unique_ptr<SyscallChannel> ch) {
+    std::lock_guard lk(threads_mu_);
+    auto it = threads_.find(tid);
+    if (it == threads_.end()) {
+        log::warn("syscall channel for unknown thread {} dropped", tid);
+        return;
+    }
+    it->second->attach_channel(std::move(ch));
+}
+
+void OriginCluster::channel_lost(unsigned node, int tid, const std::string& why) {
+    if (shut_) return;
+    // The DSM engine usually notices a dead node first and ends the program
+    // with its one line; give it that chance so there is one line, not two.
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    if (shut_) return;
+    engine_->fail(fmt::format("{}: syscall channel of thread {} lost: {}",
+                              config_.describe(static_cast<dsm::NodeId>(node)), tid, why));
 }
 
 unsigned OriginCluster::place_thread() {
@@ -79,18 +110,7 @@ void OriginCluster::kick(unsigned node, int tid) {
 }
 
 void OriginCluster::on_app(dsm::NodeId from, std::uint16_t type, net::ByteView payload) {
-    if (type == kTrapType) {
-        auto t = decode_trap(payload);
-        if (!t) engine_->fail(fmt::format("{}: bad Trap message: {}", config_.describe(from), t.error().message));
-        std::lock_guard lk(threads_mu_);
-        auto it = threads_.find(t->tid);
-        if (it == threads_.end()) {
-            log::warn("{}: Trap for unknown thread {}", config_.describe(from), t->tid);
-            return;
-        }
-        it->second->deliver(std::move(*t));
-        return;
-    }
+    (void)payload;
     if (type == kByeType) {
         {
             std::lock_guard lk(bye_mu_);

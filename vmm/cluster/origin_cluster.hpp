@@ -5,9 +5,11 @@
 // vCPUs, routes Traps to them, kicks remote threads and ends the program on
 // every node. Implements ClusterHooks for the process layer.
 //
-// Threads: the transport's I/O thread calls on_app(); executors call send()
-// and register/unregister_thread(); any guest thread may call kick() and
-// shutdown(). Lock order: threads_mu_ and bye_mu_ are leaves.
+// Threads: the transport's I/O thread calls on_app(); the ChannelListener's
+// thread hands channels to executors (on_channel); executors call send(),
+// channel_lost() and register/unregister_thread(); any guest thread may call
+// kick() and shutdown(). Lock order: threads_mu_ -> RemoteVcpu::mu_;
+// bye_mu_ and place_mu_ are leaves.
 #include <atomic>
 #include <condition_variable>
 #include <map>
@@ -17,6 +19,7 @@
 #include "net/cluster_config.hpp"
 #include "vmm/cluster/cluster_hooks.hpp"
 #include "vmm/cluster/placement.hpp"
+#include "vmm/cluster/syscall_channel.hpp"
 #include "vmm/dsm/dsm_engine.hpp"
 
 namespace spanvm::cluster {
@@ -44,12 +47,20 @@ public:
     Result<void> send(unsigned node, std::uint16_t type, const net::Bytes& payload);
     void register_thread(int tid, RemoteVcpu* v);
     void unregister_thread(int tid);
+    // Where nodes connect a thread's SyscallChannel (sent in Spawn).
+    std::uint16_t channel_port() const;
+    std::uint64_t channel_cookie() const;
+    // A thread's channel broke. Ends the program naming the node unless the
+    // program is already ending (then it returns).
+    void channel_lost(unsigned node, int tid, const std::string& why);
 
 private:
     void on_app(dsm::NodeId from, std::uint16_t type, net::ByteView payload);
+    void on_channel(std::int32_t tid, std::unique_ptr<SyscallChannel> ch);
 
     net::ClusterConfig config_;
     std::unique_ptr<dsm::DsmEngine> engine_;
+    std::unique_ptr<ChannelListener> listener_;
     std::mutex place_mu_;
     Placement placement_;
     std::mutex threads_mu_;

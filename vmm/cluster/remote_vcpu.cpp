@@ -17,7 +17,7 @@ Result<void> RemoteVcpu::set_initial_state(const platform::Regs& regs, uint64_t 
     state_.regs = regs;
     state_.fs_base = fs_base;
     state_.gs_base = gs_base;
-    SpawnMsg m{tid_, state_};
+    SpawnMsg m{tid_, cluster_.channel_port(), cluster_.channel_cookie(), state_};
     return cluster_.send(node_, kSpawnType, encode(m));
 }
 
@@ -31,19 +31,38 @@ Result<void> RemoteVcpu::set_gs_base(uint64_t v) {
     return {};
 }
 
+Result<void> RemoteVcpu::fetch_fpu() {
+    if (fpu_valid_) return {};
+    SyscallChannel* ch = wait_channel();
+    if (ch == nullptr) return make_error(EIO, "{}", aborted_);
+    if (auto s = ch->send(ChannelType::fpu_request, {}); !s) return s.error();
+    auto f = ch->receive();
+    if (!f) return f.error();
+    if (f->type != ChannelType::fpu || f->payload.size() < 512)
+        return make_error(EPROTO, "node {}: expected an FPU image, got type {:#x} of {} bytes", node_,
+                          static_cast<unsigned>(f->type), f->payload.size());
+    state_.fpu = std::move(f->payload);
+    fpu_valid_ = true;
+    return {};
+}
+
 Result<std::vector<uint8_t>> RemoteVcpu::save_fpu() {
-    if (state_.fpu.empty()) return make_error(EIO, "no FPU image from node {}", node_);
+    if (auto r = fetch_fpu(); !r) return make_error(EIO, "FPU image from node {}: {}", node_, r.error().message);
     return state_.fpu;
 }
 
 Result<void> RemoteVcpu::restore_fpu(std::span<const uint8_t> image) {
     if (image.size() < 512) return make_error(EINVAL, "FPU image shorter than 512 bytes");
     // The node's platform validates it when it loads it; a shorter (FXSAVE)
-    // image replaces the legacy area only.
+    // image replaces the legacy area of the current one.
+    if (image.size() < state_.fpu.size() || state_.fpu.empty()) {
+        if (auto r = fetch_fpu(); !r) return make_error(EIO, "FPU image from node {}: {}", node_, r.error().message);
+    }
     if (image.size() < state_.fpu.size())
         std::copy(image.begin(), image.end(), state_.fpu.begin());
     else
         state_.fpu.assign(image.begin(), image.end());
+    fpu_valid_ = true;
     fpu_dirty_ = true;
     return {};
 }
@@ -58,51 +77,75 @@ void RemoteVcpu::send_resume(bool exit) {
     if (fpu_dirty_) m.state.fpu = state_.fpu;
     fpu_dirty_ = false;
     owes_resume_ = false;
-    (void)cluster_.send(node_, kResumeType, encode(m));  // a lost node is reported by the DSM engine
+    SyscallChannel* ch = wait_channel();
+    // A lost node is reported by the DSM engine (or by the next receive).
+    if (ch != nullptr) (void)ch->send(ChannelType::resume, encode(m));
+}
+
+SyscallChannel* RemoteVcpu::wait_channel() {
+    if (auto* c = channel_ptr_.load(std::memory_order_acquire)) [[likely]]
+        return c;
+    std::unique_lock lk(mu_);
+    cv_.wait(lk, [&] { return channel_ != nullptr || !aborted_.empty(); });
+    return aborted_.empty() ? channel_.get() : nullptr;
+}
+
+platform::VcpuExit RemoteVcpu::lost(const Error& e) {
+    // At shutdown the nodes close their channels: park until the process
+    // exits. Otherwise the node is gone; the cluster ends the program.
+    cluster_.channel_lost(node_, tid_, e.message);
+    std::unique_lock lk(mu_);
+    cv_.wait(lk, [&] { return !aborted_.empty(); });
+    platform::VcpuExit x;
+    x.kind = platform::VcpuExit::Kind::error;
+    x.what = aborted_;
+    return x;
 }
 
 platform::VcpuExit RemoteVcpu::run() {
     if (owes_resume_) send_resume(false);
-    TrapMsg t;
-    {
-        std::unique_lock lk(mu_);
-        cv_.wait(lk, [&] { return !traps_.empty() || !aborted_.empty(); });
-        if (traps_.empty()) {
-            platform::VcpuExit e;
-            e.kind = platform::VcpuExit::Kind::error;
-            e.what = aborted_;
-            return e;
-        }
-        t = std::move(traps_.front());
-        traps_.pop_front();
-    }
-    state_.regs = t.state.regs;
-    state_.fs_base = t.state.fs_base;
-    state_.gs_base = t.state.gs_base;
-    if (!t.state.fpu.empty()) state_.fpu = std::move(t.state.fpu);
-    remote_host_tid_ = t.host_tid;
+    inputs_.ranges.clear();
+    SyscallChannel* ch = wait_channel();
+    if (ch == nullptr) return lost(make_error(EIO, "aborted"));
+    auto f = ch->receive();
+    if (!f) return lost(f.error());
+    if (f->type != ChannelType::trap)
+        return lost(make_error(EPROTO, "expected a Trap, got type {:#x}", static_cast<unsigned>(f->type)));
+    auto t = decode_trap(f->payload);
+    if (!t) return lost(make_error(EPROTO, "bad Trap: {}", t.error().message));
+    state_.regs = t->state.regs;
+    state_.fs_base = t->state.fs_base;
+    state_.gs_base = t->state.gs_base;
+    fpu_valid_ = !t->state.fpu.empty();
+    if (fpu_valid_) state_.fpu = std::move(t->state.fpu);
+    inputs_ = std::move(t->inputs);
+    remote_host_tid_ = t->host_tid;
     owes_resume_ = true;
-    return t.exit;
+    return t->exit;
 }
 
 void RemoteVcpu::on_thread_exit() {
     send_resume(true);
 }
 
-void RemoteVcpu::deliver(TrapMsg t) {
+void RemoteVcpu::attach_channel(std::unique_ptr<SyscallChannel> ch) {
     {
         std::lock_guard lk(mu_);
-        traps_.push_back(std::move(t));
+        if (channel_) return;  // one per thread; a second hello is dropped
+        channel_ = std::move(ch);
+        channel_ptr_.store(channel_.get(), std::memory_order_release);
+        if (!aborted_.empty()) channel_->shutdown();
     }
-    cv_.notify_one();
+    cv_.notify_all();
 }
 
 void RemoteVcpu::abort(const std::string& why) {
     {
         std::lock_guard lk(mu_);
-        aborted_ = why;
+        aborted_ = why.empty() ? std::string("aborted") : why;
+        if (channel_) channel_->shutdown();
     }
-    cv_.notify_one();
+    cv_.notify_all();
 }
 
 }  // namespace spanvm::cluster

@@ -4,19 +4,23 @@
 // At the origin each remote guest thread has an executor: an ordinary
 // GuestThread whose vCPU is a RemoteVcpu. Its run() sends the previous
 // Resume (the syscall's result and any register, FS/GS or FPU change) and
-// waits for the thread's next Trap; then SyscallGate, signal delivery and
-// exception handling run on the executor exactly as for a local thread, on
-// the trapped thread's state. So every system call a remote thread makes
-// runs at the origin, on the executor paired 1:1 with it, and guest
-// pointers reach guest RAM there through the DSM.
+// waits for the thread's next Trap on the thread's SyscallChannel; then
+// SyscallGate, signal delivery and exception handling run on the executor
+// exactly as for a local thread, on the trapped thread's state. So every
+// system call a remote thread makes runs at the origin, on the executor
+// paired 1:1 with it, and guest pointers reach guest RAM there through the
+// DSM, except the read-only inputs the Trap carries (input_snapshot.hpp).
+// The FPU image is fetched from the node only when asked for (save_fpu).
 //
-// Threads: run() and the accessors are called by the executor only; traps
-// are pushed by the transport's I/O thread (deliver()). mu_ is a leaf.
+// Threads: run() and the accessors are called by the executor only; the
+// ChannelListener's thread attaches the channel once (attach_channel());
+// abort() may come from any thread. mu_ is a leaf.
+#include <atomic>
 #include <condition_variable>
-#include <deque>
 #include <mutex>
 
 #include "vmm/cluster/cluster_messages.hpp"
+#include "vmm/cluster/syscall_channel.hpp"
 #include "vmm/platform/vcpu.hpp"
 
 namespace spanvm::cluster {
@@ -45,15 +49,19 @@ public:
     void set_guest_tid(int tid) override;
     void on_thread_exit() override;
     int remote_host_tid() const override { return remote_host_tid_; }
+    const memory::InputSnapshot* syscall_inputs() const override { return &inputs_; }
 
     unsigned node() const { return node_; }
-    // A Trap for this thread arrived (transport I/O thread).
-    void deliver(TrapMsg t);
+    // The thread's node connected its channel (listener thread).
+    void attach_channel(std::unique_ptr<SyscallChannel> ch);
     // The node failed or the program ends: run() returns an error exit.
     void abort(const std::string& why);
 
 private:
     void send_resume(bool exit);
+    SyscallChannel* wait_channel();  // null once aborted
+    platform::VcpuExit lost(const Error& e);
+    Result<void> fetch_fpu();
 
     OriginCluster& cluster_;
     unsigned node_;
@@ -61,12 +69,15 @@ private:
     int tid_ = 0;
     int remote_host_tid_ = 0;
     ThreadState state_;
+    memory::InputSnapshot inputs_;  // of the current Trap
+    bool fpu_valid_ = false;        // state_.fpu is the thread's current image
     bool fpu_dirty_ = false;
     bool owes_resume_ = false;  // a Trap was taken and not yet answered
 
     std::mutex mu_;
     std::condition_variable cv_;
-    std::deque<TrapMsg> traps_;
+    std::unique_ptr<SyscallChannel> channel_;         // set once under mu_, kept until destruction
+    std::atomic<SyscallChannel*> channel_ptr_{nullptr};  // channel_, published for the executor's fast path
     std::string aborted_;
 };
 

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "vmm/base/result.hpp"
+#include "vmm/memory/input_snapshot.hpp"
 #include "vmm/platform/regs.hpp"
 
 namespace spanvm::platform {
@@ -77,6 +78,9 @@ public:
     virtual void on_thread_exit() {}
     // The host thread on the remote node (0 for a local vCPU).
     virtual int remote_host_tid() const { return 0; }
+    // Guest memory the trapped syscall only reads, copied on the thread's
+    // node (vmm/memory/input_snapshot.hpp); null for a local vCPU.
+    virtual const memory::InputSnapshot* syscall_inputs() const { return nullptr; }
 };
 
 }  // namespace spanvm::platform

@@ -3,6 +3,8 @@
 #include <climits>
 #include <cstddef>
 
+#include "vmm/memory/input_snapshot.hpp"
+
 namespace spanvm::process {
 
 GuestAccess::GuestAccess(uint8_t* host_base, uint64_t lo, uint64_t hi)
@@ -15,6 +17,11 @@ uint8_t* GuestAccess::ptr(uint64_t gva, uint64_t len) const {
     }
     if (gva < lo_ || gva >= hi_ || len > hi_ - gva) return nullptr;
     if (access_ && !access_->accessible(gva, len)) return nullptr;
+    if (const auto* snap = memory::tl_input_snapshot; snap != nullptr) [[unlikely]] {
+        // A forwarded call that writes no guest memory (input_snapshot.hpp):
+        // the copy shipped with its Trap is what the caller's node held.
+        if (const uint8_t* p = snap->buffer(gva, len)) return const_cast<uint8_t*>(p);
+    }
     return host_base_ + gva;
 }
 
@@ -24,6 +31,14 @@ Error GuestAccess::fault_error(uint64_t gva, uint64_t len) {
 
 Result<std::string_view> GuestAccess::cstring(uint64_t gva, size_t max_len) const {
     if (gva < lo_ || gva >= hi_) return fault_error(gva, 1);
+    if (const auto* snap = memory::tl_input_snapshot; snap != nullptr) [[unlikely]] {
+        if (const char* s = snap->string(gva)) {
+            const size_t n = std::strlen(s);
+            if (n >= max_len)
+                return make_error(ENAMETOOLONG, "guest string at {:#x} longer than {} bytes", gva, max_len);
+            return std::string_view(s, n);
+        }
+    }
     uint64_t avail = hi_ - gva;
     if (access_) avail = access_->accessible_prefix(gva, avail < max_len ? avail : max_len);
     if (avail == 0) return fault_error(gva, 1);

@@ -6,6 +6,7 @@
 #include <csignal>
 
 #include "vmm/base/log.hpp"
+#include "vmm/memory/input_snapshot.hpp"
 #include "vmm/process/process.hpp"
 #include "vmm/process/syscalls/syscall_gate.hpp"
 
@@ -33,7 +34,11 @@ void GuestThread::run(const ThreadStart& start) {
                 row_.state.store(ThreadState::in_syscall, std::memory_order_relaxed);
                 const int64_t nr = static_cast<int64_t>(vcpu_->regs().rax);
                 regs_replaced_ = false;
-                SyscallGate::dispatch(*this);
+                {
+                    // Not across signal delivery: frames go to real memory.
+                    memory::InputSnapshotScope inputs(vcpu_->syscall_inputs());
+                    SyscallGate::dispatch(*this);
+                }
                 if (exit_requested_) {
                     row_.state = ThreadState::exited;
                     proc_.thread_exited(row_, std::move(vcpu_), exit_code_);

@@ -1,0 +1,64 @@
+#include <doctest/doctest.h>
+
+#include "vmm/cluster/cluster_messages.hpp"
+
+using namespace spanvm::cluster;
+using spanvm::memory::InputRange;
+
+SCENARIO("Spawn and Trap survive the wire") {
+    GIVEN("a Spawn with a channel port and cookie") {
+        SpawnMsg m;
+        m.tid = 42;
+        m.channel_port = 40001;
+        m.cookie = 0x1122334455667788ull;
+        m.state.regs.rip = 0x401000;
+        m.state.fs_base = 0x7000;
+        WHEN("it is encoded and decoded") {
+            auto d = decode_spawn(encode(m));
+            THEN("every field comes back") {
+                REQUIRE(d);
+                CHECK(d->tid == 42);
+                CHECK(d->channel_port == 40001);
+                CHECK(d->cookie == 0x1122334455667788ull);
+                CHECK(d->state.regs.rip == 0x401000);
+                CHECK(d->state.fs_base == 0x7000);
+                CHECK(d->state.fpu.empty());
+            }
+        }
+    }
+    GIVEN("a syscall Trap carrying a path and a buffer, without an FPU image") {
+        TrapMsg t;
+        t.tid = 7;
+        t.host_tid = 1234;
+        t.exit.kind = spanvm::platform::VcpuExit::Kind::syscall;
+        t.state.regs.rax = 2;
+        t.inputs.ranges.push_back({0x20000, InputRange::Kind::string, {'/', 'x', 0}});
+        t.inputs.ranges.push_back({0x30000, InputRange::Kind::buffer, {9, 8, 7}});
+        WHEN("it is encoded and decoded") {
+            auto d = decode_trap(encode(t));
+            THEN("the inputs come back intact") {
+                REQUIRE(d);
+                CHECK(d->tid == 7);
+                CHECK(d->host_tid == 1234);
+                CHECK(d->state.regs.rax == 2);
+                REQUIRE(d->inputs.ranges.size() == 2);
+                CHECK(std::string(d->inputs.string(0x20000)) == "/x");
+                CHECK(d->inputs.buffer(0x30001, 2)[0] == 8);
+            }
+        }
+        WHEN("a string range loses its NUL") {
+            t.inputs.ranges[0].bytes.pop_back();
+            THEN("the Trap is refused") { CHECK_FALSE(decode_trap(encode(t))); }
+        }
+        WHEN("it carries more than 8 ranges") {
+            t.inputs.ranges.resize(9, t.inputs.ranges[1]);
+            THEN("the Trap is refused") { CHECK_FALSE(decode_trap(encode(t))); }
+        }
+        WHEN("the encoding is cut short anywhere") {
+            auto b = encode(t);
+            THEN("every prefix is refused, never read past") {
+                for (std::size_t n = 0; n < b.size(); ++n) CHECK_FALSE(decode_trap(spanvm::net::ByteView(b.data(), n)));
+            }
+        }
+    }
+}

@@ -1,0 +1,103 @@
+#include <doctest/doctest.h>
+
+#include <sys/syscall.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "vmm/cluster/input_capture.hpp"
+
+using spanvm::cluster::capture_inputs;
+using spanvm::cluster::kMaxCapturedBuffer;
+using spanvm::memory::InputRange;
+
+namespace {
+
+constexpr std::uint64_t kLo = 0x10000;
+
+struct Ram {
+    std::vector<std::uint8_t> bytes = std::vector<std::uint8_t>(0x80000, 0);
+    void put(std::uint64_t at, const std::string& s) { std::memcpy(bytes.data() + at, s.c_str(), s.size() + 1); }
+    spanvm::memory::InputSnapshot capture(std::int64_t nr, std::uint64_t a0 = 0, std::uint64_t a1 = 0,
+                                          std::uint64_t a2 = 0, std::uint64_t a3 = 0, std::uint64_t a4 = 0,
+                                          std::uint64_t a5 = 0) const {
+        const std::uint64_t args[6] = {a0, a1, a2, a3, a4, a5};
+        return capture_inputs(nr, args, bytes, kLo);
+    }
+};
+
+}  // namespace
+
+SCENARIO("a node copies the paths a forwarded call reads") {
+    GIVEN("two NUL-terminated paths in guest RAM") {
+        Ram r;
+        r.put(0x20000, "/tmp/a");
+        r.put(0x30000, "/tmp/b");
+        WHEN("open(path) traps") {
+            auto s = r.capture(SYS_open, 0x20000, 0, 0);
+            THEN("its path is captured with the NUL") {
+                REQUIRE(s.ranges.size() == 1);
+                CHECK(s.ranges[0].kind == InputRange::Kind::string);
+                CHECK(std::string(s.string(0x20000)) == "/tmp/a");
+            }
+        }
+        WHEN("symlinkat(target, dirfd, linkpath) traps") {
+            auto s = r.capture(SYS_symlinkat, 0x20000, static_cast<std::uint64_t>(-100), 0x30000);
+            THEN("arguments 0 and 2 are captured, not the dirfd") {
+                REQUIRE(s.ranges.size() == 2);
+                CHECK(std::string(s.string(0x20000)) == "/tmp/a");
+                CHECK(std::string(s.string(0x30000)) == "/tmp/b");
+            }
+        }
+        WHEN("renameat2(olddirfd, old, newdirfd, new, flags) traps") {
+            auto s = r.capture(SYS_renameat2, 3, 0x20000, 4, 0x30000, 0);
+            THEN("arguments 1 and 3 are captured") { CHECK(s.ranges.size() == 2); }
+        }
+        WHEN("a path pointer is NULL, below the user window or past RAM") {
+            THEN("nothing is captured: the executor reports EFAULT itself") {
+                CHECK(r.capture(SYS_mkdir, 0).empty());
+                CHECK(r.capture(SYS_mkdir, kLo - 8).empty());
+                CHECK(r.capture(SYS_mkdir, 0x90000).empty());
+            }
+        }
+    }
+    GIVEN("a path with no NUL within PATH_MAX bytes") {
+        Ram r;
+        std::memset(r.bytes.data() + 0x20000, 'x', 5000);
+        WHEN("stat(path) traps") {
+            THEN("nothing is captured: the executor reports ENAMETOOLONG itself") {
+                CHECK(r.capture(SYS_stat, 0x20000, 0x30000).empty());
+            }
+        }
+    }
+}
+
+SCENARIO("a node copies the data of calls that write no guest memory") {
+    GIVEN("a buffer in guest RAM") {
+        Ram r;
+        r.put(0x20000, "hello");
+        WHEN("write(fd, buf, 5) traps") {
+            auto s = r.capture(SYS_write, 1, 0x20000, 5);
+            THEN("the 5 bytes are captured as a buffer") {
+                REQUIRE(s.ranges.size() == 1);
+                CHECK(s.ranges[0].kind == InputRange::Kind::buffer);
+                REQUIRE(s.buffer(0x20000, 5) != nullptr);
+                CHECK(std::memcmp(s.buffer(0x20000, 5), "hello", 5) == 0);
+                CHECK(s.buffer(0x20000, 6) == nullptr);
+            }
+        }
+        WHEN("sendto(fd, buf, 5, 0, addr, 16) traps") {
+            auto s = r.capture(SYS_sendto, 3, 0x20000, 5, 0, 0x30000, 16);
+            THEN("the data and the address are captured") { CHECK(s.ranges.size() == 2); }
+        }
+        WHEN("the data is larger than the cap") {
+            THEN("nothing is captured: the executor reads it through the DSM") {
+                CHECK(r.capture(SYS_write, 1, 0x20000, kMaxCapturedBuffer + 1).empty());
+            }
+        }
+        WHEN("read(fd, buf, n), which writes guest memory, traps") {
+            THEN("nothing is captured") { CHECK(r.capture(SYS_read, 0, 0x20000, 5).empty()); }
+        }
+    }
+}

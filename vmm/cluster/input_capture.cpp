@@ -1,0 +1,82 @@
+#include "vmm/cluster/input_capture.hpp"
+
+#include <sys/syscall.h>
+
+#include <cstring>
+
+namespace spanvm::cluster {
+
+namespace {
+
+// Bit i set: argument i is a path (const char*) the call only reads.
+unsigned path_args(std::int64_t nr) {
+    switch (nr) {
+        case SYS_open: case SYS_creat: case SYS_stat: case SYS_lstat: case SYS_access: case SYS_mkdir:
+        case SYS_rmdir: case SYS_unlink: case SYS_readlink: case SYS_chdir: case SYS_chmod: case SYS_chown:
+        case SYS_lchown: case SYS_truncate: case SYS_utimes: case SYS_utime: case SYS_mknod: case SYS_statfs:
+        case SYS_chroot: case SYS_listxattr: case SYS_llistxattr: case SYS_acct: case SYS_swapoff:
+            return 0b1;
+        case SYS_openat: case SYS_newfstatat: case SYS_statx: case SYS_faccessat: case SYS_faccessat2:
+        case SYS_mkdirat: case SYS_unlinkat: case SYS_readlinkat: case SYS_fchmodat: case SYS_fchownat:
+        case SYS_utimensat: case SYS_futimesat: case SYS_mknodat: case SYS_inotify_add_watch: case SYS_openat2:
+            return 0b10;
+        case SYS_symlink: case SYS_link: case SYS_rename: case SYS_getxattr: case SYS_lgetxattr:
+        case SYS_setxattr: case SYS_lsetxattr: case SYS_removexattr: case SYS_lremovexattr:
+            return 0b11;
+        case SYS_symlinkat:
+            return 0b101;
+        case SYS_linkat: case SYS_renameat: case SYS_renameat2:
+            return 0b1010;
+        default:
+            return 0;
+    }
+}
+
+void add_string(memory::InputSnapshot& s, std::uint64_t gva, std::span<const std::uint8_t> ram, std::uint64_t lo) {
+    if (gva < lo || gva >= ram.size()) return;
+    const std::size_t avail = ram.size() - gva;
+    const std::size_t scan = avail < kPathMax ? avail : kPathMax;
+    const auto* p = ram.data() + gva;
+    const void* nul = std::memchr(p, 0, scan);
+    if (nul == nullptr) return;  // too long or runs off RAM: the executor reports it
+    const auto n = static_cast<std::size_t>(static_cast<const std::uint8_t*>(nul) - p) + 1;
+    s.ranges.push_back({gva, memory::InputRange::Kind::string, std::vector<std::uint8_t>(p, p + n)});
+}
+
+bool in_ram(std::uint64_t gva, std::uint64_t len, std::span<const std::uint8_t> ram, std::uint64_t lo) {
+    return gva >= lo && gva <= ram.size() && len <= ram.size() - gva;
+}
+
+}  // namespace
+
+memory::InputSnapshot capture_inputs(std::int64_t nr, const std::uint64_t (&args)[6],
+                                     std::span<const std::uint8_t> ram, std::uint64_t lo) {
+    memory::InputSnapshot s;
+    if (unsigned mask = path_args(nr); mask != 0) {
+        for (unsigned i = 0; i < 6; ++i)
+            if ((mask >> i) & 1u) add_string(s, args[i], ram, lo);
+        return s;
+    }
+    // Calls that write no guest memory: their data (and sendto's address).
+    std::uint64_t buf = 0, len = 0, addr = 0, addr_len = 0;
+    switch (nr) {
+        case SYS_write: case SYS_pwrite64:
+            buf = args[1], len = args[2];
+            break;
+        case SYS_sendto:
+            buf = args[1], len = args[2], addr = args[4], addr_len = args[5];
+            break;
+        default:
+            return s;
+    }
+    if (len == 0 || len + addr_len > kMaxCapturedBuffer || !in_ram(buf, len, ram, lo)) return s;
+    if (addr != 0 && (addr_len == 0 || !in_ram(addr, addr_len, ram, lo))) return s;
+    s.ranges.push_back({buf, memory::InputRange::Kind::buffer,
+                        std::vector<std::uint8_t>(ram.data() + buf, ram.data() + buf + len)});
+    if (addr != 0)
+        s.ranges.push_back({addr, memory::InputRange::Kind::buffer,
+                            std::vector<std::uint8_t>(ram.data() + addr, ram.data() + addr + addr_len)});
+    return s;
+}
+
+}  // namespace spanvm::cluster
