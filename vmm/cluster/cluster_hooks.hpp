@@ -20,6 +20,9 @@ public:
     // Puts guest RAM [user base, end) under the DSM and waits until every
     // node has joined. Called once, before the program is loaded.
     virtual Result<void> attach_memory(memory::GuestMemory& mem) = 0;
+    // munmap / MADV_DONTNEED of guest RAM [gpa, gpa+len), page-aligned:
+    // afterwards every node reads zeros there.
+    virtual void discard(std::uint64_t gpa, std::uint64_t len) = 0;
     // The node a new guest thread runs on (0 = the origin).
     virtual unsigned place_thread() = 0;
     virtual void thread_gone(unsigned node) = 0;

@@ -37,6 +37,7 @@ Result<void> OriginCluster::attach_memory(memory::GuestMemory& mem) {
     o.pages = (mem.size() - layout::kUserBase) / layout::kPageSize;
     o.home = "node:0";  // the origin holds the program's memory; nodes fetch on demand
     o.external_base = mem.host_base() + layout::kUserBase;
+    ram_base_ = mem.host_base();
     o.version_salt = cluster_version_salt(mem.size());
     o.app_type_first = kClusterTypeFirst;
     o.app_type_last = kClusterTypeLast;
@@ -75,6 +76,20 @@ void OriginCluster::channel_lost(unsigned node, int tid, const std::string& why)
     if (shut_) return;
     engine_->fail(fmt::format("{}: syscall channel of thread {} lost: {}",
                               config_.describe(static_cast<dsm::NodeId>(node)), tid, why));
+}
+
+void OriginCluster::discard(std::uint64_t gpa, std::uint64_t len) {
+    // Departure from a real discard transaction: a page some node holds is
+    // zeroed through the coherent mapping (an ownership fetch, then zeros);
+    // only pages nobody was ever handed are skipped, which is what makes
+    // munmap of big, mostly untouched mappings (thread stacks, malloc
+    // arenas) cheap.
+    if (gpa < layout::kUserBase) return;
+    for (std::uint64_t a = gpa; a < gpa + len; a += layout::kPageSize) {
+        const dsm::PageIndex page = (a - layout::kUserBase) / layout::kPageSize;
+        if (page >= engine_->page_count() || engine_->untouched(page)) continue;
+        std::memset(ram_base_ + a, 0, layout::kPageSize);
+    }
 }
 
 unsigned OriginCluster::place_thread() {

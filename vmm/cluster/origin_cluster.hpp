@@ -35,6 +35,7 @@ public:
     ~OriginCluster() override;
 
     Result<void> attach_memory(memory::GuestMemory& mem) override;
+    void discard(std::uint64_t gpa, std::uint64_t len) override;
     unsigned place_thread() override;
     void thread_gone(unsigned node) override;
     std::unique_ptr<platform::Vcpu> remote_vcpu(unsigned node, unsigned long vcpu_id) override;
@@ -61,6 +62,7 @@ private:
     net::ClusterConfig config_;
     std::unique_ptr<dsm::DsmEngine> engine_;
     std::unique_ptr<ChannelListener> listener_;
+    std::uint8_t* ram_base_ = nullptr;  // host view of guest RAM (guest address 0)
     std::mutex place_mu_;
     Placement placement_;
     std::mutex threads_mu_;

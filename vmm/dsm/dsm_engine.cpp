@@ -157,6 +157,13 @@ LocalState DsmEngine::local_state(PageIndex page) {
     return sh.protocol.local_state(page);
 }
 
+bool DsmEngine::untouched(PageIndex page) {
+    Shard& sh = shard(page);
+    std::lock_guard lk(sh.mu);
+    return sh.protocol.directory(page).state == DirState::Uncached &&
+           sh.protocol.local_state(page) == LocalState::Invalid;
+}
+
 // ------------------------------------------------------------------ threads
 
 void DsmEngine::fault_loop() {

@@ -137,6 +137,9 @@ public:
     net::Transport& transport() { return *transport_; }
     // Snapshot of the protocol's view of a local page (takes its shard mutex).
     LocalState local_state(PageIndex page);
+    // At the page's home: no node, this one included, was ever handed the
+    // page since it was last zero (directory Uncached, no local copy).
+    bool untouched(PageIndex page);
 
 private:
     DsmEngine(DsmEngineOptions options, Protocol protocol, std::unique_ptr<UffdRegion> region);

@@ -213,10 +213,9 @@ Result<ThreadStart> Process::load_program(std::span<const uint8_t> bytes) {
 void Process::discard(const std::vector<Range>& ranges) {
     if (cfg_.cluster) {
         // Guest RAM is under the DSM: dropping a page locally would leave the
-        // directory believing this node still holds it, so zero it through
-        // the coherent mapping instead (departure: costs an ownership fetch).
+        // directory believing this node still holds it (OriginCluster::discard).
         for (auto& r : ranges)
-            if (uint8_t* p = platform_->memory().host_ptr(r.start, r.len)) std::memset(p, 0, r.len);
+            if (platform_->memory().host_ptr(r.start, r.len)) cfg_.cluster->discard(r.start, r.len);
         return;
     }
     for (auto& r : ranges)
