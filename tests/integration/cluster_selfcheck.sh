@@ -26,5 +26,9 @@ awk '/thread table/ { on = 1; next } /hot pages/ { on = 0 } on && $1 ~ /^[0-9]+$
 for ((k = 0; k < hosts; k++)); do
     grep -qx "$k" nodes || fail "no guest thread ran on node $k; thread table:"$'\n'"$(show err)"
 done
+# Columns 11 and 12: the thread's DSM read and write faults; a thread on
+# another node must have taken some (its stack and TLS at least).
+remote_faults="$(awk '/thread table/ { on = 1; next } /hot pages/ { on = 0 } on && $1 ~ /^[0-9]+$/ && $2 != 0 { s += $11 + $12 } END { print s + 0 }' err)"
+[ "$remote_faults" -gt 0 ] || fail "thread table shows no page faults for threads on other nodes:"$'\n'"$(show err)"
 expect_grep "machine table .$hosts nodes" err "--stats machine table"
 pass "$hosts hosts${4:+ ($4)}, threads on every node"

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -34,6 +35,8 @@ public:
     // The program ended with `status`: every node stops its threads. Returns
     // when they have acknowledged or a short timeout passed.
     virtual void shutdown(int status) = 0;
+    // DSM read and write faults taken here by host thread `host_tid`.
+    virtual std::pair<std::uint64_t, std::uint64_t> thread_faults(int host_tid) = 0;
     // The machine table (id, address, port, threads, bytes, state).
     virtual std::string machine_table() = 0;
     // Top hot pages of guest RAM, one line each, at most `n`.

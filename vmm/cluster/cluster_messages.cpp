@@ -93,6 +93,7 @@ net::Bytes encode(const TrapMsg& m) {
     w.string(m.exit.what.size() > kMaxWhat ? m.exit.what.substr(0, kMaxWhat) : m.exit.what);
     put_state(w, m.state);
     put_inputs(w, m.inputs);
+    w.u64(m.read_faults).u64(m.write_faults);
     return w.take();
 }
 
@@ -154,6 +155,11 @@ Result<TrapMsg> decode_trap(net::ByteView b) {
     m.exit.what = std::move(*what);
     if (auto e = get_state(rd, m.state); !e) return e.error();
     if (auto e = get_inputs(rd, m.inputs); !e) return e.error();
+    auto rf = rd.u64();
+    auto wf = rf ? rd.u64() : Result<std::uint64_t>(rf.error());
+    if (!wf) return wf.error();
+    m.read_faults = *rf;
+    m.write_faults = *wf;
     return finish(rd, std::move(m));
 }
 

@@ -60,6 +60,8 @@ struct TrapMsg {
     platform::VcpuExit exit;    // kind, signo, si_code, fault_addr, what, in_guest
     ThreadState state;
     memory::InputSnapshot inputs;  // syscall traps only; may be empty
+    std::uint64_t read_faults = 0;   // the thread's DSM faults on its node so far
+    std::uint64_t write_faults = 0;
 };
 
 struct ResumeMsg {

@@ -41,6 +41,7 @@ int NodeRunner::serve() {
     o.app_type_first = kClusterTypeFirst;
     o.app_type_last = kClusterTypeLast;
     o.app_handler = [this](dsm::NodeId from, std::uint16_t type, net::ByteView p) { on_app(from, type, p); };
+    o.fault_observer = [this](std::int32_t tid, bool write) { faults_.record(tid, write); };
     auto e = dsm::DsmEngine::create(std::move(o));
     if (!e) {
         log::error("node {}: {}", opts_.self, e.error().message);
@@ -138,6 +139,9 @@ void NodeRunner::guest_loop(std::shared_ptr<Thread> t, std::unique_ptr<platform:
         tr.state.regs = v->regs();
         tr.state.fs_base = fs;
         tr.state.gs_base = gs;
+        const FaultCounts fc = faults_.get(t->host_tid);
+        tr.read_faults = fc.read;
+        tr.write_faults = fc.write;
         if (e.kind == platform::VcpuExit::Kind::syscall) {
             const auto& r = tr.state.regs;
             const std::uint64_t args[6] = {r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9};

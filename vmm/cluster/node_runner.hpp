@@ -20,6 +20,7 @@
 
 #include "net/cluster_config.hpp"
 #include "vmm/cluster/cluster_messages.hpp"
+#include "vmm/cluster/thread_faults.hpp"
 #include "vmm/dsm/dsm_engine.hpp"
 #include "vmm/platform/platform.hpp"
 
@@ -53,6 +54,7 @@ private:
     NodeOptions opts_;
     std::unique_ptr<platform::Platform> platform_;
     std::unique_ptr<dsm::DsmEngine> engine_;
+    ThreadFaults faults_;
     std::mutex mu_;
     std::map<int, std::shared_ptr<Thread>> threads_;
     std::condition_variable done_cv_;

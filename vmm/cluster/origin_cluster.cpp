@@ -42,6 +42,7 @@ Result<void> OriginCluster::attach_memory(memory::GuestMemory& mem) {
     o.app_type_first = kClusterTypeFirst;
     o.app_type_last = kClusterTypeLast;
     o.app_handler = [this](dsm::NodeId from, std::uint16_t type, net::ByteView p) { on_app(from, type, p); };
+    o.fault_observer = [this](std::int32_t tid, bool write) { faults_.record(tid, write); };
     auto e = dsm::DsmEngine::create(std::move(o));
     if (!e) return e.error();
     engine_ = std::move(*e);
@@ -76,6 +77,11 @@ void OriginCluster::channel_lost(unsigned node, int tid, const std::string& why)
     if (shut_) return;
     engine_->fail(fmt::format("{}: syscall channel of thread {} lost: {}",
                               config_.describe(static_cast<dsm::NodeId>(node)), tid, why));
+}
+
+std::pair<std::uint64_t, std::uint64_t> OriginCluster::thread_faults(int host_tid) {
+    auto c = faults_.get(host_tid);
+    return {c.read, c.write};
 }
 
 void OriginCluster::discard(std::uint64_t gpa, std::uint64_t len) {

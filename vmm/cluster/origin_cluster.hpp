@@ -20,6 +20,7 @@
 #include "vmm/cluster/cluster_hooks.hpp"
 #include "vmm/cluster/placement.hpp"
 #include "vmm/cluster/syscall_channel.hpp"
+#include "vmm/cluster/thread_faults.hpp"
 #include "vmm/dsm/dsm_engine.hpp"
 
 namespace spanvm::cluster {
@@ -41,6 +42,7 @@ public:
     std::unique_ptr<platform::Vcpu> remote_vcpu(unsigned node, unsigned long vcpu_id) override;
     void kick(unsigned node, int tid) override;
     void shutdown(int status) override;
+    std::pair<std::uint64_t, std::uint64_t> thread_faults(int host_tid) override;
     std::string machine_table() override;
     std::string hot_pages(std::size_t n) override;
     nlohmann::json tables_json(std::size_t top_pages) override;
@@ -62,6 +64,7 @@ private:
     net::ClusterConfig config_;
     std::unique_ptr<dsm::DsmEngine> engine_;
     std::unique_ptr<ChannelListener> listener_;
+    ThreadFaults faults_;
     std::uint8_t* ram_base_ = nullptr;  // host view of guest RAM (guest address 0)
     std::mutex place_mu_;
     Placement placement_;

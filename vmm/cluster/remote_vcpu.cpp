@@ -120,6 +120,7 @@ platform::VcpuExit RemoteVcpu::run() {
     if (fpu_valid_) state_.fpu = std::move(t->state.fpu);
     inputs_ = std::move(t->inputs);
     remote_host_tid_ = t->host_tid;
+    remote_faults_ = {t->read_faults, t->write_faults};
     owes_resume_ = true;
     return t->exit;
 }

@@ -211,6 +211,7 @@ void DsmEngine::deadline_loop(std::chrono::milliseconds limit) {
 void DsmEngine::handle_fault(const UffdRegion::Fault& f) {
     bool write = f.is_write || f.is_wp;
     stats_->record_fault(f.page, write);
+    if (options_.fault_observer && f.tid != 0) options_.fault_observer(static_cast<std::int32_t>(f.tid), write);
     Shard& sh = shard(f.page);
     {
         std::lock_guard lk(sh.mu);

@@ -84,6 +84,10 @@ struct DsmEngineOptions {
     // transport's I/O thread (which must not block on network progress).
     std::uint16_t app_type_first = 0, app_type_last = 0;
     std::function<void(NodeId from, std::uint16_t type, net::ByteView payload)> app_handler;
+    // Optional: told of every fault on the region with the faulting host
+    // thread (0 when the kernel cannot say); runs on the fault thread, so
+    // it must be short and must not touch the region.
+    std::function<void(std::int32_t host_tid, bool write)> fault_observer;
 };
 
 class DsmEngine {

@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "vmm/base/result.hpp"
@@ -78,6 +79,9 @@ public:
     virtual void on_thread_exit() {}
     // The host thread on the remote node (0 for a local vCPU).
     virtual int remote_host_tid() const { return 0; }
+    // DSM read and write faults the thread took on its node (as of its last
+    // trap); zero for a local vCPU.
+    virtual std::pair<uint64_t, uint64_t> remote_faults() const { return {0, 0}; }
     // Guest memory the trapped syscall only reads, copied on the thread's
     // node (vmm/memory/input_snapshot.hpp); null for a local vCPU.
     virtual const memory::InputSnapshot* syscall_inputs() const { return nullptr; }

@@ -387,6 +387,8 @@ void Process::exit_process(int status) {
     futexes_.shutdown();
     std::fflush(stdout);
     if (cfg_.cluster) cfg_.cluster->shutdown(status);
+    if (cfg_.cluster)
+        threads_.refresh_faults([&](int host_tid) { return cfg_.cluster->thread_faults(host_tid); });
     if (cfg_.stats) {
         std::string t = fmt::format("spanvm: platform {}\nspanvm: thread table (pid {}, {} vCPUs created)\n{}",
                                     platform_reason_, pid_, next_vcpu_id_, threads_.format_table());

@@ -57,18 +57,29 @@ std::string ThreadTable::format_table() const {
     // another node, that node's host thread, and executor: the origin's
     // host thread running its syscalls (the process-sharing executor).
     std::string out =
-        fmt::format("{:>8} {:>4} {:>5} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:<8}\n", "tid", "node", "vcpu",
-                    "host-tid", "executor", "sys-local", "sys-fwd", "exits-sys", "exits-exc", "exits-oth", "state");
+        fmt::format("{:>8} {:>4} {:>5} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:<8}\n", "tid", "node",
+                    "vcpu", "host-tid", "executor", "sys-local", "sys-fwd", "exits-sys", "exits-exc", "exits-oth",
+                    "rd-flt", "wr-flt", "state");
     for (auto& r : rows_) {
         const bool remote = r.node_id != 0 && r.remote_host_tid.load() != 0;
         const uint64_t fwd = r.forwarded.load();
-        out += fmt::format("{:>8} {:>4} {:>5} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:<8}\n", r.tid, r.node_id,
+        out += fmt::format("{:>8} {:>4} {:>5} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:<8}\n", r.tid,
+                           r.node_id,
                            r.vcpu_id, remote ? r.remote_host_tid.load() : r.host_tid,
                            r.node_id != 0 ? fmt::format("{}", r.host_tid) : std::string("-"), r.syscalls.load() - fwd,
                            fwd, r.exits_io.load(), r.exits_exception.load(), r.exits_other.load(),
-                           to_string(r.state.load()));
+                           r.read_faults.load(), r.write_faults.load(), to_string(r.state.load()));
     }
     return out;
+}
+
+void ThreadTable::refresh_faults(const std::function<std::pair<uint64_t, uint64_t>(int host_tid)>& local) {
+    std::lock_guard lk(mu_);
+    for (auto& r : rows_) {
+        const auto [rf, wf] = local(r.host_tid);
+        r.read_faults.store(rf + r.remote_read_faults.load());
+        r.write_faults.store(wf + r.remote_write_faults.load());
+    }
 }
 
 nlohmann::json ThreadTable::to_json() const {
@@ -85,6 +96,8 @@ nlohmann::json ThreadTable::to_json() const {
                             {"exits_syscall", r.exits_io.load()},
                             {"exits_exception", r.exits_exception.load()},
                             {"exits_other", r.exits_other.load()},
+                            {"read_faults", r.read_faults.load()},
+                            {"write_faults", r.write_faults.load()},
                             {"state", to_string(r.state.load())}};
         if (r.node_id != 0) j["executor_tid"] = r.host_tid;
         rows.push_back(std::move(j));

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <mutex>
 
 #include <nlohmann/json.hpp>
@@ -36,6 +37,12 @@ struct ThreadRow {
     // executor here (host_tid above is then the executor's host thread).
     std::atomic<uint64_t> forwarded{0};
     std::atomic<int> remote_host_tid{0};
+    // Distributed mode: DSM read/write faults of the thread (on its node,
+    // plus its executor's here), refreshed before the table is printed.
+    std::atomic<uint64_t> remote_read_faults{0};
+    std::atomic<uint64_t> remote_write_faults{0};
+    std::atomic<uint64_t> read_faults{0};
+    std::atomic<uint64_t> write_faults{0};
     uint64_t clear_child_tid = 0;  // CLONE_CHILD_CLEARTID / set_tid_address
     uint64_t robust_list = 0;
     uint64_t robust_list_len = 0;
@@ -60,6 +67,9 @@ public:
     ThreadRow* find_live(int tid);
     // Live rows, for choosing the target of a process-directed signal.
     std::vector<ThreadRow*> live_rows();
+    // Distributed mode: sets every row's read/write faults to those the
+    // origin saw for its host thread (`local`) plus those of its node.
+    void refresh_faults(const std::function<std::pair<uint64_t, uint64_t>(int host_tid)>& local);
     size_t total_threads() const;
     // Copies of the rows for printing.
     std::string format_table() const;
