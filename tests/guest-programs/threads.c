@@ -1,6 +1,12 @@
 /* pthread create/join: many threads in several rounds, each computes a value
- * from its argument and returns it through pthread_exit or return. */
+ * from its argument and returns it through pthread_exit or return. Each also
+ * reports gettid() and sched_yield() (node-local calls across hosts): tids
+ * are distinct, non-zero and not the process id. */
+#define _GNU_SOURCE
 #include <pthread.h>
+#include <sched.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "gp_check.h"
 
@@ -9,6 +15,8 @@ enum { ROUNDS = 4, PER_ROUND = 16 };
 struct Arg {
     unsigned index;
     uint64_t sum; /* written by the thread, read after join */
+    long tid;
+    int yield_rc;
 };
 
 static uint64_t work(unsigned index) {
@@ -20,6 +28,8 @@ static uint64_t work(unsigned index) {
 static void* body(void* p) {
     struct Arg* a = p;
     a->sum = work(a->index);
+    a->tid = syscall(SYS_gettid);
+    a->yield_rc = sched_yield();
     /* Alternate between the two ways a thread can hand back a value. */
     if (a->index % 2) pthread_exit((void*)(uintptr_t)(a->index * 7 + 1));
     return (void*)(uintptr_t)(a->index * 7 + 1);
@@ -44,6 +54,10 @@ int main(void) {
                   (unsigned long)(uintptr_t)ret);
             CHECK(args[i].sum == work(idx), "thread %u sum %llu", idx,
                   (unsigned long long)args[i].sum);
+            CHECK(args[i].tid > 0 && args[i].tid != getpid(), "thread %u gettid %ld", idx, args[i].tid);
+            CHECK(args[i].yield_rc == 0, "thread %u sched_yield returned %d", idx, args[i].yield_rc);
+            for (int j = PER_ROUND - 1; j > i; --j)
+                CHECK(args[j].tid != args[i].tid, "threads %u and %u share tid %ld", idx, args[j].index, args[i].tid);
         }
     }
     /* A detached thread must also run; it signals through a joinable one. */

@@ -93,7 +93,7 @@ net::Bytes encode(const TrapMsg& m) {
     w.string(m.exit.what.size() > kMaxWhat ? m.exit.what.substr(0, kMaxWhat) : m.exit.what);
     put_state(w, m.state);
     put_inputs(w, m.inputs);
-    w.u64(m.read_faults).u64(m.write_faults);
+    w.u64(m.read_faults).u64(m.write_faults).u64(m.local_syscalls);
     return w.take();
 }
 
@@ -157,7 +157,9 @@ Result<TrapMsg> decode_trap(net::ByteView b) {
     if (auto e = get_inputs(rd, m.inputs); !e) return e.error();
     auto rf = rd.u64();
     auto wf = rf ? rd.u64() : Result<std::uint64_t>(rf.error());
-    if (!wf) return wf.error();
+    auto ls = wf ? rd.u64() : Result<std::uint64_t>(wf.error());
+    if (!ls) return ls.error();
+    m.local_syscalls = *ls;
     m.read_faults = *rf;
     m.write_faults = *wf;
     return finish(rd, std::move(m));

@@ -62,6 +62,7 @@ struct TrapMsg {
     memory::InputSnapshot inputs;  // syscall traps only; may be empty
     std::uint64_t read_faults = 0;   // the thread's DSM faults on its node so far
     std::uint64_t write_faults = 0;
+    std::uint64_t local_syscalls = 0;  // calls the node ran itself so far (node_runner.cpp)
 };
 
 struct ResumeMsg {

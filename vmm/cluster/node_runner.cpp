@@ -1,5 +1,6 @@
 #include "vmm/cluster/node_runner.hpp"
 
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -130,9 +131,24 @@ void NodeRunner::guest_loop(std::shared_ptr<Thread> t, std::unique_ptr<platform:
     auto& mem = platform_->memory();
     const std::span<const std::uint8_t> ram(mem.host_base(), mem.size());
     uint64_t fs = m.state.fs_base, gs = m.state.gs_base;
+    std::uint64_t local_calls = 0;
     for (;;) {
         platform::VcpuExit e = v->run();
         if (e.kind == platform::VcpuExit::Kind::interrupted && !t->kicked.exchange(false)) continue;
+        if (e.kind == platform::VcpuExit::Kind::syscall) {
+            // Calls that concern only the caller run here (ARCHITECTURE.md
+            // names them and why that is safe); a pending signal still
+            // reaches the thread through a Kick, which forces a Trap.
+            auto& r = v->regs();
+            const auto nr = static_cast<std::int64_t>(r.rax);
+            if (nr == SYS_gettid || nr == SYS_sched_yield) {
+                r.rax = nr == SYS_gettid ? static_cast<std::uint64_t>(t->tid) : 0;
+                if (nr == SYS_sched_yield) ::sched_yield();
+                v->mark_regs_dirty();
+                ++local_calls;
+                continue;
+            }
+        }
         TrapMsg tr;
         tr.tid = t->tid;
         tr.host_tid = t->host_tid;
@@ -142,6 +158,7 @@ void NodeRunner::guest_loop(std::shared_ptr<Thread> t, std::unique_ptr<platform:
         const FaultCounts fc = faults_.get(t->host_tid);
         tr.read_faults = fc.read;
         tr.write_faults = fc.write;
+        tr.local_syscalls = local_calls;
         if (e.kind == platform::VcpuExit::Kind::syscall) {
             const auto& r = tr.state.regs;
             const std::uint64_t args[6] = {r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9};

@@ -121,6 +121,7 @@ platform::VcpuExit RemoteVcpu::run() {
     inputs_ = std::move(t->inputs);
     remote_host_tid_ = t->host_tid;
     remote_faults_ = {t->read_faults, t->write_faults};
+    remote_local_calls_ = t->local_syscalls;
     owes_resume_ = true;
     return t->exit;
 }

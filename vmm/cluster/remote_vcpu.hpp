@@ -50,6 +50,7 @@ public:
     void on_thread_exit() override;
     int remote_host_tid() const override { return remote_host_tid_; }
     std::pair<uint64_t, uint64_t> remote_faults() const override { return remote_faults_; }
+    uint64_t remote_local_syscalls() const override { return remote_local_calls_; }
     const memory::InputSnapshot* syscall_inputs() const override { return &inputs_; }
 
     unsigned node() const { return node_; }
@@ -70,6 +71,7 @@ private:
     int tid_ = 0;
     int remote_host_tid_ = 0;
     std::pair<uint64_t, uint64_t> remote_faults_{0, 0};
+    uint64_t remote_local_calls_ = 0;
     ThreadState state_;
     memory::InputSnapshot inputs_;  // of the current Trap
     bool fpu_valid_ = false;        // state_.fpu is the thread's current image

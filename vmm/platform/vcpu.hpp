@@ -82,6 +82,8 @@ public:
     // DSM read and write faults the thread took on its node (as of its last
     // trap); zero for a local vCPU.
     virtual std::pair<uint64_t, uint64_t> remote_faults() const { return {0, 0}; }
+    // System calls the thread's node ran itself (as of its last trap).
+    virtual uint64_t remote_local_syscalls() const { return 0; }
     // Guest memory the trapped syscall only reads, copied on the thread's
     // node (vmm/memory/input_snapshot.hpp); null for a local vCPU.
     virtual const memory::InputSnapshot* syscall_inputs() const { return nullptr; }

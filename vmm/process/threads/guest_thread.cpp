@@ -30,6 +30,7 @@ void GuestThread::run(const ThreadStart& start) {
                 if (!vcpu_->pooled()) {
                     row_.forwarded.fetch_add(1, std::memory_order_relaxed);
                     row_.remote_host_tid.store(vcpu_->remote_host_tid(), std::memory_order_relaxed);
+                    row_.remote_local_syscalls.store(vcpu_->remote_local_syscalls(), std::memory_order_relaxed);
                     const auto [rf, wf] = vcpu_->remote_faults();
                     row_.remote_read_faults.store(rf, std::memory_order_relaxed);
                     row_.remote_write_faults.store(wf, std::memory_order_relaxed);

@@ -66,7 +66,7 @@ std::string ThreadTable::format_table() const {
         out += fmt::format("{:>8} {:>4} {:>5} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:<8}\n", r.tid,
                            r.node_id,
                            r.vcpu_id, remote ? r.remote_host_tid.load() : r.host_tid,
-                           r.node_id != 0 ? fmt::format("{}", r.host_tid) : std::string("-"), r.syscalls.load() - fwd,
+                           r.node_id != 0 ? fmt::format("{}", r.host_tid) : std::string("-"), r.syscalls.load() - fwd + r.remote_local_syscalls.load(),
                            fwd, r.exits_io.load(), r.exits_exception.load(), r.exits_other.load(),
                            r.read_faults.load(), r.write_faults.load(), to_string(r.state.load()));
     }
@@ -91,7 +91,7 @@ nlohmann::json ThreadTable::to_json() const {
                             {"node", r.node_id},
                             {"vcpu", r.vcpu_id},
                             {"host_tid", r.node_id != 0 ? r.remote_host_tid.load() : r.host_tid},
-                            {"syscalls_local", r.syscalls.load() - fwd},
+                            {"syscalls_local", r.syscalls.load() - fwd + r.remote_local_syscalls.load()},
                             {"syscalls_forwarded", fwd},
                             {"exits_syscall", r.exits_io.load()},
                             {"exits_exception", r.exits_exception.load()},

@@ -39,6 +39,7 @@ struct ThreadRow {
     std::atomic<int> remote_host_tid{0};
     // Distributed mode: DSM read/write faults of the thread (on its node,
     // plus its executor's here), refreshed before the table is printed.
+    std::atomic<uint64_t> remote_local_syscalls{0};  // run on the thread's node
     std::atomic<uint64_t> remote_read_faults{0};
     std::atomic<uint64_t> remote_write_faults{0};
     std::atomic<uint64_t> read_faults{0};
