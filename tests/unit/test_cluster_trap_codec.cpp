@@ -3,7 +3,25 @@
 #include "vmm/cluster/cluster_messages.hpp"
 
 using namespace spanvm::cluster;
-using spanvm::memory::InputRange;
+using spanvm::memory::ArgRange;
+
+SCENARIO("a Resume carries the guest writes of a call handled on the node") {
+    GIVEN("a Resume with one write of 3 bytes") {
+        ResumeMsg m;
+        m.tid = 9;
+        m.state.regs.rax = 3;
+        m.writes.push_back({0x50000, {1, 2, 3}});
+        WHEN("it is encoded and decoded") {
+            auto d = decode_resume(encode(m));
+            THEN("the write comes back") {
+                REQUIRE(d);
+                REQUIRE(d->writes.size() == 1);
+                CHECK(d->writes[0].gva == 0x50000);
+                CHECK(d->writes[0].bytes == std::vector<std::uint8_t>{1, 2, 3});
+            }
+        }
+    }
+}
 
 SCENARIO("Spawn and Trap survive the wire") {
     GIVEN("a Spawn with a channel port and cookie") {
@@ -32,8 +50,8 @@ SCENARIO("Spawn and Trap survive the wire") {
         t.host_tid = 1234;
         t.exit.kind = spanvm::platform::VcpuExit::Kind::syscall;
         t.state.regs.rax = 2;
-        t.inputs.ranges.push_back({0x20000, InputRange::Kind::string, {'/', 'x', 0}});
-        t.inputs.ranges.push_back({0x30000, InputRange::Kind::buffer, {9, 8, 7}});
+        t.args.ranges.push_back({0x20000, ArgRange::Kind::string, {'/', 'x', 0}});
+        t.args.ranges.push_back({0x30000, ArgRange::Kind::buffer, {9, 8, 7}});
         WHEN("it is encoded and decoded") {
             auto d = decode_trap(encode(t));
             THEN("the inputs come back intact") {
@@ -41,17 +59,28 @@ SCENARIO("Spawn and Trap survive the wire") {
                 CHECK(d->tid == 7);
                 CHECK(d->host_tid == 1234);
                 CHECK(d->state.regs.rax == 2);
-                REQUIRE(d->inputs.ranges.size() == 2);
-                CHECK(std::string(d->inputs.string(0x20000)) == "/x");
-                CHECK(d->inputs.buffer(0x30001, 2)[0] == 8);
+                REQUIRE(d->args.ranges.size() == 2);
+                CHECK(std::string(d->args.string(0x20000)) == "/x");
+                CHECK(d->args.find(0x30001, 2)[0] == 8);
+            }
+        }
+        WHEN("it also declares an output range of 4096 bytes") {
+            t.args.ranges.push_back({0x40000, ArgRange::Kind::output, std::vector<std::uint8_t>(4096)});
+            auto b = encode(t);
+            THEN("only its length travels, and it decodes zeroed") {
+                CHECK(b.size() < 4096);
+                auto d = decode_trap(b);
+                REQUIRE(d);
+                REQUIRE(d->args.output() != nullptr);
+                CHECK(d->args.output()->bytes.size() == 4096);
             }
         }
         WHEN("a string range loses its NUL") {
-            t.inputs.ranges[0].bytes.pop_back();
+            t.args.ranges[0].bytes.pop_back();
             THEN("the Trap is refused") { CHECK_FALSE(decode_trap(encode(t))); }
         }
         WHEN("it carries more than 8 ranges") {
-            t.inputs.ranges.resize(9, t.inputs.ranges[1]);
+            t.args.ranges.resize(9, t.args.ranges[1]);
             THEN("the Trap is refused") { CHECK_FALSE(decode_trap(encode(t))); }
         }
         WHEN("the encoding is cut short anywhere") {

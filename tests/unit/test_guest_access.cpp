@@ -4,7 +4,7 @@
 #include <cstring>
 #include <vector>
 
-#include "vmm/memory/input_snapshot.hpp"
+#include "vmm/memory/arg_memory.hpp"
 #include "vmm/process/mm/guest_access.hpp"
 
 using spanvm::process::GuestAccess;
@@ -206,15 +206,15 @@ SCENARIO("guest iovec arrays are translated to host iovecs") {
 }
 
 SCENARIO("a forwarded call's input snapshot answers reads of what it covers") {
-    using spanvm::memory::InputRange;
-    using spanvm::memory::InputSnapshot;
-    using spanvm::memory::InputSnapshotScope;
+    using spanvm::memory::ArgRange;
+    using spanvm::memory::ArgMemory;
+    using spanvm::memory::ArgMemoryScope;
     GIVEN("guest RAM holding \"/old\" at 0x20000 and a snapshot holding \"/new\" and 8 buffer bytes") {
         FakeRam g;
         std::memcpy(g.ram.data() + 0x20000, "/old", 5);
-        InputSnapshot s;
-        s.ranges.push_back({0x20000, InputRange::Kind::string, {'/', 'n', 'e', 'w', 0}});
-        s.ranges.push_back({0x30000, InputRange::Kind::buffer, {1, 2, 3, 4, 5, 6, 7, 8}});
+        ArgMemory s;
+        s.ranges.push_back({0x20000, ArgRange::Kind::string, {'/', 'n', 'e', 'w', 0}});
+        s.ranges.push_back({0x30000, ArgRange::Kind::buffer, {1, 2, 3, 4, 5, 6, 7, 8}});
         WHEN("no snapshot is current on the thread") {
             THEN("reads see guest RAM") {
                 CHECK(*g.mem.cstring(0x20000, 4096) == "/old");
@@ -222,7 +222,7 @@ SCENARIO("a forwarded call's input snapshot answers reads of what it covers") {
             }
         }
         WHEN("the snapshot is current") {
-            InputSnapshotScope scope(&s);
+            ArgMemoryScope scope(&s);
             THEN("the string and reads inside the buffer come from the copy") {
                 CHECK(*g.mem.cstring(0x20000, 4096) == "/new");
                 CHECK(g.mem.ptr(0x30002, 4)[0] == 3);
@@ -239,8 +239,21 @@ SCENARIO("a forwarded call's input snapshot answers reads of what it covers") {
             }
             THEN("the window check still comes first") { CHECK(g.mem.ptr(kHi, 1) == nullptr); }
         }
+        WHEN("an output range is current and a call writes inside it") {
+            s.ranges.push_back({0x34000, ArgRange::Kind::output, std::vector<uint8_t>(16)});
+            {
+                ArgMemoryScope scope(&s);
+                uint8_t* p = g.mem.ptr(0x34004, 4);
+                REQUIRE(p != nullptr);
+                std::memset(p, 0x5a, 4);
+            }
+            THEN("the bytes land in the range, not in guest RAM") {
+                CHECK(s.output()->bytes[4] == 0x5a);
+                CHECK(g.ram[0x34004] == 0);
+            }
+        }
         WHEN("the scope ends") {
-            { InputSnapshotScope scope(&s); }
+            { ArgMemoryScope scope(&s); }
             THEN("reads see guest RAM again") { CHECK(*g.mem.cstring(0x20000, 4096) == "/old"); }
         }
     }

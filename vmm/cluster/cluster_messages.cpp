@@ -10,7 +10,7 @@ namespace {
 constexpr std::size_t kRegCount = sizeof(platform::Regs) / 8;
 constexpr std::size_t kMaxFpu = 16384;
 constexpr std::size_t kMaxWhat = 512;
-constexpr std::size_t kMaxInputRanges = 8;
+constexpr std::size_t kMaxArgRanges = 8;
 constexpr std::size_t kMaxInputBytes = 80 * 1024;
 
 void put_state(net::WireWriter& w, const ThreadState& s) {
@@ -40,31 +40,44 @@ Result<void> get_state(net::WireReader& rd, ThreadState& s) {
     return {};
 }
 
-void put_inputs(net::WireWriter& w, const memory::InputSnapshot& s) {
+// An output range travels as its length only (the executor fills it).
+void put_args(net::WireWriter& w, const memory::ArgMemory& s) {
     w.u8(static_cast<std::uint8_t>(s.ranges.size()));
     for (const auto& r : s.ranges) {
         w.u64(r.gva).u8(static_cast<std::uint8_t>(r.kind));
-        w.bytes(net::ByteView(r.bytes.data(), r.bytes.size()));
+        if (r.kind == memory::ArgRange::Kind::output)
+            w.u32(static_cast<std::uint32_t>(r.bytes.size()));
+        else
+            w.bytes(net::ByteView(r.bytes.data(), r.bytes.size()));
     }
 }
 
-Result<void> get_inputs(net::WireReader& rd, memory::InputSnapshot& s) {
+Result<void> get_args(net::WireReader& rd, memory::ArgMemory& s) {
     auto n = rd.u8();
     if (!n) return n.error();
-    if (*n > kMaxInputRanges) return make_error(EINVAL, "{} input ranges", *n);
+    if (*n > kMaxArgRanges) return make_error(EINVAL, "{} input ranges", *n);
     std::size_t total = 0;
     for (unsigned i = 0; i < *n; ++i) {
         auto gva = rd.u64();
         auto kind = gva ? rd.u8() : Result<std::uint8_t>(gva.error());
-        auto b = kind ? rd.bytes() : Result<net::ByteView>(kind.error());
+        if (!kind) return kind.error();
+        if (*kind > static_cast<std::uint8_t>(memory::ArgRange::Kind::output))
+            return make_error(EINVAL, "argument range of unknown kind {}", *kind);
+        if (*kind == static_cast<std::uint8_t>(memory::ArgRange::Kind::output)) {
+            auto len = rd.u32();
+            if (!len) return len.error();
+            total += *len;
+            if (total > kMaxInputBytes) return make_error(EINVAL, "argument ranges of more than {} bytes", kMaxInputBytes);
+            s.ranges.push_back({*gva, memory::ArgRange::Kind::output, std::vector<std::uint8_t>(*len)});
+            continue;
+        }
+        auto b = rd.bytes();
         if (!b) return b.error();
-        if (*kind > static_cast<std::uint8_t>(memory::InputRange::Kind::buffer))
-            return make_error(EINVAL, "input range of unknown kind {}", *kind);
         total += b->size();
         if (total > kMaxInputBytes) return make_error(EINVAL, "input ranges of more than {} bytes", kMaxInputBytes);
-        if (*kind == static_cast<std::uint8_t>(memory::InputRange::Kind::string) && (b->empty() || b->back() != 0))
+        if (*kind == static_cast<std::uint8_t>(memory::ArgRange::Kind::string) && (b->empty() || b->back() != 0))
             return make_error(EINVAL, "input string without its NUL");
-        s.ranges.push_back({*gva, static_cast<memory::InputRange::Kind>(*kind), {b->begin(), b->end()}});
+        s.ranges.push_back({*gva, static_cast<memory::ArgRange::Kind>(*kind), {b->begin(), b->end()}});
     }
     return {};
 }
@@ -85,22 +98,26 @@ net::Bytes encode(const SpawnMsg& m) {
 }
 
 net::Bytes encode(const TrapMsg& m) {
-    net::WireWriter w(256 + m.state.fpu.size() + m.inputs.total_bytes());
+    net::WireWriter w(256 + m.state.fpu.size() + m.args.total_bytes());
     w.u32(static_cast<std::uint32_t>(m.tid)).u32(static_cast<std::uint32_t>(m.host_tid));
     w.u8(static_cast<std::uint8_t>(m.exit.kind)).u8(m.exit.in_guest ? 1 : 0);
     w.u32(static_cast<std::uint32_t>(m.exit.signo)).u32(static_cast<std::uint32_t>(m.exit.si_code));
     w.u64(m.exit.fault_addr);
     w.string(m.exit.what.size() > kMaxWhat ? m.exit.what.substr(0, kMaxWhat) : m.exit.what);
     put_state(w, m.state);
-    put_inputs(w, m.inputs);
+    put_args(w, m.args);
     w.u64(m.read_faults).u64(m.write_faults).u64(m.local_syscalls);
     return w.take();
 }
 
 net::Bytes encode(const ResumeMsg& m) {
-    net::WireWriter w(256 + m.state.fpu.size());
+    std::size_t out = 0;
+    for (const auto& g : m.writes) out += g.bytes.size() + 16;
+    net::WireWriter w(256 + m.state.fpu.size() + out);
     w.u32(static_cast<std::uint32_t>(m.tid)).u8(m.exit ? 1 : 0);
     put_state(w, m.state);
+    w.u8(static_cast<std::uint8_t>(m.writes.size()));
+    for (const auto& g : m.writes) w.u64(g.gva).bytes(net::ByteView(g.bytes.data(), g.bytes.size()));
     return w.take();
 }
 
@@ -154,7 +171,7 @@ Result<TrapMsg> decode_trap(net::ByteView b) {
     m.exit.fault_addr = *addr;
     m.exit.what = std::move(*what);
     if (auto e = get_state(rd, m.state); !e) return e.error();
-    if (auto e = get_inputs(rd, m.inputs); !e) return e.error();
+    if (auto e = get_args(rd, m.args); !e) return e.error();
     auto rf = rd.u64();
     auto wf = rf ? rd.u64() : Result<std::uint64_t>(rf.error());
     auto ls = wf ? rd.u64() : Result<std::uint64_t>(wf.error());
@@ -174,6 +191,18 @@ Result<ResumeMsg> decode_resume(net::ByteView b) {
     m.tid = static_cast<std::int32_t>(*tid);
     m.exit = *ex != 0;
     if (auto e = get_state(rd, m.state); !e) return e.error();
+    auto n = rd.u8();
+    if (!n) return n.error();
+    if (*n > kMaxArgRanges) return make_error(EINVAL, "{} guest writes", *n);
+    std::size_t total = 0;
+    for (unsigned i = 0; i < *n; ++i) {
+        auto gva = rd.u64();
+        auto data = gva ? rd.bytes() : Result<net::ByteView>(gva.error());
+        if (!data) return data.error();
+        total += data->size();
+        if (total > kMaxInputBytes) return make_error(EINVAL, "guest writes of more than {} bytes", kMaxInputBytes);
+        m.writes.push_back({*gva, {data->begin(), data->end()}});
+    }
     return finish(rd, std::move(m));
 }
 

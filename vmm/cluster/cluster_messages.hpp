@@ -18,14 +18,14 @@
 // state, exactly as a local vCPU thread would). The FPU image moves only
 // when needed: the executor asks for it (signal frames, sigreturn) and
 // sends it back only when it changed it. A Trap also carries the memory the
-// call only reads (input_capture.hpp).
+// call only reads (arg_capture.hpp).
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "net/wire_frame.hpp"
 #include "vmm/base/result.hpp"
-#include "vmm/memory/input_snapshot.hpp"
+#include "vmm/memory/arg_memory.hpp"
 #include "vmm/platform/regs.hpp"
 #include "vmm/platform/vcpu.hpp"
 
@@ -59,16 +59,24 @@ struct TrapMsg {
     std::int32_t host_tid = 0;  // the node's host thread (thread table)
     platform::VcpuExit exit;    // kind, signo, si_code, fault_addr, what, in_guest
     ThreadState state;
-    memory::InputSnapshot inputs;  // syscall traps only; may be empty
+    memory::ArgMemory args;  // syscall traps only: memory the call reads or writes; may be empty
     std::uint64_t read_faults = 0;   // the thread's DSM faults on its node so far
     std::uint64_t write_faults = 0;
     std::uint64_t local_syscalls = 0;  // calls the node ran itself so far (node_runner.cpp)
+};
+
+// Bytes the node stores into guest memory before the thread continues: the
+// output of a call whose buffer was handled on the node (arg_memory.hpp).
+struct GuestWrite {
+    std::uint64_t gva = 0;
+    std::vector<std::uint8_t> bytes;
 };
 
 struct ResumeMsg {
     std::int32_t tid = 0;
     bool exit = false;  // the thread ended (SYS_exit): the node stops it
     ThreadState state;
+    std::vector<GuestWrite> writes;
 };
 
 struct KickMsg {

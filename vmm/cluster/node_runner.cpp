@@ -5,10 +5,11 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <thread>
 
 #include "vmm/base/log.hpp"
-#include "vmm/cluster/input_capture.hpp"
+#include "vmm/cluster/arg_capture.hpp"
 #include "vmm/cluster/origin_cluster.hpp"
 #include "vmm/cluster/syscall_channel.hpp"
 #include "vmm/memory/layout.hpp"
@@ -162,7 +163,7 @@ void NodeRunner::guest_loop(std::shared_ptr<Thread> t, std::unique_ptr<platform:
         if (e.kind == platform::VcpuExit::Kind::syscall) {
             const auto& r = tr.state.regs;
             const std::uint64_t args[6] = {r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9};
-            tr.inputs = capture_inputs(static_cast<std::int64_t>(r.rax), args, ram, layout::kUserBase);
+            tr.args = capture_arg_memory(static_cast<std::int64_t>(r.rax), args, ram, layout::kUserBase);
         } else if (auto fpu = v->save_fpu()) {
             tr.state.fpu = std::move(*fpu);  // exceptions and kicks: a signal frame is likely
         }
@@ -188,6 +189,14 @@ void NodeRunner::guest_loop(std::shared_ptr<Thread> t, std::unique_ptr<platform:
             std::lock_guard lk(mu_);
             threads_.erase(t->tid);
             return;
+        }
+        // A call's output handled here (read into a buffer on this node):
+        // stored through the coherent mapping before the thread continues.
+        for (const auto& g : r.writes) {
+            if (g.gva < layout::kUserBase || g.gva > mem.size() || g.bytes.size() > mem.size() - g.gva)
+                fail(fmt::format("guest write [{:#x}, +{:#x}) from the origin is outside guest RAM", g.gva,
+                                 g.bytes.size()));
+            std::memcpy(mem.host_base() + g.gva, g.bytes.data(), g.bytes.size());
         }
         v->regs() = r.state.regs;
         v->mark_regs_dirty();

@@ -1,5 +1,7 @@
 #include "vmm/cluster/remote_vcpu.hpp"
 
+#include <algorithm>
+
 #include "vmm/cluster/origin_cluster.hpp"
 
 namespace spanvm::cluster {
@@ -76,6 +78,8 @@ void RemoteVcpu::send_resume(bool exit) {
     m.state.gs_base = state_.gs_base;
     if (fpu_dirty_) m.state.fpu = state_.fpu;
     fpu_dirty_ = false;
+    m.writes = std::move(writes_);
+    writes_.clear();
     owes_resume_ = false;
     SyscallChannel* ch = wait_channel();
     // A lost node is reported by the DSM engine (or by the next receive).
@@ -104,7 +108,7 @@ platform::VcpuExit RemoteVcpu::lost(const Error& e) {
 
 platform::VcpuExit RemoteVcpu::run() {
     if (owes_resume_) send_resume(false);
-    inputs_.ranges.clear();
+    args_.ranges.clear();
     SyscallChannel* ch = wait_channel();
     if (ch == nullptr) return lost(make_error(EIO, "aborted"));
     auto f = ch->receive();
@@ -118,12 +122,23 @@ platform::VcpuExit RemoteVcpu::run() {
     state_.gs_base = t->state.gs_base;
     fpu_valid_ = !t->state.fpu.empty();
     if (fpu_valid_) state_.fpu = std::move(t->state.fpu);
-    inputs_ = std::move(t->inputs);
+    args_ = std::move(t->args);
     remote_host_tid_ = t->host_tid;
     remote_faults_ = {t->read_faults, t->write_faults};
     remote_local_calls_ = t->local_syscalls;
     owes_resume_ = true;
     return t->exit;
+}
+
+void RemoteVcpu::syscall_returned() {
+    // read/pread64/recvfrom: the first `result` bytes of the output range
+    // are what the call wrote (ArgMemory invariants).
+    const memory::ArgRange* o = args_.output();
+    if (o == nullptr) return;
+    const auto result = static_cast<std::int64_t>(state_.regs.rax);
+    if (result <= 0) return;
+    const auto n = std::min<std::size_t>(static_cast<std::size_t>(result), o->bytes.size());
+    writes_.push_back({o->gva, std::vector<std::uint8_t>(o->bytes.begin(), o->bytes.begin() + static_cast<std::ptrdiff_t>(n))});
 }
 
 void RemoteVcpu::on_thread_exit() {

@@ -9,7 +9,7 @@
 // exactly as for a local thread, on the trapped thread's state. So every
 // system call a remote thread makes runs at the origin, on the executor
 // paired 1:1 with it, and guest pointers reach guest RAM there through the
-// DSM, except the read-only inputs the Trap carries (input_snapshot.hpp).
+// DSM, except the read-only inputs the Trap carries (arg_memory.hpp).
 // The FPU image is fetched from the node only when asked for (save_fpu).
 //
 // Threads: run() and the accessors are called by the executor only; the
@@ -51,7 +51,8 @@ public:
     int remote_host_tid() const override { return remote_host_tid_; }
     std::pair<uint64_t, uint64_t> remote_faults() const override { return remote_faults_; }
     uint64_t remote_local_syscalls() const override { return remote_local_calls_; }
-    const memory::InputSnapshot* syscall_inputs() const override { return &inputs_; }
+    memory::ArgMemory* arg_memory() override { return &args_; }
+    void syscall_returned() override;
 
     unsigned node() const { return node_; }
     // The thread's node connected its channel (listener thread).
@@ -73,7 +74,8 @@ private:
     std::pair<uint64_t, uint64_t> remote_faults_{0, 0};
     uint64_t remote_local_calls_ = 0;
     ThreadState state_;
-    memory::InputSnapshot inputs_;  // of the current Trap
+    memory::ArgMemory args_;          // of the current Trap
+    std::vector<GuestWrite> writes_;  // for the next Resume
     bool fpu_valid_ = false;        // state_.fpu is the thread's current image
     bool fpu_dirty_ = false;
     bool owes_resume_ = false;  // a Trap was taken and not yet answered

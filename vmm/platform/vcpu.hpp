@@ -26,7 +26,7 @@
 #include <vector>
 
 #include "vmm/base/result.hpp"
-#include "vmm/memory/input_snapshot.hpp"
+#include "vmm/memory/arg_memory.hpp"
 #include "vmm/platform/regs.hpp"
 
 namespace spanvm::platform {
@@ -84,9 +84,12 @@ public:
     virtual std::pair<uint64_t, uint64_t> remote_faults() const { return {0, 0}; }
     // System calls the thread's node ran itself (as of its last trap).
     virtual uint64_t remote_local_syscalls() const { return 0; }
-    // Guest memory the trapped syscall only reads, copied on the thread's
-    // node (vmm/memory/input_snapshot.hpp); null for a local vCPU.
-    virtual const memory::InputSnapshot* syscall_inputs() const { return nullptr; }
+    // Guest memory the trapped syscall reads or writes that the thread's
+    // node handles (vmm/memory/arg_memory.hpp); null for a local vCPU.
+    virtual memory::ArgMemory* arg_memory() { return nullptr; }
+    // The trapped syscall was dispatched; regs().rax holds its result (the
+    // process layer calls this before any signal delivery).
+    virtual void syscall_returned() {}
 };
 
 }  // namespace spanvm::platform

@@ -3,7 +3,7 @@
 #include <climits>
 #include <cstddef>
 
-#include "vmm/memory/input_snapshot.hpp"
+#include "vmm/memory/arg_memory.hpp"
 
 namespace spanvm::process {
 
@@ -17,10 +17,10 @@ uint8_t* GuestAccess::ptr(uint64_t gva, uint64_t len) const {
     }
     if (gva < lo_ || gva >= hi_ || len > hi_ - gva) return nullptr;
     if (access_ && !access_->accessible(gva, len)) return nullptr;
-    if (const auto* snap = memory::tl_input_snapshot; snap != nullptr) [[unlikely]] {
-        // A forwarded call that writes no guest memory (input_snapshot.hpp):
-        // the copy shipped with its Trap is what the caller's node held.
-        if (const uint8_t* p = snap->buffer(gva, len)) return const_cast<uint8_t*>(p);
+    if (auto* am = memory::tl_arg_memory; am != nullptr) [[unlikely]] {
+        // A forwarded call's buffers handled on the caller's node
+        // (arg_memory.hpp): inputs copied there, outputs stored there.
+        if (uint8_t* p = am->find(gva, len)) return p;
     }
     return host_base_ + gva;
 }
@@ -31,8 +31,8 @@ Error GuestAccess::fault_error(uint64_t gva, uint64_t len) {
 
 Result<std::string_view> GuestAccess::cstring(uint64_t gva, size_t max_len) const {
     if (gva < lo_ || gva >= hi_) return fault_error(gva, 1);
-    if (const auto* snap = memory::tl_input_snapshot; snap != nullptr) [[unlikely]] {
-        if (const char* s = snap->string(gva)) {
+    if (const auto* am = memory::tl_arg_memory; am != nullptr) [[unlikely]] {
+        if (const char* s = am->string(gva)) {
             const size_t n = std::strlen(s);
             if (n >= max_len)
                 return make_error(ENAMETOOLONG, "guest string at {:#x} longer than {} bytes", gva, max_len);

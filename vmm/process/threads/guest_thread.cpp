@@ -6,7 +6,7 @@
 #include <csignal>
 
 #include "vmm/base/log.hpp"
-#include "vmm/memory/input_snapshot.hpp"
+#include "vmm/memory/arg_memory.hpp"
 #include "vmm/process/process.hpp"
 #include "vmm/process/syscalls/syscall_gate.hpp"
 
@@ -40,8 +40,9 @@ void GuestThread::run(const ThreadStart& start) {
                 regs_replaced_ = false;
                 {
                     // Not across signal delivery: frames go to real memory.
-                    memory::InputSnapshotScope inputs(vcpu_->syscall_inputs());
+                    memory::ArgMemoryScope args(vcpu_->arg_memory());
                     SyscallGate::dispatch(*this);
+                    vcpu_->syscall_returned();
                 }
                 if (exit_requested_) {
                     row_.state = ThreadState::exited;

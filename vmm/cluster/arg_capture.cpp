@@ -1,4 +1,4 @@
-#include "vmm/cluster/input_capture.hpp"
+#include "vmm/cluster/arg_capture.hpp"
 
 #include <sys/syscall.h>
 
@@ -32,7 +32,7 @@ unsigned path_args(std::int64_t nr) {
     }
 }
 
-void add_string(memory::InputSnapshot& s, std::uint64_t gva, std::span<const std::uint8_t> ram, std::uint64_t lo) {
+void add_string(memory::ArgMemory& s, std::uint64_t gva, std::span<const std::uint8_t> ram, std::uint64_t lo) {
     if (gva < lo || gva >= ram.size()) return;
     const std::size_t avail = ram.size() - gva;
     const std::size_t scan = avail < kPathMax ? avail : kPathMax;
@@ -40,7 +40,7 @@ void add_string(memory::InputSnapshot& s, std::uint64_t gva, std::span<const std
     const void* nul = std::memchr(p, 0, scan);
     if (nul == nullptr) return;  // too long or runs off RAM: the executor reports it
     const auto n = static_cast<std::size_t>(static_cast<const std::uint8_t*>(nul) - p) + 1;
-    s.ranges.push_back({gva, memory::InputRange::Kind::string, std::vector<std::uint8_t>(p, p + n)});
+    s.ranges.push_back({gva, memory::ArgRange::Kind::string, std::vector<std::uint8_t>(p, p + n)});
 }
 
 bool in_ram(std::uint64_t gva, std::uint64_t len, std::span<const std::uint8_t> ram, std::uint64_t lo) {
@@ -49,13 +49,26 @@ bool in_ram(std::uint64_t gva, std::uint64_t len, std::span<const std::uint8_t> 
 
 }  // namespace
 
-memory::InputSnapshot capture_inputs(std::int64_t nr, const std::uint64_t (&args)[6],
+memory::ArgMemory capture_arg_memory(std::int64_t nr, const std::uint64_t (&args)[6],
                                      std::span<const std::uint8_t> ram, std::uint64_t lo) {
-    memory::InputSnapshot s;
+    memory::ArgMemory s;
     if (unsigned mask = path_args(nr); mask != 0) {
         for (unsigned i = 0; i < 6; ++i)
             if ((mask >> i) & 1u) add_string(s, args[i], ram, lo);
         return s;
+    }
+    // Calls whose only guest write is their buffer, `result` bytes from its
+    // start: the executor fills a local buffer, the node stores the result.
+    switch (nr) {
+        case SYS_read: case SYS_pread64: case SYS_recvfrom: {
+            const std::uint64_t out = args[1], out_len = args[2];
+            if (nr == SYS_recvfrom && args[4] != 0) return s;  // the address is written too
+            if (out_len == 0 || out_len > kMaxCapturedBuffer || !in_ram(out, out_len, ram, lo)) return s;
+            s.ranges.push_back({out, memory::ArgRange::Kind::output, std::vector<std::uint8_t>(out_len)});
+            return s;
+        }
+        default:
+            break;
     }
     // Calls that write no guest memory: their data (and sendto's address).
     std::uint64_t buf = 0, len = 0, addr = 0, addr_len = 0;
@@ -71,10 +84,10 @@ memory::InputSnapshot capture_inputs(std::int64_t nr, const std::uint64_t (&args
     }
     if (len == 0 || len + addr_len > kMaxCapturedBuffer || !in_ram(buf, len, ram, lo)) return s;
     if (addr != 0 && (addr_len == 0 || !in_ram(addr, addr_len, ram, lo))) return s;
-    s.ranges.push_back({buf, memory::InputRange::Kind::buffer,
+    s.ranges.push_back({buf, memory::ArgRange::Kind::buffer,
                         std::vector<std::uint8_t>(ram.data() + buf, ram.data() + buf + len)});
     if (addr != 0)
-        s.ranges.push_back({addr, memory::InputRange::Kind::buffer,
+        s.ranges.push_back({addr, memory::ArgRange::Kind::buffer,
                             std::vector<std::uint8_t>(ram.data() + addr, ram.data() + addr + addr_len)});
     return s;
 }

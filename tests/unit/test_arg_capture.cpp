@@ -6,11 +6,11 @@
 #include <string>
 #include <vector>
 
-#include "vmm/cluster/input_capture.hpp"
+#include "vmm/cluster/arg_capture.hpp"
 
-using spanvm::cluster::capture_inputs;
+using spanvm::cluster::capture_arg_memory;
 using spanvm::cluster::kMaxCapturedBuffer;
-using spanvm::memory::InputRange;
+using spanvm::memory::ArgRange;
 
 namespace {
 
@@ -19,11 +19,11 @@ constexpr std::uint64_t kLo = 0x10000;
 struct Ram {
     std::vector<std::uint8_t> bytes = std::vector<std::uint8_t>(0x80000, 0);
     void put(std::uint64_t at, const std::string& s) { std::memcpy(bytes.data() + at, s.c_str(), s.size() + 1); }
-    spanvm::memory::InputSnapshot capture(std::int64_t nr, std::uint64_t a0 = 0, std::uint64_t a1 = 0,
+    spanvm::memory::ArgMemory capture(std::int64_t nr, std::uint64_t a0 = 0, std::uint64_t a1 = 0,
                                           std::uint64_t a2 = 0, std::uint64_t a3 = 0, std::uint64_t a4 = 0,
                                           std::uint64_t a5 = 0) const {
         const std::uint64_t args[6] = {a0, a1, a2, a3, a4, a5};
-        return capture_inputs(nr, args, bytes, kLo);
+        return capture_arg_memory(nr, args, bytes, kLo);
     }
 };
 
@@ -38,7 +38,7 @@ SCENARIO("a node copies the paths a forwarded call reads") {
             auto s = r.capture(SYS_open, 0x20000, 0, 0);
             THEN("its path is captured with the NUL") {
                 REQUIRE(s.ranges.size() == 1);
-                CHECK(s.ranges[0].kind == InputRange::Kind::string);
+                CHECK(s.ranges[0].kind == ArgRange::Kind::string);
                 CHECK(std::string(s.string(0x20000)) == "/tmp/a");
             }
         }
@@ -81,10 +81,10 @@ SCENARIO("a node copies the data of calls that write no guest memory") {
             auto s = r.capture(SYS_write, 1, 0x20000, 5);
             THEN("the 5 bytes are captured as a buffer") {
                 REQUIRE(s.ranges.size() == 1);
-                CHECK(s.ranges[0].kind == InputRange::Kind::buffer);
-                REQUIRE(s.buffer(0x20000, 5) != nullptr);
-                CHECK(std::memcmp(s.buffer(0x20000, 5), "hello", 5) == 0);
-                CHECK(s.buffer(0x20000, 6) == nullptr);
+                CHECK(s.ranges[0].kind == ArgRange::Kind::buffer);
+                REQUIRE(s.find(0x20000, 5) != nullptr);
+                CHECK(std::memcmp(s.find(0x20000, 5), "hello", 5) == 0);
+                CHECK(s.find(0x20000, 6) == nullptr);
             }
         }
         WHEN("sendto(fd, buf, 5, 0, addr, 16) traps") {
@@ -96,8 +96,33 @@ SCENARIO("a node copies the data of calls that write no guest memory") {
                 CHECK(r.capture(SYS_write, 1, 0x20000, kMaxCapturedBuffer + 1).empty());
             }
         }
-        WHEN("read(fd, buf, n), which writes guest memory, traps") {
-            THEN("nothing is captured") { CHECK(r.capture(SYS_read, 0, 0x20000, 5).empty()); }
+        WHEN("readv, which writes through an iovec array, traps") {
+            THEN("nothing is captured") { CHECK(r.capture(SYS_readv, 0, 0x20000, 1).empty()); }
+        }
+    }
+}
+
+SCENARIO("a node declares the buffer a read-like call writes, by length only") {
+    GIVEN("a buffer in guest RAM") {
+        Ram r;
+        WHEN("read(fd, buf, 4096) traps") {
+            auto s = r.capture(SYS_read, 3, 0x20000, 4096);
+            THEN("one zeroed output range of 4096 bytes stands for it") {
+                REQUIRE(s.ranges.size() == 1);
+                REQUIRE(s.output() != nullptr);
+                CHECK(s.output()->gva == 0x20000);
+                CHECK(s.output()->bytes.size() == 4096);
+                CHECK(s.find(0x20000 + 100, 8) != nullptr);
+            }
+        }
+        WHEN("recvfrom asks for the source address too") {
+            THEN("nothing is captured: the address is written through the DSM") {
+                CHECK(r.capture(SYS_recvfrom, 3, 0x20000, 64, 0, 0x30000, 0x30100).empty());
+                CHECK(r.capture(SYS_recvfrom, 3, 0x20000, 64, 0, 0, 0).output() != nullptr);
+            }
+        }
+        WHEN("the buffer is larger than the cap") {
+            THEN("nothing is captured") { CHECK(r.capture(SYS_pread64, 3, 0x20000, kMaxCapturedBuffer + 1, 0).empty()); }
         }
     }
 }

@@ -1,6 +1,6 @@
 #pragma once
 // Which guest memory a system call only reads, and its copy: the node side
-// of vmm/memory/input_snapshot.hpp. Pure: reads guest RAM through a span,
+// of vmm/memory/arg_memory.hpp. Pure: reads guest RAM through a span,
 // no I/O, so it is unit-tested with a vector for RAM.
 //
 // Captured (x86-64 Linux ABI, argument registers rdi rsi rdx r10 r8 r9):
@@ -8,13 +8,15 @@
 //    NUL included, when a NUL lies within PATH_MAX bytes;
 //  - the data of write, pwrite64 and sendto (and sendto's address), when
 //    the call writes no guest memory and the total stays within
-//    kMaxCapturedBuffer.
+//    kMaxCapturedBuffer;
+//  - as an output range (length only), the buffer of read, pread64 and
+//    recvfrom without a source address, up to kMaxCapturedBuffer.
 // Anything else (and anything outside [lo, ram.size())) is left to the
 // executor, which then reads it coherently through the DSM.
 #include <cstdint>
 #include <span>
 
-#include "vmm/memory/input_snapshot.hpp"
+#include "vmm/memory/arg_memory.hpp"
 
 namespace spanvm::cluster {
 
@@ -23,7 +25,7 @@ inline constexpr std::size_t kMaxCapturedBuffer = 64 * 1024;   // per call
 
 // `ram` is guest RAM seen from the host, indexed by guest address; guest
 // addresses below `lo` are never read.
-memory::InputSnapshot capture_inputs(std::int64_t nr, const std::uint64_t (&args)[6],
+memory::ArgMemory capture_arg_memory(std::int64_t nr, const std::uint64_t (&args)[6],
                                      std::span<const std::uint8_t> ram, std::uint64_t lo);
 
 }  // namespace spanvm::cluster
