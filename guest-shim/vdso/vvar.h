@@ -1,7 +1,7 @@
 /* The vvar record: time data the VMM publishes for the guest vDSO.
  *
  * Shared by the guest vDSO (C, guest-shim/vdso/vdso.c) and the VMM (C++,
- * vmm/process/loader/vdso_time.hpp), so that the conversion and the seqlock reader
+ * vmm/time/vdso_time.hpp), so that the conversion and the seqlock reader
  * the unit tests exercise are the very code the guest runs.
  *
  * Layout: the record sits at offset 0 of the page immediately below the vDSO

@@ -11,10 +11,11 @@
 #include "vmm/process/loader/elf_file.hpp"
 #include "vmm/process/loader/initial_stack.hpp"
 #include "vmm/process/loader/vdso.hpp"
-#include "vmm/process/loader/vdso_time.hpp"
+#include "vmm/time/vdso_time.hpp"
 
 using namespace spanvm;
 using namespace spanvm::process;
+using namespace spanvm::timekeeping;
 
 namespace {
 

@@ -168,7 +168,7 @@ Result<ThreadStart> Process::load_program(std::span<const uint8_t> bytes) {
     uint64_t sysinfo_ehdr = 0;
     auto vdso = install_vdso(*aspace_, mem);
     if (!vdso) return vdso.error();
-    if (auto tk = Timekeeper::start(vdso->vvar)) {
+    if (auto tk = timekeeping::Timekeeper::start(vdso->vvar)) {
         timekeeper_ = std::move(*tk);
         sysinfo_ehdr = vdso->base;
     } else {

@@ -33,7 +33,7 @@
 #include "vmm/platform/platform.hpp"
 #include "vmm/process/signals/signal_table.hpp"
 #include "vmm/process/threads/thread_table.hpp"
-#include "vmm/process/loader/timekeeper.hpp"
+#include "vmm/time/timekeeper.hpp"
 
 namespace spanvm::process {
 
@@ -181,7 +181,7 @@ private:
     IntervalTimer itimer_{[this] { send_signal(nullptr, SIGALRM, 0, {0x80 /* SI_KERNEL */, 0, 0}); }};
     // Writes the guest vDSO's time record; null without a vDSO. Last member:
     // its thread stops before the guest RAM it writes goes away.
-    std::unique_ptr<Timekeeper> timekeeper_;
+    std::unique_ptr<timekeeping::Timekeeper> timekeeper_;
 };
 
 }  // namespace spanvm::process

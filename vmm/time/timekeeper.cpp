@@ -1,4 +1,4 @@
-#include "vmm/process/loader/timekeeper.hpp"
+#include "vmm/time/timekeeper.hpp"
 
 #include <cpuid.h>
 #include <time.h>
@@ -7,9 +7,9 @@
 #include <deque>
 
 #include "vmm/base/log.hpp"
-#include "vmm/process/loader/vdso_time.hpp"
+#include "vmm/time/vdso_time.hpp"
 
-namespace spanvm::process {
+namespace spanvm::timekeeping {
 
 namespace {
 
@@ -160,4 +160,4 @@ void Timekeeper::update() {
     vvar_publish(*vvar_, u, rdtsc_fenced, nullptr);
 }
 
-}  // namespace spanvm::process
+}  // namespace spanvm::timekeeping

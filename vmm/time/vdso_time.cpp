@@ -1,8 +1,8 @@
-#include "vmm/process/loader/vdso_time.hpp"
+#include "vmm/time/vdso_time.hpp"
 
 #include <algorithm>
 
-namespace spanvm::process {
+namespace spanvm::timekeeping {
 
 namespace {
 using u128 = spanvm_u128;
@@ -104,4 +104,4 @@ uint64_t vvar_publish(spanvm_vvar& v, const VvarUpdate& u, TscSource read_tsc, v
     return anchor;
 }
 
-}  // namespace spanvm::process
+}  // namespace spanvm::timekeeping

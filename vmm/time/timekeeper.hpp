@@ -24,9 +24,9 @@
 
 #include "guest-shim/vdso/vvar.h"
 #include "vmm/base/result.hpp"
-#include "vmm/process/loader/vdso_time.hpp"
+#include "vmm/time/vdso_time.hpp"
 
-namespace spanvm::process {
+namespace spanvm::timekeeping {
 
 class Timekeeper {
 public:
@@ -60,4 +60,4 @@ private:
     std::jthread thread_;  // last: stops first
 };
 
-}  // namespace spanvm::process
+}  // namespace spanvm::timekeeping
