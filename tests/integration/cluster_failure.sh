@@ -65,6 +65,8 @@ start_netns3() {
     command -v nsenter >/dev/null || fail "nsenter (util-linux) is not installed"
     "$SPANVM" run --local-hosts 3 --netns -- "$sb" cpu --threads=4 --time=60 run >out 2>err &
     origin=$!
+    # A failed assertion must not leave the run behind (its nodes die with it).
+    trap 'kill -9 "$origin" 2>/dev/null || true; cd /; rm -rf "$IT_TMP"' EXIT
     local i
     for ((i = 0; i < 600; i++)); do
         grep -q "Threads started" out 2>/dev/null && break
@@ -138,7 +140,8 @@ cut_origin)
     command -v unshare >/dev/null && command -v nsenter >/dev/null || fail "util-linux unshare/nsenter missing"
     unshare -n sleep 600 &
     holder=$!
-    trap 'kill "$holder" 2>/dev/null; cd /; rm -rf "$IT_TMP"' EXIT
+    node="" origin=""
+    trap 'kill -9 $node $origin "$holder" 2>/dev/null || true; cd /; rm -rf "$IT_TMP"' EXIT
     for ((i = 0; i < 100; i++)); do
         [ "$(readlink "/proc/$holder/ns/net")" != "$(readlink /proc/self/ns/net)" ] && break
         sleep 0.05
