@@ -15,6 +15,10 @@ namespace spanvm::net {
 inline constexpr std::uint16_t HANDSHAKE_TYPE = TRANSPORT_RESERVED_FIRST + 0;
 // RTT probe request/response, answered by the transport itself (rtt_probe.hpp).
 inline constexpr std::uint16_t PROBE_TYPE = TRANSPORT_RESERVED_FIRST + 1;
+// Liveness heartbeat (empty payload, no flags): sent by a transport with
+// TransportOptions::heartbeat_interval set, dropped on receipt by every
+// transport (it only refreshes the peer's last-heard time).
+inline constexpr std::uint16_t HEARTBEAT_TYPE = TRANSPORT_RESERVED_FIRST + 2;
 
 struct Handshake {
     std::string cluster;                 // ClusterConfig::name, must match

@@ -1,5 +1,6 @@
 #include "net/transport.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -90,6 +91,9 @@ public:
         Clock::time_point connect_deadline;
         PeerState state = PeerState::connecting;  // written under state_mu_
         std::string failure;                      // guarded by state_mu_
+        Clock::time_point last_rx;  // liveness: last byte read (or connection time)
+        Clock::time_point last_heartbeat;  // liveness: last heartbeat queued
+        std::chrono::milliseconds silence_limit{0};  // liveness: fail after this much silence (set once)
     };
 
     struct Inbound {
@@ -118,12 +122,16 @@ public:
           on_message_(std::move(on_message)),
           on_peer_failed_(std::move(on_peer_failed)),
           options_(std::move(options)),
-          acceptor_(io_) {
+          acceptor_(io_),
+          liveness_timer_(io_) {
         if (!config_.has_node(self_))
             throw std::invalid_argument(fmt::format("node {} is not in cluster '{}' ({} nodes)", self_,
                                                     config_.name, config_.size()));
-        for (std::size_t i = 0; i < config_.size(); ++i)
+        for (std::size_t i = 0; i < config_.size(); ++i) {
             peers_.push_back(std::make_unique<Peer>(io_, static_cast<NodeId>(i), options_.max_payload));
+            bool own = i < options_.peer_timeouts.size() && options_.peer_timeouts[i].count() > 0;
+            peers_.back()->silence_limit = own ? options_.peer_timeouts[i] : options_.peer_timeout;
+        }
     }
 
     ~Impl() { stop(); }
@@ -168,6 +176,8 @@ public:
             }
         }
         accept_next();
+        if (options_.heartbeat_interval.count() > 0)
+            asio::post(io_, [this] { arm_liveness(); });
         thread_ = std::thread([this] {
             io_thread_id_ = std::this_thread::get_id();
             if (options_.io_thread_nice != 0)
@@ -458,6 +468,7 @@ private:
 
     void mark_connected(Peer& peer) {
         peer.timer.cancel();
+        peer.last_rx = peer.last_heartbeat = Clock::now();
         set_state(peer, PeerState::connected);
         log::debug("{}: connected", config_.describe(peer.id));
         start_write(peer);
@@ -483,6 +494,7 @@ private:
                 if (peer.state == PeerState::handshaking) why += " during the handshake";
                 return fail_peer(peer, why);
             }
+            peer.last_rx = Clock::now();
             peer.decoder.feed(ByteView(peer.read_buf.data(), n));
             if (drain_frames(peer)) start_read(peer);
         });
@@ -528,6 +540,7 @@ private:
     std::string dispatch(NodeId from, Frame& f) {
         const FrameHeader& h = f.header;
         if (h.type == HANDSHAKE_TYPE) return "unexpected handshake frame after the handshake";
+        if (h.type == HEARTBEAT_TYPE) return {};  // its bytes already refreshed last_rx
         if (!types_.contains(h.type) && h.type != PROBE_TYPE)
             return fmt::format("unknown message type {:#06x}", h.type);
         if ((h.is_request() || h.is_response()) && h.request_id == 0)
@@ -628,6 +641,44 @@ private:
         });
     }
 
+    // ---- liveness (TransportOptions::heartbeat_interval) -----------------------
+
+    // I/O thread, every heartbeat_interval / 2: fails connected peers silent
+    // for peer_timeout, queues a heartbeat to the others when one is due.
+    void arm_liveness() {
+        if (stopping_) return;
+        liveness_timer_.expires_after(std::max(options_.heartbeat_interval / 2, std::chrono::milliseconds(1)));
+        liveness_timer_.async_wait([this](const boost::system::error_code& ec) {
+            if (ec || stopping_) return;
+            check_liveness();
+            arm_liveness();
+        });
+    }
+
+    void check_liveness() {
+        const auto now = Clock::now();
+        for (auto& p : peers_) {
+            Peer& peer = *p;
+            if (peer.id == self_ || peer.state != PeerState::connected) continue;
+            if (peer.silence_limit.count() > 0 && now - peer.last_rx > peer.silence_limit) {
+                // Unread bytes mean this I/O thread fell behind, not that the peer went quiet.
+                boost::system::error_code ec;
+                if (peer.socket->available(ec) > 0 && !ec) {
+                    peer.last_rx = now;
+                } else {
+                    auto silent = std::chrono::duration<double>(now - peer.last_rx).count();
+                    fail_peer(peer, fmt::format("no traffic for {:.1f} s", silent));
+                    continue;
+                }
+            }
+            if (now - peer.last_heartbeat >= options_.heartbeat_interval) {
+                peer.last_heartbeat = now;
+                auto frame = make_frame(HEARTBEAT_TYPE, 0, 0, {}, options_.max_payload);
+                if (frame) enqueue(peer.id, std::move(*frame));
+            }
+        }
+    }
+
     // ---- failure and shutdown --------------------------------------------------
 
     void fail_peer(Peer& peer, const std::string& what) {
@@ -682,6 +733,7 @@ private:
     void shutdown_io() {
         boost::system::error_code ignored;
         acceptor_.close(ignored);
+        liveness_timer_.cancel();
         for (auto& in : inbound_) {
             close_socket(in->socket);
             in->timer.cancel();
@@ -711,6 +763,7 @@ private:
     asio::io_context io_;
     std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
     tcp::acceptor acceptor_;
+    asio::steady_timer liveness_timer_;
     std::thread thread_;
     std::vector<std::unique_ptr<Peer>> peers_;  // indexed by id; never resized after construction
     std::set<std::shared_ptr<Inbound>> inbound_;

@@ -25,12 +25,22 @@
 // Other peers are unaffected. Stopping the local transport reports nothing
 // locally (its peers see the connection close). The failure is logged at
 // info level when an on_peer_failed handler is set, at warn level otherwise.
+//
+// Liveness (TransportOptions::heartbeat_interval > 0): a cut link (cable
+// pulled, packets dropped) shows no error to TCP, which just retransmits. So
+// every heartbeat_interval the I/O thread queues a HEARTBEAT_TYPE frame to
+// each connected peer, and fails a connected peer from which no byte has
+// arrived for peer_timeout with "no traffic for 3.0 s" (same path as a
+// reset). Bytes waiting unread in the socket count as traffic, so a stalled
+// local I/O thread does not blame the peer. Heartbeats never reach
+// on_message; a transport with heartbeats off still accepts them.
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <future>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "net/cluster_config.hpp"
 #include "net/message_types.hpp"
@@ -49,6 +59,14 @@ struct TransportOptions {
     // Nice value for the I/O thread (0: inherit). Best effort: lowering it
     // needs root or CAP_SYS_NICE; the error is ignored.
     int io_thread_nice = 0;
+    // Liveness (see "Liveness" above); 0 = off. The check runs every
+    // heartbeat_interval / 2, so a silent peer is failed between peer_timeout
+    // and peer_timeout + heartbeat_interval / 2 after its last byte arrived,
+    // i.e. no sooner than peer_timeout - heartbeat_interval after a cut.
+    std::chrono::milliseconds heartbeat_interval{0};
+    std::chrono::milliseconds peer_timeout{0};
+    // Per-peer timeouts by node id; a missing or zero entry means peer_timeout.
+    std::vector<std::chrono::milliseconds> peer_timeouts;
 };
 
 struct Reply {

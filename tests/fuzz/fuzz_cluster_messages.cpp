@@ -1,6 +1,6 @@
 // fuzz-sources: vmm/cluster/cluster_messages.cpp net/wire_reader.cpp net/wire_writer.cpp
-// The distributed process mode's codec (Spawn, Trap with its input
-// snapshot, Resume, Kick, Shutdown) must never crash on arbitrary bytes,
+// The distributed process mode's codec (Spawn, Trap with its argument
+// memory, Resume with its guest writes, Kick, Shutdown, Stats) must never crash on arbitrary bytes,
 // and whatever it accepts must survive encode -> decode -> encode unchanged.
 #include <cstddef>
 #include <cstdint>
@@ -30,11 +30,12 @@ void round_trip(spanvm::net::ByteView in, Decode decode) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     if (size == 0) return 0;
     const spanvm::net::ByteView in(data + 1, size - 1);
-    switch (data[0] % 5) {
+    switch (data[0] % 6) {
         case 0: round_trip(in, decode_spawn); break;
         case 1: round_trip(in, decode_trap); break;
         case 2: round_trip(in, decode_resume); break;
         case 3: round_trip(in, decode_kick); break;
+        case 4: round_trip(in, decode_stats); break;
         default: round_trip(in, decode_shutdown); break;
     }
     return 0;

@@ -4,6 +4,13 @@
 #                 line naming node 1 and a non-zero status
 #   kill_origin   SIGKILL the origin mid-run (nodes started by hand from a
 #                 cluster file): node 1 ends within 5 s naming node 0
+#   cut_node      3 hosts in network namespaces; node 2's link goes down mid-run
+#                 (no reset, packets just vanish): the origin ends within 5 s
+#                 naming node 2, non-zero, and no node process survives
+#   cut_origin    origin and node 1 (started by hand) on loopback in a network
+#                 namespace whose lo starts dropping every packet mid-run: node
+#                 1 ends within 5 s with one line naming node 0, non-zero, and
+#                 the origin ends too, naming node 1
 #   bad_file      a malformed cluster file: one line, status 2
 #   unreachable   node 1 never starts: one line naming it, non-zero, no hang
 #   version       node 1 runs with another --mem (another build looks the
@@ -30,6 +37,49 @@ wait_gone() {
 }
 # wait_for_threads_on_node1 ERRFILE: the run is up when node 1 has joined.
 settle() { sleep "${1:-3}"; }
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+# alive PID : running (a zombie nobody has reaped yet counts as gone).
+alive() { [ -r "/proc/$1/stat" ] && [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" != Z ]; }
+# gone_within T0_MS SECS PID... : waits until every PID has ended; fails if
+# one is still running SECS seconds after T0_MS (wall clock, not loop count).
+gone_within() {
+    local t0=$1 secs=$2 p
+    shift 2
+    for p in "$@"; do
+        while alive "$p"; do
+            if (($(now_ms) - t0 > secs * 1000)); then
+                kill -9 "$@" 2>/dev/null || true
+                fail "process $p still running $secs s after the cut"
+            fi
+            sleep 0.05
+        done
+    done
+}
+# start_netns3 : starts the long program across 3 hosts in network namespaces
+# in the background (origin=$!) and waits until its threads are running. In
+# --netns mode the origin's own namespace holds bridge br0 (10.232.0.1) and,
+# for node K, the host end vK of the veth pair whose other end is K's eth0.
+start_netns3() {
+    [ "$(id -u)" = 0 ] || { echo "SKIP [$IT_NAME]: network namespaces need root" >&3; exit 77; }
+    command -v ip >/dev/null || fail "ip (iproute2) is not installed"
+    command -v nsenter >/dev/null || fail "nsenter (util-linux) is not installed"
+    "$SPANVM" run --local-hosts 3 --netns -- "$sb" cpu --threads=4 --time=60 run >out 2>err &
+    origin=$!
+    # A failed assertion must not leave the run behind (its nodes die with it).
+    trap 'kill -9 "$origin" 2>/dev/null || true; cd /; rm -rf "$IT_TMP"' EXIT
+    local i
+    for ((i = 0; i < 600; i++)); do
+        grep -q "Threads started" out 2>/dev/null && break
+        kill -0 "$origin" 2>/dev/null || fail "the run ended before the cut:"$'\n'"$(show err)"
+        sleep 0.1
+    done
+    grep -q "Threads started" out || fail "sysbench did not start within 60 s:"$'\n'"$(show err)"
+    node1="$(pgrep -P "$origin" -f -- "--node 1( |\$)" || true)"
+    node2="$(pgrep -P "$origin" -f -- "--node 2( |\$)" || true)"
+    [ -n "$node1" ] && [ -n "$node2" ] || fail "node processes not found under the origin $origin"
+    sleep 1 # threads on every node are running and faulting
+}
+in_origin_ns() { nsenter --net="/proc/$origin/ns/net" "$@"; }
 
 case "$1" in
 kill_node)
@@ -63,6 +113,69 @@ kill_origin)
     [ "$rc" != 0 ] || fail "node 1 exited 0 after losing the origin"
     expect_grep "node 0" nerr "node 1's failure line"
     pass "node 1 ended with status $rc naming node 0"
+    ;;
+cut_node)
+    start_netns3
+    in_origin_ns ip link set v2 down || fail "could not take node 2's link down"
+    t0=$(now_ms)
+    gone_within "$t0" 5 "$origin"
+    t_origin=$(($(now_ms) - t0))
+    gone_within "$t0" 5 "$node1" "$node2"
+    rc=0
+    wait "$origin" || rc=$?
+    [ "$rc" != 0 ] || fail "origin exited 0 after losing node 2"
+    expect_grep "node 2 \(10\.232\.0\.3:[0-9]+\) failed: no traffic for" err "the origin's failure line"
+    # The origin's line; node 1 may add its own before it goes (one per survivor).
+    [ "$(grep -c 'node 2 (' err)" -le 2 ] || fail "more than one line per survivor naming node 2:"$'\n'"$(show err)"
+    expect_grep "Threads started" out "the output written before the cut"
+    pass "origin ended $t_origin ms after node 2's link went down, status $rc: $(grep 'node 2 (' err)"
+    ;;
+cut_origin)
+    # Node 1 started by hand (nothing kills it with the origin), both on
+    # loopback inside a network namespace of this test, whose lo then drops
+    # every packet (a FIFO of length 0 has no bypass). Node 1 must notice the
+    # silence itself. (netem loss 100% would do as well where sch_netem exists.)
+    [ "$(id -u)" = 0 ] || { echo "SKIP [$IT_NAME]: network namespaces need root" >&3; exit 77; }
+    command -v tc >/dev/null || fail "tc (iproute2) is not installed"
+    command -v unshare >/dev/null && command -v nsenter >/dev/null || fail "util-linux unshare/nsenter missing"
+    unshare -n sleep 600 &
+    holder=$!
+    node="" origin=""
+    trap 'kill -9 $node $origin "$holder" 2>/dev/null || true; cd /; rm -rf "$IT_TMP"' EXIT
+    for ((i = 0; i < 100; i++)); do
+        [ "$(readlink "/proc/$holder/ns/net")" != "$(readlink /proc/self/ns/net)" ] && break
+        sleep 0.05
+    done
+    inns() { nsenter --net="/proc/$holder/ns/net" "$@"; }
+    inns ip link set lo up
+    cluster_file 7500 7501 >c.toml
+    inns "$SPANVM" node --cluster c.toml --node 1 >nout 2>nerr &
+    node=$!
+    inns "$SPANVM" run --cluster c.toml -- "${long[@]}" >out 2>err &
+    origin=$!
+    for ((i = 0; i < 600; i++)); do
+        grep -q "Threads started" out 2>/dev/null && break
+        alive "$origin" || fail "the run ended before the cut:"$'\n'"$(show err)"
+        sleep 0.1
+    done
+    grep -q "Threads started" out || fail "sysbench did not start within 60 s:"$'\n'"$(show err)"
+    sleep 1
+    inns tc qdisc add dev lo root pfifo limit 0 || fail "could not add a dropping qdisc to lo"
+    t0=$(now_ms)
+    gone_within "$t0" 5 "$node"
+    t_node=$(($(now_ms) - t0))
+    gone_within "$t0" 5 "$origin"
+    rc=0
+    wait "$node" || rc=$?
+    [ "$rc" != 0 ] || fail "node 1 exited 0 after losing the origin"
+    expect_grep "node 0 \(127\.0\.0\.1:7500\) failed: no traffic for" nerr "node 1's failure line"
+    [ "$(line_count nerr)" = 1 ] || fail "want one line from node 1:"$'\n'"$(show nerr)"
+    rc=0
+    wait "$origin" || rc=$?
+    [ "$rc" != 0 ] || fail "origin exited 0 after losing node 1"
+    expect_grep "node 1 \(127\.0\.0\.1:7501\) failed: no traffic for" err "the origin's failure line"
+    expect_grep "Threads started" out "the output written before the cut"
+    pass "node 1 ended $t_node ms after the cut, status $rc: $(cat nerr)"
     ;;
 bad_file)
     printf '[cluster]\nname = "x"\n[[node]]\nid = 0\naddress = "not an ip"\nport = 99999\n' >bad.toml

@@ -3,7 +3,9 @@
 # program gp_NAME_KIND runs across HOSTS hosts started on this machine
 # (`spanvm run --local-hosts HOSTS`, each in its own network namespace with
 # `netns`), must exit 0 with "NAME: ok", and the thread table (--stats) must
-# show guest threads placed on every node. GP_SCALE_DIV shrinks the
+# show guest threads placed on every node, and the machine table (text and
+# --json) must carry every node's own traffic and fault counters, non-zero
+# (each node other than the origin fetched the program's pages). GP_SCALE_DIV shrinks the
 # contended loops (every lock hand-off is a page moving between hosts).
 . "$(dirname "$0")/lib.sh"
 [ $# -ge 3 ] || fail "usage: $0 NAME static|dynamic HOSTS [netns]"
@@ -11,7 +13,7 @@ skip_in_native_mode "multi-host runs"
 it_setup
 prog="$(gp "$1" "$2")"
 hosts="$3"
-opts=(--local-hosts "$hosts" --stats)
+opts=(--local-hosts "$hosts" --stats --json tables.json)
 if [ "${4:-}" = netns ]; then
     [ "$(id -u)" = 0 ] || { echo "SKIP [$IT_NAME]: network namespaces need root" >&3; exit 77; }
     command -v ip >/dev/null || fail "ip (iproute2) is not installed"
@@ -31,4 +33,21 @@ done
 remote_faults="$(awk '/thread table/ { on = 1; next } /hot pages/ { on = 0 } on && $1 ~ /^[0-9]+$/ && $2 != 0 { s += $11 + $12 } END { print s + 0 }' err)"
 [ "$remote_faults" -gt 0 ] || fail "thread table shows no page faults for threads on other nodes:"$'\n'"$(show err)"
 expect_grep "machine table .$hosts nodes" err "--stats machine table"
-pass "$hosts hosts${4:+ ($4)}, threads on every node"
+# Machine table rows: node address threads bytes_sent bytes_recv rd wr state.
+awk '/machine table/ { on = 1; next } /thread table|hot pages/ { on = 0 } on && $1 ~ /^[0-9]+$/' err >machines
+for ((k = 0; k < hosts; k++)); do
+    # Bytes both ways on every node; faults on every node but the origin,
+    # which is the home of every page and may never miss one.
+    awk -v k="$k" '$1 == k && $4 ~ /^[0-9]+$/ && $4 > 0 && $5 > 0 && (k == 0 || $6 + $7 > 0) { ok = 1 }
+                   END { exit !ok }' machines ||
+        fail "node $k's machine table row lacks non-zero bytes and faults:"$'\n'"$(show machines)"
+done
+python3 - "$hosts" <<'PY' || fail "--json machine table lacks a node's counters:"$'\n'"$(show tables.json)"
+import json, sys
+machines = json.load(open("tables.json"))["machines"]
+assert len(machines) == int(sys.argv[1])
+for m in machines:
+    assert m["bytes_sent"] > 0 and m["bytes_received"] > 0, m
+    assert m["id"] == 0 or m["read_faults"] + m["write_faults"] > 0, m
+PY
+pass "$hosts hosts${4:+ ($4)}, threads on every node, node 1: $(awk '$1 == 1 { print $4 " bytes sent, " $5 " received" }' machines)"

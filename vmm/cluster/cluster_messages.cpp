@@ -133,6 +133,12 @@ net::Bytes encode(const ShutdownMsg& m) {
     return w.take();
 }
 
+net::Bytes encode(const NodeStatsMsg& m) {
+    net::WireWriter w(40);
+    w.u64(m.bytes_sent).u64(m.bytes_received).u64(m.read_faults).u64(m.write_faults).u64(m.remote_fetches);
+    return w.take();
+}
+
 Result<SpawnMsg> decode_spawn(net::ByteView b) {
     net::WireReader rd(b);
     SpawnMsg m;
@@ -218,6 +224,17 @@ Result<ShutdownMsg> decode_shutdown(net::ByteView b) {
     auto st = rd.u32();
     if (!st) return st.error();
     return finish(rd, ShutdownMsg{static_cast<std::int32_t>(*st)});
+}
+
+Result<NodeStatsMsg> decode_stats(net::ByteView b) {
+    net::WireReader rd(b);
+    NodeStatsMsg m;
+    for (std::uint64_t* f : {&m.bytes_sent, &m.bytes_received, &m.read_faults, &m.write_faults, &m.remote_fetches}) {
+        auto v = rd.u64();
+        if (!v) return v.error();
+        *f = *v;
+    }
+    return finish(rd, m);
 }
 
 }  // namespace spanvm::cluster

@@ -9,6 +9,8 @@
 //   Kick      origin -> node   a signal is pending for `tid`: leave the guest
 //   Shutdown  origin -> node   the program ended with `status`; answer Bye
 //   Bye       node -> origin   the node has stopped its guest threads
+//   Stats     node -> origin   the node's DSM counters (machine table), sent
+//                              right before its Bye on the same connection
 //
 // Trap and Resume travel on the thread's own SyscallChannel
 // (syscall_channel.hpp), the others on the DSM engine's connections.
@@ -37,8 +39,9 @@ inline constexpr std::uint16_t kResumeType = 0x0202;
 inline constexpr std::uint16_t kKickType = 0x0203;
 inline constexpr std::uint16_t kShutdownType = 0x0204;
 inline constexpr std::uint16_t kByeType = 0x0205;
+inline constexpr std::uint16_t kStatsType = 0x0206;
 inline constexpr std::uint16_t kClusterTypeFirst = kSpawnType;
-inline constexpr std::uint16_t kClusterTypeLast = kByeType;
+inline constexpr std::uint16_t kClusterTypeLast = kStatsType;
 
 struct ThreadState {
     platform::Regs regs;
@@ -87,16 +90,29 @@ struct ShutdownMsg {
     std::int32_t status = 0;
 };
 
+// A node's dsm::DsmStats counters at the time it sends them (fixed order on
+// the wire: five u64 in the order below).
+struct NodeStatsMsg {
+    std::uint64_t bytes_sent = 0;
+    std::uint64_t bytes_received = 0;
+    std::uint64_t read_faults = 0;
+    std::uint64_t write_faults = 0;
+    std::uint64_t remote_fetches = 0;
+    bool operator==(const NodeStatsMsg&) const = default;
+};
+
 net::Bytes encode(const SpawnMsg& m);
 net::Bytes encode(const TrapMsg& m);
 net::Bytes encode(const ResumeMsg& m);
 net::Bytes encode(const KickMsg& m);
 net::Bytes encode(const ShutdownMsg& m);
+net::Bytes encode(const NodeStatsMsg& m);
 
 Result<SpawnMsg> decode_spawn(net::ByteView b);
 Result<TrapMsg> decode_trap(net::ByteView b);
 Result<ResumeMsg> decode_resume(net::ByteView b);
 Result<KickMsg> decode_kick(net::ByteView b);
 Result<ShutdownMsg> decode_shutdown(net::ByteView b);
+Result<NodeStatsMsg> decode_stats(net::ByteView b);
 
 }  // namespace spanvm::cluster

@@ -88,6 +88,13 @@ void NodeRunner::on_app(dsm::NodeId from, std::uint16_t type, net::ByteView payl
         }
         case kShutdownType: {
             engine_->expect_peers_closing();
+            // The counters for the origin's machine table, then the Bye (one
+            // connection, FIFO: the Stats is in when the origin counts the Bye).
+            using C = dsm::DsmStats::Counter;
+            auto& st = engine_->stats();
+            NodeStatsMsg ns{st.get(C::bytes_sent), st.get(C::bytes_received), st.get(C::read_faults),
+                            st.get(C::write_faults), st.get(C::remote_fetches)};
+            (void)engine_->send_app(0, kStatsType, encode(ns));
             (void)engine_->send_app(0, kByeType, {});
             {
                 std::lock_guard lk(mu_);

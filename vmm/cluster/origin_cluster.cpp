@@ -26,7 +26,9 @@ std::uint32_t cluster_version_salt(std::uint64_t ram_size) {
 }
 
 OriginCluster::OriginCluster(net::ClusterConfig config, PlacePolicy policy)
-    : config_(std::move(config)), placement_(policy, std::vector<unsigned>(config_.size(), 1)) {}
+    : config_(std::move(config)),
+      placement_(policy, std::vector<unsigned>(config_.size(), 1)),
+      node_stats_(config_.size()) {}
 
 OriginCluster::~OriginCluster() = default;
 
@@ -131,7 +133,13 @@ void OriginCluster::kick(unsigned node, int tid) {
 }
 
 void OriginCluster::on_app(dsm::NodeId from, std::uint16_t type, net::ByteView payload) {
-    (void)payload;
+    if (type == kStatsType) {
+        auto st = decode_stats(payload);
+        if (!st) engine_->fail(fmt::format("{}: bad Stats message: {}", config_.describe(from), st.error().message));
+        std::lock_guard lk(bye_mu_);
+        node_stats_.at(from) = *st;
+        return;
+    }
     if (type == kByeType) {
         {
             std::lock_guard lk(bye_mu_);
@@ -153,6 +161,18 @@ void OriginCluster::shutdown(int status) {
     bye_cv_.wait_for(lk, std::chrono::seconds(2), [&] { return byes_ >= n - 1; });
 }
 
+std::optional<NodeStatsMsg> OriginCluster::node_stats(std::size_t k) {
+    if (k == 0) {
+        if (!engine_) return std::nullopt;
+        using C = dsm::DsmStats::Counter;
+        auto& s = engine_->stats();
+        return NodeStatsMsg{s.get(C::bytes_sent), s.get(C::bytes_received), s.get(C::read_faults),
+                            s.get(C::write_faults), s.get(C::remote_fetches)};
+    }
+    std::lock_guard lk(bye_mu_);
+    return node_stats_.at(k);
+}
+
 std::string OriginCluster::machine_table() {
     std::string out = fmt::format("spanvm: machine table ({} nodes)\n{:>4}  {:<22} {:>7} {:>12} {:>12} {:>10} {:>10}  {}\n",
                                   config_.size(), "node", "address", "threads", "bytes_sent", "bytes_recv",
@@ -163,23 +183,20 @@ std::string OriginCluster::machine_table() {
             std::lock_guard lk(place_mu_);
             live = placement_.live(static_cast<unsigned>(k));
         }
-        if (k == 0 && engine_) {
-            auto& s = engine_->stats();
-            using C = dsm::DsmStats::Counter;
-            out += fmt::format("{:>4}  {:<22} {:>7} {:>12} {:>12} {:>10} {:>10}  {}\n", k,
-                               config_.node(static_cast<net::NodeId>(k)).endpoint(), live, s.get(C::bytes_sent),
-                               s.get(C::bytes_received), s.get(C::read_faults), s.get(C::write_faults), "origin");
-        } else {
-            out += fmt::format("{:>4}  {:<22} {:>7} {:>12} {:>12} {:>10} {:>10}  {}\n", k,
-                               config_.node(static_cast<net::NodeId>(k)).endpoint(), live, "-", "-", "-", "-",
-                               shut_ ? "stopped" : "up");
-        }
+        const std::string state = k == 0 ? "origin" : shut_ ? "stopped" : "up";
+        const std::string endpoint = config_.node(static_cast<net::NodeId>(k)).endpoint();
+        // A node's counters arrive with its Stats message at shutdown: "-" until then.
+        if (auto s = node_stats(k))
+            out += fmt::format("{:>4}  {:<22} {:>7} {:>12} {:>12} {:>10} {:>10}  {}\n", k, endpoint, live,
+                               s->bytes_sent, s->bytes_received, s->read_faults, s->write_faults, state);
+        else
+            out += fmt::format("{:>4}  {:<22} {:>7} {:>12} {:>12} {:>10} {:>10}  {}\n", k, endpoint, live, "-", "-",
+                               "-", "-", state);
     }
     return out;
 }
 
 nlohmann::json OriginCluster::tables_json(std::size_t top_pages) {
-    using C = dsm::DsmStats::Counter;
     nlohmann::json machines = nlohmann::json::array();
     for (std::size_t k = 0; k < config_.size(); ++k) {
         const auto& n = config_.node(static_cast<net::NodeId>(k));
@@ -188,16 +205,15 @@ nlohmann::json OriginCluster::tables_json(std::size_t top_pages) {
             std::lock_guard lk(place_mu_);
             m["threads"] = placement_.live(static_cast<unsigned>(k));
         }
-        if (k == 0 && engine_) {
-            auto& s = engine_->stats();
-            m["bytes_sent"] = s.get(C::bytes_sent);
-            m["bytes_received"] = s.get(C::bytes_received);
-            m["read_faults"] = s.get(C::read_faults);
-            m["write_faults"] = s.get(C::write_faults);
-            m["state"] = "origin";
-        } else {
-            m["state"] = shut_ ? "stopped" : "up";  // per-node counters stay on the node
+        // Counters are absent for a node that has not reported (see machine_table).
+        if (auto s = node_stats(k)) {
+            m["bytes_sent"] = s->bytes_sent;
+            m["bytes_received"] = s->bytes_received;
+            m["read_faults"] = s->read_faults;
+            m["write_faults"] = s->write_faults;
+            m["remote_fetches"] = s->remote_fetches;
         }
+        m["state"] = k == 0 ? "origin" : shut_ ? "stopped" : "up";
         machines.push_back(std::move(m));
     }
     nlohmann::json pages = nlohmann::json::array();

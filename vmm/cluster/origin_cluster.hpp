@@ -10,14 +10,20 @@
 // channel_lost() and register/unregister_thread(); any guest thread may call
 // kick() and shutdown(). Lock order: threads_mu_ -> RemoteVcpu::mu_;
 // bye_mu_ and place_mu_ are leaves.
+// Threads: the transport's I/O thread calls on_app(); executors call send()
+// and register/unregister_thread(); any guest thread may call kick() and
+// shutdown(). Lock order: place_mu_, threads_mu_ and bye_mu_ are leaves.
 #include <atomic>
 #include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <vector>
 
 #include "net/cluster_config.hpp"
 #include "vmm/cluster/cluster_hooks.hpp"
+#include "vmm/cluster/cluster_messages.hpp"
 #include "vmm/cluster/placement.hpp"
 #include "vmm/cluster/syscall_channel.hpp"
 #include "vmm/cluster/thread_faults.hpp"
@@ -60,6 +66,9 @@ public:
 private:
     void on_app(dsm::NodeId from, std::uint16_t type, net::ByteView payload);
     void on_channel(std::int32_t tid, std::unique_ptr<SyscallChannel> ch);
+    // Counters of node k for the tables: the origin's own, a node's last
+    // Stats message, or nullopt if that node has sent none.
+    std::optional<NodeStatsMsg> node_stats(std::size_t k);
 
     net::ClusterConfig config_;
     std::unique_ptr<dsm::DsmEngine> engine_;
@@ -73,6 +82,7 @@ private:
     std::mutex bye_mu_;
     std::condition_variable bye_cv_;
     std::size_t byes_ = 0;
+    std::vector<std::optional<NodeStatsMsg>> node_stats_;  // guarded by bye_mu_; by node id
     std::atomic<bool> shut_{false};
 };
 

@@ -94,8 +94,18 @@ DsmEngine::DsmEngine(DsmEngineOptions options, Protocol protocol, std::unique_pt
     net::TransportOptions topt;
     topt.connect_timeout = options_.connect_timeout;
     topt.io_thread_nice = kServiceNice;
-    // "DSM" v2 (direct transfers): all nodes must run this engine.
-    topt.protocol_version = 0x44534d02 ^ options_.version_salt;
+    topt.heartbeat_interval = options_.heartbeat_interval;
+    topt.peer_timeout = options_.peer_timeout;
+    // Node 0 judges silent peers first: the others give a peer other than
+    // node 0 two more heartbeat periods, so when one node is cut off node 0's
+    // line names it, instead of a survivor timing it out, exiting, and node 0
+    // blaming that survivor for closing.
+    if (self_ != 0 && options_.peer_timeout.count() > 0) {
+        topt.peer_timeouts.assign(cluster_.size(), options_.peer_timeout + 2 * options_.heartbeat_interval);
+        topt.peer_timeouts[0] = options_.peer_timeout;
+    }
+    // "DSM" v3 (direct transfers, transport heartbeats): all nodes must run this engine.
+    topt.protocol_version = 0x44534d03 ^ options_.version_salt;
     transport_ = std::make_unique<net::Transport>(
         cluster_, static_cast<net::NodeId>(self_), types,
         [this](net::NodeId from, std::uint16_t type, std::uint64_t, net::ByteView payload) {

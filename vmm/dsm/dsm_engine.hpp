@@ -38,7 +38,9 @@
 // Failure: any peer failure before the goodbye, any protocol violation by a
 // peer, and any failing region ioctl call UffdRegion::fail_all, which logs
 // "spanvm: fatal: DSM: node K (ADDR:PORT) failed: ..." and exits with
-// UffdRegion::kFatalExitCode. The UffdRegion watchdog covers a lost answer.
+// UffdRegion::kFatalExitCode. A peer cut off from the network is such a
+// failure once it has been silent for peer_timeout (transport heartbeats).
+// The UffdRegion watchdog covers a lost answer.
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -73,6 +75,11 @@ struct DsmEngineOptions {
     std::chrono::milliseconds watchdog{10000};
     std::chrono::milliseconds connect_timeout{10000};
     std::chrono::milliseconds overall_timeout{0};  // 0 = none
+    // Peer liveness (net/transport.hpp "Liveness"): a heartbeat every
+    // interval, and a peer silent for peer_timeout fails like a reset one, so
+    // a cut link ends the run within ~peer_timeout. 0 = off.
+    std::chrono::milliseconds heartbeat_interval{500};
+    std::chrono::milliseconds peer_timeout{3000};
     // Coherent memory the caller mapped (e.g. guest RAM) instead of a region
     // of the engine's own; `pages` pages from here.
     std::uint8_t* external_base = nullptr;

@@ -1,0 +1,74 @@
+// The distributed process mode's pure codec (vmm/cluster/cluster_messages):
+// round trips and rejection of truncated or padded payloads.
+#include <doctest/doctest.h>
+
+#include "vmm/cluster/cluster_messages.hpp"
+
+using namespace spanvm::cluster;
+using spanvm::net::ByteView;
+using spanvm::net::Bytes;
+
+SCENARIO("a node's Stats message carries its DSM counters to the origin") {
+    GIVEN("counters with every field distinct, some above 32 bits") {
+        NodeStatsMsg m{0x1'0000'0001ull, 2'000'000, 3, 0, 0xFFFF'FFFF'FFFF'FFFFull};
+        WHEN("it is encoded") {
+            Bytes b = encode(m);
+            THEN("it is five little-endian u64 and decodes to itself") {
+                CHECK(b.size() == 40);
+                CHECK(b[0] == 0x01);
+                CHECK(b[4] == 0x01);
+                auto d = decode_stats(b);
+                REQUIRE(d.has_value());
+                CHECK(*d == m);
+            }
+            THEN("every shorter prefix is rejected") {
+                for (std::size_t n = 0; n < b.size(); ++n) CHECK_FALSE(decode_stats(ByteView(b.data(), n)).has_value());
+            }
+            THEN("a trailing byte is rejected") {
+                b.push_back(0);
+                CHECK_FALSE(decode_stats(b).has_value());
+            }
+        }
+    }
+    GIVEN("the app type range the engines register") {
+        THEN("Stats is inside it and distinct from the other types") {
+            CHECK(kStatsType >= kClusterTypeFirst);
+            CHECK(kStatsType <= kClusterTypeLast);
+            for (auto t : {kSpawnType, kTrapType, kResumeType, kKickType, kShutdownType, kByeType}) CHECK(t != kStatsType);
+        }
+    }
+}
+
+SCENARIO("the small cluster messages round-trip") {
+    GIVEN("a Kick and a Shutdown") {
+        WHEN("they are encoded and decoded") {
+            auto k = decode_kick(encode(KickMsg{1234}));
+            auto s = decode_shutdown(encode(ShutdownMsg{-3}));
+            THEN("they keep their values") {
+                REQUIRE(k.has_value());
+                REQUIRE(s.has_value());
+                CHECK(k->tid == 1234);
+                CHECK(s->status == -3);
+            }
+        }
+    }
+    GIVEN("a Resume with an FPU image") {
+        ResumeMsg r;
+        r.tid = 7;
+        r.exit = true;
+        r.state.fs_base = 0x7000;
+        r.state.gs_base = 0x8000;
+        r.state.fpu.assign(512, 0xAB);
+        WHEN("it is encoded and decoded") {
+            auto d = decode_resume(encode(r));
+            THEN("tid, exit flag, bases and FPU image survive") {
+                REQUIRE(d.has_value());
+                CHECK(d->tid == 7);
+                CHECK(d->exit);
+                CHECK(d->state.fs_base == 0x7000);
+                CHECK(d->state.gs_base == 0x8000);
+                CHECK(d->state.fpu == r.state.fpu);
+            }
+        }
+    }
+}
