@@ -29,6 +29,7 @@ SCENARIO("Spawn and Trap survive the wire") {
         m.tid = 42;
         m.channel_port = 40001;
         m.cookie = 0x1122334455667788ull;
+        m.vvar_gva = 0x7f000000;
         m.state.regs.rip = 0x401000;
         m.state.fs_base = 0x7000;
         WHEN("it is encoded and decoded") {
@@ -38,6 +39,7 @@ SCENARIO("Spawn and Trap survive the wire") {
                 CHECK(d->tid == 42);
                 CHECK(d->channel_port == 40001);
                 CHECK(d->cookie == 0x1122334455667788ull);
+                CHECK(d->vvar_gva == 0x7f000000);
                 CHECK(d->state.regs.rip == 0x401000);
                 CHECK(d->state.fs_base == 0x7000);
                 CHECK(d->state.fpu.empty());

@@ -21,6 +21,10 @@ public:
     // Puts guest RAM [user base, end) under the DSM and waits until every
     // node has joined. Called once, before the program is loaded.
     virtual Result<void> attach_memory(memory::GuestMemory& mem) = 0;
+    // The vDSO's time page lives at `gva`: it becomes node-local (every node
+    // runs its own Timekeeper on it; no coherence traffic). Before the
+    // origin's Timekeeper starts.
+    virtual Result<void> set_vdso_data(std::uint64_t gva) = 0;
     // munmap / MADV_DONTNEED of guest RAM [gpa, gpa+len), page-aligned:
     // afterwards every node reads zeros there.
     virtual void discard(std::uint64_t gpa, std::uint64_t len) = 0;

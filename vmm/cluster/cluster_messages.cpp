@@ -92,7 +92,7 @@ Result<T> finish(net::WireReader& rd, T m) {
 
 net::Bytes encode(const SpawnMsg& m) {
     net::WireWriter w(256);
-    w.u32(static_cast<std::uint32_t>(m.tid)).u16(m.channel_port).u64(m.cookie);
+    w.u32(static_cast<std::uint32_t>(m.tid)).u16(m.channel_port).u64(m.cookie).u64(m.vvar_gva);
     put_state(w, m.state);
     return w.take();
 }
@@ -146,7 +146,9 @@ Result<SpawnMsg> decode_spawn(net::ByteView b) {
     if (!tid) return tid.error();
     auto port = rd.u16();
     auto cookie = port ? rd.u64() : Result<std::uint64_t>(port.error());
-    if (!cookie) return cookie.error();
+    auto vvar = cookie ? rd.u64() : Result<std::uint64_t>(cookie.error());
+    if (!vvar) return vvar.error();
+    m.vvar_gva = *vvar;
     m.tid = static_cast<std::int32_t>(*tid);
     m.channel_port = *port;
     m.cookie = *cookie;

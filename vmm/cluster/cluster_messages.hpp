@@ -54,6 +54,7 @@ struct SpawnMsg {
     std::int32_t tid = 0;
     std::uint16_t channel_port = 0;  // the origin's ChannelListener
     std::uint64_t cookie = 0;        // proves the channel's hello
+    std::uint64_t vvar_gva = 0;      // the vDSO's node-local time page, or 0
     ThreadState state;
 };
 

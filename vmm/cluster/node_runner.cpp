@@ -108,6 +108,22 @@ void NodeRunner::on_app(dsm::NodeId from, std::uint16_t type, net::ByteView payl
 }
 
 void NodeRunner::start_thread(SpawnMsg m) {
+    // The vDSO's time page is this node's own, kept by this node's
+    // Timekeeper (before the first guest thread can read it).
+    if (m.vvar_gva != 0 && !timekeeper_) {
+        auto& mem = platform_->memory();
+        if (m.vvar_gva < layout::kUserBase || m.vvar_gva % layout::kPageSize ||
+            m.vvar_gva + layout::kPageSize > mem.size())
+            engine_->fail(fmt::format("node {}: vDSO data page {:#x} outside guest RAM", opts_.self, m.vvar_gva));
+        if (auto r = engine_->make_node_local((m.vvar_gva - layout::kUserBase) / layout::kPageSize); !r)
+            engine_->fail(fmt::format("node {}: {}", opts_.self, r.error().message));
+        auto tk = timekeeping::Timekeeper::start(reinterpret_cast<spanvm_vvar*>(mem.host_base() + m.vvar_gva));
+        if (!tk)
+            log::warn("node {}: no vDSO time here ({}); guest clock reads fall back to forwarded calls", opts_.self,
+                      tk.error().message);
+        else
+            timekeeper_ = std::move(*tk);
+    }
     auto v = platform_->create_vcpu(static_cast<unsigned long>(m.tid));
     if (!v) engine_->fail(fmt::format("node {}: cannot create a vCPU for thread {}: {}", opts_.self, m.tid,
                                       v.error().message));

@@ -22,6 +22,7 @@
 #include "vmm/cluster/cluster_messages.hpp"
 #include "vmm/cluster/thread_faults.hpp"
 #include "vmm/dsm/dsm_engine.hpp"
+#include "vmm/time/timekeeper.hpp"
 #include "vmm/platform/platform.hpp"
 
 namespace spanvm::cluster {
@@ -54,6 +55,7 @@ private:
     NodeOptions opts_;
     std::unique_ptr<platform::Platform> platform_;
     std::unique_ptr<dsm::DsmEngine> engine_;
+    std::unique_ptr<timekeeping::Timekeeper> timekeeper_;  // I/O thread sets it once (first Spawn)
     ThreadFaults faults_;
     std::mutex mu_;
     std::map<int, std::shared_ptr<Thread>> threads_;

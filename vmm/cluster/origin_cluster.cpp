@@ -86,6 +86,13 @@ std::pair<std::uint64_t, std::uint64_t> OriginCluster::thread_faults(int host_ti
     return {c.read, c.write};
 }
 
+Result<void> OriginCluster::set_vdso_data(std::uint64_t gva) {
+    if (gva < layout::kUserBase || gva % layout::kPageSize) return make_error(EINVAL, "vDSO data page {:#x}", gva);
+    if (auto r = engine_->make_node_local((gva - layout::kUserBase) / layout::kPageSize); !r) return r;
+    vvar_gva_ = gva;
+    return {};
+}
+
 void OriginCluster::discard(std::uint64_t gpa, std::uint64_t len) {
     // Departure from a real discard transaction: a page some node holds is
     // zeroed through the coherent mapping (an ownership fetch, then zeros);

@@ -43,6 +43,8 @@ public:
 
     Result<void> attach_memory(memory::GuestMemory& mem) override;
     void discard(std::uint64_t gpa, std::uint64_t len) override;
+    Result<void> set_vdso_data(std::uint64_t gva) override;
+    std::uint64_t vdso_data() const { return vvar_gva_; }
     unsigned place_thread() override;
     void thread_gone(unsigned node) override;
     std::unique_ptr<platform::Vcpu> remote_vcpu(unsigned node, unsigned long vcpu_id) override;
@@ -75,6 +77,7 @@ private:
     std::unique_ptr<ChannelListener> listener_;
     ThreadFaults faults_;
     std::uint8_t* ram_base_ = nullptr;  // host view of guest RAM (guest address 0)
+    std::uint64_t vvar_gva_ = 0;        // the vDSO's node-local time page (Spawn)
     std::mutex place_mu_;
     Placement placement_;
     std::mutex threads_mu_;

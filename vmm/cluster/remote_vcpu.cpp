@@ -19,7 +19,7 @@ Result<void> RemoteVcpu::set_initial_state(const platform::Regs& regs, uint64_t 
     state_.regs = regs;
     state_.fs_base = fs_base;
     state_.gs_base = gs_base;
-    SpawnMsg m{tid_, cluster_.channel_port(), cluster_.channel_cookie(), state_};
+    SpawnMsg m{tid_, cluster_.channel_port(), cluster_.channel_cookie(), cluster_.vdso_data(), state_};
     return cluster_.send(node_, kSpawnType, encode(m));
 }
 

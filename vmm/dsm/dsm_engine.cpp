@@ -167,6 +167,34 @@ LocalState DsmEngine::local_state(PageIndex page) {
     return sh.protocol.local_state(page);
 }
 
+Result<void> DsmEngine::make_node_local(PageIndex page) {
+    if (page >= region_->page_count()) return make_error(EINVAL, "node-local page {} outside the region", page);
+    for (auto& slot : node_local_) {
+        PageIndex want = kNoPage;
+        if (slot.load() == page || slot.compare_exchange_strong(want, page)) return {};
+    }
+    return make_error(ENOSPC, "more than {} node-local pages", kMaxNodeLocal);
+}
+
+bool DsmEngine::node_local(PageIndex page) const {
+    for (const auto& slot : node_local_)
+        if (slot.load(std::memory_order_relaxed) == page) return true;
+    return false;
+}
+
+void DsmEngine::answer_node_local(const UffdRegion::Fault& f) {
+    using P = UffdRegion::Presence;
+    Result<void> r;
+    switch (region_->presence(f.page)) {
+        case P::absent:
+            if (auto i = region_->install(f.page, nullptr, true); !i) r = i.error();
+            break;
+        case P::read_only: r = region_->make_writable(f.page); break;
+        case P::writable: r = region_->wake(f.page); break;
+    }
+    check(r, "node-local page");
+}
+
 bool DsmEngine::untouched(PageIndex page) {
     Shard& sh = shard(page);
     std::lock_guard lk(sh.mu);
@@ -220,6 +248,10 @@ void DsmEngine::deadline_loop(std::chrono::milliseconds limit) {
 
 void DsmEngine::handle_fault(const UffdRegion::Fault& f) {
     bool write = f.is_write || f.is_wp;
+    if (node_local(f.page)) {
+        answer_node_local(f);
+        return;
+    }
     stats_->record_fault(f.page, write);
     if (options_.fault_observer && f.tid != 0) options_.fault_observer(static_cast<std::int32_t>(f.tid), write);
     Shard& sh = shard(f.page);
@@ -240,7 +272,7 @@ void DsmEngine::handle_fault(const UffdRegion::Fault& f) {
     for (PageIndex q = ra.first; q < ra.end; ++q) {
         Shard& qs = shard(q);
         std::lock_guard lk(qs.mu);
-        if (qs.protocol.local_state(q) != LocalState::Invalid) continue;
+        if (qs.protocol.local_state(q) != LocalState::Invalid || node_local(q)) continue;
         Actions acts;
         check(qs.protocol.on_fault(q, Access::Read, now_ns(), acts), "read-ahead");
         run_actions(qs, acts, self_);

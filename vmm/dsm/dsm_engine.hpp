@@ -41,6 +41,8 @@
 // UffdRegion::kFatalExitCode. A peer cut off from the network is such a
 // failure once it has been silent for peer_timeout (transport heartbeats).
 // The UffdRegion watchdog covers a lost answer.
+#include <array>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -151,6 +153,12 @@ public:
     // At the page's home: no node, this one included, was ever handed the
     // page since it was last zero (directory Uncached, no local copy).
     bool untouched(PageIndex page);
+    // Takes `page` out of coherence on this node: its faults are answered
+    // locally (a zero page, writable), the protocol never hears of it and
+    // read-ahead skips it. For per-node data at a fixed guest address (the
+    // vDSO's time page). Call before this node touches the page; every node
+    // that uses the page must do the same. At most kMaxNodeLocal pages.
+    Result<void> make_node_local(PageIndex page);
 
 private:
     DsmEngine(DsmEngineOptions options, Protocol protocol, std::unique_ptr<UffdRegion> region);
@@ -224,6 +232,12 @@ private:
     std::priority_queue<std::uint64_t, std::vector<std::uint64_t>, std::greater<>> wake_at_;
     bool stop_timer_ = false;
 
+    static constexpr std::size_t kMaxNodeLocal = 4;
+    bool node_local(PageIndex page) const;
+    void answer_node_local(const UffdRegion::Fault& f);
+    // Node-local pages; kNoPage marks a free slot (set once, read lock-free).
+    static constexpr PageIndex kNoPage = ~PageIndex{0};
+    std::array<std::atomic<PageIndex>, kMaxNodeLocal> node_local_{kNoPage, kNoPage, kNoPage, kNoPage};
     std::atomic<bool> stop_{false};
     std::atomic<bool> started_{false};
     std::vector<std::thread> fault_threads_;

@@ -168,6 +168,8 @@ Result<ThreadStart> Process::load_program(std::span<const uint8_t> bytes) {
     uint64_t sysinfo_ehdr = 0;
     auto vdso = install_vdso(*aspace_, mem);
     if (!vdso) return vdso.error();
+    if (cfg_.cluster)
+        if (auto r = cfg_.cluster->set_vdso_data(vdso->vvar_addr); !r) return r.error();
     if (auto tk = timekeeping::Timekeeper::start(vdso->vvar)) {
         timekeeper_ = std::move(*tk);
         sysinfo_ehdr = vdso->base;
