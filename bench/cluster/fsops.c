@@ -5,7 +5,10 @@
  * binary measures the baselines.
  *   fsops DIR ITERS : prints "op NAME NS" per call for open, close, mkdir,
  *   rmdir, symlink, flock, and "read SIZE NS" for 4..64 KiB files read with
- *   one read() each (Figure 9: the buffer is fresh guest memory each time). */
+ *   one read() each (Figure 9: the buffer is fresh guest memory each time).
+ * Each figure is the median over ITERS calls: a file system call's own cost
+ * swings by milliseconds now and then (journal, writeback), and a mean lets
+ * one such swing decide a comparison. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <pthread.h>
@@ -20,6 +23,16 @@
 
 static const char* dir;
 static int iters;
+
+static int cmp_double(const void* a, const void* b) {
+    double x = *(const double*)a, y = *(const double*)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double* v, int n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
 
 static double now_ns(void) {
     struct timespec t;
@@ -40,7 +53,14 @@ static void* worker(void* arg) {
     int fd = open(path, O_CREAT | O_RDWR, 0644);
     if (fd < 0) die("create");
     close(fd);
-    double t_open = 0, t_close = 0, t_mkdir = 0, t_rmdir = 0, t_symlink = 0, t_flock = 0;
+    double* t_open = calloc((size_t)iters, sizeof(double));
+    double* t_close = calloc((size_t)iters, sizeof(double));
+    double* t_mkdir = calloc((size_t)iters, sizeof(double));
+    double* t_rmdir = calloc((size_t)iters, sizeof(double));
+    double* t_symlink = calloc((size_t)iters, sizeof(double));
+    double* t_flock = calloc((size_t)iters, sizeof(double));
+    double* t_read = calloc((size_t)iters, sizeof(double));
+    if (!t_open || !t_close || !t_mkdir || !t_rmdir || !t_symlink || !t_flock || !t_read) die("calloc");
     for (int i = 0; i < iters; ++i) {
         double a = now_ns();
         fd = open(path, O_RDWR);
@@ -61,15 +81,16 @@ static void* worker(void* arg) {
         if (symlink(path, l) != 0) die("symlink");
         double h = now_ns();
         unlink(l);
-        t_open += b - a;
-        t_flock += c - b;
-        t_close += e - d;
-        t_mkdir += f - e;
-        t_rmdir += g - f;
-        t_symlink += h - g;
+        t_open[i] = b - a;
+        t_flock[i] = c - b;
+        t_close[i] = e - d;
+        t_mkdir[i] = f - e;
+        t_rmdir[i] = g - f;
+        t_symlink[i] = h - g;
     }
     printf("op open %.0f\nop close %.0f\nop mkdir %.0f\nop rmdir %.0f\nop symlink %.0f\nop flock %.0f\n",
-           t_open / iters, t_close / iters, t_mkdir / iters, t_rmdir / iters, t_symlink / iters, t_flock / iters);
+           median(t_open, iters), median(t_close, iters), median(t_mkdir, iters), median(t_rmdir, iters),
+           median(t_symlink, iters), median(t_flock, iters));
     for (int kib = 4; kib <= 64; kib *= 2) {
         char p[512];
         snprintf(p, sizeof p, "%s/r%d", dir, kib);
@@ -78,7 +99,6 @@ static void* worker(void* arg) {
         char* src = calloc(1, (size_t)kib * 1024);
         if (write(fd, src, (size_t)kib * 1024) != kib * 1024) die("write");
         free(src);
-        double total = 0;
         for (int i = 0; i < iters; ++i) {
             /* A fresh buffer each time: its pages start on this node. */
             char* buf = mmap(NULL, (size_t)kib * 1024, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -86,12 +106,12 @@ static void* worker(void* arg) {
             for (int k = 0; k < kib * 1024; k += 4096) buf[k] = 1;
             double a = now_ns();
             if (pread(fd, buf, (size_t)kib * 1024, 0) != kib * 1024) die("pread");
-            total += now_ns() - a;
+            t_read[i] = now_ns() - a;
             munmap(buf, (size_t)kib * 1024);
         }
         close(fd);
         unlink(p);
-        printf("read %d %.0f\n", kib * 1024, total / iters);
+        printf("read %d %.0f\n", kib * 1024, median(t_read, iters));
     }
     unlink(path);
     return NULL;
@@ -104,6 +124,10 @@ int main(int argc, char** argv) {
     }
     dir = argv[1];
     iters = atoi(argv[2]);
+    if (iters < 1) {
+        fprintf(stderr, "fsops: ITERS must be a positive number\n");
+        return 2;
+    }
     pthread_t t;
     if (pthread_create(&t, NULL, worker, NULL) != 0) die("pthread_create");
     pthread_join(t, NULL);
