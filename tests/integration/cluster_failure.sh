@@ -37,6 +37,16 @@ wait_gone() {
 }
 # wait_for_threads_on_node1 ERRFILE: the run is up when node 1 has joined.
 settle() { sleep "${1:-3}"; }
+# Node 1 and an origin running the long program on two free ports (c.toml);
+# sets $node and $origin.
+start_pair() {
+    p0=$(free_port) p1=$(free_port)
+    cluster_file "$p0" "$p1" >c.toml
+    "$SPANVM" node --cluster c.toml --node 1 >nout 2>nerr &
+    node=$!
+    "$SPANVM" run --cluster c.toml -- "${long[@]}" >out 2>err &
+    origin=$!
+}
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 # alive PID : running (a zombie nobody has reaped yet counts as gone).
 alive() { [ -r "/proc/$1/stat" ] && [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" != Z ]; }
@@ -98,12 +108,7 @@ kill_node)
     pass "origin ended $(((($(date +%s%N) - t0) / 1000000))) ms after node 1 died, status $rc"
     ;;
 kill_origin)
-    p0=$(free_port) p1=$(free_port)
-    cluster_file "$p0" "$p1" >c.toml
-    "$SPANVM" node --cluster c.toml --node 1 >nout 2>nerr &
-    node=$!
-    "$SPANVM" run --cluster c.toml -- "${long[@]}" >out 2>err &
-    origin=$!
+    start_pair
     settle 4
     kill -0 "$node" || fail "node 1 ended before the origin was killed:"$'\n'"$(show nerr)"
     kill -9 "$origin"
@@ -206,12 +211,7 @@ version)
     pass "status $RC, $(head -n 1 err)"
     ;;
 port_in_use)
-    p0=$(free_port) p1=$(free_port)
-    cluster_file "$p0" "$p1" >c.toml
-    "$SPANVM" node --cluster c.toml --node 1 >nout 2>nerr &
-    node=$!
-    "$SPANVM" run --cluster c.toml -- "${long[@]}" >out 2>err &
-    origin=$!
+    start_pair
     settle 3
     rc_of run_spanvm -t 20 run --cluster c.toml -- /bin/true >out2 2>err2
     [ "$RC" != 0 ] || fail "a second origin on the same port exited 0"
