@@ -30,12 +30,13 @@ void round_trip(spanvm::net::ByteView in, Decode decode) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     if (size == 0) return 0;
     const spanvm::net::ByteView in(data + 1, size - 1);
-    switch (data[0] % 6) {
+    switch (data[0] % 7) {
         case 0: round_trip(in, decode_spawn); break;
         case 1: round_trip(in, decode_trap); break;
         case 2: round_trip(in, decode_resume); break;
         case 3: round_trip(in, decode_kick); break;
         case 4: round_trip(in, decode_stats); break;
+        case 5: round_trip(in, decode_abort); break;
         default: round_trip(in, decode_shutdown); break;
     }
     return 0;

@@ -11,6 +11,10 @@
 #                 namespace whose lo starts dropping every packet mid-run: node
 #                 1 ends within 5 s with one line naming node 0, non-zero, and
 #                 the origin ends too, naming node 1
+#   stop_node     3 hosts started by hand on loopback; node 2 is frozen
+#                 (SIGSTOP: no reset, no traffic) mid-run: the origin ends
+#                 within 5 s naming node 2, node 1 within 5 s with one line
+#                 (naming node 2 when the origin's Abort got out, else node 0)
 #   bad_file      a malformed cluster file: one line, status 2
 #   unreachable   node 1 never starts: one line naming it, non-zero, no hang
 #   version       node 1 runs with another --mem (another build looks the
@@ -134,6 +138,37 @@ cut_node)
     [ "$(grep -c 'node 2 (' err)" -le 2 ] || fail "more than one line per survivor naming node 2:"$'\n'"$(show err)"
     expect_grep "Threads started" out "the output written before the cut"
     pass "origin ended $t_origin ms after node 2's link went down, status $rc: $(grep 'node 2 (' err)"
+    ;;
+stop_node)
+    p0=$(free_port) p1=$(free_port) p2=$(free_port)
+    { cluster_file "$p0" "$p1"; printf '[[node]]\nid = 2\naddress = "127.0.0.1"\nport = %s\n' "$p2"; } >c.toml
+    "$SPANVM" node --cluster c.toml --node 1 >nout 2>nerr &
+    node1=$!
+    "$SPANVM" node --cluster c.toml --node 2 >n2out 2>n2err &
+    node2=$!
+    node="$node1" origin=""
+    trap 'kill -9 $node1 $node2 $origin 2>/dev/null || true; cd /; rm -rf "$IT_TMP"' EXIT
+    sb4=("$sb" threads --threads=4 --time=60 run)
+    "$SPANVM" run --cluster c.toml -- "${sb4[@]}" >out 2>err &
+    origin=$!
+    for ((i = 0; i < 600; i++)); do
+        grep -q "Threads started" out 2>/dev/null && break
+        sleep 0.05
+    done
+    grep -q "Threads started" out || fail "the run did not start:"$'\n'"$(show err)"
+    kill -STOP "$node2"
+    t0=$(now_ms)
+    gone_within "$t0" 5 "$origin" "$node1"
+    kill -9 "$node2" 2>/dev/null || true
+    rc=0
+    wait "$origin" || rc=$?
+    [ "$rc" != 0 ] || fail "origin exited 0 after node 2 froze"
+    expect_grep "node 2 \(127\.0\.0\.1:[0-9]+\) failed" err "the origin's failure line"
+    # Node 1 names node 2 when the origin's Abort reaches it (best effort: a
+    # busy link can hold it back), else the origin that left it.
+    expect_grep "node [02] \(127\.0\.0\.1:[0-9]+\) failed" nerr "node 1's failure line"
+    [ "$(grep -c fatal nerr)" = 1 ] || fail "node 1 printed more than one failure line:"$'\n'"$(show nerr)"
+    pass "origin and node 1 ended $(($(now_ms) - t0)) ms after node 2 froze: $(grep fatal nerr)"
     ;;
 cut_origin)
     # Node 1 started by hand (nothing kills it with the origin), both on

@@ -93,3 +93,24 @@ SCENARIO("Spawn and Trap survive the wire") {
         }
     }
 }
+
+SCENARIO("an Abort carries the origin's failure line to the nodes") {
+    GIVEN("an Abort naming node 2") {
+        AbortMsg m{"the origin ended the program: node 2 (10.232.0.3:7500) failed: no traffic for 3.0 s"};
+        WHEN("it is encoded and decoded") {
+            auto d = decode_abort(encode(m));
+            THEN("the reason comes back") {
+                REQUIRE(d);
+                CHECK(d->reason == m.reason);
+            }
+        }
+        WHEN("the reason is longer than kMaxAbortReason") {
+            m.reason.assign(kMaxAbortReason + 100, 'x');
+            THEN("it is cut to the limit on the way out and accepted") {
+                auto d = decode_abort(encode(m));
+                REQUIRE(d);
+                CHECK(d->reason.size() == kMaxAbortReason);
+            }
+        }
+    }
+}

@@ -228,6 +228,20 @@ Result<ShutdownMsg> decode_shutdown(net::ByteView b) {
     return finish(rd, ShutdownMsg{static_cast<std::int32_t>(*st)});
 }
 
+net::Bytes encode(const AbortMsg& m) {
+    net::WireWriter w(16 + m.reason.size());
+    w.string(m.reason.size() > kMaxAbortReason ? m.reason.substr(0, kMaxAbortReason) : m.reason);
+    return w.take();
+}
+
+Result<AbortMsg> decode_abort(net::ByteView b) {
+    net::WireReader rd(b);
+    auto r = rd.string();
+    if (!r) return r.error();
+    if (r->size() > kMaxAbortReason) return make_error(EINVAL, "abort reason of {} bytes", r->size());
+    return finish(rd, AbortMsg{std::move(*r)});
+}
+
 Result<NodeStatsMsg> decode_stats(net::ByteView b) {
     net::WireReader rd(b);
     NodeStatsMsg m;

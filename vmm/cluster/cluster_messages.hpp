@@ -11,6 +11,8 @@
 //   Bye       node -> origin   the node has stopped its guest threads
 //   Stats     node -> origin   the node's DSM counters (machine table), sent
 //                              right before its Bye on the same connection
+//   Abort     origin -> node   the origin is ending on a failure: `reason`
+//                              (which names the failed node); print it, exit
 //
 // Trap and Resume travel on the thread's own SyscallChannel
 // (syscall_channel.hpp), the others on the DSM engine's connections.
@@ -40,8 +42,9 @@ inline constexpr std::uint16_t kKickType = 0x0203;
 inline constexpr std::uint16_t kShutdownType = 0x0204;
 inline constexpr std::uint16_t kByeType = 0x0205;
 inline constexpr std::uint16_t kStatsType = 0x0206;
+inline constexpr std::uint16_t kAbortType = 0x0207;
 inline constexpr std::uint16_t kClusterTypeFirst = kSpawnType;
-inline constexpr std::uint16_t kClusterTypeLast = kStatsType;
+inline constexpr std::uint16_t kClusterTypeLast = kAbortType;
 
 struct ThreadState {
     platform::Regs regs;
@@ -102,12 +105,18 @@ struct NodeStatsMsg {
     bool operator==(const NodeStatsMsg&) const = default;
 };
 
+struct AbortMsg {
+    std::string reason;  // at most kMaxAbortReason bytes
+};
+inline constexpr std::size_t kMaxAbortReason = 1024;
+
 net::Bytes encode(const SpawnMsg& m);
 net::Bytes encode(const TrapMsg& m);
 net::Bytes encode(const ResumeMsg& m);
 net::Bytes encode(const KickMsg& m);
 net::Bytes encode(const ShutdownMsg& m);
 net::Bytes encode(const NodeStatsMsg& m);
+net::Bytes encode(const AbortMsg& m);
 
 Result<SpawnMsg> decode_spawn(net::ByteView b);
 Result<TrapMsg> decode_trap(net::ByteView b);
@@ -115,5 +124,6 @@ Result<ResumeMsg> decode_resume(net::ByteView b);
 Result<KickMsg> decode_kick(net::ByteView b);
 Result<ShutdownMsg> decode_shutdown(net::ByteView b);
 Result<NodeStatsMsg> decode_stats(net::ByteView b);
+Result<AbortMsg> decode_abort(net::ByteView b);
 
 }  // namespace spanvm::cluster

@@ -86,6 +86,11 @@ void NodeRunner::on_app(dsm::NodeId from, std::uint16_t type, net::ByteView payl
             platform::Platform::kick_host_thread(it->second->host_tid.load());
             return;
         }
+        case kAbortType: {
+            auto m = decode_abort(payload);
+            if (!m) bad(m.error().message);
+            engine_->fail(m->reason);  // one line, status 70, like any DSM failure
+        }
         case kShutdownType: {
             engine_->expect_peers_closing();
             // The counters for the origin's machine table, then the Bye (one

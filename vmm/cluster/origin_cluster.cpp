@@ -48,6 +48,7 @@ Result<void> OriginCluster::attach_memory(memory::GuestMemory& mem) {
     auto e = dsm::DsmEngine::create(std::move(o));
     if (!e) return e.error();
     engine_ = std::move(*e);
+    engine_->region().set_fatal_hook([this](const std::string& reason) { tell_nodes_abort(reason); });
     auto l = ChannelListener::start(config_.node(0).address,
                                     [this](std::int32_t tid, std::unique_ptr<SyscallChannel> ch) {
                                         on_channel(tid, std::move(ch));
@@ -55,6 +56,21 @@ Result<void> OriginCluster::attach_memory(memory::GuestMemory& mem) {
     if (!l) return l.error();
     listener_ = std::move(*l);
     return engine_->start();
+}
+
+void OriginCluster::tell_nodes_abort(const std::string& reason) {
+    // Best effort, bounded: the failing thread may be the transport's own, so
+    // the sends run on a helper thread and the origin exits after 200 ms
+    // whether or not they went out. A node receiving Abort prints the reason
+    // (which names the failed node) as its one line and exits.
+    auto done = std::make_shared<std::atomic<bool>>(false);
+    std::thread([this, reason, done] {
+        const net::Bytes msg = encode(AbortMsg{"the origin ended the program: " + reason});
+        for (std::size_t k = 1; k < config_.size(); ++k) (void)engine_->send_app(static_cast<dsm::NodeId>(k), kAbortType, msg);
+        done->store(true);
+    }).detach();
+    for (int i = 0; i < 40 && !done->load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // let the segments leave before the sockets close
 }
 
 std::uint16_t OriginCluster::channel_port() const { return listener_ ? listener_->port() : 0; }

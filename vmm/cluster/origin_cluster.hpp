@@ -68,6 +68,7 @@ public:
 private:
     void on_app(dsm::NodeId from, std::uint16_t type, net::ByteView payload);
     void on_channel(std::int32_t tid, std::unique_ptr<SyscallChannel> ch);
+    void tell_nodes_abort(const std::string& reason);  // the DSM's fatal hook
     // Counters of node k for the tables: the origin's own, a node's last
     // Stats message, or nullopt if that node has sent none.
     std::optional<NodeStatsMsg> node_stats(std::size_t k);
