@@ -1,5 +1,7 @@
 #include "vmm/dsm/uffd_region.hpp"
 
+#include "vmm/base/latency_trace.hpp"
+
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
 #include <poll.h>
@@ -360,6 +362,7 @@ Result<std::optional<UffdRegion::Fault>> UffdRegion::read_fault(int timeout_ms) 
         pending_.try_emplace(f.page, f.read_ns);  // keep the oldest
     }
     faults_read_.fetch_add(1, std::memory_order_relaxed);
+    trace::mark("uffd.read", f.page);
     return std::optional<Fault>{f};
 }
 
