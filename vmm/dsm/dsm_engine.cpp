@@ -212,6 +212,14 @@ void DsmEngine::handle_fault(const UffdRegion::Fault& f) {
     Shard& sh = shard(f.page);
     {
         std::lock_guard lk(sh.mu);
+        if (write && sh.protocol.local_state(f.page) == LocalState::Modified) {
+            // Modified but mapped read-only by downgrade_ahead (or a duplicate
+            // event of a write fault already served): a local matter, no
+            // message. make_writable wakes the waiters either way.
+            check(region_->make_writable(f.page), "write to a page downgraded ahead");
+            trace::mark("dsm.local_upgrade", f.page);
+            return;
+        }
         auto [it, inserted] = sh.pending_faults.try_emplace(f.page, PendingFault{f.read_ns, write});
         if (!inserted && write) it->second.write = true;
         Actions acts;
@@ -233,6 +241,16 @@ void DsmEngine::handle_fault(const UffdRegion::Fault& f) {
         check(qs.protocol.on_fault(q, Access::Read, now_ns(), acts), "read-ahead");
         run_actions(qs, acts, self_);
     }
+}
+
+void DsmEngine::downgrade_ahead(PageIndex page) {
+    std::uint64_t prev = last_downgrade_.exchange(page + 1, std::memory_order_relaxed);
+    if (prev == 0 || prev - 1 == page || (prev - 1) / kDowngradeBlock != page / kDowngradeBlock) return;
+    std::uint64_t first = page / kDowngradeBlock * kDowngradeBlock;
+    std::uint64_t n = std::min<std::uint64_t>(kDowngradeBlock, page_count() - first);
+    auto r = region_->write_protect_writable(first, n);
+    if (!r) check(r.error(), "downgrade-ahead");
+    trace::mark("dsm.downgrade_ahead", *r);
 }
 
 Result<void> DsmEngine::send_app(NodeId to, std::uint16_t type, net::ByteView payload) {
@@ -315,6 +333,7 @@ void DsmEngine::execute(Shard& sh, Actions& acts, NodeId from) {
         } else if (auto* dg = std::get_if<Downgrade>(&a)) {
             bool was_writable = region_->presence(dg->page) == UffdRegion::Presence::writable;
             trace::mark("dsm.downgrade.begin", dg->page);
+            if (was_writable && dg->for_read) downgrade_ahead(dg->page);
             check(region_->downgrade(dg->page, nullptr), "downgrade");
             trace::mark("dsm.downgrade.end", dg->page);
             if (was_writable && from != self_) stats_->record_downgrade(dg->page);
