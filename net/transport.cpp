@@ -489,12 +489,7 @@ private:
             }
             trace::mark("net.read", n);
             peer.decoder.feed(ByteView(peer.read_buf.data(), n));
-            bool more = drain_frames(peer);
-            // The answers queued while draining leave now, in one gathered
-            // write per peer, instead of after the next read is armed (a
-            // speculative recv that finds nothing, ~5 us here).
-            flush_kicked_writes();
-            if (more) start_read(peer);
+            if (drain_frames(peer)) start_read(peer);
         });
     }
 
@@ -602,21 +597,6 @@ private:
     }
 
     // ---- writing -------------------------------------------------------------
-
-    // I/O thread: runs the start_write that send() posted for each peer now.
-    // The posted one still runs later and finds the queue empty or a write
-    // in flight (start_write is idempotent).
-    void flush_kicked_writes() {
-        for (auto& p : peers_) {
-            if (p->id == self_ || p->state != PeerState::connected) continue;
-            bool kicked;
-            {
-                std::lock_guard lk(p->wmu);
-                kicked = p->kick_posted;
-            }
-            if (kicked) start_write(*p);
-        }
-    }
 
     void start_write(Peer& peer) {
         if (peer.state == PeerState::failed || stopping_) return;

@@ -91,8 +91,7 @@ public:
     // While a Cork lives, send() from this thread only queues its frames and
     // asks the I/O thread to write them, so a burst leaves in one gathered
     // write (and tends to arrive in one read). Sends from the I/O thread are
-    // always batched this way: answers to the frames of one socket read leave
-    // together once all of them are dispatched, before the next read.
+    // always batched this way until the current handler returns.
     class Cork {
     public:
         explicit Cork(Transport& t);
