@@ -139,6 +139,11 @@ SCENARIO("downgrade-ahead: read forwards write-protect the owner's block, its wr
                 AND_THEN("a write there is served locally, and node 1 then reads the new value") {
                     auto msgs_before = engines[0]->stats().get(DsmStats::Counter::bytes_sent);
                     word(0, 2).store(2002);
+                    // The waker records the presence just after the ioctl that woke us.
+                    auto until = std::chrono::steady_clock::now() + 2s;
+                    while (engines[0]->region().presence(2) != UffdRegion::Presence::writable &&
+                           std::chrono::steady_clock::now() < until)
+                        std::this_thread::sleep_for(1ms);
                     CHECK(engines[0]->region().presence(2) == UffdRegion::Presence::writable);
                     CHECK(engines[0]->local_state(2) == LocalState::Modified);
                     CHECK(engines[0]->stats().get(DsmStats::Counter::bytes_sent) == msgs_before);
