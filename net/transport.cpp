@@ -23,6 +23,7 @@
 #include "net/handshake.hpp"
 #include "net/wire_reader.hpp"
 #include "net/wire_writer.hpp"
+#include "vmm/base/latency_trace.hpp"
 #include "vmm/base/log.hpp"
 
 namespace spanvm::net {
@@ -182,6 +183,7 @@ public:
             io_thread_id_ = std::this_thread::get_id();
             if (options_.io_thread_nice != 0)
                 (void)setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), options_.io_thread_nice);
+
             try {
                 io_.run();
             } catch (const std::exception& e) {
@@ -229,6 +231,7 @@ public:
         if (!batch && peer.direct_ok && !peer.writing && peer.queue.empty()) {
             // MSG_DONTWAIT: never block a fault-handling thread on a full socket.
             ssize_t n = ::send(peer.socket->native_handle(), frame->data(), frame->size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+            trace::mark("net.send.direct", static_cast<std::uint64_t>(n));
             if (n == static_cast<ssize_t>(frame->size())) return {};
             if (n > 0) done = static_cast<std::size_t>(n);
             // EAGAIN or an error: the I/O thread writes the rest and sees any error itself.
@@ -238,6 +241,7 @@ public:
         bool kick = !peer.writing && !peer.kick_posted;
         if (kick) peer.kick_posted = true;
         lk.unlock();
+        trace::mark("net.send.queued", kick ? 1 : 0);
         if (kick) asio::post(io_, [this, &peer] { start_write(peer); });
         return {};
     }
@@ -495,6 +499,7 @@ private:
                 return fail_peer(peer, why);
             }
             peer.last_rx = Clock::now();
+            trace::mark("net.read", n);
             peer.decoder.feed(ByteView(peer.read_buf.data(), n));
             if (drain_frames(peer)) start_read(peer);
         });
@@ -629,6 +634,7 @@ private:
         for (const Bytes& b : peer.in_flight) bufs.emplace_back(asio::buffer(b));
         peer.writing = true;
         lk.unlock();
+        trace::mark("net.write", peer.in_flight.size());
         asio::async_write(*peer.socket, bufs, [this, &peer](const boost::system::error_code& ec, std::size_t) {
             {
                 std::lock_guard wlk(peer.wmu);

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <future>
+#include <string>
 #include <thread>
 
 #include "net/free_ports.hpp"
@@ -21,7 +22,7 @@ using namespace std::chrono_literals;
 namespace {
 
 std::vector<std::unique_ptr<DsmEngine>> make_engines(const spanvm::net::ClusterConfig& cfg, std::uint64_t pages,
-                                                     std::uint64_t hold_us = 0) {
+                                                     std::uint64_t hold_us = 0, const std::string& home = "interleave") {
     std::vector<std::unique_ptr<DsmEngine>> v;
     for (NodeId n = 0; n < cfg.size(); ++n) {
         DsmEngineOptions o;
@@ -29,6 +30,7 @@ std::vector<std::unique_ptr<DsmEngine>> make_engines(const spanvm::net::ClusterC
         o.self = n;
         o.pages = pages;
         o.hold_us = hold_us;
+        o.home = home;
         o.overall_timeout = 60s;
         auto e = DsmEngine::create(o);
         REQUIRE_MESSAGE(e.has_value(), (e ? std::string() : e.error().message));
@@ -113,6 +115,47 @@ SCENARIO("two in-process DSM nodes with a hold time pass the stress workload") {
             for (auto& e : engines) s.push_back(std::async(std::launch::async, [&e] { return e->shutdown(10s); }));
             for (auto& x : s) CHECK(x.get().has_value());
         }
+    }
+}
+
+SCENARIO("downgrade-ahead: read forwards write-protect the owner's block, its writes stay local") {
+    GIVEN("node 0 (home of all pages) has written pages 0-7 (Modified there)") {
+        auto cfg = spanvm::net::loopback_cluster(2, "engine-ahead");
+        auto engines = make_engines(cfg, 8, 0, "node:0");
+        start_all(engines);
+        auto word = [&](NodeId n, std::uint64_t page) {
+            return std::atomic_ref<std::uint64_t>(*reinterpret_cast<std::uint64_t*>(engines[n]->base() + page * 4096));
+        };
+        for (std::uint64_t p = 0; p < 8; ++p) word(0, p).store(1000 + p);
+        // Not adjacent pages: a sequential pair would start read-ahead.
+        WHEN("node 1 reads pages 0 and 4 (two read forwards in one block)") {
+            CHECK(word(1, 0).load() == 1000);
+            CHECK(word(1, 4).load() == 1004);
+            THEN("node 0's other writable pages are read-only mappings of Modified pages") {
+                for (std::uint64_t p : {1, 2, 3, 5, 6, 7}) {
+                    CHECK(engines[0]->local_state(p) == LocalState::Modified);
+                    CHECK(engines[0]->region().presence(p) == UffdRegion::Presence::read_only);
+                }
+                AND_THEN("a write there is served locally, and node 1 then reads the new value") {
+                    auto msgs_before = engines[0]->stats().get(DsmStats::Counter::bytes_sent);
+                    word(0, 2).store(2002);
+                    // The waker records the presence just after the ioctl that woke us.
+                    auto until = std::chrono::steady_clock::now() + 2s;
+                    while (engines[0]->region().presence(2) != UffdRegion::Presence::writable &&
+                           std::chrono::steady_clock::now() < until)
+                        std::this_thread::sleep_for(1ms);
+                    CHECK(engines[0]->region().presence(2) == UffdRegion::Presence::writable);
+                    CHECK(engines[0]->local_state(2) == LocalState::Modified);
+                    CHECK(engines[0]->stats().get(DsmStats::Counter::bytes_sent) == msgs_before);
+                    CHECK(word(1, 2).load() == 2002);
+                    CHECK(word(1, 6).load() == 1006);
+                    CHECK(engines[0]->local_state(2) == LocalState::Shared);
+                }
+            }
+        }
+        std::vector<std::future<spanvm::Result<void>>> s;
+        for (auto& e : engines) s.push_back(std::async(std::launch::async, [&e] { return e->shutdown(10s); }));
+        for (auto& x : s) CHECK(x.get().has_value());
     }
 }
 

@@ -75,6 +75,7 @@ SCENARIO("a read of a Modified page is served by the owner straight to the reque
                 THEN("it write-protects first, then sends its page to the requester, and is Shared") {
                     REQUIRE(a.size() == 2);
                     CHECK(std::get<Downgrade>(a[0]).page == 0);
+                    CHECK(std::get<Downgrade>(a[0]).for_read);  // the executor may downgrade ahead
                     auto s = std::get<Send>(a[1]);
                     CHECK(s.to == 2);
                     CHECK(s.msg.type == MsgType::GrantShared);

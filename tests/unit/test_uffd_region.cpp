@@ -224,6 +224,51 @@ SCENARIO("downgrade write-protects: the next write faults again") {
     }
 }
 
+SCENARIO("write_protect_writable protects the writable runs of a range in place") {
+    GIVEN("pages 0-2 and 5 writable, 3 absent, 4 read-only") {
+        auto region = make_region(8);
+        auto data = filled(5);
+        for (std::uint64_t p : {0, 1, 2, 5}) REQUIRE(region->install(p, data.data(), true).has_value());
+        REQUIRE(region->install(4, data.data(), false).has_value());
+        { Toucher w(*region, 1, Toucher::Op::write, 42); REQUIRE(w.wait_done(2s)); }
+        WHEN("the range [0, 8) is write-protected") {
+            auto n = region->write_protect_writable(0, 8);
+            THEN("exactly the writable pages became read-only, contents kept, absent pages untouched") {
+                REQUIRE(n.has_value());
+                CHECK(*n == 4);
+                for (std::uint64_t p : {0, 1, 2, 4, 5}) CHECK(region->presence(p) == UffdRegion::Presence::read_only);
+                CHECK(region->presence(3) == UffdRegion::Presence::absent);
+                CHECK(region->presence(6) == UffdRegion::Presence::absent);
+                { Toucher r(*region, 1, Toucher::Op::read); REQUIRE(r.wait_done(2s)); CHECK(r.result() == 42); }
+                AND_THEN("a write raises a WP fault and an absent page still faults as missing") {
+                    Toucher w2(*region, 2, Toucher::Op::write, 43);
+                    auto f = expect_fault(*region);
+                    CHECK(f.is_wp);
+                    CHECK(f.page == 2);
+                    REQUIRE(region->make_writable(2).has_value());
+                    REQUIRE(w2.wait_done(2s));
+                    Toucher r3(*region, 3, Toucher::Op::read);
+                    auto f3 = expect_fault(*region);
+                    CHECK(!f3.is_wp);
+                    CHECK(f3.page == 3);
+                    REQUIRE(region->install(3, data.data(), false).has_value());
+                    REQUIRE(r3.wait_done(2s));
+                    CHECK(r3.result() == 5);
+                }
+            }
+        }
+        WHEN("asked for too many pages or pages outside the region") {
+            THEN("it returns errors") {
+                CHECK(!region->write_protect_writable(0, UffdRegion::kStripes + 1).has_value());
+                CHECK(!region->write_protect_writable(6, 3).has_value());
+                auto none = region->write_protect_writable(6, 0);
+                REQUIRE(none.has_value());
+                CHECK(*none == 0);
+            }
+        }
+    }
+}
+
 SCENARIO("invalidate copies out, drops the page, and the next access faults as missing") {
     GIVEN("a writable page holding a value") {
         auto region = make_region(4);

@@ -7,6 +7,7 @@
 #include <optional>
 #include <stdexcept>
 
+#include "vmm/base/latency_trace.hpp"
 #include "vmm/base/log.hpp"
 
 namespace spanvm::dsm {
@@ -34,7 +35,11 @@ std::string failed_line(const net::ClusterConfig& cfg, NodeId node, const std::s
 // kServiceNice < 0 would give them a lower nice value (best effort: needs root
 // or CAP_SYS_NICE). It is 0 (off): on the shared 2-CPU machine nice -10 showed
 // no gain over the noise, and it can delay the woken faulting thread, which
-// runs at the default weight, behind the service threads.
+// runs at the default weight, behind the service threads. SCHED_FIFO for the
+// fault and I/O threads was tried too (h-dsm3): on this 2-vCPU VM it made
+// the transport RTT 3x and ping-pong 3-5x slower (real-time wake-ups are
+// pushed to the other CPU by IPI, which is expensive under nested
+// virtualization), so it is not used.
 void DsmEngine::raise_priority() {
     if (kServiceNice != 0) (void)setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), kServiceNice);
 }
@@ -257,12 +262,21 @@ void DsmEngine::handle_fault(const UffdRegion::Fault& f) {
     Shard& sh = shard(f.page);
     {
         std::lock_guard lk(sh.mu);
+        if (write && sh.protocol.local_state(f.page) == LocalState::Modified) {
+            // Modified but mapped read-only by downgrade_ahead (or a duplicate
+            // event of a write fault already served): a local matter, no
+            // message. make_writable wakes the waiters either way.
+            check(region_->make_writable(f.page), "write to a page downgraded ahead");
+            trace::mark("dsm.local_upgrade", f.page);
+            return;
+        }
         auto [it, inserted] = sh.pending_faults.try_emplace(f.page, PendingFault{f.read_ns, write});
         if (!inserted && write) it->second.write = true;
         Actions acts;
         check(sh.protocol.on_fault(f.page, write ? Access::Write : Access::Read, now_ns(), acts), "fault");
         run_actions(sh, acts, self_);
     }
+    trace::mark("fault.handled", f.page);
     if (write) return;
     // After the faulting page's own request: read ahead of a sequential walk,
     // the window's requests leaving in one gathered write.
@@ -277,6 +291,16 @@ void DsmEngine::handle_fault(const UffdRegion::Fault& f) {
         check(qs.protocol.on_fault(q, Access::Read, now_ns(), acts), "read-ahead");
         run_actions(qs, acts, self_);
     }
+}
+
+void DsmEngine::downgrade_ahead(PageIndex page) {
+    std::uint64_t prev = last_downgrade_.exchange(page + 1, std::memory_order_relaxed);
+    if (prev == 0 || prev - 1 == page || (prev - 1) / kDowngradeBlock != page / kDowngradeBlock) return;
+    std::uint64_t first = page / kDowngradeBlock * kDowngradeBlock;
+    std::uint64_t n = std::min<std::uint64_t>(kDowngradeBlock, page_count() - first);
+    auto r = region_->write_protect_writable(first, n);
+    if (!r) check(r.error(), "downgrade-ahead");
+    trace::mark("dsm.downgrade_ahead", *r);
 }
 
 Result<void> DsmEngine::send_app(NodeId to, std::uint16_t type, net::ByteView payload) {
@@ -312,6 +336,7 @@ void DsmEngine::on_transport_message(net::NodeId from, std::uint16_t type, net::
     else
         stats_->add(DsmStats::Counter::bytes_received, payload.size());
     if (msg->type == MsgType::Invalidate) stats_->record_invalidation_received(msg->page);
+    trace::mark("dsm.rx", (std::uint64_t{static_cast<std::uint8_t>(msg->type)} << 56) | msg->page);
     Shard& sh = shard(msg->page);
     std::lock_guard lk(sh.mu);
     Actions acts;
@@ -346,6 +371,7 @@ void DsmEngine::execute(Shard& sh, Actions& acts, NodeId from) {
             const void* data = ip->data_kind == DataKind::Bytes ? ip->data.data() : nullptr;
             auto r = region_->install(ip->page, data, writable);
             if (!r) check(r.error(), "install");
+            trace::mark("dsm.installed", ip->page);
             if (ip->data_kind == DataKind::Zero) stats_->record_zero_page_grant(ip->page);
             if (writable) stats_->record_writer(ip->page, self_);
             woken = ip->page;
@@ -356,7 +382,10 @@ void DsmEngine::execute(Shard& sh, Actions& acts, NodeId from) {
             stats_->record_writer(up->page, self_);
         } else if (auto* dg = std::get_if<Downgrade>(&a)) {
             bool was_writable = region_->presence(dg->page) == UffdRegion::Presence::writable;
+            trace::mark("dsm.downgrade.begin", dg->page);
+            if (was_writable && dg->for_read) downgrade_ahead(dg->page);
             check(region_->downgrade(dg->page, nullptr), "downgrade");
+            trace::mark("dsm.downgrade.end", dg->page);
             if (was_writable && from != self_) stats_->record_downgrade(dg->page);
         } else if (auto* dr = std::get_if<Drop>(&a)) {
             check(region_->invalidate(dr->page, nullptr), "invalidate");
@@ -389,6 +418,7 @@ void DsmEngine::execute_send(Shard& sh, Send& s) {
         // this copy is stable (downgrade() of a read-only page only copies).
         m.data.resize(UffdRegion::kPageSize);
         check(region_->downgrade(m.page, m.data.data()), "read page for send");
+        trace::mark("dsm.page.read", m.page);
         m.data_kind = DataKind::Bytes;
     }
     if (m.type == MsgType::Invalidate) stats_->record_invalidation_sent(m.page);
@@ -401,11 +431,13 @@ void DsmEngine::execute_send(Shard& sh, Send& s) {
     }
     sh.send_buf.clear();
     encode_message(m, sh.send_buf);
+    trace::mark("dsm.encoded", m.page);
     if (m.data_kind == DataKind::Bytes)
         stats_->record_page_sent(m.page, sh.send_buf.size());
     else
         stats_->add(DsmStats::Counter::bytes_sent, sh.send_buf.size());
     auto r = transport_->send(static_cast<net::NodeId>(s.to), kDsmProtocolType, as_view(sh.send_buf));
+    trace::mark("dsm.tx", (std::uint64_t{static_cast<std::uint8_t>(m.type)} << 56) | m.page);
     if (!r) fail(failed_line(cluster_, s.to, r.error().message));
 }
 

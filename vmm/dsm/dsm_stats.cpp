@@ -5,6 +5,7 @@
 #include <limits>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 namespace spanvm::dsm {
 namespace {
@@ -323,33 +324,39 @@ std::string DsmStats::format_table(std::size_t top_k) const {
 }
 
 std::string DsmStats::to_json(std::size_t top_k) const {
-    std::string s = fmt::format("{{\"node\":{},\"label\":\"{}\",\"page_count\":{},\"counters\":{{", node_id_,
-                                json_escape(node_label_), page_count_);
+    // ordered_json: keys stay in insertion order, the order readers (and the
+    // unit tests) have always seen.
+    using Json = nlohmann::ordered_json;
+    Json counters = Json::object();
     for (std::size_t i = 0; i < kCounterCount; ++i) {
         auto c = static_cast<Counter>(i);
-        s += fmt::format("{}\"{}\":{}", i ? "," : "", counter_name(c), get(c));
+        counters[std::string(counter_name(c))] = get(c);
     }
-    s += "},\"fault_latency_ns\":{";
-    auto lat = [&](std::string_view name, const LatencySummary& l, bool first) {
-        s += fmt::format(
-            "{}\"{}\":{{\"count\":{},\"min\":{},\"p50\":{},\"p90\":{},\"p99\":{},\"max\":{},\"mean\":{}}}",
-            first ? "" : ",", name, l.count, l.min_ns, l.p50_ns, l.p90_ns, l.p99_ns, l.max_ns, l.mean_ns);
+    auto lat = [](const LatencySummary& l) {
+        return Json{{"count", l.count}, {"min", l.min_ns}, {"p50", l.p50_ns}, {"p90", l.p90_ns},
+                    {"p99", l.p99_ns},  {"max", l.max_ns}, {"mean", l.mean_ns}};
     };
+    Json latencies = Json::object();
     for (std::size_t k = 0; k < kLatencyCount; ++k)
-        lat(latency_name(static_cast<Latency>(k)), latency(static_cast<Latency>(k)), k == 0);
-    lat("all", latency_all(), false);
-    s += "},\"hot_pages\":[";
-    auto top = top_pages(top_k);
-    for (std::size_t i = 0; i < top.size(); ++i) {
-        const auto& r = top[i];
-        std::string w = r.last_writer == kNoNode ? std::string("null") : fmt::format("{}", r.last_writer);
-        s += fmt::format(
-            "{}{{\"page\":{},\"read_faults\":{},\"write_faults\":{},\"invalidations\":{},"
-            "\"bytes_sent\":{},\"last_writer\":{}}}",
-            i ? "," : "", r.page, r.read_faults, r.write_faults, r.invalidations, r.bytes_sent, w);
+        latencies[std::string(latency_name(static_cast<Latency>(k)))] = lat(latency(static_cast<Latency>(k)));
+    latencies["all"] = lat(latency_all());
+    Json hot = Json::array();
+    for (const auto& r : top_pages(top_k)) {
+        hot.push_back(Json{{"page", r.page},
+                           {"read_faults", r.read_faults},
+                           {"write_faults", r.write_faults},
+                           {"invalidations", r.invalidations},
+                           {"bytes_sent", r.bytes_sent},
+                           {"last_writer", r.last_writer == kNoNode ? Json(nullptr) : Json(r.last_writer)}});
     }
-    s += "]}";
-    return s;
+    Json j{{"node", node_id_},
+           {"label", node_label_},
+           {"page_count", page_count_},
+           {"counters", std::move(counters)},
+           {"fault_latency_ns", std::move(latencies)},
+           {"hot_pages", std::move(hot)}};
+    // A label that is not valid UTF-8 gets U+FFFD instead of an exception.
+    return j.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
 }  // namespace spanvm::dsm

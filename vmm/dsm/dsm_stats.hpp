@@ -103,7 +103,7 @@ public:
     std::vector<PageRecord> top_pages(std::size_t k) const;
 
     std::string format_table(std::size_t top_k = 10) const;
-    std::string to_json(std::size_t top_k = 32) const;
+    std::string to_json(std::size_t top_k = 32) const;  // nlohmann-json, keys in a fixed order
     static std::string json_escape(std::string_view s);  // without surrounding quotes
 
 private:

@@ -261,7 +261,7 @@ Result<void> Protocol::cache_release(PageIndex page, LocalEntry& e, MsgType type
         return make_error(EPROTO, "dsm: {} for page {} during our own write", to_string(type), page);
     switch (type) {
         case MsgType::FwdRead:
-            if (e.state == LocalState::Modified) out.push_back(Downgrade{page});
+            if (e.state == LocalState::Modified) out.push_back(Downgrade{page, /*for_read=*/true});
             send(out, requester, make(MsgType::GrantShared, page), /*attach=*/true);
             if (e.state == LocalState::Modified) e.state = LocalState::Shared;
             return {};

@@ -64,6 +64,9 @@ struct Upgrade {
 // change the page, so a following Send{attach_page} reads a stable copy.
 struct Downgrade {
     PageIndex page;
+    // For a FwdRead (the page stays mapped read-only). Only a hint for the
+    // executor's downgrade-ahead (DsmEngine); the protocol does not depend on it.
+    bool for_read = false;
 };
 // Unmap the page (later accesses fault as missing). Any read-out the data
 // path needs has been requested by an earlier Send{attach_page}.

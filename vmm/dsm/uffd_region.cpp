@@ -1,5 +1,7 @@
 #include "vmm/dsm/uffd_region.hpp"
 
+#include "vmm/base/latency_trace.hpp"
+
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
 #include <poll.h>
@@ -292,6 +294,44 @@ Result<void> UffdRegion::downgrade(std::uint64_t page, void* out) {
     return {};
 }
 
+Result<std::uint64_t> UffdRegion::write_protect_writable(std::uint64_t first, std::uint64_t count) {
+    if (count == 0) return std::uint64_t{0};
+    if (count > kStripes) return make_error(EINVAL, "uffd: write_protect_writable of {} pages (at most {})", count, kStripes);
+    if (first >= page_count_ || count > page_count_ - first)
+        return make_error(EINVAL, "uffd: pages [{}, +{}) outside the region of {} pages", first, count, page_count_);
+    // count <= kStripes consecutive pages have distinct stripes; lock them in
+    // ascending stripe order.
+    std::unique_lock<std::mutex> locks[kStripes];
+    for (std::uint64_t s = 0; s < kStripes; ++s) {
+        // Page of the range with stripe s, if any: first + ((s - first) mod kStripes).
+        std::uint64_t off = (s + kStripes - first % kStripes) % kStripes;
+        if (off < count) locks[s] = std::unique_lock(stripes_[s]);
+    }
+    std::uint64_t done = 0;
+    for (std::uint64_t p = first; p < first + count;) {
+        if (presence(p) != Presence::writable) {
+            ++p;
+            continue;
+        }
+        std::uint64_t end = p + 1;
+        while (end < first + count && presence(end) == Presence::writable) ++end;
+        for (int i = 0;; ++i) {
+            uffdio_writeprotect w{};
+            w.range.start = addr(p);
+            w.range.len = (end - p) * kPageSize;
+            w.mode = UFFDIO_WRITEPROTECT_MODE_WP;
+            if (ioctl(fd_, UFFDIO_WRITEPROTECT, &w) == 0) break;
+            if (errno != EAGAIN || i + 1 == kEagainRetries)
+                return errno_error(fmt::format("UFFDIO_WRITEPROTECT(WP) pages [{}, {})", p, end));
+            sched_yield();
+        }
+        for (std::uint64_t q = p; q < end; ++q) set_presence(q, Presence::read_only);
+        done += end - p;
+        p = end;
+    }
+    return done;
+}
+
 Result<void> UffdRegion::invalidate(std::uint64_t page, void* out) {
     if (auto c = check_page(page); !c) return c;
     std::lock_guard lk(stripe(page));
@@ -360,6 +400,7 @@ Result<std::optional<UffdRegion::Fault>> UffdRegion::read_fault(int timeout_ms) 
         pending_.try_emplace(f.page, f.read_ns);  // keep the oldest
     }
     faults_read_.fetch_add(1, std::memory_order_relaxed);
+    trace::mark("uffd.read", f.page);
     return std::optional<Fault>{f};
 }
 

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "net/rtt_probe.hpp"
+#include "vmm/base/latency_trace.hpp"
 #include "vmm/base/log.hpp"
 #include "vmm/dsm/workload_model.hpp"
 #include "vmm/dsm/workload_bench.hpp"
@@ -86,9 +87,11 @@ Result<Measured> remote_read(DsmEngine& e, const WorkloadOptions& o, std::uint64
         if (e.self() == 0) w.store(i, std::memory_order_relaxed);
         TRY_SYNC();
         if (e.self() == 1) {
+            trace::mark("bench.load.begin", i);
             std::uint64_t t0 = mono_ns();
             std::uint64_t v = w.load(std::memory_order_relaxed);
             m.series[0].push_back(mono_ns() - t0);
+            trace::mark("bench.load.end", i);
             if (v != i && m.values_ok) {
                 m.values_ok = false;
                 m.bad = fmt::format("remote read {} saw {}", i, v);
@@ -155,10 +158,12 @@ Result<Measured> ping_pong(DsmEngine& e, const WorkloadOptions& o, std::uint64_t
     TRY_SYNC();
     for (std::uint64_t i = 0; i < n; ++i) {
         if (e.self() == 0) {
+            trace::mark("bench.exchange.begin", i);
             std::uint64_t t0 = mono_ns();
             w.store(2 * i + 1, std::memory_order_relaxed);
             spin_until([&] { return w.load(std::memory_order_relaxed) == 2 * i + 2; });
             m.series[0].push_back(mono_ns() - t0);
+            trace::mark("bench.exchange.end", i);
         } else if (e.self() == 1) {
             spin_until([&] { return w.load(std::memory_order_relaxed) == 2 * i + 1; });
             w.store(2 * i + 2, std::memory_order_relaxed);
