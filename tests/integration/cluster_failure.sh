@@ -41,6 +41,12 @@ wait_gone() {
 }
 # wait_for_threads_on_node1 ERRFILE: the run is up when node 1 has joined.
 settle() { sleep "${1:-3}"; }
+# status_of PID : sets $rc to the exit status of background job PID (no
+# subshell: only this shell can wait for its jobs).
+status_of() {
+    rc=0
+    wait "$1" || rc=$?
+}
 # Node 1 and an origin running the long program on two free ports (c.toml);
 # sets $node and $origin.
 start_pair() {
@@ -105,8 +111,7 @@ kill_node)
     kill -9 "$node"
     t0=$(date +%s%N)
     wait_gone "$origin" 5
-    rc=0
-    wait "$origin" || rc=$?
+    status_of "$origin"
     [ "$rc" != 0 ] || fail "origin exited 0 after losing node 1"
     expect_grep "node 1" err "the origin's failure line"
     pass "origin ended $(((($(date +%s%N) - t0) / 1000000))) ms after node 1 died, status $rc"
@@ -117,8 +122,7 @@ kill_origin)
     kill -0 "$node" || fail "node 1 ended before the origin was killed:"$'\n'"$(show nerr)"
     kill -9 "$origin"
     wait_gone "$node" 5
-    rc=0
-    wait "$node" || rc=$?
+    status_of "$node"
     [ "$rc" != 0 ] || fail "node 1 exited 0 after losing the origin"
     expect_grep "node 0" nerr "node 1's failure line"
     pass "node 1 ended with status $rc naming node 0"
@@ -130,8 +134,7 @@ cut_node)
     gone_within "$t0" 5 "$origin"
     t_origin=$(($(now_ms) - t0))
     gone_within "$t0" 5 "$node1" "$node2"
-    rc=0
-    wait "$origin" || rc=$?
+    status_of "$origin"
     [ "$rc" != 0 ] || fail "origin exited 0 after losing node 2"
     expect_grep "node 2 \(10\.232\.0\.3:[0-9]+\) failed: no traffic for" err "the origin's failure line"
     # The origin's line; node 1 may add its own before it goes (one per survivor).
@@ -160,8 +163,7 @@ stop_node)
     t0=$(now_ms)
     gone_within "$t0" 5 "$origin" "$node1"
     kill -9 "$node2" 2>/dev/null || true
-    rc=0
-    wait "$origin" || rc=$?
+    status_of "$origin"
     [ "$rc" != 0 ] || fail "origin exited 0 after node 2 froze"
     expect_grep "node 2 \(127\.0\.0\.1:[0-9]+\) failed" err "the origin's failure line"
     # Node 1 names node 2 when the origin's Abort reaches it (best effort: a
@@ -205,13 +207,11 @@ cut_origin)
     gone_within "$t0" 5 "$node"
     t_node=$(($(now_ms) - t0))
     gone_within "$t0" 5 "$origin"
-    rc=0
-    wait "$node" || rc=$?
+    status_of "$node"
     [ "$rc" != 0 ] || fail "node 1 exited 0 after losing the origin"
     expect_grep "node 0 \(127\.0\.0\.1:7500\) failed: no traffic for" nerr "node 1's failure line"
     [ "$(line_count nerr)" = 1 ] || fail "want one line from node 1:"$'\n'"$(show nerr)"
-    rc=0
-    wait "$origin" || rc=$?
+    status_of "$origin"
     [ "$rc" != 0 ] || fail "origin exited 0 after losing node 1"
     expect_grep "node 1 \(127\.0\.0\.1:7501\) failed: no traffic for" err "the origin's failure line"
     expect_grep "Threads started" out "the output written before the cut"
