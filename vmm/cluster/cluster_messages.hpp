@@ -36,7 +36,7 @@
 namespace spanvm::cluster {
 
 inline constexpr std::uint16_t kSpawnType = 0x0200;
-inline constexpr std::uint16_t kTrapType = 0x0201;
+inline constexpr std::uint16_t kTrapType = 0x0201;    // reserved: Trap and Resume travel on the SyscallChannel
 inline constexpr std::uint16_t kResumeType = 0x0202;
 inline constexpr std::uint16_t kKickType = 0x0203;
 inline constexpr std::uint16_t kShutdownType = 0x0204;

@@ -36,7 +36,6 @@ Result<void> RemoteVcpu::set_gs_base(uint64_t v) {
 Result<void> RemoteVcpu::fetch_fpu() {
     if (fpu_valid_) return {};
     SyscallChannel* ch = wait_channel();
-    if (ch == nullptr) return make_error(EIO, "{}", aborted_);
     if (auto s = ch->send(ChannelType::fpu_request, {}); !s) return s.error();
     auto f = ch->receive();
     if (!f) return f.error();
@@ -81,42 +80,36 @@ void RemoteVcpu::send_resume(bool exit) {
     m.writes = std::move(writes_);
     writes_.clear();
     owes_resume_ = false;
-    SyscallChannel* ch = wait_channel();
     // A lost node is reported by the DSM engine (or by the next receive).
-    if (ch != nullptr) (void)ch->send(ChannelType::resume, encode(m));
+    (void)wait_channel()->send(ChannelType::resume, encode(m));
 }
 
 SyscallChannel* RemoteVcpu::wait_channel() {
     if (auto* c = channel_ptr_.load(std::memory_order_acquire)) [[likely]]
         return c;
     std::unique_lock lk(mu_);
-    cv_.wait(lk, [&] { return channel_ != nullptr || !aborted_.empty(); });
-    return aborted_.empty() ? channel_.get() : nullptr;
+    cv_.wait(lk, [&] { return channel_ != nullptr; });
+    return channel_.get();
 }
 
-platform::VcpuExit RemoteVcpu::lost(const Error& e) {
+void RemoteVcpu::lost(const Error& e) {
     // At shutdown the nodes close their channels: park until the process
     // exits. Otherwise the node is gone; the cluster ends the program.
     cluster_.channel_lost(node_, tid_, e.message);
     std::unique_lock lk(mu_);
-    cv_.wait(lk, [&] { return !aborted_.empty(); });
-    platform::VcpuExit x;
-    x.kind = platform::VcpuExit::Kind::error;
-    x.what = aborted_;
-    return x;
+    for (;;) cv_.wait(lk);  // nothing wakes it: the process is exiting
 }
 
 platform::VcpuExit RemoteVcpu::run() {
     if (owes_resume_) send_resume(false);
     args_.ranges.clear();
     SyscallChannel* ch = wait_channel();
-    if (ch == nullptr) return lost(make_error(EIO, "aborted"));
     auto f = ch->receive();
-    if (!f) return lost(f.error());
+    if (!f) lost(f.error());
     if (f->type != ChannelType::trap)
-        return lost(make_error(EPROTO, "expected a Trap, got type {:#x}", static_cast<unsigned>(f->type)));
+        lost(make_error(EPROTO, "expected a Trap, got type {:#x}", static_cast<unsigned>(f->type)));
     auto t = decode_trap(f->payload);
-    if (!t) return lost(make_error(EPROTO, "bad Trap: {}", t.error().message));
+    if (!t) lost(make_error(EPROTO, "bad Trap: {}", t.error().message));
     state_.regs = t->state.regs;
     state_.fs_base = t->state.fs_base;
     state_.gs_base = t->state.gs_base;
@@ -151,16 +144,6 @@ void RemoteVcpu::attach_channel(std::unique_ptr<SyscallChannel> ch) {
         if (channel_) return;  // one per thread; a second hello is dropped
         channel_ = std::move(ch);
         channel_ptr_.store(channel_.get(), std::memory_order_release);
-        if (!aborted_.empty()) channel_->shutdown();
-    }
-    cv_.notify_all();
-}
-
-void RemoteVcpu::abort(const std::string& why) {
-    {
-        std::lock_guard lk(mu_);
-        aborted_ = why.empty() ? std::string("aborted") : why;
-        if (channel_) channel_->shutdown();
     }
     cv_.notify_all();
 }

@@ -14,7 +14,7 @@
 //
 // Threads: run() and the accessors are called by the executor only; the
 // ChannelListener's thread attaches the channel once (attach_channel());
-// abort() may come from any thread. mu_ is a leaf.
+// mu_ is a leaf.
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
@@ -57,13 +57,11 @@ public:
     unsigned node() const { return node_; }
     // The thread's node connected its channel (listener thread).
     void attach_channel(std::unique_ptr<SyscallChannel> ch);
-    // The node failed or the program ends: run() returns an error exit.
-    void abort(const std::string& why);
 
 private:
     void send_resume(bool exit);
-    SyscallChannel* wait_channel();  // null once aborted
-    platform::VcpuExit lost(const Error& e);
+    SyscallChannel* wait_channel();  // blocks until the node has connected
+    [[noreturn]] void lost(const Error& e);
     Result<void> fetch_fpu();
 
     OriginCluster& cluster_;
@@ -84,7 +82,6 @@ private:
     std::condition_variable cv_;
     std::unique_ptr<SyscallChannel> channel_;         // set once under mu_, kept until destruction
     std::atomic<SyscallChannel*> channel_ptr_{nullptr};  // channel_, published for the executor's fast path
-    std::string aborted_;
 };
 
 }  // namespace spanvm::cluster
