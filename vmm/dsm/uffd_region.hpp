@@ -26,7 +26,9 @@
 //   make_writable() or wake() for its page (the answer may be for a fault that
 //   a previous answer already resolved: duplicate events for one page are
 //   normal when several threads fault on it).
-// - fail_all(reason) logs one fatal line and _exit()s with kFatalExitCode.
+// - fail_all(reason) logs one fatal line and _exit()s with kFatalExitCode;
+//   when several threads fail at once, the first logs and exits, and the
+//   others block until it has (so the line is never cut off).
 //   Exiting SIGKILLs every thread, including ones blocked in the kernel's
 //   handle_userfault() (user-mode and KVM faults wait killably). Waking the
 //   blocked threads instead would only make them fault again, and
