@@ -474,6 +474,37 @@ SCENARIO("fatal failure: a blocked faulting thread never hangs silently") {
                 CHECK(res.err.find("hook:peer 2 lost") != std::string::npos);
             }
         }
+        WHEN("two threads fail at once and the first is still reporting") {
+            // The flaky `failure.unreachable` (empty stderr, status 70): the
+            // transport's I/O thread and the starting thread failed together,
+            // and the second exited the process under the first's report.
+            auto res = run_child(
+                [] {
+                    auto r = UffdRegion::create(1);
+                    if (!r) _exit(98);
+                    auto& region = **r;
+                    std::atomic<bool> in_hook{false};
+                    region.set_fatal_hook([&](const std::string& why) {
+                        in_hook = true;
+                        std::this_thread::sleep_for(300ms);  // a slow report (e.g. Abort to peers)
+                        std::fprintf(stderr, "hook done:%s\n", why.c_str());
+                    });
+                    std::thread second([&] {
+                        while (!in_hook) std::this_thread::sleep_for(1ms);
+                        region.fail_all("second");
+                    });
+                    region.fail_all("first");
+                },
+                5s);
+            THEN("the first caller's line and report complete, and only its line is printed") {
+                CHECK_FALSE(res.timed_out);
+                REQUIRE(WIFEXITED(res.status));
+                CHECK(WEXITSTATUS(res.status) == UffdRegion::kFatalExitCode);
+                CHECK(res.err.find("spanvm: fatal: DSM: first") != std::string::npos);
+                CHECK(res.err.find("hook done:first") != std::string::npos);
+                CHECK(res.err.find("second") == std::string::npos);
+            }
+        }
         WHEN("a read fault is never answered and the watchdog runs") {
             auto res = run_child(
                 [] {
