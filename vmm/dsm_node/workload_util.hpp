@@ -11,10 +11,12 @@
 #include "vmm/dsm/dsm_engine.hpp"
 #include "vmm/dsm_node/workloads.hpp"
 
-namespace spanvm::dsm_node::detail {
-
+namespace spanvm::dsm_node {
 using dsm::LocalState;
 using dsm::UffdRegion;
+}  // namespace spanvm::dsm_node
+
+namespace spanvm::dsm_node::detail {
 
 inline std::uint64_t& word_at(DsmEngine& e, std::uint64_t byte_offset) {
     return *reinterpret_cast<std::uint64_t*>(e.base() + byte_offset);
