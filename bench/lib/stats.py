@@ -19,6 +19,13 @@ import sys
 
 
 def nearest_rank(q, n):
+    """The 1-based rank of the q-percentile among n values.
+
+    >>> [nearest_rank(q, 10) for q in (0, 0.5, 0.9, 0.99, 1)]
+    [1, 5, 9, 10, 10]
+    >>> nearest_rank(0.9, 70)  # 0.9 * 70 = 63.000000000000007
+    63
+    """
     if n == 0:
         return 0
     x = min(max(q, 0.0), 1.0) * n
@@ -29,6 +36,11 @@ def nearest_rank(q, n):
 
 
 def percentile(values, q):
+    """The nearest-rank q-percentile of values.
+
+    >>> percentile([5, 1, 4, 2, 3], 0.5)
+    3
+    """
     v = sorted(values)
     if not v:
         raise ValueError("percentile of no values")
@@ -36,6 +48,11 @@ def percentile(values, q):
 
 
 def median(values):
+    """The median of values.
+
+    >>> median([3, 1, 2]), median([4, 1, 3, 2])
+    (2, 2.5)
+    """
     v = sorted(values)
     if not v:
         raise ValueError("median of no values")
@@ -44,6 +61,11 @@ def median(values):
 
 
 def linear_fit(xs, ys):
+    """(slope, intercept) of the least-squares line.
+
+    >>> [round(v, 9) for v in linear_fit([0, 1, 2, 3], [1, 3, 2, 4])]
+    [0.8, 1.3]
+    """
     n = min(len(xs), len(ys))
     if n < 2:
         raise ValueError("a fit needs two points")
