@@ -3,9 +3,13 @@
  * stays on the origin and the worker runs on node 1, so every call below is
  * forwarded to its executor at the origin. Natively and on one host the same
  * binary measures the baselines.
- *   fsops DIR ITERS : prints "op NAME NS" per call for open, close, mkdir,
- *   rmdir, symlink, flock, and "read SIZE NS" for 4..64 KiB files read with
- *   one read() each (Figure 9: the buffer is fresh guest memory each time).
+ *   fsops DIR ITERS : prints one JSON object,
+ *     {"op": {"open": NS, "close": NS, "mkdir": NS, "rmdir": NS,
+ *             "symlink": NS, "flock": NS},
+ *      "read": {"4096": NS, "8192": NS, ..., "65536": NS}}
+ *   (whole nanoseconds per call; "read" is one read() of a 4..64 KiB file,
+ *   Figure 9: the buffer is fresh guest memory each time). Every key is a
+ *   fixed identifier and every value a number, so printf is enough here.
  * Each figure is the median over ITERS calls: a file system call's own cost
  * swings by milliseconds now and then (journal, writeback), and a mean lets
  * one such swing decide a comparison. */
@@ -88,7 +92,8 @@ static void* worker(void* arg) {
         t_rmdir[i] = g - f;
         t_symlink[i] = h - g;
     }
-    printf("op open %.0f\nop close %.0f\nop mkdir %.0f\nop rmdir %.0f\nop symlink %.0f\nop flock %.0f\n",
+    printf("{\"op\": {\"open\": %.0f, \"close\": %.0f, \"mkdir\": %.0f, \"rmdir\": %.0f, \"symlink\": %.0f, "
+           "\"flock\": %.0f},\n \"read\": {",
            median(t_open, iters), median(t_close, iters), median(t_mkdir, iters), median(t_rmdir, iters),
            median(t_symlink, iters), median(t_flock, iters));
     for (int kib = 4; kib <= 64; kib *= 2) {
@@ -111,8 +116,9 @@ static void* worker(void* arg) {
         }
         close(fd);
         unlink(p);
-        printf("read %d %.0f\n", kib * 1024, median(t_read, iters));
+        printf("%s\"%d\": %.0f", kib == 4 ? "" : ", ", kib * 1024, median(t_read, iters));
     }
+    printf("}}\n");
     unlink(path);
     return NULL;
 }

@@ -29,9 +29,10 @@
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "vmm/base/log.hpp"
-#include "vmm/dsm/dsm_stats.hpp"
+#include "vmm/base/stats.hpp"
 #include "vmm/dsm/uffd_region.hpp"
 
 using spanvm::dsm::UffdRegion;
@@ -45,31 +46,44 @@ std::uint64_t since_ns(Clock::time_point t0) {
         std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count());
 }
 
+// One row of the table: nearest-rank figures (vmm/base/stats.hpp), in ns.
 struct Summary {
     std::string name;
-    std::size_t count = 0;
-    std::uint64_t min = 0, p50 = 0, p90 = 0, p99 = 0, max = 0, mean = 0;
+    spanvm::stats::Summary ns;
 };
 
 Summary summarize(std::string name, std::vector<std::uint64_t> v) {
-    Summary s;
-    s.name = std::move(name);
-    s.count = v.size();
-    if (v.empty()) return s;
-    std::sort(v.begin(), v.end());
-    auto pct = [&](double q) {
-        auto idx = static_cast<std::size_t>(q * static_cast<double>(v.size() - 1) + 0.5);
-        return v[std::min(idx, v.size() - 1)];
-    };
-    std::uint64_t sum = 0;
-    for (auto x : v) sum += x;
-    s.min = v.front();
-    s.max = v.back();
-    s.mean = sum / v.size();
-    s.p50 = pct(0.50);
-    s.p90 = pct(0.90);
-    s.p99 = pct(0.99);
-    return s;
+    return Summary{std::move(name), spanvm::stats::summarize(std::move(v))};
+}
+
+// The --json file: keys bench, kernel, samples, features, results_ns{row:
+// {count, min, p50, p90, p99, max, mean}} in this order; every figure an integer.
+nlohmann::ordered_json report_json(const std::string& kernel, std::size_t samples, std::uint64_t features,
+                                   const std::vector<Summary>& results) {
+    using Json = nlohmann::ordered_json;
+    Json rows = Json::object();
+    for (const auto& r : results)
+        rows[r.name] = Json{{"count", r.ns.count}, {"min", r.ns.min}, {"p50", r.ns.p50}, {"p90", r.ns.p90},
+                            {"p99", r.ns.p99},     {"max", r.ns.max}, {"mean", static_cast<std::uint64_t>(r.ns.mean)}};
+    return Json{{"bench", "uffd_fault_bench"},
+                {"kernel", kernel},
+                {"samples", samples},
+                {"features", features},
+                {"results_ns", std::move(rows)}};
+}
+
+// The table on stdout, times in us.
+void print_table(const std::string& kernel, std::size_t samples, const std::vector<Summary>& results) {
+    fmt::print("uffd_fault_bench: kernel {}, {} samples per row, times in us\n", kernel, samples);
+    fmt::print("  {:<20}{:>8}{:>9}{:>9}{:>9}{:>9}{:>9}{:>9}\n", "operation", "count", "min", "p50", "p90", "p99",
+               "max", "mean");
+    auto us = [](double ns) { return fmt::format("{:.2f}", ns / 1000.0); };
+    for (const auto& r : results) {
+        const auto& s = r.ns;
+        fmt::print("  {:<20}{:>8}{:>9}{:>9}{:>9}{:>9}{:>9}{:>9}\n", r.name, s.count, us(static_cast<double>(s.min)),
+                   us(static_cast<double>(s.p50)), us(static_cast<double>(s.p90)), us(static_cast<double>(s.p99)),
+                   us(static_cast<double>(s.max)), us(static_cast<double>(static_cast<std::uint64_t>(s.mean))));
+    }
 }
 
 // Serves faults until stopped: MISSING -> install read-only, WP -> make_writable.
@@ -182,25 +196,10 @@ int main(int argc, char** argv) {
         region.stop_watchdog();
 
         std::string kernel = kernel_release();
-        fmt::print("uffd_fault_bench: kernel {}, {} samples per row, times in us\n", kernel, samples);
-        fmt::print("  {:<20}{:>8}{:>9}{:>9}{:>9}{:>9}{:>9}{:>9}\n", "operation", "count", "min", "p50",
-                   "p90", "p99", "max", "mean");
-        auto us = [](std::uint64_t ns) { return fmt::format("{:.2f}", static_cast<double>(ns) / 1000.0); };
-        for (const auto& s : results)
-            fmt::print("  {:<20}{:>8}{:>9}{:>9}{:>9}{:>9}{:>9}{:>9}\n", s.name, s.count, us(s.min), us(s.p50),
-                       us(s.p90), us(s.p99), us(s.max), us(s.mean));
+        print_table(kernel, samples, results);
 
         if (!json_path.empty()) {
-            std::string j = fmt::format(
-                "{{\"bench\":\"uffd_fault_bench\",\"kernel\":\"{}\",\"samples\":{},\"features\":{},\"results_ns\":{{",
-                spanvm::dsm::DsmStats::json_escape(kernel), samples, region.features());
-            for (std::size_t i = 0; i < results.size(); ++i) {
-                const auto& s = results[i];
-                j += fmt::format(
-                    "{}\"{}\":{{\"count\":{},\"min\":{},\"p50\":{},\"p90\":{},\"p99\":{},\"max\":{},\"mean\":{}}}",
-                    i ? "," : "", s.name, s.count, s.min, s.p50, s.p90, s.p99, s.max, s.mean);
-            }
-            j += "}}\n";
+            std::string j = report_json(kernel, samples, region.features(), results).dump() + "\n";
             std::FILE* f = std::fopen(json_path.c_str(), "w");
             if (f == nullptr) throw std::runtime_error(fmt::format("cannot write {}: {}", json_path, std::strerror(errno)));
             bool ok = std::fwrite(j.data(), 1, j.size(), f) == j.size();

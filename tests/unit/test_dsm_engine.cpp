@@ -13,10 +13,11 @@
 
 #include "net/free_ports.hpp"
 #include "vmm/dsm/dsm_engine.hpp"
-#include "vmm/dsm/workload_model.hpp"
-#include "vmm/dsm/workloads.hpp"
+#include "vmm/dsm_node/workload_model.hpp"
+#include "vmm/dsm_node/workloads.hpp"
 
 using namespace spanvm::dsm;
+using namespace spanvm::dsm_node;
 using namespace std::chrono_literals;
 
 namespace {

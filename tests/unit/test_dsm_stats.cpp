@@ -6,8 +6,11 @@
 #include <vector>
 
 #include "vmm/dsm/dsm_stats.hpp"
+#include "vmm/dsm/dsm_stats_report.hpp"
 
 using spanvm::dsm::DsmStats;
+using spanvm::dsm::stats_json_text;
+using spanvm::dsm::stats_table;
 using C = DsmStats::Counter;
 
 namespace {
@@ -187,7 +190,7 @@ SCENARIO("JSON and table output") {
         st.record_fault(2, false);
         st.record_fault_latency(DsmStats::Latency::read_fault, 55'000);
         WHEN("dumped as JSON") {
-            auto j = st.to_json();
+            auto j = stats_json_text(st.snapshot(32));
             THEN("it is well formed with escaped strings and the expected fields") {
                 CHECK(json_well_formed(j));
                 CHECK(j.find(R"("label":"host \"a\"\\b\n\u0001")") != std::string::npos);
@@ -202,14 +205,14 @@ SCENARIO("JSON and table output") {
         }
         WHEN("a JSON with nothing recorded is dumped") {
             DsmStats empty(0, "", 1);
-            auto j = empty.to_json();
+            auto j = stats_json_text(empty.snapshot(32));
             THEN("it is still well formed with an empty hot list") {
                 CHECK(json_well_formed(j));
                 CHECK(j.find(R"("hot_pages":[])") != std::string::npos);
             }
         }
         WHEN("printed as a table") {
-            auto t = st.format_table(5);
+            auto t = stats_table(st.snapshot(5));
             THEN("it names the counters, the latency rows and the hot pages") {
                 CHECK(t.find("DSM statistics for node 7") != std::string::npos);
                 CHECK(t.find("read_faults") != std::string::npos);
@@ -220,12 +223,12 @@ SCENARIO("JSON and table output") {
             }
         }
     }
-    GIVEN("the escaper") {
-        THEN("it escapes quotes, backslashes and control characters and keeps UTF-8") {
-            CHECK(DsmStats::json_escape("a\"b") == "a\\\"b");
-            CHECK(DsmStats::json_escape("\\") == "\\\\");
-            CHECK(DsmStats::json_escape("\t\r\x1f\x7f") == "\\t\\r\\u001f\\u007f");
-            CHECK(DsmStats::json_escape("h\xc3\xa9") == "h\xc3\xa9");
+    GIVEN("a label that is not valid UTF-8") {
+        DsmStats st(1, "bad\xff", 1);
+        THEN("the JSON replaces the byte instead of failing") {
+            auto j = stats_json_text(st.snapshot(4));
+            CHECK(json_well_formed(j));
+            CHECK(j.find("\"label\":\"bad\xef\xbf\xbd\"") != std::string::npos);
         }
     }
 }

@@ -2,9 +2,9 @@
 
 #include <set>
 
-#include "vmm/dsm/workload_model.hpp"
+#include "vmm/dsm_node/workload_model.hpp"
 
-using namespace spanvm::dsm;
+using namespace spanvm::dsm_node;
 
 SCENARIO("counter placement: two counters per page, distinct cache lines") {
     for (std::uint64_t pages : {1u, 3u, 4u, 16u}) {

@@ -8,6 +8,8 @@
 
 #include "guest-shim/shim.hpp"
 #include "vmm/base/log.hpp"
+#include "vmm/base/stats.hpp"
+#include "vmm/cli/bench_report.hpp"
 #include "vmm/cli/commands.hpp"
 #include "vmm/memory/layout.hpp"
 #include "vmm/platform/kvm/guest_cpu.hpp"
@@ -111,19 +113,16 @@ int bench_exit_command(const BenchExitOptions& o) {
         log::error("bench-exit: {}", (!bare ? bare.error() : !dirty ? dirty.error() : sys.error()).message);
         return 1;
     }
-    auto median = [](std::vector<double> x) {
-        std::sort(x.begin(), x.end());
-        return x[x.size() / 2];
-    };
     // exit_roundtrip_ns: `out` exit resumed as is. exit_setregs_roundtrip_ns:
     // the same plus writing RAX back through sync regs (what any syscall
     // result costs). syscall_stub_roundtrip_ns: `syscall` -> LSTAR stub ->
     // `out` exit -> VMM return to user mode, with no handler: the floor of
     // every guest syscall; its excess over the set-regs loop is the
     // platform's own `syscall` redirect.
-    std::printf("exit_roundtrip_ns %.0f\nexit_setregs_roundtrip_ns %.0f\nsyscall_stub_roundtrip_ns %.0f\niterations %u\n",
-                median(bares), median(dirties), median(syss), per_round * rounds);
-    return 0;
+    const BenchFigures figures{{"exit_roundtrip_ns", stats::median(bares)},
+                               {"exit_setregs_roundtrip_ns", stats::median(dirties)},
+                               {"syscall_stub_roundtrip_ns", stats::median(syss)}};
+    return report_bench_figures(figures, per_round * rounds, o.json);
 }
 
 }  // namespace spanvm::cli

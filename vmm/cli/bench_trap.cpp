@@ -22,6 +22,8 @@
 #include <vector>
 
 #include "vmm/base/log.hpp"
+#include "vmm/base/stats.hpp"
+#include "vmm/cli/bench_report.hpp"
 #include "vmm/cli/commands.hpp"
 
 #ifndef PR_SET_SYSCALL_USER_DISPATCH
@@ -93,13 +95,8 @@ int bench_trap_command(const BenchTrapOptions& o) {
         log::error("bench-trap: Syscall User Dispatch is unavailable: {}", std::strerror(errno));
         return 1;
     }
-    auto median = [](std::vector<double> x) {
-        std::sort(x.begin(), x.end());
-        return x[x.size() / 2];
-    };
-    std::printf("bare_trap_ns %.0f\nnative_getppid_ns %.0f\niterations %u\n", median(traps), median(natives),
-                n * rounds);
-    return 0;
+    const BenchFigures figures{{"bare_trap_ns", stats::median(traps)}, {"native_getppid_ns", stats::median(natives)}};
+    return report_bench_figures(figures, n * rounds, o.json);
 }
 
 }  // namespace spanvm::cli

@@ -45,11 +45,13 @@ int info_command(const InfoOptions& o);
 
 struct BenchExitOptions {
     unsigned iterations = 20000;
+    std::string json;  // also write the figures there (keys as the text lines)
 };
 int bench_exit_command(const BenchExitOptions& o);
 
 struct BenchTrapOptions {
     unsigned iterations = 50000;
+    std::string json;  // also write the figures there (keys as the text lines)
 };
 int bench_trap_command(const BenchTrapOptions& o);
 

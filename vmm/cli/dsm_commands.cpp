@@ -13,7 +13,9 @@
 #include "vmm/base/log.hpp"
 #include "vmm/cli/commands.hpp"
 #include "vmm/dsm/dsm_engine.hpp"
-#include "vmm/dsm/workloads.hpp"
+#include "vmm/dsm/dsm_stats_report.hpp"
+#include "vmm/dsm_node/report.hpp"
+#include "vmm/dsm_node/workloads.hpp"
 
 namespace spanvm::cli {
 
@@ -40,6 +42,7 @@ CLI::App* g_cmd = nullptr;
 
 int dsm_node_command(const DsmNodeOptions& o) {
     using namespace spanvm::dsm;
+    using namespace spanvm::dsm_node;
     if (o.config_file.empty() == o.cluster_spec.empty()) {
         log::error("dsm-node: give exactly one of --config FILE or --cluster SPEC");
         return 2;
@@ -116,13 +119,12 @@ int dsm_node_command(const DsmNodeOptions& o) {
     if (!log::enabled(log::Level::info)) log::set_level(log::Level::error);
     if (auto s = e.shutdown(std::chrono::milliseconds(static_cast<std::int64_t>(o.timeout_s * 1000))); !s)
         e.fail(fmt::format("{}: {}", cluster.describe(static_cast<net::NodeId>(o.node)), s.error().message));
-    if (o.stats) std::fputs(e.stats().format_table().c_str(), stderr);
+    if (o.stats) std::fputs(stats_table(e.stats().snapshot(10)).c_str(), stderr);
     if (!o.json.empty()) {
+        NodeReport report{o.workload, o.node, nodes, pages, o.home, o.hold_us, outcome->ok, outcome->figures,
+                          e.stats().snapshot(32)};
         std::ofstream f(o.json);
-        f << fmt::format("{{\"workload\":\"{}\",\"node\":{},\"nodes\":{},\"pages\":{},\"home\":\"{}\",\"hold_us\":{},"
-                         "\"ok\":{}{}{},\"stats\":{}}}\n",
-                         o.workload, o.node, nodes, pages, o.home, o.hold_us, outcome->ok ? "true" : "false",
-                         outcome->json.empty() ? "" : ",", outcome->json, e.stats().to_json());
+        f << report_json(report).dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << '\n';
         if (!f) {
             log::error("dsm-node: cannot write --json {}", o.json);
             return 1;
@@ -140,7 +142,7 @@ void register_dsm_commands(CLI::App& app) {
     auto* spec = g_cmd->add_option("--cluster", o.cluster_spec, "cluster spec, e.g. 0=127.0.0.1:7400,1=127.0.0.1:7401");
     cfg->excludes(spec);
     g_cmd->add_option("--node", o.node, "this node's id")->required();
-    g_cmd->add_option("--workload", o.workload, dsm::workload_names())->required();
+    g_cmd->add_option("--workload", o.workload, dsm_node::workload_names())->required();
     g_cmd->add_option("--pages", o.pages, "pages in the shared region (default 16 or what the workload needs)")
         ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 24));
     g_cmd->add_option("--threads", o.threads, "workload threads per node (counter, stress)")->check(CLI::Range(1, 256));

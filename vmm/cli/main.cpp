@@ -201,10 +201,12 @@ int main(int argc, char** argv) {
     cli::BenchExitOptions bex;
     auto* bench_cmd = app.add_subcommand("bench-exit", "measure a bare KVM exit round trip (baseline for syscalls)");
     bench_cmd->add_option("--iterations", bex.iterations, "exits to time")->check(CLI::Range(1, 100000000));
+    bench_cmd->add_option("--json", bex.json, "also write the figures as JSON to FILE");
 
     cli::BenchTrapOptions btr;
     auto* trap_cmd = app.add_subcommand("bench-trap", "measure a bare Syscall User Dispatch trap and a native getppid");
     trap_cmd->add_option("--iterations", btr.iterations, "traps to time")->check(CLI::Range(1, 100000000));
+    trap_cmd->add_option("--json", btr.json, "also write the figures as JSON to FILE");
 
     cli::register_dsm_commands(app);
 

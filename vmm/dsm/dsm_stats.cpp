@@ -4,8 +4,7 @@
 #include <bit>
 #include <limits>
 
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
+#include "vmm/base/stats.hpp"
 
 namespace spanvm::dsm {
 namespace {
@@ -31,8 +30,6 @@ void add_sat(std::atomic<std::uint32_t>& a) {
            !a.compare_exchange_weak(cur, cur + 1, std::memory_order_relaxed)) {
     }
 }
-
-std::string fmt_us(std::uint64_t ns) { return fmt::format("{:.1f}", static_cast<double>(ns) / 1000.0); }
 
 }  // namespace
 
@@ -189,9 +186,7 @@ DsmStats::LatencySummary DsmStats::summarize(const std::vector<std::uint64_t>& b
     s.max_ns = max;
     s.mean_ns = sum / s.count;
     auto pct = [&](double q) -> std::uint64_t {
-        auto rank = static_cast<std::uint64_t>(q * static_cast<double>(s.count));
-        if (static_cast<double>(rank) < q * static_cast<double>(s.count)) ++rank;  // ceil
-        rank = std::max<std::uint64_t>(rank, 1);
+        const std::uint64_t rank = stats::nearest_rank(q, s.count);
         std::uint64_t seen = 0;
         for (std::size_t b = 0; b < buckets.size(); ++b) {
             seen += buckets[b];
@@ -269,94 +264,17 @@ std::vector<DsmStats::PageRecord> DsmStats::top_pages(std::size_t k) const {
     return all;
 }
 
-std::string DsmStats::json_escape(std::string_view s) {
-    std::string out;
-    out.reserve(s.size());
-    for (char ch : s) {
-        auto u = static_cast<unsigned char>(ch);
-        switch (ch) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
-            case '\b': out += "\\b"; break;
-            case '\f': out += "\\f"; break;
-            default:
-                // Other control characters (and DEL) as \u00XX; bytes >= 0x80
-                // pass through (UTF-8 is valid JSON text).
-                if (u < 0x20 || u == 0x7f)
-                    out += fmt::format("\\u{:04x}", static_cast<unsigned>(u));
-                else
-                    out += ch;
-        }
-    }
-    return out;
-}
-
-std::string DsmStats::format_table(std::size_t top_k) const {
-    std::string s = fmt::format("DSM statistics for node {} ({})\n", node_id_, json_escape(node_label_));
-    for (std::size_t i = 0; i < kCounterCount; ++i) {
-        auto c = static_cast<Counter>(i);
-        s += fmt::format("  {:<24}{:>14}\n", counter_name(c), get(c));
-    }
-    s += fmt::format("  {:<14}{:>9}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}\n", "latency (us)", "count",
-                     "min", "p50", "p90", "p99", "max", "mean");
-    auto row = [&](std::string_view name, const LatencySummary& l) {
-        s += fmt::format("  {:<14}{:>9}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}\n", name, l.count,
-                         fmt_us(l.min_ns), fmt_us(l.p50_ns), fmt_us(l.p90_ns), fmt_us(l.p99_ns),
-                         fmt_us(l.max_ns), fmt_us(l.mean_ns));
-    };
-    for (std::size_t k = 0; k < kLatencyCount; ++k)
-        row(latency_name(static_cast<Latency>(k)), latency(static_cast<Latency>(k)));
-    row("all", latency_all());
-    auto top = top_pages(top_k);
-    s += fmt::format("  hot pages (top {} of those touched)\n", top_k);
-    s += fmt::format("  {:>12}{:>10}{:>10}{:>10}{:>14}{:>12}\n", "page", "reads", "writes", "invals",
-                     "bytes_sent", "last_writer");
-    for (const auto& r : top) {
-        std::string w = r.last_writer == kNoNode ? std::string("-") : fmt::format("{}", r.last_writer);
-        s += fmt::format("  {:>12}{:>10}{:>10}{:>10}{:>14}{:>12}\n", r.page, r.read_faults,
-                         r.write_faults, r.invalidations, r.bytes_sent, w);
-    }
-    if (top.empty()) s += "  (none)\n";
+DsmStats::Snapshot DsmStats::snapshot(std::size_t top_k) const {
+    Snapshot s;
+    s.node = node_id_;
+    s.label = node_label_;
+    s.page_count = page_count_;
+    for (std::size_t i = 0; i < kCounterCount; ++i) s.counters[i] = get(static_cast<Counter>(i));
+    for (std::size_t k = 0; k < kLatencyCount; ++k) s.latency[k] = latency(static_cast<Latency>(k));
+    s.latency_all = latency_all();
+    s.top_k = top_k;
+    s.hot_pages = top_pages(top_k);
     return s;
-}
-
-std::string DsmStats::to_json(std::size_t top_k) const {
-    // ordered_json: keys stay in insertion order, the order readers (and the
-    // unit tests) have always seen.
-    using Json = nlohmann::ordered_json;
-    Json counters = Json::object();
-    for (std::size_t i = 0; i < kCounterCount; ++i) {
-        auto c = static_cast<Counter>(i);
-        counters[std::string(counter_name(c))] = get(c);
-    }
-    auto lat = [](const LatencySummary& l) {
-        return Json{{"count", l.count}, {"min", l.min_ns}, {"p50", l.p50_ns}, {"p90", l.p90_ns},
-                    {"p99", l.p99_ns},  {"max", l.max_ns}, {"mean", l.mean_ns}};
-    };
-    Json latencies = Json::object();
-    for (std::size_t k = 0; k < kLatencyCount; ++k)
-        latencies[std::string(latency_name(static_cast<Latency>(k)))] = lat(latency(static_cast<Latency>(k)));
-    latencies["all"] = lat(latency_all());
-    Json hot = Json::array();
-    for (const auto& r : top_pages(top_k)) {
-        hot.push_back(Json{{"page", r.page},
-                           {"read_faults", r.read_faults},
-                           {"write_faults", r.write_faults},
-                           {"invalidations", r.invalidations},
-                           {"bytes_sent", r.bytes_sent},
-                           {"last_writer", r.last_writer == kNoNode ? Json(nullptr) : Json(r.last_writer)}});
-    }
-    Json j{{"node", node_id_},
-           {"label", node_label_},
-           {"page_count", page_count_},
-           {"counters", std::move(counters)},
-           {"fault_latency_ns", std::move(latencies)},
-           {"hot_pages", std::move(hot)}};
-    // A label that is not valid UTF-8 gets U+FFFD instead of an exception.
-    return j.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
 }  // namespace spanvm::dsm

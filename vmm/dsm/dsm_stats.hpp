@@ -1,6 +1,7 @@
 #pragma once
 // DsmStats: per-node DSM counters, fault-latency histograms and a per-page hot
-// list. Pure logic (no I/O besides formatting into strings).
+// list. Pure logic, no I/O. snapshot() copies the figures into a plain struct;
+// dsm_stats_report.hpp turns that into JSON and a text table.
 //
 // Thread safety: every record_*() may be called from any thread concurrently
 // and is wait-free except for the first touch of a 4096-page chunk of the hot
@@ -47,7 +48,9 @@ public:
 
     // Log-linear histogram bucket layout (HDR-style): values < 16 exact, then
     // 16 sub-buckets per power of two, so a bucket's width is <= 1/16 of its
-    // lower bound (percentiles are within ~6.25%, clamped to the exact min/max).
+    // lower bound. A percentile is the middle of the bucket holding the
+    // nearest-rank sample (vmm/base/stats.hpp), so within ~6.25%, clamped to
+    // the exact min/max.
     static constexpr std::size_t kSubBits = 4;
     static constexpr std::size_t kBuckets = 16 + (64 - kSubBits) * 16;
     static std::size_t bucket_of(std::uint64_t v);
@@ -70,7 +73,19 @@ public:
         std::uint64_t score() const { return read_faults + write_faults + invalidations; }
     };
 
-    // node_label is free text (e.g. host:port); it is escaped in JSON.
+    // Every figure at one moment (see the thread-safety note above), for reports.
+    struct Snapshot {
+        std::uint32_t node = 0;
+        std::string label;
+        std::uint64_t page_count = 0;
+        std::array<std::uint64_t, kCounterCount> counters{};  // indexed by Counter
+        std::array<LatencySummary, kLatencyCount> latency{};  // indexed by Latency
+        LatencySummary latency_all;                           // both kinds merged
+        std::size_t top_k = 0;                                // hot pages asked for
+        std::vector<PageRecord> hot_pages;                    // top_pages(top_k)
+    };
+
+    // node_label is free text (e.g. host:port).
     DsmStats(std::uint32_t node_id, std::string node_label, std::uint64_t page_count);
     ~DsmStats();
     DsmStats(const DsmStats&) = delete;
@@ -102,9 +117,7 @@ public:
     // only), highest first; ties by lower page index.
     std::vector<PageRecord> top_pages(std::size_t k) const;
 
-    std::string format_table(std::size_t top_k = 10) const;
-    std::string to_json(std::size_t top_k = 32) const;  // nlohmann-json, keys in a fixed order
-    static std::string json_escape(std::string_view s);  // without surrounding quotes
+    Snapshot snapshot(std::size_t top_k) const;
 
 private:
     static constexpr std::size_t kChunkPages = 4096;

@@ -1,5 +1,5 @@
 #pragma once
-// Pure reference logic of the built-in DSM workloads (vmm/dsm/workloads.hpp):
+// Pure reference logic of the built-in DSM workloads (vmm/dsm_node/workloads.hpp):
 // where the counters live, the stress workload's deterministic per-owner
 // operation sequence and its expected final memory, page checksums, sample
 // percentiles and litmus outcome tallies. No I/O, no threads.
@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-namespace spanvm::dsm {
+namespace spanvm::dsm_node {
 
 inline constexpr std::size_t kWordsPerPage = 4096 / 8;
 
@@ -75,7 +75,7 @@ struct SampleSummary {
     std::size_t count = 0;
     double min_us = 0, p50_us = 0, p90_us = 0, p99_us = 0, max_us = 0, mean_us = 0;
 };
-// Nearest-rank percentiles of nanosecond samples.
+// Nearest-rank percentiles of nanosecond samples (vmm/base/stats.hpp), in us.
 SampleSummary summarize_samples(std::vector<std::uint64_t> ns);
 
 // ---- litmus tallies. Store buffering: index r0 * 2 + r1; (0, 0) is the
@@ -87,4 +87,4 @@ struct SbTally {
     std::string to_string() const;  // "r0=0,r1=0:N r0=0,r1=1:N ..."
 };
 
-}  // namespace spanvm::dsm
+}  // namespace spanvm::dsm_node

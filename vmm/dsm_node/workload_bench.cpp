@@ -11,10 +11,10 @@
 #include "net/rtt_probe.hpp"
 #include "vmm/base/latency_trace.hpp"
 #include "vmm/base/log.hpp"
-#include "vmm/dsm/workload_model.hpp"
-#include "vmm/dsm/workload_bench.hpp"
+#include "vmm/dsm_node/workload_model.hpp"
+#include "vmm/dsm_node/workload_bench.hpp"
 
-namespace spanvm::dsm::detail {
+namespace spanvm::dsm_node::detail {
 
 namespace {
 
@@ -61,12 +61,6 @@ std::vector<std::uint64_t> to_ns(const std::vector<std::chrono::nanoseconds>& v)
     std::vector<std::uint64_t> out;
     for (auto d : v) out.push_back(static_cast<std::uint64_t>(d.count()));
     return out;
-}
-
-std::string summary_json(const char* prefix, const SampleSummary& s) {
-    return fmt::format("\"{0}samples\":{1},\"{0}p50_us\":{2:.2f},\"{0}p90_us\":{3:.2f},\"{0}p99_us\":{4:.2f},"
-                       "\"{0}min_us\":{5:.2f},\"{0}max_us\":{6:.2f},\"{0}mean_us\":{7:.2f}",
-                       prefix, s.count, s.p50_us, s.p90_us, s.p99_us, s.min_us, s.max_us, s.mean_us);
 }
 
 using Measured = BenchMeasured;  // series: per configuration (fan-out: per sharer count)
@@ -249,18 +243,20 @@ Result<WorkloadOutcome> run_bench(DsmEngine& e, const WorkloadOptions& o) {
     const double ratio = base > 0 ? main.p50_us / base : 0;
     out.ok = *ok != 0;
     std::string name(to_string(o.kind));
-    out.json = fmt::format("{},\"measuring_node\":{},{},{},{},\"ratio_p50_vs_rtt_plus_uffd\":{:.3f}",
-                           summary_json("", main), measurer, summary_json("rtt_", rtt),
-                           summary_json("rtt_page_", rtt_page), summary_json("uffd_fault_", uffd), ratio);
+    BenchFigures fig;
+    fig.main = main;
+    fig.measuring_node = measurer;
+    fig.rtt = rtt;
+    fig.rtt_page = rtt_page;
+    fig.uffd_fault = uffd;
+    fig.ratio_p50_vs_rtt_plus_uffd = ratio;
     std::string fan;
     if (o.kind == WorkloadKind::bench_invalidate) {
-        std::string arr;
         for (std::size_t k = 0; k < series.size(); ++k) {
             SampleSummary s = summarize_samples(series[k]);
-            arr += fmt::format("{}{{\"sharers\":{},{}}}", k ? "," : "", k + 1, summary_json("", s));
+            fig.fanout.push_back(s);
             fan += fmt::format(" sharers{}_p50_us={:.1f}", k + 1, s.p50_us);
         }
-        out.json += ",\"fanout\":[" + arr + "]";
     }
     // The paired figure of the fast-path cases (series[0] vs the main one).
     if (series.size() == 2 && o.kind != WorkloadKind::bench_invalidate) {
@@ -271,9 +267,10 @@ Result<WorkloadOutcome> run_bench(DsmEngine& e, const WorkloadOptions& o) {
         // far-read: far / home p50; seq-walk: per-page / single p50;
         // threads: 1-thread / 4-thread time per page = throughput ratio.
         double pair = o.kind == WorkloadKind::bench_threads ? base_s.p50_us / main.p50_us : main.p50_us / base_s.p50_us;
-        out.json += fmt::format(",\"{}\":{{{}}},\"pair_ratio\":{:.3f}", name0, summary_json("", base_s), pair);
+        fig.pair = BenchFigures::Pair{name0, base_s, pair};
         fan += fmt::format(" {}_p50_us={:.1f} pair_ratio={:.2f}", name0, base_s.p50_us, pair);
     }
+    out.figures = std::move(fig);
     if (!out.ok) {
         out.check_line = fmt::format("CHECK FAILED {}: {}", name, *bad);
         return out;
@@ -285,4 +282,4 @@ Result<WorkloadOutcome> run_bench(DsmEngine& e, const WorkloadOptions& o) {
     return out;
 }
 
-}  // namespace spanvm::dsm::detail
+}  // namespace spanvm::dsm_node::detail

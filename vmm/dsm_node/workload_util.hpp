@@ -9,9 +9,14 @@
 #include "net/wire_reader.hpp"
 #include "net/wire_writer.hpp"
 #include "vmm/dsm/dsm_engine.hpp"
-#include "vmm/dsm/workloads.hpp"
+#include "vmm/dsm_node/workloads.hpp"
 
-namespace spanvm::dsm::detail {
+namespace spanvm::dsm_node {
+using dsm::LocalState;
+using dsm::UffdRegion;
+}  // namespace spanvm::dsm_node
+
+namespace spanvm::dsm_node::detail {
 
 inline std::uint64_t& word_at(DsmEngine& e, std::uint64_t byte_offset) {
     return *reinterpret_cast<std::uint64_t*>(e.base() + byte_offset);
@@ -66,4 +71,4 @@ Result<WorkloadOutcome> run_litmus_sb(DsmEngine& e, const WorkloadOptions& o);
 Result<WorkloadOutcome> run_litmus_mp(DsmEngine& e, const WorkloadOptions& o);
 Result<WorkloadOutcome> run_bench(DsmEngine& e, const WorkloadOptions& o);
 
-}  // namespace spanvm::dsm::detail
+}  // namespace spanvm::dsm_node::detail

@@ -1,4 +1,4 @@
-#include "vmm/dsm/workloads.hpp"
+#include "vmm/dsm_node/workloads.hpp"
 
 #include <array>
 #include <fstream>
@@ -7,10 +7,10 @@
 
 #include <fmt/format.h>
 
-#include "vmm/dsm/workload_model.hpp"
-#include "vmm/dsm/workload_util.hpp"
+#include "vmm/dsm_node/workload_model.hpp"
+#include "vmm/dsm_node/workload_util.hpp"
 
-namespace spanvm::dsm {
+namespace spanvm::dsm_node {
 
 namespace {
 
@@ -67,7 +67,7 @@ Result<WorkloadOutcome> run_counter(DsmEngine& e, const WorkloadOptions& o) {
     if (out.ok)
         out.check_line = fmt::format("CHECK ok counter total={} counters={} each={} nodes={} threads={} iterations={}",
                                      total, counters, expected, e.num_nodes(), o.threads, o.iterations);
-    out.json = fmt::format("\"total\":{},\"expected_each\":{},\"counters\":{}", total, expected, counters);
+    out.figures = CounterFigures{total, expected, counters};
     return out;
 }
 
@@ -116,7 +116,9 @@ Result<WorkloadOutcome> run_fill(DsmEngine& e, const WorkloadOptions& o) {
     auto reports = e.gather(kFillTag, e.num_nodes(), o.step_timeout);
     if (!reports) return reports.error();
     const double region = static_cast<double>(pages) * 4096;
-    std::string line, json;
+    std::string line;
+    FillFigures fig;
+    fig.region_bytes = pages * 4096;
     double worst = 0;
     for (auto& rep : *reports) {
         net::WireReader r(rep.data);
@@ -129,9 +131,7 @@ Result<WorkloadOutcome> run_fill(DsmEngine& e, const WorkloadOptions& o) {
         worst = std::max(worst, frac);
         line += fmt::format(" node{}: rss_mib={:.1f} held_pages={} beyond_held_mib={:.1f} ({:.3f}% of region)",
                             rep.from, *rss / 1048576.0, *h, beyond / 1048576.0, 100 * frac);
-        json += fmt::format("{}{{\"node\":{},\"vm_rss_bytes\":{},\"held_pages\":{},\"beyond_held_bytes\":{:.0f},"
-                            "\"beyond_held_fraction\":{:.6f},\"fill_s\":{:.3f}}}",
-                            json.empty() ? "" : ",", rep.from, *rss, *h, beyond, frac, *ns / 1e9);
+        fig.nodes_memory.push_back(NodeMemory{rep.from, *rss, *h, beyond, frac, static_cast<double>(*ns) / 1e9});
         if (rep.from == writer && *h != pages && out.ok) {
             out.ok = false;
             out.check_line = fmt::format("CHECK FAILED fill: writer holds {} of {} pages", *h, pages);
@@ -147,8 +147,8 @@ Result<WorkloadOutcome> run_fill(DsmEngine& e, const WorkloadOptions& o) {
     if (out.ok)
         out.check_line = fmt::format("CHECK ok fill pages={} region_mib={:.0f}{} worst_beyond_held={:.3f}%", pages,
                                      region / 1048576.0, line, 100 * worst);
-    out.json = fmt::format("\"region_bytes\":{:.0f},\"worst_beyond_held_fraction\":{:.6f},\"nodes_memory\":[{}]",
-                           region, worst, json);
+    fig.worst_beyond_held_fraction = worst;
+    out.figures = std::move(fig);
     return out;
 }
 
@@ -243,8 +243,7 @@ Result<WorkloadOutcome> run_stress(DsmEngine& e, const WorkloadOptions& o) {
                                      bad_pages, p.pages, first_bad_page, bad_reads);
     else
         out.check_line = fmt::format("CHECK FAILED stress: {} bad reads, first: {}", bad_reads, first);
-    out.json = fmt::format("\"bad_reads\":{},\"bad_pages\":{},\"ops\":{}", bad_reads, bad_pages,
-                           p.owners() * p.iterations);
+    out.figures = StressFigures{bad_reads, bad_pages, p.owners() * p.iterations};
     return out;
 }
 
@@ -319,4 +318,4 @@ Result<WorkloadOutcome> run_workload(DsmEngine& engine, const WorkloadOptions& o
     }
 }
 
-}  // namespace spanvm::dsm
+}  // namespace spanvm::dsm_node

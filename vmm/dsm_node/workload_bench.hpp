@@ -5,9 +5,9 @@
 #include <string>
 #include <vector>
 
-#include "vmm/dsm/workload_util.hpp"
+#include "vmm/dsm_node/workload_util.hpp"
 
-namespace spanvm::dsm::detail {
+namespace spanvm::dsm_node::detail {
 
 struct BenchMeasured {
     std::vector<std::vector<std::uint64_t>> series;  // ns samples per configuration
@@ -19,4 +19,4 @@ Result<BenchMeasured> bench_far_read(DsmEngine& e, const WorkloadOptions& o, std
 Result<BenchMeasured> bench_seq_walk(DsmEngine& e, const WorkloadOptions& o, std::size_t n);
 Result<BenchMeasured> bench_threads(DsmEngine& e, const WorkloadOptions& o, std::size_t n);
 
-}  // namespace spanvm::dsm::detail
+}  // namespace spanvm::dsm_node::detail

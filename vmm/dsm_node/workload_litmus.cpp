@@ -5,10 +5,10 @@
 
 #include <algorithm>
 
-#include "vmm/dsm/workload_model.hpp"
-#include "vmm/dsm/workload_util.hpp"
+#include "vmm/dsm_node/workload_model.hpp"
+#include "vmm/dsm_node/workload_util.hpp"
 
-namespace spanvm::dsm::detail {
+namespace spanvm::dsm_node::detail {
 
 namespace {
 constexpr std::uint32_t kSbTag = 0x5342;
@@ -66,8 +66,7 @@ Result<WorkloadOutcome> run_litmus_sb(DsmEngine& e, const WorkloadOptions& o) {
     out.check_line = out.ok ? fmt::format("CHECK ok litmus-sb iterations={} violations=0 {}", o.iterations, tally.to_string())
                             : fmt::format("CHECK FAILED litmus-sb: forbidden outcome r0=0,r1=0 seen {} times ({})",
                                           tally.forbidden(), tally.to_string());
-    out.json = fmt::format("\"iterations\":{},\"r00\":{},\"r01\":{},\"r10\":{},\"r11\":{}", o.iterations,
-                           tally.counts[0], tally.counts[1], tally.counts[2], tally.counts[3]);
+    out.figures = LitmusSbFigures{o.iterations, tally.counts};
     return out;
 }
 
@@ -126,8 +125,8 @@ Result<WorkloadOutcome> run_litmus_mp(DsmEngine& e, const WorkloadOptions& o) {
                              o.iterations, *a, flag_page, data_page)
                : fmt::format("CHECK FAILED litmus-mp: {} of {} iterations saw stale data (first: flag={} data={})", *b,
                              o.iterations, *c, *d);
-    out.json = fmt::format("\"iterations\":{},\"data_seen\":{},\"stale\":{}", o.iterations, *a, *b);
+    out.figures = LitmusMpFigures{o.iterations, *a, *b};
     return out;
 }
 
-}  // namespace spanvm::dsm::detail
+}  // namespace spanvm::dsm_node::detail

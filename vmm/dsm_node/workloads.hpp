@@ -1,5 +1,6 @@
 #pragma once
-// Built-in workloads for `spanvm dsm-node`. Their threads access the shared
+// Built-in workloads for `spanvm dsm-node` (library spanvm_dsm_node, on top
+// of the engine in vmm/dsm, which never includes this folder). Their threads access the shared
 // region directly (plain loads/stores, lock xadd, mfence through pointers
 // into DsmEngine::base()): the page faults are what drive the DSM. Every node
 // runs the same workload; node 0 gathers results over the control plane and
@@ -12,8 +13,12 @@
 
 #include "vmm/base/result.hpp"
 #include "vmm/dsm/dsm_engine.hpp"
+#include "vmm/dsm_node/workload_figures.hpp"
 
-namespace spanvm::dsm {
+namespace spanvm::dsm_node {
+
+using dsm::DsmEngine;
+using dsm::NodeId;
 
 enum class WorkloadKind {
     counter,
@@ -58,12 +63,12 @@ struct WorkloadOutcome {
     // Node 0: "CHECK ok <workload> ..." or "CHECK FAILED <why>". Other nodes:
     // empty, or "CHECK FAILED <why>" for a violation they saw themselves.
     std::string check_line;
-    // JSON members (`"key":value,...`, no braces) for --json; may be empty.
-    std::string json;
+    // Node 0's figures for --json (vmm/dsm_node/report.hpp); none elsewhere.
+    WorkloadFigures figures;
 };
 
 // Runs the workload on this node. Errors are for infrastructure failures
 // (barrier timeout ...); a failed check is ok == false.
 Result<WorkloadOutcome> run_workload(DsmEngine& engine, const WorkloadOptions& options);
 
-}  // namespace spanvm::dsm
+}  // namespace spanvm::dsm_node

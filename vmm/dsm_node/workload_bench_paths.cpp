@@ -11,9 +11,9 @@
 
 #include <fmt/format.h>
 
-#include "vmm/dsm/workload_bench.hpp"
+#include "vmm/dsm_node/workload_bench.hpp"
 
-namespace spanvm::dsm::detail {
+namespace spanvm::dsm_node::detail {
 
 namespace {
 
@@ -130,4 +130,4 @@ Result<BenchMeasured> bench_threads(DsmEngine& e, const WorkloadOptions& o, std:
     return m;
 }
 
-}  // namespace spanvm::dsm::detail
+}  // namespace spanvm::dsm_node::detail

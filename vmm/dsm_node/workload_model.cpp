@@ -1,11 +1,13 @@
-#include "vmm/dsm/workload_model.hpp"
+#include "vmm/dsm_node/workload_model.hpp"
 
 #include <algorithm>
 #include <numeric>
 
 #include <fmt/format.h>
 
-namespace spanvm::dsm {
+#include "vmm/base/stats.hpp"
+
+namespace spanvm::dsm_node {
 
 std::uint64_t counter_offset(std::uint64_t index, std::uint64_t pages) {
     std::uint64_t pair = index / 2;
@@ -84,22 +86,16 @@ std::uint64_t page_checksum(const std::uint64_t* words, std::size_t n) {
 }
 
 SampleSummary summarize_samples(std::vector<std::uint64_t> ns) {
+    const stats::Summary t = stats::summarize(std::move(ns));
+    auto us = [](auto v) { return static_cast<double>(v) / 1000.0; };
     SampleSummary s;
-    s.count = ns.size();
-    if (ns.empty()) return s;
-    std::sort(ns.begin(), ns.end());
-    auto rank = [&](double q) {
-        std::size_t k = static_cast<std::size_t>(q * static_cast<double>(ns.size()) + 0.999999);
-        k = std::clamp<std::size_t>(k, 1, ns.size());
-        return static_cast<double>(ns[k - 1]) / 1000.0;
-    };
-    s.min_us = static_cast<double>(ns.front()) / 1000.0;
-    s.max_us = static_cast<double>(ns.back()) / 1000.0;
-    s.p50_us = rank(0.50);
-    s.p90_us = rank(0.90);
-    s.p99_us = rank(0.99);
-    long double sum = std::accumulate(ns.begin(), ns.end(), 0.0L);
-    s.mean_us = static_cast<double>(sum / ns.size() / 1000.0L);
+    s.count = t.count;
+    s.min_us = us(t.min);
+    s.max_us = us(t.max);
+    s.p50_us = us(t.p50);
+    s.p90_us = us(t.p90);
+    s.p99_us = us(t.p99);
+    s.mean_us = us(t.mean);
     return s;
 }
 
@@ -108,4 +104,4 @@ std::string SbTally::to_string() const {
                        counts[3]);
 }
 
-}  // namespace spanvm::dsm
+}  // namespace spanvm::dsm_node
