@@ -442,20 +442,18 @@ void UffdRegion::set_fatal_hook(std::function<void(const std::string&)> hook) {
 }
 
 void UffdRegion::fail_all(const std::string& reason) {
-    // Only the first caller logs and runs the hook; everyone exits.
-    if (!failing_.exchange(true)) {
-        log::error("fatal: DSM: {} ({} fault(s) pending); exiting with status {}", reason,
-                   pending_faults(), kFatalExitCode);
+    // Only the first failure in the process logs and runs the hook
+    // (vmm/base/fatal_exit.hpp); everyone exits.
+    exit_fatally([&] {
+        log::error("fatal: DSM: {} ({} fault(s) pending); exiting with status {}", reason, pending_faults(),
+                   kFatalExitCode);
         std::function<void(const std::string&)> hook;
         {
             std::lock_guard lk(hook_mu_);
             hook = fatal_hook_;
         }
         if (hook) hook(reason);
-    }
-    // _Exit, not exit: no static destructors racing with threads still running,
-    // and the kernel kills threads blocked in handle_userfault().
-    std::_Exit(kFatalExitCode);
+    });
 }
 
 void UffdRegion::start_watchdog(std::chrono::milliseconds limit) {

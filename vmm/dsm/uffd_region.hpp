@@ -27,6 +27,10 @@
 //   a previous answer already resolved: duplicate events for one page are
 //   normal when several threads fault on it).
 // - fail_all(reason) logs one fatal line and _exit()s with kFatalExitCode.
+//   It is the DSM's failure path only (faults, ioctls, protocol violations,
+//   a lost peer of `spanvm dsm-node`); the multi-host process mode ends on
+//   its other failures through cluster::ClusterFailure. Both go through
+//   exit_fatally (vmm/base/fatal_exit.hpp), so one failure prints one line.
 //   Exiting SIGKILLs every thread, including ones blocked in the kernel's
 //   handle_userfault() (user-mode and KVM faults wait killably). Waking the
 //   blocked threads instead would only make them fault again, and
@@ -54,6 +58,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "vmm/base/fatal_exit.hpp"
 #include "vmm/base/result.hpp"
 
 namespace spanvm::dsm {
@@ -61,7 +66,7 @@ namespace spanvm::dsm {
 class UffdRegion {
 public:
     static constexpr std::size_t kPageSize = 4096;
-    static constexpr int kFatalExitCode = 70;  // EX_SOFTWARE
+    static constexpr int kFatalExitCode = kFatalExitStatus;  // 70, EX_SOFTWARE
 
     enum class Presence : std::uint8_t { absent = 0, read_only = 1, writable = 2 };
 
@@ -189,7 +194,6 @@ private:
 
     std::mutex hook_mu_;
     std::function<void(const std::string&)> fatal_hook_;
-    std::atomic<bool> failing_{false};
 
     std::mutex wd_mu_;
     std::condition_variable wd_cv_;
