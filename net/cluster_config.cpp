@@ -24,6 +24,13 @@ std::string ClusterConfig::describe(NodeId id) const {
     return fmt::format("node {} ({})", id, nodes[id].endpoint());
 }
 
+std::string ClusterConfig::describe_failure(NodeId id, const std::string& reason) const {
+    std::string prefix = describe(id);
+    std::string what = reason;
+    if (what.rfind(prefix + ": ", 0) == 0) what = what.substr(prefix.size() + 2);
+    return fmt::format("{} failed: {}", prefix, what);
+}
+
 namespace {
 
 template <typename... A>

@@ -41,6 +41,10 @@ struct ClusterConfig {
     bool has_node(std::size_t id) const { return id < nodes.size(); }
     // "node 2 (127.0.0.1:7402)", the prefix of every per-peer message.
     std::string describe(NodeId id) const;
+    // "node 2 (127.0.0.1:7402) failed: WHAT", the fatal line's words for a
+    // lost peer, from a transport reason "node 2 (127.0.0.1:7402): WHAT"
+    // (net/transport.hpp) or a bare WHAT.
+    std::string describe_failure(NodeId id, const std::string& reason) const;
 };
 
 // Parses TOML text; `source` names it in errors (usually the file name).

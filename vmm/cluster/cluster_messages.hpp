@@ -1,6 +1,8 @@
 #pragma once
 // The distributed process mode's messages (pure codec, no I/O). They travel
-// on the DSM engine's connections as app types kClusterTypeFirst..Last.
+// on the connections the DSM engine's transport keeps between the nodes, as
+// types kClusterTypeFirst..Last, which a router hands to the cluster's own
+// ControlChannel (control_channel.hpp), not to the engine.
 //
 //   Spawn     origin -> node   start guest thread `tid` there, from `state`
 //   Trap      node -> origin   thread `tid` left the guest: a syscall, a CPU
@@ -15,7 +17,7 @@
 //                              (which names the failed node); print it, exit
 //
 // Trap and Resume travel on the thread's own SyscallChannel
-// (syscall_channel.hpp), the others on the DSM engine's connections.
+// (syscall_channel.hpp), the others through the ControlChannel.
 //
 // A thread's register file and FS/GS base move with every Trap and Resume
 // (the executor at the origin runs the syscall on a copy of the thread's

@@ -10,11 +10,17 @@
 
 #include "vmm/base/log.hpp"
 #include "vmm/cluster/arg_capture.hpp"
-#include "vmm/cluster/origin_cluster.hpp"
+#include "vmm/cluster/build_identity.hpp"
 #include "vmm/cluster/syscall_channel.hpp"
 #include "vmm/memory/layout.hpp"
 
 namespace spanvm::cluster {
+
+NodeRunner::NodeRunner(const NodeOptions& o)
+    : opts_(o),
+      failure_(opts_.cluster),
+      channel_(opts_.cluster, failure_,
+               [this](unsigned from, std::uint16_t type, net::ByteView p) { on_cluster_message(from, type, p); }) {}
 
 int NodeRunner::run(const NodeOptions& o) {
     NodeRunner r(o);
@@ -40,9 +46,7 @@ int NodeRunner::serve() {
     o.home = "node:0";
     o.external_base = mem.host_base() + layout::kUserBase;
     o.version_salt = cluster_version_salt(mem.size());
-    o.app_type_first = kClusterTypeFirst;
-    o.app_type_last = kClusterTypeLast;
-    o.app_handler = [this](dsm::NodeId from, std::uint16_t type, net::ByteView p) { on_app(from, type, p); };
+    o.router = &channel_.router();
     o.fault_observer = [this](std::int32_t tid, bool write) { faults_.record(tid, write); };
     auto e = dsm::DsmEngine::create(std::move(o));
     if (!e) {
@@ -50,6 +54,8 @@ int NodeRunner::serve() {
         return 125;
     }
     engine_ = std::move(*e);
+    channel_.bind(engine_->transport(), engine_->stats());
+    failure_.set_pending_faults([this] { return engine_->region().pending_faults(); });
     if (auto s = engine_->start(); !s) {
         log::error("node {}: {}", opts_.self, s.error().message);
         return 125;
@@ -65,9 +71,10 @@ int NodeRunner::serve() {
     ::_exit(0);  // guest threads may still be parked in the guest
 }
 
-void NodeRunner::on_app(dsm::NodeId from, std::uint16_t type, net::ByteView payload) {
+void NodeRunner::on_cluster_message(unsigned from, std::uint16_t type, net::ByteView payload) {
     auto bad = [&](const std::string& what) {
-        engine_->fail(fmt::format("{}: bad cluster message: {}", opts_.cluster.describe(from), what));
+        failure_.fail(
+            fmt::format("{}: bad cluster message: {}", opts_.cluster.describe(static_cast<net::NodeId>(from)), what));
     };
     switch (type) {
         case kSpawnType: {
@@ -89,18 +96,18 @@ void NodeRunner::on_app(dsm::NodeId from, std::uint16_t type, net::ByteView payl
         case kAbortType: {
             auto m = decode_abort(payload);
             if (!m) bad(m.error().message);
-            engine_->fail(m->reason);  // one line, status 70, like any DSM failure
+            failure_.fail(m->reason);  // one line, status 70, naming the failed node
         }
         case kShutdownType: {
-            engine_->expect_peers_closing();
+            channel_.expect_peers_closing();
             // The counters for the origin's machine table, then the Bye (one
             // connection, FIFO: the Stats is in when the origin counts the Bye).
             using C = dsm::DsmStats::Counter;
             auto& st = engine_->stats();
             NodeStatsMsg ns{st.get(C::bytes_sent), st.get(C::bytes_received), st.get(C::read_faults),
                             st.get(C::write_faults), st.get(C::remote_fetches)};
-            (void)engine_->send_app(0, kStatsType, encode(ns));
-            (void)engine_->send_app(0, kByeType, {});
+            (void)channel_.send(0, kStatsType, encode(ns));
+            (void)channel_.send(0, kByeType, {});
             {
                 std::lock_guard lk(mu_);
                 done_ = true;
@@ -119,9 +126,9 @@ void NodeRunner::start_thread(SpawnMsg m) {
         auto& mem = platform_->memory();
         if (m.vvar_gva < layout::kUserBase || m.vvar_gva % layout::kPageSize ||
             m.vvar_gva + layout::kPageSize > mem.size())
-            engine_->fail(fmt::format("node {}: vDSO data page {:#x} outside guest RAM", opts_.self, m.vvar_gva));
+            failure_.fail(fmt::format("node {}: vDSO data page {:#x} outside guest RAM", opts_.self, m.vvar_gva));
         if (auto r = engine_->make_node_local((m.vvar_gva - layout::kUserBase) / layout::kPageSize); !r)
-            engine_->fail(fmt::format("node {}: {}", opts_.self, r.error().message));
+            failure_.fail(fmt::format("node {}: {}", opts_.self, r.error().message));
         auto tk = timekeeping::Timekeeper::start(reinterpret_cast<spanvm_vvar*>(mem.host_base() + m.vvar_gva));
         if (!tk)
             log::warn("node {}: no vDSO time here ({}); guest clock reads fall back to forwarded calls", opts_.self,
@@ -130,7 +137,7 @@ void NodeRunner::start_thread(SpawnMsg m) {
             timekeeper_ = std::move(*tk);
     }
     auto v = platform_->create_vcpu(static_cast<unsigned long>(m.tid));
-    if (!v) engine_->fail(fmt::format("node {}: cannot create a vCPU for thread {}: {}", opts_.self, m.tid,
+    if (!v) failure_.fail(fmt::format("node {}: cannot create a vCPU for thread {}: {}", opts_.self, m.tid,
                                       v.error().message));
     auto t = std::make_shared<Thread>();
     t->tid = m.tid;
@@ -146,7 +153,7 @@ void NodeRunner::start_thread(SpawnMsg m) {
 void NodeRunner::guest_loop(std::shared_ptr<Thread> t, std::unique_ptr<platform::Vcpu> v, SpawnMsg m) {
     t->host_tid = static_cast<int>(::syscall(SYS_gettid));
     auto fail = [&](const std::string& what) {
-        engine_->fail(fmt::format("node {}: guest thread {}: {}", opts_.self, t->tid, what));
+        failure_.fail(fmt::format("node {}: guest thread {}: {}", opts_.self, t->tid, what));
     };
     auto ch = SyscallChannel::connect(opts_.cluster.node(0).address, m.channel_port, m.cookie, t->tid);
     if (!ch) fail(ch.error().message);

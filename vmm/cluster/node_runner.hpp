@@ -6,11 +6,15 @@
 // its executor at the origin (Trap, on the thread's own SyscallChannel) and
 // the thread waits on that channel for the Resume.
 // The node exits 0 when the origin says the program ended (Shutdown), and
-// with the DSM's one-line failure (status 70) when the origin or another
-// node fails.
+// with one line and status 70 when the origin or another node fails: its
+// ClusterFailure for a lost node, the origin's Abort, a bad cluster message
+// or a thread that cannot start; the DSM engine's fail_all for the DSM's
+// own faults.
 //
 // Threads: one host thread per guest thread here; the transport's I/O
-// thread handles Spawn/Kick/Shutdown. mu_ guards the thread map (leaf).
+// thread handles Spawn/Kick/Shutdown/Abort (through the ControlChannel,
+// which shares the DSM engine's connections). mu_ guards the thread map
+// (leaf).
 #include <atomic>
 #include <condition_variable>
 #include <map>
@@ -19,7 +23,9 @@
 #include <string>
 
 #include "net/cluster_config.hpp"
+#include "vmm/cluster/cluster_failure.hpp"
 #include "vmm/cluster/cluster_messages.hpp"
+#include "vmm/cluster/control_channel.hpp"
 #include "vmm/cluster/thread_faults.hpp"
 #include "vmm/dsm/dsm_engine.hpp"
 #include "vmm/time/timekeeper.hpp"
@@ -46,13 +52,15 @@ private:
         std::atomic<bool> kicked{false};
     };
 
-    explicit NodeRunner(const NodeOptions& o) : opts_(o) {}
+    explicit NodeRunner(const NodeOptions& o);
     int serve();
-    void on_app(dsm::NodeId from, std::uint16_t type, net::ByteView payload);
+    void on_cluster_message(unsigned from, std::uint16_t type, net::ByteView payload);
     void start_thread(SpawnMsg m);
     void guest_loop(std::shared_ptr<Thread> t, std::unique_ptr<platform::Vcpu> v, SpawnMsg m);
 
     NodeOptions opts_;
+    ClusterFailure failure_;
+    ControlChannel channel_;  // its router outlives engine_'s transport
     std::unique_ptr<platform::Platform> platform_;
     std::unique_ptr<dsm::DsmEngine> engine_;
     std::unique_ptr<timekeeping::Timekeeper> timekeeper_;  // I/O thread sets it once (first Spawn)

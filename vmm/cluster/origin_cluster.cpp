@@ -12,21 +12,11 @@
 
 namespace spanvm::cluster {
 
-std::uint32_t cluster_version_salt(std::uint64_t ram_size) {
-    // FNV-1a over the build's version string and the RAM size: nodes of
-    // another build or with another --mem refuse the handshake.
-    std::uint32_t h = 2166136261u;
-    auto mix = [&](const void* p, std::size_t n) {
-        for (std::size_t i = 0; i < n; ++i) h = (h ^ static_cast<const std::uint8_t*>(p)[i]) * 16777619u;
-    };
-    const char* v = __DATE__ " " __TIME__;
-    mix(v, std::strlen(v));
-    mix(&ram_size, sizeof ram_size);
-    return h;
-}
-
 OriginCluster::OriginCluster(net::ClusterConfig config, PlacePolicy policy)
     : config_(std::move(config)),
+      failure_(config_),
+      channel_(config_, failure_,
+               [this](unsigned from, std::uint16_t type, net::ByteView p) { on_cluster_message(from, type, p); }),
       placement_(policy, std::vector<unsigned>(config_.size(), 1)),
       node_stats_(config_.size()) {}
 
@@ -41,14 +31,15 @@ Result<void> OriginCluster::attach_memory(memory::GuestMemory& mem) {
     o.external_base = mem.host_base() + layout::kUserBase;
     ram_base_ = mem.host_base();
     o.version_salt = cluster_version_salt(mem.size());
-    o.app_type_first = kClusterTypeFirst;
-    o.app_type_last = kClusterTypeLast;
-    o.app_handler = [this](dsm::NodeId from, std::uint16_t type, net::ByteView p) { on_app(from, type, p); };
+    o.router = &channel_.router();
     o.fault_observer = [this](std::int32_t tid, bool write) { faults_.record(tid, write); };
     auto e = dsm::DsmEngine::create(std::move(o));
     if (!e) return e.error();
     engine_ = std::move(*e);
-    engine_->region().set_fatal_hook([this](const std::string& reason) { tell_nodes_abort(reason); });
+    channel_.bind(engine_->transport(), engine_->stats());
+    failure_.set_pending_faults([this] { return engine_->region().pending_faults(); });
+    failure_.tell_nodes_through(channel_);
+    engine_->region().set_fatal_hook([this](const std::string& reason) { failure_.tell_nodes(reason); });
     auto l = ChannelListener::start(config_.node(0).address,
                                     [this](std::int32_t tid, std::unique_ptr<SyscallChannel> ch) {
                                         on_channel(tid, std::move(ch));
@@ -56,21 +47,6 @@ Result<void> OriginCluster::attach_memory(memory::GuestMemory& mem) {
     if (!l) return l.error();
     listener_ = std::move(*l);
     return engine_->start();
-}
-
-void OriginCluster::tell_nodes_abort(const std::string& reason) {
-    // Best effort, bounded: the failing thread may be the transport's own, so
-    // the sends run on a helper thread and the origin exits after 200 ms
-    // whether or not they went out. A node receiving Abort prints the reason
-    // (which names the failed node) as its one line and exits.
-    auto done = std::make_shared<std::atomic<bool>>(false);
-    std::thread([this, reason, done] {
-        const net::Bytes msg = encode(AbortMsg{"the origin ended the program: " + reason});
-        for (std::size_t k = 1; k < config_.size(); ++k) (void)engine_->send_app(static_cast<dsm::NodeId>(k), kAbortType, msg);
-        done->store(true);
-    }).detach();
-    for (int i = 0; i < 40 && !done->load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // let the segments leave before the sockets close
 }
 
 std::uint16_t OriginCluster::channel_port() const { return listener_ ? listener_->port() : 0; }
@@ -89,11 +65,12 @@ void OriginCluster::on_channel(std::int32_t tid, std::unique_ptr<SyscallChannel>
 
 void OriginCluster::channel_lost(unsigned node, int tid, const std::string& why) {
     if (shut_) return;
-    // The DSM engine usually notices a dead node first and ends the program
-    // with its one line; give it that chance so there is one line, not two.
+    // The transport usually notices a dead node first and the ControlChannel
+    // ends the program with its one line; give it that chance so there is
+    // one line, not two.
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
     if (shut_) return;
-    engine_->fail(fmt::format("{}: syscall channel of thread {} lost: {}",
+    failure_.fail(fmt::format("{}: syscall channel of thread {} lost: {}",
                               config_.describe(static_cast<dsm::NodeId>(node)), tid, why));
 }
 
@@ -138,7 +115,7 @@ std::unique_ptr<platform::Vcpu> OriginCluster::remote_vcpu(unsigned node, unsign
 }
 
 Result<void> OriginCluster::send(unsigned node, std::uint16_t type, const net::Bytes& payload) {
-    return engine_->send_app(static_cast<dsm::NodeId>(node), type, payload);
+    return channel_.send(node, type, payload);
 }
 
 void OriginCluster::register_thread(int tid, RemoteVcpu* v) {
@@ -155,10 +132,11 @@ void OriginCluster::kick(unsigned node, int tid) {
     (void)send(node, kKickType, encode(KickMsg{tid}));
 }
 
-void OriginCluster::on_app(dsm::NodeId from, std::uint16_t type, net::ByteView payload) {
+void OriginCluster::on_cluster_message(unsigned from, std::uint16_t type, net::ByteView payload) {
+    const auto who = static_cast<net::NodeId>(from);
     if (type == kStatsType) {
         auto st = decode_stats(payload);
-        if (!st) engine_->fail(fmt::format("{}: bad Stats message: {}", config_.describe(from), st.error().message));
+        if (!st) failure_.fail(fmt::format("{}: bad Stats message: {}", config_.describe(who), st.error().message));
         std::lock_guard lk(bye_mu_);
         node_stats_.at(from) = *st;
         return;
@@ -171,13 +149,13 @@ void OriginCluster::on_app(dsm::NodeId from, std::uint16_t type, net::ByteView p
         bye_cv_.notify_all();
         return;
     }
-    engine_->fail(fmt::format("{}: unexpected cluster message type {:#x} at the origin", config_.describe(from), type));
+    failure_.fail(fmt::format("{}: unexpected cluster message type {:#x} at the origin", config_.describe(who), type));
 }
 
 void OriginCluster::shutdown(int status) {
     if (!engine_ || shut_.exchange(true)) return;
     // From here a node leaving is the end of the program, not a failure.
-    engine_->expect_peers_closing();
+    channel_.expect_peers_closing();
     const auto n = config_.size();
     for (std::size_t k = 1; k < n; ++k) (void)send(static_cast<unsigned>(k), kShutdownType, encode(ShutdownMsg{status}));
     std::unique_lock lk(bye_mu_);

@@ -5,14 +5,22 @@
 // vCPUs, routes Traps to them, kicks remote threads and ends the program on
 // every node. Implements ClusterHooks for the process layer.
 //
-// Threads: the transport's I/O thread calls on_app(); the ChannelListener's
-// thread hands channels to executors (on_channel); executors call send(),
-// channel_lost() and register/unregister_thread(); any guest thread may call
-// kick() and shutdown(). Lock order: threads_mu_ -> RemoteVcpu::mu_;
-// bye_mu_ and place_mu_ are leaves.
-// Threads: the transport's I/O thread calls on_app(); executors call send()
-// and register/unregister_thread(); any guest thread may call kick() and
-// shutdown(). Lock order: place_mu_, threads_mu_ and bye_mu_ are leaves.
+// The cluster's messages go through its own ControlChannel (which shares
+// the DSM engine's connections through a router, not the engine), and its
+// failures other than the DSM's through its own ClusterFailure (which tells
+// every node with Abort before the origin exits).
+//
+// Threads: the transport's I/O thread calls on_cluster_message() (through
+// the ControlChannel); the ChannelListener's thread hands channels to
+// executors (on_channel); executors call send(), channel_lost() and
+// register/unregister_thread(); any guest thread may call kick() and
+// shutdown(). Lock order: threads_mu_ -> RemoteVcpu::mu_; bye_mu_ and
+// place_mu_ are leaves.
+//
+// Failure: a lost node, a broken syscall channel or a bad cluster message
+// ends the program through failure_ (ClusterFailure); the DSM's own faults
+// through the engine's UffdRegion::fail_all, whose fatal hook tells the
+// nodes the same way.
 #include <atomic>
 #include <condition_variable>
 #include <map>
@@ -22,8 +30,11 @@
 #include <vector>
 
 #include "net/cluster_config.hpp"
+#include "vmm/cluster/build_identity.hpp"
+#include "vmm/cluster/cluster_failure.hpp"
 #include "vmm/cluster/cluster_hooks.hpp"
 #include "vmm/cluster/cluster_messages.hpp"
+#include "vmm/cluster/control_channel.hpp"
 #include "vmm/cluster/placement.hpp"
 #include "vmm/cluster/syscall_channel.hpp"
 #include "vmm/cluster/thread_faults.hpp"
@@ -32,9 +43,6 @@
 namespace spanvm::cluster {
 
 class RemoteVcpu;
-
-// The version every node must match: spanvm's own and the guest RAM size.
-std::uint32_t cluster_version_salt(std::uint64_t ram_size);
 
 class OriginCluster final : public ClusterHooks {
 public:
@@ -66,14 +74,15 @@ public:
     void channel_lost(unsigned node, int tid, const std::string& why);
 
 private:
-    void on_app(dsm::NodeId from, std::uint16_t type, net::ByteView payload);
+    void on_cluster_message(unsigned from, std::uint16_t type, net::ByteView payload);
     void on_channel(std::int32_t tid, std::unique_ptr<SyscallChannel> ch);
-    void tell_nodes_abort(const std::string& reason);  // the DSM's fatal hook
     // Counters of node k for the tables: the origin's own, a node's last
     // Stats message, or nullopt if that node has sent none.
     std::optional<NodeStatsMsg> node_stats(std::size_t k);
 
     net::ClusterConfig config_;
+    ClusterFailure failure_;
+    ControlChannel channel_;  // its router outlives engine_'s transport
     std::unique_ptr<dsm::DsmEngine> engine_;
     std::unique_ptr<ChannelListener> listener_;
     ThreadFaults faults_;

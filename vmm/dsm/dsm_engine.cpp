@@ -18,15 +18,6 @@ net::ByteView as_view(const std::vector<std::byte>& v) {
     return {reinterpret_cast<const std::uint8_t*>(v.data()), v.size()};
 }
 
-// Transport reasons start with "node K (addr:port): "; the fatal line wants
-// "node K (addr:port) failed: ...".
-std::string failed_line(const net::ClusterConfig& cfg, NodeId node, const std::string& reason) {
-    std::string prefix = cfg.describe(static_cast<net::NodeId>(node));
-    std::string what = reason;
-    if (what.rfind(prefix + ": ", 0) == 0) what = what.substr(prefix.size() + 2);
-    return fmt::format("{} failed: {}", prefix, what);
-}
-
 }  // namespace
 
 // Fault service threads sleep almost always and must run as soon as they are
@@ -92,10 +83,24 @@ DsmEngine::DsmEngine(DsmEngineOptions options, Protocol protocol, std::unique_pt
         shards_.push_back(std::make_unique<Shard>(std::move(*p)));
         shards_.back()->send_buf.reserve(kMessageHeaderBytes + UffdRegion::kPageSize);
     }
-    bye_done_.assign(cluster_.size(), false);
-    bye_closing_.assign(cluster_.size(), false);
-    net::MessageTypes types{kDsmProtocolType, kDsmControlType};
-    if (options_.app_handler) types.add_range(options_.app_type_first, options_.app_type_last);
+    control_ = std::make_unique<ControlPlane>(
+        cluster_, self_, *stats_,
+        [this](NodeId to, net::ByteView b) { return transport_->send(static_cast<net::NodeId>(to), kDsmControlType, b); },
+        [this](const std::string& reason) { fail(reason); });
+    if (!options_.router) own_router_ = std::make_unique<net::MessageRouter>();
+    net::MessageRouter& router = options_.router ? *options_.router : *own_router_;
+    router.route(kDsmProtocolType, kDsmProtocolType,
+                 [this](net::NodeId from, std::uint16_t, std::uint64_t, net::ByteView payload) {
+                     on_protocol_message(static_cast<NodeId>(from), payload);
+                 });
+    router.route(kDsmControlType, kDsmControlType,
+                 [this](net::NodeId from, std::uint16_t, std::uint64_t, net::ByteView payload) {
+                     control_->on_message(static_cast<NodeId>(from), payload);
+                 });
+    if (!router.peer_failures_owned())
+        router.own_peer_failures([this](net::NodeId node, const std::string& reason) {
+            control_->on_peer_failed(static_cast<NodeId>(node), reason);
+        });
     net::TransportOptions topt;
     topt.connect_timeout = options_.connect_timeout;
     topt.io_thread_nice = kServiceNice;
@@ -111,12 +116,8 @@ DsmEngine::DsmEngine(DsmEngineOptions options, Protocol protocol, std::unique_pt
     }
     // "DSM" v3 (direct transfers, transport heartbeats): all nodes must run this engine.
     topt.protocol_version = 0x44534d03 ^ options_.version_salt;
-    transport_ = std::make_unique<net::Transport>(
-        cluster_, static_cast<net::NodeId>(self_), types,
-        [this](net::NodeId from, std::uint16_t type, std::uint64_t, net::ByteView payload) {
-            on_transport_message(from, type, payload);
-        },
-        [this](net::NodeId node, const std::string& reason) { on_peer_failed(node, reason); }, topt);
+    transport_ = std::make_unique<net::Transport>(cluster_, static_cast<net::NodeId>(self_), router.types(),
+                                                  router.message_handler(), router.peer_failed_handler(), topt);
 }
 
 DsmEngine::~DsmEngine() { stop(); }
@@ -152,6 +153,7 @@ Result<void> DsmEngine::start() {
 }
 
 void DsmEngine::stop() {
+    control_->engine_stopped();
     if (stop_.exchange(true)) return;
     {
         std::lock_guard lk(timer_mu_);
@@ -303,33 +305,11 @@ void DsmEngine::downgrade_ahead(PageIndex page) {
     trace::mark("dsm.downgrade_ahead", *r);
 }
 
-Result<void> DsmEngine::send_app(NodeId to, std::uint16_t type, net::ByteView payload) {
-    stats_->add(DsmStats::Counter::bytes_sent, payload.size());
-    return transport_->send(static_cast<net::NodeId>(to), type, payload);
-}
-
-void DsmEngine::expect_peers_closing() {
-    std::lock_guard lk(ctrl_mu_);
-    closing_ = true;
-}
-
-void DsmEngine::on_transport_message(net::NodeId from, std::uint16_t type, net::ByteView payload) {
-    if (options_.app_handler && type >= options_.app_type_first && type <= options_.app_type_last) {
-        stats_->add(DsmStats::Counter::bytes_received, payload.size());
-        options_.app_handler(from, type, payload);
-        return;
-    }
-    if (type == kDsmControlType) {
-        auto m = decode_control(payload);
-        if (!m) fail(failed_line(cluster_, from, "protocol violation: " + m.error().message));
-        stats_->add(DsmStats::Counter::bytes_received, payload.size());
-        on_control(from, std::move(*m));
-        return;
-    }
+void DsmEngine::on_protocol_message(NodeId from, net::ByteView payload) {
     // Borrowed: the page bytes stay in the transport's receive buffer, which
     // lives until this callback returns; installs copy straight from it.
     auto msg = decode_message_view({reinterpret_cast<const std::byte*>(payload.data()), payload.size()});
-    if (!msg) fail(failed_line(cluster_, from, "protocol violation: " + msg.error().message));
+    if (!msg) fail(cluster_.describe_failure(from, "protocol violation: " + msg.error().message));
     bool grant = msg->type == MsgType::GrantShared || msg->type == MsgType::GrantModified;
     if (grant && msg->data_kind == DataKind::Bytes)
         stats_->record_remote_fetch(msg->page, payload.size());
@@ -343,7 +323,7 @@ void DsmEngine::on_transport_message(net::NodeId from, std::uint16_t type, net::
     auto r = sh.protocol.on_message(from, *msg, now_ns(), acts);
     // Actions appended before an error must still run (protocol.hpp).
     run_actions(sh, acts, from);
-    if (!r) fail(failed_line(cluster_, from, "protocol violation: " + r.error().message));
+    if (!r) fail(cluster_.describe_failure(from, "protocol violation: " + r.error().message));
 }
 
 void DsmEngine::check(const Result<void>& r, const char* what) {
@@ -438,125 +418,12 @@ void DsmEngine::execute_send(Shard& sh, Send& s) {
         stats_->add(DsmStats::Counter::bytes_sent, sh.send_buf.size());
     auto r = transport_->send(static_cast<net::NodeId>(s.to), kDsmProtocolType, as_view(sh.send_buf));
     trace::mark("dsm.tx", (std::uint64_t{static_cast<std::uint8_t>(m.type)} << 56) | m.page);
-    if (!r) fail(failed_line(cluster_, s.to, r.error().message));
-}
-
-// ------------------------------------------------------------ control plane
-
-void DsmEngine::on_peer_failed(net::NodeId node, const std::string& reason) {
-    {
-        std::lock_guard lk(ctrl_mu_);
-        if (closing_ || stop_ || bye_closing_[node]) {
-            // Everyone finished their workload (closing_), or this peer said
-            // it knows that (bye_closing_): a peer leaving now is its exit.
-            bye_closing_[node] = true;
-            ctrl_cv_.notify_all();
-            return;
-        }
-    }
-    fail(failed_line(cluster_, node, reason));
-}
-
-void DsmEngine::send_control(NodeId to, const ControlMessage& m) {
-    if (to == self_) {
-        on_control(self_, m);
-        return;
-    }
-    net::Bytes b = encode_control(m);
-    stats_->add(DsmStats::Counter::bytes_sent, b.size());
-    auto r = transport_->send(static_cast<net::NodeId>(to), kDsmControlType, b);
-    if (!r) {
-        std::lock_guard lk(ctrl_mu_);
-        if (closing_ || bye_closing_[to]) return;  // it already left after the goodbye
-    }
-    if (!r) fail(failed_line(cluster_, to, r.error().message));
-}
-
-void DsmEngine::on_control(NodeId from, ControlMessage msg) {
-    std::vector<NodeId> release_to;
-    std::uint64_t release_gen = 0;
-    {
-        std::lock_guard lk(ctrl_mu_);
-        switch (msg.kind) {
-            case ControlKind::BarrierArrive:
-                if (self_ != 0) fail(failed_line(cluster_, from, "protocol violation: barrier arrival at node " +
-                                                                     std::to_string(self_)));
-                if (++arrivals_[msg.value] == cluster_.size()) {
-                    arrivals_.erase(msg.value);
-                    release_gen = msg.value;
-                    for (NodeId n = 0; n < cluster_.size(); ++n) release_to.push_back(n);
-                }
-                break;
-            case ControlKind::BarrierRelease:
-                released_gen_ = std::max(released_gen_, msg.value);
-                break;
-            case ControlKind::Report:
-                reports_[msg.tag].push_back(Report{from, std::move(msg.data)});
-                break;
-            case ControlKind::ByeDone:
-                bye_done_[from] = true;
-                break;
-            case ControlKind::ByeClosing:
-                bye_closing_[from] = true;
-                break;
-        }
-    }
-    ctrl_cv_.notify_all();
-    for (NodeId n : release_to) send_control(n, ControlMessage{ControlKind::BarrierRelease, release_gen, 0, {}});
-}
-
-Result<void> DsmEngine::barrier(std::chrono::milliseconds timeout) {
-    std::uint64_t gen;
-    {
-        std::lock_guard lk(ctrl_mu_);
-        gen = ++barrier_gen_;
-    }
-    send_control(0, ControlMessage{ControlKind::BarrierArrive, gen, 0, {}});
-    std::unique_lock lk(ctrl_mu_);
-    if (!ctrl_cv_.wait_for(lk, timeout, [&] { return released_gen_ >= gen; }))
-        return make_error(ETIMEDOUT, "barrier {} not reached by every node within {} ms", gen, timeout.count());
-    return {};
-}
-
-Result<void> DsmEngine::report(std::uint32_t tag, net::ByteView data) {
-    send_control(0, ControlMessage{ControlKind::Report, 0, tag, net::Bytes(data.begin(), data.end())});
-    return {};
-}
-
-Result<std::vector<DsmEngine::Report>> DsmEngine::gather(std::uint32_t tag, std::size_t count,
-                                                         std::chrono::milliseconds timeout) {
-    if (self_ != 0) return make_error(EINVAL, "gather: only node 0 gathers reports");
-    std::unique_lock lk(ctrl_mu_);
-    if (!ctrl_cv_.wait_for(lk, timeout, [&] { return reports_[tag].size() >= count; }))
-        return make_error(ETIMEDOUT, "only {} of {} reports (tag {}) arrived within {} ms", reports_[tag].size(),
-                          count, tag, timeout.count());
-    std::vector<Report> out = std::move(reports_[tag]);
-    reports_.erase(tag);
-    std::stable_sort(out.begin(), out.end(), [](const Report& a, const Report& b) { return a.from < b.from; });
-    return out;
+    if (!r) fail(cluster_.describe_failure(s.to, r.error().message));
 }
 
 Result<void> DsmEngine::shutdown(std::chrono::milliseconds timeout) {
-    auto peers_all = [&](const std::vector<bool>& v) {
-        for (NodeId n = 0; n < v.size(); ++n)
-            if (n != self_ && !v[n]) return false;
-        return true;
-    };
-    if (started_) {
-        for (NodeId n = 0; n < cluster_.size(); ++n)
-            if (n != self_) send_control(n, ControlMessage{ControlKind::ByeDone, 0, 0, {}});
-        {
-            std::unique_lock lk(ctrl_mu_);
-            if (!ctrl_cv_.wait_for(lk, timeout, [&] { return peers_all(bye_done_); }))
-                return make_error(ETIMEDOUT, "goodbye: not every node finished within {} ms", timeout.count());
-            closing_ = true;
-        }
-        for (NodeId n = 0; n < cluster_.size(); ++n)
-            if (n != self_) send_control(n, ControlMessage{ControlKind::ByeClosing, 0, 0, {}});
-        // Best effort: a peer that is gone already counts (on_peer_failed).
-        std::unique_lock lk(ctrl_mu_);
-        ctrl_cv_.wait_for(lk, timeout, [&] { return peers_all(bye_closing_); });
-    }
+    if (started_)
+        if (auto r = control_->goodbye(timeout); !r) return r;
     stop();
     return {};
 }

@@ -1,8 +1,17 @@
 #pragma once
-// DsmEngine: one node of a coherent shared region. Glues the pure protocol
-// (vmm/dsm/protocol.hpp) to userfaultfd (UffdRegion) and TCP (net::Transport),
-// and offers a small control plane (barrier, reports to node 0, orderly
-// goodbye) for the workloads that run on top.
+// DsmEngine: one node of a coherent shared region. Its one job is to run the
+// coherence protocol: it glues the pure protocol (vmm/dsm/protocol.hpp) to
+// userfaultfd (UffdRegion) and TCP (net::Transport).
+//
+// The connections. The engine builds the transport from a
+// net::MessageRouter: its own, or one shared with another layer
+// (DsmEngineOptions::router; the multi-host process mode routes its
+// cluster messages to its own ControlChannel there). It routes
+// kDsmProtocolType to the protocol and kDsmControlType to its ControlPlane
+// (control_plane.hpp: barrier, reports to node 0, two-phase goodbye, for
+// the `dsm-node` workloads; barrier/report/gather/shutdown below forward to
+// it). Peer failures go to the ControlPlane unless the router's other layer
+// owns them.
 //
 // Shards. The protocol state is split into kShards independent Protocol
 // instances by page (shard = page % kShards): every protocol event concerns
@@ -24,6 +33,8 @@
 //    execute (grants are installed right there, waking the faulting thread).
 //  * timer thread: WakeAt (hold time) -> lock each shard -> on_tick.
 //  * deadline thread (optional): fail_all when the whole run overstays.
+//  * ControlPlane callers (workload threads) block in barrier/gather/
+//    shutdown; the control plane's messages arrive on the I/O thread.
 // Actions are executed in order where they are produced, under the shard
 // mutex. Sends to self go to the shard's self_queue and are fed back through
 // on_message, FIFO, before the mutex is released, so the protocol never sees
@@ -43,17 +54,19 @@
 // find them read-only and need no flush. A wrong guess costs one local fault.
 //
 // Lock order: Shard::mu (at most one at a time) -> (UffdRegion stripe locks,
-// Transport peer write locks, stats: leaves); ctrl_mu_ and timer_mu_ are
-// leaves never held while taking a shard mutex. Transport::send never blocks
+// Transport peer write locks, stats: leaves); ControlPlane's mutex and
+// timer_mu_ are leaves never held while taking a shard mutex. Transport::send never blocks
 // on the I/O thread or the network, so calling it under a shard mutex from
 // any thread is safe.
 //
-// Failure: any peer failure before the goodbye, any protocol violation by a
-// peer, and any failing region ioctl call UffdRegion::fail_all, which logs
+// Failure: any protocol violation by a peer, any failing region ioctl, a
+// failed send, and (when the ControlPlane owns peer failures) any peer
+// failure before the goodbye call UffdRegion::fail_all, which logs
 // "spanvm: fatal: DSM: node K (ADDR:PORT) failed: ..." and exits with
 // UffdRegion::kFatalExitCode. A peer cut off from the network is such a
 // failure once it has been silent for peer_timeout (transport heartbeats).
-// The UffdRegion watchdog covers a lost answer.
+// The UffdRegion watchdog covers a lost answer. When another layer owns
+// peer failures (the router), a lost peer is that layer's to report.
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -61,7 +74,6 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <queue>
@@ -71,9 +83,11 @@
 #include <vector>
 
 #include "net/cluster_config.hpp"
+#include "net/message_router.hpp"
 #include "net/transport.hpp"
 #include "vmm/base/result.hpp"
 #include "vmm/dsm/control_messages.hpp"
+#include "vmm/dsm/control_plane.hpp"
 #include "vmm/dsm/dsm_stats.hpp"
 #include "vmm/dsm/protocol.hpp"
 #include "vmm/dsm/read_ahead.hpp"
@@ -101,11 +115,11 @@ struct DsmEngineOptions {
     // Mixed into the transport's protocol version: nodes that disagree
     // (different spanvm builds, different region sizes) refuse each other.
     std::uint32_t version_salt = 0;
-    // Messages of another layer on the same connections (vmm/cluster):
-    // types [app_type_first, app_type_last] go to app_handler, on the
-    // transport's I/O thread (which must not block on network progress).
-    std::uint16_t app_type_first = 0, app_type_last = 0;
-    std::function<void(NodeId from, std::uint16_t type, net::ByteView payload)> app_handler;
+    // Another layer on the same connections (vmm/cluster): a router that
+    // already holds that layer's routes (and, if it wants them, peer
+    // failures); the engine adds its own and builds its transport from it.
+    // Must outlive the engine. nullptr: the engine uses a router of its own.
+    net::MessageRouter* router = nullptr;
     // Optional: told of every fault on the region with the faulting host
     // thread (0 when the kernel cannot say); runs on the fault thread, so
     // it must be short and must not touch the region.
@@ -114,10 +128,7 @@ struct DsmEngineOptions {
 
 class DsmEngine {
 public:
-    struct Report {
-        NodeId from = 0;
-        net::Bytes data;
-    };
+    using Report = ControlPlane::Report;
 
     // Validates options, maps the region, builds protocol and transport (no
     // I/O yet). One-line errors (bad home spec, userfaultfd unavailable...).
@@ -131,25 +142,22 @@ public:
     // a peer that never connects is fatal (fail_all naming it).
     Result<void> start();
 
-    // Two-phase goodbye (see control_messages.hpp), then stop(). Call once
+    // Two-phase goodbye (ControlPlane::goodbye), then stop(). Call once
     // the local workload threads no longer touch the region. Peers that fail
     // before they said ByeDone are still fatal.
     Result<void> shutdown(std::chrono::milliseconds timeout);
     // Stops threads and the transport. Idempotent.
     void stop();
 
-    // Every node calls it; returns once all nodes have. Fatal on timeout.
-    Result<void> barrier(std::chrono::milliseconds timeout);
-    // Sends `data` under `tag` to node 0 (node 0 included).
-    Result<void> report(std::uint32_t tag, net::ByteView data);
-    // Node 0 only: waits for `count` reports under `tag` (sorted by node).
-    Result<std::vector<Report>> gather(std::uint32_t tag, std::size_t count, std::chrono::milliseconds timeout);
-    // A message of the app layer (DsmEngineOptions::app_handler).
-    Result<void> send_app(NodeId to, std::uint16_t type, net::ByteView payload);
-    // From now on a peer closing its connection is not a failure (the app
-    // layer has agreed to end, e.g. the shared program exited).
-    void expect_peers_closing();
+    // The control plane of the `dsm-node` workloads (control_plane.hpp).
+    ControlPlane& control() { return *control_; }
+    Result<void> barrier(std::chrono::milliseconds timeout) { return control_->barrier(timeout); }
+    Result<void> report(std::uint32_t tag, net::ByteView data) { return control_->report(tag, data); }
+    Result<std::vector<Report>> gather(std::uint32_t tag, std::size_t count, std::chrono::milliseconds timeout) {
+        return control_->gather(tag, count, timeout);
+    }
 
+    // The DSM's failure path (UffdRegion::fail_all).
     [[noreturn]] void fail(const std::string& reason) { region_->fail_all(reason); }
 
     std::uint8_t* base() const { return region_->base(); }
@@ -187,10 +195,7 @@ private:
     // mutex of `page`, which is Modified and writable and about to be
     // downgraded for a read forward.
     void downgrade_ahead(PageIndex page);
-    void on_transport_message(net::NodeId from, std::uint16_t type, net::ByteView payload);
-    void on_peer_failed(net::NodeId node, const std::string& reason);
-    void on_control(NodeId from, ControlMessage msg);
-    void send_control(NodeId to, const ControlMessage& m);
+    void on_protocol_message(NodeId from, net::ByteView payload);
 
     static constexpr std::size_t kShards = 16;
     // One fault thread: it never waits for a round trip (the grant is
@@ -224,6 +229,8 @@ private:
     NodeId self_;
     std::unique_ptr<UffdRegion> region_;
     std::unique_ptr<DsmStats> stats_;
+    std::unique_ptr<ControlPlane> control_;
+    std::unique_ptr<net::MessageRouter> own_router_;  // when options_.router is null; outlives transport_
     std::unique_ptr<net::Transport> transport_;
 
     // Protocol state, self-send queues and pending fault start times.
@@ -234,16 +241,6 @@ private:
     // forward (0: none). Any thread; a lost update only costs a guess.
     static constexpr std::uint64_t kDowngradeBlock = UffdRegion::kStripes;  // 64 pages
     std::atomic<std::uint64_t> last_downgrade_{0};
-
-    // Control plane.
-    std::mutex ctrl_mu_;
-    std::condition_variable ctrl_cv_;
-    std::uint64_t barrier_gen_ = 0;       // last generation this node entered
-    std::uint64_t released_gen_ = 0;      // highest generation released
-    std::map<std::uint64_t, std::size_t> arrivals_;  // node 0: gen -> count
-    std::map<std::uint32_t, std::vector<Report>> reports_;
-    std::vector<bool> bye_done_, bye_closing_;
-    bool closing_ = false;  // every peer said ByeDone: peer loss is no longer fatal
 
     // Timer (WakeAt).
     std::mutex timer_mu_;

@@ -442,31 +442,18 @@ void UffdRegion::set_fatal_hook(std::function<void(const std::string&)> hook) {
 }
 
 void UffdRegion::fail_all(const std::string& reason) {
-    // Only the first caller logs and runs the hook, then exits; later callers
-    // wait for it (a caller re-entering from its own hook exits at once).
-    thread_local bool failing_here = false;
-    if (failing_here) std::_Exit(kFatalExitCode);
-    failing_here = true;
-    if (!failing_.exchange(true)) {
-        log::error("fatal: DSM: {} ({} fault(s) pending); exiting with status {}", reason,
-                   pending_faults(), kFatalExitCode);
+    // Only the first failure in the process logs and runs the hook
+    // (vmm/base/fatal_exit.hpp); everyone exits.
+    exit_fatally([&] {
+        log::error("fatal: DSM: {} ({} fault(s) pending); exiting with status {}", reason, pending_faults(),
+                   kFatalExitCode);
         std::function<void(const std::string&)> hook;
         {
             std::lock_guard lk(hook_mu_);
             hook = fatal_hook_;
         }
         if (hook) hook(reason);
-    } else {
-        // Another thread is failing first: it may still be writing its line.
-        // Exiting here would cut that line off (an empty stderr and status
-        // 70 was the flaky `failure.unreachable`: the I/O thread's
-        // on_peer_failed and the starting thread's wait_connected failed
-        // together). The first caller always reaches _Exit below.
-        for (;;) pause();
-    }
-    // _Exit, not exit: no static destructors racing with threads still running,
-    // and the kernel kills threads blocked in handle_userfault().
-    std::_Exit(kFatalExitCode);
+    });
 }
 
 void UffdRegion::start_watchdog(std::chrono::milliseconds limit) {

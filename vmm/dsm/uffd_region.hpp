@@ -26,9 +26,12 @@
 //   make_writable() or wake() for its page (the answer may be for a fault that
 //   a previous answer already resolved: duplicate events for one page are
 //   normal when several threads fault on it).
-// - fail_all(reason) logs one fatal line and _exit()s with kFatalExitCode;
-//   when several threads fail at once, the first logs and exits, and the
-//   others block until it has (so the line is never cut off).
+// - fail_all(reason) logs one fatal line and _exit()s with kFatalExitCode.
+//   It is the DSM's failure path only (faults, ioctls, protocol violations,
+//   a lost peer of `spanvm dsm-node`); the multi-host process mode ends on
+//   its other failures through cluster::ClusterFailure. Both go through
+//   exit_fatally (vmm/base/fatal_exit.hpp), so one failure prints one line
+//   (the first caller's, in full: later callers wait for it to exit).
 //   Exiting SIGKILLs every thread, including ones blocked in the kernel's
 //   handle_userfault() (user-mode and KVM faults wait killably). Waking the
 //   blocked threads instead would only make them fault again, and
@@ -56,6 +59,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "vmm/base/fatal_exit.hpp"
 #include "vmm/base/result.hpp"
 
 namespace spanvm::dsm {
@@ -63,7 +67,7 @@ namespace spanvm::dsm {
 class UffdRegion {
 public:
     static constexpr std::size_t kPageSize = 4096;
-    static constexpr int kFatalExitCode = 70;  // EX_SOFTWARE
+    static constexpr int kFatalExitCode = kFatalExitStatus;  // 70, EX_SOFTWARE
 
     enum class Presence : std::uint8_t { absent = 0, read_only = 1, writable = 2 };
 
@@ -191,7 +195,6 @@ private:
 
     std::mutex hook_mu_;
     std::function<void(const std::string&)> fatal_hook_;
-    std::atomic<bool> failing_{false};
 
     std::mutex wd_mu_;
     std::condition_variable wd_cv_;

@@ -1,0 +1,38 @@
+#include "vmm/cluster/control_channel.hpp"
+
+#include "vmm/cluster/cluster_messages.hpp"
+
+namespace spanvm::cluster {
+
+ControlChannel::ControlChannel(net::ClusterConfig config, ClusterFailure& failure, Handler handler)
+    : config_(std::move(config)), failure_(failure), handler_(std::move(handler)) {
+    router_.route(kClusterTypeFirst, kClusterTypeLast,
+                  [this](net::NodeId from, std::uint16_t type, std::uint64_t, net::ByteView payload) {
+                      on_message(from, type, payload);
+                  });
+    router_.own_peer_failures(
+        [this](net::NodeId node, const std::string& reason) { on_peer_failed(node, reason); });
+}
+
+void ControlChannel::bind(net::Transport& transport, dsm::DsmStats& stats) {
+    transport_ = &transport;
+    stats_ = &stats;
+}
+
+Result<void> ControlChannel::send(unsigned node, std::uint16_t type, net::ByteView payload) {
+    if (!transport_) return make_error(ENOTCONN, "cluster channel: no transport yet");
+    stats_->add(dsm::DsmStats::Counter::bytes_sent, payload.size());
+    return transport_->send(static_cast<net::NodeId>(node), type, payload);
+}
+
+void ControlChannel::on_message(net::NodeId from, std::uint16_t type, net::ByteView payload) {
+    if (stats_) stats_->add(dsm::DsmStats::Counter::bytes_received, payload.size());
+    handler_(from, type, payload);
+}
+
+void ControlChannel::on_peer_failed(net::NodeId node, const std::string& reason) {
+    if (closing_) return;
+    failure_.fail(config_.describe_failure(node, reason));
+}
+
+}  // namespace spanvm::cluster
