@@ -2,8 +2,8 @@
 // The thread table of the process-sharing design: one row per guest thread.
 // Authoritative at the origin. Thread-safe: one mutex; rows are never erased
 // (exited threads stay for --stats), so row pointers stay valid.
-// The distributed mode adds the executor thread, forwarded-syscall and
-// DSM page-fault columns; they are left out until something can fill them.
+// report() copies the rows out as plain structs (vmm/report), which the
+// process's creator renders for --stats and --json.
 #include <array>
 #include <atomic>
 #include <cstdint>
