@@ -8,9 +8,9 @@
 //
 // Promises and who calls what:
 //  * attach_memory() once, from Process::create on the CLI's thread, before
-//    the program is loaded; set_vdso_data() once, right after the vDSO is
-//    placed and before the origin's Timekeeper starts. No guest thread runs
-//    yet.
+//    the program is loaded. set_vdso_data() right after the vDSO is placed,
+//    before the origin's Timekeeper starts: at load, and again on execve
+//    (single-threaded guest only, from that thread).
 //  * place_thread() and create_vcpu() are called by Process::spawn_thread on
 //    the thread running clone() (or the main thread for the first one);
 //    create_vcpu() runs under Process::vcpu_pool_mu_ and takes no lock that
@@ -19,8 +19,11 @@
 //  * discard() is called under Process::aspace_mu_ by mm syscalls (any guest
 //    thread), kick() by any thread that sends a signal (also the ITIMER
 //    thread); both may run concurrently with everything else here.
-//  * shutdown() and then thread_faults() are called once each by the thread
-//    that ends the process, after which no other method is called.
+//  * shutdown() is called once, by the thread that ends the process, then
+//    thread_faults() once per thread row from that thread (for the run
+//    report). Other guest threads are not stopped first: until the host
+//    process exits they may still call discard(), kick(), place_thread()
+//    and the rest, so every method stays safe after shutdown().
 //  * None of these throws.
 #include <cstdint>
 #include <memory>
