@@ -5,6 +5,7 @@
 
 #include "vmm/process/threads/futex_table.hpp"
 #include "vmm/process/threads/thread_table.hpp"
+#include "vmm/report/run_report_text.hpp"
 
 using namespace spanvm::process;
 using namespace std::chrono_literals;
@@ -100,7 +101,7 @@ SCENARIO("thread table rows") {
             CHECK(tt.live_threads() == 2);
             second.state = ThreadState::exited;
             CHECK(tt.live_threads() == 1);
-            CHECK(tt.format_table().find("exited") != std::string::npos);
+            CHECK(spanvm::report::render_thread_table(tt.report()).find("exited") != std::string::npos);
         }
     }
 }

@@ -2,7 +2,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 #include <CLI/CLI.hpp>
 #include <thread>
@@ -15,6 +18,8 @@
 #include "vmm/cluster/node_runner.hpp"
 #include "vmm/cluster/origin_cluster.hpp"
 #include "vmm/process/process.hpp"
+#include "vmm/report/run_report_json.hpp"
+#include "vmm/report/run_report_text.hpp"
 
 extern char** environ;
 
@@ -49,6 +54,28 @@ std::string resolve_program(const std::string& name) {
     return name;
 }
 
+// Hot pages the --json file lists (--stats prints the first few of them).
+constexpr std::size_t kJsonHotPages = 32;
+
+// `spanvm run`'s report sink: called once by the exiting Process. Adds the
+// cluster's tables, prints --stats on stderr and writes the --json file.
+void emit_run_report(report::RunReport r, cluster::OriginCluster* oc, bool stats, const std::string& json_path) {
+    if (oc) r.cluster = oc->report(kJsonHotPages);
+    if (stats) {
+        const std::string t = report::render_text(r);
+        std::fwrite(t.data(), 1, t.size(), stderr);
+    }
+    if (!json_path.empty()) {
+        if (FILE* f = std::fopen(json_path.c_str(), "w")) {
+            const std::string text = report::to_json_text(r);
+            std::fwrite(text.data(), 1, text.size(), f);
+            std::fclose(f);
+        } else {
+            log::error("--json {}: {}", json_path, std::strerror(errno));
+        }
+    }
+}
+
 // --platform as given, else $SPANVM_PLATFORM, else "auto" (run and node).
 std::string platform_name(const std::string& flag) {
     if (!flag.empty()) return flag;
@@ -77,8 +104,6 @@ int run_command(const RunOptions& o) {
     // Round up to the 2 MiB granule of the guest page tables.
     cfg.mem_size = (*mem + layout::kHugePageSize - 1) & ~(layout::kHugePageSize - 1);
     cfg.vcpus = o.vcpus ? o.vcpus : std::max(1u, std::thread::hardware_concurrency());
-    cfg.stats = o.stats;
-    cfg.json_path = o.json;
     const std::string plat = platform_name(o.platform);
     auto kind = platform::parse_platform_kind(plat);
     if (!kind) {
@@ -111,8 +136,12 @@ int run_command(const RunOptions& o) {
             return 2;
         }
         oc = std::make_unique<cluster::OriginCluster>(std::move(cc), *place);
-        cfg.cluster = oc.get();
+        cfg.remote = oc.get();
     }
+    if (o.stats || !o.json.empty())
+        cfg.report_sink = [oc = oc.get(), stats = o.stats, json = o.json](report::RunReport r) {
+            emit_run_report(std::move(r), oc, stats, json);
+        };
     auto p = process::Process::create(cfg);
     if (!p) {
         log::error("{}", p.error().message);

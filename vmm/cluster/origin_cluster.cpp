@@ -7,7 +7,6 @@
 
 #include "net/wire_reader.hpp"
 #include "vmm/base/log.hpp"
-#include "vmm/cluster/remote_vcpu.hpp"
 #include "vmm/memory/layout.hpp"
 
 namespace spanvm::cluster {
@@ -110,8 +109,12 @@ void OriginCluster::thread_gone(unsigned node) {
     placement_.thread_gone(node);
 }
 
-std::unique_ptr<platform::Vcpu> OriginCluster::remote_vcpu(unsigned node, unsigned long vcpu_id) {
-    return std::make_unique<RemoteVcpu>(*this, node, vcpu_id);
+process::RemoteThreadVcpu OriginCluster::create_vcpu(unsigned node, unsigned long vcpu_id) {
+    // One object, two views: the Process owns it as the vCPU and uses it as
+    // the thread's link.
+    auto v = std::make_unique<RemoteVcpu>(*this, node, vcpu_id);
+    process::RemoteLink* link = v.get();
+    return {std::move(v), link};
 }
 
 Result<void> OriginCluster::send(unsigned node, std::uint16_t type, const net::Bytes& payload) {
@@ -174,67 +177,31 @@ std::optional<NodeStatsMsg> OriginCluster::node_stats(std::size_t k) {
     return node_stats_.at(k);
 }
 
-std::string OriginCluster::machine_table() {
-    std::string out = fmt::format("spanvm: machine table ({} nodes)\n{:>4}  {:<22} {:>7} {:>12} {:>12} {:>10} {:>10}  {}\n",
-                                  config_.size(), "node", "address", "threads", "bytes_sent", "bytes_recv",
-                                  "rd_faults", "wr_faults", "state");
-    for (std::size_t k = 0; k < config_.size(); ++k) {
-        unsigned live;
-        {
-            std::lock_guard lk(place_mu_);
-            live = placement_.live(static_cast<unsigned>(k));
-        }
-        const std::string state = k == 0 ? "origin" : shut_ ? "stopped" : "up";
-        const std::string endpoint = config_.node(static_cast<net::NodeId>(k)).endpoint();
-        // A node's counters arrive with its Stats message at shutdown: "-" until then.
-        if (auto s = node_stats(k))
-            out += fmt::format("{:>4}  {:<22} {:>7} {:>12} {:>12} {:>10} {:>10}  {}\n", k, endpoint, live,
-                               s->bytes_sent, s->bytes_received, s->read_faults, s->write_faults, state);
-        else
-            out += fmt::format("{:>4}  {:<22} {:>7} {:>12} {:>12} {:>10} {:>10}  {}\n", k, endpoint, live, "-", "-",
-                               "-", "-", state);
-    }
-    return out;
-}
-
-nlohmann::json OriginCluster::tables_json(std::size_t top_pages) {
-    nlohmann::json machines = nlohmann::json::array();
+report::ClusterReport OriginCluster::report(std::size_t top_pages) {
+    report::ClusterReport out;
     for (std::size_t k = 0; k < config_.size(); ++k) {
         const auto& n = config_.node(static_cast<net::NodeId>(k));
-        nlohmann::json m = {{"id", k}, {"address", n.address}, {"port", n.port}};
+        report::MachineReport m;
+        m.id = static_cast<unsigned>(k);
+        m.address = n.address;
+        m.port = n.port;
+        m.endpoint = n.endpoint();
         {
             std::lock_guard lk(place_mu_);
-            m["threads"] = placement_.live(static_cast<unsigned>(k));
+            m.threads = placement_.live(static_cast<unsigned>(k));
         }
-        // Counters are absent for a node that has not reported (see machine_table).
-        if (auto s = node_stats(k)) {
-            m["bytes_sent"] = s->bytes_sent;
-            m["bytes_received"] = s->bytes_received;
-            m["read_faults"] = s->read_faults;
-            m["write_faults"] = s->write_faults;
-            m["remote_fetches"] = s->remote_fetches;
-        }
-        m["state"] = k == 0 ? "origin" : shut_ ? "stopped" : "up";
-        machines.push_back(std::move(m));
+        // A node's counters arrive with its Stats message at shutdown.
+        if (auto s = node_stats(k))
+            m.counters = report::NodeCounters{s->bytes_sent, s->bytes_received, s->read_faults, s->write_faults,
+                                              s->remote_fetches};
+        m.state = k == 0 ? "origin" : shut_ ? "stopped" : "up";
+        out.machines.push_back(std::move(m));
     }
-    nlohmann::json pages = nlohmann::json::array();
+    out.has_hot_pages = engine_ != nullptr;
     if (engine_)
         for (const auto& p : engine_->stats().top_pages(top_pages))
-            pages.push_back({{"guest_address", layout::kUserBase + p.page * layout::kPageSize},
-                             {"read_faults", p.read_faults},
-                             {"write_faults", p.write_faults},
-                             {"invalidations", p.invalidations},
-                             {"bytes_sent", p.bytes_sent}});
-    return {{"machines", std::move(machines)}, {"hot_pages", std::move(pages)}};
-}
-
-std::string OriginCluster::hot_pages(std::size_t n) {
-    if (!engine_) return {};
-    std::string out = fmt::format("spanvm: hot pages at the origin (top {})\n{:>18} {:>8} {:>8} {:>8} {:>10}\n", n,
-                                  "guest address", "rd", "wr", "inval", "bytes_sent");
-    for (const auto& p : engine_->stats().top_pages(n))
-        out += fmt::format("{:>#18x} {:>8} {:>8} {:>8} {:>10}\n", layout::kUserBase + p.page * layout::kPageSize,
-                           p.read_faults, p.write_faults, p.invalidations, p.bytes_sent);
+            out.hot_pages.push_back({layout::kUserBase + p.page * layout::kPageSize, p.read_faults, p.write_faults,
+                                     p.invalidations, p.bytes_sent});
     return out;
 }
 

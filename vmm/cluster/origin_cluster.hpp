@@ -3,7 +3,8 @@
 // over guest RAM (the origin is home of every page, so a single-node access
 // pattern costs no message), places threads, creates the executors' remote
 // vCPUs, routes Traps to them, kicks remote threads and ends the program on
-// every node. Implements ClusterHooks for the process layer.
+// every node. Implements process::RemoteThreads for the process layer (the
+// CLI hands it to the Process) and ExecutorServices for its RemoteVcpus.
 //
 // The cluster's messages go through its own ControlChannel (which shares
 // the DSM engine's connections through a router, not the engine), and its
@@ -32,19 +33,19 @@
 #include "net/cluster_config.hpp"
 #include "vmm/cluster/build_identity.hpp"
 #include "vmm/cluster/cluster_failure.hpp"
-#include "vmm/cluster/cluster_hooks.hpp"
 #include "vmm/cluster/cluster_messages.hpp"
 #include "vmm/cluster/control_channel.hpp"
 #include "vmm/cluster/placement.hpp"
+#include "vmm/cluster/remote_vcpu.hpp"
 #include "vmm/cluster/syscall_channel.hpp"
 #include "vmm/cluster/thread_faults.hpp"
 #include "vmm/dsm/dsm_engine.hpp"
+#include "vmm/process/remote_threads.hpp"
+#include "vmm/report/run_report.hpp"
 
 namespace spanvm::cluster {
 
-class RemoteVcpu;
-
-class OriginCluster final : public ClusterHooks {
+class OriginCluster final : public process::RemoteThreads, public ExecutorServices {
 public:
     OriginCluster(net::ClusterConfig config, PlacePolicy policy);
     ~OriginCluster() override;
@@ -52,26 +53,28 @@ public:
     Result<void> attach_memory(memory::GuestMemory& mem) override;
     void discard(std::uint64_t gpa, std::uint64_t len) override;
     Result<void> set_vdso_data(std::uint64_t gva) override;
-    std::uint64_t vdso_data() const { return vvar_gva_; }
+    std::uint64_t vdso_data() const override { return vvar_gva_; }
     unsigned place_thread() override;
     void thread_gone(unsigned node) override;
-    std::unique_ptr<platform::Vcpu> remote_vcpu(unsigned node, unsigned long vcpu_id) override;
+    process::RemoteThreadVcpu create_vcpu(unsigned node, unsigned long vcpu_id) override;
     void kick(unsigned node, int tid) override;
     void shutdown(int status) override;
     std::pair<std::uint64_t, std::uint64_t> thread_faults(int host_tid) override;
-    std::string machine_table() override;
-    std::string hot_pages(std::size_t n) override;
-    nlohmann::json tables_json(std::size_t top_pages) override;
 
-    Result<void> send(unsigned node, std::uint16_t type, const net::Bytes& payload);
-    void register_thread(int tid, RemoteVcpu* v);
-    void unregister_thread(int tid);
+    // The machine table and the top `top_pages` hot pages of guest RAM, for
+    // the run report (the CLI asks after the Process has shut the nodes
+    // down; a node that sent no Stats has no counters).
+    report::ClusterReport report(std::size_t top_pages);
+
+    Result<void> send(unsigned node, std::uint16_t type, const net::Bytes& payload) override;
+    void register_thread(int tid, RemoteVcpu* v) override;
+    void unregister_thread(int tid) override;
     // Where nodes connect a thread's SyscallChannel (sent in Spawn).
-    std::uint16_t channel_port() const;
-    std::uint64_t channel_cookie() const;
+    std::uint16_t channel_port() const override;
+    std::uint64_t channel_cookie() const override;
     // A thread's channel broke. Ends the program naming the node unless the
     // program is already ending (then it returns).
-    void channel_lost(unsigned node, int tid, const std::string& why);
+    void channel_lost(unsigned node, int tid, const std::string& why) override;
 
 private:
     void on_cluster_message(unsigned from, std::uint16_t type, net::ByteView payload);

@@ -2,8 +2,6 @@
 
 #include <algorithm>
 
-#include "vmm/cluster/origin_cluster.hpp"
-
 namespace spanvm::cluster {
 
 RemoteVcpu::~RemoteVcpu() {

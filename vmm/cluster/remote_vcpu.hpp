@@ -12,24 +12,55 @@
 // DSM, except the read-only inputs the Trap carries (arg_memory.hpp).
 // The FPU image is fetched from the node only when asked for (save_fpu).
 //
+// It is both the executor's platform::Vcpu and its process::RemoteLink
+// (vmm/process/remote_threads.hpp): OriginCluster::create_vcpu returns the
+// one object twice, as the vCPU (owner) and as the link (a view of it).
+// What it needs of the origin is ExecutorServices, not OriginCluster.
+//
 // Threads: run() and the accessors are called by the executor only; the
 // ChannelListener's thread attaches the channel once (attach_channel());
 // mu_ is a leaf.
 #include <atomic>
 #include <condition_variable>
+#include <cstdint>
+#include <memory>
 #include <mutex>
+#include <string>
 
 #include "vmm/cluster/cluster_messages.hpp"
 #include "vmm/cluster/syscall_channel.hpp"
 #include "vmm/platform/vcpu.hpp"
+#include "vmm/process/remote_threads.hpp"
 
 namespace spanvm::cluster {
 
-class OriginCluster;
+class RemoteVcpu;
 
-class RemoteVcpu final : public platform::Vcpu {
+// What an executor's RemoteVcpu asks of the origin (OriginCluster
+// implements it). All calls come from the executor's host thread, except
+// register_thread (the thread spawning it) and unregister_thread (whoever
+// drops the vCPU).
+class ExecutorServices {
 public:
-    RemoteVcpu(OriginCluster& c, unsigned node, unsigned long id) : cluster_(c), node_(node), id_(id) {}
+    virtual ~ExecutorServices() = default;
+    // Routes the thread's syscall channel to `v` once the node connects it.
+    virtual void register_thread(int tid, RemoteVcpu* v) = 0;
+    virtual void unregister_thread(int tid) = 0;
+    // Sent in the thread's Spawn: where to connect its channel, and the
+    // vDSO's node-local time page.
+    virtual std::uint16_t channel_port() const = 0;
+    virtual std::uint64_t channel_cookie() const = 0;
+    virtual std::uint64_t vdso_data() const = 0;
+    // A cluster message to `node` over the DSM link (the Spawn).
+    virtual Result<void> send(unsigned node, std::uint16_t type, const net::Bytes& payload) = 0;
+    // The thread's channel broke: ends the program naming the node unless
+    // it is already ending (then it returns).
+    virtual void channel_lost(unsigned node, int tid, const std::string& why) = 0;
+};
+
+class RemoteVcpu final : public platform::Vcpu, public process::RemoteLink {
+public:
+    RemoteVcpu(ExecutorServices& c, unsigned node, unsigned long id) : cluster_(c), node_(node), id_(id) {}
     ~RemoteVcpu() override;
 
     unsigned long id() const override { return id_; }
@@ -45,7 +76,7 @@ public:
     Result<std::vector<uint8_t>> save_fpu() override;
     Result<void> restore_fpu(std::span<const uint8_t> image) override;
 
-    bool pooled() const override { return false; }
+    // --- process::RemoteLink ---
     void set_guest_tid(int tid) override;
     void on_thread_exit() override;
     int remote_host_tid() const override { return remote_host_tid_; }
@@ -64,7 +95,7 @@ private:
     [[noreturn]] void lost(const Error& e);
     Result<void> fetch_fpu();
 
-    OriginCluster& cluster_;
+    ExecutorServices& cluster_;
     unsigned node_;
     unsigned long id_;
     int tid_ = 0;

@@ -22,11 +22,9 @@
 #include <cstdint>
 #include <span>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "vmm/base/result.hpp"
-#include "vmm/memory/arg_memory.hpp"
 #include "vmm/platform/regs.hpp"
 
 namespace spanvm::platform {
@@ -70,26 +68,6 @@ public:
     // Loads an image written by save_fpu() (possibly edited by the guest).
     // Fails (EINVAL) on an image the CPU would reject.
     virtual Result<void> restore_fpu(std::span<const uint8_t> image) = 0;
-
-    // --- a vCPU that stands for a thread on another node (vmm/cluster) ---
-    // Local vCPUs go back to a pool when their thread exits; a remote one
-    // is told the thread ended instead.
-    virtual bool pooled() const { return true; }
-    virtual void set_guest_tid(int /*tid*/) {}
-    virtual void on_thread_exit() {}
-    // The host thread on the remote node (0 for a local vCPU).
-    virtual int remote_host_tid() const { return 0; }
-    // DSM read and write faults the thread took on its node (as of its last
-    // trap); zero for a local vCPU.
-    virtual std::pair<uint64_t, uint64_t> remote_faults() const { return {0, 0}; }
-    // System calls the thread's node ran itself (as of its last trap).
-    virtual uint64_t remote_local_syscalls() const { return 0; }
-    // Guest memory the trapped syscall reads or writes that the thread's
-    // node handles (vmm/memory/arg_memory.hpp); null for a local vCPU.
-    virtual memory::ArgMemory* arg_memory() { return nullptr; }
-    // The trapped syscall was dispatched; regs().rax holds its result (the
-    // process layer calls this before any signal delivery).
-    virtual void syscall_returned() {}
 };
 
 }  // namespace spanvm::platform

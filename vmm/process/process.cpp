@@ -86,8 +86,8 @@ Result<std::unique_ptr<Process>> Process::create(const ProcessConfig& cfg_in) {
     auto pc = platform::choose_platform(cfg.platform, cfg.mem_size);
     if (!pc) return Error{0, pc.error().message};
     std::unique_ptr<Process> p(new Process(cfg, std::move(*pc)));
-    if (cfg.cluster)
-        if (auto a = cfg.cluster->attach_memory(p->platform_->memory()); !a) return Error{0, a.error().message};
+    if (cfg.remote)
+        if (auto a = cfg.remote->attach_memory(p->platform_->memory()); !a) return Error{0, a.error().message};
     auto as = AddressSpace::create(layout::kUserBase, p->platform_->memory().size());
     if (!as) return Error{0, as.error().message};
     p->aspace_ = std::make_unique<AddressSpace>(std::move(*as));
@@ -168,8 +168,8 @@ Result<ThreadStart> Process::load_program(std::span<const uint8_t> bytes) {
     uint64_t sysinfo_ehdr = 0;
     auto vdso = install_vdso(*aspace_, mem);
     if (!vdso) return vdso.error();
-    if (cfg_.cluster)
-        if (auto r = cfg_.cluster->set_vdso_data(vdso->vvar_addr); !r) return r.error();
+    if (cfg_.remote)
+        if (auto r = cfg_.remote->set_vdso_data(vdso->vvar_addr); !r) return r.error();
     if (auto tk = timekeeping::Timekeeper::start(vdso->vvar)) {
         timekeeper_ = std::move(*tk);
         sysinfo_ehdr = vdso->base;
@@ -213,11 +213,11 @@ Result<ThreadStart> Process::load_program(std::span<const uint8_t> bytes) {
 }
 
 void Process::discard(const std::vector<Range>& ranges) {
-    if (cfg_.cluster) {
+    if (cfg_.remote) {
         // Guest RAM is under the DSM: dropping a page locally would leave the
         // directory believing this node still holds it (OriginCluster::discard).
         for (auto& r : ranges)
-            if (platform_->memory().host_ptr(r.start, r.len)) cfg_.cluster->discard(r.start, r.len);
+            if (platform_->memory().host_ptr(r.start, r.len)) cfg_.remote->discard(r.start, r.len);
         return;
     }
     for (auto& r : ranges)
@@ -231,7 +231,7 @@ void Process::sync_host_protection(uint64_t start, uint64_t end) {
     // In a cluster the DSM engine must be able to read any page of guest RAM
     // it is asked for, so holes stay accessible on the host (departure:
     // a guest access to unmapped memory does not fault there).
-    const bool enforce = cfg_.cluster == nullptr;
+    const bool enforce = cfg_.remote == nullptr;
     start = std::max(layout::page_align_down(start), layout::kUserBase);
     end = std::min(layout::page_align_up(end), mem.size());
     if (start >= end) return;
@@ -281,26 +281,29 @@ std::unique_ptr<platform::Vcpu> Process::take_vcpu() {
 }
 
 int64_t Process::spawn_thread(const ThreadStart& start, uint64_t clear_child_tid, SpawnTidWrites writes) {
-    const unsigned node = cfg_.cluster ? cfg_.cluster->place_thread() : 0;
+    const unsigned node = cfg_.remote ? cfg_.remote->place_thread() : 0;
     std::unique_ptr<platform::Vcpu> vcpu;
+    RemoteLink* link = nullptr;  // part of *vcpu: a thread on another node
     if (node != 0) {
         std::lock_guard lk(vcpu_pool_mu_);
-        vcpu = cfg_.cluster->remote_vcpu(node, next_vcpu_id_++);
+        auto rv = cfg_.remote->create_vcpu(node, next_vcpu_id_++);
+        vcpu = std::move(rv.vcpu);
+        link = vcpu ? rv.link : nullptr;
     } else {
         vcpu = take_vcpu();
     }
     if (!vcpu) {
-        if (cfg_.cluster) cfg_.cluster->thread_gone(node);
+        if (cfg_.remote) cfg_.remote->thread_gone(node);
         return -EAGAIN;
     }
     ThreadRow& row = threads_.add(static_cast<unsigned>(vcpu->id()), node);
-    vcpu->set_guest_tid(row.tid);
+    if (link) link->set_guest_tid(row.tid);
     row.clear_child_tid = clear_child_tid;
     const uint32_t tid = static_cast<uint32_t>(row.tid);
     if (writes.parent_tid_addr) (void)mem_.write(writes.parent_tid_addr, tid);
     if (writes.child_tid_addr) (void)mem_.write(writes.child_tid_addr, tid);
     live_.fetch_add(1);
-    auto* gt = new GuestThread(*this, row, std::move(vcpu));
+    auto* gt = new GuestThread(*this, row, std::move(vcpu), link);
     try {
         std::thread([gt, start] {
             std::unique_ptr<GuestThread> owned(gt);
@@ -345,20 +348,20 @@ int64_t Process::send_signal(GuestThread* self, int sig, int tid, SigInfoFields 
     if (kick && (!self || kick != &self->row())) {
         platform::Platform::kick_host_thread(kick->host_tid);
         futexes_.interrupt(kick->tid);
-        if (kick->node_id != 0 && cfg_.cluster) cfg_.cluster->kick(kick->node_id, kick->tid);
+        if (kick->node_id != 0 && cfg_.remote) cfg_.remote->kick(kick->node_id, kick->tid);
     }
     return 0;
 }
 
-void Process::thread_exited(ThreadRow& row, std::unique_ptr<platform::Vcpu> vcpu, int code) {
+void Process::thread_exited(ThreadRow& row, std::unique_ptr<platform::Vcpu> vcpu, RemoteLink* link, int code) {
     // CLONE_CHILD_CLEARTID: clear the tid word and wake one joiner.
     if (row.clear_child_tid) {
         if (mem_.write(row.clear_child_tid, uint32_t{0})) futexes_.wake(row.clear_child_tid, 1, ~0u);
     }
     row.exit_code = code;
-    if (cfg_.cluster) cfg_.cluster->thread_gone(row.node_id);
-    if (!vcpu->pooled()) {
-        vcpu->on_thread_exit();  // tells the remote node the thread ended
+    if (cfg_.remote) cfg_.remote->thread_gone(row.node_id);
+    if (link) {
+        link->on_thread_exit();  // tells the remote node the thread ended
     } else {
         std::lock_guard lk(vcpu_pool_mu_);
         vcpu_pool_.push_back(std::move(vcpu));
@@ -388,31 +391,25 @@ void Process::exit_process(int status) {
     }
     futexes_.shutdown();
     std::fflush(stdout);
-    if (cfg_.cluster) cfg_.cluster->shutdown(status);
-    if (cfg_.cluster)
-        threads_.refresh_faults([&](int host_tid) { return cfg_.cluster->thread_faults(host_tid); });
-    if (cfg_.stats) {
-        std::string t = fmt::format("spanvm: platform {}\nspanvm: thread table (pid {}, {} vCPUs created)\n{}",
-                                    platform_reason_, pid_, next_vcpu_id_, threads_.format_table());
-        if (cfg_.cluster) t = cfg_.cluster->machine_table() + t + cfg_.cluster->hot_pages(8);
-        std::fwrite(t.data(), 1, t.size(), stderr);
-    }
-    if (!cfg_.json_path.empty()) {
-        nlohmann::json j = {{"platform", platform_->name()},
-                            {"platform_reason", platform_reason_},
-                            {"exit_status", status},
-                            {"threads", threads_.to_json()}};
-        if (cfg_.cluster) {
-            auto t = cfg_.cluster->tables_json(32);
-            j["machines"] = std::move(t["machines"]);
-            j["hot_pages"] = std::move(t["hot_pages"]);
-        }
-        if (FILE* f = std::fopen(cfg_.json_path.c_str(), "w")) {
-            const std::string text = j.dump(2) + "\n";
-            std::fwrite(text.data(), 1, text.size(), f);
-            std::fclose(f);
-        } else {
-            log::error("--json {}: {}", cfg_.json_path, std::strerror(errno));
+    if (cfg_.remote) cfg_.remote->shutdown(status);
+    if (cfg_.remote)
+        threads_.refresh_faults([&](int host_tid) { return cfg_.remote->thread_faults(host_tid); });
+    if (cfg_.report_sink) {
+        // The creator renders it (--stats) or writes it (--json); nothing
+        // here may keep the process from exiting with the guest's status.
+        try {
+            report::RunReport r;
+            r.platform = platform_->name();
+            r.platform_reason = platform_reason_;
+            r.pid = pid_;
+            r.vcpus_created = next_vcpu_id_;
+            r.exit_status = status;
+            r.threads = threads_.report();
+            cfg_.report_sink(std::move(r));
+        } catch (const std::exception& e) {
+            log::error("cannot report the run: {}", e.what());
+        } catch (...) {
+            log::error("cannot report the run");
         }
     }
     std::fflush(stdout);

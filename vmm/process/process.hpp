@@ -14,6 +14,7 @@
 #include <csignal>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -29,10 +30,11 @@
 #include "vmm/process/mm/guest_access.hpp"
 #include "vmm/process/syscalls/host_syscalls.hpp"
 #include "vmm/process/signals/interval_timer.hpp"
-#include "vmm/cluster/cluster_hooks.hpp"
 #include "vmm/platform/platform.hpp"
+#include "vmm/process/remote_threads.hpp"
 #include "vmm/process/signals/signal_table.hpp"
 #include "vmm/process/threads/thread_table.hpp"
+#include "vmm/report/run_report.hpp"
 #include "vmm/time/timekeeper.hpp"
 
 namespace spanvm::process {
@@ -43,12 +45,17 @@ struct ProcessConfig {
     std::vector<std::string> envp;
     uint64_t mem_size = 2ull << 30;
     unsigned vcpus = 1;             // CPUs the guest is told it has
-    bool stats = false;
     platform::PlatformKind platform = platform::PlatformKind::automatic;
     // Set when the program spans several hosts (this is the origin): guest
-    // RAM goes under the DSM and threads may be placed on other nodes.
-    cluster::ClusterHooks* cluster = nullptr;
-    std::string json_path;  // --json: the tables, written at exit
+    // RAM goes under the remote memory and threads may be placed on other
+    // nodes. Owned by the Process's creator; outlives the Process.
+    RemoteThreads* remote = nullptr;
+    // Called once as the process ends, after the remote threads stopped,
+    // with the run's report (platform, exit status, thread rows; `cluster`
+    // left empty for the creator, who owns the cluster, to fill). The
+    // creator renders or writes it (--stats, --json). Runs on the exiting
+    // thread; an exception it throws is logged and the exit goes on.
+    std::function<void(report::RunReport)> report_sink;
 };
 
 // Guest words clone() writes the new tid into before the child runs.
@@ -85,8 +92,9 @@ public:
     static Result<Image> resolve_image(ProcessConfig cfg);
     ~Process();
 
-    // Starts the main thread and blocks until the process exits; then prints
-    // --stats and terminates the host process with the guest's status.
+    // Starts the main thread and blocks until the process exits; then hands
+    // the report to cfg.report_sink and terminates the host process with the
+    // guest's status.
     [[noreturn]] void run();
 
     // --- for guest threads and syscall handlers ---
@@ -138,9 +146,13 @@ public:
     IntervalTimer& itimer() { return itimer_; }
 
     // Called by a guest thread's host thread when the guest thread ends.
-    void thread_exited(ThreadRow& row, std::unique_ptr<platform::Vcpu> vcpu, int code);
-    // Ends the whole process (exit_group, fatal signal). Safe from any thread;
-    // the first caller wins, later callers block until the host exits.
+    // A local vCPU (no link) goes back to the pool; a remote thread's link
+    // tells its node, and its vCPU is dropped.
+    void thread_exited(ThreadRow& row, std::unique_ptr<platform::Vcpu> vcpu, RemoteLink* link, int code);
+    // Ends the whole process (exit_group, fatal signal): stops the remote
+    // threads, hands the report to cfg.report_sink and _exit()s. Safe from
+    // any thread; the first caller wins, later callers block until the host
+    // exits. Never throws.
     [[noreturn]] void exit_process(int status);
     // Logs "unsupported syscall" once per number.
     void report_unsupported(uint64_t nr);

@@ -23,7 +23,6 @@ int64_t Process::exec(GuestThread& t, ProcessConfig image) {
     }
     image.mem_size = cfg_.mem_size;
     image.vcpus = cfg_.vcpus;
-    image.stats = cfg_.stats;
     auto resolved = resolve_image(std::move(image));
     if (!resolved) return -(resolved.error().code ? resolved.error().code : ENOEXEC);
 

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <utility>
 
 #include "vmm/base/log.hpp"
 #include "vmm/memory/arg_memory.hpp"
@@ -12,8 +13,8 @@
 
 namespace spanvm::process {
 
-GuestThread::GuestThread(Process& p, ThreadRow& row, std::unique_ptr<platform::Vcpu> vcpu)
-    : proc_(p), row_(row), vcpu_(std::move(vcpu)) {}
+GuestThread::GuestThread(Process& p, ThreadRow& row, std::unique_ptr<platform::Vcpu> vcpu, RemoteLink* link)
+    : proc_(p), row_(row), vcpu_(std::move(vcpu)), link_(link) {}
 
 void GuestThread::run(const ThreadStart& start) {
     row_.host_tid = static_cast<int>(::syscall(SYS_gettid));
@@ -27,11 +28,11 @@ void GuestThread::run(const ThreadStart& start) {
         switch (e.kind) {
             case platform::VcpuExit::Kind::syscall: {
                 row_.exits_io.fetch_add(1, std::memory_order_relaxed);
-                if (!vcpu_->pooled()) {
+                if (link_) {
                     row_.forwarded.fetch_add(1, std::memory_order_relaxed);
-                    row_.remote_host_tid.store(vcpu_->remote_host_tid(), std::memory_order_relaxed);
-                    row_.remote_local_syscalls.store(vcpu_->remote_local_syscalls(), std::memory_order_relaxed);
-                    const auto [rf, wf] = vcpu_->remote_faults();
+                    row_.remote_host_tid.store(link_->remote_host_tid(), std::memory_order_relaxed);
+                    row_.remote_local_syscalls.store(link_->remote_local_syscalls(), std::memory_order_relaxed);
+                    const auto [rf, wf] = link_->remote_faults();
                     row_.remote_read_faults.store(rf, std::memory_order_relaxed);
                     row_.remote_write_faults.store(wf, std::memory_order_relaxed);
                 }
@@ -40,13 +41,13 @@ void GuestThread::run(const ThreadStart& start) {
                 regs_replaced_ = false;
                 {
                     // Not across signal delivery: frames go to real memory.
-                    memory::ArgMemoryScope args(vcpu_->arg_memory());
+                    memory::ArgMemoryScope args(link_ ? link_->arg_memory() : nullptr);
                     SyscallGate::dispatch(*this);
-                    vcpu_->syscall_returned();
+                    if (link_) link_->syscall_returned();
                 }
                 if (exit_requested_) {
                     row_.state = ThreadState::exited;
-                    proc_.thread_exited(row_, std::move(vcpu_), exit_code_);
+                    proc_.thread_exited(row_, std::move(vcpu_), std::exchange(link_, nullptr), exit_code_);
                     return;
                 }
                 if (proc_.signals().deliverable(row_)) deliver_signals(regs_replaced_ ? -1 : nr);

@@ -3,13 +3,16 @@
 // vCPU (vmm/platform/vcpu.hpp, any platform) and turns its exits into
 // syscalls (via SyscallGate), guest signals (CPU exceptions, kicks) or a
 // fatal end. Everything a syscall handler needs about "the calling thread"
-// is here.
+// is here. A thread that runs on another node is served here by its
+// executor: the same loop on a vCPU that stands for the remote thread, plus
+// a RemoteLink (vmm/process/remote_threads.hpp); a local thread has no link.
 #include <memory>
 #include <optional>
 #include <vector>
 
 #include "vmm/platform/platform.hpp"
 #include "vmm/platform/vcpu.hpp"
+#include "vmm/process/remote_threads.hpp"
 #include "vmm/process/signals/signal_table.hpp"
 #include "vmm/process/threads/thread_table.hpp"
 
@@ -20,7 +23,9 @@ struct ThreadStart;
 
 class GuestThread {
 public:
-    GuestThread(Process& p, ThreadRow& row, std::unique_ptr<platform::Vcpu> vcpu);
+    // `link`: set for the executor of a thread on another node; it belongs
+    // to `vcpu`'s object and lives as long as it (RemoteThreadVcpu).
+    GuestThread(Process& p, ThreadRow& row, std::unique_ptr<platform::Vcpu> vcpu, RemoteLink* link = nullptr);
 
     // Host-thread body. Returns when the guest thread exits (SYS_exit);
     // process-wide exits never return.
@@ -29,6 +34,8 @@ public:
     Process& process() { return proc_; }
     ThreadRow& row() { return row_; }
     platform::Vcpu& vcpu() { return *vcpu_; }
+    // Null for a thread that runs here.
+    RemoteLink* remote_link() { return link_; }
     platform::Regs& regs() { return vcpu_->regs(); }
     void mark_regs_dirty() { vcpu_->mark_regs_dirty(); }
 
@@ -80,6 +87,7 @@ private:
     Process& proc_;
     ThreadRow& row_;
     std::unique_ptr<platform::Vcpu> vcpu_;
+    RemoteLink* link_;  // part of *vcpu_; null for a local thread
     bool exit_requested_ = false;
     bool regs_replaced_ = false;
     std::optional<uint64_t> suspend_saved_mask_;

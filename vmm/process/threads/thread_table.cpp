@@ -1,7 +1,5 @@
 #include "vmm/process/threads/thread_table.hpp"
 
-#include <fmt/format.h>
-
 namespace spanvm::process {
 
 const char* to_string(ThreadState s) {
@@ -51,28 +49,6 @@ size_t ThreadTable::total_threads() const {
     return rows_.size();
 }
 
-std::string ThreadTable::format_table() const {
-    std::lock_guard lk(mu_);
-    // host-tid: the host thread running the guest thread; for a thread on
-    // another node, that node's host thread, and executor: the origin's
-    // host thread running its syscalls (the process-sharing executor).
-    std::string out =
-        fmt::format("{:>8} {:>4} {:>5} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:<8}\n", "tid", "node",
-                    "vcpu", "host-tid", "executor", "sys-local", "sys-fwd", "exits-sys", "exits-exc", "exits-oth",
-                    "rd-flt", "wr-flt", "state");
-    for (auto& r : rows_) {
-        const bool remote = r.node_id != 0 && r.remote_host_tid.load() != 0;
-        const uint64_t fwd = r.forwarded.load();
-        out += fmt::format("{:>8} {:>4} {:>5} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:<8}\n", r.tid,
-                           r.node_id,
-                           r.vcpu_id, remote ? r.remote_host_tid.load() : r.host_tid,
-                           r.node_id != 0 ? fmt::format("{}", r.host_tid) : std::string("-"), r.syscalls.load() - fwd + r.remote_local_syscalls.load(),
-                           fwd, r.exits_io.load(), r.exits_exception.load(), r.exits_other.load(),
-                           r.read_faults.load(), r.write_faults.load(), to_string(r.state.load()));
-    }
-    return out;
-}
-
 void ThreadTable::refresh_faults(const std::function<std::pair<uint64_t, uint64_t>(int host_tid)>& local) {
     std::lock_guard lk(mu_);
     for (auto& r : rows_) {
@@ -82,27 +58,31 @@ void ThreadTable::refresh_faults(const std::function<std::pair<uint64_t, uint64_
     }
 }
 
-nlohmann::json ThreadTable::to_json() const {
+std::vector<report::ThreadReport> ThreadTable::report() const {
     std::lock_guard lk(mu_);
-    nlohmann::json rows = nlohmann::json::array();
+    std::vector<report::ThreadReport> out;
+    out.reserve(rows_.size());
     for (auto& r : rows_) {
+        report::ThreadReport t;
+        t.tid = r.tid;
+        t.node = r.node_id;
+        t.vcpu = r.vcpu_id;
+        t.host_tid = r.host_tid;
+        t.remote_host_tid = r.remote_host_tid.load();
         const uint64_t fwd = r.forwarded.load();
-        nlohmann::json j = {{"tid", r.tid},
-                            {"node", r.node_id},
-                            {"vcpu", r.vcpu_id},
-                            {"host_tid", r.node_id != 0 ? r.remote_host_tid.load() : r.host_tid},
-                            {"syscalls_local", r.syscalls.load() - fwd + r.remote_local_syscalls.load()},
-                            {"syscalls_forwarded", fwd},
-                            {"exits_syscall", r.exits_io.load()},
-                            {"exits_exception", r.exits_exception.load()},
-                            {"exits_other", r.exits_other.load()},
-                            {"read_faults", r.read_faults.load()},
-                            {"write_faults", r.write_faults.load()},
-                            {"state", to_string(r.state.load())}};
-        if (r.node_id != 0) j["executor_tid"] = r.host_tid;
-        rows.push_back(std::move(j));
+        // Every syscall of a remote thread that reached the executor was
+        // forwarded; those its node ran itself are counted there.
+        t.syscalls_local = r.syscalls.load() - fwd + r.remote_local_syscalls.load();
+        t.syscalls_forwarded = fwd;
+        t.exits_syscall = r.exits_io.load();
+        t.exits_exception = r.exits_exception.load();
+        t.exits_other = r.exits_other.load();
+        t.read_faults = r.read_faults.load();
+        t.write_faults = r.write_faults.load();
+        t.state = to_string(r.state.load());
+        out.push_back(std::move(t));
     }
-    return rows;
+    return out;
 }
 
 }  // namespace spanvm::process

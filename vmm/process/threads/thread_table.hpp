@@ -2,20 +2,19 @@
 // The thread table of the process-sharing design: one row per guest thread.
 // Authoritative at the origin. Thread-safe: one mutex; rows are never erased
 // (exited threads stay for --stats), so row pointers stay valid.
-// The distributed mode adds the executor thread, forwarded-syscall and
-// DSM page-fault columns; they are left out until something can fill them.
+// report() copies the rows out as plain structs (vmm/report), which the
+// process's creator renders for --stats and --json.
 #include <array>
 #include <atomic>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <mutex>
-
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "vmm/process/signals/signal_frame.hpp"
+#include "vmm/report/run_report.hpp"
 
 namespace spanvm::process {
 
@@ -72,10 +71,8 @@ public:
     // origin saw for its host thread (`local`) plus those of its node.
     void refresh_faults(const std::function<std::pair<uint64_t, uint64_t>(int host_tid)>& local);
     size_t total_threads() const;
-    // Copies of the rows for printing.
-    std::string format_table() const;
-    // The same rows for --json.
-    nlohmann::json to_json() const;
+    // Copies of the rows for --stats and --json (vmm/report renders them).
+    std::vector<report::ThreadReport> report() const;
 
 private:
     mutable std::mutex mu_;

@@ -1,0 +1,105 @@
+#pragma once
+// What the process layer asks of whatever runs some of its guest threads on
+// other hosts. The process layer owns this interface; the cluster
+// (vmm/cluster/origin_cluster.hpp) implements it at the origin, and the CLI
+// hands it to the Process (ProcessConfig::remote). A single-host run has no
+// RemoteThreads at all: no extra hop, no extra lock. Nothing here knows
+// about the DSM, the network or how a node is reached.
+//
+// Promises and who calls what:
+//  * attach_memory() once, from Process::create on the CLI's thread, before
+//    the program is loaded. set_vdso_data() right after the vDSO is placed,
+//    before the origin's Timekeeper starts: at load, and again on execve
+//    (single-threaded guest only, from that thread).
+//  * place_thread() and create_vcpu() are called by Process::spawn_thread on
+//    the thread running clone() (or the main thread for the first one);
+//    create_vcpu() runs under Process::vcpu_pool_mu_ and takes no lock that
+//    could wait for a guest thread. Every place_thread() is matched by one
+//    thread_gone(node) when the thread ends or could not be created.
+//  * discard() is called under Process::aspace_mu_ by mm syscalls (any guest
+//    thread), kick() by any thread that sends a signal (also the ITIMER
+//    thread); both may run concurrently with everything else here.
+//  * shutdown() is called once, by the thread that ends the process, then
+//    thread_faults() once per thread row from that thread (for the run
+//    report). Other guest threads are not stopped first: until the host
+//    process exits they may still call discard(), kick(), place_thread()
+//    and the rest, so every method stays safe after shutdown().
+//  * None of these throws.
+#include <cstdint>
+#include <memory>
+#include <utility>
+
+#include "vmm/base/result.hpp"
+#include "vmm/memory/arg_memory.hpp"
+#include "vmm/memory/guest_memory.hpp"
+#include "vmm/platform/vcpu.hpp"
+
+namespace spanvm::process {
+
+// The process layer's handle on a guest thread that runs on another node,
+// held by its executor (the GuestThread at the origin that runs the thread's
+// system calls) beside the thread's platform::Vcpu. A local thread has no
+// link. All methods are called by the executor's host thread only, except
+// where noted.
+class RemoteLink {
+public:
+    virtual ~RemoteLink() = default;
+    // The guest tid of the thread (once, before the executor thread starts,
+    // by the thread that spawned it).
+    virtual void set_guest_tid(int tid) = 0;
+    // The guest thread ended (SYS_exit): tell its node. The vCPU is then
+    // dropped, never pooled.
+    virtual void on_thread_exit() = 0;
+    // The host thread on the remote node (as of the last trap).
+    virtual int remote_host_tid() const = 0;
+    // DSM read and write faults the thread took on its node (as of its last
+    // trap).
+    virtual std::pair<std::uint64_t, std::uint64_t> remote_faults() const = 0;
+    // System calls the thread's node ran itself (as of its last trap).
+    virtual std::uint64_t remote_local_syscalls() const = 0;
+    // Guest memory the trapped syscall reads or writes that the thread's
+    // node handles (vmm/memory/arg_memory.hpp); valid until the next run().
+    virtual memory::ArgMemory* arg_memory() = 0;
+    // The trapped syscall was dispatched; the vCPU's regs().rax holds its
+    // result (called before any signal delivery).
+    virtual void syscall_returned() = 0;
+};
+
+// The executor-side vCPU of a remote thread and its link. `link` is part of
+// the object `vcpu` owns (the cluster's RemoteVcpu implements both), so it
+// is valid exactly as long as `vcpu` is. Both null: no vCPU could be made.
+struct RemoteThreadVcpu {
+    std::unique_ptr<platform::Vcpu> vcpu;
+    RemoteLink* link = nullptr;
+};
+
+class RemoteThreads {
+public:
+    virtual ~RemoteThreads() = default;
+    // Puts guest RAM [user base, end) under the remote memory and waits
+    // until every node has joined.
+    virtual Result<void> attach_memory(memory::GuestMemory& mem) = 0;
+    // The vDSO's time page lives at `gva`: it becomes node-local (every
+    // node keeps its own time record there).
+    virtual Result<void> set_vdso_data(std::uint64_t gva) = 0;
+    // munmap / MADV_DONTNEED of guest RAM [gpa, gpa+len), page-aligned:
+    // afterwards every node reads zeros there.
+    virtual void discard(std::uint64_t gpa, std::uint64_t len) = 0;
+    // The node a new guest thread runs on (0 = here, the origin).
+    virtual unsigned place_thread() = 0;
+    virtual void thread_gone(unsigned node) = 0;
+    // The executor's vCPU for a new thread on `node` != 0: run() returns
+    // when the remote thread traps, and the next run() sends the result
+    // back.
+    virtual RemoteThreadVcpu create_vcpu(unsigned node, unsigned long vcpu_id) = 0;
+    // A signal is pending for `tid` on `node`: make it leave the guest.
+    virtual void kick(unsigned node, int tid) = 0;
+    // The program ended with `status`: every node stops its threads.
+    // Returns when they have acknowledged or a short timeout passed.
+    virtual void shutdown(int status) = 0;
+    // Remote-memory read and write faults taken here by host thread
+    // `host_tid` (an executor serving a remote thread).
+    virtual std::pair<std::uint64_t, std::uint64_t> thread_faults(int host_tid) = 0;
+};
+
+}  // namespace spanvm::process

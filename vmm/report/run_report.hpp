@@ -1,0 +1,82 @@
+#pragma once
+// What `spanvm run` reports at exit (--stats as text, --json as a file):
+// plain structs, no I/O. The process fills the thread rows
+// (ThreadTable::report), the cluster fills the machine rows and hot pages
+// (OriginCluster::report); run_report_text.cpp is the only place they are
+// rendered as text and run_report_json.cpp the only place they are
+// serialised.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace spanvm::report {
+
+// One guest thread. A thread on another node (node != 0) is served by an
+// executor at the origin: `host_tid` is then the executor's host thread and
+// `remote_host_tid` the thread's own on its node (0 until its first trap).
+struct ThreadReport {
+    int tid = 0;
+    unsigned node = 0;
+    unsigned vcpu = 0;
+    int host_tid = 0;
+    int remote_host_tid = 0;
+    std::uint64_t syscalls_local = 0;      // run where the thread runs
+    std::uint64_t syscalls_forwarded = 0;  // run by its executor at the origin
+    std::uint64_t exits_syscall = 0;
+    std::uint64_t exits_exception = 0;
+    std::uint64_t exits_other = 0;
+    std::uint64_t read_faults = 0;   // DSM faults (distributed mode)
+    std::uint64_t write_faults = 0;
+    std::string state;  // "running", "exited", ...
+};
+
+// A node's own counters, from its Stats message at shutdown (the origin's
+// are read directly).
+struct NodeCounters {
+    std::uint64_t bytes_sent = 0;
+    std::uint64_t bytes_received = 0;
+    std::uint64_t read_faults = 0;
+    std::uint64_t write_faults = 0;
+    std::uint64_t remote_fetches = 0;
+};
+
+// One row of the machine table.
+struct MachineReport {
+    unsigned id = 0;
+    std::string address;
+    std::uint16_t port = 0;
+    std::string endpoint;  // address:port as the logs write it ([v6]:port)
+    unsigned threads = 0;  // live guest threads placed there
+    std::optional<NodeCounters> counters;  // absent: the node sent none
+    std::string state;  // "origin", "up" or "stopped"
+};
+
+// One page of guest RAM by DSM traffic, at the origin.
+struct HotPage {
+    std::uint64_t guest_address = 0;
+    std::uint64_t read_faults = 0;
+    std::uint64_t write_faults = 0;
+    std::uint64_t invalidations = 0;
+    std::uint64_t bytes_sent = 0;
+};
+
+// The distributed mode's part of the report.
+struct ClusterReport {
+    std::vector<MachineReport> machines;
+    // Hottest first; false when the origin had no DSM to ask (no table).
+    bool has_hot_pages = false;
+    std::vector<HotPage> hot_pages;
+};
+
+struct RunReport {
+    std::string platform;         // "kvm" or "native"
+    std::string platform_reason;  // one line: which platform and why
+    int pid = 0;
+    unsigned vcpus_created = 0;
+    int exit_status = 0;
+    std::vector<ThreadReport> threads;
+    std::optional<ClusterReport> cluster;  // only for a program that spans hosts
+};
+
+}  // namespace spanvm::report

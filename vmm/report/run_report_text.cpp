@@ -1,0 +1,66 @@
+#include "vmm/report/run_report_text.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace spanvm::report {
+
+std::string render_thread_table(const std::vector<ThreadReport>& rows) {
+    // host-tid: the host thread running the guest thread; for a thread on
+    // another node, that node's host thread once it has trapped, and
+    // executor: the origin's host thread running its syscalls.
+    std::string out =
+        fmt::format("{:>8} {:>4} {:>5} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:<8}\n", "tid", "node",
+                    "vcpu", "host-tid", "executor", "sys-local", "sys-fwd", "exits-sys", "exits-exc", "exits-oth",
+                    "rd-flt", "wr-flt", "state");
+    for (const auto& r : rows) {
+        const bool remote = r.node != 0 && r.remote_host_tid != 0;
+        out += fmt::format("{:>8} {:>4} {:>5} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:<8}\n", r.tid,
+                           r.node, r.vcpu, remote ? r.remote_host_tid : r.host_tid,
+                           r.node != 0 ? fmt::format("{}", r.host_tid) : std::string("-"), r.syscalls_local,
+                           r.syscalls_forwarded, r.exits_syscall, r.exits_exception, r.exits_other, r.read_faults,
+                           r.write_faults, r.state);
+    }
+    return out;
+}
+
+std::string render_machine_table(const std::vector<MachineReport>& rows) {
+    std::string out = fmt::format("spanvm: machine table ({} nodes)\n{:>4}  {:<22} {:>7} {:>12} {:>12} {:>10} {:>10}  {}\n",
+                                  rows.size(), "node", "address", "threads", "bytes_sent", "bytes_recv", "rd_faults",
+                                  "wr_faults", "state");
+    for (const auto& m : rows) {
+        // A node's counters arrive with its Stats message at shutdown: "-" until then.
+        if (const auto& s = m.counters)
+            out += fmt::format("{:>4}  {:<22} {:>7} {:>12} {:>12} {:>10} {:>10}  {}\n", m.id, m.endpoint, m.threads,
+                               s->bytes_sent, s->bytes_received, s->read_faults, s->write_faults, m.state);
+        else
+            out += fmt::format("{:>4}  {:<22} {:>7} {:>12} {:>12} {:>10} {:>10}  {}\n", m.id, m.endpoint, m.threads,
+                               "-", "-", "-", "-", m.state);
+    }
+    return out;
+}
+
+std::string render_hot_pages(const std::vector<HotPage>& pages, std::size_t n) {
+    std::string out = fmt::format("spanvm: hot pages at the origin (top {})\n{:>18} {:>8} {:>8} {:>8} {:>10}\n", n,
+                                  "guest address", "rd", "wr", "inval", "bytes_sent");
+    const std::size_t shown = std::min(n, pages.size());
+    for (std::size_t i = 0; i < shown; ++i) {
+        const HotPage& p = pages[i];
+        out += fmt::format("{:>#18x} {:>8} {:>8} {:>8} {:>10}\n", p.guest_address, p.read_faults, p.write_faults,
+                           p.invalidations, p.bytes_sent);
+    }
+    return out;
+}
+
+std::string render_text(const RunReport& r) {
+    std::string out;
+    if (r.cluster) out += render_machine_table(r.cluster->machines);
+    out += fmt::format("spanvm: platform {}\nspanvm: thread table (pid {}, {} vCPUs created)\n", r.platform_reason,
+                       r.pid, r.vcpus_created);
+    out += render_thread_table(r.threads);
+    if (r.cluster && r.cluster->has_hot_pages) out += render_hot_pages(r.cluster->hot_pages, kTextHotPages);
+    return out;
+}
+
+}  // namespace spanvm::report
