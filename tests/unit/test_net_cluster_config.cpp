@@ -27,11 +27,9 @@ std::string spec_error(const std::string& spec) {
     }
     return "(no error)";
 }
-// Repository root, from this file's path (CMake passes absolute paths).
-std::string source_dir() {
-    std::string f = __FILE__;
-    return f.substr(0, f.rfind("/tests/unit/"));
-}
+// Repository root (tests/CMakeLists.txt defines it; __FILE__ may be relative
+// under a compiler cache).
+std::string source_dir() { return SPANVM_SOURCE_DIR; }
 const char* const two_nodes = R"(
 [cluster]
 name = "demo"
