@@ -136,7 +136,22 @@ void NodeRunner::start_thread(SpawnMsg m) {
         else
             timekeeper_ = std::move(*tk);
     }
-    auto v = platform_->create_vcpu(static_cast<unsigned long>(m.tid));
+    Result<std::unique_ptr<platform::Vcpu>> v = std::unique_ptr<platform::Vcpu>();
+    {
+        std::lock_guard lk(mu_);
+        if (!vcpu_pool_.empty()) {
+            v = std::move(vcpu_pool_.back());
+            vcpu_pool_.pop_back();
+        }
+    }
+    if (!*v) {
+        unsigned long id;
+        {
+            std::lock_guard lk(mu_);
+            id = next_vcpu_id_++;
+        }
+        v = platform_->create_vcpu(id);
+    }
     if (!v) failure_.fail(fmt::format("node {}: cannot create a vCPU for thread {}: {}", opts_.self, m.tid,
                                       v.error().message));
     auto t = std::make_shared<Thread>();
@@ -223,6 +238,7 @@ void NodeRunner::guest_loop(std::shared_ptr<Thread> t, std::unique_ptr<platform:
         if (r.exit) {
             std::lock_guard lk(mu_);
             threads_.erase(t->tid);
+            vcpu_pool_.push_back(std::move(v));
             return;
         }
         // A call's output handled here (read into a buffer on this node):

@@ -18,6 +18,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <map>
+#include <vector>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -67,6 +68,11 @@ private:
     ThreadFaults faults_;
     std::mutex mu_;
     std::map<int, std::shared_ptr<Thread>> threads_;
+    // vCPUs of ended threads, reused by the next Spawn (mu_). A KVM vCPU id
+    // stays taken until the VM closes and must be below KVM's limit, so ids
+    // are small and handed out once: next_vcpu_id_ (mu_), never the tid.
+    std::vector<std::unique_ptr<platform::Vcpu>> vcpu_pool_;
+    unsigned long next_vcpu_id_ = 0;
     std::condition_variable done_cv_;
     bool done_ = false;
 };
