@@ -34,6 +34,15 @@
 // reset). Bytes waiting unread in the socket count as traffic, so a stalled
 // local I/O thread does not blame the peer. Heartbeats never reach
 // on_message; a transport with heartbeats off still accepts them.
+//
+// Inside (net/transport.cpp wires the parts; each is internal to net/):
+// dialer (listening, dialling, inbound handshakes), peer_link (one
+// connection: reads, outbound handshake, state, failure), frame_writer (a
+// peer's queue; batched and direct writes), request_table (request/response
+// matching, deadlines), liveness (heartbeats, silence timeout); link_context
+// holds what they share. Lock order: a peer's FrameWriter mutex before
+// LinkContext::state_mu (no path holds both today); both are leaves
+// otherwise, and no user callback runs while either is held.
 #include <chrono>
 #include <cstdint>
 #include <functional>

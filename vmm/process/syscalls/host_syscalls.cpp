@@ -104,14 +104,11 @@ int64_t install_fd_pair(HostSyscallContext& ctx, const int host[2], bool cloexec
 }  // namespace detail
 
 int64_t host_syscall(HostSyscallContext& ctx, uint64_t nr, const SyscallArgs& a) {
-    if (nr >= detail::kMaxSyscallNr) return -ENOSYS;
-    detail::Handler h = detail::handlers().h[nr];
+    detail::Handler h = detail::handlers().find(nr);
     return h != nullptr ? h(ctx, a) : -ENOSYS;
 }
 
-bool is_host_syscall(uint64_t nr) {
-    return nr < detail::kMaxSyscallNr && detail::handlers().h[nr] != nullptr;
-}
+bool is_host_syscall(uint64_t nr) { return detail::handlers().find(nr) != nullptr; }
 
 std::string cpu_range_text(unsigned n) {
     if (n <= 1) return "0\n";

@@ -11,17 +11,12 @@
 #include <string>
 
 #include "vmm/process/syscalls/host_syscalls.hpp"
+#include "vmm/process/syscalls/syscall_table.hpp"
 
 namespace spanvm::process::detail {
 
 using Handler = int64_t (*)(HostSyscallContext&, const SyscallArgs&);
-
-inline constexpr size_t kMaxSyscallNr = 512;
-
-struct HandlerTable {
-    std::array<Handler, kMaxSyscallNr> h{};
-    void add(long nr, Handler f) { h[static_cast<size_t>(nr)] = f; }
-};
+using HandlerTable = SyscallTable<Handler>;
 
 void register_fs(HandlerTable& t);    // host_syscalls_fs.cpp: paths, stat, open
 void register_io(HandlerTable& t);    // host_syscalls_io.cpp: fd I/O, pipes, poll

@@ -1,0 +1,188 @@
+#include "net/peer_link.hpp"
+
+#include <boost/asio.hpp>
+#include <fmt/format.h>
+
+#include "net/handshake.hpp"
+#include "vmm/base/latency_trace.hpp"
+#include "vmm/base/log.hpp"
+
+namespace spanvm::net {
+
+namespace {
+constexpr std::size_t READ_CHUNK = 64 * 1024;
+}  // namespace
+
+PeerLink::PeerLink(LinkContext& ctx, LinkEvents& events, NodeId id, std::chrono::milliseconds silence_limit)
+    : ctx_(ctx),
+      events_(events),
+      id_(id),
+      decoder_(ctx.options.max_payload),
+      read_buf_(READ_CHUNK),
+      timer_(ctx.io) {
+    clock_.silence_limit = silence_limit;
+}
+
+bool PeerLink::stopping_or_failed() const { return ctx_.stopping || state_ == PeerState::failed; }
+
+// ---- writing ---------------------------------------------------------------
+
+void PeerLink::send(Bytes frame, bool batch) {
+    if (writer_.send(socket_, std::move(frame), batch)) asio::post(ctx_.io, [this] { start_write(); });
+}
+
+void PeerLink::enqueue(Bytes frame) {
+    if (stopping_or_failed()) return;  // a failure is already reported
+    writer_.push(std::move(frame));
+    start_write();
+}
+
+void PeerLink::start_write() {
+    if (state_ == PeerState::failed || ctx_.stopping) return;
+    std::vector<asio::const_buffer> bufs = writer_.take_batch(state_ == PeerState::connected);
+    if (bufs.empty()) return;
+    trace::mark("net.write", bufs.size());
+    asio::async_write(*socket_, bufs, [this](const boost::system::error_code& ec, std::size_t) {
+        writer_.batch_written();
+        if (stopping_or_failed()) return;
+        if (ec) return fail(describe_ec(ec));
+        start_write();
+    });
+}
+
+// ---- connecting and the handshake --------------------------------------------
+
+tcp::socket& PeerLink::new_socket() {
+    socket_ = std::make_unique<tcp::socket>(ctx_.io);
+    return *socket_;
+}
+
+void PeerLink::dialled() {
+    boost::system::error_code ignored;
+    socket_->set_option(tcp::no_delay(true), ignored);
+    set_state(PeerState::handshaking);
+    writer_.set_hello(make_hello());
+    arm_handshake_timer();
+    start_write();
+    start_read();
+}
+
+void PeerLink::adopt(tcp::socket socket, FrameDecoder decoder) {
+    timer_.cancel();
+    socket_ = std::make_unique<tcp::socket>(std::move(socket));
+    decoder_ = std::move(decoder);
+    writer_.set_hello(make_hello());
+    mark_connected();
+    if (drain_frames()) start_read();
+}
+
+Bytes PeerLink::make_hello() const {
+    Handshake h{ctx_.config.name, ctx_.self, id_, ctx_.options.protocol_version};
+    auto frame = make_frame(HANDSHAKE_TYPE, 0, 0, encode_handshake(h), ctx_.options.max_payload);
+    return frame ? std::move(*frame) : Bytes{};  // cannot fail: name <= 64 KiB by the u16 string prefix
+}
+
+void PeerLink::arm_handshake_timer() {
+    timer_.expires_after(ctx_.options.handshake_timeout);
+    timer_.async_wait([this](const boost::system::error_code& e) {
+        if (e || ctx_.stopping || state_ != PeerState::handshaking) return;
+        fail(fmt::format("handshake timed out after {} ms", ctx_.options.handshake_timeout.count()));
+    });
+}
+
+void PeerLink::mark_connected() {
+    timer_.cancel();
+    clock_.last_rx = clock_.last_heartbeat = Clock::now();
+    set_state(PeerState::connected);
+    log::debug("{}: connected", ctx_.config.describe(id_));
+    start_write();
+}
+
+void PeerLink::set_state(PeerState s) {
+    {
+        std::lock_guard lock(ctx_.state_mu);
+        state_ = s;
+    }
+    ctx_.state_cv.notify_all();
+}
+
+// ---- reading -------------------------------------------------------------------
+
+void PeerLink::start_read() {
+    socket_->async_read_some(asio::buffer(read_buf_), [this](const boost::system::error_code& ec, std::size_t n) {
+        if (stopping_or_failed()) return;
+        if (ec) {
+            std::string why = describe_ec(ec);
+            if (decoder_.buffered() != 0) why += " in the middle of a frame";
+            if (state_ == PeerState::handshaking) why += " during the handshake";
+            return fail(why);
+        }
+        clock_.last_rx = Clock::now();
+        trace::mark("net.read", n);
+        decoder_.feed(ByteView(read_buf_.data(), n));
+        if (drain_frames()) start_read();
+    });
+}
+
+// Dispatches every complete buffered frame. False if the peer failed or the
+// transport is stopping (reading must not continue).
+bool PeerLink::drain_frames() {
+    for (;;) {
+        if (stopping_or_failed()) return false;
+        auto next = decoder_.next();
+        if (!next) {
+            fail("bad frame: " + next.error().message);
+            return false;
+        }
+        if (!*next) return true;
+        Frame& f = **next;
+        if (state_ == PeerState::handshaking) {
+            std::string why;
+            if (f.header.type != HANDSHAKE_TYPE || f.header.flags != 0) {
+                why = fmt::format("expected a handshake, got type {:#06x}", f.header.type);
+            } else if (auto h = decode_handshake(f.payload); !h) {
+                why = "malformed handshake: " + h.error().message;
+            } else {
+                why = check_handshake(*h, ctx_.config.name, ctx_.self, id_, ctx_.options.protocol_version);
+            }
+            if (!why.empty()) {
+                fail("handshake rejected: " + why);
+                return false;
+            }
+            mark_connected();
+            continue;
+        }
+        if (auto why = events_.on_frame(id_, f); !why.empty()) {
+            fail(why);
+            return false;
+        }
+    }
+}
+
+bool PeerLink::has_unread_bytes() {
+    boost::system::error_code ec;
+    return socket_->available(ec) > 0 && !ec;
+}
+
+// ---- failure and shutdown ------------------------------------------------------
+
+void PeerLink::fail(const std::string& what) {
+    if (state_ == PeerState::failed) return;
+    std::string reason = fmt::format("{}: {}", ctx_.config.describe(id_), what);
+    {
+        std::lock_guard lock(ctx_.state_mu);
+        state_ = PeerState::failed;
+        failure_ = reason;
+    }
+    ctx_.state_cv.notify_all();
+    writer_.close(socket_);
+    timer_.cancel();
+    events_.on_link_failed(id_, reason);
+}
+
+void PeerLink::close() {
+    writer_.close(socket_);
+    timer_.cancel();
+}
+
+}  // namespace spanvm::net

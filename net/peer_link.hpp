@@ -1,0 +1,96 @@
+#pragma once
+// Internal to the transport (see net/link_context.hpp). One peer's
+// connection: socket, read loop and frame decoding, the handshake on an
+// outbound connection, the connection state, its writer and liveness clock,
+// and failure. The Dialer creates the connection; PeerLink runs it.
+//
+// State: connecting -> handshaking (we dialled; our handshake is out) ->
+// connected -> failed (permanent), or connecting -> connected (the peer
+// dialled us and the Dialer checked its handshake). state is written on the
+// I/O thread under LinkContext::state_mu; failure() is guarded by it.
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "net/frame_decoder.hpp"
+#include "net/frame_writer.hpp"
+#include "net/link_context.hpp"
+#include "net/liveness.hpp"
+#include "net/wire_frame.hpp"
+
+namespace spanvm::net {
+
+enum class PeerState { connecting, handshaking, connected, failed };
+
+// What a PeerLink reports to the transport that owns it (I/O thread, no lock held).
+class LinkEvents {
+public:
+    virtual ~LinkEvents() = default;
+    // A frame from the connected peer. Returns a protocol-violation reason
+    // (the link then fails with it), empty if the frame was fine.
+    virtual std::string on_frame(NodeId from, Frame& f) = 0;
+    // The link has just failed: its state, socket and queue are closed.
+    virtual void on_link_failed(NodeId peer, const std::string& reason) = 0;
+};
+
+class PeerLink {
+public:
+    PeerLink(LinkContext& ctx, LinkEvents& events, NodeId id, std::chrono::milliseconds silence_limit);
+
+    NodeId id() const { return id_; }
+    // Read on the I/O thread freely, elsewhere under ctx.state_mu.
+    PeerState state() const { return state_; }
+    const std::string& failure() const { return failure_; }  // under ctx.state_mu
+
+    // ---- any thread ----
+    // Sends a frame (see FrameWriter: direct write, or queued for the I/O
+    // thread). `batch`: only queue it.
+    void send(Bytes frame, bool batch);
+
+    // ---- I/O thread ----
+    // Used by the Dialer while connecting: a fresh socket for the next
+    // attempt, and the timer (dial retry / connect deadline, later the
+    // handshake deadline).
+    tcp::socket& new_socket();
+    tcp::socket& socket() { return *socket_; }
+    boost::asio::steady_timer& timer() { return timer_; }
+    // Our dial succeeded: send our handshake, read theirs (handshake_timeout).
+    void dialled();
+    // The peer dialled us and its handshake was accepted; `decoder` may
+    // already hold frames sent after it.
+    void adopt(tcp::socket socket, FrameDecoder decoder);
+
+    void enqueue(Bytes frame);  // queue and start writing (dropped once failed or stopping)
+    void start_write();
+    void fail(const std::string& what);  // no-op once failed
+    void close();                        // at shutdown: no report
+
+    PeerClock& clock() { return clock_; }
+    bool has_unread_bytes();  // bytes wait in the socket
+
+private:
+    Bytes make_hello() const;
+    void arm_handshake_timer();
+    void mark_connected();
+    void set_state(PeerState s);
+    void start_read();
+    bool drain_frames();
+    bool stopping_or_failed() const;
+
+    LinkContext& ctx_;
+    LinkEvents& events_;
+    const NodeId id_;
+    std::unique_ptr<tcp::socket> socket_;
+    FrameDecoder decoder_;
+    Bytes read_buf_;
+    FrameWriter writer_;
+    boost::asio::steady_timer timer_;
+    PeerState state_ = PeerState::connecting;
+    std::string failure_;
+    PeerClock clock_;
+};
+
+}  // namespace spanvm::net

@@ -1,0 +1,25 @@
+#pragma once
+// Internal to the process_syscalls*.cpp files: the handler table of the
+// emulated process syscalls (see syscall_table.hpp) and the helpers they
+// share. Not part of the public API.
+#include <cerrno>
+#include <cstdint>
+
+#include "vmm/base/result.hpp"
+#include "vmm/process/syscalls/syscall_gate.hpp"
+#include "vmm/process/syscalls/syscall_table.hpp"
+
+namespace spanvm::process::detail {
+
+using ProcessHandler = int64_t (*)(GuestThread&, const SyscallRequest&);
+using ProcessHandlerTable = SyscallTable<ProcessHandler>;
+
+void register_process_memory(ProcessHandlerTable& t);   // process_syscalls_memory.cpp: mmap, brk, madvise
+void register_process_threads(ProcessHandlerTable& t);  // process_syscalls_threads.cpp: clone, exec, exit, futex
+void register_process_signals(ProcessHandlerTable& t);  // process_syscalls_signals.cpp: signals, itimers, kill
+void register_process_misc(ProcessHandlerTable& t);     // process_syscalls_misc.cpp: ids, limits, scheduling
+
+// -errno of an Error (EINVAL if it carries no code).
+inline int64_t err(const Error& e) { return -(e.code ? e.code : EINVAL); }
+
+}  // namespace spanvm::process::detail

@@ -1,0 +1,175 @@
+// Emulated process syscalls, memory: the guest address space (mmap, munmap,
+// mprotect, mremap, brk, madvise, mincore) and the calls accepted as no-ops.
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <mutex>
+#include <optional>
+
+#include "vmm/process/process.hpp"
+#include "vmm/process/syscalls/process_syscalls_detail.hpp"
+#include "vmm/process/threads/guest_thread.hpp"
+
+namespace spanvm::process::detail {
+
+namespace {
+
+int64_t sys_mmap(GuestThread& t, const SyscallRequest& r) {
+    Process& p = t.process();
+    const uint64_t addr = r.args[0], len = r.args[1];
+    const int prot = static_cast<int>(r.args[2]), flags = static_cast<int>(r.args[3]);
+    const int fd = static_cast<int>(r.args[4]);
+    const uint64_t off = r.args[5];
+    const bool anon = flags & MAP_ANONYMOUS;
+    if (len == 0) return -EINVAL;
+    if (!anon && (off % layout::kPageSize)) return -EINVAL;
+    FdRef file;
+    std::optional<FileRef> fref;
+    if (!anon) {
+        file = p.fds().acquire(fd);
+        if (!file) return -EBADF;
+        // A writable shared file mapping would need write-back to the file;
+        // spanvm copies file contents into guest RAM instead of mapping them.
+        if ((flags & MAP_TYPE) != MAP_PRIVATE && (prot & PROT_WRITE)) {
+            p.report_unsupported_feature("writable MAP_SHARED file mappings");
+            return -ENODEV;
+        }
+        fref = FileRef{fd, off, {}};
+    }
+    std::lock_guard lk(p.aspace_mutex());
+    auto m = p.aspace().map(addr, len, prot, flags, fref);
+    if (!m) {
+        if (m.error().code == ENOMEM) p.report_out_of_memory(len);
+        return err(m.error());
+    }
+    p.discard(m->released);
+    p.sync_host_protection(m->addr, m->addr + len);
+    if (file) {
+        // Copy the file's bytes; the tail past EOF stays zero (the address
+        // space invariant guarantees fresh ranges read as zero).
+        uint8_t* dst = p.platform().memory().host_ptr(m->addr, layout::page_align_up(len));
+        uint64_t done = 0;
+        while (done < len) {
+            ssize_t n = ::pread(file->fd(), dst + done, len - done, static_cast<off_t>(off + done));
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0) {
+                int e = errno;
+                auto rel = p.aspace().unmap(m->addr, len);
+                if (rel) p.discard(*rel);
+                p.sync_host_protection(m->addr, m->addr + len);
+                return -e;
+            }
+            if (n == 0) break;
+            done += static_cast<uint64_t>(n);
+        }
+    }
+    return static_cast<int64_t>(m->addr);
+}
+
+int64_t sys_munmap(GuestThread& t, const SyscallRequest& r) {
+    Process& p = t.process();
+    std::lock_guard lk(p.aspace_mutex());
+    auto rel = p.aspace().unmap(r.args[0], r.args[1]);
+    if (!rel) return err(rel.error());
+    p.discard(*rel);
+    p.sync_host_protection(r.args[0], r.args[0] + r.args[1]);
+    return 0;
+}
+
+int64_t sys_mprotect(GuestThread& t, const SyscallRequest& r) {
+    Process& p = t.process();
+    std::lock_guard lk(p.aspace_mutex());
+    auto res = p.aspace().protect(r.args[0], r.args[1], static_cast<int>(r.args[2]));
+    if (!res) return err(res.error());
+    p.sync_host_protection(r.args[0], r.args[0] + r.args[1]);
+    return 0;
+}
+
+int64_t sys_mremap(GuestThread& t, const SyscallRequest& r) {
+    Process& p = t.process();
+    std::lock_guard lk(p.aspace_mutex());
+    auto plan = p.aspace().remap(r.args[0], r.args[1], r.args[2], static_cast<int>(r.args[3]), r.args[4]);
+    if (!plan) {
+        if (plan.error().code == ENOMEM) p.report_out_of_memory(r.args[2]);
+        return err(plan.error());
+    }
+    const uint64_t old_addr = r.args[0], old_len = r.args[1], new_len = r.args[2];
+    // The old range may already be released in the bookkeeping while its
+    // bytes are still to be copied: allow both ranges, copy, then re-sync.
+    p.host_allow(plan->new_addr, layout::page_align_up(new_len));
+    if (plan->copy) {
+        auto& c = *plan->copy;
+        auto& mem = p.platform().memory();
+        p.host_allow(c.from, layout::page_align_up(c.len));
+        std::memmove(mem.host_ptr(c.to, c.len), mem.host_ptr(c.from, c.len), c.len);
+    }
+    p.discard(plan->released);
+    p.sync_host_protection(old_addr, old_addr + layout::page_align_up(old_len));
+    p.sync_host_protection(plan->new_addr, plan->new_addr + layout::page_align_up(new_len));
+    return static_cast<int64_t>(plan->new_addr);
+}
+
+int64_t sys_brk(GuestThread& t, const SyscallRequest& r) {
+    Process& p = t.process();
+    std::lock_guard lk(p.aspace_mutex());
+    const uint64_t before = p.aspace().brk_end();
+    auto b = p.aspace().brk(r.args[0]);
+    p.discard(b.released);
+    if (b.brk != before)
+        p.sync_host_protection(std::min(before, b.brk), std::max(before, b.brk));
+    return static_cast<int64_t>(b.brk);
+}
+
+// Departure: MADV_DONTNEED on a private *file* mapping zeroes the range
+// instead of re-reading the file (spanvm copies file contents at mmap time
+// and keeps no file reference). glibc and the workloads spanvm targets only
+// use it on anonymous memory.
+int64_t sys_madvise(GuestThread& t, const SyscallRequest& r) {
+    Process& p = t.process();
+    if (static_cast<int>(r.args[2]) != MADV_DONTNEED) return 0;  // advice only
+    std::lock_guard lk(p.aspace_mutex());
+    auto rel = p.aspace().madvise_dontneed(r.args[0], r.args[1]);
+    if (!rel) return err(rel.error());
+    p.discard(*rel);
+    return 0;
+}
+
+// Every mapped guest page is resident (guest RAM is host memory; a page not
+// yet touched is still "in core" in the sense that touching it never waits
+// for I/O). Unmapped ranges give ENOMEM as on Linux.
+int64_t sys_mincore(GuestThread& t, const SyscallRequest& r) {
+    Process& p = t.process();
+    const uint64_t addr = r.args[0], len = r.args[1];
+    if (addr % layout::kPageSize) return -EINVAL;
+    const uint64_t pages = layout::page_align_up(len) / layout::kPageSize;
+    if (len == 0) return 0;
+    uint8_t* vec = p.mem().ptr(r.args[2], pages);
+    if (!vec) return -EFAULT;
+    {
+        std::lock_guard lk(p.aspace_mutex());
+        if (!p.aspace().covers(addr, layout::page_align_up(len))) return -ENOMEM;
+    }
+    std::memset(vec, 1, pages);
+    return 0;
+}
+
+int64_t sys_accept_noop(GuestThread&, const SyscallRequest&) { return 0; }
+
+}  // namespace
+
+void register_process_memory(ProcessHandlerTable& t) {
+    t.add(SYS_mmap, sys_mmap);
+    t.add(SYS_munmap, sys_munmap);
+    t.add(SYS_mprotect, sys_mprotect);
+    t.add(SYS_mremap, sys_mremap);
+    t.add(SYS_brk, sys_brk);
+    t.add(SYS_madvise, sys_madvise);
+    t.add(SYS_mincore, sys_mincore);
+    // Accepted, no effect: guest RAM is always resident and never written back.
+    for (long nr : {SYS_msync, SYS_mlock, SYS_munlock, SYS_mlockall, SYS_munlockall}) t.add(nr, sys_accept_noop);
+}
+
+}  // namespace spanvm::process::detail

@@ -1,0 +1,164 @@
+// Emulated process syscalls, misc: identity (pids, groups, sessions), child
+// waits (there are no children), resource limits, uname, CPU affinity and
+// scheduling, arch_prctl, personality and prctl.
+#include <asm/prctl.h>
+#include <sched.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+
+#include "vmm/process/process.hpp"
+#include "vmm/process/syscalls/process_syscalls_detail.hpp"
+#include "vmm/process/threads/guest_thread.hpp"
+
+namespace spanvm::process::detail {
+
+namespace {
+
+// prlimit64 for the guest process (getrlimit/setrlimit are rewritten to it).
+int64_t guest_prlimit(Process& p, const SyscallRequest& r) {
+    if (r.args[0] != 0 && static_cast<pid_t>(r.args[0]) != p.pid()) return -ESRCH;
+    const int res = static_cast<int>(r.args[1]);
+    struct rlimit cur {};
+    switch (res) {
+        case RLIMIT_STACK: cur = {layout::kDefaultStackSize, RLIM_INFINITY}; break;
+        case RLIMIT_NOFILE: cur = {static_cast<rlim_t>(p.fds().limit()), static_cast<rlim_t>(FdTable::kMaxLimit)}; break;
+        case RLIMIT_AS:
+        case RLIMIT_DATA: cur = {p.config().mem_size, p.config().mem_size}; break;
+        default:
+            if (::getrlimit(res, &cur) != 0) return -errno;
+    }
+    if (r.args[3] && !p.mem().write(r.args[3], cur)) return -EFAULT;
+    if (r.args[2]) {
+        auto nl = p.mem().read<struct rlimit>(r.args[2]);
+        if (!nl) return -EFAULT;
+        if (nl->rlim_cur > nl->rlim_max) return -EINVAL;
+        if (res == RLIMIT_NOFILE) p.fds().set_limit(static_cast<int>(std::min<rlim_t>(nl->rlim_cur, FdTable::kMaxLimit)));
+        // Other limits are recorded nowhere: the guest's memory and stack
+        // are bounded by --mem, not by rlimits.
+    }
+    return 0;
+}
+
+int64_t sys_sched_getaffinity(GuestThread& t, const SyscallRequest& r) {
+    Process& p = t.process();
+    const uint64_t len = r.args[1];
+    const unsigned n = p.config().vcpus;
+    const uint64_t bytes = ((n + 63) / 64) * 8;
+    if (len < bytes || (len & 7)) return -EINVAL;
+    uint8_t* out = p.mem().ptr(r.args[2], bytes);
+    if (!out) return -EFAULT;
+    std::memset(out, 0, bytes);
+    for (unsigned i = 0; i < n; ++i) out[i / 8] |= static_cast<uint8_t>(1u << (i % 8));
+    return static_cast<int64_t>(bytes);
+}
+
+int64_t sys_arch_prctl(GuestThread& t, const SyscallRequest& r) {
+    Process& p = t.process();
+    switch (r.args[0]) {
+        case ARCH_SET_FS: return t.set_fs_base(r.args[1]) ? 0 : -EINVAL;
+        case ARCH_SET_GS: return t.set_gs_base(r.args[1]) ? 0 : -EINVAL;
+        case ARCH_GET_FS:
+        case ARCH_GET_GS: {
+            auto v = r.args[0] == ARCH_GET_FS ? t.fs_base() : t.gs_base();
+            if (!v) return -EINVAL;
+            return p.mem().write(r.args[1], *v) ? 0 : -EFAULT;
+        }
+        default: return -EINVAL;
+    }
+}
+
+int64_t sys_prlimit64(GuestThread& t, const SyscallRequest& r) { return guest_prlimit(t.process(), r); }
+
+int64_t sys_getrlimit(GuestThread& t, const SyscallRequest& r) {
+    return guest_prlimit(t.process(), SyscallRequest{SYS_prlimit64, {0, r.args[0], 0, r.args[1], 0, 0}});
+}
+
+int64_t sys_setrlimit(GuestThread& t, const SyscallRequest& r) {
+    return guest_prlimit(t.process(), SyscallRequest{SYS_prlimit64, {0, r.args[0], r.args[1], 0, 0, 0}});
+}
+
+int64_t sys_getpid(GuestThread& t, const SyscallRequest&) { return t.process().pid(); }
+int64_t sys_gettid(GuestThread& t, const SyscallRequest&) { return t.row().tid; }
+int64_t sys_getppid(GuestThread&, const SyscallRequest&) { return ::getppid(); }
+int64_t sys_getpgrp(GuestThread&, const SyscallRequest&) { return ::getpgrp(); }
+int64_t sys_getsid(GuestThread&, const SyscallRequest&) { return ::getsid(0); }
+int64_t sys_getpgid(GuestThread&, const SyscallRequest&) { return ::getpgid(0); }
+
+int64_t sys_setpgid(GuestThread& t, const SyscallRequest& r) {
+    Process& p = t.process();
+    // The guest process is the VMM process: only "self" is valid.
+    const pid_t pid = static_cast<pid_t>(r.args[0]), pgid = static_cast<pid_t>(r.args[1]);
+    if (pid != 0 && pid != p.pid()) return -ESRCH;
+    if (pgid != 0 && pgid != p.pid() && pgid != ::getpgrp()) return -EPERM;
+    return ::setpgid(0, pgid == p.pid() ? 0 : pgid) == 0 ? 0 : -errno;
+}
+
+int64_t sys_setsid(GuestThread& t, const SyscallRequest&) { return ::setsid() >= 0 ? t.process().pid() : -errno; }
+
+int64_t sys_no_children(GuestThread&, const SyscallRequest&) { return -ECHILD; }
+
+int64_t sys_uname(GuestThread& t, const SyscallRequest& r) {
+    auto* u = t.process().mem().ptr(r.args[0], sizeof(struct utsname));
+    if (!u) return -EFAULT;
+    return ::uname(reinterpret_cast<struct utsname*>(u)) == 0 ? 0 : -errno;
+}
+
+// Placement is spanvm's, not the guest's.
+int64_t sys_sched_setaffinity(GuestThread&, const SyscallRequest&) { return 0; }
+
+int64_t sys_sched_yield(GuestThread&, const SyscallRequest&) {
+    ::sched_yield();
+    return 0;
+}
+
+int64_t sys_getcpu(GuestThread& t, const SyscallRequest& r) {
+    Process& p = t.process();
+    const uint32_t cpu = t.row().vcpu_id % std::max(1u, p.config().vcpus), node = 0;
+    if (r.args[0] && !p.mem().write(r.args[0], cpu)) return -EFAULT;
+    if (r.args[1] && !p.mem().write(r.args[1], node)) return -EFAULT;
+    return 0;
+}
+
+int64_t sys_personality(GuestThread&, const SyscallRequest&) { return 0; }
+
+// PR_SET_NAME / PR_GET_NAME and friends: accepted, no effect.
+int64_t sys_prctl(GuestThread& t, const SyscallRequest& r) {
+    return r.args[0] == PR_GET_NAME
+               ? (t.process().mem().write(r.args[1], std::array<char, 16>{'g', 'u', 'e', 's', 't'}) ? 0 : -EFAULT)
+               : 0;
+}
+
+}  // namespace
+
+void register_process_misc(ProcessHandlerTable& t) {
+    t.add(SYS_getpid, sys_getpid);
+    t.add(SYS_gettid, sys_gettid);
+    t.add(SYS_getppid, sys_getppid);
+    t.add(SYS_getpgrp, sys_getpgrp);
+    t.add(SYS_getsid, sys_getsid);
+    t.add(SYS_getpgid, sys_getpgid);
+    t.add(SYS_setpgid, sys_setpgid);
+    t.add(SYS_setsid, sys_setsid);
+    t.add(SYS_wait4, sys_no_children);
+    t.add(SYS_waitid, sys_no_children);
+    t.add(SYS_prlimit64, sys_prlimit64);
+    t.add(SYS_getrlimit, sys_getrlimit);
+    t.add(SYS_setrlimit, sys_setrlimit);
+    t.add(SYS_uname, sys_uname);
+    t.add(SYS_sched_getaffinity, sys_sched_getaffinity);
+    t.add(SYS_sched_setaffinity, sys_sched_setaffinity);
+    t.add(SYS_sched_yield, sys_sched_yield);
+    t.add(SYS_getcpu, sys_getcpu);
+    t.add(SYS_arch_prctl, sys_arch_prctl);
+    t.add(SYS_personality, sys_personality);
+    t.add(SYS_prctl, sys_prctl);
+}
+
+}  // namespace spanvm::process::detail

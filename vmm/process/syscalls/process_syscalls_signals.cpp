@@ -1,0 +1,209 @@
+// Emulated process syscalls, signals: actions, masks, the alternate stack,
+// waiting for and sending signals (the guest is the only process), and the
+// ITIMER_REAL interval timer behind setitimer/getitimer/alarm.
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <optional>
+
+#include "vmm/process/process.hpp"
+#include "vmm/process/syscalls/process_syscalls_detail.hpp"
+#include "vmm/process/threads/guest_thread.hpp"
+
+namespace spanvm::process::detail {
+
+namespace {
+
+int64_t sys_rt_sigaction(GuestThread& t, const SyscallRequest& r) {
+    Process& p = t.process();
+    if (r.args[3] != 8) return -EINVAL;
+    KernelSigaction act{}, old{};
+    const KernelSigaction* actp = nullptr;
+    if (r.args[1]) {
+        auto a = p.mem().read<KernelSigaction>(r.args[1]);
+        if (!a) return -EFAULT;
+        act = *a;
+        actp = &act;
+    }
+    int64_t res = p.signals().exchange(static_cast<int>(r.args[0]), actp, r.args[2] ? &old : nullptr);
+    if (res == 0 && r.args[2] && !p.mem().write(r.args[2], old)) return -EFAULT;
+    return res;
+}
+
+int64_t sys_rt_sigprocmask(GuestThread& t, const SyscallRequest& r) {
+    if (r.args[3] != 8) return -EINVAL;
+    Process& p = t.process();
+    std::atomic<uint64_t>& mask = t.row().sigmask;
+    const uint64_t old = mask.load();
+    if (r.args[1]) {
+        auto set = p.mem().read<uint64_t>(r.args[1]);
+        if (!set) return -EFAULT;
+        uint64_t m = old;
+        switch (r.args[0]) {
+            case SIG_BLOCK: m |= *set; break;
+            case SIG_UNBLOCK: m &= ~*set; break;
+            case SIG_SETMASK: m = *set; break;
+            default: return -EINVAL;
+        }
+        // Signals this unblocks are delivered on the way out of this call.
+        mask = m & ~SignalTable::kUnblockable;
+    }
+    if (r.args[2] && !p.mem().write(r.args[2], old)) return -EFAULT;
+    return 0;
+}
+
+SigInfoFields user_info(Process& p, int code) { return {code, p.pid(), static_cast<uint32_t>(::getuid())}; }
+
+int64_t sys_sigaltstack(GuestThread& t, const SyscallRequest& r) {
+    Process& p = t.process();
+    AltStack& as = t.row().altstack;
+    const uint64_t sp = t.regs().rsp;
+    const bool on = !(as.flags & SS_DISABLE) && sp > as.sp && sp - as.sp <= as.size;
+    if (r.args[1]) {
+        stack_t old{};
+        old.ss_sp = reinterpret_cast<void*>(as.sp);
+        old.ss_size = as.size;
+        old.ss_flags = on ? SS_ONSTACK : (as.flags & SS_DISABLE);
+        if (!p.mem().write(r.args[1], old)) return -EFAULT;
+    }
+    if (r.args[0]) {
+        auto ns = p.mem().read<stack_t>(r.args[0]);
+        if (!ns) return -EFAULT;
+        if (on) return -EPERM;
+        constexpr int kSsAutodisarm = 1 << 31;  // accepted; departure: not honoured
+        const int mode = ns->ss_flags & ~kSsAutodisarm;
+        if (mode != 0 && mode != SS_DISABLE && mode != SS_ONSTACK) return -EINVAL;
+        if (mode == SS_DISABLE) {
+            as = AltStack{};
+        } else {
+            if (ns->ss_size < static_cast<size_t>(MINSIGSTKSZ)) return -ENOMEM;
+            as = AltStack{reinterpret_cast<uint64_t>(ns->ss_sp), ns->ss_size, 0};
+        }
+    }
+    return 0;
+}
+
+// timeval <-> IntervalTimer::Duration (microseconds).
+IntervalTimer::Duration from_timeval(const struct timeval& tv) {
+    return std::chrono::seconds(tv.tv_sec) + std::chrono::microseconds(tv.tv_usec);
+}
+struct timeval to_timeval(IntervalTimer::Duration d) {
+    struct timeval tv {};
+    tv.tv_sec = d.count() / 1000000;
+    tv.tv_usec = d.count() % 1000000;
+    return tv;
+}
+
+// Only ITIMER_REAL is emulated; ITIMER_VIRTUAL/PROF would need per-vCPU
+// CPU-time accounting (departure: EINVAL, logged once).
+int64_t sys_setitimer(GuestThread& t, const SyscallRequest& r) {
+    Process& p = t.process();
+    if (static_cast<int>(r.args[0]) != ITIMER_REAL) {
+        p.report_unsupported_feature("setitimer(ITIMER_VIRTUAL/ITIMER_PROF)");
+        return -EINVAL;
+    }
+    IntervalTimer::Value nv{};
+    if (r.args[1]) {
+        auto v = p.mem().read<struct itimerval>(r.args[1]);
+        if (!v) return -EFAULT;
+        for (const auto& tv : {v->it_value, v->it_interval})
+            if (tv.tv_sec < 0 || tv.tv_usec < 0 || tv.tv_usec >= 1000000) return -EINVAL;
+        nv = {from_timeval(v->it_value), from_timeval(v->it_interval)};
+    }
+    auto old = r.args[1] ? p.itimer().set(nv) : p.itimer().get();
+    if (r.args[2]) {
+        struct itimerval ov {};
+        ov.it_value = to_timeval(old.value);
+        ov.it_interval = to_timeval(old.interval);
+        if (!p.mem().write(r.args[2], ov)) return -EFAULT;
+    }
+    return 0;
+}
+
+int64_t sys_getitimer(GuestThread& t, const SyscallRequest& r) {
+    Process& p = t.process();
+    if (static_cast<int>(r.args[0]) != ITIMER_REAL) {
+        p.report_unsupported_feature("getitimer(ITIMER_VIRTUAL/ITIMER_PROF)");
+        return -EINVAL;
+    }
+    auto v = p.itimer().get();
+    struct itimerval ov {};
+    ov.it_value = to_timeval(v.value);
+    ov.it_interval = to_timeval(v.interval);
+    return p.mem().write(r.args[1], ov) ? 0 : -EFAULT;
+}
+
+// alarm(2): seconds left on the previous alarm, rounded to nearest (never 0
+// for an armed one), as Linux does.
+int64_t sys_alarm(GuestThread& t, const SyscallRequest& r) {
+    Process& p = t.process();
+    const auto secs = std::chrono::seconds(static_cast<unsigned>(r.args[0]));
+    auto old = p.itimer().set({std::chrono::duration_cast<IntervalTimer::Duration>(secs), {}});
+    if (old.value.count() == 0) return 0;
+    const int64_t left = (old.value.count() + 500000) / 1000000;
+    return left ? left : 1;
+}
+
+int64_t sys_rt_sigreturn(GuestThread& t, const SyscallRequest&) { return t.sigreturn(); }
+
+int64_t sys_rt_sigpending(GuestThread& t, const SyscallRequest& r) {
+    Process& p = t.process();
+    if (r.args[1] != 8) return -EINVAL;
+    const uint64_t pend = p.signals().pending(t.row()) & t.row().sigmask.load();
+    return p.mem().write(r.args[0], pend) ? 0 : -EFAULT;
+}
+
+int64_t sys_pause(GuestThread& t, const SyscallRequest&) { return t.wait_for_signal(std::nullopt); }
+
+int64_t sys_rt_sigsuspend(GuestThread& t, const SyscallRequest& r) {
+    if (r.args[1] != 8) return -EINVAL;
+    auto m = t.process().mem().read<uint64_t>(r.args[0]);
+    if (!m) return -EFAULT;
+    return t.wait_for_signal(*m);
+}
+
+int64_t sys_kill(GuestThread& t, const SyscallRequest& r) {
+    Process& p = t.process();
+    // The guest is the only process: pid, 0 (its group) and -1 (all
+    // it may signal) all mean itself.
+    const pid_t pid = static_cast<pid_t>(r.args[0]);
+    if (pid != p.pid() && pid != 0 && pid != -1 && pid != -p.pid()) return -ESRCH;
+    return p.send_signal(&t, static_cast<int>(r.args[1]), 0, user_info(p, SI_USER));
+}
+
+int64_t sys_tgkill(GuestThread& t, const SyscallRequest& r) {
+    Process& p = t.process();
+    if (static_cast<pid_t>(r.args[0]) != p.pid()) return static_cast<int>(r.args[0]) <= 0 ? -EINVAL : -ESRCH;
+    if (static_cast<int>(r.args[1]) <= 0) return -EINVAL;
+    return p.send_signal(&t, static_cast<int>(r.args[2]), static_cast<int>(r.args[1]), user_info(p, SI_TKILL));
+}
+
+int64_t sys_tkill(GuestThread& t, const SyscallRequest& r) {
+    Process& p = t.process();
+    if (static_cast<int>(r.args[0]) <= 0) return -EINVAL;
+    return p.send_signal(&t, static_cast<int>(r.args[1]), static_cast<int>(r.args[0]), user_info(p, SI_TKILL));
+}
+
+}  // namespace
+
+void register_process_signals(ProcessHandlerTable& t) {
+    t.add(SYS_rt_sigaction, sys_rt_sigaction);
+    t.add(SYS_rt_sigprocmask, sys_rt_sigprocmask);
+    t.add(SYS_sigaltstack, sys_sigaltstack);
+    t.add(SYS_rt_sigreturn, sys_rt_sigreturn);
+    t.add(SYS_rt_sigpending, sys_rt_sigpending);
+    t.add(SYS_pause, sys_pause);
+    t.add(SYS_rt_sigsuspend, sys_rt_sigsuspend);
+    t.add(SYS_kill, sys_kill);
+    t.add(SYS_tgkill, sys_tgkill);
+    t.add(SYS_tkill, sys_tkill);
+    t.add(SYS_alarm, sys_alarm);
+    t.add(SYS_setitimer, sys_setitimer);
+    t.add(SYS_getitimer, sys_getitimer);
+}
+
+}  // namespace spanvm::process::detail

@@ -1,0 +1,253 @@
+// Emulated process syscalls, threads: clone (threads only), exit, exec, the
+// tid and robust-list words, and futexes. New processes (fork, vfork,
+// execveat, clone without CLONE_VM|CLONE_THREAD) are reported unsupported.
+#include <linux/futex.h>
+#include <sched.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <climits>
+#include <ctime>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "vmm/process/process.hpp"
+#include "vmm/process/syscalls/process_syscalls_detail.hpp"
+#include "vmm/process/syscalls/syscall_names.hpp"
+#include "vmm/process/threads/guest_thread.hpp"
+
+namespace spanvm::process::detail {
+
+namespace {
+
+constexpr uint64_t kCloneThreadFlags = CLONE_VM | CLONE_THREAD | CLONE_SIGHAND;
+
+int64_t sys_clone(GuestThread& t, const SyscallRequest& r) {
+    const uint64_t flags = r.args[0], stack = r.args[1], ptid = r.args[2], ctid = r.args[3], tls = r.args[4];
+    Process& p = t.process();
+    if ((flags & kCloneThreadFlags) != kCloneThreadFlags) {
+        p.report_unsupported_feature("fork/clone without CLONE_VM|CLONE_THREAD (new processes)");
+        return -ENOSYS;
+    }
+    ThreadStart start;
+    start.regs = t.regs();
+    start.regs.rax = 0;
+    start.regs.rip = start.regs.rcx;  // the child returns from the syscall too
+    start.regs.rflags = start.regs.r11;
+    if (stack) start.regs.rsp = stack;
+    auto fs = t.fs_base();
+    auto gs = t.gs_base();
+    if (!fs || !gs) return -EAGAIN;
+    start.fs_base = (flags & CLONE_SETTLS) ? tls : *fs;
+    start.gs_base = *gs;
+    const uint64_t clear_tid = (flags & CLONE_CHILD_CLEARTID) ? ctid : 0;
+    if ((flags & CLONE_PARENT_SETTID) && !p.mem().valid(ptid, 4)) return -EFAULT;
+    if ((flags & CLONE_CHILD_SETTID) && !p.mem().valid(ctid, 4)) return -EFAULT;
+    // The tid words are written before the child can run: spawn_thread
+    // writes them between allocating the tid and starting the host thread.
+    SpawnTidWrites w{(flags & CLONE_PARENT_SETTID) ? ptid : 0, (flags & CLONE_CHILD_SETTID) ? ctid : 0};
+    return p.spawn_thread(start, clear_tid, w);
+}
+
+int64_t sys_exit(GuestThread& t, const SyscallRequest& r) {
+    t.request_exit(static_cast<int>(r.args[0] & 0xFF));
+    return 0;
+}
+
+[[noreturn]] int64_t sys_exit_group(GuestThread& t, const SyscallRequest& r) {
+    t.row().state = ThreadState::exited;
+    t.process().exit_process(static_cast<int>(r.args[0] & 0xFF));
+}
+
+// glibc falls back to clone(2) on ENOSYS (clone3) and runs without rseq on
+// ENOSYS (rseq): answered here, not reported unsupported.
+int64_t sys_enosys_quiet(GuestThread&, const SyscallRequest&) { return -ENOSYS; }
+
+int64_t sys_new_process(GuestThread& t, const SyscallRequest& r) {
+    t.process().report_unsupported_feature(fmt::format("{} (spanvm runs a single process)", syscall_name(r.nr)));
+    return -ENOSYS;
+}
+
+int64_t sys_set_tid_address(GuestThread& t, const SyscallRequest& r) {
+    t.row().clear_child_tid = r.args[0];
+    return t.row().tid;
+}
+
+int64_t sys_set_robust_list(GuestThread& t, const SyscallRequest& r) {
+    if (r.args[1] != 24) return -EINVAL;
+    t.row().robust_list = r.args[0];
+    t.row().robust_list_len = r.args[1];
+    return 0;
+}
+
+int64_t sys_get_robust_list(GuestThread& t, const SyscallRequest& r) {
+    Process& p = t.process();
+    if (r.args[0] != 0 && static_cast<int>(r.args[0]) != t.row().tid) return -ESRCH;
+    if (!p.mem().write(r.args[1], t.row().robust_list) || !p.mem().write(r.args[2], t.row().robust_list_len))
+        return -EFAULT;
+    return 0;
+}
+
+// ---- futex -------------------------------------------------------------------
+
+std::optional<FutexTable::Clock::time_point> futex_deadline(Process& p, uint64_t ts_addr, bool absolute, bool realtime,
+                                                           int64_t& error) {
+    error = 0;
+    if (!ts_addr) return std::nullopt;
+    auto ts = p.mem().read<struct timespec>(ts_addr);
+    if (!ts) {
+        error = -EFAULT;
+        return std::nullopt;
+    }
+    if (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000L) {
+        error = -EINVAL;
+        return std::nullopt;
+    }
+    using namespace std::chrono;
+    auto d = seconds(ts->tv_sec) + nanoseconds(ts->tv_nsec);
+    auto now = FutexTable::Clock::now();
+    if (!absolute) return now + duration_cast<FutexTable::Clock::duration>(d);
+    struct timespec cur {};
+    ::clock_gettime(realtime ? CLOCK_REALTIME : CLOCK_MONOTONIC, &cur);
+    auto rel = d - (seconds(cur.tv_sec) + nanoseconds(cur.tv_nsec));
+    return now + duration_cast<FutexTable::Clock::duration>(rel);
+}
+
+int64_t futex_wake_op(Process& p, const SyscallRequest& r) {
+    const uint64_t uaddr = r.args[0], uaddr2 = r.args[4];
+    const int nr_wake = static_cast<int>(r.args[2]), nr_wake2 = static_cast<int>(r.args[3]);
+    const uint32_t encoded = static_cast<uint32_t>(r.args[5]);
+    uint8_t* w2 = p.mem().ptr(uaddr2, 4);
+    if (!w2 || (uaddr2 & 3)) return -EFAULT;
+    int op = (encoded >> 28) & 7, cmp = (encoded >> 24) & 15;
+    uint32_t oparg = (encoded >> 12) & 0xFFF, cmparg = encoded & 0xFFF;
+    if (encoded & (8u << 28)) oparg = 1u << (oparg & 31);
+    std::atomic_ref<uint32_t> word(*reinterpret_cast<uint32_t*>(w2));
+    uint32_t old = word.load(), next;
+    do {
+        switch (op) {
+            case FUTEX_OP_SET: next = oparg; break;
+            case FUTEX_OP_ADD: next = old + oparg; break;
+            case FUTEX_OP_OR: next = old | oparg; break;
+            case FUTEX_OP_ANDN: next = old & ~oparg; break;
+            case FUTEX_OP_XOR: next = old ^ oparg; break;
+            default: return -ENOSYS;
+        }
+    } while (!word.compare_exchange_weak(old, next));
+    const int32_t o = static_cast<int32_t>(old), c = static_cast<int32_t>(cmparg);
+    bool hit = false;
+    switch (cmp) {
+        case FUTEX_OP_CMP_EQ: hit = o == c; break;
+        case FUTEX_OP_CMP_NE: hit = o != c; break;
+        case FUTEX_OP_CMP_LT: hit = o < c; break;
+        case FUTEX_OP_CMP_LE: hit = o <= c; break;
+        case FUTEX_OP_CMP_GT: hit = o > c; break;
+        case FUTEX_OP_CMP_GE: hit = o >= c; break;
+        default: return -ENOSYS;
+    }
+    int64_t n = p.futexes().wake(uaddr, nr_wake, FUTEX_BITSET_MATCH_ANY);
+    if (hit) n += p.futexes().wake(uaddr2, nr_wake2, FUTEX_BITSET_MATCH_ANY);
+    return n;
+}
+
+int64_t sys_futex(GuestThread& t, const SyscallRequest& r) {
+    Process& p = t.process();
+    const uint64_t uaddr = r.args[0];
+    const int op = static_cast<int>(r.args[1]);
+    const int cmd = op & FUTEX_CMD_MASK;
+    const uint32_t val = static_cast<uint32_t>(r.args[2]);
+    if (uaddr & 3) return -EINVAL;
+    auto reader = [&p](uint64_t a) -> std::optional<uint32_t> {
+        uint8_t* w = p.mem().ptr(a, 4);
+        if (!w) return std::nullopt;
+        return std::atomic_ref<uint32_t>(*reinterpret_cast<uint32_t*>(w)).load();
+    };
+    switch (cmd) {
+        case FUTEX_WAIT:
+        case FUTEX_WAIT_BITSET: {
+            int64_t e;
+            const bool bitset = cmd == FUTEX_WAIT_BITSET;
+            auto deadline = futex_deadline(p, r.args[3], bitset, op & FUTEX_CLOCK_REALTIME, e);
+            if (e) return e;
+            t.row().state = ThreadState::blocked;
+            ThreadRow& row = t.row();
+            const std::function<bool()> signalled = [&p, &row] { return p.signals().deliverable(row) != 0; };
+            int64_t res = p.futexes().wait(uaddr, val, bitset ? static_cast<uint32_t>(r.args[5]) : FUTEX_BITSET_MATCH_ANY,
+                                           deadline, reader, row.tid, &signalled);
+            t.row().state = ThreadState::in_syscall;
+            return res;
+        }
+        case FUTEX_WAKE:
+            return p.futexes().wake(uaddr, static_cast<int>(val), FUTEX_BITSET_MATCH_ANY);
+        case FUTEX_WAKE_BITSET:
+            return p.futexes().wake(uaddr, static_cast<int>(val), static_cast<uint32_t>(r.args[5]));
+        case FUTEX_REQUEUE:
+            return p.futexes().requeue(uaddr, r.args[4], static_cast<int>(val), static_cast<int>(r.args[3]), std::nullopt,
+                                       reader);
+        case FUTEX_CMP_REQUEUE:
+            return p.futexes().requeue(uaddr, r.args[4], static_cast<int>(val), static_cast<int>(r.args[3]),
+                                       static_cast<uint32_t>(r.args[5]), reader);
+        case FUTEX_WAKE_OP:
+            return futex_wake_op(p, r);
+        default:
+            p.report_unsupported_feature(fmt::format("futex operation {}", cmd));
+            return -ENOSYS;
+    }
+}
+
+// NULL-terminated array of guest string pointers (argv/envp of execve).
+Result<std::vector<std::string>> read_string_array(Process& p, uint64_t addr) {
+    std::vector<std::string> out;
+    if (!addr) return out;
+    constexpr size_t kMaxStrings = 1u << 17, kMaxString = 128u << 10;
+    for (size_t i = 0; i < kMaxStrings; ++i) {
+        auto ptr = p.mem().read<uint64_t>(addr + i * 8);
+        if (!ptr) return make_error(EFAULT, "bad argv/envp array");
+        if (*ptr == 0) return out;
+        auto str = p.mem().cstring(*ptr, kMaxString);
+        if (!str) return str.error();
+        out.emplace_back(*str);
+    }
+    return make_error(E2BIG, "argv/envp too long");
+}
+
+int64_t sys_execve(GuestThread& t, const SyscallRequest& r) {
+    Process& p = t.process();
+    auto path = p.mem().cstring(r.args[0], PATH_MAX);
+    if (!path) return err(path.error());
+    auto argv = read_string_array(p, r.args[1]);
+    if (!argv) return err(argv.error());
+    auto envp = read_string_array(p, r.args[2]);
+    if (!envp) return err(envp.error());
+    ProcessConfig image;
+    image.program = std::string(*path);
+    image.argv = std::move(*argv);
+    image.envp = std::move(*envp);
+    return p.exec(t, std::move(image));
+}
+
+}  // namespace
+
+void register_process_threads(ProcessHandlerTable& t) {
+    t.add(SYS_clone, sys_clone);
+    t.add(SYS_clone3, sys_enosys_quiet);
+    t.add(SYS_rseq, sys_enosys_quiet);
+    t.add(SYS_execve, sys_execve);
+    t.add(SYS_fork, sys_new_process);
+    t.add(SYS_vfork, sys_new_process);
+    t.add(SYS_execveat, sys_new_process);
+    t.add(SYS_exit, sys_exit);
+    t.add(SYS_exit_group, sys_exit_group);
+    t.add(SYS_set_tid_address, sys_set_tid_address);
+    t.add(SYS_set_robust_list, sys_set_robust_list);
+    t.add(SYS_get_robust_list, sys_get_robust_list);
+    t.add(SYS_futex, sys_futex);
+}
+
+}  // namespace spanvm::process::detail
