@@ -1,6 +1,6 @@
 /*
  * spanvm process-mode guest shim: the only code of spanvm's that runs inside
- * the guest. It is copied into the entry-stub page (layout::kStubGpa), which
+ * the guest. It is copied into the entry-stub page (memory::layout::kStubGpa), which
  * is mapped user R+X. Every entry exits to the VMM on its FIRST instruction
  * with an `out` to a port that names the entry; the VMM then completes the
  * return to user mode itself (RIP, RFLAGS, CS, SS), so no sysret/iret runs in

@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <numeric>
+#include <span>
 
 #include "net/free_ports.hpp"
 #include "net/handshake.hpp"
 #include "net/wire_writer.hpp"
+#include "vmm/base/stats.hpp"
 
 namespace spanvm::net {
 
@@ -58,7 +60,8 @@ RttStats summarize_rtt(std::vector<std::chrono::nanoseconds> samples) {
     RttStats s;
     if (samples.empty()) return s;
     std::sort(samples.begin(), samples.end());
-    auto at = [&](double q) { return samples[static_cast<std::size_t>(q * static_cast<double>(samples.size() - 1))]; };
+    const std::span<const std::chrono::nanoseconds> sorted(samples);
+    auto at = [&](double q) { return stats::percentile_sorted(sorted, q); };  // nearest rank
     s.min = samples.front();
     s.max = samples.back();
     s.p50 = at(0.50);

@@ -43,7 +43,7 @@ using spanvm::process::Vma;
 using spanvm::process::VmaKind;
 
 inline constexpr uint64_t kPage = 4096;
-inline constexpr uint64_t kLo = spanvm::layout::kUserBase;
+inline constexpr uint64_t kLo = spanvm::memory::layout::kUserBase;
 using Failure = std::optional<std::string>;
 
 #define AS_EXPECT(cond, ...)                                          \
@@ -287,7 +287,7 @@ private:
         const uint64_t addr = kLo + in.below(static_cast<uint32_t>(n_ + 2)) * kPage;
         const uint64_t len = (1 + in.below(10)) * kPage - (in.below(2) ? 1 : 0);
         op_ = fmt::format("unmap({:#x}, {:#x})", addr, len);
-        const uint64_t end = addr + spanvm::layout::page_align_up(len);
+        const uint64_t end = addr + spanvm::memory::layout::page_align_up(len);
         const auto expect_released = ref_runs(addr, end);
         auto r = as_.unmap(addr, len);
         if (auto f = expect_ok(r)) return f;
@@ -320,8 +320,8 @@ private:
         uint64_t expect = brk_end_;
         std::vector<Range> expect_released;
         if (new_end >= brk_base_) {
-            const uint64_t old_top = spanvm::layout::page_align_up(brk_end_);
-            const uint64_t new_top = spanvm::layout::page_align_up(new_end);
+            const uint64_t old_top = spanvm::memory::layout::page_align_up(brk_end_);
+            const uint64_t new_top = spanvm::memory::layout::page_align_up(new_end);
             if (new_top < old_top) {
                 expect_released = ref_runs(new_top, old_top);
                 ref_unmap(new_top, old_top);

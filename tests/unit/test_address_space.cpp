@@ -13,8 +13,8 @@
 #include "tests/fuzz/fuzz_address_space.cpp"
 
 using spanvm::Result;
-using spanvm::layout::kPageSize;
-using spanvm::layout::kUserBase;
+using spanvm::memory::layout::kPageSize;
+using spanvm::memory::layout::kUserBase;
 using spanvm::process::AddressSpace;
 using spanvm::process::FileRef;
 using spanvm::process::Range;

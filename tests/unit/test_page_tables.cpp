@@ -9,9 +9,9 @@
 using namespace spanvm;
 
 namespace {
-x86::PageTableLayout layout_for(uint64_t ram) {
-    return x86::PageTableLayout{ram, layout::kPageTableGpa, layout::kSystemEnd, layout::kNullGuardEnd,
-                                layout::kStubGpa, layout::kSystemMappedEnd, layout::kUserBase};
+arch::x86::PageTableLayout layout_for(uint64_t ram) {
+    return arch::x86::PageTableLayout{ram, memory::layout::kPageTableGpa, memory::layout::kSystemEnd, memory::layout::kNullGuardEnd,
+                                memory::layout::kStubGpa, memory::layout::kSystemMappedEnd, memory::layout::kUserBase};
 }
 }  // namespace
 
@@ -19,16 +19,16 @@ SCENARIO("identity page tables for process mode") {
     GIVEN("64 MiB of guest RAM") {
         const uint64_t ram_size = 64ull << 20;
         std::vector<uint8_t> ram(ram_size);
-        auto cr3 = x86::write_identity_page_tables(ram, layout_for(ram_size));
+        auto cr3 = arch::x86::write_identity_page_tables(ram, layout_for(ram_size));
         REQUIRE(cr3.has_value());
-        THEN("CR3 is the PML4 at the page-table area") { CHECK(*cr3 == layout::kPageTableGpa); }
+        THEN("CR3 is the PML4 at the page-table area") { CHECK(*cr3 == memory::layout::kPageTableGpa); }
         THEN("the NULL guard is absent") {
-            CHECK_FALSE(x86::walk(ram, *cr3, 0).has_value());
-            CHECK_FALSE(x86::walk(ram, *cr3, 0xFFF8).has_value());
+            CHECK_FALSE(arch::x86::walk(ram, *cr3, 0).has_value());
+            CHECK_FALSE(arch::x86::walk(ram, *cr3, 0xFFF8).has_value());
         }
         THEN("user memory is identity-mapped, user, writable, executable") {
-            for (uint64_t a : {layout::kUserBase, uint64_t{0x400123}, ram_size - 8}) {
-                auto t = x86::walk(ram, *cr3, a);
+            for (uint64_t a : {memory::layout::kUserBase, uint64_t{0x400123}, ram_size - 8}) {
+                auto t = arch::x86::walk(ram, *cr3, a);
                 REQUIRE(t.has_value());
                 CHECK(t->gpa == a);
                 CHECK(t->user);
@@ -37,16 +37,16 @@ SCENARIO("identity page tables for process mode") {
             }
         }
         THEN("nothing at or above the end of RAM is present") {
-            CHECK_FALSE(x86::walk(ram, *cr3, ram_size).has_value());
-            CHECK_FALSE(x86::walk(ram, *cr3, 1ull << 40).has_value());
+            CHECK_FALSE(arch::x86::walk(ram, *cr3, ram_size).has_value());
+            CHECK_FALSE(arch::x86::walk(ram, *cr3, 1ull << 40).has_value());
         }
         THEN("the stub page is user read-only executable, the GDT supervisor-only") {
-            auto s = x86::walk(ram, *cr3, layout::kStubGpa + 5);
+            auto s = arch::x86::walk(ram, *cr3, memory::layout::kStubGpa + 5);
             REQUIRE(s.has_value());
             CHECK(s->user);
             CHECK_FALSE(s->writable);
             CHECK(s->executable);
-            auto g = x86::walk(ram, *cr3, layout::kGdtGpa);
+            auto g = arch::x86::walk(ram, *cr3, memory::layout::kGdtGpa);
             REQUIRE(g.has_value());
             CHECK_FALSE(g->user);
             CHECK_FALSE(g->executable);
@@ -55,10 +55,10 @@ SCENARIO("identity page tables for process mode") {
     GIVEN("3 GiB of RAM (more than one page directory)") {
         const uint64_t ram_size = 3ull << 30;
         std::vector<uint8_t> ram(ram_size);
-        auto cr3 = x86::write_identity_page_tables(ram, layout_for(ram_size));
+        auto cr3 = arch::x86::write_identity_page_tables(ram, layout_for(ram_size));
         REQUIRE(cr3.has_value());
         THEN("addresses in the third GiB translate") {
-            auto t = x86::walk(ram, *cr3, (2ull << 30) + 0x345678);
+            auto t = arch::x86::walk(ram, *cr3, (2ull << 30) + 0x345678);
             REQUIRE(t.has_value());
             CHECK(t->gpa == (2ull << 30) + 0x345678);
         }
@@ -67,20 +67,20 @@ SCENARIO("identity page tables for process mode") {
         std::vector<uint8_t> ram(8ull << 20);
         auto l = layout_for(8ull << 20);
         l.ram_size = (8ull << 20) - 4096;
-        THEN("building fails") { CHECK_FALSE(x86::write_identity_page_tables(ram, l).has_value()); }
+        THEN("building fails") { CHECK_FALSE(arch::x86::write_identity_page_tables(ram, l).has_value()); }
     }
 }
 
 SCENARIO("GDT and IDT images") {
     GIVEN("the Linux ABI selectors") {
         THEN("they match arch/x86/include/asm/segment.h") {
-            CHECK(x86::__KERNEL_CS == 0x10);
-            CHECK(x86::__USER_DS == 0x2b);
-            CHECK(x86::__USER_CS == 0x33);
+            CHECK(arch::x86::__KERNEL_CS == 0x10);
+            CHECK(arch::x86::__USER_DS == 0x2b);
+            CHECK(arch::x86::__USER_CS == 0x33);
         }
     }
     WHEN("the user code segment is encoded") {
-        uint64_t d = x86::encode_descriptor(x86::user_code_segment());
+        uint64_t d = arch::x86::encode_descriptor(arch::x86::user_code_segment());
         THEN("it is a present, DPL 3, long-mode code descriptor") {
             CHECK(((d >> 47) & 1) == 1);
             CHECK(((d >> 45) & 3) == 3);
@@ -90,7 +90,7 @@ SCENARIO("GDT and IDT images") {
     }
     WHEN("an IDT with 32 gates is written") {
         std::vector<uint8_t> idt(32 * 16);
-        x86::write_idt(idt, 32, 0x13100, 8);
+        arch::x86::write_idt(idt, 32, 0x13100, 8);
         THEN("gate 14 points at base + 14 * stride with IST1") {
             uint64_t lo = idt[14 * 16] | (uint64_t{idt[14 * 16 + 1]} << 8);
             uint64_t mid = idt[14 * 16 + 6] | (uint64_t{idt[14 * 16 + 7]} << 8);

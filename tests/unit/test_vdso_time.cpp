@@ -15,7 +15,7 @@
 
 using namespace spanvm;
 using namespace spanvm::process;
-using namespace spanvm::timekeeping;
+using namespace spanvm::time;
 
 namespace {
 

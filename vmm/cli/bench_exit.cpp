@@ -34,9 +34,9 @@ void emit_syscall_loop(std::vector<uint8_t>& c, uint32_t n) {
 
 enum class Resume { as_is, write_rax, syscall_return };
 
-Result<double> time_loop(platform::KvmPlatform& m, kvm::Vcpu& v, const std::vector<uint8_t>& code, uint32_t n,
+Result<double> time_loop(platform::kvm::KvmPlatform& m, kvm_ioctls::VcpuFd& v, const std::vector<uint8_t>& code, uint32_t n,
                          Resume resume) {
-    const uint64_t at = layout::kUserBase;
+    const uint64_t at = memory::layout::kUserBase;
     m.memory().write(at, code.data(), code.size());
     kvm_regs r{};
     r.rip = at;
@@ -49,7 +49,7 @@ Result<double> time_loop(platform::KvmPlatform& m, kvm::Vcpu& v, const std::vect
     // different cost from a user-mode guest's.
     auto sr = v.get_sregs();
     if (!sr) return sr.error();
-    platform::set_user_segments(*sr);
+    platform::kvm::set_user_segments(*sr);
     if (auto e = v.set_sregs(*sr); !e) return e.error();
     uint32_t exits = 0;
     auto t0 = std::chrono::steady_clock::now();
@@ -81,7 +81,7 @@ Result<double> time_loop(platform::KvmPlatform& m, kvm::Vcpu& v, const std::vect
 }  // namespace
 
 int bench_exit_command(const BenchExitOptions& o) {
-    auto m = platform::KvmPlatform::create(64ull << 20);
+    auto m = platform::kvm::KvmPlatform::create(64ull << 20);
     if (!m) {
         log::error("{}", m.error().message);
         return 1;

@@ -89,8 +89,8 @@ int run_command(const RunOptions& o) {
         log::error("--mem: {}", mem.error().message);
         return 2;
     }
-    if (*mem < layout::kMinRamSize) {
-        log::error("--mem {}: too small (minimum {} MiB)", o.mem, layout::kMinRamSize >> 20);
+    if (*mem < memory::layout::kMinRamSize) {
+        log::error("--mem {}: too small (minimum {} MiB)", o.mem, memory::layout::kMinRamSize >> 20);
         return 2;
     }
     if (o.command.empty()) {
@@ -102,7 +102,7 @@ int run_command(const RunOptions& o) {
     cfg.argv = o.command;
     for (char** e = environ; *e; ++e) cfg.envp.emplace_back(*e);
     // Round up to the 2 MiB granule of the guest page tables.
-    cfg.mem_size = (*mem + layout::kHugePageSize - 1) & ~(layout::kHugePageSize - 1);
+    cfg.mem_size = (*mem + memory::layout::kHugePageSize - 1) & ~(memory::layout::kHugePageSize - 1);
     cfg.vcpus = o.vcpus ? o.vcpus : std::max(1u, std::thread::hardware_concurrency());
     const std::string plat = platform_name(o.platform);
     auto kind = platform::parse_platform_kind(plat);
@@ -176,7 +176,7 @@ int node_command(const NodeOptions& o) {
         return 2;
     }
     no.self = o.node;
-    no.mem_size = (*mem + layout::kHugePageSize - 1) & ~(layout::kHugePageSize - 1);
+    no.mem_size = (*mem + memory::layout::kHugePageSize - 1) & ~(memory::layout::kHugePageSize - 1);
     const std::string plat = platform_name(o.platform);
     auto kind = platform::parse_platform_kind(plat);
     if (!kind) {

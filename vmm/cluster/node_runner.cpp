@@ -38,13 +38,13 @@ int NodeRunner::serve() {
     // No address-space bookkeeping here: the origin is its authority, so all
     // of guest RAM stays accessible on this node (ARCHITECTURE.md).
     auto& mem = platform_->memory();
-    (void)::mprotect(mem.host_base() + layout::kUserBase, mem.size() - layout::kUserBase, platform_->host_prot());
+    (void)::mprotect(mem.host_base() + memory::layout::kUserBase, mem.size() - memory::layout::kUserBase, platform_->host_prot());
     dsm::DsmEngineOptions o;
     o.cluster = opts_.cluster;
     o.self = static_cast<dsm::NodeId>(opts_.self);
-    o.pages = (mem.size() - layout::kUserBase) / layout::kPageSize;
+    o.pages = (mem.size() - memory::layout::kUserBase) / memory::layout::kPageSize;
     o.home = "node:0";
-    o.external_base = mem.host_base() + layout::kUserBase;
+    o.external_base = mem.host_base() + memory::layout::kUserBase;
     o.version_salt = cluster_version_salt(mem.size());
     o.router = &channel_.router();
     o.fault_observer = [this](std::int32_t tid, bool write) { faults_.record(tid, write); };
@@ -124,12 +124,12 @@ void NodeRunner::start_thread(SpawnMsg m) {
     // Timekeeper (before the first guest thread can read it).
     if (m.vvar_gva != 0 && !timekeeper_) {
         auto& mem = platform_->memory();
-        if (m.vvar_gva < layout::kUserBase || m.vvar_gva % layout::kPageSize ||
-            m.vvar_gva + layout::kPageSize > mem.size())
+        if (m.vvar_gva < memory::layout::kUserBase || m.vvar_gva % memory::layout::kPageSize ||
+            m.vvar_gva + memory::layout::kPageSize > mem.size())
             failure_.fail(fmt::format("node {}: vDSO data page {:#x} outside guest RAM", opts_.self, m.vvar_gva));
-        if (auto r = engine_->make_node_local((m.vvar_gva - layout::kUserBase) / layout::kPageSize); !r)
+        if (auto r = engine_->make_node_local((m.vvar_gva - memory::layout::kUserBase) / memory::layout::kPageSize); !r)
             failure_.fail(fmt::format("node {}: {}", opts_.self, r.error().message));
-        auto tk = timekeeping::Timekeeper::start(reinterpret_cast<spanvm_vvar*>(mem.host_base() + m.vvar_gva));
+        auto tk = time::Timekeeper::start(reinterpret_cast<spanvm_vvar*>(mem.host_base() + m.vvar_gva));
         if (!tk)
             log::warn("node {}: no vDSO time here ({}); guest clock reads fall back to forwarded calls", opts_.self,
                       tk.error().message);
@@ -213,7 +213,7 @@ void NodeRunner::guest_loop(std::shared_ptr<Thread> t, std::unique_ptr<platform:
         if (e.kind == platform::VcpuExit::Kind::syscall) {
             const auto& r = tr.state.regs;
             const std::uint64_t args[6] = {r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9};
-            tr.args = capture_arg_memory(static_cast<std::int64_t>(r.rax), args, ram, layout::kUserBase);
+            tr.args = capture_arg_memory(static_cast<std::int64_t>(r.rax), args, ram, memory::layout::kUserBase);
         } else if (auto fpu = v->save_fpu()) {
             tr.state.fpu = std::move(*fpu);  // exceptions and kicks: a signal frame is likely
         }
@@ -244,7 +244,7 @@ void NodeRunner::guest_loop(std::shared_ptr<Thread> t, std::unique_ptr<platform:
         // A call's output handled here (read into a buffer on this node):
         // stored through the coherent mapping before the thread continues.
         for (const auto& g : r.writes) {
-            if (g.gva < layout::kUserBase || g.gva > mem.size() || g.bytes.size() > mem.size() - g.gva)
+            if (g.gva < memory::layout::kUserBase || g.gva > mem.size() || g.bytes.size() > mem.size() - g.gva)
                 fail(fmt::format("guest write [{:#x}, +{:#x}) from the origin is outside guest RAM", g.gva,
                                  g.bytes.size()));
             std::memcpy(mem.host_base() + g.gva, g.bytes.data(), g.bytes.size());

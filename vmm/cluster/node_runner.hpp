@@ -64,7 +64,7 @@ private:
     ControlChannel channel_;  // its router outlives engine_'s transport
     std::unique_ptr<platform::Platform> platform_;
     std::unique_ptr<dsm::DsmEngine> engine_;
-    std::unique_ptr<timekeeping::Timekeeper> timekeeper_;  // I/O thread sets it once (first Spawn)
+    std::unique_ptr<time::Timekeeper> timekeeper_;  // I/O thread sets it once (first Spawn)
     ThreadFaults faults_;
     std::mutex mu_;
     std::map<int, std::shared_ptr<Thread>> threads_;

@@ -25,9 +25,9 @@ Result<void> OriginCluster::attach_memory(memory::GuestMemory& mem) {
     dsm::DsmEngineOptions o;
     o.cluster = config_;
     o.self = 0;
-    o.pages = (mem.size() - layout::kUserBase) / layout::kPageSize;
+    o.pages = (mem.size() - memory::layout::kUserBase) / memory::layout::kPageSize;
     o.home = "node:0";  // the origin holds the program's memory; nodes fetch on demand
-    o.external_base = mem.host_base() + layout::kUserBase;
+    o.external_base = mem.host_base() + memory::layout::kUserBase;
     ram_base_ = mem.host_base();
     o.version_salt = cluster_version_salt(mem.size());
     o.router = &channel_.router();
@@ -79,8 +79,8 @@ std::pair<std::uint64_t, std::uint64_t> OriginCluster::thread_faults(int host_ti
 }
 
 Result<void> OriginCluster::set_vdso_data(std::uint64_t gva) {
-    if (gva < layout::kUserBase || gva % layout::kPageSize) return make_error(EINVAL, "vDSO data page {:#x}", gva);
-    if (auto r = engine_->make_node_local((gva - layout::kUserBase) / layout::kPageSize); !r) return r;
+    if (gva < memory::layout::kUserBase || gva % memory::layout::kPageSize) return make_error(EINVAL, "vDSO data page {:#x}", gva);
+    if (auto r = engine_->make_node_local((gva - memory::layout::kUserBase) / memory::layout::kPageSize); !r) return r;
     vvar_gva_ = gva;
     return {};
 }
@@ -91,11 +91,11 @@ void OriginCluster::discard(std::uint64_t gpa, std::uint64_t len) {
     // only pages nobody was ever handed are skipped, which is what makes
     // munmap of big, mostly untouched mappings (thread stacks, malloc
     // arenas) cheap.
-    if (gpa < layout::kUserBase) return;
-    for (std::uint64_t a = gpa; a < gpa + len; a += layout::kPageSize) {
-        const dsm::PageIndex page = (a - layout::kUserBase) / layout::kPageSize;
+    if (gpa < memory::layout::kUserBase) return;
+    for (std::uint64_t a = gpa; a < gpa + len; a += memory::layout::kPageSize) {
+        const dsm::PageIndex page = (a - memory::layout::kUserBase) / memory::layout::kPageSize;
         if (page >= engine_->page_count() || engine_->untouched(page)) continue;
-        std::memset(ram_base_ + a, 0, layout::kPageSize);
+        std::memset(ram_base_ + a, 0, memory::layout::kPageSize);
     }
 }
 
@@ -200,7 +200,7 @@ report::ClusterReport OriginCluster::report(std::size_t top_pages) {
     out.has_hot_pages = engine_ != nullptr;
     if (engine_)
         for (const auto& p : engine_->stats().top_pages(top_pages))
-            out.hot_pages.push_back({layout::kUserBase + p.page * layout::kPageSize, p.read_faults, p.write_faults,
+            out.hot_pages.push_back({memory::layout::kUserBase + p.page * memory::layout::kPageSize, p.read_faults, p.write_faults,
                                      p.invalidations, p.bytes_sent});
     return out;
 }

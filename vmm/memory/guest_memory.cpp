@@ -9,7 +9,7 @@
 namespace spanvm::memory {
 
 Result<GuestMemory> GuestMemory::create(uint64_t size) {
-    if (size % layout::kHugePageSize != 0)
+    if (size % memory::layout::kHugePageSize != 0)
         return make_error(EINVAL, "guest memory size {:#x} is not a multiple of 2 MiB", size);
     void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) return errno_error(fmt::format("mmap guest RAM ({} MiB)", size >> 20));
@@ -22,9 +22,9 @@ Result<GuestMemory> GuestMemory::create(uint64_t size) {
 }
 
 Result<GuestMemory> GuestMemory::create_at_guest_address(uint64_t size, int prot) {
-    if (size % layout::kHugePageSize != 0)
+    if (size % memory::layout::kHugePageSize != 0)
         return make_error(EINVAL, "guest memory size {:#x} is not a multiple of 2 MiB", size);
-    const uint64_t start = layout::kNullGuardEnd;
+    const uint64_t start = memory::layout::kNullGuardEnd;
     void* want = reinterpret_cast<void*>(start);
     void* p = ::mmap(want, size - start, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
     if (p == MAP_FAILED) return errno_error(fmt::format("mmap guest RAM at guest addresses [{:#x}, {:#x})", start, size));
@@ -52,7 +52,7 @@ GuestMemory::~GuestMemory() {
 
 Result<void> GuestMemory::discard(uint64_t gpa, uint64_t len) {
     if (len == 0) return {};
-    if (gpa % layout::kPageSize || len % layout::kPageSize || gpa < map_start_ || !host_ptr(gpa, len))
+    if (gpa % memory::layout::kPageSize || len % memory::layout::kPageSize || gpa < map_start_ || !host_ptr(gpa, len))
         return make_error(EINVAL, "discard of [{:#x}, +{:#x}) is not page-aligned guest RAM", gpa, len);
     if (::madvise(base_ + gpa, len, MADV_DONTNEED) != 0) return errno_error("madvise(MADV_DONTNEED)");
     return {};

@@ -23,7 +23,7 @@
 // edited while vCPUs run (no TLB shootdown protocol is needed).
 #include <cstdint>
 
-namespace spanvm::layout {
+namespace spanvm::memory::layout {
 
 inline constexpr uint64_t kPageSize = 0x1000;
 inline constexpr uint64_t kHugePageSize = 0x200000;
@@ -50,4 +50,4 @@ inline constexpr uint64_t kMaxRamSize = 256ull << 30;       // 256 PDs fit below
 inline constexpr uint64_t page_align_down(uint64_t v) { return v & ~(kPageSize - 1); }
 inline constexpr uint64_t page_align_up(uint64_t v) { return (v + kPageSize - 1) & ~(kPageSize - 1); }
 
-}  // namespace spanvm::layout
+}  // namespace spanvm::memory::layout

@@ -44,7 +44,7 @@ PlatformProbe probe_kvm() {
     int fd = ::open("/dev/kvm", O_RDWR | O_CLOEXEC);
     if (fd < 0) return {false, fmt::format("/dev/kvm: {}", std::strerror(errno))};
     ::close(fd);
-    auto r = KvmPlatform::probe_vcpu();
+    auto r = kvm::KvmPlatform::probe_vcpu();
     if (!r) return {false, r.error().message};
     return {true, "/dev/kvm opened and a probe vCPU ran guest code"};
 }
@@ -60,7 +60,7 @@ PlatformProbe probe_native() {
 Result<PlatformChoice> choose_platform(PlatformKind kind, uint64_t ram_size) {
     PlatformChoice c;
     if (kind == PlatformKind::kvm) {
-        auto p = KvmPlatform::create(ram_size);
+        auto p = kvm::KvmPlatform::create(ram_size);
         if (!p) return p.error();
         c.platform = std::move(*p);
         c.reason = "kvm: chosen with --platform kvm";
@@ -69,7 +69,7 @@ Result<PlatformChoice> choose_platform(PlatformKind kind, uint64_t ram_size) {
     if (kind == PlatformKind::automatic) {
         auto k = probe_kvm();
         if (k.ok) {
-            auto p = KvmPlatform::create(ram_size);
+            auto p = kvm::KvmPlatform::create(ram_size);
             if (p) {
                 c.platform = std::move(*p);
                 c.reason = "kvm: " + k.detail;

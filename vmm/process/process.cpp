@@ -38,7 +38,7 @@ Process::Process(const ProcessConfig& cfg, platform::PlatformChoice pc)
     : cfg_(cfg),
       platform_(std::move(pc.platform)),
       platform_reason_(std::move(pc.reason)),
-      mem_(platform_->memory().host_base(), layout::kUserBase, platform_->memory().size()),
+      mem_(platform_->memory().host_base(), memory::layout::kUserBase, platform_->memory().size()),
       pid_(::getpid()),
       threads_(pid_),
       host_ctx_{mem_, fds_, cfg.vcpus, absolute_path(cfg.program)},
@@ -88,14 +88,14 @@ Result<std::unique_ptr<Process>> Process::create(const ProcessConfig& cfg_in) {
     std::unique_ptr<Process> p(new Process(cfg, std::move(*pc)));
     if (cfg.remote)
         if (auto a = cfg.remote->attach_memory(p->platform_->memory()); !a) return Error{0, a.error().message};
-    auto as = AddressSpace::create(layout::kUserBase, p->platform_->memory().size());
+    auto as = AddressSpace::create(memory::layout::kUserBase, p->platform_->memory().size());
     if (!as) return Error{0, as.error().message};
     p->aspace_ = std::make_unique<AddressSpace>(std::move(*as));
     auto start = p->load_program(resolved->bytes);
     if (!start) return Error{0, start.error().message};
     {
         std::lock_guard lk(p->aspace_mu_);
-        p->sync_host_protection(layout::kUserBase, p->platform_->memory().size());
+        p->sync_host_protection(memory::layout::kUserBase, p->platform_->memory().size());
     }
     p->initial_ = *start;
     return p;
@@ -124,9 +124,9 @@ Result<LoadedImage> load_image(AddressSpace& as, memory::GuestMemory& mem, const
                                   span.size() >> 10, ram_size >> 20);
         bias = m->addr - span.start;
     } else {
-        if (span.start < layout::kUserBase || span.end > ram_size)
+        if (span.start < memory::layout::kUserBase || span.end > ram_size)
             return make_error(ENOMEM, "'{}' wants addresses [{:#x}, {:#x}) outside guest memory [{:#x}, {:#x}) (--mem {} MiB)",
-                              elf.name(), span.start, span.end, layout::kUserBase, ram_size, ram_size >> 20);
+                              elf.name(), span.start, span.end, memory::layout::kUserBase, ram_size, ram_size >> 20);
         auto m = as.map(span.start, span.size(), PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED);
         if (!m) return make_error(ENOMEM, "'{}' cannot be placed in guest memory: {}", elf.name(), m.error().message);
     }
@@ -144,12 +144,12 @@ Result<ThreadStart> Process::load_program(std::span<const uint8_t> bytes) {
     auto elf = ElfFile::parse(bytes, cfg_.program);
     if (!elf) return elf.error();
 
-    auto stack = aspace_->reserve_stack(layout::kDefaultStackSize);
+    auto stack = aspace_->reserve_stack(memory::layout::kDefaultStackSize);
     if (!stack) return make_error(ENOMEM, "no room for the stack in guest memory (--mem {} MiB)", mem.size() >> 20);
 
     auto main = load_image(*aspace_, mem, *elf, bytes, kPieLoadHint, mem.size());
     if (!main) return main.error();
-    if (auto r = aspace_->set_brk_base(layout::page_align_up(main->plan.span.end)); !r) return r.error();
+    if (auto r = aspace_->set_brk_base(memory::layout::page_align_up(main->plan.span.end)); !r) return r.error();
 
     uint64_t entry = main->entry, interp_base = 0;
     if (elf->interpreter()) {
@@ -170,7 +170,7 @@ Result<ThreadStart> Process::load_program(std::span<const uint8_t> bytes) {
     if (!vdso) return vdso.error();
     if (cfg_.remote)
         if (auto r = cfg_.remote->set_vdso_data(vdso->vvar_addr); !r) return r.error();
-    if (auto tk = timekeeping::Timekeeper::start(vdso->vvar)) {
+    if (auto tk = time::Timekeeper::start(vdso->vvar)) {
         timekeeper_ = std::move(*tk);
         sysinfo_ehdr = vdso->base;
     } else {
@@ -196,7 +196,7 @@ Result<ThreadStart> Process::load_program(std::span<const uint8_t> bytes) {
     in.envp = cfg_.envp;
     in.auxv = standard_auxv(ap);
     in.execfn = cfg_.program;
-    in.max_size = layout::kDefaultStackSize / 4;  // Linux's limit for argv+envp
+    in.max_size = memory::layout::kDefaultStackSize / 4;  // Linux's limit for argv+envp
     if (::getrandom(in.random.data(), in.random.size(), 0) != static_cast<ssize_t>(in.random.size()))
         return errno_error("getrandom");
     auto st = build_initial_stack(in);
@@ -232,8 +232,8 @@ void Process::sync_host_protection(uint64_t start, uint64_t end) {
     // it is asked for, so holes stay accessible on the host (departure:
     // a guest access to unmapped memory does not fault there).
     const bool enforce = cfg_.remote == nullptr;
-    start = std::max(layout::page_align_down(start), layout::kUserBase);
-    end = std::min(layout::page_align_up(end), mem.size());
+    start = std::max(memory::layout::page_align_down(start), memory::layout::kUserBase);
+    end = std::min(memory::layout::page_align_up(end), mem.size());
     if (start >= end) return;
     auto apply = [&](uint64_t a, uint64_t b, bool accessible) {
         if (a >= b) return;

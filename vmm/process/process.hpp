@@ -193,7 +193,7 @@ private:
     IntervalTimer itimer_{[this] { send_signal(nullptr, SIGALRM, 0, {0x80 /* SI_KERNEL */, 0, 0}); }};
     // Writes the guest vDSO's time record; null without a vDSO. Last member:
     // its thread stops before the guest RAM it writes goes away.
-    std::unique_ptr<timekeeping::Timekeeper> timekeeper_;
+    std::unique_ptr<time::Timekeeper> timekeeper_;
 };
 
 }  // namespace spanvm::process

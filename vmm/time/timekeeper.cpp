@@ -9,7 +9,7 @@
 #include "vmm/base/log.hpp"
 #include "vmm/time/vdso_time.hpp"
 
-namespace spanvm::timekeeping {
+namespace spanvm::time {
 
 namespace {
 
@@ -160,4 +160,4 @@ void Timekeeper::update() {
     vvar_publish(*vvar_, u, rdtsc_fenced, nullptr);
 }
 
-}  // namespace spanvm::timekeeping
+}  // namespace spanvm::time

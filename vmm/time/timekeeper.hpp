@@ -26,7 +26,7 @@
 #include "vmm/base/result.hpp"
 #include "vmm/time/vdso_time.hpp"
 
-namespace spanvm::timekeeping {
+namespace spanvm::time {
 
 class Timekeeper {
 public:
@@ -60,4 +60,4 @@ private:
     std::jthread thread_;  // last: stops first
 };
 
-}  // namespace spanvm::timekeeping
+}  // namespace spanvm::time

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-namespace spanvm::timekeeping {
+namespace spanvm::time {
 
 namespace {
 using u128 = spanvm_u128;
@@ -104,4 +104,4 @@ uint64_t vvar_publish(spanvm_vvar& v, const VvarUpdate& u, TscSource read_tsc, v
     return anchor;
 }
 
-}  // namespace spanvm::timekeeping
+}  // namespace spanvm::time

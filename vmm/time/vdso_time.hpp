@@ -15,7 +15,7 @@
 
 #include "guest-shim/vdso/vvar.h"
 
-namespace spanvm::timekeeping {
+namespace spanvm::time {
 
 // 2^32: ns-per-cycle has 32 fractional bits; the 128-bit product in
 // spanvm_vvar_scale() makes any delta safe.
@@ -92,4 +92,4 @@ uint64_t vvar_publish(spanvm_vvar& v, const VvarUpdate& u, TscSource read_tsc, v
 // The record's value of clock `clk` at `tsc` (no seqlock; writer side and tests).
 uint64_t vvar_value_at(const spanvm_vvar& v, int clk, uint64_t tsc);
 
-}  // namespace spanvm::timekeeping
+}  // namespace spanvm::time

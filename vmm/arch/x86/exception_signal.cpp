@@ -6,7 +6,7 @@
 
 #include "vmm/arch/x86/regs.hpp"
 
-namespace spanvm::x86 {
+namespace spanvm::arch::x86 {
 
 ExceptionSignal signal_for_exception(unsigned vector, uint64_t error_code, uint64_t cr2, uint64_t rip) {
     switch (vector) {
@@ -47,4 +47,4 @@ std::string describe_exception(unsigned vector, uint64_t error_code, uint64_t cr
     }
 }
 
-}  // namespace spanvm::x86
+}  // namespace spanvm::arch::x86

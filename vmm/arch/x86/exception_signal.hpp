@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <string>
 
-namespace spanvm::x86 {
+namespace spanvm::arch::x86 {
 
 // si_code values (Linux uapi asm-generic/siginfo.h).
 inline constexpr int SI_KERNEL = 0x80;
@@ -30,4 +30,4 @@ ExceptionSignal signal_for_exception(unsigned vector, uint64_t error_code, uint6
 // "page fault at address 0x0 (read)", "invalid opcode", ...
 std::string describe_exception(unsigned vector, uint64_t error_code, uint64_t cr2);
 
-}  // namespace spanvm::x86
+}  // namespace spanvm::arch::x86

@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-namespace spanvm::x86 {
+namespace spanvm::arch::x86 {
 
 namespace {
 template <typename T>
@@ -47,4 +47,4 @@ FxsaveFields parse_fxsave(std::span<const uint8_t> b) {
     return f;
 }
 
-}  // namespace spanvm::x86
+}  // namespace spanvm::arch::x86

@@ -6,7 +6,7 @@
 #include <span>
 #include <vector>
 
-namespace spanvm::x86 {
+namespace spanvm::arch::x86 {
 
 struct FxsaveFields {
     uint8_t fpr[8][16];
@@ -23,4 +23,4 @@ std::vector<uint8_t> fxsave_image(const FxsaveFields& f);
 // Fields of an image of at least 512 bytes (zero fields for a shorter one).
 FxsaveFields parse_fxsave(std::span<const uint8_t> img512);
 
-}  // namespace spanvm::x86
+}  // namespace spanvm::arch::x86

@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-namespace spanvm::x86 {
+namespace spanvm::arch::x86 {
 
 namespace {
 void put64(std::span<uint8_t> out, size_t off, uint64_t v) { std::memcpy(out.data() + off, &v, 8); }
@@ -83,4 +83,4 @@ void write_idt(std::span<uint8_t> out, unsigned count, uint64_t handler_base, ui
     }
 }
 
-}  // namespace spanvm::x86
+}  // namespace spanvm::arch::x86

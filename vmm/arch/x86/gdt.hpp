@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <span>
 
-namespace spanvm::x86 {
+namespace spanvm::arch::x86 {
 
 inline constexpr uint16_t GDT_ENTRY_KERNEL_CS = 2;
 inline constexpr uint16_t GDT_ENTRY_KERNEL_DS = 3;
@@ -59,4 +59,4 @@ void write_tss(std::span<uint8_t> out, uint64_t rsp0, std::span<const uint16_t> 
 // handler_base + i * handler_stride, in the kernel code segment.
 void write_idt(std::span<uint8_t> out, unsigned count, uint64_t handler_base, uint64_t handler_stride);
 
-}  // namespace spanvm::x86
+}  // namespace spanvm::arch::x86

@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-namespace spanvm::x86 {
+namespace spanvm::arch::x86 {
 
 namespace {
 constexpr uint64_t kPage = 0x1000, kHuge = 0x200000, kGiB = 1ull << 30;
@@ -71,4 +71,4 @@ std::optional<Translation> walk(std::span<const uint8_t> ram, uint64_t cr3, uint
     return std::nullopt;
 }
 
-}  // namespace spanvm::x86
+}  // namespace spanvm::arch::x86

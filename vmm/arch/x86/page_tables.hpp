@@ -13,7 +13,7 @@
 
 #include "vmm/base/result.hpp"
 
-namespace spanvm::x86 {
+namespace spanvm::arch::x86 {
 
 inline constexpr uint64_t PTE_P = 1ull << 0;
 inline constexpr uint64_t PTE_RW = 1ull << 1;
@@ -44,4 +44,4 @@ struct Translation {
 // Software walk of the tables in `ram`, for tests and fault reports.
 std::optional<Translation> walk(std::span<const uint8_t> ram, uint64_t cr3, uint64_t gva);
 
-}  // namespace spanvm::x86
+}  // namespace spanvm::arch::x86

@@ -2,7 +2,7 @@
 // Architectural constants, named after the Intel SDM / Linux ABI.
 #include <cstdint>
 
-namespace spanvm::x86 {
+namespace spanvm::arch::x86 {
 
 // Control registers.
 inline constexpr uint64_t X86_CR0_PE = 1ull << 0;
@@ -77,4 +77,4 @@ inline constexpr uint64_t X86_PF_WRITE = 1ull << 1;
 inline constexpr uint64_t X86_PF_USER = 1ull << 2;
 inline constexpr uint64_t X86_PF_INSTR = 1ull << 4;
 
-}  // namespace spanvm::x86
+}  // namespace spanvm::arch::x86

@@ -11,11 +11,11 @@
 #include "vmm/arch/x86/regs.hpp"
 #include "vmm/memory/layout.hpp"
 
-namespace spanvm::platform {
+namespace spanvm::platform::kvm {
 
 namespace {
 
-kvm_segment to_kvm(const x86::Segment& s) {
+kvm_segment to_kvm(const arch::x86::Segment& s) {
     kvm_segment k{};
     k.base = s.base;
     k.limit = s.limit;
@@ -42,11 +42,11 @@ uint64_t host_xcr0() {
 }  // namespace
 
 void set_user_segments(kvm_sregs& s) {
-    s.cs = to_kvm(x86::user_code_segment());
-    s.ss = to_kvm(x86::user_data_segment());
+    s.cs = to_kvm(arch::x86::user_code_segment());
+    s.ss = to_kvm(arch::x86::user_data_segment());
 }
 
-Result<CpuTemplate> make_cpu_template(const kvm::System& sys, uint64_t cr3) {
+Result<CpuTemplate> make_cpu_template(const kvm_ioctls::SystemFd& sys, uint64_t cr3) {
     auto cpuid = sys.supported_cpuid();
     if (!cpuid) return cpuid.error();
     CpuTemplate t;
@@ -58,7 +58,7 @@ Result<CpuTemplate> make_cpu_template(const kvm::System& sys, uint64_t cr3) {
     return t;
 }
 
-Result<void> configure_vcpu(kvm::Vcpu& vcpu, const CpuTemplate& t) {
+Result<void> configure_vcpu(kvm_ioctls::VcpuFd& vcpu, const CpuTemplate& t) {
     // CPUID with this vCPU's APIC id (leaf 1 EBX[31:24], leaf 0xB/0x1F EDX).
     std::vector<kvm_cpuid_entry2> c = t.cpuid;
     const uint32_t apic = static_cast<uint32_t>(vcpu.id());
@@ -71,36 +71,36 @@ Result<void> configure_vcpu(kvm::Vcpu& vcpu, const CpuTemplate& t) {
     auto sr = vcpu.get_sregs();
     if (!sr) return sr.error();
     kvm_sregs s = *sr;
-    s.cr0 = x86::X86_CR0_PE | x86::X86_CR0_MP | x86::X86_CR0_ET | x86::X86_CR0_NE | x86::X86_CR0_WP |
-            x86::X86_CR0_AM | x86::X86_CR0_PG;
+    s.cr0 = arch::x86::X86_CR0_PE | arch::x86::X86_CR0_MP | arch::x86::X86_CR0_ET | arch::x86::X86_CR0_NE | arch::x86::X86_CR0_WP |
+            arch::x86::X86_CR0_AM | arch::x86::X86_CR0_PG;
     s.cr3 = t.cr3;
-    s.cr4 = x86::X86_CR4_PAE | x86::X86_CR4_OSFXSR | x86::X86_CR4_OSXMMEXCPT |
-            (t.xcr0 ? x86::X86_CR4_OSXSAVE : 0);
-    s.efer = x86::EFER_SCE | x86::EFER_LME | x86::EFER_LMA | x86::EFER_NXE;
+    s.cr4 = arch::x86::X86_CR4_PAE | arch::x86::X86_CR4_OSFXSR | arch::x86::X86_CR4_OSXMMEXCPT |
+            (t.xcr0 ? arch::x86::X86_CR4_OSXSAVE : 0);
+    s.efer = arch::x86::EFER_SCE | arch::x86::EFER_LME | arch::x86::EFER_LMA | arch::x86::EFER_NXE;
     set_user_segments(s);
-    kvm_segment uds = to_kvm(x86::user_data_segment());
+    kvm_segment uds = to_kvm(arch::x86::user_data_segment());
     s.ds = s.es = s.fs = s.gs = uds;
     s.fs.selector = s.gs.selector = 0;
     s.ds.selector = s.es.selector = 0;
-    s.tr = to_kvm(x86::tss_segment(layout::kTssGpa));
+    s.tr = to_kvm(arch::x86::tss_segment(memory::layout::kTssGpa));
     s.ldt = kvm_segment{};
     s.ldt.unusable = 1;
-    s.gdt.base = layout::kGdtGpa;
-    s.gdt.limit = x86::GDT_ENTRIES * 8 - 1;
-    s.idt.base = layout::kIdtGpa;
+    s.gdt.base = memory::layout::kGdtGpa;
+    s.gdt.limit = arch::x86::GDT_ENTRIES * 8 - 1;
+    s.idt.base = memory::layout::kIdtGpa;
     s.idt.limit = shim::kVectors * 16 - 1;
     if (auto r = vcpu.set_sregs(s); !r) return r;
 
     // syscall: STAR[47:32] = kernel CS (ring-0 entry on VT-x), [63:48] = the
     // sysret base (unused: the VMM returns to user mode itself).
     const std::pair<uint32_t, uint64_t> msrs[] = {
-        {x86::MSR_STAR, (uint64_t{x86::__USER32_CS} << 48) | (uint64_t{x86::__KERNEL_CS} << 32)},
-        {x86::MSR_LSTAR, layout::kStubGpa + shim::kSyscallEntryOffset},
-        {x86::MSR_CSTAR, layout::kStubGpa + shim::kSyscallEntryOffset},
-        {x86::MSR_SYSCALL_MASK, x86::X86_EFLAGS_TF | x86::X86_EFLAGS_DF | x86::X86_EFLAGS_IF |
-                                    x86::X86_EFLAGS_IOPL | x86::X86_EFLAGS_NT | x86::X86_EFLAGS_AC},
-        {x86::MSR_KERNEL_GS_BASE, 0},
-        {x86::MSR_IA32_CR_PAT, 0x0007040600070406ull},
+        {arch::x86::MSR_STAR, (uint64_t{arch::x86::__USER32_CS} << 48) | (uint64_t{arch::x86::__KERNEL_CS} << 32)},
+        {arch::x86::MSR_LSTAR, memory::layout::kStubGpa + shim::kSyscallEntryOffset},
+        {arch::x86::MSR_CSTAR, memory::layout::kStubGpa + shim::kSyscallEntryOffset},
+        {arch::x86::MSR_SYSCALL_MASK, arch::x86::X86_EFLAGS_TF | arch::x86::X86_EFLAGS_DF | arch::x86::X86_EFLAGS_IF |
+                                    arch::x86::X86_EFLAGS_IOPL | arch::x86::X86_EFLAGS_NT | arch::x86::X86_EFLAGS_AC},
+        {arch::x86::MSR_KERNEL_GS_BASE, 0},
+        {arch::x86::MSR_IA32_CR_PAT, 0x0007040600070406ull},
     };
     std::vector<kvm_msr_entry> m;
     for (auto [index, data] : msrs) m.push_back(kvm_msr_entry{index, 0, data});
@@ -121,4 +121,4 @@ Result<void> configure_vcpu(kvm::Vcpu& vcpu, const CpuTemplate& t) {
     return {};
 }
 
-}  // namespace spanvm::platform
+}  // namespace spanvm::platform::kvm

@@ -8,10 +8,10 @@
 #include <vector>
 
 #include "vmm/base/result.hpp"
-#include "vmm/kvm/system.hpp"
-#include "vmm/kvm/vcpu.hpp"
+#include "vmm/kvm_ioctls/system.hpp"
+#include "vmm/kvm_ioctls/vcpu.hpp"
 
-namespace spanvm::platform {
+namespace spanvm::platform::kvm {
 
 struct CpuTemplate {
     std::vector<kvm_cpuid_entry2> cpuid;  // KVM's supported set, APIC id patched per vCPU
@@ -21,11 +21,11 @@ struct CpuTemplate {
 };
 
 // Reads KVM's supported CPUID and the host's XCR0 into a template.
-Result<CpuTemplate> make_cpu_template(const kvm::System& sys, uint64_t cr3);
+Result<CpuTemplate> make_cpu_template(const kvm_ioctls::SystemFd& sys, uint64_t cr3);
 
 // Configures a fresh vCPU: CPUID (APIC id = vcpu id), sregs for 64-bit user
 // mode, MSRs, XCR0, FPU; enables sync regs. Registers are not set here.
-Result<void> configure_vcpu(kvm::Vcpu& vcpu, const CpuTemplate& t);
+Result<void> configure_vcpu(kvm_ioctls::VcpuFd& vcpu, const CpuTemplate& t);
 
 // Sync-regs mask used by the vCPU loop.
 // Only the GPRs: syncing sregs on every exit costs time on PVM, and sregs are
@@ -37,4 +37,4 @@ inline constexpr uint64_t kSyncRegsMask = KVM_SYNC_X86_REGS;
 inline bool needs_user_segments(const kvm_sregs& s) { return (s.cs.selector & 3) != 3; }
 void set_user_segments(kvm_sregs& s);
 
-}  // namespace spanvm::platform
+}  // namespace spanvm::platform::kvm

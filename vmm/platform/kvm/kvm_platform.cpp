@@ -14,7 +14,7 @@
 #include "vmm/memory/layout.hpp"
 #include "vmm/platform/kvm/kvm_vcpu.hpp"
 
-namespace spanvm::platform {
+namespace spanvm::platform::kvm {
 
 void kvm_on_kick(int);  // kvm_vcpu.cpp
 
@@ -30,16 +30,16 @@ uint32_t xstate_size(uint64_t xcr0) {
         __cpuid_count(0xD, i, a, b, c, d);
         size = std::max(size, a + b);
     }
-    return std::min<uint32_t>(size, kvm::Vcpu::kXsaveBufferSize);
+    return std::min<uint32_t>(size, kvm_ioctls::VcpuFd::kXsaveBufferSize);
 }
 }  // namespace
 
 Result<std::unique_ptr<KvmPlatform>> KvmPlatform::create(uint64_t ram_size) {
-    if (ram_size < layout::kMinRamSize)
-        return make_error(EINVAL, "--mem {} MiB is too small (minimum {} MiB)", ram_size >> 20, layout::kMinRamSize >> 20);
-    if (ram_size > layout::kMaxRamSize)
-        return make_error(EINVAL, "--mem {} GiB is too large (maximum {} GiB)", ram_size >> 30, layout::kMaxRamSize >> 30);
-    auto sys = kvm::System::open();
+    if (ram_size < memory::layout::kMinRamSize)
+        return make_error(EINVAL, "--mem {} MiB is too small (minimum {} MiB)", ram_size >> 20, memory::layout::kMinRamSize >> 20);
+    if (ram_size > memory::layout::kMaxRamSize)
+        return make_error(EINVAL, "--mem {} GiB is too large (maximum {} GiB)", ram_size >> 30, memory::layout::kMaxRamSize >> 30);
+    auto sys = kvm_ioctls::SystemFd::open();
     if (!sys) return sys.error();
     for (long cap : {KVM_CAP_SYNC_REGS, KVM_CAP_USER_MEMORY})
         if (sys->check_extension(cap) <= 0) return make_error(ENOTSUP, "KVM lacks capability {}", cap);
@@ -51,19 +51,19 @@ Result<std::unique_ptr<KvmPlatform>> KvmPlatform::create(uint64_t ram_size) {
 
     // System area.
     std::span<uint8_t> ram(mem->host_base(), ram_size);
-    x86::write_gdt(ram.subspan(layout::kGdtGpa, x86::GDT_ENTRIES * 8), layout::kTssGpa);
+    arch::x86::write_gdt(ram.subspan(memory::layout::kGdtGpa, arch::x86::GDT_ENTRIES * 8), memory::layout::kTssGpa);
     std::vector<uint16_t> ports{shim::kSyscallPort};
     for (uint16_t v = 0; v < shim::kVectors; ++v) ports.push_back(static_cast<uint16_t>(shim::kExceptionPortBase + v));
-    x86::write_tss(ram.subspan(layout::kTssGpa, x86::kTssSize), layout::kExceptionStackGpa + layout::kExceptionStackSize,
+    arch::x86::write_tss(ram.subspan(memory::layout::kTssGpa, arch::x86::kTssSize), memory::layout::kExceptionStackGpa + memory::layout::kExceptionStackSize,
                    ports);
-    x86::write_idt(ram.subspan(layout::kIdtGpa, shim::kVectors * 16), shim::kVectors,
-                   layout::kStubGpa + shim::kVectorEntryOffset, shim::kVectorEntryStride);
+    arch::x86::write_idt(ram.subspan(memory::layout::kIdtGpa, shim::kVectors * 16), shim::kVectors,
+                   memory::layout::kStubGpa + shim::kVectorEntryOffset, shim::kVectorEntryStride);
     auto img = shim::image();
-    if (img.size() > layout::kPageSize) return make_error(EINVAL, "guest shim larger than a page");
-    std::memcpy(ram.data() + layout::kStubGpa, img.data(), img.size());
-    x86::PageTableLayout ptl{ram_size,         layout::kPageTableGpa, layout::kSystemEnd, layout::kNullGuardEnd,
-                             layout::kStubGpa, layout::kSystemMappedEnd, layout::kUserBase};
-    auto cr3 = x86::write_identity_page_tables(ram, ptl);
+    if (img.size() > memory::layout::kPageSize) return make_error(EINVAL, "guest shim larger than a page");
+    std::memcpy(ram.data() + memory::layout::kStubGpa, img.data(), img.size());
+    arch::x86::PageTableLayout ptl{ram_size,         memory::layout::kPageTableGpa, memory::layout::kSystemEnd, memory::layout::kNullGuardEnd,
+                             memory::layout::kStubGpa, memory::layout::kSystemMappedEnd, memory::layout::kUserBase};
+    auto cr3 = arch::x86::write_identity_page_tables(ram, ptl);
     if (!cr3) return cr3.error();
 
     std::unique_ptr<KvmPlatform> m(new KvmPlatform(std::move(*sys), std::move(*vm), std::move(*mem)));
@@ -80,13 +80,13 @@ Result<std::unique_ptr<KvmPlatform>> KvmPlatform::create(uint64_t ram_size) {
 }
 
 Result<void> KvmPlatform::probe_vcpu() {
-    auto p = create(layout::kMinRamSize);
+    auto p = create(memory::layout::kMinRamSize);
     if (!p) return p.error();
     auto v = (*p)->create_raw_vcpu(0);
     if (!v) return v.error();
     kvm_regs r{};
-    r.rip = layout::kStubGpa + shim::kSyscallEntryOffset;  // first instruction: out to the syscall port
-    r.rsp = layout::kUserBase + 0x1000;
+    r.rip = memory::layout::kStubGpa + shim::kSyscallEntryOffset;  // first instruction: out to the syscall port
+    r.rsp = memory::layout::kUserBase + 0x1000;
     r.rflags = 2;
     if (auto e = v->set_regs(r); !e) return e.error();
     auto s = v->get_sregs();
@@ -104,7 +104,7 @@ Result<void> KvmPlatform::probe_vcpu() {
     return make_error(EINTR, "probe vCPU: KVM_RUN kept being interrupted");
 }
 
-Result<kvm::Vcpu> KvmPlatform::create_raw_vcpu(unsigned long id) {
+Result<kvm_ioctls::VcpuFd> KvmPlatform::create_raw_vcpu(unsigned long id) {
     std::lock_guard lk(vcpu_mu_);
     auto v = vm_.create_vcpu(id);
     if (!v) return v.error();
@@ -137,4 +137,4 @@ void KvmPlatform::install_signal_handlers(HostFaultHandler on_host_fault) {
     ::sigaction(SIGBUS, &fa, nullptr);
 }
 
-}  // namespace spanvm::platform
+}  // namespace spanvm::platform::kvm

@@ -8,14 +8,14 @@
 #include <mutex>
 
 #include "vmm/base/result.hpp"
-#include "vmm/kvm/system.hpp"
-#include "vmm/kvm/vcpu.hpp"
-#include "vmm/kvm/vm.hpp"
+#include "vmm/kvm_ioctls/system.hpp"
+#include "vmm/kvm_ioctls/vcpu.hpp"
+#include "vmm/kvm_ioctls/vm.hpp"
 #include "vmm/memory/guest_memory.hpp"
 #include "vmm/platform/kvm/guest_cpu.hpp"
 #include "vmm/platform/platform.hpp"
 
-namespace spanvm::platform {
+namespace spanvm::platform::kvm {
 
 class KvmPlatform final : public Platform {
 public:
@@ -33,19 +33,19 @@ public:
     void install_signal_handlers(HostFaultHandler on_host_fault) override;
 
     const CpuTemplate& cpu_template() const { return cpu_; }
-    const kvm::System& system() const { return sys_; }
+    const kvm_ioctls::SystemFd& system() const { return sys_; }
     // A configured raw vCPU (for bench-exit, which drives KVM directly).
-    Result<kvm::Vcpu> create_raw_vcpu(unsigned long id);
+    Result<kvm_ioctls::VcpuFd> create_raw_vcpu(unsigned long id);
 
     // Whether the syscall stub was observed running in ring 0 (VT-x/AMD-V),
     // in which case user CS/SS must be restored on each return. -1 = unknown.
     std::atomic<int> stub_ring0{-1};
 
 private:
-    KvmPlatform(kvm::System sys, kvm::Vm vm, memory::GuestMemory mem)
+    KvmPlatform(kvm_ioctls::SystemFd sys, kvm_ioctls::VmFd vm, memory::GuestMemory mem)
         : sys_(std::move(sys)), vm_(std::move(vm)), mem_(std::move(mem)) {}
-    kvm::System sys_;
-    kvm::Vm vm_;
+    kvm_ioctls::SystemFd sys_;
+    kvm_ioctls::VmFd vm_;
     memory::GuestMemory mem_;
     CpuTemplate cpu_;
     CpuFeatures features_;
@@ -53,4 +53,4 @@ private:
     std::mutex vcpu_mu_;
 };
 
-}  // namespace spanvm::platform
+}  // namespace spanvm::platform::kvm

@@ -15,7 +15,7 @@
 #include "vmm/platform/kvm/guest_cpu.hpp"
 #include "vmm/platform/kvm/kvm_platform.hpp"
 
-namespace spanvm::platform {
+namespace spanvm::platform::kvm {
 
 // Regs is handed out as a view of kvm_run's sync-regs page.
 static_assert(sizeof(Regs) == sizeof(kvm_regs));
@@ -97,7 +97,7 @@ VcpuExit KvmVcpu::run() {
             run->immediate_exit = 0;
             VcpuExit e;
             e.kind = VcpuExit::Kind::interrupted;
-            e.in_guest = vcpu_.sync_regs().rip >= layout::kUserBase;
+            e.in_guest = vcpu_.sync_regs().rip >= memory::layout::kUserBase;
             return e;
         }
         if (r.error().code == EFAULT) {
@@ -106,7 +106,7 @@ VcpuExit KvmVcpu::run() {
             VcpuExit e;
             e.kind = VcpuExit::Kind::exception;
             e.signo = SIGSEGV;
-            e.si_code = x86::SEGV_ACCERR;
+            e.si_code = arch::x86::SEGV_ACCERR;
             e.what = "access to unmapped or PROT_NONE memory";
             return e;
         }
@@ -129,7 +129,7 @@ VcpuExit KvmVcpu::run() {
             run->immediate_exit = 0;
             VcpuExit e;
             e.kind = VcpuExit::Kind::interrupted;
-            e.in_guest = vcpu_.sync_regs().rip >= layout::kUserBase;
+            e.in_guest = vcpu_.sync_regs().rip >= memory::layout::kUserBase;
             return e;
         }
         default:
@@ -145,7 +145,7 @@ VcpuExit KvmVcpu::run() {
 Result<void> KvmVcpu::complete_syscall_return() {
     kvm_regs& r = vcpu_.sync_regs();
     r.rip = r.rcx;
-    r.rflags = (r.r11 & ~(x86::X86_EFLAGS_TF | x86::X86_EFLAGS_NT)) | x86::X86_EFLAGS_FIXED;
+    r.rflags = (r.r11 & ~(arch::x86::X86_EFLAGS_TF | arch::x86::X86_EFLAGS_NT)) | arch::x86::X86_EFLAGS_FIXED;
     vcpu_.mark_regs_dirty();
     int ring0 = platform_.stub_ring0.load(std::memory_order_relaxed);
     if (ring0 == -1) {
@@ -174,25 +174,25 @@ VcpuExit KvmVcpu::exception_exit(unsigned vector) {
     kvm_regs& r = vcpu_.sync_regs();
     uint64_t frame[6] = {};
     platform_.memory().read(r.rsp, frame, sizeof frame);
-    const int off = x86::exception_has_error_code(vector) ? 1 : 0;
+    const int off = arch::x86::exception_has_error_code(vector) ? 1 : 0;
     const uint64_t err = off ? frame[0] : 0;
     auto s = vcpu_.get_sregs();
     if (!s) return error_exit(s.error().message);
     const uint64_t cr2 = s->cr2;
     // Back to the faulting user state, in ring 3.
     r.rip = frame[off];
-    r.rflags = frame[off + 2] | x86::X86_EFLAGS_FIXED;
+    r.rflags = frame[off + 2] | arch::x86::X86_EFLAGS_FIXED;
     r.rsp = frame[off + 3];
     vcpu_.mark_regs_dirty();
     set_user_segments(*s);
     if (auto e = vcpu_.set_sregs(*s); !e) return error_exit(e.error().message);
-    const auto sig = x86::signal_for_exception(vector, err, cr2, r.rip);
+    const auto sig = arch::x86::signal_for_exception(vector, err, cr2, r.rip);
     VcpuExit e;
     e.kind = VcpuExit::Kind::exception;
     e.signo = sig.signo;
     e.si_code = sig.si_code;
     e.fault_addr = sig.fault_addr;
-    e.what = x86::describe_exception(vector, err, cr2);
+    e.what = arch::x86::describe_exception(vector, err, cr2);
     return e;
 }
 
@@ -203,16 +203,16 @@ std::atomic<int> g_xsave_ok{-1};
 
 // kvm_fpu <-> the FXSAVE image (same fields, vmm/arch/x86/fxsave.hpp).
 std::vector<uint8_t> fxsave_of(const kvm_fpu& k) {
-    x86::FxsaveFields f{};
+    arch::x86::FxsaveFields f{};
     std::memcpy(f.fpr, k.fpr, sizeof f.fpr);
     std::memcpy(f.xmm, k.xmm, sizeof f.xmm);
     f.fcw = k.fcw, f.fsw = k.fsw, f.ftwx = k.ftwx, f.last_opcode = k.last_opcode;
     f.last_ip = k.last_ip, f.last_dp = k.last_dp, f.mxcsr = k.mxcsr;
-    return x86::fxsave_image(f);
+    return arch::x86::fxsave_image(f);
 }
 
 kvm_fpu fpu_of(std::span<const uint8_t> img) {
-    const x86::FxsaveFields f = x86::parse_fxsave(img);
+    const arch::x86::FxsaveFields f = arch::x86::parse_fxsave(img);
     kvm_fpu k{};
     std::memcpy(k.fpr, f.fpr, sizeof f.fpr);
     std::memcpy(k.xmm, f.xmm, sizeof f.xmm);
@@ -224,7 +224,7 @@ kvm_fpu fpu_of(std::span<const uint8_t> img) {
 
 Result<std::vector<uint8_t>> KvmVcpu::save_fpu() {
     if (g_xsave_ok.load() != 0) {
-        std::vector<uint8_t> buf(kvm::Vcpu::kXsaveBufferSize);
+        std::vector<uint8_t> buf(kvm_ioctls::VcpuFd::kXsaveBufferSize);
         if (vcpu_.get_xsave(buf)) {
             g_xsave_ok = 1;
             buf.resize(platform_.cpu().xstate_size);
@@ -242,7 +242,7 @@ Result<std::vector<uint8_t>> KvmVcpu::save_fpu() {
 Result<void> KvmVcpu::restore_fpu(std::span<const uint8_t> image) {
     if (image.size() < 512) return make_error(EINVAL, "FPU image shorter than 512 bytes");
     if (g_xsave_ok.load() == 1 && image.size() >= platform_.cpu().xstate_size) {
-        std::vector<uint8_t> buf(kvm::Vcpu::kXsaveBufferSize);
+        std::vector<uint8_t> buf(kvm_ioctls::VcpuFd::kXsaveBufferSize);
         // Components beyond the guest's XCR0 image come back as they are now.
         if (auto r = vcpu_.get_xsave(buf); !r) return r;
         std::memcpy(buf.data(), image.data(), platform_.cpu().xstate_size);
@@ -252,4 +252,4 @@ Result<void> KvmVcpu::restore_fpu(std::span<const uint8_t> image) {
     return vcpu_.set_fpu(fpu_of(image.first(512)));
 }
 
-}  // namespace spanvm::platform
+}  // namespace spanvm::platform::kvm

@@ -13,16 +13,16 @@
 #include <atomic>
 #include <memory>
 
-#include "vmm/kvm/vcpu.hpp"
+#include "vmm/kvm_ioctls/vcpu.hpp"
 #include "vmm/platform/vcpu.hpp"
 
-namespace spanvm::platform {
+namespace spanvm::platform::kvm {
 
 class KvmPlatform;
 
 class KvmVcpu final : public Vcpu {
 public:
-    KvmVcpu(KvmPlatform& p, kvm::Vcpu v) : platform_(p), vcpu_(std::move(v)) {}
+    KvmVcpu(KvmPlatform& p, kvm_ioctls::VcpuFd v) : platform_(p), vcpu_(std::move(v)) {}
 
     unsigned long id() const override { return vcpu_.id(); }
     Result<void> attach_thread() override;
@@ -37,7 +37,7 @@ public:
     Result<std::vector<uint8_t>> save_fpu() override;
     Result<void> restore_fpu(std::span<const uint8_t> image) override;
 
-    kvm::Vcpu& raw() { return vcpu_; }
+    kvm_ioctls::VcpuFd& raw() { return vcpu_; }
 
 private:
     Result<void> complete_syscall_return();
@@ -45,7 +45,7 @@ private:
     static VcpuExit error_exit(std::string what);
 
     KvmPlatform& platform_;
-    kvm::Vcpu vcpu_;
+    kvm_ioctls::VcpuFd vcpu_;
 };
 
-}  // namespace spanvm::platform
+}  // namespace spanvm::platform::kvm

@@ -37,7 +37,7 @@ Result<std::unique_ptr<NativePlatform>> NativePlatform::create(uint64_t ram_size
     auto mem = memory::GuestMemory::create_at_guest_address(ram_size, PROT_READ | PROT_WRITE | PROT_EXEC);
     if (!mem) return mem.error();
     // The system area is KVM's (GDT, IDT, shim); nothing of the guest's here.
-    ::mprotect(reinterpret_cast<void*>(layout::kNullGuardEnd), layout::kUserBase - layout::kNullGuardEnd, PROT_NONE);
+    ::mprotect(reinterpret_cast<void*>(memory::layout::kNullGuardEnd), memory::layout::kUserBase - memory::layout::kNullGuardEnd, PROT_NONE);
     std::unique_ptr<NativePlatform> p(new NativePlatform(std::move(*mem)));
     if (auto r = p->capture_fpu_template(); !r) return r.error();
     return p;

@@ -214,7 +214,7 @@ VcpuExit NativeVcpu::exit_from_signal(int sig) {
     e.signo = sig;
     e.si_code = ctx_->exit_code;
     e.fault_addr = ctx_->exit_addr;
-    e.what = x86::describe_exception(static_cast<unsigned>(ctx_->exit_trapno), ctx_->exit_err, ctx_->exit_cr2);
+    e.what = arch::x86::describe_exception(static_cast<unsigned>(ctx_->exit_trapno), ctx_->exit_err, ctx_->exit_cr2);
     return e;
 }
 

@@ -21,7 +21,7 @@ static_assert(std::endian::native == std::endian::little,
 static_assert(sizeof(Elf64_Ehdr) == 64 && sizeof(Elf64_Phdr) == 56);
 static_assert(kSegmentExec == PF_X && kSegmentWrite == PF_W && kSegmentRead == PF_R);
 
-constexpr uint64_t kPage = layout::kPageSize;
+constexpr uint64_t kPage = memory::layout::kPageSize;
 // Linux (load_elf_phdrs) refuses program header tables larger than this.
 constexpr uint64_t kMaxPhdrTableBytes = 65536;
 // read_whole_file() refuses bigger files rather than risk a huge allocation.
@@ -199,7 +199,7 @@ AddressRange ElfFile::image_span() const {
     // because segments do not overlap.
     const LoadSegment& first = loads_.front();
     const LoadSegment& last = loads_.back();
-    return {layout::page_align_down(first.vaddr), layout::page_align_up(last.vaddr + last.memsz)};
+    return {memory::layout::page_align_down(first.vaddr), memory::layout::page_align_up(last.vaddr + last.memsz)};
 }
 
 Result<uint64_t> ElfFile::phdr_address(uint64_t load_bias) const {
@@ -230,10 +230,10 @@ LoadPlan ElfFile::plan_load(uint64_t load_bias) const {
         const uint64_t end = s.vaddr + s.memsz;
         // [lo, hi): the bytes this segment owns, i.e. its pages minus any part
         // of a shared first/last page that belongs to a neighbour.
-        uint64_t lo = layout::page_align_down(s.vaddr);
+        uint64_t lo = memory::layout::page_align_down(s.vaddr);
         if (i > 0) lo = std::max(lo, loads_[i - 1].vaddr + loads_[i - 1].memsz);
-        uint64_t hi = layout::page_align_up(end);
-        if (i + 1 < loads_.size()) hi = std::min(hi, std::max(layout::page_align_down(loads_[i + 1].vaddr), end));
+        uint64_t hi = memory::layout::page_align_up(end);
+        if (i + 1 < loads_.size()) hi = std::min(hi, std::max(memory::layout::page_align_down(loads_[i + 1].vaddr), end));
 
         uint64_t zero_from = lo;
         if (s.filesz > 0) {
@@ -245,7 +245,7 @@ LoadPlan ElfFile::plan_load(uint64_t load_bias) const {
         }
         if (hi > zero_from) plan.zeros.push_back(ZeroOp{zero_from + load_bias, hi - zero_from});
         plan.protections.push_back(
-            SegmentProtection{{layout::page_align_down(s.vaddr) + load_bias, layout::page_align_up(end) + load_bias},
+            SegmentProtection{{memory::layout::page_align_down(s.vaddr) + load_bias, memory::layout::page_align_up(end) + load_bias},
                               s.flags});
     }
     return plan;

@@ -10,7 +10,7 @@ extern "C" const uint8_t spanvm_vdso_image_end[];
 
 namespace spanvm::process {
 
-static_assert(sizeof(spanvm_vvar) <= layout::kPageSize);
+static_assert(sizeof(spanvm_vvar) <= memory::layout::kPageSize);
 
 std::span<const uint8_t> vdso_image() {
     return {spanvm_vdso_image_start, static_cast<size_t>(spanvm_vdso_image_end - spanvm_vdso_image_start)};
@@ -25,12 +25,12 @@ Result<InstalledVdso> install_vdso(AddressSpace& as, memory::GuestMemory& mem) {
     const auto span = elf->image_span();
     if (span.start != 0 || !elf->position_independent())
         return make_error(EINVAL, "the built-in vDSO image is not linked at 0");
-    const uint64_t len = layout::kPageSize + span.size();
+    const uint64_t len = memory::layout::kPageSize + span.size();
     auto m = as.map(0, len, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS);
     if (!m) return make_error(ENOMEM, "no room for the vDSO in guest memory: {}", m.error().message);
     InstalledVdso out;
     out.vvar_addr = m->addr;
-    out.base = m->addr + layout::kPageSize;
+    out.base = m->addr + memory::layout::kPageSize;
     const LoadPlan plan = elf->plan_load(out.base);
     if (auto r = apply_load_plan(plan, image, std::span<uint8_t>(mem.host_base(), mem.size())); !r)
         return make_error(ENOMEM, "cannot copy the vDSO into guest memory: {}", r.error().message);
@@ -39,9 +39,9 @@ Result<InstalledVdso> install_vdso(AddressSpace& as, memory::GuestMemory& mem) {
         if (auto r = as.protect(pr.range.start, pr.range.size(), prot); !r)
             return make_error(EINVAL, "cannot protect the vDSO image: {}", r.error().message);
     }
-    uint8_t* page = mem.host_ptr(out.vvar_addr, layout::kPageSize);
+    uint8_t* page = mem.host_ptr(out.vvar_addr, memory::layout::kPageSize);
     if (!page) return make_error(ENOMEM, "vvar page outside guest memory");
-    std::memset(page, 0, layout::kPageSize);
+    std::memset(page, 0, memory::layout::kPageSize);
     out.vvar = reinterpret_cast<spanvm_vvar*>(page);
     return out;
 }

@@ -9,7 +9,7 @@
 namespace spanvm::process {
 namespace {
 
-using layout::kPageSize;
+using memory::layout::kPageSize;
 
 constexpr int kProtMask = PROT_READ | PROT_WRITE | PROT_EXEC;
 constexpr int kProtSem = 0x8;  // asm-generic PROT_SEM; glibc does not name it
@@ -30,7 +30,7 @@ bool aligned(uint64_t v) { return (v & (kPageSize - 1)) == 0; }
 // Page-rounded length, or nullopt when rounding overflows.
 std::optional<uint64_t> page_len(uint64_t len) {
     if (len > UINT64_MAX - (kPageSize - 1)) return std::nullopt;
-    return layout::page_align_up(len);
+    return memory::layout::page_align_up(len);
 }
 
 // Appends [start, end) keeping `out` coalesced (callers append in order).
@@ -221,7 +221,7 @@ BrkResult AddressSpace::brk(uint64_t new_end) {
     if (new_end < brk_base_) return r;
     const auto new_top = page_len(new_end);
     if (!new_top) return r;
-    const uint64_t old_top = layout::page_align_up(brk_end_);
+    const uint64_t old_top = memory::layout::page_align_up(brk_end_);
     if (*new_top < old_top) {
         // As Linux, the shrink unmaps whatever lies there, heap or not.
         remove_range(*new_top, old_top, r.released);
@@ -302,7 +302,7 @@ Result<std::vector<Range>> AddressSpace::unmap(uint64_t addr, uint64_t len) {
     if (addr > kTaskSize || len > kTaskSize - addr)
         return make_error(EINVAL, "munmap: [{:#x}, +{:#x}) is outside user space", addr, len);
     std::vector<Range> released;
-    remove_range(addr, addr + layout::page_align_up(len), released);
+    remove_range(addr, addr + memory::layout::page_align_up(len), released);
     return released;
 }
 

@@ -150,7 +150,7 @@ struct RemapPlan {
 class AddressSpace {
 public:
     // The window [lo, hi): page-aligned, 0 < lo < hi <= kTaskSize.
-    // Typically lo = layout::kUserBase, hi = guest RAM size.
+    // Typically lo = memory::layout::kUserBase, hi = guest RAM size.
     static Result<AddressSpace> create(uint64_t lo, uint64_t hi,
                                        uint64_t stack_guard_gap = kDefaultStackGuardGap);
 

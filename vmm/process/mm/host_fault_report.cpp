@@ -43,7 +43,7 @@ void handler(int sig, void* si, void*) {
     };
     if (guest) {
         put("spanvm: guest memory at guest address ");
-        n += put_hex(buf + n, a - (g_ram_lo.load() - layout::kNullGuardEnd));
+        n += put_hex(buf + n, a - (g_ram_lo.load() - memory::layout::kNullGuardEnd));
         put(" was unmapped while a syscall used it; terminating with SIGSEGV\n");
         (void)!::write(2, buf, n);
         ::_exit(128 + SIGSEGV);
@@ -60,7 +60,7 @@ void handler(int sig, void* si, void*) {
 HostFaultHandler install_host_fault_report(const uint8_t* ram, uint64_t size) {
     // On native, guest RAM starts at address 0: its NULL guard is not guest
     // memory, so a NULL dereference in the VMM stays an internal error.
-    g_ram_lo = reinterpret_cast<uintptr_t>(ram) + layout::kNullGuardEnd;
+    g_ram_lo = reinterpret_cast<uintptr_t>(ram) + memory::layout::kNullGuardEnd;
     g_ram_hi = reinterpret_cast<uintptr_t>(ram) + size;
     return handler;
 }

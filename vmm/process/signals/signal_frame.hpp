@@ -101,8 +101,8 @@ std::optional<SigreturnState> parse_ucontext(std::span<const uint8_t> uc, uint64
 bool fpstate_has_magic(std::span<const uint8_t> fx512, uint32_t xstate_size);
 
 // The FXSAVE image codec lives in vmm/arch/x86/fxsave.hpp.
-using x86::FxsaveFields;
-using x86::fxsave_image;
-using x86::parse_fxsave;
+using arch::x86::FxsaveFields;
+using arch::x86::fxsave_image;
+using arch::x86::parse_fxsave;
 
 }  // namespace spanvm::process

@@ -31,7 +31,7 @@ int64_t Process::exec(GuestThread& t, ProcessConfig image) {
     timekeeper_.reset();
     std::lock_guard lk(aspace_mu_);
     for (const Vma& v : aspace_->vmas()) discard({Range{v.start, v.len()}});
-    auto as = AddressSpace::create(layout::kUserBase, platform_->memory().size());
+    auto as = AddressSpace::create(memory::layout::kUserBase, platform_->memory().size());
     if (!as) {
         log::error("execve: {}", as.error().message);
         exit_process(125);
@@ -43,13 +43,13 @@ int64_t Process::exec(GuestThread& t, ProcessConfig image) {
     host_ctx_.guest_exe = absolute_path(cfg_.program);
     // The loader writes through the host mapping, which still carries the
     // old image's PROT_NONE holes; open it all, load, then re-sync below.
-    host_allow(layout::kUserBase, platform_->memory().size() - layout::kUserBase);
+    host_allow(memory::layout::kUserBase, platform_->memory().size() - memory::layout::kUserBase);
     auto start = load_program(resolved->bytes);
     if (!start) {
         log::error("execve of '{}' failed after the old image was released: {}", cfg_.program, start.error().message);
         exit_process(128 + SIGSEGV);  // what Linux does past the point of no return
     }
-    sync_host_protection(layout::kUserBase, platform_->memory().size());
+    sync_host_protection(memory::layout::kUserBase, platform_->memory().size());
     (void)fds_.close_on_exec();
     signals_.reset_handlers();
 

@@ -25,7 +25,7 @@ int64_t sys_mmap(GuestThread& t, const SyscallRequest& r) {
     const uint64_t off = r.args[5];
     const bool anon = flags & MAP_ANONYMOUS;
     if (len == 0) return -EINVAL;
-    if (!anon && (off % layout::kPageSize)) return -EINVAL;
+    if (!anon && (off % memory::layout::kPageSize)) return -EINVAL;
     FdRef file;
     std::optional<FileRef> fref;
     if (!anon) {
@@ -50,7 +50,7 @@ int64_t sys_mmap(GuestThread& t, const SyscallRequest& r) {
     if (file) {
         // Copy the file's bytes; the tail past EOF stays zero (the address
         // space invariant guarantees fresh ranges read as zero).
-        uint8_t* dst = p.platform().memory().host_ptr(m->addr, layout::page_align_up(len));
+        uint8_t* dst = p.platform().memory().host_ptr(m->addr, memory::layout::page_align_up(len));
         uint64_t done = 0;
         while (done < len) {
             ssize_t n = ::pread(file->fd(), dst + done, len - done, static_cast<off_t>(off + done));
@@ -99,16 +99,16 @@ int64_t sys_mremap(GuestThread& t, const SyscallRequest& r) {
     const uint64_t old_addr = r.args[0], old_len = r.args[1], new_len = r.args[2];
     // The old range may already be released in the bookkeeping while its
     // bytes are still to be copied: allow both ranges, copy, then re-sync.
-    p.host_allow(plan->new_addr, layout::page_align_up(new_len));
+    p.host_allow(plan->new_addr, memory::layout::page_align_up(new_len));
     if (plan->copy) {
         auto& c = *plan->copy;
         auto& mem = p.platform().memory();
-        p.host_allow(c.from, layout::page_align_up(c.len));
+        p.host_allow(c.from, memory::layout::page_align_up(c.len));
         std::memmove(mem.host_ptr(c.to, c.len), mem.host_ptr(c.from, c.len), c.len);
     }
     p.discard(plan->released);
-    p.sync_host_protection(old_addr, old_addr + layout::page_align_up(old_len));
-    p.sync_host_protection(plan->new_addr, plan->new_addr + layout::page_align_up(new_len));
+    p.sync_host_protection(old_addr, old_addr + memory::layout::page_align_up(old_len));
+    p.sync_host_protection(plan->new_addr, plan->new_addr + memory::layout::page_align_up(new_len));
     return static_cast<int64_t>(plan->new_addr);
 }
 
@@ -143,14 +143,14 @@ int64_t sys_madvise(GuestThread& t, const SyscallRequest& r) {
 int64_t sys_mincore(GuestThread& t, const SyscallRequest& r) {
     Process& p = t.process();
     const uint64_t addr = r.args[0], len = r.args[1];
-    if (addr % layout::kPageSize) return -EINVAL;
-    const uint64_t pages = layout::page_align_up(len) / layout::kPageSize;
+    if (addr % memory::layout::kPageSize) return -EINVAL;
+    const uint64_t pages = memory::layout::page_align_up(len) / memory::layout::kPageSize;
     if (len == 0) return 0;
     uint8_t* vec = p.mem().ptr(r.args[2], pages);
     if (!vec) return -EFAULT;
     {
         std::lock_guard lk(p.aspace_mutex());
-        if (!p.aspace().covers(addr, layout::page_align_up(len))) return -ENOMEM;
+        if (!p.aspace().covers(addr, memory::layout::page_align_up(len))) return -ENOMEM;
     }
     std::memset(vec, 1, pages);
     return 0;

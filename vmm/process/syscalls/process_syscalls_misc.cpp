@@ -27,7 +27,7 @@ int64_t guest_prlimit(Process& p, const SyscallRequest& r) {
     const int res = static_cast<int>(r.args[1]);
     struct rlimit cur {};
     switch (res) {
-        case RLIMIT_STACK: cur = {layout::kDefaultStackSize, RLIM_INFINITY}; break;
+        case RLIMIT_STACK: cur = {memory::layout::kDefaultStackSize, RLIM_INFINITY}; break;
         case RLIMIT_NOFILE: cur = {static_cast<rlim_t>(p.fds().limit()), static_cast<rlim_t>(FdTable::kMaxLimit)}; break;
         case RLIMIT_AS:
         case RLIMIT_DATA: cur = {p.config().mem_size, p.config().mem_size}; break;

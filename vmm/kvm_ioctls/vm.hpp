@@ -5,15 +5,15 @@
 #include <cstdint>
 
 #include "vmm/base/result.hpp"
-#include "vmm/kvm/fd.hpp"
+#include "vmm/kvm_ioctls/fd.hpp"
 
-namespace spanvm::kvm {
+namespace spanvm::kvm_ioctls {
 
-class Vcpu;
+class VcpuFd;
 
-class Vm {
+class VmFd {
 public:
-    Vm(Fd fd, int run_mmap_size) : fd_(std::move(fd)), run_mmap_size_(run_mmap_size) {}
+    VmFd(Fd fd, int run_mmap_size) : fd_(std::move(fd)), run_mmap_size_(run_mmap_size) {}
     int fd() const { return fd_.get(); }
     int check_extension(long cap) const;
 
@@ -21,11 +21,11 @@ public:
                                         uint32_t flags = 0);
     Result<void> set_tss_addr(uint64_t gpa);
     Result<void> set_identity_map_addr(uint64_t gpa);
-    Result<Vcpu> create_vcpu(unsigned long id) const;
+    Result<VcpuFd> create_vcpu(unsigned long id) const;
 
 private:
     Fd fd_;
     int run_mmap_size_;
 };
 
-}  // namespace spanvm::kvm
+}  // namespace spanvm::kvm_ioctls

@@ -5,13 +5,13 @@
 #include <cstring>
 #include <vector>
 
-#include "vmm/kvm/kvm_abi.hpp"
-#include "vmm/kvm/system.hpp"
-#include "vmm/kvm/vm.hpp"
+#include "vmm/kvm_ioctls/kvm_abi.hpp"
+#include "vmm/kvm_ioctls/system.hpp"
+#include "vmm/kvm_ioctls/vm.hpp"
 
-namespace spanvm::kvm {
+namespace spanvm::kvm_ioctls {
 
-Result<System> System::open(const std::string& path) {
+Result<SystemFd> SystemFd::open(const std::string& path) {
     int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
     if (fd < 0) {
         int e = errno;
@@ -24,18 +24,18 @@ Result<System> System::open(const std::string& path) {
     Fd owned(fd);
     int v = ::ioctl(fd, KVM_GET_API_VERSION, 0);
     if (v != KVM_API_VERSION) return make_error(0, "{}: unsupported KVM API version {}", path, v);
-    return System(std::move(owned));
+    return SystemFd(std::move(owned));
 }
 
-int System::check_extension(long cap) const { return ::ioctl(fd(), KVM_CHECK_EXTENSION, cap); }
+int SystemFd::check_extension(long cap) const { return ::ioctl(fd(), KVM_CHECK_EXTENSION, cap); }
 
-Result<int> System::vcpu_mmap_size() const {
+Result<int> SystemFd::vcpu_mmap_size() const {
     int s = ::ioctl(fd(), KVM_GET_VCPU_MMAP_SIZE, 0);
     if (s <= 0) return errno_error("KVM_GET_VCPU_MMAP_SIZE");
     return s;
 }
 
-Result<std::vector<kvm_cpuid_entry2>> System::supported_cpuid() const {
+Result<std::vector<kvm_cpuid_entry2>> SystemFd::supported_cpuid() const {
     for (uint32_t n = 64; n <= 4096; n *= 2) {
         std::vector<uint8_t> buf(sizeof(abi::Cpuid2Header) + n * sizeof(kvm_cpuid_entry2));
         auto* h = reinterpret_cast<abi::Cpuid2Header*>(buf.data());
@@ -50,14 +50,14 @@ Result<std::vector<kvm_cpuid_entry2>> System::supported_cpuid() const {
     return make_error(E2BIG, "KVM_GET_SUPPORTED_CPUID: too many entries");
 }
 
-Result<Vm> System::create_vm() const {
+Result<VmFd> SystemFd::create_vm() const {
     auto sz = vcpu_mmap_size();
     if (!sz) return sz.error();
     int vfd = -1;
     // KVM_CREATE_VM can fail transiently with EINTR.
     do { vfd = ::ioctl(fd(), KVM_CREATE_VM, 0); } while (vfd < 0 && errno == EINTR);
     if (vfd < 0) return errno_error("KVM_CREATE_VM");
-    return Vm(Fd(vfd), *sz);
+    return VmFd(Fd(vfd), *sz);
 }
 
-}  // namespace spanvm::kvm
+}  // namespace spanvm::kvm_ioctls

@@ -4,7 +4,7 @@
 
 #include <utility>
 
-namespace spanvm::kvm {
+namespace spanvm::kvm_ioctls {
 
 class Fd {
 public:
@@ -33,4 +33,4 @@ private:
     int fd_ = -1;
 };
 
-}  // namespace spanvm::kvm
+}  // namespace spanvm::kvm_ioctls

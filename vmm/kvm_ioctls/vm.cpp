@@ -5,14 +5,14 @@
 #include <cstring>
 #include <vector>
 
-#include "vmm/kvm/vcpu.hpp"
-#include "vmm/kvm/vm.hpp"
+#include "vmm/kvm_ioctls/vcpu.hpp"
+#include "vmm/kvm_ioctls/vm.hpp"
 
-namespace spanvm::kvm {
+namespace spanvm::kvm_ioctls {
 
-int Vm::check_extension(long cap) const { return ::ioctl(fd(), KVM_CHECK_EXTENSION, cap); }
+int VmFd::check_extension(long cap) const { return ::ioctl(fd(), KVM_CHECK_EXTENSION, cap); }
 
-Result<void> Vm::set_user_memory_region(uint32_t slot, uint64_t gpa, uint64_t size, void* host, uint32_t flags) {
+Result<void> VmFd::set_user_memory_region(uint32_t slot, uint64_t gpa, uint64_t size, void* host, uint32_t flags) {
     kvm_userspace_memory_region r{};
     r.slot = slot;
     r.flags = flags;
@@ -23,36 +23,36 @@ Result<void> Vm::set_user_memory_region(uint32_t slot, uint64_t gpa, uint64_t si
     return {};
 }
 
-Result<void> Vm::set_tss_addr(uint64_t gpa) {
+Result<void> VmFd::set_tss_addr(uint64_t gpa) {
     if (::ioctl(fd(), KVM_SET_TSS_ADDR, gpa) < 0) return errno_error("KVM_SET_TSS_ADDR");
     return {};
 }
 
-Result<void> Vm::set_identity_map_addr(uint64_t gpa) {
+Result<void> VmFd::set_identity_map_addr(uint64_t gpa) {
     if (::ioctl(fd(), KVM_SET_IDENTITY_MAP_ADDR, &gpa) < 0) return errno_error("KVM_SET_IDENTITY_MAP_ADDR");
     return {};
 }
 
-Result<Vcpu> Vm::create_vcpu(unsigned long id) const {
+Result<VcpuFd> VmFd::create_vcpu(unsigned long id) const {
     int cfd = ::ioctl(fd(), KVM_CREATE_VCPU, id);
     if (cfd < 0) return errno_error(fmt::format("KVM_CREATE_VCPU {}", id));
     Fd owned(cfd);
     void* p = ::mmap(nullptr, run_mmap_size_, PROT_READ | PROT_WRITE, MAP_SHARED, cfd, 0);
     if (p == MAP_FAILED) return errno_error("mmap kvm_run");
-    return Vcpu(std::move(owned), static_cast<kvm_run*>(p), run_mmap_size_, id);
+    return VcpuFd(std::move(owned), static_cast<kvm_run*>(p), run_mmap_size_, id);
 }
 
-Vcpu::Vcpu(Fd fd, kvm_run* run, int run_size, unsigned long id)
+VcpuFd::VcpuFd(Fd fd, kvm_run* run, int run_size, unsigned long id)
     : fd_(std::move(fd)), run_(run), run_size_(run_size), id_(id) {}
 
-Vcpu::Vcpu(Vcpu&& o) noexcept
+VcpuFd::VcpuFd(VcpuFd&& o) noexcept
     : fd_(std::move(o.fd_)), run_(std::exchange(o.run_, nullptr)), run_size_(o.run_size_), id_(o.id_) {}
 
-Vcpu::~Vcpu() {
+VcpuFd::~VcpuFd() {
     if (run_) ::munmap(run_, run_size_);
 }
 
-Result<void> Vcpu::run() {
+Result<void> VcpuFd::run() {
     if (::ioctl(fd(), KVM_RUN, 0) < 0) {
         int e = errno;
         return Error{e, e == EINTR ? "KVM_RUN interrupted" : fmt::format("KVM_RUN: {}", std::strerror(e))};
@@ -60,22 +60,22 @@ Result<void> Vcpu::run() {
     return {};
 }
 
-Result<kvm_regs> Vcpu::get_regs() const {
+Result<kvm_regs> VcpuFd::get_regs() const {
     kvm_regs r{};
     if (::ioctl(fd(), KVM_GET_REGS, &r) < 0) return errno_error("KVM_GET_REGS");
     return r;
 }
-Result<void> Vcpu::set_regs(const kvm_regs& r) {
+Result<void> VcpuFd::set_regs(const kvm_regs& r) {
     if (::ioctl(fd(), KVM_SET_REGS, &r) < 0) return errno_error("KVM_SET_REGS");
     return {};
 }
-Result<kvm_sregs> Vcpu::get_sregs() const {
+Result<kvm_sregs> VcpuFd::get_sregs() const {
     kvm_sregs s{};
     if (::ioctl(fd(), KVM_GET_SREGS, &s) < 0) return errno_error("KVM_GET_SREGS");
     return s;
 }
-Result<void> Vcpu::set_sregs(const kvm_sregs& s) {
+Result<void> VcpuFd::set_sregs(const kvm_sregs& s) {
     if (::ioctl(fd(), KVM_SET_SREGS, &s) < 0) return errno_error("KVM_SET_SREGS");
     return {};
 }
-}  // namespace spanvm::kvm
+}  // namespace spanvm::kvm_ioctls

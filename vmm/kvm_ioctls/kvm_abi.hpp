@@ -10,7 +10,7 @@
 
 #include <cstdint>
 
-namespace spanvm::kvm::abi {
+namespace spanvm::kvm_ioctls::abi {
 
 struct Cpuid2Header {
     uint32_t nent;
@@ -27,4 +27,4 @@ inline constexpr unsigned long KVM_SET_CPUID2_C = _IOW(KVMIO, 0x90, Cpuid2Header
 inline constexpr unsigned long KVM_GET_MSRS_C = _IOWR(KVMIO, 0x88, MsrsHeader);
 inline constexpr unsigned long KVM_SET_MSRS_C = _IOW(KVMIO, 0x89, MsrsHeader);
 
-}  // namespace spanvm::kvm::abi
+}  // namespace spanvm::kvm_ioctls::abi

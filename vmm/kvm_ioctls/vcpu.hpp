@@ -11,18 +11,18 @@
 #include <span>
 
 #include "vmm/base/result.hpp"
-#include "vmm/kvm/fd.hpp"
+#include "vmm/kvm_ioctls/fd.hpp"
 
-namespace spanvm::kvm {
+namespace spanvm::kvm_ioctls {
 
-class Vcpu {
+class VcpuFd {
 public:
-    Vcpu(Fd fd, kvm_run* run, int run_size, unsigned long id);
-    Vcpu(Vcpu&& o) noexcept;
-    Vcpu& operator=(Vcpu&&) = delete;
-    Vcpu(const Vcpu&) = delete;
-    Vcpu& operator=(const Vcpu&) = delete;
-    ~Vcpu();
+    VcpuFd(Fd fd, kvm_run* run, int run_size, unsigned long id);
+    VcpuFd(VcpuFd&& o) noexcept;
+    VcpuFd& operator=(VcpuFd&&) = delete;
+    VcpuFd(const VcpuFd&) = delete;
+    VcpuFd& operator=(const VcpuFd&) = delete;
+    ~VcpuFd();
 
     int fd() const { return fd_.get(); }
     unsigned long id() const { return id_; }
@@ -68,4 +68,4 @@ private:
     unsigned long id_ = 0;
 };
 
-}  // namespace spanvm::kvm
+}  // namespace spanvm::kvm_ioctls
