@@ -165,6 +165,7 @@ set terminal png size 1200,450 noenhanced
 set output "$OUT/scaling.png"
 set multiplot layout 1,2 title "spanvm: $H hosts x $C cores vs native on $C cores (loopback)"
 set style data histograms
+set xtics font ",9"
 set style histogram clustered gap 1
 set style fill solid 0.6 border -1
 set yrange [0:1.3<*]
