@@ -18,6 +18,9 @@
 #   Stock     pigz -p 2, xz -T2, zstd -T2 on BENCH_STOCK_MIB of text across 2
 #             hosts against native (target >= 0.7 each), with the origin's page
 #             faults and bytes moved per MiB of input.
+# Then bench/cluster/scaling.sh: H hosts x C cores against native on C cores
+# (bench/out/scaling.json and scaling.png; its knobs are in its header; skip
+# it with BENCH_SCALING=0).
 # Writes bench/out/cluster.json and bench/out/cluster.png. The programs'
 # JSON (bench_fsops, `spanvm run --json`) is read by bench/cluster/report.py,
 # which computes the figures (statistics: bench/lib/stats.py) and writes the
@@ -147,3 +150,8 @@ GP
 
 cat "$WORK/summary.txt"
 log "wrote $OUT/cluster.json and $OUT/cluster.png"
+
+# --- Scaling: H hosts x C cores against native on C cores -------------------
+if [ "${BENCH_SCALING:-1}" != 0 ]; then
+    SPANVM="$SPANVM" BENCH_OUT="$OUT" bash "$HERE/scaling.sh" "$BUILD" || die "scaling.sh failed"
+fi

@@ -1,7 +1,8 @@
-/* Two-thread CPU-bound benchmark: each thread runs a fixed amount of integer
- * mixing work with no memory traffic beyond registers and no syscalls inside
- * the loop. The wall time of the whole program is the measurement (taken by
- * run.sh), so VM start-up is included. Usage: bench_cpu_bound [ITERATIONS]. */
+/* CPU-bound benchmark: each of THREADS threads (default 2) runs ITERATIONS
+ * rounds of integer mixing work with no memory traffic beyond registers and
+ * no syscalls inside the loop. The wall time of the whole program is the
+ * measurement (taken by the bench scripts), so VM start-up is included.
+ * Usage: bench_cpu_bound [ITERATIONS [THREADS]]. */
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -29,14 +30,23 @@ int main(int argc, char** argv) {
             return 2;
         }
     }
-    pthread_t t[2];
-    for (uintptr_t i = 0; i < 2; ++i)
+    unsigned long nthreads = 2;
+    if (argc > 2) {
+        char* end;
+        nthreads = strtoul(argv[2], &end, 10);
+        if (*end || nthreads == 0 || nthreads > 1024) {
+            fprintf(stderr, "bench_cpu_bound: bad thread count '%s' (1..1024)\n", argv[2]);
+            return 2;
+        }
+    }
+    pthread_t t[1024];
+    for (uintptr_t i = 0; i < nthreads; ++i)
         if (pthread_create(&t[i], NULL, work, (void*)i) != 0) {
             fprintf(stderr, "bench_cpu_bound: pthread_create failed\n");
             return 1;
         }
     uint64_t combined = 0;
-    for (int i = 0; i < 2; ++i) {
+    for (unsigned long i = 0; i < nthreads; ++i) {
         void* r;
         pthread_join(t[i], &r);
         combined ^= (uint64_t)(uintptr_t)r;

@@ -83,6 +83,9 @@ usage)
     spanvm_rejects "run with an unknown option" 2 run --no-such-option -- /bin/true
     spanvm_rejects "run with a bad --mem" 2 run --mem lots -- /bin/true
     spanvm_rejects "run with a bad --vcpus" 2 run --vcpus many -- /bin/true
+    spanvm_rejects "run with --host-cpus 0" 2 run --host-cpus 0 -- /bin/true
+    spanvm_rejects "run with a non-number --host-cpus" 2 run --host-cpus some -- /bin/true
+    spanvm_rejects "run with --host-cpus beyond the CPUs" 2 run --local-hosts 2 --host-cpus 1024 -- /bin/true
     ;;
 mem_exhaustion)
     # A cap of 512 MiB stops the hog if --mem is not enforced at all.

@@ -20,6 +20,7 @@ struct RunOptions {
     unsigned local_hosts = 0;
     bool netns = false;
     std::string place = "round-robin";
+    unsigned host_cpus = 0;  // --host-cpus C: pin each host to C CPUs of its own; 0: no pinning
     std::string json;  // --json FILE
     std::vector<std::string> command;
 };

@@ -55,6 +55,32 @@ std::string self_exe() {
 
 }  // namespace
 
+std::vector<std::vector<int>> split_host_cpus(unsigned cpus_per_host, unsigned hosts) {
+    if (cpus_per_host == 0) throw std::runtime_error("--host-cpus 0: want at least 1 CPU per host");
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (::sched_getaffinity(0, sizeof set, &set) != 0)
+        throw std::runtime_error(fmt::format("--host-cpus: sched_getaffinity: {}", std::strerror(errno)));
+    std::vector<int> usable;
+    for (int c = 0; c < CPU_SETSIZE; ++c)
+        if (CPU_ISSET(c, &set)) usable.push_back(c);
+    if (static_cast<std::size_t>(cpus_per_host) * hosts > usable.size())
+        throw std::runtime_error(fmt::format("--host-cpus {}: {} host(s) x {} CPUs exceeds the {} CPUs this process may use",
+                                             cpus_per_host, hosts, cpus_per_host, usable.size()));
+    std::vector<std::vector<int>> out(hosts);
+    for (unsigned k = 0; k < hosts; ++k)
+        out[k].assign(usable.begin() + k * cpus_per_host, usable.begin() + (k + 1) * cpus_per_host);
+    return out;
+}
+
+void pin_to_cpus(const std::vector<int>& cpus) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (int c : cpus) CPU_SET(c, &set);
+    if (::sched_setaffinity(0, sizeof set, &set) != 0)
+        throw std::runtime_error(fmt::format("--host-cpus: sched_setaffinity: {}", std::strerror(errno)));
+}
+
 net::ClusterConfig start_local_hosts(const LocalHostsOptions& o) {
     if (o.hosts < 2 || o.hosts > 16) throw std::runtime_error(fmt::format("--local-hosts {}: want 2..16", o.hosts));
     net::ClusterConfig cfg;
@@ -103,6 +129,15 @@ net::ClusterConfig start_local_hosts(const LocalHostsOptions& o) {
                     ip({"link", "set", "eth0", "up"});
                 } catch (const std::exception& e) {
                     std::fprintf(stderr, "spanvm: node %u: %s\n", k, e.what());
+                    ::_exit(125);
+                }
+            }
+            if (k < o.host_cpus.size()) {
+                cpu_set_t set;
+                CPU_ZERO(&set);
+                for (int c : o.host_cpus[k]) CPU_SET(c, &set);
+                if (::sched_setaffinity(0, sizeof set, &set) != 0) {
+                    std::fprintf(stderr, "spanvm: node %u: --host-cpus: sched_setaffinity: %s\n", k, std::strerror(errno));
                     ::_exit(125);
                 }
             }

@@ -9,8 +9,16 @@
 //    anonymous: they disappear with the processes, nothing is left behind.
 // Nodes die with the origin (PR_SET_PDEATHSIG). Start-up failures throw
 // std::runtime_error with one line (start-up code, CLI only).
+//
+// `--host-cpus C` pins each host to C CPUs of its own: node k (the origin is
+// node 0: this process and every thread it starts) to the k-th group of C
+// CPUs among those this process may use (sched_getaffinity, in id order),
+// i.e. cores [k*C, (k+1)*C) on an unrestricted machine. The origin pins
+// itself before it starts any thread; each node child pins itself before
+// exec. Without --local-hosts it pins the one host (the origin).
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "net/cluster_config.hpp"
 
@@ -21,8 +29,19 @@ struct LocalHostsOptions {
     bool netns = false;
     std::string mem;       // passed to every node as --mem
     std::string platform;  // passed to every node as --platform
+    // --host-cpus: the CPUs node k is pinned to (host_cpus[k]); empty: none.
+    std::vector<std::vector<int>> host_cpus;
 };
 
 net::ClusterConfig start_local_hosts(const LocalHostsOptions& o);
+
+// --host-cpus C for `hosts` hosts: the k-th group of C CPUs among those this
+// process may use, for k < hosts. Throws std::runtime_error (one line) when
+// C is 0 or C * hosts exceeds them.
+std::vector<std::vector<int>> split_host_cpus(unsigned cpus_per_host, unsigned hosts);
+
+// Pins the calling thread (and the threads it starts later) to `cpus`;
+// throws std::runtime_error (one line) on failure.
+void pin_to_cpus(const std::vector<int>& cpus);
 
 }  // namespace spanvm::cli

@@ -112,6 +112,23 @@ int run_command(const RunOptions& o) {
     }
     cfg.platform = *kind;
 
+    // --host-cpus: the origin pins itself before any thread starts; the
+    // nodes pin themselves (start_local_hosts).
+    std::vector<std::vector<int>> host_cpus;
+    if (o.host_cpus) {
+        if (!o.cluster_file.empty()) {
+            log::error("--host-cpus: only with --local-hosts N or on one host, not with --cluster");
+            return 2;
+        }
+        try {
+            host_cpus = split_host_cpus(o.host_cpus, o.local_hosts ? o.local_hosts : 1);
+            pin_to_cpus(host_cpus[0]);
+        } catch (const std::exception& e) {
+            log::error("{}", e.what());
+            return 2;
+        }
+    }
+
     std::unique_ptr<cluster::OriginCluster> oc;
     if (!o.cluster_file.empty() || o.local_hosts) {
         auto place = cluster::parse_place_policy(o.place);
@@ -124,7 +141,7 @@ int run_command(const RunOptions& o) {
             if (!o.cluster_file.empty()) {
                 cc = net::load_cluster_file(o.cluster_file);
             } else {
-                LocalHostsOptions lh{o.local_hosts, o.netns, o.mem, plat};
+                LocalHostsOptions lh{o.local_hosts, o.netns, o.mem, plat, host_cpus};
                 cc = start_local_hosts(lh);
             }
         } catch (const std::exception& e) {
@@ -207,6 +224,10 @@ int main(int argc, char** argv) {
     run_cmd->add_option("--local-hosts", run.local_hosts, "start N-1 nodes on this machine and run across all N")
         ->check(CLI::Range(2, 16));
     run_cmd->add_flag("--netns", run.netns, "with --local-hosts: each host in its own network namespace");
+    run_cmd->add_option("--host-cpus", run.host_cpus,
+                        "pin each host to C CPUs of its own: node k (the origin is 0) to CPUs [k*C, (k+1)*C)")
+        ->check(CLI::Number)
+        ->check(CLI::Range(1, 1024));
     run_cmd->add_option("--json", run.json, "write the thread, machine and hot-page tables as JSON at exit");
     run_cmd->add_option("--place", run.place, "thread placement: round-robin (default) | origin | pack");
     bool run_version = false;
