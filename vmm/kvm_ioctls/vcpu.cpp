@@ -59,12 +59,12 @@ Result<kvm_xcrs> VcpuFd::get_xcrs() const {
 }
 Result<void> VcpuFd::get_xsave(std::span<uint8_t> buf) const {
     if (buf.size() < kXsaveBufferSize) return make_error(EINVAL, "KVM_GET_XSAVE2: buffer too small");
-    if (::ioctl(fd(), KVM_GET_XSAVE2, buf.data()) < 0) return errno_error("KVM_GET_XSAVE2");
+    if (::ioctl(fd(), abi::KVM_GET_XSAVE2_C, buf.data()) < 0) return errno_error("KVM_GET_XSAVE2");
     return {};
 }
 Result<void> VcpuFd::set_xsave(std::span<const uint8_t> buf) {
     if (buf.size() < kXsaveBufferSize) return make_error(EINVAL, "KVM_SET_XSAVE: buffer too small");
-    if (::ioctl(fd(), KVM_SET_XSAVE, buf.data()) < 0) return errno_error("KVM_SET_XSAVE");
+    if (::ioctl(fd(), abi::KVM_SET_XSAVE_C, buf.data()) < 0) return errno_error("KVM_SET_XSAVE");
     return {};
 }
 Result<void> VcpuFd::set_xcrs(const kvm_xcrs& x) {

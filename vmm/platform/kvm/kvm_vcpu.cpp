@@ -12,6 +12,7 @@
 #include "vmm/arch/x86/regs.hpp"
 #include "vmm/base/log.hpp"
 #include "vmm/memory/layout.hpp"
+#include "vmm/platform/kvm/fault_address.hpp"
 #include "vmm/platform/kvm/guest_cpu.hpp"
 #include "vmm/platform/kvm/kvm_platform.hpp"
 
@@ -107,7 +108,11 @@ VcpuExit KvmVcpu::run() {
             e.kind = VcpuExit::Kind::exception;
             e.signo = SIGSEGV;
             e.si_code = arch::x86::SEGV_ACCERR;
-            e.what = "access to unmapped or PROT_NONE memory";
+            auto sr = vcpu_.get_sregs();
+            auto addr = sr ? efault_address(vcpu_.sync_regs(), *sr, platform_.memory()) : std::nullopt;
+            e.fault_addr = addr.value_or(0);
+            e.what = addr ? fmt::format("access to unmapped or PROT_NONE memory at {:#x}", *addr)
+                          : std::string("access to unmapped or PROT_NONE memory");
             return e;
         }
         return error_exit(fmt::format("KVM_RUN: {}", r.error().message));
@@ -198,7 +203,9 @@ VcpuExit KvmVcpu::exception_exit(unsigned vector) {
 
 namespace {
 // Whether KVM_GET_XSAVE2 works on this host (-1 unknown). Where it fails
-// (seen on PVM, EINVAL), the FPU is saved as FXSAVE through KVM_GET_FPU.
+// (a kernel without KVM_CAP_XSAVE2), the FPU is saved as FXSAVE through
+// KVM_GET_FPU. (It once failed everywhere with EINVAL: <linux/kvm.h>'s ioctl
+// number is wrong in C++; kvm_ioctls uses abi::KVM_GET_XSAVE2_C.)
 std::atomic<int> g_xsave_ok{-1};
 
 // kvm_fpu <-> the FXSAVE image (same fields, vmm/arch/x86/fxsave.hpp).
