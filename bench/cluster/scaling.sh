@@ -35,7 +35,8 @@
 # BENCH_SCALING_RUNS [3] (runs per cell; the median is reported),
 # BENCH_SCALING_CPU_ITERS [600000000], BENCH_SCALING_EVENTS [2000],
 # BENCH_SCALING_MIB [8], BENCH_SCALING_XZ_MIB [2], BENCH_SCALING_WORKLOADS
-# ["cpu_bound sysbench xz pigz zstd"]. A quick check of the script:
+# ["cpu_bound sysbench xz pigz zstd"], BENCH_PLOT [1] (0: JSON only, no gnuplot
+# needed). A quick check of the script:
 # BENCH_SCALING_RUNS=1 BENCH_SCALING_CPU_ITERS=10000000 BENCH_SCALING_EVENTS=100
 # BENCH_SCALING_MIB=1 BENCH_SCALING_XZ_MIB=1 (about 15 s).
 set -euo pipefail
@@ -62,7 +63,8 @@ for n in "$H" "$C" "$RUNS" "$CPU_ITERS" "$EVENTS" "$MIB" "$XZ_MIB"; do
 done
 [ $((H * C)) -le "$(nproc)" ] || die "BENCH_HOSTS x BENCH_CORES = $((H * C)) exceeds nproc $(nproc)"
 for f in "$SPANVM" "$CPU_BIN"; do [ -x "$f" ] || die "$f is not built"; done
-for t in sysbench pigz xz zstd gnuplot python3 jq awk taskset; do command -v "$t" >/dev/null || die "$t is not installed"; done
+for t in sysbench pigz xz zstd python3 jq awk taskset; do command -v "$t" >/dev/null || die "$t is not installed"; done
+if [ "${BENCH_PLOT:-1}" = 1 ]; then command -v gnuplot >/dev/null || die "gnuplot is not installed (or set BENCH_PLOT=0)"; fi
 log() { echo "bench/scaling: $*" >&2; }
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/spanvm-bench-scaling.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
@@ -160,7 +162,7 @@ jq -n --argjson hosts "$H" --argjson cores "$C" --argjson runs "$RUNS" --argjson
     '{hosts: $hosts, cores_per_host: $cores, runs: $runs, cpu_iters: $cpu_iters, sysbench_events: $events,
       workloads: ($workloads | split(" ") | map(select(. != ""))), input_mib: $mib}' >"$WORK/params.json"
 python3 "$HERE/scaling.py" "$WORK" "$OUT/scaling.json" >"$WORK/summary.txt" || die "scaling.py failed"
-gnuplot <<GP || die "gnuplot failed"
+[ "${BENCH_PLOT:-1}" != 1 ] || gnuplot <<GP || die "gnuplot failed"
 set terminal png size 1200,450 noenhanced
 set output "$OUT/scaling.png"
 set multiplot layout 1,2 title "spanvm: $H hosts x $C cores vs native on $C cores (loopback)"

@@ -26,7 +26,8 @@
 # Environment knobs (defaults in brackets): SPANVM [BUILD_DIR/spanvm],
 # BENCH_REPEAT [3], BENCH_PIGZ_MIB [64], BENCH_SYSBENCH_TIME [10],
 # BENCH_CPU_ITERS [500000000], BENCH_OUT [bench/out],
-# BENCH_PLATFORMS [every available one]. A quick check of the script:
+# BENCH_PLATFORMS [every available one], BENCH_PLOT [1] (0: JSON only, no
+# gnuplot needed). A quick check of the script:
 # BENCH_REPEAT=1 BENCH_PIGZ_MIB=1 BENCH_SYSBENCH_TIME=1 BENCH_CPU_ITERS=1000000.
 set -euo pipefail
 
@@ -50,7 +51,8 @@ SYS_BIN="$BUILD/bench/process/bench_syscall_loop"
 [ -x "$SPANVM" ] || die "spanvm binary '$SPANVM' not found (build it first)"
 [ -x "$CPU_BIN" ] || die "$CPU_BIN not built (cmake --build $BUILD --target bench_cpu_bound)"
 [ -x "$SYS_BIN" ] || die "$SYS_BIN not built (cmake --build $BUILD --target bench_syscall_loop)"
-for t in pigz sysbench gnuplot awk jq python3; do command -v "$t" >/dev/null || die "$t is not installed (scripts/install-deps.sh)"; done
+for t in pigz sysbench awk jq python3; do command -v "$t" >/dev/null || die "$t is not installed (scripts/install-deps.sh)"; done
+if [ "${BENCH_PLOT:-1}" = 1 ]; then command -v gnuplot >/dev/null || die "gnuplot is not installed (or set BENCH_PLOT=0)"; fi
 PIGZ="$(command -v pigz)"
 SYSBENCH="$(command -v sysbench)"
 if [ -n "${BENCH_PLATFORMS:-}" ]; then
@@ -148,7 +150,7 @@ jq -n --argjson repeat "$REPEAT" --argjson mib "$PIGZ_MIB" '{repeat: $repeat, pi
     --args "${PLATFORMS[@]}" >"$WORK/params.json"
 python3 "$HERE/report.py" "$WORK" "$OUT/process.json" >"$WORK/summary" || die "report.py failed"
 ymax="$(cat "$WORK/ymax")"
-gnuplot <<GP || die "gnuplot failed"
+[ "${BENCH_PLOT:-1}" != 1 ] || gnuplot <<GP || die "gnuplot failed"
 set terminal png size 1200,600
 set output "$OUT/process.png"
 set title "spanvm process mode vs. native, per platform (median of $REPEAT; throughput cases: >= target; syscall: <= target)"

@@ -52,9 +52,18 @@ Result<CpuTemplate> make_cpu_template(const kvm_ioctls::SystemFd& sys, uint64_t 
     CpuTemplate t;
     t.cr3 = cr3;
     t.cpuid = std::move(*cpuid);
-    t.xcr0 = host_xcr0();
-    for (auto& e : t.cpuid)
+    // XCR0: the host's, limited to what this KVM lets a guest enable
+    // (KVM_GET_SUPPORTED_CPUID leaf 0xD.0, EDX:EAX). A nested PVM host may
+    // support less than its host XCR0 (AVX-512, AMX, PKRU): KVM_SET_XCRS
+    // fails with EINVAL on any bit outside that set.
+    uint64_t supported_xcr0 = 0;
+    for (auto& e : t.cpuid) {
         if (e.function == 1) t.hwcap = e.edx;
+        if (e.function == 0xD && e.index == 0) supported_xcr0 = (uint64_t{e.edx} << 32) | e.eax;
+    }
+    t.xcr0 = host_xcr0() & supported_xcr0;
+    // x87 must be set in any valid XCR0 (SDM Vol. 1, 13.3); without it, no XSAVE.
+    if (!(t.xcr0 & 1)) t.xcr0 = 0;
     return t;
 }
 
