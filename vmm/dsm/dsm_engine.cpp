@@ -209,6 +209,12 @@ bool DsmEngine::untouched(PageIndex page) {
            sh.protocol.local_state(page) == LocalState::Invalid;
 }
 
+bool DsmEngine::untouched_at_home_locked(Shard& sh, PageIndex page) {
+    return sh.protocol.config().home.home_of(page) == self_ &&
+           sh.protocol.directory(page).state == DirState::Uncached &&
+           sh.protocol.local_state(page) == LocalState::Invalid;
+}
+
 // ------------------------------------------------------------------ threads
 
 void DsmEngine::fault_loop() {
@@ -262,8 +268,10 @@ void DsmEngine::handle_fault(const UffdRegion::Fault& f) {
     stats_->record_fault(f.page, write);
     if (options_.fault_observer && f.tid != 0) options_.fault_observer(static_cast<std::int32_t>(f.tid), write);
     Shard& sh = shard(f.page);
+    bool first_touch_at_home = false;
     {
         std::lock_guard lk(sh.mu);
+        first_touch_at_home = untouched_at_home_locked(sh, f.page);
         if (write && sh.protocol.local_state(f.page) == LocalState::Modified) {
             // Modified but mapped read-only by downgrade_ahead (or a duplicate
             // event of a write fault already served): a local matter, no
@@ -279,6 +287,11 @@ void DsmEngine::handle_fault(const UffdRegion::Fault& f) {
         run_actions(sh, acts, self_);
     }
     trace::mark("fault.handled", f.page);
+    if (first_touch_at_home) {
+        stats_->add(DsmStats::Counter::home_first_touch_faults);
+        zero_fill_ahead(f.page);
+        return;
+    }
     if (write) return;
     // After the faulting page's own request: read ahead of a sequential walk,
     // the window's requests leaving in one gathered write.
@@ -293,6 +306,41 @@ void DsmEngine::handle_fault(const UffdRegion::Fault& f) {
         check(qs.protocol.on_fault(q, Access::Read, now_ns(), acts), "read-ahead");
         run_actions(qs, acts, self_);
     }
+}
+
+void DsmEngine::zero_fill_ahead(PageIndex page) {
+    const PageIndex first = page / kZeroFillBlock * kZeroFillBlock;
+    const PageIndex end = std::min<PageIndex>(page_count(), first + kZeroFillBlock);
+    // Every shard mutex, in index order (the block spans all shards): no
+    // event on any page of the block interleaves with the grants below and
+    // the one install after them. Only this thread ever holds more than one.
+    std::array<std::unique_lock<std::mutex>, kShards> locks;
+    for (std::size_t i = 0; i < kShards; ++i) locks[i] = std::unique_lock(shards_[i]->mu);
+    auto untouched_here = [&](PageIndex q) { return !node_local(q) && untouched_at_home_locked(shard(q), q); };
+    PageIndex lo = page, hi = page + 1;
+    while (hi < end && untouched_here(hi)) ++hi;
+    while (lo > first && untouched_here(lo - 1)) --lo;
+    if (hi - lo == 1) return;
+    // Grant each page to this node as a write fault would; execute() defers
+    // the zero installs to zero_run_, installed below in one ioctl per run.
+    std::vector<PageIndex> installs;
+    zero_run_ = &installs;
+    for (PageIndex q = lo; q < hi; ++q) {
+        if (q == page) continue;
+        Actions acts;
+        check(shard(q).protocol.on_fault(q, Access::Write, now_ns(), acts), "zero-fill-ahead");
+        run_actions(shard(q), acts, self_);
+    }
+    zero_run_ = nullptr;
+    std::sort(installs.begin(), installs.end());
+    for (std::size_t i = 0; i < installs.size();) {
+        std::size_t j = i + 1;
+        while (j < installs.size() && installs[j] == installs[j - 1] + 1) ++j;
+        check(region_->install_zero_run(installs[i], j - i), "zero-fill-ahead install");
+        i = j;
+    }
+    stats_->add(DsmStats::Counter::zero_filled_ahead, installs.size());
+    trace::mark("dsm.zero_fill_ahead", installs.size());
 }
 
 void DsmEngine::downgrade_ahead(PageIndex page) {
@@ -348,6 +396,14 @@ void DsmEngine::execute(Shard& sh, Actions& acts, NodeId from) {
     for (Action& a : acts) {
         if (auto* ip = std::get_if<InstallPage>(&a)) {
             bool writable = ip->access == Access::Write;
+            if (zero_run_ && writable && ip->data_kind == DataKind::Zero) {
+                // zero_fill_ahead installs these after its grants, under the same locks.
+                zero_run_->push_back(ip->page);
+                stats_->record_zero_page_grant(ip->page);
+                stats_->record_writer(ip->page, self_);
+                woken = ip->page;
+                continue;
+            }
             const void* data = ip->data_kind == DataKind::Bytes ? ip->data.data() : nullptr;
             auto r = region_->install(ip->page, data, writable);
             if (!r) check(r.error(), "install");

@@ -45,6 +45,8 @@ std::string_view DsmStats::counter_name(Counter c) {
         case Counter::bytes_sent: return "bytes_sent";
         case Counter::bytes_received: return "bytes_received";
         case Counter::zero_page_grants: return "zero_page_grants";
+        case Counter::home_first_touch_faults: return "home_first_touch_faults";
+        case Counter::zero_filled_ahead: return "zero_filled_ahead";
         case Counter::count_: break;
     }
     return "?";

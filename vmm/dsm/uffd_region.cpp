@@ -294,19 +294,57 @@ Result<void> UffdRegion::downgrade(std::uint64_t page, void* out) {
     return {};
 }
 
-Result<std::uint64_t> UffdRegion::write_protect_writable(std::uint64_t first, std::uint64_t count) {
-    if (count == 0) return std::uint64_t{0};
-    if (count > kStripes) return make_error(EINVAL, "uffd: write_protect_writable of {} pages (at most {})", count, kStripes);
-    if (first >= page_count_ || count > page_count_ - first)
-        return make_error(EINVAL, "uffd: pages [{}, +{}) outside the region of {} pages", first, count, page_count_);
+void UffdRegion::lock_run(std::unique_lock<std::mutex> (&locks)[kStripes], std::uint64_t first, std::uint64_t count) {
     // count <= kStripes consecutive pages have distinct stripes; lock them in
     // ascending stripe order.
-    std::unique_lock<std::mutex> locks[kStripes];
     for (std::uint64_t s = 0; s < kStripes; ++s) {
         // Page of the range with stripe s, if any: first + ((s - first) mod kStripes).
         std::uint64_t off = (s + kStripes - first % kStripes) % kStripes;
         if (off < count) locks[s] = std::unique_lock(stripes_[s]);
     }
+}
+
+Result<void> UffdRegion::check_run(std::uint64_t first, std::uint64_t count, const char* what) const {
+    if (count > kStripes) return make_error(EINVAL, "uffd: {} of {} pages (at most {})", what, count, kStripes);
+    if (first >= page_count_ || count > page_count_ - first)
+        return make_error(EINVAL, "uffd: pages [{}, +{}) outside the region of {} pages", first, count, page_count_);
+    return {};
+}
+
+Result<void> UffdRegion::install_zero_run(std::uint64_t first, std::uint64_t count) {
+    if (count == 0) return {};
+    if (auto c = check_run(first, count, "install_zero_run"); !c) return c;
+    std::uint64_t done = 0;  // pages of the run zeroed by the one ioctl
+    {
+        std::unique_lock<std::mutex> locks[kStripes];
+        lock_run(locks, first, count);
+        bool all_absent = true;
+        for (std::uint64_t q = first; q < first + count; ++q) all_absent = all_absent && presence(q) == Presence::absent;
+        if (all_absent) {
+            uffdio_zeropage z{};
+            z.range.start = addr(first);
+            z.range.len = count * kPageSize;
+            // On failure the kernel leaves the bytes it did zero (a prefix of
+            // the run) in z.zeropage.
+            if (ioctl(fd_, UFFDIO_ZEROPAGE, &z) == 0)
+                done = count;
+            else if (z.zeropage > 0)
+                done = static_cast<std::uint64_t>(z.zeropage) / kPageSize;
+            for (std::uint64_t q = first; q < first + done; ++q) set_presence(q, Presence::writable);
+        }
+    }
+    for (std::uint64_t q = first; q < first + done; ++q) mark_answered(q);
+    // The rest (a present page, EAGAIN): page by page, as install() does.
+    for (std::uint64_t q = first + done; q < first + count; ++q)
+        if (auto r = install(q, nullptr, true); !r) return r.error();
+    return {};
+}
+
+Result<std::uint64_t> UffdRegion::write_protect_writable(std::uint64_t first, std::uint64_t count) {
+    if (count == 0) return std::uint64_t{0};
+    if (auto c = check_run(first, count, "write_protect_writable"); !c) return c.error();
+    std::unique_lock<std::mutex> locks[kStripes];
+    lock_run(locks, first, count);
     std::uint64_t done = 0;
     for (std::uint64_t p = first; p < first + count;) {
         if (presence(p) != Presence::writable) {

@@ -116,6 +116,12 @@ public:
     // for an instant; a writable zero page uses UFFDIO_ZEROPAGE. Wakes threads
     // blocked on the page.
     Result<InstallOutcome> install(std::uint64_t page, const void* data, bool writable);
+    // Installs writable zero pages over [first, first + count), all of them
+    // absent: one UFFDIO_ZEROPAGE for the run (the kernel's zero page until
+    // written). Same contract as install() per page; a page found present
+    // after all is replaced as install() does. count <= kStripes; takes the
+    // run's stripe locks in ascending stripe order (as write_protect_writable).
+    Result<void> install_zero_run(std::uint64_t first, std::uint64_t count);
     // read_only -> writable (UFFDIO_WRITEPROTECT mode 0, wakes WP waiters).
     // Writable already: no-op. Absent: error.
     Result<void> make_writable(std::uint64_t page);
@@ -167,6 +173,9 @@ public:
 
 private:
     Result<void> check_page(std::uint64_t page) const;
+    Result<void> check_run(std::uint64_t first, std::uint64_t count, const char* what) const;
+    // Locks the stripes of a run of <= kStripes pages in ascending stripe order.
+    void lock_run(std::unique_lock<std::mutex> (&locks)[kStripes], std::uint64_t first, std::uint64_t count);
     std::mutex& stripe(std::uint64_t page) { return stripes_[page % kStripes]; }
     std::uint64_t addr(std::uint64_t page) const {
         return reinterpret_cast<std::uint64_t>(base_) + page * kPageSize;
