@@ -71,7 +71,8 @@ DsmEngine::DsmEngine(DsmEngineOptions options, Protocol protocol, std::unique_pt
       cluster_(options_.cluster),
       self_(options_.self),
       region_(std::move(region)),
-      read_ahead_(options_.pages) {
+      read_ahead_(options_.pages),
+      write_ahead_(options_.pages) {
     stats_ = std::make_unique<DsmStats>(self_, cluster_.node(static_cast<net::NodeId>(self_)).endpoint(),
                                         options_.pages);
     for (std::size_t i = 0; i < kShards; ++i) {
@@ -292,20 +293,26 @@ void DsmEngine::handle_fault(const UffdRegion::Fault& f) {
         zero_fill_ahead(f.page);
         return;
     }
-    if (write) return;
-    // After the faulting page's own request: read ahead of a sequential walk,
-    // the window's requests leaving in one gathered write.
-    ReadAhead::Range ra = read_ahead_.on_read_fault(f.page);
+    // After the faulting page's own request: read (write) ahead of a
+    // sequential walk, the window's requests leaving in one gathered write.
+    // Write-ahead asks only for pages this node could not write already
+    // (Invalid or Shared): a page in flight or Modified here needs nothing.
+    ReadAhead::Range ra = write ? write_ahead_.on_read_fault(f.page) : read_ahead_.on_read_fault(f.page);
     if (ra.empty()) return;
     net::Transport::Cork cork(*transport_);
+    std::uint64_t asked = 0;
     for (PageIndex q = ra.first; q < ra.end; ++q) {
         Shard& qs = shard(q);
         std::lock_guard lk(qs.mu);
-        if (qs.protocol.local_state(q) != LocalState::Invalid || node_local(q)) continue;
+        const LocalState st = qs.protocol.local_state(q);
+        if (node_local(q) || !(st == LocalState::Invalid || (write && st == LocalState::Shared))) continue;
         Actions acts;
-        check(qs.protocol.on_fault(q, Access::Read, now_ns(), acts), "read-ahead");
+        check(qs.protocol.on_fault(q, write ? Access::Write : Access::Read, now_ns(), acts),
+              write ? "write-ahead" : "read-ahead");
         run_actions(qs, acts, self_);
+        ++asked;
     }
+    if (write && asked) stats_->add(DsmStats::Counter::written_ahead, asked);
 }
 
 void DsmEngine::zero_fill_ahead(PageIndex page) {
@@ -335,7 +342,7 @@ void DsmEngine::zero_fill_ahead(PageIndex page) {
     std::sort(installs.begin(), installs.end());
     for (std::size_t i = 0; i < installs.size();) {
         std::size_t j = i + 1;
-        while (j < installs.size() && installs[j] == installs[j - 1] + 1) ++j;
+        while (j < installs.size() && installs[j] == installs[j - 1] + 1 && j - i < UffdRegion::kStripes) ++j;
         check(region_->install_zero_run(installs[i], j - i), "zero-fill-ahead install");
         i = j;
     }

@@ -28,7 +28,13 @@
 //    round trip is in flight.
 //    A read fault that continues a sequential stream also issues ordinary
 //    read requests for the next pages (ReadAhead window), so a walk finds
-//    them installed or in flight instead of paying a round trip each.
+//    them installed or in flight instead of paying a round trip each. A
+//    write fault that continues a sequential stream does the same with
+//    write requests (its own window) for the next pages this node holds
+//    Invalid or Shared: a buffer being refilled moves here as a run. A
+//    wrong guess takes a page from its writer, which faults it back: the
+//    cost of a transfer, never coherence (the protocol sees ordinary writes
+//    with no thread waiting, as the simulator issues them at random).
 //  * transport I/O thread: decode -> lock shard -> Protocol::on_message ->
 //    execute (grants are installed right there, waking the faulting thread).
 //  * timer thread: WakeAt (hold time) -> lock each shard -> on_tick.
@@ -258,13 +264,15 @@ private:
 
     // Protocol state, self-send queues and pending fault start times.
     std::vector<std::unique_ptr<Shard>> shards_;
-    // Sequential read-ahead (vmm/dsm/read_ahead.hpp); fault thread only.
+    // Sequential read-ahead and write-ahead (vmm/dsm/read_ahead.hpp): one
+    // window for read faults, one for write faults; fault thread only.
     ReadAhead read_ahead_;
+    ReadAhead write_ahead_;
     // Downgrade-ahead: page + 1 of the last page downgraded for a read
     // forward (0: none). Any thread; a lost update only costs a guess.
     static constexpr std::uint64_t kDowngradeBlock = UffdRegion::kStripes;  // 64 pages
     std::atomic<std::uint64_t> last_downgrade_{0};
-    static constexpr std::uint64_t kZeroFillBlock = 64;  // pages: 256 KiB; <= UffdRegion::kStripes
+    static constexpr std::uint64_t kZeroFillBlock = 512;  // pages: 2 MiB, a huge page's span
     // Set by zero_fill_ahead while it holds every shard mutex: execute()
     // collects writable zero installs here instead of installing them.
     std::vector<PageIndex>* zero_run_ = nullptr;

@@ -47,6 +47,7 @@ std::string_view DsmStats::counter_name(Counter c) {
         case Counter::zero_page_grants: return "zero_page_grants";
         case Counter::home_first_touch_faults: return "home_first_touch_faults";
         case Counter::zero_filled_ahead: return "zero_filled_ahead";
+        case Counter::written_ahead: return "written_ahead";
         case Counter::count_: break;
     }
     return "?";

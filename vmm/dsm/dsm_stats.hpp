@@ -39,6 +39,7 @@ public:
         zero_page_grants,        // first touch served as a zero page, no transfer
         home_first_touch_faults, // faults at the home on pages no node ever had (reach user space)
         zero_filled_ahead,       // untouched pages zero-filled at the home with no fault of their own
+        written_ahead,           // write requests issued ahead of a sequential write stream
         count_
     };
     static constexpr std::size_t kCounterCount = static_cast<std::size_t>(Counter::count_);
