@@ -45,6 +45,13 @@
  *    model finds a Modified copy next to a Shared one.
  * -DBUG_SKIP_ACK / -DBUG_NO_DROP are the older planted bugs (deadlock, a
  * copy kept after the ack).
+ * Requests no thread waits for (-DAHEAD=k: k per node): the executor's
+ * read-ahead (a read of a page held I), write-ahead and zero-fill-ahead (a
+ * write of a page held I or S), issued at any time through the same
+ * on_fault; their grants resume nobody. -DBUG_SILENT_FILL plants the bug
+ * zero-fill-ahead must not have: the home maps an untouched page writable
+ * without granting it through its directory, and the model finds two
+ * writers or a stale copy.
  * Not modelled: the minimum hold time (it only delays a cache's answer, like
  * a slow channel) and initial_owner.
  */
@@ -60,6 +67,9 @@
 #endif
 #ifndef OPS
 #define OPS 2
+#endif
+#ifndef AHEAD
+#define AHEAD 0
 #endif
 /* per pair and page at most: a request or Done, an InvAck, a grant, a forward/Invalidate */
 #define CAP (4 * P)
@@ -109,6 +119,8 @@ byte tst[N * T];
 byte tpage[N * T];
 byte tacc[N * T];
 byte ops_left[N];
+byte ahead_left[N];  /* requests with no waiting thread still to issue */
+byte ahead_total;    /* their sum: Final runs only once it is 0 */
 /* directory at the home, index page */
 byte dstate[P];
 byte downer[P];
@@ -402,6 +414,26 @@ inline handle(me, from, mt, pg, dk, vr, rq, ak) {
         attempt(me, t); check_invariants() } \
     :: atomic { tst[me * T + (t)] == RUNNABLE -> attempt(me, t); check_invariants() }
 
+/* A request no thread waits for (read-, write-, zero-fill-ahead). */
+#ifdef BUG_SILENT_FILL
+#define SILENT_FILL(me, pg) \
+    :: lstate[(me) * P + (pg)] == I && HOME(pg) == (me) && dstate[pg] == D_UNCACHED -> \
+        lstate[(me) * P + (pg)] = M; lver[(me) * P + (pg)] = 0
+#else
+#define SILENT_FILL(me, pg)
+#endif
+#define AHEAD_REQUEST \
+    :: atomic { ahead_left[me] > 0 -> \
+        ahead_left[me]--; ahead_total--; \
+        select(pg : 0 .. P - 1); \
+        if \
+        :: lstate[me * P + pg] == I -> on_fault(me, pg, RD) \
+        :: lstate[me * P + pg] == I || lstate[me * P + pg] == S -> on_fault(me, pg, WR) \
+        SILENT_FILL(me, pg) \
+        :: else -> skip \
+        fi; \
+        check_invariants() }
+
 proctype Node(byte me) {
     byte pg, dk, vr, rq, ak, idx, others, nr, na, holder, nacks;
     bool zero, had, waitdone;
@@ -418,6 +450,9 @@ end:
 #if T > 1
     THREAD(1)
 #endif
+#if AHEAD > 0
+    AHEAD_REQUEST
+#endif
     od
 }
 
@@ -425,7 +460,7 @@ end:
  * non-end state, which spin reports as an invalid end state. */
 proctype Final() {
     byte p, n;
-    (remaining == 0 && inflight == 0);
+    (remaining == 0 && inflight == 0 && ahead_total == 0);
     for (p : 0 .. P - 1) {
         assert(busy[p] == NONE && wait_r[p] == 0 && wait_w[p] == 0);
         for (n : 0 .. N - 1) {
@@ -439,8 +474,10 @@ init {
     byte n, p;
     atomic {
         for (n : 0 .. N - 1) {
-            ops_left[n] = OPS
+            ops_left[n] = OPS;
+            ahead_left[n] = AHEAD
         }
+        ahead_total = N * AHEAD;
         for (p : 0 .. P - 1) {
             downer[p] = ZERO;
             busy[p] = NONE

@@ -46,8 +46,10 @@ struct Node {
 };
 
 // ReadAhead: a node requests a page no thread waits for (the engine's
-// sequential read-ahead), so grants may resume nobody and copies appear
-// that no local access asked for.
+// sequential read-ahead and write-ahead, and zero-fill-ahead at the home),
+// so grants may resume nobody and copies appear that no local access asked
+// for: a read of a page held Invalid, or a write of one held Invalid or
+// Shared.
 enum class EventKind { Deliver, Tick, Issue, Retry, ReadAhead };
 struct Event {
     EventKind kind;
@@ -227,11 +229,14 @@ private:
             case EventKind::Retry: attempt(e.a, nodes_[e.a].threads[e.b]); return;
             case EventKind::ReadAhead: {
                 PageIndex page = rng_() % cfg_.pages;
-                if (nodes_[e.a].proto->local_state(page) != LocalState::Invalid) return;
+                const Access access = rng_() % 2 ? Access::Write : Access::Read;
+                const LocalState ls = nodes_[e.a].proto->local_state(page);
+                if (!(ls == LocalState::Invalid || (access == Access::Write && ls == LocalState::Shared))) return;
                 Actions acts;
-                auto r = nodes_[e.a].proto->on_fault(page, Access::Read, now_, acts);
+                auto r = nodes_[e.a].proto->on_fault(page, access, now_, acts);
                 execute_actions(e.a, acts);
-                if (!r) fail(fmt::format("node {} read-ahead: {}", e.a, r.error().message));
+                if (!r) fail(fmt::format("node {} {}-ahead: {}", e.a, access == Access::Write ? "write" : "read",
+                                         r.error().message));
                 return;
             }
         }
