@@ -138,9 +138,9 @@ for w in $WORKLOADS; do
     for r in $(seq "$RUNS"); do
         timed "$w" native "$r" taskset -c "$NATIVE_CPUS" "${ncmd[@]}"
         timed "$w" wide "$r" taskset -c "$WIDE_CPUS" "${scmd[@]}"
-        timed "$w" one_host "$r" "$SPANVM" run --host-cpus "$C" -- "${scmd[@]}"
-        timed "$w" hosts "$r" "$SPANVM" run --local-hosts "$H" --host-cpus "$C" --json "$WORK/$w.hosts.$r.json" -- "${scmd[@]}"
-        timed "$w" origin "$r" "$SPANVM" run --local-hosts "$H" --host-cpus "$C" --place origin \
+        timed "$w" one_host "$r" "$SPANVM" run ${BENCH_SCALING_MEM:+--mem "$BENCH_SCALING_MEM"} --host-cpus "$C" -- "${scmd[@]}"
+        timed "$w" hosts "$r" "$SPANVM" run ${BENCH_SCALING_MEM:+--mem "$BENCH_SCALING_MEM"} --local-hosts "$H" --host-cpus "$C" --json "$WORK/$w.hosts.$r.json" -- "${scmd[@]}"
+        timed "$w" origin "$r" "$SPANVM" run ${BENCH_SCALING_MEM:+--mem "$BENCH_SCALING_MEM"} --local-hosts "$H" --host-cpus "$C" --place origin \
             --json "$WORK/$w.origin.$r.json" -- "${scmd[@]}"
         case $w in
         xz | pigz | zstd)

@@ -4,6 +4,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
+#include <cstdlib>
+#include <string_view>
 #include <optional>
 #include <stdexcept>
 
@@ -48,6 +51,26 @@ Result<std::unique_ptr<DsmEngine>> DsmEngine::create(DsmEngineOptions options) {
     if (options.self >= n)
         return make_error(EINVAL, "dsm: node {} is not in the cluster (nodes 0..{})", options.self, n - 1);
     if (options.pages == 0) return make_error(EINVAL, "dsm: --pages must be at least 1");
+    if (const char* t = std::getenv("SPANVM_DSM_TUNING"); t && *t) {
+        for (std::string_view rest = t; !rest.empty();) {
+            const auto comma = rest.find(',');
+            const std::string_view item = rest.substr(0, comma);
+            rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+            const auto eq = item.find('=');
+            const std::string_view key = item.substr(0, eq);
+            unsigned long v = 0;
+            const std::string_view val = eq == std::string_view::npos ? std::string_view{} : item.substr(eq + 1);
+            auto [ptr, ec] = std::from_chars(val.data(), val.data() + val.size(), v);
+            if (val.empty() || ec != std::errc{} || ptr != val.data() + val.size())
+                return make_error(EINVAL, "SPANVM_DSM_TUNING: '{}' is not KEY=NUMBER", item);
+            if (key == "zero_fill" && v <= kMaxZeroFillBlock) options.zero_fill_block = v;
+            else if (key == "backward" && v <= 1) options.zero_fill_backward = v;
+            else if (key == "write_ahead" && v <= 1) options.write_ahead = v;
+            else return make_error(EINVAL, "SPANVM_DSM_TUNING: unknown or out-of-range '{}' (zero_fill=0..{}, backward=0|1, write_ahead=0|1)", item, kMaxZeroFillBlock);
+        }
+    }
+    if (options.zero_fill_block > kMaxZeroFillBlock)
+        return make_error(EINVAL, "dsm: zero-fill block of {} pages (at most {})", options.zero_fill_block, kMaxZeroFillBlock);
     auto home = HomePolicy::parse(options.home, n);
     if (!home) return home.error();
     ProtocolConfig pc;
@@ -290,9 +313,10 @@ void DsmEngine::handle_fault(const UffdRegion::Fault& f) {
     trace::mark("fault.handled", f.page);
     if (first_touch_at_home) {
         stats_->add(DsmStats::Counter::home_first_touch_faults);
-        zero_fill_ahead(f.page);
+        if (options_.zero_fill_block > 1) zero_fill_ahead(f.page);
         return;
     }
+    if (write && !options_.write_ahead) return;
     // After the faulting page's own request: read (write) ahead of a
     // sequential walk, the window's requests leaving in one gathered write.
     // Write-ahead asks only for pages this node could not write already
@@ -316,8 +340,9 @@ void DsmEngine::handle_fault(const UffdRegion::Fault& f) {
 }
 
 void DsmEngine::zero_fill_ahead(PageIndex page) {
-    const PageIndex first = page / kZeroFillBlock * kZeroFillBlock;
-    const PageIndex end = std::min<PageIndex>(page_count(), first + kZeroFillBlock);
+    const std::uint64_t block = options_.zero_fill_block;
+    const PageIndex first = page / block * block;
+    const PageIndex end = std::min<PageIndex>(page_count(), first + block);
     // Every shard mutex, in index order (the block spans all shards): no
     // event on any page of the block interleaves with the grants below and
     // the one install after them. Only this thread ever holds more than one.
@@ -326,7 +351,7 @@ void DsmEngine::zero_fill_ahead(PageIndex page) {
     auto untouched_here = [&](PageIndex q) { return !node_local(q) && untouched_at_home_locked(shard(q), q); };
     PageIndex lo = page, hi = page + 1;
     while (hi < end && untouched_here(hi)) ++hi;
-    while (lo > first && untouched_here(lo - 1)) --lo;
+    while (options_.zero_fill_backward && lo > first && untouched_here(lo - 1)) --lo;
     if (hi - lo == 1) return;
     // Grant each page to this node as a write fault would; execute() defers
     // the zero installs to zero_run_, installed below in one ioctl per run.

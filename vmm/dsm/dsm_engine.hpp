@@ -65,7 +65,7 @@
 // the kernel's own zero-fill costs ~1 us. So when a fault at the home is the
 // first touch of its page, the engine also grants itself, through the
 // protocol's ordinary write-fault path (Protocol::on_fault, no waiting
-// thread), the untouched pages around it in its aligned kZeroFillBlock-page
+// thread), the untouched pages around it in its aligned zero_fill_block-page
 // block: outwards from the faulting page, stopping at the first page some
 // node has had. They are installed as writable zero pages with one
 // UFFDIO_ZEROPAGE per run (the kernel's zero page until written, then its
@@ -148,6 +148,20 @@ struct DsmEngineOptions {
     // thread (0 when the kernel cannot say); runs on the fault thread, so
     // it must be short and must not touch the region.
     std::function<void(std::int32_t host_tid, bool write)> fault_observer;
+    // Memory policy (see "Zero-fill-ahead" and the fault thread above):
+    // block of zero-fill-ahead in pages (0 = off, at most 512), whether it
+    // also fills below the faulting page, and write-ahead on or off.
+    // SPANVM_DSM_TUNING="zero_fill=N,backward=0|1,write_ahead=0|1" in the
+    // environment overrides them (for benchmarks; every node must agree
+    // only for performance, not for coherence).
+    // Measured on 16 cores (2 hosts x 8, bench/cluster/scaling.sh, single
+    // runs): zero-fill-ahead took the --place origin tax of xz from 0.59 to
+    // 0.83 and of zstd from 0.24-0.30 to 0.46-0.60; write-ahead showed no
+    // gain over the noise there (zstd 114.7 -> 108.5 faults/MiB, speedups
+    // within run-to-run spread), so it is off by default.
+    std::uint64_t zero_fill_block = 512;
+    bool zero_fill_backward = true;
+    bool write_ahead = false;
 };
 
 class DsmEngine {
@@ -272,7 +286,7 @@ private:
     // forward (0: none). Any thread; a lost update only costs a guess.
     static constexpr std::uint64_t kDowngradeBlock = UffdRegion::kStripes;  // 64 pages
     std::atomic<std::uint64_t> last_downgrade_{0};
-    static constexpr std::uint64_t kZeroFillBlock = 512;  // pages: 2 MiB, a huge page's span
+    static constexpr std::uint64_t kMaxZeroFillBlock = 512;  // pages: 2 MiB, a huge page's span
     // Set by zero_fill_ahead while it holds every shard mutex: execute()
     // collects writable zero installs here instead of installing them.
     std::vector<PageIndex>* zero_run_ = nullptr;
