@@ -18,6 +18,7 @@
 #include "vmm/process/loader/shebang.hpp"
 #include "vmm/process/syscalls/syscall_names.hpp"
 #include "vmm/process/loader/vdso.hpp"
+#include "vmm/process/signals/signal_frame.hpp"
 
 namespace spanvm::process {
 
@@ -189,6 +190,7 @@ Result<ThreadStart> Process::load_program(std::span<const uint8_t> bytes) {
     ap.gid = ::getgid();
     ap.egid = ::getegid();
     ap.hwcap = platform_->cpu().hwcap;
+    ap.minsigstksz = sigframe::max_frame_size(platform_->cpu().xstate_size);
     ap.sysinfo_ehdr = sysinfo_ehdr;
     InitialStackInput in;
     in.stack_top = stack->end();
