@@ -1,5 +1,9 @@
 #include <doctest/doctest.h>
 
+#include <sys/mman.h>
+
+#include <cstring>
+#include <span>
 #include <vector>
 
 #include "vmm/arch/x86/gdt.hpp"
@@ -62,6 +66,35 @@ SCENARIO("identity page tables for process mode") {
             REQUIRE(t.has_value());
             CHECK(t->gpa == (2ull << 30) + 0x345678);
         }
+    }
+    GIVEN("4 GiB of RAM with only the first GiB present (KVM's on-demand backing)") {
+        const uint64_t ram_size = 4ull << 30;
+        // Untouched anonymous memory: only the table pages get written.
+        void* p = ::mmap(nullptr, ram_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        REQUIRE(p != MAP_FAILED);
+        std::span<uint8_t> ram(static_cast<uint8_t*>(p), ram_size);
+        auto l = layout_for(ram_size);
+        l.present_end = 1ull << 30;
+        auto cr3 = arch::x86::write_identity_page_tables(ram, l);
+        REQUIRE(cr3.has_value());
+        THEN("the first GiB translates and the others raise #PF") {
+            CHECK(arch::x86::walk(ram, *cr3, (1ull << 30) - 8).has_value());
+            CHECK_FALSE(arch::x86::walk(ram, *cr3, 1ull << 30).has_value());
+            CHECK_FALSE(arch::x86::walk(ram, *cr3, (3ull << 30) + 0x1234).has_value());
+        }
+        WHEN("the PDPT entry of GiB 3 is stored") {
+            const auto e = arch::x86::identity_pdpt_entry(l, 3);
+            std::memcpy(ram.data() + e.gpa, &e.value, 8);
+            THEN("GiB 3 translates as the identity, GiB 2 still does not") {
+                auto t = arch::x86::walk(ram, *cr3, (3ull << 30) + 0x345678);
+                REQUIRE(t.has_value());
+                CHECK(t->gpa == (3ull << 30) + 0x345678);
+                CHECK(t->user);
+                CHECK(t->writable);
+                CHECK_FALSE(arch::x86::walk(ram, *cr3, (2ull << 30) + 0x345678).has_value());
+            }
+        }
+        ::munmap(p, ram_size);
     }
     GIVEN("a layout whose RAM size is not 2 MiB aligned") {
         std::vector<uint8_t> ram(8ull << 20);

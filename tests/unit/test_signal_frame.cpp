@@ -109,6 +109,44 @@ SCENARIO("the rt_sigframe is laid out as the x86-64 kernel lays it out") {
             CHECK(at<int32_t>(img->bytes, 8 + 24) == 0);
         }
     }
+    GIVEN("an alternate stack of exactly max_frame_size() bytes (AT_MINSIGSTKSZ)") {
+        for (uint64_t xsize : {512u, 832u, 2432u, 2696u}) {
+            std::vector<uint8_t> xs;
+            FrameInput in = sample(xs);
+            xs.assign(xsize, 0xAB);
+            in.xsave = xs;
+            in.flags |= 0x08000000;
+            const uint64_t size = sigframe::max_frame_size(xsize);
+            CAPTURE(xsize);
+            THEN("the frame fits on it at every alignment of the stack's top") {
+                for (uint64_t misalign = 0; misalign < 64; ++misalign) {
+                    in.altstack = AltStack{0x600000 + misalign, size, 0};
+                    auto img = build_signal_frame(in);
+                    CAPTURE(misalign);
+                    REQUIRE(img);
+                    CHECK(img->base > in.altstack.sp);
+                    CHECK(img->base + img->bytes.size() <= in.altstack.sp + size);
+                }
+            }
+            THEN("16 bytes less does not fit at some alignment, so the bound is tight") {
+                bool refused = false;
+                for (uint64_t misalign = 0; misalign < 64; ++misalign) {
+                    in.altstack = AltStack{0x600000 + misalign, size - 16, 0};
+                    refused = refused || !build_signal_frame(in);
+                }
+                CHECK(refused);
+            }
+        }
+    }
+    GIVEN("an alternate stack too small for the frame") {
+        std::vector<uint8_t> xs;
+        FrameInput in = sample(xs);
+        in.flags |= 0x08000000;
+        in.altstack = AltStack{0x600000, sigframe::kMinSigStackSize, 0};
+        THEN("no frame is built (Linux forces SIGSEGV), rather than one below the stack") {
+            CHECK_FALSE(build_signal_frame(in));
+        }
+    }
     GIVEN("an FXSAVE-only image (512 bytes)") {
         std::vector<uint8_t> xs;
         FrameInput in = sample(xs);

@@ -11,7 +11,7 @@ namespace spanvm::cli {
 
 struct RunOptions {
     unsigned vcpus = 0;
-    std::string mem = "2G";
+    std::string mem;  // --mem; empty: sized from the host (memory::default_ram_size)
     bool stats = false;
     std::string platform;  // auto | kvm | native; empty: $SPANVM_PLATFORM, else auto
     // Distributed: this process is node 0 (the origin) of --cluster FILE, or
@@ -30,7 +30,7 @@ struct NodeOptions {
     std::string cluster_file;
     std::string cluster_spec;
     unsigned node = 0;
-    std::string mem = "2G";
+    std::string mem;  // must give the origin's size; empty: sized from this host, as the origin's default
     std::string platform;
 };
 int node_command(const NodeOptions& o);

@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
+#include <string>
 
 #include <CLI/CLI.hpp>
 #include <thread>
@@ -14,6 +16,7 @@
 #include "vmm/base/size_parse.hpp"
 #include "vmm/cli/commands.hpp"
 #include "vmm/memory/layout.hpp"
+#include "vmm/memory/ram_size.hpp"
 #include "vmm/cli/local_hosts.hpp"
 #include "vmm/cluster/node_runner.hpp"
 #include "vmm/cluster/origin_cluster.hpp"
@@ -83,16 +86,37 @@ std::string platform_name(const std::string& flag) {
     return env && *env ? env : "auto";
 }
 
-int run_command(const RunOptions& o) {
-    auto mem = parse_size(o.mem);
+// Guest RAM in bytes, a multiple of the 2 MiB granule of the guest page
+// tables: --mem rounded up, or without it the host's size
+// (memory::default_ram_size). Bad input: one line, nullopt.
+std::optional<uint64_t> guest_ram_size(const std::string& flag) {
+    if (flag.empty()) {
+        auto host = memory::read_host_memory();
+        if (!host) {
+            log::error("cannot size guest memory from the host ({}); give --mem", host.error().message);
+            return std::nullopt;
+        }
+        return memory::default_ram_size(*host);
+    }
+    auto mem = parse_size(flag);
     if (!mem) {
         log::error("--mem: {}", mem.error().message);
-        return 2;
+        return std::nullopt;
     }
     if (*mem < memory::layout::kMinRamSize) {
-        log::error("--mem {}: too small (minimum {} MiB)", o.mem, memory::layout::kMinRamSize >> 20);
-        return 2;
+        log::error("--mem {}: too small (minimum {} MiB)", flag, memory::layout::kMinRamSize >> 20);
+        return std::nullopt;
     }
+    if (*mem > memory::layout::kMaxRamSize) {
+        log::error("--mem {}: too large (maximum {} GiB)", flag, memory::layout::kMaxRamSize >> 30);
+        return std::nullopt;
+    }
+    return (*mem + memory::layout::kHugePageSize - 1) & ~(memory::layout::kHugePageSize - 1);
+}
+
+int run_command(const RunOptions& o) {
+    const auto mem = guest_ram_size(o.mem);
+    if (!mem) return 2;
     if (o.command.empty()) {
         log::error("run: no program given (usage: spanvm run [options] -- PROGRAM ARGS...)");
         return 2;
@@ -101,8 +125,7 @@ int run_command(const RunOptions& o) {
     cfg.program = resolve_program(o.command[0]);
     cfg.argv = o.command;
     for (char** e = environ; *e; ++e) cfg.envp.emplace_back(*e);
-    // Round up to the 2 MiB granule of the guest page tables.
-    cfg.mem_size = (*mem + memory::layout::kHugePageSize - 1) & ~(memory::layout::kHugePageSize - 1);
+    cfg.mem_size = *mem;
     cfg.vcpus = o.vcpus ? o.vcpus : std::max(1u, std::thread::hardware_concurrency());
     const std::string plat = platform_name(o.platform);
     auto kind = platform::parse_platform_kind(plat);
@@ -141,7 +164,8 @@ int run_command(const RunOptions& o) {
             if (!o.cluster_file.empty()) {
                 cc = net::load_cluster_file(o.cluster_file);
             } else {
-                LocalHostsOptions lh{o.local_hosts, o.netns, o.mem, plat, host_cpus};
+                // The nodes get the origin's size in bytes: they must agree.
+                LocalHostsOptions lh{o.local_hosts, o.netns, std::to_string(*mem), plat, host_cpus};
                 cc = start_local_hosts(lh);
             }
         } catch (const std::exception& e) {
@@ -168,11 +192,8 @@ int run_command(const RunOptions& o) {
 }
 
 int node_command(const NodeOptions& o) {
-    auto mem = parse_size(o.mem);
-    if (!mem) {
-        log::error("--mem: {}", mem.error().message);
-        return 2;
-    }
+    const auto mem = guest_ram_size(o.mem);
+    if (!mem) return 2;
     cluster::NodeOptions no;
     try {
         if (!o.cluster_file.empty())
@@ -193,7 +214,7 @@ int node_command(const NodeOptions& o) {
         return 2;
     }
     no.self = o.node;
-    no.mem_size = (*mem + memory::layout::kHugePageSize - 1) & ~(memory::layout::kHugePageSize - 1);
+    no.mem_size = *mem;
     const std::string plat = platform_name(o.platform);
     auto kind = platform::parse_platform_kind(plat);
     if (!kind) {
@@ -216,7 +237,9 @@ int main(int argc, char** argv) {
     cli::RunOptions run;
     auto* run_cmd = app.add_subcommand("run", "run a Linux x86-64 program in a VM, one vCPU per guest thread");
     run_cmd->add_option("--vcpus", run.vcpus, "CPUs the guest sees (default: host CPUs)")->check(CLI::Range(1, 1024));
-    run_cmd->add_option("--mem", run.mem, "guest memory, e.g. 512M, 2G (default 2G)");
+    run_cmd->add_option("--mem", run.mem,
+                        "guest memory, e.g. 512M, 64G (default: the host's MemTotal rounded up to 1 GiB; "
+                        "the guest costs only the pages it touches)");
     run_cmd->add_flag("--stats", run.stats, "print the platform and the thread table at exit");
     run_cmd->add_option("--platform", run.platform,
                         "auto | kvm | native (default: $SPANVM_PLATFORM, else auto: KVM when a vCPU runs, else native)");
@@ -239,7 +262,8 @@ int main(int argc, char** argv) {
     auto* ns = node_cmd->add_option("--cluster-spec", node.cluster_spec, "cluster spec, e.g. 0=10.0.0.1:7400,1=10.0.0.2:7400");
     nf->excludes(ns);
     node_cmd->add_option("--node", node.node, "this node's id (1..N-1)")->required();
-    node_cmd->add_option("--mem", node.mem, "guest memory; must equal the origin's --mem (default 2G)");
+    node_cmd->add_option("--mem", node.mem,
+                         "guest memory; must equal the origin's (default: sized from this host as the origin's is)");
     node_cmd->add_option("--platform", node.platform, "auto | kvm | native");
 
     cli::InfoOptions info;

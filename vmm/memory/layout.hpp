@@ -19,8 +19,9 @@
 //
 // Departure from Linux: inside the user area every page is present and
 // writable in the guest page tables; mprotect/PROT_NONE are kept as
-// bookkeeping in AddressSpace only. Page tables are built once and never
-// edited while vCPUs run (no TLB shootdown protocol is needed).
+// bookkeeping in AddressSpace only. Page tables are built once; while vCPUs
+// run a GiB's PDPT entry may only go from absent to present (KVM registers
+// guest RAM a GiB at a time), so no TLB shootdown protocol is needed.
 #include <cstdint>
 
 namespace spanvm::memory::layout {

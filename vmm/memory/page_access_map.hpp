@@ -6,26 +6,25 @@
 // thread) use relaxed atomics. A reader racing an munmap may see the old
 // state; the host protection then still catches the access (like Linux,
 // where such a race ends in EFAULT or SIGSEGV).
+//
+// Cost follows the pages the guest maps, not --mem: the bits live in an
+// anonymous mapping (zero until written), set() works a 64-bit word at a
+// time and stores nothing into a word that already holds the value, so a
+// large hole marked inaccessible touches no page of the map.
 #include <atomic>
 #include <cstdint>
-#include <memory>
 
 namespace spanvm::memory {
 
 class PageAccessMap {
 public:
-    explicit PageAccessMap(uint64_t ram_size)
-        : pages_(ram_size >> 12), words_(std::make_unique<std::atomic<uint64_t>[]>((pages_ + 63) / 64)) {}
+    // Throws std::bad_alloc when the map cannot be reserved (start-up only).
+    explicit PageAccessMap(uint64_t ram_size);
+    ~PageAccessMap();
+    PageAccessMap(const PageAccessMap&) = delete;
+    PageAccessMap& operator=(const PageAccessMap&) = delete;
 
-    void set(uint64_t gpa, uint64_t len, bool accessible) {
-        for (uint64_t p = gpa >> 12, e = (gpa + len + 0xFFF) >> 12; p < e && p < pages_; ++p) {
-            const uint64_t bit = 1ull << (p % 64);
-            if (accessible)
-                words_[p / 64].fetch_or(bit, std::memory_order_relaxed);
-            else
-                words_[p / 64].fetch_and(~bit, std::memory_order_relaxed);
-        }
-    }
+    void set(uint64_t gpa, uint64_t len, bool accessible);
     bool page(uint64_t p) const {
         return p < pages_ && (words_[p / 64].load(std::memory_order_relaxed) >> (p % 64)) & 1;
     }
@@ -44,7 +43,8 @@ public:
 
 private:
     uint64_t pages_;
-    std::unique_ptr<std::atomic<uint64_t>[]> words_;
+    uint64_t map_bytes_;
+    std::atomic<uint64_t>* words_;
 };
 
 }  // namespace spanvm::memory

@@ -57,10 +57,10 @@ PlatformProbe probe_native() {
     return {true, "Syscall User Dispatch available"};
 }
 
-Result<PlatformChoice> choose_platform(PlatformKind kind, uint64_t ram_size) {
+Result<PlatformChoice> choose_platform(PlatformKind kind, uint64_t ram_size, RamBacking backing) {
     PlatformChoice c;
     if (kind == PlatformKind::kvm) {
-        auto p = kvm::KvmPlatform::create(ram_size);
+        auto p = kvm::KvmPlatform::create(ram_size, backing);
         if (!p) return p.error();
         c.platform = std::move(*p);
         c.reason = "kvm: chosen with --platform kvm";
@@ -69,7 +69,7 @@ Result<PlatformChoice> choose_platform(PlatformKind kind, uint64_t ram_size) {
     if (kind == PlatformKind::automatic) {
         auto k = probe_kvm();
         if (k.ok) {
-            auto p = kvm::KvmPlatform::create(ram_size);
+            auto p = kvm::KvmPlatform::create(ram_size, backing);
             if (p) {
                 c.platform = std::move(*p);
                 c.reason = "kvm: " + k.detail;

@@ -33,6 +33,14 @@ struct CpuFeatures {
     uint32_t xstate_size = 512;  // bytes of that image (XSAVE standard format; 512 = FXSAVE)
 };
 
+// How guest RAM is made reachable to guest code. all_at_start: every byte
+// from the start (a cluster node, whose guest threads touch whatever the
+// origin mapped). on_demand: the process layer calls make_present() for the
+// memory it maps; the KVM platform then registers its memory slots one GiB at
+// a time, because KVM sizes its per-slot metadata by the slot, not by the
+// pages touched (rmap and write-tracking arrays, zeroed at registration).
+enum class RamBacking { all_at_start, on_demand };
+
 class Platform {
 public:
     virtual ~Platform() = default;
@@ -47,6 +55,15 @@ public:
     // Host protection for guest RAM the guest may use (PROT_READ|PROT_WRITE,
     // plus PROT_EXEC where guest code runs from the host mapping: native).
     virtual int host_prot() const = 0;
+    // From now on guest code may reach guest RAM in [gpa, gpa+len): the
+    // process maps memory there. Never undone. Only KVM with on_demand
+    // backing has work to do; elsewhere all of RAM is reachable already.
+    // Thread-safe.
+    virtual Result<void> make_present(uint64_t gpa, uint64_t len) {
+        (void)gpa;
+        (void)len;
+        return {};
+    }
 
     // Installs the host signal handlers this platform needs: the kick signal
     // (SIGRTMIN+4, without SA_RESTART so blocking host calls return EINTR),
@@ -67,7 +84,8 @@ struct PlatformChoice {
 // Creates the platform with guest RAM of `ram_size` bytes. `automatic` uses
 // KVM when /dev/kvm opens and a probe vCPU runs, and native otherwise. An
 // explicit kind that cannot run is an error (the CLI exits 125).
-Result<PlatformChoice> choose_platform(PlatformKind kind, uint64_t ram_size);
+Result<PlatformChoice> choose_platform(PlatformKind kind, uint64_t ram_size,
+                                      RamBacking backing = RamBacking::all_at_start);
 
 // Whether each platform can run here, with the reason (for `spanvm info`).
 struct PlatformProbe {

@@ -18,6 +18,7 @@
 #include "vmm/process/loader/shebang.hpp"
 #include "vmm/process/syscalls/syscall_names.hpp"
 #include "vmm/process/loader/vdso.hpp"
+#include "vmm/process/signals/signal_frame.hpp"
 
 namespace spanvm::process {
 
@@ -83,7 +84,8 @@ Result<std::unique_ptr<Process>> Process::create(const ProcessConfig& cfg_in) {
     const ProcessConfig& cfg = resolved->cfg;
 
     // From here on a failure is spanvm's, not the program's (code 0).
-    auto pc = platform::choose_platform(cfg.platform, cfg.mem_size);
+    // Guest RAM reachable as the address space maps it (sync_host_protection).
+    auto pc = platform::choose_platform(cfg.platform, cfg.mem_size, platform::RamBacking::on_demand);
     if (!pc) return Error{0, pc.error().message};
     std::unique_ptr<Process> p(new Process(cfg, std::move(*pc)));
     if (cfg.remote)
@@ -189,6 +191,7 @@ Result<ThreadStart> Process::load_program(std::span<const uint8_t> bytes) {
     ap.gid = ::getgid();
     ap.egid = ::getegid();
     ap.hwcap = platform_->cpu().hwcap;
+    ap.minsigstksz = sigframe::max_frame_size(platform_->cpu().xstate_size);
     ap.sysinfo_ehdr = sysinfo_ehdr;
     InitialStackInput in;
     in.stack_top = stack->end();
@@ -246,6 +249,10 @@ void Process::sync_host_protection(uint64_t start, uint64_t end) {
         if (v.end <= start) continue;
         if (v.start >= end) break;
         const uint64_t vs = std::max(v.start, start), ve = std::min(v.end, end);
+        // Any mapping, PROT_NONE too (an access there is SEGV_ACCERR, which
+        // needs the memory reachable and the host protection to refuse it).
+        if (auto r = platform_->make_present(vs, ve - vs); !r)
+            log::warn("guest memory [{:#x}, {:#x}) stays unreachable: {}", vs, ve, r.error().message);
         apply(cur, vs, false);
         apply(vs, ve, v.prot != PROT_NONE);
         cur = ve;

@@ -1,11 +1,13 @@
 #include "vmm/arch/x86/page_tables.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace spanvm::arch::x86 {
 
 namespace {
 constexpr uint64_t kPage = 0x1000, kHuge = 0x200000, kGiB = 1ull << 30;
+constexpr uint64_t kDir = PTE_P | PTE_RW | PTE_US | PTE_A;
 
 void set_entry(std::span<uint8_t> ram, uint64_t table, unsigned idx, uint64_t v) {
     std::memcpy(ram.data() + table + idx * 8, &v, 8);
@@ -29,10 +31,13 @@ Result<uint64_t> write_identity_page_tables(std::span<uint8_t> ram, const PageTa
         return make_error(ENOMEM, "page tables for {} GiB do not fit in the system area", pds);
     std::memset(ram.data() + l.tables_gpa, 0, end - l.tables_gpa);
 
-    const uint64_t dir = PTE_P | PTE_RW | PTE_US | PTE_A;
-    set_entry(ram, pml4, 0, pdpt | dir);
-    for (uint64_t i = 0; i < pds; ++i) set_entry(ram, pdpt, static_cast<unsigned>(i), (pd0 + i * kPage) | dir);
-    set_entry(ram, pd0, 0, pt0 | dir);
+    const uint64_t present = l.present_end ? std::min(pds, (l.present_end + kGiB - 1) / kGiB) : pds;
+    set_entry(ram, pml4, 0, pdpt | kDir);
+    for (uint64_t i = 0; i < present; ++i) {
+        const PdptEntry e = identity_pdpt_entry(l, i);
+        std::memcpy(ram.data() + e.gpa, &e.value, 8);
+    }
+    set_entry(ram, pd0, 0, pt0 | kDir);
 
     // First 2 MiB: 4 KiB pages.
     for (uint64_t a = l.null_guard_end; a < l.system_end; a += kPage) {
@@ -49,6 +54,11 @@ Result<uint64_t> write_identity_page_tables(std::span<uint8_t> ram, const PageTa
         set_entry(ram, pd, static_cast<unsigned>((a % kGiB) / kHuge), a | PTE_P | PTE_RW | PTE_US | PTE_A | PTE_D | PTE_PS);
     }
     return pml4;
+}
+
+PdptEntry identity_pdpt_entry(const PageTableLayout& l, uint64_t gib) {
+    const uint64_t pdpt = l.tables_gpa + kPage, pd0 = pdpt + 2 * kPage;
+    return PdptEntry{pdpt + gib * 8, (pd0 + gib * kPage) | kDir};
 }
 
 std::optional<Translation> walk(std::span<const uint8_t> ram, uint64_t cr3, uint64_t gva) {

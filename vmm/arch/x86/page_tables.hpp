@@ -1,7 +1,8 @@
 #pragma once
 // Long-mode 4-level page tables for the process-mode guest (pure).
 //
-// Built once at start-up into guest RAM; never edited while vCPUs run. The
+// Built once at start-up into guest RAM; while vCPUs run, the only edit is a
+// PDPT entry going from absent to present (identity_pdpt_entry). The
 // mapping is the identity (GVA == GPA) described in vmm/memory/layout.hpp:
 // the first 2 MiB use 4 KiB pages (NULL guard absent, system pages
 // supervisor-only, the entry-stub page user R+X), the rest of RAM uses 2 MiB
@@ -32,10 +33,24 @@ struct PageTableLayout {
     uint64_t stub_gpa = 0;         // the one user-executable system page
     uint64_t system_end = 0;       // [null_guard_end, system_end) supervisor pages
     uint64_t user_base = 0;        // 2 MiB aligned; [user_base, ram_size) user RWX
+    // PDPT entries are written (present) for the GiBs below present_end,
+    // rounded up; 0 = all of RAM. Every PD is written either way; a GiB
+    // whose PDPT entry is absent raises #PF, as beyond ram_size.
+    uint64_t present_end = 0;
 };
 
 // Returns the CR3 value (the PML4's GPA).
 Result<uint64_t> write_identity_page_tables(std::span<uint8_t> ram, const PageTableLayout& l);
+
+// The PDPT entry that maps GiB `gib` of the tables write_identity_page_tables
+// wrote for `l`, and the GPA of that entry: a platform makes a GiB present
+// later by storing `value` at `gpa` (a not-present entry is never cached by
+// the TLB, so no shootdown is needed).
+struct PdptEntry {
+    uint64_t gpa = 0;
+    uint64_t value = 0;
+};
+PdptEntry identity_pdpt_entry(const PageTableLayout& l, uint64_t gib);
 
 struct Translation {
     uint64_t gpa = 0;

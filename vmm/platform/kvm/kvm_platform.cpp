@@ -4,6 +4,8 @@
 #include <signal.h>
 #include <sys/mman.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cpuid.h>
 #include <cstring>
 #include <vector>
@@ -34,7 +36,7 @@ uint32_t xstate_size(uint64_t xcr0) {
 }
 }  // namespace
 
-Result<std::unique_ptr<KvmPlatform>> KvmPlatform::create(uint64_t ram_size) {
+Result<std::unique_ptr<KvmPlatform>> KvmPlatform::create(uint64_t ram_size, RamBacking backing) {
     if (ram_size < memory::layout::kMinRamSize)
         return make_error(EINVAL, "--mem {} MiB is too small (minimum {} MiB)", ram_size >> 20, memory::layout::kMinRamSize >> 20);
     if (ram_size > memory::layout::kMaxRamSize)
@@ -47,7 +49,12 @@ Result<std::unique_ptr<KvmPlatform>> KvmPlatform::create(uint64_t ram_size) {
     if (!vm) return vm.error();
     auto mem = memory::GuestMemory::create(ram_size);
     if (!mem) return mem.error();
-    if (auto r = vm->set_user_memory_region(0, 0, ram_size, mem->host_base()); !r) return r.error();
+    // on_demand needs a slot per GiB; a KVM with fewer slots backs it all.
+    const uint64_t gibs = (ram_size + kSlotSize - 1) / kSlotSize;
+    const bool on_demand = backing == RamBacking::on_demand && gibs > 1 &&
+                           static_cast<uint64_t>(std::max(0, vm->check_extension(KVM_CAP_NR_MEMSLOTS))) >= gibs;
+    const uint64_t first_slot = on_demand ? kSlotSize : ram_size;
+    if (auto r = vm->set_user_memory_region(0, 0, first_slot, mem->host_base()); !r) return r.error();
 
     // System area.
     std::span<uint8_t> ram(mem->host_base(), ram_size);
@@ -62,11 +69,16 @@ Result<std::unique_ptr<KvmPlatform>> KvmPlatform::create(uint64_t ram_size) {
     if (img.size() > memory::layout::kPageSize) return make_error(EINVAL, "guest shim larger than a page");
     std::memcpy(ram.data() + memory::layout::kStubGpa, img.data(), img.size());
     arch::x86::PageTableLayout ptl{ram_size,         memory::layout::kPageTableGpa, memory::layout::kSystemEnd, memory::layout::kNullGuardEnd,
-                             memory::layout::kStubGpa, memory::layout::kSystemMappedEnd, memory::layout::kUserBase};
+                             memory::layout::kStubGpa, memory::layout::kSystemMappedEnd, memory::layout::kUserBase,
+                             first_slot};
     auto cr3 = arch::x86::write_identity_page_tables(ram, ptl);
     if (!cr3) return cr3.error();
 
     std::unique_ptr<KvmPlatform> m(new KvmPlatform(std::move(*sys), std::move(*vm), std::move(*mem)));
+    m->on_demand_ = on_demand;
+    m->tables_ = ptl;
+    for (uint64_t g = 0; g < (first_slot + kSlotSize - 1) / kSlotSize; ++g)
+        m->present_[g / 64].fetch_or(1ull << (g % 64), std::memory_order_relaxed);
     auto tmpl = make_cpu_template(m->sys_, *cr3);
     if (!tmpl) return tmpl.error();
     m->cpu_ = std::move(*tmpl);
@@ -116,6 +128,29 @@ Result<std::unique_ptr<Vcpu>> KvmPlatform::create_vcpu(unsigned long id) {
     auto v = create_raw_vcpu(id);
     if (!v) return v.error();
     return std::unique_ptr<Vcpu>(new KvmVcpu(*this, std::move(*v)));
+}
+
+Result<void> KvmPlatform::make_present(uint64_t gpa, uint64_t len) {
+    if (!on_demand_ || len == 0) return {};
+    const uint64_t ram = mem_.size();
+    if (gpa >= ram) return {};
+    const uint64_t last = std::min(gpa + len, ram) - 1;
+    for (uint64_t g = gpa / kSlotSize; g <= last / kSlotSize; ++g) {
+        const uint64_t bit = 1ull << (g % 64);
+        if (present_[g / 64].load(std::memory_order_acquire) & bit) continue;
+        std::lock_guard lk(slots_mu_);
+        if (present_[g / 64].load(std::memory_order_relaxed) & bit) continue;
+        const uint64_t start = g * kSlotSize, size = std::min(kSlotSize, ram - start);
+        if (auto r = vm_.set_user_memory_region(static_cast<uint32_t>(g), start, size, mem_.host_base() + start); !r)
+            return make_error(r.error().code, "guest RAM GiB {}: {}", g, r.error().message);
+        // The slot exists before the guest can reach the GiB: then the
+        // PDPT entry (absent -> present needs no TLB shootdown).
+        const arch::x86::PdptEntry e = arch::x86::identity_pdpt_entry(tables_, g);
+        std::atomic_ref<uint64_t>(*reinterpret_cast<uint64_t*>(mem_.host_base() + e.gpa))
+            .store(e.value, std::memory_order_release);
+        present_[g / 64].fetch_or(bit, std::memory_order_release);
+    }
+    return {};
 }
 
 int KvmPlatform::host_prot() const { return PROT_READ | PROT_WRITE; }

@@ -76,7 +76,7 @@ struct StandardAuxvParams {
     uint64_t hwcap = 0;         // AT_HWCAP: CPUID.1:EDX on x86
     uint64_t hwcap2 = 0;        // AT_HWCAP2: emitted only when non-zero
     uint64_t clock_ticks = 100; // AT_CLKTCK
-    uint64_t minsigstksz = 2048;  // AT_MINSIGSTKSZ (MINSIGSTKSZ; Linux reports the real xsave frame size)
+    uint64_t minsigstksz = 2048;  // AT_MINSIGSTKSZ: the largest signal frame (sigframe::max_frame_size)
     uint64_t sysinfo_ehdr = 0;    // AT_SYSINFO_EHDR: the vDSO's base; emitted (first, as Linux) only when non-zero
 };
 

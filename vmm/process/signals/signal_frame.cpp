@@ -37,7 +37,8 @@ std::optional<FrameImage> build_signal_frame(const FrameInput& in) {
     uint64_t sp = in.regs.rsp;
     const bool alt_usable = !(in.altstack.flags & kSsDisable) && in.altstack.size != 0;
     const bool on_alt = alt_usable && on_altstack(in.altstack, sp);
-    if ((in.flags & kSaOnstack) && alt_usable && !on_alt)
+    const bool to_alt = (in.flags & kSaOnstack) && alt_usable && !on_alt;
+    if (to_alt)
         sp = in.altstack.sp + in.altstack.size;
     else if (sp < kRedZone)
         return std::nullopt;
@@ -49,6 +50,8 @@ std::optional<FrameImage> build_signal_frame(const FrameInput& in) {
     if (sp < math + kFrameSize + 64) return std::nullopt;
     const uint64_t fp = (sp - math) & ~uint64_t{63};
     const uint64_t frame = ((fp - kFrameSize) & ~uint64_t{15}) - 8;
+    // On the alternate stack the whole frame must lie on it.
+    if ((to_alt || on_alt) && !on_altstack(in.altstack, frame)) return std::nullopt;
 
     FrameImage img;
     img.base = frame;

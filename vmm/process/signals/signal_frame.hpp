@@ -59,6 +59,23 @@ inline constexpr uint32_t kFpXstateMagic1 = 0x46505853;
 inline constexpr uint32_t kFpXstateMagic2 = 0x46505845;
 inline constexpr uint64_t kUcFpXstate = 0x1, kUcSigcontextSs = 0x2, kUcStrictRestoreSs = 0x4;
 inline constexpr uint16_t kUserCs = 0x33, kUserSs = 0x2b;
+// MINSIGSTKSZ of the kernel's uapi <asm/signal.h>: sigaltstack refuses a
+// smaller stack with ENOMEM. (glibc's MINSIGSTKSZ macro under _GNU_SOURCE is
+// sysconf(_SC_SIGSTKSZ) of the host, which is not the guest's rule.)
+inline constexpr uint64_t kMinSigStackSize = 2048;
+
+// The most bytes build_signal_frame() takes below the top of an alternate
+// stack, whatever the top's alignment, for an FPU image of `xstate_size`
+// bytes: the fpstate (+4 for FP_XSTATE_MAGIC2 when XSAVE) rounded down to 64
+// (up to 63 bytes of padding); below that 64-aligned fpstate the frame starts
+// round_up(kFrameSize, 16) + 8 bytes lower; +1 because the frame must lie
+// strictly above ss_sp (on_sig_stack). Rounded up to 16, as Linux's
+// init_sigframe_size() does. This is what AT_MINSIGSTKSZ reports.
+constexpr uint64_t max_frame_size(uint64_t xstate_size) {
+    const uint64_t math = xstate_size > 512 ? xstate_size + 4 : xstate_size;
+    const uint64_t bytes = math + 63 + ((kFrameSize + 15) & ~uint64_t{15}) + 8 + 1;
+    return (bytes + 15) & ~uint64_t{15};
+}
 }  // namespace sigframe
 
 struct FrameInput {
@@ -80,7 +97,9 @@ struct FrameImage {
     SigRegs entry{};             // registers at handler entry
 };
 
-// Fails (nullopt) when the frame would wrap below address 0.
+// Fails (nullopt) when the frame would wrap below address 0, or when it is
+// placed on the alternate stack and does not fit there (Linux's
+// get_sigframe(): the caller then forces SIGSEGV).
 std::optional<FrameImage> build_signal_frame(const FrameInput& in);
 
 struct SigreturnState {

@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "vmm/process/process.hpp"
+#include "vmm/process/signals/signal_frame.hpp"
 #include "vmm/process/syscalls/process_syscalls_detail.hpp"
 #include "vmm/process/threads/guest_thread.hpp"
 
@@ -80,7 +81,10 @@ int64_t sys_sigaltstack(GuestThread& t, const SyscallRequest& r) {
         if (mode == SS_DISABLE) {
             as = AltStack{};
         } else {
-            if (ns->ss_size < static_cast<size_t>(MINSIGSTKSZ)) return -ENOMEM;
+            // Linux's floor is the uapi constant, not AT_MINSIGSTKSZ: a stack
+            // the frame does not fit on is accepted, and delivery on it
+            // fails with SIGSEGV (build_signal_frame).
+            if (ns->ss_size < sigframe::kMinSigStackSize) return -ENOMEM;
             as = AltStack{reinterpret_cast<uint64_t>(ns->ss_sp), ns->ss_size, 0};
         }
     }

@@ -1,0 +1,43 @@
+#include <doctest/doctest.h>
+
+#include "vmm/memory/page_access_map.hpp"
+
+using spanvm::memory::PageAccessMap;
+
+SCENARIO("the page access map sets ranges a word at a time") {
+    GIVEN("a map of 1 GiB, all inaccessible") {
+        PageAccessMap m(1ull << 30);
+        CHECK_FALSE(m.page(0));
+        CHECK_FALSE(m.accessible(0x200000, 0x1000));
+        WHEN("ranges that start and end inside words, span words, and cover whole words are set") {
+            m.set(0x3000, 0x2000, true);                  // pages 3, 4
+            m.set(60 * 0x1000, 10 * 0x1000, true);        // pages 60..69, across a word boundary
+            m.set(128 * 0x1000, 192 * 0x1000, true);      // pages 128..319: three whole words
+            m.set(200 * 0x1000, 0x1000, false);           // page 200 back off
+            THEN("exactly those pages are accessible") {
+                for (uint64_t p = 0; p < 400; ++p) {
+                    const bool want = p == 3 || p == 4 || (p >= 60 && p < 70) || (p >= 128 && p < 320 && p != 200);
+                    CAPTURE(p);
+                    CHECK(m.page(p) == want);
+                }
+                CHECK(m.accessible(128 * 0x1000, 72 * 0x1000));
+                CHECK_FALSE(m.accessible(128 * 0x1000, 73 * 0x1000));
+                CHECK(m.accessible_prefix(190 * 0x1000 + 5, 1ull << 20) == 10 * 0x1000 - 5);
+            }
+        }
+        WHEN("a range runs past the end of RAM") {
+            m.set((1ull << 30) - 0x2000, 0x10000, true);
+            THEN("only the pages inside RAM are set") {
+                CHECK(m.page((1ull << 18) - 1));
+                CHECK(m.page((1ull << 18) - 2));
+                CHECK_FALSE(m.page(1ull << 18));
+            }
+        }
+        WHEN("the whole map is set and cleared") {
+            m.set(0, 1ull << 30, true);
+            CHECK(m.accessible(0, 1ull << 30));
+            m.set(0, 1ull << 30, false);
+            THEN("no page is accessible") { CHECK(m.accessible_prefix(0, 1ull << 30) == 0); }
+        }
+    }
+}

@@ -1,0 +1,40 @@
+#include "vmm/memory/page_access_map.hpp"
+
+#include <sys/mman.h>
+
+#include <new>
+
+namespace spanvm::memory {
+
+PageAccessMap::PageAccessMap(uint64_t ram_size) : pages_(ram_size >> 12), map_bytes_(0), words_(nullptr) {
+    static_assert(sizeof(std::atomic<uint64_t>) == 8 && std::atomic<uint64_t>::is_always_lock_free);
+    const uint64_t words = (pages_ + 63) / 64;
+    map_bytes_ = (words * 8 + 0xFFF) & ~uint64_t{0xFFF};
+    if (map_bytes_ == 0) map_bytes_ = 0x1000;
+    void* p = ::mmap(nullptr, map_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
+    // Zero-filled anonymous memory is a valid array of atomics holding 0.
+    words_ = static_cast<std::atomic<uint64_t>*>(p);
+}
+
+PageAccessMap::~PageAccessMap() { ::munmap(words_, map_bytes_); }
+
+void PageAccessMap::set(uint64_t gpa, uint64_t len, bool accessible) {
+    uint64_t p = gpa >> 12, e = (gpa + len + 0xFFF) >> 12;
+    if (e > pages_) e = pages_;
+    while (p < e) {
+        const uint64_t w = p / 64, first = p % 64;
+        const uint64_t n = (e - p < 64 - first) ? e - p : 64 - first;
+        const uint64_t bits = (n == 64 ? ~uint64_t{0} : ((uint64_t{1} << n) - 1)) << first;
+        std::atomic<uint64_t>& word = words_[w];
+        const uint64_t cur = word.load(std::memory_order_relaxed);
+        // Reading an untouched word maps no page; only a change writes.
+        if (accessible && (cur & bits) != bits)
+            word.fetch_or(bits, std::memory_order_relaxed);
+        else if (!accessible && (cur & bits) != 0)
+            word.fetch_and(~bits, std::memory_order_relaxed);
+        p += n;
+    }
+}
+
+}  // namespace spanvm::memory
