@@ -1,14 +1,48 @@
 #include "net/frame_writer.hpp"
 
+#include <linux/sockios.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <cerrno>
+#include <thread>
 
 #include "net/link_context.hpp"
 #include "vmm/base/latency_trace.hpp"
 
 namespace spanvm::net {
 
+namespace {
+
+// Writes all of `p` to a non-blocking socket, polling for room until
+// `deadline`. False on an error or at the deadline.
+bool write_all_until(int fd, const std::uint8_t* p, std::size_t n, std::chrono::steady_clock::time_point deadline) {
+    while (n != 0) {
+        ssize_t w = ::send(fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (w > 0) {
+            p += w;
+            n -= static_cast<std::size_t>(w);
+            continue;
+        }
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return false;
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) return false;
+        pollfd pfd{fd, POLLOUT, 0};
+        (void)::poll(&pfd, 1, static_cast<int>(left.count()));
+    }
+    return true;
+}
+
+}  // namespace
+
 bool FrameWriter::send(const std::unique_ptr<tcp::socket>& socket, Bytes frame, bool batch) {
     std::unique_lock lk(mu_);
+    if (finished_) return false;
     std::size_t done = 0;
     if (!batch && direct_ok_ && !writing_ && queue_.empty()) {
         // MSG_DONTWAIT: never block a fault-handling thread on a full socket.
@@ -18,7 +52,10 @@ bool FrameWriter::send(const std::unique_ptr<tcp::socket>& socket, Bytes frame, 
         if (n > 0) done = static_cast<std::size_t>(n);
         // EAGAIN or an error: the I/O thread writes the rest and sees any error itself.
     }
-    if (done != 0) frame.erase(frame.begin(), frame.begin() + static_cast<std::ptrdiff_t>(done));
+    if (done != 0) {
+        frame.erase(frame.begin(), frame.begin() + static_cast<std::ptrdiff_t>(done));
+        front_remainder_ = true;  // the queue was empty: this tail is its front
+    }
     queue_.push_back(std::move(frame));
     bool kick = !writing_ && !kick_posted_;
     if (kick) kick_posted_ = true;
@@ -29,15 +66,12 @@ bool FrameWriter::send(const std::unique_ptr<tcp::socket>& socket, Bytes frame, 
 
 void FrameWriter::push(Bytes frame) {
     std::lock_guard lk(mu_);
-    queue_.push_back(std::move(frame));
+    if (!finished_) queue_.push_back(std::move(frame));
 }
 
 void FrameWriter::set_hello(Bytes hello) { hello_ = std::move(hello); }
 
-std::vector<asio::const_buffer> FrameWriter::take_batch(bool connected) {
-    std::lock_guard lk(mu_);
-    kick_posted_ = false;
-    if (writing_) return {};
+bool FrameWriter::take_batch(bool connected) {
     if (!hello_.empty()) {
         in_flight_.push_back(std::move(hello_));
         hello_.clear();
@@ -50,23 +84,103 @@ std::vector<asio::const_buffer> FrameWriter::take_batch(bool connected) {
         // other threads may write directly when the writer is idle.
         direct_ok_ = true;
     }
-    if (in_flight_.empty()) return {};
-    std::vector<asio::const_buffer> bufs;
-    bufs.reserve(in_flight_.size());
-    for (const Bytes& b : in_flight_) bufs.emplace_back(asio::buffer(b));
-    writing_ = true;
-    return bufs;
+    sent_ = 0;
+    writing_ = !in_flight_.empty();
+    return writing_;
 }
 
-void FrameWriter::batch_written() {
+FrameWriter::WriteState FrameWriter::write(const std::unique_ptr<tcp::socket>& socket, bool connected, int& err) {
     std::lock_guard lk(mu_);
-    writing_ = false;
-    in_flight_.clear();
+    kick_posted_ = false;
+    for (;;) {
+        if (finished_) return WriteState::idle;
+        if (in_flight_.empty() && !take_batch(connected)) return WriteState::idle;
+        iovec iov[MAX_WRITE_BATCH + 1];
+        int iovcnt = 0;
+        std::size_t skip = sent_, total = 0;
+        for (Bytes& b : in_flight_) {
+            total += b.size();
+            if (skip >= b.size()) {
+                skip -= b.size();
+                continue;
+            }
+            iov[iovcnt++] = iovec{b.data() + skip, b.size() - skip};
+            skip = 0;
+        }
+        msghdr msg{};
+        msg.msg_iov = iov;
+        msg.msg_iovlen = static_cast<std::size_t>(iovcnt);
+        trace::mark("net.write", static_cast<std::uint64_t>(iovcnt));
+        ssize_t n = ::sendmsg(socket->native_handle(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) return WriteState::blocked;
+            err = errno;
+            return WriteState::error;
+        }
+        if (n > 0) front_remainder_ = false;  // the stream is now inside or past in_flight_'s first element
+        sent_ += static_cast<std::size_t>(n);
+        if (sent_ < total) return WriteState::blocked;
+        in_flight_.clear();
+        sent_ = 0;
+        writing_ = false;
+    }
+}
+
+Bytes FrameWriter::owed_bytes() const {
+    // Every element (frame, or the tail of a frame cut by a direct write) ends
+    // on a frame boundary, so only the element the stream is in is owed.
+    std::size_t skip = sent_;
+    for (const Bytes& b : in_flight_) {
+        if (skip >= b.size()) {
+            skip -= b.size();
+            continue;
+        }
+        if (skip != 0 || front_remainder_) return {b.begin() + static_cast<std::ptrdiff_t>(skip), b.end()};
+        return {};
+    }
+    if (front_remainder_ && !queue_.empty()) return queue_.front();
+    return {};
+}
+
+bool FrameWriter::last_words(const std::unique_ptr<tcp::socket>& socket, const Bytes& frame,
+                             std::chrono::steady_clock::time_point deadline) {
+    std::lock_guard lk(mu_);
+    if (finished_ || !direct_ok_) return false;
+    finished_ = true;  // whatever happens below, nothing else follows
+    direct_ok_ = false;
+    const int fd = socket->native_handle();
+    const Bytes owed = owed_bytes();
+    return write_all_until(fd, owed.data(), owed.size(), deadline) &&
+           write_all_until(fd, frame.data(), frame.size(), deadline);
+}
+
+bool FrameWriter::wait_acknowledged(const std::unique_ptr<tcp::socket>& socket,
+                                    std::chrono::steady_clock::time_point deadline) {
+    for (;;) {
+        {
+            std::lock_guard lk(mu_);
+            if (!socket || !socket->is_open()) return false;
+            // A connection that is no longer established (reset, or the
+            // peer closed: it reads nothing more) will never acknowledge.
+            tcp_info info{};
+            socklen_t len = sizeof info;
+            if (::getsockopt(socket->native_handle(), IPPROTO_TCP, TCP_INFO, &info, &len) != 0 ||
+                info.tcpi_state != TCP_ESTABLISHED)
+                return false;
+            int unacked = 0;
+            if (::ioctl(socket->native_handle(), SIOCOUTQ, &unacked) != 0) return false;
+            if (unacked == 0) return true;
+        }
+        if (std::chrono::steady_clock::now() >= deadline) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
 }
 
 void FrameWriter::close(std::unique_ptr<tcp::socket>& socket) {
     {
         std::lock_guard lk(mu_);
+        finished_ = true;
         direct_ok_ = false;
         queue_.clear();
         if (socket) close_socket(*socket);

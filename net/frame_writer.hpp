@@ -13,15 +13,19 @@
 // thread.
 //
 // Batched writes: the I/O thread takes up to MAX_WRITE_BATCH queued frames
-// into one gathered async_write (take_batch / batch_written). Our handshake
-// frame always leaves first, alone.
+// into one gathered non-blocking sendmsg (write); what the socket does not
+// take waits for writability. Every byte goes out under the mutex and the
+// writer counts it, so the position of the byte stream relative to frame
+// boundaries is always known: last_words() can finish the frame cut in
+// half and append one more, from any thread, even while the I/O thread is
+// blocked. Our handshake frame always leaves first, alone.
+#include <chrono>
 #include <cstddef>
 #include <deque>
 #include <memory>
 #include <mutex>
 #include <vector>
 
-#include <boost/asio/buffer.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
 #include "net/wire_frame.hpp"
@@ -30,7 +34,7 @@ namespace spanvm::net {
 
 class FrameWriter {
 public:
-    static constexpr std::size_t MAX_WRITE_BATCH = 64;  // frames gathered into one async_write
+    static constexpr std::size_t MAX_WRITE_BATCH = 64;  // frames gathered into one sendmsg
 
     // Any thread. Writes `frame` directly when allowed and not `batch`,
     // otherwise (or for what a partial direct write left) queues it. Returns
@@ -43,14 +47,25 @@ public:
     // I/O thread. Our handshake frame, written before anything else.
     void set_hello(Bytes hello);
 
-    // I/O thread. Moves the next batch into flight and returns its buffers;
-    // empty when a write is already running or nothing may be written yet.
-    // Queued frames leave only once `connected`; after the first such batch
-    // direct writes are allowed.
-    std::vector<boost::asio::const_buffer> take_batch(bool connected);
+    // I/O thread. Writes batches until nothing is left that may be written
+    // (idle), the socket is full (blocked: wait for writability, then call
+    // again), or the socket failed (error, with errno in `err`). Queued
+    // frames leave only once `connected`; after the first such batch direct
+    // writes are allowed.
+    enum class WriteState { idle, blocked, error };
+    WriteState write(const std::unique_ptr<boost::asio::ip::tcp::socket>& socket, bool connected, int& err);
 
-    // I/O thread, from the async_write completion: the batch is done.
-    void batch_written();
+    // Any thread. For a process about to exit: completes the frame that a
+    // write left cut in half, then writes `frame` (waiting for the socket up
+    // to `deadline`), and from then on writes nothing more. False if the
+    // frame did not go out whole (not connected, closed, error, deadline).
+    bool last_words(const std::unique_ptr<boost::asio::ip::tcp::socket>& socket, const Bytes& frame,
+                    std::chrono::steady_clock::time_point deadline);
+    // Any thread, after last_words: waits until the peer's TCP acknowledged
+    // every byte written (so closing our socket, even with a reset, cannot
+    // discard them), or `deadline`. False on deadline or if closed.
+    bool wait_acknowledged(const std::unique_ptr<boost::asio::ip::tcp::socket>& socket,
+                           std::chrono::steady_clock::time_point deadline);
 
     // I/O thread. Nothing more will be written: stops direct writes, drops the
     // queue and the handshake frame, and closes the socket (under the mutex,
@@ -58,15 +73,22 @@ public:
     void close(std::unique_ptr<boost::asio::ip::tcp::socket>& socket);
 
 private:
+    // Moves the next batch into flight (mu_ held); false if there is none.
+    bool take_batch(bool connected);
+    // Bytes still owed to finish the frame the stream is in the middle of (mu_ held).
+    Bytes owed_bytes() const;
+
     // Guards everything below except hello_ (I/O thread only), and the
-    // socket's fd for direct writes. in_flight_ is owned by the running
-    // async_write while writing_ is true.
+    // socket's fd for every write.
     std::mutex mu_;
     std::deque<Bytes> queue_;  // user frames waiting for the connection / the writer
     std::vector<Bytes> in_flight_;
-    bool writing_ = false;
-    bool direct_ok_ = false;    // connected, handshake frame written: direct writes allowed
-    bool kick_posted_ = false;  // a write start is posted and has not run yet
+    std::size_t sent_ = 0;           // bytes of in_flight_ (concatenated) already written
+    bool front_remainder_ = false;   // the next unwritten element is the tail of a frame cut by a direct write
+    bool writing_ = false;           // in_flight_ is not empty: direct writes must queue behind it
+    bool direct_ok_ = false;         // connected, handshake frame written: direct writes allowed
+    bool kick_posted_ = false;       // a write start is posted and has not run yet
+    bool finished_ = false;          // last_words or close: nothing more is written
     Bytes hello_;
 };
 

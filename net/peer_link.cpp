@@ -11,6 +11,9 @@ namespace spanvm::net {
 
 namespace {
 constexpr std::size_t READ_CHUNK = 64 * 1024;
+// How long a connected link whose write failed waits for its read side to
+// report the end of the connection (see write_failed).
+constexpr std::chrono::milliseconds kWriteFailureGrace{500};
 }  // namespace
 
 PeerLink::PeerLink(LinkContext& ctx, LinkEvents& events, NodeId id, std::chrono::milliseconds silence_limit)
@@ -38,17 +41,46 @@ void PeerLink::enqueue(Bytes frame) {
 }
 
 void PeerLink::start_write() {
-    if (state_ == PeerState::failed || ctx_.stopping) return;
-    std::vector<asio::const_buffer> bufs = writer_.take_batch(state_ == PeerState::connected);
-    if (bufs.empty()) return;
-    trace::mark("net.write", bufs.size());
-    asio::async_write(*socket_, bufs, [this](const boost::system::error_code& ec, std::size_t) {
-        writer_.batch_written();
-        if (stopping_or_failed()) return;
-        if (ec) return fail(describe_ec(ec));
-        start_write();
+    if (state_ == PeerState::failed || ctx_.stopping || write_waiting_ || write_failed_) return;
+    int err = 0;
+    switch (writer_.write(socket_, state_ == PeerState::connected, err)) {
+        case FrameWriter::WriteState::idle: return;
+        case FrameWriter::WriteState::blocked:
+            write_waiting_ = true;
+            socket_->async_wait(tcp::socket::wait_write, [this](const boost::system::error_code& ec) {
+                write_waiting_ = false;
+                if (stopping_or_failed()) return;
+                if (ec) return write_failed(describe_ec(ec));
+                start_write();
+            });
+            return;
+        case FrameWriter::WriteState::error:
+            return write_failed(describe_ec(boost::system::error_code(err, boost::system::system_category())));
+    }
+}
+
+void PeerLink::write_failed(const std::string& why) {
+    if (state_ != PeerState::connected) return fail(why);
+    if (write_failed_) return;
+    // The peer may have written its last words before it went (a DSM node
+    // says whom it lost): they wait in our socket, behind everything else it
+    // sent, and the read side delivers them before it meets the same end of
+    // the connection. So the read side reports the failure; the timer only
+    // bounds the wait if it never does.
+    write_failed_ = true;
+    write_failure_ = why;
+    timer_.expires_after(kWriteFailureGrace);
+    timer_.async_wait([this](const boost::system::error_code& e) {
+        if (e || stopping_or_failed()) return;
+        fail(write_failure_);
     });
 }
+
+bool PeerLink::last_words(const Bytes& frame, Clock::time_point deadline) {
+    return writer_.last_words(socket_, frame, deadline);
+}
+
+bool PeerLink::wait_acknowledged(Clock::time_point deadline) { return writer_.wait_acknowledged(socket_, deadline); }
 
 // ---- connecting and the handshake --------------------------------------------
 

@@ -50,6 +50,11 @@ public:
     // thread). `batch`: only queue it.
     void send(Bytes frame, bool batch);
 
+    // For a process about to exit (see FrameWriter::last_words and
+    // wait_acknowledged; connected links only, else false).
+    bool last_words(const Bytes& frame, Clock::time_point deadline);
+    bool wait_acknowledged(Clock::time_point deadline);
+
     // ---- I/O thread ----
     // Used by the Dialer while connecting: a fresh socket for the next
     // attempt, and the timer (dial retry / connect deadline, later the
@@ -79,6 +84,9 @@ private:
     void start_read();
     bool drain_frames();
     bool stopping_or_failed() const;
+    // A write failed: a connected link lets its read side report the end
+    // (the peer's last frames come first), bounded by a timer.
+    void write_failed(const std::string& why);
 
     LinkContext& ctx_;
     LinkEvents& events_;
@@ -91,6 +99,9 @@ private:
     PeerState state_ = PeerState::connecting;
     std::string failure_;
     PeerClock clock_;
+    bool write_waiting_ = false;  // waiting for the socket to take more (I/O thread)
+    bool write_failed_ = false;   // a write failed; the read side or the timer fails the link
+    std::string write_failure_;
 };
 
 }  // namespace spanvm::net

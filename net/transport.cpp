@@ -165,6 +165,18 @@ public:
         if (thread_.joinable() && !on_io_thread) thread_.join();
     }
 
+    std::size_t last_words(std::uint16_t type, ByteView payload, std::chrono::milliseconds timeout) {
+        if (!running_) return 0;
+        auto frame = make_frame(type, 0, 0, payload, ctx_.options.max_payload);
+        if (!frame) return 0;
+        const auto deadline = Clock::now() + timeout;
+        std::vector<PeerLink*> told;
+        for (auto& p : peers_)
+            if (p->id() != ctx_.self && p->last_words(*frame, deadline)) told.push_back(p.get());
+        for (PeerLink* p : told) (void)p->wait_acknowledged(deadline);
+        return told.size();
+    }
+
     bool running() const { return running_; }
     NodeId self() const { return ctx_.self; }
     const ClusterConfig& config() const { return ctx_.config; }
@@ -345,6 +357,10 @@ std::future<Result<Reply>> Transport::request(NodeId to, std::uint16_t type, Byt
 }
 
 void Transport::stop() { impl_->stop(); }
+
+std::size_t Transport::last_words(std::uint16_t type, ByteView payload, std::chrono::milliseconds timeout) {
+    return impl_->last_words(type, payload, timeout);
+}
 
 Transport::Cork::Cork(Transport& t) : t_(t) { ++t_cork_depth; }
 Transport::Cork::~Cork() { --t_cork_depth; }

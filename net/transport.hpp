@@ -22,7 +22,10 @@
 // peer permanently (no reconnect: a DSM cannot recover a lost node anyway),
 // fail its pending requests, make later sends to it return an error, and
 // call on_peer_failed(node, "node 2 (127.0.0.1:7402): connection reset").
-// Other peers are unaffected. Stopping the local transport reports nothing
+// Other peers are unaffected. A failed write on a connected link is
+// reported by the read side (at the latest 500 ms later): every frame the
+// peer wrote before the end is delivered first, whichever side of our
+// socket notices the end first. Stopping the local transport reports nothing
 // locally (its peers see the connection close). The failure is logged at
 // info level when an on_peer_failed handler is set, at warn level otherwise.
 //
@@ -149,6 +152,18 @@ public:
     // Idempotent. From a callback it shuts down without joining (the
     // destructor must then run on another thread).
     void stop();
+
+    // Last words of a process about to exit on a fatal failure: from any
+    // thread (the I/O thread and callbacks included, even while the I/O
+    // thread is blocked), writes one frame to every connected peer, after
+    // the rest of any frame a write had cut in half, waiting for room up to
+    // `timeout`; then writes nothing more to them, and waits (within the same
+    // `timeout`) until their TCP acknowledged it, so that our exit, even
+    // with a reset, cannot discard it. Returns how many peers got it whole.
+    // Peers read it before they see the connection end (a failed write does
+    // not fail a connected link before its read side got there; see
+    // "Failure" above).
+    std::size_t last_words(std::uint16_t type, ByteView payload, std::chrono::milliseconds timeout);
 
     NodeId self() const;
     const ClusterConfig& config() const;

@@ -13,6 +13,7 @@ SCENARIO("DSM control messages round-trip and reject malformed payloads") {
             {ControlKind::Report, 0, 0x5354, Bytes{1, 2, 3, 4, 5}},
             {ControlKind::ByeDone, 0, 0, {}},
             {ControlKind::ByeClosing, 0, 0, {}},
+            {ControlKind::Failed, 0, 0, Bytes{'n', 'o', 'd', 'e', ' ', '1'}},
         };
         THEN("each decodes to itself") {
             for (const auto& m : msgs) {
@@ -37,14 +38,14 @@ SCENARIO("DSM control messages round-trip and reject malformed payloads") {
     }
     GIVEN("an unknown kind or data on a barrier message") {
         Bytes bad_kind = encode_control({ControlKind::ByeDone, 0, 0, {}});
-        bad_kind[0] = 6;
+        bad_kind[0] = 7;
         Bytes zero_kind = bad_kind;
         zero_kind[0] = 0;
         Bytes barrier_data = encode_control({ControlKind::BarrierArrive, 1, 0, Bytes{1}});
         THEN("decoding fails with a message naming the problem") {
             auto a = decode_control(bad_kind);
             REQUIRE_FALSE(a.has_value());
-            CHECK(a.error().message.find("unknown kind 6") != std::string::npos);
+            CHECK(a.error().message.find("unknown kind 7") != std::string::npos);
             CHECK_FALSE(decode_control(zero_kind).has_value());
             auto c = decode_control(barrier_data);
             REQUIRE_FALSE(c.has_value());

@@ -120,53 +120,63 @@ void NodeRunner::on_cluster_message(unsigned from, std::uint16_t type, net::Byte
 }
 
 void NodeRunner::start_thread(SpawnMsg m) {
-    // The vDSO's time page is this node's own, kept by this node's
-    // Timekeeper (before the first guest thread can read it).
-    if (m.vvar_gva != 0 && !timekeeper_) {
-        auto& mem = platform_->memory();
-        if (m.vvar_gva < memory::layout::kUserBase || m.vvar_gva % memory::layout::kPageSize ||
-            m.vvar_gva + memory::layout::kPageSize > mem.size())
-            failure_.fail(fmt::format("node {}: vDSO data page {:#x} outside guest RAM", opts_.self, m.vvar_gva));
-        if (auto r = engine_->make_node_local((m.vvar_gva - memory::layout::kUserBase) / memory::layout::kPageSize); !r)
-            failure_.fail(fmt::format("node {}: {}", opts_.self, r.error().message));
-        auto tk = time::Timekeeper::start(reinterpret_cast<spanvm_vvar*>(mem.host_base() + m.vvar_gva));
-        if (!tk)
-            log::warn("node {}: no vDSO time here ({}); guest clock reads fall back to forwarded calls", opts_.self,
-                      tk.error().message);
-        else
-            timekeeper_ = std::move(*tk);
-    }
-    Result<std::unique_ptr<platform::Vcpu>> v = std::unique_ptr<platform::Vcpu>();
-    {
-        std::lock_guard lk(mu_);
-        if (!vcpu_pool_.empty()) {
-            v = std::move(vcpu_pool_.back());
-            vcpu_pool_.pop_back();
-        }
-    }
-    if (!*v) {
-        unsigned long id;
-        {
-            std::lock_guard lk(mu_);
-            id = next_vcpu_id_++;
-        }
-        v = platform_->create_vcpu(id);
-    }
-    if (!v) failure_.fail(fmt::format("node {}: cannot create a vCPU for thread {}: {}", opts_.self, m.tid,
-                                      v.error().message));
+    // I/O thread: bookkeeping only (see "Threads" in the header). The new
+    // thread sets up its vDSO time page and its vCPU itself.
     auto t = std::make_shared<Thread>();
     t->tid = m.tid;
     {
         std::lock_guard lk(mu_);
         threads_[m.tid] = t;
     }
-    std::thread([this, t, vcpu = std::move(*v), m = std::move(m)]() mutable {
-        guest_loop(t, std::move(vcpu), std::move(m));
+    std::thread([this, t, m = std::move(m)]() mutable {
+        t->host_tid = static_cast<int>(::syscall(SYS_gettid));
+        start_timekeeper(m.vvar_gva);
+        auto v = take_vcpu(m.tid);
+        guest_loop(t, std::move(v), std::move(m));
     }).detach();
 }
 
+void NodeRunner::start_timekeeper(std::uint64_t vvar_gva) {
+    // The vDSO's time page is this node's own, kept by this node's
+    // Timekeeper (before the first guest thread can read it: every guest
+    // thread passes here first).
+    std::lock_guard lk(tk_mu_);
+    if (vvar_gva == 0 || timekeeper_) return;
+    auto& mem = platform_->memory();
+    if (vvar_gva < memory::layout::kUserBase || vvar_gva % memory::layout::kPageSize ||
+        vvar_gva + memory::layout::kPageSize > mem.size())
+        failure_.fail(fmt::format("node {}: vDSO data page {:#x} outside guest RAM", opts_.self, vvar_gva));
+    if (auto r = engine_->make_node_local((vvar_gva - memory::layout::kUserBase) / memory::layout::kPageSize); !r)
+        failure_.fail(fmt::format("node {}: {}", opts_.self, r.error().message));
+    auto tk = time::Timekeeper::start(reinterpret_cast<spanvm_vvar*>(mem.host_base() + vvar_gva));
+    if (!tk)
+        log::warn("node {}: no vDSO time here ({}); guest clock reads fall back to forwarded calls", opts_.self,
+                  tk.error().message);
+    else
+        timekeeper_ = std::move(*tk);
+}
+
+std::unique_ptr<platform::Vcpu> NodeRunner::take_vcpu(int tid) {
+    {
+        std::lock_guard lk(mu_);
+        if (!vcpu_pool_.empty()) {
+            auto v = std::move(vcpu_pool_.back());
+            vcpu_pool_.pop_back();
+            return v;
+        }
+    }
+    unsigned long id;
+    {
+        std::lock_guard lk(mu_);
+        id = next_vcpu_id_++;
+    }
+    auto v = platform_->create_vcpu(id);
+    if (!v) failure_.fail(fmt::format("node {}: cannot create a vCPU for thread {}: {}", opts_.self, tid,
+                                      v.error().message));
+    return std::move(*v);
+}
+
 void NodeRunner::guest_loop(std::shared_ptr<Thread> t, std::unique_ptr<platform::Vcpu> v, SpawnMsg m) {
-    t->host_tid = static_cast<int>(::syscall(SYS_gettid));
     auto fail = [&](const std::string& what) {
         failure_.fail(fmt::format("node {}: guest thread {}: {}", opts_.self, t->tid, what));
     };

@@ -14,7 +14,17 @@
 // Threads: one host thread per guest thread here; the transport's I/O
 // thread handles Spawn/Kick/Shutdown/Abort (through the ControlChannel,
 // which shares the DSM engine's connections). mu_ guards the thread map
-// (leaf).
+// and the vCPU pool (leaf).
+//
+// The I/O thread never touches guest memory and never blocks: a page
+// fault it took would wait for an answer that only it can deliver, and a
+// Spawn can even arrive before this node's links to the other nodes are
+// up, when no fault thread runs yet (the DSM engine starts them once
+// connected). Its heartbeats would stop and the origin would fail this
+// node for silence ("no traffic for 3.0 s"). So a Spawn only registers the
+// thread; the new host thread writes the vDSO time page (Timekeeper) and
+// creates its vCPU. tk_mu_ (leaf, never taken on the I/O thread) guards
+// the Timekeeper's start.
 #include <atomic>
 #include <condition_variable>
 #include <map>
@@ -56,7 +66,9 @@ private:
     explicit NodeRunner(const NodeOptions& o);
     int serve();
     void on_cluster_message(unsigned from, std::uint16_t type, net::ByteView payload);
-    void start_thread(SpawnMsg m);
+    void start_thread(SpawnMsg m);                 // I/O thread
+    void start_timekeeper(std::uint64_t vvar_gva);  // guest threads, before their first run
+    std::unique_ptr<platform::Vcpu> take_vcpu(int tid);
     void guest_loop(std::shared_ptr<Thread> t, std::unique_ptr<platform::Vcpu> v, SpawnMsg m);
 
     NodeOptions opts_;
@@ -64,7 +76,8 @@ private:
     ControlChannel channel_;  // its router outlives engine_'s transport
     std::unique_ptr<platform::Platform> platform_;
     std::unique_ptr<dsm::DsmEngine> engine_;
-    std::unique_ptr<time::Timekeeper> timekeeper_;  // I/O thread sets it once (first Spawn)
+    std::mutex tk_mu_;
+    std::unique_ptr<time::Timekeeper> timekeeper_;  // set once, by the first guest thread (tk_mu_)
     ThreadFaults faults_;
     std::mutex mu_;
     std::map<int, std::shared_ptr<Thread>> threads_;

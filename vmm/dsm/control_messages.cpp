@@ -12,6 +12,7 @@ std::string_view to_string(ControlKind k) {
         case ControlKind::Report: return "Report";
         case ControlKind::ByeDone: return "ByeDone";
         case ControlKind::ByeClosing: return "ByeClosing";
+        case ControlKind::Failed: return "Failed";
     }
     return "?";
 }
@@ -27,7 +28,7 @@ Result<ControlMessage> decode_control(net::ByteView payload) {
     ControlMessage m;
     auto kind = r.u8();
     if (!kind) return make_error(EPROTO, "dsm control: {}", kind.error().message);
-    if (*kind < 1 || *kind > 5) return make_error(EPROTO, "dsm control: unknown kind {}", *kind);
+    if (*kind < 1 || *kind > 6) return make_error(EPROTO, "dsm control: unknown kind {}", *kind);
     m.kind = static_cast<ControlKind>(*kind);
     auto value = r.u64();
     if (!value) return make_error(EPROTO, "dsm control: {}", value.error().message);
@@ -36,7 +37,7 @@ Result<ControlMessage> decode_control(net::ByteView payload) {
     auto data = r.bytes();
     if (!data) return make_error(EPROTO, "dsm control: {}", data.error().message);
     if (auto end = r.expect_end(); !end) return make_error(EPROTO, "dsm control: {}", end.error().message);
-    if (m.kind != ControlKind::Report && !data->empty())
+    if (m.kind != ControlKind::Report && m.kind != ControlKind::Failed && !data->empty())
         return make_error(EPROTO, "dsm control: {} carries {} data bytes", to_string(m.kind), data->size());
     m.value = *value;
     m.tag = *tag;

@@ -1,14 +1,16 @@
 #pragma once
 // Control plane of a DSM cluster, carried next to the coherence messages on
-// the same transport: a cluster barrier, result reports to node 0, and the
+// the same transport: a cluster barrier, result reports to node 0, the
 // two-phase goodbye that lets nodes exit without their peers taking the
-// closed connection for a failure. Pure codec, no I/O.
+// closed connection for a failure, and a failing node's last words (its
+// failure line, so that its peers name the node it names, not the node
+// that closed on them). Pure codec, no I/O.
 //
 // Wire format (payload of one kDsmControlType frame, little-endian):
 //   u8  kind       ControlKind
 //   u64 value      barrier generation (Arrive/Release), else 0
 //   u32 tag        report tag (Report), else 0
-//   u32 len + len bytes   report data (Report), else len = 0
+//   u32 len + len bytes   report data (Report), the failure line (Failed), else len = 0
 #include <cstdint>
 #include <string_view>
 
@@ -27,6 +29,7 @@ enum class ControlKind : std::uint8_t {
     Report = 3,          // node -> node 0: workload result `data` under `tag`
     ByeDone = 4,         // node -> all: my workload is over, I need no more pages
     ByeClosing = 5,      // node -> all: I have every ByeDone; peer loss is no longer fatal
+    Failed = 6,          // node -> all, last words before a fatal exit: `data` is its failure line
 };
 
 struct ControlMessage {
@@ -42,7 +45,7 @@ std::string_view to_string(ControlKind k);
 
 net::Bytes encode_control(const ControlMessage& m);
 // Rejects unknown kinds, truncation, trailing bytes, and data on a kind
-// other than Report.
+// other than Report and Failed.
 Result<ControlMessage> decode_control(net::ByteView payload);
 
 }  // namespace spanvm::dsm

@@ -2,14 +2,35 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
+
 namespace spanvm::dsm {
 
-ControlPlane::ControlPlane(net::ClusterConfig cluster, NodeId self, DsmStats& stats, Send send, Fail fail)
+namespace {
+
+// A peer's failure line as this node prints it: printable ASCII only, and
+// bounded (it comes from another host).
+constexpr std::size_t kMaxReportedLine = 512;
+
+std::string printable(const net::Bytes& data) {
+    std::string out;
+    for (std::uint8_t c : data) {
+        if (out.size() == kMaxReportedLine) break;
+        out.push_back(c >= 0x20 && c < 0x7f ? static_cast<char>(c) : '?');
+    }
+    return out;
+}
+
+}  // namespace
+
+ControlPlane::ControlPlane(net::ClusterConfig cluster, NodeId self, DsmStats& stats, Send send, Fail fail,
+                           LastWords last_words)
     : cluster_(std::move(cluster)),
       self_(self),
       stats_(stats),
       send_(std::move(send)),
       fail_(std::move(fail)),
+      last_words_(std::move(last_words)),
       bye_done_(cluster_.size(), false),
       bye_closing_(cluster_.size(), false) {}
 
@@ -39,6 +60,13 @@ void ControlPlane::on_peer_failed(NodeId node, const std::string& reason) {
     fail_(cluster_.describe_failure(node, reason));
 }
 
+void ControlPlane::last_words(const std::string& line) {
+    if (!last_words_) return;
+    net::Bytes text(line.begin(), line.end());
+    if (text.size() > kMaxReportedLine) text.resize(kMaxReportedLine);
+    last_words_(encode_control(ControlMessage{ControlKind::Failed, 0, 0, std::move(text)}));
+}
+
 void ControlPlane::send(NodeId to, const ControlMessage& m) {
     if (to == self_) {
         handle(self_, m);
@@ -57,6 +85,7 @@ void ControlPlane::send(NodeId to, const ControlMessage& m) {
 void ControlPlane::handle(NodeId from, ControlMessage msg) {
     std::vector<NodeId> release_to;
     std::uint64_t release_gen = 0;
+    std::string reported;  // a peer's failure line that this node fails with
     {
         std::lock_guard lk(mu_);
         switch (msg.kind) {
@@ -74,9 +103,19 @@ void ControlPlane::handle(NodeId from, ControlMessage msg) {
             case ControlKind::Report: reports_[msg.tag].push_back(Report{from, std::move(msg.data)}); break;
             case ControlKind::ByeDone: bye_done_[from] = true; break;
             case ControlKind::ByeClosing: bye_closing_[from] = true; break;
+            case ControlKind::Failed:
+                // After the goodbye, as in on_peer_failed: the peer leaving is its exit.
+                if (closing_ || stopped_ || bye_closing_[from])
+                    bye_closing_[from] = true;
+                else if (msg.data.empty())
+                    reported = cluster_.describe_failure(from, "failing, without saying why");
+                else
+                    reported = fmt::format("{} (reported by {})", printable(msg.data), cluster_.describe(from));
+                break;
         }
     }
     cv_.notify_all();
+    if (!reported.empty()) fail_(reported);
     for (NodeId n : release_to) send(n, ControlMessage{ControlKind::BarrierRelease, release_gen, 0, {}});
 }
 

@@ -13,6 +13,14 @@
 // every peer said ByeDone (closing), once that peer said ByeClosing, or once
 // the engine stopped, a peer leaving is its exit.
 //
+// Last words: a node failing fatally first sends every connected peer its
+// failure line (Failed, through the transport's last_words, so it arrives
+// before the connection ends). A peer that gets it before the goodbye fails
+// with that line plus "(reported by node P (ADDR:PORT))", so every survivor
+// names the node the first one lost, never the survivor that closed on it
+// (a node is killed; node 2 notices first and exits; node 0 may see node
+// 2's connection end before node 1's).
+//
 // Threads: on_message and on_peer_failed run on the transport's I/O thread;
 // barrier, report, gather and goodbye on the workload's threads (they block,
 // so never on the I/O thread). mu_ is a leaf: never held while sending.
@@ -44,8 +52,12 @@ public:
     using Send = std::function<Result<void>(NodeId to, net::ByteView payload)>;
     // Ends the process with one line; does not return.
     using Fail = std::function<void(const std::string& reason)>;
+    // Sends one kDsmControlType frame to every connected peer as last words
+    // (net::Transport::last_words); any thread.
+    using LastWords = std::function<void(net::ByteView payload)>;
 
-    ControlPlane(net::ClusterConfig cluster, NodeId self, DsmStats& stats, Send send, Fail fail);
+    ControlPlane(net::ClusterConfig cluster, NodeId self, DsmStats& stats, Send send, Fail fail,
+                 LastWords last_words);
 
     // A kDsmControlType frame from `from` (I/O thread). A malformed one is a
     // protocol violation by that peer: fatal.
@@ -54,6 +66,9 @@ public:
     void on_peer_failed(NodeId node, const std::string& reason);
     // The engine stopped: from now on a peer leaving is not a failure.
     void engine_stopped();
+    // This node is failing with `line` (the engine's fatal hook, any
+    // thread): tells every connected peer (see "Last words" above).
+    void last_words(const std::string& line);
 
     // Every node calls it; returns once all nodes have. ETIMEDOUT on timeout.
     Result<void> barrier(std::chrono::milliseconds timeout);
@@ -75,6 +90,7 @@ private:
     DsmStats& stats_;
     const Send send_;
     const Fail fail_;
+    const LastWords last_words_;
 
     std::mutex mu_;
     std::condition_variable cv_;

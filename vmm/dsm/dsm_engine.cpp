@@ -110,7 +110,8 @@ DsmEngine::DsmEngine(DsmEngineOptions options, Protocol protocol, std::unique_pt
     control_ = std::make_unique<ControlPlane>(
         cluster_, self_, *stats_,
         [this](NodeId to, net::ByteView b) { return transport_->send(static_cast<net::NodeId>(to), kDsmControlType, b); },
-        [this](const std::string& reason) { fail(reason); });
+        [this](const std::string& reason) { fail(reason); },
+        [this](net::ByteView payload) { (void)transport_->last_words(kDsmControlType, payload, kLastWordsTimeout); });
     if (!options_.router) own_router_ = std::make_unique<net::MessageRouter>();
     net::MessageRouter& router = options_.router ? *options_.router : *own_router_;
     router.route(kDsmProtocolType, kDsmProtocolType,
@@ -121,10 +122,13 @@ DsmEngine::DsmEngine(DsmEngineOptions options, Protocol protocol, std::unique_pt
                  [this](net::NodeId from, std::uint16_t, std::uint64_t, net::ByteView payload) {
                      control_->on_message(static_cast<NodeId>(from), payload);
                  });
-    if (!router.peer_failures_owned())
+    if (!router.peer_failures_owned()) {
         router.own_peer_failures([this](net::NodeId node, const std::string& reason) {
             control_->on_peer_failed(static_cast<NodeId>(node), reason);
         });
+        // Whoever fails first in this process tells the peers why (ControlPlane: "Last words").
+        region_->set_fatal_hook([this](const std::string& reason) { control_->last_words(reason); });
+    }
     net::TransportOptions topt;
     topt.connect_timeout = options_.connect_timeout;
     topt.io_thread_nice = kServiceNice;

@@ -90,7 +90,10 @@
 // UffdRegion::kFatalExitCode. A peer cut off from the network is such a
 // failure once it has been silent for peer_timeout (transport heartbeats).
 // The UffdRegion watchdog covers a lost answer. When another layer owns
-// peer failures (the router), a lost peer is that layer's to report.
+// peer failures (the router), a lost peer is that layer's to report;
+// otherwise the failing node's last words tell its peers the line, and a
+// peer that hears them before it noticed anything fails with the same line
+// (ControlPlane, "Last words"; at most kLastWordsTimeout more before exit).
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -223,6 +226,8 @@ private:
     DsmEngine(DsmEngineOptions options, Protocol protocol, std::unique_ptr<UffdRegion> region);
 
     static std::uint64_t now_ns();
+    // How long a failing node spends on its last words (control_plane.hpp).
+    static constexpr std::chrono::milliseconds kLastWordsTimeout{250};
     static constexpr int kServiceNice = 0;  // fault, timer and transport I/O threads; 0 = unchanged (see .cpp)
     static void raise_priority();
     void fault_loop();
