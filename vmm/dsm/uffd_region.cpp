@@ -10,6 +10,9 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
+
+#include <atomic>
+#include <new>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -150,24 +153,32 @@ Result<std::unique_ptr<UffdRegion>> UffdRegion::create_impl(std::uint64_t page_c
 
 UffdRegion::UffdRegion(int fd, std::uint8_t* base, std::uint64_t page_count, std::uint64_t features)
     : fd_(fd), base_(base), page_count_(page_count), features_(features),
-      presence_(new std::atomic<std::uint8_t>[page_count]) {
-    for (std::uint64_t i = 0; i < page_count; ++i) presence_[i].store(0, std::memory_order_relaxed);
+      presence_(map_presence(page_count)) {}
+
+// One byte per page in a lazily zeroed anonymous mapping (0 = absent): its
+// cost follows the pages touched, not the region's size (16 MiB of virtual
+// space for a 64 GiB guest, nothing resident until used).
+std::uint8_t* UffdRegion::map_presence(std::uint64_t page_count) {
+    void* p = mmap(nullptr, page_count, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
+    return static_cast<std::uint8_t*>(p);
 }
 
 UffdRegion::~UffdRegion() {
     stop_watchdog();
     if (registered_.load()) (void)unregister();
     if (owns_mapping_) munmap(base_, size());
+    munmap(presence_, page_count_);
     close(fd_);
 }
 
 UffdRegion::Presence UffdRegion::presence(std::uint64_t page) const {
     if (page >= page_count_) return Presence::absent;
-    return static_cast<Presence>(presence_[page].load(std::memory_order_acquire));
+    return static_cast<Presence>(std::atomic_ref<std::uint8_t>(presence_[page]).load(std::memory_order_acquire));
 }
 
 void UffdRegion::set_presence(std::uint64_t page, Presence p) {
-    presence_[page].store(static_cast<std::uint8_t>(p), std::memory_order_release);
+    std::atomic_ref<std::uint8_t>(presence_[page]).store(static_cast<std::uint8_t>(p), std::memory_order_release);
 }
 
 Result<void> UffdRegion::check_page(std::uint64_t page) const {

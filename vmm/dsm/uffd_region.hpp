@@ -194,7 +194,9 @@ private:
     std::uint64_t page_count_ = 0;
     std::uint64_t features_ = 0;
     std::atomic<bool> registered_{true};
-    std::unique_ptr<std::atomic<std::uint8_t>[]> presence_;
+    // Presence per page, read and written through std::atomic_ref (see map_presence).
+    std::uint8_t* presence_ = nullptr;
+    static std::uint8_t* map_presence(std::uint64_t page_count);
     std::mutex stripes_[kStripes];
 
     // Pending (read, unanswered) faults: page -> monotonic ns of first read.
