@@ -46,7 +46,8 @@ struct alignas(64) NativeContext {
     uint64_t frame_uc = 0;       // 32: kEnterFull: address of the ucontext to rt_sigreturn from
     uint64_t tramp_lo = 0;       // 40: [tramp_lo, tramp_hi) = native_enter's code
     uint64_t tramp_hi = 0;       // 48
-    uint64_t reserved0 = 0;      // 56
+    uint32_t wrfsbase = 0;       // 56: 1: switch FS with WRFSBASE (FSGSBASE, self-tested), 0: arch_prctl
+    uint32_t reserved0 = 0;      // 60
     Regs regs;                   // 64: the guest's registers while it is out of the guest
     // Set by the signal entry for the C++ side.
     int exit_signo = 0;
@@ -65,6 +66,7 @@ static_assert(offsetof(NativeContext, guest_fs) == 16);
 static_assert(offsetof(NativeContext, in_guest) == 24);
 static_assert(offsetof(NativeContext, kick_pending) == 28);
 static_assert(offsetof(NativeContext, frame_uc) == 32);
+static_assert(offsetof(NativeContext, wrfsbase) == 56);
 static_assert(offsetof(NativeContext, regs) == 64);
 static_assert(offsetof(NativeContext, xsave) == 256);
 
@@ -76,6 +78,12 @@ extern "C" {
 int spanvm_native_enter(spanvm::platform::native::NativeContext* ctx, uint32_t mode);
 // The SA_SIGINFO handler for every signal the native platform takes.
 void spanvm_native_signal_entry(int sig, void* info, void* uc);
+// Whether a WRFSBASE value survives the thread being switched out: writes
+// `probe` to the FS base, sleeps twice (each a context switch), reads it
+// back and restores the original. 1 if it survived. Only where AT_HWCAP2
+// has HWCAP2_FSGSBASE (else WRFSBASE is #UD), with every signal blocked
+// (the FS base is not the thread's TLS meanwhile).
+int spanvm_native_fsgsbase_selftest(uint64_t probe);
 // Labels bounding native_enter's code (for the "kick in the entry window" check).
 extern const char spanvm_native_enter_begin[];
 extern const char spanvm_native_enter_end[];

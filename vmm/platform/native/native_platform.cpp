@@ -1,11 +1,15 @@
 #include "vmm/platform/native/native_platform.hpp"
 
+#include <asm/hwcap2.h>
 #include <cpuid.h>
 #include <signal.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <ucontext.h>
 
+#include <cstdlib>
 #include <cstring>
+#include <string_view>
 
 #include "vmm/memory/layout.hpp"
 #include "vmm/platform/native/native_vcpu.hpp"
@@ -40,7 +44,21 @@ Result<std::unique_ptr<NativePlatform>> NativePlatform::create(uint64_t ram_size
     ::mprotect(reinterpret_cast<void*>(memory::layout::kNullGuardEnd), memory::layout::kUserBase - memory::layout::kNullGuardEnd, PROT_NONE);
     std::unique_ptr<NativePlatform> p(new NativePlatform(std::move(*mem)));
     if (auto r = p->capture_fpu_template(); !r) return r.error();
+    p->wrfsbase_ = use_wrfsbase();
     return p;
+}
+
+bool NativePlatform::use_wrfsbase() {
+    if (const char* fs = std::getenv("SPANVM_NATIVE_FS"); fs && std::string_view(fs) == "arch_prctl") return false;
+    if (!(::getauxval(AT_HWCAP2) & HWCAP2_FSGSBASE)) return false;
+    // Every signal blocked: the FS base is not this thread's TLS meanwhile.
+    sigset_t all, old;
+    sigfillset(&all);
+    ::pthread_sigmask(SIG_SETMASK, &all, &old);
+    static const uint64_t probe_target = 0;
+    const int ok = spanvm_native_fsgsbase_selftest(reinterpret_cast<uint64_t>(&probe_target));
+    ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    return ok == 1;
 }
 
 int NativePlatform::host_prot() const { return PROT_READ | PROT_WRITE | PROT_EXEC; }

@@ -31,6 +31,14 @@ public:
     std::span<const uint8_t> initial_fpu() const { return init_fpu_; }
     // Bytes of the kernel's fpstate (XSAVE image + FP_XSTATE_MAGIC2).
     uint32_t fpstate_bytes() const { return fpstate_bytes_; }
+    // Whether guest entry and exit switch FS with WRFSBASE (native_switch.S):
+    // the kernel advertises FSGSBASE (AT_HWCAP2) and a WRFSBASE value
+    // survived a context switch at start-up. SPANVM_NATIVE_FS=arch_prctl
+    // forces the arch_prctl path (for benchmarks).
+    bool wrfsbase() const { return wrfsbase_; }
+    // The same decision, without a platform (spanvm info): AT_HWCAP2, the
+    // start-up self-test and SPANVM_NATIVE_FS.
+    static bool use_wrfsbase();
 
 private:
     explicit NativePlatform(memory::GuestMemory mem) : mem_(std::move(mem)) {}
@@ -40,6 +48,7 @@ private:
     CpuFeatures cpu_;
     std::vector<uint8_t> init_fpu_;
     uint32_t fpstate_bytes_ = 512;
+    bool wrfsbase_ = false;
 };
 
 }  // namespace spanvm::platform::native

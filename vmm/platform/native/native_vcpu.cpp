@@ -50,6 +50,7 @@ NativeVcpu::NativeVcpu(NativePlatform& p, unsigned long id)
     std::memcpy(ctx_->xsave, init.data(), init.size());
     ctx_->tramp_lo = reinterpret_cast<uint64_t>(spanvm_native_enter_begin);
     ctx_->tramp_hi = reinterpret_cast<uint64_t>(spanvm_native_enter_end);
+    ctx_->wrfsbase = p.wrfsbase() ? 1 : 0;
 }
 
 NativeVcpu::~NativeVcpu() {
