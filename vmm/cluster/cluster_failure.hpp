@@ -10,7 +10,8 @@
 //   spanvm: fatal: DSM: REASON (N fault(s) pending); exiting with status 70
 // in the same words as the DSM's line (users and tests read one format;
 // N is the region's pending faults), then the origin tells every node
-// (tell_nodes: Abort carrying REASON, best effort, bounded to ~200 ms), then
+// (tell_nodes: Abort carrying REASON as last words, acknowledged by each
+// node's TCP or given up after 250 ms), then
 // the process _Exits with kExitCode. Both failure paths go through
 // exit_fatally (vmm/base/fatal_exit.hpp): whichever comes first prints the
 // only line, and the origin's DSM path tells the nodes too (its fatal hook

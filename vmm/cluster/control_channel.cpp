@@ -25,6 +25,11 @@ Result<void> ControlChannel::send(unsigned node, std::uint16_t type, net::ByteVi
     return transport_->send(static_cast<net::NodeId>(node), type, payload);
 }
 
+std::size_t ControlChannel::last_words(std::uint16_t type, net::ByteView payload, std::chrono::milliseconds timeout) {
+    if (!transport_) return 0;
+    return transport_->last_words(type, payload, timeout);
+}
+
 void ControlChannel::on_message(net::NodeId from, std::uint16_t type, net::ByteView payload) {
     if (stats_) stats_->add(dsm::DsmStats::Counter::bytes_received, payload.size());
     handler_(from, type, payload);

@@ -28,6 +28,8 @@
 
 #include "net/cluster_config.hpp"
 #include "net/message_router.hpp"
+#include <chrono>
+
 #include "net/transport.hpp"
 #include "vmm/base/result.hpp"
 #include "vmm/cluster/cluster_failure.hpp"
@@ -52,6 +54,9 @@ public:
     // One cluster message to `node`. Error: not bound yet, or the
     // transport's (net/transport.hpp: peer failed, not running...).
     Result<void> send(unsigned node, std::uint16_t type, net::ByteView payload);
+    // One last frame to every connected node before a fatal exit, from any
+    // thread (net::Transport::last_words). Returns how many nodes got it.
+    std::size_t last_words(std::uint16_t type, net::ByteView payload, std::chrono::milliseconds timeout);
     // From now on a node closing its connection is not a failure (the
     // program is ending: Shutdown sent or received).
     void expect_peers_closing() { closing_ = true; }
