@@ -60,7 +60,7 @@ SCENARIO("a cluster failure ends the process with the one fatal line and status 
     GIVEN("a node's ClusterFailure with 3 faults pending") {
         WHEN("node 1 is lost") {
             auto r = run_child([&] {
-                cluster::ClusterFailure f(cfg);
+                cluster::ClusterFailure f;
                 f.set_pending_faults([] { return std::size_t{3}; });
                 f.fail(cfg.describe_failure(1, "node 1 (127.0.0.1:7401): connection reset"));
             });
@@ -75,7 +75,7 @@ SCENARIO("a cluster failure ends the process with the one fatal line and status 
     }
     GIVEN("two threads failing at once through the two paths") {
         auto r = run_child([&] {
-            cluster::ClusterFailure f(cfg);
+            cluster::ClusterFailure f;
             std::thread t([&] { f.fail("node 1 (127.0.0.1:7401) failed: no traffic for 3.0 s"); });
             exit_fatally([] { std::fputs("spanvm: the other path\n", stderr); });
         });

@@ -25,7 +25,6 @@
 #include <functional>
 #include <string>
 
-#include "net/cluster_config.hpp"
 #include "vmm/base/fatal_exit.hpp"
 
 namespace spanvm::cluster {
@@ -36,7 +35,7 @@ class ClusterFailure {
 public:
     static constexpr int kExitCode = kFatalExitStatus;  // 70, as the DSM's
 
-    explicit ClusterFailure(net::ClusterConfig config) : config_(std::move(config)) {}
+    ClusterFailure() = default;
 
     // The DSM region's count of pending faults, for the line (0 until set).
     void set_pending_faults(std::function<std::size_t()> count) { pending_faults_ = std::move(count); }
@@ -51,7 +50,6 @@ public:
     void tell_nodes(const std::string& reason) const;
 
 private:
-    const net::ClusterConfig config_;
     std::function<std::size_t()> pending_faults_;
     ControlChannel* abort_channel_ = nullptr;
 };

@@ -18,7 +18,6 @@ namespace spanvm::cluster {
 
 NodeRunner::NodeRunner(const NodeOptions& o)
     : opts_(o),
-      failure_(opts_.cluster),
       channel_(opts_.cluster, failure_,
                [this](unsigned from, std::uint16_t type, net::ByteView p) { on_cluster_message(from, type, p); }) {}
 

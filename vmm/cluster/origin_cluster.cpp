@@ -13,7 +13,6 @@ namespace spanvm::cluster {
 
 OriginCluster::OriginCluster(net::ClusterConfig config, PlacePolicy policy)
     : config_(std::move(config)),
-      failure_(config_),
       channel_(config_, failure_,
                [this](unsigned from, std::uint16_t type, net::ByteView p) { on_cluster_message(from, type, p); }),
       placement_(policy, std::vector<unsigned>(config_.size(), 1)),
