@@ -65,6 +65,27 @@ public:
         return {};
     }
 
+    // Syscall-site patching (native only: vmm/platform/native/site_patcher.hpp).
+    // The process layer offers each trapped syscall's site, telling whether
+    // its code is eligible (private, executable, not writable), and
+    // reports every change of its mappings so that patched bytes are
+    // restored before code becomes writable or is replaced. Both with the
+    // address-space lock held.
+    virtual bool patching_active() const { return false; }
+    // Whether the syscall returning to `rip` was offered before.
+    virtual bool syscall_site_known(uint64_t rip) {
+        (void)rip;
+        return true;
+    }
+    virtual void offer_syscall_site(uint64_t rip, bool eligible) {
+        (void)rip;
+        (void)eligible;
+    }
+    virtual void guest_code_changed(uint64_t start, uint64_t end) {
+        (void)start;
+        (void)end;
+    }
+
     // Installs the host signal handlers this platform needs: the kick signal
     // (SIGRTMIN+4, without SA_RESTART so blocking host calls return EINTR),
     // and on native the trap handlers. `on_host_fault` handles SIGSEGV/SIGBUS

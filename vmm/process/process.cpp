@@ -228,7 +228,28 @@ void Process::discard(const std::vector<Range>& ranges) {
             log::warn("cannot release guest pages [{:#x}, +{:#x}): {}", r.start, r.len, e.error().message);
 }
 
+void Process::offer_syscall_site(uint64_t rip) {
+    // Single host only: in a cluster guest code is DSM memory, and a patch
+    // written here would not reach the copies other nodes hold.
+    if (cfg_.remote || !platform_->patching_active() || platform_->syscall_site_known(rip)) return;
+    std::lock_guard lk(aspace_mu_);
+    // Eligible: [rip-7, rip) in one private, executable mapping the guest
+    // cannot write (code as the loader or ld.so mapped it, or a JIT's buffer
+    // after mprotect to R-X). Writable or shared code (RWX JIT buffers,
+    // double-mapped W^X JITs, self-modifying code) stays trapped; code that
+    // is made writable again gets its sites restored first (sync_host_protection).
+    bool eligible = false;
+    if (rip >= 7) {
+        auto v = aspace_->find(rip - 7);
+        eligible = v && v->contains(rip - 1) && (v->prot & PROT_EXEC) && !(v->prot & PROT_WRITE) && !v->shared();
+    }
+    platform_->offer_syscall_site(rip, eligible);
+}
+
 void Process::sync_host_protection(uint64_t start, uint64_t end) {
+    // Patched syscall sites in a range whose mappings change go back to
+    // their original bytes first (the memory is still as it was).
+    platform_->guest_code_changed(start, end);
     auto& mem = platform_->memory();
     const int prot = platform_->host_prot();
     // In a cluster the DSM engine must be able to read any page of guest RAM

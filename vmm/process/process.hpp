@@ -123,6 +123,10 @@ public:
     // Guest PROT_READ-only mappings stay host-writable (the VMM fills them).
     // Caller holds aspace_mutex().
     void sync_host_protection(uint64_t start, uint64_t end);
+    // A syscall that returned to `rip` trapped: lets the platform patch its
+    // site (Platform::offer_syscall_site) when the code there is eligible.
+    // Takes aspace_mutex().
+    void offer_syscall_site(uint64_t rip);
     // Temporarily grants host access (e.g. mremap copying out of a range the
     // address space already released); sync_host_protection undoes it.
     void host_allow(uint64_t start, uint64_t len);

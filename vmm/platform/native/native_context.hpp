@@ -56,6 +56,7 @@ struct alignas(64) NativeContext {
     uint64_t exit_trapno = 0;
     uint64_t exit_err = 0;
     uint64_t exit_cr2 = 0;
+    NativeContext* self = this;  // 248: read through the GS base by spanvm_native_syscall_entry
     alignas(64) uint8_t xsave[kXsaveBytes];
     alignas(64) uint8_t frame[1024];  // kEnterFull: rt_sigframe built by the C++ side
 };
@@ -68,6 +69,8 @@ static_assert(offsetof(NativeContext, kick_pending) == 28);
 static_assert(offsetof(NativeContext, frame_uc) == 32);
 static_assert(offsetof(NativeContext, wrfsbase) == 56);
 static_assert(offsetof(NativeContext, regs) == 64);
+static_assert(offsetof(NativeContext, exit_code) == 212);
+static_assert(offsetof(NativeContext, self) == 248);
 static_assert(offsetof(NativeContext, xsave) == 256);
 
 }  // namespace spanvm::platform::native
@@ -88,4 +91,8 @@ int spanvm_native_fsgsbase_selftest(uint64_t probe);
 extern const char spanvm_native_enter_begin[];
 extern const char spanvm_native_enter_end[];
 extern const char spanvm_native_signal_entry_end[];
+// The direct entry of patched syscall sites (site_patcher.hpp); jumped to
+// by a stub, never called.
+void spanvm_native_syscall_entry();
+extern const char spanvm_native_syscall_entry_end[];
 }

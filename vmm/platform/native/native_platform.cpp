@@ -11,6 +11,7 @@
 #include <cstring>
 #include <string_view>
 
+#include "vmm/base/log.hpp"
 #include "vmm/memory/layout.hpp"
 #include "vmm/platform/native/native_vcpu.hpp"
 
@@ -45,6 +46,9 @@ Result<std::unique_ptr<NativePlatform>> NativePlatform::create(uint64_t ram_size
     std::unique_ptr<NativePlatform> p(new NativePlatform(std::move(*mem)));
     if (auto r = p->capture_fpu_template(); !r) return r.error();
     p->wrfsbase_ = use_wrfsbase();
+    if (SitePatcher::wanted())
+        if (auto r = p->patcher_.init(p->guest_end(), reinterpret_cast<uint64_t>(&spanvm_native_syscall_entry)); !r)
+            log::warn("syscall sites stay trapped (no patching): {}", r.error().message);
     return p;
 }
 

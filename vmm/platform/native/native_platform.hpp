@@ -10,6 +10,7 @@
 #include <mutex>
 #include <vector>
 
+#include "vmm/platform/native/site_patcher.hpp"
 #include "vmm/platform/platform.hpp"
 
 namespace spanvm::platform::native {
@@ -27,6 +28,12 @@ public:
     void install_signal_handlers(HostFaultHandler on_host_fault) override;
 
     uint64_t guest_end() const { return mem_.size(); }
+    // Syscall-site patching (site_patcher.hpp); off with SPANVM_NATIVE_PATCH=off.
+    SitePatcher& patcher() { return patcher_; }
+    bool patching_active() const override { return patcher_.active(); }
+    bool syscall_site_known(uint64_t rip) override { return patcher_.known(rip); }
+    void offer_syscall_site(uint64_t rip, bool eligible) override { patcher_.offer(rip, eligible); }
+    void guest_code_changed(uint64_t start, uint64_t end) override { patcher_.code_changed(start, end); }
     // The FPU image a new thread starts with (kernel signal-frame format).
     std::span<const uint8_t> initial_fpu() const { return init_fpu_; }
     // Bytes of the kernel's fpstate (XSAVE image + FP_XSTATE_MAGIC2).
@@ -49,6 +56,7 @@ private:
     std::vector<uint8_t> init_fpu_;
     uint32_t fpstate_bytes_ = 512;
     bool wrfsbase_ = false;
+    SitePatcher patcher_;
 };
 
 }  // namespace spanvm::platform::native

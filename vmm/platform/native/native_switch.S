@@ -49,7 +49,12 @@
 #define R_R15 (CTX_REGS + 120)
 #define R_RIP (CTX_REGS + 128)
 #define R_RFLAGS (CTX_REGS + 136)
+#define CTX_EXIT_CODE 212
+#define CTX_SELF 248
 #define CTX_XSAVE 256
+#define SYS_USER_DISPATCH 2
+#define SIGSYS 31
+#define RFLAGS_CLEAN 0x202
 #define UC_SS_SP 16
 #define UC_SS_FLAGS 24
 #define ALT_STACK_MAGIC 0x5350414e414c5453
@@ -208,6 +213,81 @@ spanvm_native_signal_entry:
     .cfi_endproc
 spanvm_native_signal_entry_end:
     .size spanvm_native_signal_entry, . - spanvm_native_signal_entry
+
+    // Entry from a patched syscall site (site_patcher.hpp): the per-site
+    // stub ran the displaced instruction, set RCX to the RIP after the
+    // `syscall` and jumped here. The state is exactly what a trapped
+    // `syscall` would leave: RCX = RIP, and R11 gets RFLAGS below, the two
+    // registers `syscall` clobbers. The thread's GS base is its
+    // NativeContext (NativeVcpu::run), FS is still the guest's, RSP the
+    // guest's (nothing is pushed there: the guest's red zone and stack
+    // stay untouched). Saves the guest state into the context, switches
+    // to the host stack and FS, and returns from spanvm_native_enter with
+    // SIGSYS / SYS_USER_DISPATCH, as the SIGSYS path does.
+    // A kick that lands here while in_guest is 1 is nested (the signal
+    // entry sees RIP in [syscall_entry, syscall_entry_end), leaves the
+    // kick pending and returns here); after in_guest is 0 it is a host
+    // kick. Either way the next entry aborts, so no kick is lost.
+    .globl spanvm_native_syscall_entry
+    .globl spanvm_native_syscall_entry_end
+    .type spanvm_native_syscall_entry, @function
+    .p2align 4
+spanvm_native_syscall_entry:
+    .cfi_startproc
+    mov %gs:CTX_SELF, %r11
+    mov %rsp, R_RSP(%r11)
+    mov CTX_HOST_RSP(%r11), %rsp
+    pushfq
+    popq R_RFLAGS(%r11)
+    pushq $RFLAGS_CLEAN     // DF, AC, TF clear for the host (the C ABI)
+    popfq
+    mov %rax, R_RAX(%r11)
+    mov %rbx, R_RBX(%r11)
+    mov %rcx, R_RCX(%r11)
+    mov %rcx, R_RIP(%r11)
+    mov %rdx, R_RDX(%r11)
+    mov %rsi, R_RSI(%r11)
+    mov %rdi, R_RDI(%r11)
+    mov %rbp, R_RBP(%r11)
+    mov %r8, R_R8(%r11)
+    mov %r9, R_R9(%r11)
+    mov %r10, R_R10(%r11)
+    mov %r12, R_R12(%r11)
+    mov %r13, R_R13(%r11)
+    mov %r14, R_R14(%r11)
+    mov %r15, R_R15(%r11)
+    mov R_RFLAGS(%r11), %rax
+    mov %rax, R_R11(%r11)
+    mov %r11, %rbx
+    // Standard-format XSAVE into the image rt_sigreturn and XRSTOR take;
+    // bytes 464..511 (fpx_sw_bytes) are software's and stay as they are.
+    mov $-1, %eax
+    mov $-1, %edx
+    xsaveopt64 CTX_XSAVE(%rbx)
+    cmpl $0, CTX_WRFSBASE(%rbx)
+    je .Lsys_prctl
+    mov CTX_HOST_FS(%rbx), %rax
+    wrfsbase %rax
+    jmp .Lsys_fs_done
+.Lsys_prctl:
+    mov $SYS_arch_prctl, %eax
+    mov $ARCH_SET_FS, %edi
+    mov CTX_HOST_FS(%rbx), %rsi
+    syscall
+.Lsys_fs_done:
+    movl $SYS_USER_DISPATCH, CTX_EXIT_CODE(%rbx)
+    movl $0, CTX_IN_GUEST(%rbx)
+    mov $SIGSYS, %eax
+    pop %r15
+    pop %r14
+    pop %r13
+    pop %r12
+    pop %rbp
+    pop %rbx
+    ret
+    .cfi_endproc
+spanvm_native_syscall_entry_end:
+    .size spanvm_native_syscall_entry, . - spanvm_native_syscall_entry
 
     .globl spanvm_native_fsgsbase_selftest
     .type spanvm_native_fsgsbase_selftest, @function

@@ -84,7 +84,9 @@ Result<void> NativeVcpu::attach_thread() {
         return errno_error("prctl(PR_SET_SYSCALL_USER_DISPATCH)");
     ctx_->kick_pending = 0;
     tl_ctx = ctx_.get();
-    if (gs_base_) gs_dirty_ = true;
+    // The host GS base is the guest's, or with patching this context
+    // (host_gs_base()); either way a new host thread needs it set.
+    if (gs_base_ || platform_.patcher().active()) gs_dirty_ = true;
     return {};
 }
 
@@ -102,6 +104,9 @@ Result<void> NativeVcpu::set_fs_base(uint64_t v) {
 }
 
 Result<void> NativeVcpu::set_gs_base(uint64_t v) {
+    // Patched sites find spanvm's context through the GS base; a guest
+    // that uses GS itself gets every site restored first (site_patcher.hpp).
+    if (v && platform_.patcher().active()) platform_.patcher().disable();
     gs_base_ = v;
     gs_dirty_ = true;
     return {};
@@ -177,7 +182,9 @@ void NativeVcpu::build_sigreturn_frame() {
 
 VcpuExit NativeVcpu::run() {
     if (gs_dirty_) {
-        if (raw_arch_prctl(ARCH_SET_GS, gs_base_) != 0) {
+        const uint64_t host_gs =
+            gs_base_ || !platform_.patcher().active() ? gs_base_ : reinterpret_cast<uint64_t>(ctx_.get());
+        if (raw_arch_prctl(ARCH_SET_GS, host_gs) != 0) {
             VcpuExit e;
             e.kind = VcpuExit::Kind::error;
             e.what = fmt::format("arch_prctl(ARCH_SET_GS, {:#x}) failed: {}", gs_base_, std::strerror(errno));
@@ -192,6 +199,10 @@ VcpuExit NativeVcpu::run() {
         mode = kEnterFull;
     }
     const int sig = spanvm_native_enter(ctx_.get(), mode);
+    // A signal that stopped the thread inside a syscall stub: the guest
+    // sees the RIP of its own code (signal frames, fault reports, re-entry).
+    if (platform_.patcher().in_stubs(ctx_->regs.rip))
+        if (auto g = platform_.patcher().translate(ctx_->regs.rip)) ctx_->regs.rip = *g;
     return exit_from_signal(sig);
 }
 
@@ -239,6 +250,20 @@ extern "C" int spanvm_native_on_guest_signal(NativeContext* c, int sig, siginfo_
             return spanvm::platform::native::kEntryNested;
         }
         static const char msg[] = "spanvm: internal error: fault inside the native signal entry\n";
+        (void)!::write(2, msg, sizeof msg - 1);
+        ::_exit(125);
+    }
+    const auto sys_lo = reinterpret_cast<uint64_t>(&spanvm_native_syscall_entry);
+    const auto sys_hi = reinterpret_cast<uint64_t>(spanvm_native_syscall_entry_end);
+    if (rip >= sys_lo && rip < sys_hi) {
+        // Inside the direct entry of a patched site, before it cleared
+        // in_guest: it goes on to return `syscall` with its own state. A
+        // kick stays pending for the next run() (which then aborts).
+        if (sig == spanvm::platform::Platform::kick_signal()) {
+            c->kick_pending = 1;
+            return spanvm::platform::native::kEntryNested;
+        }
+        static const char msg[] = "spanvm: internal error: fault inside the native syscall entry\n";
         (void)!::write(2, msg, sizeof msg - 1);
         ::_exit(125);
     }

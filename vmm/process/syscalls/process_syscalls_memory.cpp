@@ -97,6 +97,9 @@ int64_t sys_mremap(GuestThread& t, const SyscallRequest& r) {
         return err(plan.error());
     }
     const uint64_t old_addr = r.args[0], old_len = r.args[1], new_len = r.args[2];
+    // Patched syscall sites go back to their bytes before they move (a
+    // moved jump would miss its stub).
+    p.platform().guest_code_changed(old_addr, old_addr + memory::layout::page_align_up(old_len));
     // The old range may already be released in the bookkeeping while its
     // bytes are still to be copied: allow both ranges, copy, then re-sync.
     p.host_allow(plan->new_addr, memory::layout::page_align_up(new_len));

@@ -1,0 +1,169 @@
+#include "vmm/platform/native/site_patcher.hpp"
+
+#include <sys/mman.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <string_view>
+
+#include "vmm/memory/layout.hpp"
+#include "vmm/platform/native/syscall_site.hpp"
+
+namespace spanvm::platform::native {
+
+namespace {
+
+constexpr uint64_t kCasBlock = 16;  // lock cmpxchg16b: 16 bytes, 16-byte aligned
+
+bool cas16(uint64_t addr, const uint8_t (&expect)[kCasBlock], const uint8_t (&desired)[kCasBlock]) {
+    uint64_t lo, hi, dlo, dhi;
+    std::memcpy(&lo, expect, 8), std::memcpy(&hi, expect + 8, 8);
+    std::memcpy(&dlo, desired, 8), std::memcpy(&dhi, desired + 8, 8);
+    bool ok;
+    asm volatile("lock cmpxchg16b (%[p])"
+                 : "=@ccz"(ok), "+a"(lo), "+d"(hi)
+                 : [p] "r"(addr), "b"(dlo), "c"(dhi)
+                 : "memory");
+    return ok;
+}
+
+// Replaces the n bytes at addr, which must read `expect`, by `repl`, in one
+// locked 16-byte store (see the header). False when they do not read
+// `expect` or the bytes cross a 16-byte boundary.
+bool replace_atomically(uint64_t addr, const uint8_t* expect, const uint8_t* repl, size_t n) {
+    const uint64_t base = addr & ~(kCasBlock - 1), off = addr - base;
+    if (off + n > kCasBlock) return false;
+    for (int tries = 0; tries < 16; ++tries) {
+        uint8_t old[kCasBlock], now[kCasBlock];
+        std::memcpy(old, reinterpret_cast<const void*>(base), kCasBlock);
+        if (std::memcmp(old + off, expect, n) != 0) return false;
+        std::memcpy(now, old, kCasBlock);
+        std::memcpy(now + off, repl, n);
+        if (cas16(base, old, now)) return true;
+    }
+    return false;  // the rest of the block kept changing (it is code: it should not)
+}
+
+}  // namespace
+
+bool SitePatcher::wanted() {
+    const char* v = std::getenv("SPANVM_NATIVE_PATCH");
+    return !(v && std::string_view(v) == "off");
+}
+
+Result<void> SitePatcher::init(uint64_t guest_end, uint64_t entry) {
+    entry_ = entry;
+    // Low area: inside guest RAM's mapping, in the system area that the
+    // native platform leaves PROT_NONE.
+    if (guest_end >= memory::layout::kUserBase) {
+        if (::mprotect(reinterpret_cast<void*>(kStubLowBase), kStubAreaBytes, PROT_READ | PROT_EXEC) != 0)
+            return errno_error("mprotect of the low syscall-stub area");
+        areas_[n_areas_++].base = kStubLowBase;
+    }
+    void* hi = ::mmap(reinterpret_cast<void*>(guest_end), kStubAreaBytes, PROT_READ | PROT_EXEC,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    if (hi != MAP_FAILED && reinterpret_cast<uint64_t>(hi) == guest_end) {
+        areas_[n_areas_++].base = guest_end;
+    } else if (hi != MAP_FAILED) {
+        ::munmap(hi, kStubAreaBytes);  // an old kernel ignoring MAP_FIXED_NOREPLACE
+    }
+    if (n_areas_ == 0) return make_error(ENOMEM, "no memory for syscall stubs next to guest RAM");
+    active_ = true;
+    return {};
+}
+
+bool SitePatcher::known(uint64_t rip) {
+    std::lock_guard lk(mu_);
+    return sites_.count(rip) != 0;
+}
+
+SitePatcher::Area* SitePatcher::area_for(uint64_t site) {
+    for (unsigned i = 0; i < n_areas_; ++i) {
+        Area& a = areas_[i];
+        if (a.used + kStubBytes > kStubAreaBytes) continue;
+        const uint64_t stub = a.base + a.used;
+        const int64_t d = static_cast<int64_t>(stub - site);
+        if (d > -(1ll << 31) + static_cast<int64_t>(kStubAreaBytes) && d < (1ll << 31) - static_cast<int64_t>(kStubAreaBytes))
+            return &a;
+    }
+    return nullptr;
+}
+
+void SitePatcher::offer(uint64_t rip, bool eligible) {
+    std::lock_guard lk(mu_);
+    if (!active() || sites_.count(rip)) return;
+    Site& s = sites_[rip];  // refused unless patched below
+    if (!eligible || rip < kSiteBytes) return;
+    const uint64_t site = rip - kSiteBytes;
+    std::span<const uint8_t, kSiteBytes> bytes(reinterpret_cast<const uint8_t*>(site), kSiteBytes);
+    if (match_syscall_site(bytes) == SitePattern::none) return;
+    if ((site & (kCasBlock - 1)) + kPatchBytes > kCasBlock) return;
+    Area* a = area_for(site);
+    if (!a) return;
+    const uint64_t stub = a->base + a->used;
+    auto jmp = encode_jmp_rel32(site, stub);
+    auto code = encode_stub(stub, site, bytes.first<kPatchBytes>(), entry_);
+    if (!jmp || !code) return;
+    const uint64_t page = memory::layout::page_align_down(stub);
+    if (::mprotect(reinterpret_cast<void*>(page), memory::layout::kPageSize, PROT_READ | PROT_WRITE | PROT_EXEC) != 0)
+        return;
+    std::memcpy(reinterpret_cast<void*>(stub), code->data(), kStubBytes);
+    ::mprotect(reinterpret_cast<void*>(page), memory::layout::kPageSize, PROT_READ | PROT_EXEC);
+    a->used += kStubBytes;
+    a->site.push_back(site);
+    std::memcpy(s.orig, bytes.data(), kPatchBytes);
+    std::memcpy(s.patch, jmp->data(), kPatchBytes);
+    // The stub is complete before the locked store publishes the jump.
+    s.patched = replace_atomically(site, s.orig, s.patch, kPatchBytes);
+}
+
+void SitePatcher::restore_locked(uint64_t rip, const Site& s) {
+    if (!s.patched) return;
+    // Only where the bytes are still our jump: memory that was zeroed or
+    // refilled (munmap, a new mapping, exec) or that the guest rewrote
+    // itself is left alone.
+    (void)replace_atomically(rip - kSiteBytes, s.patch, s.orig, kPatchBytes);
+}
+
+void SitePatcher::code_changed(uint64_t start, uint64_t end) {
+    std::lock_guard lk(mu_);
+    // A site is keyed by its end; it overlaps [start, end) when key - 7 < end and key > start.
+    auto it = sites_.upper_bound(start);
+    while (it != sites_.end() && it->first - kSiteBytes < end) {
+        restore_locked(it->first, it->second);
+        it = sites_.erase(it);
+    }
+}
+
+void SitePatcher::disable() {
+    std::lock_guard lk(mu_);
+    active_ = false;
+    for (auto& [rip, s] : sites_) restore_locked(rip, s);
+    sites_.clear();
+}
+
+bool SitePatcher::in_stubs(uint64_t rip) const {
+    for (unsigned i = 0; i < n_areas_; ++i)
+        if (rip >= areas_[i].base && rip < areas_[i].base + kStubAreaBytes) return true;
+    return false;
+}
+
+std::optional<uint64_t> SitePatcher::translate(uint64_t rip) {
+    std::lock_guard lk(mu_);
+    for (unsigned i = 0; i < n_areas_; ++i) {
+        const Area& a = areas_[i];
+        if (rip < a.base || rip >= a.base + a.used) continue;
+        const uint64_t idx = (rip - a.base) / kStubBytes;
+        return stub_rip_to_site((rip - a.base) % kStubBytes, a.site[idx]);
+    }
+    return std::nullopt;
+}
+
+uint64_t SitePatcher::patched_sites() {
+    std::lock_guard lk(mu_);
+    uint64_t n = 0;
+    for (auto& [rip, s] : sites_) n += s.patched ? 1 : 0;
+    return n;
+}
+
+}  // namespace spanvm::platform::native

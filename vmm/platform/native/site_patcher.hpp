@@ -1,0 +1,101 @@
+#pragma once
+// Syscall-site patching on the native platform: a `syscall` that trapped
+// through Syscall User Dispatch (SIGSYS, 2.4 us here) is rewritten, when it
+// matches a pattern of syscall_site.hpp and lies in code the guest cannot
+// write, into a jump to a per-site stub that enters spanvm directly
+// (spanvm_native_syscall_entry, native_switch.S), without a signal. Every
+// site that is not patched keeps trapping as before.
+//
+// Stub memory: two areas of kStubAreaBytes, PROT_READ|PROT_EXEC (made
+// writable only while a stub is written), each reaching code within rel32
+// (+-2 GiB): the low one in the native platform's unused system area
+// [kStubLowBase, kUserBase) (never page 0: the NULL guard still faults),
+// the high one just above guest RAM. A site out of reach of both stays
+// trapped. Stubs are never reused, so no thread can run a stub while it is
+// rewritten for another site; a full area ends patching there.
+//
+// The rewrite (replace_atomically): only the 5 bytes of the instruction
+// before `syscall` change, with one `lock cmpxchg16b` on the aligned 16-byte
+// block that holds them (sites whose 5 bytes cross a 16-byte boundary stay
+// trapped). No thread can see a mix of old and new bytes: the block changes
+// in one locked store, and instruction fetch is coherent with it on x86
+// within a 16-byte aligned block (the block lies in one cache line). A
+// thread that fetched the old `mov` before the store executes the old pair
+// mov+syscall, which traps as before; one that sees the new bytes jumps to a
+// stub written (and published by the locked store) before. No thread can be
+// inside the rewritten range: it is one instruction, a jump into its middle
+// does not occur in compiled code, and a thread stopped after it (at the
+// `syscall`, e.g. in a signal handler) finds the `syscall` bytes unchanged.
+//
+// Lock order: Process::aspace_mu_ -> SitePatcher::mu_ (offer() and
+// code_changed() are called with the address-space lock held).
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+#include "vmm/base/result.hpp"
+
+namespace spanvm::platform::native {
+
+inline constexpr uint64_t kStubAreaBytes = 1ull << 20;
+inline constexpr uint64_t kStubLowBase = 0x100000;  // in [kSystemBase, kUserBase), above every KVM-only page
+
+class SitePatcher {
+public:
+    // Whether patching is wanted: SPANVM_NATIVE_PATCH is unset or "on" (off: "off").
+    static bool wanted();
+    // Maps the stub areas for guest RAM ending at `guest_end` and enables
+    // patching. An error leaves patching off (the platform still runs).
+    Result<void> init(uint64_t guest_end, uint64_t entry);
+
+    bool active() const { return active_.load(std::memory_order_relaxed); }
+    // Whether the syscall returning to `rip` was offered before (patched or
+    // refused). Lock-cheap: the common trapped case stops here.
+    bool known(uint64_t rip);
+    // The syscall returning to `rip` trapped; [rip-7, rip) lies in one guest
+    // mapping that is `eligible` (private, executable, not writable) or
+    // not. Patches the site when it matches and fits. Caller holds the
+    // address-space lock, so the bytes there stay mapped meanwhile.
+    void offer(uint64_t rip, bool eligible);
+    // The guest's mappings in [start, end) changed (mmap, munmap, mprotect,
+    // mremap, brk, exec): every site there is restored (where its bytes are
+    // still the patch: writable code, and code read back after mprotect,
+    // show the original bytes) and forgotten. Caller holds the address-space
+    // lock and calls this before the host protection changes.
+    void code_changed(uint64_t start, uint64_t end);
+    // Restores every site and stops patching (the guest set a GS base of its
+    // own, which the stubs' entry would read as spanvm's context).
+    void disable();
+    // Whether `rip` is inside stub memory, and where that is in the guest's
+    // own code (syscall_site.hpp stub_rip_to_site).
+    bool in_stubs(uint64_t rip) const;
+    std::optional<uint64_t> translate(uint64_t rip);
+
+    uint64_t patched_sites();
+
+private:
+    struct Area {
+        uint64_t base = 0;
+        uint64_t used = 0;             // bytes handed out
+        std::vector<uint64_t> site;    // per stub: the site it serves
+    };
+    struct Site {
+        bool patched = false;
+        uint8_t orig[5] = {};
+        uint8_t patch[5] = {};
+    };
+    Area* area_for(uint64_t site);
+    void restore_locked(uint64_t rip, const Site& s);
+
+    std::atomic<bool> active_{false};
+    uint64_t entry_ = 0;
+    std::mutex mu_;
+    Area areas_[2];
+    unsigned n_areas_ = 0;
+    std::map<uint64_t, Site> sites_;  // key: the RIP after the syscall (site + 7)
+};
+
+}  // namespace spanvm::platform::native
