@@ -275,8 +275,10 @@ spanvm_native_syscall_entry:
     mov CTX_HOST_FS(%rbx), %rsi
     syscall
 .Lsys_fs_done:
-    movl $SYS_USER_DISPATCH, CTX_EXIT_CODE(%rbx)
+    // exit_code after in_guest is 0: from here a kick takes the host path,
+    // which leaves exit_code alone.
     movl $0, CTX_IN_GUEST(%rbx)
+    movl $SYS_USER_DISPATCH, CTX_EXIT_CODE(%rbx)
     mov $SIGSYS, %eax
     pop %r15
     pop %r14

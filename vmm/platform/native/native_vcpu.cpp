@@ -238,6 +238,21 @@ using spanvm::platform::native::NativeContext;
 extern "C" int spanvm_native_on_guest_signal(NativeContext* c, int sig, siginfo_t* si, ucontext_t* uc) {
     const greg_t* g = uc->uc_mcontext.gregs;
     const uint64_t rip = static_cast<uint64_t>(g[REG_RIP]);
+    const auto sys_lo = reinterpret_cast<uint64_t>(&spanvm_native_syscall_entry);
+    const auto sys_hi = reinterpret_cast<uint64_t>(spanvm_native_syscall_entry_end);
+    if (rip >= sys_lo && rip < sys_hi) {
+        // Inside the direct entry of a patched site, before it cleared
+        // in_guest: it goes on to return `syscall` with its own state (and
+        // sets exit_code itself). A kick stays pending for the next run(),
+        // which then aborts.
+        if (sig == spanvm::platform::Platform::kick_signal()) {
+            c->kick_pending = 1;
+            return spanvm::platform::native::kEntryNested;
+        }
+        static const char msg[] = "spanvm: internal error: fault inside the native syscall entry\n";
+        (void)!::write(2, msg, sizeof msg - 1);
+        ::_exit(125);
+    }
     c->exit_code = si->si_code;
     const auto entry_lo = reinterpret_cast<uint64_t>(&spanvm_native_signal_entry);
     const auto entry_hi = reinterpret_cast<uint64_t>(spanvm_native_signal_entry_end);
@@ -250,20 +265,6 @@ extern "C" int spanvm_native_on_guest_signal(NativeContext* c, int sig, siginfo_
             return spanvm::platform::native::kEntryNested;
         }
         static const char msg[] = "spanvm: internal error: fault inside the native signal entry\n";
-        (void)!::write(2, msg, sizeof msg - 1);
-        ::_exit(125);
-    }
-    const auto sys_lo = reinterpret_cast<uint64_t>(&spanvm_native_syscall_entry);
-    const auto sys_hi = reinterpret_cast<uint64_t>(spanvm_native_syscall_entry_end);
-    if (rip >= sys_lo && rip < sys_hi) {
-        // Inside the direct entry of a patched site, before it cleared
-        // in_guest: it goes on to return `syscall` with its own state. A
-        // kick stays pending for the next run() (which then aborts).
-        if (sig == spanvm::platform::Platform::kick_signal()) {
-            c->kick_pending = 1;
-            return spanvm::platform::native::kEntryNested;
-        }
-        static const char msg[] = "spanvm: internal error: fault inside the native syscall entry\n";
         (void)!::write(2, msg, sizeof msg - 1);
         ::_exit(125);
     }

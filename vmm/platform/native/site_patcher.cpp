@@ -6,6 +6,7 @@
 #include <cstring>
 #include <string_view>
 
+#include "vmm/base/log.hpp"
 #include "vmm/memory/layout.hpp"
 #include "vmm/platform/native/syscall_site.hpp"
 
@@ -42,6 +43,14 @@ bool replace_atomically(uint64_t addr, const uint8_t* expect, const uint8_t* rep
         if (cas16(base, old, now)) return true;
     }
     return false;  // the rest of the block kept changing (it is code: it should not)
+}
+
+// The syscall number of a `mov $nr,%eax` site, for the debug log (-1: other).
+long rax_hint(const uint8_t* orig) {
+    if (orig[0] != 0xb8) return -1;
+    uint32_t v;
+    std::memcpy(&v, orig + 1, 4);
+    return v;
 }
 
 }  // namespace
@@ -115,6 +124,7 @@ void SitePatcher::offer(uint64_t rip, bool eligible) {
     std::memcpy(s.patch, jmp->data(), kPatchBytes);
     // The stub is complete before the locked store publishes the jump.
     s.patched = replace_atomically(site, s.orig, s.patch, kPatchBytes);
+    log::debug("syscall site {:#x} (nr {}) {} through stub {:#x}", site, rax_hint(s.orig), s.patched ? "patched" : "left", stub);
 }
 
 void SitePatcher::restore_locked(uint64_t rip, const Site& s) {
