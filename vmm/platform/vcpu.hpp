@@ -40,6 +40,9 @@ struct VcpuExit {
     // interrupted: true when the guest was in its own code (signals may be
     // delivered); false inside spanvm's entry stubs (KVM only).
     bool in_guest = true;
+    // syscall: it came through a patched site's direct entry (native; no
+    // site to offer for patching).
+    bool patched_site = false;
 };
 
 class Vcpu {

@@ -372,8 +372,13 @@ int64_t Process::send_signal(GuestThread* self, int sig, int tid, SigInfoFields 
     // action may change before it is unblocked).
     const bool blocked = target ? (target->sigmask.load() & sig_bit(sig)) != 0 : kick == nullptr;
     if (signals_.ignored(sig) && !blocked) return 0;
-    signals_.post(target, sig, info);
-    if (kick && (!self || kick != &self->row())) {
+    // A signal already pending merges (as on Linux) and needs no new kick:
+    // the one sent when it became pending still brings it. The kick is a
+    // queued real-time host signal delivered nested (SA_NODEFER), so a
+    // fast timer (setitimer) kicking a descheduled thread at every expiry
+    // would otherwise pile up one signal frame per expiry on its sigaltstack.
+    const bool fresh = signals_.post(target, sig, info);
+    if (fresh && kick && (!self || kick != &self->row())) {
         platform::Platform::kick_host_thread(kick->host_tid);
         futexes_.interrupt(kick->tid);
         if (kick->node_id != 0 && cfg_.remote) cfg_.remote->kick(kick->node_id, kick->tid);

@@ -30,6 +30,10 @@ enum EnterMode : uint32_t {
     kEnterFull = 1,  // anything else: rt_sigreturn from the frame in `frame`
 };
 
+// exit_code of a syscall that came through a patched site's direct entry
+// (spanvm_native_syscall_entry) rather than a SIGSYS (SYS_USER_DISPATCH = 2).
+inline constexpr int kPatchedSiteCode = 0x1002;
+
 // Return values of native_enter() (the exit cause).
 enum EnterResult : int {
     kEnterAborted = -1,  // a kick was pending or landed before the guest ran

@@ -52,7 +52,7 @@
 #define CTX_EXIT_CODE 212
 #define CTX_SELF 248
 #define CTX_XSAVE 256
-#define SYS_USER_DISPATCH 2
+#define PATCHED_SITE_CODE 0x1002   // kPatchedSiteCode
 #define SIGSYS 31
 #define RFLAGS_CLEAN 0x202
 #define UC_SS_SP 16
@@ -223,7 +223,8 @@ spanvm_native_signal_entry_end:
     // guest's (nothing is pushed there: the guest's red zone and stack
     // stay untouched). Saves the guest state into the context, switches
     // to the host stack and FS, and returns from spanvm_native_enter with
-    // SIGSYS / SYS_USER_DISPATCH, as the SIGSYS path does.
+    // SIGSYS and exit_code kPatchedSiteCode (a `syscall` exit, as the SIGSYS
+    // path's SYS_USER_DISPATCH).
     // A kick that lands here while in_guest is 1 is nested (the signal
     // entry sees RIP in [syscall_entry, syscall_entry_end), leaves the
     // kick pending and returns here); after in_guest is 0 it is a host
@@ -278,7 +279,7 @@ spanvm_native_syscall_entry:
     // exit_code after in_guest is 0: from here a kick takes the host path,
     // which leaves exit_code alone.
     movl $0, CTX_IN_GUEST(%rbx)
-    movl $SYS_USER_DISPATCH, CTX_EXIT_CODE(%rbx)
+    movl $PATCHED_SITE_CODE, CTX_EXIT_CODE(%rbx)
     mov $SIGSYS, %eax
     pop %r15
     pop %r14

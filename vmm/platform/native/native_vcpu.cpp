@@ -218,8 +218,9 @@ VcpuExit NativeVcpu::exit_from_signal(int sig) {
                              "rejects?)", sig);
         return e;
     }
-    if (sig == SIGSYS && ctx_->exit_code == SYS_USER_DISPATCH) {
+    if (sig == SIGSYS && (ctx_->exit_code == SYS_USER_DISPATCH || ctx_->exit_code == kPatchedSiteCode)) {
         e.kind = VcpuExit::Kind::syscall;
+        e.patched_site = ctx_->exit_code == kPatchedSiteCode;
         return e;
     }
     e.kind = VcpuExit::Kind::exception;

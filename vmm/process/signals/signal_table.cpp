@@ -43,16 +43,19 @@ bool SignalTable::ignored(int sig) const {
     return a.handler == reinterpret_cast<uint64_t>(SIG_DFL) && !default_terminates(sig);
 }
 
-void SignalTable::post(ThreadRow* row, int sig, SigInfoFields info) {
+bool SignalTable::post(ThreadRow* row, int sig, SigInfoFields info) {
     std::lock_guard lk(mu_);
     const uint64_t bit = sig_bit(sig);
     if (row) {
-        if (!(row->sig_pending.load() & bit)) row->sig_info[sig] = info;
+        if (row->sig_pending.load() & bit) return false;
+        row->sig_info[sig] = info;
         row->sig_pending.fetch_or(bit);
     } else {
-        if (!(shared_pending_.load() & bit)) shared_info_[sig] = info;
+        if (shared_pending_.load() & bit) return false;
+        shared_info_[sig] = info;
         shared_pending_.fetch_or(bit);
     }
+    return true;
 }
 
 std::optional<SignalTable::Dequeued> SignalTable::dequeue(ThreadRow& row) {

@@ -50,7 +50,8 @@ public:
 
     // Marks `sig` pending for `row`, or for the process when row is null.
     // Dropping ignored signals is the sender's decision (Process::send_signal).
-    void post(ThreadRow* row, int sig, SigInfoFields info);
+    // False when it was pending there already (standard signals merge).
+    bool post(ThreadRow* row, int sig, SigInfoFields info);
 
     struct Dequeued {
         int sig;
