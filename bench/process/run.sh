@@ -15,7 +15,10 @@
 #   syscall  bench_syscall_loop getppid() round trip under spanvm, against
 #            the platform's own floor measured in the same run:
 #              native: a bare Syscall User Dispatch trap (`spanvm bench-trap`)
-#                      target <= 3x; and a native getppid, target <= 10x
+#                      target <= 1.5x; and a native getppid, target <= 3x
+#                      (issue 16, with FSGSBASE); once more with
+#                      syscall-site patching off (SPANVM_NATIVE_PATCH=off),
+#                      reported beside it (syscall.trapped_*)
 #              kvm:    a bare KVM exit (`spanvm bench-exit`), target <= 1.2x
 # Writes bench/out/process.json and bench/out/process.png (ratios vs targets).
 # The programs' JSON (bench_syscall_loop, `spanvm bench-trap --json`,
@@ -131,6 +134,13 @@ for round in $(seq "$REPEAT"); do
         out="$(under "$mode" "$SYS_BIN")" || die "$mode syscall_loop failed"
         ns="$(jq -e '.syscall_roundtrip_ns | numbers' <<<"$out")" || die "$mode syscall_loop printed no result: $out"
         record "syscall_$mode" "$ns"
+        if [ "$mode" = native ]; then
+            # The same loop with syscall-site patching off: every getppid a
+            # SIGSYS trap, as before patching.
+            out="$(SPANVM_NATIVE_PATCH=off under native "$SYS_BIN")" || die "native (no patching) syscall_loop failed"
+            ns="$(jq -e '.syscall_roundtrip_ns | numbers' <<<"$out")" || die "native (no patching) syscall_loop: $out"
+            record syscall_native_trapped "$ns"
+        fi
     done
     for p in "${PLATFORMS[@]}"; do
         if [ "$p" = native ]; then
