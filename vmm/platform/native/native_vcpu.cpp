@@ -84,8 +84,9 @@ Result<void> NativeVcpu::attach_thread() {
         return errno_error("prctl(PR_SET_SYSCALL_USER_DISPATCH)");
     ctx_->kick_pending = 0;
     tl_ctx = ctx_.get();
-    // The host GS base is the guest's, or with patching this context
-    // (host_gs_base()); either way a new host thread needs it set.
+    // The host GS base is the guest's, or with patching on and no GS base
+    // of the guest's this context (run()); either way a new host thread
+    // needs it set.
     if (gs_base_ || platform_.patcher().active()) gs_dirty_ = true;
     return {};
 }

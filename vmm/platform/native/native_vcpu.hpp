@@ -12,8 +12,11 @@
 //
 // Guest state lives in the NativeContext while the guest is out (regs,
 // FS base, FPU image). Entry and exit are native_switch.S. The guest's TLS
-// (FS base) is switched with arch_prctl on each entry and exit; the guest's
-// GS base is the host thread's own (spanvm does not use GS).
+// (FS base) is switched on each entry and exit (WRFSBASE or arch_prctl);
+// the guest's GS base is the host thread's own (spanvm does not use GS),
+// except that with syscall-site patching on (site_patcher.hpp) a thread
+// whose guest has set no GS base gets its NativeContext there, which the
+// patched sites' direct entry (spanvm_native_syscall_entry) reads.
 //
 // Liveness: every exit path of the guest (SIGSYS, CPU exception, kick)
 // lands in spanvm_native_signal_entry, which always returns to run()'s
