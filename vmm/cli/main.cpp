@@ -152,6 +152,14 @@ int run_command(const RunOptions& o) {
         }
     }
 
+    if (!o.keys.key_file.empty() && o.cluster_file.empty()) {
+        log::error("--key-file: only with --cluster (--local-hosts makes its own key)");
+        return 2;
+    }
+    if (o.keys.encrypt && o.cluster_file.empty() && !o.local_hosts) {
+        log::error("--encrypt: only with --cluster or --local-hosts");
+        return 2;
+    }
     std::unique_ptr<cluster::OriginCluster> oc;
     if (!o.cluster_file.empty() || o.local_hosts) {
         auto place = cluster::parse_place_policy(o.place);
