@@ -93,11 +93,32 @@ ClusterConfig parse_cluster_toml(std::string_view text, std::string_view source)
     if (!cluster) fail(source, "missing [cluster] table");
     for (auto&& [key, value] : *cluster) {
         (void)value;
-        if (key != "name") fail(source, "[cluster]: unknown key '{}'", key.str());
+        if (key != "name" && key != "key_file" && key != "encrypt")
+            fail(source, "[cluster]: unknown key '{}'", key.str());
     }
     auto name = (*cluster)["name"].value<std::string>();
     if (!name) fail(source, "[cluster]: missing string 'name'");
     config.name = *name;
+    if (const toml::node* kf = cluster->get("key_file")) {
+        auto path = kf->value<std::string>();
+        if (!path || path->empty()) fail(source, "[cluster]: key_file must be a non-empty string");
+        std::string full = *path;
+        if (full[0] != '/') {
+            std::string dir(source);
+            auto slash = dir.rfind('/');
+            full = (slash == std::string::npos ? std::string() : dir.substr(0, slash + 1)) + full;
+        }
+        try {
+            config.key = load_key_file(full);
+        } catch (const std::runtime_error& e) {
+            fail(source, "{}", e.what());
+        }
+    }
+    if (const toml::node* enc = cluster->get("encrypt")) {
+        auto on = enc->value<bool>();
+        if (!on) fail(source, "[cluster]: encrypt must be true or false");
+        config.encrypt = *on;
+    }
 
     const toml::array* nodes = root["node"].as_array();
     if (!nodes || nodes->empty()) fail(source, "no [[node]] entries");

@@ -8,10 +8,13 @@
 // exactly 0..N-1), every address is an IP literal, no two nodes share an
 // address:port, name is non-empty.
 #include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "net/cluster_key.hpp"
 
 namespace spanvm::net {
 
@@ -35,6 +38,12 @@ public:
 struct ClusterConfig {
     std::string name;
     std::vector<NodeAddress> nodes;  // indexed by id
+    // The cluster's secret key ([cluster] key_file, --key-file, --key-fd):
+    // a Transport refuses to start without one (net/handshake.hpp).
+    std::optional<ClusterKey> key;
+    // Every connection under an AEAD after the handshake ([cluster] encrypt,
+    // --encrypt); all nodes must agree (the handshake checks it).
+    bool encrypt = false;
 
     std::size_t size() const { return nodes.size(); }
     const NodeAddress& node(NodeId id) const { return nodes.at(id); }
@@ -48,6 +57,8 @@ struct ClusterConfig {
 };
 
 // Parses TOML text; `source` names it in errors (usually the file name).
+// [cluster] takes name, key_file (relative to the directory of `source`)
+// and encrypt (bool, default false).
 ClusterConfig parse_cluster_toml(std::string_view text, std::string_view source = "cluster.toml");
 // Reads and parses a TOML file; errors are prefixed with the path.
 ClusterConfig load_cluster_file(const std::string& path);

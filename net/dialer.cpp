@@ -151,20 +151,24 @@ void Dialer::on_inbound_handshake(const std::shared_ptr<Inbound>& in, Frame fram
         return reject_inbound(in, fmt::format("first frame has type {:#06x}, not a handshake", frame.header.type));
     auto h = decode_handshake(frame.payload);
     if (!h) return reject_inbound(in, "malformed handshake: " + h.error().message);
+    if (h->kind != HandshakeKind::hello) return reject_inbound(in, "first handshake frame is not a hello");
     // Only the lower id dials; anything else is a stray or duplicate connection.
     if (h->from >= ctx_.self || !ctx_.config.has_node(h->from))
         return reject_inbound(in, fmt::format("unexpected handshake from node {}", h->from));
     PeerLink& peer = *peers_[h->from];
     if (peer.state() != PeerState::connecting)
         return reject_inbound(in, fmt::format("node {} is already connected or failed", h->from));
-    if (auto why = check_handshake(*h, ctx_.config.name, ctx_.self, h->from, ctx_.options.protocol_version);
-        !why.empty()) {
-        reject_inbound(in, why);
+    if (auto why = check_handshake(*h, ctx_.handshake_setup(), ctx_.self, h->from); !why.empty()) {
+        // The peer's failure says it, in one line; no warning besides.
+        close_socket(in->socket);
+        in->timer.cancel();
+        inbound_.erase(in);
         return peer.fail("handshake rejected: " + why);
     }
+    // The peer link sends our challenge and checks the proof of the key.
     in->timer.cancel();
     inbound_.erase(in);
-    peer.adopt(std::move(in->socket), std::move(in->decoder));
+    peer.adopt(std::move(in->socket), std::move(in->decoder), *h);
 }
 
 }  // namespace spanvm::net

@@ -39,6 +39,14 @@ Result<std::optional<Frame>> FrameDecoder::next() {
     return std::optional<Frame>{std::move(f)};
 }
 
+Bytes FrameDecoder::take_buffered() {
+    Bytes rest(buf_.begin() + static_cast<std::ptrdiff_t>(start_), buf_.end());
+    buf_.clear();
+    start_ = 0;
+    header_.reset();
+    return rest;
+}
+
 Result<void> FrameDecoder::finish() const {
     if (error_) return *error_;
     std::size_t n = buffered();

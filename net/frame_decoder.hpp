@@ -30,6 +30,10 @@ public:
     Result<void> finish() const;
 
     std::size_t buffered() const { return buf_.size() - start_; }
+    // Removes and returns the bytes not yet decoded (none of the next frame's
+    // header is validated yet: call only between frames, as the transport
+    // does when the stream turns encrypted after the handshake).
+    Bytes take_buffered();
     bool failed() const { return error_.has_value(); }
     std::uint32_t max_payload() const { return max_payload_; }
 

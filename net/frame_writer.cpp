@@ -43,18 +43,25 @@ bool write_all_until(int fd, const std::uint8_t* p, std::size_t n, std::chrono::
 bool FrameWriter::send(const std::unique_ptr<tcp::socket>& socket, Bytes frame, bool batch) {
     std::unique_lock lk(mu_);
     if (finished_) return false;
+    // `wire`: `frame` now holds bytes that must go out next, as they are
+    // (a sealed record, or the tail of a frame a direct write cut).
+    bool wire = false;
     std::size_t done = 0;
-    if (!batch && direct_ok_ && !writing_ && queue_.empty()) {
+    if (!batch && direct_ok_ && !writing_ && queue_.empty() && wire_form(frame)) {
+        wire = sealer_ != nullptr;
         // MSG_DONTWAIT: never block a fault-handling thread on a full socket.
         ssize_t n = ::send(socket->native_handle(), frame.data(), frame.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
         trace::mark("net.send.direct", static_cast<std::uint64_t>(n));
         if (n == static_cast<ssize_t>(frame.size())) return false;
-        if (n > 0) done = static_cast<std::size_t>(n);
+        if (n > 0) {
+            done = static_cast<std::size_t>(n);
+            wire = true;
+        }
         // EAGAIN or an error: the I/O thread writes the rest and sees any error itself.
     }
-    if (done != 0) {
+    if (wire) {
         frame.erase(frame.begin(), frame.begin() + static_cast<std::ptrdiff_t>(done));
-        front_remainder_ = true;  // the queue was empty: this tail is its front
+        front_remainder_ = true;  // the queue was empty: these bytes are its front
     }
     queue_.push_back(std::move(frame));
     bool kick = !writing_ && !kick_posted_;
@@ -69,16 +76,39 @@ void FrameWriter::push(Bytes frame) {
     if (!finished_) queue_.push_back(std::move(frame));
 }
 
-void FrameWriter::set_hello(Bytes hello) { hello_ = std::move(hello); }
+void FrameWriter::push_handshake(Bytes frame) { hello_.insert(hello_.end(), frame.begin(), frame.end()); }
+
+void FrameWriter::set_sealer(std::unique_ptr<RecordSealer> sealer) {
+    std::lock_guard lk(mu_);
+    sealer_ = std::move(sealer);
+}
+
+bool FrameWriter::wire_form(Bytes& frame) {
+    if (!sealer_) return true;
+    auto sealed = sealer_->seal(frame);
+    if (!sealed) {
+        seal_failed_ = true;
+        return false;
+    }
+    frame = std::move(*sealed);
+    return true;
+}
 
 bool FrameWriter::take_batch(bool connected) {
     if (!hello_.empty()) {
         in_flight_.push_back(std::move(hello_));
         hello_.clear();
     } else if (connected) {
+        // The front may be the tail of a frame a direct write cut: already wire bytes.
+        bool wire = front_remainder_;
         while (!queue_.empty() && in_flight_.size() < MAX_WRITE_BATCH) {
             in_flight_.push_back(std::move(queue_.front()));
             queue_.pop_front();
+            if (!wire && !wire_form(in_flight_.back())) {
+                in_flight_.pop_back();
+                break;
+            }
+            wire = false;
         }
         // The handshake frame is out and the queue drained: from now on
         // other threads may write directly when the writer is idle.
@@ -94,6 +124,10 @@ FrameWriter::WriteState FrameWriter::write(const std::unique_ptr<tcp::socket>& s
     kick_posted_ = false;
     for (;;) {
         if (finished_) return WriteState::idle;
+        if (seal_failed_) {
+            err = EIO;
+            return WriteState::error;
+        }
         if (in_flight_.empty() && !take_batch(connected)) return WriteState::idle;
         iovec iov[MAX_WRITE_BATCH + 1];
         int iovcnt = 0;
@@ -128,6 +162,23 @@ FrameWriter::WriteState FrameWriter::write(const std::unique_ptr<tcp::socket>& s
 }
 
 Bytes FrameWriter::owed_bytes() const {
+    if (sealer_) {
+        // Every sealed record not yet written must go before the last words,
+        // or the peer's record counter would not match theirs.
+        Bytes owed;
+        std::size_t skip = sent_;
+        for (const Bytes& b : in_flight_) {
+            if (skip >= b.size()) {
+                skip -= b.size();
+                continue;
+            }
+            owed.insert(owed.end(), b.begin() + static_cast<std::ptrdiff_t>(skip), b.end());
+            skip = 0;
+        }
+        if (in_flight_.empty() && front_remainder_ && !queue_.empty())
+            owed.insert(owed.end(), queue_.front().begin(), queue_.front().end());
+        return owed;
+    }
     // Every element (frame, or the tail of a frame cut by a direct write) ends
     // on a frame boundary, so only the element the stream is in is owed.
     std::size_t skip = sent_;
@@ -151,8 +202,9 @@ bool FrameWriter::last_words(const std::unique_ptr<tcp::socket>& socket, const B
     direct_ok_ = false;
     const int fd = socket->native_handle();
     const Bytes owed = owed_bytes();
-    return write_all_until(fd, owed.data(), owed.size(), deadline) &&
-           write_all_until(fd, frame.data(), frame.size(), deadline);
+    Bytes last = frame;
+    return wire_form(last) && write_all_until(fd, owed.data(), owed.size(), deadline) &&
+           write_all_until(fd, last.data(), last.size(), deadline);
 }
 
 bool FrameWriter::wait_acknowledged(const std::unique_ptr<tcp::socket>& socket,

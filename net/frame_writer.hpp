@@ -18,7 +18,15 @@
 // writer counts it, so the position of the byte stream relative to frame
 // boundaries is always known: last_words() can finish the frame cut in
 // half and append one more, from any thread, even while the I/O thread is
-// blocked. Our handshake frame always leaves first, alone.
+// blocked. Our handshake frames always leave first, alone.
+//
+// Encryption (--encrypt): once set_sealer() ran (the handshake succeeded),
+// every frame is sealed into one record (net/record_cipher.hpp) under the
+// mutex at the moment its bytes take their place in the stream: a direct
+// write when it is written, a queued frame when a batch takes it, last
+// words when they are written. So the records' counters follow the byte
+// stream's order, and frames queued before the handshake (plain until
+// then) are sealed too. Positions (sent_, owed_bytes) count record bytes.
 #include <chrono>
 #include <cstddef>
 #include <deque>
@@ -28,6 +36,7 @@
 
 #include <boost/asio/ip/tcp.hpp>
 
+#include "net/record_cipher.hpp"
 #include "net/wire_frame.hpp"
 
 namespace spanvm::net {
@@ -44,8 +53,12 @@ public:
     // I/O thread. Queues a frame (the caller then starts a write).
     void push(Bytes frame);
 
-    // I/O thread. Our handshake frame, written before anything else.
-    void set_hello(Bytes hello);
+    // I/O thread. A handshake frame of ours, written (after any earlier one)
+    // before anything else, never sealed.
+    void push_handshake(Bytes frame);
+    // I/O thread, when the handshake succeeded and before the link counts as
+    // connected: seal every frame from now on.
+    void set_sealer(std::unique_ptr<RecordSealer> sealer);
 
     // I/O thread. Writes batches until nothing is left that may be written
     // (idle), the socket is full (blocked: wait for writability, then call
@@ -77,6 +90,9 @@ private:
     bool take_batch(bool connected);
     // Bytes still owed to finish the frame the stream is in the middle of (mu_ held).
     Bytes owed_bytes() const;
+    // `frame` as it goes on the wire: sealed if a sealer is set (mu_ held).
+    // False if sealing failed (the link must then fail).
+    bool wire_form(Bytes& frame);
 
     // Guards everything below except hello_ (I/O thread only), and the
     // socket's fd for every write.
@@ -89,7 +105,9 @@ private:
     bool direct_ok_ = false;         // connected, handshake frame written: direct writes allowed
     bool kick_posted_ = false;       // a write start is posted and has not run yet
     bool finished_ = false;          // last_words or close: nothing more is written
-    Bytes hello_;
+    bool seal_failed_ = false;       // a seal failed: write() reports an error
+    std::unique_ptr<RecordSealer> sealer_;
+    Bytes hello_;  // our handshake frames not yet written (I/O thread only)
 };
 
 }  // namespace spanvm::net

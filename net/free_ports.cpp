@@ -36,6 +36,7 @@ ClusterConfig loopback_cluster(std::size_t count, std::string name, const std::s
     auto ports = free_tcp_ports(count, address);
     for (std::size_t i = 0; i < count; ++i) c.nodes.push_back({static_cast<NodeId>(i), address, ports[i]});
     validate_cluster(c, "loopback cluster");
+    c.key = generate_cluster_key();
     return c;
 }
 

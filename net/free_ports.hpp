@@ -13,7 +13,7 @@ namespace spanvm::net {
 
 std::vector<std::uint16_t> free_tcp_ports(std::size_t count, const std::string& address = "127.0.0.1");
 
-// A cluster of `count` nodes on `address` with free ports.
+// A cluster of `count` nodes on `address` with free ports and a fresh key.
 ClusterConfig loopback_cluster(std::size_t count, std::string name = "loopback",
                                const std::string& address = "127.0.0.1");
 

@@ -18,6 +18,7 @@
 #include <boost/system/error_code.hpp>
 
 #include "net/cluster_config.hpp"
+#include "net/handshake.hpp"
 #include "net/transport.hpp"
 
 namespace spanvm::net {
@@ -30,7 +31,7 @@ struct LinkContext {
     LinkContext(ClusterConfig cfg, NodeId self_id, TransportOptions opts)
         : config(std::move(cfg)), self(self_id), options(std::move(opts)) {}
 
-    const ClusterConfig config;
+    const ClusterConfig config;  // config.key is set (the Transport checks)
     const NodeId self;
     const TransportOptions options;
     asio::io_context io;
@@ -39,6 +40,11 @@ struct LinkContext {
     // thread, read by wait_connected / peer_connected / send from any thread).
     mutable std::mutex state_mu;
     std::condition_variable state_cv;  // notified on every state change and on stop
+
+    // What this node's handshakes agree on (net/handshake.hpp).
+    HandshakeSetup handshake_setup() const {
+        return HandshakeSetup{config.name, options.protocol_version, config.encrypt, config.key.value_or(ClusterKey{})};
+    }
 };
 
 // Text of a socket error for failure lines ("connection reset", ...).

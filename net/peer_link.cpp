@@ -93,25 +93,80 @@ void PeerLink::dialled() {
     boost::system::error_code ignored;
     socket_->set_option(tcp::no_delay(true), ignored);
     set_state(PeerState::handshaking);
-    writer_.set_hello(make_hello());
+    dial_hs_ = std::make_unique<DialHandshake>(ctx_.handshake_setup(), ctx_.self, id_);
+    writer_.push_handshake(handshake_frame(dial_hs_->hello()));
     arm_handshake_timer();
     start_write();
     start_read();
 }
 
-void PeerLink::adopt(tcp::socket socket, FrameDecoder decoder) {
+void PeerLink::adopt(tcp::socket socket, FrameDecoder decoder, const Handshake& hello) {
     timer_.cancel();
     socket_ = std::make_unique<tcp::socket>(std::move(socket));
     decoder_ = std::move(decoder);
-    writer_.set_hello(make_hello());
-    mark_connected();
+    set_state(PeerState::handshaking);
+    accept_hs_ = std::make_unique<AcceptHandshake>(ctx_.handshake_setup(), ctx_.self, hello);
+    writer_.push_handshake(handshake_frame(accept_hs_->challenge()));
+    arm_handshake_timer();
+    start_write();
     if (drain_frames()) start_read();
 }
 
-Bytes PeerLink::make_hello() const {
-    Handshake h{ctx_.config.name, ctx_.self, id_, ctx_.options.protocol_version};
-    auto frame = make_frame(HANDSHAKE_TYPE, 0, 0, encode_handshake(h), ctx_.options.max_payload);
+Bytes PeerLink::handshake_frame(const Bytes& payload) const {
+    auto frame = make_frame(HANDSHAKE_TYPE, 0, 0, payload, ctx_.options.max_payload);
     return frame ? std::move(*frame) : Bytes{};  // cannot fail: name <= 64 KiB by the u16 string prefix
+}
+
+bool PeerLink::on_handshake_frame(Frame& f) {
+    if (f.header.type != HANDSHAKE_TYPE || f.header.flags != 0) {
+        fail(fmt::format("handshake rejected: expected a handshake, got type {:#06x}", f.header.type));
+        return false;
+    }
+    if (dial_hs_) {
+        auto answer = dial_hs_->on_challenge(f.payload);
+        if (!answer.proof.empty()) {
+            writer_.push_handshake(handshake_frame(answer.proof));
+            start_write();  // out before a refusal closes the socket: the peer then refuses too
+        }
+        if (!answer.refused.empty()) {
+            fail("handshake rejected: " + answer.refused);
+            return false;
+        }
+        handshake_done(dial_hs_->keys());
+    } else if (accept_hs_) {
+        if (auto why = accept_hs_->on_proof(f.payload); !why.empty()) {
+            fail("handshake rejected: " + why);
+            return false;
+        }
+        handshake_done(accept_hs_->keys());
+    }
+    dial_hs_.reset();
+    accept_hs_.reset();
+    return state_ == PeerState::connected;
+}
+
+void PeerLink::handshake_done(const SessionKeys& keys) {
+    if (ctx_.config.encrypt) {
+        writer_.set_sealer(std::make_unique<RecordSealer>(keys.send));
+        opener_ = std::make_unique<RecordOpener>(keys.receive, FRAME_HEADER_SIZE + ctx_.options.max_payload);
+        // What followed the handshake in the same read is already records.
+        Bytes rest = decoder_.take_buffered();
+        opener_->feed(rest);
+        if (!open_records()) return;
+    }
+    mark_connected();
+}
+
+bool PeerLink::open_records() {
+    for (;;) {
+        auto rec = opener_->next();
+        if (!rec) {
+            fail("bad record: " + rec.error().message);
+            return false;
+        }
+        if (!*rec) return true;
+        decoder_.feed(**rec);
+    }
 }
 
 void PeerLink::arm_handshake_timer() {
@@ -151,7 +206,12 @@ void PeerLink::start_read() {
         }
         clock_.last_rx = Clock::now();
         trace::mark("net.read", n);
-        decoder_.feed(ByteView(read_buf_.data(), n));
+        if (opener_) {
+            opener_->feed(ByteView(read_buf_.data(), n));
+            if (!open_records()) return;
+        } else {
+            decoder_.feed(ByteView(read_buf_.data(), n));
+        }
         if (drain_frames()) start_read();
     });
 }
@@ -169,19 +229,7 @@ bool PeerLink::drain_frames() {
         if (!*next) return true;
         Frame& f = **next;
         if (state_ == PeerState::handshaking) {
-            std::string why;
-            if (f.header.type != HANDSHAKE_TYPE || f.header.flags != 0) {
-                why = fmt::format("expected a handshake, got type {:#06x}", f.header.type);
-            } else if (auto h = decode_handshake(f.payload); !h) {
-                why = "malformed handshake: " + h.error().message;
-            } else {
-                why = check_handshake(*h, ctx_.config.name, ctx_.self, id_, ctx_.options.protocol_version);
-            }
-            if (!why.empty()) {
-                fail("handshake rejected: " + why);
-                return false;
-            }
-            mark_connected();
+            if (!on_handshake_frame(f)) return false;
             continue;
         }
         if (auto why = events_.on_frame(id_, f); !why.empty()) {

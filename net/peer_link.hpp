@@ -4,10 +4,14 @@
 // outbound connection, the connection state, its writer and liveness clock,
 // and failure. The Dialer creates the connection; PeerLink runs it.
 //
-// State: connecting -> handshaking (we dialled; our handshake is out) ->
-// connected -> failed (permanent), or connecting -> connected (the peer
-// dialled us and the Dialer checked its handshake). state is written on the
-// I/O thread under LinkContext::state_mu; failure() is guarded by it.
+// State: connecting -> handshaking -> connected -> failed (permanent).
+// Handshaking (net/handshake.hpp): when we dialled, our hello is out and we
+// wait for the peer's challenge (then send our proof); when the peer dialled
+// us, the Dialer checked its hello, our challenge is out and we wait for its
+// proof. Only a peer that proved the cluster key becomes connected: no frame
+// reaches LinkEvents::on_frame before. With --encrypt the link then reads
+// and writes records (net/record_cipher.hpp). state is written on the I/O
+// thread under LinkContext::state_mu; failure() is guarded by it.
 #include <chrono>
 #include <memory>
 #include <string>
@@ -17,8 +21,10 @@
 
 #include "net/frame_decoder.hpp"
 #include "net/frame_writer.hpp"
+#include "net/handshake.hpp"
 #include "net/link_context.hpp"
 #include "net/liveness.hpp"
+#include "net/record_cipher.hpp"
 #include "net/wire_frame.hpp"
 
 namespace spanvm::net {
@@ -64,9 +70,9 @@ public:
     boost::asio::steady_timer& timer() { return timer_; }
     // Our dial succeeded: send our handshake, read theirs (handshake_timeout).
     void dialled();
-    // The peer dialled us and its handshake was accepted; `decoder` may
-    // already hold frames sent after it.
-    void adopt(tcp::socket socket, FrameDecoder decoder);
+    // The peer dialled us and the Dialer accepted its `hello`: send our
+    // challenge and wait for its proof (handshake_timeout).
+    void adopt(tcp::socket socket, FrameDecoder decoder, const Handshake& hello);
 
     void enqueue(Bytes frame);  // queue and start writing (dropped once failed or stopping)
     void start_write();
@@ -77,7 +83,13 @@ public:
     bool has_unread_bytes();  // bytes wait in the socket
 
 private:
-    Bytes make_hello() const;
+    Bytes handshake_frame(const Bytes& payload) const;
+    // The handshake frame `f` while handshaking; false if the link failed.
+    bool on_handshake_frame(Frame& f);
+    // The peer proved the key: switch to records if encrypting, then connected.
+    void handshake_done(const SessionKeys& keys);
+    // Moves decrypted records into the frame decoder; false if the link failed.
+    bool open_records();
     void arm_handshake_timer();
     void mark_connected();
     void set_state(PeerState s);
@@ -97,6 +109,9 @@ private:
     FrameWriter writer_;
     boost::asio::steady_timer timer_;
     PeerState state_ = PeerState::connecting;
+    std::unique_ptr<DialHandshake> dial_hs_;      // while handshaking, when we dialled
+    std::unique_ptr<AcceptHandshake> accept_hs_;  // while handshaking, when the peer dialled
+    std::unique_ptr<RecordOpener> opener_;        // --encrypt, once connected
     std::string failure_;
     PeerClock clock_;
     bool write_waiting_ = false;  // waiting for the socket to take more (I/O thread)

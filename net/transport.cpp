@@ -57,6 +57,10 @@ public:
         if (!cfg.has_node(self))
             throw std::invalid_argument(
                 fmt::format("node {} is not in cluster '{}' ({} nodes)", self, cfg.name, cfg.size()));
+        if (!cfg.key)
+            throw std::invalid_argument(fmt::format(
+                "cluster '{}' has no key (key_file in the cluster file, or --key-file; make one with 'spanvm keygen PATH')",
+                cfg.name));
         for (std::size_t i = 0; i < cfg.size(); ++i) {
             bool own = i < opt.peer_timeouts.size() && opt.peer_timeouts[i].count() > 0;
             peers_.push_back(std::make_unique<PeerLink>(ctx_, *this, static_cast<NodeId>(i),

@@ -3,8 +3,12 @@
 //
 // Topology: one TCP connection per node pair; the lower id dials the higher
 // id (retrying every retry_interval until connect_timeout, so nodes may start
-// in any order). The first frame each way is a Handshake carrying {cluster
-// name, from, to, protocol version}, validated on both sides.
+// in any order). The first frames are the authenticated handshake
+// (net/handshake.hpp: hello, challenge, proof): {cluster name, from, to,
+// protocol version, encrypt} checked on both sides, and each side proves it
+// holds ClusterConfig::key (required: the constructor throws without it).
+// With ClusterConfig::encrypt every later byte is AES-GCM records
+// (net/record_cipher.hpp).
 //
 // Threads: all socket work and every callback (on_message, on_peer_failed,
 // reply handlers) runs on one I/O thread owned by the Transport.
@@ -98,7 +102,7 @@ using ReplyHandler = std::function<void(Result<Reply>)>;
 class Transport {
 public:
     // No I/O happens until start(). Throws std::invalid_argument if `self`
-    // is not in the config.
+    // is not in the config or the config has no key.
     Transport(ClusterConfig config, NodeId self, MessageTypes types, MessageHandler on_message,
               PeerFailedHandler on_peer_failed, TransportOptions options = {});
     ~Transport();  // stop()

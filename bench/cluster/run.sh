@@ -26,7 +26,8 @@
 # which computes the figures (statistics: bench/lib/stats.py) and writes the
 # JSON; this script only runs and times things.
 # Knobs: SPANVM, BENCH_OUT, BENCH_FS_ITERS [200], BENCH_STOCK_MIB [16],
-# BENCH_CPU_ITERS [2000000000], BENCH_STARTUP_RUNS [5]. A quick check of the
+# BENCH_CPU_ITERS [2000000000], BENCH_STARTUP_RUNS [5], BENCH_ENCRYPT [0; 1
+# gives every multi-host run --encrypt; bench/auth/run.sh compares in one run]. A quick check of the
 # script: BENCH_FS_ITERS=5 BENCH_STOCK_MIB=1 BENCH_CPU_ITERS=1000000 BENCH_STARTUP_RUNS=1.
 set -euo pipefail
 die() {
@@ -47,6 +48,9 @@ CPU_BIN="$BUILD/bench/process/bench_cpu_bound"
 for f in "$SPANVM" "$FSOPS" "$CPU_BIN"; do [ -x "$f" ] || die "$f is not built"; done
 for t in pigz xz zstd gnuplot python3 jq awk; do command -v "$t" >/dev/null || die "$t is not installed"; done
 log() { echo "bench/cluster: $*" >&2; }
+# LH: how every multi-host run starts its hosts.
+LH=(--local-hosts 2)
+[ "${BENCH_ENCRYPT:-0}" = 1 ] && LH+=(--encrypt)
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/spanvm-bench-cluster.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
 mkdir -p "$OUT" "$WORK/fs"
@@ -78,7 +82,7 @@ log "TCP loopback round trip p50: $rtt_us us"
 # --- Table 1 and Figure 9 ---------------------------------------------------
 "$FSOPS" "$WORK/fs" "$ITERS" >"$WORK/a.json" || die "native fsops failed"
 "$SPANVM" run -- "$FSOPS" "$WORK/fs" "$ITERS" >"$WORK/b.json" || die "one-host fsops failed"
-"$SPANVM" run --local-hosts 2 -- "$FSOPS" "$WORK/fs" "$ITERS" >"$WORK/c.json" || die "two-host fsops failed"
+"$SPANVM" run "${LH[@]}" -- "$FSOPS" "$WORK/fs" "$ITERS" >"$WORK/c.json" || die "two-host fsops failed"
 for f in a b c; do jq -e '.op.open and .read["65536"]' "$WORK/$f.json" >/dev/null || die "fsops wrote no figures to $f.json"; done
 
 # --- Scaling: CPU-bound, 2 threads ------------------------------------------
@@ -94,10 +98,10 @@ timed() {
 }
 : >"$WORK/times.jsonl"
 timed cpu_native "$CPU_BIN" "$CPU_ITERS"
-timed cpu_cluster "$SPANVM" run --local-hosts 2 -- "$CPU_BIN" "$CPU_ITERS"
+timed cpu_cluster "$SPANVM" run "${LH[@]}" -- "$CPU_BIN" "$CPU_ITERS"
 # Start-up: the median of STARTUP_RUNS runs of /bin/true, on one host and on two.
 for _ in $(seq "$STARTUP_RUNS"); do timed start_1 "$SPANVM" run -- /bin/true; done
-for _ in $(seq "$STARTUP_RUNS"); do timed start_2 "$SPANVM" run --local-hosts 2 -- /bin/true; done
+for _ in $(seq "$STARTUP_RUNS"); do timed start_2 "$SPANVM" run "${LH[@]}" -- /bin/true; done
 log "cpu_bound and start-up timed"
 
 # --- Stock compressors across 2 hosts ---------------------------------------
@@ -118,7 +122,7 @@ for tool in "pigz -p 2 -c" "xz -T2 --block-size=1MiB -c" "zstd -T2 -q -c"; do
     jq -nc --arg key "${name}_native" --argjson ns $((e - s)) '{key: $key, ns: $ns}' >>"$WORK/times.jsonl"
     # --json: the machine table (bytes the origin moved, every node's faults).
     s=$(date +%s%N)
-    "$SPANVM" run --local-hosts 2 --stats --json "$WORK/$name.run.json" -- $tool <"$WORK/input.txt" \
+    "$SPANVM" run "${LH[@]}" --stats --json "$WORK/$name.run.json" -- $tool <"$WORK/input.txt" \
         >"$WORK/$name.cluster" 2>"$WORK/$name.err" || die "2-host $name failed: $(tail -n 3 "$WORK/$name.err")"
     e=$(date +%s%N)
     jq -nc --arg key "${name}_cluster" --argjson ns $((e - s)) '{key: $key, ns: $ns}' >>"$WORK/times.jsonl"

@@ -28,7 +28,9 @@
 # (the table says so).
 #
 # Environment: SPANVM (default BUILD_DIR/spanvm), DSM_BENCH_ITERATIONS (2000),
-# DSM_BENCH_HOLD_US (100), DSM_BENCH_UFFD_SAMPLES (5000).
+# DSM_BENCH_HOLD_US (100), DSM_BENCH_UFFD_SAMPLES (5000), DSM_BENCH_ENCRYPT
+# (0; 1 runs every cluster with --encrypt: AES-256-GCM on every connection;
+# bench/auth/run.sh compares the two in one run).
 # Fails loudly (exit 1, "bench/dsm: FAILED: ...") if any run fails or any JSON
 # is missing or lacks a figure. Not a test: the target ratio is reported, not
 # enforced.
@@ -68,6 +70,8 @@ uffd_local_p50_us="$(jq -e '.results_ns.missing_fault_rt.p50 / 1000' "$raw/uffd_
     die "$raw/uffd_fault.json has no results_ns.missing_fault_rt.p50"
 
 # ---------------------------------------------------------------- 2. clusters
+encrypt_args=()
+[ "${DSM_BENCH_ENCRYPT:-0}" = 1 ] && encrypt_args=(--encrypt)
 # case name | nodes | dsm-node arguments
 cases=(
     "remote-read|2|--workload bench-remote-read"
@@ -86,7 +90,7 @@ for c in "${cases[@]}"; do
     echo "== $name: $nodes nodes: $args --iterations $iterations"
     # shellcheck disable=SC2086 # args is a word list on purpose
     if ! "$repo/scripts/dsm-launch" --nodes "$nodes" --timeout 300 --out "$raw/run-$name" -- \
-        $args --iterations "$iterations" --json "$raw/$name-{node}.json"; then
+        $args "${encrypt_args[@]}" --iterations "$iterations" --json "$raw/$name-{node}.json"; then
         die "$name: dsm-launch failed (see $raw/run-$name/node-*.err)"
     fi
     # The measuring node's file: most samples, ties to the lowest node id.

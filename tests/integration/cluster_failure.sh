@@ -27,9 +27,10 @@ it_setup
 sb="$(tool sysbench)"
 long=("$sb" cpu --threads=2 --time=60 run)
 
-# cluster_file PORT0 PORT1 > file
+# cluster_file PORT0 PORT1 > file (with cluster.key, made here once, as its key)
 cluster_file() {
-    printf '[cluster]\nname = "it"\n[[node]]\nid = 0\naddress = "127.0.0.1"\nport = %s\n[[node]]\nid = 1\naddress = "127.0.0.1"\nport = %s\n' "$1" "$2"
+    [ -e cluster.key ] || "$SPANVM" keygen cluster.key >&2 || fail "spanvm keygen failed"
+    printf '[cluster]\nname = "it"\nkey_file = "cluster.key"\n[[node]]\nid = 0\naddress = "127.0.0.1"\nport = %s\n[[node]]\nid = 1\naddress = "127.0.0.1"\nport = %s\n' "$1" "$2"
 }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 # wait_gone PID SECS: waits for PID to end; fails if it outlives SECS.

@@ -5,6 +5,8 @@
 #include <fstream>
 #include <string>
 
+#include <unistd.h>
+
 #include "net/cluster_config.hpp"
 
 using namespace spanvm::net;
@@ -57,14 +59,37 @@ SCENARIO("a valid TOML cluster file parses into nodes indexed by id") {
             CHECK(c.describe(1) == "node 1 (10.200.0.2:7400)");
         }
     }
-    GIVEN("the example files shipped in configs/") {
-        THEN("both load") {
-            auto local = load_cluster_file(source_dir() + "/configs/cluster-local.toml");
+    GIVEN("the example files shipped in configs/, copied next to a fresh key") {
+        char dir[] = "/tmp/spanvm-cfg-test.XXXXXX";
+        REQUIRE(::mkdtemp(dir) != nullptr);
+        const std::string d = dir;
+        const ClusterKey key = generate_cluster_key();
+        write_key_file(d + "/cluster.key", key);
+        for (const char* name : {"cluster-local.toml", "cluster-two-hosts.toml"}) {
+            std::ifstream in(source_dir() + "/configs/" + name);
+            std::ofstream(d + "/" + name) << in.rdbuf();
+        }
+        THEN("both load, with the key their key_file names") {
+            auto local = load_cluster_file(d + "/cluster-local.toml");
             CHECK(local.size() == 3);
             CHECK(local.node(2).port == 7402);
-            auto two = load_cluster_file(source_dir() + "/configs/cluster-two-hosts.toml");
+            CHECK(local.key == key);
+            CHECK_FALSE(local.encrypt);
+            auto two = load_cluster_file(d + "/cluster-two-hosts.toml");
             CHECK(two.name == "demo");
             CHECK(two.size() == 2);
+            CHECK(two.key == key);
+        }
+        for (const char* name : {"cluster-local.toml", "cluster-two-hosts.toml", "cluster.key"})
+            std::remove((d + "/" + name).c_str());
+        ::rmdir(dir);
+    }
+    GIVEN("a key_file that does not exist, and encrypt that is not a bool") {
+        THEN("each is one line naming the file") {
+            CHECK(toml_error("[cluster]\nname='x'\nkey_file='/nonexistent/k'\n[[node]]\nid=0\naddress='::1'\nport=9\n") ==
+                  "cluster.toml: key file /nonexistent/k: cannot open: No such file or directory");
+            CHECK(toml_error("[cluster]\nname='x'\nencrypt='yes'\n[[node]]\nid=0\naddress='::1'\nport=9\n") ==
+                  "cluster.toml: [cluster]: encrypt must be true or false");
         }
     }
     GIVEN("an IPv6 node") {

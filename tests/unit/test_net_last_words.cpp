@@ -21,6 +21,7 @@
 #include "net/frame_decoder.hpp"
 #include "net/free_ports.hpp"
 #include "net/handshake.hpp"
+#include "net_raw_handshake.hpp"
 #include "net/transport.hpp"
 #include "vmm/base/log.hpp"
 
@@ -83,9 +84,7 @@ struct RawNode0 {
     void connect(const ClusterConfig& cfg) {
         socket.connect({boost::asio::ip::make_address("127.0.0.1"), cfg.node(1).port});
         socket.set_option(boost::asio::ip::tcp::no_delay(true));
-        write(*make_frame(HANDSHAKE_TYPE, 0, 0, encode_handshake({cfg.name, 0, 1, 1})));
-        auto f = next_frame();
-        REQUIRE(f.header.type == HANDSHAKE_TYPE);
+        spanvm::net::testing::dial_handshake(socket, cfg, 0, 1);
     }
     void write(const Bytes& b) { boost::asio::write(socket, boost::asio::buffer(b)); }
     Frame next_frame() {

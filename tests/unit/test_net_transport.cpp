@@ -17,6 +17,7 @@
 #include "net/byte_order.hpp"
 #include "net/free_ports.hpp"
 #include "net/handshake.hpp"
+#include "net_raw_handshake.hpp"
 #include "net/rtt_probe.hpp"
 #include "net/transport.hpp"
 #include "net/wire_reader.hpp"
@@ -137,20 +138,7 @@ struct RawPeer {
         socket.connect({boost::asio::ip::make_address("127.0.0.1"), port});
     }
     void write(const Bytes& b) { boost::asio::write(socket, boost::asio::buffer(b)); }
-    void handshake(const ClusterConfig& cfg, NodeId from, NodeId to) {
-        write(*make_frame(HANDSHAKE_TYPE, 0, 0, encode_handshake({cfg.name, from, to, 1})));
-        Bytes hdr(FRAME_HEADER_SIZE);
-        boost::asio::read(socket, boost::asio::buffer(hdr));
-        auto h = decode_header(hdr);
-        REQUIRE(h.has_value());
-        CHECK(h->type == HANDSHAKE_TYPE);
-        Bytes body(h->payload_length);
-        boost::asio::read(socket, boost::asio::buffer(body));
-        auto hs = decode_handshake(body);
-        REQUIRE(hs.has_value());
-        CHECK(hs->from == to);
-        CHECK(hs->to == from);
-    }
+    void handshake(const ClusterConfig& cfg, NodeId from, NodeId to) { testing::dial_handshake(socket, cfg, from, to); }
     // True once the remote has closed the connection (read sees EOF/reset).
     bool closed_by_remote() {
         Bytes b(64);
@@ -413,8 +401,17 @@ SCENARIO("a peer that sends bad frames is closed with an error naming it") {
     }
     WHEN("node 0 resets the connection in the middle of a frame") {
         raw.handshake(cfg, 0, 1);
+        // The proof is the last handshake frame: wait until node 1 took it.
+        for (int i = 0; i < 1000 && !nodes[1].transport->peer_connected(0); ++i)
+            std::this_thread::sleep_for(1ms);
+        REQUIRE(nodes[1].transport->peer_connected(0));
         Bytes f = *make_frame(MSG_DATA, 0, 0, Bytes(100, 1));
         raw.write(Bytes(f.begin(), f.begin() + 50));
+        // Linux drops received bytes not yet read when a reset arrives; give
+        // node 1's I/O thread (which marks the link connected before it
+        // reads again) time to take the half frame. Not a timing assertion:
+        // a slower reader only makes the check below fail, never pass.
+        std::this_thread::sleep_for(200ms);
         raw.socket.set_option(boost::asio::socket_base::linger(true, 0));  // close sends RST
         raw.socket.close();
         THEN("node 1 reports the reset naming node 0") {
@@ -424,7 +421,7 @@ SCENARIO("a peer that sends bad frames is closed with an error naming it") {
         }
     }
     WHEN("node 0 speaks another protocol version") {
-        raw.write(*make_frame(HANDSHAKE_TYPE, 0, 0, encode_handshake({cfg.name, 0, 1, 2})));
+        raw.write(testing::hello_frame(cfg, 0, 1, 2));
         THEN("the handshake is rejected and node 0 reported") {
             REQUIRE(nodes[1].wait_until([&] { return !nodes[1].failures.empty(); }));
             CHECK(*nodes[1].failure_of(0) == node0 + "handshake rejected: protocol version 2 does not match 1");
@@ -448,7 +445,7 @@ SCENARIO("a peer that sends bad frames is closed with an error naming it") {
         }
     }
     WHEN("a connection claims to be a node that should not dial") {
-        raw.write(*make_frame(HANDSHAKE_TYPE, 0, 0, encode_handshake({cfg.name, 2, 1, 1})));
+        raw.write(testing::hello_frame(cfg, 2, 1));
         THEN("it is closed and the real node 2 link is untouched") {
             CHECK(raw.closed_by_remote());
             CHECK(nodes[1].failure_count() == 0);

@@ -339,19 +339,30 @@ SCENARIO("WireWriter and WireReader round-trip typed fields") {
 }
 
 SCENARIO("handshake payloads round-trip and are validated") {
-    Handshake h{"demo", 1, 2, 7};
+    Handshake h{HandshakeKind::hello, "demo", 1, 2, 7, true, fresh_nonce(), {}};
     Bytes p = encode_handshake(h);
     auto d = decode_handshake(p);
     REQUIRE(d.has_value());
+    CHECK(d->kind == HandshakeKind::hello);
     CHECK(d->cluster == "demo");
     CHECK(d->from == 1);
     CHECK(d->to == 2);
     CHECK(d->protocol_version == 7);
-    CHECK(check_handshake(*d, "demo", 2, 1, 7).empty());
-    CHECK(check_handshake(*d, "other", 2, 1, 7).find("cluster name") != std::string::npos);
-    CHECK(check_handshake(*d, "demo", 2, 1, 8).find("protocol version 7") != std::string::npos);
-    CHECK(check_handshake(*d, "demo", 3, 1, 7).find("addressed to node 2") != std::string::npos);
-    CHECK(check_handshake(*d, "demo", 2, 0, 7).find("claims to be node 1") != std::string::npos);
+    CHECK(d->encrypt);
+    CHECK(d->nonce == h.nonce);
+    HandshakeSetup s{"demo", 7, true, {}};
+    CHECK(check_handshake(*d, s, 2, 1).empty());
+    HandshakeSetup other = s;
+    other.cluster = "other";
+    CHECK(check_handshake(*d, other, 2, 1).find("cluster name") != std::string::npos);
+    other = s;
+    other.protocol_version = 8;
+    CHECK(check_handshake(*d, other, 2, 1).find("protocol version 7") != std::string::npos);
+    other = s;
+    other.encrypt = false;
+    CHECK(check_handshake(*d, other, 2, 1) == "encryption is on there and off here");
+    CHECK(check_handshake(*d, s, 3, 1).find("addressed to node 2") != std::string::npos);
+    CHECK(check_handshake(*d, s, 2, 0).find("claims to be node 1") != std::string::npos);
     p.push_back(0);
     CHECK_FALSE(decode_handshake(p).has_value());
     CHECK_FALSE(decode_handshake(ByteView(p).first(3)).has_value());

@@ -3,6 +3,8 @@
 #include <string>
 #include <vector>
 
+#include "vmm/cli/cluster_keys.hpp"
+
 namespace CLI {
 class App;
 }
@@ -22,6 +24,7 @@ struct RunOptions {
     std::string place = "round-robin";
     unsigned host_cpus = 0;  // --host-cpus C: pin each host to C CPUs of its own; 0: no pinning
     std::string json;  // --json FILE
+    KeyOptions keys;   // --key-file, --encrypt (--local-hosts makes its own key)
     std::vector<std::string> command;
 };
 
@@ -32,6 +35,7 @@ struct NodeOptions {
     unsigned node = 0;
     std::string mem;  // must give the origin's size; empty: sized from this host, as the origin's default
     std::string platform;
+    KeyOptions keys;  // --key-file, --key-fd, --encrypt
 };
 int node_command(const NodeOptions& o);
 int run_command(const RunOptions& o);

@@ -11,6 +11,7 @@
 
 #include "net/cluster_config.hpp"
 #include "vmm/base/log.hpp"
+#include "vmm/cli/cluster_keys.hpp"
 #include "vmm/cli/commands.hpp"
 #include "vmm/dsm/dsm_engine.hpp"
 #include "vmm/dsm/dsm_stats_report.hpp"
@@ -35,6 +36,7 @@ struct DsmNodeOptions {
     bool stats = false;
     std::string json;
     double timeout_s = 120;
+    KeyOptions keys;
 };
 
 DsmNodeOptions g_opts;
@@ -55,6 +57,7 @@ int dsm_node_command(const DsmNodeOptions& o) {
         log::error("dsm-node: {}", e.what());
         return 2;
     }
+    if (!apply_key_options(cluster, o.keys, "dsm-node")) return 2;
     if (o.node >= cluster.size()) {
         log::error("dsm-node: --node {} is not in the cluster (nodes 0..{})", o.node, cluster.size() - 1);
         return 2;
@@ -155,6 +158,10 @@ void register_dsm_commands(CLI::App& app) {
     g_cmd->add_flag("--stats", o.stats, "print DSM statistics to stderr at exit");
     g_cmd->add_option("--json", o.json, "write statistics and results as JSON");
     g_cmd->add_option("--timeout-s", o.timeout_s, "fail if the run takes longer (default 120)");
+    g_cmd->add_option("--key-file", o.keys.key_file, "cluster key file (overrides the cluster file's key_file)");
+    g_cmd->add_option("--key-fd", o.keys.key_fd, "read the cluster key from this inherited descriptor")
+        ->check(CLI::Range(0, 1 << 20));
+    g_cmd->add_flag("--encrypt", o.keys.encrypt, "encrypt all traffic between the nodes (AES-256-GCM)");
 }
 
 int dispatch_dsm_commands(CLI::App&) {

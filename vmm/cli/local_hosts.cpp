@@ -3,6 +3,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -100,6 +101,17 @@ net::ClusterConfig start_local_hosts(const LocalHostsOptions& o) {
             cfg.nodes.push_back({static_cast<net::NodeId>(k), "127.0.0.1", ports.at(k)});
     }
     net::validate_cluster(cfg, "--local-hosts");
+    cfg.key = net::generate_cluster_key();
+    cfg.encrypt = o.encrypt;
+    // The key travels in a memfd the nodes inherit (close-on-exec is cleared
+    // in each child only); they pread it from offset 0 and close it.
+    const int key_fd = ::memfd_create("spanvm-cluster-key", MFD_CLOEXEC);
+    if (key_fd < 0) throw std::runtime_error(fmt::format("memfd_create: {}", std::strerror(errno)));
+    const std::string key_text = net::format_cluster_key(*cfg.key);
+    if (::write(key_fd, key_text.data(), key_text.size()) != static_cast<ssize_t>(key_text.size())) {
+        ::close(key_fd);
+        throw std::runtime_error(fmt::format("cannot write the cluster key: {}", std::strerror(errno)));
+    }
 
     // The nodes read the cluster from a spec on their command line.
     std::string spec;
@@ -141,7 +153,10 @@ net::ClusterConfig start_local_hosts(const LocalHostsOptions& o) {
                     ::_exit(125);
                 }
             }
-            std::vector<std::string> args{exe, "node", "--cluster-spec", spec, "--node", std::to_string(k)};
+            if (::fcntl(key_fd, F_SETFD, 0) != 0) ::_exit(125);
+            std::vector<std::string> args{exe, "node", "--cluster-spec", spec, "--node", std::to_string(k),
+                                          "--key-fd", std::to_string(key_fd)};
+            if (o.encrypt) args.emplace_back("--encrypt");
             if (!o.mem.empty()) args.insert(args.end(), {"--mem", o.mem});
             if (!o.platform.empty()) args.insert(args.end(), {"--platform", o.platform});
             std::vector<char*> argv;
@@ -164,6 +179,7 @@ net::ClusterConfig start_local_hosts(const LocalHostsOptions& o) {
         ::close(go[1]);
         ::close(ready[0]);
     }
+    ::close(key_fd);
     return cfg;
 }
 

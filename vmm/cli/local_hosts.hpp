@@ -7,7 +7,9 @@
 //    bridge (10.232.0.1/24), and each node runs in a namespace of its own
 //    joined to it by a veth pair (10.232.0.(K+1)). The namespaces are
 //    anonymous: they disappear with the processes, nothing is left behind.
-// Nodes die with the origin (PR_SET_PDEATHSIG). Start-up failures throw
+// The cluster gets a throw-away key made here (net/cluster_key.hpp); each
+// node reads it from an inherited memfd (--key-fd), so it is never on a
+// command line nor in a file. Nodes die with the origin (PR_SET_PDEATHSIG). Start-up failures throw
 // std::runtime_error with one line (start-up code, CLI only).
 //
 // `--host-cpus C` pins each host to C CPUs of its own: node k (the origin is
@@ -31,6 +33,7 @@ struct LocalHostsOptions {
     std::string platform;  // passed to every node as --platform
     // --host-cpus: the CPUs node k is pinned to (host_cpus[k]); empty: none.
     std::vector<std::vector<int>> host_cpus;
+    bool encrypt = false;  // --encrypt: passed to every node too
 };
 
 net::ClusterConfig start_local_hosts(const LocalHostsOptions& o);

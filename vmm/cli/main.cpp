@@ -152,6 +152,14 @@ int run_command(const RunOptions& o) {
         }
     }
 
+    if (!o.keys.key_file.empty() && o.cluster_file.empty()) {
+        log::error("--key-file: only with --cluster (--local-hosts makes its own key)");
+        return 2;
+    }
+    if (o.keys.encrypt && o.cluster_file.empty() && !o.local_hosts) {
+        log::error("--encrypt: only with --cluster or --local-hosts");
+        return 2;
+    }
     std::unique_ptr<cluster::OriginCluster> oc;
     if (!o.cluster_file.empty() || o.local_hosts) {
         auto place = cluster::parse_place_policy(o.place);
@@ -165,13 +173,15 @@ int run_command(const RunOptions& o) {
                 cc = net::load_cluster_file(o.cluster_file);
             } else {
                 // The nodes get the origin's size in bytes: they must agree.
-                LocalHostsOptions lh{o.local_hosts, o.netns, std::to_string(*mem), plat, host_cpus};
+                // start_local_hosts makes a throw-away cluster key for them.
+                LocalHostsOptions lh{o.local_hosts, o.netns, std::to_string(*mem), plat, host_cpus, o.keys.encrypt};
                 cc = start_local_hosts(lh);
             }
         } catch (const std::exception& e) {
             log::error("{}", e.what());
             return !o.cluster_file.empty() ? 2 : 125;
         }
+        if (!o.cluster_file.empty() && !apply_key_options(cc, o.keys, "run")) return 2;
         if (cc.size() < 2) {
             log::error("--cluster {}: a shared program needs at least 2 nodes", o.cluster_file);
             return 2;
@@ -208,6 +218,7 @@ int node_command(const NodeOptions& o) {
         log::error("{}", e.what());
         return 2;
     }
+    if (!apply_key_options(no.cluster, o.keys, "node")) return 2;
     if (o.node == 0 || o.node >= no.cluster.size()) {
         log::error("node: --node {} is not a node other than the origin (0) in a cluster of {}", o.node,
                    no.cluster.size());
@@ -253,6 +264,8 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(1, 1024));
     run_cmd->add_option("--json", run.json, "write the thread, machine and hot-page tables as JSON at exit");
     run_cmd->add_option("--place", run.place, "thread placement: round-robin (default) | origin | pack");
+    run_cmd->add_option("--key-file", run.keys.key_file, "cluster key file (overrides the cluster file's key_file)");
+    run_cmd->add_flag("--encrypt", run.keys.encrypt, "encrypt all traffic between the hosts (AES-256-GCM)");
     bool run_version = false;
     run_cmd->add_flag("--version", run_version, "print the version and the platform `auto` would choose, then exit");
 
@@ -265,6 +278,14 @@ int main(int argc, char** argv) {
     node_cmd->add_option("--mem", node.mem,
                          "guest memory; must equal the origin's (default: sized from this host as the origin's is)");
     node_cmd->add_option("--platform", node.platform, "auto | kvm | native");
+    node_cmd->add_option("--key-file", node.keys.key_file, "cluster key file (overrides the cluster file's key_file)");
+    node_cmd->add_option("--key-fd", node.keys.key_fd, "read the cluster key from this inherited descriptor")
+        ->check(CLI::Range(0, 1 << 20));
+    node_cmd->add_flag("--encrypt", node.keys.encrypt, "encrypt all traffic between the hosts");
+
+    std::string keygen_path;
+    auto* keygen_cmd = app.add_subcommand("keygen", "write a fresh cluster key to PATH (mode 0600; never overwrites)");
+    keygen_cmd->add_option("path", keygen_path, "key file to create")->required();
 
     cli::InfoOptions info;
     auto* info_cmd = app.add_subcommand("info", "say which platforms can run here and which one `auto` picks");
@@ -303,6 +324,7 @@ int main(int argc, char** argv) {
         if (run_cmd->parsed()) return cli::run_command(run);
         if (info_cmd->parsed()) return cli::info_command(info);
         if (node_cmd->parsed()) return cli::node_command(node);
+        if (keygen_cmd->parsed()) return cli::keygen_command(keygen_path);
         if (bench_cmd->parsed()) return cli::bench_exit_command(bex);
         if (trap_cmd->parsed()) return cli::bench_trap_command(btr);
         return cli::dispatch_dsm_commands(app);

@@ -179,7 +179,9 @@ void NodeRunner::guest_loop(std::shared_ptr<Thread> t, std::unique_ptr<platform:
     auto fail = [&](const std::string& what) {
         failure_.fail(fmt::format("node {}: guest thread {}: {}", opts_.self, t->tid, what));
     };
-    auto ch = SyscallChannel::connect(opts_.cluster.node(0).address, m.channel_port, m.cookie, t->tid);
+    const ChannelSecurity sec{opts_.cluster.key.value_or(net::ClusterKey{}), opts_.cluster.encrypt,
+                              static_cast<std::uint16_t>(opts_.self)};
+    auto ch = SyscallChannel::connect(opts_.cluster.node(0).address, m.channel_port, sec, m.cookie, t->tid);
     if (!ch) fail(ch.error().message);
     // A broken channel means the origin is gone or ending: its DSM
     // connection tells which (Shutdown: exit 0; else the one-line failure).

@@ -39,6 +39,7 @@ Result<void> OriginCluster::attach_memory(memory::GuestMemory& mem) {
     failure_.tell_nodes_through(channel_);
     engine_->region().set_fatal_hook([this](const std::string& reason) { failure_.tell_nodes(reason); });
     auto l = ChannelListener::start(config_.node(0).address,
+                                    ChannelSecurity{config_.key.value_or(net::ClusterKey{}), config_.encrypt, 0},
                                     [this](std::int32_t tid, std::unique_ptr<SyscallChannel> ch) {
                                         on_channel(tid, std::move(ch));
                                     });

@@ -12,8 +12,12 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
+
+#include <fmt/format.h>
 
 #include "net/byte_order.hpp"
+#include "vmm/cluster/channel_hello.hpp"
 #include "vmm/base/log.hpp"
 
 namespace spanvm::cluster {
@@ -52,7 +56,8 @@ SyscallChannel::~SyscallChannel() {
 }
 
 Result<std::unique_ptr<SyscallChannel>> SyscallChannel::connect(const std::string& address, std::uint16_t port,
-                                                               std::uint64_t cookie, std::int32_t tid) {
+                                                               const ChannelSecurity& sec, std::uint64_t cookie,
+                                                               std::int32_t tid) {
     sockaddr_storage ss;
     auto len = make_sockaddr(address, port, ss);
     if (!len) return len.error();
@@ -67,21 +72,29 @@ Result<std::unique_ptr<SyscallChannel>> SyscallChannel::connect(const std::strin
         return make_error(e, "syscall channel to {}:{}: {}", address, port, std::strerror(e));
     }
     auto ch = std::make_unique<SyscallChannel>(fd);
-    std::uint8_t hello[12];
-    net::store_le<std::uint64_t>(hello, cookie);
-    net::store_le<std::uint32_t>(hello + 8, static_cast<std::uint32_t>(tid));
-    if (auto s = ch->send(ChannelType::hello, net::ByteView(hello, sizeof hello)); !s) return s.error();
+    auto challenge = ch->receive();
+    if (!challenge) return make_error(challenge.error().code, "syscall channel: no challenge: {}", challenge.error().message);
+    if (challenge->type != ChannelType::challenge || challenge->payload.size() != net::HANDSHAKE_NONCE_SIZE)
+        return make_error(EPROTO, "syscall channel: the origin's first frame is not a challenge");
+    net::Nonce nonce_o;
+    std::copy(challenge->payload.begin(), challenge->payload.end(), nonce_o.begin());
+    ChannelHello hello{cookie, tid, sec.node, net::fresh_nonce(), {}};
+    hello.mac = channel_hello_mac(sec.key, nonce_o, hello);
+    if (auto s = ch->send(ChannelType::hello, encode_channel_hello(hello)); !s) return s.error();
+    if (sec.encrypt) ch->secure(channel_record_keys(sec.key, nonce_o, hello.nonce, true));
     return ch;
 }
 
-Result<void> SyscallChannel::send(ChannelType t, net::ByteView payload) {
-    out_.clear();
-    if (auto e = net::encode_frame(static_cast<std::uint16_t>(t), 0, 0, payload, out_, kChannelMaxPayload); !e)
-        return e.error();
+void SyscallChannel::secure(const net::SessionKeys& keys) {
+    sealer_ = std::make_unique<net::RecordSealer>(keys.send);
+    opener_ = std::make_unique<net::RecordOpener>(keys.receive, net::FRAME_HEADER_SIZE + kChannelMaxPayload);
+}
+
+Result<void> SyscallChannel::write_all(const net::Bytes& b) {
     // One write per frame: with TCP_NODELAY it leaves as one segment train.
     std::size_t off = 0;
-    while (off < out_.size()) {
-        ssize_t n = ::send(fd_, out_.data() + off, out_.size() - off, MSG_NOSIGNAL);
+    while (off < b.size()) {
+        ssize_t n = ::send(fd_, b.data() + off, b.size() - off, MSG_NOSIGNAL);
         if (n < 0) {
             if (errno == EINTR) continue;
             return make_error(errno, "syscall channel send: {}", std::strerror(errno));
@@ -89,6 +102,16 @@ Result<void> SyscallChannel::send(ChannelType t, net::ByteView payload) {
         off += static_cast<std::size_t>(n);
     }
     return {};
+}
+
+Result<void> SyscallChannel::send(ChannelType t, net::ByteView payload) {
+    out_.clear();
+    if (auto e = net::encode_frame(static_cast<std::uint16_t>(t), 0, 0, payload, out_, kChannelMaxPayload); !e)
+        return e.error();
+    if (!sealer_) return write_all(out_);
+    auto record = sealer_->seal(out_);
+    if (!record) return record.error();
+    return write_all(*record);
 }
 
 Result<void> SyscallChannel::read_exact(std::uint8_t* p, std::size_t n) {
@@ -106,6 +129,24 @@ Result<void> SyscallChannel::read_exact(std::uint8_t* p, std::size_t n) {
 }
 
 Result<ChannelFrame> SyscallChannel::receive() {
+    if (opener_) {
+        // One record holds one frame.
+        std::uint8_t len[net::RECORD_HEADER_SIZE];
+        if (auto r = read_exact(len, sizeof len); !r) return r.error();
+        const std::uint32_t body = net::load_le<std::uint32_t>(len);
+        if (body < net::RECORD_TAG_SIZE || body > net::FRAME_HEADER_SIZE + kChannelMaxPayload + net::RECORD_TAG_SIZE)
+            return make_error(EMSGSIZE, "syscall channel: encrypted record of {} bytes is out of range", body);
+        net::Bytes rec(body);
+        if (auto r = read_exact(rec.data(), rec.size()); !r) return r.error();
+        opener_->feed(net::ByteView(len, sizeof len));
+        opener_->feed(rec);
+        auto plain = opener_->next();
+        if (!plain) return plain.error();
+        if (!*plain) return make_error(EPROTO, "syscall channel: incomplete record");
+        auto fr = net::decode_frame(**plain, kChannelMaxPayload);
+        if (!fr) return fr.error();
+        return ChannelFrame{static_cast<ChannelType>(fr->header.type), std::move(fr->payload)};
+    }
     std::uint8_t hdr[net::FRAME_HEADER_SIZE];
     if (auto r = read_exact(hdr, sizeof hdr); !r) return r.error();
     auto h = net::decode_header(net::ByteView(hdr, sizeof hdr), kChannelMaxPayload);
@@ -121,8 +162,10 @@ void SyscallChannel::shutdown() {
     if (fd_ >= 0) ::shutdown(fd_, SHUT_RDWR);
 }
 
-Result<std::unique_ptr<ChannelListener>> ChannelListener::start(const std::string& address, OnHello on_hello) {
+Result<std::unique_ptr<ChannelListener>> ChannelListener::start(const std::string& address, ChannelSecurity sec,
+                                                                OnHello on_hello) {
     std::unique_ptr<ChannelListener> l(new ChannelListener());
+    l->sec_ = std::move(sec);
     sockaddr_storage ss;
     auto len = make_sockaddr(address, 0, ss);
     if (!len) return len.error();
@@ -165,19 +208,36 @@ void ChannelListener::accept_loop() {
         if (p[1].revents != 0) return;
         int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
         if (fd < 0) continue;
-        // The hello follows the connect at once; a silent peer is dropped.
+        // The hello answers our challenge at once; a silent peer is dropped.
         timeval tv{2, 0};
         (void)::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
         auto ch = std::make_unique<SyscallChannel>(fd);
-        auto f = ch->receive();
-        if (!f || f->type != ChannelType::hello || f->payload.size() != 12 ||
-            net::load_le<std::uint64_t>(f->payload.data()) != cookie_) {
-            log::warn("syscall channel: dropped a connection without a valid hello");
+        std::string why;
+        const net::Nonce nonce_o = net::fresh_nonce();
+        std::optional<ChannelHello> hello;
+        if (auto s = ch->send(ChannelType::challenge, nonce_o); !s) {
+            why = s.error().message;
+        } else if (auto f = ch->receive(); !f) {
+            why = f.error().message;
+        } else if (f->type != ChannelType::hello) {
+            why = fmt::format("first frame has type {:#06x}, not a hello", static_cast<unsigned>(f->type));
+        } else if (auto h = decode_channel_hello(f->payload); !h) {
+            why = "malformed hello: " + h.error().message;
+        } else if (!channel_hello_valid(sec_.key, nonce_o, *h)) {
+            why = "its proof of the cluster key does not verify (forged or replayed)";
+        } else if (h->cookie != cookie_) {
+            why = "the cookie is not this run's";
+        } else {
+            hello = *h;
+        }
+        if (!hello) {
+            log::warn("syscall channel: dropped a connection without a valid hello: {}", why);
             continue;
         }
+        if (sec_.encrypt) ch->secure(channel_record_keys(sec_.key, nonce_o, hello->nonce, false));
         timeval none{0, 0};
         (void)::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof none);
-        on_hello_(static_cast<std::int32_t>(net::load_le<std::uint32_t>(f->payload.data() + 8)), std::move(ch));
+        on_hello_(hello->tid, std::move(ch));
     }
 }
 
