@@ -19,7 +19,7 @@ struct RunOptions {
     std::string cluster_file;
     unsigned local_hosts = 0;
     bool netns = false;
-    std::string place = "round-robin";
+    std::string place = "auto";
     unsigned host_cpus = 0;  // --host-cpus C: pin each host to C CPUs of its own; 0: no pinning
     std::string json;  // --json FILE
     std::vector<std::string> command;

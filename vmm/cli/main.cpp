@@ -252,7 +252,7 @@ int main(int argc, char** argv) {
         ->check(CLI::Number)
         ->check(CLI::Range(1, 1024));
     run_cmd->add_option("--json", run.json, "write the thread, machine and hot-page tables as JSON at exit");
-    run_cmd->add_option("--place", run.place, "thread placement: round-robin (default) | origin | pack");
+    run_cmd->add_option("--place", run.place, "thread placement: auto (default: round-robin, then threads that share pages migrate to one node) | round-robin | origin | pack");
     bool run_version = false;
     run_cmd->add_flag("--version", run_version, "print the version and the platform `auto` would choose, then exit");
 

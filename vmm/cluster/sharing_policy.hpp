@@ -1,0 +1,91 @@
+#pragma once
+// `--place auto`: which threads to move, from what they share (pure logic,
+// no I/O; the mechanism is GuestThread::migrate and OriginCluster's
+// placement thread).
+//
+// Input, once per window (OriginCluster: 250 ms): for every live thread,
+// its node and the DSM faults it took on each page during the window.
+// Two threads *share* in a window when they faulted on the same pages and
+// at least one of them wrote there; the pair's weight is the sum over those
+// pages of the smaller of the two fault counts (one thread's faults that
+// the other did not cause are not sharing). Threads on one node that share
+// a page take no faults on it, so evidence only comes from threads apart.
+//
+// Decision: a pair shares when its weight reaches `min_shared_faults` in
+// `windows_needed` consecutive windows (hysteresis, as Linux NUMA balancing
+// waits for two faults in a row from one node). Sharing pairs join into
+// groups; a group spread over several nodes gathers on the node that holds
+// most of its members (ties: the lowest node id, so the origin, where
+// system calls cost no hop). Threads that share with nobody stay where they
+// are: round-robin placement spread them, and nothing here packs them.
+// Bounds: a thread moves at most once per `hold_windows` windows and at
+// most `max_moves` times in all, so no thread ping-pongs.
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace spanvm::cluster {
+
+struct PageUse {
+    std::uint64_t page = 0;  // DSM page index
+    std::uint32_t reads = 0;
+    std::uint32_t writes = 0;
+    bool operator==(const PageUse&) const = default;
+};
+
+// One live thread's faults in one window.
+struct ThreadWindow {
+    int tid = 0;
+    unsigned node = 0;
+    std::vector<PageUse> pages;
+};
+
+struct MoveDecision {
+    int tid = 0;
+    unsigned from = 0;
+    unsigned to = 0;
+    std::string reason;  // one line for --json
+};
+
+struct SharingPolicyOptions {
+    std::uint64_t min_shared_faults = 8;  // pair weight per window that counts as sharing
+    unsigned windows_needed = 2;          // consecutive windows of evidence before acting
+    unsigned hold_windows = 8;            // a thread moves at most once per this many windows
+    unsigned max_moves = 16;              // moves per thread in all
+    std::size_t max_threads_per_page = 64;  // larger sets on one page: only the first count
+};
+
+class SharingPolicy {
+public:
+    explicit SharingPolicy(SharingPolicyOptions o = {}) : opt_(o) {}
+
+    // One window's observations of every live thread; the moves to make now
+    // (each thread at most once). A decided move counts against the
+    // thread's bounds at once, whether or not the mechanism completes it.
+    std::vector<MoveDecision> decide(const std::vector<ThreadWindow>& window);
+    // The thread ended: forget it.
+    void thread_gone(int tid);
+
+    // For tests and the report: the pair's current run of sharing windows.
+    unsigned streak(int a, int b) const;
+    std::uint64_t windows() const { return window_; }
+
+private:
+    bool may_move(int tid) const;
+
+    SharingPolicyOptions opt_;
+    std::uint64_t window_ = 0;
+    std::map<std::pair<int, int>, unsigned> streak_;  // (lower tid, higher tid)
+    std::map<int, std::uint64_t> last_move_;           // window of the thread's last decided move
+    std::map<int, unsigned> moves_;
+};
+
+// Pair weights of one window (exposed for tests): (lower tid, higher tid)
+// -> shared faults.
+std::map<std::pair<int, int>, std::uint64_t> sharing_weights(const std::vector<ThreadWindow>& window,
+                                                             std::size_t max_threads_per_page);
+
+}  // namespace spanvm::cluster
