@@ -45,6 +45,30 @@ SCENARIO("threads that write one page gather on one node, after two windows of e
     }
 }
 
+SCENARIO("sharing that costs little time does not gather threads") {
+    // 40 shared faults per 250 ms window: at 1 ms each the pair stalls 16%
+    // of the time (stay spread); at 5 ms, 80% (gather).
+    auto w = all_write({1, 2}, {0, 1}, 7, 40);
+    WHEN("the faults are cheap") {
+        SharingPolicy p;
+        for (auto& t : w) t.fault_ns = 1'000'000;
+        for (int i = 0; i < 6; ++i) CHECK(p.decide(w).empty());
+    }
+    WHEN("they cost most of the window") {
+        SharingPolicy p;
+        for (auto& t : w) t.fault_ns = 5'000'000;
+        CHECK(p.decide(w).empty());
+        CHECK(p.decide(w).size() == 1);
+    }
+}
+
+SCENARIO("a window's mean latency comes from cumulative count and mean") {
+    WindowMean m;
+    CHECK(m.take(10, 100) == 100);   // 10 samples, sum 1000
+    CHECK(m.take(10, 100) == 0);     // nothing new
+    CHECK(m.take(20, 150) == 200);   // 10 more, sum 3000 - 1000
+}
+
 SCENARIO("a group gathers where most of it already is") {
     SharingPolicy p;
     const auto w = all_write({1, 2, 3}, {2, 2, 0}, 9, 20);
@@ -114,6 +138,7 @@ SCENARIO("the pair weight counts only faults both threads took on pages one of t
 
 SCENARIO("the Sharing message round-trips and rejects bad payloads") {
     SharingMsg m;
+    m.fault_ns = 123456789;
     m.threads.push_back({42, {{0x1234'5678'9abcull, 3, 4}, {7, 0, 1}}});
     m.threads.push_back({43, {}});
     auto b = encode(m);

@@ -287,14 +287,18 @@ void NodeRunner::guest_loop(std::shared_ptr<Thread> t, std::unique_ptr<platform:
 }
 
 void NodeRunner::sharing_loop() {
+    WindowMean latency;
     for (;;) {
         {
             std::unique_lock lk(mu_);
             if (done_cv_.wait_for(lk, std::chrono::milliseconds(250), [&] { return done_; })) return;
         }
+        const auto lat = engine_->stats().latency(dsm::DsmStats::Latency::write_fault);
+        const std::uint64_t fault_ns = latency.take(lat.count, lat.mean_ns);
         auto w = faults_.take_window(kMaxSharingPages);
         if (w.empty()) continue;
         SharingMsg m;
+        m.fault_ns = fault_ns;
         {
             std::lock_guard lk(mu_);
             for (const auto& [tid, t] : threads_) {

@@ -59,14 +59,18 @@ void OriginCluster::placement_window() {
     // thread), the others from their nodes' Sharing messages (by tid; a
     // report from a node the thread has left is stale and dropped).
     auto local = faults_.take_window(kMaxSharingPages);
+    const auto lat = engine_->stats().latency(dsm::DsmStats::Latency::write_fault);
+    const std::uint64_t origin_ns = fault_latency_.take(lat.count, lat.mean_ns);
     std::map<int, std::pair<unsigned, std::vector<PageUse>>> remote;
+    std::map<unsigned, std::uint64_t> node_ns;
     {
         std::lock_guard lk(sharing_mu_);
         remote.swap(node_windows_);
+        node_ns = node_fault_ns_;
     }
     std::vector<ThreadWindow> window;
     for (const auto& t : mover_->live_threads()) {
-        ThreadWindow w{t.tid, t.node, {}};
+        ThreadWindow w{t.tid, t.node, {}, t.node == 0 ? origin_ns : node_ns[t.node]};
         if (t.node == 0) {
             if (auto it = local.find(t.host_tid); it != local.end()) w.pages = std::move(it->second);
         } else if (auto it = remote.find(t.tid); it != remote.end() && it->second.first == t.node) {
@@ -74,6 +78,10 @@ void OriginCluster::placement_window() {
         }
         window.push_back(std::move(w));
     }
+    if (log::enabled(log::Level::info))  // -v: the evidence behind each decision
+        for (const auto& [pair, wt] : sharing_weights(window, 64))
+            log::info("placement: threads {} and {} share {} faults; write-fault latency {} / {} us", pair.first,
+                       pair.second, wt, origin_ns / 1000, node_ns.empty() ? 0 : node_ns.begin()->second / 1000);
     std::vector<MoveDecision> moves;
     if (cycle_test_) {
         // Test hook (SPANVM_MIGRATE_CYCLE=1): every live thread moves to the
@@ -245,6 +253,7 @@ void OriginCluster::on_cluster_message(unsigned from, std::uint16_t type, net::B
         if (!m) failure_.fail(fmt::format("{}: bad Sharing message: {}", config_.describe(who), m.error().message));
         if (placement_.policy() != PlacePolicy::automatic) return;
         std::lock_guard lk(sharing_mu_);
+        node_fault_ns_[from] = m->fault_ns;
         for (auto& t : m->threads) {
             auto& [node, pages] = node_windows_[t.tid];
             if (node != from) pages.clear();

@@ -125,6 +125,8 @@ private:
     std::condition_variable sharing_cv_;
     bool stop_placer_ = false;
     std::map<int, std::pair<unsigned, std::vector<PageUse>>> node_windows_;  // tid -> (node, pages)
+    std::map<unsigned, std::uint64_t> node_fault_ns_;  // node -> its last window's write-fault latency
+    WindowMean fault_latency_;                         // the origin's own (placement thread)
     std::map<int, std::string> move_reasons_;  // decided, not yet done
     std::vector<report::MigrationReport> migrations_;
     std::thread placer_;

@@ -5,10 +5,11 @@
 
 namespace spanvm::cluster {
 
-// Wire: u32 threads; per thread: u32 tid, u32 pages; per page: u64 page,
+// Wire: u64 fault_ns, u32 threads; per thread: u32 tid, u32 pages; per page: u64 page,
 // u32 reads, u32 writes.
 net::Bytes encode(const SharingMsg& m) {
     net::WireWriter w;
+    w.u64(m.fault_ns);
     w.u32(static_cast<std::uint32_t>(m.threads.size()));
     for (const auto& t : m.threads) {
         w.u32(static_cast<std::uint32_t>(t.tid)).u32(static_cast<std::uint32_t>(t.pages.size()));
@@ -20,6 +21,9 @@ net::Bytes encode(const SharingMsg& m) {
 Result<SharingMsg> decode_sharing(net::ByteView b) {
     net::WireReader rd(b);
     SharingMsg m;
+    auto ns = rd.u64();
+    if (!ns) return ns.error();
+    m.fault_ns = *ns;
     auto n = rd.u32();
     if (!n) return n.error();
     if (*n > kMaxSharingThreads) return make_error(EINVAL, "Sharing message for {} threads", *n);

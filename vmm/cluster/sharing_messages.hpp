@@ -2,7 +2,8 @@
 // The Sharing message (pure codec, no I/O): node -> origin, once per
 // placement window while the node's threads took DSM faults. For each of
 // the node's guest threads, the pages it faulted on in the window with its
-// read and write faults there (`--place auto`, sharing_policy.hpp). It
+// read and write faults there, and the node's mean write-fault latency in
+// the window (`--place auto`, sharing_policy.hpp). It
 // travels through the ControlChannel like the other cluster messages
 // (cluster_messages.hpp); the origin ignores it under the other policies.
 #include <cstdint>
@@ -25,6 +26,7 @@ struct SharingMsg {
         std::vector<PageUse> pages;
         bool operator==(const Thread&) const = default;
     };
+    std::uint64_t fault_ns = 0;  // mean DSM write-fault latency on the node in the window (0: none)
     std::vector<Thread> threads;
     bool operator==(const SharingMsg&) const = default;
 };

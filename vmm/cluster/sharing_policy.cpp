@@ -80,14 +80,21 @@ std::vector<MoveDecision> SharingPolicy::decide(const std::vector<ThreadWindow>&
     ++window_;
     const auto weights = sharing_weights(window, opt_.max_threads_per_page);
     // Streaks: a pair without enough sharing this window starts over.
+    std::map<int, std::size_t> index;
+    for (std::size_t i = 0; i < window.size(); ++i) index[window[i].tid] = i;
     std::map<std::pair<int, int>, unsigned> next;
-    for (const auto& [pair, wt] : weights)
-        if (wt >= opt_.min_shared_faults) next[pair] = streak(pair.first, pair.second) + 1;
+    for (const auto& [pair, wt] : weights) {
+        if (wt < opt_.min_shared_faults) continue;
+        auto a = index.find(pair.first), b = index.find(pair.second);
+        if (a == index.end() || b == index.end()) continue;
+        const auto lat = std::max(window[a->second].fault_ns, window[b->second].fault_ns);
+        const double stall = static_cast<double>(wt) * static_cast<double>(lat) / static_cast<double>(opt_.window_ns);
+        if (lat != 0 && stall < opt_.min_stall) continue;
+        next[pair] = streak(pair.first, pair.second) + 1;
+    }
     streak_ = std::move(next);
 
     // Groups of threads joined by pairs with enough evidence.
-    std::map<int, std::size_t> index;
-    for (std::size_t i = 0; i < window.size(); ++i) index[window[i].tid] = i;
     std::vector<int> parent(window.size());
     std::iota(parent.begin(), parent.end(), 0);
     std::map<int, std::uint64_t> evidence;  // per thread: shared faults with its group this window

@@ -11,8 +11,15 @@
 // the other did not cause are not sharing). Threads on one node that share
 // a page take no faults on it, so evidence only comes from threads apart.
 //
-// Decision: a pair shares when its weight reaches `min_shared_faults` in
-// `windows_needed` consecutive windows (hysteresis, as Linux NUMA balancing
+// Sharing only matters when it costs time: the pair's stall is its weight
+// times the mean DSM write-fault latency of the window on the slower of the
+// two threads' nodes, as a fraction of the window. Gathering two threads on
+// one node's core halves each, so a pair counts only when its stall reaches
+// `min_stall` (a thread whose false sharing costs it a fifth of its time
+// is better off spread). An unknown latency (0) counts as enough.
+//
+// Decision: a pair shares when its weight reaches `min_shared_faults` and
+// its stall `min_stall` in `windows_needed` consecutive windows (hysteresis, as Linux NUMA balancing
 // waits for two faults in a row from one node). Sharing pairs join into
 // groups; a group spread over several nodes gathers on the node that holds
 // most of its members (ties: the lowest node id, so the origin, where
@@ -41,6 +48,7 @@ struct ThreadWindow {
     int tid = 0;
     unsigned node = 0;
     std::vector<PageUse> pages;
+    std::uint64_t fault_ns = 0;  // mean DSM write-fault latency on its node in the window (0: unknown)
 };
 
 struct MoveDecision {
@@ -52,6 +60,8 @@ struct MoveDecision {
 
 struct SharingPolicyOptions {
     std::uint64_t min_shared_faults = 8;  // pair weight per window that counts as sharing
+    double min_stall = 0.5;               // and the fraction of the window it costs
+    std::uint64_t window_ns = 250'000'000;
     unsigned windows_needed = 2;          // consecutive windows of evidence before acting
     unsigned hold_windows = 8;            // a thread moves at most once per this many windows
     unsigned max_moves = 16;              // moves per thread in all
@@ -81,6 +91,24 @@ private:
     std::map<std::pair<int, int>, unsigned> streak_;  // (lower tid, higher tid)
     std::map<int, std::uint64_t> last_move_;           // window of the thread's last decided move
     std::map<int, unsigned> moves_;
+};
+
+// The mean of the samples since the last take(), from cumulative figures
+// (a DsmStats::LatencySummary's count and mean): one window's latency.
+class WindowMean {
+public:
+    std::uint64_t take(std::uint64_t count, std::uint64_t mean_ns) {
+        const long double sum = static_cast<long double>(count) * static_cast<long double>(mean_ns);
+        const std::uint64_t n = count > count_ ? count - count_ : 0;
+        const long double d = sum - sum_;
+        count_ = count;
+        sum_ = sum;
+        return n == 0 || d <= 0 ? 0 : static_cast<std::uint64_t>(d / static_cast<long double>(n));
+    }
+
+private:
+    std::uint64_t count_ = 0;
+    long double sum_ = 0;
 };
 
 // Pair weights of one window (exposed for tests): (lower tid, higher tid)
