@@ -58,7 +58,7 @@ def eps(name):
     m = re.search(r"events per second:\s*([0-9.]+)", open(f"{work}/{name}.out").read())
     return float(m.group(1))
 def steps(name):
-    return int(re.search(r"\(([0-9]+) steps\)", open(f"{work}/{name}.out").read()).group(1))
+    return int(re.search(r"share_one_page: ([0-9]+) steps", open(f"{work}/{name}.err").read()).group(1))
 def rep(name):
     return json.load(open(f"{work}/{name}.json"))
 def hot_inv(name):

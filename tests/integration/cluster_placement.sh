@@ -15,7 +15,7 @@
 skip_in_native_mode "multi-host runs"
 it_setup
 case "$1" in
-share) prog="$(gp share_one_page "$2")"; export SHARE_SECONDS=4 ;;
+share) prog="$(gp share_one_page "$2")"; export SHARE_SECONDS=6 ;;
 independent) prog="$(gp independent_workers "$2")"; export INDEP_SECONDS=3 ;;
 migrate) prog="$(gp migrate_state "$2")"; export MIGRATE_SECONDS=3 SPANVM_MIGRATE_CYCLE=1 ;;
 *) fail "unknown case $1" ;;

@@ -46,12 +46,12 @@ SCENARIO("threads that write one page gather on one node, after two windows of e
 }
 
 SCENARIO("sharing that costs little time does not gather threads") {
-    // 40 shared faults per 250 ms window: at 1 ms each the pair stalls 16%
-    // of the time (stay spread); at 5 ms, 80% (gather).
+    // 40 shared faults per 250 ms window: at 0.1 ms each the pair stalls
+    // 1.6% of the time (stay spread); at 5 ms, 80% (gather).
     auto w = all_write({1, 2}, {0, 1}, 7, 40);
     WHEN("the faults are cheap") {
         SharingPolicy p;
-        for (auto& t : w) t.fault_ns = 1'000'000;
+        for (auto& t : w) t.fault_ns = 100'000;
         for (int i = 0; i < 6; ++i) CHECK(p.decide(w).empty());
     }
     WHEN("they cost most of the window") {
@@ -100,7 +100,7 @@ SCENARIO("evidence must come in consecutive windows") {
         CHECK(p.decide(quiet).empty());
     }
     WHEN("sharing falls below the threshold") {
-        const auto weak = all_write({1, 2}, {0, 1}, 3, 7);
+        const auto weak = all_write({1, 2}, {0, 1}, 3, 1);
         CHECK(p.decide(weak).empty());
         CHECK(p.decide(weak).empty());
         CHECK(p.decide(weak).empty());
