@@ -7,7 +7,8 @@
 #   native    the program with T = C threads, pinned to C CPUs;
 #   one_host  spanvm on one host (`--host-cpus C`) with H*C threads;
 #   hosts     spanvm on H hosts (`--local-hosts H --host-cpus C`, default
-#             placement) with H*C threads: the speedup is native / hosts;
+#             placement, or BENCH_SCALING_PLACE) with H*C threads: the
+#             speedup is native / hosts;
 #   origin    the same with `--place origin` (every thread at the origin):
 #             one_host / origin is the DSM tax (1.0 = no tax);
 #   wide      the program natively with H*C threads on all H*C CPUs: native /
@@ -34,7 +35,8 @@
 # Knobs: SPANVM, BENCH_OUT, BENCH_HOSTS [2], BENCH_CORES [nproc / BENCH_HOSTS],
 # BENCH_SCALING_RUNS [3] (runs per cell; the median is reported),
 # BENCH_SCALING_CPU_ITERS [600000000], BENCH_SCALING_EVENTS [2000],
-# BENCH_SCALING_MIB [8], BENCH_SCALING_XZ_MIB [2], BENCH_SCALING_WORKLOADS
+# BENCH_SCALING_MIB [8], BENCH_SCALING_XZ_MIB [2], BENCH_SCALING_PLACE [spanvm's
+# default, auto] (the hosts runs' --place), BENCH_SCALING_WORKLOADS
 # ["cpu_bound sysbench xz pigz zstd"], BENCH_PLOT [1] (0: JSON only, no gnuplot
 # needed). A quick check of the script:
 # BENCH_SCALING_RUNS=1 BENCH_SCALING_CPU_ITERS=10000000 BENCH_SCALING_EVENTS=100
@@ -139,7 +141,7 @@ for w in $WORKLOADS; do
         timed "$w" native "$r" taskset -c "$NATIVE_CPUS" "${ncmd[@]}"
         timed "$w" wide "$r" taskset -c "$WIDE_CPUS" "${scmd[@]}"
         timed "$w" one_host "$r" "$SPANVM" run ${BENCH_SCALING_MEM:+--mem "$BENCH_SCALING_MEM"} --host-cpus "$C" -- "${scmd[@]}"
-        timed "$w" hosts "$r" "$SPANVM" run ${BENCH_SCALING_MEM:+--mem "$BENCH_SCALING_MEM"} --local-hosts "$H" --host-cpus "$C" --json "$WORK/$w.hosts.$r.json" -- "${scmd[@]}"
+        timed "$w" hosts "$r" "$SPANVM" run ${BENCH_SCALING_MEM:+--mem "$BENCH_SCALING_MEM"} --local-hosts "$H" --host-cpus "$C" ${BENCH_SCALING_PLACE:+--place "$BENCH_SCALING_PLACE"} --json "$WORK/$w.hosts.$r.json" -- "${scmd[@]}"
         timed "$w" origin "$r" "$SPANVM" run ${BENCH_SCALING_MEM:+--mem "$BENCH_SCALING_MEM"} --local-hosts "$H" --host-cpus "$C" --place origin \
             --json "$WORK/$w.origin.$r.json" -- "${scmd[@]}"
         case $w in

@@ -84,7 +84,7 @@ start_netns3() {
     [ "$(id -u)" = 0 ] || { echo "SKIP [$IT_NAME]: network namespaces need root" >&3; exit 77; }
     command -v ip >/dev/null || fail "ip (iproute2) is not installed"
     command -v nsenter >/dev/null || fail "nsenter (util-linux) is not installed"
-    "$SPANVM" run --local-hosts 3 --netns -- "$sb" cpu --threads=4 --time=60 run >out 2>err &
+    "$SPANVM" run --local-hosts 3 --netns --place round-robin -- "$sb" cpu --threads=4 --time=60 run >out 2>err &
     origin=$!
     # A failed assertion must not leave the run behind (its nodes die with it).
     trap 'kill -9 "$origin" 2>/dev/null || true; cd /; rm -rf "$IT_TMP"' EXIT
@@ -104,7 +104,7 @@ in_origin_ns() { nsenter --net="/proc/$origin/ns/net" "$@"; }
 
 case "$1" in
 kill_node)
-    "$SPANVM" run --local-hosts 2 -- "${long[@]}" >out 2>err &
+    "$SPANVM" run --local-hosts 2 --place round-robin -- "${long[@]}" >out 2>err &
     origin=$!
     settle 4
     node="$(pgrep -P "$origin" | head -n 1)"

@@ -13,7 +13,8 @@ skip_in_native_mode "multi-host runs"
 it_setup
 prog="$(gp "$1" "$2")"
 hosts="$3"
-opts=(--local-hosts "$hosts" --stats --json tables.json)
+# Threads on every node is what it checks: round-robin, no migration.
+opts=(--local-hosts "$hosts" --place round-robin --stats --json tables.json)
 if [ "${4:-}" = netns ]; then
     [ "$(id -u)" = 0 ] || { echo "SKIP [$IT_NAME]: network namespaces need root" >&3; exit 77; }
     command -v ip >/dev/null || fail "ip (iproute2) is not installed"

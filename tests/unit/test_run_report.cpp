@@ -38,6 +38,7 @@ RunReport sample(bool cluster) {
     remote.read_faults = 4;
     remote.write_faults = 1;
     remote.state = "running";
+    remote.migrations = 1;
     r.threads.push_back(remote);
     ThreadReport early = remote;  // on node 1, has not trapped yet
     early.tid = 102;
@@ -52,6 +53,8 @@ RunReport sample(bool cluster) {
         c.machines = {m0, m1};
         c.has_hot_pages = true;
         for (std::uint64_t i = 0; i < 10; ++i) c.hot_pages.push_back({0x200000 + i * 4096, 9 - i, 1, 2, 4096});
+        c.placement = "auto";
+        c.migrations.push_back({101, 0, 1, 1.5, 61500, "shares pages with threads 101,102"});
         r.cluster = c;
     }
     return r;
@@ -65,9 +68,9 @@ SCENARIO("the --stats text of a run") {
         THEN("the platform line, the thread table header and one line per thread") {
             CHECK(t.rfind("spanvm: platform native (no /dev/kvm)\nspanvm: thread table (pid 100, 3 vCPUs created)\n", 0) == 0);
             CHECK(t.find("     tid node  vcpu host-tid executor sys-local   sys-fwd exits-sys exits-exc exits-oth   "
-                         "rd-flt   wr-flt state   \n") != std::string::npos);
+                         "rd-flt   wr-flt state    moves\n") != std::string::npos);
             CHECK(t.find("     100    0     0     5000        -        12         0        12         0         0        "
-                         "0        0 exited  \n") != std::string::npos);
+                         "0        0 exited       0\n") != std::string::npos);
             CHECK(t.find("machine table") == std::string::npos);
             CHECK(t.find("hot pages") == std::string::npos);
         }
@@ -109,7 +112,8 @@ SCENARIO("the --json document of a run") {
             CHECK(j.size() == 4);
             REQUIRE(j["threads"].size() == 3);
             const auto& t0 = j["threads"][0];
-            CHECK(t0.size() == 12);
+            CHECK(t0.size() == 13);
+            CHECK(t0["migrations"] == 0);
             CHECK_FALSE(t0.contains("executor_tid"));
             CHECK(t0["host_tid"] == 5000);
             CHECK(t0["state"] == "exited");
@@ -141,6 +145,13 @@ SCENARIO("the --json document of a run") {
             REQUIRE(j["hot_pages"].size() == 10);
             CHECK(j["hot_pages"][0] == nlohmann::json{{"guest_address", 0x200000}, {"read_faults", 9},
                                                       {"write_faults", 1}, {"invalidations", 2}, {"bytes_sent", 4096}});
+        }
+        THEN("the placement and each migration with its reason; the thread row counts its moves") {
+            CHECK(j["placement"] == "auto");
+            REQUIRE(j["migrations"].size() == 1);
+            CHECK(j["migrations"][0] == nlohmann::json{{"tid", 101}, {"from", 0}, {"to", 1}, {"at_s", 1.5},
+                                                       {"cost_us", 61.5}, {"reason", "shares pages with threads 101,102"}});
+            CHECK(j["threads"][1]["migrations"] == 1);
         }
     }
     GIVEN("a string that is not UTF-8") {

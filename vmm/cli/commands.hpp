@@ -21,7 +21,7 @@ struct RunOptions {
     std::string cluster_file;
     unsigned local_hosts = 0;
     bool netns = false;
-    std::string place = "round-robin";
+    std::string place = "auto";
     unsigned host_cpus = 0;  // --host-cpus C: pin each host to C CPUs of its own; 0: no pinning
     std::string json;  // --json FILE
     KeyOptions keys;   // --key-file, --encrypt (--local-hosts makes its own key)

@@ -263,7 +263,7 @@ int main(int argc, char** argv) {
         ->check(CLI::Number)
         ->check(CLI::Range(1, 1024));
     run_cmd->add_option("--json", run.json, "write the thread, machine and hot-page tables as JSON at exit");
-    run_cmd->add_option("--place", run.place, "thread placement: round-robin (default) | origin | pack");
+    run_cmd->add_option("--place", run.place, "thread placement: auto (default: round-robin, then threads that share pages migrate to one node) | round-robin | origin | pack");
     run_cmd->add_option("--key-file", run.keys.key_file, "cluster key file (overrides the cluster file's key_file)");
     run_cmd->add_flag("--encrypt", run.keys.encrypt, "encrypt all traffic between the hosts (AES-256-GCM)");
     bool run_version = false;

@@ -15,6 +15,8 @@
 //                              right before its Bye on the same connection
 //   Abort     origin -> node   the origin is ending on a failure: `reason`
 //                              (which names the failed node); print it, exit
+//   Sharing   node -> origin   one placement window of the node's threads'
+//                              faults per page (sharing_messages.hpp)
 //
 // Trap and Resume travel on the thread's own SyscallChannel
 // (syscall_channel.hpp), the others through the ControlChannel.
@@ -46,7 +48,7 @@ inline constexpr std::uint16_t kByeType = 0x0205;
 inline constexpr std::uint16_t kStatsType = 0x0206;
 inline constexpr std::uint16_t kAbortType = 0x0207;
 inline constexpr std::uint16_t kClusterTypeFirst = kSpawnType;
-inline constexpr std::uint16_t kClusterTypeLast = kAbortType;
+inline constexpr std::uint16_t kClusterTypeLast = 0x0208;  // kSharingType (sharing_messages.hpp)
 
 struct ThreadState {
     platform::Regs regs;

@@ -11,6 +11,7 @@
 #include "vmm/base/log.hpp"
 #include "vmm/cluster/arg_capture.hpp"
 #include "vmm/cluster/build_identity.hpp"
+#include "vmm/cluster/sharing_messages.hpp"
 #include "vmm/cluster/syscall_channel.hpp"
 #include "vmm/memory/layout.hpp"
 
@@ -46,7 +47,7 @@ int NodeRunner::serve() {
     o.external_base = mem.host_base() + memory::layout::kUserBase;
     o.version_salt = cluster_version_salt(mem.size());
     o.router = &channel_.router();
-    o.fault_observer = [this](std::int32_t tid, bool write) { faults_.record(tid, write); };
+    o.fault_observer = [this](std::int32_t tid, std::uint64_t page, bool write) { faults_.record(tid, page, write); };
     auto e = dsm::DsmEngine::create(std::move(o));
     if (!e) {
         log::error("node {}: {}", opts_.self, e.error().message);
@@ -60,6 +61,7 @@ int NodeRunner::serve() {
         return 125;
     }
     log::info("node {} ({} platform): joined; serving the origin's program", opts_.self, platform_->name());
+    std::thread([this] { sharing_loop(); }).detach();
     std::unique_lock lk(mu_);
     done_cv_.wait(lk, [&] { return done_; });
     lk.unlock();
@@ -89,7 +91,8 @@ void NodeRunner::on_cluster_message(unsigned from, std::uint16_t type, net::Byte
             auto it = threads_.find(m->tid);
             if (it == threads_.end()) return;
             it->second->kicked = true;
-            platform::Platform::kick_host_thread(it->second->host_tid.load());
+            // Not started yet: its loop sees `kicked` before it first runs.
+            if (const int h = it->second->host_tid.load()) platform::Platform::kick_host_thread(h);
             return;
         }
         case kAbortType: {
@@ -190,13 +193,21 @@ void NodeRunner::guest_loop(std::shared_ptr<Thread> t, std::unique_ptr<platform:
     };
     if (auto r = v->attach_thread(); !r) fail(r.error().message);
     if (auto r = v->set_initial_state(m.state.regs, m.state.fs_base, m.state.gs_base); !r) fail(r.error().message);
+    // A migrating thread brings its FPU/AVX image; a new thread starts fresh.
+    if (!m.state.fpu.empty())
+        if (auto r = v->restore_fpu(m.state.fpu); !r) fail("FPU image in the Spawn: " + r.error().message);
     auto& mem = platform_->memory();
     const std::span<const std::uint8_t> ram(mem.host_base(), mem.size());
     uint64_t fs = m.state.fs_base, gs = m.state.gs_base;
     std::uint64_t local_calls = 0;
     for (;;) {
-        platform::VcpuExit e = v->run();
-        if (e.kind == platform::VcpuExit::Kind::interrupted && !t->kicked.exchange(false)) continue;
+        platform::VcpuExit e;
+        if (t->kicked.exchange(false)) {
+            e.kind = platform::VcpuExit::Kind::interrupted;  // kicked before it ran (or between runs)
+        } else {
+            e = v->run();
+            if (e.kind == platform::VcpuExit::Kind::interrupted && !t->kicked.exchange(false)) continue;
+        }
         if (e.kind == platform::VcpuExit::Kind::syscall) {
             // Calls that concern only the caller run here (ARCHITECTURE.md
             // names them and why that is safe); a pending signal still
@@ -246,19 +257,21 @@ void NodeRunner::guest_loop(std::shared_ptr<Thread> t, std::unique_ptr<platform:
             r = std::move(*d);
             break;
         }
-        if (r.exit) {
-            std::lock_guard lk(mu_);
-            threads_.erase(t->tid);
-            vcpu_pool_.push_back(std::move(v));
-            return;
-        }
         // A call's output handled here (read into a buffer on this node):
-        // stored through the coherent mapping before the thread continues.
+        // stored through the coherent mapping before the thread continues,
+        // or before it leaves (a migration right after the call).
         for (const auto& g : r.writes) {
             if (g.gva < memory::layout::kUserBase || g.gva > mem.size() || g.bytes.size() > mem.size() - g.gva)
                 fail(fmt::format("guest write [{:#x}, +{:#x}) from the origin is outside guest RAM", g.gva,
                                  g.bytes.size()));
             std::memcpy(mem.host_base() + g.gva, g.bytes.data(), g.bytes.size());
+        }
+        if (r.exit) {
+            v->detach_thread();
+            std::lock_guard lk(mu_);
+            if (auto it = threads_.find(t->tid); it != threads_.end() && it->second == t) threads_.erase(it);
+            vcpu_pool_.push_back(std::move(v));
+            return;
         }
         v->regs() = r.state.regs;
         v->mark_regs_dirty();
@@ -272,6 +285,32 @@ void NodeRunner::guest_loop(std::shared_ptr<Thread> t, std::unique_ptr<platform:
         }
         if (!r.state.fpu.empty())
             if (auto s = v->restore_fpu(r.state.fpu); !s) fail("FPU image from the origin: " + s.error().message);
+    }
+}
+
+void NodeRunner::sharing_loop() {
+    WindowMean latency;
+    for (;;) {
+        {
+            std::unique_lock lk(mu_);
+            if (done_cv_.wait_for(lk, std::chrono::milliseconds(250), [&] { return done_; })) return;
+        }
+        const auto lat = engine_->stats().latency(dsm::DsmStats::Latency::write_fault);
+        const std::uint64_t fault_ns = latency.take(lat.count, lat.mean_ns);
+        auto w = faults_.take_window(kMaxSharingPages);
+        if (w.empty()) continue;
+        SharingMsg m;
+        m.fault_ns = fault_ns;
+        {
+            std::lock_guard lk(mu_);
+            for (const auto& [tid, t] : threads_) {
+                auto it = w.find(t->host_tid.load());
+                if (it == w.end() || it->second.empty()) continue;
+                m.threads.push_back({tid, std::move(it->second)});
+                if (m.threads.size() >= kMaxSharingThreads) break;
+            }
+        }
+        if (!m.threads.empty()) (void)channel_.send(0, kSharingType, encode(m));
     }
 }
 

@@ -70,6 +70,9 @@ private:
     void start_timekeeper(std::uint64_t vvar_gva);  // guest threads, before their first run
     std::unique_ptr<platform::Vcpu> take_vcpu(int tid);
     void guest_loop(std::shared_ptr<Thread> t, std::unique_ptr<platform::Vcpu> v, SpawnMsg m);
+    // Once per placement window until the program ends: this node's
+    // threads' faults per page to the origin (Sharing), when there are any.
+    void sharing_loop();
 
     NodeOptions opts_;
     ClusterFailure failure_;

@@ -2,11 +2,13 @@
 
 #include <fmt/format.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 
 #include "net/wire_reader.hpp"
 #include "vmm/base/log.hpp"
+#include "vmm/cluster/sharing_messages.hpp"
 #include "vmm/memory/layout.hpp"
 
 namespace spanvm::cluster {
@@ -18,7 +20,110 @@ OriginCluster::OriginCluster(net::ClusterConfig config, PlacePolicy policy)
       placement_(policy, std::vector<unsigned>(config_.size(), 1)),
       node_stats_(config_.size()) {}
 
-OriginCluster::~OriginCluster() = default;
+OriginCluster::~OriginCluster() {
+    {
+        std::lock_guard lk(sharing_mu_);
+        stop_placer_ = true;
+    }
+    sharing_cv_.notify_all();
+    if (placer_.joinable()) placer_.join();
+}
+
+namespace {
+// One placement window. Long enough for a contended page to fault a few
+// dozen times, short enough that two windows of evidence cost half a second.
+constexpr std::chrono::milliseconds kPlacementWindow{250};
+}  // namespace
+
+void OriginCluster::start_placement(process::ThreadMover& m) {
+    if (placement_.policy() != PlacePolicy::automatic || placer_.joinable()) return;
+    mover_ = &m;
+    const char* cyc = std::getenv("SPANVM_MIGRATE_CYCLE");
+    cycle_test_ = cyc && std::string(cyc) == "1";
+    placer_ = std::thread([this] { placement_loop(); });
+}
+
+void OriginCluster::placement_loop() {
+    std::unique_lock lk(sharing_mu_);
+    for (;;) {
+        if (sharing_cv_.wait_for(lk, kPlacementWindow, [&] { return stop_placer_; })) return;
+        if (shut_) return;
+        lk.unlock();
+        placement_window();
+        lk.lock();
+    }
+}
+
+void OriginCluster::placement_window() {
+    // The origin's own threads from its fault observer (keyed by host
+    // thread), the others from their nodes' Sharing messages (by tid; a
+    // report from a node the thread has left is stale and dropped).
+    auto local = faults_.take_window(kMaxSharingPages);
+    const auto lat = engine_->stats().latency(dsm::DsmStats::Latency::write_fault);
+    const std::uint64_t origin_ns = fault_latency_.take(lat.count, lat.mean_ns);
+    std::map<int, std::pair<unsigned, std::vector<PageUse>>> remote;
+    std::map<unsigned, std::uint64_t> node_ns;
+    {
+        std::lock_guard lk(sharing_mu_);
+        remote.swap(node_windows_);
+        node_ns = node_fault_ns_;
+    }
+    std::vector<ThreadWindow> window;
+    for (const auto& t : mover_->live_threads()) {
+        ThreadWindow w{t.tid, t.node, {}, t.node == 0 ? origin_ns : node_ns[t.node]};
+        if (t.node == 0) {
+            if (auto it = local.find(t.host_tid); it != local.end()) w.pages = std::move(it->second);
+        } else if (auto it = remote.find(t.tid); it != remote.end() && it->second.first == t.node) {
+            w.pages = std::move(it->second.second);
+        }
+        window.push_back(std::move(w));
+    }
+    if (log::enabled(log::Level::info))  // -v: the evidence behind each decision
+        for (const auto& [pair, wt] : sharing_weights(window, 64))
+            log::info("placement: threads {} and {} share {} faults; write-fault latency {} / {} us", pair.first,
+                       pair.second, wt, origin_ns / 1000, node_ns.empty() ? 0 : node_ns.begin()->second / 1000);
+    std::vector<MoveDecision> moves;
+    if (cycle_test_) {
+        // Test hook (SPANVM_MIGRATE_CYCLE=1): every live thread moves to the
+        // next node each window, to exercise the mechanism, not the policy.
+        for (const auto& t : window)
+            moves.push_back({t.tid, t.node, static_cast<unsigned>((t.node + 1) % config_.size()),
+                             "SPANVM_MIGRATE_CYCLE: every thread moves each window"});
+    } else {
+        moves = sharing_.decide(window);
+    }
+    for (auto& m : moves) {
+        {
+            std::lock_guard lk(sharing_mu_);
+            move_reasons_[m.tid] = m.reason;
+        }
+        if (!mover_->request_move(m.tid, m.to)) {
+            std::lock_guard lk(sharing_mu_);
+            move_reasons_.erase(m.tid);
+        }
+    }
+}
+
+void OriginCluster::thread_moved(int tid, unsigned from, unsigned to, std::uint64_t ns) {
+    {
+        std::lock_guard lk(place_mu_);
+        placement_.moved(from, to);
+    }
+    report::MigrationReport r;
+    r.tid = tid;
+    r.from = from;
+    r.to = to;
+    r.cost_ns = ns;
+    r.at_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+    std::lock_guard lk(sharing_mu_);
+    if (auto it = move_reasons_.find(tid); it != move_reasons_.end()) {
+        r.reason = std::move(it->second);
+        move_reasons_.erase(it);
+    } else {
+        r.reason = "requested";
+    }
+    migrations_.push_back(std::move(r));
+}
 
 Result<void> OriginCluster::attach_memory(memory::GuestMemory& mem) {
     dsm::DsmEngineOptions o;
@@ -30,7 +135,7 @@ Result<void> OriginCluster::attach_memory(memory::GuestMemory& mem) {
     ram_base_ = mem.host_base();
     o.version_salt = cluster_version_salt(mem.size());
     o.router = &channel_.router();
-    o.fault_observer = [this](std::int32_t tid, bool write) { faults_.record(tid, write); };
+    o.fault_observer = [this](std::int32_t tid, std::uint64_t page, bool write) { faults_.record(tid, page, write); };
     auto e = dsm::DsmEngine::create(std::move(o));
     if (!e) return e.error();
     engine_ = std::move(*e);
@@ -126,9 +231,9 @@ void OriginCluster::register_thread(int tid, RemoteVcpu* v) {
     threads_[tid] = v;
 }
 
-void OriginCluster::unregister_thread(int tid) {
+void OriginCluster::unregister_thread(int tid, RemoteVcpu* v) {
     std::lock_guard lk(threads_mu_);
-    threads_.erase(tid);
+    if (auto it = threads_.find(tid); it != threads_.end() && it->second == v) threads_.erase(it);
 }
 
 void OriginCluster::kick(unsigned node, int tid) {
@@ -144,6 +249,20 @@ void OriginCluster::on_cluster_message(unsigned from, std::uint16_t type, net::B
         node_stats_.at(from) = *st;
         return;
     }
+    if (type == kSharingType) {
+        auto m = decode_sharing(payload);
+        if (!m) failure_.fail(fmt::format("{}: bad Sharing message: {}", config_.describe(who), m.error().message));
+        if (placement_.policy() != PlacePolicy::automatic) return;
+        std::lock_guard lk(sharing_mu_);
+        node_fault_ns_[from] = m->fault_ns;
+        for (auto& t : m->threads) {
+            auto& [node, pages] = node_windows_[t.tid];
+            if (node != from) pages.clear();
+            node = from;
+            pages.insert(pages.end(), t.pages.begin(), t.pages.end());
+        }
+        return;
+    }
     if (type == kByeType) {
         {
             std::lock_guard lk(bye_mu_);
@@ -157,6 +276,11 @@ void OriginCluster::on_cluster_message(unsigned from, std::uint16_t type, net::B
 
 void OriginCluster::shutdown(int status) {
     if (!engine_ || shut_.exchange(true)) return;
+    {
+        std::lock_guard lk(sharing_mu_);
+        stop_placer_ = true;  // no move starts after this
+    }
+    sharing_cv_.notify_all();
     // From here a node leaving is the end of the program, not a failure.
     channel_.expect_peers_closing();
     const auto n = config_.size();
@@ -196,6 +320,11 @@ report::ClusterReport OriginCluster::report(std::size_t top_pages) {
                                               s->remote_fetches};
         m.state = k == 0 ? "origin" : shut_ ? "stopped" : "up";
         out.machines.push_back(std::move(m));
+    }
+    out.placement = place_policy_name(placement_.policy());
+    {
+        std::lock_guard lk(sharing_mu_);
+        out.migrations = migrations_;
     }
     out.has_hot_pages = engine_ != nullptr;
     if (engine_)

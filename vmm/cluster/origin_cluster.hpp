@@ -15,19 +15,26 @@
 // the ControlChannel); the ChannelListener's thread hands channels to
 // executors (on_channel); executors call send(), channel_lost() and
 // register/unregister_thread(); any guest thread may call kick() and
-// shutdown(). Lock order: threads_mu_ -> RemoteVcpu::mu_; bye_mu_ and
-// place_mu_ are leaves.
+// shutdown(). Lock order: threads_mu_ -> RemoteVcpu::mu_; bye_mu_,
+// place_mu_ and sharing_mu_ are leaves. Under `--place auto` a placement
+// thread (placement_loop) wakes once per window, reads the faults per page
+// (the origin's own threads from faults_, the nodes' from their Sharing
+// messages), asks the SharingPolicy and hands its moves to the Process's
+// ThreadMover; the moving threads report back through thread_moved().
 //
 // Failure: a lost node, a broken syscall channel or a bad cluster message
 // ends the program through failure_ (ClusterFailure); the DSM's own faults
 // through the engine's UffdRegion::fail_all, whose fatal hook tells the
 // nodes the same way.
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
+#include <thread>
 #include <vector>
 
 #include "net/cluster_config.hpp"
@@ -37,6 +44,7 @@
 #include "vmm/cluster/control_channel.hpp"
 #include "vmm/cluster/placement.hpp"
 #include "vmm/cluster/remote_vcpu.hpp"
+#include "vmm/cluster/sharing_policy.hpp"
 #include "vmm/cluster/syscall_channel.hpp"
 #include "vmm/cluster/thread_faults.hpp"
 #include "vmm/dsm/dsm_engine.hpp"
@@ -60,6 +68,8 @@ public:
     void kick(unsigned node, int tid) override;
     void shutdown(int status) override;
     std::pair<std::uint64_t, std::uint64_t> thread_faults(int host_tid) override;
+    void start_placement(process::ThreadMover& m) override;
+    void thread_moved(int tid, unsigned from, unsigned to, std::uint64_t ns) override;
 
     // The machine table and the top `top_pages` hot pages of guest RAM, for
     // the run report (the CLI asks after the Process has shut the nodes
@@ -68,7 +78,7 @@ public:
 
     Result<void> send(unsigned node, std::uint16_t type, const net::Bytes& payload) override;
     void register_thread(int tid, RemoteVcpu* v) override;
-    void unregister_thread(int tid) override;
+    void unregister_thread(int tid, RemoteVcpu* v) override;
     // Where nodes connect a thread's SyscallChannel (sent in Spawn).
     std::uint16_t channel_port() const override;
     std::uint64_t channel_cookie() const override;
@@ -82,6 +92,10 @@ private:
     // Counters of node k for the tables: the origin's own, a node's last
     // Stats message, or nullopt if that node has sent none.
     std::optional<NodeStatsMsg> node_stats(std::size_t k);
+    // `--place auto`: once per window, the threads' faults per page into the
+    // SharingPolicy, and its moves to the ThreadMover.
+    void placement_loop();
+    void placement_window();
 
     net::ClusterConfig config_;
     ClusterFailure failure_;
@@ -100,6 +114,22 @@ private:
     std::size_t byes_ = 0;
     std::vector<std::optional<NodeStatsMsg>> node_stats_;  // guarded by bye_mu_; by node id
     std::atomic<bool> shut_{false};
+
+    // `--place auto` (sharing_mu_ is a leaf; the placement thread calls the
+    // ThreadMover without holding it).
+    const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+    process::ThreadMover* mover_ = nullptr;
+    bool cycle_test_ = false;  // SPANVM_MIGRATE_CYCLE=1: move every thread each window (tests)
+    SharingPolicy sharing_;  // the placement thread's only
+    std::mutex sharing_mu_;
+    std::condition_variable sharing_cv_;
+    bool stop_placer_ = false;
+    std::map<int, std::pair<unsigned, std::vector<PageUse>>> node_windows_;  // tid -> (node, pages)
+    std::map<unsigned, std::uint64_t> node_fault_ns_;  // node -> its last window's write-fault latency
+    WindowMean fault_latency_;                         // the origin's own (placement thread)
+    std::map<int, std::string> move_reasons_;  // decided, not yet done
+    std::vector<report::MigrationReport> migrations_;
+    std::thread placer_;
 };
 
 }  // namespace spanvm::cluster

@@ -5,14 +5,16 @@
 namespace spanvm::cluster {
 
 Result<PlacePolicy> parse_place_policy(const std::string& s) {
+    if (s == "auto") return PlacePolicy::automatic;
     if (s == "round-robin") return PlacePolicy::round_robin;
     if (s == "origin") return PlacePolicy::origin;
     if (s == "pack") return PlacePolicy::pack;
-    return make_error(EINVAL, "unknown placement '{}' (expected round-robin, origin or pack)", s);
+    return make_error(EINVAL, "unknown placement '{}' (expected auto, round-robin, origin or pack)", s);
 }
 
 const char* place_policy_name(PlacePolicy p) {
     switch (p) {
+        case PlacePolicy::automatic: return "auto";
         case PlacePolicy::round_robin: return "round-robin";
         case PlacePolicy::origin: return "origin";
         case PlacePolicy::pack: return "pack";
@@ -32,7 +34,7 @@ unsigned Placement::place() {
     if (!placed_main_) {
         placed_main_ = true;  // the main thread starts where the program did
         next_ = 1 % n;
-    } else if (policy_ == PlacePolicy::round_robin) {
+    } else if (policy_ == PlacePolicy::round_robin || policy_ == PlacePolicy::automatic) {
         node = next_;
         next_ = (next_ + 1) % n;
     } else if (policy_ == PlacePolicy::pack) {
@@ -49,6 +51,12 @@ unsigned Placement::place() {
 
 void Placement::thread_gone(unsigned node) {
     if (node < live_.size() && live_[node] > 0) --live_[node];
+}
+
+void Placement::moved(unsigned from, unsigned to) {
+    if (to >= live_.size()) return;
+    thread_gone(from);
+    ++live_[to];
 }
 
 }  // namespace spanvm::cluster

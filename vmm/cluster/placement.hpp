@@ -1,7 +1,10 @@
 #pragma once
 // Where a new guest thread runs (pure; `--place`):
+//   auto         round-robin to start, then threads migrate so that those
+//                that share pages gather on one node (sharing_policy.hpp;
+//                the default)
 //   round-robin  the main thread stays on the origin; each new thread goes
-//                to the next node in id order, wrapping around (default)
+//                to the next node in id order, wrapping around
 //   origin       every thread on the origin: the distributed code path with
 //                no remote thread, as a baseline
 //   pack         fill each node's CPUs before the next node (node 0 first)
@@ -14,7 +17,7 @@
 
 namespace spanvm::cluster {
 
-enum class PlacePolicy { round_robin, origin, pack };
+enum class PlacePolicy { automatic, round_robin, origin, pack };
 
 Result<PlacePolicy> parse_place_policy(const std::string& s);
 const char* place_policy_name(PlacePolicy p);
@@ -26,6 +29,9 @@ public:
     // The node for the next thread; the first call places the main thread.
     unsigned place();
     void thread_gone(unsigned node);
+    // A live thread migrated.
+    void moved(unsigned from, unsigned to);
+    PlacePolicy policy() const { return policy_; }
     unsigned live(unsigned node) const { return live_.at(node); }
     std::size_t nodes() const { return live_.size(); }
 

@@ -5,7 +5,7 @@
 namespace spanvm::cluster {
 
 RemoteVcpu::~RemoteVcpu() {
-    if (tid_) cluster_.unregister_thread(tid_);
+    if (tid_) cluster_.unregister_thread(tid_, this);
 }
 
 void RemoteVcpu::set_guest_tid(int tid) {
@@ -17,6 +17,8 @@ Result<void> RemoteVcpu::set_initial_state(const platform::Regs& regs, uint64_t 
     state_.regs = regs;
     state_.fs_base = fs_base;
     state_.gs_base = gs_base;
+    spawned_ = true;
+    fpu_dirty_ = false;  // an image set before this travels with the Spawn
     SpawnMsg m{tid_, cluster_.channel_port(), cluster_.channel_cookie(), cluster_.vdso_data(), state_};
     return cluster_.send(node_, kSpawnType, encode(m));
 }
@@ -52,6 +54,12 @@ Result<std::vector<uint8_t>> RemoteVcpu::save_fpu() {
 
 Result<void> RemoteVcpu::restore_fpu(std::span<const uint8_t> image) {
     if (image.size() < 512) return make_error(EINVAL, "FPU image shorter than 512 bytes");
+    if (!spawned_) {
+        // A migrating thread's image: it goes with the Spawn.
+        state_.fpu.assign(image.begin(), image.end());
+        fpu_valid_ = true;
+        return {};
+    }
     // The node's platform validates it when it loads it; a shorter (FXSAVE)
     // image replaces the legacy area of the current one.
     if (image.size() < state_.fpu.size() || state_.fpu.empty()) {

@@ -45,7 +45,9 @@ public:
     virtual ~ExecutorServices() = default;
     // Routes the thread's syscall channel to `v` once the node connects it.
     virtual void register_thread(int tid, RemoteVcpu* v) = 0;
-    virtual void unregister_thread(int tid) = 0;
+    // Drops the route of `tid` if it still leads to `v` (a migrated thread's
+    // new vCPU may already hold it).
+    virtual void unregister_thread(int tid, RemoteVcpu* v) = 0;
     // Sent in the thread's Spawn: where to connect its channel, and the
     // vDSO's node-local time page.
     virtual std::uint16_t channel_port() const = 0;
@@ -108,6 +110,7 @@ private:
     bool fpu_valid_ = false;        // state_.fpu is the thread's current image
     bool fpu_dirty_ = false;
     bool owes_resume_ = false;  // a Trap was taken and not yet answered
+    bool spawned_ = false;      // the Spawn went out (set_initial_state)
 
     std::mutex mu_;
     std::condition_variable cv_;

@@ -1,14 +1,21 @@
 #pragma once
-// DSM faults per host thread, for the thread table's read/write fault
-// columns. The DSM engine's fault thread records (fault_observer); table
-// printing and Traps read. At the origin an executor's faults (a forwarded
-// call touching guest memory) count for the remote thread it serves.
+// DSM faults per host thread: totals for the thread table's read/write
+// fault columns, and the current placement window's faults per page for
+// `--place auto` (sharing_policy.hpp). The DSM engine's fault thread
+// records (fault_observer); table printing and Traps read the totals, the
+// placement window's owner takes the window (take_window()). At the origin
+// an executor's faults (a forwarded call touching guest memory) count for
+// the remote thread it serves in the totals.
 //
-// Threads: record() from the fault thread, get() from any thread; mu_ is a
-// leaf held for one hash lookup.
+// Threads: record() from the fault thread, the rest from any thread; mu_ is
+// a leaf held for one hash lookup (or one window's hand-over).
+#include <algorithm>
 #include <cstdint>
 #include <mutex>
 #include <unordered_map>
+#include <vector>
+
+#include "vmm/cluster/sharing_policy.hpp"
 
 namespace spanvm::cluster {
 
@@ -19,20 +26,54 @@ struct FaultCounts {
 
 class ThreadFaults {
 public:
-    void record(std::int32_t host_tid, bool write) {
+    // Distinct pages kept per thread per window; faults on further pages
+    // count only in the totals.
+    static constexpr std::size_t kWindowPages = 1024;
+
+    void record(std::int32_t host_tid, std::uint64_t page, bool write) {
         std::lock_guard lk(mu_);
         auto& c = counts_[host_tid];
         ++(write ? c.write : c.read);
+        auto& w = window_[host_tid];
+        auto it = w.find(page);
+        if (it == w.end()) {
+            if (w.size() >= kWindowPages) return;
+            it = w.emplace(page, PageUse{page, 0, 0}).first;
+        }
+        ++(write ? it->second.writes : it->second.reads);
     }
     FaultCounts get(std::int32_t host_tid) const {
         std::lock_guard lk(mu_);
         auto it = counts_.find(host_tid);
         return it == counts_.end() ? FaultCounts{} : it->second;
     }
+    // The window so far, per host thread, each thread's `max_pages` most
+    // faulted pages (most first); starts a new window.
+    std::unordered_map<std::int32_t, std::vector<PageUse>> take_window(std::size_t max_pages) {
+        std::unordered_map<std::int32_t, std::unordered_map<std::uint64_t, PageUse>> w;
+        {
+            std::lock_guard lk(mu_);
+            w.swap(window_);
+        }
+        std::unordered_map<std::int32_t, std::vector<PageUse>> out;
+        for (auto& [tid, pages] : w) {
+            std::vector<PageUse> v;
+            v.reserve(pages.size());
+            for (auto& [page, use] : pages) v.push_back(use);
+            std::sort(v.begin(), v.end(), [](const PageUse& a, const PageUse& b) {
+                return a.reads + a.writes != b.reads + b.writes ? a.reads + a.writes > b.reads + b.writes
+                                                                : a.page < b.page;
+            });
+            if (v.size() > max_pages) v.resize(max_pages);
+            out.emplace(tid, std::move(v));
+        }
+        return out;
+    }
 
 private:
     mutable std::mutex mu_;
     std::unordered_map<std::int32_t, FaultCounts> counts_;
+    std::unordered_map<std::int32_t, std::unordered_map<std::uint64_t, PageUse>> window_;
 };
 
 }  // namespace spanvm::cluster

@@ -294,7 +294,7 @@ void DsmEngine::handle_fault(const UffdRegion::Fault& f) {
         return;
     }
     stats_->record_fault(f.page, write);
-    if (options_.fault_observer && f.tid != 0) options_.fault_observer(static_cast<std::int32_t>(f.tid), write);
+    if (options_.fault_observer && f.tid != 0) options_.fault_observer(static_cast<std::int32_t>(f.tid), f.page, write);
     Shard& sh = shard(f.page);
     bool first_touch_at_home = false;
     {

@@ -148,9 +148,9 @@ struct DsmEngineOptions {
     // Must outlive the engine. nullptr: the engine uses a router of its own.
     net::MessageRouter* router = nullptr;
     // Optional: told of every fault on the region with the faulting host
-    // thread (0 when the kernel cannot say); runs on the fault thread, so
-    // it must be short and must not touch the region.
-    std::function<void(std::int32_t host_tid, bool write)> fault_observer;
+    // thread (0 when the kernel cannot say) and the page index; runs on the
+    // fault thread, so it must be short and must not touch the region.
+    std::function<void(std::int32_t host_tid, std::uint64_t page, bool write)> fault_observer;
     // Memory policy (see "Zero-fill-ahead" and the fault thread above):
     // block of zero-fill-ahead in pages (0 = off, at most 512), whether it
     // also fills below the faulting page, and write-ahead on or off.

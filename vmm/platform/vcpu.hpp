@@ -51,6 +51,11 @@ public:
     virtual unsigned long id() const = 0;
 
     virtual Result<void> attach_thread() = 0;
+    // Unbinds it from the calling host thread, which goes on living without
+    // it (a thread migrated to another node): no kick reaches the vCPU
+    // through this thread any more, and the thread keeps no per-vCPU trap
+    // set-up (native: the vCPU's signal stack). Another thread may attach it.
+    virtual void detach_thread() {}
     // Full register state of a thread that has not run yet (or after exec).
     virtual Result<void> set_initial_state(const Regs& regs, uint64_t fs_base, uint64_t gs_base) = 0;
     virtual VcpuExit run() = 0;

@@ -381,7 +381,8 @@ int64_t Process::send_signal(GuestThread* self, int sig, int tid, SigInfoFields 
     if (fresh && kick && (!self || kick != &self->row())) {
         platform::Platform::kick_host_thread(kick->host_tid);
         futexes_.interrupt(kick->tid);
-        if (kick->node_id != 0 && cfg_.remote) cfg_.remote->kick(kick->node_id, kick->tid);
+        const unsigned at = kick->node_id.load();
+        if (at != 0 && cfg_.remote) cfg_.remote->kick(at, kick->tid);
     }
     return 0;
 }
@@ -392,7 +393,7 @@ void Process::thread_exited(ThreadRow& row, std::unique_ptr<platform::Vcpu> vcpu
         if (mem_.write(row.clear_child_tid, uint32_t{0})) futexes_.wake(row.clear_child_tid, 1, ~0u);
     }
     row.exit_code = code;
-    if (cfg_.remote) cfg_.remote->thread_gone(row.node_id);
+    if (cfg_.remote) cfg_.remote->thread_gone(row.node_id.load());
     if (link) {
         link->on_thread_exit();  // tells the remote node the thread ended
     } else {
@@ -402,9 +403,38 @@ void Process::thread_exited(ThreadRow& row, std::unique_ptr<platform::Vcpu> vcpu
     if (live_.fetch_sub(1) == 1) exit_process(code);  // the last thread: the process ends
 }
 
+void Process::pool_vcpu(std::unique_ptr<platform::Vcpu> v) {
+    std::lock_guard lk(vcpu_pool_mu_);
+    vcpu_pool_.push_back(std::move(v));
+}
+
+std::vector<LiveThread> Process::live_threads() {
+    std::vector<LiveThread> out;
+    for (ThreadRow* r : threads_.live_rows()) out.push_back({r->tid, r->host_tid, r->node_id.load()});
+    return out;
+}
+
+bool Process::request_move(int tid, unsigned node) {
+    ThreadRow* r = threads_.find_live(tid);
+    if (!r || exiting_) return false;
+    r->move_to.store(static_cast<int>(node));
+    // Out of the guest, so that it sees the request. A thread in a system
+    // call moves when the call returns: it is not kicked, so no host call
+    // of it fails with EINTR for this (a kick racing with its entry into a
+    // call can still cause one: see ARCHITECTURE.md, Migration).
+    const unsigned at = r->node_id.load();
+    if (at != 0) {
+        if (cfg_.remote) cfg_.remote->kick(at, tid);
+    } else if (r->state.load() == ThreadState::running && r->host_tid != 0) {
+        platform::Platform::kick_host_thread(r->host_tid);
+    }
+    return true;
+}
+
 void Process::run() {
     platform_->install_signal_handlers(
         install_host_fault_report(platform_->memory().host_base(), platform_->memory().size()));
+    if (cfg_.remote) cfg_.remote->start_placement(*this);
     int64_t tid = spawn_thread(initial_, 0);
     if (tid < 0) {
         log::error("cannot start the guest's main thread: {}", std::strerror(static_cast<int>(-tid)));

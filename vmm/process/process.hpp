@@ -76,7 +76,7 @@ class GuestThread;
 // realpath(3), or `p` unchanged when it cannot be resolved.
 std::string absolute_path(const std::string& p);
 
-class Process {
+class Process final : public ThreadMover {
 public:
     // Builds the VM and loads the program (and its interpreter); every
     // error here is a one-line message for the user. Error::code says whose
@@ -158,6 +158,15 @@ public:
     // any thread; the first caller wins, later callers block until the host
     // exits. Never throws.
     [[noreturn]] void exit_process(int status);
+    // Thread migration (GuestThread::migrate): a local vCPU for a thread
+    // arriving here (from the pool or new; null at the platform's limit),
+    // and back to the pool for one leaving.
+    std::unique_ptr<platform::Vcpu> take_local_vcpu() { return take_vcpu(); }
+    void pool_vcpu(std::unique_ptr<platform::Vcpu> v);
+    // --- ThreadMover (for the remote threads' placement) ---
+    std::vector<LiveThread> live_threads() override;
+    bool request_move(int tid, unsigned node) override;
+
     // Logs "unsupported syscall" once per number.
     void report_unsupported(uint64_t nr);
     void report_unsupported_feature(const std::string& what);

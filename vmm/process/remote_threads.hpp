@@ -24,10 +24,15 @@
 //    report). Other guest threads are not stopped first: until the host
 //    process exits they may still call discard(), kick(), place_thread()
 //    and the rest, so every method stays safe after shutdown().
+//  * start_placement() once, from Process::run before the main thread
+//    starts; from then on the remote side may call the ThreadMover from its
+//    own thread until the host process exits. thread_moved() is called by
+//    the moving thread's host thread once its move is done.
 //  * None of these throws.
 #include <cstdint>
 #include <memory>
 #include <utility>
+#include <vector>
 
 #include "vmm/base/result.hpp"
 #include "vmm/memory/arg_memory.hpp"
@@ -65,6 +70,27 @@ public:
     virtual void syscall_returned() = 0;
 };
 
+// One live guest thread, for whoever places threads (`--place auto`).
+struct LiveThread {
+    int tid = 0;
+    int host_tid = 0;  // the origin's host thread: the thread itself on node 0, else its executor
+    unsigned node = 0;
+};
+
+// What the process offers whoever places its threads: the live threads,
+// and a way to move one. Implemented by Process; thread-safe.
+class ThreadMover {
+public:
+    virtual ~ThreadMover() = default;
+    virtual std::vector<LiveThread> live_threads() = 0;
+    // Asks thread `tid` to move to `node` the next time it leaves the guest
+    // or returns from a system call, and makes a thread running guest code
+    // leave it. The move itself (GuestThread::migrate) carries registers,
+    // FS/GS base and the FPU image; signals and futex waits live at the
+    // origin and stay. False: no such live thread.
+    virtual bool request_move(int tid, unsigned node) = 0;
+};
+
 // The executor-side vCPU of a remote thread and its link. `link` is part of
 // the object `vcpu` owns (the cluster's RemoteVcpu implements both), so it
 // is valid exactly as long as `vcpu` is. Both null: no vCPU could be made.
@@ -90,13 +116,19 @@ public:
     virtual void thread_gone(unsigned node) = 0;
     // The executor's vCPU for a new thread on `node` != 0: run() returns
     // when the remote thread traps, and the next run() sends the result
-    // back.
+    // back. Also for a thread migrating there: restore_fpu() before
+    // set_initial_state() makes the image travel with the start.
     virtual RemoteThreadVcpu create_vcpu(unsigned node, unsigned long vcpu_id) = 0;
     // A signal is pending for `tid` on `node`: make it leave the guest.
     virtual void kick(unsigned node, int tid) = 0;
     // The program ended with `status`: every node stops its threads.
     // Returns when they have acknowledged or a short timeout passed.
     virtual void shutdown(int status) = 0;
+    // The process is about to start its main thread; `m` stays valid for
+    // the rest of the process (see the promises above).
+    virtual void start_placement(ThreadMover& m) = 0;
+    // Thread `tid` moved from node `from` to `to`; the move took `ns`.
+    virtual void thread_moved(int tid, unsigned from, unsigned to, std::uint64_t ns) = 0;
     // Remote-memory read and write faults taken here by host thread
     // `host_tid` (an executor serving a remote thread).
     virtual std::pair<std::uint64_t, std::uint64_t> thread_faults(int host_tid) = 0;

@@ -28,6 +28,7 @@ struct ThreadReport {
     std::uint64_t exits_other = 0;
     std::uint64_t read_faults = 0;   // DSM faults (distributed mode)
     std::uint64_t write_faults = 0;
+    std::uint64_t migrations = 0;  // moves between nodes (`--place auto`)
     std::string state;  // "running", "exited", ...
 };
 
@@ -61,8 +62,20 @@ struct HotPage {
     std::uint64_t bytes_sent = 0;
 };
 
+// One thread migration (`--place auto`), in the order they happened.
+struct MigrationReport {
+    int tid = 0;
+    unsigned from = 0;
+    unsigned to = 0;
+    double at_s = 0;           // seconds since the cluster started
+    std::uint64_t cost_ns = 0;  // the move itself, on the moving thread
+    std::string reason;
+};
+
 // The distributed mode's part of the report.
 struct ClusterReport {
+    std::string placement;  // --place policy
+    std::vector<MigrationReport> migrations;
     std::vector<MachineReport> machines;
     // Hottest first; false when the origin had no DSM to ask (no table).
     bool has_hot_pages = false;

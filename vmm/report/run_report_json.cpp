@@ -21,6 +21,7 @@ nlohmann::json thread_json(const ThreadReport& r) {
                         {"read_faults", r.read_faults},
                         {"write_faults", r.write_faults},
                         {"state", r.state}};
+    j["migrations"] = r.migrations;
     if (r.node != 0) j["executor_tid"] = r.host_tid;
     return j;
 }
@@ -63,6 +64,16 @@ std::string to_json_text(const RunReport& r) {
         for (const auto& p : r.cluster->hot_pages) pages.push_back(hot_page_json(p));
         j["machines"] = std::move(machines);
         j["hot_pages"] = std::move(pages);
+        nlohmann::json moves = nlohmann::json::array();
+        for (const auto& m : r.cluster->migrations)
+            moves.push_back({{"tid", m.tid},
+                             {"from", m.from},
+                             {"to", m.to},
+                             {"at_s", m.at_s},
+                             {"cost_us", static_cast<double>(m.cost_ns) / 1000.0},
+                             {"reason", m.reason}});
+        j["placement"] = r.cluster->placement;
+        j["migrations"] = std::move(moves);
     }
     // replace: a string that is not UTF-8 (a path, a host name) cannot make
     // the exit path throw; it is written with U+FFFD in its place.

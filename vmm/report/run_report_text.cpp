@@ -11,16 +11,16 @@ std::string render_thread_table(const std::vector<ThreadReport>& rows) {
     // another node, that node's host thread once it has trapped, and
     // executor: the origin's host thread running its syscalls.
     std::string out =
-        fmt::format("{:>8} {:>4} {:>5} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:<8}\n", "tid", "node",
-                    "vcpu", "host-tid", "executor", "sys-local", "sys-fwd", "exits-sys", "exits-exc", "exits-oth",
-                    "rd-flt", "wr-flt", "state");
+        fmt::format("{:>8} {:>4} {:>5} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:<8} {:>5}\n", "tid",
+                    "node", "vcpu", "host-tid", "executor", "sys-local", "sys-fwd", "exits-sys", "exits-exc",
+                    "exits-oth", "rd-flt", "wr-flt", "state", "moves");
     for (const auto& r : rows) {
         const bool remote = r.node != 0 && r.remote_host_tid != 0;
-        out += fmt::format("{:>8} {:>4} {:>5} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:<8}\n", r.tid,
+        out += fmt::format("{:>8} {:>4} {:>5} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:<8} {:>5}\n", r.tid,
                            r.node, r.vcpu, remote ? r.remote_host_tid : r.host_tid,
                            r.node != 0 ? fmt::format("{}", r.host_tid) : std::string("-"), r.syscalls_local,
                            r.syscalls_forwarded, r.exits_syscall, r.exits_exception, r.exits_other, r.read_faults,
-                           r.write_faults, r.state);
+                           r.write_faults, r.state, r.migrations);
     }
     return out;
 }
@@ -60,6 +60,12 @@ std::string render_text(const RunReport& r) {
                        r.pid, r.vcpus_created);
     out += render_thread_table(r.threads);
     if (r.cluster && r.cluster->has_hot_pages) out += render_hot_pages(r.cluster->hot_pages, kTextHotPages);
+    if (r.cluster && !r.cluster->migrations.empty()) {
+        out += fmt::format("spanvm: migrations ({}, --place {})\n", r.cluster->migrations.size(), r.cluster->placement);
+        for (const auto& m : r.cluster->migrations)
+            out += fmt::format("{:>8.3f}s  tid {} node {} -> {} ({:.0f} us): {}\n", m.at_s, m.tid, m.from, m.to,
+                               static_cast<double>(m.cost_ns) / 1000.0, m.reason);
+    }
     return out;
 }
 

@@ -44,6 +44,10 @@ Result<void> KvmVcpu::attach_thread() {
     return {};
 }
 
+void KvmVcpu::detach_thread() {
+    if (tl_run == vcpu_.run_data()) tl_run = nullptr;
+}
+
 Result<void> KvmVcpu::set_initial_state(const Regs& regs, uint64_t fs_base, uint64_t gs_base) {
     // Set through ioctls once; afterwards sync regs carry the GPRs.
     vcpu_.run_data()->kvm_dirty_regs = 0;

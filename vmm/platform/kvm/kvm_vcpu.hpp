@@ -26,6 +26,7 @@ public:
 
     unsigned long id() const override { return vcpu_.id(); }
     Result<void> attach_thread() override;
+    void detach_thread() override;
     Result<void> set_initial_state(const Regs& regs, uint64_t fs_base, uint64_t gs_base) override;
     VcpuExit run() override;
     Regs& regs() override;

@@ -91,6 +91,18 @@ Result<void> NativeVcpu::attach_thread() {
     return {};
 }
 
+void NativeVcpu::detach_thread() {
+    // The host thread no longer runs guest code: off the vCPU's signal stack
+    // (another thread may attach the vCPU and use it) and out of Syscall
+    // User Dispatch; kicks to this thread no longer touch the context.
+    if (tl_ctx != ctx_.get()) return;
+    tl_ctx = nullptr;
+    stack_t ss{};
+    ss.ss_flags = SS_DISABLE;
+    (void)::sigaltstack(&ss, nullptr);
+    (void)::prctl(PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_OFF, 0, 0, 0);
+}
+
 Result<void> NativeVcpu::set_initial_state(const Regs& regs, uint64_t fs_base, uint64_t gs_base) {
     ctx_->regs = regs;
     ctx_->guest_fs = fs_base;

@@ -120,7 +120,7 @@ int64_t sys_sched_yield(GuestThread&, const SyscallRequest&) {
 
 int64_t sys_getcpu(GuestThread& t, const SyscallRequest& r) {
     Process& p = t.process();
-    const uint32_t cpu = t.row().vcpu_id % std::max(1u, p.config().vcpus), node = 0;
+    const uint32_t cpu = t.row().vcpu_id.load() % std::max(1u, p.config().vcpus), node = 0;
     if (r.args[0] && !p.mem().write(r.args[0], cpu)) return -EFAULT;
     if (r.args[1] && !p.mem().write(r.args[1], node)) return -EFAULT;
     return 0;

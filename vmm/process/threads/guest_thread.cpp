@@ -52,17 +52,22 @@ void GuestThread::run(const ThreadStart& start) {
                     return;
                 }
                 if (proc_.signals().deliverable(row_)) deliver_signals(regs_replaced_ ? -1 : nr);
+                maybe_migrate();
                 row_.state.store(ThreadState::running, std::memory_order_relaxed);
                 continue;
             }
             case platform::VcpuExit::Kind::interrupted:
                 // A kick: deliver what is pending, except inside spanvm's
                 // entry stubs (the syscall path delivers on its way out).
-                if (e.in_guest) deliver_signals(-1);
+                if (e.in_guest) {
+                    deliver_signals(-1);
+                    maybe_migrate();  // not from inside the entry stubs
+                }
                 continue;
             case platform::VcpuExit::Kind::exception:
                 row_.exits_exception.fetch_add(1, std::memory_order_relaxed);
                 handle_exception(e);
+                maybe_migrate();
                 continue;
             case platform::VcpuExit::Kind::error:
                 row_.exits_other.fetch_add(1, std::memory_order_relaxed);
@@ -91,7 +96,7 @@ void GuestThread::handle_exception(const platform::VcpuExit& e) {
 }
 
 void GuestThread::fatal_exit(const char* what) {
-    log::error("guest thread {} (vCPU {}) on the {} platform: {}; terminating", row_.tid, row_.vcpu_id,
+    log::error("guest thread {} (vCPU {}) on the {} platform: {}; terminating", row_.tid, row_.vcpu_id.load(),
                proc_.platform().name(), what);
     proc_.exit_process(128 + SIGSEGV);
 }

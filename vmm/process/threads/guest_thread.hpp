@@ -71,6 +71,10 @@ public:
     }
 
 private:
+    // `--place auto` (thread_migration.cpp): after an exit was handled, a
+    // move the placement asked for (ThreadRow::move_to) is made here.
+    void maybe_migrate();
+    void migrate(unsigned from, unsigned to);
     // A CPU exception in guest code: into the guest's handler when one is
     // installed and the signal is not blocked; otherwise the process ends
     // with 128+signal, as Linux's force_sig does.

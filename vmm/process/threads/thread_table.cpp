@@ -53,8 +53,8 @@ void ThreadTable::refresh_faults(const std::function<std::pair<uint64_t, uint64_
     std::lock_guard lk(mu_);
     for (auto& r : rows_) {
         const auto [rf, wf] = local(r.host_tid);
-        r.read_faults.store(rf + r.remote_read_faults.load());
-        r.write_faults.store(wf + r.remote_write_faults.load());
+        r.read_faults.store(rf + r.remote_read_faults.load() + r.banked_read_faults.load());
+        r.write_faults.store(wf + r.remote_write_faults.load() + r.banked_write_faults.load());
     }
 }
 
@@ -65,20 +65,21 @@ std::vector<report::ThreadReport> ThreadTable::report() const {
     for (auto& r : rows_) {
         report::ThreadReport t;
         t.tid = r.tid;
-        t.node = r.node_id;
-        t.vcpu = r.vcpu_id;
+        t.node = r.node_id.load();
+        t.vcpu = r.vcpu_id.load();
         t.host_tid = r.host_tid;
         t.remote_host_tid = r.remote_host_tid.load();
         const uint64_t fwd = r.forwarded.load();
         // Every syscall of a remote thread that reached the executor was
         // forwarded; those its node ran itself are counted there.
-        t.syscalls_local = r.syscalls.load() - fwd + r.remote_local_syscalls.load();
+        t.syscalls_local = r.syscalls.load() - fwd + r.remote_local_syscalls.load() + r.banked_local_syscalls.load();
         t.syscalls_forwarded = fwd;
         t.exits_syscall = r.exits_io.load();
         t.exits_exception = r.exits_exception.load();
         t.exits_other = r.exits_other.load();
         t.read_faults = r.read_faults.load();
         t.write_faults = r.write_faults.load();
+        t.migrations = r.migrations.load();
         t.state = to_string(r.state.load());
         out.push_back(std::move(t));
     }

@@ -23,8 +23,13 @@ const char* to_string(ThreadState s);
 
 struct ThreadRow {
     int tid = 0;                 // guest tid (main thread: tid == pid)
-    unsigned vcpu_id = 0;        // KVM vCPU id == APIC id
-    unsigned node_id = 0;        // host (node) the vCPU runs on
+    std::atomic<unsigned> vcpu_id{0};  // KVM vCPU id == APIC id (changes when it migrates)
+    std::atomic<unsigned> node_id{0};  // host (node) the vCPU runs on; changes when it migrates
+    // `--place auto`: the node the thread should move to at its next exit
+    // (kNoMove: none), set by the placement, taken by the thread itself.
+    static constexpr int kNoMove = -1;
+    std::atomic<int> move_to{kNoMove};
+    std::atomic<uint64_t> migrations{0};  // moves done (written by the thread itself)
     int host_tid = 0;            // host thread running the vCPU
     std::atomic<ThreadState> state{ThreadState::starting};
     // Counters are written only by the thread's own vCPU thread.
@@ -41,6 +46,11 @@ struct ThreadRow {
     std::atomic<uint64_t> remote_local_syscalls{0};  // run on the thread's node
     std::atomic<uint64_t> remote_read_faults{0};
     std::atomic<uint64_t> remote_write_faults{0};
+    // What the thread's earlier nodes reported before it migrated away
+    // (written by the thread itself when it moves).
+    std::atomic<uint64_t> banked_read_faults{0};
+    std::atomic<uint64_t> banked_write_faults{0};
+    std::atomic<uint64_t> banked_local_syscalls{0};
     std::atomic<uint64_t> read_faults{0};
     std::atomic<uint64_t> write_faults{0};
     uint64_t clear_child_tid = 0;  // CLONE_CHILD_CLEARTID / set_tid_address

@@ -1,0 +1,180 @@
+// `--place auto`'s decisions (vmm/cluster/sharing_policy), its Sharing
+// message codec and the placement counts of a migration: pure logic.
+#include <doctest/doctest.h>
+
+#include "vmm/cluster/placement.hpp"
+#include "vmm/cluster/sharing_messages.hpp"
+#include "vmm/cluster/sharing_policy.hpp"
+#include "vmm/cluster/thread_faults.hpp"
+
+using namespace spanvm::cluster;
+
+namespace {
+
+// Threads `tids` on `nodes`, each writing page `page` `n` times.
+std::vector<ThreadWindow> all_write(const std::vector<int>& tids, const std::vector<unsigned>& nodes,
+                                    std::uint64_t page, std::uint32_t n) {
+    std::vector<ThreadWindow> w;
+    for (std::size_t i = 0; i < tids.size(); ++i) w.push_back({tids[i], nodes[i], {{page, 0, n}}});
+    return w;
+}
+
+}  // namespace
+
+SCENARIO("threads that write one page gather on one node, after two windows of evidence") {
+    SharingPolicy p;
+    const auto w = all_write({101, 102, 103, 104}, {1, 0, 1, 0}, 7, 40);
+    WHEN("one window shows the sharing") {
+        THEN("nothing moves yet (hysteresis)") {
+            CHECK(p.decide(w).empty());
+            CHECK(p.streak(101, 102) == 1);
+        }
+    }
+    WHEN("two windows in a row show it") {
+        CHECK(p.decide(w).empty());
+        auto moves = p.decide(w);
+        THEN("the threads apart from the chosen node move there: a tie goes to the lower node id") {
+            REQUIRE(moves.size() == 2);
+            for (const auto& m : moves) {
+                CHECK(m.to == 0);
+                CHECK(m.from == 1);
+                CHECK(m.reason.find("shares pages with threads 101,102,103,104") != std::string::npos);
+            }
+            CHECK(moves[0].tid != moves[1].tid);
+        }
+    }
+}
+
+SCENARIO("sharing that costs little time does not gather threads") {
+    // 40 shared faults per 250 ms window: at 0.1 ms each the pair stalls
+    // 1.6% of the time (stay spread); at 5 ms, 80% (gather).
+    auto w = all_write({1, 2}, {0, 1}, 7, 40);
+    WHEN("the faults are cheap") {
+        SharingPolicy p;
+        for (auto& t : w) t.fault_ns = 100'000;
+        for (int i = 0; i < 6; ++i) CHECK(p.decide(w).empty());
+    }
+    WHEN("they cost most of the window") {
+        SharingPolicy p;
+        for (auto& t : w) t.fault_ns = 5'000'000;
+        CHECK(p.decide(w).empty());
+        CHECK(p.decide(w).size() == 1);
+    }
+}
+
+SCENARIO("a window's mean latency comes from cumulative count and mean") {
+    WindowMean m;
+    CHECK(m.take(10, 100) == 100);   // 10 samples, sum 1000
+    CHECK(m.take(10, 100) == 0);     // nothing new
+    CHECK(m.take(20, 150) == 200);   // 10 more, sum 3000 - 1000
+}
+
+SCENARIO("a group gathers where most of it already is") {
+    SharingPolicy p;
+    const auto w = all_write({1, 2, 3}, {2, 2, 0}, 9, 20);
+    (void)p.decide(w);
+    auto moves = p.decide(w);
+    REQUIRE(moves.size() == 1);
+    CHECK(moves[0].tid == 3);
+    CHECK(moves[0].from == 0);
+    CHECK(moves[0].to == 2);
+}
+
+SCENARIO("independent threads stay spread") {
+    SharingPolicy p;
+    // Each writes its own page, many times; they read one shared page that
+    // nobody writes (code, constants).
+    std::vector<ThreadWindow> w;
+    for (int t = 0; t < 4; ++t)
+        w.push_back({10 + t, static_cast<unsigned>(t % 2), {{100u + static_cast<unsigned>(t), 0, 500}, {5, 50, 0}}});
+    for (int i = 0; i < 10; ++i) CHECK(p.decide(w).empty());
+    CHECK(sharing_weights(w, 64).empty());
+}
+
+SCENARIO("evidence must come in consecutive windows") {
+    SharingPolicy p;
+    const auto sharing = all_write({1, 2}, {0, 1}, 3, 30);
+    const std::vector<ThreadWindow> quiet{{1, 0, {}}, {2, 1, {}}};
+    for (int i = 0; i < 6; ++i) {
+        CHECK(p.decide(sharing).empty());
+        CHECK(p.decide(quiet).empty());
+    }
+    WHEN("sharing falls below the threshold") {
+        const auto weak = all_write({1, 2}, {0, 1}, 3, 1);
+        CHECK(p.decide(weak).empty());
+        CHECK(p.decide(weak).empty());
+        CHECK(p.decide(weak).empty());
+    }
+}
+
+SCENARIO("a thread moves at most once per hold time and a bounded number of times") {
+    SharingPolicyOptions o;
+    o.hold_windows = 4;
+    o.max_moves = 2;
+    SharingPolicy p(o);
+    // Threads 1 and 2 keep sharing from two nodes, as if no move ever
+    // completed (an adversarial layout): only thread 2 (node 1) is asked.
+    std::vector<std::uint64_t> moved_at;
+    for (int i = 0; i < 40; ++i)
+        for (const auto& m : p.decide(all_write({1, 2}, {0, 1}, 3, 30))) {
+            CHECK(m.tid == 2);
+            moved_at.push_back(p.windows());
+        }
+    REQUIRE(moved_at.size() == 2);
+    CHECK(moved_at[0] == 2);
+    CHECK(moved_at[1] - moved_at[0] >= 4);
+}
+
+SCENARIO("the pair weight counts only faults both threads took on pages one of them wrote") {
+    std::vector<ThreadWindow> w{{1, 0, {{1, 10, 0}, {2, 0, 5}, {3, 4, 0}}}, {2, 1, {{1, 0, 3}, {2, 9, 0}, {3, 8, 0}}}};
+    auto m = sharing_weights(w, 64);
+    REQUIRE(m.size() == 1);
+    CHECK(m[{1, 2}] == 3 + 5);  // page 1: min(10,3); page 2: min(5,9); page 3: read by both, no weight
+    WHEN("a thread's page appears twice (two reports in one window)") {
+        w[1].pages.push_back({1, 0, 10});
+        CHECK(sharing_weights(w, 64)[{1, 2}] == 10 + 5);
+    }
+}
+
+SCENARIO("the Sharing message round-trips and rejects bad payloads") {
+    SharingMsg m;
+    m.fault_ns = 123456789;
+    m.threads.push_back({42, {{0x1234'5678'9abcull, 3, 4}, {7, 0, 1}}});
+    m.threads.push_back({43, {}});
+    auto b = encode(m);
+    auto d = decode_sharing(b);
+    REQUIRE(d.has_value());
+    CHECK(*d == m);
+    for (std::size_t n = 0; n < b.size(); ++n)
+        CHECK_FALSE(decode_sharing(spanvm::net::ByteView(b.data(), n)).has_value());
+    b.push_back(0);
+    CHECK_FALSE(decode_sharing(b).has_value());
+}
+
+SCENARIO("fault windows per thread keep the most faulted pages and start over when taken") {
+    ThreadFaults f;
+    for (int i = 0; i < 5; ++i) f.record(7, 100, true);
+    f.record(7, 200, false);
+    f.record(8, 100, false);
+    auto w = f.take_window(1);
+    REQUIRE(w.at(7).size() == 1);
+    CHECK(w.at(7)[0] == PageUse{100, 0, 5});
+    CHECK(w.at(8)[0] == PageUse{100, 1, 0});
+    CHECK(f.take_window(8).empty());
+    CHECK(f.get(7).write == 5);  // totals stay
+}
+
+SCENARIO("`--place auto` is the placement that migrates; it starts round-robin") {
+    auto a = parse_place_policy("auto");
+    REQUIRE(a.has_value());
+    CHECK(*a == PlacePolicy::automatic);
+    CHECK(std::string(place_policy_name(*a)) == "auto");
+    CHECK_FALSE(parse_place_policy("sharing").has_value());
+    Placement p(PlacePolicy::automatic, {1, 1});
+    CHECK(p.place() == 0);
+    CHECK(p.place() == 1);
+    CHECK(p.place() == 0);
+    p.moved(1, 0);
+    CHECK(p.live(0) == 3);
+    CHECK(p.live(1) == 0);
+}

@@ -1,0 +1,37 @@
+#pragma once
+// The Sharing message (pure codec, no I/O): node -> origin, once per
+// placement window while the node's threads took DSM faults. For each of
+// the node's guest threads, the pages it faulted on in the window with its
+// read and write faults there, and the node's mean write-fault latency in
+// the window (`--place auto`, sharing_policy.hpp). It
+// travels through the ControlChannel like the other cluster messages
+// (cluster_messages.hpp); the origin ignores it under the other policies.
+#include <cstdint>
+#include <vector>
+
+#include "net/wire_frame.hpp"
+#include "vmm/base/result.hpp"
+#include "vmm/cluster/sharing_policy.hpp"
+
+namespace spanvm::cluster {
+
+inline constexpr std::uint16_t kSharingType = 0x0208;
+// Bounds a decoder enforces (a node sends at most this much).
+inline constexpr std::size_t kMaxSharingThreads = 4096;
+inline constexpr std::size_t kMaxSharingPages = 256;  // per thread
+
+struct SharingMsg {
+    struct Thread {
+        std::int32_t tid = 0;
+        std::vector<PageUse> pages;
+        bool operator==(const Thread&) const = default;
+    };
+    std::uint64_t fault_ns = 0;  // mean DSM write-fault latency on the node in the window (0: none)
+    std::vector<Thread> threads;
+    bool operator==(const SharingMsg&) const = default;
+};
+
+net::Bytes encode(const SharingMsg& m);
+Result<SharingMsg> decode_sharing(net::ByteView b);
+
+}  // namespace spanvm::cluster

@@ -1,0 +1,149 @@
+#include "vmm/cluster/sharing_policy.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <numeric>
+#include <unordered_map>
+
+namespace spanvm::cluster {
+
+namespace {
+
+struct Use {
+    int tid;
+    std::uint32_t faults;
+    bool wrote;
+};
+
+// Union-find over indices.
+int find(std::vector<int>& parent, int i) {
+    while (parent[static_cast<std::size_t>(i)] != i) {
+        auto& p = parent[static_cast<std::size_t>(i)];
+        p = parent[static_cast<std::size_t>(p)];
+        i = p;
+    }
+    return i;
+}
+
+}  // namespace
+
+std::map<std::pair<int, int>, std::uint64_t> sharing_weights(const std::vector<ThreadWindow>& window,
+                                                             std::size_t max_threads_per_page) {
+    // A thread's entries for one page add up (a window may hold several
+    // reports of one thread).
+    std::unordered_map<std::uint64_t, std::vector<Use>> by_page;
+    for (const auto& t : window)
+        for (const auto& p : t.pages) {
+            if (p.reads + p.writes == 0) continue;
+            auto& v = by_page[p.page];
+            auto same = std::find_if(v.begin(), v.end(), [&](const Use& u) { return u.tid == t.tid; });
+            if (same != v.end()) {
+                same->faults += p.reads + p.writes;
+                same->wrote = same->wrote || p.writes > 0;
+            } else if (v.size() < max_threads_per_page) {
+                v.push_back({t.tid, p.reads + p.writes, p.writes > 0});
+            }
+        }
+    std::map<std::pair<int, int>, std::uint64_t> w;
+    for (const auto& [page, uses] : by_page) {
+        (void)page;
+        for (std::size_t i = 0; i < uses.size(); ++i)
+            for (std::size_t j = i + 1; j < uses.size(); ++j) {
+                const Use& a = uses[i];
+                const Use& b = uses[j];
+                if (a.tid == b.tid || !(a.wrote || b.wrote)) continue;
+                w[{std::min(a.tid, b.tid), std::max(a.tid, b.tid)}] += std::min(a.faults, b.faults);
+            }
+    }
+    return w;
+}
+
+unsigned SharingPolicy::streak(int a, int b) const {
+    auto it = streak_.find({std::min(a, b), std::max(a, b)});
+    return it == streak_.end() ? 0 : it->second;
+}
+
+bool SharingPolicy::may_move(int tid) const {
+    if (auto m = moves_.find(tid); m != moves_.end() && m->second >= opt_.max_moves) return false;
+    if (auto l = last_move_.find(tid); l != last_move_.end() && window_ - l->second < opt_.hold_windows) return false;
+    return true;
+}
+
+void SharingPolicy::thread_gone(int tid) {
+    last_move_.erase(tid);
+    moves_.erase(tid);
+    std::erase_if(streak_, [&](const auto& e) { return e.first.first == tid || e.first.second == tid; });
+}
+
+std::vector<MoveDecision> SharingPolicy::decide(const std::vector<ThreadWindow>& window) {
+    ++window_;
+    const auto weights = sharing_weights(window, opt_.max_threads_per_page);
+    // Streaks: a pair without enough sharing this window starts over.
+    std::map<int, std::size_t> index;
+    for (std::size_t i = 0; i < window.size(); ++i) index[window[i].tid] = i;
+    std::map<std::pair<int, int>, unsigned> next;
+    for (const auto& [pair, wt] : weights) {
+        if (wt < opt_.min_shared_faults) continue;
+        auto a = index.find(pair.first), b = index.find(pair.second);
+        if (a == index.end() || b == index.end()) continue;
+        const auto lat = std::max(window[a->second].fault_ns, window[b->second].fault_ns);
+        const double stall = static_cast<double>(wt) * static_cast<double>(lat) / static_cast<double>(opt_.window_ns);
+        if (lat != 0 && stall < opt_.min_stall) continue;
+        next[pair] = streak(pair.first, pair.second) + 1;
+    }
+    streak_ = std::move(next);
+
+    // Groups of threads joined by pairs with enough evidence.
+    std::vector<int> parent(window.size());
+    std::iota(parent.begin(), parent.end(), 0);
+    std::map<int, std::uint64_t> evidence;  // per thread: shared faults with its group this window
+    for (const auto& [pair, n] : streak_) {
+        if (n < opt_.windows_needed) continue;
+        auto a = index.find(pair.first), b = index.find(pair.second);
+        if (a == index.end() || b == index.end()) continue;
+        parent[static_cast<std::size_t>(find(parent, static_cast<int>(a->second)))] =
+            find(parent, static_cast<int>(b->second));
+        const auto wt = weights.at(pair);
+        evidence[pair.first] += wt;
+        evidence[pair.second] += wt;
+    }
+    std::map<int, std::vector<std::size_t>> groups;
+    for (std::size_t i = 0; i < window.size(); ++i)
+        if (evidence.count(window[i].tid)) groups[find(parent, static_cast<int>(i))].push_back(i);
+
+    std::vector<MoveDecision> out;
+    for (const auto& [root, members] : groups) {
+        (void)root;
+        if (members.size() < 2) continue;
+        std::map<unsigned, std::size_t> per_node;
+        for (auto i : members) ++per_node[window[i].node];
+        if (per_node.size() < 2) continue;
+        // The node holding most members; std::map order makes ties go to
+        // the lowest id.
+        unsigned target = per_node.begin()->first;
+        for (const auto& [node, count] : per_node)
+            if (count > per_node[target]) target = node;
+        std::string tids;
+        for (auto i : members) tids += fmt::format("{}{}", tids.empty() ? "" : ",", window[i].tid);
+        for (auto i : members) {
+            const ThreadWindow& t = window[i];
+            if (t.node == target || !may_move(t.tid)) continue;
+            last_move_[t.tid] = window_;
+            ++moves_[t.tid];
+            out.push_back({t.tid, t.node, target,
+                           fmt::format("shares pages with threads {} ({} shared faults in the last window, {} "
+                                       "windows in a row); {} of {} are on node {}",
+                                       tids, evidence[t.tid], opt_.windows_needed, per_node[target], members.size(),
+                                       target)});
+        }
+    }
+    // Pairs with a thread that moves start over: their faults so far say
+    // nothing about the new layout.
+    std::set<int> moving;
+    for (const auto& m : out) moving.insert(m.tid);
+    std::erase_if(streak_, [&](const auto& e) { return moving.count(e.first.first) || moving.count(e.first.second); });
+    return out;
+}
+
+}  // namespace spanvm::cluster

@@ -1,0 +1,122 @@
+#pragma once
+// `--place auto`: which threads to move, from what they share (pure logic,
+// no I/O; the mechanism is GuestThread::migrate and OriginCluster's
+// placement thread).
+//
+// Input, once per window (OriginCluster: 250 ms): for every live thread,
+// its node and the DSM faults it took on each page during the window.
+// Two threads *share* in a window when they faulted on the same pages and
+// at least one of them wrote there; the pair's weight is the sum over those
+// pages of the smaller of the two fault counts (one thread's faults that
+// the other did not cause are not sharing). Threads on one node that share
+// a page take no faults on it, so evidence only comes from threads apart.
+//
+// Sharing only matters when it costs time: the pair's stall is its weight
+// times the mean DSM write-fault latency of the window on the slower of the
+// two threads' nodes, as a fraction of the window. A pair counts only when
+// its stall reaches `min_stall` (a tenth: rare sharing, such as a counter
+// written once in a while, leaves threads spread). The node-wide mean
+// understates a contended page's queueing, so the bar is low; measured
+// here, one-page writers and sysbench's per-thread counters both pass it
+// and a once-a-second writer does not. An unknown latency (0) counts as
+// enough.
+//
+// Decision: a pair shares when its weight reaches `min_shared_faults` and
+// its stall `min_stall` in `windows_needed` consecutive windows (hysteresis, as Linux NUMA balancing
+// waits for two faults in a row from one node). Sharing pairs join into
+// groups; a group spread over several nodes gathers on the node that holds
+// most of its members (ties: the lowest node id, so the origin, where
+// system calls cost no hop). Threads that share with nobody stay where they
+// are: round-robin placement spread them, and nothing here packs them.
+// Bounds: a thread moves at most once per `hold_windows` windows and at
+// most `max_moves` times in all, so no thread ping-pongs.
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace spanvm::cluster {
+
+struct PageUse {
+    std::uint64_t page = 0;  // DSM page index
+    std::uint32_t reads = 0;
+    std::uint32_t writes = 0;
+    bool operator==(const PageUse&) const = default;
+};
+
+// One live thread's faults in one window.
+struct ThreadWindow {
+    int tid = 0;
+    unsigned node = 0;
+    std::vector<PageUse> pages;
+    std::uint64_t fault_ns = 0;  // mean DSM write-fault latency on its node in the window (0: unknown)
+};
+
+struct MoveDecision {
+    int tid = 0;
+    unsigned from = 0;
+    unsigned to = 0;
+    std::string reason;  // one line for --json
+};
+
+struct SharingPolicyOptions {
+    std::uint64_t min_shared_faults = 2;  // pair weight per window that counts as sharing (the stall gate does the rest)
+    double min_stall = 0.1;               // and the fraction of the window it costs
+    std::uint64_t window_ns = 250'000'000;
+    unsigned windows_needed = 2;          // consecutive windows of evidence before acting
+    unsigned hold_windows = 8;            // a thread moves at most once per this many windows
+    unsigned max_moves = 16;              // moves per thread in all
+    std::size_t max_threads_per_page = 64;  // larger sets on one page: only the first count
+};
+
+class SharingPolicy {
+public:
+    explicit SharingPolicy(SharingPolicyOptions o = {}) : opt_(o) {}
+
+    // One window's observations of every live thread; the moves to make now
+    // (each thread at most once). A decided move counts against the
+    // thread's bounds at once, whether or not the mechanism completes it.
+    std::vector<MoveDecision> decide(const std::vector<ThreadWindow>& window);
+    // The thread ended: forget it.
+    void thread_gone(int tid);
+
+    // For tests and the report: the pair's current run of sharing windows.
+    unsigned streak(int a, int b) const;
+    std::uint64_t windows() const { return window_; }
+
+private:
+    bool may_move(int tid) const;
+
+    SharingPolicyOptions opt_;
+    std::uint64_t window_ = 0;
+    std::map<std::pair<int, int>, unsigned> streak_;  // (lower tid, higher tid)
+    std::map<int, std::uint64_t> last_move_;           // window of the thread's last decided move
+    std::map<int, unsigned> moves_;
+};
+
+// The mean of the samples since the last take(), from cumulative figures
+// (a DsmStats::LatencySummary's count and mean): one window's latency.
+class WindowMean {
+public:
+    std::uint64_t take(std::uint64_t count, std::uint64_t mean_ns) {
+        const long double sum = static_cast<long double>(count) * static_cast<long double>(mean_ns);
+        const std::uint64_t n = count > count_ ? count - count_ : 0;
+        const long double d = sum - sum_;
+        count_ = count;
+        sum_ = sum;
+        return n == 0 || d <= 0 ? 0 : static_cast<std::uint64_t>(d / static_cast<long double>(n));
+    }
+
+private:
+    std::uint64_t count_ = 0;
+    long double sum_ = 0;
+};
+
+// Pair weights of one window (exposed for tests): (lower tid, higher tid)
+// -> shared faults.
+std::map<std::pair<int, int>, std::uint64_t> sharing_weights(const std::vector<ThreadWindow>& window,
+                                                             std::size_t max_threads_per_page);
+
+}  // namespace spanvm::cluster
