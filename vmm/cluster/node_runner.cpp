@@ -43,6 +43,7 @@ int NodeRunner::serve() {
     o.self = static_cast<dsm::NodeId>(opts_.self);
     o.pages = (mem.size() - memory::layout::kUserBase) / memory::layout::kPageSize;
     o.home = "node:0";
+    o.dynamic_homes = true;  // as the origin's engine (OriginCluster::attach_memory)
     o.external_base = mem.host_base() + memory::layout::kUserBase;
     o.version_salt = cluster_version_salt(mem.size());
     o.router = &channel_.router();

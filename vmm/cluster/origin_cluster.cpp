@@ -26,6 +26,7 @@ Result<void> OriginCluster::attach_memory(memory::GuestMemory& mem) {
     o.self = 0;
     o.pages = (mem.size() - memory::layout::kUserBase) / memory::layout::kPageSize;
     o.home = "node:0";  // the origin holds the program's memory; nodes fetch on demand
+    o.dynamic_homes = true;  // ... except fresh memory mapped for a thread elsewhere (mapped())
     o.external_base = mem.host_base() + memory::layout::kUserBase;
     ram_base_ = mem.host_base();
     o.version_salt = cluster_version_salt(mem.size());
@@ -90,12 +91,28 @@ void OriginCluster::discard(std::uint64_t gpa, std::uint64_t len) {
     // only pages nobody was ever handed are skipped, which is what makes
     // munmap of big, mostly untouched mappings (thread stacks, malloc
     // arenas) cheap.
-    if (gpa < memory::layout::kUserBase) return;
-    for (std::uint64_t a = gpa; a < gpa + len; a += memory::layout::kPageSize) {
-        const dsm::PageIndex page = (a - memory::layout::kUserBase) / memory::layout::kPageSize;
-        if (page >= engine_->page_count() || engine_->untouched(page)) continue;
-        std::memset(ram_base_ + a, 0, memory::layout::kPageSize);
+    // Pages homed elsewhere (dynamic homes) are asked of their home, one
+    // round trip per home and range.
+    if (gpa < memory::layout::kUserBase || shut_) return;  // after shutdown the nodes are gone
+    const dsm::PageIndex first = (gpa - memory::layout::kUserBase) / memory::layout::kPageSize;
+    const dsm::PageIndex count = (len + memory::layout::kPageSize - 1) / memory::layout::kPageSize;
+    auto untouched = engine_->untouched_range(first, count);
+    if (!untouched) failure_.fail(fmt::format("discarding guest pages: {}", untouched.error().message));
+    for (std::size_t i = 0; i < untouched->size(); ++i) {
+        if ((*untouched)[i]) continue;
+        std::memset(ram_base_ + memory::layout::kUserBase + (first + i) * memory::layout::kPageSize, 0,
+                    memory::layout::kPageSize);
     }
+}
+
+void OriginCluster::mapped(std::uint64_t gpa, std::uint64_t len, unsigned node) {
+    // Fresh memory is homed at the node of the thread that mapped it, so that
+    // thread's first touches cost no message (dsm-protocol.md, "Dynamic homes").
+    if (!engine_ || node == 0 || gpa < memory::layout::kUserBase || shut_) return;
+    const dsm::PageIndex first = (gpa - memory::layout::kUserBase) / memory::layout::kPageSize;
+    const dsm::PageIndex count = (len + memory::layout::kPageSize - 1) / memory::layout::kPageSize;
+    if (auto r = engine_->rehome(first, count, static_cast<dsm::NodeId>(node)); !r)
+        failure_.fail(fmt::format("homing guest pages at node {}: {}", node, r.error().message));
 }
 
 unsigned OriginCluster::place_thread() {

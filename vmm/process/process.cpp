@@ -228,6 +228,10 @@ void Process::discard(const std::vector<Range>& ranges) {
             log::warn("cannot release guest pages [{:#x}, +{:#x}): {}", r.start, r.len, e.error().message);
 }
 
+void Process::mapped(GuestThread& t, uint64_t start, uint64_t len) {
+    if (cfg_.remote && t.remote_link() && len) cfg_.remote->mapped(start, len, t.remote_link()->node());
+}
+
 void Process::sync_host_protection(uint64_t start, uint64_t end) {
     auto& mem = platform_->memory();
     const int prot = platform_->host_prot();
