@@ -97,7 +97,10 @@ void OriginCluster::discard(std::uint64_t gpa, std::uint64_t len) {
     const dsm::PageIndex first = (gpa - memory::layout::kUserBase) / memory::layout::kPageSize;
     const dsm::PageIndex count = (len + memory::layout::kPageSize - 1) / memory::layout::kPageSize;
     auto untouched = engine_->untouched_range(first, count);
-    if (!untouched) failure_.fail(fmt::format("discarding guest pages: {}", untouched.error().message));
+    if (!untouched) {
+        if (shut_) return;  // the program ended meanwhile and the nodes left
+        failure_.fail(fmt::format("discarding guest pages: {}", untouched.error().message));
+    }
     for (std::size_t i = 0; i < untouched->size(); ++i) {
         if ((*untouched)[i]) continue;
         std::memset(ram_base_ + memory::layout::kUserBase + (first + i) * memory::layout::kPageSize, 0,
@@ -187,7 +190,9 @@ std::optional<NodeStatsMsg> OriginCluster::node_stats(std::size_t k) {
         using C = dsm::DsmStats::Counter;
         auto& s = engine_->stats();
         return NodeStatsMsg{s.get(C::bytes_sent), s.get(C::bytes_received), s.get(C::read_faults),
-                            s.get(C::write_faults), s.get(C::remote_fetches)};
+                            s.get(C::write_faults), s.get(C::remote_fetches),
+                            s.get(C::home_first_touch_faults), s.get(C::remote_first_touches),
+                            s.get(C::home_migrations), s.get(C::pages_rehomed)};
     }
     std::lock_guard lk(bye_mu_);
     return node_stats_.at(k);
@@ -209,7 +214,8 @@ report::ClusterReport OriginCluster::report(std::size_t top_pages) {
         // A node's counters arrive with its Stats message at shutdown.
         if (auto s = node_stats(k))
             m.counters = report::NodeCounters{s->bytes_sent, s->bytes_received, s->read_faults, s->write_faults,
-                                              s->remote_fetches};
+                                              s->remote_fetches, s->home_first_touch_faults, s->remote_first_touches,
+                                              s->home_migrations, s->pages_rehomed};
         m.state = k == 0 ? "origin" : shut_ ? "stopped" : "up";
         out.machines.push_back(std::move(m));
     }
