@@ -18,6 +18,7 @@
 // With dynamic homes a request, Done, forward or grant that reaches a node
 // which is not (or no longer) the page's home is a protocol error.
 // Same seed + config = same run (own PRNG use, no wall clock).
+// DSM_SIM_TRACE in the environment prints every delivered message.
 #include <cstdint>
 #include <string>
 
