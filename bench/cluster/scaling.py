@@ -36,9 +36,12 @@ def dsm(run_json, wall_s, mib):
     fetches = sum(m.get("remote_fetches", 0) for m in machines)
     hot = max(run_json.get("hot_pages", []), key=lambda p: p.get("invalidations", 0), default=None)
     hot_inv = hot.get("invalidations", 0) if hot else 0
+    # Memory policy counters (dynamic homes; 0 from a spanvm that lacks them).
+    policy = {k: sum(m.get(k, 0) for m in machines)
+              for k in ("home_first_touch_faults", "remote_first_touches", "home_migrations", "pages_rehomed")}
     return {
         "read_faults": reads, "write_faults": writes, "faults": reads + writes,
-        "remote_fetches": fetches, "bytes_sent": sent,
+        "remote_fetches": fetches, "bytes_sent": sent, **policy,
         "faults_per_mib": round((reads + writes) / mib, 1) if mib else None,
         "bytes_per_mib": round(sent / mib) if mib else None,
         "hottest_page": hex(hot["guest_address"]) if hot else None,

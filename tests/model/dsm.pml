@@ -71,10 +71,19 @@
 #ifndef AHEAD
 #define AHEAD 0
 #endif
-/* per pair and page at most: a request or Done, an InvAck, a grant, a forward/Invalidate */
+#ifndef MOVES
+#define MOVES 0
+#endif
+/* per pair and page at most: a request or Done, an InvAck, a grant, a
+ * forward/Invalidate; with moves also a HomeNotice, HomeAck and HomeState */
+#if MOVES > 0
+#define CAP (4 * P + 3)
+#else
 #define CAP (4 * P)
+#endif
 
-mtype = { ReadReq, WriteReq, FwdRead, FwdWrite, Invalidate, InvAck, GrantShared, GrantModified, Done };
+mtype = { ReadReq, WriteReq, FwdRead, FwdWrite, Invalidate, InvAck, GrantShared, GrantModified, Done,
+          HomeNotice, HomeAck, HomeState };
 
 #define DK_NONE  0
 #define DK_ZERO  1
@@ -102,6 +111,33 @@ mtype = { ReadReq, WriteReq, FwdRead, FwdWrite, Invalidate, InvAck, GrantShared,
 #define RUNNABLE 2
 
 #define HOME(p)   ((p) % N)          /* HomePolicy::interleaved */
+/* Dynamic homes (-DMOVES=k, vmm/dsm/home_table.hpp, docs/dsm-protocol.md
+ * "Dynamic homes"): each node routes by its own table htab, and a home may
+ * hand a page over (k times in all) whenever the engine may: not frozen, no
+ * transaction, no waiting request, its own copy stable. The migration rule
+ * and the origin's rehome are such handovers at chosen moments, so this
+ * covers both. The directory stays one array per page: only the node that
+ * is home (or is about to be, with requests parked) touches it.
+ *   htab / hfrozen        <-> HomeTable entry / frozen flag
+ *   HomeNotice, HomeAck, HomeState <-> HomeMsg::Kind::Notice, Ack, State
+ *   moving, mto, macks, mready <-> HomeMoves (a move in progress, its new
+ *                          home, acks due, all acks in: finish once the
+ *                          node's own channel is drained, as the engine
+ *                          drains its messages to itself first)
+ * Planted bugs: BUG_SKIP_MOVE_ACKS (the home sends HomeState without waiting
+ * for the acks: a request on its way reaches the former home, caught by the
+ * assertion that only the next home parks requests) and
+ * BUG_LOSE_MOVED_REQUESTS (the handover drops the queued requests: their
+ * threads wait forever, an invalid end state). */
+#if MOVES > 0
+#define HOMEAT(n, p)  htab[(n) * P + (p)]
+#define FROZEN(n, p)  hfrozen[(n) * P + (p)]
+#define NEXT_HOME(n, p) (moving[p] && mto[p] == (n))
+#else
+#define HOMEAT(n, p)  HOME(p)
+#define FROZEN(n, p)  false
+#define NEXT_HOME(n, p) false
+#endif
 #define BIT(n)    (1 << (n))
 #define HAS_COPY(st) ((st) == S || (st) == M || (st) == SM)
 
@@ -132,6 +168,16 @@ byte dnext[P];
 /* reference: version of the latest completed write per page */
 byte latest[P];
 byte remaining;   /* operations not yet completed */
+#if MOVES > 0
+byte htab[N * P];
+bool hfrozen[N * P];
+bool moving[P];
+byte mto[P];
+byte minit[P];
+byte macks[P];
+bool mready[P];
+byte moves_left;
+#endif
 byte inflight;    /* messages in channels */
 
 inline send(s_from, s_to, s_mt, s_pg, s_dk, s_vr, s_rq, s_na) {
@@ -169,9 +215,9 @@ inline resume(me, pg) {
 inline on_fault(me, pg, acc) {
     idx = me * P + pg;
     if
-    :: lstate[idx] == I && acc == RD -> lstate[idx] = IS; send(me, HOME(pg), ReadReq, pg, DK_NONE, 0, 0, 0)
-    :: lstate[idx] == I && acc == WR -> lstate[idx] = IM; send(me, HOME(pg), WriteReq, pg, DK_NONE, 0, 0, 0)
-    :: lstate[idx] == S && acc == WR -> lstate[idx] = SM; send(me, HOME(pg), WriteReq, pg, DK_NONE, 0, 0, 0)
+    :: lstate[idx] == I && acc == RD -> lstate[idx] = IS; send(me, HOMEAT(me, pg), ReadReq, pg, DK_NONE, 0, 0, 0)
+    :: lstate[idx] == I && acc == WR -> lstate[idx] = IM; send(me, HOMEAT(me, pg), WriteReq, pg, DK_NONE, 0, 0, 0)
+    :: lstate[idx] == S && acc == WR -> lstate[idx] = SM; send(me, HOMEAT(me, pg), WriteReq, pg, DK_NONE, 0, 0, 0)
     :: else -> skip   /* IS/IM/SM: coalesced with the outstanding request */
     fi
 }
@@ -199,7 +245,7 @@ inline complete_write(me, pg) {
     lstate[idx] = M; lgranted[idx] = false; lacks[idx] = 0;
     resume(me, pg);
     if
-    :: ldone[idx] -> send(me, HOME(pg), Done, pg, DK_NONE, 0, 0, 0)
+    :: ldone[idx] -> send(me, HOMEAT(me, pg), Done, pg, DK_NONE, 0, 0, 0)
     :: else -> skip
     fi;
     ldone[idx] = false
@@ -276,7 +322,7 @@ inline start(me, pg, r, acc) {
 /* Start waiting requests, round robin, until one stays in progress. */
 inline serve_waiting(me, pg) {
     do
-    :: busy[pg] == NONE && (wait_r[pg] | wait_w[pg]) != 0 ->
+    :: busy[pg] == NONE && (wait_r[pg] | wait_w[pg]) != 0 && !FROZEN(me, pg) && HOMEAT(me, pg) == me ->
         for (qi : 1 .. N) {
             nr = (dnext[pg] + qi) % N;
             if
@@ -297,10 +343,12 @@ inline serve_waiting(me, pg) {
 }
 
 inline home_request(me, from, pg, acc) {
-    assert(HOME(pg) == me);
+    /* only the home takes requests; with moves also the page's next home,
+     * which parks them until its HomeState arrives */
+    assert(HOMEAT(me, pg) == me || NEXT_HOME(me, pg));
     assert(busy[pg] != from && ((wait_r[pg] | wait_w[pg]) & BIT(from)) == 0);   /* one request per node per page */
     if
-    :: busy[pg] != NONE ->
+    :: busy[pg] != NONE || FROZEN(me, pg) || HOMEAT(me, pg) != me ->
         if
         :: acc == RD -> wait_r[pg] = wait_r[pg] | BIT(from)
         :: else -> wait_w[pg] = wait_w[pg] | BIT(from)
@@ -315,7 +363,7 @@ inline handle(me, from, mt, pg, dk, vr, rq, ak) {
     :: mt == ReadReq -> home_request(me, from, pg, RD)
     :: mt == WriteReq -> home_request(me, from, pg, WR)
     :: mt == Done ->
-        assert(HOME(pg) == me);
+        assert(HOMEAT(me, pg) == me);
 #ifndef BUG_SKIP_DONE_WAIT
         assert(busy[pg] == from);
 #endif
@@ -324,14 +372,14 @@ inline handle(me, from, mt, pg, dk, vr, rq, ak) {
         :: else -> skip
         fi
     :: mt == FwdRead ->
-        assert(from == HOME(pg) && HAS_COPY(lstate[idx]));   /* nothing overtakes data in flight */
+        assert(from == HOMEAT(me, pg) && HAS_COPY(lstate[idx]));   /* nothing overtakes data in flight */
         if
         :: lstate[idx] == M -> lstate[idx] = S               /* Downgrade */
         :: else -> skip
         fi;
         send(me, rq, GrantShared, pg, DK_BYTES, lver[idx], 0, 0)   /* Send{attach_page} */
     :: mt == FwdWrite ->
-        assert(from == HOME(pg) && HAS_COPY(lstate[idx]) && !lgranted[idx]);
+        assert(from == HOMEAT(me, pg) && HAS_COPY(lstate[idx]) && !lgranted[idx]);
         send(me, rq, GrantModified, pg, DK_BYTES, lver[idx], 0, ak);   /* Downgrade, Send{attach}, Drop */
         if
         :: lstate[idx] == SM -> lstate[idx] = IM   /* lost the upgrade race; WriteReq stays queued */
@@ -339,7 +387,7 @@ inline handle(me, from, mt, pg, dk, vr, rq, ak) {
         fi;
         lver[idx] = 0
     :: mt == Invalidate ->
-        assert(from == HOME(pg) && (lstate[idx] == S || lstate[idx] == SM) && !lgranted[idx]);
+        assert(from == HOMEAT(me, pg) && (lstate[idx] == S || lstate[idx] == SM) && !lgranted[idx]);
         if                                                    /* Drop, then Send */
 #ifdef BUG_NO_DROP
         :: lstate[idx] == S -> skip   /* deliberate bug: acks but keeps its copy */
@@ -369,17 +417,40 @@ inline handle(me, from, mt, pg, dk, vr, rq, ak) {
             assert(false)   /* an ack outside our own write */
 #endif
         fi
+#if MOVES > 0
+    :: mt == HomeNotice ->            /* rq: the new home */
+        assert(HOMEAT(me, pg) == from && moving[pg] && minit[pg] == from);
+        HOMEAT(me, pg) = rq;
+        FROZEN(me, pg) = (rq == me);
+        send(me, from, HomeAck, pg, DK_NONE, 0, 0, 0)
+    :: mt == HomeAck ->
+        assert(minit[pg] == me && macks[pg] > 0);
+        macks[pg]--;
+#ifndef BUG_SKIP_MOVE_ACKS
+        if
+        :: macks[pg] == 0 -> mready[pg] = true
+        :: else -> skip
+        fi
+#else
+        skip   /* deliberate bug: finished without waiting (mready set at the start) */
+#endif
+    :: mt == HomeState ->
+        assert(HOMEAT(me, pg) == me && FROZEN(me, pg) && mto[pg] == me && busy[pg] == NONE);
+        FROZEN(me, pg) = false;
+        moving[pg] = false;
+        serve_waiting(me, pg)
+#endif
     :: mt == GrantShared ->
-        assert(lstate[idx] == IS && dk != DK_NONE && (dk == DK_BYTES || from == HOME(pg)));
+        assert(lstate[idx] == IS && dk != DK_NONE && (dk == DK_BYTES || from == HOMEAT(me, pg)));
         lstate[idx] = S;                                  /* InstallPage(Read) */
         if :: dk == DK_ZERO -> lver[idx] = 0 :: else -> lver[idx] = vr fi;
         resume(me, pg);
         if
-        :: dk == DK_BYTES -> send(me, HOME(pg), Done, pg, DK_NONE, 0, 0, 0)
+        :: dk == DK_BYTES -> send(me, HOMEAT(me, pg), Done, pg, DK_NONE, 0, 0, 0)
         :: else -> skip
         fi
     :: mt == GrantModified ->
-        assert(!lgranted[idx] && (dk == DK_BYTES || from == HOME(pg)));
+        assert(!lgranted[idx] && (dk == DK_BYTES || from == HOMEAT(me, pg)));
         if
         :: dk == DK_NONE -> assert(lstate[idx] == SM)      /* upgrade in place */
         :: else -> assert(lstate[idx] == IM);
@@ -417,7 +488,7 @@ inline handle(me, from, mt, pg, dk, vr, rq, ak) {
 /* A request no thread waits for (read-, write-, zero-fill-ahead). */
 #ifdef BUG_SILENT_FILL
 #define SILENT_FILL(me, pg) \
-    :: lstate[(me) * P + (pg)] == I && HOME(pg) == (me) && dstate[pg] == D_UNCACHED -> \
+    :: lstate[(me) * P + (pg)] == I && HOMEAT(me, pg) == (me) && dstate[pg] == D_UNCACHED -> \
         lstate[(me) * P + (pg)] = M; lver[(me) * P + (pg)] = 0
 #else
 #define SILENT_FILL(me, pg)
@@ -433,6 +504,52 @@ inline handle(me, from, mt, pg, dk, vr, rq, ak) {
         :: else -> skip \
         fi; \
         check_invariants() }
+
+#if MOVES > 0
+/* A home hands page pg over to a node it picks (any other). */
+#define MOVE_START \
+    :: atomic { moves_left > 0 -> \
+        moves_left--; \
+        select(pg : 0 .. P - 1); \
+        idx = me * P + pg; \
+        if \
+        :: HOMEAT(me, pg) == me && !FROZEN(me, pg) && !moving[pg] && busy[pg] == NONE && \
+           (wait_r[pg] | wait_w[pg]) == 0 && (lstate[idx] == I || lstate[idx] == S || lstate[idx] == M) -> \
+            select(nr : 0 .. N - 1); \
+            if \
+            :: nr == me -> nr = (me + 1) % N \
+            :: else -> skip \
+            fi; \
+            FROZEN(me, pg) = true; moving[pg] = true; mto[pg] = nr; minit[pg] = me; macks[pg] = N - 1; \
+            for (si : 0 .. N - 1) { \
+                if \
+                :: si != me -> send(me, si, HomeNotice, pg, DK_NONE, 0, nr, 0) \
+                :: else -> skip \
+                fi \
+            } \
+            MOVE_EARLY(pg) \
+        :: else -> skip \
+        fi; \
+        check_invariants() }
+#ifdef BUG_SKIP_MOVE_ACKS
+#define MOVE_EARLY(p) mready[p] = true
+#else
+#define MOVE_EARLY(p) skip
+#endif
+#ifdef BUG_LOSE_MOVED_REQUESTS
+#define LOSE_QUEUED(p) wait_r[p] = 0; wait_w[p] = 0
+#else
+#define LOSE_QUEUED(p) skip
+#endif
+/* All acks in and the node's channel to itself drained: HomeState. */
+#define MOVE_FINISH(p) \
+    :: atomic { mready[p] && minit[p] == me && empty(ch[me * N + me]) -> \
+        mready[p] = false; \
+        LOSE_QUEUED(p); \
+        HOMEAT(me, p) = mto[p]; FROZEN(me, p) = false; \
+        send(me, mto[p], HomeState, p, DK_NONE, 0, 0, 0); \
+        check_invariants() }
+#endif
 
 proctype Node(byte me) {
     byte pg, dk, vr, rq, ak, idx, others, nr, na, holder, nacks;
@@ -453,16 +570,34 @@ end:
 #if AHEAD > 0
     AHEAD_REQUEST
 #endif
+#if MOVES > 0
+    MOVE_START
+    MOVE_FINISH(0)
+#if P > 1
+    MOVE_FINISH(1)
+#endif
+#endif
     od
 }
 
+#if MOVES > 0
+#define MOVES_DONE && moves_left == 0 && !moving[0] && !mready[0] && (P < 2 || (!moving[P - 1] && !mready[P - 1]))
+#else
+#define MOVES_DONE
+#endif
 /* Runs only once everything is done: a deadlock leaves it blocked at a
  * non-end state, which spin reports as an invalid end state. */
 proctype Final() {
     byte p, n;
-    (remaining == 0 && inflight == 0 && ahead_total == 0);
+    (remaining == 0 && inflight == 0 && ahead_total == 0 MOVES_DONE);
     for (p : 0 .. P - 1) {
         assert(busy[p] == NONE && wait_r[p] == 0 && wait_w[p] == 0);
+#if MOVES > 0
+        assert(!moving[p] && !mready[p]);
+        for (n : 0 .. N - 1) {
+            assert(htab[n * P + p] == htab[p] && !hfrozen[n * P + p])
+        }
+#endif
         for (n : 0 .. N - 1) {
             assert((lstate[n * P + p] == M) == (dstate[p] == D_MODIFIED && downer[p] == n));
             assert((lstate[n * P + p] == S) == (dstate[p] == D_SHARED && (dsharers[p] & BIT(n)) != 0))
@@ -482,6 +617,14 @@ init {
             downer[p] = ZERO;
             busy[p] = NONE
         }
+#if MOVES > 0
+        moves_left = MOVES;
+        for (p : 0 .. P - 1) {
+            for (n : 0 .. N - 1) {
+                htab[n * P + p] = HOME(p)
+            }
+        }
+#endif
         remaining = N * OPS;
         for (n : 0 .. N - 1) {
             run Node(n)

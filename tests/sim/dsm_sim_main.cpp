@@ -30,7 +30,9 @@ int main(int argc, char** argv) {
     app.add_option("--hold", cfg.hold_ns, "minimum hold time (simulated ns)");
     app.add_option("--home", cfg.home, "home policy: interleave | node:K");
     app.add_flag("--initial-owner", cfg.initial_owner, "node 0 starts owning every page");
-    app.add_option("--bug", bug, "deliberate protocol bug: none|skip-invalidate-ack|ack-without-drop|skip-done-wait|ignore-acks");
+    app.add_flag("--dynamic-homes", cfg.dynamic_homes, "homes hand pages over (random moves, migration rule)");
+    app.add_option("--migrate", cfg.migrate, "migration threshold: requests in a row from one node (0 = off)");
+    app.add_option("--bug", bug, "deliberate protocol bug: none|skip-invalidate-ack|ack-without-drop|skip-done-wait|ignore-acks|skip-move-acks|lose-moved-requests");
     app.add_flag("--expect-failure", expect_failure, "succeed only if some seed fails");
     app.add_flag("--quiet", quiet, "print only failures");
     try {
@@ -49,7 +51,7 @@ int main(int argc, char** argv) {
         return 2;
     }
 
-    std::uint64_t ops = 0, steps = 0, msgs = 0, faults = 0;
+    std::uint64_t ops = 0, steps = 0, msgs = 0, faults = 0, moves = 0;
     std::uint64_t first = cfg.seed;
     for (std::uint64_t i = 0; i < count; ++i) {
         cfg.seed = first + i;
@@ -58,6 +60,7 @@ int main(int argc, char** argv) {
         steps += r.steps;
         msgs += r.messages;
         faults += r.faults;
+        moves += r.moves;
         if (!r.ok) {
             fmt::print(stderr, "dsm_sim: {} seed {}: {}\n  reproduce: {}\n", expect_failure ? "expected failure at" : "FAIL",
                        cfg.seed, r.failure, sim::repro_command(cfg));
@@ -69,7 +72,7 @@ int main(int argc, char** argv) {
         return 1;
     }
     if (!quiet)
-        fmt::print("dsm_sim: {} seeds ok ({} nodes, {} pages): {} steps, {} ops, {} faults, {} messages\n", count,
-                   cfg.nodes, cfg.pages, steps, ops, faults, msgs);
+        fmt::print("dsm_sim: {} seeds ok ({} nodes, {} pages): {} steps, {} ops, {} faults, {} messages, {} home moves\n",
+                   count, cfg.nodes, cfg.pages, steps, ops, faults, msgs, moves);
     return 0;
 }

@@ -1,6 +1,7 @@
 #include "tests/sim/sim_cluster.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <optional>
@@ -39,6 +40,12 @@ struct Thread {
 };
 
 struct Node {
+    std::unique_ptr<HomeTable> homes;  // dynamic homes only
+    std::unique_ptr<HomeMoves> moves;
+    // Moves whose acks are all in, finished once this node's channel to
+    // itself is empty: the engine drains its messages to itself before it
+    // handles anything else, so a move never finishes with one still queued.
+    std::vector<HomeMoves::Move> ready;
     std::optional<Protocol> proto;
     std::vector<PageCopy> mem;
     std::vector<Thread> threads;
@@ -50,7 +57,9 @@ struct Node {
 // so grants may resume nobody and copies appear that no local access asked
 // for: a read of a page held Invalid, or a write of one held Invalid or
 // Shared.
-enum class EventKind { Deliver, Tick, Issue, Retry, ReadAhead };
+// Move: a home hands a page it may move over to a random other node
+// (a superset of what the engine's rehome and migration rule do).
+enum class EventKind { Deliver, Tick, Issue, Retry, ReadAhead, Move, FinishMove };
 struct Event {
     EventKind kind;
     unsigned a;  // channel index or node
@@ -119,6 +128,12 @@ private:
             pc.hold_ns = cfg_.hold_ns;
             if (cfg_.initial_owner) pc.initial_owner = 0;
             pc.inject = cfg_.bug;
+            if (cfg_.dynamic_homes) {
+                nodes_[n].homes = std::make_unique<HomeTable>(cfg_.pages);
+                nodes_[n].moves = std::make_unique<HomeMoves>(n);
+                pc.homes = nodes_[n].homes.get();
+                pc.migrate.threshold = cfg_.migrate;
+            }
             auto p = Protocol::create(pc);
             if (!p) return fail(p.error().message);
             nodes_[n].proto.emplace(std::move(*p));
@@ -153,6 +168,9 @@ private:
         for (unsigned n = 0; n < cfg_.nodes; ++n) {
             if (!nodes_[n].timers.empty() && *nodes_[n].timers.begin() <= now_) ev.push_back({EventKind::Tick, n, 0});
             if (may_issue) ev.push_back({EventKind::ReadAhead, n, 0});
+            if (may_issue && cfg_.dynamic_homes && cfg_.nodes > 1) ev.push_back({EventKind::Move, n, 0});
+            if (!nodes_[n].ready.empty() && chans_[std::size_t{n} * cfg_.nodes + n].empty())
+                ev.push_back({EventKind::FinishMove, n, 0});
             for (unsigned t = 0; t < cfg_.threads; ++t) {
                 auto st = nodes_[n].threads[t].state;
                 if (st == ThreadState::Runnable) ev.push_back({EventKind::Retry, n, t});
@@ -182,7 +200,7 @@ private:
             for (const auto& t : nodes_[n].threads)
                 if (t.state != ThreadState::Idle) {
                     PageIndex p = t.op.page;
-                    auto home = nodes_[n].proto->config().home.home_of(p);
+                    auto home = nodes_[n].proto->home_of(p);
                     auto d = nodes_[home].proto->directory(p);
                     s += fmt::format("[node {} {} page {} local {} dir {} busy={} queued={}] ", n,
                                      to_string(t.op.access), p, to_string(nodes_[n].proto->local_state(p)),
@@ -195,9 +213,15 @@ private:
         switch (e.kind) {
             case EventKind::Deliver: {
                 unsigned from = e.a / cfg_.nodes, to = e.a % cfg_.nodes;
-                std::vector<std::byte> bytes = std::move(chans_[e.a].front());
+                Packet pkt = std::move(chans_[e.a].front());
                 chans_[e.a].pop_front();
+                if (pkt.home) {
+                    deliver_home(from, to, pkt.bytes);
+                    return;
+                }
+                std::vector<std::byte>& bytes = pkt.bytes;
                 auto msg = decode_message(bytes);
+                if (trace_ && msg) fmt::print("{} {}->{} {} p{} rq{} dk{}\n", step_, from, to, to_string(msg->type), msg->page, msg->requester, to_string(msg->data_kind));
                 if (!msg) {
                     fail(fmt::format("decode {}->{}: {}", from, to, msg.error().message));
                     return;
@@ -227,6 +251,22 @@ private:
                 return;
             }
             case EventKind::Retry: attempt(e.a, nodes_[e.a].threads[e.b]); return;
+            case EventKind::Move: {
+                PageIndex page = rng_() % cfg_.pages;
+                Protocol& pr = *nodes_[e.a].proto;
+                if (!pr.can_move(page)) return;
+                NodeId to = (e.a + 1 + rng_() % (cfg_.nodes - 1)) % cfg_.nodes;
+                pr.freeze(page);
+                StartMove sm{page, to};
+                apply(e.a, sm);
+                return;
+            }
+            case EventKind::FinishMove: {
+                HomeMoves::Move mv = std::move(nodes_[e.a].ready.front());
+                nodes_[e.a].ready.erase(nodes_[e.a].ready.begin());
+                finish_move(e.a, mv);
+                return;
+            }
             case EventKind::ReadAhead: {
                 PageIndex page = rng_() % cfg_.pages;
                 const Access access = rng_() % 2 ? Access::Write : Access::Read;
@@ -319,7 +359,79 @@ private:
             a.msg.data = c.data;
         }
         ++res_.messages;
-        chans_[std::size_t{n} * cfg_.nodes + a.to].push_back(encode_message(a.msg));
+        chans_[std::size_t{n} * cfg_.nodes + a.to].push_back(Packet{false, encode_message(a.msg)});
+    }
+    // Dynamic homes: the executor's side of a move (DsmEngine's
+    // start_move / finish_move / on_home_message, without threads).
+    void send_home(unsigned from, unsigned to, const HomeMsg& m) {
+        ++res_.messages;
+        chans_[std::size_t{from} * cfg_.nodes + to].push_back(Packet{true, encode_home(m)});
+    }
+    void apply(unsigned n, StartMove& a) {
+        HomeMoves::Move mv;
+        mv.id = nodes_[n].moves->next_id();
+        mv.to = a.to;
+        mv.runs = {PageRun{a.page, 1}};
+        mv.acks_due = cfg_.nodes - 1;
+        for (unsigned j = 0; j < cfg_.nodes; ++j)
+            if (j != n) send_home(n, j, HomeMsg{HomeMsg::Kind::Notice, a.to, mv.id, mv.runs, {}, {}});
+        if (auto done = nodes_[n].moves->begin(mv, cfg_.bug == FaultInjection::SkipMoveAcks))
+            nodes_[n].ready.push_back(std::move(*done));
+    }
+    void finish_move(unsigned n, const HomeMoves::Move& mv) {
+        HomeMsg st{HomeMsg::Kind::State, mv.to, mv.id, mv.runs, {}, {}};
+        for (const auto& run : mv.runs)
+            for (PageIndex p = run.first; p < run.first + run.count; ++p) {
+                auto e = nodes_[n].proto->finish_move(p, mv.to);
+                if (!e) {
+                    fail(fmt::format("node {} finish move: {}", n, e.error().message));
+                    return;
+                }
+                if (*e) st.entries.push_back(**e);
+            }
+        send_home(n, mv.to, st);
+        ++res_.moves;
+    }
+    void deliver_home(unsigned from, unsigned to, const std::vector<std::byte>& bytes) {
+        auto m = decode_home(bytes);
+        if (trace_ && m) fmt::print("{} {}->{} home kind {} to {} page {}\n", step_, from, to, static_cast<int>(m->kind), m->to, m->runs.empty() ? 999 : m->runs[0].first);
+        if (!m) {
+            fail(fmt::format("decode home {}->{}: {}", from, to, m.error().message));
+            return;
+        }
+        Protocol& pr = *nodes_[to].proto;
+        switch (m->kind) {
+            case HomeMsg::Kind::Notice:
+                for (const auto& run : m->runs)
+                    for (PageIndex p = run.first; p < run.first + run.count; ++p) pr.apply_notice(p, m->to);
+                send_home(to, from, HomeMsg{HomeMsg::Kind::Ack, 0, m->move_id, {}, {}, {}});
+                return;
+            case HomeMsg::Kind::Ack: {
+                auto r = nodes_[to].moves->on_ack(m->move_id);
+                if (!r) {
+                    fail(fmt::format("node {} ack from {}: {}", to, from, r.error().message));
+                    return;
+                }
+                if (*r) nodes_[to].ready.push_back(std::move(**r));
+                return;
+            }
+            case HomeMsg::Kind::State:
+                for (const auto& run : m->runs)
+                    for (PageIndex p = run.first; p < run.first + run.count; ++p) {
+                        const MovedDir* e = nullptr;
+                        for (const auto& x : m->entries)
+                            if (x.page == p) e = &x;
+                        Actions acts;
+                        auto r = pr.import_moved(p, e, acts);
+                        execute_actions(to, acts);
+                        if (!r) {
+                            fail(fmt::format("node {} HomeState from {}: {}", to, from, r.error().message));
+                            return;
+                        }
+                    }
+                return;
+            default: fail(fmt::format("unexpected home message {}->{}", from, to)); return;
+        }
     }
     void apply(unsigned n, ResumeFaults& a) {
         for (auto& t : nodes_[n].threads)
@@ -365,7 +477,13 @@ private:
                 return;
             }
         for (unsigned p = 0; p < cfg_.pages; ++p) {
-            NodeId home = nodes_[0].proto->config().home.home_of(p);
+            NodeId home = nodes_[0].proto->home_of(p);
+            for (unsigned n = 0; n < cfg_.nodes; ++n)
+                if (nodes_[n].proto->home_of(p) != home || nodes_[n].proto->frozen(p)) {
+                    fail(fmt::format("page {}: node {} routes to node {} (frozen {}), node 0 to node {}", p, n,
+                                     nodes_[n].proto->home_of(p), nodes_[n].proto->frozen(p), home));
+                    return;
+                }
             DirectoryView d = nodes_[home].proto->directory(p);
             for (unsigned n = 0; n < cfg_.nodes; ++n) {
                 LocalState ls = nodes_[n].proto->local_state(p);
@@ -385,10 +503,15 @@ private:
     }
 
     SimConfig cfg_;
+    bool trace_ = std::getenv("DSM_SIM_TRACE") != nullptr;
     std::mt19937_64 rng_;  // fully specified by the standard: same sequence everywhere
     std::size_t page_size_ = 0;
     std::vector<Node> nodes_;
-    std::vector<std::deque<std::vector<std::byte>>> chans_;  // index from * nodes + to
+    struct Packet {
+        bool home = false;  // a home-move message (encode_home), else a coherence message
+        std::vector<std::byte> bytes;
+    };
+    std::vector<std::deque<Packet>> chans_;  // index from * nodes + to
     std::vector<std::vector<std::uint32_t>> ref_;            // reference memory
     std::uint32_t next_value_ = 0;
     TimeNs now_ = 1;
@@ -407,6 +530,8 @@ std::string repro_command(const SimConfig& cfg) {
     if (cfg.hold_ns) s += fmt::format(" --hold {}", cfg.hold_ns);
     if (cfg.home != "interleave") s += fmt::format(" --home {}", cfg.home);
     if (cfg.initial_owner) s += " --initial-owner";
+    if (cfg.dynamic_homes) s += " --dynamic-homes";
+    if (cfg.migrate) s += fmt::format(" --migrate {}", cfg.migrate);
     if (cfg.bug != FaultInjection::None) s += fmt::format(" --bug {}", to_string(cfg.bug));
     return s;
 }

@@ -13,8 +13,12 @@
 //   * every completed read returned the reference value;
 //   * no protocol error; no deadlock (nothing deliverable, no timer, but
 //     blocked operations); bounded drain (livelock);
-//   * at quiescence the directories match the nodes' states exactly.
+//   * at quiescence the directories match the nodes' states exactly, and
+//     (dynamic homes) every node's table names the same home, none frozen.
+// With dynamic homes a request, Done, forward or grant that reaches a node
+// which is not (or no longer) the page's home is a protocol error.
 // Same seed + config = same run (own PRNG use, no wall clock).
+// DSM_SIM_TRACE in the environment prints every delivered message.
 #include <cstdint>
 #include <string>
 
@@ -32,6 +36,10 @@ struct SimConfig {
     TimeNs hold_ns = 0;
     std::string home = "interleave";  // HomePolicy::parse spec
     bool initial_owner = false;       // node 0 starts owning every page
+    // Dynamic homes (vmm/dsm/home_table.hpp): homes hand pages over at random
+    // (Move events) and by the migration rule (threshold `migrate`, 0 = off).
+    bool dynamic_homes = false;
+    unsigned migrate = 0;
     FaultInjection bug = FaultInjection::None;
 };
 
@@ -42,6 +50,7 @@ struct SimResult {
     std::uint64_t ops_completed = 0;
     std::uint64_t faults = 0;
     std::uint64_t messages = 0;
+    std::uint64_t moves = 0;  // home handovers completed
 };
 
 SimResult run_simulation(const SimConfig& cfg);

@@ -83,11 +83,11 @@ SCENARIO("the --stats text of a run") {
         const std::string t = render_text(sample(true));
         THEN("machine table first, hot pages (8 of them) last") {
             CHECK(t.rfind("spanvm: machine table (2 nodes)\nnode  address                threads   bytes_sent   "
-                          "bytes_recv  rd_faults  wr_faults  state\n",
+                          "bytes_recv  rd_faults  wr_faults   home_1st remote_1st migrated  state\n",
                           0) == 0);
-            CHECK(t.find("   0  127.0.0.1:7400               1           10           20          3          4  origin\n") !=
+            CHECK(t.find("   0  127.0.0.1:7400               1           10           20          3          4          0          0        0  origin\n") !=
                   std::string::npos);
-            CHECK(t.find("   1  [::1]:7401                   2            -            -          -          -  stopped\n") !=
+            CHECK(t.find("   1  [::1]:7401                   2            -            -          -          -          -          -        -  stopped\n") !=
                   std::string::npos);
             CHECK(t.find("machine table") < t.find("thread table"));
             const auto hp = t.find("spanvm: hot pages at the origin (top 8)\n");

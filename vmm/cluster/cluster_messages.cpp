@@ -134,8 +134,9 @@ net::Bytes encode(const ShutdownMsg& m) {
 }
 
 net::Bytes encode(const NodeStatsMsg& m) {
-    net::WireWriter w(40);
+    net::WireWriter w(72);
     w.u64(m.bytes_sent).u64(m.bytes_received).u64(m.read_faults).u64(m.write_faults).u64(m.remote_fetches);
+    w.u64(m.home_first_touch_faults).u64(m.remote_first_touches).u64(m.home_migrations).u64(m.pages_rehomed);
     return w.take();
 }
 
@@ -245,7 +246,9 @@ Result<AbortMsg> decode_abort(net::ByteView b) {
 Result<NodeStatsMsg> decode_stats(net::ByteView b) {
     net::WireReader rd(b);
     NodeStatsMsg m;
-    for (std::uint64_t* f : {&m.bytes_sent, &m.bytes_received, &m.read_faults, &m.write_faults, &m.remote_fetches}) {
+    for (std::uint64_t* f : {&m.bytes_sent, &m.bytes_received, &m.read_faults, &m.write_faults, &m.remote_fetches,
+                             &m.home_first_touch_faults, &m.remote_first_touches, &m.home_migrations,
+                             &m.pages_rehomed}) {
         auto v = rd.u64();
         if (!v) return v.error();
         *f = *v;

@@ -99,13 +99,20 @@ struct ShutdownMsg {
 };
 
 // A node's dsm::DsmStats counters at the time it sends them (fixed order on
-// the wire: five u64 in the order below).
+// the wire: nine u64 in the order below).
 struct NodeStatsMsg {
     std::uint64_t bytes_sent = 0;
     std::uint64_t bytes_received = 0;
     std::uint64_t read_faults = 0;
     std::uint64_t write_faults = 0;
     std::uint64_t remote_fetches = 0;
+    // Memory policy (dsm_stats.hpp): first touches at the home that reached
+    // user space, requests for never-used pages that crossed the network,
+    // migrated pages, fresh pages homed at the mapping thread's node.
+    std::uint64_t home_first_touch_faults = 0;
+    std::uint64_t remote_first_touches = 0;
+    std::uint64_t home_migrations = 0;
+    std::uint64_t pages_rehomed = 0;
     bool operator==(const NodeStatsMsg&) const = default;
 };
 

@@ -44,6 +44,7 @@ int NodeRunner::serve() {
     o.self = static_cast<dsm::NodeId>(opts_.self);
     o.pages = (mem.size() - memory::layout::kUserBase) / memory::layout::kPageSize;
     o.home = "node:0";
+    o.dynamic_homes = true;  // as the origin's engine (OriginCluster::attach_memory)
     o.external_base = mem.host_base() + memory::layout::kUserBase;
     o.version_salt = cluster_version_salt(mem.size());
     o.router = &channel_.router();
@@ -107,7 +108,9 @@ void NodeRunner::on_cluster_message(unsigned from, std::uint16_t type, net::Byte
             using C = dsm::DsmStats::Counter;
             auto& st = engine_->stats();
             NodeStatsMsg ns{st.get(C::bytes_sent), st.get(C::bytes_received), st.get(C::read_faults),
-                            st.get(C::write_faults), st.get(C::remote_fetches)};
+                            st.get(C::write_faults), st.get(C::remote_fetches),
+                            st.get(C::home_first_touch_faults), st.get(C::remote_first_touches),
+                            st.get(C::home_migrations), st.get(C::pages_rehomed)};
             (void)channel_.send(0, kStatsType, encode(ns));
             (void)channel_.send(0, kByeType, {});
             {

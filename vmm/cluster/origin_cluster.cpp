@@ -131,6 +131,7 @@ Result<void> OriginCluster::attach_memory(memory::GuestMemory& mem) {
     o.self = 0;
     o.pages = (mem.size() - memory::layout::kUserBase) / memory::layout::kPageSize;
     o.home = "node:0";  // the origin holds the program's memory; nodes fetch on demand
+    o.dynamic_homes = true;  // ... except fresh memory mapped for a thread elsewhere (mapped())
     o.external_base = mem.host_base() + memory::layout::kUserBase;
     ram_base_ = mem.host_base();
     o.version_salt = cluster_version_salt(mem.size());
@@ -196,12 +197,31 @@ void OriginCluster::discard(std::uint64_t gpa, std::uint64_t len) {
     // only pages nobody was ever handed are skipped, which is what makes
     // munmap of big, mostly untouched mappings (thread stacks, malloc
     // arenas) cheap.
-    if (gpa < memory::layout::kUserBase) return;
-    for (std::uint64_t a = gpa; a < gpa + len; a += memory::layout::kPageSize) {
-        const dsm::PageIndex page = (a - memory::layout::kUserBase) / memory::layout::kPageSize;
-        if (page >= engine_->page_count() || engine_->untouched(page)) continue;
-        std::memset(ram_base_ + a, 0, memory::layout::kPageSize);
+    // Pages homed elsewhere (dynamic homes) are asked of their home, one
+    // round trip per home and range.
+    if (gpa < memory::layout::kUserBase || shut_) return;  // after shutdown the nodes are gone
+    const dsm::PageIndex first = (gpa - memory::layout::kUserBase) / memory::layout::kPageSize;
+    const dsm::PageIndex count = (len + memory::layout::kPageSize - 1) / memory::layout::kPageSize;
+    auto untouched = engine_->untouched_range(first, count);
+    if (!untouched) {
+        if (shut_) return;  // the program ended meanwhile and the nodes left
+        failure_.fail(fmt::format("discarding guest pages: {}", untouched.error().message));
     }
+    for (std::size_t i = 0; i < untouched->size(); ++i) {
+        if ((*untouched)[i]) continue;
+        std::memset(ram_base_ + memory::layout::kUserBase + (first + i) * memory::layout::kPageSize, 0,
+                    memory::layout::kPageSize);
+    }
+}
+
+void OriginCluster::mapped(std::uint64_t gpa, std::uint64_t len, unsigned node) {
+    // Fresh memory is homed at the node of the thread that mapped it, so that
+    // thread's first touches cost no message (dsm-protocol.md, "Dynamic homes").
+    if (!engine_ || node == 0 || gpa < memory::layout::kUserBase || shut_) return;
+    const dsm::PageIndex first = (gpa - memory::layout::kUserBase) / memory::layout::kPageSize;
+    const dsm::PageIndex count = (len + memory::layout::kPageSize - 1) / memory::layout::kPageSize;
+    if (auto r = engine_->rehome(first, count, static_cast<dsm::NodeId>(node)); !r)
+        failure_.fail(fmt::format("homing guest pages at node {}: {}", node, r.error().message));
 }
 
 unsigned OriginCluster::place_thread() {
@@ -295,7 +315,9 @@ std::optional<NodeStatsMsg> OriginCluster::node_stats(std::size_t k) {
         using C = dsm::DsmStats::Counter;
         auto& s = engine_->stats();
         return NodeStatsMsg{s.get(C::bytes_sent), s.get(C::bytes_received), s.get(C::read_faults),
-                            s.get(C::write_faults), s.get(C::remote_fetches)};
+                            s.get(C::write_faults), s.get(C::remote_fetches),
+                            s.get(C::home_first_touch_faults), s.get(C::remote_first_touches),
+                            s.get(C::home_migrations), s.get(C::pages_rehomed)};
     }
     std::lock_guard lk(bye_mu_);
     return node_stats_.at(k);
@@ -317,7 +339,8 @@ report::ClusterReport OriginCluster::report(std::size_t top_pages) {
         // A node's counters arrive with its Stats message at shutdown.
         if (auto s = node_stats(k))
             m.counters = report::NodeCounters{s->bytes_sent, s->bytes_received, s->read_faults, s->write_faults,
-                                              s->remote_fetches};
+                                              s->remote_fetches, s->home_first_touch_faults, s->remote_first_touches,
+                                              s->home_migrations, s->pages_rehomed};
         m.state = k == 0 ? "origin" : shut_ ? "stopped" : "up";
         out.machines.push_back(std::move(m));
     }

@@ -87,7 +87,7 @@ public:
     memory::ArgMemory* arg_memory() override { return &args_; }
     void syscall_returned() override;
 
-    unsigned node() const { return node_; }
+    unsigned node() const override { return node_; }
     // The thread's node connected its channel (listener thread).
     void attach_channel(std::unique_ptr<SyscallChannel> ch);
 

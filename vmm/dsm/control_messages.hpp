@@ -22,6 +22,7 @@ namespace spanvm::dsm {
 // Transport message types owned by the DSM engine.
 inline constexpr std::uint16_t kDsmProtocolType = 0x0100;  // payload: encode_message()
 inline constexpr std::uint16_t kDsmControlType = 0x0101;   // payload: encode_control()
+inline constexpr std::uint16_t kDsmHomeType = 0x0102;      // payload: encode_home() (home_table.hpp)
 
 enum class ControlKind : std::uint8_t {
     BarrierArrive = 1,   // node -> node 0: reached barrier generation `value`

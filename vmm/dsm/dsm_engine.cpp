@@ -66,7 +66,9 @@ Result<std::unique_ptr<DsmEngine>> DsmEngine::create(DsmEngineOptions options) {
             if (key == "zero_fill" && v <= kMaxZeroFillBlock) options.zero_fill_block = v;
             else if (key == "backward" && v <= 1) options.zero_fill_backward = v;
             else if (key == "write_ahead" && v <= 1) options.write_ahead = v;
-            else return make_error(EINVAL, "SPANVM_DSM_TUNING: unknown or out-of-range '{}' (zero_fill=0..{}, backward=0|1, write_ahead=0|1)", item, kMaxZeroFillBlock);
+            else if (key == "migrate" && v <= 255) options.migrate_after = static_cast<unsigned>(v);
+            else if (key == "dynamic_homes" && v <= 1) options.dynamic_homes = options.dynamic_homes && v;
+            else return make_error(EINVAL, "SPANVM_DSM_TUNING: unknown or out-of-range '{}' (zero_fill=0..{}, backward=0|1, write_ahead=0|1, migrate=0..255, dynamic_homes=0|1)", item, kMaxZeroFillBlock);
         }
     }
     if (options.zero_fill_block > kMaxZeroFillBlock)
@@ -98,10 +100,14 @@ DsmEngine::DsmEngine(DsmEngineOptions options, Protocol protocol, std::unique_pt
       write_ahead_(options_.pages) {
     stats_ = std::make_unique<DsmStats>(self_, cluster_.node(static_cast<net::NodeId>(self_)).endpoint(),
                                         options_.pages);
+    if (options_.dynamic_homes) homes_ = std::make_unique<HomeTable>(options_.pages);
+    moves_ = HomeMoves(self_);
     for (std::size_t i = 0; i < kShards; ++i) {
         ProtocolConfig pc = protocol.config();
         pc.page_stride = kShards;
         pc.page_offset = i;
+        pc.homes = homes_.get();
+        if (homes_) pc.migrate.threshold = options_.migrate_after;
         auto p = Protocol::create(pc);  // cannot fail: `protocol` was created from the same settings
         if (!p) throw std::logic_error(p.error().message);
         shards_.push_back(std::make_unique<Shard>(std::move(*p)));
@@ -117,6 +123,10 @@ DsmEngine::DsmEngine(DsmEngineOptions options, Protocol protocol, std::unique_pt
     router.route(kDsmProtocolType, kDsmProtocolType,
                  [this](net::NodeId from, std::uint16_t, std::uint64_t, net::ByteView payload) {
                      on_protocol_message(static_cast<NodeId>(from), payload);
+                 });
+    router.route(kDsmHomeType, kDsmHomeType,
+                 [this](net::NodeId from, std::uint16_t, std::uint64_t request_id, net::ByteView payload) {
+                     on_home_message(static_cast<NodeId>(from), request_id, payload);
                  });
     router.route(kDsmControlType, kDsmControlType,
                  [this](net::NodeId from, std::uint16_t, std::uint64_t, net::ByteView payload) {
@@ -233,14 +243,13 @@ void DsmEngine::answer_node_local(const UffdRegion::Fault& f) {
 bool DsmEngine::untouched(PageIndex page) {
     Shard& sh = shard(page);
     std::lock_guard lk(sh.mu);
-    return sh.protocol.directory(page).state == DirState::Uncached &&
+    // A page homed elsewhere: its directory is not here (untouched_range asks).
+    return sh.protocol.home_of(page) == self_ && sh.protocol.directory(page).state == DirState::Uncached &&
            sh.protocol.local_state(page) == LocalState::Invalid;
 }
 
 bool DsmEngine::untouched_at_home_locked(Shard& sh, PageIndex page) {
-    return sh.protocol.config().home.home_of(page) == self_ &&
-           sh.protocol.directory(page).state == DirState::Uncached &&
-           sh.protocol.local_state(page) == LocalState::Invalid;
+    return !sh.protocol.frozen(page) && sh.protocol.pristine(page);
 }
 
 // ------------------------------------------------------------------ threads
@@ -403,6 +412,7 @@ void DsmEngine::on_protocol_message(NodeId from, net::ByteView payload) {
     trace::mark("dsm.rx", (std::uint64_t{static_cast<std::uint8_t>(msg->type)} << 56) | msg->page);
     Shard& sh = shard(msg->page);
     std::lock_guard lk(sh.mu);
+    count_first_touch_request(sh, from, *msg);
     Actions acts;
     auto r = sh.protocol.on_message(from, *msg, now_ns(), acts);
     // Actions appended before an error must still run (protocol.hpp).
@@ -473,6 +483,8 @@ void DsmEngine::execute(Shard& sh, Actions& acts, NodeId from) {
                                              now > start ? now - start : 0);
                 sh.pending_faults.erase(it);
             }
+        } else if (auto* sm = std::get_if<StartMove>(&a)) {
+            start_move(*sm);
         } else if (auto* w = std::get_if<WakeAt>(&a)) {
             {
                 std::lock_guard lk(timer_mu_);

@@ -75,10 +75,20 @@
 // cost of a wrong guess: one write-protect and a page transfer instead of a
 // zero grant). Counted as home_first_touch_faults and zero_filled_ahead.
 //
+// Dynamic homes (dynamic_homes; home_table.hpp has the handover and its
+// argument). A page's home is its HomeTable entry, or `home` while no move
+// touched it. rehome() (the origin, for a range the guest just mapped)
+// freezes the pristine pages, tells every node (HomeNotice), waits for all
+// HomeAcks and sends the new home HomeState; a home whose page sees
+// migrate_after requests in a row from one other node, while it holds no
+// copy, hands it over the same way (Protocol StartMove, no thread waits).
+// The new home then serves its own first touch locally, with no message.
+//
 // Lock order: Shard::mu (at most one at a time, except zero_fill_ahead on
-// the fault thread, which takes all of them in shard-index order; every
-// other holder takes one, so this cannot deadlock) -> (UffdRegion stripe locks,
-// Transport peer write locks, stats: leaves); ControlPlane's mutex and
+// the fault thread and the home moves (rehome, HomeNotice, HomeState, the
+// last HomeAck), which take all of them in shard-index order; every other
+// holder takes one, so this cannot deadlock) -> (UffdRegion stripe locks,
+// Transport peer write locks, stats, moves_mu_: leaves); ControlPlane's mutex and
 // timer_mu_ are leaves never held while taking a shard mutex. Transport::send never blocks
 // on the I/O thread or the network, so calling it under a shard mutex from
 // any thread is safe.
@@ -165,6 +175,12 @@ struct DsmEngineOptions {
     std::uint64_t zero_fill_block = 512;
     bool zero_fill_backward = true;
     bool write_ahead = false;
+    // Dynamic homes (home_table.hpp, "Dynamic homes" below): `home` is then
+    // only the default for pages no move has touched. Every node must agree.
+    // migrate_after: requests in a row from one other node that move a
+    // page's home there (0 = no migration); SPANVM_DSM_TUNING="migrate=N".
+    bool dynamic_homes = false;
+    unsigned migrate_after = 4;
 };
 
 class DsmEngine {
@@ -222,6 +238,20 @@ public:
     // that uses the page must do the same. At most kMaxNodeLocal pages.
     Result<void> make_node_local(PageIndex page);
 
+    // ---- Dynamic homes (dsm_engine_homes.cpp; needs dynamic_homes).
+    // Hands the pages of [first, first + count) that are pristine here, the
+    // home, over to `to`, and returns once every node routes them to `to`
+    // and the handover left (HomeNotice, all HomeAcks, HomeState). Pages
+    // held only here are made pristine first: the caller guarantees their
+    // content is zero (a range the guest just mapped). Returns the pages
+    // moved. Not from the transport's I/O thread.
+    Result<std::uint64_t> rehome(PageIndex first, PageIndex count, NodeId to);
+    // For each page of [first, first + count): no node was ever handed it
+    // since it was last zero, asked of its home (a round trip for pages
+    // homed elsewhere; "no" when unsure). Not from the I/O thread.
+    Result<std::vector<bool>> untouched_range(PageIndex first, PageIndex count);
+    NodeId home_of(PageIndex page) const { return shards_[page % kShards]->protocol.home_of(page); }
+
 private:
     DsmEngine(DsmEngineOptions options, Protocol protocol, std::unique_ptr<UffdRegion> region);
 
@@ -241,6 +271,10 @@ private:
     // Zero-fill-ahead (see above). Fault thread; takes shard mutexes one at a time.
     void zero_fill_ahead(PageIndex page);
     void on_protocol_message(NodeId from, net::ByteView payload);
+    // Dynamic homes (dsm_engine_homes.cpp).
+    void on_home_message(NodeId from, std::uint64_t request_id, net::ByteView payload);
+    void start_move(const StartMove& m);         // under the page's shard mutex
+    void finish_move(const HomeMoves::Move& m);  // no shard mutex held
 
     static constexpr std::size_t kShards = 16;
     // One fault thread: it never waits for a round trip (the grant is
@@ -262,6 +296,10 @@ private:
         std::vector<std::byte> send_buf;    // guarded by mu: encoding scratch
     };
     Shard& shard(PageIndex page) { return *shards_[page % kShards]; }
+    // Every shard mutex, in index order (see the lock order above).
+    std::array<std::unique_lock<std::mutex>, kShards> lock_all_shards();
+    // Counts a request from another node for a page no node has had yet.
+    void count_first_touch_request(Shard& sh, NodeId from, const Message& m);
     // Caller holds the shard mutex of `page`: this node is its home and no
     // node, this one included, has had it since it was last zero.
     bool untouched_at_home_locked(Shard& sh, PageIndex page);
@@ -303,6 +341,14 @@ private:
     // hold has not expired, so each requested time must be kept.
     std::priority_queue<std::uint64_t, std::vector<std::uint64_t>, std::greater<>> wake_at_;
     bool stop_timer_ = false;
+
+    // Dynamic homes: the table every shard's protocol reads, the moves this
+    // node started (moves_mu_, a leaf), and moves finished for rehome().
+    std::unique_ptr<HomeTable> homes_;
+    std::mutex moves_mu_;
+    std::condition_variable moves_cv_;
+    HomeMoves moves_{0};
+    std::vector<std::uint64_t> finished_moves_;  // guarded by moves_mu_
 
     static constexpr std::size_t kMaxNodeLocal = 4;
     bool node_local(PageIndex page) const;

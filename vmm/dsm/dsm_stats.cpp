@@ -48,6 +48,9 @@ std::string_view DsmStats::counter_name(Counter c) {
         case Counter::home_first_touch_faults: return "home_first_touch_faults";
         case Counter::zero_filled_ahead: return "zero_filled_ahead";
         case Counter::written_ahead: return "written_ahead";
+        case Counter::remote_first_touches: return "remote_first_touches";
+        case Counter::home_migrations: return "home_migrations";
+        case Counter::pages_rehomed: return "pages_rehomed";
         case Counter::count_: break;
     }
     return "?";

@@ -40,6 +40,11 @@ public:
         home_first_touch_faults, // faults at the home on pages no node ever had (reach user space)
         zero_filled_ahead,       // untouched pages zero-filled at the home with no fault of their own
         written_ahead,           // write requests issued ahead of a sequential write stream
+        remote_first_touches,    // requests that reached this home over the network for a page no node
+                                 // had had yet (each a request and a grant: 0 when fresh memory is homed
+                                 // at its first user)
+        home_migrations,         // pages this node handed to another home by the migration rule
+        pages_rehomed,           // fresh pages this node (the origin) homed at the mapping thread's node
         count_
     };
     static constexpr std::size_t kCounterCount = static_cast<std::size_t>(Counter::count_);

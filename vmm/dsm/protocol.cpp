@@ -141,7 +141,10 @@ Result<void> Protocol::on_message(NodeId from, const Message& msg, TimeNs now, A
         return make_error(EINVAL, "dsm: {} from node {} names node {} / {} acks in a {}-node cluster",
                           to_string(msg.type), from, msg.requester, msg.acks, cfg_.num_nodes);
     if (is_home_bound(msg.type)) {
-        if (!is_home(msg.page))
+        // Dynamic homes: a request may reach the new home before the notice
+        // that makes it the home (home_table.hpp); it waits there (parked in
+        // this node's directory entry) until the page arrives.
+        if (!is_home(msg.page) && !(cfg_.homes && msg.type != MsgType::Done))
             return make_error(EINVAL, "dsm: {} from node {} for page {} whose home is node {}", to_string(msg.type),
                               from, msg.page, home_of(msg.page));
         if (msg.type == MsgType::Done) return home_done(from, msg.page, out);
@@ -314,7 +317,10 @@ Result<void> Protocol::home_request(NodeId from, PageIndex page, Access access, 
         return make_error(EPROTO, "dsm: node {} sent a second request for page {}", from, page);
     if (d.state == DirState::Modified && d.owner == from)
         return make_error(EPROTO, "dsm: node {} requests page {} it owns", from, page);
-    if (d.busy != kNone) {
+    // Dynamic homes: a frozen page queues (it is being handed over), and a
+    // streak of requests from one other node may hand it to that node.
+    if (cfg_.homes && migrate_on_request(page, d, from, access, out)) return {};
+    if (d.busy != kNone || frozen(page) || !is_home(page)) {
         (access == Access::Read ? d.wait_read : d.wait_write) |= bit(from);
         return {};
     }
@@ -337,6 +343,7 @@ Result<void> Protocol::home_done(NodeId from, PageIndex page, Actions& out) {
 
 // Starts waiting requests (round robin by node id) until one stays in progress.
 void Protocol::serve_waiting(PageIndex page, DirEntry& d, Actions& out) {
+    if (frozen(page)) return;  // handed over: the new home serves them
     while (d.busy == kNone && (d.wait_read | d.wait_write) != 0) {
         for (NodeId i = 1; i <= cfg_.num_nodes; ++i) {
             NodeId n = (d.next + i) % cfg_.num_nodes;

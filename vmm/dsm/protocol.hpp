@@ -138,6 +138,34 @@ public:
     Result<void> on_tick(TimeNs now, Actions& out);
 
     LocalState local_state(PageIndex page) const;
+
+    // ---- Dynamic homes (protocol_homes.cpp; home_table.hpp has the
+    // argument). Each call is about one page of this shard, under the same
+    // serialization as the events above; all need config().homes.
+    NodeId home_of(PageIndex page) const {
+        return cfg_.homes ? cfg_.homes->home_of(page, cfg_.home) : cfg_.home.home_of(page);
+    }
+    bool frozen(PageIndex page) const { return cfg_.homes && cfg_.homes->frozen(page); }
+    // This node is the home, the page is not frozen and no transaction is
+    // in progress: it may be handed over.
+    bool can_move(PageIndex page) const;
+    // Home here and no node, this one included, was ever handed the page.
+    bool pristine(PageIndex page) const;
+    // Step 1 at the initiating home: queue, start nothing. Precondition can_move.
+    void freeze(PageIndex page);
+    // Step 2 at every other node: route to `to` from now on (frozen at `to`).
+    void apply_notice(PageIndex page, NodeId to);
+    // Step 3 at the initiating home: hands the directory entry over (nullopt
+    // when pristine: `to`'s default entry is the same) and routes to `to`.
+    Result<std::optional<MovedDir>> finish_move(PageIndex page, NodeId to);
+    // Step 3 at the new home: installs `moved` (if any), unfreezes and starts
+    // the requests that wait, its own included.
+    Result<void> import_moved(PageIndex page, const MovedDir* moved, Actions& out);
+    // A page held only by this node, its home, whose content the caller
+    // knows to be zero (a range the guest just mapped: unmapped memory reads
+    // as zero) becomes pristine again: Drop, directory Uncached. False (no
+    // change) if the page is held elsewhere, busy or frozen.
+    bool reclaim_zero(PageIndex page, Actions& out);
     // Precondition: this node is the page's home.
     DirectoryView directory(PageIndex page) const;
     // No transaction, waiting request, outstanding fetch or deferred message.
@@ -166,6 +194,11 @@ public:
         std::uint8_t owner = kZeroData;  // Modified: owner; Shared: data holder or kZeroData
         std::uint8_t busy = kNone;       // requester whose Done ends the transaction, or kNone
         std::uint8_t next = 0;           // round-robin start among waiting requests
+        // Home migration (MigrationRule): the node whose requests came in a
+        // row, how many, and how often the page's home moved.
+        std::uint8_t streak_node = kNone;
+        std::uint8_t streak = 0;
+        std::uint8_t moves = 0;
     };
 
 private:
@@ -174,8 +207,9 @@ private:
     std::size_t slot(PageIndex page) const { return page / cfg_.page_stride; }
     LocalEntry& local(PageIndex page) { return local_.at(slot(page)); }
     DirEntry& dir(PageIndex page) { return dir_.at(slot(page)); }
-    bool is_home(PageIndex page) const { return cfg_.home.home_of(page) == cfg_.self; }
-    NodeId home_of(PageIndex page) const { return cfg_.home.home_of(page); }
+    bool is_home(PageIndex page) const { return home_of(page) == cfg_.self; }
+    // Migration streak; true when the request was queued for a move (StartMove emitted).
+    bool migrate_on_request(PageIndex page, DirEntry& d, NodeId from, Access access, Actions& out);
     void send(Actions& out, NodeId to, Message m, bool attach = false);
     Result<void> check_page(PageIndex page, const char* what) const;
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "vmm/dsm/home_policy.hpp"
+#include "vmm/dsm/home_table.hpp"
 #include "vmm/dsm/messages.hpp"
 
 namespace spanvm::dsm {
@@ -94,7 +95,15 @@ struct WakeAt {
     TimeNs at_ns;
 };
 
-using Action = std::variant<InstallPage, Upgrade, Downgrade, Drop, Send, ResumeFaults, WakeAt>;
+// Dynamic homes (home_table.hpp): this node, the page's home, froze it to
+// hand it over to `to` (migration). The executor sends HomeNotice to every
+// other node and, once all acked, calls finish_move and sends HomeState.
+struct StartMove {
+    PageIndex page;
+    NodeId to;
+};
+
+using Action = std::variant<InstallPage, Upgrade, Downgrade, Drop, Send, ResumeFaults, WakeAt, StartMove>;
 using Actions = std::vector<Action>;
 
 // Deliberate protocol bugs for proving that the simulator's checkers work.
@@ -106,6 +115,9 @@ enum class FaultInjection : std::uint8_t {
     SkipDoneWait,       // home ends a forwarded transaction at once, not on Done: its next
                         // Invalidate/forward can overtake the data still on its way
     IgnoreAcks,         // requester takes Modified on the grant without collecting InvAcks
+    SkipMoveAcks,       // a home hands a page over without waiting for every node's HomeAck:
+                        // a request still on its way reaches a node that is no longer the home
+    LoseMovedRequests,  // a home hands a page over without the requests queued meanwhile (deadlock)
 };
 std::string_view to_string(FaultInjection f);
 std::optional<FaultInjection> parse_fault_injection(std::string_view s);
@@ -128,6 +140,11 @@ struct ProtocolConfig {
     // at page / page_stride). Default: all pages.
     PageIndex page_stride = 1;
     PageIndex page_offset = 0;
+    // Dynamic homes (home_table.hpp): the node's table, shared by its shards,
+    // or null for static homes (`home` alone decides). Not owned.
+    HomeTable* homes = nullptr;
+    // Threshold-based home migration (needs `homes`).
+    MigrationRule migrate;
 };
 
 // A snapshot of one page's directory entry (only meaningful at its home).

@@ -246,6 +246,10 @@ void Process::offer_syscall_site(uint64_t rip) {
     platform_->offer_syscall_site(rip, eligible);
 }
 
+void Process::mapped(GuestThread& t, uint64_t start, uint64_t len) {
+    if (cfg_.remote && t.remote_link() && len) cfg_.remote->mapped(start, len, t.remote_link()->node());
+}
+
 void Process::sync_host_protection(uint64_t start, uint64_t end) {
     // Patched syscall sites in a range whose mappings change go back to
     // their original bytes first (the memory is still as it was).

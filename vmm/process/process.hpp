@@ -116,6 +116,10 @@ public:
     // Zeroes guest pages released by the address space (its invariant: all
     // unmapped user memory reads as zero).
     void discard(const std::vector<Range>& ranges);
+    // Fresh anonymous memory [start, start+len) was just mapped for `t`: in
+    // a cluster, a thread on another node gets it homed there
+    // (RemoteThreads::mapped). Caller holds aspace_mutex().
+    void mapped(GuestThread& t, uint64_t start, uint64_t len);
     // Makes the host protection of guest RAM in [start, end) follow the
     // address space: mapped pages read/write, unmapped holes and PROT_NONE
     // mappings inaccessible, so a guest access there fails KVM_RUN with

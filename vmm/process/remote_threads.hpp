@@ -57,6 +57,8 @@ public:
     virtual void on_thread_exit() = 0;
     // The host thread on the remote node (as of the last trap).
     virtual int remote_host_tid() const = 0;
+    // The node the thread runs on.
+    virtual unsigned node() const = 0;
     // DSM read and write faults the thread took on its node (as of its last
     // trap).
     virtual std::pair<std::uint64_t, std::uint64_t> remote_faults() const = 0;
@@ -111,6 +113,12 @@ public:
     // munmap / MADV_DONTNEED of guest RAM [gpa, gpa+len), page-aligned:
     // afterwards every node reads zeros there.
     virtual void discard(std::uint64_t gpa, std::uint64_t len) = 0;
+    // The guest just mapped fresh anonymous memory [gpa, gpa+len) (mmap,
+    // brk growth) for a thread on `node`; called under Process::aspace_mu_
+    // before the call returns to the guest, so no thread can use the range
+    // yet. Its pages may be homed at `node` (dynamic homes); returns once
+    // every node knows.
+    virtual void mapped(std::uint64_t gpa, std::uint64_t len, unsigned node) = 0;
     // The node a new guest thread runs on (0 = here, the origin).
     virtual unsigned place_thread() = 0;
     virtual void thread_gone(unsigned node) = 0;

@@ -40,6 +40,10 @@ struct NodeCounters {
     std::uint64_t read_faults = 0;
     std::uint64_t write_faults = 0;
     std::uint64_t remote_fetches = 0;
+    std::uint64_t home_first_touch_faults = 0;  // first touches at the home that reached user space
+    std::uint64_t remote_first_touches = 0;     // requests for never-used pages that crossed the network
+    std::uint64_t home_migrations = 0;          // pages this node handed to another home (migration)
+    std::uint64_t pages_rehomed = 0;            // fresh pages homed at the mapping thread's node
 };
 
 // One row of the machine table.

@@ -35,6 +35,10 @@ nlohmann::json machine_json(const MachineReport& m) {
         j["read_faults"] = s->read_faults;
         j["write_faults"] = s->write_faults;
         j["remote_fetches"] = s->remote_fetches;
+        j["home_first_touch_faults"] = s->home_first_touch_faults;
+        j["remote_first_touches"] = s->remote_first_touches;
+        j["home_migrations"] = s->home_migrations;
+        j["pages_rehomed"] = s->pages_rehomed;
     }
     j["state"] = m.state;
     return j;

@@ -26,17 +26,18 @@ std::string render_thread_table(const std::vector<ThreadReport>& rows) {
 }
 
 std::string render_machine_table(const std::vector<MachineReport>& rows) {
-    std::string out = fmt::format("spanvm: machine table ({} nodes)\n{:>4}  {:<22} {:>7} {:>12} {:>12} {:>10} {:>10}  {}\n",
+    std::string out = fmt::format("spanvm: machine table ({} nodes)\n{:>4}  {:<22} {:>7} {:>12} {:>12} {:>10} {:>10} {:>10} {:>10} {:>8}  {}\n",
                                   rows.size(), "node", "address", "threads", "bytes_sent", "bytes_recv", "rd_faults",
-                                  "wr_faults", "state");
+                                  "wr_faults", "home_1st", "remote_1st", "migrated", "state");
     for (const auto& m : rows) {
         // A node's counters arrive with its Stats message at shutdown: "-" until then.
         if (const auto& s = m.counters)
-            out += fmt::format("{:>4}  {:<22} {:>7} {:>12} {:>12} {:>10} {:>10}  {}\n", m.id, m.endpoint, m.threads,
-                               s->bytes_sent, s->bytes_received, s->read_faults, s->write_faults, m.state);
+            out += fmt::format("{:>4}  {:<22} {:>7} {:>12} {:>12} {:>10} {:>10} {:>10} {:>10} {:>8}  {}\n", m.id,
+                               m.endpoint, m.threads, s->bytes_sent, s->bytes_received, s->read_faults, s->write_faults,
+                               s->home_first_touch_faults, s->remote_first_touches, s->home_migrations, m.state);
         else
-            out += fmt::format("{:>4}  {:<22} {:>7} {:>12} {:>12} {:>10} {:>10}  {}\n", m.id, m.endpoint, m.threads,
-                               "-", "-", "-", "-", m.state);
+            out += fmt::format("{:>4}  {:<22} {:>7} {:>12} {:>12} {:>10} {:>10} {:>10} {:>10} {:>8}  {}\n", m.id,
+                               m.endpoint, m.threads, "-", "-", "-", "-", "-", "-", "-", m.state);
     }
     return out;
 }

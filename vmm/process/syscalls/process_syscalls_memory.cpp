@@ -47,6 +47,7 @@ int64_t sys_mmap(GuestThread& t, const SyscallRequest& r) {
     }
     p.discard(m->released);
     p.sync_host_protection(m->addr, m->addr + len);
+    if (!file) p.mapped(t, m->addr, memory::layout::page_align_up(len));
     if (file) {
         // Copy the file's bytes; the tail past EOF stays zero (the address
         // space invariant guarantees fresh ranges read as zero).
@@ -121,6 +122,9 @@ int64_t sys_brk(GuestThread& t, const SyscallRequest& r) {
     const uint64_t before = p.aspace().brk_end();
     auto b = p.aspace().brk(r.args[0]);
     p.discard(b.released);
+    if (memory::layout::page_align_up(b.brk) > memory::layout::page_align_up(before))
+        p.mapped(t, memory::layout::page_align_up(before),
+                 memory::layout::page_align_up(b.brk) - memory::layout::page_align_up(before));
     if (b.brk != before)
         p.sync_host_protection(std::min(before, b.brk), std::max(before, b.brk));
     return static_cast<int64_t>(b.brk);
