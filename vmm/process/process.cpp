@@ -1,6 +1,8 @@
 #include "vmm/process/process.hpp"
 
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/random.h>
 #include <unistd.h>
 
@@ -45,6 +47,7 @@ Process::Process(const ProcessConfig& cfg, platform::PlatformChoice pc)
       host_ctx_{mem_, fds_, cfg.vcpus, absolute_path(cfg.program)},
       access_map_(platform_->memory().size()) {
     mem_.set_access_map(&access_map_);
+    root_pid_ = pid_;
 }
 
 Process::~Process() = default;
@@ -87,7 +90,19 @@ Result<std::unique_ptr<Process>> Process::create(const ProcessConfig& cfg_in) {
     // Guest RAM reachable as the address space maps it (sync_host_protection).
     auto pc = platform::choose_platform(cfg.platform, cfg.mem_size, platform::RamBacking::on_demand);
     if (!pc) return Error{0, pc.error().message};
+    if (!cfg.remote) {
+        // Host signals meant for the guest (kill from another process, ^C,
+        // SIGCHLD) go to one forwarder thread: blocked in this thread before
+        // the Process starts any thread, so every later thread has them
+        // blocked too (process_lifetime.cpp).
+        block_forwarded_signals();
+        // The run's process is the subreaper of every process it starts, as
+        // a container's init is: an orphan is reparented to it, and it ends
+        // them all when it ends.
+        (void)::prctl(PR_SET_CHILD_SUBREAPER, 1);
+    }
     std::unique_ptr<Process> p(new Process(cfg, std::move(*pc)));
+    if (!cfg.remote) p->root_pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, ::getpid(), 0));
     if (cfg.remote)
         if (auto a = cfg.remote->attach_memory(p->platform_->memory()); !a) return Error{0, a.error().message};
     auto as = AddressSpace::create(memory::layout::kUserBase, p->platform_->memory().size());
@@ -379,6 +394,7 @@ void Process::thread_exited(ThreadRow& row, std::unique_ptr<platform::Vcpu> vcpu
 void Process::run() {
     platform_->install_signal_handlers(
         install_host_fault_report(platform_->memory().host_base(), platform_->memory().size()));
+    if (!cfg_.remote) start_signal_forwarder();
     int64_t tid = spawn_thread(initial_, 0);
     if (tid < 0) {
         log::error("cannot start the guest's main thread: {}", std::strerror(static_cast<int>(-tid)));
@@ -388,7 +404,11 @@ void Process::run() {
     for (;;) ::pause();
 }
 
-void Process::exit_process(int status) {
+void Process::exit_process(int status) { end_process(status, 0); }
+
+void Process::exit_process_signal(int sig) { end_process(128 + sig, sig); }
+
+void Process::end_process(int status, int sig) {
     {
         std::unique_lock lk(exit_mu_);
         if (exiting_.exchange(true)) {
@@ -398,6 +418,8 @@ void Process::exit_process(int status) {
     }
     futexes_.shutdown();
     std::fflush(stdout);
+    vfork_release();
+    if (root_ && !cfg_.remote) end_descendants();
     if (cfg_.remote) cfg_.remote->shutdown(status);
     if (cfg_.remote)
         threads_.refresh_faults([&](int host_tid) { return cfg_.remote->thread_faults(host_tid); });
@@ -421,6 +443,7 @@ void Process::exit_process(int status) {
     }
     std::fflush(stdout);
     std::fflush(stderr);
+    if (!root_ && sig) die_of_signal(sig);
     ::_exit(status);
 }
 

@@ -143,7 +143,7 @@ public:
     // be null (timer thread). Returns 0, -EINVAL or -ESRCH (no such tid).
     int64_t send_signal(GuestThread* self, int sig, int tid, SigInfoFields info);
     // ITIMER_REAL: fires SIGALRM at the process.
-    IntervalTimer& itimer() { return itimer_; }
+    IntervalTimer& itimer() { return *itimer_; }
 
     // Called by a guest thread's host thread when the guest thread ends.
     // A local vCPU (no link) goes back to the pool; a remote thread's link
@@ -154,6 +154,29 @@ public:
     // any thread; the first caller wins, later callers block until the host
     // exits. Never throws.
     [[noreturn]] void exit_process(int status);
+    // The process is killed by signal `sig` (a default action, a CPU
+    // exception). The root exits with 128+sig (spanvm's status, unchanged);
+    // a forked process dies of `sig` on the host, so its parent's wait4 sees
+    // WIFSIGNALED (WCOREDUMP stays clear: spanvm writes no core file).
+    [[noreturn]] void exit_process_signal(int sig);
+
+    // fork(2), vfork(2), clone(2) without CLONE_VM|CLONE_THREAD, and
+    // clone(CLONE_VM|CLONE_VFORK) as posix_spawn uses it: a guest process is
+    // a spanvm host process, so a fork is a host fork() of spanvm
+    // (process_fork.cpp; docs/ARCHITECTURE.md, "Processes"). Returns the
+    // child's pid in the parent (or -errno), 0 in the child.
+    struct ForkRequest {
+        uint64_t flags = 0;  // clone flags; low byte: exit signal
+        uint64_t stack = 0;  // child stack (0: the parent's RSP)
+        uint64_t ptid = 0, ctid = 0, tls = 0;
+    };
+    int64_t fork_process(GuestThread& t, const ForkRequest& rq);
+    // A vfork child that execs or exits: its parent's stack window goes back
+    // to the parent, which then continues. No-op elsewhere.
+    void vfork_release();
+    bool is_root() const { return root_; }
+    // The pid of the run's process (the root of every guest process).
+    pid_t root_pid() const { return root_pid_; }
     // Logs "unsupported syscall" once per number.
     void report_unsupported(uint64_t nr);
     void report_unsupported_feature(const std::string& what);
@@ -171,7 +194,7 @@ private:
     GuestAccess mem_;
     FdTable fds_;
     FutexTable futexes_;
-    pid_t pid_;
+    pid_t pid_;  // the host pid of this spanvm process: a guest pid is a host pid
     ThreadTable threads_;
     SignalTable signals_;
     HostSyscallContext host_ctx_;
@@ -190,7 +213,32 @@ private:
     std::atomic<bool> exiting_{false};
     std::atomic<int> live_{0};
     ThreadStart initial_;
-    IntervalTimer itimer_{[this] { send_signal(nullptr, SIGALRM, 0, {0x80 /* SI_KERNEL */, 0, 0}); }};
+    std::unique_ptr<IntervalTimer> itimer_ = make_itimer();
+    std::unique_ptr<IntervalTimer> make_itimer() {
+        return std::make_unique<IntervalTimer>([this] { send_signal(nullptr, SIGALRM, 0, {0x80 /* SI_KERNEL */, 0, 0}); });
+    }
+
+    // --- processes (process_fork.cpp, process_lifetime.cpp) ---
+    struct ForkedThread;  // the forking thread's state, carried into the child
+    void after_fork_child(GuestThread& t, const ForkedThread& st);
+    void unlock_after_fork();
+    // Blocks the forwarded host signals in the calling thread (inherited by
+    // every thread created after it).
+    static void block_forwarded_signals();
+    void start_signal_forwarder();
+    void forward_host_signals();  // the forwarder thread's body
+    // Root only: SIGKILLs every descendant still running and reaps it, until
+    // none is left (the root is their subreaper).
+    void end_descendants();
+    // A forked process killed by `sig`: dies of it on the host (no core file).
+    static void die_of_signal(int sig);
+    [[noreturn]] void end_process(int status, int sig);
+    pid_t root_pid_ = 0;
+    bool root_ = true;              // the process `spanvm run` started (not a fork)
+    int root_pidfd_ = -1;           // the root's pidfd: a child ends when the root does
+    int vfork_fd_ = -1;             // vfork child: write end of the pipe its parent waits on
+    uint64_t vfork_window_ = 0, vfork_window_len_ = 0;  // parent's stack bytes sent back
+    std::mutex fork_mu_;            // one fork at a time; outermost lock
     // Writes the guest vDSO's time record; null without a vDSO. Last member:
     // its thread stops before the guest RAM it writes goes away.
     std::unique_ptr<time::Timekeeper> timekeeper_;

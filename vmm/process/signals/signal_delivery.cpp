@@ -86,7 +86,7 @@ void GuestThread::deliver_signals(int64_t syscall_nr) {
             if (!SignalTable::default_terminates(d->sig)) continue;
             // SIGPIPE ends `prog | head` quietly, as a shell shows it.
             if (d->sig != SIGPIPE) log::error("guest thread {} killed by SIG{}", row_.tid, sig_name(d->sig));
-            proc_.exit_process(128 + d->sig);
+            proc_.exit_process_signal(d->sig);
         }
         platform::Regs& r = vcpu_->regs();
         if (first && syscall_nr >= 0 && static_cast<int64_t>(r.rax) == -EINTR && (d->act.flags & SA_RESTART) &&
@@ -98,7 +98,7 @@ void GuestThread::deliver_signals(int64_t syscall_nr) {
         if (!build_handler_frame(d->sig, d->info, d->act)) {
             log::error("guest thread {} killed by SIGSEGV: cannot write the SIG{} frame below RSP {:#x}", row_.tid,
                        sig_name(d->sig), r.rsp);
-            proc_.exit_process(128 + SIGSEGV);
+            proc_.exit_process_signal(SIGSEGV);
         }
     }
     if (suspend_saved_mask_) {  // sigsuspend with no handler run: the old mask returns
@@ -146,12 +146,12 @@ int64_t GuestThread::sigreturn() {
     auto st = uc ? parse_ucontext(std::span<const uint8_t>(uc, sigframe::kUcontextSize), r.r11) : std::nullopt;
     if (!st) {
         log::error("guest thread {} killed by SIGSEGV: rt_sigreturn with a bad frame at RSP {:#x}", row_.tid, r.rsp);
-        proc_.exit_process(128 + SIGSEGV);
+        proc_.exit_process_signal(SIGSEGV);
     }
     if (st->fpstate && !restore_fpu(st->fpstate)) {
         log::error("guest thread {} killed by SIGSEGV: rt_sigreturn with a bad FPU state at {:#x}", row_.tid,
                    st->fpstate);
-        proc_.exit_process(128 + SIGSEGV);
+        proc_.exit_process_signal(SIGSEGV);
     }
     // The frame's flags are merged with the user flags at the syscall (R11).
     to_regs(st->regs, r);

@@ -26,6 +26,9 @@ int64_t Process::exec(GuestThread& t, ProcessConfig image) {
     auto resolved = resolve_image(std::move(image));
     if (!resolved) return -(resolved.error().code ? resolved.error().code : ENOEXEC);
 
+    // A vfork child's parent gets its stack window back and continues
+    // (process_fork.cpp) before the old image goes.
+    vfork_release();
     // Point of no return (Linux's too): the old image goes away. The
     // timekeeper writes into the old vDSO data page, so it stops first.
     timekeeper_.reset();
@@ -47,7 +50,7 @@ int64_t Process::exec(GuestThread& t, ProcessConfig image) {
     auto start = load_program(resolved->bytes);
     if (!start) {
         log::error("execve of '{}' failed after the old image was released: {}", cfg_.program, start.error().message);
-        exit_process(128 + SIGSEGV);  // what Linux does past the point of no return
+        exit_process_signal(SIGSEGV);  // what Linux does past the point of no return
     }
     sync_host_protection(memory::layout::kUserBase, platform_->memory().size());
     (void)fds_.close_on_exec();

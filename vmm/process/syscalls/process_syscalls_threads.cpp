@@ -1,6 +1,6 @@
-// Emulated process syscalls, threads: clone (threads only), exit, exec, the
-// tid and robust-list words, and futexes. New processes (fork, vfork,
-// execveat, clone without CLONE_VM|CLONE_THREAD) are reported unsupported.
+// Emulated process syscalls, threads: clone, fork, vfork (new processes go
+// to Process::fork_process), exit, exec, the tid and robust-list words, and
+// futexes. execveat is reported unsupported.
 #include <linux/futex.h>
 #include <sched.h>
 #include <sys/syscall.h>
@@ -31,9 +31,11 @@ constexpr uint64_t kCloneThreadFlags = CLONE_VM | CLONE_THREAD | CLONE_SIGHAND;
 int64_t sys_clone(GuestThread& t, const SyscallRequest& r) {
     const uint64_t flags = r.args[0], stack = r.args[1], ptid = r.args[2], ctid = r.args[3], tls = r.args[4];
     Process& p = t.process();
+    if (!(flags & CLONE_THREAD))  // a new process (fork, posix_spawn): process_fork.cpp
+        return p.fork_process(t, {flags, stack, ptid, ctid, tls});
     if ((flags & kCloneThreadFlags) != kCloneThreadFlags) {
-        p.report_unsupported_feature("fork/clone without CLONE_VM|CLONE_THREAD (new processes)");
-        return -ENOSYS;
+        p.report_unsupported_feature("clone(CLONE_THREAD) without CLONE_VM|CLONE_SIGHAND");
+        return -EINVAL;
     }
     ThreadStart start;
     start.regs = t.regs();
@@ -69,8 +71,16 @@ int64_t sys_exit(GuestThread& t, const SyscallRequest& r) {
 // ENOSYS (rseq): answered here, not reported unsupported.
 int64_t sys_enosys_quiet(GuestThread&, const SyscallRequest&) { return -ENOSYS; }
 
-int64_t sys_new_process(GuestThread& t, const SyscallRequest& r) {
-    t.process().report_unsupported_feature(fmt::format("{} (spanvm runs a single process)", syscall_name(r.nr)));
+int64_t sys_fork(GuestThread& t, const SyscallRequest&) {
+    return t.process().fork_process(t, {SIGCHLD, 0, 0, 0, 0});
+}
+
+int64_t sys_vfork(GuestThread& t, const SyscallRequest&) {
+    return t.process().fork_process(t, {CLONE_VM | CLONE_VFORK | SIGCHLD, 0, 0, 0, 0});
+}
+
+int64_t sys_execveat_unsupported(GuestThread& t, const SyscallRequest& r) {
+    t.process().report_unsupported_feature(fmt::format("{}", syscall_name(r.nr)));
     return -ENOSYS;
 }
 
@@ -239,9 +249,9 @@ void register_process_threads(ProcessHandlerTable& t) {
     t.add(SYS_clone3, sys_enosys_quiet);
     t.add(SYS_rseq, sys_enosys_quiet);
     t.add(SYS_execve, sys_execve);
-    t.add(SYS_fork, sys_new_process);
-    t.add(SYS_vfork, sys_new_process);
-    t.add(SYS_execveat, sys_new_process);
+    t.add(SYS_fork, sys_fork);
+    t.add(SYS_vfork, sys_vfork);
+    t.add(SYS_execveat, sys_execveat_unsupported);
     t.add(SYS_exit, sys_exit);
     t.add(SYS_exit_group, sys_exit_group);
     t.add(SYS_set_tid_address, sys_set_tid_address);

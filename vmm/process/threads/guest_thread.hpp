@@ -8,6 +8,7 @@
 // a RemoteLink (vmm/process/remote_threads.hpp); a local thread has no link.
 #include <memory>
 #include <optional>
+#include <span>
 #include <vector>
 
 #include "vmm/platform/platform.hpp"
@@ -63,6 +64,14 @@ public:
     // The host signal that kicks a vCPU thread out of the guest or a
     // blocking host syscall (installed by the platform, without SA_RESTART).
     static int kick_signal() { return platform::Platform::kick_signal(); }
+
+    // In the child of a fork (Process::after_fork_child): this host thread
+    // continues on `v`, a vCPU of the child's own VM, in the state `regs`,
+    // `fs`, `gs`, `fpu` the forking thread had. The parent's vCPU object is
+    // leaked, never destroyed (on KVM its kvm_run page is shared with the
+    // parent; on native its teardown would undo this thread's setup).
+    Result<void> adopt_vcpu_after_fork(std::unique_ptr<platform::Vcpu> v, const platform::Regs& regs, uint64_t fs,
+                                       uint64_t gs, std::span<const uint8_t> fpu);
 
     // Set by SYS_exit: the loop ends after the current exit.
     void request_exit(int code) {
