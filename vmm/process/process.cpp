@@ -238,9 +238,47 @@ void Process::discard(const std::vector<Range>& ranges) {
             if (platform_->memory().host_ptr(r.start, r.len)) cfg_.remote->discard(r.start, r.len);
         return;
     }
+    for (auto& r : ranges) unshare(r.start, r.start + r.len);
     for (auto& r : ranges)
         if (auto e = platform_->memory().discard(r.start, r.len); !e)
             log::warn("cannot release guest pages [{:#x}, +{:#x}): {}", r.start, r.len, e.error().message);
+}
+
+Result<void> Process::map_shared(uint64_t start, uint64_t len, int fd, uint64_t off) {
+    len = memory::layout::page_align_up(len);
+    unshare(start, start + len);
+    if (auto r = platform_->memory().map_shared(start, len, platform_->host_prot(), fd, off); !r) return r;
+    shared_[start] = start + len;
+    shared_count_.store(shared_.size());
+    return {};
+}
+
+bool Process::in_shared_mapping(uint64_t a) {
+    if (shared_count_.load(std::memory_order_relaxed) == 0) return false;
+    std::lock_guard lk(aspace_mu_);
+    auto it = shared_.upper_bound(a);
+    return it != shared_.begin() && a < std::prev(it)->second;
+}
+
+void Process::unshare(uint64_t start, uint64_t end) {
+    // Every shared range overlapping [start, end): the overlap gets private
+    // memory back, the rest of the range stays shared.
+    auto it = shared_.upper_bound(start);
+    if (it != shared_.begin()) --it;
+    while (it != shared_.end() && it->first < end) {
+        const uint64_t s = it->first, e = it->second;
+        if (e <= start) {
+            ++it;
+            continue;
+        }
+        it = shared_.erase(it);
+        const uint64_t a = std::max(s, start), b = std::min(e, end);
+        if (auto r = platform_->memory().unshare(a, b - a, platform_->host_prot()); !r)
+            log::warn("guest RAM [{:#x}, {:#x}): {}", a, b, r.error().message);
+        if (s < a) shared_[s] = a;
+        if (b < e) it = shared_.emplace(b, e).first, ++it;
+    }
+    shared_count_.store(shared_.size());
 }
 
 void Process::sync_host_protection(uint64_t start, uint64_t end) {

@@ -15,6 +15,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -116,6 +117,15 @@ public:
     // Zeroes guest pages released by the address space (its invariant: all
     // unmapped user memory reads as zero).
     void discard(const std::vector<Range>& ranges);
+    // A guest MAP_SHARED mapping at [start, start+len) (caller holds
+    // aspace_mutex(), then calls sync_host_protection): host memory shared
+    // with the processes this one forks, of host fd `fd` at `off`, or
+    // anonymous when fd < 0. discard() puts private memory back.
+    Result<void> map_shared(uint64_t start, uint64_t len, int fd, uint64_t off);
+    // Whether guest address `a` lies in such a mapping (futexes there are the
+    // host's, shared with the other processes). Takes aspace_mutex() only
+    // when the process has a shared mapping at all.
+    bool in_shared_mapping(uint64_t a);
     // Makes the host protection of guest RAM in [start, end) follow the
     // address space: mapped pages read/write, unmapped holes and PROT_NONE
     // mappings inaccessible, so a guest access there fails KVM_RUN with
@@ -186,6 +196,7 @@ public:
 private:
     explicit Process(const ProcessConfig& cfg, platform::PlatformChoice pc);
     Result<ThreadStart> load_program(std::span<const uint8_t> program_bytes);
+    void unshare(uint64_t start, uint64_t end);  // caller holds aspace_mu_
     std::unique_ptr<platform::Vcpu> take_vcpu();
 
     ProcessConfig cfg_;
@@ -201,6 +212,8 @@ private:
     std::mutex aspace_mu_;
     memory::PageAccessMap access_map_;
     std::unique_ptr<AddressSpace> aspace_;
+    std::map<uint64_t, uint64_t> shared_;  // start -> end of host-shared ranges (under aspace_mu_)
+    std::atomic<size_t> shared_count_{0};  // shared_.size(), read without the lock
 
     std::mutex vcpu_pool_mu_;
     std::vector<std::unique_ptr<platform::Vcpu>> vcpu_pool_;  // vCPUs of exited threads

@@ -166,6 +166,46 @@ int64_t futex_wake_op(Process& p, const SyscallRequest& r) {
     return n;
 }
 
+// A futex in a MAP_SHARED mapping (semaphores and locks that processes
+// share, e.g. in /dev/shm): the host's futex on the same host memory, so a
+// wake in one process reaches a waiter in another. Pointers are translated;
+// the call blocks like any host call (a kick ends it with EINTR).
+int64_t host_futex(GuestThread& t, const SyscallRequest& r, int cmd) {
+    Process& p = t.process();
+    auto host = [&p](uint64_t a, uint64_t len) { return a ? p.mem().ptr(a, len) : nullptr; };
+    void* uaddr = host(r.args[0], 4);
+    if (!uaddr) return -EFAULT;
+    uint64_t arg3 = r.args[3];  // timeout pointer, or val2
+    void* uaddr2 = nullptr;
+    switch (cmd) {
+        case FUTEX_WAIT:
+        case FUTEX_WAIT_BITSET:
+            if (r.args[3]) {
+                void* ts = host(r.args[3], sizeof(struct timespec));
+                if (!ts) return -EFAULT;
+                arg3 = reinterpret_cast<uint64_t>(ts);
+            }
+            break;
+        case FUTEX_REQUEUE:
+        case FUTEX_CMP_REQUEUE:
+        case FUTEX_WAKE_OP:
+            if (!(uaddr2 = host(r.args[4], 4))) return -EFAULT;
+            break;
+        case FUTEX_WAKE:
+        case FUTEX_WAKE_BITSET:
+            break;
+        default:
+            p.report_unsupported_feature(fmt::format("futex operation {} on a shared mapping", cmd));
+            return -ENOSYS;
+    }
+    const bool waits = cmd == FUTEX_WAIT || cmd == FUTEX_WAIT_BITSET;
+    if (waits) t.row().state = ThreadState::blocked;
+    const long res = ::syscall(SYS_futex, uaddr, r.args[1], r.args[2], arg3, uaddr2, r.args[5]);
+    const int e = errno;
+    if (waits) t.row().state = ThreadState::in_syscall;
+    return res < 0 ? -e : res;
+}
+
 int64_t sys_futex(GuestThread& t, const SyscallRequest& r) {
     Process& p = t.process();
     const uint64_t uaddr = r.args[0];
@@ -173,6 +213,7 @@ int64_t sys_futex(GuestThread& t, const SyscallRequest& r) {
     const int cmd = op & FUTEX_CMD_MASK;
     const uint32_t val = static_cast<uint32_t>(r.args[2]);
     if (uaddr & 3) return -EINVAL;
+    if (p.in_shared_mapping(uaddr)) return host_futex(t, r, cmd);
     auto reader = [&p](uint64_t a) -> std::optional<uint32_t> {
         uint8_t* w = p.mem().ptr(a, 4);
         if (!w) return std::nullopt;

@@ -15,6 +15,7 @@
 #include "vmm/platform/vcpu.hpp"
 #include "vmm/process/remote_threads.hpp"
 #include "vmm/process/signals/signal_table.hpp"
+#include "vmm/process/syscalls/syscall_gate.hpp"
 #include "vmm/process/threads/thread_table.hpp"
 
 namespace spanvm::process {
@@ -61,6 +62,12 @@ public:
     // mask is in force while waiting and the old one returns after the
     // handler frame is built (the frame saves the old one).
     int64_t wait_for_signal(std::optional<uint64_t> suspend_mask);
+    // ppoll, pselect6 and epoll_pwait with a guest signal mask (make waits
+    // for SIGCHLD this way): the host call runs with that mask in force, as
+    // sigsuspend does, and ends with EINTR when a signal it lets through
+    // comes; the old mask returns after the handler frame is built. Returns
+    // false (nothing done) for any other call or a null mask.
+    bool wait_with_sigmask(const SyscallRequest& r, int64_t& ret);
     // The host signal that kicks a vCPU thread out of the guest or a
     // blocking host syscall (installed by the platform, without SA_RESTART).
     static int kick_signal() { return platform::Platform::kick_signal(); }
