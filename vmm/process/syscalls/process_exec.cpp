@@ -17,7 +17,9 @@
 namespace spanvm::process {
 
 int64_t Process::exec(GuestThread& t, ProcessConfig image) {
-    if (live_.load() != 1) {
+    // Rows, not live_: a joined thread's row is exited before its clear-tid
+    // wake lets the joiner run, but live_ drops only after that wake.
+    if (threads_.live_threads() != 1) {
         report_unsupported_feature("execve from a guest with more than one thread");
         return -ENOSYS;
     }
