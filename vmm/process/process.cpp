@@ -102,7 +102,11 @@ Result<std::unique_ptr<Process>> Process::create(const ProcessConfig& cfg_in) {
         (void)::prctl(PR_SET_CHILD_SUBREAPER, 1);
     }
     std::unique_ptr<Process> p(new Process(cfg, std::move(*pc)));
-    if (!cfg.remote) p->root_pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, ::getpid(), 0));
+    if (!cfg.remote) {
+        p->root_pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, ::getpid(), 0));
+        p->registry_ = ProcessRegistry::create();
+        if (p->registry_) p->slot_ = p->registry_->claim(p->pid_, ::getppid(), cfg.program);
+    }
     if (cfg.remote)
         if (auto a = cfg.remote->attach_memory(p->platform_->memory()); !a) return Error{0, a.error().message};
     auto as = AddressSpace::create(memory::layout::kUserBase, p->platform_->memory().size());
@@ -363,6 +367,7 @@ int64_t Process::spawn_thread(const ThreadStart& start, uint64_t clear_child_tid
     if (writes.parent_tid_addr) (void)mem_.write(writes.parent_tid_addr, tid);
     if (writes.child_tid_addr) (void)mem_.write(writes.child_tid_addr, tid);
     live_.fetch_add(1);
+    if (slot_) ++slot_->threads, ++slot_->threads_total;
     auto* gt = new GuestThread(*this, row, std::move(vcpu), link);
     try {
         std::thread([gt, start] {
@@ -426,6 +431,7 @@ void Process::thread_exited(ThreadRow& row, std::unique_ptr<platform::Vcpu> vcpu
         std::lock_guard lk(vcpu_pool_mu_);
         vcpu_pool_.push_back(std::move(vcpu));
     }
+    if (slot_) --slot_->threads;
     if (live_.fetch_sub(1) == 1) exit_process(code);  // the last thread: the process ends
 }
 
@@ -457,6 +463,10 @@ void Process::end_process(int status, int sig) {
     futexes_.shutdown();
     std::fflush(stdout);
     vfork_release();
+    if (slot_) {
+        slot_->status = sig ? sig : status;
+        slot_->state.store(sig ? ProcessSlot::kKilled : ProcessSlot::kExited);
+    }
     if (root_ && !cfg_.remote) end_descendants();
     if (cfg_.remote) cfg_.remote->shutdown(status);
     if (cfg_.remote)
@@ -472,6 +482,10 @@ void Process::end_process(int status, int sig) {
             r.vcpus_created = next_vcpu_id_;
             r.exit_status = status;
             r.threads = threads_.report();
+            if (registry_) {
+                r.processes = registry_->report(true);
+                if (r.processes.size() == 1) r.processes.clear();  // no fork: the thread table says it all
+            }
             cfg_.report_sink(std::move(r));
         } catch (const std::exception& e) {
             log::error("cannot report the run: {}", e.what());

@@ -26,6 +26,7 @@
 #include "vmm/base/result.hpp"
 #include "vmm/memory/page_access_map.hpp"
 #include "vmm/process/mm/address_space.hpp"
+#include "vmm/process/process_registry.hpp"
 #include "vmm/process/syscalls/fd_table.hpp"
 #include "vmm/process/threads/futex_table.hpp"
 #include "vmm/process/mm/guest_access.hpp"
@@ -252,6 +253,8 @@ private:
     int vfork_fd_ = -1;             // vfork child: write end of the pipe its parent waits on
     uint64_t vfork_window_ = 0, vfork_window_len_ = 0;  // parent's stack bytes sent back
     std::mutex fork_mu_;            // one fork at a time; outermost lock
+    ProcessRegistry* registry_ = nullptr;  // the run's process table (shared memory; never freed)
+    ProcessSlot* slot_ = nullptr;          // this process's row in it
     // Writes the guest vDSO's time record; null without a vDSO. Last member:
     // its thread stops before the guest RAM it writes goes away.
     std::unique_ptr<time::Timekeeper> timekeeper_;

@@ -210,6 +210,8 @@ void Process::after_fork_child(GuestThread& t, const ForkedThread& st) {
     vfork_fd_ = st.vfork_fd;
     vfork_window_ = st.window;
     vfork_window_len_ = st.window_len;
+    if (registry_) slot_ = registry_->claim(pid_, ::getppid(), cfg_.program);
+    if (slot_) slot_->threads = 1, slot_->threads_total = 1;
     start_signal_forwarder();
 }
 

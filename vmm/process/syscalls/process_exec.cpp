@@ -46,6 +46,7 @@ int64_t Process::exec(GuestThread& t, ProcessConfig image) {
     cfg_.argv = resolved->cfg.argv;
     cfg_.envp = resolved->cfg.envp;
     host_ctx_.guest_exe = absolute_path(cfg_.program);
+    if (slot_) slot_->set_program(cfg_.program);
     // The loader writes through the host mapping, which still carries the
     // old image's PROT_NONE holes; open it all, load, then re-sync below.
     host_allow(memory::layout::kUserBase, platform_->memory().size() - memory::layout::kUserBase);
