@@ -58,4 +58,22 @@ Result<void> GuestMemory::discard(uint64_t gpa, uint64_t len) {
     return {};
 }
 
+Result<void> GuestMemory::map_shared(uint64_t gpa, uint64_t len, int prot, int fd, uint64_t off) {
+    if (gpa % memory::layout::kPageSize || len % memory::layout::kPageSize || gpa < map_start_ || !host_ptr(gpa, len))
+        return make_error(EINVAL, "shared mapping [{:#x}, +{:#x}) is not page-aligned guest RAM", gpa, len);
+    const int flags = MAP_SHARED | MAP_FIXED | (fd < 0 ? MAP_ANONYMOUS : 0);
+    if (::mmap(base_ + gpa, len, prot, flags, fd, static_cast<off_t>(off)) == MAP_FAILED)
+        return errno_error("mmap(MAP_SHARED) into guest RAM");
+    return {};
+}
+
+Result<void> GuestMemory::unshare(uint64_t gpa, uint64_t len, int prot) {
+    if (gpa % memory::layout::kPageSize || len % memory::layout::kPageSize || gpa < map_start_ || !host_ptr(gpa, len))
+        return make_error(EINVAL, "unshare of [{:#x}, +{:#x}) is not page-aligned guest RAM", gpa, len);
+    if (::mmap(base_ + gpa, len, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) == MAP_FAILED)
+        return errno_error("mmap of private guest RAM over a shared mapping");
+    (void)::madvise(base_ + gpa, len, MADV_NOHUGEPAGE);
+    return {};
+}
+
 }  // namespace spanvm::memory

@@ -49,6 +49,15 @@ public:
     // (MADV_DONTNEED on private anonymous memory). KVM's mappings of those
     // pages are invalidated by the kernel's MMU notifiers.
     Result<void> discard(uint64_t gpa, uint64_t len);
+    // Puts host memory that other processes share at [gpa, gpa+len) (page
+    // aligned): MAP_SHARED of host `fd` at `off`, or shared anonymous memory
+    // when fd < 0. A host fork() keeps it shared: this is a guest MAP_SHARED
+    // mapping. `prot` is the host protection. KVM follows the change through
+    // its MMU notifiers, as for discard().
+    Result<void> map_shared(uint64_t gpa, uint64_t len, int prot, int fd, uint64_t off);
+    // Puts private zero-filled memory back at [gpa, gpa+len) (a shared
+    // mapping released): what the rest of guest RAM is.
+    Result<void> unshare(uint64_t gpa, uint64_t len, int prot);
 
 private:
     GuestMemory(uint8_t* base, uint64_t size, uint64_t map_start)

@@ -90,6 +90,16 @@ public:
     // (SIGRTMIN+4, without SA_RESTART so blocking host calls return EINTR),
     // and on native the trap handlers. `on_host_fault` handles SIGSEGV/SIGBUS
     // raised by VMM code. Called once, before any vCPU runs.
+    // In the child of a host fork() (a guest fork, Process::fork_process),
+    // before any vCPU is created there. A KVM VM belongs to the process that
+    // created it (KVM refuses its ioctls from another mm), so the KVM
+    // platform builds a new VM over the child's copy-on-write copy of guest
+    // RAM, with the same memory slots. The parent's vCPUs copied into the
+    // child must never be used or destroyed there (their kvm_run pages are
+    // shared with the parent). Native has nothing to do: guest RAM is the
+    // process's own memory.
+    virtual Result<void> after_fork_child() { return {}; }
+
     using HostFaultHandler = void (*)(int sig, void* siginfo, void* ucontext);
     virtual void install_signal_handlers(HostFaultHandler on_host_fault) = 0;
     // Makes host thread `host_tid`'s vCPU leave the guest (see Vcpu::run).

@@ -1,6 +1,8 @@
 #include "vmm/process/process.hpp"
 
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/random.h>
 #include <unistd.h>
 
@@ -45,6 +47,7 @@ Process::Process(const ProcessConfig& cfg, platform::PlatformChoice pc)
       host_ctx_{mem_, fds_, cfg.vcpus, absolute_path(cfg.program)},
       access_map_(platform_->memory().size()) {
     mem_.set_access_map(&access_map_);
+    root_pid_ = pid_;
 }
 
 Process::~Process() = default;
@@ -87,7 +90,23 @@ Result<std::unique_ptr<Process>> Process::create(const ProcessConfig& cfg_in) {
     // Guest RAM reachable as the address space maps it (sync_host_protection).
     auto pc = platform::choose_platform(cfg.platform, cfg.mem_size, platform::RamBacking::on_demand);
     if (!pc) return Error{0, pc.error().message};
+    if (!cfg.remote) {
+        // Host signals meant for the guest (kill from another process, ^C,
+        // SIGCHLD) go to one forwarder thread: blocked in this thread before
+        // the Process starts any thread, so every later thread has them
+        // blocked too (process_lifetime.cpp).
+        block_forwarded_signals();
+        // The run's process is the subreaper of every process it starts, as
+        // a container's init is: an orphan is reparented to it, and it ends
+        // them all when it ends.
+        (void)::prctl(PR_SET_CHILD_SUBREAPER, 1);
+    }
     std::unique_ptr<Process> p(new Process(cfg, std::move(*pc)));
+    if (!cfg.remote) {
+        p->root_pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, ::getpid(), 0));
+        p->registry_ = ProcessRegistry::create();
+        if (p->registry_) p->slot_ = p->registry_->claim(p->pid_, ::getppid(), cfg.program);
+    }
     if (cfg.remote)
         if (auto a = cfg.remote->attach_memory(p->platform_->memory()); !a) return Error{0, a.error().message};
     auto as = AddressSpace::create(memory::layout::kUserBase, p->platform_->memory().size());
@@ -223,6 +242,7 @@ void Process::discard(const std::vector<Range>& ranges) {
             if (platform_->memory().host_ptr(r.start, r.len)) cfg_.remote->discard(r.start, r.len);
         return;
     }
+    for (auto& r : ranges) unshare(r.start, r.start + r.len);
     for (auto& r : ranges)
         if (auto e = platform_->memory().discard(r.start, r.len); !e)
             log::warn("cannot release guest pages [{:#x}, +{:#x}): {}", r.start, r.len, e.error().message);
@@ -248,6 +268,43 @@ void Process::offer_syscall_site(uint64_t rip) {
 
 void Process::mapped(GuestThread& t, uint64_t start, uint64_t len) {
     if (cfg_.remote && t.remote_link() && len) cfg_.remote->mapped(start, len, t.remote_link()->node());
+}
+
+Result<void> Process::map_shared(uint64_t start, uint64_t len, int fd, uint64_t off) {
+    len = memory::layout::page_align_up(len);
+    unshare(start, start + len);
+    if (auto r = platform_->memory().map_shared(start, len, platform_->host_prot(), fd, off); !r) return r;
+    shared_[start] = start + len;
+    shared_count_.store(shared_.size());
+    return {};
+}
+
+bool Process::in_shared_mapping(uint64_t a) {
+    if (shared_count_.load(std::memory_order_relaxed) == 0) return false;
+    std::lock_guard lk(aspace_mu_);
+    auto it = shared_.upper_bound(a);
+    return it != shared_.begin() && a < std::prev(it)->second;
+}
+
+void Process::unshare(uint64_t start, uint64_t end) {
+    // Every shared range overlapping [start, end): the overlap gets private
+    // memory back, the rest of the range stays shared.
+    auto it = shared_.upper_bound(start);
+    if (it != shared_.begin()) --it;
+    while (it != shared_.end() && it->first < end) {
+        const uint64_t s = it->first, e = it->second;
+        if (e <= start) {
+            ++it;
+            continue;
+        }
+        it = shared_.erase(it);
+        const uint64_t a = std::max(s, start), b = std::min(e, end);
+        if (auto r = platform_->memory().unshare(a, b - a, platform_->host_prot()); !r)
+            log::warn("guest RAM [{:#x}, {:#x}): {}", a, b, r.error().message);
+        if (s < a) shared_[s] = a;
+        if (b < e) it = shared_.emplace(b, e).first, ++it;
+    }
+    shared_count_.store(shared_.size());
 }
 
 void Process::sync_host_protection(uint64_t start, uint64_t end) {
@@ -335,6 +392,7 @@ int64_t Process::spawn_thread(const ThreadStart& start, uint64_t clear_child_tid
     if (writes.parent_tid_addr) (void)mem_.write(writes.parent_tid_addr, tid);
     if (writes.child_tid_addr) (void)mem_.write(writes.child_tid_addr, tid);
     live_.fetch_add(1);
+    if (slot_) ++slot_->threads, ++slot_->threads_total;
     auto* gt = new GuestThread(*this, row, std::move(vcpu), link);
     try {
         std::thread([gt, start] {
@@ -404,6 +462,7 @@ void Process::thread_exited(ThreadRow& row, std::unique_ptr<platform::Vcpu> vcpu
         std::lock_guard lk(vcpu_pool_mu_);
         vcpu_pool_.push_back(std::move(vcpu));
     }
+    if (slot_) --slot_->threads;
     if (live_.fetch_sub(1) == 1) exit_process(code);  // the last thread: the process ends
 }
 
@@ -439,6 +498,7 @@ void Process::run() {
     platform_->install_signal_handlers(
         install_host_fault_report(platform_->memory().host_base(), platform_->memory().size()));
     if (cfg_.remote) cfg_.remote->start_placement(*this);
+    if (!cfg_.remote) start_signal_forwarder();
     int64_t tid = spawn_thread(initial_, 0);
     if (tid < 0) {
         log::error("cannot start the guest's main thread: {}", std::strerror(static_cast<int>(-tid)));
@@ -448,7 +508,11 @@ void Process::run() {
     for (;;) ::pause();
 }
 
-void Process::exit_process(int status) {
+void Process::exit_process(int status) { end_process(status, 0); }
+
+void Process::exit_process_signal(int sig) { end_process(128 + sig, sig); }
+
+void Process::end_process(int status, int sig) {
     {
         std::unique_lock lk(exit_mu_);
         if (exiting_.exchange(true)) {
@@ -458,6 +522,12 @@ void Process::exit_process(int status) {
     }
     futexes_.shutdown();
     std::fflush(stdout);
+    vfork_release();
+    if (slot_) {
+        slot_->status = sig ? sig : status;
+        slot_->state.store(sig ? ProcessSlot::kKilled : ProcessSlot::kExited);
+    }
+    if (root_ && !cfg_.remote) end_descendants();
     if (cfg_.remote) cfg_.remote->shutdown(status);
     if (cfg_.remote)
         threads_.refresh_faults([&](int host_tid) { return cfg_.remote->thread_faults(host_tid); });
@@ -472,6 +542,10 @@ void Process::exit_process(int status) {
             r.vcpus_created = next_vcpu_id_;
             r.exit_status = status;
             r.threads = threads_.report();
+            if (registry_) {
+                r.processes = registry_->report(true);
+                if (r.processes.size() == 1) r.processes.clear();  // no fork: the thread table says it all
+            }
             cfg_.report_sink(std::move(r));
         } catch (const std::exception& e) {
             log::error("cannot report the run: {}", e.what());
@@ -481,6 +555,7 @@ void Process::exit_process(int status) {
     }
     std::fflush(stdout);
     std::fflush(stderr);
+    if (!root_ && sig) die_of_signal(sig);
     ::_exit(status);
 }
 

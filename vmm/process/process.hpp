@@ -15,6 +15,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -25,6 +26,7 @@
 #include "vmm/base/result.hpp"
 #include "vmm/memory/page_access_map.hpp"
 #include "vmm/process/mm/address_space.hpp"
+#include "vmm/process/process_registry.hpp"
 #include "vmm/process/syscalls/fd_table.hpp"
 #include "vmm/process/threads/futex_table.hpp"
 #include "vmm/process/mm/guest_access.hpp"
@@ -120,6 +122,15 @@ public:
     // a cluster, a thread on another node gets it homed there
     // (RemoteThreads::mapped). Caller holds aspace_mutex().
     void mapped(GuestThread& t, uint64_t start, uint64_t len);
+    // A guest MAP_SHARED mapping at [start, start+len) (caller holds
+    // aspace_mutex(), then calls sync_host_protection): host memory shared
+    // with the processes this one forks, of host fd `fd` at `off`, or
+    // anonymous when fd < 0. discard() puts private memory back.
+    Result<void> map_shared(uint64_t start, uint64_t len, int fd, uint64_t off);
+    // Whether guest address `a` lies in such a mapping (futexes there are the
+    // host's, shared with the other processes). Takes aspace_mutex() only
+    // when the process has a shared mapping at all.
+    bool in_shared_mapping(uint64_t a);
     // Makes the host protection of guest RAM in [start, end) follow the
     // address space: mapped pages read/write, unmapped holes and PROT_NONE
     // mappings inaccessible, so a guest access there fails KVM_RUN with
@@ -151,7 +162,7 @@ public:
     // be null (timer thread). Returns 0, -EINVAL or -ESRCH (no such tid).
     int64_t send_signal(GuestThread* self, int sig, int tid, SigInfoFields info);
     // ITIMER_REAL: fires SIGALRM at the process.
-    IntervalTimer& itimer() { return itimer_; }
+    IntervalTimer& itimer() { return *itimer_; }
 
     // Called by a guest thread's host thread when the guest thread ends.
     // A local vCPU (no link) goes back to the pool; a remote thread's link
@@ -171,6 +182,29 @@ public:
     std::vector<LiveThread> live_threads() override;
     bool request_move(int tid, unsigned node) override;
 
+    // The process is killed by signal `sig` (a default action, a CPU
+    // exception). The root exits with 128+sig (spanvm's status, unchanged);
+    // a forked process dies of `sig` on the host, so its parent's wait4 sees
+    // WIFSIGNALED (WCOREDUMP stays clear: spanvm writes no core file).
+    [[noreturn]] void exit_process_signal(int sig);
+
+    // fork(2), vfork(2), clone(2) without CLONE_VM|CLONE_THREAD, and
+    // clone(CLONE_VM|CLONE_VFORK) as posix_spawn uses it: a guest process is
+    // a spanvm host process, so a fork is a host fork() of spanvm
+    // (process_fork.cpp; docs/ARCHITECTURE.md, "Processes"). Returns the
+    // child's pid in the parent (or -errno), 0 in the child.
+    struct ForkRequest {
+        uint64_t flags = 0;  // clone flags; low byte: exit signal
+        uint64_t stack = 0;  // child stack (0: the parent's RSP)
+        uint64_t ptid = 0, ctid = 0, tls = 0;
+    };
+    int64_t fork_process(GuestThread& t, const ForkRequest& rq);
+    // A vfork child that execs or exits: its parent's stack window goes back
+    // to the parent, which then continues. No-op elsewhere.
+    void vfork_release();
+    bool is_root() const { return root_; }
+    // The pid of the run's process (the root of every guest process).
+    pid_t root_pid() const { return root_pid_; }
     // Logs "unsupported syscall" once per number.
     void report_unsupported(uint64_t nr);
     void report_unsupported_feature(const std::string& what);
@@ -180,6 +214,7 @@ public:
 private:
     explicit Process(const ProcessConfig& cfg, platform::PlatformChoice pc);
     Result<ThreadStart> load_program(std::span<const uint8_t> program_bytes);
+    void unshare(uint64_t start, uint64_t end);  // caller holds aspace_mu_
     std::unique_ptr<platform::Vcpu> take_vcpu();
 
     ProcessConfig cfg_;
@@ -188,13 +223,15 @@ private:
     GuestAccess mem_;
     FdTable fds_;
     FutexTable futexes_;
-    pid_t pid_;
+    pid_t pid_;  // the host pid of this spanvm process: a guest pid is a host pid
     ThreadTable threads_;
     SignalTable signals_;
     HostSyscallContext host_ctx_;
     std::mutex aspace_mu_;
     memory::PageAccessMap access_map_;
     std::unique_ptr<AddressSpace> aspace_;
+    std::map<uint64_t, uint64_t> shared_;  // start -> end of host-shared ranges (under aspace_mu_)
+    std::atomic<size_t> shared_count_{0};  // shared_.size(), read without the lock
 
     std::mutex vcpu_pool_mu_;
     std::vector<std::unique_ptr<platform::Vcpu>> vcpu_pool_;  // vCPUs of exited threads
@@ -207,7 +244,34 @@ private:
     std::atomic<bool> exiting_{false};
     std::atomic<int> live_{0};
     ThreadStart initial_;
-    IntervalTimer itimer_{[this] { send_signal(nullptr, SIGALRM, 0, {0x80 /* SI_KERNEL */, 0, 0}); }};
+    std::unique_ptr<IntervalTimer> itimer_ = make_itimer();
+    std::unique_ptr<IntervalTimer> make_itimer() {
+        return std::make_unique<IntervalTimer>([this] { send_signal(nullptr, SIGALRM, 0, {0x80 /* SI_KERNEL */, 0, 0}); });
+    }
+
+    // --- processes (process_fork.cpp, process_lifetime.cpp) ---
+    struct ForkedThread;  // the forking thread's state, carried into the child
+    void after_fork_child(GuestThread& t, const ForkedThread& st);
+    void unlock_after_fork();
+    // Blocks the forwarded host signals in the calling thread (inherited by
+    // every thread created after it).
+    static void block_forwarded_signals();
+    void start_signal_forwarder();
+    void forward_host_signals();  // the forwarder thread's body
+    // Root only: SIGKILLs every descendant still running and reaps it, until
+    // none is left (the root is their subreaper).
+    void end_descendants();
+    // A forked process killed by `sig`: dies of it on the host (no core file).
+    static void die_of_signal(int sig);
+    [[noreturn]] void end_process(int status, int sig);
+    pid_t root_pid_ = 0;
+    bool root_ = true;              // the process `spanvm run` started (not a fork)
+    int root_pidfd_ = -1;           // the root's pidfd: a child ends when the root does
+    int vfork_fd_ = -1;             // vfork child: write end of the pipe its parent waits on
+    uint64_t vfork_window_ = 0, vfork_window_len_ = 0;  // parent's stack bytes sent back
+    std::mutex fork_mu_;            // one fork at a time; outermost lock
+    ProcessRegistry* registry_ = nullptr;  // the run's process table (shared memory; never freed)
+    ProcessSlot* slot_ = nullptr;          // this process's row in it
     // Writes the guest vDSO's time record; null without a vDSO. Last member:
     // its thread stops before the guest RAM it writes goes away.
     std::unique_ptr<time::Timekeeper> timekeeper_;

@@ -32,6 +32,19 @@ struct ThreadReport {
     std::string state;  // "running", "exited", ...
 };
 
+// One guest process of the run (one host; a fork is a spanvm process).
+// `status`: the exit status ("exited") or the signal ("killed").
+struct ProcessReport {
+    int pid = 0;
+    int ppid = 0;
+    unsigned node = 0;
+    unsigned threads = 0;        // live at the end
+    unsigned threads_total = 0;  // ever started
+    int status = 0;
+    std::string state;  // "running", "exited", "killed", "ended by the run"
+    std::string program;
+};
+
 // A node's own counters, from its Stats message at shutdown (the origin's
 // are read directly).
 struct NodeCounters {
@@ -93,6 +106,8 @@ struct RunReport {
     unsigned vcpus_created = 0;
     int exit_status = 0;
     std::vector<ThreadReport> threads;
+    // Every process of the run (its own first); empty when it forked none.
+    std::vector<ProcessReport> processes;
     std::optional<ClusterReport> cluster;  // only for a program that spans hosts
 };
 

@@ -61,6 +61,19 @@ std::string to_json_text(const RunReport& r) {
                         {"platform_reason", r.platform_reason},
                         {"exit_status", r.exit_status},
                         {"threads", std::move(threads)}};
+    if (!r.processes.empty()) {
+        nlohmann::json procs = nlohmann::json::array();
+        for (const auto& p : r.processes)
+            procs.push_back({{"pid", p.pid},
+                             {"ppid", p.ppid},
+                             {"node", p.node},
+                             {"threads", p.threads},
+                             {"threads_total", p.threads_total},
+                             {"state", p.state},
+                             {"status", p.status},
+                             {"program", p.program}});
+        j["processes"] = std::move(procs);
+    }
     if (r.cluster) {
         nlohmann::json machines = nlohmann::json::array();
         for (const auto& m : r.cluster->machines) machines.push_back(machine_json(m));

@@ -60,6 +60,16 @@ std::string render_text(const RunReport& r) {
     out += fmt::format("spanvm: platform {}\nspanvm: thread table (pid {}, {} vCPUs created)\n", r.platform_reason,
                        r.pid, r.vcpus_created);
     out += render_thread_table(r.threads);
+    if (!r.processes.empty()) {
+        out += fmt::format("spanvm: process table ({} processes)\n{:>8} {:>8} {:>4} {:>7} {:>7} {:<17} {:>6}  {}\n",
+                           r.processes.size(), "pid", "ppid", "node", "threads", "started", "state", "status",
+                           "program");
+        for (const auto& p : r.processes)
+            out += fmt::format("{:>8} {:>8} {:>4} {:>7} {:>7} {:<17} {:>6}  {}\n", p.pid, p.ppid, p.node, p.threads,
+                               p.threads_total, p.state,
+                               p.state == "exited" || p.state == "killed" ? fmt::format("{}", p.status) : "-",
+                               p.program);
+    }
     if (r.cluster && r.cluster->has_hot_pages) out += render_hot_pages(r.cluster->hot_pages, kTextHotPages);
     if (r.cluster && !r.cluster->migrations.empty()) {
         out += fmt::format("spanvm: migrations ({}, --place {})\n", r.cluster->migrations.size(), r.cluster->placement);

@@ -125,6 +125,14 @@ Result<std::unique_ptr<Timekeeper>> Timekeeper::start(spanvm_vvar* vvar, std::ch
     return tk;
 }
 
+std::unique_ptr<Timekeeper> Timekeeper::continue_in_child() const {
+    std::unique_ptr<Timekeeper> tk(new Timekeeper(vvar_, period_));
+    tk->tsc_hz_ = tsc_hz_;
+    tk->hist_ = std::make_unique<Samples>(*hist_);
+    tk->thread_ = std::jthread([t = tk.get()](std::stop_token st) { t->loop(st); });
+    return tk;
+}
+
 Timekeeper::~Timekeeper() {
     if (thread_.joinable()) {
         thread_.request_stop();

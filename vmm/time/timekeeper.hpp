@@ -40,6 +40,16 @@ public:
 
     uint64_t tsc_hz() const { return tsc_hz_; }
 
+    // fork (Process::fork_process): the parent holds the update lock across
+    // the host fork(), so the child's copy of the record is never half
+    // published (update() runs under it).
+    std::mutex& fork_mutex() { return mu_; }
+    // In the child of a fork, with fork_mutex() still held: a Timekeeper that
+    // goes on writing the same record (the child's copy) with this one's
+    // rate and history. This one's thread did not come along, so this object
+    // must be leaked, never destroyed (its destructor would join it).
+    std::unique_ptr<Timekeeper> continue_in_child() const;
+
 private:
     Timekeeper(spanvm_vvar* vvar, std::chrono::milliseconds period) : vvar_(vvar), period_(period) {}
     void loop(std::stop_token st);

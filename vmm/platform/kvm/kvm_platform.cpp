@@ -153,6 +153,21 @@ Result<void> KvmPlatform::make_present(uint64_t gpa, uint64_t len) {
     return {};
 }
 
+Result<void> KvmPlatform::after_fork_child() {
+    auto vm = sys_.create_vm();
+    if (!vm) return make_error(vm.error().code, "a new VM for the forked process: {}", vm.error().message);
+    vm_ = std::move(*vm);  // closes this process's reference to the parent's VM
+    const uint64_t ram = mem_.size();
+    if (!on_demand_) return vm_.set_user_memory_region(0, 0, ram, mem_.host_base());
+    for (uint64_t g = 0; g * kSlotSize < ram; ++g) {
+        if (!(present_[g / 64].load(std::memory_order_acquire) & (1ull << (g % 64)))) continue;
+        const uint64_t start = g * kSlotSize, size = std::min(kSlotSize, ram - start);
+        if (auto r = vm_.set_user_memory_region(static_cast<uint32_t>(g), start, size, mem_.host_base() + start); !r)
+            return make_error(r.error().code, "forked process, guest RAM GiB {}: {}", g, r.error().message);
+    }
+    return {};
+}
+
 int KvmPlatform::host_prot() const { return PROT_READ | PROT_WRITE; }
 
 void KvmPlatform::install_signal_handlers(HostFaultHandler on_host_fault) {

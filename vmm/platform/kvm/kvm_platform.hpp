@@ -40,6 +40,9 @@ public:
     // GiB only once KVM can back it. A GiB without a slot is absent from the
     // guest page tables: an access is #PF -> SIGSEGV, never an MMIO exit.
     Result<void> make_present(uint64_t gpa, uint64_t len) override;
+    // A new VM in the child of a fork, with a slot for every GiB present in
+    // the parent (the system area and page tables are in guest RAM already).
+    Result<void> after_fork_child() override;
 
     const CpuTemplate& cpu_template() const { return cpu_; }
     const kvm_ioctls::SystemFd& system() const { return sys_; }

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <array>
 #include <atomic>
 #include <cstring>
 #include <vector>
@@ -27,6 +28,7 @@
 #include "vmm/memory/layout.hpp"
 #include "vmm/process/threads/guest_thread.hpp"
 #include "vmm/process/process.hpp"
+#include "vmm/process/syscalls/host_syscalls.hpp"
 
 namespace spanvm::process {
 
@@ -84,9 +86,10 @@ void GuestThread::deliver_signals(int64_t syscall_nr) {
         if (d->act.handler == reinterpret_cast<uint64_t>(SIG_IGN)) continue;
         if (d->act.handler == reinterpret_cast<uint64_t>(SIG_DFL) || d->sig == SIGKILL) {
             if (!SignalTable::default_terminates(d->sig)) continue;
-            // SIGPIPE ends `prog | head` quietly, as a shell shows it.
-            if (d->sig != SIGPIPE) log::error("guest thread {} killed by SIG{}", row_.tid, sig_name(d->sig));
-            proc_.exit_process(128 + d->sig);
+            // SIGPIPE ends `prog | head` quietly, as a shell shows it; a
+            // forked process ends quietly too (its parent sees the status).
+            if (d->sig != SIGPIPE && proc_.is_root()) log::error("guest thread {} killed by SIG{}", row_.tid, sig_name(d->sig));
+            proc_.exit_process_signal(d->sig);
         }
         platform::Regs& r = vcpu_->regs();
         if (first && syscall_nr >= 0 && static_cast<int64_t>(r.rax) == -EINTR && (d->act.flags & SA_RESTART) &&
@@ -98,7 +101,7 @@ void GuestThread::deliver_signals(int64_t syscall_nr) {
         if (!build_handler_frame(d->sig, d->info, d->act)) {
             log::error("guest thread {} killed by SIGSEGV: cannot write the SIG{} frame below RSP {:#x}", row_.tid,
                        sig_name(d->sig), r.rsp);
-            proc_.exit_process(128 + SIGSEGV);
+            proc_.exit_process_signal(SIGSEGV);
         }
     }
     if (suspend_saved_mask_) {  // sigsuspend with no handler run: the old mask returns
@@ -146,12 +149,12 @@ int64_t GuestThread::sigreturn() {
     auto st = uc ? parse_ucontext(std::span<const uint8_t>(uc, sigframe::kUcontextSize), r.r11) : std::nullopt;
     if (!st) {
         log::error("guest thread {} killed by SIGSEGV: rt_sigreturn with a bad frame at RSP {:#x}", row_.tid, r.rsp);
-        proc_.exit_process(128 + SIGSEGV);
+        proc_.exit_process_signal(SIGSEGV);
     }
     if (st->fpstate && !restore_fpu(st->fpstate)) {
         log::error("guest thread {} killed by SIGSEGV: rt_sigreturn with a bad FPU state at {:#x}", row_.tid,
                    st->fpstate);
-        proc_.exit_process(128 + SIGSEGV);
+        proc_.exit_process_signal(SIGSEGV);
     }
     // The frame's flags are merged with the user flags at the syscall (R11).
     to_regs(st->regs, r);
@@ -160,6 +163,48 @@ int64_t GuestThread::sigreturn() {
     row_.sigmask = st->mask & ~SignalTable::kUnblockable;
     set_regs_replaced();
     return 0;
+}
+
+bool GuestThread::wait_with_sigmask(const SyscallRequest& r, int64_t& ret) {
+    uint64_t mask_addr = 0, mask_size = 0;
+    switch (r.nr) {
+        case SYS_ppoll: mask_addr = r.args[3], mask_size = r.args[4]; break;
+        case SYS_epoll_pwait: mask_addr = r.args[4], mask_size = r.args[5]; break;
+        case SYS_pselect6: {
+            if (!r.args[5]) return false;
+            auto pair = proc_.mem().read<std::array<uint64_t, 2>>(r.args[5]);
+            if (!pair) return ret = -EFAULT, true;
+            mask_addr = (*pair)[0], mask_size = (*pair)[1];
+            break;
+        }
+        default: return false;
+    }
+    if (!mask_addr) return false;
+    if (mask_size != 8) return ret = -EINVAL, true;
+    auto mask = proc_.mem().read<uint64_t>(mask_addr);
+    if (!mask) return ret = -EFAULT, true;
+    SignalTable& st = proc_.signals();
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, kick_signal());
+    ::pthread_sigmask(SIG_BLOCK, &block, &old);  // as in wait_for_signal
+    const uint64_t saved = row_.sigmask.load();
+    row_.sigmask = *mask & ~SignalTable::kUnblockable;
+    if (st.deliverable(row_)) {
+        ret = -EINTR;
+    } else {
+        sigset_t wait_mask = old;
+        sigdelset(&wait_mask, kick_signal());
+        set_host_wait_mask(&wait_mask);
+        ret = host_syscall(proc_.host_ctx(), r.nr, r.args);
+        set_host_wait_mask(nullptr);
+    }
+    ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    if (ret == -EINTR && st.deliverable(row_))
+        suspend_saved_mask_ = saved;  // the frame saves it; restored after the handler
+    else
+        row_.sigmask = saved;
+    return true;
 }
 
 int64_t GuestThread::wait_for_signal(std::optional<uint64_t> suspend_mask) {

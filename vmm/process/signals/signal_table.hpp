@@ -72,6 +72,11 @@ public:
     }
     uint64_t pending(const ThreadRow& row) const { return row.sig_pending.load() | shared_pending_.load(); }
 
+    // fork: held across the host fork(); the child starts with no signal
+    // pending for the process (Linux clears the child's pending set).
+    std::mutex& fork_mutex() const { return mu_; }
+    void clear_shared_pending() { shared_pending_.store(0); }
+
 private:
     mutable std::mutex mu_;
     std::array<KernelSigaction, kMaxSignal + 1> actions_{};

@@ -108,6 +108,12 @@ private:
     // Puts ref at index fd (growing entries_), returning what was there.
     FdRef place_locked(int fd, FdRef ref, bool cloexec);
 
+public:
+    // fork: held across the host fork() so the child's copy is consistent
+    // (Process::fork_process takes it in the documented lock order).
+    std::mutex& fork_mutex() const { return mu_; }
+
+private:
     mutable std::mutex mu_;
     std::vector<Entry> entries_;  // index = guest fd
     int limit_;

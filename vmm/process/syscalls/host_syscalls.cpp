@@ -11,6 +11,12 @@ namespace spanvm::process {
 namespace detail {
 
 namespace {
+thread_local const sigset_t* tl_wait_mask = nullptr;
+}  // namespace
+
+const sigset_t* host_wait_mask() { return tl_wait_mask; }
+
+namespace {
 
 const HandlerTable& handlers() {
     static const HandlerTable table = [] {
@@ -107,6 +113,8 @@ int64_t host_syscall(HostSyscallContext& ctx, uint64_t nr, const SyscallArgs& a)
     detail::Handler h = detail::handlers().find(nr);
     return h != nullptr ? h(ctx, a) : -ENOSYS;
 }
+
+void set_host_wait_mask(const sigset_t* m) { detail::tl_wait_mask = m; }
 
 bool is_host_syscall(uint64_t nr) { return detail::handlers().find(nr) != nullptr; }
 

@@ -1,4 +1,6 @@
 #pragma once
+#include <signal.h>
+
 // host_syscall: guest system calls that are executed as the REAL host system
 // call, with guest pointers translated through GuestAccess and guest fds
 // through FdTable (file I/O, stat, paths, directories, pipes, poll, epoll,
@@ -66,6 +68,12 @@ using SyscallArgs = std::array<uint64_t, 6>;
 
 int64_t host_syscall(HostSyscallContext& ctx, uint64_t nr, const SyscallArgs& a);
 bool is_host_syscall(uint64_t nr);
+// While set on a thread (GuestThread::wait_with_sigmask, for a ppoll,
+// pselect6 or epoll_pwait that carries a guest signal mask), those calls run
+// on the host with this host signal mask, which unblocks the kick signal
+// atomically with the wait: a guest signal that the guest mask lets through
+// ends the wait with EINTR, however close to its start it comes.
+void set_host_wait_mask(const sigset_t* m);
 
 // Text of the cpu online/possible override for n CPUs ("0\n", "0-3\n").
 std::string cpu_range_text(unsigned n);

@@ -25,6 +25,11 @@ void register_net(HandlerTable& t);   // host_syscalls_net.cpp: sockets, select
 void register_xattr(HandlerTable& t); // host_syscalls_xattr.cpp: xattrs, mknod, splice
 
 // The kernel reads fd (and int) arguments as the low 32 bits of the register.
+// The host signal mask for the current thread's waits (set_host_wait_mask),
+// or null; passed to ppoll/pselect6/epoll_pwait with kHostSigsetSize.
+const sigset_t* host_wait_mask();
+inline constexpr long kHostSigsetSize = 8;  // the kernel's sigset_t (_NSIG / 8)
+
 inline int as_int(uint64_t v) { return static_cast<int>(static_cast<uint32_t>(v)); }
 inline unsigned as_uint(uint64_t v) { return static_cast<unsigned>(v); }
 inline long P(const void* p) { return reinterpret_cast<long>(p); }

@@ -194,7 +194,9 @@ int64_t do_poll(HostSyscallContext& ctx, uint64_t fds_gva, uint64_t nfds, timesp
         }
     }
     timespec zero{0, 0};
-    int64_t r = raw(SYS_ppoll, P(host.data()), static_cast<long>(nfds), P(n_nval > 0 ? &zero : tmo), 0, 0);
+    const sigset_t* wm = host_wait_mask();
+    int64_t r = raw(SYS_ppoll, P(host.data()), static_cast<long>(nfds), P(n_nval > 0 ? &zero : tmo), P(wm),
+                    wm ? kHostSigsetSize : 0);
     if (r < 0) return r;
     for (size_t i = 0; i < nfds; ++i) {
         const short rev = nval[i] ? static_cast<short>(POLLNVAL) : host[i].revents;
@@ -292,6 +294,8 @@ int64_t sys_epoll_wait(HostSyscallContext& ctx, const SyscallArgs& a) {
     if (max <= 0 || static_cast<uint64_t>(max) > INT_MAX / kEpollEventSize) return -EINVAL;
     uint8_t* ev = ctx.mem.ptr(a[1], static_cast<uint64_t>(max) * kEpollEventSize);
     if (ev == nullptr) return -EFAULT;
+    const sigset_t* wm = host_wait_mask();
+    if (wm) return raw(SYS_epoll_pwait, ep->fd(), P(ev), max, as_int(a[3]), P(wm), kHostSigsetSize);
     return raw(SYS_epoll_wait, ep->fd(), P(ev), max, as_int(a[3]));
 }
 

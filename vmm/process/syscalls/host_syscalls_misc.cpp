@@ -141,6 +141,17 @@ void register_misc(HandlerTable& t) {
     t.add(SYS_getegid, int_call<SYS_getegid>);
     t.add(SYS_getresuid, three_id_out<SYS_getresuid>);
     t.add(SYS_getresgid, three_id_out<SYS_getresgid>);
+    // Credentials: the host call, for the calling host thread only
+    // (departure: Linux's syscall is per thread too, but glibc's wrapper then
+    // changes every thread; a guest's other threads keep theirs here).
+    t.add(SYS_setuid, int_call<SYS_setuid>);
+    t.add(SYS_setgid, int_call<SYS_setgid>);
+    t.add(SYS_setreuid, int_call<SYS_setreuid>);
+    t.add(SYS_setregid, int_call<SYS_setregid>);
+    t.add(SYS_setresuid, int_call<SYS_setresuid>);
+    t.add(SYS_setresgid, int_call<SYS_setresgid>);
+    t.add(SYS_setfsuid, int_call<SYS_setfsuid>);
+    t.add(SYS_setfsgid, int_call<SYS_setfsgid>);
     t.add(SYS_getgroups, sys_getgroups);
     t.add(SYS_sysinfo, sys_sysinfo);
     t.add(SYS_getrusage, sys_getrusage);

@@ -578,7 +578,12 @@ int64_t do_select(HostSyscallContext& ctx, int nfds_arg, uint64_t r, uint64_t w,
         }
     }
     auto hp = [&](size_t k) { return s.gva[k] != 0 ? P(s.host[k].data()) : 0L; };
-    int64_t n = raw(SYS_pselect6, host_max + 1, hp(0), hp(1), hp(2), P(tmo), 0);
+    const sigset_t* wm = host_wait_mask();
+    const struct {
+        const sigset_t* ss;
+        size_t len;
+    } mask_arg{wm, kHostSigsetSize};
+    int64_t n = raw(SYS_pselect6, host_max + 1, hp(0), hp(1), hp(2), P(tmo), wm ? P(&mask_arg) : 0);
     if (n < 0) return n;
     for (size_t k = 0; k < 3; ++k) {
         if (s.gva[k] == 0 || bytes == 0) continue;

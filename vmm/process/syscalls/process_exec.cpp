@@ -17,7 +17,9 @@
 namespace spanvm::process {
 
 int64_t Process::exec(GuestThread& t, ProcessConfig image) {
-    if (live_.load() != 1) {
+    // Rows, not live_: a joined thread's row is exited before its clear-tid
+    // wake lets the joiner run, but live_ drops only after that wake.
+    if (threads_.live_threads() != 1) {
         report_unsupported_feature("execve from a guest with more than one thread");
         return -ENOSYS;
     }
@@ -26,6 +28,9 @@ int64_t Process::exec(GuestThread& t, ProcessConfig image) {
     auto resolved = resolve_image(std::move(image));
     if (!resolved) return -(resolved.error().code ? resolved.error().code : ENOEXEC);
 
+    // A vfork child's parent gets its stack window back and continues
+    // (process_fork.cpp) before the old image goes.
+    vfork_release();
     // Point of no return (Linux's too): the old image goes away. The
     // timekeeper writes into the old vDSO data page, so it stops first.
     timekeeper_.reset();
@@ -41,13 +46,14 @@ int64_t Process::exec(GuestThread& t, ProcessConfig image) {
     cfg_.argv = resolved->cfg.argv;
     cfg_.envp = resolved->cfg.envp;
     host_ctx_.guest_exe = absolute_path(cfg_.program);
+    if (slot_) slot_->set_program(cfg_.program);
     // The loader writes through the host mapping, which still carries the
     // old image's PROT_NONE holes; open it all, load, then re-sync below.
     host_allow(memory::layout::kUserBase, platform_->memory().size() - memory::layout::kUserBase);
     auto start = load_program(resolved->bytes);
     if (!start) {
         log::error("execve of '{}' failed after the old image was released: {}", cfg_.program, start.error().message);
-        exit_process(128 + SIGSEGV);  // what Linux does past the point of no return
+        exit_process_signal(SIGSEGV);  // what Linux does past the point of no return
     }
     sync_host_protection(memory::layout::kUserBase, platform_->memory().size());
     (void)fds_.close_on_exec();

@@ -20,6 +20,7 @@ const detail::ProcessHandlerTable& handlers() {
         detail::register_process_threads(t);
         detail::register_process_signals(t);
         detail::register_process_misc(t);
+        detail::register_process_children(t);
         return t;
     }();
     return table;

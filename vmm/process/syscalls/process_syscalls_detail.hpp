@@ -9,6 +9,12 @@
 #include "vmm/process/syscalls/syscall_gate.hpp"
 #include "vmm/process/syscalls/syscall_table.hpp"
 
+#include <sys/types.h>
+
+namespace spanvm::process {
+class Process;
+}
+
 namespace spanvm::process::detail {
 
 using ProcessHandler = int64_t (*)(GuestThread&, const SyscallRequest&);
@@ -18,6 +24,10 @@ void register_process_memory(ProcessHandlerTable& t);   // process_syscalls_memo
 void register_process_threads(ProcessHandlerTable& t);  // process_syscalls_threads.cpp: clone, exec, exit, futex
 void register_process_signals(ProcessHandlerTable& t);  // process_syscalls_signals.cpp: signals, itimers, kill
 void register_process_misc(ProcessHandlerTable& t);     // process_syscalls_misc.cpp: ids, limits, scheduling
+
+void register_process_children(ProcessHandlerTable& t);  // process_syscalls_children.cpp: wait, groups, sessions
+// kill(pid, sig) for a pid other than the caller's own (host processes).
+int64_t guest_kill_other(Process& p, pid_t pid, int sig);
 
 // -errno of an Error (EINVAL if it carries no code).
 inline int64_t err(const Error& e) { return -(e.code ? e.code : EINVAL); }

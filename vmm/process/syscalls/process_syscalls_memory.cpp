@@ -31,9 +31,10 @@ int64_t sys_mmap(GuestThread& t, const SyscallRequest& r) {
     if (!anon) {
         file = p.fds().acquire(fd);
         if (!file) return -EBADF;
-        // A writable shared file mapping would need write-back to the file;
-        // spanvm copies file contents into guest RAM instead of mapping them.
-        if ((flags & MAP_TYPE) != MAP_PRIVATE && (prot & PROT_WRITE)) {
+        // A writable shared file mapping is the host file mapped into guest
+        // RAM (below); in a program spread over hosts it would need
+        // write-back from every node. Other file mappings are copies.
+        if (p.config().remote && (flags & MAP_TYPE) != MAP_PRIVATE && (prot & PROT_WRITE)) {
             p.report_unsupported_feature("writable MAP_SHARED file mappings");
             return -ENODEV;
         }
@@ -46,9 +47,20 @@ int64_t sys_mmap(GuestThread& t, const SyscallRequest& r) {
         return err(m.error());
     }
     p.discard(m->released);
+    // MAP_SHARED, anonymous or a writable file: host memory shared with the
+    // processes this one forks (and with the file). One host only.
+    const bool shared = (flags & MAP_TYPE) != MAP_PRIVATE && (anon || (prot & PROT_WRITE)) && !p.config().remote;
+    if (shared) {
+        if (auto s = p.map_shared(m->addr, len, anon ? -1 : file->fd(), off); !s) {
+            auto rel = p.aspace().unmap(m->addr, len);
+            if (rel) p.discard(*rel);
+            p.sync_host_protection(m->addr, m->addr + len);
+            return -(s.error().code ? s.error().code : ENOMEM);
+        }
+    }
     p.sync_host_protection(m->addr, m->addr + len);
     if (!file) p.mapped(t, m->addr, memory::layout::page_align_up(len));
-    if (file) {
+    if (file && !shared) {
         // Copy the file's bytes; the tail past EOF stays zero (the address
         // space invariant guarantees fresh ranges read as zero).
         uint8_t* dst = p.platform().memory().host_ptr(m->addr, memory::layout::page_align_up(len));

@@ -1,5 +1,5 @@
-// Emulated process syscalls, misc: identity (pids, groups, sessions), child
-// waits (there are no children), resource limits, uname, CPU affinity and
+// Emulated process syscalls, misc: pid and tid (groups, sessions and child
+// waits are in process_syscalls_children.cpp), resource limits, uname, CPU affinity and
 // scheduling, arch_prctl, personality and prctl.
 #include <asm/prctl.h>
 #include <sched.h>
@@ -86,24 +86,6 @@ int64_t sys_setrlimit(GuestThread& t, const SyscallRequest& r) {
 
 int64_t sys_getpid(GuestThread& t, const SyscallRequest&) { return t.process().pid(); }
 int64_t sys_gettid(GuestThread& t, const SyscallRequest&) { return t.row().tid; }
-int64_t sys_getppid(GuestThread&, const SyscallRequest&) { return ::getppid(); }
-int64_t sys_getpgrp(GuestThread&, const SyscallRequest&) { return ::getpgrp(); }
-int64_t sys_getsid(GuestThread&, const SyscallRequest&) { return ::getsid(0); }
-int64_t sys_getpgid(GuestThread&, const SyscallRequest&) { return ::getpgid(0); }
-
-int64_t sys_setpgid(GuestThread& t, const SyscallRequest& r) {
-    Process& p = t.process();
-    // The guest process is the VMM process: only "self" is valid.
-    const pid_t pid = static_cast<pid_t>(r.args[0]), pgid = static_cast<pid_t>(r.args[1]);
-    if (pid != 0 && pid != p.pid()) return -ESRCH;
-    if (pgid != 0 && pgid != p.pid() && pgid != ::getpgrp()) return -EPERM;
-    return ::setpgid(0, pgid == p.pid() ? 0 : pgid) == 0 ? 0 : -errno;
-}
-
-int64_t sys_setsid(GuestThread& t, const SyscallRequest&) { return ::setsid() >= 0 ? t.process().pid() : -errno; }
-
-int64_t sys_no_children(GuestThread&, const SyscallRequest&) { return -ECHILD; }
-
 int64_t sys_uname(GuestThread& t, const SyscallRequest& r) {
     auto* u = t.process().mem().ptr(r.args[0], sizeof(struct utsname));
     if (!u) return -EFAULT;
@@ -140,14 +122,6 @@ int64_t sys_prctl(GuestThread& t, const SyscallRequest& r) {
 void register_process_misc(ProcessHandlerTable& t) {
     t.add(SYS_getpid, sys_getpid);
     t.add(SYS_gettid, sys_gettid);
-    t.add(SYS_getppid, sys_getppid);
-    t.add(SYS_getpgrp, sys_getpgrp);
-    t.add(SYS_getsid, sys_getsid);
-    t.add(SYS_getpgid, sys_getpgid);
-    t.add(SYS_setpgid, sys_setpgid);
-    t.add(SYS_setsid, sys_setsid);
-    t.add(SYS_wait4, sys_no_children);
-    t.add(SYS_waitid, sys_no_children);
     t.add(SYS_prlimit64, sys_prlimit64);
     t.add(SYS_getrlimit, sys_getrlimit);
     t.add(SYS_setrlimit, sys_setrlimit);

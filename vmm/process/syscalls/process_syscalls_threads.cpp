@@ -1,6 +1,6 @@
-// Emulated process syscalls, threads: clone (threads only), exit, exec, the
-// tid and robust-list words, and futexes. New processes (fork, vfork,
-// execveat, clone without CLONE_VM|CLONE_THREAD) are reported unsupported.
+// Emulated process syscalls, threads: clone, fork, vfork (new processes go
+// to Process::fork_process), exit, exec, the tid and robust-list words, and
+// futexes. execveat is reported unsupported.
 #include <linux/futex.h>
 #include <sched.h>
 #include <sys/syscall.h>
@@ -31,9 +31,11 @@ constexpr uint64_t kCloneThreadFlags = CLONE_VM | CLONE_THREAD | CLONE_SIGHAND;
 int64_t sys_clone(GuestThread& t, const SyscallRequest& r) {
     const uint64_t flags = r.args[0], stack = r.args[1], ptid = r.args[2], ctid = r.args[3], tls = r.args[4];
     Process& p = t.process();
+    if (!(flags & CLONE_THREAD))  // a new process (fork, posix_spawn): process_fork.cpp
+        return p.fork_process(t, {flags, stack, ptid, ctid, tls});
     if ((flags & kCloneThreadFlags) != kCloneThreadFlags) {
-        p.report_unsupported_feature("fork/clone without CLONE_VM|CLONE_THREAD (new processes)");
-        return -ENOSYS;
+        p.report_unsupported_feature("clone(CLONE_THREAD) without CLONE_VM|CLONE_SIGHAND");
+        return -EINVAL;
     }
     ThreadStart start;
     start.regs = t.regs();
@@ -69,8 +71,16 @@ int64_t sys_exit(GuestThread& t, const SyscallRequest& r) {
 // ENOSYS (rseq): answered here, not reported unsupported.
 int64_t sys_enosys_quiet(GuestThread&, const SyscallRequest&) { return -ENOSYS; }
 
-int64_t sys_new_process(GuestThread& t, const SyscallRequest& r) {
-    t.process().report_unsupported_feature(fmt::format("{} (spanvm runs a single process)", syscall_name(r.nr)));
+int64_t sys_fork(GuestThread& t, const SyscallRequest&) {
+    return t.process().fork_process(t, {SIGCHLD, 0, 0, 0, 0});
+}
+
+int64_t sys_vfork(GuestThread& t, const SyscallRequest&) {
+    return t.process().fork_process(t, {CLONE_VM | CLONE_VFORK | SIGCHLD, 0, 0, 0, 0});
+}
+
+int64_t sys_execveat_unsupported(GuestThread& t, const SyscallRequest& r) {
+    t.process().report_unsupported_feature(fmt::format("{}", syscall_name(r.nr)));
     return -ENOSYS;
 }
 
@@ -156,6 +166,46 @@ int64_t futex_wake_op(Process& p, const SyscallRequest& r) {
     return n;
 }
 
+// A futex in a MAP_SHARED mapping (semaphores and locks that processes
+// share, e.g. in /dev/shm): the host's futex on the same host memory, so a
+// wake in one process reaches a waiter in another. Pointers are translated;
+// the call blocks like any host call (a kick ends it with EINTR).
+int64_t host_futex(GuestThread& t, const SyscallRequest& r, int cmd) {
+    Process& p = t.process();
+    auto host = [&p](uint64_t a, uint64_t len) { return a ? p.mem().ptr(a, len) : nullptr; };
+    void* uaddr = host(r.args[0], 4);
+    if (!uaddr) return -EFAULT;
+    uint64_t arg3 = r.args[3];  // timeout pointer, or val2
+    void* uaddr2 = nullptr;
+    switch (cmd) {
+        case FUTEX_WAIT:
+        case FUTEX_WAIT_BITSET:
+            if (r.args[3]) {
+                void* ts = host(r.args[3], sizeof(struct timespec));
+                if (!ts) return -EFAULT;
+                arg3 = reinterpret_cast<uint64_t>(ts);
+            }
+            break;
+        case FUTEX_REQUEUE:
+        case FUTEX_CMP_REQUEUE:
+        case FUTEX_WAKE_OP:
+            if (!(uaddr2 = host(r.args[4], 4))) return -EFAULT;
+            break;
+        case FUTEX_WAKE:
+        case FUTEX_WAKE_BITSET:
+            break;
+        default:
+            p.report_unsupported_feature(fmt::format("futex operation {} on a shared mapping", cmd));
+            return -ENOSYS;
+    }
+    const bool waits = cmd == FUTEX_WAIT || cmd == FUTEX_WAIT_BITSET;
+    if (waits) t.row().state = ThreadState::blocked;
+    const long res = ::syscall(SYS_futex, uaddr, r.args[1], r.args[2], arg3, uaddr2, r.args[5]);
+    const int e = errno;
+    if (waits) t.row().state = ThreadState::in_syscall;
+    return res < 0 ? -e : res;
+}
+
 int64_t sys_futex(GuestThread& t, const SyscallRequest& r) {
     Process& p = t.process();
     const uint64_t uaddr = r.args[0];
@@ -163,6 +213,7 @@ int64_t sys_futex(GuestThread& t, const SyscallRequest& r) {
     const int cmd = op & FUTEX_CMD_MASK;
     const uint32_t val = static_cast<uint32_t>(r.args[2]);
     if (uaddr & 3) return -EINVAL;
+    if (p.in_shared_mapping(uaddr)) return host_futex(t, r, cmd);
     auto reader = [&p](uint64_t a) -> std::optional<uint32_t> {
         uint8_t* w = p.mem().ptr(a, 4);
         if (!w) return std::nullopt;
@@ -239,9 +290,9 @@ void register_process_threads(ProcessHandlerTable& t) {
     t.add(SYS_clone3, sys_enosys_quiet);
     t.add(SYS_rseq, sys_enosys_quiet);
     t.add(SYS_execve, sys_execve);
-    t.add(SYS_fork, sys_new_process);
-    t.add(SYS_vfork, sys_new_process);
-    t.add(SYS_execveat, sys_new_process);
+    t.add(SYS_fork, sys_fork);
+    t.add(SYS_vfork, sys_vfork);
+    t.add(SYS_execveat, sys_execveat_unsupported);
     t.add(SYS_exit, sys_exit);
     t.add(SYS_exit_group, sys_exit_group);
     t.add(SYS_set_tid_address, sys_set_tid_address);

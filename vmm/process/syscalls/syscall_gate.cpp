@@ -33,8 +33,10 @@ void SyscallGate::dispatch(GuestThread& t) {
     const SyscallRequest req{r.rax, {r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9}};
     t.row().syscalls.fetch_add(1, std::memory_order_relaxed);
     bool handled = true;
-    int64_t ret = process_syscall(t, req, handled);
-    if (!handled) {
+    int64_t ret = 0;
+    if (t.wait_with_sigmask(req, ret)) {
+        // ppoll/pselect6/epoll_pwait under a guest signal mask: done
+    } else if (ret = process_syscall(t, req, handled); !handled) {
         ret = host_syscall(t.process().host_ctx(), req.nr, req.args);
         if (ret == -ENOSYS && !is_host_syscall(req.nr)) t.process().report_unsupported(req.nr);
         if (ret == -EPIPE && raises_sigpipe(req))

@@ -46,6 +46,15 @@ public:
     void shutdown();
     size_t waiters() const;
 
+    // fork: held across the host fork(); in the child, forget_waiters()
+    // drops the waiters of threads that do not exist there (their Waiter
+    // objects live on those threads' stacks and are never touched).
+    std::mutex& fork_mutex() const { return mu_; }
+    void forget_waiters() {
+        queues_.clear();
+        shut_down_ = false;
+    }
+
 private:
     struct Waiter {
         uint64_t addr;

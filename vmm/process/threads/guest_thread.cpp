@@ -76,6 +76,23 @@ void GuestThread::run(const ThreadStart& start) {
     }
 }
 
+Result<void> GuestThread::adopt_vcpu_after_fork(std::unique_ptr<platform::Vcpu> v, const platform::Regs& regs,
+                                                uint64_t fs, uint64_t gs, std::span<const uint8_t> fpu) {
+    (void)vcpu_.release();
+    vcpu_ = std::move(v);
+    row_.host_tid = static_cast<int>(::syscall(SYS_gettid));
+    row_.vcpu_id = static_cast<unsigned>(vcpu_->id());
+    if (auto r = vcpu_->attach_thread(); !r) return r;
+    if (auto r = vcpu_->set_initial_state(regs, fs, gs); !r) return r;
+    // The gate still writes RAX through regs(): make that view (KVM's sync
+    // regs page) hold the state too, not whatever a fresh vCPU had there.
+    vcpu_->regs() = regs;
+    vcpu_->mark_regs_dirty();
+    if (!fpu.empty())
+        if (auto r = vcpu_->restore_fpu(fpu); !r) return r;
+    return {};
+}
+
 void GuestThread::handle_exception(const platform::VcpuExit& e) {
     const int sig = e.signo;
     const uint64_t rip = vcpu_->regs().rip;
@@ -88,17 +105,17 @@ void GuestThread::handle_exception(const platform::VcpuExit& e) {
         if (build_handler_frame(sig, info, *act)) return;
         log::error("guest thread {} killed by SIGSEGV: cannot write the SIG{} frame below RSP {:#x}", row_.tid,
                    sigabbrev_np(sig) ? sigabbrev_np(sig) : "?", vcpu_->regs().rsp);
-        proc_.exit_process(128 + SIGSEGV);
+        proc_.exit_process_signal(SIGSEGV);
     }
     log::error("guest thread {} killed by {}: {} at RIP {:#x}", row_.tid,
                sigabbrev_np(sig) ? fmt::format("SIG{}", sigabbrev_np(sig)) : "signal", e.what, rip);
-    proc_.exit_process(128 + sig);
+    proc_.exit_process_signal(sig);
 }
 
 void GuestThread::fatal_exit(const char* what) {
     log::error("guest thread {} (vCPU {}) on the {} platform: {}; terminating", row_.tid, row_.vcpu_id.load(),
                proc_.platform().name(), what);
-    proc_.exit_process(128 + SIGSEGV);
+    proc_.exit_process_signal(SIGSEGV);
 }
 
 }  // namespace spanvm::process

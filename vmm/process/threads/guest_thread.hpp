@@ -8,12 +8,14 @@
 // a RemoteLink (vmm/process/remote_threads.hpp); a local thread has no link.
 #include <memory>
 #include <optional>
+#include <span>
 #include <vector>
 
 #include "vmm/platform/platform.hpp"
 #include "vmm/platform/vcpu.hpp"
 #include "vmm/process/remote_threads.hpp"
 #include "vmm/process/signals/signal_table.hpp"
+#include "vmm/process/syscalls/syscall_gate.hpp"
 #include "vmm/process/threads/thread_table.hpp"
 
 namespace spanvm::process {
@@ -60,9 +62,23 @@ public:
     // mask is in force while waiting and the old one returns after the
     // handler frame is built (the frame saves the old one).
     int64_t wait_for_signal(std::optional<uint64_t> suspend_mask);
+    // ppoll, pselect6 and epoll_pwait with a guest signal mask (make waits
+    // for SIGCHLD this way): the host call runs with that mask in force, as
+    // sigsuspend does, and ends with EINTR when a signal it lets through
+    // comes; the old mask returns after the handler frame is built. Returns
+    // false (nothing done) for any other call or a null mask.
+    bool wait_with_sigmask(const SyscallRequest& r, int64_t& ret);
     // The host signal that kicks a vCPU thread out of the guest or a
     // blocking host syscall (installed by the platform, without SA_RESTART).
     static int kick_signal() { return platform::Platform::kick_signal(); }
+
+    // In the child of a fork (Process::after_fork_child): this host thread
+    // continues on `v`, a vCPU of the child's own VM, in the state `regs`,
+    // `fs`, `gs`, `fpu` the forking thread had. The parent's vCPU object is
+    // leaked, never destroyed (on KVM its kvm_run page is shared with the
+    // parent; on native its teardown would undo this thread's setup).
+    Result<void> adopt_vcpu_after_fork(std::unique_ptr<platform::Vcpu> v, const platform::Regs& regs, uint64_t fs,
+                                       uint64_t gs, std::span<const uint8_t> fpu);
 
     // Set by SYS_exit: the loop ends after the current exit.
     void request_exit(int code) {

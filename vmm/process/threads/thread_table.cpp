@@ -22,6 +22,14 @@ ThreadRow& ThreadTable::add(unsigned vcpu_id, unsigned node_id) {
     return r;
 }
 
+void ThreadTable::keep_only_in_child(ThreadRow& keep, int pid) {
+    for (auto& r : rows_)
+        if (&r != &keep) r.state.store(ThreadState::exited);
+    keep.tid = pid;
+    keep.sig_pending.store(0);
+    next_tid_ = pid + 1;
+}
+
 size_t ThreadTable::live_threads() const {
     std::lock_guard lk(mu_);
     size_t n = 0;

@@ -84,6 +84,13 @@ public:
     // Copies of the rows for --stats and --json (vmm/report renders them).
     std::vector<report::ThreadReport> report() const;
 
+    // fork: held across the host fork(). In the child (table lock held by
+    // the forking thread), every row but `keep` is marked exited (those
+    // threads did not come along) and `keep` becomes the main thread, tid
+    // `pid`; later tids follow it.
+    std::mutex& fork_mutex() const { return mu_; }
+    void keep_only_in_child(ThreadRow& keep, int pid);
+
 private:
     mutable std::mutex mu_;
     std::deque<ThreadRow> rows_;  // deque: stable addresses

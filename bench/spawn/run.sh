@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# bench/spawn/run.sh BUILD_DIR : programs that start programs, spanvm vs.
+# native, for every platform this host can run, in one invocation:
+#   spawn  fork + execve(/bin/true) + waitpid, microseconds per round
+#          (spawn_loop.c); ratio = spanvm_us / native_us        target <= 3
+#   make   `make -jC` of the generated 64-file C project
+#          (tests/integration/gen_c_project.sh), C = usable CPUs, wall time;
+#          ratio = native_s / spanvm_s                         target >= 0.85
+# Each case runs BENCH_REPEAT times (median). Prints one line per ratio,
+# writes bench/out/spawn.json and, with gnuplot, bench/out/spawn.png.
+# Knobs: SPANVM [BUILD_DIR/spanvm], BENCH_REPEAT [3], BENCH_SPAWN_ROUNDS [200],
+# BENCH_MAKE_FILES [64], BENCH_PLATFORMS [every available one],
+# BENCH_OUT [bench/out], BENCH_PLOT [1] (0: no PNG).
+set -euo pipefail
+die() {
+    echo "bench/spawn: ERROR: $*" >&2
+    exit 1
+}
+[ $# = 1 ] || die "usage: $0 BUILD_DIR"
+BUILD="$(cd "$1" && pwd)" || die "build dir '$1' does not exist"
+HERE="$(cd "$(dirname "$0")" && pwd)"
+REPO="$(cd "$HERE/../.." && pwd)"
+OUT="${BENCH_OUT:-$HERE/../out}"
+SPANVM="${SPANVM:-$BUILD/spanvm}"
+REPEAT="${BENCH_REPEAT:-3}"
+ROUNDS="${BENCH_SPAWN_ROUNDS:-200}"
+FILES="${BENCH_MAKE_FILES:-64}"
+C="$(nproc)"
+[ -x "$SPANVM" ] || die "spanvm binary '$SPANVM' not found (build it first)"
+for t in cc make python3; do command -v "$t" >/dev/null || die "$t is not installed (scripts/install-deps.sh)"; done
+PLOT="${BENCH_PLOT:-1}"
+if [ "$PLOT" = 1 ] && ! command -v gnuplot >/dev/null; then
+    echo "bench/spawn: gnuplot not installed: JSON only" >&2
+    PLOT=0
+fi
+if [ -n "${BENCH_PLATFORMS:-}" ]; then
+    read -r -a PLATFORMS <<<"$BENCH_PLATFORMS"
+else
+    PLATFORMS=()
+    for p in kvm native; do "$SPANVM" info --require "$p" >/dev/null 2>&1 && PLATFORMS+=("$p"); done
+fi
+[ ${#PLATFORMS[@]} -gt 0 ] || die "no platform can run here (spanvm info)"
+mkdir -p "$OUT"
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/spanvm-bench-spawn.XXXXXX")"
+trap 'rm -rf "$WORK"' EXIT
+cc -O2 -o "$WORK/spawn_loop" "$HERE/spawn_loop.c"
+"$REPO/tests/integration/gen_c_project.sh" "$WORK/proj" "$FILES" >/dev/null
+MAKE="$(command -v make)"
+
+median() { sort -g | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
+now() { date +%s.%N; }
+
+# spawn_us RUNNER... : median microseconds per round.
+spawn_us() {
+    for _ in $(seq "$REPEAT"); do "$@" "$WORK/spawn_loop" "$ROUNDS" | python3 -c 'import json,sys; print(json.load(sys.stdin)["us_per_round"])'; done | median
+}
+# make_s RUNNER... : median seconds of a clean `make -jC`.
+make_s() {
+    for _ in $(seq "$REPEAT"); do
+        "$MAKE" -s -C "$WORK/proj" clean >/dev/null
+        local t0 t1
+        t0="$(now)"
+        "$@" "$MAKE" -s -C "$WORK/proj" -j"$C" >/dev/null
+        t1="$(now)"
+        [ -x "$WORK/proj/prog" ] || die "make -j$C under '$*' built no binary"
+        printf '%.3f\n' "$(echo "$t1 - $t0" | bc -l)"
+    done | median
+}
+
+native_spawn="$(spawn_us env)"
+native_make="$(make_s env)"
+rows=()
+for p in "${PLATFORMS[@]}"; do
+    s="$(spawn_us "$SPANVM" run --platform "$p" --)"
+    m="$(make_s "$SPANVM" run --platform "$p" --)"
+    rs="$(printf '%.4f' "$(echo "$s / $native_spawn" | bc -l)")"
+    rm_="$(printf '%.4f' "$(echo "$native_make / $m" | bc -l)")"
+    printf 'spawn %-6s fork+exec+wait /bin/true %8.1f us vs native %8.1f us: %.2fx (target <= 3)\n' "$p" "$s" "$native_spawn" "$rs"
+    printf 'make  %-6s make -j%s %s files       %8.2f s  vs native %8.2f s : %.2fx (target >= 0.85)\n' "$p" "$C" "$FILES" "$m" "$native_make" "$rm_"
+    rows+=("{\"platform\": \"$p\", \"spawn_us\": $s, \"native_spawn_us\": $native_spawn, \"spawn_ratio\": $rs, \"spawn_target_max\": 3, \"make_s\": $m, \"native_make_s\": $native_make, \"make_ratio\": $rm_, \"make_target_min\": 0.85, \"make_jobs\": $C, \"make_files\": $FILES}")
+done
+json="$OUT/spawn.json"
+(IFS=,; echo "{\"bench\": \"spawn\", \"repeat\": $REPEAT, \"spawn_rounds\": $ROUNDS, \"results\": [${rows[*]}]}") | python3 -m json.tool >"$json"
+echo "wrote $json"
+if [ "$PLOT" = 1 ]; then
+    dat="$WORK/spawn.dat"
+    python3 - "$json" >"$dat" <<'EOP'
+import json, sys
+for r in json.load(open(sys.argv[1]))["results"]:
+    print(f'"spawn {r["platform"]}" {r["spawn_ratio"]:.3f} 3')
+    print(f'"make {r["platform"]}" {r["make_ratio"]:.3f} 0.85')
+EOP
+    gnuplot <<EOG
+set terminal png size 800,450
+set output "$OUT/spawn.png"
+set title "spanvm vs native: spawn (spanvm/native, lower is better) and make -j$C (native/spanvm, higher is better)"
+set style data histograms
+set style fill solid 0.6
+set boxwidth 0.8
+set yrange [0:*]
+set ylabel "ratio"
+plot "$dat" using 2:xtic(1) title "ratio", "" using 3 title "target" with points pt 7 ps 2
+EOG
+    echo "wrote $OUT/spawn.png"
+fi

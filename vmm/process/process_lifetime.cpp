@@ -1,0 +1,147 @@
+// How processes end, and the host signals that reach the guest.
+//
+// Forwarded host signals: a guest process is a host process, so another
+// guest process's kill(), a terminal's ^C and a child's SIGCHLD arrive as
+// host signals. They are blocked in every spanvm thread (block_forwarded_
+// signals, before the first thread is made) and read from a signalfd by one
+// forwarder thread per process, which posts them as guest signals
+// (send_signal: the guest's action, mask and handlers apply). SIGKILL and
+// SIGSTOP act on the host process directly, as they would on the guest.
+// SIGTSTP/SIGTTIN/SIGTTOU/SIGCONT keep the host's default (stop/continue
+// spanvm: the guest's default action). A guest that ignores SIGCHLD (or sets
+// SA_NOCLDWAIT) gets its children reaped here, as Linux does.
+//
+// Lifetime: the run's process (the root) is the subreaper of every process
+// it starts. When it ends, whatever the path through end_process (exit,
+// a fatal signal, ^C, SIGTERM), it SIGKILLs every descendant still running
+// and reaps them until none is left; an orphan reparents to it on the way.
+// Each forked process also watches the root's pidfd (inherited) and kills
+// itself when the root is gone, which covers a root killed by SIGKILL.
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <dirent.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "vmm/base/log.hpp"
+#include "vmm/process/process.hpp"
+
+namespace spanvm::process {
+
+namespace {
+
+constexpr std::array kForwardedSignals = {SIGHUP,  SIGINT,  SIGQUIT,   SIGUSR1, SIGUSR2, SIGTERM, SIGCHLD, SIGWINCH,
+                                          SIGURG,  SIGALRM, SIGVTALRM, SIGPROF, SIGXCPU, SIGXFSZ, SIGPWR,  SIGIO};
+
+sigset_t forwarded_set() {
+    sigset_t s;
+    sigemptyset(&s);
+    for (int sig : kForwardedSignals) sigaddset(&s, sig);
+    return s;
+}
+
+// Direct children of this process, from /proc (each /proc/PID/stat's
+// fourth field, after the parenthesised command).
+std::vector<pid_t> children_of(pid_t parent) {
+    std::vector<pid_t> out;
+    DIR* d = ::opendir("/proc");
+    if (!d) return out;
+    while (dirent* e = ::readdir(d)) {
+        char* end = nullptr;
+        const long pid = std::strtol(e->d_name, &end, 10);
+        if (pid <= 0 || *end) continue;
+        char path[64], buf[512];
+        std::snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+        FILE* f = std::fopen(path, "re");
+        if (!f) continue;
+        const size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+        std::fclose(f);
+        buf[n] = 0;
+        const char* rp = std::strrchr(buf, ')');
+        char state = 0;
+        int ppid = 0;
+        if (rp && std::sscanf(rp + 1, " %c %d", &state, &ppid) == 2 && ppid == parent)
+            out.push_back(static_cast<pid_t>(pid));
+    }
+    ::closedir(d);
+    return out;
+}
+
+}  // namespace
+
+void Process::block_forwarded_signals() {
+    const sigset_t s = forwarded_set();
+    ::pthread_sigmask(SIG_BLOCK, &s, nullptr);
+}
+
+void Process::start_signal_forwarder() {
+    try {
+        std::thread([this] { forward_host_signals(); }).detach();
+    } catch (const std::system_error& e) {
+        log::warn("cannot start the host signal forwarder: {}", e.what());
+    }
+}
+
+void Process::forward_host_signals() {
+    const sigset_t s = forwarded_set();
+    const int sfd = ::signalfd(-1, &s, SFD_CLOEXEC);
+    if (sfd < 0) {
+        log::warn("signalfd: {}; host signals do not reach the guest", std::strerror(errno));
+        return;
+    }
+    // A forked process also watches the root: when it is gone (even by
+    // SIGKILL), so is the run.
+    const int watch = root_ ? -1 : root_pidfd_;
+    for (;;) {
+        pollfd pf[2] = {{sfd, POLLIN, 0}, {watch, POLLIN, 0}};
+        if (::poll(pf, watch >= 0 ? 2 : 1, -1) < 0) continue;
+        if (watch >= 0 && (pf[1].revents & (POLLIN | POLLHUP))) ::kill(::getpid(), SIGKILL);
+        if (!(pf[0].revents & POLLIN)) continue;
+        signalfd_siginfo si{};
+        if (::read(sfd, &si, sizeof si) != static_cast<ssize_t>(sizeof si)) continue;
+        const int sig = static_cast<int>(si.ssi_signo);
+        if (sig == SIGCHLD) {
+            const KernelSigaction a = signals_.get(SIGCHLD);
+            if (a.handler == reinterpret_cast<uint64_t>(SIG_IGN) || (a.flags & SA_NOCLDWAIT))
+                while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+                }
+        }
+        SigInfoFields info;
+        info.code = si.ssi_code;
+        info.pid = static_cast<int32_t>(si.ssi_pid);
+        info.uid = si.ssi_uid;
+        (void)send_signal(nullptr, sig, 0, info);
+    }
+}
+
+void Process::end_descendants() {
+    for (;;) {
+        for (pid_t c : children_of(pid_)) ::kill(c, SIGKILL);
+        const pid_t r = ::waitpid(-1, nullptr, __WALL);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) return;  // ECHILD: no descendant is left
+    }
+}
+
+void Process::die_of_signal(int sig) {
+    // No core file of spanvm itself (its guest RAM would be in it).
+    (void)::prctl(PR_SET_DUMPABLE, 0);
+    ::signal(sig, SIG_DFL);
+    sigset_t s;
+    sigemptyset(&s);
+    sigaddset(&s, sig);
+    ::pthread_sigmask(SIG_UNBLOCK, &s, nullptr);
+    ::raise(sig);
+}
+
+}  // namespace spanvm::process

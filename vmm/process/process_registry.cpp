@@ -1,0 +1,64 @@
+#include "vmm/process/process_registry.hpp"
+
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <cstring>
+#include <new>
+
+namespace spanvm::process {
+
+void ProcessSlot::set_program(const std::string& p) {
+    const std::string base = p.substr(p.find_last_of('/') == std::string::npos ? 0 : p.find_last_of('/') + 1);
+    const std::size_t n = std::min(base.size(), sizeof program - 1);
+    std::memcpy(program, base.data(), n);
+    program[n] = 0;
+}
+
+ProcessRegistry* ProcessRegistry::create() {
+    void* m = ::mmap(nullptr, kSlots * sizeof(ProcessSlot), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) return nullptr;
+    auto* slots = new (m) ProcessSlot[kSlots];
+    return new ProcessRegistry(slots);
+}
+
+ProcessSlot* ProcessRegistry::claim(int pid, int ppid, const std::string& program) {
+    for (std::size_t i = 0; i < kSlots; ++i) {
+        int expect = 0;
+        if (!slots_[i].pid.compare_exchange_strong(expect, pid)) continue;
+        ProcessSlot& s = slots_[i];
+        s.ppid = ppid;
+        s.set_program(program);
+        s.threads = 0;
+        s.threads_total = 0;
+        s.state.store(ProcessSlot::kRunning, std::memory_order_release);
+        return &s;
+    }
+    return nullptr;
+}
+
+std::vector<report::ProcessReport> ProcessRegistry::report(bool run_over) const {
+    std::vector<report::ProcessReport> out;
+    for (std::size_t i = 0; i < kSlots; ++i) {
+        const ProcessSlot& s = slots_[i];
+        const int st = s.state.load(std::memory_order_acquire);
+        if (s.pid.load() == 0) break;  // slots are claimed in order
+        if (st == ProcessSlot::kFree) continue;
+        report::ProcessReport r;
+        r.pid = s.pid.load();
+        r.ppid = s.ppid.load();
+        r.node = 0;
+        r.threads = static_cast<unsigned>(std::max(0, s.threads.load()));
+        r.threads_total = static_cast<unsigned>(std::max(0, s.threads_total.load()));
+        r.program = s.program;
+        switch (st) {
+            case ProcessSlot::kExited: r.state = "exited"; r.status = s.status.load(); break;
+            case ProcessSlot::kKilled: r.state = "killed"; r.status = s.status.load(); break;
+            default: r.state = run_over ? "ended by the run" : "running"; break;
+        }
+        out.push_back(std::move(r));
+    }
+    return out;
+}
+
+}  // namespace spanvm::process

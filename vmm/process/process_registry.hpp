@@ -1,0 +1,47 @@
+#pragma once
+// The run's process table, shared by every guest process of a run (one
+// host): a MAP_SHARED anonymous array made by the run's process before its
+// first fork, so every descendant inherits the same memory. Each process
+// writes only its own slot (claimed at its start; thread counts as threads
+// come and go; its end); the run's process reads them all for --stats and
+// --json. Lock-free: a slot is claimed by a compare-and-swap on `pid`, every
+// field is an atomic, the program name is written before `state` is set.
+#include <atomic>
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "vmm/report/run_report.hpp"
+
+namespace spanvm::process {
+
+struct ProcessSlot {
+    enum State : int { kFree = 0, kRunning = 1, kExited = 2, kKilled = 3 };
+    std::atomic<int> pid{0};
+    std::atomic<int> ppid{0};
+    std::atomic<int> state{kFree};
+    std::atomic<int> status{0};  // exit status, or the signal for kKilled
+    std::atomic<int> threads{0};  // live guest threads
+    std::atomic<int> threads_total{0};
+    char program[64] = {};
+    void set_program(const std::string& p);
+};
+
+class ProcessRegistry {
+public:
+    static constexpr std::size_t kSlots = 4096;
+    // Null when the shared mapping cannot be made (the run goes on without
+    // a process table).
+    static ProcessRegistry* create();
+    // The slot of process `pid` (null when all slots are taken).
+    ProcessSlot* claim(int pid, int ppid, const std::string& program);
+    // Every claimed slot, in claim order. A process still running is shown
+    // "ended by the run" when `run_over` (the run's end killed it).
+    std::vector<report::ProcessReport> report(bool run_over) const;
+
+private:
+    explicit ProcessRegistry(ProcessSlot* slots) : slots_(slots) {}
+    ProcessSlot* slots_;
+};
+
+}  // namespace spanvm::process

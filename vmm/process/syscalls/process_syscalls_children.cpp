@@ -1,0 +1,122 @@
+// Emulated process syscalls, processes: child waits (wait4, waitid), process
+// groups and sessions, the parent's pid, and kill() of another process.
+//
+// A guest process is a spanvm host process and its pid is the host pid
+// (process_fork.cpp), so these are the host's own calls on the same pids:
+// the statuses wait4 reports are those the child spanvm exits or dies with
+// (Process::exit_process_signal), and groups and sessions are the host's.
+// In a program spread over hosts there are no guest children (fork is
+// refused there) and the origin's children are its node launchers: waits
+// answer ECHILD, and group and session changes apply to the origin only.
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <vector>
+
+#include "vmm/process/process.hpp"
+#include "vmm/process/syscalls/process_syscalls_detail.hpp"
+#include "vmm/process/threads/guest_thread.hpp"
+
+namespace spanvm::process::detail {
+
+namespace {
+
+int64_t host_result(long r) { return r < 0 ? -errno : r; }
+
+// A blocking host wait, with the thread shown as blocked; a kick (a guest
+// signal) ends it with EINTR, which signal delivery may restart.
+template <class F>
+int64_t blocking(GuestThread& t, F&& f) {
+    t.row().state = ThreadState::blocked;
+    const long r = f();
+    const int e = errno;
+    t.row().state = ThreadState::in_syscall;
+    return r < 0 ? -e : r;
+}
+
+int64_t sys_wait4(GuestThread& t, const SyscallRequest& r) {
+    Process& p = t.process();
+    if (p.config().remote) return -ECHILD;
+    const pid_t pid = static_cast<pid_t>(r.args[0]);
+    const int options = static_cast<int>(r.args[2]);
+    int* status = nullptr;
+    struct rusage* ru = nullptr;
+    if (r.args[1] && !(status = reinterpret_cast<int*>(p.mem().ptr(r.args[1], sizeof(int))))) return -EFAULT;
+    if (r.args[3] && !(ru = reinterpret_cast<struct rusage*>(p.mem().ptr(r.args[3], sizeof(struct rusage)))))
+        return -EFAULT;
+    return blocking(t, [&] { return static_cast<long>(::wait4(pid, status, options, ru)); });
+}
+
+int64_t sys_waitid(GuestThread& t, const SyscallRequest& r) {
+    Process& p = t.process();
+    if (p.config().remote) return -ECHILD;
+    void* info = nullptr;
+    void* ru = nullptr;
+    if (r.args[2] && !(info = p.mem().ptr(r.args[2], sizeof(siginfo_t)))) return -EFAULT;
+    if (r.args[4] && !(ru = p.mem().ptr(r.args[4], sizeof(struct rusage)))) return -EFAULT;
+    return blocking(t, [&] { return ::syscall(SYS_waitid, r.args[0], r.args[1], info, r.args[3], ru); });
+}
+
+int64_t sys_getppid(GuestThread&, const SyscallRequest&) { return ::getppid(); }
+int64_t sys_getpgrp(GuestThread&, const SyscallRequest&) { return ::getpgrp(); }
+
+int64_t sys_getpgid(GuestThread&, const SyscallRequest& r) {
+    return host_result(::getpgid(static_cast<pid_t>(r.args[0])));
+}
+
+int64_t sys_getsid(GuestThread&, const SyscallRequest& r) { return host_result(::getsid(static_cast<pid_t>(r.args[0]))); }
+
+int64_t sys_setpgid(GuestThread&, const SyscallRequest& r) {
+    return host_result(::setpgid(static_cast<pid_t>(r.args[0]), static_cast<pid_t>(r.args[1])));
+}
+
+int64_t sys_setsid(GuestThread&, const SyscallRequest&) { return host_result(::setsid()); }
+
+// Every process of the run below `root`, depth first, from /proc's
+// children lists of each of their threads.
+void descendants(pid_t root, std::vector<pid_t>& out) {
+    char path[96];
+    std::snprintf(path, sizeof path, "/proc/%d/task/%d/children", root, root);
+    FILE* f = std::fopen(path, "re");
+    std::vector<pid_t> kids;
+    if (f) {
+        int c;
+        while (std::fscanf(f, "%d", &c) == 1) kids.push_back(c);
+        std::fclose(f);
+    }
+    for (pid_t k : kids) {
+        out.push_back(k);
+        descendants(k, out);
+    }
+}
+
+}  // namespace
+
+int64_t guest_kill_other(Process& p, pid_t pid, int sig) {
+    if (sig < 0 || sig > SignalTable::kMaxSignal) return -EINVAL;
+    if (pid != -1) return host_result(::kill(pid, sig));
+    // kill(-1): every process of the run but the caller and the run's own
+    // process, which is the guest's init (Linux spares init and the caller).
+    std::vector<pid_t> all;
+    descendants(p.root_pid(), all);
+    int sent = 0;
+    for (pid_t q : all)
+        if (q != p.pid() && ::kill(q, sig) == 0) ++sent;
+    return sent ? 0 : -ESRCH;
+}
+
+void register_process_children(ProcessHandlerTable& t) {
+    t.add(SYS_wait4, sys_wait4);
+    t.add(SYS_waitid, sys_waitid);
+    t.add(SYS_getppid, sys_getppid);
+    t.add(SYS_getpgrp, sys_getpgrp);
+    t.add(SYS_getpgid, sys_getpgid);
+    t.add(SYS_getsid, sys_getsid);
+    t.add(SYS_setpgid, sys_setpgid);
+    t.add(SYS_setsid, sys_setsid);
+}
+
+}  // namespace spanvm::process::detail
