@@ -1,4 +1,5 @@
-// fuzz-sources: net/wire_frame.cpp net/frame_decoder.cpp net/wire_reader.cpp net/wire_writer.cpp net/handshake.cpp
+// fuzz-sources: net/wire_frame.cpp net/frame_decoder.cpp net/wire_reader.cpp net/wire_writer.cpp net/handshake.cpp net/crypto.cpp
+// fuzz-libs: -lcrypto
 // Feeds fuzzer bytes to FrameDecoder in fuzzer-chosen chunk sizes and checks
 // it against decode_frame on the same stream; decodes every payload with
 // WireReader driven by a fuzzer-chosen field script; round-trips handshakes.
