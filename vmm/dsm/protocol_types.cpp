@@ -32,13 +32,14 @@ std::string_view to_string(FaultInjection f) {
         case FaultInjection::AckWithoutDrop: return "ack-without-drop";
         case FaultInjection::SkipDoneWait: return "skip-done-wait";
         case FaultInjection::IgnoreAcks: return "ignore-acks";
+        case FaultInjection::RunIgnoresBusy: return "run-ignores-busy";
     }
     return "?";
 }
 
 std::optional<FaultInjection> parse_fault_injection(std::string_view s) {
     for (auto f : {FaultInjection::None, FaultInjection::SkipInvalidateAck, FaultInjection::AckWithoutDrop,
-                   FaultInjection::SkipDoneWait, FaultInjection::IgnoreAcks})
+                   FaultInjection::SkipDoneWait, FaultInjection::IgnoreAcks, FaultInjection::RunIgnoresBusy})
         if (s == to_string(f)) return f;
     return std::nullopt;
 }

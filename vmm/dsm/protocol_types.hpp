@@ -106,6 +106,8 @@ enum class FaultInjection : std::uint8_t {
     SkipDoneWait,       // home ends a forwarded transaction at once, not on Done: its next
                         // Invalidate/forward can overtake the data still on its way
     IgnoreAcks,         // requester takes Modified on the grant without collecting InvAcks
+    RunIgnoresBusy,     // home starts a run request on a page whose transaction is still in
+                        // progress instead of refusing it (two transactions of one page at once)
 };
 std::string_view to_string(FaultInjection f);
 std::optional<FaultInjection> parse_fault_injection(std::string_view s);
