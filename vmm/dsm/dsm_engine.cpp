@@ -66,7 +66,8 @@ Result<std::unique_ptr<DsmEngine>> DsmEngine::create(DsmEngineOptions options) {
             if (key == "zero_fill" && v <= kMaxZeroFillBlock) options.zero_fill_block = v;
             else if (key == "backward" && v <= 1) options.zero_fill_backward = v;
             else if (key == "write_ahead" && v <= 1) options.write_ahead = v;
-            else return make_error(EINVAL, "SPANVM_DSM_TUNING: unknown or out-of-range '{}' (zero_fill=0..{}, backward=0|1, write_ahead=0|1)", item, kMaxZeroFillBlock);
+            else if (key == "runs" && v <= 1) options.runs = v;
+            else return make_error(EINVAL, "SPANVM_DSM_TUNING: unknown or out-of-range '{}' (zero_fill=0..{}, backward=0|1, write_ahead=0|1, runs=0|1)", item, kMaxZeroFillBlock);
         }
     }
     if (options.zero_fill_block > kMaxZeroFillBlock)
@@ -95,7 +96,8 @@ DsmEngine::DsmEngine(DsmEngineOptions options, Protocol protocol, std::unique_pt
       self_(options_.self),
       region_(std::move(region)),
       read_ahead_(options_.pages),
-      write_ahead_(options_.pages) {
+      write_ahead_(options_.pages),
+      runs_(options_.pages) {
     stats_ = std::make_unique<DsmStats>(self_, cluster_.node(static_cast<net::NodeId>(self_)).endpoint(),
                                         options_.pages);
     for (std::size_t i = 0; i < kShards; ++i) {
@@ -320,6 +322,10 @@ void DsmEngine::handle_fault(const UffdRegion::Fault& f) {
         if (options_.zero_fill_block > 1) zero_fill_ahead(f.page);
         return;
     }
+    if (options_.runs) {  // dsm_engine_runs.cpp
+        request_run(runs_.on_fault(f.tid, write, f.page), write);
+        return;
+    }
     if (write && !options_.write_ahead) return;
     // After the faulting page's own request: read (write) ahead of a
     // sequential walk, the window's requests leaving in one gathered write.
@@ -394,6 +400,11 @@ void DsmEngine::on_protocol_message(NodeId from, net::ByteView payload) {
     // lives until this callback returns; installs copy straight from it.
     auto msg = decode_message_view({reinterpret_cast<const std::byte*>(payload.data()), payload.size()});
     if (!msg) fail(cluster_.describe_failure(from, "protocol violation: " + msg.error().message));
+    if (msg->type == MsgType::RunReadReq || msg->type == MsgType::RunWriteReq) {
+        serve_run(from, *msg, payload.size());  // dsm_engine_runs.cpp
+        return;
+    }
+    if (msg->type == MsgType::Refuse) stats_->add(DsmStats::Counter::run_pages_refused);
     bool grant = msg->type == MsgType::GrantShared || msg->type == MsgType::GrantModified;
     if (grant && msg->data_kind == DataKind::Bytes)
         stats_->record_remote_fetch(msg->page, payload.size());

@@ -118,6 +118,7 @@
 #include "vmm/dsm/dsm_stats.hpp"
 #include "vmm/dsm/protocol.hpp"
 #include "vmm/dsm/read_ahead.hpp"
+#include "vmm/dsm/run_detector.hpp"
 #include "vmm/dsm/uffd_region.hpp"
 
 namespace spanvm::dsm {
@@ -165,6 +166,12 @@ struct DsmEngineOptions {
     std::uint64_t zero_fill_block = 512;
     bool zero_fill_backward = true;
     bool write_ahead = false;
+    // Runs (docs/dsm-protocol.md "Runs", dsm_engine_runs.cpp): read and
+    // write faults that continue a thread's sequential trend (RunDetector)
+    // request the next pages as one run request the home may refuse in
+    // part. Replaces read-ahead and write-ahead when on (runs=0|1 in
+    // SPANVM_DSM_TUNING).
+    bool runs = true;
 };
 
 class DsmEngine {
@@ -240,6 +247,12 @@ private:
     void downgrade_ahead(PageIndex page);
     // Zero-fill-ahead (see above). Fault thread; takes shard mutexes one at a time.
     void zero_fill_ahead(PageIndex page);
+    // Runs (dsm_engine_runs.cpp). Fault thread: asks for the pages of `r`
+    // this node may ask for (request_ahead), one RunReadReq/RunWriteReq per
+    // contiguous stretch with one remote home. I/O thread at the home:
+    // splits a run request into its pages, each under its shard mutex.
+    void request_run(RunDetector::Range r, bool write);
+    void serve_run(NodeId from, const Message& msg, std::size_t wire_bytes);
     void on_protocol_message(NodeId from, net::ByteView payload);
 
     static constexpr std::size_t kShards = 16;
@@ -287,6 +300,8 @@ private:
     // window for read faults, one for write faults; fault thread only.
     ReadAhead read_ahead_;
     ReadAhead write_ahead_;
+    // Per-thread trends for runs (options_.runs); fault thread only.
+    RunDetector runs_;
     // Downgrade-ahead: page + 1 of the last page downgraded for a read
     // forward (0: none). Any thread; a lost update only costs a guess.
     static constexpr std::uint64_t kDowngradeBlock = UffdRegion::kStripes;  // 64 pages

@@ -48,6 +48,9 @@ std::string_view DsmStats::counter_name(Counter c) {
         case Counter::home_first_touch_faults: return "home_first_touch_faults";
         case Counter::zero_filled_ahead: return "zero_filled_ahead";
         case Counter::written_ahead: return "written_ahead";
+        case Counter::run_requests: return "run_requests";
+        case Counter::run_pages: return "run_pages";
+        case Counter::run_pages_refused: return "run_pages_refused";
         case Counter::count_: break;
     }
     return "?";

@@ -40,6 +40,9 @@ public:
         home_first_touch_faults, // faults at the home on pages no node ever had (reach user space)
         zero_filled_ahead,       // untouched pages zero-filled at the home with no fault of their own
         written_ahead,           // write requests issued ahead of a sequential write stream
+        run_requests,            // run requests sent (RunReadReq/RunWriteReq, one per run of pages)
+        run_pages,               // pages those run requests named
+        run_pages_refused,       // of those, pages the home refused (busy there): they fault later as usual
         count_
     };
     static constexpr std::size_t kCounterCount = static_cast<std::size_t>(Counter::count_);
