@@ -299,6 +299,7 @@ void DsmEngine::handle_fault(const UffdRegion::Fault& f) {
     if (options_.fault_observer && f.tid != 0) options_.fault_observer(static_cast<std::int32_t>(f.tid), write);
     Shard& sh = shard(f.page);
     bool first_touch_at_home = false;
+    bool local_upgrade = false;
     {
         std::lock_guard lk(sh.mu);
         first_touch_at_home = untouched_at_home_locked(sh, f.page);
@@ -308,13 +309,20 @@ void DsmEngine::handle_fault(const UffdRegion::Fault& f) {
             // message. make_writable wakes the waiters either way.
             check(region_->make_writable(f.page), "write to a page downgraded ahead");
             trace::mark("dsm.local_upgrade", f.page);
-            return;
+            local_upgrade = true;
+        } else {
+            auto [it, inserted] = sh.pending_faults.try_emplace(f.page, PendingFault{f.read_ns, write});
+            if (!inserted && write) it->second.write = true;
+            Actions acts;
+            check(sh.protocol.on_fault(f.page, write ? Access::Write : Access::Read, now_ns(), acts), "fault");
+            run_actions(sh, acts, self_);
         }
-        auto [it, inserted] = sh.pending_faults.try_emplace(f.page, PendingFault{f.read_ns, write});
-        if (!inserted && write) it->second.write = true;
-        Actions acts;
-        check(sh.protocol.on_fault(f.page, write ? Access::Write : Access::Read, now_ns(), acts), "fault");
-        run_actions(sh, acts, self_);
+    }
+    if (local_upgrade) {
+        // A writer walking pages that downgrade-ahead write-protected: the
+        // rest of its run is made writable in one ioctl (request_run).
+        if (options_.runs) request_run(runs_.on_fault(f.tid, true, f.page), true);
+        return;
     }
     trace::mark("fault.handled", f.page);
     if (first_touch_at_home) {
@@ -398,6 +406,10 @@ void DsmEngine::downgrade_ahead(PageIndex page) {
 void DsmEngine::on_protocol_message(NodeId from, net::ByteView payload) {
     // Borrowed: the page bytes stay in the transport's receive buffer, which
     // lives until this callback returns; installs copy straight from it.
+    if (!payload.empty() && payload[0] == kRunFrameMarker) {
+        serve_frame(from, payload);  // dsm_engine_runs.cpp
+        return;
+    }
     auto msg = decode_message_view({reinterpret_cast<const std::byte*>(payload.data()), payload.size()});
     if (!msg) fail(cluster_.describe_failure(from, "protocol violation: " + msg.error().message));
     if (msg->type == MsgType::RunReadReq || msg->type == MsgType::RunWriteReq) {
@@ -441,6 +453,7 @@ void DsmEngine::execute(Shard& sh, Actions& acts, NodeId from) {
     // themselves: a ResumeFaults right after them needs no UFFDIO_WAKE.
     std::optional<PageIndex> woken;
     for (Action& a : acts) {
+        if (batch_ && divert(a)) continue;  // dsm_engine_runs.cpp
         if (auto* ip = std::get_if<InstallPage>(&a)) {
             bool writable = ip->access == Access::Write;
             if (zero_run_ && writable && ip->data_kind == DataKind::Zero) {

@@ -119,6 +119,7 @@
 #include "vmm/dsm/protocol.hpp"
 #include "vmm/dsm/read_ahead.hpp"
 #include "vmm/dsm/run_detector.hpp"
+#include "vmm/dsm/run_frame.hpp"
 #include "vmm/dsm/uffd_region.hpp"
 
 namespace spanvm::dsm {
@@ -253,6 +254,18 @@ private:
     // splits a run request into its pages, each under its shard mutex.
     void request_run(RunDetector::Range r, bool write);
     void serve_run(NodeId from, const Message& msg, std::size_t wire_bytes);
+    // I/O thread: a RunFrame (run_frame.hpp), its messages handled in order
+    // under every shard mutex as one batch.
+    void serve_frame(NodeId from, net::ByteView payload);
+    // Batches (dsm_engine_runs.cpp "Batches"). While a thread holds every
+    // shard mutex (lock_all) and batch_ is set, execute() hands installs,
+    // drops, wake-ups and sends to the batch (divert), which end_batch
+    // performs as runs: one UFFDIO_COPY / madvise per contiguous stretch,
+    // one RunFrame per run of messages to a peer, then self-messages.
+    struct Batch;
+    std::array<std::unique_lock<std::mutex>, 16> lock_all();
+    bool divert(Action& a);
+    void end_batch();
     void on_protocol_message(NodeId from, net::ByteView payload);
 
     static constexpr std::size_t kShards = 16;
@@ -310,6 +323,8 @@ private:
     // Set by zero_fill_ahead while it holds every shard mutex: execute()
     // collects writable zero installs here instead of installing them.
     std::vector<PageIndex>* zero_run_ = nullptr;
+    // Set while the thread that holds every shard mutex runs a batch.
+    Batch* batch_ = nullptr;
 
     // Timer (WakeAt).
     std::mutex timer_mu_;
