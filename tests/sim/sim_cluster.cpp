@@ -50,7 +50,11 @@ struct Node {
 // so grants may resume nobody and copies appear that no local access asked
 // for: a read of a page held Invalid, or a write of one held Invalid or
 // Shared.
-enum class EventKind { Deliver, Tick, Issue, Retry, ReadAhead };
+// RunAhead (SimConfig::runs): a node asks for a random stretch of pages as
+// a run (Protocol::request_ahead for each page it may ask for, the engine's
+// request_run), with or without threads waiting on them; the home starts
+// them on idle pages and refuses the rest, whose waiters then retry.
+enum class EventKind { Deliver, Tick, Issue, Retry, ReadAhead, RunAhead };
 struct Event {
     EventKind kind;
     unsigned a;  // channel index or node
@@ -153,6 +157,7 @@ private:
         for (unsigned n = 0; n < cfg_.nodes; ++n) {
             if (!nodes_[n].timers.empty() && *nodes_[n].timers.begin() <= now_) ev.push_back({EventKind::Tick, n, 0});
             if (may_issue) ev.push_back({EventKind::ReadAhead, n, 0});
+            if (may_issue && cfg_.runs) ev.push_back({EventKind::RunAhead, n, 0});
             for (unsigned t = 0; t < cfg_.threads; ++t) {
                 auto st = nodes_[n].threads[t].state;
                 if (st == ThreadState::Runnable) ev.push_back({EventKind::Retry, n, t});
@@ -202,6 +207,7 @@ private:
                     fail(fmt::format("decode {}->{}: {}", from, to, msg.error().message));
                     return;
                 }
+                if (msg->type == MsgType::Refuse) ++res_.refusals;
                 Actions acts;
                 auto r = nodes_[to].proto->on_message(from, *msg, now_, acts);
                 execute_actions(to, acts);
@@ -227,6 +233,7 @@ private:
                 return;
             }
             case EventKind::Retry: attempt(e.a, nodes_[e.a].threads[e.b]); return;
+            case EventKind::RunAhead: run_ahead(e.a); return;
             case EventKind::ReadAhead: {
                 PageIndex page = rng_() % cfg_.pages;
                 const Access access = rng_() % 2 ? Access::Write : Access::Read;
@@ -239,6 +246,22 @@ private:
                                          r.error().message));
                 return;
             }
+        }
+    }
+
+    void run_ahead(unsigned n) {
+        const PageIndex first = rng_() % cfg_.pages;
+        const PageIndex len = 1 + rng_() % (cfg_.pages - first);
+        const Access access = rng_() % 2 ? Access::Write : Access::Read;
+        for (PageIndex q = first; q < first + len; ++q) {
+            Actions acts;
+            auto r = nodes_[n].proto->request_ahead(q, access, acts);
+            if (!r) {
+                fail(fmt::format("node {} run request page {}: {}", n, q, r.error().message));
+                return;
+            }
+            if (*r) ++res_.run_pages;
+            execute_actions(n, acts);
         }
     }
 
@@ -408,6 +431,7 @@ std::string repro_command(const SimConfig& cfg) {
     if (cfg.home != "interleave") s += fmt::format(" --home {}", cfg.home);
     if (cfg.initial_owner) s += " --initial-owner";
     if (cfg.bug != FaultInjection::None) s += fmt::format(" --bug {}", to_string(cfg.bug));
+    if (cfg.runs) s += " --runs";
     return s;
 }
 
