@@ -145,7 +145,7 @@ DsmEngine::DsmEngine(DsmEngineOptions options, Protocol protocol, std::unique_pt
         topt.peer_timeouts[0] = options_.peer_timeout;
     }
     // "DSM" v3 (direct transfers, transport heartbeats): all nodes must run this engine.
-    topt.protocol_version = 0x44534d03 ^ options_.version_salt;
+    topt.protocol_version = 0x44534d04 ^ options_.version_salt;
     transport_ = std::make_unique<net::Transport>(cluster_, static_cast<net::NodeId>(self_), router.types(),
                                                   router.message_handler(), router.peer_failed_handler(), topt);
 }
