@@ -33,6 +33,7 @@
 #include <cstring>
 
 #include "fmt/format.h"
+#include "net/wire_frame.hpp"
 #include "vmm/base/latency_trace.hpp"
 #include "vmm/dsm/dsm_engine.hpp"
 
@@ -163,8 +164,13 @@ void DsmEngine::end_batch() {
             ++i;
             continue;
         }
+        // A frame of pages fits one transport payload (net::MAX_PAYLOAD_SIZE:
+        // 15 pages and the header); data-less frames up to kMaxRunPages.
+        const std::size_t cap = s.msg.data_kind == DataKind::Bytes
+                                    ? (net::MAX_PAYLOAD_SIZE - kMessageHeaderBytes) / UffdRegion::kPageSize
+                                    : kMaxRunPages;
         std::size_t j = i + 1;
-        while (j < sends.size() && j - i < kMaxRunPages && sends[j].to == s.to && run_continues(sends[j - 1].msg, sends[j].msg))
+        while (j < sends.size() && j - i < cap && sends[j].to == s.to && run_continues(sends[j - 1].msg, sends[j].msg))
             ++j;
         buf.clear();
         if (j - i == 1) {
