@@ -52,6 +52,15 @@
  * zero-fill-ahead must not have: the home maps an untouched page writable
  * without granting it through its directory, and the model finds two
  * writers or a stale copy.
+ * Runs (-DRUNS=k: k per node; docs/dsm-protocol.md "Runs"): a node asks
+ * for pages pg .. P-1 as a run at any time (RunReadReq/RunWriteReq for each
+ * page it holds I, or S for a write), no thread waiting. The home starts a
+ * run request only on an idle page (not busy, nobody waiting) and answers
+ * Refuse otherwise; a refused request returns IS/IM to I and SM to S and
+ * resumes waiters, which fault again. -DBUG_RUN_IGNORES_BUSY plants the bug
+ * of a home that starts a run request on a busy page: two transactions of
+ * one page at once, found as a message reaching a node in the wrong state
+ * or an unexpected Done.
  * Not modelled: the minimum hold time (it only delays a cache's answer, like
  * a slow channel) and initial_owner.
  */
@@ -74,8 +83,12 @@
 #ifndef MOVES
 #define MOVES 0
 #endif
-/* per pair and page at most: a request or Done, an InvAck, a grant, a
- * forward/Invalidate; with moves also a HomeNotice, HomeAck and HomeState */
+#ifndef RUNS
+#define RUNS 0
+#endif
+/* per pair and page at most: a request (or run request) or Done, an InvAck,
+ * a grant (or Refuse), a forward/Invalidate; with moves also a HomeNotice,
+ * HomeAck and HomeState */
 #if MOVES > 0
 #define CAP (4 * P + 3)
 #else
@@ -83,7 +96,7 @@
 #endif
 
 mtype = { ReadReq, WriteReq, FwdRead, FwdWrite, Invalidate, InvAck, GrantShared, GrantModified, Done,
-          HomeNotice, HomeAck, HomeState };
+          HomeNotice, HomeAck, HomeState, RunReadReq, RunWriteReq, Refuse };
 
 #define DK_NONE  0
 #define DK_ZERO  1
@@ -157,6 +170,8 @@ byte tacc[N * T];
 byte ops_left[N];
 byte ahead_left[N];  /* requests with no waiting thread still to issue */
 byte ahead_total;    /* their sum: Final runs only once it is 0 */
+byte runs_left[N];   /* run requests still to issue */
+byte runs_total;
 /* directory at the home, index page */
 byte dstate[P];
 byte downer[P];
@@ -357,9 +372,41 @@ inline home_request(me, from, pg, acc) {
     fi
 }
 
+/* A run request: started only on an idle page, else refused (R1, R2); with
+ * moves also refused on a frozen page or one this node is not home of (R6:
+ * the route the requester took is stale). */
+#ifdef BUG_RUN_STALE_ROUTE
+#define RUN_ROUTED(me, pg) true
+#else
+#define RUN_ROUTED(me, pg) (!FROZEN(me, pg) && HOMEAT(me, pg) == me)
+#endif
+inline home_run_request(me, from, pg, acc) {
+    assert(HOMEAT(me, pg) == me || NEXT_HOME(me, pg));
+    assert(busy[pg] != from && ((wait_r[pg] | wait_w[pg]) & BIT(from)) == 0);   /* one request per node per page */
+    if
+    :: !RUN_ROUTED(me, pg) -> send(me, from, Refuse, pg, DK_NONE, 0, 0, 0)
+#ifndef BUG_RUN_IGNORES_BUSY
+    :: busy[pg] != NONE || (wait_r[pg] | wait_w[pg]) != 0 -> send(me, from, Refuse, pg, DK_NONE, 0, 0, 0)
+#endif
+    :: else -> start(me, pg, from, acc)
+    fi
+}
+
 inline handle(me, from, mt, pg, dk, vr, rq, ak) {
     idx = me * P + pg;
     if
+    :: mt == RunReadReq -> home_run_request(me, from, pg, RD)
+    :: mt == RunWriteReq -> home_run_request(me, from, pg, WR)
+    :: mt == Refuse ->
+        /* R3: back to where the request took the page from */
+        /* with moves a former home's Refuse may arrive after its HomeNotice */
+        assert((MOVES > 0 || from == HOMEAT(me, pg)) && !lgranted[idx] && lacks[idx] == 0 &&
+               (lstate[idx] == IS || lstate[idx] == IM || lstate[idx] == SM));
+        if
+        :: lstate[idx] == SM -> lstate[idx] = S
+        :: else -> lstate[idx] = I
+        fi;
+        resume(me, pg)
     :: mt == ReadReq -> home_request(me, from, pg, RD)
     :: mt == WriteReq -> home_request(me, from, pg, WR)
     :: mt == Done ->
@@ -550,6 +597,25 @@ inline handle(me, from, mt, pg, dk, vr, rq, ak) {
         send(me, mto[p], HomeState, p, DK_NONE, 0, 0, 0); \
         check_invariants() }
 #endif
+/* A run of pages pg .. P-1 asked for with no thread waiting (request_ahead). */
+#define RUN_REQUEST \
+    :: atomic { runs_left[me] > 0 -> \
+        runs_left[me]--; runs_total--; \
+        select(pg : 0 .. P - 1); \
+        if :: ak = RD :: ak = WR fi; \
+        do \
+        :: pg < P -> \
+            idx = me * P + pg; \
+            if \
+            :: lstate[idx] == I && ak == RD -> lstate[idx] = IS; send(me, HOMEAT(me, pg), RunReadReq, pg, DK_NONE, 0, 0, 0) \
+            :: lstate[idx] == I && ak == WR -> lstate[idx] = IM; send(me, HOMEAT(me, pg), RunWriteReq, pg, DK_NONE, 0, 0, 0) \
+            :: lstate[idx] == S && ak == WR -> lstate[idx] = SM; send(me, HOMEAT(me, pg), RunWriteReq, pg, DK_NONE, 0, 0, 0) \
+            :: else -> skip \
+            fi; \
+            pg++ \
+        :: else -> break \
+        od; \
+        check_invariants() }
 
 proctype Node(byte me) {
     byte pg, dk, vr, rq, ak, idx, others, nr, na, holder, nacks;
@@ -577,6 +643,9 @@ end:
     MOVE_FINISH(1)
 #endif
 #endif
+#if RUNS > 0
+    RUN_REQUEST
+#endif
     od
 }
 
@@ -589,7 +658,7 @@ end:
  * non-end state, which spin reports as an invalid end state. */
 proctype Final() {
     byte p, n;
-    (remaining == 0 && inflight == 0 && ahead_total == 0 MOVES_DONE);
+    (remaining == 0 && inflight == 0 && ahead_total == 0 && runs_total == 0 MOVES_DONE);
     for (p : 0 .. P - 1) {
         assert(busy[p] == NONE && wait_r[p] == 0 && wait_w[p] == 0);
 #if MOVES > 0
@@ -610,9 +679,11 @@ init {
     atomic {
         for (n : 0 .. N - 1) {
             ops_left[n] = OPS;
-            ahead_left[n] = AHEAD
+            ahead_left[n] = AHEAD;
+            runs_left[n] = RUNS
         }
         ahead_total = N * AHEAD;
+        runs_total = N * RUNS;
         for (p : 0 .. P - 1) {
             downer[p] = ZERO;
             busy[p] = NONE

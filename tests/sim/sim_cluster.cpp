@@ -59,7 +59,11 @@ struct Node {
 // Shared.
 // Move: a home hands a page it may move over to a random other node
 // (a superset of what the engine's rehome and migration rule do).
-enum class EventKind { Deliver, Tick, Issue, Retry, ReadAhead, Move, FinishMove };
+// RunAhead (SimConfig::runs): a node asks for a random stretch of pages as
+// a run (Protocol::request_ahead for each page it may ask for, the engine's
+// request_run), with or without threads waiting on them; the home starts
+// them on idle pages and refuses the rest, whose waiters then retry.
+enum class EventKind { Deliver, Tick, Issue, Retry, ReadAhead, Move, FinishMove, RunAhead };
 struct Event {
     EventKind kind;
     unsigned a;  // channel index or node
@@ -171,6 +175,7 @@ private:
             if (may_issue && cfg_.dynamic_homes && cfg_.nodes > 1) ev.push_back({EventKind::Move, n, 0});
             if (!nodes_[n].ready.empty() && chans_[std::size_t{n} * cfg_.nodes + n].empty())
                 ev.push_back({EventKind::FinishMove, n, 0});
+            if (may_issue && cfg_.runs) ev.push_back({EventKind::RunAhead, n, 0});
             for (unsigned t = 0; t < cfg_.threads; ++t) {
                 auto st = nodes_[n].threads[t].state;
                 if (st == ThreadState::Runnable) ev.push_back({EventKind::Retry, n, t});
@@ -226,6 +231,7 @@ private:
                     fail(fmt::format("decode {}->{}: {}", from, to, msg.error().message));
                     return;
                 }
+                if (msg->type == MsgType::Refuse) ++res_.refusals;
                 Actions acts;
                 auto r = nodes_[to].proto->on_message(from, *msg, now_, acts);
                 execute_actions(to, acts);
@@ -267,6 +273,7 @@ private:
                 finish_move(e.a, mv);
                 return;
             }
+            case EventKind::RunAhead: run_ahead(e.a); return;
             case EventKind::ReadAhead: {
                 PageIndex page = rng_() % cfg_.pages;
                 const Access access = rng_() % 2 ? Access::Write : Access::Read;
@@ -279,6 +286,22 @@ private:
                                          r.error().message));
                 return;
             }
+        }
+    }
+
+    void run_ahead(unsigned n) {
+        const PageIndex first = rng_() % cfg_.pages;
+        const PageIndex len = 1 + rng_() % (cfg_.pages - first);
+        const Access access = rng_() % 2 ? Access::Write : Access::Read;
+        for (PageIndex q = first; q < first + len; ++q) {
+            Actions acts;
+            auto r = nodes_[n].proto->request_ahead(q, access, acts);
+            if (!r) {
+                fail(fmt::format("node {} run request page {}: {}", n, q, r.error().message));
+                return;
+            }
+            if (*r) ++res_.run_pages;
+            execute_actions(n, acts);
         }
     }
 
@@ -533,6 +556,7 @@ std::string repro_command(const SimConfig& cfg) {
     if (cfg.dynamic_homes) s += " --dynamic-homes";
     if (cfg.migrate) s += fmt::format(" --migrate {}", cfg.migrate);
     if (cfg.bug != FaultInjection::None) s += fmt::format(" --bug {}", to_string(cfg.bug));
+    if (cfg.runs) s += " --runs";
     return s;
 }
 

@@ -41,6 +41,10 @@ struct SimConfig {
     bool dynamic_homes = false;
     unsigned migrate = 0;
     FaultInjection bug = FaultInjection::None;
+    // Run requests (docs/dsm-protocol.md "Runs"): nodes also ask for random
+    // stretches of pages with Protocol::request_ahead, which the home starts
+    // on idle pages and refuses on busy ones.
+    bool runs = false;
 };
 
 struct SimResult {
@@ -51,6 +55,8 @@ struct SimResult {
     std::uint64_t faults = 0;
     std::uint64_t messages = 0;
     std::uint64_t moves = 0;  // home handovers completed
+    std::uint64_t run_pages = 0;  // pages asked for by RunAhead events
+    std::uint64_t refusals = 0;   // Refuse messages delivered
 };
 
 SimResult run_simulation(const SimConfig& cfg);

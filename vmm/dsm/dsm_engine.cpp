@@ -68,7 +68,8 @@ Result<std::unique_ptr<DsmEngine>> DsmEngine::create(DsmEngineOptions options) {
             else if (key == "write_ahead" && v <= 1) options.write_ahead = v;
             else if (key == "migrate" && v <= 255) options.migrate_after = static_cast<unsigned>(v);
             else if (key == "dynamic_homes" && v <= 1) options.dynamic_homes = options.dynamic_homes && v;
-            else return make_error(EINVAL, "SPANVM_DSM_TUNING: unknown or out-of-range '{}' (zero_fill=0..{}, backward=0|1, write_ahead=0|1, migrate=0..255, dynamic_homes=0|1)", item, kMaxZeroFillBlock);
+            else if (key == "runs" && v <= 1) options.runs = v;
+            else return make_error(EINVAL, "SPANVM_DSM_TUNING: unknown or out-of-range '{}' (zero_fill=0..{}, backward=0|1, write_ahead=0|1, migrate=0..255, dynamic_homes=0|1, runs=0|1)", item, kMaxZeroFillBlock);
         }
     }
     if (options.zero_fill_block > kMaxZeroFillBlock)
@@ -97,7 +98,8 @@ DsmEngine::DsmEngine(DsmEngineOptions options, Protocol protocol, std::unique_pt
       self_(options_.self),
       region_(std::move(region)),
       read_ahead_(options_.pages),
-      write_ahead_(options_.pages) {
+      write_ahead_(options_.pages),
+      runs_(options_.pages) {
     stats_ = std::make_unique<DsmStats>(self_, cluster_.node(static_cast<net::NodeId>(self_)).endpoint(),
                                         options_.pages);
     if (options_.dynamic_homes) homes_ = std::make_unique<HomeTable>(options_.pages);
@@ -153,7 +155,7 @@ DsmEngine::DsmEngine(DsmEngineOptions options, Protocol protocol, std::unique_pt
         topt.peer_timeouts[0] = options_.peer_timeout;
     }
     // "DSM" v3 (direct transfers, transport heartbeats): all nodes must run this engine.
-    topt.protocol_version = 0x44534d03 ^ options_.version_salt;
+    topt.protocol_version = 0x44534d05 ^ options_.version_salt;
     transport_ = std::make_unique<net::Transport>(cluster_, static_cast<net::NodeId>(self_), router.types(),
                                                   router.message_handler(), router.peer_failed_handler(), topt);
 }
@@ -306,6 +308,7 @@ void DsmEngine::handle_fault(const UffdRegion::Fault& f) {
     if (options_.fault_observer && f.tid != 0) options_.fault_observer(static_cast<std::int32_t>(f.tid), f.page, write);
     Shard& sh = shard(f.page);
     bool first_touch_at_home = false;
+    bool local_upgrade = false;
     {
         std::lock_guard lk(sh.mu);
         first_touch_at_home = untouched_at_home_locked(sh, f.page);
@@ -315,18 +318,29 @@ void DsmEngine::handle_fault(const UffdRegion::Fault& f) {
             // message. make_writable wakes the waiters either way.
             check(region_->make_writable(f.page), "write to a page downgraded ahead");
             trace::mark("dsm.local_upgrade", f.page);
-            return;
+            local_upgrade = true;
+        } else {
+            auto [it, inserted] = sh.pending_faults.try_emplace(f.page, PendingFault{f.read_ns, write});
+            if (!inserted && write) it->second.write = true;
+            Actions acts;
+            check(sh.protocol.on_fault(f.page, write ? Access::Write : Access::Read, now_ns(), acts), "fault");
+            run_actions(sh, acts, self_);
         }
-        auto [it, inserted] = sh.pending_faults.try_emplace(f.page, PendingFault{f.read_ns, write});
-        if (!inserted && write) it->second.write = true;
-        Actions acts;
-        check(sh.protocol.on_fault(f.page, write ? Access::Write : Access::Read, now_ns(), acts), "fault");
-        run_actions(sh, acts, self_);
+    }
+    if (local_upgrade) {
+        // A writer walking pages that downgrade-ahead write-protected: the
+        // rest of its run is made writable in one ioctl (request_run).
+        if (options_.runs) request_run(runs_.on_fault(f.tid, true, f.page), true);
+        return;
     }
     trace::mark("fault.handled", f.page);
     if (first_touch_at_home) {
         stats_->add(DsmStats::Counter::home_first_touch_faults);
         if (options_.zero_fill_block > 1) zero_fill_ahead(f.page);
+        return;
+    }
+    if (options_.runs) {  // dsm_engine_runs.cpp
+        request_run(runs_.on_fault(f.tid, write, f.page), write);
         return;
     }
     if (write && !options_.write_ahead) return;
@@ -401,8 +415,17 @@ void DsmEngine::downgrade_ahead(PageIndex page) {
 void DsmEngine::on_protocol_message(NodeId from, net::ByteView payload) {
     // Borrowed: the page bytes stay in the transport's receive buffer, which
     // lives until this callback returns; installs copy straight from it.
+    if (!payload.empty() && payload[0] == kRunFrameMarker) {
+        serve_frame(from, payload);  // dsm_engine_runs.cpp
+        return;
+    }
     auto msg = decode_message_view({reinterpret_cast<const std::byte*>(payload.data()), payload.size()});
     if (!msg) fail(cluster_.describe_failure(from, "protocol violation: " + msg.error().message));
+    if (msg->type == MsgType::RunReadReq || msg->type == MsgType::RunWriteReq) {
+        serve_run(from, *msg, payload.size());  // dsm_engine_runs.cpp
+        return;
+    }
+    if (msg->type == MsgType::Refuse) stats_->add(DsmStats::Counter::run_pages_refused);
     bool grant = msg->type == MsgType::GrantShared || msg->type == MsgType::GrantModified;
     if (grant && msg->data_kind == DataKind::Bytes)
         stats_->record_remote_fetch(msg->page, payload.size());
@@ -440,6 +463,7 @@ void DsmEngine::execute(Shard& sh, Actions& acts, NodeId from) {
     // themselves: a ResumeFaults right after them needs no UFFDIO_WAKE.
     std::optional<PageIndex> woken;
     for (Action& a : acts) {
+        if (batch_ && divert(a)) continue;  // dsm_engine_runs.cpp
         if (auto* ip = std::get_if<InstallPage>(&a)) {
             bool writable = ip->access == Access::Write;
             if (zero_run_ && writable && ip->data_kind == DataKind::Zero) {

@@ -128,6 +128,8 @@
 #include "vmm/dsm/dsm_stats.hpp"
 #include "vmm/dsm/protocol.hpp"
 #include "vmm/dsm/read_ahead.hpp"
+#include "vmm/dsm/run_detector.hpp"
+#include "vmm/dsm/run_frame.hpp"
 #include "vmm/dsm/uffd_region.hpp"
 
 namespace spanvm::dsm {
@@ -181,6 +183,12 @@ struct DsmEngineOptions {
     // page's home there (0 = no migration); SPANVM_DSM_TUNING="migrate=N".
     bool dynamic_homes = false;
     unsigned migrate_after = 4;
+    // Runs (docs/dsm-protocol.md "Runs", dsm_engine_runs.cpp): read and
+    // write faults that continue a thread's sequential trend (RunDetector)
+    // request the next pages as one run request the home may refuse in
+    // part. Replaces read-ahead and write-ahead when on (runs=0|1 in
+    // SPANVM_DSM_TUNING).
+    bool runs = true;
 };
 
 class DsmEngine {
@@ -270,6 +278,24 @@ private:
     void downgrade_ahead(PageIndex page);
     // Zero-fill-ahead (see above). Fault thread; takes shard mutexes one at a time.
     void zero_fill_ahead(PageIndex page);
+    // Runs (dsm_engine_runs.cpp). Fault thread: asks for the pages of `r`
+    // this node may ask for (request_ahead), one RunReadReq/RunWriteReq per
+    // contiguous stretch with one remote home. I/O thread at the home:
+    // splits a run request into its pages, each under its shard mutex.
+    void request_run(RunDetector::Range r, bool write);
+    void serve_run(NodeId from, const Message& msg, std::size_t wire_bytes);
+    // I/O thread: a RunFrame (run_frame.hpp), its messages handled in order
+    // under every shard mutex as one batch.
+    void serve_frame(NodeId from, net::ByteView payload);
+    // Batches (dsm_engine_runs.cpp "Batches"). While a thread holds every
+    // shard mutex (lock_all) and batch_ is set, execute() hands installs,
+    // drops, wake-ups and sends to the batch (divert), which end_batch
+    // performs as runs: one UFFDIO_COPY / madvise per contiguous stretch,
+    // one RunFrame per run of messages to a peer, then self-messages.
+    struct Batch;
+    std::array<std::unique_lock<std::mutex>, 16> lock_all();
+    bool divert(Action& a);
+    void end_batch();
     void on_protocol_message(NodeId from, net::ByteView payload);
     // Dynamic homes (dsm_engine_homes.cpp).
     void on_home_message(NodeId from, std::uint64_t request_id, net::ByteView payload);
@@ -325,6 +351,8 @@ private:
     // window for read faults, one for write faults; fault thread only.
     ReadAhead read_ahead_;
     ReadAhead write_ahead_;
+    // Per-thread trends for runs (options_.runs); fault thread only.
+    RunDetector runs_;
     // Downgrade-ahead: page + 1 of the last page downgraded for a read
     // forward (0: none). Any thread; a lost update only costs a guess.
     static constexpr std::uint64_t kDowngradeBlock = UffdRegion::kStripes;  // 64 pages
@@ -333,6 +361,8 @@ private:
     // Set by zero_fill_ahead while it holds every shard mutex: execute()
     // collects writable zero installs here instead of installing them.
     std::vector<PageIndex>* zero_run_ = nullptr;
+    // Set while the thread that holds every shard mutex runs a batch.
+    Batch* batch_ = nullptr;
 
     // Timer (WakeAt).
     std::mutex timer_mu_;

@@ -51,6 +51,15 @@ std::string_view DsmStats::counter_name(Counter c) {
         case Counter::remote_first_touches: return "remote_first_touches";
         case Counter::home_migrations: return "home_migrations";
         case Counter::pages_rehomed: return "pages_rehomed";
+        case Counter::run_requests: return "run_requests";
+        case Counter::run_pages: return "run_pages";
+        case Counter::run_pages_refused: return "run_pages_refused";
+        case Counter::run_frames_sent: return "run_frames_sent";
+        case Counter::run_frame_messages: return "run_frame_messages";
+        case Counter::run_frames_received: return "run_frames_received";
+        case Counter::run_installs: return "run_installs";
+        case Counter::run_installed_pages: return "run_installed_pages";
+        case Counter::run_made_writable: return "run_made_writable";
         case Counter::count_: break;
     }
     return "?";

@@ -45,6 +45,15 @@ public:
                                  // at its first user)
         home_migrations,         // pages this node handed to another home by the migration rule
         pages_rehomed,           // fresh pages this node (the origin) homed at the mapping thread's node
+        run_requests,            // run requests sent (RunReadReq/RunWriteReq, one per run of pages)
+        run_pages,               // pages those run requests named
+        run_pages_refused,       // of those, pages the home refused (busy there): they fault later as usual
+        run_frames_sent,         // RunFrames sent: runs of messages (grants, Invalidates, acks...) in one frame
+        run_frame_messages,      // messages those frames carried
+        run_frames_received,
+        run_installs,            // multi-page installs (one UFFDIO_COPY/ZEROPAGE for a stretch of a batch)
+        run_installed_pages,     // pages those installs mapped
+        run_made_writable,       // pages of a write run Modified here but write-protected by downgrade-ahead, made writable ahead
         count_
     };
     static constexpr std::size_t kCounterCount = static_cast<std::size_t>(Counter::count_);

@@ -19,7 +19,7 @@ std::uint64_t get_le(std::span<const std::byte> b, std::size_t off, std::size_t 
     return v;
 }
 
-bool known_type(std::uint8_t t) { return t >= 1 && t <= 9; }
+bool known_type(std::uint8_t t) { return t >= 1 && t <= 12; }
 
 }  // namespace
 
@@ -34,6 +34,9 @@ std::string_view to_string(MsgType t) {
         case MsgType::GrantShared: return "GrantShared";
         case MsgType::GrantModified: return "GrantModified";
         case MsgType::Done: return "Done";
+        case MsgType::RunReadReq: return "RunReadReq";
+        case MsgType::RunWriteReq: return "RunWriteReq";
+        case MsgType::Refuse: return "Refuse";
     }
     return "?";
 }
@@ -65,7 +68,16 @@ Result<void> validate_message(const Message& m) {
         case MsgType::ReadReq:
         case MsgType::WriteReq:
         case MsgType::InvAck:
-        case MsgType::Done: ok = m.data_kind == DataKind::None; break;
+        case MsgType::Done:
+        case MsgType::Refuse: ok = m.data_kind == DataKind::None; break;
+        case MsgType::RunReadReq:
+        case MsgType::RunWriteReq:
+            ok = m.data_kind == DataKind::None;
+            has_acks = true;
+            if (m.acks >= kMaxRunPages)
+                return make_error(EINVAL, "dsm message {}: a run of {} pages exceeds {}", to_string(m.type),
+                                  m.acks + 1, kMaxRunPages);
+            break;
         case MsgType::FwdRead:
         case MsgType::Invalidate:
             ok = m.data_kind == DataKind::None;

@@ -5,7 +5,8 @@
 //   u8  type        MsgType
 //   u8  data_kind   DataKind
 //   u8  requester   FwdRead/FwdWrite/Invalidate: the node the answer goes to; else 0
-//   u8  acks        FwdWrite/GrantModified: InvAcks the requester must collect; else 0
+//   u8  acks        FwdWrite/GrantModified: InvAcks the requester must collect;
+//                   RunReadReq/RunWriteReq: pages of the run after `page` (0..63); else 0
 //   u32 data_len    number of data bytes that follow (0 unless data_kind == Bytes)
 //   u64 page        page index within the coherent region
 //   u8  data[data_len]
@@ -35,6 +36,10 @@ enum class MsgType : std::uint8_t {
     GrantShared = 7,    // home (Zero) or data holder (Bytes) -> requester: install read-only
     GrantModified = 8,  // home (Zero; None = upgrade in place) or data holder (Bytes) -> requester
     Done = 9,           // requester -> home: forwarded data installed / all acks in; the home may go on
+    // Runs (docs/dsm-protocol.md "Runs"): optional requests the home may refuse.
+    RunReadReq = 10,    // cache -> home: want Shared copies of `page` .. `page + acks` if they can be granted now
+    RunWriteReq = 11,   // cache -> home: the same for Modified (`acks` = pages after `page` in the run, <= 63)
+    Refuse = 12,        // home -> requester: the run request for `page` was not started; nothing changed
 };
 
 enum class DataKind : std::uint8_t {
@@ -60,6 +65,8 @@ struct Message {
 };
 
 inline constexpr std::size_t kMessageHeaderBytes = 16;
+// Pages one RunReadReq/RunWriteReq names at most.
+inline constexpr std::size_t kMaxRunPages = 64;
 // Upper bound on a page payload accepted by decode (2 MiB huge page).
 inline constexpr std::size_t kMaxPageBytes = std::size_t{2} << 20;
 

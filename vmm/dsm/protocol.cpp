@@ -21,7 +21,10 @@ bool allows(LocalState s, Access a) {
     return s == LocalState::Modified;
 }
 
-bool is_home_bound(MsgType t) { return t == MsgType::ReadReq || t == MsgType::WriteReq || t == MsgType::Done; }
+bool is_home_bound(MsgType t) {
+    return t == MsgType::ReadReq || t == MsgType::WriteReq || t == MsgType::Done || t == MsgType::RunReadReq ||
+           t == MsgType::RunWriteReq;
+}
 
 Message make(MsgType t, PageIndex page, DataKind k = DataKind::None, std::uint8_t requester = 0,
              std::uint8_t acks = 0) {
@@ -148,11 +151,19 @@ Result<void> Protocol::on_message(NodeId from, const Message& msg, TimeNs now, A
             return make_error(EINVAL, "dsm: {} from node {} for page {} whose home is node {}", to_string(msg.type),
                               from, msg.page, home_of(msg.page));
         if (msg.type == MsgType::Done) return home_done(from, msg.page, out);
+        if (msg.type == MsgType::RunReadReq || msg.type == MsgType::RunWriteReq) {
+            if (msg.acks != 0)  // the executor splits a run into pages (one shard each)
+                return make_error(EINVAL, "dsm: {} for {} pages reached one page's protocol", to_string(msg.type),
+                                  msg.acks + 1);
+            return home_run_request(from, msg.page, msg.type == MsgType::RunReadReq ? Access::Read : Access::Write,
+                                    out);
+        }
         return home_request(from, msg.page, msg.type == MsgType::ReadReq ? Access::Read : Access::Write, out);
     }
     // Forwards and Invalidates come from the home; so do grants without data.
+    // A Refuse may come from a former home (protocol_runs.cpp R5).
     bool from_home_only = msg.type == MsgType::FwdRead || msg.type == MsgType::FwdWrite ||
-                          msg.type == MsgType::Invalidate ||
+                          msg.type == MsgType::Invalidate || (msg.type == MsgType::Refuse && !cfg_.homes) ||
                           ((msg.type == MsgType::GrantShared || msg.type == MsgType::GrantModified) &&
                            msg.data_kind != DataKind::Bytes);
     if (from_home_only && from != home_of(msg.page))
@@ -176,6 +187,7 @@ Result<void> Protocol::cache_message(NodeId from, const Message& msg, TimeNs now
             if (msg.data_kind == DataKind::Bytes) send(out, home_of(page), make(MsgType::Done, page));
             return {};
         case MsgType::GrantModified: return cache_grant_modified(from, msg, now, out);
+        case MsgType::Refuse: return cache_refuse(page, e, out);
         case MsgType::InvAck:
             if (e.state != LocalState::InvalidToModified && e.state != LocalState::SharedToModified) {
                 if (cfg_.inject == FaultInjection::IgnoreAcks && e.state == LocalState::Modified) return {};

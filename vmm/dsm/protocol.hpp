@@ -134,6 +134,14 @@ public:
     // `out` must still be executed.
     Result<void> on_message(NodeId from, const Message& msg, TimeNs now, Actions& out);
 
+    // Runs (protocol_runs.cpp, docs/dsm-protocol.md "Runs"). Asks the home
+    // for `page` as part of a run, with no thread waiting: an optional request
+    // the home starts only if the page is idle there and refuses otherwise.
+    // Returns false (and emits nothing) unless the page is Invalid here, or
+    // Shared for a write; else the page is in flight as after a fault and one
+    // Send{home, RunReadReq/RunWriteReq with acks 0} is emitted.
+    Result<bool> request_ahead(PageIndex page, Access access, Actions& out);
+
     // Time passed: handles forwards/Invalidates deferred by the hold time.
     Result<void> on_tick(TimeNs now, Actions& out);
 
@@ -222,6 +230,9 @@ private:
     // Home role.
     Result<void> home_request(NodeId from, PageIndex page, Access access, Actions& out);
     Result<void> home_done(NodeId from, PageIndex page, Actions& out);
+    // Runs (protocol_runs.cpp).
+    Result<void> home_run_request(NodeId from, PageIndex page, Access access, Actions& out);
+    Result<void> cache_refuse(PageIndex page, LocalEntry& e, Actions& out);
     void start(PageIndex page, DirEntry& d, NodeId r, Access access, Actions& out);
     void serve_waiting(PageIndex page, DirEntry& d, Actions& out);
 

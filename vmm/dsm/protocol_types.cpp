@@ -34,6 +34,7 @@ std::string_view to_string(FaultInjection f) {
         case FaultInjection::IgnoreAcks: return "ignore-acks";
         case FaultInjection::SkipMoveAcks: return "skip-move-acks";
         case FaultInjection::LoseMovedRequests: return "lose-moved-requests";
+        case FaultInjection::RunIgnoresBusy: return "run-ignores-busy";
     }
     return "?";
 }
@@ -41,7 +42,7 @@ std::string_view to_string(FaultInjection f) {
 std::optional<FaultInjection> parse_fault_injection(std::string_view s) {
     for (auto f : {FaultInjection::None, FaultInjection::SkipInvalidateAck, FaultInjection::AckWithoutDrop,
                    FaultInjection::SkipDoneWait, FaultInjection::IgnoreAcks, FaultInjection::SkipMoveAcks,
-                   FaultInjection::LoseMovedRequests})
+                   FaultInjection::LoseMovedRequests, FaultInjection::RunIgnoresBusy})
         if (s == to_string(f)) return f;
     return std::nullopt;
 }

@@ -118,6 +118,8 @@ enum class FaultInjection : std::uint8_t {
     SkipMoveAcks,       // a home hands a page over without waiting for every node's HomeAck:
                         // a request still on its way reaches a node that is no longer the home
     LoseMovedRequests,  // a home hands a page over without the requests queued meanwhile (deadlock)
+    RunIgnoresBusy,     // home starts a run request on a page whose transaction is still in
+                        // progress instead of refusing it (two transactions of one page at once)
 };
 std::string_view to_string(FaultInjection f);
 std::optional<FaultInjection> parse_fault_injection(std::string_view s);

@@ -122,6 +122,20 @@ public:
     // after all is replaced as install() does. count <= kStripes; takes the
     // run's stripe locks in ascending stripe order (as write_protect_writable).
     Result<void> install_zero_run(std::uint64_t first, std::uint64_t count);
+    // Installs `count` pages of `data` (back to back) over [first, first +
+    // count), all of them absent: one UFFDIO_COPY (MODE_WP unless writable)
+    // for the run. Same contract as install() per page; a page found present
+    // after all is replaced as install() does. count <= kStripes; takes the
+    // run's stripe locks in ascending stripe order. uffd_region_runs.cpp.
+    Result<void> install_run(std::uint64_t first, std::uint64_t count, const void* data, bool writable);
+    // invalidate(page, nullptr) for every page of the run with one madvise.
+    // count <= kStripes; takes the run's stripe locks in ascending order.
+    Result<void> invalidate_run(std::uint64_t first, std::uint64_t count);
+    // read_only -> writable for every read-only page of the run, one
+    // UFFDIO_WRITEPROTECT (mode 0) per stretch of them; absent and writable
+    // pages are not touched. Only for pages the protocol holds Modified.
+    // Returns how many it made writable. count <= kStripes.
+    Result<std::uint64_t> make_writable_run(std::uint64_t first, std::uint64_t count);
     // read_only -> writable (UFFDIO_WRITEPROTECT mode 0, wakes WP waiters).
     // Writable already: no-op. Absent: error.
     Result<void> make_writable(std::uint64_t page);
