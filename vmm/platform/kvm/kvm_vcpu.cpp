@@ -54,6 +54,12 @@ Result<void> KvmVcpu::set_initial_state(const Regs& regs, uint64_t fs_base, uint
     kvm_regs k{};
     std::memcpy(&k, &regs, sizeof k);
     if (auto r = vcpu_.set_regs(k); !r) return r;
+    // KVM_SET_REGS leaves the sync-regs page alone: until the next KVM_RUN
+    // it still holds whatever this vCPU ran last (a pooled vCPU: another
+    // thread's registers). regs() must be the thread's state before it
+    // first runs too (a signal frame built right after a migration, a node
+    // thread kicked before it first runs), so the view gets the same copy.
+    vcpu_.sync_regs() = k;
     auto s = vcpu_.get_sregs();
     if (!s) return s.error();
     set_user_segments(*s);
