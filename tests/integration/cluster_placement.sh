@@ -10,14 +10,21 @@
 #                moves each placement window): registers, AVX, MXCSR, x87,
 #                TLS, FS/GS, a pending signal and futex waits survive the
 #                moves (the program checks them), and threads did move.
+#   migrate_output  gp_migrate_syscall_output, the same hook: a read's data is
+#                in guest memory when a thread moved right after the call
+#                runs on, and no late store lands after it.
+#   migrate_vector  gp_migrate_vector_copy, the same hook: a thread moved
+#                between vector loads and stores keeps xmm/ymm.
 . "$(dirname "$0")/lib.sh"
-[ $# -ge 2 ] || fail "usage: $0 share|independent|migrate static|dynamic"
+[ $# -ge 2 ] || fail "usage: $0 share|independent|migrate|migrate_output|migrate_vector static|dynamic"
 skip_in_native_mode "multi-host runs"
 it_setup
 case "$1" in
 share) prog="$(gp share_one_page "$2")"; export SHARE_SECONDS=6 ;;
 independent) prog="$(gp independent_workers "$2")"; export INDEP_SECONDS=3 ;;
 migrate) prog="$(gp migrate_state "$2")"; export MIGRATE_SECONDS=3 SPANVM_MIGRATE_CYCLE=1 ;;
+migrate_output) prog="$(gp migrate_syscall_output "$2")"; export MIGRATE_SECONDS=3 SPANVM_MIGRATE_CYCLE=1 ;;
+migrate_vector) prog="$(gp migrate_vector_copy "$2")"; export MIGRATE_SECONDS=3 SPANVM_MIGRATE_CYCLE=1 ;;
 *) fail "unknown case $1" ;;
 esac
 rc_of run_guest -t 200 --local-hosts 2 --stats --json run.json -- "$prog" >out 2>err

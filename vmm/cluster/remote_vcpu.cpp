@@ -144,6 +144,17 @@ void RemoteVcpu::on_thread_exit() {
     send_resume(true);
 }
 
+bool RemoteVcpu::leave_node(memory::GuestMemory& mem) {
+    // Stored before the Resume goes: the node's thread is parked until it
+    // gets it, so nothing of the thread runs between the call and this
+    // store, and the Resume then carries no writes.
+    for (const auto& g : writes_)
+        if (!mem.write(g.gva, g.bytes.data(), g.bytes.size())) return false;
+    writes_.clear();
+    send_resume(true);
+    return true;
+}
+
 void RemoteVcpu::attach_channel(std::unique_ptr<SyscallChannel> ch) {
     {
         std::lock_guard lk(mu_);

@@ -497,12 +497,7 @@ bool Process::request_move(int tid, unsigned node) {
 void Process::run() {
     platform_->install_signal_handlers(
         install_host_fault_report(platform_->memory().host_base(), platform_->memory().size()));
-    // Thread migration is off on the KVM platform for now: a KVM thread
-    // migrated under `--place auto` corrupted pigz's output in 2 of 8 runs
-    // on 2 hosts (native: 8 of 8 correct), cause not yet found. There `auto`
-    // places round-robin and never moves a thread.
-    if (cfg_.remote && platform_->kind() != platform::PlatformKind::kvm) cfg_.remote->start_placement(*this);
-    else if (cfg_.remote) log::info("placement: no thread migration on the kvm platform (round-robin only)");
+    if (cfg_.remote) cfg_.remote->start_placement(*this);
     if (!cfg_.remote) start_signal_forwarder();
     int64_t tid = spawn_thread(initial_, 0);
     if (tid < 0) {

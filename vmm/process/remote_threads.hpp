@@ -55,6 +55,14 @@ public:
     // The guest thread ended (SYS_exit): tell its node. The vCPU is then
     // dropped, never pooled.
     virtual void on_thread_exit() = 0;
+    // The thread leaves its node (a migration): like on_thread_exit, but
+    // the last call's output (what a read(2) put in the thread's buffer,
+    // which the node would otherwise store when it gets the Resume) is
+    // stored first, here, into `mem` through the origin's coherent mapping.
+    // So it is in guest memory before the thread runs on its next node,
+    // and no late store from the old node can land after it ran on there.
+    // False (and nothing sent) if an output range lies outside guest RAM.
+    virtual bool leave_node(memory::GuestMemory& mem) = 0;
     // The host thread on the remote node (as of the last trap).
     virtual int remote_host_tid() const = 0;
     // The node the thread runs on.

@@ -2,6 +2,7 @@
 
 #include <linux/kvm.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstddef>
 #include <cstring>
@@ -54,6 +55,12 @@ Result<void> KvmVcpu::set_initial_state(const Regs& regs, uint64_t fs_base, uint
     kvm_regs k{};
     std::memcpy(&k, &regs, sizeof k);
     if (auto r = vcpu_.set_regs(k); !r) return r;
+    // KVM_SET_REGS leaves the sync-regs page alone: until the next KVM_RUN
+    // it still holds whatever this vCPU ran last (a pooled vCPU: another
+    // thread's registers). regs() must be the thread's state before it
+    // first runs too (a signal frame built right after a migration, a node
+    // thread kicked before it first runs), so the view gets the same copy.
+    vcpu_.sync_regs() = k;
     auto s = vcpu_.get_sregs();
     if (!s) return s.error();
     set_user_segments(*s);
@@ -233,31 +240,57 @@ kvm_fpu fpu_of(std::span<const uint8_t> img) {
 }
 }  // namespace
 
+// Whether KVM_GET_XSAVE2 works, found out by the first vCPU that asks
+// (save or restore: a process whose first FPU operation is a restore, such
+// as a thread migrating in, must not take the FXSAVE path for that reason).
+bool KvmVcpu::xsave_works() {
+    const int known = g_xsave_ok.load();
+    if (known != -1) return known == 1;
+    std::vector<uint8_t> buf(kvm_ioctls::VcpuFd::kXsaveBufferSize);
+    if (vcpu_.get_xsave(buf)) {
+        g_xsave_ok = 1;
+        return true;
+    }
+    if (g_xsave_ok.exchange(0) == -1)
+        log::debug("KVM_GET_XSAVE2 fails on this host: the FPU is saved as FXSAVE (x87/SSE; AVX upper halves are "
+                   "not saved across a signal handler or a migration)");
+    return false;
+}
+
 Result<std::vector<uint8_t>> KvmVcpu::save_fpu() {
-    if (g_xsave_ok.load() != 0) {
+    if (xsave_works()) {
         std::vector<uint8_t> buf(kvm_ioctls::VcpuFd::kXsaveBufferSize);
-        if (vcpu_.get_xsave(buf)) {
-            g_xsave_ok = 1;
-            buf.resize(platform_.cpu().xstate_size);
-            return buf;
-        }
-        if (g_xsave_ok.exchange(0) == -1)
-            log::debug("KVM_GET_XSAVE2 fails on this host: signal frames save the FPU as FXSAVE (x87/SSE; AVX "
-                       "upper halves are not saved across a handler)");
+        if (auto r = vcpu_.get_xsave(buf); !r) return r.error();
+        buf.resize(platform_.cpu().xstate_size);
+        return buf;
     }
     auto f = vcpu_.get_fpu();
     if (!f) return f.error();
     return fxsave_of(*f);
 }
 
+// Loaded through KVM_SET_XSAVE wherever it works, never KVM_SET_FPU: that
+// ioctl writes the legacy area of KVM's XSAVE buffer but leaves the
+// header's XSTATE_BV as it was, and where the vCPU's x87 or SSE component
+// was in its init state (a fresh or pooled vCPU), the next XRSTOR loads
+// init values instead (xmm0-15 = 0): a thread migrated in lost its vector
+// registers (pigz's deflate window got 32-128 zero bytes).
 Result<void> KvmVcpu::restore_fpu(std::span<const uint8_t> image) {
     if (image.size() < 512) return make_error(EINVAL, "FPU image shorter than 512 bytes");
-    if (g_xsave_ok.load() == 1 && image.size() >= platform_.cpu().xstate_size) {
+    if (xsave_works()) {
         std::vector<uint8_t> buf(kvm_ioctls::VcpuFd::kXsaveBufferSize);
-        // Components beyond the guest's XCR0 image come back as they are now.
+        // Components beyond the image come back as they are now.
         if (auto r = vcpu_.get_xsave(buf); !r) return r;
-        std::memcpy(buf.data(), image.data(), platform_.cpu().xstate_size);
-        std::memset(buf.data() + 464, 0, 48);  // fpx_sw_bytes are software's, not the CPU's
+        const size_t n = std::min<size_t>(image.size(), platform_.cpu().xstate_size);
+        std::memcpy(buf.data(), image.data(), n);
+        std::memset(buf.data() + arch::x86::kFxswBytesOffset, 0, arch::x86::kFxswBytesSize);  // software's, not the CPU's
+        if (n < arch::x86::kXsaveHeaderOffset + 8) {
+            // An FXSAVE image: its x87 and SSE state are live.
+            uint64_t bv;
+            std::memcpy(&bv, buf.data() + arch::x86::kXsaveHeaderOffset, 8);
+            bv |= arch::x86::XFEATURE_MASK_FP | arch::x86::XFEATURE_MASK_SSE;
+            std::memcpy(buf.data() + arch::x86::kXsaveHeaderOffset, &bv, 8);
+        }
         return vcpu_.set_xsave(buf);
     }
     return vcpu_.set_fpu(fpu_of(image.first(512)));

@@ -42,6 +42,7 @@ public:
 
 private:
     Result<void> complete_syscall_return();
+    bool xsave_works();
     VcpuExit exception_exit(unsigned vector);
     static VcpuExit error_exit(std::string what);
 

@@ -13,9 +13,9 @@
 //                          remote one before the Spawn, which carries it);
 //   signals, mask, futex   live in the origin's tables (SignalTable,
 //   waits, altstack, tids  ThreadRow, FutexTable) and stay: nothing moves.
-// The old vCPU lets go: a remote thread's node gets the Resume it was owed
-// with `exit` set (after storing the last call's output) and ends its host
-// thread there; a local vCPU is detached from this host thread and pooled.
+// The old vCPU lets go: the origin stores the last call's output (a read's
+// data) into guest memory itself, then a remote thread's node gets the
+// Resume it was owed with `exit` set and ends its host thread there; a local vCPU is detached from this host thread and pooled.
 #include <chrono>
 #include <csignal>
 
@@ -65,7 +65,13 @@ void GuestThread::migrate(unsigned from, unsigned to) {
         row_.banked_read_faults.fetch_add(rf);
         row_.banked_write_faults.fetch_add(wf);
         row_.banked_local_syscalls.fetch_add(link_->remote_local_syscalls());
-        link_->on_thread_exit();  // the node stores the last call's output and ends its thread
+        // The last call's output is stored here before the node lets its
+        // thread go (RemoteLink::leave_node); the node ends its thread.
+        if (!link_->leave_node(proc_.platform().memory())) {
+            log::error("guest thread {}: migration from node {}: the last call's output lies outside guest RAM",
+                       row_.tid, from);
+            proc_.exit_process(128 + SIGSEGV);
+        }
         vcpu_.reset();            // unregisters its channel route
     } else {
         vcpu_->detach_thread();
