@@ -67,6 +67,15 @@ Result<void> GuestMemory::map_shared(uint64_t gpa, uint64_t len, int prot, int f
     return {};
 }
 
+Result<void> GuestMemory::map_file_private(uint64_t gpa, uint64_t len, int prot, int fd, uint64_t off) {
+    if (gpa % memory::layout::kPageSize || len % memory::layout::kPageSize || gpa < map_start_ || !host_ptr(gpa, len))
+        return make_error(EINVAL, "file mapping [{:#x}, +{:#x}) is not page-aligned guest RAM", gpa, len);
+    if (::mmap(base_ + gpa, len, prot, MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, fd, static_cast<off_t>(off)) ==
+        MAP_FAILED)
+        return errno_error("mmap(MAP_PRIVATE) of a file into guest RAM");
+    return {};
+}
+
 Result<void> GuestMemory::unshare(uint64_t gpa, uint64_t len, int prot) {
     if (gpa % memory::layout::kPageSize || len % memory::layout::kPageSize || gpa < map_start_ || !host_ptr(gpa, len))
         return make_error(EINVAL, "unshare of [{:#x}, +{:#x}) is not page-aligned guest RAM", gpa, len);

@@ -55,6 +55,11 @@ public:
     // mapping. `prot` is the host protection. KVM follows the change through
     // its MMU notifiers, as for discard().
     Result<void> map_shared(uint64_t gpa, uint64_t len, int prot, int fd, uint64_t off);
+    // Puts a private copy-on-write mapping of host file `fd` at `off` at
+    // [gpa, gpa+len) (page aligned; every page within the file): a guest
+    // MAP_PRIVATE file mapping without copying the bytes. `prot` is the host
+    // protection. unshare() puts zero-filled memory back.
+    Result<void> map_file_private(uint64_t gpa, uint64_t len, int prot, int fd, uint64_t off);
     // Puts private zero-filled memory back at [gpa, gpa+len) (a shared
     // mapping released): what the rest of guest RAM is.
     Result<void> unshare(uint64_t gpa, uint64_t len, int prot);

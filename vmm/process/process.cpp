@@ -160,7 +160,7 @@ Result<LoadedImage> load_image(AddressSpace& as, memory::GuestMemory& mem, const
 }
 }  // namespace
 
-Result<ThreadStart> Process::load_program(std::span<const uint8_t> bytes) {
+Result<ThreadStart> Process::load_program(std::span<const uint8_t> bytes, const time::Timekeeper* rate_from) {
     auto& mem = platform_->memory();
     auto elf = ElfFile::parse(bytes, cfg_.program);
     if (!elf) return elf.error();
@@ -191,7 +191,7 @@ Result<ThreadStart> Process::load_program(std::span<const uint8_t> bytes) {
     if (!vdso) return vdso.error();
     if (cfg_.remote)
         if (auto r = cfg_.remote->set_vdso_data(vdso->vvar_addr); !r) return r.error();
-    if (auto tk = time::Timekeeper::start(vdso->vvar)) {
+    if (auto tk = time::Timekeeper::start(vdso->vvar, time::Timekeeper::kDefaultPeriod, rate_from)) {
         timekeeper_ = std::move(*tk);
         sysinfo_ehdr = vdso->base;
     } else {
@@ -287,22 +287,25 @@ bool Process::in_shared_mapping(uint64_t a) {
 }
 
 void Process::unshare(uint64_t start, uint64_t end) {
-    // Every shared range overlapping [start, end): the overlap gets private
-    // memory back, the rest of the range stays shared.
-    auto it = shared_.upper_bound(start);
-    if (it != shared_.begin()) --it;
-    while (it != shared_.end() && it->first < end) {
-        const uint64_t s = it->first, e = it->second;
-        if (e <= start) {
-            ++it;
-            continue;
+    // Every shared (or host file) range overlapping [start, end): the
+    // overlap gets private zero-filled memory back, the rest of the range
+    // stays as it is.
+    for (auto* ranges : {&shared_, &file_private_}) {
+        auto it = ranges->upper_bound(start);
+        if (it != ranges->begin()) --it;
+        while (it != ranges->end() && it->first < end) {
+            const uint64_t s = it->first, e = it->second;
+            if (e <= start) {
+                ++it;
+                continue;
+            }
+            it = ranges->erase(it);
+            const uint64_t a = std::max(s, start), b = std::min(e, end);
+            if (auto r = platform_->memory().unshare(a, b - a, platform_->host_prot()); !r)
+                log::warn("guest RAM [{:#x}, {:#x}): {}", a, b, r.error().message);
+            if (s < a) (*ranges)[s] = a;
+            if (b < e) it = ranges->emplace(b, e).first, ++it;
         }
-        it = shared_.erase(it);
-        const uint64_t a = std::max(s, start), b = std::min(e, end);
-        if (auto r = platform_->memory().unshare(a, b - a, platform_->host_prot()); !r)
-            log::warn("guest RAM [{:#x}, {:#x}): {}", a, b, r.error().message);
-        if (s < a) shared_[s] = a;
-        if (b < e) it = shared_.emplace(b, e).first, ++it;
     }
     shared_count_.store(shared_.size());
 }

@@ -131,6 +131,12 @@ public:
     // host's, shared with the other processes). Takes aspace_mutex() only
     // when the process has a shared mapping at all.
     bool in_shared_mapping(uint64_t a);
+    // A guest MAP_PRIVATE mapping of regular file `fd` at [start, start+len)
+    // on one host (caller holds aspace_mutex()): the file's pages mapped
+    // copy-on-write, as Linux does, instead of copied (process_file_map.cpp).
+    // Returns false (nothing changed) where that does not apply; the caller
+    // then copies the bytes.
+    bool map_file_private(uint64_t start, uint64_t len, int fd, uint64_t off);
     // Makes the host protection of guest RAM in [start, end) follow the
     // address space: mapped pages read/write, unmapped holes and PROT_NONE
     // mappings inaccessible, so a guest access there fails KVM_RUN with
@@ -213,7 +219,9 @@ public:
 
 private:
     explicit Process(const ProcessConfig& cfg, platform::PlatformChoice pc);
-    Result<ThreadStart> load_program(std::span<const uint8_t> program_bytes);
+    // `rate_from`: execve's stopped Timekeeper, whose TSC rate the new one takes.
+    Result<ThreadStart> load_program(std::span<const uint8_t> program_bytes,
+                                     const time::Timekeeper* rate_from = nullptr);
     void unshare(uint64_t start, uint64_t end);  // caller holds aspace_mu_
     std::unique_ptr<platform::Vcpu> take_vcpu();
 
@@ -232,6 +240,7 @@ private:
     std::unique_ptr<AddressSpace> aspace_;
     std::map<uint64_t, uint64_t> shared_;  // start -> end of host-shared ranges (under aspace_mu_)
     std::atomic<size_t> shared_count_{0};  // shared_.size(), read without the lock
+    std::map<uint64_t, uint64_t> file_private_;  // start -> end of host file mappings (under aspace_mu_)
 
     std::mutex vcpu_pool_mu_;
     std::vector<std::unique_ptr<platform::Vcpu>> vcpu_pool_;  // vCPUs of exited threads

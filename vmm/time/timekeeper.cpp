@@ -84,7 +84,8 @@ constexpr int64_t kOffsetThresholdNs = 2000;  // offsets jitter by ~100 ns betwe
 
 }  // namespace
 
-Result<std::unique_ptr<Timekeeper>> Timekeeper::start(spanvm_vvar* vvar, std::chrono::milliseconds period) {
+Result<std::unique_ptr<Timekeeper>> Timekeeper::start(spanvm_vvar* vvar, std::chrono::milliseconds period,
+                                                      const Timekeeper* rate_from) {
     if (!invariant_tsc()) return make_error(ENOTSUP, "the host TSC is not invariant; the guest vDSO needs one");
     std::unique_ptr<Timekeeper> tk(new Timekeeper(vvar, period));
     tk->hist_ = std::make_unique<Samples>();
@@ -99,6 +100,20 @@ Result<std::unique_ptr<Timekeeper>> Timekeeper::start(spanvm_vvar* vvar, std::ch
             mult[c] = mult_for_frequency(hz);
             tk->hist_->clock[c].push_back(last[c]);
         }
+    } else if (rate_from && rate_from->hist_ && rate_from->tsc_hz_) {
+        // The same host clocks: the previous rate window, extended by a
+        // sample now (a baseline of seconds, not 3 ms).
+        for (int c = 0; c < SPANVM_VVAR_NCLOCKS; ++c) {
+            auto h = rate_from->hist_->clock[c];
+            last[c] = sample_clock(ids[c]);
+            h.push_back(last[c]);
+            while (h.size() > kHistory) h.pop_front();
+            auto m = mult_between(h.front(), h.back());
+            if (!m || *m == 0) return start(vvar, period, nullptr);
+            mult[c] = *m;
+            tk->hist_->clock[c] = std::move(h);
+        }
+        tk->tsc_hz_ = rate_from->tsc_hz_;
     } else {
         ClockSample first[SPANVM_VVAR_NCLOCKS];
         for (int c = 0; c < SPANVM_VVAR_NCLOCKS; ++c) first[c] = sample_clock(ids[c]);
@@ -133,7 +148,9 @@ std::unique_ptr<Timekeeper> Timekeeper::continue_in_child() const {
     return tk;
 }
 
-Timekeeper::~Timekeeper() {
+Timekeeper::~Timekeeper() { stop(); }
+
+void Timekeeper::stop() {
     if (thread_.joinable()) {
         thread_.request_stop();
         cv_.notify_all();

@@ -32,9 +32,18 @@ class Timekeeper {
 public:
     // `vvar` is the host view of the guest's vvar page; it must stay mapped
     // for the Timekeeper's lifetime. The Timekeeper is its only writer.
+    // Without CPUID leaf 0x15 the TSC rate is calibrated, which sleeps 3 ms,
+    // unless `rate_from` (a stopped Timekeeper of the same host, execve's
+    // previous image) gives its measured rate and history.
     static Result<std::unique_ptr<Timekeeper>> start(spanvm_vvar* vvar,
-                                                     std::chrono::milliseconds period = std::chrono::milliseconds(100));
+                                                     std::chrono::milliseconds period = kDefaultPeriod,
+                                                     const Timekeeper* rate_from = nullptr);
     ~Timekeeper();  // stops and joins the update thread
+    // Stops and joins the update thread: no more writes to the record; the
+    // rate history stays (for start()'s rate_from).
+    void stop();
+
+    static constexpr std::chrono::milliseconds kDefaultPeriod{100};
     Timekeeper(const Timekeeper&) = delete;
     Timekeeper& operator=(const Timekeeper&) = delete;
 

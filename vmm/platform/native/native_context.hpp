@@ -12,7 +12,26 @@
 //    below uc_stack.ss_sp holds {NativeContext*, kAltStackMagic}.
 //  * xsave holds the guest's FPU image in the kernel's signal-frame format
 //    (XSAVE standard format, fpx_sw_bytes with FP_XSTATE_MAGIC1, MAGIC2 after
-//    the image), 64-byte aligned, as XRSTOR and rt_sigreturn require.
+//    the image), 64-byte aligned, as XRSTOR and rt_sigreturn require,
+//    unless fpu_live is 1 (below).
+//  * fpu_live == 1 ("lite" FPU state, set only by a patched site's direct
+//    entry, spanvm_native_syscall_entry, where fpu_lite != 0): the guest's
+//    FPU state is split. Its vector registers (XMM0-15, and the upper YMM
+//    halves with AVX) and MXCSR are in `lite`; everything else of it (the
+//    x87 registers, FCW/FSW/FTW, PKRU) is still live in the CPU of the vCPU
+//    thread, and `xsave` is stale. This holds because a patched syscall
+//    leaves the guest at a point where Linux preserves every register, and
+//    spanvm's own code, from that exit to the next entry, is SysV C/C++ that
+//    may clobber only the vector registers and MXCSR status bits: it runs
+//    no x87 instruction (no long double on a vCPU thread; the x87 users in
+//    the binary are cluster threads), and no wrpkru. XSAVE+XRSTOR cost
+//    0.45 us here (AMD EPYC, virtualised), 16 YMM moves and LDMXCSR 0.07 us.
+//    Whoever needs the image on the vCPU thread (save_fpu, restore_fpu, a
+//    rt_sigreturn entry) first merges it: XSAVE of the live x87 part plus
+//    `lite` (NativeVcpu::materialize_fpu). A signal whose handler leaves
+//    without sigreturn resets the CPU's FPU, so the signal entry merges
+//    from the kernel's frame instead (spanvm_native_on_guest_signal).
+//    An exit through a signal (SIGSYS trap, fault, kick) sets fpu_live 0.
 #include <cstddef>
 #include <cstdint>
 
@@ -51,7 +70,7 @@ struct alignas(64) NativeContext {
     uint64_t tramp_lo = 0;       // 40: [tramp_lo, tramp_hi) = native_enter's code
     uint64_t tramp_hi = 0;       // 48
     uint32_t wrfsbase = 0;       // 56: 1: switch FS with WRFSBASE (FSGSBASE, self-tested), 0: arch_prctl
-    uint32_t reserved0 = 0;      // 60
+    uint32_t fpu_lite = 0;       // 60: lite saves at a patched site: 0 off (XSAVEOPT), 1 XMM, 2 YMM
     Regs regs;                   // 64: the guest's registers while it is out of the guest
     // Set by the signal entry for the C++ side.
     int exit_signo = 0;
@@ -63,6 +82,10 @@ struct alignas(64) NativeContext {
     NativeContext* self = this;  // 248: read through the GS base by spanvm_native_syscall_entry
     alignas(64) uint8_t xsave[kXsaveBytes];
     alignas(64) uint8_t frame[1024];  // kEnterFull: rt_sigframe built by the C++ side
+    uint32_t fpu_live = 0;       // 17664: 1: the guest's vector registers and MXCSR are in `lite`
+    uint32_t lite_mxcsr = 0;     // 17668
+    uint32_t avx_offset = 0;     // 17672: YMM_Hi128 in the XSAVE standard format (CPUID 0xD.2 EBX)
+    alignas(64) uint8_t lite[16 * 32];  // 17728: register i at i*32 (XMMi, then with AVX its upper half)
 };
 
 static_assert(offsetof(NativeContext, host_rsp) == 0);
@@ -76,6 +99,10 @@ static_assert(offsetof(NativeContext, regs) == 64);
 static_assert(offsetof(NativeContext, exit_code) == 212);
 static_assert(offsetof(NativeContext, self) == 248);
 static_assert(offsetof(NativeContext, xsave) == 256);
+static_assert(offsetof(NativeContext, fpu_lite) == 60);
+static_assert(offsetof(NativeContext, fpu_live) == 17664);
+static_assert(offsetof(NativeContext, lite_mxcsr) == 17668);
+static_assert(offsetof(NativeContext, lite) == 17728);
 
 }  // namespace spanvm::platform::native
 
@@ -91,6 +118,9 @@ void spanvm_native_signal_entry(int sig, void* info, void* uc);
 // has HWCAP2_FSGSBASE (else WRFSBASE is #UD), with every signal blocked
 // (the FS base is not the thread's TLS meanwhile).
 int spanvm_native_fsgsbase_selftest(uint64_t probe);
+// XSAVE (standard format, every XCR0 component) of the calling thread's FPU
+// state into `image` (64-byte aligned); bytes 464..511 stay as they are.
+void spanvm_native_xsave(void* image);
 // Labels bounding native_enter's code (for the "kick in the entry window" check).
 extern const char spanvm_native_enter_begin[];
 extern const char spanvm_native_enter_end[];

@@ -7,7 +7,9 @@
 // FSGSBASE and spanvm_native_fsgsbase_selftest, ctx->wrfsbase = 1; 8 ns)
 // and with arch_prctl(ARCH_SET_FS) otherwise (3.4 us on the 2-core CI VM,
 // whose kernel loses a WRFSBASE value at the next switch; platform notes):
-//   fast: XRSTOR the FPU image, POPFQ RFLAGS on the host stack, load the
+//   fast: XRSTOR the FPU image (or, after a patched site's lite save, load
+//         the vector registers and MXCSR; native_context.hpp fpu_live),
+//         POPFQ RFLAGS on the host stack, load the
 //         GPRs, RSP last but RCX/R11, and JMP *%rcx. Only valid when the guest
 //         wants RCX == RIP and R11 == RFLAGS, i.e. right after a syscall,
 //         which leaves them so on Linux too.
@@ -52,6 +54,11 @@
 #define CTX_EXIT_CODE 212
 #define CTX_SELF 248
 #define CTX_XSAVE 256
+#define CTX_FPU_LITE 60
+#define CTX_FPU_LIVE 17664
+#define CTX_LITE_MXCSR 17668
+#define CTX_LITE 17728
+#define RFLAGS_TF_AC 0x40100
 #define PATCHED_SITE_CODE 0x1002   // kPatchedSiteCode
 #define SIGSYS 31
 #define RFLAGS_CLEAN 0x202
@@ -101,9 +108,12 @@ spanvm_native_enter:
 .Lenter_fs_done:
     test %r12d, %r12d
     jnz .Lfull
+    cmpl $0, CTX_FPU_LIVE(%rbx)
+    jne .Lenter_lite
     mov $-1, %eax
     mov $-1, %edx
     xrstor64 CTX_XSAVE(%rbx)
+.Lenter_fpu_done:
     pushq R_RFLAGS(%rbx)
     popfq
     mov %rbx, %rcx
@@ -124,6 +134,47 @@ spanvm_native_enter:
     mov R_RSP(%rcx), %rsp
     mov R_RIP(%rcx), %rcx
     jmp *%rcx
+.Lenter_lite:
+    // The lite state (native_context.hpp fpu_live): only the vector
+    // registers and MXCSR left the CPU; the x87 part never did.
+    ldmxcsr CTX_LITE_MXCSR(%rbx)
+    cmpl $2, CTX_FPU_LITE(%rbx)
+    jne .Lenter_lite_xmm
+    vmovdqa CTX_LITE+0(%rbx), %ymm0
+    vmovdqa CTX_LITE+32(%rbx), %ymm1
+    vmovdqa CTX_LITE+64(%rbx), %ymm2
+    vmovdqa CTX_LITE+96(%rbx), %ymm3
+    vmovdqa CTX_LITE+128(%rbx), %ymm4
+    vmovdqa CTX_LITE+160(%rbx), %ymm5
+    vmovdqa CTX_LITE+192(%rbx), %ymm6
+    vmovdqa CTX_LITE+224(%rbx), %ymm7
+    vmovdqa CTX_LITE+256(%rbx), %ymm8
+    vmovdqa CTX_LITE+288(%rbx), %ymm9
+    vmovdqa CTX_LITE+320(%rbx), %ymm10
+    vmovdqa CTX_LITE+352(%rbx), %ymm11
+    vmovdqa CTX_LITE+384(%rbx), %ymm12
+    vmovdqa CTX_LITE+416(%rbx), %ymm13
+    vmovdqa CTX_LITE+448(%rbx), %ymm14
+    vmovdqa CTX_LITE+480(%rbx), %ymm15
+    jmp .Lenter_fpu_done
+.Lenter_lite_xmm:
+    movdqa CTX_LITE+0(%rbx), %xmm0
+    movdqa CTX_LITE+32(%rbx), %xmm1
+    movdqa CTX_LITE+64(%rbx), %xmm2
+    movdqa CTX_LITE+96(%rbx), %xmm3
+    movdqa CTX_LITE+128(%rbx), %xmm4
+    movdqa CTX_LITE+160(%rbx), %xmm5
+    movdqa CTX_LITE+192(%rbx), %xmm6
+    movdqa CTX_LITE+224(%rbx), %xmm7
+    movdqa CTX_LITE+256(%rbx), %xmm8
+    movdqa CTX_LITE+288(%rbx), %xmm9
+    movdqa CTX_LITE+320(%rbx), %xmm10
+    movdqa CTX_LITE+352(%rbx), %xmm11
+    movdqa CTX_LITE+384(%rbx), %xmm12
+    movdqa CTX_LITE+416(%rbx), %xmm13
+    movdqa CTX_LITE+448(%rbx), %xmm14
+    movdqa CTX_LITE+480(%rbx), %xmm15
+    jmp .Lenter_fpu_done
 .Lfull:
     mov CTX_FRAME_UC(%rbx), %rsp
     mov $SYS_rt_sigreturn, %eax
@@ -240,8 +291,14 @@ spanvm_native_syscall_entry:
     mov CTX_HOST_RSP(%r11), %rsp
     pushfq
     popq R_RFLAGS(%r11)
-    pushq $RFLAGS_CLEAN     // DF, AC, TF clear for the host (the C ABI)
+    // DF, AC, TF clear for the host (the C ABI): CLD, and the POPFQ (25 ns
+    // here) only where the guest had AC or TF set.
+    cld
+    testl $RFLAGS_TF_AC, R_RFLAGS(%r11)
+    jz 1f
+    pushq $RFLAGS_CLEAN
     popfq
+1:
     mov %rax, R_RAX(%r11)
     mov %rbx, R_RBX(%r11)
     mov %rcx, R_RCX(%r11)
@@ -260,11 +317,60 @@ spanvm_native_syscall_entry:
     mov R_RFLAGS(%r11), %rax
     mov %rax, R_R11(%r11)
     mov %r11, %rbx
-    // Standard-format XSAVE into the image rt_sigreturn and XRSTOR take;
+    // The FPU. With fpu_lite (XCR0 within x87|SSE|AVX|PKRU): only what
+    // spanvm's C++ may clobber, the vector registers and MXCSR, into
+    // `lite`, and fpu_live = 1 (the invariant is in native_context.hpp);
+    // VZEROUPPER then gives the host clean upper halves. Otherwise a
+    // standard-format XSAVE into the image rt_sigreturn and XRSTOR take;
     // bytes 464..511 (fpx_sw_bytes) are software's and stay as they are.
+    cmpl $0, CTX_FPU_LITE(%rbx)
+    je .Lsys_xsave
+    stmxcsr CTX_LITE_MXCSR(%rbx)
+    cmpl $2, CTX_FPU_LITE(%rbx)
+    jne .Lsys_lite_xmm
+    vmovdqa %ymm0, CTX_LITE+0(%rbx)
+    vmovdqa %ymm1, CTX_LITE+32(%rbx)
+    vmovdqa %ymm2, CTX_LITE+64(%rbx)
+    vmovdqa %ymm3, CTX_LITE+96(%rbx)
+    vmovdqa %ymm4, CTX_LITE+128(%rbx)
+    vmovdqa %ymm5, CTX_LITE+160(%rbx)
+    vmovdqa %ymm6, CTX_LITE+192(%rbx)
+    vmovdqa %ymm7, CTX_LITE+224(%rbx)
+    vmovdqa %ymm8, CTX_LITE+256(%rbx)
+    vmovdqa %ymm9, CTX_LITE+288(%rbx)
+    vmovdqa %ymm10, CTX_LITE+320(%rbx)
+    vmovdqa %ymm11, CTX_LITE+352(%rbx)
+    vmovdqa %ymm12, CTX_LITE+384(%rbx)
+    vmovdqa %ymm13, CTX_LITE+416(%rbx)
+    vmovdqa %ymm14, CTX_LITE+448(%rbx)
+    vmovdqa %ymm15, CTX_LITE+480(%rbx)
+    vzeroupper
+    jmp .Lsys_lite_done
+.Lsys_lite_xmm:
+    movdqa %xmm0, CTX_LITE+0(%rbx)
+    movdqa %xmm1, CTX_LITE+32(%rbx)
+    movdqa %xmm2, CTX_LITE+64(%rbx)
+    movdqa %xmm3, CTX_LITE+96(%rbx)
+    movdqa %xmm4, CTX_LITE+128(%rbx)
+    movdqa %xmm5, CTX_LITE+160(%rbx)
+    movdqa %xmm6, CTX_LITE+192(%rbx)
+    movdqa %xmm7, CTX_LITE+224(%rbx)
+    movdqa %xmm8, CTX_LITE+256(%rbx)
+    movdqa %xmm9, CTX_LITE+288(%rbx)
+    movdqa %xmm10, CTX_LITE+320(%rbx)
+    movdqa %xmm11, CTX_LITE+352(%rbx)
+    movdqa %xmm12, CTX_LITE+384(%rbx)
+    movdqa %xmm13, CTX_LITE+416(%rbx)
+    movdqa %xmm14, CTX_LITE+448(%rbx)
+    movdqa %xmm15, CTX_LITE+480(%rbx)
+.Lsys_lite_done:
+    movl $1, CTX_FPU_LIVE(%rbx)
+    jmp .Lsys_fpu_done
+.Lsys_xsave:
     mov $-1, %eax
     mov $-1, %edx
     xsaveopt64 CTX_XSAVE(%rbx)
+.Lsys_fpu_done:
     cmpl $0, CTX_WRFSBASE(%rbx)
     je .Lsys_prctl
     mov CTX_HOST_FS(%rbx), %rax
@@ -291,6 +397,18 @@ spanvm_native_syscall_entry:
     .cfi_endproc
 spanvm_native_syscall_entry_end:
     .size spanvm_native_syscall_entry, . - spanvm_native_syscall_entry
+
+    .globl spanvm_native_xsave
+    .type spanvm_native_xsave, @function
+    .p2align 4
+spanvm_native_xsave:
+    .cfi_startproc
+    mov $-1, %eax
+    mov $-1, %edx
+    xsave64 (%rdi)
+    ret
+    .cfi_endproc
+    .size spanvm_native_xsave, . - spanvm_native_xsave
 
     .globl spanvm_native_fsgsbase_selftest
     .type spanvm_native_fsgsbase_selftest, @function

@@ -1,6 +1,7 @@
 #include "vmm/platform/native/native_vcpu.hpp"
 
 #include <asm/prctl.h>
+#include <cpuid.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -35,6 +36,41 @@ constexpr uint32_t kFpXstateMagic1 = 0x46505853;
 constexpr uint32_t kFpXstateMagic2 = 0x46505845;
 constexpr size_t kMxcsrOffset = 24, kMxcsrMaskOffset = 28, kXsaveHeaderOffset = 512;
 
+// XSAVE components (Intel SDM vol. 1 13.1) and where the lite state
+// (native_context.hpp fpu_live) goes in the standard-format image.
+constexpr uint64_t kXfeatureX87 = 1, kXfeatureSse = 2, kXfeatureAvx = 4, kXfeaturePkru = 1ull << 9;
+constexpr size_t kXmmOffset = 160, kXstateBvOffset = 512;
+
+// 2: lite saves of YMM0-15, 1: of XMM0-15, 0: none (XSAVEOPT), for the
+// XCR0 of the guest's image. Other components (AVX-512, AMX) are not in
+// the lite save, so their presence turns it off.
+uint32_t fpu_lite_level(uint64_t xcr0) {
+    if (!(xcr0 & kXfeatureSse) || (xcr0 & ~(kXfeatureX87 | kXfeatureSse | kXfeatureAvx | kXfeaturePkru))) return 0;
+    return (xcr0 & kXfeatureAvx) ? 2 : 1;
+}
+
+uint32_t avx_state_offset() {
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    if (!__get_cpuid_count(0xd, 2, &a, &b, &c, &d)) return 0;
+    return b;
+}
+
+// Writes the lite part of the guest's FPU state (vector registers, MXCSR)
+// into the standard-format `image`, whose other components are the guest's.
+void merge_lite(const NativeContext& c, uint8_t* image) {
+    std::memcpy(image + kMxcsrOffset, &c.lite_mxcsr, 4);
+    for (int i = 0; i < 16; ++i) {
+        std::memcpy(image + kXmmOffset + 16 * i, c.lite + 32 * i, 16);
+        if (c.fpu_lite == 2) std::memcpy(image + c.avx_offset + 16 * i, c.lite + 32 * i + 16, 16);
+    }
+    // XSTATE_BV: the components just written are not in their init state
+    // for XRSTOR (or it would ignore those bytes).
+    uint64_t bv = 0;
+    std::memcpy(&bv, image + kXstateBvOffset, 8);
+    bv |= kXfeatureSse | (c.fpu_lite == 2 ? kXfeatureAvx : 0);
+    std::memcpy(image + kXstateBvOffset, &bv, 8);
+}
+
 thread_local NativeContext* tl_ctx = nullptr;
 Platform::HostFaultHandler g_host_fault = nullptr;
 
@@ -51,6 +87,19 @@ NativeVcpu::NativeVcpu(NativePlatform& p, unsigned long id)
     ctx_->tramp_lo = reinterpret_cast<uint64_t>(spanvm_native_enter_begin);
     ctx_->tramp_hi = reinterpret_cast<uint64_t>(spanvm_native_enter_end);
     ctx_->wrfsbase = p.wrfsbase() ? 1 : 0;
+    static const uint32_t avx_offset = avx_state_offset();
+    ctx_->fpu_lite = fpu_lite_level(p.cpu().xcr0);
+    if (ctx_->fpu_lite == 2 && (avx_offset < 576 || avx_offset + 256 > p.cpu().xstate_size)) ctx_->fpu_lite = 0;
+    ctx_->avx_offset = avx_offset;
+}
+
+void NativeVcpu::materialize_fpu() {
+    if (!ctx_->fpu_live) return;
+    // On the vCPU thread only (every caller is), whose CPU still holds the
+    // guest's x87 part (native_context.hpp).
+    spanvm_native_xsave(ctx_->xsave);
+    merge_lite(*ctx_, ctx_->xsave);
+    ctx_->fpu_live = 0;
 }
 
 NativeVcpu::~NativeVcpu() {
@@ -106,6 +155,7 @@ void NativeVcpu::detach_thread() {
 Result<void> NativeVcpu::set_initial_state(const Regs& regs, uint64_t fs_base, uint64_t gs_base) {
     ctx_->regs = regs;
     ctx_->guest_fs = fs_base;
+    ctx_->fpu_live = 0;
     auto init = platform_.initial_fpu();
     std::memcpy(ctx_->xsave, init.data(), init.size());
     return set_gs_base(gs_base);
@@ -126,6 +176,7 @@ Result<void> NativeVcpu::set_gs_base(uint64_t v) {
 }
 
 Result<std::vector<uint8_t>> NativeVcpu::save_fpu() {
+    materialize_fpu();
     const uint32_t n = platform_.cpu().xstate_size;
     std::vector<uint8_t> out(ctx_->xsave, ctx_->xsave + n);
     if (n > kSwBytesOffset) std::memset(out.data() + kSwBytesOffset, 0, 48);
@@ -139,6 +190,7 @@ Result<void> NativeVcpu::restore_fpu(std::span<const uint8_t> image) {
     const CpuFeatures& cpu = platform_.cpu();
     const uint32_t n = cpu.xstate_size;
     if (image.size() < 512) return make_error(EINVAL, "FPU image shorter than 512 bytes");
+    materialize_fpu();
     uint32_t mxcsr = 0, mask = 0;
     std::memcpy(&mxcsr, image.data() + kMxcsrOffset, 4);
     std::memcpy(&mask, ctx_->xsave + kMxcsrMaskOffset, 4);
@@ -170,6 +222,7 @@ Result<void> NativeVcpu::restore_fpu(std::span<const uint8_t> image) {
 // rt_sigreturn's view of the guest state: struct rt_sigframe minus the
 // return address, i.e. a ucontext at frame_uc (Linux x86-64 ABI).
 void NativeVcpu::build_sigreturn_frame() {
+    materialize_fpu();
     std::memset(ctx_->frame, 0, sizeof ctx_->frame);
     auto* uc = reinterpret_cast<ucontext_t*>(ctx_->frame + 8);
     uc->uc_flags = 0x1 | 0x2 | 0x4;  // UC_FP_XSTATE | UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS
@@ -248,6 +301,18 @@ VcpuExit NativeVcpu::exit_from_signal(int sig) {
 
 using spanvm::platform::native::NativeContext;
 
+namespace {
+// Bytes of the FPU image in a kernel signal frame (fpx_sw_bytes.magic1,
+// extended_size), at most what NativeContext::xsave holds.
+uint32_t fpu_image_bytes(const ucontext_t* uc) {
+    const auto* fp = reinterpret_cast<const uint8_t*>(uc->uc_mcontext.fpregs);
+    uint32_t sw[2];
+    std::memcpy(sw, fp + 464, sizeof sw);
+    uint32_t n = sw[0] == 0x46505853 ? sw[1] : 512;
+    return n > spanvm::platform::native::kXsaveBytes ? spanvm::platform::native::kXsaveBytes : n;
+}
+}  // namespace
+
 // Called by spanvm_native_signal_entry with the host FS base restored.
 extern "C" int spanvm_native_on_guest_signal(NativeContext* c, int sig, siginfo_t* si, ucontext_t* uc) {
     const greg_t* g = uc->uc_mcontext.gregs;
@@ -287,6 +352,14 @@ extern "C" int spanvm_native_on_guest_signal(NativeContext* c, int sig, siginfo_
         // enter with. A kick aborts the entry; anything else is a fault of
         // the entry itself (XRSTOR or rt_sigreturn refusing the state).
         c->kick_pending = 0;
+        // The entry may have loaded part of a lite state, and leaving
+        // without sigreturn leaves the FPU as the kernel reset it for the
+        // handler: the x87 part of a lite state is in the kernel's frame.
+        if (c->fpu_live && uc->uc_mcontext.fpregs) {
+            std::memcpy(c->xsave, uc->uc_mcontext.fpregs, fpu_image_bytes(uc));
+            spanvm::platform::native::merge_lite(*c, c->xsave);
+            c->fpu_live = 0;
+        }
         if (sig == spanvm::platform::Platform::kick_signal()) return spanvm::platform::native::kEnterAborted;
         c->exit_code = -1000;
         return sig;
@@ -301,14 +374,8 @@ extern "C" int spanvm_native_on_guest_signal(NativeContext* c, int sig, siginfo_
     r.rdx = static_cast<uint64_t>(g[REG_RDX]), r.rax = static_cast<uint64_t>(g[REG_RAX]);
     r.rcx = static_cast<uint64_t>(g[REG_RCX]), r.rsp = static_cast<uint64_t>(g[REG_RSP]);
     r.rip = rip, r.rflags = static_cast<uint64_t>(g[REG_EFL]);
-    const auto* fp = reinterpret_cast<const uint8_t*>(uc->uc_mcontext.fpregs);
-    if (fp) {
-        uint32_t sw[2];
-        std::memcpy(sw, fp + 464, sizeof sw);
-        uint32_t n = sw[0] == 0x46505853 ? sw[1] : 512;  // fpx_sw_bytes.magic1, extended_size
-        if (n > spanvm::platform::native::kXsaveBytes) n = spanvm::platform::native::kXsaveBytes;
-        std::memcpy(c->xsave, fp, n);
-    }
+    if (uc->uc_mcontext.fpregs) std::memcpy(c->xsave, uc->uc_mcontext.fpregs, fpu_image_bytes(uc));
+    c->fpu_live = 0;  // the guest ran: the kernel's frame has all of its FPU state
     c->exit_addr = reinterpret_cast<uint64_t>(si->si_addr);
     c->exit_trapno = static_cast<uint64_t>(g[REG_TRAPNO]);
     c->exit_err = static_cast<uint64_t>(g[REG_ERR]);

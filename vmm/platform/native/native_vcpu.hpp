@@ -59,6 +59,8 @@ public:
 
 private:
     void build_sigreturn_frame();
+    // The lite FPU state (native_context.hpp fpu_live) into ctx_->xsave.
+    void materialize_fpu();
     VcpuExit exit_from_signal(int sig);
 
     NativePlatform& platform_;

@@ -32,8 +32,10 @@ int64_t Process::exec(GuestThread& t, ProcessConfig image) {
     // (process_fork.cpp) before the old image goes.
     vfork_release();
     // Point of no return (Linux's too): the old image goes away. The
-    // timekeeper writes into the old vDSO data page, so it stops first.
-    timekeeper_.reset();
+    // timekeeper writes into the old vDSO data page, so it stops first; the
+    // new image's takes its TSC rate (no 3 ms calibration per exec).
+    std::unique_ptr<time::Timekeeper> old_tk = std::move(timekeeper_);
+    if (old_tk) old_tk->stop();
     std::lock_guard lk(aspace_mu_);
     for (const Vma& v : aspace_->vmas()) discard({Range{v.start, v.len()}});
     auto as = AddressSpace::create(memory::layout::kUserBase, platform_->memory().size());
@@ -50,7 +52,7 @@ int64_t Process::exec(GuestThread& t, ProcessConfig image) {
     // The loader writes through the host mapping, which still carries the
     // old image's PROT_NONE holes; open it all, load, then re-sync below.
     host_allow(memory::layout::kUserBase, platform_->memory().size() - memory::layout::kUserBase);
-    auto start = load_program(resolved->bytes);
+    auto start = load_program(resolved->bytes, old_tk.get());
     if (!start) {
         log::error("execve of '{}' failed after the old image was released: {}", cfg_.program, start.error().message);
         exit_process_signal(SIGSEGV);  // what Linux does past the point of no return

@@ -58,9 +58,12 @@ int64_t sys_mmap(GuestThread& t, const SyscallRequest& r) {
             return -(s.error().code ? s.error().code : ENOMEM);
         }
     }
+    // A private file mapping: the file's pages themselves where that applies
+    // (process_file_map.cpp), else a copy of its bytes (below).
+    const bool file_mapped = file && !shared && p.map_file_private(m->addr, len, file->fd(), off);
     p.sync_host_protection(m->addr, m->addr + len);
     if (!file) p.mapped(t, m->addr, memory::layout::page_align_up(len));
-    if (file && !shared) {
+    if (file && !shared && !file_mapped) {
         // Copy the file's bytes; the tail past EOF stays zero (the address
         // space invariant guarantees fresh ranges read as zero).
         uint8_t* dst = p.platform().memory().host_ptr(m->addr, memory::layout::page_align_up(len));

@@ -1,0 +1,48 @@
+// Private file mappings on one host: the file's pages are mapped into guest
+// RAM copy-on-write (MAP_PRIVATE|MAP_FIXED of the host fd), as Linux maps
+// them, instead of being read into it. ld.so maps every shared library of
+// every exec this way; copying libc.so.6 (about 3.7 MB per exec, with the
+// segment overlays) was most of the CPU time of a fork+exec of /bin/true.
+//
+// Where it applies: the native platform (guest RAM is spanvm's own memory at
+// the guest's addresses; KVM's memory slots keep the copy), a program on one
+// host (in a cluster guest RAM is the DSM's), a regular file, and only the
+// pages that lie within the file (Linux raises SIGBUS past them; here they
+// stay zero-filled memory, as before).
+//
+// Invariants: every such range is in file_private_ (under aspace_mu_), and
+// discard() -> unshare() puts private zero-filled memory back over it before
+// the range is reused, so a fresh guest mapping still reads as zero. A
+// fork()ed child keeps the mapping copy-on-write, as Linux's does.
+// Departures (as with the copy before): a private page shows the file as it
+// was mapped only until the guest writes it, as on Linux, but a later
+// madvise(MADV_DONTNEED) gives zeros, not the file; a file truncated under a
+// mapping makes a guest access there SIGBUS (Linux too), and an access from
+// spanvm's own code (a syscall argument there) an internal fault.
+#include <sys/stat.h>
+
+#include "vmm/memory/layout.hpp"
+#include "vmm/process/process.hpp"
+
+namespace spanvm::process {
+
+bool Process::map_file_private(uint64_t start, uint64_t len, int fd, uint64_t off) {
+    if (cfg_.remote || platform_->kind() != platform::PlatformKind::native) return false;
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return false;
+    const auto size = static_cast<uint64_t>(st.st_size);
+    if (off >= size) return false;
+    const uint64_t flen = std::min(memory::layout::page_align_up(len), memory::layout::page_align_up(size - off));
+    auto& mem = platform_->memory();
+    unshare(start, start + flen);
+    if (!mem.map_file_private(start, flen, platform_->host_prot(), fd, off)) {
+        // A failed MAP_FIXED may have taken the old memory away: put fresh
+        // zero-filled memory back (the caller copies the bytes into it).
+        (void)mem.unshare(start, flen, platform_->host_prot());
+        return false;
+    }
+    file_private_[start] = start + flen;
+    return true;
+}
+
+}  // namespace spanvm::process
