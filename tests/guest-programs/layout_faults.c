@@ -5,7 +5,8 @@
  * and si_addr:
  *  1. a stack overflow into a PROT_NONE guard page (recursion on a
  *     makecontext stack, the handler on a sigaltstack): SEGV_ACCERR;
- *  2. a read and a write of a PROT_NONE page: SEGV_ACCERR;
+ *  2. a read and a write of a PROT_NONE page: SEGV_ACCERR (and EFAULT,
+ *     no signal, for write, open and read with a pointer there);
  *  3. a page the worker wrote, unmapped by the main thread: SEGV_MAPERR;
  *  4. a page the worker wrote, made PROT_NONE by the main thread and then
  *     unmapped by it (the DSM copies a PROT_NONE page out): SEGV_MAPERR;
@@ -13,6 +14,7 @@
  *     faults (SEGV_ACCERR); made read/write again, it holds what was written.
  * Then the handler is removed and the program prints "layout_faults: ok". */
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -101,6 +103,18 @@ static void* worker(void* arg) {
         GP_FAIL("write to a PROT_NONE page did not fault");
     }
     expect_segv("PROT_NONE write", SEGV_ACCERR, none + 200, none + 201);
+    /* ... and as a system call's argument: EFAULT, no signal. */
+    int fds[2];
+    CHECK_SYS(pipe(fds));
+    CHECK_SYS(write(fds[1], "abc", 3));
+    errno = 0;
+    CHECK(write(fds[1], none, 10) == -1 && errno == EFAULT, "write from a PROT_NONE page: errno %d", errno);
+    errno = 0;
+    CHECK(open(none, O_RDONLY) == -1 && errno == EFAULT, "open of a PROT_NONE path: errno %d", errno);
+    errno = 0;
+    CHECK(read(fds[0], none, 3) == -1 && errno == EFAULT, "read into a PROT_NONE page: errno %d", errno);
+    close(fds[0]);
+    close(fds[1]);
 
     /* 3-5. Pages this thread wrote (so its node holds them), changed by
      * the main thread. */
