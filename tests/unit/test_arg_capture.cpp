@@ -126,3 +126,39 @@ SCENARIO("a node declares the buffer a read-like call writes, by length only") {
         }
     }
 }
+
+SCENARIO("a node never reads guest memory its layout makes inaccessible") {
+    GIVEN("guest RAM whose pages from 0x40000 on are PROT_NONE or unmapped on this node") {
+        Ram r;
+        const spanvm::cluster::ArgReadable readable = [](std::uint64_t gva, std::uint64_t len) {
+            return gva + len <= 0x40000;
+        };
+        auto capture = [&](std::int64_t nr, std::uint64_t a0, std::uint64_t a1, std::uint64_t a2) {
+            const std::uint64_t args[6] = {a0, a1, a2, 0, 0, 0};
+            return capture_arg_memory(nr, args, r.bytes, kLo, readable);
+        };
+        r.put(0x3FFE0, "/tmp/abc");             // ends before the boundary
+        std::memset(r.bytes.data() + 0x3FFF8, 'x', 0x10);  // a path that runs into the PROT_NONE page
+        r.bytes[0x40010] = 0;
+        WHEN("a path ends inside the accessible page") {
+            auto s = capture(SYS_open, 0x3FFE0, 0, 0);
+            THEN("it is captured") {
+                REQUIRE(s.ranges.size() == 1);
+                CHECK(std::string(s.string(0x3FFE0)) == "/tmp/abc");
+            }
+        }
+        WHEN("a path runs into the inaccessible page, or starts there") {
+            THEN("nothing is captured: the executor decides (EFAULT)") {
+                CHECK(capture(SYS_open, 0x3FFF8, 0, 0).empty());
+                CHECK(capture(SYS_open, 0x40000, 0, 0).empty());
+            }
+        }
+        WHEN("write's buffer or read's output lies partly in the inaccessible page") {
+            THEN("nothing is captured") {
+                CHECK(capture(SYS_write, 1, 0x3F000, 0x2000).empty());
+                CHECK(capture(SYS_read, 0, 0x3F000, 0x2000).empty());
+                CHECK_FALSE(capture(SYS_write, 1, 0x3F000, 0x1000).empty());
+            }
+        }
+    }
+}

@@ -32,10 +32,24 @@ unsigned path_args(std::int64_t nr) {
     }
 }
 
-void add_string(memory::ArgMemory& s, std::uint64_t gva, std::span<const std::uint8_t> ram, std::uint64_t lo) {
+constexpr std::uint64_t kPage = 4096;
+
+void add_string(memory::ArgMemory& s, std::uint64_t gva, std::span<const std::uint8_t> ram, std::uint64_t lo,
+                const ArgReadable& readable) {
     if (gva < lo || gva >= ram.size()) return;
     const std::size_t avail = ram.size() - gva;
-    const std::size_t scan = avail < kPathMax ? avail : kPathMax;
+    std::size_t scan = avail < kPathMax ? avail : kPathMax;
+    if (readable) {
+        // Only as far as the guest may read: page by page from gva.
+        std::size_t ok = 0;
+        while (ok < scan) {
+            const std::uint64_t at = gva + ok, chunk = kPage - (at % kPage);
+            if (!readable(at, 1)) break;
+            ok += chunk;
+        }
+        if (ok < scan) scan = ok;
+        if (scan == 0) return;
+    }
     const auto* p = ram.data() + gva;
     const void* nul = std::memchr(p, 0, scan);
     if (nul == nullptr) return;  // too long or runs off RAM: the executor reports it
@@ -43,18 +57,20 @@ void add_string(memory::ArgMemory& s, std::uint64_t gva, std::span<const std::ui
     s.ranges.push_back({gva, memory::ArgRange::Kind::string, std::vector<std::uint8_t>(p, p + n)});
 }
 
-bool in_ram(std::uint64_t gva, std::uint64_t len, std::span<const std::uint8_t> ram, std::uint64_t lo) {
-    return gva >= lo && gva <= ram.size() && len <= ram.size() - gva;
+bool in_ram(std::uint64_t gva, std::uint64_t len, std::span<const std::uint8_t> ram, std::uint64_t lo,
+            const ArgReadable& readable) {
+    return gva >= lo && gva <= ram.size() && len <= ram.size() - gva && (!readable || readable(gva, len));
 }
 
 }  // namespace
 
 memory::ArgMemory capture_arg_memory(std::int64_t nr, const std::uint64_t (&args)[6],
-                                     std::span<const std::uint8_t> ram, std::uint64_t lo) {
+                                     std::span<const std::uint8_t> ram, std::uint64_t lo,
+                                     const ArgReadable& readable) {
     memory::ArgMemory s;
     if (unsigned mask = path_args(nr); mask != 0) {
         for (unsigned i = 0; i < 6; ++i)
-            if ((mask >> i) & 1u) add_string(s, args[i], ram, lo);
+            if ((mask >> i) & 1u) add_string(s, args[i], ram, lo, readable);
         return s;
     }
     // Calls whose only guest write is their buffer, `result` bytes from its
@@ -63,7 +79,7 @@ memory::ArgMemory capture_arg_memory(std::int64_t nr, const std::uint64_t (&args
         case SYS_read: case SYS_pread64: case SYS_recvfrom: {
             const std::uint64_t out = args[1], out_len = args[2];
             if (nr == SYS_recvfrom && args[4] != 0) return s;  // the address is written too
-            if (out_len == 0 || out_len > kMaxCapturedBuffer || !in_ram(out, out_len, ram, lo)) return s;
+            if (out_len == 0 || out_len > kMaxCapturedBuffer || !in_ram(out, out_len, ram, lo, readable)) return s;
             s.ranges.push_back({out, memory::ArgRange::Kind::output, std::vector<std::uint8_t>(out_len)});
             return s;
         }
@@ -82,8 +98,8 @@ memory::ArgMemory capture_arg_memory(std::int64_t nr, const std::uint64_t (&args
         default:
             return s;
     }
-    if (len == 0 || len + addr_len > kMaxCapturedBuffer || !in_ram(buf, len, ram, lo)) return s;
-    if (addr != 0 && (addr_len == 0 || !in_ram(addr, addr_len, ram, lo))) return s;
+    if (len == 0 || len + addr_len > kMaxCapturedBuffer || !in_ram(buf, len, ram, lo, readable)) return s;
+    if (addr != 0 && (addr_len == 0 || !in_ram(addr, addr_len, ram, lo, readable))) return s;
     s.ranges.push_back({buf, memory::ArgRange::Kind::buffer,
                         std::vector<std::uint8_t>(ram.data() + buf, ram.data() + buf + len)});
     if (addr != 0)

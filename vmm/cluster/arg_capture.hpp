@@ -14,6 +14,7 @@
 // Anything else (and anything outside [lo, ram.size())) is left to the
 // executor, which then reads it coherently through the DSM.
 #include <cstdint>
+#include <functional>
 #include <span>
 
 #include "vmm/memory/arg_memory.hpp"
@@ -23,9 +24,16 @@ namespace spanvm::cluster {
 inline constexpr std::size_t kPathMax = 4096;                  // PATH_MAX, NUL included
 inline constexpr std::size_t kMaxCapturedBuffer = 64 * 1024;   // per call
 
+// Says whether the guest may touch [gva, gva+len) (the node's layout): the
+// capture never reads where it may not, which the host protection would
+// refuse (a path or buffer there is left to the executor, which returns
+// EFAULT as Linux does). Empty: all of RAM above `lo`.
+using ArgReadable = std::function<bool(std::uint64_t gva, std::uint64_t len)>;
+
 // `ram` is guest RAM seen from the host, indexed by guest address; guest
 // addresses below `lo` are never read.
 memory::ArgMemory capture_arg_memory(std::int64_t nr, const std::uint64_t (&args)[6],
-                                     std::span<const std::uint8_t> ram, std::uint64_t lo);
+                                     std::span<const std::uint8_t> ram, std::uint64_t lo,
+                                     const ArgReadable& readable = {});
 
 }  // namespace spanvm::cluster

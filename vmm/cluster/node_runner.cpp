@@ -11,6 +11,7 @@
 #include "vmm/base/log.hpp"
 #include "vmm/cluster/arg_capture.hpp"
 #include "vmm/cluster/build_identity.hpp"
+#include "vmm/cluster/layout_messages.hpp"
 #include "vmm/cluster/sharing_messages.hpp"
 #include "vmm/cluster/thread_cpu.hpp"
 #include "vmm/cluster/syscall_channel.hpp"
@@ -36,10 +37,16 @@ int NodeRunner::serve() {
     }
     platform_ = std::move(pc->platform);
     platform_->install_signal_handlers(nullptr);
-    // No address-space bookkeeping here: the origin is its authority, so all
-    // of guest RAM stays accessible on this node (ARCHITECTURE.md).
+    // The origin's address space is the authority on the layout: guest RAM
+    // starts inaccessible here and follows its Layout messages, so a guest
+    // access faults here where it would at the origin (ARCHITECTURE.md,
+    // "The layout on every node").
     auto& mem = platform_->memory();
-    (void)::mprotect(mem.host_base() + memory::layout::kUserBase, mem.size() - memory::layout::kUserBase, platform_->host_prot());
+    protection_ = std::make_unique<memory::GuestProtection>(mem, platform_->host_prot(), true);
+    if (auto r = protection_->set(memory::layout::kUserBase, mem.size(), false); !r) {
+        log::error("node {}: {}", opts_.self, r.error().message);
+        return 125;
+    }
     dsm::DsmEngineOptions o;
     o.cluster = opts_.cluster;
     o.self = static_cast<dsm::NodeId>(opts_.self);
@@ -47,6 +54,7 @@ int NodeRunner::serve() {
     o.home = "node:0";
     o.dynamic_homes = true;  // as the origin's engine (OriginCluster::attach_memory)
     o.external_base = mem.host_base() + memory::layout::kUserBase;
+    o.guest_protection = protection_.get();
     o.version_salt = cluster_version_salt(mem.size());
     o.router = &channel_.router();
     o.fault_observer = [this](std::int32_t tid, std::uint64_t page, bool write) { faults_.record(tid, page, write); };
@@ -95,6 +103,19 @@ void NodeRunner::on_cluster_message(unsigned from, std::uint16_t type, net::Byte
             it->second->kicked = true;
             // Not started yet: its loop sees `kicked` before it first runs.
             if (const int h = it->second->host_tid.load()) platform::Platform::kick_host_thread(h);
+            return;
+        }
+        case kLayoutType: {
+            // An mm call at the origin changed which pages the guest may
+            // touch: this node's host mapping follows before the call
+            // returns there (mprotect only: this thread touches no guest
+            // memory and waits for nothing).
+            auto m = decode_layout(payload);
+            if (!m) bad(m.error().message);
+            if (auto r = protection_->apply(m->runs); !r)
+                failure_.fail(fmt::format("node {}: applying the origin's layout: {}", opts_.self, r.error().message));
+            if (auto r = channel_.send(0, kLayoutAckType, encode(LayoutAckMsg{m->seq})); !r)
+                log::warn("node {}: LayoutAck not sent: {}", opts_.self, r.error().message);
             return;
         }
         case kAbortType: {
@@ -202,6 +223,11 @@ void NodeRunner::guest_loop(std::shared_ptr<Thread> t, std::unique_ptr<platform:
         if (auto r = v->restore_fpu(m.state.fpu); !r) fail("FPU image in the Spawn: " + r.error().message);
     auto& mem = platform_->memory();
     const std::span<const std::uint8_t> ram(mem.host_base(), mem.size());
+    // What the capture may read: what the guest may (a racing munmap by
+    // another thread is the departure "Racing munmap" describes).
+    const ArgReadable readable = [this](std::uint64_t gva, std::uint64_t len) {
+        return protection_->accessible(gva, len);
+    };
     uint64_t fs = m.state.fs_base, gs = m.state.gs_base;
     std::uint64_t local_calls = 0;
     for (;;) {
@@ -239,7 +265,8 @@ void NodeRunner::guest_loop(std::shared_ptr<Thread> t, std::unique_ptr<platform:
         if (e.kind == platform::VcpuExit::Kind::syscall) {
             const auto& r = tr.state.regs;
             const std::uint64_t args[6] = {r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9};
-            tr.args = capture_arg_memory(static_cast<std::int64_t>(r.rax), args, ram, memory::layout::kUserBase);
+            tr.args = capture_arg_memory(static_cast<std::int64_t>(r.rax), args, ram, memory::layout::kUserBase,
+                                         readable);
         } else if (auto fpu = v->save_fpu()) {
             tr.state.fpu = std::move(*fpu);  // exceptions and kicks: a signal frame is likely
         }

@@ -39,6 +39,7 @@
 #include "vmm/cluster/control_channel.hpp"
 #include "vmm/cluster/thread_faults.hpp"
 #include "vmm/dsm/dsm_engine.hpp"
+#include "vmm/memory/guest_protection.hpp"
 #include "vmm/time/timekeeper.hpp"
 #include "vmm/platform/platform.hpp"
 
@@ -78,6 +79,9 @@ private:
     ClusterFailure failure_;
     ControlChannel channel_;  // its router outlives engine_'s transport
     std::unique_ptr<platform::Platform> platform_;
+    // Host protection of guest RAM as the origin's Layout messages say
+    // (written by the I/O thread only; the DSM engine reads pages through it).
+    std::unique_ptr<memory::GuestProtection> protection_;
     std::unique_ptr<dsm::DsmEngine> engine_;
     std::mutex tk_mu_;
     std::unique_ptr<time::Timekeeper> timekeeper_;  // set once, by the first guest thread (tk_mu_)

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cstdlib>
+#include <algorithm>
 #include <cstring>
 #include <thread>
 
@@ -18,7 +19,8 @@ OriginCluster::OriginCluster(net::ClusterConfig config, PlacePolicy policy)
       channel_(config_, failure_,
                [this](unsigned from, std::uint16_t type, net::ByteView p) { on_cluster_message(from, type, p); }),
       placement_(policy, std::vector<unsigned>(config_.size(), 1)),
-      node_stats_(config_.size()) {}
+      node_stats_(config_.size()),
+      layout_acked_(config_.size(), 0) {}
 
 OriginCluster::~OriginCluster() {
     {
@@ -132,7 +134,7 @@ void OriginCluster::thread_moved(int tid, unsigned from, unsigned to, std::uint6
     migrations_.push_back(std::move(r));
 }
 
-Result<void> OriginCluster::attach_memory(memory::GuestMemory& mem) {
+Result<void> OriginCluster::attach_memory(memory::GuestMemory& mem, const memory::GuestProtection& prot) {
     dsm::DsmEngineOptions o;
     o.cluster = config_;
     o.self = 0;
@@ -140,6 +142,7 @@ Result<void> OriginCluster::attach_memory(memory::GuestMemory& mem) {
     o.home = "node:0";  // the origin holds the program's memory; nodes fetch on demand
     o.dynamic_homes = true;  // ... except fresh memory mapped for a thread elsewhere (mapped())
     o.external_base = mem.host_base() + memory::layout::kUserBase;
+    o.guest_protection = &prot;  // pages the guest may not touch are copied out through its alias
     ram_base_ = mem.host_base();
     o.version_salt = cluster_version_salt(mem.size());
     o.router = &channel_.router();
@@ -231,6 +234,31 @@ void OriginCluster::mapped(std::uint64_t gpa, std::uint64_t len, unsigned node) 
         failure_.fail(fmt::format("homing guest pages at node {}: {}", node, r.error().message));
 }
 
+void OriginCluster::layout_changed(const std::vector<memory::LayoutRun>& runs) {
+    // One Layout to every node, then wait for every LayoutAck: the mm call
+    // returns to the guest only once each node's host mapping follows it.
+    // A node lost meanwhile ends the program (ControlChannel), so the wait
+    // ends with the process; after shutdown the nodes are gone.
+    if (!engine_ || runs.empty() || shut_ || config_.size() < 2) return;
+    std::uint64_t seq;
+    {
+        std::lock_guard lk(layout_mu_);
+        seq = ++layout_seq_;
+    }
+    const auto payload = encode(LayoutMsg{seq, runs});
+    for (std::size_t k = 1; k < config_.size(); ++k)
+        if (auto r = send(static_cast<unsigned>(k), kLayoutType, payload); !r && !shut_)
+            failure_.fail(fmt::format("{}: sending a layout change: {}",
+                                      config_.describe(static_cast<net::NodeId>(k)), r.error().message));
+    std::unique_lock lk(layout_mu_);
+    while (!shut_) {
+        bool all = true;
+        for (std::size_t k = 1; k < config_.size(); ++k) all = all && layout_acked_[k] >= seq;
+        if (all) return;
+        layout_cv_.wait_for(lk, std::chrono::milliseconds(100));
+    }
+}
+
 unsigned OriginCluster::place_thread() {
     std::lock_guard lk(place_mu_);
     return placement_.place();
@@ -289,6 +317,16 @@ void OriginCluster::on_cluster_message(unsigned from, std::uint16_t type, net::B
             w.cpu_ns += t.cpu_ns;
             w.pages.insert(w.pages.end(), t.pages.begin(), t.pages.end());
         }
+        return;
+    }
+    if (type == kLayoutAckType) {
+        auto m = decode_layout_ack(payload);
+        if (!m) failure_.fail(fmt::format("{}: bad LayoutAck message: {}", config_.describe(who), m.error().message));
+        {
+            std::lock_guard lk(layout_mu_);
+            layout_acked_.at(from) = std::max(layout_acked_.at(from), m->seq);
+        }
+        layout_cv_.notify_all();
         return;
     }
     if (type == kByeType) {

@@ -16,7 +16,7 @@
 // executors (on_channel); executors call send(), channel_lost() and
 // register/unregister_thread(); any guest thread may call kick() and
 // shutdown(). Lock order: threads_mu_ -> RemoteVcpu::mu_; bye_mu_,
-// place_mu_ and sharing_mu_ are leaves. Under `--place auto` a placement
+// place_mu_, sharing_mu_ and layout_mu_ are leaves. Under `--place auto` a placement
 // thread (placement_loop) wakes once per window, reads the faults per page
 // (the origin's own threads from faults_, the nodes' from their Sharing
 // messages), asks the SharingPolicy and hands its moves to the Process's
@@ -42,6 +42,7 @@
 #include "vmm/cluster/cluster_failure.hpp"
 #include "vmm/cluster/cluster_messages.hpp"
 #include "vmm/cluster/control_channel.hpp"
+#include "vmm/cluster/layout_messages.hpp"
 #include "vmm/cluster/placement.hpp"
 #include "vmm/cluster/remote_vcpu.hpp"
 #include "vmm/cluster/sharing_policy.hpp"
@@ -59,7 +60,8 @@ public:
     OriginCluster(net::ClusterConfig config, PlacePolicy policy);
     ~OriginCluster() override;
 
-    Result<void> attach_memory(memory::GuestMemory& mem) override;
+    Result<void> attach_memory(memory::GuestMemory& mem, const memory::GuestProtection& prot) override;
+    void layout_changed(const std::vector<memory::LayoutRun>& runs) override;
     void discard(std::uint64_t gpa, std::uint64_t len) override;
     void mapped(std::uint64_t gpa, std::uint64_t len, unsigned node) override;
     Result<void> set_vdso_data(std::uint64_t gva) override;
@@ -116,6 +118,12 @@ private:
     std::size_t byes_ = 0;
     std::vector<std::optional<NodeStatsMsg>> node_stats_;  // guarded by bye_mu_; by node id
     std::atomic<bool> shut_{false};
+    // Layout broadcasts (layout_changed, one at a time under the Process's
+    // aspace_mu_): layout_mu_ (leaf) guards the acks, by node id.
+    std::mutex layout_mu_;
+    std::condition_variable layout_cv_;
+    std::uint64_t layout_seq_ = 0;
+    std::vector<std::uint64_t> layout_acked_;
 
     // `--place auto` (sharing_mu_ is a leaf; the placement thread calls the
     // ThreadMover without holding it).

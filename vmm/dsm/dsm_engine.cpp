@@ -88,6 +88,7 @@ Result<std::unique_ptr<DsmEngine>> DsmEngine::create(DsmEngineOptions options) {
     auto region = options.external_base ? UffdRegion::create_over(options.external_base, options.pages)
                                         : UffdRegion::create(options.pages);
     if (!region) return region.error();
+    (*region)->set_reader(options.guest_protection);
     std::unique_ptr<DsmEngine> e(new DsmEngine(std::move(options), std::move(*proto), std::move(*region)));
     return e;
 }

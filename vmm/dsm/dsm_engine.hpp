@@ -131,6 +131,7 @@
 #include "vmm/dsm/run_detector.hpp"
 #include "vmm/dsm/run_frame.hpp"
 #include "vmm/dsm/uffd_region.hpp"
+#include "vmm/memory/guest_protection.hpp"
 
 namespace spanvm::dsm {
 
@@ -151,6 +152,11 @@ struct DsmEngineOptions {
     // Coherent memory the caller mapped (e.g. guest RAM) instead of a region
     // of the engine's own; `pages` pages from here.
     std::uint8_t* external_base = nullptr;
+    // With external_base: the host protection of that memory, which follows
+    // the guest's layout; the engine copies pages out through it (a page
+    // the guest may not touch is read through its alias). Must outlive the
+    // engine. nullptr: every page of the region stays readable.
+    const memory::GuestProtection* guest_protection = nullptr;
     // Mixed into the transport's protocol version: nodes that disagree
     // (different spanvm builds, different region sizes) refuse each other.
     std::uint32_t version_salt = 0;

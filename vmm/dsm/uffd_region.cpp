@@ -301,8 +301,16 @@ Result<void> UffdRegion::downgrade(std::uint64_t page, void* out) {
     }
     // Present and write-protected: reading does not fault and nobody can
     // change it (the WP ioctl flushed TLBs and KVM's mappings).
-    if (out != nullptr) std::memcpy(out, base_ + page * kPageSize, kPageSize);
+    if (out != nullptr) return copy_out_locked(page, out);
     return {};
+}
+
+Result<void> UffdRegion::copy_out_locked(std::uint64_t page, void* out) const {
+    if (reader_ == nullptr) {
+        std::memcpy(out, base_ + page * kPageSize, kPageSize);
+        return {};
+    }
+    return reader_->read(base_ + page * kPageSize, out, kPageSize);
 }
 
 void UffdRegion::lock_run(std::unique_lock<std::mutex> (&locks)[kStripes], std::uint64_t first, std::uint64_t count) {
@@ -392,7 +400,7 @@ Result<void> UffdRegion::invalidate(std::uint64_t page, void* out) {
             if (auto r = writeprotect_locked(page, true); !r) return r;
             set_presence(page, Presence::read_only);
         }
-        std::memcpy(out, base_ + page * kPageSize, kPageSize);
+        if (auto r = copy_out_locked(page, out); !r) return r;
     }
     // Also when our record says absent: cheap, and it makes the kernel agree.
     // A writer blocked on a WP fault for this page wakes (on its answer) into

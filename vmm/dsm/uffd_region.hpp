@@ -61,6 +61,7 @@
 
 #include "vmm/base/fatal_exit.hpp"
 #include "vmm/base/result.hpp"
+#include "vmm/memory/guest_protection.hpp"
 
 namespace spanvm::dsm {
 
@@ -171,6 +172,11 @@ public:
     // with the reason; it must not block.
     [[noreturn]] void fail_all(const std::string& reason);
     void set_fatal_hook(std::function<void(const std::string&)> hook);
+    // Guest RAM whose host protection follows the guest's layout: copy-outs
+    // (downgrade, invalidate) read through it, so a page the guest may not
+    // touch (PROT_NONE on the host) is still read, through its alias. Set
+    // once, before the first fault; nullptr (the default): plain copies.
+    void set_reader(const memory::GuestProtection* reader) { reader_ = reader; }
     void start_watchdog(std::chrono::milliseconds limit);
     void stop_watchdog();
     // Number of faults read but not yet answered, and the age of the oldest.
@@ -201,12 +207,15 @@ private:
     Result<void> writeprotect_locked(std::uint64_t page, bool wp);
     Result<void> dontneed_locked(std::uint64_t page);
     void mark_answered(std::uint64_t page);
+    // Copies a present, write-protected page out (caller holds its stripe).
+    Result<void> copy_out_locked(std::uint64_t page, void* out) const;
     void watchdog_loop(std::chrono::milliseconds limit);
 
     int fd_ = -1;
     std::uint8_t* base_ = nullptr;
     std::uint64_t page_count_ = 0;
     std::uint64_t features_ = 0;
+    const memory::GuestProtection* reader_ = nullptr;
     std::atomic<bool> registered_{true};
     // Presence per page, read and written through std::atomic_ref (see map_presence).
     std::uint8_t* presence_ = nullptr;

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <thread>
 
+#include "vmm/arch/x86/exception_signal.hpp"
 #include "vmm/base/log.hpp"
 #include "vmm/memory/layout.hpp"
 #include "vmm/process/loader/elf_file.hpp"
@@ -45,7 +46,9 @@ Process::Process(const ProcessConfig& cfg, platform::PlatformChoice pc)
       pid_(::getpid()),
       threads_(pid_),
       host_ctx_{mem_, fds_, cfg.vcpus, absolute_path(cfg.program)},
-      access_map_(platform_->memory().size()) {
+      access_map_(platform_->memory().size()),
+      protection_(std::make_unique<memory::GuestProtection>(platform_->memory(), platform_->host_prot(),
+                                                            cfg.remote != nullptr)) {
     mem_.set_access_map(&access_map_);
     root_pid_ = pid_;
 }
@@ -108,7 +111,7 @@ Result<std::unique_ptr<Process>> Process::create(const ProcessConfig& cfg_in) {
         if (p->registry_) p->slot_ = p->registry_->claim(p->pid_, ::getppid(), cfg.program);
     }
     if (cfg.remote)
-        if (auto a = cfg.remote->attach_memory(p->platform_->memory()); !a) return Error{0, a.error().message};
+        if (auto a = cfg.remote->attach_memory(p->platform_->memory(), *p->protection_); !a) return Error{0, a.error().message};
     auto as = AddressSpace::create(memory::layout::kUserBase, p->platform_->memory().size());
     if (!as) return Error{0, as.error().message};
     p->aspace_ = std::make_unique<AddressSpace>(std::move(*as));
@@ -237,9 +240,16 @@ Result<ThreadStart> Process::load_program(std::span<const uint8_t> bytes, const 
 void Process::discard(const std::vector<Range>& ranges) {
     if (cfg_.remote) {
         // Guest RAM is under the DSM: dropping a page locally would leave the
-        // directory believing this node still holds it (OriginCluster::discard).
-        for (auto& r : ranges)
-            if (platform_->memory().host_ptr(r.start, r.len)) cfg_.remote->discard(r.start, r.len);
+        // directory believing this node still holds it (OriginCluster::discard
+        // zeroes it through the coherent mapping, which a PROT_NONE range
+        // refuses: opened for the discard, then put back as it was).
+        for (auto& r : ranges) {
+            if (!platform_->memory().host_ptr(r.start, r.len)) continue;
+            host_allow(r.start, r.len);
+            cfg_.remote->discard(r.start, r.len);
+            if (auto e = protection_->restore(r.start, r.start + r.len); !e)
+                log::warn("guest RAM [{:#x}, +{:#x}): {}", r.start, r.len, e.error().message);
+        }
         return;
     }
     for (auto& r : ranges) unshare(r.start, r.start + r.len);
@@ -310,23 +320,30 @@ void Process::unshare(uint64_t start, uint64_t end) {
     shared_count_.store(shared_.size());
 }
 
-void Process::sync_host_protection(uint64_t start, uint64_t end) {
+void Process::sync_host_protection(uint64_t start, uint64_t end, uint64_t start2, uint64_t end2) {
+    std::vector<memory::LayoutRun> changed;
+    sync_range(start, end, changed);
+    if (start2 < end2) sync_range(start2, end2, changed);
+    // Every node's host mapping follows before the call returns (one
+    // message per call, only when something changed).
+    if (cfg_.remote && !changed.empty()) cfg_.remote->layout_changed(changed);
+}
+
+void Process::sync_range(uint64_t start, uint64_t end, std::vector<memory::LayoutRun>& changed) {
     // Patched syscall sites in a range whose mappings change go back to
     // their original bytes first (the memory is still as it was).
     platform_->guest_code_changed(start, end);
     auto& mem = platform_->memory();
-    const int prot = platform_->host_prot();
-    // In a cluster the DSM engine must be able to read any page of guest RAM
-    // it is asked for, so holes stay accessible on the host (departure:
-    // a guest access to unmapped memory does not fault there).
-    const bool enforce = cfg_.remote == nullptr;
     start = std::max(memory::layout::page_align_down(start), memory::layout::kUserBase);
     end = std::min(memory::layout::page_align_up(end), mem.size());
     if (start >= end) return;
     auto apply = [&](uint64_t a, uint64_t b, bool accessible) {
         if (a >= b) return;
-        if (::mprotect(mem.host_base() + a, b - a, (accessible || !enforce) ? prot : PROT_NONE) != 0)
-            log::warn("mprotect of guest RAM [{:#x}, {:#x}) failed: {}", a, b, std::strerror(errno));
+        auto c = protection_->set(a, b, accessible);
+        if (!c)
+            log::warn("guest RAM [{:#x}, {:#x}): {}", a, b, c.error().message);
+        else
+            changed.insert(changed.end(), c->begin(), c->end());
         access_map_.set(a, b - a, accessible);
     };
     uint64_t cur = start;
@@ -343,6 +360,13 @@ void Process::sync_host_protection(uint64_t start, uint64_t end) {
         cur = ve;
     }
     apply(cur, end, false);
+}
+
+int Process::segv_code(uint64_t addr, int code) {
+    if (code != arch::x86::SEGV_MAPERR && code != arch::x86::SEGV_ACCERR) return code;
+    if (addr < memory::layout::kUserBase || addr >= platform_->memory().size()) return code;
+    std::lock_guard lk(aspace_mu_);
+    return aspace_->find(addr) ? arch::x86::SEGV_ACCERR : arch::x86::SEGV_MAPERR;
 }
 
 void Process::host_allow(uint64_t start, uint64_t len) {

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "vmm/base/result.hpp"
+#include "vmm/memory/guest_protection.hpp"
 #include "vmm/memory/page_access_map.hpp"
 #include "vmm/process/mm/address_space.hpp"
 #include "vmm/process/process_registry.hpp"
@@ -143,7 +144,15 @@ public:
     // EFAULT (reported as SIGSEGV) and the VMM refuses such pointers.
     // Guest PROT_READ-only mappings stay host-writable (the VMM fills them).
     // Caller holds aspace_mutex().
-    void sync_host_protection(uint64_t start, uint64_t end);
+    // In a cluster the changes go to every node (RemoteThreads::layout_changed)
+    // before this returns, one message per call; the second range (mremap's
+    // other one) rides in the same message.
+    void sync_host_protection(uint64_t start, uint64_t end, uint64_t start2 = 0, uint64_t end2 = 0);
+    // si_code of a SIGSEGV the platform reported at guest address `addr`
+    // (`code` as it reported it): where host protection refused an access
+    // in guest RAM, SEGV_MAPERR when no mapping covers `addr`, SEGV_ACCERR
+    // when one does, as Linux decides. Takes aspace_mutex().
+    int segv_code(uint64_t addr, int code);
     // A syscall that returned to `rip` trapped: lets the platform patch its
     // site (Platform::offer_syscall_site) when the code there is eligible.
     // Takes aspace_mutex().
@@ -218,6 +227,8 @@ public:
 
 
 private:
+    // sync_host_protection of one range, collecting the runs that changed.
+    void sync_range(uint64_t start, uint64_t end, std::vector<memory::LayoutRun>& changed);
     explicit Process(const ProcessConfig& cfg, platform::PlatformChoice pc);
     // `rate_from`: execve's stopped Timekeeper, whose TSC rate the new one takes.
     Result<ThreadStart> load_program(std::span<const uint8_t> program_bytes,
@@ -237,6 +248,9 @@ private:
     HostSyscallContext host_ctx_;
     std::mutex aspace_mu_;
     memory::PageAccessMap access_map_;
+    // The host protection of guest RAM (under aspace_mu_ for changes; the
+    // DSM engine reads pages through it in a cluster).
+    std::unique_ptr<memory::GuestProtection> protection_;
     std::unique_ptr<AddressSpace> aspace_;
     std::map<uint64_t, uint64_t> shared_;  // start -> end of host-shared ranges (under aspace_mu_)
     std::atomic<size_t> shared_count_{0};  // shared_.size(), read without the lock

@@ -37,6 +37,8 @@
 #include "vmm/base/result.hpp"
 #include "vmm/memory/arg_memory.hpp"
 #include "vmm/memory/guest_memory.hpp"
+#include "vmm/memory/guest_protection.hpp"
+#include "vmm/memory/layout_table.hpp"
 #include "vmm/platform/vcpu.hpp"
 
 namespace spanvm::process {
@@ -113,8 +115,10 @@ class RemoteThreads {
 public:
     virtual ~RemoteThreads() = default;
     // Puts guest RAM [user base, end) under the remote memory and waits
-    // until every node has joined.
-    virtual Result<void> attach_memory(memory::GuestMemory& mem) = 0;
+    // until every node has joined. `prot` keeps the host protection of
+    // `mem` as the guest's layout says (both outlive this object); pages
+    // are copied out through it.
+    virtual Result<void> attach_memory(memory::GuestMemory& mem, const memory::GuestProtection& prot) = 0;
     // The vDSO's time page lives at `gva`: it becomes node-local (every
     // node keeps its own time record there).
     virtual Result<void> set_vdso_data(std::uint64_t gva) = 0;
@@ -127,6 +131,12 @@ public:
     // yet. Its pages may be homed at `node` (dynamic homes); returns once
     // every node knows.
     virtual void mapped(std::uint64_t gpa, std::uint64_t len, unsigned node) = 0;
+    // Which guest pages are accessible changed (runs in order, as
+    // memory::LayoutTable::set returned them); called under
+    // Process::aspace_mu_ by the mm call that changed them, once per call.
+    // Returns once every node has applied them to its host mapping, so the
+    // call takes effect on every node before it returns to the guest.
+    virtual void layout_changed(const std::vector<memory::LayoutRun>& runs) = 0;
     // The node a new guest thread runs on (0 = here, the origin).
     virtual unsigned place_thread() = 0;
     virtual void thread_gone(unsigned node) = 0;

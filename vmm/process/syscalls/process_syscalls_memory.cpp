@@ -126,8 +126,8 @@ int64_t sys_mremap(GuestThread& t, const SyscallRequest& r) {
         std::memmove(mem.host_ptr(c.to, c.len), mem.host_ptr(c.from, c.len), c.len);
     }
     p.discard(plan->released);
-    p.sync_host_protection(old_addr, old_addr + memory::layout::page_align_up(old_len));
-    p.sync_host_protection(plan->new_addr, plan->new_addr + memory::layout::page_align_up(new_len));
+    p.sync_host_protection(old_addr, old_addr + memory::layout::page_align_up(old_len), plan->new_addr,
+                           plan->new_addr + memory::layout::page_align_up(new_len));
     return static_cast<int64_t>(plan->new_addr);
 }
 

@@ -99,7 +99,9 @@ void GuestThread::handle_exception(const platform::VcpuExit& e) {
     auto act = proc_.signals().take_forced(sig, row_.sigmask.load());
     if (act) {
         SigInfoFields info;
-        info.code = e.si_code;
+        // The platform saw a host protection fault; whether the guest had a
+        // mapping there (ACCERR) or none (MAPERR) is the address space's call.
+        info.code = sig == SIGSEGV ? proc_.segv_code(e.fault_addr, e.si_code) : e.si_code;
         info.addr = e.fault_addr;
         info.fault = true;
         if (build_handler_frame(sig, info, *act)) return;

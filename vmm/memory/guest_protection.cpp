@@ -1,0 +1,102 @@
+#include "vmm/memory/guest_protection.hpp"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+
+#include "vmm/memory/layout.hpp"
+
+namespace spanvm::memory {
+
+GuestProtection::GuestProtection(GuestMemory& mem, int accessible_prot, bool alias)
+    : mem_(mem), prot_(accessible_prot), table_(layout::kUserBase, mem.size()) {
+    // Opened here, not lazily: read() runs on DSM threads that must not
+    // race each other on the descriptor.
+    if (alias) mem_fd_ = ::open("/proc/self/mem", O_RDONLY | O_CLOEXEC);
+}
+
+GuestProtection::~GuestProtection() {
+    if (mem_fd_ >= 0) ::close(mem_fd_);
+}
+
+Result<void> GuestProtection::protect_locked(std::uint64_t start, std::uint64_t end, bool accessible) {
+    if (start >= end) return {};
+    if (::mprotect(mem_.host_base() + start, end - start, accessible ? prot_ : PROT_NONE) != 0)
+        return errno_error(fmt::format("mprotect of guest RAM [{:#x}, {:#x})", start, end));
+    return {};
+}
+
+Result<std::vector<LayoutRun>> GuestProtection::set(std::uint64_t start, std::uint64_t end, bool accessible) {
+    start = std::max(layout::page_align_down(start), layout::kUserBase);
+    end = std::min(layout::page_align_up(end), mem_.size());
+    if (start >= end) return std::vector<LayoutRun>{};
+    std::unique_lock lk(mu_);
+    if (auto r = protect_locked(start, end, accessible); !r) return r.error();
+    return table_.set(start, end, accessible);
+}
+
+Result<void> GuestProtection::apply(const std::vector<LayoutRun>& runs) {
+    std::unique_lock lk(mu_);
+    for (const auto& r : runs) {
+        const std::uint64_t s = std::max(layout::page_align_down(r.start), layout::kUserBase);
+        const std::uint64_t e = std::min(layout::page_align_up(r.end), mem_.size());
+        if (s >= e) continue;
+        if (auto p = protect_locked(s, e, r.accessible); !p) return p;
+        (void)table_.set(s, e, r.accessible);
+    }
+    return {};
+}
+
+Result<void> GuestProtection::restore(std::uint64_t start, std::uint64_t end) {
+    start = std::max(layout::page_align_down(start), layout::kUserBase);
+    end = std::min(layout::page_align_up(end), mem_.size());
+    std::unique_lock lk(mu_);
+    std::uint64_t cur = start;
+    for (const auto& iv : table_.intervals()) {
+        if (iv.end <= start) continue;
+        if (iv.start >= end) break;
+        const std::uint64_t a = std::max(iv.start, start), b = std::min(iv.end, end);
+        if (auto r = protect_locked(cur, a, false); !r) return r;
+        if (auto r = protect_locked(a, b, true); !r) return r;
+        cur = b;
+    }
+    return protect_locked(cur, end, false);
+}
+
+bool GuestProtection::accessible(std::uint64_t gpa) const {
+    std::shared_lock lk(mu_);
+    return table_.accessible(gpa);
+}
+
+bool GuestProtection::accessible(std::uint64_t gpa, std::uint64_t len) const {
+    std::shared_lock lk(mu_);
+    return table_.accessible(gpa, len);
+}
+
+Result<void> GuestProtection::read(const std::uint8_t* host, void* out, std::size_t len) const {
+    const std::uint64_t gpa = static_cast<std::uint64_t>(host - mem_.host_base());
+    std::shared_lock lk(mu_);
+    if (table_.accessible(gpa, len)) {
+        std::memcpy(out, host, len);
+        return {};
+    }
+    if (mem_fd_ < 0) return make_error(EBADF, "guest page {:#x} is PROT_NONE and /proc/self/mem is not open", gpa);
+    std::size_t done = 0;
+    while (done < len) {
+        const ssize_t n = ::pread(mem_fd_, static_cast<std::uint8_t*>(out) + done, len - done,
+                                  static_cast<off_t>(reinterpret_cast<std::uintptr_t>(host) + done));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0)
+            return n < 0 ? errno_error(fmt::format("reading PROT_NONE guest page {:#x} through /proc/self/mem", gpa))
+                         : make_error(EIO, "reading PROT_NONE guest page {:#x}: short read", gpa);
+        done += static_cast<std::size_t>(n);
+    }
+    return {};
+}
+
+}  // namespace spanvm::memory
