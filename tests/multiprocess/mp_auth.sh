@@ -57,14 +57,17 @@ def legacy(name, frm, to):
     return frame(HANDSHAKE, struct.pack("<H", len(n)) + n + struct.pack("<HHI", frm, to, 1))
 role, port = sys.argv[1], int(sys.argv[2])
 if role == "dial":  # to node 1, claiming to be node 0, then a DSM-looking frame
-    for _ in range(200):
+    # Node 1 may take seconds to listen on a loaded machine.
+    s = None
+    for _ in range(600):
         try:
             s = socket.create_connection(("127.0.0.1", port)); break
         except OSError: time.sleep(0.05)
-    s.sendall(legacy("local", 0, 1) + frame(0x0100, b"\0" * 16))
-    s.settimeout(5)
+    if s is None: sys.exit("node 1 never listened")
     got = b""
-    try:
+    try:  # node 1 may close (even reset) before the second frame is sent
+        s.sendall(legacy("local", 0, 1) + frame(0x0100, b"\0" * 16))
+        s.settimeout(20)
         while True:
             d = s.recv(4096)
             if not d: break
@@ -83,7 +86,10 @@ read -r p0 p1 < <(free_ports)
 spec="0=127.0.0.1:$p0,1=127.0.0.1:$p1"
 "$SPANVM" dsm-node --cluster "$spec" --node 1 --workload counter --key-file k1 >o1 2>e1 &
 n1=$!
-out="$(timeout 20 python3 forge.py dial "$p1")" || fail "forge.py dial failed"
+out="$(timeout 60 python3 forge.py dial "$p1")" || fail "forge.py dial failed: $out"
+# The connection closes as node 1 logs its rejection: wait for the line
+# before stopping node 1, so a slow write is not cut off by the kill.
+for _ in $(seq 200); do grep -q "rejected connection" e1 && break; sleep 0.1; done
 kill "$n1" 2>/dev/null || true
 wait "$n1" 2>/dev/null || true
 [ "$out" = "closed 0" ] || fail "forged dialer: node 1 sent something or did not close: '$out'"

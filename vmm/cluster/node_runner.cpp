@@ -12,6 +12,7 @@
 #include "vmm/cluster/arg_capture.hpp"
 #include "vmm/cluster/build_identity.hpp"
 #include "vmm/cluster/sharing_messages.hpp"
+#include "vmm/cluster/thread_cpu.hpp"
 #include "vmm/cluster/syscall_channel.hpp"
 #include "vmm/memory/layout.hpp"
 
@@ -293,6 +294,7 @@ void NodeRunner::guest_loop(std::shared_ptr<Thread> t, std::unique_ptr<platform:
 
 void NodeRunner::sharing_loop() {
     WindowMean latency;
+    ThreadCpuWindow cpu;
     for (;;) {
         {
             std::unique_lock lk(mu_);
@@ -301,17 +303,23 @@ void NodeRunner::sharing_loop() {
         const auto lat = engine_->stats().latency(dsm::DsmStats::Latency::write_fault);
         const std::uint64_t fault_ns = latency.take(lat.count, lat.mean_ns);
         auto w = faults_.take_window(kMaxSharingPages);
+        std::vector<std::pair<std::int32_t, std::int32_t>> live;  // (tid, host tid)
+        {
+            std::lock_guard lk(mu_);
+            for (const auto& [tid, t] : threads_) live.emplace_back(tid, t->host_tid.load());
+        }
+        std::vector<std::int32_t> host_tids;
+        for (const auto& l : live) host_tids.push_back(l.second);
+        const auto ran = cpu.take(host_tids);  // every window, so each delta spans one
         if (w.empty()) continue;
         SharingMsg m;
         m.fault_ns = fault_ns;
-        {
-            std::lock_guard lk(mu_);
-            for (const auto& [tid, t] : threads_) {
-                auto it = w.find(t->host_tid.load());
-                if (it == w.end() || it->second.empty()) continue;
-                m.threads.push_back({tid, std::move(it->second)});
-                if (m.threads.size() >= kMaxSharingThreads) break;
-            }
+        for (const auto& [tid, host_tid] : live) {
+            auto it = w.find(host_tid);
+            if (it == w.end() || it->second.empty()) continue;
+            auto c = ran.find(host_tid);
+            m.threads.push_back({tid, std::move(it->second), c == ran.end() ? 0 : c->second});
+            if (m.threads.size() >= kMaxSharingThreads) break;
         }
         if (!m.threads.empty()) (void)channel_.send(0, kSharingType, encode(m));
     }

@@ -62,20 +62,27 @@ void OriginCluster::placement_window() {
     auto local = faults_.take_window(kMaxSharingPages);
     const auto lat = engine_->stats().latency(dsm::DsmStats::Latency::write_fault);
     const std::uint64_t origin_ns = fault_latency_.take(lat.count, lat.mean_ns);
-    std::map<int, std::pair<unsigned, std::vector<PageUse>>> remote;
+    std::map<int, NodeWindow> remote;
     std::map<unsigned, std::uint64_t> node_ns;
     {
         std::lock_guard lk(sharing_mu_);
         remote.swap(node_windows_);
         node_ns = node_fault_ns_;
     }
+    const auto live = mover_->live_threads();
+    std::vector<std::int32_t> origin_tids;
+    for (const auto& t : live)
+        if (t.node == 0) origin_tids.push_back(t.host_tid);
+    const auto ran = origin_cpu_.take(origin_tids);
     std::vector<ThreadWindow> window;
-    for (const auto& t : mover_->live_threads()) {
+    for (const auto& t : live) {
         ThreadWindow w{t.tid, t.node, {}, t.node == 0 ? origin_ns : node_ns[t.node]};
         if (t.node == 0) {
             if (auto it = local.find(t.host_tid); it != local.end()) w.pages = std::move(it->second);
-        } else if (auto it = remote.find(t.tid); it != remote.end() && it->second.first == t.node) {
-            w.pages = std::move(it->second.second);
+            if (auto c = ran.find(t.host_tid); c != ran.end()) w.cpu_ns = c->second;
+        } else if (auto it = remote.find(t.tid); it != remote.end() && it->second.node == t.node) {
+            w.pages = std::move(it->second.pages);
+            w.cpu_ns = it->second.cpu_ns;
         }
         window.push_back(std::move(w));
     }
@@ -277,10 +284,11 @@ void OriginCluster::on_cluster_message(unsigned from, std::uint16_t type, net::B
         std::lock_guard lk(sharing_mu_);
         node_fault_ns_[from] = m->fault_ns;
         for (auto& t : m->threads) {
-            auto& [node, pages] = node_windows_[t.tid];
-            if (node != from) pages.clear();
-            node = from;
-            pages.insert(pages.end(), t.pages.begin(), t.pages.end());
+            auto& w = node_windows_[t.tid];
+            if (w.node != from) w = NodeWindow{};
+            w.node = from;
+            w.cpu_ns += t.cpu_ns;
+            w.pages.insert(w.pages.end(), t.pages.begin(), t.pages.end());
         }
         return;
     }

@@ -46,6 +46,7 @@
 #include "vmm/cluster/remote_vcpu.hpp"
 #include "vmm/cluster/sharing_policy.hpp"
 #include "vmm/cluster/syscall_channel.hpp"
+#include "vmm/cluster/thread_cpu.hpp"
 #include "vmm/cluster/thread_faults.hpp"
 #include "vmm/dsm/dsm_engine.hpp"
 #include "vmm/process/remote_threads.hpp"
@@ -125,9 +126,15 @@ private:
     std::mutex sharing_mu_;
     std::condition_variable sharing_cv_;
     bool stop_placer_ = false;
-    std::map<int, std::pair<unsigned, std::vector<PageUse>>> node_windows_;  // tid -> (node, pages)
+    struct NodeWindow {
+        unsigned node = 0;
+        std::uint64_t cpu_ns = 0;
+        std::vector<PageUse> pages;
+    };
+    std::map<int, NodeWindow> node_windows_;  // tid -> the node's reports this window
     std::map<unsigned, std::uint64_t> node_fault_ns_;  // node -> its last window's write-fault latency
     WindowMean fault_latency_;                         // the origin's own (placement thread)
+    ThreadCpuWindow origin_cpu_;                       // the origin's threads' CPU time (placement thread)
     std::map<int, std::string> move_reasons_;  // decided, not yet done
     std::vector<report::MigrationReport> migrations_;
     std::thread placer_;

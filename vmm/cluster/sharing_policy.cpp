@@ -59,6 +59,19 @@ std::map<std::pair<int, int>, std::uint64_t> sharing_weights(const std::vector<T
     return w;
 }
 
+double SharingPolicy::stall_fraction(std::uint64_t weight, std::uint64_t lat_ns, std::uint64_t cpu_a,
+                                     std::uint64_t cpu_b) const {
+    const double stall = static_cast<double>(weight) * static_cast<double>(lat_ns);
+    const double window = static_cast<double>(opt_.window_ns);
+    if (cpu_a == 0 || cpu_b == 0) return stall / window;
+    // The busier thread's running time plus the stall, within
+    // [window / kMinSpanDivisor, window]: the floor keeps a mostly idle
+    // pair's few faults from looking like most of its time.
+    const double span =
+        std::clamp(static_cast<double>(std::max(cpu_a, cpu_b)) + stall, window / kMinSpanDivisor, window);
+    return stall / span;
+}
+
 unsigned SharingPolicy::streak(int a, int b) const {
     auto it = streak_.find({std::min(a, b), std::max(a, b)});
     return it == streak_.end() ? 0 : it->second;
@@ -87,9 +100,10 @@ std::vector<MoveDecision> SharingPolicy::decide(const std::vector<ThreadWindow>&
         if (wt < opt_.min_shared_faults) continue;
         auto a = index.find(pair.first), b = index.find(pair.second);
         if (a == index.end() || b == index.end()) continue;
-        const auto lat = std::max(window[a->second].fault_ns, window[b->second].fault_ns);
-        const double stall = static_cast<double>(wt) * static_cast<double>(lat) / static_cast<double>(opt_.window_ns);
-        if (lat != 0 && stall < opt_.min_stall) continue;
+        const ThreadWindow& ta = window[a->second];
+        const ThreadWindow& tb = window[b->second];
+        const auto lat = std::max(ta.fault_ns, tb.fault_ns);
+        if (lat != 0 && stall_fraction(wt, lat, ta.cpu_ns, tb.cpu_ns) < opt_.min_stall) continue;
         next[pair] = streak(pair.first, pair.second) + 1;
     }
     streak_ = std::move(next);
