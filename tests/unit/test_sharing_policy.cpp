@@ -67,28 +67,31 @@ SCENARIO("sharing that costs little time does not gather threads") {
 
 SCENARIO("sharing weighs against the time the threads ran, not the wall window") {
     // Measured under load 19 on 2 cores: 12 shared faults at 0.5 ms per
-    // 250 ms window, the threads running about 26 ms each.
+    // 250 ms window, the threads running about 26 ms each (the window was
+    // 250 ms then; it is kSharingWindowMs now, so the policy is given it).
+    SharingPolicyOptions o;
+    o.window_ns = 250'000'000;
     auto w = all_write({1, 2}, {0, 1}, 7, 12);
     for (auto& t : w) t.fault_ns = 500'000;
     WHEN("their CPU time is unknown: 2.4% of the window, they stay apart") {
-        SharingPolicy p;
+        SharingPolicy p(o);
         CHECK(p.stall_fraction(12, 500'000, 0, 0) == doctest::Approx(0.024));
         for (int i = 0; i < 4; ++i) CHECK(p.decide(w).empty());
     }
     WHEN("they ran 26 ms each: the stall is a fifth of their time, they gather") {
-        SharingPolicy p;
+        SharingPolicy p(o);
         for (auto& t : w) t.cpu_ns = 26'000'000;
         CHECK(p.stall_fraction(12, 500'000, 26'000'000, 26'000'000) == doctest::Approx(6.0 / 32.0));
         CHECK(p.decide(w).empty());
         CHECK(p.decide(w).size() == 1);
     }
     WHEN("a mostly idle pair: 3 faults of 0.1 ms over 10 us of CPU") {
-        SharingPolicy p;
+        SharingPolicy p(o);
         // The span's floor (a twentieth of the window) keeps it under 10%.
         CHECK(p.stall_fraction(3, 100'000, 10'000, 10'000) == doctest::Approx(0.3 / 12.5));
     }
     WHEN("a thread ran the whole window: the span is the window") {
-        SharingPolicy p;
+        SharingPolicy p(o);
         CHECK(p.stall_fraction(40, 100'000, 250'000'000, 1'000'000) == doctest::Approx(0.016));
     }
 }

@@ -32,9 +32,10 @@ OriginCluster::~OriginCluster() {
 }
 
 namespace {
-// One placement window. Long enough for a contended page to fault a few
-// dozen times, short enough that two windows of evidence cost half a second.
-constexpr std::chrono::milliseconds kPlacementWindow{250};
+// One placement window (sharing_messages.hpp). Long enough for a contended
+// page to fault a few dozen times, short enough that two windows of
+// evidence cost a quarter of a second.
+constexpr std::chrono::milliseconds kPlacementWindow{kSharingWindowMs};
 }  // namespace
 
 void OriginCluster::start_placement(process::ThreadMover& m) {

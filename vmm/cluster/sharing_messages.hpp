@@ -19,6 +19,12 @@ inline constexpr std::uint16_t kSharingType = 0x0208;
 // Bounds a decoder enforces (a node sends at most this much).
 inline constexpr std::size_t kMaxSharingThreads = 4096;
 inline constexpr std::size_t kMaxSharingPages = 256;  // per thread
+// One placement window: how often each node sends its Sharing message and
+// the origin decides. Two windows of evidence (hysteresis) plus the move
+// itself make the earliest gathering; threads that share lock pages (pigz's
+// reader, compressors and writer) fault on them hundreds of times a second
+// until then.
+inline constexpr std::uint64_t kSharingWindowMs = 125;
 
 struct SharingMsg {
     struct Thread {

@@ -3,7 +3,7 @@
 // no I/O; the mechanism is GuestThread::migrate and OriginCluster's
 // placement thread).
 //
-// Input, once per window (OriginCluster: 250 ms): for every live thread,
+// Input, once per window (OriginCluster: kSharingWindowMs, 125 ms): for every live thread,
 // its node and the DSM faults it took on each page during the window.
 // Two threads *share* in a window when they faulted on the same pages and
 // at least one of them wrote there; the pair's weight is the sum over those
@@ -72,9 +72,9 @@ struct MoveDecision {
 struct SharingPolicyOptions {
     std::uint64_t min_shared_faults = 2;  // pair weight per window that counts as sharing (the stall gate does the rest)
     double min_stall = 0.1;               // and the fraction of the window it costs
-    std::uint64_t window_ns = 250'000'000;
+    std::uint64_t window_ns = 125'000'000;  // kSharingWindowMs (sharing_messages.hpp)
     unsigned windows_needed = 2;          // consecutive windows of evidence before acting
-    unsigned hold_windows = 8;            // a thread moves at most once per this many windows
+    unsigned hold_windows = 16;           // a thread moves at most once per this many windows (2 s)
     unsigned max_moves = 16;              // moves per thread in all
     std::size_t max_threads_per_page = 64;  // larger sets on one page: only the first count
 };
