@@ -36,6 +36,7 @@ struct NodeOptions {
     std::string mem;  // must give the origin's size; empty: sized from this host, as the origin's default
     std::string platform;
     KeyOptions keys;  // --key-file, --key-fd, --encrypt
+    std::string origin;  // --origin PID:FD (--local-hosts): exit when that process ends
 };
 int node_command(const NodeOptions& o);
 int run_command(const RunOptions& o);

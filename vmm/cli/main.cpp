@@ -225,6 +225,14 @@ int node_command(const NodeOptions& o) {
         return 2;
     }
     no.self = o.node;
+    if (!o.origin.empty()) {
+        try {
+            watch_origin(o.origin);
+        } catch (const std::exception& e) {
+            log::error("{}", e.what());
+            return 2;
+        }
+    }
     no.mem_size = *mem;
     const std::string plat = platform_name(o.platform);
     auto kind = platform::parse_platform_kind(plat);
@@ -282,6 +290,7 @@ int main(int argc, char** argv) {
     node_cmd->add_option("--key-fd", node.keys.key_fd, "read the cluster key from this inherited descriptor")
         ->check(CLI::Range(0, 1 << 20));
     node_cmd->add_flag("--encrypt", node.keys.encrypt, "encrypt all traffic between the hosts");
+    node_cmd->add_option("--origin", node.origin, "PID:FD: end with the origin PID, whose pidfd FD is inherited (--local-hosts)");
 
     std::string keygen_path;
     auto* keygen_cmd = app.add_subcommand("keygen", "write a fresh cluster key to PATH (mode 0600; never overwrites)");

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <thread>
@@ -222,6 +223,37 @@ void OriginCluster::mapped(std::uint64_t gpa, std::uint64_t len, unsigned node) 
     const dsm::PageIndex count = (len + memory::layout::kPageSize - 1) / memory::layout::kPageSize;
     if (auto r = engine_->rehome(first, count, static_cast<dsm::NodeId>(node)); !r)
         failure_.fail(fmt::format("homing guest pages at node {}: {}", node, r.error().message));
+}
+
+Result<void> OriginCluster::gather_for_fork(std::uint64_t gpa, std::uint64_t len) {
+    // The forked child's guest RAM is a host copy-on-write copy of this
+    // process's, outside the DSM (its userfaultfd registration is not
+    // inherited): a page this host lacks would read as zero there. So every
+    // page some node was handed is read here first, which fetches a read
+    // copy where this host has none (pages held here cost nothing). No
+    // guest thread runs on another node (the caller checked), so no node
+    // writes a page between this read and the fork.
+    if (!engine_ || shut_) return {};
+    const std::uint64_t end = gpa + len;
+    gpa = std::max(gpa, memory::layout::kUserBase);
+    if (gpa >= end) return {};
+    constexpr dsm::PageIndex kBatch = 4096;  // pages asked of their homes at a time
+    dsm::PageIndex first = (gpa - memory::layout::kUserBase) / memory::layout::kPageSize;
+    const dsm::PageIndex last = (end - memory::layout::kUserBase + memory::layout::kPageSize - 1) /
+                                memory::layout::kPageSize;
+    while (first < last) {
+        const dsm::PageIndex count = std::min(kBatch, last - first);
+        auto untouched = engine_->untouched_range(first, count);
+        if (!untouched) return untouched.error();
+        for (std::size_t i = 0; i < untouched->size(); ++i) {
+            if ((*untouched)[i]) continue;
+            const volatile std::uint8_t* page =
+                ram_base_ + memory::layout::kUserBase + (first + i) * memory::layout::kPageSize;
+            (void)*page;  // a read fault here fetches the page (DsmEngine)
+        }
+        first += count;
+    }
+    return {};
 }
 
 unsigned OriginCluster::place_thread() {

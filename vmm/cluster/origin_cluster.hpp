@@ -61,6 +61,7 @@ public:
     Result<void> attach_memory(memory::GuestMemory& mem) override;
     void discard(std::uint64_t gpa, std::uint64_t len) override;
     void mapped(std::uint64_t gpa, std::uint64_t len, unsigned node) override;
+    Result<void> gather_for_fork(std::uint64_t gpa, std::uint64_t len) override;
     Result<void> set_vdso_data(std::uint64_t gva) override;
     std::uint64_t vdso_data() const override { return vvar_gva_; }
     unsigned place_thread() override;

@@ -252,6 +252,14 @@ private:
     // --- processes (process_fork.cpp, process_lifetime.cpp) ---
     struct ForkedThread;  // the forking thread's state, carried into the child
     void after_fork_child(GuestThread& t, const ForkedThread& st);
+    // A fork in a cluster (process_fork_cluster.cpp). Parent, every lock
+    // held: why the fork cannot be done ("" when it can), after the pages
+    // other nodes hold were fetched. Child, every lock held: leaves the
+    // cluster (a local process over its own copy of guest RAM); then, locks
+    // released: closes the cluster's host fds it inherited.
+    std::string gather_for_fork();
+    void leave_cluster_in_child();
+    void close_cluster_fds_in_child();
     void unlock_after_fork();
     // Blocks the forwarded host signals in the calling thread (inherited by
     // every thread created after it).

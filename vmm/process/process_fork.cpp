@@ -29,6 +29,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "vmm/base/log.hpp"
@@ -66,11 +67,6 @@ struct Process::ForkedThread {
 };
 
 int64_t Process::fork_process(GuestThread& t, const ForkRequest& rq) {
-    if (cfg_.remote) {
-        report_unsupported_feature(
-            "fork in a program spread over several hosts (--cluster/--local-hosts): fork returns ENOSYS");
-        return -ENOSYS;
-    }
     const uint64_t flags = rq.flags;
     if (flags & ~kForkFlags) {
         report_unsupported_feature(fmt::format("clone flags {:#x} for a new process", flags & ~kForkFlags));
@@ -128,6 +124,16 @@ int64_t Process::fork_process(GuestThread& t, const ForkRequest& rq) {
         unlock_after_fork();
         if (vfork) ::close(vp[0]), ::close(vp[1]);
         return -EAGAIN;  // the process is ending
+    }
+    if (cfg_.remote) {
+        // A cluster (process_fork_cluster.cpp): the child is a local process
+        // at the origin over a copy of guest RAM.
+        if (std::string why = gather_for_fork(); !why.empty()) {
+            unlock_after_fork();
+            if (vfork) ::close(vp[0]), ::close(vp[1]);
+            report_unsupported_feature(why);
+            return -ENOSYS;
+        }
     }
     const pid_t pid = ::fork();
     if (pid == 0) {
@@ -191,8 +197,11 @@ void Process::after_fork_child(GuestThread& t, const ForkedThread& st) {
     itimer_ = make_itimer();
     std::unique_ptr<time::Timekeeper> tk;
     if (timekeeper_) tk = timekeeper_->continue_in_child();
+    const bool was_remote = cfg_.remote != nullptr;
+    if (was_remote) leave_cluster_in_child();
     fork_mu_.unlock();  // held since fork_process (a std::unique_lock there that never unlocks in the child)
     unlock_after_fork();
+    if (was_remote) close_cluster_fds_in_child();
     if (timekeeper_) (void)timekeeper_.release();  // its thread stayed in the parent: never destroyed
     timekeeper_ = std::move(tk);
 

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# cluster_processes.sh CASE HOSTS : programs that start programs, spread
+# over HOSTS hosts on this machine (`spanvm run --local-hosts HOSTS`), byte
+# for byte equal to a native run (docs/ARCHITECTURE.md, "Processes across
+# hosts"): a fork at the origin makes a local process there.
+#   pipeline  sh -c 'seq 1 200000 | sort -n | uniq -c | wc -l'
+#   xargs     xargs -P 4
+#   make      make -j4 of the generated 64-file C project, whose binary then runs
+#   gather    gp_proc_fork_gather: a fork after a thread on another node wrote
+#             8 MiB; the child sees every byte (and a fork while a thread runs
+#             there is ENOSYS)
+# The process table (--stats) and `processes` in --json must list the children.
+. "$(dirname "$0")/lib.sh"
+[ $# = 2 ] || fail "usage: $0 pipeline|xargs|make|gather HOSTS"
+skip_in_native_mode "multi-host runs"
+it_setup
+hosts="$2"
+opts=(--local-hosts "$hosts" --place round-robin --stats --json tables.json)
+case "$1" in
+pipeline) cmd=("$(tool sh)" -c 'seq 1 200000 | sort -n | uniq -c | wc -l') ;;
+xargs)
+    seq 1 200 >in.txt
+    cmd=("$(tool sh)" -c "$(tool xargs) -P 4 -n 7 echo <in.txt | sort -n") ;;
+make)
+    "$(dirname "$0")/gen_c_project.sh" proj 64
+    cp -r proj proj_native
+    rc_of run_direct "$(tool make)" -s -C proj_native -j4 >/dev/null 2>make_native.err
+    expect_rc "$RC" 0 "native make -j4" make_native.err
+    rc_of run_guest "${opts[@]}" -- "$(tool make)" -s -C proj -j4 >make.out 2>make.err
+    expect_rc "$RC" 0 "make -j4 across $hosts hosts" make.err
+    proj_native/prog >native.out
+    rc_of proj/prog >guest.out
+    expect_rc "$RC" 0 "the binary built across $hosts hosts"
+    expect_same_file guest.out native.out "output of the binary built across $hosts hosts"
+    cp make.err guest.err
+    ;;
+gather) cmd=("$(gp proc_fork_gather static)") ;;
+*) fail "unknown case '$1'" ;;
+esac
+if [ "$1" != make ]; then
+    rc_of run_direct "${cmd[@]}" >native.out 2>native.err
+    expect_rc "$RC" 0 "native run" native.err
+    rc_of run_guest "${opts[@]}" -- "${cmd[@]}" >guest.out 2>guest.err
+    expect_rc "$RC" 0 "run across $hosts hosts" guest.err
+    expect_same_file guest.out native.out "$1 output"
+fi
+# Children in the process table (text) and in --json.
+expect_grep "process table" guest.err "--stats process table"
+procs="$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1])).get("processes", [])))' tables.json)"
+[ "$procs" -ge 2 ] || fail "--json lists no child process:"$'\n'"$(show tables.json)"
+if grep -q "^spanvm: unsupported: fork" guest.err && [ "$1" != gather ]; then
+    fail "a fork was refused:"$'\n'"$(show guest.err)"
+fi
+pass "$1 across $hosts hosts"
