@@ -17,6 +17,7 @@
 #include "vmm/cli/commands.hpp"
 #include "vmm/memory/layout.hpp"
 #include "vmm/memory/ram_size.hpp"
+#include "vmm/cli/exec_deputies.hpp"
 #include "vmm/cli/local_hosts.hpp"
 #include "vmm/cluster/node_runner.hpp"
 #include "vmm/cluster/origin_cluster.hpp"
@@ -160,7 +161,18 @@ int run_command(const RunOptions& o) {
         log::error("--encrypt: only with --cluster or --local-hosts");
         return 2;
     }
+    auto exec_policy = parse_exec_policy(o.place_exec);
+    if (!exec_policy) {
+        log::error("--place-exec: {}", exec_policy.error().message);
+        return 2;
+    }
+    if (*exec_policy != ExecPolicy::origin && (!o.local_hosts || o.netns)) {
+        log::error("--place-exec {}: only with --local-hosts N on loopback so far (not --cluster, not --netns)",
+                   o.place_exec);
+        return 2;
+    }
     std::unique_ptr<cluster::OriginCluster> oc;
+    std::unique_ptr<ExecDeputies> deputies;
     if (!o.cluster_file.empty() || o.local_hosts) {
         auto place = cluster::parse_place_policy(o.place);
         if (!place) {
@@ -185,6 +197,16 @@ int run_command(const RunOptions& o) {
         if (cc.size() < 2) {
             log::error("--cluster {}: a shared program needs at least 2 nodes", o.cluster_file);
             return 2;
+        }
+        if (*exec_policy != ExecPolicy::origin) {
+            try {
+                deputies = std::make_unique<ExecDeputies>(
+                    ExecDeputyOptions{*exec_policy, cc, std::to_string(*mem), plat, host_cpus});
+            } catch (const std::exception& e) {
+                log::error("{}", e.what());
+                return 125;
+            }
+            cfg.exec_placer = deputies.get();
         }
         oc = std::make_unique<cluster::OriginCluster>(std::move(cc), *place);
         cfg.remote = oc.get();
@@ -271,6 +293,9 @@ int main(int argc, char** argv) {
         ->check(CLI::Number)
         ->check(CLI::Range(1, 1024));
     run_cmd->add_option("--json", run.json, "write the thread, machine and hot-page tables as JSON at exit");
+    run_cmd->add_option("--place-exec", run.place_exec,
+                        "where an exec in a child process starts its image: origin (default) | round-robin | "
+                        "least-loaded (across --local-hosts; the process at the origin stays its deputy)");
     run_cmd->add_option("--place", run.place, "thread placement: auto (default: round-robin, then threads that share pages migrate to one node) | round-robin | origin | pack");
     run_cmd->add_option("--key-file", run.keys.key_file, "cluster key file (overrides the cluster file's key_file)");
     run_cmd->add_flag("--encrypt", run.keys.encrypt, "encrypt all traffic between the hosts (AES-256-GCM)");

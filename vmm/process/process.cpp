@@ -531,6 +531,7 @@ void Process::end_process(int status, int sig) {
     }
     if (root_) end_descendants();
     if (cfg_.remote) cfg_.remote->shutdown(status);
+    if (cfg_.exec_placer && exec_node_ >= 0) cfg_.exec_placer->exec_gone(static_cast<unsigned>(exec_node_));
     if (cfg_.remote)
         threads_.refresh_faults([&](int host_tid) { return cfg_.remote->thread_faults(host_tid); });
     if (cfg_.report_sink) {

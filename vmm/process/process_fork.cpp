@@ -128,7 +128,7 @@ int64_t Process::fork_process(GuestThread& t, const ForkRequest& rq) {
     if (cfg_.remote) {
         // A cluster (process_fork_cluster.cpp): the child is a local process
         // at the origin over a copy of guest RAM.
-        if (std::string why = gather_for_fork(); !why.empty()) {
+        if (std::string why = gather_for_fork(t.row()); !why.empty()) {
             unlock_after_fork();
             if (vfork) ::close(vp[0]), ::close(vp[1]);
             report_unsupported_feature(why);
@@ -167,9 +167,15 @@ int64_t Process::fork_process(GuestThread& t, const ForkRequest& rq) {
     return pid;
 }
 
-void Process::unlock_after_fork() {
-    ::funlockfile(stderr);
-    ::funlockfile(stdout);
+void Process::unlock_after_fork(bool stdio) {
+    // In the child, glibc's fork() has already reset every stdio lock (seen
+    // on glibc 2.36: lock, count and owner all zero): an funlockfile there
+    // would leave the count at -1, and the next thread to write stderr
+    // would keep the lock forever.
+    if (stdio) {
+        ::funlockfile(stderr);
+        ::funlockfile(stdout);
+    }
     if (timekeeper_) timekeeper_->fork_mutex().unlock();
     signals_.fork_mutex().unlock();
     exit_mu_.unlock();
@@ -184,6 +190,7 @@ void Process::after_fork_child(GuestThread& t, const ForkedThread& st) {
     // Every lock of the process is held by this thread (fork_process). The
     // state they guard is consistent; drop what belongs to absent threads.
     root_ = false;
+    exec_node_ = -1;             // counted on no node until it execs
     cfg_.report_sink = nullptr;  // only the run's own process reports
     pid_ = ::getpid();
     threads_.keep_only_in_child(t.row(), pid_);
@@ -200,7 +207,7 @@ void Process::after_fork_child(GuestThread& t, const ForkedThread& st) {
     const bool was_remote = cfg_.remote != nullptr;
     if (was_remote) leave_cluster_in_child();
     fork_mu_.unlock();  // held since fork_process (a std::unique_lock there that never unlocks in the child)
-    unlock_after_fork();
+    unlock_after_fork(false);
     if (was_remote) close_cluster_fds_in_child();
     if (timekeeper_) (void)timekeeper_.release();  // its thread stayed in the parent: never destroyed
     timekeeper_ = std::move(tk);

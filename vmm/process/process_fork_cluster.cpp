@@ -10,9 +10,12 @@
 //    (RemoteThreads::gather_for_fork), so the host fork() copies its latest
 //    content; pages no node ever had are zero and stay absent;
 //  * the fork is refused (ENOSYS, one line) while a thread of the parent
-//    runs on another node: such a thread could write a page between its
-//    fetch and the fork (Linux's fork is atomic against the parent's other
-//    threads; the DSM has no way yet to hold every page for the duration);
+//    other than the forking one runs on another node: such a thread could
+//    write a page between its fetch and the fork (Linux's fork is atomic
+//    against the parent's other threads; the DSM has no way yet to hold
+//    every page for the duration). The forking thread itself may be on
+//    another node (a placed image's, process_exec_placed.cpp): it is
+//    stopped in the call, and the child continues it at the origin;
 //  * the child inherits neither the userfaultfd registration (the kernel
 //    drops it in a child without UFFD_FEATURE_EVENT_FORK) nor the cluster's
 //    threads; its inherited sockets and userfaultfds are closed, so that a
@@ -40,8 +43,8 @@
 
 namespace spanvm::process {
 
-std::string Process::gather_for_fork() {
-    if (threads_.any_live_remote_locked())
+std::string Process::gather_for_fork(const ThreadRow& forking) {
+    if (threads_.any_live_remote_locked(&forking))
         return "fork while a thread of the process runs on another node (a fork is atomic only with every "
                "thread at the origin): fork returns ENOSYS";
     for (const Vma& v : aspace_->vmas())

@@ -52,9 +52,9 @@ std::vector<ThreadRow*> ThreadTable::live_rows() {
     return out;
 }
 
-bool ThreadTable::any_live_remote_locked() const {
+bool ThreadTable::any_live_remote_locked(const ThreadRow* except) const {
     for (auto& r : rows_)
-        if (r.state.load() != ThreadState::exited && r.node_id.load() != 0) return true;
+        if (&r != except && r.state.load() != ThreadState::exited && r.node_id.load() != 0) return true;
     return false;
 }
 
