@@ -1,21 +1,26 @@
 #!/usr/bin/env bash
-# cluster_processes.sh CASE HOSTS : programs that start programs, spread
-# over HOSTS hosts on this machine (`spanvm run --local-hosts HOSTS`), byte
-# for byte equal to a native run (docs/ARCHITECTURE.md, "Processes across
-# hosts"): a fork at the origin makes a local process there.
+# cluster_processes.sh CASE HOSTS [EXEC-PLACEMENT] : programs that start
+# programs, spread over HOSTS hosts on this machine (`spanvm run
+# --local-hosts HOSTS`), byte for byte equal to a native run
+# (docs/ARCHITECTURE.md, "Processes across hosts"): a fork at the origin
+# makes a local process there. With EXEC-PLACEMENT (round-robin,
+# least-loaded: `--place-exec`), exec'd images start on other hosts with
+# deputies at the origin, and the process table must show processes on
+# every host.
 #   pipeline  sh -c 'seq 1 200000 | sort -n | uniq -c | wc -l'
 #   xargs     xargs -P 4
 #   make      make -j4 of the generated 64-file C project, whose binary then runs
 #   gather    gp_proc_fork_gather: a fork after a thread on another node wrote
 #             8 MiB; the child sees every byte (and a fork while a thread runs
-#             there is ENOSYS)
+#             there is ENOSYS); placed, it runs on host 1 after a seq
 # The process table (--stats) and `processes` in --json must list the children.
 . "$(dirname "$0")/lib.sh"
-[ $# = 2 ] || fail "usage: $0 pipeline|xargs|make|gather HOSTS"
+[ $# = 2 ] || [ $# = 3 ] || fail "usage: $0 pipeline|xargs|make|gather HOSTS [round-robin|least-loaded]"
 skip_in_native_mode "multi-host runs"
 it_setup
 hosts="$2"
 opts=(--local-hosts "$hosts" --place round-robin --stats --json tables.json)
+[ -n "${3:-}" ] && opts+=(--place-exec "$3")
 case "$1" in
 pipeline) cmd=("$(tool sh)" -c 'seq 1 200000 | sort -n | uniq -c | wc -l') ;;
 xargs)
@@ -34,7 +39,12 @@ make)
     expect_same_file guest.out native.out "output of the binary built across $hosts hosts"
     cp make.err guest.err
     ;;
-gather) cmd=("$(gp proc_fork_gather static)") ;;
+gather)
+    cmd=("$(gp proc_fork_gather static)")
+    # Placed: a shell runs it second, so round-robin starts it on host 1,
+    # where its fork is a fork of a placed image (it continues at the origin).
+    [ -n "${3:-}" ] && cmd=("$(tool sh)" -c "$(tool seq) 1 >/dev/null; ${cmd[0]}; $(tool seq) 1 >/dev/null")
+    ;;
 *) fail "unknown case '$1'" ;;
 esac
 if [ "$1" != make ]; then
@@ -48,6 +58,15 @@ fi
 expect_grep "process table" guest.err "--stats process table"
 procs="$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1])).get("processes", [])))' tables.json)"
 [ "$procs" -ge 2 ] || fail "--json lists no child process:"$'\n'"$(show tables.json)"
+if [ -n "${3:-}" ]; then
+    # The process table's node column: a process on every host.
+    python3 - "$hosts" tables.json <<'PY' || fail "no process ran on some host (--place-exec $3):"$'\n'"$(show guest.err)"
+import json, sys
+hosts, d = int(sys.argv[1]), json.load(open(sys.argv[2]))
+nodes = {p["node"] for p in d.get("processes", [])}
+sys.exit(0 if nodes >= set(range(hosts)) else 1)
+PY
+fi
 if grep -q "^spanvm: unsupported: fork" guest.err && [ "$1" != gather ]; then
     fail "a fork was refused:"$'\n'"$(show guest.err)"
 fi
