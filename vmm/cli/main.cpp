@@ -65,6 +65,12 @@ constexpr std::size_t kJsonHotPages = 32;
 // cluster's tables, prints --stats on stderr and writes the --json file.
 void emit_run_report(report::RunReport r, cluster::OriginCluster* oc, bool stats, const std::string& json_path) {
     if (oc) r.cluster = oc->report(kJsonHotPages);
+    // Processes per node: where each process's image ran (--place-exec).
+    if (r.cluster)
+        for (auto& m : r.cluster->machines) {
+            for (const auto& p : r.processes) m.processes += p.node == m.id;
+            if (r.processes.empty()) m.processes = m.id == 0;  // the run's own process only
+        }
     if (stats) {
         const std::string t = report::render_text(r);
         std::fwrite(t.data(), 1, t.size(), stderr);

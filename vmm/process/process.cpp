@@ -545,6 +545,7 @@ void Process::end_process(int status, int sig) {
             r.vcpus_created = next_vcpu_id_;
             r.exit_status = status;
             r.threads = threads_.report();
+            for (auto& t : r.threads) t.pid = pid_;
             if (registry_) {
                 r.processes = registry_->report(true);
                 if (r.processes.size() == 1) r.processes.clear();  // no fork: the thread table says it all
