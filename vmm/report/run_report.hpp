@@ -67,9 +67,9 @@ struct MachineReport {
     std::uint16_t port = 0;
     std::string endpoint;  // address:port as the logs write it ([v6]:port)
     unsigned threads = 0;  // live guest threads placed there
-    unsigned processes = 0;  // guest processes whose image ran there (process table's node; --place-exec)
     std::optional<NodeCounters> counters;  // absent: the node sent none
     std::string state;  // "origin", "up" or "stopped"
+    unsigned processes = 0;  // guest processes whose image ran there (process table's node; --place-exec)
 };
 
 // One page of guest RAM by DSM traffic, at the origin.
