@@ -10,12 +10,14 @@
 #   pipeline  sh -c 'seq 1 200000 | sort -n | uniq -c | wc -l'
 #   xargs     xargs -P 4
 #   make      make -j4 of the generated 64-file C project, whose binary then runs
+#   kill_node make -j4, the run's node 1 killed mid-build: over within 5 s,
+#             one line naming it, no process of the run left
 #   gather    gp_proc_fork_gather: a fork after a thread on another node wrote
 #             8 MiB; the child sees every byte (and a fork while a thread runs
 #             there is ENOSYS); placed, it runs on host 1 after a seq
 # The process table (--stats) and `processes` in --json must list the children.
 . "$(dirname "$0")/lib.sh"
-[ $# = 2 ] || [ $# = 3 ] || fail "usage: $0 pipeline|xargs|make|gather HOSTS [round-robin|least-loaded]"
+[ $# = 2 ] || [ $# = 3 ] || fail "usage: $0 pipeline|xargs|make|kill_node|gather HOSTS [round-robin|least-loaded]"
 skip_in_native_mode "multi-host runs"
 it_setup
 hosts="$2"
@@ -38,6 +40,33 @@ make)
     expect_rc "$RC" 0 "the binary built across $hosts hosts"
     expect_same_file guest.out native.out "output of the binary built across $hosts hosts"
     cp make.err guest.err
+    ;;
+kill_node)
+    # The run's node 1 killed mid-build: the run ends within 5 s with one
+    # line naming it, and nothing of the run is left (its processes and the
+    # deputies' node processes all run with the project as their cwd).
+    "$(dirname "$0")/gen_c_project.sh" proj 64
+    "$SPANVM" run "${opts[@]}" -- "$(tool make)" -s -C proj -j4 >out 2>err &
+    origin=$!
+    trap 'kill -9 "$origin" 2>/dev/null || true; cd /; rm -rf "$IT_TMP"' EXIT
+    for ((i = 0; i < 100; i++)); do ls proj/*.o >/dev/null 2>&1 && break; sleep 0.1; done
+    node="$(pgrep -f -- "--node 1 .*--origin $origin:" | head -n 1)"
+    [ -n "$node" ] || fail "no node process of the origin $origin"
+    kill -9 "$node"
+    t0=$(date +%s%N)
+    for ((i = 0; i < 50; i++)); do kill -0 "$origin" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$origin" 2>/dev/null && fail "the run still runs 5 s after node 1 was killed"
+    wait "$origin" && fail "the run exited 0 after node 1 was killed"
+    ms=$((($(date +%s%N) - t0) / 1000000))
+    [ "$(grep -c '^spanvm: ' err)" = 1 ] || fail "not one line:"$'\n'"$(show err)"
+    grep -q "node 1 " err || fail "the line does not name node 1:"$'\n'"$(show err)"
+    sleep 1
+    left=0
+    for p in /proc/[0-9]*; do
+        case "$(readlink "$p/cwd" 2>/dev/null)" in "$PWD"/proj*) left=$((left + 1)) ;; esac
+    done
+    [ "$left" = 0 ] || fail "$left process(es) of the run left after it ended"
+    pass "node 1 killed mid-build: the run ended in $ms ms with one line, nothing left"
     ;;
 gather)
     cmd=("$(gp proc_fork_gather static)")

@@ -131,9 +131,14 @@ process::RemoteThreads* ExecDeputies::start_deputy(unsigned node, memory::GuestM
         for (int c : o_.host_cpus[node]) CPU_SET(c, &set);
     // Only async-signal-safe calls between fork and exec: this process has
     // guest threads and spanvm's own.
+    // Its stderr is /dev/null: the deputy says the one line for any failure
+    // of their pair, and when the deputy ends (the run ending, a node of the
+    // run lost) this node must go quietly, not add a second line.
+    const int null_fd = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
     const pid_t pid = ::fork();
     if (pid == 0) {
         (void)::setpgid(0, 0);
+        if (null_fd >= 0) (void)::dup2(null_fd, STDERR_FILENO);
         if (pin && ::sched_setaffinity(0, sizeof set, &set) != 0) ::_exit(125);
         if (::fcntl(key_fd, F_SETFD, 0) != 0 || ::fcntl(self_fd, F_SETFD, 0) != 0) ::_exit(125);
         sigset_t none;
@@ -144,6 +149,7 @@ process::RemoteThreads* ExecDeputies::start_deputy(unsigned node, memory::GuestM
     }
     ::close(key_fd);
     ::close(self_fd);
+    if (null_fd >= 0) ::close(null_fd);
     if (pid < 0) return fail(fmt::format("fork: {}", std::strerror(errno)));
     node_pid_ = pid;
     // Leaked on purpose: it serves this process until it exits, and a fork
