@@ -76,7 +76,11 @@ json="$OUT/spawn_hosts.json"
 echo "wrote $json"
 if [ "$PLOT" = 1 ]; then
     dat="$WORK/hosts.dat"
-    python3 -c 'import json,sys; [print(f"\"{r[\"platform\"]}\" {r[\"ratio\"]:.3f} 1.6") for r in json.load(open(sys.argv[1]))["results"]]' "$json" >"$dat"
+    python3 - "$json" >"$dat" <<'EOP'
+import json, sys
+for r in json.load(open(sys.argv[1]))["results"]:
+    print(f'"{r["platform"]}" {r["ratio"]:.3f} 1.6')
+EOP
     gnuplot <<EOG
 set terminal png size 700,400
 set output "$OUT/spawn_hosts.png"
