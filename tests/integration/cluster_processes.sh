@@ -10,6 +10,8 @@
 #   pipeline  sh -c 'seq 1 200000 | sort -n | uniq -c | wc -l'
 #   xargs     xargs -P 4
 #   make      make -j4 of the generated 64-file C project, whose binary then runs
+#   signals   a placed image killed by SIGTERM, one by SIGSEGV, one exiting 7:
+#             the parent shell sees 143, 139 and 7
 #   kill_node make -j4, the run's node 1 killed mid-build: over within 5 s,
 #             one line naming it, no process of the run left
 #   gather    gp_proc_fork_gather: a fork after a thread on another node wrote
@@ -17,7 +19,7 @@
 #             there is ENOSYS); placed, it runs on host 1 after a seq
 # The process table (--stats) and `processes` in --json must list the children.
 . "$(dirname "$0")/lib.sh"
-[ $# = 2 ] || [ $# = 3 ] || fail "usage: $0 pipeline|xargs|make|kill_node|gather HOSTS [round-robin|least-loaded]"
+[ $# = 2 ] || [ $# = 3 ] || fail "usage: $0 pipeline|xargs|make|signals|kill_node|gather HOSTS [round-robin|least-loaded]"
 skip_in_native_mode "multi-host runs"
 it_setup
 hosts="$2"
@@ -67,6 +69,24 @@ kill_node)
     done
     [ "$left" = 0 ] || fail "$left process(es) of the run left after it ended"
     pass "node 1 killed mid-build: the run ended in $ms ms with one line, nothing left"
+    ;;
+signals)
+    # Statuses and signals of placed images reach the parent as Linux's:
+    # round-robin puts the background sleep and the self-killing shell on host 1.
+    cat >sig.sh <<EOS
+$(tool true)
+$(tool sleep) 30 &
+pid=\$!
+$(tool sleep) 0.5
+kill -TERM \$pid
+wait \$pid
+echo "sleep status \$?"
+$(tool sh) -c 'kill -SEGV \$\$'
+echo "segv status \$?"
+$(tool sh) -c 'exit 7'
+echo "exit status \$?"
+EOS
+    cmd=("$(tool sh)" sig.sh)
     ;;
 gather)
     cmd=("$(gp proc_fork_gather static)")
