@@ -103,3 +103,5 @@ plot "$dat" using 2:xtic(1) title "ratio", "" using 3 title "target" with points
 EOG
     echo "wrote $OUT/spawn.png"
 fi
+# make -j2C across 2 hosts x C cores (--place-exec): its own script, same run.
+"$HERE/hosts.sh" "$BUILD"

@@ -95,8 +95,9 @@ start_netns3() {
         sleep 0.1
     done
     grep -q "Threads started" out || fail "sysbench did not start within 60 s:"$'\n'"$(show err)"
-    node1="$(pgrep -P "$origin" -f -- "--node 1( |\$)" || true)"
-    node2="$(pgrep -P "$origin" -f -- "--node 2( |\$)" || true)"
+    # The nodes are not the origin's children (local_hosts.hpp): they name it in --origin.
+    node1="$(pgrep -f -- "--node 1 .*--origin $origin:" || true)"
+    node2="$(pgrep -f -- "--node 2 .*--origin $origin:" || true)"
     [ -n "$node1" ] && [ -n "$node2" ] || fail "node processes not found under the origin $origin"
     sleep 1 # threads on every node are running and faulting
 }
@@ -107,7 +108,7 @@ kill_node)
     "$SPANVM" run --local-hosts 2 --place round-robin -- "${long[@]}" >out 2>err &
     origin=$!
     settle 4
-    node="$(pgrep -P "$origin" | head -n 1)"
+    node="$(pgrep -f -- "--node 1 .*--origin $origin:" | head -n 1)"
     [ -n "$node" ] || fail "no node process under the origin"
     kill -9 "$node"
     t0=$(date +%s%N)

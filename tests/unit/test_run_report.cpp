@@ -46,9 +46,10 @@ RunReport sample(bool cluster) {
     early.host_tid = 5002;
     early.remote_host_tid = 0;
     r.threads.push_back(early);
+    for (auto& t : r.threads) t.pid = 100;  // the run's own process
     if (cluster) {
         ClusterReport c;
-        MachineReport m0{0, "127.0.0.1", 7400, "127.0.0.1:7400", 1, NodeCounters{10, 20, 3, 4, 5}, "origin"};
+        MachineReport m0{0, "127.0.0.1", 7400, "127.0.0.1:7400", 1, NodeCounters{10, 20, 3, 4, 5}, "origin", 3};
         MachineReport m1{1, "::1", 7401, "[::1]:7401", 2, std::nullopt, "stopped"};
         c.machines = {m0, m1};
         c.has_hot_pages = true;
@@ -68,9 +69,9 @@ SCENARIO("the --stats text of a run") {
         THEN("the platform line, the thread table header and one line per thread") {
             CHECK(t.rfind("spanvm: platform native (no /dev/kvm)\nspanvm: thread table (pid 100, 3 vCPUs created)\n", 0) == 0);
             CHECK(t.find("     tid node  vcpu host-tid executor sys-local   sys-fwd exits-sys exits-exc exits-oth   "
-                         "rd-flt   wr-flt state    moves\n") != std::string::npos);
+                         "rd-flt   wr-flt state    moves  process\n") != std::string::npos);
             CHECK(t.find("     100    0     0     5000        -        12         0        12         0         0        "
-                         "0        0 exited       0\n") != std::string::npos);
+                         "0        0 exited       0      100\n") != std::string::npos);
             CHECK(t.find("machine table") == std::string::npos);
             CHECK(t.find("hot pages") == std::string::npos);
         }
@@ -83,11 +84,11 @@ SCENARIO("the --stats text of a run") {
         const std::string t = render_text(sample(true));
         THEN("machine table first, hot pages (8 of them) last") {
             CHECK(t.rfind("spanvm: machine table (2 nodes)\nnode  address                threads   bytes_sent   "
-                          "bytes_recv  rd_faults  wr_faults   home_1st remote_1st migrated  state\n",
+                          "bytes_recv  rd_faults  wr_faults   home_1st remote_1st migrated  state    procs\n",
                           0) == 0);
-            CHECK(t.find("   0  127.0.0.1:7400               1           10           20          3          4          0          0        0  origin\n") !=
+            CHECK(t.find("   0  127.0.0.1:7400               1           10           20          3          4          0          0        0  origin       3\n") !=
                   std::string::npos);
-            CHECK(t.find("   1  [::1]:7401                   2            -            -          -          -          -          -        -  stopped\n") !=
+            CHECK(t.find("   1  [::1]:7401                   2            -            -          -          -          -          -        -  stopped      0\n") !=
                   std::string::npos);
             CHECK(t.find("machine table") < t.find("thread table"));
             const auto hp = t.find("spanvm: hot pages at the origin (top 8)\n");
@@ -112,7 +113,8 @@ SCENARIO("the --json document of a run") {
             CHECK(j.size() == 4);
             REQUIRE(j["threads"].size() == 3);
             const auto& t0 = j["threads"][0];
-            CHECK(t0.size() == 13);
+            CHECK(t0.size() == 14);
+            CHECK(t0["pid"] == 100);
             CHECK(t0["migrations"] == 0);
             CHECK_FALSE(t0.contains("executor_tid"));
             CHECK(t0["host_tid"] == 5000);
@@ -140,7 +142,8 @@ SCENARIO("the --json document of a run") {
             CHECK(m0["write_faults"] == 4);
             CHECK(m0["remote_fetches"] == 5);
             CHECK(m0["state"] == "origin");
-            CHECK(j["machines"][1].size() == 5);
+            CHECK(m0["processes"] == 3);
+            CHECK(j["machines"][1].size() == 6);
             CHECK_FALSE(j["machines"][1].contains("bytes_sent"));
             REQUIRE(j["hot_pages"].size() == 10);
             CHECK(j["hot_pages"][0] == nlohmann::json{{"guest_address", 0x200000}, {"read_faults", 9},

@@ -22,6 +22,7 @@ struct RunOptions {
     unsigned local_hosts = 0;
     bool netns = false;
     std::string place = "auto";
+    std::string place_exec = "origin";  // --place-exec: where a forked process's execve starts its image
     unsigned host_cpus = 0;  // --host-cpus C: pin each host to C CPUs of its own; 0: no pinning
     std::string json;  // --json FILE
     KeyOptions keys;   // --key-file, --encrypt (--local-hosts makes its own key)
@@ -36,6 +37,7 @@ struct NodeOptions {
     std::string mem;  // must give the origin's size; empty: sized from this host, as the origin's default
     std::string platform;
     KeyOptions keys;  // --key-file, --key-fd, --encrypt
+    std::string origin;  // --origin PID:FD (--local-hosts): exit when that process ends
 };
 int node_command(const NodeOptions& o);
 int run_command(const RunOptions& o);

@@ -4,11 +4,14 @@
 #include <signal.h>
 #include <fcntl.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
+#include <poll.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
+#include <string>
+#include <thread>
 #include <stdexcept>
 #include <vector>
 
@@ -118,16 +121,34 @@ net::ClusterConfig start_local_hosts(const LocalHostsOptions& o) {
     for (auto& n : cfg.nodes) spec += fmt::format("{}{}={}:{}", spec.empty() ? "" : ",", n.id, n.address, n.port);
     const std::string exe = self_exe();
     const pid_t origin = ::getpid();
+    // The nodes are not this process's children (a guest's wait4(-1) here
+    // must not see them, nor its end reap them; see local_hosts.hpp): each
+    // is forked by a short-lived middle process, and watches this process
+    // through an inherited pidfd instead of PR_SET_PDEATHSIG.
+    const int origin_fd = static_cast<int>(::syscall(SYS_pidfd_open, origin, 0));
+    if (origin_fd < 0) throw std::runtime_error(fmt::format("pidfd_open: {}", std::strerror(errno)));
     for (unsigned k = 1; k < o.hosts; ++k) {
         int go[2];
         if (::pipe(go) != 0) throw std::runtime_error(fmt::format("pipe: {}", std::strerror(errno)));
         int ready[2];
         if (::pipe(ready) != 0) throw std::runtime_error(fmt::format("pipe: {}", std::strerror(errno)));
-        pid_t pid = ::fork();
-        if (pid < 0) throw std::runtime_error(fmt::format("fork: {}", std::strerror(errno)));
-        if (pid == 0) {
-            ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-            if (::getppid() != origin) ::_exit(1);
+        int pidp[2];  // the middle process hands the node's pid back here
+        if (::pipe(pidp) != 0) throw std::runtime_error(fmt::format("pipe: {}", std::strerror(errno)));
+        const pid_t mid = ::fork();
+        if (mid < 0) throw std::runtime_error(fmt::format("fork: {}", std::strerror(errno)));
+        if (mid == 0) {
+            // The middle process: forks the node, tells the origin its pid, and leaves.
+            const pid_t node = ::fork();
+            if (node < 0) ::_exit(125);
+            if (node > 0) {
+                (void)!::write(pidp[1], &node, sizeof node);
+                ::_exit(0);
+            }
+            ::close(pidp[0]);
+            ::close(pidp[1]);
+            // A group of its own: ^C at a terminal and a guest's kill(0)
+            // reach the origin's process group, not the nodes.
+            (void)::setpgid(0, 0);
             ::close(go[1]);
             ::close(ready[0]);
             if (o.netns) {
@@ -153,9 +174,10 @@ net::ClusterConfig start_local_hosts(const LocalHostsOptions& o) {
                     ::_exit(125);
                 }
             }
-            if (::fcntl(key_fd, F_SETFD, 0) != 0) ::_exit(125);
-            std::vector<std::string> args{exe, "node", "--cluster-spec", spec, "--node", std::to_string(k),
-                                          "--key-fd", std::to_string(key_fd)};
+            if (::fcntl(key_fd, F_SETFD, 0) != 0 || ::fcntl(origin_fd, F_SETFD, 0) != 0) ::_exit(125);
+            std::vector<std::string> args{exe,          "node", "--cluster-spec", spec, "--node", std::to_string(k),
+                                          "--key-fd",   std::to_string(key_fd),
+                                          "--origin",   fmt::format("{}:{}", origin, origin_fd)};
             if (o.encrypt) args.emplace_back("--encrypt");
             if (!o.mem.empty()) args.insert(args.end(), {"--mem", o.mem});
             if (!o.platform.empty()) args.insert(args.end(), {"--platform", o.platform});
@@ -167,6 +189,14 @@ net::ClusterConfig start_local_hosts(const LocalHostsOptions& o) {
         }
         ::close(go[0]);
         ::close(ready[1]);
+        ::close(pidp[1]);
+        pid_t pid = -1;
+        const bool forked = ::read(pidp[0], &pid, sizeof pid) == static_cast<ssize_t>(sizeof pid);
+        ::close(pidp[0]);
+        int st = 0;
+        while (::waitpid(mid, &st, 0) < 0 && errno == EINTR) {
+        }
+        if (!forked) throw std::runtime_error(fmt::format("node {} did not start", k));
         if (o.netns) {
             char c;
             if (::read(ready[0], &c, 1) != 1) throw std::runtime_error(fmt::format("node {} did not start", k));
@@ -180,7 +210,28 @@ net::ClusterConfig start_local_hosts(const LocalHostsOptions& o) {
         ::close(ready[0]);
     }
     ::close(key_fd);
+    ::close(origin_fd);
     return cfg;
+}
+
+void watch_origin(const std::string& spec) {
+    const auto colon = spec.find(':');
+    int pid = 0, fd = -1;
+    try {
+        if (colon == std::string::npos) throw std::invalid_argument(spec);
+        pid = std::stoi(spec.substr(0, colon));
+        fd = std::stoi(spec.substr(colon + 1));
+    } catch (const std::exception&) {
+        throw std::runtime_error(fmt::format("--origin {}: expected PID:FD", spec));
+    }
+    if (pid <= 0 || fd < 0 || ::fcntl(fd, F_SETFD, FD_CLOEXEC) != 0)
+        throw std::runtime_error(fmt::format("--origin {}: not an inherited pidfd", spec));
+    std::thread([fd] {
+        pollfd p{fd, POLLIN, 0};
+        while (::poll(&p, 1, -1) < 0 && errno == EINTR) {
+        }
+        ::_exit(70);  // the origin is gone: its own line (or the guest's status) told why
+    }).detach();
 }
 
 }  // namespace spanvm::cli

@@ -9,7 +9,11 @@
 //    anonymous: they disappear with the processes, nothing is left behind.
 // The cluster gets a throw-away key made here (net/cluster_key.hpp); each
 // node reads it from an inherited memfd (--key-fd), so it is never on a
-// command line nor in a file. Nodes die with the origin (PR_SET_PDEATHSIG). Start-up failures throw
+// command line nor in a file. The nodes are not children of this process
+// (a middle process forks each and exits), so a guest's wait4 and the end
+// of the run's process tree never see them; each watches this process
+// through an inherited pidfd (`spanvm node --origin PID:FD`) and exits the
+// moment it ends, whatever the way. Start-up failures throw
 // std::runtime_error with one line (start-up code, CLI only).
 //
 // `--host-cpus C` pins each host to C CPUs of its own: node k (the origin is
@@ -42,6 +46,12 @@ net::ClusterConfig start_local_hosts(const LocalHostsOptions& o);
 // process may use, for k < hosts. Throws std::runtime_error (one line) when
 // C is 0 or C * hosts exceeds them.
 std::vector<std::vector<int>> split_host_cpus(unsigned cpus_per_host, unsigned hosts);
+
+// `spanvm node --origin PID:FD` (given by start_local_hosts): FD is an
+// inherited pidfd of the origin PID; a thread of this node ends the node
+// (status 70, no line: the origin's own line says why) the moment the
+// origin ends. Throws std::runtime_error (one line) on a bad value.
+void watch_origin(const std::string& spec);
 
 // Pins the calling thread (and the threads it starts later) to `cpus`;
 // throws std::runtime_error (one line) on failure.

@@ -17,6 +17,7 @@
 #include "vmm/cli/commands.hpp"
 #include "vmm/memory/layout.hpp"
 #include "vmm/memory/ram_size.hpp"
+#include "vmm/cli/exec_deputies.hpp"
 #include "vmm/cli/local_hosts.hpp"
 #include "vmm/cluster/node_runner.hpp"
 #include "vmm/cluster/origin_cluster.hpp"
@@ -64,6 +65,12 @@ constexpr std::size_t kJsonHotPages = 32;
 // cluster's tables, prints --stats on stderr and writes the --json file.
 void emit_run_report(report::RunReport r, cluster::OriginCluster* oc, bool stats, const std::string& json_path) {
     if (oc) r.cluster = oc->report(kJsonHotPages);
+    // Processes per node: where each process's image ran (--place-exec).
+    if (r.cluster)
+        for (auto& m : r.cluster->machines) {
+            for (const auto& p : r.processes) m.processes += p.node == m.id;
+            if (r.processes.empty()) m.processes = m.id == 0;  // the run's own process only
+        }
     if (stats) {
         const std::string t = report::render_text(r);
         std::fwrite(t.data(), 1, t.size(), stderr);
@@ -160,7 +167,18 @@ int run_command(const RunOptions& o) {
         log::error("--encrypt: only with --cluster or --local-hosts");
         return 2;
     }
+    auto exec_policy = parse_exec_policy(o.place_exec);
+    if (!exec_policy) {
+        log::error("--place-exec: {}", exec_policy.error().message);
+        return 2;
+    }
+    if (*exec_policy != ExecPolicy::origin && (!o.local_hosts || o.netns)) {
+        log::error("--place-exec {}: only with --local-hosts N on loopback so far (not --cluster, not --netns)",
+                   o.place_exec);
+        return 2;
+    }
     std::unique_ptr<cluster::OriginCluster> oc;
+    std::unique_ptr<ExecDeputies> deputies;
     if (!o.cluster_file.empty() || o.local_hosts) {
         auto place = cluster::parse_place_policy(o.place);
         if (!place) {
@@ -185,6 +203,16 @@ int run_command(const RunOptions& o) {
         if (cc.size() < 2) {
             log::error("--cluster {}: a shared program needs at least 2 nodes", o.cluster_file);
             return 2;
+        }
+        if (*exec_policy != ExecPolicy::origin) {
+            try {
+                deputies = std::make_unique<ExecDeputies>(
+                    ExecDeputyOptions{*exec_policy, cc, std::to_string(*mem), plat, host_cpus});
+            } catch (const std::exception& e) {
+                log::error("{}", e.what());
+                return 125;
+            }
+            cfg.exec_placer = deputies.get();
         }
         oc = std::make_unique<cluster::OriginCluster>(std::move(cc), *place);
         cfg.remote = oc.get();
@@ -225,6 +253,14 @@ int node_command(const NodeOptions& o) {
         return 2;
     }
     no.self = o.node;
+    if (!o.origin.empty()) {
+        try {
+            watch_origin(o.origin);
+        } catch (const std::exception& e) {
+            log::error("{}", e.what());
+            return 2;
+        }
+    }
     no.mem_size = *mem;
     const std::string plat = platform_name(o.platform);
     auto kind = platform::parse_platform_kind(plat);
@@ -263,6 +299,9 @@ int main(int argc, char** argv) {
         ->check(CLI::Number)
         ->check(CLI::Range(1, 1024));
     run_cmd->add_option("--json", run.json, "write the thread, machine and hot-page tables as JSON at exit");
+    run_cmd->add_option("--place-exec", run.place_exec,
+                        "where an exec in a child process starts its image: origin (default) | round-robin | "
+                        "least-loaded (across --local-hosts; the process at the origin stays its deputy)");
     run_cmd->add_option("--place", run.place, "thread placement: auto (default: round-robin, then threads that share pages migrate to one node) | round-robin | origin | pack");
     run_cmd->add_option("--key-file", run.keys.key_file, "cluster key file (overrides the cluster file's key_file)");
     run_cmd->add_flag("--encrypt", run.keys.encrypt, "encrypt all traffic between the hosts (AES-256-GCM)");
@@ -282,6 +321,7 @@ int main(int argc, char** argv) {
     node_cmd->add_option("--key-fd", node.keys.key_fd, "read the cluster key from this inherited descriptor")
         ->check(CLI::Range(0, 1 << 20));
     node_cmd->add_flag("--encrypt", node.keys.encrypt, "encrypt all traffic between the hosts");
+    node_cmd->add_option("--origin", node.origin, "PID:FD: end with the origin PID, whose pidfd FD is inherited (--local-hosts)");
 
     std::string keygen_path;
     auto* keygen_cmd = app.add_subcommand("keygen", "write a fresh cluster key to PATH (mode 0600; never overwrites)");

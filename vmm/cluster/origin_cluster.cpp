@@ -2,8 +2,8 @@
 
 #include <fmt/format.h>
 
-#include <cstdlib>
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 
@@ -145,6 +145,7 @@ Result<void> OriginCluster::attach_memory(memory::GuestMemory& mem, const memory
     o.external_base = mem.host_base() + memory::layout::kUserBase;
     o.guest_protection = &prot;  // pages the guest may not touch are copied out through its alias
     ram_base_ = mem.host_base();
+    guest_protection_ = &prot;
     o.version_salt = cluster_version_salt(mem.size());
     o.router = &channel_.router();
     o.fault_observer = [this](std::int32_t tid, std::uint64_t page, bool write) { faults_.record(tid, page, write); };
@@ -258,6 +259,42 @@ void OriginCluster::layout_changed(const std::vector<memory::LayoutRun>& runs) {
         if (all) return;
         layout_cv_.wait_for(lk, std::chrono::milliseconds(100));
     }
+}
+
+Result<void> OriginCluster::gather_for_fork(std::uint64_t gpa, std::uint64_t len) {
+    // The forked child's guest RAM is a host copy-on-write copy of this
+    // process's, outside the DSM (its userfaultfd registration is not
+    // inherited): a page this host lacks would read as zero there. So every
+    // page some node was handed is read here first, which fetches a read
+    // copy where this host has none (pages held here cost nothing). No
+    // guest thread runs on another node (the caller checked), so no node
+    // writes a page between this read and the fork.
+    if (!engine_ || shut_) return {};
+    const std::uint64_t end = gpa + len;
+    gpa = std::max(gpa, memory::layout::kUserBase);
+    if (gpa >= end) return {};
+    constexpr dsm::PageIndex kBatch = 4096;  // pages asked of their homes at a time
+    dsm::PageIndex first = (gpa - memory::layout::kUserBase) / memory::layout::kPageSize;
+    const dsm::PageIndex last = (end - memory::layout::kUserBase + memory::layout::kPageSize - 1) /
+                                memory::layout::kPageSize;
+    while (first < last) {
+        const dsm::PageIndex count = std::min(kBatch, last - first);
+        auto untouched = engine_->untouched_range(first, count);
+        if (!untouched) return untouched.error();
+        for (std::size_t i = 0; i < untouched->size(); ++i) {
+            if ((*untouched)[i]) continue;
+            const std::uint64_t at = memory::layout::kUserBase + (first + i) * memory::layout::kPageSize;
+            // A page the guest may not touch (PROT_NONE, a hole) is PROT_NONE
+            // here too, and the alias cannot fetch (guest_protection.hpp): it
+            // is left behind, and reads as zero in the child if the child
+            // makes it accessible again (a departure: Linux keeps the data).
+            if (guest_protection_ && !guest_protection_->accessible(at)) continue;
+            const volatile std::uint8_t* page = ram_base_ + at;
+            (void)*page;  // a read fault here fetches the page (DsmEngine)
+        }
+        first += count;
+    }
+    return {};
 }
 
 unsigned OriginCluster::place_thread() {

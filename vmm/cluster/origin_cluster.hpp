@@ -64,6 +64,7 @@ public:
     void layout_changed(const std::vector<memory::LayoutRun>& runs) override;
     void discard(std::uint64_t gpa, std::uint64_t len) override;
     void mapped(std::uint64_t gpa, std::uint64_t len, unsigned node) override;
+    Result<void> gather_for_fork(std::uint64_t gpa, std::uint64_t len) override;
     Result<void> set_vdso_data(std::uint64_t gva) override;
     std::uint64_t vdso_data() const override { return vvar_gva_; }
     unsigned place_thread() override;
@@ -108,6 +109,7 @@ private:
     std::unique_ptr<ChannelListener> listener_;
     ThreadFaults faults_;
     std::uint8_t* ram_base_ = nullptr;  // host view of guest RAM (guest address 0)
+    const memory::GuestProtection* guest_protection_ = nullptr;  // attach_memory (gather_for_fork skips what the guest may not touch)
     std::uint64_t vvar_gva_ = 0;        // the vDSO's node-local time page (Spawn)
     std::mutex place_mu_;
     Placement placement_;

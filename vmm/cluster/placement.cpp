@@ -18,6 +18,7 @@ const char* place_policy_name(PlacePolicy p) {
         case PlacePolicy::round_robin: return "round-robin";
         case PlacePolicy::origin: return "origin";
         case PlacePolicy::pack: return "pack";
+        case PlacePolicy::away: return "away";
     }
     return "?";
 }
@@ -31,7 +32,9 @@ Placement::Placement(PlacePolicy policy, std::vector<unsigned> cpus)
 unsigned Placement::place() {
     unsigned node = 0;
     const auto n = static_cast<unsigned>(live_.size());
-    if (!placed_main_) {
+    if (policy_ == PlacePolicy::away) {
+        node = n - 1;
+    } else if (!placed_main_) {
         placed_main_ = true;  // the main thread starts where the program did
         next_ = 1 % n;
     } else if (policy_ == PlacePolicy::round_robin || policy_ == PlacePolicy::automatic) {

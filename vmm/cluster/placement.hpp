@@ -17,7 +17,10 @@
 
 namespace spanvm::cluster {
 
-enum class PlacePolicy { automatic, round_robin, origin, pack };
+// `away` (not a --place value): every thread on the last node, the main
+// thread too; a deputy's cluster of two (docs/ARCHITECTURE.md, "An exec
+// placed on another node") keeps the placed image's threads on its node.
+enum class PlacePolicy { automatic, round_robin, origin, pack, away };
 
 Result<PlacePolicy> parse_place_policy(const std::string& s);
 const char* place_policy_name(PlacePolicy p);

@@ -68,6 +68,20 @@ Result<void> GuestProtection::restore(std::uint64_t start, std::uint64_t end) {
     return protect_locked(cur, end, false);
 }
 
+std::vector<LayoutRun> GuestProtection::accessible_runs() const {
+    std::shared_lock lk(mu_);
+    return table_.intervals();
+}
+
+Result<void> GuestProtection::open_alias() {
+    const int fd = ::open("/proc/self/mem", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return make_error(errno, "opening /proc/self/mem: {}", std::strerror(errno));
+    std::unique_lock lk(mu_);
+    if (mem_fd_ >= 0) ::close(mem_fd_);
+    mem_fd_ = fd;
+    return {};
+}
+
 bool GuestProtection::accessible(std::uint64_t gpa) const {
     std::shared_lock lk(mu_);
     return table_.accessible(gpa);

@@ -55,6 +55,15 @@ public:
     // temporary opening), changing nothing recorded.
     Result<void> restore(std::uint64_t start, std::uint64_t end);
 
+    // (Re)opens the /proc/self/mem alias: a process about to put its memory
+    // under a DSM, which may be a fork child whose inherited alias still
+    // reads its parent's memory (the file is bound to the opener's mm).
+    Result<void> open_alias();
+
+    // The accessible runs as the table has them now (what a node that
+    // joins late must apply to catch up).
+    std::vector<LayoutRun> accessible_runs() const;
+
     bool accessible(std::uint64_t gpa) const;
     // Every byte of [gpa, gpa+len) (len > 0).
     bool accessible(std::uint64_t gpa, std::uint64_t len) const;

@@ -93,23 +93,20 @@ Result<std::unique_ptr<Process>> Process::create(const ProcessConfig& cfg_in) {
     // Guest RAM reachable as the address space maps it (sync_host_protection).
     auto pc = platform::choose_platform(cfg.platform, cfg.mem_size, platform::RamBacking::on_demand);
     if (!pc) return Error{0, pc.error().message};
-    if (!cfg.remote) {
-        // Host signals meant for the guest (kill from another process, ^C,
-        // SIGCHLD) go to one forwarder thread: blocked in this thread before
-        // the Process starts any thread, so every later thread has them
-        // blocked too (process_lifetime.cpp).
-        block_forwarded_signals();
-        // The run's process is the subreaper of every process it starts, as
-        // a container's init is: an orphan is reparented to it, and it ends
-        // them all when it ends.
-        (void)::prctl(PR_SET_CHILD_SUBREAPER, 1);
-    }
+    // Host signals meant for the guest (kill from another process, ^C,
+    // SIGCHLD) go to one forwarder thread: blocked in this thread before
+    // the Process (or a cluster's attach_memory) starts any thread, so every
+    // later thread has them blocked too (process_lifetime.cpp).
+    block_forwarded_signals();
+    // The run's process is the subreaper of every process it starts, as
+    // a container's init is: an orphan is reparented to it, and it ends
+    // them all when it ends. (In a cluster, the --local-hosts nodes are not
+    // its children: local_hosts.hpp.)
+    (void)::prctl(PR_SET_CHILD_SUBREAPER, 1);
     std::unique_ptr<Process> p(new Process(cfg, std::move(*pc)));
-    if (!cfg.remote) {
-        p->root_pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, ::getpid(), 0));
-        p->registry_ = ProcessRegistry::create();
-        if (p->registry_) p->slot_ = p->registry_->claim(p->pid_, ::getppid(), cfg.program);
-    }
+    p->root_pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, ::getpid(), 0));
+    p->registry_ = ProcessRegistry::create();
+    if (p->registry_) p->slot_ = p->registry_->claim(p->pid_, ::getppid(), cfg.program);
     if (cfg.remote)
         if (auto a = cfg.remote->attach_memory(p->platform_->memory(), *p->protection_); !a) return Error{0, a.error().message};
     auto as = AddressSpace::create(memory::layout::kUserBase, p->platform_->memory().size());
@@ -525,7 +522,7 @@ void Process::run() {
     platform_->install_signal_handlers(
         install_host_fault_report(platform_->memory().host_base(), platform_->memory().size()));
     if (cfg_.remote) cfg_.remote->start_placement(*this);
-    if (!cfg_.remote) start_signal_forwarder();
+    start_signal_forwarder();
     int64_t tid = spawn_thread(initial_, 0);
     if (tid < 0) {
         log::error("cannot start the guest's main thread: {}", std::strerror(static_cast<int>(-tid)));
@@ -554,8 +551,9 @@ void Process::end_process(int status, int sig) {
         slot_->status = sig ? sig : status;
         slot_->state.store(sig ? ProcessSlot::kKilled : ProcessSlot::kExited);
     }
-    if (root_ && !cfg_.remote) end_descendants();
+    if (root_) end_descendants();
     if (cfg_.remote) cfg_.remote->shutdown(status);
+    if (cfg_.exec_placer && exec_node_ >= 0) cfg_.exec_placer->exec_gone(static_cast<unsigned>(exec_node_));
     if (cfg_.remote)
         threads_.refresh_faults([&](int host_tid) { return cfg_.remote->thread_faults(host_tid); });
     if (cfg_.report_sink) {
@@ -569,6 +567,7 @@ void Process::end_process(int status, int sig) {
             r.vcpus_created = next_vcpu_id_;
             r.exit_status = status;
             r.threads = threads_.report();
+            for (auto& t : r.threads) t.pid = pid_;
             if (registry_) {
                 r.processes = registry_->report(true);
                 if (r.processes.size() == 1) r.processes.clear();  // no fork: the thread table says it all

@@ -34,6 +34,7 @@
 #include "vmm/process/syscalls/host_syscalls.hpp"
 #include "vmm/process/signals/interval_timer.hpp"
 #include "vmm/platform/platform.hpp"
+#include "vmm/process/exec_placement.hpp"
 #include "vmm/process/remote_threads.hpp"
 #include "vmm/process/signals/signal_table.hpp"
 #include "vmm/process/threads/thread_table.hpp"
@@ -53,6 +54,9 @@ struct ProcessConfig {
     // RAM goes under the remote memory and threads may be placed on other
     // nodes. Owned by the Process's creator; outlives the Process.
     RemoteThreads* remote = nullptr;
+    // `--place-exec`: where an execve in a forked process starts its new
+    // image (exec_placement.hpp); null: always here. Outlives the Process.
+    ExecPlacer* exec_placer = nullptr;
     // Called once as the process ends, after the remote threads stopped,
     // with the run's report (platform, exit status, thread rows; `cluster`
     // left empty for the creator, who owns the cluster, to fill). The
@@ -275,7 +279,23 @@ private:
     // --- processes (process_fork.cpp, process_lifetime.cpp) ---
     struct ForkedThread;  // the forking thread's state, carried into the child
     void after_fork_child(GuestThread& t, const ForkedThread& st);
-    void unlock_after_fork();
+    // A fork in a cluster (process_fork_cluster.cpp). Parent, every lock
+    // held: why the fork cannot be done ("" when it can), after the pages
+    // other nodes hold were fetched. Child, every lock held: leaves the
+    // cluster (a local process over its own copy of guest RAM); then, locks
+    // released: closes the cluster's host fds it inherited.
+    std::string gather_for_fork(const ThreadRow& forking);
+    // execve (process_exec_placed.cpp): asks the ExecPlacer where the new
+    // image runs; on another node, this process becomes its deputy (a
+    // cluster of two attached to guest RAM, the thread told to move there
+    // once exec returns). Caller holds aspace_mutex(), past the point of no
+    // return, the old image's memory discarded.
+    void place_exec_image(GuestThread& t);
+    // The node place_exec() counted this process on; -1: none.
+    int exec_node_ = -1;
+    void leave_cluster_in_child();
+    void close_cluster_fds_in_child();
+    void unlock_after_fork(bool stdio = true);  // false in the child (glibc reset the stdio locks)
     // Blocks the forwarded host signals in the calling thread (inherited by
     // every thread created after it).
     static void block_forwarded_signals();

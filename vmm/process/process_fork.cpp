@@ -29,6 +29,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "vmm/base/log.hpp"
@@ -66,11 +67,6 @@ struct Process::ForkedThread {
 };
 
 int64_t Process::fork_process(GuestThread& t, const ForkRequest& rq) {
-    if (cfg_.remote) {
-        report_unsupported_feature(
-            "fork in a program spread over several hosts (--cluster/--local-hosts): fork returns ENOSYS");
-        return -ENOSYS;
-    }
     const uint64_t flags = rq.flags;
     if (flags & ~kForkFlags) {
         report_unsupported_feature(fmt::format("clone flags {:#x} for a new process", flags & ~kForkFlags));
@@ -129,6 +125,16 @@ int64_t Process::fork_process(GuestThread& t, const ForkRequest& rq) {
         if (vfork) ::close(vp[0]), ::close(vp[1]);
         return -EAGAIN;  // the process is ending
     }
+    if (cfg_.remote) {
+        // A cluster (process_fork_cluster.cpp): the child is a local process
+        // at the origin over a copy of guest RAM.
+        if (std::string why = gather_for_fork(t.row()); !why.empty()) {
+            unlock_after_fork();
+            if (vfork) ::close(vp[0]), ::close(vp[1]);
+            report_unsupported_feature(why);
+            return -ENOSYS;
+        }
+    }
     const pid_t pid = ::fork();
     if (pid == 0) {
         (void)fork_lk.release();  // after_fork_child unlocks it
@@ -161,9 +167,15 @@ int64_t Process::fork_process(GuestThread& t, const ForkRequest& rq) {
     return pid;
 }
 
-void Process::unlock_after_fork() {
-    ::funlockfile(stderr);
-    ::funlockfile(stdout);
+void Process::unlock_after_fork(bool stdio) {
+    // In the child, glibc's fork() has already reset every stdio lock (seen
+    // on glibc 2.36: lock, count and owner all zero): an funlockfile there
+    // would leave the count at -1, and the next thread to write stderr
+    // would keep the lock forever.
+    if (stdio) {
+        ::funlockfile(stderr);
+        ::funlockfile(stdout);
+    }
     if (timekeeper_) timekeeper_->fork_mutex().unlock();
     signals_.fork_mutex().unlock();
     exit_mu_.unlock();
@@ -178,6 +190,7 @@ void Process::after_fork_child(GuestThread& t, const ForkedThread& st) {
     // Every lock of the process is held by this thread (fork_process). The
     // state they guard is consistent; drop what belongs to absent threads.
     root_ = false;
+    exec_node_ = -1;             // counted on no node until it execs
     cfg_.report_sink = nullptr;  // only the run's own process reports
     pid_ = ::getpid();
     threads_.keep_only_in_child(t.row(), pid_);
@@ -191,8 +204,11 @@ void Process::after_fork_child(GuestThread& t, const ForkedThread& st) {
     itimer_ = make_itimer();
     std::unique_ptr<time::Timekeeper> tk;
     if (timekeeper_) tk = timekeeper_->continue_in_child();
+    const bool was_remote = cfg_.remote != nullptr;
+    if (was_remote) leave_cluster_in_child();
     fork_mu_.unlock();  // held since fork_process (a std::unique_lock there that never unlocks in the child)
-    unlock_after_fork();
+    unlock_after_fork(false);
+    if (was_remote) close_cluster_fds_in_child();
     if (timekeeper_) (void)timekeeper_.release();  // its thread stayed in the parent: never destroyed
     timekeeper_ = std::move(tk);
 

@@ -31,6 +31,7 @@ ProcessSlot* ProcessRegistry::claim(int pid, int ppid, const std::string& progra
         s.set_program(program);
         s.threads = 0;
         s.threads_total = 0;
+        s.node = 0;
         s.state.store(ProcessSlot::kRunning, std::memory_order_release);
         return &s;
     }
@@ -47,7 +48,7 @@ std::vector<report::ProcessReport> ProcessRegistry::report(bool run_over) const 
         report::ProcessReport r;
         r.pid = s.pid.load();
         r.ppid = s.ppid.load();
-        r.node = 0;
+        r.node = static_cast<unsigned>(slots_[i].node.load());
         r.threads = static_cast<unsigned>(std::max(0, s.threads.load()));
         r.threads_total = static_cast<unsigned>(std::max(0, s.threads_total.load()));
         r.program = s.program;

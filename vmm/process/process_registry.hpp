@@ -23,6 +23,7 @@ struct ProcessSlot {
     std::atomic<int> status{0};  // exit status, or the signal for kKilled
     std::atomic<int> threads{0};  // live guest threads
     std::atomic<int> threads_total{0};
+    std::atomic<int> node{0};  // the node its image runs on (--place-exec)
     char program[64] = {};
     void set_program(const std::string& p);
 };

@@ -28,6 +28,11 @@
 //    starts; from then on the remote side may call the ThreadMover from its
 //    own thread until the host process exits. thread_moved() is called by
 //    the moving thread's host thread once its move is done.
+//  * gather_for_fork() is called by a thread forking the process at the
+//    origin, with every lock of the process held and no live guest thread
+//    on another node; then the host fork(). In the child only the forking
+//    thread exists and the process never calls this object again (it is
+//    leaked there, never destroyed: its threads stayed in the parent).
 //  * None of these throws.
 #include <cstdint>
 #include <memory>
@@ -155,6 +160,12 @@ public:
     virtual void start_placement(ThreadMover& m) = 0;
     // Thread `tid` moved from node `from` to `to`; the move took `ns`.
     virtual void thread_moved(int tid, unsigned from, unsigned to, std::uint64_t ns) = 0;
+    // A guest fork at the origin: afterwards every page of guest RAM
+    // [gpa, gpa+len) that any node was handed is present here with its
+    // latest content (a read copy is fetched where this host has none), so
+    // that the host fork() copies it into the child, whose guest RAM is no
+    // longer remote memory. Pages no node ever had stay absent (zero).
+    virtual Result<void> gather_for_fork(std::uint64_t gpa, std::uint64_t len) = 0;
     // Remote-memory read and write faults taken here by host thread
     // `host_tid` (an executor serving a remote thread).
     virtual std::pair<std::uint64_t, std::uint64_t> thread_faults(int host_tid) = 0;

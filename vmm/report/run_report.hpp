@@ -30,6 +30,7 @@ struct ThreadReport {
     std::uint64_t write_faults = 0;
     std::uint64_t migrations = 0;  // moves between nodes (`--place auto`)
     std::string state;  // "running", "exited", ...
+    int pid = 0;        // the guest process the thread belongs to
 };
 
 // One guest process of the run (one host; a fork is a spanvm process).
@@ -68,6 +69,7 @@ struct MachineReport {
     unsigned threads = 0;  // live guest threads placed there
     std::optional<NodeCounters> counters;  // absent: the node sent none
     std::string state;  // "origin", "up" or "stopped"
+    unsigned processes = 0;  // guest processes whose image ran there (process table's node; --place-exec)
 };
 
 // One page of guest RAM by DSM traffic, at the origin.

@@ -22,12 +22,14 @@ nlohmann::json thread_json(const ThreadReport& r) {
                         {"write_faults", r.write_faults},
                         {"state", r.state}};
     j["migrations"] = r.migrations;
+    j["pid"] = r.pid;
     if (r.node != 0) j["executor_tid"] = r.host_tid;
     return j;
 }
 
 nlohmann::json machine_json(const MachineReport& m) {
-    nlohmann::json j = {{"id", m.id}, {"address", m.address}, {"port", m.port}, {"threads", m.threads}};
+    nlohmann::json j = {{"id", m.id}, {"address", m.address}, {"port", m.port}, {"threads", m.threads},
+                        {"processes", m.processes}};
     // Counters are absent for a node that has not reported.
     if (const auto& s = m.counters) {
         j["bytes_sent"] = s->bytes_sent;

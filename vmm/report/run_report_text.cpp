@@ -11,33 +11,34 @@ std::string render_thread_table(const std::vector<ThreadReport>& rows) {
     // another node, that node's host thread once it has trapped, and
     // executor: the origin's host thread running its syscalls.
     std::string out =
-        fmt::format("{:>8} {:>4} {:>5} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:<8} {:>5}\n", "tid",
+        fmt::format("{:>8} {:>4} {:>5} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:<8} {:>5} {:>8}\n", "tid",
                     "node", "vcpu", "host-tid", "executor", "sys-local", "sys-fwd", "exits-sys", "exits-exc",
-                    "exits-oth", "rd-flt", "wr-flt", "state", "moves");
+                    "exits-oth", "rd-flt", "wr-flt", "state", "moves", "process");
     for (const auto& r : rows) {
         const bool remote = r.node != 0 && r.remote_host_tid != 0;
-        out += fmt::format("{:>8} {:>4} {:>5} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:<8} {:>5}\n", r.tid,
+        out += fmt::format("{:>8} {:>4} {:>5} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:<8} {:>5} {:>8}\n", r.tid,
                            r.node, r.vcpu, remote ? r.remote_host_tid : r.host_tid,
                            r.node != 0 ? fmt::format("{}", r.host_tid) : std::string("-"), r.syscalls_local,
                            r.syscalls_forwarded, r.exits_syscall, r.exits_exception, r.exits_other, r.read_faults,
-                           r.write_faults, r.state, r.migrations);
+                           r.write_faults, r.state, r.migrations, r.pid);
     }
     return out;
 }
 
 std::string render_machine_table(const std::vector<MachineReport>& rows) {
-    std::string out = fmt::format("spanvm: machine table ({} nodes)\n{:>4}  {:<22} {:>7} {:>12} {:>12} {:>10} {:>10} {:>10} {:>10} {:>8}  {}\n",
+    std::string out = fmt::format("spanvm: machine table ({} nodes)\n{:>4}  {:<22} {:>7} {:>12} {:>12} {:>10} {:>10} {:>10} {:>10} {:>8}  {:<8} {:>5}\n",
                                   rows.size(), "node", "address", "threads", "bytes_sent", "bytes_recv", "rd_faults",
-                                  "wr_faults", "home_1st", "remote_1st", "migrated", "state");
+                                  "wr_faults", "home_1st", "remote_1st", "migrated", "state", "procs");
     for (const auto& m : rows) {
         // A node's counters arrive with its Stats message at shutdown: "-" until then.
         if (const auto& s = m.counters)
-            out += fmt::format("{:>4}  {:<22} {:>7} {:>12} {:>12} {:>10} {:>10} {:>10} {:>10} {:>8}  {}\n", m.id,
+            out += fmt::format("{:>4}  {:<22} {:>7} {:>12} {:>12} {:>10} {:>10} {:>10} {:>10} {:>8}  {:<8} {:>5}\n", m.id,
                                m.endpoint, m.threads, s->bytes_sent, s->bytes_received, s->read_faults, s->write_faults,
-                               s->home_first_touch_faults, s->remote_first_touches, s->home_migrations, m.state);
+                               s->home_first_touch_faults, s->remote_first_touches, s->home_migrations, m.state,
+                               m.processes);
         else
-            out += fmt::format("{:>4}  {:<22} {:>7} {:>12} {:>12} {:>10} {:>10} {:>10} {:>10} {:>8}  {}\n", m.id,
-                               m.endpoint, m.threads, "-", "-", "-", "-", "-", "-", "-", m.state);
+            out += fmt::format("{:>4}  {:<22} {:>7} {:>12} {:>12} {:>10} {:>10} {:>10} {:>10} {:>8}  {:<8} {:>5}\n", m.id,
+                               m.endpoint, m.threads, "-", "-", "-", "-", "-", "-", "-", m.state, m.processes);
     }
     return out;
 }

@@ -172,4 +172,12 @@ size_t FdTable::open_count() const {
     return n;
 }
 
+std::vector<int> FdTable::host_fds() const {
+    std::lock_guard lock(mu_);
+    std::vector<int> out;
+    for (const auto& e : entries_)
+        if (e.ref) out.push_back(e.ref->fd());
+    return out;
+}
+
 }  // namespace spanvm::process

@@ -97,6 +97,8 @@ public:
 
     bool is_open(int guest_fd) const;
     size_t open_count() const;
+    // The host fds the table holds (any order, with repeats for dup'ed fds).
+    std::vector<int> host_fds() const;
 
 private:
     struct Entry {

@@ -49,6 +49,9 @@ int64_t Process::exec(GuestThread& t, ProcessConfig image) {
     cfg_.envp = resolved->cfg.envp;
     host_ctx_.guest_exe = absolute_path(cfg_.program);
     if (slot_) slot_->set_program(cfg_.program);
+    // `--place-exec`: the new image may start on another node, this process
+    // its deputy (process_exec_placed.cpp).
+    place_exec_image(t);
     // The loader writes through the host mapping, which still carries the
     // old image's PROT_NONE holes; open it all, load, then re-sync below.
     host_allow(memory::layout::kUserBase, platform_->memory().size() - memory::layout::kUserBase);

@@ -5,9 +5,9 @@
 // (process_fork.cpp), so these are the host's own calls on the same pids:
 // the statuses wait4 reports are those the child spanvm exits or dies with
 // (Process::exit_process_signal), and groups and sessions are the host's.
-// In a program spread over hosts there are no guest children (fork is
-// refused there) and the origin's children are its node launchers: waits
-// answer ECHILD, and group and session changes apply to the origin only.
+// In a program spread over hosts the same holds at the origin: its guest
+// children are local processes there (process_fork_cluster.cpp) and the
+// --local-hosts nodes are not its children (vmm/cli/local_hosts.hpp).
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -39,7 +39,6 @@ int64_t blocking(GuestThread& t, F&& f) {
 
 int64_t sys_wait4(GuestThread& t, const SyscallRequest& r) {
     Process& p = t.process();
-    if (p.config().remote) return -ECHILD;
     const pid_t pid = static_cast<pid_t>(r.args[0]);
     const int options = static_cast<int>(r.args[2]);
     int* status = nullptr;
@@ -52,7 +51,6 @@ int64_t sys_wait4(GuestThread& t, const SyscallRequest& r) {
 
 int64_t sys_waitid(GuestThread& t, const SyscallRequest& r) {
     Process& p = t.process();
-    if (p.config().remote) return -ECHILD;
     void* info = nullptr;
     void* ru = nullptr;
     if (r.args[2] && !(info = p.mem().ptr(r.args[2], sizeof(siginfo_t)))) return -EFAULT;

@@ -174,11 +174,9 @@ int64_t sys_kill(GuestThread& t, const SyscallRequest& r) {
     Process& p = t.process();
     const pid_t pid = static_cast<pid_t>(r.args[0]);
     const int sig = static_cast<int>(r.args[1]);
-    // Itself: its own tables. In a program spread over hosts there is no
-    // other guest process (fork is refused there): 0, -1 and -pid mean it.
-    if (pid == p.pid() || (p.config().remote && (pid == 0 || pid == -1 || pid == -p.pid())))
-        return p.send_signal(&t, sig, 0, user_info(p, SI_USER));
-    if (p.config().remote) return -ESRCH;
+    // Itself: its own tables. (In a program spread over hosts, the other
+    // guest processes are local processes at the origin too.)
+    if (pid == p.pid()) return p.send_signal(&t, sig, 0, user_info(p, SI_USER));
     // Other guest processes are host processes (guest pid == host pid); the
     // receiver's forwarder turns the host signal into its guest signal.
     return guest_kill_other(p, pid, sig);
@@ -190,9 +188,8 @@ int64_t sys_tgkill(GuestThread& t, const SyscallRequest& r) {
     if (tgid <= 0) return -EINVAL;
     // Another process's main thread (its tid is its pid, a host pid); its
     // other threads' tids are not host tids: ESRCH.
-    if (tgid != p.pid()) return static_cast<pid_t>(r.args[1]) == tgid && !p.config().remote
-                                       ? guest_kill_other(p, tgid, static_cast<int>(r.args[2]))
-                                       : -ESRCH;
+    if (tgid != p.pid())
+        return static_cast<pid_t>(r.args[1]) == tgid ? guest_kill_other(p, tgid, static_cast<int>(r.args[2])) : -ESRCH;
     if (static_cast<int>(r.args[1]) <= 0) return -EINVAL;
     return p.send_signal(&t, static_cast<int>(r.args[2]), static_cast<int>(r.args[1]), user_info(p, SI_TKILL));
 }

@@ -78,8 +78,11 @@ void GuestThread::run(const ThreadStart& start) {
 
 Result<void> GuestThread::adopt_vcpu_after_fork(std::unique_ptr<platform::Vcpu> v, const platform::Regs& regs,
                                                 uint64_t fs, uint64_t gs, std::span<const uint8_t> fpu) {
-    (void)vcpu_.release();
+    (void)vcpu_.release();  // the parent's (a remote thread's RemoteVcpu: its cluster stayed there)
     vcpu_ = std::move(v);
+    link_ = nullptr;  // the child runs here, at the origin
+    row_.node_id.store(0);
+    row_.remote_host_tid.store(0);
     row_.host_tid = static_cast<int>(::syscall(SYS_gettid));
     row_.vcpu_id = static_cast<unsigned>(vcpu_->id());
     if (auto r = vcpu_->attach_thread(); !r) return r;

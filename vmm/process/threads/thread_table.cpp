@@ -52,6 +52,12 @@ std::vector<ThreadRow*> ThreadTable::live_rows() {
     return out;
 }
 
+bool ThreadTable::any_live_remote_locked(const ThreadRow* except) const {
+    for (auto& r : rows_)
+        if (&r != except && r.state.load() != ThreadState::exited && r.node_id.load() != 0) return true;
+    return false;
+}
+
 size_t ThreadTable::total_threads() const {
     std::lock_guard lk(mu_);
     return rows_.size();

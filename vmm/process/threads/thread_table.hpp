@@ -90,6 +90,9 @@ public:
     // `pid`; later tids follow it.
     std::mutex& fork_mutex() const { return mu_; }
     void keep_only_in_child(ThreadRow& keep, int pid);
+    // A fork in a cluster: a live thread other than `except` runs on a
+    // node other than the origin. Caller holds fork_mutex().
+    bool any_live_remote_locked(const ThreadRow* except) const;
 
 private:
     mutable std::mutex mu_;

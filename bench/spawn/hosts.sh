@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# bench/spawn/hosts.sh BUILD_DIR : `make -j2C` of the generated 64-file C
+# project across 2 hosts x C cores (`spanvm run --local-hosts 2 --host-cpus C
+# --place-exec round-robin`: each host pinned to C CPUs of its own; exec'd
+# compilers start on both hosts, deputies at the origin) against native
+# `make -jC` pinned to C CPUs; ratio = native_s / spanvm_s, target >= 1.6
+# (docs/ARCHITECTURE.md, "An exec placed on another node"). C = 1 on a
+# 2-core machine. Each case runs BENCH_REPEAT times (median). Prints the
+# ratio, writes bench/out/spawn_hosts.json and, with gnuplot,
+# bench/out/spawn_hosts.png.
+# Knobs: SPANVM [BUILD_DIR/spanvm], BENCH_REPEAT [3], BENCH_MAKE_FILES [64],
+# BENCH_HOST_CPUS [nproc/2], BENCH_PLATFORMS [every available one],
+# BENCH_OUT [bench/out], BENCH_PLOT [1].
+set -euo pipefail
+die() {
+    echo "bench/spawn/hosts: ERROR: $*" >&2
+    exit 1
+}
+[ $# = 1 ] || die "usage: $0 BUILD_DIR"
+BUILD="$(cd "$1" && pwd)" || die "build dir '$1' does not exist"
+HERE="$(cd "$(dirname "$0")" && pwd)"
+REPO="$(cd "$HERE/../.." && pwd)"
+OUT="${BENCH_OUT:-$HERE/../out}"
+SPANVM="${SPANVM:-$BUILD/spanvm}"
+REPEAT="${BENCH_REPEAT:-3}"
+FILES="${BENCH_MAKE_FILES:-64}"
+C="${BENCH_HOST_CPUS:-$(($(nproc) / 2))}"
+[ "$C" -ge 1 ] || die "needs at least 2 CPUs (2 hosts x 1)"
+[ -x "$SPANVM" ] || die "spanvm binary '$SPANVM' not found (build it first)"
+for t in cc make python3 taskset bc; do command -v "$t" >/dev/null || die "$t is not installed"; done
+PLOT="${BENCH_PLOT:-1}"
+command -v gnuplot >/dev/null || PLOT=0
+if [ -n "${BENCH_PLATFORMS:-}" ]; then
+    read -r -a PLATFORMS <<<"$BENCH_PLATFORMS"
+else
+    PLATFORMS=()
+    for p in kvm native; do "$SPANVM" info --require "$p" >/dev/null 2>&1 && PLATFORMS+=("$p"); done
+fi
+[ ${#PLATFORMS[@]} -gt 0 ] || die "no platform can run here (spanvm info)"
+mkdir -p "$OUT"
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/spanvm-bench-hosts.XXXXXX")"
+trap 'rm -rf "$WORK"' EXIT
+"$REPO/tests/integration/gen_c_project.sh" "$WORK/proj" "$FILES" >/dev/null
+MAKE="$(command -v make)"
+# The first C usable CPUs: native's, and host 0's under --host-cpus.
+FIRST="$(python3 -c 'import os,sys; print(",".join(map(str, sorted(os.sched_getaffinity(0))[:int(sys.argv[1])])))' "$C")"
+
+median() { sort -g | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
+now() { date +%s.%N; }
+# make_s JOBS RUNNER... : median seconds of a clean `make -jJOBS`.
+make_s() {
+    local jobs=$1
+    shift
+    for _ in $(seq "$REPEAT"); do
+        "$MAKE" -s -C "$WORK/proj" clean >/dev/null
+        local t0 t1
+        t0="$(now)"
+        "$@" "$MAKE" -s -C "$WORK/proj" -j"$jobs" >/dev/null
+        t1="$(now)"
+        [ -x "$WORK/proj/prog" ] || die "make -j$jobs under '$*' built no binary"
+        printf '%.3f\n' "$(echo "$t1 - $t0" | bc -l)"
+    done | median
+}
+
+native="$(make_s "$C" taskset -c "$FIRST")"
+rows=()
+for p in "${PLATFORMS[@]}"; do
+    s="$(make_s $((2 * C)) "$SPANVM" run --platform "$p" --local-hosts 2 --host-cpus "$C" --place-exec round-robin --)"
+    r="$(printf '%.4f' "$(echo "$native / $s" | bc -l)")"
+    printf 'make %-6s make -j%s across 2 hosts x %s cores %8.2f s vs native make -j%s on %s cores %8.2f s: %.2fx (target >= 1.6)\n' \
+        "$p" $((2 * C)) "$C" "$s" "$C" "$C" "$native" "$r"
+    rows+=("{\"platform\": \"$p\", \"hosts\": 2, \"cores_per_host\": $C, \"spanvm_s\": $s, \"native_s\": $native, \"ratio\": $r, \"target_min\": 1.6, \"make_files\": $FILES}")
+done
+json="$OUT/spawn_hosts.json"
+(IFS=,; echo "{\"bench\": \"spawn_hosts\", \"repeat\": $REPEAT, \"results\": [${rows[*]}]}") | python3 -m json.tool >"$json"
+echo "wrote $json"
+if [ "$PLOT" = 1 ]; then
+    dat="$WORK/hosts.dat"
+    python3 - "$json" >"$dat" <<'EOP'
+import json, sys
+for r in json.load(open(sys.argv[1]))["results"]:
+    print(f'"{r["platform"]}" {r["ratio"]:.3f} 1.6')
+EOP
+    gnuplot <<EOG
+set terminal png size 700,400
+set output "$OUT/spawn_hosts.png"
+set title "make -j$((2 * C)) on 2 hosts x $C cores vs native make -j$C (native/spanvm, higher is better)"
+set style data histograms
+set style fill solid 0.6
+set yrange [0:*]
+plot "$dat" using 2:xtic(1) title "ratio", "" using 3 title "target" with points pt 7 ps 2
+EOG
+    echo "wrote $OUT/spawn_hosts.png"
+fi

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# cluster_processes.sh CASE HOSTS [EXEC-PLACEMENT] : programs that start
+# programs, spread over HOSTS hosts on this machine (`spanvm run
+# --local-hosts HOSTS`), byte for byte equal to a native run
+# (docs/ARCHITECTURE.md, "Processes across hosts"): a fork at the origin
+# makes a local process there. With EXEC-PLACEMENT (round-robin,
+# least-loaded: `--place-exec`), exec'd images start on other hosts with
+# deputies at the origin, and the process table must show processes on
+# every host.
+#   pipeline  sh -c 'seq 1 200000 | sort -n | uniq -c | wc -l'
+#   xargs     xargs -P 4
+#   make      make -j4 of the generated 64-file C project, whose binary then runs
+#   signals   a placed image killed by SIGTERM, one by SIGSEGV, one exiting 7:
+#             the parent shell sees 143, 139 and 7
+#   kill_node make -j4, the run's node 1 killed mid-build: over within 5 s,
+#             one line naming it, no process of the run left
+#   gather    gp_proc_fork_gather: a fork after a thread on another node wrote
+#             8 MiB; the child sees every byte (and a fork while a thread runs
+#             there is ENOSYS); placed, it runs on host 1 after a seq
+# The process table (--stats) and `processes` in --json must list the children.
+. "$(dirname "$0")/lib.sh"
+[ $# = 2 ] || [ $# = 3 ] || fail "usage: $0 pipeline|xargs|make|signals|kill_node|gather HOSTS [round-robin|least-loaded]"
+skip_in_native_mode "multi-host runs"
+it_setup
+hosts="$2"
+opts=(--local-hosts "$hosts" --place round-robin --stats --json tables.json)
+[ -n "${3:-}" ] && opts+=(--place-exec "$3")
+case "$1" in
+pipeline) cmd=("$(tool sh)" -c 'seq 1 200000 | sort -n | uniq -c | wc -l') ;;
+xargs)
+    seq 1 200 >in.txt
+    cmd=("$(tool sh)" -c "$(tool xargs) -P 4 -n 7 echo <in.txt | sort -n") ;;
+make)
+    "$(dirname "$0")/gen_c_project.sh" proj 64
+    cp -r proj proj_native
+    rc_of run_direct "$(tool make)" -s -C proj_native -j4 >/dev/null 2>make_native.err
+    expect_rc "$RC" 0 "native make -j4" make_native.err
+    rc_of run_guest "${opts[@]}" -- "$(tool make)" -s -C proj -j4 >make.out 2>make.err
+    expect_rc "$RC" 0 "make -j4 across $hosts hosts" make.err
+    proj_native/prog >native.out
+    rc_of proj/prog >guest.out
+    expect_rc "$RC" 0 "the binary built across $hosts hosts"
+    expect_same_file guest.out native.out "output of the binary built across $hosts hosts"
+    cp make.err guest.err
+    ;;
+kill_node)
+    # The run's node 1 killed mid-build: the run ends within 5 s with one
+    # line naming it, and nothing of the run is left (its processes and the
+    # deputies' node processes all run with the project as their cwd).
+    "$(dirname "$0")/gen_c_project.sh" proj 64
+    "$SPANVM" run "${opts[@]}" -- "$(tool make)" -s -C proj -j4 >out 2>err &
+    origin=$!
+    trap 'kill -9 "$origin" 2>/dev/null || true; cd /; rm -rf "$IT_TMP"' EXIT
+    for ((i = 0; i < 100; i++)); do ls proj/*.o >/dev/null 2>&1 && break; sleep 0.1; done
+    node="$(pgrep -f -- "--node 1 .*--origin $origin:" | head -n 1)"
+    [ -n "$node" ] || fail "no node process of the origin $origin"
+    kill -9 "$node"
+    t0=$(date +%s%N)
+    for ((i = 0; i < 50; i++)); do kill -0 "$origin" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$origin" 2>/dev/null && fail "the run still runs 5 s after node 1 was killed"
+    wait "$origin" && fail "the run exited 0 after node 1 was killed"
+    ms=$((($(date +%s%N) - t0) / 1000000))
+    [ "$(grep -c '^spanvm: ' err)" = 1 ] || fail "not one line:"$'\n'"$(show err)"
+    grep -q "node 1 " err || fail "the line does not name node 1:"$'\n'"$(show err)"
+    sleep 1
+    left=0
+    for p in /proc/[0-9]*; do
+        case "$(readlink "$p/cwd" 2>/dev/null)" in "$PWD"/proj*) left=$((left + 1)) ;; esac
+    done
+    [ "$left" = 0 ] || fail "$left process(es) of the run left after it ended"
+    pass "node 1 killed mid-build: the run ended in $ms ms with one line, nothing left"
+    ;;
+signals)
+    # Statuses and signals of placed images reach the parent as Linux's:
+    # round-robin puts the background sleep and the self-killing shell on host 1.
+    cat >sig.sh <<EOS
+$(tool true)
+$(tool sleep) 30 &
+pid=\$!
+$(tool sleep) 0.5
+kill -TERM \$pid
+wait \$pid
+echo "sleep status \$?"
+$(tool sh) -c 'kill -SEGV \$\$'
+echo "segv status \$?"
+$(tool sh) -c 'exit 7'
+echo "exit status \$?"
+EOS
+    cmd=("$(tool sh)" sig.sh)
+    ;;
+gather)
+    cmd=("$(gp proc_fork_gather static)")
+    # Placed: a shell runs it second, so round-robin starts it on host 1,
+    # where its fork is a fork of a placed image (it continues at the origin).
+    [ -n "${3:-}" ] && cmd=("$(tool sh)" -c "$(tool seq) 1 >/dev/null; ${cmd[0]}; $(tool seq) 1 >/dev/null")
+    ;;
+*) fail "unknown case '$1'" ;;
+esac
+if [ "$1" != make ]; then
+    rc_of run_direct "${cmd[@]}" >native.out 2>native.err
+    expect_rc "$RC" 0 "native run" native.err
+    rc_of run_guest "${opts[@]}" -- "${cmd[@]}" >guest.out 2>guest.err
+    expect_rc "$RC" 0 "run across $hosts hosts" guest.err
+    expect_same_file guest.out native.out "$1 output"
+fi
+# Children in the process table (text) and in --json.
+expect_grep "process table" guest.err "--stats process table"
+procs="$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1])).get("processes", [])))' tables.json)"
+[ "$procs" -ge 2 ] || fail "--json lists no child process:"$'\n'"$(show tables.json)"
+if [ -n "${3:-}" ]; then
+    # The process table's node column: a process on every host.
+    python3 - "$hosts" tables.json <<'PY' || fail "no process ran on some host (--place-exec $3):"$'\n'"$(show guest.err)"
+import json, sys
+hosts, d = int(sys.argv[1]), json.load(open(sys.argv[2]))
+nodes = {p["node"] for p in d.get("processes", [])}
+sys.exit(0 if nodes >= set(range(hosts)) else 1)
+PY
+fi
+if grep -q "^spanvm: unsupported: fork" guest.err && [ "$1" != gather ]; then
+    fail "a fork was refused:"$'\n'"$(show guest.err)"
+fi
+pass "$1 across $hosts hosts"

@@ -1,0 +1,43 @@
+#pragma once
+// What the process layer asks of whoever places new program images on other
+// hosts (`spanvm run --place-exec`; docs/ARCHITECTURE.md, "An exec placed
+// on another node"). The process layer owns this interface; the CLI
+// implements it (vmm/cli/exec_deputies.hpp) and hands it to the run's
+// Process (ProcessConfig::exec_placer), whose forked children inherit it.
+//
+// At an execve in a process that is not the run's own and not already in
+// a cluster of its own, Process::exec asks place_exec() for a node. For a
+// node k != 0 it calls start_deputy(k, ram) at the point of no return,
+// after the old image's memory was discarded and before the new one is
+// loaded: this host process becomes the *deputy* (it keeps the pid, fds,
+// cwd, credentials, signal tables and parent) and the origin of a cluster
+// of two, whose node 1 is a fresh spanvm node process on host k; the new
+// image's thread then moves there, and its system calls come back to the
+// deputy exactly as a remote thread's come to its executor.
+// Thread-safety: each method is called by the exec'ing (or exiting)
+// thread of one process; implementations share state between processes
+// only through memory they map shared before the run starts.
+#include "vmm/memory/guest_memory.hpp"
+#include "vmm/memory/guest_protection.hpp"
+#include "vmm/process/remote_threads.hpp"
+
+namespace spanvm::process {
+
+class ExecPlacer {
+public:
+    virtual ~ExecPlacer() = default;
+    // The node the next image starts on (0: here, the origin host). Counts
+    // one process on that node until exec_gone(node).
+    virtual unsigned place_exec() = 0;
+    // This process becomes the deputy of a new image on node `node` (!= 0):
+    // returns the RemoteThreads of a cluster of two (node 1 is host `node`)
+    // with `ram` already attached, or null after one logged line (the image
+    // then runs here). Lives as long as the host process.
+    virtual RemoteThreads* start_deputy(unsigned node, memory::GuestMemory& ram, memory::GuestProtection& prot) = 0;
+    // The process counted on `node` by place_exec() ended or exec'd again.
+    // For a deputy, called after RemoteThreads::shutdown(): also waits
+    // (briefly) for its node process to end.
+    virtual void exec_gone(unsigned node) = 0;
+};
+
+}  // namespace spanvm::process
