@@ -198,13 +198,14 @@ static void test_nodefer(void) {
 /* A blocked waiter (futex or host read) interrupted by pthread_kill. */
 static sem_t sem;
 static int pipefd[2];
-static volatile int waiter_result, waiter_errno, waiter_ready;
+static volatile int waiter_result, waiter_errno, waiter_ready, waiter_done;
 
 static void* sem_waiter(void* arg) {
     (void)arg;
     waiter_ready = 1;
     waiter_result = sem_wait(&sem);
     waiter_errno = errno;
+    waiter_done = 1;
     return NULL;
 }
 
@@ -214,6 +215,7 @@ static void* pipe_reader(void* arg) {
     waiter_ready = 1;
     waiter_result = (int)read(pipefd[0], &c, 1);
     waiter_errno = errno;
+    waiter_done = 1;
     return NULL;
 }
 
@@ -221,11 +223,23 @@ static void interrupted_wait(void* (*fn)(void*), int restart, const char* what) 
     set_handler(SIGUSR1, counting, restart ? SA_RESTART : 0);
     hits = 0;
     waiter_ready = 0;
+    waiter_done = 0;
     pthread_t th;
     CHECK_PT(pthread_create(&th, NULL, fn, NULL));
     while (!waiter_ready) sched_yield();
     usleep(100 * 1000); /* let it block */
     CHECK_PT(pthread_kill(th, SIGUSR1));
+    if (!restart) {
+        /* On a loaded host the waiter may not have blocked within 100 ms
+         * (its wait may be a call forwarded to another host): a signal
+         * handled before the wait interrupts nothing, and without a post
+         * the wait would never end (on Linux too). Signal again until the
+         * wait returns; every signal is handled, and one interrupts it. */
+        for (int i = 0; !waiter_done; ++i) {
+            usleep(1000);
+            if (i % 200 == 199 && !waiter_done) CHECK_PT(pthread_kill(th, SIGUSR1));
+        }
+    }
     if (restart) {
         while (hits == 0) sched_yield();
         usleep(50 * 1000);
@@ -233,7 +247,7 @@ static void interrupted_wait(void* (*fn)(void*), int restart, const char* what) 
         else CHECK(write(pipefd[1], "x", 1) == 1, "pipe write");
     }
     CHECK_PT(pthread_join(th, NULL));
-    CHECK(hits == 1, "%s: handler hits %d", what, (int)hits);
+    CHECK(restart ? hits == 1 : hits >= 1, "%s: handler hits %d", what, (int)hits);
     if (restart)
         CHECK(waiter_result == (fn == sem_waiter ? 0 : 1), "%s with SA_RESTART returned %d (%s)", what, waiter_result,
               strerror(waiter_errno));
