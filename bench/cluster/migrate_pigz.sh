@@ -11,12 +11,8 @@
 # Knobs: SPANVM, BENCH_OUT, BENCH_PLATFORM [kvm], BENCH_RUNS [10],
 # BENCH_PIGZ_MIB [24], BENCH_PIGZ_THREADS [4].
 set -euo pipefail
-die() { echo "bench/migrate_pigz: ERROR: $*" >&2; exit 1; }
-[ $# = 1 ] || die "usage: $0 BUILD_DIR"
-BUILD="$(cd "$1" && pwd)" || die "build dir '$1' does not exist"
-HERE="$(cd "$(dirname "$0")" && pwd)"
-OUT="${BENCH_OUT:-$(cd "$HERE/.." && pwd)/out}"
-SPANVM="${SPANVM:-$BUILD/spanvm}"
+. "$(dirname "$0")/../lib/common.sh"
+bench_init migrate_pigz "$@"
 PLATFORM="${BENCH_PLATFORM:-kvm}"
 RUNS="${BENCH_RUNS:-10}"
 MIB="${BENCH_PIGZ_MIB:-24}"

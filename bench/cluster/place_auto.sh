@@ -14,12 +14,8 @@
 # Knobs: SPANVM, BENCH_OUT, BENCH_HOSTS [2], BENCH_CORES [nproc / H],
 # BENCH_PLACE_SECS [10].
 set -euo pipefail
-die() { echo "bench/place_auto: ERROR: $*" >&2; exit 1; }
-[ $# = 1 ] || die "usage: $0 BUILD_DIR"
-BUILD="$(cd "$1" && pwd)" || die "build dir '$1' does not exist"
-HERE="$(cd "$(dirname "$0")" && pwd)"
-OUT="${BENCH_OUT:-$(cd "$HERE/.." && pwd)/out}"
-SPANVM="${SPANVM:-$BUILD/spanvm}"
+. "$(dirname "$0")/../lib/common.sh"
+bench_init place_auto "$@"
 H="${BENCH_HOSTS:-2}"
 C="${BENCH_CORES:-$(($(nproc) / H))}"
 [ "$C" -ge 1 ] || C=1

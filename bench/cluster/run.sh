@@ -30,15 +30,8 @@
 # gives every multi-host run --encrypt; bench/auth/run.sh compares in one run]. A quick check of the
 # script: BENCH_FS_ITERS=5 BENCH_STOCK_MIB=1 BENCH_CPU_ITERS=1000000 BENCH_STARTUP_RUNS=1.
 set -euo pipefail
-die() {
-    echo "bench/cluster: ERROR: $*" >&2
-    exit 1
-}
-[ $# = 1 ] || die "usage: $0 BUILD_DIR"
-BUILD="$(cd "$1" && pwd)" || die "build dir '$1' does not exist"
-HERE="$(cd "$(dirname "$0")" && pwd)"
-OUT="${BENCH_OUT:-$HERE/../out}"
-SPANVM="${SPANVM:-$BUILD/spanvm}"
+. "$(dirname "$0")/../lib/common.sh"
+bench_init cluster "$@"
 ITERS="${BENCH_FS_ITERS:-200}"
 STOCK_MIB="${BENCH_STOCK_MIB:-16}"
 CPU_ITERS="${BENCH_CPU_ITERS:-2000000000}"

@@ -42,15 +42,8 @@
 # BENCH_SCALING_RUNS=1 BENCH_SCALING_CPU_ITERS=10000000 BENCH_SCALING_EVENTS=100
 # BENCH_SCALING_MIB=1 BENCH_SCALING_XZ_MIB=1 (about 15 s).
 set -euo pipefail
-die() {
-    echo "bench/scaling: ERROR: $*" >&2
-    exit 1
-}
-[ $# = 1 ] || die "usage: $0 BUILD_DIR"
-BUILD="$(cd "$1" && pwd)" || die "build dir '$1' does not exist"
-HERE="$(cd "$(dirname "$0")" && pwd)"
-OUT="${BENCH_OUT:-$(cd "$HERE/.." && pwd)/out}"
-SPANVM="${SPANVM:-$BUILD/spanvm}"
+. "$(dirname "$0")/../lib/common.sh"
+bench_init scaling "$@"
 CPU_BIN="$BUILD/bench/process/bench_cpu_bound"
 H="${BENCH_HOSTS:-2}"
 C="${BENCH_CORES:-$(($(nproc) / H))}"

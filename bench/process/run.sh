@@ -34,16 +34,8 @@
 # BENCH_REPEAT=1 BENCH_PIGZ_MIB=1 BENCH_SYSBENCH_TIME=1 BENCH_CPU_ITERS=1000000.
 set -euo pipefail
 
-die() {
-    echo "bench/process: ERROR: $*" >&2
-    exit 1
-}
-[ $# = 1 ] || die "usage: $0 BUILD_DIR"
-BUILD="$(cd "$1" && pwd)" || die "build dir '$1' does not exist"
-HERE="$(cd "$(dirname "$0")" && pwd)"
-OUT="${BENCH_OUT:-$HERE/../out}"
-SPANVM="${SPANVM:-$BUILD/spanvm}"
-REPEAT="${BENCH_REPEAT:-3}"
+. "$(dirname "$0")/../lib/common.sh"
+bench_init process "$@"
 PIGZ_MIB="${BENCH_PIGZ_MIB:-64}"
 SB_TIME="${BENCH_SYSBENCH_TIME:-10}"
 CPU_ITERS="${BENCH_CPU_ITERS:-500000000}"
@@ -51,7 +43,6 @@ CPU_BIN="$BUILD/bench/process/bench_cpu_bound"
 SYS_BIN="$BUILD/bench/process/bench_syscall_loop"
 
 # --- preflight: fail loudly before spending minutes -------------------------
-[ -x "$SPANVM" ] || die "spanvm binary '$SPANVM' not found (build it first)"
 [ -x "$CPU_BIN" ] || die "$CPU_BIN not built (cmake --build $BUILD --target bench_cpu_bound)"
 [ -x "$SYS_BIN" ] || die "$SYS_BIN not built (cmake --build $BUILD --target bench_syscall_loop)"
 for t in pigz sysbench awk jq python3; do command -v "$t" >/dev/null || die "$t is not installed (scripts/install-deps.sh)"; done

@@ -12,21 +12,11 @@
 # BENCH_HOST_CPUS [nproc/2], BENCH_PLATFORMS [every available one],
 # BENCH_OUT [bench/out], BENCH_PLOT [1].
 set -euo pipefail
-die() {
-    echo "bench/spawn/hosts: ERROR: $*" >&2
-    exit 1
-}
-[ $# = 1 ] || die "usage: $0 BUILD_DIR"
-BUILD="$(cd "$1" && pwd)" || die "build dir '$1' does not exist"
-HERE="$(cd "$(dirname "$0")" && pwd)"
-REPO="$(cd "$HERE/../.." && pwd)"
-OUT="${BENCH_OUT:-$HERE/../out}"
-SPANVM="${SPANVM:-$BUILD/spanvm}"
-REPEAT="${BENCH_REPEAT:-3}"
+. "$(dirname "$0")/../lib/common.sh"
+bench_init spawn/hosts "$@"
 FILES="${BENCH_MAKE_FILES:-64}"
 C="${BENCH_HOST_CPUS:-$(($(nproc) / 2))}"
 [ "$C" -ge 1 ] || die "needs at least 2 CPUs (2 hosts x 1)"
-[ -x "$SPANVM" ] || die "spanvm binary '$SPANVM' not found (build it first)"
 for t in cc make python3 taskset bc; do command -v "$t" >/dev/null || die "$t is not installed"; done
 PLOT="${BENCH_PLOT:-1}"
 command -v gnuplot >/dev/null || PLOT=0

@@ -12,21 +12,11 @@
 # BENCH_MAKE_FILES [64], BENCH_PLATFORMS [every available one],
 # BENCH_OUT [bench/out], BENCH_PLOT [1] (0: no PNG).
 set -euo pipefail
-die() {
-    echo "bench/spawn: ERROR: $*" >&2
-    exit 1
-}
-[ $# = 1 ] || die "usage: $0 BUILD_DIR"
-BUILD="$(cd "$1" && pwd)" || die "build dir '$1' does not exist"
-HERE="$(cd "$(dirname "$0")" && pwd)"
-REPO="$(cd "$HERE/../.." && pwd)"
-OUT="${BENCH_OUT:-$HERE/../out}"
-SPANVM="${SPANVM:-$BUILD/spanvm}"
-REPEAT="${BENCH_REPEAT:-3}"
+. "$(dirname "$0")/../lib/common.sh"
+bench_init spawn "$@"
 ROUNDS="${BENCH_SPAWN_ROUNDS:-200}"
 FILES="${BENCH_MAKE_FILES:-64}"
 C="$(nproc)"
-[ -x "$SPANVM" ] || die "spanvm binary '$SPANVM' not found (build it first)"
 for t in cc make python3; do command -v "$t" >/dev/null || die "$t is not installed (scripts/install-deps.sh)"; done
 PLOT="${BENCH_PLOT:-1}"
 if [ "$PLOT" = 1 ] && ! command -v gnuplot >/dev/null; then
