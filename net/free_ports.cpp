@@ -1,6 +1,8 @@
 #include "net/free_ports.hpp"
 
+#include <fstream>
 #include <memory>
+#include <random>
 #include <stdexcept>
 #include <utility>  // before Boost 1.74 asio, whose awaitable.hpp misses it under GCC 12
 
@@ -8,6 +10,18 @@
 #include <fmt/format.h>
 
 namespace spanvm::net {
+
+namespace {
+
+// The low end of the kernel's ephemeral port range (Linux default 32768).
+std::uint16_t ephemeral_low() {
+    std::ifstream f("/proc/sys/net/ipv4/ip_local_port_range");
+    unsigned lo = 0, hi = 0;
+    if (f >> lo >> hi && lo > 2048 && lo <= 65535) return static_cast<std::uint16_t>(lo);
+    return 32768;
+}
+
+}  // namespace
 
 std::vector<std::uint16_t> free_tcp_ports(std::size_t count, const std::string& address) {
     namespace asio = boost::asio;
@@ -18,13 +32,22 @@ std::vector<std::uint16_t> free_tcp_ports(std::size_t count, const std::string& 
     boost::system::error_code ec;
     auto addr = asio::ip::make_address(address, ec);
     if (ec) throw std::invalid_argument(fmt::format("free_tcp_ports: bad address '{}'", address));
-    for (std::size_t i = 0; i < count; ++i) {
+    // Candidates in [kLow, ephemeral low): above the well-known and most
+    // registered service ports, below what the kernel hands out itself.
+    constexpr std::uint16_t kLow = 10000;
+    const std::uint16_t high = ephemeral_low();
+    std::mt19937 rng(std::random_device{}());
+    std::uniform_int_distribution<unsigned> pick(kLow, high > kLow + 1000 ? high - 1u : 65535u);
+    for (int tries = 0; ports.size() < count; ++tries) {
+        if (tries >= 1000) throw std::runtime_error(fmt::format("free_tcp_ports: no free port on {}", address));
         auto a = std::make_unique<tcp::acceptor>(io);
-        tcp::endpoint ep(addr, 0);
+        tcp::endpoint ep(addr, static_cast<std::uint16_t>(pick(rng)));
         a->open(ep.protocol(), ec);
-        if (!ec) a->bind(ep, ec);
-        if (ec) throw std::runtime_error(fmt::format("free_tcp_ports: cannot bind {}: {}", address, ec.message()));
-        ports.push_back(a->local_endpoint().port());
+        if (ec) throw std::runtime_error(fmt::format("free_tcp_ports: cannot open a socket: {}", ec.message()));
+        a->set_option(tcp::acceptor::reuse_address(true), ec);  // as the node's acceptor binds
+        a->bind(ep, ec);
+        if (ec) continue;  // taken: another
+        ports.push_back(ep.port());
         held.push_back(std::move(a));
     }
     return ports;
