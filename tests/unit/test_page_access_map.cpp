@@ -40,4 +40,32 @@ SCENARIO("the page access map sets ranges a word at a time") {
             THEN("no page is accessible") { CHECK(m.accessible_prefix(0, 1ull << 30) == 0); }
         }
     }
+    GIVEN("a map of 24 GiB with pages set in a few chunks far apart") {
+        PageAccessMap m(24ull << 30);
+        const uint64_t chunk = PageAccessMap::kChunkWords * 64 * 0x1000;  // guest bytes per summary bit
+        m.set(0x400000, 0x5000, true);
+        m.set(5 * chunk - 0x1000, 0x2000, true);  // the last page of one chunk and the first of the next
+        m.set((24ull << 30) - 0x3000, 0x3000, true);
+        WHEN("all of RAM but one page of the middle run is cleared") {
+            m.set(0, 5 * chunk, false);
+            THEN("only the pages outside the cleared range stay set") {
+                CHECK_FALSE(m.page(0x400000 >> 12));
+                CHECK_FALSE(m.page((5 * chunk - 0x1000) >> 12));
+                CHECK(m.page((5 * chunk) >> 12));
+                CHECK(m.accessible((24ull << 30) - 0x3000, 0x3000));
+            }
+            AND_WHEN("the rest is cleared and a page set again") {
+                m.set(0, 24ull << 30, false);
+                m.set(7 * chunk + 0x1000, 0x1000, true);
+                THEN("that page is the only one set") {
+                    CHECK_FALSE(m.page(0x400000 >> 12));
+                    CHECK_FALSE(m.page((5 * chunk) >> 12));
+                    CHECK_FALSE(m.page(((24ull << 30) - 0x1000) >> 12));
+                    CHECK_FALSE(m.page((7 * chunk) >> 12));
+                    CHECK(m.page((7 * chunk + 0x1000) >> 12));
+                    CHECK(m.accessible_prefix(7 * chunk + 0x2000, 24ull << 30) == 0);
+                }
+            }
+        }
+    }
 }

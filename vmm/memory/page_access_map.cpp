@@ -15,6 +15,7 @@ PageAccessMap::PageAccessMap(uint64_t ram_size) : pages_(ram_size >> 12), map_by
     if (p == MAP_FAILED) throw std::bad_alloc();
     // Zero-filled anonymous memory is a valid array of atomics holding 0.
     words_ = static_cast<std::atomic<uint64_t>*>(p);
+    summary_.assign((words + kChunkWords * 64 - 1) / (kChunkWords * 64), 0);
 }
 
 PageAccessMap::~PageAccessMap() { ::munmap(words_, map_bytes_); }
@@ -24,26 +25,36 @@ void PageAccessMap::set(uint64_t gpa, uint64_t len, bool accessible) {
     if (e > pages_) e = pages_;
     // One writer at a time (the address-space lock): a plain store of the
     // new word is enough; readers see the old or the new word.
-    auto update = [&](std::atomic<uint64_t>& word, uint64_t bits) {
-        const uint64_t cur = word.load(std::memory_order_relaxed);
-        // Reading an untouched word maps no page; only a change writes.
-        if (accessible && (cur & bits) != bits)
-            word.store(cur | bits, std::memory_order_relaxed);
-        else if (!accessible && (cur & bits) != 0)
-            word.store(cur & ~bits, std::memory_order_relaxed);
+    auto update = [&](uint64_t w, uint64_t bits) {
+        std::atomic<uint64_t>& word = words_[w];
+        const uint64_t c = w / kChunkWords;
+        if (accessible) {
+            summary_[c / 64] |= uint64_t{1} << (c % 64);
+            const uint64_t cur = word.load(std::memory_order_relaxed);
+            if ((cur & bits) != bits) word.store(cur | bits, std::memory_order_relaxed);
+        } else if (summary_[c / 64] >> (c % 64) & 1) {
+            const uint64_t cur = word.load(std::memory_order_relaxed);
+            if ((cur & bits) != 0) word.store(cur & ~bits, std::memory_order_relaxed);
+        }
     };
     while (p < e) {
         const uint64_t w = p / 64, first = p % 64;
         if (first == 0 && e - p >= 64) {
-            // Whole words: a tight loop (an exec re-syncs all of guest RAM,
-            // 98,000 words for 24 GiB, mostly a hole already clear).
+            // Whole words: a tight loop; clearing skips chunks known clear.
             const uint64_t we = e / 64;
-            for (uint64_t i = w; i < we; ++i) update(words_[i], ~uint64_t{0});
+            for (uint64_t i = w; i < we; ++i) {
+                const uint64_t c = i / kChunkWords;
+                if (!accessible && !(summary_[c / 64] >> (c % 64) & 1)) {
+                    i = (c + 1) * kChunkWords - 1;
+                    continue;
+                }
+                update(i, ~uint64_t{0});
+            }
             p = we * 64;
             continue;
         }
         const uint64_t n = (e - p < 64 - first) ? e - p : 64 - first;
-        update(words_[w], ((n == 64 ? ~uint64_t{0} : ((uint64_t{1} << n) - 1)) << first));
+        update(w, ((n == 64 ? ~uint64_t{0} : ((uint64_t{1} << n) - 1)) << first));
         p += n;
     }
 }
