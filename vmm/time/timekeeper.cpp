@@ -5,6 +5,7 @@
 #include <x86intrin.h>
 
 #include <deque>
+#include <optional>
 
 #include "vmm/base/log.hpp"
 #include "vmm/time/vdso_time.hpp"
@@ -103,17 +104,11 @@ Result<std::unique_ptr<Timekeeper>> Timekeeper::start(spanvm_vvar* vvar, std::ch
     } else if (rate_from && rate_from->hist_ && rate_from->tsc_hz_) {
         // The same host clocks: the previous rate window, extended by a
         // sample now (a baseline of seconds, not 3 ms).
-        for (int c = 0; c < SPANVM_VVAR_NCLOCKS; ++c) {
-            auto h = rate_from->hist_->clock[c];
-            last[c] = sample_clock(ids[c]);
-            h.push_back(last[c]);
-            while (h.size() > kHistory) h.pop_front();
-            auto m = mult_between(h.front(), h.back());
-            if (!m || *m == 0) return start(vvar, period, nullptr);
-            mult[c] = *m;
-            tk->hist_->clock[c] = std::move(h);
-        }
+        *tk->hist_ = *rate_from->hist_;
         tk->tsc_hz_ = rate_from->tsc_hz_;
+        if (!tk->publish_from_history()) return start(vvar, period, nullptr);
+        tk->thread_ = std::jthread([t = tk.get()](std::stop_token st) { t->loop(st); });
+        return tk;
     } else {
         ClockSample first[SPANVM_VVAR_NCLOCKS];
         for (int c = 0; c < SPANVM_VVAR_NCLOCKS; ++c) first[c] = sample_clock(ids[c]);
@@ -148,6 +143,44 @@ std::unique_ptr<Timekeeper> Timekeeper::continue_in_child() const {
     return tk;
 }
 
+bool Timekeeper::publish_from_history() {
+    const clockid_t ids[SPANVM_VVAR_NCLOCKS] = {CLOCK_MONOTONIC, CLOCK_MONOTONIC_RAW};
+    uint64_t mult[SPANVM_VVAR_NCLOCKS] = {};
+    ClockSample last[SPANVM_VVAR_NCLOCKS];
+    Samples next = *hist_;
+    const uint64_t hz = cpuid_tsc_hz();  // exact where CPUID states it, as in start()
+    for (int c = 0; c < SPANVM_VVAR_NCLOCKS; ++c) {
+        auto& h = next.clock[c];
+        last[c] = sample_clock(ids[c]);
+        h.push_back(last[c]);
+        while (h.size() > kHistory) h.pop_front();
+        auto m = hz ? std::optional<uint64_t>(mult_for_frequency(hz)) : mult_between(h.front(), h.back());
+        if (!m || *m == 0) return false;
+        mult[c] = *m;
+    }
+    *hist_ = std::move(next);
+    const uint64_t anchor = last[SPANVM_VVAR_CLOCK_MONO].tsc;
+    uint64_t base[SPANVM_VVAR_NCLOCKS];
+    for (int c = 0; c < SPANVM_VVAR_NCLOCKS; ++c) base[c] = project(last[c], anchor, mult[c]);
+    vvar_publish_initial(*vvar_, anchor, base, mult, sample_offset(CLOCK_REALTIME), sample_offset(CLOCK_BOOTTIME));
+    return true;
+}
+
+void Timekeeper::detach() {
+    std::lock_guard lk(mu_);
+    vvar_ = nullptr;
+}
+
+Result<void> Timekeeper::attach(spanvm_vvar* vvar) {
+    std::lock_guard lk(mu_);
+    vvar_ = vvar;
+    if (!thread_.joinable() || !publish_from_history()) {
+        vvar_ = nullptr;
+        return make_error(EIO, "the vDSO clock cannot go on from the previous image's rate window");
+    }
+    return {};
+}
+
 Timekeeper::~Timekeeper() { stop(); }
 
 void Timekeeper::stop() {
@@ -168,6 +201,7 @@ void Timekeeper::loop(std::stop_token st) {
 }
 
 void Timekeeper::update() {
+    if (!vvar_) return;  // detached: an execve between two images
     const clockid_t ids[SPANVM_VVAR_NCLOCKS] = {CLOCK_MONOTONIC, CLOCK_MONOTONIC_RAW};
     VvarUpdate u;
     for (int c = 0; c < SPANVM_VVAR_NCLOCKS; ++c) {

@@ -53,6 +53,14 @@ public:
     // the host fork(), so the child's copy of the record is never half
     // published (update() runs under it).
     std::mutex& fork_mutex() { return mu_; }
+    // execve: the old image's record goes away. detach() returns once no
+    // write to it is in flight and none follows; the update thread keeps
+    // running, idle. attach() publishes a first record on the new image's
+    // page from this one's rate window (no calibration) and resumes the
+    // updates there: one thread for the process's whole life, where a stop
+    // and a start cost a thread join and a thread start per exec.
+    void detach();
+    Result<void> attach(spanvm_vvar* vvar);
     // In the child of a fork, with fork_mutex() still held: a Timekeeper that
     // goes on writing the same record (the child's copy) with this one's
     // rate and history. This one's thread did not come along, so this object
@@ -62,7 +70,10 @@ public:
 private:
     Timekeeper(spanvm_vvar* vvar, std::chrono::milliseconds period) : vvar_(vvar), period_(period) {}
     void loop(std::stop_token st);
-    void update();  // one re-anchoring; update thread only
+    void update();  // one re-anchoring; update thread only, under mu_
+    // Publishes a first record on vvar_ from hist_ extended by a sample now
+    // (start() with rate_from, attach()); false when the window says nothing.
+    bool publish_from_history();
 
     static constexpr int kHistory = 50;  // rate window: kHistory * period
 
