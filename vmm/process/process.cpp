@@ -61,25 +61,25 @@ Process::~Process() = default;
 // would return.
 Result<Process::Image> Process::resolve_image(ProcessConfig cfg) {
     const std::string original = cfg.program;
-    auto bytes = read_whole_file(cfg.program);
-    if (!bytes) return bytes.error();
+    auto file = ImageFile::open(cfg.program);
+    if (!file) return file.error();
     for (int depth = 0;; ++depth) {
-        auto sb = parse_shebang(*bytes);
+        auto sb = parse_shebang(file->head());
         if (!sb) return make_error(ENOEXEC, "'{}': {}", cfg.program, sb.error().message);
         if (!sb->has_value()) break;
         if (depth == 4) return make_error(ELOOP, "'{}': too many levels of #! interpreters", original);
         const std::string script = cfg.program;
         cfg.argv = shebang_argv(**sb, script, cfg.argv);
         cfg.program = (*sb)->interpreter;
-        bytes = read_whole_file(cfg.program);
-        if (!bytes) return make_error(bytes.error().code, "'{}': interpreter {}", script, bytes.error().message);
+        file = ImageFile::open(cfg.program);
+        if (!file) return make_error(file.error().code, "'{}': interpreter {}", script, file.error().message);
     }
-    auto elf = ElfFile::parse(*bytes, cfg.program);
+    auto elf = file->parse_elf(cfg.program);
     if (!elf) return elf.error();
     if (elf->interpreter() && ::access(elf->interpreter()->c_str(), R_OK) != 0)
         return make_error(ENOENT, "'{}': interpreter {} not found: {}", cfg.program, *elf->interpreter(),
                           std::strerror(errno));
-    return Image{std::move(cfg), std::move(*bytes)};
+    return Image{std::move(cfg), std::move(*file)};
 }
 
 Result<std::unique_ptr<Process>> Process::create(const ProcessConfig& cfg_in) {
@@ -112,7 +112,7 @@ Result<std::unique_ptr<Process>> Process::create(const ProcessConfig& cfg_in) {
     auto as = AddressSpace::create(memory::layout::kUserBase, p->platform_->memory().size());
     if (!as) return Error{0, as.error().message};
     p->aspace_ = std::make_unique<AddressSpace>(std::move(*as));
-    auto start = p->load_program(resolved->bytes);
+    auto start = p->load_program(resolved->file);
     if (!start) return Error{0, start.error().message};
     {
         std::lock_guard lk(p->aspace_mu_);
@@ -134,9 +134,10 @@ int prot_of(uint32_t f) {
            ((f & kSegmentExec) ? PROT_EXEC : 0);
 }
 
-// Places one ELF image in the address space and copies it into guest RAM.
-Result<LoadedImage> load_image(AddressSpace& as, memory::GuestMemory& mem, const ElfFile& elf,
-                               std::span<const uint8_t> file, uint64_t hint, uint64_t ram_size) {
+// Places one ELF image in the address space and in guest RAM: whole pages
+// through `map` where it maps them, the rest read from the file.
+Result<LoadedImage> load_image(AddressSpace& as, memory::GuestMemory& mem, const ElfFile& elf, const ImageFile& file,
+                               uint64_t hint, uint64_t ram_size, const PageMapper& map) {
     const auto span = elf.image_span();
     uint64_t bias = 0;
     if (elf.position_independent()) {
@@ -153,32 +154,37 @@ Result<LoadedImage> load_image(AddressSpace& as, memory::GuestMemory& mem, const
     }
     LoadedImage img{bias, 0, elf.plan_load(bias)};
     img.entry = img.plan.entry;
-    if (auto r = apply_load_plan(img.plan, file, std::span<uint8_t>(mem.host_base(), mem.size())); !r)
-        return make_error(ENOMEM, "'{}': {}", elf.name(), r.error().message);
+    if (auto r = load_plan_from_file(img.plan, file, std::span<uint8_t>(mem.host_base(), mem.size()), map); !r)
+        return make_error(r.error().code == EIO ? EIO : ENOMEM, "'{}': {}", elf.name(), r.error().message);
     for (auto& pr : img.plan.protections) (void)as.protect(pr.range.start, pr.range.size(), prot_of(pr.flags));
     return img;
 }
 }  // namespace
 
-Result<ThreadStart> Process::load_program(std::span<const uint8_t> bytes, const time::Timekeeper* rate_from) {
+Result<ThreadStart> Process::load_program(const ImageFile& program) {
     auto& mem = platform_->memory();
-    auto elf = ElfFile::parse(bytes, cfg_.program);
+    auto elf = program.parse_elf(cfg_.program);
     if (!elf) return elf.error();
+    // A segment's whole pages are the file's, copy-on-write, where private
+    // file mappings are (process_file_map.cpp: native, one host); else read.
+    const PageMapper map = [this](uint64_t guest, uint64_t len, int fd, uint64_t off) {
+        return map_file_private(guest, len, fd, off);
+    };
 
     auto stack = aspace_->reserve_stack(memory::layout::kDefaultStackSize);
     if (!stack) return make_error(ENOMEM, "no room for the stack in guest memory (--mem {} MiB)", mem.size() >> 20);
 
-    auto main = load_image(*aspace_, mem, *elf, bytes, kPieLoadHint, mem.size());
+    auto main = load_image(*aspace_, mem, *elf, program, kPieLoadHint, mem.size(), map);
     if (!main) return main.error();
     if (auto r = aspace_->set_brk_base(memory::layout::page_align_up(main->plan.span.end)); !r) return r.error();
 
     uint64_t entry = main->entry, interp_base = 0;
     if (elf->interpreter()) {
-        auto ib = read_whole_file(*elf->interpreter());
+        auto ib = ImageFile::open(*elf->interpreter());
         if (!ib) return make_error(ENOENT, "'{}': interpreter {}", cfg_.program, ib.error().message);
-        auto ielf = ElfFile::parse(*ib, *elf->interpreter());
+        auto ielf = ib->parse_elf(*elf->interpreter());
         if (!ielf) return make_error(ENOEXEC, "'{}': bad interpreter: {}", cfg_.program, ielf.error().message);
-        auto interp = load_image(*aspace_, mem, *ielf, *ib, 0, mem.size());
+        auto interp = load_image(*aspace_, mem, *ielf, *ib, 0, mem.size(), map);
         if (!interp) return interp.error();
         entry = interp->entry;
         interp_base = interp->bias;
@@ -191,7 +197,17 @@ Result<ThreadStart> Process::load_program(std::span<const uint8_t> bytes, const 
     if (!vdso) return vdso.error();
     if (cfg_.remote)
         if (auto r = cfg_.remote->set_vdso_data(vdso->vvar_addr); !r) return r.error();
-    if (auto tk = time::Timekeeper::start(vdso->vvar, time::Timekeeper::kDefaultPeriod, rate_from)) {
+    // After an execve the process's timekeeper (detached by exec) goes on
+    // on the new page with its rate window; a fresh one calibrates.
+    if (timekeeper_) {
+        if (auto a = timekeeper_->attach(vdso->vvar); !a) {
+            log::debug("execve: {}; a new timekeeper", a.error().message);
+            timekeeper_.reset();
+        }
+    }
+    if (timekeeper_) {
+        sysinfo_ehdr = vdso->base;
+    } else if (auto tk = time::Timekeeper::start(vdso->vvar, time::Timekeeper::kDefaultPeriod)) {
         timekeeper_ = std::move(*tk);
         sysinfo_ehdr = vdso->base;
     } else {

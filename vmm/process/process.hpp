@@ -35,6 +35,7 @@
 #include "vmm/process/signals/interval_timer.hpp"
 #include "vmm/platform/platform.hpp"
 #include "vmm/process/exec_placement.hpp"
+#include "vmm/process/loader/image_file.hpp"
 #include "vmm/process/remote_threads.hpp"
 #include "vmm/process/signals/signal_table.hpp"
 #include "vmm/process/threads/thread_table.hpp"
@@ -91,10 +92,10 @@ public:
     // (program cannot be executed), or 0 (spanvm itself failed).
     static Result<std::unique_ptr<Process>> create(const ProcessConfig& cfg);
     // `#!` resolution and program checks shared by create() and execve; the
-    // program's bytes are kept so the loader does not read the file again.
+    // program stays open for the loader (loader/image_file.hpp).
     struct Image {
         ProcessConfig cfg;
-        std::vector<uint8_t> bytes;
+        ImageFile file;
     };
     static Result<Image> resolve_image(ProcessConfig cfg);
     ~Process();
@@ -234,9 +235,8 @@ private:
     // sync_host_protection of one range, collecting the runs that changed.
     void sync_range(uint64_t start, uint64_t end, std::vector<memory::LayoutRun>& changed);
     explicit Process(const ProcessConfig& cfg, platform::PlatformChoice pc);
-    // `rate_from`: execve's stopped Timekeeper, whose TSC rate the new one takes.
-    Result<ThreadStart> load_program(std::span<const uint8_t> program_bytes,
-                                     const time::Timekeeper* rate_from = nullptr);
+    // After execve, timekeeper_ (detached) is attached to the new vDSO page.
+    Result<ThreadStart> load_program(const ImageFile& program);
     void unshare(uint64_t start, uint64_t end);  // caller holds aspace_mu_
     std::unique_ptr<platform::Vcpu> take_vcpu();
 

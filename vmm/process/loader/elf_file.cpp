@@ -64,8 +64,23 @@ std::string elf_machine_name(uint16_t m) {
 }
 
 Result<ElfFile> ElfFile::parse(std::span<const uint8_t> bytes, std::string name) {
-    const uint64_t size = bytes.size();
+    return parse(bytes.size(), [bytes](uint64_t off, std::span<uint8_t> out) {
+        if (!fits(off, out.size(), bytes.size())) return false;
+        std::memcpy(out.data(), bytes.data() + off, out.size());
+        return true;
+    }, std::move(name));
+}
+
+Result<ElfFile> ElfFile::parse(uint64_t size, const ElfReader& read, std::string name) {
     const std::string& n = name;
+    auto unreadable = [&](const char* what) {
+        return enoexec(fmt::format("'{}': cannot read its {} (the file changed while it was read?)", n, what));
+    };
+    // The header, or as much of it as the file has (the checks below name
+    // what a short file lacks).
+    std::vector<uint8_t> head(std::min<uint64_t>(size, sizeof(Elf64_Ehdr)));
+    if (!read(0, head)) return unreadable("ELF header");
+    const std::span<const uint8_t> bytes(head);
 
     if (size < SELFMAG || std::memcmp(bytes.data(), ELFMAG, SELFMAG) != 0) {
         if (size >= 2 && bytes[0] == '#' && bytes[1] == '!')
@@ -124,10 +139,12 @@ Result<ElfFile> ElfFile::parse(std::span<const uint8_t> bytes, std::string name)
     f.phnum_ = eh.e_phnum;
     f.file_size_ = size;
 
+    std::vector<uint8_t> table(table_bytes);
+    if (!read(eh.e_phoff, table)) return unreadable("program headers");
     bool saw_gnu_stack = false;
     for (unsigned i = 0; i < eh.e_phnum; ++i) {
         Elf64_Phdr ph;
-        std::memcpy(&ph, bytes.data() + eh.e_phoff + uint64_t{i} * sizeof ph, sizeof ph);
+        std::memcpy(&ph, table.data() + uint64_t{i} * sizeof ph, sizeof ph);
         switch (ph.p_type) {
             case PT_LOAD: {
                 if (ph.p_memsz == 0) break;  // Contributes nothing; Linux maps nothing for it either.
@@ -170,7 +187,9 @@ Result<ElfFile> ElfFile::parse(std::span<const uint8_t> bytes, std::string name)
                 if (!fits(ph.p_offset, ph.p_filesz, size))
                     return enoexec(fmt::format("'{}' is truncated: PT_INTERP [{:#x}, +{:#x}) is past the end of "
                                                "the file ({:#x} bytes)", n, ph.p_offset, ph.p_filesz, size));
-                const char* s = reinterpret_cast<const char*>(bytes.data() + ph.p_offset);
+                std::vector<uint8_t> interp(ph.p_filesz);
+                if (!read(ph.p_offset, interp)) return unreadable("PT_INTERP");
+                const char* s = reinterpret_cast<const char*>(interp.data());
                 if (s[ph.p_filesz - 1] != '\0')
                     return enoexec(fmt::format("'{}': PT_INTERP is not NUL-terminated", n));
                 // Like Linux, the path ends at the first NUL.
@@ -251,17 +270,16 @@ LoadPlan ElfFile::plan_load(uint64_t load_bias) const {
     return plan;
 }
 
-Result<void> apply_load_plan(const LoadPlan& plan, std::span<const uint8_t> file, std::span<uint8_t> guest_ram) {
+Result<void> check_load_plan(const LoadPlan& plan, uint64_t file_size, uint64_t ram_size) {
     if (plan.address_overflow)
         return make_error(EINVAL, "load bias {:#x} pushes the image past the end of the address space",
                           plan.load_bias);
-    const uint64_t ram = guest_ram.size();
     uint64_t needs = 0;
     auto guest_end = [](uint64_t addr, uint64_t len, uint64_t& out) { return !__builtin_add_overflow(addr, len, &out); };
     for (const CopyOp& c : plan.copies) {
-        if (!fits(c.file_offset, c.length, file.size()))
+        if (!fits(c.file_offset, c.length, file_size))
             return make_error(EINVAL, "load plan reads file bytes [{:#x}, +{:#x}) past the end of the file ({:#x} bytes)",
-                              c.file_offset, c.length, file.size());
+                              c.file_offset, c.length, file_size);
         uint64_t e;
         if (!guest_end(c.guest_addr, c.length, e))
             return make_error(ENOMEM, "image does not fit in guest memory (segment at {:#x} wraps the address space)",
@@ -275,14 +293,25 @@ Result<void> apply_load_plan(const LoadPlan& plan, std::span<const uint8_t> file
                               z.guest_addr);
         needs = std::max(needs, e);
     }
-    if (needs > ram)
-        return make_error(ENOMEM, "image does not fit in guest memory (needs up to {:#x}, have {:#x})", needs, ram);
+    if (needs > ram_size)
+        return make_error(ENOMEM, "image does not fit in guest memory (needs up to {:#x}, have {:#x})", needs, ram_size);
+    return {};
+}
 
+Result<void> apply_load_plan(const LoadPlan& plan, std::span<const uint8_t> file, std::span<uint8_t> guest_ram) {
+    if (auto r = check_load_plan(plan, file.size(), guest_ram.size()); !r) return r;
     for (const CopyOp& c : plan.copies)
         if (c.length) std::memcpy(guest_ram.data() + c.guest_addr, file.data() + c.file_offset, c.length);
     for (const ZeroOp& z : plan.zeros)
         if (z.length) std::memset(guest_ram.data() + z.guest_addr, 0, z.length);
     return {};
+}
+
+CopyOp whole_pages(const CopyOp& c) {
+    const uint64_t a = memory::layout::page_align_up(c.guest_addr);
+    const uint64_t b = memory::layout::page_align_down(c.guest_addr + c.length);
+    if (a >= b || a < c.guest_addr) return CopyOp{0, 0, a};  // no whole page (or the rounding wrapped)
+    return CopyOp{c.file_offset + (a - c.guest_addr), b - a, a};
 }
 
 Result<std::vector<uint8_t>> read_whole_file(const std::string& path) {

@@ -2,8 +2,10 @@
 // ElfFile: a validated view of an x86-64 ELF executable (ET_EXEC or ET_DYN)
 // and the plan for loading it into identity-mapped guest memory.
 //
-// Pure: parse() works on bytes the caller supplies and keeps no reference to
-// them; only read_whole_file() touches the file system.
+// Pure: parse() works on bytes the caller supplies (all of them, or through
+// an ElfReader: only the header, the program headers and PT_INTERP are read)
+// and keeps no reference to them; only read_whole_file() touches the file
+// system (image_file.hpp opens programs for exec).
 //
 // Invariants after a successful parse():
 //  - the program header table lies inside the file;
@@ -14,6 +16,7 @@
 //    overflow 64 bits;
 //  - interpreter(), when present, is a non-empty path shorter than PATH_MAX.
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -90,11 +93,19 @@ struct LoadPlan {
     bool address_overflow = false;
 };
 
+// Fills `out` with the file's bytes [offset, offset + out.size()); false when
+// it cannot (parse() only asks for bytes within the file size it was given).
+using ElfReader = std::function<bool(uint64_t offset, std::span<uint8_t> out)>;
+
 class ElfFile {
 public:
     // Validates the ELF header and program headers; `name` is used in errors
     // only ("'name' is not an ELF file").
     static Result<ElfFile> parse(std::span<const uint8_t> bytes, std::string name);
+    // The same for a file of `file_size` bytes read through `read` (what
+    // execve reads: the header, the program headers, PT_INTERP). A failed
+    // read is ENOEXEC.
+    static Result<ElfFile> parse(uint64_t file_size, const ElfReader& read, std::string name);
 
     const std::string& name() const { return name_; }
     ElfType type() const { return type_; }
@@ -138,11 +149,22 @@ private:
     bool exec_stack_ = true;
 };
 
+// Bounds-checks every op of `plan` against a file of `file_size` bytes and
+// guest RAM holding guest addresses [0, ram_size).
+Result<void> check_load_plan(const LoadPlan& plan, uint64_t file_size, uint64_t ram_size);
+
 // Applies `plan` to `guest_ram`, which holds guest addresses [0, size).
-// Every op is bounds-checked against `file` and `guest_ram` before anything
-// is written, so a failed call leaves guest_ram untouched.
+// Every op is bounds-checked (check_load_plan) before anything is written,
+// so a failed call leaves guest_ram untouched.
 Result<void> apply_load_plan(const LoadPlan& plan, std::span<const uint8_t> file,
                              std::span<uint8_t> guest_ram);
+
+// The whole pages of a copy: page-aligned guest address and length, and the
+// file offset that goes there (page-aligned too, since a copy's guest address
+// and file offset agree modulo the page size). What may be mapped from the
+// file instead of copied; the partial first and last page stay copies.
+// length 0 when the copy has no whole page.
+CopyOp whole_pages(const CopyOp& c);
 
 // Reads a regular file into memory. Errors: "cannot open 'x': <strerror>",
 // "'x' is not a regular file", "cannot read 'x': <strerror>".

@@ -32,12 +32,21 @@ int64_t Process::exec(GuestThread& t, ProcessConfig image) {
     // (process_fork.cpp) before the old image goes.
     vfork_release();
     // Point of no return (Linux's too): the old image goes away. The
-    // timekeeper writes into the old vDSO data page, so it stops first; the
-    // new image's takes its TSC rate (no 3 ms calibration per exec).
-    std::unique_ptr<time::Timekeeper> old_tk = std::move(timekeeper_);
-    if (old_tk) old_tk->stop();
+    // timekeeper writes into the old vDSO data page, so it detaches first;
+    // load_program attaches it to the new one (same thread, same TSC rate:
+    // no 3 ms calibration per exec).
+    if (timekeeper_) timekeeper_->detach();
     std::lock_guard lk(aspace_mu_);
-    for (const Vma& v : aspace_->vmas()) discard({Range{v.start, v.len()}});
+    // Adjacent mappings go as one range (one madvise, one TLB shootdown,
+    // instead of one per mapping: an image has a dozen or more).
+    std::vector<Range> old;
+    for (const Vma& v : aspace_->vmas()) {
+        if (!old.empty() && old.back().end() == v.start)
+            old.back().len += v.len();
+        else
+            old.push_back(Range{v.start, v.len()});
+    }
+    discard(old);
     auto as = AddressSpace::create(memory::layout::kUserBase, platform_->memory().size());
     if (!as) {
         log::error("execve: {}", as.error().message);
@@ -55,7 +64,7 @@ int64_t Process::exec(GuestThread& t, ProcessConfig image) {
     // The loader writes through the host mapping, which still carries the
     // old image's PROT_NONE holes; open it all, load, then re-sync below.
     host_allow(memory::layout::kUserBase, platform_->memory().size() - memory::layout::kUserBase);
-    auto start = load_program(resolved->bytes, old_tk.get());
+    auto start = load_program(resolved->file);
     if (!start) {
         log::error("execve of '{}' failed after the old image was released: {}", cfg_.program, start.error().message);
         exit_process_signal(SIGSEGV);  // what Linux does past the point of no return
