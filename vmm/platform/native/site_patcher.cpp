@@ -101,6 +101,8 @@ SitePatcher::Area* SitePatcher::area_for(uint64_t site) {
 void SitePatcher::offer(uint64_t rip, bool eligible) {
     std::lock_guard lk(mu_);
     if (!active() || sites_.count(rip)) return;
+    if (eligible && rip >= kSiteBytes && trapped_once_.insert(rip).second) return;  // first trap
+    trapped_once_.erase(rip);
     Site& s = sites_[rip];  // refused unless patched below
     if (!eligible || rip < kSiteBytes) return;
     const uint64_t site = rip - kSiteBytes;
@@ -143,6 +145,8 @@ void SitePatcher::code_changed(uint64_t start, uint64_t end) {
         restore_locked(it->first, it->second);
         it = sites_.erase(it);
     }
+    for (auto t = trapped_once_.upper_bound(start); t != trapped_once_.end() && *t - kSiteBytes < end;)
+        t = trapped_once_.erase(t);
 }
 
 void SitePatcher::disable() {
@@ -150,6 +154,7 @@ void SitePatcher::disable() {
     active_ = false;
     for (auto& [rip, s] : sites_) restore_locked(rip, s);
     sites_.clear();
+    trapped_once_.clear();
 }
 
 bool SitePatcher::in_stubs(uint64_t rip) const {

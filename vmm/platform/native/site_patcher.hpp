@@ -27,6 +27,12 @@
 // does not occur in compiled code, and a thread stopped after it (at the
 // `syscall`, e.g. in a signal handler) finds the `syscall` bytes unchanged.
 //
+// When: on a site's second trap, not its first. Writing a stub costs two
+// mprotect calls (and their TLB shootdowns) that pay off only for a site
+// that runs again; most sites of a short-lived program (ld.so's, a
+// compiler driver's, /bin/true's) run once, and each exec starts with no
+// site known. A site that runs often costs one more trap (2.4 us).
+//
 // Lock order: Process::aspace_mu_ -> SitePatcher::mu_ (offer() and
 // code_changed() are called with the address-space lock held).
 #include <atomic>
@@ -34,6 +40,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <vector>
 
 #include "vmm/base/result.hpp"
@@ -52,13 +59,14 @@ public:
     Result<void> init(uint64_t guest_end, uint64_t entry);
 
     bool active() const { return active_.load(std::memory_order_relaxed); }
-    // Whether the syscall returning to `rip` was offered before (patched or
+    // Whether the syscall returning to `rip` is decided (patched or
     // refused). Lock-cheap: the common trapped case stops here.
     bool known(uint64_t rip);
     // The syscall returning to `rip` trapped; [rip-7, rip) lies in one guest
     // mapping that is `eligible` (private, executable, not writable) or
-    // not. Patches the site when it matches and fits. Caller holds the
-    // address-space lock, so the bytes there stay mapped meanwhile.
+    // not. On the site's second trap, patches it when it matches and fits
+    // (the first is only recorded). Caller holds the address-space lock, so
+    // the bytes there stay mapped meanwhile.
     void offer(uint64_t rip, bool eligible);
     // The guest's mappings in [start, end) changed (mmap, munmap, mprotect,
     // mremap, brk, exec): every site there is restored (where its bytes are
@@ -96,6 +104,7 @@ private:
     Area areas_[2];
     unsigned n_areas_ = 0;
     std::map<uint64_t, Site> sites_;  // key: the RIP after the syscall (site + 7)
+    std::set<uint64_t> trapped_once_;  // eligible sites seen once, not yet decided (same key)
 };
 
 }  // namespace spanvm::platform::native
