@@ -359,6 +359,20 @@ void Process::sync_range(uint64_t start, uint64_t end, std::vector<memory::Layou
             changed.insert(changed.end(), c->begin(), c->end());
         access_map_.set(a, b - a, accessible);
     };
+    // Runs of the same accessibility go as one range (one mprotect, one
+    // TLB shootdown): an image's text, data and bss are adjacent mappings.
+    uint64_t run_start = start, run_end = start;
+    bool run_accessible = false;
+    auto add = [&](uint64_t a, uint64_t b, bool accessible) {
+        if (a >= b) return;
+        if (accessible != run_accessible && run_end > run_start) {
+            apply(run_start, run_end, run_accessible);
+            run_start = a;
+        }
+        if (run_end <= run_start) run_start = a;
+        run_end = b;
+        run_accessible = accessible;
+    };
     uint64_t cur = start;
     for (const Vma& v : aspace_->vmas()) {
         if (v.end <= start) continue;
@@ -368,11 +382,12 @@ void Process::sync_range(uint64_t start, uint64_t end, std::vector<memory::Layou
         // needs the memory reachable and the host protection to refuse it).
         if (auto r = platform_->make_present(vs, ve - vs); !r)
             log::warn("guest memory [{:#x}, {:#x}) stays unreachable: {}", vs, ve, r.error().message);
-        apply(cur, vs, false);
-        apply(vs, ve, v.prot != PROT_NONE);
+        add(cur, vs, false);
+        add(vs, ve, v.prot != PROT_NONE);
         cur = ve;
     }
-    apply(cur, end, false);
+    add(cur, end, false);
+    apply(run_start, run_end, run_accessible);
 }
 
 int Process::segv_code(uint64_t addr, int code) {
