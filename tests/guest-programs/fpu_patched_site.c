@@ -1,6 +1,6 @@
 /* The whole FPU and RFLAGS state is intact across a `mov $nr,%eax; syscall`
  * site, which the native platform patches into a direct entry after its
- * first trap, and which there saves only the vector registers and MXCSR
+ * second trap, and which there saves only the vector registers and MXCSR
  * (the x87 part stays in the CPU; vmm/platform/native/native_context.hpp).
  * Checked, for 3000 calls of one site: three x87 stack values, FCW, the
  * x87 status word, MXCSR with a sticky status flag, ymm0-15 (xmm0-15
