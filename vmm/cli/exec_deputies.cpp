@@ -105,8 +105,17 @@ void ExecDeputies::serve(cluster::OriginCluster& run) {
     run.on_sessions([this](unsigned from, std::uint16_t type, net::ByteView p) { on_node_message(from, type, p); });
     shared_->broker.store(static_cast<int>(::getpid()));
     run_pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, ::getpid(), 0));
-    // Only this thread of the run's process; a fork copies none of it.
+    // Only this thread of the run's process; a fork copies none of it. It
+    // starts with every signal blocked: it is made before the Process
+    // blocks the forwarded ones (process_lifetime.cpp), and a SIGCHLD
+    // delivered to a thread that has it unblocked (default action: ignore)
+    // never reaches the forwarder's signalfd, so the guest's make would
+    // wait for a child that has long ended.
+    sigset_t all, old;
+    sigfillset(&all);
+    ::pthread_sigmask(SIG_BLOCK, &all, &old);
     std::thread([this, &run] { broker_loop(run); }).detach();
+    ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
 }
 
 unsigned ExecDeputies::place_exec() {
