@@ -297,8 +297,11 @@ process::RemoteThreads* ExecDeputies::start_deputy(unsigned node, memory::GuestM
         decrement_floor0(shared_->pending[node]);
         return fail(e.what());
     }
+    const auto asked = std::chrono::steady_clock::now();
     auto port = request_session(node, deputy_port);
     if (!port) return fail(port.error().message);
+    log::info("--place-exec: host {} started a session on port {} in {} us", node, *port,
+              std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - asked).count());
     net::ClusterConfig cc;
     cc.name = "local";  // the name the session gets with --cluster-spec
     cc.nodes.push_back({0, origin.address, deputy_port});
@@ -332,6 +335,8 @@ process::RemoteThreads* ExecDeputies::start_deputy(unsigned node, memory::GuestM
     if (r) r = oc->attach_memory(ram, prot);
     if (r) oc->layout_changed(prot.accessible_runs());
     if (!r) return fail(r.error().message);
+    log::info("--place-exec: the session on host {} joined {} us after the request", node,
+              std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - asked).count());
     return oc;
 }
 
