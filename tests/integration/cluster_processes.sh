@@ -1,30 +1,39 @@
 #!/usr/bin/env bash
-# cluster_processes.sh CASE HOSTS [EXEC-PLACEMENT] : programs that start
-# programs, spread over HOSTS hosts on this machine (`spanvm run
-# --local-hosts HOSTS`), byte for byte equal to a native run
-# (docs/ARCHITECTURE.md, "Processes across hosts"): a fork at the origin
-# makes a local process there. With EXEC-PLACEMENT (round-robin,
-# least-loaded: `--place-exec`), exec'd images start on other hosts with
-# deputies at the origin, and the process table must show processes on
-# every host.
+# cluster_processes.sh CASE HOSTS [EXEC-PLACEMENT [netns]] : programs that
+# start programs, spread over HOSTS hosts on this machine (`spanvm run
+# --local-hosts HOSTS`, each host in its own network namespace with
+# `netns`), byte for byte equal to a native run (docs/ARCHITECTURE.md,
+# "Processes across hosts"): a fork at the origin makes a local process
+# there. With EXEC-PLACEMENT (round-robin, least-loaded: `--place-exec`),
+# exec'd images start on other hosts (each host's node starts their
+# sessions) with deputies at the origin, and the process table and the
+# machine table's `procs` must show processes on every host.
 #   pipeline  sh -c 'seq 1 200000 | sort -n | uniq -c | wc -l'
 #   xargs     xargs -P 4
 #   make      make -j4 of the generated 64-file C project, whose binary then runs
 #   signals   a placed image killed by SIGTERM, one by SIGSEGV, one exiting 7:
 #             the parent shell sees 143, 139 and 7
 #   kill_node make -j4, the run's node 1 killed mid-build: over within 5 s,
-#             one line naming it, no process of the run left
+#             one line per host naming it (the hosts share this terminal),
+#             no process of the run left (on any host:
+#             the sessions node 1 started included)
 #   gather    gp_proc_fork_gather: a fork after a thread on another node wrote
 #             8 MiB; the child sees every byte (and a fork while a thread runs
 #             there is ENOSYS); placed, it runs on host 1 after a seq
 # The process table (--stats) and `processes` in --json must list the children.
 . "$(dirname "$0")/lib.sh"
-[ $# = 2 ] || [ $# = 3 ] || fail "usage: $0 pipeline|xargs|make|signals|kill_node|gather HOSTS [round-robin|least-loaded]"
+[ $# -ge 2 ] && [ $# -le 4 ] ||
+    fail "usage: $0 pipeline|xargs|make|signals|kill_node|gather HOSTS [round-robin|least-loaded [netns]]"
 skip_in_native_mode "multi-host runs"
 it_setup
 hosts="$2"
 opts=(--local-hosts "$hosts" --place round-robin --stats --json tables.json)
 [ -n "${3:-}" ] && opts+=(--place-exec "$3")
+if [ "${4:-}" = netns ]; then
+    [ "$(id -u)" = 0 ] || { echo "SKIP [$IT_NAME]: network namespaces need root" >&3; exit 77; }
+    command -v ip >/dev/null || fail "ip (iproute2) is not installed"
+    opts+=(--netns)
+fi
 case "$1" in
 pipeline) cmd=("$(tool sh)" -c 'seq 1 200000 | sort -n | uniq -c | wc -l') ;;
 xargs)
@@ -45,8 +54,9 @@ make)
     ;;
 kill_node)
     # The run's node 1 killed mid-build: the run ends within 5 s with one
-    # line naming it, and nothing of the run is left (its processes and the
-    # deputies' node processes all run with the project as their cwd).
+    # line naming it, and nothing of the run is left: its processes and
+    # deputies run in the project, the nodes and the sessions they started
+    # in this test's directory (their cwd is where `spanvm run` started).
     "$(dirname "$0")/gen_c_project.sh" proj 64
     "$SPANVM" run "${opts[@]}" -- "$(tool make)" -s -C proj -j4 >out 2>err &
     origin=$!
@@ -60,15 +70,22 @@ kill_node)
     kill -0 "$origin" 2>/dev/null && fail "the run still runs 5 s after node 1 was killed"
     wait "$origin" && fail "the run exited 0 after node 1 was killed"
     ms=$((($(date +%s%N) - t0) / 1000000))
-    [ "$(grep -c '^spanvm: ' err)" = 1 ] || fail "not one line:"$'\n'"$(show err)"
-    grep -q "node 1 " err || fail "the line does not name node 1:"$'\n'"$(show err)"
+    # One line per host that saw it: the origin's, and with 3 hosts maybe
+    # node 2's (the hosts share this terminal), each naming node 1.
+    lines="$(grep -c '^spanvm: ' err || true)"
+    [ "$lines" -ge 1 ] && [ "$lines" -le $((hosts - 1)) ] || fail "not one line per host:"$'\n'"$(show err)"
+    [ "$(grep -c '^spanvm: .*node 1 (' err)" = "$lines" ] || fail "a line does not name node 1:"$'\n'"$(show err)"
     sleep 1
     left=0
     for p in /proc/[0-9]*; do
-        case "$(readlink "$p/cwd" 2>/dev/null)" in "$PWD"/proj*) left=$((left + 1)) ;; esac
+        [ "${p#/proc/}" = $$ ] && continue  # this test's shell
+        case "$(readlink "$p/cwd" 2>/dev/null)" in "$PWD" | "$PWD"/*)
+            left=$((left + 1))
+            it_log "left: $(tr '\0' ' ' <"$p/cmdline" 2>/dev/null | head -c 200)" ;;
+        esac
     done
     [ "$left" = 0 ] || fail "$left process(es) of the run left after it ended"
-    pass "node 1 killed mid-build: the run ended in $ms ms with one line, nothing left"
+    pass "node 1 killed mid-build: the run ended in $ms ms with $lines line(s) naming it, nothing left"
     ;;
 signals)
     # Statuses and signals of placed images reach the parent as Linux's:
@@ -108,12 +125,14 @@ expect_grep "process table" guest.err "--stats process table"
 procs="$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1])).get("processes", [])))' tables.json)"
 [ "$procs" -ge 2 ] || fail "--json lists no child process:"$'\n'"$(show tables.json)"
 if [ -n "${3:-}" ]; then
-    # The process table's node column: a process on every host.
+    # The process table's node column and the machine table's procs: a
+    # process on every host.
     python3 - "$hosts" tables.json <<'PY' || fail "no process ran on some host (--place-exec $3):"$'\n'"$(show guest.err)"
 import json, sys
 hosts, d = int(sys.argv[1]), json.load(open(sys.argv[2]))
 nodes = {p["node"] for p in d.get("processes", [])}
-sys.exit(0 if nodes >= set(range(hosts)) else 1)
+procs = {m["id"]: m.get("processes", 0) for m in d.get("machines", [])}
+sys.exit(0 if nodes >= set(range(hosts)) and all(procs.get(k, 0) > 0 for k in range(hosts)) else 1)
 PY
 fi
 if grep -q "^spanvm: unsupported: fork" guest.err && [ "$1" != gather ]; then

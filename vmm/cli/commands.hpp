@@ -38,6 +38,7 @@ struct NodeOptions {
     std::string platform;
     KeyOptions keys;  // --key-file, --key-fd, --encrypt
     std::string origin;  // --origin PID:FD (--local-hosts): exit when that process ends
+    std::string daemon;  // --daemon PID:FD (a placed exec's session): exit when it ends before this node joined
 };
 int node_command(const NodeOptions& o);
 int run_command(const RunOptions& o);

@@ -1,27 +1,63 @@
 #include "vmm/cli/exec_deputies.hpp"
 
-#include <fcntl.h>
-#include <sched.h>
+#include <linux/futex.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <climits>
 #include <cstring>
 #include <stdexcept>
 #include <thread>
 
 #include <fmt/format.h>
 
-#include "net/cluster_key.hpp"
 #include "net/free_ports.hpp"
 #include "vmm/base/log.hpp"
 #include "vmm/cluster/origin_cluster.hpp"
+#include "vmm/cluster/session_launcher.hpp"
+#include "vmm/cluster/session_messages.hpp"
 
 namespace spanvm::cli {
+
+namespace {
+
+// A mailbox slot's life (Slot::state). The deputy claims a free slot,
+// fills it and posts it; the broker sends it; the I/O thread answers it;
+// the deputy reads the answer and frees it. A deputy that gives up frees
+// a slot not sent yet, and abandons a sent one, which the answer frees.
+enum SlotState : std::uint32_t { kFree, kClaimed, kPosted, kSent, kAnswered, kAbandoned };
+
+constexpr unsigned kSlots = 64;                               // requests in flight at once
+constexpr auto kSessionAnswerTimeout = std::chrono::seconds(15);  // the daemon answers right after its spawn
+constexpr std::size_t kReasonBytes = 256;
+// How long a failing deputy waits for the run's process to end (which makes
+// its failure quiet): the run's line goes out, then its last words to the
+// nodes (250 ms at most), then it exits.
+constexpr std::chrono::milliseconds kQuietWait{1500};
+
+// Futexes in the MAP_SHARED page: shared between processes, so never
+// FUTEX_PRIVATE_FLAG.
+void futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t seen, std::chrono::milliseconds timeout) {
+    timespec ts{static_cast<time_t>(timeout.count() / 1000), static_cast<long>(timeout.count() % 1000) * 1000000};
+    (void)::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAIT, seen, &ts, nullptr, 0);
+}
+
+void futex_wake(std::atomic<std::uint32_t>& word) {
+    (void)::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAKE, INT_MAX, nullptr, nullptr, 0);
+}
+
+void decrement_floor0(std::atomic<int>& c) {
+    int v = c.load();
+    while (v > 0 && !c.compare_exchange_weak(v, v - 1)) {
+    }
+}
+
+}  // namespace
 
 Result<ExecPolicy> parse_exec_policy(const std::string& s) {
     if (s == "origin") return ExecPolicy::origin;
@@ -30,16 +66,56 @@ Result<ExecPolicy> parse_exec_policy(const std::string& s) {
     return make_error(EINVAL, "unknown exec placement '{}' (expected origin, round-robin or least-loaded)", s);
 }
 
-struct ExecDeputies::Shared {
-    std::atomic<unsigned> turn{0};
-    std::atomic<int> live[kMaxHosts];  // placed images running per host
+struct ExecDeputies::Slot {
+    std::atomic<std::uint32_t> state{kFree};  // SlotState; also the deputy's futex word
+    std::atomic<std::int32_t> owner{0};       // the deputy's pid
+    std::atomic<std::uint64_t> seq{0};        // the SessionStart's: (generation << 8) | slot index
+    // Written by the owner before kPosted, read by the broker after it.
+    std::uint32_t host = 0;
+    std::uint16_t deputy_port = 0;
+    // Written by the answerer before kAnswered, read by the owner after it.
+    std::uint16_t port = 0;  // 0: failed
+    char reason[kReasonBytes] = {};
 };
 
-ExecDeputies::ExecDeputies(ExecDeputyOptions o) : o_(std::move(o)) {
+struct ExecDeputies::Shared {
+    std::atomic<unsigned> turn{0};
+    std::atomic<int> live[kMaxHosts];      // placed images running per host, as the origin counts them
+    std::atomic<int> pending[kMaxHosts];   // sessions asked of a host and not answered yet
+    std::atomic<int> sessions[kMaxHosts];  // the host's last report: sessions its daemon runs
+    std::atomic<int> cpus[kMaxHosts];      // the host's last report: its CPUs (0: none yet)
+    std::atomic<std::uint32_t> posted{0};  // bumped per posted request (the broker's futex word)
+    std::atomic<int> broker{0};            // the run's process's pid once its broker runs
+    Slot slots[kSlots];
+};
+
+ExecDeputies::ExecDeputies(ExecDeputyOptions o) : o_(std::move(o)), origin_cpus_(cluster::usable_cpus()) {
     void* m = ::mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (m == MAP_FAILED) throw std::runtime_error(fmt::format("--place-exec: mmap: {}", std::strerror(errno)));
     shared_ = new (m) Shared;
-    for (auto& l : shared_->live) l.store(0);
+    for (unsigned k = 0; k < kMaxHosts; ++k) {
+        shared_->live[k].store(0);
+        shared_->pending[k].store(0);
+        shared_->sessions[k].store(0);
+        shared_->cpus[k].store(0);
+    }
+}
+
+void ExecDeputies::serve(cluster::OriginCluster& run) {
+    run.on_sessions([this](unsigned from, std::uint16_t type, net::ByteView p) { on_node_message(from, type, p); });
+    shared_->broker.store(static_cast<int>(::getpid()));
+    run_pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, ::getpid(), 0));
+    // Only this thread of the run's process; a fork copies none of it. It
+    // starts with every signal blocked: it is made before the Process
+    // blocks the forwarded ones (process_lifetime.cpp), and a SIGCHLD
+    // delivered to a thread that has it unblocked (default action: ignore)
+    // never reaches the forwarder's signalfd, so the guest's make would
+    // wait for a child that has long ended.
+    sigset_t all, old;
+    sigfillset(&all);
+    ::pthread_sigmask(SIG_BLOCK, &all, &old);
+    std::thread([this, &run] { broker_loop(run); }).detach();
+    ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
 }
 
 unsigned ExecDeputies::place_exec() {
@@ -48,33 +124,155 @@ unsigned ExecDeputies::place_exec() {
     if (o_.policy == ExecPolicy::round_robin) {
         node = shared_->turn.fetch_add(1) % n;
     } else if (o_.policy == ExecPolicy::least_loaded) {
-        // Fewest running images per CPU; a host's CPUs are its --host-cpus
-        // group (1 each without it).
-        auto cpus = [&](unsigned k) {
-            return k < o_.host_cpus.size() && !o_.host_cpus[k].empty() ? o_.host_cpus[k].size() : std::size_t{1};
+        // Fewest sessions per CPU: a host's running sessions as its daemon
+        // reported them, plus those asked of it and not answered yet (a
+        // burst of execs must not all go to the host that looked idle).
+        auto running = [&](unsigned k) -> std::uint64_t {
+            if (k == 0) return static_cast<std::uint64_t>(std::max(0, shared_->live[0].load()));
+            return static_cast<std::uint64_t>(std::max(0, shared_->sessions[k].load()) +
+                                              std::max(0, shared_->pending[k].load()));
+        };
+        auto cpus = [&](unsigned k) -> std::uint64_t {
+            if (k == 0) return origin_cpus_;
+            const int c = shared_->cpus[k].load();
+            return c > 0 ? static_cast<std::uint64_t>(c) : 1;
         };
         for (unsigned k = 1; k < n; ++k)
-            if (static_cast<std::size_t>(shared_->live[k].load()) * cpus(node) <
-                static_cast<std::size_t>(shared_->live[node].load()) * cpus(k))
-                node = k;
+            if (running(k) * cpus(node) < running(node) * cpus(k)) node = k;
     }
     shared_->live[node].fetch_add(1);
+    if (node != 0) shared_->pending[node].fetch_add(1);
     return node;
 }
 
 void ExecDeputies::exec_gone(unsigned node) {
+    // The session ends by itself (Shutdown from the deputy, or its link
+    // dropping) and its daemon reaps it and reports the new load.
     if (node < kMaxHosts) shared_->live[node].fetch_sub(1);
-    if (node_pid_ <= 0) return;
-    // The deputy is ending (its cluster has shut down): reap its node
-    // process, so it is never reparented to the run's process, whose guest
-    // would see a stranger in wait4.
-    const pid_t pid = std::exchange(node_pid_, -1);
-    for (int i = 0; i < 200; ++i) {
-        if (::waitpid(pid, nullptr, WNOHANG) != 0) return;
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+}
+
+void ExecDeputies::broker_loop(cluster::OriginCluster& run) {
+    std::uint64_t generation = 0;
+    for (;;) {
+        const std::uint32_t seen = shared_->posted.load();
+        for (unsigned i = 0; i < kSlots; ++i) {
+            Slot& s = shared_->slots[i];
+            std::uint32_t st = kPosted;
+            if (!s.state.compare_exchange_strong(st, kSent)) continue;
+            const std::uint64_t seq = (++generation << 8) | i;
+            s.seq.store(seq);
+            Result<void> r = make_error(EINVAL, "no host {} in a cluster of {}", s.host, o_.cluster.size());
+            if (s.host != 0 && s.host < o_.cluster.size())
+                r = run.send(s.host, cluster::kSessionStartType, encode(cluster::SessionStartMsg{seq, s.deputy_port}));
+            if (r) continue;
+            // Not sent: answer here.
+            if (s.host < kMaxHosts) decrement_floor0(shared_->pending[s.host]);
+            s.port = 0;
+            std::snprintf(s.reason, sizeof s.reason, "%s", r.error().message.c_str());
+            st = kSent;
+            if (!s.state.compare_exchange_strong(st, kAnswered) && st == kAbandoned) s.state.store(kFree);
+            futex_wake(s.state);
+        }
+        futex_wait(shared_->posted, seen, std::chrono::milliseconds(1000));
     }
-    ::kill(pid, SIGKILL);
-    (void)::waitpid(pid, nullptr, 0);
+}
+
+void ExecDeputies::on_node_message(unsigned from, std::uint16_t type, net::ByteView payload) {
+    if (from == 0 || from >= kMaxHosts) return;
+    if (type == cluster::kNodeLoadType) {
+        auto m = cluster::decode_node_load(payload);
+        if (!m) {
+            log::warn("--place-exec: bad NodeLoad from node {}: {}", from, m.error().message);
+            return;
+        }
+        shared_->sessions[from].store(static_cast<int>(std::min<std::uint32_t>(m->sessions, INT_MAX)));
+        shared_->cpus[from].store(static_cast<int>(std::min<std::uint32_t>(m->cpus, INT_MAX)));
+        return;
+    }
+    if (type != cluster::kSessionReadyType) return;
+    auto m = cluster::decode_session_ready(payload);
+    if (!m) {
+        log::warn("--place-exec: bad SessionReady from node {}: {}", from, m.error().message);
+        return;
+    }
+    shared_->sessions[from].store(static_cast<int>(std::min<std::uint32_t>(m->sessions, INT_MAX)));
+    decrement_floor0(shared_->pending[from]);
+    const std::uint64_t index = m->seq & 0xff;
+    if (index >= kSlots) return;
+    Slot& s = shared_->slots[index];
+    if (s.seq.load() != m->seq || s.host != from) return;  // a stale answer (the slot was reclaimed)
+    std::uint32_t st = s.state.load();
+    if (st == kAbandoned) {
+        (void)s.state.compare_exchange_strong(st, kFree);
+        return;
+    }
+    if (st != kSent) return;
+    s.port = m->port;
+    std::snprintf(s.reason, sizeof s.reason, "%s", m->reason.c_str());
+    if (s.state.compare_exchange_strong(st, kAnswered)) {
+        futex_wake(s.state);
+    } else if (st == kAbandoned) {
+        s.state.store(kFree);
+    }
+}
+
+Result<std::uint16_t> ExecDeputies::request_session(unsigned node, std::uint16_t deputy_port) {
+    if (shared_->broker.load() == 0) {
+        decrement_floor0(shared_->pending[node]);
+        return make_error(ENOTCONN, "the run's process serves no session requests");
+    }
+    Slot* s = nullptr;
+    for (auto& c : shared_->slots) {
+        std::uint32_t st = kFree;
+        if (c.state.compare_exchange_strong(st, kClaimed)) {
+            s = &c;
+            break;
+        }
+    }
+    if (!s)  // all taken: reclaim one whose deputy died waiting
+        for (auto& c : shared_->slots) {
+            std::uint32_t st = c.state.load();
+            const int owner = c.owner.load();
+            if (st != kFree && st != kClaimed && owner > 0 && ::kill(owner, 0) != 0 && errno == ESRCH &&
+                c.state.compare_exchange_strong(st, kClaimed)) {
+                s = &c;
+                break;
+            }
+        }
+    if (!s) {
+        decrement_floor0(shared_->pending[node]);
+        return make_error(EBUSY, "{} session requests already in flight", kSlots);
+    }
+    s->owner.store(static_cast<int>(::getpid()));
+    s->seq.store(0);
+    s->host = node;
+    s->deputy_port = deputy_port;
+    s->port = 0;
+    s->reason[0] = 0;
+    s->state.store(kPosted);
+    shared_->posted.fetch_add(1);
+    futex_wake(shared_->posted);
+    const auto deadline = std::chrono::steady_clock::now() + kSessionAnswerTimeout;
+    for (;;) {
+        std::uint32_t st = s->state.load();
+        if (st == kAnswered) break;
+        if (std::chrono::steady_clock::now() >= deadline) {
+            if (st == kPosted && s->state.compare_exchange_strong(st, kFree)) {  // never sent
+                decrement_floor0(shared_->pending[node]);
+                return make_error(ETIMEDOUT, "the run's process did not send the request");
+            }
+            if (st == kSent && s->state.compare_exchange_strong(st, kAbandoned))  // its answer frees it
+                return make_error(ETIMEDOUT, "host {} did not answer within {} s", node,
+                                  std::chrono::duration_cast<std::chrono::seconds>(kSessionAnswerTimeout).count());
+            continue;  // answered meanwhile
+        }
+        futex_wait(s->state, st, std::chrono::milliseconds(200));
+    }
+    const std::uint16_t port = s->port;
+    const std::string reason = s->reason;
+    s->state.store(kFree);
+    if (port == 0) return make_error(EAGAIN, "host {} could not start a session: {}", node, reason);
+    return port;
 }
 
 process::RemoteThreads* ExecDeputies::start_deputy(unsigned node, memory::GuestMemory& ram,
@@ -83,80 +281,51 @@ process::RemoteThreads* ExecDeputies::start_deputy(unsigned node, memory::GuestM
         log::warn("--place-exec: the image runs at the origin instead of host {}: {}", node, why);
         return nullptr;
     };
-    if (!o_.cluster.key) return fail("no cluster key");
-    char exe[4096];
-    const ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0) return fail("cannot find spanvm's own executable");
-    exe[n] = 0;
-    std::vector<std::uint16_t> ports;
+    if (node == 0 || node >= o_.cluster.size() || node >= kMaxHosts) return fail("no such host");
+    if (!o_.cluster.key) {
+        decrement_floor0(shared_->pending[node]);
+        return fail("no cluster key");
+    }
+    const auto& origin = o_.cluster.node(0);
+    const auto& host = o_.cluster.node(static_cast<net::NodeId>(node));
+    // This deputy is node 0 of its cluster of two, at the origin's address
+    // (its listener is bound at once, by the OriginCluster below).
+    std::uint16_t deputy_port = 0;
     try {
-        ports = net::free_tcp_ports(2);
+        deputy_port = net::free_tcp_ports(1, origin.address).at(0);
     } catch (const std::exception& e) {
+        decrement_floor0(shared_->pending[node]);
         return fail(e.what());
     }
-    const std::string spec = fmt::format("0=127.0.0.1:{},1=127.0.0.1:{}", ports[0], ports[1]);
+    const auto asked = std::chrono::steady_clock::now();
+    auto port = request_session(node, deputy_port);
+    if (!port) return fail(port.error().message);
+    log::info("--place-exec: host {} started a session on port {} in {} us", node, *port,
+              std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - asked).count());
     net::ClusterConfig cc;
+    cc.name = "local";  // the name the session gets with --cluster-spec
+    cc.nodes.push_back({0, origin.address, deputy_port});
+    cc.nodes.push_back({1, host.address, *port});
     try {
-        cc = net::parse_cluster_spec(spec, "local");
         net::validate_cluster(cc, "--place-exec");
     } catch (const std::exception& e) {
-        return fail(e.what());
+        return fail(e.what());  // the session, never dialled, gives up by itself
     }
     cc.key = o_.cluster.key;
     cc.encrypt = o_.cluster.encrypt;
-
-    const int key_fd = ::memfd_create("spanvm-cluster-key", MFD_CLOEXEC);
-    const std::string key_text = net::format_cluster_key(*cc.key);
-    if (key_fd < 0 || ::write(key_fd, key_text.data(), key_text.size()) != static_cast<ssize_t>(key_text.size())) {
-        if (key_fd >= 0) ::close(key_fd);
-        return fail("cannot pass the cluster key");
-    }
-    const pid_t self = ::getpid();
-    const int self_fd = static_cast<int>(::syscall(SYS_pidfd_open, self, 0));
-    if (self_fd < 0) {
-        ::close(key_fd);
-        return fail(fmt::format("pidfd_open: {}", std::strerror(errno)));
-    }
-    std::vector<std::string> args{exe,      "node", "--cluster-spec", spec, "--node", "1", "--key-fd",
-                                  std::to_string(key_fd), "--origin", fmt::format("{}:{}", self, self_fd)};
-    if (cc.encrypt) args.emplace_back("--encrypt");
-    if (!o_.mem.empty()) args.insert(args.end(), {"--mem", o_.mem});
-    if (!o_.platform.empty()) args.insert(args.end(), {"--platform", o_.platform});
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    const bool pin = node < o_.host_cpus.size() && !o_.host_cpus[node].empty();
-    if (pin)
-        for (int c : o_.host_cpus[node]) CPU_SET(c, &set);
-    // Only async-signal-safe calls between fork and exec: this process has
-    // guest threads and spanvm's own.
-    // Its stderr is /dev/null: the deputy says the one line for any failure
-    // of their pair, and when the deputy ends (the run ending, a node of the
-    // run lost) this node must go quietly, not add a second line.
-    // SPANVM_DEBUG_DEPUTY=1 keeps it (for debugging a node that fails).
-    const int null_fd = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-        (void)::setpgid(0, 0);
-        if (null_fd >= 0 && !::getenv("SPANVM_DEBUG_DEPUTY")) (void)::dup2(null_fd, STDERR_FILENO);
-        if (pin && ::sched_setaffinity(0, sizeof set, &set) != 0) ::_exit(125);
-        if (::fcntl(key_fd, F_SETFD, 0) != 0 || ::fcntl(self_fd, F_SETFD, 0) != 0) ::_exit(125);
-        sigset_t none;
-        sigemptyset(&none);
-        ::sigprocmask(SIG_SETMASK, &none, nullptr);  // spanvm's forwarded signals are blocked here
-        ::execv(exe, argv.data());
-        ::_exit(127);
-    }
-    ::close(key_fd);
-    ::close(self_fd);
-    if (null_fd >= 0) ::close(null_fd);
-    if (pid < 0) return fail(fmt::format("fork: {}", std::strerror(errno)));
-    node_pid_ = pid;
     // Leaked on purpose: it serves this process until it exits, and a fork
     // of this process must never destroy its copy (remote_threads.hpp).
     auto* oc = new cluster::OriginCluster(std::move(cc), cluster::PlacePolicy::away);
+    // When the run fails (a host lost), its process prints the one line and
+    // every deputy ends with it; a deputy whose session went with that host
+    // (or with the run) must not add its own line. So a deputy's failure
+    // first waits up to kQuietWait for the run's process to end, and is
+    // quiet if it did.
+    if (run_pidfd_ >= 0)
+        oc->quiet_failures_when([fd = run_pidfd_] {
+            pollfd p{fd, POLLIN, 0};
+            return ::poll(&p, 1, static_cast<int>(kQuietWait.count())) > 0;
+        });
     // The node starts with all guest RAM inaccessible and hears later mm
     // calls one at a time (layout_changed); what is mapped already (the
     // exec's stack, vDSO and image so far) it gets here, acked before the
@@ -165,12 +334,9 @@ process::RemoteThreads* ExecDeputies::start_deputy(unsigned node, memory::GuestM
     auto r = prot.open_alias();
     if (r) r = oc->attach_memory(ram, prot);
     if (r) oc->layout_changed(prot.accessible_runs());
-    if (!r) {
-        ::kill(pid, SIGKILL);
-        (void)::waitpid(pid, nullptr, 0);
-        node_pid_ = -1;
-        return fail(r.error().message);
-    }
+    if (!r) return fail(r.error().message);
+    log::info("--place-exec: the session on host {} joined {} us after the request", node,
+              std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - asked).count());
     return oc;
 }
 

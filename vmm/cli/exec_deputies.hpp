@@ -5,26 +5,41 @@
 // node").
 //  * origin        every image here (the default; no deputies);
 //  * round-robin   host 0, 1, ..., N-1, 0, ... over the run's hosts, one per exec;
-//  * least-loaded  the host with the fewest placed images running per CPU
-//                  (its load as the origin counts it: the images it placed
-//                  there that have not ended), ties to the lowest id.
-// For host k != 0 the exec'ing process becomes the deputy: it launches a
-// fresh `spanvm node` for host k (pinned to host k's CPUs with
-// --host-cpus) and forms a cluster of two with it over loopback, keyed with
-// the run's key. Only with --local-hosts on loopback so far: hosts of a
-// --cluster file would need host k's `spanvm node` to launch the process
-// (not built yet), and --netns a launch into host k's namespace.
+//  * least-loaded  the host with the fewest sessions running per CPU, as
+//                  the nodes report them (NodeLoad, SessionReady: the
+//                  sessions their daemon runs and the CPUs it may use),
+//                  plus the sessions asked of a host and not yet answered;
+//                  the origin host counts the images it placed on itself
+//                  over its own CPUs. Ties go to the lowest id.
+// For host k != 0 the exec'ing process becomes the deputy: it asks host
+// k's `spanvm node` (the run's daemon there, over the run's own link) to
+// start a session node, which is node 1 of the deputy's cluster of two,
+// keyed with the run's key (vmm/cluster/session_launcher.hpp). The same
+// path serves --local-hosts (loopback or --netns) and --cluster.
 //
-// State shared by every process of the run (the turn and the per-host
-// counts) lives in a MAP_SHARED page mapped before the run starts, so
+// The deputy is a forked child of the run's process, whose links to the
+// nodes it does not have (a forked child leaves the cluster). So the
+// request goes through a mailbox in the run's shared page: the deputy
+// posts {host, its port} in a slot and waits on the slot's futex; a broker
+// thread in the run's process (serve()) sends SessionStart to the host and
+// the transport's I/O thread writes the SessionReady's port back and wakes
+// the deputy.
+//
+// State shared by every process of the run (the turn, the per-host counts,
+// the mailbox) lives in a MAP_SHARED page mapped before the run starts, so
 // forked processes share it; the rest is per process (a fork copies it).
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "net/cluster_config.hpp"
+#include "net/wire_frame.hpp"
 #include "vmm/base/result.hpp"
 #include "vmm/process/exec_placement.hpp"
+
+namespace spanvm::cluster {
+class OriginCluster;
+}
 
 namespace spanvm::cli {
 
@@ -34,15 +49,17 @@ Result<ExecPolicy> parse_exec_policy(const std::string& s);
 struct ExecDeputyOptions {
     ExecPolicy policy = ExecPolicy::origin;
     net::ClusterConfig cluster;  // the run's: its hosts and key
-    std::string mem;             // --mem, in bytes, as the run's nodes got it
-    std::string platform;
-    std::vector<std::vector<int>> host_cpus;  // --host-cpus: host k's CPUs; empty: none
 };
 
 class ExecDeputies final : public process::ExecPlacer {
 public:
     // Throws std::runtime_error (one line) when the shared page cannot be made.
     explicit ExecDeputies(ExecDeputyOptions o);
+    // In the run's process, before the run starts (before `run` attaches
+    // its memory): takes the nodes' session answers and loads from `run`
+    // and starts the broker thread that sends the deputies' requests.
+    void serve(cluster::OriginCluster& run);
+
     unsigned place_exec() override;
     process::RemoteThreads* start_deputy(unsigned node, memory::GuestMemory& ram,
                                          memory::GuestProtection& prot) override;
@@ -52,9 +69,17 @@ public:
 
 private:
     struct Shared;
+    struct Slot;
+    // The deputy's side of the mailbox: the port of the session host
+    // `node` started for a deputy listening on `deputy_port`.
+    Result<std::uint16_t> request_session(unsigned node, std::uint16_t deputy_port);
+    void broker_loop(cluster::OriginCluster& run);  // the run's process only
+    void on_node_message(unsigned from, std::uint16_t type, net::ByteView payload);  // I/O thread
+
     ExecDeputyOptions o_;
     Shared* shared_ = nullptr;
-    int node_pid_ = -1;  // this process's deputy node process, if any
+    std::uint32_t origin_cpus_ = 1;  // CPUs the origin may use (after --host-cpus pinned it)
+    int run_pidfd_ = -1;  // the run's process (serve(); inherited by every fork)
 };
 
 }  // namespace spanvm::cli

@@ -214,7 +214,7 @@ net::ClusterConfig start_local_hosts(const LocalHostsOptions& o) {
     return cfg;
 }
 
-void watch_origin(const std::string& spec) {
+void watch_origin(const std::string& spec, const std::atomic<bool>* until) {
     const auto colon = spec.find(':');
     int pid = 0, fd = -1;
     try {
@@ -226,10 +226,11 @@ void watch_origin(const std::string& spec) {
     }
     if (pid <= 0 || fd < 0 || ::fcntl(fd, F_SETFD, FD_CLOEXEC) != 0)
         throw std::runtime_error(fmt::format("--origin {}: not an inherited pidfd", spec));
-    std::thread([fd] {
+    std::thread([fd, until] {
         pollfd p{fd, POLLIN, 0};
         while (::poll(&p, 1, -1) < 0 && errno == EINTR) {
         }
+        if (until && until->load()) return;  // joined: the link decides from now on
         ::_exit(70);  // the origin is gone: its own line (or the guest's status) told why
     }).detach();
 }

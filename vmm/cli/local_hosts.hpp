@@ -22,6 +22,7 @@
 // i.e. cores [k*C, (k+1)*C) on an unrestricted machine. The origin pins
 // itself before it starts any thread; each node child pins itself before
 // exec. Without --local-hosts it pins the one host (the origin).
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -50,8 +51,11 @@ std::vector<std::vector<int>> split_host_cpus(unsigned cpus_per_host, unsigned h
 // `spanvm node --origin PID:FD` (given by start_local_hosts): FD is an
 // inherited pidfd of the origin PID; a thread of this node ends the node
 // (status 70, no line: the origin's own line says why) the moment the
-// origin ends. Throws std::runtime_error (one line) on a bad value.
-void watch_origin(const std::string& spec);
+// origin ends. With `until` (`--daemon PID:FD`, given to a session by its
+// node daemon: session_launcher.hpp) only if that PID ends before *until
+// is set (the session joined its deputy, whose link then says when to
+// end). Throws std::runtime_error (one line) on a bad value.
+void watch_origin(const std::string& spec, const std::atomic<bool>* until = nullptr);
 
 // Pins the calling thread (and the threads it starts later) to `cpus`;
 // throws std::runtime_error (one line) on failure.

@@ -2,6 +2,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -172,9 +173,8 @@ int run_command(const RunOptions& o) {
         log::error("--place-exec: {}", exec_policy.error().message);
         return 2;
     }
-    if (*exec_policy != ExecPolicy::origin && (!o.local_hosts || o.netns)) {
-        log::error("--place-exec {}: only with --local-hosts N on loopback so far (not --cluster, not --netns)",
-                   o.place_exec);
+    if (*exec_policy != ExecPolicy::origin && o.cluster_file.empty() && !o.local_hosts) {
+        log::error("--place-exec {}: only across hosts (--cluster FILE or --local-hosts N)", o.place_exec);
         return 2;
     }
     std::unique_ptr<cluster::OriginCluster> oc;
@@ -206,8 +206,7 @@ int run_command(const RunOptions& o) {
         }
         if (*exec_policy != ExecPolicy::origin) {
             try {
-                deputies = std::make_unique<ExecDeputies>(
-                    ExecDeputyOptions{*exec_policy, cc, std::to_string(*mem), plat, host_cpus});
+                deputies = std::make_unique<ExecDeputies>(ExecDeputyOptions{*exec_policy, cc});
             } catch (const std::exception& e) {
                 log::error("{}", e.what());
                 return 125;
@@ -215,6 +214,8 @@ int run_command(const RunOptions& o) {
             cfg.exec_placer = deputies.get();
         }
         oc = std::make_unique<cluster::OriginCluster>(std::move(cc), *place);
+        // The nodes' daemons start the deputies' sessions (exec_deputies.hpp).
+        if (deputies) deputies->serve(*oc);
         cfg.remote = oc.get();
     }
     if (o.stats || !o.json.empty())
@@ -253,13 +254,15 @@ int node_command(const NodeOptions& o) {
         return 2;
     }
     no.self = o.node;
-    if (!o.origin.empty()) {
-        try {
-            watch_origin(o.origin);
-        } catch (const std::exception& e) {
-            log::error("{}", e.what());
-            return 2;
-        }
+    // Set once this node has joined (a session: its deputy's link decides from then on).
+    static std::atomic<bool> joined{false};
+    no.on_joined = [] { joined.store(true); };
+    try {
+        if (!o.origin.empty()) watch_origin(o.origin);
+        if (!o.daemon.empty()) watch_origin(o.daemon, &joined);
+    } catch (const std::exception& e) {
+        log::error("{}", e.what());
+        return 2;
     }
     no.mem_size = *mem;
     const std::string plat = platform_name(o.platform);
@@ -301,7 +304,8 @@ int main(int argc, char** argv) {
     run_cmd->add_option("--json", run.json, "write the thread, machine and hot-page tables as JSON at exit");
     run_cmd->add_option("--place-exec", run.place_exec,
                         "where an exec in a child process starts its image: origin (default) | round-robin | "
-                        "least-loaded (across --local-hosts; the process at the origin stays its deputy)");
+                        "least-loaded (across --cluster or --local-hosts hosts: each host's node starts the image's "
+                        "session; the process at the origin stays its deputy)");
     run_cmd->add_option("--place", run.place, "thread placement: auto (default: round-robin, then threads that share pages migrate to one node) | round-robin | origin | pack");
     run_cmd->add_option("--key-file", run.keys.key_file, "cluster key file (overrides the cluster file's key_file)");
     run_cmd->add_flag("--encrypt", run.keys.encrypt, "encrypt all traffic between the hosts (AES-256-GCM)");
@@ -322,6 +326,8 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(0, 1 << 20));
     node_cmd->add_flag("--encrypt", node.keys.encrypt, "encrypt all traffic between the hosts");
     node_cmd->add_option("--origin", node.origin, "PID:FD: end with the origin PID, whose pidfd FD is inherited (--local-hosts)");
+    node_cmd->add_option("--daemon", node.daemon,
+                         "PID:FD: a placed exec's session: end with its node daemon PID (pidfd FD) until joined");
 
     std::string keygen_path;
     auto* keygen_cmd = app.add_subcommand("keygen", "write a fresh cluster key to PATH (mode 0600; never overwrites)");

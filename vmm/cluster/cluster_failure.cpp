@@ -10,6 +10,7 @@ namespace spanvm::cluster {
 
 void ClusterFailure::fail(const std::string& reason) const {
     exit_fatally([&] {
+        if (quiet_ && quiet_()) return;
         log::error("fatal: DSM: {} ({} fault(s) pending); exiting with status {}", reason,
                    pending_faults_ ? pending_faults_() : 0, kExitCode);
         tell_nodes(reason);

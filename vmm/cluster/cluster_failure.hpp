@@ -41,6 +41,11 @@ public:
     void set_pending_faults(std::function<std::size_t()> count) { pending_faults_ = std::move(count); }
     // The origin only: on failure, send Abort to every node through `ch`.
     void tell_nodes_through(ControlChannel& ch) { abort_channel_ = &ch; }
+    // A deputy's cluster (--place-exec): when `quiet()` says so (it may wait
+    // a little, e.g. for the run's process to end), fail() exits with no
+    // line and tells no node: the run's own failure is the one line, and
+    // ends every deputy anyway.
+    void quiet_when(std::function<bool()> quiet) { quiet_ = std::move(quiet); }
 
     // See above. Does not return.
     [[noreturn]] void fail(const std::string& reason) const;
@@ -51,6 +56,7 @@ public:
 
 private:
     std::function<std::size_t()> pending_faults_;
+    std::function<bool()> quiet_;
     ControlChannel* abort_channel_ = nullptr;
 };
 

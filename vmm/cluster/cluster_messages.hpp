@@ -17,6 +17,10 @@
 //                              (which names the failed node); print it, exit
 //   Sharing   node -> origin   one placement window of the node's threads'
 //                              faults per page (sharing_messages.hpp)
+//   Layout, LayoutAck          the guest's layout on every node (layout_messages.hpp)
+//   SessionStart, SessionReady, NodeLoad
+//                              a placed exec's session on a node's host, and
+//                              the nodes' load (session_messages.hpp)
 //
 // Trap and Resume travel on the thread's own SyscallChannel
 // (syscall_channel.hpp), the others through the ControlChannel.
@@ -48,7 +52,7 @@ inline constexpr std::uint16_t kByeType = 0x0205;
 inline constexpr std::uint16_t kStatsType = 0x0206;
 inline constexpr std::uint16_t kAbortType = 0x0207;
 inline constexpr std::uint16_t kClusterTypeFirst = kSpawnType;
-inline constexpr std::uint16_t kClusterTypeLast = 0x020A;  // kLayoutAckType (layout_messages.hpp)
+inline constexpr std::uint16_t kClusterTypeLast = 0x020D;  // kNodeLoadType (session_messages.hpp)
 
 struct ThreadState {
     platform::Regs regs;

@@ -65,12 +65,17 @@ int NodeRunner::serve() {
     }
     engine_ = std::move(*e);
     channel_.bind(engine_->transport(), engine_->stats());
+    sessions_ = std::make_unique<SessionLauncher>(
+        opts_.cluster, opts_.self, mem.size(), platform_->name(),
+        [this](std::uint16_t type, const net::Bytes& payload) { (void)channel_.send(0, type, payload); });
     failure_.set_pending_faults([this] { return engine_->region().pending_faults(); });
     if (auto s = engine_->start(); !s) {
         log::error("node {}: {}", opts_.self, s.error().message);
         return 125;
     }
     log::info("node {} ({} platform): joined; serving the origin's program", opts_.self, platform_->name());
+    if (opts_.on_joined) opts_.on_joined();
+    (void)channel_.send(0, kNodeLoadType, encode(sessions_->load()));  // for --place-exec least-loaded
     std::thread([this] { sharing_loop(); }).detach();
     std::unique_lock lk(mu_);
     done_cv_.wait(lk, [&] { return done_; });
@@ -116,6 +121,12 @@ void NodeRunner::on_cluster_message(unsigned from, std::uint16_t type, net::Byte
                 failure_.fail(fmt::format("node {}: applying the origin's layout: {}", opts_.self, r.error().message));
             if (auto r = channel_.send(0, kLayoutAckType, encode(LayoutAckMsg{m->seq})); !r)
                 log::warn("node {}: LayoutAck not sent: {}", opts_.self, r.error().message);
+            return;
+        }
+        case kSessionStartType: {
+            auto m = decode_session_start(payload);
+            if (!m) bad(m.error().message);
+            sessions_->start(*m);
             return;
         }
         case kAbortType: {

@@ -16,6 +16,11 @@
 // which shares the DSM engine's connections). mu_ guards the thread map
 // and the vCPU pool (leaf).
 //
+// The daemon of a run (started by `run --local-hosts` or by the user with
+// --cluster) also starts the sessions of execs placed on its host
+// (SessionStart; session_launcher.hpp) and reports its load (NodeLoad):
+// once when it has joined, then whenever a session ends.
+//
 // The I/O thread never touches guest memory and never blocks: a page
 // fault it took would wait for an answer that only it can deliver, and a
 // Spawn can even arrive before this node's links to the other nodes are
@@ -27,6 +32,7 @@
 // the Timekeeper's start.
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <vector>
 #include <memory>
@@ -37,6 +43,7 @@
 #include "vmm/cluster/cluster_failure.hpp"
 #include "vmm/cluster/cluster_messages.hpp"
 #include "vmm/cluster/control_channel.hpp"
+#include "vmm/cluster/session_launcher.hpp"
 #include "vmm/cluster/thread_faults.hpp"
 #include "vmm/dsm/dsm_engine.hpp"
 #include "vmm/memory/guest_protection.hpp"
@@ -50,6 +57,8 @@ struct NodeOptions {
     unsigned self = 1;
     std::uint64_t mem_size = 2ull << 30;
     platform::PlatformKind platform = platform::PlatformKind::automatic;
+    // Called once, when every peer has joined (the DSM engine started).
+    std::function<void()> on_joined;
 };
 
 class NodeRunner {
@@ -83,6 +92,7 @@ private:
     // (written by the I/O thread only; the DSM engine reads pages through it).
     std::unique_ptr<memory::GuestProtection> protection_;
     std::unique_ptr<dsm::DsmEngine> engine_;
+    std::unique_ptr<SessionLauncher> sessions_;  // made before the engine starts, never reset
     std::mutex tk_mu_;
     std::unique_ptr<time::Timekeeper> timekeeper_;  // set once, by the first guest thread (tk_mu_)
     ThreadFaults faults_;

@@ -9,6 +9,7 @@
 
 #include "net/wire_reader.hpp"
 #include "vmm/base/log.hpp"
+#include "vmm/cluster/session_messages.hpp"
 #include "vmm/cluster/sharing_messages.hpp"
 #include "vmm/memory/layout.hpp"
 
@@ -365,6 +366,10 @@ void OriginCluster::on_cluster_message(unsigned from, std::uint16_t type, net::B
             layout_acked_.at(from) = std::max(layout_acked_.at(from), m->seq);
         }
         layout_cv_.notify_all();
+        return;
+    }
+    if (type == kSessionReadyType || type == kNodeLoadType) {
+        if (session_handler_) session_handler_(from, type, payload);
         return;
     }
     if (type == kByeType) {

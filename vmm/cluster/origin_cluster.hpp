@@ -29,6 +29,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -76,6 +77,15 @@ public:
     void start_placement(process::ThreadMover& m) override;
     void thread_moved(int tid, unsigned from, unsigned to, std::uint64_t ns) override;
 
+    // --place-exec: SessionReady and NodeLoad from the nodes
+    // (session_messages.hpp) go to `h`, on the transport's I/O thread (it
+    // must not block). Set before attach_memory; without it they are dropped.
+    using SessionHandler = std::function<void(unsigned from, std::uint16_t type, net::ByteView payload)>;
+    void on_sessions(SessionHandler h) { session_handler_ = std::move(h); }
+
+    // A deputy's cluster: see ClusterFailure::quiet_when (before attach_memory).
+    void quiet_failures_when(std::function<bool()> quiet) { failure_.quiet_when(std::move(quiet)); }
+
     // The machine table and the top `top_pages` hot pages of guest RAM, for
     // the run report (the CLI asks after the Process has shut the nodes
     // down; a node that sent no Stats has no counters).
@@ -103,6 +113,7 @@ private:
     void placement_window();
 
     net::ClusterConfig config_;
+    SessionHandler session_handler_;  // set before the transport starts
     ClusterFailure failure_;
     ControlChannel channel_;  // its router outlives engine_'s transport
     std::unique_ptr<dsm::DsmEngine> engine_;

@@ -11,7 +11,7 @@
 // after the old image's memory was discarded and before the new one is
 // loaded: this host process becomes the *deputy* (it keeps the pid, fds,
 // cwd, credentials, signal tables and parent) and the origin of a cluster
-// of two, whose node 1 is a fresh spanvm node process on host k; the new
+// of two, whose node 1 is a session that host k's spanvm node started; the new
 // image's thread then moves there, and its system calls come back to the
 // deputy exactly as a remote thread's come to its executor.
 // Thread-safety: each method is called by the exec'ing (or exiting)
@@ -35,8 +35,8 @@ public:
     // then runs here). Lives as long as the host process.
     virtual RemoteThreads* start_deputy(unsigned node, memory::GuestMemory& ram, memory::GuestProtection& prot) = 0;
     // The process counted on `node` by place_exec() ended or exec'd again.
-    // For a deputy, called after RemoteThreads::shutdown(): also waits
-    // (briefly) for its node process to end.
+    // For a deputy, called after RemoteThreads::shutdown() (its session
+    // ends by itself; its host's daemon reaps it).
     virtual void exec_gone(unsigned node) = 0;
 };
 

@@ -1,0 +1,76 @@
+#pragma once
+// SessionLauncher: host k's `spanvm node` (the daemon of the run) starting
+// the session of an exec placed on its host (`spanvm run --place-exec`;
+// docs/ARCHITECTURE.md, "An exec placed on another node").
+//
+// On SessionStart (session_messages.hpp) it starts a `spanvm node` process
+// here, so the session lives in this host's network namespace, on this
+// daemon's CPUs (its affinity is inherited) and with this daemon's guest
+// RAM size and platform:
+//   spanvm node --cluster-spec 0=ORIGIN:DEPUTY_PORT,1=SELF:PORT --node 1
+//               --key-fd 3 --mem BYTES --platform NAME --daemon PID:4 [--encrypt]
+// i.e. node 1 of the deputy's cluster of two, keyed with the run's key (a
+// memfd, never on a command line). The deputy dials PORT (the lower id
+// dials: net/transport.hpp); the session dials the deputy's syscall-channel
+// listener at the origin's address when its thread starts.
+//
+// The session ends with its deputy: Shutdown (exit 0) when the image ends,
+// and its transport's peer failure when the deputy's link drops (a reset
+// when the deputy dies, the 3 s silence when the origin's host is cut).
+// Once joined it does not watch this daemon: a session on a lost daemon's
+// host goes when the run's deputies go (they end with the run, which ends
+// when this daemon is lost), and a session that ended on its own would
+// make its deputy print a second line. Before it has joined it does
+// (`--daemon`, a pidfd of this process): its deputy may have died before
+// dialling it (the run ending or failing meanwhile), and the deputy's
+// dialler retries quietly, so no second line can come of it. Its stderr
+// is /dev/null (the run prints the one line of any failure;
+// SPANVM_DEBUG_DEPUTY=1 keeps it).
+//
+// Threads: start() runs on the transport's I/O thread and only starts a
+// thread per session, which spawns it (posix_spawn: no copy of this
+// process's page tables), answers SessionReady, reaps it and reports the
+// load (NodeLoad). mu_ (leaf) guards the count and orders the reports
+// (each is sent under it, so the origin sees the counts in order).
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <string>
+
+#include "net/cluster_config.hpp"
+#include "net/wire_frame.hpp"
+#include "vmm/base/result.hpp"
+#include "vmm/cluster/session_messages.hpp"
+
+namespace spanvm::cluster {
+
+class SessionLauncher {
+public:
+    // Sends one cluster message to the origin (from any thread).
+    using Send = std::function<void(std::uint16_t type, const net::Bytes& payload)>;
+
+    SessionLauncher(net::ClusterConfig cluster, unsigned self, std::uint64_t mem_size, std::string platform,
+                    Send send);
+
+    // SessionStart from the origin (I/O thread; never blocks).
+    void start(SessionStartMsg m);
+    // This daemon's load now (NodeLoad's fields).
+    NodeLoadMsg load();
+
+private:
+    void serve(SessionStartMsg m);  // the session's own thread
+    Result<int> spawn(std::uint16_t deputy_port, std::uint16_t port);
+
+    const net::ClusterConfig cluster_;
+    const unsigned self_;
+    const std::uint64_t mem_size_;
+    const std::string platform_;
+    const Send send_;
+    std::mutex mu_;
+    std::uint32_t sessions_ = 0;  // mu_
+};
+
+// CPUs this process may use (sched_getaffinity).
+std::uint32_t usable_cpus();
+
+}  // namespace spanvm::cluster
