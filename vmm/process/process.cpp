@@ -47,7 +47,7 @@ Process::Process(const ProcessConfig& cfg, platform::PlatformChoice pc)
       threads_(pid_),
       host_ctx_{mem_, fds_, cfg.vcpus, absolute_path(cfg.program)},
       access_map_(platform_->memory().size()),
-      protection_(std::make_unique<memory::GuestProtection>(platform_->memory(), platform_->host_prot(),
+      protection_(std::make_unique<memory::GuestProtection>(platform_->memory(), (platform_->host_prot() & PROT_EXEC) != 0,
                                                             cfg.remote != nullptr)) {
     mem_.set_access_map(&access_map_);
     root_pid_ = pid_;
@@ -170,6 +170,11 @@ Result<ThreadStart> Process::load_program(std::span<const uint8_t> bytes, const 
 
     auto main = load_image(*aspace_, mem, *elf, bytes, kPieLoadHint, mem.size());
     if (!main) return main.error();
+    // PT_GNU_STACK with PF_X (or none): an executable stack, as Linux's
+    // exec gives it (where NX is enforced, native, code there must run).
+    if (elf->executable_stack())
+        if (auto r = aspace_->protect(stack->start, stack->len, PROT_READ | PROT_WRITE | PROT_EXEC); !r)
+            return r.error();
     if (auto r = aspace_->set_brk_base(memory::layout::page_align_up(main->plan.span.end)); !r) return r.error();
 
     uint64_t entry = main->entry, interp_base = 0;
@@ -189,6 +194,7 @@ Result<ThreadStart> Process::load_program(std::span<const uint8_t> bytes, const 
     uint64_t sysinfo_ehdr = 0;
     auto vdso = install_vdso(*aspace_, mem);
     if (!vdso) return vdso.error();
+    vvar_addr_ = vdso->vvar_addr;
     if (cfg_.remote)
         if (auto r = cfg_.remote->set_vdso_data(vdso->vvar_addr); !r) return r.error();
     if (auto tk = time::Timekeeper::start(vdso->vvar, time::Timekeeper::kDefaultPeriod, rate_from)) {
@@ -246,13 +252,33 @@ void Process::discard(const std::vector<Range>& ranges) {
             cfg_.remote->discard(r.start, r.len);
             if (auto e = protection_->restore(r.start, r.start + r.len); !e)
                 log::warn("guest RAM [{:#x}, +{:#x}): {}", r.start, r.len, e.error().message);
+            // A thread here that was off its CPU when munmap made the range
+            // inaccessible and ran again while it was open for the zeroing
+            // wrote without faulting: what it left is zeroed again, until
+            // nothing is left (it faults on its next write). Only for a range
+            // the layout already refuses (munmap, brk); a mapping replaced in
+            // place (MAP_FIXED) may take racing writes, as on Linux.
+            for (int pass = 0; pass < 8 && !protection_->accessible(r.start); ++pass) {
+                auto left = protection_->nonzero_pages(r.start, r.start + r.len);
+                if (!left || left->empty()) break;
+                for (uint64_t gpa : *left) {
+                    host_allow(gpa, memory::layout::kPageSize);
+                    cfg_.remote->discard(gpa, memory::layout::kPageSize);
+                    (void)protection_->restore(gpa, gpa + memory::layout::kPageSize);
+                }
+            }
         }
         return;
     }
-    for (auto& r : ranges) unshare(r.start, r.start + r.len);
-    for (auto& r : ranges)
+    for (auto& r : ranges) {
+        // unshare() maps with the full host protection: back to the layout's
+        // (munmap discards after the layout changed).
+        if (unshare(r.start, r.start + r.len))
+            if (auto e = protection_->restore(r.start, r.start + r.len); !e)
+                log::warn("guest RAM [{:#x}, +{:#x}): {}", r.start, r.len, e.error().message);
         if (auto e = platform_->memory().discard(r.start, r.len); !e)
             log::warn("cannot release guest pages [{:#x}, +{:#x}): {}", r.start, r.len, e.error().message);
+    }
 }
 
 void Process::offer_syscall_site(uint64_t rip) {
@@ -293,7 +319,8 @@ bool Process::in_shared_mapping(uint64_t a) {
     return it != shared_.begin() && a < std::prev(it)->second;
 }
 
-void Process::unshare(uint64_t start, uint64_t end) {
+bool Process::unshare(uint64_t start, uint64_t end) {
+    bool remapped = false;
     // Every shared (or host file) range overlapping [start, end): the
     // overlap gets private zero-filled memory back, the rest of the range
     // stays as it is.
@@ -310,11 +337,13 @@ void Process::unshare(uint64_t start, uint64_t end) {
             const uint64_t a = std::max(s, start), b = std::min(e, end);
             if (auto r = platform_->memory().unshare(a, b - a, platform_->host_prot()); !r)
                 log::warn("guest RAM [{:#x}, {:#x}): {}", a, b, r.error().message);
+            remapped = true;
             if (s < a) (*ranges)[s] = a;
             if (b < e) it = ranges->emplace(b, e).first, ++it;
         }
     }
     shared_count_.store(shared_.size());
+    return remapped;
 }
 
 void Process::sync_host_protection(uint64_t start, uint64_t end, uint64_t start2, uint64_t end2) {
@@ -334,14 +363,14 @@ void Process::sync_range(uint64_t start, uint64_t end, std::vector<memory::Layou
     start = std::max(memory::layout::page_align_down(start), memory::layout::kUserBase);
     end = std::min(memory::layout::page_align_up(end), mem.size());
     if (start >= end) return;
-    auto apply = [&](uint64_t a, uint64_t b, bool accessible) {
+    auto apply = [&](uint64_t a, uint64_t b, int prot) {
         if (a >= b) return;
-        auto c = protection_->set(a, b, accessible);
+        auto c = protection_->set(a, b, prot);
         if (!c)
             log::warn("guest RAM [{:#x}, {:#x}): {}", a, b, c.error().message);
         else
             changed.insert(changed.end(), c->begin(), c->end());
-        access_map_.set(a, b - a, accessible);
+        access_map_.set(a, b - a, memory::normalize_access(prot));
     };
     uint64_t cur = start;
     for (const Vma& v : aspace_->vmas()) {
@@ -352,11 +381,20 @@ void Process::sync_range(uint64_t start, uint64_t end, std::vector<memory::Layou
         // needs the memory reachable and the host protection to refuse it).
         if (auto r = platform_->make_present(vs, ve - vs); !r)
             log::warn("guest memory [{:#x}, {:#x}) stays unreachable: {}", vs, ve, r.error().message);
-        apply(cur, vs, false);
-        apply(vs, ve, v.prot != PROT_NONE);
+        apply(cur, vs, PROT_NONE);
+        // The vDSO data page stays host-writable while the guest may read
+        // it: every node's Timekeeper writes it through the host mapping
+        // (a departure: a guest write there does not fault).
+        if (vvar_addr_ && v.prot != PROT_NONE && vs <= vvar_addr_ && vvar_addr_ < ve) {
+            apply(vs, vvar_addr_, v.prot);
+            apply(vvar_addr_, vvar_addr_ + memory::layout::kPageSize, v.prot | PROT_WRITE);
+            apply(vvar_addr_ + memory::layout::kPageSize, ve, v.prot);
+        } else {
+            apply(vs, ve, v.prot);
+        }
         cur = ve;
     }
-    apply(cur, end, false);
+    apply(cur, end, PROT_NONE);
 }
 
 int Process::segv_code(uint64_t addr, int code) {

@@ -237,7 +237,9 @@ private:
     // `rate_from`: execve's stopped Timekeeper, whose TSC rate the new one takes.
     Result<ThreadStart> load_program(std::span<const uint8_t> program_bytes,
                                      const time::Timekeeper* rate_from = nullptr);
-    void unshare(uint64_t start, uint64_t end);  // caller holds aspace_mu_
+    // Caller holds aspace_mu_. True when some range got private memory
+    // back (with the full host protection).
+    bool unshare(uint64_t start, uint64_t end);
     std::unique_ptr<platform::Vcpu> take_vcpu();
 
     ProcessConfig cfg_;
@@ -256,6 +258,7 @@ private:
     // DSM engine reads pages through it in a cluster).
     std::unique_ptr<memory::GuestProtection> protection_;
     std::unique_ptr<AddressSpace> aspace_;
+    uint64_t vvar_addr_ = 0;  // the vDSO data page (host-writable: sync_range), 0 before load
     std::map<uint64_t, uint64_t> shared_;  // start -> end of host-shared ranges (under aspace_mu_)
     std::atomic<size_t> shared_count_{0};  // shared_.size(), read without the lock
     std::map<uint64_t, uint64_t> file_private_;  // start -> end of host file mappings (under aspace_mu_)

@@ -25,6 +25,11 @@ uint8_t* GuestAccess::ptr(uint64_t gva, uint64_t len) const {
     return host_base_ + gva;
 }
 
+uint8_t* GuestAccess::wptr(uint64_t gva, uint64_t len) const {
+    if (len != 0 && access_ && gva >= lo_ && gva < hi_ && len <= hi_ - gva && !access_->writable(gva, len)) return nullptr;
+    return ptr(gva, len);
+}
+
 Error GuestAccess::fault_error(uint64_t gva, uint64_t len) {
     return make_error(EFAULT, "guest range [{:#x}, +{:#x}) outside the user window", gva, len);
 }
