@@ -6,7 +6,8 @@
  * and checked for Linux's si_code and si_addr. T checks:
  *  1. a write to a page it made PROT_READ: SEGV_ACCERR at the byte; reads
  *     still work, the neighbour page stays writable; a fresh PROT_READ
- *     mapping, a string literal (.rodata) and the program's own code too;
+ *     mapping, a string literal (.rodata), the program's own code and a
+ *     pointer in its RELRO segment too;
  *  2. the same page as a system call's output: EFAULT, no signal, the page
  *     unchanged (read, sched_getaffinity);
  *  3. a page T wrote (node 1 holds it), made PROT_READ by main: the write
@@ -75,6 +76,9 @@ static char* volatile held;       /* check 3 */
 static char* volatile race;       /* the munmap race's range */
 static int passes[2];             /* T's and D's passes over the range */
 static const char literal[] = "read-only data";
+/* Pointers to relocate: .data.rel.ro, read-only after relocation (RELRO:
+ * ld.so's mprotect, or static glibc's own). */
+static const char* const relro[] = {literal, literal + 1};
 
 /* Recursion that cannot become a loop: each frame's buffer is used after
  * the call returns. */
@@ -161,6 +165,8 @@ static void* worker_t(void* arg) {
     EXPECT_WRITE_FAULT("write to a string literal", literal + 3, 'x');
     CHECK(literal[3] == 'd', "literal reads %d", literal[3]);
     EXPECT_WRITE_FAULT("write to the program's code", (const char*)(uintptr_t)&deep + 1, 'x');
+    EXPECT_WRITE_FAULT("write to a RELRO pointer", (const char*)&relro[1], 'x');
+    CHECK(relro[1] == literal + 1, "RELRO pointer changed");
 
     /* 2. As a system call's output: EFAULT, no signal. */
     int fds[2];
