@@ -108,6 +108,8 @@ public:
     const ProcessConfig& config() const { return cfg_; }
     platform::Platform& platform() { return *platform_; }
     GuestAccess& mem() { return mem_; }
+    // What the guest may do with each page of guest RAM (the layout).
+    const memory::GuestProtection& protection() const { return *protection_; }
     FdTable& fds() { return fds_; }
     FutexTable& futexes() { return futexes_; }
     ThreadTable& threads() { return threads_; }
