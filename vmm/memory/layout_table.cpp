@@ -52,7 +52,8 @@ std::vector<LayoutRun> LayoutTable::set(std::uint64_t start, std::uint64_t end, 
 void LayoutTable::merge_at(std::uint64_t at) {
     auto it = acc_.find(at);
     if (it == acc_.end()) return;
-    if (auto nx = std::next(it); nx != acc_.end() && nx->first == it->second.end && nx->second.access == it->second.access) {
+    auto nx = std::next(it);
+    if (nx != acc_.end() && nx->first == it->second.end && nx->second.access == it->second.access) {
         it->second.end = nx->second.end;
         acc_.erase(nx);
     }

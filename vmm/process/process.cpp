@@ -47,8 +47,8 @@ Process::Process(const ProcessConfig& cfg, platform::PlatformChoice pc)
       threads_(pid_),
       host_ctx_{mem_, fds_, cfg.vcpus, absolute_path(cfg.program)},
       access_map_(platform_->memory().size()),
-      protection_(std::make_unique<memory::GuestProtection>(platform_->memory(), (platform_->host_prot() & PROT_EXEC) != 0,
-                                                            cfg.remote != nullptr)) {
+      protection_(std::make_unique<memory::GuestProtection>(
+          platform_->memory(), (platform_->host_prot() & PROT_EXEC) != 0, cfg.remote != nullptr)) {
     mem_.set_access_map(&access_map_);
     root_pid_ = pid_;
 }

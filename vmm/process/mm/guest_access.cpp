@@ -26,7 +26,8 @@ uint8_t* GuestAccess::ptr(uint64_t gva, uint64_t len) const {
 }
 
 uint8_t* GuestAccess::wptr(uint64_t gva, uint64_t len) const {
-    if (len != 0 && access_ && gva >= lo_ && gva < hi_ && len <= hi_ - gva && !access_->writable(gva, len)) return nullptr;
+    const bool in_window = gva >= lo_ && gva < hi_ && len <= hi_ - gva;
+    if (len != 0 && access_ && in_window && !access_->writable(gva, len)) return nullptr;
     return ptr(gva, len);
 }
 
