@@ -160,5 +160,20 @@ SCENARIO("a node never reads guest memory its layout makes inaccessible") {
                 CHECK_FALSE(capture(SYS_write, 1, 0x3F000, 0x1000).empty());
             }
         }
+        WHEN("read's output lies in a read-only page (readable, not writable)") {
+            const spanvm::cluster::ArgReadable writable = [](std::uint64_t gva, std::uint64_t len) {
+                return gva >= 0x30000 && gva + len <= 0x40000;
+            };
+            auto capture_rw = [&](std::int64_t nr, std::uint64_t a0, std::uint64_t a1, std::uint64_t a2) {
+                const std::uint64_t args[6] = {a0, a1, a2, 0, 0, 0};
+                return capture_arg_memory(nr, args, r.bytes, kLo, readable, writable);
+            };
+            THEN("the output is not captured, but write's data from there is") {
+                CHECK(capture_rw(SYS_read, 0, 0x2F000, 0x1000).empty());
+                CHECK(capture_rw(SYS_read, 0, 0x2F800, 0x1000).empty());
+                CHECK_FALSE(capture_rw(SYS_read, 0, 0x30000, 0x1000).empty());
+                CHECK_FALSE(capture_rw(SYS_write, 1, 0x2F000, 0x1000).empty());
+            }
+        }
     }
 }

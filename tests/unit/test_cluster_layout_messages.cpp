@@ -13,11 +13,13 @@ using spanvm::net::Bytes;
 
 SCENARIO("a Layout message carries the changed runs of one mm call to every node") {
     GIVEN("a munmap of one range and an mmap of another") {
-        LayoutMsg m{0x1'0000'0007ull, {{0x200000, 0x204000, false}, {0x7f0000000000ull, 0x7f0000001000ull, true}}};
+        LayoutMsg m{0x1'0000'0007ull, {{0x200000, 0x204000, 0},
+                                        {0x7f0000000000ull, 0x7f0000001000ull, PROT_READ | PROT_WRITE},
+                                        {0x7f0000001000ull, 0x7f0000003000ull, PROT_READ}}};
         WHEN("it is encoded") {
             Bytes b = encode(m);
             THEN("it is 12 bytes plus 17 per run and decodes to itself") {
-                CHECK(b.size() == 12 + 2 * 17);
+                CHECK(b.size() == 12 + 3 * 17);
                 auto d = decode_layout(b);
                 REQUIRE(d.has_value());
                 CHECK(*d == m);
@@ -27,12 +29,17 @@ SCENARIO("a Layout message carries the changed runs of one mm call to every node
                 b.push_back(0);
                 CHECK_FALSE(decode_layout(b).has_value());
             }
-            THEN("an empty run or a state other than 0 and 1 is rejected") {
-                Bytes empty = encode(LayoutMsg{1, {{0x3000, 0x3000, true}}});
+            THEN("an empty run or an access that is not normalized is rejected") {
+                Bytes empty = encode(LayoutMsg{1, {{0x3000, 0x3000, PROT_READ}}});
                 CHECK_FALSE(decode_layout(empty).has_value());
-                Bytes bad = b;
-                bad[12 + 16] = 2;
-                CHECK_FALSE(decode_layout(bad).has_value());
+                for (std::uint8_t a : {std::uint8_t{PROT_WRITE}, std::uint8_t{PROT_EXEC}, std::uint8_t{8}}) {
+                    Bytes bad = b;
+                    bad[12 + 16] = a;
+                    CHECK_FALSE(decode_layout(bad).has_value());
+                }
+                Bytes rx = b;
+                rx[12 + 16] = PROT_READ | PROT_EXEC;
+                CHECK(decode_layout(rx).has_value());
             }
         }
     }

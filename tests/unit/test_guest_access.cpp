@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <sys/mman.h>
+
 #include <climits>
 #include <cstring>
 #include <vector>
@@ -255,6 +257,28 @@ SCENARIO("a forwarded call's input snapshot answers reads of what it covers") {
         WHEN("the scope ends") {
             { ArgMemoryScope scope(&s); }
             THEN("reads see guest RAM again") { CHECK(*g.mem.cstring(0x20000, 4096) == "/old"); }
+        }
+    }
+}
+
+SCENARIO("the VMM writes guest memory only where the guest may write") {
+    GIVEN("an access map with a read/write page, a read-only page and a PROT_NONE page") {
+        FakeRam g;
+        spanvm::memory::PageAccessMap map(kHi);
+        map.set(0x20000, 0x1000, PROT_READ | PROT_WRITE);
+        map.set(0x21000, 0x1000, PROT_READ);
+        g.mem.set_access_map(&map);
+        THEN("reads work in both mapped pages, writes only in the read/write one") {
+            CHECK(g.mem.ptr(0x21000, 8) != nullptr);
+            CHECK(g.mem.wptr(0x20ff8, 8) != nullptr);
+            CHECK(g.mem.wptr(0x21000, 8) == nullptr);
+            CHECK(g.mem.wptr(0x20ffc, 8) == nullptr);  // straddles into the read-only page
+            CHECK(g.mem.write(0x20010, uint32_t{7}));
+            CHECK_FALSE(g.mem.write(0x21010, uint32_t{7}));
+            CHECK(g.ram[0x21010] == 0);
+            CHECK(g.mem.ptr(0x22000, 1) == nullptr);
+            CHECK(g.mem.wptr(0x22000, 1) == nullptr);
+            CHECK(g.mem.wptr(0x21000, 0) != nullptr);  // zero length: never dereferenced
         }
     }
 }

@@ -1,4 +1,5 @@
 #include <doctest/doctest.h>
+#include <sys/mman.h>
 
 #include "vmm/memory/page_access_map.hpp"
 
@@ -23,6 +24,28 @@ SCENARIO("the page access map sets ranges a word at a time") {
                 CHECK(m.accessible(128 * 0x1000, 72 * 0x1000));
                 CHECK_FALSE(m.accessible(128 * 0x1000, 73 * 0x1000));
                 CHECK(m.accessible_prefix(190 * 0x1000 + 5, 1ull << 20) == 10 * 0x1000 - 5);
+            }
+        }
+        WHEN("pages are given read-only and read/write access") {
+            m.set(0x10000, 0x4000, PROT_READ | PROT_WRITE);  // pages 16..19
+            m.set(0x11000, 0x1000, PROT_READ);               // page 17 read-only
+            m.set(0x13000, 0x1000, PROT_READ | PROT_EXEC);   // page 19 read+exec
+            THEN("all are readable, and only the read/write ones writable") {
+                CHECK(m.accessible(0x10000, 0x4000));
+                CHECK(m.writable(0x10000, 0x1000));
+                CHECK_FALSE(m.writable(0x11000, 1));
+                CHECK_FALSE(m.writable(0x10000, 0x2000));
+                CHECK(m.writable(0x12000, 0x1000));
+                CHECK_FALSE(m.page_writable(19));
+            }
+            AND_WHEN("one is made inaccessible and another read/write again") {
+                m.set(0x12000, 0x1000, PROT_NONE);
+                m.set(0x11000, 0x1000, PROT_READ | PROT_WRITE);
+                THEN("the inaccessible one is neither readable nor writable") {
+                    CHECK_FALSE(m.page(18));
+                    CHECK_FALSE(m.page_writable(18));
+                    CHECK(m.writable(0x10000, 0x2000));
+                }
             }
         }
         WHEN("a range runs past the end of RAM") {

@@ -66,7 +66,7 @@ bool in_ram(std::uint64_t gva, std::uint64_t len, std::span<const std::uint8_t> 
 
 memory::ArgMemory capture_arg_memory(std::int64_t nr, const std::uint64_t (&args)[6],
                                      std::span<const std::uint8_t> ram, std::uint64_t lo,
-                                     const ArgReadable& readable) {
+                                     const ArgReadable& readable, const ArgReadable& writable) {
     memory::ArgMemory s;
     if (unsigned mask = path_args(nr); mask != 0) {
         for (unsigned i = 0; i < 6; ++i)
@@ -79,7 +79,8 @@ memory::ArgMemory capture_arg_memory(std::int64_t nr, const std::uint64_t (&args
         case SYS_read: case SYS_pread64: case SYS_recvfrom: {
             const std::uint64_t out = args[1], out_len = args[2];
             if (nr == SYS_recvfrom && args[4] != 0) return s;  // the address is written too
-            if (out_len == 0 || out_len > kMaxCapturedBuffer || !in_ram(out, out_len, ram, lo, readable)) return s;
+            if (out_len == 0 || out_len > kMaxCapturedBuffer || !in_ram(out, out_len, ram, lo, writable ? writable : readable))
+                return s;
             s.ranges.push_back({out, memory::ArgRange::Kind::output, std::vector<std::uint8_t>(out_len)});
             return s;
         }

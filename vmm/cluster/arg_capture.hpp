@@ -31,9 +31,12 @@ inline constexpr std::size_t kMaxCapturedBuffer = 64 * 1024;   // per call
 using ArgReadable = std::function<bool(std::uint64_t gva, std::uint64_t len)>;
 
 // `ram` is guest RAM seen from the host, indexed by guest address; guest
-// addresses below `lo` are never read.
+// addresses below `lo` are never read. `writable` says the same for guest
+// writes: an output range is captured only where the guest may write (the
+// node stores it there; a read-only buffer is left to the executor, whose
+// host call then fails with EFAULT as Linux's does). Empty: as `readable`.
 memory::ArgMemory capture_arg_memory(std::int64_t nr, const std::uint64_t (&args)[6],
                                      std::span<const std::uint8_t> ram, std::uint64_t lo,
-                                     const ArgReadable& readable = {});
+                                     const ArgReadable& readable = {}, const ArgReadable& writable = {});
 
 }  // namespace spanvm::cluster

@@ -5,11 +5,13 @@
 
 namespace spanvm::cluster {
 
-// Wire: u64 seq, u32 runs; per run: u64 start, u64 end, u8 accessible (0|1).
+// Wire: u64 seq, u32 runs; per run: u64 start, u64 end, u8 access (the
+// guest's PROT_READ|PROT_WRITE|PROT_EXEC bits, normalized: 0 or with
+// PROT_READ; memory::normalize_access).
 net::Bytes encode(const LayoutMsg& m) {
     net::WireWriter w;
     w.u64(m.seq).u32(static_cast<std::uint32_t>(m.runs.size()));
-    for (const auto& r : m.runs) w.u64(r.start).u64(r.end).u8(r.accessible ? 1 : 0);
+    for (const auto& r : m.runs) w.u64(r.start).u64(r.end).u8(static_cast<std::uint8_t>(r.access));
     return w.take();
 }
 
@@ -37,8 +39,9 @@ Result<LayoutMsg> decode_layout(net::ByteView b) {
         if (!e) return e.error();
         auto a = rd.u8();
         if (!a) return a.error();
-        if (*s >= *e || *a > 1) return make_error(EINVAL, "Layout run [{:#x}, {:#x}) state {}", *s, *e, *a);
-        r = {*s, *e, *a == 1};
+        if (*s >= *e || memory::normalize_access(*a) != *a)
+            return make_error(EINVAL, "Layout run [{:#x}, {:#x}) access {}", *s, *e, *a);
+        r = {*s, *e, *a};
     }
     if (auto e = rd.expect_end(); !e) return e.error();
     return m;

@@ -1,8 +1,8 @@
 #pragma once
 // The Layout and LayoutAck messages (pure codec, no I/O). Layout: origin ->
-// every node, once per mm system call that changed which guest pages are
-// accessible (mmap, munmap, mprotect, mremap, brk, execve): the changed
-// runs (memory::LayoutRun), in order. The node applies them to its host
+// every node, once per mm system call that changed what the guest may do
+// with some pages (mmap, munmap, mprotect, mremap, brk, execve): the
+// changed runs (memory::LayoutRun: range and access), in order. The node applies them to its host
 // mapping of guest RAM (memory::GuestProtection) and answers LayoutAck with
 // the same sequence number; the origin returns from the call only when
 // every node has answered (OriginCluster::layout_changed). Both travel

@@ -42,8 +42,8 @@ int NodeRunner::serve() {
     // access faults here where it would at the origin (ARCHITECTURE.md,
     // "The layout on every node").
     auto& mem = platform_->memory();
-    protection_ = std::make_unique<memory::GuestProtection>(mem, platform_->host_prot(), true);
-    if (auto r = protection_->set(memory::layout::kUserBase, mem.size(), false); !r) {
+    protection_ = std::make_unique<memory::GuestProtection>(mem, (platform_->host_prot() & PROT_EXEC) != 0, true);
+    if (auto r = protection_->set(memory::layout::kUserBase, mem.size(), PROT_NONE); !r) {
         log::error("node {}: {}", opts_.self, r.error().message);
         return 125;
     }
@@ -239,6 +239,9 @@ void NodeRunner::guest_loop(std::shared_ptr<Thread> t, std::unique_ptr<platform:
     const ArgReadable readable = [this](std::uint64_t gva, std::uint64_t len) {
         return protection_->accessible(gva, len);
     };
+    const ArgReadable writable = [this](std::uint64_t gva, std::uint64_t len) {
+        return protection_->writable(gva, len);
+    };
     uint64_t fs = m.state.fs_base, gs = m.state.gs_base;
     std::uint64_t local_calls = 0;
     for (;;) {
@@ -277,7 +280,7 @@ void NodeRunner::guest_loop(std::shared_ptr<Thread> t, std::unique_ptr<platform:
             const auto& r = tr.state.regs;
             const std::uint64_t args[6] = {r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9};
             tr.args = capture_arg_memory(static_cast<std::int64_t>(r.rax), args, ram, memory::layout::kUserBase,
-                                         readable);
+                                         readable, writable);
         } else if (auto fpu = v->save_fpu()) {
             tr.state.fpu = std::move(*fpu);  // exceptions and kicks: a signal frame is likely
         }
@@ -306,6 +309,10 @@ void NodeRunner::guest_loop(std::shared_ptr<Thread> t, std::unique_ptr<platform:
             if (g.gva < memory::layout::kUserBase || g.gva > mem.size() || g.bytes.size() > mem.size() - g.gva)
                 fail(fmt::format("guest write [{:#x}, +{:#x}) from the origin is outside guest RAM", g.gva,
                                  g.bytes.size()));
+            // Captured only where writable; another thread's mprotect or
+            // munmap since then drops the store (the departure "Racing
+            // munmap": Linux would have failed the copy with EFAULT).
+            if (g.bytes.empty() || !protection_->writable(g.gva, g.bytes.size())) continue;
             std::memcpy(mem.host_base() + g.gva, g.bytes.data(), g.bytes.size());
         }
         if (r.exit) {

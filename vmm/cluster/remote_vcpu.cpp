@@ -144,12 +144,15 @@ void RemoteVcpu::on_thread_exit() {
     send_resume(true);
 }
 
-bool RemoteVcpu::leave_node(memory::GuestMemory& mem) {
+bool RemoteVcpu::leave_node(memory::GuestMemory& mem, const memory::GuestProtection& layout) {
     // Stored before the Resume goes: the node's thread is parked until it
     // gets it, so nothing of the thread runs between the call and this
     // store, and the Resume then carries no writes.
-    for (const auto& g : writes_)
-        if (!mem.write(g.gva, g.bytes.data(), g.bytes.size())) return false;
+    for (const auto& g : writes_) {
+        if (!mem.host_ptr(g.gva, g.bytes.size())) return false;
+        if (g.bytes.empty() || !layout.writable(g.gva, g.bytes.size())) continue;
+        (void)mem.write(g.gva, g.bytes.data(), g.bytes.size());
+    }
     writes_.clear();
     send_resume(true);
     return true;

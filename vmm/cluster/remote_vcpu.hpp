@@ -81,7 +81,7 @@ public:
     // --- process::RemoteLink ---
     void set_guest_tid(int tid) override;
     void on_thread_exit() override;
-    bool leave_node(memory::GuestMemory& mem) override;
+    bool leave_node(memory::GuestMemory& mem, const memory::GuestProtection& layout) override;
     int remote_host_tid() const override { return remote_host_tid_; }
     std::pair<uint64_t, uint64_t> remote_faults() const override { return remote_faults_; }
     uint64_t remote_local_syscalls() const override { return remote_local_calls_; }

@@ -13,8 +13,8 @@
 
 namespace spanvm::memory {
 
-GuestProtection::GuestProtection(GuestMemory& mem, int accessible_prot, bool alias)
-    : mem_(mem), prot_(accessible_prot), table_(layout::kUserBase, mem.size()) {
+GuestProtection::GuestProtection(GuestMemory& mem, bool host_exec, bool alias)
+    : mem_(mem), host_exec_(host_exec), table_(layout::kUserBase, mem.size()) {
     // Opened here, not lazily: read() runs on DSM threads that must not
     // race each other on the descriptor.
     if (alias) mem_fd_ = ::open("/proc/self/mem", O_RDONLY | O_CLOEXEC);
@@ -24,20 +24,26 @@ GuestProtection::~GuestProtection() {
     if (mem_fd_ >= 0) ::close(mem_fd_);
 }
 
-Result<void> GuestProtection::protect_locked(std::uint64_t start, std::uint64_t end, bool accessible) {
+int GuestProtection::host_prot(int access) const {
+    access = normalize_access(access);
+    if (!host_exec_) access &= ~PROT_EXEC;
+    return access;
+}
+
+Result<void> GuestProtection::protect_locked(std::uint64_t start, std::uint64_t end, int access) {
     if (start >= end) return {};
-    if (::mprotect(mem_.host_base() + start, end - start, accessible ? prot_ : PROT_NONE) != 0)
+    if (::mprotect(mem_.host_base() + start, end - start, host_prot(access)) != 0)
         return errno_error(fmt::format("mprotect of guest RAM [{:#x}, {:#x})", start, end));
     return {};
 }
 
-Result<std::vector<LayoutRun>> GuestProtection::set(std::uint64_t start, std::uint64_t end, bool accessible) {
+Result<std::vector<LayoutRun>> GuestProtection::set(std::uint64_t start, std::uint64_t end, int prot) {
     start = std::max(layout::page_align_down(start), layout::kUserBase);
     end = std::min(layout::page_align_up(end), mem_.size());
     if (start >= end) return std::vector<LayoutRun>{};
     std::unique_lock lk(mu_);
-    if (auto r = protect_locked(start, end, accessible); !r) return r.error();
-    return table_.set(start, end, accessible);
+    if (auto r = protect_locked(start, end, prot); !r) return r.error();
+    return table_.set(start, end, prot);
 }
 
 Result<void> GuestProtection::apply(const std::vector<LayoutRun>& runs) {
@@ -46,8 +52,8 @@ Result<void> GuestProtection::apply(const std::vector<LayoutRun>& runs) {
         const std::uint64_t s = std::max(layout::page_align_down(r.start), layout::kUserBase);
         const std::uint64_t e = std::min(layout::page_align_up(r.end), mem_.size());
         if (s >= e) continue;
-        if (auto p = protect_locked(s, e, r.accessible); !p) return p;
-        (void)table_.set(s, e, r.accessible);
+        if (auto p = protect_locked(s, e, r.access); !p) return p;
+        (void)table_.set(s, e, r.access);
     }
     return {};
 }
@@ -61,11 +67,11 @@ Result<void> GuestProtection::restore(std::uint64_t start, std::uint64_t end) {
         if (iv.end <= start) continue;
         if (iv.start >= end) break;
         const std::uint64_t a = std::max(iv.start, start), b = std::min(iv.end, end);
-        if (auto r = protect_locked(cur, a, false); !r) return r;
-        if (auto r = protect_locked(a, b, true); !r) return r;
+        if (auto r = protect_locked(cur, a, 0); !r) return r;
+        if (auto r = protect_locked(a, b, iv.access); !r) return r;
         cur = b;
     }
-    return protect_locked(cur, end, false);
+    return protect_locked(cur, end, 0);
 }
 
 std::vector<LayoutRun> GuestProtection::accessible_runs() const {
@@ -90,6 +96,65 @@ bool GuestProtection::accessible(std::uint64_t gpa) const {
 bool GuestProtection::accessible(std::uint64_t gpa, std::uint64_t len) const {
     std::shared_lock lk(mu_);
     return table_.accessible(gpa, len);
+}
+
+bool GuestProtection::writable(std::uint64_t gpa, std::uint64_t len) const {
+    std::shared_lock lk(mu_);
+    return table_.allows(gpa, len, PROT_WRITE);
+}
+
+Result<std::vector<std::uint64_t>> GuestProtection::nonzero_pages(std::uint64_t start, std::uint64_t end) const {
+    start = std::max(layout::page_align_down(start), layout::kUserBase);
+    end = std::min(layout::page_align_up(end), mem_.size());
+    std::vector<std::uint64_t> out;
+    if (start >= end) return out;
+    std::vector<unsigned char> in((end - start) / layout::kPageSize);
+    // mincore ignores the protection; a page absent here holds nothing.
+    if (::mincore(mem_.host_base() + start, end - start, in.data()) != 0)
+        return errno_error(fmt::format("mincore of guest RAM [{:#x}, {:#x})", start, end));
+    // Runs of present pages are read in chunks of up to 64 (one pread of
+    // the alias each); a chunk that fails (a page went away meanwhile: the
+    // DSM took it) is read again page by page, skipping what fails.
+    constexpr std::size_t kChunk = 64;
+    std::vector<std::uint8_t> buf(kChunk * layout::kPageSize);
+    auto zero_page = [](const std::uint8_t* p) {
+        for (std::size_t k = 0; k < layout::kPageSize; k += 8) {
+            std::uint64_t w;
+            std::memcpy(&w, p + k, 8);
+            if (w) return false;
+        }
+        return true;
+    };
+    for (std::size_t i = 0; i < in.size();) {
+        if (!(in[i] & 1)) {
+            ++i;
+            continue;
+        }
+        std::size_t n = 1;
+        while (n < kChunk && i + n < in.size() && (in[i + n] & 1)) ++n;
+        const std::uint64_t gpa = start + i * layout::kPageSize;
+        if (read_run(gpa, buf.data(), n * layout::kPageSize)) {
+            for (std::size_t k = 0; k < n; ++k)
+                if (!zero_page(buf.data() + k * layout::kPageSize)) out.push_back(gpa + k * layout::kPageSize);
+        } else {
+            for (std::size_t k = 0; k < n; ++k)
+                if (read_run(gpa + k * layout::kPageSize, buf.data(), layout::kPageSize) && !zero_page(buf.data()))
+                    out.push_back(gpa + k * layout::kPageSize);
+        }
+        i += n;
+    }
+    return out;
+}
+
+bool GuestProtection::read_run(std::uint64_t gpa, std::uint8_t* out, std::size_t len) const {
+    std::shared_lock lk(mu_);
+    if (table_.accessible(gpa, len)) {
+        std::memcpy(out, mem_.host_base() + gpa, len);
+        return true;
+    }
+    if (mem_fd_ < 0) return false;
+    const auto at = static_cast<off_t>(reinterpret_cast<std::uintptr_t>(mem_.host_base() + gpa));
+    return ::pread(mem_fd_, out, len, at) == static_cast<ssize_t>(len);
 }
 
 Result<void> GuestProtection::read(const std::uint8_t* host, void* out, std::size_t len) const {

@@ -2,10 +2,12 @@
 // The host protection of guest RAM, kept as the guest's layout says on every
 // node, and the one way to read guest pages the guest itself may not.
 //
-// Accessible pages (layout_table.hpp) are mapped with the platform's
-// protection (read/write, plus exec on native); holes and PROT_NONE
-// mappings are PROT_NONE on the host, so a guest access there faults on
-// every node exactly where it would at the origin. The DSM engine must
+// Each page's host protection follows the guest's access to it
+// (layout_table.hpp, host_prot()): holes and PROT_NONE mappings are
+// PROT_NONE on the host, read-only mappings PROT_READ, writable ones
+// read/write, and, where guest code runs from this mapping (native), only
+// the guest's executable pages get PROT_EXEC. So a guest access the layout
+// refuses faults on every node exactly where it would at the origin. The DSM engine must
 // still copy out any page it holds (a page made PROT_NONE while this node
 // owned it, a read-ahead neighbour): read() copies through /proc/self/mem,
 // whose accesses ignore the protection (FOLL_FORCE), wherever the table
@@ -35,20 +37,25 @@ class GuestProtection {
 public:
     // The table covers [kUserBase, mem.size()), all inaccessible; the host
     // mapping is left as it is until the first set() or apply().
-    // `accessible_prot` is what an accessible page gets (Platform::host_prot).
-    // `alias`: open the /proc/self/mem alias for read() (a process whose
-    // memory is under the DSM); without it read() of a page the guest may
-    // not touch fails.
-    GuestProtection(GuestMemory& mem, int accessible_prot, bool alias);
+    // `host_exec`: guest code executes from this host mapping (native), so
+    // PROT_EXEC follows the guest's; otherwise (KVM, whose guest page tables
+    // decide execution) no page gets it. `alias`: open the /proc/self/mem
+    // alias for read() (a process whose memory is under the DSM); without
+    // it read() of a page the guest may not touch fails.
+    GuestProtection(GuestMemory& mem, bool host_exec, bool alias);
     ~GuestProtection();
     GuestProtection(const GuestProtection&) = delete;
     GuestProtection& operator=(const GuestProtection&) = delete;
 
-    // mprotect()s [start, end) to accessible_prot or PROT_NONE, whatever the
-    // table said before (the host side may have been opened temporarily:
+    // The host protection of a page the guest has `access` to
+    // (normalize_access; 0: none).
+    int host_prot(int access) const;
+
+    // mprotect()s [start, end) to host_prot(prot), whatever the table said
+    // before (the host side may have been opened temporarily:
     // Process::host_allow), and records it. Returns the runs whose recorded
-    // state changed (what other nodes must hear).
-    Result<std::vector<LayoutRun>> set(std::uint64_t start, std::uint64_t end, bool accessible);
+    // access changed (what other nodes must hear).
+    Result<std::vector<LayoutRun>> set(std::uint64_t start, std::uint64_t end, int prot);
     // Another node's changes (the origin's runs), applied in order.
     Result<void> apply(const std::vector<LayoutRun>& runs);
     // mprotect()s [start, end) back to what the table says (after a
@@ -64,19 +71,28 @@ public:
     // joins late must apply to catch up).
     std::vector<LayoutRun> accessible_runs() const;
 
+    // Readable by the guest.
     bool accessible(std::uint64_t gpa) const;
     // Every byte of [gpa, gpa+len) (len > 0).
     bool accessible(std::uint64_t gpa, std::uint64_t len) const;
+    // Every byte of [gpa, gpa+len) writable by the guest (len > 0).
+    bool writable(std::uint64_t gpa, std::uint64_t len) const;
+    // The pages of [start, end) present in this host's memory (mincore)
+    // that are not all zero, read through the alias where the guest may
+    // not read. For a discard that must leave nothing behind.
+    Result<std::vector<std::uint64_t>> nonzero_pages(std::uint64_t start, std::uint64_t end) const;
     // Copies len bytes at host address `host` (inside guest RAM, inside one
     // page) to `out`: a plain copy where the guest may read them, else
     // through the /proc/self/mem alias.
     Result<void> read(const std::uint8_t* host, void* out, std::size_t len) const;
 
 private:
-    Result<void> protect_locked(std::uint64_t start, std::uint64_t end, bool accessible);
+    // read() of a run of present pages (false where it fails).
+    bool read_run(std::uint64_t gpa, std::uint8_t* out, std::size_t len) const;
+    Result<void> protect_locked(std::uint64_t start, std::uint64_t end, int access);
 
     GuestMemory& mem_;
-    const int prot_;
+    const bool host_exec_;
     int mem_fd_ = -1;  // /proc/self/mem, opened once at construction
     mutable std::shared_mutex mu_;
     LayoutTable table_;

@@ -47,8 +47,8 @@ Process::Process(const ProcessConfig& cfg, platform::PlatformChoice pc)
       threads_(pid_),
       host_ctx_{mem_, fds_, cfg.vcpus, absolute_path(cfg.program)},
       access_map_(platform_->memory().size()),
-      protection_(std::make_unique<memory::GuestProtection>(platform_->memory(), platform_->host_prot(),
-                                                            cfg.remote != nullptr)) {
+      protection_(std::make_unique<memory::GuestProtection>(
+          platform_->memory(), (platform_->host_prot() & PROT_EXEC) != 0, cfg.remote != nullptr)) {
     mem_.set_access_map(&access_map_);
     root_pid_ = pid_;
 }
@@ -176,6 +176,11 @@ Result<ThreadStart> Process::load_program(const ImageFile& program) {
 
     auto main = load_image(*aspace_, mem, *elf, program, kPieLoadHint, mem.size(), map);
     if (!main) return main.error();
+    // PT_GNU_STACK with PF_X (or none): an executable stack, as Linux's
+    // exec gives it (where NX is enforced, native, code there must run).
+    if (elf->executable_stack())
+        if (auto r = aspace_->protect(stack->start, stack->len, PROT_READ | PROT_WRITE | PROT_EXEC); !r)
+            return r.error();
     if (auto r = aspace_->set_brk_base(memory::layout::page_align_up(main->plan.span.end)); !r) return r.error();
 
     uint64_t entry = main->entry, interp_base = 0;
@@ -195,6 +200,7 @@ Result<ThreadStart> Process::load_program(const ImageFile& program) {
     uint64_t sysinfo_ehdr = 0;
     auto vdso = install_vdso(*aspace_, mem);
     if (!vdso) return vdso.error();
+    vvar_addr_ = vdso->vvar_addr;
     if (cfg_.remote)
         if (auto r = cfg_.remote->set_vdso_data(vdso->vvar_addr); !r) return r.error();
     // After an execve the process's timekeeper (detached by exec) goes on
@@ -262,13 +268,33 @@ void Process::discard(const std::vector<Range>& ranges) {
             cfg_.remote->discard(r.start, r.len);
             if (auto e = protection_->restore(r.start, r.start + r.len); !e)
                 log::warn("guest RAM [{:#x}, +{:#x}): {}", r.start, r.len, e.error().message);
+            // A thread here that was off its CPU when munmap made the range
+            // inaccessible and ran again while it was open for the zeroing
+            // wrote without faulting: what it left is zeroed again, until
+            // nothing is left (it faults on its next write). Only for a range
+            // the layout already refuses (munmap, brk); a mapping replaced in
+            // place (MAP_FIXED) may take racing writes, as on Linux.
+            for (int pass = 0; pass < 8 && !protection_->accessible(r.start); ++pass) {
+                auto left = protection_->nonzero_pages(r.start, r.start + r.len);
+                if (!left || left->empty()) break;
+                for (uint64_t gpa : *left) {
+                    host_allow(gpa, memory::layout::kPageSize);
+                    cfg_.remote->discard(gpa, memory::layout::kPageSize);
+                    (void)protection_->restore(gpa, gpa + memory::layout::kPageSize);
+                }
+            }
         }
         return;
     }
-    for (auto& r : ranges) unshare(r.start, r.start + r.len);
-    for (auto& r : ranges)
+    for (auto& r : ranges) {
+        // unshare() maps with the full host protection: back to the layout's
+        // (munmap discards after the layout changed).
+        if (unshare(r.start, r.start + r.len))
+            if (auto e = protection_->restore(r.start, r.start + r.len); !e)
+                log::warn("guest RAM [{:#x}, +{:#x}): {}", r.start, r.len, e.error().message);
         if (auto e = platform_->memory().discard(r.start, r.len); !e)
             log::warn("cannot release guest pages [{:#x}, +{:#x}): {}", r.start, r.len, e.error().message);
+    }
 }
 
 void Process::offer_syscall_site(uint64_t rip) {
@@ -309,7 +335,8 @@ bool Process::in_shared_mapping(uint64_t a) {
     return it != shared_.begin() && a < std::prev(it)->second;
 }
 
-void Process::unshare(uint64_t start, uint64_t end) {
+bool Process::unshare(uint64_t start, uint64_t end) {
+    bool remapped = false;
     // Every shared (or host file) range overlapping [start, end): the
     // overlap gets private zero-filled memory back, the rest of the range
     // stays as it is.
@@ -326,11 +353,13 @@ void Process::unshare(uint64_t start, uint64_t end) {
             const uint64_t a = std::max(s, start), b = std::min(e, end);
             if (auto r = platform_->memory().unshare(a, b - a, platform_->host_prot()); !r)
                 log::warn("guest RAM [{:#x}, {:#x}): {}", a, b, r.error().message);
+            remapped = true;
             if (s < a) (*ranges)[s] = a;
             if (b < e) it = ranges->emplace(b, e).first, ++it;
         }
     }
     shared_count_.store(shared_.size());
+    return remapped;
 }
 
 void Process::sync_host_protection(uint64_t start, uint64_t end, uint64_t start2, uint64_t end2) {
@@ -350,28 +379,29 @@ void Process::sync_range(uint64_t start, uint64_t end, std::vector<memory::Layou
     start = std::max(memory::layout::page_align_down(start), memory::layout::kUserBase);
     end = std::min(memory::layout::page_align_up(end), mem.size());
     if (start >= end) return;
-    auto apply = [&](uint64_t a, uint64_t b, bool accessible) {
+    auto apply = [&](uint64_t a, uint64_t b, int prot) {
         if (a >= b) return;
-        auto c = protection_->set(a, b, accessible);
+        auto c = protection_->set(a, b, prot);
         if (!c)
             log::warn("guest RAM [{:#x}, {:#x}): {}", a, b, c.error().message);
         else
             changed.insert(changed.end(), c->begin(), c->end());
-        access_map_.set(a, b - a, accessible);
+        access_map_.set(a, b - a, memory::normalize_access(prot));
     };
-    // Runs of the same accessibility go as one range (one mprotect, one
-    // TLB shootdown): an image's text, data and bss are adjacent mappings.
+    // Runs of the same protection go as one range (one mprotect, one TLB
+    // shootdown): adjacent mappings with equal protection (an image's data
+    // and bss, a hole after a hole) are common.
     uint64_t run_start = start, run_end = start;
-    bool run_accessible = false;
-    auto add = [&](uint64_t a, uint64_t b, bool accessible) {
+    int run_prot = PROT_NONE;
+    auto add = [&](uint64_t a, uint64_t b, int prot) {
         if (a >= b) return;
-        if (accessible != run_accessible && run_end > run_start) {
-            apply(run_start, run_end, run_accessible);
+        if (prot != run_prot && run_end > run_start) {
+            apply(run_start, run_end, run_prot);
             run_start = a;
         }
         if (run_end <= run_start) run_start = a;
         run_end = b;
-        run_accessible = accessible;
+        run_prot = prot;
     };
     uint64_t cur = start;
     for (const Vma& v : aspace_->vmas()) {
@@ -382,12 +412,21 @@ void Process::sync_range(uint64_t start, uint64_t end, std::vector<memory::Layou
         // needs the memory reachable and the host protection to refuse it).
         if (auto r = platform_->make_present(vs, ve - vs); !r)
             log::warn("guest memory [{:#x}, {:#x}) stays unreachable: {}", vs, ve, r.error().message);
-        add(cur, vs, false);
-        add(vs, ve, v.prot != PROT_NONE);
+        add(cur, vs, PROT_NONE);
+        // The vDSO data page stays host-writable while the guest may read
+        // it: every node's Timekeeper writes it through the host mapping
+        // (a departure: a guest write there does not fault).
+        if (vvar_addr_ && v.prot != PROT_NONE && vs <= vvar_addr_ && vvar_addr_ < ve) {
+            add(vs, vvar_addr_, v.prot);
+            add(vvar_addr_, vvar_addr_ + memory::layout::kPageSize, v.prot | PROT_WRITE);
+            add(vvar_addr_ + memory::layout::kPageSize, ve, v.prot);
+        } else {
+            add(vs, ve, v.prot);
+        }
         cur = ve;
     }
-    add(cur, end, false);
-    apply(run_start, run_end, run_accessible);
+    add(cur, end, PROT_NONE);
+    apply(run_start, run_end, run_prot);
 }
 
 int Process::segv_code(uint64_t addr, int code) {

@@ -109,6 +109,8 @@ public:
     const ProcessConfig& config() const { return cfg_; }
     platform::Platform& platform() { return *platform_; }
     GuestAccess& mem() { return mem_; }
+    // What the guest may do with each page of guest RAM (the layout).
+    const memory::GuestProtection& protection() const { return *protection_; }
     FdTable& fds() { return fds_; }
     FutexTable& futexes() { return futexes_; }
     ThreadTable& threads() { return threads_; }
@@ -237,7 +239,9 @@ private:
     explicit Process(const ProcessConfig& cfg, platform::PlatformChoice pc);
     // After execve, timekeeper_ (detached) is attached to the new vDSO page.
     Result<ThreadStart> load_program(const ImageFile& program);
-    void unshare(uint64_t start, uint64_t end);  // caller holds aspace_mu_
+    // Caller holds aspace_mu_. True when some range got private memory
+    // back (with the full host protection).
+    bool unshare(uint64_t start, uint64_t end);
     std::unique_ptr<platform::Vcpu> take_vcpu();
 
     ProcessConfig cfg_;
@@ -256,6 +260,7 @@ private:
     // DSM engine reads pages through it in a cluster).
     std::unique_ptr<memory::GuestProtection> protection_;
     std::unique_ptr<AddressSpace> aspace_;
+    uint64_t vvar_addr_ = 0;  // the vDSO data page (host-writable: sync_range), 0 before load
     std::map<uint64_t, uint64_t> shared_;  // start -> end of host-shared ranges (under aspace_mu_)
     std::atomic<size_t> shared_count_{0};  // shared_.size(), read without the lock
     std::map<uint64_t, uint64_t> file_private_;  // start -> end of host file mappings (under aspace_mu_)

@@ -69,7 +69,9 @@ public:
     // So it is in guest memory before the thread runs on its next node,
     // and no late store from the old node can land after it ran on there.
     // False (and nothing sent) if an output range lies outside guest RAM.
-    virtual bool leave_node(memory::GuestMemory& mem) = 0;
+    // A range `layout` no longer lets the guest write (another thread's
+    // munmap or mprotect since the call) is dropped, as the node drops it.
+    virtual bool leave_node(memory::GuestMemory& mem, const memory::GuestProtection& layout) = 0;
     // The host thread on the remote node (as of the last trap).
     virtual int remote_host_tid() const = 0;
     // The node the thread runs on.

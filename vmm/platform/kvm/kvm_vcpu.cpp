@@ -113,8 +113,10 @@ VcpuExit KvmVcpu::run() {
             return e;
         }
         if (r.error().code == EFAULT) {
-            // The guest touched guest RAM whose host mapping is PROT_NONE
+            // The guest touched guest RAM whose host mapping refuses the
+            // access: PROT_NONE, or a write to a PROT_READ page
             // (Process::sync_host_protection); RIP is at the instruction.
+            // The process layer picks the si_code (Process::segv_code).
             VcpuExit e;
             e.kind = VcpuExit::Kind::exception;
             e.signo = SIGSEGV;
@@ -122,8 +124,8 @@ VcpuExit KvmVcpu::run() {
             auto sr = vcpu_.get_sregs();
             auto addr = sr ? efault_address(vcpu_.sync_regs(), *sr, platform_.memory()) : std::nullopt;
             e.fault_addr = addr.value_or(0);
-            e.what = addr ? fmt::format("access to unmapped or PROT_NONE memory at {:#x}", *addr)
-                          : std::string("access to unmapped or PROT_NONE memory");
+            e.what = addr ? fmt::format("access to unmapped, PROT_NONE or read-only memory at {:#x}", *addr)
+                          : std::string("access to unmapped, PROT_NONE or read-only memory");
             return e;
         }
         return error_exit(fmt::format("KVM_RUN: {}", r.error().message));

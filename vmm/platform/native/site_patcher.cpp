@@ -30,19 +30,29 @@ bool cas16(uint64_t addr, const uint8_t (&expect)[kCasBlock], const uint8_t (&de
 
 // Replaces the n bytes at addr, which must read `expect`, by `repl`, in one
 // locked 16-byte store (see the header). False when they do not read
-// `expect` or the bytes cross a 16-byte boundary.
+// `expect` or the bytes cross a 16-byte boundary. A site lies in code the
+// guest cannot write, which the host mapping makes read+exec
+// (GuestProtection): its page is opened for the store and put back to
+// read+exec (a guest write to that page in between does not fault).
 bool replace_atomically(uint64_t addr, const uint8_t* expect, const uint8_t* repl, size_t n) {
     const uint64_t base = addr & ~(kCasBlock - 1), off = addr - base;
     if (off + n > kCasBlock) return false;
-    for (int tries = 0; tries < 16; ++tries) {
+    void* page = reinterpret_cast<void*>(memory::layout::page_align_down(base));
+    bool opened = false, done = false;
+    for (int tries = 0; tries < 16 && !done; ++tries) {
         uint8_t old[kCasBlock], now[kCasBlock];
         std::memcpy(old, reinterpret_cast<const void*>(base), kCasBlock);
-        if (std::memcmp(old + off, expect, n) != 0) return false;
+        if (std::memcmp(old + off, expect, n) != 0) break;
+        if (!opened) {
+            if (::mprotect(page, memory::layout::kPageSize, PROT_READ | PROT_WRITE | PROT_EXEC) != 0) break;
+            opened = true;
+        }
         std::memcpy(now, old, kCasBlock);
         std::memcpy(now + off, repl, n);
-        if (cas16(base, old, now)) return true;
+        done = cas16(base, old, now);
     }
-    return false;  // the rest of the block kept changing (it is code: it should not)
+    if (opened) ::mprotect(page, memory::layout::kPageSize, PROT_READ | PROT_EXEC);
+    return done;  // false also when the rest of the block kept changing (it is code: it should not)
 }
 
 // The syscall number of a `mov $nr,%eax` site, for the debug log (-1: other).

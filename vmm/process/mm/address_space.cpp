@@ -317,6 +317,15 @@ Result<void> AddressSpace::protect(uint64_t addr, uint64_t len, int prot) {
     if (!plen || addr > UINT64_MAX - *plen)
         return make_error(ENOMEM, "mprotect: [{:#x}, +{:#x}) wraps around", addr, len);
     const uint64_t end = addr + *plen;
+    if (extra & PROT_GROWSDOWN) {
+        // Linux: the change reaches down to the start of the grows-down
+        // mapping that holds addr (ld.so makes the stack executable so).
+        auto v = find(addr);
+        if (!v) return make_error(ENOMEM, "mprotect: {:#x} is not mapped", addr);
+        if (!(v->flags & MAP_GROWSDOWN))
+            return make_error(EINVAL, "mprotect: PROT_GROWSDOWN on a mapping that does not grow down");
+        return protect(v->start, end - v->start, prot & ~PROT_GROWSDOWN);
+    }
     if (!covers(addr, *plen)) return make_error(ENOMEM, "mprotect: [{:#x}, {:#x}) is not fully mapped", addr, end);
     split_at(addr);
     split_at(end);

@@ -182,7 +182,9 @@ public:
     Result<std::vector<Range>> unmap(uint64_t addr, uint64_t len);
 
     // Linux mprotect(2), all-or-nothing: ENOMEM if any page is unmapped.
-    // PROT_SEM and a single PROT_GROWSDOWN/PROT_GROWSUP are accepted and ignored.
+    // PROT_SEM and PROT_GROWSUP are accepted and ignored; PROT_GROWSDOWN
+    // extends the change down to the start of addr's MAP_GROWSDOWN mapping
+    // (EINVAL on any other), as Linux does.
     Result<void> protect(uint64_t addr, uint64_t len, int prot);
 
     // Linux mremap(2) with MREMAP_MAYMOVE, MREMAP_FIXED (new_addr) and

@@ -25,6 +25,12 @@ uint8_t* GuestAccess::ptr(uint64_t gva, uint64_t len) const {
     return host_base_ + gva;
 }
 
+uint8_t* GuestAccess::wptr(uint64_t gva, uint64_t len) const {
+    const bool in_window = gva >= lo_ && gva < hi_ && len <= hi_ - gva;
+    if (len != 0 && access_ && in_window && !access_->writable(gva, len)) return nullptr;
+    return ptr(gva, len);
+}
+
 Error GuestAccess::fault_error(uint64_t gva, uint64_t len) {
     return make_error(EFAULT, "guest range [{:#x}, +{:#x}) outside the user window", gva, len);
 }

@@ -35,7 +35,8 @@ public:
     GuestAccess(uint8_t* host_base, uint64_t lo, uint64_t hi);
 
     // Optional: also refuse pages the map marks inaccessible (unmapped holes,
-    // PROT_NONE), so the VMM never touches memory the guest could not.
+    // PROT_NONE), and writes (wptr, write) to pages it marks read-only, so
+    // the VMM never touches memory the guest could not.
     void set_access_map(const memory::PageAccessMap* m) { access_ = m; }
 
     uint64_t lo() const { return lo_; }
@@ -43,7 +44,12 @@ public:
 
     // Host pointer for guest range [gva, gva+len), or nullptr if any byte of
     // it lies outside [lo, hi) or gva+len overflows (caller returns -EFAULT).
+    // For the VMM to read through (or to hand the host kernel, which checks
+    // writes itself).
     uint8_t* ptr(uint64_t gva, uint64_t len) const;
+    // The same for the VMM to write through: also nullptr where a page is
+    // not writable by the guest (Linux's copy_to_user fails there).
+    uint8_t* wptr(uint64_t gva, uint64_t len) const;
     bool valid(uint64_t gva, uint64_t len) const { return ptr(gva, len) != nullptr; }
 
     // NUL-terminated guest string starting at gva, WITHOUT the NUL. The view
@@ -64,11 +70,12 @@ public:
         std::memcpy(&v, p, sizeof(T));
         return v;
     }
-    // Returns false (caller returns -EFAULT) when out of window.
+    // Returns false (caller returns -EFAULT) when out of window or not
+    // writable.
     template <typename T>
     [[nodiscard]] bool write(uint64_t gva, const T& v) const {
         static_assert(std::is_trivially_copyable_v<T>);
-        uint8_t* p = ptr(gva, sizeof(T));
+        uint8_t* p = wptr(gva, sizeof(T));
         if (p == nullptr) return false;
         std::memcpy(p, &v, sizeof(T));
         return true;

@@ -131,7 +131,7 @@ bool GuestThread::build_handler_frame(int sig, const SigInfoFields& info, const 
     in.xfeatures = xcr0;
     auto img = build_signal_frame(in);
     if (!img) return false;
-    uint8_t* dst = proc_.mem().ptr(img->base, img->bytes.size());
+    uint8_t* dst = proc_.mem().wptr(img->base, img->bytes.size());
     if (!dst) return false;
     std::memcpy(dst, img->bytes.data(), img->bytes.size());
     to_regs(img->entry, r);

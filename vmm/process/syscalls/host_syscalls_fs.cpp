@@ -183,7 +183,7 @@ int64_t do_readlinkat(HostSyscallContext& ctx, uint64_t dirfd, uint64_t path_gva
     if (bufsiz <= 0) return -EINVAL;  // checked first, as in Linux
     GuestPath p;
     if (int64_t r = guest_path(ctx, path_gva, p); r < 0) return r;
-    uint8_t* out = ctx.mem.ptr(buf, static_cast<uint64_t>(bufsiz));
+    uint8_t* out = ctx.mem.wptr(buf, static_cast<uint64_t>(bufsiz));
     if (out == nullptr) return -EFAULT;
     if (is_self_exe(p) && !ctx.guest_exe.empty()) {
         const size_t n = std::min<size_t>(ctx.guest_exe.size(), static_cast<size_t>(bufsiz));

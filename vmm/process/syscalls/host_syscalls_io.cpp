@@ -174,7 +174,7 @@ int64_t sys_pipe2(HostSyscallContext& ctx, const SyscallArgs& a) { return do_pip
 // not block), as Linux does; they are never passed to the host.
 int64_t do_poll(HostSyscallContext& ctx, uint64_t fds_gva, uint64_t nfds, timespec* tmo) {
     if (nfds > static_cast<uint64_t>(ctx.fds.limit())) return -EINVAL;
-    uint8_t* gp = ctx.mem.ptr(fds_gva, nfds * sizeof(pollfd));
+    uint8_t* gp = ctx.mem.wptr(fds_gva, nfds * sizeof(pollfd));
     if (gp == nullptr) return -EFAULT;
     std::vector<pollfd> host(nfds);
     std::vector<FdRef> pins(nfds);

@@ -126,7 +126,7 @@ int64_t addr_out_finish(HostSyscallContext& ctx, const OutAddr& o) {
     if (!o.wanted) return 0;
     const size_t n = std::min<size_t>(static_cast<size_t>(o.guest_len), std::min<size_t>(o.len, sizeof(o.ss)));
     if (n > 0) {
-        uint8_t* p = ctx.mem.ptr(o.addr_gva, n);
+        uint8_t* p = ctx.mem.wptr(o.addr_gva, n);
         if (p == nullptr) return -EFAULT;
         std::memcpy(p, &o.ss, n);
     }
@@ -348,14 +348,14 @@ int64_t msg_finish_recv(HostSyscallContext& ctx, uint64_t msg_gva, uint64_t flag
         m.host.msg_flags |= MSG_CTRUNC;
     }
     if (clen > 0) {
-        uint8_t* c = ctx.mem.ptr(reinterpret_cast<uint64_t>(m.guest.msg_control), clen);
+        uint8_t* c = ctx.mem.wptr(reinterpret_cast<uint64_t>(m.guest.msg_control), clen);
         if (c == nullptr) return -EFAULT;  // validated in msg_begin; kept for safety
         std::memcpy(c, m.control.data(), clen);
     }
     if (m.guest.msg_name != nullptr) {
         const size_t n = std::min<size_t>(std::min<size_t>(m.guest.msg_namelen, kMaxSockaddr), m.host.msg_namelen);
         if (n > 0) {
-            uint8_t* p = ctx.mem.ptr(reinterpret_cast<uint64_t>(m.guest.msg_name), n);
+            uint8_t* p = ctx.mem.wptr(reinterpret_cast<uint64_t>(m.guest.msg_name), n);
             if (p == nullptr) return -EFAULT;
             std::memcpy(p, &m.name, n);
         }
@@ -591,7 +591,7 @@ int64_t do_select(HostSyscallContext& ctx, int nfds_arg, uint64_t r, uint64_t w,
         for (uint64_t i = 0; i < nfds; ++i) {
             if (bit(s.guest[k], i) && bit(s.host[k], static_cast<uint64_t>(s.pins[i]->fd()))) set_bit(out, i);
         }
-        uint8_t* p = ctx.mem.ptr(s.gva[k], bytes);
+        uint8_t* p = ctx.mem.wptr(s.gva[k], bytes);
         if (p == nullptr) return -EFAULT;
         std::memcpy(p, out.data(), bytes);
     }

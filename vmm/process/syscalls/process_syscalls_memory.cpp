@@ -61,11 +61,12 @@ int64_t sys_mmap(GuestThread& t, const SyscallRequest& r) {
     // A private file mapping: the file's pages themselves where that applies
     // (process_file_map.cpp), else a copy of its bytes (below).
     const bool file_mapped = file && !shared && p.map_file_private(m->addr, len, file->fd(), off);
-    p.sync_host_protection(m->addr, m->addr + len);
-    if (!file) p.mapped(t, m->addr, memory::layout::page_align_up(len));
     if (file && !shared && !file_mapped) {
         // Copy the file's bytes; the tail past EOF stays zero (the address
-        // space invariant guarantees fresh ranges read as zero).
+        // space invariant guarantees fresh ranges read as zero). Written
+        // before the host protection follows the mapping's (a read-only
+        // mapping refuses the copy): opened for it like mremap's copy.
+        p.host_allow(m->addr, memory::layout::page_align_up(len));
         uint8_t* dst = p.platform().memory().host_ptr(m->addr, memory::layout::page_align_up(len));
         uint64_t done = 0;
         while (done < len) {
@@ -82,6 +83,8 @@ int64_t sys_mmap(GuestThread& t, const SyscallRequest& r) {
             done += static_cast<uint64_t>(n);
         }
     }
+    p.sync_host_protection(m->addr, m->addr + len);
+    if (!file) p.mapped(t, m->addr, memory::layout::page_align_up(len));
     return static_cast<int64_t>(m->addr);
 }
 
@@ -90,17 +93,25 @@ int64_t sys_munmap(GuestThread& t, const SyscallRequest& r) {
     std::lock_guard lk(p.aspace_mutex());
     auto rel = p.aspace().unmap(r.args[0], r.args[1]);
     if (!rel) return err(rel.error());
-    p.discard(*rel);
+    // Every node refuses the range before its pages are zeroed: a thread
+    // still writing there (a DSM fault in flight on a node included) then
+    // faults instead of handing a page its data after the zeroing, which
+    // the next mapping there would have read back.
     p.sync_host_protection(r.args[0], r.args[0] + r.args[1]);
+    p.discard(*rel);
     return 0;
 }
 
 int64_t sys_mprotect(GuestThread& t, const SyscallRequest& r) {
     Process& p = t.process();
     std::lock_guard lk(p.aspace_mutex());
+    // PROT_GROWSDOWN reaches down to the start of the stack's mapping.
+    uint64_t from = r.args[0];
+    if (r.args[2] & PROT_GROWSDOWN)
+        if (auto v = p.aspace().find(r.args[0])) from = v->start;
     auto res = p.aspace().protect(r.args[0], r.args[1], static_cast<int>(r.args[2]));
     if (!res) return err(res.error());
-    p.sync_host_protection(r.args[0], r.args[0] + r.args[1]);
+    p.sync_host_protection(from, r.args[0] + r.args[1]);
     return 0;
 }
 
@@ -136,12 +147,12 @@ int64_t sys_brk(GuestThread& t, const SyscallRequest& r) {
     std::lock_guard lk(p.aspace_mutex());
     const uint64_t before = p.aspace().brk_end();
     auto b = p.aspace().brk(r.args[0]);
-    p.discard(b.released);
     if (memory::layout::page_align_up(b.brk) > memory::layout::page_align_up(before))
         p.mapped(t, memory::layout::page_align_up(before),
                  memory::layout::page_align_up(b.brk) - memory::layout::page_align_up(before));
     if (b.brk != before)
         p.sync_host_protection(std::min(before, b.brk), std::max(before, b.brk));
+    p.discard(b.released);  // after every node refuses them, as munmap
     return static_cast<int64_t>(b.brk);
 }
 
@@ -168,7 +179,7 @@ int64_t sys_mincore(GuestThread& t, const SyscallRequest& r) {
     if (addr % memory::layout::kPageSize) return -EINVAL;
     const uint64_t pages = memory::layout::page_align_up(len) / memory::layout::kPageSize;
     if (len == 0) return 0;
-    uint8_t* vec = p.mem().ptr(r.args[2], pages);
+    uint8_t* vec = p.mem().wptr(r.args[2], pages);
     if (!vec) return -EFAULT;
     {
         std::lock_guard lk(p.aspace_mutex());

@@ -52,7 +52,7 @@ int64_t sys_sched_getaffinity(GuestThread& t, const SyscallRequest& r) {
     const unsigned n = p.config().vcpus;
     const uint64_t bytes = ((n + 63) / 64) * 8;
     if (len < bytes || (len & 7)) return -EINVAL;
-    uint8_t* out = p.mem().ptr(r.args[2], bytes);
+    uint8_t* out = p.mem().wptr(r.args[2], bytes);
     if (!out) return -EFAULT;
     std::memset(out, 0, bytes);
     for (unsigned i = 0; i < n; ++i) out[i / 8] |= static_cast<uint8_t>(1u << (i % 8));

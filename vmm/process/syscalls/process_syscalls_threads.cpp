@@ -133,7 +133,7 @@ int64_t futex_wake_op(Process& p, const SyscallRequest& r) {
     const uint64_t uaddr = r.args[0], uaddr2 = r.args[4];
     const int nr_wake = static_cast<int>(r.args[2]), nr_wake2 = static_cast<int>(r.args[3]);
     const uint32_t encoded = static_cast<uint32_t>(r.args[5]);
-    uint8_t* w2 = p.mem().ptr(uaddr2, 4);
+    uint8_t* w2 = p.mem().wptr(uaddr2, 4);
     if (!w2 || (uaddr2 & 3)) return -EFAULT;
     int op = (encoded >> 28) & 7, cmp = (encoded >> 24) & 15;
     uint32_t oparg = (encoded >> 12) & 0xFFF, cmparg = encoded & 0xFFF;

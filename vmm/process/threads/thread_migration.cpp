@@ -67,7 +67,7 @@ void GuestThread::migrate(unsigned from, unsigned to) {
         row_.banked_local_syscalls.fetch_add(link_->remote_local_syscalls());
         // The last call's output is stored here before the node lets its
         // thread go (RemoteLink::leave_node); the node ends its thread.
-        if (!link_->leave_node(proc_.platform().memory())) {
+        if (!link_->leave_node(proc_.platform().memory(), proc_.protection())) {
             log::error("guest thread {}: migration from node {}: the last call's output lies outside guest RAM",
                        row_.tid, from);
             proc_.exit_process(128 + SIGSEGV);
