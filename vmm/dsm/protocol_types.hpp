@@ -98,9 +98,13 @@ struct WakeAt {
 // Dynamic homes (home_table.hpp): this node, the page's home, froze it to
 // hand it over to `to` (migration). The executor sends HomeNotice to every
 // other node and, once all acked, calls finish_move and sends HomeState.
+// A claim (docs/dsm-protocol.md "Claims") sets `claim`: the page is never
+// used and `to` asked for it; the executor also claims (Protocol::claim)
+// the other pages of the page's aligned chunk and moves them all at once.
 struct StartMove {
     PageIndex page;
     NodeId to;
+    bool claim = false;
 };
 
 using Action = std::variant<InstallPage, Upgrade, Downgrade, Drop, Send, ResumeFaults, WakeAt, StartMove>;
@@ -120,6 +124,9 @@ enum class FaultInjection : std::uint8_t {
     LoseMovedRequests,  // a home hands a page over without the requests queued meanwhile (deadlock)
     RunIgnoresBusy,     // home starts a run request on a page whose transaction is still in
                         // progress instead of refusing it (two transactions of one page at once)
+    ClaimZeroShared,    // a claim takes a page whose content is still zero but that nodes read
+                        // (Shared, never written) and hands it over as never used: the new home
+                        // grants it writable while those copies stay mapped
 };
 std::string_view to_string(FaultInjection f);
 std::optional<FaultInjection> parse_fault_injection(std::string_view s);
@@ -147,6 +154,10 @@ struct ProtocolConfig {
     HomeTable* homes = nullptr;
     // Threshold-based home migration (needs `homes`).
     MigrationRule migrate;
+    // First-use claims (needs `homes`): the home hands a never-used page to
+    // the node whose ClaimReadReq / ClaimWriteReq asks for it. A node sends
+    // claims only where its caller asks (on_fault's `claim`).
+    bool claims = false;
 };
 
 // A snapshot of one page's directory entry (only meaningful at its home).
