@@ -408,7 +408,8 @@ private:
             std::vector<PageIndex> pages;
             const PageIndex first = a.page / cfg_.claim_chunk * cfg_.claim_chunk;
             for (PageIndex q = first; q < std::min<PageIndex>(cfg_.pages, first + cfg_.claim_chunk); ++q)
-                if (q == a.page || nodes_[n].proto->claim(q, a.to)) pages.push_back(q);
+                if (q == a.page ? !a.chunk_only : nodes_[n].proto->claim(q, a.to)) pages.push_back(q);
+            if (pages.empty()) return;
             mv.runs = to_runs(pages);
             ++res_.claims;
             res_.pages_claimed += pages.size();

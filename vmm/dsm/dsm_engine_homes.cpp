@@ -91,7 +91,9 @@ void DsmEngine::start_move(const StartMove& sm) {
         const PageIndex end = std::min<PageIndex>(page_count(), first + options_.claim_chunk);
         std::vector<PageIndex> pages;
         for (PageIndex q = first; q < end; ++q)
-            if (q == sm.page || (!node_local(q) && shard(q).protocol.claim(q, sm.to))) pages.push_back(q);
+            if (q == sm.page ? !sm.chunk_only : !node_local(q) && shard(q).protocol.claim(q, sm.to))
+                pages.push_back(q);
+        if (pages.empty()) return;  // nothing never-used left in the chunk
         move.runs = to_runs(pages);
         stats_->add(DsmStats::Counter::claims);
         stats_->add(DsmStats::Counter::pages_claimed, pages.size());

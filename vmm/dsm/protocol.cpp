@@ -341,10 +341,16 @@ Result<void> Protocol::home_request(NodeId from, PageIndex page, Access access, 
     // executor adds the rest of the chunk). Dynamic homes: a frozen page
     // queues (it is being handed over), and a streak of requests from one
     // other node may hand it to that node.
-    if (claim && cfg_.claims && from != cfg_.self && this->claim(page, from)) {
-        (access == Access::Read ? d.wait_read : d.wait_write) |= bit(from);
-        out.push_back(StartMove{page, from, /*claim=*/true});
-        return {};
+    if (claim && cfg_.claims && from != cfg_.self) {
+        if (this->claim(page, from)) {
+            (access == Access::Read ? d.wait_read : d.wait_write) |= bit(from);
+            out.push_back(StartMove{page, from, /*claim=*/true});
+            return {};
+        }
+        // The page was used: its request is served here, and the chunk's
+        // never-used pages still go to the claimant, announced before this
+        // request's grant (HomeNotice first on the FIFO to the claimant).
+        out.push_back(StartMove{page, from, /*claim=*/true, /*chunk_only=*/true});
     }
     if (cfg_.homes && migrate_on_request(page, d, from, access, out)) return {};
     if (d.busy != kNone || frozen(page) || !is_home(page)) {

@@ -98,13 +98,15 @@ struct WakeAt {
 // Dynamic homes (home_table.hpp): this node, the page's home, froze it to
 // hand it over to `to` (migration). The executor sends HomeNotice to every
 // other node and, once all acked, calls finish_move and sends HomeState.
-// A claim (docs/dsm-protocol.md "Claims") sets `claim`: the page is never
-// used and `to` asked for it; the executor also claims (Protocol::claim)
-// the other pages of the page's aligned chunk and moves them all at once.
+// A claim (docs/dsm-protocol.md "Claims") sets `claim`: `to` claimed the
+// page's aligned chunk; the executor claims (Protocol::claim) the chunk's
+// other never-used pages and moves them, with `page` unless `chunk_only`
+// (the page itself was used: its request is served where it is).
 struct StartMove {
     PageIndex page;
     NodeId to;
     bool claim = false;
+    bool chunk_only = false;
 };
 
 using Action = std::variant<InstallPage, Upgrade, Downgrade, Drop, Send, ResumeFaults, WakeAt, StartMove>;
