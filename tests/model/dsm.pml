@@ -61,6 +61,10 @@
  * of a home that starts a run request on a busy page: two transactions of
  * one page at once, found as a message reaching a node in the wrong state
  * or an unexpected Done.
+ * Claims (-DCLAIMS=1; docs/dsm-protocol.md "Claims"): a request from I to a
+ * page homed elsewhere may go as ClaimReadReq/ClaimWriteReq; the home hands
+ * a never-used page over with the request (see home_claim below); planted
+ * bug -DBUG_CLAIM_ZERO_SHARED.
  * Not modelled: the minimum hold time (it only delays a cache's answer, like
  * a slow channel) and initial_owner.
  */
