@@ -61,6 +61,10 @@
  * of a home that starts a run request on a busy page: two transactions of
  * one page at once, found as a message reaching a node in the wrong state
  * or an unexpected Done.
+ * Claims (-DCLAIMS=1; docs/dsm-protocol.md "Claims"): a request from I to a
+ * page homed elsewhere may go as ClaimReadReq/ClaimWriteReq; the home hands
+ * a never-used page over with the request (see home_claim below); planted
+ * bug -DBUG_CLAIM_ZERO_SHARED.
  * Not modelled: the minimum hold time (it only delays a cache's answer, like
  * a slow channel) and initial_owner.
  */
@@ -86,17 +90,26 @@
 #ifndef RUNS
 #define RUNS 0
 #endif
+#ifndef CLAIMS
+#define CLAIMS 0
+#endif
+/* the hand-over machinery: random moves (MOVES) or claims (CLAIMS) */
+#if MOVES > 0 || CLAIMS > 0
+#define HANDOVER 1
+#else
+#define HANDOVER 0
+#endif
 /* per pair and page at most: a request (or run request) or Done, an InvAck,
  * a grant (or Refuse), a forward/Invalidate; with moves also a HomeNotice,
  * HomeAck and HomeState */
-#if MOVES > 0
+#if HANDOVER
 #define CAP (4 * P + 3)
 #else
 #define CAP (4 * P)
 #endif
 
 mtype = { ReadReq, WriteReq, FwdRead, FwdWrite, Invalidate, InvAck, GrantShared, GrantModified, Done,
-          HomeNotice, HomeAck, HomeState, RunReadReq, RunWriteReq, Refuse };
+          HomeNotice, HomeAck, HomeState, RunReadReq, RunWriteReq, Refuse, ClaimReadReq, ClaimWriteReq };
 
 #define DK_NONE  0
 #define DK_ZERO  1
@@ -142,7 +155,7 @@ mtype = { ReadReq, WriteReq, FwdRead, FwdWrite, Invalidate, InvAck, GrantShared,
  * assertion that only the next home parks requests) and
  * BUG_LOSE_MOVED_REQUESTS (the handover drops the queued requests: their
  * threads wait forever, an invalid end state). */
-#if MOVES > 0
+#if HANDOVER
 #define HOMEAT(n, p)  htab[(n) * P + (p)]
 #define FROZEN(n, p)  hfrozen[(n) * P + (p)]
 #define NEXT_HOME(n, p) (moving[p] && mto[p] == (n))
@@ -183,7 +196,7 @@ byte dnext[P];
 /* reference: version of the latest completed write per page */
 byte latest[P];
 byte remaining;   /* operations not yet completed */
-#if MOVES > 0
+#if HANDOVER
 byte htab[N * P];
 bool hfrozen[N * P];
 bool moving[P];
@@ -227,11 +240,22 @@ inline resume(me, pg) {
     }
 }
 
+/* Claims (-DCLAIMS=1): a request from I to a page homed elsewhere may go
+ * as a claim (the engine chooses; the model tries both). */
+#if CLAIMS > 0
+#define REQ_FROM_I(me, pg, plain, claimed) \
+    if \
+    :: HOMEAT(me, pg) != (me) -> send(me, HOMEAT(me, pg), claimed, pg, DK_NONE, 0, 0, 0) \
+    :: true -> send(me, HOMEAT(me, pg), plain, pg, DK_NONE, 0, 0, 0) \
+    fi
+#else
+#define REQ_FROM_I(me, pg, plain, claimed) send(me, HOMEAT(me, pg), plain, pg, DK_NONE, 0, 0, 0)
+#endif
 inline on_fault(me, pg, acc) {
     idx = me * P + pg;
     if
-    :: lstate[idx] == I && acc == RD -> lstate[idx] = IS; send(me, HOMEAT(me, pg), ReadReq, pg, DK_NONE, 0, 0, 0)
-    :: lstate[idx] == I && acc == WR -> lstate[idx] = IM; send(me, HOMEAT(me, pg), WriteReq, pg, DK_NONE, 0, 0, 0)
+    :: lstate[idx] == I && acc == RD -> lstate[idx] = IS; REQ_FROM_I(me, pg, ReadReq, ClaimReadReq)
+    :: lstate[idx] == I && acc == WR -> lstate[idx] = IM; REQ_FROM_I(me, pg, WriteReq, ClaimWriteReq)
     :: lstate[idx] == S && acc == WR -> lstate[idx] = SM; send(me, HOMEAT(me, pg), WriteReq, pg, DK_NONE, 0, 0, 0)
     :: else -> skip   /* IS/IM/SM: coalesced with the outstanding request */
     fi
@@ -372,6 +396,49 @@ inline home_request(me, from, pg, acc) {
     fi
 }
 
+#if CLAIMS > 0
+/* A claim (docs/dsm-protocol.md "Claims"): the home hands a page no node
+ * ever had (directory Uncached, its own copy I) to the claimant, whose
+ * request goes with it (queued, handed over in HomeState) and is served by
+ * the claimant as the new home; any other page is an ordinary request. The
+ * model's chunk is the page itself: the executor claims a chunk's other
+ * pages by the same rule in the same step (tests/sim covers chunks).
+ * -DBUG_CLAIM_ZERO_SHARED plants the bug of a home that takes "still zero"
+ * for "never used": a page read as the zero page (Shared, never written) is
+ * handed over with its sharers forgotten, and the new home grants it
+ * writable while those copies stay mapped. */
+#define MOVABLE(me, pg) (HOMEAT(me, pg) == me && !FROZEN(me, pg) && !moving[pg] && busy[pg] == NONE && \
+    (wait_r[pg] | wait_w[pg]) == 0 && (lstate[(me) * P + (pg)] == I || lstate[(me) * P + (pg)] == S || lstate[(me) * P + (pg)] == M))
+#define PRISTINE(me, pg) (dstate[pg] == D_UNCACHED && lstate[(me) * P + (pg)] == I)
+#ifdef BUG_CLAIM_ZERO_SHARED
+#define CLAIMABLE(me, pg) (MOVABLE(me, pg) && (PRISTINE(me, pg) || (dstate[pg] == D_SHARED && downer[pg] == ZERO)))
+#define CLAIM_FORGET(pg) dstate[pg] = D_UNCACHED; dsharers[pg] = 0; downer[pg] = ZERO
+#else
+#define CLAIMABLE(me, pg) (MOVABLE(me, pg) && PRISTINE(me, pg))
+#define CLAIM_FORGET(pg) skip
+#endif
+inline home_claim(me, from, pg, acc) {
+    assert(HOMEAT(me, pg) == me || NEXT_HOME(me, pg));
+    if
+    :: from != me && CLAIMABLE(me, pg) ->
+        assert(busy[pg] != from && ((wait_r[pg] | wait_w[pg]) & BIT(from)) == 0);
+        CLAIM_FORGET(pg);
+        if
+        :: acc == RD -> wait_r[pg] = wait_r[pg] | BIT(from)
+        :: else -> wait_w[pg] = wait_w[pg] | BIT(from)
+        fi;
+        FROZEN(me, pg) = true; moving[pg] = true; mto[pg] = from; minit[pg] = me; macks[pg] = N - 1;
+        for (si : 0 .. N - 1) {
+            if
+            :: si != me -> send(me, si, HomeNotice, pg, DK_NONE, 0, from, 0)
+            :: else -> skip
+            fi
+        }
+    :: else -> home_request(me, from, pg, acc)
+    fi
+}
+#endif
+
 /* A run request: started only on an idle page, else refused (R1, R2); with
  * moves also refused on a frozen page or one this node is not home of (R6:
  * the route the requester took is stale). */
@@ -400,7 +467,7 @@ inline handle(me, from, mt, pg, dk, vr, rq, ak) {
     :: mt == Refuse ->
         /* R3: back to where the request took the page from */
         /* with moves a former home's Refuse may arrive after its HomeNotice */
-        assert((MOVES > 0 || from == HOMEAT(me, pg)) && !lgranted[idx] && lacks[idx] == 0 &&
+        assert((HANDOVER || from == HOMEAT(me, pg)) && !lgranted[idx] && lacks[idx] == 0 &&
                (lstate[idx] == IS || lstate[idx] == IM || lstate[idx] == SM));
         if
         :: lstate[idx] == SM -> lstate[idx] = S
@@ -409,6 +476,10 @@ inline handle(me, from, mt, pg, dk, vr, rq, ak) {
         resume(me, pg)
     :: mt == ReadReq -> home_request(me, from, pg, RD)
     :: mt == WriteReq -> home_request(me, from, pg, WR)
+#if CLAIMS > 0
+    :: mt == ClaimReadReq -> home_claim(me, from, pg, RD)
+    :: mt == ClaimWriteReq -> home_claim(me, from, pg, WR)
+#endif
     :: mt == Done ->
         assert(HOMEAT(me, pg) == me);
 #ifndef BUG_SKIP_DONE_WAIT
@@ -464,7 +535,7 @@ inline handle(me, from, mt, pg, dk, vr, rq, ak) {
             assert(false)   /* an ack outside our own write */
 #endif
         fi
-#if MOVES > 0
+#if HANDOVER
     :: mt == HomeNotice ->            /* rq: the new home */
         assert(HOMEAT(me, pg) == from && moving[pg] && minit[pg] == from);
         HOMEAT(me, pg) = rq;
@@ -552,7 +623,7 @@ inline handle(me, from, mt, pg, dk, vr, rq, ak) {
         fi; \
         check_invariants() }
 
-#if MOVES > 0
+#if HANDOVER
 /* A home hands page pg over to a node it picks (any other). */
 #define MOVE_START \
     :: atomic { moves_left > 0 -> \
@@ -638,6 +709,8 @@ end:
 #endif
 #if MOVES > 0
     MOVE_START
+#endif
+#if HANDOVER
     MOVE_FINISH(0)
 #if P > 1
     MOVE_FINISH(1)
@@ -649,7 +722,7 @@ end:
     od
 }
 
-#if MOVES > 0
+#if HANDOVER
 #define MOVES_DONE && moves_left == 0 && !moving[0] && !mready[0] && (P < 2 || (!moving[P - 1] && !mready[P - 1]))
 #else
 #define MOVES_DONE
@@ -661,7 +734,7 @@ proctype Final() {
     (remaining == 0 && inflight == 0 && ahead_total == 0 && runs_total == 0 MOVES_DONE);
     for (p : 0 .. P - 1) {
         assert(busy[p] == NONE && wait_r[p] == 0 && wait_w[p] == 0);
-#if MOVES > 0
+#if HANDOVER
         assert(!moving[p] && !mready[p]);
         for (n : 0 .. N - 1) {
             assert(htab[n * P + p] == htab[p] && !hfrozen[n * P + p])
@@ -688,7 +761,7 @@ init {
             downer[p] = ZERO;
             busy[p] = NONE
         }
-#if MOVES > 0
+#if HANDOVER
         moves_left = MOVES;
         for (p : 0 .. P - 1) {
             for (n : 0 .. N - 1) {

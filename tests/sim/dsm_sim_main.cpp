@@ -33,7 +33,9 @@ int main(int argc, char** argv) {
     app.add_flag("--dynamic-homes", cfg.dynamic_homes, "homes hand pages over (random moves, migration rule)");
     app.add_option("--migrate", cfg.migrate, "migration threshold: requests in a row from one node (0 = off)");
     app.add_flag("--runs", cfg.runs, "nodes also ask for random stretches of pages as runs (request_ahead)");
-    app.add_option("--bug", bug, "deliberate protocol bug: none|skip-invalidate-ack|ack-without-drop|skip-done-wait|ignore-acks|skip-move-acks|lose-moved-requests|run-ignores-busy");
+    app.add_flag("--claims", cfg.claims, "requests from Invalid are sent as first-use claims at random (needs --dynamic-homes)");
+    app.add_option("--claim-chunk", cfg.claim_chunk, "pages of the aligned chunk a claim hands over")->check(CLI::Range(1u, 4096u));
+    app.add_option("--bug", bug, "deliberate protocol bug: none|skip-invalidate-ack|ack-without-drop|skip-done-wait|ignore-acks|skip-move-acks|lose-moved-requests|run-ignores-busy|claim-zero-shared");
     app.add_flag("--expect-failure", expect_failure, "succeed only if some seed fails");
     app.add_flag("--quiet", quiet, "print only failures");
     try {
@@ -52,7 +54,8 @@ int main(int argc, char** argv) {
         return 2;
     }
 
-    std::uint64_t ops = 0, steps = 0, msgs = 0, faults = 0, moves = 0, run_pages = 0, refusals = 0;
+    std::uint64_t ops = 0, steps = 0, msgs = 0, faults = 0, moves = 0, run_pages = 0, refusals = 0, claims = 0,
+                  pages_claimed = 0;
     std::uint64_t first = cfg.seed;
     for (std::uint64_t i = 0; i < count; ++i) {
         cfg.seed = first + i;
@@ -64,6 +67,8 @@ int main(int argc, char** argv) {
         moves += r.moves;
         run_pages += r.run_pages;
         refusals += r.refusals;
+        claims += r.claims;
+        pages_claimed += r.pages_claimed;
         if (!r.ok) {
             fmt::print(stderr, "dsm_sim: {} seed {}: {}\n  reproduce: {}\n", expect_failure ? "expected failure at" : "FAIL",
                        cfg.seed, r.failure, sim::repro_command(cfg));
@@ -78,6 +83,7 @@ int main(int argc, char** argv) {
         fmt::print("dsm_sim: {} seeds ok ({} nodes, {} pages): {} steps, {} ops, {} faults, {} messages, {} home moves\n",
                    count, cfg.nodes, cfg.pages, steps, ops, faults, msgs, moves);
         if (cfg.runs) fmt::print("dsm_sim: {} pages asked for in runs, {} refused\n", run_pages, refusals);
+        if (cfg.claims) fmt::print("dsm_sim: {} claims granted, {} pages claimed\n", claims, pages_claimed);
     }
     return 0;
 }

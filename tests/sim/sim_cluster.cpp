@@ -118,6 +118,7 @@ private:
         auto home = HomePolicy::parse(cfg_.home, cfg_.nodes);
         if (!home) return fail(home.error().message);
         if (cfg_.words == 0 || cfg_.threads == 0 || cfg_.pages == 0) return fail("words, threads, pages must be > 0");
+        if (cfg_.claims && (!cfg_.dynamic_homes || cfg_.claim_chunk == 0)) return fail("claims need dynamic homes and a chunk of >= 1 page");
         page_size_ = cfg_.words * 4;
         nodes_.resize(cfg_.nodes);
         chans_.resize(std::size_t{cfg_.nodes} * cfg_.nodes);
@@ -137,6 +138,7 @@ private:
                 nodes_[n].moves = std::make_unique<HomeMoves>(n);
                 pc.homes = nodes_[n].homes.get();
                 pc.migrate.threshold = cfg_.migrate;
+                pc.claims = cfg_.claims;
             }
             auto p = Protocol::create(pc);
             if (!p) return fail(p.error().message);
@@ -280,7 +282,7 @@ private:
                 const LocalState ls = nodes_[e.a].proto->local_state(page);
                 if (!(ls == LocalState::Invalid || (access == Access::Write && ls == LocalState::Shared))) return;
                 Actions acts;
-                auto r = nodes_[e.a].proto->on_fault(page, access, now_, acts);
+                auto r = nodes_[e.a].proto->on_fault(page, access, now_, acts, want_claim());
                 execute_actions(e.a, acts);
                 if (!r) fail(fmt::format("node {} {}-ahead: {}", e.a, access == Access::Write ? "write" : "read",
                                          r.error().message));
@@ -305,6 +307,11 @@ private:
         }
     }
 
+    // Claims: a request from Invalid is sent as a claim half of the time (the
+    // engine claims only where it hopes for never-used pages; either way
+    // the protocol must stay coherent).
+    bool want_claim() { return cfg_.claims && rng_() % 2 == 0; }
+
     // A thread touches memory: completes if the mapping allows it, else faults.
     void attempt(unsigned n, Thread& t) {
         PageCopy& c = nodes_[n].mem[t.op.page];
@@ -327,7 +334,7 @@ private:
         ++res_.faults;
         t.state = ThreadState::Blocked;
         Actions acts;
-        auto r = nodes_[n].proto->on_fault(t.op.page, t.op.access, now_, acts);
+        auto r = nodes_[n].proto->on_fault(t.op.page, t.op.access, now_, acts, want_claim());
         execute_actions(n, acts);
         if (!r) fail(fmt::format("node {} fault: {}", n, r.error().message));
     }
@@ -395,6 +402,18 @@ private:
         mv.id = nodes_[n].moves->next_id();
         mv.to = a.to;
         mv.runs = {PageRun{a.page, 1}};
+        if (a.claim) {
+            // The executor's side of a claim: every other never-used page of
+            // the aligned chunk goes too (Protocol::claim freezes it).
+            std::vector<PageIndex> pages;
+            const PageIndex first = a.page / cfg_.claim_chunk * cfg_.claim_chunk;
+            for (PageIndex q = first; q < std::min<PageIndex>(cfg_.pages, first + cfg_.claim_chunk); ++q)
+                if (q == a.page ? !a.chunk_only : nodes_[n].proto->claim(q, a.to)) pages.push_back(q);
+            if (pages.empty()) return;
+            mv.runs = to_runs(pages);
+            ++res_.claims;
+            res_.pages_claimed += pages.size();
+        }
         mv.acks_due = cfg_.nodes - 1;
         for (unsigned j = 0; j < cfg_.nodes; ++j)
             if (j != n) send_home(n, j, HomeMsg{HomeMsg::Kind::Notice, a.to, mv.id, mv.runs, {}, {}});
@@ -557,6 +576,7 @@ std::string repro_command(const SimConfig& cfg) {
     if (cfg.migrate) s += fmt::format(" --migrate {}", cfg.migrate);
     if (cfg.bug != FaultInjection::None) s += fmt::format(" --bug {}", to_string(cfg.bug));
     if (cfg.runs) s += " --runs";
+    if (cfg.claims) s += fmt::format(" --claims --claim-chunk {}", cfg.claim_chunk);
     return s;
 }
 

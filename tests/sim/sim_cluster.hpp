@@ -45,6 +45,12 @@ struct SimConfig {
     // stretches of pages with Protocol::request_ahead, which the home starts
     // on idle pages and refuses on busy ones.
     bool runs = false;
+    // First-use claims (docs/dsm-protocol.md "Claims", needs dynamic homes):
+    // faults and requests no thread waits for from Invalid are sent as
+    // claims at random; a home hands the never-used pages of the page's
+    // aligned chunk of `claim_chunk` pages to the claimant.
+    bool claims = false;
+    unsigned claim_chunk = 2;
 };
 
 struct SimResult {
@@ -57,6 +63,8 @@ struct SimResult {
     std::uint64_t moves = 0;  // home handovers completed
     std::uint64_t run_pages = 0;  // pages asked for by RunAhead events
     std::uint64_t refusals = 0;   // Refuse messages delivered
+    std::uint64_t claims = 0;     // claims granted (moves started by a claim)
+    std::uint64_t pages_claimed = 0;
 };
 
 SimResult run_simulation(const SimConfig& cfg);

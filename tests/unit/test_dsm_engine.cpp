@@ -160,6 +160,59 @@ SCENARIO("downgrade-ahead: read forwards write-protect the owner's block, its wr
     }
 }
 
+SCENARIO("first-use claims: pages node 0 homes but node 1 uses first cost no per-page message") {
+    GIVEN("dynamic homes, every page homed on node 0, 64-page claim chunks; node 0 wrote page 600") {
+        auto cfg = spanvm::net::loopback_cluster(2, "engine-claims");
+        std::vector<std::unique_ptr<DsmEngine>> engines;
+        for (NodeId n = 0; n < 2; ++n) {
+            DsmEngineOptions o;
+            o.cluster = cfg;
+            o.self = n;
+            o.pages = 1024;
+            o.home = "node:0";
+            o.dynamic_homes = true;
+            o.claim_chunk = 64;
+            o.overall_timeout = 60s;
+            auto e = DsmEngine::create(o);
+            REQUIRE_MESSAGE(e.has_value(), (e ? std::string() : e.error().message));
+            engines.push_back(std::move(*e));
+        }
+        start_all(engines);
+        auto word = [&](NodeId n, std::uint64_t page) {
+            return std::atomic_ref<std::uint64_t>(*reinterpret_cast<std::uint64_t*>(engines[n]->base() + page * 4096));
+        };
+        using C = DsmStats::Counter;
+        word(0, 600).store(6000);  // zero-fill-ahead: pages 512-1023 are node 0's now
+        WHEN("node 1 writes pages 0-127, which no node ever had") {
+            for (std::uint64_t p = 0; p < 128; ++p) word(1, p).store(100 + p);
+            THEN("they came in chunk claims, with no per-page request for a never-used page") {
+                CHECK(engines[0]->stats().get(C::remote_first_touches) == 0);
+                CHECK(engines[0]->stats().get(C::claims) >= 2);
+                CHECK(engines[0]->stats().get(C::pages_claimed) >= 128);
+                CHECK(engines[1]->stats().get(C::claim_requests) >= 2);
+                CHECK(engines[1]->home_of(5) == 1);
+                CHECK(engines[0]->home_of(127) == 1);
+                AND_THEN("coherence holds both ways, and a page node 0 had is not claimed") {
+                    CHECK(word(0, 5).load() == 105);
+                    word(0, 70).store(7000);
+                    CHECK(word(1, 70).load() == 7000);
+                    const auto claimed = engines[0]->stats().get(C::pages_claimed);
+                    CHECK(word(1, 700).load() == 0);
+                    word(1, 600).store(6001);
+                    CHECK(word(0, 600).load() == 6001);
+                    CHECK(engines[0]->home_of(600) == 0);
+                    CHECK(engines[0]->home_of(700) == 0);
+                    CHECK(engines[0]->stats().get(C::pages_claimed) == claimed);
+                    CHECK(engines[0]->stats().get(C::remote_first_touches) == 0);
+                }
+            }
+        }
+        std::vector<std::future<spanvm::Result<void>>> s;
+        for (auto& e : engines) s.push_back(std::async(std::launch::async, [&e] { return e->shutdown(10s); }));
+        for (auto& x : s) CHECK(x.get().has_value());
+    }
+}
+
 SCENARIO("a DSM node whose peer disappears exits with status 70 naming the peer") {
     GIVEN("a forked child running two connected engines") {
         auto cfg = spanvm::net::loopback_cluster(2, "engine-fail");

@@ -69,7 +69,7 @@ SCENARIO("malformed messages are rejected with a one-line error") {
             b = good;
             b[0] = std::byte{0};
             reject(b, "unknown type");
-            b[0] = std::byte{13};
+            b[0] = std::byte{15};
             reject(b, "unknown type");
             b = good;
             b[1] = std::byte{3};

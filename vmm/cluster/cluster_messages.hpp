@@ -103,7 +103,7 @@ struct ShutdownMsg {
 };
 
 // A node's dsm::DsmStats counters at the time it sends them (fixed order on
-// the wire: nine u64 in the order below).
+// the wire: twelve u64 in the order below).
 struct NodeStatsMsg {
     std::uint64_t bytes_sent = 0;
     std::uint64_t bytes_received = 0;
@@ -117,6 +117,10 @@ struct NodeStatsMsg {
     std::uint64_t remote_first_touches = 0;
     std::uint64_t home_migrations = 0;
     std::uint64_t pages_rehomed = 0;
+    // First-use claims: claims sent, claims granted (as a home), pages they moved.
+    std::uint64_t claim_requests = 0;
+    std::uint64_t claims = 0;
+    std::uint64_t pages_claimed = 0;
     bool operator==(const NodeStatsMsg&) const = default;
 };
 

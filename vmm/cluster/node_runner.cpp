@@ -143,7 +143,8 @@ void NodeRunner::on_cluster_message(unsigned from, std::uint16_t type, net::Byte
             NodeStatsMsg ns{st.get(C::bytes_sent), st.get(C::bytes_received), st.get(C::read_faults),
                             st.get(C::write_faults), st.get(C::remote_fetches),
                             st.get(C::home_first_touch_faults), st.get(C::remote_first_touches),
-                            st.get(C::home_migrations), st.get(C::pages_rehomed)};
+                            st.get(C::home_migrations), st.get(C::pages_rehomed), st.get(C::claim_requests),
+                            st.get(C::claims), st.get(C::pages_claimed)};
             (void)channel_.send(0, kStatsType, encode(ns));
             (void)channel_.send(0, kByeType, {});
             {

@@ -406,7 +406,8 @@ std::optional<NodeStatsMsg> OriginCluster::node_stats(std::size_t k) {
         return NodeStatsMsg{s.get(C::bytes_sent), s.get(C::bytes_received), s.get(C::read_faults),
                             s.get(C::write_faults), s.get(C::remote_fetches),
                             s.get(C::home_first_touch_faults), s.get(C::remote_first_touches),
-                            s.get(C::home_migrations), s.get(C::pages_rehomed)};
+                            s.get(C::home_migrations), s.get(C::pages_rehomed), s.get(C::claim_requests),
+                            s.get(C::claims), s.get(C::pages_claimed)};
     }
     std::lock_guard lk(bye_mu_);
     return node_stats_.at(k);
@@ -429,7 +430,8 @@ report::ClusterReport OriginCluster::report(std::size_t top_pages) {
         if (auto s = node_stats(k))
             m.counters = report::NodeCounters{s->bytes_sent, s->bytes_received, s->read_faults, s->write_faults,
                                               s->remote_fetches, s->home_first_touch_faults, s->remote_first_touches,
-                                              s->home_migrations, s->pages_rehomed};
+                                              s->home_migrations, s->pages_rehomed, s->claim_requests,
+                                              s->claims, s->pages_claimed};
         m.state = k == 0 ? "origin" : shut_ ? "stopped" : "up";
         out.machines.push_back(std::move(m));
     }

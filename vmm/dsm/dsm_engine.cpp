@@ -69,9 +69,13 @@ Result<std::unique_ptr<DsmEngine>> DsmEngine::create(DsmEngineOptions options) {
             else if (key == "migrate" && v <= 255) options.migrate_after = static_cast<unsigned>(v);
             else if (key == "dynamic_homes" && v <= 1) options.dynamic_homes = options.dynamic_homes && v;
             else if (key == "runs" && v <= 1) options.runs = v;
-            else return make_error(EINVAL, "SPANVM_DSM_TUNING: unknown or out-of-range '{}' (zero_fill=0..{}, backward=0|1, write_ahead=0|1, migrate=0..255, dynamic_homes=0|1, runs=0|1)", item, kMaxZeroFillBlock);
+            else if (key == "claims" && v <= 1) options.claims = v;
+            else if (key == "claim_chunk" && v >= 1 && v <= kMaxZeroFillBlock) options.claim_chunk = v;
+            else return make_error(EINVAL, "SPANVM_DSM_TUNING: unknown or out-of-range '{}' (zero_fill=0..{}, backward=0|1, write_ahead=0|1, migrate=0..255, dynamic_homes=0|1, runs=0|1, claims=0|1, claim_chunk=1..{})", item, kMaxZeroFillBlock, kMaxZeroFillBlock);
         }
     }
+    if (options.claim_chunk == 0 || options.claim_chunk > kMaxZeroFillBlock)
+        return make_error(EINVAL, "dsm: claim chunk of {} pages (1..{})", options.claim_chunk, kMaxZeroFillBlock);
     if (options.zero_fill_block > kMaxZeroFillBlock)
         return make_error(EINVAL, "dsm: zero-fill block of {} pages (at most {})", options.zero_fill_block, kMaxZeroFillBlock);
     auto home = HomePolicy::parse(options.home, n);
@@ -104,6 +108,7 @@ DsmEngine::DsmEngine(DsmEngineOptions options, Protocol protocol, std::unique_pt
     stats_ = std::make_unique<DsmStats>(self_, cluster_.node(static_cast<net::NodeId>(self_)).endpoint(),
                                         options_.pages);
     if (options_.dynamic_homes) homes_ = std::make_unique<HomeTable>(options_.pages);
+    if (claims_on()) no_claim_.assign((options_.pages + options_.claim_chunk - 1) / options_.claim_chunk, false);
     moves_ = HomeMoves(self_);
     for (std::size_t i = 0; i < kShards; ++i) {
         ProtocolConfig pc = protocol.config();
@@ -111,6 +116,7 @@ DsmEngine::DsmEngine(DsmEngineOptions options, Protocol protocol, std::unique_pt
         pc.page_offset = i;
         pc.homes = homes_.get();
         if (homes_) pc.migrate.threshold = options_.migrate_after;
+        pc.claims = homes_ && options_.claims;
         auto p = Protocol::create(pc);  // cannot fail: `protocol` was created from the same settings
         if (!p) throw std::logic_error(p.error().message);
         shards_.push_back(std::make_unique<Shard>(std::move(*p)));
@@ -155,8 +161,9 @@ DsmEngine::DsmEngine(DsmEngineOptions options, Protocol protocol, std::unique_pt
         topt.peer_timeouts.assign(cluster_.size(), options_.peer_timeout + 2 * options_.heartbeat_interval);
         topt.peer_timeouts[0] = options_.peer_timeout;
     }
-    // "DSM" v3 (direct transfers, transport heartbeats): all nodes must run this engine.
-    topt.protocol_version = 0x44534d05 ^ options_.version_salt;
+    // "DSM" v6 (direct transfers, transport heartbeats, dynamic homes, runs,
+    // first-use claims): all nodes must run this engine.
+    topt.protocol_version = 0x44534d06 ^ options_.version_salt;
     transport_ = std::make_unique<net::Transport>(cluster_, static_cast<net::NodeId>(self_), router.types(),
                                                   router.message_handler(), router.peer_failed_handler(), topt);
 }
@@ -321,10 +328,16 @@ void DsmEngine::handle_fault(const UffdRegion::Fault& f) {
             trace::mark("dsm.local_upgrade", f.page);
             local_upgrade = true;
         } else {
+            // Claims (dsm_engine_claims.cpp): the chunk's first request is a
+            // claim; while it is out, the fault waits for it (woken later).
+            const ClaimStep step = claim_step(sh, f.page, /*thread_waits=*/true);
+            if (step == ClaimStep::Wait) return;
             auto [it, inserted] = sh.pending_faults.try_emplace(f.page, PendingFault{f.read_ns, write});
             if (!inserted && write) it->second.write = true;
             Actions acts;
-            check(sh.protocol.on_fault(f.page, write ? Access::Write : Access::Read, now_ns(), acts), "fault");
+            check(sh.protocol.on_fault(f.page, write ? Access::Write : Access::Read, now_ns(), acts,
+                                       step == ClaimStep::Claim),
+                  "fault");
             run_actions(sh, acts, self_);
         }
     }
@@ -426,6 +439,10 @@ void DsmEngine::on_protocol_message(NodeId from, net::ByteView payload) {
         serve_run(from, *msg, payload.size());  // dsm_engine_runs.cpp
         return;
     }
+    if (msg->type == MsgType::ClaimReadReq || msg->type == MsgType::ClaimWriteReq) {
+        serve_claim(from, *msg, payload.size());  // dsm_engine_claims.cpp
+        return;
+    }
     if (msg->type == MsgType::Refuse) stats_->add(DsmStats::Counter::run_pages_refused);
     bool grant = msg->type == MsgType::GrantShared || msg->type == MsgType::GrantModified;
     if (grant && msg->data_kind == DataKind::Bytes)
@@ -500,6 +517,7 @@ void DsmEngine::execute(Shard& sh, Actions& acts, NodeId from) {
             execute_send(sh, *s);
         } else if (auto* rf = std::get_if<ResumeFaults>(&a)) {
             if (woken != rf->page) check(region_->wake(rf->page), "wake");
+            claim_settled(rf->page);
             if (auto it = sh.pending_faults.find(rf->page); it != sh.pending_faults.end()) {
                 std::uint64_t now = now_ns();
                 std::uint64_t start = it->second.start_ns;

@@ -86,9 +86,9 @@
 //
 // Lock order: Shard::mu (at most one at a time, except zero_fill_ahead on
 // the fault thread and the home moves (rehome, HomeNotice, HomeState, the
-// last HomeAck), which take all of them in shard-index order; every other
+// last HomeAck, a claim), which take all of them in shard-index order; every other
 // holder takes one, so this cannot deadlock) -> (UffdRegion stripe locks,
-// Transport peer write locks, stats, moves_mu_: leaves); ControlPlane's mutex and
+// Transport peer write locks, stats, moves_mu_, claims_mu_: leaves); ControlPlane's mutex and
 // timer_mu_ are leaves never held while taking a shard mutex. Transport::send never blocks
 // on the I/O thread or the network, so calling it under a shard mutex from
 // any thread is safe.
@@ -195,6 +195,14 @@ struct DsmEngineOptions {
     // part. Replaces read-ahead and write-ahead when on (runs=0|1 in
     // SPANVM_DSM_TUNING).
     bool runs = true;
+    // First-use claims (docs/dsm-protocol.md "Claims", dsm_engine_claims.cpp;
+    // needs dynamic_homes): the first request of this node into an aligned
+    // chunk of claim_chunk pages homed elsewhere is a claim, and the home
+    // hands the requester every never-used page of that chunk with it, so
+    // fresh memory costs one claim per chunk instead of a request and a
+    // grant per page. claims=0|1, claim_chunk=1..512 in SPANVM_DSM_TUNING.
+    bool claims = true;
+    std::uint64_t claim_chunk = 512;
 };
 
 class DsmEngine {
@@ -335,6 +343,18 @@ private:
     // Caller holds the shard mutex of `page`: this node is its home and no
     // node, this one included, has had it since it was last zero.
     bool untouched_at_home_locked(Shard& sh, PageIndex page);
+    // Claims (dsm_engine_claims.cpp). claim_step, under the page's shard
+    // mutex, decides how this node asks for `page`: as a claim (the first
+    // request into its chunk), as an ordinary request, or (a fault, while a
+    // claim of its chunk is out) not yet: the fault is woken, and retried,
+    // when the claim settles (claim_settled: the claimed page's grant is in).
+    enum class ClaimStep { None, Claim, Wait, Skip };
+    ClaimStep claim_step(Shard& sh, PageIndex page, bool thread_waits);
+    void claim_settled(PageIndex page);
+    // I/O thread at the home: a ClaimReadReq/ClaimWriteReq, under every
+    // shard mutex (a claim hands over pages of every shard).
+    void serve_claim(NodeId from, const Message& msg, std::size_t wire_bytes);
+    bool claims_on() const { return homes_ && options_.claims; }
 
     // Caller holds sh.mu. Executes `acts` in order, then drains sh.self_queue.
     void run_actions(Shard& sh, Actions& acts, NodeId from);
@@ -385,6 +405,18 @@ private:
     std::condition_variable moves_cv_;
     HomeMoves moves_{0};
     std::vector<std::uint64_t> finished_moves_;  // guarded by moves_mu_
+
+    // Claims, requester side (claims_mu_, a leaf): per chunk, the page whose
+    // claim is out and the faulting pages that wait for it; chunks whose
+    // claim found its page used (never claimed again by this node).
+    std::mutex claims_mu_;
+    std::unordered_map<std::uint64_t, PageIndex> claims_out_;
+    std::unordered_map<std::uint64_t, std::vector<PageIndex>> claim_waiters_;
+    std::vector<bool> no_claim_;
+    std::atomic<std::size_t> claims_open_{0};
+    // Set by serve_claim while it holds every shard mutex: StartMove{claim}
+    // may then claim the chunk's other pages.
+    bool claim_locks_held_ = false;
 
     static constexpr std::size_t kMaxNodeLocal = 4;
     bool node_local(PageIndex page) const;

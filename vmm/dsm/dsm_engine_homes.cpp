@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <map>
 
+#include "vmm/base/latency_trace.hpp"
 #include "vmm/base/log.hpp"
 #include "vmm/dsm/dsm_engine.hpp"
 
@@ -80,13 +81,32 @@ void DsmEngine::start_move(const StartMove& sm) {
     HomeMoves::Move move;
     move.to = sm.to;
     move.runs = {PageRun{sm.page, 1}};
+    if (sm.claim) {
+        // A claim (dsm_engine_claims.cpp): every other never-used page of the
+        // aligned chunk goes with the claimed one. serve_claim holds every
+        // shard mutex, so no event on them interleaves with their freeze.
+        if (!claim_locks_held_)
+            fail(fmt::format("{}: a claim outside serve_claim", cluster_.describe(static_cast<net::NodeId>(self_))));
+        const PageIndex first = sm.page / options_.claim_chunk * options_.claim_chunk;
+        const PageIndex end = std::min<PageIndex>(page_count(), first + options_.claim_chunk);
+        std::vector<PageIndex> pages;
+        for (PageIndex q = first; q < end; ++q)
+            if (q == sm.page ? !sm.chunk_only : !node_local(q) && shard(q).protocol.claim(q, sm.to))
+                pages.push_back(q);
+        if (pages.empty()) return;  // nothing never-used left in the chunk
+        move.runs = to_runs(pages);
+        stats_->add(DsmStats::Counter::claims);
+        stats_->add(DsmStats::Counter::pages_claimed, pages.size());
+        trace::mark("dsm.claim", (sm.page << 16) | pages.size());
+    } else {
+        stats_->add(DsmStats::Counter::home_migrations);
+    }
     move.acks_due = num_nodes() - 1;
     {
         std::lock_guard mk(moves_mu_);
         move.id = moves_.next_id();
         (void)moves_.begin(move, false);
     }
-    stats_->add(DsmStats::Counter::home_migrations);
     const auto bytes = encode_home(HomeMsg{HomeMsg::Kind::Notice, sm.to, move.id, move.runs, {}});
     for (NodeId n = 0; n < num_nodes(); ++n)
         if (n != self_)

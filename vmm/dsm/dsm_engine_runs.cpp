@@ -144,6 +144,7 @@ void DsmEngine::end_batch() {
     const std::uint64_t now = now_ns();
     for (PageIndex p : b.wakes) {
         if (!std::binary_search(installed.begin(), installed.end(), p)) check(region_->wake(p), "wake");
+        claim_settled(p);
         Shard& sh = shard(p);
         if (auto it = sh.pending_faults.find(p); it != sh.pending_faults.end()) {
             stats_->record_fault_latency(it->second.write ? DsmStats::Latency::write_fault : DsmStats::Latency::read_fault,
@@ -254,6 +255,17 @@ void DsmEngine::request_run(RunDetector::Range r, bool write) {
         }
         Shard& qs = shard(q);
         Actions acts;
+        // Claims (dsm_engine_claims.cpp): a chunk whose claim is out is
+        // skipped; the first page into a chunk not yet claimed claims it
+        // (an ordinary request plus the chunk, no thread waiting).
+        if (const ClaimStep step = claim_step(qs, q, /*thread_waits=*/false); step != ClaimStep::None) {
+            flush();
+            if (step == ClaimStep::Claim) {
+                check(qs.protocol.on_fault(q, access, now_ns(), acts, /*claim=*/true), "run claim");
+                run_actions(qs, acts, self_);
+            }
+            continue;
+        }
         auto asked = qs.protocol.request_ahead(q, access, acts);
         if (!asked) check(asked.error(), "run request");
         if (!*asked) {
@@ -307,6 +319,12 @@ void DsmEngine::serve_run(NodeId from, const Message& msg, std::size_t wire_byte
         m.type = msg.type;
         m.page = q;
         Shard& sh = shard(q);
+        // A run page this home starts for a page no node had: a per-page
+        // first touch over the network, as count_first_touch_request counts.
+        const DirectoryView d = sh.protocol.directory(q);
+        if (from != self_ && sh.protocol.home_of(q) == self_ && !sh.protocol.frozen(q) &&
+            d.state == DirState::Uncached && !d.busy && d.queued == 0)
+            stats_->add(DsmStats::Counter::remote_first_touches);
         Actions acts;
         auto r = sh.protocol.on_message(from, m, now_ns(), acts);
         run_actions(sh, acts, from);

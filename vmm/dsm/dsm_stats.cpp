@@ -60,6 +60,9 @@ std::string_view DsmStats::counter_name(Counter c) {
         case Counter::run_installs: return "run_installs";
         case Counter::run_installed_pages: return "run_installed_pages";
         case Counter::run_made_writable: return "run_made_writable";
+        case Counter::claim_requests: return "claim_requests";
+        case Counter::claims: return "claims";
+        case Counter::pages_claimed: return "pages_claimed";
         case Counter::count_: break;
     }
     return "?";

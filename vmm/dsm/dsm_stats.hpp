@@ -54,6 +54,9 @@ public:
         run_installs,            // multi-page installs (one UFFDIO_COPY/ZEROPAGE for a stretch of a batch)
         run_installed_pages,     // pages those installs mapped
         run_made_writable,       // pages of a write run Modified here but write-protected by downgrade-ahead, made writable ahead
+        claim_requests,          // first-use claims sent (ClaimReadReq/ClaimWriteReq: one request each)
+        claims,                  // claims this home granted: one hand-over of a chunk's never-used pages
+        pages_claimed,           // pages those hand-overs moved to their claimant
         count_
     };
     static constexpr std::size_t kCounterCount = static_cast<std::size_t>(Counter::count_);

@@ -19,7 +19,7 @@ std::uint64_t get_le(std::span<const std::byte> b, std::size_t off, std::size_t 
     return v;
 }
 
-bool known_type(std::uint8_t t) { return t >= 1 && t <= 12; }
+bool known_type(std::uint8_t t) { return t >= 1 && t <= 14; }
 
 }  // namespace
 
@@ -37,6 +37,8 @@ std::string_view to_string(MsgType t) {
         case MsgType::RunReadReq: return "RunReadReq";
         case MsgType::RunWriteReq: return "RunWriteReq";
         case MsgType::Refuse: return "Refuse";
+        case MsgType::ClaimReadReq: return "ClaimReadReq";
+        case MsgType::ClaimWriteReq: return "ClaimWriteReq";
     }
     return "?";
 }
@@ -69,7 +71,9 @@ Result<void> validate_message(const Message& m) {
         case MsgType::WriteReq:
         case MsgType::InvAck:
         case MsgType::Done:
-        case MsgType::Refuse: ok = m.data_kind == DataKind::None; break;
+        case MsgType::Refuse:
+        case MsgType::ClaimReadReq:
+        case MsgType::ClaimWriteReq: ok = m.data_kind == DataKind::None; break;
         case MsgType::RunReadReq:
         case MsgType::RunWriteReq:
             ok = m.data_kind == DataKind::None;

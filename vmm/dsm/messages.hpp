@@ -40,6 +40,11 @@ enum class MsgType : std::uint8_t {
     RunReadReq = 10,    // cache -> home: want Shared copies of `page` .. `page + acks` if they can be granted now
     RunWriteReq = 11,   // cache -> home: the same for Modified (`acks` = pages after `page` in the run, <= 63)
     Refuse = 12,        // home -> requester: the run request for `page` was not started; nothing changed
+    // First-use claims (docs/dsm-protocol.md "Claims"): a ReadReq / WriteReq
+    // that also asks the home to hand over every never-used page of the
+    // page's aligned chunk (the page included) to the requester.
+    ClaimReadReq = 13,
+    ClaimWriteReq = 14,
 };
 
 enum class DataKind : std::uint8_t {

@@ -23,7 +23,7 @@ bool allows(LocalState s, Access a) {
 
 bool is_home_bound(MsgType t) {
     return t == MsgType::ReadReq || t == MsgType::WriteReq || t == MsgType::Done || t == MsgType::RunReadReq ||
-           t == MsgType::RunWriteReq;
+           t == MsgType::RunWriteReq || t == MsgType::ClaimReadReq || t == MsgType::ClaimWriteReq;
 }
 
 Message make(MsgType t, PageIndex page, DataKind k = DataKind::None, std::uint8_t requester = 0,
@@ -107,7 +107,7 @@ void Protocol::send(Actions& out, NodeId to, Message m, bool attach) { out.push_
 
 // ---------------------------------------------------------------- cache role
 
-Result<void> Protocol::on_fault(PageIndex page, Access access, TimeNs /*now*/, Actions& out) {
+Result<void> Protocol::on_fault(PageIndex page, Access access, TimeNs /*now*/, Actions& out, bool claim) {
     if (auto c = check_page(page, "fault"); !c) return c;
     LocalEntry& e = local(page);
     if (allows(e.state, access)) {
@@ -116,10 +116,16 @@ Result<void> Protocol::on_fault(PageIndex page, Access access, TimeNs /*now*/, A
     }
     NodeId home = home_of(page);
     switch (e.state) {
-        case LocalState::Invalid:
+        case LocalState::Invalid: {
             e.state = access == Access::Read ? LocalState::InvalidToShared : LocalState::InvalidToModified;
-            send(out, home, make(access == Access::Read ? MsgType::ReadReq : MsgType::WriteReq, page));
+            // A claim only from Invalid and to another home (docs "Claims"):
+            // to the home it is the same request, plus the chunk's hand-over.
+            const bool as_claim = claim && cfg_.claims && cfg_.homes && home != cfg_.self;
+            MsgType t = access == Access::Read ? (as_claim ? MsgType::ClaimReadReq : MsgType::ReadReq)
+                                               : (as_claim ? MsgType::ClaimWriteReq : MsgType::WriteReq);
+            send(out, home, make(t, page));
             break;
+        }
         case LocalState::Shared:  // access == Write
             e.state = LocalState::SharedToModified;
             send(out, home, make(MsgType::WriteReq, page));
@@ -158,7 +164,9 @@ Result<void> Protocol::on_message(NodeId from, const Message& msg, TimeNs now, A
             return home_run_request(from, msg.page, msg.type == MsgType::RunReadReq ? Access::Read : Access::Write,
                                     out);
         }
-        return home_request(from, msg.page, msg.type == MsgType::ReadReq ? Access::Read : Access::Write, out);
+        const bool claim = msg.type == MsgType::ClaimReadReq || msg.type == MsgType::ClaimWriteReq;
+        const bool read = msg.type == MsgType::ReadReq || msg.type == MsgType::ClaimReadReq;
+        return home_request(from, msg.page, read ? Access::Read : Access::Write, out, claim);
     }
     // Forwards and Invalidates come from the home; so do grants without data.
     // A Refuse may come from a former home (protocol_runs.cpp R5).
@@ -323,14 +331,27 @@ Result<void> Protocol::on_tick(TimeNs now, Actions& out) {
 
 // ----------------------------------------------------------------- home role
 
-Result<void> Protocol::home_request(NodeId from, PageIndex page, Access access, Actions& out) {
+Result<void> Protocol::home_request(NodeId from, PageIndex page, Access access, Actions& out, bool claim) {
     DirEntry& d = dir(page);
     if (d.busy == from || ((d.wait_read | d.wait_write) & bit(from)) != 0)
         return make_error(EPROTO, "dsm: node {} sent a second request for page {}", from, page);
     if (d.state == DirState::Modified && d.owner == from)
         return make_error(EPROTO, "dsm: node {} requests page {} it owns", from, page);
-    // Dynamic homes: a frozen page queues (it is being handed over), and a
-    // streak of requests from one other node may hand it to that node.
+    // Claims: a never-used page goes to the claimant with its request (the
+    // executor adds the rest of the chunk). Dynamic homes: a frozen page
+    // queues (it is being handed over), and a streak of requests from one
+    // other node may hand it to that node.
+    if (claim && cfg_.claims && from != cfg_.self) {
+        if (this->claim(page, from)) {
+            (access == Access::Read ? d.wait_read : d.wait_write) |= bit(from);
+            out.push_back(StartMove{page, from, /*claim=*/true});
+            return {};
+        }
+        // The page was used: its request is served here, and the chunk's
+        // never-used pages still go to the claimant, announced before this
+        // request's grant (HomeNotice first on the FIFO to the claimant).
+        out.push_back(StartMove{page, from, /*claim=*/true, /*chunk_only=*/true});
+    }
     if (cfg_.homes && migrate_on_request(page, d, from, access, out)) return {};
     if (d.busy != kNone || frozen(page) || !is_home(page)) {
         (access == Access::Read ? d.wait_read : d.wait_write) |= bit(from);

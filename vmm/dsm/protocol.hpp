@@ -126,7 +126,9 @@ public:
     // A local thread faulted on `page` wanting `access`. Coalesces with an
     // outstanding request for the page; emits ResumeFaults at once if the
     // current mapping already allows the access (a spurious/raced fault).
-    Result<void> on_fault(PageIndex page, Access access, TimeNs now, Actions& out);
+    // `claim` (with config().claims, from Invalid, page homed elsewhere):
+    // the request is a ClaimReadReq / ClaimWriteReq (docs "Claims").
+    Result<void> on_fault(PageIndex page, Access access, TimeNs now, Actions& out, bool claim = false);
 
     // A message from node `from` (possibly self). On error (protocol
     // violation by the peer or a bad page index) no state changes except
@@ -174,6 +176,12 @@ public:
     // as zero) becomes pristine again: Drop, directory Uncached. False (no
     // change) if the page is held elsewhere, busy or frozen.
     bool reclaim_zero(PageIndex page, Actions& out);
+    // First-use claims (docs/dsm-protocol.md "Claims"). True, and the page
+    // frozen for a hand-over to `to` (step 1 of a move), iff this node is
+    // its home, it may move (can_move) and no node, this one included, was
+    // ever handed it (pristine): a page one node touched is never handed
+    // over as unused. `to` != self. The caller then moves it (StartMove).
+    bool claim(PageIndex page, NodeId to);
     // Precondition: this node is the page's home.
     DirectoryView directory(PageIndex page) const;
     // No transaction, waiting request, outstanding fetch or deferred message.
@@ -228,7 +236,7 @@ private:
     Result<void> cache_release(PageIndex page, LocalEntry& e, MsgType type, NodeId requester, std::uint8_t acks,
                                Actions& out);
     // Home role.
-    Result<void> home_request(NodeId from, PageIndex page, Access access, Actions& out);
+    Result<void> home_request(NodeId from, PageIndex page, Access access, Actions& out, bool claim = false);
     Result<void> home_done(NodeId from, PageIndex page, Actions& out);
     // Runs (protocol_runs.cpp).
     Result<void> home_run_request(NodeId from, PageIndex page, Access access, Actions& out);

@@ -94,6 +94,25 @@ bool Protocol::reclaim_zero(PageIndex page, Actions& out) {
     return true;
 }
 
+bool Protocol::claim(PageIndex page, NodeId to) {
+    if (!cfg_.claims || to == cfg_.self || to >= cfg_.num_nodes || !can_move(page)) return false;
+    DirEntry& d = dir(page);
+    if (cfg_.inject == FaultInjection::ClaimZeroShared && d.state == DirState::Shared && d.owner == kZeroData) {
+        // Planted bug: "still zero" taken for "never used". A page nodes read
+        // as the zero page (Shared, never written) is handed over as if no
+        // node had it: its sharers, the home itself included, are forgotten.
+        const auto wait_r = d.wait_read, wait_w = d.wait_write;
+        d = DirEntry{};
+        d.wait_read = wait_r;
+        d.wait_write = wait_w;
+        freeze(page);
+        return true;
+    }
+    if (!pristine(page)) return false;
+    freeze(page);
+    return true;
+}
+
 bool Protocol::migrate_on_request(PageIndex page, DirEntry& d, NodeId from, Access access, Actions& out) {
     const unsigned threshold = cfg_.migrate.threshold;
     if (threshold == 0 || !is_home(page)) return false;

@@ -35,6 +35,7 @@ std::string_view to_string(FaultInjection f) {
         case FaultInjection::SkipMoveAcks: return "skip-move-acks";
         case FaultInjection::LoseMovedRequests: return "lose-moved-requests";
         case FaultInjection::RunIgnoresBusy: return "run-ignores-busy";
+        case FaultInjection::ClaimZeroShared: return "claim-zero-shared";
     }
     return "?";
 }
@@ -42,7 +43,8 @@ std::string_view to_string(FaultInjection f) {
 std::optional<FaultInjection> parse_fault_injection(std::string_view s) {
     for (auto f : {FaultInjection::None, FaultInjection::SkipInvalidateAck, FaultInjection::AckWithoutDrop,
                    FaultInjection::SkipDoneWait, FaultInjection::IgnoreAcks, FaultInjection::SkipMoveAcks,
-                   FaultInjection::LoseMovedRequests, FaultInjection::RunIgnoresBusy})
+                   FaultInjection::LoseMovedRequests, FaultInjection::RunIgnoresBusy,
+                   FaultInjection::ClaimZeroShared})
         if (s == to_string(f)) return f;
     return std::nullopt;
 }

@@ -98,9 +98,15 @@ struct WakeAt {
 // Dynamic homes (home_table.hpp): this node, the page's home, froze it to
 // hand it over to `to` (migration). The executor sends HomeNotice to every
 // other node and, once all acked, calls finish_move and sends HomeState.
+// A claim (docs/dsm-protocol.md "Claims") sets `claim`: `to` claimed the
+// page's aligned chunk; the executor claims (Protocol::claim) the chunk's
+// other never-used pages and moves them, with `page` unless `chunk_only`
+// (the page itself was used: its request is served where it is).
 struct StartMove {
     PageIndex page;
     NodeId to;
+    bool claim = false;
+    bool chunk_only = false;
 };
 
 using Action = std::variant<InstallPage, Upgrade, Downgrade, Drop, Send, ResumeFaults, WakeAt, StartMove>;
@@ -120,6 +126,9 @@ enum class FaultInjection : std::uint8_t {
     LoseMovedRequests,  // a home hands a page over without the requests queued meanwhile (deadlock)
     RunIgnoresBusy,     // home starts a run request on a page whose transaction is still in
                         // progress instead of refusing it (two transactions of one page at once)
+    ClaimZeroShared,    // a claim takes a page whose content is still zero but that nodes read
+                        // (Shared, never written) and hands it over as never used: the new home
+                        // grants it writable while those copies stay mapped
 };
 std::string_view to_string(FaultInjection f);
 std::optional<FaultInjection> parse_fault_injection(std::string_view s);
@@ -147,6 +156,10 @@ struct ProtocolConfig {
     HomeTable* homes = nullptr;
     // Threshold-based home migration (needs `homes`).
     MigrationRule migrate;
+    // First-use claims (needs `homes`): the home hands a never-used page to
+    // the node whose ClaimReadReq / ClaimWriteReq asks for it. A node sends
+    // claims only where its caller asks (on_fault's `claim`).
+    bool claims = false;
 };
 
 // A snapshot of one page's directory entry (only meaningful at its home).

@@ -58,6 +58,9 @@ struct NodeCounters {
     std::uint64_t remote_first_touches = 0;     // requests for never-used pages that crossed the network
     std::uint64_t home_migrations = 0;          // pages this node handed to another home (migration)
     std::uint64_t pages_rehomed = 0;            // fresh pages homed at the mapping thread's node
+    std::uint64_t claim_requests = 0;           // first-use claims this node sent
+    std::uint64_t claims = 0;                   // claims this node granted as a home (one hand-over each)
+    std::uint64_t pages_claimed = 0;            // never-used pages those hand-overs moved
 };
 
 // One row of the machine table.

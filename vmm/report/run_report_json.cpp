@@ -41,6 +41,9 @@ nlohmann::json machine_json(const MachineReport& m) {
         j["remote_first_touches"] = s->remote_first_touches;
         j["home_migrations"] = s->home_migrations;
         j["pages_rehomed"] = s->pages_rehomed;
+        j["claim_requests"] = s->claim_requests;
+        j["claims"] = s->claims;
+        j["pages_claimed"] = s->pages_claimed;
     }
     j["state"] = m.state;
     return j;
