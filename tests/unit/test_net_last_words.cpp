@@ -9,6 +9,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <string>
@@ -170,7 +171,17 @@ SCENARIO("last words finish the frame a full socket cut in half, then nothing mo
 
     WHEN("node 1 says its last words while node 0 starts reading") {
         std::size_t told = 0;
-        std::jthread t([&] { told = n1.transport->last_words(MSG_LAST, Bytes{'b', 'y', 'e'}, 3000ms); });
+        std::atomic<bool> entered{false};
+        std::jthread t([&] {
+            entered = true;
+            told = n1.transport->last_words(MSG_LAST, Bytes{'b', 'y', 'e'}, 3000ms);
+        });
+        // Reading starts once the thread runs, and slowly (1 ms a frame, 400
+        // ms for the whole queue): the queue must still hold frames when
+        // last_words takes the writer, even on a loaded machine where the
+        // thread waits for a CPU (at full speed node 0 drained all 400 frames
+        // first in 2 of ~10 loaded runs, and nothing was left to drop).
+        while (!entered) std::this_thread::yield();
         int data = 0;
         Frame f;
         for (;;) {
@@ -178,6 +189,7 @@ SCENARIO("last words finish the frame a full socket cut in half, then nothing mo
             if (f.header.type != MSG_DATA) break;
             CHECK(f.payload.size() == big.size());
             ++data;
+            std::this_thread::sleep_for(1ms);
         }
         t.join();
         THEN("node 0 decodes whole frames up to the last words, which come whole") {

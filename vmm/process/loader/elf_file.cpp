@@ -66,7 +66,9 @@ std::string elf_machine_name(uint16_t m) {
 Result<ElfFile> ElfFile::parse(std::span<const uint8_t> bytes, std::string name) {
     return parse(bytes.size(), [bytes](uint64_t off, std::span<uint8_t> out) {
         if (!fits(off, out.size(), bytes.size())) return false;
-        std::memcpy(out.data(), bytes.data() + off, out.size());
+        // An empty file's span has no data pointer: memcpy(0 bytes) from it
+        // is still undefined.
+        if (!out.empty()) std::memcpy(out.data(), bytes.data() + off, out.size());
         return true;
     }, std::move(name));
 }
