@@ -20,8 +20,10 @@ std::string NodeAddress::endpoint() const {
 }
 
 std::string ClusterConfig::describe(NodeId id) const {
-    if (!has_node(id)) return fmt::format("node {}", id);
-    return fmt::format("node {} ({})", id, nodes[id].endpoint());
+    const bool labelled = id < labels.size() && !labels[id].empty();
+    const std::string who = labelled ? labels[id] : fmt::format("node {}", id);
+    if (!has_node(id)) return who;
+    return fmt::format("{} ({})", who, nodes[id].endpoint());
 }
 
 std::string ClusterConfig::describe_failure(NodeId id, const std::string& reason) const {

@@ -44,11 +44,16 @@ struct ClusterConfig {
     // Every connection under an AEAD after the handshake ([cluster] encrypt,
     // --encrypt); all nodes must agree (the handshake checks it).
     bool encrypt = false;
+    // How lines name a node instead of "node ID", where labels[id] is set
+    // and not empty: a placed exec's deputy names its session by the run's
+    // host ("node 2's session"), not as node 1 of its cluster of two.
+    std::vector<std::string> labels;
 
     std::size_t size() const { return nodes.size(); }
     const NodeAddress& node(NodeId id) const { return nodes.at(id); }
     bool has_node(std::size_t id) const { return id < nodes.size(); }
-    // "node 2 (127.0.0.1:7402)", the prefix of every per-peer message.
+    // "node 2 (127.0.0.1:7402)", the prefix of every per-peer message
+    // (LABEL instead of "node 2" where labels has one).
     std::string describe(NodeId id) const;
     // "node 2 (127.0.0.1:7402) failed: WHAT", the fatal line's words for a
     // lost peer, from a transport reason "node 2 (127.0.0.1:7402): WHAT"

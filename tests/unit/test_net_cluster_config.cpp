@@ -58,6 +58,15 @@ SCENARIO("a valid TOML cluster file parses into nodes indexed by id") {
             CHECK(c.node(1).endpoint() == "10.200.0.2:7400");
             CHECK(c.describe(1) == "node 1 (10.200.0.2:7400)");
         }
+        WHEN("node 1 has a label (a deputy's session names the run's host)") {
+            c.labels = {"", "node 3's session"};
+            THEN("its lines name it by the label, node 0 stays as it was") {
+                CHECK(c.describe(1) == "node 3's session (10.200.0.2:7400)");
+                CHECK(c.describe(0) == "node 0 (127.0.0.1:7400)");
+                CHECK(c.describe_failure(1, "node 3's session (10.200.0.2:7400): reset") ==
+                      "node 3's session (10.200.0.2:7400) failed: reset");
+            }
+        }
     }
     GIVEN("the example files shipped in configs/, copied next to a fresh key") {
         char dir[] = "/tmp/spanvm-cfg-test.XXXXXX";

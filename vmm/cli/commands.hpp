@@ -39,6 +39,7 @@ struct NodeOptions {
     KeyOptions keys;  // --key-file, --key-fd, --encrypt
     std::string origin;  // --origin PID:FD (--local-hosts): exit when that process ends
     std::string daemon;  // --daemon PID:FD (a placed exec's session): exit when it ends before this node joined
+    int deputy_fd = -1;  // --deputy-fd FD (a session started ahead): its deputy's port arrives there
 };
 int node_command(const NodeOptions& o);
 int run_command(const RunOptions& o);

@@ -306,6 +306,9 @@ process::RemoteThreads* ExecDeputies::start_deputy(unsigned node, memory::GuestM
     cc.name = "local";  // the name the session gets with --cluster-spec
     cc.nodes.push_back({0, origin.address, deputy_port});
     cc.nodes.push_back({1, host.address, *port});
+    // Its lines name the host as the run does (node k, at host k's address),
+    // not as node 1 of this cluster of two.
+    cc.labels = {"the deputy", fmt::format("node {}'s session", node)};
     try {
         net::validate_cluster(cc, "--place-exec");
     } catch (const std::exception& e) {

@@ -272,6 +272,7 @@ int node_command(const NodeOptions& o) {
         return 2;
     }
     no.platform = *kind;
+    no.deputy_fd = o.deputy_fd;
     return cluster::NodeRunner::run(no);
 }
 
@@ -328,6 +329,10 @@ int main(int argc, char** argv) {
     node_cmd->add_option("--origin", node.origin, "PID:FD: end with the origin PID, whose pidfd FD is inherited (--local-hosts)");
     node_cmd->add_option("--daemon", node.daemon,
                          "PID:FD: a placed exec's session: end with its node daemon PID (pidfd FD) until joined");
+    node_cmd->add_option("--deputy-fd", node.deputy_fd,
+                         "a session started ahead: wait for its deputy's port on this inherited descriptor "
+                         "(the spec's node 0 port is a placeholder until then)")
+        ->check(CLI::Range(3, 1 << 20));
 
     std::string keygen_path;
     auto* keygen_cmd = app.add_subcommand("keygen", "write a fresh cluster key to PATH (mode 0600; never overwrites)");

@@ -5,6 +5,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 
@@ -69,6 +70,7 @@ int NodeRunner::serve() {
         opts_.cluster, opts_.self, mem.size(), platform_->name(),
         [this](std::uint16_t type, const net::Bytes& payload) { (void)channel_.send(0, type, payload); });
     failure_.set_pending_faults([this] { return engine_->region().pending_faults(); });
+    if (opts_.deputy_fd >= 0 && !await_deputy()) ::_exit(0);  // dropped: no deputy, nothing to say
     if (auto s = engine_->start(); !s) {
         log::error("node {}: {}", opts_.self, s.error().message);
         return 125;
@@ -85,6 +87,32 @@ int NodeRunner::serve() {
     std::fflush(stdout);
     std::fflush(stderr);
     ::_exit(0);  // guest threads may still be parked in the guest
+}
+
+bool NodeRunner::await_deputy() {
+    char buf[16];
+    std::size_t n = 0;
+    while (n < sizeof buf - 1) {
+        const ssize_t r = ::read(opts_.deputy_fd, buf + n, sizeof buf - 1 - n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return false;
+        n += static_cast<std::size_t>(r);
+        if (std::memchr(buf, '\n', n)) break;
+    }
+    ::close(opts_.deputy_fd);
+    buf[n] = 0;
+    char* end = nullptr;
+    const unsigned long port = std::strtoul(buf, &end, 10);
+    if (end == buf || *end != '\n' || port == 0 || port > 65535) {
+        log::error("node {}: bad deputy port from the daemon: '{}'", opts_.self, buf);
+        ::_exit(70);
+    }
+    // Only this node's own lines name the deputy by this port: node 1
+    // never dials node 0 (the lower id dials), so the engine's and the
+    // channel's copies of the spec keep the placeholder.
+    opts_.cluster.nodes.at(0).port = static_cast<std::uint16_t>(port);
+    log::info("node {}: started ahead; the deputy at {}", opts_.self, opts_.cluster.node(0).endpoint());
+    return true;
 }
 
 void NodeRunner::on_cluster_message(unsigned from, std::uint16_t type, net::ByteView payload) {

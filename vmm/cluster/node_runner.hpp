@@ -59,6 +59,13 @@ struct NodeOptions {
     platform::PlatformKind platform = platform::PlatformKind::automatic;
     // Called once, when every peer has joined (the DSM engine started).
     std::function<void()> on_joined;
+    // A session started ahead by its daemon (session_launcher.hpp): >= 0,
+    // the descriptor on which the daemon sends its deputy's port ("PORT\n")
+    // once an exec is placed here. Everything before the DSM engine's start
+    // (the platform, guest RAM, the engine and its listener's address) is
+    // made before that; the cluster's node 0 port is a placeholder until
+    // then. End of file: the daemon dropped it (or died), exit 0.
+    int deputy_fd = -1;
 };
 
 class NodeRunner {
@@ -75,6 +82,8 @@ private:
 
     explicit NodeRunner(const NodeOptions& o);
     int serve();
+    // deputy_fd: blocks until the deputy's port arrives; false at end of file.
+    bool await_deputy();
     void on_cluster_message(unsigned from, std::uint16_t type, net::ByteView payload);
     void start_thread(SpawnMsg m);                 // I/O thread
     void start_timekeeper(std::uint64_t vvar_gva);  // guest threads, before their first run

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -26,10 +27,12 @@ namespace spanvm::cluster {
 
 namespace {
 
-// The only descriptors above stderr a session inherits: the key, and a
-// pidfd of this daemon (`--daemon`).
+// The only descriptors above stderr a session inherits: the key, a pidfd
+// of this daemon (`--daemon`) and, for one started ahead, its end of the
+// socket on which the deputy's port comes (`--deputy-fd`).
 constexpr int kSessionKeyFd = 3;
 constexpr int kSessionDaemonFd = 4;
+constexpr int kSessionDeputyFd = 5;
 
 // An fd closed on every path out of a scope.
 struct Fd {
@@ -68,33 +71,90 @@ void SessionLauncher::start(SessionStartMsg m) {
 }
 
 void SessionLauncher::serve(SessionStartMsg m) {
-    const std::string& self_address = cluster_.node(static_cast<net::NodeId>(self_)).address;
-    std::uint16_t port = 0;
-    Result<int> pid = make_error(EAGAIN, "no port");
-    try {
-        port = net::free_tcp_ports(1, self_address).at(0);
-        pid = spawn(m.deputy_port, port);
-    } catch (const std::exception& e) {
-        pid = make_error(EADDRNOTAVAIL, "{}", e.what());
-    }
+    Result<Session> s = hand_ahead(m.deputy_port);
+    if (!s) s = spawn_session(m.deputy_port, -1);
     {
         std::lock_guard lk(mu_);
-        if (!pid) {
-            send_(kSessionReadyType, encode(SessionReadyMsg{m.seq, 0, sessions_, pid.error().message}));
+        if (!s) {
+            send_(kSessionReadyType, encode(SessionReadyMsg{m.seq, 0, sessions_, s.error().message}));
             return;
         }
         ++sessions_;
-        send_(kSessionReadyType, encode(SessionReadyMsg{m.seq, port, sessions_, {}}));
+        send_(kSessionReadyType, encode(SessionReadyMsg{m.seq, s->port, sessions_, {}}));
     }
+    start_ahead();  // for the next exec placed here
+    reap(s->pid);
+}
+
+void SessionLauncher::reap(int pid) {
     int st = 0;
-    while (::waitpid(*pid, &st, 0) < 0 && errno == EINTR) {
+    while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
     }
     std::lock_guard lk(mu_);
     --sessions_;
     send_(kNodeLoadType, encode(NodeLoadMsg{sessions_, usable_cpus()}));
 }
 
-Result<int> SessionLauncher::spawn(std::uint16_t deputy_port, std::uint16_t port) {
+Result<SessionLauncher::Session> SessionLauncher::spawn_session(std::uint16_t deputy_port, int deputy_fd) {
+    const std::string& self_address = cluster_.node(static_cast<net::NodeId>(self_)).address;
+    try {
+        const std::uint16_t port = net::free_tcp_ports(1, self_address).at(0);
+        auto pid = spawn(deputy_port, port, deputy_fd);
+        if (!pid) return pid.error();
+        return Session{*pid, port};
+    } catch (const std::exception& e) {
+        return make_error(EADDRNOTAVAIL, "{}", e.what());
+    }
+}
+
+void SessionLauncher::start_ahead() {
+    {
+        std::lock_guard lk(mu_);
+        if (ahead_.pid > 0 || ahead_starting_) return;
+        ahead_starting_ = true;
+    }
+    int sv[2];
+    Result<Session> s = make_error(errno, "socketpair");
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0) {
+        // The node 0 port in its spec is a placeholder (the run's origin
+        // port) until hand_ahead sends the deputy's.
+        s = spawn_session(cluster_.node(0).port, sv[1]);
+        ::close(sv[1]);
+        if (!s) ::close(sv[0]);
+    }
+    std::lock_guard lk(mu_);
+    ahead_starting_ = false;
+    if (!s) {
+        log::warn("node {}: no session started ahead: {}", self_, s.error().message);
+        return;
+    }
+    ahead_ = Ahead{s->pid, s->port, sv[0]};
+}
+
+Result<SessionLauncher::Session> SessionLauncher::hand_ahead(std::uint16_t deputy_port) {
+    Ahead a;
+    {
+        std::lock_guard lk(mu_);
+        std::swap(a, ahead_);
+    }
+    if (a.pid <= 0) return make_error(ENOENT, "no session started ahead");
+    const std::string line = fmt::format("{}\n", deputy_port);
+    const ssize_t n = ::send(a.fd, line.data(), line.size(), MSG_NOSIGNAL);
+    const int err = errno;
+    ::close(a.fd);
+    if (n != static_cast<ssize_t>(line.size())) {
+        // It ended before its exec came (EPIPE): reap it, start one now.
+        int st = 0;
+        while (::waitpid(a.pid, &st, 0) < 0 && errno == EINTR) {
+        }
+        return make_error(err, "the session started ahead is gone");
+    }
+    log::info("node {}: session {} (started ahead, port {}) handed the deputy at {}:{}", self_, a.pid, a.port,
+              cluster_.node(0).address, deputy_port);
+    return Session{a.pid, a.port};
+}
+
+Result<int> SessionLauncher::spawn(std::uint16_t deputy_port, std::uint16_t port, int deputy_fd) {
     if (!cluster_.key) return make_error(EINVAL, "no cluster key");
     char exe[4096];
     const ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -121,6 +181,7 @@ Result<int> SessionLauncher::spawn(std::uint16_t deputy_port, std::uint16_t port
                                   "--key-fd", std::to_string(kSessionKeyFd), "--mem", std::to_string(mem_size_),
                                   "--platform", platform_, "--daemon", fmt::format("{}:{}", ::getpid(), kSessionDaemonFd)};
     if (cluster_.encrypt) args.emplace_back("--encrypt");
+    if (deputy_fd >= 0) args.insert(args.end(), {"--deputy-fd", std::to_string(kSessionDeputyFd)});
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -150,14 +211,17 @@ Result<int> SessionLauncher::spawn(std::uint16_t deputy_port, std::uint16_t port
     if (self_high.fd < 0) return make_error(errno, "fcntl: {}", std::strerror(errno));
     posix_spawn_file_actions_adddup2(&fa, key.fd, kSessionKeyFd);
     posix_spawn_file_actions_adddup2(&fa, self_high.fd, kSessionDaemonFd);
-    posix_spawn_file_actions_addclosefrom_np(&fa, kSessionDaemonFd + 1);
+    Fd deputy_high{deputy_fd >= 0 ? ::fcntl(deputy_fd, F_DUPFD_CLOEXEC, 10) : -1};
+    if (deputy_fd >= 0 && deputy_high.fd < 0) return make_error(errno, "fcntl: {}", std::strerror(errno));
+    if (deputy_fd >= 0) posix_spawn_file_actions_adddup2(&fa, deputy_high.fd, kSessionDeputyFd);
+    posix_spawn_file_actions_addclosefrom_np(&fa, kSessionDeputyFd + 1);
     pid_t pid = -1;
     const int rc = ::posix_spawn(&pid, exe, &fa, &at, argv.data(), environ);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&at);
     if (rc != 0) return make_error(rc, "posix_spawn {}: {}", exe, std::strerror(rc));
-    log::info("node {}: session for the deputy at {}:{} started (pid {}, port {})", self_, origin.address,
-              deputy_port, pid, port);
+    log::info("node {}: session {} for the deputy at {}:{} started (port {}{})", self_, pid, origin.address,
+              deputy_port, port, deputy_fd >= 0 ? ", ahead" : "");
     return static_cast<int>(pid);
 }
 

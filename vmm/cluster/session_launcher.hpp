@@ -10,7 +10,16 @@
 //   spanvm node --cluster-spec 0=ORIGIN:DEPUTY_PORT,1=SELF:PORT --node 1
 //               --key-fd 3 --mem BYTES --platform NAME --daemon PID:4 [--encrypt]
 // i.e. node 1 of the deputy's cluster of two, keyed with the run's key (a
-// memfd, never on a command line). The deputy dials PORT (the lower id
+// memfd, never on a command line).
+//
+// Started ahead: from the first SessionStart on, it keeps one session
+// started ahead (`--deputy-fd 5`, a socket to this daemon; node 0's port in
+// its spec a placeholder): it makes its platform, guest RAM and DSM engine,
+// then waits there for its deputy's port. A SessionStart hands it that port
+// ("PORT\n") and answers at once; the next one is started ahead after the
+// answer. One that ended meanwhile (the send fails) is reaped and a session
+// is spawned as above. One never handed ends with this daemon (end of file
+// on its socket, and `--daemon`). The deputy dials PORT (the lower id
 // dials: net/transport.hpp); the session dials the deputy's syscall-channel
 // listener at the origin's address when its thread starts.
 //
@@ -28,10 +37,12 @@
 // SPANVM_DEBUG_DEPUTY=1 keeps it).
 //
 // Threads: start() runs on the transport's I/O thread and only starts a
-// thread per session, which spawns it (posix_spawn: no copy of this
-// process's page tables), answers SessionReady, reaps it and reports the
-// load (NodeLoad). mu_ (leaf) guards the count and orders the reports
-// (each is sent under it, so the origin sees the counts in order).
+// thread per session, which hands the one started ahead or spawns one
+// (posix_spawn: no copy of this process's page tables), answers
+// SessionReady, starts the next one ahead, reaps its session and reports
+// the load (NodeLoad). mu_ (leaf) guards the count, the session held ahead
+// and orders the reports (each is sent under it, so the origin sees the
+// counts in order); spawning and the hand-over's send happen outside it.
 #include <cstdint>
 #include <functional>
 #include <mutex>
@@ -58,8 +69,25 @@ public:
     NodeLoadMsg load();
 
 private:
+    struct Session {
+        int pid = -1;
+        std::uint16_t port = 0;
+    };
+    // A session started ahead, waiting for its deputy's port on fd.
+    struct Ahead {
+        int pid = -1;
+        std::uint16_t port = 0;
+        int fd = -1;
+    };
     void serve(SessionStartMsg m);  // the session's own thread
-    Result<int> spawn(std::uint16_t deputy_port, std::uint16_t port);
+    // The session started ahead, told its deputy's port; an error when
+    // there is none or it has ended (then reaped).
+    Result<Session> hand_ahead(std::uint16_t deputy_port);
+    // Starts the next session ahead unless one is held or being started.
+    void start_ahead();
+    Result<Session> spawn_session(std::uint16_t deputy_port, int deputy_fd);
+    Result<int> spawn(std::uint16_t deputy_port, std::uint16_t port, int deputy_fd);
+    void reap(int pid);  // waits for a handed session's end, reports the load
 
     const net::ClusterConfig cluster_;
     const unsigned self_;
@@ -68,6 +96,8 @@ private:
     const Send send_;
     std::mutex mu_;
     std::uint32_t sessions_ = 0;  // mu_
+    Ahead ahead_;                 // mu_; never reaped while held (it ends with this daemon)
+    bool ahead_starting_ = false;  // mu_
 };
 
 // CPUs this process may use (sched_getaffinity).
