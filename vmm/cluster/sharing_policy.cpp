@@ -93,6 +93,7 @@ void SharingPolicy::thread_gone(int tid) {
     last_move_.erase(tid);
     moves_.erase(tid);
     std::erase_if(streak_, [&](const auto& e) { return e.first.first == tid || e.first.second == tid; });
+    std::erase_if(costly_, [&](const auto& e) { return e.first.first == tid || e.first.second == tid; });
 }
 
 std::vector<MoveDecision> SharingPolicy::decide(const std::vector<ThreadWindow>& window) {
@@ -101,7 +102,7 @@ std::vector<MoveDecision> SharingPolicy::decide(const std::vector<ThreadWindow>&
     // Streaks: a pair without enough sharing this window starts over.
     std::map<int, std::size_t> index;
     for (std::size_t i = 0; i < window.size(); ++i) index[window[i].tid] = i;
-    std::map<std::pair<int, int>, unsigned> next;
+    std::map<std::pair<int, int>, unsigned> next, next_costly;
     for (const auto& [pair, wt] : weights) {
         if (wt < opt_.min_shared_faults) continue;
         auto a = index.find(pair.first), b = index.find(pair.second);
@@ -109,17 +110,26 @@ std::vector<MoveDecision> SharingPolicy::decide(const std::vector<ThreadWindow>&
         const ThreadWindow& ta = window[a->second];
         const ThreadWindow& tb = window[b->second];
         const auto lat = std::max(ta.fault_ns, tb.fault_ns);
-        if (lat != 0 && stall_fraction(wt, lat, ta.cpu_ns, tb.cpu_ns) < opt_.min_stall) continue;
+        const double stall = lat == 0 ? 0 : stall_fraction(wt, lat, ta.cpu_ns, tb.cpu_ns);
+        if (lat != 0 && stall < opt_.min_stall) continue;
         next[pair] = streak(pair.first, pair.second) + 1;
+        if (lat != 0 && stall >= opt_.settled_min_stall) {
+            auto c = costly_.find(pair);
+            next_costly[pair] = (c == costly_.end() ? 0 : c->second) + 1;
+        }
     }
     streak_ = std::move(next);
+    costly_ = std::move(next_costly);
     for (const auto& t : window) since_.try_emplace(t.tid, window_);
     // Enough evidence for the pair now: strong sharing in this window, or
-    // weak sharing in `windows_needed` windows in a row while both threads
-    // are young where they are (see the top of sharing_policy.hpp).
+    // sharing in `windows_needed` windows in a row while both threads are
+    // young, or costly sharing in as many windows in a row (see the top of
+    // sharing_policy.hpp).
     auto enough = [&](const std::pair<int, int>& pair, unsigned n) {
         if (weights.at(pair) >= opt_.strong_shared_faults) return true;
-        return n >= opt_.windows_needed && young(pair.first) && young(pair.second);
+        if (n >= opt_.windows_needed && young(pair.first) && young(pair.second)) return true;
+        auto c = costly_.find(pair);
+        return c != costly_.end() && c->second >= opt_.windows_needed;
     };
 
     // Groups of threads joined by pairs with enough evidence.
@@ -149,11 +159,12 @@ std::vector<MoveDecision> SharingPolicy::decide(const std::vector<ThreadWindow>&
         std::map<unsigned, std::size_t> per_node;
         for (auto i : members) ++per_node[window[i].node];
         if (per_node.size() < 2) continue;
-        // The node holding most members; std::map order makes ties go to
-        // the lowest id.
+        // The node holding most members, the origin (node 0) counting
+        // `origin_weight` more; std::map order makes ties go to the lowest id.
+        auto score = [&](unsigned node) { return per_node[node] + (node == 0 ? opt_.origin_weight : 0); };
         unsigned target = per_node.begin()->first;
         for (const auto& [node, count] : per_node)
-            if (count > per_node[target]) target = node;
+            if (score(node) > score(target)) target = node;
         std::string tids;
         for (auto i : members) tids += fmt::format("{}{}", tids.empty() ? "" : ",", window[i].tid);
         for (auto i : members) {
@@ -166,8 +177,8 @@ std::vector<MoveDecision> SharingPolicy::decide(const std::vector<ThreadWindow>&
                            fmt::format("shares pages with threads {} ({} shared faults in the last window, {}); {} of "
                                        "{} are on node {}",
                                        tids, evidence[t.tid],
-                                       strong.count(t.tid) ? "strong: one window is enough"
-                                              : fmt::format("{} windows in a row while young", opt_.windows_needed),
+                                       strong.count(t.tid) ? std::string("strong: one window is enough")
+                                                           : fmt::format("{} windows in a row", opt_.windows_needed),
                                        per_node[target], members.size(), target)});
         }
     }
@@ -176,6 +187,7 @@ std::vector<MoveDecision> SharingPolicy::decide(const std::vector<ThreadWindow>&
     std::set<int> moving;
     for (const auto& m : out) moving.insert(m.tid);
     std::erase_if(streak_, [&](const auto& e) { return moving.count(e.first.first) || moving.count(e.first.second); });
+    std::erase_if(costly_, [&](const auto& e) { return moving.count(e.first.first) || moving.count(e.first.second); });
     return out;
 }
 

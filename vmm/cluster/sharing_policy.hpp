@@ -38,17 +38,28 @@
 //   - it shared in `windows_needed` consecutive windows (hysteresis, as
 //     Linux NUMA balancing waits for two faults in a row from one node)
 //     while both threads are young: within `young_windows` windows of being
-//     first seen or of their last move.
+//     first seen or of their last move, or
+//   - its stall reached `settled_min_stall` (half the pair's time) in as
+//     many consecutive windows: sharing that costly pays a move back soon
+//     (gp_share_one_page's workers under load 10: ~10 shared faults a
+//     window, but each thread does nothing else).
 // A thread that has run a while where it is has homed a working set there
 // (fresh memory is homed on its first user's node), which it would fetch
 // back a page at a time after a move: xz -T2's worker, moved at 0.7-1.1 s
 // on 2-14 shared faults a window, then took ~5000 faults on its own LZ
 // encoder state (2200-2900 faults/MiB against ~200 unmoved). So weak
-// sharing moves only young threads; settled ones move on strong sharing.
+// sharing moves only young threads; settled ones move on strong or costly
+// sharing (xz's worker ran most of each window: its stall stayed a few
+// tenths at most).
 // Sharing pairs join into
 // groups; a group spread over several nodes gathers on the node that holds
-// most of its members (ties: the lowest node id, so the origin, where
-// system calls cost no hop). Threads that share with nobody stay where they
+// most of its members, the origin counting `origin_weight` (one) member
+// more (ties: the lowest node id, so the origin): at the origin system calls
+// cost no hop and the program's data, brk and files are homed, so a group
+// split 2 to 1 away from it comes home rather than taking the thread at the
+// origin away (pigz -p 2: its main thread, moved to node 1 after its
+// compressors, took 2505 faults against ~1200 gathered at the origin).
+// Threads that share with nobody stay where they
 // are: round-robin placement spread them, and nothing here packs them.
 // Bounds: a thread moves at most once per `hold_windows` windows and at
 // most `max_moves` times in all, so no thread ping-pongs.
@@ -91,6 +102,8 @@ struct SharingPolicyOptions {
     unsigned windows_needed = 2;          // consecutive windows of weak evidence before acting
     std::uint64_t strong_shared_faults = 32;  // pair weight in one window that is enough on its own
     unsigned young_windows = 4;           // windows a thread is young after it starts or moves (500 ms)
+    double settled_min_stall = 0.5;       // stall that moves settled threads on weak sharing
+    std::size_t origin_weight = 1;        // members the origin counts more when choosing a group's node
     unsigned hold_windows = 16;           // a thread moves at most once per this many windows (2 s)
     unsigned max_moves = 16;              // moves per thread in all
     std::size_t max_threads_per_page = 64;  // larger sets on one page: only the first count
@@ -123,6 +136,7 @@ private:
     SharingPolicyOptions opt_;
     std::uint64_t window_ = 0;
     std::map<std::pair<int, int>, unsigned> streak_;  // (lower tid, higher tid)
+    std::map<std::pair<int, int>, unsigned> costly_;  // the pair's run of windows at `settled_min_stall`
     std::map<int, std::uint64_t> last_move_;           // window of the thread's last decided move
     std::map<int, std::uint64_t> since_;               // window the thread was first seen or last moved
     std::map<int, unsigned> moves_;
