@@ -84,16 +84,15 @@ bool SharingPolicy::may_move(int tid) const {
 }
 
 bool SharingPolicy::young(int tid) const {
-    auto s = since_.find(tid);
-    return s == since_.end() || window_ - s->second < opt_.young_windows;
+    auto a = age_.find(tid);
+    return a == age_.end() || a->second < opt_.young_windows;
 }
 
 void SharingPolicy::thread_gone(int tid) {
-    since_.erase(tid);
+    age_.erase(tid);
     last_move_.erase(tid);
     moves_.erase(tid);
     std::erase_if(streak_, [&](const auto& e) { return e.first.first == tid || e.first.second == tid; });
-    std::erase_if(costly_, [&](const auto& e) { return e.first.first == tid || e.first.second == tid; });
 }
 
 std::vector<MoveDecision> SharingPolicy::decide(const std::vector<ThreadWindow>& window) {
@@ -102,7 +101,7 @@ std::vector<MoveDecision> SharingPolicy::decide(const std::vector<ThreadWindow>&
     // Streaks: a pair without enough sharing this window starts over.
     std::map<int, std::size_t> index;
     for (std::size_t i = 0; i < window.size(); ++i) index[window[i].tid] = i;
-    std::map<std::pair<int, int>, unsigned> next, next_costly;
+    std::map<std::pair<int, int>, unsigned> next;
     for (const auto& [pair, wt] : weights) {
         if (wt < opt_.min_shared_faults) continue;
         auto a = index.find(pair.first), b = index.find(pair.second);
@@ -110,26 +109,16 @@ std::vector<MoveDecision> SharingPolicy::decide(const std::vector<ThreadWindow>&
         const ThreadWindow& ta = window[a->second];
         const ThreadWindow& tb = window[b->second];
         const auto lat = std::max(ta.fault_ns, tb.fault_ns);
-        const double stall = lat == 0 ? 0 : stall_fraction(wt, lat, ta.cpu_ns, tb.cpu_ns);
-        if (lat != 0 && stall < opt_.min_stall) continue;
+        if (lat != 0 && stall_fraction(wt, lat, ta.cpu_ns, tb.cpu_ns) < opt_.min_stall) continue;
         next[pair] = streak(pair.first, pair.second) + 1;
-        if (lat != 0 && stall >= opt_.settled_min_stall) {
-            auto c = costly_.find(pair);
-            next_costly[pair] = (c == costly_.end() ? 0 : c->second) + 1;
-        }
     }
     streak_ = std::move(next);
-    costly_ = std::move(next_costly);
-    for (const auto& t : window) since_.try_emplace(t.tid, window_);
     // Enough evidence for the pair now: strong sharing in this window, or
-    // sharing in `windows_needed` windows in a row while both threads are
-    // young, or costly sharing in as many windows in a row (see the top of
-    // sharing_policy.hpp).
+    // weak sharing in `windows_needed` windows in a row while both threads
+    // are young where they are (see the top of sharing_policy.hpp).
     auto enough = [&](const std::pair<int, int>& pair, unsigned n) {
         if (weights.at(pair) >= opt_.strong_shared_faults) return true;
-        if (n >= opt_.windows_needed && young(pair.first) && young(pair.second)) return true;
-        auto c = costly_.find(pair);
-        return c != costly_.end() && c->second >= opt_.windows_needed;
+        return n >= opt_.windows_needed && young(pair.first) && young(pair.second);
     };
 
     // Groups of threads joined by pairs with enough evidence.
@@ -171,14 +160,14 @@ std::vector<MoveDecision> SharingPolicy::decide(const std::vector<ThreadWindow>&
             const ThreadWindow& t = window[i];
             if (t.node == target || !may_move(t.tid)) continue;
             last_move_[t.tid] = window_;
-            since_[t.tid] = window_;
+            age_[t.tid] = 0;
             ++moves_[t.tid];
             out.push_back({t.tid, t.node, target,
                            fmt::format("shares pages with threads {} ({} shared faults in the last window, {}); {} of "
                                        "{} are on node {}",
                                        tids, evidence[t.tid],
                                        strong.count(t.tid) ? std::string("strong: one window is enough")
-                                                           : fmt::format("{} windows in a row", opt_.windows_needed),
+                                                           : fmt::format("{} windows in a row while young", opt_.windows_needed),
                                        per_node[target], members.size(), target)});
         }
     }
@@ -187,7 +176,10 @@ std::vector<MoveDecision> SharingPolicy::decide(const std::vector<ThreadWindow>&
     std::set<int> moving;
     for (const auto& m : out) moving.insert(m.tid);
     std::erase_if(streak_, [&](const auto& e) { return moving.count(e.first.first) || moving.count(e.first.second); });
-    std::erase_if(costly_, [&](const auto& e) { return moving.count(e.first.first) || moving.count(e.first.second); });
+    // Age: the windows a thread ran in since it started or moved (a thread
+    // that hardly ran, on a loaded host, has built little where it is).
+    for (const auto& t : window)
+        if (!moving.count(t.tid) && (t.cpu_ns == 0 || t.cpu_ns >= opt_.window_ns / kMinSpanDivisor)) ++age_[t.tid];
     return out;
 }
 

@@ -37,20 +37,21 @@
 //     cost pigz a third of its faults), or
 //   - it shared in `windows_needed` consecutive windows (hysteresis, as
 //     Linux NUMA balancing waits for two faults in a row from one node)
-//     while both threads are young: within `young_windows` windows of being
-//     first seen or of their last move, or
-//   - its stall reached `settled_min_stall` (half the pair's time) in as
-//     many consecutive windows: sharing that costly pays a move back soon
-//     (gp_share_one_page's workers under load 10: ~10 shared faults a
-//     window, but each thread does nothing else).
+//     while both threads are young: they ran in fewer than `young_windows`
+//     windows since they started or last moved (a window counts when the
+//     thread ran a twentieth of it, or its CPU time is unknown: on a loaded
+//     host a thread that hardly ran has built little where it is, and
+//     gp_share_one_page's workers, ~10 shared faults a window under load,
+//     must still gather).
 // A thread that has run a while where it is has homed a working set there
 // (fresh memory is homed on its first user's node), which it would fetch
 // back a page at a time after a move: xz -T2's worker, moved at 0.7-1.1 s
 // on 2-14 shared faults a window, then took ~5000 faults on its own LZ
 // encoder state (2200-2900 faults/MiB against ~200 unmoved). So weak
-// sharing moves only young threads; settled ones move on strong or costly
-// sharing (xz's worker ran most of each window: its stall stayed a few
-// tenths at most).
+// sharing moves only young threads; settled ones move on strong sharing.
+// (A rule that also moved settled threads whose sharing stalled them half
+// their time moved xz's worker on 3 shared faults under load: the stall
+// fraction of a thread that hardly runs is noise.)
 // Sharing pairs join into
 // groups; a group spread over several nodes gathers on the node that holds
 // most of its members, the origin counting `origin_weight` (one) member
@@ -101,8 +102,7 @@ struct SharingPolicyOptions {
     std::uint64_t window_ns = 125'000'000;  // kSharingWindowMs (sharing_messages.hpp)
     unsigned windows_needed = 2;          // consecutive windows of weak evidence before acting
     std::uint64_t strong_shared_faults = 32;  // pair weight in one window that is enough on its own
-    unsigned young_windows = 4;           // windows a thread is young after it starts or moves (500 ms)
-    double settled_min_stall = 0.5;       // stall that moves settled threads on weak sharing
+    unsigned young_windows = 4;           // windows a thread is young after it starts or moves (see age_)
     std::size_t origin_weight = 1;        // members the origin counts more when choosing a group's node
     unsigned hold_windows = 16;           // a thread moves at most once per this many windows (2 s)
     unsigned max_moves = 16;              // moves per thread in all
@@ -136,9 +136,8 @@ private:
     SharingPolicyOptions opt_;
     std::uint64_t window_ = 0;
     std::map<std::pair<int, int>, unsigned> streak_;  // (lower tid, higher tid)
-    std::map<std::pair<int, int>, unsigned> costly_;  // the pair's run of windows at `settled_min_stall`
     std::map<int, std::uint64_t> last_move_;           // window of the thread's last decided move
-    std::map<int, std::uint64_t> since_;               // window the thread was first seen or last moved
+    std::map<int, unsigned> age_;                      // windows it ran in since it started or moved
     std::map<int, unsigned> moves_;
 };
 
