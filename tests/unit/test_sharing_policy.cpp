@@ -225,10 +225,14 @@ SCENARIO("a thread that settled where it is moves on strong sharing only") {
         REQUIRE(moves.size() == 1);
         CHECK(moves[0].tid == 2);
     }
-    WHEN("a new thread starts and shares a little with a settled one: the new one is young, the pair is not") {
-        auto w = all_write({1, 2, 3}, {0, 1, 0}, 3, 14);
+    WHEN("a new thread on node 1 shares a little with a settled one at the origin: the pair is young") {
+        auto w = all_write({1, 2, 3}, {0, 1, 1}, 3, 14);
         w[1].pages.clear();
-        for (int i = 0; i < 3; ++i) CHECK(p.decide(w).empty());
+        CHECK(p.decide(w).empty());
+        auto moves = p.decide(w);
+        REQUIRE(moves.size() == 1);
+        CHECK(moves[0].tid == 3);  // the origin counts one member more: the new thread comes
+        CHECK(moves[0].to == 0);
     }
     WHEN("two threads start after the others settled: they are young together") {
         auto w = all_write({1, 2, 3, 4}, {0, 1, 0, 1}, 9, 14);

@@ -114,11 +114,11 @@ std::vector<MoveDecision> SharingPolicy::decide(const std::vector<ThreadWindow>&
     }
     streak_ = std::move(next);
     // Enough evidence for the pair now: strong sharing in this window, or
-    // weak sharing in `windows_needed` windows in a row while both threads
-    // are young where they are (see the top of sharing_policy.hpp).
+    // weak sharing in `windows_needed` windows in a row while one of the
+    // threads is young where it is (see the top of sharing_policy.hpp).
     auto enough = [&](const std::pair<int, int>& pair, unsigned n) {
         if (weights.at(pair) >= opt_.strong_shared_faults) return true;
-        return n >= opt_.windows_needed && young(pair.first) && young(pair.second);
+        return n >= opt_.windows_needed && (young(pair.first) || young(pair.second));
     };
 
     // Groups of threads joined by pairs with enough evidence.

@@ -37,7 +37,9 @@
 //     cost pigz a third of its faults), or
 //   - it shared in `windows_needed` consecutive windows (hysteresis, as
 //     Linux NUMA balancing waits for two faults in a row from one node)
-//     while both threads are young: they ran in fewer than `young_windows`
+//     while one of the two is young (a thread that just moved or started
+//     brings the others it shares with; gp_share_one_page's last worker on
+//     node 1 under load follows the first one moved): it ran in fewer than `young_windows`
 //     windows since they started or last moved (a window counts when the
 //     thread ran a twentieth of it, or its CPU time is unknown: on a loaded
 //     host a thread that hardly ran has built little where it is, and
