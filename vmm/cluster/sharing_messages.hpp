@@ -20,10 +20,10 @@ inline constexpr std::uint16_t kSharingType = 0x0208;
 inline constexpr std::size_t kMaxSharingThreads = 4096;
 inline constexpr std::size_t kMaxSharingPages = 256;  // per thread
 // One placement window: how often each node sends its Sharing message and
-// the origin decides. Two windows of evidence (hysteresis) plus the move
-// itself make the earliest gathering; threads that share lock pages (pigz's
-// reader, compressors and writer) fault on them hundreds of times a second
-// until then.
+// the origin decides. One window of strong sharing (two of weak sharing)
+// plus the move itself make the earliest gathering; threads that share lock
+// pages (pigz's reader, compressors and writer) fault on them hundreds of
+// times a second until then.
 inline constexpr std::uint64_t kSharingWindowMs = 125;
 
 struct SharingMsg {

@@ -83,7 +83,13 @@ bool SharingPolicy::may_move(int tid) const {
     return true;
 }
 
+bool SharingPolicy::young(int tid) const {
+    auto a = age_.find(tid);
+    return a == age_.end() || a->second < opt_.young_windows;
+}
+
 void SharingPolicy::thread_gone(int tid) {
+    age_.erase(tid);
     last_move_.erase(tid);
     moves_.erase(tid);
     std::erase_if(streak_, [&](const auto& e) { return e.first.first == tid || e.first.second == tid; });
@@ -107,13 +113,21 @@ std::vector<MoveDecision> SharingPolicy::decide(const std::vector<ThreadWindow>&
         next[pair] = streak(pair.first, pair.second) + 1;
     }
     streak_ = std::move(next);
+    // Enough evidence for the pair now: strong sharing in this window, or
+    // weak sharing in `windows_needed` windows in a row while one of the
+    // threads is young where it is (see the top of sharing_policy.hpp).
+    auto enough = [&](const std::pair<int, int>& pair, unsigned n) {
+        if (weights.at(pair) >= opt_.strong_shared_faults) return true;
+        return n >= opt_.windows_needed && (young(pair.first) || young(pair.second));
+    };
 
     // Groups of threads joined by pairs with enough evidence.
     std::vector<int> parent(window.size());
     std::iota(parent.begin(), parent.end(), 0);
     std::map<int, std::uint64_t> evidence;  // per thread: shared faults with its group this window
+    std::set<int> strong;                    // threads in a pair with strong sharing this window
     for (const auto& [pair, n] : streak_) {
-        if (n < opt_.windows_needed) continue;
+        if (!enough(pair, n)) continue;
         auto a = index.find(pair.first), b = index.find(pair.second);
         if (a == index.end() || b == index.end()) continue;
         parent[static_cast<std::size_t>(find(parent, static_cast<int>(a->second)))] =
@@ -121,6 +135,7 @@ std::vector<MoveDecision> SharingPolicy::decide(const std::vector<ThreadWindow>&
         const auto wt = weights.at(pair);
         evidence[pair.first] += wt;
         evidence[pair.second] += wt;
+        if (wt >= opt_.strong_shared_faults) strong.insert(pair.first), strong.insert(pair.second);
     }
     std::map<int, std::vector<std::size_t>> groups;
     for (std::size_t i = 0; i < window.size(); ++i)
@@ -133,23 +148,27 @@ std::vector<MoveDecision> SharingPolicy::decide(const std::vector<ThreadWindow>&
         std::map<unsigned, std::size_t> per_node;
         for (auto i : members) ++per_node[window[i].node];
         if (per_node.size() < 2) continue;
-        // The node holding most members; std::map order makes ties go to
-        // the lowest id.
+        // The node holding most members, the origin (node 0) counting
+        // `origin_weight` more; std::map order makes ties go to the lowest id.
+        auto score = [&](unsigned node) { return per_node[node] + (node == 0 ? opt_.origin_weight : 0); };
         unsigned target = per_node.begin()->first;
         for (const auto& [node, count] : per_node)
-            if (count > per_node[target]) target = node;
+            if (score(node) > score(target)) target = node;
         std::string tids;
         for (auto i : members) tids += fmt::format("{}{}", tids.empty() ? "" : ",", window[i].tid);
         for (auto i : members) {
             const ThreadWindow& t = window[i];
             if (t.node == target || !may_move(t.tid)) continue;
             last_move_[t.tid] = window_;
+            age_[t.tid] = 0;
             ++moves_[t.tid];
             out.push_back({t.tid, t.node, target,
-                           fmt::format("shares pages with threads {} ({} shared faults in the last window, {} "
-                                       "windows in a row); {} of {} are on node {}",
-                                       tids, evidence[t.tid], opt_.windows_needed, per_node[target], members.size(),
-                                       target)});
+                           fmt::format("shares pages with threads {} ({} shared faults in the last window, {}); {} of "
+                                       "{} are on node {}",
+                                       tids, evidence[t.tid],
+                                       strong.count(t.tid) ? std::string("strong: one window is enough")
+                                                           : fmt::format("{} windows in a row while young", opt_.windows_needed),
+                                       per_node[target], members.size(), target)});
         }
     }
     // Pairs with a thread that moves start over: their faults so far say
@@ -157,6 +176,10 @@ std::vector<MoveDecision> SharingPolicy::decide(const std::vector<ThreadWindow>&
     std::set<int> moving;
     for (const auto& m : out) moving.insert(m.tid);
     std::erase_if(streak_, [&](const auto& e) { return moving.count(e.first.first) || moving.count(e.first.second); });
+    // Age: the windows a thread ran in since it started or moved (a thread
+    // that hardly ran, on a loaded host, has built little where it is).
+    for (const auto& t : window)
+        if (!moving.count(t.tid) && (t.cpu_ns == 0 || t.cpu_ns >= opt_.window_ns / kMinSpanDivisor)) ++age_[t.tid];
     return out;
 }
 

@@ -28,12 +28,41 @@
 // and a once-a-second writer does not. An unknown latency (0) counts as
 // enough.
 //
-// Decision: a pair shares when its weight reaches `min_shared_faults` and
-// its stall `min_stall` in `windows_needed` consecutive windows (hysteresis, as Linux NUMA balancing
-// waits for two faults in a row from one node). Sharing pairs join into
+// Decision: a pair shares in a window when its weight reaches
+// `min_shared_faults` and its stall `min_stall`. It has enough evidence to
+// act on when
+//   - its weight reaches `strong_shared_faults` in this window (strong
+//     sharing: pigz's reader, compressors and writer fault 68-367 times a
+//     window on their lock and job-list pages; waiting for a second window
+//     cost pigz a third of its faults), or
+//   - it shared in `windows_needed` consecutive windows (hysteresis, as
+//     Linux NUMA balancing waits for two faults in a row from one node)
+//     while one of the two is young (a thread that just moved or started
+//     brings the others it shares with; gp_share_one_page's last worker on
+//     node 1 under load follows the first one moved): it ran in fewer than `young_windows`
+//     windows since they started or last moved (a window counts when the
+//     thread ran a twentieth of it, or its CPU time is unknown: on a loaded
+//     host a thread that hardly ran has built little where it is, and
+//     gp_share_one_page's workers, ~10 shared faults a window under load,
+//     must still gather).
+// A thread that has run a while where it is has homed a working set there
+// (fresh memory is homed on its first user's node), which it would fetch
+// back a page at a time after a move: xz -T2's worker, moved at 0.7-1.1 s
+// on 2-14 shared faults a window, then took ~5000 faults on its own LZ
+// encoder state (2200-2900 faults/MiB against ~200 unmoved). So weak
+// sharing moves only young threads; settled ones move on strong sharing.
+// (A rule that also moved settled threads whose sharing stalled them half
+// their time moved xz's worker on 3 shared faults under load: the stall
+// fraction of a thread that hardly runs is noise.)
+// Sharing pairs join into
 // groups; a group spread over several nodes gathers on the node that holds
-// most of its members (ties: the lowest node id, so the origin, where
-// system calls cost no hop). Threads that share with nobody stay where they
+// most of its members, the origin counting `origin_weight` (one) member
+// more (ties: the lowest node id, so the origin): at the origin system calls
+// cost no hop and the program's data, brk and files are homed, so a group
+// split 2 to 1 away from it comes home rather than taking the thread at the
+// origin away (pigz -p 2: its main thread, moved to node 1 after its
+// compressors, took 2505 faults against ~1200 gathered at the origin).
+// Threads that share with nobody stay where they
 // are: round-robin placement spread them, and nothing here packs them.
 // Bounds: a thread moves at most once per `hold_windows` windows and at
 // most `max_moves` times in all, so no thread ping-pongs.
@@ -73,7 +102,10 @@ struct SharingPolicyOptions {
     std::uint64_t min_shared_faults = 2;  // pair weight per window that counts as sharing (the stall gate does the rest)
     double min_stall = 0.1;               // and the fraction of the window it costs
     std::uint64_t window_ns = 125'000'000;  // kSharingWindowMs (sharing_messages.hpp)
-    unsigned windows_needed = 2;          // consecutive windows of evidence before acting
+    unsigned windows_needed = 2;          // consecutive windows of weak evidence before acting
+    std::uint64_t strong_shared_faults = 32;  // pair weight in one window that is enough on its own
+    unsigned young_windows = 4;           // windows a thread is young after it starts or moves (see age_)
+    std::size_t origin_weight = 1;        // members the origin counts more when choosing a group's node
     unsigned hold_windows = 16;           // a thread moves at most once per this many windows (2 s)
     unsigned max_moves = 16;              // moves per thread in all
     std::size_t max_threads_per_page = 64;  // larger sets on one page: only the first count
@@ -101,11 +133,13 @@ public:
 
 private:
     bool may_move(int tid) const;
+    bool young(int tid) const;
 
     SharingPolicyOptions opt_;
     std::uint64_t window_ = 0;
     std::map<std::pair<int, int>, unsigned> streak_;  // (lower tid, higher tid)
     std::map<int, std::uint64_t> last_move_;           // window of the thread's last decided move
+    std::map<int, unsigned> age_;                      // windows it ran in since it started or moved
     std::map<int, unsigned> moves_;
 };
 
