@@ -95,36 +95,39 @@ struct QuietLogs {
 }  // namespace
 
 SCENARIO("heartbeats keep an idle link alive and stay inside the transport") {
-    GIVEN("node 0 with heartbeats (50 ms, timeout 1 s) and node 1 without heartbeats") {
+    // Timeouts here are 2 s, far above the 50 ms heartbeat: with 1 s, a
+    // unit run starved of CPU for a second on a loaded 2-core machine (the
+    // whole binary took 130 s instead of 21) failed a live link.
+    GIVEN("node 0 with heartbeats (50 ms, timeout 2 s) and node 1 without heartbeats") {
         std::vector<LiveNode> nodes(2);
         // Node 1 sends no heartbeats but must accept node 0's; node 0 hears
         // node 1 only through the data node 1 sends it below.
-        start(nodes, 2, {0, 1}, {options(50ms, 1000ms), options(0ms, 0ms)});
+        start(nodes, 2, {0, 1}, {options(50ms, 2000ms), options(0ms, 0ms)});
         REQUIRE(nodes[0].transport->wait_connected(3000ms).has_value());
         REQUIRE(nodes[1].transport->wait_connected(3000ms).has_value());
-        WHEN("node 1 sends a message every 100 ms for 1.5 s") {
-            for (int i = 0; i < 15; ++i) {
+        WHEN("node 1 sends a message every 100 ms for 3 s (1.5 timeouts)") {
+            for (int i = 0; i < 30; ++i) {
                 REQUIRE(nodes[1].transport->send(0, MSG_DATA, Bytes{1}).has_value());
                 std::this_thread::sleep_for(100ms);
             }
             THEN("neither side failed the other, and only the data reached on_message") {
-                REQUIRE(nodes[0].wait_until([&] { return nodes[0].types.size() == 15; }, 3000ms));
+                REQUIRE(nodes[0].wait_until([&] { return nodes[0].types.size() == 30; }, 3000ms));
                 std::lock_guard l0(nodes[0].mu);
                 std::lock_guard l1(nodes[1].mu);
                 CHECK(nodes[0].failures.empty());
                 CHECK(nodes[1].failures.empty());
-                CHECK(nodes[1].types.empty());  // ~30 heartbeats arrived, none delivered
+                CHECK(nodes[1].types.empty());  // ~60 heartbeats arrived, none delivered
                 for (auto t : nodes[0].types) CHECK(t == MSG_DATA);
             }
         }
         for (auto& n : nodes) n.transport->stop();
     }
-    GIVEN("two nodes that both send heartbeats (50 ms, timeout 1 s)") {
+    GIVEN("two nodes that both send heartbeats (50 ms, timeout 2 s)") {
         std::vector<LiveNode> nodes(2);
-        start(nodes, 2, {0, 1}, {options(50ms, 1000ms), options(50ms, 1000ms)});
+        start(nodes, 2, {0, 1}, {options(50ms, 2000ms), options(50ms, 2000ms)});
         REQUIRE(nodes[0].transport->wait_connected(3000ms).has_value());
-        WHEN("nothing but heartbeats flows for 2.5 s (2.5 timeouts)") {
-            bool failed = nodes[0].wait_until([&] { return !nodes[0].failures.empty(); }, 2500ms);
+        WHEN("nothing but heartbeats flows for 5 s (2.5 timeouts)") {
+            bool failed = nodes[0].wait_until([&] { return !nodes[0].failures.empty(); }, 5000ms);
             THEN("the link stays up") {
                 CHECK_FALSE(failed);
                 CHECK(nodes[0].transport->peer_connected(1));

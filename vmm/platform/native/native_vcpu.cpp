@@ -328,8 +328,29 @@ extern "C" int spanvm_native_on_guest_signal(NativeContext* c, int sig, siginfo_
             c->kick_pending = 1;
             return spanvm::platform::native::kEntryNested;
         }
-        static const char msg[] = "spanvm: internal error: fault inside the native syscall entry\n";
-        (void)!::write(2, msg, sizeof msg - 1);
+        // The line names the signal, si_code, address and entry offset
+        // (async-signal-safe: no formatting library here).
+        char msg[160];
+        size_t n = 0;
+        auto put = [&](const char* s) { while (*s && n < sizeof msg - 1) msg[n++] = *s++; };
+        auto hex = [&](uint64_t v) {
+            char d[17];
+            int k = 16;
+            d[k] = 0;
+            do d[--k] = "0123456789abcdef"[v & 15]; while ((v >>= 4) && k > 0);
+            put("0x");
+            put(d + k);
+        };
+        put("spanvm: internal error: fault inside the native syscall entry (signal ");
+        hex(static_cast<uint64_t>(sig));
+        put(", si_code ");
+        hex(static_cast<uint64_t>(static_cast<uint32_t>(si->si_code)));
+        put(", addr ");
+        hex(reinterpret_cast<uint64_t>(si->si_addr));
+        put(", entry+");
+        hex(rip - sys_lo);
+        put(")\n");
+        (void)!::write(2, msg, n);
         ::_exit(125);
     }
     c->exit_code = si->si_code;
