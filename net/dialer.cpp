@@ -1,5 +1,7 @@
 #include "net/dialer.hpp"
 
+#include <algorithm>
+
 #include <stdexcept>
 
 #include <boost/asio.hpp>
@@ -84,10 +86,18 @@ void Dialer::dial(PeerLink& peer) {
         if (ctx_.stopping || peer.state() != PeerState::connecting) return;
         if (e) {
             close_socket(peer.socket());
-            if (Clock::now() + ctx_.options.retry_interval >= deadline_)
+            // Redial after half the time spent dialling so far, at least
+            // 1 ms and at most retry_interval: a peer that starts listening
+            // a few ms after us (a node just spawned) is reached within
+            // ~1.5x the time it took, not a whole retry_interval later.
+            const auto now = Clock::now();
+            const auto spent = std::chrono::duration_cast<std::chrono::milliseconds>(
+                now - (deadline_ - ctx_.options.connect_timeout));
+            const auto wait = std::clamp(spent / 2, std::chrono::milliseconds{1}, ctx_.options.retry_interval);
+            if (now + wait >= deadline_)
                 return peer.fail(fmt::format("could not connect within {} ms: {}",
                                              ctx_.options.connect_timeout.count(), describe_ec(e)));
-            peer.timer().expires_after(ctx_.options.retry_interval);
+            peer.timer().expires_after(wait);
             peer.timer().async_wait([this, &peer](const boost::system::error_code& te) {
                 if (!te) dial(peer);
             });

@@ -1,10 +1,10 @@
 #pragma once
 // Internal to the transport (see net/link_context.hpp). Making connections:
-// the listening socket, dialling the higher ids (retrying every
-// retry_interval until connect_timeout), and checking the handshake on
-// connections the lower ids dial to us before handing them to their
-// PeerLink. A connection that fails that check is closed and logged
-// ("rejected connection from ..."); if it came from a known, still
+// the listening socket, dialling the higher ids (redialling after half the
+// time spent so far, 1 ms to retry_interval, until connect_timeout), and
+// checking the handshake on connections the lower ids dial to us before
+// handing them to their PeerLink. A connection that fails that check is closed
+// and logged ("rejected connection from ..."); if it came from a known, still
 // connecting node with a wrong cluster/version, that peer fails too.
 #include <cstdint>
 #include <memory>

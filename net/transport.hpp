@@ -1,14 +1,14 @@
 #pragma once
 // TCP transport between the nodes of a static cluster (Boost.Asio).
 //
-// Topology: one TCP connection per node pair; the lower id dials the higher
-// id (retrying every retry_interval until connect_timeout, so nodes may start
-// in any order). The first frames are the authenticated handshake
-// (net/handshake.hpp: hello, challenge, proof): {cluster name, from, to,
-// protocol version, encrypt} checked on both sides, and each side proves it
-// holds ClusterConfig::key (required: the constructor throws without it).
-// With ClusterConfig::encrypt every later byte is AES-GCM records
-// (net/record_cipher.hpp).
+// Topology: one TCP connection per node pair; the lower id dials the higher id
+// (redialling after half the time spent so far, 1 ms to retry_interval, until
+// connect_timeout, so nodes may start in any order). The first frames are the
+// authenticated handshake (net/handshake.hpp: hello, challenge, proof):
+// {cluster name, from, to, protocol version, encrypt} checked on both sides,
+// and each side proves it holds ClusterConfig::key (required: the constructor
+// throws without it). With ClusterConfig::encrypt every later byte is AES-GCM
+// records (net/record_cipher.hpp).
 //
 // Threads: all socket work and every callback (on_message, on_peer_failed,
 // reply handlers) runs on one I/O thread owned by the Transport.
@@ -68,7 +68,7 @@ namespace spanvm::net {
 struct TransportOptions {
     std::uint32_t protocol_version = 1;  // user protocol version; all nodes must agree
     std::chrono::milliseconds connect_timeout{10000};  // give up on a peer not connected by then
-    std::chrono::milliseconds retry_interval{20};      // redial interval while the peer is not listening
+    std::chrono::milliseconds retry_interval{20};      // longest redial wait while the peer is not listening
     std::chrono::milliseconds handshake_timeout{5000}; // per connection
     std::uint32_t max_payload = MAX_PAYLOAD_SIZE;      // both directions
     std::string listen_address;  // default: this node's address from the config
