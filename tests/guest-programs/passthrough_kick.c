@@ -22,7 +22,8 @@
  * %rdi,%rax; syscall`): every call there is a trap and goes through
  * spanvm's handlers. Prints "passthrough_kick: ok". Across hosts with
  * SPANVM_MIGRATE_CYCLE=1 (cluster_placement.sh migrate_passthrough) the
- * threads move between nodes in the middle of their loops. */
+ * threads move between nodes in the middle of their loops (cluster runs
+ * patch no sites today: there every call traps). */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <signal.h>

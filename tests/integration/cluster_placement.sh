@@ -16,9 +16,11 @@
 #   migrate_vector  gp_migrate_vector_copy, the same hook: a thread moved
 #                between vector loads and stores keeps xmm/ymm.
 #   migrate_passthrough  gp_passthrough_kick, the same hook: threads in tight
-#                loops of pass-through calls (answered at patched sites on
-#                node 0 without leaving the guest) move mid-loop, and every
-#                signal still arrives; a worker did move.
+#                loops of getppid/getuid/getpgrp/sched_yield move mid-loop,
+#                every signal still arrives, and a worker did move. Cluster
+#                runs do not patch syscall sites today (departures.md), so
+#                every call here traps; the case guards the pass-through
+#                fast path (passthrough_syscalls.hpp) for when they do.
 . "$(dirname "$0")/lib.sh"
 [ $# -ge 2 ] || fail "usage: $0 share|independent|migrate|migrate_output|migrate_vector|migrate_passthrough static|dynamic"
 skip_in_native_mode "multi-host runs"
