@@ -260,9 +260,18 @@ spanvm_native_signal_entry:
     // (SA_NODEFER lets a kick nest): return to the outer entry normally,
     // which carries on; the kick stays pending (C side). in_guest goes back
     // to 1 because the outer entry may not have tested it yet.
+    // The rt_sigreturn is made here rather than by `ret` into the
+    // restorer: a further kick that lands before it completes then has its
+    // RIP in this entry, so it nests the same way, instead of being taken
+    // for a guest exit at the restorer's RIP (which would save spanvm's
+    // registers as the guest's and leave this frame on the altstack to be
+    // overwritten). RBX is RSP at entry (the frame's return address);
+    // rt_sigreturn wants RSP just past it, as after the restorer's `ret`.
     movl $1, CTX_IN_GUEST(%r12)
-    mov %rbx, %rsp
-    ret
+    lea 8(%rbx), %rsp
+    mov $SYS_rt_sigreturn, %eax
+    syscall
+    ud2                     // rt_sigreturn does not return here
 .Lhost:
     jmp spanvm_native_on_host_signal
     .cfi_endproc
