@@ -7,7 +7,8 @@ WORK holds params.json {repeat, pigz_mib, platforms} and samples.jsonl, one
 {"key", "value"} per measurement: cpu_MODE, pigz_MODE (seconds),
 sysbench_MODE (events/s), fileio_MODE (reads+writes/s), syscall_MODE (ns)
 for MODE host and each platform, syscall_native_trapped (ns, native with
-syscall-site patching off), and bare_trap, getppid_host, kvm_exit (ns).
+syscall-site patching off), syscall_native_getpid (ns, the loop of getpid,
+not a pass-through call), and bare_trap, getppid_host, kvm_exit (ns).
 Each figure is the median of its samples (bench/lib/stats.py).
 """
 import json
@@ -67,6 +68,11 @@ def main(work, out_path):
                 r["syscall"].update({"trapped_ns": t, "trapped_vs_bare_trap": ratio(t, M["bare_trap"]),
                                      "trapped_vs_native_getppid": ratio(t, M["syscall_host"]),
                                      "trapped_is": "the same loop with SPANVM_NATIVE_PATCH=off (every call a SIGSYS)"})
+            if "syscall_native_getpid" in M:
+                t = M["syscall_native_getpid"]
+                r["syscall"].update({"getpid_ns": t, "getpid_vs_bare_trap": ratio(t, M["bare_trap"]),
+                                     "getpid_is": "the loop of getpid at a patched site: not a pass-through call "
+                                                  "(the guest's pid is spanvm's), so every call leaves the guest"})
             cases += [("syscall/trap", tr, 1.5), ("syscall/getppid", gr, 3)]
         else:
             er = ratio(M["syscall_" + p], M["kvm_exit"])
@@ -100,6 +106,8 @@ def main(work, out_path):
     if "syscall_native" in M and "syscall_native_trapped" in M:
         floors += "; native getppid under spanvm %s ns patched, %s ns trapped" % (
             M["syscall_native"], M["syscall_native_trapped"])
+    if "syscall_native_getpid" in M:
+        floors += "; native getpid (not pass-through) under spanvm %s ns patched" % M["syscall_native_getpid"]
     if "kvm_exit" in M:
         floors += "; KVM exit %s ns" % M["kvm_exit"]
     print("bench/process: " + floors, file=sys.stderr)

@@ -18,7 +18,10 @@
 #                      target <= 1.5x; and a native getppid, target <= 3x
 #                      (issue 16, with FSGSBASE); once more with
 #                      syscall-site patching off (SPANVM_NATIVE_PATCH=off),
-#                      reported beside it (syscall.trapped_*)
+#                      reported beside it (syscall.trapped_*); and the
+#                      loop of getpid, a patched call that is not
+#                      pass-through (needs spanvm's state), beside it
+#                      (syscall.getpid_*)
 #              kvm:    a bare KVM exit (`spanvm bench-exit`), target <= 1.2x
 # Writes bench/out/process.json and bench/out/process.png (ratios vs targets).
 # The programs' JSON (bench_syscall_loop, `spanvm bench-trap --json`,
@@ -131,6 +134,11 @@ for round in $(seq "$REPEAT"); do
             out="$(SPANVM_NATIVE_PATCH=off under native "$SYS_BIN")" || die "native (no patching) syscall_loop failed"
             ns="$(jq -e '.syscall_roundtrip_ns | numbers' <<<"$out")" || die "native (no patching) syscall_loop: $out"
             record syscall_native_trapped "$ns"
+            # getpid: patched too, but the guest's pid is spanvm's state,
+            # so every call leaves the guest (no pass-through).
+            out="$(under native "$SYS_BIN" getpid)" || die "native getpid syscall_loop failed"
+            ns="$(jq -e '.syscall_roundtrip_ns | numbers' <<<"$out")" || die "native getpid syscall_loop: $out"
+            record syscall_native_getpid "$ns"
         fi
     done
     for p in "${PLATFORMS[@]}"; do

@@ -15,8 +15,14 @@
 #                runs on, and no late store lands after it.
 #   migrate_vector  gp_migrate_vector_copy, the same hook: a thread moved
 #                between vector loads and stores keeps xmm/ymm.
+#   migrate_passthrough  gp_passthrough_kick, the same hook: threads in tight
+#                loops of getppid/getuid/getpgrp/sched_yield move mid-loop,
+#                every signal still arrives, and a worker did move. Cluster
+#                runs do not patch syscall sites today (departures.md), so
+#                every call here traps; the case guards the pass-through
+#                fast path (passthrough_syscalls.hpp) for when they do.
 . "$(dirname "$0")/lib.sh"
-[ $# -ge 2 ] || fail "usage: $0 share|independent|migrate|migrate_output|migrate_vector static|dynamic"
+[ $# -ge 2 ] || fail "usage: $0 share|independent|migrate|migrate_output|migrate_vector|migrate_passthrough static|dynamic"
 skip_in_native_mode "multi-host runs"
 it_setup
 case "$1" in
@@ -25,6 +31,7 @@ independent) prog="$(gp independent_workers "$2")"; export INDEP_SECONDS=3 ;;
 migrate) prog="$(gp migrate_state "$2")"; export MIGRATE_SECONDS=3 SPANVM_MIGRATE_CYCLE=1 ;;
 migrate_output) prog="$(gp migrate_syscall_output "$2")"; export MIGRATE_SECONDS=3 SPANVM_MIGRATE_CYCLE=1 ;;
 migrate_vector) prog="$(gp migrate_vector_copy "$2")"; export MIGRATE_SECONDS=3 SPANVM_MIGRATE_CYCLE=1 ;;
+migrate_passthrough) prog="$(gp passthrough_kick "$2")"; export PASSTHROUGH_SIGNALS=2000 SPANVM_MIGRATE_CYCLE=1 ;;
 *) fail "unknown case $1" ;;
 esac
 rc_of run_guest -t 200 --local-hosts 2 --stats --json run.json -- "$prog" >out 2>err
@@ -50,6 +57,10 @@ elif case == "independent":
     assert nodes == [0, 1], f"workers on nodes {nodes}, want both; migrations: {moves}"
     assert not moves, moves
     print("workers stay on nodes 0 and 1, no migration")
+elif case == "migrate_passthrough":
+    n = sum(t["migrations"] for t in workers)
+    assert n >= 1, f"no worker moved: {threads}"
+    print(f"workers moved {n} times in their pass-through loops; {len(moves)} migrations in all")
 else:
     moved = [t for t in workers if t["migrations"] >= 2]
     assert len(moved) >= 4, f"only {len(moved)} threads moved twice or more: {threads}"

@@ -54,10 +54,15 @@ PlatformProbe probe_native() {
     // fails with EINVAL where the kernel lacks it.
     if (::prctl(PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_OFF, 0, 0, 0) != 0)
         return {false, fmt::format("Syscall User Dispatch unavailable: {}", std::strerror(errno))};
-    return {true, fmt::format("Syscall User Dispatch available; FS switched with {}; syscall sites {}",
+    const bool patch = native::SitePatcher::wanted();
+    return {true, fmt::format("Syscall User Dispatch available; FS switched with {}; syscall sites {}{}",
                               native::NativePlatform::use_wrfsbase() ? "WRFSBASE" : "arch_prctl",
-                              native::SitePatcher::wanted() ? "patched (SPANVM_NATIVE_PATCH=off to trap all)"
-                                                            : "trapped, not patched (SPANVM_NATIVE_PATCH=off)")};
+                              patch ? "patched (SPANVM_NATIVE_PATCH=off to trap all)"
+                                    : "trapped, not patched (SPANVM_NATIVE_PATCH=off)",
+                              !patch ? ""
+                              : native::NativePlatform::passthrough_wanted()
+                                  ? "; pass-through calls answered at the site (SPANVM_NATIVE_PASSTHROUGH=off)"
+                                  : "; no pass-through calls (SPANVM_NATIVE_PASSTHROUGH=off)")};
 }
 
 Result<PlatformChoice> choose_platform(PlatformKind kind, uint64_t ram_size, RamBacking backing) {

@@ -19,6 +19,8 @@
 // Threading: a Vcpu is driven by one host thread at a time. attach_thread()
 // binds it to the calling host thread (kick target, per-thread trap set-up);
 // it must be called before the first run() on that thread.
+#include <array>
+#include <atomic>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -76,6 +78,21 @@ public:
     // Loads an image written by save_fpu() (possibly edited by the guest).
     // Fails (EINVAL) on an image the CPU would reject.
     virtual Result<void> restore_fpu(std::span<const uint8_t> image) = 0;
+
+    // Pass-through syscalls (bit nr of `mask`, nr < 128): the caller vouches
+    // that for each, the guest-visible result is exactly what the host
+    // kernel returns when this host thread makes the call with the guest's
+    // integer arguments, that it takes no pointer, cannot block or return
+    // EINTR, and needs none of spanvm's state. The platform may then run
+    // such a call itself without leaving run() (native: from a patched
+    // site, without switching FS), adding 1 to *count for each; every
+    // other guarantee of run() holds (a kick still makes it return).
+    // attach_thread() and detach_thread() clear it; set it after attaching.
+    // The default (KVM, remote vCPUs) ignores it: every call exits.
+    virtual void set_passthrough_syscalls(std::array<uint64_t, 2> mask, std::atomic<uint64_t>* count) {
+        (void)mask;
+        (void)count;
+    }
 };
 
 }  // namespace spanvm::platform

@@ -32,6 +32,14 @@
 //    without sigreturn resets the CPU's FPU, so the signal entry merges
 //    from the kernel's frame instead (spanvm_native_on_guest_signal).
 //    An exit through a signal (SIGSYS trap, fault, kick) sets fpu_live 0.
+//  * passthrough (bit nr, nr < kPassthroughNrLimit): syscalls that a patched
+//    site's entry runs itself, from spanvm's text, with the guest's argument
+//    registers, FS base and FPU untouched, and returns to the guest without
+//    leaving spanvm_native_enter (native_switch.S, "fast path"). Set only by
+//    NativeVcpu::set_passthrough_syscalls on the attached thread, cleared by
+//    attach_thread/detach_thread; whenever a bit is set, passthrough_count
+//    points at a live counter that the fast path increments once per call
+//    (`lock incq`, before the call: each call counted exactly once).
 #include <cstddef>
 #include <cstdint>
 
@@ -52,6 +60,14 @@ enum EnterMode : uint32_t {
 // exit_code of a syscall that came through a patched site's direct entry
 // (spanvm_native_syscall_entry) rather than a SIGSYS (SYS_USER_DISPATCH = 2).
 inline constexpr int kPatchedSiteCode = 0x1002;
+
+// exit_code of a patched site's fast path that a kick stopped after the
+// pass-through call ran: RAX holds its result, RIP is past the `syscall`;
+// not to be run again. run() reports it as `interrupted`.
+inline constexpr int kPassthroughDoneCode = 0x1003;
+
+// Syscall numbers below this may be pass-through (the bitmap's bits).
+inline constexpr uint64_t kPassthroughNrLimit = 128;
 
 // Return values of native_enter() (the exit cause).
 enum EnterResult : int {
@@ -86,6 +102,8 @@ struct alignas(64) NativeContext {
     uint32_t lite_mxcsr = 0;     // 17668
     uint32_t avx_offset = 0;     // 17672: YMM_Hi128 in the XSAVE standard format (CPUID 0xD.2 EBX)
     alignas(64) uint8_t lite[16 * 32];  // 17728: register i at i*32 (XMMi, then with AVX its upper half)
+    uint64_t passthrough[2] = {0, 0};    // 18240: pass-through syscalls, bit nr (see above)
+    uint64_t* passthrough_count = nullptr;  // 18256: +1 per pass-through call (a std::atomic<uint64_t>)
 };
 
 static_assert(offsetof(NativeContext, host_rsp) == 0);
@@ -103,6 +121,9 @@ static_assert(offsetof(NativeContext, fpu_lite) == 60);
 static_assert(offsetof(NativeContext, fpu_live) == 17664);
 static_assert(offsetof(NativeContext, lite_mxcsr) == 17668);
 static_assert(offsetof(NativeContext, lite) == 17728);
+static_assert(offsetof(NativeContext, passthrough) == 18240);
+static_assert(offsetof(NativeContext, passthrough_count) == 18256);
+static_assert(kPassthroughNrLimit == 64 * 2);
 
 }  // namespace spanvm::platform::native
 
@@ -129,4 +150,9 @@ extern const char spanvm_native_signal_entry_end[];
 // by a stub, never called.
 void spanvm_native_syscall_entry();
 extern const char spanvm_native_syscall_entry_end[];
+// The fast path's commit window [window, window_end) inside the direct
+// entry, and where a kick that lands in it sends the thread (native_switch.S).
+extern const char spanvm_native_fast_window[];
+extern const char spanvm_native_fast_window_end[];
+extern const char spanvm_native_fast_abort[];
 }

@@ -52,6 +52,14 @@ Result<std::unique_ptr<NativePlatform>> NativePlatform::create(uint64_t ram_size
     return p;
 }
 
+bool NativePlatform::passthrough_wanted() {
+    static const bool wanted = [] {
+        const char* v = std::getenv("SPANVM_NATIVE_PASSTHROUGH");
+        return !(v && std::string_view(v) == "off");
+    }();
+    return wanted;
+}
+
 bool NativePlatform::use_wrfsbase() {
     if (const char* fs = std::getenv("SPANVM_NATIVE_FS"); fs && std::string_view(fs) == "arch_prctl") return false;
     if (!(::getauxval(AT_HWCAP2) & HWCAP2_FSGSBASE)) return false;

@@ -46,6 +46,10 @@ public:
     // The same decision, without a platform (spanvm info): AT_HWCAP2, the
     // start-up self-test and SPANVM_NATIVE_FS.
     static bool use_wrfsbase();
+    // Whether patched sites run pass-through syscalls themselves
+    // (NativeVcpu::set_passthrough_syscalls): SPANVM_NATIVE_PASSTHROUGH is
+    // unset or "on" (off: "off", for benchmarks and tests of the slow path).
+    static bool passthrough_wanted();
 
 private:
     explicit NativePlatform(memory::GuestMemory mem) : mem_(std::move(mem)) {}

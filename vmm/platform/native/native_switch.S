@@ -60,6 +60,10 @@
 #define CTX_LITE 17728
 #define RFLAGS_TF_AC 0x40100
 #define PATCHED_SITE_CODE 0x1002   // kPatchedSiteCode
+#define PASSTHROUGH_DONE_CODE 0x1003   // kPassthroughDoneCode
+#define CTX_PASSTHROUGH 18240
+#define CTX_PASSTHROUGH_COUNT 18256
+#define PASSTHROUGH_NR_LIMIT 128   // kPassthroughNrLimit
 #define SIGSYS 31
 #define RFLAGS_CLEAN 0x202
 #define UC_SS_SP 16
@@ -256,9 +260,18 @@ spanvm_native_signal_entry:
     // (SA_NODEFER lets a kick nest): return to the outer entry normally,
     // which carries on; the kick stays pending (C side). in_guest goes back
     // to 1 because the outer entry may not have tested it yet.
+    // The rt_sigreturn is made here rather than by `ret` into the
+    // restorer: a further kick that lands before it completes then has its
+    // RIP in this entry, so it nests the same way, instead of being taken
+    // for a guest exit at the restorer's RIP (which would save spanvm's
+    // registers as the guest's and leave this frame on the altstack to be
+    // overwritten). RBX is RSP at entry (the frame's return address);
+    // rt_sigreturn wants RSP just past it, as after the restorer's `ret`.
     movl $1, CTX_IN_GUEST(%r12)
-    mov %rbx, %rsp
-    ret
+    lea 8(%rbx), %rsp
+    mov $SYS_rt_sigreturn, %eax
+    syscall
+    ud2                     // rt_sigreturn does not return here
 .Lhost:
     jmp spanvm_native_on_host_signal
     .cfi_endproc
@@ -272,16 +285,50 @@ spanvm_native_signal_entry_end:
     // registers `syscall` clobbers. The thread's GS base is its
     // NativeContext (NativeVcpu::run), FS is still the guest's, RSP the
     // guest's (nothing is pushed there: the guest's red zone and stack
-    // stay untouched). Saves the guest state into the context, switches
-    // to the host stack and FS, and returns from spanvm_native_enter with
-    // SIGSYS and exit_code kPatchedSiteCode (a `syscall` exit, as the SIGSYS
-    // path's SYS_USER_DISPATCH).
-    // A kick that lands here while in_guest is 1 is nested (the signal
-    // entry sees RIP in [syscall_entry, syscall_entry_end), leaves the
-    // kick pending and returns here); after in_guest is 0 it is a host
-    // kick. Either way the next entry aborts, so no kick is lost.
+    // stay untouched).
+    //
+    // Fast path (pass-through syscalls, native_context.hpp `passthrough`):
+    // the call is one whose result is the host kernel's for this very
+    // thread and which takes no pointer, so the entry makes it itself with
+    // the guest's argument registers in place (Syscall User Dispatch lets
+    // it through: this text lies above guest RAM) and returns to the guest:
+    // no FS switch, no FPU save, no C++. Guest-visible state afterwards is
+    // Linux's: RAX = result, RCX = return RIP, R11 = RFLAGS at the call,
+    // every other register, RFLAGS and RSP unchanged (the host `syscall`
+    // preserves all but RAX, RCX, R11; the vector registers are untouched),
+    // the guest stack unwritten. Guests with TF or AC set take the slow path.
+    //
+    // Slow path: saves the guest state into the context, switches to the
+    // host FS and returns from spanvm_native_enter with SIGSYS and exit_code
+    // kPatchedSiteCode (a `syscall` exit, as the SIGSYS path's
+    // SYS_USER_DISPATCH).
+    //
+    // Kicks (the invariant: no kick is lost, and no call runs twice).
+    // in_guest stays 1 from the stub to the jump back (fast path) or to
+    // the end of the slow path. A kick whose RIP is in this entry is nested
+    // (spanvm_native_on_guest_signal): it sets kick_pending and returns
+    // here, having switched FS to the host's (its signal entry does).
+    //  * Before the fast path's `syscall` (RIP <= it): the call runs anyway
+    //    and the check after it sees kick_pending.
+    //  * In the commit window [spanvm_native_fast_window,
+    //    spanvm_native_fast_window_end), i.e. from the instruction after the
+    //    `syscall` up to and including the final `jmp *%rcx`: the kick also
+    //    rewrites the interrupted RIP to spanvm_native_fast_abort (an
+    //    rseq-style abort), so a kick after the check cannot slip into the
+    //    guest unseen, and the guest never runs with the host FS.
+    //  * The check (kick_pending != 0) and the abort both take the slow
+    //    exit with exit_code kPassthroughDoneCode: the call is done, RAX is
+    //    its result and the saved RIP is past the `syscall`; run() reports
+    //    `interrupted` and the kick stays pending (the next entry aborts).
+    //  * In the slow path: pending for the next entry, as before; after
+    //    in_guest is 0 it is a host kick. Either way the next entry aborts.
+    // Each pass-through call is counted once, before the `syscall`
+    // (passthrough_count, the thread table's syscall count).
     .globl spanvm_native_syscall_entry
     .globl spanvm_native_syscall_entry_end
+    .globl spanvm_native_fast_window
+    .globl spanvm_native_fast_window_end
+    .globl spanvm_native_fast_abort
     .type spanvm_native_syscall_entry, @function
     .p2align 4
 spanvm_native_syscall_entry:
@@ -291,14 +338,50 @@ spanvm_native_syscall_entry:
     mov CTX_HOST_RSP(%r11), %rsp
     pushfq
     popq R_RFLAGS(%r11)
+    // RFLAGS is saved: the tests below may clobber it.
+    cmp $PASSTHROUGH_NR_LIMIT, %rax
+    jae .Lsys_slow
+    bt %rax, CTX_PASSTHROUGH(%r11)
+    jnc .Lsys_slow
+    testl $RFLAGS_TF_AC, R_RFLAGS(%r11)
+    jnz .Lsys_slow
+    mov %rcx, R_RIP(%r11)
+    mov CTX_PASSTHROUGH_COUNT(%r11), %rcx
+    lock incq (%rcx)
+    syscall                 // RAX = nr, RDI..R9 the guest's; clobbers RCX, R11
+spanvm_native_fast_window:
+    mov %gs:CTX_SELF, %r11
+    cmpl $0, CTX_KICK_PENDING(%r11)
+    jne spanvm_native_fast_abort
+    mov R_RIP(%r11), %rcx
+    pushq R_RFLAGS(%r11)
+    popfq                   // the guest's RFLAGS, as `sysret` would load from R11
+    mov R_RFLAGS(%r11), %r11
+    mov %gs:R_RSP, %rsp
+    jmp *%rcx
+spanvm_native_fast_window_end:
+spanvm_native_fast_abort:
+    // The call ran (RAX = its result); RSP, RCX, R11 and RFLAGS may be
+    // anything the window left. R_RIP, R_RSP, R_RFLAGS hold the guest's.
+    mov %gs:CTX_SELF, %r11
+    mov CTX_HOST_RSP(%r11), %rsp
+    mov R_RIP(%r11), %rcx
+    movl $PASSTHROUGH_DONE_CODE, CTX_EXIT_CODE(%r11)
+    cld                     // TF and AC are clear (else no fast path)
+    jmp .Lsys_save
+.Lsys_slow:
+    // exit_code may be set while in_guest is 1: a kick nested here returns
+    // before spanvm_native_on_guest_signal touches it, and the host path
+    // never does.
+    movl $PATCHED_SITE_CODE, CTX_EXIT_CODE(%r11)
     // DF, AC, TF clear for the host (the C ABI): CLD, and the POPFQ (25 ns
     // here) only where the guest had AC or TF set.
     cld
     testl $RFLAGS_TF_AC, R_RFLAGS(%r11)
-    jz 1f
+    jz .Lsys_save
     pushq $RFLAGS_CLEAN
     popfq
-1:
+.Lsys_save:
     mov %rax, R_RAX(%r11)
     mov %rbx, R_RBX(%r11)
     mov %rcx, R_RCX(%r11)
@@ -382,10 +465,8 @@ spanvm_native_syscall_entry:
     mov CTX_HOST_FS(%rbx), %rsi
     syscall
 .Lsys_fs_done:
-    // exit_code after in_guest is 0: from here a kick takes the host path,
-    // which leaves exit_code alone.
+    // From here a kick takes the host path, which leaves exit_code alone.
     movl $0, CTX_IN_GUEST(%rbx)
-    movl $PATCHED_SITE_CODE, CTX_EXIT_CODE(%rbx)
     mov $SIGSYS, %eax
     pop %r15
     pop %r14

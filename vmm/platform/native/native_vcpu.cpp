@@ -132,6 +132,7 @@ Result<void> NativeVcpu::attach_thread() {
     if (::prctl(PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_ON, end, kUserSpaceTop - end, 0) != 0)
         return errno_error("prctl(PR_SET_SYSCALL_USER_DISPATCH)");
     ctx_->kick_pending = 0;
+    clear_passthrough();  // the thread that attached sets it (set_passthrough_syscalls)
     tl_ctx = ctx_.get();
     // The host GS base is the guest's, or with patching on and no GS base
     // of the guest's this context (run()); either way a new host thread
@@ -145,11 +146,30 @@ void NativeVcpu::detach_thread() {
     // (another thread may attach the vCPU and use it) and out of Syscall
     // User Dispatch; kicks to this thread no longer touch the context.
     if (tl_ctx != ctx_.get()) return;
+    clear_passthrough();
     tl_ctx = nullptr;
     stack_t ss{};
     ss.ss_flags = SS_DISABLE;
     (void)::sigaltstack(&ss, nullptr);
     (void)::prctl(PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_OFF, 0, 0, 0);
+}
+
+void NativeVcpu::clear_passthrough() {
+    ctx_->passthrough[0] = ctx_->passthrough[1] = 0;
+    ctx_->passthrough_count = nullptr;
+}
+
+void NativeVcpu::set_passthrough_syscalls(std::array<uint64_t, 2> mask, std::atomic<uint64_t>* count) {
+    // The fast path increments the counter with `lock incq` on its address:
+    // the same object representation as a plain uint64_t.
+    static_assert(sizeof(std::atomic<uint64_t>) == sizeof(uint64_t) && std::atomic<uint64_t>::is_always_lock_free);
+    if (count == nullptr || !NativePlatform::passthrough_wanted()) {
+        clear_passthrough();
+        return;
+    }
+    ctx_->passthrough_count = reinterpret_cast<uint64_t*>(count);
+    ctx_->passthrough[0] = mask[0];
+    ctx_->passthrough[1] = mask[1];
 }
 
 Result<void> NativeVcpu::set_initial_state(const Regs& regs, uint64_t fs_base, uint64_t gs_base) {
@@ -274,7 +294,10 @@ VcpuExit NativeVcpu::run() {
 
 VcpuExit NativeVcpu::exit_from_signal(int sig) {
     VcpuExit e;
-    if (sig == kEnterAborted || sig == Platform::kick_signal()) {
+    // kPassthroughDoneCode: a kick stopped a pass-through call's fast path
+    // after the call ran; RAX holds its result, the guest is past it.
+    if (sig == kEnterAborted || sig == Platform::kick_signal() ||
+        (sig == SIGSYS && ctx_->exit_code == kPassthroughDoneCode)) {
         e.kind = VcpuExit::Kind::interrupted;
         return e;
     }
@@ -323,9 +346,16 @@ extern "C" int spanvm_native_on_guest_signal(NativeContext* c, int sig, siginfo_
         // Inside the direct entry of a patched site, before it cleared
         // in_guest: it goes on to return `syscall` with its own state (and
         // sets exit_code itself). A kick stays pending for the next run(),
-        // which then aborts.
+        // which then aborts. In the fast path's commit window (after its
+        // pass-through call, up to its jump back to the guest) the kick
+        // also sends the thread to the abort, which exits with the call
+        // done (native_switch.S: the kick invariant).
         if (sig == spanvm::platform::Platform::kick_signal()) {
             c->kick_pending = 1;
+            const auto win_lo = reinterpret_cast<uint64_t>(spanvm_native_fast_window);
+            const auto win_hi = reinterpret_cast<uint64_t>(spanvm_native_fast_window_end);
+            if (rip >= win_lo && rip < win_hi)
+                uc->uc_mcontext.gregs[REG_RIP] = reinterpret_cast<greg_t>(spanvm_native_fast_abort);
             return spanvm::platform::native::kEntryNested;
         }
         // The line names the signal, si_code, address and entry offset

@@ -56,8 +56,13 @@ public:
     Result<void> set_gs_base(uint64_t v) override;
     Result<std::vector<uint8_t>> save_fpu() override;
     Result<void> restore_fpu(std::span<const uint8_t> image) override;
+    // Takes effect at patched sites only (native_switch.S, the fast path);
+    // a trapped (SIGSYS) call still exits. SPANVM_NATIVE_PASSTHROUGH=off
+    // keeps it empty.
+    void set_passthrough_syscalls(std::array<uint64_t, 2> mask, std::atomic<uint64_t>* count) override;
 
 private:
+    void clear_passthrough();
     void build_sigreturn_frame();
     // The lite FPU state (native_context.hpp fpu_live) into ctx_->xsave.
     void materialize_fpu();

@@ -9,6 +9,7 @@
 #include "vmm/base/log.hpp"
 #include "vmm/memory/arg_memory.hpp"
 #include "vmm/process/process.hpp"
+#include "vmm/process/syscalls/passthrough_syscalls.hpp"
 #include "vmm/process/syscalls/syscall_gate.hpp"
 
 namespace spanvm::process {
@@ -18,7 +19,7 @@ GuestThread::GuestThread(Process& p, ThreadRow& row, std::unique_ptr<platform::V
 
 void GuestThread::run(const ThreadStart& start) {
     row_.host_tid = static_cast<int>(::syscall(SYS_gettid));
-    if (auto r = vcpu_->attach_thread(); !r) fatal_exit(r.error().message.c_str());
+    if (auto r = attach_vcpu(); !r) fatal_exit(r.error().message.c_str());
     if (auto r = vcpu_->set_initial_state(start.regs, start.fs_base, start.gs_base); !r)
         fatal_exit(r.error().message.c_str());
     row_.state = ThreadState::running;
@@ -85,7 +86,7 @@ Result<void> GuestThread::adopt_vcpu_after_fork(std::unique_ptr<platform::Vcpu> 
     row_.remote_host_tid.store(0);
     row_.host_tid = static_cast<int>(::syscall(SYS_gettid));
     row_.vcpu_id = static_cast<unsigned>(vcpu_->id());
-    if (auto r = vcpu_->attach_thread(); !r) return r;
+    if (auto r = attach_vcpu(); !r) return r;
     if (auto r = vcpu_->set_initial_state(regs, fs, gs); !r) return r;
     // The gate still writes RAX through regs(): make that view (KVM's sync
     // regs page) hold the state too, not whatever a fresh vCPU had there.
@@ -93,6 +94,12 @@ Result<void> GuestThread::adopt_vcpu_after_fork(std::unique_ptr<platform::Vcpu> 
     vcpu_->mark_regs_dirty();
     if (!fpu.empty())
         if (auto r = vcpu_->restore_fpu(fpu); !r) return r;
+    return {};
+}
+
+Result<void> GuestThread::attach_vcpu() {
+    if (auto r = vcpu_->attach_thread(); !r) return r;
+    vcpu_->set_passthrough_syscalls(passthrough_mask(link_ == nullptr), &row_.syscalls);
     return {};
 }
 

@@ -91,6 +91,10 @@ private:
     // move the placement asked for (ThreadRow::move_to) is made here.
     void maybe_migrate();
     void migrate(unsigned from, unsigned to);
+    // attach_thread() of the vCPU, then its pass-through syscalls
+    // (passthrough_syscalls.hpp): the set at the origin, none elsewhere;
+    // each such call counts in row_.syscalls.
+    Result<void> attach_vcpu();
     // A CPU exception in guest code: into the guest's handler when one is
     // installed and the signal is not blocked; otherwise the process ends
     // with 128+signal, as Linux's force_sig does.

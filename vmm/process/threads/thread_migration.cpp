@@ -96,7 +96,7 @@ void GuestThread::migrate(unsigned from, unsigned to) {
         if (auto r = vcpu_->restore_fpu(*fpu); !r) fail(r.error().message);
         if (auto r = vcpu_->set_initial_state(regs, *fs, *gs); !r) fail(r.error().message);  // the Spawn
     } else {
-        if (auto r = vcpu_->attach_thread(); !r) fail(r.error().message);
+        if (auto r = attach_vcpu(); !r) fail(r.error().message);
         if (auto r = vcpu_->set_initial_state(regs, *fs, *gs); !r) fail(r.error().message);
         if (auto r = vcpu_->restore_fpu(*fpu); !r) fail(r.error().message);
     }
