@@ -8,12 +8,17 @@
 #             least 400 pages fewer than the same run with every file
 #             refused (SPANVM_FILL_REFUSE=/: the origin's data, as before),
 #             which fills none; both outputs equal native
+#   remap     a placed python3 maps a 2 MB file privately, reads and writes
+#             it, unmaps it and maps anonymous memory there, 8 times: the
+#             file's bytes, the private write and the zeros after it are
+#             native's (a filler reset on munmap, and a re-map over pages
+#             some node had, which the origin writes)
 #   mismatch  the node refuses python3's own file only (the test knob
 #             stands in for a different file at the same path): its image
 #             falls back to the origin's data, the libraries are still
 #             filled, and the output equals native
 . "$(dirname "$0")/lib.sh"
-[ $# -eq 1 ] || fail "usage: $0 python|mismatch"
+[ $# -eq 1 ] || fail "usage: $0 python|remap|mismatch"
 skip_in_native_mode "multi-host runs"
 [ "$(id -u)" = 0 ] || { echo "SKIP [$IT_NAME]: network namespaces need root" >&3; exit 77; }
 command -v ip >/dev/null || fail "ip (iproute2) is not installed"
@@ -50,6 +55,32 @@ python)
     [ $((f_fetched + 400)) -le "$r_fetched" ] ||
         fail "filling saved too few transfers: $f_fetched pages fetched, $r_fetched with every file refused"
     pass "placed python3: $f_fetched pages fetched + $f_filled filled (every file refused: $r_fetched fetched)"
+    ;;
+remap)
+    python3 -c 'import random; random.seed(14); open("data.bin", "wb").write(random.randbytes(2 << 20))'
+    cat >remap.py <<'PY'
+import hashlib, mmap, sys
+with open(sys.argv[1], "rb") as f:
+    size = len(f.read())
+    for i in range(8):
+        m = mmap.mmap(f.fileno(), size, flags=mmap.MAP_PRIVATE, prot=mmap.PROT_READ | mmap.PROT_WRITE)
+        before = hashlib.sha256(m[:]).hexdigest()[:16]
+        m[i * 4096] = (m[i * 4096] + 1) % 256
+        after = hashlib.sha256(m[:]).hexdigest()[:16]
+        m.close()
+        a = mmap.mmap(-1, size)
+        print(i, before, after, a[:] == bytes(size))
+        a.close()
+PY
+    cmd=("$(tool sh)" -c "$(tool true); $py remap.py data.bin; $(tool true)")
+    rc_of run_direct "${cmd[@]}" >native.out 2>native.err
+    expect_rc "$RC" 0 "native run" native.err
+    rc_of run_guest "${opts[@]}" --json remap.json -- "${cmd[@]}" >remap.out 2>remap.err
+    expect_rc "$RC" 0 "placed python3 re-mapping a file" remap.err
+    expect_same_file remap.out native.out "placed python3 re-mapping a file"
+    read -r fetched filled <<<"$(counts remap.json)"
+    [ "$filled" -ge 500 ] || fail "the node filled only $filled pages from files"
+    pass "placed python3 re-mapping a file 8 times: output equal ($fetched pages fetched, $filled filled)"
     ;;
 mismatch)
     rc_of env SPANVM_FILL_REFUSE=python3 "$SPANVM" run "${opts[@]}" --json mm.json -- "${cmd[@]}" >mm.out 2>mm.err
