@@ -65,6 +65,8 @@
  * page homed elsewhere may go as ClaimReadReq/ClaimWriteReq; the home hands
  * a never-used page over with the request (see home_claim below); planted
  * bug -DBUG_CLAIM_ZERO_SHARED.
+ * Fillers: DK_ZERO installs FILLER(node), the page's initial version;
+ * planted bug -DBUG_FILL_OTHER_FILE (see FILLER).
  * Not modelled: the minimum hold time (it only delays a cache's answer, like
  * a slow channel) and initial_owner.
  */
@@ -137,6 +139,17 @@ mtype = { ReadReq, WriteReq, FwdRead, FwdWrite, Invalidate, InvAck, GrantShared,
 #define RUNNABLE 2
 
 #define HOME(p)   ((p) % N)          /* HomePolicy::interleaved */
+/* Fillers (docs/dsm-protocol.md "Fillers"): never-written data (DK_ZERO)
+ * is the page's filler, version 0, which every node produces by itself
+ * (zero, or its own copy of the same file). -DBUG_FILL_OTHER_FILE plants a
+ * node that fills from a file that is not the origin's (the identity check
+ * skipped): the last node's filler differs, found as a copy that is not the
+ * latest write. */
+#ifdef BUG_FILL_OTHER_FILE
+#define FILLER(n) ((n) == N - 1 -> 200 : 0)
+#else
+#define FILLER(n) 0
+#endif
 /* Dynamic homes (-DMOVES=k, vmm/dsm/home_table.hpp, docs/dsm-protocol.md
  * "Dynamic homes"): each node routes by its own table htab, and a home may
  * hand a page over (k times in all) whenever the engine may: not frozen, no
@@ -561,7 +574,7 @@ inline handle(me, from, mt, pg, dk, vr, rq, ak) {
     :: mt == GrantShared ->
         assert(lstate[idx] == IS && dk != DK_NONE && (dk == DK_BYTES || from == HOMEAT(me, pg)));
         lstate[idx] = S;                                  /* InstallPage(Read) */
-        if :: dk == DK_ZERO -> lver[idx] = 0 :: else -> lver[idx] = vr fi;
+        if :: dk == DK_ZERO -> lver[idx] = FILLER(me) :: else -> lver[idx] = vr fi;
         resume(me, pg);
         if
         :: dk == DK_BYTES -> send(me, HOMEAT(me, pg), Done, pg, DK_NONE, 0, 0, 0)
@@ -572,7 +585,7 @@ inline handle(me, from, mt, pg, dk, vr, rq, ak) {
         if
         :: dk == DK_NONE -> assert(lstate[idx] == SM)      /* upgrade in place */
         :: else -> assert(lstate[idx] == IM);
-                   if :: dk == DK_ZERO -> lver[idx] = 0 :: else -> lver[idx] = vr fi   /* InstallPage */
+                   if :: dk == DK_ZERO -> lver[idx] = FILLER(me) :: else -> lver[idx] = vr fi   /* InstallPage */
         fi;
         lstate[idx] = SM;   /* mapped read-only until the write completes */
         lgranted[idx] = true;

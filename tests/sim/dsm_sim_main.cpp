@@ -35,7 +35,8 @@ int main(int argc, char** argv) {
     app.add_flag("--runs", cfg.runs, "nodes also ask for random stretches of pages as runs (request_ahead)");
     app.add_flag("--claims", cfg.claims, "requests from Invalid are sent as first-use claims at random (needs --dynamic-homes)");
     app.add_option("--claim-chunk", cfg.claim_chunk, "pages of the aligned chunk a claim hands over")->check(CLI::Range(1u, 4096u));
-    app.add_option("--bug", bug, "deliberate protocol bug: none|skip-invalidate-ack|ack-without-drop|skip-done-wait|ignore-acks|skip-move-acks|lose-moved-requests|run-ignores-busy|claim-zero-shared");
+    app.add_flag("--fill", cfg.fill, "never-written data is a per-page filler every node produces itself, not zero");
+    app.add_option("--bug", bug, "deliberate protocol bug: none|skip-invalidate-ack|ack-without-drop|skip-done-wait|ignore-acks|skip-move-acks|lose-moved-requests|run-ignores-busy|claim-zero-shared|fill-other-file");
     app.add_flag("--expect-failure", expect_failure, "succeed only if some seed fails");
     app.add_flag("--quiet", quiet, "print only failures");
     try {

@@ -123,6 +123,9 @@ private:
         nodes_.resize(cfg_.nodes);
         chans_.resize(std::size_t{cfg_.nodes} * cfg_.nodes);
         ref_.assign(cfg_.pages, std::vector<std::uint32_t>(cfg_.words, 0));
+        if (cfg_.fill)
+            for (unsigned p = 0; p < cfg_.pages; ++p)
+                for (unsigned w = 0; w < cfg_.words; ++w) ref_[p][w] = filler_word(cfg_.nodes, p, w);
         for (unsigned n = 0; n < cfg_.nodes; ++n) {
             ProtocolConfig pc;
             pc.self = n;
@@ -149,6 +152,9 @@ private:
                 if (cfg_.initial_owner && n == 0) {
                     c.prot = Prot::Write;
                     std::fill(c.data.begin(), c.data.end(), std::byte{0});
+                    if (cfg_.fill)
+                        for (unsigned w = 0; w < cfg_.words; ++w)
+                            store_word(c.data, w, filler_word(cfg_.nodes, static_cast<unsigned>(&c - nodes_[n].mem.data()), w));
                 }
             }
             nodes_[n].threads.resize(cfg_.threads);
@@ -353,7 +359,11 @@ private:
             return;
         }
         if (a.data_kind == DataKind::Zero) {
+            // The page's filler (zero, or with --fill a pattern each node
+            // produces by itself, as from its own copy of the file).
             c.data.assign(page_size_, std::byte{0});
+            if (cfg_.fill)
+                for (unsigned w = 0; w < cfg_.words; ++w) store_word(c.data, w, filler_word(n, static_cast<unsigned>(a.page), w));
         } else if (a.data_kind == DataKind::Bytes && a.data.size() == page_size_) {
             c.data.assign(a.data.begin(), a.data.end());
         } else {
@@ -362,6 +372,12 @@ private:
             return;
         }
         c.prot = a.access == Access::Read ? Prot::Read : Prot::Write;
+    }
+    // Word w of page p's filler as node n produces it: the same on every
+    // node, except the last under the planted bug fill-other-file.
+    std::uint32_t filler_word(unsigned n, unsigned p, unsigned w) const {
+        const std::uint32_t v = 0x46000000u + p * 1024u + w;
+        return cfg_.bug == FaultInjection::FillOtherFile && n == cfg_.nodes - 1 ? v ^ 0x5a5au : v;
     }
     void apply(unsigned n, Upgrade& a) {
         PageCopy& c = nodes_[n].mem[a.page];
@@ -577,6 +593,7 @@ std::string repro_command(const SimConfig& cfg) {
     if (cfg.bug != FaultInjection::None) s += fmt::format(" --bug {}", to_string(cfg.bug));
     if (cfg.runs) s += " --runs";
     if (cfg.claims) s += fmt::format(" --claims --claim-chunk {}", cfg.claim_chunk);
+    if (cfg.fill) s += " --fill";
     return s;
 }
 

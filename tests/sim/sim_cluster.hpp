@@ -51,6 +51,10 @@ struct SimConfig {
     // aligned chunk of `claim_chunk` pages to the claimant.
     bool claims = false;
     unsigned claim_chunk = 2;
+    // Fillers (docs/dsm-protocol.md "Fillers"): a page's never-written
+    // content is a filler every node produces by itself (here a pattern per
+    // page and word, not zero); grants of DataKind::Zero install it.
+    bool fill = false;
 };
 
 struct SimResult {

@@ -121,6 +121,8 @@ struct NodeStatsMsg {
     std::uint64_t claim_requests = 0;
     std::uint64_t claims = 0;
     std::uint64_t pages_claimed = 0;
+    // Pages installed from a file filler there (docs/dsm-protocol.md "Fillers").
+    std::uint64_t pages_filled = 0;
     bool operator==(const NodeStatsMsg&) const = default;
 };
 

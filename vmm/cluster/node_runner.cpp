@@ -56,6 +56,7 @@ int NodeRunner::serve() {
     o.dynamic_homes = true;  // as the origin's engine (OriginCluster::attach_memory)
     o.external_base = mem.host_base() + memory::layout::kUserBase;
     o.guest_protection = protection_.get();
+    o.filler = &filler_;  // never-used pages of file mappings: read from this host's file
     o.version_salt = cluster_version_salt(mem.size());
     o.router = &channel_.router();
     o.fault_observer = [this](std::int32_t tid, std::uint64_t page, bool write) { faults_.record(tid, page, write); };
@@ -143,11 +144,19 @@ void NodeRunner::on_cluster_message(unsigned from, std::uint16_t type, net::Byte
             // touch: this node's host mapping follows before the call
             // returns there (mprotect only: this thread touches no guest
             // memory and waits for nothing).
+            // Files first (each opened and checked against the origin's
+            // identity: the ack lists those refused), then the protection,
+            // then the fillers (docs/dsm-protocol.md "Fillers").
             auto m = decode_layout(payload);
             if (!m) bad(m.error().message);
+            LayoutAckMsg ack{m->seq, {}};
+            for (const auto& f : m->files)
+                if (!filler_.open_declared(f)) ack.refused.push_back(f.id);
             if (auto r = protection_->apply(m->runs); !r)
                 failure_.fail(fmt::format("node {}: applying the origin's layout: {}", opts_.self, r.error().message));
-            if (auto r = channel_.send(0, kLayoutAckType, encode(LayoutAckMsg{m->seq})); !r)
+            if (auto r = filler_.apply(m->fills); !r)
+                failure_.fail(fmt::format("node {}: applying the origin's fillers: {}", opts_.self, r.error().message));
+            if (auto r = channel_.send(0, kLayoutAckType, encode(ack)); !r)
                 log::warn("node {}: LayoutAck not sent: {}", opts_.self, r.error().message);
             return;
         }
@@ -172,7 +181,7 @@ void NodeRunner::on_cluster_message(unsigned from, std::uint16_t type, net::Byte
                             st.get(C::write_faults), st.get(C::remote_fetches),
                             st.get(C::home_first_touch_faults), st.get(C::remote_first_touches),
                             st.get(C::home_migrations), st.get(C::pages_rehomed), st.get(C::claim_requests),
-                            st.get(C::claims), st.get(C::pages_claimed)};
+                            st.get(C::claims), st.get(C::pages_claimed), st.get(C::pages_filled)};
             (void)channel_.send(0, kStatsType, encode(ns));
             (void)channel_.send(0, kByeType, {});
             {

@@ -43,10 +43,12 @@
 #include "vmm/cluster/cluster_failure.hpp"
 #include "vmm/cluster/cluster_messages.hpp"
 #include "vmm/cluster/control_channel.hpp"
+#include "vmm/cluster/file_filler.hpp"
 #include "vmm/cluster/session_launcher.hpp"
 #include "vmm/cluster/thread_faults.hpp"
 #include "vmm/dsm/dsm_engine.hpp"
 #include "vmm/memory/guest_protection.hpp"
+#include "vmm/memory/layout.hpp"
 #include "vmm/time/timekeeper.hpp"
 #include "vmm/platform/platform.hpp"
 
@@ -100,6 +102,8 @@ private:
     // Host protection of guest RAM as the origin's Layout messages say
     // (written by the I/O thread only; the DSM engine reads pages through it).
     std::unique_ptr<memory::GuestProtection> protection_;
+    // The pages filled from files (Layout files and fills); outlives engine_.
+    FileFiller filler_{memory::layout::kUserBase};
     std::unique_ptr<dsm::DsmEngine> engine_;
     std::unique_ptr<SessionLauncher> sessions_;  // made before the engine starts, never reset
     std::mutex tk_mu_;

@@ -145,6 +145,8 @@ Result<void> OriginCluster::attach_memory(memory::GuestMemory& mem, const memory
     o.dynamic_homes = true;  // ... except fresh memory mapped for a thread elsewhere (mapped())
     o.external_base = mem.host_base() + memory::layout::kUserBase;
     o.guest_protection = &prot;  // pages the guest may not touch are copied out through its alias
+    o.filler = &filler_;  // private file mappings' pages, read from each node's own file (fill_from_file)
+    o.fill_ahead = false;  // this node's touches of file pages are mostly system-call arguments
     ram_base_ = mem.host_base();
     guest_protection_ = &prot;
     o.version_salt = cluster_version_salt(mem.size());
@@ -215,6 +217,17 @@ void OriginCluster::discard(std::uint64_t gpa, std::uint64_t len) {
     if (gpa < memory::layout::kUserBase || shut_) return;  // after shutdown the nodes are gone
     const dsm::PageIndex first = (gpa - memory::layout::kUserBase) / memory::layout::kPageSize;
     const dsm::PageIndex count = (len + memory::layout::kPageSize - 1) / memory::layout::kPageSize;
+    // A file filler there is reset on every node before the home is asked:
+    // a page pristine then reads as zero from now on, one any node had
+    // (filled from the file or not) is zeroed below (docs/dsm-protocol.md
+    // "Fillers").
+    const std::uint64_t end = memory::layout::kUserBase + (first + count) * memory::layout::kPageSize;
+    if (filler_.any_in(gpa, end)) {
+        const std::vector<memory::FillRun> reset{{memory::layout::page_align_down(gpa), end, memory::kZeroFile, 0}};
+        (void)filler_.apply(reset);
+        if (config_.size() >= 2) (void)broadcast_layout(LayoutMsg{0, {}, {}, reset});
+        if (shut_) return;
+    }
     auto untouched = engine_->untouched_range(first, count);
     if (!untouched) {
         if (shut_) return;  // the program ended meanwhile and the nodes left
@@ -238,17 +251,23 @@ void OriginCluster::mapped(std::uint64_t gpa, std::uint64_t len, unsigned node) 
 }
 
 void OriginCluster::layout_changed(const std::vector<memory::LayoutRun>& runs) {
-    // One Layout to every node, then wait for every LayoutAck: the mm call
-    // returns to the guest only once each node's host mapping follows it.
-    // A node lost meanwhile ends the program (ControlChannel), so the wait
-    // ends with the process; after shutdown the nodes are gone.
+    // The mm call returns to the guest only once each node's host mapping
+    // follows it.
     if (!engine_ || runs.empty() || shut_ || config_.size() < 2) return;
-    std::uint64_t seq;
+    (void)broadcast_layout(LayoutMsg{0, runs, {}, {}});
+}
+
+std::vector<std::uint32_t> OriginCluster::broadcast_layout(LayoutMsg m) {
+    // One Layout to every node, then wait for every LayoutAck. A node lost
+    // meanwhile ends the program (ControlChannel), so the wait ends with the
+    // process; after shutdown the nodes are gone.
     {
         std::lock_guard lk(layout_mu_);
-        seq = ++layout_seq_;
+        m.seq = ++layout_seq_;
+        layout_refused_.clear();
     }
-    const auto payload = encode(LayoutMsg{seq, runs});
+    const std::uint64_t seq = m.seq;
+    const auto payload = encode(m);
     for (std::size_t k = 1; k < config_.size(); ++k)
         if (auto r = send(static_cast<unsigned>(k), kLayoutType, payload); !r && !shut_)
             failure_.fail(fmt::format("{}: sending a layout change: {}",
@@ -257,9 +276,73 @@ void OriginCluster::layout_changed(const std::vector<memory::LayoutRun>& runs) {
     while (!shut_) {
         bool all = true;
         for (std::size_t k = 1; k < config_.size(); ++k) all = all && layout_acked_[k] >= seq;
-        if (all) return;
+        if (all) return layout_refused_;
         layout_cv_.wait_for(lk, std::chrono::milliseconds(100));
     }
+    return layout_refused_;
+}
+
+std::optional<std::vector<bool>> OriginCluster::fill_from_file(std::uint64_t gpa, std::uint64_t len, int fd,
+                                                                std::uint64_t off) {
+    // docs/dsm-protocol.md "Fillers". Order: (1) every node has the file
+    // (its identity checked there) and (2) the filler is set on every node,
+    // both acknowledged, and only then (3) the home is asked which pages
+    // some node ever had. A page granted as never written before (2) was
+    // installed as zero (or as an older filler) somewhere and is not
+    // pristine at (3): the caller writes it through the coherent mapping,
+    // which replaces every copy. A page pristine at (3) can only be granted
+    // after (2), so every node installs the file's bytes for it.
+    if (!engine_ || shut_ || config_.size() < 2 || gpa < memory::layout::kUserBase || len == 0) return std::nullopt;
+    auto ident = file_identity(fd);
+    if (!ident) return std::nullopt;
+    std::uint32_t id = 0;
+    {
+        std::lock_guard lk(files_mu_);
+        for (const auto& f : files_)
+            if (f.identity == *ident) {
+                if (!f.everywhere) return std::nullopt;
+                id = f.id;
+            }
+    }
+    if (id == 0) {
+        char link[64];
+        std::snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+        std::string path(kMaxFilePath, '\0');
+        const ssize_t n = ::readlink(link, path.data(), path.size());
+        if (n <= 0 || static_cast<std::size_t>(n) >= path.size()) return std::nullopt;
+        path.resize(static_cast<std::size_t>(n));
+        // A deleted or unnamed file has no path a node could open.
+        if (path[0] != '/' || path.ends_with(" (deleted)")) return std::nullopt;
+        {
+            std::lock_guard lk(files_mu_);
+            if (files_.size() >= kMaxFilledFiles) return std::nullopt;
+            id = static_cast<std::uint32_t>(files_.size() + 1);
+            files_.push_back({*ident, id, false});
+        }
+        if (!filler_.adopt(id, fd)) return std::nullopt;
+        const auto refused = broadcast_layout(LayoutMsg{0, {}, {{id, path, *ident}}, {}});
+        if (shut_) return std::nullopt;
+        std::lock_guard lk(files_mu_);
+        files_[id - 1].everywhere = refused.empty();
+        if (!refused.empty()) {
+            log::debug("fill: a node has no file '{}' like this one; its pages travel from here", path);
+            return std::nullopt;
+        }
+    }
+    const std::vector<memory::FillRun> fill{{gpa, gpa + len, id, off}};
+    if (auto r = filler_.apply(fill); !r) return std::nullopt;
+    (void)broadcast_layout(LayoutMsg{0, {}, {}, fill});
+    if (shut_) return std::nullopt;
+    const dsm::PageIndex first = (gpa - memory::layout::kUserBase) / memory::layout::kPageSize;
+    const dsm::PageIndex count = len / memory::layout::kPageSize;
+    auto untouched = engine_->untouched_range(first, count);
+    if (!untouched) {
+        if (shut_) return std::nullopt;
+        failure_.fail(fmt::format("filling guest pages from a file: {}", untouched.error().message));
+    }
+    std::vector<bool> write(untouched->size());
+    for (std::size_t i = 0; i < write.size(); ++i) write[i] = !(*untouched)[i];
+    return write;
 }
 
 Result<void> OriginCluster::gather_for_fork(std::uint64_t gpa, std::uint64_t len) {
@@ -283,7 +366,9 @@ Result<void> OriginCluster::gather_for_fork(std::uint64_t gpa, std::uint64_t len
         auto untouched = engine_->untouched_range(first, count);
         if (!untouched) return untouched.error();
         for (std::size_t i = 0; i < untouched->size(); ++i) {
-            if ((*untouched)[i]) continue;
+            // A never-used page of a file mapping holds the file's bytes
+            // (its filler), which the child's copy needs too: read here.
+            if ((*untouched)[i] && !filler_.filled(first + i)) continue;
             const std::uint64_t at = memory::layout::kUserBase + (first + i) * memory::layout::kPageSize;
             // A page the guest may not touch (PROT_NONE, a hole) is PROT_NONE
             // here too, and the alias cannot fetch (guest_protection.hpp): it
@@ -363,6 +448,7 @@ void OriginCluster::on_cluster_message(unsigned from, std::uint16_t type, net::B
         if (!m) failure_.fail(fmt::format("{}: bad LayoutAck message: {}", config_.describe(who), m.error().message));
         {
             std::lock_guard lk(layout_mu_);
+            if (m->seq == layout_seq_) layout_refused_.insert(layout_refused_.end(), m->refused.begin(), m->refused.end());
             layout_acked_.at(from) = std::max(layout_acked_.at(from), m->seq);
         }
         layout_cv_.notify_all();
@@ -398,6 +484,16 @@ void OriginCluster::shutdown(int status) {
     bye_cv_.wait_for(lk, std::chrono::seconds(2), [&] { return byes_ >= n - 1; });
 }
 
+std::pair<std::uint64_t, std::uint64_t> OriginCluster::node_page_counts() {
+    std::pair<std::uint64_t, std::uint64_t> sum{0, 0};
+    for (std::size_t k = 1; k < config_.size(); ++k)
+        if (auto s = node_stats(k)) {
+            sum.first += s->remote_fetches;
+            sum.second += s->pages_filled;
+        }
+    return sum;
+}
+
 std::optional<NodeStatsMsg> OriginCluster::node_stats(std::size_t k) {
     if (k == 0) {
         if (!engine_) return std::nullopt;
@@ -407,7 +503,7 @@ std::optional<NodeStatsMsg> OriginCluster::node_stats(std::size_t k) {
                             s.get(C::write_faults), s.get(C::remote_fetches),
                             s.get(C::home_first_touch_faults), s.get(C::remote_first_touches),
                             s.get(C::home_migrations), s.get(C::pages_rehomed), s.get(C::claim_requests),
-                            s.get(C::claims), s.get(C::pages_claimed)};
+                            s.get(C::claims), s.get(C::pages_claimed), s.get(C::pages_filled)};
     }
     std::lock_guard lk(bye_mu_);
     return node_stats_.at(k);
@@ -431,7 +527,7 @@ report::ClusterReport OriginCluster::report(std::size_t top_pages) {
             m.counters = report::NodeCounters{s->bytes_sent, s->bytes_received, s->read_faults, s->write_faults,
                                               s->remote_fetches, s->home_first_touch_faults, s->remote_first_touches,
                                               s->home_migrations, s->pages_rehomed, s->claim_requests,
-                                              s->claims, s->pages_claimed};
+                                              s->claims, s->pages_claimed, s->pages_filled};
         m.state = k == 0 ? "origin" : shut_ ? "stopped" : "up";
         out.machines.push_back(std::move(m));
     }

@@ -43,6 +43,7 @@
 #include "vmm/cluster/cluster_failure.hpp"
 #include "vmm/cluster/cluster_messages.hpp"
 #include "vmm/cluster/control_channel.hpp"
+#include "vmm/cluster/file_filler.hpp"
 #include "vmm/cluster/layout_messages.hpp"
 #include "vmm/cluster/placement.hpp"
 #include "vmm/cluster/remote_vcpu.hpp"
@@ -51,6 +52,7 @@
 #include "vmm/cluster/thread_cpu.hpp"
 #include "vmm/cluster/thread_faults.hpp"
 #include "vmm/dsm/dsm_engine.hpp"
+#include "vmm/memory/layout.hpp"
 #include "vmm/process/remote_threads.hpp"
 #include "vmm/report/run_report.hpp"
 
@@ -64,6 +66,9 @@ public:
     Result<void> attach_memory(memory::GuestMemory& mem, const memory::GuestProtection& prot) override;
     void layout_changed(const std::vector<memory::LayoutRun>& runs) override;
     void discard(std::uint64_t gpa, std::uint64_t len) override;
+    std::optional<std::vector<bool>> fill_from_file(std::uint64_t gpa, std::uint64_t len, int fd,
+                                                     std::uint64_t off) override;
+    std::pair<std::uint64_t, std::uint64_t> node_page_counts() override;
     void mapped(std::uint64_t gpa, std::uint64_t len, unsigned node) override;
     Result<void> gather_for_fork(std::uint64_t gpa, std::uint64_t len) override;
     Result<void> set_vdso_data(std::uint64_t gva) override;
@@ -137,6 +142,22 @@ private:
     std::condition_variable layout_cv_;
     std::uint64_t layout_seq_ = 0;
     std::vector<std::uint64_t> layout_acked_;
+    std::vector<std::uint32_t> layout_refused_;  // file ids some node refused (guarded by layout_mu_)
+    // One Layout to every node, waiting for every LayoutAck; returns the
+    // file ids any node refused.
+    std::vector<std::uint32_t> broadcast_layout(LayoutMsg m);
+    // Fillers (file_filler.hpp): the origin's own, and the files named to
+    // the nodes by identity, with whether every node has the same file
+    // (fill_from_file, under the Process's aspace_mu_; files_mu_ a leaf).
+    FileFiller filler_{memory::layout::kUserBase};
+    std::mutex files_mu_;
+    struct NamedFile {
+        FileIdentity identity;
+        std::uint32_t id;
+        bool everywhere;
+    };
+    std::vector<NamedFile> files_;  // file id = index + 1
+    static constexpr std::size_t kMaxFilledFiles = 4096;  // per process image; more are read here
 
     // `--place auto` (sharing_mu_ is a leaf; the placement thread calls the
     // ThreadMover without holding it).

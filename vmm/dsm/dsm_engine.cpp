@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
 #include <cstdlib>
 #include <string_view>
 #include <optional>
@@ -161,9 +162,10 @@ DsmEngine::DsmEngine(DsmEngineOptions options, Protocol protocol, std::unique_pt
         topt.peer_timeouts.assign(cluster_.size(), options_.peer_timeout + 2 * options_.heartbeat_interval);
         topt.peer_timeouts[0] = options_.peer_timeout;
     }
-    // "DSM" v6 (direct transfers, transport heartbeats, dynamic homes, runs,
-    // first-use claims): all nodes must run this engine.
-    topt.protocol_version = 0x44534d06 ^ options_.version_salt;
+    // "DSM" v7 (direct transfers, transport heartbeats, dynamic homes, runs,
+    // first-use claims, fillers: never-written data is the page's filler):
+    // all nodes must run this engine.
+    topt.protocol_version = 0x44534d07 ^ options_.version_salt;
     transport_ = std::make_unique<net::Transport>(cluster_, static_cast<net::NodeId>(self_), router.types(),
                                                   router.message_handler(), router.peer_failed_handler(), topt);
 }
@@ -389,7 +391,10 @@ void DsmEngine::zero_fill_ahead(PageIndex page) {
     // the one install after them. Only this thread ever holds more than one.
     std::array<std::unique_lock<std::mutex>, kShards> locks;
     for (std::size_t i = 0; i < kShards; ++i) locks[i] = std::unique_lock(shards_[i]->mu);
-    auto untouched_here = [&](PageIndex q) { return !node_local(q) && untouched_at_home_locked(shard(q), q); };
+    auto untouched_here = [&](PageIndex q) {
+        return !node_local(q) && untouched_at_home_locked(shard(q), q) &&
+               (options_.fill_ahead || !options_.filler || !options_.filler->filled(q));
+    };
     PageIndex lo = page, hi = page + 1;
     while (hi < end && untouched_here(hi)) ++hi;
     while (options_.zero_fill_backward && lo > first && untouched_here(lo - 1)) --lo;
@@ -409,11 +414,44 @@ void DsmEngine::zero_fill_ahead(PageIndex page) {
     for (std::size_t i = 0; i < installs.size();) {
         std::size_t j = i + 1;
         while (j < installs.size() && installs[j] == installs[j - 1] + 1 && j - i < UffdRegion::kStripes) ++j;
-        check(region_->install_zero_run(installs[i], j - i), "zero-fill-ahead install");
+        install_initial_run(installs[i], j - i, "zero-fill-ahead install");
         i = j;
     }
     stats_->add(DsmStats::Counter::zero_filled_ahead, installs.size());
     trace::mark("dsm.zero_fill_ahead", installs.size());
+}
+
+Result<void> DsmEngine::install_initial(PageIndex page, bool writable) {
+    alignas(UffdRegion::kPageSize) std::byte buf[UffdRegion::kPageSize];
+    const bool filled = options_.filler && options_.filler->fill(page, buf);
+    if (filled) stats_->add(DsmStats::Counter::pages_filled);
+    auto r = region_->install(page, filled ? buf : nullptr, writable);
+    if (!r) return r.error();
+    return {};
+}
+
+void DsmEngine::install_initial_run(PageIndex first, std::size_t count, const char* what) {
+    PageFiller* f = options_.filler;
+    std::size_t i = 0;
+    std::vector<std::byte> staging;
+    while (i < count) {
+        // Stretches of zero pages (one UFFDIO_ZEROPAGE) and of filled pages
+        // (read here, one UFFDIO_COPY).
+        const bool filled = f && f->filled(first + i);
+        std::size_t j = i + 1;
+        while (j < count && (f && f->filled(first + j)) == filled) ++j;
+        if (!filled) {
+            check(region_->install_zero_run(first + i, j - i), what);
+        } else {
+            staging.resize((j - i) * UffdRegion::kPageSize);
+            for (std::size_t k = i; k < j; ++k)
+                if (!f->fill(first + k, staging.data() + (k - i) * UffdRegion::kPageSize))
+                    std::memset(staging.data() + (k - i) * UffdRegion::kPageSize, 0, UffdRegion::kPageSize);
+            check(region_->install_run(first + i, j - i, staging.data(), true), what);
+            stats_->add(DsmStats::Counter::pages_filled, j - i);
+        }
+        i = j;
+    }
 }
 
 void DsmEngine::downgrade_ahead(PageIndex page) {
@@ -492,9 +530,12 @@ void DsmEngine::execute(Shard& sh, Actions& acts, NodeId from) {
                 woken = ip->page;
                 continue;
             }
-            const void* data = ip->data_kind == DataKind::Bytes ? ip->data.data() : nullptr;
-            auto r = region_->install(ip->page, data, writable);
-            if (!r) check(r.error(), "install");
+            if (ip->data_kind == DataKind::Bytes) {
+                auto r = region_->install(ip->page, ip->data.data(), writable);
+                if (!r) check(r.error(), "install");
+            } else {
+                check(install_initial(ip->page, writable), "install");
+            }
             trace::mark("dsm.installed", ip->page);
             if (ip->data_kind == DataKind::Zero) stats_->record_zero_page_grant(ip->page);
             if (writable) stats_->record_writer(ip->page, self_);

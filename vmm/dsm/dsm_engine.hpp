@@ -126,6 +126,7 @@
 #include "vmm/dsm/control_messages.hpp"
 #include "vmm/dsm/control_plane.hpp"
 #include "vmm/dsm/dsm_stats.hpp"
+#include "vmm/dsm/page_filler.hpp"
 #include "vmm/dsm/protocol.hpp"
 #include "vmm/dsm/read_ahead.hpp"
 #include "vmm/dsm/run_detector.hpp"
@@ -203,6 +204,17 @@ struct DsmEngineOptions {
     // grant per page. claims=0|1, claim_chunk=1..512 in SPANVM_DSM_TUNING.
     bool claims = true;
     std::uint64_t claim_chunk = 512;
+    // Fillers (docs/dsm-protocol.md "Fillers", page_filler.hpp): a page
+    // granted as never written holds filler->fill(page) where that is not
+    // zero, read here (no page crosses the network for it). zero-fill-ahead
+    // at the home leaves such pages alone: another node's claim, not the
+    // home, should fill them. Must outlive the engine; nullptr: zero.
+    PageFiller* filler = nullptr;
+    // Whether zero-fill-ahead at the home also fills filled pages (reading
+    // them here). Off at the origin, whose touches of a file page are
+    // mostly the system-call arguments of threads running elsewhere; on at
+    // a node, where a page's first touch at home is its own thread's.
+    bool fill_ahead = true;
 };
 
 class DsmEngine {
@@ -343,6 +355,11 @@ private:
     // Caller holds the shard mutex of `page`: this node is its home and no
     // node, this one included, has had it since it was last zero.
     bool untouched_at_home_locked(Shard& sh, PageIndex page);
+    // Installs `page`'s filler (page_filler.hpp; zero without one), as a
+    // grant of never-written data is installed; install_initial_run the
+    // same for `count` writable pages (count <= UffdRegion::kStripes).
+    Result<void> install_initial(PageIndex page, bool writable);
+    void install_initial_run(PageIndex first, std::size_t count, const char* what);
     // Claims (dsm_engine_claims.cpp). claim_step, under the page's shard
     // mutex, decides how this node asks for `page`: as a claim (the first
     // request into its chunk), as an ordinary request, or (a fault, while a

@@ -112,10 +112,9 @@ void DsmEngine::end_batch() {
             ++j;
         const std::size_t n = j - i;
         if (h.kind == DataKind::Zero && h.writable) {
-            check(region_->install_zero_run(h.page, n), "run install");
+            install_initial_run(h.page, n, "run install");  // the pages' fillers (page_filler.hpp)
         } else if (h.kind == DataKind::Zero) {
-            for (std::size_t k = i; k < j; ++k)
-                if (auto r = region_->install(b.installs[k].page, nullptr, false); !r) check(r.error(), "install");
+            for (std::size_t k = i; k < j; ++k) check(install_initial(b.installs[k].page, false), "install");
         } else {
             staging.resize(n * UffdRegion::kPageSize);
             for (std::size_t k = i; k < j; ++k)

@@ -63,6 +63,7 @@ std::string_view DsmStats::counter_name(Counter c) {
         case Counter::claim_requests: return "claim_requests";
         case Counter::claims: return "claims";
         case Counter::pages_claimed: return "pages_claimed";
+        case Counter::pages_filled: return "pages_filled";
         case Counter::count_: break;
     }
     return "?";

@@ -57,6 +57,7 @@ public:
         claim_requests,          // first-use claims sent (ClaimReadReq/ClaimWriteReq: one request each)
         claims,                  // claims this home granted: one hand-over of a chunk's never-used pages
         pages_claimed,           // pages those hand-overs moved to their claimant
+        pages_filled,            // pages installed from their filler (a file this node has: page_filler.hpp), no transfer
         count_
     };
     static constexpr std::size_t kCounterCount = static_cast<std::size_t>(Counter::count_);

@@ -36,6 +36,7 @@ std::string_view to_string(FaultInjection f) {
         case FaultInjection::LoseMovedRequests: return "lose-moved-requests";
         case FaultInjection::RunIgnoresBusy: return "run-ignores-busy";
         case FaultInjection::ClaimZeroShared: return "claim-zero-shared";
+        case FaultInjection::FillOtherFile: return "fill-other-file";
     }
     return "?";
 }
@@ -44,7 +45,7 @@ std::optional<FaultInjection> parse_fault_injection(std::string_view s) {
     for (auto f : {FaultInjection::None, FaultInjection::SkipInvalidateAck, FaultInjection::AckWithoutDrop,
                    FaultInjection::SkipDoneWait, FaultInjection::IgnoreAcks, FaultInjection::SkipMoveAcks,
                    FaultInjection::LoseMovedRequests, FaultInjection::RunIgnoresBusy,
-                   FaultInjection::ClaimZeroShared})
+                   FaultInjection::ClaimZeroShared, FaultInjection::FillOtherFile})
         if (s == to_string(f)) return f;
     return std::nullopt;
 }

@@ -129,6 +129,9 @@ enum class FaultInjection : std::uint8_t {
     ClaimZeroShared,    // a claim takes a page whose content is still zero but that nodes read
                         // (Shared, never written) and hands it over as never used: the new home
                         // grants it writable while those copies stay mapped
+    FillOtherFile,      // not the protocol's: the installer of a node (the simulator's last)
+                        // fills never-written data from a file that is not the origin's
+                        // (docs/dsm-protocol.md "Fillers": the identity check skipped)
 };
 std::string_view to_string(FaultInjection f);
 std::optional<FaultInjection> parse_fault_injection(std::string_view s);

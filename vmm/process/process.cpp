@@ -623,6 +623,12 @@ void Process::end_process(int status, int sig) {
     }
     if (root_) end_descendants();
     if (cfg_.remote) cfg_.remote->shutdown(status);
+    if (cfg_.remote && exec_node_ > 0 && slot_) {
+        // The placed image's node sent its counters with its goodbye.
+        const auto [fetched, filled] = cfg_.remote->node_page_counts();
+        slot_->node_pages_fetched += fetched;
+        slot_->node_pages_filled += filled;
+    }
     if (cfg_.exec_placer && exec_node_ >= 0) cfg_.exec_placer->exec_gone(static_cast<unsigned>(exec_node_));
     if (cfg_.remote)
         threads_.refresh_faults([&](int host_tid) { return cfg_.remote->thread_faults(host_tid); });

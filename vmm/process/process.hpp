@@ -140,11 +140,13 @@ public:
     // when the process has a shared mapping at all.
     bool in_shared_mapping(uint64_t a);
     // A guest MAP_PRIVATE mapping of regular file `fd` at [start, start+len)
-    // on one host (caller holds aspace_mutex()): the file's pages mapped
-    // copy-on-write, as Linux does, instead of copied (process_file_map.cpp).
-    // Returns false (nothing changed) where that does not apply; the caller
-    // then copies the bytes.
+    // (caller holds aspace_mutex()): on one native host the file's pages
+    // mapped copy-on-write, as Linux does; spread over hosts the file made
+    // the pages' filler on every node (fill_file_private), instead of
+    // copied (process_file_map.cpp). Returns false (nothing changed) where
+    // that does not apply; the caller then copies the bytes.
     bool map_file_private(uint64_t start, uint64_t len, int fd, uint64_t off);
+    bool fill_file_private(uint64_t start, uint64_t len, int fd, uint64_t off);
     // Makes the host protection of guest RAM in [start, end) follow the
     // address space: mapped pages read/write, unmapped holes and PROT_NONE
     // mappings inaccessible, so a guest access there fails KVM_RUN with

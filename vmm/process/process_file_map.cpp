@@ -1,4 +1,11 @@
-// Private file mappings on one host: the file's pages are mapped into guest
+// Private file mappings. Spread over hosts (a cluster, a placed exec): the
+// file is made the initial content (filler) of the pages on every node
+// that has the same file, so each node reads a page it is first to use from
+// its own copy instead of receiving it (fill_file_private; docs/
+// dsm-protocol.md "Fillers"); where a node lacks the file, the bytes are
+// copied here as before.
+//
+// On one host: the file's pages are mapped into guest
 // RAM copy-on-write (MAP_PRIVATE|MAP_FIXED of the host fd), as Linux maps
 // them, instead of being read into it. ld.so maps every shared library of
 // every exec this way; copying libc.so.6 (about 3.7 MB per exec, with the
@@ -20,6 +27,10 @@
 // mapping makes a guest access there SIGBUS (Linux too), and an access from
 // spanvm's own code (a syscall argument there) an internal fault.
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include "vmm/memory/layout.hpp"
 #include "vmm/process/process.hpp"
@@ -27,12 +38,13 @@
 namespace spanvm::process {
 
 bool Process::map_file_private(uint64_t start, uint64_t len, int fd, uint64_t off) {
-    if (cfg_.remote || platform_->kind() != platform::PlatformKind::native) return false;
+    if (!cfg_.remote && platform_->kind() != platform::PlatformKind::native) return false;
     struct stat st {};
     if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return false;
     const auto size = static_cast<uint64_t>(st.st_size);
     if (off >= size) return false;
     const uint64_t flen = std::min(memory::layout::page_align_up(len), memory::layout::page_align_up(size - off));
+    if (cfg_.remote) return fill_file_private(start, flen, fd, off);
     auto& mem = platform_->memory();
     unshare(start, start + flen);
     if (!mem.map_file_private(start, flen, platform_->host_prot(), fd, off)) {
@@ -42,6 +54,38 @@ bool Process::map_file_private(uint64_t start, uint64_t len, int fd, uint64_t of
         return false;
     }
     file_private_[start] = start + flen;
+    return true;
+}
+
+bool Process::fill_file_private(uint64_t start, uint64_t len, int fd, uint64_t off) {
+    // Spread over hosts (docs/dsm-protocol.md "Fillers"): the file becomes
+    // the pages' initial content on every node that has the same file, and
+    // each node reads a page it is first to use from its own copy. Only
+    // pages some node had before are written here, through the coherent
+    // mapping (which replaces every copy of them).
+    auto write = cfg_.remote->fill_from_file(start, len, fd, off);
+    if (!write) return false;
+    auto& mem = platform_->memory();
+    for (uint64_t i = 0; i < write->size();) {
+        if (!(*write)[i]) {
+            ++i;
+            continue;
+        }
+        uint64_t j = i + 1;
+        while (j < write->size() && (*write)[j]) ++j;
+        const uint64_t a = start + i * memory::layout::kPageSize, n = (j - i) * memory::layout::kPageSize;
+        host_allow(a, n);  // sync_host_protection, after the call, restores the mapping's protection
+        uint8_t* dst = mem.host_ptr(a, n);
+        uint64_t done = 0;
+        while (done < n) {
+            const ssize_t r = ::pread(fd, dst + done, n - done, static_cast<off_t>(off + i * memory::layout::kPageSize + done));
+            if (r < 0 && errno == EINTR) continue;
+            if (r <= 0) break;  // past the end of the file: zero, as the pages were
+            done += static_cast<uint64_t>(r);
+        }
+        if (done < n) std::memset(dst + done, 0, n - done);
+        i = j;
+    }
     return true;
 }
 

@@ -24,6 +24,11 @@ struct ProcessSlot {
     std::atomic<int> threads{0};  // live guest threads
     std::atomic<int> threads_total{0};
     std::atomic<int> node{0};  // the node its image runs on (--place-exec)
+    // A placed image's node, at its end: pages it received with their
+    // data, pages it filled from its own copy of a file (docs/dsm-protocol.md
+    // "Fillers"). Summed over the images the process exec'd there.
+    std::atomic<std::uint64_t> node_pages_fetched{0};
+    std::atomic<std::uint64_t> node_pages_filled{0};
     char program[64] = {};
     void set_program(const std::string& p);
 };

@@ -37,6 +37,7 @@
 #include <cstdint>
 #include <memory>
 #include <utility>
+#include <optional>
 #include <vector>
 
 #include "vmm/base/result.hpp"
@@ -130,7 +131,8 @@ public:
     // node keeps its own time record there).
     virtual Result<void> set_vdso_data(std::uint64_t gva) = 0;
     // munmap / MADV_DONTNEED of guest RAM [gpa, gpa+len), page-aligned:
-    // afterwards every node reads zeros there.
+    // afterwards every node reads zeros there (a file filler there is reset
+    // on every node first).
     virtual void discard(std::uint64_t gpa, std::uint64_t len) = 0;
     // The guest just mapped fresh anonymous memory [gpa, gpa+len) (mmap,
     // brk growth) for a thread on `node`; called under Process::aspace_mu_
@@ -138,6 +140,17 @@ public:
     // yet. Its pages may be homed at `node` (dynamic homes); returns once
     // every node knows.
     virtual void mapped(std::uint64_t gpa, std::uint64_t len, unsigned node) = 0;
+    // A private mapping of regular file `fd` at `off` over guest
+    // [gpa, gpa+len) (whole pages), called under Process::aspace_mu_ before
+    // the range is accessible anywhere: the file becomes the initial content
+    // (filler) of those pages on every node (docs/dsm-protocol.md
+    // "Fillers"), so each node reads a page it is first to use from its own
+    // copy. Returns the pages (true = index from gpa) the caller must still
+    // write with the file's bytes here, because some node had them before
+    // the filler was set; nullopt: no filler (a node lacks the same file, or
+    // this process runs on one host), the caller writes every page.
+    virtual std::optional<std::vector<bool>> fill_from_file(std::uint64_t gpa, std::uint64_t len, int fd,
+                                                             std::uint64_t off) = 0;
     // Which guest pages are accessible changed (runs in order, as
     // memory::LayoutTable::set returned them); called under
     // Process::aspace_mu_ by the mm call that changed them, once per call.
@@ -171,6 +184,9 @@ public:
     // Remote-memory read and write faults taken here by host thread
     // `host_tid` (an executor serving a remote thread).
     virtual std::pair<std::uint64_t, std::uint64_t> thread_faults(int host_tid) = 0;
+    // Summed over the nodes other than this one, once shutdown() returned:
+    // pages received with their data, pages filled from a file there.
+    virtual std::pair<std::uint64_t, std::uint64_t> node_page_counts() = 0;
 };
 
 }  // namespace spanvm::process

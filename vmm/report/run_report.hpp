@@ -41,6 +41,9 @@ struct ProcessReport {
     unsigned node = 0;
     unsigned threads = 0;        // live at the end
     unsigned threads_total = 0;  // ever started
+    // --place-exec: its image's node received / filled from a file (pages).
+    std::uint64_t node_pages_fetched = 0;
+    std::uint64_t node_pages_filled = 0;
     int status = 0;
     std::string state;  // "running", "exited", "killed", "ended by the run"
     std::string program;
@@ -61,6 +64,7 @@ struct NodeCounters {
     std::uint64_t claim_requests = 0;           // first-use claims this node sent
     std::uint64_t claims = 0;                   // claims this node granted as a home (one hand-over each)
     std::uint64_t pages_claimed = 0;            // never-used pages those hand-overs moved
+    std::uint64_t pages_filled = 0;             // pages installed from a file filler there, no transfer
 };
 
 // One row of the machine table.

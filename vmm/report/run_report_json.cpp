@@ -44,6 +44,7 @@ nlohmann::json machine_json(const MachineReport& m) {
         j["claim_requests"] = s->claim_requests;
         j["claims"] = s->claims;
         j["pages_claimed"] = s->pages_claimed;
+        j["pages_filled"] = s->pages_filled;
     }
     j["state"] = m.state;
     return j;
@@ -76,7 +77,9 @@ std::string to_json_text(const RunReport& r) {
                              {"threads_total", p.threads_total},
                              {"state", p.state},
                              {"status", p.status},
-                             {"program", p.program}});
+                             {"program", p.program},
+                             {"node_pages_fetched", p.node_pages_fetched},
+                             {"node_pages_filled", p.node_pages_filled}});
         j["processes"] = std::move(procs);
     }
     if (r.cluster) {
