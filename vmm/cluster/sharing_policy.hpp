@@ -35,29 +35,40 @@
 //     sharing: pigz's reader, compressors and writer fault 68-367 times a
 //     window on their lock and job-list pages; waiting for a second window
 //     cost pigz a third of its faults), or
+//   - one of the two is cheap to move (it created at most `cheap_pages`
+//     where it is, see below) and shares `quick_shared_faults` in this
+//     window with all the threads it shares with (a thread that has built
+//     nothing yet costs nothing to move: pigz's compressors share 10-19
+//     faults a window before they allocate their deflate state, and every
+//     page of that state they create on node 1 they fetch back after a later
+//     move), or
 //   - it shared in `windows_needed` consecutive windows (hysteresis, as
-//     Linux NUMA balancing waits for two faults in a row from one node)
-//     while one of the two is young (a thread that just moved or started
-//     brings the others it shares with; gp_share_one_page's last worker on
-//     node 1 under load follows the first one moved): it ran in fewer than `young_windows`
-//     windows since they started or last moved (a window counts when the
-//     thread ran a twentieth of it, or its CPU time is unknown: on a loaded
-//     host a thread that hardly ran has built little where it is, and
-//     gp_share_one_page's workers, ~10 shared faults a window under load,
-//     must still gather).
-// A thread that has run a while where it is has homed a working set there
-// (fresh memory is homed on its first user's node), which it would fetch
-// back a page at a time after a move: xz -T2's worker, moved at 0.7-1.1 s
-// on 2-14 shared faults a window, then took ~5000 faults on its own LZ
-// encoder state (2200-2900 faults/MiB against ~200 unmoved). So weak
-// sharing moves only young threads; settled ones move on strong sharing.
-// (A rule that also moved settled threads whose sharing stalled them half
-// their time moved xz's worker on 3 shared faults under load: the stall
-// fraction of a thread that hardly runs is noise.)
+//     Linux NUMA balancing waits for two faults in a row from one node).
+// The cost of a move. A thread that has run a while where it is has built
+// a working set there (fresh memory is homed on its first user's node,
+// and a first touch at the home zero-fills its 2 MiB block ahead), which
+// it would fetch back a page at a time after a move: xz -T2's worker,
+// moved at 0.4-3.8 s on 2-19 shared faults a window, then took ~5000 faults
+// on its own LZ encoder state (2200-2900 faults/MiB against ~200 unmoved).
+// So each node reports, per thread and window, the pages it created there
+// (first touches at their home on that node, with the pages zero-filled
+// ahead: ThreadWindow::created), and the policy keeps their sum since the
+// thread came to the node: its resident pages, the cost of moving it. A
+// thread moves only when the saving, its shared faults with its group in
+// this window times `payback_windows`, reaches that cost (xz's worker:
+// 5700-6200 resident pages against at most 19 x 64; pigz's compressors and
+// gp_share_one_page's workers: 0-555). The count is coarse (a thread that
+// touches one page of a fresh block is credited the block) and an upper
+// bound on what the thread would fetch back. (Before the cost was counted,
+// weak sharing moved only threads that had run under 4 windows where they
+// were, which still moved xz's worker in 2 of 12 runs: it builds its
+// state in its first window.)
 // Sharing pairs join into
 // groups; a group spread over several nodes gathers on the node that holds
-// most of its members, the origin counting `origin_weight` (one) member
-// more (ties: the lowest node id, so the origin): at the origin system calls
+// most of its members' resident pages (the moves that cost least; xz's
+// worker would bring the others to its node, or nobody moves), then on the
+// node that holds most of its members, the origin counting `origin_weight`
+// (one) member more (ties: the lowest node id, so the origin): at the origin system calls
 // cost no hop and the program's data, brk and files are homed, so a group
 // split 2 to 1 away from it comes home rather than taking the thread at the
 // origin away (pigz -p 2: its main thread, moved to node 1 after its
@@ -89,6 +100,7 @@ struct ThreadWindow {
     std::vector<PageUse> pages;
     std::uint64_t fault_ns = 0;  // mean DSM write-fault latency on its node in the window (0: unknown)
     std::uint64_t cpu_ns = 0;    // CPU time the thread ran in the window (0: unknown)
+    std::uint64_t created = 0;   // pages it created on its node in the window (first touches at their home there)
 };
 
 struct MoveDecision {
@@ -104,7 +116,9 @@ struct SharingPolicyOptions {
     std::uint64_t window_ns = 125'000'000;  // kSharingWindowMs (sharing_messages.hpp)
     unsigned windows_needed = 2;          // consecutive windows of weak evidence before acting
     std::uint64_t strong_shared_faults = 32;  // pair weight in one window that is enough on its own
-    unsigned young_windows = 4;           // windows a thread is young after it starts or moves (see age_)
+    std::uint64_t quick_shared_faults = 8;  // a cheap thread's shared faults in one window that are enough
+    std::uint64_t cheap_pages = 64;         // resident pages up to which a thread is cheap to move
+    unsigned payback_windows = 64;          // windows (8 s) a move's saving is counted over (the cost rule)
     std::size_t origin_weight = 1;        // members the origin counts more when choosing a group's node
     unsigned hold_windows = 16;           // a thread moves at most once per this many windows (2 s)
     unsigned max_moves = 16;              // moves per thread in all
@@ -130,17 +144,23 @@ public:
     // For tests and the report: the pair's current run of sharing windows.
     unsigned streak(int a, int b) const;
     std::uint64_t windows() const { return window_; }
+    // The pages the thread created on the node it is on since it came
+    // there (the cost of moving it away).
+    std::uint64_t resident(int tid) const;
 
 private:
     bool may_move(int tid) const;
-    bool young(int tid) const;
 
     SharingPolicyOptions opt_;
     std::uint64_t window_ = 0;
     std::map<std::pair<int, int>, unsigned> streak_;  // (lower tid, higher tid)
     std::map<int, std::uint64_t> last_move_;           // window of the thread's last decided move
-    std::map<int, unsigned> age_;                      // windows it ran in since it started or moved
     std::map<int, unsigned> moves_;
+    struct Resident {
+        unsigned node = 0;
+        std::uint64_t pages = 0;
+    };
+    std::map<int, Resident> resident_;  // pages created where the thread is
 };
 
 // The mean of the samples since the last take(), from cumulative figures

@@ -5,7 +5,9 @@
 // records (fault_observer); table printing and Traps read the totals, the
 // placement window's owner takes the window (take_window()). At the origin
 // an executor's faults (a forwarded call touching guest memory) count for
-// the remote thread it serves in the totals.
+// the remote thread it serves in the totals. Also per window, the pages
+// each thread created on this node (first touches at their home here, with
+// the pages zero-filled ahead: record_first_touch), the cost of moving it.
 //
 // Threads: record() from the fault thread, the rest from any thread; mu_ is
 // a leaf held for one hash lookup (or one window's hand-over).
@@ -42,19 +44,28 @@ public:
         }
         ++(write ? it->second.writes : it->second.reads);
     }
+    void record_first_touch(std::int32_t host_tid, std::uint64_t pages) {
+        std::lock_guard lk(mu_);
+        created_[host_tid] += pages;
+    }
     FaultCounts get(std::int32_t host_tid) const {
         std::lock_guard lk(mu_);
         auto it = counts_.find(host_tid);
         return it == counts_.end() ? FaultCounts{} : it->second;
     }
     // The window so far, per host thread, each thread's `max_pages` most
-    // faulted pages (most first); starts a new window.
-    std::unordered_map<std::int32_t, std::vector<PageUse>> take_window(std::size_t max_pages) {
+    // faulted pages (most first), and into `created` (when given) the pages
+    // each created here in the window; starts a new window.
+    std::unordered_map<std::int32_t, std::vector<PageUse>> take_window(
+        std::size_t max_pages, std::unordered_map<std::int32_t, std::uint64_t>* created = nullptr) {
         std::unordered_map<std::int32_t, std::unordered_map<std::uint64_t, PageUse>> w;
+        std::unordered_map<std::int32_t, std::uint64_t> c;
         {
             std::lock_guard lk(mu_);
             w.swap(window_);
+            c.swap(created_);
         }
+        if (created) *created = std::move(c);
         std::unordered_map<std::int32_t, std::vector<PageUse>> out;
         for (auto& [tid, pages] : w) {
             std::vector<PageUse> v;
@@ -74,6 +85,7 @@ private:
     mutable std::mutex mu_;
     std::unordered_map<std::int32_t, FaultCounts> counts_;
     std::unordered_map<std::int32_t, std::unordered_map<std::uint64_t, PageUse>> window_;
+    std::unordered_map<std::int32_t, std::uint64_t> created_;  // this window's
 };
 
 }  // namespace spanvm::cluster
