@@ -178,6 +178,19 @@ SCENARIO("a strong-sharing pair gathers on the node that holds more of its memor
     }
 }
 
+SCENARIO("a few pages of memory do not outweigh the origin's extra member") {
+    // gp_share_one_page's writers: each wrote the shared page once where it
+    // runs; memory within `cheap_pages` of the most counts as equal.
+    SharingPolicy p;
+    auto w = all_write({1, 2, 3}, {0, 1, 1}, 9, 40);
+    w[0].created = 1;
+    w[1].created = 1;
+    w[2].created = 1;
+    auto moves = p.decide(w);
+    REQUIRE(moves.size() == 2);
+    for (const auto& m : moves) CHECK(m.to == 0);
+}
+
 SCENARIO("a settled thread with 5000 resident pages is not moved on weak sharing") {
     // xz -T2 (2 hosts): the main thread at the origin (1536 pages), one
     // worker there (6656) and one on node 1 (5693, its LZ encoder state):
@@ -329,6 +342,17 @@ SCENARIO("fault windows per thread keep the most faulted pages and start over wh
         CHECK(made.at(9) == 3);
         (void)f.take_window(8, &made);
         CHECK(made.empty());
+    }
+    WHEN("a thread writes pages: each counts the first time it writes it here") {
+        std::unordered_map<std::int32_t, std::uint64_t> made;
+        f.record(7, 100, true);  // written in the first window above
+        f.record(7, 300, true);
+        f.record(7, 300, true);
+        f.record(7, 400, false);  // a read makes nothing this node's
+        f.record(8, 300, true);
+        (void)f.take_window(8, &made);
+        CHECK(made.at(7) == 1);
+        CHECK(made.at(8) == 1);
     }
 }
 

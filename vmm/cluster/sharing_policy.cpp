@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <optional>
 #include <unordered_map>
 
 namespace spanvm::cluster {
@@ -97,7 +98,7 @@ void SharingPolicy::thread_gone(int tid) {
 
 std::vector<MoveDecision> SharingPolicy::decide(const std::vector<ThreadWindow>& window) {
     ++window_;
-    // Resident pages: those created where the thread is since it came there
+    // Resident pages: those it made its node's since it came there
     // (a report from the node it left is dropped before it gets here).
     for (const auto& t : window) {
         auto& r = resident_[t.tid];
@@ -172,15 +173,18 @@ std::vector<MoveDecision> SharingPolicy::decide(const std::vector<ThreadWindow>&
         std::map<unsigned, std::uint64_t> memory;  // members' resident pages per node
         for (auto i : members) ++per_node[window[i].node], memory[window[i].node] += resident(window[i].tid);
         if (per_node.size() < 2) continue;
-        // The node where most of the group's memory already is; then the one
-        // holding most members, the origin (node 0) counting `origin_weight`
-        // more; std::map order makes ties go to the lowest id.
-        auto score = [&](unsigned node) {
-            return std::make_pair(memory[node], per_node[node] + (node == 0 ? opt_.origin_weight : 0));
-        };
-        unsigned target = per_node.begin()->first;
+        // The node where most of the group's memory already is (nodes within
+        // `cheap_pages` of the most count as equal: a page or two written
+        // says nothing); among those, the one holding most members, the
+        // origin (node 0) counting `origin_weight` more; std::map order makes
+        // ties go to the lowest id.
+        std::uint64_t most = 0;
+        for (const auto& [node, pages] : memory) most = std::max(most, pages);
+        auto score = [&](unsigned node) { return per_node[node] + (node == 0 ? opt_.origin_weight : 0); };
+        std::optional<unsigned> best;
         for (const auto& [node, count] : per_node)
-            if (score(node) > score(target)) target = node;
+            if (memory[node] + opt_.cheap_pages >= most && (!best || score(node) > score(*best))) best = node;
+        const unsigned target = *best;  // the node with the most memory qualifies
         std::string tids;
         for (auto i : members) tids += fmt::format("{}{}", tids.empty() ? "" : ",", window[i].tid);
         for (auto i : members) {
@@ -200,7 +204,7 @@ std::vector<MoveDecision> SharingPolicy::decide(const std::vector<ThreadWindow>&
                                        tids, evidence[t.tid],
                                        r == Rule::strong ? std::string("strong: one window is enough")
                                        : r == Rule::cheap
-                                           ? std::string("cheap: one window is enough while a thread has created little")
+                                           ? std::string("cheap: one window is enough while a thread has made few pages its node's")
                                            : fmt::format("weak: {} windows in a row", opt_.windows_needed),
                                        per_node[target], members.size(), target, memory[target],
                                        std::accumulate(memory.begin(), memory.end(), std::uint64_t{0},

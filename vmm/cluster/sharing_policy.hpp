@@ -31,12 +31,14 @@
 // Decision: a pair shares in a window when its weight reaches
 // `min_shared_faults` and its stall `min_stall`. It has enough evidence to
 // act on when
-//   - its weight reaches `strong_shared_faults` in this window (strong
-//     sharing: pigz's reader, compressors and writer fault 68-367 times a
-//     window on their lock and job-list pages; waiting for a second window
-//     cost pigz a third of its faults), or
-//   - one of the two is cheap to move (it created at most `cheap_pages`
-//     where it is, see below) and shares `quick_shared_faults` in this
+//   - one of the two shares `strong_shared_faults` in this window with all
+//     the threads it shares with (strong sharing: pigz's reader,
+//     compressors and writer fault 68-367 times a window a pair on their
+//     lock and job-list pages, and 15-24 a pair, 48-58 a thread, in the
+//     window before; waiting for a second window cost pigz a third of its
+//     faults), or
+//   - one of the two is cheap to move (it made at most `cheap_pages` its
+//     node's, see below) and shares `quick_shared_faults` in this
 //     window with all the threads it shares with (a thread that has built
 //     nothing yet costs nothing to move: pigz's compressors share 10-19
 //     faults a window before they allocate their deflate state, and every
@@ -50,10 +52,12 @@
 // it would fetch back a page at a time after a move: xz -T2's worker,
 // moved at 0.4-3.8 s on 2-19 shared faults a window, then took ~5000 faults
 // on its own LZ encoder state (2200-2900 faults/MiB against ~200 unmoved).
-// So each node reports, per thread and window, the pages it created there
-// (first touches at their home on that node, with the pages zero-filled
-// ahead: ThreadWindow::created), and the policy keeps their sum since the
-// thread came to the node: its resident pages, the cost of moving it. A
+// So each node reports, per thread and window, the pages it made that
+// node's (ThreadWindow::created: first touches at their home on that node,
+// with the pages zero-filled ahead, and pages it wrote there for the first
+// time, which are then Modified there wherever they are homed:
+// thread_faults.hpp), and the policy keeps their sum since the thread came
+// to the node: its resident pages, the cost of moving it. A
 // thread moves only when the saving, its shared faults with its group in
 // this window times `payback_windows`, reaches that cost (xz's worker:
 // 5700-6200 resident pages against at most 19 x 64; pigz's compressors and
@@ -61,12 +65,13 @@
 // touches one page of a fresh block is credited the block) and an upper
 // bound on what the thread would fetch back. (Before the cost was counted,
 // weak sharing moved only threads that had run under 4 windows where they
-// were, which still moved xz's worker in 2 of 12 runs: it builds its
-// state in its first window.)
+// were, which still moved xz's worker in 2 of 12 runs: it builds its state
+// when its first block comes, while still young. Now a move before that is
+// cheap and one after it is not made.)
 // Sharing pairs join into
 // groups; a group spread over several nodes gathers on the node that holds
-// most of its members' resident pages (the moves that cost least; xz's
-// worker would bring the others to its node, or nobody moves), then on the
+// most of its members' resident pages (the moves that cost least: xz's
+// settled worker is joined on its node or stays), then on the
 // node that holds most of its members, the origin counting `origin_weight`
 // (one) member more (ties: the lowest node id, so the origin): at the origin system calls
 // cost no hop and the program's data, brk and files are homed, so a group
@@ -100,7 +105,7 @@ struct ThreadWindow {
     std::vector<PageUse> pages;
     std::uint64_t fault_ns = 0;  // mean DSM write-fault latency on its node in the window (0: unknown)
     std::uint64_t cpu_ns = 0;    // CPU time the thread ran in the window (0: unknown)
-    std::uint64_t created = 0;   // pages it created on its node in the window (first touches at their home there)
+    std::uint64_t created = 0;   // pages it made its node's in the window (created there or first written there)
 };
 
 struct MoveDecision {
@@ -115,7 +120,7 @@ struct SharingPolicyOptions {
     double min_stall = 0.1;               // and the fraction of the window it costs
     std::uint64_t window_ns = 125'000'000;  // kSharingWindowMs (sharing_messages.hpp)
     unsigned windows_needed = 2;          // consecutive windows of weak evidence before acting
-    std::uint64_t strong_shared_faults = 32;  // pair weight in one window that is enough on its own
+    std::uint64_t strong_shared_faults = 32;  // a thread's shared faults in one window that are enough on their own
     std::uint64_t quick_shared_faults = 8;  // a cheap thread's shared faults in one window that are enough
     std::uint64_t cheap_pages = 64;         // resident pages up to which a thread is cheap to move
     unsigned payback_windows = 64;          // windows (8 s) a move's saving is counted over (the cost rule)
@@ -144,8 +149,8 @@ public:
     // For tests and the report: the pair's current run of sharing windows.
     unsigned streak(int a, int b) const;
     std::uint64_t windows() const { return window_; }
-    // The pages the thread created on the node it is on since it came
-    // there (the cost of moving it away).
+    // The pages the thread made its node's since it came there (the cost
+    // of moving it away).
     std::uint64_t resident(int tid) const;
 
 private:
@@ -160,7 +165,7 @@ private:
         unsigned node = 0;
         std::uint64_t pages = 0;
     };
-    std::map<int, Resident> resident_;  // pages created where the thread is
+    std::map<int, Resident> resident_;  // pages it made its node's since it came
 };
 
 // The mean of the samples since the last take(), from cumulative figures
