@@ -130,15 +130,12 @@ std::vector<MoveDecision> SharingPolicy::decide(const std::vector<ThreadWindow>&
         shared[pair.second] += weights.at(pair);
     }
     // Enough evidence for the pair now (see the top of sharing_policy.hpp):
-    // one of the two shares strongly in this window, or is cheap to move and
-    // shares `quick_shared_faults`, or the pair shared in `windows_needed`
-    // windows in a row.
-    enum class Rule { none, strong, cheap, weak };
+    // one of the two shares strongly in this window, or the pair shared in
+    // `windows_needed` windows in a row.
+    enum class Rule { none, strong, weak };
     auto rule = [&](const std::pair<int, int>& pair, unsigned n) {
         for (int t : {pair.first, pair.second})
             if (shared[t] >= opt_.strong_shared_faults) return Rule::strong;
-        for (int t : {pair.first, pair.second})
-            if (resident(t) <= opt_.cheap_pages && shared[t] >= opt_.quick_shared_faults) return Rule::cheap;
         return n >= opt_.windows_needed ? Rule::weak : Rule::none;
     };
 
@@ -174,7 +171,7 @@ std::vector<MoveDecision> SharingPolicy::decide(const std::vector<ThreadWindow>&
         for (auto i : members) ++per_node[window[i].node], memory[window[i].node] += resident(window[i].tid);
         if (per_node.size() < 2) continue;
         // The node where most of the group's memory already is (nodes within
-        // `cheap_pages` of the most count as equal: a page or two written
+        // `equal_pages` of the most count as equal: a page or two written
         // says nothing); among those, the one holding most members, the
         // origin (node 0) counting `origin_weight` more; std::map order makes
         // ties go to the lowest id.
@@ -183,7 +180,7 @@ std::vector<MoveDecision> SharingPolicy::decide(const std::vector<ThreadWindow>&
         auto score = [&](unsigned node) { return per_node[node] + (node == 0 ? opt_.origin_weight : 0); };
         std::optional<unsigned> best;
         for (const auto& [node, count] : per_node)
-            if (memory[node] + opt_.cheap_pages >= most && (!best || score(node) > score(*best))) best = node;
+            if (memory[node] + opt_.equal_pages >= most && (!best || score(node) > score(*best))) best = node;
         const unsigned target = *best;  // the node with the most memory qualifies
         std::string tids;
         for (auto i : members) tids += fmt::format("{}{}", tids.empty() ? "" : ",", window[i].tid);
@@ -203,9 +200,7 @@ std::vector<MoveDecision> SharingPolicy::decide(const std::vector<ThreadWindow>&
                                        "<= saving {} ({} windows)",
                                        tids, evidence[t.tid],
                                        r == Rule::strong ? std::string("strong: one window is enough")
-                                       : r == Rule::cheap
-                                           ? std::string("cheap: one window is enough while a thread has made few pages its node's")
-                                           : fmt::format("weak: {} windows in a row", opt_.windows_needed),
+                                                         : fmt::format("weak: {} windows in a row", opt_.windows_needed),
                                        per_node[target], members.size(), target, memory[target],
                                        std::accumulate(memory.begin(), memory.end(), std::uint64_t{0},
                                                        [](std::uint64_t a, const auto& e) { return a + e.second; }),

@@ -37,13 +37,6 @@
 //     lock and job-list pages, and 15-24 a pair, 48-58 a thread, in the
 //     window before; waiting for a second window cost pigz a third of its
 //     faults), or
-//   - one of the two is cheap to move (it made at most `cheap_pages` its
-//     node's, see below) and shares `quick_shared_faults` in this
-//     window with all the threads it shares with (a thread that has built
-//     nothing yet costs nothing to move: pigz's compressors share 10-19
-//     faults a window before they allocate their deflate state, and every
-//     page of that state they create on node 1 they fetch back after a later
-//     move), or
 //   - it shared in `windows_needed` consecutive windows (hysteresis, as
 //     Linux NUMA balancing waits for two faults in a row from one node).
 // The cost of a move. A thread that has run a while where it is has built
@@ -66,8 +59,11 @@
 // bound on what the thread would fetch back. (Before the cost was counted,
 // weak sharing moved only threads that had run under 4 windows where they
 // were, which still moved xz's worker in 2 of 12 runs: it builds its state
-// when its first block comes, while still young. Now a move before that is
-// cheap and one after it is not made.)
+// when its first block comes, while still young. A rule that moved a
+// thread with no resident pages on one window of sharing moved xz's worker
+// in 4 of 32 runs, 3 of them bad: its first window of sharing is the one in
+// which it builds its state, and the move lands after the report; by a
+// second window the report has the pages.)
 // Sharing pairs join into
 // groups; a group spread over several nodes gathers on the node that holds
 // most of its members' resident pages (the moves that cost least: xz's
@@ -121,8 +117,7 @@ struct SharingPolicyOptions {
     std::uint64_t window_ns = 125'000'000;  // kSharingWindowMs (sharing_messages.hpp)
     unsigned windows_needed = 2;          // consecutive windows of weak evidence before acting
     std::uint64_t strong_shared_faults = 32;  // a thread's shared faults in one window that are enough on their own
-    std::uint64_t quick_shared_faults = 8;  // a cheap thread's shared faults in one window that are enough
-    std::uint64_t cheap_pages = 64;         // resident pages up to which a thread is cheap to move
+    std::uint64_t equal_pages = 64;         // groups' memory on two nodes this close counts as equal
     unsigned payback_windows = 64;          // windows (8 s) a move's saving is counted over (the cost rule)
     std::size_t origin_weight = 1;        // members the origin counts more when choosing a group's node
     unsigned hold_windows = 16;           // a thread moves at most once per this many windows (2 s)
