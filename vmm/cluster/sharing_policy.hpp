@@ -53,8 +53,10 @@
 // to the node: its resident pages, the cost of moving it. A
 // thread moves only when the saving, its shared faults with its group in
 // this window times `payback_windows`, reaches that cost (xz's worker:
-// 5700-6200 resident pages against at most 19 x 64; pigz's compressors and
-// gp_share_one_page's workers: 0-555). The count is coarse (a thread that
+// 5700-6700 resident pages against at most 19 x 64; pigz's compressors
+// 517-612, gp_share_one_page's writers 0-2). The decision sees the cost as
+// of the last report: a thread that builds its state between the report
+// and the move still moves (xz's worker in 1 of 16 runs). The count is coarse (a thread that
 // touches one page of a fresh block is credited the block) and an upper
 // bound on what the thread would fetch back. (Before the cost was counted,
 // weak sharing moved only threads that had run under 4 windows where they
@@ -67,7 +69,8 @@
 // Sharing pairs join into
 // groups; a group spread over several nodes gathers on the node that holds
 // most of its members' resident pages (the moves that cost least: xz's
-// settled worker is joined on its node or stays), then on the
+// settled worker is joined on its node or stays; nodes within
+// `equal_pages` of the most count as equal), then on the
 // node that holds most of its members, the origin counting `origin_weight`
 // (one) member more (ties: the lowest node id, so the origin): at the origin system calls
 // cost no hop and the program's data, brk and files are homed, so a group
