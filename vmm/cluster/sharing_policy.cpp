@@ -90,6 +90,7 @@ std::uint64_t SharingPolicy::resident(int tid) const {
 }
 
 void SharingPolicy::thread_gone(int tid) {
+    cheap_at_.erase(tid);
     resident_.erase(tid);
     last_move_.erase(tid);
     moves_.erase(tid);
@@ -163,6 +164,7 @@ std::vector<MoveDecision> SharingPolicy::decide(const std::vector<ThreadWindow>&
         if (evidence.count(window[i].tid)) groups[find(parent, static_cast<int>(i))].push_back(i);
 
     std::vector<MoveDecision> out;
+    std::map<int, std::uint64_t> cheap_next;  // the cheap_at_ of the next window
     for (const auto& [root, members] : groups) {
         (void)root;
         if (members.size() < 2) continue;
@@ -191,6 +193,14 @@ std::vector<MoveDecision> SharingPolicy::decide(const std::vector<ThreadWindow>&
             // `payback_windows`, outweighs the pages it would fetch back.
             const std::uint64_t cost = resident(t.tid), saving = evidence[t.tid] * opt_.payback_windows;
             if (saving < cost) continue;
+            // A thread with under `equal_pages` resident pages moves only when
+            // the report after the one that found it cheap still does: a
+            // thread's state is often built as its sharing begins (xz's
+            // worker), after the report the decision read.
+            if (cost < opt_.equal_pages && cheap_at_.count(t.tid) == 0) {
+                cheap_next[t.tid] = window_;
+                continue;
+            }
             last_move_[t.tid] = window_;
             ++moves_[t.tid];
             const Rule r = why[t.tid];
@@ -207,6 +217,7 @@ std::vector<MoveDecision> SharingPolicy::decide(const std::vector<ThreadWindow>&
                                        cost, saving, opt_.payback_windows)});
         }
     }
+    cheap_at_ = std::move(cheap_next);
     // Pairs with a thread that moves start over: their faults so far say
     // nothing about the new layout.
     std::set<int> moving;

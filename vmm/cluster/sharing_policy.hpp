@@ -56,7 +56,10 @@
 // 5700-6700 resident pages against at most 19 x 64; pigz's compressors
 // 517-612, gp_share_one_page's writers 0-2). The decision sees the cost as
 // of the last report: a thread that builds its state between the report
-// and the move still moves (xz's worker in 1 of 16 runs). The count is coarse (a thread that
+// and the move still moves (xz's worker in 1 of 16 runs, with 4 resident
+// pages two windows into its sharing). So a thread with under
+// `equal_pages` resident pages moves only when two reports in a row find
+// it so: its state is often built as its sharing begins. The count is coarse (a thread that
 // touches one page of a fresh block is credited the block) and an upper
 // bound on what the thread would fetch back. (Before the cost was counted,
 // weak sharing moved only threads that had run under 4 windows where they
@@ -164,6 +167,7 @@ private:
         std::uint64_t pages = 0;
     };
     std::map<int, Resident> resident_;  // pages it made its node's since it came
+    std::map<int, std::uint64_t> cheap_at_;  // threads the last window would have moved cheap (see decide)
 };
 
 // The mean of the samples since the last take(), from cumulative figures
