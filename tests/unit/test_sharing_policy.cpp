@@ -22,19 +22,28 @@ std::vector<ThreadWindow> all_write(const std::vector<int>& tids, const std::vec
     return w;
 }
 
+// The same threads, each having created `pages` pages on its node in this
+// window (the cost of moving it).
+std::vector<ThreadWindow> created(std::vector<ThreadWindow> w, std::uint64_t pages) {
+    for (auto& t : w) t.created = pages;
+    return w;
+}
+
 }  // namespace
 
 SCENARIO("threads that write one page a little gather on one node, after two windows of evidence") {
+    // Four writers, 10 shared faults a pair (30 a thread: weak), each with
+    // a 2 MiB block created where it runs (not cheap to move).
     SharingPolicy p;
-    const auto w = all_write({101, 102, 103, 104}, {1, 0, 1, 0}, 7, 20);
+    const auto w = all_write({101, 102, 103, 104}, {1, 0, 1, 0}, 7, 10);
     WHEN("one window shows the sharing") {
         THEN("nothing moves yet (hysteresis)") {
-            CHECK(p.decide(w).empty());
+            CHECK(p.decide(created(w, 512)).empty());
             CHECK(p.streak(101, 102) == 1);
         }
     }
     WHEN("two windows in a row show it") {
-        CHECK(p.decide(w).empty());
+        CHECK(p.decide(created(w, 512)).empty());
         auto moves = p.decide(w);
         THEN("the threads apart from the chosen node move there: a tie goes to the lower node id") {
             REQUIRE(moves.size() == 2);
@@ -42,6 +51,8 @@ SCENARIO("threads that write one page a little gather on one node, after two win
                 CHECK(m.to == 0);
                 CHECK(m.from == 1);
                 CHECK(m.reason.find("shares pages with threads 101,102,103,104") != std::string::npos);
+                CHECK(m.reason.find("weak: 2 windows in a row") != std::string::npos);
+                CHECK(m.reason.find("cost 512 resident pages <= saving 1920") != std::string::npos);
             }
             CHECK(moves[0].tid != moves[1].tid);
         }
@@ -60,7 +71,7 @@ SCENARIO("sharing that costs little time does not gather threads") {
     WHEN("they cost most of the window") {
         SharingPolicy p;
         for (auto& t : w) t.fault_ns = 5'000'000;
-        CHECK(p.decide(w).empty());
+        CHECK(p.decide(created(w, 512)).empty());
         CHECK(p.decide(w).size() == 1);
     }
 }
@@ -82,7 +93,7 @@ SCENARIO("sharing weighs against the time the threads ran, not the wall window")
         SharingPolicy p(o);
         for (auto& t : w) t.cpu_ns = 26'000'000;
         CHECK(p.stall_fraction(12, 500'000, 26'000'000, 26'000'000) == doctest::Approx(6.0 / 32.0));
-        CHECK(p.decide(w).empty());
+        CHECK(p.decide(created(w, 512)).empty());
         CHECK(p.decide(w).size() == 1);
     }
     WHEN("a mostly idle pair: 3 faults of 0.1 ms over 10 us of CPU") {
@@ -117,12 +128,11 @@ SCENARIO("a window's mean latency comes from cumulative count and mean") {
     CHECK(m.take(20, 150) == 200);   // 10 more, sum 3000 - 1000
 }
 
-SCENARIO("a group gathers where most of it already is, the origin counting one member more") {
+SCENARIO("a group with no memory yet gathers where most of it is, the origin counting one member more") {
     WHEN("three on node 2, one on the origin") {
         SharingPolicy p;
-        const auto w = all_write({1, 2, 3, 4}, {2, 2, 2, 0}, 9, 20);
-        (void)p.decide(w);
-        auto moves = p.decide(w);
+        CHECK(p.decide(all_write({1, 2, 3, 4}, {2, 2, 2, 0}, 9, 20)).empty());  // cheap: a second report confirms
+        auto moves = p.decide(all_write({1, 2, 3, 4}, {2, 2, 2, 0}, 9, 20));
         REQUIRE(moves.size() == 1);
         CHECK(moves[0].tid == 4);
         CHECK(moves[0].from == 0);
@@ -130,38 +140,135 @@ SCENARIO("a group gathers where most of it already is, the origin counting one m
     }
     WHEN("two on node 1, one on the origin: they come to the origin") {
         SharingPolicy p;
-        const auto w = all_write({1, 2, 3}, {1, 1, 0}, 9, 20);
-        (void)p.decide(w);
-        auto moves = p.decide(w);
+        CHECK(p.decide(all_write({1, 2, 3}, {1, 1, 0}, 9, 20)).empty());
+        auto moves = p.decide(all_write({1, 2, 3}, {1, 1, 0}, 9, 20));
         REQUIRE(moves.size() == 2);
         for (const auto& m : moves) CHECK(m.to == 0);
     }
     WHEN("two on node 2, one on node 1: the origin is not in the group") {
         SharingPolicy p;
-        const auto w = all_write({1, 2, 3}, {2, 2, 1}, 9, 20);
-        (void)p.decide(w);
-        auto moves = p.decide(w);
+        CHECK(p.decide(all_write({1, 2, 3}, {2, 2, 1}, 9, 20)).empty());
+        auto moves = p.decide(all_write({1, 2, 3}, {2, 2, 1}, 9, 20));
         REQUIRE(moves.size() == 1);
         CHECK(moves[0].tid == 3);
         CHECK(moves[0].to == 2);
     }
 }
 
-SCENARIO("independent threads stay spread") {
+SCENARIO("a strong-sharing pair gathers on the node that holds more of its memory") {
     SharingPolicy p;
-    // Each writes its own page, many times; they read one shared page that
-    // nobody writes (code, constants).
-    std::vector<ThreadWindow> w;
-    for (int t = 0; t < 4; ++t)
-        w.push_back({10 + t, static_cast<unsigned>(t % 2), {{100u + static_cast<unsigned>(t), 0, 500}, {5, 50, 0}}});
+    // Thread 1 at the origin created 600 pages there, thread 2 on node 1
+    // created 3000: the origin's extra member does not outweigh them.
+    auto w = all_write({1, 2}, {0, 1}, 9, 100);
+    w[0].created = 600;
+    w[1].created = 3000;
+    auto moves = p.decide(w);
+    REQUIRE(moves.size() == 1);
+    CHECK(moves[0].tid == 1);
+    CHECK(moves[0].from == 0);
+    CHECK(moves[0].to == 1);
+    CHECK(moves[0].reason.find("strong: one window is enough") != std::string::npos);
+    CHECK(moves[0].reason.find("with 3000 of their 3600 resident pages; cost 600 resident pages") != std::string::npos);
+    CHECK(p.resident(1) == 600);
+    CHECK(p.resident(2) == 3000);
+    WHEN("thread 1 shows up on node 1: its resident pages start over there") {
+        auto after = all_write({1, 2}, {1, 1}, 9, 0);
+        after[0].created = 7;
+        CHECK(p.decide(after).empty());
+        CHECK(p.resident(1) == 7);
+        CHECK(p.resident(2) == 3000);
+    }
+}
+
+SCENARIO("a few pages of memory do not outweigh the origin's extra member") {
+    // gp_share_one_page's writers: each wrote the shared page once where it
+    // runs; memory within `equal_pages` of the most counts as equal.
+    SharingPolicy p;
+    auto w = all_write({1, 2, 3}, {0, 1, 1}, 9, 40);
+    w[0].created = 1;
+    w[1].created = 1;
+    w[2].created = 1;
+    CHECK(p.decide(w).empty());
+    for (auto& t : w) t.created = 0;
+    auto moves = p.decide(w);
+    REQUIRE(moves.size() == 2);
+    for (const auto& m : moves) CHECK(m.to == 0);
+}
+
+SCENARIO("a cheap thread that builds its state before the next report is not moved") {
+    // xz -T2's worker, moved with 4 resident pages two windows into its
+    // sharing, built its encoder state on node 1 before the move landed.
+    SharingPolicy p;
+    auto w = all_write({1, 2, 3}, {0, 1, 0}, 3, 30);  // the main thread, the workers
+    w[0].created = 1536;
+    w[2].created = 6656;
+    CHECK(p.decide(w).empty());  // thread 2: strong sharing, no resident pages: wait for the next report
+    w[0].created = 0;
+    w[2].created = 0;
+    w[1].created = 5693;
+    CHECK(p.decide(w).empty());  // 60 shared faults x 64 < 5693
+    w[1].created = 0;
+    CHECK(p.decide(w).empty());
+    CHECK(p.resident(2) == 5693);
+}
+
+SCENARIO("a settled thread with 5000 resident pages is not moved on weak sharing") {
+    // xz -T2 (2 hosts): the main thread at the origin (1536 pages), one
+    // worker there (6656) and one on node 1 (5693, its LZ encoder state):
+    // moved, the worker fetched that state back (~5000 faults); it shared
+    // 2-19 faults a window with the others.
+    SharingPolicy p;
+    std::vector<ThreadWindow> w{{1, 0, {{3, 0, 19}}}, {2, 1, {{3, 0, 19}}}, {3, 0, {{3, 0, 19}}}};
+    w[0].created = 1536;
+    w[1].created = 5693;
+    w[2].created = 6656;
+    CHECK(p.decide(w).empty());
+    for (auto& t : w) t.created = 0;
     for (int i = 0; i < 10; ++i) CHECK(p.decide(w).empty());
-    CHECK(sharing_weights(w, 64).empty());
+    CHECK(p.streak(1, 2) == 11);  // the evidence is there; the cost is not paid back
+    WHEN("the sharing turns strong enough to pay for the move") {
+        for (auto& t : w) t.pages[0].writes = 60;  // 120 shared faults a window x 64 windows > 5693
+        auto moves = p.decide(w);
+        REQUIRE(moves.size() == 1);
+        CHECK(moves[0].tid == 2);
+        CHECK(moves[0].to == 0);  // the origin holds 8192 of the group's 13885 pages
+    }
+    WHEN("strong sharing that does not pay back the worker's pages") {
+        for (auto& t : w) t.pages[0].writes = 20;  // 40 a window: 2560 < 5693
+        for (int i = 0; i < 4; ++i) CHECK(p.decide(w).empty());
+    }
+}
+
+SCENARIO("a thread with no resident pages still waits for a second window of weak sharing") {
+    // xz -T2's worker shares first in the window in which it builds its LZ
+    // encoder state; a move decided on that window's report (no pages yet)
+    // lands after it. The second window's report has them.
+    SharingPolicy p;
+    auto first = all_write({1, 2}, {0, 1}, 3, 13);
+    first[0].created = 1536;  // the main thread's, at the origin
+    CHECK(p.decide(first).empty());
+    auto w = all_write({1, 2}, {0, 1}, 3, 13);
+    w[1].created = 5693;
+    // The pair goes to node 1, where most memory is; the main thread's 1536
+    // pages outweigh 13 shared faults x 64 windows: nobody moves.
+    CHECK(p.decide(w).empty());
+    CHECK(p.resident(2) == 5693);
+    WHEN("it built nothing: the third window moves it (two reports found it cheap)") {
+        SharingPolicy q;
+        CHECK(q.decide(all_write({1, 2}, {0, 1}, 3, 13)).empty());
+        CHECK(q.decide(all_write({1, 2}, {0, 1}, 3, 13)).empty());
+        auto moves = q.decide(all_write({1, 2}, {0, 1}, 3, 13));
+        REQUIRE(moves.size() == 1);
+        CHECK(moves[0].tid == 2);
+        CHECK(moves[0].reason.find("cost 0 resident pages <= saving 832") != std::string::npos);
+    }
 }
 
 SCENARIO("evidence must come in consecutive windows") {
     SharingPolicy p;
     const auto sharing = all_write({1, 2}, {0, 1}, 3, 30);
     const std::vector<ThreadWindow> quiet{{1, 0, {}}, {2, 1, {}}};
+    CHECK(p.decide(created(quiet, 512)).empty());
     for (int i = 0; i < 6; ++i) {
         CHECK(p.decide(sharing).empty());
         CHECK(p.decide(quiet).empty());
@@ -188,7 +295,7 @@ SCENARIO("a thread moves at most once per hold time and a bounded number of time
             moved_at.push_back(p.windows());
         }
     REQUIRE(moved_at.size() == 2);
-    CHECK(moved_at[0] == 1);  // strong sharing: the first window
+    CHECK(moved_at[0] == 2);  // strong sharing, confirmed cheap by a second report
     CHECK(moved_at[1] - moved_at[0] >= 4);
 }
 
@@ -196,7 +303,7 @@ SCENARIO("strong sharing gathers threads in the first window that shows it") {
     // pigz -p 2 on 2 hosts: its threads shared 68-84 faults per pair in
     // their second window, 1-4 in the first (startup).
     SharingPolicy p;
-    CHECK(p.decide(all_write({1, 2, 3, 4}, {0, 1, 0, 1}, 5, 3)).empty());
+    CHECK(p.decide(created(all_write({1, 2, 3, 4}, {0, 1, 0, 1}, 5, 3), 512)).empty());
     auto moves = p.decide(all_write({1, 2, 3, 4}, {0, 1, 0, 1}, 5, 70));
     REQUIRE(moves.size() == 2);
     for (const auto& m : moves) {
@@ -204,64 +311,6 @@ SCENARIO("strong sharing gathers threads in the first window that shows it") {
         CHECK(m.reason.find("strong: one window is enough") != std::string::npos);
     }
     CHECK(p.decide(all_write({1, 2, 3, 4}, {0, 0, 0, 0}, 5, 0)).empty());  // gathered: no evidence left
-}
-
-SCENARIO("a thread that settled where it is moves on strong sharing only") {
-    // xz -T2's worker ran 0.7-1.1 s on node 1 with 2-14 shared faults a
-    // window, then moved and fetched its own encoder state back (~5000
-    // faults). Weak sharing no longer moves a settled thread.
-    SharingPolicyOptions o;
-    SharingPolicy p(o);
-    const std::vector<ThreadWindow> quiet{{1, 0, {}}, {2, 1, {}}};
-    for (unsigned i = 0; i < o.young_windows; ++i) CHECK(p.decide(quiet).empty());
-    for (int i = 0; i < 8; ++i) CHECK(p.decide(all_write({1, 2}, {0, 1}, 3, 14)).empty());
-    WHEN("the weak sharing costs most of a thread's time: still no move") {
-        auto w = all_write({1, 2}, {0, 1}, 3, 10);
-        for (auto& t : w) t.fault_ns = 3'000'000, t.cpu_ns = 7'000'000;
-        for (int i = 0; i < 6; ++i) CHECK(p.decide(w).empty());
-    }
-    WHEN("the sharing turns strong") {
-        auto moves = p.decide(all_write({1, 2}, {0, 1}, 3, 40));
-        REQUIRE(moves.size() == 1);
-        CHECK(moves[0].tid == 2);
-    }
-    WHEN("a new thread on node 1 shares a little with a settled one at the origin: the pair is young") {
-        auto w = all_write({1, 2, 3}, {0, 1, 1}, 3, 14);
-        w[1].pages.clear();
-        CHECK(p.decide(w).empty());
-        auto moves = p.decide(w);
-        REQUIRE(moves.size() == 1);
-        CHECK(moves[0].tid == 3);  // the origin counts one member more: the new thread comes
-        CHECK(moves[0].to == 0);
-    }
-    WHEN("two threads start after the others settled: they are young together") {
-        auto w = all_write({1, 2, 3, 4}, {0, 1, 0, 1}, 9, 14);
-        w[0].pages.clear();
-        w[1].pages.clear();
-        CHECK(p.decide(w).empty());
-        auto moves = p.decide(w);
-        REQUIRE(moves.size() == 1);
-        CHECK(moves[0].tid == 4);
-        CHECK(moves[0].reason.find("2 windows in a row while young") != std::string::npos);
-    }
-}
-
-SCENARIO("a thread ages only in windows it ran in") {
-    // On a loaded host a thread may run under a twentieth of a window
-    // (6.25 ms): it has built little where it is and stays young.
-    SharingPolicy p;
-    std::vector<ThreadWindow> idle{{1, 0, {}, 0, 1'000'000}, {2, 1, {}, 0, 1'000'000}};
-    for (int i = 0; i < 10; ++i) CHECK(p.decide(idle).empty());
-    auto w = all_write({1, 2}, {0, 1}, 3, 10);
-    for (auto& t : w) t.cpu_ns = 2'000'000;
-    CHECK(p.decide(w).empty());
-    REQUIRE(p.decide(w).size() == 1);
-    WHEN("they had run instead: settled, no move") {
-        SharingPolicy q;
-        std::vector<ThreadWindow> ran{{1, 0, {}, 0, 50'000'000}, {2, 1, {}, 0, 50'000'000}};
-        for (int i = 0; i < 4; ++i) CHECK(q.decide(ran).empty());
-        for (int i = 0; i < 4; ++i) CHECK(q.decide(w).empty());
-    }
 }
 
 SCENARIO("the pair weight counts only faults both threads took on pages one of them wrote") {
@@ -278,7 +327,7 @@ SCENARIO("the pair weight counts only faults both threads took on pages one of t
 SCENARIO("the Sharing message round-trips and rejects bad payloads") {
     SharingMsg m;
     m.fault_ns = 123456789;
-    m.threads.push_back({42, {{0x1234'5678'9abcull, 3, 4}, {7, 0, 1}}, 31'000'000});
+    m.threads.push_back({42, {{0x1234'5678'9abcull, 3, 4}, {7, 0, 1}}, 31'000'000, 5693});
     m.threads.push_back({43, {}});
     auto b = encode(m);
     auto d = decode_sharing(b);
@@ -301,6 +350,28 @@ SCENARIO("fault windows per thread keep the most faulted pages and start over wh
     CHECK(w.at(8)[0] == PageUse{100, 1, 0});
     CHECK(f.take_window(8).empty());
     CHECK(f.get(7).write == 5);  // totals stay
+    WHEN("threads create pages (first touches at their home here)") {
+        f.record_first_touch(7, 1);
+        f.record_first_touch(7, 512);
+        f.record_first_touch(9, 3);
+        std::unordered_map<std::int32_t, std::uint64_t> made;
+        (void)f.take_window(8, &made);
+        CHECK(made.at(7) == 513);
+        CHECK(made.at(9) == 3);
+        (void)f.take_window(8, &made);
+        CHECK(made.empty());
+    }
+    WHEN("a thread writes pages: each counts the first time it writes it here") {
+        std::unordered_map<std::int32_t, std::uint64_t> made;
+        f.record(7, 100, true);  // written in the first window above
+        f.record(7, 300, true);
+        f.record(7, 300, true);
+        f.record(7, 400, false);  // a read makes nothing this node's
+        f.record(8, 300, true);
+        (void)f.take_window(8, &made);
+        CHECK(made.at(7) == 1);
+        CHECK(made.at(8) == 1);
+    }
 }
 
 SCENARIO("`--place auto` is the placement that migrates; it starts round-robin") {

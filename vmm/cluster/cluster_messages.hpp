@@ -16,7 +16,7 @@
 //   Abort     origin -> node   the origin is ending on a failure: `reason`
 //                              (which names the failed node); print it, exit
 //   Sharing   node -> origin   one placement window of the node's threads'
-//                              faults per page (sharing_messages.hpp)
+//                              faults per page and pages made the node's (sharing_messages.hpp)
 //   Layout, LayoutAck          the guest's layout on every node (layout_messages.hpp)
 //   SessionStart, SessionReady, NodeLoad
 //                              a placed exec's session on a node's host, and

@@ -60,6 +60,7 @@ int NodeRunner::serve() {
     o.version_salt = cluster_version_salt(mem.size());
     o.router = &channel_.router();
     o.fault_observer = [this](std::int32_t tid, std::uint64_t page, bool write) { faults_.record(tid, page, write); };
+    o.first_touch_observer = [this](std::int32_t tid, std::uint64_t n) { faults_.record_first_touch(tid, n); };
     auto e = dsm::DsmEngine::create(std::move(o));
     if (!e) {
         log::error("node {}: {}", opts_.self, e.error().message);
@@ -385,7 +386,8 @@ void NodeRunner::sharing_loop() {
         }
         const auto lat = engine_->stats().latency(dsm::DsmStats::Latency::write_fault);
         const std::uint64_t fault_ns = latency.take(lat.count, lat.mean_ns);
-        auto w = faults_.take_window(kMaxSharingPages);
+        std::unordered_map<std::int32_t, std::uint64_t> created;
+        auto w = faults_.take_window(kMaxSharingPages, &created);
         std::vector<std::pair<std::int32_t, std::int32_t>> live;  // (tid, host tid)
         {
             std::lock_guard lk(mu_);
@@ -394,14 +396,17 @@ void NodeRunner::sharing_loop() {
         std::vector<std::int32_t> host_tids;
         for (const auto& l : live) host_tids.push_back(l.second);
         const auto ran = cpu.take(host_tids);  // every window, so each delta spans one
-        if (w.empty()) continue;
+        if (w.empty() && created.empty()) continue;
         SharingMsg m;
         m.fault_ns = fault_ns;
         for (const auto& [tid, host_tid] : live) {
             auto it = w.find(host_tid);
-            if (it == w.end() || it->second.empty()) continue;
+            auto made = created.find(host_tid);
+            const std::uint64_t n = made == created.end() ? 0 : made->second;
+            if ((it == w.end() || it->second.empty()) && n == 0) continue;
             auto c = ran.find(host_tid);
-            m.threads.push_back({tid, std::move(it->second), c == ran.end() ? 0 : c->second});
+            m.threads.push_back(
+                {tid, it == w.end() ? std::vector<PageUse>{} : std::move(it->second), c == ran.end() ? 0 : c->second, n});
             if (m.threads.size() >= kMaxSharingThreads) break;
         }
         if (!m.threads.empty()) (void)channel_.send(0, kSharingType, encode(m));

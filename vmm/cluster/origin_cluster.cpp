@@ -62,7 +62,8 @@ void OriginCluster::placement_window() {
     // The origin's own threads from its fault observer (keyed by host
     // thread), the others from their nodes' Sharing messages (by tid; a
     // report from a node the thread has left is stale and dropped).
-    auto local = faults_.take_window(kMaxSharingPages);
+    std::unordered_map<std::int32_t, std::uint64_t> local_created;
+    auto local = faults_.take_window(kMaxSharingPages, &local_created);
     const auto lat = engine_->stats().latency(dsm::DsmStats::Latency::write_fault);
     const std::uint64_t origin_ns = fault_latency_.take(lat.count, lat.mean_ns);
     std::map<int, NodeWindow> remote;
@@ -83,9 +84,11 @@ void OriginCluster::placement_window() {
         if (t.node == 0) {
             if (auto it = local.find(t.host_tid); it != local.end()) w.pages = std::move(it->second);
             if (auto c = ran.find(t.host_tid); c != ran.end()) w.cpu_ns = c->second;
+            if (auto c = local_created.find(t.host_tid); c != local_created.end()) w.created = c->second;
         } else if (auto it = remote.find(t.tid); it != remote.end() && it->second.node == t.node) {
             w.pages = std::move(it->second.pages);
             w.cpu_ns = it->second.cpu_ns;
+            w.created = it->second.created;
         }
         window.push_back(std::move(w));
     }
@@ -102,6 +105,10 @@ void OriginCluster::placement_window() {
                              "SPANVM_MIGRATE_CYCLE: every thread moves each window"});
     } else {
         moves = sharing_.decide(window);
+        if (log::enabled(log::Level::info))
+            for (const auto& t : window)
+                log::info("placement: thread {} on node {}: {} pages faulted, created {} (resident {}), ran {} ms",
+                          t.tid, t.node, t.pages.size(), t.created, sharing_.resident(t.tid), t.cpu_ns / 1'000'000);
     }
     for (auto& m : moves) {
         {
@@ -152,6 +159,7 @@ Result<void> OriginCluster::attach_memory(memory::GuestMemory& mem, const memory
     o.version_salt = cluster_version_salt(mem.size());
     o.router = &channel_.router();
     o.fault_observer = [this](std::int32_t tid, std::uint64_t page, bool write) { faults_.record(tid, page, write); };
+    o.first_touch_observer = [this](std::int32_t tid, std::uint64_t n) { faults_.record_first_touch(tid, n); };
     auto e = dsm::DsmEngine::create(std::move(o));
     if (!e) return e.error();
     engine_ = std::move(*e);
@@ -439,6 +447,7 @@ void OriginCluster::on_cluster_message(unsigned from, std::uint16_t type, net::B
             if (w.node != from) w = NodeWindow{};
             w.node = from;
             w.cpu_ns += t.cpu_ns;
+            w.created += t.created;
             w.pages.insert(w.pages.end(), t.pages.begin(), t.pages.end());
         }
         return;

@@ -171,6 +171,7 @@ private:
     struct NodeWindow {
         unsigned node = 0;
         std::uint64_t cpu_ns = 0;
+        std::uint64_t created = 0;
         std::vector<PageUse> pages;
     };
     std::map<int, NodeWindow> node_windows_;  // tid -> the node's reports this window

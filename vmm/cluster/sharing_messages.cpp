@@ -5,14 +5,14 @@
 
 namespace spanvm::cluster {
 
-// Wire: u64 fault_ns, u32 threads; per thread: u32 tid, u64 cpu_ns, u32 pages; per page: u64 page,
+// Wire: u64 fault_ns, u32 threads; per thread: u32 tid, u64 cpu_ns, u64 created, u32 pages; per page: u64 page,
 // u32 reads, u32 writes.
 net::Bytes encode(const SharingMsg& m) {
     net::WireWriter w;
     w.u64(m.fault_ns);
     w.u32(static_cast<std::uint32_t>(m.threads.size()));
     for (const auto& t : m.threads) {
-        w.u32(static_cast<std::uint32_t>(t.tid)).u64(t.cpu_ns).u32(static_cast<std::uint32_t>(t.pages.size()));
+        w.u32(static_cast<std::uint32_t>(t.tid)).u64(t.cpu_ns).u64(t.created).u32(static_cast<std::uint32_t>(t.pages.size()));
         for (const auto& p : t.pages) w.u64(p.page).u32(p.reads).u32(p.writes);
     }
     return w.take();
@@ -34,6 +34,9 @@ Result<SharingMsg> decode_sharing(net::ByteView b) {
         auto cpu = rd.u64();
         if (!cpu) return cpu.error();
         t.cpu_ns = *cpu;
+        auto created = rd.u64();
+        if (!created) return created.error();
+        t.created = *created;
         auto np = rd.u32();
         if (!np) return np.error();
         if (*np > kMaxSharingPages) return make_error(EINVAL, "Sharing message with {} pages for a thread", *np);

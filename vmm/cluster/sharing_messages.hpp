@@ -2,7 +2,10 @@
 // The Sharing message (pure codec, no I/O): node -> origin, once per
 // placement window while the node's threads took DSM faults. For each of
 // the node's guest threads, the pages it faulted on in the window with its
-// read and write faults there and the CPU time it ran, and the node's mean write-fault latency in
+// read and write faults there, the CPU time it ran and the pages it made
+// the node's (first touches at their home there, zero-fill-ahead included,
+// and pages it first wrote there: thread_faults.hpp), and the node's mean
+// write-fault latency in
 // the window (`--place auto`, sharing_policy.hpp). It
 // travels through the ControlChannel like the other cluster messages
 // (cluster_messages.hpp); the origin ignores it under the other policies.
@@ -31,6 +34,7 @@ struct SharingMsg {
         std::int32_t tid = 0;
         std::vector<PageUse> pages;
         std::uint64_t cpu_ns = 0;  // CPU time the thread ran in the window (0: unknown)
+        std::uint64_t created = 0;  // pages it made the node's in the window (ThreadFaults)
         bool operator==(const Thread&) const = default;
     };
     std::uint64_t fault_ns = 0;  // mean DSM write-fault latency on the node in the window (0: none)

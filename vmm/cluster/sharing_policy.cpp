@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <optional>
 #include <unordered_map>
 
 namespace spanvm::cluster {
@@ -83,13 +84,14 @@ bool SharingPolicy::may_move(int tid) const {
     return true;
 }
 
-bool SharingPolicy::young(int tid) const {
-    auto a = age_.find(tid);
-    return a == age_.end() || a->second < opt_.young_windows;
+std::uint64_t SharingPolicy::resident(int tid) const {
+    auto r = resident_.find(tid);
+    return r == resident_.end() ? 0 : r->second.pages;
 }
 
 void SharingPolicy::thread_gone(int tid) {
-    age_.erase(tid);
+    cheap_at_.erase(tid);
+    resident_.erase(tid);
     last_move_.erase(tid);
     moves_.erase(tid);
     std::erase_if(streak_, [&](const auto& e) { return e.first.first == tid || e.first.second == tid; });
@@ -97,6 +99,13 @@ void SharingPolicy::thread_gone(int tid) {
 
 std::vector<MoveDecision> SharingPolicy::decide(const std::vector<ThreadWindow>& window) {
     ++window_;
+    // Resident pages: those it made its node's since it came there
+    // (a report from the node it left is dropped before it gets here).
+    for (const auto& t : window) {
+        auto& r = resident_[t.tid];
+        if (r.node != t.node) r = Resident{t.node, 0};
+        r.pages += t.created;
+    }
     const auto weights = sharing_weights(window, opt_.max_threads_per_page);
     // Streaks: a pair without enough sharing this window starts over.
     std::map<int, std::size_t> index;
@@ -113,73 +122,107 @@ std::vector<MoveDecision> SharingPolicy::decide(const std::vector<ThreadWindow>&
         next[pair] = streak(pair.first, pair.second) + 1;
     }
     streak_ = std::move(next);
-    // Enough evidence for the pair now: strong sharing in this window, or
-    // weak sharing in `windows_needed` windows in a row while one of the
-    // threads is young where it is (see the top of sharing_policy.hpp).
-    auto enough = [&](const std::pair<int, int>& pair, unsigned n) {
-        if (weights.at(pair) >= opt_.strong_shared_faults) return true;
-        return n >= opt_.windows_needed && (young(pair.first) || young(pair.second));
+    // Per thread, its sharing this window with every thread it shares with
+    // (the pairs that passed the gates above).
+    std::map<int, std::uint64_t> shared;
+    for (const auto& [pair, n] : streak_) {
+        (void)n;
+        shared[pair.first] += weights.at(pair);
+        shared[pair.second] += weights.at(pair);
+    }
+    // Enough evidence for the pair now (see the top of sharing_policy.hpp):
+    // one of the two shares strongly in this window, or the pair shared in
+    // `windows_needed` windows in a row.
+    enum class Rule { none, strong, weak };
+    auto rule = [&](const std::pair<int, int>& pair, unsigned n) {
+        for (int t : {pair.first, pair.second})
+            if (shared[t] >= opt_.strong_shared_faults) return Rule::strong;
+        return n >= opt_.windows_needed ? Rule::weak : Rule::none;
     };
 
     // Groups of threads joined by pairs with enough evidence.
     std::vector<int> parent(window.size());
     std::iota(parent.begin(), parent.end(), 0);
     std::map<int, std::uint64_t> evidence;  // per thread: shared faults with its group this window
-    std::set<int> strong;                    // threads in a pair with strong sharing this window
+    std::map<int, Rule> why;                // per thread: the strongest rule of its pairs (enum order)
     for (const auto& [pair, n] : streak_) {
-        if (!enough(pair, n)) continue;
+        const Rule r = rule(pair, n);
+        if (r == Rule::none) continue;
         auto a = index.find(pair.first), b = index.find(pair.second);
         if (a == index.end() || b == index.end()) continue;
         parent[static_cast<std::size_t>(find(parent, static_cast<int>(a->second)))] =
             find(parent, static_cast<int>(b->second));
         const auto wt = weights.at(pair);
-        evidence[pair.first] += wt;
-        evidence[pair.second] += wt;
-        if (wt >= opt_.strong_shared_faults) strong.insert(pair.first), strong.insert(pair.second);
+        for (int t : {pair.first, pair.second}) {
+            evidence[t] += wt;
+            auto w = why.find(t);
+            if (w == why.end() || r < w->second) why[t] = r;
+        }
     }
     std::map<int, std::vector<std::size_t>> groups;
     for (std::size_t i = 0; i < window.size(); ++i)
         if (evidence.count(window[i].tid)) groups[find(parent, static_cast<int>(i))].push_back(i);
 
     std::vector<MoveDecision> out;
+    std::map<int, std::uint64_t> cheap_next;  // the cheap_at_ of the next window
     for (const auto& [root, members] : groups) {
         (void)root;
         if (members.size() < 2) continue;
         std::map<unsigned, std::size_t> per_node;
-        for (auto i : members) ++per_node[window[i].node];
+        std::map<unsigned, std::uint64_t> memory;  // members' resident pages per node
+        for (auto i : members) ++per_node[window[i].node], memory[window[i].node] += resident(window[i].tid);
         if (per_node.size() < 2) continue;
-        // The node holding most members, the origin (node 0) counting
-        // `origin_weight` more; std::map order makes ties go to the lowest id.
+        // The node where most of the group's memory already is (nodes within
+        // `equal_pages` of the most count as equal: a page or two written
+        // says nothing); among those, the one holding most members, the
+        // origin (node 0) counting `origin_weight` more; std::map order makes
+        // ties go to the lowest id.
+        std::uint64_t most = 0;
+        for (const auto& [node, pages] : memory) most = std::max(most, pages);
         auto score = [&](unsigned node) { return per_node[node] + (node == 0 ? opt_.origin_weight : 0); };
-        unsigned target = per_node.begin()->first;
+        std::optional<unsigned> best;
         for (const auto& [node, count] : per_node)
-            if (score(node) > score(target)) target = node;
+            if (memory[node] + opt_.equal_pages >= most && (!best || score(node) > score(*best))) best = node;
+        const unsigned target = *best;  // the node with the most memory qualifies
         std::string tids;
         for (auto i : members) tids += fmt::format("{}{}", tids.empty() ? "" : ",", window[i].tid);
         for (auto i : members) {
             const ThreadWindow& t = window[i];
             if (t.node == target || !may_move(t.tid)) continue;
+            // The cost rule: the move pays when the sharing it ends, over
+            // `payback_windows`, outweighs the pages it would fetch back.
+            const std::uint64_t cost = resident(t.tid), saving = evidence[t.tid] * opt_.payback_windows;
+            if (saving < cost) continue;
+            // A thread with under `equal_pages` resident pages moves only when
+            // the report after the one that found it cheap still does: a
+            // thread's state is often built as its sharing begins (xz's
+            // worker), after the report the decision read.
+            if (cost < opt_.equal_pages && cheap_at_.count(t.tid) == 0) {
+                cheap_next[t.tid] = window_;
+                continue;
+            }
             last_move_[t.tid] = window_;
-            age_[t.tid] = 0;
             ++moves_[t.tid];
+            const Rule r = why[t.tid];
             out.push_back({t.tid, t.node, target,
                            fmt::format("shares pages with threads {} ({} shared faults in the last window, {}); {} of "
-                                       "{} are on node {}",
+                                       "{} are on node {}, with {} of their {} resident pages; cost {} resident pages "
+                                       "<= saving {} ({} windows)",
                                        tids, evidence[t.tid],
-                                       strong.count(t.tid) ? std::string("strong: one window is enough")
-                                                           : fmt::format("{} windows in a row while young", opt_.windows_needed),
-                                       per_node[target], members.size(), target)});
+                                       r == Rule::strong ? std::string("strong: one window is enough")
+                                                         : fmt::format("weak: {} windows in a row", opt_.windows_needed),
+                                       per_node[target], members.size(), target, memory[target],
+                                       std::accumulate(memory.begin(), memory.end(), std::uint64_t{0},
+                                                       [](std::uint64_t a, const auto& e) { return a + e.second; }),
+                                       cost, saving, opt_.payback_windows)});
         }
     }
+    cheap_at_ = std::move(cheap_next);
     // Pairs with a thread that moves start over: their faults so far say
     // nothing about the new layout.
     std::set<int> moving;
     for (const auto& m : out) moving.insert(m.tid);
     std::erase_if(streak_, [&](const auto& e) { return moving.count(e.first.first) || moving.count(e.first.second); });
-    // Age: the windows a thread ran in since it started or moved (a thread
-    // that hardly ran, on a loaded host, has built little where it is).
-    for (const auto& t : window)
-        if (!moving.count(t.tid) && (t.cpu_ns == 0 || t.cpu_ns >= opt_.window_ns / kMinSpanDivisor)) ++age_[t.tid];
     return out;
 }
 

@@ -31,33 +31,51 @@
 // Decision: a pair shares in a window when its weight reaches
 // `min_shared_faults` and its stall `min_stall`. It has enough evidence to
 // act on when
-//   - its weight reaches `strong_shared_faults` in this window (strong
-//     sharing: pigz's reader, compressors and writer fault 68-367 times a
-//     window on their lock and job-list pages; waiting for a second window
-//     cost pigz a third of its faults), or
+//   - one of the two shares `strong_shared_faults` in this window with all
+//     the threads it shares with (strong sharing: pigz's reader,
+//     compressors and writer fault 68-367 times a window a pair on their
+//     lock and job-list pages, and 15-24 a pair, 48-58 a thread, in the
+//     window before; waiting for a second window cost pigz a third of its
+//     faults), or
 //   - it shared in `windows_needed` consecutive windows (hysteresis, as
-//     Linux NUMA balancing waits for two faults in a row from one node)
-//     while one of the two is young (a thread that just moved or started
-//     brings the others it shares with; gp_share_one_page's last worker on
-//     node 1 under load follows the first one moved): it ran in fewer than `young_windows`
-//     windows since they started or last moved (a window counts when the
-//     thread ran a twentieth of it, or its CPU time is unknown: on a loaded
-//     host a thread that hardly ran has built little where it is, and
-//     gp_share_one_page's workers, ~10 shared faults a window under load,
-//     must still gather).
-// A thread that has run a while where it is has homed a working set there
-// (fresh memory is homed on its first user's node), which it would fetch
-// back a page at a time after a move: xz -T2's worker, moved at 0.7-1.1 s
-// on 2-14 shared faults a window, then took ~5000 faults on its own LZ
-// encoder state (2200-2900 faults/MiB against ~200 unmoved). So weak
-// sharing moves only young threads; settled ones move on strong sharing.
-// (A rule that also moved settled threads whose sharing stalled them half
-// their time moved xz's worker on 3 shared faults under load: the stall
-// fraction of a thread that hardly runs is noise.)
+//     Linux NUMA balancing waits for two faults in a row from one node).
+// The cost of a move. A thread that has run a while where it is has built
+// a working set there (fresh memory is homed on its first user's node,
+// and a first touch at the home zero-fills its 2 MiB block ahead), which
+// it would fetch back a page at a time after a move: xz -T2's worker,
+// moved at 0.4-3.8 s on 2-19 shared faults a window, then took ~5000 faults
+// on its own LZ encoder state (2200-2900 faults/MiB against ~200 unmoved).
+// So each node reports, per thread and window, the pages it made that
+// node's (ThreadWindow::created: first touches at their home on that node,
+// with the pages zero-filled ahead, and pages it wrote there for the first
+// time, which are then Modified there wherever they are homed:
+// thread_faults.hpp), and the policy keeps their sum since the thread came
+// to the node: its resident pages, the cost of moving it. A
+// thread moves only when the saving, its shared faults with its group in
+// this window times `payback_windows`, reaches that cost (xz's worker:
+// 5700-6700 resident pages against at most 19 x 64; pigz's compressors
+// 517-612, gp_share_one_page's writers 0-2). The decision sees the cost as
+// of the last report: a thread that builds its state between the report
+// and the move still moves (xz's worker in 1 of 16 runs, with 4 resident
+// pages two windows into its sharing). So a thread with under
+// `equal_pages` resident pages moves only when two reports in a row find
+// it so: its state is often built as its sharing begins. The count is coarse (a thread that
+// touches one page of a fresh block is credited the block) and an upper
+// bound on what the thread would fetch back. (Before the cost was counted,
+// weak sharing moved only threads that had run under 4 windows where they
+// were, which still moved xz's worker in 2 of 12 runs: it builds its state
+// when its first block comes, while still young. A rule that moved a
+// thread with no resident pages on one window of sharing moved xz's worker
+// in 4 of 32 runs, 3 of them bad: its first window of sharing is the one in
+// which it builds its state, and the move lands after the report; by a
+// second window the report has the pages.)
 // Sharing pairs join into
 // groups; a group spread over several nodes gathers on the node that holds
-// most of its members, the origin counting `origin_weight` (one) member
-// more (ties: the lowest node id, so the origin): at the origin system calls
+// most of its members' resident pages (the moves that cost least: xz's
+// settled worker is joined on its node or stays; nodes within
+// `equal_pages` of the most count as equal), then on the
+// node that holds most of its members, the origin counting `origin_weight`
+// (one) member more (ties: the lowest node id, so the origin): at the origin system calls
 // cost no hop and the program's data, brk and files are homed, so a group
 // split 2 to 1 away from it comes home rather than taking the thread at the
 // origin away (pigz -p 2: its main thread, moved to node 1 after its
@@ -89,6 +107,7 @@ struct ThreadWindow {
     std::vector<PageUse> pages;
     std::uint64_t fault_ns = 0;  // mean DSM write-fault latency on its node in the window (0: unknown)
     std::uint64_t cpu_ns = 0;    // CPU time the thread ran in the window (0: unknown)
+    std::uint64_t created = 0;   // pages it made its node's in the window (created there or first written there)
 };
 
 struct MoveDecision {
@@ -103,8 +122,9 @@ struct SharingPolicyOptions {
     double min_stall = 0.1;               // and the fraction of the window it costs
     std::uint64_t window_ns = 125'000'000;  // kSharingWindowMs (sharing_messages.hpp)
     unsigned windows_needed = 2;          // consecutive windows of weak evidence before acting
-    std::uint64_t strong_shared_faults = 32;  // pair weight in one window that is enough on its own
-    unsigned young_windows = 4;           // windows a thread is young after it starts or moves (see age_)
+    std::uint64_t strong_shared_faults = 32;  // a thread's shared faults in one window that are enough on their own
+    std::uint64_t equal_pages = 64;         // groups' memory on two nodes this close counts as equal
+    unsigned payback_windows = 64;          // windows (8 s) a move's saving is counted over (the cost rule)
     std::size_t origin_weight = 1;        // members the origin counts more when choosing a group's node
     unsigned hold_windows = 16;           // a thread moves at most once per this many windows (2 s)
     unsigned max_moves = 16;              // moves per thread in all
@@ -130,17 +150,24 @@ public:
     // For tests and the report: the pair's current run of sharing windows.
     unsigned streak(int a, int b) const;
     std::uint64_t windows() const { return window_; }
+    // The pages the thread made its node's since it came there (the cost
+    // of moving it away).
+    std::uint64_t resident(int tid) const;
 
 private:
     bool may_move(int tid) const;
-    bool young(int tid) const;
 
     SharingPolicyOptions opt_;
     std::uint64_t window_ = 0;
     std::map<std::pair<int, int>, unsigned> streak_;  // (lower tid, higher tid)
     std::map<int, std::uint64_t> last_move_;           // window of the thread's last decided move
-    std::map<int, unsigned> age_;                      // windows it ran in since it started or moved
     std::map<int, unsigned> moves_;
+    struct Resident {
+        unsigned node = 0;
+        std::uint64_t pages = 0;
+    };
+    std::map<int, Resident> resident_;  // pages it made its node's since it came
+    std::map<int, std::uint64_t> cheap_at_;  // threads the last window would have moved cheap (see decide)
 };
 
 // The mean of the samples since the last take(), from cumulative figures

@@ -352,7 +352,9 @@ void DsmEngine::handle_fault(const UffdRegion::Fault& f) {
     trace::mark("fault.handled", f.page);
     if (first_touch_at_home) {
         stats_->add(DsmStats::Counter::home_first_touch_faults);
-        if (options_.zero_fill_block > 1) zero_fill_ahead(f.page);
+        const std::uint64_t filled = options_.zero_fill_block > 1 ? zero_fill_ahead(f.page) : 0;
+        if (options_.first_touch_observer && f.tid != 0)
+            options_.first_touch_observer(static_cast<std::int32_t>(f.tid), 1 + filled);
         return;
     }
     if (options_.runs) {  // dsm_engine_runs.cpp
@@ -382,7 +384,7 @@ void DsmEngine::handle_fault(const UffdRegion::Fault& f) {
     if (write && asked) stats_->add(DsmStats::Counter::written_ahead, asked);
 }
 
-void DsmEngine::zero_fill_ahead(PageIndex page) {
+std::uint64_t DsmEngine::zero_fill_ahead(PageIndex page) {
     const std::uint64_t block = options_.zero_fill_block;
     const PageIndex first = page / block * block;
     const PageIndex end = std::min<PageIndex>(page_count(), first + block);
@@ -398,7 +400,7 @@ void DsmEngine::zero_fill_ahead(PageIndex page) {
     PageIndex lo = page, hi = page + 1;
     while (hi < end && untouched_here(hi)) ++hi;
     while (options_.zero_fill_backward && lo > first && untouched_here(lo - 1)) --lo;
-    if (hi - lo == 1) return;
+    if (hi - lo == 1) return 0;
     // Grant each page to this node as a write fault would; execute() defers
     // the zero installs to zero_run_, installed below in one ioctl per run.
     std::vector<PageIndex> installs;
@@ -419,6 +421,7 @@ void DsmEngine::zero_fill_ahead(PageIndex page) {
     }
     stats_->add(DsmStats::Counter::zero_filled_ahead, installs.size());
     trace::mark("dsm.zero_fill_ahead", installs.size());
+    return installs.size();
 }
 
 Result<void> DsmEngine::install_initial(PageIndex page, bool writable) {

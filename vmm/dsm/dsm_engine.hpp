@@ -170,6 +170,12 @@ struct DsmEngineOptions {
     // thread (0 when the kernel cannot say) and the page index; runs on the
     // fault thread, so it must be short and must not touch the region.
     std::function<void(std::int32_t host_tid, std::uint64_t page, bool write)> fault_observer;
+    // Optional: told, after a fault that was the first touch of its page at
+    // its home (this node), how many pages the touch created here: the page
+    // and those zero-filled ahead with it. The pages a thread created on its
+    // node are what moving it would cost (cluster/sharing_policy.hpp). Same
+    // thread and rules as fault_observer.
+    std::function<void(std::int32_t host_tid, std::uint64_t pages)> first_touch_observer;
     // Memory policy (see "Zero-fill-ahead" and the fault thread above):
     // block of zero-fill-ahead in pages (0 = off, at most 512), whether it
     // also fills below the faulting page, and write-ahead on or off.
@@ -303,7 +309,7 @@ private:
     // downgraded for a read forward.
     void downgrade_ahead(PageIndex page);
     // Zero-fill-ahead (see above). Fault thread; takes shard mutexes one at a time.
-    void zero_fill_ahead(PageIndex page);
+    std::uint64_t zero_fill_ahead(PageIndex page);  // pages filled
     // Runs (dsm_engine_runs.cpp). Fault thread: asks for the pages of `r`
     // this node may ask for (request_ahead), one RunReadReq/RunWriteReq per
     // contiguous stretch with one remote home. I/O thread at the home:
