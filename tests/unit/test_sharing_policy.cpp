@@ -29,12 +29,24 @@ std::vector<ThreadWindow> created(std::vector<ThreadWindow> w, std::uint64_t pag
     return w;
 }
 
+// The rules at a 125 ms window (the scenarios below count windows as they
+// were written for it); the defaults keep the same times with a shorter
+// window (last scenario).
+SharingPolicyOptions rules_125ms() {
+    SharingPolicyOptions o;
+    o.window_ns = 125'000'000;
+    o.windows_needed = 2;
+    o.payback_windows = 64;
+    o.hold_windows = 16;
+    return o;
+}
+
 }  // namespace
 
 SCENARIO("threads that write one page a little gather on one node, after two windows of evidence") {
     // Four writers, 10 shared faults a pair (30 a thread: weak), each with
     // a 2 MiB block created where it runs (not cheap to move).
-    SharingPolicy p;
+    SharingPolicy p(rules_125ms());
     const auto w = all_write({101, 102, 103, 104}, {1, 0, 1, 0}, 7, 10);
     WHEN("one window shows the sharing") {
         THEN("nothing moves yet (hysteresis)") {
@@ -64,12 +76,12 @@ SCENARIO("sharing that costs little time does not gather threads") {
     // 1.6% of the time (stay spread); at 5 ms, 80% (gather).
     auto w = all_write({1, 2}, {0, 1}, 7, 20);
     WHEN("the faults are cheap") {
-        SharingPolicy p;
+        SharingPolicy p(rules_125ms());
         for (auto& t : w) t.fault_ns = 100'000;
         for (int i = 0; i < 6; ++i) CHECK(p.decide(w).empty());
     }
     WHEN("they cost most of the window") {
-        SharingPolicy p;
+        SharingPolicy p(rules_125ms());
         for (auto& t : w) t.fault_ns = 5'000'000;
         CHECK(p.decide(created(w, 512)).empty());
         CHECK(p.decide(w).size() == 1);
@@ -79,8 +91,8 @@ SCENARIO("sharing that costs little time does not gather threads") {
 SCENARIO("sharing weighs against the time the threads ran, not the wall window") {
     // Measured under load 19 on 2 cores: 12 shared faults at 0.5 ms per
     // 250 ms window, the threads running about 26 ms each (the window was
-    // 250 ms then; it is kSharingWindowMs now, so the policy is given it).
-    SharingPolicyOptions o;
+    // 250 ms then; it is kSharingWindowUs now, so the policy is given it).
+    SharingPolicyOptions o = rules_125ms();
     o.window_ns = 250'000'000;
     auto w = all_write({1, 2}, {0, 1}, 7, 12);
     for (auto& t : w) t.fault_ns = 500'000;
@@ -130,7 +142,7 @@ SCENARIO("a window's mean latency comes from cumulative count and mean") {
 
 SCENARIO("a group with no memory yet gathers where most of it is, the origin counting one member more") {
     WHEN("three on node 2, one on the origin") {
-        SharingPolicy p;
+        SharingPolicy p(rules_125ms());
         CHECK(p.decide(all_write({1, 2, 3, 4}, {2, 2, 2, 0}, 9, 20)).empty());  // cheap: a second report confirms
         auto moves = p.decide(all_write({1, 2, 3, 4}, {2, 2, 2, 0}, 9, 20));
         REQUIRE(moves.size() == 1);
@@ -139,14 +151,14 @@ SCENARIO("a group with no memory yet gathers where most of it is, the origin cou
         CHECK(moves[0].to == 2);
     }
     WHEN("two on node 1, one on the origin: they come to the origin") {
-        SharingPolicy p;
+        SharingPolicy p(rules_125ms());
         CHECK(p.decide(all_write({1, 2, 3}, {1, 1, 0}, 9, 20)).empty());
         auto moves = p.decide(all_write({1, 2, 3}, {1, 1, 0}, 9, 20));
         REQUIRE(moves.size() == 2);
         for (const auto& m : moves) CHECK(m.to == 0);
     }
     WHEN("two on node 2, one on node 1: the origin is not in the group") {
-        SharingPolicy p;
+        SharingPolicy p(rules_125ms());
         CHECK(p.decide(all_write({1, 2, 3}, {2, 2, 1}, 9, 20)).empty());
         auto moves = p.decide(all_write({1, 2, 3}, {2, 2, 1}, 9, 20));
         REQUIRE(moves.size() == 1);
@@ -156,7 +168,7 @@ SCENARIO("a group with no memory yet gathers where most of it is, the origin cou
 }
 
 SCENARIO("a strong-sharing pair gathers on the node that holds more of its memory") {
-    SharingPolicy p;
+    SharingPolicy p(rules_125ms());
     // Thread 1 at the origin created 600 pages there, thread 2 on node 1
     // created 3000: the origin's extra member does not outweigh them.
     auto w = all_write({1, 2}, {0, 1}, 9, 100);
@@ -183,7 +195,7 @@ SCENARIO("a strong-sharing pair gathers on the node that holds more of its memor
 SCENARIO("a few pages of memory do not outweigh the origin's extra member") {
     // gp_share_one_page's writers: each wrote the shared page once where it
     // runs; memory within `equal_pages` of the most counts as equal.
-    SharingPolicy p;
+    SharingPolicy p(rules_125ms());
     auto w = all_write({1, 2, 3}, {0, 1, 1}, 9, 40);
     w[0].created = 1;
     w[1].created = 1;
@@ -198,7 +210,7 @@ SCENARIO("a few pages of memory do not outweigh the origin's extra member") {
 SCENARIO("a cheap thread that builds its state before the next report is not moved") {
     // xz -T2's worker, moved with 4 resident pages two windows into its
     // sharing, built its encoder state on node 1 before the move landed.
-    SharingPolicy p;
+    SharingPolicy p(rules_125ms());
     auto w = all_write({1, 2, 3}, {0, 1, 0}, 3, 30);  // the main thread, the workers
     w[0].created = 1536;
     w[2].created = 6656;
@@ -217,7 +229,7 @@ SCENARIO("a settled thread with 5000 resident pages is not moved on weak sharing
     // worker there (6656) and one on node 1 (5693, its LZ encoder state):
     // moved, the worker fetched that state back (~5000 faults); it shared
     // 2-19 faults a window with the others.
-    SharingPolicy p;
+    SharingPolicy p(rules_125ms());
     std::vector<ThreadWindow> w{{1, 0, {{3, 0, 19}}}, {2, 1, {{3, 0, 19}}}, {3, 0, {{3, 0, 19}}}};
     w[0].created = 1536;
     w[1].created = 5693;
@@ -243,7 +255,7 @@ SCENARIO("a thread with no resident pages still waits for a second window of wea
     // xz -T2's worker shares first in the window in which it builds its LZ
     // encoder state; a move decided on that window's report (no pages yet)
     // lands after it. The second window's report has them.
-    SharingPolicy p;
+    SharingPolicy p(rules_125ms());
     auto first = all_write({1, 2}, {0, 1}, 3, 13);
     first[0].created = 1536;  // the main thread's, at the origin
     CHECK(p.decide(first).empty());
@@ -254,7 +266,7 @@ SCENARIO("a thread with no resident pages still waits for a second window of wea
     CHECK(p.decide(w).empty());
     CHECK(p.resident(2) == 5693);
     WHEN("it built nothing: the third window moves it (two reports found it cheap)") {
-        SharingPolicy q;
+        SharingPolicy q(rules_125ms());
         CHECK(q.decide(all_write({1, 2}, {0, 1}, 3, 13)).empty());
         CHECK(q.decide(all_write({1, 2}, {0, 1}, 3, 13)).empty());
         auto moves = q.decide(all_write({1, 2}, {0, 1}, 3, 13));
@@ -265,7 +277,7 @@ SCENARIO("a thread with no resident pages still waits for a second window of wea
 }
 
 SCENARIO("evidence must come in consecutive windows") {
-    SharingPolicy p;
+    SharingPolicy p(rules_125ms());
     const auto sharing = all_write({1, 2}, {0, 1}, 3, 30);
     const std::vector<ThreadWindow> quiet{{1, 0, {}}, {2, 1, {}}};
     CHECK(p.decide(created(quiet, 512)).empty());
@@ -282,7 +294,7 @@ SCENARIO("evidence must come in consecutive windows") {
 }
 
 SCENARIO("a thread moves at most once per hold time and a bounded number of times") {
-    SharingPolicyOptions o;
+    SharingPolicyOptions o = rules_125ms();
     o.hold_windows = 4;
     o.max_moves = 2;
     SharingPolicy p(o);
@@ -302,7 +314,7 @@ SCENARIO("a thread moves at most once per hold time and a bounded number of time
 SCENARIO("strong sharing gathers threads in the first window that shows it") {
     // pigz -p 2 on 2 hosts: its threads shared 68-84 faults per pair in
     // their second window, 1-4 in the first (startup).
-    SharingPolicy p;
+    SharingPolicy p(rules_125ms());
     CHECK(p.decide(created(all_write({1, 2, 3, 4}, {0, 1, 0, 1}, 5, 3), 512)).empty());
     auto moves = p.decide(all_write({1, 2, 3, 4}, {0, 1, 0, 1}, 5, 70));
     REQUIRE(moves.size() == 2);
@@ -387,4 +399,15 @@ SCENARIO("`--place auto` is the placement that migrates; it starts round-robin")
     p.moved(1, 0);
     CHECK(p.live(0) == 3);
     CHECK(p.live(1) == 0);
+}
+
+TEST_CASE("the default window is shorter, and every rule keeps its time") {
+    const SharingPolicyOptions d{};
+    const SharingPolicyOptions r = rules_125ms();
+    CHECK(d.window_ns * 2 == r.window_ns);
+    CHECK(d.window_ns == kSharingWindowUs * 1'000);  // the nodes' reporting period
+    // Weak evidence over 250 ms, a move's saving over 8 s, a thread held 2 s.
+    CHECK(d.windows_needed * d.window_ns == r.windows_needed * r.window_ns);
+    CHECK(d.payback_windows * d.window_ns == r.payback_windows * r.window_ns);
+    CHECK(d.hold_windows * d.window_ns == r.hold_windows * r.window_ns);
 }

@@ -382,7 +382,7 @@ void NodeRunner::sharing_loop() {
     for (;;) {
         {
             std::unique_lock lk(mu_);
-            if (done_cv_.wait_for(lk, std::chrono::milliseconds(kSharingWindowMs), [&] { return done_; })) return;
+            if (done_cv_.wait_for(lk, std::chrono::microseconds(kSharingWindowUs), [&] { return done_; })) return;
         }
         const auto lat = engine_->stats().latency(dsm::DsmStats::Latency::write_fault);
         const std::uint64_t fault_ns = latency.take(lat.count, lat.mean_ns);

@@ -36,7 +36,7 @@ namespace {
 // One placement window (sharing_messages.hpp). Long enough for a contended
 // page to fault a few dozen times, short enough that two windows of
 // evidence cost a quarter of a second.
-constexpr std::chrono::milliseconds kPlacementWindow{kSharingWindowMs};
+constexpr std::chrono::microseconds kPlacementWindow{kSharingWindowUs};
 }  // namespace
 
 void OriginCluster::start_placement(process::ThreadMover& m) {

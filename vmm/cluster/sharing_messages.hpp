@@ -23,11 +23,14 @@ inline constexpr std::uint16_t kSharingType = 0x0208;
 inline constexpr std::size_t kMaxSharingThreads = 4096;
 inline constexpr std::size_t kMaxSharingPages = 256;  // per thread
 // One placement window: how often each node sends its Sharing message and
-// the origin decides. One window of strong sharing (two of weak sharing)
-// plus the move itself make the earliest gathering; threads that share lock
-// pages (pigz's reader, compressors and writer) fault on them hundreds of
-// times a second until then.
-inline constexpr std::uint64_t kSharingWindowMs = 125;
+// the origin decides. One window of strong sharing (four of weak sharing,
+// 250 ms) plus the move itself make the earliest gathering; threads that
+// share lock pages (pigz's reader, compressors and writer) fault on them
+// hundreds of times a second until then. 62.5 ms (it was 125): pigz -p 2 on
+// 8 MiB gathered at 0.29 s of a 0.55 s run and took 187-207 faults/MiB on
+// a quiet 2-core host; at 62.5 ms it gathers at 0.16-0.23 s and takes
+// 62-133 (docs/architecture/memory.md, "Window length").
+inline constexpr std::uint64_t kSharingWindowUs = 62'500;
 
 struct SharingMsg {
     struct Thread {

@@ -3,7 +3,7 @@
 // no I/O; the mechanism is GuestThread::migrate and OriginCluster's
 // placement thread).
 //
-// Input, once per window (OriginCluster: kSharingWindowMs, 125 ms): for every live thread,
+// Input, once per window (OriginCluster: kSharingWindowUs, 62.5 ms): for every live thread,
 // its node and the DSM faults it took on each page during the window.
 // Two threads *share* in a window when they faulted on the same pages and
 // at least one of them wrote there; the pair's weight is the sum over those
@@ -120,13 +120,13 @@ struct MoveDecision {
 struct SharingPolicyOptions {
     std::uint64_t min_shared_faults = 2;  // pair weight per window that counts as sharing (the stall gate does the rest)
     double min_stall = 0.1;               // and the fraction of the window it costs
-    std::uint64_t window_ns = 125'000'000;  // kSharingWindowMs (sharing_messages.hpp)
-    unsigned windows_needed = 2;          // consecutive windows of weak evidence before acting
+    std::uint64_t window_ns = 62'500'000;  // kSharingWindowUs (sharing_messages.hpp)
+    unsigned windows_needed = 4;          // consecutive windows of weak evidence before acting (250 ms)
     std::uint64_t strong_shared_faults = 32;  // a thread's shared faults in one window that are enough on their own
     std::uint64_t equal_pages = 64;         // groups' memory on two nodes this close counts as equal
-    unsigned payback_windows = 64;          // windows (8 s) a move's saving is counted over (the cost rule)
+    unsigned payback_windows = 128;         // windows (8 s) a move's saving is counted over (the cost rule)
     std::size_t origin_weight = 1;        // members the origin counts more when choosing a group's node
-    unsigned hold_windows = 16;           // a thread moves at most once per this many windows (2 s)
+    unsigned hold_windows = 32;          // a thread moves at most once per this many windows (2 s)
     unsigned max_moves = 16;              // moves per thread in all
     std::size_t max_threads_per_page = 64;  // larger sets on one page: only the first count
 };
