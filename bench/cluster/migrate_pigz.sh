@@ -5,7 +5,7 @@
 # count). Two kinds of run, RUNS each:
 #   auto   `--place auto` (the default): the moves the sharing policy makes;
 #   cycle  SPANVM_MIGRATE_CYCLE=1 (test hook): every thread moves every
-#          placement window (125 ms), so a move often follows a read(2).
+#          placement window (62.5 ms), so a move often follows a read(2).
 # Prints, per kind, identical outputs out of RUNS and the migrations made,
 # and writes BENCH_OUT/migrate_pigz.json. Exits 1 if any output differs.
 # Knobs: SPANVM, BENCH_OUT, BENCH_PLATFORM [kvm], BENCH_RUNS [10],
