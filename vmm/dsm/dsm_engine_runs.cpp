@@ -342,6 +342,10 @@ void DsmEngine::serve_frame(NodeId from, net::ByteView payload) {
     stats_->add(DsmStats::Counter::run_frames_received);
     const bool grant = f->head.type == MsgType::GrantShared || f->head.type == MsgType::GrantModified;
     auto locks = lock_all();
+    // Every shard mutex is held, as in serve_claim: a frame may carry claim
+    // requests (a batch coalesces a node's requests to one home), and
+    // start_move's claim freezes the chunk under exactly this guarantee.
+    claim_locks_held_ = true;
     Batch batch;
     batch_ = &batch;
     for (std::size_t i = 0; i < f->count; ++i) {
@@ -358,6 +362,7 @@ void DsmEngine::serve_frame(NodeId from, net::ByteView payload) {
     }
     stats_->add(DsmStats::Counter::bytes_received, f->head.data_kind == DataKind::Bytes ? 0 : payload.size());
     end_batch();
+    claim_locks_held_ = false;
 }
 
 }  // namespace spanvm::dsm
