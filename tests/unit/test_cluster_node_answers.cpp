@@ -16,6 +16,7 @@ using spanvm::net::ByteView;
 using spanvm::net::Bytes;
 
 namespace {
+constexpr std::uint64_t RLIMIT_STACK_NR = 3;  // RLIMIT_STACK
 const std::uint64_t kCwd = static_cast<std::uint64_t>(static_cast<std::uint32_t>(AT_FDCWD));
 LocalCallPlan plan(long nr, std::uint64_t a0 = 0, std::uint64_t a1 = 0, std::uint64_t a2 = 0, std::uint64_t a3 = 0,
                    std::uint64_t a4 = 0, NodeAnswers m = NodeAnswers::all) {
@@ -46,6 +47,27 @@ SCENARIO("the knob says which calls a node answers") {
             CHECK(plan(SYS_arch_prctl, 0x1002, 0x7000, 0, 0, 0, NodeAnswers::thread).kind == LocalCall::arch_set_fs);
             CHECK(plan(SYS_access, 0x1000, 0, 0, 0, 0, NodeAnswers::thread).kind == LocalCall::none);
         }
+    }
+}
+
+SCENARIO("only reads of the process's own limits are answered") {
+    THEN("prlimit64(0, res, NULL, old) and getrlimit are") {
+        auto p = plan(SYS_prlimit64, 0, RLIMIT_STACK_NR, 0, 0x3000);
+        CHECK(p.kind == LocalCall::rlimit);
+        CHECK(p.mode == RLIMIT_STACK_NR);
+        CHECK(p.out == 0x3000);
+        CHECK(p.out_len == 16);
+        auto g = plan(SYS_getrlimit, 9, 0x3000);
+        CHECK(g.kind == LocalCall::rlimit);
+        CHECK(g.mode == 9);
+        CHECK(plan(SYS_getrlimit, 9, 0x3000, 0, 0, 0, NodeAnswers::off).kind == LocalCall::none);
+    }
+    THEN("another pid, a new limit, no buffer or an unknown resource are not") {
+        CHECK(plan(SYS_prlimit64, 1234, RLIMIT_STACK_NR, 0, 0x3000).kind == LocalCall::none);
+        CHECK(plan(SYS_prlimit64, 0, RLIMIT_STACK_NR, 0x2000, 0x3000).kind == LocalCall::none);
+        CHECK(plan(SYS_prlimit64, 0, RLIMIT_STACK_NR, 0, 0).kind == LocalCall::none);
+        CHECK(plan(SYS_prlimit64, 0, 16, 0, 0x3000).kind == LocalCall::none);
+        CHECK(plan(SYS_getrlimit, 3, 0).kind == LocalCall::none);
     }
 }
 

@@ -20,6 +20,8 @@ constexpr std::uint64_t kArchSetFs = 0x1002;
 constexpr std::uint64_t kStatSize = 144;   // struct stat (x86-64)
 constexpr std::uint64_t kStatxSize = 256;  // struct statx
 constexpr std::size_t kPathMax = 4096;     // PATH_MAX, with the NUL
+constexpr std::uint64_t kRlimNlimits = 16;  // RLIM_NLIMITS
+constexpr std::uint64_t kRlimitSize = 16;   // struct rlimit
 
 std::int32_t as_i32(std::uint64_t v) { return static_cast<std::int32_t>(static_cast<std::uint32_t>(v)); }
 
@@ -86,6 +88,19 @@ LocalCallPlan plan_local_call(std::int64_t nr, const std::uint64_t a[6], NodeAns
         case SYS_arch_prctl:
             if (a[0] == kArchSetFs) p.kind = LocalCall::arch_set_fs;
             return p;
+        case SYS_prlimit64:
+        case SYS_getrlimit: {
+            // Only reads of this process's limits into a buffer (the
+            // origin answers a pid other than its own ESRCH, and sets).
+            const bool pl = nr == SYS_prlimit64;
+            const std::uint64_t res = pl ? a[1] : a[0], out = pl ? a[3] : a[1];
+            if ((pl && (a[0] != 0 || a[2] != 0)) || out == 0 || res >= kRlimNlimits) return p;
+            p.kind = LocalCall::rlimit;
+            p.mode = static_cast<std::uint32_t>(res);
+            p.out = out;
+            p.out_len = kRlimitSize;
+            return p;
+        }
         default: break;
     }
     if (mode != NodeAnswers::all) return p;

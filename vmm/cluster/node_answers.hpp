@@ -9,7 +9,11 @@
 //    of the thread's own registers at the origin too: rseq (ENOSYS, the
 //    origin's answer), set_tid_address and set_robust_list (the words travel
 //    to the origin's thread table with the next Trap), arch_prctl(ARCH_SET_FS)
-//    (the FS base travels with every Trap anyway);
+//    (the FS base travels with every Trap anyway), and the reading forms of
+//    prlimit64/getrlimit for the current process (RLIMIT_STACK, _AS and
+//    _DATA are constants of the run at the origin; other limits, except
+//    RLIMIT_NOFILE which is the origin's fd table, are the deputy's host
+//    limits, which a node that proved the same kernel reads live);
 //  * NodeAnswers::all only: the read-only path lookups cc1 and ld.so make
 //    most (stat, lstat, newfstatat, statx, access, faccessat, faccessat2,
 //    readlink, readlinkat), only when the node has proven that it sees the
@@ -41,6 +45,7 @@ enum class LocalCall : std::uint8_t {
     statx,     // struct statx (256 bytes) at `out`
     access,    // access, faccessat, faccessat2
     readlink,  // readlink, readlinkat: at most `out_len` bytes at `out`
+    rlimit,    // prlimit64(0, res, NULL, old), getrlimit(res, old): struct rlimit at `out`, `mode` = res
 };
 
 // A call the node may answer, with its arguments decoded. For the path

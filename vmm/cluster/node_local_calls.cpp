@@ -4,6 +4,7 @@
 #include <linux/magic.h>
 #include <linux/openat2.h>
 #include <sched.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
@@ -132,6 +133,29 @@ std::optional<long> path_call(const NodeCallState& st, const LocalCallPlan& p, c
     return r;
 }
 
+// The origin's guest_prlimit (process_syscalls_misc.cpp) for a read of
+// resource `res`; nullopt: forward it.
+std::optional<long> rlimit_call(const NodeCallState& st, const LocalCallPlan& p, const NodeGuestRam& m) {
+    if (!guest_writable(m, p.out, p.out_len)) return std::nullopt;
+    struct rlimit cur {};
+    switch (p.mode) {
+        case RLIMIT_NOFILE: return std::nullopt;  // the origin's fd table
+        // Constants of the run: the default stack, and --mem (this node's
+        // RAM has the origin's size: the DSM handshake checks it).
+        case RLIMIT_STACK: cur = {memory::layout::kDefaultStackSize, RLIM_INFINITY}; break;
+        case RLIMIT_AS:
+        case RLIMIT_DATA: cur = {m.ram.size(), m.ram.size()}; break;
+        default:
+            // The deputy's own host limit (its getrlimit), read live: only
+            // where the same kernel and pid namespace and credentials are
+            // proven (prlimit of another process needs them too).
+            if (!st.paths || raw(SYS_prlimit64, st.origin_pid, p.mode, 0, P(&cur)) != 0) return std::nullopt;
+    }
+    static_assert(sizeof cur == 16);
+    std::memcpy(m.ram.data() + p.out, &cur, sizeof cur);
+    return 0;
+}
+
 }  // namespace
 
 bool answer_on_node(NodeCallState& st, platform::Vcpu& v, std::uint64_t& fs, const NodeGuestRam& mem) {
@@ -177,6 +201,12 @@ bool answer_on_node(NodeCallState& st, platform::Vcpu& v, std::uint64_t& fs, con
             if (!v.set_fs_base(a[1])) return false;
             fs = a[1];
             break;
+        case LocalCall::rlimit: {
+            auto rl = rlimit_call(st, p, mem);
+            if (!rl) return false;
+            result = *rl;
+            break;
+        }
         default: {
             auto pr = path_call(st, p, mem);
             if (!pr) return false;
