@@ -10,6 +10,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -120,8 +121,11 @@ std::optional<long> path_call(const NodeCallState& st, const LocalCallPlan& p, c
             struct stat s;
             if (::fstatat(fd.fd, "", &s, AT_EMPTY_PATH) != 0) return std::nullopt;
             if (!S_ISLNK(s.st_mode)) return -EINVAL;  // readlink of a non-symlink
-            std::string target(p.out_len, '\0');
-            r = raw(SYS_readlinkat, fd.fd, P(""), P(target.data()), static_cast<long>(p.out_len));
+            // A link's target is shorter than PATH_MAX: a larger buffer gets
+            // no more bytes (the whole buffer was checked writable, as the
+            // origin checks it).
+            std::string target(std::min<std::uint64_t>(p.out_len, kPathMax), '\0');
+            r = raw(SYS_readlinkat, fd.fd, P(""), P(target.data()), static_cast<long>(target.size()));
             if (r < 0) return std::nullopt;
             std::memcpy(m.ram.data() + p.out, target.data(), static_cast<std::size_t>(r));
             return r;
