@@ -17,9 +17,14 @@
 #           rseq and the clear_child_tid of each thread) and its output is
 #           native's, in all three modes, and the thread mode answers
 #           more of its calls on the node than off (gettid only)
+#   words   gp_thread_words (set_robust_list/get_robust_list, ARCH_SET_FS,
+#           and the main thread's set_tid_address word, which its SYS_exit
+#           must clear and wake for the other thread to end the process)
+#           placed on host 1: native's output in all three modes, and the
+#           node answers more of its calls with all than with off
 #   knob    SPANVM_NODE_ANSWERS=sometimes is refused with one line, status 2
 . "$(dirname "$0")/lib.sh"
-[ $# -eq 1 ] || fail "usage: $0 paths|threads|knob"
+[ $# -eq 1 ] || fail "usage: $0 paths|threads|words|knob"
 skip_in_native_mode "multi-host runs"
 it_setup
 if [ "$1" = knob ]; then
@@ -94,6 +99,7 @@ statpaths=(/usr /usr/include/stdio.h data/file data/link data/dir/ data/dangling
 case "$1" in
 paths) cmd=("$(tool sh)" -c "/usr/bin/true; $py paths.py; /usr/bin/true; $(tool stat) -c '$statf' ${statpaths[*]}; echo \$?") ;;
 threads) cmd=("$(tool sh)" -c "/usr/bin/true; $py threads.py") ;;
+words) cmd=("$(tool sh)" -c "/usr/bin/true; $(gp thread_words dynamic)") ;;
 *) fail "unknown case $1" ;;
 esac
 rc_of run_direct "${cmd[@]}" >native.out 2>native.err
@@ -112,8 +118,10 @@ for mode in all thread off; do
     rc_of env SPANVM_NODE_ANSWERS=$mode LIMITS_OUT=limits.$mode "$SPANVM" run "${opts[@]}" --json $mode.json -- "${cmd[@]}" >$mode.out 2>$mode.err
     expect_rc "$RC" 0 "placed run, SPANVM_NODE_ANSWERS=$mode" $mode.err
     expect_same_file $mode.out native.out "placed output, SPANVM_NODE_ANSWERS=$mode"
-    read -r "loc[$mode]" "fwd[$mode]" <<<"$(counts $mode.json python3)"
-    it_log "SPANVM_NODE_ANSWERS=$mode: python3's node answered ${loc[$mode]}, forwarded ${fwd[$mode]}"
+    prog=python3
+    [ "$1" = words ] && prog=gp_thread_words
+    read -r "loc[$mode]" "fwd[$mode]" <<<"$(counts $mode.json $prog)"
+    it_log "SPANVM_NODE_ANSWERS=$mode: $prog's node answered ${loc[$mode]}, forwarded ${fwd[$mode]}"
 done
 # off: only gettid and sched_yield (python's threads ask their native ids).
 [ "${loc[thread]}" -ge $((loc[off] + 3)) ] || fail "thread mode answered only ${loc[thread]} (off: ${loc[off]})"
@@ -133,6 +141,9 @@ paths)
     read -r sloc sfwd <<<"$(counts all.json stat)"
     [ "$sloc" -ge 8 ] || fail "the node answered only $sloc of stat's calls itself"
     pass "python3 on node 1: ${loc[all]} answered there, ${fwd[all]} forwarded (off: ${fwd[off]} forwarded); stat: $sloc answered, $sfwd forwarded"
+    ;;
+words)
+    pass "gp_thread_words on node 1: ${loc[all]} answered there, ${fwd[all]} forwarded (off: ${fwd[off]})"
     ;;
 threads)
     pass "python3 threads on node 1: ${loc[all]} answered there, ${fwd[all]} forwarded (off: ${fwd[off]})"
