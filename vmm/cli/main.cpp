@@ -177,6 +177,10 @@ int run_command(const RunOptions& o) {
         log::error("--place-exec {}: only across hosts (--cluster FILE or --local-hosts N)", o.place_exec);
         return 2;
     }
+    if (auto na = cluster::OriginCluster::node_answers_from_env(); !na) {
+        log::error("{}", na.error().message);
+        return 2;
+    }
     std::unique_ptr<cluster::OriginCluster> oc;
     std::unique_ptr<ExecDeputies> deputies;
     if (!o.cluster_file.empty() || o.local_hosts) {

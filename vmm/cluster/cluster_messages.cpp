@@ -88,12 +88,60 @@ Result<T> finish(net::WireReader& rd, T m) {
     return m;
 }
 
+constexpr std::size_t kMaxProofIds = 8 + 65536;  // the ids, then NGROUPS_MAX groups
+
+Result<void> get_fs_proof(net::WireReader& rd, SpawnMsg& m) {
+    auto mode = rd.u8();
+    if (!mode) return mode.error();
+    if (*mode > 2) return make_error(EINVAL, "spawn with unknown node answers {}", *mode);
+    m.node_answers = *mode;
+    SharedFsProof& f = m.fs;
+    auto path = rd.string();
+    if (!path) return path.error();
+    auto bytes = rd.bytes();
+    if (!bytes) return bytes.error();
+    auto boot = rd.string();
+    if (!boot) return boot.error();
+    f.probe_path = std::move(*path);
+    f.probe_bytes.assign(bytes->begin(), bytes->end());
+    f.boot_id = std::move(*boot);
+    for (std::uint64_t* v : {&f.mnt_ns, &f.pid_ns, &f.root_dev, &f.root_ino}) {
+        auto x = rd.u64();
+        if (!x) return x.error();
+        *v = *x;
+    }
+    auto pid = rd.u32();
+    auto n = pid ? rd.u32() : Result<std::uint32_t>(pid.error());
+    if (!n) return n.error();
+    if (*n > kMaxProofIds) return make_error(EINVAL, "spawn proof with {} ids", *n);
+    f.pid = static_cast<std::int32_t>(*pid);
+    f.ids.reserve(*n);
+    for (std::uint32_t i = 0; i < *n; ++i) {
+        auto id = rd.u32();
+        if (!id) return id.error();
+        f.ids.push_back(*id);
+    }
+    auto ce = rd.u64();
+    auto cp = ce ? rd.u64() : Result<std::uint64_t>(ce.error());
+    if (!cp) return cp.error();
+    f.cap_effective = *ce;
+    f.cap_permitted = *cp;
+    return {};
+}
+
 }  // namespace
 
 net::Bytes encode(const SpawnMsg& m) {
     net::WireWriter w(256);
     w.u32(static_cast<std::uint32_t>(m.tid)).u16(m.channel_port).u64(m.cookie).u64(m.vvar_gva);
     put_state(w, m.state);
+    w.u8(m.node_answers);
+    const SharedFsProof& f = m.fs;
+    w.string(f.probe_path).bytes(net::ByteView(f.probe_bytes.data(), f.probe_bytes.size())).string(f.boot_id);
+    w.u64(f.mnt_ns).u64(f.pid_ns).u64(f.root_dev).u64(f.root_ino).u32(static_cast<std::uint32_t>(f.pid));
+    w.u32(static_cast<std::uint32_t>(f.ids.size()));
+    for (std::uint32_t id : f.ids) w.u32(id);
+    w.u64(f.cap_effective).u64(f.cap_permitted);
     return w.take();
 }
 
@@ -107,6 +155,9 @@ net::Bytes encode(const TrapMsg& m) {
     put_state(w, m.state);
     put_args(w, m.args);
     w.u64(m.read_faults).u64(m.write_faults).u64(m.local_syscalls);
+    w.u8(static_cast<std::uint8_t>((m.clear_child_tid ? 1 : 0) | (m.robust_list ? 2 : 0)));
+    if (m.clear_child_tid) w.u64(*m.clear_child_tid);
+    if (m.robust_list) w.u64(m.robust_list->first).u64(m.robust_list->second);
     return w.take();
 }
 
@@ -155,6 +206,7 @@ Result<SpawnMsg> decode_spawn(net::ByteView b) {
     m.channel_port = *port;
     m.cookie = *cookie;
     if (auto e = get_state(rd, m.state); !e) return e.error();
+    if (auto e = get_fs_proof(rd, m); !e) return e.error();
     return finish(rd, std::move(m));
 }
 
@@ -189,6 +241,20 @@ Result<TrapMsg> decode_trap(net::ByteView b) {
     m.local_syscalls = *ls;
     m.read_faults = *rf;
     m.write_faults = *wf;
+    auto words = rd.u8();
+    if (!words) return words.error();
+    if (*words & ~3u) return make_error(EINVAL, "trap with unknown thread words {:#x}", *words);
+    if (*words & 1) {
+        auto v = rd.u64();
+        if (!v) return v.error();
+        m.clear_child_tid = *v;
+    }
+    if (*words & 2) {
+        auto head = rd.u64();
+        auto len = head ? rd.u64() : Result<std::uint64_t>(head.error());
+        if (!len) return len.error();
+        m.robust_list = std::make_pair(*head, *len);
+    }
     return finish(rd, std::move(m));
 }
 

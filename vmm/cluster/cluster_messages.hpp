@@ -32,7 +32,9 @@
 // sends it back only when it changed it. A Trap also carries the memory the
 // call only reads (arg_capture.hpp).
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "net/wire_frame.hpp"
@@ -61,12 +63,32 @@ struct ThreadState {
     std::vector<std::uint8_t> fpu;  // empty: unchanged / not sent
 };
 
+// What the origin's executor thread sees of the file system, for a node to
+// compare with its own view before it answers path lookups itself
+// (shared_fs.hpp says what each field proves).
+struct SharedFsProof {
+    std::string probe_path;  // empty: none offered (the node forwards every path call)
+    std::vector<std::uint8_t> probe_bytes;
+    std::string boot_id;
+    std::uint64_t mnt_ns = 0;  // inode of /proc/self/ns/mnt
+    std::uint64_t pid_ns = 0;  // inode of /proc/self/ns/pid
+    std::uint64_t root_dev = 0;
+    std::uint64_t root_ino = 0;
+    std::int32_t pid = 0;  // the origin process: /proc/<pid>/cwd is the guest's cwd
+    std::vector<std::uint32_t> ids;  // ruid euid suid fsuid rgid egid sgid fsgid, then the groups
+    std::uint64_t cap_effective = 0;
+    std::uint64_t cap_permitted = 0;
+    bool operator==(const SharedFsProof&) const = default;
+};
+
 struct SpawnMsg {
     std::int32_t tid = 0;
     std::uint16_t channel_port = 0;  // the origin's ChannelListener
     std::uint64_t cookie = 0;        // proves the channel's hello
     std::uint64_t vvar_gva = 0;      // the vDSO's node-local time page, or 0
     ThreadState state;
+    std::uint8_t node_answers = 0;  // NodeAnswers (node_answers.hpp): what the node may answer itself
+    SharedFsProof fs;
 };
 
 struct TrapMsg {
@@ -78,6 +100,10 @@ struct TrapMsg {
     std::uint64_t read_faults = 0;   // the thread's DSM faults on its node so far
     std::uint64_t write_faults = 0;
     std::uint64_t local_syscalls = 0;  // calls the node ran itself so far (node_runner.cpp)
+    // Words the node's own set_tid_address / set_robust_list set since the
+    // previous Trap, for the origin's thread table (node_answers.hpp).
+    std::optional<std::uint64_t> clear_child_tid;
+    std::optional<std::pair<std::uint64_t, std::uint64_t>> robust_list;  // head, length
 };
 
 // Bytes the node stores into guest memory before the thread continues: the

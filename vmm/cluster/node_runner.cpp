@@ -8,11 +8,14 @@
 #include <cstdlib>
 #include <cstring>
 #include <thread>
+#include <utility>
 
 #include "vmm/base/log.hpp"
 #include "vmm/cluster/arg_capture.hpp"
 #include "vmm/cluster/build_identity.hpp"
 #include "vmm/cluster/layout_messages.hpp"
+#include "vmm/cluster/node_local_calls.hpp"
+#include "vmm/cluster/shared_fs.hpp"
 #include "vmm/cluster/sharing_messages.hpp"
 #include "vmm/cluster/thread_cpu.hpp"
 #include "vmm/cluster/syscall_channel.hpp"
@@ -259,6 +262,17 @@ void NodeRunner::guest_loop(std::shared_ptr<Thread> t, std::unique_ptr<platform:
     };
     const ChannelSecurity sec{opts_.cluster.key.value_or(net::ClusterKey{}), opts_.cluster.encrypt,
                               static_cast<std::uint16_t>(opts_.self)};
+    // What this thread answers itself (node_local_calls.hpp); the proof is
+    // checked before the channel connects, while the origin holds its probe.
+    NodeCallState calls;
+    calls.tid = t->tid;
+    calls.mode = static_cast<NodeAnswers>(m.node_answers);
+    calls.origin_pid = m.fs.pid;
+    if (calls.mode == NodeAnswers::all) {
+        std::string why;
+        calls.paths = verify_shared_fs(m.fs, why);
+        if (!calls.paths) log::info("node {}: thread {}: path calls forwarded: {}", opts_.self, t->tid, why);
+    }
     auto ch = SyscallChannel::connect(opts_.cluster.node(0).address, m.channel_port, sec, m.cookie, t->tid);
     if (!ch) fail(ch.error().message);
     // A broken channel means the origin is gone or ending: its DSM
@@ -282,7 +296,8 @@ void NodeRunner::guest_loop(std::shared_ptr<Thread> t, std::unique_ptr<platform:
         return protection_->writable(gva, len);
     };
     uint64_t fs = m.state.fs_base, gs = m.state.gs_base;
-    std::uint64_t local_calls = 0;
+    const NodeGuestRam guest_ram{std::span<std::uint8_t>(mem.host_base(), mem.size()), memory::layout::kUserBase,
+                                 readable, writable};
     for (;;) {
         platform::VcpuExit e;
         if (t->kicked.exchange(false)) {
@@ -292,18 +307,11 @@ void NodeRunner::guest_loop(std::shared_ptr<Thread> t, std::unique_ptr<platform:
             if (e.kind == platform::VcpuExit::Kind::interrupted && !t->kicked.exchange(false)) continue;
         }
         if (e.kind == platform::VcpuExit::Kind::syscall) {
-            // Calls that concern only the caller run here (ARCHITECTURE.md
-            // names them and why that is safe); a pending signal still
-            // reaches the thread through a Kick, which forces a Trap.
-            auto& r = v->regs();
-            const auto nr = static_cast<std::int64_t>(r.rax);
-            if (nr == SYS_gettid || nr == SYS_sched_yield) {
-                r.rax = nr == SYS_gettid ? static_cast<std::uint64_t>(t->tid) : 0;
-                if (nr == SYS_sched_yield) ::sched_yield();
-                v->mark_regs_dirty();
-                ++local_calls;
-                continue;
-            }
+            // Calls whose answer needs nothing of the origin run here
+            // (node_answers.hpp; docs/architecture/distributed.md says why
+            // each is safe); a pending signal still reaches the thread
+            // through a Kick, which forces a Trap.
+            if (answer_on_node(calls, *v, fs, guest_ram)) continue;
         }
         TrapMsg tr;
         tr.tid = t->tid;
@@ -314,7 +322,9 @@ void NodeRunner::guest_loop(std::shared_ptr<Thread> t, std::unique_ptr<platform:
         const FaultCounts fc = faults_.get(t->host_tid);
         tr.read_faults = fc.read;
         tr.write_faults = fc.write;
-        tr.local_syscalls = local_calls;
+        tr.local_syscalls = calls.answered;
+        tr.clear_child_tid = std::exchange(calls.clear_child_tid, std::nullopt);
+        tr.robust_list = std::exchange(calls.robust_list, std::nullopt);
         if (e.kind == platform::VcpuExit::Kind::syscall) {
             const auto& r = tr.state.regs;
             const std::uint64_t args[6] = {r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9};

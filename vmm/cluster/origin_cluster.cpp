@@ -21,7 +21,21 @@ OriginCluster::OriginCluster(net::ClusterConfig config, PlacePolicy policy)
                [this](unsigned from, std::uint16_t type, net::ByteView p) { on_cluster_message(from, type, p); }),
       placement_(policy, std::vector<unsigned>(config_.size(), 1)),
       node_stats_(config_.size()),
-      layout_acked_(config_.size(), 0) {}
+      layout_acked_(config_.size(), 0) {
+    if (auto m = node_answers_from_env()) node_answers_ = *m;
+}
+
+Result<NodeAnswers> OriginCluster::node_answers_from_env() {
+    const char* v = std::getenv("SPANVM_NODE_ANSWERS");
+    if (v == nullptr || *v == 0) return NodeAnswers::all;
+    if (auto m = parse_node_answers(v)) return *m;
+    return make_error(EINVAL, "SPANVM_NODE_ANSWERS='{}': expected all, thread or off", v);
+}
+
+SharedFsProof OriginCluster::acquire_fs_proof() {
+    if (node_answers_ != NodeAnswers::all) return {};
+    return fs_probe_.acquire();
+}
 
 OriginCluster::~OriginCluster() {
     {

@@ -45,8 +45,10 @@
 #include "vmm/cluster/control_channel.hpp"
 #include "vmm/cluster/file_filler.hpp"
 #include "vmm/cluster/layout_messages.hpp"
+#include "vmm/cluster/node_answers.hpp"
 #include "vmm/cluster/placement.hpp"
 #include "vmm/cluster/remote_vcpu.hpp"
+#include "vmm/cluster/shared_fs.hpp"
 #include "vmm/cluster/sharing_policy.hpp"
 #include "vmm/cluster/syscall_channel.hpp"
 #include "vmm/cluster/thread_cpu.hpp"
@@ -73,6 +75,12 @@ public:
     Result<void> gather_for_fork(std::uint64_t gpa, std::uint64_t len) override;
     Result<void> set_vdso_data(std::uint64_t gva) override;
     std::uint64_t vdso_data() const override { return vvar_gva_; }
+    std::uint8_t node_answers() const override { return static_cast<std::uint8_t>(node_answers_); }
+    SharedFsProof acquire_fs_proof() override;
+    void release_fs_proof() override { fs_probe_.release(); }
+    // SPANVM_NODE_ANSWERS (node_answers.hpp): all (unset), thread or off;
+    // an error line for any other value (the CLI checks it at start).
+    static Result<NodeAnswers> node_answers_from_env();
     unsigned place_thread() override;
     void thread_gone(unsigned node) override;
     process::RemoteThreadVcpu create_vcpu(unsigned node, unsigned long vcpu_id) override;
@@ -127,6 +135,8 @@ private:
     std::uint8_t* ram_base_ = nullptr;  // host view of guest RAM (guest address 0)
     const memory::GuestProtection* guest_protection_ = nullptr;  // attach_memory (gather_for_fork skips what the guest may not touch)
     std::uint64_t vvar_gva_ = 0;        // the vDSO's node-local time page (Spawn)
+    NodeAnswers node_answers_ = NodeAnswers::all;  // Spawn
+    SharedFsProbe fs_probe_;                       // Spawn (NodeAnswers::all only)
     std::mutex place_mu_;
     Placement placement_;
     std::mutex threads_mu_;

@@ -6,6 +6,7 @@ namespace spanvm::cluster {
 
 RemoteVcpu::~RemoteVcpu() {
     if (tid_) cluster_.unregister_thread(tid_, this);
+    if (holds_proof_.exchange(false)) cluster_.release_fs_proof();
 }
 
 void RemoteVcpu::set_guest_tid(int tid) {
@@ -20,6 +21,13 @@ Result<void> RemoteVcpu::set_initial_state(const platform::Regs& regs, uint64_t 
     spawned_ = true;
     fpu_dirty_ = false;  // an image set before this travels with the Spawn
     SpawnMsg m{tid_, cluster_.channel_port(), cluster_.channel_cookie(), cluster_.vdso_data(), state_};
+    m.node_answers = cluster_.node_answers();
+    // The proof is of this thread's view: set_initial_state runs on the
+    // executor's own host thread (GuestThread::run, or the migrating thread).
+    if (!holds_proof_.load()) {
+        m.fs = cluster_.acquire_fs_proof();
+        holds_proof_.store(!m.fs.probe_path.empty());
+    }
     return cluster_.send(node_, kSpawnType, encode(m));
 }
 
@@ -125,6 +133,8 @@ platform::VcpuExit RemoteVcpu::run() {
     remote_host_tid_ = t->host_tid;
     remote_faults_ = {t->read_faults, t->write_faults};
     remote_local_calls_ = t->local_syscalls;
+    if (t->clear_child_tid) words_.clear_child_tid = t->clear_child_tid;
+    if (t->robust_list) words_.robust_list = t->robust_list;
     owes_resume_ = true;
     return t->exit;
 }
@@ -166,6 +176,8 @@ void RemoteVcpu::attach_channel(std::unique_ptr<SyscallChannel> ch) {
         channel_ptr_.store(channel_.get(), std::memory_order_release);
     }
     cv_.notify_all();
+    // The node checked the probe before it connected.
+    if (holds_proof_.exchange(false)) cluster_.release_fs_proof();
 }
 
 }  // namespace spanvm::cluster

@@ -26,6 +26,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 
 #include "vmm/cluster/cluster_messages.hpp"
 #include "vmm/cluster/syscall_channel.hpp"
@@ -53,6 +54,12 @@ public:
     virtual std::uint16_t channel_port() const = 0;
     virtual std::uint64_t channel_cookie() const = 0;
     virtual std::uint64_t vdso_data() const = 0;
+    // Also in the Spawn: what the node may answer itself (NodeAnswers,
+    // node_answers.hpp) and the proof of the calling thread's file system
+    // view (shared_fs.hpp), whose probe is held until release_fs_proof().
+    virtual std::uint8_t node_answers() const = 0;
+    virtual SharedFsProof acquire_fs_proof() = 0;
+    virtual void release_fs_proof() = 0;
     // A cluster message to `node` over the DSM link (the Spawn).
     virtual Result<void> send(unsigned node, std::uint16_t type, const net::Bytes& payload) = 0;
     // The thread's channel broke: ends the program naming the node unless
@@ -85,6 +92,7 @@ public:
     int remote_host_tid() const override { return remote_host_tid_; }
     std::pair<uint64_t, uint64_t> remote_faults() const override { return remote_faults_; }
     uint64_t remote_local_syscalls() const override { return remote_local_calls_; }
+    ThreadWords take_thread_words() override { return std::exchange(words_, ThreadWords{}); }
     memory::ArgMemory* arg_memory() override { return &args_; }
     void syscall_returned() override;
 
@@ -112,6 +120,8 @@ private:
     bool fpu_dirty_ = false;
     bool owes_resume_ = false;  // a Trap was taken and not yet answered
     bool spawned_ = false;      // the Spawn went out (set_initial_state)
+    ThreadWords words_;         // from the last Trap, until the executor takes them
+    std::atomic<bool> holds_proof_{false};  // a probe is held for this Spawn until the channel attaches
 
     std::mutex mu_;
     std::condition_variable cv_;

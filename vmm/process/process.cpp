@@ -628,6 +628,9 @@ void Process::end_process(int status, int sig) {
         const auto [fetched, filled] = cfg_.remote->node_page_counts();
         slot_->node_pages_fetched += fetched;
         slot_->node_pages_filled += filled;
+        const auto [local, forwarded] = threads_.remote_syscalls();
+        slot_->node_syscalls_local += local;
+        slot_->node_syscalls_forwarded += forwarded;
     }
     if (cfg_.exec_placer && exec_node_ >= 0) cfg_.exec_placer->exec_gone(static_cast<unsigned>(exec_node_));
     if (cfg_.remote)

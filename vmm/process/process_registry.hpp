@@ -29,6 +29,9 @@ struct ProcessSlot {
     // "Fillers"). Summed over the images the process exec'd there.
     std::atomic<std::uint64_t> node_pages_fetched{0};
     std::atomic<std::uint64_t> node_pages_filled{0};
+    // Its system calls there: answered by the node, forwarded to the deputy.
+    std::atomic<std::uint64_t> node_syscalls_local{0};
+    std::atomic<std::uint64_t> node_syscalls_forwarded{0};
     char program[64] = {};
     void set_program(const std::string& p);
 };

@@ -36,8 +36,8 @@
 //  * None of these throws.
 #include <cstdint>
 #include <memory>
-#include <utility>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "vmm/base/result.hpp"
@@ -82,6 +82,14 @@ public:
     virtual std::pair<std::uint64_t, std::uint64_t> remote_faults() const = 0;
     // System calls the thread's node ran itself (as of its last trap).
     virtual std::uint64_t remote_local_syscalls() const = 0;
+    // The words the node's own set_tid_address / set_robust_list set since
+    // the previous trap (each once; the executor stores them in the
+    // thread's row right after run() returns, before it handles the trap).
+    struct ThreadWords {
+        std::optional<std::uint64_t> clear_child_tid;
+        std::optional<std::pair<std::uint64_t, std::uint64_t>> robust_list;  // head, length
+    };
+    virtual ThreadWords take_thread_words() = 0;
     // Guest memory the trapped syscall reads or writes that the thread's
     // node handles (vmm/memory/arg_memory.hpp); valid until the next run().
     virtual memory::ArgMemory* arg_memory() = 0;

@@ -44,6 +44,10 @@ struct ProcessReport {
     // --place-exec: its image's node received / filled from a file (pages).
     std::uint64_t node_pages_fetched = 0;
     std::uint64_t node_pages_filled = 0;
+    // --place-exec: the placed image's system calls its node answered itself
+    // and those it forwarded to this process (its deputy).
+    std::uint64_t node_syscalls_local = 0;
+    std::uint64_t node_syscalls_forwarded = 0;
     int status = 0;
     std::string state;  // "running", "exited", "killed", "ended by the run"
     std::string program;

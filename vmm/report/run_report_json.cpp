@@ -79,7 +79,9 @@ std::string to_json_text(const RunReport& r) {
                              {"status", p.status},
                              {"program", p.program},
                              {"node_pages_fetched", p.node_pages_fetched},
-                             {"node_pages_filled", p.node_pages_filled}});
+                             {"node_pages_filled", p.node_pages_filled},
+                             {"node_syscalls_local", p.node_syscalls_local},
+                             {"node_syscalls_forwarded", p.node_syscalls_forwarded}});
         j["processes"] = std::move(procs);
     }
     if (r.cluster) {

@@ -62,14 +62,20 @@ std::string render_text(const RunReport& r) {
                        r.pid, r.vcpus_created);
     out += render_thread_table(r.threads);
     if (!r.processes.empty()) {
-        out += fmt::format("spanvm: process table ({} processes)\n{:>8} {:>8} {:>4} {:>7} {:>7} {:<17} {:>6}  {}\n",
-                           r.processes.size(), "pid", "ppid", "node", "threads", "started", "state", "status",
-                           "program");
-        for (const auto& p : r.processes)
-            out += fmt::format("{:>8} {:>8} {:>4} {:>7} {:>7} {:<17} {:>6}  {}\n", p.pid, p.ppid, p.node, p.threads,
-                               p.threads_total, p.state,
+        // sys-node / sys-fwd: a placed image's calls its node answered
+        // itself / forwarded here ("-" for an image that ran here).
+        out += fmt::format(
+            "spanvm: process table ({} processes)\n{:>8} {:>8} {:>4} {:>7} {:>7} {:<17} {:>6} {:>8} {:>8}  {}\n",
+            r.processes.size(), "pid", "ppid", "node", "threads", "started", "state", "status", "sys-node", "sys-fwd",
+            "program");
+        for (const auto& p : r.processes) {
+            const bool placed = p.node_syscalls_local + p.node_syscalls_forwarded > 0;
+            out += fmt::format("{:>8} {:>8} {:>4} {:>7} {:>7} {:<17} {:>6} {:>8} {:>8}  {}\n", p.pid, p.ppid, p.node,
+                               p.threads, p.threads_total, p.state,
                                p.state == "exited" || p.state == "killed" ? fmt::format("{}", p.status) : "-",
-                               p.program);
+                               placed ? fmt::format("{}", p.node_syscalls_local) : "-",
+                               placed ? fmt::format("{}", p.node_syscalls_forwarded) : "-", p.program);
+        }
     }
     if (r.cluster && r.cluster->has_hot_pages) out += render_hot_pages(r.cluster->hot_pages, kTextHotPages);
     if (r.cluster && !r.cluster->migrations.empty()) {

@@ -26,6 +26,16 @@ void GuestThread::run(const ThreadStart& start) {
 
     for (;;) {
         const platform::VcpuExit e = vcpu_->run();
+        if (link_) {
+            // What the node answered itself since the last trap
+            // (set_tid_address, set_robust_list), before this trap is handled.
+            auto w = link_->take_thread_words();
+            if (w.clear_child_tid) row_.clear_child_tid = *w.clear_child_tid;
+            if (w.robust_list) {
+                row_.robust_list = w.robust_list->first;
+                row_.robust_list_len = w.robust_list->second;
+            }
+        }
         switch (e.kind) {
             case platform::VcpuExit::Kind::syscall: {
                 row_.exits_io.fetch_add(1, std::memory_order_relaxed);

@@ -72,6 +72,16 @@ void ThreadTable::refresh_faults(const std::function<std::pair<uint64_t, uint64_
     }
 }
 
+std::pair<uint64_t, uint64_t> ThreadTable::remote_syscalls() const {
+    std::lock_guard lk(mu_);
+    std::pair<uint64_t, uint64_t> sum{0, 0};
+    for (auto& r : rows_) {
+        sum.first += r.remote_local_syscalls.load() + r.banked_local_syscalls.load();
+        sum.second += r.forwarded.load();
+    }
+    return sum;
+}
+
 std::vector<report::ThreadReport> ThreadTable::report() const {
     std::lock_guard lk(mu_);
     std::vector<report::ThreadReport> out;

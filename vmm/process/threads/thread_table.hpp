@@ -11,6 +11,7 @@
 #include <functional>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "vmm/process/signals/signal_frame.hpp"
@@ -81,6 +82,9 @@ public:
     // origin saw for its host thread (`local`) plus those of its node.
     void refresh_faults(const std::function<std::pair<uint64_t, uint64_t>(int host_tid)>& local);
     size_t total_threads() const;
+    // Distributed mode, over every row: system calls the threads' nodes ran
+    // themselves, and those forwarded to their executors here.
+    std::pair<uint64_t, uint64_t> remote_syscalls() const;
     // Copies of the rows for --stats and --json (vmm/report renders them).
     std::vector<report::ThreadReport> report() const;
 

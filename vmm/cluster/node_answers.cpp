@@ -1,0 +1,175 @@
+#include "vmm/cluster/node_answers.hpp"
+
+#include <sys/syscall.h>
+
+#include <array>
+
+namespace spanvm::cluster {
+
+namespace {
+
+// Linux ABI (include/uapi/linux/fcntl.h, asm/prctl.h, linux/stat.h).
+constexpr std::int32_t kAtFdcwd = -100;
+constexpr std::uint32_t kAtSymlinkNofollow = 0x100;
+constexpr std::uint32_t kAtEaccess = 0x200;
+constexpr std::uint32_t kAtNoAutomount = 0x800;
+constexpr std::uint32_t kAtEmptyPath = 0x1000;
+constexpr std::uint32_t kAtStatxSyncType = 0x6000;
+constexpr std::uint32_t kStatxReserved = 0x80000000u;
+constexpr std::uint64_t kArchSetFs = 0x1002;
+constexpr std::uint64_t kStatSize = 144;   // struct stat (x86-64)
+constexpr std::uint64_t kStatxSize = 256;  // struct statx
+constexpr std::size_t kPathMax = 4096;     // PATH_MAX, with the NUL
+constexpr std::uint64_t kRlimNlimits = 16;  // RLIM_NLIMITS
+constexpr std::uint64_t kRlimitSize = 16;   // struct rlimit
+
+std::int32_t as_i32(std::uint64_t v) { return static_cast<std::int32_t>(static_cast<std::uint32_t>(v)); }
+
+LocalCallPlan path_plan(LocalCall k, std::uint64_t path, std::uint64_t dirfd) {
+    LocalCallPlan p;
+    p.kind = path == 0 ? LocalCall::none : k;
+    p.path = path;
+    p.dirfd_cwd = as_i32(dirfd) == kAtFdcwd;
+    return p;
+}
+
+LocalCallPlan access_plan(std::uint64_t path, std::uint64_t dirfd, std::uint64_t mode, std::uint64_t flags) {
+    // do_faccessat: mode & ~S_IRWXO and unknown flags are EINVAL.
+    if ((mode & ~std::uint64_t{7}) != 0 || (flags & ~std::uint64_t{kAtEaccess | kAtSymlinkNofollow | kAtEmptyPath}) != 0)
+        return {};
+    LocalCallPlan p = path_plan(LocalCall::access, path, dirfd);
+    p.mode = static_cast<std::uint32_t>(mode);
+    p.eaccess = (flags & kAtEaccess) != 0;
+    p.follow = (flags & kAtSymlinkNofollow) == 0;
+    return p;
+}
+
+LocalCallPlan stat_plan(std::uint64_t path, std::uint64_t dirfd, std::uint64_t out, std::uint64_t flags) {
+    // vfs_fstatat: only these flags.
+    if ((flags & ~std::uint64_t{kAtSymlinkNofollow | kAtNoAutomount | kAtEmptyPath}) != 0) return {};
+    LocalCallPlan p = path_plan(LocalCall::stat, path, dirfd);
+    p.follow = (flags & kAtSymlinkNofollow) == 0;
+    p.out = out;
+    p.out_len = kStatSize;
+    p.at_flags = static_cast<std::uint32_t>(flags & kAtNoAutomount);
+    return p;
+}
+
+LocalCallPlan readlink_plan(std::uint64_t path, std::uint64_t dirfd, std::uint64_t buf, std::uint64_t size) {
+    if (as_i32(size) <= 0) return {};  // EINVAL, checked first by Linux
+    LocalCallPlan p = path_plan(LocalCall::readlink, path, dirfd);
+    p.follow = false;
+    p.out = buf;
+    p.out_len = static_cast<std::uint64_t>(as_i32(size));
+    return p;
+}
+
+}  // namespace
+
+std::optional<NodeAnswers> parse_node_answers(std::string_view s) {
+    if (s == "all") return NodeAnswers::all;
+    if (s == "thread") return NodeAnswers::thread;
+    if (s == "off") return NodeAnswers::off;
+    return std::nullopt;
+}
+
+LocalCallPlan plan_local_call(std::int64_t nr, const std::uint64_t a[6], NodeAnswers mode) {
+    LocalCallPlan p;
+    switch (nr) {
+        case SYS_gettid: p.kind = LocalCall::gettid; return p;
+        case SYS_sched_yield: p.kind = LocalCall::sched_yield; return p;
+        default: break;
+    }
+    if (mode == NodeAnswers::off) return p;
+    switch (nr) {
+        case SYS_rseq: p.kind = LocalCall::rseq; return p;
+        case SYS_set_tid_address: p.kind = LocalCall::set_tid_address; return p;
+        case SYS_set_robust_list: p.kind = LocalCall::set_robust_list; return p;
+        case SYS_arch_prctl:
+            if (a[0] == kArchSetFs) p.kind = LocalCall::arch_set_fs;
+            return p;
+        case SYS_prlimit64:
+        case SYS_getrlimit: {
+            // Only reads of this process's limits into a buffer (the
+            // origin answers a pid other than its own ESRCH, and sets).
+            const bool pl = nr == SYS_prlimit64;
+            const std::uint64_t res = pl ? a[1] : a[0], out = pl ? a[3] : a[1];
+            if ((pl && (a[0] != 0 || a[2] != 0)) || out == 0 || res >= kRlimNlimits) return p;
+            p.kind = LocalCall::rlimit;
+            p.mode = static_cast<std::uint32_t>(res);
+            p.out = out;
+            p.out_len = kRlimitSize;
+            return p;
+        }
+        default: break;
+    }
+    if (mode != NodeAnswers::all) return p;
+    switch (nr) {
+        case SYS_stat: return stat_plan(a[0], static_cast<std::uint64_t>(kAtFdcwd), a[1], 0);
+        case SYS_lstat: return stat_plan(a[0], static_cast<std::uint64_t>(kAtFdcwd), a[1], kAtSymlinkNofollow);
+        case SYS_newfstatat: return stat_plan(a[1], a[0], a[2], a[3]);
+        case SYS_statx: {
+            const std::uint64_t flags = a[2];
+            if ((flags & ~std::uint64_t{kAtSymlinkNofollow | kAtNoAutomount | kAtEmptyPath | kAtStatxSyncType}) != 0 ||
+                (flags & kAtStatxSyncType) == kAtStatxSyncType || (a[3] & kStatxReserved) != 0)
+                return p;
+            p = path_plan(LocalCall::statx, a[1], a[0]);
+            p.follow = (flags & kAtSymlinkNofollow) == 0;
+            p.at_flags = static_cast<std::uint32_t>(flags & (kAtStatxSyncType | kAtNoAutomount));
+            p.mask = static_cast<std::uint32_t>(a[3]);
+            p.out = a[4];
+            p.out_len = kStatxSize;
+            return p;
+        }
+        case SYS_access: return access_plan(a[0], static_cast<std::uint64_t>(kAtFdcwd), a[1], 0);
+        case SYS_faccessat: return access_plan(a[1], a[0], a[2], 0);
+        case SYS_faccessat2: return access_plan(a[1], a[0], a[2], a[3]);
+        case SYS_readlink: return readlink_plan(a[0], static_cast<std::uint64_t>(kAtFdcwd), a[1], a[2]);
+        case SYS_readlinkat: return readlink_plan(a[1], a[0], a[2], a[3]);
+        default: return p;
+    }
+}
+
+bool ends_path_answers(std::int64_t nr) {
+    static constexpr std::array kCalls = {
+        SYS_setuid,   SYS_setgid,   SYS_setreuid, SYS_setregid,     SYS_setresuid, SYS_setresgid, SYS_setfsuid,
+        SYS_setfsgid, SYS_setgroups, SYS_capset,  SYS_prctl,        SYS_execve,    SYS_execveat,  SYS_chroot,
+        SYS_unshare,  SYS_setns,    SYS_mount,    SYS_umount2,      SYS_pivot_root,
+    };
+    for (long c : kCalls)
+        if (c == nr) return true;
+    return false;
+}
+
+bool path_answerable(std::string_view path, std::string_view cwd) {
+    if (path.empty() || path.size() >= kPathMax) return false;
+    const bool relative = path[0] != '/';
+    if (relative && (cwd.empty() || cwd[0] != '/')) return false;
+    // The walk's directory stack, as (offset, length) views; only its depth
+    // and its first entry matter.
+    std::size_t depth = 0;
+    std::string_view top;
+    auto walk = [&](std::string_view s) {
+        std::size_t i = 0;
+        while (i < s.size()) {
+            while (i < s.size() && s[i] == '/') ++i;
+            std::size_t j = i;
+            while (j < s.size() && s[j] != '/') ++j;
+            const std::string_view c = s.substr(i, j - i);
+            i = j;
+            if (c.empty() || c == ".") continue;
+            if (c == "..") {
+                if (depth > 0) --depth;
+                continue;
+            }
+            if (depth == 0) top = c;
+            ++depth;
+            if (top == "proc" || top == "dev" || top == "sys") return false;
+        }
+        return true;
+    };
+    if (relative && !walk(cwd)) return false;
+    return walk(path);
+}
+
+}  // namespace spanvm::cluster

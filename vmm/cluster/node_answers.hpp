@@ -1,0 +1,88 @@
+#pragma once
+// Which system calls a node answers itself instead of forwarding them to the
+// thread's executor at the origin (pure: no I/O; node_local_calls.cpp does
+// the calls). docs/architecture/distributed.md, "Calls that stay on the
+// node", says why each answer equals the one the executor would give.
+//
+//  * always: gettid, sched_yield (as before this unit existed);
+//  * NodeAnswers::thread and ::all: calls whose answer is a fixed function
+//    of the thread's own registers at the origin too: rseq (ENOSYS, the
+//    origin's answer), set_tid_address and set_robust_list (the words travel
+//    to the origin's thread table with the next Trap), arch_prctl(ARCH_SET_FS)
+//    (the FS base travels with every Trap anyway), and the reading forms of
+//    prlimit64/getrlimit for the current process (RLIMIT_STACK, _AS and
+//    _DATA are constants of the run at the origin; other limits, except
+//    RLIMIT_NOFILE which is the origin's fd table, are the deputy's host
+//    limits, which a node that proved the same kernel reads live);
+//  * NodeAnswers::all only: the read-only path lookups cc1 and ld.so make
+//    most (stat, lstat, newfstatat, statx, access, faccessat, faccessat2,
+//    readlink, readlinkat), only when the node has proven that it sees the
+//    origin's file system (shared_fs.hpp) and only for a path whose walk
+//    cannot depend on which process walks it (path_answerable below).
+//
+// The mode is the origin's SPANVM_NODE_ANSWERS (all, thread or off; default
+// all), sent in every Spawn.
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace spanvm::cluster {
+
+enum class NodeAnswers : std::uint8_t { off = 0, thread = 1, all = 2 };
+
+// "all", "thread" or "off"; nullopt for anything else.
+std::optional<NodeAnswers> parse_node_answers(std::string_view s);
+
+enum class LocalCall : std::uint8_t {
+    none,  // forward
+    gettid,
+    sched_yield,
+    rseq,
+    set_tid_address,
+    set_robust_list,
+    arch_set_fs,
+    stat,      // stat, lstat, newfstatat: struct stat (144 bytes) at `out`
+    statx,     // struct statx (256 bytes) at `out`
+    access,    // access, faccessat, faccessat2
+    readlink,  // readlink, readlinkat: at most `out_len` bytes at `out`
+    rlimit,    // prlimit64(0, res, NULL, old), getrlimit(res, old): struct rlimit at `out`, `mode` = res
+};
+
+// A call the node may answer, with its arguments decoded. For the path
+// calls the node still has to read the path, check it (path_answerable) and
+// fall back to forwarding on anything unusual.
+struct LocalCallPlan {
+    LocalCall kind = LocalCall::none;
+    std::uint64_t path = 0;  // guest address of the path (path calls)
+    bool dirfd_cwd = true;   // the dirfd is AT_FDCWD (else only an absolute path may be answered)
+    bool follow = true;      // the last component is followed (not AT_SYMLINK_NOFOLLOW / lstat / readlink)
+    std::uint64_t out = 0;   // guest address of the result buffer
+    std::uint64_t out_len = 0;
+    std::uint32_t mode = 0;      // access: R_OK|W_OK|X_OK or F_OK
+    bool eaccess = false;        // faccessat2 AT_EACCESS
+    std::uint32_t at_flags = 0;  // statx: AT_STATX_SYNC_TYPE bits and AT_NO_AUTOMOUNT passed on
+    std::uint32_t mask = 0;      // statx: the mask
+};
+
+// Classifies call `nr` with arguments `a` (rdi, rsi, rdx, r10, r8, r9).
+// Arguments Linux would reject with an error (unknown flags, a negative
+// buffer size, an invalid access mode) give `none`: the origin answers
+// those, so their errors need no copy here.
+LocalCallPlan plan_local_call(std::int64_t nr, const std::uint64_t a[6], NodeAnswers mode);
+
+// A call after which the thread's path lookups are no longer answered on
+// its node: it changes (or may change) the credentials or the file system
+// view the proof compared (setuid & co., capset, prctl, execve, chroot,
+// unshare, setns, mount, pivot_root).
+bool ends_path_answers(std::int64_t nr);
+
+// May a lookup of `path` be answered by a node that sees the same file
+// system? `cwd` is the absolute path of the process's working directory, or
+// empty when the node does not know it (a relative path is then refused).
+// Refused: empty paths, paths of PATH_MAX bytes or more, and any path whose
+// lexical walk (".." taken textually, as it is when no symlink is crossed:
+// the node's walk refuses symlinks) visits /proc, /dev or /sys: their
+// entries depend on the process that looks (/proc/self, /dev/fd, ...).
+bool path_answerable(std::string_view path, std::string_view cwd);
+
+}  // namespace spanvm::cluster

@@ -1,0 +1,227 @@
+#include "vmm/cluster/node_local_calls.hpp"
+
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <linux/openat2.h>
+#include <sched.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "vmm/memory/layout.hpp"
+
+namespace spanvm::cluster {
+
+namespace {
+
+constexpr std::uint64_t kRobustListHeadSize = 24;  // sizeof(struct robust_list_head), x86-64
+
+long raw(long nr, long a = 0, long b = 0, long c = 0, long d = 0, long e = 0) {
+    const long r = ::syscall(nr, a, b, c, d, e);
+    return r == -1 ? -errno : r;
+}
+long P(const void* p) { return reinterpret_cast<long>(p); }
+
+// An owned descriptor.
+struct Fd {
+    int fd = -1;
+    explicit Fd(int f) : fd(f) {}
+    ~Fd() {
+        if (fd >= 0) ::close(fd);
+    }
+    Fd(const Fd&) = delete;
+    Fd& operator=(const Fd&) = delete;
+};
+
+// The NUL-terminated path at `gva`, read where the guest may read; false
+// when it is not (or has no NUL within PATH_MAX): the origin answers.
+bool read_path(const NodeGuestRam& m, std::uint64_t gva, std::string& out) {
+    out.clear();
+    std::uint64_t a = gva;
+    while (out.size() < kPathMax) {
+        if (a < m.lo || a >= m.ram.size()) return false;
+        const std::uint64_t page_end = (a & ~(memory::layout::kPageSize - 1)) + memory::layout::kPageSize;
+        const std::uint64_t n = std::min<std::uint64_t>({page_end - a, kPathMax - out.size(), m.ram.size() - a});
+        if (m.readable && !m.readable(a, n)) return false;
+        const auto* p = m.ram.data() + a;
+        if (const void* z = std::memchr(p, 0, n)) {
+            out.append(reinterpret_cast<const char*>(p), static_cast<const std::uint8_t*>(z) - p);
+            return true;
+        }
+        out.append(reinterpret_cast<const char*>(p), n);
+        a += n;
+    }
+    return false;
+}
+
+bool guest_writable(const NodeGuestRam& m, std::uint64_t gva, std::uint64_t len) {
+    if (gva < m.lo || gva > m.ram.size() || len > m.ram.size() - gva) return false;
+    return !m.writable || m.writable(gva, len);
+}
+
+// The walk's errors that equal the origin's (see the header).
+bool walk_error_answerable(long e) { return e == -ENOENT || e == -ENOTDIR || e == -EACCES || e == -ENAMETOOLONG; }
+
+// Runs a planned path call; nullopt: forward it.
+std::optional<long> path_call(const NodeCallState& st, const LocalCallPlan& p, const NodeGuestRam& m) {
+    if (!st.paths) return std::nullopt;
+    std::string path;
+    if (!read_path(m, p.path, path)) return std::nullopt;
+    if (p.out_len && !guest_writable(m, p.out, p.out_len)) return std::nullopt;
+    const bool relative = !path.empty() && path[0] != '/';
+    if (relative && !p.dirfd_cwd) return std::nullopt;
+    int dir = AT_FDCWD;
+    std::optional<Fd> cwd;
+    std::string cwd_path;
+    if (relative) {
+        // The guest's cwd now, as the origin's kernel would use it.
+        cwd.emplace(::open(fmt::format("/proc/{}/cwd", st.origin_pid).c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+        if (cwd->fd < 0) return std::nullopt;
+        char buf[kPathMax];
+        const long n = raw(SYS_readlink, P(fmt::format("/proc/self/fd/{}", cwd->fd).c_str()), P(buf), sizeof buf);
+        if (n <= 0 || n >= static_cast<long>(sizeof buf)) return std::nullopt;
+        cwd_path.assign(buf, static_cast<std::size_t>(n));
+        dir = cwd->fd;
+    }
+    if (!path_answerable(path, cwd_path)) return std::nullopt;
+    open_how how{};
+    how.flags = O_PATH | O_CLOEXEC | (p.follow ? 0 : O_NOFOLLOW);
+    how.resolve = RESOLVE_NO_SYMLINKS;
+    const long o = raw(SYS_openat2, dir, P(path.c_str()), P(&how), sizeof how);
+    if (o < 0) return walk_error_answerable(o) ? std::optional<long>(o) : std::nullopt;
+    Fd fd(static_cast<int>(o));
+    // A file system whose answers depend on the process (mounted elsewhere
+    // than /proc, /sys or /dev): forwarded.
+    struct statfs sf;
+    if (::fstatfs(fd.fd, &sf) != 0) return std::nullopt;
+    if (sf.f_type == PROC_SUPER_MAGIC || sf.f_type == SYSFS_MAGIC || sf.f_type == DEVPTS_SUPER_MAGIC)
+        return std::nullopt;
+    std::array<std::uint8_t, 256> out{};
+    long r = 0;
+    switch (p.kind) {
+        case LocalCall::stat: r = raw(SYS_newfstatat, fd.fd, P(""), P(out.data()), AT_EMPTY_PATH); break;
+        case LocalCall::statx:
+            r = raw(SYS_statx, fd.fd, P(""), static_cast<long>(AT_EMPTY_PATH | p.at_flags), p.mask, P(out.data()));
+            break;
+        case LocalCall::access:
+            r = raw(SYS_faccessat2, fd.fd, P(""), p.mode, AT_EMPTY_PATH | (p.eaccess ? AT_EACCESS : 0));
+            if (r == -ENOSYS || r == -EINVAL) return std::nullopt;  // a kernel without faccessat2's AT_EMPTY_PATH
+            return r;
+        case LocalCall::readlink: {
+            struct stat s;
+            if (::fstatat(fd.fd, "", &s, AT_EMPTY_PATH) != 0) return std::nullopt;
+            if (!S_ISLNK(s.st_mode)) return -EINVAL;  // readlink of a non-symlink
+            // A link's target is shorter than PATH_MAX: a larger buffer gets
+            // no more bytes (the whole buffer was checked writable, as the
+            // origin checks it).
+            std::string target(std::min<std::uint64_t>(p.out_len, kPathMax), '\0');
+            r = raw(SYS_readlinkat, fd.fd, P(""), P(target.data()), static_cast<long>(target.size()));
+            if (r < 0) return std::nullopt;
+            std::memcpy(m.ram.data() + p.out, target.data(), static_cast<std::size_t>(r));
+            return r;
+        }
+        default: return std::nullopt;
+    }
+    if (r < 0) return std::nullopt;  // the walk succeeded: a failure here is unexpected
+    std::memcpy(m.ram.data() + p.out, out.data(), p.out_len);
+    return r;
+}
+
+// The origin's guest_prlimit (process_syscalls_misc.cpp) for a read of
+// resource `res`; nullopt: forward it.
+std::optional<long> rlimit_call(const NodeCallState& st, const LocalCallPlan& p, const NodeGuestRam& m) {
+    if (!guest_writable(m, p.out, p.out_len)) return std::nullopt;
+    struct rlimit cur {};
+    switch (p.mode) {
+        case RLIMIT_NOFILE: return std::nullopt;  // the origin's fd table
+        // Constants of the run: the default stack, and --mem (this node's
+        // RAM has the origin's size: the DSM handshake checks it).
+        case RLIMIT_STACK: cur = {memory::layout::kDefaultStackSize, RLIM_INFINITY}; break;
+        case RLIMIT_AS:
+        case RLIMIT_DATA: cur = {m.ram.size(), m.ram.size()}; break;
+        default:
+            // The deputy's own host limit (its getrlimit), read live: only
+            // where the same kernel and pid namespace and credentials are
+            // proven (prlimit of another process needs them too).
+            if (!st.paths || raw(SYS_prlimit64, st.origin_pid, p.mode, 0, P(&cur)) != 0) return std::nullopt;
+    }
+    static_assert(sizeof cur == 16);
+    std::memcpy(m.ram.data() + p.out, &cur, sizeof cur);
+    return 0;
+}
+
+}  // namespace
+
+bool answer_on_node(NodeCallState& st, platform::Vcpu& v, std::uint64_t& fs, const NodeGuestRam& mem) {
+    auto& r = v.regs();
+    const auto nr = static_cast<std::int64_t>(r.rax);
+    if (ends_path_answers(nr)) {
+        st.paths = false;
+        return false;
+    }
+    const std::uint64_t a[6] = {r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9};
+    const LocalCallPlan p = plan_local_call(nr, a, st.mode);
+    long result = 0;
+    switch (p.kind) {
+        case LocalCall::none: return false;
+        // The guest tid is the Spawn's; no other state is read.
+        case LocalCall::gettid: result = st.tid; break;
+        // A hint to this host's scheduler; nothing at the origin depends on it.
+        case LocalCall::sched_yield: ::sched_yield(); break;
+        // The origin answers every rseq with ENOSYS (glibc then runs without
+        // it), reading nothing.
+        case LocalCall::rseq: result = -ENOSYS; break;
+        // The origin stores the word in the thread's row and returns the tid;
+        // the row gets it with the next Trap, before anything there can read
+        // it (it is read at the thread's exit, which is itself a Trap).
+        case LocalCall::set_tid_address:
+            st.clear_child_tid = a[0];
+            result = st.tid;
+            break;
+        // As the origin: EINVAL unless the length is the head's size; the row
+        // gets the pair with the next Trap (get_robust_list is a Trap too).
+        case LocalCall::set_robust_list:
+            if (a[1] != kRobustListHeadSize) {
+                result = -EINVAL;
+                break;
+            }
+            st.robust_list = std::make_pair(a[0], a[1]);
+            break;
+        // The origin's executor stores the base and answers 0; the node loads
+        // it at the Resume. Loaded here at once and sent with every Trap; a
+        // base this platform refuses is forwarded (the origin then fails the
+        // run at the Resume, as before).
+        case LocalCall::arch_set_fs:
+            if (!v.set_fs_base(a[1])) return false;
+            fs = a[1];
+            break;
+        case LocalCall::rlimit: {
+            auto rl = rlimit_call(st, p, mem);
+            if (!rl) return false;
+            result = *rl;
+            break;
+        }
+        default: {
+            auto pr = path_call(st, p, mem);
+            if (!pr) return false;
+            result = *pr;
+            break;
+        }
+    }
+    r.rax = static_cast<std::uint64_t>(result);
+    v.mark_regs_dirty();
+    ++st.answered;
+    return true;
+}
+
+}  // namespace spanvm::cluster
