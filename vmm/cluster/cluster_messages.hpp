@@ -32,11 +32,13 @@
 // sends it back only when it changed it. A Trap also carries the memory the
 // call only reads (arg_capture.hpp).
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "net/wire_frame.hpp"
 #include "vmm/base/result.hpp"
+#include "vmm/cluster/layout_messages.hpp"
 #include "vmm/memory/arg_memory.hpp"
 #include "vmm/platform/regs.hpp"
 #include "vmm/platform/vcpu.hpp"
@@ -92,6 +94,13 @@ struct ResumeMsg {
     bool exit = false;  // the thread ended (SYS_exit): the node stops it
     ThreadState state;
     std::vector<GuestWrite> writes;
+    // A ridden Layout (docs/dsm-protocol.md "Fillers", F6): the layout
+    // changes of the call this Resume ends, when the thread is its node's
+    // only guest thread. The node applies it (runs, then fills; it never
+    // names files) before the writes and before the thread continues, and
+    // answers a LayoutAck of its seq on the control channel, which nobody
+    // waits for on the call's path.
+    std::optional<LayoutMsg> layout;
 };
 
 struct KickMsg {

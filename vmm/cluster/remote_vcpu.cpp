@@ -4,6 +4,12 @@
 
 namespace spanvm::cluster {
 
+namespace {
+thread_local RemoteVcpu* t_serving = nullptr;  // see RemoteVcpu::serving()
+}  // namespace
+
+RemoteVcpu* RemoteVcpu::serving() { return t_serving; }
+
 RemoteVcpu::~RemoteVcpu() {
     if (tid_) cluster_.unregister_thread(tid_, this);
 }
@@ -19,6 +25,7 @@ Result<void> RemoteVcpu::set_initial_state(const platform::Regs& regs, uint64_t 
     state_.gs_base = gs_base;
     spawned_ = true;
     fpu_dirty_ = false;  // an image set before this travels with the Spawn
+    cluster_.settle_rides(node_);  // the new thread sees every layout change made so far
     SpawnMsg m{tid_, cluster_.channel_port(), cluster_.channel_cookie(), cluster_.vdso_data(), state_};
     return cluster_.send(node_, kSpawnType, encode(m));
 }
@@ -85,7 +92,9 @@ void RemoteVcpu::send_resume(bool exit) {
     fpu_dirty_ = false;
     m.writes = std::move(writes_);
     writes_.clear();
+    m.layout = cluster_.take_ride(node_, tid_);
     owes_resume_ = false;
+    t_serving = nullptr;
     // A lost node is reported by the DSM engine (or by the next receive).
     (void)wait_channel()->send(ChannelType::resume, encode(m));
 }
@@ -126,6 +135,7 @@ platform::VcpuExit RemoteVcpu::run() {
     remote_faults_ = {t->read_faults, t->write_faults};
     remote_local_calls_ = t->local_syscalls;
     owes_resume_ = true;
+    t_serving = this;
     return t->exit;
 }
 

@@ -53,6 +53,8 @@ std::vector<report::ProcessReport> ProcessRegistry::report(bool run_over) const 
         r.threads_total = static_cast<unsigned>(std::max(0, s.threads_total.load()));
         r.node_pages_fetched = s.node_pages_fetched.load();
         r.node_pages_filled = s.node_pages_filled.load();
+        r.layout_round_trips = s.layout_round_trips.load();
+        r.layouts_ridden = s.layouts_ridden.load();
         r.program = s.program;
         switch (st) {
             case ProcessSlot::kExited: r.state = "exited"; r.status = s.status.load(); break;

@@ -44,6 +44,10 @@ struct ProcessReport {
     // --place-exec: its image's node received / filled from a file (pages).
     std::uint64_t node_pages_fetched = 0;
     std::uint64_t node_pages_filled = 0;
+    // Its cluster's Layouts: sent and waited for (a round trip each), and
+    // ridden on a Resume (docs/dsm-protocol.md "Fillers", F6).
+    std::uint64_t layout_round_trips = 0;
+    std::uint64_t layouts_ridden = 0;
     int status = 0;
     std::string state;  // "running", "exited", "killed", "ended by the run"
     std::string program;

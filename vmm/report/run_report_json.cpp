@@ -79,7 +79,9 @@ std::string to_json_text(const RunReport& r) {
                              {"status", p.status},
                              {"program", p.program},
                              {"node_pages_fetched", p.node_pages_fetched},
-                             {"node_pages_filled", p.node_pages_filled}});
+                             {"node_pages_filled", p.node_pages_filled},
+                             {"layout_round_trips", p.layout_round_trips},
+                             {"layouts_ridden", p.layouts_ridden}});
         j["processes"] = std::move(procs);
     }
     if (r.cluster) {
