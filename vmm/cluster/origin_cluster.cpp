@@ -277,15 +277,21 @@ void OriginCluster::change_layout(LayoutMsg m) {
 
 bool OriginCluster::ride(const LayoutMsg& m) {
     // docs/dsm-protocol.md "Fillers", F6. Node 1 of a cluster of two may
-    // follow this change later than the call returns here, as long as no
-    // page can be granted to it before it applied the change: (a) its only
-    // guest thread is the caller, blocked in this call until its Resume,
-    // which carries the change and is applied first; or (b) no thread was
-    // ever spawned there (it holds no page and asks for none), and the
-    // first Spawn sends the change first (settle_rides). A second thread
-    // registered for node 1 stops (a) before its Spawn; every Layout sent
-    // meanwhile carries what is held, in order. Called under the Process's
-    // aspace_mu_ (one layout change at a time).
+    // follow this change later than the call returns here:
+    // (a) protection only (runs), when its only guest thread is the caller,
+    //     blocked in this call until its Resume, which carries the change
+    //     and is applied first: the host protection there matters only to
+    //     that thread's accesses (the engine's installs and copy-outs work
+    //     on any protection). Fills do not ride here: a request the node's
+    //     engine sent before the Trap (read-ahead, a run) may reach the
+    //     home after it was asked which pages are pristine, and would
+    //     install the old filler (F2; the planted bug ride-in-flight);
+    // (b) runs and fills, when no thread was ever spawned there: it holds
+    //     no page and has asked for none, and the first Spawn sends the
+    //     change first (settle_rides), so F2 holds as if sent now.
+    // A second thread registered for node 1 stops (a) before its Spawn;
+    // every Layout sent meanwhile carries what is held, in order. Called
+    // under the Process's aspace_mu_ (one layout change at a time).
     if (!rides_enabled_ || config_.size() != 2 || !m.files.empty()) return false;
     constexpr unsigned k = 1;
     RemoteVcpu* v = RemoteVcpu::serving();
@@ -294,10 +300,12 @@ bool OriginCluster::ride(const LayoutMsg& m) {
     std::size_t on_k = 0;
     for (const auto& [tid, node] : thread_nodes_) on_k += node == k;
     int owner = 0;  // (b)
-    if (v && v->node() == k && on_k == 1 && thread_nodes_.contains(v->tid()) && thread_nodes_.at(v->tid()) == k)
+    if (spawned_[k]) {
+        if (!m.fills.empty() || !v || v->node() != k || on_k != 1) return false;
+        auto it = thread_nodes_.find(v->tid());
+        if (it == thread_nodes_.end() || it->second != k) return false;
         owner = v->tid();  // (a)
-    else if (spawned_[k])
-        return false;
+    }
     if (r.held && r.tid != owner) return false;  // the next Layout carries r first
     r.held = true;
     r.tid = owner;
