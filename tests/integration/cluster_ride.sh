@@ -6,8 +6,8 @@
 #   true     two placed /bin/true: each rides its loader's changes on its
 #            Spawn and its mm calls' protection changes on their Resumes,
 #            so it pays at least 15 Layout round trips fewer than the same
-#            run with rides off (SPANVM_LAYOUT_RIDE=0: 34 each when this
-#            was written; 15 with rides, 10 ridden), and the counts of the
+#            run with rides off (SPANVM_LAYOUT_RIDE=0: 30 each when this
+#            was written; 13 with rides, 10 ridden), and the counts of the
 #            two are equal; the output equals native
 #   threads  a placed malloc_stress (8 threads mapping, unmapping and
 #            remapping at once): its mm calls ride only while its main

@@ -5,6 +5,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <thread>
@@ -192,12 +193,18 @@ void NodeRunner::apply_layout(const LayoutMsg& m) {
     // Files first (each opened and checked against the origin's identity:
     // the ack lists those refused), then the protection, then the fillers
     // (docs/dsm-protocol.md "Fillers").
+    // A fill naming a file refused here is skipped: the origin falls back
+    // to its own data for that range (F1).
     LayoutAckMsg ack{m.seq, {}};
     for (const auto& f : m.files)
         if (!filler_.open_declared(f)) ack.refused.push_back(f.id);
+    std::vector<memory::FillRun> fills;
+    fills.reserve(m.fills.size());
+    for (const auto& f : m.fills)
+        if (std::find(ack.refused.begin(), ack.refused.end(), f.file) == ack.refused.end()) fills.push_back(f);
     if (auto r = protection_->apply(m.runs); !r)
         failure_.fail(fmt::format("node {}: applying the origin's layout: {}", opts_.self, r.error().message));
-    if (auto r = filler_.apply(m.fills); !r)
+    if (auto r = filler_.apply(fills); !r)
         failure_.fail(fmt::format("node {}: applying the origin's fillers: {}", opts_.self, r.error().message));
     if (auto r = channel_.send(0, kLayoutAckType, encode(ack)); !r)
         log::warn("node {}: LayoutAck not sent: {}", opts_.self, r.error().message);

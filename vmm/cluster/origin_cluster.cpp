@@ -428,18 +428,29 @@ std::optional<std::vector<bool>> OriginCluster::fill_from_file(std::uint64_t gpa
             files_.push_back({*ident, id, false});
         }
         if (!filler_.adopt(id, fd)) return std::nullopt;
-        const auto refused = broadcast_layout(LayoutMsg{0, {}, {{id, path, *ident}}, {}});
+        // (1) and (2) in one Layout: a node keeps the fill only if it kept
+        // the file (NodeRunner::apply_layout); this node sets its own once
+        // every node has both.
+        const std::vector<memory::FillRun> fill{{gpa, gpa + len, id, off}};
+        const auto refused = broadcast_layout(LayoutMsg{0, {}, {{id, path, *ident}}, fill});
         if (shut_) return std::nullopt;
-        std::lock_guard lk(files_mu_);
-        files_[id - 1].everywhere = refused.empty();
+        {
+            std::lock_guard lk(files_mu_);
+            files_[id - 1].everywhere = refused.empty();
+        }
         if (!refused.empty()) {
             log::debug("fill: a node has no file '{}' like this one; its pages travel from here", path);
+            // The nodes that kept it set the fill: back to zero, the filler
+            // of a range being mapped (F3 reset it, or it was never set).
+            (void)broadcast_layout(LayoutMsg{0, {}, {}, {{gpa, gpa + len, memory::kZeroFile, 0}}});
             return std::nullopt;
         }
+        if (auto r = filler_.apply(fill); !r) return std::nullopt;
+    } else {
+        const std::vector<memory::FillRun> fill{{gpa, gpa + len, id, off}};
+        if (auto r = filler_.apply(fill); !r) return std::nullopt;
+        change_layout(LayoutMsg{0, {}, {}, fill});  // F2, or held for a ride (F6)
     }
-    const std::vector<memory::FillRun> fill{{gpa, gpa + len, id, off}};
-    if (auto r = filler_.apply(fill); !r) return std::nullopt;
-    change_layout(LayoutMsg{0, {}, {}, fill});  // F2, or held for a ride (F6)
     if (shut_) return std::nullopt;
     const dsm::PageIndex first = (gpa - memory::layout::kUserBase) / memory::layout::kPageSize;
     const dsm::PageIndex count = len / memory::layout::kPageSize;
