@@ -66,7 +66,9 @@
  * a never-used page over with the request (see home_claim below); planted
  * bug -DBUG_CLAIM_ZERO_SHARED.
  * Fillers: DK_ZERO installs FILLER(node), the page's initial version;
- * planted bug -DBUG_FILL_OTHER_FILE (see FILLER).
+ * planted bug -DBUG_FILL_OTHER_FILE (see FILLER). Rides (-DRIDE=1): a
+ * file mapped over a pristine page changes the fillers during the run;
+ * planted bugs -DBUG_RIDE_IN_FLIGHT, -DBUG_RIDE_LATE (see FILLER).
  * Not modelled: the minimum hold time (it only delays a cache's answer, like
  * a slow channel) and initial_owner.
  */
@@ -145,7 +147,30 @@ mtype = { ReadReq, WriteReq, FwdRead, FwdWrite, Invalidate, InvAck, GrantShared,
  * node that fills from a file that is not the origin's (the identity check
  * skipped): the last node's filler differs, found as a copy that is not the
  * latest write. */
-#ifdef BUG_FILL_OTHER_FILE
+#ifndef RIDE
+#define RIDE 0
+#endif
+#if RIDE
+/* A file mapped over page 0 while it is pristine (-DRIDE=1, N=2, P=1;
+ * docs/dsm-protocol.md "Fillers", F6): the origin sets its filler to the
+ * file (version 100, now the page's content), and node 1's filler change
+ * is held for a ride. Correct: it is held only while node 1 has never run
+ * a thread, and node 1's first start applies it before anything of node
+ * 1 runs. Planted bugs: -DBUG_RIDE_IN_FLIGHT, the change rides on the
+ * Resume of node 1's only thread, which is in the call (it issues nothing
+ * until the Resume), while a read-ahead request node 1 sent before is
+ * still in flight: the home, asked after the change, grants it as never
+ * written and node 1 installs its old filler. -DBUG_RIDE_LATE, node 1's
+ * thread starts before the held change is applied. */
+#define FILLER(n) fver[n]
+#ifdef BUG_RIDE_IN_FLIGHT
+#define NODE1_STARTS true
+#define RIDES_WHILE_RUNNING true
+#else
+#define NODE1_STARTS false
+#define RIDES_WHILE_RUNNING false   /* once node 1 runs, a fill goes as a Layout, acked (F2) */
+#endif
+#elif defined(BUG_FILL_OTHER_FILE)
 #define FILLER(n) ((n) == N - 1 -> 200 : 0)
 #else
 #define FILLER(n) 0
@@ -220,6 +245,19 @@ bool mready[P];
 byte moves_left;
 #endif
 byte inflight;    /* messages in channels */
+#if RIDE
+byte fver[N];     /* each node's filler of page 0 */
+bool rheld;       /* node 1's filler change, held for a ride */
+bool mapped;      /* the file was mapped over page 0 */
+bool started;     /* node 1 runs threads (and read-ahead) */
+#ifdef BUG_RIDE_LATE
+#define MAY_RUN(me) ((me) != 1 || started)
+#else
+#define MAY_RUN(me) ((me) != 1 || (started && !rheld))   /* a held ride: node 1's thread is in the call */
+#endif
+#else
+#define MAY_RUN(me) true
+#endif
 
 inline send(s_from, s_to, s_mt, s_pg, s_dk, s_vr, s_rq, s_na) {
     assert(nfull(ch[(s_from) * N + (s_to)]));
@@ -609,7 +647,7 @@ inline handle(me, from, mt, pg, dk, vr, rq, ak) {
         handle(me, f, mt, pg, dk, vr, rq, ak); check_invariants() }
 
 #define THREAD(t) \
-    :: atomic { tst[me * T + (t)] == IDLE && ops_left[me] > 0 -> \
+    :: atomic { tst[me * T + (t)] == IDLE && ops_left[me] > 0 && MAY_RUN(me) -> \
         ops_left[me]--; \
         select(pg : 0 .. P - 1); tpage[me * T + (t)] = pg; \
         if :: tacc[me * T + (t)] = RD :: tacc[me * T + (t)] = WR fi; \
@@ -625,7 +663,7 @@ inline handle(me, from, mt, pg, dk, vr, rq, ak) {
 #define SILENT_FILL(me, pg)
 #endif
 #define AHEAD_REQUEST \
-    :: atomic { ahead_left[me] > 0 -> \
+    :: atomic { ahead_left[me] > 0 && MAY_RUN(me) -> \
         ahead_left[me]--; ahead_total--; \
         select(pg : 0 .. P - 1); \
         if \
@@ -683,7 +721,7 @@ inline handle(me, from, mt, pg, dk, vr, rq, ak) {
 #endif
 /* A run of pages pg .. P-1 asked for with no thread waiting (request_ahead). */
 #define RUN_REQUEST \
-    :: atomic { runs_left[me] > 0 -> \
+    :: atomic { runs_left[me] > 0 && MAY_RUN(me) -> \
         runs_left[me]--; runs_total--; \
         select(pg : 0 .. P - 1); \
         if :: ak = RD :: ak = WR fi; \
@@ -701,6 +739,25 @@ inline handle(me, from, mt, pg, dk, vr, rq, ak) {
         od; \
         check_invariants() }
 
+#if RIDE
+/* The origin maps the file over page 0, pristine (never granted: a request
+ * may be on its way); the fill for node 1 is held. Node 1 starts (the
+ * Spawn applies what is held first), or the held change arrives with the
+ * Resume of node 1's thread. */
+#ifdef BUG_RIDE_LATE
+#define START_APPLIES skip
+#else
+#define START_APPLIES if :: rheld -> fver[1] = 100; rheld = false :: else -> skip fi
+#endif
+#define RIDE_STEPS \
+    :: atomic { me == 0 && !mapped && dstate[0] == D_UNCACHED && busy[0] == NONE && \
+                (!started || tst[T] == IDLE) -> \
+        mapped = true; fver[0] = 100; latest[0] = 100; \
+        if :: !started || RIDES_WHILE_RUNNING -> rheld = true :: else -> fver[1] = 100 fi; \
+        check_invariants() } \
+    :: atomic { me == 1 && !started -> START_APPLIES; started = true; check_invariants() } \
+    :: atomic { me == 1 && started && rheld -> fver[1] = 100; rheld = false; check_invariants() }
+#endif
 proctype Node(byte me) {
     byte pg, dk, vr, rq, ak, idx, others, nr, na, holder, nacks;
     bool zero, had, waitdone;
@@ -731,6 +788,9 @@ end:
 #endif
 #if RUNS > 0
     RUN_REQUEST
+#endif
+#if RIDE
+    RIDE_STEPS
 #endif
     od
 }
@@ -783,6 +843,9 @@ init {
         }
 #endif
         remaining = N * OPS;
+#if RIDE
+        started = NODE1_STARTS;
+#endif
         for (n : 0 .. N - 1) {
             run Node(n)
         }

@@ -47,7 +47,8 @@ int main(int argc, char** argv) {
     app.add_flag("--claims", cfg.claims, "requests from Invalid are sent as first-use claims at random (needs --dynamic-homes)");
     app.add_option("--claim-chunk", cfg.claim_chunk, "pages of the aligned chunk a claim hands over")->check(CLI::Range(1u, 4096u));
     app.add_flag("--fill", cfg.fill, "never-written data is a per-page filler every node produces itself, not zero");
-    app.add_option("--bug", bug, "deliberate protocol bug: none|skip-invalidate-ack|ack-without-drop|skip-done-wait|ignore-acks|skip-move-acks|lose-moved-requests|run-ignores-busy|claim-zero-shared|fill-other-file");
+    app.add_flag("--ride", cfg.ride, "2 nodes: node 0 maps a file over pristine pages during the run; node 1's fill is held until it first starts");
+    app.add_option("--bug", bug, "deliberate protocol bug: none|skip-invalidate-ack|ack-without-drop|skip-done-wait|ignore-acks|skip-move-acks|lose-moved-requests|run-ignores-busy|claim-zero-shared|fill-other-file|ride-in-flight|ride-late");
     app.add_flag("--expect-failure", expect_failure, "succeed only if some seed fails");
     app.add_flag("--quiet", quiet, "print only failures");
     try {
@@ -67,7 +68,7 @@ int main(int argc, char** argv) {
     }
 
     std::uint64_t ops = 0, steps = 0, msgs = 0, faults = 0, moves = 0, run_pages = 0, refusals = 0, claims = 0,
-                  pages_claimed = 0;
+                  pages_claimed = 0, maps = 0;
     std::uint64_t first = cfg.seed;
     for (std::uint64_t i = 0; i < count; ++i) {
         cfg.seed = first + i;
@@ -81,6 +82,7 @@ int main(int argc, char** argv) {
         refusals += r.refusals;
         claims += r.claims;
         pages_claimed += r.pages_claimed;
+        maps += r.maps;
         if (!r.ok) {
             fmt::print(stderr, "dsm_sim: {} seed {}: {}\n  reproduce: {}\n", expect_failure ? "expected failure at" : "FAIL",
                        cfg.seed, r.failure, sim::repro_command(cfg));
@@ -96,6 +98,7 @@ int main(int argc, char** argv) {
                    count, cfg.nodes, cfg.pages, steps, ops, faults, msgs, moves);
         if (cfg.runs) fmt::print("dsm_sim: {} pages asked for in runs, {} refused\n", run_pages, refusals);
         if (cfg.claims) fmt::print("dsm_sim: {} claims granted, {} pages claimed\n", claims, pages_claimed);
+        if (cfg.ride) fmt::print("dsm_sim: {} pages mapped from a file\n", maps);
     }
     return 0;
 }

@@ -63,7 +63,10 @@ struct Node {
 // a run (Protocol::request_ahead for each page it may ask for, the engine's
 // request_run), with or without threads waiting on them; the home starts
 // them on idle pages and refuses the rest, whose waiters then retry.
-enum class EventKind { Deliver, Tick, Issue, Retry, ReadAhead, Move, FinishMove, RunAhead };
+// Map, Start, ApplyHeld (SimConfig::ride): node 0 maps a file over a
+// pristine page; node 1 starts (applying what is held for it first); a
+// held fill reaches node 1 later (only under the planted bugs).
+enum class EventKind { Deliver, Tick, Issue, Retry, ReadAhead, Move, FinishMove, RunAhead, Map, Start, ApplyHeld };
 struct Event {
     EventKind kind;
     unsigned a;  // channel index or node
@@ -119,6 +122,10 @@ private:
         if (!home) return fail(home.error().message);
         if (cfg_.words == 0 || cfg_.threads == 0 || cfg_.pages == 0) return fail("words, threads, pages must be > 0");
         if (cfg_.claims && (!cfg_.dynamic_homes || cfg_.claim_chunk == 0)) return fail("claims need dynamic homes and a chunk of >= 1 page");
+        if (cfg_.ride && (cfg_.nodes != 2 || cfg_.dynamic_homes)) return fail("--ride needs 2 nodes and static homes");
+        file_.assign(cfg_.nodes, std::vector<bool>(cfg_.pages, false));
+        mapped_.assign(cfg_.pages, false);
+        started1_ = !cfg_.ride || cfg_.bug == FaultInjection::RideInFlight;
         page_size_ = cfg_.words * 4;
         nodes_.resize(cfg_.nodes);
         chans_.resize(std::size_t{cfg_.nodes} * cfg_.nodes);
@@ -179,15 +186,18 @@ private:
             if (!chans_[c].empty()) ev.push_back({EventKind::Deliver, c, 0});
         for (unsigned n = 0; n < cfg_.nodes; ++n) {
             if (!nodes_[n].timers.empty() && *nodes_[n].timers.begin() <= now_) ev.push_back({EventKind::Tick, n, 0});
-            if (may_issue) ev.push_back({EventKind::ReadAhead, n, 0});
+            if (may_issue && may_run(n)) ev.push_back({EventKind::ReadAhead, n, 0});
             if (may_issue && cfg_.dynamic_homes && cfg_.nodes > 1) ev.push_back({EventKind::Move, n, 0});
             if (!nodes_[n].ready.empty() && chans_[std::size_t{n} * cfg_.nodes + n].empty())
                 ev.push_back({EventKind::FinishMove, n, 0});
-            if (may_issue && cfg_.runs) ev.push_back({EventKind::RunAhead, n, 0});
+            if (may_issue && cfg_.runs && may_run(n)) ev.push_back({EventKind::RunAhead, n, 0});
+            if (cfg_.ride && n == 0 && may_issue && res_.maps < cfg_.pages) ev.push_back({EventKind::Map, n, 0});
+            if (cfg_.ride && n == 1 && !started1_) ev.push_back({EventKind::Start, n, 0});
+            if (cfg_.ride && n == 1 && started1_ && !held_.empty()) ev.push_back({EventKind::ApplyHeld, n, 0});
             for (unsigned t = 0; t < cfg_.threads; ++t) {
                 auto st = nodes_[n].threads[t].state;
                 if (st == ThreadState::Runnable) ev.push_back({EventKind::Retry, n, t});
-                if (st == ThreadState::Idle && may_issue) ev.push_back({EventKind::Issue, n, t});
+                if (st == ThreadState::Idle && may_issue && may_run(n)) ev.push_back({EventKind::Issue, n, t});
             }
         }
         return ev;
@@ -282,6 +292,12 @@ private:
                 return;
             }
             case EventKind::RunAhead: run_ahead(e.a); return;
+            case EventKind::Map: map_file(); return;
+            case EventKind::Start:
+                if (cfg_.bug != FaultInjection::RideLate) apply_held();
+                started1_ = true;
+                return;
+            case EventKind::ApplyHeld: apply_held(); return;
             case EventKind::ReadAhead: {
                 PageIndex page = rng_() % cfg_.pages;
                 const Access access = rng_() % 2 ? Access::Write : Access::Read;
@@ -311,6 +327,42 @@ private:
             if (*r) ++res_.run_pages;
             execute_actions(n, acts);
         }
+    }
+
+    // --ride: node 1 issues nothing before it starts, nor while a fill is
+    // held for the Resume of its only thread (blocked in the call); under
+    // ride-late it runs with the fill still held.
+    bool may_run(unsigned n) const {
+        if (!cfg_.ride || n != 1) return true;
+        return started1_ && (held_.empty() || cfg_.bug == FaultInjection::RideLate);
+    }
+
+    // --ride: fill_from_file over a page no node was ever handed (its home
+    // says pristine; a request for it may be on its way). Node 0's filler
+    // is the file at once and so is the page's content; node 1's is set at
+    // once (an acked Layout, F2) once it has started, else held for its
+    // start (F6). Under ride-in-flight it is held for the Resume of node
+    // 1's thread, in the call, while requests node 1 sent are in flight.
+    void map_file() {
+        const PageIndex p = rng_() % cfg_.pages;
+        const NodeId home = nodes_[0].proto->home_of(p);
+        if (mapped_[p] || !nodes_[home].proto->pristine(p)) return;
+        const bool in_call = cfg_.bug == FaultInjection::RideInFlight;
+        if (in_call)
+            for (const auto& t : nodes_[1].threads)
+                if (t.state != ThreadState::Idle) return;  // its only thread is in the call, not faulting
+        mapped_[p] = true;
+        ++res_.maps;
+        file_[0][p] = true;
+        for (unsigned w = 0; w < cfg_.words; ++w) ref_[p][w] = filler_word(0, static_cast<unsigned>(p), w);
+        if (!started1_ || in_call)
+            held_.push_back(p);
+        else
+            file_[1][p] = true;
+    }
+    void apply_held() {
+        for (PageIndex p : held_) file_[1][p] = true;
+        held_.clear();
     }
 
     // Claims: a request from Invalid is sent as a claim half of the time (the
@@ -362,7 +414,7 @@ private:
             // The page's filler (zero, or with --fill a pattern each node
             // produces by itself, as from its own copy of the file).
             c.data.assign(page_size_, std::byte{0});
-            if (cfg_.fill)
+            if (cfg_.fill || cfg_.ride)
                 for (unsigned w = 0; w < cfg_.words; ++w) store_word(c.data, w, filler_word(n, static_cast<unsigned>(a.page), w));
         } else if (a.data_kind == DataKind::Bytes && a.data.size() == page_size_) {
             c.data.assign(a.data.begin(), a.data.end());
@@ -376,6 +428,8 @@ private:
     // Word w of page p's filler as node n produces it: the same on every
     // node, except the last under the planted bug fill-other-file.
     std::uint32_t filler_word(unsigned n, unsigned p, unsigned w) const {
+        if (cfg_.ride && n < cfg_.nodes && file_[n][p]) return 0x4d000000u + p * 1024u + w;  // the mapped file
+        if (!cfg_.fill) return 0;
         const std::uint32_t v = 0x46000000u + p * 1024u + w;
         return cfg_.bug == FaultInjection::FillOtherFile && n == cfg_.nodes - 1 ? v ^ 0x5a5au : v;
     }
@@ -571,6 +625,12 @@ private:
     };
     std::vector<std::deque<Packet>> chans_;  // index from * nodes + to
     std::vector<std::vector<std::uint32_t>> ref_;            // reference memory
+    // --ride: whether node n's filler of page p is the mapped file, pages
+    // mapped, node 1's fills held, and whether node 1 has started.
+    std::vector<std::vector<bool>> file_;
+    std::vector<bool> mapped_;
+    std::vector<PageIndex> held_;
+    bool started1_ = true;
     std::uint32_t next_value_ = 0;
     TimeNs now_ = 1;
     std::uint64_t step_ = 0;
@@ -594,6 +654,7 @@ std::string repro_command(const SimConfig& cfg) {
     if (cfg.runs) s += " --runs";
     if (cfg.claims) s += fmt::format(" --claims --claim-chunk {}", cfg.claim_chunk);
     if (cfg.fill) s += " --fill";
+    if (cfg.ride) s += " --ride";
     return s;
 }
 

@@ -55,6 +55,13 @@ struct SimConfig {
     // content is a filler every node produces by itself (here a pattern per
     // page and word, not zero); grants of DataKind::Zero install it.
     bool fill = false;
+    // Rides (docs/dsm-protocol.md "Fillers", F6; 2 nodes, static homes):
+    // node 0 maps a file over pages no node was ever handed (Map events),
+    // which changes their filler on node 0 at once and on node 1 when node
+    // 1 follows: held while node 1 has not started (its threads, read-ahead
+    // and runs wait for a Start event, which applies what is held first),
+    // at once (an acked Layout) after that.
+    bool ride = false;
 };
 
 struct SimResult {
@@ -69,6 +76,7 @@ struct SimResult {
     std::uint64_t refusals = 0;   // Refuse messages delivered
     std::uint64_t claims = 0;     // claims granted (moves started by a claim)
     std::uint64_t pages_claimed = 0;
+    std::uint64_t maps = 0;  // --ride: pages a file was mapped over
 };
 
 SimResult run_simulation(const SimConfig& cfg);

@@ -73,7 +73,35 @@ SCENARIO("the small cluster messages round-trip") {
                 CHECK(d->state.fs_base == 0x7000);
                 CHECK(d->state.gs_base == 0x8000);
                 CHECK(d->state.fpu == r.state.fpu);
+                CHECK_FALSE(d->layout.has_value());
             }
+        }
+    }
+    GIVEN("a Resume carrying a ridden Layout (docs/dsm-protocol.md \"Fillers\", F6)") {
+        ResumeMsg r;
+        r.tid = 9;
+        r.writes.push_back({0x401000, {1, 2, 3}});
+        r.layout = LayoutMsg{42, {{0x400000, 0x402000, 3}, {0x500000, 0x501000, 0}}, {}, {{0x600000, 0x602000, 2, 0x1000}}};
+        WHEN("it is encoded and decoded") {
+            auto d = decode_resume(encode(r));
+            THEN("the Layout comes back whole, after the writes") {
+                REQUIRE(d.has_value());
+                REQUIRE(d->layout.has_value());
+                CHECK(*d->layout == *r.layout);
+                REQUIRE(d->writes.size() == 1);
+                CHECK(d->writes[0].bytes == r.writes[0].bytes);
+            }
+        }
+        WHEN("the ridden Layout names a file") {
+            r.layout->files.push_back({1, "/bin/true", {}});
+            THEN("the node refuses it: a declaration never rides") {
+                CHECK_FALSE(decode_resume(encode(r)).has_value());
+            }
+        }
+        WHEN("it is cut short") {
+            auto bytes = encode(r);
+            bytes.pop_back();
+            THEN("it does not decode") { CHECK_FALSE(decode_resume(bytes).has_value()); }
         }
     }
 }

@@ -169,6 +169,12 @@ net::Bytes encode(const ResumeMsg& m) {
     put_state(w, m.state);
     w.u8(static_cast<std::uint8_t>(m.writes.size()));
     for (const auto& g : m.writes) w.u64(g.gva).bytes(net::ByteView(g.bytes.data(), g.bytes.size()));
+    // u8 0, or 1 and the ridden Layout (layout_messages.cpp's wire) as bytes.
+    w.u8(m.layout ? 1 : 0);
+    if (m.layout) {
+        const auto l = encode(*m.layout);
+        w.bytes(net::ByteView(l.data(), l.size()));
+    }
     return w.take();
 }
 
@@ -278,6 +284,17 @@ Result<ResumeMsg> decode_resume(net::ByteView b) {
         total += data->size();
         if (total > kMaxInputBytes) return make_error(EINVAL, "guest writes of more than {} bytes", kMaxInputBytes);
         m.writes.push_back({*gva, {data->begin(), data->end()}});
+    }
+    auto has = rd.u8();
+    if (!has) return has.error();
+    if (*has > 1) return make_error(EINVAL, "Resume layout flag {}", *has);
+    if (*has) {
+        auto lb = rd.bytes();
+        if (!lb) return lb.error();
+        auto l = decode_layout(*lb);
+        if (!l) return l.error();
+        if (!l->files.empty()) return make_error(EINVAL, "a ridden Layout names {} files", l->files.size());
+        m.layout = std::move(*l);
     }
     return finish(rd, std::move(m));
 }

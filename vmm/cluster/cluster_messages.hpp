@@ -39,6 +39,7 @@
 
 #include "net/wire_frame.hpp"
 #include "vmm/base/result.hpp"
+#include "vmm/cluster/layout_messages.hpp"
 #include "vmm/memory/arg_memory.hpp"
 #include "vmm/platform/regs.hpp"
 #include "vmm/platform/vcpu.hpp"
@@ -118,6 +119,13 @@ struct ResumeMsg {
     bool exit = false;  // the thread ended (SYS_exit): the node stops it
     ThreadState state;
     std::vector<GuestWrite> writes;
+    // A ridden Layout (docs/dsm-protocol.md "Fillers", F6): the layout
+    // changes of the call this Resume ends, when the thread is its node's
+    // only guest thread. The node applies it (runs, then fills; it never
+    // names files) before the writes and before the thread continues, and
+    // answers a LayoutAck of its seq on the control channel, which nobody
+    // waits for on the call's path.
+    std::optional<LayoutMsg> layout;
 };
 
 struct KickMsg {

@@ -5,6 +5,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <thread>
@@ -153,15 +154,7 @@ void NodeRunner::on_cluster_message(unsigned from, std::uint16_t type, net::Byte
             // then the fillers (docs/dsm-protocol.md "Fillers").
             auto m = decode_layout(payload);
             if (!m) bad(m.error().message);
-            LayoutAckMsg ack{m->seq, {}};
-            for (const auto& f : m->files)
-                if (!filler_.open_declared(f)) ack.refused.push_back(f.id);
-            if (auto r = protection_->apply(m->runs); !r)
-                failure_.fail(fmt::format("node {}: applying the origin's layout: {}", opts_.self, r.error().message));
-            if (auto r = filler_.apply(m->fills); !r)
-                failure_.fail(fmt::format("node {}: applying the origin's fillers: {}", opts_.self, r.error().message));
-            if (auto r = channel_.send(0, kLayoutAckType, encode(ack)); !r)
-                log::warn("node {}: LayoutAck not sent: {}", opts_.self, r.error().message);
+            apply_layout(*m);
             return;
         }
         case kSessionStartType: {
@@ -197,6 +190,27 @@ void NodeRunner::on_cluster_message(unsigned from, std::uint16_t type, net::Byte
         }
         default: bad(fmt::format("unexpected type {:#x} on a node", type));
     }
+}
+
+void NodeRunner::apply_layout(const LayoutMsg& m) {
+    // Files first (each opened and checked against the origin's identity:
+    // the ack lists those refused), then the protection, then the fillers
+    // (docs/dsm-protocol.md "Fillers").
+    // A fill naming a file refused here is skipped: the origin falls back
+    // to its own data for that range (F1).
+    LayoutAckMsg ack{m.seq, {}};
+    for (const auto& f : m.files)
+        if (!filler_.open_declared(f)) ack.refused.push_back(f.id);
+    std::vector<memory::FillRun> fills;
+    fills.reserve(m.fills.size());
+    for (const auto& f : m.fills)
+        if (std::find(ack.refused.begin(), ack.refused.end(), f.file) == ack.refused.end()) fills.push_back(f);
+    if (auto r = protection_->apply(m.runs); !r)
+        failure_.fail(fmt::format("node {}: applying the origin's layout: {}", opts_.self, r.error().message));
+    if (auto r = filler_.apply(fills); !r)
+        failure_.fail(fmt::format("node {}: applying the origin's fillers: {}", opts_.self, r.error().message));
+    if (auto r = channel_.send(0, kLayoutAckType, encode(ack)); !r)
+        log::warn("node {}: LayoutAck not sent: {}", opts_.self, r.error().message);
 }
 
 void NodeRunner::start_thread(SpawnMsg m) {
@@ -351,6 +365,11 @@ void NodeRunner::guest_loop(std::shared_ptr<Thread> t, std::unique_ptr<platform:
             r = std::move(*d);
             break;
         }
+        // A ridden Layout (F6 of docs/dsm-protocol.md "Fillers"): the
+        // call's layout changes, applied before anything else of the Resume
+        // and before the thread continues (this thread is the node's only
+        // one, so no page of the changed ranges was granted here meanwhile).
+        if (r.layout) apply_layout(*r.layout);
         // A call's output handled here (read into a buffer on this node):
         // stored through the coherent mapping before the thread continues,
         // or before it leaves (a migration right after the call).

@@ -87,6 +87,9 @@ private:
     // deputy_fd: blocks until the deputy's port arrives; false at end of file.
     bool await_deputy();
     void on_cluster_message(unsigned from, std::uint16_t type, net::ByteView payload);
+    // A Layout from the origin, or one ridden on a Resume (guest thread):
+    // applied here, then its LayoutAck.
+    void apply_layout(const LayoutMsg& m);
     void start_thread(SpawnMsg m);                 // I/O thread
     void start_timekeeper(std::uint64_t vvar_gva);  // guest threads, before their first run
     std::unique_ptr<platform::Vcpu> take_vcpu(int tid);

@@ -21,7 +21,12 @@ OriginCluster::OriginCluster(net::ClusterConfig config, PlacePolicy policy)
                [this](unsigned from, std::uint16_t type, net::ByteView p) { on_cluster_message(from, type, p); }),
       placement_(policy, std::vector<unsigned>(config_.size(), 1)),
       node_stats_(config_.size()),
-      layout_acked_(config_.size(), 0) {
+      layout_acked_(config_.size(), 0),
+      rides_(config_.size()),
+      ride_sent_(config_.size(), 0),
+      spawned_(config_.size(), false) {
+    const char* ride = std::getenv("SPANVM_LAYOUT_RIDE");
+    rides_enabled_ = !(ride && std::string(ride) == "0");
     if (auto m = node_answers_from_env()) node_answers_ = *m;
 }
 
@@ -247,7 +252,7 @@ void OriginCluster::discard(std::uint64_t gpa, std::uint64_t len) {
     if (filler_.any_in(gpa, end)) {
         const std::vector<memory::FillRun> reset{{memory::layout::page_align_down(gpa), end, memory::kZeroFile, 0}};
         (void)filler_.apply(reset);
-        if (config_.size() >= 2) (void)broadcast_layout(LayoutMsg{0, {}, {}, reset});
+        if (config_.size() >= 2) change_layout(LayoutMsg{0, {}, {}, reset});
         if (shut_) return;
     }
     auto untouched = engine_->untouched_range(first, count);
@@ -276,32 +281,126 @@ void OriginCluster::layout_changed(const std::vector<memory::LayoutRun>& runs) {
     // The mm call returns to the guest only once each node's host mapping
     // follows it.
     if (!engine_ || runs.empty() || shut_ || config_.size() < 2) return;
-    (void)broadcast_layout(LayoutMsg{0, runs, {}, {}});
+    change_layout(LayoutMsg{0, runs, {}, {}});
+}
+
+void OriginCluster::change_layout(LayoutMsg m) {
+    if (!ride(m)) (void)broadcast_layout(std::move(m));
+}
+
+bool OriginCluster::ride(const LayoutMsg& m) {
+    // docs/dsm-protocol.md "Fillers", F6. Node 1 of a cluster of two may
+    // follow this change later than the call returns here:
+    // (a) protection only (runs), when its only guest thread is the caller,
+    //     blocked in this call until its Resume, which carries the change
+    //     and is applied first: the host protection there matters only to
+    //     that thread's accesses (the engine's installs and copy-outs work
+    //     on any protection). Fills do not ride here: a request the node's
+    //     engine sent before the Trap (read-ahead, a run) may reach the
+    //     home after it was asked which pages are pristine, and would
+    //     install the old filler (F2; the planted bug ride-in-flight);
+    // (b) runs and fills, when no thread was ever spawned there: it holds
+    //     no page and has asked for none, and the first Spawn sends the
+    //     change first (settle_rides), so F2 holds as if sent now.
+    // A second thread registered for node 1 stops (a) before its Spawn;
+    // every Layout sent meanwhile carries what is held, in order. Called
+    // under the Process's aspace_mu_ (one layout change at a time).
+    if (!rides_enabled_ || config_.size() != 2 || !m.files.empty()) return false;
+    constexpr unsigned k = 1;
+    RemoteVcpu* v = RemoteVcpu::serving();
+    std::lock_guard lk(layout_mu_);
+    Ride& r = rides_[k];
+    std::size_t on_k = 0;
+    for (const auto& [tid, node] : thread_nodes_) on_k += node == k;
+    int owner = 0;  // (b)
+    if (spawned_[k]) {
+        if (!m.fills.empty() || !v || v->node() != k || on_k != 1) return false;
+        auto it = thread_nodes_.find(v->tid());
+        if (it == thread_nodes_.end() || it->second != k) return false;
+        owner = v->tid();  // (a)
+    }
+    if (r.held && r.tid != owner) return false;  // the next Layout carries r first
+    r.held = true;
+    r.tid = owner;
+    r.msg.runs.insert(r.msg.runs.end(), m.runs.begin(), m.runs.end());
+    r.msg.fills.insert(r.msg.fills.end(), m.fills.begin(), m.fills.end());
+    return true;
+}
+
+std::optional<LayoutMsg> OriginCluster::take_ride(unsigned node, int tid) {
+    std::lock_guard lk(layout_mu_);
+    if (node >= rides_.size()) return std::nullopt;
+    Ride& r = rides_[node];
+    if (!r.held || r.tid != tid || tid == 0) return std::nullopt;
+    LayoutMsg m = std::move(r.msg);
+    r = Ride{};
+    m.seq = ++layout_seq_;
+    ride_sent_[node] = m.seq;
+    ++layouts_ridden_;
+    return m;
+}
+
+void OriginCluster::settle_rides(unsigned node) {
+    if (config_.size() < 2 || node == 0 || node >= rides_.size()) return;
+    {
+        std::lock_guard lk(layout_mu_);
+        spawned_[node] = true;  // from here (b) of ride() no longer holds
+        if (!rides_[node].held && layout_acked_[node] >= ride_sent_[node]) return;
+    }
+    (void)broadcast_layout(LayoutMsg{});  // carries what is held, after what is in flight
 }
 
 std::vector<std::uint32_t> OriginCluster::broadcast_layout(LayoutMsg m) {
     // One Layout to every node, then wait for every LayoutAck. A node lost
     // meanwhile ends the program (ControlChannel), so the wait ends with the
-    // process; after shutdown the nodes are gone.
+    // process; after shutdown the nodes are gone. What a ride holds goes
+    // first (runs and fills are separate tables, each applied in order), and
+    // a ride in flight is acked first: this Layout may reach the node before
+    // that Resume does.
+    std::unique_lock send_lk(layout_send_mu_);
+    std::uint64_t seq = 0;
     {
-        std::lock_guard lk(layout_mu_);
-        m.seq = ++layout_seq_;
-        layout_refused_.clear();
+        std::unique_lock lk(layout_mu_);
+        for (std::size_t k = 1; k < config_.size(); ++k) {
+            Ride& r = rides_[k];
+            if (r.held) {
+                m.runs.insert(m.runs.begin(), r.msg.runs.begin(), r.msg.runs.end());
+                m.fills.insert(m.fills.begin(), r.msg.fills.begin(), r.msg.fills.end());
+                r = Ride{};
+            }
+            while (!shut_ && layout_acked_[k] < ride_sent_[k]) layout_cv_.wait_for(lk, std::chrono::milliseconds(100));
+        }
+        if (m.runs.empty() && m.files.empty() && m.fills.empty()) return {};
+        m.seq = seq = ++layout_seq_;
+        if (!m.files.empty()) layout_refused_[seq];
     }
-    const std::uint64_t seq = m.seq;
+    ++layout_round_trips_;
     const auto payload = encode(m);
     for (std::size_t k = 1; k < config_.size(); ++k)
         if (auto r = send(static_cast<unsigned>(k), kLayoutType, payload); !r && !shut_)
             failure_.fail(fmt::format("{}: sending a layout change: {}",
                                       config_.describe(static_cast<net::NodeId>(k)), r.error().message));
+    send_lk.unlock();
     std::unique_lock lk(layout_mu_);
+    auto refused = [&] {
+        std::vector<std::uint32_t> out;
+        if (auto it = layout_refused_.find(seq); it != layout_refused_.end()) {
+            out = std::move(it->second);
+            layout_refused_.erase(it);
+        }
+        return out;
+    };
     while (!shut_) {
         bool all = true;
         for (std::size_t k = 1; k < config_.size(); ++k) all = all && layout_acked_[k] >= seq;
-        if (all) return layout_refused_;
+        if (all) return refused();
         layout_cv_.wait_for(lk, std::chrono::milliseconds(100));
     }
-    return layout_refused_;
+    return refused();
+}
+
+std::pair<std::uint64_t, std::uint64_t> OriginCluster::layout_counts() {
+    return {layout_round_trips_.load(), layouts_ridden_.load()};
 }
 
 std::optional<std::vector<bool>> OriginCluster::fill_from_file(std::uint64_t gpa, std::uint64_t len, int fd,
@@ -342,18 +441,29 @@ std::optional<std::vector<bool>> OriginCluster::fill_from_file(std::uint64_t gpa
             files_.push_back({*ident, id, false});
         }
         if (!filler_.adopt(id, fd)) return std::nullopt;
-        const auto refused = broadcast_layout(LayoutMsg{0, {}, {{id, path, *ident}}, {}});
+        // (1) and (2) in one Layout: a node keeps the fill only if it kept
+        // the file (NodeRunner::apply_layout); this node sets its own once
+        // every node has both.
+        const std::vector<memory::FillRun> fill{{gpa, gpa + len, id, off}};
+        const auto refused = broadcast_layout(LayoutMsg{0, {}, {{id, path, *ident}}, fill});
         if (shut_) return std::nullopt;
-        std::lock_guard lk(files_mu_);
-        files_[id - 1].everywhere = refused.empty();
+        {
+            std::lock_guard lk(files_mu_);
+            files_[id - 1].everywhere = refused.empty();
+        }
         if (!refused.empty()) {
             log::debug("fill: a node has no file '{}' like this one; its pages travel from here", path);
+            // The nodes that kept it set the fill: back to zero, the filler
+            // of a range being mapped (F3 reset it, or it was never set).
+            (void)broadcast_layout(LayoutMsg{0, {}, {}, {{gpa, gpa + len, memory::kZeroFile, 0}}});
             return std::nullopt;
         }
+        if (auto r = filler_.apply(fill); !r) return std::nullopt;
+    } else {
+        const std::vector<memory::FillRun> fill{{gpa, gpa + len, id, off}};
+        if (auto r = filler_.apply(fill); !r) return std::nullopt;
+        change_layout(LayoutMsg{0, {}, {}, fill});  // F2, or held for a ride (F6)
     }
-    const std::vector<memory::FillRun> fill{{gpa, gpa + len, id, off}};
-    if (auto r = filler_.apply(fill); !r) return std::nullopt;
-    (void)broadcast_layout(LayoutMsg{0, {}, {}, fill});
     if (shut_) return std::nullopt;
     const dsm::PageIndex first = (gpa - memory::layout::kUserBase) / memory::layout::kPageSize;
     const dsm::PageIndex count = len / memory::layout::kPageSize;
@@ -430,11 +540,17 @@ Result<void> OriginCluster::send(unsigned node, std::uint16_t type, const net::B
 void OriginCluster::register_thread(int tid, RemoteVcpu* v) {
     std::lock_guard lk(threads_mu_);
     threads_[tid] = v;
+    std::lock_guard ll(layout_mu_);  // before its Spawn: ride() sees a second thread on its node
+    thread_nodes_[tid] = v->node();
 }
 
 void OriginCluster::unregister_thread(int tid, RemoteVcpu* v) {
     std::lock_guard lk(threads_mu_);
-    if (auto it = threads_.find(tid); it != threads_.end() && it->second == v) threads_.erase(it);
+    if (auto it = threads_.find(tid); it != threads_.end() && it->second == v) {
+        threads_.erase(it);
+        std::lock_guard ll(layout_mu_);
+        thread_nodes_.erase(tid);
+    }
 }
 
 void OriginCluster::kick(unsigned node, int tid) {
@@ -471,7 +587,8 @@ void OriginCluster::on_cluster_message(unsigned from, std::uint16_t type, net::B
         if (!m) failure_.fail(fmt::format("{}: bad LayoutAck message: {}", config_.describe(who), m.error().message));
         {
             std::lock_guard lk(layout_mu_);
-            if (m->seq == layout_seq_) layout_refused_.insert(layout_refused_.end(), m->refused.begin(), m->refused.end());
+            if (auto it = layout_refused_.find(m->seq); it != layout_refused_.end())
+                it->second.insert(it->second.end(), m->refused.begin(), m->refused.end());
             layout_acked_.at(from) = std::max(layout_acked_.at(from), m->seq);
         }
         layout_cv_.notify_all();

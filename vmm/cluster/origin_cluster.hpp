@@ -15,7 +15,8 @@
 // the ControlChannel); the ChannelListener's thread hands channels to
 // executors (on_channel); executors call send(), channel_lost() and
 // register/unregister_thread(); any guest thread may call kick() and
-// shutdown(). Lock order: threads_mu_ -> RemoteVcpu::mu_; bye_mu_,
+// shutdown(). Lock order: threads_mu_ -> RemoteVcpu::mu_, threads_mu_ ->
+// layout_mu_, layout_send_mu_ -> layout_mu_; bye_mu_,
 // place_mu_, sharing_mu_ and layout_mu_ are leaves. Under `--place auto` a placement
 // thread (placement_loop) wakes once per window, reads the faults per page
 // (the origin's own threads from faults_, the nodes' from their Sharing
@@ -71,6 +72,7 @@ public:
     std::optional<std::vector<bool>> fill_from_file(std::uint64_t gpa, std::uint64_t len, int fd,
                                                      std::uint64_t off) override;
     std::pair<std::uint64_t, std::uint64_t> node_page_counts() override;
+    std::pair<std::uint64_t, std::uint64_t> layout_counts() override;
     void mapped(std::uint64_t gpa, std::uint64_t len, unsigned node) override;
     Result<void> gather_for_fork(std::uint64_t gpa, std::uint64_t len) override;
     Result<void> set_vdso_data(std::uint64_t gva) override;
@@ -113,6 +115,8 @@ public:
     // A thread's channel broke. Ends the program naming the node unless the
     // program is already ending (then it returns).
     void channel_lost(unsigned node, int tid, const std::string& why) override;
+    std::optional<LayoutMsg> take_ride(unsigned node, int tid) override;
+    void settle_rides(unsigned node) override;
 
 private:
     void on_cluster_message(unsigned from, std::uint16_t type, net::ByteView payload);
@@ -147,15 +151,42 @@ private:
     std::vector<std::optional<NodeStatsMsg>> node_stats_;  // guarded by bye_mu_; by node id
     std::atomic<bool> shut_{false};
     // Layout broadcasts (layout_changed, one at a time under the Process's
-    // aspace_mu_): layout_mu_ (leaf) guards the acks, by node id.
+    // aspace_mu_, and settle_rides): layout_send_mu_ -> layout_mu_ (leaf).
+    // layout_send_mu_ is held from a Layout's sequence number to its sends,
+    // so the nodes get Layouts in sequence order; layout_mu_ guards the
+    // acks by node id, the refusals, the rides and the thread map below.
+    std::mutex layout_send_mu_;
     std::mutex layout_mu_;
     std::condition_variable layout_cv_;
     std::uint64_t layout_seq_ = 0;
     std::vector<std::uint64_t> layout_acked_;
-    std::vector<std::uint32_t> layout_refused_;  // file ids some node refused (guarded by layout_mu_)
+    std::map<std::uint64_t, std::vector<std::uint32_t>> layout_refused_;  // by seq, for Layouts naming files
+    // Rides (docs/dsm-protocol.md "Fillers", F6; a cluster of two only): the
+    // layout changes node k has not been sent, held for the Resume of the
+    // call that made them (`tid`, node k's only guest thread, blocked in
+    // that call) or, before node k's first Spawn (tid 0), for that Spawn.
+    // Any Layout sent meanwhile carries them first; a ride taken by a
+    // Resume is "in flight" until node k acks its seq, and no Layout or
+    // Spawn goes to k before that ack.
+    struct Ride {
+        bool held = false;
+        int tid = 0;
+        LayoutMsg msg;
+    };
+    std::vector<Ride> rides_;                  // by node id
+    std::vector<std::uint64_t> ride_sent_;     // by node id: seq of the last ride taken
+    std::vector<bool> spawned_;                // by node id: a Spawn went there (settle_rides)
+    std::map<int, unsigned> thread_nodes_;     // registered remote threads: tid -> node
+    bool rides_enabled_ = true;                // SPANVM_LAYOUT_RIDE=0 turns them off (tests, counts)
+    std::atomic<std::uint64_t> layout_round_trips_{0};  // Layouts sent and waited for
+    std::atomic<std::uint64_t> layouts_ridden_{0};      // rides taken by a Resume
     // One Layout to every node, waiting for every LayoutAck; returns the
-    // file ids any node refused.
+    // file ids any node refused. Held rides go first in it.
     std::vector<std::uint32_t> broadcast_layout(LayoutMsg m);
+    // A layout change with no file to name: held for a ride when the rule
+    // allows (see Ride), else broadcast.
+    void change_layout(LayoutMsg m);
+    bool ride(const LayoutMsg& m);
     // Fillers (file_filler.hpp): the origin's own, and the files named to
     // the nodes by identity, with whether every node has the same file
     // (fill_from_file, under the Process's aspace_mu_; files_mu_ a leaf).

@@ -4,6 +4,12 @@
 
 namespace spanvm::cluster {
 
+namespace {
+thread_local RemoteVcpu* t_serving = nullptr;  // see RemoteVcpu::serving()
+}  // namespace
+
+RemoteVcpu* RemoteVcpu::serving() { return t_serving; }
+
 RemoteVcpu::~RemoteVcpu() {
     if (tid_) cluster_.unregister_thread(tid_, this);
     if (holds_proof_.exchange(false)) cluster_.release_fs_proof();
@@ -20,6 +26,7 @@ Result<void> RemoteVcpu::set_initial_state(const platform::Regs& regs, uint64_t 
     state_.gs_base = gs_base;
     spawned_ = true;
     fpu_dirty_ = false;  // an image set before this travels with the Spawn
+    cluster_.settle_rides(node_);  // the new thread sees every layout change made so far
     SpawnMsg m{tid_, cluster_.channel_port(), cluster_.channel_cookie(), cluster_.vdso_data(), state_};
     m.node_answers = cluster_.node_answers();
     // The proof is of this thread's view: set_initial_state runs on the
@@ -93,7 +100,9 @@ void RemoteVcpu::send_resume(bool exit) {
     fpu_dirty_ = false;
     m.writes = std::move(writes_);
     writes_.clear();
+    m.layout = cluster_.take_ride(node_, tid_);
     owes_resume_ = false;
+    t_serving = nullptr;
     // A lost node is reported by the DSM engine (or by the next receive).
     (void)wait_channel()->send(ChannelType::resume, encode(m));
 }
@@ -136,6 +145,7 @@ platform::VcpuExit RemoteVcpu::run() {
     if (t->clear_child_tid) words_.clear_child_tid = t->clear_child_tid;
     if (t->robust_list) words_.robust_list = t->robust_list;
     owes_resume_ = true;
+    t_serving = this;
     return t->exit;
 }
 

@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -65,6 +66,13 @@ public:
     // The thread's channel broke: ends the program naming the node unless
     // it is already ending (then it returns).
     virtual void channel_lost(unsigned node, int tid, const std::string& why) = 0;
+    // Layouts riding on Resumes (docs/dsm-protocol.md "Fillers", F6): the
+    // layout changes of the call thread `tid` is ending that go with its
+    // Resume, if any; from here they count as sent.
+    virtual std::optional<LayoutMsg> take_ride(unsigned node, int tid) = 0;
+    // Before a Spawn to `node`: every layout change made so far is applied
+    // there (a ride still held is sent as a Layout, one in flight acked).
+    virtual void settle_rides(unsigned node) = 0;
 };
 
 class RemoteVcpu final : public platform::Vcpu, public process::RemoteLink {
@@ -97,6 +105,10 @@ public:
     void syscall_returned() override;
 
     unsigned node() const override { return node_; }
+    int tid() const { return tid_; }
+    // The remote thread whose call this host thread (its executor) is
+    // running, between its Trap and its Resume; null elsewhere.
+    static RemoteVcpu* serving();
     // The thread's node connected its channel (listener thread).
     void attach_channel(std::unique_ptr<SyscallChannel> ch);
 

@@ -37,6 +37,8 @@ std::string_view to_string(FaultInjection f) {
         case FaultInjection::RunIgnoresBusy: return "run-ignores-busy";
         case FaultInjection::ClaimZeroShared: return "claim-zero-shared";
         case FaultInjection::FillOtherFile: return "fill-other-file";
+        case FaultInjection::RideInFlight: return "ride-in-flight";
+        case FaultInjection::RideLate: return "ride-late";
     }
     return "?";
 }
@@ -45,7 +47,8 @@ std::optional<FaultInjection> parse_fault_injection(std::string_view s) {
     for (auto f : {FaultInjection::None, FaultInjection::SkipInvalidateAck, FaultInjection::AckWithoutDrop,
                    FaultInjection::SkipDoneWait, FaultInjection::IgnoreAcks, FaultInjection::SkipMoveAcks,
                    FaultInjection::LoseMovedRequests, FaultInjection::RunIgnoresBusy,
-                   FaultInjection::ClaimZeroShared, FaultInjection::FillOtherFile})
+                   FaultInjection::ClaimZeroShared, FaultInjection::FillOtherFile, FaultInjection::RideInFlight,
+                   FaultInjection::RideLate})
         if (s == to_string(f)) return f;
     return std::nullopt;
 }

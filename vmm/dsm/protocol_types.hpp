@@ -132,6 +132,10 @@ enum class FaultInjection : std::uint8_t {
     FillOtherFile,      // not the protocol's: the installer of a node (the simulator's last)
                         // fills never-written data from a file that is not the origin's
                         // (docs/dsm-protocol.md "Fillers": the identity check skipped)
+    RideInFlight,       // not the protocol's: a file mapping's fill for node 1 rides on the Resume
+                        // of node 1's only thread while a request node 1 sent before the call
+                        // is in flight (docs/dsm-protocol.md "Fillers", F6)
+    RideLate,           // not the protocol's: node 1 starts before the fill held for it is applied
 };
 std::string_view to_string(FaultInjection f);
 std::optional<FaultInjection> parse_fault_injection(std::string_view s);

@@ -632,6 +632,11 @@ void Process::end_process(int status, int sig) {
         slot_->node_syscalls_local += local;
         slot_->node_syscalls_forwarded += forwarded;
     }
+    if (cfg_.remote && slot_) {
+        const auto [sent, ridden] = cfg_.remote->layout_counts();
+        slot_->layout_round_trips += sent;
+        slot_->layouts_ridden += ridden;
+    }
     if (cfg_.exec_placer && exec_node_ >= 0) cfg_.exec_placer->exec_gone(static_cast<unsigned>(exec_node_));
     if (cfg_.remote)
         threads_.refresh_faults([&](int host_tid) { return cfg_.remote->thread_faults(host_tid); });

@@ -55,6 +55,8 @@ std::vector<report::ProcessReport> ProcessRegistry::report(bool run_over) const 
         r.node_pages_filled = s.node_pages_filled.load();
         r.node_syscalls_local = s.node_syscalls_local.load();
         r.node_syscalls_forwarded = s.node_syscalls_forwarded.load();
+        r.layout_round_trips = s.layout_round_trips.load();
+        r.layouts_ridden = s.layouts_ridden.load();
         r.program = s.program;
         switch (st) {
             case ProcessSlot::kExited: r.state = "exited"; r.status = s.status.load(); break;

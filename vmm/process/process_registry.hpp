@@ -32,6 +32,11 @@ struct ProcessSlot {
     // Its system calls there: answered by the node, forwarded to the deputy.
     std::atomic<std::uint64_t> node_syscalls_local{0};
     std::atomic<std::uint64_t> node_syscalls_forwarded{0};
+    // Its cluster's layout changes (a placed image's, or the run's own):
+    // Layouts sent and waited for, Layouts ridden on a Resume
+    // (docs/dsm-protocol.md "Fillers", F6).
+    std::atomic<std::uint64_t> layout_round_trips{0};
+    std::atomic<std::uint64_t> layouts_ridden{0};
     char program[64] = {};
     void set_program(const std::string& p);
 };

@@ -195,6 +195,10 @@ public:
     // Summed over the nodes other than this one, once shutdown() returned:
     // pages received with their data, pages filled from a file there.
     virtual std::pair<std::uint64_t, std::uint64_t> node_page_counts() = 0;
+    // Layout changes sent so far: Layouts sent and waited for (one round
+    // trip each), and Layouts that rode on a Resume (docs/dsm-protocol.md
+    // "Fillers", F6).
+    virtual std::pair<std::uint64_t, std::uint64_t> layout_counts() = 0;
 };
 
 }  // namespace spanvm::process

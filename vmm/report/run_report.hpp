@@ -48,6 +48,10 @@ struct ProcessReport {
     // and those it forwarded to this process (its deputy).
     std::uint64_t node_syscalls_local = 0;
     std::uint64_t node_syscalls_forwarded = 0;
+    // Its cluster's Layouts: sent and waited for (a round trip each), and
+    // ridden on a Resume (docs/dsm-protocol.md "Fillers", F6).
+    std::uint64_t layout_round_trips = 0;
+    std::uint64_t layouts_ridden = 0;
     int status = 0;
     std::string state;  // "running", "exited", "killed", "ended by the run"
     std::string program;

@@ -81,7 +81,9 @@ std::string to_json_text(const RunReport& r) {
                              {"node_pages_fetched", p.node_pages_fetched},
                              {"node_pages_filled", p.node_pages_filled},
                              {"node_syscalls_local", p.node_syscalls_local},
-                             {"node_syscalls_forwarded", p.node_syscalls_forwarded}});
+                             {"node_syscalls_forwarded", p.node_syscalls_forwarded},
+                             {"layout_round_trips", p.layout_round_trips},
+                             {"layouts_ridden", p.layouts_ridden}});
         j["processes"] = std::move(procs);
     }
     if (r.cluster) {
