@@ -109,7 +109,10 @@ DsmEngine::DsmEngine(DsmEngineOptions options, Protocol protocol, std::unique_pt
     stats_ = std::make_unique<DsmStats>(self_, cluster_.node(static_cast<net::NodeId>(self_)).endpoint(),
                                         options_.pages);
     if (options_.dynamic_homes) homes_ = std::make_unique<HomeTable>(options_.pages);
-    if (claims_on()) no_claim_.assign((options_.pages + options_.claim_chunk - 1) / options_.claim_chunk, false);
+    if (claims_on()) {
+        no_claim_.assign((options_.pages + options_.claim_chunk - 1) / options_.claim_chunk, false);
+        refused_claims_.assign(no_claim_.size(), 0);
+    }
     moves_ = HomeMoves(self_);
     for (std::size_t i = 0; i < kShards; ++i) {
         ProtocolConfig pc = protocol.config();
@@ -352,6 +355,8 @@ void DsmEngine::handle_fault(const UffdRegion::Fault& f) {
     trace::mark("fault.handled", f.page);
     if (first_touch_at_home) {
         stats_->add(DsmStats::Counter::home_first_touch_faults);
+        const bool file_page = options_.filler && options_.filler->filled(f.page);
+        trace::mark("dsm.home_first_touch", (std::uint64_t{file_page} << 40) | f.page);
         const std::uint64_t filled = options_.zero_fill_block > 1 ? zero_fill_ahead(f.page) : 0;
         if (options_.first_touch_observer && f.tid != 0)
             options_.first_touch_observer(static_cast<std::int32_t>(f.tid), 1 + filled);
