@@ -72,7 +72,8 @@ Result<std::unique_ptr<DsmEngine>> DsmEngine::create(DsmEngineOptions options) {
             else if (key == "runs" && v <= 1) options.runs = v;
             else if (key == "claims" && v <= 1) options.claims = v;
             else if (key == "claim_chunk" && v >= 1 && v <= kMaxZeroFillBlock) options.claim_chunk = v;
-            else return make_error(EINVAL, "SPANVM_DSM_TUNING: unknown or out-of-range '{}' (zero_fill=0..{}, backward=0|1, write_ahead=0|1, migrate=0..255, dynamic_homes=0|1, runs=0|1, claims=0|1, claim_chunk=1..{})", item, kMaxZeroFillBlock, kMaxZeroFillBlock);
+            else if (key == "fill_ahead" && v <= 1) options.fill_ahead = v;
+            else return make_error(EINVAL, "SPANVM_DSM_TUNING: unknown or out-of-range '{}' (zero_fill=0..{}, backward=0|1, write_ahead=0|1, migrate=0..255, dynamic_homes=0|1, runs=0|1, claims=0|1, claim_chunk=1..{}, fill_ahead=0|1)", item, kMaxZeroFillBlock, kMaxZeroFillBlock);
         }
     }
     if (options.claim_chunk == 0 || options.claim_chunk > kMaxZeroFillBlock)
