@@ -220,6 +220,7 @@ struct DsmEngineOptions {
     // them here). Off at the origin, whose touches of a file page are
     // mostly the system-call arguments of threads running elsewhere; on at
     // a node, where a page's first touch at home is its own thread's.
+    // fill_ahead=0|1 in SPANVM_DSM_TUNING overrides it (every node).
     bool fill_ahead = true;
 };
 
