@@ -10,12 +10,13 @@ using spanvm::net::Bytes;
 
 SCENARIO("a node's Stats message carries its DSM counters to the origin") {
     GIVEN("counters with every field distinct, some above 32 bits") {
-        NodeStatsMsg m{0x1'0000'0001ull, 2'000'000, 3, 0, 0xFFFF'FFFF'FFFF'FFFFull, 6, 7, 8, 9, 10, 11, 12, 13};
+        NodeStatsMsg m{0x1'0000'0001ull, 2'000'000, 3, 0, 0xFFFF'FFFF'FFFF'FFFFull, 6, 7, 8, 9, 10, 11, 12, 13, 14};
         WHEN("it is encoded") {
             Bytes b = encode(m);
-            THEN("it is thirteen little-endian u64 and decodes to itself") {
-                CHECK(b.size() == 104);
+            THEN("it is fourteen little-endian u64 and decodes to itself") {
+                CHECK(b.size() == 112);
                 CHECK(b[96] == 13);
+                CHECK(b[104] == 14);
                 CHECK(b[40] == 6);
                 CHECK(b[64] == 9);
                 CHECK(b[72] == 10);

@@ -213,6 +213,89 @@ SCENARIO("first-use claims: pages node 0 homes but node 1 uses first cost no per
     }
 }
 
+namespace {
+
+// Pages [256, 512) hold a file's bytes until written (page_filler.hpp): word
+// k of page p is p * 1000 + k.
+class PatternFiller final : public PageFiller {
+public:
+    bool filled(std::uint64_t page) override { return page >= 256 && page < 512; }
+    bool fill(std::uint64_t page, std::byte* out) override {
+        if (!filled(page)) return false;
+        auto* w = reinterpret_cast<std::uint64_t*>(out);
+        for (std::uint64_t k = 0; k < 4096 / 8; ++k) w[k] = page * 1000 + k;
+        return true;
+    }
+};
+
+// Until `pred` holds (a home move in flight), at most 10 s.
+template <typename P> bool eventually(P pred) {
+    for (int i = 0; i < 1000 && !pred(); ++i) std::this_thread::sleep_for(10ms);
+    return pred();
+}
+
+}  // namespace
+
+SCENARIO("never-used pages one node uses cost no per-page message; a chunk two nodes use is counted apart") {
+    GIVEN("dynamic homes, every page homed on node 0, 64-page claim chunks, pages 256-511 filled from a file") {
+        auto cfg = spanvm::net::loopback_cluster(2, "engine-first");
+        PatternFiller filler;
+        std::vector<std::unique_ptr<DsmEngine>> engines;
+        for (NodeId n = 0; n < 2; ++n) {
+            DsmEngineOptions o;
+            o.cluster = cfg;
+            o.self = n;
+            o.pages = 1024;
+            o.home = "node:0";
+            o.dynamic_homes = true;
+            o.claim_chunk = 64;
+            o.zero_fill_block = 0;  // node 0's touches are exactly its own pages
+            o.filler = &filler;
+            o.overall_timeout = 60s;
+            auto e = DsmEngine::create(o);
+            REQUIRE_MESSAGE(e.has_value(), (e ? std::string() : e.error().message));
+            engines.push_back(std::move(*e));
+        }
+        start_all(engines);
+        auto word = [&](NodeId n, std::uint64_t page, std::uint64_t k = 0) {
+            return std::atomic_ref<std::uint64_t>(*reinterpret_cast<std::uint64_t*>(engines[n]->base() + page * 4096 + k * 8));
+        };
+        using C = DsmStats::Counter;
+        auto count = [&](C c) { return engines[0]->stats().get(c) + engines[1]->stats().get(c); };
+        WHEN("node 1 writes fresh pages 0-127 and reads file pages 256-383, which no node ever had") {
+            for (std::uint64_t p = 0; p < 128; ++p) word(1, p).store(100 + p);
+            bool file_ok = true;
+            for (std::uint64_t p = 256; p < 384; ++p) file_ok = file_ok && word(1, p, 7).load() == p * 1000 + 7;
+            THEN("they came in chunk claims, with no per-page request for any of them, and hold their fillers") {
+                CHECK(file_ok);
+                CHECK(count(C::remote_first_touches) == 0);
+                CHECK(count(C::shared_chunk_first_touches) == 0);
+                CHECK(engines[0]->stats().get(C::claims) >= 4);
+                CHECK(engines[0]->home_of(300) == 1);
+                CHECK(engines[1]->stats().get(C::pages_filled) >= 128);
+                CHECK(word(0, 5).load() == 105);
+                CHECK(word(0, 300, 9).load() == 300009);
+            }
+        }
+        WHEN("node 0 uses page 640, node 1 reads it, node 0 then writes 650 and node 1 reads 660 (chunk 640-703)") {
+            word(0, 640).store(6400);
+            CHECK(word(1, 640).load() == 6400);  // a claim of a used page: the chunk's 63 others go to node 1
+            REQUIRE(eventually([&] { return engines[0]->home_of(650) == 1 && engines[1]->home_of(650) == 1; }));
+            word(0, 650).store(6500);  // node 0's claim: 650 and the chunk's never-used rest go back
+            REQUIRE(eventually([&] { return engines[1]->home_of(660) == 0; }));
+            CHECK(word(1, 660).load() == 0);  // node 1 claimed this chunk once: an ordinary request
+            THEN("that one request is a shared-chunk first touch, not a remote first touch") {
+                CHECK(engines[0]->stats().get(C::shared_chunk_first_touches) == 1);
+                CHECK(count(C::remote_first_touches) == 0);
+                CHECK(word(1, 650).load() == 6500);
+            }
+        }
+        std::vector<std::future<spanvm::Result<void>>> s;
+        for (auto& e : engines) s.push_back(std::async(std::launch::async, [&e] { return e->shutdown(10s); }));
+        for (auto& x : s) CHECK(x.get().has_value());
+    }
+}
+
 SCENARIO("a DSM node whose peer disappears exits with status 70 naming the peer") {
     GIVEN("a forked child running two connected engines") {
         auto cfg = spanvm::net::loopback_cluster(2, "engine-fail");

@@ -35,6 +35,8 @@ std::uint64_t now_ns() {
 }
 
 void write_out() {
+    static std::atomic<bool> written{false};
+    if (written.exchange(true)) return;
     std::size_t n = std::min(g_next.load(), kCapacity);
     std::string path = g_dir + "/trace-" + std::to_string(getpid()) + ".tsv";
     std::FILE* f = std::fopen(path.c_str(), "w");
@@ -83,6 +85,10 @@ void mark_slow(const char* point, std::uint64_t arg) {
     e.arg = arg;
     e.tid = static_cast<std::uint32_t>(gettid());
     e.point = point;
+}
+
+void write_now() {
+    if (g_state.load(std::memory_order_acquire) == 2) write_out();
 }
 
 }  // namespace spanvm::trace

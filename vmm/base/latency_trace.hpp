@@ -5,7 +5,8 @@
 // Off unless the environment variable SPANVM_LATENCY_TRACE names a directory
 // when the first point is hit. Then every mark() appends {CLOCK_MONOTONIC ns,
 // thread id, point, argument} to a fixed in-memory buffer (kCapacity entries,
-// later marks are dropped), and at process exit the buffer is written to
+// later marks are dropped), and at process exit (or write_now(), for a
+// process that ends with _exit) the buffer is written to
 // DIR/trace-<pid>.tsv ("ns tid point arg" per line). On one host every
 // process reads the same monotonic clock, so the files of the nodes of a
 // loopback cluster merge into one timeline (scripts/latency-trace-report).
@@ -18,6 +19,8 @@
 namespace spanvm::trace {
 
 bool enabled();
+// Writes the buffer now (for a process that ends with _exit); once.
+void write_now();
 void mark_slow(const char* point, std::uint64_t arg);
 
 inline void mark(const char* point, std::uint64_t arg = 0) {

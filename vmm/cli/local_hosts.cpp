@@ -18,6 +18,7 @@
 #include <fmt/format.h>
 
 #include "net/free_ports.hpp"
+#include "vmm/base/latency_trace.hpp"
 
 namespace spanvm::cli {
 
@@ -231,6 +232,7 @@ void watch_origin(const std::string& spec, const std::atomic<bool>* until) {
         while (::poll(&p, 1, -1) < 0 && errno == EINTR) {
         }
         if (until && until->load()) return;  // joined: the link decides from now on
+        trace::write_now();
         ::_exit(70);  // the origin is gone: its own line (or the guest's status) told why
     }).detach();
 }

@@ -191,10 +191,11 @@ net::Bytes encode(const ShutdownMsg& m) {
 }
 
 net::Bytes encode(const NodeStatsMsg& m) {
-    net::WireWriter w(104);
+    net::WireWriter w(112);
     w.u64(m.bytes_sent).u64(m.bytes_received).u64(m.read_faults).u64(m.write_faults).u64(m.remote_fetches);
     w.u64(m.home_first_touch_faults).u64(m.remote_first_touches).u64(m.home_migrations).u64(m.pages_rehomed);
     w.u64(m.claim_requests).u64(m.claims).u64(m.pages_claimed).u64(m.pages_filled);
+    w.u64(m.shared_chunk_first_touches);
     return w.take();
 }
 
@@ -333,7 +334,7 @@ Result<NodeStatsMsg> decode_stats(net::ByteView b) {
     for (std::uint64_t* f : {&m.bytes_sent, &m.bytes_received, &m.read_faults, &m.write_faults, &m.remote_fetches,
                              &m.home_first_touch_faults, &m.remote_first_touches, &m.home_migrations,
                              &m.pages_rehomed, &m.claim_requests, &m.claims, &m.pages_claimed,
-                             &m.pages_filled}) {
+                             &m.pages_filled, &m.shared_chunk_first_touches}) {
         auto v = rd.u64();
         if (!v) return v.error();
         *f = *v;

@@ -137,7 +137,7 @@ struct ShutdownMsg {
 };
 
 // A node's dsm::DsmStats counters at the time it sends them (fixed order on
-// the wire: twelve u64 in the order below).
+// the wire: one u64 each, in the order below).
 struct NodeStatsMsg {
     std::uint64_t bytes_sent = 0;
     std::uint64_t bytes_received = 0;
@@ -157,6 +157,8 @@ struct NodeStatsMsg {
     std::uint64_t pages_claimed = 0;
     // Pages installed from a file filler there (docs/dsm-protocol.md "Fillers").
     std::uint64_t pages_filled = 0;
+    // Requests for never-used pages in a chunk two nodes use (dsm_stats.hpp).
+    std::uint64_t shared_chunk_first_touches = 0;
     bool operator==(const NodeStatsMsg&) const = default;
 };
 

@@ -1,4 +1,5 @@
 #include "vmm/cluster/node_runner.hpp"
+#include "vmm/base/latency_trace.hpp"
 
 #include <sched.h>
 #include <sys/mman.h>
@@ -92,6 +93,7 @@ int NodeRunner::serve() {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     std::fflush(stdout);
     std::fflush(stderr);
+    trace::write_now();
     ::_exit(0);  // guest threads may still be parked in the guest
 }
 
@@ -178,7 +180,8 @@ void NodeRunner::on_cluster_message(unsigned from, std::uint16_t type, net::Byte
                             st.get(C::write_faults), st.get(C::remote_fetches),
                             st.get(C::home_first_touch_faults), st.get(C::remote_first_touches),
                             st.get(C::home_migrations), st.get(C::pages_rehomed), st.get(C::claim_requests),
-                            st.get(C::claims), st.get(C::pages_claimed), st.get(C::pages_filled)};
+                            st.get(C::claims), st.get(C::pages_claimed), st.get(C::pages_filled),
+                            st.get(C::shared_chunk_first_touches)};
             (void)channel_.send(0, kStatsType, encode(ns));
             (void)channel_.send(0, kByeType, {});
             {

@@ -643,7 +643,8 @@ std::optional<NodeStatsMsg> OriginCluster::node_stats(std::size_t k) {
                             s.get(C::write_faults), s.get(C::remote_fetches),
                             s.get(C::home_first_touch_faults), s.get(C::remote_first_touches),
                             s.get(C::home_migrations), s.get(C::pages_rehomed), s.get(C::claim_requests),
-                            s.get(C::claims), s.get(C::pages_claimed), s.get(C::pages_filled)};
+                            s.get(C::claims), s.get(C::pages_claimed), s.get(C::pages_filled),
+                            s.get(C::shared_chunk_first_touches)};
     }
     std::lock_guard lk(bye_mu_);
     return node_stats_.at(k);
@@ -667,7 +668,8 @@ report::ClusterReport OriginCluster::report(std::size_t top_pages) {
             m.counters = report::NodeCounters{s->bytes_sent, s->bytes_received, s->read_faults, s->write_faults,
                                               s->remote_fetches, s->home_first_touch_faults, s->remote_first_touches,
                                               s->home_migrations, s->pages_rehomed, s->claim_requests,
-                                              s->claims, s->pages_claimed, s->pages_filled};
+                                              s->claims, s->pages_claimed, s->pages_filled,
+                                              s->shared_chunk_first_touches};
         m.state = k == 0 ? "origin" : shut_ ? "stopped" : "up";
         out.machines.push_back(std::move(m));
     }

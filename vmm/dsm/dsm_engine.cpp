@@ -72,7 +72,8 @@ Result<std::unique_ptr<DsmEngine>> DsmEngine::create(DsmEngineOptions options) {
             else if (key == "runs" && v <= 1) options.runs = v;
             else if (key == "claims" && v <= 1) options.claims = v;
             else if (key == "claim_chunk" && v >= 1 && v <= kMaxZeroFillBlock) options.claim_chunk = v;
-            else return make_error(EINVAL, "SPANVM_DSM_TUNING: unknown or out-of-range '{}' (zero_fill=0..{}, backward=0|1, write_ahead=0|1, migrate=0..255, dynamic_homes=0|1, runs=0|1, claims=0|1, claim_chunk=1..{})", item, kMaxZeroFillBlock, kMaxZeroFillBlock);
+            else if (key == "fill_ahead" && v <= 1) options.fill_ahead = v;
+            else return make_error(EINVAL, "SPANVM_DSM_TUNING: unknown or out-of-range '{}' (zero_fill=0..{}, backward=0|1, write_ahead=0|1, migrate=0..255, dynamic_homes=0|1, runs=0|1, claims=0|1, claim_chunk=1..{}, fill_ahead=0|1)", item, kMaxZeroFillBlock, kMaxZeroFillBlock);
         }
     }
     if (options.claim_chunk == 0 || options.claim_chunk > kMaxZeroFillBlock)
@@ -109,7 +110,10 @@ DsmEngine::DsmEngine(DsmEngineOptions options, Protocol protocol, std::unique_pt
     stats_ = std::make_unique<DsmStats>(self_, cluster_.node(static_cast<net::NodeId>(self_)).endpoint(),
                                         options_.pages);
     if (options_.dynamic_homes) homes_ = std::make_unique<HomeTable>(options_.pages);
-    if (claims_on()) no_claim_.assign((options_.pages + options_.claim_chunk - 1) / options_.claim_chunk, false);
+    if (claims_on()) {
+        no_claim_.assign((options_.pages + options_.claim_chunk - 1) / options_.claim_chunk, false);
+        refused_claims_.assign(no_claim_.size(), 0);
+    }
     moves_ = HomeMoves(self_);
     for (std::size_t i = 0; i < kShards; ++i) {
         ProtocolConfig pc = protocol.config();
@@ -352,6 +356,8 @@ void DsmEngine::handle_fault(const UffdRegion::Fault& f) {
     trace::mark("fault.handled", f.page);
     if (first_touch_at_home) {
         stats_->add(DsmStats::Counter::home_first_touch_faults);
+        const bool file_page = options_.filler && options_.filler->filled(f.page);
+        trace::mark("dsm.home_first_touch", (std::uint64_t{file_page} << 40) | f.page);
         const std::uint64_t filled = options_.zero_fill_block > 1 ? zero_fill_ahead(f.page) : 0;
         if (options_.first_touch_observer && f.tid != 0)
             options_.first_touch_observer(static_cast<std::int32_t>(f.tid), 1 + filled);

@@ -220,6 +220,7 @@ struct DsmEngineOptions {
     // them here). Off at the origin, whose touches of a file page are
     // mostly the system-call arguments of threads running elsewhere; on at
     // a node, where a page's first touch at home is its own thread's.
+    // fill_ahead=0|1 in SPANVM_DSM_TUNING overrides it (every node).
     bool fill_ahead = true;
 };
 
@@ -356,8 +357,13 @@ private:
     Shard& shard(PageIndex page) { return *shards_[page % kShards]; }
     // Every shard mutex, in index order (see the lock order above).
     std::array<std::unique_lock<std::mutex>, kShards> lock_all_shards();
-    // Counts a request from another node for a page no node has had yet.
+    // Counts a request from another node for a page no node has had yet:
+    // count_first_touch_request for an ordinary request; count_first_touch
+    // for any request (ordinary, run page, claim not granted), as
+    // remote_first_touches or, where `from`'s claim into the page's chunk
+    // found a used page here, shared_chunk_first_touches.
     void count_first_touch_request(Shard& sh, NodeId from, const Message& m);
+    void count_first_touch(NodeId from, PageIndex page, const char* point);
     // Caller holds the shard mutex of `page`: this node is its home and no
     // node, this one included, has had it since it was last zero.
     bool untouched_at_home_locked(Shard& sh, PageIndex page);
@@ -436,6 +442,9 @@ private:
     std::unordered_map<std::uint64_t, PageIndex> claims_out_;
     std::unordered_map<std::uint64_t, std::vector<PageIndex>> claim_waiters_;
     std::vector<bool> no_claim_;
+    // Home side, per chunk: the nodes whose claim into it this home
+    // refused because the claimed page was used (C3; bit per node).
+    std::vector<std::uint64_t> refused_claims_;
     std::atomic<std::size_t> claims_open_{0};
     // Set by serve_claim while it holds every shard mutex: StartMove{claim}
     // may then claim the chunk's other pages.

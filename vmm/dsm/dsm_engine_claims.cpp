@@ -49,6 +49,7 @@ DsmEngine::ClaimStep DsmEngine::claim_step(Shard& sh, PageIndex page, bool threa
     claims_out_.emplace(chunk, page);
     claims_open_.fetch_add(1, std::memory_order_relaxed);
     stats_->add(DsmStats::Counter::claim_requests);
+    trace::mark("dsm.claim_request", page);
     return ClaimStep::Claim;
 }
 
@@ -67,7 +68,10 @@ void DsmEngine::claim_settled(PageIndex page) {
             claim_waiters_.erase(w);
         }
         // Caller holds the page's shard mutex: the route is stable.
-        if (shard(page).protocol.home_of(page) != self_) no_claim_[chunk] = true;
+        if (shard(page).protocol.home_of(page) != self_) {
+            no_claim_[chunk] = true;
+            trace::mark("dsm.no_claim", page);
+        }
     }
     trace::mark("dsm.claim_settled", page);
     for (PageIndex w : waiters) check(region_->wake(w), "wake after a claim");
@@ -79,8 +83,14 @@ void DsmEngine::serve_claim(NodeId from, const Message& msg, std::size_t wire_by
     Shard& sh = shard(msg.page);
     // A request for a page no node had that is not claimed (frozen or busy
     // for another reason) is a per-page first touch over the network.
-    const bool fresh = from != self_ && sh.protocol.home_of(msg.page) == self_ &&
-                       sh.protocol.directory(msg.page).state == DirState::Uncached;
+    const bool here = from != self_ && sh.protocol.home_of(msg.page) == self_;
+    const bool fresh = here && sh.protocol.directory(msg.page).state == DirState::Uncached;
+    if (here && !fresh && !sh.protocol.frozen(msg.page)) {
+        // C3: the claimed page was used. The chunk is one two nodes use;
+        // the claimant stops claiming it (no_claim_ there).
+        std::lock_guard lk(claims_mu_);
+        refused_claims_[msg.page / options_.claim_chunk] |= std::uint64_t{1} << from;
+    }
     claim_locks_held_ = true;
     Actions acts;
     auto r = sh.protocol.on_message(from, msg, now_ns(), acts);
@@ -88,7 +98,20 @@ void DsmEngine::serve_claim(NodeId from, const Message& msg, std::size_t wire_by
     claim_locks_held_ = false;
     if (!r) fail(cluster_.describe_failure(from, "protocol violation: " + r.error().message));
     if (fresh && sh.protocol.home_of(msg.page) == self_ && !sh.protocol.frozen(msg.page))
-        stats_->add(DsmStats::Counter::remote_first_touches);
+        count_first_touch(from, msg.page, "dsm.first_touch.claim");
+}
+
+void DsmEngine::count_first_touch(NodeId from, PageIndex page, const char* point) {
+    bool shared = false;
+    if (claims_on()) {
+        std::lock_guard lk(claims_mu_);
+        shared = (refused_claims_[page / options_.claim_chunk] >> from) & 1;
+    }
+    stats_->add(shared ? DsmStats::Counter::shared_chunk_first_touches : DsmStats::Counter::remote_first_touches);
+    // For finding such pages one by one (latency_trace.hpp): the requester,
+    // whether the chunk is shared, whether the page has a file filler.
+    const bool filled = options_.filler && options_.filler->filled(page);
+    trace::mark(point, (std::uint64_t{from} << 56) | (std::uint64_t{shared} << 48) | (std::uint64_t{filled} << 40) | page);
 }
 
 }  // namespace spanvm::dsm

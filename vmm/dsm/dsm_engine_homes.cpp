@@ -29,8 +29,7 @@ std::array<std::unique_lock<std::mutex>, DsmEngine::kShards> DsmEngine::lock_all
 void DsmEngine::count_first_touch_request(Shard& sh, NodeId from, const Message& m) {
     if (from == self_ || (m.type != MsgType::ReadReq && m.type != MsgType::WriteReq)) return;
     if (sh.protocol.home_of(m.page) != self_) return;
-    if (sh.protocol.directory(m.page).state == DirState::Uncached)
-        stats_->add(DsmStats::Counter::remote_first_touches);
+    if (sh.protocol.directory(m.page).state == DirState::Uncached) count_first_touch(from, m.page, "dsm.first_touch.req");
 }
 
 Result<std::uint64_t> DsmEngine::rehome(PageIndex first, PageIndex count, NodeId to) {

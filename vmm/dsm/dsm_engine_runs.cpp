@@ -323,7 +323,7 @@ void DsmEngine::serve_run(NodeId from, const Message& msg, std::size_t wire_byte
         const DirectoryView d = sh.protocol.directory(q);
         if (from != self_ && sh.protocol.home_of(q) == self_ && !sh.protocol.frozen(q) &&
             d.state == DirState::Uncached && !d.busy && d.queued == 0)
-            stats_->add(DsmStats::Counter::remote_first_touches);
+            count_first_touch(from, q, "dsm.first_touch.run");
         Actions acts;
         auto r = sh.protocol.on_message(from, m, now_ns(), acts);
         run_actions(sh, acts, from);

@@ -64,6 +64,7 @@ std::string_view DsmStats::counter_name(Counter c) {
         case Counter::claims: return "claims";
         case Counter::pages_claimed: return "pages_claimed";
         case Counter::pages_filled: return "pages_filled";
+        case Counter::shared_chunk_first_touches: return "shared_chunk_first_touches";
         case Counter::count_: break;
     }
     return "?";

@@ -58,6 +58,10 @@ public:
         claims,                  // claims this home granted: one hand-over of a chunk's never-used pages
         pages_claimed,           // pages those hand-overs moved to their claimant
         pages_filled,            // pages installed from their filler (a file this node has: page_filler.hpp), no transfer
+        shared_chunk_first_touches,  // as remote_first_touches, but from a node whose claim into the page's chunk
+                                     // this home refused because the claimed page was used: a chunk two nodes
+                                     // use, whose never-used pages have one home at a time (docs/dsm-protocol.md
+                                     // "Claims", "Chunks two nodes use"); not in remote_first_touches
         count_
     };
     static constexpr std::size_t kCounterCount = static_cast<std::size_t>(Counter::count_);

@@ -1,4 +1,5 @@
 #include "vmm/process/process.hpp"
+#include "vmm/base/latency_trace.hpp"
 
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -665,6 +666,7 @@ void Process::end_process(int status, int sig) {
     }
     std::fflush(stdout);
     std::fflush(stderr);
+    trace::write_now();
     if (!root_ && sig) die_of_signal(sig);
     ::_exit(status);
 }

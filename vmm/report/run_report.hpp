@@ -73,6 +73,7 @@ struct NodeCounters {
     std::uint64_t claims = 0;                   // claims this node granted as a home (one hand-over each)
     std::uint64_t pages_claimed = 0;            // never-used pages those hand-overs moved
     std::uint64_t pages_filled = 0;             // pages installed from a file filler there, no transfer
+    std::uint64_t shared_chunk_first_touches = 0;  // requests for never-used pages of a chunk two nodes use
 };
 
 // One row of the machine table.

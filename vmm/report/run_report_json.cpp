@@ -45,6 +45,7 @@ nlohmann::json machine_json(const MachineReport& m) {
         j["claims"] = s->claims;
         j["pages_claimed"] = s->pages_claimed;
         j["pages_filled"] = s->pages_filled;
+        j["shared_chunk_first_touches"] = s->shared_chunk_first_touches;
     }
     j["state"] = m.state;
     return j;
