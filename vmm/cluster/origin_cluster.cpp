@@ -172,7 +172,12 @@ Result<void> OriginCluster::attach_memory(memory::GuestMemory& mem, const memory
     o.external_base = mem.host_base() + memory::layout::kUserBase;
     o.guest_protection = &prot;  // pages the guest may not touch are copied out through its alias
     o.filler = &filler_;  // private file mappings' pages, read from each node's own file (fill_from_file)
-    o.fill_ahead = false;  // this node's touches of file pages are mostly system-call arguments
+    // F4 (docs/dsm-protocol.md "Fillers"): a deputy's origin (placement
+    // `away`: the placed image runs elsewhere) touches file pages only for
+    // system-call arguments, so it leaves them for the node to fill; the
+    // run's own origin runs threads, which execute those pages, and fills
+    // ahead as every home does.
+    o.fill_ahead = placement_.policy() != PlacePolicy::away;
     ram_base_ = mem.host_base();
     guest_protection_ = &prot;
     o.version_salt = cluster_version_salt(mem.size());
