@@ -32,9 +32,13 @@ std::uint16_t Dialer::listen() {
         throw std::runtime_error(
             fmt::format("{}: bad listen address '{}'", ctx_.config.describe(ctx_.self), listen));
     tcp::endpoint ep(addr, me.port);
-    acceptor_.open(ep.protocol(), ec);
-    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-    if (!ec) acceptor_.bind(ep, ec);
+    if (ctx_.options.listen_fd >= 0) {
+        acceptor_.assign(ep.protocol(), ctx_.options.listen_fd, ec);  // bound to `ep` already
+    } else {
+        acceptor_.open(ep.protocol(), ec);
+        if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+        if (!ec) acceptor_.bind(ep, ec);
+    }
     if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
         boost::system::error_code ignored;

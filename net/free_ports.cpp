@@ -1,5 +1,10 @@
 #include "net/free_ports.hpp"
 
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <memory>
 #include <random>
@@ -21,7 +26,33 @@ std::uint16_t ephemeral_low() {
     return 32768;
 }
 
+// Candidates in [kLow, ephemeral low): above the well-known and most
+// registered service ports, below what the kernel hands out itself.
+constexpr std::uint16_t kLow = 10000;
+
+std::uniform_int_distribution<unsigned> port_range() {
+    const std::uint16_t high = ephemeral_low();
+    return std::uniform_int_distribution<unsigned>(kLow, high > kLow + 1000 ? high - 1u : 65535u);
+}
+
 }  // namespace
+
+HeldPort hold_free_tcp_port(const std::string& address) {
+    namespace asio = boost::asio;
+    boost::system::error_code ec;
+    auto addr = asio::ip::make_address(address, ec);
+    if (ec) throw std::invalid_argument(fmt::format("hold_free_tcp_port: bad address '{}'", address));
+    std::mt19937 rng(std::random_device{}());
+    auto pick = port_range();
+    for (int tries = 0; tries < 1000; ++tries) {
+        const asio::ip::tcp::endpoint ep(addr, static_cast<std::uint16_t>(pick(rng)));
+        const int fd = ::socket(ep.protocol().family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0) throw std::runtime_error(fmt::format("hold_free_tcp_port: socket: {}", std::strerror(errno)));
+        if (::bind(fd, ep.data(), static_cast<socklen_t>(ep.size())) == 0) return HeldPort{fd, ep.port()};
+        ::close(fd);  // taken (or in TIME_WAIT): another
+    }
+    throw std::runtime_error(fmt::format("hold_free_tcp_port: no free port on {}", address));
+}
 
 std::vector<std::uint16_t> free_tcp_ports(std::size_t count, const std::string& address) {
     namespace asio = boost::asio;
@@ -32,12 +63,8 @@ std::vector<std::uint16_t> free_tcp_ports(std::size_t count, const std::string& 
     boost::system::error_code ec;
     auto addr = asio::ip::make_address(address, ec);
     if (ec) throw std::invalid_argument(fmt::format("free_tcp_ports: bad address '{}'", address));
-    // Candidates in [kLow, ephemeral low): above the well-known and most
-    // registered service ports, below what the kernel hands out itself.
-    constexpr std::uint16_t kLow = 10000;
-    const std::uint16_t high = ephemeral_low();
     std::mt19937 rng(std::random_device{}());
-    std::uniform_int_distribution<unsigned> pick(kLow, high > kLow + 1000 ? high - 1u : 65535u);
+    auto pick = port_range();
     for (int tries = 0; ports.size() < count; ++tries) {
         if (tries >= 1000) throw std::runtime_error(fmt::format("free_tcp_ports: no free port on {}", address));
         auto a = std::make_unique<tcp::acceptor>(io);

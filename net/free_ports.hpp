@@ -8,7 +8,9 @@
 // node of one run once dialled another run's syscall-channel listener).
 // Below the range only another free_tcp_ports caller can pick the same
 // port, at random. Callers (tests, the RTT probe) still retry start-up on
-// "address in use".
+// "address in use". A port that stays unbound for long between the pick and
+// its listener (a placed exec's session started ahead waits for its exec)
+// must be held instead: hold_free_tcp_port.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -18,6 +20,18 @@
 namespace spanvm::net {
 
 std::vector<std::uint16_t> free_tcp_ports(std::size_t count, const std::string& address = "127.0.0.1");
+
+// A port of the same range, held from its pick until its listener: `fd` is
+// a TCP socket (close-on-exec) bound to address:port, not listening (a dial
+// to it is refused, as to a port nobody bound, until its owner calls
+// listen()) and without SO_REUSEADDR, so no other socket can bind the port
+// meanwhile (free_tcp_ports' SO_REUSEADDR probe fails on it). The caller
+// owns `fd`. Throws std::runtime_error (one line) if none is free.
+struct HeldPort {
+    int fd = -1;
+    std::uint16_t port = 0;
+};
+HeldPort hold_free_tcp_port(const std::string& address);
 
 // A cluster of `count` nodes on `address` with free ports and a fresh key.
 ClusterConfig loopback_cluster(std::size_t count, std::string name = "loopback",

@@ -72,6 +72,11 @@ struct TransportOptions {
     std::chrono::milliseconds handshake_timeout{5000}; // per connection
     std::uint32_t max_payload = MAX_PAYLOAD_SIZE;      // both directions
     std::string listen_address;  // default: this node's address from the config
+    // >= 0: a socket already bound to this node's address and port
+    // (net::hold_free_tcp_port, inherited): the transport listens on it
+    // instead of binding one, and owns it from start(). The port was held
+    // from its pick, so no other process can have bound it meanwhile.
+    int listen_fd = -1;
     // Nice value for the I/O thread (0: inherit). Best effort: lowering it
     // needs root or CAP_SYS_NICE; the error is ignored.
     int io_thread_nice = 0;

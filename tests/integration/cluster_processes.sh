@@ -37,8 +37,10 @@ fi
 case "$1" in
 pipeline) cmd=("$(tool sh)" -c 'seq 1 200000 | sort -n | uniq -c | wc -l') ;;
 xargs)
+    # xargs' own status too (the pipeline's is sort's): an echo that failed
+    # (its deputy ending with status 70) loses its line, and xargs says 123.
     seq 1 200 >in.txt
-    cmd=("$(tool sh)" -c "$(tool xargs) -P 4 -n 7 echo <in.txt | sort -n") ;;
+    cmd=("$(tool sh)" -c "{ $(tool xargs) -P 4 -n 7 echo <in.txt; echo \$? >xargs.rc; } | sort -n") ;;
 make)
     "$(dirname "$0")/gen_c_project.sh" proj 64
     cp -r proj proj_native
@@ -120,6 +122,9 @@ if [ "$1" != make ]; then
     expect_rc "$RC" 0 "native run" native.err
     rc_of run_guest "${opts[@]}" -- "${cmd[@]}" >guest.out 2>guest.err
     expect_rc "$RC" 0 "run across $hosts hosts" guest.err
+    if [ "$1" = xargs ]; then
+        expect_rc "$(cat xargs.rc)" 0 "xargs across $hosts hosts (a child failed)" guest.err
+    fi
     expect_same_file guest.out native.out "$1 output"
 fi
 # Children in the process table (text) and in --json.

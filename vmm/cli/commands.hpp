@@ -40,6 +40,7 @@ struct NodeOptions {
     std::string origin;  // --origin PID:FD (--local-hosts): exit when that process ends
     std::string daemon;  // --daemon PID:FD (a placed exec's session): exit when it ends before this node joined
     int deputy_fd = -1;  // --deputy-fd FD (a session started ahead): its deputy's port arrives there
+    int listen_fd = -1;  // --listen-fd FD (a session): its DSM listener's socket, bound by its daemon
 };
 int node_command(const NodeOptions& o);
 int run_command(const RunOptions& o);

@@ -290,16 +290,23 @@ process::RemoteThreads* ExecDeputies::start_deputy(unsigned node, memory::GuestM
     const auto& host = o_.cluster.node(static_cast<net::NodeId>(node));
     // This deputy is node 0 of its cluster of two, at the origin's address
     // (its listener is bound at once, by the OriginCluster below).
-    std::uint16_t deputy_port = 0;
+    // Held from its pick until this cluster's engine listens on it (as a
+    // session's port: session_launcher.hpp), so no other picker of the run
+    // binds it meanwhile, nor this deputy a port a session holds.
+    net::HeldPort held;
     try {
-        deputy_port = net::free_tcp_ports(1, origin.address).at(0);
+        held = net::hold_free_tcp_port(origin.address);
     } catch (const std::exception& e) {
         decrement_floor0(shared_->pending[node]);
         return fail(e.what());
     }
+    const std::uint16_t deputy_port = held.port;
     const auto asked = std::chrono::steady_clock::now();
     auto port = request_session(node, deputy_port);
-    if (!port) return fail(port.error().message);
+    if (!port) {
+        ::close(held.fd);
+        return fail(port.error().message);
+    }
     log::info("--place-exec: host {} started a session on port {} in {} us", node, *port,
               std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - asked).count());
     net::ClusterConfig cc;
@@ -312,6 +319,7 @@ process::RemoteThreads* ExecDeputies::start_deputy(unsigned node, memory::GuestM
     try {
         net::validate_cluster(cc, "--place-exec");
     } catch (const std::exception& e) {
+        ::close(held.fd);
         return fail(e.what());  // the session, never dialled, gives up by itself
     }
     cc.key = o_.cluster.key;
@@ -319,6 +327,7 @@ process::RemoteThreads* ExecDeputies::start_deputy(unsigned node, memory::GuestM
     // Leaked on purpose: it serves this process until it exits, and a fork
     // of this process must never destroy its copy (remote_threads.hpp).
     auto* oc = new cluster::OriginCluster(std::move(cc), cluster::PlacePolicy::away);
+    oc->listen_on(held.fd);  // its engine owns it from attach_memory
     // When the run fails (a host lost), its process prints the one line and
     // every deputy ends with it; a deputy whose session went with that host
     // (or with the run) must not add its own line. So a deputy's failure

@@ -277,6 +277,7 @@ int node_command(const NodeOptions& o) {
     }
     no.platform = *kind;
     no.deputy_fd = o.deputy_fd;
+    no.listen_fd = o.listen_fd;
     return cluster::NodeRunner::run(no);
 }
 
@@ -336,6 +337,10 @@ int main(int argc, char** argv) {
     node_cmd->add_option("--deputy-fd", node.deputy_fd,
                          "a session started ahead: wait for its deputy's port on this inherited descriptor "
                          "(the spec's node 0 port is a placeholder until then)")
+        ->check(CLI::Range(3, 1 << 20));
+    node_cmd->add_option("--listen-fd", node.listen_fd,
+                         "a session: listen for the cluster on this inherited socket, bound to this node's "
+                         "address and port by its daemon")
         ->check(CLI::Range(3, 1 << 20));
 
     std::string keygen_path;

@@ -59,6 +59,7 @@ int NodeRunner::serve() {
     o.pages = (mem.size() - memory::layout::kUserBase) / memory::layout::kPageSize;
     o.home = "node:0";
     o.dynamic_homes = true;  // as the origin's engine (OriginCluster::attach_memory)
+    o.listen_fd = opts_.listen_fd;
     o.external_base = mem.host_base() + memory::layout::kUserBase;
     o.guest_protection = protection_.get();
     o.filler = &filler_;  // never-used pages of file mappings: read from this host's file

@@ -1,5 +1,7 @@
 #include "vmm/cluster/origin_cluster.hpp"
 
+#include <utility>
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -166,6 +168,7 @@ Result<void> OriginCluster::attach_memory(memory::GuestMemory& mem, const memory
     dsm::DsmEngineOptions o;
     o.cluster = config_;
     o.self = 0;
+    o.listen_fd = std::exchange(listen_fd_, -1);
     o.pages = (mem.size() - memory::layout::kUserBase) / memory::layout::kPageSize;
     o.home = "node:0";  // the origin holds the program's memory; nodes fetch on demand
     o.dynamic_homes = true;  // ... except fresh memory mapped for a thread elsewhere (mapped())

@@ -100,6 +100,10 @@ public:
 
     // A deputy's cluster: see ClusterFailure::quiet_when (before attach_memory).
     void quiet_failures_when(std::function<bool()> quiet) { failure_.quiet_when(std::move(quiet)); }
+    // A deputy's cluster: its engine listens on this socket, bound to node
+    // 0's port since the port's pick (net::hold_free_tcp_port; before
+    // attach_memory, which takes it over).
+    void listen_on(int fd) { listen_fd_ = fd; }
 
     // The machine table and the top `top_pages` hot pages of guest RAM, for
     // the run report (the CLI asks after the Process has shut the nodes
@@ -137,6 +141,7 @@ private:
     std::unique_ptr<ChannelListener> listener_;
     ThreadFaults faults_;
     std::uint8_t* ram_base_ = nullptr;  // host view of guest RAM (guest address 0)
+    int listen_fd_ = -1;  // listen_on
     const memory::GuestProtection* guest_protection_ = nullptr;  // attach_memory (gather_for_fork skips what the guest may not touch)
     std::uint64_t vvar_gva_ = 0;        // the vDSO's node-local time page (Spawn)
     NodeAnswers node_answers_ = NodeAnswers::all;  // Spawn

@@ -28,11 +28,13 @@ namespace spanvm::cluster {
 namespace {
 
 // The only descriptors above stderr a session inherits: the key, a pidfd
-// of this daemon (`--daemon`) and, for one started ahead, its end of the
-// socket on which the deputy's port comes (`--deputy-fd`).
+// of this daemon (`--daemon`), for one started ahead its end of the socket
+// on which the deputy's port comes (`--deputy-fd`), and its listener's
+// socket, bound to its port (`--listen-fd`).
 constexpr int kSessionKeyFd = 3;
 constexpr int kSessionDaemonFd = 4;
 constexpr int kSessionDeputyFd = 5;
+constexpr int kSessionListenFd = 6;
 
 // An fd closed on every path out of a scope.
 struct Fd {
@@ -98,10 +100,12 @@ void SessionLauncher::reap(int pid) {
 Result<SessionLauncher::Session> SessionLauncher::spawn_session(std::uint16_t deputy_port, int deputy_fd) {
     const std::string& self_address = cluster_.node(static_cast<net::NodeId>(self_)).address;
     try {
-        const std::uint16_t port = net::free_tcp_ports(1, self_address).at(0);
-        auto pid = spawn(deputy_port, port, deputy_fd);
+        // Held until the session has it (its own copy): see the header.
+        const net::HeldPort held = net::hold_free_tcp_port(self_address);
+        const Fd hold{held.fd};
+        auto pid = spawn(deputy_port, held.port, held.fd, deputy_fd);
         if (!pid) return pid.error();
-        return Session{*pid, port};
+        return Session{*pid, held.port};
     } catch (const std::exception& e) {
         return make_error(EADDRNOTAVAIL, "{}", e.what());
     }
@@ -154,7 +158,7 @@ Result<SessionLauncher::Session> SessionLauncher::hand_ahead(std::uint16_t deput
     return Session{a.pid, a.port};
 }
 
-Result<int> SessionLauncher::spawn(std::uint16_t deputy_port, std::uint16_t port, int deputy_fd) {
+Result<int> SessionLauncher::spawn(std::uint16_t deputy_port, std::uint16_t port, int listen_fd, int deputy_fd) {
     if (!cluster_.key) return make_error(EINVAL, "no cluster key");
     char exe[4096];
     const ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -179,7 +183,8 @@ Result<int> SessionLauncher::spawn(std::uint16_t deputy_port, std::uint16_t port
     if (self.fd < 0) return make_error(errno, "pidfd_open: {}", std::strerror(errno));
     std::vector<std::string> args{exe,      "node", "--cluster-spec", spec, "--node", "1",
                                   "--key-fd", std::to_string(kSessionKeyFd), "--mem", std::to_string(mem_size_),
-                                  "--platform", platform_, "--daemon", fmt::format("{}:{}", ::getpid(), kSessionDaemonFd)};
+                                  "--platform", platform_, "--daemon", fmt::format("{}:{}", ::getpid(), kSessionDaemonFd),
+                                  "--listen-fd", std::to_string(kSessionListenFd)};
     if (cluster_.encrypt) args.emplace_back("--encrypt");
     if (deputy_fd >= 0) args.insert(args.end(), {"--deputy-fd", std::to_string(kSessionDeputyFd)});
     std::vector<char*> argv;
@@ -214,7 +219,10 @@ Result<int> SessionLauncher::spawn(std::uint16_t deputy_port, std::uint16_t port
     Fd deputy_high{deputy_fd >= 0 ? ::fcntl(deputy_fd, F_DUPFD_CLOEXEC, 10) : -1};
     if (deputy_fd >= 0 && deputy_high.fd < 0) return make_error(errno, "fcntl: {}", std::strerror(errno));
     if (deputy_fd >= 0) posix_spawn_file_actions_adddup2(&fa, deputy_high.fd, kSessionDeputyFd);
-    posix_spawn_file_actions_addclosefrom_np(&fa, kSessionDeputyFd + 1);
+    Fd listen_high{::fcntl(listen_fd, F_DUPFD_CLOEXEC, 10)};
+    if (listen_high.fd < 0) return make_error(errno, "fcntl: {}", std::strerror(errno));
+    posix_spawn_file_actions_adddup2(&fa, listen_high.fd, kSessionListenFd);
+    posix_spawn_file_actions_addclosefrom_np(&fa, kSessionListenFd + 1);
     pid_t pid = -1;
     const int rc = ::posix_spawn(&pid, exe, &fa, &at, argv.data(), environ);
     posix_spawn_file_actions_destroy(&fa);

@@ -8,9 +8,16 @@
 // daemon's CPUs (its affinity is inherited) and with this daemon's guest
 // RAM size and platform:
 //   spanvm node --cluster-spec 0=ORIGIN:DEPUTY_PORT,1=SELF:PORT --node 1
-//               --key-fd 3 --mem BYTES --platform NAME --daemon PID:4 [--encrypt]
+//               --key-fd 3 --mem BYTES --platform NAME --daemon PID:4 --listen-fd 6
+//               [--encrypt]
 // i.e. node 1 of the deputy's cluster of two, keyed with the run's key (a
-// memfd, never on a command line).
+// memfd, never on a command line). PORT is held from its pick: fd 6 is a
+// socket this daemon bound to SELF:PORT (net::hold_free_tcp_port), on which
+// the session's engine listens. A port picked and closed here would be
+// free until the session binds it, which for one started ahead is when its
+// exec comes: another deputy of the run once picked and bound it meanwhile,
+// the session could not listen, and the exec's deputy dialled that other
+// deputy, was refused and ended with status 70 (xargs lost one echo's line).
 //
 // Started ahead: from the first SessionStart on, it keeps one session
 // started ahead (`--deputy-fd 5`, a socket to this daemon; node 0's port in
@@ -86,7 +93,8 @@ private:
     // Starts the next session ahead unless one is held or being started.
     void start_ahead();
     Result<Session> spawn_session(std::uint16_t deputy_port, int deputy_fd);
-    Result<int> spawn(std::uint16_t deputy_port, std::uint16_t port, int deputy_fd);
+    // `listen_fd`: the held port's socket (net::hold_free_tcp_port).
+    Result<int> spawn(std::uint16_t deputy_port, std::uint16_t port, int listen_fd, int deputy_fd);
     void reap(int pid);  // waits for a handed session's end, reports the load
 
     const net::ClusterConfig cluster_;

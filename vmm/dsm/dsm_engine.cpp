@@ -155,6 +155,7 @@ DsmEngine::DsmEngine(DsmEngineOptions options, Protocol protocol, std::unique_pt
     }
     net::TransportOptions topt;
     topt.connect_timeout = options_.connect_timeout;
+    topt.listen_fd = options_.listen_fd;
     topt.io_thread_nice = kServiceNice;
     topt.heartbeat_interval = options_.heartbeat_interval;
     topt.peer_timeout = options_.peer_timeout;

@@ -145,6 +145,7 @@ struct DsmEngineOptions {
     std::chrono::milliseconds watchdog{10000};
     std::chrono::milliseconds connect_timeout{10000};
     std::chrono::milliseconds overall_timeout{0};  // 0 = none
+    int listen_fd = -1;  // the transport's listener, bound already (net::TransportOptions::listen_fd)
     // Peer liveness (net/transport.hpp "Liveness"): a heartbeat every
     // interval, and a peer silent for peer_timeout fails like a reset one, so
     // a cut link ends the run within ~peer_timeout. 0 = off.
