@@ -8,6 +8,7 @@ set -eu
 model=$1; work=$2; expect=$3; shift 3
 rm -rf "$work" && mkdir -p "$work" && cd "$work"
 cp "$model" dsm.pml
+cp "$(dirname "$model")"/dsm_*.pml . 2>/dev/null || true  # files dsm.pml includes (dsm_steps.pml)
 spin -a "$@" dsm.pml >spin.log 2>&1 || { cat spin.log; echo "run_spin: spin -a failed"; exit 1; }
 # pan.c is one huge translation unit: cc -O2 spends ~100 s of CPU on it and
 # -O0 ~8 s, while -O0 searches ~1.6x slower. Small models and planted bugs

@@ -1,0 +1,123 @@
+/* The steps a node of dsm.pml may take, one macro each: receive a message
+ * (RECV), run a thread's next access (THREAD), and the optional steps of the
+ * configurations (-DAHEAD, -DMOVES, -DHANDOVER, -DRUNS, -DRIDE). Included by
+ * dsm.pml just before proctype Node, whose do-loop offers them; they use its
+ * locals and the globals and inlines defined above that point. run_spin.sh
+ * copies every .pml of this folder next to the model it checks. */
+#define RECV(f) \
+    :: atomic { nempty(ch[(f) * N + me]) -> \
+        ch[(f) * N + me]?mt, pg, dk, vr, rq, ak; inflight--; \
+        handle(me, f, mt, pg, dk, vr, rq, ak); check_invariants() }
+
+#define THREAD(t) \
+    :: atomic { tst[me * T + (t)] == IDLE && ops_left[me] > 0 && MAY_RUN(me) -> \
+        ops_left[me]--; \
+        select(pg : 0 .. P - 1); tpage[me * T + (t)] = pg; \
+        if :: tacc[me * T + (t)] = RD :: tacc[me * T + (t)] = WR fi; \
+        attempt(me, t); check_invariants() } \
+    :: atomic { tst[me * T + (t)] == RUNNABLE -> attempt(me, t); check_invariants() }
+
+/* A request no thread waits for (read-, write-, zero-fill-ahead). */
+#ifdef BUG_SILENT_FILL
+#define SILENT_FILL(me, pg) \
+    :: lstate[(me) * P + (pg)] == I && HOMEAT(me, pg) == (me) && dstate[pg] == D_UNCACHED -> \
+        lstate[(me) * P + (pg)] = M; lver[(me) * P + (pg)] = 0
+#else
+#define SILENT_FILL(me, pg)
+#endif
+#define AHEAD_REQUEST \
+    :: atomic { ahead_left[me] > 0 && MAY_RUN(me) -> \
+        ahead_left[me]--; ahead_total--; \
+        select(pg : 0 .. P - 1); \
+        if \
+        :: lstate[me * P + pg] == I -> on_fault(me, pg, RD) \
+        :: lstate[me * P + pg] == I || lstate[me * P + pg] == S -> on_fault(me, pg, WR) \
+        SILENT_FILL(me, pg) \
+        :: else -> skip \
+        fi; \
+        check_invariants() }
+
+#if HANDOVER
+/* A home hands page pg over to a node it picks (any other). */
+#define MOVE_START \
+    :: atomic { moves_left > 0 -> \
+        moves_left--; \
+        select(pg : 0 .. P - 1); \
+        idx = me * P + pg; \
+        if \
+        :: HOMEAT(me, pg) == me && !FROZEN(me, pg) && !moving[pg] && busy[pg] == NONE && \
+           (wait_r[pg] | wait_w[pg]) == 0 && (lstate[idx] == I || lstate[idx] == S || lstate[idx] == M) -> \
+            select(nr : 0 .. N - 1); \
+            if \
+            :: nr == me -> nr = (me + 1) % N \
+            :: else -> skip \
+            fi; \
+            FROZEN(me, pg) = true; moving[pg] = true; mto[pg] = nr; minit[pg] = me; macks[pg] = N - 1; \
+            for (si : 0 .. N - 1) { \
+                if \
+                :: si != me -> send(me, si, HomeNotice, pg, DK_NONE, 0, nr, 0) \
+                :: else -> skip \
+                fi \
+            } \
+            MOVE_EARLY(pg) \
+        :: else -> skip \
+        fi; \
+        check_invariants() }
+#ifdef BUG_SKIP_MOVE_ACKS
+#define MOVE_EARLY(p) mready[p] = true
+#else
+#define MOVE_EARLY(p) skip
+#endif
+#ifdef BUG_LOSE_MOVED_REQUESTS
+#define LOSE_QUEUED(p) wait_r[p] = 0; wait_w[p] = 0
+#else
+#define LOSE_QUEUED(p) skip
+#endif
+/* All acks in and the node's channel to itself drained: HomeState. */
+#define MOVE_FINISH(p) \
+    :: atomic { mready[p] && minit[p] == me && empty(ch[me * N + me]) -> \
+        mready[p] = false; \
+        LOSE_QUEUED(p); \
+        HOMEAT(me, p) = mto[p]; FROZEN(me, p) = false; \
+        send(me, mto[p], HomeState, p, DK_NONE, 0, 0, 0); \
+        check_invariants() }
+#endif
+/* A run of pages pg .. P-1 asked for with no thread waiting (request_ahead). */
+#define RUN_REQUEST \
+    :: atomic { runs_left[me] > 0 && MAY_RUN(me) -> \
+        runs_left[me]--; runs_total--; \
+        select(pg : 0 .. P - 1); \
+        if :: ak = RD :: ak = WR fi; \
+        do \
+        :: pg < P -> \
+            idx = me * P + pg; \
+            if \
+            :: lstate[idx] == I && ak == RD -> lstate[idx] = IS; send(me, HOMEAT(me, pg), RunReadReq, pg, DK_NONE, 0, 0, 0) \
+            :: lstate[idx] == I && ak == WR -> lstate[idx] = IM; send(me, HOMEAT(me, pg), RunWriteReq, pg, DK_NONE, 0, 0, 0) \
+            :: lstate[idx] == S && ak == WR -> lstate[idx] = SM; send(me, HOMEAT(me, pg), RunWriteReq, pg, DK_NONE, 0, 0, 0) \
+            :: else -> skip \
+            fi; \
+            pg++ \
+        :: else -> break \
+        od; \
+        check_invariants() }
+
+#if RIDE
+/* The origin maps the file over page 0, pristine (never granted: a request
+ * may be on its way); the fill for node 1 is held. Node 1 starts (the
+ * Spawn applies what is held first), or the held change arrives with the
+ * Resume of node 1's thread. */
+#ifdef BUG_RIDE_LATE
+#define START_APPLIES skip
+#else
+#define START_APPLIES if :: rheld -> fver[1] = 100; rheld = false :: else -> skip fi
+#endif
+#define RIDE_STEPS \
+    :: atomic { me == 0 && !mapped && dstate[0] == D_UNCACHED && busy[0] == NONE && \
+                (!started || tst[T] == IDLE) -> \
+        mapped = true; fver[0] = 100; latest[0] = 100; \
+        if :: !started || RIDES_WHILE_RUNNING -> rheld = true :: else -> fver[1] = 100 fi; \
+        check_invariants() } \
+    :: atomic { me == 1 && !started -> START_APPLIES; started = true; check_invariants() } \
+    :: atomic { me == 1 && started && rheld -> fver[1] = 100; rheld = false; check_invariants() }
+#endif
