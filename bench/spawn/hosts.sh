@@ -9,12 +9,17 @@
 # ratio, writes bench/out/spawn_hosts.json and, with gnuplot,
 # bench/out/spawn_hosts.png.
 # Knobs: SPANVM [BUILD_DIR/spanvm], BENCH_REPEAT [3], BENCH_MAKE_FILES [64],
-# BENCH_HOST_CPUS [nproc/2], BENCH_PLATFORMS [every available one],
+# BENCH_MAKE_FUNCS [1] (functions per generated file: 1 is the tiny file of
+# the tests, cc1 ~30 ms; 60 makes each compile ~1 s, a real source file's
+# size, which asks how long a compile must be for placing it to pay),
+# BENCH_PLACE_EXEC [round-robin] (the --place-exec policy), BENCH_HOST_CPUS [nproc/2], BENCH_PLATFORMS [every available one],
 # BENCH_OUT [bench/out], BENCH_PLOT [1].
 set -euo pipefail
 . "$(dirname "$0")/../lib/common.sh"
 bench_init spawn/hosts "$@"
 FILES="${BENCH_MAKE_FILES:-64}"
+FUNCS="${BENCH_MAKE_FUNCS:-1}"
+PLACE="${BENCH_PLACE_EXEC:-round-robin}"
 C="${BENCH_HOST_CPUS:-$(($(nproc) / 2))}"
 [ "$C" -ge 1 ] || die "needs at least 2 CPUs (2 hosts x 1)"
 for t in cc make python3 taskset bc; do command -v "$t" >/dev/null || die "$t is not installed"; done
@@ -30,7 +35,7 @@ fi
 mkdir -p "$OUT"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/spanvm-bench-hosts.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
-"$REPO/tests/integration/gen_c_project.sh" "$WORK/proj" "$FILES" >/dev/null
+"$REPO/tests/integration/gen_c_project.sh" "$WORK/proj" "$FILES" "$FUNCS" >/dev/null
 MAKE="$(command -v make)"
 # The first C usable CPUs: native's, and host 0's under --host-cpus.
 FIRST="$(python3 -c 'import os,sys; print(",".join(map(str, sorted(os.sched_getaffinity(0))[:int(sys.argv[1])])))' "$C")"
@@ -55,11 +60,11 @@ make_s() {
 native="$(make_s "$C" taskset -c "$FIRST")"
 rows=()
 for p in "${PLATFORMS[@]}"; do
-    s="$(make_s $((2 * C)) "$SPANVM" run --platform "$p" --local-hosts 2 --host-cpus "$C" --place-exec round-robin --)"
+    s="$(make_s $((2 * C)) "$SPANVM" run --platform "$p" --local-hosts 2 --host-cpus "$C" --place-exec "$PLACE" --)"
     r="$(printf '%.4f' "$(echo "$native / $s" | bc -l)")"
     printf 'make %-6s make -j%s across 2 hosts x %s cores %8.2f s vs native make -j%s on %s cores %8.2f s: %.2fx (target >= 1.6)\n' \
         "$p" $((2 * C)) "$C" "$s" "$C" "$C" "$native" "$r"
-    rows+=("{\"platform\": \"$p\", \"hosts\": 2, \"cores_per_host\": $C, \"spanvm_s\": $s, \"native_s\": $native, \"ratio\": $r, \"target_min\": 1.6, \"make_files\": $FILES}")
+    rows+=("{\"platform\": \"$p\", \"hosts\": 2, \"cores_per_host\": $C, \"spanvm_s\": $s, \"native_s\": $native, \"ratio\": $r, \"target_min\": 1.6, \"make_files\": $FILES, \"funcs_per_file\": $FUNCS, \"place_exec\": \"$PLACE\"}")
 done
 json="$OUT/spawn_hosts.json"
 (IFS=,; echo "{\"bench\": \"spawn_hosts\", \"repeat\": $REPEAT, \"results\": [${rows[*]}]}") | python3 -m json.tool >"$json"
