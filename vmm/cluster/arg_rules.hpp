@@ -13,10 +13,9 @@
 // recvfrom with a source address has no row). What a row says a call
 // writes, and when, is what Linux writes; each handler in
 // vmm/process/syscalls writes at least those bytes on that result and
-// reads no output range before writing it (prlimit64 and sigaltstack write
-// their old value before they read the new one: where the two share an
-// address the capture makes them one inout range, which behaves as guest
-// memory would).
+// reads no output range before writing it. An input and an output at one
+// address (rt_sigaction(sig, &sa, &sa)) are one inout range: the handler
+// reads the input first and writes the output last, as Linux does.
 // Pure: no I/O.
 #include <array>
 #include <cstdint>
