@@ -152,7 +152,8 @@ platform::VcpuExit RemoteVcpu::run() {
 void RemoteVcpu::syscall_returned() {
     // The bytes Linux writes for this result, per range (ArgRange::Store):
     // stored on the node before the thread continues.
-    args_.for_each_store(static_cast<std::int64_t>(state_.regs.rax), [&](std::uint64_t gva, std::span<const std::uint8_t> b) {
+    const auto result = static_cast<std::int64_t>(state_.regs.rax);
+    args_.for_each_store(result, [&](std::uint64_t gva, std::span<const std::uint8_t> b) {
         writes_.push_back({gva, std::vector<std::uint8_t>(b.begin(), b.end())});
     });
 }
