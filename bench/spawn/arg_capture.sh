@@ -9,8 +9,10 @@
 # costs its round trip, nothing more), and the pages host 1 fetched per call
 # (`node_pages_fetched` in --json, less a run with no loop: a count, the
 # same on any machine). Then the pages host 1 fetched while a placed
-# /usr/bin/true and a placed cc1 (`cc -c f0.c` of the generated project)
-# ran, and the calls they forwarded.
+# /usr/bin/true, cc1, cc and as (`cc -c f0.c` of the generated project,
+# twice: cc1 on host 1, then cc and as) ran, and the calls they forwarded
+# (these also count the image's own pages, and a forking image's vary from
+# run to run).
 # With BENCH_BASELINE (another spanvm binary, e.g. main's), every run is
 # made with both, interleaved, and the lines give after/before ratios.
 # Times are medians of BENCH_REPEAT runs. Writes
@@ -67,12 +69,16 @@ PY
 }
 
 # round-robin: the shell stays at the origin, true goes to host 0, the
-# next exec to host 1 (and cc to host 0, its cc1 to host 1).
+# next exec to host 1 (and cc to host 0, its cc1 to host 1; or cc to host
+# 1, cc1 to host 0 and as to host 1).
 for r in $(seq "$REPEAT"); do
     for call in "${CALLS[@]}"; do
         for b in "${BINS[@]}"; do placed "$b" "$call" "/usr/bin/true; $WORK/call_loop $call $N"; done
     done
-    for b in "${BINS[@]}"; do placed "$b" cc "/usr/bin/true; /usr/bin/true; cc -c f0.c"; done
+    for b in "${BINS[@]}"; do
+        placed "$b" cc "/usr/bin/true; /usr/bin/true; cc -c f0.c"
+        placed "$b" cc "/usr/bin/true; cc -c f0.c"
+    done
     echo "round $r of $REPEAT done" >&2
 done
 
@@ -96,9 +102,9 @@ for b in bins:
         pages = statistics.median(r["node_pages_fetched"] for r in rs)
         med[(b, call)] = statistics.median(us)
         res["calls"].append({"binary": b, "call": call, "us_per_call": med[(b, call)], "us_runs": us,
-                             "node_pages_fetched": pages, "pages_per_call": round((pages - base) / n, 3),
+                             "node_pages_fetched": pages, "pages_per_call": round((pages - base) / n, 3) + 0.0,
                              "forwarded": statistics.median(r["forwarded"] for r in rs)})
-    for prog in ("true", "cc1"):
+    for prog in ("true", "cc1", "cc", "as"):
         rs = pick(b, "cc", prog)
         res["images"].append({"binary": b, "program": prog,
                               "node_pages_fetched": statistics.median(r["node_pages_fetched"] for r in rs),
@@ -117,9 +123,9 @@ if len(bins) == 2:
     for call in ("lseek", "fstat", "uname", "sigprocmask"):
         print("%-11s us/call %s/%s: %.2fx" % (call, b1, b0, med[(b1, call)] / med[(b0, call)]))
     img = {(x["binary"], x["program"]): x for x in res["images"]}
-    for prog in ("true", "cc1"):
+    for prog in ("true", "cc1", "cc", "as"):
         a, z = img[(b0, prog)]["node_pages_fetched"], img[(b1, prog)]["node_pages_fetched"]
-        print("%-11s pages fetched %s/%s: %.2fx" % (prog, b1, b0, z / a if a else float("nan")))
+        print("%-11s pages fetched by its node %s/%s: %.2fx" % (prog, b1, b0, z / a if a else float("nan")))
 PY
 echo "wrote $json"
 if [ "$PLOT" = 1 ]; then
