@@ -26,13 +26,12 @@
 // Invariants:
 //  - `string` ranges hold a NUL-terminated string INCLUDING the NUL; the
 //    others hold exactly `bytes.size()` bytes.
-//  - A call's guest writes all go to its output and inout ranges: a node
-//    ships a `buffer` only for a call whose every guest write it captures as
-//    an output or inout range (vmm/cluster/arg_rules.hpp), and no two
-//    non-string ranges of a call overlap unless both are inputs.
-//    (A write the executor made to memory outside every range would reach
-//    guest RAM through the DSM, and a write inside an input range would be
-//    lost.)
+//  - A call with a `buffer` range makes all its guest writes into its
+//    output and inout ranges: a node ships a `buffer` only for a call whose
+//    every guest write it captures as one (vmm/cluster/arg_rules.hpp), and
+//    no two non-string ranges of a call overlap unless both are inputs.
+//    (A write outside every range reaches guest RAM through the DSM, which
+//    is correct; a write inside an input range would be lost.)
 //  - `store` says which bytes of an output or inout range Linux writes for
 //    the call's result (for_each_store); the executor's own handler writes
 //    at least those bytes, or writes none and fails: only they go back.
