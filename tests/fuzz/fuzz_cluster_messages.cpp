@@ -1,9 +1,13 @@
 // fuzz-sources: vmm/cluster/cluster_messages.cpp vmm/cluster/session_messages.cpp vmm/cluster/layout_messages.cpp net/wire_reader.cpp net/wire_writer.cpp
 // The distributed process mode's codec (Spawn, Trap with its argument
-// memory, Resume with its guest writes, Kick, Shutdown, Stats, and the
+// memory: strings, buffers, outputs and inout ranges with their store
+// rules; Resume with its guest writes, Kick, Shutdown, Stats, and the
 // placed execs' SessionStart, SessionReady and NodeLoad, Layout with its
 // files and fillers, LayoutAck) must never crash on arbitrary bytes,
 // and whatever it accepts must survive encode -> decode -> encode unchanged.
+// Seeds: tests/fuzz/corpus/fuzz_cluster_messages (a Trap with a range of
+// every kind and rule, a Resume with writes; the first byte picks the
+// decoder), made from the encoder.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>

@@ -1,5 +1,8 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <iterator>
+
 #include "vmm/cluster/cluster_messages.hpp"
 
 using namespace spanvm::cluster;
@@ -67,22 +70,60 @@ SCENARIO("Spawn and Trap survive the wire") {
             }
         }
         WHEN("it also declares an output range of 4096 bytes") {
-            t.args.ranges.push_back({0x40000, ArgRange::Kind::output, std::vector<std::uint8_t>(4096)});
+            t.args.ranges.push_back({0x40000, ArgRange::Kind::output, std::vector<std::uint8_t>(4096),
+                                     ArgRange::Store::result_bytes});
             auto b = encode(t);
-            THEN("only its length travels, and it decodes zeroed") {
+            THEN("only its length and store rule travel, and it decodes zeroed") {
                 CHECK(b.size() < 4096);
                 auto d = decode_trap(b);
                 REQUIRE(d);
-                REQUIRE(d->args.output() != nullptr);
-                CHECK(d->args.output()->bytes.size() == 4096);
+                REQUIRE(d->args.ranges.size() == 3);
+                CHECK(d->args.ranges[2].kind == ArgRange::Kind::output);
+                CHECK(d->args.ranges[2].store == ArgRange::Store::result_bytes);
+                CHECK(d->args.ranges[2].bytes == std::vector<std::uint8_t>(4096));
+            }
+        }
+        WHEN("it carries several outputs and an inout range with their store rules") {
+            t.args.ranges.push_back({0x41000, ArgRange::Kind::output, std::vector<std::uint8_t>(4), ArgRange::Store::on_positive});
+            t.args.ranges.push_back({0x42000, ArgRange::Kind::output, std::vector<std::uint8_t>(144), ArgRange::Store::on_positive});
+            t.args.ranges.push_back({0x43000, ArgRange::Kind::inout, {1, 2, 3, 4, 5, 6, 7, 8}, ArgRange::Store::on_success});
+            auto d = decode_trap(encode(t));
+            THEN("each comes back with its kind, size, bytes and rule") {
+                REQUIRE(d);
+                REQUIRE(d->args.ranges.size() == 5);
+                for (std::size_t i = 2; i < 5; ++i) {
+                    CHECK(d->args.ranges[i].gva == t.args.ranges[i].gva);
+                    CHECK(d->args.ranges[i].kind == t.args.ranges[i].kind);
+                    CHECK(d->args.ranges[i].store == t.args.ranges[i].store);
+                    CHECK(d->args.ranges[i].bytes == t.args.ranges[i].bytes);
+                }
+            }
+        }
+        WHEN("a range's kind or store rule is one the codec does not know") {
+            t.args.ranges.push_back({0x43000, ArgRange::Kind::inout, {1, 2}, ArgRange::Store::on_success});
+            auto b = encode(t);
+            // The inout range: gva (u64), kind (u8), its bytes (u32 length, 2 bytes), store (u8).
+            const std::uint8_t head[9] = {0x00, 0x30, 0x04, 0, 0, 0, 0, 0, 3};
+            const auto it = std::search(b.begin(), b.end(), std::begin(head), std::end(head));
+            REQUIRE(it != b.end());
+            const auto kind_at = static_cast<std::size_t>(it - b.begin()) + 8;
+            THEN("the Trap is refused") {
+                auto bad_store = b;
+                bad_store[kind_at + 1 + 4 + 2] = 3;
+                CHECK_FALSE(decode_trap(bad_store));
+                auto bad_kind = b;
+                bad_kind[kind_at] = 4;
+                CHECK_FALSE(decode_trap(bad_kind));
             }
         }
         WHEN("a string range loses its NUL") {
             t.args.ranges[0].bytes.pop_back();
             THEN("the Trap is refused") { CHECK_FALSE(decode_trap(encode(t))); }
         }
-        WHEN("it carries more than 8 ranges") {
-            t.args.ranges.resize(9, t.args.ranges[1]);
+        WHEN("it carries more than kMaxArgRanges ranges") {
+            t.args.ranges.resize(spanvm::memory::kMaxArgRanges, t.args.ranges[1]);
+            CHECK(decode_trap(encode(t)));
+            t.args.ranges.resize(spanvm::memory::kMaxArgRanges + 1, t.args.ranges[1]);
             THEN("the Trap is refused") { CHECK_FALSE(decode_trap(encode(t))); }
         }
         WHEN("the encoding is cut short anywhere") {

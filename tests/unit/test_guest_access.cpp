@@ -250,7 +250,7 @@ SCENARIO("a forwarded call's input snapshot answers reads of what it covers") {
                 std::memset(p, 0x5a, 4);
             }
             THEN("the bytes land in the range, not in guest RAM") {
-                CHECK(s.output()->bytes[4] == 0x5a);
+                CHECK(s.ranges.back().bytes[4] == 0x5a);
                 CHECK(g.ram[0x34004] == 0);
             }
         }

@@ -1,38 +1,16 @@
 #include "vmm/cluster/arg_capture.hpp"
 
-#include <sys/syscall.h>
-
 #include <cstring>
+
+#include "vmm/cluster/arg_rules.hpp"
 
 namespace spanvm::cluster {
 
 namespace {
 
-// Bit i set: argument i is a path (const char*) the call only reads.
-unsigned path_args(std::int64_t nr) {
-    switch (nr) {
-        case SYS_open: case SYS_creat: case SYS_stat: case SYS_lstat: case SYS_access: case SYS_mkdir:
-        case SYS_rmdir: case SYS_unlink: case SYS_readlink: case SYS_chdir: case SYS_chmod: case SYS_chown:
-        case SYS_lchown: case SYS_truncate: case SYS_utimes: case SYS_utime: case SYS_mknod: case SYS_statfs:
-        case SYS_chroot: case SYS_listxattr: case SYS_llistxattr: case SYS_acct: case SYS_swapoff:
-            return 0b1;
-        case SYS_openat: case SYS_newfstatat: case SYS_statx: case SYS_faccessat: case SYS_faccessat2:
-        case SYS_mkdirat: case SYS_unlinkat: case SYS_readlinkat: case SYS_fchmodat: case SYS_fchownat:
-        case SYS_utimensat: case SYS_futimesat: case SYS_mknodat: case SYS_inotify_add_watch: case SYS_openat2:
-            return 0b10;
-        case SYS_symlink: case SYS_link: case SYS_rename: case SYS_getxattr: case SYS_lgetxattr:
-        case SYS_setxattr: case SYS_lsetxattr: case SYS_removexattr: case SYS_lremovexattr:
-            return 0b11;
-        case SYS_symlinkat:
-            return 0b101;
-        case SYS_linkat: case SYS_renameat: case SYS_renameat2:
-            return 0b1010;
-        default:
-            return 0;
-    }
-}
-
+using memory::ArgRange;
 constexpr std::uint64_t kPage = 4096;
+constexpr std::uint64_t kIovecSize = 16;  // struct iovec: {u64 base, u64 len}
 
 void add_string(memory::ArgMemory& s, std::uint64_t gva, std::span<const std::uint8_t> ram, std::uint64_t lo,
                 const ArgReadable& readable) {
@@ -54,12 +32,59 @@ void add_string(memory::ArgMemory& s, std::uint64_t gva, std::span<const std::ui
     const void* nul = std::memchr(p, 0, scan);
     if (nul == nullptr) return;  // too long or runs off RAM: the executor reports it
     const auto n = static_cast<std::size_t>(static_cast<const std::uint8_t*>(nul) - p) + 1;
-    s.ranges.push_back({gva, memory::ArgRange::Kind::string, std::vector<std::uint8_t>(p, p + n)});
+    s.ranges.push_back({gva, ArgRange::Kind::string, std::vector<std::uint8_t>(p, p + n)});
 }
 
 bool in_ram(std::uint64_t gva, std::uint64_t len, std::span<const std::uint8_t> ram, std::uint64_t lo,
             const ArgReadable& readable) {
     return gva >= lo && gva <= ram.size() && len <= ram.size() - gva && (!readable || readable(gva, len));
+}
+
+ArgRange input(std::uint64_t gva, std::uint64_t len, std::span<const std::uint8_t> ram) {
+    return {gva, ArgRange::Kind::buffer, std::vector<std::uint8_t>(ram.data() + gva, ram.data() + gva + len)};
+}
+
+// The iovec array at `gva` and the buffers it names, all or none.
+bool add_iovecs(std::vector<ArgRange>& data, std::uint64_t gva, std::uint64_t count,
+                std::span<const std::uint8_t> ram, std::uint64_t lo, const ArgReadable& readable) {
+    if (count == 0) return true;
+    if (count > kMaxCapturedIovecs || !in_ram(gva, count * kIovecSize, ram, lo, readable)) return false;
+    std::vector<ArgRange> got;
+    got.push_back(input(gva, count * kIovecSize, ram));
+    for (std::uint64_t i = 0; i < count; ++i) {
+        std::uint64_t e[2];
+        std::memcpy(e, ram.data() + gva + i * kIovecSize, sizeof e);
+        if (e[1] == 0) continue;  // never dereferenced (GuestAccess::ptr of 0 bytes)
+        if (e[1] > kMaxCapturedBuffer || !in_ram(e[0], e[1], ram, lo, readable)) return false;
+        got.push_back(input(e[0], e[1], ram));
+    }
+    for (auto& r : got) data.push_back(std::move(r));
+    return true;
+}
+
+bool overlap(const ArgRange& a, const ArgRange& b) {
+    return a.gva < b.gva + b.bytes.size() && b.gva < a.gva + a.bytes.size();
+}
+
+// No two ranges overlap unless both are inputs; an input and an output of
+// the same address and size become one inout range. False: some other
+// overlap.
+bool settle_overlaps(std::vector<ArgRange>& data) {
+    for (std::size_t i = 0; i < data.size(); ++i) {
+        for (std::size_t j = i + 1; j < data.size(); ++j) {
+            ArgRange &a = data[i], &b = data[j];
+            if (!overlap(a, b) || (a.kind == ArgRange::Kind::buffer && b.kind == ArgRange::Kind::buffer)) continue;
+            const bool same = a.gva == b.gva && a.bytes.size() == b.bytes.size();
+            ArgRange* in = a.kind == ArgRange::Kind::buffer ? &a : b.kind == ArgRange::Kind::buffer ? &b : nullptr;
+            ArgRange* out = a.kind == ArgRange::Kind::output ? &a : b.kind == ArgRange::Kind::output ? &b : nullptr;
+            if (!same || in == nullptr || out == nullptr) return false;
+            out->kind = ArgRange::Kind::inout;
+            out->bytes = std::move(in->bytes);
+            data.erase(data.begin() + (in - data.data()));
+            return settle_overlaps(data);  // at most kMaxArgRules merges
+        }
+    }
+    return true;
 }
 
 }  // namespace
@@ -68,44 +93,40 @@ memory::ArgMemory capture_arg_memory(std::int64_t nr, const std::uint64_t (&args
                                      std::span<const std::uint8_t> ram, std::uint64_t lo,
                                      const ArgReadable& readable, const ArgReadable& writable) {
     memory::ArgMemory s;
-    if (unsigned mask = path_args(nr); mask != 0) {
-        for (unsigned i = 0; i < 6; ++i)
-            if ((mask >> i) & 1u) add_string(s, args[i], ram, lo, readable);
-        return s;
-    }
-    // Calls whose only guest write is their buffer, `result` bytes from its
-    // start: the executor fills a local buffer, the node stores the result.
-    switch (nr) {
-        case SYS_read: case SYS_pread64: case SYS_recvfrom: {
-            const std::uint64_t out = args[1], out_len = args[2];
-            if (nr == SYS_recvfrom && args[4] != 0) return s;  // the address is written too
-            if (out_len == 0 || out_len > kMaxCapturedBuffer || !in_ram(out, out_len, ram, lo, writable ? writable : readable))
-                return s;
-            s.ranges.push_back({out, memory::ArgRange::Kind::output, std::vector<std::uint8_t>(out_len)});
-            return s;
+    const ArgReadable& can_write = writable ? writable : readable;
+    std::vector<ArgRange> data;  // the non-string ranges, all or none
+    bool all = true;
+    for (const ArgRule& r : arg_rules(nr, args)) {
+        const std::uint64_t gva = args[r.arg];
+        const std::uint64_t len = r.bytes(args);
+        switch (r.use) {
+            case ArgUse::none:
+                break;
+            case ArgUse::path:
+                add_string(s, gva, ram, lo, readable);
+                break;
+            case ArgUse::in:
+                // Not captured: the executor reads it through the DSM.
+                if (gva != 0 && len != 0 && len <= kMaxCapturedBuffer && in_ram(gva, len, ram, lo, readable))
+                    data.push_back(input(gva, len, ram));
+                break;
+            case ArgUse::out:
+                if (gva == 0 || len == 0) break;
+                if (len > kMaxCapturedBuffer || !in_ram(gva, len, ram, lo, can_write)) {
+                    all = false;
+                    break;
+                }
+                data.push_back({gva, ArgRange::Kind::output, std::vector<std::uint8_t>(len), r.store});
+                break;
+            case ArgUse::iovec_in:
+                (void)add_iovecs(data, gva, len, ram, lo, readable);  // none: read through the DSM
+                break;
         }
-        default:
-            break;
     }
-    // Calls that write no guest memory: their data (and sendto's address).
-    std::uint64_t buf = 0, len = 0, addr = 0, addr_len = 0;
-    switch (nr) {
-        case SYS_write: case SYS_pwrite64:
-            buf = args[1], len = args[2];
-            break;
-        case SYS_sendto:
-            buf = args[1], len = args[2], addr = args[4], addr_len = args[5];
-            break;
-        default:
-            return s;
-    }
-    if (len == 0 || len + addr_len > kMaxCapturedBuffer || !in_ram(buf, len, ram, lo, readable)) return s;
-    if (addr != 0 && (addr_len == 0 || !in_ram(addr, addr_len, ram, lo, readable))) return s;
-    s.ranges.push_back({buf, memory::ArgRange::Kind::buffer,
-                        std::vector<std::uint8_t>(ram.data() + buf, ram.data() + buf + len)});
-    if (addr != 0)
-        s.ranges.push_back({addr, memory::ArgRange::Kind::buffer,
-                            std::vector<std::uint8_t>(ram.data() + addr, ram.data() + addr + addr_len)});
+    std::size_t total = 0;
+    for (const auto& r : data) total += r.bytes.size();
+    if (!all || total > kMaxCapturedBuffer || !settle_overlaps(data)) return s;
+    for (auto& r : data) s.ranges.push_back(std::move(r));
     return s;
 }
 

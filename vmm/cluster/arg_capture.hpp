@@ -1,18 +1,26 @@
 #pragma once
-// Which guest memory a system call only reads, and its copy: the node side
-// of vmm/memory/arg_memory.hpp. Pure: reads guest RAM through a span,
-// no I/O, so it is unit-tested with a vector for RAM.
+// The node side of vmm/memory/arg_memory.hpp: the guest memory a
+// forwarded call reads or writes through its pointers, per its row in
+// arg_rules.hpp. Pure: reads guest RAM through a span, no I/O, so it is
+// unit-tested with a vector for RAM.
 //
-// Captured (x86-64 Linux ABI, argument registers rdi rsi rdx r10 r8 r9):
-//  - path arguments of the *at/path calls (open, mkdir, rename, stat, ...),
-//    NUL included, when a NUL lies within PATH_MAX bytes;
-//  - the data of write, pwrite64 and sendto (and sendto's address), when
-//    the call writes no guest memory and the total stays within
-//    kMaxCapturedBuffer;
-//  - as an output range (length only), the buffer of read, pread64 and
-//    recvfrom without a source address, up to kMaxCapturedBuffer.
-// Anything else (and anything outside [lo, ram.size())) is left to the
-// executor, which then reads it coherently through the DSM.
+// Captured:
+//  - `path` arguments, NUL included, when a NUL lies within PATH_MAX bytes
+//    the guest may read;
+//  - `in` ranges (and an iovec array of at most kMaxCapturedIovecs entries
+//    with its buffers) the guest may read, as buffers;
+//  - `out` ranges the guest may write, as zeroed outputs (length only);
+//    an `out` range identical to an `in` range of the same call is one
+//    inout range;
+// all of a call's non-string ranges together within kMaxCapturedBuffer.
+// A call's non-string ranges are captured all or none: none when an `out`
+// range cannot be captured (too large, not writable here: its write would
+// go through the DSM, and could land in a captured input), when the total
+// is over the cap, or when two ranges other than two inputs overlap (a
+// write through one would be read back through the other). A NULL or
+// zero-length range is nothing to capture. Anything not captured (and
+// anything outside [lo, ram.size())) is left to the executor, which then
+// reaches it coherently through the DSM, or answers EFAULT as Linux does.
 #include <cstdint>
 #include <functional>
 #include <span>
@@ -22,7 +30,9 @@
 namespace spanvm::cluster {
 
 inline constexpr std::size_t kPathMax = 4096;                  // PATH_MAX, NUL included
-inline constexpr std::size_t kMaxCapturedBuffer = 64 * 1024;   // per call
+inline constexpr std::size_t kMaxCapturedBuffer = 64 * 1024;   // per call, strings aside
+inline constexpr std::size_t kMaxCapturedIovecs = 8;           // writev: 1 + 8 ranges
+static_assert(1 + kMaxCapturedIovecs <= memory::kMaxArgRanges);
 
 // Says whether the guest may touch [gva, gva+len) (the node's layout): the
 // capture never reads where it may not, which the host protection would
@@ -34,7 +44,7 @@ using ArgReadable = std::function<bool(std::uint64_t gva, std::uint64_t len)>;
 // addresses below `lo` are never read. `writable` says the same for guest
 // writes: an output range is captured only where the guest may write (the
 // node stores it there; a read-only buffer is left to the executor, whose
-// host call then fails with EFAULT as Linux's does). Empty: as `readable`.
+// call then fails with EFAULT as Linux's does). Empty: as `readable`.
 memory::ArgMemory capture_arg_memory(std::int64_t nr, const std::uint64_t (&args)[6],
                                      std::span<const std::uint8_t> ram, std::uint64_t lo,
                                      const ArgReadable& readable = {}, const ArgReadable& writable = {});

@@ -2,6 +2,7 @@
 
 #include "net/wire_reader.hpp"
 #include "net/wire_writer.hpp"
+#include "vmm/cluster/arg_capture.hpp"
 
 namespace spanvm::cluster {
 
@@ -10,8 +11,9 @@ namespace {
 constexpr std::size_t kRegCount = sizeof(platform::Regs) / 8;
 constexpr std::size_t kMaxFpu = 16384;
 constexpr std::size_t kMaxWhat = 512;
-constexpr std::size_t kMaxArgRanges = 8;
+using memory::kMaxArgRanges;
 constexpr std::size_t kMaxInputBytes = 80 * 1024;
+static_assert(kMaxInputBytes >= kMaxCapturedBuffer + 2 * kPathMax);  // a call's ranges (arg_capture.hpp)
 
 void put_state(net::WireWriter& w, const ThreadState& s) {
     const auto* r = reinterpret_cast<const std::uint64_t*>(&s.regs);
@@ -40,7 +42,8 @@ Result<void> get_state(net::WireReader& rd, ThreadState& s) {
     return {};
 }
 
-// An output range travels as its length only (the executor fills it).
+// An output range travels as its length only (the executor fills it), an
+// inout range as its bytes; both with their store rule.
 void put_args(net::WireWriter& w, const memory::ArgMemory& s) {
     w.u8(static_cast<std::uint8_t>(s.ranges.size()));
     for (const auto& r : s.ranges) {
@@ -49,35 +52,46 @@ void put_args(net::WireWriter& w, const memory::ArgMemory& s) {
             w.u32(static_cast<std::uint32_t>(r.bytes.size()));
         else
             w.bytes(net::ByteView(r.bytes.data(), r.bytes.size()));
+        if (r.stored()) w.u8(static_cast<std::uint8_t>(r.store));
     }
 }
 
 Result<void> get_args(net::WireReader& rd, memory::ArgMemory& s) {
+    using Kind = memory::ArgRange::Kind;
     auto n = rd.u8();
     if (!n) return n.error();
-    if (*n > kMaxArgRanges) return make_error(EINVAL, "{} input ranges", *n);
+    if (*n > kMaxArgRanges) return make_error(EINVAL, "{} argument ranges", *n);
     std::size_t total = 0;
     for (unsigned i = 0; i < *n; ++i) {
         auto gva = rd.u64();
         auto kind = gva ? rd.u8() : Result<std::uint8_t>(gva.error());
         if (!kind) return kind.error();
-        if (*kind > static_cast<std::uint8_t>(memory::ArgRange::Kind::output))
+        if (*kind > static_cast<std::uint8_t>(Kind::inout))
             return make_error(EINVAL, "argument range of unknown kind {}", *kind);
-        if (*kind == static_cast<std::uint8_t>(memory::ArgRange::Kind::output)) {
+        memory::ArgRange r{*gva, static_cast<Kind>(*kind), {}};
+        if (r.kind == Kind::output) {
             auto len = rd.u32();
             if (!len) return len.error();
             total += *len;
             if (total > kMaxInputBytes) return make_error(EINVAL, "argument ranges of more than {} bytes", kMaxInputBytes);
-            s.ranges.push_back({*gva, memory::ArgRange::Kind::output, std::vector<std::uint8_t>(*len)});
-            continue;
+            r.bytes.resize(*len);
+        } else {
+            auto b = rd.bytes();
+            if (!b) return b.error();
+            total += b->size();
+            if (total > kMaxInputBytes) return make_error(EINVAL, "argument ranges of more than {} bytes", kMaxInputBytes);
+            if (r.kind == Kind::string && (b->empty() || b->back() != 0))
+                return make_error(EINVAL, "input string without its NUL");
+            r.bytes.assign(b->begin(), b->end());
         }
-        auto b = rd.bytes();
-        if (!b) return b.error();
-        total += b->size();
-        if (total > kMaxInputBytes) return make_error(EINVAL, "input ranges of more than {} bytes", kMaxInputBytes);
-        if (*kind == static_cast<std::uint8_t>(memory::ArgRange::Kind::string) && (b->empty() || b->back() != 0))
-            return make_error(EINVAL, "input string without its NUL");
-        s.ranges.push_back({*gva, static_cast<memory::ArgRange::Kind>(*kind), {b->begin(), b->end()}});
+        if (r.stored()) {
+            auto store = rd.u8();
+            if (!store) return store.error();
+            if (*store > static_cast<std::uint8_t>(memory::ArgRange::Store::on_positive))
+                return make_error(EINVAL, "argument range with unknown store rule {}", *store);
+            r.store = static_cast<memory::ArgRange::Store>(*store);
+        }
+        s.ranges.push_back(std::move(r));
     }
     return {};
 }

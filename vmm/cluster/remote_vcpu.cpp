@@ -150,14 +150,12 @@ platform::VcpuExit RemoteVcpu::run() {
 }
 
 void RemoteVcpu::syscall_returned() {
-    // read/pread64/recvfrom: the first `result` bytes of the output range
-    // are what the call wrote (ArgMemory invariants).
-    const memory::ArgRange* o = args_.output();
-    if (o == nullptr) return;
+    // The bytes Linux writes for this result, per range (ArgRange::Store):
+    // stored on the node before the thread continues.
     const auto result = static_cast<std::int64_t>(state_.regs.rax);
-    if (result <= 0) return;
-    const auto n = std::min<std::size_t>(static_cast<std::size_t>(result), o->bytes.size());
-    writes_.push_back({o->gva, std::vector<std::uint8_t>(o->bytes.begin(), o->bytes.begin() + static_cast<std::ptrdiff_t>(n))});
+    args_.for_each_store(result, [&](std::uint64_t gva, std::span<const std::uint8_t> b) {
+        writes_.push_back({gva, std::vector<std::uint8_t>(b.begin(), b.end())});
+    });
 }
 
 void RemoteVcpu::on_thread_exit() {

@@ -9,7 +9,8 @@
 // exactly as for a local thread, on the trapped thread's state. So every
 // system call a remote thread makes runs at the origin, on the executor
 // paired 1:1 with it, and guest pointers reach guest RAM there through the
-// DSM, except the read-only inputs the Trap carries (arg_memory.hpp).
+// DSM, except the inputs the Trap carries and the outputs it declares,
+// whose bytes go back with the Resume (arg_memory.hpp, syscall_returned).
 // The FPU image is fetched from the node only when asked for (save_fpu).
 //
 // It is both the executor's platform::Vcpu and its process::RemoteLink

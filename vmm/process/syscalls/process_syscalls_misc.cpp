@@ -22,9 +22,17 @@ namespace spanvm::process::detail {
 namespace {
 
 // prlimit64 for the guest process (getrlimit/setrlimit are rewritten to it).
+// As in Linux, the new limit is read and checked first and the old one is
+// written last, only on success (so new == old reads the new value).
 int64_t guest_prlimit(Process& p, const SyscallRequest& r) {
     if (r.args[0] != 0 && static_cast<pid_t>(r.args[0]) != p.pid()) return -ESRCH;
     const int res = static_cast<int>(r.args[1]);
+    struct rlimit nl {};
+    if (r.args[2]) {
+        auto v = p.mem().read<struct rlimit>(r.args[2]);
+        if (!v) return -EFAULT;
+        nl = *v;
+    }
     struct rlimit cur {};
     switch (res) {
         case RLIMIT_STACK: cur = {memory::layout::kDefaultStackSize, RLIM_INFINITY}; break;
@@ -34,15 +42,13 @@ int64_t guest_prlimit(Process& p, const SyscallRequest& r) {
         default:
             if (::getrlimit(res, &cur) != 0) return -errno;
     }
-    if (r.args[3] && !p.mem().write(r.args[3], cur)) return -EFAULT;
     if (r.args[2]) {
-        auto nl = p.mem().read<struct rlimit>(r.args[2]);
-        if (!nl) return -EFAULT;
-        if (nl->rlim_cur > nl->rlim_max) return -EINVAL;
-        if (res == RLIMIT_NOFILE) p.fds().set_limit(static_cast<int>(std::min<rlim_t>(nl->rlim_cur, FdTable::kMaxLimit)));
+        if (nl.rlim_cur > nl.rlim_max) return -EINVAL;
+        if (res == RLIMIT_NOFILE) p.fds().set_limit(static_cast<int>(std::min<rlim_t>(nl.rlim_cur, FdTable::kMaxLimit)));
         // Other limits are recorded nowhere: the guest's memory and stack
         // are bounded by --mem, not by rlimits.
     }
+    if (r.args[3] && !p.mem().write(r.args[3], cur)) return -EFAULT;
     return 0;
 }
 

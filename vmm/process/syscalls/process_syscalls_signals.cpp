@@ -59,18 +59,17 @@ int64_t sys_rt_sigprocmask(GuestThread& t, const SyscallRequest& r) {
 
 SigInfoFields user_info(Process& p, int code) { return {code, p.pid(), static_cast<uint32_t>(::getuid())}; }
 
+// As in Linux, the new stack is read and checked first and the old one is
+// written last, only on success (so ss == old_ss reads the new value).
 int64_t sys_sigaltstack(GuestThread& t, const SyscallRequest& r) {
     Process& p = t.process();
     AltStack& as = t.row().altstack;
     const uint64_t sp = t.regs().rsp;
     const bool on = !(as.flags & SS_DISABLE) && sp > as.sp && sp - as.sp <= as.size;
-    if (r.args[1]) {
-        stack_t old{};
-        old.ss_sp = reinterpret_cast<void*>(as.sp);
-        old.ss_size = as.size;
-        old.ss_flags = on ? SS_ONSTACK : (as.flags & SS_DISABLE);
-        if (!p.mem().write(r.args[1], old)) return -EFAULT;
-    }
+    stack_t old{};
+    old.ss_sp = reinterpret_cast<void*>(as.sp);
+    old.ss_size = as.size;
+    old.ss_flags = on ? SS_ONSTACK : (as.flags & SS_DISABLE);
     if (r.args[0]) {
         auto ns = p.mem().read<stack_t>(r.args[0]);
         if (!ns) return -EFAULT;
@@ -88,6 +87,7 @@ int64_t sys_sigaltstack(GuestThread& t, const SyscallRequest& r) {
             as = AltStack{reinterpret_cast<uint64_t>(ns->ss_sp), ns->ss_size, 0};
         }
     }
+    if (r.args[1] && !p.mem().write(r.args[1], old)) return -EFAULT;
     return 0;
 }
 
