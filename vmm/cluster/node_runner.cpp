@@ -83,6 +83,7 @@ int NodeRunner::serve() {
     // digests) costs milliseconds; a session started ahead pays it here,
     // not in its deputy's handshake.
     net::prepare_crypto();
+    if (opts_.deputy_fd >= 0) measure_tsc_ahead();
     if (opts_.deputy_fd >= 0 && !await_deputy()) ::_exit(0);  // dropped: no deputy, nothing to say
     if (auto s = engine_->start(); !s) {
         log::error("node {}: {}", opts_.self, s.error().message);
@@ -294,19 +295,34 @@ void NodeRunner::start_timekeeper(std::uint64_t vvar_gva) {
     // Timekeeper (before the first guest thread can read it: every guest
     // thread passes here first).
     std::lock_guard lk(tk_mu_);
-    if (vvar_gva == 0 || timekeeper_) return;
+    if (vvar_gva == 0 || timekeeper_attached_) return;
     auto& mem = platform_->memory();
     if (vvar_gva < memory::layout::kUserBase || vvar_gva % memory::layout::kPageSize ||
         vvar_gva + memory::layout::kPageSize > mem.size())
         failure_.fail(fmt::format("node {}: vDSO data page {:#x} outside guest RAM", opts_.self, vvar_gva));
     if (auto r = engine_->make_node_local((vvar_gva - memory::layout::kUserBase) / memory::layout::kPageSize); !r)
         failure_.fail(fmt::format("node {}: {}", opts_.self, r.error().message));
-    auto tk = time::Timekeeper::start(reinterpret_cast<spanvm_vvar*>(mem.host_base() + vvar_gva));
+    auto* vvar = reinterpret_cast<spanvm_vvar*>(mem.host_base() + vvar_gva);
+    timekeeper_attached_ = true;  // once: a failure below is not retried by the next thread
+    if (timekeeper_) {  // measured ahead
+        if (timekeeper_->attach(vvar)) return;
+        timekeeper_.reset();
+    }
+    auto tk = time::Timekeeper::start(vvar);
     if (!tk)
         log::warn("node {}: no vDSO time here ({}); guest clock reads fall back to forwarded calls", opts_.self,
                   tk.error().message);
     else
         timekeeper_ = std::move(*tk);
+}
+
+void NodeRunner::measure_tsc_ahead() {
+    std::lock_guard lk(tk_mu_);
+    ahead_vvar_ = std::make_unique<spanvm_vvar>();
+    auto tk = time::Timekeeper::start(ahead_vvar_.get());
+    if (!tk) return;  // start_timekeeper tries again, and says why
+    (*tk)->detach();
+    timekeeper_ = std::move(*tk);
 }
 
 std::unique_ptr<platform::Vcpu> NodeRunner::take_vcpu(int tid) {

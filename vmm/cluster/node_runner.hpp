@@ -103,6 +103,12 @@ private:
     // succeeded (waiting for it to end), else dialled now.
     Result<std::unique_ptr<SyscallChannel>> take_channel(const SpawnMsg& m, const ChannelSecurity& sec);
     void start_timekeeper(std::uint64_t vvar_gva);  // guest threads, before their first run
+    // A session started ahead, before its deputy comes: measures the TSC
+    // rate on a record of its own (Timekeeper::start sleeps 3 ms for it
+    // where CPUID does not state the rate, 5-17 ms on a busy host) and
+    // detaches, so that the first Spawn only attaches it to the guest's
+    // vDSO page (start_timekeeper).
+    void measure_tsc_ahead();
     std::unique_ptr<platform::Vcpu> take_vcpu(int tid);
     void guest_loop(std::shared_ptr<Thread> t, std::unique_ptr<platform::Vcpu> v, SpawnMsg m);
     // Once per placement window until the program ends: this node's
@@ -121,7 +127,9 @@ private:
     std::unique_ptr<dsm::DsmEngine> engine_;
     std::unique_ptr<SessionLauncher> sessions_;  // made before the engine starts, never reset
     std::mutex tk_mu_;
-    std::unique_ptr<time::Timekeeper> timekeeper_;  // set once, by the first guest thread (tk_mu_)
+    std::unique_ptr<time::Timekeeper> timekeeper_;  // set once, by the first guest thread (tk_mu_), or ahead
+    bool timekeeper_attached_ = false;              // it writes the guest's vDSO page (tk_mu_)
+    std::unique_ptr<spanvm_vvar> ahead_vvar_;       // the record it was measured on ahead (measure_tsc_ahead)
     ThreadFaults faults_;
     std::mutex mu_;
     std::map<int, std::shared_ptr<Thread>> threads_;
