@@ -181,13 +181,6 @@ Result<void> OriginCluster::attach_memory(memory::GuestMemory& mem, const memory
     // run's own origin runs threads, which execute those pages, and fills
     // ahead as every home does.
     o.fill_ahead = placement_.policy() != PlacePolicy::away;
-    // Nor does it zero-fill ahead at all (F4): its own first touches are
-    // the loader's partial pages, the initial stack and the calls' outputs,
-    // and each block of zeros it granted itself around one of them (up to
-    // 2 MiB) would be pages the node can no longer claim untouched, nor fill
-    // from its own file, but must fetch from here one by one: the partial
-    // first page of ld.so made every page of its text travel.
-    if (placement_.policy() == PlacePolicy::away) o.zero_fill_block = 1;
     ram_base_ = mem.host_base();
     guest_protection_ = &prot;
     o.version_salt = cluster_version_salt(mem.size());
