@@ -47,4 +47,11 @@ Key256 hkdf_sha256(std::span<const std::uint8_t> ikm, std::span<const std::uint8
     return out;
 }
 
+void prepare_crypto() {
+    std::array<std::uint8_t, 32> b{};
+    (void)random_bytes(b);
+    const Key256 k = hkdf_sha256(b, b, "spanvm prepare");
+    (void)hmac_sha256(k, b);
+}
+
 }  // namespace spanvm::net

@@ -30,4 +30,11 @@ bool mac_equal(const Mac& a, const Mac& b);
 // into a 32-byte key.
 Key256 hkdf_sha256(std::span<const std::uint8_t> ikm, std::span<const std::uint8_t> salt, std::string_view info);
 
+// Runs each primitive above once on throwaway inputs, so that what OpenSSL
+// does lazily on a process's first use (seeding its random generator,
+// fetching the digest and KDF implementations: 4-20 ms on a busy host, most
+// of a fresh session's handshake) is paid before the caller waits on a
+// peer. Idempotent and thread-safe; its outputs are discarded.
+void prepare_crypto();
+
 }  // namespace spanvm::net

@@ -2,7 +2,7 @@
 // The distributed process mode's codec (Spawn, Trap with its argument
 // memory: strings, buffers, outputs and inout ranges with their store
 // rules; Resume with its guest writes, Kick, Shutdown, Stats, and the
-// placed execs' SessionStart, SessionReady and NodeLoad, Layout with its
+// placed execs' SessionStart, SessionReady, NodeLoad and ChannelOffer, Layout with its
 // files and fillers, LayoutAck) must never crash on arbitrary bytes,
 // and whatever it accepts must survive encode -> decode -> encode unchanged.
 // Seeds: tests/fuzz/corpus/fuzz_cluster_messages (a Trap with a range of
@@ -38,7 +38,7 @@ void round_trip(spanvm::net::ByteView in, Decode decode) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     if (size == 0) return 0;
     const spanvm::net::ByteView in(data + 1, size - 1);
-    switch (data[0] % 12) {
+    switch (data[0] % 13) {
         case 0: round_trip(in, decode_spawn); break;
         case 1: round_trip(in, decode_trap); break;
         case 2: round_trip(in, decode_resume); break;
@@ -50,6 +50,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         case 8: round_trip(in, decode_node_load); break;
         case 9: round_trip(in, decode_layout); break;
         case 10: round_trip(in, decode_layout_ack); break;
+        case 11: round_trip(in, decode_channel_offer); break;
         default: round_trip(in, decode_shutdown); break;
     }
     return 0;

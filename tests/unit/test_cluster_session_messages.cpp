@@ -1,4 +1,4 @@
-// SessionStart, SessionReady and NodeLoad (vmm/cluster/session_messages):
+// SessionStart, SessionReady, NodeLoad and ChannelOffer (vmm/cluster/session_messages):
 // round trips, and rejection of truncated, padded or malformed payloads.
 #include <doctest/doctest.h>
 
@@ -66,10 +66,27 @@ SCENARIO("a deputy's request reaches host k's daemon and its answer comes back")
         }
         THEN("every shorter prefix and a trailing byte are rejected") { check_prefixes_and_padding(b, decode_node_load); }
     }
+    GIVEN("a ChannelOffer for thread 4242 on port 40000") {
+        ChannelOfferMsg m{4242, 40000, 0x0123456789abcdefull};
+        Bytes b = encode(m);
+        THEN("it is 14 bytes and decodes to itself") {
+            CHECK(b.size() == 14);
+            auto d = decode_channel_offer(b);
+            REQUIRE(d.has_value());
+            CHECK(*d == m);
+        }
+        THEN("every shorter prefix and a trailing byte are rejected") { check_prefixes_and_padding(b, decode_channel_offer); }
+        THEN("port 0, thread 0 and a negative thread are rejected") {
+            CHECK_FALSE(decode_channel_offer(encode(ChannelOfferMsg{4242, 0, 1})).has_value());
+            CHECK_FALSE(decode_channel_offer(encode(ChannelOfferMsg{0, 40000, 1})).has_value());
+            CHECK_FALSE(decode_channel_offer(encode(ChannelOfferMsg{-5, 40000, 1})).has_value());
+        }
+    }
     THEN("the types lie in the cluster's range, after the Layout messages") {
         CHECK(kSessionStartType > 0x020A);
         CHECK(kSessionReadyType == kSessionStartType + 1);
         CHECK(kNodeLoadType == kSessionReadyType + 1);
-        CHECK(kNodeLoadType <= kClusterTypeLast);
+        CHECK(kChannelOfferType == kNodeLoadType + 1);
+        CHECK(kChannelOfferType == kClusterTypeLast);
     }
 }

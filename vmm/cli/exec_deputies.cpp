@@ -16,6 +16,7 @@
 
 #include <fmt/format.h>
 
+#include "net/crypto.hpp"
 #include "net/free_ports.hpp"
 #include "vmm/base/log.hpp"
 #include "vmm/cluster/origin_cluster.hpp"
@@ -216,7 +217,8 @@ void ExecDeputies::on_node_message(unsigned from, std::uint16_t type, net::ByteV
     }
 }
 
-Result<std::uint16_t> ExecDeputies::request_session(unsigned node, std::uint16_t deputy_port) {
+Result<std::uint16_t> ExecDeputies::request_session(unsigned node, std::uint16_t deputy_port,
+                                                    const std::function<void()>& meanwhile) {
     if (shared_->broker.load() == 0) {
         decrement_floor0(shared_->pending[node]);
         return make_error(ENOTCONN, "the run's process serves no session requests");
@@ -252,6 +254,7 @@ Result<std::uint16_t> ExecDeputies::request_session(unsigned node, std::uint16_t
     s->state.store(kPosted);
     shared_->posted.fetch_add(1);
     futex_wake(shared_->posted);
+    meanwhile();
     const auto deadline = std::chrono::steady_clock::now() + kSessionAnswerTimeout;
     for (;;) {
         std::uint32_t st = s->state.load();
@@ -276,7 +279,7 @@ Result<std::uint16_t> ExecDeputies::request_session(unsigned node, std::uint16_t
 }
 
 process::RemoteThreads* ExecDeputies::start_deputy(unsigned node, memory::GuestMemory& ram,
-                                                   memory::GuestProtection& prot) {
+                                                   memory::GuestProtection& prot, int tid) {
     auto fail = [&](const std::string& why) -> process::RemoteThreads* {
         log::warn("--place-exec: the image runs at the origin instead of host {}: {}", node, why);
         return nullptr;
@@ -302,7 +305,9 @@ process::RemoteThreads* ExecDeputies::start_deputy(unsigned node, memory::GuestM
     }
     const std::uint16_t deputy_port = held.port;
     const auto asked = std::chrono::steady_clock::now();
-    auto port = request_session(node, deputy_port);
+    // While host k answers: OpenSSL's first use in this forked process
+    // (its random generator reseeds after a fork), not in the handshake.
+    auto port = request_session(node, deputy_port, [] { net::prepare_crypto(); });
     if (!port) {
         ::close(held.fd);
         return fail(port.error().message);
@@ -347,6 +352,11 @@ process::RemoteThreads* ExecDeputies::start_deputy(unsigned node, memory::GuestM
     if (r) r = oc->attach_memory(ram, prot);
     if (r) oc->layout_changed(prot.accessible_runs());
     if (!r) return fail(r.error().message);
+    // The session dials the thread's syscall channel now, while the image
+    // loads here, not when the Spawn comes (the Spawn's thread dials if
+    // this did not reach it).
+    if (auto o = oc->offer_channel(1, tid); !o)
+        log::info("--place-exec: thread {}'s channel not offered ahead: {}", tid, o.error().message);
     log::info("--place-exec: the session on host {} joined {} us after the request", node,
               std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - asked).count());
     return oc;

@@ -29,6 +29,7 @@
 // the mailbox) lives in a MAP_SHARED page mapped before the run starts, so
 // forked processes share it; the rest is per process (a fork copies it).
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -61,8 +62,8 @@ public:
     void serve(cluster::OriginCluster& run);
 
     unsigned place_exec() override;
-    process::RemoteThreads* start_deputy(unsigned node, memory::GuestMemory& ram,
-                                         memory::GuestProtection& prot) override;
+    process::RemoteThreads* start_deputy(unsigned node, memory::GuestMemory& ram, memory::GuestProtection& prot,
+                                         int tid) override;
     void exec_gone(unsigned node) override;
 
     static constexpr unsigned kMaxHosts = 64;
@@ -71,8 +72,10 @@ private:
     struct Shared;
     struct Slot;
     // The deputy's side of the mailbox: the port of the session host
-    // `node` started for a deputy listening on `deputy_port`.
-    Result<std::uint16_t> request_session(unsigned node, std::uint16_t deputy_port);
+    // `node` started for a deputy listening on `deputy_port`. `meanwhile`
+    // runs once the request is posted, before the wait for its answer.
+    Result<std::uint16_t> request_session(unsigned node, std::uint16_t deputy_port,
+                                          const std::function<void()>& meanwhile);
     void broker_loop(cluster::OriginCluster& run);  // the run's process only
     void on_node_message(unsigned from, std::uint16_t type, net::ByteView payload);  // I/O thread
 

@@ -55,7 +55,7 @@ inline constexpr std::uint16_t kByeType = 0x0205;
 inline constexpr std::uint16_t kStatsType = 0x0206;
 inline constexpr std::uint16_t kAbortType = 0x0207;
 inline constexpr std::uint16_t kClusterTypeFirst = kSpawnType;
-inline constexpr std::uint16_t kClusterTypeLast = 0x020D;  // kNodeLoadType (session_messages.hpp)
+inline constexpr std::uint16_t kClusterTypeLast = 0x020E;  // kChannelOfferType (session_messages.hpp)
 
 struct ThreadState {
     platform::Regs regs;

@@ -12,6 +12,7 @@
 #include <thread>
 #include <utility>
 
+#include "net/crypto.hpp"
 #include "vmm/base/log.hpp"
 #include "vmm/cluster/arg_capture.hpp"
 #include "vmm/cluster/build_identity.hpp"
@@ -78,6 +79,11 @@ int NodeRunner::serve() {
         opts_.cluster, opts_.self, mem.size(), platform_->name(),
         [this](std::uint16_t type, const net::Bytes& payload) { (void)channel_.send(0, type, payload); });
     failure_.set_pending_faults([this] { return engine_->region().pending_faults(); });
+    // OpenSSL's first use in this process (its random generator, the
+    // digests) costs milliseconds; a session started ahead pays it here,
+    // not in its deputy's handshake.
+    net::prepare_crypto();
+    if (opts_.deputy_fd >= 0) measure_tsc_ahead();
     if (opts_.deputy_fd >= 0 && !await_deputy()) ::_exit(0);  // dropped: no deputy, nothing to say
     if (auto s = engine_->start(); !s) {
         log::error("node {}: {}", opts_.self, s.error().message);
@@ -160,6 +166,12 @@ void NodeRunner::on_cluster_message(unsigned from, std::uint16_t type, net::Byte
             apply_layout(*m);
             return;
         }
+        case kChannelOfferType: {
+            auto m = decode_channel_offer(payload);
+            if (!m) bad(m.error().message);
+            dial_ahead(*m);
+            return;
+        }
         case kSessionStartType: {
             auto m = decode_session_start(payload);
             if (!m) bad(m.error().message);
@@ -234,24 +246,83 @@ void NodeRunner::start_thread(SpawnMsg m) {
     }).detach();
 }
 
+void NodeRunner::dial_ahead(const ChannelOfferMsg& m) {
+    auto e = std::make_shared<EarlyChannel>();
+    e->port = m.port;
+    e->cookie = m.cookie;
+    {
+        std::lock_guard lk(mu_);
+        // A thread already spawned dials its own; past the bound (only a
+        // deputy offers, one thread at a time) the Spawn's thread dials.
+        if (threads_.count(m.tid) || early_channels_.count(m.tid) || early_channels_.size() >= kMaxEarlyChannels)
+            return;
+        early_channels_[m.tid] = e;
+    }
+    const ChannelSecurity sec{opts_.cluster.key.value_or(net::ClusterKey{}), opts_.cluster.encrypt,
+                              static_cast<std::uint16_t>(opts_.self)};
+    try {
+        std::thread([this, e, sec, tid = m.tid] {
+            auto ch = SyscallChannel::connect(opts_.cluster.node(0).address, e->port, sec, e->cookie, tid);
+            if (!ch) log::info("node {}: thread {}'s channel not dialled ahead: {}", opts_.self, tid, ch.error().message);
+            {
+                std::lock_guard lk(mu_);
+                if (ch) e->channel = std::move(*ch);
+                e->done = true;
+            }
+            early_cv_.notify_all();
+        }).detach();
+    } catch (const std::system_error&) {
+        std::lock_guard lk(mu_);
+        e->done = true;  // no thread: the Spawn's thread dials
+    }
+}
+
+Result<std::unique_ptr<SyscallChannel>> NodeRunner::take_channel(const SpawnMsg& m, const ChannelSecurity& sec) {
+    {
+        std::unique_lock lk(mu_);
+        if (auto it = early_channels_.find(m.tid); it != early_channels_.end()) {
+            auto e = it->second;
+            early_cv_.wait(lk, [&] { return e->done; });
+            early_channels_.erase(m.tid);
+            if (e->channel && e->port == m.channel_port && e->cookie == m.cookie) return std::move(e->channel);
+        }
+    }
+    return SyscallChannel::connect(opts_.cluster.node(0).address, m.channel_port, sec, m.cookie, m.tid);
+}
+
 void NodeRunner::start_timekeeper(std::uint64_t vvar_gva) {
     // The vDSO's time page is this node's own, kept by this node's
     // Timekeeper (before the first guest thread can read it: every guest
     // thread passes here first).
     std::lock_guard lk(tk_mu_);
-    if (vvar_gva == 0 || timekeeper_) return;
+    if (vvar_gva == 0 || timekeeper_attached_) return;
     auto& mem = platform_->memory();
     if (vvar_gva < memory::layout::kUserBase || vvar_gva % memory::layout::kPageSize ||
         vvar_gva + memory::layout::kPageSize > mem.size())
         failure_.fail(fmt::format("node {}: vDSO data page {:#x} outside guest RAM", opts_.self, vvar_gva));
     if (auto r = engine_->make_node_local((vvar_gva - memory::layout::kUserBase) / memory::layout::kPageSize); !r)
         failure_.fail(fmt::format("node {}: {}", opts_.self, r.error().message));
-    auto tk = time::Timekeeper::start(reinterpret_cast<spanvm_vvar*>(mem.host_base() + vvar_gva));
+    auto* vvar = reinterpret_cast<spanvm_vvar*>(mem.host_base() + vvar_gva);
+    timekeeper_attached_ = true;  // once: a failure below is not retried by the next thread
+    if (timekeeper_) {  // measured ahead
+        if (timekeeper_->attach(vvar)) return;
+        timekeeper_.reset();
+    }
+    auto tk = time::Timekeeper::start(vvar);
     if (!tk)
         log::warn("node {}: no vDSO time here ({}); guest clock reads fall back to forwarded calls", opts_.self,
                   tk.error().message);
     else
         timekeeper_ = std::move(*tk);
+}
+
+void NodeRunner::measure_tsc_ahead() {
+    std::lock_guard lk(tk_mu_);
+    ahead_vvar_ = std::make_unique<spanvm_vvar>();
+    auto tk = time::Timekeeper::start(ahead_vvar_.get());
+    if (!tk) return;  // start_timekeeper tries again, and says why
+    (*tk)->detach();
+    timekeeper_ = std::move(*tk);
 }
 
 std::unique_ptr<platform::Vcpu> NodeRunner::take_vcpu(int tid) {
@@ -291,7 +362,7 @@ void NodeRunner::guest_loop(std::shared_ptr<Thread> t, std::unique_ptr<platform:
         calls.paths = verify_shared_fs(m.fs, why);
         if (!calls.paths) log::info("node {}: thread {}: path calls forwarded: {}", opts_.self, t->tid, why);
     }
-    auto ch = SyscallChannel::connect(opts_.cluster.node(0).address, m.channel_port, sec, m.cookie, t->tid);
+    auto ch = take_channel(m, sec);
     if (!ch) fail(ch.error().message);
     // A broken channel means the origin is gone or ending: its DSM
     // connection tells which (Shutdown: exit 0; else the one-line failure).

@@ -29,7 +29,8 @@
 // node for silence ("no traffic for 3.0 s"). So a Spawn only registers the
 // thread; the new host thread writes the vDSO time page (Timekeeper) and
 // creates its vCPU. tk_mu_ (leaf, never taken on the I/O thread) guards
-// the Timekeeper's start.
+// the Timekeeper's start. Likewise a ChannelOffer (a deputy's session) only
+// starts a host thread that dials the offered channel, ahead of the Spawn.
 #include <atomic>
 #include <condition_variable>
 #include <functional>
@@ -45,6 +46,8 @@
 #include "vmm/cluster/control_channel.hpp"
 #include "vmm/cluster/file_filler.hpp"
 #include "vmm/cluster/session_launcher.hpp"
+#include "vmm/cluster/session_messages.hpp"
+#include "vmm/cluster/syscall_channel.hpp"
 #include "vmm/cluster/thread_faults.hpp"
 #include "vmm/dsm/dsm_engine.hpp"
 #include "vmm/memory/guest_protection.hpp"
@@ -95,7 +98,17 @@ private:
     // applied here, then its LayoutAck.
     void apply_layout(const LayoutMsg& m);
     void start_thread(SpawnMsg m);                 // I/O thread
+    void dial_ahead(const ChannelOfferMsg& m);     // I/O thread: starts the dialling thread
+    // The thread's channel: the one dialled ahead for it when that dial
+    // succeeded (waiting for it to end), else dialled now.
+    Result<std::unique_ptr<SyscallChannel>> take_channel(const SpawnMsg& m, const ChannelSecurity& sec);
     void start_timekeeper(std::uint64_t vvar_gva);  // guest threads, before their first run
+    // A session started ahead, before its deputy comes: measures the TSC
+    // rate on a record of its own (Timekeeper::start sleeps 3 ms for it
+    // where CPUID does not state the rate, 5-17 ms on a busy host) and
+    // detaches, so that the first Spawn only attaches it to the guest's
+    // vDSO page (start_timekeeper).
+    void measure_tsc_ahead();
     std::unique_ptr<platform::Vcpu> take_vcpu(int tid);
     void guest_loop(std::shared_ptr<Thread> t, std::unique_ptr<platform::Vcpu> v, SpawnMsg m);
     // Once per placement window until the program ends: this node's
@@ -114,7 +127,9 @@ private:
     std::unique_ptr<dsm::DsmEngine> engine_;
     std::unique_ptr<SessionLauncher> sessions_;  // made before the engine starts, never reset
     std::mutex tk_mu_;
-    std::unique_ptr<time::Timekeeper> timekeeper_;  // set once, by the first guest thread (tk_mu_)
+    std::unique_ptr<time::Timekeeper> timekeeper_;  // set once, by the first guest thread (tk_mu_), or ahead
+    bool timekeeper_attached_ = false;              // it writes the guest's vDSO page (tk_mu_)
+    std::unique_ptr<spanvm_vvar> ahead_vvar_;       // the record it was measured on ahead (measure_tsc_ahead)
     ThreadFaults faults_;
     std::mutex mu_;
     std::map<int, std::shared_ptr<Thread>> threads_;
@@ -125,6 +140,17 @@ private:
     unsigned long next_vcpu_id_ = 0;
     std::condition_variable done_cv_;
     bool done_ = false;
+    // Channels dialled ahead (ChannelOffer), by tid (mu_; early_cv_ wakes
+    // take_channel when a dial ends). Taken once, by the thread's Spawn.
+    struct EarlyChannel {
+        std::uint16_t port = 0;
+        std::uint64_t cookie = 0;
+        bool done = false;
+        std::unique_ptr<SyscallChannel> channel;  // null: the dial failed (the Spawn's thread dials again)
+    };
+    static constexpr std::size_t kMaxEarlyChannels = 4;
+    std::map<int, std::shared_ptr<EarlyChannel>> early_channels_;
+    std::condition_variable early_cv_;
 };
 
 }  // namespace spanvm::cluster

@@ -208,10 +208,26 @@ std::uint16_t OriginCluster::channel_port() const { return listener_ ? listener_
 
 std::uint64_t OriginCluster::channel_cookie() const { return listener_ ? listener_->cookie() : 0; }
 
+Result<void> OriginCluster::offer_channel(unsigned node, int tid) {
+    if (!listener_ || tid <= 0) return make_error(EINVAL, "no channel to offer for thread {}", tid);
+    {
+        std::lock_guard lk(threads_mu_);
+        if (offered_.size() >= kMaxOffered) return make_error(EBUSY, "{} channel offers outstanding", kMaxOffered);
+        offered_.insert(tid);
+    }
+    return send(node, kChannelOfferType, encode(ChannelOfferMsg{tid, listener_->port(), listener_->cookie()}));
+}
+
 void OriginCluster::on_channel(std::int32_t tid, std::unique_ptr<SyscallChannel> ch) {
+    // Lock order: threads_mu_ -> the RemoteVcpu's own (attach_channel).
     std::lock_guard lk(threads_mu_);
     auto it = threads_.find(tid);
     if (it == threads_.end()) {
+        // Dialled ahead (offer_channel): kept until the thread registers.
+        if (offered_.count(tid) && !early_channels_.count(tid)) {
+            early_channels_[tid] = std::move(ch);
+            return;
+        }
         log::warn("syscall channel for unknown thread {} dropped", tid);
         return;
     }
@@ -548,6 +564,11 @@ Result<void> OriginCluster::send(unsigned node, std::uint16_t type, const net::B
 void OriginCluster::register_thread(int tid, RemoteVcpu* v) {
     std::lock_guard lk(threads_mu_);
     threads_[tid] = v;
+    offered_.erase(tid);
+    if (auto it = early_channels_.find(tid); it != early_channels_.end()) {
+        v->attach_channel(std::move(it->second));  // dialled ahead (offer_channel)
+        early_channels_.erase(it);
+    }
     std::lock_guard ll(layout_mu_);  // before its Spawn: ride() sees a second thread on its node
     thread_nodes_[tid] = v->node();
 }

@@ -35,6 +35,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -104,6 +105,13 @@ public:
     // 0's port since the port's pick (net::hold_free_tcp_port; before
     // attach_memory, which takes it over).
     void listen_on(int fd) { listen_fd_ = fd; }
+    // A deputy's cluster, once attached: node `node` is told (ChannelOffer,
+    // session_messages.hpp) to dial guest thread `tid`'s syscall channel
+    // now, before its Spawn; the channel that comes before the thread is
+    // registered is kept for it (register_thread attaches it). At most
+    // kMaxOffered offers are outstanding; a channel for a thread never
+    // offered and not registered is still dropped.
+    Result<void> offer_channel(unsigned node, int tid);
 
     // The machine table and the top `top_pages` hot pages of guest RAM, for
     // the run report (the CLI asks after the Process has shut the nodes
@@ -150,6 +158,11 @@ private:
     Placement placement_;
     std::mutex threads_mu_;
     std::map<int, RemoteVcpu*> threads_;
+    // offer_channel: the tids offered and not registered yet, and the
+    // channels that came for them first (both guarded by threads_mu_).
+    static constexpr std::size_t kMaxOffered = 4;
+    std::set<int> offered_;
+    std::map<int, std::unique_ptr<SyscallChannel>> early_channels_;
     std::mutex bye_mu_;
     std::condition_variable bye_cv_;
     std::size_t byes_ = 0;

@@ -133,6 +133,9 @@ platform::VcpuExit RemoteVcpu::run() {
         lost(make_error(EPROTO, "expected a Trap, got type {:#x}", static_cast<unsigned>(f->type)));
     auto t = decode_trap(f->payload);
     if (!t) lost(make_error(EPROTO, "bad Trap: {}", t.error().message));
+    // The node checked the probe before its first Trap (a channel dialled
+    // ahead of the Spawn attached before the probe was held).
+    if (holds_proof_.load(std::memory_order_relaxed) && holds_proof_.exchange(false)) cluster_.release_fs_proof();
     state_.regs = t->state.regs;
     state_.fs_base = t->state.fs_base;
     state_.gs_base = t->state.gs_base;

@@ -19,7 +19,9 @@
 // What it needs of the origin is ExecutorServices, not OriginCluster.
 //
 // Threads: run() and the accessors are called by the executor only; the
-// ChannelListener's thread attaches the channel once (attach_channel());
+// ChannelListener's thread attaches the channel once (attach_channel()),
+// or the executor itself when the channel came first (register_thread of a
+// channel dialled ahead, OriginCluster::offer_channel);
 // mu_ is a leaf.
 #include <atomic>
 #include <condition_variable>
@@ -134,7 +136,7 @@ private:
     bool owes_resume_ = false;  // a Trap was taken and not yet answered
     bool spawned_ = false;      // the Spawn went out (set_initial_state)
     ThreadWords words_;         // from the last Trap, until the executor takes them
-    std::atomic<bool> holds_proof_{false};  // a probe is held for this Spawn until the channel attaches
+    std::atomic<bool> holds_proof_{false};  // a probe is held for this Spawn until the channel attaches or the first Trap
 
     std::mutex mu_;
     std::condition_variable cv_;

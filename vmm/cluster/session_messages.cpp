@@ -1,5 +1,7 @@
 #include "vmm/cluster/session_messages.hpp"
 
+#include <cstdint>
+
 #include "net/wire_reader.hpp"
 #include "net/wire_writer.hpp"
 
@@ -24,6 +26,13 @@ net::Bytes encode(const SessionReadyMsg& m) {
 net::Bytes encode(const NodeLoadMsg& m) {
     net::WireWriter w;
     w.u32(m.sessions).u32(m.cpus);
+    return w.take();
+}
+
+// Wire: u32 tid (> 0), u16 port (not 0), u64 cookie.
+net::Bytes encode(const ChannelOfferMsg& m) {
+    net::WireWriter w;
+    w.u32(static_cast<std::uint32_t>(m.tid)).u16(m.port).u64(m.cookie);
     return w.take();
 }
 
@@ -57,6 +66,18 @@ Result<NodeLoadMsg> decode_node_load(net::ByteView b) {
     if (!cpus) return cpus.error();
     if (auto e = rd.expect_end(); !e) return e.error();
     return NodeLoadMsg{*sessions, *cpus};
+}
+
+Result<ChannelOfferMsg> decode_channel_offer(net::ByteView b) {
+    net::WireReader rd(b);
+    auto tid = rd.u32();
+    auto port = tid ? rd.u16() : Result<std::uint16_t>(tid.error());
+    auto cookie = port ? rd.u64() : Result<std::uint64_t>(port.error());
+    if (!cookie) return cookie.error();
+    if (*tid == 0 || *tid > static_cast<std::uint32_t>(INT32_MAX)) return make_error(EINVAL, "ChannelOffer for thread {}", *tid);
+    if (*port == 0) return make_error(EINVAL, "ChannelOffer without a port");
+    if (auto e = rd.expect_end(); !e) return e.error();
+    return ChannelOfferMsg{static_cast<std::int32_t>(*tid), *port, *cookie};
 }
 
 }  // namespace spanvm::cluster

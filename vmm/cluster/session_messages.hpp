@@ -17,6 +17,17 @@
 //                                    the CPUs it may use; sent when it joins
 //                                    and whenever a session ends
 //
+// and, on a deputy's own cluster of two, once the session has joined:
+//
+//   ChannelOffer  deputy -> session  guest thread `tid` will be spawned on
+//                                    the session: dial its syscall channel
+//                                    now (the deputy's ChannelListener at
+//                                    `port`, `cookie`), while the deputy
+//                                    loads the image, not when its Spawn
+//                                    comes (the Spawn carries the same port
+//                                    and cookie; a session that did not dial
+//                                    ahead dials then)
+//
 // The origin's SessionReady/NodeLoad handler must not block (it runs on the
 // transport's I/O thread).
 #include <cstdint>
@@ -30,6 +41,7 @@ namespace spanvm::cluster {
 inline constexpr std::uint16_t kSessionStartType = 0x020B;
 inline constexpr std::uint16_t kSessionReadyType = 0x020C;
 inline constexpr std::uint16_t kNodeLoadType = 0x020D;
+inline constexpr std::uint16_t kChannelOfferType = 0x020E;
 inline constexpr std::size_t kMaxSessionReason = 512;
 
 struct SessionStartMsg {
@@ -52,11 +64,20 @@ struct NodeLoadMsg {
     bool operator==(const NodeLoadMsg&) const = default;
 };
 
+struct ChannelOfferMsg {
+    std::int32_t tid = 0;       // the guest thread the Spawn will name (> 0)
+    std::uint16_t port = 0;     // the deputy's ChannelListener, at the deputy's address (not 0)
+    std::uint64_t cookie = 0;   // its cookie, as in the Spawn
+    bool operator==(const ChannelOfferMsg&) const = default;
+};
+
 net::Bytes encode(const SessionStartMsg& m);
 net::Bytes encode(const SessionReadyMsg& m);
 net::Bytes encode(const NodeLoadMsg& m);
+net::Bytes encode(const ChannelOfferMsg& m);
 Result<SessionStartMsg> decode_session_start(net::ByteView b);
 Result<SessionReadyMsg> decode_session_ready(net::ByteView b);
 Result<NodeLoadMsg> decode_node_load(net::ByteView b);
+Result<ChannelOfferMsg> decode_channel_offer(net::ByteView b);
 
 }  // namespace spanvm::cluster

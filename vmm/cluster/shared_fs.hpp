@@ -37,8 +37,9 @@ namespace spanvm::cluster {
 
 // The origin's probe: a file in /tmp with 32 random bytes, made when the
 // first Spawn that carries it goes out and unlinked when the last such
-// thread has connected its channel (the node checks it before connecting),
-// or at destruction. Thread-safe (mu_ is a leaf).
+// thread has connected its channel or, for a channel dialled ahead of its
+// Spawn (ChannelOffer), sent its first Trap (the node checks it before
+// either), or at destruction. Thread-safe (mu_ is a leaf).
 class SharedFsProbe {
 public:
     SharedFsProbe() = default;

@@ -7,7 +7,7 @@
 //
 // At an execve in a process that is not the run's own and not already in
 // a cluster of its own, Process::exec asks place_exec() for a node. For a
-// node k != 0 it calls start_deputy(k, ram) at the point of no return,
+// node k != 0 it calls start_deputy(k, ram, prot, tid) at the point of no return,
 // after the old image's memory was discarded and before the new one is
 // loaded: this host process becomes the *deputy* (it keeps the pid, fds,
 // cwd, credentials, signal tables and parent) and the origin of a cluster
@@ -32,8 +32,11 @@ public:
     // This process becomes the deputy of a new image on node `node` (!= 0):
     // returns the RemoteThreads of a cluster of two (node 1 is host `node`)
     // with `ram` already attached, or null after one logged line (the image
-    // then runs here). Lives as long as the host process.
-    virtual RemoteThreads* start_deputy(unsigned node, memory::GuestMemory& ram, memory::GuestProtection& prot) = 0;
+    // then runs here). Lives as long as the host process. `tid` is the
+    // exec'ing thread's guest tid: the session dials its syscall channel as
+    // soon as it has joined, while the image loads here.
+    virtual RemoteThreads* start_deputy(unsigned node, memory::GuestMemory& ram, memory::GuestProtection& prot,
+                                        int tid) = 0;
     // The process counted on `node` by place_exec() ended or exec'd again.
     // For a deputy, called after RemoteThreads::shutdown() (its session
     // ends by itself; its host's daemon reaps it).

@@ -44,7 +44,8 @@ void Process::place_exec_image(GuestThread& t) {
     platform_->guest_code_changed(user, platform_->memory().size());
     if (auto d = platform_->memory().discard(user, platform_->memory().size() - user); !d)
         log::warn("execve: {}", d.error().message);
-    RemoteThreads* r = cfg_.exec_placer->start_deputy(static_cast<unsigned>(exec_node_), platform_->memory(), *protection_);
+    RemoteThreads* r = cfg_.exec_placer->start_deputy(static_cast<unsigned>(exec_node_), platform_->memory(),
+                                                      *protection_, t.row().tid);
     if (!r) {  // start_deputy said why; the image runs here, uncounted
         cfg_.exec_placer->exec_gone(static_cast<unsigned>(exec_node_));
         exec_node_ = -1;
