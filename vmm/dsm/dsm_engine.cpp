@@ -73,7 +73,9 @@ Result<std::unique_ptr<DsmEngine>> DsmEngine::create(DsmEngineOptions options) {
             else if (key == "claims" && v <= 1) options.claims = v;
             else if (key == "claim_chunk" && v >= 1 && v <= kMaxZeroFillBlock) options.claim_chunk = v;
             else if (key == "fill_ahead" && v <= 1) options.fill_ahead = v;
-            else return make_error(EINVAL, "SPANVM_DSM_TUNING: unknown or out-of-range '{}' (zero_fill=0..{}, backward=0|1, write_ahead=0|1, migrate=0..255, dynamic_homes=0|1, runs=0|1, claims=0|1, claim_chunk=1..{}, fill_ahead=0|1)", item, kMaxZeroFillBlock, kMaxZeroFillBlock);
+            else if (key == "reclaim" && v <= 1) options.reclaim = v;
+            else if (key == "populate" && v <= 1) options.populate_zero = v;
+            else return make_error(EINVAL, "SPANVM_DSM_TUNING: unknown or out-of-range '{}' (zero_fill=0..{}, backward=0|1, write_ahead=0|1, migrate=0..255, dynamic_homes=0|1, runs=0|1, claims=0|1, claim_chunk=1..{}, fill_ahead=0|1, reclaim=0|1, populate=0|1)", item, kMaxZeroFillBlock, kMaxZeroFillBlock);
         }
     }
     if (options.claim_chunk == 0 || options.claim_chunk > kMaxZeroFillBlock)
@@ -431,11 +433,18 @@ std::uint64_t DsmEngine::zero_fill_ahead(PageIndex page) {
     return installs.size();
 }
 
+namespace {
+// Zero bytes to copy from (populate_zero): never written, so every page of
+// it is the kernel's one zero page and a copy reads one cache-hot page.
+alignas(UffdRegion::kPageSize) std::byte g_zero_run[UffdRegion::kStripes * UffdRegion::kPageSize];
+}  // namespace
+
 Result<void> DsmEngine::install_initial(PageIndex page, bool writable) {
     alignas(UffdRegion::kPageSize) std::byte buf[UffdRegion::kPageSize];
     const bool filled = options_.filler && options_.filler->fill(page, buf);
     if (filled) stats_->add(DsmStats::Counter::pages_filled);
-    auto r = region_->install(page, filled ? buf : nullptr, writable);
+    const void* src = filled ? static_cast<const void*>(buf) : writable && options_.populate_zero ? g_zero_run : nullptr;
+    auto r = region_->install(page, src, writable);
     if (!r) return r.error();
     return {};
 }
@@ -450,7 +459,9 @@ void DsmEngine::install_initial_run(PageIndex first, std::size_t count, const ch
         const bool filled = f && f->filled(first + i);
         std::size_t j = i + 1;
         while (j < count && (f && f->filled(first + j)) == filled) ++j;
-        if (!filled) {
+        if (!filled && options_.populate_zero) {
+            check(region_->install_run(first + i, j - i, g_zero_run, true), what);
+        } else if (!filled) {
             check(region_->install_zero_run(first + i, j - i), what);
         } else {
             staging.resize((j - i) * UffdRegion::kPageSize);

@@ -223,6 +223,15 @@ struct DsmEngineOptions {
     // a node, where a page's first touch at home is its own thread's.
     // fill_ahead=0|1 in SPANVM_DSM_TUNING overrides it (every node).
     bool fill_ahead = true;
+    // Discards (docs/dsm-protocol.md "Discards", discard_range): a page only
+    // its home holds becomes pristine again (dropped) instead of being
+    // zeroed in place. Needs dynamic_homes; reclaim=0|1 in SPANVM_DSM_TUNING.
+    bool reclaim = true;
+    // Writable zero installs (a write fault's page at its home, zero-fill-
+    // ahead) as private zeroed pages (UFFDIO_COPY) instead of the kernel's
+    // zero page (UFFDIO_ZEROPAGE), whose first write is a copy-on-write with
+    // a TLB flush. populate=0|1 in SPANVM_DSM_TUNING.
+    bool populate_zero = false;
 };
 
 class DsmEngine {
@@ -292,6 +301,15 @@ public:
     // since it was last zero, asked of its home (a round trip for pages
     // homed elsewhere; "no" when unsure). Not from the I/O thread.
     Result<std::vector<bool>> untouched_range(PageIndex first, PageIndex count);
+    // A discard (munmap, MADV_DONTNEED) of [first, first + count): every
+    // page homed here that only this node holds, and no transaction uses,
+    // becomes pristine again (Protocol::reclaim_zero: its copy dropped, one
+    // madvise per stretch, directory Uncached); the caller guarantees that
+    // its content is zero from now on. Then as untouched_range: the pages
+    // that read as zero with no more work (pristine, or reclaimed just
+    // now); the caller zeroes the others through the coherent mapping.
+    // Returns the pages reclaimed in `reclaimed`. Not from the I/O thread.
+    Result<std::vector<bool>> discard_range(PageIndex first, PageIndex count, std::uint64_t& reclaimed);
     NodeId home_of(PageIndex page) const { return shards_[page % kShards]->protocol.home_of(page); }
 
 private:
