@@ -361,7 +361,7 @@ void DsmEngine::handle_fault(const UffdRegion::Fault& f) {
         stats_->add(DsmStats::Counter::home_first_touch_faults);
         const bool file_page = options_.filler && options_.filler->filled(f.page);
         trace::mark("dsm.home_first_touch", (std::uint64_t{file_page} << 40) | f.page);
-        const std::uint64_t filled = options_.zero_fill_block > 1 ? zero_fill_ahead(f.page) : 0;
+        const std::uint64_t filled = options_.zero_fill_block > 1 ? zero_fill_ahead(f.page, write) : 0;
         if (options_.first_touch_observer && f.tid != 0)
             options_.first_touch_observer(static_cast<std::int32_t>(f.tid), 1 + filled);
         return;
@@ -393,7 +393,7 @@ void DsmEngine::handle_fault(const UffdRegion::Fault& f) {
     if (write && asked) stats_->add(DsmStats::Counter::written_ahead, asked);
 }
 
-std::uint64_t DsmEngine::zero_fill_ahead(PageIndex page) {
+std::uint64_t DsmEngine::zero_fill_ahead(PageIndex page, bool write) {
     const std::uint64_t block = options_.zero_fill_block;
     const PageIndex first = page / block * block;
     const PageIndex end = std::min<PageIndex>(page_count(), first + block);
@@ -425,7 +425,8 @@ std::uint64_t DsmEngine::zero_fill_ahead(PageIndex page) {
     for (std::size_t i = 0; i < installs.size();) {
         std::size_t j = i + 1;
         while (j < installs.size() && installs[j] == installs[j - 1] + 1 && j - i < UffdRegion::kStripes) ++j;
-        install_initial_run(installs[i], j - i, "zero-fill-ahead install");
+        // A write's block gets private pages (populate_zero), a read's the zero page.
+        install_initial_run(installs[i], j - i, "zero-fill-ahead install", options_.populate_zero && write);
         i = j;
     }
     stats_->add(DsmStats::Counter::zero_filled_ahead, installs.size());
@@ -449,7 +450,7 @@ Result<void> DsmEngine::install_initial(PageIndex page, bool writable) {
     return {};
 }
 
-void DsmEngine::install_initial_run(PageIndex first, std::size_t count, const char* what) {
+void DsmEngine::install_initial_run(PageIndex first, std::size_t count, const char* what, bool populate) {
     PageFiller* f = options_.filler;
     std::size_t i = 0;
     std::vector<std::byte> staging;
@@ -459,7 +460,7 @@ void DsmEngine::install_initial_run(PageIndex first, std::size_t count, const ch
         const bool filled = f && f->filled(first + i);
         std::size_t j = i + 1;
         while (j < count && (f && f->filled(first + j)) == filled) ++j;
-        if (!filled && options_.populate_zero) {
+        if (!filled && populate) {
             check(region_->install_run(first + i, j - i, g_zero_run, true), what);
         } else if (!filled) {
             check(region_->install_zero_run(first + i, j - i), what);

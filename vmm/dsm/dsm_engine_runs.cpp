@@ -1,6 +1,6 @@
 // DsmEngine's side of runs (docs/dsm-protocol.md "Runs"): the requester
 // turns a detected trend into run requests, the home splits them into
-// pages. Part of DsmEngine (dsm_engine.hpp); apart from dsm_engine.cpp so
+// pages; and the batched discard at the home (discard_range, "Discards"). Part of DsmEngine (dsm_engine.hpp); apart from dsm_engine.cpp so
 // the per-page engine stays one file's job.
 //
 // Ordering. request_run sends a run's request after releasing the shard
@@ -112,7 +112,7 @@ void DsmEngine::end_batch() {
             ++j;
         const std::size_t n = j - i;
         if (h.kind == DataKind::Zero && h.writable) {
-            install_initial_run(h.page, n, "run install");  // the pages' fillers (page_filler.hpp)
+            install_initial_run(h.page, n, "run install", options_.populate_zero);  // the pages' fillers (page_filler.hpp)
         } else if (h.kind == DataKind::Zero) {
             for (std::size_t k = i; k < j; ++k) check(install_initial(b.installs[k].page, false), "install");
         } else {

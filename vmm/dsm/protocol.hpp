@@ -173,8 +173,10 @@ public:
     Result<void> import_moved(PageIndex page, const MovedDir* moved, Actions& out);
     // A page held only by this node, its home, whose content the caller
     // knows to be zero (a range the guest just mapped: unmapped memory reads
-    // as zero) becomes pristine again: Drop, directory Uncached. False (no
-    // change) if the page is held elsewhere, busy or frozen.
+    // as zero; a range the guest discards, munmap or MADV_DONTNEED: it reads
+    // as zero after) becomes pristine again: Drop, directory Uncached. False
+    // (no change) if the page is held elsewhere, busy or frozen
+    // (docs/dsm-protocol.md "Discards").
     bool reclaim_zero(PageIndex page, Actions& out);
     // First-use claims (docs/dsm-protocol.md "Claims"). True, and the page
     // frozen for a hand-over to `to` (step 1 of a move), iff this node is
