@@ -82,6 +82,9 @@ Result<void> Protocol::import_moved(PageIndex page, const MovedDir* moved, Actio
 
 bool Protocol::reclaim_zero(PageIndex page, Actions& out) {
     if (!cfg_.homes || !is_home(page) || frozen(page)) return false;
+    // Read first without allocating: a discard walks whole ranges (an 8 MiB
+    // thread stack), mostly never used, whose directory chunks stay absent.
+    if (dir_.get(slot(page)).state == DirState::Uncached) return false;
     DirEntry& d = dir(page);
     LocalEntry& e = local(page);
     if (d.busy != kNone || (d.wait_read | d.wait_write) != 0 || e.deferred != MsgType{0}) return false;

@@ -2,7 +2,8 @@
 # bench/results/tax-2026-12-05/run.sh OLD NEW OUTDIR [ROUNDS]: the DSM tax
 # with every thread at the origin (issue 13), before and after, interleaved.
 # Per round and workload (zstd, pigz, xz as bench/cluster/scaling.sh runs
-# them on 2 hosts x 1 core: 2 threads, its inputs), in this order:
+# them on 2 hosts x 1 core: 2 threads, its inputs; /bin/true for the fixed
+# cost of a run), in this order:
 #   OLD one host, OLD 2 hosts --place origin, NEW one host,
 #   NEW 2 hosts --place origin, NEW origin with SPANVM_DSM_TUNING=populate=0
 #   (the discard change alone).
@@ -25,10 +26,10 @@ gen_text() {
     }'
 }
 gen_text 8 >"$W/in8"; gen_text 2 >"$W/in2"
-declare -A CMD=([zstd]="zstd -T2 -q -c" [pigz]="pigz -p 2 -c" [xz]="xz -T+2 --block-size=512KiB -c")
-declare -A IN=([zstd]=$W/in8 [pigz]=$W/in8 [xz]=$W/in2)
+declare -A CMD=([zstd]="zstd -T2 -q -c" [pigz]="pigz -p 2 -c" [xz]="xz -T+2 --block-size=512KiB -c" [true]="/bin/true")
+declare -A IN=([zstd]=$W/in8 [pigz]=$W/in8 [xz]=$W/in2 [true]=/dev/null)
 : >"$OUT/times.jsonl"
-for w in zstd pigz xz; do ${CMD[$w]} <"${IN[$w]}" >"$W/$w.native"; done
+for w in zstd pigz xz true; do ${CMD[$w]} <"${IN[$w]}" >"$W/$w.native"; done
 one() {  # one VARIANT WORKLOAD ROUND TUNING BIN ARGS...
     local v=$1 w=$2 r=$3 tun=$4 bin=$5; shift 5
     local s e
@@ -41,7 +42,7 @@ one() {  # one VARIANT WORKLOAD ROUND TUNING BIN ARGS...
     echo "{\"workload\":\"$w\",\"variant\":\"$v\",\"round\":$r,\"ms\":$(((e - s) / 1000000)),\"cpu_s\":$(echo "$u + $sy" | bc)}" >>"$OUT/times.jsonl"
 }
 for r in $(seq "$ROUNDS"); do
-    for w in zstd pigz xz; do
+    for w in zstd pigz xz true; do
         one old_one "$w" "$r" "" "$OLD" --host-cpus 1
         one old_origin "$w" "$r" "" "$OLD" --local-hosts 2 --host-cpus 1 --place origin --json "$OUT/$w.old_origin.$r.json"
         one new_one "$w" "$r" "" "$NEW" --host-cpus 1

@@ -21,7 +21,7 @@ def counts(w, v):
     return {k: statistics.median(v) if v else None for k, v in c.items()}
 print("workload | one host old/new ms | origin old / new / new populate=0 ms | 1host/origin old -> new (populate=0) | CPU s origin old -> new")
 summary = {}
-for w in ("zstd", "pigz", "xz"):
+for w in ("zstd", "pigz", "xz", "true"):
     oo, n = med(w, "old_one", "ms"); no, _ = med(w, "new_one", "ms")
     og, _ = med(w, "old_origin", "ms"); ng, _ = med(w, "new_origin", "ms"); np_, _ = med(w, "new_nopop_origin", "ms")
     oc, _ = med(w, "old_origin", "cpu_s"); nc, _ = med(w, "new_origin", "cpu_s")
