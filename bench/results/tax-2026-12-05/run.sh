@@ -39,7 +39,7 @@ one() {  # one VARIANT WORKLOAD ROUND TUNING BIN ARGS...
     e=$(date +%s%N)
     cmp -s "$W/out" "$W/$w.native" || { echo "$w $v: output differs from native"; exit 1; }
     read -r u sy <"$W/cpu"
-    echo "{\"workload\":\"$w\",\"variant\":\"$v\",\"round\":$r,\"ms\":$(((e - s) / 1000000)),\"cpu_s\":$(echo "$u + $sy" | bc)}" >>"$OUT/times.jsonl"
+    echo "{\"workload\":\"$w\",\"variant\":\"$v\",\"round\":$r,\"ms\":$(((e - s) / 1000000)),\"cpu_s\":$(awk -v u="$u" -v s="$sy" 'BEGIN { printf "%.2f", u + s }')}" >>"$OUT/times.jsonl"
 }
 for r in $(seq "$ROUNDS"); do
     for w in zstd pigz xz true; do
