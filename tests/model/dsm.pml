@@ -69,6 +69,10 @@
  * planted bug -DBUG_FILL_OTHER_FILE (see FILLER). Rides (-DRIDE=1): a
  * file mapped over a pristine page changes the fillers during the run;
  * planted bugs -DBUG_RIDE_IN_FLIGHT, -DBUG_RIDE_LATE (see FILLER).
+ * Discards (-DDISCARD=k: k in all, by any node that is a page's home;
+ * docs/dsm-protocol.md "Discards"): a page only its home holds becomes
+ * pristine again (see DISCARD_STEP in dsm_steps.pml); planted bug
+ * -DBUG_RECLAIM_SHARED.
  * Not modelled: the minimum hold time (it only delays a cache's answer, like
  * a slow channel) and initial_owner.
  */
@@ -96,6 +100,9 @@
 #endif
 #ifndef CLAIMS
 #define CLAIMS 0
+#endif
+#ifndef DISCARD
+#define DISCARD 0
 #endif
 /* the hand-over machinery: random moves (MOVES) or claims (CLAIMS) */
 #if MOVES > 0 || CLAIMS > 0
@@ -197,7 +204,9 @@ mtype = { ReadReq, WriteReq, FwdRead, FwdWrite, Invalidate, InvAck, GrantShared,
 #define HOMEAT(n, p)  htab[(n) * P + (p)]
 #define FROZEN(n, p)  hfrozen[(n) * P + (p)]
 #define NEXT_HOME(n, p) (moving[p] && mto[p] == (n))
+#define MOVING(p) moving[p]
 #else
+#define MOVING(p) false
 #define HOMEAT(n, p)  HOME(p)
 #define FROZEN(n, p)  false
 #define NEXT_HOME(n, p) false
@@ -245,6 +254,7 @@ bool mready[P];
 byte moves_left;
 #endif
 byte inflight;    /* messages in channels */
+byte discards_left;  /* discards still to try (-DDISCARD) */
 #if RIDE
 byte fver[N];     /* each node's filler of page 0 */
 bool rheld;       /* node 1's filler change, held for a ride */
@@ -676,6 +686,9 @@ end:
 #if RIDE
     RIDE_STEPS
 #endif
+#if DISCARD > 0
+    DISCARD_STEP
+#endif
     od
 }
 
@@ -688,7 +701,7 @@ end:
  * non-end state, which spin reports as an invalid end state. */
 proctype Final() {
     byte p, n;
-    (remaining == 0 && inflight == 0 && ahead_total == 0 && runs_total == 0 MOVES_DONE);
+    (remaining == 0 && inflight == 0 && ahead_total == 0 && runs_total == 0 && discards_left == 0 MOVES_DONE);
     for (p : 0 .. P - 1) {
         assert(busy[p] == NONE && wait_r[p] == 0 && wait_w[p] == 0);
 #if HANDOVER
@@ -727,6 +740,7 @@ init {
         }
 #endif
         remaining = N * OPS;
+        discards_left = DISCARD;
 #if RIDE
         started = NODE1_STARTS;
 #endif

@@ -1,6 +1,6 @@
 /* The steps a node of dsm.pml may take, one macro each: receive a message
  * (RECV), run a thread's next access (THREAD), and the optional steps of the
- * configurations (-DAHEAD, -DMOVES, -DHANDOVER, -DRUNS, -DRIDE). Included by
+ * configurations (-DAHEAD, -DMOVES, -DHANDOVER, -DRUNS, -DRIDE, -DDISCARD). Included by
  * dsm.pml just before proctype Node, whose do-loop offers them; they use its
  * locals and the globals and inlines defined above that point. run_spin.sh
  * copies every .pml of this folder next to the model it checks. */
@@ -120,4 +120,38 @@
         check_invariants() } \
     :: atomic { me == 1 && !started -> START_APPLIES; started = true; check_invariants() } \
     :: atomic { me == 1 && started && rheld -> fver[1] = 100; rheld = false; check_invariants() }
+#endif
+
+#if DISCARD > 0
+/* A discard at the page's home (the origin's munmap or MADV_DONTNEED,
+ * docs/dsm-protocol.md "Discards"; the model lets any home do it): the
+ * page reads as its filler (version FILLER, the discard's zeros) from now
+ * on. Where the home alone holds it (Modified, or Shared with no other
+ * sharer), no transaction is in progress, nobody waits and no move is
+ * under way, the home drops its copy and the directory forgets it
+ * (Protocol::reclaim_zero); otherwise the origin zeroes it through the
+ * coherent mapping, an ordinary write (THREAD's writes). Planted bug
+ * -DBUG_RECLAIM_SHARED: the home also reclaims a page it shares with
+ * others, whose copies keep the old version. */
+#ifdef BUG_RECLAIM_SHARED
+#define ONLY_SHARER(me, pg) ((dsharers[pg] & BIT(me)) != 0)
+#else
+#define ONLY_SHARER(me, pg) (dsharers[pg] == BIT(me))
+#endif
+#define DISCARD_STEP \
+    :: atomic { discards_left > 0 -> \
+        discards_left--; \
+        select(pg : 0 .. P - 1); \
+        idx = me * P + pg; \
+        if \
+        :: HOMEAT(me, pg) == me && !FROZEN(me, pg) && !MOVING(pg) && busy[pg] == NONE && \
+           (wait_r[pg] | wait_w[pg]) == 0 && \
+           ((dstate[pg] == D_MODIFIED && downer[pg] == me && lstate[idx] == M) || \
+            (dstate[pg] == D_SHARED && ONLY_SHARER(me, pg) && lstate[idx] == S)) -> \
+            lstate[idx] = I; lver[idx] = 0; \
+            dstate[pg] = D_UNCACHED; dsharers[pg] = 0; downer[pg] = ZERO; \
+            latest[pg] = FILLER(me) \
+        :: else -> skip \
+        fi; \
+        check_invariants() }
 #endif

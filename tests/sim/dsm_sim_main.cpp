@@ -48,7 +48,8 @@ int main(int argc, char** argv) {
     app.add_option("--claim-chunk", cfg.claim_chunk, "pages of the aligned chunk a claim hands over")->check(CLI::Range(1u, 4096u));
     app.add_flag("--fill", cfg.fill, "never-written data is a per-page filler every node produces itself, not zero");
     app.add_flag("--ride", cfg.ride, "2 nodes: node 0 maps a file over pristine pages during the run; node 1's fill is held until it first starts");
-    app.add_option("--bug", bug, "deliberate protocol bug: none|skip-invalidate-ack|ack-without-drop|skip-done-wait|ignore-acks|skip-move-acks|lose-moved-requests|run-ignores-busy|claim-zero-shared|fill-other-file|ride-in-flight|ride-late");
+    app.add_flag("--discard", cfg.discard, "homes discard pages at random: a page only its home holds is dropped and pristine again (needs --dynamic-homes)");
+    app.add_option("--bug", bug, "deliberate protocol bug: none|skip-invalidate-ack|ack-without-drop|skip-done-wait|ignore-acks|skip-move-acks|lose-moved-requests|run-ignores-busy|claim-zero-shared|fill-other-file|ride-in-flight|ride-late|reclaim-shared");
     app.add_flag("--expect-failure", expect_failure, "succeed only if some seed fails");
     app.add_flag("--quiet", quiet, "print only failures");
     try {
@@ -68,7 +69,7 @@ int main(int argc, char** argv) {
     }
 
     std::uint64_t ops = 0, steps = 0, msgs = 0, faults = 0, moves = 0, run_pages = 0, refusals = 0, claims = 0,
-                  pages_claimed = 0, maps = 0;
+                  pages_claimed = 0, maps = 0, reclaims = 0;
     std::uint64_t first = cfg.seed;
     for (std::uint64_t i = 0; i < count; ++i) {
         cfg.seed = first + i;
@@ -83,6 +84,7 @@ int main(int argc, char** argv) {
         claims += r.claims;
         pages_claimed += r.pages_claimed;
         maps += r.maps;
+        reclaims += r.reclaims;
         if (!r.ok) {
             fmt::print(stderr, "dsm_sim: {} seed {}: {}\n  reproduce: {}\n", expect_failure ? "expected failure at" : "FAIL",
                        cfg.seed, r.failure, sim::repro_command(cfg));
@@ -99,6 +101,7 @@ int main(int argc, char** argv) {
         if (cfg.runs) fmt::print("dsm_sim: {} pages asked for in runs, {} refused\n", run_pages, refusals);
         if (cfg.claims) fmt::print("dsm_sim: {} claims granted, {} pages claimed\n", claims, pages_claimed);
         if (cfg.ride) fmt::print("dsm_sim: {} pages mapped from a file\n", maps);
+        if (cfg.discard) fmt::print("dsm_sim: {} pages discarded and made pristine again\n", reclaims);
     }
     return 0;
 }

@@ -66,7 +66,8 @@ struct Node {
 // Map, Start, ApplyHeld (SimConfig::ride): node 0 maps a file over a
 // pristine page; node 1 starts (applying what is held for it first); a
 // held fill reaches node 1 later (only under the planted bugs).
-enum class EventKind { Deliver, Tick, Issue, Retry, ReadAhead, Move, FinishMove, RunAhead, Map, Start, ApplyHeld };
+// Discard (SimConfig::discard): a node discards a random page it is home of.
+enum class EventKind { Deliver, Tick, Issue, Retry, ReadAhead, Move, FinishMove, RunAhead, Map, Start, ApplyHeld, Discard };
 struct Event {
     EventKind kind;
     unsigned a;  // channel index or node
@@ -123,6 +124,7 @@ private:
         if (cfg_.words == 0 || cfg_.threads == 0 || cfg_.pages == 0) return fail("words, threads, pages must be > 0");
         if (cfg_.claims && (!cfg_.dynamic_homes || cfg_.claim_chunk == 0)) return fail("claims need dynamic homes and a chunk of >= 1 page");
         if (cfg_.ride && (cfg_.nodes != 2 || cfg_.dynamic_homes)) return fail("--ride needs 2 nodes and static homes");
+        if (cfg_.discard && !cfg_.dynamic_homes) return fail("--discard needs dynamic homes");
         file_.assign(cfg_.nodes, std::vector<bool>(cfg_.pages, false));
         mapped_.assign(cfg_.pages, false);
         started1_ = !cfg_.ride || cfg_.bug == FaultInjection::RideInFlight;
@@ -191,6 +193,7 @@ private:
             if (!nodes_[n].ready.empty() && chans_[std::size_t{n} * cfg_.nodes + n].empty())
                 ev.push_back({EventKind::FinishMove, n, 0});
             if (may_issue && cfg_.runs && may_run(n)) ev.push_back({EventKind::RunAhead, n, 0});
+            if (may_issue && cfg_.discard) ev.push_back({EventKind::Discard, n, 0});
             if (cfg_.ride && n == 0 && may_issue && res_.maps < cfg_.pages) ev.push_back({EventKind::Map, n, 0});
             if (cfg_.ride && n == 1 && !started1_) ev.push_back({EventKind::Start, n, 0});
             if (cfg_.ride && n == 1 && started1_ && !held_.empty()) ev.push_back({EventKind::ApplyHeld, n, 0});
@@ -298,6 +301,7 @@ private:
                 started1_ = true;
                 return;
             case EventKind::ApplyHeld: apply_held(); return;
+            case EventKind::Discard: discard(e.a); return;
             case EventKind::ReadAhead: {
                 PageIndex page = rng_() % cfg_.pages;
                 const Access access = rng_() % 2 ? Access::Write : Access::Read;
@@ -359,6 +363,19 @@ private:
             held_.push_back(p);
         else
             file_[1][p] = true;
+    }
+    // --discard: DsmEngine::discard_range at node n for one page. A page n
+    // alone holds, as its home, with nothing in progress, is dropped and
+    // pristine again: it reads as its filler from now on (the discard's
+    // zeros). Under reclaim-shared the home also drops a page it shares,
+    // and the other copies keep the old data.
+    void discard(unsigned n) {
+        const PageIndex p = rng_() % cfg_.pages;
+        Actions acts;
+        if (!nodes_[n].proto->reclaim_zero(p, acts)) return;
+        ++res_.reclaims;
+        for (unsigned w = 0; w < cfg_.words; ++w) ref_[p][w] = filler_word(n, static_cast<unsigned>(p), w);
+        execute_actions(n, acts);
     }
     void apply_held() {
         for (PageIndex p : held_) file_[1][p] = true;
@@ -655,6 +672,7 @@ std::string repro_command(const SimConfig& cfg) {
     if (cfg.claims) s += fmt::format(" --claims --claim-chunk {}", cfg.claim_chunk);
     if (cfg.fill) s += " --fill";
     if (cfg.ride) s += " --ride";
+    if (cfg.discard) s += " --discard";
     return s;
 }
 

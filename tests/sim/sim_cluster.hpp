@@ -62,6 +62,13 @@ struct SimConfig {
     // and runs wait for a Start event, which applies what is held first),
     // at once (an acked Layout) after that.
     bool ride = false;
+    // Discards (docs/dsm-protocol.md "Discards", needs dynamic homes): a home
+    // discards a page at random (the origin's munmap / MADV_DONTNEED): where
+    // it alone holds the page, idle, it drops its copy and the page is
+    // pristine again (Protocol::reclaim_zero), and its content is the
+    // filler from then on. (Where it cannot, the origin zeroes the page
+    // through the coherent mapping: ordinary writes, as the threads issue.)
+    bool discard = false;
 };
 
 struct SimResult {
@@ -77,6 +84,7 @@ struct SimResult {
     std::uint64_t claims = 0;     // claims granted (moves started by a claim)
     std::uint64_t pages_claimed = 0;
     std::uint64_t maps = 0;  // --ride: pages a file was mapped over
+    std::uint64_t reclaims = 0;  // --discard: pages a discard made pristine again
 };
 
 SimResult run_simulation(const SimConfig& cfg);

@@ -279,16 +279,23 @@ void OriginCluster::discard(std::uint64_t gpa, std::uint64_t len) {
         if (config_.size() >= 2) change_layout(LayoutMsg{0, {}, {}, reset});
         if (shut_) return;
     }
-    auto untouched = engine_->untouched_range(first, count);
+    // Pages only the origin holds, as their home, are dropped and pristine
+    // again (docs/dsm-protocol.md "Discards"); those and the pristine ones
+    // need no zeroing.
+    std::uint64_t reclaimed = 0;
+    auto untouched = engine_->discard_range(first, count, reclaimed);
     if (!untouched) {
         if (shut_) return;  // the program ended meanwhile and the nodes left
         failure_.fail(fmt::format("discarding guest pages: {}", untouched.error().message));
     }
+    std::uint64_t zeroed = 0;
     for (std::size_t i = 0; i < untouched->size(); ++i) {
         if ((*untouched)[i]) continue;
         std::memset(ram_base_ + memory::layout::kUserBase + (first + i) * memory::layout::kPageSize, 0,
                     memory::layout::kPageSize);
+        ++zeroed;
     }
+    if (zeroed) engine_->stats().add(dsm::DsmStats::Counter::pages_zeroed, zeroed);
 }
 
 void OriginCluster::mapped(std::uint64_t gpa, std::uint64_t len, unsigned node) {
@@ -708,6 +715,10 @@ report::ClusterReport OriginCluster::report(std::size_t top_pages) {
         out.migrations = migrations_;
     }
     out.has_hot_pages = engine_ != nullptr;
+    if (engine_) {
+        out.discard_pages_reclaimed = engine_->stats().get(dsm::DsmStats::Counter::pages_reclaimed);
+        out.discard_pages_zeroed = engine_->stats().get(dsm::DsmStats::Counter::pages_zeroed);
+    }
     if (engine_)
         for (const auto& p : engine_->stats().top_pages(top_pages))
             out.hot_pages.push_back({memory::layout::kUserBase + p.page * memory::layout::kPageSize, p.read_faults, p.write_faults,

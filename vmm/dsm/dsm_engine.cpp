@@ -73,7 +73,9 @@ Result<std::unique_ptr<DsmEngine>> DsmEngine::create(DsmEngineOptions options) {
             else if (key == "claims" && v <= 1) options.claims = v;
             else if (key == "claim_chunk" && v >= 1 && v <= kMaxZeroFillBlock) options.claim_chunk = v;
             else if (key == "fill_ahead" && v <= 1) options.fill_ahead = v;
-            else return make_error(EINVAL, "SPANVM_DSM_TUNING: unknown or out-of-range '{}' (zero_fill=0..{}, backward=0|1, write_ahead=0|1, migrate=0..255, dynamic_homes=0|1, runs=0|1, claims=0|1, claim_chunk=1..{}, fill_ahead=0|1)", item, kMaxZeroFillBlock, kMaxZeroFillBlock);
+            else if (key == "reclaim" && v <= 1) options.reclaim = v;
+            else if (key == "populate" && v <= 1) options.populate_zero = v;
+            else return make_error(EINVAL, "SPANVM_DSM_TUNING: unknown or out-of-range '{}' (zero_fill=0..{}, backward=0|1, write_ahead=0|1, migrate=0..255, dynamic_homes=0|1, runs=0|1, claims=0|1, claim_chunk=1..{}, fill_ahead=0|1, reclaim=0|1, populate=0|1)", item, kMaxZeroFillBlock, kMaxZeroFillBlock);
         }
     }
     if (options.claim_chunk == 0 || options.claim_chunk > kMaxZeroFillBlock)
@@ -359,7 +361,7 @@ void DsmEngine::handle_fault(const UffdRegion::Fault& f) {
         stats_->add(DsmStats::Counter::home_first_touch_faults);
         const bool file_page = options_.filler && options_.filler->filled(f.page);
         trace::mark("dsm.home_first_touch", (std::uint64_t{file_page} << 40) | f.page);
-        const std::uint64_t filled = options_.zero_fill_block > 1 ? zero_fill_ahead(f.page) : 0;
+        const std::uint64_t filled = options_.zero_fill_block > 1 ? zero_fill_ahead(f.page, write) : 0;
         if (options_.first_touch_observer && f.tid != 0)
             options_.first_touch_observer(static_cast<std::int32_t>(f.tid), 1 + filled);
         return;
@@ -391,7 +393,7 @@ void DsmEngine::handle_fault(const UffdRegion::Fault& f) {
     if (write && asked) stats_->add(DsmStats::Counter::written_ahead, asked);
 }
 
-std::uint64_t DsmEngine::zero_fill_ahead(PageIndex page) {
+std::uint64_t DsmEngine::zero_fill_ahead(PageIndex page, bool write) {
     const std::uint64_t block = options_.zero_fill_block;
     const PageIndex first = page / block * block;
     const PageIndex end = std::min<PageIndex>(page_count(), first + block);
@@ -423,7 +425,8 @@ std::uint64_t DsmEngine::zero_fill_ahead(PageIndex page) {
     for (std::size_t i = 0; i < installs.size();) {
         std::size_t j = i + 1;
         while (j < installs.size() && installs[j] == installs[j - 1] + 1 && j - i < UffdRegion::kStripes) ++j;
-        install_initial_run(installs[i], j - i, "zero-fill-ahead install");
+        // A write's block gets private pages (populate_zero), a read's the zero page.
+        install_initial_run(installs[i], j - i, "zero-fill-ahead install", options_.populate_zero && write);
         i = j;
     }
     stats_->add(DsmStats::Counter::zero_filled_ahead, installs.size());
@@ -431,16 +434,23 @@ std::uint64_t DsmEngine::zero_fill_ahead(PageIndex page) {
     return installs.size();
 }
 
+namespace {
+// Zero bytes to copy from (populate_zero): never written, so every page of
+// it is the kernel's one zero page and a copy reads one cache-hot page.
+alignas(UffdRegion::kPageSize) std::byte g_zero_run[UffdRegion::kStripes * UffdRegion::kPageSize];
+}  // namespace
+
 Result<void> DsmEngine::install_initial(PageIndex page, bool writable) {
     alignas(UffdRegion::kPageSize) std::byte buf[UffdRegion::kPageSize];
     const bool filled = options_.filler && options_.filler->fill(page, buf);
     if (filled) stats_->add(DsmStats::Counter::pages_filled);
-    auto r = region_->install(page, filled ? buf : nullptr, writable);
+    const void* src = filled ? static_cast<const void*>(buf) : writable && options_.populate_zero ? g_zero_run : nullptr;
+    auto r = region_->install(page, src, writable);
     if (!r) return r.error();
     return {};
 }
 
-void DsmEngine::install_initial_run(PageIndex first, std::size_t count, const char* what) {
+void DsmEngine::install_initial_run(PageIndex first, std::size_t count, const char* what, bool populate) {
     PageFiller* f = options_.filler;
     std::size_t i = 0;
     std::vector<std::byte> staging;
@@ -450,7 +460,9 @@ void DsmEngine::install_initial_run(PageIndex first, std::size_t count, const ch
         const bool filled = f && f->filled(first + i);
         std::size_t j = i + 1;
         while (j < count && (f && f->filled(first + j)) == filled) ++j;
-        if (!filled) {
+        if (!filled && populate) {
+            check(region_->install_run(first + i, j - i, g_zero_run, true), what);
+        } else if (!filled) {
             check(region_->install_zero_run(first + i, j - i), what);
         } else {
             staging.resize((j - i) * UffdRegion::kPageSize);

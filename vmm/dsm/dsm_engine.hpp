@@ -74,6 +74,13 @@
 // from another node downgrades or invalidates them as usual (that is the
 // cost of a wrong guess: one write-protect and a page transfer instead of a
 // zero grant). Counted as home_first_touch_faults and zero_filled_ahead.
+// Where the first touch is a write (populate_zero, on), the block's pages
+// are private zeroed pages instead (one UFFDIO_COPY from a zero buffer per
+// run), as the kernel's transparent huge pages fill a 2 MiB block on a
+// write: a write to the zero page is a copy-on-write with a TLB flush (an
+// IPI while another thread of the process runs elsewhere), ~10 us each on
+// this 2-vCPU PVM host, where the kernel's own first touch of an empty
+// entry needs no flush. A read's block keeps the zero page (no memory).
 //
 // Dynamic homes (dynamic_homes; home_table.hpp has the handover and its
 // argument). A page's home is its HomeTable entry, or `home` while no move
@@ -223,6 +230,16 @@ struct DsmEngineOptions {
     // a node, where a page's first touch at home is its own thread's.
     // fill_ahead=0|1 in SPANVM_DSM_TUNING overrides it (every node).
     bool fill_ahead = true;
+    // Discards (docs/dsm-protocol.md "Discards", discard_range): a page only
+    // its home holds becomes pristine again (dropped) instead of being
+    // zeroed in place. Needs dynamic_homes; reclaim=0|1 in SPANVM_DSM_TUNING.
+    bool reclaim = true;
+    // Writable zero installs (a write fault's page, the block zero-filled
+    // ahead of a write, a write run's zero grants) as private zeroed pages
+    // (UFFDIO_COPY) instead of the kernel's zero page (UFFDIO_ZEROPAGE),
+    // whose first write is a copy-on-write with a TLB flush (see
+    // "Zero-fill-ahead" above). populate=0|1 in SPANVM_DSM_TUNING.
+    bool populate_zero = true;
 };
 
 class DsmEngine {
@@ -292,6 +309,15 @@ public:
     // since it was last zero, asked of its home (a round trip for pages
     // homed elsewhere; "no" when unsure). Not from the I/O thread.
     Result<std::vector<bool>> untouched_range(PageIndex first, PageIndex count);
+    // A discard (munmap, MADV_DONTNEED) of [first, first + count): every
+    // page homed here that only this node holds, and no transaction uses,
+    // becomes pristine again (Protocol::reclaim_zero: its copy dropped, one
+    // madvise per stretch, directory Uncached); the caller guarantees that
+    // its content is zero from now on. Then as untouched_range: the pages
+    // that read as zero with no more work (pristine, or reclaimed just
+    // now); the caller zeroes the others through the coherent mapping.
+    // Returns the pages reclaimed in `reclaimed`. Not from the I/O thread.
+    Result<std::vector<bool>> discard_range(PageIndex first, PageIndex count, std::uint64_t& reclaimed);
     NodeId home_of(PageIndex page) const { return shards_[page % kShards]->protocol.home_of(page); }
 
 private:
@@ -311,7 +337,7 @@ private:
     // downgraded for a read forward.
     void downgrade_ahead(PageIndex page);
     // Zero-fill-ahead (see above). Fault thread; takes shard mutexes one at a time.
-    std::uint64_t zero_fill_ahead(PageIndex page);  // pages filled
+    std::uint64_t zero_fill_ahead(PageIndex page, bool write);  // pages filled
     // Runs (dsm_engine_runs.cpp). Fault thread: asks for the pages of `r`
     // this node may ask for (request_ahead), one RunReadReq/RunWriteReq per
     // contiguous stretch with one remote home. I/O thread at the home:
@@ -370,9 +396,10 @@ private:
     bool untouched_at_home_locked(Shard& sh, PageIndex page);
     // Installs `page`'s filler (page_filler.hpp; zero without one), as a
     // grant of never-written data is installed; install_initial_run the
-    // same for `count` writable pages (count <= UffdRegion::kStripes).
+    // same for `count` writable pages (count <= UffdRegion::kStripes),
+    // zero ones as private pages if `populate`, else as the zero page.
     Result<void> install_initial(PageIndex page, bool writable);
-    void install_initial_run(PageIndex first, std::size_t count, const char* what);
+    void install_initial_run(PageIndex first, std::size_t count, const char* what, bool populate);
     // Claims (dsm_engine_claims.cpp). claim_step, under the page's shard
     // mutex, decides how this node asks for `page`: as a claim (the first
     // request into its chunk), as an ordinary request, or (a fault, while a

@@ -1,6 +1,6 @@
 // DsmEngine's side of runs (docs/dsm-protocol.md "Runs"): the requester
 // turns a detected trend into run requests, the home splits them into
-// pages. Part of DsmEngine (dsm_engine.hpp); apart from dsm_engine.cpp so
+// pages; and the batched discard at the home (discard_range, "Discards"). Part of DsmEngine (dsm_engine.hpp); apart from dsm_engine.cpp so
 // the per-page engine stays one file's job.
 //
 // Ordering. request_run sends a run's request after releasing the shard
@@ -12,7 +12,7 @@
 // Refuses the home produces for a run leave the I/O thread in one gathered
 // write per peer (net::Transport batches every send of a handler).
 //
-// Batches. request_run, serve_run and serve_frame run under every shard
+// Batches. request_run, serve_run, serve_frame and discard_range run under every shard
 // mutex (lock_all, index order; zero_fill_ahead is the only other holder of
 // more than one, in the same order) with batch_ set. execute() then hands
 // four kinds of action to the batch instead of performing them (divert):
@@ -112,7 +112,7 @@ void DsmEngine::end_batch() {
             ++j;
         const std::size_t n = j - i;
         if (h.kind == DataKind::Zero && h.writable) {
-            install_initial_run(h.page, n, "run install");  // the pages' fillers (page_filler.hpp)
+            install_initial_run(h.page, n, "run install", options_.populate_zero);  // the pages' fillers (page_filler.hpp)
         } else if (h.kind == DataKind::Zero) {
             for (std::size_t k = i; k < j; ++k) check(install_initial(b.installs[k].page, false), "install");
         } else {
@@ -363,6 +363,31 @@ void DsmEngine::serve_frame(NodeId from, net::ByteView payload) {
     stats_->add(DsmStats::Counter::bytes_received, f->head.data_kind == DataKind::Bytes ? 0 : payload.size());
     end_batch();
     claim_locks_held_ = false;
+}
+
+Result<std::vector<bool>> DsmEngine::discard_range(PageIndex first, PageIndex count, std::uint64_t& reclaimed) {
+    reclaimed = 0;
+    if (first >= page_count()) return std::vector<bool>{};
+    count = std::min<PageIndex>(count, page_count() - first);
+    if (homes_ && options_.reclaim) {
+        // docs/dsm-protocol.md "Discards". Under every shard mutex, as a
+        // batch: the drops leave as one madvise per contiguous stretch
+        // (end_batch), and no event on these pages interleaves.
+        auto locks = lock_all();
+        Batch batch;
+        batch_ = &batch;
+        for (PageIndex p = first; p < first + count; ++p) {
+            if (node_local(p)) continue;
+            Shard& sh = shard(p);
+            Actions acts;
+            if (!sh.protocol.reclaim_zero(p, acts)) continue;
+            run_actions(sh, acts, self_);
+            ++reclaimed;
+        }
+        end_batch();
+    }
+    if (reclaimed) stats_->add(DsmStats::Counter::pages_reclaimed, reclaimed);
+    return untouched_range(first, count);
 }
 
 }  // namespace spanvm::dsm

@@ -65,6 +65,8 @@ std::string_view DsmStats::counter_name(Counter c) {
         case Counter::pages_claimed: return "pages_claimed";
         case Counter::pages_filled: return "pages_filled";
         case Counter::shared_chunk_first_touches: return "shared_chunk_first_touches";
+        case Counter::pages_reclaimed: return "pages_reclaimed";
+        case Counter::pages_zeroed: return "pages_zeroed";
         case Counter::count_: break;
     }
     return "?";

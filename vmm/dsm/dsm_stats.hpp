@@ -62,6 +62,9 @@ public:
                                      // this home refused because the claimed page was used: a chunk two nodes
                                      // use, whose never-used pages have one home at a time (docs/dsm-protocol.md
                                      // "Claims", "Chunks two nodes use"); not in remote_first_touches
+        pages_reclaimed,         // pages a discard at their home made pristine again, dropped here with no
+                                 // zeroing (only this node had them: docs/dsm-protocol.md "Discards")
+        pages_zeroed,            // pages a discard zeroed through the coherent mapping (some other node had them)
         count_
     };
     static constexpr std::size_t kCounterCount = static_cast<std::size_t>(Counter::count_);

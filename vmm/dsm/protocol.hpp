@@ -67,12 +67,16 @@
 
 namespace spanvm::dsm {
 
-// Lazily allocated dense array: 4096-element chunks, value-initialized by
-// `init` on first touch; untouched chunks cost one pointer.
+// Lazily allocated dense array: 512-element chunks, value-initialized by
+// `init` on first touch; untouched chunks cost one pointer. A chunk of a
+// shard's directory covers 512 x 16 pages (32 MiB of guest memory): a run
+// touches a few scattered regions (image, heap, libraries, stacks), and
+// 4096-element chunks made each region cost every shard 128 KiB of
+// directory to fill and fault in (~19 ms of a 2-host `/bin/true` here).
 template <typename T>
 class ChunkedArray {
 public:
-    static constexpr std::size_t kChunk = 4096;
+    static constexpr std::size_t kChunk = 512;
     ChunkedArray() = default;
     ChunkedArray(std::size_t n, T init) : chunks_((n + kChunk - 1) / kChunk), init_(init) {}
     ChunkedArray(const ChunkedArray& o) : chunks_(o.chunks_.size()), init_(o.init_) {
@@ -173,8 +177,10 @@ public:
     Result<void> import_moved(PageIndex page, const MovedDir* moved, Actions& out);
     // A page held only by this node, its home, whose content the caller
     // knows to be zero (a range the guest just mapped: unmapped memory reads
-    // as zero) becomes pristine again: Drop, directory Uncached. False (no
-    // change) if the page is held elsewhere, busy or frozen.
+    // as zero; a range the guest discards, munmap or MADV_DONTNEED: it reads
+    // as zero after) becomes pristine again: Drop, directory Uncached. False
+    // (no change) if the page is held elsewhere, busy or frozen
+    // (docs/dsm-protocol.md "Discards").
     bool reclaim_zero(PageIndex page, Actions& out);
     // First-use claims (docs/dsm-protocol.md "Claims"). True, and the page
     // frozen for a hand-over to `to` (step 1 of a move), iff this node is

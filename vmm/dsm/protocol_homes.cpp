@@ -82,11 +82,17 @@ Result<void> Protocol::import_moved(PageIndex page, const MovedDir* moved, Actio
 
 bool Protocol::reclaim_zero(PageIndex page, Actions& out) {
     if (!cfg_.homes || !is_home(page) || frozen(page)) return false;
+    // Read first without allocating: a discard walks whole ranges (an 8 MiB
+    // thread stack), mostly never used, whose directory chunks stay absent.
+    if (dir_.get(slot(page)).state == DirState::Uncached) return false;
     DirEntry& d = dir(page);
     LocalEntry& e = local(page);
     if (d.busy != kNone || (d.wait_read | d.wait_write) != 0 || e.deferred != MsgType{0}) return false;
     const bool sole_m = d.state == DirState::Modified && d.owner == cfg_.self && e.state == LocalState::Modified;
-    const bool sole_s = d.state == DirState::Shared && d.sharers == bit(cfg_.self) && e.state == LocalState::Shared;
+    // Planted bug (reclaim-shared): the home's own share taken for the only one.
+    const std::uint64_t others = cfg_.inject == FaultInjection::ReclaimShared ? 0 : d.sharers & ~bit(cfg_.self);
+    const bool sole_s = d.state == DirState::Shared && (d.sharers & bit(cfg_.self)) && others == 0 &&
+                        e.state == LocalState::Shared;
     if (!sole_m && !sole_s) return false;
     out.push_back(Drop{page});
     d = DirEntry{};

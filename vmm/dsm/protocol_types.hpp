@@ -136,6 +136,9 @@ enum class FaultInjection : std::uint8_t {
                         // of node 1's only thread while a request node 1 sent before the call
                         // is in flight (docs/dsm-protocol.md "Fillers", F6)
     RideLate,           // not the protocol's: node 1 starts before the fill held for it is applied
+    ReclaimShared,      // a discard at the home reclaims (drops, directory Uncached) a page the home
+                        // shares with other nodes, whose copies stay mapped with the old data
+                        // (docs/dsm-protocol.md "Discards")
 };
 std::string_view to_string(FaultInjection f);
 std::optional<FaultInjection> parse_fault_injection(std::string_view s);

@@ -115,6 +115,12 @@ struct ClusterReport {
     // Hottest first; false when the origin had no DSM to ask (no table).
     bool has_hot_pages = false;
     std::vector<HotPage> hot_pages;
+    // The origin's discards (munmap, MADV_DONTNEED, mmap over a range):
+    // pages made pristine again with no zeroing (only the origin had them)
+    // and pages zeroed through the coherent mapping (docs/dsm-protocol.md
+    // "Discards").
+    std::uint64_t discard_pages_reclaimed = 0;
+    std::uint64_t discard_pages_zeroed = 0;
 };
 
 struct RunReport {

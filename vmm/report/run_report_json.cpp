@@ -104,6 +104,8 @@ std::string to_json_text(const RunReport& r) {
                              {"reason", m.reason}});
         j["placement"] = r.cluster->placement;
         j["migrations"] = std::move(moves);
+        j["discards"] = {{"pages_reclaimed", r.cluster->discard_pages_reclaimed},
+                         {"pages_zeroed", r.cluster->discard_pages_zeroed}};
     }
     // replace: a string that is not UTF-8 (a path, a host name) cannot make
     // the exit path throw; it is written with U+FFFD in its place.
