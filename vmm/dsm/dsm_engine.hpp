@@ -356,6 +356,10 @@ private:
     std::array<std::unique_lock<std::mutex>, 16> lock_all();
     bool divert(Action& a);
     void end_batch();
+    // Protocol::reclaim_zero on every page of `runs` homed here (a discard;
+    // the caller guarantees their content is zero from now on), as one
+    // batch under every shard mutex. Returns the pages reclaimed.
+    std::uint64_t reclaim_runs(const std::vector<PageRun>& runs);
     void on_protocol_message(NodeId from, net::ByteView payload);
     // Dynamic homes (dsm_engine_homes.cpp).
     void on_home_message(NodeId from, std::uint64_t request_id, net::ByteView payload);

@@ -187,6 +187,12 @@ void DsmEngine::on_home_message(NodeId from, std::uint64_t request_id, net::Byte
             return;
         }
         case HomeMsg::Kind::Query: {
+            // A discard at `from` (untouched_range, only ever asked by
+            // discard_range): first, as a discard here would, every page of
+            // the query that only this node, its home, holds becomes
+            // pristine (reclaim_runs, "Discards"); it then answers untouched
+            // and `from` need not fetch it to zero it.
+            (void)reclaim_runs(msg->runs);
             HomeMsg answer{HomeMsg::Kind::Answer, 0, msg->move_id, {}, {}};
             for (const auto& run : msg->runs)
                 for (PageIndex p = run.first; p < run.first + run.count; ++p) {
