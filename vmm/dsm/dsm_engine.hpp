@@ -307,8 +307,10 @@ public:
     Result<std::uint64_t> rehome(PageIndex first, PageIndex count, NodeId to);
     // For each page of [first, first + count): no node was ever handed it
     // since it was last zero, asked of its home (a round trip for pages
-    // homed elsewhere; "no" when unsure). Not from the I/O thread.
-    Result<std::vector<bool>> untouched_range(PageIndex first, PageIndex count);
+    // homed elsewhere; "no" when unsure). `discard` (discard_range only):
+    // each home first reclaims the pages of the range only it holds
+    // (DiscardQuery). Not from the I/O thread.
+    Result<std::vector<bool>> untouched_range(PageIndex first, PageIndex count, bool discard = false);
     // A discard (munmap, MADV_DONTNEED) of [first, first + count): every
     // page homed here that only this node holds, and no transaction uses,
     // becomes pristine again (Protocol::reclaim_zero: its copy dropped, one

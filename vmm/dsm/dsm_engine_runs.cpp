@@ -394,8 +394,8 @@ Result<std::vector<bool>> DsmEngine::discard_range(PageIndex first, PageIndex co
     count = std::min<PageIndex>(count, page_count() - first);
     reclaimed = reclaim_runs({PageRun{first, count}});
     // Pages homed elsewhere: their home reclaims what only it holds before
-    // it answers (the Query, dsm_engine_homes.cpp).
-    return untouched_range(first, count);
+    // it answers (the DiscardQuery, dsm_engine_homes.cpp).
+    return untouched_range(first, count, /*discard=*/true);
 }
 
 }  // namespace spanvm::dsm
