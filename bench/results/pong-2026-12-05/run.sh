@@ -1,7 +1,7 @@
 #!/bin/bash
 # interleaved, 5 rounds: before (dfa0888) / after (h-pong) binary x --place-exec round-robin / origin;
 # wall time per run and --json (cc1's node_pages_fetched). Needs /tmp/big/f0.c and the two binaries
-# copied to /tmp/hp-before-spanvm and /tmp/hp-after-spanvm.
+# copied to /tmp/hp-before-spanvm and /tmp/hp-after-spanvm. Run twice for times.txt.
 cd /tmp/big
 for i in 1 2 3 4 5; do
   for b in before after; do
