@@ -16,7 +16,7 @@
 using namespace spanvm::dsm;
 using namespace std::chrono_literals;
 
-SCENARIO("a discard at the home drops the pages only it holds and leaves the others to be zeroed") {
+SCENARIO("a discard drops the pages only their home holds and leaves the others to be zeroed") {
     GIVEN("two engines, dynamic homes, every page homed on node 0, zero-fill-ahead over 64-page blocks") {
         auto cfg = spanvm::net::loopback_cluster(2, "engine-discard");
         std::vector<std::unique_ptr<DsmEngine>> engines;
@@ -67,6 +67,31 @@ SCENARIO("a discard at the home drops the pages only it holds and leaves the oth
                 word(0, 10).store(77);
                 CHECK(word(1, 10).load() == 77);
                 CHECK(word(0, 5).load() == 1005);  // not discarded: its zeroing is the caller's
+            }
+        }
+        WHEN("pages 192-223 are homed at node 1 (rehome), node 1 writes them, node 0 reads page 200, and node 0 "
+             "discards them") {
+            auto moved = engines[0]->rehome(192, 32, 1);
+            REQUIRE(moved.has_value());
+            REQUIRE(*moved == 32);
+            for (std::uint64_t p = 192; p < 224; ++p) word(1, p).store(2000 + p);
+            CHECK(word(0, 200).load() == 2200);
+            std::uint64_t reclaimed = 0;
+            auto zero = engines[0]->discard_range(192, 32, reclaimed);
+            REQUIRE(zero.has_value());
+            THEN("their home, asked, drops the 31 only it held: node 0 need not fetch them to zero them") {
+                CHECK(reclaimed == 0);
+                CHECK(engines[1]->stats().get(C::pages_reclaimed) == 31);
+                REQUIRE(zero->size() == 32);
+                for (std::uint64_t p = 0; p < 32; ++p) CHECK((*zero)[p] == (p != 8));
+                CHECK(engines[1]->untouched(193));
+                CHECK_FALSE(engines[1]->untouched(200));
+            }
+            AND_THEN("a page its home reclaimed reads as zero on both nodes and takes writes again") {
+                CHECK(word(1, 195).load() == 0);
+                CHECK(word(0, 196).load() == 0);
+                word(1, 197).store(88);
+                CHECK(word(0, 197).load() == 88);
             }
         }
         WHEN("reclaim is asked for pages no node ever had") {

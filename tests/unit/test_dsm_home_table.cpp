@@ -72,6 +72,12 @@ SCENARIO("home messages round-trip and reject damage") {
     CHECK(a->untouched == std::vector<std::uint8_t>{1, 0, 1});
     HomeMsg notice{HomeMsg::Kind::Notice, 1, 9, {}, {}, {}};
     CHECK_FALSE(decode_home(encode_home(notice)).has_value());  // a notice names pages
+    for (auto k : {HomeMsg::Kind::Query, HomeMsg::Kind::DiscardQuery}) {
+        HomeMsg q{k, 0, 0, {{192, 32}}, {}, {}};
+        auto dq = decode_home(encode_home(q));
+        REQUIRE(dq.has_value());
+        CHECK(*dq == q);  // a discard's query stays one: its home reclaims first
+    }
 }
 
 SCENARIO("a move finishes with its last ack, once") {

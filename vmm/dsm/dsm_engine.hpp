@@ -307,8 +307,10 @@ public:
     Result<std::uint64_t> rehome(PageIndex first, PageIndex count, NodeId to);
     // For each page of [first, first + count): no node was ever handed it
     // since it was last zero, asked of its home (a round trip for pages
-    // homed elsewhere; "no" when unsure). Not from the I/O thread.
-    Result<std::vector<bool>> untouched_range(PageIndex first, PageIndex count);
+    // homed elsewhere; "no" when unsure). `discard` (discard_range only):
+    // each home first reclaims the pages of the range only it holds
+    // (DiscardQuery). Not from the I/O thread.
+    Result<std::vector<bool>> untouched_range(PageIndex first, PageIndex count, bool discard = false);
     // A discard (munmap, MADV_DONTNEED) of [first, first + count): every
     // page homed here that only this node holds, and no transaction uses,
     // becomes pristine again (Protocol::reclaim_zero: its copy dropped, one
@@ -356,6 +358,10 @@ private:
     std::array<std::unique_lock<std::mutex>, 16> lock_all();
     bool divert(Action& a);
     void end_batch();
+    // Protocol::reclaim_zero on every page of `runs` homed here (a discard;
+    // the caller guarantees their content is zero from now on), as one
+    // batch under every shard mutex. Returns the pages reclaimed.
+    std::uint64_t reclaim_runs(const std::vector<PageRun>& runs);
     void on_protocol_message(NodeId from, net::ByteView payload);
     // Dynamic homes (dsm_engine_homes.cpp).
     void on_home_message(NodeId from, std::uint64_t request_id, net::ByteView payload);

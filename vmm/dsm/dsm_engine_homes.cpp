@@ -186,7 +186,14 @@ void DsmEngine::on_home_message(NodeId from, std::uint64_t request_id, net::Byte
                 }
             return;
         }
-        case HomeMsg::Kind::Query: {
+        case HomeMsg::Kind::Query:
+        case HomeMsg::Kind::DiscardQuery: {
+            // A discard at `from` (discard_range): first, as a discard here
+            // would, every page of the query that only this node, its home,
+            // holds becomes pristine (reclaim_runs, "Discards"); it then
+            // answers untouched and `from` need not fetch it to zero it. A
+            // plain Query (a file fill, a fork's gather) changes nothing.
+            if (msg->kind == HomeMsg::Kind::DiscardQuery) (void)reclaim_runs(msg->runs);
             HomeMsg answer{HomeMsg::Kind::Answer, 0, msg->move_id, {}, {}};
             for (const auto& run : msg->runs)
                 for (PageIndex p = run.first; p < run.first + run.count; ++p) {
@@ -205,7 +212,7 @@ void DsmEngine::on_home_message(NodeId from, std::uint64_t request_id, net::Byte
     fail(cluster_.describe_failure(from, "protocol violation: unexpected home message"));
 }
 
-Result<std::vector<bool>> DsmEngine::untouched_range(PageIndex first, PageIndex count) {
+Result<std::vector<bool>> DsmEngine::untouched_range(PageIndex first, PageIndex count, bool discard) {
     if (first >= page_count()) return std::vector<bool>{};
     count = std::min<PageIndex>(count, page_count() - first);
     std::vector<bool> out(count, false);
@@ -224,7 +231,7 @@ Result<std::vector<bool>> DsmEngine::untouched_range(PageIndex first, PageIndex 
             remote[h].push_back(p);
     }
     for (auto& [home, pages] : remote) {
-        HomeMsg q{HomeMsg::Kind::Query, 0, 0, to_runs(pages), {}};
+        HomeMsg q{discard ? HomeMsg::Kind::DiscardQuery : HomeMsg::Kind::Query, 0, 0, to_runs(pages), {}};
         const auto bytes = encode_home(q);
         auto fut = transport_->request(static_cast<net::NodeId>(home), kDsmHomeType, as_view(bytes),
                                        std::chrono::duration_cast<std::chrono::milliseconds>(kMoveTimeout));

@@ -365,18 +365,17 @@ void DsmEngine::serve_frame(NodeId from, net::ByteView payload) {
     claim_locks_held_ = false;
 }
 
-Result<std::vector<bool>> DsmEngine::discard_range(PageIndex first, PageIndex count, std::uint64_t& reclaimed) {
-    reclaimed = 0;
-    if (first >= page_count()) return std::vector<bool>{};
-    count = std::min<PageIndex>(count, page_count() - first);
-    if (homes_ && options_.reclaim) {
-        // docs/dsm-protocol.md "Discards". Under every shard mutex, as a
-        // batch: the drops leave as one madvise per contiguous stretch
-        // (end_batch), and no event on these pages interleaves.
-        auto locks = lock_all();
-        Batch batch;
-        batch_ = &batch;
-        for (PageIndex p = first; p < first + count; ++p) {
+std::uint64_t DsmEngine::reclaim_runs(const std::vector<PageRun>& runs) {
+    if (!homes_ || !options_.reclaim) return 0;
+    // docs/dsm-protocol.md "Discards". Under every shard mutex, as a batch:
+    // the drops leave as one madvise per contiguous stretch (end_batch), and
+    // no event on these pages interleaves.
+    std::uint64_t reclaimed = 0;
+    auto locks = lock_all();
+    Batch batch;
+    batch_ = &batch;
+    for (const auto& run : runs)
+        for (PageIndex p = run.first; p < std::min<PageIndex>(run.first + run.count, page_count()); ++p) {
             if (node_local(p)) continue;
             Shard& sh = shard(p);
             Actions acts;
@@ -384,10 +383,19 @@ Result<std::vector<bool>> DsmEngine::discard_range(PageIndex first, PageIndex co
             run_actions(sh, acts, self_);
             ++reclaimed;
         }
-        end_batch();
-    }
+    end_batch();
     if (reclaimed) stats_->add(DsmStats::Counter::pages_reclaimed, reclaimed);
-    return untouched_range(first, count);
+    return reclaimed;
+}
+
+Result<std::vector<bool>> DsmEngine::discard_range(PageIndex first, PageIndex count, std::uint64_t& reclaimed) {
+    reclaimed = 0;
+    if (first >= page_count()) return std::vector<bool>{};
+    count = std::min<PageIndex>(count, page_count() - first);
+    reclaimed = reclaim_runs({PageRun{first, count}});
+    // Pages homed elsewhere: their home reclaims what only it holds before
+    // it answers (the DiscardQuery, dsm_engine_homes.cpp).
+    return untouched_range(first, count, /*discard=*/true);
 }
 
 }  // namespace spanvm::dsm

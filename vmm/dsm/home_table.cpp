@@ -101,7 +101,7 @@ Result<HomeMsg> decode_home(std::span<const std::byte> b) {
     Reader r{b};
     HomeMsg m;
     const auto kind = r.get(1);
-    if (kind < 1 || kind > 5) return make_error(EINVAL, "dsm home message: unknown kind {}", kind);
+    if (kind < 1 || kind > 6) return make_error(EINVAL, "dsm home message: unknown kind {}", kind);
     m.kind = static_cast<HomeMsg::Kind>(kind);
     m.to = static_cast<NodeId>(r.get(1));
     r.get(2);

@@ -102,15 +102,16 @@ struct MovedDir {
     bool operator==(const MovedDir&) const = default;
 };
 
-// The three messages of a move, and the touched-pages query of a discard
-// (a transport request answered by the pages' home), on transport type
-// kDsmHomeType.
+// The three messages of a move, and the touched-pages query (a transport
+// request answered by the pages' home: Query for a file fill or a fork's
+// gather, DiscardQuery for a discard, which the home answers after it
+// reclaimed the pages only it holds), on transport type kDsmHomeType.
 struct HomeMsg {
-    enum class Kind : std::uint8_t { Notice = 1, Ack = 2, State = 3, Query = 4, Answer = 5 };
+    enum class Kind : std::uint8_t { Notice = 1, Ack = 2, State = 3, Query = 4, Answer = 5, DiscardQuery = 6 };
     Kind kind = Kind::Notice;
     NodeId to = 0;             // Notice, State: the new home
     std::uint64_t move_id = 0; // initiator << 56 | sequence: unique per initiator
-    std::vector<PageRun> runs;       // Notice, State, Query
+    std::vector<PageRun> runs;       // Notice, State, Query, DiscardQuery
     std::vector<MovedDir> entries;   // State: non-pristine pages only
     std::vector<std::uint8_t> untouched;  // Answer: per page of the query's runs, 1 = untouched
     bool operator==(const HomeMsg&) const = default;
