@@ -30,12 +30,7 @@ fetched() {
         "$(tool sh)" -c "/usr/bin/true; $prog $1" >"placed$1.out" 2>"placed$1.err"
     expect_rc "$RC" 0 "placed run ($1 fstat calls first)" "placed$1.err"
     expect_same_file "placed$1.out" native.out "placed output ($1 fstat calls first)"
-    python3 - "placed$1.json" <<'PY' || fail "no placed_calls process on node 1 in placed$1.json:"$'\n'"$(show "placed$1.json")"
-import json, sys
-ps = [p for p in json.load(open(sys.argv[1])).get("processes", []) if p["program"].startswith("gp_placed_calls")]
-assert ps and ps[0]["node"] == 1, ps
-print(ps[0]["node_pages_fetched"], ps[0]["node_syscalls_forwarded"])
-PY
+    node1_fields "placed$1.json" gp_placed_calls node_pages_fetched node_syscalls_forwarded
 }
 read -r f1 c1 <<<"$(fetched 1)"
 read -r f1000 c1000 <<<"$(fetched 1000)"

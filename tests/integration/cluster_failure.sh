@@ -81,8 +81,7 @@ gone_within() {
 # --netns mode the origin's own namespace holds bridge br0 (10.232.0.1) and,
 # for node K, the host end vK of the veth pair whose other end is K's eth0.
 start_netns3() {
-    [ "$(id -u)" = 0 ] || { echo "SKIP [$IT_NAME]: network namespaces need root" >&3; exit 77; }
-    command -v ip >/dev/null || fail "ip (iproute2) is not installed"
+    need_netns
     command -v nsenter >/dev/null || fail "nsenter (util-linux) is not installed"
     "$SPANVM" run --local-hosts 3 --netns --place round-robin -- "$sb" cpu --threads=4 --time=60 run >out 2>err &
     origin=$!

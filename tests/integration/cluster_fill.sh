@@ -20,8 +20,7 @@
 . "$(dirname "$0")/lib.sh"
 [ $# -eq 1 ] || fail "usage: $0 python|remap|mismatch"
 skip_in_native_mode "multi-host runs"
-[ "$(id -u)" = 0 ] || { echo "SKIP [$IT_NAME]: network namespaces need root" >&3; exit 77; }
-command -v ip >/dev/null || fail "ip (iproute2) is not installed"
+need_netns
 it_setup
 py="$(tool python3)"
 script='import json, hashlib; print(json.dumps(sorted(hashlib.sha256(str(i).encode()).hexdigest()[:8] for i in range(300))[:5]))'
@@ -32,12 +31,7 @@ rc_of run_direct "${cmd[@]}" >native.out 2>native.err
 expect_rc "$RC" 0 "native run" native.err
 # counts FILE: "fetched filled" of the python3 process.
 counts() {
-    python3 - "$1" <<'PY' || fail "no python3 process on node 1 in $1:"$'\n'"$(show "$1")"
-import json, sys
-ps = [p for p in json.load(open(sys.argv[1])).get("processes", []) if p["program"].startswith("python3")]
-assert ps and ps[0]["node"] == 1, ps
-print(ps[0]["node_pages_fetched"], ps[0]["node_pages_filled"])
-PY
+    node1_fields "$1" python3 node_pages_fetched node_pages_filled
 }
 case "$1" in
 python)

@@ -25,12 +25,7 @@ fetched() {
         "$(tool sh)" -c "/usr/bin/true; $prog $1" >"placed$1.out" 2>"placed$1.err"
     expect_rc "$RC" 0 "placed run ($1 rounds)" "placed$1.err"
     expect_same_file "placed$1.out" native.out "placed output ($1 rounds)"
-    python3 - "placed$1.json" <<'PY' || fail "no heap_cycles process on node 1 in placed$1.json:"$'\n'"$(show "placed$1.json")"
-import json, sys
-ps = [p for p in json.load(open(sys.argv[1])).get("processes", []) if p["program"].startswith("gp_heap_cycles")]
-assert ps and ps[0]["node"] == 1, ps
-print(ps[0]["node_pages_fetched"])
-PY
+    node1_fields "placed$1.json" gp_heap_cycles node_pages_fetched
 }
 f1="$(fetched 1)"
 f40="$(fetched 40)"

@@ -34,8 +34,7 @@ if [ "$1" = knob ]; then
     expect_grep 'SPANVM_NODE_ANSWERS' err "the error names the knob"
     pass "SPANVM_NODE_ANSWERS=sometimes: $(cat err)"
 fi
-[ "$(id -u)" = 0 ] || { echo "SKIP [$IT_NAME]: network namespaces need root" >&3; exit 77; }
-command -v ip >/dev/null || fail "ip (iproute2) is not installed"
+need_netns
 # The interpreter itself (a wrapper script such as a pyenv shim would be the
 # placed image instead, and exec it elsewhere).
 py="$(tool python3)"
@@ -106,12 +105,7 @@ rc_of run_direct "${cmd[@]}" >native.out 2>native.err
 expect_rc "$RC" 0 "native run" native.err
 # counts FILE PROGRAM: "local forwarded" of PROGRAM's process on node 1.
 counts() {
-    python3 - "$1" "$2" <<'PY' || fail "no $2 process on node 1 in $1:"$'\n'"$(show "$1")"
-import json, sys
-ps = [p for p in json.load(open(sys.argv[1])).get("processes", []) if p["program"].startswith(sys.argv[2])]
-assert ps and ps[0]["node"] == 1, ps
-print(ps[0]["node_syscalls_local"], ps[0]["node_syscalls_forwarded"])
-PY
+    node1_fields "$1" "$2" node_syscalls_local node_syscalls_forwarded
 }
 declare -A loc fwd
 for mode in all thread off; do

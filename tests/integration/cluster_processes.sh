@@ -30,8 +30,7 @@ hosts="$2"
 opts=(--local-hosts "$hosts" --place round-robin --stats --json tables.json)
 [ -n "${3:-}" ] && opts+=(--place-exec "$3")
 if [ "${4:-}" = netns ]; then
-    [ "$(id -u)" = 0 ] || { echo "SKIP [$IT_NAME]: network namespaces need root" >&3; exit 77; }
-    command -v ip >/dev/null || fail "ip (iproute2) is not installed"
+    need_netns
     opts+=(--netns)
 fi
 case "$1" in

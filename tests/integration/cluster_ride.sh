@@ -16,19 +16,13 @@
 . "$(dirname "$0")/lib.sh"
 [ $# -eq 1 ] || fail "usage: $0 true|threads"
 skip_in_native_mode "multi-host runs"
-[ "$(id -u)" = 0 ] || { echo "SKIP [$IT_NAME]: network namespaces need root" >&3; exit 77; }
-command -v ip >/dev/null || fail "ip (iproute2) is not installed"
+need_netns
 it_setup
 opts=(--local-hosts 2 --netns --place round-robin --place-exec round-robin)
 # counts FILE PROGRAM: "round_trips ridden threads_total" of each process
 # of PROGRAM on node 1, one line each.
 counts() {
-    python3 - "$1" "$2" <<'PY' || fail "no $2 process on node 1 in $1:"$'\n'"$(show "$1")"
-import json, sys
-ps = [p for p in json.load(open(sys.argv[1])).get("processes", []) if p["program"].startswith(sys.argv[2]) and p["node"] == 1]
-assert ps, ps
-for p in ps: print(p["layout_round_trips"], p["layouts_ridden"], p["threads_total"])
-PY
+    node1_fields --all "$1" "$2" layout_round_trips layouts_ridden threads_total
 }
 case "$1" in
 true)

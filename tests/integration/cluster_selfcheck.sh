@@ -16,8 +16,7 @@ hosts="$3"
 # Threads on every node is what it checks: round-robin, no migration.
 opts=(--local-hosts "$hosts" --place round-robin --stats --json tables.json)
 if [ "${4:-}" = netns ]; then
-    [ "$(id -u)" = 0 ] || { echo "SKIP [$IT_NAME]: network namespaces need root" >&3; exit 77; }
-    command -v ip >/dev/null || fail "ip (iproute2) is not installed"
+    need_netns
     opts+=(--netns)
 fi
 export GP_SCALE_DIV="${GP_SCALE_DIV:-100}"

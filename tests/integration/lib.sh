@@ -42,6 +42,35 @@ skip_in_native_mode() {
     fi
 }
 
+# need_netns : skips the test unless it may make network namespaces (root)
+# and fails if iproute2 is missing (install-deps.sh installs it).
+need_netns() {
+    [ "$(id -u)" = 0 ] || { echo "SKIP [$IT_NAME]: network namespaces need root" >&3; exit 77; }
+    command -v ip >/dev/null || fail "ip (iproute2) is not installed"
+}
+
+# node1_fields [--all] FILE PROGRAM FIELD... : from `spanvm run --json` FILE,
+# the FIELDs of the first process whose program starts with PROGRAM, on one
+# line; fails unless that process ran on node 1. With --all: one line for
+# each process of PROGRAM on node 1 (at least one).
+node1_fields() {
+    local all=0
+    [ "$1" = --all ] && { all=1; shift; }
+    python3 - "$all" "$@" <<'PY' || fail "no $2 process on node 1 in $1:"$'\n'"$(show "$1")"
+import json, sys
+all_, path, prog, fields = sys.argv[1] == "1", sys.argv[2], sys.argv[3], sys.argv[4:]
+ps = [p for p in json.load(open(path)).get("processes", []) if p["program"].startswith(prog)]
+if all_:
+    ps = [p for p in ps if p["node"] == 1]
+    assert ps, ps
+else:
+    assert ps and ps[0]["node"] == 1, ps
+    ps = ps[:1]
+for p in ps:
+    print(*(p[f] for f in fields))
+PY
+}
+
 # hosts_option [HOSTS] : for the stock tests. Sets `opts` (spanvm run options)
 # and `n` (threads): one host and 2 threads, or HOSTS hosts on this machine
 # (--local-hosts) and 4 threads (skipped in SPANVM_NATIVE=1 mode).
