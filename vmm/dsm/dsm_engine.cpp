@@ -466,9 +466,7 @@ void DsmEngine::install_initial_run(PageIndex first, std::size_t count, const ch
             check(region_->install_zero_run(first + i, j - i), what);
         } else {
             staging.resize((j - i) * UffdRegion::kPageSize);
-            for (std::size_t k = i; k < j; ++k)
-                if (!f->fill(first + k, staging.data() + (k - i) * UffdRegion::kPageSize))
-                    std::memset(staging.data() + (k - i) * UffdRegion::kPageSize, 0, UffdRegion::kPageSize);
+            f->fill_run(first + i, j - i, staging.data());
             check(region_->install_run(first + i, j - i, staging.data(), true), what);
             stats_->add(DsmStats::Counter::pages_filled, j - i);
         }
