@@ -107,7 +107,7 @@ void Dialer::dial(PeerLink& peer) {
             });
             return;
         }
-        peer.dialled();
+        peer.dialled(deadline_);
     });
 }
 

@@ -1,5 +1,7 @@
 #include "net/peer_link.hpp"
 
+#include <algorithm>
+
 #include <boost/asio.hpp>
 #include <fmt/format.h>
 
@@ -89,13 +91,13 @@ tcp::socket& PeerLink::new_socket() {
     return *socket_;
 }
 
-void PeerLink::dialled() {
+void PeerLink::dialled(Clock::time_point connect_deadline) {
     boost::system::error_code ignored;
     socket_->set_option(tcp::no_delay(true), ignored);
     set_state(PeerState::handshaking);
     dial_hs_ = std::make_unique<DialHandshake>(ctx_.handshake_setup(), ctx_.self, id_);
     writer_.push_handshake(handshake_frame(dial_hs_->hello()));
-    arm_handshake_timer();
+    arm_handshake_timer(connect_deadline);
     start_write();
     start_read();
 }
@@ -169,11 +171,14 @@ bool PeerLink::open_records() {
     }
 }
 
-void PeerLink::arm_handshake_timer() {
-    timer_.expires_after(ctx_.options.handshake_timeout);
-    timer_.async_wait([this](const boost::system::error_code& e) {
+void PeerLink::arm_handshake_timer(Clock::time_point not_before) {
+    const auto start = Clock::now();
+    const auto limit = std::max(std::chrono::duration_cast<std::chrono::milliseconds>(not_before - start),
+                                ctx_.options.handshake_timeout);
+    timer_.expires_at(start + limit);
+    timer_.async_wait([this, limit](const boost::system::error_code& e) {
         if (e || ctx_.stopping || state_ != PeerState::handshaking) return;
-        fail(fmt::format("handshake timed out after {} ms", ctx_.options.handshake_timeout.count()));
+        fail(fmt::format("handshake timed out after {} ms", limit.count()));
     });
 }
 

@@ -68,8 +68,12 @@ public:
     tcp::socket& new_socket();
     tcp::socket& socket() { return *socket_; }
     boost::asio::steady_timer& timer() { return timer_; }
-    // Our dial succeeded: send our handshake, read theirs (handshake_timeout).
-    void dialled();
+    // Our dial succeeded: send our handshake, read theirs (handshake_timeout,
+    // or until `connect_deadline` if later: a dial that a listening socket's
+    // backlog accepted before its owner got to accept() (a node still
+    // starting, cli/local_hosts.hpp) keeps the time a refused dial would
+    // have had to be redialled).
+    void dialled(Clock::time_point connect_deadline = {});
     // The peer dialled us and the Dialer accepted its `hello`: send our
     // challenge and wait for its proof (handshake_timeout).
     void adopt(tcp::socket socket, FrameDecoder decoder, const Handshake& hello);
@@ -90,7 +94,7 @@ private:
     void handshake_done(const SessionKeys& keys);
     // Moves decrypted records into the frame decoder; false if the link failed.
     bool open_records();
-    void arm_handshake_timer();
+    void arm_handshake_timer(Clock::time_point not_before = {});
     void mark_connected();
     void set_state(PeerState s);
     void start_read();

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdlib>
 #include <string>
@@ -102,5 +103,27 @@ SCENARIO("a node fills pages only from the origin's own file") {
             REQUIRE(origin.fill(0, page.data()));
             CHECK(page[1] == static_cast<std::byte>(static_cast<std::uint8_t>((P + 1) * 7 + 1)));
         }
+    }
+}
+
+TEST_CASE("fill_run gives each page what fill gives it: file stretches, a gap, another offset, zeros past the end") {
+    TempFile f(6 * P + 100);
+    auto id = file_identity(f.fd);
+    REQUIRE(id.has_value());
+    FileFiller node(kBase);
+    REQUIRE(node.open_declared({4, f.path, *id}));
+    // Pages 2..5 from offset 0 (page 5 continues it), page 6 unfilled, pages
+    // 7..9 from offset 5P (the file ends inside page 7's successor).
+    REQUIRE(node.apply({FillRun{kBase + 2 * P, kBase + 6 * P, 4, 0}, FillRun{kBase + 7 * P, kBase + 10 * P, 4, 5 * P}})
+                .has_value());
+    constexpr std::size_t kFirst = 1, kCount = 10;
+    std::vector<std::byte> run(kCount * P, std::byte{0xAA});
+    node.fill_run(kFirst, kCount, run.data());
+    for (std::size_t k = 0; k < kCount; ++k) {
+        std::array<std::byte, P> page{};
+        page.fill(std::byte{0x55});
+        if (!node.fill(kFirst + k, page.data())) page.fill(std::byte{0});
+        INFO("page " << kFirst + k);
+        CHECK(std::equal(page.begin(), page.end(), run.begin() + static_cast<std::ptrdiff_t>(k * P)));
     }
 }

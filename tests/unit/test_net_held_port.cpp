@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <thread>
 #include <utility>  // before Boost 1.74 asio, whose awaitable.hpp misses it under GCC 12
 
 #include <boost/asio.hpp>
@@ -88,4 +89,57 @@ TEST_CASE("a transport listens on an inherited held socket (listen_fd) and its p
     CHECK(dialer.wait_connected(3000ms).has_value());
     CHECK(acceptor.wait_connected(3000ms).has_value());
     CHECK(failures.load() == 0);
+}
+
+// `spanvm run --local-hosts` (cli/local_hosts.hpp): the origin binds every
+// node's socket and listens on it before the nodes start, so a dial waits
+// in the backlog until the node's transport accepts it; the dialler's
+// handshake is then given until its connect deadline, not only
+// handshake_timeout (a node slow to start is not failed sooner than a
+// refused, redialled one would be).
+TEST_CASE("a dial queued on a held listening socket before its transport starts connects when it does") {
+    const HeldPort held = hold_free_tcp_port("127.0.0.1");
+    REQUIRE(::listen(held.fd, SOMAXCONN) == 0);
+    ClusterConfig cfg = loopback_cluster(2, "backlog");
+    cfg.nodes[1].port = held.port;
+    TransportOptions opt;
+    opt.connect_timeout = 5000ms;
+    opt.handshake_timeout = 100ms;  // shorter than the wait below: the connect deadline must apply
+    const MessageTypes types{1, 2, 3, 4};
+    auto ignore = [](NodeId, std::uint16_t, std::uint64_t, ByteView) {};
+    std::atomic<int> failures{0};
+    auto count_failure = [&failures](NodeId, const std::string&) { ++failures; };
+    Transport dialer(cfg, 0, types, ignore, count_failure, opt);
+    dialer.start();
+    std::this_thread::sleep_for(300ms);  // the node is still starting: the dial waits in the backlog
+    CHECK(failures.load() == 0);
+    TransportOptions with_fd = opt;
+    with_fd.listen_fd = held.fd;
+    Transport acceptor(cfg, 1, types, ignore, count_failure, with_fd);
+    acceptor.start();
+    CHECK(dialer.wait_connected(5000ms).has_value());
+    CHECK(acceptor.wait_connected(5000ms).has_value());
+    CHECK(failures.load() == 0);
+}
+
+TEST_CASE("a dial queued on a held listening socket fails, naming the peer, when the socket closes unaccepted") {
+    const HeldPort held = hold_free_tcp_port("127.0.0.1");
+    REQUIRE(::listen(held.fd, SOMAXCONN) == 0);
+    ClusterConfig cfg = loopback_cluster(2, "backlog");
+    cfg.nodes[1].port = held.port;
+    TransportOptions opt;
+    opt.connect_timeout = 5000ms;
+    const MessageTypes types{1, 2, 3, 4};
+    auto ignore = [](NodeId, std::uint16_t, std::uint64_t, ByteView) {};
+    auto no_handler = [](NodeId, const std::string&) {};
+    Transport dialer(cfg, 0, types, ignore, no_handler, opt);
+    dialer.start();
+    // Queued (connected in the kernel), then the node dies before accepting.
+    std::this_thread::sleep_for(50ms);
+    ::close(held.fd);
+    const auto connected = dialer.wait_connected(5000ms);
+    REQUIRE_FALSE(connected.has_value());
+    INFO(connected.error().message);
+    CHECK(connected.error().message.find("node 1") != std::string::npos);
+    CHECK(connected.error().message.find("connection reset") != std::string::npos);
 }

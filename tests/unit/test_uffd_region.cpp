@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <poll.h>
+#include <sys/mman.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -640,5 +641,26 @@ SCENARIO("two handler threads serve many faulting threads") {
                 }
             }
         }
+    }
+}
+
+// UFFDIO_COPY wants its range inside one host VMA; guest protections split
+// guest RAM into many (mprotect). install_run halves a run that crosses a
+// boundary until its parts fit, and every page ends up installed with its
+// own bytes, readable and writable as asked.
+TEST_CASE("install_run over a run that crosses host VMA boundaries installs every page") {
+    constexpr std::uint64_t kPages = UffdRegion::kStripes;
+    auto region = make_region(kPages);
+    // Three VMAs inside the run: pages [0, 5) and [40, 64) read-write,
+    // [5, 40) read-only (the region's own mapping; installs need no access).
+    REQUIRE(::mprotect(region->base() + 5 * kPage, 35 * kPage, PROT_READ) == 0);
+    std::vector<std::uint8_t> data(kPages * kPage);
+    for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<std::uint8_t>(i / kPage * 3 + i % 251);
+    REQUIRE(region->install_run(0, kPages, data.data(), true).has_value());
+    REQUIRE(::mprotect(region->base() + 5 * kPage, 35 * kPage, PROT_READ | PROT_WRITE) == 0);
+    for (std::uint64_t p = 0; p < kPages; ++p) {
+        INFO("page " << p);
+        CHECK(std::memcmp(region->base() + p * kPage, data.data() + p * kPage, kPage) == 0);
+        CHECK(region->presence(p) == UffdRegion::Presence::writable);
     }
 }

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <poll.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -86,9 +87,14 @@ void pin_to_cpus(const std::vector<int>& cpus) {
         throw std::runtime_error(fmt::format("--host-cpus: sched_setaffinity: {}", std::strerror(errno)));
 }
 
-net::ClusterConfig start_local_hosts(const LocalHostsOptions& o) {
+LocalHosts start_local_hosts(const LocalHostsOptions& o) {
     if (o.hosts < 2 || o.hosts > 16) throw std::runtime_error(fmt::format("--local-hosts {}: want 2..16", o.hosts));
     net::ClusterConfig cfg;
+    // Loopback: each node's socket, bound and listening (local_hosts.hpp).
+    std::vector<int> listen_fds;
+    auto close_held = [&listen_fds](std::size_t from) {
+        for (std::size_t k = from; k < listen_fds.size(); ++k) ::close(listen_fds[k]);
+    };
     cfg.name = "local";  // the name nodes get with --cluster-spec
     if (o.netns) {
         if (::unshare(CLONE_NEWNET) != 0)
@@ -100,9 +106,21 @@ net::ClusterConfig start_local_hosts(const LocalHostsOptions& o) {
         for (unsigned k = 0; k < o.hosts; ++k)
             cfg.nodes.push_back({static_cast<net::NodeId>(k), fmt::format("{}.{}", kSubnet, k + 1), kNetnsPort});
     } else {
-        auto ports = net::free_tcp_ports(o.hosts);
-        for (unsigned k = 0; k < o.hosts; ++k)
-            cfg.nodes.push_back({static_cast<net::NodeId>(k), "127.0.0.1", ports.at(k)});
+        for (unsigned k = 0; k < o.hosts; ++k) {
+            net::HeldPort held;
+            try {
+                held = net::hold_free_tcp_port("127.0.0.1");
+            } catch (...) {
+                close_held(0);
+                throw;
+            }
+            listen_fds.push_back(held.fd);
+            if (::listen(held.fd, SOMAXCONN) != 0) {
+                close_held(0);
+                throw std::runtime_error(fmt::format("listen on 127.0.0.1:{}: {}", held.port, std::strerror(errno)));
+            }
+            cfg.nodes.push_back({static_cast<net::NodeId>(k), "127.0.0.1", held.port});
+        }
     }
     net::validate_cluster(cfg, "--local-hosts");
     cfg.key = net::generate_cluster_key();
@@ -179,6 +197,10 @@ net::ClusterConfig start_local_hosts(const LocalHostsOptions& o) {
             std::vector<std::string> args{exe,          "node", "--cluster-spec", spec, "--node", std::to_string(k),
                                           "--key-fd",   std::to_string(key_fd),
                                           "--origin",   fmt::format("{}:{}", origin, origin_fd)};
+            if (k < listen_fds.size()) {  // its own socket only: the others stay close-on-exec
+                if (::fcntl(listen_fds[k], F_SETFD, 0) != 0) ::_exit(125);
+                args.insert(args.end(), {"--listen-fd", std::to_string(listen_fds[k])});
+            }
             if (o.encrypt) args.emplace_back("--encrypt");
             if (!o.mem.empty()) args.insert(args.end(), {"--mem", o.mem});
             if (!o.platform.empty()) args.insert(args.end(), {"--platform", o.platform});
@@ -212,7 +234,10 @@ net::ClusterConfig start_local_hosts(const LocalHostsOptions& o) {
     }
     ::close(key_fd);
     ::close(origin_fd);
-    return cfg;
+    // The nodes hold their own sockets now: a node that dies resets the
+    // connections waiting in its backlog.
+    close_held(1);
+    return LocalHosts{std::move(cfg), listen_fds.empty() ? -1 : listen_fds[0]};
 }
 
 void watch_origin(const std::string& spec, const std::atomic<bool>* until) {

@@ -2,7 +2,15 @@
 // `spanvm run --local-hosts N [--netns]`: starts N-1 `spanvm node`
 // processes on this machine and returns the cluster they form with this
 // process as node 0 (the origin).
-//  * loopback: every node listens on 127.0.0.1 on a free port;
+//  * loopback: every node listens on 127.0.0.1 on a free port, whose socket
+//    this process binds and puts in the listening state before any node
+//    starts (net::hold_free_tcp_port, then listen()): node k inherits its
+//    own (`spanvm node --listen-fd`), the origin's engine takes node 0's
+//    (`LocalHosts::origin_listen_fd`). So a dial to a node that has not
+//    reached its accept yet waits in the kernel's backlog instead of being
+//    refused and redialled; a node that dies before accepting resets it
+//    (this process closes its copies once the nodes are started), and one
+//    that never accepts is named by the dialler's handshake timeout;
 //  * --netns: this process moves into a fresh network namespace holding a
 //    bridge (10.232.0.1/24), and each node runs in a namespace of its own
 //    joined to it by a veth pair (10.232.0.(K+1)). The namespaces are
@@ -41,7 +49,15 @@ struct LocalHostsOptions {
     bool encrypt = false;  // --encrypt: passed to every node too
 };
 
-net::ClusterConfig start_local_hosts(const LocalHostsOptions& o);
+struct LocalHosts {
+    net::ClusterConfig cluster;
+    // Loopback only: node 0's listening socket (close-on-exec), for
+    // OriginCluster::listen_on; -1 with --netns (its nodes are in other
+    // namespaces: each binds its own address and the origin redials).
+    int origin_listen_fd = -1;
+};
+
+LocalHosts start_local_hosts(const LocalHostsOptions& o);
 
 // --host-cpus C for `hosts` hosts: the k-th group of C CPUs among those this
 // process may use, for k < hosts. Throws std::runtime_error (one line) when

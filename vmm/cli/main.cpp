@@ -1,4 +1,5 @@
 // spanvm command line. Every error is one line on stderr with a non-zero exit.
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -190,6 +191,7 @@ int run_command(const RunOptions& o) {
             return 2;
         }
         net::ClusterConfig cc;
+        int origin_listen_fd = -1;  // --local-hosts on loopback: node 0's socket, listening already
         try {
             if (!o.cluster_file.empty()) {
                 cc = net::load_cluster_file(o.cluster_file);
@@ -197,7 +199,9 @@ int run_command(const RunOptions& o) {
                 // The nodes get the origin's size in bytes: they must agree.
                 // start_local_hosts makes a throw-away cluster key for them.
                 LocalHostsOptions lh{o.local_hosts, o.netns, std::to_string(*mem), plat, host_cpus, o.keys.encrypt};
-                cc = start_local_hosts(lh);
+                auto hosts = start_local_hosts(lh);
+                cc = std::move(hosts.cluster);
+                origin_listen_fd = hosts.origin_listen_fd;
             }
         } catch (const std::exception& e) {
             log::error("{}", e.what());
@@ -218,6 +222,7 @@ int run_command(const RunOptions& o) {
             cfg.exec_placer = deputies.get();
         }
         oc = std::make_unique<cluster::OriginCluster>(std::move(cc), *place);
+        if (origin_listen_fd >= 0) oc->listen_on(origin_listen_fd);  // its engine owns it from attach_memory
         // The nodes' daemons start the deputies' sessions (exec_deputies.hpp).
         if (deputies) deputies->serve(*oc);
         cfg.remote = oc.get();
@@ -277,6 +282,13 @@ int node_command(const NodeOptions& o) {
     }
     no.platform = *kind;
     no.deputy_fd = o.deputy_fd;
+    // Inherited (a session's from its daemon, a --local-hosts node's from
+    // the origin): close-on-exec here, so the sessions a node starts do not
+    // hold its listener.
+    if (o.listen_fd >= 0 && ::fcntl(o.listen_fd, F_SETFD, FD_CLOEXEC) != 0) {
+        log::error("node: --listen-fd {}: {}", o.listen_fd, std::strerror(errno));
+        return 2;
+    }
     no.listen_fd = o.listen_fd;
     return cluster::NodeRunner::run(no);
 }

@@ -92,19 +92,51 @@ bool FileFiller::fill(std::uint64_t page, std::byte* out) {
         if (pf.file == memory::kZeroFile) return false;
         fd = fds_.at(pf.file);  // apply() admits only fills of files kept here
     }
+    read_file(fd, pf, out, memory::layout::kPageSize);
+    return true;
+}
+
+void FileFiller::fill_run(std::uint64_t page, std::size_t count, std::byte* out) {
+    constexpr std::size_t P = memory::layout::kPageSize;
+    if (!any_.load(std::memory_order_acquire)) {
+        std::memset(out, 0, count * P);
+        return;
+    }
+    std::vector<memory::PageFill> pfs(count);
+    std::vector<int> fds(count, -1);
+    {
+        std::lock_guard lk(mu_);
+        for (std::size_t k = 0; k < count; ++k) {
+            pfs[k] = table_.at(base_ + (page + k) * P);
+            if (pfs[k].file != memory::kZeroFile) fds[k] = fds_.at(pfs[k].file);
+        }
+    }
+    for (std::size_t i = 0; i < count;) {
+        std::size_t j = i + 1;
+        if (pfs[i].file == memory::kZeroFile) {
+            while (j < count && pfs[j].file == memory::kZeroFile) ++j;
+            std::memset(out + i * P, 0, (j - i) * P);
+        } else {
+            while (j < count && pfs[j].file == pfs[i].file && pfs[j].offset == pfs[i].offset + (j - i) * P) ++j;
+            read_file(fds[i], pfs[i], out + i * P, (j - i) * P);
+        }
+        i = j;
+    }
+}
+
+void FileFiller::read_file(int fd, const memory::PageFill& pf, std::byte* out, std::size_t len) {
     // Files stay open until destruction: the read needs no lock. Past the
     // file's end the page is zero, as Linux's page cache gives it.
     std::size_t done = 0;
-    while (done < memory::layout::kPageSize) {
-        const ssize_t n = ::pread(fd, out + done, memory::layout::kPageSize - done, static_cast<off_t>(pf.offset + done));
+    while (done < len) {
+        const ssize_t n = ::pread(fd, out + done, len - done, static_cast<off_t>(pf.offset + done));
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) log::warn("fill: reading file {} at {:#x}: {}; the page reads as zero", pf.file, pf.offset + done,
                              std::strerror(errno));
         if (n <= 0) break;
         done += static_cast<std::size_t>(n);
     }
-    if (done < memory::layout::kPageSize) std::memset(out + done, 0, memory::layout::kPageSize - done);
-    return true;
+    if (done < len) std::memset(out + done, 0, len - done);
 }
 
 }  // namespace spanvm::cluster

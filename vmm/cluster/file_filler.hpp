@@ -55,8 +55,13 @@ public:
 
     bool filled(std::uint64_t page) override;
     bool fill(std::uint64_t page, std::byte* out) override;
+    // One pread per stretch of pages that are consecutive in one file.
+    void fill_run(std::uint64_t page, std::size_t count, std::byte* out) override;
 
 private:
+    // Reads len bytes of file `fd` from pf.offset into out; zeros past its
+    // end or after an error (warned).
+    static void read_file(int fd, const memory::PageFill& pf, std::byte* out, std::size_t len);
     const std::uint64_t base_;
     std::mutex mu_;
     memory::FillTable table_;

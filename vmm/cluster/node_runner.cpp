@@ -308,7 +308,7 @@ void NodeRunner::start_timekeeper(std::uint64_t vvar_gva) {
         if (timekeeper_->attach(vvar)) return;
         timekeeper_.reset();
     }
-    auto tk = time::Timekeeper::start(vvar);
+    auto tk = time::Timekeeper::start(vvar, time::Timekeeper::kDefaultPeriod, nullptr, &tsc_baseline_);
     if (!tk)
         log::warn("node {}: no vDSO time here ({}); guest clock reads fall back to forwarded calls", opts_.self,
                   tk.error().message);
@@ -319,7 +319,7 @@ void NodeRunner::start_timekeeper(std::uint64_t vvar_gva) {
 void NodeRunner::measure_tsc_ahead() {
     std::lock_guard lk(tk_mu_);
     ahead_vvar_ = std::make_unique<spanvm_vvar>();
-    auto tk = time::Timekeeper::start(ahead_vvar_.get());
+    auto tk = time::Timekeeper::start(ahead_vvar_.get(), time::Timekeeper::kDefaultPeriod, nullptr, &tsc_baseline_);
     if (!tk) return;  // start_timekeeper tries again, and says why
     (*tk)->detach();
     timekeeper_ = std::move(*tk);

@@ -129,6 +129,9 @@ private:
     std::mutex tk_mu_;
     std::unique_ptr<time::Timekeeper> timekeeper_;  // set once, by the first guest thread (tk_mu_), or ahead
     bool timekeeper_attached_ = false;              // it writes the guest's vDSO page (tk_mu_)
+    // Taken as the node starts: the Timekeeper calibrates from it over the
+    // time until the first Spawn instead of sleeping (timekeeper.hpp).
+    const time::Timekeeper::Baseline tsc_baseline_ = time::Timekeeper::take_baseline();
     std::unique_ptr<spanvm_vvar> ahead_vvar_;       // the record it was measured on ahead (measure_tsc_ahead)
     ThreadFaults faults_;
     std::mutex mu_;

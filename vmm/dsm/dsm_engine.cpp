@@ -453,7 +453,11 @@ Result<void> DsmEngine::install_initial(PageIndex page, bool writable) {
 void DsmEngine::install_initial_run(PageIndex first, std::size_t count, const char* what, bool populate) {
     PageFiller* f = options_.filler;
     std::size_t i = 0;
-    std::vector<std::byte> staging;
+    // Reused by this thread from run to run: a fresh buffer of up to 64
+    // pages was an mmap, 64 page faults, zeroing and an munmap per filled
+    // run (fill_run writes every byte it is given).
+    thread_local std::unique_ptr<std::byte[]> staging;
+    thread_local std::size_t staging_pages = 0;
     while (i < count) {
         // Stretches of zero pages (one UFFDIO_ZEROPAGE) and of filled pages
         // (read here, one UFFDIO_COPY).
@@ -465,11 +469,12 @@ void DsmEngine::install_initial_run(PageIndex first, std::size_t count, const ch
         } else if (!filled) {
             check(region_->install_zero_run(first + i, j - i), what);
         } else {
-            staging.resize((j - i) * UffdRegion::kPageSize);
-            for (std::size_t k = i; k < j; ++k)
-                if (!f->fill(first + k, staging.data() + (k - i) * UffdRegion::kPageSize))
-                    std::memset(staging.data() + (k - i) * UffdRegion::kPageSize, 0, UffdRegion::kPageSize);
-            check(region_->install_run(first + i, j - i, staging.data(), true), what);
+            if (staging_pages < j - i) {
+                staging.reset(new std::byte[(j - i) * UffdRegion::kPageSize]);
+                staging_pages = j - i;
+            }
+            f->fill_run(first + i, j - i, staging.get());
+            check(region_->install_run(first + i, j - i, staging.get(), true), what);
             stats_->add(DsmStats::Counter::pages_filled, j - i);
         }
         i = j;

@@ -11,6 +11,7 @@
 // OriginCluster::fill_from_file, discard).
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 namespace spanvm::dsm {
 
@@ -24,6 +25,15 @@ public:
     // it is zero (out untouched). A read that fails is fatal to the node
     // (the caller's install would be wrong otherwise).
     virtual bool fill(std::uint64_t page, std::byte* out) = 0;
+    // Pages [page, page + count) into out[0, count * 4096): each page's
+    // filler, zeros for a page without one. The default asks fill() page by
+    // page; a filler that can read a stretch of pages at once overrides it
+    // (a library's fill-ahead block is one read, not one per page).
+    virtual void fill_run(std::uint64_t page, std::size_t count, std::byte* out) {
+        for (std::size_t k = 0; k < count; ++k)
+            if (!fill(page + k, out + k * kFillPageSize)) std::memset(out + k * kFillPageSize, 0, kFillPageSize);
+    }
+    static constexpr std::size_t kFillPageSize = 4096;
 };
 
 }  // namespace spanvm::dsm

@@ -4,6 +4,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 
+#include <bitset>
 #include <cerrno>
 
 #include "fmt/format.h"
@@ -14,32 +15,53 @@ namespace spanvm::dsm {
 Result<void> UffdRegion::install_run(std::uint64_t first, std::uint64_t count, const void* data, bool writable) {
     if (count == 0) return {};
     if (auto c = check_run(first, count, "install_run"); !c) return c;
-    std::uint64_t done = 0;  // pages of the run the one ioctl installed
+    const auto* bytes = static_cast<const std::uint8_t*>(data);
+    std::bitset<kStripes> installed;  // by page - first
     {
         std::unique_lock<std::mutex> locks[kStripes];
         lock_run(locks, first, count);
         bool all_absent = true;
         for (std::uint64_t q = first; q < first + count; ++q) all_absent = all_absent && presence(q) == Presence::absent;
-        if (all_absent) {
+        // One UFFDIO_COPY for [a, a + n) where the host mapping allows it.
+        // The kernel wants the range inside one host VMA (ENOENT, nothing
+        // copied, otherwise), and the guest's protections split guest RAM
+        // into many: a run that crosses a boundary is halved until its parts
+        // fit (a boundary costs ~2 log2(n) ioctls, not one per page).
+        auto copy = [&](auto& self, std::uint64_t a, std::uint64_t n) -> void {
             uffdio_copy c{};
-            c.dst = addr(first);
-            c.src = reinterpret_cast<std::uint64_t>(data);
-            c.len = count * kPageSize;
+            c.dst = addr(a);
+            c.src = reinterpret_cast<std::uint64_t>(bytes + (a - first) * kPageSize);
+            c.len = n * kPageSize;
             c.mode = writable ? 0 : UFFDIO_COPY_MODE_WP;
+            std::uint64_t ok = 0;
+            int err = 0;
             // On failure the kernel leaves the bytes it did copy (a prefix) in c.copy.
-            if (ioctl(fd_, UFFDIO_COPY, &c) == 0)
-                done = count;
-            else if (c.copy > 0)
-                done = static_cast<std::uint64_t>(c.copy) / kPageSize;
-            for (std::uint64_t q = first; q < first + done; ++q)
-                set_presence(q, writable ? Presence::writable : Presence::read_only);
-        }
+            if (ioctl(fd_, UFFDIO_COPY, &c) == 0) {
+                ok = n;
+            } else {
+                err = errno;
+                if (c.copy > 0) ok = static_cast<std::uint64_t>(c.copy) / kPageSize;
+            }
+            for (std::uint64_t q = a; q < a + ok; ++q) installed.set(q - first);
+            const std::uint64_t rest = a + ok, left = n - ok;
+            if (left == 0) return;
+            if (ok > 0) return self(self, rest, left);
+            if (err == ENOENT && left > 1) {
+                self(self, rest, left / 2);
+                self(self, rest + left / 2, left - left / 2);
+            }
+            // Anything else (a present page, EAGAIN): page by page below.
+        };
+        if (all_absent) copy(copy, first, count);
+        for (std::uint64_t q = first; q < first + count; ++q)
+            if (installed.test(q - first)) set_presence(q, writable ? Presence::writable : Presence::read_only);
     }
-    for (std::uint64_t q = first; q < first + done; ++q) mark_answered(q);
+    for (std::uint64_t q = first; q < first + count; ++q)
+        if (installed.test(q - first)) mark_answered(q);
     // The rest (a present page, EAGAIN): page by page, as install() does.
-    const auto* bytes = static_cast<const std::uint8_t*>(data);
-    for (std::uint64_t q = first + done; q < first + count; ++q)
-        if (auto r = install(q, bytes + (q - first) * kPageSize, writable); !r) return r.error();
+    for (std::uint64_t q = first; q < first + count; ++q)
+        if (!installed.test(q - first))
+            if (auto r = install(q, bytes + (q - first) * kPageSize, writable); !r) return r.error();
     return {};
 }
 

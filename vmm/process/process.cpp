@@ -89,6 +89,7 @@ Result<std::unique_ptr<Process>> Process::create(const ProcessConfig& cfg_in) {
     auto resolved = resolve_image(cfg_in);
     if (!resolved) return resolved.error();
     const ProcessConfig& cfg = resolved->cfg;
+    const auto tsc_baseline = time::Timekeeper::take_baseline();
 
     // From here on a failure is spanvm's, not the program's (code 0).
     // Guest RAM reachable as the address space maps it (sync_host_protection).
@@ -105,6 +106,7 @@ Result<std::unique_ptr<Process>> Process::create(const ProcessConfig& cfg_in) {
     // its children: local_hosts.hpp.)
     (void)::prctl(PR_SET_CHILD_SUBREAPER, 1);
     std::unique_ptr<Process> p(new Process(cfg, std::move(*pc)));
+    p->tsc_baseline_ = tsc_baseline;
     p->root_pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, ::getpid(), 0));
     p->registry_ = ProcessRegistry::create();
     if (p->registry_) p->slot_ = p->registry_->claim(p->pid_, ::getppid(), cfg.program);
@@ -214,7 +216,8 @@ Result<ThreadStart> Process::load_program(const ImageFile& program) {
     }
     if (timekeeper_) {
         sysinfo_ehdr = vdso->base;
-    } else if (auto tk = time::Timekeeper::start(vdso->vvar, time::Timekeeper::kDefaultPeriod)) {
+    } else if (auto tk = time::Timekeeper::start(vdso->vvar, time::Timekeeper::kDefaultPeriod, nullptr,
+                                                 tsc_baseline_ ? &*tsc_baseline_ : nullptr)) {
         timekeeper_ = std::move(*tk);
         sysinfo_ehdr = vdso->base;
     } else {

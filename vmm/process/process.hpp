@@ -17,6 +17,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <mutex>
 #include <set>
 #include <span>
@@ -325,6 +326,10 @@ private:
     // Writes the guest vDSO's time record; null without a vDSO. Last member:
     // its thread stops before the guest RAM it writes goes away.
     std::unique_ptr<time::Timekeeper> timekeeper_;
+    // The host clocks against the TSC when create() began: the first
+    // Timekeeper calibrates from it, over the time the start-up took,
+    // instead of sleeping (timekeeper.hpp).
+    std::optional<time::Timekeeper::Baseline> tsc_baseline_;
 };
 
 }  // namespace spanvm::process

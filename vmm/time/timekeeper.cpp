@@ -85,8 +85,15 @@ constexpr int64_t kOffsetThresholdNs = 2000;  // offsets jitter by ~100 ns betwe
 
 }  // namespace
 
+Timekeeper::Baseline Timekeeper::take_baseline() {
+    Baseline b;
+    const clockid_t ids[SPANVM_VVAR_NCLOCKS] = {CLOCK_MONOTONIC, CLOCK_MONOTONIC_RAW};
+    for (int c = 0; c < SPANVM_VVAR_NCLOCKS; ++c) b.clock[c] = sample_clock(ids[c]);
+    return b;
+}
+
 Result<std::unique_ptr<Timekeeper>> Timekeeper::start(spanvm_vvar* vvar, std::chrono::milliseconds period,
-                                                      const Timekeeper* rate_from) {
+                                                      const Timekeeper* rate_from, const Baseline* baseline) {
     if (!invariant_tsc()) return make_error(ENOTSUP, "the host TSC is not invariant; the guest vDSO needs one");
     std::unique_ptr<Timekeeper> tk(new Timekeeper(vvar, period));
     tk->hist_ = std::make_unique<Samples>();
@@ -110,12 +117,16 @@ Result<std::unique_ptr<Timekeeper>> Timekeeper::start(spanvm_vvar* vvar, std::ch
         tk->thread_ = std::jthread([t = tk.get()](std::stop_token st) { t->loop(st); });
         return tk;
     } else {
-        ClockSample first[SPANVM_VVAR_NCLOCKS];
-        for (int c = 0; c < SPANVM_VVAR_NCLOCKS; ++c) first[c] = sample_clock(ids[c]);
+        const Baseline first_samples = baseline ? *baseline : take_baseline();
+        const ClockSample* first = first_samples.clock;
         // Short on purpose (it delays every `spanvm run`): a 3 ms baseline is
         // within ~100 ppm, and the update loop measures the rate over the
         // last seconds and slews the error away without a backward step.
-        std::this_thread::sleep_for(std::chrono::milliseconds(3));
+        // A baseline taken at the process's start has usually aged that
+        // much already: then there is nothing to wait for.
+        constexpr uint64_t kMinBaselineNs = 3'000'000;
+        const uint64_t aged = clock_ns(CLOCK_MONOTONIC) - first[SPANVM_VVAR_CLOCK_MONO].ns;
+        if (aged < kMinBaselineNs) std::this_thread::sleep_for(std::chrono::nanoseconds(kMinBaselineNs - aged));
         for (int c = 0; c < SPANVM_VVAR_NCLOCKS; ++c) {
             last[c] = sample_clock(ids[c]);
             auto m = mult_between(first[c], last[c]);

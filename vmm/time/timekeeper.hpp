@@ -32,12 +32,20 @@ class Timekeeper {
 public:
     // `vvar` is the host view of the guest's vvar page; it must stay mapped
     // for the Timekeeper's lifetime. The Timekeeper is its only writer.
-    // Without CPUID leaf 0x15 the TSC rate is calibrated, which sleeps 3 ms,
-    // unless `rate_from` (a stopped Timekeeper of the same host, execve's
-    // previous image) gives its measured rate and history.
+    // Without CPUID leaf 0x15 the TSC rate is calibrated over at least 3 ms
+    // from a first sample: `baseline` (taken when the process started, so
+    // the wait overlaps its start-up) or one taken here, in which case
+    // start() sleeps the 3 ms; unless `rate_from` (a stopped Timekeeper of
+    // the same host, execve's previous image) gives its measured rate and
+    // history.
+    struct Baseline {
+        ClockSample clock[SPANVM_VVAR_NCLOCKS];
+    };
+    static Baseline take_baseline();
     static Result<std::unique_ptr<Timekeeper>> start(spanvm_vvar* vvar,
                                                      std::chrono::milliseconds period = kDefaultPeriod,
-                                                     const Timekeeper* rate_from = nullptr);
+                                                     const Timekeeper* rate_from = nullptr,
+                                                     const Baseline* baseline = nullptr);
     ~Timekeeper();  // stops and joins the update thread
     // Stops and joins the update thread: no more writes to the record; the
     // rate history stays (for start()'s rate_from).
