@@ -187,21 +187,33 @@ Result<void> OriginCluster::attach_memory(memory::GuestMemory& mem, const memory
     o.router = &channel_.router();
     o.fault_observer = [this](std::int32_t tid, std::uint64_t page, bool write) { faults_.record(tid, page, write); };
     o.first_touch_observer = [this](std::int32_t tid, std::uint64_t n) { faults_.record_first_touch(tid, n); };
+    // A failure part-way leaves guest RAM as it was before the call: the
+    // caller (a placed exec) then runs the image at the origin, which over
+    // a userfaultfd registration nobody serves would hang at its first
+    // touch. The engine made here (the registration) goes with a failure:
+    // the listener is made before it is kept, and a failed start drops it.
     auto e = dsm::DsmEngine::create(std::move(o));
     if (!e) return e.error();
-    engine_ = std::move(*e);
-    channel_.bind(engine_->transport(), engine_->stats());
-    failure_.set_pending_faults([this] { return engine_->region().pending_faults(); });
-    failure_.tell_nodes_through(channel_);
-    engine_->region().set_fatal_hook([this](const std::string& reason) { failure_.tell_nodes(reason); });
     auto l = ChannelListener::start(config_.node(0).address,
                                     ChannelSecurity{config_.key.value_or(net::ClusterKey{}), config_.encrypt, 0},
                                     [this](std::int32_t tid, std::unique_ptr<SyscallChannel> ch) {
                                         on_channel(tid, std::move(ch));
                                     });
-    if (!l) return l.error();
+    if (!l) return l.error();  // *e unregisters guest RAM as it goes
+    engine_ = std::move(*e);
+    channel_.bind(engine_->transport(), engine_->stats());
+    failure_.set_pending_faults([this] { return engine_ ? engine_->region().pending_faults() : 0; });
+    failure_.tell_nodes_through(channel_);
+    engine_->region().set_fatal_hook([this](const std::string& reason) { failure_.tell_nodes(reason); });
     listener_ = std::move(*l);
-    return engine_->start();
+    if (auto s = engine_->start(); !s) {
+        // Its transport is stopped, its threads joined and guest RAM
+        // unregistered before it is gone; this cluster is never used again.
+        listener_.reset();
+        engine_.reset();
+        return s.error();
+    }
+    return {};
 }
 
 std::uint16_t OriginCluster::channel_port() const { return listener_ ? listener_->port() : 0; }
