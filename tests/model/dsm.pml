@@ -69,6 +69,10 @@
  * planted bug -DBUG_FILL_OTHER_FILE (see FILLER). Rides (-DRIDE=1): a
  * file mapped over a pristine page changes the fillers during the run;
  * planted bugs -DBUG_RIDE_IN_FLIGHT, -DBUG_RIDE_LATE (see FILLER).
+ * Fills on the link (-DRIDE=1 -DLINKFILL=1; F7): node 1 runs, and the
+ * origin's filler change reaches it as a Fill message on the origin's
+ * FIFO channel to node 1, sent before the home is asked and not waited
+ * for; planted bug -DBUG_FILL_AFTER_ASK (see FILLER).
  * Discards (-DDISCARD=k: k in all, by any node that is a page's home;
  * docs/dsm-protocol.md "Discards"): a page only its home holds becomes
  * pristine again (see DISCARD_STEP in dsm_steps.pml); planted bug
@@ -120,7 +124,7 @@
 #endif
 
 mtype = { ReadReq, WriteReq, FwdRead, FwdWrite, Invalidate, InvAck, GrantShared, GrantModified, Done,
-          HomeNotice, HomeAck, HomeState, RunReadReq, RunWriteReq, Refuse, ClaimReadReq, ClaimWriteReq };
+          HomeNotice, HomeAck, HomeState, RunReadReq, RunWriteReq, Refuse, ClaimReadReq, ClaimWriteReq, Fill };
 
 #define DK_NONE  0
 #define DK_ZERO  1
@@ -170,7 +174,22 @@ mtype = { ReadReq, WriteReq, FwdRead, FwdWrite, Invalidate, InvAck, GrantShared,
  * written and node 1 installs its old filler. -DBUG_RIDE_LATE, node 1's
  * thread starts before the held change is applied. */
 #define FILLER(n) fver[n]
-#ifdef BUG_RIDE_IN_FLIGHT
+#ifndef LINKFILL
+#define LINKFILL 0
+#endif
+/* -DLINKFILL=1 (F7, a cluster of two): node 1 runs from the start, its
+ * thread and read-ahead racing the map; the origin sends the change as a
+ * Fill on ch[0 -> 1], the channel of every grant it sends node 1, in the
+ * same step as it asks the home (page 0's home, the origin: with claims
+ * the step waits while node 1 is home, whose Query would follow the Fill
+ * on that channel, not modelled). Node 1 sets its filler when it receives
+ * it. Planted bug -DBUG_FILL_AFTER_ASK: the Fill is sent in a later step
+ * than the ask, so a grant as never written made between the two reaches
+ * node 1 first and it installs its old filler. */
+#if LINKFILL
+#define NODE1_STARTS true
+#define RIDES_WHILE_RUNNING false
+#elif defined(BUG_RIDE_IN_FLIGHT)
 #define NODE1_STARTS true
 #define RIDES_WHILE_RUNNING true
 #else
@@ -260,6 +279,7 @@ byte fver[N];     /* each node's filler of page 0 */
 bool rheld;       /* node 1's filler change, held for a ride */
 bool mapped;      /* the file was mapped over page 0 */
 bool started;     /* node 1 runs threads (and read-ahead) */
+bool fpending;    /* -DBUG_FILL_AFTER_ASK: asked, the Fill not sent yet */
 #ifdef BUG_RIDE_LATE
 #define MAY_RUN(me) ((me) != 1 || started)
 #else
@@ -523,6 +543,9 @@ inline home_run_request(me, from, pg, acc) {
 inline handle(me, from, mt, pg, dk, vr, rq, ak) {
     idx = me * P + pg;
     if
+#if RIDE
+    :: mt == Fill -> fver[me] = 100   /* F7: this node's filler is the file from here on */
+#endif
     :: mt == RunReadReq -> home_run_request(me, from, pg, RD)
     :: mt == RunWriteReq -> home_run_request(me, from, pg, WR)
     :: mt == Refuse ->

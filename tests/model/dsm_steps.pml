@@ -112,6 +112,21 @@
 #else
 #define START_APPLIES if :: rheld -> fver[1] = 100; rheld = false :: else -> skip fi
 #endif
+#if LINKFILL
+/* F7: the origin sends the Fill to node 1 and asks the home (itself) in
+ * one step; under -DBUG_FILL_AFTER_ASK it asks first and sends later. */
+#ifdef BUG_FILL_AFTER_ASK
+#define FILL_SEND fpending = true
+#define FILL_LATE :: atomic { me == 0 && fpending -> send(0, 1, Fill, 0, 0, 0, 0, 0); fpending = false; check_invariants() }
+#else
+#define FILL_SEND send(0, 1, Fill, 0, 0, 0, 0, 0)
+#define FILL_LATE
+#endif
+#define RIDE_STEPS \
+    :: atomic { me == 0 && !mapped && HOMEAT(0, 0) == 0 && dstate[0] == D_UNCACHED && busy[0] == NONE -> \
+        FILL_SEND; mapped = true; fver[0] = 100; latest[0] = 100; check_invariants() } \
+    FILL_LATE
+#else
 #define RIDE_STEPS \
     :: atomic { me == 0 && !mapped && dstate[0] == D_UNCACHED && busy[0] == NONE && \
                 (!started || tst[T] == IDLE) -> \
@@ -120,6 +135,7 @@
         check_invariants() } \
     :: atomic { me == 1 && !started -> START_APPLIES; started = true; check_invariants() } \
     :: atomic { me == 1 && started && rheld -> fver[1] = 100; rheld = false; check_invariants() }
+#endif
 #endif
 
 #if DISCARD > 0

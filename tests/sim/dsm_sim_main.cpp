@@ -48,8 +48,9 @@ int main(int argc, char** argv) {
     app.add_option("--claim-chunk", cfg.claim_chunk, "pages of the aligned chunk a claim hands over")->check(CLI::Range(1u, 4096u));
     app.add_flag("--fill", cfg.fill, "never-written data is a per-page filler every node produces itself, not zero");
     app.add_flag("--ride", cfg.ride, "2 nodes: node 0 maps a file over pristine pages during the run; node 1's fill is held until it first starts");
+    app.add_flag("--link-fill", cfg.link_fill, "with --ride: node 1 runs from the start; node 0's fill reaches it as a packet on their FIFO channel, unacked");
     app.add_flag("--discard", cfg.discard, "homes discard pages at random: a page only its home holds is dropped and pristine again (needs --dynamic-homes)");
-    app.add_option("--bug", bug, "deliberate protocol bug: none|skip-invalidate-ack|ack-without-drop|skip-done-wait|ignore-acks|skip-move-acks|lose-moved-requests|run-ignores-busy|claim-zero-shared|fill-other-file|ride-in-flight|ride-late|reclaim-shared");
+    app.add_option("--bug", bug, "deliberate protocol bug: none|skip-invalidate-ack|ack-without-drop|skip-done-wait|ignore-acks|skip-move-acks|lose-moved-requests|run-ignores-busy|claim-zero-shared|fill-other-file|ride-in-flight|ride-late|fill-after-ask|reclaim-shared");
     app.add_flag("--expect-failure", expect_failure, "succeed only if some seed fails");
     app.add_flag("--quiet", quiet, "print only failures");
     try {

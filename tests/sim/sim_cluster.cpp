@@ -65,9 +65,11 @@ struct Node {
 // them on idle pages and refuses the rest, whose waiters then retry.
 // Map, Start, ApplyHeld (SimConfig::ride): node 0 maps a file over a
 // pristine page; node 1 starts (applying what is held for it first); a
-// held fill reaches node 1 later (only under the planted bugs).
+// held fill reaches node 1 later (only under the planted bugs). SendFill
+// (SimConfig::link_fill, under fill-after-ask only): node 0 queues a fill
+// it asked the home about earlier.
 // Discard (SimConfig::discard): a node discards a random page it is home of.
-enum class EventKind { Deliver, Tick, Issue, Retry, ReadAhead, Move, FinishMove, RunAhead, Map, Start, ApplyHeld, Discard };
+enum class EventKind { Deliver, Tick, Issue, Retry, ReadAhead, Move, FinishMove, RunAhead, Map, Start, ApplyHeld, SendFill, Discard };
 struct Event {
     EventKind kind;
     unsigned a;  // channel index or node
@@ -124,10 +126,11 @@ private:
         if (cfg_.words == 0 || cfg_.threads == 0 || cfg_.pages == 0) return fail("words, threads, pages must be > 0");
         if (cfg_.claims && (!cfg_.dynamic_homes || cfg_.claim_chunk == 0)) return fail("claims need dynamic homes and a chunk of >= 1 page");
         if (cfg_.ride && (cfg_.nodes != 2 || cfg_.dynamic_homes)) return fail("--ride needs 2 nodes and static homes");
+        if (cfg_.link_fill && !cfg_.ride) return fail("--link-fill needs --ride");
         if (cfg_.discard && !cfg_.dynamic_homes) return fail("--discard needs dynamic homes");
         file_.assign(cfg_.nodes, std::vector<bool>(cfg_.pages, false));
         mapped_.assign(cfg_.pages, false);
-        started1_ = !cfg_.ride || cfg_.bug == FaultInjection::RideInFlight;
+        started1_ = !cfg_.ride || cfg_.link_fill || cfg_.bug == FaultInjection::RideInFlight;
         page_size_ = cfg_.words * 4;
         nodes_.resize(cfg_.nodes);
         chans_.resize(std::size_t{cfg_.nodes} * cfg_.nodes);
@@ -197,6 +200,7 @@ private:
             if (cfg_.ride && n == 0 && may_issue && res_.maps < cfg_.pages) ev.push_back({EventKind::Map, n, 0});
             if (cfg_.ride && n == 1 && !started1_) ev.push_back({EventKind::Start, n, 0});
             if (cfg_.ride && n == 1 && started1_ && !held_.empty()) ev.push_back({EventKind::ApplyHeld, n, 0});
+            if (cfg_.link_fill && n == 0 && !unsent_.empty()) ev.push_back({EventKind::SendFill, n, 0});
             for (unsigned t = 0; t < cfg_.threads; ++t) {
                 auto st = nodes_[n].threads[t].state;
                 if (st == ThreadState::Runnable) ev.push_back({EventKind::Retry, n, t});
@@ -243,6 +247,10 @@ private:
                 chans_[e.a].pop_front();
                 if (pkt.home) {
                     deliver_home(from, to, pkt.bytes);
+                    return;
+                }
+                if (pkt.fill) {  // --link-fill: the node's filler of the page is the file from here on
+                    file_[to][pkt.page] = true;
                     return;
                 }
                 std::vector<std::byte>& bytes = pkt.bytes;
@@ -301,6 +309,10 @@ private:
                 started1_ = true;
                 return;
             case EventKind::ApplyHeld: apply_held(); return;
+            case EventKind::SendFill:
+                send_fill(unsent_.front());
+                unsent_.erase(unsent_.begin());
+                return;
             case EventKind::Discard: discard(e.a); return;
             case EventKind::ReadAhead: {
                 PageIndex page = rng_() % cfg_.pages;
@@ -347,10 +359,26 @@ private:
     // once (an acked Layout, F2) once it has started, else held for its
     // start (F6). Under ride-in-flight it is held for the Resume of node
     // 1's thread, in the call, while requests node 1 sent are in flight.
+    // --link-fill (F7): the fill for node 1 is queued on node 0's channel to
+    // node 1 in the same step as node 0 asks the home (itself), with node
+    // 1's threads and read-ahead running; under fill-after-ask it is
+    // queued by a later SendFill event.
     void map_file() {
         const PageIndex p = rng_() % cfg_.pages;
         const NodeId home = nodes_[0].proto->home_of(p);
+        if (cfg_.link_fill && home != 0) return;
         if (mapped_[p] || !nodes_[home].proto->pristine(p)) return;
+        if (cfg_.link_fill) {
+            mapped_[p] = true;
+            ++res_.maps;
+            file_[0][p] = true;
+            for (unsigned w = 0; w < cfg_.words; ++w) ref_[p][w] = filler_word(0, static_cast<unsigned>(p), w);
+            if (cfg_.bug == FaultInjection::FillAfterAsk)
+                unsent_.push_back(p);
+            else
+                send_fill(p);
+            return;
+        }
         const bool in_call = cfg_.bug == FaultInjection::RideInFlight;
         if (in_call)
             for (const auto& t : nodes_[1].threads)
@@ -376,6 +404,12 @@ private:
         ++res_.reclaims;
         for (unsigned w = 0; w < cfg_.words; ++w) ref_[p][w] = filler_word(n, static_cast<unsigned>(p), w);
         execute_actions(n, acts);
+    }
+    void send_fill(PageIndex p) {
+        Packet pkt;
+        pkt.fill = true;
+        pkt.page = p;
+        chans_[1].push_back(std::move(pkt));  // from 0 to 1
     }
     void apply_held() {
         for (PageIndex p : held_) file_[1][p] = true;
@@ -639,6 +673,8 @@ private:
     struct Packet {
         bool home = false;  // a home-move message (encode_home), else a coherence message
         std::vector<std::byte> bytes;
+        bool fill = false;  // --link-fill: node 0's fill of `page` for node 1 (no bytes)
+        PageIndex page = 0;
     };
     std::vector<std::deque<Packet>> chans_;  // index from * nodes + to
     std::vector<std::vector<std::uint32_t>> ref_;            // reference memory
@@ -647,6 +683,7 @@ private:
     std::vector<std::vector<bool>> file_;
     std::vector<bool> mapped_;
     std::vector<PageIndex> held_;
+    std::vector<PageIndex> unsent_;  // --link-fill under fill-after-ask: asked, not queued yet
     bool started1_ = true;
     std::uint32_t next_value_ = 0;
     TimeNs now_ = 1;
@@ -672,6 +709,7 @@ std::string repro_command(const SimConfig& cfg) {
     if (cfg.claims) s += fmt::format(" --claims --claim-chunk {}", cfg.claim_chunk);
     if (cfg.fill) s += " --fill";
     if (cfg.ride) s += " --ride";
+    if (cfg.link_fill) s += " --link-fill";
     if (cfg.discard) s += " --discard";
     return s;
 }

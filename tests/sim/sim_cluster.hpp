@@ -62,6 +62,13 @@ struct SimConfig {
     // and runs wait for a Start event, which applies what is held first),
     // at once (an acked Layout) after that.
     bool ride = false;
+    // Fills on the link (F7, with --ride): node 1 runs from the start, and
+    // node 0's fill for it is a packet on node 0's FIFO channel to node 1,
+    // queued when node 0 asks the home (only pages homed at node 0 are
+    // mapped: a home at node 1 gets the Query after the fill on that same
+    // channel, not modelled here); node 1 sets its filler when the packet
+    // is delivered.
+    bool link_fill = false;
     // Discards (docs/dsm-protocol.md "Discards", needs dynamic homes): a home
     // discards a page at random (the origin's munmap / MADV_DONTNEED): where
     // it alone holds the page, idle, it drops its copy and the page is

@@ -221,10 +221,15 @@ void NodeRunner::apply_layout(const LayoutMsg& m) {
     fills.reserve(m.fills.size());
     for (const auto& f : m.fills)
         if (std::find(ack.refused.begin(), ack.refused.end(), f.file) == ack.refused.end()) fills.push_back(f);
-    if (auto r = protection_->apply(m.runs); !r)
-        failure_.fail(fmt::format("node {}: applying the origin's layout: {}", opts_.self, r.error().message));
-    if (auto r = filler_.apply(fills); !r)
-        failure_.fail(fmt::format("node {}: applying the origin's fillers: {}", opts_.self, r.error().message));
+    // A filler-only Layout (F7) may be applied here on the I/O thread while
+    // a ride's runs are applied on the Resume of the node's thread: each
+    // touches only its own table.
+    if (!m.runs.empty())
+        if (auto r = protection_->apply(m.runs); !r)
+            failure_.fail(fmt::format("node {}: applying the origin's layout: {}", opts_.self, r.error().message));
+    if (!fills.empty())
+        if (auto r = filler_.apply(fills); !r)
+            failure_.fail(fmt::format("node {}: applying the origin's fillers: {}", opts_.self, r.error().message));
     if (auto r = channel_.send(0, kLayoutAckType, encode(ack)); !r)
         log::warn("node {}: LayoutAck not sent: {}", opts_.self, r.error().message);
 }

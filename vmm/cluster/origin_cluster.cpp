@@ -187,21 +187,33 @@ Result<void> OriginCluster::attach_memory(memory::GuestMemory& mem, const memory
     o.router = &channel_.router();
     o.fault_observer = [this](std::int32_t tid, std::uint64_t page, bool write) { faults_.record(tid, page, write); };
     o.first_touch_observer = [this](std::int32_t tid, std::uint64_t n) { faults_.record_first_touch(tid, n); };
+    // A failure part-way leaves guest RAM as it was before the call: the
+    // caller (a placed exec) then runs the image at the origin, which over
+    // a userfaultfd registration nobody serves would hang at its first
+    // touch. The engine made here (the registration) goes with a failure:
+    // the listener is made before it is kept, and a failed start drops it.
     auto e = dsm::DsmEngine::create(std::move(o));
     if (!e) return e.error();
-    engine_ = std::move(*e);
-    channel_.bind(engine_->transport(), engine_->stats());
-    failure_.set_pending_faults([this] { return engine_->region().pending_faults(); });
-    failure_.tell_nodes_through(channel_);
-    engine_->region().set_fatal_hook([this](const std::string& reason) { failure_.tell_nodes(reason); });
     auto l = ChannelListener::start(config_.node(0).address,
                                     ChannelSecurity{config_.key.value_or(net::ClusterKey{}), config_.encrypt, 0},
                                     [this](std::int32_t tid, std::unique_ptr<SyscallChannel> ch) {
                                         on_channel(tid, std::move(ch));
                                     });
-    if (!l) return l.error();
+    if (!l) return l.error();  // *e unregisters guest RAM as it goes
+    engine_ = std::move(*e);
+    channel_.bind(engine_->transport(), engine_->stats());
+    failure_.set_pending_faults([this] { return engine_ ? engine_->region().pending_faults() : 0; });
+    failure_.tell_nodes_through(channel_);
+    engine_->region().set_fatal_hook([this](const std::string& reason) { failure_.tell_nodes(reason); });
     listener_ = std::move(*l);
-    return engine_->start();
+    if (auto s = engine_->start(); !s) {
+        // Its transport is stopped, its threads joined and guest RAM
+        // unregistered before it is gone; this cluster is never used again.
+        listener_.reset();
+        engine_.reset();
+        return s.error();
+    }
+    return {};
 }
 
 std::uint16_t OriginCluster::channel_port() const { return listener_ ? listener_->port() : 0; }
@@ -316,7 +328,41 @@ void OriginCluster::layout_changed(const std::vector<memory::LayoutRun>& runs) {
 }
 
 void OriginCluster::change_layout(LayoutMsg m) {
-    if (!ride(m)) (void)broadcast_layout(std::move(m));
+    if (ride(m) || send_fills_unacked(m)) return;
+    (void)broadcast_layout(std::move(m));
+}
+
+bool OriginCluster::send_fills_unacked(const LayoutMsg& m) {
+    // docs/dsm-protocol.md "Fillers", F7. In a cluster of two, a change of
+    // fillers only (no file to name, no protection) is sent on the link to
+    // node 1 and not waited for: F2's "set before asked" holds by order.
+    // Every never-written grant node 1 can get after the home is asked is
+    // sent by the origin after this frame on the same FIFO link (the send
+    // below returns with the frame queued, before the caller asks), or
+    // made by node 1 itself as home after it answered the origin's Query,
+    // which comes after this frame too; node 1 applies a Layout on its
+    // transport I/O thread before it reads the next frame. A third node
+    // could grant node 1 a page over another link, so this is for two
+    // only. Fills held for a ride (F6 (b)) go first, so their order is
+    // kept: then this is not used. Held runs stay held (they ride on the
+    // Resume: runs and fills are separate tables). A ride in flight is
+    // acked first, as for any Layout, so acks stay in seq order.
+    if (!rides_enabled_ || config_.size() != 2 || !m.files.empty() || !m.runs.empty() || m.fills.empty())
+        return false;
+    constexpr unsigned k = 1;
+    std::unique_lock send_lk(layout_send_mu_);
+    LayoutMsg out{0, {}, {}, m.fills};
+    {
+        std::unique_lock lk(layout_mu_);
+        if (!spawned_[k] || (rides_[k].held && !rides_[k].msg.fills.empty())) return false;
+        while (!shut_ && layout_acked_[k] < ride_sent_[k]) layout_cv_.wait_for(lk, std::chrono::milliseconds(100));
+        out.seq = ++layout_seq_;
+    }
+    ++layouts_unacked_;
+    if (auto r = send(k, kLayoutType, encode(out)); !r && !shut_)
+        failure_.fail(fmt::format("{}: sending a filler change: {}", config_.describe(static_cast<net::NodeId>(k)),
+                                  r.error().message));
+    return true;
 }
 
 bool OriginCluster::ride(const LayoutMsg& m) {
@@ -431,7 +477,7 @@ std::vector<std::uint32_t> OriginCluster::broadcast_layout(LayoutMsg m) {
 }
 
 std::pair<std::uint64_t, std::uint64_t> OriginCluster::layout_counts() {
-    return {layout_round_trips_.load(), layouts_ridden_.load()};
+    return {layout_round_trips_.load(), layouts_ridden_.load() + layouts_unacked_.load()};
 }
 
 std::optional<std::vector<bool>> OriginCluster::fill_from_file(std::uint64_t gpa, std::uint64_t len, int fd,

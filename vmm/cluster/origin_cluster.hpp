@@ -198,6 +198,7 @@ private:
     bool rides_enabled_ = true;                // SPANVM_LAYOUT_RIDE=0 turns them off (tests, counts)
     std::atomic<std::uint64_t> layout_round_trips_{0};  // Layouts sent and waited for
     std::atomic<std::uint64_t> layouts_ridden_{0};      // rides taken by a Resume
+    std::atomic<std::uint64_t> layouts_unacked_{0};     // filler changes sent unacked (F7)
     // One Layout to every node, waiting for every LayoutAck; returns the
     // file ids any node refused. Held rides go first in it.
     std::vector<std::uint32_t> broadcast_layout(LayoutMsg m);
@@ -205,6 +206,9 @@ private:
     // allows (see Ride), else broadcast.
     void change_layout(LayoutMsg m);
     bool ride(const LayoutMsg& m);
+    // F7 (a cluster of two): a filler-only change sent to node 1 and not
+    // waited for; false where the rule does not apply.
+    bool send_fills_unacked(const LayoutMsg& m);
     // Fillers (file_filler.hpp): the origin's own, and the files named to
     // the nodes by identity, with whether every node has the same file
     // (fill_from_file, under the Process's aspace_mu_; files_mu_ a leaf).

@@ -402,9 +402,16 @@ std::uint64_t DsmEngine::zero_fill_ahead(PageIndex page, bool write) {
     // the one install after them. Only this thread ever holds more than one.
     std::array<std::unique_lock<std::mutex>, kShards> locks;
     for (std::size_t i = 0; i < kShards; ++i) locks[i] = std::unique_lock(shards_[i]->mu);
+    // Not past what the guest may touch (a hole, a PROT_NONE gap, address
+    // space not mapped yet): a page granted here ahead is no longer
+    // pristine, so a file mapped there later is written by the origin
+    // through the coherent mapping (F2 of "Fillers") and its munmap zeroes
+    // it, each a page transfer, instead of costing nothing.
+    const memory::GuestProtection* gp = options_.external_base ? options_.guest_protection : nullptr;
     auto untouched_here = [&](PageIndex q) {
         return !node_local(q) && untouched_at_home_locked(shard(q), q) &&
-               (options_.fill_ahead || !options_.filler || !options_.filler->filled(q));
+               (options_.fill_ahead || !options_.filler || !options_.filler->filled(q)) &&
+               (!gp || gp->accessible_host(options_.external_base + q * UffdRegion::kPageSize));
     };
     PageIndex lo = page, hi = page + 1;
     while (hi < end && untouched_here(hi)) ++hi;

@@ -67,7 +67,7 @@
 // protocol's ordinary write-fault path (Protocol::on_fault, no waiting
 // thread), the untouched pages around it in its aligned zero_fill_block-page
 // block: outwards from the faulting page, stopping at the first page some
-// node has had. They are installed as writable zero pages with one
+// node has had or the guest may not touch (options.guest_protection). They are installed as writable zero pages with one
 // UFFDIO_ZEROPAGE per run (the kernel's zero page until written, then its
 // own copy-on-write, no user-space fault). The protocol's view stays exact: those pages are
 // Modified at the home like any page the home wrote, so a later request

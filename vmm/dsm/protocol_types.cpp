@@ -39,6 +39,7 @@ std::string_view to_string(FaultInjection f) {
         case FaultInjection::FillOtherFile: return "fill-other-file";
         case FaultInjection::RideInFlight: return "ride-in-flight";
         case FaultInjection::RideLate: return "ride-late";
+        case FaultInjection::FillAfterAsk: return "fill-after-ask";
         case FaultInjection::ReclaimShared: return "reclaim-shared";
     }
     return "?";
@@ -49,7 +50,7 @@ std::optional<FaultInjection> parse_fault_injection(std::string_view s) {
                    FaultInjection::SkipDoneWait, FaultInjection::IgnoreAcks, FaultInjection::SkipMoveAcks,
                    FaultInjection::LoseMovedRequests, FaultInjection::RunIgnoresBusy,
                    FaultInjection::ClaimZeroShared, FaultInjection::FillOtherFile, FaultInjection::RideInFlight,
-                   FaultInjection::RideLate, FaultInjection::ReclaimShared})
+                   FaultInjection::RideLate, FaultInjection::FillAfterAsk, FaultInjection::ReclaimShared})
         if (s == to_string(f)) return f;
     return std::nullopt;
 }

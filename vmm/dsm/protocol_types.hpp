@@ -136,6 +136,10 @@ enum class FaultInjection : std::uint8_t {
                         // of node 1's only thread while a request node 1 sent before the call
                         // is in flight (docs/dsm-protocol.md "Fillers", F6)
     RideLate,           // not the protocol's: node 1 starts before the fill held for it is applied
+    FillAfterAsk,       // not the protocol's: a fill sent to node 1 on the link, unacked, leaves
+                        // after the home was asked which pages are pristine, so a grant as never
+                        // written made between the two overtakes it (docs/dsm-protocol.md
+                        // "Fillers", F7)
     ReclaimShared,      // a discard at the home reclaims (drops, directory Uncached) a page the home
                         // shares with other nodes, whose copies stay mapped with the old data
                         // (docs/dsm-protocol.md "Discards")

@@ -93,6 +93,10 @@ bool GuestProtection::accessible(std::uint64_t gpa) const {
     return table_.accessible(gpa);
 }
 
+bool GuestProtection::accessible_host(const std::uint8_t* host) const {
+    return accessible(static_cast<std::uint64_t>(host - mem_.host_base()));
+}
+
 bool GuestProtection::accessible(std::uint64_t gpa, std::uint64_t len) const {
     std::shared_lock lk(mu_);
     return table_.accessible(gpa, len);

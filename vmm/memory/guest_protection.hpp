@@ -75,6 +75,9 @@ public:
     bool accessible(std::uint64_t gpa) const;
     // Every byte of [gpa, gpa+len) (len > 0).
     bool accessible(std::uint64_t gpa, std::uint64_t len) const;
+    // The page at host address `host` (inside guest RAM) is readable by the
+    // guest.
+    bool accessible_host(const std::uint8_t* host) const;
     // Every byte of [gpa, gpa+len) writable by the guest (len > 0).
     bool writable(std::uint64_t gpa, std::uint64_t len) const;
     // The pages of [start, end) present in this host's memory (mincore)
