@@ -46,7 +46,7 @@ int64_t Process::exec(GuestThread& t, ProcessConfig image) {
         else
             old.push_back(Range{v.start, v.len()});
     }
-    discard(old);
+    discard(old, memory::layout::kUserBase, platform_->memory().size());  // all of it re-synced below
     auto as = AddressSpace::create(memory::layout::kUserBase, platform_->memory().size());
     if (!as) {
         log::error("execve: {}", as.error().message);
