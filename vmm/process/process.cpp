@@ -369,6 +369,20 @@ uint64_t Process::unshare(uint64_t start, uint64_t end) {
     return remapped;
 }
 
+bool Process::renew_user_memory() {
+    if (cfg_.remote || platform_->kind() != platform::PlatformKind::native) return false;
+    const uint64_t lo = memory::layout::kUserBase, hi = platform_->memory().size();
+    if (lo >= hi) return false;
+    if (auto r = platform_->memory().unshare(lo, hi - lo, platform_->host_prot()); !r) {
+        log::warn("guest RAM [{:#x}, {:#x}): {}", lo, hi, r.error().message);
+        return false;  // discard() goes range by range
+    }
+    shared_.clear();
+    file_private_.clear();
+    shared_count_.store(0);
+    return true;
+}
+
 void Process::sync_host_protection(uint64_t start, uint64_t end, uint64_t start2, uint64_t end2) {
     std::vector<memory::LayoutRun> changed;
     sync_range(start, end, changed);

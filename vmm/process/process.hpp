@@ -248,6 +248,13 @@ private:
     // zero-filled memory back there, at the full host protection. Caller
     // holds aspace_mu_. Returns how many bytes of [start, end) were remapped.
     uint64_t unshare(uint64_t start, uint64_t end);
+    // exec, one host, native only: all of [kUserBase, end of guest RAM)
+    // becomes private zero-filled memory at the full host protection in one
+    // mapping, which keeps the address space's invariant (unmapped user
+    // memory reads as zero) for any old layout; the caller re-syncs it all.
+    // False (nothing changed, or the platform keeps guest RAM as it is:
+    // KVM's memory slot, a cluster's DSM) where the caller must discard().
+    bool renew_user_memory();
     std::unique_ptr<platform::Vcpu> take_vcpu();
 
     ProcessConfig cfg_;
