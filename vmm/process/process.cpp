@@ -260,7 +260,7 @@ Result<ThreadStart> Process::load_program(const ImageFile& program) {
     return start;
 }
 
-void Process::discard(const std::vector<Range>& ranges) {
+void Process::discard(const std::vector<Range>& ranges, uint64_t resync_start, uint64_t resync_end) {
     if (cfg_.remote) {
         // Guest RAM is under the DSM: dropping a page locally would leave the
         // directory believing this node still holds it (OriginCluster::discard
@@ -292,10 +292,15 @@ void Process::discard(const std::vector<Range>& ranges) {
     }
     for (auto& r : ranges) {
         // unshare() maps with the full host protection: back to the layout's
-        // (munmap discards after the layout changed).
-        if (unshare(r.start, r.start + r.len))
+        // (munmap discards after the layout changed), unless the caller
+        // re-syncs the range next (one mprotect per run there, not two).
+        const uint64_t remapped = unshare(r.start, r.start + r.len);
+        const bool resynced = resync_start <= r.start && r.start + r.len <= resync_end;
+        if (remapped && !resynced)
             if (auto e = protection_->restore(r.start, r.start + r.len); !e)
                 log::warn("guest RAM [{:#x}, +{:#x}): {}", r.start, r.len, e.error().message);
+        // Memory unshare() just mapped holds no page: nothing to release.
+        if (remapped == r.len) continue;
         if (auto e = platform_->memory().discard(r.start, r.len); !e)
             log::warn("cannot release guest pages [{:#x}, +{:#x}): {}", r.start, r.len, e.error().message);
     }
@@ -339,8 +344,8 @@ bool Process::in_shared_mapping(uint64_t a) {
     return it != shared_.begin() && a < std::prev(it)->second;
 }
 
-bool Process::unshare(uint64_t start, uint64_t end) {
-    bool remapped = false;
+uint64_t Process::unshare(uint64_t start, uint64_t end) {
+    uint64_t remapped = 0;
     // Every shared (or host file) range overlapping [start, end): the
     // overlap gets private zero-filled memory back, the rest of the range
     // stays as it is.
@@ -357,13 +362,28 @@ bool Process::unshare(uint64_t start, uint64_t end) {
             const uint64_t a = std::max(s, start), b = std::min(e, end);
             if (auto r = platform_->memory().unshare(a, b - a, platform_->host_prot()); !r)
                 log::warn("guest RAM [{:#x}, {:#x}): {}", a, b, r.error().message);
-            remapped = true;
+            else
+                remapped += b - a;
             if (s < a) (*ranges)[s] = a;
             if (b < e) it = ranges->emplace(b, e).first, ++it;
         }
     }
     shared_count_.store(shared_.size());
     return remapped;
+}
+
+bool Process::renew_user_memory() {
+    if (cfg_.remote || platform_->kind() != platform::PlatformKind::native) return false;
+    const uint64_t lo = memory::layout::kUserBase, hi = platform_->memory().size();
+    if (lo >= hi) return false;
+    if (auto r = platform_->memory().unshare(lo, hi - lo, platform_->host_prot()); !r) {
+        log::warn("guest RAM [{:#x}, {:#x}): {}", lo, hi, r.error().message);
+        return false;  // discard() goes range by range
+    }
+    shared_.clear();
+    file_private_.clear();
+    shared_count_.store(0);
+    return true;
 }
 
 void Process::sync_host_protection(uint64_t start, uint64_t end, uint64_t start2, uint64_t end2) {

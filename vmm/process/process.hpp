@@ -125,8 +125,11 @@ public:
     std::mutex& aspace_mutex() { return aspace_mu_; }
     AddressSpace& aspace() { return *aspace_; }
     // Zeroes guest pages released by the address space (its invariant: all
-    // unmapped user memory reads as zero).
-    void discard(const std::vector<Range>& ranges);
+    // unmapped user memory reads as zero). A range inside [resync_start,
+    // resync_end) may be left at the full host protection where it was
+    // remapped: the caller calls sync_host_protection over it next, under
+    // the same aspace lock (mmap over old mappings, exec).
+    void discard(const std::vector<Range>& ranges, uint64_t resync_start = 0, uint64_t resync_end = 0);
     // Fresh anonymous memory [start, start+len) was just mapped for `t`: in
     // a cluster, a thread on another node gets it homed there
     // (RemoteThreads::mapped). Caller holds aspace_mutex().
@@ -242,9 +245,17 @@ private:
     explicit Process(const ProcessConfig& cfg, platform::PlatformChoice pc);
     // After execve, timekeeper_ (detached) is attached to the new vDSO page.
     Result<ThreadStart> load_program(const ImageFile& program);
-    // Caller holds aspace_mu_. True when some range got private memory
-    // back (with the full host protection).
-    bool unshare(uint64_t start, uint64_t end);
+    // Every shared or host-file range overlapping [start, end) gets private
+    // zero-filled memory back there, at the full host protection. Caller
+    // holds aspace_mu_. Returns how many bytes of [start, end) were remapped.
+    uint64_t unshare(uint64_t start, uint64_t end);
+    // exec, one host, native only: all of [kUserBase, end of guest RAM)
+    // becomes private zero-filled memory at the full host protection in one
+    // mapping, which keeps the address space's invariant (unmapped user
+    // memory reads as zero) for any old layout; the caller re-syncs it all.
+    // False (nothing changed, or the platform keeps guest RAM as it is:
+    // KVM's memory slot, a cluster's DSM) where the caller must discard().
+    bool renew_user_memory();
     std::unique_ptr<platform::Vcpu> take_vcpu();
 
     ProcessConfig cfg_;

@@ -132,11 +132,19 @@ void SitePatcher::offer(uint64_t rip, bool eligible) {
     auto jmp = encode_jmp_rel32(site, stub);
     auto code = encode_stub(stub, site, bytes.first<kPatchBytes>(), entry_);
     if (!jmp || !code) return;
+    // The page stubs are written to stays open (read+write+exec) until the
+    // area's next page is begun, then goes back to read+exec: two mprotect
+    // calls per page of 128 stubs, not two per stub (each a VMA split and
+    // merge and a TLB flush; most processes patch fewer than 128 sites).
     const uint64_t page = memory::layout::page_align_down(stub);
-    if (::mprotect(reinterpret_cast<void*>(page), memory::layout::kPageSize, PROT_READ | PROT_WRITE | PROT_EXEC) != 0)
-        return;
+    if (a->open_page != page) {
+        if (::mprotect(reinterpret_cast<void*>(page), memory::layout::kPageSize, PROT_READ | PROT_WRITE | PROT_EXEC) != 0)
+            return;
+        if (a->open_page)
+            ::mprotect(reinterpret_cast<void*>(a->open_page), memory::layout::kPageSize, PROT_READ | PROT_EXEC);
+        a->open_page = page;
+    }
     std::memcpy(reinterpret_cast<void*>(stub), code->data(), kStubBytes);
-    ::mprotect(reinterpret_cast<void*>(page), memory::layout::kPageSize, PROT_READ | PROT_EXEC);
     a->used += kStubBytes;
     a->site.push_back(site);
     std::memcpy(s.orig, bytes.data(), kPatchBytes);

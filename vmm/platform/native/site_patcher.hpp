@@ -6,8 +6,10 @@
 // (spanvm_native_syscall_entry, native_switch.S), without a signal. Every
 // site that is not patched keeps trapping as before.
 //
-// Stub memory: two areas of kStubAreaBytes, PROT_READ|PROT_EXEC (made
-// writable only while a stub is written), each reaching code within rel32
+// Stub memory: two areas of kStubAreaBytes, PROT_READ|PROT_EXEC (the page
+// stubs are being written to stays writable until the area's next page is
+// begun, as a patched site's page stays open: a departure, see
+// docs/architecture/departures.md), each reaching code within rel32
 // (+-2 GiB): the low one in the native platform's unused system area
 // [kStubLowBase, kUserBase) (never page 0: the NULL guard still faults),
 // the high one just above guest RAM. A site out of reach of both stays
@@ -27,8 +29,9 @@
 // does not occur in compiled code, and a thread stopped after it (at the
 // `syscall`, e.g. in a signal handler) finds the `syscall` bytes unchanged.
 //
-// When: on a site's second trap, not its first. Writing a stub costs two
-// mprotect calls (and their TLB shootdowns) that pay off only for a site
+// When: on a site's second trap, not its first. A patch costs an mprotect
+// of the site's page (and its TLB shootdown) and a copy-on-write fault
+// there, which pay off only for a site
 // that runs again; most sites of a short-lived program (ld.so's, a
 // compiler driver's, /bin/true's) run once, and each exec starts with no
 // site known. A site that runs often costs one more trap (2.4 us).
@@ -88,6 +91,7 @@ private:
     struct Area {
         uint64_t base = 0;
         uint64_t used = 0;             // bytes handed out
+        uint64_t open_page = 0;        // the page stubs go to now, left read+write+exec (0: none)
         std::vector<uint64_t> site;    // per stub: the site it serves
     };
     struct Site {

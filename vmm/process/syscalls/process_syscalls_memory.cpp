@@ -46,7 +46,9 @@ int64_t sys_mmap(GuestThread& t, const SyscallRequest& r) {
         if (m.error().code == ENOMEM) p.report_out_of_memory(len);
         return err(m.error());
     }
-    p.discard(m->released);
+    // Every path below ends in sync_host_protection of the new mapping,
+    // which holds every range it replaced.
+    p.discard(m->released, m->addr, m->addr + memory::layout::page_align_up(len));
     // MAP_SHARED, anonymous or a writable file: host memory shared with the
     // processes this one forks (and with the file). One host only.
     const bool shared = (flags & MAP_TYPE) != MAP_PRIVATE && (anon || (prot & PROT_WRITE)) && !p.config().remote;
