@@ -64,6 +64,7 @@ int NodeRunner::serve() {
     o.external_base = mem.host_base() + memory::layout::kUserBase;
     o.guest_protection = protection_.get();
     o.filler = &filler_;  // never-used pages of file mappings: read from this host's file
+    o.fill_past_layout = opts_.deputy_fd < 0;  // a session's placed image: ld.so maps past it
     o.version_salt = cluster_version_salt(mem.size());
     o.router = &channel_.router();
     o.fault_observer = [this](std::int32_t tid, std::uint64_t page, bool write) { faults_.record(tid, page, write); };

@@ -181,6 +181,7 @@ Result<void> OriginCluster::attach_memory(memory::GuestMemory& mem, const memory
     // run's own origin runs threads, which execute those pages, and fills
     // ahead as every home does.
     o.fill_ahead = placement_.policy() != PlacePolicy::away;
+    o.fill_past_layout = placement_.policy() != PlacePolicy::away;  // a placed image's ld.so maps there
     ram_base_ = mem.host_base();
     guest_protection_ = &prot;
     o.version_salt = cluster_version_salt(mem.size());

@@ -407,7 +407,9 @@ std::uint64_t DsmEngine::zero_fill_ahead(PageIndex page, bool write) {
     // pristine, so a file mapped there later is written by the origin
     // through the coherent mapping (F2 of "Fillers") and its munmap zeroes
     // it, each a page transfer, instead of costing nothing.
-    const memory::GuestProtection* gp = options_.external_base ? options_.guest_protection : nullptr;
+    // Not for the run's own process (options_.fill_past_layout: arenas).
+    const memory::GuestProtection* gp =
+        options_.external_base && !options_.fill_past_layout ? options_.guest_protection : nullptr;
     auto untouched_here = [&](PageIndex q) {
         return !node_local(q) && untouched_at_home_locked(shard(q), q) &&
                (options_.fill_ahead || !options_.filler || !options_.filler->filled(q)) &&

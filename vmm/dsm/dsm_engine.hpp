@@ -230,6 +230,19 @@ struct DsmEngineOptions {
     // a node, where a page's first touch at home is its own thread's.
     // fill_ahead=0|1 in SPANVM_DSM_TUNING overrides it (every node).
     bool fill_ahead = true;
+    // Whether zero-fill-ahead may go past the pages the guest may touch now
+    // (a PROT_NONE reservation, address space not mapped yet; needs
+    // guest_protection). On for a run's own process: glibc reserves each
+    // thread arena PROT_NONE and opens it by mprotect as it grows, so a
+    // block filled past the open part saves a first touch per step (zstd
+    // -T2 on 2 hosts: 26-28 home first touches with it, 65 without). Off
+    // for a placed image's engines (the deputy's origin and the node's
+    // session): its ld.so maps libraries into address space not mapped at
+    // the first touch, where a page filled ahead is no longer pristine, so
+    // the origin writes the file through the coherent mapping ("Fillers",
+    // F2) and ld.so's MAP_FIXED zeroes it again (~450-600 page transfers
+    // per placed cc1).
+    bool fill_past_layout = true;
     // Discards (docs/dsm-protocol.md "Discards", discard_range): a page only
     // its home holds becomes pristine again (dropped) instead of being
     // zeroed in place. Needs dynamic_homes; reclaim=0|1 in SPANVM_DSM_TUNING.
