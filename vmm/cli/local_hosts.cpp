@@ -20,6 +20,7 @@
 
 #include "net/free_ports.hpp"
 #include "vmm/base/latency_trace.hpp"
+#include "vmm/base/log.hpp"
 
 namespace spanvm::cli {
 
@@ -204,6 +205,7 @@ LocalHosts start_local_hosts(const LocalHostsOptions& o) {
             if (o.encrypt) args.emplace_back("--encrypt");
             if (!o.mem.empty()) args.insert(args.end(), {"--mem", o.mem});
             if (!o.platform.empty()) args.insert(args.end(), {"--platform", o.platform});
+            if (log::enabled(log::Level::info)) args.insert(args.begin() + 1, "-v");  // the run's -v
             std::vector<char*> argv;
             for (auto& a : args) argv.push_back(a.data());
             argv.push_back(nullptr);

@@ -1,6 +1,7 @@
 #include "vmm/cluster/remote_vcpu.hpp"
 
 #include <algorithm>
+#include <utility>
 
 namespace spanvm::cluster {
 
@@ -12,7 +13,7 @@ RemoteVcpu* RemoteVcpu::serving() { return t_serving; }
 
 RemoteVcpu::~RemoteVcpu() {
     if (tid_) cluster_.unregister_thread(tid_, this);
-    if (holds_proof_.exchange(false)) cluster_.release_fs_proof();
+    if (std::exchange(holds_proof_, false)) cluster_.release_fs_proof();
 }
 
 void RemoteVcpu::set_guest_tid(int tid) {
@@ -31,9 +32,9 @@ Result<void> RemoteVcpu::set_initial_state(const platform::Regs& regs, uint64_t 
     m.node_answers = cluster_.node_answers();
     // The proof is of this thread's view: set_initial_state runs on the
     // executor's own host thread (GuestThread::run, or the migrating thread).
-    if (!holds_proof_.load()) {
+    if (!holds_proof_) {
         m.fs = cluster_.acquire_fs_proof();
-        holds_proof_.store(!m.fs.probe_path.empty());
+        holds_proof_ = !m.fs.probe_path.empty();
     }
     return cluster_.send(node_, kSpawnType, encode(m));
 }
@@ -133,9 +134,10 @@ platform::VcpuExit RemoteVcpu::run() {
         lost(make_error(EPROTO, "expected a Trap, got type {:#x}", static_cast<unsigned>(f->type)));
     auto t = decode_trap(f->payload);
     if (!t) lost(make_error(EPROTO, "bad Trap: {}", t.error().message));
-    // The node checked the probe before its first Trap (a channel dialled
-    // ahead of the Spawn attached before the probe was held).
-    if (holds_proof_.load(std::memory_order_relaxed) && holds_proof_.exchange(false)) cluster_.release_fs_proof();
+    // The node checked the probe before its first Trap. Not before its
+    // channel: one dialled ahead on a ChannelOffer may connect (and attach)
+    // after the Spawn went and before the node has read it.
+    if (std::exchange(holds_proof_, false)) cluster_.release_fs_proof();
     state_.regs = t->state.regs;
     state_.fs_base = t->state.fs_base;
     state_.gs_base = t->state.gs_base;
@@ -187,8 +189,6 @@ void RemoteVcpu::attach_channel(std::unique_ptr<SyscallChannel> ch) {
         channel_ptr_.store(channel_.get(), std::memory_order_release);
     }
     cv_.notify_all();
-    // The node checked the probe before it connected.
-    if (holds_proof_.exchange(false)) cluster_.release_fs_proof();
 }
 
 }  // namespace spanvm::cluster

@@ -136,7 +136,7 @@ private:
     bool owes_resume_ = false;  // a Trap was taken and not yet answered
     bool spawned_ = false;      // the Spawn went out (set_initial_state)
     ThreadWords words_;         // from the last Trap, until the executor takes them
-    std::atomic<bool> holds_proof_{false};  // a probe is held for this Spawn until the channel attaches or the first Trap
+    bool holds_proof_ = false;  // a probe is held for this Spawn until the first Trap (executor only)
 
     std::mutex mu_;
     std::condition_variable cv_;

@@ -187,6 +187,10 @@ Result<int> SessionLauncher::spawn(std::uint16_t deputy_port, std::uint16_t port
                                   "--listen-fd", std::to_string(kSessionListenFd)};
     if (cluster_.encrypt) args.emplace_back("--encrypt");
     if (deputy_fd >= 0) args.insert(args.end(), {"--deputy-fd", std::to_string(kSessionDeputyFd)});
+    // -v reaches the session, with its stderr: its info lines (such as why
+    // a thread's path calls are forwarded, node_runner.cpp) are the run's.
+    const bool verbose = log::enabled(log::Level::info);
+    if (verbose) args.insert(args.begin() + 1, "-v");
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -194,8 +198,8 @@ Result<int> SessionLauncher::spawn(std::uint16_t deputy_port, std::uint16_t port
     // The child: its own process group (a guest's kill(0) at the origin
     // never reaches it anyway, and ^C at a terminal must not), default
     // signal actions, nothing blocked, and of this daemon's descriptors only
-    // stdin, stdout, stderr (/dev/null unless SPANVM_DEBUG_DEPUTY) and the
-    // key: the daemon's sockets are not close-on-exec (Boost.Asio), and a
+    // stdin, stdout, stderr (/dev/null unless SPANVM_DEBUG_DEPUTY or -v) and
+    // the key: the daemon's sockets are not close-on-exec (Boost.Asio), and a
     // session holding one would keep a lost daemon's links open.
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t at;
@@ -208,7 +212,7 @@ Result<int> SessionLauncher::spawn(std::uint16_t deputy_port, std::uint16_t port
     posix_spawnattr_setpgroup(&at, 0);
     posix_spawnattr_setsigmask(&at, &none);
     posix_spawnattr_setsigdefault(&at, &all);
-    if (!std::getenv("SPANVM_DEBUG_DEPUTY"))
+    if (!verbose && !std::getenv("SPANVM_DEBUG_DEPUTY"))
         posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
     // Both sources at 10 or above: neither dup2 overwrites the other's
     // source, nor meets itself.

@@ -41,7 +41,7 @@
 // dialling it (the run ending or failing meanwhile), and the deputy's
 // dialler retries quietly, so no second line can come of it. Its stderr
 // is /dev/null (the run prints the one line of any failure;
-// SPANVM_DEBUG_DEPUTY=1 keeps it).
+// SPANVM_DEBUG_DEPUTY=1 keeps it, and so does -v, which it passes on).
 //
 // Threads: start() runs on the transport's I/O thread and only starts a
 // thread per session, which hands the one started ahead or spawns one

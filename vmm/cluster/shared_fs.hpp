@@ -37,9 +37,10 @@ namespace spanvm::cluster {
 
 // The origin's probe: a file in /tmp with 32 random bytes, made when the
 // first Spawn that carries it goes out and unlinked when the last such
-// thread has connected its channel or, for a channel dialled ahead of its
-// Spawn (ChannelOffer), sent its first Trap (the node checks it before
-// either), or at destruction. Thread-safe (mu_ is a leaf).
+// thread's node has sent its first Trap (it checks the probe before), or at
+// destruction. Not when the channel connects: one dialled ahead on a
+// ChannelOffer may connect after its Spawn went and before the node read
+// it. Thread-safe (mu_ is a leaf).
 class SharedFsProbe {
 public:
     SharedFsProbe() = default;
