@@ -270,7 +270,7 @@ Result<void> OriginCluster::set_vdso_data(std::uint64_t gva) {
     return {};
 }
 
-void OriginCluster::discard(std::uint64_t gpa, std::uint64_t len) {
+void OriginCluster::discard(std::uint64_t gpa, std::uint64_t len, const std::function<void()>& open) {
     // Departure from a real discard transaction: a page some node holds is
     // zeroed through the coherent mapping (an ownership fetch, then zeros);
     // only pages nobody was ever handed are skipped, which is what makes
@@ -304,6 +304,7 @@ void OriginCluster::discard(std::uint64_t gpa, std::uint64_t len) {
     std::uint64_t zeroed = 0;
     for (std::size_t i = 0; i < untouched->size(); ++i) {
         if ((*untouched)[i]) continue;
+        if (!zeroed) open();
         std::memset(ram_base_ + memory::layout::kUserBase + (first + i) * memory::layout::kPageSize, 0,
                     memory::layout::kPageSize);
         ++zeroed;

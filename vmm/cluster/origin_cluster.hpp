@@ -69,7 +69,7 @@ public:
 
     Result<void> attach_memory(memory::GuestMemory& mem, const memory::GuestProtection& prot) override;
     void layout_changed(const std::vector<memory::LayoutRun>& runs) override;
-    void discard(std::uint64_t gpa, std::uint64_t len) override;
+    void discard(std::uint64_t gpa, std::uint64_t len, const std::function<void()>& open) override;
     std::optional<std::vector<bool>> fill_from_file(std::uint64_t gpa, std::uint64_t len, int fd,
                                                      std::uint64_t off) override;
     std::pair<std::uint64_t, std::uint64_t> node_page_counts() override;

@@ -53,13 +53,16 @@
 // and has the data forwarded to it).
 //
 // Memory: per page a 32-byte directory entry (allocated only for pages in
-// 4096-page chunks that this node is home of and that were touched) and an
+// 512-entry chunks that this node is home of and that were touched) and an
 // 8-byte local entry (chunks allocated on first touch); the hold time adds
 // 8 bytes per touched page only when hold_ns != 0.
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <set>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "vmm/base/result.hpp"
@@ -73,42 +76,65 @@ namespace spanvm::dsm {
 // touches a few scattered regions (image, heap, libraries, stacks), and
 // 4096-element chunks made each region cost every shard 128 KiB of
 // directory to fill and fault in (~19 ms of a 2-host `/bin/true` here).
+// Chunks are carved from slabs of kSlabChunks, allocated uninitialized (a
+// slab's untouched chunks are address space only): one chunk per allocation
+// made every chunk grow the allocating thread's malloc arena by one
+// `mprotect` (zstd -T2 on 2 hosts, `--place origin`: ~290 per run,
+// bench/results/mprot-2026-12-05). Invariant: every non-null chunks_[i]
+// points into one of slabs_, to kChunk constructed elements.
 template <typename T>
 class ChunkedArray {
+    static_assert(std::is_trivially_copyable_v<T> && std::is_trivially_destructible_v<T>,
+                  "elements live in raw slab storage and are never destroyed one by one");
+    static_assert(alignof(T) <= __STDCPP_DEFAULT_NEW_ALIGNMENT__);
+
 public:
     static constexpr std::size_t kChunk = 512;
+    static constexpr std::size_t kSlabChunks = 16;
     ChunkedArray() = default;
-    ChunkedArray(std::size_t n, T init) : chunks_((n + kChunk - 1) / kChunk), init_(init) {}
-    ChunkedArray(const ChunkedArray& o) : chunks_(o.chunks_.size()), init_(o.init_) {
+    ChunkedArray(std::size_t n, T init) : chunks_((n + kChunk - 1) / kChunk, nullptr), init_(init) {}
+    ChunkedArray(const ChunkedArray& o) : chunks_(o.chunks_.size(), nullptr), init_(o.init_) {
         for (std::size_t i = 0; i < chunks_.size(); ++i)
             if (o.chunks_[i]) {
-                chunks_[i] = std::make_unique<T[]>(kChunk);
-                std::copy(o.chunks_[i].get(), o.chunks_[i].get() + kChunk, chunks_[i].get());
+                chunks_[i] = take_chunk();
+                std::uninitialized_copy(o.chunks_[i], o.chunks_[i] + kChunk, chunks_[i]);
             }
     }
     ChunkedArray& operator=(const ChunkedArray& o) {
         if (this != &o) *this = ChunkedArray(o);
         return *this;
     }
-    ChunkedArray(ChunkedArray&&) noexcept = default;
-    ChunkedArray& operator=(ChunkedArray&&) noexcept = default;
+    ChunkedArray(ChunkedArray&& o) noexcept
+        : chunks_(std::move(o.chunks_)),
+          slabs_(std::move(o.slabs_)),
+          slab_next_(std::exchange(o.slab_next_, nullptr)),
+          slab_left_(std::exchange(o.slab_left_, 0)),
+          init_(o.init_) {}
+    ChunkedArray& operator=(ChunkedArray&& o) noexcept {
+        chunks_ = std::move(o.chunks_);
+        slabs_ = std::move(o.slabs_);
+        slab_next_ = std::exchange(o.slab_next_, nullptr);
+        slab_left_ = std::exchange(o.slab_left_, 0);
+        init_ = o.init_;
+        return *this;
+    }
 
     T& at(std::size_t i) {
         auto& c = chunks_[i / kChunk];
         if (!c) {
-            c = std::make_unique<T[]>(kChunk);
-            std::fill(c.get(), c.get() + kChunk, init_);
+            c = take_chunk();
+            std::uninitialized_fill(c, c + kChunk, init_);
         }
         return c[i % kChunk];
     }
     // The element, or the initial value if its chunk was never touched.
     T get(std::size_t i) const {
-        const auto& c = chunks_[i / kChunk];
+        const T* c = chunks_[i / kChunk];
         return c ? c[i % kChunk] : init_;
     }
     template <typename F>
     bool all_of(F f) const {
-        for (const auto& c : chunks_)
+        for (const T* c : chunks_)
             if (c)
                 for (std::size_t i = 0; i < kChunk; ++i)
                     if (!f(c[i])) return false;
@@ -116,7 +142,22 @@ public:
     }
 
 private:
-    std::vector<std::unique_ptr<T[]>> chunks_;
+    T* take_chunk() {
+        if (slab_left_ == 0) {
+            slabs_.push_back(std::unique_ptr<std::byte[]>(new std::byte[sizeof(T) * kChunk * kSlabChunks]));
+            slab_next_ = reinterpret_cast<T*>(slabs_.back().get());
+            slab_left_ = kSlabChunks;
+        }
+        T* c = slab_next_;
+        slab_next_ += kChunk;
+        --slab_left_;
+        return c;
+    }
+
+    std::vector<T*> chunks_;
+    std::vector<std::unique_ptr<std::byte[]>> slabs_;
+    T* slab_next_ = nullptr;    // next free chunk of slabs_.back()
+    std::size_t slab_left_ = 0;  // free chunks left there
     T init_{};
 };
 

@@ -6,6 +6,7 @@
 
 #include <bitset>
 #include <cerrno>
+#include <vector>
 
 #include "fmt/format.h"
 #include "vmm/dsm/uffd_region.hpp"
@@ -17,6 +18,11 @@ Result<void> UffdRegion::install_run(std::uint64_t first, std::uint64_t count, c
     if (auto c = check_run(first, count, "install_run"); !c) return c;
     const auto* bytes = static_cast<const std::uint8_t*>(data);
     std::bitset<kStripes> installed;  // by page - first
+    // Where the guest's protection changes inside the run, its host mapping
+    // is split into VMAs: the run is cut there first (read before the stripe
+    // locks; a protection that changes meanwhile costs only the halving below).
+    std::vector<const std::uint8_t*> edges;
+    if (reader_) edges = reader_->protection_edges(base_ + first * kPageSize, count * kPageSize);
     {
         std::unique_lock<std::mutex> locks[kStripes];
         lock_run(locks, first, count);
@@ -52,7 +58,15 @@ Result<void> UffdRegion::install_run(std::uint64_t first, std::uint64_t count, c
             }
             // Anything else (a present page, EAGAIN): page by page below.
         };
-        if (all_absent) copy(copy, first, count);
+        if (all_absent) {
+            std::uint64_t a = first;
+            for (const std::uint8_t* e : edges) {
+                const auto b = static_cast<std::uint64_t>(e - base_) / kPageSize;
+                copy(copy, a, b - a);
+                a = b;
+            }
+            copy(copy, a, first + count - a);
+        }
         for (std::uint64_t q = first; q < first + count; ++q)
             if (installed.test(q - first)) set_presence(q, writable ? Presence::writable : Presence::read_only);
     }

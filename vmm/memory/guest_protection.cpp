@@ -88,6 +88,21 @@ Result<void> GuestProtection::open_alias() {
     return {};
 }
 
+std::vector<const std::uint8_t*> GuestProtection::protection_edges(const std::uint8_t* host, std::uint64_t len) const {
+    std::vector<const std::uint8_t*> out;
+    if (host < mem_.host_base() || len == 0) return out;
+    const std::uint64_t lo = static_cast<std::uint64_t>(host - mem_.host_base()), hi = lo + len;
+    if (hi > mem_.size()) return out;
+    std::shared_lock lk(mu_);
+    for (const auto& iv : table_.intervals()) {
+        if (iv.end <= lo) continue;
+        if (iv.start >= hi) break;
+        for (std::uint64_t e : {iv.start, iv.end})
+            if (lo < e && e < hi && (out.empty() || out.back() != mem_.host_base() + e)) out.push_back(mem_.host_base() + e);
+    }
+    return out;
+}
+
 bool GuestProtection::accessible(std::uint64_t gpa) const {
     std::shared_lock lk(mu_);
     return table_.accessible(gpa);

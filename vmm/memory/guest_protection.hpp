@@ -71,6 +71,11 @@ public:
     // joins late must apply to catch up).
     std::vector<LayoutRun> accessible_runs() const;
 
+    // Host addresses inside (host, host + len) where the guest's protection
+    // changes, ascending: the host mapping may split into VMAs there
+    // (UFFDIO_COPY must stay inside one). Empty outside guest RAM.
+    std::vector<const std::uint8_t*> protection_edges(const std::uint8_t* host, std::uint64_t len) const;
+
     // Readable by the guest.
     bool accessible(std::uint64_t gpa) const;
     // Every byte of [gpa, gpa+len) (len > 0).

@@ -263,28 +263,41 @@ Result<ThreadStart> Process::load_program(const ImageFile& program) {
 void Process::discard(const std::vector<Range>& ranges, uint64_t resync_start, uint64_t resync_end) {
     if (cfg_.remote) {
         // Guest RAM is under the DSM: dropping a page locally would leave the
-        // directory believing this node still holds it (OriginCluster::discard
-        // zeroes it through the coherent mapping, which a PROT_NONE range
-        // refuses: opened for the discard, then put back as it was).
+        // directory believing this node still holds it. OriginCluster::discard
+        // zeroes a page some node had through the coherent mapping, which a
+        // PROT_NONE range refuses: the range is opened for that (`open`) and
+        // put back as the layout says. A discard that zeroes nothing (every
+        // page dropped by its home or pristine: all of a program whose
+        // threads stay at the origin) leaves the host protection alone, which
+        // under protection_'s lock always equals the layout's here (no host
+        // file or shared mappings in a cluster): no mprotect at all.
         for (auto& r : ranges) {
             if (!platform_->memory().host_ptr(r.start, r.len)) continue;
-            host_allow(r.start, r.len);
-            cfg_.remote->discard(r.start, r.len);
+            bool opened = false;
+            cfg_.remote->discard(r.start, r.len, [&] {
+                host_allow(r.start, r.len);
+                opened = true;
+            });
+            if (!opened) continue;
             if (auto e = protection_->restore(r.start, r.start + r.len); !e)
                 log::warn("guest RAM [{:#x}, +{:#x}): {}", r.start, r.len, e.error().message);
             // A thread here that was off its CPU when munmap made the range
             // inaccessible and ran again while it was open for the zeroing
             // wrote without faulting: what it left is zeroed again, until
             // nothing is left (it faults on its next write). Only for a range
-            // the layout already refuses (munmap, brk); a mapping replaced in
-            // place (MAP_FIXED) may take racing writes, as on Linux.
+            // the layout already refuses (munmap, brk) and that was opened; a
+            // mapping replaced in place (MAP_FIXED) may take racing writes, as
+            // on Linux.
             for (int pass = 0; pass < 8 && !protection_->accessible(r.start); ++pass) {
                 auto left = protection_->nonzero_pages(r.start, r.start + r.len);
                 if (!left || left->empty()) break;
                 for (uint64_t gpa : *left) {
-                    host_allow(gpa, memory::layout::kPageSize);
-                    cfg_.remote->discard(gpa, memory::layout::kPageSize);
-                    (void)protection_->restore(gpa, gpa + memory::layout::kPageSize);
+                    bool page_opened = false;
+                    cfg_.remote->discard(gpa, memory::layout::kPageSize, [&] {
+                        host_allow(gpa, memory::layout::kPageSize);
+                        page_opened = true;
+                    });
+                    if (page_opened) (void)protection_->restore(gpa, gpa + memory::layout::kPageSize);
                 }
             }
         }

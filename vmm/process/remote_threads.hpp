@@ -35,6 +35,7 @@
 //    leaked there, never destroyed: its threads stayed in the parent).
 //  * None of these throws.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <utility>
@@ -140,8 +141,11 @@ public:
     virtual Result<void> set_vdso_data(std::uint64_t gva) = 0;
     // munmap / MADV_DONTNEED of guest RAM [gpa, gpa+len), page-aligned:
     // afterwards every node reads zeros there (a file filler there is reset
-    // on every node first).
-    virtual void discard(std::uint64_t gpa, std::uint64_t len) = 0;
+    // on every node first). Pages it must zero through the coherent mapping
+    // are written only after `open` (called at most once, only if there is
+    // such a page) made the range host-writable; the caller puts the layout's
+    // protection back only then (pages dropped or pristine need neither).
+    virtual void discard(std::uint64_t gpa, std::uint64_t len, const std::function<void()>& open) = 0;
     // The guest just mapped fresh anonymous memory [gpa, gpa+len) (mmap,
     // brk growth) for a thread on `node`; called under Process::aspace_mu_
     // before the call returns to the guest, so no thread can use the range
