@@ -20,9 +20,15 @@ void Liveness::start() {
 
 void Liveness::stop() { timer_.cancel(); }
 
+namespace {
+std::chrono::milliseconds check_period(std::chrono::milliseconds heartbeat) {
+    return std::max(heartbeat / 2, std::chrono::milliseconds(1));
+}
+}  // namespace
+
 void Liveness::arm() {
     if (ctx_.stopping) return;
-    timer_.expires_after(std::max(ctx_.options.heartbeat_interval / 2, std::chrono::milliseconds(1)));
+    timer_.expires_after(check_period(ctx_.options.heartbeat_interval));
     timer_.async_wait([this](const boost::system::error_code& ec) {
         if (ec || ctx_.stopping) return;
         check();
@@ -32,10 +38,17 @@ void Liveness::arm() {
 
 void Liveness::check() {
     const auto now = Clock::now();
+    // Lateness beyond one period: time this thread did not run, which is not
+    // the peers' silence (see liveness.hpp).
+    const auto period = check_period(ctx_.options.heartbeat_interval);
+    Clock::duration late{0};
+    if (last_check_ != Clock::time_point{} && now - last_check_ > 2 * period) late = now - last_check_ - period;
+    last_check_ = now;
     for (auto& p : peers_) {
         PeerLink& peer = *p;
         if (peer.id() == ctx_.self || peer.state() != PeerState::connected) continue;
         PeerClock& clock = peer.clock();
+        if (late.count() > 0) clock.last_rx = std::min(now, clock.last_rx + late);
         if (clock.silence_limit.count() > 0 && now - clock.last_rx > clock.silence_limit) {
             // Unread bytes mean this I/O thread fell behind, not that the peer went quiet.
             if (peer.has_unread_bytes()) {

@@ -5,6 +5,10 @@
 // limit ("no traffic for 3.0 s", unless bytes wait unread in its socket: then
 // this thread fell behind, not the peer) and queues a HEARTBEAT_TYPE frame to
 // every connected peer whose last one is heartbeat_interval old.
+// Silence is counted in time this thread was running: a check that comes
+// late (the process or its host stalled: SIGSTOP, a starved CPU) moves every
+// peer's last_rx forward by the lateness, so the first check after a stall
+// queues heartbeats instead of failing peers for time it could not observe.
 #include <chrono>
 #include <memory>
 #include <vector>
@@ -39,6 +43,7 @@ private:
     LinkContext& ctx_;
     const std::vector<std::unique_ptr<PeerLink>>& peers_;
     boost::asio::steady_timer timer_;
+    std::chrono::steady_clock::time_point last_check_{};  // I/O thread only
 };
 
 }  // namespace spanvm::net
