@@ -4,12 +4,17 @@
 // checked it, whichever way the thread's channel came.
 #include <doctest/doctest.h>
 
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <memory>
 #include <string>
+
+#include <fmt/format.h>
 
 #include "vmm/cluster/cluster_messages.hpp"
 #include "vmm/cluster/node_answers.hpp"
@@ -145,5 +150,36 @@ SCENARIO("an executor holds the probe until the node's first Trap") {
             REQUIRE(on_disk(path));
         }
         THEN("dropping its vCPU lets go of the probe") { CHECK_FALSE(on_disk(path)); }
+    }
+}
+
+SCENARIO("probes left by processes that are gone are swept") {
+    GIVEN("a directory with a probe of a dead process, one of this process and an unrelated file") {
+        char tmpl[] = "/tmp/spanvm-sweep-XXXXXX";
+        REQUIRE(::mkdtemp(tmpl) != nullptr);
+        const std::string dir = tmpl;
+        const pid_t child = ::fork();
+        REQUIRE(child >= 0);
+        if (child == 0) ::_exit(0);
+        int status = 0;
+        REQUIRE(::waitpid(child, &status, 0) == child);  // reaped: its pid answers ESRCH (unless reused)
+        const std::string dead = fmt::format("{}/.spanvm-fsprobe-{}-00000000000000aa", dir, child);
+        const std::string live = fmt::format("{}/.spanvm-fsprobe-{}-00000000000000bb", dir, ::getpid());
+        const std::string other = dir + "/.spanvm-fsprobe-notapid";
+        for (const auto& p : {dead, live, other}) {
+            const int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+            REQUIRE(fd >= 0);
+            ::close(fd);
+        }
+        WHEN("the directory is swept") {
+            sweep_stale_probes(dir);
+            THEN("only the dead process's probe is gone") {
+                if (::kill(child, 0) != 0) CHECK_FALSE(on_disk(dead));  // the pid was not reused meanwhile
+                CHECK(on_disk(live));
+                CHECK(on_disk(other));
+            }
+        }
+        for (const auto& p : {dead, live, other}) ::unlink(p.c_str());
+        ::rmdir(dir.c_str());
     }
 }

@@ -1,13 +1,16 @@
 #include "vmm/cluster/shared_fs.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <signal.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -86,6 +89,22 @@ bool ids_uniform(const std::vector<std::uint32_t>& ids) {
 
 }  // namespace
 
+void sweep_stale_probes(const std::string& dir) {
+    DIR* d = ::opendir(dir.c_str());
+    if (!d) return;
+    const std::string prefix = ".spanvm-fsprobe-";
+    while (const dirent* e = ::readdir(d)) {
+        const std::string name = e->d_name;
+        if (name.rfind(prefix, 0) != 0) continue;
+        char* rest = nullptr;
+        const long pid = std::strtol(name.c_str() + prefix.size(), &rest, 10);
+        if (pid <= 0 || !rest || *rest != '-') continue;
+        if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;  // alive (or not ours to judge)
+        (void)::unlinkat(::dirfd(d), name.c_str(), 0);
+    }
+    ::closedir(d);
+}
+
 SharedFsProbe::~SharedFsProbe() {
     if (!path_.empty()) ::unlink(path_.c_str());
 }
@@ -95,6 +114,7 @@ SharedFsProof SharedFsProbe::acquire() {
     if (!read_view(p)) return {};
     std::lock_guard lk(mu_);
     if (path_.empty()) {
+        sweep_stale_probes("/tmp");
         std::vector<std::uint8_t> b(kProbeBytes);
         std::uint64_t name = 0;
         if (::getrandom(b.data(), b.size(), 0) != static_cast<ssize_t>(b.size()) ||

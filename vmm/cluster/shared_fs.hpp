@@ -61,6 +61,15 @@ private:
     std::vector<std::uint8_t> bytes_;
 };
 
+// Unlinks the probes in `dir` (".spanvm-fsprobe-PID-...") whose process is
+// gone: a run killed, or ended by _exit while a probe was held, leaves its
+// probe behind, and nothing else would remove it. A probe of a live process
+// (kill(pid, 0) does not answer ESRCH) is left alone. acquire() sweeps /tmp
+// before it makes a probe. Departure: a process in another pid namespace
+// sharing this /tmp looks gone; its probe is then removed and its nodes
+// forward path calls (slower, still correct).
+void sweep_stale_probes(const std::string& dir);
+
 // On the node, on the guest thread to run: true when it sees what `p`
 // describes; otherwise `why` says the first difference (one line).
 bool verify_shared_fs(const SharedFsProof& p, std::string& why);
