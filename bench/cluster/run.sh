@@ -98,15 +98,7 @@ for _ in $(seq "$STARTUP_RUNS"); do timed start_2 "$SPANVM" run "${LH[@]}" -- /b
 log "cpu_bound and start-up timed"
 
 # --- Stock compressors across 2 hosts ---------------------------------------
-awk -v want=$((STOCK_MIB * 1024 * 1024)) 'BEGIN {
-    n = split("spanvm guest vcpu page fault futex thread kernel memory coherent the of and to in lorem ipsum", w, " ")
-    srand(7); total = 0
-    while (total < want) {
-        line = ""; k = 6 + int(rand() * 10)
-        for (i = 0; i < k; i++) line = line (i ? " " : "") (rand() < 0.1 ? int(rand() * 100000) : w[1 + int(rand() * n)])
-        line = line "\n"; printf "%s", line; total += length(line)
-    }
-}' >"$WORK/input.txt"
+bench_text "$STOCK_MIB" >"$WORK/input.txt"
 for tool in "pigz -p 2 -c" "xz -T2 --block-size=1MiB -c" "zstd -T2 -q -c"; do
     name="${tool%% *}"
     s=$(date +%s%N)

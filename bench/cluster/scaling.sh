@@ -80,19 +80,8 @@ NATIVE_CPUS="$(IFS=,; echo "${usable[*]:0:C}")"
 WIDE_CPUS="$(IFS=,; echo "${usable[*]:0:H*C}")"
 
 # Inputs: text of words and numbers (as bench/cluster/run.sh).
-gen_text() {
-    awk -v want=$(($1 * 1024 * 1024)) 'BEGIN {
-        n = split("spanvm guest vcpu page fault futex thread kernel memory coherent the of and to in lorem ipsum", w, " ")
-        srand(7); total = 0
-        while (total < want) {
-            line = ""; k = 6 + int(rand() * 10)
-            for (i = 0; i < k; i++) line = line (i ? " " : "") (rand() < 0.1 ? int(rand() * 100000) : w[1 + int(rand() * n)])
-            line = line "\n"; printf "%s", line; total += length(line)
-        }
-    }'
-}
-gen_text "$MIB" >"$WORK/input.txt"
-gen_text "$XZ_MIB" >"$WORK/input_xz.txt"
+bench_text "$MIB" >"$WORK/input.txt"
+bench_text "$XZ_MIB" >"$WORK/input_xz.txt"
 
 # cmd WORKLOAD THREADS : prints the command line (words) for THREADS threads.
 cmd() {

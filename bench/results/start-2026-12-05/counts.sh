@@ -6,18 +6,11 @@
 # (OUT/zstd-{old,new}-{one,origin}.strace) and once more with --json
 # (OUT/zstd-{old,new}-origin.json: DSM faults, bytes, fills per machine).
 set -euo pipefail
+. "$(dirname "$0")/../../lib/common.sh" # bench_text
 OLD="$1"; NEW="$2"; OUT="$3"
 mkdir -p "$OUT"
 IN="$OUT/input.txt"
-awk -v want=$((8 * 1024 * 1024)) 'BEGIN {
-    n = split("spanvm guest vcpu page fault futex thread kernel memory coherent the of and to in lorem ipsum", w, " ")
-    srand(7); total = 0
-    while (total < want) {
-        line = ""; k = 6 + int(rand() * 10)
-        for (i = 0; i < k; i++) line = line (i ? " " : "") (rand() < 0.1 ? int(rand() * 100000) : w[1 + int(rand() * n)])
-        line = line "\n"; printf "%s", line; total += length(line)
-    }
-}' > "$IN"
+bench_text 8 >"$IN"
 ZSTD="$(command -v zstd)"
 for which in old new; do
     bin=$OLD; [[ $which == new ]] && bin=$NEW

@@ -11,21 +11,11 @@
 # /usr/bin/time) to times.jsonl, the origin runs' --json beside it; every
 # output is compared with native's. summary.py turns them into medians.
 set -euo pipefail
+. "$(dirname "$0")/../../lib/common.sh" # bench_text
 OLD=$1 NEW=$2 OUT=$3 ROUNDS=${4:-7}
 mkdir -p "$OUT"
 W=$(mktemp -d); trap 'rm -rf "$W"' EXIT
-gen_text() {
-    awk -v want=$(($1 * 1024 * 1024)) 'BEGIN {
-        n = split("spanvm guest vcpu page fault futex thread kernel memory coherent the of and to in lorem ipsum", w, " ")
-        srand(7); total = 0
-        while (total < want) {
-            line = ""; k = 6 + int(rand() * 10)
-            for (i = 0; i < k; i++) line = line (i ? " " : "") (rand() < 0.1 ? int(rand() * 100000) : w[1 + int(rand() * n)])
-            line = line "\n"; printf "%s", line; total += length(line)
-        }
-    }'
-}
-gen_text 8 >"$W/in8"; gen_text 2 >"$W/in2"
+bench_text 8 >"$W/in8"; bench_text 2 >"$W/in2"
 declare -A CMD=([zstd]="zstd -T2 -q -c" [pigz]="pigz -p 2 -c" [xz]="xz -T+2 --block-size=512KiB -c" [true]="/bin/true")
 declare -A IN=([zstd]=$W/in8 [pigz]=$W/in8 [xz]=$W/in2 [true]=/dev/null)
 : >"$OUT/times.jsonl"
