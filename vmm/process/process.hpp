@@ -189,6 +189,11 @@ public:
     // KVM_RUN, a blocking host syscall or an emulated futex wait. `self` may
     // be null (timer thread). Returns 0, -EINVAL or -ESRCH (no such tid).
     int64_t send_signal(GuestThread* self, int sig, int tid, SigInfoFields info);
+    // Called by a guest thread after it stored a new mask of its own
+    // (old_mask before): kicks another thread for each process-directed
+    // pending signal that the thread now blocks (Linux's
+    // retarget_shared_pending()).
+    void mask_changed(GuestThread& self, uint64_t old_mask);
     // ITIMER_REAL: fires SIGALRM at the process.
     IntervalTimer& itimer() { return *itimer_; }
 
@@ -290,6 +295,10 @@ private:
     std::atomic<bool> exiting_{false};
     std::atomic<int> live_{0};
     ThreadStart initial_;
+    // The thread that takes a process-directed `sig` (send_signal), or null
+    // when every thread blocks it; kicks `row` unless it is `self`.
+    ThreadRow* shared_taker(GuestThread* self, int sig);
+    void kick_row(GuestThread* self, ThreadRow& row);
     std::unique_ptr<IntervalTimer> itimer_ = make_itimer();
     std::unique_ptr<IntervalTimer> make_itimer() {
         return std::make_unique<IntervalTimer>([this] { send_signal(nullptr, SIGALRM, 0, {0x80 /* SI_KERNEL */, 0, 0}); });

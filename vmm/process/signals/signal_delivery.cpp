@@ -136,9 +136,11 @@ bool GuestThread::build_handler_frame(int sig, const SigInfoFields& info, const 
     std::memcpy(dst, img->bytes.data(), img->bytes.size());
     to_regs(img->entry, r);
     vcpu_->mark_regs_dirty();
-    uint64_t mask = row_.sigmask.load() | act.mask;
+    const uint64_t old_mask = row_.sigmask.load();
+    uint64_t mask = old_mask | act.mask;
     if (!(act.flags & SA_NODEFER)) mask |= sig_bit(sig);
     row_.sigmask = mask & ~SignalTable::kUnblockable;
+    proc_.mask_changed(*this, old_mask);
     suspend_saved_mask_.reset();
     return true;
 }
@@ -160,7 +162,9 @@ int64_t GuestThread::sigreturn() {
     to_regs(st->regs, r);
     r.rflags |= 0x2;  // reserved bit 1
     vcpu_->mark_regs_dirty();
+    const uint64_t old_mask = row_.sigmask.load();
     row_.sigmask = st->mask & ~SignalTable::kUnblockable;
+    proc_.mask_changed(*this, old_mask);
     set_regs_replaced();
     return 0;
 }

@@ -71,6 +71,7 @@ public:
         return (row.sig_pending.load() | shared_pending_.load()) & ~row.sigmask.load();
     }
     uint64_t pending(const ThreadRow& row) const { return row.sig_pending.load() | shared_pending_.load(); }
+    uint64_t shared_pending() const { return shared_pending_.load(); }
 
     // fork: held across the host fork(); the child starts with no signal
     // pending for the process (Linux clears the child's pending set).

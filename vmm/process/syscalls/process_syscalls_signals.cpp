@@ -52,6 +52,7 @@ int64_t sys_rt_sigprocmask(GuestThread& t, const SyscallRequest& r) {
         }
         // Signals this unblocks are delivered on the way out of this call.
         mask = m & ~SignalTable::kUnblockable;
+        p.mask_changed(t, old);
     }
     if (r.args[2] && !p.mem().write(r.args[2], old)) return -EFAULT;
     return 0;
