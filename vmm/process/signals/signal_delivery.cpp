@@ -194,6 +194,7 @@ bool GuestThread::wait_with_sigmask(const SyscallRequest& r, int64_t& ret) {
     ::pthread_sigmask(SIG_BLOCK, &block, &old);  // as in wait_for_signal
     const uint64_t saved = row_.sigmask.load();
     row_.sigmask = *mask & ~SignalTable::kUnblockable;
+    proc_.mask_changed(*this, saved);
     if (st.deliverable(row_)) {
         ret = -EINTR;
     } else {
@@ -222,6 +223,7 @@ int64_t GuestThread::wait_for_signal(std::optional<uint64_t> suspend_mask) {
     if (suspend_mask) {
         suspend_saved_mask_ = row_.sigmask.load();
         row_.sigmask = *suspend_mask & ~SignalTable::kUnblockable;
+        proc_.mask_changed(*this, *suspend_saved_mask_);
     }
     row_.state = ThreadState::blocked;
     sigset_t wait_mask = old;
