@@ -14,6 +14,7 @@
 #include <CLI/CLI.hpp>
 #include <thread>
 
+#include "net/crypto.hpp"
 #include "vmm/base/log.hpp"
 #include "vmm/base/size_parse.hpp"
 #include "vmm/cli/commands.hpp"
@@ -200,6 +201,10 @@ int run_command(const RunOptions& o) {
                 // start_local_hosts makes a throw-away cluster key for them.
                 LocalHostsOptions lh{o.local_hosts, o.netns, std::to_string(*mem), plat, host_cpus, o.keys.encrypt};
                 auto hosts = start_local_hosts(lh);
+                // OpenSSL's first use (its random generator, the digests:
+                // milliseconds) while the nodes exec, not in the handshake
+                // with the first of them.
+                net::prepare_crypto();
                 cc = std::move(hosts.cluster);
                 origin_listen_fd = hosts.origin_listen_fd;
             }
