@@ -1,6 +1,7 @@
 #include "net/cluster_key.hpp"
 
 #include <fcntl.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,7 +11,6 @@
 
 #include <fmt/format.h>
 
-#include "net/crypto.hpp"
 
 namespace spanvm::net {
 
@@ -51,8 +51,19 @@ ClusterKey parse_or_throw(const std::string& text, const std::string& what) {
 }  // namespace
 
 ClusterKey generate_cluster_key() {
+    // From the kernel's generator (getrandom(2): the source OpenSSL seeds
+    // its own from), not RAND_bytes: `run --local-hosts` makes the key
+    // before it starts its nodes, and OpenSSL's first use in a process
+    // (~100 page faults, milliseconds: net::prepare_crypto) would delay
+    // every node's start; the origin pays it once the nodes are starting.
     ClusterKey k;
-    if (auto r = random_bytes(k.bytes); !r) throw std::runtime_error("cannot generate a cluster key: " + r.error().message);
+    std::size_t got = 0;
+    while (got < k.bytes.size()) {
+        const ssize_t n = ::getrandom(k.bytes.data() + got, k.bytes.size() - got, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) throw std::runtime_error(fmt::format("cannot generate a cluster key: getrandom: {}", std::strerror(errno)));
+        got += static_cast<std::size_t>(n);
+    }
     return k;
 }
 

@@ -1,7 +1,8 @@
 #pragma once
 // The few cryptographic primitives spanvm uses, all from OpenSSL (libcrypto);
 // nothing here is hand-rolled. Pure computation apart from random_bytes,
-// which reads the kernel's CSPRNG through OpenSSL's RAND_bytes.
+// which reads the kernel's CSPRNG through OpenSSL's RAND_bytes (the cluster
+// key alone is read with getrandom(2): net/cluster_key.cpp says why).
 //   hmac_sha256  HMAC-SHA256 (RFC 2104), the handshake's proof of the key
 //   mac_equal    constant-time comparison (CRYPTO_memcmp)
 //   hkdf_sha256  HKDF-SHA256 (RFC 5869), every derived key

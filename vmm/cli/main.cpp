@@ -14,6 +14,7 @@
 #include <CLI/CLI.hpp>
 #include <thread>
 
+#include "net/crypto.hpp"
 #include "vmm/base/log.hpp"
 #include "vmm/base/size_parse.hpp"
 #include "vmm/cli/commands.hpp"
@@ -144,8 +145,10 @@ int run_command(const RunOptions& o) {
     }
     cfg.platform = *kind;
 
-    // --host-cpus: the origin pins itself before any thread starts; the
-    // nodes pin themselves (start_local_hosts).
+    // --host-cpus: the origin pins itself before any thread starts, and
+    // after it forked its nodes (a busy CPU 0 would delay their start, the
+    // longest part of a short run's); the nodes pin themselves
+    // (start_local_hosts).
     std::vector<std::vector<int>> host_cpus;
     if (o.host_cpus) {
         if (!o.cluster_file.empty()) {
@@ -154,12 +157,22 @@ int run_command(const RunOptions& o) {
         }
         try {
             host_cpus = split_host_cpus(o.host_cpus, o.local_hosts ? o.local_hosts : 1);
-            pin_to_cpus(host_cpus[0]);
         } catch (const std::exception& e) {
             log::error("{}", e.what());
             return 2;
         }
     }
+    auto pin_origin = [&]() -> bool {
+        if (host_cpus.empty()) return true;
+        try {
+            pin_to_cpus(host_cpus[0]);
+            return true;
+        } catch (const std::exception& e) {
+            log::error("{}", e.what());
+            return false;
+        }
+    };
+    if (!o.local_hosts && !pin_origin()) return 2;
 
     if (!o.keys.key_file.empty() && o.cluster_file.empty()) {
         log::error("--key-file: only with --cluster (--local-hosts makes its own key)");
@@ -206,6 +219,13 @@ int run_command(const RunOptions& o) {
         } catch (const std::exception& e) {
             log::error("{}", e.what());
             return !o.cluster_file.empty() ? 2 : 125;
+        }
+        if (o.local_hosts) {
+            if (!pin_origin()) return 2;
+            // OpenSSL's first use (its random generator, the digests:
+            // milliseconds) while the nodes exec, not in the handshake with
+            // the first of them.
+            net::prepare_crypto();
         }
         if (!o.cluster_file.empty() && !apply_key_options(cc, o.keys, "run")) return 2;
         if (cc.size() < 2) {
