@@ -22,6 +22,11 @@ constexpr std::uint64_t kStatxSize = 256;  // struct statx
 constexpr std::size_t kPathMax = 4096;     // PATH_MAX, with the NUL
 constexpr std::uint64_t kRlimNlimits = 16;  // RLIM_NLIMITS
 constexpr std::uint64_t kRlimitSize = 16;   // struct rlimit
+constexpr std::uint64_t kSysinfoSize = 112;  // struct sysinfo (x86-64)
+constexpr std::uint64_t kOCreat = 0100;
+constexpr std::uint64_t kONofollow = 0400000;
+constexpr std::uint64_t kOTmpfile = 020000000;  // __O_TMPFILE
+constexpr std::uint64_t kGrndFlags = 0x7;       // GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE
 
 std::int32_t as_i32(std::uint64_t v) { return static_cast<std::int32_t>(static_cast<std::uint32_t>(v)); }
 
@@ -64,6 +69,14 @@ LocalCallPlan readlink_plan(std::uint64_t path, std::uint64_t dirfd, std::uint64
     return p;
 }
 
+LocalCallPlan open_plan(std::uint64_t path, std::uint64_t dirfd, std::uint64_t flags) {
+    // A creating open makes a file (or EEXIST, EISDIR...): the origin's.
+    if ((flags & (kOCreat | kOTmpfile)) != 0) return {};
+    LocalCallPlan p = path_plan(LocalCall::open, path, dirfd);
+    p.follow = (flags & kONofollow) == 0;
+    return p;
+}
+
 }  // namespace
 
 std::optional<NodeAnswers> parse_node_answers(std::string_view s) {
@@ -101,6 +114,15 @@ LocalCallPlan plan_local_call(std::int64_t nr, const std::uint64_t a[6], NodeAns
             p.out_len = kRlimitSize;
             return p;
         }
+        case SYS_getrandom:
+            // GRND_INSECURE with GRND_RANDOM is EINVAL: the origin's.
+            if (a[0] == 0 || a[1] == 0 || a[1] > kMaxLocalRandom || (a[2] & ~kGrndFlags) != 0 || (a[2] & 0x6) == 0x6)
+                return p;
+            p.kind = LocalCall::getrandom;
+            p.out = a[0];
+            p.out_len = a[1];
+            p.mode = static_cast<std::uint32_t>(a[2]);
+            return p;
         default: break;
     }
     if (mode != NodeAnswers::all) return p;
@@ -126,6 +148,14 @@ LocalCallPlan plan_local_call(std::int64_t nr, const std::uint64_t a[6], NodeAns
         case SYS_faccessat2: return access_plan(a[1], a[0], a[2], a[3]);
         case SYS_readlink: return readlink_plan(a[0], static_cast<std::uint64_t>(kAtFdcwd), a[1], a[2]);
         case SYS_readlinkat: return readlink_plan(a[1], a[0], a[2], a[3]);
+        case SYS_open: return open_plan(a[0], static_cast<std::uint64_t>(kAtFdcwd), a[1]);
+        case SYS_openat: return open_plan(a[1], a[0], a[2]);
+        case SYS_sysinfo:
+            if (a[0] == 0) return p;  // EFAULT: the origin's
+            p.kind = LocalCall::sysinfo;
+            p.out = a[0];
+            p.out_len = kSysinfoSize;
+            return p;
         default: return p;
     }
 }

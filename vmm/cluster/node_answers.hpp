@@ -18,7 +18,15 @@
 //    most (stat, lstat, newfstatat, statx, access, faccessat, faccessat2,
 //    readlink, readlinkat), only when the node has proven that it sees the
 //    origin's file system (shared_fs.hpp) and only for a path whose walk
-//    cannot depend on which process walks it (path_answerable below).
+//    cannot depend on which process walks it (path_answerable below); and
+//    an open or openat (no O_CREAT, no O_TMPFILE) whose walk fails with an
+//    error the origin's walk gives too (cc1's include search and the
+//    locale probes: ENOENT), a walk that succeeds still being forwarded (the
+//    origin's fd table gets the fd); sysinfo, the host's (the same kernel
+//    is proven);
+//  * NodeAnswers::thread and ::all: getrandom of at most kMaxLocalRandom
+//    bytes with known flags: the node's kernel's random bytes are as random
+//    as the deputy's (the origin passes the host's through).
 //
 // The mode is the origin's SPANVM_NODE_ANSWERS (all, thread or off; default
 // all), sent in every Spawn.
@@ -46,7 +54,14 @@ enum class LocalCall : std::uint8_t {
     access,    // access, faccessat, faccessat2
     readlink,  // readlink, readlinkat: at most `out_len` bytes at `out`
     rlimit,    // prlimit64(0, res, NULL, old), getrlimit(res, old): struct rlimit at `out`, `mode` = res
+    open,      // open, openat without O_CREAT/O_TMPFILE: only a walk that fails is answered (`follow`)
+    sysinfo,   // struct sysinfo (112 bytes) at `out`
+    getrandom, // at most kMaxLocalRandom bytes at `out` (`out_len`), `mode` = flags
 };
+
+// The largest getrandom a node answers (glibc's malloc asks 8 bytes, ld.so
+// none): larger ones go to the origin, so a node never copies much.
+inline constexpr std::uint64_t kMaxLocalRandom = 256;
 
 // A call the node may answer, with its arguments decoded. For the path
 // calls the node still has to read the path, check it (path_answerable) and

@@ -7,6 +7,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/sysinfo.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -15,10 +16,12 @@
 #include <cerrno>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include <fmt/format.h>
 
 #include "vmm/memory/layout.hpp"
+#include "vmm/process/syscalls/syscall_names.hpp"
 
 namespace spanvm::cluster {
 
@@ -100,6 +103,8 @@ std::optional<long> path_call(const NodeCallState& st, const LocalCallPlan& p, c
     const long o = raw(SYS_openat2, dir, P(path.c_str()), P(&how), sizeof how);
     if (o < 0) return walk_error_answerable(o) ? std::optional<long>(o) : std::nullopt;
     Fd fd(static_cast<int>(o));
+    // The file exists: the origin opens it (its fd table gets the fd).
+    if (p.kind == LocalCall::open) return std::nullopt;
     // A file system whose answers depend on the process (mounted elsewhere
     // than /proc, /sys or /dev): forwarded.
     struct statfs sf;
@@ -160,17 +165,37 @@ std::optional<long> rlimit_call(const NodeCallState& st, const LocalCallPlan& p,
     return 0;
 }
 
+// sysinfo: the host's, read here (the proof says this is the origin's
+// kernel; the origin passes its own host's through). nullopt: forward it.
+std::optional<long> sysinfo_call(const NodeCallState& st, const LocalCallPlan& p, const NodeGuestRam& m) {
+    if (!st.paths || !guest_writable(m, p.out, p.out_len)) return std::nullopt;
+    std::array<std::uint8_t, 112> out{};
+    static_assert(sizeof(struct sysinfo) == 112);
+    if (raw(SYS_sysinfo, P(out.data())) != 0) return std::nullopt;
+    std::memcpy(m.ram.data() + p.out, out.data(), out.size());
+    return 0;
+}
+
+// getrandom: this kernel's random bytes (the origin passes the host's
+// through; a CSPRNG on another host is as good). Any failure (EAGAIN of
+// GRND_NONBLOCK before the pool is ready, EINTR) is forwarded.
+std::optional<long> getrandom_call(const LocalCallPlan& p, const NodeGuestRam& m) {
+    if (!guest_writable(m, p.out, p.out_len)) return std::nullopt;
+    std::array<std::uint8_t, kMaxLocalRandom> out{};
+    const long r = raw(SYS_getrandom, P(out.data()), static_cast<long>(p.out_len), p.mode);
+    if (r <= 0) return std::nullopt;
+    std::memcpy(m.ram.data() + p.out, out.data(), static_cast<std::size_t>(r));
+    return r;
+}
+
 }  // namespace
 
-bool answer_on_node(NodeCallState& st, platform::Vcpu& v, std::uint64_t& fs, const NodeGuestRam& mem) {
+namespace {
+
+bool answer_here(NodeCallState& st, platform::Vcpu& v, std::uint64_t& fs, const NodeGuestRam& mem,
+                 const LocalCallPlan& p) {
     auto& r = v.regs();
-    const auto nr = static_cast<std::int64_t>(r.rax);
-    if (ends_path_answers(nr)) {
-        st.paths = false;
-        return false;
-    }
     const std::uint64_t a[6] = {r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9};
-    const LocalCallPlan p = plan_local_call(nr, a, st.mode);
     long result = 0;
     switch (p.kind) {
         case LocalCall::none: return false;
@@ -211,6 +236,18 @@ bool answer_on_node(NodeCallState& st, platform::Vcpu& v, std::uint64_t& fs, con
             result = *rl;
             break;
         }
+        case LocalCall::sysinfo: {
+            auto si = sysinfo_call(st, p, mem);
+            if (!si) return false;
+            result = *si;
+            break;
+        }
+        case LocalCall::getrandom: {
+            auto gr = getrandom_call(p, mem);
+            if (!gr) return false;
+            result = *gr;
+            break;
+        }
         default: {
             auto pr = path_call(st, p, mem);
             if (!pr) return false;
@@ -222,6 +259,40 @@ bool answer_on_node(NodeCallState& st, platform::Vcpu& v, std::uint64_t& fs, con
     v.mark_regs_dirty();
     ++st.answered;
     return true;
+}
+
+}  // namespace
+
+bool answer_on_node(NodeCallState& st, platform::Vcpu& v, std::uint64_t& fs, const NodeGuestRam& mem) {
+    const auto& r = v.regs();
+    const auto nr = static_cast<std::int64_t>(r.rax);
+    LocalCallPlan p;
+    if (ends_path_answers(nr)) {
+        st.paths = false;
+    } else {
+        const std::uint64_t a[6] = {r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9};
+        p = plan_local_call(nr, a, st.mode);
+        if (answer_here(st, v, fs, mem, p)) return true;
+    }
+    auto& c = st.forwarded[nr];
+    ++c.first;
+    if (p.kind != LocalCall::none) ++c.second;
+    return false;
+}
+
+std::string forwarded_summary(const NodeCallState& st) {
+    std::vector<std::pair<std::int64_t, std::pair<std::uint64_t, std::uint64_t>>> v(st.forwarded.begin(),
+                                                                                   st.forwarded.end());
+    std::stable_sort(v.begin(), v.end(), [](const auto& x, const auto& y) { return x.second.first > y.second.first; });
+    std::string out;
+    std::uint64_t total = 0;
+    for (const auto& [nr, c] : v) {
+        total += c.first;
+        if (!out.empty()) out += ", ";
+        out += fmt::format("{} {}", process::syscall_name(static_cast<std::uint64_t>(nr)), c.first);
+        if (c.second) out += fmt::format(" (refused {})", c.second);
+    }
+    return fmt::format("{} forwarded: {}", total, out);
 }
 
 }  // namespace spanvm::cluster

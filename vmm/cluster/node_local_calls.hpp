@@ -13,8 +13,10 @@
 // error at the origin: no symlink was crossed before it); any other
 // failure is forwarded.
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <span>
+#include <string>
 #include <utility>
 
 #include "vmm/cluster/arg_capture.hpp"
@@ -30,6 +32,9 @@ struct NodeCallState {
     bool paths = false;        // the shared file system is proven for this thread (shared_fs.hpp)
     std::int32_t origin_pid = 0;  // /proc/<pid>/cwd: the guest's working directory
     std::uint64_t answered = 0;   // calls answered here so far
+    // Calls forwarded so far, by number: (all, of which the node had a plan
+    // for but refused: a path it may not walk, an fd it does not hold...).
+    std::map<std::int64_t, std::pair<std::uint64_t, std::uint64_t>> forwarded;
     // Set here, sent with the next Trap, then cleared.
     std::optional<std::uint64_t> clear_child_tid;
     std::optional<std::pair<std::uint64_t, std::uint64_t>> robust_list;
@@ -48,5 +53,9 @@ struct NodeGuestRam {
 // must be forwarded (nothing was changed). A call that ends the thread's
 // path answers (ends_path_answers) clears `st.paths` and returns false.
 bool answer_on_node(NodeCallState& st, platform::Vcpu& v, std::uint64_t& fs, const NodeGuestRam& mem);
+
+// "openat 12 (refused 3), read 8, ..." for `st.forwarded`, most first (the
+// node's -v line at the thread's exit, exit_group or execve).
+std::string forwarded_summary(const NodeCallState& st);
 
 }  // namespace spanvm::cluster
