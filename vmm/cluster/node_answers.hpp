@@ -57,6 +57,8 @@ enum class LocalCall : std::uint8_t {
     open,      // open, openat without O_CREAT/O_TMPFILE: only a walk that fails is answered (`follow`)
     sysinfo,   // struct sysinfo (112 bytes) at `out`
     getrandom, // at most kMaxLocalRandom bytes at `out` (`out_len`), `mode` = flags
+    fstat,     // fstat(fd, out): struct stat (144 bytes) at `out`, for a node file (`fd`)
+    close,     // close(fd) of a node file
 };
 
 // The largest getrandom a node answers (glibc's malloc asks 8 bytes, ld.so
@@ -77,6 +79,9 @@ struct LocalCallPlan {
     bool eaccess = false;        // faccessat2 AT_EACCESS
     std::uint32_t at_flags = 0;  // statx: AT_STATX_SYNC_TYPE bits and AT_NO_AUTOMOUNT passed on
     std::uint32_t mask = 0;      // statx: the mask
+    std::int32_t fd = -1;        // the dirfd (path calls) or fd (fstat, close)
+    bool empty_path = false;     // AT_EMPTY_PATH: an empty path means `fd` itself
+    std::uint32_t open_flags = 0;  // open
 };
 
 // Classifies call `nr` with arguments `a` (rdi, rsi, rdx, r10, r8, r9).
@@ -90,6 +95,25 @@ LocalCallPlan plan_local_call(std::int64_t nr, const std::uint64_t a[6], NodeAns
 // view the proof compared (setuid & co., capset, prctl, execve, chroot,
 // unshare, setns, mount, pivot_root).
 bool ends_path_answers(std::int64_t nr);
+
+// What a call the node forwards does to the files the node keeps for its
+// thread (node_local_calls.hpp, "Node files"), decided before it goes:
+//   drop   fd `first` is closed or replaced at the origin (close, the new
+//          fd of dup2 and dup3): the node forgets it;
+//   range  fds [first, last] are (close_range, even with CLOSE_RANGE_CLOEXEC);
+//   end    the node stops keeping files for the thread for good: another
+//          thread or process may now change the fd table, or a close may
+//          release something others see (clone with CLONE_VM or
+//          CLONE_FILES, clone3, vfork, io_uring, execve, POSIX and OFD
+//          record locks, flock, leases and dnotify: a record lock goes with
+//          the process's first close of any fd of the file, so no close may
+//          be held back once one may exist).
+struct FdEffect {
+    enum class Kind : std::uint8_t { none, drop, range, end } kind = Kind::none;
+    std::uint32_t first = 0;
+    std::uint32_t last = 0;
+};
+FdEffect fd_effect(std::int64_t nr, const std::uint64_t a[6]);
 
 // May a lookup of `path` be answered by a node that sees the same file
 // system? `cwd` is the absolute path of the process's working directory, or

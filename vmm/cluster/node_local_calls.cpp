@@ -20,10 +20,23 @@
 
 #include <fmt/format.h>
 
+#include "vmm/cluster/cluster_messages.hpp"
 #include "vmm/memory/layout.hpp"
 #include "vmm/process/syscalls/syscall_names.hpp"
 
 namespace spanvm::cluster {
+
+OwnedFd::~OwnedFd() {
+    if (fd >= 0) ::close(fd);
+}
+
+OwnedFd& OwnedFd::operator=(OwnedFd&& o) noexcept {
+    if (this != &o) {
+        if (fd >= 0) ::close(fd);
+        fd = std::exchange(o.fd, -1);
+    }
+    return *this;
+}
 
 namespace {
 
@@ -35,16 +48,6 @@ long raw(long nr, long a = 0, long b = 0, long c = 0, long d = 0, long e = 0) {
 }
 long P(const void* p) { return reinterpret_cast<long>(p); }
 
-// An owned descriptor.
-struct Fd {
-    int fd = -1;
-    explicit Fd(int f) : fd(f) {}
-    ~Fd() {
-        if (fd >= 0) ::close(fd);
-    }
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-};
 
 // The NUL-terminated path at `gva`, read where the guest may read; false
 // when it is not (or has no NUL within PATH_MAX): the origin answers.
@@ -75,16 +78,37 @@ bool guest_writable(const NodeGuestRam& m, std::uint64_t gva, std::uint64_t len)
 // The walk's errors that equal the origin's (see the header).
 bool walk_error_answerable(long e) { return e == -ENOENT || e == -ENOTDIR || e == -EACCES || e == -ENAMETOOLONG; }
 
+// fstat, or statx with `p`'s flags and mask, of the node file under guest fd
+// `p.fd` into `out`; nullopt: not one the node keeps.
+std::optional<long> node_file_stat(const NodeCallState& st, const LocalCallPlan& p, std::uint8_t* out) {
+    if (!st.files) return std::nullopt;
+    const auto it = st.node_files.find(p.fd);
+    if (it == st.node_files.end()) return std::nullopt;
+    const long r = p.kind == LocalCall::statx
+                       ? raw(SYS_statx, it->second.fd.fd, P(""), static_cast<long>(AT_EMPTY_PATH | p.at_flags), p.mask,
+                             P(out))
+                       : raw(SYS_newfstatat, it->second.fd.fd, P(""), P(out), AT_EMPTY_PATH);
+    if (r < 0) return std::nullopt;  // unexpected on a held descriptor: the origin answers
+    return r;
+}
+
 // Runs a planned path call; nullopt: forward it.
-std::optional<long> path_call(const NodeCallState& st, const LocalCallPlan& p, const NodeGuestRam& m) {
+std::optional<long> path_call(NodeCallState& st, const LocalCallPlan& p, const NodeGuestRam& m) {
     if (!st.paths) return std::nullopt;
     std::string path;
     if (!read_path(m, p.path, path)) return std::nullopt;
     if (p.out_len && !guest_writable(m, p.out, p.out_len)) return std::nullopt;
+    if (path.empty() && p.empty_path && !p.dirfd_cwd) {
+        // newfstatat(fd, "", AT_EMPTY_PATH) (glibc's fstat), statx alike.
+        std::array<std::uint8_t, 256> out{};
+        auto r = node_file_stat(st, p, out.data());
+        if (r) std::memcpy(m.ram.data() + p.out, out.data(), p.out_len);
+        return r;
+    }
     const bool relative = !path.empty() && path[0] != '/';
     if (relative && !p.dirfd_cwd) return std::nullopt;
     int dir = AT_FDCWD;
-    std::optional<Fd> cwd;
+    std::optional<OwnedFd> cwd;
     std::string cwd_path;
     if (relative) {
         // The guest's cwd now, as the origin's kernel would use it.
@@ -100,17 +124,34 @@ std::optional<long> path_call(const NodeCallState& st, const LocalCallPlan& p, c
     open_how how{};
     how.flags = O_PATH | O_CLOEXEC | (p.follow ? 0 : O_NOFOLLOW);
     how.resolve = RESOLVE_NO_SYMLINKS;
-    const long o = raw(SYS_openat2, dir, P(path.c_str()), P(&how), sizeof how);
+    long o = raw(SYS_openat2, dir, P(path.c_str()), P(&how), sizeof how);
+    if (o < 0 && p.kind == LocalCall::open && o == -ELOOP && st.files) {
+        // A symlink on the way (/lib -> usr/lib): no walk error may be
+        // answered, but the node may still keep the file, the origin's
+        // (dev, ino) telling whether it is the one the origin opened.
+        o = raw(SYS_openat, dir, P(path.c_str()), O_PATH | O_CLOEXEC | (p.follow ? 0 : O_NOFOLLOW));
+        if (o < 0) return std::nullopt;
+    }
     if (o < 0) return walk_error_answerable(o) ? std::optional<long>(o) : std::nullopt;
-    Fd fd(static_cast<int>(o));
-    // The file exists: the origin opens it (its fd table gets the fd).
-    if (p.kind == LocalCall::open) return std::nullopt;
+    OwnedFd fd(static_cast<int>(o));
     // A file system whose answers depend on the process (mounted elsewhere
     // than /proc, /sys or /dev): forwarded.
     struct statfs sf;
     if (::fstatfs(fd.fd, &sf) != 0) return std::nullopt;
     if (sf.f_type == PROC_SUPER_MAGIC || sf.f_type == SYSFS_MAGIC || sf.f_type == DEVPTS_SUPER_MAGIC)
         return std::nullopt;
+    // The file exists: the origin opens it (its fd table gets the fd). A
+    // regular file or directory is kept until the Resume (note_resume).
+    if (p.kind == LocalCall::open) {
+        struct stat s;
+        if (st.files && ::fstat(fd.fd, &s) == 0 && (S_ISREG(s.st_mode) || S_ISDIR(s.st_mode))) {
+            const bool read_only = (p.open_flags & O_ACCMODE) == O_RDONLY || (p.open_flags & O_PATH) != 0;
+            st.pending_open = NodeCallState::PendingOpen{NodeFile{std::move(fd), read_only},
+                                                         static_cast<std::uint64_t>(s.st_dev),
+                                                         static_cast<std::uint64_t>(s.st_ino)};
+        }
+        return std::nullopt;
+    }
     std::array<std::uint8_t, 256> out{};
     long r = 0;
     switch (p.kind) {
@@ -236,6 +277,23 @@ bool answer_here(NodeCallState& st, platform::Vcpu& v, std::uint64_t& fs, const 
             result = *rl;
             break;
         }
+        case LocalCall::fstat: {
+            if (!guest_writable(mem, p.out, p.out_len)) return false;
+            std::array<std::uint8_t, 256> out{};
+            auto fr = node_file_stat(st, p, out.data());
+            if (!fr) return false;
+            std::memcpy(mem.ram.data() + p.out, out.data(), p.out_len);
+            result = *fr;
+            break;
+        }
+        // A read-only node file: the origin closes it at the next Trap.
+        case LocalCall::close: {
+            const auto it = st.files ? st.node_files.find(p.fd) : st.node_files.end();
+            if (it == st.node_files.end() || !it->second.close_here || st.closed.size() >= kMaxClosedFds) return false;
+            st.node_files.erase(it);
+            st.closed.push_back(p.fd);
+            break;
+        }
         case LocalCall::sysinfo: {
             auto si = sysinfo_call(st, p, mem);
             if (!si) return false;
@@ -266,18 +324,48 @@ bool answer_here(NodeCallState& st, platform::Vcpu& v, std::uint64_t& fs, const 
 bool answer_on_node(NodeCallState& st, platform::Vcpu& v, std::uint64_t& fs, const NodeGuestRam& mem) {
     const auto& r = v.regs();
     const auto nr = static_cast<std::int64_t>(r.rax);
+    const std::uint64_t a[6] = {r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9};
     LocalCallPlan p;
+    st.pending_open.reset();
     if (ends_path_answers(nr)) {
         st.paths = false;
     } else {
-        const std::uint64_t a[6] = {r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9};
         p = plan_local_call(nr, a, st.mode);
         if (answer_here(st, v, fs, mem, p)) return true;
+    }
+    // Forwarded: what it does to the fd table, before it goes (node files).
+    const FdEffect e = fd_effect(nr, a);
+    switch (e.kind) {
+        case FdEffect::Kind::none: break;
+        case FdEffect::Kind::drop: st.node_files.erase(static_cast<std::int32_t>(e.first)); break;
+        case FdEffect::Kind::range:
+            for (auto it = st.node_files.begin(); it != st.node_files.end();) {
+                const auto f = static_cast<std::uint32_t>(it->first);
+                it = f >= e.first && f <= e.last ? st.node_files.erase(it) : std::next(it);
+            }
+            break;
+        case FdEffect::Kind::end: st.files = false; break;
+    }
+    if (!st.paths) st.files = false;
+    if (!st.files) {
+        st.node_files.clear();
+        st.pending_open.reset();
     }
     auto& c = st.forwarded[nr];
     ++c.first;
     if (p.kind != LocalCall::none) ++c.second;
     return false;
+}
+
+void note_resume(NodeCallState& st, std::int64_t nr, std::int64_t ret,
+                 const std::optional<std::pair<std::uint64_t, std::uint64_t>>& opened) {
+    auto pending = std::exchange(st.pending_open, std::nullopt);
+    if (!pending || !st.files || (nr != SYS_open && nr != SYS_openat) || ret < 0 || ret > INT32_MAX) return;
+    // Another file than the walk found (renamed or replaced in between):
+    // not kept.
+    if (!opened || opened->first != pending->dev || opened->second != pending->ino) return;
+    if (st.node_files.size() >= kMaxNodeFiles) return;
+    st.node_files.insert_or_assign(static_cast<std::int32_t>(ret), std::move(pending->file));
 }
 
 std::string forwarded_summary(const NodeCallState& st) {

@@ -12,18 +12,62 @@
 // EACCES and ENAMETOOLONG are answered here (the same walk gives the same
 // error at the origin: no symlink was crossed before it); any other
 // failure is forwarded.
+//
+// Node files. For a thread that is its process's only one and sees every
+// change to the process's fd table (SpawnMsg::sole_thread), with its path
+// calls answered here: an open/openat the node walked to a regular file or
+// a directory keeps the walk's O_PATH descriptor, and once the origin's
+// Resume says the fd it returned is the same file (dev, ino), the node
+// keeps it under that guest fd. It then answers
+//  * fstat, newfstatat(fd, "", AT_EMPTY_PATH), statx(fd, "", AT_EMPTY_PATH)
+//    on its descriptor: the very inode the origin's fd refers to, so the
+//    same bytes;
+//  * close of a file that was opened read-only (O_ACCMODE O_RDONLY or
+//    O_PATH): 0, as the origin's FdTable::close answers every open fd, and
+//    the fd goes with the thread's next Trap (TrapMsg::closed_fds), whose
+//    executor closes it in the fd table before it handles that Trap.
+//    Departure from Linux: the origin holds the file open until then, which
+//    another process could see in /proc/<deputy pid>/fd or in the timing of
+//    an IN_CLOSE_NOWRITE (the guest itself cannot: every call that reads
+//    the fd table is a Trap; a Kick for a signal is one too).
+// Before a call it forwards, the node applies fd_effect (node_answers.hpp):
+// the fds it closes or replaces are forgotten, and anything that lets
+// another thread or process change the table (or makes a held-back close
+// visible: record locks) ends node files for the thread.
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <span>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "vmm/cluster/arg_capture.hpp"
 #include "vmm/cluster/node_answers.hpp"
 #include "vmm/platform/vcpu.hpp"
 
 namespace spanvm::cluster {
+
+// A descriptor this node owns.
+struct OwnedFd {
+    int fd = -1;
+    OwnedFd() = default;
+    explicit OwnedFd(int f) : fd(f) {}
+    ~OwnedFd();
+    OwnedFd(OwnedFd&& o) noexcept : fd(std::exchange(o.fd, -1)) {}
+    OwnedFd& operator=(OwnedFd&& o) noexcept;
+    OwnedFd(const OwnedFd&) = delete;
+    OwnedFd& operator=(const OwnedFd&) = delete;
+};
+
+// A file the node keeps under a guest fd ("Node files" above).
+struct NodeFile {
+    OwnedFd fd;             // O_PATH, on the file the origin's guest fd refers to
+    bool close_here = false;  // opened read-only: its close may be answered here
+};
+
+// The most files a node keeps for one thread (its own RLIMIT_NOFILE bounds it).
+inline constexpr std::size_t kMaxNodeFiles = 256;
 
 // One guest thread's state for its local answers (owned by its loop).
 struct NodeCallState {
@@ -38,6 +82,15 @@ struct NodeCallState {
     // Set here, sent with the next Trap, then cleared.
     std::optional<std::uint64_t> clear_child_tid;
     std::optional<std::pair<std::uint64_t, std::uint64_t>> robust_list;
+    // Node files: kept while `files` (sole_thread, and path answers on).
+    bool files = false;
+    std::map<std::int32_t, NodeFile> node_files;
+    struct PendingOpen {
+        NodeFile file;
+        std::uint64_t dev = 0, ino = 0;
+    };
+    std::optional<PendingOpen> pending_open;  // the forwarded open's walk, until its Resume
+    std::vector<std::int32_t> closed;          // closes answered here, for the next Trap
 };
 
 // Guest RAM as the node sees it, and what the guest may read and write.
@@ -53,6 +106,12 @@ struct NodeGuestRam {
 // must be forwarded (nothing was changed). A call that ends the thread's
 // path answers (ends_path_answers) clears `st.paths` and returns false.
 bool answer_on_node(NodeCallState& st, platform::Vcpu& v, std::uint64_t& fs, const NodeGuestRam& mem);
+
+// After the Resume of a forwarded call `nr` (its result `ret`, and the
+// origin's ResumeMsg::opened): keeps the file an open walked here under the
+// returned fd when the origin opened the same one.
+void note_resume(NodeCallState& st, std::int64_t nr, std::int64_t ret,
+                 const std::optional<std::pair<std::uint64_t, std::uint64_t>>& opened);
 
 // "openat 12 (refused 3), read 8, ..." for `st.forwarded`, most first (the
 // node's -v line at the thread's exit, exit_group or execve).
