@@ -9,6 +9,7 @@
 #include <sched.h>
 #include <csignal>
 #include <sys/syscall.h>
+#include <unistd.h>
 
 #include "vmm/cluster/cluster_messages.hpp"
 #include "vmm/cluster/node_answers.hpp"
@@ -99,6 +100,39 @@ SCENARIO("the node plans fstat and close of an fd, and the fd form of newfstatat
     CHECK(plan_local_call(SYS_fstat, t, NodeAnswers::thread).kind == LocalCall::none);
 }
 
+SCENARIO("read and pread64 of an fd are planned; a call that may use its offset stops the node's") {
+    THEN("reads up to kMaxLocalRead bytes") {
+        auto r = plan(SYS_read, 4, 0x2000, 832);
+        CHECK(r.kind == LocalCall::read);
+        CHECK(r.fd == 4);
+        CHECK(r.out == 0x2000);
+        CHECK(r.out_len == 832);
+        auto p = plan(SYS_pread64, 4, 0x2000, 784, 64);
+        CHECK(p.kind == LocalCall::pread);
+        CHECK(p.offset == 64);
+        CHECK(plan(SYS_read, 4, 0x2000, kMaxLocalRead).kind == LocalCall::read);
+    }
+    THEN("no bytes, no buffer, too many or a negative offset go to the origin") {
+        CHECK(plan(SYS_read, 4, 0x2000, 0).kind == LocalCall::none);
+        CHECK(plan(SYS_read, 4, 0, 16).kind == LocalCall::none);
+        CHECK(plan(SYS_read, 4, 0x2000, kMaxLocalRead + 1).kind == LocalCall::none);
+        CHECK(plan(SYS_pread64, 4, 0x2000, 16, static_cast<std::uint64_t>(-1)).kind == LocalCall::none);
+    }
+    THEN("a forwarded call naming the fd (but mmap's), or sharing descriptions, uses its offset") {
+        const std::uint64_t lseek[6] = {4, 0, SEEK_CUR, 0, 0, 0};
+        CHECK(may_use_offset(SYS_lseek, lseek, 4));
+        CHECK_FALSE(may_use_offset(SYS_lseek, lseek, 5));
+        const std::uint64_t sendfile[6] = {1, 4, 0, 4096, 0, 0};
+        CHECK(may_use_offset(SYS_sendfile, sendfile, 4));
+        const std::uint64_t mmap[6] = {0, 4096, 1, 2, 4, 0};
+        CHECK_FALSE(may_use_offset(SYS_mmap, mmap, 4));
+        const std::uint64_t none[6] = {};
+        for (long nr : {SYS_fork, SYS_vfork, SYS_clone, SYS_clone3, SYS_sendmsg, SYS_sendmmsg})
+            CHECK(may_use_offset(nr, none, 4));
+        CHECK_FALSE(may_use_offset(SYS_getpid, none, 4));
+    }
+}
+
 SCENARIO("the node files' fields survive the wire") {
     WHEN("a Spawn says its thread is the process's only one") {
         SpawnMsg m;
@@ -129,6 +163,17 @@ SCENARIO("the node files' fields survive the wire") {
         REQUIRE(e.has_value());
         CHECK(e->closed_fds.empty());
         t.closed_fds = {-1};
+        CHECK_FALSE(decode_trap(encode(t)).has_value());
+    }
+    WHEN("a Trap carries the offsets the node's reads moved") {
+        TrapMsg t;
+        t.closed_fds = {5};
+        t.seeks = {{3, 832}, {4, 0}};
+        auto d = decode_trap(encode(t));
+        REQUIRE(d.has_value());
+        CHECK(d->seeks == t.seeks);
+        CHECK(d->closed_fds == t.closed_fds);
+        t.seeks = {{3, static_cast<std::uint64_t>(INT64_MAX) + 1}};
         CHECK_FALSE(decode_trap(encode(t)).has_value());
     }
     WHEN("a Resume says which file an open opened") {

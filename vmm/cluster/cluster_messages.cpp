@@ -173,7 +173,7 @@ net::Bytes encode(const TrapMsg& m) {
     put_args(w, m.args);
     w.u64(m.read_faults).u64(m.write_faults).u64(m.local_syscalls);
     w.u8(static_cast<std::uint8_t>((m.clear_child_tid ? 1 : 0) | (m.robust_list ? 2 : 0) |
-                                   (m.closed_fds.empty() ? 0 : 4)));
+                                   (m.closed_fds.empty() ? 0 : 4) | (m.seeks.empty() ? 0 : 8)));
     if (m.clear_child_tid) w.u64(*m.clear_child_tid);
     if (m.robust_list) w.u64(m.robust_list->first).u64(m.robust_list->second);
     if (!m.closed_fds.empty()) {
@@ -181,6 +181,12 @@ net::Bytes encode(const TrapMsg& m) {
         w.u8(static_cast<std::uint8_t>(std::min(m.closed_fds.size(), kMaxClosedFds)));
         for (std::size_t i = 0; i < m.closed_fds.size() && i < kMaxClosedFds; ++i)
             w.u32(static_cast<std::uint32_t>(m.closed_fds[i]));
+    }
+    if (!m.seeks.empty()) {
+        // One per node file: at most kMaxNodeFiles (256) of them.
+        w.u16(static_cast<std::uint16_t>(std::min<std::size_t>(m.seeks.size(), kMaxSeeks)));
+        for (std::size_t i = 0; i < m.seeks.size() && i < kMaxSeeks; ++i)
+            w.u32(static_cast<std::uint32_t>(m.seeks[i].first)).u64(m.seeks[i].second);
     }
     return w.take();
 }
@@ -281,7 +287,7 @@ Result<TrapMsg> decode_trap(net::ByteView b) {
     m.write_faults = *wf;
     auto words = rd.u8();
     if (!words) return words.error();
-    if (*words & ~7u) return make_error(EINVAL, "trap with unknown thread words {:#x}", *words);
+    if (*words & ~15u) return make_error(EINVAL, "trap with unknown thread words {:#x}", *words);
     if (*words & 1) {
         auto v = rd.u64();
         if (!v) return v.error();
@@ -302,6 +308,19 @@ Result<TrapMsg> decode_trap(net::ByteView b) {
             if (!fd) return fd.error();
             if (static_cast<std::int32_t>(*fd) < 0) return make_error(EINVAL, "trap closes fd {}", *fd);
             m.closed_fds.push_back(static_cast<std::int32_t>(*fd));
+        }
+    }
+    if (*words & 8) {
+        auto n = rd.u16();
+        if (!n) return n.error();
+        if (*n == 0 || *n > kMaxSeeks) return make_error(EINVAL, "trap with {} seeks", *n);
+        for (unsigned i = 0; i < *n; ++i) {
+            auto fd = rd.u32();
+            auto off = fd ? rd.u64() : Result<std::uint64_t>(fd.error());
+            if (!off) return off.error();
+            if (static_cast<std::int32_t>(*fd) < 0 || *off > static_cast<std::uint64_t>(INT64_MAX))
+                return make_error(EINVAL, "trap seeks fd {} to {}", *fd, *off);
+            m.seeks.emplace_back(static_cast<std::int32_t>(*fd), *off);
         }
     }
     return finish(rd, std::move(m));

@@ -115,10 +115,15 @@ struct TrapMsg {
     // there: node_local_calls.hpp, "Node files"), in order; the executor
     // closes them in the process's fd table before it handles this Trap.
     std::vector<std::int32_t> closed_fds;
+    // File offsets the node's reads moved since the previous Trap (guest
+    // fd, offset), which the executor sets (SEEK_SET) before it handles it.
+    std::vector<std::pair<std::int32_t, std::uint64_t>> seeks;
 };
 
 // The most closes a node holds back for one Trap.
 inline constexpr std::size_t kMaxClosedFds = 64;
+// The most offsets one Trap sets (one per file a node keeps).
+inline constexpr std::size_t kMaxSeeks = 256;
 
 // Bytes the node stores into guest memory before the thread continues: the
 // output of a call whose buffer was handled on the node (arg_memory.hpp).

@@ -173,6 +173,18 @@ LocalCallPlan plan_local_call(std::int64_t nr, const std::uint64_t a[6], NodeAns
             p.kind = LocalCall::close;
             p.fd = as_i32(a[0]);
             return p;
+        case SYS_read:
+        case SYS_pread64:
+            // No bytes, no buffer, too many, or pread64's negative offset
+            // (EINVAL): the origin's.
+            if (a[1] == 0 || a[2] == 0 || a[2] > kMaxLocalRead) return p;
+            if (nr == SYS_pread64 && static_cast<std::int64_t>(a[3]) < 0) return p;
+            p.kind = nr == SYS_read ? LocalCall::read : LocalCall::pread;
+            p.fd = as_i32(a[0]);
+            p.out = a[1];
+            p.out_len = a[2];
+            p.offset = nr == SYS_pread64 ? a[3] : 0;
+            return p;
         case SYS_sysinfo:
             if (a[0] == 0) return p;  // EFAULT: the origin's
             p.kind = LocalCall::sysinfo;
@@ -227,6 +239,22 @@ FdEffect fd_effect(std::int64_t nr, const std::uint64_t a[6]) {
             }
         default: return {};
     }
+}
+
+bool may_use_offset(std::int64_t nr, const std::uint64_t a[6], std::int32_t fd) {
+    switch (nr) {
+        case SYS_fork:
+        case SYS_vfork:
+        case SYS_clone:
+        case SYS_clone3:
+        case SYS_sendmsg:
+        case SYS_sendmmsg: return true;
+        case SYS_mmap: return false;
+        default: break;
+    }
+    for (int i = 0; i < 6; ++i)
+        if (as_i32(a[i]) == fd) return true;  // the kernel reads an fd argument as an int
+    return false;
 }
 
 bool path_answerable(std::string_view path, std::string_view cwd) {

@@ -59,7 +59,13 @@ enum class LocalCall : std::uint8_t {
     getrandom, // at most kMaxLocalRandom bytes at `out` (`out_len`), `mode` = flags
     fstat,     // fstat(fd, out): struct stat (144 bytes) at `out`, for a node file (`fd`)
     close,     // close(fd) of a node file
+    read,      // read(fd, out, out_len) of a node file at the offset the node tracks
+    pread,     // pread64(fd, out, out_len, offset) of a node file
 };
+
+// The largest read or pread64 a node answers from a node file (a larger
+// one goes to the origin whole: a short read would differ from Linux's).
+inline constexpr std::uint64_t kMaxLocalRead = 128 * 1024;
 
 // The largest getrandom a node answers (glibc's malloc asks 8 bytes, ld.so
 // none): larger ones go to the origin, so a node never copies much.
@@ -82,6 +88,7 @@ struct LocalCallPlan {
     std::int32_t fd = -1;        // the dirfd (path calls) or fd (fstat, close)
     bool empty_path = false;     // AT_EMPTY_PATH: an empty path means `fd` itself
     std::uint32_t open_flags = 0;  // open
+    std::uint64_t offset = 0;      // pread64
 };
 
 // Classifies call `nr` with arguments `a` (rdi, rsi, rdx, r10, r8, r9).
@@ -114,6 +121,14 @@ struct FdEffect {
     std::uint32_t last = 0;
 };
 FdEffect fd_effect(std::int64_t nr, const std::uint64_t a[6]);
+
+// May forwarded call `nr` read or move the file offset of the description
+// guest fd `fd` refers to, or share it? Any argument equal to `fd` (but
+// mmap's fd, which reads no offset) counts, conservatively; fork, clone,
+// vfork and clone3 share every description with a child, sendmsg and
+// sendmmsg may pass one (SCM_RIGHTS), so they count for every fd. The node
+// then stops tracking that offset (node_local_calls.hpp, "Node files").
+bool may_use_offset(std::int64_t nr, const std::uint64_t a[6], std::int32_t fd);
 
 // May a lookup of `path` be answered by a node that sees the same file
 // system? `cwd` is the absolute path of the process's working directory, or

@@ -146,9 +146,15 @@ std::optional<long> path_call(NodeCallState& st, const LocalCallPlan& p, const N
         struct stat s;
         if (st.files && ::fstat(fd.fd, &s) == 0 && (S_ISREG(s.st_mode) || S_ISDIR(s.st_mode))) {
             const bool read_only = (p.open_flags & O_ACCMODE) == O_RDONLY || (p.open_flags & O_PATH) != 0;
-            st.pending_open = NodeCallState::PendingOpen{NodeFile{std::move(fd), read_only},
-                                                         static_cast<std::uint64_t>(s.st_dev),
-                                                         static_cast<std::uint64_t>(s.st_ino)};
+            NodeCallState::PendingOpen po;
+            po.file.fd = std::move(fd);
+            po.file.close_here = read_only;
+            const int acc = static_cast<int>(p.open_flags & O_ACCMODE);
+            po.file.readable = S_ISREG(s.st_mode) && (acc == O_RDONLY || acc == O_RDWR) &&
+                               (p.open_flags & (O_PATH | O_DIRECT | O_NOATIME)) == 0;
+            po.dev = static_cast<std::uint64_t>(s.st_dev);
+            po.ino = static_cast<std::uint64_t>(s.st_ino);
+            st.pending_open = std::move(po);
         }
         return std::nullopt;
     }
@@ -204,6 +210,33 @@ std::optional<long> rlimit_call(const NodeCallState& st, const LocalCallPlan& p,
     static_assert(sizeof cur == 16);
     std::memcpy(m.ram.data() + p.out, &cur, sizeof cur);
     return 0;
+}
+
+// read/pread64 of a node file ("Node files" in the header); nullopt: forward.
+std::optional<long> file_read(NodeCallState& st, const LocalCallPlan& p, const NodeGuestRam& m) {
+    if (!st.files) return std::nullopt;
+    const auto it = st.node_files.find(p.fd);
+    if (it == st.node_files.end() || !it->second.readable) return std::nullopt;
+    NodeFile& f = it->second;
+    if (p.kind == LocalCall::read && !f.offset) return std::nullopt;
+    if (!guest_writable(m, p.out, p.out_len)) return std::nullopt;
+    if (f.rd.fd < 0) {
+        f.rd = OwnedFd(::open(fmt::format("/proc/self/fd/{}", f.fd.fd).c_str(), O_RDONLY | O_CLOEXEC));
+        if (f.rd.fd < 0) {
+            f.readable = false;  // (a chmod since the origin's open): the origin reads
+            return std::nullopt;
+        }
+    }
+    const std::uint64_t at = p.kind == LocalCall::read ? *f.offset : p.offset;
+    std::vector<std::uint8_t> buf(p.out_len);
+    const long r = raw(SYS_pread64, f.rd.fd, P(buf.data()), static_cast<long>(buf.size()), static_cast<long>(at));
+    if (r < 0) return std::nullopt;
+    std::memcpy(m.ram.data() + p.out, buf.data(), static_cast<std::size_t>(r));
+    if (p.kind == LocalCall::read && r > 0) {
+        f.offset = at + static_cast<std::uint64_t>(r);
+        f.owed = f.offset;
+    }
+    return r;
 }
 
 // sysinfo: the host's, read here (the proof says this is the origin's
@@ -294,6 +327,13 @@ bool answer_here(NodeCallState& st, platform::Vcpu& v, std::uint64_t& fs, const 
             st.closed.push_back(p.fd);
             break;
         }
+        case LocalCall::read:
+        case LocalCall::pread: {
+            auto rr = file_read(st, p, mem);
+            if (!rr) return false;
+            result = *rr;
+            break;
+        }
         case LocalCall::sysinfo: {
             auto si = sysinfo_call(st, p, mem);
             if (!si) return false;
@@ -333,7 +373,10 @@ bool answer_on_node(NodeCallState& st, platform::Vcpu& v, std::uint64_t& fs, con
         p = plan_local_call(nr, a, st.mode);
         if (answer_here(st, v, fs, mem, p)) return true;
     }
-    // Forwarded: what it does to the fd table, before it goes (node files).
+    // Forwarded: the offsets owed go with it, before anything below may
+    // forget their files; then what it does to the fd table (node files).
+    // A file forgotten with its offset known was the description's only fd.
+    st.seeks = take_seeks(st);
     const FdEffect e = fd_effect(nr, a);
     switch (e.kind) {
         case FdEffect::Kind::none: break;
@@ -346,6 +389,8 @@ bool answer_on_node(NodeCallState& st, platform::Vcpu& v, std::uint64_t& fs, con
             break;
         case FdEffect::Kind::end: st.files = false; break;
     }
+    for (auto& [fd, f] : st.node_files)
+        if (f.offset && may_use_offset(nr, a, fd)) f.offset.reset();
     if (!st.paths) st.files = false;
     if (!st.files) {
         st.node_files.clear();
@@ -365,7 +410,15 @@ void note_resume(NodeCallState& st, std::int64_t nr, std::int64_t ret,
     // not kept.
     if (!opened || opened->first != pending->dev || opened->second != pending->ino) return;
     if (st.node_files.size() >= kMaxNodeFiles) return;
+    pending->file.offset = 0;  // a new description
     st.node_files.insert_or_assign(static_cast<std::int32_t>(ret), std::move(pending->file));
+}
+
+std::vector<std::pair<std::int32_t, std::uint64_t>> take_seeks(NodeCallState& st) {
+    auto out = std::exchange(st.seeks, {});
+    for (auto& [fd, f] : st.node_files)
+        if (auto o = std::exchange(f.owed, std::nullopt)) out.emplace_back(fd, *o);
+    return out;
 }
 
 std::string forwarded_summary(const NodeCallState& st) {

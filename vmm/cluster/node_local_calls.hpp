@@ -22,6 +22,19 @@
 //  * fstat, newfstatat(fd, "", AT_EMPTY_PATH), statx(fd, "", AT_EMPTY_PATH)
 //    on its descriptor: the very inode the origin's fd refers to, so the
 //    same bytes;
+//  * read (at the offset the node tracks) and pread64 of a regular file
+//    opened for reading, at most kMaxLocalRead bytes, from the node's own
+//    O_RDONLY descriptor of it (opened at the first read, through the
+//    O_PATH one): the same inode and page cache, so the same bytes. A read
+//    moves the node's offset; the new offset rides on the next Trap
+//    (TrapMsg::seeks), whose executor sets it before it handles the Trap,
+//    so a forwarded call that reads or moves the offset, or shares the
+//    description (dup, fork, SCM_RIGHTS: may_use_offset, which also ends
+//    the node's tracking of that offset), sees Linux's. Departure: the
+//    node's open of the file is a second open, which inotify/fanotify
+//    watchers see (IN_OPEN, IN_CLOSE_NOWRITE); a process that took the fd
+//    with pidfd_getfd shares the description and would see the origin's
+//    offset lag until the next Trap;
 //  * close of a file that was opened read-only (O_ACCMODE O_RDONLY or
 //    O_PATH): 0, as the origin's FdTable::close answers every open fd, and
 //    the fd goes with the thread's next Trap (TrapMsg::closed_fds), whose
@@ -64,6 +77,12 @@ struct OwnedFd {
 struct NodeFile {
     OwnedFd fd;             // O_PATH, on the file the origin's guest fd refers to
     bool close_here = false;  // opened read-only: its close may be answered here
+    bool readable = false;    // a regular file opened for reading (not O_PATH, O_DIRECT, O_NOATIME)
+    OwnedFd rd;               // this node's O_RDONLY descriptor of it, opened at the first read
+    // The description's offset, while only this thread's reads here move it
+    // (none forwarded since: may_use_offset); `owed`: the origin's is behind.
+    std::optional<std::uint64_t> offset;
+    std::optional<std::uint64_t> owed;  // the offset the origin's description must be set to
 };
 
 // The most files a node keeps for one thread (its own RLIMIT_NOFILE bounds it).
@@ -88,10 +107,16 @@ struct NodeCallState {
     struct PendingOpen {
         NodeFile file;
         std::uint64_t dev = 0, ino = 0;
+        bool regular = false;
     };
     std::optional<PendingOpen> pending_open;  // the forwarded open's walk, until its Resume
     std::vector<std::int32_t> closed;          // closes answered here, for the next Trap
+    std::vector<std::pair<std::int32_t, std::uint64_t>> seeks;  // owed offsets taken, for the next Trap
 };
+
+// The offsets the node's reads moved (NodeFile::owed, and those already
+// taken into `st.seeks`), for the next Trap; none is owed after.
+std::vector<std::pair<std::int32_t, std::uint64_t>> take_seeks(NodeCallState& st);
 
 // Guest RAM as the node sees it, and what the guest may read and write.
 struct NodeGuestRam {

@@ -427,6 +427,7 @@ void NodeRunner::guest_loop(std::shared_ptr<Thread> t, std::unique_ptr<platform:
         tr.clear_child_tid = std::exchange(calls.clear_child_tid, std::nullopt);
         tr.robust_list = std::exchange(calls.robust_list, std::nullopt);
         tr.closed_fds = std::exchange(calls.closed, {});
+        tr.seeks = take_seeks(calls);
         if (e.kind == platform::VcpuExit::Kind::syscall) {
             const auto& r = tr.state.regs;
             const std::uint64_t args[6] = {r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9};

@@ -153,6 +153,7 @@ platform::VcpuExit RemoteVcpu::run() {
     if (t->clear_child_tid) words_.clear_child_tid = t->clear_child_tid;
     if (t->robust_list) words_.robust_list = t->robust_list;
     words_.closed_fds.insert(words_.closed_fds.end(), t->closed_fds.begin(), t->closed_fds.end());
+    words_.seeks.insert(words_.seeks.end(), t->seeks.begin(), t->seeks.end());
     owes_resume_ = true;
     t_serving = this;
     return t->exit;

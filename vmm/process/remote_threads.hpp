@@ -93,6 +93,9 @@ public:
         // closes them in the fd table before it handles the trap (the node
         // held them back: vmm/cluster/node_local_calls.hpp, "Node files").
         std::vector<std::int32_t> closed_fds;
+        // File offsets the node's own reads moved (guest fd, offset): the
+        // executor sets them (SEEK_SET) before the closes and the trap.
+        std::vector<std::pair<std::int32_t, std::uint64_t>> seeks;
     };
     virtual ThreadWords take_thread_words() = 0;
     // The trapped open/openat returned a guest fd for the file (st_dev,

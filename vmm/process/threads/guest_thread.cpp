@@ -36,8 +36,12 @@ void GuestThread::run(const ThreadStart& start) {
                 row_.robust_list = w.robust_list->first;
                 row_.robust_list_len = w.robust_list->second;
             }
-            // Closes the node answered itself, in the order they were made
-            // (each fd was open when the node closed it: 0 here too).
+            // Offsets the node's own reads moved (each fd is one it keeps,
+            // open here), then the closes it answered itself, in the order
+            // they were made (each fd was open then: 0 here too).
+            for (const auto& [fd, off] : w.seeks)
+                if (const FdRef f = proc_.fds().acquire(fd))
+                    (void)::lseek(f->fd(), static_cast<off_t>(off), SEEK_SET);
             for (const std::int32_t fd : w.closed_fds) (void)proc_.fds().close(fd);
         }
         switch (e.kind) {
