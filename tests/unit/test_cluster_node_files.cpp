@@ -112,6 +112,17 @@ SCENARIO("read and pread64 of an fd are planned; a call that may use its offset 
         CHECK(p.offset == 64);
         CHECK(plan(SYS_read, 4, 0x2000, kMaxLocalRead).kind == LocalCall::read);
     }
+    THEN("lseek with SEEK_SET, SEEK_CUR or SEEK_END; SEEK_DATA, SEEK_HOLE and others go") {
+        auto s = plan(SYS_lseek, 4, static_cast<std::uint64_t>(-2), SEEK_END);
+        CHECK(s.kind == LocalCall::lseek);
+        CHECK(s.fd == 4);
+        CHECK(static_cast<std::int64_t>(s.offset) == -2);
+        CHECK(s.mode == SEEK_END);
+        CHECK(plan(SYS_lseek, 4, 0, SEEK_CUR).kind == LocalCall::lseek);
+        CHECK(plan(SYS_lseek, 4, 0, SEEK_DATA).kind == LocalCall::none);
+        CHECK(plan(SYS_lseek, 4, 0, SEEK_HOLE).kind == LocalCall::none);
+        CHECK(plan(SYS_lseek, 4, 0, 5).kind == LocalCall::none);
+    }
     THEN("no bytes, no buffer, too many or a negative offset go to the origin") {
         CHECK(plan(SYS_read, 4, 0x2000, 0).kind == LocalCall::none);
         CHECK(plan(SYS_read, 4, 0, 16).kind == LocalCall::none);
@@ -126,6 +137,14 @@ SCENARIO("read and pread64 of an fd are planned; a call that may use its offset 
         CHECK(may_use_offset(SYS_sendfile, sendfile, 4));
         const std::uint64_t mmap[6] = {0, 4096, 1, 2, 4, 0};
         CHECK_FALSE(may_use_offset(SYS_mmap, mmap, 4));
+        const std::uint64_t tcgets[6] = {4, 0x5401, 0x3000, 0, 0, 0};
+        CHECK_FALSE(may_use_offset(SYS_ioctl, tcgets, 4));
+        const std::uint64_t fstat_empty[6] = {4, 0x1000, 0x2000, AT_EMPTY_PATH, 0, 0};
+        CHECK_FALSE(may_use_offset(SYS_newfstatat, fstat_empty, 4));
+        const std::uint64_t getfl[6] = {4, F_GETFL, 0, 0, 0, 0};
+        CHECK_FALSE(may_use_offset(SYS_fcntl, getfl, 4));
+        const std::uint64_t dupfd[6] = {4, F_DUPFD_CLOEXEC, 10, 0, 0, 0};
+        CHECK(may_use_offset(SYS_fcntl, dupfd, 4));
         const std::uint64_t none[6] = {};
         for (long nr : {SYS_fork, SYS_vfork, SYS_clone, SYS_clone3, SYS_sendmsg, SYS_sendmmsg})
             CHECK(may_use_offset(nr, none, 4));

@@ -28,6 +28,8 @@ constexpr std::uint64_t kONofollow = 0400000;
 constexpr std::uint64_t kOTmpfile = 020000000;  // __O_TMPFILE
 constexpr std::uint64_t kCloneVm = 0x100;
 constexpr std::uint64_t kCloneFiles = 0x400;
+constexpr std::uint64_t kFDupfd = 0;
+constexpr std::uint64_t kFDupfdCloexec = 1030;
 constexpr std::uint64_t kFSetlk = 6;
 constexpr std::uint64_t kFSetlkw = 7;
 constexpr std::uint64_t kFOfdSetlk = 37;
@@ -185,6 +187,13 @@ LocalCallPlan plan_local_call(std::int64_t nr, const std::uint64_t a[6], NodeAns
             p.out_len = a[2];
             p.offset = nr == SYS_pread64 ? a[3] : 0;
             return p;
+        case SYS_lseek:
+            if (a[2] > 2) return p;  // SEEK_DATA, SEEK_HOLE and EINVAL: the origin's
+            p.kind = LocalCall::lseek;
+            p.fd = as_i32(a[0]);
+            p.offset = a[1];
+            p.mode = static_cast<std::uint32_t>(a[2]);
+            return p;
         case SYS_sysinfo:
             if (a[0] == 0) return p;  // EFAULT: the origin's
             p.kind = LocalCall::sysinfo;
@@ -249,7 +258,20 @@ bool may_use_offset(std::int64_t nr, const std::uint64_t a[6], std::int32_t fd) 
         case SYS_clone3:
         case SYS_sendmsg:
         case SYS_sendmmsg: return true;
-        case SYS_mmap: return false;
+        // Calls that name an fd but neither read nor move its offset nor
+        // share its description: mmap, ioctl (no ioctl moves a file's
+        // position), the stat family, fstatfs, fadvise, fsync, and fcntl
+        // but for F_DUPFD and F_DUPFD_CLOEXEC (a second fd on it).
+        case SYS_mmap:
+        case SYS_ioctl:
+        case SYS_fstat:
+        case SYS_newfstatat:
+        case SYS_statx:
+        case SYS_fstatfs:
+        case SYS_fadvise64:
+        case SYS_fsync:
+        case SYS_fdatasync: return false;
+        case SYS_fcntl: return as_i32(a[0]) == fd && (a[1] == kFDupfd || a[1] == kFDupfdCloexec);
         default: break;
     }
     for (int i = 0; i < 6; ++i)

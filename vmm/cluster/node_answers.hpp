@@ -61,6 +61,7 @@ enum class LocalCall : std::uint8_t {
     close,     // close(fd) of a node file
     read,      // read(fd, out, out_len) of a node file at the offset the node tracks
     pread,     // pread64(fd, out, out_len, offset) of a node file
+    lseek,     // lseek(fd, offset, mode) of a node file: SEEK_SET, SEEK_CUR or SEEK_END
 };
 
 // The largest read or pread64 a node answers from a node file (a larger
@@ -123,8 +124,10 @@ struct FdEffect {
 FdEffect fd_effect(std::int64_t nr, const std::uint64_t a[6]);
 
 // May forwarded call `nr` read or move the file offset of the description
-// guest fd `fd` refers to, or share it? Any argument equal to `fd` (but
-// mmap's fd, which reads no offset) counts, conservatively; fork, clone,
+// guest fd `fd` refers to, or share it? Any argument equal to `fd` counts,
+// conservatively, except in calls that name an fd without touching its
+// offset (mmap, ioctl, the stat family, fstatfs, fadvise64, fsync,
+// fdatasync, and fcntl but F_DUPFD and F_DUPFD_CLOEXEC); fork, clone,
 // vfork and clone3 share every description with a child, sendmsg and
 // sendmmsg may pass one (SCM_RIGHTS), so they count for every fd. The node
 // then stops tracking that offset (node_local_calls.hpp, "Node files").

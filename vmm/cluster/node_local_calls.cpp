@@ -239,6 +239,32 @@ std::optional<long> file_read(NodeCallState& st, const LocalCallPlan& p, const N
     return r;
 }
 
+// lseek of a node file whose offset the node tracks: the new offset, owed
+// to the origin like a read's; nullopt: forward (a negative or huge result,
+// whose EINVAL is the origin's, or an offset the node does not track).
+std::optional<long> file_seek(NodeCallState& st, const LocalCallPlan& p) {
+    constexpr std::int64_t kMaxSeek = std::int64_t{1} << 40;  // below any file system's s_maxbytes here
+    if (!st.files) return std::nullopt;
+    const auto it = st.node_files.find(p.fd);
+    if (it == st.node_files.end() || !it->second.readable || !it->second.offset) return std::nullopt;
+    NodeFile& f = it->second;
+    const auto off = static_cast<std::int64_t>(p.offset);
+    if (off < -kMaxSeek || off > kMaxSeek) return std::nullopt;
+    std::int64_t base = 0;
+    if (p.mode == SEEK_CUR) {
+        base = static_cast<std::int64_t>(*f.offset);
+    } else if (p.mode == SEEK_END) {
+        struct stat s;
+        if (::fstat(f.fd.fd, &s) != 0) return std::nullopt;
+        base = s.st_size;
+    }
+    const std::int64_t to = base + off;
+    if (to < 0 || to > kMaxSeek) return std::nullopt;
+    f.offset = static_cast<std::uint64_t>(to);
+    f.owed = f.offset;
+    return static_cast<long>(to);
+}
+
 // sysinfo: the host's, read here (the proof says this is the origin's
 // kernel; the origin passes its own host's through). nullopt: forward it.
 std::optional<long> sysinfo_call(const NodeCallState& st, const LocalCallPlan& p, const NodeGuestRam& m) {
@@ -325,6 +351,12 @@ bool answer_here(NodeCallState& st, platform::Vcpu& v, std::uint64_t& fs, const 
             if (it == st.node_files.end() || !it->second.close_here || st.closed.size() >= kMaxClosedFds) return false;
             st.node_files.erase(it);
             st.closed.push_back(p.fd);
+            break;
+        }
+        case LocalCall::lseek: {
+            auto sr = file_seek(st, p);
+            if (!sr) return false;
+            result = *sr;
             break;
         }
         case LocalCall::read:

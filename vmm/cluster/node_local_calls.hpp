@@ -22,7 +22,8 @@
 //  * fstat, newfstatat(fd, "", AT_EMPTY_PATH), statx(fd, "", AT_EMPTY_PATH)
 //    on its descriptor: the very inode the origin's fd refers to, so the
 //    same bytes;
-//  * read (at the offset the node tracks) and pread64 of a regular file
+//  * lseek (SEEK_SET, SEEK_CUR, SEEK_END), read (at the offset the node
+//    tracks) and pread64 of a regular file
 //    opened for reading, at most kMaxLocalRead bytes, from the node's own
 //    O_RDONLY descriptor of it (opened at the first read, through the
 //    O_PATH one): the same inode and page cache, so the same bytes. A read
