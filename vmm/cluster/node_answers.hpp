@@ -24,6 +24,10 @@
 //    locale probes: ENOENT), a walk that succeeds still being forwarded (the
 //    origin's fd table gets the fd); sysinfo, the host's (the same kernel
 //    is proven);
+//  * NodeAnswers::all, for a placed image's only thread: fstat, close,
+//    read, pread64 and lseek of the files the node keeps for it
+//    (node_local_calls.hpp, "Node files"; fd_effect and may_use_offset
+//    below say which forwarded calls make it forget them);
 //  * NodeAnswers::thread and ::all: getrandom of at most kMaxLocalRandom
 //    bytes with known flags: the node's kernel's random bytes are as random
 //    as the deputy's (the origin passes the host's through).
