@@ -4,7 +4,11 @@
 # "Calls that stay on the node") give what the deputy would have given.
 #   paths   a placed python3 stats, lstats, readlinks and access()es
 #           absolute and relative paths (files, directories, missing ones,
-#           symlinks, through "..", trailing slashes, /proc/self), and a
+#           symlinks, through "..", trailing slashes, /proc/self), opens
+#           and fstats them (O_NOFOLLOW, O_DIRECTORY: a walk that fails is
+#           answered by the node), reads one at the offset the node
+#           tracks, with pread, dup, lseek, fork and a reused fd number
+#           (node files), and a
 #           placed coreutils `stat` (statx) prints them too, all on host 1
 #           of 2 (--netns): the output is byte for byte native's; with
 #           SPANVM_NODE_ANSWERS=all the node answers >= 60 of python3's
@@ -68,6 +72,12 @@ def attempt(f):
 def st(s):
     return "mode=%o ino=%d dev=%d nlink=%d uid=%d gid=%d size=%d mtime=%d" % (
         s.st_mode, s.st_ino, s.st_dev, s.st_nlink, s.st_uid, s.st_gid, s.st_size, s.st_mtime_ns)
+def opened(p, flags):
+    fd = os.open(p, flags)
+    try:
+        return st(os.fstat(fd))
+    finally:
+        os.close(fd)
 for p in paths:
     if p.startswith("/proc") or p.startswith("/dev/fd") or p.endswith("proc_link"):
         # Per process: compare what the answer must mean, not its bytes.
@@ -76,9 +86,31 @@ for p in paths:
     print(p, "stat", attempt(lambda: st(os.stat(p))))
     print(p, "lstat", attempt(lambda: st(os.lstat(p))))
     print(p, "readlink", attempt(lambda: os.readlink(p)))
+    for f, n in ((os.O_RDONLY, "R"), (os.O_RDONLY | os.O_NOFOLLOW, "NOFOLLOW"), (os.O_RDONLY | os.O_DIRECTORY, "DIR")):
+        print(p, "open", n, attempt(lambda: opened(p, f)))
     for m, n in ((os.F_OK, "F"), (os.R_OK, "R"), (os.W_OK, "W"), (os.X_OK, "X")):
         print(p, "access", n, attempt(lambda: os.access(p, m)), attempt(lambda: os.access(p, m, effective_ids=True)))
 print("self", os.readlink("/proc/self") == str(os.getpid()))
+# Node files: reads at the offset the node tracks, pread, the offset seen by
+# a forwarded lseek, a dup and a forked child (sharing the description),
+# and a closed fd's number reused by the next open.
+fd = os.open("data/file", os.O_RDONLY)
+a = os.read(fd, 2); b = os.pread(fd, 3, 1); c = os.read(fd, 1)
+print("reads", a, b, c, os.lseek(fd, 0, os.SEEK_CUR))
+d = os.dup(fd)
+print("dup", os.read(d, 1), os.read(fd, 1), os.lseek(d, 0, os.SEEK_CUR))
+os.lseek(fd, 1, os.SEEK_SET)
+print("after lseek", os.read(fd, 2))
+os.close(d)
+os.close(fd)
+fd = os.open("data/file", os.O_RDONLY)
+print("reused", fd == os.open("/usr/include/stdio.h", os.O_RDONLY) - 1, os.read(fd, 1))
+pid = os.fork()
+if pid == 0:
+    print("child", os.read(fd, 2), flush=True)
+    os._exit(0)
+os.waitpid(pid, 0)
+print("parent", os.read(fd, 2), os.fstat(fd).st_size)
 if os.environ.get("LIMITS_OUT"):
     # spanvm's own limits (RLIMIT_AS is --mem): compared between modes only.
     import resource

@@ -125,6 +125,56 @@ SCENARIO("a path call is decoded for the node") {
     }
 }
 
+SCENARIO("an open is planned only where its walk can fail the same way at the origin") {
+    WHEN("open and openat read a file") {
+        auto o = plan(SYS_open, 0x1000, O_RDONLY | O_CLOEXEC);
+        auto a = plan(SYS_openat, 5, 0x1000, O_RDONLY | O_NOFOLLOW | O_NOCTTY);
+        THEN("the node walks the path (following the last link or not)") {
+            CHECK(o.kind == LocalCall::open);
+            CHECK(o.dirfd_cwd);
+            CHECK(o.follow);
+            CHECK(o.out_len == 0);  // nothing is written: only a failed walk is answered
+            CHECK(a.kind == LocalCall::open);
+            CHECK(a.path == 0x1000);
+            CHECK_FALSE(a.dirfd_cwd);
+            CHECK_FALSE(a.follow);
+        }
+    }
+    THEN("a creating open, O_TMPFILE, a NULL path or the mode thread are not") {
+        CHECK(plan(SYS_open, 0x1000, O_WRONLY | O_CREAT | O_TRUNC, 0644).kind == LocalCall::none);
+        CHECK(plan(SYS_openat, kCwd, 0x1000, O_RDWR | O_TMPFILE, 0600).kind == LocalCall::none);
+        CHECK(plan(SYS_openat, kCwd, 0, O_RDONLY).kind == LocalCall::none);
+        CHECK(plan(SYS_openat, kCwd, 0x1000, O_RDONLY, 0, 0, NodeAnswers::thread).kind == LocalCall::none);
+    }
+}
+
+SCENARIO("sysinfo and small getrandoms are planned for the node") {
+    THEN("sysinfo writes its 112 bytes, in the mode all only") {
+        auto s = plan(SYS_sysinfo, 0x2000);
+        CHECK(s.kind == LocalCall::sysinfo);
+        CHECK(s.out == 0x2000);
+        CHECK(s.out_len == 112);
+        CHECK(plan(SYS_sysinfo, 0).kind == LocalCall::none);  // EFAULT: the origin's
+        CHECK(plan(SYS_sysinfo, 0x2000, 0, 0, 0, 0, NodeAnswers::thread).kind == LocalCall::none);
+    }
+    THEN("getrandom up to kMaxLocalRandom bytes with known flags") {
+        auto g = plan(SYS_getrandom, 0x2000, 8, 1);  // GRND_NONBLOCK, glibc's malloc
+        CHECK(g.kind == LocalCall::getrandom);
+        CHECK(g.out == 0x2000);
+        CHECK(g.out_len == 8);
+        CHECK(g.mode == 1);
+        CHECK(plan(SYS_getrandom, 0x2000, kMaxLocalRandom, 0, 0, 0, NodeAnswers::thread).kind == LocalCall::getrandom);
+        CHECK(plan(SYS_getrandom, 0x2000, 8, 0, 0, 0, NodeAnswers::off).kind == LocalCall::none);
+    }
+    THEN("a larger one, no buffer, no bytes, unknown flags or GRND_INSECURE|GRND_RANDOM go to the origin") {
+        CHECK(plan(SYS_getrandom, 0x2000, kMaxLocalRandom + 1, 0).kind == LocalCall::none);
+        CHECK(plan(SYS_getrandom, 0, 8, 0).kind == LocalCall::none);
+        CHECK(plan(SYS_getrandom, 0x2000, 0, 0).kind == LocalCall::none);
+        CHECK(plan(SYS_getrandom, 0x2000, 8, 8).kind == LocalCall::none);
+        CHECK(plan(SYS_getrandom, 0x2000, 8, 6).kind == LocalCall::none);
+    }
+}
+
 SCENARIO("only paths whose walk cannot depend on the process are answered") {
     THEN("ordinary absolute paths are") {
         CHECK(path_answerable("/usr/lib/gcc/x86_64-linux-gnu/12/include", ""));

@@ -42,6 +42,7 @@ public:
     std::uint64_t channel_cookie() const override { return 2; }
     std::uint64_t vdso_data() const override { return 0; }
     std::uint8_t node_answers() const override { return static_cast<std::uint8_t>(NodeAnswers::all); }
+    bool sole_thread_spawn() override { return false; }
     SharedFsProof acquire_fs_proof() override { return probe.acquire(); }
     void release_fs_proof() override { probe.release(); }
     Result<void> send(unsigned, std::uint16_t, const net::Bytes& payload) override {

@@ -1,5 +1,7 @@
 #include "vmm/cluster/cluster_messages.hpp"
 
+#include <algorithm>
+
 #include "net/wire_reader.hpp"
 #include "net/wire_writer.hpp"
 #include "vmm/cluster/arg_capture.hpp"
@@ -156,6 +158,7 @@ net::Bytes encode(const SpawnMsg& m) {
     w.u32(static_cast<std::uint32_t>(f.ids.size()));
     for (std::uint32_t id : f.ids) w.u32(id);
     w.u64(f.cap_effective).u64(f.cap_permitted);
+    w.u8(m.sole_thread ? 1 : 0);
     return w.take();
 }
 
@@ -169,9 +172,22 @@ net::Bytes encode(const TrapMsg& m) {
     put_state(w, m.state);
     put_args(w, m.args);
     w.u64(m.read_faults).u64(m.write_faults).u64(m.local_syscalls);
-    w.u8(static_cast<std::uint8_t>((m.clear_child_tid ? 1 : 0) | (m.robust_list ? 2 : 0)));
+    w.u8(static_cast<std::uint8_t>((m.clear_child_tid ? 1 : 0) | (m.robust_list ? 2 : 0) |
+                                   (m.closed_fds.empty() ? 0 : 4) | (m.seeks.empty() ? 0 : 8)));
     if (m.clear_child_tid) w.u64(*m.clear_child_tid);
     if (m.robust_list) w.u64(m.robust_list->first).u64(m.robust_list->second);
+    if (!m.closed_fds.empty()) {
+        // The node holds back at most kMaxClosedFds.
+        w.u8(static_cast<std::uint8_t>(std::min(m.closed_fds.size(), kMaxClosedFds)));
+        for (std::size_t i = 0; i < m.closed_fds.size() && i < kMaxClosedFds; ++i)
+            w.u32(static_cast<std::uint32_t>(m.closed_fds[i]));
+    }
+    if (!m.seeks.empty()) {
+        // One per node file: at most kMaxNodeFiles (256) of them.
+        w.u16(static_cast<std::uint16_t>(std::min<std::size_t>(m.seeks.size(), kMaxSeeks)));
+        for (std::size_t i = 0; i < m.seeks.size() && i < kMaxSeeks; ++i)
+            w.u32(static_cast<std::uint32_t>(m.seeks[i].first)).u64(m.seeks[i].second);
+    }
     return w.take();
 }
 
@@ -189,6 +205,9 @@ net::Bytes encode(const ResumeMsg& m) {
         const auto l = encode(*m.layout);
         w.bytes(net::ByteView(l.data(), l.size()));
     }
+    // u8 0, or 1 and the opened file's dev and ino.
+    w.u8(m.opened ? 1 : 0);
+    if (m.opened) w.u64(m.opened->first).u64(m.opened->second);
     return w.take();
 }
 
@@ -228,6 +247,10 @@ Result<SpawnMsg> decode_spawn(net::ByteView b) {
     m.cookie = *cookie;
     if (auto e = get_state(rd, m.state); !e) return e.error();
     if (auto e = get_fs_proof(rd, m); !e) return e.error();
+    auto sole = rd.u8();
+    if (!sole) return sole.error();
+    if (*sole > 1) return make_error(EINVAL, "spawn with sole-thread flag {}", *sole);
+    m.sole_thread = *sole != 0;
     return finish(rd, std::move(m));
 }
 
@@ -264,7 +287,7 @@ Result<TrapMsg> decode_trap(net::ByteView b) {
     m.write_faults = *wf;
     auto words = rd.u8();
     if (!words) return words.error();
-    if (*words & ~3u) return make_error(EINVAL, "trap with unknown thread words {:#x}", *words);
+    if (*words & ~15u) return make_error(EINVAL, "trap with unknown thread words {:#x}", *words);
     if (*words & 1) {
         auto v = rd.u64();
         if (!v) return v.error();
@@ -275,6 +298,30 @@ Result<TrapMsg> decode_trap(net::ByteView b) {
         auto len = head ? rd.u64() : Result<std::uint64_t>(head.error());
         if (!len) return len.error();
         m.robust_list = std::make_pair(*head, *len);
+    }
+    if (*words & 4) {
+        auto n = rd.u8();
+        if (!n) return n.error();
+        if (*n == 0 || *n > kMaxClosedFds) return make_error(EINVAL, "trap with {} closed fds", *n);
+        for (unsigned i = 0; i < *n; ++i) {
+            auto fd = rd.u32();
+            if (!fd) return fd.error();
+            if (static_cast<std::int32_t>(*fd) < 0) return make_error(EINVAL, "trap closes fd {}", *fd);
+            m.closed_fds.push_back(static_cast<std::int32_t>(*fd));
+        }
+    }
+    if (*words & 8) {
+        auto n = rd.u16();
+        if (!n) return n.error();
+        if (*n == 0 || *n > kMaxSeeks) return make_error(EINVAL, "trap with {} seeks", *n);
+        for (unsigned i = 0; i < *n; ++i) {
+            auto fd = rd.u32();
+            auto off = fd ? rd.u64() : Result<std::uint64_t>(fd.error());
+            if (!off) return off.error();
+            if (static_cast<std::int32_t>(*fd) < 0 || *off > static_cast<std::uint64_t>(INT64_MAX))
+                return make_error(EINVAL, "trap seeks fd {} to {}", *fd, *off);
+            m.seeks.emplace_back(static_cast<std::int32_t>(*fd), *off);
+        }
     }
     return finish(rd, std::move(m));
 }
@@ -310,6 +357,15 @@ Result<ResumeMsg> decode_resume(net::ByteView b) {
         if (!l) return l.error();
         if (!l->files.empty()) return make_error(EINVAL, "a ridden Layout names {} files", l->files.size());
         m.layout = std::move(*l);
+    }
+    auto op = rd.u8();
+    if (!op) return op.error();
+    if (*op > 1) return make_error(EINVAL, "Resume opened flag {}", *op);
+    if (*op) {
+        auto dev = rd.u64();
+        auto ino = dev ? rd.u64() : Result<std::uint64_t>(dev.error());
+        if (!ino) return ino.error();
+        m.opened = std::make_pair(*dev, *ino);
     }
     return finish(rd, std::move(m));
 }

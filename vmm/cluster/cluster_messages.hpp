@@ -90,6 +90,12 @@ struct SpawnMsg {
     ThreadState state;
     std::uint8_t node_answers = 0;  // NodeAnswers (node_answers.hpp): what the node may answer itself
     SharedFsProof fs;
+    // The thread is its process's only thread, and every change to the
+    // process's fd table is one of its own calls (the first Spawn of an
+    // exec placed on another node: execve left one thread, and the image's
+    // threads all run on this node). The node may then keep its own view of
+    // the files the thread opened (node_local_calls.hpp, "Node files").
+    bool sole_thread = false;
 };
 
 struct TrapMsg {
@@ -105,7 +111,19 @@ struct TrapMsg {
     // previous Trap, for the origin's thread table (node_answers.hpp).
     std::optional<std::uint64_t> clear_child_tid;
     std::optional<std::pair<std::uint64_t, std::uint64_t>> robust_list;  // head, length
+    // Guest fds the node's thread closed since the previous Trap (answered
+    // there: node_local_calls.hpp, "Node files"), in order; the executor
+    // closes them in the process's fd table before it handles this Trap.
+    std::vector<std::int32_t> closed_fds;
+    // File offsets the node's reads moved since the previous Trap (guest
+    // fd, offset), which the executor sets (SEEK_SET) before it handles it.
+    std::vector<std::pair<std::int32_t, std::uint64_t>> seeks;
 };
+
+// The most closes a node holds back for one Trap.
+inline constexpr std::size_t kMaxClosedFds = 64;
+// The most offsets one Trap sets (one per file a node keeps).
+inline constexpr std::size_t kMaxSeeks = 256;
 
 // Bytes the node stores into guest memory before the thread continues: the
 // output of a call whose buffer was handled on the node (arg_memory.hpp).
@@ -126,6 +144,9 @@ struct ResumeMsg {
     // answers a LayoutAck of its seq on the control channel, which nobody
     // waits for on the call's path.
     std::optional<LayoutMsg> layout;
+    // For an open/openat that returned an fd: the (st_dev, st_ino) of the
+    // file the origin opened, so the node can tell it opened the same one.
+    std::optional<std::pair<std::uint64_t, std::uint64_t>> opened;
 };
 
 struct KickMsg {

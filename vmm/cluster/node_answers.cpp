@@ -22,6 +22,21 @@ constexpr std::uint64_t kStatxSize = 256;  // struct statx
 constexpr std::size_t kPathMax = 4096;     // PATH_MAX, with the NUL
 constexpr std::uint64_t kRlimNlimits = 16;  // RLIM_NLIMITS
 constexpr std::uint64_t kRlimitSize = 16;   // struct rlimit
+constexpr std::uint64_t kSysinfoSize = 112;  // struct sysinfo (x86-64)
+constexpr std::uint64_t kOCreat = 0100;
+constexpr std::uint64_t kONofollow = 0400000;
+constexpr std::uint64_t kOTmpfile = 020000000;  // __O_TMPFILE
+constexpr std::uint64_t kCloneVm = 0x100;
+constexpr std::uint64_t kCloneFiles = 0x400;
+constexpr std::uint64_t kFDupfd = 0;
+constexpr std::uint64_t kFDupfdCloexec = 1030;
+constexpr std::uint64_t kFSetlk = 6;
+constexpr std::uint64_t kFSetlkw = 7;
+constexpr std::uint64_t kFOfdSetlk = 37;
+constexpr std::uint64_t kFOfdSetlkw = 38;
+constexpr std::uint64_t kFSetlease = 1024;
+constexpr std::uint64_t kFNotify = 1026;
+constexpr std::uint64_t kGrndFlags = 0x7;       // GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE
 
 std::int32_t as_i32(std::uint64_t v) { return static_cast<std::int32_t>(static_cast<std::uint32_t>(v)); }
 
@@ -30,6 +45,7 @@ LocalCallPlan path_plan(LocalCall k, std::uint64_t path, std::uint64_t dirfd) {
     p.kind = path == 0 ? LocalCall::none : k;
     p.path = path;
     p.dirfd_cwd = as_i32(dirfd) == kAtFdcwd;
+    p.fd = as_i32(dirfd);
     return p;
 }
 
@@ -48,6 +64,7 @@ LocalCallPlan stat_plan(std::uint64_t path, std::uint64_t dirfd, std::uint64_t o
     // vfs_fstatat: only these flags.
     if ((flags & ~std::uint64_t{kAtSymlinkNofollow | kAtNoAutomount | kAtEmptyPath}) != 0) return {};
     LocalCallPlan p = path_plan(LocalCall::stat, path, dirfd);
+    p.empty_path = (flags & kAtEmptyPath) != 0;
     p.follow = (flags & kAtSymlinkNofollow) == 0;
     p.out = out;
     p.out_len = kStatSize;
@@ -61,6 +78,15 @@ LocalCallPlan readlink_plan(std::uint64_t path, std::uint64_t dirfd, std::uint64
     p.follow = false;
     p.out = buf;
     p.out_len = static_cast<std::uint64_t>(as_i32(size));
+    return p;
+}
+
+LocalCallPlan open_plan(std::uint64_t path, std::uint64_t dirfd, std::uint64_t flags) {
+    // A creating open makes a file (or EEXIST, EISDIR...): the origin's.
+    if ((flags & (kOCreat | kOTmpfile)) != 0) return {};
+    LocalCallPlan p = path_plan(LocalCall::open, path, dirfd);
+    p.follow = (flags & kONofollow) == 0;
+    p.open_flags = static_cast<std::uint32_t>(flags);
     return p;
 }
 
@@ -101,6 +127,15 @@ LocalCallPlan plan_local_call(std::int64_t nr, const std::uint64_t a[6], NodeAns
             p.out_len = kRlimitSize;
             return p;
         }
+        case SYS_getrandom:
+            // GRND_INSECURE with GRND_RANDOM is EINVAL: the origin's.
+            if (a[0] == 0 || a[1] == 0 || a[1] > kMaxLocalRandom || (a[2] & ~kGrndFlags) != 0 || (a[2] & 0x6) == 0x6)
+                return p;
+            p.kind = LocalCall::getrandom;
+            p.out = a[0];
+            p.out_len = a[1];
+            p.mode = static_cast<std::uint32_t>(a[2]);
+            return p;
         default: break;
     }
     if (mode != NodeAnswers::all) return p;
@@ -115,6 +150,7 @@ LocalCallPlan plan_local_call(std::int64_t nr, const std::uint64_t a[6], NodeAns
                 return p;
             p = path_plan(LocalCall::statx, a[1], a[0]);
             p.follow = (flags & kAtSymlinkNofollow) == 0;
+            p.empty_path = (flags & kAtEmptyPath) != 0;
             p.at_flags = static_cast<std::uint32_t>(flags & (kAtStatxSyncType | kAtNoAutomount));
             p.mask = static_cast<std::uint32_t>(a[3]);
             p.out = a[4];
@@ -126,6 +162,44 @@ LocalCallPlan plan_local_call(std::int64_t nr, const std::uint64_t a[6], NodeAns
         case SYS_faccessat2: return access_plan(a[1], a[0], a[2], a[3]);
         case SYS_readlink: return readlink_plan(a[0], static_cast<std::uint64_t>(kAtFdcwd), a[1], a[2]);
         case SYS_readlinkat: return readlink_plan(a[1], a[0], a[2], a[3]);
+        case SYS_open: return open_plan(a[0], static_cast<std::uint64_t>(kAtFdcwd), a[1]);
+        case SYS_openat: return open_plan(a[1], a[0], a[2]);
+        case SYS_fstat:
+            if (a[1] == 0) return p;  // EFAULT (or EBADF first): the origin's
+            p.kind = LocalCall::fstat;
+            p.fd = as_i32(a[0]);
+            p.out = a[1];
+            p.out_len = kStatSize;
+            return p;
+        case SYS_close:
+            p.kind = LocalCall::close;
+            p.fd = as_i32(a[0]);
+            return p;
+        case SYS_read:
+        case SYS_pread64:
+            // No bytes, no buffer, too many, or pread64's negative offset
+            // (EINVAL): the origin's.
+            if (a[1] == 0 || a[2] == 0 || a[2] > kMaxLocalRead) return p;
+            if (nr == SYS_pread64 && static_cast<std::int64_t>(a[3]) < 0) return p;
+            p.kind = nr == SYS_read ? LocalCall::read : LocalCall::pread;
+            p.fd = as_i32(a[0]);
+            p.out = a[1];
+            p.out_len = a[2];
+            p.offset = nr == SYS_pread64 ? a[3] : 0;
+            return p;
+        case SYS_lseek:
+            if (a[2] > 2) return p;  // SEEK_DATA, SEEK_HOLE and EINVAL: the origin's
+            p.kind = LocalCall::lseek;
+            p.fd = as_i32(a[0]);
+            p.offset = a[1];
+            p.mode = static_cast<std::uint32_t>(a[2]);
+            return p;
+        case SYS_sysinfo:
+            if (a[0] == 0) return p;  // EFAULT: the origin's
+            p.kind = LocalCall::sysinfo;
+            p.out = a[0];
+            p.out_len = kSysinfoSize;
+            return p;
         default: return p;
     }
 }
@@ -138,6 +212,70 @@ bool ends_path_answers(std::int64_t nr) {
     };
     for (long c : kCalls)
         if (c == nr) return true;
+    return false;
+}
+
+FdEffect fd_effect(std::int64_t nr, const std::uint64_t a[6]) {
+    using K = FdEffect::Kind;
+    auto fd = [](std::uint64_t v) { return static_cast<std::uint32_t>(v); };
+    switch (nr) {
+        case SYS_close: return {K::drop, fd(a[0]), fd(a[0])};
+        case SYS_dup2:
+        case SYS_dup3: return {K::drop, fd(a[1]), fd(a[1])};
+        case SYS_close_range: return {K::range, fd(a[0]), fd(a[1])};
+        case SYS_clone:
+            // fork's clone (SIGCHLD only, CLONE_CHILD_*TID) copies the table
+            // into a child at the origin; this one is unchanged.
+            if ((a[0] & (kCloneVm | kCloneFiles)) == 0) return {};
+            return {K::end};
+        case SYS_clone3:  // glibc's pthread_create and posix_spawn; flags in memory
+        case SYS_vfork:
+        case SYS_execve:
+        case SYS_execveat:
+        case SYS_io_uring_setup:
+        case SYS_io_uring_enter:
+        case SYS_io_uring_register:
+        case SYS_flock: return {K::end};
+        case SYS_fcntl:
+            switch (a[1]) {
+                case kFSetlk:
+                case kFSetlkw:
+                case kFOfdSetlk:
+                case kFOfdSetlkw:
+                case kFSetlease:
+                case kFNotify: return {K::end};
+                default: return {};
+            }
+        default: return {};
+    }
+}
+
+bool may_use_offset(std::int64_t nr, const std::uint64_t a[6], std::int32_t fd) {
+    switch (nr) {
+        case SYS_fork:
+        case SYS_vfork:
+        case SYS_clone:
+        case SYS_clone3:
+        case SYS_sendmsg:
+        case SYS_sendmmsg: return true;
+        // Calls that name an fd but neither read nor move its offset nor
+        // share its description: mmap, ioctl (no ioctl moves a file's
+        // position), the stat family, fstatfs, fadvise, fsync, and fcntl
+        // but for F_DUPFD and F_DUPFD_CLOEXEC (a second fd on it).
+        case SYS_mmap:
+        case SYS_ioctl:
+        case SYS_fstat:
+        case SYS_newfstatat:
+        case SYS_statx:
+        case SYS_fstatfs:
+        case SYS_fadvise64:
+        case SYS_fsync:
+        case SYS_fdatasync: return false;
+        case SYS_fcntl: return as_i32(a[0]) == fd && (a[1] == kFDupfd || a[1] == kFDupfdCloexec);
+        default: break;
+    }
+    for (int i = 0; i < 6; ++i)
+        if (as_i32(a[i]) == fd) return true;  // the kernel reads an fd argument as an int
     return false;
 }
 

@@ -367,6 +367,7 @@ void NodeRunner::guest_loop(std::shared_ptr<Thread> t, std::unique_ptr<platform:
         std::string why;
         calls.paths = verify_shared_fs(m.fs, why);
         if (!calls.paths) log::info("node {}: thread {}: path calls forwarded: {}", opts_.self, t->tid, why);
+        calls.files = calls.paths && m.sole_thread;  // node files (node_local_calls.hpp)
     }
     auto ch = take_channel(m, sec);
     if (!ch) fail(ch.error().message);
@@ -407,6 +408,11 @@ void NodeRunner::guest_loop(std::shared_ptr<Thread> t, std::unique_ptr<platform:
             // each is safe); a pending signal still reaches the thread
             // through a Kick, which forces a Trap.
             if (answer_on_node(calls, *v, fs, guest_ram)) continue;
+            // The image's forwarded calls by number, once it ends or execs.
+            if (const auto nr = static_cast<std::int64_t>(v->regs().rax);
+                nr == SYS_exit_group || nr == SYS_exit || nr == SYS_execve || nr == SYS_execveat)
+                log::info("node {}: thread {}: {}; answered here {}", opts_.self, t->tid, forwarded_summary(calls),
+                          calls.answered);
         }
         TrapMsg tr;
         tr.tid = t->tid;
@@ -420,6 +426,8 @@ void NodeRunner::guest_loop(std::shared_ptr<Thread> t, std::unique_ptr<platform:
         tr.local_syscalls = calls.answered;
         tr.clear_child_tid = std::exchange(calls.clear_child_tid, std::nullopt);
         tr.robust_list = std::exchange(calls.robust_list, std::nullopt);
+        tr.closed_fds = std::exchange(calls.closed, {});
+        tr.seeks = take_seeks(calls);
         if (e.kind == platform::VcpuExit::Kind::syscall) {
             const auto& r = tr.state.regs;
             const std::uint64_t args[6] = {r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9};
@@ -451,6 +459,9 @@ void NodeRunner::guest_loop(std::shared_ptr<Thread> t, std::unique_ptr<platform:
         // and before the thread continues (this thread is the node's only
         // one, so no page of the changed ranges was granted here meanwhile).
         if (r.layout) apply_layout(*r.layout);
+        if (e.kind == platform::VcpuExit::Kind::syscall)
+            note_resume(calls, static_cast<std::int64_t>(tr.state.regs.rax), static_cast<std::int64_t>(r.state.regs.rax),
+                        r.opened);
         // A call's output handled here (read into a buffer on this node):
         // stored through the coherent mapping before the thread continues,
         // or before it leaves (a migration right after the call).

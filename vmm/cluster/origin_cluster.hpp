@@ -79,6 +79,11 @@ public:
     Result<void> set_vdso_data(std::uint64_t gva) override;
     std::uint64_t vdso_data() const override { return vvar_gva_; }
     std::uint8_t node_answers() const override { return static_cast<std::uint8_t>(node_answers_); }
+    // A cluster made for an exec placed on another node serves one image;
+    // execve left it one thread, whose Spawn is the cluster's first.
+    bool sole_thread_spawn() override {
+        return placement_.policy() == PlacePolicy::away && !sole_spawned_.exchange(true);
+    }
     SharedFsProof acquire_fs_proof() override;
     void release_fs_proof() override { fs_probe_.release(); }
     // SPANVM_NODE_ANSWERS (node_answers.hpp): all (unset), thread or off;
@@ -152,6 +157,7 @@ private:
     int listen_fd_ = -1;  // listen_on
     const memory::GuestProtection* guest_protection_ = nullptr;  // attach_memory (gather_for_fork skips what the guest may not touch)
     std::uint64_t vvar_gva_ = 0;        // the vDSO's node-local time page (Spawn)
+    std::atomic<bool> sole_spawned_{false};  // sole_thread_spawn
     NodeAnswers node_answers_ = NodeAnswers::all;  // Spawn
     SharedFsProbe fs_probe_;                       // Spawn (NodeAnswers::all only)
     std::mutex place_mu_;

@@ -30,6 +30,7 @@ Result<void> RemoteVcpu::set_initial_state(const platform::Regs& regs, uint64_t 
     cluster_.settle_rides(node_);  // the new thread sees every layout change made so far
     SpawnMsg m{tid_, cluster_.channel_port(), cluster_.channel_cookie(), cluster_.vdso_data(), state_};
     m.node_answers = cluster_.node_answers();
+    m.sole_thread = cluster_.sole_thread_spawn();
     // The proof is of this thread's view: set_initial_state runs on the
     // executor's own host thread (GuestThread::run, or the migrating thread).
     if (!holds_proof_) {
@@ -102,6 +103,7 @@ void RemoteVcpu::send_resume(bool exit) {
     m.writes = std::move(writes_);
     writes_.clear();
     m.layout = cluster_.take_ride(node_, tid_);
+    m.opened = std::exchange(opened_, std::nullopt);
     owes_resume_ = false;
     t_serving = nullptr;
     // A lost node is reported by the DSM engine (or by the next receive).
@@ -127,6 +129,7 @@ void RemoteVcpu::lost(const Error& e) {
 platform::VcpuExit RemoteVcpu::run() {
     if (owes_resume_) send_resume(false);
     args_.ranges.clear();
+    opened_.reset();
     SyscallChannel* ch = wait_channel();
     auto f = ch->receive();
     if (!f) lost(f.error());
@@ -149,6 +152,8 @@ platform::VcpuExit RemoteVcpu::run() {
     remote_local_calls_ = t->local_syscalls;
     if (t->clear_child_tid) words_.clear_child_tid = t->clear_child_tid;
     if (t->robust_list) words_.robust_list = t->robust_list;
+    words_.closed_fds.insert(words_.closed_fds.end(), t->closed_fds.begin(), t->closed_fds.end());
+    words_.seeks.insert(words_.seeks.end(), t->seeks.begin(), t->seeks.end());
     owes_resume_ = true;
     t_serving = this;
     return t->exit;

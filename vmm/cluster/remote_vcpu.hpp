@@ -62,6 +62,11 @@ public:
     // node_answers.hpp) and the proof of the calling thread's file system
     // view (shared_fs.hpp), whose probe is held until release_fs_proof().
     virtual std::uint8_t node_answers() const = 0;
+    // True for the one Spawn of a thread that is, and stays until it
+    // clones, its process's only thread, every change to the process's fd
+    // table being its own call (SpawnMsg::sole_thread): the first Spawn of
+    // a cluster made for an exec placed on another node (PlacePolicy::away).
+    virtual bool sole_thread_spawn() = 0;
     virtual SharedFsProof acquire_fs_proof() = 0;
     virtual void release_fs_proof() = 0;
     // A cluster message to `node` over the DSM link (the Spawn).
@@ -104,6 +109,7 @@ public:
     std::pair<uint64_t, uint64_t> remote_faults() const override { return remote_faults_; }
     uint64_t remote_local_syscalls() const override { return remote_local_calls_; }
     ThreadWords take_thread_words() override { return std::exchange(words_, ThreadWords{}); }
+    void opened_file(std::uint64_t dev, std::uint64_t ino) override { opened_ = std::make_pair(dev, ino); }
     memory::ArgMemory* arg_memory() override { return &args_; }
     void syscall_returned() override;
 
@@ -127,6 +133,7 @@ private:
     int tid_ = 0;
     int remote_host_tid_ = 0;
     std::pair<uint64_t, uint64_t> remote_faults_{0, 0};
+    std::optional<std::pair<std::uint64_t, std::uint64_t>> opened_;  // for the next Resume
     uint64_t remote_local_calls_ = 0;
     ThreadState state_;
     memory::ArgMemory args_;          // of the current Trap

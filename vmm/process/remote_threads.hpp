@@ -89,8 +89,19 @@ public:
     struct ThreadWords {
         std::optional<std::uint64_t> clear_child_tid;
         std::optional<std::pair<std::uint64_t, std::uint64_t>> robust_list;  // head, length
+        // Guest fds the node's thread closed itself, in order: the executor
+        // closes them in the fd table before it handles the trap (the node
+        // held them back: vmm/cluster/node_local_calls.hpp, "Node files").
+        std::vector<std::int32_t> closed_fds;
+        // File offsets the node's own reads moved (guest fd, offset): the
+        // executor sets them (SEEK_SET) before the closes and the trap.
+        std::vector<std::pair<std::int32_t, std::uint64_t>> seeks;
     };
     virtual ThreadWords take_thread_words() = 0;
+    // The trapped open/openat returned a guest fd for the file (st_dev,
+    // st_ino): sent with the Resume (the node checks it opened the same
+    // file). Called before syscall_returned().
+    virtual void opened_file(std::uint64_t dev, std::uint64_t ino) = 0;
     // Guest memory the trapped syscall reads or writes that the thread's
     // node handles (vmm/memory/arg_memory.hpp); valid until the next run().
     virtual memory::ArgMemory* arg_memory() = 0;

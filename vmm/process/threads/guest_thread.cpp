@@ -1,5 +1,6 @@
 #include "vmm/process/threads/guest_thread.hpp"
 
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -35,6 +36,13 @@ void GuestThread::run(const ThreadStart& start) {
                 row_.robust_list = w.robust_list->first;
                 row_.robust_list_len = w.robust_list->second;
             }
+            // Offsets the node's own reads moved (each fd is one it keeps,
+            // open here), then the closes it answered itself, in the order
+            // they were made (each fd was open then: 0 here too).
+            for (const auto& [fd, off] : w.seeks)
+                if (const FdRef f = proc_.fds().acquire(fd))
+                    (void)::lseek(f->fd(), static_cast<off_t>(off), SEEK_SET);
+            for (const std::int32_t fd : w.closed_fds) (void)proc_.fds().close(fd);
         }
         switch (e.kind) {
             case platform::VcpuExit::Kind::syscall: {
@@ -55,7 +63,10 @@ void GuestThread::run(const ThreadStart& start) {
                     // Not across signal delivery: frames go to real memory.
                     memory::ArgMemoryScope args(link_ ? link_->arg_memory() : nullptr);
                     SyscallGate::dispatch(*this);
-                    if (link_) link_->syscall_returned();
+                    if (link_) {
+                        if (nr == SYS_open || nr == SYS_openat) report_opened_file();
+                        link_->syscall_returned();
+                    }
                 }
                 if (exit_requested_) {
                     row_.state = ThreadState::exited;
@@ -105,6 +116,14 @@ Result<void> GuestThread::adopt_vcpu_after_fork(std::unique_ptr<platform::Vcpu> 
     if (!fpu.empty())
         if (auto r = vcpu_->restore_fpu(fpu); !r) return r;
     return {};
+}
+
+void GuestThread::report_opened_file() {
+    const auto fd = static_cast<std::int64_t>(vcpu_->regs().rax);
+    if (fd < 0 || fd > INT32_MAX) return;
+    const process::FdRef f = proc_.fds().acquire(static_cast<int>(fd));
+    struct stat s;
+    if (f && ::fstat(f->fd(), &s) == 0) link_->opened_file(s.st_dev, s.st_ino);
 }
 
 Result<void> GuestThread::attach_vcpu() {

@@ -95,6 +95,9 @@ private:
     // (passthrough_syscalls.hpp): the set at the origin, none elsewhere;
     // each such call counts in row_.syscalls.
     Result<void> attach_vcpu();
+    // A remote thread's open/openat returned an fd: its file's (dev, ino)
+    // go back with the Resume (RemoteLink::opened_file).
+    void report_opened_file();
     // A CPU exception in guest code: into the guest's handler when one is
     // installed and the signal is not blocked; otherwise the process ends
     // with 128+signal, as Linux's force_sig does.
