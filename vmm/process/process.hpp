@@ -323,7 +323,8 @@ private:
     // none.
     void exec_image_gone();
     // The node place_exec() counted this process on; -1: none.
-    int exec_node_ = -1;
+    // Atomic: a thread in a child wait reads it while end_process clears it.
+    std::atomic<int> exec_node_{-1};
     int parent_exec_node_ = -1;  // the parent's exec_node_ when it forked this process
     std::string exec_program_;   // the counted image's program
     std::chrono::steady_clock::time_point exec_started_{};
