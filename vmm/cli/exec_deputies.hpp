@@ -5,9 +5,9 @@
 // node").
 //  * origin        every image here (the default; no deputies);
 //  * round-robin   host 0, 1, ..., N-1, 0, ... over the run's hosts, one per exec;
-//  * least-loaded  an image worth moving (its program's earlier runs in
-//                  this run were busy >= 300 ms on average, or it was never
-//                  seen) goes to the host with the fewest images running
+//  * least-loaded  an image worth moving (its program's earlier images
+//                  that ran at the origin were busy >= 300 ms on average,
+//                  or none did yet) goes to the host with the fewest images running
 //                  per CPU: counted here as they start, block in a child
 //                  wait and end (a waiting compiler driver is not running),
 //                  over the CPUs each node reports (NodeLoad) and the

@@ -8,10 +8,12 @@
 //    the origin for every forwarded call (~80-130 ms for a `cc` driver or
 //    `as`, bench/results/make2-2026-12-05), so an image that is busy only
 //    briefly runs faster and cheaper at the origin. The answer comes from
-//    the earlier runs of the same program in this run: their mean busy
-//    time (lifetime less the time blocked waiting for a child: a compiler
-//    driver that waits for cc1 and as is not busy). A program never seen
-//    is worth moving (the first cc1 of a build must spread too).
+//    the earlier images of the same program in this run that ran at the
+//    origin (the caller's rule: a placed image's time holds its
+//    placement's cost): their mean busy time (lifetime less the time
+//    blocked waiting for a child: a compiler driver that waits for cc1 and
+//    as is not busy). A program never seen is worth moving (the first cc1
+//    of a build must spread too).
 //  * Where? The node with the fewest *running* images per CPU: placed
 //    there (or kept at the origin), alive and not blocked in wait4/waitid
 //    for a child, counted by the origin as they start, wait and end. The
