@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # bench/spawn/hosts.sh BUILD_DIR : `make -j2C` of the generated 64-file C
 # project across 2 hosts x C cores (`spanvm run --local-hosts 2 --host-cpus C
-# --place-exec round-robin`: each host pinned to C CPUs of its own; exec'd
-# compilers start on both hosts, deputies at the origin) against native
+# --place-exec least-loaded`: each host pinned to C CPUs of its own; exec'd
+# compilers start on the host with the fewest running images, the short
+# cc and as at the origin, deputies at the origin) against native
 # `make -jC` pinned to C CPUs; ratio = native_s / spanvm_s, target >= 1.6
 # (docs/ARCHITECTURE.md, "An exec placed on another node"). C = 1 on a
 # 2-core machine. Each case runs BENCH_REPEAT times (median). Prints the
@@ -12,14 +13,16 @@
 # BENCH_MAKE_FUNCS [1] (functions per generated file: 1 is the tiny file of
 # the tests, cc1 ~30 ms; 60 makes each compile ~1 s, a real source file's
 # size, which asks how long a compile must be for placing it to pay),
-# BENCH_PLACE_EXEC [round-robin] (the --place-exec policy), BENCH_HOST_CPUS [nproc/2], BENCH_PLATFORMS [every available one],
+# BENCH_PLACE_EXEC [least-loaded] (the --place-exec policy; round-robin
+# places every exec in turn, cc and as included: bench/results/make2-2026-12-05),
+# BENCH_HOST_CPUS [nproc/2], BENCH_PLATFORMS [every available one],
 # BENCH_OUT [bench/out], BENCH_PLOT [1].
 set -euo pipefail
 . "$(dirname "$0")/../lib/common.sh"
 bench_init spawn/hosts "$@"
 FILES="${BENCH_MAKE_FILES:-64}"
 FUNCS="${BENCH_MAKE_FUNCS:-1}"
-PLACE="${BENCH_PLACE_EXEC:-round-robin}"
+PLACE="${BENCH_PLACE_EXEC:-least-loaded}"
 C="${BENCH_HOST_CPUS:-$(($(nproc) / 2))}"
 [ "$C" -ge 1 ] || die "needs at least 2 CPUs (2 hosts x 1)"
 for t in cc make python3 taskset bc; do command -v "$t" >/dev/null || die "$t is not installed"; done

@@ -19,6 +19,7 @@
 #include "net/crypto.hpp"
 #include "net/free_ports.hpp"
 #include "vmm/base/log.hpp"
+#include "vmm/cluster/exec_balance.hpp"
 #include "vmm/cluster/origin_cluster.hpp"
 #include "vmm/cluster/session_launcher.hpp"
 #include "vmm/cluster/session_messages.hpp"
@@ -79,16 +80,43 @@ struct ExecDeputies::Slot {
     char reason[kReasonBytes] = {};
 };
 
+// One program's runs in this run (exec_balance.hpp's ProgramHistory), in a
+// slot of the shared page's open-addressed table: `key` is claimed once
+// (0 -> program_key) and never changes; the sums only grow.
+struct ProgramSlot {
+    std::atomic<std::uint64_t> key{0};
+    std::atomic<std::uint64_t> runs{0};
+    std::atomic<std::uint64_t> busy_ms{0};
+};
+constexpr unsigned kPrograms = 256;  // a full table learns no more programs (they stay "never seen")
+
 struct ExecDeputies::Shared {
     std::atomic<unsigned> turn{0};
-    std::atomic<int> live[kMaxHosts];      // placed images running per host, as the origin counts them
-    std::atomic<int> pending[kMaxHosts];   // sessions asked of a host and not answered yet
-    std::atomic<int> sessions[kMaxHosts];  // the host's last report: sessions its daemon runs
+    std::atomic<int> live[kMaxHosts];      // images counted per host, as the origin counts them
+    std::atomic<int> waiting[kMaxHosts];   // of those, blocked in a child wait now
     std::atomic<int> cpus[kMaxHosts];      // the host's last report: its CPUs (0: none yet)
     std::atomic<std::uint32_t> posted{0};  // bumped per posted request (the broker's futex word)
     std::atomic<int> broker{0};            // the run's process's pid once its broker runs
     Slot slots[kSlots];
+    ProgramSlot programs[kPrograms];
 };
+
+namespace {
+
+// The slot of `key` (claimed if `claim` and free), or null.
+ProgramSlot* program_slot(ProgramSlot (&t)[kPrograms], std::uint64_t key, bool claim) {
+    for (unsigned i = 0; i < kPrograms; ++i) {
+        ProgramSlot& s = t[(key + i) % kPrograms];
+        std::uint64_t k = s.key.load();
+        if (k == key) return &s;
+        if (k != 0) continue;
+        if (!claim) return nullptr;
+        if (s.key.compare_exchange_strong(k, key) || k == key) return &s;
+    }
+    return nullptr;
+}
+
+}  // namespace
 
 ExecDeputies::ExecDeputies(ExecDeputyOptions o) : o_(std::move(o)), origin_cpus_(cluster::usable_cpus()) {
     void* m = ::mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -96,8 +124,7 @@ ExecDeputies::ExecDeputies(ExecDeputyOptions o) : o_(std::move(o)), origin_cpus_
     shared_ = new (m) Shared;
     for (unsigned k = 0; k < kMaxHosts; ++k) {
         shared_->live[k].store(0);
-        shared_->pending[k].store(0);
-        shared_->sessions[k].store(0);
+        shared_->waiting[k].store(0);
         shared_->cpus[k].store(0);
     }
 }
@@ -119,37 +146,53 @@ void ExecDeputies::serve(cluster::OriginCluster& run) {
     ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
 }
 
-unsigned ExecDeputies::place_exec() {
+unsigned ExecDeputies::place_exec(std::string_view program, int parent_node) {
     const auto n = static_cast<unsigned>(std::min<std::size_t>(o_.cluster.size(), kMaxHosts));
     unsigned node = 0;
     if (o_.policy == ExecPolicy::round_robin) {
         node = shared_->turn.fetch_add(1) % n;
     } else if (o_.policy == ExecPolicy::least_loaded) {
-        // Fewest sessions per CPU: a host's running sessions as its daemon
-        // reported them, plus those asked of it and not answered yet (a
-        // burst of execs must not all go to the host that looked idle).
-        auto running = [&](unsigned k) -> std::uint64_t {
-            if (k == 0) return static_cast<std::uint64_t>(std::max(0, shared_->live[0].load()));
-            return static_cast<std::uint64_t>(std::max(0, shared_->sessions[k].load()) +
-                                              std::max(0, shared_->pending[k].load()));
-        };
-        auto cpus = [&](unsigned k) -> std::uint64_t {
-            if (k == 0) return origin_cpus_;
-            const int c = shared_->cpus[k].load();
-            return c > 0 ? static_cast<std::uint64_t>(c) : 1;
-        };
-        for (unsigned k = 1; k < n; ++k)
-            if (running(k) * cpus(node) < running(node) * cpus(k)) node = k;
+        cluster::ProgramHistory h;
+        if (const ProgramSlot* ps = program_slot(shared_->programs, cluster::program_key(program), false))
+            h = {ps->runs.load(), ps->busy_ms.load()};
+        if (cluster::worth_placing(h)) {
+            cluster::NodeBalance nodes[kMaxHosts];
+            for (unsigned k = 0; k < n; ++k) {
+                int running = shared_->live[k].load() - shared_->waiting[k].load();
+                if (static_cast<int>(k) == parent_node) --running;  // blocked in the vfork that made us
+                nodes[k].running = static_cast<std::uint64_t>(std::max(0, running));
+                const int c = shared_->cpus[k].load();
+                nodes[k].cpus = k == 0 ? origin_cpus_ : c > 0 ? static_cast<std::uint64_t>(c) : 1;
+            }
+            node = cluster::least_loaded_node(std::span<const cluster::NodeBalance>(nodes, n));
+        }
     }
     shared_->live[node].fetch_add(1);
-    if (node != 0) shared_->pending[node].fetch_add(1);
     return node;
 }
 
-void ExecDeputies::exec_gone(unsigned node) {
+void ExecDeputies::exec_waiting(unsigned node, bool waiting) {
+    if (node >= kMaxHosts) return;
+    if (waiting)
+        shared_->waiting[node].fetch_add(1);
+    else
+        decrement_floor0(shared_->waiting[node]);
+}
+
+void ExecDeputies::exec_gone(unsigned node, std::string_view program, std::uint64_t busy_ms) {
     // The session ends by itself (Shutdown from the deputy, or its link
     // dropping) and its daemon reaps it and reports the new load.
-    if (node < kMaxHosts) shared_->live[node].fetch_sub(1);
+    if (node < kMaxHosts) decrement_floor0(shared_->live[node]);
+    // Only an image that ran here teaches: a placed image's busy time also
+    // holds its placement's own cost (the session's join, the loader's
+    // round trips, a fork's gather of the pages its node holds: a placed
+    // `cc` driver measured ~400-900 ms busy where one here took ~100), so
+    // learning from it would keep placing whatever was once placed.
+    if (program.empty() || node != 0) return;
+    if (ProgramSlot* ps = program_slot(shared_->programs, cluster::program_key(program), true)) {
+        ps->busy_ms.fetch_add(busy_ms);
+        ps->runs.fetch_add(1);
+    }
 }
 
 void ExecDeputies::broker_loop(cluster::OriginCluster& run) {
@@ -167,7 +210,6 @@ void ExecDeputies::broker_loop(cluster::OriginCluster& run) {
                 r = run.send(s.host, cluster::kSessionStartType, encode(cluster::SessionStartMsg{seq, s.deputy_port}));
             if (r) continue;
             // Not sent: answer here.
-            if (s.host < kMaxHosts) decrement_floor0(shared_->pending[s.host]);
             s.port = 0;
             std::snprintf(s.reason, sizeof s.reason, "%s", r.error().message.c_str());
             st = kSent;
@@ -186,7 +228,6 @@ void ExecDeputies::on_node_message(unsigned from, std::uint16_t type, net::ByteV
             log::warn("--place-exec: bad NodeLoad from node {}: {}", from, m.error().message);
             return;
         }
-        shared_->sessions[from].store(static_cast<int>(std::min<std::uint32_t>(m->sessions, INT_MAX)));
         shared_->cpus[from].store(static_cast<int>(std::min<std::uint32_t>(m->cpus, INT_MAX)));
         return;
     }
@@ -196,8 +237,6 @@ void ExecDeputies::on_node_message(unsigned from, std::uint16_t type, net::ByteV
         log::warn("--place-exec: bad SessionReady from node {}: {}", from, m.error().message);
         return;
     }
-    shared_->sessions[from].store(static_cast<int>(std::min<std::uint32_t>(m->sessions, INT_MAX)));
-    decrement_floor0(shared_->pending[from]);
     const std::uint64_t index = m->seq & 0xff;
     if (index >= kSlots) return;
     Slot& s = shared_->slots[index];
@@ -220,7 +259,6 @@ void ExecDeputies::on_node_message(unsigned from, std::uint16_t type, net::ByteV
 Result<std::uint16_t> ExecDeputies::request_session(unsigned node, std::uint16_t deputy_port,
                                                     const std::function<void()>& meanwhile) {
     if (shared_->broker.load() == 0) {
-        decrement_floor0(shared_->pending[node]);
         return make_error(ENOTCONN, "the run's process serves no session requests");
     }
     Slot* s = nullptr;
@@ -242,7 +280,6 @@ Result<std::uint16_t> ExecDeputies::request_session(unsigned node, std::uint16_t
             }
         }
     if (!s) {
-        decrement_floor0(shared_->pending[node]);
         return make_error(EBUSY, "{} session requests already in flight", kSlots);
     }
     s->owner.store(static_cast<int>(::getpid()));
@@ -261,7 +298,6 @@ Result<std::uint16_t> ExecDeputies::request_session(unsigned node, std::uint16_t
         if (st == kAnswered) break;
         if (std::chrono::steady_clock::now() >= deadline) {
             if (st == kPosted && s->state.compare_exchange_strong(st, kFree)) {  // never sent
-                decrement_floor0(shared_->pending[node]);
                 return make_error(ETIMEDOUT, "the run's process did not send the request");
             }
             if (st == kSent && s->state.compare_exchange_strong(st, kAbandoned))  // its answer frees it
@@ -285,10 +321,7 @@ process::RemoteThreads* ExecDeputies::start_deputy(unsigned node, memory::GuestM
         return nullptr;
     };
     if (node == 0 || node >= o_.cluster.size() || node >= kMaxHosts) return fail("no such host");
-    if (!o_.cluster.key) {
-        decrement_floor0(shared_->pending[node]);
-        return fail("no cluster key");
-    }
+    if (!o_.cluster.key) return fail("no cluster key");
     const auto& origin = o_.cluster.node(0);
     const auto& host = o_.cluster.node(static_cast<net::NodeId>(node));
     // This deputy is node 0 of its cluster of two, at the origin's address
@@ -300,7 +333,6 @@ process::RemoteThreads* ExecDeputies::start_deputy(unsigned node, memory::GuestM
     try {
         held = net::hold_free_tcp_port(origin.address);
     } catch (const std::exception& e) {
-        decrement_floor0(shared_->pending[node]);
         return fail(e.what());
     }
     const std::uint16_t deputy_port = held.port;

@@ -5,12 +5,15 @@
 // node").
 //  * origin        every image here (the default; no deputies);
 //  * round-robin   host 0, 1, ..., N-1, 0, ... over the run's hosts, one per exec;
-//  * least-loaded  the host with the fewest sessions running per CPU, as
-//                  the nodes report them (NodeLoad, SessionReady: the
-//                  sessions their daemon runs and the CPUs it may use),
-//                  plus the sessions asked of a host and not yet answered;
-//                  the origin host counts the images it placed on itself
-//                  over its own CPUs. Ties go to the lowest id.
+//  * least-loaded  an image worth moving (its program's earlier images
+//                  that ran at the origin were busy >= 300 ms on average,
+//                  or none did yet) goes to the host with the fewest images running
+//                  per CPU: counted here as they start, block in a child
+//                  wait and end (a waiting compiler driver is not running),
+//                  over the CPUs each node reports (NodeLoad) and the
+//                  origin's own; ties go to the lowest id, the origin first.
+//                  Any other image stays at the origin
+//                  (vmm/cluster/exec_balance.hpp: the pure choice).
 // For host k != 0 the exec'ing process becomes the deputy: it asks host
 // k's `spanvm node` (the run's daemon there, over the run's own link) to
 // start a session node, which is node 1 of the deputy's cluster of two,
@@ -26,11 +29,12 @@
 // the deputy.
 //
 // State shared by every process of the run (the turn, the per-host counts,
-// the mailbox) lives in a MAP_SHARED page mapped before the run starts, so
+// the programs' busy times, the mailbox) lives in a MAP_SHARED page mapped before the run starts, so
 // forked processes share it; the rest is per process (a fork copies it).
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "net/cluster_config.hpp"
@@ -61,10 +65,11 @@ public:
     // and starts the broker thread that sends the deputies' requests.
     void serve(cluster::OriginCluster& run);
 
-    unsigned place_exec() override;
+    unsigned place_exec(std::string_view program, int parent_node) override;
     process::RemoteThreads* start_deputy(unsigned node, memory::GuestMemory& ram, memory::GuestProtection& prot,
                                          int tid) override;
-    void exec_gone(unsigned node) override;
+    void exec_waiting(unsigned node, bool waiting) override;
+    void exec_gone(unsigned node, std::string_view program, std::uint64_t busy_ms) override;
 
     static constexpr unsigned kMaxHosts = 64;
 

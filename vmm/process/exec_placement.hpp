@@ -17,6 +17,9 @@
 // Thread-safety: each method is called by the exec'ing (or exiting)
 // thread of one process; implementations share state between processes
 // only through memory they map shared before the run starts.
+#include <cstdint>
+#include <string_view>
+
 #include "vmm/memory/guest_memory.hpp"
 #include "vmm/memory/guest_protection.hpp"
 #include "vmm/process/remote_threads.hpp"
@@ -26,9 +29,13 @@ namespace spanvm::process {
 class ExecPlacer {
 public:
     virtual ~ExecPlacer() = default;
-    // The node the next image starts on (0: here, the origin host). Counts
-    // one process on that node until exec_gone(node).
-    virtual unsigned place_exec() = 0;
+    // The node the next image, of `program` (its resolved path), starts on
+    // (0: here, the origin host). Counts one running image on that node
+    // until exec_gone(node, ...). `parent_node`: the node the exec'ing
+    // process's parent is counted on when that parent is blocked in the
+    // vfork (posix_spawn) that made this process, and will most likely wait
+    // for it; -1 otherwise.
+    virtual unsigned place_exec(std::string_view program, int parent_node) = 0;
     // This process becomes the deputy of a new image on node `node` (!= 0):
     // returns the RemoteThreads of a cluster of two (node 1 is host `node`)
     // with `ram` already attached, or null after one logged line (the image
@@ -37,10 +44,15 @@ public:
     // soon as it has joined, while the image loads here.
     virtual RemoteThreads* start_deputy(unsigned node, memory::GuestMemory& ram, memory::GuestProtection& prot,
                                         int tid) = 0;
-    // The process counted on `node` by place_exec() ended or exec'd again.
-    // For a deputy, called after RemoteThreads::shutdown() (its session
-    // ends by itself; its host's daemon reaps it).
-    virtual void exec_gone(unsigned node) = 0;
+    // The image counted on `node` starts (true) or stops (false) blocking
+    // in a wait for a child (wait4, waitid): a waiting image is not running.
+    virtual void exec_waiting(unsigned node, bool waiting) = 0;
+    // The image counted on `node` by place_exec() ended or exec'd again,
+    // after `busy_ms` of its life not spent waiting for a child (`program`
+    // as given to place_exec; empty: nothing learnt). For a deputy, called
+    // after RemoteThreads::shutdown() (its session ends by itself; its
+    // host's daemon reaps it).
+    virtual void exec_gone(unsigned node, std::string_view program, std::uint64_t busy_ms) = 0;
 };
 
 }  // namespace spanvm::process

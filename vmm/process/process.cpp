@@ -693,7 +693,7 @@ void Process::end_process(int status, int sig) {
         slot_->layout_round_trips += sent;
         slot_->layouts_ridden += ridden;
     }
-    if (cfg_.exec_placer && exec_node_ >= 0) cfg_.exec_placer->exec_gone(static_cast<unsigned>(exec_node_));
+    exec_image_gone();
     if (cfg_.remote)
         threads_.refresh_faults([&](int host_tid) { return cfg_.remote->thread_faults(host_tid); });
     if (cfg_.report_sink) {

@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <chrono>
 #include <csignal>
 #include <condition_variable>
 #include <cstdint>
@@ -235,6 +236,12 @@ public:
     // A vfork child that execs or exits: its parent's stack window goes back
     // to the parent, which then continues. No-op elsewhere.
     void vfork_release();
+    // wait4/waitid that may block (no WNOHANG): the calling thread waits
+    // for a child from begin to end. With --place-exec the image counted on
+    // a node is not running meanwhile (ExecPlacer::exec_waiting), and the
+    // time is not its busy time (ExecPlacer::exec_gone).
+    std::chrono::steady_clock::time_point child_wait_begin();
+    void child_wait_end(std::chrono::steady_clock::time_point began);
     bool is_root() const { return root_; }
     // The pid of the run's process (the root of every guest process).
     pid_t root_pid() const { return root_pid_; }
@@ -318,9 +325,22 @@ private:
     // cluster of two attached to guest RAM, the thread told to move there
     // once exec returns). Caller holds aspace_mutex(), past the point of no
     // return, the old image's memory discarded.
-    void place_exec_image(GuestThread& t);
+    // `vforked`: this process was made by a vfork its parent was blocked in.
+    void place_exec_image(GuestThread& t, bool vforked);
+    // The image counted on exec_node_ is gone: tells the ExecPlacer, with
+    // its busy time (its life less its threads' child waits). Then counts
+    // none.
+    void exec_image_gone();
     // The node place_exec() counted this process on; -1: none.
-    int exec_node_ = -1;
+    // Atomic: a thread in a child wait reads it while end_process clears it.
+    std::atomic<int> exec_node_{-1};
+    int parent_exec_node_ = -1;  // the parent's exec_node_ when it forked this process
+    std::string exec_program_;   // the counted image's program
+    std::chrono::steady_clock::time_point exec_started_{};
+    // Its threads' time in child waits since the exec (ns), and how many of
+    // them wait now. A fork's child starts with none.
+    std::atomic<std::uint64_t> child_wait_ns_{0};
+    std::atomic<int> child_waiters_{0};
     void leave_cluster_in_child();
     void close_cluster_fds_in_child();
     void unlock_after_fork(bool stdio = true);  // false in the child (glibc reset the stdio locks)

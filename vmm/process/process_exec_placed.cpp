@@ -22,6 +22,8 @@
 // execs again keeps its node (the thread is there already). A fork in the
 // placed image continues at the origin as a local process
 // (process_fork_cluster.cpp), and its own exec is placed afresh.
+#include <chrono>
+
 #include "vmm/base/log.hpp"
 #include "vmm/memory/layout.hpp"
 #include "vmm/process/process.hpp"
@@ -29,10 +31,44 @@
 
 namespace spanvm::process {
 
-void Process::place_exec_image(GuestThread& t) {
+void Process::exec_image_gone() {
+    if (!cfg_.exec_placer || exec_node_ < 0) return;
+    const auto node = static_cast<unsigned>(exec_node_);
+    exec_node_ = -1;
+    // A thread still blocked in a child wait (the process ends under it):
+    // the image stops waiting with it.
+    if (child_waiters_.exchange(0) > 0) cfg_.exec_placer->exec_waiting(node, false);
+    const auto life = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() -
+                                                                           exec_started_).count();
+    const std::uint64_t waited = child_wait_ns_.exchange(0);
+    const std::uint64_t busy_ns = life > 0 && static_cast<std::uint64_t>(life) > waited ? life - waited : 0;
+    cfg_.exec_placer->exec_gone(node, exec_program_, busy_ns / 1000000);
+}
+
+std::chrono::steady_clock::time_point Process::child_wait_begin() {
+    const int node = exec_node_;
+    if (cfg_.exec_placer && node >= 0 && child_waiters_.fetch_add(1) == 0)
+        cfg_.exec_placer->exec_waiting(static_cast<unsigned>(node), true);
+    return std::chrono::steady_clock::now();
+}
+
+void Process::child_wait_end(std::chrono::steady_clock::time_point began) {
+    const int node = exec_node_;
+    if (!cfg_.exec_placer || node < 0) return;
+    child_wait_ns_.fetch_add(static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - began).count()));
+    if (child_waiters_.fetch_sub(1) == 1) cfg_.exec_placer->exec_waiting(static_cast<unsigned>(node), false);
+}
+
+void Process::place_exec_image(GuestThread& t, bool vforked) {
     if (!cfg_.exec_placer || root_ || cfg_.remote) return;
-    if (exec_node_ >= 0) cfg_.exec_placer->exec_gone(static_cast<unsigned>(exec_node_));
-    exec_node_ = static_cast<int>(cfg_.exec_placer->place_exec());
+    exec_image_gone();
+    exec_program_ = cfg_.program;
+    exec_started_ = std::chrono::steady_clock::now();
+    child_wait_ns_.store(0);
+    // A vfork parent is blocked until this exec and, a spawn, most likely
+    // waits for its end: its own count should not push this image away.
+    exec_node_ = static_cast<int>(cfg_.exec_placer->place_exec(exec_program_, vforked ? parent_exec_node_ : -1));
     if (exec_node_ == 0) return;
     // The DSM must see every page of the new image first touched here: a
     // page already present when its userfaultfd registration starts (a
@@ -47,7 +83,7 @@ void Process::place_exec_image(GuestThread& t) {
     RemoteThreads* r = cfg_.exec_placer->start_deputy(static_cast<unsigned>(exec_node_), platform_->memory(),
                                                       *protection_, t.row().tid);
     if (!r) {  // start_deputy said why; the image runs here, uncounted
-        cfg_.exec_placer->exec_gone(static_cast<unsigned>(exec_node_));
+        cfg_.exec_placer->exec_gone(static_cast<unsigned>(exec_node_), {}, 0);
         exec_node_ = -1;
         return;
     }

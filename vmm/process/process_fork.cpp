@@ -190,7 +190,11 @@ void Process::after_fork_child(GuestThread& t, const ForkedThread& st) {
     // Every lock of the process is held by this thread (fork_process). The
     // state they guard is consistent; drop what belongs to absent threads.
     root_ = false;
+    parent_exec_node_ = exec_node_;
     exec_node_ = -1;             // counted on no node until it execs
+    exec_program_.clear();
+    child_wait_ns_.store(0);
+    child_waiters_.store(0);
     cfg_.report_sink = nullptr;  // only the run's own process reports
     pid_ = ::getpid();
     threads_.keep_only_in_child(t.row(), pid_);

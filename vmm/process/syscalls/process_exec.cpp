@@ -30,6 +30,7 @@ int64_t Process::exec(GuestThread& t, ProcessConfig image) {
 
     // A vfork child's parent gets its stack window back and continues
     // (process_fork.cpp) before the old image goes.
+    const bool vforked = vfork_fd_ >= 0;
     vfork_release();
     // Point of no return (Linux's too): the old image goes away. The
     // timekeeper writes into the old vDSO data page, so it detaches first;
@@ -63,7 +64,7 @@ int64_t Process::exec(GuestThread& t, ProcessConfig image) {
     if (slot_) slot_->set_program(cfg_.program);
     // `--place-exec`: the new image may start on another node, this process
     // its deputy (process_exec_placed.cpp).
-    place_exec_image(t);
+    place_exec_image(t, vforked);
     // The loader writes through the host mapping, which still carries the
     // old image's PROT_NONE holes; open it all, load, then re-sync below.
     host_allow(memory::layout::kUserBase, platform_->memory().size() - memory::layout::kUserBase);

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <vector>
 
 #include "vmm/process/process.hpp"
@@ -46,7 +47,11 @@ int64_t sys_wait4(GuestThread& t, const SyscallRequest& r) {
     if (r.args[1] && !(status = reinterpret_cast<int*>(p.mem().ptr(r.args[1], sizeof(int))))) return -EFAULT;
     if (r.args[3] && !(ru = reinterpret_cast<struct rusage*>(p.mem().ptr(r.args[3], sizeof(struct rusage)))))
         return -EFAULT;
-    return blocking(t, [&] { return static_cast<long>(::wait4(pid, status, options, ru)); });
+    const bool hang = !(options & WNOHANG);
+    const auto began = hang ? p.child_wait_begin() : std::chrono::steady_clock::time_point{};
+    const int64_t res = blocking(t, [&] { return static_cast<long>(::wait4(pid, status, options, ru)); });
+    if (hang) p.child_wait_end(began);
+    return res;
 }
 
 int64_t sys_waitid(GuestThread& t, const SyscallRequest& r) {
@@ -55,7 +60,12 @@ int64_t sys_waitid(GuestThread& t, const SyscallRequest& r) {
     void* ru = nullptr;
     if (r.args[2] && !(info = p.mem().ptr(r.args[2], sizeof(siginfo_t)))) return -EFAULT;
     if (r.args[4] && !(ru = p.mem().ptr(r.args[4], sizeof(struct rusage)))) return -EFAULT;
-    return blocking(t, [&] { return ::syscall(SYS_waitid, r.args[0], r.args[1], info, r.args[3], ru); });
+    const bool hang = !(r.args[3] & WNOHANG);
+    const auto began = hang ? p.child_wait_begin() : std::chrono::steady_clock::time_point{};
+    const int64_t res =
+        blocking(t, [&] { return ::syscall(SYS_waitid, r.args[0], r.args[1], info, r.args[3], ru); });
+    if (hang) p.child_wait_end(began);
+    return res;
 }
 
 int64_t sys_getppid(GuestThread&, const SyscallRequest&) { return ::getppid(); }
