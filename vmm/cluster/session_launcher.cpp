@@ -103,6 +103,12 @@ Result<SessionLauncher::Session> SessionLauncher::spawn_session(std::uint16_t de
         // Held until the session has it (its own copy): see the header.
         const net::HeldPort held = net::hold_free_tcp_port(self_address);
         const Fd hold{held.fd};
+        // Listening before the spawn: the deputy's dial waits in the backlog
+        // until the session's engine accepts, instead of being refused and
+        // redialled with backoff while the session execs (up to ~20 ms past
+        // its listen, per exec placed on a host with no session ahead).
+        if (::listen(held.fd, SOMAXCONN) != 0)
+            return make_error(errno, "listen on {}:{}: {}", self_address, held.port, std::strerror(errno));
         auto pid = spawn(deputy_port, held.port, held.fd, deputy_fd);
         if (!pid) return pid.error();
         return Session{*pid, held.port};

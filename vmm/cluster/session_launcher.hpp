@@ -12,8 +12,9 @@
 //               [--encrypt]
 // i.e. node 1 of the deputy's cluster of two, keyed with the run's key (a
 // memfd, never on a command line). PORT is held from its pick: fd 6 is a
-// socket this daemon bound to SELF:PORT (net::hold_free_tcp_port), on which
-// the session's engine listens. A port picked and closed here would be
+// socket this daemon bound to SELF:PORT (net::hold_free_tcp_port) and put
+// in listen before the spawn (a dial waits in its backlog while the session
+// starts), whose connections the session's engine accepts. A port picked and closed here would be
 // free until the session binds it, which for one started ahead is when its
 // exec comes: another deputy of the run once picked and bound it meanwhile,
 // the session could not listen, and the exec's deputy dialled that other
