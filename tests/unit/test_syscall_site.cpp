@@ -19,17 +19,46 @@ int32_t rel_at(const uint8_t* p) {
 }
 }  // namespace
 
-TEST_CASE("syscall sites: the two patterns, and what is not one") {
+TEST_CASE("syscall sites: the patterns, and what is not one") {
     // mov $0x6e,%eax; syscall  (glibc getppid)
     CHECK(match_syscall_site(Site{0xb8, 0x6e, 0, 0, 0, 0x0f, 0x05}) == SitePattern::mov_eax_imm32);
     // mov 0x8(%rsp),%r9; syscall  (glibc syscall(3))
     CHECK(match_syscall_site(Site{0x4c, 0x8b, 0x4c, 0x24, 0x08, 0x0f, 0x05}) == SitePattern::mov_r9_rsp8);
+    // mov $0xffffff9c,%edi; syscall  (ld.so's openat(AT_FDCWD, ...), eax set before)
+    CHECK(match_syscall_site(Site{0xbf, 0x9c, 0xff, 0xff, 0xff, 0x0f, 0x05}) == SitePattern::mov_r32_imm32);
+    // mov $0x1,%edx / %esi; syscall
+    CHECK(match_syscall_site(Site{0xba, 1, 0, 0, 0, 0x0f, 0x05}) == SitePattern::mov_r32_imm32);
+    CHECK(match_syscall_site(Site{0xbe, 1, 0, 0, 0, 0x0f, 0x05}) == SitePattern::mov_r32_imm32);
+    // mov $1,%ecx (the stub's lea sets RCX) and mov $1,%esp: not patched
+    CHECK(match_syscall_site(Site{0xb9, 1, 0, 0, 0, 0x0f, 0x05}) == SitePattern::none);
+    CHECK(match_syscall_site(Site{0xbc, 1, 0, 0, 0, 0x0f, 0x05}) == SitePattern::none);
     // mov 0x10(%rsp),%r9; syscall: another displacement, not patched
     CHECK(match_syscall_site(Site{0x4c, 0x8b, 0x4c, 0x24, 0x10, 0x0f, 0x05}) == SitePattern::none);
     // mov $0x6e,%eax; sysenter (0f 34): not a syscall
     CHECK(match_syscall_site(Site{0xb8, 0x6e, 0, 0, 0, 0x0f, 0x34}) == SitePattern::none);
     // xor %eax,%eax; ... ; syscall: a 2-byte instruction before, not one of ours
     CHECK(match_syscall_site(Site{0x90, 0x90, 0x90, 0x31, 0xc0, 0x0f, 0x05}) == SitePattern::none);
+}
+
+TEST_CASE("syscall sites: a mov site is taken only when its register holds the immediate") {
+    spanvm::platform::Regs r;
+    // mov $0x6e,%eax; syscall with rax = 0x6e: a real mov
+    r.rax = 0x6e;
+    CHECK(site_matches_registers(Site{0xb8, 0x6e, 0, 0, 0, 0x0f, 0x05}, r));
+    r.rax = 0x10000006e;  // upper half set: a 32-bit mov zero-extends, so not it
+    CHECK_FALSE(site_matches_registers(Site{0xb8, 0x6e, 0, 0, 0, 0x0f, 0x05}, r));
+    // mov $0xffffff9c,%edi; syscall (openat's AT_FDCWD)
+    r.rdi = 0xffffff9c;
+    CHECK(site_matches_registers(Site{0xbf, 0x9c, 0xff, 0xff, 0xff, 0x0f, 0x05}, r));
+    r.rdi = static_cast<uint64_t>(-100);  // sign-extended -100: not what `mov $imm32,%edi` leaves
+    CHECK_FALSE(site_matches_registers(Site{0xbf, 0x9c, 0xff, 0xff, 0xff, 0x0f, 0x05}, r));
+    // vmovdqu 0x1e0(%rbx),%ymm15; syscall = c5 7e 6f bb e0 01 00 00 0f 05: the last
+    // 7 bytes read as `mov $0x1e0,%ebx`, but rbx is the base pointer
+    r.rbx = 0x7ffd1234a000;
+    CHECK(match_syscall_site(Site{0xbb, 0xe0, 0x01, 0, 0, 0x0f, 0x05}) == SitePattern::mov_r32_imm32);
+    CHECK_FALSE(site_matches_registers(Site{0xbb, 0xe0, 0x01, 0, 0, 0x0f, 0x05}, r));
+    // mov 0x8(%rsp),%r9: no register check
+    CHECK(site_matches_registers(Site{0x4c, 0x8b, 0x4c, 0x24, 0x08, 0x0f, 0x05}, r));
 }
 
 TEST_CASE("syscall sites: jmp rel32 reaches +-2 GiB and no further") {

@@ -77,9 +77,13 @@ public:
         (void)rip;
         return true;
     }
-    virtual void offer_syscall_site(uint64_t rip, bool eligible) {
+    // `sole_thread`: the caller is the process's only guest thread; `regs`:
+    // its registers at the trap.
+    virtual void offer_syscall_site(uint64_t rip, bool eligible, bool sole_thread, const Regs& regs) {
         (void)rip;
         (void)eligible;
+        (void)sole_thread;
+        (void)regs;
     }
     virtual void guest_code_changed(uint64_t start, uint64_t end) {
         (void)start;

@@ -319,7 +319,8 @@ void Process::discard(const std::vector<Range>& ranges, uint64_t resync_start, u
     }
 }
 
-void Process::offer_syscall_site(uint64_t rip) {
+void Process::offer_syscall_site(const platform::Regs& regs) {
+    const uint64_t rip = regs.rip;
     // Single host only: in a cluster guest code is DSM memory, and a patch
     // written here would not reach the copies other nodes hold.
     if (cfg_.remote || !platform_->patching_active() || platform_->syscall_site_known(rip)) return;
@@ -334,7 +335,9 @@ void Process::offer_syscall_site(uint64_t rip) {
         auto v = aspace_->find(rip - 7);
         eligible = v && v->contains(rip - 1) && (v->prot & PROT_EXEC) && !(v->prot & PROT_WRITE) && !v->shared();
     }
-    platform_->offer_syscall_site(rip, eligible);
+    // One live guest thread: the caller, stopped here (a new thread needs a
+    // clone from it), so a site may be rewritten without an atomic store.
+    platform_->offer_syscall_site(rip, eligible, threads_.live_threads() == 1, regs);
 }
 
 void Process::mapped(GuestThread& t, uint64_t start, uint64_t len) {

@@ -167,10 +167,11 @@ public:
     // in guest RAM, SEGV_MAPERR when no mapping covers `addr`, SEGV_ACCERR
     // when one does, as Linux decides. Takes aspace_mutex().
     int segv_code(uint64_t addr, int code);
-    // A syscall that returned to `rip` trapped: lets the platform patch its
-    // site (Platform::offer_syscall_site) when the code there is eligible.
+    // A syscall that returned to `regs.rip` trapped (regs: the thread's
+    // registers there): lets the platform patch its site
+    // (Platform::offer_syscall_site) when the code there is eligible.
     // Takes aspace_mutex().
-    void offer_syscall_site(uint64_t rip);
+    void offer_syscall_site(const platform::Regs& regs);
     // Temporarily grants host access (e.g. mremap copying out of a range the
     // address space already released); sync_host_protection undoes it.
     void host_allow(uint64_t start, uint64_t len);

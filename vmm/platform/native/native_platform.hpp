@@ -32,7 +32,9 @@ public:
     SitePatcher& patcher() { return patcher_; }
     bool patching_active() const override { return patcher_.active(); }
     bool syscall_site_known(uint64_t rip) override { return patcher_.known(rip); }
-    void offer_syscall_site(uint64_t rip, bool eligible) override { patcher_.offer(rip, eligible); }
+    void offer_syscall_site(uint64_t rip, bool eligible, bool sole_thread, const Regs& regs) override {
+        patcher_.offer(rip, eligible, sole_thread, regs);
+    }
     void guest_code_changed(uint64_t start, uint64_t end) override { patcher_.code_changed(start, end); }
     // The FPU image a new thread starts with (kernel signal-frame format).
     std::span<const uint8_t> initial_fpu() const { return init_fpu_; }

@@ -62,6 +62,21 @@ bool replace_atomically(uint64_t addr, const uint8_t* expect, const uint8_t* rep
     return done;  // false also when the rest of the block kept changing (it is code: it should not)
 }
 
+// Replaces the n bytes at addr, which must read `expect`, by `repl` with a
+// plain store, wherever they lie (a 16-byte or a page boundary inside
+// them). Only for a process whose one guest thread is the caller, stopped
+// in spanvm: no thread can fetch the bytes while they change, and a thread
+// created later starts after a serialising host syscall. Opens the page(s)
+// and leaves them open, as replace_atomically does.
+bool replace_sole(uint64_t addr, const uint8_t* expect, const uint8_t* repl, size_t n) {
+    if (std::memcmp(reinterpret_cast<const void*>(addr), expect, n) != 0) return false;
+    const uint64_t first = memory::layout::page_align_down(addr);
+    const uint64_t end = memory::layout::page_align_up(addr + n);
+    if (::mprotect(reinterpret_cast<void*>(first), end - first, PROT_READ | PROT_WRITE | PROT_EXEC) != 0) return false;
+    std::memcpy(reinterpret_cast<void*>(addr), repl, n);
+    return true;
+}
+
 // The syscall number of a `mov $nr,%eax` site, for the debug log (-1: other).
 long rax_hint(const uint8_t* orig) {
     if (orig[0] != 0xb8) return -1;
@@ -115,7 +130,7 @@ SitePatcher::Area* SitePatcher::area_for(uint64_t site) {
     return nullptr;
 }
 
-void SitePatcher::offer(uint64_t rip, bool eligible) {
+void SitePatcher::offer(uint64_t rip, bool eligible, bool sole_thread, const Regs& regs) {
     std::lock_guard lk(mu_);
     if (!active() || sites_.count(rip)) return;
     if (eligible && rip >= kSiteBytes && trapped_once_.insert(rip).second) return;  // first trap
@@ -124,8 +139,11 @@ void SitePatcher::offer(uint64_t rip, bool eligible) {
     if (!eligible || rip < kSiteBytes) return;
     const uint64_t site = rip - kSiteBytes;
     std::span<const uint8_t, kSiteBytes> bytes(reinterpret_cast<const uint8_t*>(site), kSiteBytes);
-    if (match_syscall_site(bytes) == SitePattern::none) return;
-    if ((site & (kCasBlock - 1)) + kPatchBytes > kCasBlock) return;
+    if (match_syscall_site(bytes) == SitePattern::none || !site_matches_registers(bytes, regs)) return;
+    // A site across a 16-byte boundary cannot change in one locked store;
+    // it is patched only while no other guest thread can run it.
+    const bool crosses = (site & (kCasBlock - 1)) + kPatchBytes > kCasBlock;
+    if (crosses && !sole_thread) return;
     Area* a = area_for(site);
     if (!a) return;
     const uint64_t stub = a->base + a->used;
@@ -150,7 +168,8 @@ void SitePatcher::offer(uint64_t rip, bool eligible) {
     std::memcpy(s.orig, bytes.data(), kPatchBytes);
     std::memcpy(s.patch, jmp->data(), kPatchBytes);
     // The stub is complete before the locked store publishes the jump.
-    s.patched = replace_atomically(site, s.orig, s.patch, kPatchBytes);
+    s.patched = crosses ? replace_sole(site, s.orig, s.patch, kPatchBytes)
+                        : replace_atomically(site, s.orig, s.patch, kPatchBytes);
     log::debug("syscall site {:#x} (nr {}) {} through stub {:#x}", site, rax_hint(s.orig), s.patched ? "patched" : "left", stub);
 }
 

@@ -18,8 +18,10 @@
 //
 // The rewrite (replace_atomically): only the 5 bytes of the instruction
 // before `syscall` change, with one `lock cmpxchg16b` on the aligned 16-byte
-// block that holds them (sites whose 5 bytes cross a 16-byte boundary stay
-// trapped). No thread can see a mix of old and new bytes: the block changes
+// block that holds them. Sites whose 5 bytes cross a 16-byte boundary (ld.so's
+// mmap here: 8-37 traps per process) are rewritten with a plain store only
+// in a process with one guest thread, the one trapping (replace_sole), and
+// stay trapped in any other. No thread can see a mix of old and new bytes: the block changes
 // in one locked store, and instruction fetch is coherent with it on x86
 // within a 16-byte aligned block (the block lies in one cache line). A
 // thread that fetched the old `mov` before the store executes the old pair
@@ -47,6 +49,7 @@
 #include <vector>
 
 #include "vmm/base/result.hpp"
+#include "vmm/platform/regs.hpp"
 
 namespace spanvm::platform::native {
 
@@ -68,9 +71,14 @@ public:
     // The syscall returning to `rip` trapped; [rip-7, rip) lies in one guest
     // mapping that is `eligible` (private, executable, not writable) or
     // not. On the site's second trap, patches it when it matches and fits
-    // (the first is only recorded). Caller holds the address-space lock, so
-    // the bytes there stay mapped meanwhile.
-    void offer(uint64_t rip, bool eligible);
+    // (the first is only recorded). `sole_thread`: the caller's thread is
+    // the process's only guest thread, so a site whose bytes cross a
+    // 16-byte boundary may be rewritten with a plain store (no thread can
+    // run it meanwhile); otherwise such a site stays trapped. `regs`: the
+    // trapped thread's registers (syscall_site.hpp site_matches_registers).
+    // Caller holds the address-space lock, so the bytes there stay mapped
+    // meanwhile.
+    void offer(uint64_t rip, bool eligible, bool sole_thread, const Regs& regs);
     // The guest's mappings in [start, end) changed (mmap, munmap, mprotect,
     // mremap, brk, exec): every site there is restored (where its bytes are
     // still the patch: writable code, and code read back after mprotect,

@@ -23,8 +23,28 @@ std::optional<int32_t> rel32(uint64_t next_insn, uint64_t target) {
 SitePattern match_syscall_site(std::span<const uint8_t, kSiteBytes> b) {
     if (b[5] != kSyscall0 || b[6] != kSyscall1) return SitePattern::none;
     if (b[0] == kMovEaxImm32) return SitePattern::mov_eax_imm32;
+    // mov $imm32 to edx (ba), ebx (bb), ebp (bd), esi (be), edi (bf): b8+r.
+    if (b[0] == 0xba || b[0] == 0xbb || b[0] == 0xbd || b[0] == 0xbe || b[0] == 0xbf) return SitePattern::mov_r32_imm32;
     if (std::memcmp(b.data(), kMovR9Rsp8.data(), kPatchBytes) == 0) return SitePattern::mov_r9_rsp8;
     return SitePattern::none;
+}
+
+bool site_matches_registers(std::span<const uint8_t, kSiteBytes> b, const Regs& r) {
+    const SitePattern p = match_syscall_site(b);
+    if (p != SitePattern::mov_eax_imm32 && p != SitePattern::mov_r32_imm32) return true;
+    uint32_t imm;
+    std::memcpy(&imm, b.data() + 1, 4);
+    uint64_t v = 0;
+    switch (b[0]) {  // b8+r, r in the SDM's register order eax ecx edx ebx esp ebp esi edi
+        case 0xb8: v = r.rax; break;
+        case 0xba: v = r.rdx; break;
+        case 0xbb: v = r.rbx; break;
+        case 0xbd: v = r.rbp; break;
+        case 0xbe: v = r.rsi; break;
+        case 0xbf: v = r.rdi; break;
+        default: return false;
+    }
+    return v == imm;  // a 32-bit mov zero-extends into the 64-bit register
 }
 
 std::optional<std::array<uint8_t, kPatchBytes>> encode_jmp_rel32(uint64_t from, uint64_t to) {

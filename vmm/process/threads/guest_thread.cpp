@@ -57,7 +57,7 @@ void GuestThread::run(const ThreadStart& start) {
                 }
                 row_.state.store(ThreadState::in_syscall, std::memory_order_relaxed);
                 const int64_t nr = static_cast<int64_t>(vcpu_->regs().rax);
-                if (!link_ && !e.patched_site) proc_.offer_syscall_site(vcpu_->regs().rip);
+                if (!link_ && !e.patched_site) proc_.offer_syscall_site(vcpu_->regs());
                 regs_replaced_ = false;
                 {
                     // Not across signal delivery: frames go to real memory.
