@@ -507,3 +507,48 @@ SCENARIO("randomized operation sequences match the page-array reference model") 
         }
     }
 }
+
+TEST_CASE("address space: same_private_file sees ld.so's segment over its reservation, and nothing else") {
+    auto as = make();
+    const uint64_t base = 8 * MiB;
+    FileRef lib{5, 0, "/lib/x.so", 7, 42};
+    // The library's whole span, read-only, at offset 0 (ld.so's first mmap).
+    must(as.map(base, 16 * P, PROT_READ, MAP_PRIVATE | MAP_FIXED, lib));
+    // Its text at offset 2 pages, where the span already holds it.
+    FileRef text = lib;
+    text.offset = 2 * P;
+    CHECK(as.same_private_file(base + 2 * P, 4 * P, text));
+    // The same range at another offset (a data segment whose vaddr and
+    // offset differ), another file, or an unknown one: not the same bytes.
+    FileRef shifted = text;
+    shifted.offset = 3 * P;
+    CHECK_FALSE(as.same_private_file(base + 2 * P, 4 * P, shifted));
+    FileRef other = text;
+    other.ino = 43;
+    CHECK_FALSE(as.same_private_file(base + 2 * P, 4 * P, other));
+    FileRef unknown = text;
+    unknown.dev = unknown.ino = 0;
+    CHECK_FALSE(as.same_private_file(base + 2 * P, 4 * P, unknown));
+    // Past the span's end: a hole.
+    FileRef tail = lib;
+    tail.offset = 14 * P;
+    CHECK_FALSE(as.same_private_file(base + 14 * P, 4 * P, tail));
+    // After the text segment is mapped over it (R-X, same bytes), still the same file there.
+    must(as.map(base + 2 * P, 4 * P, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_FIXED, text));
+    CHECK(as.same_private_file(base, 16 * P, lib));
+    // Once any part was writable, its pages may hold the guest's writes.
+    REQUIRE(as.protect(base + 8 * P, P, PROT_READ | PROT_WRITE));
+    REQUIRE(as.protect(base + 8 * P, P, PROT_READ));
+    FileRef at8 = lib;
+    at8.offset = 8 * P;
+    CHECK_FALSE(as.same_private_file(base + 8 * P, P, at8));
+    FileRef at9 = lib;
+    at9.offset = 9 * P;
+    CHECK(as.same_private_file(base + 9 * P, P, at9));
+    // A writable mapping from the start, and a shared one: never the same.
+    FileRef data{6, 0, "/lib/y.so", 7, 44};
+    must(as.map(base + 32 * P, 2 * P, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, data));
+    CHECK_FALSE(as.same_private_file(base + 32 * P, 2 * P, data));
+    must(as.map(base + 40 * P, 2 * P, PROT_READ, MAP_SHARED | MAP_FIXED, data));
+    CHECK_FALSE(as.same_private_file(base + 40 * P, 2 * P, data));
+}

@@ -302,6 +302,7 @@ int node_command(const NodeOptions& o) {
     }
     no.platform = *kind;
     no.deputy_fd = o.deputy_fd;
+    no.session = !o.daemon.empty();
     // Inherited (a session's from its daemon, a --local-hosts node's from
     // the origin): close-on-exec here, so the sessions a node starts do not
     // hold its listener.

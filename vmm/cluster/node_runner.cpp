@@ -64,7 +64,13 @@ int NodeRunner::serve() {
     o.external_base = mem.host_base() + memory::layout::kUserBase;
     o.guest_protection = protection_.get();
     o.filler = &filler_;  // never-used pages of file mappings: read from this host's file
-    o.fill_past_layout = opts_.deputy_fd < 0;  // a session's placed image: ld.so maps past it
+    // A session's placed image: its ld.so maps libraries past the layout
+    // (DsmEngineOptions::fill_past_layout). Every session, not only one
+    // started ahead: the first exec placed on a host gets a session spawned
+    // for it, whose fill past the layout cost a placed cc1 ~490 page
+    // transfers (a fill written through the coherent mapping, then zeroed
+    // by ld.so's MAP_FIXED).
+    o.fill_past_layout = !opts_.session;
     o.version_salt = cluster_version_salt(mem.size());
     o.router = &channel_.router();
     o.fault_observer = [this](std::int32_t tid, std::uint64_t page, bool write) { faults_.record(tid, page, write); };

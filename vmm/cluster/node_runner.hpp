@@ -71,6 +71,10 @@ struct NodeOptions {
     // made before that; the cluster's node 0 port is a placeholder until
     // then. End of file: the daemon dropped it (or died), exit 0.
     int deputy_fd = -1;
+    // A placed exec's session (`--daemon`), whether started ahead
+    // (deputy_fd) or for an exec that found none ahead: its engine serves
+    // one placed image.
+    bool session = false;
     // >= 0: the DSM listener's socket, bound to this node's address and
     // port by the daemon that spawned this session (held from the port's
     // pick: net::hold_free_tcp_port); the engine listens on it.

@@ -70,8 +70,9 @@ bool vmas_mergeable(const Vma& a, const Vma& b) {
     if (a.end != b.start || a.prot != b.prot || a.flags != b.flags || a.kind != b.kind) return false;
     if (a.file.has_value() != b.file.has_value()) return false;
     if (!a.file) return true;
-    return a.file->fd == b.file->fd && a.file->path == b.file->path &&
-           a.file->offset + a.len() == b.file->offset;
+    return a.file->fd == b.file->fd && a.file->path == b.file->path && a.file->dev == b.file->dev &&
+           a.file->ino == b.file->ino && a.file->offset + a.len() == b.file->offset &&
+           a.ever_writable == b.ever_writable;
 }
 
 Result<AddressSpace> AddressSpace::create(uint64_t lo, uint64_t hi, uint64_t stack_guard_gap) {
@@ -292,8 +293,25 @@ Result<MapResult> AddressSpace::map(uint64_t addr_hint, uint64_t len, int prot, 
     Vma v{addr, addr + *plen, prot & kProtMask, sharing | (flags & kRecordedFlags & ~kSharingMask),
           anonymous ? VmaKind::anonymous : VmaKind::file, std::nullopt};
     if (!anonymous) v.file = *file;
+    v.ever_writable = (prot & PROT_WRITE) != 0;
     insert(std::move(v));
     return result;
+}
+
+bool AddressSpace::same_private_file(uint64_t start, uint64_t len, const FileRef& f) const {
+    const auto plen = page_len(len);
+    if (!aligned(start) || !plen || *plen == 0 || (f.dev == 0 && f.ino == 0)) return false;
+    const uint64_t end = start + *plen;
+    uint64_t at = start;
+    for (auto it = first_ending_after(start); it != vmas_.end() && at < end; ++it) {
+        const Vma& v = it->second;
+        if (v.start > at) return false;  // a hole
+        if (v.kind != VmaKind::file || v.shared() || v.ever_writable || !v.file || v.file->dev != f.dev ||
+            v.file->ino != f.ino || *v.file_offset_at(at) != f.offset + (at - start))
+            return false;
+        at = v.end;
+    }
+    return at >= end;
 }
 
 Result<std::vector<Range>> AddressSpace::unmap(uint64_t addr, uint64_t len) {
@@ -329,8 +347,10 @@ Result<void> AddressSpace::protect(uint64_t addr, uint64_t len, int prot) {
     if (!covers(addr, *plen)) return make_error(ENOMEM, "mprotect: [{:#x}, {:#x}) is not fully mapped", addr, end);
     split_at(addr);
     split_at(end);
-    for (auto it = vmas_.lower_bound(addr); it != vmas_.end() && it->second.start < end; ++it)
+    for (auto it = vmas_.lower_bound(addr); it != vmas_.end() && it->second.start < end; ++it) {
         it->second.prot = prot & kProtMask;
+        if (prot & PROT_WRITE) it->second.ever_writable = true;
+    }
     merge_around(addr, end);
     return {};
 }

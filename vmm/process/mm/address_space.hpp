@@ -86,6 +86,9 @@ struct FileRef {
     int fd = -1;          // the guest's fd at mmap time (identity only)
     uint64_t offset = 0;  // file offset of the mapping's first byte; page-aligned
     std::string path;     // for display (/proc/self/maps-like dump)
+    // The host file's (st_dev, st_ino) where the caller knows it (0, 0: not
+    // known; such mappings never compare as the same file).
+    uint64_t dev = 0, ino = 0;
     bool operator==(const FileRef&) const = default;
 };
 
@@ -101,6 +104,10 @@ struct Vma {
     int flags = MAP_PRIVATE | MAP_ANONYMOUS;
     VmaKind kind = VmaKind::anonymous;
     std::optional<FileRef> file;  // present iff kind == file; offset is at `start`
+    // Some protection since the mmap allowed writing (map or mprotect with
+    // PROT_WRITE): only a mapping never writable is known to hold the file's
+    // bytes, or zeros past its end, in every page.
+    bool ever_writable = false;
 
     uint64_t len() const { return end - start; }
     bool contains(uint64_t addr) const { return addr >= start && addr < end; }
@@ -177,6 +184,13 @@ public:
     Result<MapResult> map(uint64_t addr_hint, uint64_t len, int prot, int flags,
                           const std::optional<FileRef>& file = std::nullopt);
 
+    // Whether [start, start + len) (page-aligned) is all private mappings of
+    // the known file `f` (dev, ino) never writable, each page at the offset
+    // f.offset + (page - start): a private mapping of f at f.offset there
+    // would hold the same bytes in every page (ld.so maps a library's whole
+    // span, then its text and read-only segments over it at the same file
+    // offsets).
+    bool same_private_file(uint64_t start, uint64_t len, const FileRef& f) const;
     // Linux munmap(2): returns the released (previously mapped) ranges, sorted
     // and coalesced; unmapped parts of the range are fine.
     Result<std::vector<Range>> unmap(uint64_t addr, uint64_t len);

@@ -1,6 +1,7 @@
 // Emulated process syscalls, memory: the guest address space (mmap, munmap,
 // mprotect, mremap, brk, madvise, mincore) and the calls accepted as no-ops.
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -39,12 +40,30 @@ int64_t sys_mmap(GuestThread& t, const SyscallRequest& r) {
             return -ENODEV;
         }
         fref = FileRef{fd, off, {}};
+        // Spread over hosts: the file's identity, for same_private_file below.
+        struct stat st {};
+        if (p.config().remote && ::fstat(file->fd(), &st) == 0 && S_ISREG(st.st_mode))
+            fref->dev = st.st_dev, fref->ino = st.st_ino;
     }
     std::lock_guard lk(p.aspace_mutex());
+    // Spread over hosts, a private mapping of a file over private mappings of
+    // the same file at the same offsets, never writable (ld.so's text and
+    // read-only segments over the library's whole span): every page already
+    // holds what the new mapping would, and its filler is already the file
+    // at that offset (docs/dsm-protocol.md "Fillers"), so only the protection
+    // changes. Discarding and filling again zeroed each page a node had,
+    // through the coherent mapping, then wrote the file's bytes back: a
+    // placed cc1 fetched ~480 pages from its node for that.
+    const bool same_file = fref && p.config().remote && (flags & MAP_TYPE) == MAP_PRIVATE && (flags & MAP_FIXED) &&
+                           p.aspace().same_private_file(addr, len, *fref);
     auto m = p.aspace().map(addr, len, prot, flags, fref);
     if (!m) {
         if (m.error().code == ENOMEM) p.report_out_of_memory(len);
         return err(m.error());
+    }
+    if (same_file) {
+        p.sync_host_protection(m->addr, m->addr + len);
+        return static_cast<int64_t>(m->addr);
     }
     // Every path below ends in sync_host_protection of the new mapping,
     // which holds every range it replaced.
