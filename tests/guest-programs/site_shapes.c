@@ -8,7 +8,8 @@
  *            mmap shape), called while the process has one thread: patched
  *            with a plain store where patching is on;
  *   cross_mt the same shape while a second thread lives: no atomic store can
- *            rewrite it, so it stays trapped.
+ *            rewrite it, so it stays trapped; and `cross` went back to its
+ *            bytes before that thread started.
  * Whether a site was patched is read from its first byte (a `jmp rel32`,
  * 0xe9, after patching: reading patched code without mprotect is a
  * documented departure of the native platform). With patching off (KVM,
@@ -73,18 +74,23 @@ int main(void) {
     call_many("aligned", aligned_getppid, ppid);
     call_many("edi", edi_getpgid0, pgrp);
     call_many("cross", cross_getppid, ppid);
-    CHECK_SYS(pipe(gate));
-    pthread_t t;
-    CHECK(pthread_create(&t, NULL, waiter, NULL) == 0, "pthread_create");
-    call_many("cross_mt", cross_mt_getppid, ppid);
-    CHECK_SYS(write(gate[1], "x", 1));
-    CHECK(pthread_join(t, NULL) == 0, "pthread_join");
-
     const int on = patched(aligned_getppid, 0);
     CHECK(patched(edi_getpgid0, 5) == on, "edi site: patched %d, the aligned site %d", patched(edi_getpgid0, 5), on);
     CHECK(patched(cross_getppid, 12) == on, "cross site: patched %d, the aligned site %d", patched(cross_getppid, 12),
           on);
+
+    /* A second thread: the crossing site goes back to its bytes before it
+     * starts, and no crossing site is patched while it lives. */
+    CHECK_SYS(pipe(gate));
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, waiter, NULL) == 0, "pthread_create");
+    CHECK(!patched(cross_getppid, 12), "a site across 16 bytes stayed patched once a second thread ran");
+    call_many("cross_mt", cross_mt_getppid, ppid);
+    call_many("cross again", cross_getppid, ppid);
     CHECK(!patched(cross_mt_getppid, 12), "a site across 16 bytes was patched while two threads ran");
+    CHECK(!patched(cross_getppid, 12), "a site across 16 bytes was patched again while two threads ran");
+    CHECK_SYS(write(gate[1], "x", 1));
+    CHECK(pthread_join(t, NULL) == 0, "pthread_join");
     printf("site_shapes: %s\n", on ? "patched" : "trapped");
     printf("site_shapes: ok\n");
     return 0;

@@ -89,6 +89,9 @@ public:
         (void)start;
         (void)end;
     }
+    // The process, which has one guest thread (the caller), is about to
+    // start a second. With the address-space lock held.
+    virtual void guest_before_second_thread() {}
 
     // Installs the host signal handlers this platform needs: the kick signal
     // (SIGRTMIN+4, without SA_RESTART so blocking host calls return EINTR),

@@ -504,6 +504,12 @@ std::unique_ptr<platform::Vcpu> Process::take_vcpu() {
 }
 
 int64_t Process::spawn_thread(const ThreadStart& start, uint64_t clear_child_tid, SpawnTidWrites writes) {
+    // Syscall sites patched with a plain store (site_patcher.hpp) go back
+    // while the caller is still the only thread.
+    if (threads_.live_threads() == 1) {
+        std::lock_guard lk(aspace_mu_);
+        platform_->guest_before_second_thread();
+    }
     const unsigned node = cfg_.remote ? cfg_.remote->place_thread() : 0;
     std::unique_ptr<platform::Vcpu> vcpu;
     RemoteLink* link = nullptr;  // part of *vcpu: a thread on another node

@@ -36,6 +36,7 @@ public:
         patcher_.offer(rip, eligible, sole_thread, regs);
     }
     void guest_code_changed(uint64_t start, uint64_t end) override { patcher_.code_changed(start, end); }
+    void guest_before_second_thread() override { patcher_.before_second_thread(); }
     // The FPU image a new thread starts with (kernel signal-frame format).
     std::span<const uint8_t> initial_fpu() const { return init_fpu_; }
     // Bytes of the kernel's fpstate (XSAVE image + FP_XSTATE_MAGIC2).

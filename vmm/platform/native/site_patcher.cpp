@@ -170,6 +170,7 @@ void SitePatcher::offer(uint64_t rip, bool eligible, bool sole_thread, const Reg
     // The stub is complete before the locked store publishes the jump.
     s.patched = crosses ? replace_sole(site, s.orig, s.patch, kPatchBytes)
                         : replace_atomically(site, s.orig, s.patch, kPatchBytes);
+    s.crossing = crosses;
     log::debug("syscall site {:#x} (nr {}) {} through stub {:#x}", site, rax_hint(s.orig), s.patched ? "patched" : "left", stub);
 }
 
@@ -178,7 +179,24 @@ void SitePatcher::restore_locked(uint64_t rip, const Site& s) {
     // Only where the bytes are still our jump: memory that was zeroed or
     // refilled (munmap, a new mapping, exec) or that the guest rewrote
     // itself is left alone.
-    (void)replace_atomically(rip - kSiteBytes, s.patch, s.orig, kPatchBytes);
+    // A crossing site exists only while the process has one thread
+    // (before_second_thread), the caller: a plain store is safe.
+    if (s.crossing)
+        (void)replace_sole(rip - kSiteBytes, s.patch, s.orig, kPatchBytes);
+    else
+        (void)replace_atomically(rip - kSiteBytes, s.patch, s.orig, kPatchBytes);
+}
+
+void SitePatcher::before_second_thread() {
+    std::lock_guard lk(mu_);
+    for (auto it = sites_.begin(); it != sites_.end();) {
+        if (it->second.crossing) {
+            restore_locked(it->first, it->second);
+            it = sites_.erase(it);
+        } else {
+            ++it;
+        }
+    }
 }
 
 void SitePatcher::code_changed(uint64_t start, uint64_t end) {

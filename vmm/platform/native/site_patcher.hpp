@@ -85,6 +85,14 @@ public:
     // show the original bytes) and forgotten. Caller holds the address-space
     // lock and calls this before the host protection changes.
     void code_changed(uint64_t start, uint64_t end);
+    // The process is about to get a second guest thread: every site patched
+    // across a 16-byte boundary (only while it had one, offer()) goes back to
+    // its bytes with the same plain store, while the caller is still the only
+    // thread, and is forgotten (its next traps keep it trapped). So such a
+    // site exists only in a process with one thread, and code_changed()
+    // restores it with no other thread running. Takes mu_ (caller holds the
+    // address-space lock).
+    void before_second_thread();
     // Restores every site and stops patching (the guest set a GS base of its
     // own, which the stubs' entry would read as spanvm's context).
     void disable();
@@ -104,6 +112,7 @@ private:
     };
     struct Site {
         bool patched = false;
+        bool crossing = false;  // patched with a plain store (its bytes cross a 16-byte block)
         uint8_t orig[5] = {};
         uint8_t patch[5] = {};
     };

@@ -71,8 +71,7 @@ bool vmas_mergeable(const Vma& a, const Vma& b) {
     if (a.file.has_value() != b.file.has_value()) return false;
     if (!a.file) return true;
     return a.file->fd == b.file->fd && a.file->path == b.file->path && a.file->dev == b.file->dev &&
-           a.file->ino == b.file->ino && a.file->offset + a.len() == b.file->offset &&
-           a.ever_writable == b.ever_writable;
+           a.file->ino == b.file->ino && a.file->offset + a.len() == b.file->offset;
 }
 
 Result<AddressSpace> AddressSpace::create(uint64_t lo, uint64_t hi, uint64_t stack_guard_gap) {
@@ -143,6 +142,9 @@ void AddressSpace::merge_around(uint64_t start, uint64_t end) {
         if (next == vmas_.end() || next->second.start > end) break;
         if (vmas_mergeable(it->second, next->second)) {
             it->second.end = next->second.end;
+            // Mappings Linux would merge merge here too (mremap and the
+            // maps dump see one); the flag then covers both (conservative).
+            it->second.ever_writable = it->second.ever_writable || next->second.ever_writable;
             vmas_.erase(next);
             continue;
         }
