@@ -1,6 +1,8 @@
 #include "vmm/platform/native/site_patcher.hpp"
 
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -60,21 +62,6 @@ bool replace_atomically(uint64_t addr, const uint8_t* expect, const uint8_t* rep
     // mprotect of the range puts the layout's protection back.
     (void)opened;
     return done;  // false also when the rest of the block kept changing (it is code: it should not)
-}
-
-// Replaces the n bytes at addr, which must read `expect`, by `repl` with a
-// plain store, wherever they lie (a 16-byte or a page boundary inside
-// them). Only for a process whose one guest thread is the caller, stopped
-// in spanvm: no thread can fetch the bytes while they change, and a thread
-// created later starts after a serialising host syscall. Opens the page(s)
-// and leaves them open, as replace_atomically does.
-bool replace_sole(uint64_t addr, const uint8_t* expect, const uint8_t* repl, size_t n) {
-    if (std::memcmp(reinterpret_cast<const void*>(addr), expect, n) != 0) return false;
-    const uint64_t first = memory::layout::page_align_down(addr);
-    const uint64_t end = memory::layout::page_align_up(addr + n);
-    if (::mprotect(reinterpret_cast<void*>(first), end - first, PROT_READ | PROT_WRITE | PROT_EXEC) != 0) return false;
-    std::memcpy(reinterpret_cast<void*>(addr), repl, n);
-    return true;
 }
 
 // The syscall number of a `mov $nr,%eax` site, for the debug log (-1: other).
@@ -168,10 +155,35 @@ void SitePatcher::offer(uint64_t rip, bool eligible, bool sole_thread, const Reg
     std::memcpy(s.orig, bytes.data(), kPatchBytes);
     std::memcpy(s.patch, jmp->data(), kPatchBytes);
     // The stub is complete before the locked store publishes the jump.
-    s.patched = crosses ? replace_sole(site, s.orig, s.patch, kPatchBytes)
-                        : replace_atomically(site, s.orig, s.patch, kPatchBytes);
+    // One thread (the caller, stopped here): a plain store, wherever the
+    // bytes lie; else the locked 16-byte store.
+    s.patched = sole_thread ? replace_sole(site, s.orig, s.patch, kPatchBytes)
+                            : replace_atomically(site, s.orig, s.patch, kPatchBytes);
     s.crossing = crosses;
     log::debug("syscall site {:#x} (nr {}) {} through stub {:#x}", site, rax_hint(s.orig), s.patched ? "patched" : "left", stub);
+}
+
+bool SitePatcher::replace_sole(uint64_t addr, const uint8_t* expect, const uint8_t* repl, size_t n) {
+    if (std::memcmp(reinterpret_cast<const void*>(addr), expect, n) != 0) return false;
+    // Through /proc/self/mem: the kernel breaks copy-on-write of the code
+    // page as for a debugger's breakpoint, and the page keeps its
+    // protection (no mprotect, no page left writable). The descriptor is
+    // this process's: a fork child's inherited one writes its parent's
+    // memory, so a child opens its own.
+    const pid_t self = ::getpid();
+    if (mem_pid_ != self) {
+        if (mem_fd_ >= 0) ::close(mem_fd_);
+        mem_fd_ = ::open("/proc/self/mem", O_RDWR | O_CLOEXEC);
+        mem_pid_ = self;
+    }
+    if (mem_fd_ >= 0 && ::pwrite(mem_fd_, repl, n, static_cast<off_t>(addr)) == static_cast<ssize_t>(n)) return true;
+    // A kernel that refuses forced writes there (proc_mem.force_override):
+    // open the page(s), as replace_atomically does, and store.
+    const uint64_t first = memory::layout::page_align_down(addr);
+    const uint64_t end = memory::layout::page_align_up(addr + n);
+    if (::mprotect(reinterpret_cast<void*>(first), end - first, PROT_READ | PROT_WRITE | PROT_EXEC) != 0) return false;
+    std::memcpy(reinterpret_cast<void*>(addr), repl, n);
+    return true;
 }
 
 void SitePatcher::restore_locked(uint64_t rip, const Site& s) {

@@ -31,9 +31,13 @@
 // does not occur in compiled code, and a thread stopped after it (at the
 // `syscall`, e.g. in a signal handler) finds the `syscall` bytes unchanged.
 //
-// When: on a site's second trap, not its first. A patch costs an mprotect
-// of the site's page (and its TLB shootdown) and a copy-on-write fault
-// there, which pay off only for a site
+// While the process has one guest thread (the trapping one), the jump is
+// written with a plain store through /proc/self/mem instead (replace_sole):
+// wherever the 5 bytes lie, and the page keeps its protection.
+//
+// When: on a site's second trap, not its first. A patch costs a
+// copy-on-write fault of the site's page (and, with several threads, an
+// mprotect and its TLB shootdown), which pay off only for a site
 // that runs again; most sites of a short-lived program (ld.so's, a
 // compiler driver's, /bin/true's) run once, and each exec starts with no
 // site known. A site that runs often costs one more trap (2.4 us).
@@ -118,6 +122,12 @@ private:
     };
     Area* area_for(uint64_t site);
     void restore_locked(uint64_t rip, const Site& s);
+    // Replaces the n bytes at addr, which must read `expect`, by `repl` with
+    // a plain store, wherever they lie (a 16-byte or a page boundary inside
+    // them). Only while the process's one guest thread is the caller,
+    // stopped in spanvm: no thread can fetch the bytes while they change,
+    // and a thread created later starts after a serialising host syscall.
+    bool replace_sole(uint64_t addr, const uint8_t* expect, const uint8_t* repl, size_t n);
 
     std::atomic<bool> active_{false};
     uint64_t entry_ = 0;
@@ -126,6 +136,8 @@ private:
     unsigned n_areas_ = 0;
     std::map<uint64_t, Site> sites_;  // key: the RIP after the syscall (site + 7)
     std::set<uint64_t> trapped_once_;  // eligible sites seen once, not yet decided (same key)
+    int mem_fd_ = -1;                  // /proc/self/mem of process mem_pid_ (replace_sole)
+    int mem_pid_ = 0;
 };
 
 }  // namespace spanvm::platform::native
