@@ -31,10 +31,46 @@ int GuestProtection::host_prot(int access) const {
 }
 
 Result<void> GuestProtection::protect_locked(std::uint64_t start, std::uint64_t end, int access) {
+    return protect_host_locked(start, end, host_prot(access));
+}
+
+Result<void> GuestProtection::protect_host_locked(std::uint64_t start, std::uint64_t end, int hp) {
     if (start >= end) return {};
-    if (::mprotect(mem_.host_base() + start, end - start, host_prot(access)) != 0)
-        return errno_error(fmt::format("mprotect of guest RAM [{:#x}, {:#x})", start, end));
+    auto span = host_.differing(start, end, hp);
+    if (host_exec_) {
+        // Code the guest cannot write: the site patcher may have opened it
+        // (see the header), so the record does not count there.
+        for (const auto& iv : table_.intervals()) {
+            if (iv.end <= start) continue;
+            if (iv.start >= end) break;
+            if (!(iv.access & PROT_EXEC) || (iv.access & PROT_WRITE)) continue;
+            span.first = std::min(span.first, std::max(iv.start, start));
+            span.last = std::max(span.last, std::min(iv.end, end));
+        }
+    }
+    if (span.empty()) return {};
+    if (::mprotect(mem_.host_base() + span.first, span.last - span.first, hp) != 0) {
+        const int e = errno;
+        host_.set(span.first, span.last, HostProtTable::kUnknown);  // it may have stopped part way
+        errno = e;
+        return errno_error(fmt::format("mprotect of guest RAM [{:#x}, {:#x})", span.first, span.last));
+    }
+    host_.set(span.first, span.last, hp);
     return {};
+}
+
+Result<void> GuestProtection::open(std::uint64_t start, std::uint64_t end, int hp) {
+    start = std::max(layout::page_align_down(start), layout::kUserBase);
+    end = std::min(layout::page_align_up(end), mem_.size());
+    std::unique_lock lk(mu_);
+    return protect_host_locked(start, end, hp);
+}
+
+void GuestProtection::host_mapped(std::uint64_t start, std::uint64_t end, int hp) {
+    start = std::max(layout::page_align_down(start), layout::kUserBase);
+    end = std::min(layout::page_align_up(end), mem_.size());
+    std::unique_lock lk(mu_);
+    host_.set(start, end, hp);
 }
 
 Result<std::vector<LayoutRun>> GuestProtection::set(std::uint64_t start, std::uint64_t end, int prot) {
