@@ -260,7 +260,8 @@ Result<ThreadStart> Process::load_program(const ImageFile& program) {
     return start;
 }
 
-void Process::discard(const std::vector<Range>& ranges, uint64_t resync_start, uint64_t resync_end) {
+void Process::discard(const std::vector<Range>& ranges, uint64_t resync_start, uint64_t resync_end, int resync_prot,
+                      uint64_t replaced) {
     if (cfg_.remote) {
         // Guest RAM is under the DSM: dropping a page locally would leave the
         // directory believing this node still holds it. OriginCluster::discard
@@ -303,19 +304,37 @@ void Process::discard(const std::vector<Range>& ranges, uint64_t resync_start, u
         }
         return;
     }
-    for (auto& r : ranges) {
-        // unshare() maps with the full host protection: back to the layout's
-        // (munmap discards after the layout changed), unless the caller
-        // re-syncs the range next (one mprotect per run there, not two).
-        const uint64_t remapped = unshare(r.start, r.start + r.len);
-        const bool resynced = resync_start <= r.start && r.start + r.len <= resync_end;
+    // The part the caller replaces whole next (mmap MAP_FIXED of a file's
+    // pages or of shared memory: the kernel drops what was there) needs
+    // neither fresh memory nor a release first; map_file_pages() and
+    // map_shared() drop its bookkeeping.
+    const uint64_t replaced_end = resync_start + replaced;
+    auto one = [&](uint64_t start, uint64_t len) {
+        if (!len) return;
+        // unshare() maps with the host protection the new mapping will have
+        // where the caller re-syncs the range next (mmap over old mappings:
+        // the re-sync then finds it right and calls nothing), else with the
+        // full one, then back to the layout's (munmap discards after the
+        // layout changed; restore() calls only where that differs).
+        const bool resynced = resync_start <= start && start + len <= resync_end;
+        const int hp = resynced && resync_prot >= 0 ? protection_->host_prot(resync_prot) : platform_->host_prot();
+        const uint64_t remapped = unshare(start, start + len, hp);
         if (remapped && !resynced)
-            if (auto e = protection_->restore(r.start, r.start + r.len); !e)
-                log::warn("guest RAM [{:#x}, +{:#x}): {}", r.start, r.len, e.error().message);
+            if (auto e = protection_->restore(start, start + len); !e)
+                log::warn("guest RAM [{:#x}, +{:#x}): {}", start, len, e.error().message);
         // Memory unshare() just mapped holds no page: nothing to release.
-        if (remapped == r.len) continue;
-        if (auto e = platform_->memory().discard(r.start, r.len); !e)
-            log::warn("cannot release guest pages [{:#x}, +{:#x}): {}", r.start, r.len, e.error().message);
+        if (remapped == len) return;
+        if (auto e = platform_->memory().discard(start, len); !e)
+            log::warn("cannot release guest pages [{:#x}, +{:#x}): {}", start, len, e.error().message);
+    };
+    for (auto& r : ranges) {
+        const uint64_t a = std::max(r.start, resync_start), b = std::min(r.end(), replaced_end);
+        if (a >= b) {
+            one(r.start, r.len);
+            continue;
+        }
+        one(r.start, a - r.start);
+        one(b, r.end() - b);
     }
 }
 
@@ -343,8 +362,17 @@ void Process::mapped(GuestThread& t, uint64_t start, uint64_t len) {
 
 Result<void> Process::map_shared(uint64_t start, uint64_t len, int fd, uint64_t off) {
     len = memory::layout::page_align_up(len);
-    unshare(start, start + len);
-    if (auto r = platform_->memory().map_shared(start, len, platform_->host_prot(), fd, off); !r) return r;
+    // The MAP_FIXED below replaces whatever shared or file mapping was
+    // there: only the bookkeeping goes first, not the memory.
+    (void)forget_host_ranges(start, start + len);
+    if (auto r = platform_->memory().map_shared(start, len, platform_->host_prot(), fd, off); !r) {
+        // A failed MAP_FIXED may have taken the old memory away, or left a
+        // file's pages: fresh zero-filled memory, which the caller releases.
+        const bool back = static_cast<bool>(platform_->memory().unshare(start, len, platform_->host_prot()));
+        protection_->host_mapped(start, start + len, back ? platform_->host_prot() : memory::HostProtTable::kUnknown);
+        return r;
+    }
+    protection_->host_mapped(start, start + len, platform_->host_prot());
     shared_[start] = start + len;
     shared_count_.store(shared_.size());
     return {};
@@ -357,11 +385,24 @@ bool Process::in_shared_mapping(uint64_t a) {
     return it != shared_.begin() && a < std::prev(it)->second;
 }
 
-uint64_t Process::unshare(uint64_t start, uint64_t end) {
+uint64_t Process::unshare(uint64_t start, uint64_t end, int host_prot) {
     uint64_t remapped = 0;
+    for (const Range& r : forget_host_ranges(start, end)) {
+        if (auto m = platform_->memory().unshare(r.start, r.len, host_prot); !m) {
+            log::warn("guest RAM [{:#x}, {:#x}): {}", r.start, r.end(), m.error().message);
+            protection_->host_mapped(r.start, r.end(), memory::HostProtTable::kUnknown);
+        } else {
+            remapped += r.len;
+            protection_->host_mapped(r.start, r.end(), host_prot);
+        }
+    }
+    return remapped;
+}
+
+std::vector<Range> Process::forget_host_ranges(uint64_t start, uint64_t end) {
+    std::vector<Range> out;
     // Every shared (or host file) range overlapping [start, end): the
-    // overlap gets private zero-filled memory back, the rest of the range
-    // stays as it is.
+    // overlap leaves the bookkeeping, the rest of the range stays in it.
     for (auto* ranges : {&shared_, &file_private_}) {
         auto it = ranges->upper_bound(start);
         if (it != ranges->begin()) --it;
@@ -373,16 +414,13 @@ uint64_t Process::unshare(uint64_t start, uint64_t end) {
             }
             it = ranges->erase(it);
             const uint64_t a = std::max(s, start), b = std::min(e, end);
-            if (auto r = platform_->memory().unshare(a, b - a, platform_->host_prot()); !r)
-                log::warn("guest RAM [{:#x}, {:#x}): {}", a, b, r.error().message);
-            else
-                remapped += b - a;
+            out.push_back(Range{a, b - a});
             if (s < a) (*ranges)[s] = a;
             if (b < e) it = ranges->emplace(b, e).first, ++it;
         }
     }
     shared_count_.store(shared_.size());
-    return remapped;
+    return out;
 }
 
 bool Process::renew_user_memory() {
@@ -391,8 +429,10 @@ bool Process::renew_user_memory() {
     if (lo >= hi) return false;
     if (auto r = platform_->memory().unshare(lo, hi - lo, platform_->host_prot()); !r) {
         log::warn("guest RAM [{:#x}, {:#x}): {}", lo, hi, r.error().message);
+        protection_->host_mapped(lo, hi, memory::HostProtTable::kUnknown);
         return false;  // discard() goes range by range
     }
+    protection_->host_mapped(lo, hi, platform_->host_prot());
     shared_.clear();
     file_private_.clear();
     shared_count_.store(0);
@@ -474,7 +514,11 @@ int Process::segv_code(uint64_t addr, int code) {
 }
 
 void Process::host_allow(uint64_t start, uint64_t len) {
-    if (len) (void)::mprotect(platform_->memory().host_base() + start, len, platform_->host_prot());
+    // No call where the host mapping is known to be open already (guest RAM
+    // an exec has just renewed, memory unshare() has just mapped).
+    if (len)
+        if (auto r = protection_->open(start, start + len, platform_->host_prot()); !r)
+            log::warn("guest RAM [{:#x}, +{:#x}): {}", start, len, r.error().message);
 }
 
 std::unique_ptr<platform::Vcpu> Process::take_vcpu() {

@@ -46,12 +46,20 @@ int64_t sys_mmap(GuestThread& t, const SyscallRequest& r) {
         if (m.error().code == ENOMEM) p.report_out_of_memory(len);
         return err(m.error());
     }
-    // Every path below ends in sync_host_protection of the new mapping,
-    // which holds every range it replaced.
-    p.discard(m->released, m->addr, m->addr + memory::layout::page_align_up(len));
+    const uint64_t plen = memory::layout::page_align_up(len);
     // MAP_SHARED, anonymous or a writable file: host memory shared with the
     // processes this one forks (and with the file). One host only.
     const bool shared = (flags & MAP_TYPE) != MAP_PRIVATE && (anon || (prot & PROT_WRITE)) && !p.config().remote;
+    // One native host: the file's own pages go to [addr, addr + flen)
+    // (map_file_pages), the tail past the file is fresh memory.
+    const uint64_t flen = file && !shared ? p.file_pages_length(len, file->fd(), off) : 0;
+    // Every path below ends in sync_host_protection of the new mapping,
+    // which holds every range it replaced. What the mapping puts in place
+    // by a MAP_FIXED mmap of its own (shared memory, the file's pages)
+    // replaces the old memory there: discard() leaves that part alone (an
+    // ld.so segment over its reservation costs one host mmap, as natively),
+    // and maps the rest with the new mapping's protection.
+    p.discard(m->released, m->addr, m->addr + plen, prot, shared ? plen : flen);
     if (shared) {
         if (auto s = p.map_shared(m->addr, len, anon ? -1 : file->fd(), off); !s) {
             auto rel = p.aspace().unmap(m->addr, len);
@@ -62,7 +70,9 @@ int64_t sys_mmap(GuestThread& t, const SyscallRequest& r) {
     }
     // A private file mapping: the file's pages themselves where that applies
     // (process_file_map.cpp), else a copy of its bytes (below).
-    const bool file_mapped = file && !shared && p.map_file_private(m->addr, len, file->fd(), off);
+    const bool file_mapped = file && !shared &&
+                             (flen ? p.map_file_pages(m->addr, flen, file->fd(), off, prot)
+                                   : p.map_file_private(m->addr, len, file->fd(), off));
     if (file && !shared && !file_mapped) {
         // Copy the file's bytes; the tail past EOF stays zero (the address
         // space invariant guarantees fresh ranges read as zero). Written
