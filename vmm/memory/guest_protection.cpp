@@ -37,9 +37,10 @@ Result<void> GuestProtection::protect_locked(std::uint64_t start, std::uint64_t 
 Result<void> GuestProtection::protect_host_locked(std::uint64_t start, std::uint64_t end, int hp) {
     if (start >= end) return {};
     auto span = host_.differing(start, end, hp);
-    if (host_exec_) {
+    if (host_exec_ && hp != (PROT_READ | PROT_WRITE | PROT_EXEC)) {
         // Code the guest cannot write: the site patcher may have opened it
-        // (see the header), so the record does not count there.
+        // (see the header), so the record does not count there. It opens
+        // to read/write/exec only, so a page recorded so is so.
         for (const auto& iv : table_.intervals()) {
             if (iv.end <= start) continue;
             if (iv.start >= end) break;
@@ -108,6 +109,32 @@ Result<void> GuestProtection::restore(std::uint64_t start, std::uint64_t end) {
         cur = b;
     }
     return protect_locked(cur, end, 0);
+}
+
+bool GuestProtection::host_known(std::uint64_t start, std::uint64_t end, int hp) const {
+    std::shared_lock lk(mu_);
+    return host_.differing(start, end, hp).empty();
+}
+
+int GuestProtection::uniform_access(std::uint64_t start, std::uint64_t end) const {
+    if (start >= end) return -1;
+    std::shared_lock lk(mu_);
+    int seen = -1;
+    auto same = [&](int a) {
+        if (seen >= 0 && seen != a) return false;
+        seen = a;
+        return true;
+    };
+    std::uint64_t cur = start;
+    for (const auto& iv : table_.intervals()) {
+        if (iv.end <= start) continue;
+        if (iv.start >= end) break;
+        if (iv.start > cur && !same(0)) return -1;  // a hole before it
+        if (!same(iv.access)) return -1;
+        cur = iv.end;
+    }
+    if (cur < end && !same(0)) return -1;
+    return seen;
 }
 
 std::vector<LayoutRun> GuestProtection::accessible_runs() const {

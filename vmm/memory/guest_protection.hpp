@@ -91,6 +91,13 @@ public:
     // reads its parent's memory (the file is bound to the opener's mm).
     Result<void> open_alias();
 
+    // The host mapping of [start, end) is known to have host protection
+    // `host_prot` throughout (the record; see "Host calls").
+    bool host_known(std::uint64_t start, std::uint64_t end, int host_prot) const;
+    // The guest's access over [start, end) when it is one access throughout
+    // (0: none), else -1.
+    int uniform_access(std::uint64_t start, std::uint64_t end) const;
+
     // The accessible runs as the table has them now (what a node that
     // joins late must apply to catch up).
     std::vector<LayoutRun> accessible_runs() const;
