@@ -309,25 +309,56 @@ void Process::discard(const std::vector<Range>& ranges, uint64_t resync_start, u
     // neither fresh memory nor a release first; map_file_pages() and
     // map_shared() drop its bookkeeping.
     const uint64_t replaced_end = resync_start + replaced;
+    auto& mem = platform_->memory();
     auto one = [&](uint64_t start, uint64_t len) {
         if (!len) return;
-        // unshare() maps with the host protection the new mapping will have
-        // where the caller re-syncs the range next (mmap over old mappings:
-        // the re-sync then finds it right and calls nothing), else with the
-        // full one, then back to the layout's (munmap discards after the
-        // layout changed; restore() calls only where that differs).
         const bool resynced = resync_start <= start && start + len <= resync_end;
-        const int hp = resynced && resync_prot >= 0 ? protection_->host_prot(resync_prot) : platform_->host_prot();
+        if (resynced && resync_prot >= 0 && platform_->kind() == platform::PlatformKind::native) {
+            // mmap over old mappings (native): fresh zero-filled memory with
+            // the new mapping's protection, in one mmap that also replaces
+            // a file's or shared pages and drops private ones, and leaves
+            // the re-sync nothing to do there (an ld.so bss over its
+            // reservation: one host call, where release, remap and
+            // mprotect were four). Where the memory is private already and
+            // the host protection right, releasing the pages is all.
+            const int hp = protection_->host_prot(resync_prot);
+            const bool hosted = !forget_host_ranges(start, start + len).empty();
+            if (hosted || !protection_->host_known(start, start + len, hp)) {
+                if (auto u = mem.unshare(start, len, hp); u) {
+                    protection_->host_mapped(start, start + len, hp);
+                    return;
+                } else {
+                    log::warn("guest RAM [{:#x}, +{:#x}): {}", start, len, u.error().message);
+                    protection_->host_mapped(start, start + len, memory::HostProtTable::kUnknown);
+                }
+            }
+            if (auto e = mem.discard(start, len); !e)
+                log::warn("cannot release guest pages [{:#x}, +{:#x}): {}", start, len, e.error().message);
+            return;
+        }
+        // unshare() maps with the host protection the range must end with:
+        // the new mapping's where the caller re-syncs the range next, else
+        // the layout's where it is one throughout (munmap discards after
+        // the layout changed: PROT_NONE), else the full one and then back
+        // to the layout's (restore() calls only where that differs).
+        const int acc = resynced ? -1 : protection_->uniform_access(start, start + len);
+        const int hp = resynced && resync_prot >= 0 ? protection_->host_prot(resync_prot)
+                       : acc >= 0                   ? protection_->host_prot(acc)
+                                                    : platform_->host_prot();
         const uint64_t remapped = unshare(start, start + len, hp);
         if (remapped && !resynced)
             if (auto e = protection_->restore(start, start + len); !e)
                 log::warn("guest RAM [{:#x}, +{:#x}): {}", start, len, e.error().message);
         // Memory unshare() just mapped holds no page: nothing to release.
         if (remapped == len) return;
-        if (auto e = platform_->memory().discard(start, len); !e)
+        if (auto e = mem.discard(start, len); !e)
             log::warn("cannot release guest pages [{:#x}, +{:#x}): {}", start, len, e.error().message);
     };
     for (auto& r : ranges) {
+        // Patched syscall sites go back to their bytes while the memory
+        // under them is still as it was (and readable: what replaces it
+        // may be PROT_NONE); sync_range's own call then finds none.
+        platform_->guest_code_changed(r.start, r.end());
         const uint64_t a = std::max(r.start, resync_start), b = std::min(r.end(), replaced_end);
         if (a >= b) {
             one(r.start, r.len);
@@ -421,6 +452,10 @@ std::vector<Range> Process::forget_host_ranges(uint64_t start, uint64_t end) {
     }
     shared_count_.store(shared_.size());
     return out;
+}
+
+bool Process::discard_replaces() const {
+    return !cfg_.remote && platform_->kind() == platform::PlatformKind::native;
 }
 
 bool Process::renew_user_memory() {

@@ -136,6 +136,13 @@ public:
     // replaces whatever is there.
     void discard(const std::vector<Range>& ranges, uint64_t resync_start = 0, uint64_t resync_end = 0,
                  int resync_prot = -1, uint64_t replaced = 0);
+    // One host, native: discard() with a re-sync protection puts fresh
+    // memory of that protection in place in one mmap, which refuses the
+    // range and drops its pages at once (a thread still writing there
+    // faults after it), so munmap and brk may discard before they re-sync
+    // (the re-sync then finds the host right). Elsewhere they must re-sync
+    // first (every node refuses the range before its pages are zeroed).
+    bool discard_replaces() const;
     // Fresh anonymous memory [start, start+len) was just mapped for `t`: in
     // a cluster, a thread on another node gets it homed there
     // (RemoteThreads::mapped). Caller holds aspace_mutex().

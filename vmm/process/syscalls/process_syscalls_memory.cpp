@@ -105,6 +105,15 @@ int64_t sys_munmap(GuestThread& t, const SyscallRequest& r) {
     std::lock_guard lk(p.aspace_mutex());
     auto rel = p.aspace().unmap(r.args[0], r.args[1]);
     if (!rel) return err(rel.error());
+    const uint64_t end = r.args[0] + memory::layout::page_align_up(r.args[1]);
+    if (p.discard_replaces()) {
+        // One host: fresh PROT_NONE memory over what was mapped, one mmap
+        // per range (it was an mprotect and a release, or an mprotect and
+        // an mmap over a file's pages); the re-sync records the layout.
+        p.discard(*rel, r.args[0], end, PROT_NONE);
+        p.sync_host_protection(r.args[0], end);
+        return 0;
+    }
     // Every node refuses the range before its pages are zeroed: a thread
     // still writing there (a DSM fault in flight on a node included) then
     // faults instead of handing a page its data after the zeroing, which
@@ -162,8 +171,14 @@ int64_t sys_brk(GuestThread& t, const SyscallRequest& r) {
     if (memory::layout::page_align_up(b.brk) > memory::layout::page_align_up(before))
         p.mapped(t, memory::layout::page_align_up(before),
                  memory::layout::page_align_up(b.brk) - memory::layout::page_align_up(before));
-    if (b.brk != before)
-        p.sync_host_protection(std::min(before, b.brk), std::max(before, b.brk));
+    const uint64_t lo = std::min(before, b.brk), hi = std::max(before, b.brk);
+    if (p.discard_replaces() && !b.released.empty()) {
+        // One host: as munmap, fresh PROT_NONE memory first, one mmap.
+        p.discard(b.released, memory::layout::page_align_down(lo), memory::layout::page_align_up(hi), PROT_NONE);
+        p.sync_host_protection(lo, hi);
+        return static_cast<int64_t>(b.brk);
+    }
+    if (b.brk != before) p.sync_host_protection(lo, hi);
     p.discard(b.released);  // after every node refuses them, as munmap
     return static_cast<int64_t>(b.brk);
 }
