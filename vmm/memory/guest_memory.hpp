@@ -21,8 +21,9 @@ public:
     // process's own memory, remapped in pieces (unshare, map_file_private)
     // many times per exec: transparent huge pages are turned off for the
     // whole process (PR_SET_THP_DISABLE, inherited by fork children) so
-    // that a remapped piece needs no madvise(MADV_NOHUGEPAGE) of its own.
-    // Departure: spanvm's own heap gets no huge pages either.
+    // that a remapped piece needs no madvise(MADV_NOHUGEPAGE) of its own
+    // (the guest never sees it: its prctl calls are emulated). spanvm's own
+    // heap gets no huge pages either; it is small.
     static Result<GuestMemory> create_at_guest_address(uint64_t size, int prot);
     GuestMemory(GuestMemory&& o) noexcept;
     GuestMemory& operator=(GuestMemory&&) = delete;
