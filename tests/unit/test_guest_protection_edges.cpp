@@ -90,3 +90,23 @@ TEST_CASE("set() skips what the host already has, and still changes what it does
     REQUIRE(prot.set(u + 8 * P, u + 10 * P, PROT_READ | PROT_EXEC));
     CHECK(host_prot_at(h + u + 8 * P) == (PROT_READ | PROT_EXEC));
 }
+
+TEST_CASE("uniform_access is the guest's access where it is one throughout, holes counting as none") {
+    constexpr std::uint64_t P = layout::kPageSize;
+    auto mem = GuestMemory::create(2 * layout::kHugePageSize);
+    REQUIRE(mem);
+    GuestProtection prot(*mem, false, false);
+    const std::uint64_t u = layout::kUserBase;
+    REQUIRE(prot.set(u, u + 4 * P, PROT_READ));
+    REQUIRE(prot.set(u + 4 * P, u + 8 * P, PROT_READ | PROT_WRITE));
+    CHECK(prot.uniform_access(u + P, u + 4 * P) == PROT_READ);
+    CHECK(prot.uniform_access(u + 4 * P, u + 8 * P) == (PROT_READ | PROT_WRITE));
+    CHECK(prot.uniform_access(u, u + 8 * P) == -1);
+    CHECK(prot.uniform_access(u + 16 * P, u + 20 * P) == 0);
+    CHECK(prot.uniform_access(u + 6 * P, u + 10 * P) == -1);  // ends in a hole
+    CHECK(prot.uniform_access(u + 5 * P, u + 5 * P) == -1);   // empty
+    // host_known follows what set() did.
+    CHECK(prot.host_known(u, u + 4 * P, PROT_READ));
+    CHECK_FALSE(prot.host_known(u, u + 8 * P, PROT_READ));
+    CHECK_FALSE(prot.host_known(u + 16 * P, u + 20 * P, PROT_NONE));  // never set: unknown
+}

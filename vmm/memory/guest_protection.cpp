@@ -41,12 +41,10 @@ Result<void> GuestProtection::protect_host_locked(std::uint64_t start, std::uint
         // Code the guest cannot write: the site patcher may have opened it
         // (see the header), so the record does not count there. It opens
         // to read/write/exec only, so a page recorded so is so.
-        for (const auto& iv : table_.intervals()) {
-            if (iv.end <= start) continue;
-            if (iv.start >= end) break;
+        for (const auto& iv : table_.intervals_in(start, end)) {
             if (!(iv.access & PROT_EXEC) || (iv.access & PROT_WRITE)) continue;
-            span.first = std::min(span.first, std::max(iv.start, start));
-            span.last = std::max(span.last, std::min(iv.end, end));
+            span.first = std::min(span.first, iv.start);
+            span.last = std::max(span.last, iv.end);
         }
     }
     if (span.empty()) return {};
@@ -100,13 +98,10 @@ Result<void> GuestProtection::restore(std::uint64_t start, std::uint64_t end) {
     end = std::min(layout::page_align_up(end), mem_.size());
     std::unique_lock lk(mu_);
     std::uint64_t cur = start;
-    for (const auto& iv : table_.intervals()) {
-        if (iv.end <= start) continue;
-        if (iv.start >= end) break;
-        const std::uint64_t a = std::max(iv.start, start), b = std::min(iv.end, end);
-        if (auto r = protect_locked(cur, a, 0); !r) return r;
-        if (auto r = protect_locked(a, b, iv.access); !r) return r;
-        cur = b;
+    for (const auto& iv : table_.intervals_in(start, end)) {
+        if (auto r = protect_locked(cur, iv.start, 0); !r) return r;
+        if (auto r = protect_locked(iv.start, iv.end, iv.access); !r) return r;
+        cur = iv.end;
     }
     return protect_locked(cur, end, 0);
 }
@@ -126,9 +121,7 @@ int GuestProtection::uniform_access(std::uint64_t start, std::uint64_t end) cons
         return true;
     };
     std::uint64_t cur = start;
-    for (const auto& iv : table_.intervals()) {
-        if (iv.end <= start) continue;
-        if (iv.start >= end) break;
+    for (const auto& iv : table_.intervals_in(start, end)) {
         if (iv.start > cur && !same(0)) return -1;  // a hole before it
         if (!same(iv.access)) return -1;
         cur = iv.end;
