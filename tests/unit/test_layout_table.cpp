@@ -157,3 +157,15 @@ TEST_CASE("the layout table agrees with a page-by-page model under random change
         for (const auto& r : iv) REQUIRE(r.access != 0);
     }
 }
+
+TEST_CASE("intervals_in lists the intervals overlapping a range, cut to it") {
+    LayoutTable t(16 * P, 1024 * P);
+    (void)t.set(32 * P, 40 * P, RW);
+    (void)t.set(40 * P, 48 * P, R);
+    (void)t.set(64 * P, 80 * P, RX);
+    CHECK(t.intervals_in(36 * P, 70 * P) ==
+          std::vector<LayoutRun>{{36 * P, 40 * P, RW}, {40 * P, 48 * P, R}, {64 * P, 70 * P, RX}});
+    CHECK(t.intervals_in(48 * P, 64 * P).empty());
+    CHECK(t.intervals_in(70 * P, 70 * P).empty());
+    CHECK(t.intervals_in(0, 2048 * P) == t.intervals());
+}

@@ -1,6 +1,7 @@
 #include "vmm/memory/guest_memory.hpp"
 
 #include <sys/mman.h>
+#include <sys/prctl.h>
 
 #include <utility>
 
@@ -37,14 +38,18 @@ Result<GuestMemory> GuestMemory::create_at_guest_address(uint64_t size, int prot
         ::munmap(p, size - start);
         return err;
     }
-    return GuestMemory(nullptr, size, start);
+    // Every later remap of a piece (unshare) would otherwise need its own
+    // madvise(MADV_NOHUGEPAGE): a new VMA does not inherit it.
+    const bool thp_off = ::prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) == 0;
+    return GuestMemory(nullptr, size, start, thp_off);
 }
 
 GuestMemory::GuestMemory(GuestMemory&& o) noexcept
     : base_(std::exchange(o.base_, nullptr)),
       size_(std::exchange(o.size_, 0)),
       map_start_(std::exchange(o.map_start_, 0)),
-      mapped_(std::exchange(o.mapped_, false)) {}
+      mapped_(std::exchange(o.mapped_, false)),
+      thp_off_(o.thp_off_) {}
 
 GuestMemory::~GuestMemory() {
     if (mapped_) ::munmap(base_ + map_start_, size_ - map_start_);
@@ -81,7 +86,7 @@ Result<void> GuestMemory::unshare(uint64_t gpa, uint64_t len, int prot) {
         return make_error(EINVAL, "unshare of [{:#x}, +{:#x}) is not page-aligned guest RAM", gpa, len);
     if (::mmap(base_ + gpa, len, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) == MAP_FAILED)
         return errno_error("mmap of private guest RAM over a shared mapping");
-    (void)::madvise(base_ + gpa, len, MADV_NOHUGEPAGE);
+    if (!thp_off_) (void)::madvise(base_ + gpa, len, MADV_NOHUGEPAGE);
     return {};
 }
 

@@ -17,7 +17,13 @@ public:
     // The native platform's guest RAM: mapped at host address == guest
     // address, i.e. host_base() is 0 and [kNullGuardEnd, size) is one
     // MAP_FIXED_NOREPLACE mapping with protection `prot`. Fails (EEXIST) if
-    // anything of spanvm's already lives there.
+    // anything of spanvm's already lives there. Guest RAM is then this
+    // process's own memory, remapped in pieces (unshare, map_file_private)
+    // many times per exec: transparent huge pages are turned off for the
+    // whole process (PR_SET_THP_DISABLE, inherited by fork children) so
+    // that a remapped piece needs no madvise(MADV_NOHUGEPAGE) of its own
+    // (the guest never sees it: its prctl calls are emulated). spanvm's own
+    // heap gets no huge pages either; it is small.
     static Result<GuestMemory> create_at_guest_address(uint64_t size, int prot);
     GuestMemory(GuestMemory&& o) noexcept;
     GuestMemory& operator=(GuestMemory&&) = delete;
@@ -65,8 +71,8 @@ public:
     Result<void> unshare(uint64_t gpa, uint64_t len, int prot);
 
 private:
-    GuestMemory(uint8_t* base, uint64_t size, uint64_t map_start)
-        : base_(base), size_(size), map_start_(map_start), mapped_(true) {}
+    GuestMemory(uint8_t* base, uint64_t size, uint64_t map_start, bool thp_off = false)
+        : base_(base), size_(size), map_start_(map_start), mapped_(true), thp_off_(thp_off) {}
     // Departure from strict C++: with create_at_guest_address base_ is the
     // null pointer and base_ + gpa is a plain address computation (never a
     // dereference of null: the NULL guard below map_start_ stays unmapped).
@@ -74,6 +80,7 @@ private:
     uint64_t size_ = 0;
     uint64_t map_start_ = 0;  // the mapping is [base_ + map_start_, base_ + size_)
     bool mapped_ = false;
+    bool thp_off_ = false;  // PR_SET_THP_DISABLE is in force: no madvise after a remap
 };
 
 }  // namespace spanvm::memory

@@ -31,10 +31,45 @@ int GuestProtection::host_prot(int access) const {
 }
 
 Result<void> GuestProtection::protect_locked(std::uint64_t start, std::uint64_t end, int access) {
+    return protect_host_locked(start, end, host_prot(access));
+}
+
+Result<void> GuestProtection::protect_host_locked(std::uint64_t start, std::uint64_t end, int hp) {
     if (start >= end) return {};
-    if (::mprotect(mem_.host_base() + start, end - start, host_prot(access)) != 0)
-        return errno_error(fmt::format("mprotect of guest RAM [{:#x}, {:#x})", start, end));
+    auto span = host_.differing(start, end, hp);
+    if (host_exec_ && hp != (PROT_READ | PROT_WRITE | PROT_EXEC)) {
+        // Code the guest cannot write: the site patcher may have opened it
+        // (see the header), so the record does not count there. It opens
+        // to read/write/exec only, so a page recorded so is so.
+        for (const auto& iv : table_.intervals_in(start, end)) {
+            if (!(iv.access & PROT_EXEC) || (iv.access & PROT_WRITE)) continue;
+            span.first = std::min(span.first, iv.start);
+            span.last = std::max(span.last, iv.end);
+        }
+    }
+    if (span.empty()) return {};
+    if (::mprotect(mem_.host_base() + span.first, span.last - span.first, hp) != 0) {
+        const int e = errno;
+        host_.set(span.first, span.last, HostProtTable::kUnknown);  // it may have stopped part way
+        errno = e;
+        return errno_error(fmt::format("mprotect of guest RAM [{:#x}, {:#x})", span.first, span.last));
+    }
+    host_.set(span.first, span.last, hp);
     return {};
+}
+
+Result<void> GuestProtection::open(std::uint64_t start, std::uint64_t end, int hp) {
+    start = std::max(layout::page_align_down(start), layout::kUserBase);
+    end = std::min(layout::page_align_up(end), mem_.size());
+    std::unique_lock lk(mu_);
+    return protect_host_locked(start, end, hp);
+}
+
+void GuestProtection::host_mapped(std::uint64_t start, std::uint64_t end, int hp) {
+    start = std::max(layout::page_align_down(start), layout::kUserBase);
+    end = std::min(layout::page_align_up(end), mem_.size());
+    std::unique_lock lk(mu_);
+    host_.set(start, end, hp);
 }
 
 Result<std::vector<LayoutRun>> GuestProtection::set(std::uint64_t start, std::uint64_t end, int prot) {
@@ -63,15 +98,36 @@ Result<void> GuestProtection::restore(std::uint64_t start, std::uint64_t end) {
     end = std::min(layout::page_align_up(end), mem_.size());
     std::unique_lock lk(mu_);
     std::uint64_t cur = start;
-    for (const auto& iv : table_.intervals()) {
-        if (iv.end <= start) continue;
-        if (iv.start >= end) break;
-        const std::uint64_t a = std::max(iv.start, start), b = std::min(iv.end, end);
-        if (auto r = protect_locked(cur, a, 0); !r) return r;
-        if (auto r = protect_locked(a, b, iv.access); !r) return r;
-        cur = b;
+    for (const auto& iv : table_.intervals_in(start, end)) {
+        if (auto r = protect_locked(cur, iv.start, 0); !r) return r;
+        if (auto r = protect_locked(iv.start, iv.end, iv.access); !r) return r;
+        cur = iv.end;
     }
     return protect_locked(cur, end, 0);
+}
+
+bool GuestProtection::host_known(std::uint64_t start, std::uint64_t end, int hp) const {
+    std::shared_lock lk(mu_);
+    return host_.differing(start, end, hp).empty();
+}
+
+int GuestProtection::uniform_access(std::uint64_t start, std::uint64_t end) const {
+    if (start >= end) return -1;
+    std::shared_lock lk(mu_);
+    int seen = -1;
+    auto same = [&](int a) {
+        if (seen >= 0 && seen != a) return false;
+        seen = a;
+        return true;
+    };
+    std::uint64_t cur = start;
+    for (const auto& iv : table_.intervals_in(start, end)) {
+        if (iv.start > cur && !same(0)) return -1;  // a hole before it
+        if (!same(iv.access)) return -1;
+        cur = iv.end;
+    }
+    if (cur < end && !same(0)) return -1;
+    return seen;
 }
 
 std::vector<LayoutRun> GuestProtection::accessible_runs() const {

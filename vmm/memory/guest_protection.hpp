@@ -15,6 +15,20 @@
 // kernel refuses a userfaultfd fault through it (EFAULT), which is what the
 // DSM wants (it copies out only pages it holds).
 //
+// Host calls: every page's host protection as this object last set it, or
+// as its caller says it mapped it (host_mapped, open), is recorded
+// (HostProtTable), and set(), apply(), restore() and open() call mprotect
+// only over the part of a range that differs, one call per range: a guest
+// mprotect or mmap that leaves the host as it is costs no host call, and a
+// mapping put in place with its final protection needs none after it. One
+// exception: where guest code runs from this mapping (host_exec), a page
+// the guest may execute but not write is never trusted to be as recorded:
+// the native platform's site patcher (vmm/platform/native/site_patcher.cpp)
+// opens such a page read/write/exec to write a jump and leaves it so,
+// without telling this record. Its protection is re-applied whenever a call
+// covers it while the table still says so; once the guest's access there
+// changes, that re-application has made the record true again.
+//
 // Lock: mu_ (leaf). Exclusive while a range's host protection and table
 // entry change together (set, apply); shared around a copy in read(), so a
 // page the table calls accessible stays mapped for the whole copy. The DSM
@@ -29,6 +43,7 @@
 
 #include "vmm/base/result.hpp"
 #include "vmm/memory/guest_memory.hpp"
+#include "vmm/memory/host_prot_table.hpp"
 #include "vmm/memory/layout_table.hpp"
 
 namespace spanvm::memory {
@@ -61,11 +76,27 @@ public:
     // mprotect()s [start, end) back to what the table says (after a
     // temporary opening), changing nothing recorded.
     Result<void> restore(std::uint64_t start, std::uint64_t end);
+    // Opens [start, end) to host protection `host_prot` (the platform's
+    // full one: the VMM is about to write where the guest may not), calling
+    // mprotect only where the record differs; restore() or set() closes it.
+    Result<void> open(std::uint64_t start, std::uint64_t end, int host_prot);
+    // The caller has just replaced the host mapping of [start, end) (mmap
+    // MAP_FIXED into guest RAM) with one of protection `host_prot`, or
+    // HostProtTable::kUnknown where it does not know what is there now (a
+    // failed mmap). Records it; changes nothing else.
+    void host_mapped(std::uint64_t start, std::uint64_t end, int host_prot);
 
     // (Re)opens the /proc/self/mem alias: a process about to put its memory
     // under a DSM, which may be a fork child whose inherited alias still
     // reads its parent's memory (the file is bound to the opener's mm).
     Result<void> open_alias();
+
+    // The host mapping of [start, end) is known to have host protection
+    // `host_prot` throughout (the record; see "Host calls").
+    bool host_known(std::uint64_t start, std::uint64_t end, int host_prot) const;
+    // The guest's access over [start, end) when it is one access throughout
+    // (0: none), else -1.
+    int uniform_access(std::uint64_t start, std::uint64_t end) const;
 
     // The accessible runs as the table has them now (what a node that
     // joins late must apply to catch up).
@@ -97,13 +128,20 @@ public:
 private:
     // read() of a run of present pages (false where it fails).
     bool read_run(std::uint64_t gpa, std::uint8_t* out, std::size_t len) const;
+    // Brings the host protection of [start, end) to host_prot(access): one
+    // mprotect over the span that differs from host_ (see "Host calls"),
+    // none when nothing does. Caller holds mu_ exclusively; table_ still
+    // has the access before the change.
     Result<void> protect_locked(std::uint64_t start, std::uint64_t end, int access);
+    // Same, to host protection `hp` itself.
+    Result<void> protect_host_locked(std::uint64_t start, std::uint64_t end, int hp);
 
     GuestMemory& mem_;
     const bool host_exec_;
     int mem_fd_ = -1;  // /proc/self/mem, opened once at construction
     mutable std::shared_mutex mu_;
     LayoutTable table_;
+    HostProtTable host_;  // what the host mapping is, as far as known (under mu_)
 };
 
 }  // namespace spanvm::memory

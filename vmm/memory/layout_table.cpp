@@ -103,4 +103,14 @@ std::vector<LayoutRun> LayoutTable::intervals() const {
     return out;
 }
 
+std::vector<LayoutRun> LayoutTable::intervals_in(std::uint64_t start, std::uint64_t end) const {
+    std::vector<LayoutRun> out;
+    if (start >= end) return out;
+    auto it = acc_.upper_bound(start);
+    if (it != acc_.begin() && std::prev(it)->second.end > start) --it;
+    for (; it != acc_.end() && it->first < end; ++it)
+        out.push_back({std::max(it->first, start), std::min(it->second.end, end), it->second.access});
+    return out;
+}
+
 }  // namespace spanvm::memory

@@ -60,6 +60,9 @@ public:
     bool accessible(std::uint64_t start, std::uint64_t len) const { return allows(start, len, PROT_READ); }
     // The intervals with some access, ascending (maximal runs of one access).
     std::vector<LayoutRun> intervals() const;
+    // Those that overlap [start, end), cut to it (O(log n + k), where
+    // intervals() copies them all).
+    std::vector<LayoutRun> intervals_in(std::uint64_t start, std::uint64_t end) const;
 
 private:
     struct Interval {

@@ -260,7 +260,8 @@ Result<ThreadStart> Process::load_program(const ImageFile& program) {
     return start;
 }
 
-void Process::discard(const std::vector<Range>& ranges, uint64_t resync_start, uint64_t resync_end) {
+void Process::discard(const std::vector<Range>& ranges, uint64_t resync_start, uint64_t resync_end, int resync_prot,
+                      uint64_t replaced) {
     if (cfg_.remote) {
         // Guest RAM is under the DSM: dropping a page locally would leave the
         // directory believing this node still holds it. OriginCluster::discard
@@ -303,19 +304,68 @@ void Process::discard(const std::vector<Range>& ranges, uint64_t resync_start, u
         }
         return;
     }
-    for (auto& r : ranges) {
-        // unshare() maps with the full host protection: back to the layout's
-        // (munmap discards after the layout changed), unless the caller
-        // re-syncs the range next (one mprotect per run there, not two).
-        const uint64_t remapped = unshare(r.start, r.start + r.len);
-        const bool resynced = resync_start <= r.start && r.start + r.len <= resync_end;
+    // The part the caller replaces whole next (mmap MAP_FIXED of a file's
+    // pages or of shared memory: the kernel drops what was there) needs
+    // neither fresh memory nor a release first; map_file_pages() and
+    // map_shared() drop its bookkeeping.
+    const uint64_t replaced_end = resync_start + replaced;
+    auto& mem = platform_->memory();
+    auto one = [&](uint64_t start, uint64_t len) {
+        if (!len) return;
+        const bool resynced = resync_start <= start && start + len <= resync_end;
+        if (resynced && resync_prot >= 0 && platform_->kind() == platform::PlatformKind::native) {
+            // mmap over old mappings (native): fresh zero-filled memory with
+            // the new mapping's protection, in one mmap that also replaces
+            // a file's or shared pages and drops private ones, and leaves
+            // the re-sync nothing to do there (an ld.so bss over its
+            // reservation: one host call, where release, remap and
+            // mprotect were four). Where the memory is private already and
+            // the host protection right, releasing the pages is all.
+            const int hp = protection_->host_prot(resync_prot);
+            const bool hosted = !forget_host_ranges(start, start + len).empty();
+            if (hosted || !protection_->host_known(start, start + len, hp)) {
+                if (auto u = mem.unshare(start, len, hp); u) {
+                    protection_->host_mapped(start, start + len, hp);
+                    return;
+                } else {
+                    log::warn("guest RAM [{:#x}, +{:#x}): {}", start, len, u.error().message);
+                    protection_->host_mapped(start, start + len, memory::HostProtTable::kUnknown);
+                }
+            }
+            if (auto e = mem.discard(start, len); !e)
+                log::warn("cannot release guest pages [{:#x}, +{:#x}): {}", start, len, e.error().message);
+            return;
+        }
+        // unshare() maps with the host protection the range must end with:
+        // the new mapping's where the caller re-syncs the range next, else
+        // the layout's where it is one throughout (munmap discards after
+        // the layout changed: PROT_NONE), else the full one and then back
+        // to the layout's (restore() calls only where that differs).
+        const int acc = resynced ? -1 : protection_->uniform_access(start, start + len);
+        const int hp = resynced && resync_prot >= 0 ? protection_->host_prot(resync_prot)
+                       : acc >= 0                   ? protection_->host_prot(acc)
+                                                    : platform_->host_prot();
+        const uint64_t remapped = unshare(start, start + len, hp);
         if (remapped && !resynced)
-            if (auto e = protection_->restore(r.start, r.start + r.len); !e)
-                log::warn("guest RAM [{:#x}, +{:#x}): {}", r.start, r.len, e.error().message);
+            if (auto e = protection_->restore(start, start + len); !e)
+                log::warn("guest RAM [{:#x}, +{:#x}): {}", start, len, e.error().message);
         // Memory unshare() just mapped holds no page: nothing to release.
-        if (remapped == r.len) continue;
-        if (auto e = platform_->memory().discard(r.start, r.len); !e)
-            log::warn("cannot release guest pages [{:#x}, +{:#x}): {}", r.start, r.len, e.error().message);
+        if (remapped == len) return;
+        if (auto e = mem.discard(start, len); !e)
+            log::warn("cannot release guest pages [{:#x}, +{:#x}): {}", start, len, e.error().message);
+    };
+    for (auto& r : ranges) {
+        // Patched syscall sites go back to their bytes while the memory
+        // under them is still as it was (and readable: what replaces it
+        // may be PROT_NONE); sync_range's own call then finds none.
+        platform_->guest_code_changed(r.start, r.end());
+        const uint64_t a = std::max(r.start, resync_start), b = std::min(r.end(), replaced_end);
+        if (a >= b) {
+            one(r.start, r.len);
+            continue;
+        }
+        one(r.start, a - r.start);
+        one(b, r.end() - b);
     }
 }
 
@@ -346,8 +396,17 @@ void Process::mapped(GuestThread& t, uint64_t start, uint64_t len) {
 
 Result<void> Process::map_shared(uint64_t start, uint64_t len, int fd, uint64_t off) {
     len = memory::layout::page_align_up(len);
-    unshare(start, start + len);
-    if (auto r = platform_->memory().map_shared(start, len, platform_->host_prot(), fd, off); !r) return r;
+    // The MAP_FIXED below replaces whatever shared or file mapping was
+    // there: only the bookkeeping goes first, not the memory.
+    (void)forget_host_ranges(start, start + len);
+    if (auto r = platform_->memory().map_shared(start, len, platform_->host_prot(), fd, off); !r) {
+        // A failed MAP_FIXED may have taken the old memory away, or left a
+        // file's pages: fresh zero-filled memory, which the caller releases.
+        const bool back = static_cast<bool>(platform_->memory().unshare(start, len, platform_->host_prot()));
+        protection_->host_mapped(start, start + len, back ? platform_->host_prot() : memory::HostProtTable::kUnknown);
+        return r;
+    }
+    protection_->host_mapped(start, start + len, platform_->host_prot());
     shared_[start] = start + len;
     shared_count_.store(shared_.size());
     return {};
@@ -360,11 +419,24 @@ bool Process::in_shared_mapping(uint64_t a) {
     return it != shared_.begin() && a < std::prev(it)->second;
 }
 
-uint64_t Process::unshare(uint64_t start, uint64_t end) {
+uint64_t Process::unshare(uint64_t start, uint64_t end, int host_prot) {
     uint64_t remapped = 0;
+    for (const Range& r : forget_host_ranges(start, end)) {
+        if (auto m = platform_->memory().unshare(r.start, r.len, host_prot); !m) {
+            log::warn("guest RAM [{:#x}, {:#x}): {}", r.start, r.end(), m.error().message);
+            protection_->host_mapped(r.start, r.end(), memory::HostProtTable::kUnknown);
+        } else {
+            remapped += r.len;
+            protection_->host_mapped(r.start, r.end(), host_prot);
+        }
+    }
+    return remapped;
+}
+
+std::vector<Range> Process::forget_host_ranges(uint64_t start, uint64_t end) {
+    std::vector<Range> out;
     // Every shared (or host file) range overlapping [start, end): the
-    // overlap gets private zero-filled memory back, the rest of the range
-    // stays as it is.
+    // overlap leaves the bookkeeping, the rest of the range stays in it.
     for (auto* ranges : {&shared_, &file_private_}) {
         auto it = ranges->upper_bound(start);
         if (it != ranges->begin()) --it;
@@ -376,16 +448,17 @@ uint64_t Process::unshare(uint64_t start, uint64_t end) {
             }
             it = ranges->erase(it);
             const uint64_t a = std::max(s, start), b = std::min(e, end);
-            if (auto r = platform_->memory().unshare(a, b - a, platform_->host_prot()); !r)
-                log::warn("guest RAM [{:#x}, {:#x}): {}", a, b, r.error().message);
-            else
-                remapped += b - a;
+            out.push_back(Range{a, b - a});
             if (s < a) (*ranges)[s] = a;
             if (b < e) it = ranges->emplace(b, e).first, ++it;
         }
     }
     shared_count_.store(shared_.size());
-    return remapped;
+    return out;
+}
+
+bool Process::discard_replaces() const {
+    return !cfg_.remote && platform_->kind() == platform::PlatformKind::native;
 }
 
 bool Process::renew_user_memory() {
@@ -394,79 +467,14 @@ bool Process::renew_user_memory() {
     if (lo >= hi) return false;
     if (auto r = platform_->memory().unshare(lo, hi - lo, platform_->host_prot()); !r) {
         log::warn("guest RAM [{:#x}, {:#x}): {}", lo, hi, r.error().message);
+        protection_->host_mapped(lo, hi, memory::HostProtTable::kUnknown);
         return false;  // discard() goes range by range
     }
+    protection_->host_mapped(lo, hi, platform_->host_prot());
     shared_.clear();
     file_private_.clear();
     shared_count_.store(0);
     return true;
-}
-
-void Process::sync_host_protection(uint64_t start, uint64_t end, uint64_t start2, uint64_t end2) {
-    std::vector<memory::LayoutRun> changed;
-    sync_range(start, end, changed);
-    if (start2 < end2) sync_range(start2, end2, changed);
-    // Every node's host mapping follows before the call returns (one
-    // message per call, only when something changed).
-    if (cfg_.remote && !changed.empty()) cfg_.remote->layout_changed(changed);
-}
-
-void Process::sync_range(uint64_t start, uint64_t end, std::vector<memory::LayoutRun>& changed) {
-    // Patched syscall sites in a range whose mappings change go back to
-    // their original bytes first (the memory is still as it was).
-    platform_->guest_code_changed(start, end);
-    auto& mem = platform_->memory();
-    start = std::max(memory::layout::page_align_down(start), memory::layout::kUserBase);
-    end = std::min(memory::layout::page_align_up(end), mem.size());
-    if (start >= end) return;
-    auto apply = [&](uint64_t a, uint64_t b, int prot) {
-        if (a >= b) return;
-        auto c = protection_->set(a, b, prot);
-        if (!c)
-            log::warn("guest RAM [{:#x}, {:#x}): {}", a, b, c.error().message);
-        else
-            changed.insert(changed.end(), c->begin(), c->end());
-        access_map_.set(a, b - a, memory::normalize_access(prot));
-    };
-    // Runs of the same protection go as one range (one mprotect, one TLB
-    // shootdown): adjacent mappings with equal protection (an image's data
-    // and bss, a hole after a hole) are common.
-    uint64_t run_start = start, run_end = start;
-    int run_prot = PROT_NONE;
-    auto add = [&](uint64_t a, uint64_t b, int prot) {
-        if (a >= b) return;
-        if (prot != run_prot && run_end > run_start) {
-            apply(run_start, run_end, run_prot);
-            run_start = a;
-        }
-        if (run_end <= run_start) run_start = a;
-        run_end = b;
-        run_prot = prot;
-    };
-    uint64_t cur = start;
-    for (const Vma& v : aspace_->vmas()) {
-        if (v.end <= start) continue;
-        if (v.start >= end) break;
-        const uint64_t vs = std::max(v.start, start), ve = std::min(v.end, end);
-        // Any mapping, PROT_NONE too (an access there is SEGV_ACCERR, which
-        // needs the memory reachable and the host protection to refuse it).
-        if (auto r = platform_->make_present(vs, ve - vs); !r)
-            log::warn("guest memory [{:#x}, {:#x}) stays unreachable: {}", vs, ve, r.error().message);
-        add(cur, vs, PROT_NONE);
-        // The vDSO data page stays host-writable while the guest may read
-        // it: every node's Timekeeper writes it through the host mapping
-        // (a departure: a guest write there does not fault).
-        if (vvar_addr_ && v.prot != PROT_NONE && vs <= vvar_addr_ && vvar_addr_ < ve) {
-            add(vs, vvar_addr_, v.prot);
-            add(vvar_addr_, vvar_addr_ + memory::layout::kPageSize, v.prot | PROT_WRITE);
-            add(vvar_addr_ + memory::layout::kPageSize, ve, v.prot);
-        } else {
-            add(vs, ve, v.prot);
-        }
-        cur = ve;
-    }
-    add(cur, end, PROT_NONE);
-    apply(run_start, run_end, run_prot);
 }
 
 int Process::segv_code(uint64_t addr, int code) {
@@ -474,10 +482,6 @@ int Process::segv_code(uint64_t addr, int code) {
     if (addr < memory::layout::kUserBase || addr >= platform_->memory().size()) return code;
     std::lock_guard lk(aspace_mu_);
     return aspace_->find(addr) ? arch::x86::SEGV_ACCERR : arch::x86::SEGV_MAPERR;
-}
-
-void Process::host_allow(uint64_t start, uint64_t len) {
-    if (len) (void)::mprotect(platform_->memory().host_base() + start, len, platform_->host_prot());
 }
 
 std::unique_ptr<platform::Vcpu> Process::take_vcpu() {

@@ -128,9 +128,21 @@ public:
     // Zeroes guest pages released by the address space (its invariant: all
     // unmapped user memory reads as zero). A range inside [resync_start,
     // resync_end) may be left at the full host protection where it was
-    // remapped: the caller calls sync_host_protection over it next, under
-    // the same aspace lock (mmap over old mappings, exec).
-    void discard(const std::vector<Range>& ranges, uint64_t resync_start = 0, uint64_t resync_end = 0);
+    // remapped, or at that of guest protection `resync_prot` (>= 0): the
+    // caller calls sync_host_protection over it next, under the same aspace
+    // lock (mmap over old mappings, exec). [resync_start, resync_start +
+    // replaced) is left alone (one host): the caller maps a file's pages or
+    // shared memory over it next (map_file_pages, map_shared), which
+    // replaces whatever is there.
+    void discard(const std::vector<Range>& ranges, uint64_t resync_start = 0, uint64_t resync_end = 0,
+                 int resync_prot = -1, uint64_t replaced = 0);
+    // One host, native: discard() with a re-sync protection puts fresh
+    // memory of that protection in place in one mmap, which refuses the
+    // range and drops its pages at once (a thread still writing there
+    // faults after it), so munmap and brk may discard before they re-sync
+    // (the re-sync then finds the host right). Elsewhere they must re-sync
+    // first (every node refuses the range before its pages are zeroed).
+    bool discard_replaces() const;
     // Fresh anonymous memory [start, start+len) was just mapped for `t`: in
     // a cluster, a thread on another node gets it homed there
     // (RemoteThreads::mapped). Caller holds aspace_mutex().
@@ -151,6 +163,16 @@ public:
     // copied (process_file_map.cpp). Returns false (nothing changed) where
     // that does not apply; the caller then copies the bytes.
     bool map_file_private(uint64_t start, uint64_t len, int fd, uint64_t off);
+    // One native host: how many bytes from the start of a private mapping
+    // of `len` bytes of `fd` at `off` map_file_private maps as the file's
+    // own pages (the whole pages inside a regular file); 0 where it maps
+    // none (a cluster, KVM, not a regular file, `off` past its end).
+    uint64_t file_pages_length(uint64_t len, int fd, uint64_t off);
+    // Maps those `flen` bytes (file_pages_length) at `start`, with the host
+    // protection of guest protection `prot` (-1: the full one, for a loader
+    // that writes around them). False: nothing of the file is there (fresh
+    // zero-filled memory is), the caller copies the bytes.
+    bool map_file_pages(uint64_t start, uint64_t flen, int fd, uint64_t off, int prot);
     bool fill_file_private(uint64_t start, uint64_t len, int fd, uint64_t off);
     // Makes the host protection of guest RAM in [start, end) follow the
     // address space: mapped pages read/write, unmapped holes and PROT_NONE
@@ -259,9 +281,13 @@ private:
     // After execve, timekeeper_ (detached) is attached to the new vDSO page.
     Result<ThreadStart> load_program(const ImageFile& program);
     // Every shared or host-file range overlapping [start, end) gets private
-    // zero-filled memory back there, at the full host protection. Caller
+    // zero-filled memory back there, at host protection `host_prot`. Caller
     // holds aspace_mu_. Returns how many bytes of [start, end) were remapped.
-    uint64_t unshare(uint64_t start, uint64_t end);
+    uint64_t unshare(uint64_t start, uint64_t end, int host_prot);
+    // unshare()'s bookkeeping alone, for a caller about to map over the
+    // range itself: the overlaps of [start, end) with shared or host-file
+    // ranges, no longer listed.
+    std::vector<Range> forget_host_ranges(uint64_t start, uint64_t end);
     // exec, one host, native only: all of [kUserBase, end of guest RAM)
     // becomes private zero-filled memory at the full host protection in one
     // mapping, which keeps the address space's invariant (unmapped user

@@ -32,27 +32,50 @@
 #include <cerrno>
 #include <cstring>
 
+#include "vmm/memory/guest_protection.hpp"
 #include "vmm/memory/layout.hpp"
 #include "vmm/process/process.hpp"
 
 namespace spanvm::process {
 
 bool Process::map_file_private(uint64_t start, uint64_t len, int fd, uint64_t off) {
-    if (!cfg_.remote && platform_->kind() != platform::PlatformKind::native) return false;
+    if (cfg_.remote) {
+        struct stat st {};
+        if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return false;
+        const auto size = static_cast<uint64_t>(st.st_size);
+        if (off >= size) return false;
+        return fill_file_private(start, std::min(memory::layout::page_align_up(len), memory::layout::page_align_up(size - off)), fd, off);
+    }
+    const uint64_t flen = file_pages_length(len, fd, off);
+    return flen && map_file_pages(start, flen, fd, off, -1);
+}
+
+uint64_t Process::file_pages_length(uint64_t len, int fd, uint64_t off) {
+    if (cfg_.remote || platform_->kind() != platform::PlatformKind::native) return 0;
     struct stat st {};
-    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return false;
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return 0;
     const auto size = static_cast<uint64_t>(st.st_size);
-    if (off >= size) return false;
-    const uint64_t flen = std::min(memory::layout::page_align_up(len), memory::layout::page_align_up(size - off));
-    if (cfg_.remote) return fill_file_private(start, flen, fd, off);
+    if (off >= size) return 0;
+    return std::min(memory::layout::page_align_up(len), memory::layout::page_align_up(size - off));
+}
+
+bool Process::map_file_pages(uint64_t start, uint64_t flen, int fd, uint64_t off, int prot) {
     auto& mem = platform_->memory();
-    unshare(start, start + flen);
-    if (!mem.map_file_private(start, flen, platform_->host_prot(), fd, off)) {
-        // A failed MAP_FIXED may have taken the old memory away: put fresh
-        // zero-filled memory back (the caller copies the bytes into it).
-        (void)mem.unshare(start, flen, platform_->host_prot());
+    // The MAP_FIXED below replaces whatever was there (a shared or file
+    // mapping included): only the bookkeeping goes first.
+    (void)forget_host_ranges(start, start + flen);
+    // Mapped with the guest's protection where the caller gives it: the
+    // re-sync after the call then finds the host right (no mprotect).
+    const int hp = prot >= 0 ? protection_->host_prot(prot) : platform_->host_prot();
+    if (!mem.map_file_private(start, flen, hp, fd, off)) {
+        // A failed MAP_FIXED may have taken the old memory away, or left
+        // the old one: fresh zero-filled memory (the caller copies the
+        // bytes into it).
+        const bool back = static_cast<bool>(mem.unshare(start, flen, platform_->host_prot()));
+        protection_->host_mapped(start, start + flen, back ? platform_->host_prot() : memory::HostProtTable::kUnknown);
         return false;
     }
+    protection_->host_mapped(start, start + flen, hp);
     file_private_[start] = start + flen;
     return true;
 }

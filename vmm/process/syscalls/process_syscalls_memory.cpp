@@ -65,12 +65,20 @@ int64_t sys_mmap(GuestThread& t, const SyscallRequest& r) {
         p.sync_host_protection(m->addr, m->addr + len);
         return static_cast<int64_t>(m->addr);
     }
-    // Every path below ends in sync_host_protection of the new mapping,
-    // which holds every range it replaced.
-    p.discard(m->released, m->addr, m->addr + memory::layout::page_align_up(len));
+    const uint64_t plen = memory::layout::page_align_up(len);
     // MAP_SHARED, anonymous or a writable file: host memory shared with the
     // processes this one forks (and with the file). One host only.
     const bool shared = (flags & MAP_TYPE) != MAP_PRIVATE && (anon || (prot & PROT_WRITE)) && !p.config().remote;
+    // One native host: the file's own pages go to [addr, addr + flen)
+    // (map_file_pages), the tail past the file is fresh memory.
+    const uint64_t flen = file && !shared ? p.file_pages_length(len, file->fd(), off) : 0;
+    // Every path below ends in sync_host_protection of the new mapping,
+    // which holds every range it replaced. What the mapping puts in place
+    // by a MAP_FIXED mmap of its own (shared memory, the file's pages)
+    // replaces the old memory there: discard() leaves that part alone (an
+    // ld.so segment over its reservation costs one host mmap, as natively),
+    // and maps the rest with the new mapping's protection.
+    p.discard(m->released, m->addr, m->addr + plen, prot, shared ? plen : flen);
     if (shared) {
         if (auto s = p.map_shared(m->addr, len, anon ? -1 : file->fd(), off); !s) {
             auto rel = p.aspace().unmap(m->addr, len);
@@ -81,7 +89,9 @@ int64_t sys_mmap(GuestThread& t, const SyscallRequest& r) {
     }
     // A private file mapping: the file's pages themselves where that applies
     // (process_file_map.cpp), else a copy of its bytes (below).
-    const bool file_mapped = file && !shared && p.map_file_private(m->addr, len, file->fd(), off);
+    const bool file_mapped = file && !shared &&
+                             (flen ? p.map_file_pages(m->addr, flen, file->fd(), off, prot)
+                                   : p.map_file_private(m->addr, len, file->fd(), off));
     if (file && !shared && !file_mapped) {
         // Copy the file's bytes; the tail past EOF stays zero (the address
         // space invariant guarantees fresh ranges read as zero). Written
@@ -114,6 +124,15 @@ int64_t sys_munmap(GuestThread& t, const SyscallRequest& r) {
     std::lock_guard lk(p.aspace_mutex());
     auto rel = p.aspace().unmap(r.args[0], r.args[1]);
     if (!rel) return err(rel.error());
+    const uint64_t end = r.args[0] + memory::layout::page_align_up(r.args[1]);
+    if (p.discard_replaces()) {
+        // One host: fresh PROT_NONE memory over what was mapped, one mmap
+        // per range (it was an mprotect and a release, or an mprotect and
+        // an mmap over a file's pages); the re-sync records the layout.
+        p.discard(*rel, r.args[0], end, PROT_NONE);
+        p.sync_host_protection(r.args[0], end);
+        return 0;
+    }
     // Every node refuses the range before its pages are zeroed: a thread
     // still writing there (a DSM fault in flight on a node included) then
     // faults instead of handing a page its data after the zeroing, which
@@ -171,8 +190,14 @@ int64_t sys_brk(GuestThread& t, const SyscallRequest& r) {
     if (memory::layout::page_align_up(b.brk) > memory::layout::page_align_up(before))
         p.mapped(t, memory::layout::page_align_up(before),
                  memory::layout::page_align_up(b.brk) - memory::layout::page_align_up(before));
-    if (b.brk != before)
-        p.sync_host_protection(std::min(before, b.brk), std::max(before, b.brk));
+    const uint64_t lo = std::min(before, b.brk), hi = std::max(before, b.brk);
+    if (p.discard_replaces() && !b.released.empty()) {
+        // One host: as munmap, fresh PROT_NONE memory first, one mmap.
+        p.discard(b.released, memory::layout::page_align_down(lo), memory::layout::page_align_up(hi), PROT_NONE);
+        p.sync_host_protection(lo, hi);
+        return static_cast<int64_t>(b.brk);
+    }
+    if (b.brk != before) p.sync_host_protection(lo, hi);
     p.discard(b.released);  // after every node refuses them, as munmap
     return static_cast<int64_t>(b.brk);
 }
