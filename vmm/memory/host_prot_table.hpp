@@ -12,10 +12,10 @@
 // it is not would let the guest reach it). GuestProtection records only
 // what it just did, or what its caller just did with the kernel's success.
 //
-// Invariant: known_ holds disjoint, non-empty intervals, each with a known
-// host protection (>= 0); two touching intervals never have the same one.
+// Invariant: known_ (IntervalMap) holds each known host protection (>= 0).
 #include <cstdint>
-#include <map>
+
+#include "vmm/memory/interval_map.hpp"
 
 namespace spanvm::memory {
 
@@ -44,13 +44,7 @@ public:
     std::size_t size() const { return known_.size(); }
 
 private:
-    struct Interval {
-        std::uint64_t end;
-        int prot;
-    };
-    void merge_at(std::uint64_t at);
-
-    std::map<std::uint64_t, Interval> known_;  // start -> {end, prot}
+    IntervalMap<int> known_;  // start -> {end, host protection}
 };
 
 }  // namespace spanvm::memory

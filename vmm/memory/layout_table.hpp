@@ -16,8 +16,9 @@
 #include <sys/mman.h>
 
 #include <cstdint>
-#include <map>
 #include <vector>
+
+#include "vmm/memory/interval_map.hpp"
 
 namespace spanvm::memory {
 
@@ -65,16 +66,9 @@ public:
     std::vector<LayoutRun> intervals_in(std::uint64_t start, std::uint64_t end) const;
 
 private:
-    struct Interval {
-        std::uint64_t end;
-        int access;
-    };
-    // Joins the interval at `at` with equal-access neighbours that touch it.
-    void merge_at(std::uint64_t at);
-
     std::uint64_t lo_;
     std::uint64_t hi_;
-    std::map<std::uint64_t, Interval> acc_;  // start -> {end, access}
+    IntervalMap<int> acc_;  // start -> {end, access}
 };
 
 }  // namespace spanvm::memory
