@@ -26,6 +26,7 @@ OriginCluster::OriginCluster(net::ClusterConfig config, PlacePolicy policy)
       layout_acked_(config_.size(), 0),
       rides_(config_.size()),
       ride_sent_(config_.size(), 0),
+      absorbed_(config_.size()),
       spawned_(config_.size(), false) {
     const char* ride = std::getenv("SPANVM_LAYOUT_RIDE");
     rides_enabled_ = !(ride && std::string(ride) == "0");
@@ -407,8 +408,16 @@ bool OriginCluster::ride(const LayoutMsg& m) {
 }
 
 std::optional<LayoutMsg> OriginCluster::take_ride(unsigned node, int tid) {
-    std::lock_guard lk(layout_mu_);
+    std::unique_lock lk(layout_mu_);
     if (node >= rides_.size()) return std::nullopt;
+    // This thread's changes carried by another caller's Layout (absorbed):
+    // node k applies that one on its I/O thread, so the thread continues
+    // only once k has acked it; and before any change held since, which
+    // the Resume carries and k applies after it.
+    if (Absorbed& a = absorbed_[node]; tid != 0 && a.tid == tid) {
+        while (!shut_ && layout_acked_[node] < a.seq) layout_cv_.wait_for(lk, std::chrono::milliseconds(100));
+        a = Absorbed{};
+    }
     Ride& r = rides_[node];
     if (!r.held || r.tid != tid || tid == 0) return std::nullopt;
     LayoutMsg m = std::move(r.msg);
@@ -440,17 +449,21 @@ std::vector<std::uint32_t> OriginCluster::broadcast_layout(LayoutMsg m) {
     std::uint64_t seq = 0;
     {
         std::unique_lock lk(layout_mu_);
+        std::vector<int> owners(config_.size(), 0);  // (a) rides carried here, by node
         for (std::size_t k = 1; k < config_.size(); ++k) {
             Ride& r = rides_[k];
             if (r.held) {
                 m.runs.insert(m.runs.begin(), r.msg.runs.begin(), r.msg.runs.end());
                 m.fills.insert(m.fills.begin(), r.msg.fills.begin(), r.msg.fills.end());
+                owners[k] = r.tid;
                 r = Ride{};
             }
             while (!shut_ && layout_acked_[k] < ride_sent_[k]) layout_cv_.wait_for(lk, std::chrono::milliseconds(100));
         }
         if (m.runs.empty() && m.files.empty() && m.fills.empty()) return {};
         m.seq = seq = ++layout_seq_;
+        for (std::size_t k = 1; k < config_.size(); ++k)
+            if (owners[k] != 0) absorbed_[k] = Absorbed{owners[k], seq};  // its Resume waits for this ack
         if (!m.files.empty()) layout_refused_[seq];
     }
     ++layout_round_trips_;

@@ -191,7 +191,10 @@ private:
     // that call) or, before node k's first Spawn (tid 0), for that Spawn.
     // Any Layout sent meanwhile carries them first; a ride taken by a
     // Resume is "in flight" until node k acks its seq, and no Layout or
-    // Spawn goes to k before that ack.
+    // Spawn goes to k before that ack. A (a) ride carried by such a Layout
+    // is "absorbed": the owner's Resume waits for that Layout's ack, since
+    // node k applies it on its I/O thread, not before the thread continues
+    // (the planted bug ride-absorbed of tests/model/dsm.pml).
     struct Ride {
         bool held = false;
         int tid = 0;
@@ -199,6 +202,11 @@ private:
     };
     std::vector<Ride> rides_;                  // by node id
     std::vector<std::uint64_t> ride_sent_;     // by node id: seq of the last ride taken
+    struct Absorbed {
+        int tid = 0;             // the (a) ride's owner
+        std::uint64_t seq = 0;   // the Layout that carried it
+    };
+    std::vector<Absorbed> absorbed_;           // by node id
     std::vector<bool> spawned_;                // by node id: a Spawn went there (settle_rides)
     std::map<int, unsigned> thread_nodes_;     // registered remote threads: tid -> node
     bool rides_enabled_ = true;                // SPANVM_LAYOUT_RIDE=0 turns them off (tests, counts)
