@@ -154,3 +154,47 @@ SCENARIO("a thread that left node 1 stops owning rides there") {
     CHECK(r.hold(runs_change(1), RideCaller{1, kT}));
     CHECK_FALSE(r.hold(runs_change(2), RideCaller{1, kT2}));  // not registered
 }
+
+SCENARIO("a Spawn waits for the Layout that carried held changes, whoever sent it") {
+    LayoutRides r(2, true);
+    r.register_thread(kT, 1);
+    CHECK_FALSE(r.settle(1));
+    CHECK(r.hold(runs_change(1), RideCaller{1, kT}));
+    LayoutMsg m = runs_change(2);
+    const auto seq = r.carry(m);  // an origin thread's Layout, maybe not on the link yet
+    REQUIRE(seq == 1);
+    r.register_thread(kT2, 1);
+    THEN("a second thread's Spawn has no Layout to send, but waits for that one's ack") {
+        CHECK_FALSE(r.settle(1));
+        CHECK(r.spawn_wait(1) == AckWait{1, 1});
+        r.acked(1, 1);
+        CHECK_FALSE(r.spawn_wait(1));
+    }
+    THEN("a Layout that carried nothing held is not waited for") {
+        r.acked(1, 1);
+        LayoutMsg plain = runs_change(3);
+        CHECK(r.carry(plain) == 2);
+        CHECK_FALSE(r.spawn_wait(1));
+    }
+}
+
+SCENARIO("absorb and seal apart: the ride is out of the table before its Layout has a seq") {
+    // The order until 2026-12-06 (broadcast_layout waited for a ride in
+    // flight between the two): the owner's Resume then finds nothing to
+    // carry and nothing to wait for (layout_sim's ride-absorbed-early).
+    LayoutRides r(2, true);
+    r.register_thread(kT, 1);
+    CHECK_FALSE(r.settle(1));
+    CHECK(r.hold(runs_change(1), RideCaller{1, kT}));
+    auto first = r.take(1, kT);
+    REQUIRE(first);
+    CHECK(r.hold(runs_change(2), RideCaller{1, kT}));
+    LayoutMsg m = runs_change(3);
+    const auto owners = r.absorb(m);
+    CHECK(r.in_flight() == AckWait{1, first->seq});
+    CHECK_FALSE(r.resume_wait(1, kT));
+    CHECK_FALSE(r.take(1, kT));
+    r.acked(1, first->seq);
+    CHECK(r.seal(m, owners) == first->seq + 1);
+    CHECK(r.resume_wait(1, kT) == AckWait{1, first->seq + 1});
+}

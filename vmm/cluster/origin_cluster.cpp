@@ -384,11 +384,17 @@ std::optional<LayoutMsg> OriginCluster::take_ride(unsigned node, int tid) {
 }
 
 void OriginCluster::settle_rides(unsigned node) {
+    bool layout = false;
     {
         std::lock_guard lk(layout_mu_);
-        if (!rides_.settle(node)) return;
+        layout = rides_.settle(node);
     }
-    (void)broadcast_layout(LayoutMsg{});  // carries what is held, after what is in flight
+    if (layout) (void)broadcast_layout(LayoutMsg{});  // carries what is held, after what is in flight
+    // Another caller's Layout that carried held changes, sealed and maybe
+    // not on the link yet: acked before the Spawn goes (it does not take
+    // layout_send_mu_).
+    std::unique_lock lk(layout_mu_);
+    wait_acked(lk, [&] { return rides_.spawn_wait(node); });
 }
 
 void OriginCluster::wait_acked(std::unique_lock<std::mutex>& lk,
@@ -406,9 +412,11 @@ std::vector<std::uint32_t> OriginCluster::broadcast_layout(LayoutMsg m) {
     std::uint64_t seq = 0;
     {
         std::unique_lock lk(layout_mu_);
-        const auto owners = rides_.absorb(m);
+        // The wait's last check and the carry in one hold of layout_mu_: a
+        // held ride taken out of the table while this waited could not be
+        // found by its owner's Resume (neither held nor absorbed yet).
         wait_acked(lk, [&] { return rides_.in_flight(); });
-        seq = rides_.seal(m, owners);
+        seq = rides_.carry(m);
         if (seq == 0) return {};
         if (!m.files.empty()) layout_refused_[seq];
     }
