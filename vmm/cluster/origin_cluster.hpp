@@ -179,7 +179,7 @@ private:
     // aspace_mu_, and settle_rides): layout_send_mu_ -> layout_mu_ (leaf).
     // layout_send_mu_ is held from a Layout's sequence number to its sends,
     // so the nodes get Layouts in sequence order; layout_mu_ guards the
-    // acks by node id, the refusals, the rides and the thread map below.
+    // refusals and rides_ (the acks by node id, the rides, the thread map).
     std::mutex layout_send_mu_;
     std::mutex layout_mu_;
     std::condition_variable layout_cv_;
