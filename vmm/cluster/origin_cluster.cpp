@@ -23,14 +23,13 @@ OriginCluster::OriginCluster(net::ClusterConfig config, PlacePolicy policy)
                [this](unsigned from, std::uint16_t type, net::ByteView p) { on_cluster_message(from, type, p); }),
       placement_(policy, std::vector<unsigned>(config_.size(), 1)),
       node_stats_(config_.size()),
-      layout_acked_(config_.size(), 0),
-      rides_(config_.size()),
-      ride_sent_(config_.size(), 0),
-      absorbed_(config_.size()),
-      spawned_(config_.size(), false) {
-    const char* ride = std::getenv("SPANVM_LAYOUT_RIDE");
-    rides_enabled_ = !(ride && std::string(ride) == "0");
+      rides_(config_.size(), rides_from_env()) {
     if (auto m = node_answers_from_env()) node_answers_ = *m;
+}
+
+bool OriginCluster::rides_from_env() {
+    const char* ride = std::getenv("SPANVM_LAYOUT_RIDE");
+    return !(ride && std::string(ride) == "0");
 }
 
 Result<NodeAnswers> OriginCluster::node_answers_from_env() {
@@ -350,16 +349,14 @@ bool OriginCluster::send_fills_unacked(const LayoutMsg& m) {
     // kept: then this is not used. Held runs stay held (they ride on the
     // Resume: runs and fills are separate tables). A ride in flight is
     // acked first, as for any Layout, so acks stay in seq order.
-    if (!rides_enabled_ || config_.size() != 2 || !m.files.empty() || !m.runs.empty() || m.fills.empty())
-        return false;
     constexpr unsigned k = 1;
     std::unique_lock send_lk(layout_send_mu_);
     LayoutMsg out{0, {}, {}, m.fills};
     {
         std::unique_lock lk(layout_mu_);
-        if (!spawned_[k] || (rides_[k].held && !rides_[k].msg.fills.empty())) return false;
-        while (!shut_ && layout_acked_[k] < ride_sent_[k]) layout_cv_.wait_for(lk, std::chrono::milliseconds(100));
-        out.seq = ++layout_seq_;
+        if (!rides_.fills_unacked(m)) return false;
+        wait_acked(lk, [&] { return rides_.in_flight(); });
+        out.seq = rides_.next_seq();
     }
     ++layouts_unacked_;
     if (auto r = send(k, kLayoutType, encode(out)); !r && !shut_)
@@ -369,101 +366,58 @@ bool OriginCluster::send_fills_unacked(const LayoutMsg& m) {
 }
 
 bool OriginCluster::ride(const LayoutMsg& m) {
-    // docs/dsm-protocol.md "Fillers", F6. Node 1 of a cluster of two may
-    // follow this change later than the call returns here:
-    // (a) protection only (runs), when its only guest thread is the caller,
-    //     blocked in this call until its Resume, which carries the change
-    //     and is applied first: the host protection there matters only to
-    //     that thread's accesses (the engine's installs and copy-outs work
-    //     on any protection). Fills do not ride here: a request the node's
-    //     engine sent before the Trap (read-ahead, a run) may reach the
-    //     home after it was asked which pages are pristine, and would
-    //     install the old filler (F2; the planted bug ride-in-flight);
-    // (b) runs and fills, when no thread was ever spawned there: it holds
-    //     no page and has asked for none, and the first Spawn sends the
-    //     change first (settle_rides), so F2 holds as if sent now.
-    // A second thread registered for node 1 stops (a) before its Spawn;
-    // every Layout sent meanwhile carries what is held, in order. Called
-    // under the Process's aspace_mu_ (one layout change at a time).
-    if (!rides_enabled_ || config_.size() != 2 || !m.files.empty()) return false;
-    constexpr unsigned k = 1;
-    RemoteVcpu* v = RemoteVcpu::serving();
+    // docs/dsm-protocol.md "Fillers", F6 (the rule: LayoutRides::hold).
+    // Called under the Process's aspace_mu_ (one layout change at a time).
+    std::optional<RideCaller> caller;
+    if (RemoteVcpu* v = RemoteVcpu::serving()) caller = RideCaller{v->node(), v->tid()};
     std::lock_guard lk(layout_mu_);
-    Ride& r = rides_[k];
-    std::size_t on_k = 0;
-    for (const auto& [tid, node] : thread_nodes_) on_k += node == k;
-    int owner = 0;  // (b)
-    if (spawned_[k]) {
-        if (!m.fills.empty() || !v || v->node() != k || on_k != 1) return false;
-        auto it = thread_nodes_.find(v->tid());
-        if (it == thread_nodes_.end() || it->second != k) return false;
-        owner = v->tid();  // (a)
-    }
-    if (r.held && r.tid != owner) return false;  // the next Layout carries r first
-    r.held = true;
-    r.tid = owner;
-    r.msg.runs.insert(r.msg.runs.end(), m.runs.begin(), m.runs.end());
-    r.msg.fills.insert(r.msg.fills.end(), m.fills.begin(), m.fills.end());
-    return true;
+    return rides_.hold(m, caller);
 }
 
 std::optional<LayoutMsg> OriginCluster::take_ride(unsigned node, int tid) {
     std::unique_lock lk(layout_mu_);
-    if (node >= rides_.size()) return std::nullopt;
-    // This thread's changes carried by another caller's Layout (absorbed):
-    // node k applies that one on its I/O thread, so the thread continues
-    // only once k has acked it; and before any change held since, which
-    // the Resume carries and k applies after it.
-    if (Absorbed& a = absorbed_[node]; tid != 0 && a.tid == tid) {
-        while (!shut_ && layout_acked_[node] < a.seq) layout_cv_.wait_for(lk, std::chrono::milliseconds(100));
-        a = Absorbed{};
-    }
-    Ride& r = rides_[node];
-    if (!r.held || r.tid != tid || tid == 0) return std::nullopt;
-    LayoutMsg m = std::move(r.msg);
-    r = Ride{};
-    m.seq = ++layout_seq_;
-    ride_sent_[node] = m.seq;
-    ++layouts_ridden_;
+    // A Layout that carried this thread's ride first (absorbed): acked.
+    wait_acked(lk, [&] { return rides_.resume_wait(node, tid); });
+    auto m = rides_.take(node, tid);
+    if (m) ++layouts_ridden_;
     return m;
 }
 
 void OriginCluster::settle_rides(unsigned node) {
-    if (config_.size() < 2 || node == 0 || node >= rides_.size()) return;
+    bool layout = false;
     {
         std::lock_guard lk(layout_mu_);
-        spawned_[node] = true;  // from here (b) of ride() no longer holds
-        if (!rides_[node].held && layout_acked_[node] >= ride_sent_[node]) return;
+        layout = rides_.settle(node);
     }
-    (void)broadcast_layout(LayoutMsg{});  // carries what is held, after what is in flight
+    if (layout) (void)broadcast_layout(LayoutMsg{});  // carries what is held, after what is in flight
+    // Another caller's Layout that carried held changes, sealed and maybe
+    // not on the link yet: acked before the Spawn goes (it does not take
+    // layout_send_mu_).
+    std::unique_lock lk(layout_mu_);
+    wait_acked(lk, [&] { return rides_.spawn_wait(node); });
+}
+
+void OriginCluster::wait_acked(std::unique_lock<std::mutex>& lk,
+                               const std::function<std::optional<AckWait>()>& until) {
+    // A node lost meanwhile ends the program (ControlChannel), so the wait
+    // ends with the process; after shutdown the nodes are gone.
+    while (!shut_ && until()) layout_cv_.wait_for(lk, std::chrono::milliseconds(100));
 }
 
 std::vector<std::uint32_t> OriginCluster::broadcast_layout(LayoutMsg m) {
-    // One Layout to every node, then wait for every LayoutAck. A node lost
-    // meanwhile ends the program (ControlChannel), so the wait ends with the
-    // process; after shutdown the nodes are gone. What a ride holds goes
-    // first (runs and fills are separate tables, each applied in order), and
-    // a ride in flight is acked first: this Layout may reach the node before
-    // that Resume does.
+    // One Layout to every node, then wait for every LayoutAck. What a ride
+    // holds goes first, and a ride in flight is acked first: this Layout
+    // may reach the node before that Resume does (LayoutRides).
     std::unique_lock send_lk(layout_send_mu_);
     std::uint64_t seq = 0;
     {
         std::unique_lock lk(layout_mu_);
-        std::vector<int> owners(config_.size(), 0);  // (a) rides carried here, by node
-        for (std::size_t k = 1; k < config_.size(); ++k) {
-            Ride& r = rides_[k];
-            if (r.held) {
-                m.runs.insert(m.runs.begin(), r.msg.runs.begin(), r.msg.runs.end());
-                m.fills.insert(m.fills.begin(), r.msg.fills.begin(), r.msg.fills.end());
-                owners[k] = r.tid;
-                r = Ride{};
-            }
-            while (!shut_ && layout_acked_[k] < ride_sent_[k]) layout_cv_.wait_for(lk, std::chrono::milliseconds(100));
-        }
-        if (m.runs.empty() && m.files.empty() && m.fills.empty()) return {};
-        m.seq = seq = ++layout_seq_;
-        for (std::size_t k = 1; k < config_.size(); ++k)
-            if (owners[k] != 0) absorbed_[k] = Absorbed{owners[k], seq};  // its Resume waits for this ack
+        // The wait's last check and the carry in one hold of layout_mu_: a
+        // held ride taken out of the table while this waited could not be
+        // found by its owner's Resume (neither held nor absorbed yet).
+        wait_acked(lk, [&] { return rides_.in_flight(); });
+        seq = rides_.carry(m);
+        if (seq == 0) return {};
         if (!m.files.empty()) layout_refused_[seq];
     }
     ++layout_round_trips_;
@@ -474,21 +428,13 @@ std::vector<std::uint32_t> OriginCluster::broadcast_layout(LayoutMsg m) {
                                       config_.describe(static_cast<net::NodeId>(k)), r.error().message));
     send_lk.unlock();
     std::unique_lock lk(layout_mu_);
-    auto refused = [&] {
-        std::vector<std::uint32_t> out;
-        if (auto it = layout_refused_.find(seq); it != layout_refused_.end()) {
-            out = std::move(it->second);
-            layout_refused_.erase(it);
-        }
-        return out;
-    };
-    while (!shut_) {
-        bool all = true;
-        for (std::size_t k = 1; k < config_.size(); ++k) all = all && layout_acked_[k] >= seq;
-        if (all) return refused();
-        layout_cv_.wait_for(lk, std::chrono::milliseconds(100));
+    wait_acked(lk, [&] { return rides_.acked_by_all(seq) ? std::nullopt : std::optional<AckWait>(AckWait{0, seq}); });
+    std::vector<std::uint32_t> out;
+    if (auto it = layout_refused_.find(seq); it != layout_refused_.end()) {
+        out = std::move(it->second);
+        layout_refused_.erase(it);
     }
-    return refused();
+    return out;
 }
 
 std::pair<std::uint64_t, std::uint64_t> OriginCluster::layout_counts() {
@@ -638,7 +584,7 @@ void OriginCluster::register_thread(int tid, RemoteVcpu* v) {
         early_channels_.erase(it);
     }
     std::lock_guard ll(layout_mu_);  // before its Spawn: ride() sees a second thread on its node
-    thread_nodes_[tid] = v->node();
+    rides_.register_thread(tid, v->node());
 }
 
 void OriginCluster::unregister_thread(int tid, RemoteVcpu* v) {
@@ -646,7 +592,7 @@ void OriginCluster::unregister_thread(int tid, RemoteVcpu* v) {
     if (auto it = threads_.find(tid); it != threads_.end() && it->second == v) {
         threads_.erase(it);
         std::lock_guard ll(layout_mu_);
-        thread_nodes_.erase(tid);
+        rides_.unregister_thread(tid);
     }
 }
 
@@ -686,7 +632,7 @@ void OriginCluster::on_cluster_message(unsigned from, std::uint16_t type, net::B
             std::lock_guard lk(layout_mu_);
             if (auto it = layout_refused_.find(m->seq); it != layout_refused_.end())
                 it->second.insert(it->second.end(), m->refused.begin(), m->refused.end());
-            layout_acked_.at(from) = std::max(layout_acked_.at(from), m->seq);
+            rides_.acked(from, m->seq);
         }
         layout_cv_.notify_all();
         return;

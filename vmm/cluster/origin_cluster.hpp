@@ -47,6 +47,7 @@
 #include "vmm/cluster/control_channel.hpp"
 #include "vmm/cluster/file_filler.hpp"
 #include "vmm/cluster/layout_messages.hpp"
+#include "vmm/cluster/layout_rides.hpp"
 #include "vmm/cluster/node_answers.hpp"
 #include "vmm/cluster/placement.hpp"
 #include "vmm/cluster/remote_vcpu.hpp"
@@ -178,44 +179,26 @@ private:
     // aspace_mu_, and settle_rides): layout_send_mu_ -> layout_mu_ (leaf).
     // layout_send_mu_ is held from a Layout's sequence number to its sends,
     // so the nodes get Layouts in sequence order; layout_mu_ guards the
-    // acks by node id, the refusals, the rides and the thread map below.
+    // refusals and rides_ (the acks by node id, the rides, the thread map).
     std::mutex layout_send_mu_;
     std::mutex layout_mu_;
     std::condition_variable layout_cv_;
-    std::uint64_t layout_seq_ = 0;
-    std::vector<std::uint64_t> layout_acked_;
     std::map<std::uint64_t, std::vector<std::uint32_t>> layout_refused_;  // by seq, for Layouts naming files
-    // Rides (docs/dsm-protocol.md "Fillers", F6; a cluster of two only): the
-    // layout changes node k has not been sent, held for the Resume of the
-    // call that made them (`tid`, node k's only guest thread, blocked in
-    // that call) or, before node k's first Spawn (tid 0), for that Spawn.
-    // Any Layout sent meanwhile carries them first; a ride taken by a
-    // Resume is "in flight" until node k acks its seq, and no Layout or
-    // Spawn goes to k before that ack. A (a) ride carried by such a Layout
-    // is "absorbed": the owner's Resume waits for that Layout's ack, since
-    // node k applies it on its I/O thread, not before the thread continues
-    // (the planted bug ride-absorbed of tests/model/dsm.pml).
-    struct Ride {
-        bool held = false;
-        int tid = 0;
-        LayoutMsg msg;
-    };
-    std::vector<Ride> rides_;                  // by node id
-    std::vector<std::uint64_t> ride_sent_;     // by node id: seq of the last ride taken
-    struct Absorbed {
-        int tid = 0;             // the (a) ride's owner
-        std::uint64_t seq = 0;   // the Layout that carried it
-    };
-    std::vector<Absorbed> absorbed_;           // by node id
-    std::vector<bool> spawned_;                // by node id: a Spawn went there (settle_rides)
-    std::map<int, unsigned> thread_nodes_;     // registered remote threads: tid -> node
-    bool rides_enabled_ = true;                // SPANVM_LAYOUT_RIDE=0 turns them off (tests, counts)
+    // Rides (docs/dsm-protocol.md "Fillers", F6 and F7; a cluster of two
+    // only): the layout changes node k has not been sent, held for the
+    // Resume of the call that made them or for node k's first Spawn, the
+    // Layout seqs and the acks; its rules decide, this class waits and sends.
+    LayoutRides rides_;
+    static bool rides_from_env();  // SPANVM_LAYOUT_RIDE=0 turns rides off (tests, counts)
     std::atomic<std::uint64_t> layout_round_trips_{0};  // Layouts sent and waited for
     std::atomic<std::uint64_t> layouts_ridden_{0};      // rides taken by a Resume
     std::atomic<std::uint64_t> layouts_unacked_{0};     // filler changes sent unacked (F7)
     // One Layout to every node, waiting for every LayoutAck; returns the
     // file ids any node refused. Held rides go first in it.
     std::vector<std::uint32_t> broadcast_layout(LayoutMsg m);
+    // Waits on layout_cv_ (lk held on layout_mu_, released meanwhile) until
+    // `until` has nothing left to wait for, or the program ends.
+    void wait_acked(std::unique_lock<std::mutex>& lk, const std::function<std::optional<AckWait>()>& until);
     // A layout change with no file to name: held for a ride when the rule
     // allows (see Ride), else broadcast.
     void change_layout(LayoutMsg m);

@@ -1,0 +1,493 @@
+// layout_sim: a randomized simulator of protection rides (docs/dsm-protocol.md
+// "Fillers", F6) in a cluster of two, driving the real rules
+// (vmm/cluster/layout_rides) through random interleavings.
+//   layout_sim --seed 1 --count 20000 --threads 2
+// Actors, each step one action under the origin's layout lock:
+//  - the origin's own guest thread O, making protection changes (mm calls);
+//  - node 1's guest threads (up to --threads at once, spawned (a clone, a
+//    migration in) and ending (an exit, a migration away) at random), each
+//    trapping calls that may change the protection, served at the origin by
+//    its executor: the change is held (a ride) or broadcast, then the
+//    Resume takes the ride (or waits for the Layout that absorbed it);
+//  - node 1's control link, FIFO each way (Layouts and Spawns to node 1,
+//    LayoutAcks back), and each thread's channel, FIFO each way (Traps,
+//    Resumes), in no order relative to the control link;
+//  - node 1's transport I/O thread (applies Layouts in arrival order,
+//    acks, starts Spawned threads) and the origin's (records acks).
+// One change at a time (the Process's aspace_mu_), Layouts sent in seq
+// order (layout_send_mu_). Change n is the page run [n, n+1) (in pages).
+// Checked: node 1 applies changes in order, each once (so Layout seqs
+// rise); a node-1 thread continues after a call (or starts after its Spawn)
+// only once node 1 applied every change made before that call returned;
+// no actor waits forever. A failing seed prints its reproduction command.
+// --expect-failure inverts the verdict (for the planted --bug variants).
+#include <cstdint>
+#include <cstdio>
+#include <deque>
+#include <map>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "vmm/cluster/layout_rides.hpp"
+
+namespace {
+
+using spanvm::cluster::LayoutMsg;
+using spanvm::cluster::LayoutRides;
+using spanvm::cluster::RideCaller;
+using spanvm::memory::LayoutRun;
+
+enum class Bug {
+    none,
+    ride_absorbed,        // a Resume does not wait for the Layout that absorbed its ride
+    ride_second_thread,   // a second thread on node 1 is not registered before its Spawn: rides go on
+    ride_absorbed_early,  // a Layout takes the held ride before it waits for the ride in flight (until 2026-12-06)
+    spawn_overtakes,      // a Spawn does not wait for the Layout that carried held changes (until 2026-12-06)
+};
+
+struct Config {
+    std::uint64_t seed = 1;
+    unsigned threads = 2;    // node-1 threads at once
+    unsigned changes = 6;    // the origin thread's changes
+    unsigned spawns = 3;     // node-1 threads started in all
+    unsigned calls = 6;      // calls per node-1 thread, at most
+    Bug bug = Bug::none;
+    bool trace = false;      // print every step
+};
+
+struct Frame {  // a message on a link
+    enum Kind { layout_frame, spawn, ack, trap, resume } kind;
+    LayoutMsg layout;                // layout; resume (a ride), when has_layout
+    bool has_layout = false;
+    std::uint64_t seq = 0;           // ack
+    int tid = 0;                     // spawn
+    std::uint64_t need = 0;          // spawn, resume: changes made before it
+    bool mm = false, exit = false;   // trap, resume
+};
+
+class Sim {
+public:
+    explicit Sim(const Config& c) : cfg_(c), rng_(c.seed), rides_(2, true) {}
+
+    std::optional<std::string> run();
+    std::uint64_t steps() const { return steps_; }
+    std::uint64_t ridden() const { return ridden_; }
+    std::uint64_t absorbed_waits() const { return absorbed_waits_; }
+
+private:
+    // One broadcast_layout (or settle_rides' Layout) in progress.
+    struct Bcast {
+        enum Stage { send_lock, carry, seal, send, acks, done } stage = send_lock;
+        LayoutMsg m;
+        std::vector<int> owners;  // ride-absorbed-early: absorbed, not sealed yet
+        std::uint64_t seq = 0;
+    };
+    // The origin side of a guest thread (O, or a node-1 thread's executor).
+    struct Caller {
+        enum Pc { idle, mm, bcast, returned, resume, gone } pc = idle;
+        int tid = 0;
+        unsigned node = 0;
+        std::uint64_t change = 0;   // the change of the call in progress
+        std::uint64_t need = 0;     // changes made when the call returned
+        bool exit = false;
+        Bcast b;
+    };
+    struct NodeThread {  // node 1's side of a thread
+        bool blocked = false, gone = false;
+        unsigned calls = 0;
+    };
+    struct Spawner {
+        enum Pc { idle, settle, bcast, spawn_wait, spawn } pc = idle;
+        int tid = 0;
+        Bcast b;
+    };
+
+    bool chance(unsigned pct) { return std::uniform_int_distribution<unsigned>(0, 99)(rng_) < pct; }
+    LayoutMsg change_msg(std::uint64_t n) { return LayoutMsg{0, {LayoutRun{n, n + 1, 3}}, {}, {}}; }
+    // One step of a broadcast; true when it did something.
+    bool step_bcast(Bcast& b, const std::string& who);
+    bool step_caller(Caller& c);
+    bool step_spawner();
+    bool step_node_io();
+    bool step_origin_io();
+    bool step_node_thread(int tid);
+    void apply(const LayoutMsg& m, const std::string& where);
+    void check_current(int tid, std::uint64_t need, const char* what);
+    unsigned live_on_node1() const;
+    void note(const std::string& what) {
+        if (cfg_.trace) fmt::print("{:5} {}\n", steps_, what);
+    }
+    void fail(std::string why) {
+        if (!failure_) failure_ = std::move(why);
+    }
+
+    Config cfg_;
+    std::mt19937_64 rng_;
+    LayoutRides rides_;
+    std::uint64_t steps_ = 0, ridden_ = 0, absorbed_waits_ = 0;
+    std::optional<std::string> failure_;
+    // The origin.
+    bool aspace_busy_ = false, send_busy_ = false;
+    std::uint64_t made_ = 0;   // changes made (numbered 1..)
+    std::uint64_t done_ = 0;   // changes whose call returned (a prefix: one at a time)
+    unsigned o_changes_ = 0, spawned_ = 0;
+    int next_tid_ = 100;
+    Caller origin_;
+    std::map<int, Caller> executors_;  // node-1 threads, by tid
+    Spawner spawner_;
+    // The links.
+    std::deque<Frame> ctl_to1_, ctl_to0_;
+    std::map<int, std::deque<Frame>> ch_to1_, ch_to0_;
+    // Node 1.
+    std::uint64_t applied_ = 0, applied_seq_ = 0;
+    std::map<int, NodeThread> node_threads_;
+};
+
+void Sim::apply(const LayoutMsg& m, const std::string& where) {
+    // Node 1's host protection: changes 1..applied_, applied in order.
+    if (m.seq <= applied_seq_)
+        fail(fmt::format("{}: Layout seq {} applied after seq {}", where, m.seq, applied_seq_));
+    applied_seq_ = std::max(applied_seq_, m.seq);
+    for (const auto& r : m.runs) {
+        if (r.start != applied_ + 1)
+            fail(fmt::format("{}: change {} applied after change {} (Layout seq {})", where, r.start, applied_, m.seq));
+        applied_ = std::max(applied_, r.start);
+    }
+}
+
+void Sim::check_current(int tid, std::uint64_t need, const char* what) {
+    if (applied_ < need)
+        fail(fmt::format("node 1's thread {} {} with changes 1..{} made but only 1..{} applied there", tid, what,
+                         need, applied_));
+}
+
+unsigned Sim::live_on_node1() const {
+    unsigned n = 0;
+    for (const auto& [tid, c] : executors_) n += c.pc != Caller::gone;
+    return n;
+}
+
+bool Sim::step_bcast(Bcast& b, const std::string& who) {
+    switch (b.stage) {
+    case Bcast::send_lock:  // layout_send_mu_
+        if (send_busy_) return false;
+        send_busy_ = true;
+        if (cfg_.bug == Bug::ride_absorbed_early) {
+            b.owners = rides_.absorb(b.m);
+            b.stage = Bcast::seal;
+        } else {
+            b.stage = Bcast::carry;
+        }
+        return true;
+    case Bcast::carry:  // wait for the ride in flight, then carry in the same hold
+        if (rides_.in_flight()) return false;
+        b.seq = rides_.carry(b.m);
+        note(fmt::format("{}: carry -> Layout seq {} of {} runs", who, b.seq, b.m.runs.size()));
+        b.stage = b.seq ? Bcast::send : Bcast::done;
+        if (!b.seq) send_busy_ = false;
+        return true;
+    case Bcast::seal:  // ride-absorbed-early: the old order
+        if (rides_.in_flight()) return false;
+        b.seq = rides_.seal(b.m, b.owners);
+        note(fmt::format("{}: seal -> Layout seq {}", who, b.seq));
+        b.stage = b.seq ? Bcast::send : Bcast::done;
+        if (!b.seq) send_busy_ = false;
+        return true;
+    case Bcast::send:
+        ctl_to1_.push_back(Frame{Frame::layout_frame, b.m, true});
+        send_busy_ = false;
+        b.stage = Bcast::acks;
+        return true;
+    case Bcast::acks:
+        if (!rides_.acked_by_all(b.seq)) return false;
+        b.stage = Bcast::done;
+        return true;
+    case Bcast::done:
+        return false;
+    }
+    return false;
+}
+
+bool Sim::step_caller(Caller& c) {
+    const bool remote = c.node == 1;
+    switch (c.pc) {
+    case Caller::idle:
+        if (remote) {  // the executor waits for its thread's Trap
+            auto& q = ch_to0_[c.tid];
+            if (q.empty()) return false;
+            Frame f = q.front();
+            q.pop_front();
+            c.exit = f.exit;
+            c.pc = f.mm ? Caller::mm : Caller::returned;
+            return true;
+        }
+        if (o_changes_ >= cfg_.changes) return false;
+        ++o_changes_;
+        c.pc = Caller::mm;
+        return true;
+    case Caller::mm: {  // change_layout, under aspace_mu_
+        if (aspace_busy_) return false;
+        aspace_busy_ = true;
+        c.change = ++made_;
+        std::optional<RideCaller> who;
+        if (remote) who = RideCaller{1, c.tid};
+        const bool held = rides_.hold(change_msg(c.change), who);
+        note(fmt::format("thread {}: change {} {}", c.tid, c.change, held ? "held" : "broadcast"));
+        if (held) {
+            done_ = c.change;
+            aspace_busy_ = false;
+            c.pc = Caller::returned;
+        } else {
+            c.b = Bcast{};
+            c.b.m = change_msg(c.change);
+            c.pc = Caller::bcast;
+        }
+        return true;
+    }
+    case Caller::bcast:
+        if (c.b.stage != Bcast::done) return step_bcast(c.b, fmt::format("thread {}", c.tid));
+        done_ = c.change;
+        aspace_busy_ = false;
+        c.pc = Caller::returned;
+        return true;
+    case Caller::returned:  // the call returned at the origin
+        c.need = done_;
+        note(fmt::format("thread {}: call returns, changes 1..{} made", c.tid, c.need));
+        c.pc = remote ? Caller::resume : Caller::idle;
+        return true;
+    case Caller::resume: {  // send_resume: take_ride
+        if (cfg_.bug != Bug::ride_absorbed && rides_.resume_wait(1, c.tid)) {
+            ++absorbed_waits_;
+            return false;
+        }
+        auto ride = rides_.take(1, c.tid);
+        Frame f{Frame::resume};
+        if (ride) {
+            f.layout = std::move(*ride);
+            f.has_layout = true;
+            ++ridden_;
+        }
+        f.need = c.need;
+        f.exit = c.exit;
+        note(fmt::format("thread {}: Resume{}{}", c.tid, ride ? fmt::format(" with ride seq {}", f.layout.seq) : "",
+                         c.exit ? " (exit)" : ""));
+        ch_to1_[c.tid].push_back(std::move(f));
+        if (c.exit) {
+            rides_.unregister_thread(c.tid);  // ~RemoteVcpu
+            c.pc = Caller::gone;
+        } else {
+            c.pc = Caller::idle;
+        }
+        return true;
+    }
+    case Caller::gone:
+        return false;
+    }
+    return false;
+}
+
+bool Sim::step_spawner() {
+    Spawner& s = spawner_;
+    switch (s.pc) {
+    case Spawner::idle:
+        if (spawned_ >= cfg_.spawns || live_on_node1() >= cfg_.threads) return false;
+        ++spawned_;
+        s.tid = ++next_tid_;
+        // register_thread, before the Spawn (set_guest_tid).
+        if (cfg_.bug != Bug::ride_second_thread || live_on_node1() == 0) rides_.register_thread(s.tid, 1);
+        s.pc = Spawner::settle;
+        note(fmt::format("spawner: thread {} registered", s.tid));
+        return true;
+    case Spawner::settle:
+        if (rides_.settle(1)) {
+            s.b = Bcast{};
+            s.pc = Spawner::bcast;
+        } else {
+            s.pc = Spawner::spawn_wait;
+        }
+        return true;
+    case Spawner::bcast:
+        if (s.b.stage != Bcast::done) return step_bcast(s.b, "settle");
+        s.pc = Spawner::spawn_wait;
+        return true;
+    case Spawner::spawn_wait:
+        if (cfg_.bug != Bug::spawn_overtakes && rides_.spawn_wait(1)) return false;
+        s.pc = Spawner::spawn;
+        return true;
+    case Spawner::spawn: {
+        Frame f{Frame::spawn};
+        f.tid = s.tid;
+        f.need = done_;
+        note(fmt::format("spawner: Spawn thread {}, changes 1..{} made", s.tid, f.need));
+        ctl_to1_.push_back(f);
+        Caller& e = executors_[s.tid];  // serving from here
+        e.tid = s.tid;
+        e.node = 1;
+        s.pc = Spawner::idle;
+        return true;
+    }
+    }
+    return false;
+}
+
+bool Sim::step_node_io() {
+    if (ctl_to1_.empty()) return false;
+    Frame f = std::move(ctl_to1_.front());
+    ctl_to1_.pop_front();
+    if (f.kind == Frame::layout_frame) {
+        note(fmt::format("node 1 I/O: apply Layout seq {}", f.layout.seq));
+        apply(f.layout, "node 1's I/O thread");
+        ctl_to0_.push_back(Frame{Frame::ack, {}, false, f.layout.seq});
+    } else {
+        check_current(f.tid, f.need, "starts");
+        node_threads_[f.tid] = NodeThread{};
+    }
+    return true;
+}
+
+bool Sim::step_origin_io() {
+    if (ctl_to0_.empty()) return false;
+    note(fmt::format("origin I/O: ack {}", ctl_to0_.front().seq));
+    rides_.acked(1, ctl_to0_.front().seq);
+    ctl_to0_.pop_front();
+    return true;
+}
+
+bool Sim::step_node_thread(int tid) {
+    NodeThread& t = node_threads_[tid];
+    if (t.gone) return false;
+    if (!t.blocked) {  // runs, then traps a call
+        Frame f{Frame::trap};
+        f.exit = ++t.calls >= cfg_.calls || chance(10);
+        f.mm = !f.exit && chance(60);
+        ch_to0_[tid].push_back(f);
+        t.blocked = true;
+        return true;
+    }
+    auto& q = ch_to1_[tid];
+    if (q.empty()) return false;
+    Frame f = std::move(q.front());
+    q.pop_front();
+    if (f.has_layout) {  // a ride: applied on the thread, acked on the control link
+        note(fmt::format("node 1 thread {}: apply ride seq {}", tid, f.layout.seq));
+        apply(f.layout, fmt::format("node 1's thread {}", tid));
+        ctl_to0_.push_back(Frame{Frame::ack, {}, false, f.layout.seq});
+    }
+    if (f.exit) {
+        t.gone = true;
+        return true;
+    }
+    check_current(tid, f.need, "continues");
+    t.blocked = false;
+    return true;
+}
+
+std::optional<std::string> Sim::run() {
+    origin_.tid = 1;
+    // Node 1 may first start after some of O's changes (held for its first
+    // Spawn, F6 (b)).
+    for (;;) {
+        std::vector<int> actors;  // 0 O, 1 spawner, 2 node I/O, 3 origin I/O, 10+i executors, 1000+i node threads
+        actors.push_back(0);
+        actors.push_back(1);
+        actors.push_back(2);
+        actors.push_back(3);
+        for (const auto& [tid, c] : executors_)
+            if (c.pc != Caller::gone) actors.push_back(10 + tid - 100);
+        for (const auto& [tid, t] : node_threads_)
+            if (!t.gone) actors.push_back(1000 + tid - 100);
+        // Try actors in a random order until one moves.
+        std::shuffle(actors.begin(), actors.end(), rng_);
+        bool moved = false;
+        for (int a : actors) {
+            if (a == 0) moved = step_caller(origin_);
+            else if (a == 1) moved = step_spawner();
+            else if (a == 2) moved = step_node_io();
+            else if (a == 3) moved = step_origin_io();
+            else if (a < 1000) moved = step_caller(executors_[a - 10 + 100]);
+            else moved = step_node_thread(a - 1000 + 100);
+            if (moved) break;
+        }
+        if (failure_) return failure_;
+        if (!moved) break;
+        if (++steps_ > 100000) return std::string("no end after 100000 steps");
+    }
+    // Nothing moves: everything must have ended, none waiting.
+    if (origin_.pc != Caller::idle || o_changes_ < cfg_.changes) return std::string("the origin's thread waits forever");
+    if (spawner_.pc != Spawner::idle) return std::string("a Spawn waits forever");
+    for (const auto& [tid, c] : executors_)
+        if (c.pc != Caller::gone) return fmt::format("thread {}'s executor waits forever", tid);
+    return std::nullopt;
+}
+
+std::optional<Bug> parse_bug(const std::string& s) {
+    if (s == "none") return Bug::none;
+    if (s == "ride-absorbed") return Bug::ride_absorbed;
+    if (s == "ride-second-thread") return Bug::ride_second_thread;
+    if (s == "ride-absorbed-early") return Bug::ride_absorbed_early;
+    if (s == "spawn-overtakes") return Bug::spawn_overtakes;
+    return std::nullopt;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    Config cfg;
+    std::uint64_t count = 1;
+    std::string bug = "none";
+    bool expect_failure = false, quiet = false;
+    CLI::App app{"randomized simulator of layout rides (docs/dsm-protocol.md, Fillers, F6)"};
+    app.add_option("--seed", cfg.seed, "first seed");
+    app.add_option("--count", count, "number of consecutive seeds to run")->check(CLI::Range(1ull, 100000000ull));
+    app.add_option("--threads", cfg.threads, "node-1 guest threads at once, at most")->check(CLI::Range(1u, 4u));
+    app.add_option("--changes", cfg.changes, "protection changes by the origin's own thread")->check(CLI::Range(0u, 64u));
+    app.add_option("--spawns", cfg.spawns, "node-1 threads started in all")->check(CLI::Range(1u, 16u));
+    app.add_option("--calls", cfg.calls, "calls per node-1 thread, at most")->check(CLI::Range(1u, 64u));
+    app.add_option("--bug", bug, "planted bug: none|ride-absorbed|ride-second-thread|ride-absorbed-early|spawn-overtakes");
+    app.add_flag("--expect-failure", expect_failure, "succeed only if some seed fails");
+    app.add_flag("--quiet", quiet, "print only failures");
+    app.add_flag("--trace", cfg.trace, "print every step");
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e);
+    }
+    auto b = parse_bug(bug);
+    if (!b) {
+        std::fprintf(stderr, "layout_sim: unknown --bug '%s'\n", bug.c_str());
+        return 2;
+    }
+    cfg.bug = *b;
+    std::uint64_t steps = 0, ridden = 0, waits = 0;
+    const std::uint64_t first = cfg.seed;
+    for (std::uint64_t i = 0; i < count; ++i) {
+        cfg.seed = first + i;
+        Sim sim(cfg);
+        auto failure = sim.run();
+        steps += sim.steps();
+        ridden += sim.ridden();
+        waits += sim.absorbed_waits();
+        if (failure) {
+            fmt::print(stderr,
+                       "layout_sim: {} seed {}: {}\n  reproduce: layout_sim --seed {} --threads {} --changes {} "
+                       "--spawns {} --calls {} --bug {}\n",
+                       expect_failure ? "expected failure at" : "FAIL", cfg.seed, *failure, cfg.seed, cfg.threads,
+                       cfg.changes, cfg.spawns, cfg.calls, bug);
+            return expect_failure ? 0 : 1;
+        }
+    }
+    if (expect_failure) {
+        fmt::print(stderr, "layout_sim: expected a failure with --bug {}, but {} seeds passed\n", bug, count);
+        return 1;
+    }
+    if (!quiet)
+        fmt::print("layout_sim: {} seeds ok ({} node-1 threads at most): {} steps, {} rides on a Resume, {} Resume "
+                   "steps waiting for an absorbing Layout\n",
+                   count, cfg.threads, steps, ridden, waits);
+    return 0;
+}
