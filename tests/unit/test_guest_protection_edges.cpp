@@ -11,15 +11,30 @@
 
 using namespace spanvm::memory;
 
+namespace {
+constexpr std::uint64_t P = layout::kPageSize;
+constexpr std::uint64_t u = layout::kUserBase;
+
+// Two huge pages of guest RAM (user pages from kUserBase, 2 MiB, on) and its
+// protection (`host_exec`: GuestProtection's second argument).
+struct Ram {
+    explicit Ram(bool host_exec) : mem(make()), prot(mem, host_exec, false) {}
+    static GuestMemory make() {
+        auto m = GuestMemory::create(2 * layout::kHugePageSize);
+        REQUIRE(m);
+        return std::move(*m);
+    }
+    GuestMemory mem;
+    GuestProtection prot;
+};
+}  // namespace
+
 TEST_CASE("protection_edges lists the changes of protection strictly inside a range") {
-    constexpr std::uint64_t P = layout::kPageSize;
-    auto mem = GuestMemory::create(2 * layout::kHugePageSize);  // user pages from kUserBase (2 MiB) on
-    REQUIRE(mem);
-    GuestProtection prot(*mem, false, false);
-    const std::uint64_t u = layout::kUserBase;
+    Ram ram(false);
+    auto& prot = ram.prot;
     REQUIRE(prot.set(u + 4 * P, u + 8 * P, PROT_READ));
     REQUIRE(prot.set(u + 8 * P, u + 12 * P, PROT_READ | PROT_WRITE));
-    const std::uint8_t* h = mem->host_base();
+    const std::uint8_t* h = ram.mem.host_base();
     // [u+2P, u+16P): PROT_NONE -> R at 4P, R -> RW at 8P, RW -> NONE at 12P.
     auto e = prot.protection_edges(h + u + 2 * P, 14 * P);
     REQUIRE(e.size() == 3);
@@ -60,12 +75,9 @@ int host_prot_at(const void* p) {
 }  // namespace
 
 TEST_CASE("set() skips what the host already has, and still changes what it does not") {
-    constexpr std::uint64_t P = layout::kPageSize;
-    auto mem = GuestMemory::create(2 * layout::kHugePageSize);
-    REQUIRE(mem);
-    GuestProtection prot(*mem, true, false);
-    const std::uint64_t u = layout::kUserBase;
-    std::uint8_t* h = mem->host_base();
+    Ram ram(true);
+    auto& prot = ram.prot;
+    std::uint8_t* h = ram.mem.host_base();
     REQUIRE(prot.set(u, u + 16 * P, PROT_READ));
     CHECK(host_prot_at(h + u + 3 * P) == PROT_READ);
     // The caller maps over part of it behind the record's back, and says so.
@@ -92,11 +104,8 @@ TEST_CASE("set() skips what the host already has, and still changes what it does
 }
 
 TEST_CASE("uniform_access is the guest's access where it is one throughout, holes counting as none") {
-    constexpr std::uint64_t P = layout::kPageSize;
-    auto mem = GuestMemory::create(2 * layout::kHugePageSize);
-    REQUIRE(mem);
-    GuestProtection prot(*mem, false, false);
-    const std::uint64_t u = layout::kUserBase;
+    Ram ram(false);
+    auto& prot = ram.prot;
     REQUIRE(prot.set(u, u + 4 * P, PROT_READ));
     REQUIRE(prot.set(u + 4 * P, u + 8 * P, PROT_READ | PROT_WRITE));
     CHECK(prot.uniform_access(u + P, u + 4 * P) == PROT_READ);
