@@ -5,6 +5,7 @@
 // variants): exit 0 only if some seed fails.
 #include <cstdio>
 #include <exception>
+#include <optional>
 #include <string>
 
 #include <malloc.h>
@@ -12,6 +13,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "tests/sim/seed_loop.hpp"
 #include "tests/sim/sim_cluster.hpp"
 
 int main(int argc, char** argv) {
@@ -71,31 +73,25 @@ int main(int argc, char** argv) {
 
     std::uint64_t ops = 0, steps = 0, msgs = 0, faults = 0, moves = 0, run_pages = 0, refusals = 0, claims = 0,
                   pages_claimed = 0, maps = 0, reclaims = 0;
-    std::uint64_t first = cfg.seed;
-    for (std::uint64_t i = 0; i < count; ++i) {
-        cfg.seed = first + i;
-        sim::SimResult r = sim::run_simulation(cfg);
-        ops += r.ops_completed;
-        steps += r.steps;
-        msgs += r.messages;
-        faults += r.faults;
-        moves += r.moves;
-        run_pages += r.run_pages;
-        refusals += r.refusals;
-        claims += r.claims;
-        pages_claimed += r.pages_claimed;
-        maps += r.maps;
-        reclaims += r.reclaims;
-        if (!r.ok) {
-            fmt::print(stderr, "dsm_sim: {} seed {}: {}\n  reproduce: {}\n", expect_failure ? "expected failure at" : "FAIL",
-                       cfg.seed, r.failure, sim::repro_command(cfg));
-            return expect_failure ? 0 : 1;
-        }
-    }
-    if (expect_failure) {
-        fmt::print(stderr, "dsm_sim: expected a failure with --bug {}, but {} seeds passed\n", bug, count);
-        return 1;
-    }
+    const int rc = spanvm::sim::run_seeds("dsm_sim", cfg.seed, count, expect_failure, bug,
+                                  [&](std::uint64_t seed) -> std::optional<spanvm::sim::SeedFailure> {
+                                      cfg.seed = seed;
+                                      sim::SimResult r = sim::run_simulation(cfg);
+                                      ops += r.ops_completed;
+                                      steps += r.steps;
+                                      msgs += r.messages;
+                                      faults += r.faults;
+                                      moves += r.moves;
+                                      run_pages += r.run_pages;
+                                      refusals += r.refusals;
+                                      claims += r.claims;
+                                      pages_claimed += r.pages_claimed;
+                                      maps += r.maps;
+                                      reclaims += r.reclaims;
+                                      if (r.ok) return std::nullopt;
+                                      return spanvm::sim::SeedFailure{r.failure, sim::repro_command(cfg)};
+                                  });
+    if (rc != 0 || expect_failure) return rc;
     if (!quiet) {
         fmt::print("dsm_sim: {} seeds ok ({} nodes, {} pages): {} steps, {} ops, {} faults, {} messages, {} home moves\n",
                    count, cfg.nodes, cfg.pages, steps, ops, faults, msgs, moves);

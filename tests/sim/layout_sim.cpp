@@ -33,6 +33,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "tests/sim/seed_loop.hpp"
 #include "vmm/cluster/layout_rides.hpp"
 
 namespace {
@@ -464,27 +465,21 @@ int main(int argc, char** argv) {
     }
     cfg.bug = *b;
     std::uint64_t steps = 0, ridden = 0, waits = 0;
-    const std::uint64_t first = cfg.seed;
-    for (std::uint64_t i = 0; i < count; ++i) {
-        cfg.seed = first + i;
-        Sim sim(cfg);
-        auto failure = sim.run();
-        steps += sim.steps();
-        ridden += sim.ridden();
-        waits += sim.absorbed_waits();
-        if (failure) {
-            fmt::print(stderr,
-                       "layout_sim: {} seed {}: {}\n  reproduce: layout_sim --seed {} --threads {} --changes {} "
-                       "--spawns {} --calls {} --bug {}\n",
-                       expect_failure ? "expected failure at" : "FAIL", cfg.seed, *failure, cfg.seed, cfg.threads,
-                       cfg.changes, cfg.spawns, cfg.calls, bug);
-            return expect_failure ? 0 : 1;
-        }
-    }
-    if (expect_failure) {
-        fmt::print(stderr, "layout_sim: expected a failure with --bug {}, but {} seeds passed\n", bug, count);
-        return 1;
-    }
+    const int rc = spanvm::sim::run_seeds(
+        "layout_sim", cfg.seed, count, expect_failure, bug,
+        [&](std::uint64_t seed) -> std::optional<spanvm::sim::SeedFailure> {
+            cfg.seed = seed;
+            Sim sim(cfg);
+            auto failure = sim.run();
+            steps += sim.steps();
+            ridden += sim.ridden();
+            waits += sim.absorbed_waits();
+            if (!failure) return std::nullopt;
+            return spanvm::sim::SeedFailure{
+                *failure, fmt::format("layout_sim --seed {} --threads {} --changes {} --spawns {} --calls {} --bug {}",
+                                      cfg.seed, cfg.threads, cfg.changes, cfg.spawns, cfg.calls, bug)};
+        });
+    if (rc != 0 || expect_failure) return rc;
     if (!quiet)
         fmt::print("layout_sim: {} seeds ok ({} node-1 threads at most): {} steps, {} rides on a Resume, {} Resume "
                    "steps waiting for an absorbing Layout\n",
