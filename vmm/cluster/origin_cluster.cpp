@@ -397,13 +397,6 @@ void OriginCluster::settle_rides(unsigned node) {
     wait_acked(lk, [&] { return rides_.spawn_wait(node); });
 }
 
-void OriginCluster::wait_acked(std::unique_lock<std::mutex>& lk,
-                               const std::function<std::optional<AckWait>()>& until) {
-    // A node lost meanwhile ends the program (ControlChannel), so the wait
-    // ends with the process; after shutdown the nodes are gone.
-    while (!shut_ && until()) layout_cv_.wait_for(lk, std::chrono::milliseconds(100));
-}
-
 std::vector<std::uint32_t> OriginCluster::broadcast_layout(LayoutMsg m) {
     // One Layout to every node, then wait for every LayoutAck. What a ride
     // holds goes first, and a ride in flight is acked first: this Layout
@@ -428,7 +421,7 @@ std::vector<std::uint32_t> OriginCluster::broadcast_layout(LayoutMsg m) {
                                       config_.describe(static_cast<net::NodeId>(k)), r.error().message));
     send_lk.unlock();
     std::unique_lock lk(layout_mu_);
-    wait_acked(lk, [&] { return rides_.acked_by_all(seq) ? std::nullopt : std::optional<AckWait>(AckWait{0, seq}); });
+    wait_acked(lk, [&] { return !rides_.acked_by_all(seq); });
     std::vector<std::uint32_t> out;
     if (auto it = layout_refused_.find(seq); it != layout_refused_.end()) {
         out = std::move(it->second);

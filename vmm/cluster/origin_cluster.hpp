@@ -197,8 +197,15 @@ private:
     // file ids any node refused. Held rides go first in it.
     std::vector<std::uint32_t> broadcast_layout(LayoutMsg m);
     // Waits on layout_cv_ (lk held on layout_mu_, released meanwhile) until
-    // `until` has nothing left to wait for, or the program ends.
-    void wait_acked(std::unique_lock<std::mutex>& lk, const std::function<std::optional<AckWait>()>& until);
+    // `until` (a LayoutRides AckWait, or a bool) has nothing left to wait
+    // for, or the program ends. A template, not a std::function: take_ride
+    // waits here on every Resume. A node lost meanwhile ends the program
+    // (ControlChannel), so the wait ends with the process; after shutdown
+    // the nodes are gone.
+    template <class Until>
+    void wait_acked(std::unique_lock<std::mutex>& lk, Until until) {
+        while (!shut_ && until()) layout_cv_.wait_for(lk, std::chrono::milliseconds(100));
+    }
     // A layout change with no file to name: held for a ride when the rule
     // allows (see Ride), else broadcast.
     void change_layout(LayoutMsg m);
