@@ -443,6 +443,7 @@ void NodeRunner::guest_loop(std::shared_ptr<Thread> t, std::unique_ptr<platform:
             tr.state.fpu = std::move(*fpu);  // exceptions and kicks: a signal frame is likely
         }
         tr.exit = std::move(e);
+        trace::mark("node.trap", static_cast<std::uint64_t>(tr.state.regs.rax));
         if (auto s = (*ch)->send(ChannelType::trap, encode(tr)); !s) park();
         ResumeMsg r;
         for (;;) {
@@ -465,6 +466,7 @@ void NodeRunner::guest_loop(std::shared_ptr<Thread> t, std::unique_ptr<platform:
         // and before the thread continues (this thread is the node's only
         // one, so no page of the changed ranges was granted here meanwhile).
         if (r.layout) apply_layout(*r.layout);
+        trace::mark("node.resume", static_cast<std::uint64_t>(tr.state.regs.rax));
         if (e.kind == platform::VcpuExit::Kind::syscall)
             note_resume(calls, static_cast<std::int64_t>(tr.state.regs.rax), static_cast<std::int64_t>(r.state.regs.rax),
                         r.opened);

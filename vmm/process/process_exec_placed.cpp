@@ -24,6 +24,7 @@
 // (process_fork_cluster.cpp), and its own exec is placed afresh.
 #include <chrono>
 
+#include "vmm/base/latency_trace.hpp"
 #include "vmm/base/log.hpp"
 #include "vmm/memory/layout.hpp"
 #include "vmm/process/process.hpp"
@@ -43,6 +44,7 @@ void Process::exec_image_gone() {
     const std::uint64_t waited = child_wait_ns_.exchange(0);
     const std::uint64_t busy_ns = life > 0 && static_cast<std::uint64_t>(life) > waited ? life - waited : 0;
     cfg_.exec_placer->exec_gone(node, exec_program_, busy_ns / 1000000);
+    trace::mark("exec.gone", node);
 }
 
 std::chrono::steady_clock::time_point Process::child_wait_begin() {
@@ -69,6 +71,7 @@ void Process::place_exec_image(GuestThread& t, bool vforked) {
     // A vfork parent is blocked until this exec and, a spawn, most likely
     // waits for its end: its own count should not push this image away.
     exec_node_ = static_cast<int>(cfg_.exec_placer->place_exec(exec_program_, vforked ? parent_exec_node_ : -1));
+    trace::mark("exec.place", static_cast<std::uint64_t>(exec_node_));
     if (exec_node_ == 0) return;
     // The DSM must see every page of the new image first touched here: a
     // page already present when its userfaultfd registration starts (a

@@ -12,11 +12,13 @@
 #include "vmm/base/log.hpp"
 #include "vmm/memory/layout.hpp"
 #include "vmm/process/threads/guest_thread.hpp"
+#include "vmm/base/latency_trace.hpp"
 #include "vmm/process/process.hpp"
 
 namespace spanvm::process {
 
 int64_t Process::exec(GuestThread& t, ProcessConfig image) {
+    trace::mark("exec.begin");
     // Rows, not live_: a joined thread's row is exited before its clear-tid
     // wake lets the joiner run, but live_ drops only after that wake.
     if (threads_.live_threads() != 1) {
@@ -74,6 +76,7 @@ int64_t Process::exec(GuestThread& t, ProcessConfig image) {
         exit_process_signal(SIGSEGV);  // what Linux does past the point of no return
     }
     sync_host_protection(memory::layout::kUserBase, platform_->memory().size());
+    trace::mark("exec.loaded");
     (void)fds_.close_on_exec();
     signals_.reset_handlers();
 
