@@ -106,3 +106,42 @@ SCENARIO("the small cluster messages round-trip") {
         }
     }
 }
+
+SCENARIO("heap windows and node-grown breaks travel on the Resume and the Trap (docs/dsm-protocol.md F8)") {
+    GIVEN("a Resume with a heap window and a Trap with a node-grown break") {
+        ResumeMsg r;
+        r.tid = 7;
+        r.brk_window = BrkWindow{0x4a1234, 0x8a2000};
+        TrapMsg t;
+        t.tid = 7;
+        t.brk = 0x4c0010;
+        t.seeks.emplace_back(3, 4096);
+        WHEN("they are encoded and decoded") {
+            auto dr = decode_resume(encode(r));
+            auto dt = decode_trap(encode(t));
+            THEN("both come back whole") {
+                REQUIRE(dr.has_value());
+                CHECK(dr->brk_window == r.brk_window);
+                REQUIRE(dt.has_value());
+                CHECK(dt->brk == t.brk);
+                CHECK(dt->seeks == t.seeks);
+            }
+        }
+        WHEN("neither carries one") {
+            r.brk_window.reset();
+            t.brk.reset();
+            THEN("none comes back") {
+                CHECK_FALSE(decode_resume(encode(r))->brk_window.has_value());
+                CHECK_FALSE(decode_trap(encode(t))->brk.has_value());
+            }
+        }
+        WHEN("the window's limit is not page-aligned, or below the break's page") {
+            THEN("the node refuses the Resume") {
+                r.brk_window = BrkWindow{0x4a1234, 0x8a2001};
+                CHECK_FALSE(decode_resume(encode(r)).has_value());
+                r.brk_window = BrkWindow{0x4a1234, 0x4a1000};
+                CHECK_FALSE(decode_resume(encode(r)).has_value());
+            }
+        }
+    }
+}

@@ -1,10 +1,13 @@
 #include "vmm/cluster/cluster_messages.hpp"
 
+#include "vmm/memory/layout.hpp"
+
 #include <algorithm>
 
 #include "net/wire_reader.hpp"
 #include "net/wire_writer.hpp"
 #include "vmm/cluster/arg_capture.hpp"
+#include "vmm/memory/layout.hpp"
 
 namespace spanvm::cluster {
 
@@ -173,7 +176,7 @@ net::Bytes encode(const TrapMsg& m) {
     put_args(w, m.args);
     w.u64(m.read_faults).u64(m.write_faults).u64(m.local_syscalls);
     w.u8(static_cast<std::uint8_t>((m.clear_child_tid ? 1 : 0) | (m.robust_list ? 2 : 0) |
-                                   (m.closed_fds.empty() ? 0 : 4) | (m.seeks.empty() ? 0 : 8)));
+                                   (m.closed_fds.empty() ? 0 : 4) | (m.seeks.empty() ? 0 : 8) | (m.brk ? 16 : 0)));
     if (m.clear_child_tid) w.u64(*m.clear_child_tid);
     if (m.robust_list) w.u64(m.robust_list->first).u64(m.robust_list->second);
     if (!m.closed_fds.empty()) {
@@ -188,6 +191,7 @@ net::Bytes encode(const TrapMsg& m) {
         for (std::size_t i = 0; i < m.seeks.size() && i < kMaxSeeks; ++i)
             w.u32(static_cast<std::uint32_t>(m.seeks[i].first)).u64(m.seeks[i].second);
     }
+    if (m.brk) w.u64(*m.brk);
     return w.take();
 }
 
@@ -208,6 +212,9 @@ net::Bytes encode(const ResumeMsg& m) {
     // u8 0, or 1 and the opened file's dev and ino.
     w.u8(m.opened ? 1 : 0);
     if (m.opened) w.u64(m.opened->first).u64(m.opened->second);
+    // u8 0, or 1 and the heap window's break and limit.
+    w.u8(m.brk_window ? 1 : 0);
+    if (m.brk_window) w.u64(m.brk_window->brk).u64(m.brk_window->limit);
     return w.take();
 }
 
@@ -287,7 +294,7 @@ Result<TrapMsg> decode_trap(net::ByteView b) {
     m.write_faults = *wf;
     auto words = rd.u8();
     if (!words) return words.error();
-    if (*words & ~15u) return make_error(EINVAL, "trap with unknown thread words {:#x}", *words);
+    if (*words & ~31u) return make_error(EINVAL, "trap with unknown thread words {:#x}", *words);
     if (*words & 1) {
         auto v = rd.u64();
         if (!v) return v.error();
@@ -322,6 +329,11 @@ Result<TrapMsg> decode_trap(net::ByteView b) {
                 return make_error(EINVAL, "trap seeks fd {} to {}", *fd, *off);
             m.seeks.emplace_back(static_cast<std::int32_t>(*fd), *off);
         }
+    }
+    if (*words & 16) {
+        auto v = rd.u64();
+        if (!v) return v.error();
+        m.brk = *v;
     }
     return finish(rd, std::move(m));
 }
@@ -366,6 +378,17 @@ Result<ResumeMsg> decode_resume(net::ByteView b) {
         auto ino = dev ? rd.u64() : Result<std::uint64_t>(dev.error());
         if (!ino) return ino.error();
         m.opened = std::make_pair(*dev, *ino);
+    }
+    auto win = rd.u8();
+    if (!win) return win.error();
+    if (*win > 1) return make_error(EINVAL, "Resume heap window flag {}", *win);
+    if (*win) {
+        auto brk = rd.u64();
+        auto limit = brk ? rd.u64() : Result<std::uint64_t>(brk.error());
+        if (!limit) return limit.error();
+        if (*limit % memory::layout::kPageSize || *limit < memory::layout::page_align_up(*brk))
+            return make_error(EINVAL, "Resume heap window [{:#x}, {:#x})", *brk, *limit);
+        m.brk_window = BrkWindow{*brk, *limit};
     }
     return finish(rd, std::move(m));
 }

@@ -40,6 +40,7 @@
 #include "net/wire_frame.hpp"
 #include "vmm/base/result.hpp"
 #include "vmm/cluster/layout_messages.hpp"
+#include "vmm/cluster/node_brk.hpp"
 #include "vmm/memory/arg_memory.hpp"
 #include "vmm/platform/regs.hpp"
 #include "vmm/platform/vcpu.hpp"
@@ -118,6 +119,10 @@ struct TrapMsg {
     // File offsets the node's reads moved since the previous Trap (guest
     // fd, offset), which the executor sets (SEEK_SET) before it handles it.
     std::vector<std::pair<std::int32_t, std::uint64_t>> seeks;
+    // The program break the node's thread moved inside its window since the
+    // previous Trap (node_brk.hpp, docs/dsm-protocol.md F8), which the
+    // executor applies before it handles this Trap.
+    std::optional<std::uint64_t> brk;
 };
 
 // The most closes a node holds back for one Trap.
@@ -147,6 +152,10 @@ struct ResumeMsg {
     // For an open/openat that returned an fd: the (st_dev, st_ino) of the
     // file the origin opened, so the node can tell it opened the same one.
     std::optional<std::pair<std::uint64_t, std::uint64_t>> opened;
+    // The thread's heap window (node_brk.hpp, F8): the break and the limit
+    // the node may grow it to by itself. Absent: none (any the thread had
+    // is revoked).
+    std::optional<BrkWindow> brk_window;
 };
 
 struct KickMsg {

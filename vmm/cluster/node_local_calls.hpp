@@ -58,6 +58,7 @@
 
 #include "vmm/cluster/arg_capture.hpp"
 #include "vmm/cluster/node_answers.hpp"
+#include "vmm/cluster/node_brk.hpp"
 #include "vmm/platform/vcpu.hpp"
 
 namespace spanvm::cluster {
@@ -113,6 +114,7 @@ struct NodeCallState {
     std::optional<PendingOpen> pending_open;  // the forwarded open's walk, until its Resume
     std::vector<std::int32_t> closed;          // closes answered here, for the next Trap
     std::vector<std::pair<std::int32_t, std::uint64_t>> seeks;  // owed offsets taken, for the next Trap
+    NodeBrk brk;  // the heap window (node_brk.hpp): brk() answered here inside it
 };
 
 // The offsets the node's reads moved (NodeFile::owed, and those already

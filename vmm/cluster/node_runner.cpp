@@ -215,6 +215,23 @@ void NodeRunner::on_cluster_message(unsigned from, std::uint16_t type, net::Byte
     }
 }
 
+bool NodeRunner::answer_brk(NodeCallState& calls, platform::Vcpu& v) {
+    // Inside the heap window the origin granted (node_brk.hpp, F8): the
+    // new pages open here, before the thread continues; the break goes
+    // with the next Trap.
+    auto& r = v.regs();
+    if (static_cast<std::int64_t>(r.rax) != SYS_brk) return false;
+    const auto a = calls.brk.answer(r.rdi);
+    if (!a) return false;
+    if (a->open_to > a->open_from)
+        if (auto p = protection_->set(a->open_from, a->open_to, PROT_READ | PROT_WRITE); !p)
+            failure_.fail(fmt::format("node {}: growing the heap to {:#x}: {}", opts_.self, a->ret, p.error().message));
+    r.rax = a->ret;
+    v.mark_regs_dirty();
+    ++calls.answered;
+    return true;
+}
+
 void NodeRunner::apply_layout(const LayoutMsg& m) {
     // Files first (each opened and checked against the origin's identity:
     // the ack lists those refused), then the protection, then the fillers
@@ -414,6 +431,7 @@ void NodeRunner::guest_loop(std::shared_ptr<Thread> t, std::unique_ptr<platform:
             // each is safe); a pending signal still reaches the thread
             // through a Kick, which forces a Trap.
             if (answer_on_node(calls, *v, fs, guest_ram)) continue;
+            if (answer_brk(calls, *v)) continue;
             // The image's forwarded calls by number, once it ends or execs.
             if (const auto nr = static_cast<std::int64_t>(v->regs().rax);
                 nr == SYS_exit_group || nr == SYS_exit || nr == SYS_execve || nr == SYS_execveat)
@@ -434,6 +452,7 @@ void NodeRunner::guest_loop(std::shared_ptr<Thread> t, std::unique_ptr<platform:
         tr.robust_list = std::exchange(calls.robust_list, std::nullopt);
         tr.closed_fds = std::exchange(calls.closed, {});
         tr.seeks = take_seeks(calls);
+        tr.brk = calls.brk.take_owed();
         if (e.kind == platform::VcpuExit::Kind::syscall) {
             const auto& r = tr.state.regs;
             const std::uint64_t args[6] = {r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9};
@@ -466,6 +485,7 @@ void NodeRunner::guest_loop(std::shared_ptr<Thread> t, std::unique_ptr<platform:
         // and before the thread continues (this thread is the node's only
         // one, so no page of the changed ranges was granted here meanwhile).
         if (r.layout) apply_layout(*r.layout);
+        calls.brk.resumed(r.brk_window);
         trace::mark("node.resume", static_cast<std::uint64_t>(tr.state.regs.rax));
         if (e.kind == platform::VcpuExit::Kind::syscall)
             note_resume(calls, static_cast<std::int64_t>(tr.state.regs.rax), static_cast<std::int64_t>(r.state.regs.rax),

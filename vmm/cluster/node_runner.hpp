@@ -45,6 +45,7 @@
 #include "vmm/cluster/cluster_messages.hpp"
 #include "vmm/cluster/control_channel.hpp"
 #include "vmm/cluster/file_filler.hpp"
+#include "vmm/cluster/node_local_calls.hpp"
 #include "vmm/cluster/session_launcher.hpp"
 #include "vmm/cluster/session_messages.hpp"
 #include "vmm/cluster/syscall_channel.hpp"
@@ -101,6 +102,8 @@ private:
     // A Layout from the origin, or one ridden on a Resume (guest thread):
     // applied here, then its LayoutAck.
     void apply_layout(const LayoutMsg& m);
+    // brk() inside the thread's heap window, answered here (node_brk.hpp).
+    bool answer_brk(NodeCallState& calls, platform::Vcpu& v);
     void start_thread(SpawnMsg m);                 // I/O thread
     void dial_ahead(const ChannelOfferMsg& m);     // I/O thread: starts the dialling thread
     // The thread's channel: the one dialled ahead for it when that dial

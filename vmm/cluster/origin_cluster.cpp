@@ -322,6 +322,17 @@ void OriginCluster::mapped(std::uint64_t gpa, std::uint64_t len, unsigned node) 
         failure_.fail(fmt::format("homing guest pages at node {}: {}", node, r.error().message));
 }
 
+bool OriginCluster::heap_windows() const {
+    // docs/dsm-protocol.md F8; SPANVM_HEAP_WINDOW=0 turns them off (tests, counts).
+    static const bool on = [] {
+        const char* v = std::getenv("SPANVM_HEAP_WINDOW");
+        return !(v && std::string(v) == "0");
+    }();
+    // A node's own answers (SPANVM_NODE_ANSWERS) go only as far as the
+    // origin says: brk is one of `all`'s.
+    return on && node_answers_ == NodeAnswers::all && engine_ && config_.size() == 2 && !shut_;
+}
+
 void OriginCluster::layout_changed(const std::vector<memory::LayoutRun>& runs) {
     // The mm call returns to the guest only once each node's host mapping
     // follows it.

@@ -76,6 +76,7 @@ public:
     std::pair<std::uint64_t, std::uint64_t> node_page_counts() override;
     std::pair<std::uint64_t, std::uint64_t> layout_counts() override;
     void mapped(std::uint64_t gpa, std::uint64_t len, unsigned node) override;
+    bool heap_windows() const override;
     Result<void> gather_for_fork(std::uint64_t gpa, std::uint64_t len) override;
     Result<void> set_vdso_data(std::uint64_t gva) override;
     std::uint64_t vdso_data() const override { return vvar_gva_; }

@@ -104,6 +104,7 @@ void RemoteVcpu::send_resume(bool exit) {
     writes_.clear();
     m.layout = cluster_.take_ride(node_, tid_);
     m.opened = std::exchange(opened_, std::nullopt);
+    m.brk_window = std::exchange(heap_window_, std::nullopt);
     owes_resume_ = false;
     t_serving = nullptr;
     // A lost node is reported by the DSM engine (or by the next receive).
@@ -154,6 +155,7 @@ platform::VcpuExit RemoteVcpu::run() {
     if (t->robust_list) words_.robust_list = t->robust_list;
     words_.closed_fds.insert(words_.closed_fds.end(), t->closed_fds.begin(), t->closed_fds.end());
     words_.seeks.insert(words_.seeks.end(), t->seeks.begin(), t->seeks.end());
+    if (t->brk) words_.brk = t->brk;
     owes_resume_ = true;
     t_serving = this;
     return t->exit;

@@ -110,6 +110,7 @@ public:
     uint64_t remote_local_syscalls() const override { return remote_local_calls_; }
     ThreadWords take_thread_words() override { return std::exchange(words_, ThreadWords{}); }
     void opened_file(std::uint64_t dev, std::uint64_t ino) override { opened_ = std::make_pair(dev, ino); }
+    void set_heap_window(std::uint64_t brk, std::uint64_t limit) override { heap_window_ = BrkWindow{brk, limit}; }
     memory::ArgMemory* arg_memory() override { return &args_; }
     void syscall_returned() override;
 
@@ -143,6 +144,7 @@ private:
     bool owes_resume_ = false;  // a Trap was taken and not yet answered
     bool spawned_ = false;      // the Spawn went out (set_initial_state)
     ThreadWords words_;         // from the last Trap, until the executor takes them
+    std::optional<BrkWindow> heap_window_;  // for the next Resume only
     bool holds_proof_ = false;  // a probe is held for this Spawn until the first Trap (executor only)
 
     std::mutex mu_;

@@ -147,6 +147,18 @@ public:
     // a cluster, a thread on another node gets it homed there
     // (RemoteThreads::mapped). Caller holds aspace_mutex().
     void mapped(GuestThread& t, uint64_t start, uint64_t len);
+    // Heap windows (docs/dsm-protocol.md F8, process_heap_window.cpp): a
+    // remote thread that is the process's only one may grow the break on
+    // its node by itself, up to a limit above which nothing is mapped.
+    // heap_window_top: brk growth to page-aligned `top` for such a thread
+    // (else `top`): the end of the range to home at its node, the window
+    // included, which the window may not pass. Caller holds aspace_mutex().
+    uint64_t heap_window_top(GuestThread& t, uint64_t top);
+    // After a call of `t`: the window for its Resume, where it may have one.
+    void offer_heap_window(GuestThread& t);
+    // The break `t`'s node moved inside its window, applied before the
+    // Trap that reported it is handled.
+    void node_grew_brk(GuestThread& t, uint64_t brk);
     // A guest MAP_SHARED mapping at [start, start+len) (caller holds
     // aspace_mutex(), then calls sync_host_protection): host memory shared
     // with the processes this one forks, of host fd `fd` at `off`, or
@@ -184,6 +196,9 @@ public:
     // before this returns, one message per call; the second range (mremap's
     // other one) rides in the same message.
     void sync_host_protection(uint64_t start, uint64_t end, uint64_t start2 = 0, uint64_t end2 = 0);
+    // The same for this host's mapping only: a change the only other node
+    // made itself (node_grew_brk).
+    void sync_host_protection_here(uint64_t start, uint64_t end);
     // si_code of a SIGSEGV the platform reported at guest address `addr`
     // (`code` as it reported it): where host protection refused an access
     // in guest RAM, SEGV_MAPERR when no mapping covers `addr`, SEGV_ACCERR
@@ -313,6 +328,9 @@ private:
     // DSM engine reads pages through it in a cluster).
     std::unique_ptr<memory::GuestProtection> protection_;
     std::unique_ptr<AddressSpace> aspace_;
+    // The end of the heap window last granted (homed at the thread's node),
+    // 0: none; under aspace_mu_.
+    uint64_t heap_window_end_ = 0;
     uint64_t vvar_addr_ = 0;  // the vDSO data page (host-writable: sync_range), 0 before load
     std::map<uint64_t, uint64_t> shared_;  // start -> end of host-shared ranges (under aspace_mu_)
     std::atomic<size_t> shared_count_{0};  // shared_.size(), read without the lock

@@ -20,6 +20,11 @@ void Process::sync_host_protection(uint64_t start, uint64_t end, uint64_t start2
     if (cfg_.remote && !changed.empty()) cfg_.remote->layout_changed(changed);
 }
 
+void Process::sync_host_protection_here(uint64_t start, uint64_t end) {
+    std::vector<memory::LayoutRun> changed;
+    sync_range(start, end, changed);
+}
+
 void Process::sync_range(uint64_t start, uint64_t end, std::vector<memory::LayoutRun>& changed) {
     // Patched syscall sites in a range whose mappings change go back to
     // their original bytes first (the memory is still as it was).

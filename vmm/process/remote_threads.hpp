@@ -96,8 +96,17 @@ public:
         // File offsets the node's own reads moved (guest fd, offset): the
         // executor sets them (SEEK_SET) before the closes and the trap.
         std::vector<std::pair<std::int32_t, std::uint64_t>> seeks;
+        // The program break the node's thread moved inside its heap window
+        // (set_heap_window): the executor applies it first of all.
+        std::optional<std::uint64_t> brk;
     };
     virtual ThreadWords take_thread_words() = 0;
+    // The heap window sent with the next Resume (docs/dsm-protocol.md F8,
+    // vmm/cluster/node_brk.hpp): the break, and the page-aligned limit up to
+    // which the node may grow it by itself, reporting the new break in a
+    // later Trap (ThreadWords::brk). Only for the next Resume: one without
+    // a window revokes the node's.
+    virtual void set_heap_window(std::uint64_t brk, std::uint64_t limit) = 0;
     // The trapped open/openat returned a guest fd for the file (st_dev,
     // st_ino): sent with the Resume (the node checks it opened the same
     // file). Called before syscall_returned().
@@ -163,6 +172,11 @@ public:
     // yet. Its pages may be homed at `node` (dynamic homes); returns once
     // every node knows.
     virtual void mapped(std::uint64_t gpa, std::uint64_t len, unsigned node) = 0;
+    // Whether a sole remote thread may get heap windows (set_heap_window):
+    // a cluster of two (the node that grows the break is the only other
+    // node, so the origin's own host mapping is the only one left to follow
+    // when the break comes back), with dynamic homes.
+    virtual bool heap_windows() const = 0;
     // A private mapping of regular file `fd` at `off` over guest
     // [gpa, gpa+len) (whole pages), called under Process::aspace_mu_ before
     // the range is accessible anywhere: the file becomes the initial content

@@ -158,6 +158,13 @@ bool AddressSpace::is_free(uint64_t start, uint64_t end) const {
     return it == vmas_.end() || it->second.start >= end;
 }
 
+uint64_t AddressSpace::free_until(uint64_t addr) const {
+    if (addr >= hi_) return addr;
+    auto it = first_ending_after(addr);
+    if (it == vmas_.end()) return hi_;
+    return std::max(addr, it->second.start);
+}
+
 bool AddressSpace::covers(uint64_t addr, uint64_t len, int prot) const {
     if (len == 0) return true;
     if (addr > UINT64_MAX - len) return false;

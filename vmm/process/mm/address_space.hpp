@@ -220,6 +220,9 @@ public:
     bool covers(uint64_t addr, uint64_t len, int prot = PROT_NONE) const;
     // True when no VMA intersects [start, end).
     bool is_free(uint64_t start, uint64_t end) const;
+    // The end of the free space that starts at `addr`: the start of the
+    // first VMA at or above it, or hi(); `addr` itself when a VMA holds it.
+    uint64_t free_until(uint64_t addr) const;
 
     std::vector<Vma> vmas() const;  // sorted by address
     size_t vma_count() const { return vmas_.size(); }

@@ -59,6 +59,7 @@ int64_t Process::exec(GuestThread& t, ProcessConfig image) {
         exit_process(125);
     }
     aspace_ = std::make_unique<AddressSpace>(std::move(*as));
+    heap_window_end_ = 0;
     cfg_.program = resolved->cfg.program;
     cfg_.argv = resolved->cfg.argv;
     cfg_.envp = resolved->cfg.envp;

@@ -187,9 +187,12 @@ int64_t sys_brk(GuestThread& t, const SyscallRequest& r) {
     std::lock_guard lk(p.aspace_mutex());
     const uint64_t before = p.aspace().brk_end();
     auto b = p.aspace().brk(r.args[0]);
-    if (memory::layout::page_align_up(b.brk) > memory::layout::page_align_up(before))
-        p.mapped(t, memory::layout::page_align_up(before),
-                 memory::layout::page_align_up(b.brk) - memory::layout::page_align_up(before));
+    if (memory::layout::page_align_up(b.brk) > memory::layout::page_align_up(before)) {
+        // A remote sole thread's heap window is homed at its node with the
+        // growth (docs/dsm-protocol.md F8).
+        const uint64_t top = p.heap_window_top(t, memory::layout::page_align_up(b.brk));
+        p.mapped(t, memory::layout::page_align_up(before), top - memory::layout::page_align_up(before));
+    }
     const uint64_t lo = std::min(before, b.brk), hi = std::max(before, b.brk);
     if (p.discard_replaces() && !b.released.empty()) {
         // One host: as munmap, fresh PROT_NONE memory first, one mmap.

@@ -31,6 +31,9 @@ void GuestThread::run(const ThreadStart& start) {
             // What the node answered itself since the last trap
             // (set_tid_address, set_robust_list), before this trap is handled.
             auto w = link_->take_thread_words();
+            // The break the node moved in its heap window, first of all
+            // (docs/dsm-protocol.md F8).
+            if (w.brk) proc_.node_grew_brk(*this, *w.brk);
             if (w.clear_child_tid) row_.clear_child_tid = *w.clear_child_tid;
             if (w.robust_list) {
                 row_.robust_list = w.robust_list->first;
@@ -65,6 +68,7 @@ void GuestThread::run(const ThreadStart& start) {
                     SyscallGate::dispatch(*this);
                     if (link_) {
                         if (nr == SYS_open || nr == SYS_openat) report_opened_file();
+                        proc_.offer_heap_window(*this);
                         link_->syscall_returned();
                     }
                 }

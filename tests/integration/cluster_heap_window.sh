@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# cluster_heap_window.sh KIND : a placed image's break grown in 160 small
+# steps, answered on its node inside the heap windows the origin grants
+# (docs/dsm-protocol.md F8), with the heap read by a forwarded call, by
+# /proc/self/maps, by a fork's child, past the break (SIGSEGV), under a
+# mapping put above it, and after a shrink (gp_heap_window checks each).
+# Placed on host 1 of 2: native's output, with windows and without
+# (SPANVM_HEAP_WINDOW=0); with them the node forwards at least 100 fewer
+# calls (`node_syscalls_forwarded` in --json: one per brk without).
+. "$(dirname "$0")/lib.sh"
+[ $# -eq 1 ] || fail "usage: $0 static|dynamic"
+skip_in_native_mode "multi-host runs"
+it_setup
+prog="$(gp heap_window "$1")"
+rc_of run_direct "$prog" >native.out 2>native.err
+expect_rc "$RC" 0 "native run" native.err
+expect_grep '^heap_window: ok$' native.out "native output"
+# forwarded W: the calls host 1 forwarded with SPANVM_HEAP_WINDOW=W.
+# round-robin: the shell stays at the origin, true goes to host 0, the
+# program to host 1.
+forwarded() {
+    SPANVM_HEAP_WINDOW="$1" rc_of run_guest --local-hosts 2 --place-exec round-robin --json "w$1.json" -- \
+        "$(tool sh)" -c "/usr/bin/true; $prog" >"w$1.out" 2>"w$1.err"
+    expect_rc "$RC" 0 "placed run (SPANVM_HEAP_WINDOW=$1)" "w$1.err"
+    expect_same_file "w$1.out" native.out "placed output (SPANVM_HEAP_WINDOW=$1)"
+    node1_fields "w$1.json" gp_heap_window node_syscalls_forwarded
+}
+on="$(forwarded 1)"
+off="$(forwarded 0)"
+it_log "placed: $on calls forwarded with heap windows, $off without"
+[ $((off - on)) -ge 100 ] || fail "heap windows saved $((off - on)) forwarded calls of the 160 brk growths (at least 100 expected)"
+pass "native and placed outputs agree; heap windows: $on forwarded calls instead of $off"
