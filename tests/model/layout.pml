@@ -27,6 +27,27 @@
  *                            (and the owner's absorbed seq) only after.
  *   BUG_SPAWN_OVERTAKES      a Spawn does not wait for another caller's
  *                            Layout that carried held changes.
+ *
+ * -DBRK=1: heap windows (docs/dsm-protocol.md F8; vmm/cluster/node_brk).
+ * One page H lies above the break. Every change may set H: O's map or
+ * unmap it (another mapping), a node-1 thread's calls that change the
+ * protection are brk calls (a shrink frees H, a growth over a free H
+ * makes it heap). A Resume to the process's only thread (O done, no other
+ * thread registered) carries a window: the break, and whether H is free.
+ * Inside it the thread may grow the break over H itself (NodeBrk::answer):
+ * node 1 opens H at once, and the thread's next Trap carries the owed
+ * break, which the executor applies (under aspace_mu_) before it handles
+ * the call. A Spawn (a clone: a call of the windowed thread) waits until
+ * no window is out. Checked besides: (a) the executor handles a call only
+ * with the break node 1's thread had at its Trap; (b) node 1 opens H only
+ * while the origin has it free, and no origin-made change sets H (nor
+ * does node 1 apply one) while H is opened by node 1 and not applied at
+ * the origin; (c) a thread that continues with a window finds node 1's
+ * protection of H equal to the origin's.
+ *   BUG_BRK_TRAP_FIRST       the executor handles the Trap before it
+ *                            applies the owed break.
+ *   BUG_BRK_WINDOW_SHARED    a window goes with the Resume while O or a
+ *                            second thread lives.
  */
 #ifndef OCH
 #define OCH 2     /* the origin thread's changes */
@@ -37,13 +58,19 @@
 #ifndef CALLS
 #define CALLS 2   /* calls per node-1 thread, the last one its end */
 #endif
+#ifndef BRK
+#define BRK 0     /* 1: heap windows (F8) */
+#endif
+#define MAXC (OCH + T * CALLS + 1)
 
 mtype = { LAYOUT, SPAWN };
 
 chan ctl_to1 = [4] of { mtype, byte, byte, byte };  /* LAYOUT seq lo hi | SPAWN tid need 0 */
 chan ctl_to0 = [4] of { byte };                     /* LayoutAck seq */
-chan trap[T + 1] = [1] of { bool, bool };           /* thread -> origin: mm, end */
-chan resume[T + 1] = [1] of { byte, byte, byte, byte, bool };  /* origin -> thread: ride seq (0: none) lo hi, need, end */
+chan trap[T + 1] = [1] of { bool, bool, byte, bool };  /* thread -> origin: mm, end; BRK: known, owed */
+/* origin -> thread: ride seq (0: none) lo hi, need, end; BRK: window, H
+   free in it, the origin's break (above H) */
+chan resume[T + 1] = [1] of { byte, byte, byte, byte, bool, bool, bool, bool };
 
 /* The origin: locks, changes. */
 bool aspace, sendmu;
@@ -63,11 +90,59 @@ bool started[T + 1];
 /* Node 1. */
 byte applied, applied_seq;
 
+/* BRK: page H, as the origin has it (oh) and in node 1's host mapping (nh). */
+#define FREE 0
+#define HEAP 1    /* below the break */
+#define MAPPED 2  /* another mapping */
+byte oh, nh;
+bool pending;     /* node 1 opened H for its break; the origin has not applied it */
+byte eff[MAXC];   /* change c sets H to eff[c] - 1 (0: H untouched) */
+bool odone;       /* O made all its changes: no origin guest thread */
+byte wout;        /* windows out: Resumes with one whose thread's next call is not handled yet */
+byte ai;          /* apply's loop index (inside atomic only) */
+
 inline apply(s, lo, hi) {
     assert(s > applied_seq);
     applied_seq = s;
     assert(lo == applied + 1);
-    applied = hi
+    applied = hi;
+#if BRK
+    ai = lo;
+    do
+    :: ai <= hi ->
+        if
+        :: eff[ai] != 0 -> assert(!pending); nh = eff[ai] - 1  /* (b) */
+        :: else -> skip
+        fi;
+        ai++
+    :: else -> break
+    od;
+    ai = 0
+#endif
+}
+
+/* BRK: an origin-made change c on H; (b) never on H opened by node 1 and
+   not applied here. */
+inline set_h(c, to) {
+    assert(!pending);
+    eff[c] = to + 1;
+    oh = to
+}
+
+/* BRK: the executor applies the owed break (a growth over H). */
+inline apply_owed(owed) {
+    if
+    :: owed -> assert(oh == FREE); oh = HEAP; pending = false; owed = false  /* (b) */
+    :: else -> skip
+    fi
+}
+
+/* BRK: the executor starts handling a call; its window, if any, ends. (a) */
+inline begin(known) {
+    if
+    :: known != 0 -> wout--; assert((oh == HEAP) == (known == 2))
+    :: else -> skip
+    fi
 }
 
 /* LayoutRides::hold for change c made by caller `who` (0: the origin's
@@ -139,21 +214,37 @@ proctype Origin() {
     do
     :: n < OCH ->
         n++;
-        atomic { !aspace -> aspace = true; made++; c = made; hold(c, 0, h) }
+        atomic {
+            !aspace -> aspace = true; made++; c = made; hold(c, 0, h);
+#if BRK
+            if  /* an mmap of H, an munmap of it, or a change elsewhere */
+            :: oh == FREE -> set_h(c, MAPPED)
+            :: oh == MAPPED -> set_h(c, FREE)
+            :: true -> skip
+            fi
+#endif
+        }
         if
         :: !h -> mlo = c; mhi = c; broadcast(mlo, mhi, bseq, own, owner)
         :: else -> skip
         fi;
         atomic { done = c; aspace = false }
     :: else -> break
-    od
+    od;
+#if BRK
+    odone = true
+#endif
 }
 
 proctype Spawner() {
     byte t, mlo, mhi, bseq, owner;
     bool must, own;
     for (t : 1 .. T) {
+#if BRK
+        atomic { wout == 0 -> reg[t] = true; nreg++ }  /* a clone: after the windowed thread's Trap */
+#else
         atomic { reg[t] = true; nreg++ }  /* register_thread, before the Spawn */
+#endif
         atomic { spawned = true; must = held || acked < sent }  /* settle */
         if
         :: must -> mlo = 0; mhi = 0; broadcast(mlo, mhi, bseq, own, owner)
@@ -167,14 +258,30 @@ proctype Spawner() {
 }
 
 proctype Executor(byte t) {
-    byte c, need, mlo, mhi, bseq, owner, rs, lo, hi;
-    bool mm, fin, h, own;
+    byte c, need, mlo, mhi, bseq, owner, rs, lo, hi, known;
+    bool mm, fin, h, own, owed, win, wgrow;
     serving[t];
     do
-    :: trap[t]?mm, fin ->
+    :: trap[t]?mm, fin, known, owed ->
+#if BRK
+#ifdef BUG_BRK_TRAP_FIRST
+        atomic { begin(known) }
+#else
+        atomic { !aspace -> apply_owed(owed); begin(known) }
+#endif
+#endif
         if
         :: mm ->
-            atomic { !aspace -> aspace = true; made++; c = made; hold(c, t, h) }
+            atomic {
+                !aspace -> aspace = true; made++; c = made; hold(c, t, h);
+#if BRK
+                if  /* brk: a shrink frees H, a growth takes a free H, over a mapping it fails */
+                :: oh == HEAP -> set_h(c, FREE)
+                :: oh == FREE -> set_h(c, HEAP)
+                :: else -> skip
+                fi
+#endif
+            }
             if
             :: !h -> mlo = c; mhi = c; broadcast(mlo, mhi, bseq, own, owner)
             :: else -> skip
@@ -183,6 +290,9 @@ proctype Executor(byte t) {
         :: else -> skip
         fi;
         need = done;  /* the call returned */
+#if BRK && defined(BUG_BRK_TRAP_FIRST)
+        atomic { !aspace -> apply_owed(owed) }
+#endif
         atomic {
 #ifndef BUG_RIDE_ABSORBED
             !(abs_tid == t && acked < abs_seq) ->
@@ -193,7 +303,17 @@ proctype Executor(byte t) {
             :: held && rtid == t -> seq++; rs = seq; sent = seq; lo = rlo; hi = rhi; held = false
             :: else -> skip
             fi;
-            resume[t]!rs, lo, hi, need, fin
+            win = false;
+#if BRK
+#ifdef BUG_BRK_WINDOW_SHARED
+            win = !fin;
+#else
+            win = !fin && odone && nreg == 1;  /* the process's only thread */
+#endif
+            if :: win -> wout++ :: else -> skip fi;
+#endif
+            wgrow = win && oh == FREE;
+            resume[t]!rs, lo, hi, need, fin, win, wgrow, oh == HEAP
         }
         if
         :: fin -> atomic { reg[t] = false; nreg-- }; break
@@ -202,23 +322,39 @@ proctype Executor(byte t) {
     od
 }
 
+/* BRK: the break node 1's thread has, when it holds a window (0: none). */
+#define KNOWN (win -> nbrk + 1 : 0)
+
 proctype NodeThread(byte t) {
     byte n, rs, lo, hi, need;
-    bool fin;
+    bool fin, win, wgrow, nbrk, owed;
     started[t];
     do
     :: true ->
+#if BRK
         if
-        :: n < CALLS - 1 -> n++; if :: trap[t]!true, false :: trap[t]!false, false fi
-        :: else -> trap[t]!false, true
+        :: win && wgrow && !nbrk ->  /* brk() grown over H here (NodeBrk::answer) */
+            atomic { assert(oh == FREE); nh = HEAP; pending = true; nbrk = true; owed = true; wgrow = false }  /* (b) */
+        :: true -> skip
         fi;
-        resume[t]?rs, lo, hi, need, fin;
+#endif
+        if
+        :: n < CALLS - 1 -> n++; if :: trap[t]!true, false, KNOWN, owed :: trap[t]!false, false, KNOWN, owed fi
+        :: else -> trap[t]!false, true, KNOWN, owed
+        fi;
+#if BRK
+        owed = false;  /* NodeBrk::take_owed */
+#endif
+        resume[t]?rs, lo, hi, need, fin, win, wgrow, nbrk;
         atomic {
             if
             :: rs != 0 -> apply(rs, lo, hi); ctl_to0!rs
             :: else -> skip
             fi;
-            assert(fin || applied >= need)  /* continues with every change returned before its call did */
+            assert(fin || applied >= need);  /* continues with every change returned before its call did */
+            /* (c): with a window (only brk-window-shared gives one to a thread
+               not alone; its finding is (a) or (b)) */
+            assert(!(win && odone && nreg == 1) || nh == oh)
         }
         if :: fin -> break :: else -> skip fi
     od

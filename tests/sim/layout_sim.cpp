@@ -21,27 +21,57 @@
 // only once node 1 applied every change made before that call returned;
 // no actor waits forever. A failing seed prints its reproduction command.
 // --expect-failure inverts the verdict (for the planted --bug variants).
+//
+// --windows adds node-made changes (F8, heap windows: the real NodeBrk of
+// vmm/cluster/node_brk) over a heap area of --heap-pages pages
+// (layout_sim_heap.hpp). Every change then has an effect on those pages:
+// O's and the threads' mm calls map or unmap a page above the break, a
+// thread's brk calls move it. A Resume carries a window {break, limit} when
+// its thread is the process's only live thread (O done, no other node-1
+// thread, none being spawned); inside it node 1 answers brk growth itself,
+// opens the pages in its host mapping at once, and the next Trap carries
+// the owed break, which the executor applies (under aspace_mu_, with no
+// Layout: node 1 made it) before it handles the call. A spawn (a clone or
+// migration in) waits while a window is out: in a placed image a new
+// thread comes from a call of the windowed thread, which its executor
+// handles after the owed break (the window ends there). Checked besides: (a) the executor handles a call only with the
+// break node 1's thread had at the Trap; (b) no page is opened by a
+// node-made change while the origin has it in use, no origin-made change
+// (nor its application at node 1) touches a page a node opened and the
+// origin has not applied yet; (c) node 1's host protection equals the
+// origin's on every heap page once the executor applied a windowed
+// thread's Trap and when a thread continues with a window, and at the end.
 #include <cstdint>
 #include <cstdio>
 #include <deque>
 #include <map>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "tests/sim/layout_sim_heap.hpp"
 #include "tests/sim/seed_loop.hpp"
 #include "vmm/cluster/layout_rides.hpp"
+#include "vmm/cluster/node_brk.hpp"
 
 namespace {
 
+using spanvm::cluster::BrkWindow;
 using spanvm::cluster::LayoutMsg;
 using spanvm::cluster::LayoutRides;
 using spanvm::cluster::RideCaller;
+using spanvm::cluster::NodeBrk;
 using spanvm::memory::LayoutRun;
+using spanvm::memory::layout::page_align_up;
+using spanvm::sim::kPage;
+using spanvm::sim::OriginHeap;
+using spanvm::sim::Owner;
+using spanvm::sim::PageEffect;
 
 enum class Bug {
     none,
@@ -49,6 +79,8 @@ enum class Bug {
     ride_second_thread,   // a second thread on node 1 is not registered before its Spawn: rides go on
     ride_absorbed_early,  // a Layout takes the held ride before it waits for the ride in flight (until 2026-12-06)
     spawn_overtakes,      // a Spawn does not wait for the Layout that carried held changes (until 2026-12-06)
+    brk_trap_first,       // --windows: the executor handles a Trap before it applies the owed break
+    brk_window_shared,    // --windows: a window goes with a Resume while O or another node-1 thread lives
 };
 
 struct Config {
@@ -57,6 +89,8 @@ struct Config {
     unsigned changes = 6;    // the origin thread's changes
     unsigned spawns = 3;     // node-1 threads started in all
     unsigned calls = 6;      // calls per node-1 thread, at most
+    bool windows = false;    // F8: heap windows, node-made changes
+    unsigned heap_pages = 6; // --windows: pages of the heap area
     Bug bug = Bug::none;
     bool trace = false;      // print every step
 };
@@ -69,16 +103,29 @@ struct Frame {  // a message on a link
     int tid = 0;                     // spawn
     std::uint64_t need = 0;          // spawn, resume: changes made before it
     bool mm = false, exit = false;   // trap, resume
+    // --windows. trap: a brk(addr) call; the owed break; node 1's break
+    // when the thread holds a window. resume: the window; the origin's
+    // break (brk()'s result). spawn: the break.
+    bool brk = false;
+    std::uint64_t addr = 0;
+    std::optional<std::uint64_t> owed, known;
+    std::optional<BrkWindow> window;
+    std::uint64_t brk_now = 0;
 };
 
 class Sim {
 public:
-    explicit Sim(const Config& c) : cfg_(c), rng_(c.seed), rides_(2, true) {}
+    explicit Sim(const Config& c)
+        : cfg_(c), rng_(c.seed), rides_(2, true), heap_(c.heap_pages), node_prot_(heap_.prot),
+          pending_(c.heap_pages, 0) {}
 
     std::optional<std::string> run();
     std::uint64_t steps() const { return steps_; }
     std::uint64_t ridden() const { return ridden_; }
     std::uint64_t absorbed_waits() const { return absorbed_waits_; }
+    std::uint64_t windows() const { return windows_; }
+    std::uint64_t local_answers() const { return local_; }
+    std::uint64_t owed_applied() const { return owed_applied_; }
 
 private:
     // One broadcast_layout (or settle_rides' Layout) in progress.
@@ -90,17 +137,20 @@ private:
     };
     // The origin side of a guest thread (O, or a node-1 thread's executor).
     struct Caller {
-        enum Pc { idle, mm, bcast, returned, resume, gone } pc = idle;
+        enum Pc { idle, owed, mm, bcast, returned, resume, gone } pc = idle;
         int tid = 0;
         unsigned node = 0;
         std::uint64_t change = 0;   // the change of the call in progress
         std::uint64_t need = 0;     // changes made when the call returned
         bool exit = false;
         Bcast b;
+        Frame trap;  // --windows: the Trap being served
     };
     struct NodeThread {  // node 1's side of a thread
         bool blocked = false, gone = false;
         unsigned calls = 0;
+        NodeBrk nb;                 // --windows
+        std::uint64_t brk_seen = 0; // the break as this thread last had it
     };
     struct Spawner {
         enum Pc { idle, settle, bcast, spawn_wait, spawn } pc = idle;
@@ -120,6 +170,14 @@ private:
     void apply(const LayoutMsg& m, const std::string& where);
     void check_current(int tid, std::uint64_t need, const char* what);
     unsigned live_on_node1() const;
+    // --windows.
+    bool o_live() const { return origin_.pc != Caller::idle || o_changes_ < cfg_.changes; }
+    bool sole(int tid) const;
+    void apply_owed(Caller& c);
+    void begin_handling(const Caller& c);  // and ends the window
+    void check_agree(const std::string& when);
+    void check_untouched(const PageEffect& e, const std::string& what);
+    bool step_node_brk(int tid, NodeThread& t, Frame& f);
     void note(const std::string& what) {
         if (cfg_.trace) fmt::print("{:5} {}\n", steps_, what);
     }
@@ -147,6 +205,14 @@ private:
     // Node 1.
     std::uint64_t applied_ = 0, applied_seq_ = 0;
     std::map<int, NodeThread> node_threads_;
+    // --windows: the origin's heap; node 1's host protection of it; pages a
+    // node-1 thread opened whose break the origin has not applied (its tid).
+    OriginHeap heap_;
+    std::vector<int> node_prot_;
+    std::vector<int> pending_;
+    std::map<std::uint64_t, PageEffect> effects_;  // change n's effect
+    std::set<int> windows_out_;                    // threads given a window, no Trap since
+    std::uint64_t windows_ = 0, local_ = 0, owed_applied_ = 0;
 };
 
 void Sim::apply(const LayoutMsg& m, const std::string& where) {
@@ -158,7 +224,68 @@ void Sim::apply(const LayoutMsg& m, const std::string& where) {
         if (r.start != applied_ + 1)
             fail(fmt::format("{}: change {} applied after change {} (Layout seq {})", where, r.start, applied_, m.seq));
         applied_ = std::max(applied_, r.start);
+        auto e = effects_.find(r.start);
+        if (e == effects_.end()) continue;
+        check_untouched(e->second, fmt::format("{} applies change {}", where, r.start));
+        for (std::uint64_t p = e->second.from; p < e->second.to; ++p) node_prot_[p] = e->second.prot;
     }
+}
+
+bool Sim::sole(int tid) const {
+    if (o_live() || spawner_.pc != Spawner::idle) return false;
+    for (const auto& [t, c] : executors_)
+        if (t != tid && c.pc != Caller::gone) return false;
+    return true;
+}
+
+void Sim::check_untouched(const PageEffect& e, const std::string& what) {
+    // (b): an origin-made change on a page node 1 opened for a break the
+    // origin has not applied yet.
+    for (std::uint64_t p = e.from; p < e.to; ++p)
+        if (pending_[p])
+            fail(fmt::format("(b) {}: page {} is one node 1's thread {} opened for its break, not applied at the origin "
+                             "yet",
+                             what, p, pending_[p]));
+}
+
+void Sim::check_agree(const std::string& when) {
+    // (c): node 1's host protection is the origin's on every heap page.
+    for (std::uint64_t p = 0; p < heap_.pages(); ++p)
+        if (node_prot_[p] != heap_.prot[p])
+            fail(fmt::format("{}: page {} has protection {} at node 1, {} at the origin", when, p, node_prot_[p],
+                             heap_.prot[p]));
+}
+
+void Sim::apply_owed(Caller& c) {
+    // The executor applies the break node 1's thread moved (the same brk()
+    // in the origin's address space); not a numbered change: node 1 has it.
+    if (!c.trap.owed) return;
+    const std::uint64_t to = *c.trap.owed;
+    if (to > heap_.brk) {
+        const std::uint64_t end = std::min<std::uint64_t>(OriginHeap::page_of(page_align_up(to)), heap_.pages());
+        for (std::uint64_t p = heap_.top(); p < end; ++p)
+            if (heap_.owner[p] != Owner::free)  // (b)
+                fail(fmt::format("(b) thread {}'s owed break {:#x} covers page {}, which the origin has in use", c.tid,
+                                 to, p));
+    }
+    heap_.brk_call(to);
+    heap_.brk = to;  // as node 1 moved it, even over a conflict (reported above)
+    for (auto& p : pending_)
+        if (p == c.tid) p = 0;
+    ++owed_applied_;
+    note(fmt::format("thread {}: owed break {:#x} applied at the origin", c.tid, to));
+    c.trap.owed.reset();
+}
+
+void Sim::begin_handling(const Caller& c) {
+    // The window ends here: from now on the call may make changes (a
+    // clone: a spawn may follow).
+    windows_out_.erase(c.tid);
+    // (a): the origin acts on a call only with the break node 1 had then.
+    if (c.trap.known && heap_.brk != *c.trap.known)
+        fail(fmt::format("(a) the origin handles thread {}'s call with break {:#x}, node 1's thread had {:#x} at its "
+                         "Trap",
+                         c.tid, heap_.brk, *c.trap.known));
 }
 
 void Sim::check_current(int tid, std::uint64_t need, const char* what) {
@@ -225,15 +352,38 @@ bool Sim::step_caller(Caller& c) {
             q.pop_front();
             c.exit = f.exit;
             c.pc = f.mm ? Caller::mm : Caller::returned;
+            if (cfg_.windows) {
+                c.trap = f;
+                if (f.brk) c.pc = Caller::mm;
+                if (cfg_.bug == Bug::brk_trap_first) begin_handling(c);  // the owed break after, at returned
+                else c.pc = Caller::owed;
+            }
             return true;
         }
         if (o_changes_ >= cfg_.changes) return false;
         ++o_changes_;
         c.pc = Caller::mm;
         return true;
+    case Caller::owed:  // --windows: the owed break first, under aspace_mu_
+        if (aspace_busy_) return false;
+        apply_owed(c);
+        if (c.trap.known && sole(c.tid)) check_agree(fmt::format("(c) thread {}'s Trap applied", c.tid));
+        begin_handling(c);
+        c.pc = c.trap.mm || c.trap.brk ? Caller::mm : Caller::returned;
+        return true;
     case Caller::mm: {  // change_layout, under aspace_mu_
         if (aspace_busy_) return false;
         aspace_busy_ = true;
+        if (cfg_.windows) {
+            const PageEffect e = remote && c.trap.brk ? heap_.brk_call(c.trap.addr) : heap_.map_or_unmap(rng_);
+            check_untouched(e, fmt::format("thread {}'s origin-made change", c.tid));
+            if (e.empty()) {  // nothing to follow
+                aspace_busy_ = false;
+                c.pc = Caller::returned;
+                return true;
+            }
+            effects_[made_ + 1] = e;
+        }
         c.change = ++made_;
         std::optional<RideCaller> who;
         if (remote) who = RideCaller{1, c.tid};
@@ -257,6 +407,10 @@ bool Sim::step_caller(Caller& c) {
         c.pc = Caller::returned;
         return true;
     case Caller::returned:  // the call returned at the origin
+        if (c.trap.owed) {  // brk-trap-first: the owed break only now
+            if (aspace_busy_) return false;
+            apply_owed(c);
+        }
         c.need = done_;
         note(fmt::format("thread {}: call returns, changes 1..{} made", c.tid, c.need));
         c.pc = remote ? Caller::resume : Caller::idle;
@@ -275,7 +429,16 @@ bool Sim::step_caller(Caller& c) {
         }
         f.need = c.need;
         f.exit = c.exit;
-        note(fmt::format("thread {}: Resume{}{}", c.tid, ride ? fmt::format(" with ride seq {}", f.layout.seq) : "",
+        if (cfg_.windows) {
+            f.brk_now = heap_.brk;
+            if (!c.exit && (sole(c.tid) || cfg_.bug == Bug::brk_window_shared)) {
+                f.window = BrkWindow{heap_.brk, heap_.limit()};
+                windows_out_.insert(c.tid);
+                ++windows_;
+            }
+        }
+        note(fmt::format("thread {}: Resume{}{}{}", c.tid, ride ? fmt::format(" with ride seq {}", f.layout.seq) : "",
+                         f.window ? fmt::format(" window {:#x}..{:#x}", f.window->brk, f.window->limit) : "",
                          c.exit ? " (exit)" : ""));
         ch_to1_[c.tid].push_back(std::move(f));
         if (c.exit) {
@@ -297,6 +460,7 @@ bool Sim::step_spawner() {
     switch (s.pc) {
     case Spawner::idle:
         if (spawned_ >= cfg_.spawns || live_on_node1() >= cfg_.threads) return false;
+        if (!windows_out_.empty()) return false;  // a clone is a call of the windowed thread
         ++spawned_;
         s.tid = ++next_tid_;
         // register_thread, before the Spawn (set_guest_tid).
@@ -324,6 +488,7 @@ bool Sim::step_spawner() {
         Frame f{Frame::spawn};
         f.tid = s.tid;
         f.need = done_;
+        f.brk_now = heap_.brk;
         note(fmt::format("spawner: Spawn thread {}, changes 1..{} made", s.tid, f.need));
         ctl_to1_.push_back(f);
         Caller& e = executors_[s.tid];  // serving from here
@@ -347,6 +512,7 @@ bool Sim::step_node_io() {
     } else {
         check_current(f.tid, f.need, "starts");
         node_threads_[f.tid] = NodeThread{};
+        node_threads_[f.tid].brk_seen = f.brk_now;
     }
     return true;
 }
@@ -365,7 +531,11 @@ bool Sim::step_node_thread(int tid) {
     if (!t.blocked) {  // runs, then traps a call
         Frame f{Frame::trap};
         f.exit = ++t.calls >= cfg_.calls || chance(10);
-        f.mm = !f.exit && chance(60);
+        if (cfg_.windows) {
+            if (step_node_brk(tid, t, f)) return true;  // answered here: runs on
+        } else {
+            f.mm = !f.exit && chance(60);
+        }
         ch_to0_[tid].push_back(f);
         t.blocked = true;
         return true;
@@ -384,8 +554,56 @@ bool Sim::step_node_thread(int tid) {
         return true;
     }
     check_current(tid, f.need, "continues");
+    if (cfg_.windows) {
+        t.brk_seen = f.brk_now;
+        t.nb.resumed(f.window);
+        // A window implies the thread is alone (only brk-window-shared gives
+        // one otherwise: there the other threads' changes in flight are
+        // no finding, the conflicts (a) and (b) are).
+        if (f.window && sole(tid)) check_agree(fmt::format("(c) node 1's thread {} continues with a window", tid));
+    }
     t.blocked = false;
     return true;
+}
+
+bool Sim::step_node_brk(int tid, NodeThread& t, Frame& f) {
+    // --windows: a call of node 1's thread. brk() may be answered here
+    // (NodeBrk): true, the thread runs on. Otherwise `f` is its Trap, with
+    // the owed break.
+    if (!f.exit) {
+        const unsigned k = std::uniform_int_distribution<unsigned>(0, 9)(rng_);
+        if (k < 5) {
+            const auto delta = std::uniform_int_distribution<std::int64_t>(-2 * std::int64_t(kPage), 3 * kPage)(rng_);
+            const std::uint64_t addr = chance(10) ? 0 : std::max<std::int64_t>(0, std::int64_t(t.brk_seen) + delta);
+            if (auto a = t.nb.answer(addr)) {
+                note(fmt::format("node 1 thread {}: brk({:#x}) = {:#x} here, opens {:#x}..{:#x}", tid, addr, a->ret,
+                                 a->open_from, a->open_to));
+                for (std::uint64_t p = OriginHeap::page_of(a->open_from); p < OriginHeap::page_of(a->open_to); ++p) {
+                    if (heap_.owner[p] != Owner::free)  // (b)
+                        fail(fmt::format("(b) node 1's thread {} opens page {} for its break while the origin has it in "
+                                         "use",
+                                         tid, p));
+                    if (pending_[p] && pending_[p] != tid)
+                        fail(fmt::format("(b) node 1's threads {} and {} both opened page {} for their breaks", pending_[p],
+                                         tid, p));
+                    node_prot_[p] = spanvm::sim::kHeapProt;
+                    pending_[p] = tid;
+                }
+                t.brk_seen = a->ret;
+                ++local_;
+                return true;
+            }
+            f.brk = true;
+            f.addr = addr;
+        } else {
+            f.mm = k < 8;
+        }
+    }
+    if (t.nb.has_window()) f.known = t.brk_seen;
+    f.owed = t.nb.take_owed();
+    note(fmt::format("node 1 thread {}: Trap{}{}", tid, f.brk ? fmt::format(" brk({:#x})", f.addr) : "",
+                     f.owed ? fmt::format(" owing break {:#x}", *f.owed) : ""));
+    return false;
 }
 
 std::optional<std::string> Sim::run() {
@@ -423,6 +641,10 @@ std::optional<std::string> Sim::run() {
     if (spawner_.pc != Spawner::idle) return std::string("a Spawn waits forever");
     for (const auto& [tid, c] : executors_)
         if (c.pc != Caller::gone) return fmt::format("thread {}'s executor waits forever", tid);
+    if (cfg_.windows) {  // every change followed, every owed break applied
+        check_agree("(c) at the end");
+        if (failure_) return failure_;
+    }
     return std::nullopt;
 }
 
@@ -432,6 +654,8 @@ std::optional<Bug> parse_bug(const std::string& s) {
     if (s == "ride-second-thread") return Bug::ride_second_thread;
     if (s == "ride-absorbed-early") return Bug::ride_absorbed_early;
     if (s == "spawn-overtakes") return Bug::spawn_overtakes;
+    if (s == "brk-trap-first") return Bug::brk_trap_first;
+    if (s == "brk-window-shared") return Bug::brk_window_shared;
     return std::nullopt;
 }
 
@@ -449,7 +673,11 @@ int main(int argc, char** argv) {
     app.add_option("--changes", cfg.changes, "protection changes by the origin's own thread")->check(CLI::Range(0u, 64u));
     app.add_option("--spawns", cfg.spawns, "node-1 threads started in all")->check(CLI::Range(1u, 16u));
     app.add_option("--calls", cfg.calls, "calls per node-1 thread, at most")->check(CLI::Range(1u, 64u));
-    app.add_option("--bug", bug, "planted bug: none|ride-absorbed|ride-second-thread|ride-absorbed-early|spawn-overtakes");
+    app.add_flag("--windows", cfg.windows, "F8: heap windows, node 1 grows the break itself");
+    app.add_option("--heap-pages", cfg.heap_pages, "--windows: pages of the heap area")->check(CLI::Range(2u, 64u));
+    app.add_option("--bug", bug,
+                   "planted bug: none|ride-absorbed|ride-second-thread|ride-absorbed-early|spawn-overtakes|"
+                   "brk-trap-first|brk-window-shared (the last two with --windows)");
     app.add_flag("--expect-failure", expect_failure, "succeed only if some seed fails");
     app.add_flag("--quiet", quiet, "print only failures");
     app.add_flag("--trace", cfg.trace, "print every step");
@@ -464,7 +692,11 @@ int main(int argc, char** argv) {
         return 2;
     }
     cfg.bug = *b;
-    std::uint64_t steps = 0, ridden = 0, waits = 0;
+    if ((cfg.bug == Bug::brk_trap_first || cfg.bug == Bug::brk_window_shared) && !cfg.windows) {
+        std::fprintf(stderr, "layout_sim: --bug %s needs --windows\n", bug.c_str());
+        return 2;
+    }
+    std::uint64_t steps = 0, ridden = 0, waits = 0, windows = 0, local = 0, owed = 0;
     const int rc = spanvm::sim::run_seeds(
         "layout_sim", cfg.seed, count, expect_failure, bug,
         [&](std::uint64_t seed) -> std::optional<spanvm::sim::SeedFailure> {
@@ -474,15 +706,23 @@ int main(int argc, char** argv) {
             steps += sim.steps();
             ridden += sim.ridden();
             waits += sim.absorbed_waits();
+            windows += sim.windows();
+            local += sim.local_answers();
+            owed += sim.owed_applied();
             if (!failure) return std::nullopt;
             return spanvm::sim::SeedFailure{
-                *failure, fmt::format("layout_sim --seed {} --threads {} --changes {} --spawns {} --calls {} --bug {}",
-                                      cfg.seed, cfg.threads, cfg.changes, cfg.spawns, cfg.calls, bug)};
+                *failure,
+                fmt::format("layout_sim --seed {} --threads {} --changes {} --spawns {} --calls {}{} --bug {}",
+                            cfg.seed, cfg.threads, cfg.changes, cfg.spawns, cfg.calls,
+                            cfg.windows ? fmt::format(" --windows --heap-pages {}", cfg.heap_pages) : "", bug)};
         });
     if (rc != 0 || expect_failure) return rc;
     if (!quiet)
         fmt::print("layout_sim: {} seeds ok ({} node-1 threads at most): {} steps, {} rides on a Resume, {} Resume "
                    "steps waiting for an absorbing Layout\n",
                    count, cfg.threads, steps, ridden, waits);
+    if (!quiet && cfg.windows)
+        fmt::print("layout_sim: {} windows granted, {} brk calls answered at node 1, {} owed breaks applied\n", windows,
+                   local, owed);
     return 0;
 }
