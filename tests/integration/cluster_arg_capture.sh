@@ -22,16 +22,9 @@ expect_grep '^placed_calls: ok$' native.out "native output"
 rc_of run_guest --local-hosts 2 -- "$prog" >unplaced.out 2>unplaced.err
 expect_rc "$RC" 0 "unplaced run on 2 hosts" unplaced.err
 expect_same_file unplaced.out native.out "unplaced output"
-# fetched N: the pages host 1 fetched while the placed program ran with
-# N fstat calls first. round-robin: the shell stays at the origin, true goes
-# to host 0, the program to host 1.
-fetched() {
-    rc_of run_guest --local-hosts 2 --place-exec round-robin --json "placed$1.json" -- \
-        "$(tool sh)" -c "/usr/bin/true; $prog $1" >"placed$1.out" 2>"placed$1.err"
-    expect_rc "$RC" 0 "placed run ($1 fstat calls first)" "placed$1.err"
-    expect_same_file "placed$1.out" native.out "placed output ($1 fstat calls first)"
-    node1_fields "placed$1.json" gp_placed_calls node_pages_fetched node_syscalls_forwarded
-}
+# fetched N: the pages host 1 fetched (and the calls it forwarded) while the
+# placed program ran with N fstat calls first.
+fetched() { run_placed "placed$1" "$1 fstat calls first" "$prog $1" node_pages_fetched node_syscalls_forwarded; }
 read -r f1 c1 <<<"$(fetched 1)"
 read -r f1000 c1000 <<<"$(fetched 1000)"
 it_log "placed: 1 fstat first: $f1 pages fetched, $c1 calls forwarded; 1000 first: $f1000 fetched, $c1000 forwarded"

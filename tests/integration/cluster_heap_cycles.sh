@@ -18,15 +18,7 @@ rc_of run_direct "$prog" 40 >native.out 2>native.err
 expect_rc "$RC" 0 "native run" native.err
 expect_grep '^heap_cycles: ok$' native.out "native output"
 # fetched N: the pages host 1 fetched while the placed program ran N rounds.
-# round-robin: the shell stays at the origin, true goes to host 0, the
-# program to host 1.
-fetched() {
-    rc_of run_guest --local-hosts 2 --place-exec round-robin --json "placed$1.json" -- \
-        "$(tool sh)" -c "/usr/bin/true; $prog $1" >"placed$1.out" 2>"placed$1.err"
-    expect_rc "$RC" 0 "placed run ($1 rounds)" "placed$1.err"
-    expect_same_file "placed$1.out" native.out "placed output ($1 rounds)"
-    node1_fields "placed$1.json" gp_heap_cycles node_pages_fetched
-}
+fetched() { run_placed "placed$1" "$1 rounds" "$prog $1" node_pages_fetched; }
 f1="$(fetched 1)"
 f40="$(fetched 40)"
 it_log "placed: 1 round: $f1 pages fetched; 40 rounds: $f40"

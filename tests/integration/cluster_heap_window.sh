@@ -16,15 +16,7 @@ rc_of run_direct "$prog" >native.out 2>native.err
 expect_rc "$RC" 0 "native run" native.err
 expect_grep '^heap_window: ok$' native.out "native output"
 # forwarded W: the calls host 1 forwarded with SPANVM_HEAP_WINDOW=W.
-# round-robin: the shell stays at the origin, true goes to host 0, the
-# program to host 1.
-forwarded() {
-    SPANVM_HEAP_WINDOW="$1" rc_of run_guest --local-hosts 2 --place-exec round-robin --json "w$1.json" -- \
-        "$(tool sh)" -c "/usr/bin/true; $prog" >"w$1.out" 2>"w$1.err"
-    expect_rc "$RC" 0 "placed run (SPANVM_HEAP_WINDOW=$1)" "w$1.err"
-    expect_same_file "w$1.out" native.out "placed output (SPANVM_HEAP_WINDOW=$1)"
-    node1_fields "w$1.json" gp_heap_window node_syscalls_forwarded
-}
+forwarded() { SPANVM_HEAP_WINDOW="$1" run_placed "w$1" "SPANVM_HEAP_WINDOW=$1" "$prog" node_syscalls_forwarded; }
 on="$(forwarded 1)"
 off="$(forwarded 0)"
 it_log "placed: $on calls forwarded with heap windows, $off without"

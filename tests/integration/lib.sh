@@ -49,6 +49,21 @@ need_netns() {
     command -v ip >/dev/null || fail "ip (iproute2) is not installed"
 }
 
+# run_placed TAG WHAT CMD FIELD... : the shell command line CMD as the exec
+# placed on host 1 of 2 (`--place-exec round-robin`: the shell stays at the
+# origin, /usr/bin/true goes to host 0, CMD's program to host 1), --json in
+# TAG.json; fails unless it exits 0 and prints native.out. Prints FIELDs of
+# CMD's program's process (node1_fields). WHAT names the run in failures.
+run_placed() {
+    local tag=$1 what=$2 cmd=$3
+    shift 3
+    rc_of run_guest --local-hosts 2 --place-exec round-robin --json "$tag.json" -- \
+        "$(tool sh)" -c "/usr/bin/true; $cmd" >"$tag.out" 2>"$tag.err"
+    expect_rc "$RC" 0 "placed run ($what)" "$tag.err"
+    expect_same_file "$tag.out" native.out "placed output ($what)"
+    node1_fields "$tag.json" "$(basename "${cmd%% *}")" "$@"
+}
+
 # node1_fields [--all] FILE PROGRAM FIELD... : from `spanvm run --json` FILE,
 # the FIELDs of the first process whose program starts with PROGRAM, on one
 # line; fails unless that process ran on node 1. With --all: one line for
