@@ -16,9 +16,7 @@
 skip_in_native_mode "multi-host runs"
 it_setup
 prog="$(gp placed_calls "$1")"
-rc_of run_direct "$prog" >native.out 2>native.err
-expect_rc "$RC" 0 "native run" native.err
-expect_grep '^placed_calls: ok$' native.out "native output"
+native_ok placed_calls "$prog"
 rc_of run_guest --local-hosts 2 -- "$prog" >unplaced.out 2>unplaced.err
 expect_rc "$RC" 0 "unplaced run on 2 hosts" unplaced.err
 expect_same_file unplaced.out native.out "unplaced output"

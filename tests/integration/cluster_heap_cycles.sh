@@ -14,9 +14,7 @@
 skip_in_native_mode "multi-host runs"
 it_setup
 prog="$(gp heap_cycles "$1")"
-rc_of run_direct "$prog" 40 >native.out 2>native.err
-expect_rc "$RC" 0 "native run" native.err
-expect_grep '^heap_cycles: ok$' native.out "native output"
+native_ok heap_cycles "$prog" 40
 # fetched N: the pages host 1 fetched while the placed program ran N rounds.
 fetched() { run_placed "placed$1" "$1 rounds" "$prog $1" node_pages_fetched; }
 f1="$(fetched 1)"

@@ -12,9 +12,7 @@
 skip_in_native_mode "multi-host runs"
 it_setup
 prog="$(gp heap_window "$1")"
-rc_of run_direct "$prog" >native.out 2>native.err
-expect_rc "$RC" 0 "native run" native.err
-expect_grep '^heap_window: ok$' native.out "native output"
+native_ok heap_window "$prog"
 # forwarded W: the calls host 1 forwarded with SPANVM_HEAP_WINDOW=W.
 forwarded() { SPANVM_HEAP_WINDOW="$1" run_placed "w$1" "SPANVM_HEAP_WINDOW=$1" "$prog" node_syscalls_forwarded; }
 on="$(forwarded 1)"

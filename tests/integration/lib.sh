@@ -49,6 +49,17 @@ need_netns() {
     command -v ip >/dev/null || fail "ip (iproute2) is not installed"
 }
 
+# native_ok NAME PROG ARGS... : PROG ARGS run directly, the reference the
+# placed runs (run_placed) compare with: fails unless it exits 0 and
+# prints "NAME: ok"; its output is native.out.
+native_ok() {
+    local name=$1
+    shift
+    rc_of run_direct "$@" >native.out 2>native.err
+    expect_rc "$RC" 0 "native run" native.err
+    expect_grep "^$name: ok\$" native.out "native output"
+}
+
 # run_placed TAG WHAT CMD FIELD... : the shell command line CMD as the exec
 # placed on host 1 of 2 (`--place-exec round-robin`: the shell stays at the
 # origin, /usr/bin/true goes to host 0, CMD's program to host 1), --json in
