@@ -569,6 +569,7 @@ void DsmEngine::execute(Shard& sh, Actions& acts, NodeId from) {
             if (ip->data_kind == DataKind::Bytes) {
                 auto r = region_->install(ip->page, ip->data.data(), writable);
                 if (!r) check(r.error(), "install");
+                trace::mark("dsm.installed.bytes", ip->page);
             } else {
                 check(install_initial(ip->page, writable), "install");
             }
