@@ -1,7 +1,5 @@
 #include "vmm/cluster/cluster_messages.hpp"
 
-#include "vmm/memory/layout.hpp"
-
 #include <algorithm>
 
 #include "net/wire_reader.hpp"
