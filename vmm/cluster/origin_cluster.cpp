@@ -182,6 +182,12 @@ Result<void> OriginCluster::attach_memory(memory::GuestMemory& mem, const memory
     // ahead as every home does.
     o.fill_ahead = placement_.policy() != PlacePolicy::away;
     o.fill_past_layout = placement_.policy() != PlacePolicy::away;  // a placed image's ld.so maps there
+    // Nor anonymous pages: a deputy's origin first touches the loader's
+    // writes (the stack's top, a partial bss page) and call arguments, and
+    // a block filled ahead around them is pages only the node then uses,
+    // each fetched with its bytes (a placed cc1: 114 fetches; 7 without,
+    // the node claiming them as never used: bench/results/session-2026-12-06b).
+    if (placement_.policy() == PlacePolicy::away) o.zero_fill_block = 1;
     ram_base_ = mem.host_base();
     guest_protection_ = &prot;
     o.version_salt = cluster_version_salt(mem.size());
