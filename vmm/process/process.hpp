@@ -328,6 +328,9 @@ private:
     // DSM engine reads pages through it in a cluster).
     std::unique_ptr<memory::GuestProtection> protection_;
     std::unique_ptr<AddressSpace> aspace_;
+    // A remote thread that is the process's only one, in a cluster that
+    // grants heap windows (process_heap_window.cpp).
+    bool heap_window_eligible(GuestThread& t);
     // The end of the heap window last granted (homed at the thread's node),
     // 0: none; under aspace_mu_.
     uint64_t heap_window_end_ = 0;

@@ -33,22 +33,26 @@ namespace {
 constexpr uint64_t kHeapWindowBytes = 4ull << 20;
 }  // namespace
 
+bool Process::heap_window_eligible(GuestThread& t) {
+    return cfg_.remote && t.remote_link() && cfg_.remote->heap_windows() && threads_.live_threads() == 1;
+}
+
 uint64_t Process::heap_window_top(GuestThread& t, uint64_t top) {
-    if (!cfg_.remote || !t.remote_link() || !cfg_.remote->heap_windows() || threads_.live_threads() != 1) return top;
+    if (!heap_window_eligible(t)) return top;
     heap_window_end_ = std::min(top + kHeapWindowBytes, aspace_->free_until(top));
     return std::max(top, heap_window_end_);
 }
 
 void Process::offer_heap_window(GuestThread& t) {
-    RemoteLink* link = t.remote_link();
-    if (!link || !cfg_.remote || !cfg_.remote->heap_windows() || threads_.live_threads() != 1) return;
+    if (!heap_window_eligible(t)) return;
     std::lock_guard lk(aspace_mu_);
     const uint64_t brk = aspace_->brk_end();
     const uint64_t top = memory::layout::page_align_up(brk);
-    if (brk < aspace_->brk_base() || heap_window_end_ < top) return;
+    // None granted above this break (or none at all: heap_window_end_ 0).
+    if (heap_window_end_ < top) return;
     const uint64_t limit = std::min(heap_window_end_, aspace_->free_until(top));
     if (limit < top) return;
-    link->set_heap_window(brk, limit);
+    t.remote_link()->set_heap_window(brk, limit);
 }
 
 void Process::node_grew_brk(GuestThread& t, uint64_t brk) {

@@ -8,25 +8,14 @@
 # cc1 of `cc -O2 -c` (round-robin: sh, true, cc at the origin... the cc1 on
 # host 1) with each setting: its forwarded and node-answered calls, and its
 # node's per-call line (-v).
-set -euo pipefail
-spanvm=$(realpath "$1") out=$2 rounds=${3:-3}
-repo="$(cd "$(dirname "$0")/../../.." && pwd)"
-mkdir -p "$out"
-w="$(mktemp -d /tmp/windows.XXXXXX)"
-trap 'rm -rf "$w"' EXIT
-"$repo/tests/integration/gen_c_project.sh" "$w/p" 16 60 >/dev/null
-busy() { awk '/^cpu[01] /{print $2+$3+$4+$7+$8}' /proc/stat | paste -sd' '; }
+default_rounds=3
+. "$(dirname "$0")/common.sh"
 : >"$out/windows.txt"
 for r in $(seq "$rounds"); do
     for hw in 0 1; do
-        make -s -C "$w/p" clean
-        a=$(busy); t0=$(date +%s.%N)
-        SPANVM_HEAP_WINDOW=$hw "$spanvm" run --local-hosts 2 --host-cpus 1 --place-exec least-loaded \
-            --json "$w/j.json" -- make -s -C "$w/p" -j2 >/dev/null 2>&1
-        t1=$(date +%s.%N); b=$(busy)
-        read -r a0 a1 <<<"$a"; read -r b0 b1 <<<"$b"
-        printf 'round %s windows=%s: wall %.2f s, cpu0 %.2f s, cpu1 %.2f s, cc1 nodes %s, forwarded by placed cc1s %s\n' \
-            "$r" "$hw" "$(echo "$t1 - $t0" | bc -l)" "$(echo "($b0 - $a0) / 100" | bc -l)" "$(echo "($b1 - $a1) / 100" | bc -l)" \
+        printf 'round %s windows=%s: %s, cc1 nodes %s, forwarded by placed cc1s %s\n' "$r" "$hw" \
+            "$(make_row env SPANVM_HEAP_WINDOW=$hw "$spanvm" run --local-hosts 2 --host-cpus 1 \
+                --place-exec least-loaded --json "$w/j.json" -- make -s -C "$w/p" -j2)" \
             "$(jq -r '[.processes[]|select(.program=="cc1")|.node|tostring]|join("")' "$w/j.json")" \
             "$(jq '[.processes[]|select(.program=="cc1" and .node==1)|.node_syscalls_forwarded]|add' "$w/j.json")" |
             tee -a "$out/windows.txt"
