@@ -18,6 +18,7 @@
 
 #include "net/crypto.hpp"
 #include "net/free_ports.hpp"
+#include "vmm/base/fatal_exit.hpp"
 #include "vmm/base/log.hpp"
 #include "vmm/cluster/exec_balance.hpp"
 #include "vmm/cluster/origin_cluster.hpp"
@@ -77,6 +78,7 @@ struct ExecDeputies::Slot {
     std::uint16_t deputy_port = 0;
     // Written by the answerer before kAnswered, read by the owner after it.
     std::uint16_t port = 0;  // 0: failed
+    bool unsent = false;     // failed because the broker could not send it (the host's link is gone)
     char reason[kReasonBytes] = {};
 };
 
@@ -211,6 +213,7 @@ void ExecDeputies::broker_loop(cluster::OriginCluster& run) {
             if (r) continue;
             // Not sent: answer here.
             s.port = 0;
+            s.unsent = true;
             std::snprintf(s.reason, sizeof s.reason, "%s", r.error().message.c_str());
             st = kSent;
             if (!s.state.compare_exchange_strong(st, kAnswered) && st == kAbandoned) s.state.store(kFree);
@@ -259,7 +262,7 @@ void ExecDeputies::on_node_message(unsigned from, std::uint16_t type, net::ByteV
 Result<std::uint16_t> ExecDeputies::request_session(unsigned node, std::uint16_t deputy_port,
                                                     const std::function<void()>& meanwhile) {
     if (shared_->broker.load() == 0) {
-        return make_error(ENOTCONN, "the run's process serves no session requests");
+        return make_error(EOPNOTSUPP, "the run's process serves no session requests");
     }
     Slot* s = nullptr;
     for (auto& c : shared_->slots) {
@@ -287,6 +290,7 @@ Result<std::uint16_t> ExecDeputies::request_session(unsigned node, std::uint16_t
     s->host = node;
     s->deputy_port = deputy_port;
     s->port = 0;
+    s->unsent = false;
     s->reason[0] = 0;
     s->state.store(kPosted);
     shared_->posted.fetch_add(1);
@@ -308,9 +312,13 @@ Result<std::uint16_t> ExecDeputies::request_session(unsigned node, std::uint16_t
         futex_wait(s->state, st, std::chrono::milliseconds(200));
     }
     const std::uint16_t port = s->port;
+    const bool unsent = s->unsent;
     const std::string reason = s->reason;
     s->state.store(kFree);
-    if (port == 0) return make_error(EAGAIN, "host {} could not start a session: {}", node, reason);
+    // ENOTCONN: the run lost its link to the host (and so is ending);
+    // EAGAIN: the host answered that it could not start one.
+    if (port == 0)
+        return make_error(unsent ? ENOTCONN : EAGAIN, "host {} could not start a session: {}", node, reason);
     return port;
 }
 
@@ -342,6 +350,14 @@ process::RemoteThreads* ExecDeputies::start_deputy(unsigned node, memory::GuestM
     auto port = request_session(node, deputy_port, [] { net::prepare_crypto(); });
     if (!port) {
         ::close(held.fd);
+        // A lost link to the host ends the run (a host lost is fatal), whose
+        // process prints the one line; this image must not add a fallback
+        // warning meanwhile (nor one for a host that went silent). So wait
+        // up to kQuietWait for the run to end, and end with it, quietly.
+        if ((port.error().code == ENOTCONN || port.error().code == ETIMEDOUT) && run_pidfd_ >= 0) {
+            pollfd p{run_pidfd_, POLLIN, 0};
+            if (::poll(&p, 1, static_cast<int>(kQuietWait.count())) > 0) ::_exit(kFatalExitStatus);
+        }
         return fail(port.error().message);
     }
     log::info("--place-exec: host {} started a session on port {} in {} us", node, *port,
