@@ -211,7 +211,10 @@ Result<ThreadStart> Process::load_program(const ImageFile& program) {
     if (timekeeper_) {
         if (auto a = timekeeper_->attach(vdso->vvar); !a) {
             log::debug("execve: {}; a new timekeeper", a.error().message);
-            timekeeper_.reset();
+            if (driven_tk_.exchange(nullptr) == timekeeper_.get())
+                (void)timekeeper_.release();  // the forwarder may be in its tick() (detached: a no-op)
+            else
+                timekeeper_.reset();
         }
     }
     if (timekeeper_) {
@@ -676,6 +679,7 @@ void Process::exit_process(int status) { end_process(status, 0); }
 void Process::exit_process_signal(int sig) { end_process(128 + sig, sig); }
 
 void Process::end_process(int status, int sig) {
+    trace::mark("proc.exit", static_cast<std::uint64_t>(status));
     {
         std::unique_lock lk(exit_mu_);
         if (exiting_.exchange(true)) {

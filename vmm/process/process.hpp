@@ -397,6 +397,9 @@ private:
     static void block_forwarded_signals();
     void start_signal_forwarder();
     void forward_host_signals();  // the forwarder thread's body
+    // A forked process's forwarder, every Timekeeper::kDefaultPeriod: ticks
+    // the driven Timekeeper and ends the process if the root is gone.
+    void every_period();
     // Root only: SIGKILLs every descendant still running and reaps it, until
     // none is left (the root is their subreaper).
     void end_descendants();
@@ -414,6 +417,11 @@ private:
     // Writes the guest vDSO's time record; null without a vDSO. Last member:
     // its thread stops before the guest RAM it writes goes away.
     std::unique_ptr<time::Timekeeper> timekeeper_;
+    // A forked process's timekeeper_ while it is the driven one its
+    // forwarder ticks (set in after_fork_child; null once load_program
+    // replaces it, which then leaks the old one: the forwarder may be in
+    // its tick()).
+    std::atomic<time::Timekeeper*> driven_tk_{nullptr};
     // The host clocks against the TSC when create() began: the first
     // Timekeeper calibrates from it, over the time the start-up took,
     // instead of sleeping (timekeeper.hpp).

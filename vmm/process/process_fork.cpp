@@ -32,6 +32,7 @@
 #include <string>
 #include <vector>
 
+#include "vmm/base/latency_trace.hpp"
 #include "vmm/base/log.hpp"
 #include "vmm/process/process.hpp"
 #include "vmm/process/threads/guest_thread.hpp"
@@ -135,6 +136,7 @@ int64_t Process::fork_process(GuestThread& t, const ForkRequest& rq) {
             return -ENOSYS;
         }
     }
+    trace::mark("fork.begin");
     const pid_t pid = ::fork();
     if (pid == 0) {
         (void)fork_lk.release();  // after_fork_child unlocks it
@@ -142,6 +144,7 @@ int64_t Process::fork_process(GuestThread& t, const ForkRequest& rq) {
         return 0;
     }
     const int fork_errno = errno;
+    trace::mark("fork.parent");
     unlock_after_fork();
     fork_lk.unlock();
     if (vfork) ::close(vp[1]);
@@ -189,6 +192,7 @@ void Process::unlock_after_fork(bool stdio) {
 void Process::after_fork_child(GuestThread& t, const ForkedThread& st) {
     // Every lock of the process is held by this thread (fork_process). The
     // state they guard is consistent; drop what belongs to absent threads.
+    trace::mark("fork.child");
     root_ = false;
     parent_exec_node_ = exec_node_;
     exec_node_ = -1;             // counted on no node until it execs
@@ -215,6 +219,7 @@ void Process::after_fork_child(GuestThread& t, const ForkedThread& st) {
     if (was_remote) close_cluster_fds_in_child();
     if (timekeeper_) (void)timekeeper_.release();  // its thread stayed in the parent: never destroyed
     timekeeper_ = std::move(tk);
+    driven_tk_.store(timekeeper_.get(), std::memory_order_release);  // ticked by the forwarder started below
 
     auto fail = [](const std::string& what) {
         log::error("forked process {}: {}", ::getpid(), what);
@@ -233,6 +238,7 @@ void Process::after_fork_child(GuestThread& t, const ForkedThread& st) {
     if (registry_) slot_ = registry_->claim(pid_, ::getppid(), cfg_.program);
     if (slot_) slot_->threads = 1, slot_->threads_total = 1;
     start_signal_forwarder();
+    trace::mark("fork.ready");
 }
 
 void Process::vfork_release() {

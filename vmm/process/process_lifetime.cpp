@@ -15,18 +15,27 @@
 // it starts. When it ends, whatever the path through end_process (exit,
 // a fatal signal, ^C, SIGTERM), it SIGKILLs every descendant still running
 // and reaps them until none is left; an orphan reparents to it on the way.
-// Each forked process also watches the root's pidfd (inherited) and kills
+// Each forked process also checks the root's pidfd (inherited) and kills
 // itself when the root is gone, which covers a root killed by SIGKILL.
 //
-// Why sigwaitinfo and a thread of its own for the root's pidfd, not one
-// poll() on a signalfd and the pidfd: the kernel wakes every signalfd
-// waiter of a process on *any* signal sent to any of its threads, and each
-// Syscall User Dispatch trap is a SIGSYS. So a poll()ing forwarder woke (and
-// went back to sleep) once per trapped syscall, ~23,000 times per `make -j2`
-// of the 64-file project: a context switch each, and the process's mm
-// active on the other CPU, so that copy-on-write faults and mprotects sent
-// TLB-shootdown IPIs. sigwaitinfo wakes only for the signals it waits for;
-// the pidfd watcher wakes once, when the root is gone.
+// A forked process has one helper thread, this forwarder: it waits with
+// sigtimedwait for at most the timekeeper's period (100 ms), and every
+// period it re-anchors the process's driven Timekeeper (timekeeper.hpp,
+// continue_in_child) and polls the root's pidfd without blocking. (It was
+// three threads: this one, a Timekeeper update thread and a thread
+// blocked in poll() on the root's pidfd, i.e. two more thread starts and
+// exits per fork, the first one in a forked child ~0.5 ms of CPU on the
+// 2-core host, for a process that often lives a few milliseconds until
+// its exec.) The root keeps sigwaitinfo and its Timekeeper's own thread.
+//
+// Why sigwaitinfo/sigtimedwait, not one poll() on a signalfd and the pidfd:
+// the kernel wakes every signalfd waiter of a process on *any* signal sent
+// to any of its threads, and each Syscall User Dispatch trap is a SIGSYS.
+// So a poll()ing forwarder woke (and went back to sleep) once per trapped
+// syscall, ~23,000 times per `make -j2` of the 64-file project: a context
+// switch each, and the process's mm active on the other CPU, so that
+// copy-on-write faults and mprotects sent TLB-shootdown IPIs. sigtimedwait
+// wakes only for the signals it waits for, and at the end of each period.
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -35,6 +44,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -96,29 +106,49 @@ void Process::block_forwarded_signals() {
 void Process::start_signal_forwarder() {
     try {
         std::thread([this] { forward_host_signals(); }).detach();
-        // A forked process ends when the root does (the root's pidfd is
-        // readable once it has exited, even by SIGKILL).
-        if (!root_ && root_pidfd_ >= 0)
-            std::thread([fd = root_pidfd_] {
-                pollfd pf{fd, POLLIN, 0};
-                while (::poll(&pf, 1, -1) < 0 || !(pf.revents & (POLLIN | POLLHUP))) {
-                }
-                ::kill(::getpid(), SIGKILL);
-            }).detach();
     } catch (const std::system_error& e) {
         log::warn("cannot start the host signal forwarder: {}", e.what());
     }
 }
 
+void Process::every_period() {
+    if (time::Timekeeper* tk = driven_tk_.load(std::memory_order_acquire)) tk->tick();
+    // A forked process ends when the root does (the root's pidfd is
+    // readable once it has exited, even by SIGKILL).
+    if (root_pidfd_ >= 0) {
+        pollfd pf{root_pidfd_, POLLIN, 0};
+        if (::poll(&pf, 1, 0) > 0 && (pf.revents & (POLLIN | POLLHUP))) ::kill(::getpid(), SIGKILL);
+    }
+}
+
 void Process::forward_host_signals() {
     // The forwarded signals are blocked in this thread as in every other
-    // (block_forwarded_signals): sigwaitinfo takes them from this thread's
-    // and the process's pending sets, as a signalfd read did.
+    // (block_forwarded_signals): sigwaitinfo/sigtimedwait take them from
+    // this thread's and the process's pending sets, as a signalfd read did.
     const sigset_t s = forwarded_set();
+    // A forked process: every period, every_period() (see the top).
+    const bool periodic = !root_;
+    using Clock = std::chrono::steady_clock;
+    const auto period = time::Timekeeper::kDefaultPeriod;
+    auto next = Clock::now() + period;
+    if (periodic) every_period();  // the root may be gone already
     for (;;) {
         siginfo_t si{};
-        const int sig = ::sigwaitinfo(&s, &si);
-        if (sig < 0) continue;  // EINTR (a stop/continue)
+        int sig;
+        if (periodic) {
+            const auto now = Clock::now();
+            if (now >= next) {
+                every_period();
+                next = now + period;
+            }
+            const auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(next - now);
+            const timespec ts{static_cast<time_t>(left.count() / 1'000'000'000),
+                              static_cast<long>(left.count() % 1'000'000'000)};
+            sig = ::sigtimedwait(&s, &si, &ts);
+        } else {
+            sig = ::sigwaitinfo(&s, &si);
+        }
+        if (sig < 0) continue;  // EAGAIN (the period is up) or EINTR (a stop/continue)
         if (sig == SIGCHLD) {
             const KernelSigaction a = signals_.get(SIGCHLD);
             if (a.handler == reinterpret_cast<uint64_t>(SIG_IGN) || (a.flags & SA_NOCLDWAIT))

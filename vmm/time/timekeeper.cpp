@@ -150,8 +150,13 @@ std::unique_ptr<Timekeeper> Timekeeper::continue_in_child() const {
     std::unique_ptr<Timekeeper> tk(new Timekeeper(vvar_, period_));
     tk->tsc_hz_ = tsc_hz_;
     tk->hist_ = std::make_unique<Samples>(*hist_);
-    tk->thread_ = std::jthread([t = tk.get()](std::stop_token st) { t->loop(st); });
+    tk->driven_ = true;
     return tk;
+}
+
+void Timekeeper::tick() {
+    std::lock_guard lk(mu_);
+    update();
 }
 
 bool Timekeeper::publish_from_history() {
@@ -185,7 +190,7 @@ void Timekeeper::detach() {
 Result<void> Timekeeper::attach(spanvm_vvar* vvar) {
     std::lock_guard lk(mu_);
     vvar_ = vvar;
-    if (!thread_.joinable() || !publish_from_history()) {
+    if ((!driven_ && !thread_.joinable()) || !publish_from_history()) {
         vvar_ = nullptr;
         return make_error(EIO, "the vDSO clock cannot go on from the previous image's rate window");
     }

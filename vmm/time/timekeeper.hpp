@@ -73,12 +73,20 @@ public:
     // goes on writing the same record (the child's copy) with this one's
     // rate and history. This one's thread did not come along, so this object
     // must be leaked, never destroyed (its destructor would join it).
+    // The new one is *driven*: it has no thread of its own, and its owner
+    // calls tick() every period() (a forked process's signal forwarder does,
+    // between signals: one helper thread per forked process, not two; a
+    // thread's start cost ~0.15-0.6 ms of CPU per fork on the 2-core host).
     std::unique_ptr<Timekeeper> continue_in_child() const;
+    // A driven Timekeeper's re-anchoring (a no-op while detached); from any
+    // one thread, under mu_.
+    void tick();
+    std::chrono::milliseconds period() const { return period_; }
 
 private:
     Timekeeper(spanvm_vvar* vvar, std::chrono::milliseconds period) : vvar_(vvar), period_(period) {}
     void loop(std::stop_token st);
-    void update();  // one re-anchoring; update thread only, under mu_
+    void update();  // one re-anchoring; the update thread or tick(), under mu_
     // Publishes a first record on vvar_ from hist_ extended by a sample now
     // (start() with rate_from, attach()); false when the window says nothing.
     bool publish_from_history();
@@ -92,7 +100,8 @@ private:
     spanvm_vvar* vvar_;
     std::chrono::milliseconds period_;
     uint64_t tsc_hz_ = 0;
-    std::unique_ptr<Samples> hist_;  // touched by the update thread only (after start)
+    std::unique_ptr<Samples> hist_;  // touched under mu_ only (after start)
+    bool driven_ = false;            // no thread: tick() re-anchors (continue_in_child)
     std::mutex mu_;
     std::condition_variable_any cv_;
     std::jthread thread_;  // last: stops first

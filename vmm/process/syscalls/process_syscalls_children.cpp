@@ -17,6 +17,7 @@
 #include <chrono>
 #include <vector>
 
+#include "vmm/base/latency_trace.hpp"
 #include "vmm/process/process.hpp"
 #include "vmm/process/syscalls/process_syscalls_detail.hpp"
 #include "vmm/process/threads/guest_thread.hpp"
@@ -50,6 +51,7 @@ int64_t sys_wait4(GuestThread& t, const SyscallRequest& r) {
     const bool hang = !(options & WNOHANG);
     const auto began = hang ? p.child_wait_begin() : std::chrono::steady_clock::time_point{};
     const int64_t res = blocking(t, [&] { return static_cast<long>(::wait4(pid, status, options, ru)); });
+    trace::mark("wait.ret");
     if (hang) p.child_wait_end(began);
     return res;
 }
