@@ -6,6 +6,8 @@
 #   make   `make -jC` of the generated 64-file C project
 #          (tests/integration/gen_c_project.sh), C = usable CPUs, wall time;
 #          ratio = native_s / spanvm_s                         target >= 0.85
+#          (also by CPU time, user + system of make and its children:
+#          native_cpu_s / spanvm_cpu_s, steadier under the host's load)
 # Each case runs BENCH_REPEAT times (median). Prints one line per ratio,
 # writes bench/out/spawn.json and, with gnuplot, bench/out/spawn.png.
 # Knobs: SPANVM [BUILD_DIR/spanvm], BENCH_REPEAT [3], BENCH_SPAWN_ROUNDS [200],
@@ -44,30 +46,40 @@ now() { date +%s.%N; }
 spawn_us() {
     for _ in $(seq "$REPEAT"); do "$@" "$WORK/spawn_loop" "$ROUNDS" | python3 -c 'import json,sys; print(json.load(sys.stdin)["us_per_round"])'; done | median
 }
-# make_s RUNNER... : median seconds of a clean `make -jC`.
+# make_s RUNNER... : "WALL CPU", the medians of a clean `make -jC`'s
+# seconds and of the CPU seconds (user + system) it and its children used.
+# The CPU time swings less with the host's load than the wall time does.
 make_s() {
+    local runs=()
     for _ in $(seq "$REPEAT"); do
         "$MAKE" -s -C "$WORK/proj" clean >/dev/null
-        local t0 t1
-        t0="$(now)"
-        "$@" "$MAKE" -s -C "$WORK/proj" -j"$C" >/dev/null
-        t1="$(now)"
+        runs+=("$(python3 - "$@" "$MAKE" -s -C "$WORK/proj" -j"$C" <<'EOP'
+import resource, subprocess, sys, time
+t0 = time.monotonic()
+subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, check=False)
+t1 = time.monotonic()
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(f"{t1 - t0:.3f} {r.ru_utime + r.ru_stime:.3f}")
+EOP
+)")
         [ -x "$WORK/proj/prog" ] || die "make -j$C under '$*' built no binary"
-        printf '%.3f\n' "$(echo "$t1 - $t0" | bc -l)"
-    done | median
+    done
+    echo "$(printf '%s\n' "${runs[@]}" | awk '{print $1}' | median) $(printf '%s\n' "${runs[@]}" | awk '{print $2}' | median)"
 }
 
 native_spawn="$(spawn_us env)"
-native_make="$(make_s env)"
+read -r native_make native_make_cpu <<<"$(make_s env)"
 rows=()
 for p in "${PLATFORMS[@]}"; do
     s="$(spawn_us "$SPANVM" run --platform "$p" --)"
-    m="$(make_s "$SPANVM" run --platform "$p" --)"
+    read -r m m_cpu <<<"$(make_s "$SPANVM" run --platform "$p" --)"
     rs="$(printf '%.4f' "$(echo "$s / $native_spawn" | bc -l)")"
     rm_="$(printf '%.4f' "$(echo "$native_make / $m" | bc -l)")"
+    rc="$(printf '%.4f' "$(echo "$native_make_cpu / $m_cpu" | bc -l)")"
     printf 'spawn %-6s fork+exec+wait /bin/true %8.1f us vs native %8.1f us: %.2fx (target <= 3)\n' "$p" "$s" "$native_spawn" "$rs"
     printf 'make  %-6s make -j%s %s files       %8.2f s  vs native %8.2f s : %.2fx (target >= 0.85)\n' "$p" "$C" "$FILES" "$m" "$native_make" "$rm_"
-    rows+=("{\"platform\": \"$p\", \"spawn_us\": $s, \"native_spawn_us\": $native_spawn, \"spawn_ratio\": $rs, \"spawn_target_max\": 3, \"make_s\": $m, \"native_make_s\": $native_make, \"make_ratio\": $rm_, \"make_target_min\": 0.85, \"make_jobs\": $C, \"make_files\": $FILES}")
+    printf 'make  %-6s the same by CPU time     %8.2f s  vs native %8.2f s : %.2fx\n' "$p" "$m_cpu" "$native_make_cpu" "$rc"
+    rows+=("{\"platform\": \"$p\", \"spawn_us\": $s, \"native_spawn_us\": $native_spawn, \"spawn_ratio\": $rs, \"spawn_target_max\": 3, \"make_s\": $m, \"native_make_s\": $native_make, \"make_ratio\": $rm_, \"make_cpu_s\": $m_cpu, \"native_make_cpu_s\": $native_make_cpu, \"make_cpu_ratio\": $rc, \"make_target_min\": 0.85, \"make_jobs\": $C, \"make_files\": $FILES}")
 done
 json="$OUT/spawn.json"
 (IFS=,; echo "{\"bench\": \"spawn\", \"repeat\": $REPEAT, \"spawn_rounds\": $ROUNDS, \"results\": [${rows[*]}]}") | python3 -m json.tool >"$json"

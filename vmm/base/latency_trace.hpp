@@ -11,6 +11,11 @@
 // process reads the same monotonic clock, so the files of the nodes of a
 // loopback cluster merge into one timeline (scripts/latency-trace-report).
 //
+// With SPANVM_LATENCY_TRACE_CPU=1 as well, every mark's argument is replaced
+// by the process's CPU time in ns (CLOCK_PROCESS_CPUTIME_ID, all its
+// threads): the CPU a stretch between two marks of one process cost, e.g.
+// the phases of a fork (bench/results/session-2026-12-06c/phases.py).
+//
 // Cost when off: one relaxed atomic load per mark. When on: one fetch_add and
 // a clock read; no allocation, no lock. Points must be string literals (the
 // pointer is stored).
