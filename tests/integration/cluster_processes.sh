@@ -17,13 +17,16 @@
 #             one line per host naming it (the hosts share this terminal),
 #             no process of the run left (on any host:
 #             the sessions node 1 started included)
+#   kill_node_execs  the same with `seq 1 20000 | xargs -P 4 -n 1 true`:
+#             placements to host 1 in flight when it goes end with the run,
+#             quietly (no "runs at the origin instead" line beside the run's)
 #   gather    gp_proc_fork_gather: a fork after a thread on another node wrote
 #             8 MiB; the child sees every byte (and a fork while a thread runs
 #             there is ENOSYS); placed, it runs on host 1 after a seq
 # The process table (--stats) and `processes` in --json must list the children.
 . "$(dirname "$0")/lib.sh"
 [ $# -ge 2 ] && [ $# -le 4 ] ||
-    fail "usage: $0 pipeline|xargs|make|signals|kill_node|gather HOSTS [round-robin|least-loaded [netns]]"
+    fail "usage: $0 pipeline|xargs|make|signals|kill_node|kill_node_execs|gather HOSTS [round-robin|least-loaded [netns]]"
 skip_in_native_mode "multi-host runs"
 it_setup
 hosts="$2"
@@ -53,16 +56,28 @@ make)
     expect_same_file guest.out native.out "output of the binary built across $hosts hosts"
     cp make.err guest.err
     ;;
-kill_node)
-    # The run's node 1 killed mid-build: the run ends within 5 s with one
-    # line naming it, and nothing of the run is left: its processes and
-    # deputies run in the project, the nodes and the sessions they started
-    # in this test's directory (their cwd is where `spanvm run` started).
+kill_node | kill_node_execs)
+    # The run's node 1 killed mid-build (kill_node_execs: mid-way through
+    # thousands of short placed images, so that placements to host 1 are in
+    # flight when it goes): the run ends within 5 s with one line naming
+    # it, and nothing of the run is left: its processes and deputies run in
+    # the project, the nodes and the sessions they started in this test's
+    # directory (their cwd is where `spanvm run` started).
     "$(dirname "$0")/gen_c_project.sh" proj 64
-    "$SPANVM" run "${opts[@]}" -- "$(tool make)" -s -C proj -j4 >out 2>err &
+    if [ "$1" = kill_node ]; then
+        "$SPANVM" run "${opts[@]}" -- "$(tool make)" -s -C proj -j4 >out 2>err &
+    else
+        (cd proj && exec "$SPANVM" run "${opts[@]}" -- "$(tool sh)" -c \
+            "$(tool seq) 1 20000 | $(tool xargs) -P 4 -n 1 $(tool true)") >out 2>err &
+    fi
     origin=$!
     trap 'kill -9 "$origin" 2>/dev/null || true; cd /; rm -rf "$IT_TMP"' EXIT
-    for ((i = 0; i < 100; i++)); do ls proj/*.o >/dev/null 2>&1 && break; sleep 0.1; done
+    if [ "$1" = kill_node ]; then
+        for ((i = 0; i < 100; i++)); do ls proj/*.o >/dev/null 2>&1 && break; sleep 0.1; done
+    else
+        # Until host 1 has run some images (the process table's rows).
+        sleep 1.5
+    fi
     node="$(pgrep -f -- "--node 1 .*--origin $origin:" | head -n 1)"
     [ -n "$node" ] || fail "no node process of the origin $origin"
     kill -9 "$node"

@@ -60,6 +60,18 @@ public:
     // From now on a node closing its connection is not a failure (the
     // program is ending: Shutdown sent or received).
     void expect_peers_closing() { closing_ = true; }
+    // A node other than the origin (`self` != 0), before its transport
+    // starts: a lost peer that is not the origin ends this node only `wait`
+    // later (on a thread of its own), so that the origin, which loses that
+    // peer too, ends the program first and its Abort names the failed node
+    // here. Without it, this node's own failure (its connection to the
+    // origin closing) could reach the origin before the lost peer's did,
+    // and the origin's one line would name this node (seen with 3 hosts:
+    // node 1 killed, "node 2 failed" at the origin).
+    void defer_peer_failures(net::NodeId self, std::chrono::milliseconds wait) {
+        self_ = self;
+        defer_ = wait;
+    }
 
 private:
     void on_message(net::NodeId from, std::uint16_t type, net::ByteView payload);
@@ -72,6 +84,8 @@ private:
     net::Transport* transport_ = nullptr;  // set by bind() before the transport starts
     dsm::DsmStats* stats_ = nullptr;
     std::atomic<bool> closing_{false};
+    net::NodeId self_ = 0;              // defer_peer_failures
+    std::chrono::milliseconds defer_{0};
 };
 
 }  // namespace spanvm::cluster

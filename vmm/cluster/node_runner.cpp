@@ -44,6 +44,8 @@ int NodeRunner::serve() {
     }
     platform_ = std::move(pc->platform);
     platform_->install_signal_handlers(nullptr);
+    // Another node lost: the origin's Abort (naming it) is the line here.
+    channel_.defer_peer_failures(static_cast<net::NodeId>(opts_.self), kPeerFailureDefer);
     // The origin's address space is the authority on the layout: guest RAM
     // starts inaccessible here and follows its Layout messages, so a guest
     // access faults here where it would at the origin (ARCHITECTURE.md,

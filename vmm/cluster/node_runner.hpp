@@ -32,6 +32,7 @@
 // the Timekeeper's start. Likewise a ChannelOffer (a deputy's session) only
 // starts a host thread that dials the offered channel, ahead of the Spawn.
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <map>
@@ -159,6 +160,11 @@ private:
         std::unique_ptr<SyscallChannel> channel;  // null: the dial failed (the Spawn's thread dials again)
     };
     static constexpr std::size_t kMaxEarlyChannels = 4;
+    // How long a lost node other than the origin waits for the origin's
+    // Abort before this node fails by itself (ControlChannel::
+    // defer_peer_failures): the origin's line goes out, then its last
+    // words (250 ms at most).
+    static constexpr std::chrono::milliseconds kPeerFailureDefer{1000};
     std::map<int, std::shared_ptr<EarlyChannel>> early_channels_;
     std::condition_variable early_cv_;
 };

@@ -212,6 +212,7 @@ Result<void> OriginCluster::attach_memory(memory::GuestMemory& mem, const memory
     failure_.set_pending_faults([this] { return engine_ ? engine_->region().pending_faults() : 0; });
     failure_.tell_nodes_through(channel_);
     engine_->region().set_fatal_hook([this](const std::string& reason) { failure_.tell_nodes(reason); });
+    if (quiet_) engine_->region().set_quiet_when(quiet_);
     listener_ = std::move(*l);
     if (auto s = engine_->start(); !s) {
         // Its transport is stopped, its threads joined and guest RAM

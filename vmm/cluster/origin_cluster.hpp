@@ -106,8 +106,13 @@ public:
     using SessionHandler = std::function<void(unsigned from, std::uint16_t type, net::ByteView payload)>;
     void on_sessions(SessionHandler h) { session_handler_ = std::move(h); }
 
-    // A deputy's cluster: see ClusterFailure::quiet_when (before attach_memory).
-    void quiet_failures_when(std::function<bool()> quiet) { failure_.quiet_when(std::move(quiet)); }
+    // A deputy's cluster: see ClusterFailure::quiet_when (before
+    // attach_memory, which gives the DSM region the same rule: a session
+    // that dies with its host during the handshake is quiet too).
+    void quiet_failures_when(std::function<bool()> quiet) {
+        quiet_ = quiet;
+        failure_.quiet_when(std::move(quiet));
+    }
     // A deputy's cluster: its engine listens on this socket, bound to node
     // 0's port since the port's pick (net::hold_free_tcp_port; before
     // attach_memory, which takes it over).
@@ -151,6 +156,7 @@ private:
     net::ClusterConfig config_;
     SessionHandler session_handler_;  // set before the transport starts
     ClusterFailure failure_;
+    std::function<bool()> quiet_;  // quiet_failures_when's, for the DSM region too
     ControlChannel channel_;  // its router outlives engine_'s transport
     std::unique_ptr<dsm::DsmEngine> engine_;
     std::unique_ptr<ChannelListener> listener_;

@@ -498,17 +498,25 @@ void UffdRegion::set_fatal_hook(std::function<void(const std::string&)> hook) {
     fatal_hook_ = std::move(hook);
 }
 
+void UffdRegion::set_quiet_when(std::function<bool()> quiet) {
+    std::lock_guard lk(hook_mu_);
+    quiet_ = std::move(quiet);
+}
+
 void UffdRegion::fail_all(const std::string& reason) {
     // Only the first failure in the process logs and runs the hook
     // (vmm/base/fatal_exit.hpp); everyone exits.
     exit_fatally([&] {
-        log::error("fatal: DSM: {} ({} fault(s) pending); exiting with status {}", reason, pending_faults(),
-                   kFatalExitCode);
         std::function<void(const std::string&)> hook;
+        std::function<bool()> quiet;
         {
             std::lock_guard lk(hook_mu_);
             hook = fatal_hook_;
+            quiet = quiet_;
         }
+        if (quiet && quiet()) return;
+        log::error("fatal: DSM: {} ({} fault(s) pending); exiting with status {}", reason, pending_faults(),
+                   kFatalExitCode);
         if (hook) hook(reason);
     });
 }

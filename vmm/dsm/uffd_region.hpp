@@ -172,6 +172,10 @@ public:
     // with the reason; it must not block.
     [[noreturn]] void fail_all(const std::string& reason);
     void set_fatal_hook(std::function<void(const std::string&)> hook);
+    // A deputy's DSM (cluster::ClusterFailure::quiet_when): when `quiet()`
+    // says so (it may wait a little), fail_all exits with no line and runs
+    // no hook, as the deputy's cluster failures do.
+    void set_quiet_when(std::function<bool()> quiet);
     // Guest RAM whose host protection follows the guest's layout: copy-outs
     // (downgrade, invalidate) read through it, so a page the guest may not
     // touch (PROT_NONE on the host) is still read, through its alias. Set
@@ -229,6 +233,7 @@ private:
 
     std::mutex hook_mu_;
     std::function<void(const std::string&)> fatal_hook_;
+    std::function<bool()> quiet_;  // under hook_mu_
 
     std::mutex wd_mu_;
     std::condition_variable wd_cv_;
