@@ -80,8 +80,13 @@ long raw_arch_prctl(int code, uint64_t v) { return ::syscall(SYS_arch_prctl, cod
 
 void set_host_fault_handler(Platform::HostFaultHandler h) { g_host_fault = h; }
 
+// The context is default-initialized, not zeroed: its fields have their
+// initializers, and its buffers (the XSAVE image, written just below; the
+// sigreturn frame and the lite registers, each written before it is read)
+// stay untouched, so a new vCPU faults in 2 of its 5 pages, not all 5 (a
+// forked process makes one per fork: bench/results/session-2026-12-06c).
 NativeVcpu::NativeVcpu(NativePlatform& p, unsigned long id)
-    : platform_(p), id_(id), ctx_(std::make_unique<NativeContext>()) {
+    : platform_(p), id_(id), ctx_(std::make_unique_for_overwrite<NativeContext>()) {
     auto init = p.initial_fpu();
     std::memcpy(ctx_->xsave, init.data(), init.size());
     ctx_->tramp_lo = reinterpret_cast<uint64_t>(spanvm_native_enter_begin);
