@@ -62,3 +62,16 @@ TEST_CASE("a fresh registry: claims take slots in order, the report lists them a
     CHECK(rows[1].pid == 101);
     CHECK(rows[1].ppid == 100);
 }
+
+TEST_CASE("a full registry: a claim past the last slot gets none, the report lists every slot once") {
+    ProcessRegistry* r = ProcessRegistry::create();
+    REQUIRE(r != nullptr);
+    for (std::size_t i = 0; i < ProcessRegistry::kSlots; ++i)
+        REQUIRE(r->claim(static_cast<int>(1000 + i), 1, "p") != nullptr);
+    CHECK(r->claim(99999, 1, "late") == nullptr);
+    CHECK(r->claim(99998, 1, "later") == nullptr);
+    const auto rows = r->report(true);
+    REQUIRE(rows.size() == ProcessRegistry::kSlots);
+    CHECK(rows.front().pid == 1000);
+    CHECK(rows.back().pid == static_cast<int>(1000 + ProcessRegistry::kSlots - 1));
+}

@@ -20,37 +20,38 @@ ProcessRegistry* ProcessRegistry::create() {
     // fields start at zero: kFree, empty program; the unit test "a fresh
     // registry's slots are free" checks it): constructing the 4096 slots
     // would write those zeros, faulting in all 144 pages of shared memory
-    // (~2 ms here) where a run touches the first few. Claims and reports
-    // scan from slot 0 and stop at the first never-claimed slot.
+    // (~2 ms here) where a run touches the first few. The header's claim
+    // counter starts at zero too; reports read up to it.
     static_assert(ProcessSlot::kFree == 0);
-    void* m = ::mmap(nullptr, kSlots * sizeof(ProcessSlot), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    static_assert(kHeaderBytes % alignof(ProcessSlot) == 0);
+    void* m = ::mmap(nullptr, kHeaderBytes + kSlots * sizeof(ProcessSlot), PROT_READ | PROT_WRITE,
+                     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (m == MAP_FAILED) return nullptr;
-    return new ProcessRegistry(static_cast<ProcessSlot*>(m));
+    auto* base = static_cast<unsigned char*>(m);
+    return new ProcessRegistry(reinterpret_cast<Header*>(base), reinterpret_cast<ProcessSlot*>(base + kHeaderBytes));
 }
 
 ProcessSlot* ProcessRegistry::claim(int pid, int ppid, const std::string& program) {
-    for (std::size_t i = 0; i < kSlots; ++i) {
-        int expect = 0;
-        if (!slots_[i].pid.compare_exchange_strong(expect, pid)) continue;
-        ProcessSlot& s = slots_[i];
-        s.ppid = ppid;
-        s.set_program(program);
-        s.threads = 0;
-        s.threads_total = 0;
-        s.node = 0;
-        s.state.store(ProcessSlot::kRunning, std::memory_order_release);
-        return &s;
-    }
-    return nullptr;
+    const std::uint32_t i = header_->next.fetch_add(1);
+    if (i >= kSlots) return nullptr;
+    ProcessSlot& s = slots_[i];
+    s.ppid = ppid;
+    s.set_program(program);
+    s.threads = 0;
+    s.threads_total = 0;
+    s.node = 0;
+    s.pid.store(pid);
+    s.state.store(ProcessSlot::kRunning, std::memory_order_release);
+    return &s;
 }
 
 std::vector<report::ProcessReport> ProcessRegistry::report(bool run_over) const {
     std::vector<report::ProcessReport> out;
-    for (std::size_t i = 0; i < kSlots; ++i) {
+    const std::size_t n = std::min<std::size_t>(header_->next.load(), kSlots);
+    for (std::size_t i = 0; i < n; ++i) {
         const ProcessSlot& s = slots_[i];
         const int st = s.state.load(std::memory_order_acquire);
-        if (s.pid.load() == 0) break;  // slots are claimed in order
-        if (st == ProcessSlot::kFree) continue;
+        if (st == ProcessSlot::kFree) continue;  // claimed, not filled in yet
         report::ProcessReport r;
         r.pid = s.pid.load();
         r.ppid = s.ppid.load();
