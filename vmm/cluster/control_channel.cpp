@@ -40,17 +40,17 @@ void ControlChannel::on_message(net::NodeId from, std::uint16_t type, net::ByteV
 
 void ControlChannel::on_peer_failed(net::NodeId node, const std::string& reason) {
     if (closing_) return;
-    std::string line = config_.describe_failure(node, reason);
+    const std::string line = config_.describe_failure(node, reason);
     if (self_ != 0 && node != 0 && defer_.count() > 0) {
-        // The I/O thread must not block: the wait runs on a thread of its own.
+        // The I/O thread must not block: the wait runs on a thread of its own
+        // (none to be had: fail now).
         try {
-            std::thread([this, line = std::move(line), wait = defer_] {
+            std::thread([this, line, wait = defer_] {
                 std::this_thread::sleep_for(wait);
                 if (!closing_) failure_.fail(line);
             }).detach();
             return;
         } catch (const std::system_error&) {
-            line = config_.describe_failure(node, reason);
         }
     }
     failure_.fail(line);
