@@ -54,6 +54,13 @@ void futex_wake(std::atomic<std::uint32_t>& word) {
     (void)::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAKE, INT_MAX, nullptr, nullptr, 0);
 }
 
+// True once the run's process (its pidfd) has ended, waiting up to
+// kQuietWait for it: a deputy's failure while the run ends is quiet.
+bool run_ends(int run_pidfd) {
+    pollfd p{run_pidfd, POLLIN, 0};
+    return ::poll(&p, 1, static_cast<int>(kQuietWait.count())) > 0;
+}
+
 void decrement_floor0(std::atomic<int>& c) {
     int v = c.load();
     while (v > 0 && !c.compare_exchange_weak(v, v - 1)) {
@@ -354,10 +361,9 @@ process::RemoteThreads* ExecDeputies::start_deputy(unsigned node, memory::GuestM
         // process prints the one line; this image must not add a fallback
         // warning meanwhile (nor one for a host that went silent). So wait
         // up to kQuietWait for the run to end, and end with it, quietly.
-        if ((port.error().code == ENOTCONN || port.error().code == ETIMEDOUT) && run_pidfd_ >= 0) {
-            pollfd p{run_pidfd_, POLLIN, 0};
-            if (::poll(&p, 1, static_cast<int>(kQuietWait.count())) > 0) ::_exit(kFatalExitStatus);
-        }
+        if ((port.error().code == ENOTCONN || port.error().code == ETIMEDOUT) && run_pidfd_ >= 0 &&
+            run_ends(run_pidfd_))
+            ::_exit(kFatalExitStatus);
         return fail(port.error().message);
     }
     log::info("--place-exec: host {} started a session on port {} in {} us", node, *port,
@@ -387,10 +393,7 @@ process::RemoteThreads* ExecDeputies::start_deputy(unsigned node, memory::GuestM
     // first waits up to kQuietWait for the run's process to end, and is
     // quiet if it did.
     if (run_pidfd_ >= 0)
-        oc->quiet_failures_when([fd = run_pidfd_] {
-            pollfd p{fd, POLLIN, 0};
-            return ::poll(&p, 1, static_cast<int>(kQuietWait.count())) > 0;
-        });
+        oc->quiet_failures_when([fd = run_pidfd_] { return run_ends(fd); });
     // The node starts with all guest RAM inaccessible and hears later mm
     // calls one at a time (layout_changed); what is mapped already (the
     // exec's stack, vDSO and image so far) it gets here, acked before the
