@@ -15,6 +15,8 @@
 // by the process's CPU time in ns (CLOCK_PROCESS_CPUTIME_ID, all its
 // threads): the CPU a stretch between two marks of one process cost, e.g.
 // the phases of a fork (bench/results/session-2026-12-06c/phases.py).
+// SPANVM_LATENCY_TRACE_CPU=faults records the process's minor page faults
+// (getrusage ru_minflt) times 1000 instead, so the same script counts faults.
 //
 // Cost when off: one relaxed atomic load per mark. When on: one fetch_add and
 // a clock read; no allocation, no lock. Points must be string literals (the
