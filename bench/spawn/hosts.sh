@@ -9,7 +9,7 @@
 # 2-core machine. Each case runs BENCH_REPEAT times (median). Prints the
 # ratio, writes bench/out/spawn_hosts.json and, with gnuplot,
 # bench/out/spawn_hosts.png.
-# Knobs: SPANVM [BUILD_DIR/spanvm], BENCH_REPEAT [3], BENCH_MAKE_FILES [64],
+# Knobs: SPANVM [BUILD_DIR/spanvm], CC [cc], BENCH_REPEAT [3], BENCH_MAKE_FILES [64],
 # BENCH_MAKE_FUNCS [1] (functions per generated file: 1 is the tiny file of
 # the tests, cc1 ~30 ms; 60 makes each compile ~1 s, a real source file's
 # size, which asks how long a compile must be for placing it to pay),
@@ -25,7 +25,9 @@ FUNCS="${BENCH_MAKE_FUNCS:-1}"
 PLACE="${BENCH_PLACE_EXEC:-least-loaded}"
 C="${BENCH_HOST_CPUS:-$(($(nproc) / 2))}"
 [ "$C" -ge 1 ] || die "needs at least 2 CPUs (2 hosts x 1)"
-for t in cc make python3 taskset bc; do command -v "$t" >/dev/null || die "$t is not installed"; done
+# CC: the C compiler's command line (default cc), as in bench/spawn/run.sh.
+read -r -a CC_CMD <<<"${CC:-cc}"
+for t in "${CC_CMD[0]}" make python3 taskset awk; do command -v "$t" >/dev/null || die "$t is not installed"; done
 PLOT="${BENCH_PLOT:-1}"
 command -v gnuplot >/dev/null || PLOT=0
 if [ -n "${BENCH_PLATFORMS:-}" ]; then
@@ -43,6 +45,8 @@ MAKE="$(command -v make)"
 # The first C usable CPUs: native's, and host 0's under --host-cpus.
 FIRST="$(python3 -c 'import os,sys; print(",".join(map(str, sorted(os.sched_getaffinity(0))[:int(sys.argv[1])])))' "$C")"
 
+# div A B: A / B to 4 decimals.
+div() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.4f", a / b }'; }
 median() { sort -g | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
 now() { date +%s.%N; }
 # make_s JOBS RUNNER... : median seconds of a clean `make -jJOBS`.
@@ -56,7 +60,7 @@ make_s() {
         "$@" "$MAKE" -s -C "$WORK/proj" -j"$jobs" >/dev/null
         t1="$(now)"
         [ -x "$WORK/proj/prog" ] || die "make -j$jobs under '$*' built no binary"
-        printf '%.3f\n' "$(echo "$t1 - $t0" | bc -l)"
+        awk -v a="$t1" -v b="$t0" 'BEGIN { printf "%.3f\n", a - b }'
     done | median
 }
 
@@ -64,7 +68,7 @@ native="$(make_s "$C" taskset -c "$FIRST")"
 rows=()
 for p in "${PLATFORMS[@]}"; do
     s="$(make_s $((2 * C)) "$SPANVM" run --platform "$p" --local-hosts 2 --host-cpus "$C" --place-exec "$PLACE" --)"
-    r="$(printf '%.4f' "$(echo "$native / $s" | bc -l)")"
+    r="$(div "$native" "$s")"
     printf 'make %-6s make -j%s across 2 hosts x %s cores %8.2f s vs native make -j%s on %s cores %8.2f s: %.2fx (target >= 1.6)\n' \
         "$p" $((2 * C)) "$C" "$s" "$C" "$C" "$native" "$r"
     rows+=("{\"platform\": \"$p\", \"hosts\": 2, \"cores_per_host\": $C, \"spanvm_s\": $s, \"native_s\": $native, \"ratio\": $r, \"target_min\": 1.6, \"make_files\": $FILES, \"funcs_per_file\": $FUNCS, \"place_exec\": \"$PLACE\"}")

@@ -10,7 +10,7 @@
 #          native_cpu_s / spanvm_cpu_s, steadier under the host's load)
 # Each case runs BENCH_REPEAT times (median). Prints one line per ratio,
 # writes bench/out/spawn.json and, with gnuplot, bench/out/spawn.png.
-# Knobs: SPANVM [BUILD_DIR/spanvm], BENCH_REPEAT [3], BENCH_SPAWN_ROUNDS [200],
+# Knobs: SPANVM [BUILD_DIR/spanvm], CC [cc], BENCH_REPEAT [3], BENCH_SPAWN_ROUNDS [200],
 # BENCH_MAKE_FILES [64], BENCH_PLATFORMS [every available one],
 # BENCH_OUT [bench/out], BENCH_PLOT [1] (0: no PNG).
 set -euo pipefail
@@ -19,7 +19,11 @@ bench_init spawn "$@"
 ROUNDS="${BENCH_SPAWN_ROUNDS:-200}"
 FILES="${BENCH_MAKE_FILES:-64}"
 C="$(nproc)"
-for t in cc make python3; do command -v "$t" >/dev/null || die "$t is not installed (scripts/install-deps.sh)"; done
+# CC: the C compiler (a command line; default cc), for spawn_loop and, through
+# make's environment, the project: scripts/kvm-check --run-kit sets it to the
+# kit's toolchain on a machine without one.
+read -r -a CC_CMD <<<"${CC:-cc}"
+for t in "${CC_CMD[0]}" make python3 awk; do command -v "$t" >/dev/null || die "$t is not installed (scripts/install-deps.sh)"; done
 PLOT="${BENCH_PLOT:-1}"
 if [ "$PLOT" = 1 ] && ! command -v gnuplot >/dev/null; then
     echo "bench/spawn: gnuplot not installed: JSON only" >&2
@@ -35,10 +39,12 @@ fi
 mkdir -p "$OUT"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/spanvm-bench-spawn.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
-cc -O2 -o "$WORK/spawn_loop" "$HERE/spawn_loop.c"
+"${CC_CMD[@]}" -O2 -o "$WORK/spawn_loop" "$HERE/spawn_loop.c"
 "$REPO/tests/integration/gen_c_project.sh" "$WORK/proj" "$FILES" >/dev/null
 MAKE="$(command -v make)"
 
+# div A B: A / B to 4 decimals.
+div() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.4f", a / b }'; }
 median() { sort -g | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
 now() { date +%s.%N; }
 
@@ -73,9 +79,9 @@ rows=()
 for p in "${PLATFORMS[@]}"; do
     s="$(spawn_us "$SPANVM" run --platform "$p" --)"
     read -r m m_cpu <<<"$(make_s "$SPANVM" run --platform "$p" --)"
-    rs="$(printf '%.4f' "$(echo "$s / $native_spawn" | bc -l)")"
-    rm_="$(printf '%.4f' "$(echo "$native_make / $m" | bc -l)")"
-    rc="$(printf '%.4f' "$(echo "$native_make_cpu / $m_cpu" | bc -l)")"
+    rs="$(div "$s" "$native_spawn")"
+    rm_="$(div "$native_make" "$m")"
+    rc="$(div "$native_make_cpu" "$m_cpu")"
     printf 'spawn %-6s fork+exec+wait /bin/true %8.1f us vs native %8.1f us: %.2fx (target <= 3)\n' "$p" "$s" "$native_spawn" "$rs"
     printf 'make  %-6s make -j%s %s files       %8.2f s  vs native %8.2f s : %.2fx (target >= 0.85)\n' "$p" "$C" "$FILES" "$m" "$native_make" "$rm_"
     printf 'make  %-6s the same by CPU time     %8.2f s  vs native %8.2f s : %.2fx\n' "$p" "$m_cpu" "$native_make_cpu" "$rc"
