@@ -39,6 +39,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <dirent.h>
@@ -104,18 +105,36 @@ void Process::block_forwarded_signals() {
 }
 
 void Process::start_signal_forwarder() {
-    // A stack of its own size: glibc reuses a cached stack (in a forked
-    // child, the parent's threads' stacks, copy-on-write) only when it is at
-    // most 4x the size asked for, so the default 8 MiB would reuse one and
-    // copy every page the thread touches (its TLS block, its frames): ~0.4 ms
-    // of CPU per fork on the 2-core host. 512 KiB is fresh memory, zero-filled
-    // where touched. The forwarder's deepest path is send_signal and a log
-    // line.
+    // A stack of its own, mapped here, not one from glibc's stack cache. In
+    // a forked child that cache holds every thread stack of the parent (its
+    // forwarder's among them), copy-on-write: a thread started on one copies
+    // every page it touches (its TLS block, its frames), and glibc re-inits
+    // a cached stack's TLS through a libc-to-ld.so call
+    // (_dl_allocate_tls_init) that the parent never made and so binds
+    // lazily in every child: a walk over every library's symbol tables, ~15
+    // page faults per forked process (LD_DEBUG=bindings). With a stack the
+    // caller provides, glibc takes neither path: fresh zero-filled pages,
+    // and _dl_allocate_tls, which every earlier thread start has bound. The
+    // mapping is never freed: the forwarder lives as long as the process.
+    // Its deepest path is send_signal and a log line; the lowest page is a
+    // guard.
     constexpr size_t kForwarderStack = 512 * 1024;
+    constexpr size_t kGuard = 4096;
+    void* stack = ::mmap(nullptr, kForwarderStack + kGuard, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE, -1, 0);
+    if (stack == MAP_FAILED) {
+        log::warn("cannot start the host signal forwarder: mmap: {}", std::strerror(errno));
+        return;
+    }
+    if (::mprotect(stack, kGuard, PROT_NONE) != 0) {
+        log::warn("cannot start the host signal forwarder: mprotect: {}", std::strerror(errno));
+        ::munmap(stack, kForwarderStack + kGuard);
+        return;
+    }
     pthread_attr_t attr;
     pthread_t th;
     int e = ::pthread_attr_init(&attr);
-    if (e == 0) e = ::pthread_attr_setstacksize(&attr, kForwarderStack);
+    if (e == 0) e = ::pthread_attr_setstack(&attr, static_cast<char*>(stack) + kGuard, kForwarderStack);
     if (e == 0) e = ::pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     if (e == 0)
         e = ::pthread_create(
@@ -126,7 +145,10 @@ void Process::start_signal_forwarder() {
             },
             this);
     (void)::pthread_attr_destroy(&attr);
-    if (e != 0) log::warn("cannot start the host signal forwarder: {}", std::strerror(e));
+    if (e != 0) {
+        log::warn("cannot start the host signal forwarder: {}", std::strerror(e));
+        ::munmap(stack, kForwarderStack + kGuard);
+    }
 }
 
 void Process::every_period() {
