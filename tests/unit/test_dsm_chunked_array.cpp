@@ -54,3 +54,31 @@ TEST_CASE("a copy is independent, a move keeps the elements") {
     CHECK(a.get(1) == 99);
     CHECK(a.get(kChunk + 1) == 2);
 }
+
+TEST_CASE("elements in far-apart pointer blocks: the last element, copies and all_of see each") {
+    // Four blocks of chunk pointers and a partial fifth; only three chunks
+    // are touched, in the first, third and last block.
+    constexpr std::size_t kPerBlock = Array::kBlockChunks * kChunk;
+    constexpr std::size_t n = 4 * kPerBlock + 3 * kChunk + 1;
+    Array a(n, 3);
+    CHECK(a.get(n - 1) == 3);
+    a.at(5) = 50;
+    a.at(2 * kPerBlock + kChunk + 7) = 51;
+    a.at(n - 1) = 52;
+    CHECK(a.get(5) == 50);
+    CHECK(a.get(2 * kPerBlock + kChunk + 7) == 51);
+    CHECK(a.get(n - 1) == 52);
+    CHECK(a.get(kPerBlock) == 3);  // an untouched block
+    std::size_t visited = 0;
+    CHECK(a.all_of([&](std::uint64_t v) {
+        ++visited;
+        return v == 3 || v >= 50;
+    }));
+    CHECK(visited == 3 * kChunk);
+    Array b = a;
+    b.at(n - 1) = 60;
+    CHECK(a.get(n - 1) == 52);
+    CHECK(b.get(n - 1) == 60);
+    CHECK(b.get(2 * kPerBlock + kChunk + 7) == 51);
+    CHECK_FALSE(b.all_of([](std::uint64_t v) { return v != 51; }));
+}

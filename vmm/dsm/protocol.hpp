@@ -71,17 +71,25 @@
 namespace spanvm::dsm {
 
 // Lazily allocated dense array: 512-element chunks, value-initialized by
-// `init` on first touch; untouched chunks cost one pointer. A chunk of a
-// shard's directory covers 512 x 16 pages (32 MiB of guest memory): a run
-// touches a few scattered regions (image, heap, libraries, stacks), and
-// 4096-element chunks made each region cost every shard 128 KiB of
-// directory to fill and fault in (~19 ms of a 2-host `/bin/true` here).
+// `init` on first touch; untouched chunks cost nothing but their share of a
+// pointer block. A chunk of a shard's directory covers 512 x 16 pages (32
+// MiB of guest memory): a run touches a few scattered regions (image, heap,
+// libraries, stacks), and 4096-element chunks made each region cost every
+// shard 128 KiB of directory to fill and fault in (~19 ms of a 2-host
+// `/bin/true` here).
 // Chunks are carved from slabs of kSlabChunks, allocated uninitialized (a
 // slab's untouched chunks are address space only): one chunk per allocation
 // made every chunk grow the allocating thread's malloc arena by one
 // `mprotect` (zstd -T2 on 2 hosts, `--place origin`: ~290 per run,
-// bench/results/mprot-2026-12-05). Invariant: every non-null chunks_[i]
-// points into one of slabs_, to kChunk constructed elements.
+// bench/results/mprot-2026-12-05).
+// The chunk pointers live in blocks of kBlockChunks (4 KiB), allocated at
+// a chunk's first touch too: one flat, zeroed pointer per chunk of all guest
+// RAM (24 GiB: 12,288 pointers, 96 KiB per array, three arrays per protocol,
+// a protocol per shard and one more to validate the settings) was ~600 KiB
+// to zero and fault in per DsmEngine, i.e. per exec placed on another node
+// (bench/results/session-2026-12-06d).
+// Invariant: every non-null chunk pointer points into one of slabs_, to
+// kChunk constructed elements.
 template <typename T>
 class ChunkedArray {
     static_assert(std::is_trivially_copyable_v<T> && std::is_trivially_destructible_v<T>,
@@ -91,27 +99,33 @@ class ChunkedArray {
 public:
     static constexpr std::size_t kChunk = 512;
     static constexpr std::size_t kSlabChunks = 16;
+    static constexpr std::size_t kBlockChunks = 512;  // chunk pointers per block
     ChunkedArray() = default;
-    ChunkedArray(std::size_t n, T init) : chunks_((n + kChunk - 1) / kChunk, nullptr), init_(init) {}
-    ChunkedArray(const ChunkedArray& o) : chunks_(o.chunks_.size(), nullptr), init_(o.init_) {
-        for (std::size_t i = 0; i < chunks_.size(); ++i)
-            if (o.chunks_[i]) {
-                chunks_[i] = take_chunk();
-                std::uninitialized_copy(o.chunks_[i], o.chunks_[i] + kChunk, chunks_[i]);
-            }
+    ChunkedArray(std::size_t n, T init)
+        : blocks_(((n + kChunk - 1) / kChunk + kBlockChunks - 1) / kBlockChunks), init_(init) {}
+    ChunkedArray(const ChunkedArray& o) : blocks_(o.blocks_.size()), init_(o.init_) {
+        for (std::size_t b = 0; b < blocks_.size(); ++b) {
+            if (!o.blocks_[b]) continue;
+            blocks_[b] = std::make_unique<T*[]>(kBlockChunks);
+            for (std::size_t i = 0; i < kBlockChunks; ++i)
+                if (const T* c = o.blocks_[b][i]) {
+                    blocks_[b][i] = take_chunk();
+                    std::uninitialized_copy(c, c + kChunk, blocks_[b][i]);
+                }
+        }
     }
     ChunkedArray& operator=(const ChunkedArray& o) {
         if (this != &o) *this = ChunkedArray(o);
         return *this;
     }
     ChunkedArray(ChunkedArray&& o) noexcept
-        : chunks_(std::move(o.chunks_)),
+        : blocks_(std::move(o.blocks_)),
           slabs_(std::move(o.slabs_)),
           slab_next_(std::exchange(o.slab_next_, nullptr)),
           slab_left_(std::exchange(o.slab_left_, 0)),
           init_(o.init_) {}
     ChunkedArray& operator=(ChunkedArray&& o) noexcept {
-        chunks_ = std::move(o.chunks_);
+        blocks_ = std::move(o.blocks_);
         slabs_ = std::move(o.slabs_);
         slab_next_ = std::exchange(o.slab_next_, nullptr);
         slab_left_ = std::exchange(o.slab_left_, 0);
@@ -120,7 +134,10 @@ public:
     }
 
     T& at(std::size_t i) {
-        auto& c = chunks_[i / kChunk];
+        const std::size_t ci = i / kChunk;
+        auto& block = blocks_[ci / kBlockChunks];
+        if (!block) block = std::make_unique<T*[]>(kBlockChunks);  // value-initialized: all null
+        T*& c = block[ci % kBlockChunks];
         if (!c) {
             c = take_chunk();
             std::uninitialized_fill(c, c + kChunk, init_);
@@ -129,15 +146,19 @@ public:
     }
     // The element, or the initial value if its chunk was never touched.
     T get(std::size_t i) const {
-        const T* c = chunks_[i / kChunk];
+        const std::size_t ci = i / kChunk;
+        const auto& block = blocks_[ci / kBlockChunks];
+        const T* c = block ? block[ci % kBlockChunks] : nullptr;
         return c ? c[i % kChunk] : init_;
     }
     template <typename F>
     bool all_of(F f) const {
-        for (const T* c : chunks_)
-            if (c)
-                for (std::size_t i = 0; i < kChunk; ++i)
-                    if (!f(c[i])) return false;
+        for (const auto& block : blocks_)
+            if (block)
+                for (std::size_t b = 0; b < kBlockChunks; ++b)
+                    if (const T* c = block[b])
+                        for (std::size_t i = 0; i < kChunk; ++i)
+                            if (!f(c[i])) return false;
         return true;
     }
 
@@ -154,7 +175,7 @@ private:
         return c;
     }
 
-    std::vector<T*> chunks_;
+    std::vector<std::unique_ptr<T*[]>> blocks_;
     std::vector<std::unique_ptr<std::byte[]>> slabs_;
     T* slab_next_ = nullptr;    // next free chunk of slabs_.back()
     std::size_t slab_left_ = 0;  // free chunks left there
