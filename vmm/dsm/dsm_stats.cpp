@@ -1,8 +1,11 @@
 #include "vmm/dsm/dsm_stats.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <bit>
+#include <cstdlib>
 #include <limits>
+#include <new>
 
 #include "vmm/base/stats.hpp"
 
@@ -24,11 +27,19 @@ void atomic_max(std::atomic<std::uint64_t>& a, std::uint64_t v) {
 
 // Saturating add for the 32-bit per-page fault counters (a hot page must not
 // wrap to "cold").
-void add_sat(std::atomic<std::uint32_t>& a) {
+void add_sat(std::uint32_t& word) {
+    std::atomic_ref<std::uint32_t> a(word);
     std::uint32_t cur = a.load(std::memory_order_relaxed);
     while (cur != std::numeric_limits<std::uint32_t>::max() &&
            !a.compare_exchange_weak(cur, cur + 1, std::memory_order_relaxed)) {
     }
+}
+
+// A relaxed atomic load of a cell's word (std::atomic_ref takes no const
+// object before C++26; nothing is written).
+template <typename T>
+T load_relaxed(const T& word) {
+    return std::atomic_ref<T>(const_cast<T&>(word)).load(std::memory_order_relaxed);
 }
 
 }  // namespace
@@ -103,8 +114,13 @@ std::uint64_t DsmStats::bucket_high(std::size_t b) {
 
 DsmStats::DsmStats(std::uint32_t node_id, std::string node_label, std::uint64_t page_count)
     : node_id_(node_id), node_label_(std::move(node_label)), page_count_(page_count),
-      shards_(new Shard[kShards]), chunk_count_((page_count + kChunkPages - 1) / kChunkPages),
+      shards_raw_(std::calloc(1, sizeof(Shard) * kShards + alignof(Shard))), chunk_count_((page_count + kChunkPages - 1) / kChunkPages),
       chunks_(new std::atomic<Chunk*>[chunk_count_]) {
+    if (!shards_raw_) throw std::bad_alloc();
+    // An array of plain words (implicit-lifetime): calloc's zeroed storage,
+    // 64-aligned within the block.
+    const auto at = reinterpret_cast<std::uintptr_t>(shards_raw_.get());
+    shards_ = reinterpret_cast<Shard*>((at + alignof(Shard) - 1) & ~(std::uintptr_t{alignof(Shard)} - 1));
     for (std::size_t i = 0; i < chunk_count_; ++i) chunks_[i].store(nullptr, std::memory_order_relaxed);
     for (std::size_t k = 0; k < kLatencyCount; ++k) {
         min_ns_[k].store(kNoMin, std::memory_order_relaxed);
@@ -113,7 +129,7 @@ DsmStats::DsmStats(std::uint32_t node_id, std::string node_label, std::uint64_t 
 }
 
 DsmStats::~DsmStats() {
-    for (std::size_t i = 0; i < chunk_count_; ++i) delete chunks_[i].load();
+    for (std::size_t i = 0; i < chunk_count_; ++i) std::free(chunks_[i].load());
 }
 
 DsmStats::Shard& DsmStats::my_shard() {
@@ -127,11 +143,14 @@ DsmStats::PageCell* DsmStats::cell(std::uint64_t page) {
     auto& slot = chunks_[page / kChunkPages];
     Chunk* c = slot.load(std::memory_order_acquire);
     if (c == nullptr) {
-        auto* fresh = new Chunk();
+        // Chunk is an array of plain integers (an implicit-lifetime type):
+        // calloc's zeroed storage is a Chunk of zero cells.
+        auto* fresh = static_cast<Chunk*>(std::calloc(1, sizeof(Chunk)));
+        if (fresh == nullptr) return nullptr;  // statistics only: the fault goes uncounted
         if (slot.compare_exchange_strong(c, fresh, std::memory_order_acq_rel)) {
             c = fresh;
         } else {
-            delete fresh;  // another thread won; c now holds its chunk
+            std::free(fresh);  // another thread won; c now holds its chunk
         }
     }
     return &c->cells[page % kChunkPages];
@@ -144,7 +163,7 @@ const DsmStats::PageCell* DsmStats::cell_if(std::uint64_t page) const {
 }
 
 void DsmStats::add(Counter c, std::uint64_t n) {
-    my_shard().counters[static_cast<std::size_t>(c)].fetch_add(n, std::memory_order_relaxed);
+    std::atomic_ref<std::uint64_t>(my_shard().counters[static_cast<std::size_t>(c)]).fetch_add(n, std::memory_order_relaxed);
 }
 
 void DsmStats::record_fault(std::uint64_t page, bool is_write) {
@@ -155,8 +174,8 @@ void DsmStats::record_fault(std::uint64_t page, bool is_write) {
 void DsmStats::record_fault_latency(Latency kind, std::uint64_t ns) {
     auto k = static_cast<std::size_t>(kind);
     Shard& s = my_shard();
-    s.buckets[k][bucket_of(ns)].fetch_add(1, std::memory_order_relaxed);
-    s.sum_ns[k].fetch_add(ns, std::memory_order_relaxed);
+    std::atomic_ref<std::uint64_t>(s.buckets[k][bucket_of(ns)]).fetch_add(1, std::memory_order_relaxed);
+    std::atomic_ref<std::uint64_t>(s.sum_ns[k]).fetch_add(ns, std::memory_order_relaxed);
     atomic_min(min_ns_[k], ns);
     atomic_max(max_ns_[k], ns);
 }
@@ -182,19 +201,19 @@ void DsmStats::record_downgrade(std::uint64_t /*page*/) { add(Counter::downgrade
 
 void DsmStats::record_page_sent(std::uint64_t page, std::uint64_t bytes) {
     add(Counter::bytes_sent, bytes);
-    if (auto* p = cell(page)) p->bytes_sent.fetch_add(bytes, std::memory_order_relaxed);
+    if (auto* p = cell(page)) std::atomic_ref<std::uint64_t>(p->bytes_sent).fetch_add(bytes, std::memory_order_relaxed);
 }
 
 void DsmStats::record_zero_page_grant(std::uint64_t /*page*/) { add(Counter::zero_page_grants); }
 
 void DsmStats::record_writer(std::uint64_t page, std::uint32_t node) {
-    if (auto* p = cell(page)) p->last_writer.store(node, std::memory_order_relaxed);
+    if (auto* p = cell(page)) std::atomic_ref<std::uint32_t>(p->last_writer_plus1).store(node + 1, std::memory_order_relaxed);
 }
 
 std::uint64_t DsmStats::get(Counter c) const {
     std::uint64_t sum = 0;
     for (std::size_t i = 0; i < kShards; ++i)
-        sum += shards_[i].counters[static_cast<std::size_t>(c)].load(std::memory_order_relaxed);
+        sum += load_relaxed(shards_[i].counters[static_cast<std::size_t>(c)]);
     return sum;
 }
 
@@ -230,8 +249,8 @@ DsmStats::LatencySummary DsmStats::latency(Latency kind) const {
     std::vector<std::uint64_t> b(kBuckets, 0);
     std::uint64_t sum = 0;
     for (std::size_t i = 0; i < kShards; ++i) {
-        for (std::size_t j = 0; j < kBuckets; ++j) b[j] += shards_[i].buckets[k][j].load(std::memory_order_relaxed);
-        sum += shards_[i].sum_ns[k].load(std::memory_order_relaxed);
+        for (std::size_t j = 0; j < kBuckets; ++j) b[j] += load_relaxed(shards_[i].buckets[k][j]);
+        sum += load_relaxed(shards_[i].sum_ns[k]);
     }
     return summarize(b, sum, min_ns_[k].load(), max_ns_[k].load());
 }
@@ -242,8 +261,8 @@ DsmStats::LatencySummary DsmStats::latency_all() const {
     for (std::size_t k = 0; k < kLatencyCount; ++k) {
         for (std::size_t i = 0; i < kShards; ++i) {
             for (std::size_t j = 0; j < kBuckets; ++j)
-                b[j] += shards_[i].buckets[k][j].load(std::memory_order_relaxed);
-            sum += shards_[i].sum_ns[k].load(std::memory_order_relaxed);
+                b[j] += load_relaxed(shards_[i].buckets[k][j]);
+            sum += load_relaxed(shards_[i].sum_ns[k]);
         }
         mn = std::min(mn, min_ns_[k].load());
         mx = std::max(mx, max_ns_[k].load());
@@ -255,11 +274,12 @@ DsmStats::PageRecord DsmStats::page(std::uint64_t page) const {
     PageRecord r;
     r.page = page;
     if (const auto* p = cell_if(page)) {
-        r.read_faults = p->read_faults.load(std::memory_order_relaxed);
-        r.write_faults = p->write_faults.load(std::memory_order_relaxed);
-        r.invalidations = p->invalidations.load(std::memory_order_relaxed);
-        r.bytes_sent = p->bytes_sent.load(std::memory_order_relaxed);
-        r.last_writer = p->last_writer.load(std::memory_order_relaxed);
+        r.read_faults = load_relaxed(p->read_faults);
+        r.write_faults = load_relaxed(p->write_faults);
+        r.invalidations = load_relaxed(p->invalidations);
+        r.bytes_sent = load_relaxed(p->bytes_sent);
+        const std::uint32_t w = load_relaxed(p->last_writer_plus1);
+        r.last_writer = w == 0 ? kNoNode : w - 1;
     }
     return r;
 }

@@ -17,6 +17,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <cstdlib>
 #include <vector>
 
 namespace spanvm::dsm {
@@ -148,19 +149,33 @@ public:
     Snapshot snapshot(std::size_t top_k) const;
 
 private:
-    static constexpr std::size_t kChunkPages = 4096;
+    // A chunk is 192 KiB of cells, which calloc takes fresh from mmap (past
+    // glibc's 128 KiB threshold): zero pages that only the cells a fault
+    // records touch. A `new`ed, value-initialized chunk of 4096 cells wrote
+    // 96 KiB per 16 MiB region any page of which faulted, ~120 page faults
+    // per DsmEngine of a placed /bin/true (bench/results/session-2026-12-06d).
+    static constexpr std::size_t kChunkPages = 8192;
 
+    // Plain words, zero when fresh, read and written only through
+    // std::atomic_ref (relaxed). The shards come from one calloc (ShardBlock):
+    // ~320 KiB, mostly latency buckets never used, which `new`'s zeroing
+    // wrote in full (~80 page faults per DsmEngine).
     struct alignas(64) Shard {
-        std::array<std::atomic<std::uint64_t>, kCounterCount> counters{};
-        std::array<std::array<std::atomic<std::uint64_t>, kBuckets>, kLatencyCount> buckets{};
-        std::array<std::atomic<std::uint64_t>, kLatencyCount> sum_ns{};
+        std::array<std::uint64_t, kCounterCount> counters;
+        std::array<std::array<std::uint64_t, kBuckets>, kLatencyCount> buckets;
+        std::array<std::uint64_t, kLatencyCount> sum_ns;
     };
+    struct ShardBlock {
+        void operator()(void* raw) const { std::free(raw); }
+    };
+    // Plain integers, all zero when fresh (calloc), read and written only
+    // through std::atomic_ref (relaxed).
     struct PageCell {
-        std::atomic<std::uint32_t> read_faults{0};
-        std::atomic<std::uint32_t> write_faults{0};
-        std::atomic<std::uint32_t> invalidations{0};
-        std::atomic<std::uint32_t> last_writer{kNoNode};
-        std::atomic<std::uint64_t> bytes_sent{0};
+        std::uint32_t read_faults;
+        std::uint32_t write_faults;
+        std::uint32_t invalidations;
+        std::uint32_t last_writer_plus1;  // 0: none
+        std::uint64_t bytes_sent;
     };
     struct Chunk {
         std::array<PageCell, kChunkPages> cells;
@@ -175,7 +190,8 @@ private:
     std::uint32_t node_id_;
     std::string node_label_;
     std::uint64_t page_count_;
-    std::unique_ptr<Shard[]> shards_;
+    std::unique_ptr<void, ShardBlock> shards_raw_;  // calloc'd; shards_ lies in it, 64-aligned
+    Shard* shards_ = nullptr;
     std::array<std::atomic<std::uint64_t>, kLatencyCount> min_ns_;
     std::array<std::atomic<std::uint64_t>, kLatencyCount> max_ns_;
     std::size_t chunk_count_;

@@ -70,24 +70,27 @@
 
 namespace spanvm::dsm {
 
-// Lazily allocated dense array: 512-element chunks, value-initialized by
+// Lazily allocated dense array: 64-element chunks, value-initialized by
 // `init` on first touch; untouched chunks cost nothing but their share of a
-// pointer block. A chunk of a shard's directory covers 512 x 16 pages (32
-// MiB of guest memory): a run touches a few scattered regions (image, heap,
-// libraries, stacks), and 4096-element chunks made each region cost every
-// shard 128 KiB of directory to fill and fault in (~19 ms of a 2-host
-// `/bin/true` here).
+// pointer block. A chunk of a shard's directory covers 64 x 16 pages (4 MiB
+// of guest memory): a run touches a few scattered regions (image, heap,
+// libraries, stacks), each in every shard, and larger chunks made each
+// region cost every shard a chunk of each array to fill and fault in:
+// 4096-element chunks 128 KiB of directory per shard (~19 ms of a 2-host
+// `/bin/true` here), 512-element ones 16 KiB, ~2,900 page faults of the
+// directory's alone per ten placed `/bin/true`s
+// (bench/results/session-2026-12-06d).
 // Chunks are carved from slabs of kSlabChunks, allocated uninitialized (a
 // slab's untouched chunks are address space only): one chunk per allocation
 // made every chunk grow the allocating thread's malloc arena by one
 // `mprotect` (zstd -T2 on 2 hosts, `--place origin`: ~290 per run,
 // bench/results/mprot-2026-12-05).
 // The chunk pointers live in blocks of kBlockChunks (4 KiB), allocated at
-// a chunk's first touch too: one flat, zeroed pointer per chunk of all guest
-// RAM (24 GiB: 12,288 pointers, 96 KiB per array, three arrays per protocol,
-// a protocol per shard and one more to validate the settings) was ~600 KiB
-// to zero and fault in per DsmEngine, i.e. per exec placed on another node
-// (bench/results/session-2026-12-06d).
+// a chunk's first touch too: one flat, zeroed pointer per 512-element chunk
+// of all guest RAM (24 GiB: 12,288 pointers, 96 KiB per array, three arrays
+// per protocol, a protocol per shard and one more to validate the settings)
+// was ~600 KiB to zero and fault in per DsmEngine, i.e. per exec placed on
+// another node (bench/results/session-2026-12-06d).
 // Invariant: every non-null chunk pointer points into one of slabs_, to
 // kChunk constructed elements.
 template <typename T>
@@ -97,7 +100,7 @@ class ChunkedArray {
     static_assert(alignof(T) <= __STDCPP_DEFAULT_NEW_ALIGNMENT__);
 
 public:
-    static constexpr std::size_t kChunk = 512;
+    static constexpr std::size_t kChunk = 64;
     static constexpr std::size_t kSlabChunks = 16;
     static constexpr std::size_t kBlockChunks = 512;  // chunk pointers per block
     ChunkedArray() = default;
