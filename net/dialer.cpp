@@ -18,7 +18,7 @@ constexpr std::size_t READ_CHUNK = 64 * 1024;
 }  // namespace
 
 Dialer::Inbound::Inbound(asio::io_context& io, tcp::socket s, std::uint32_t max_payload)
-    : socket(std::move(s)), decoder(max_payload), read_buf(READ_CHUNK), timer(io) {}
+    : socket(std::move(s)), decoder(max_payload), read_buf(std::make_unique_for_overwrite<std::uint8_t[]>(READ_CHUNK)), timer(io) {}
 
 Dialer::Dialer(LinkContext& ctx, const std::vector<std::unique_ptr<PeerLink>>& peers)
     : ctx_(ctx), peers_(peers), acceptor_(ctx.io) {}
@@ -148,11 +148,11 @@ void Dialer::reject_inbound(const std::shared_ptr<Inbound>& in, const std::strin
 }
 
 void Dialer::read_inbound(std::shared_ptr<Inbound> in) {
-    in->socket.async_read_some(asio::buffer(in->read_buf), [this, in](const boost::system::error_code& ec,
+    in->socket.async_read_some(asio::buffer(in->read_buf.get(), READ_CHUNK), [this, in](const boost::system::error_code& ec,
                                                                        std::size_t n) {
         if (ctx_.stopping || !inbound_.count(in)) return;
         if (ec) return reject_inbound(in, describe_ec(ec) + " before the handshake");
-        in->decoder.feed(ByteView(in->read_buf.data(), n));
+        in->decoder.feed(ByteView(in->read_buf.get(), n));
         auto next = in->decoder.next();
         if (!next) return reject_inbound(in, "bad frame before the handshake: " + next.error().message);
         if (!*next) return read_inbound(in);

@@ -42,7 +42,7 @@ private:
         Inbound(asio::io_context& io, tcp::socket s, std::uint32_t max_payload);
         tcp::socket socket;
         FrameDecoder decoder;
-        Bytes read_buf;
+        std::unique_ptr<std::uint8_t[]> read_buf;  // not zeroed (peer_link.hpp)
         asio::steady_timer timer;
         std::string remote;
     };

@@ -23,7 +23,7 @@ PeerLink::PeerLink(LinkContext& ctx, LinkEvents& events, NodeId id, std::chrono:
       events_(events),
       id_(id),
       decoder_(ctx.options.max_payload),
-      read_buf_(READ_CHUNK),
+      read_buf_(std::make_unique_for_overwrite<std::uint8_t[]>(READ_CHUNK)),
       timer_(ctx.io) {
     clock_.silence_limit = silence_limit;
 }
@@ -201,7 +201,7 @@ void PeerLink::set_state(PeerState s) {
 // ---- reading -------------------------------------------------------------------
 
 void PeerLink::start_read() {
-    socket_->async_read_some(asio::buffer(read_buf_), [this](const boost::system::error_code& ec, std::size_t n) {
+    socket_->async_read_some(asio::buffer(read_buf_.get(), READ_CHUNK), [this](const boost::system::error_code& ec, std::size_t n) {
         if (stopping_or_failed()) return;
         if (ec) {
             std::string why = describe_ec(ec);
@@ -212,10 +212,10 @@ void PeerLink::start_read() {
         clock_.last_rx = Clock::now();
         trace::mark("net.read", n);
         if (opener_) {
-            opener_->feed(ByteView(read_buf_.data(), n));
+            opener_->feed(ByteView(read_buf_.get(), n));
             if (!open_records()) return;
         } else {
-            decoder_.feed(ByteView(read_buf_.data(), n));
+            decoder_.feed(ByteView(read_buf_.get(), n));
         }
         if (drain_frames()) start_read();
     });

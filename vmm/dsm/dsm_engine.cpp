@@ -114,7 +114,6 @@ DsmEngine::DsmEngine(DsmEngineOptions options, Protocol protocol, std::unique_pt
     if (options_.dynamic_homes) homes_ = std::make_unique<HomeTable>(options_.pages);
     if (claims_on()) {
         no_claim_.assign((options_.pages + options_.claim_chunk - 1) / options_.claim_chunk, false);
-        refused_claims_.assign(no_claim_.size(), 0);
     }
     moves_ = HomeMoves(self_);
     for (std::size_t i = 0; i < kShards; ++i) {

@@ -105,7 +105,8 @@ void DsmEngine::count_first_touch(NodeId from, PageIndex page, const char* point
     bool shared = false;
     if (claims_on()) {
         std::lock_guard lk(claims_mu_);
-        shared = (refused_claims_[page / options_.claim_chunk] >> from) & 1;
+        const auto it = refused_claims_.find(page / options_.claim_chunk);
+        shared = it != refused_claims_.end() && ((it->second >> from) & 1);
     }
     stats_->add(shared ? DsmStats::Counter::shared_chunk_first_touches : DsmStats::Counter::remote_first_touches);
     // For finding such pages one by one (latency_trace.hpp): the requester,
