@@ -85,7 +85,7 @@ namespace spanvm::dsm {
 // made every chunk grow the allocating thread's malloc arena by one
 // `mprotect` (zstd -T2 on 2 hosts, `--place origin`: ~290 per run,
 // bench/results/mprot-2026-12-05).
-// The chunk pointers live in blocks of kBlockChunks (4 KiB), allocated at
+// The chunk pointers live in blocks of kBlockChunks (1 KiB), allocated at
 // a chunk's first touch too: one flat, zeroed pointer per 512-element chunk
 // of all guest RAM (24 GiB: 12,288 pointers, 96 KiB per array, three arrays
 // per protocol, a protocol per shard and one more to validate the settings)
@@ -102,7 +102,7 @@ class ChunkedArray {
 public:
     static constexpr std::size_t kChunk = 64;
     static constexpr std::size_t kSlabChunks = 16;
-    static constexpr std::size_t kBlockChunks = 512;  // chunk pointers per block
+    static constexpr std::size_t kBlockChunks = 128;  // chunk pointers per block (1 KiB)
     ChunkedArray() = default;
     ChunkedArray(std::size_t n, T init)
         : blocks_(((n + kChunk - 1) / kChunk + kBlockChunks - 1) / kBlockChunks), init_(init) {}
