@@ -4,15 +4,22 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/kdf.h>
-#include <openssl/rand.h>
+#include <sys/random.h>
+
+#include <cerrno>
 
 #include <stdexcept>
 
 namespace spanvm::net {
 
 Result<void> random_bytes(std::span<std::uint8_t> out) {
-    if (RAND_bytes(out.data(), static_cast<int>(out.size())) != 1)
-        return make_error(EIO, "OpenSSL RAND_bytes failed");
+    std::size_t got = 0;
+    while (got < out.size()) {
+        const ssize_t n = ::getrandom(out.data() + got, out.size() - got, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return make_error(errno ? errno : EIO, "getrandom");
+        got += static_cast<std::size_t>(n);
+    }
     return {};
 }
 

@@ -1,8 +1,10 @@
 #pragma once
 // The few cryptographic primitives spanvm uses, all from OpenSSL (libcrypto);
 // nothing here is hand-rolled. Pure computation apart from random_bytes,
-// which reads the kernel's CSPRNG through OpenSSL's RAND_bytes (the cluster
-// key alone is read with getrandom(2): net/cluster_key.cpp says why).
+// which reads the kernel's CSPRNG with getrandom(2), the source OpenSSL's
+// own generator seeds from: OpenSSL's RAND_bytes re-instantiated its DRBG
+// in every forked process (a placed exec's deputy: allocations, hash
+// tables, ~70 page faults each), for the handshake's few nonces.
 //   hmac_sha256  HMAC-SHA256 (RFC 2104), the handshake's proof of the key
 //   mac_equal    constant-time comparison (CRYPTO_memcmp)
 //   hkdf_sha256  HKDF-SHA256 (RFC 5869), every derived key
@@ -19,7 +21,8 @@ inline constexpr std::size_t MAC_SIZE = 32;  // HMAC-SHA256 output
 using Mac = std::array<std::uint8_t, MAC_SIZE>;
 using Key256 = std::array<std::uint8_t, 32>;
 
-// Fills `out` with random bytes; an error (one line) if OpenSSL cannot.
+// Fills `out` with random bytes from the kernel; an error (one line) if it
+// cannot.
 Result<void> random_bytes(std::span<std::uint8_t> out);
 
 Mac hmac_sha256(std::span<const std::uint8_t> key, std::span<const std::uint8_t> data);
@@ -32,10 +35,9 @@ bool mac_equal(const Mac& a, const Mac& b);
 Key256 hkdf_sha256(std::span<const std::uint8_t> ikm, std::span<const std::uint8_t> salt, std::string_view info);
 
 // Runs each primitive above once on throwaway inputs, so that what OpenSSL
-// does lazily on a process's first use (seeding its random generator,
-// fetching the digest and KDF implementations: 4-20 ms on a busy host, most
-// of a fresh session's handshake) is paid before the caller waits on a
-// peer. Idempotent and thread-safe; its outputs are discarded.
+// does lazily on a process's first use (fetching the digest and KDF
+// implementations: milliseconds on a busy host, most of a fresh session's
+// handshake) is paid before the caller waits on a peer. Idempotent and thread-safe; its outputs are discarded.
 void prepare_crypto();
 
 }  // namespace spanvm::net
