@@ -37,7 +37,8 @@ Key256 hkdf_sha256(std::span<const std::uint8_t> ikm, std::span<const std::uint8
 // Runs each primitive above once on throwaway inputs, so that what OpenSSL
 // does lazily on a process's first use (fetching the digest and KDF
 // implementations: milliseconds on a busy host, most of a fresh session's
-// handshake) is paid before the caller waits on a peer. Idempotent and thread-safe; its outputs are discarded.
+// handshake) is paid before the caller waits on a peer. Idempotent and
+// thread-safe; its outputs are discarded.
 void prepare_crypto();
 
 }  // namespace spanvm::net

@@ -18,7 +18,10 @@ constexpr std::size_t READ_CHUNK = 64 * 1024;
 }  // namespace
 
 Dialer::Inbound::Inbound(asio::io_context& io, tcp::socket s, std::uint32_t max_payload)
-    : socket(std::move(s)), decoder(max_payload), read_buf(std::make_unique_for_overwrite<std::uint8_t[]>(READ_CHUNK)), timer(io) {}
+    : socket(std::move(s)),
+      decoder(max_payload),
+      read_buf(std::make_unique_for_overwrite<std::uint8_t[]>(READ_CHUNK)),
+      timer(io) {}
 
 Dialer::Dialer(LinkContext& ctx, const std::vector<std::unique_ptr<PeerLink>>& peers)
     : ctx_(ctx), peers_(peers), acceptor_(ctx.io) {}

@@ -114,7 +114,8 @@ std::uint64_t DsmStats::bucket_high(std::size_t b) {
 
 DsmStats::DsmStats(std::uint32_t node_id, std::string node_label, std::uint64_t page_count)
     : node_id_(node_id), node_label_(std::move(node_label)), page_count_(page_count),
-      shards_raw_(std::calloc(1, sizeof(Shard) * kShards + alignof(Shard))), chunk_count_((page_count + kChunkPages - 1) / kChunkPages),
+      shards_raw_(std::calloc(1, sizeof(Shard) * kShards + alignof(Shard))),
+      chunk_count_((page_count + kChunkPages - 1) / kChunkPages),
       chunks_(new std::atomic<Chunk*>[chunk_count_]) {
     if (!shards_raw_) throw std::bad_alloc();
     // An array of plain words (implicit-lifetime): calloc's zeroed storage,
@@ -163,7 +164,8 @@ const DsmStats::PageCell* DsmStats::cell_if(std::uint64_t page) const {
 }
 
 void DsmStats::add(Counter c, std::uint64_t n) {
-    std::atomic_ref<std::uint64_t>(my_shard().counters[static_cast<std::size_t>(c)]).fetch_add(n, std::memory_order_relaxed);
+    std::atomic_ref<std::uint64_t>(my_shard().counters[static_cast<std::size_t>(c)])
+        .fetch_add(n, std::memory_order_relaxed);
 }
 
 void DsmStats::record_fault(std::uint64_t page, bool is_write) {
@@ -201,13 +203,15 @@ void DsmStats::record_downgrade(std::uint64_t /*page*/) { add(Counter::downgrade
 
 void DsmStats::record_page_sent(std::uint64_t page, std::uint64_t bytes) {
     add(Counter::bytes_sent, bytes);
-    if (auto* p = cell(page)) std::atomic_ref<std::uint64_t>(p->bytes_sent).fetch_add(bytes, std::memory_order_relaxed);
+    if (auto* p = cell(page))
+        std::atomic_ref<std::uint64_t>(p->bytes_sent).fetch_add(bytes, std::memory_order_relaxed);
 }
 
 void DsmStats::record_zero_page_grant(std::uint64_t /*page*/) { add(Counter::zero_page_grants); }
 
 void DsmStats::record_writer(std::uint64_t page, std::uint32_t node) {
-    if (auto* p = cell(page)) std::atomic_ref<std::uint32_t>(p->last_writer_plus1).store(node + 1, std::memory_order_relaxed);
+    if (auto* p = cell(page))
+        std::atomic_ref<std::uint32_t>(p->last_writer_plus1).store(node + 1, std::memory_order_relaxed);
 }
 
 std::uint64_t DsmStats::get(Counter c) const {

@@ -77,7 +77,7 @@ namespace spanvm::dsm {
 // libraries, stacks), each in every shard, and larger chunks made each
 // region cost every shard a chunk of each array to fill and fault in:
 // 4096-element chunks 128 KiB of directory per shard (~19 ms of a 2-host
-// `/bin/true` here), 512-element ones 16 KiB, ~2,900 page faults of the
+// `/bin/true` here), 512-element ones 16 KiB, ~2,700 page faults of the
 // directory's alone per ten placed `/bin/true`s
 // (bench/results/session-2026-12-06d).
 // Chunks are carved from slabs of kSlabChunks, allocated uninitialized (a
