@@ -225,10 +225,15 @@ void SitePatcher::code_changed(uint64_t start, uint64_t end) {
 
 void SitePatcher::disable() {
     std::lock_guard lk(mu_);
-    active_ = false;
+    // Every site back first, then `active_` false: another thread's run()
+    // that reads false sets its GS base to the guest's (0 for most), and a
+    // site still patched then would enter spanvm_native_syscall_entry with
+    // no context behind GS (it faulted at entry+0, reading %gs:0xf8, when
+    // the store came first). offer() holds mu_, so none is added meanwhile.
     for (auto& [rip, s] : sites_) restore_locked(rip, s);
     sites_.clear();
     trapped_once_.clear();
+    active_.store(false, std::memory_order_release);
 }
 
 bool SitePatcher::in_stubs(uint64_t rip) const {

@@ -68,7 +68,11 @@ public:
     // patching. An error leaves patching off (the platform still runs).
     Result<void> init(uint64_t guest_end, uint64_t entry);
 
-    bool active() const { return active_.load(std::memory_order_relaxed); }
+    // Invariant: once this reads false, every site is restored (disable()
+    // publishes false only after its last restore; acquire pairs with that
+    // release). A vCPU that sees false may run with a GS base that is not
+    // its context (NativeVcpu::run), so it must never meet a patched site.
+    bool active() const { return active_.load(std::memory_order_acquire); }
     // Whether the syscall returning to `rip` is decided (patched or
     // refused). Lock-cheap: the common trapped case stops here.
     bool known(uint64_t rip);
