@@ -4,7 +4,7 @@ set -euo pipefail
 if [ "$(id -u)" -ne 0 ]; then echo "install-deps: must run as root (apt-get)" >&2; exit 1; fi
 pkgs=(build-essential cmake ninja-build pkg-config
       linux-libc-dev libfmt-dev doctest-dev libcli11-dev libtomlplusplus-dev nlohmann-json3-dev
-      libboost-dev libboost-system-dev libssl-dev
+      libboost-dev libssl-dev
       clang libclang-rt-14-dev spin gnuplot-nox iproute2 python3
       pigz xz-utils zstd sysbench coreutils file jq binutils libc6-dev procps bc findutils)
 missing=()
