@@ -34,6 +34,7 @@
 
 #include "vmm/base/latency_trace.hpp"
 #include "vmm/base/log.hpp"
+#include "vmm/process/fork_page_tables.hpp"
 #include "vmm/process/process.hpp"
 #include "vmm/process/threads/guest_thread.hpp"
 
@@ -136,6 +137,7 @@ int64_t Process::fork_process(GuestThread& t, const ForkRequest& rq) {
             return -ENOSYS;
         }
     }
+    keep_code_mapped_across_fork();
     trace::mark("fork.begin");
     const pid_t pid = ::fork();
     if (pid == 0) {
