@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <mutex>
 
+#include "vmm/base/log.hpp"
+
 namespace spanvm::process {
 
 namespace {
@@ -30,9 +32,9 @@ int mark_object(dl_phdr_info* info, size_t, void* arg) {
         const uintptr_t start = info->dlpi_addr + ph.p_vaddr;
         const uintptr_t first = (start + static_cast<uintptr_t>(page) - 1) & ~static_cast<uintptr_t>(page - 1);
         if (first >= start + ph.p_memsz) continue;
-        const auto byte = *reinterpret_cast<const volatile unsigned char*>(first);
-        if (::pwrite(w->mem_fd, const_cast<const unsigned char*>(&byte), 1, static_cast<off_t>(first)) == 1)
-            ++w->marked;
+        // The byte it holds, written back: the page's copy is the same bytes.
+        const unsigned char byte = *reinterpret_cast<const volatile unsigned char*>(first);
+        if (::pwrite(w->mem_fd, &byte, 1, static_cast<off_t>(first)) == 1) ++w->marked;
     }
     return 0;
 }
@@ -48,6 +50,7 @@ void keep_code_mapped_across_fork() {
         if (w.mem_fd < 0) return;
         ::dl_iterate_phdr(mark_object, &w);
         ::close(w.mem_fd);
+        log::debug("fork: {} read-only segments of spanvm keep their page-table entries in children", w.marked);
     });
 }
 
