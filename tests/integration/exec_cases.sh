@@ -3,7 +3,8 @@
 #   path_lookup     PROGRAM without a slash is found in $PATH (like execvp)
 #   shebang         a #! script runs under its interpreter with Linux's argv
 #                   (interp [one arg] script args), also two levels deep
-#   execve          bash -c 'exec PROG' and env(1) replace the image in place
+#   execve          bash -c 'exec PROG' and env(1) replace the image in place;
+#                   /proc/PID/comm names the program, as after Linux's execve
 #   python_threads  /usr/bin/python3 with two threads hashing, output equals native
 #   vcpus           --vcpus N is the CPU count the guest sees (nproc reads
 #                   sched_getaffinity; python3 reads /sys/.../cpu/online too)
@@ -33,11 +34,16 @@ shebang)
     chmod +x s1.sh s2.sh
     same_as_native "#! script" "$IT_TMP/s1.sh" a 'b c'
     same_as_native "#! script whose interpreter is a script" "$IT_TMP/s2.sh" x
+    printf '#!/bin/sh\ncat /proc/$$/comm\n' >s3.sh
+    chmod +x s3.sh
+    same_as_native "a #! script's task name is its own" "$IT_TMP/s3.sh"
     ;;
 execve)
     same_as_native "bash -c exec" /bin/bash -c 'exec /bin/echo replaced "$0"' arg0
     same_as_native "env runs its command" /usr/bin/env FOO=bar /bin/sh -c 'echo $FOO'
     same_as_native "exec of a missing program" /bin/bash -c 'exec /no/such/program'
+    same_as_native "the task name follows execve" /bin/bash -c \
+        'cat /proc/self/comm /proc/$$/comm; exec /bin/cat /proc/self/comm'
     ;;
 python_threads)
     [ -x /usr/bin/python3 ] || fail "/usr/bin/python3 is missing (scripts/install-deps.sh installs it)"

@@ -1,6 +1,7 @@
 #include "vmm/process/process.hpp"
 #include "vmm/base/latency_trace.hpp"
 
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -83,6 +84,17 @@ Result<Process::Image> Process::resolve_image(ProcessConfig cfg) {
     return Image{std::move(cfg), std::move(*file)};
 }
 
+void Process::name_task(std::string_view path, bool leader) {
+    std::string name(path.substr(path.find_last_of('/') + 1));
+    name.resize(std::min<size_t>(name.size(), 15));
+    (void)::prctl(PR_SET_NAME, name.c_str());
+    if (!leader) return;
+    const int fd = ::open("/proc/self/comm", O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    (void)!::write(fd, name.data(), name.size());
+    ::close(fd);
+}
+
 Result<std::unique_ptr<Process>> Process::create(const ProcessConfig& cfg_in) {
     // Check the program before touching the platform, so that bad input is
     // reported as such even on a host where no platform runs.
@@ -106,6 +118,7 @@ Result<std::unique_ptr<Process>> Process::create(const ProcessConfig& cfg_in) {
     // its children: local_hosts.hpp.)
     (void)::prctl(PR_SET_CHILD_SUBREAPER, 1);
     std::unique_ptr<Process> p(new Process(cfg, std::move(*pc)));
+    name_task(cfg_in.program, true);
     p->tsc_baseline_ = tsc_baseline;
     p->root_pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, ::getpid(), 0));
     p->registry_ = ProcessRegistry::create();

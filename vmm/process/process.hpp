@@ -100,6 +100,10 @@ public:
         ImageFile file;
     };
     static Result<Image> resolve_image(ProcessConfig cfg);
+    // Linux's task name at an exec: the last component of the path given
+    // (15 bytes; a #! script's own name). Names the calling host thread and,
+    // with `leader`, the process's first host thread (/proc/PID/comm).
+    static void name_task(std::string_view path, bool leader);
     ~Process();
 
     // Starts the main thread and blocks until the process exits; then hands

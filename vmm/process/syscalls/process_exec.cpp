@@ -25,6 +25,7 @@ int64_t Process::exec(GuestThread& t, ProcessConfig image) {
         report_unsupported_feature("execve from a guest with more than one thread");
         return -ENOSYS;
     }
+    const std::string path_given = image.program;
     image.mem_size = cfg_.mem_size;
     image.vcpus = cfg_.vcpus;
     auto resolved = resolve_image(std::move(image));
@@ -39,6 +40,9 @@ int64_t Process::exec(GuestThread& t, ProcessConfig image) {
     // load_program attaches it to the new one (same thread, same TSC rate:
     // no 3 ms calibration per exec).
     if (timekeeper_) timekeeper_->detach();
+    // The host thread that runs this guest thread carries the name, so host
+    // tools (ps, top, perf) and the guest's PR_GET_NAME see the program.
+    name_task(path_given, root_);
     std::lock_guard lk(aspace_mu_);
     // Adjacent mappings go as one range (one madvise, one TLB shootdown,
     // instead of one per mapping: an image has a dozen or more).

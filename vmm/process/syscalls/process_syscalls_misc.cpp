@@ -116,11 +116,29 @@ int64_t sys_getcpu(GuestThread& t, const SyscallRequest& r) {
 
 int64_t sys_personality(GuestThread&, const SyscallRequest&) { return 0; }
 
-// PR_SET_NAME / PR_GET_NAME and friends: accepted, no effect.
+// PR_SET_NAME / PR_GET_NAME: the name of the host thread that runs (or, for
+// a thread on another node, executes the calls of) this guest thread; execve
+// sets it as Linux does. Other options: accepted, no effect.
 int64_t sys_prctl(GuestThread& t, const SyscallRequest& r) {
-    return r.args[0] == PR_GET_NAME
-               ? (t.process().mem().write(r.args[1], std::array<char, 16>{'g', 'u', 'e', 's', 't'}) ? 0 : -EFAULT)
-               : 0;
+    std::array<char, 16> name{};
+    if (r.args[0] == PR_GET_NAME) {
+        if (::prctl(PR_GET_NAME, name.data()) != 0) return -errno;
+        return t.process().mem().write(r.args[1], name) ? 0 : -EFAULT;
+    }
+    if (r.args[0] == PR_SET_NAME) {
+        // Linux copies at most the first 15 bytes; a longer name is cut.
+        auto s = t.process().mem().cstring(r.args[1], name.size());
+        if (s) {
+            std::copy_n(s->data(), s->size(), name.data());
+        } else if (const uint8_t* p = t.process().mem().ptr(r.args[1], name.size() - 1);
+                   p && s.error().code == ENAMETOOLONG) {
+            std::memcpy(name.data(), p, name.size() - 1);
+        } else {
+            return -EFAULT;
+        }
+        return ::prctl(PR_SET_NAME, name.data()) == 0 ? 0 : -errno;
+    }
+    return 0;
 }
 
 }  // namespace
