@@ -1,4 +1,4 @@
-// fuzz-sources: vmm/cluster/cluster_messages.cpp vmm/cluster/session_messages.cpp vmm/cluster/layout_messages.cpp net/wire_reader.cpp net/wire_writer.cpp
+// fuzz-sources: vmm/cluster/cluster_messages.cpp vmm/cluster/session_messages.cpp vmm/cluster/layout_messages.cpp net/wire_reader.cpp net/wire_writer.cpp vmm/cluster/node_map_window.cpp
 // The distributed process mode's codec (Spawn, Trap with its argument
 // memory: strings, buffers, outputs and inout ranges with their store
 // rules; Resume with its guest writes, Kick, Shutdown, Stats, and the

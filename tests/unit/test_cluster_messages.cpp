@@ -1,6 +1,7 @@
 // The distributed process mode's pure codec (vmm/cluster/cluster_messages):
 // round trips and rejection of truncated or padded payloads.
 #include <doctest/doctest.h>
+#include <sys/mman.h>
 
 #include "vmm/cluster/cluster_messages.hpp"
 
@@ -141,6 +142,60 @@ SCENARIO("heap windows and node-grown breaks travel on the Resume and the Trap (
                 CHECK_FALSE(decode_resume(encode(r)).has_value());
                 r.brk_window = BrkWindow{0x4a1234, 0x4a1000};
                 CHECK_FALSE(decode_resume(encode(r)).has_value());
+            }
+        }
+    }
+}
+
+SCENARIO("mapping windows and node-made mappings travel on the Resume and the Trap (docs/dsm-protocol.md F9)") {
+    GIVEN("a Resume with a mapping window and a Trap with two node-made mappings") {
+        ResumeMsg r;
+        r.tid = 9;
+        r.brk_window = BrkWindow{0x4a1234, 0x8a2000};
+        r.map_window = MapWindow{0x7f0000000000, 0x7f0001000000};
+        TrapMsg t;
+        t.tid = 9;
+        t.brk = 0x4c0010;
+        t.maps.push_back(OwedMap{0x7f0000ffe000, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS});
+        t.maps.push_back(OwedMap{0x7f0000ffc000, 5000, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE});
+        WHEN("they are encoded and decoded") {
+            auto dr = decode_resume(encode(r));
+            auto dt = decode_trap(encode(t));
+            THEN("both come back whole, after the heap window and the break") {
+                REQUIRE(dr.has_value());
+                CHECK(dr->brk_window == r.brk_window);
+                CHECK(dr->map_window == r.map_window);
+                REQUIRE(dt.has_value());
+                CHECK(dt->brk == t.brk);
+                CHECK(dt->maps == t.maps);
+            }
+        }
+        WHEN("neither carries one") {
+            r.map_window.reset();
+            t.maps.clear();
+            THEN("none comes back") {
+                CHECK_FALSE(decode_resume(encode(r))->map_window.has_value());
+                CHECK(decode_trap(encode(t))->maps.empty());
+            }
+        }
+        WHEN("the window is empty or not page-aligned") {
+            THEN("the node refuses the Resume") {
+                r.map_window = MapWindow{0x7f0001000000, 0x7f0001000000};
+                CHECK_FALSE(decode_resume(encode(r)).has_value());
+                r.map_window = MapWindow{0x7f0000000800, 0x7f0001000000};
+                CHECK_FALSE(decode_resume(encode(r)).has_value());
+            }
+        }
+        WHEN("a mapping is one the node may not make (unaligned, executable, shared, fixed)") {
+            THEN("the origin refuses the Trap") {
+                for (OwedMap bad : {OwedMap{0x7f0000ffe800, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS},
+                                    OwedMap{0x7f0000ffe000, 4096, PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS},
+                                    OwedMap{0x7f0000ffe000, 4096, PROT_READ, MAP_SHARED | MAP_ANONYMOUS},
+                                    OwedMap{0x7f0000ffe000, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED},
+                                    OwedMap{0x7f0000ffe000, 0, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS}}) {
+                    t.maps = {bad};
+                    CHECK_FALSE(decode_trap(encode(t)).has_value());
+                }
             }
         }
     }

@@ -21,7 +21,7 @@ namespace spanvm::cluster {
 // Version of the cluster's own messages (cluster_messages.hpp,
 // syscall_channel.hpp); the DSM's is in its handshake already
 // (dsm_engine.cpp). Bump it when a wire format changes.
-inline constexpr std::uint32_t kClusterProtocolVersion = 4;  // 2: a Resume may carry a ridden Layout; 3: a Trap's inout ranges and store rules; 4: heap windows (Resume) and node-grown breaks (Trap)
+inline constexpr std::uint32_t kClusterProtocolVersion = 5;  // 2: a Resume may carry a ridden Layout; 3: a Trap's inout ranges and store rules; 4: heap windows (Resume) and node-grown breaks (Trap); 5: mapping windows (Resume) and node-made mappings (Trap)
 
 // This build's source id: 64 lowercase hex digits.
 std::string_view source_id();

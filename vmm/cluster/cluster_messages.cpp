@@ -174,7 +174,8 @@ net::Bytes encode(const TrapMsg& m) {
     put_args(w, m.args);
     w.u64(m.read_faults).u64(m.write_faults).u64(m.local_syscalls);
     w.u8(static_cast<std::uint8_t>((m.clear_child_tid ? 1 : 0) | (m.robust_list ? 2 : 0) |
-                                   (m.closed_fds.empty() ? 0 : 4) | (m.seeks.empty() ? 0 : 8) | (m.brk ? 16 : 0)));
+                                   (m.closed_fds.empty() ? 0 : 4) | (m.seeks.empty() ? 0 : 8) | (m.brk ? 16 : 0) |
+                                   (m.maps.empty() ? 0 : 32)));
     if (m.clear_child_tid) w.u64(*m.clear_child_tid);
     if (m.robust_list) w.u64(m.robust_list->first).u64(m.robust_list->second);
     if (!m.closed_fds.empty()) {
@@ -190,6 +191,12 @@ net::Bytes encode(const TrapMsg& m) {
             w.u32(static_cast<std::uint32_t>(m.seeks[i].first)).u64(m.seeks[i].second);
     }
     if (m.brk) w.u64(*m.brk);
+    if (!m.maps.empty()) {
+        // The node owes at most NodeMapWindow::kMaxOwed.
+        const std::size_t n = std::min(m.maps.size(), NodeMapWindow::kMaxOwed);
+        w.u8(static_cast<std::uint8_t>(n));
+        for (std::size_t i = 0; i < n; ++i) w.u64(m.maps[i].addr).u64(m.maps[i].len).u32(m.maps[i].prot).u32(m.maps[i].flags);
+    }
     return w.take();
 }
 
@@ -213,6 +220,9 @@ net::Bytes encode(const ResumeMsg& m) {
     // u8 0, or 1 and the heap window's break and limit.
     w.u8(m.brk_window ? 1 : 0);
     if (m.brk_window) w.u64(m.brk_window->brk).u64(m.brk_window->limit);
+    // u8 0, or 1 and the mapping window's bounds.
+    w.u8(m.map_window ? 1 : 0);
+    if (m.map_window) w.u64(m.map_window->lo).u64(m.map_window->hi);
     return w.take();
 }
 
@@ -292,7 +302,7 @@ Result<TrapMsg> decode_trap(net::ByteView b) {
     m.write_faults = *wf;
     auto words = rd.u8();
     if (!words) return words.error();
-    if (*words & ~31u) return make_error(EINVAL, "trap with unknown thread words {:#x}", *words);
+    if (*words & ~63u) return make_error(EINVAL, "trap with unknown thread words {:#x}", *words);
     if (*words & 1) {
         auto v = rd.u64();
         if (!v) return v.error();
@@ -332,6 +342,24 @@ Result<TrapMsg> decode_trap(net::ByteView b) {
         auto v = rd.u64();
         if (!v) return v.error();
         m.brk = *v;
+    }
+    if (*words & 32) {
+        auto n = rd.u8();
+        if (!n) return n.error();
+        if (*n == 0 || *n > NodeMapWindow::kMaxOwed) return make_error(EINVAL, "trap with {} node-made mappings", *n);
+        for (unsigned i = 0; i < *n; ++i) {
+            auto at = rd.u64();
+            auto len = at ? rd.u64() : Result<std::uint64_t>(at.error());
+            auto prot = len ? rd.u32() : Result<std::uint32_t>(len.error());
+            auto flags = prot ? rd.u32() : Result<std::uint32_t>(prot.error());
+            if (!flags) return flags.error();
+            const std::uint64_t plen = memory::layout::page_align_up(*len);
+            if (*at % memory::layout::kPageSize || plen < *len || *at + plen < *at ||
+                !NodeMapWindow::answerable(0, *len, *prot, *flags, static_cast<std::uint64_t>(-1), 0))
+                return make_error(EINVAL, "trap with a node-made mapping [{:#x}, +{:#x}) prot {:#x} flags {:#x}", *at,
+                                  *len, *prot, *flags);
+            m.maps.push_back(OwedMap{*at, *len, *prot, *flags});
+        }
     }
     return finish(rd, std::move(m));
 }
@@ -387,6 +415,17 @@ Result<ResumeMsg> decode_resume(net::ByteView b) {
         if (*limit % memory::layout::kPageSize || *limit < memory::layout::page_align_up(*brk))
             return make_error(EINVAL, "Resume heap window [{:#x}, {:#x})", *brk, *limit);
         m.brk_window = BrkWindow{*brk, *limit};
+    }
+    auto mw = rd.u8();
+    if (!mw) return mw.error();
+    if (*mw > 1) return make_error(EINVAL, "Resume mapping window flag {}", *mw);
+    if (*mw) {
+        auto lo = rd.u64();
+        auto hi = lo ? rd.u64() : Result<std::uint64_t>(lo.error());
+        if (!hi) return hi.error();
+        if (*lo % memory::layout::kPageSize || *hi % memory::layout::kPageSize || *lo >= *hi)
+            return make_error(EINVAL, "Resume mapping window [{:#x}, {:#x})", *lo, *hi);
+        m.map_window = MapWindow{*lo, *hi};
     }
     return finish(rd, std::move(m));
 }

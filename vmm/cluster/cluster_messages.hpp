@@ -41,6 +41,7 @@
 #include "vmm/base/result.hpp"
 #include "vmm/cluster/layout_messages.hpp"
 #include "vmm/cluster/node_brk.hpp"
+#include "vmm/cluster/node_map_window.hpp"
 #include "vmm/memory/arg_memory.hpp"
 #include "vmm/platform/regs.hpp"
 #include "vmm/platform/vcpu.hpp"
@@ -123,6 +124,10 @@ struct TrapMsg {
     // previous Trap (node_brk.hpp, docs/dsm-protocol.md F8), which the
     // executor applies before it handles this Trap.
     std::optional<std::uint64_t> brk;
+    // The anonymous mappings the node made in its mapping window since the
+    // previous Trap, in order (node_map_window.hpp, F9): the executor makes
+    // them after the break, before anything else.
+    std::vector<OwedMap> maps;
 };
 
 // The most closes a node holds back for one Trap.
@@ -156,6 +161,9 @@ struct ResumeMsg {
     // the node may grow it to by itself. Absent: none (any the thread had
     // is revoked).
     std::optional<BrkWindow> brk_window;
+    // The thread's mapping window (node_map_window.hpp, F9): free in the
+    // origin's address space until the thread's next Trap. None: revoked.
+    std::optional<MapWindow> map_window;
 };
 
 struct KickMsg {

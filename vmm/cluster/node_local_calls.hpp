@@ -59,6 +59,7 @@
 #include "vmm/cluster/arg_capture.hpp"
 #include "vmm/cluster/node_answers.hpp"
 #include "vmm/cluster/node_brk.hpp"
+#include "vmm/cluster/node_map_window.hpp"
 #include "vmm/platform/vcpu.hpp"
 
 namespace spanvm::cluster {
@@ -115,6 +116,7 @@ struct NodeCallState {
     std::vector<std::int32_t> closed;          // closes answered here, for the next Trap
     std::vector<std::pair<std::int32_t, std::uint64_t>> seeks;  // owed offsets taken, for the next Trap
     NodeBrk brk;  // the heap window (node_brk.hpp): brk() answered here inside it
+    NodeMapWindow maps;  // the mapping window (node_map_window.hpp): mmap() answered here inside it
 };
 
 // The offsets the node's reads moved (NodeFile::owed, and those already

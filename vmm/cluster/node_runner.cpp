@@ -234,6 +234,23 @@ bool NodeRunner::answer_brk(NodeCallState& calls, platform::Vcpu& v) {
     return true;
 }
 
+bool NodeRunner::answer_mmap(NodeCallState& calls, platform::Vcpu& v) {
+    // Inside the mapping window the origin granted (node_map_window.hpp,
+    // F9): the new mapping opens here with its protection, before the
+    // thread continues; the mapping goes with the next Trap.
+    auto& r = v.regs();
+    if (static_cast<std::int64_t>(r.rax) != SYS_mmap) return false;
+    const auto a = calls.maps.answer(r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9);
+    if (!a) return false;
+    if (auto p = protection_->set(a->open_from, a->open_to, static_cast<int>(a->prot)); !p)
+        failure_.fail(fmt::format("node {}: mapping [{:#x}, {:#x}): {}", opts_.self, a->open_from, a->open_to,
+                                      p.error().message));
+    r.rax = a->ret;
+    v.mark_regs_dirty();
+    ++calls.answered;
+    return true;
+}
+
 void NodeRunner::apply_layout(const LayoutMsg& m) {
     // Files first (each opened and checked against the origin's identity:
     // the ack lists those refused), then the protection, then the fillers
@@ -432,7 +449,7 @@ void NodeRunner::guest_loop(std::shared_ptr<Thread> t, std::unique_ptr<platform:
             // (node_answers.hpp; docs/architecture/distributed.md says why
             // each is safe); a pending signal still reaches the thread
             // through a Kick, which forces a Trap.
-            if (answer_brk(calls, *v) || answer_on_node(calls, *v, fs, guest_ram)) continue;
+            if (answer_brk(calls, *v) || answer_mmap(calls, *v) || answer_on_node(calls, *v, fs, guest_ram)) continue;
             // The image's forwarded calls by number, once it ends or execs.
             if (const auto nr = static_cast<std::int64_t>(v->regs().rax);
                 nr == SYS_exit_group || nr == SYS_exit || nr == SYS_execve || nr == SYS_execveat)
@@ -454,6 +471,7 @@ void NodeRunner::guest_loop(std::shared_ptr<Thread> t, std::unique_ptr<platform:
         tr.closed_fds = std::exchange(calls.closed, {});
         tr.seeks = take_seeks(calls);
         tr.brk = calls.brk.take_owed();
+        tr.maps = calls.maps.take_owed();
         if (e.kind == platform::VcpuExit::Kind::syscall) {
             const auto& r = tr.state.regs;
             const std::uint64_t args[6] = {r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9};
@@ -487,6 +505,7 @@ void NodeRunner::guest_loop(std::shared_ptr<Thread> t, std::unique_ptr<platform:
         // one, so no page of the changed ranges was granted here meanwhile).
         if (r.layout) apply_layout(*r.layout);
         calls.brk.resumed(r.brk_window);
+        calls.maps.resumed(r.map_window);
         trace::mark("node.resume", static_cast<std::uint64_t>(tr.state.regs.rax));
         if (e.kind == platform::VcpuExit::Kind::syscall)
             note_resume(calls, static_cast<std::int64_t>(tr.state.regs.rax), static_cast<std::int64_t>(r.state.regs.rax),

@@ -105,6 +105,7 @@ private:
     void apply_layout(const LayoutMsg& m);
     // brk() inside the thread's heap window, answered here (node_brk.hpp).
     bool answer_brk(NodeCallState& calls, platform::Vcpu& v);
+    bool answer_mmap(NodeCallState& calls, platform::Vcpu& v);
     void start_thread(SpawnMsg m);                 // I/O thread
     void dial_ahead(const ChannelOfferMsg& m);     // I/O thread: starts the dialling thread
     // The thread's channel: the one dialled ahead for it when that dial

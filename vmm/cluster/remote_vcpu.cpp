@@ -105,6 +105,7 @@ void RemoteVcpu::send_resume(bool exit) {
     m.layout = cluster_.take_ride(node_, tid_);
     m.opened = std::exchange(opened_, std::nullopt);
     m.brk_window = std::exchange(heap_window_, std::nullopt);
+    m.map_window = std::exchange(map_window_, std::nullopt);
     owes_resume_ = false;
     t_serving = nullptr;
     // A lost node is reported by the DSM engine (or by the next receive).
@@ -156,6 +157,8 @@ platform::VcpuExit RemoteVcpu::run() {
     words_.closed_fds.insert(words_.closed_fds.end(), t->closed_fds.begin(), t->closed_fds.end());
     words_.seeks.insert(words_.seeks.end(), t->seeks.begin(), t->seeks.end());
     if (t->brk) words_.brk = t->brk;
+    for (const OwedMap& o : t->maps)
+        words_.maps.push_back({o.addr, o.len, static_cast<int>(o.prot), static_cast<int>(o.flags)});
     owes_resume_ = true;
     t_serving = this;
     return t->exit;

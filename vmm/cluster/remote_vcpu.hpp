@@ -111,6 +111,7 @@ public:
     ThreadWords take_thread_words() override { return std::exchange(words_, ThreadWords{}); }
     void opened_file(std::uint64_t dev, std::uint64_t ino) override { opened_ = std::make_pair(dev, ino); }
     void set_heap_window(std::uint64_t brk, std::uint64_t limit) override { heap_window_ = BrkWindow{brk, limit}; }
+    void set_map_window(std::uint64_t lo, std::uint64_t hi) override { map_window_ = MapWindow{lo, hi}; }
     memory::ArgMemory* arg_memory() override { return &args_; }
     void syscall_returned() override;
 
@@ -145,6 +146,7 @@ private:
     bool spawned_ = false;      // the Spawn went out (set_initial_state)
     ThreadWords words_;         // from the last Trap, until the executor takes them
     std::optional<BrkWindow> heap_window_;  // for the next Resume only
+    std::optional<MapWindow> map_window_;   // for the next Resume only
     bool holds_proof_ = false;  // a probe is held for this Spawn until the first Trap (executor only)
 
     std::mutex mu_;

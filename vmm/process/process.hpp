@@ -163,6 +163,14 @@ public:
     // The break `t`'s node moved inside its window, applied before the
     // Trap that reported it is handled.
     void node_grew_brk(GuestThread& t, uint64_t brk);
+    // Mapping windows (docs/dsm-protocol.md F9, process_heap_window.cpp):
+    // the same thread may place anonymous private mappings on its node by
+    // itself, inside a free range homed there. After a call of `t`: the
+    // window for its Resume, where it may have one.
+    void offer_map_window(GuestThread& t);
+    // The mappings `t`'s node made inside its window, made here (after the
+    // owed break) before the Trap that reported them is handled.
+    void node_made_maps(GuestThread& t, const std::vector<RemoteLink::ThreadWords::NodeMap>& maps);
     // A guest MAP_SHARED mapping at [start, start+len) (caller holds
     // aspace_mutex(), then calls sync_host_protection): host memory shared
     // with the processes this one forks, of host fd `fd` at `off`, or
@@ -338,6 +346,9 @@ private:
     // The end of the heap window last granted (homed at the thread's node),
     // 0: none; under aspace_mu_.
     uint64_t heap_window_end_ = 0;
+    // The mapping window last granted (homed at the thread's node): its
+    // free part is [lo, min(hi, free_until(lo))). 0, 0: none; under aspace_mu_.
+    uint64_t map_window_lo_ = 0, map_window_hi_ = 0;
     uint64_t vvar_addr_ = 0;  // the vDSO data page (host-writable: sync_range), 0 before load
     std::map<uint64_t, uint64_t> shared_;  // start -> end of host-shared ranges (under aspace_mu_)
     std::atomic<size_t> shared_count_{0};  // shared_.size(), read without the lock

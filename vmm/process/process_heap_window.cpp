@@ -2,7 +2,8 @@
 // vmm/cluster/node_brk.hpp): a remote thread that is its process's only
 // thread grows the program break on its node by itself, inside a window
 // the origin grants with each Resume, and reports the new break with its
-// next Trap.
+// next Trap. Mapping windows (F9, vmm/cluster/node_map_window.hpp) do the
+// same for its anonymous private mmap(NULL) calls, inside a free range.
 //
 // Why the window stays free until that Trap: every change to this
 // process's address space is made here, by a call of one of its threads
@@ -18,6 +19,8 @@
 // of correctness.
 #include <algorithm>
 #include <csignal>
+#include <cstdlib>
+#include <string_view>
 
 #include "vmm/base/log.hpp"
 #include "vmm/memory/layout.hpp"
@@ -31,6 +34,21 @@ namespace {
 // at least its top pad (128 KiB) each time, so a cc1 that forwarded ~94
 // brk calls forwards one per 4 MiB of heap.
 constexpr uint64_t kHeapWindowBytes = 4ull << 20;
+// A mapping window: 16 MiB where the next mmap(NULL) would go (a placed
+// cc1 maps ~12 MiB in ~40 calls, its garbage collector's 2 MiB chunks the
+// largest), granted again once less than 4 MiB of it is free: a larger
+// request goes to the origin, and the window after it is new.
+constexpr uint64_t kMapWindowBytes = 16ull << 20;
+constexpr uint64_t kMapWindowRefill = 4ull << 20;
+
+// SPANVM_MAP_WINDOW=0 turns mapping windows off (tests, counts).
+bool map_windows_on() {
+    static const bool on = [] {
+        const char* v = std::getenv("SPANVM_MAP_WINDOW");
+        return !(v && std::string_view(v) == "0");
+    }();
+    return on;
+}
 }  // namespace
 
 bool Process::heap_window_eligible(GuestThread& t) {
@@ -69,6 +87,47 @@ void Process::node_grew_brk(GuestThread& t, uint64_t brk) {
     // The node opened the pages in its own host mapping before the thread
     // went on; this host's follows before the Trap is handled.
     sync_host_protection_here(before, brk);
+}
+
+void Process::offer_map_window(GuestThread& t) {
+    if (!map_windows_on() || !heap_window_eligible(t)) return;
+    std::lock_guard lk(aspace_mu_);
+    // What is still free of the last grant: a mapping the origin made in
+    // it since (a forwarded call's, or the node's own, applied at its
+    // Trap) ends it there, and one at its bottom ends it altogether.
+    uint64_t lo = map_window_lo_, hi = lo ? std::min(map_window_hi_, aspace_->free_until(lo)) : 0;
+    if (hi <= lo || hi - lo < kMapWindowRefill) {
+        const auto a = aspace_->placement(kMapWindowBytes);
+        const uint64_t heap = memory::layout::page_align_up(aspace_->brk_end());
+        // Never over the heap window (F8), which may grow up to its end.
+        if (!a || (*a < heap_window_end_ && heap < *a + kMapWindowBytes)) {
+            map_window_lo_ = map_window_hi_ = 0;
+            return;
+        }
+        lo = map_window_lo_ = *a;
+        hi = map_window_hi_ = *a + kMapWindowBytes;
+        // Homed at the node now, once (one round trip): its first touches
+        // of every mapping it makes there cost no message.
+        mapped(t, lo, hi - lo);
+    }
+    t.remote_link()->set_map_window(lo, hi);
+}
+
+void Process::node_made_maps(GuestThread& t, const std::vector<RemoteLink::ThreadWords::NodeMap>& maps) {
+    std::lock_guard lk(aspace_mu_);
+    for (const auto& m : maps) {
+        // The window was free when granted and nothing else changes the
+        // layout meanwhile: a refusal is a broken invariant, not a guest error.
+        auto r = aspace_->map(m.addr, m.len, m.prot, m.flags | MAP_FIXED_NOREPLACE, std::nullopt);
+        if (!r || r->addr != m.addr || !r->released.empty()) {
+            log::error("thread {}: its node mapped [{:#x}, +{:#x}), which the address space refuses: {}", t.row().tid,
+                       m.addr, m.len, r ? "not free" : r.error().message);
+            exit_process_signal(SIGSEGV);
+        }
+        // The node opened it in its own host mapping before the thread went
+        // on; this host's follows before the Trap is handled.
+        sync_host_protection_here(m.addr, m.addr + memory::layout::page_align_up(m.len));
+    }
 }
 
 }  // namespace spanvm::process

@@ -99,6 +99,14 @@ public:
         // The program break the node's thread moved inside its heap window
         // (set_heap_window): the executor applies it first of all.
         std::optional<std::uint64_t> brk;
+        // The anonymous mappings the node's thread made inside its mapping
+        // window (set_map_window), in order: the executor makes them right
+        // after the break.
+        struct NodeMap {
+            std::uint64_t addr = 0, len = 0;
+            int prot = 0, flags = 0;
+        };
+        std::vector<NodeMap> maps;
     };
     virtual ThreadWords take_thread_words() = 0;
     // The heap window sent with the next Resume (docs/dsm-protocol.md F8,
@@ -107,6 +115,12 @@ public:
     // later Trap (ThreadWords::brk). Only for the next Resume: one without
     // a window revokes the node's.
     virtual void set_heap_window(std::uint64_t brk, std::uint64_t limit) = 0;
+    // The mapping window sent with the next Resume (docs/dsm-protocol.md
+    // F9, vmm/cluster/node_map_window.hpp): [lo, hi), free in the address
+    // space until the thread's next Trap, in which the node may place
+    // anonymous private mappings by itself, reporting them in a later Trap
+    // (ThreadWords::maps). Only for the next Resume.
+    virtual void set_map_window(std::uint64_t lo, std::uint64_t hi) = 0;
     // The trapped open/openat returned a guest fd for the file (st_dev,
     // st_ino): sent with the Resume (the node checks it opened the same
     // file). Called before syscall_returned().

@@ -220,6 +220,9 @@ public:
     bool covers(uint64_t addr, uint64_t len, int prot = PROT_NONE) const;
     // True when no VMA intersects [start, end).
     bool is_free(uint64_t start, uint64_t end) const;
+    // Where mmap(NULL, len) would place a mapping of page-aligned `len` now
+    // (top-down below the mmap base, as Linux), or nullopt (ENOMEM).
+    std::optional<uint64_t> placement(uint64_t len) const { return find_free(len, false); }
     // The end of the free space that starts at `addr`: the start of the
     // first VMA at or above it, or hi(); `addr` itself when a VMA holds it.
     uint64_t free_until(uint64_t addr) const;

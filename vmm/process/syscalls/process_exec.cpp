@@ -64,6 +64,7 @@ int64_t Process::exec(GuestThread& t, ProcessConfig image) {
     }
     aspace_ = std::make_unique<AddressSpace>(std::move(*as));
     heap_window_end_ = 0;
+    map_window_lo_ = map_window_hi_ = 0;
     cfg_.program = resolved->cfg.program;
     cfg_.argv = resolved->cfg.argv;
     cfg_.envp = resolved->cfg.envp;

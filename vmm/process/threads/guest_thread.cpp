@@ -34,6 +34,8 @@ void GuestThread::run(const ThreadStart& start) {
             // The break the node moved in its heap window, first of all
             // (docs/dsm-protocol.md F8).
             if (w.brk) proc_.node_grew_brk(*this, *w.brk);
+            // Then the mappings it made in its mapping window (F9).
+            if (!w.maps.empty()) proc_.node_made_maps(*this, w.maps);
             if (w.clear_child_tid) row_.clear_child_tid = *w.clear_child_tid;
             if (w.robust_list) {
                 row_.robust_list = w.robust_list->first;
@@ -69,6 +71,7 @@ void GuestThread::run(const ThreadStart& start) {
                     if (link_) {
                         if (nr == SYS_open || nr == SYS_openat) report_opened_file();
                         proc_.offer_heap_window(*this);
+                        proc_.offer_map_window(*this);
                         link_->syscall_returned();
                     }
                 }
