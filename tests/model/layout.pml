@@ -48,6 +48,32 @@
  *                            applies the owed break.
  *   BUG_BRK_WINDOW_SHARED    a window goes with the Resume while O or a
  *                            second thread lives.
+ *
+ * -DMAPW=1: mapping windows (docs/dsm-protocol.md F9;
+ * vmm/cluster/node_map_window), alone or with BRK=1 (then in a page of its
+ * own: the heap window stops below the mapping window). One page M lies in
+ * the origin's mapping grant (granted at a windowed Resume that finds M
+ * free; the rest of the window, abstracted away, keeps the grant alive).
+ * Every change may set M: O's calls and the node-1 threads' forwarded ones
+ * (an mmap(NULL) the origin places on M, MAP_FIXED, munmap) map or unmap
+ * it. The windows go with the same Resumes as BRK's (the only thread, none
+ * to a clone), and say whether M is in the window as free *now* (the grant
+ * recomputed as [lo, min(hi, free_until(lo)))). Inside it the thread may map
+ * M itself (NodeMapWindow::answer): node 1 opens M at once, and the next
+ * Trap carries the owed mapping, which the executor makes (under
+ * aspace_mu_) after the owed break and before it handles the call. Checked
+ * besides: (a) the executor handles a call only once the mapping its Trap
+ * carried is in the origin's address space; (b) node 1 maps M only while
+ * the origin has it free, the owed mapping finds M free at the origin, and
+ * no origin-made change sets M (nor does node 1 apply one) while node 1
+ * mapped it and the origin has not made it yet; (c) a thread that
+ * continues with a window finds node 1's protection of M equal to the
+ * origin's.
+ *   BUG_MAP_TRAP_FIRST       the executor handles the Trap before it makes
+ *                            the owed mapping.
+ *   BUG_MAP_WINDOW_STALE     the Resume repeats the window as granted, not
+ *                            as free now (M in it although the origin has
+ *                            mapped it since).
  */
 #ifndef OCH
 #define OCH 2     /* the origin thread's changes */
@@ -61,16 +87,21 @@
 #ifndef BRK
 #define BRK 0     /* 1: heap windows (F8) */
 #endif
+#ifndef MAPW
+#define MAPW 0    /* 1: mapping windows (F9) */
+#endif
+#define WIN (BRK || MAPW)  /* windows of either kind: the same Resumes carry them */
 #define MAXC (OCH + T * CALLS + 1)
 
 mtype = { LAYOUT, SPAWN };
 
 chan ctl_to1 = [4] of { mtype, byte, byte, byte };  /* LAYOUT seq lo hi | SPAWN tid need 0 */
 chan ctl_to0 = [4] of { byte };                     /* LayoutAck seq */
-chan trap[T + 1] = [1] of { bool, bool, byte, bool };  /* thread -> origin: mm, end; BRK: known, owed */
+/* thread -> origin: mm, end; BRK: known, owed; MAPW: M's mapping owed */
+chan trap[T + 1] = [1] of { bool, bool, byte, bool, bool };
 /* origin -> thread: ride seq (0: none) lo hi, need, end; BRK: window, H
-   free in it, the origin's break (above H) */
-chan resume[T + 1] = [1] of { byte, byte, byte, byte, bool, bool, bool, bool };
+   free in it, the origin's break (above H); MAPW: M free in the window */
+chan resume[T + 1] = [1] of { byte, byte, byte, byte, bool, bool, bool, bool, bool };
 
 /* The origin: locks, changes. */
 bool aspace, sendmu;
@@ -100,13 +131,18 @@ byte eff[MAXC];   /* change c sets H to eff[c] - 1 (0: H untouched) */
 bool odone;       /* O made all its changes: no origin guest thread */
 byte wout;        /* windows out: Resumes with one whose thread's next call is not handled yet */
 byte ai;          /* apply's loop index (inside atomic only) */
+/* MAPW: page M, as the origin has it (om) and in node 1's host mapping (nm). */
+byte om, nm;
+bool mpending;    /* node 1 mapped M itself; the origin has not made the mapping */
+bool mgrant;      /* the origin's mapping grant covers M */
+byte effm[MAXC];  /* change c sets M to effm[c] - 1 (0: M untouched) */
 
 inline apply(s, lo, hi) {
     assert(s > applied_seq);
     applied_seq = s;
     assert(lo == applied + 1);
     applied = hi;
-#if BRK
+#if WIN
     ai = lo;
     do
     :: ai <= hi ->
@@ -114,6 +150,12 @@ inline apply(s, lo, hi) {
         :: eff[ai] != 0 -> assert(!pending); nh = eff[ai] - 1  /* (b) */
         :: else -> skip
         fi;
+#if MAPW
+        if
+        :: effm[ai] != 0 -> assert(!mpending); nm = effm[ai] - 1  /* (b) */
+        :: else -> skip
+        fi;
+#endif
         ai++
     :: else -> break
     od;
@@ -129,6 +171,22 @@ inline set_h(c, to) {
     oh = to
 }
 
+/* MAPW: an origin-made change c on M; (b) never on M mapped by node 1 and
+   not made here. */
+inline set_m(c, to) {
+    assert(!mpending);
+    effm[c] = to + 1;
+    om = to
+}
+
+/* MAPW: the executor makes the owed mapping of M (MAP_FIXED_NOREPLACE). */
+inline apply_owed_m(mowed) {
+    if
+    :: mowed -> assert(om == FREE); om = MAPPED; mpending = false; mowed = false  /* (b) */
+    :: else -> skip
+    fi
+}
+
 /* BRK: the executor applies the owed break (a growth over H). */
 inline apply_owed(owed) {
     if
@@ -137,12 +195,14 @@ inline apply_owed(owed) {
     fi
 }
 
-/* BRK: the executor starts handling a call; its window, if any, ends. (a) */
-inline begin(known) {
+/* WIN: the executor starts handling a call; its window, if any, ends. (a):
+   with the break node 1's thread had, and (MAPW) the mapping it made (mk). */
+inline begin(known, mk) {
     if
     :: known != 0 -> wout--; assert((oh == HEAP) == (known == 2))
     :: else -> skip
-    fi
+    fi;
+    assert(!mk || om == MAPPED)
 }
 
 /* LayoutRides::hold for change c made by caller `who` (0: the origin's
@@ -216,10 +276,16 @@ proctype Origin() {
         n++;
         atomic {
             !aspace -> aspace = true; made++; c = made; hold(c, 0, h);
+#if WIN
+            if  /* an mmap of H or M, an munmap of it, or a change elsewhere */
 #if BRK
-            if  /* an mmap of H, an munmap of it, or a change elsewhere */
             :: oh == FREE -> set_h(c, MAPPED)
             :: oh == MAPPED -> set_h(c, FREE)
+#endif
+#if MAPW
+            :: om == FREE -> set_m(c, MAPPED)
+            :: om == MAPPED -> set_m(c, FREE)
+#endif
             :: true -> skip
             fi
 #endif
@@ -231,7 +297,7 @@ proctype Origin() {
         atomic { done = c; aspace = false }
     :: else -> break
     od;
-#if BRK
+#if WIN
     odone = true
 #endif
 }
@@ -240,7 +306,7 @@ proctype Spawner() {
     byte t, mlo, mhi, bseq, owner;
     bool must, own;
     for (t : 1 .. T) {
-#if BRK
+#if WIN
         atomic { wout == 0 -> reg[t] = true; nreg++ }  /* a clone: after the windowed thread's Trap */
 #else
         atomic { reg[t] = true; nreg++ }  /* register_thread, before the Spawn */
@@ -259,25 +325,33 @@ proctype Spawner() {
 
 proctype Executor(byte t) {
     byte c, need, mlo, mhi, bseq, owner, rs, lo, hi, known;
-    bool mm, fin, h, own, owed, win, wgrow;
+    bool mm, fin, h, own, owed, win, wgrow, mowed, mk, mwin;
     serving[t];
     do
-    :: trap[t]?mm, fin, known, owed ->
-#if BRK
-#ifdef BUG_BRK_TRAP_FIRST
-        atomic { begin(known) }
+    :: trap[t]?mm, fin, known, owed, mowed ->
+#if WIN
+#if defined(BUG_BRK_TRAP_FIRST)
+        atomic { mk = mowed; begin(known, mk) }
+#elif defined(BUG_MAP_TRAP_FIRST)
+        atomic { !aspace -> mk = mowed; apply_owed(owed); begin(known, mk) }
 #else
-        atomic { !aspace -> apply_owed(owed); begin(known) }
+        atomic { !aspace -> mk = mowed; apply_owed(owed); apply_owed_m(mowed); begin(known, mk) }
 #endif
 #endif
         if
         :: mm ->
             atomic {
                 !aspace -> aspace = true; made++; c = made; hold(c, t, h);
-#if BRK
-                if  /* brk: a shrink frees H, a growth takes a free H, over a mapping it fails */
+#if WIN
+                if
+#if BRK  /* brk: a shrink frees H, a growth takes a free H, over a mapping it fails */
                 :: oh == HEAP -> set_h(c, FREE)
                 :: oh == FREE -> set_h(c, HEAP)
+#endif
+#if MAPW  /* a forwarded mmap(NULL) placed on M (or MAP_FIXED); munmap */
+                :: om == FREE -> set_m(c, MAPPED)
+                :: om == MAPPED -> set_m(c, FREE)
+#endif
                 :: else -> skip
                 fi
 #endif
@@ -293,6 +367,9 @@ proctype Executor(byte t) {
 #if BRK && defined(BUG_BRK_TRAP_FIRST)
         atomic { !aspace -> apply_owed(owed) }
 #endif
+#if MAPW && (defined(BUG_BRK_TRAP_FIRST) || defined(BUG_MAP_TRAP_FIRST))
+        atomic { !aspace -> apply_owed_m(mowed) }
+#endif
         atomic {
 #ifndef BUG_RIDE_ABSORBED
             !(abs_tid == t && acked < abs_seq) ->
@@ -304,7 +381,7 @@ proctype Executor(byte t) {
             :: else -> skip
             fi;
             win = false;
-#if BRK
+#if WIN
 #ifdef BUG_BRK_WINDOW_SHARED
             win = !fin;
 #else
@@ -313,7 +390,16 @@ proctype Executor(byte t) {
             if :: win -> wout++ :: else -> skip fi;
 #endif
             wgrow = win && oh == FREE;
-            resume[t]!rs, lo, hi, need, fin, win, wgrow, oh == HEAP
+            mwin = false;
+#if MAPW
+            if :: win && om == FREE -> mgrant = true :: else -> skip fi;  /* granted where M is free */
+#ifdef BUG_MAP_WINDOW_STALE
+            mwin = win && mgrant;  /* as granted */
+#else
+            mwin = win && mgrant && om == FREE;  /* [lo, min(hi, free_until(lo))) */
+#endif
+#endif
+            resume[t]!rs, lo, hi, need, fin, win, wgrow, oh == HEAP, mwin
         }
         if
         :: fin -> atomic { reg[t] = false; nreg-- }; break
@@ -327,7 +413,7 @@ proctype Executor(byte t) {
 
 proctype NodeThread(byte t) {
     byte n, rs, lo, hi, need;
-    bool fin, win, wgrow, nbrk, owed;
+    bool fin, win, wgrow, nbrk, owed, mwin, mowed;
     started[t];
     do
     :: true ->
@@ -338,14 +424,22 @@ proctype NodeThread(byte t) {
         :: true -> skip
         fi;
 #endif
+#if MAPW
         if
-        :: n < CALLS - 1 -> n++; if :: trap[t]!true, false, KNOWN, owed :: trap[t]!false, false, KNOWN, owed fi
-        :: else -> trap[t]!false, true, KNOWN, owed
+        :: mwin ->  /* mmap(NULL) placed on M here (NodeMapWindow::answer) */
+            atomic { assert(om == FREE && !mpending); nm = MAPPED; mpending = true; mowed = true; mwin = false }  /* (b) */
+        :: true -> skip
         fi;
-#if BRK
-        owed = false;  /* NodeBrk::take_owed */
 #endif
-        resume[t]?rs, lo, hi, need, fin, win, wgrow, nbrk;
+        if
+        :: n < CALLS - 1 -> n++; if :: trap[t]!true, false, KNOWN, owed, mowed :: trap[t]!false, false, KNOWN, owed, mowed fi
+        :: else -> trap[t]!false, true, KNOWN, owed, mowed
+        fi;
+#if WIN
+        owed = false;  /* NodeBrk::take_owed */
+        mowed = false;  /* NodeMapWindow::take_owed */
+#endif
+        resume[t]?rs, lo, hi, need, fin, win, wgrow, nbrk, mwin;
         atomic {
             if
             :: rs != 0 -> apply(rs, lo, hi); ctl_to0!rs
@@ -354,7 +448,7 @@ proctype NodeThread(byte t) {
             assert(fin || applied >= need);  /* continues with every change returned before its call did */
             /* (c): with a window (only brk-window-shared gives one to a thread
                not alone; its finding is (a) or (b)) */
-            assert(!(win && odone && nreg == 1) || nh == oh)
+            assert(!(win && odone && nreg == 1) || (nh == oh && nm == om))
         }
         if :: fin -> break :: else -> skip fi
     od

@@ -41,6 +41,13 @@
 // origin has not applied yet; (c) node 1's host protection equals the
 // origin's on every heap page once the executor applied a windowed
 // thread's Trap and when a thread continues with a window, and at the end.
+//
+// --maps (with --windows) adds mapping windows (F9, the real NodeMapWindow;
+// layout_sim_maps.hpp) over the same area: a Resume with a heap window also
+// carries a mapping window, free now (the heap window stops below it); node
+// 1 answers mmap(NULL) in it, and the next Trap's owed mappings are made
+// after the owed break, before the call. (a) also: every owed mapping is in
+// the origin's address space then; (b) also: node-made mappings.
 #include <cstdint>
 #include <cstdio>
 #include <deque>
@@ -55,6 +62,7 @@
 #include <fmt/format.h>
 
 #include "tests/sim/layout_sim_heap.hpp"
+#include "tests/sim/layout_sim_maps.hpp"
 #include "tests/sim/seed_loop.hpp"
 #include "vmm/cluster/layout_rides.hpp"
 #include "vmm/cluster/node_brk.hpp"
@@ -66,6 +74,7 @@ using spanvm::cluster::LayoutMsg;
 using spanvm::cluster::LayoutRides;
 using spanvm::cluster::RideCaller;
 using spanvm::cluster::NodeBrk;
+using spanvm::cluster::NodeMapWindow;
 using spanvm::memory::LayoutRun;
 using spanvm::memory::layout::page_align_up;
 using spanvm::sim::kPage;
@@ -81,6 +90,9 @@ enum class Bug {
     spawn_overtakes,      // a Spawn does not wait for the Layout that carried held changes (until 2026-12-06)
     brk_trap_first,       // --windows: the executor handles a Trap before it applies the owed break
     brk_window_shared,    // --windows: a window goes with a Resume while O or another node-1 thread lives
+    map_trap_first,       // --maps: the executor handles a Trap before it makes the owed mappings
+    map_window_stale,     // --maps: a Resume repeats the mapping window as granted, not as free now
+    map_over_heap,        // --maps: the heap window is not kept below the mapping window
 };
 
 struct Config {
@@ -91,6 +103,7 @@ struct Config {
     unsigned calls = 6;      // calls per node-1 thread, at most
     bool windows = false;    // F8: heap windows, node-made changes
     unsigned heap_pages = 6; // --windows: pages of the heap area
+    bool maps = false;       // F9: mapping windows, node-made mappings (with --windows)
     Bug bug = Bug::none;
     bool trace = false;      // print every step
 };
@@ -111,13 +124,21 @@ struct Frame {  // a message on a link
     std::optional<std::uint64_t> owed, known;
     std::optional<BrkWindow> window;
     std::uint64_t brk_now = 0;
+    // --maps. trap: a forwarded mmap(NULL); the owed mappings (made at the
+    // origin: maps_made). resume: the mapping window.
+    spanvm::sim::ForwardedMmap mmap;
+    std::vector<spanvm::cluster::OwedMap> maps;
+    bool maps_made = false;
+    std::optional<spanvm::cluster::MapWindow> map_window;
 };
 
 class Sim {
 public:
     explicit Sim(const Config& c)
         : cfg_(c), rng_(c.seed), rides_(2, true), heap_(c.heap_pages), node_prot_(heap_.prot),
-          pending_(c.heap_pages, 0) {}
+          pending_(c.heap_pages, 0),
+          maps_(heap_, node_prot_, pending_, [this](std::string w) { fail(std::move(w)); },
+                [this](std::string w) { note(w); }) {}
 
     std::optional<std::string> run();
     std::uint64_t steps() const { return steps_; }
@@ -126,6 +147,7 @@ public:
     std::uint64_t windows() const { return windows_; }
     std::uint64_t local_answers() const { return local_; }
     std::uint64_t owed_applied() const { return owed_applied_; }
+    const spanvm::sim::MapWindows& maps() const { return maps_; }
 
 private:
     // One broadcast_layout (or settle_rides' Layout) in progress.
@@ -150,6 +172,7 @@ private:
         bool blocked = false, gone = false;
         unsigned calls = 0;
         NodeBrk nb;                 // --windows
+        NodeMapWindow nm;           // --maps
         std::uint64_t brk_seen = 0; // the break as this thread last had it
     };
     struct Spawner {
@@ -173,7 +196,7 @@ private:
     // --windows.
     bool o_live() const { return origin_.pc != Caller::idle || o_changes_ < cfg_.changes; }
     bool sole(int tid) const;
-    void apply_owed(Caller& c);
+    void apply_owed(Caller& c, bool maps);
     void begin_handling(const Caller& c);  // and ends the window
     void check_agree(const std::string& when);
     void check_untouched(const PageEffect& e, const std::string& what);
@@ -213,6 +236,7 @@ private:
     std::map<std::uint64_t, PageEffect> effects_;  // change n's effect
     std::set<int> windows_out_;                    // threads given a window, no Trap since
     std::uint64_t windows_ = 0, local_ = 0, owed_applied_ = 0;
+    spanvm::sim::MapWindows maps_;  // --maps: the origin's grant, node-made mappings
 };
 
 void Sim::apply(const LayoutMsg& m, const std::string& where) {
@@ -239,12 +263,12 @@ bool Sim::sole(int tid) const {
 }
 
 void Sim::check_untouched(const PageEffect& e, const std::string& what) {
-    // (b): an origin-made change on a page node 1 opened for a break the
-    // origin has not applied yet.
+    // (b): an origin-made change on a page node 1 opened for a break (or,
+    // --maps, a mapping) the origin has not applied yet.
     for (std::uint64_t p = e.from; p < e.to; ++p)
         if (pending_[p])
-            fail(fmt::format("(b) {}: page {} is one node 1's thread {} opened for its break, not applied at the origin "
-                             "yet",
+            fail(fmt::format("(b) {}: page {} is one node 1's thread {} opened for its break or a mapping, not "
+                             "applied at the origin yet",
                              what, p, pending_[p]));
 }
 
@@ -256,25 +280,31 @@ void Sim::check_agree(const std::string& when) {
                              heap_.prot[p]));
 }
 
-void Sim::apply_owed(Caller& c) {
+void Sim::apply_owed(Caller& c, bool maps) {
     // The executor applies the break node 1's thread moved (the same brk()
-    // in the origin's address space); not a numbered change: node 1 has it.
-    if (!c.trap.owed) return;
-    const std::uint64_t to = *c.trap.owed;
-    if (to > heap_.brk) {
+    // in the origin's address space), then, with `maps`, makes the mappings
+    // it made (F9); not numbered changes: node 1 has them.
+    if (c.trap.owed) {
+        const std::uint64_t to = *c.trap.owed;
         const std::uint64_t end = std::min<std::uint64_t>(OriginHeap::page_of(page_align_up(to)), heap_.pages());
-        for (std::uint64_t p = heap_.top(); p < end; ++p)
-            if (heap_.owner[p] != Owner::free)  // (b)
-                fail(fmt::format("(b) thread {}'s owed break {:#x} covers page {}, which the origin has in use", c.tid,
-                                 to, p));
+        if (to > heap_.brk) {
+            for (std::uint64_t p = heap_.top(); p < end; ++p)
+                if (heap_.owner[p] != Owner::free)  // (b)
+                    fail(fmt::format("(b) thread {}'s owed break {:#x} covers page {}, which the origin has in use",
+                                     c.tid, to, p));
+        }
+        heap_.brk_call(to);
+        heap_.brk = to;  // as node 1 moved it, even over a conflict (reported above)
+        for (std::uint64_t p = 0; p < end; ++p)
+            if (pending_[p] == c.tid) pending_[p] = 0;
+        ++owed_applied_;
+        note(fmt::format("thread {}: owed break {:#x} applied at the origin", c.tid, to));
+        c.trap.owed.reset();
     }
-    heap_.brk_call(to);
-    heap_.brk = to;  // as node 1 moved it, even over a conflict (reported above)
-    for (auto& p : pending_)
-        if (p == c.tid) p = 0;
-    ++owed_applied_;
-    note(fmt::format("thread {}: owed break {:#x} applied at the origin", c.tid, to));
-    c.trap.owed.reset();
+    if (maps && !c.trap.maps_made) {
+        maps_.apply_owed(c.tid, c.trap.maps);
+        c.trap.maps_made = true;
+    }
 }
 
 void Sim::begin_handling(const Caller& c) {
@@ -286,6 +316,8 @@ void Sim::begin_handling(const Caller& c) {
         fail(fmt::format("(a) the origin handles thread {}'s call with break {:#x}, node 1's thread had {:#x} at its "
                          "Trap",
                          c.tid, heap_.brk, *c.trap.known));
+    // (a), --maps: and with every mapping it made before it.
+    if (cfg_.maps) maps_.check_made(c.tid, c.trap.maps);
 }
 
 void Sim::check_current(int tid, std::uint64_t need, const char* what) {
@@ -354,7 +386,7 @@ bool Sim::step_caller(Caller& c) {
             c.pc = f.mm ? Caller::mm : Caller::returned;
             if (cfg_.windows) {
                 c.trap = f;
-                if (f.brk) c.pc = Caller::mm;
+                if (f.brk || f.mmap.pages) c.pc = Caller::mm;
                 if (cfg_.bug == Bug::brk_trap_first) begin_handling(c);  // the owed break after, at returned
                 else c.pc = Caller::owed;
             }
@@ -364,18 +396,21 @@ bool Sim::step_caller(Caller& c) {
         ++o_changes_;
         c.pc = Caller::mm;
         return true;
-    case Caller::owed:  // --windows: the owed break first, under aspace_mu_
+    case Caller::owed:  // --windows: the owed break (and mappings) first, under aspace_mu_
         if (aspace_busy_) return false;
-        apply_owed(c);
-        if (c.trap.known && sole(c.tid)) check_agree(fmt::format("(c) thread {}'s Trap applied", c.tid));
+        apply_owed(c, cfg_.bug != Bug::map_trap_first);  // map-trap-first: the mappings after, at returned
+        if (c.trap.known && sole(c.tid) && (!cfg_.maps || c.trap.maps_made))
+            check_agree(fmt::format("(c) thread {}'s Trap applied", c.tid));
         begin_handling(c);
-        c.pc = c.trap.mm || c.trap.brk ? Caller::mm : Caller::returned;
+        c.pc = c.trap.mm || c.trap.brk || c.trap.mmap.pages ? Caller::mm : Caller::returned;
         return true;
     case Caller::mm: {  // change_layout, under aspace_mu_
         if (aspace_busy_) return false;
         aspace_busy_ = true;
         if (cfg_.windows) {
-            const PageEffect e = remote && c.trap.brk ? heap_.brk_call(c.trap.addr) : heap_.map_or_unmap(rng_);
+            const PageEffect e = remote && c.trap.brk           ? heap_.brk_call(c.trap.addr)
+                                 : remote && c.trap.mmap.pages ? maps_.place(c.trap.mmap)
+                                                               : heap_.map_or_unmap(rng_);
             check_untouched(e, fmt::format("thread {}'s origin-made change", c.tid));
             if (e.empty()) {  // nothing to follow
                 aspace_busy_ = false;
@@ -407,9 +442,9 @@ bool Sim::step_caller(Caller& c) {
         c.pc = Caller::returned;
         return true;
     case Caller::returned:  // the call returned at the origin
-        if (c.trap.owed) {  // brk-trap-first: the owed break only now
+        if (c.trap.owed || (cfg_.maps && !c.trap.maps_made)) {  // *-trap-first: what was owed only now
             if (aspace_busy_) return false;
-            apply_owed(c);
+            apply_owed(c, true);
         }
         c.need = done_;
         note(fmt::format("thread {}: call returns, changes 1..{} made", c.tid, c.need));
@@ -432,13 +467,20 @@ bool Sim::step_caller(Caller& c) {
         if (cfg_.windows) {
             f.brk_now = heap_.brk;
             if (!c.exit && (sole(c.tid) || cfg_.bug == Bug::brk_window_shared)) {
-                f.window = BrkWindow{heap_.brk, heap_.limit()};
+                std::uint64_t limit = heap_.limit();
+                if (cfg_.maps) {  // F9: the mapping window, free now; the heap window stops below it
+                    f.map_window = maps_.offer(cfg_.bug == Bug::map_window_stale);
+                    if (f.map_window && cfg_.bug != Bug::map_over_heap) limit = std::min(limit, f.map_window->lo);
+                }
+                f.window = BrkWindow{heap_.brk, limit};
                 windows_out_.insert(c.tid);
                 ++windows_;
             }
         }
-        note(fmt::format("thread {}: Resume{}{}{}", c.tid, ride ? fmt::format(" with ride seq {}", f.layout.seq) : "",
+        note(fmt::format("thread {}: Resume{}{}{}{}", c.tid, ride ? fmt::format(" with ride seq {}", f.layout.seq) : "",
                          f.window ? fmt::format(" window {:#x}..{:#x}", f.window->brk, f.window->limit) : "",
+                         f.map_window ? fmt::format(" mapping window {:#x}..{:#x}", f.map_window->lo, f.map_window->hi)
+                                      : "",
                          c.exit ? " (exit)" : ""));
         ch_to1_[c.tid].push_back(std::move(f));
         if (c.exit) {
@@ -557,6 +599,7 @@ bool Sim::step_node_thread(int tid) {
     if (cfg_.windows) {
         t.brk_seen = f.brk_now;
         t.nb.resumed(f.window);
+        t.nm.resumed(f.map_window);
         // A window implies the thread is alone (only brk-window-shared gives
         // one otherwise: there the other threads' changes in flight are
         // no finding, the conflicts (a) and (b) are).
@@ -572,7 +615,9 @@ bool Sim::step_node_brk(int tid, NodeThread& t, Frame& f) {
     // the owed break.
     if (!f.exit) {
         const unsigned k = std::uniform_int_distribution<unsigned>(0, 9)(rng_);
-        if (k < 5) {
+        if (cfg_.maps && k >= 3 && k < 6) {  // mmap(NULL): answered here (NodeMapWindow) or forwarded
+            if (maps_.node_call(tid, t.nm, rng_, f.mmap)) return true;
+        } else if (k < (cfg_.maps ? 3u : 5u)) {
             const auto delta = std::uniform_int_distribution<std::int64_t>(-2 * std::int64_t(kPage), 3 * kPage)(rng_);
             const std::uint64_t addr = chance(10) ? 0 : std::max<std::int64_t>(0, std::int64_t(t.brk_seen) + delta);
             if (auto a = t.nb.answer(addr)) {
@@ -601,8 +646,11 @@ bool Sim::step_node_brk(int tid, NodeThread& t, Frame& f) {
     }
     if (t.nb.has_window()) f.known = t.brk_seen;
     f.owed = t.nb.take_owed();
-    note(fmt::format("node 1 thread {}: Trap{}{}", tid, f.brk ? fmt::format(" brk({:#x})", f.addr) : "",
-                     f.owed ? fmt::format(" owing break {:#x}", *f.owed) : ""));
+    f.maps = t.nm.take_owed();
+    note(fmt::format("node 1 thread {}: Trap{}{}{}{}", tid, f.brk ? fmt::format(" brk({:#x})", f.addr) : "",
+                     f.mmap.pages ? fmt::format(" mmap of {} pages", f.mmap.pages) : "",
+                     f.owed ? fmt::format(" owing break {:#x}", *f.owed) : "",
+                     f.maps.empty() ? "" : fmt::format(" owing {} mappings", f.maps.size())));
     return false;
 }
 
@@ -656,6 +704,9 @@ std::optional<Bug> parse_bug(const std::string& s) {
     if (s == "spawn-overtakes") return Bug::spawn_overtakes;
     if (s == "brk-trap-first") return Bug::brk_trap_first;
     if (s == "brk-window-shared") return Bug::brk_window_shared;
+    if (s == "map-trap-first") return Bug::map_trap_first;
+    if (s == "map-window-stale") return Bug::map_window_stale;
+    if (s == "map-over-heap") return Bug::map_over_heap;
     return std::nullopt;
 }
 
@@ -675,9 +726,11 @@ int main(int argc, char** argv) {
     app.add_option("--calls", cfg.calls, "calls per node-1 thread, at most")->check(CLI::Range(1u, 64u));
     app.add_flag("--windows", cfg.windows, "F8: heap windows, node 1 grows the break itself");
     app.add_option("--heap-pages", cfg.heap_pages, "--windows: pages of the heap area")->check(CLI::Range(2u, 64u));
+    app.add_flag("--maps", cfg.maps, "F9 (with --windows): mapping windows, node 1 answers mmap(NULL) itself");
     app.add_option("--bug", bug,
                    "planted bug: none|ride-absorbed|ride-second-thread|ride-absorbed-early|spawn-overtakes|"
-                   "brk-trap-first|brk-window-shared (the last two with --windows)");
+                   "brk-trap-first|brk-window-shared (with --windows)|map-trap-first|map-window-stale|map-over-heap "
+                   "(with --maps)");
     app.add_flag("--expect-failure", expect_failure, "succeed only if some seed fails");
     app.add_flag("--quiet", quiet, "print only failures");
     app.add_flag("--trace", cfg.trace, "print every step");
@@ -696,7 +749,13 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "layout_sim: --bug %s needs --windows\n", bug.c_str());
         return 2;
     }
-    std::uint64_t steps = 0, ridden = 0, waits = 0, windows = 0, local = 0, owed = 0;
+    const bool map_bug =
+        cfg.bug == Bug::map_trap_first || cfg.bug == Bug::map_window_stale || cfg.bug == Bug::map_over_heap;
+    if ((map_bug && !cfg.maps) || (cfg.maps && !cfg.windows)) {
+        std::fprintf(stderr, "layout_sim: --maps needs --windows, --bug %s needs --maps\n", bug.c_str());
+        return 2;
+    }
+    std::uint64_t steps = 0, ridden = 0, waits = 0, windows = 0, local = 0, owed = 0, grants = 0, mapped = 0, made = 0;
     const int rc = spanvm::sim::run_seeds(
         "layout_sim", cfg.seed, count, expect_failure, bug,
         [&](std::uint64_t seed) -> std::optional<spanvm::sim::SeedFailure> {
@@ -709,12 +768,18 @@ int main(int argc, char** argv) {
             windows += sim.windows();
             local += sim.local_answers();
             owed += sim.owed_applied();
+            grants += sim.maps().grants();
+            mapped += sim.maps().answered();
+            made += sim.maps().applied();
             if (!failure) return std::nullopt;
             return spanvm::sim::SeedFailure{
                 *failure,
                 fmt::format("layout_sim --seed {} --threads {} --changes {} --spawns {} --calls {}{} --bug {}",
                             cfg.seed, cfg.threads, cfg.changes, cfg.spawns, cfg.calls,
-                            cfg.windows ? fmt::format(" --windows --heap-pages {}", cfg.heap_pages) : "", bug)};
+                            cfg.windows ? fmt::format(" --windows --heap-pages {}{}", cfg.heap_pages,
+                                                      cfg.maps ? " --maps" : "")
+                                        : "",
+                            bug)};
         });
     if (rc != 0 || expect_failure) return rc;
     if (!quiet)
@@ -724,5 +789,8 @@ int main(int argc, char** argv) {
     if (!quiet && cfg.windows)
         fmt::print("layout_sim: {} windows granted, {} brk calls answered at node 1, {} owed breaks applied\n", windows,
                    local, owed);
+    if (!quiet && cfg.maps)
+        fmt::print("layout_sim: {} mapping windows granted, {} mmap calls answered at node 1, {} owed mappings made\n",
+                   grants, mapped, made);
     return 0;
 }

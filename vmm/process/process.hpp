@@ -349,6 +349,9 @@ private:
     // The mapping window last granted (homed at the thread's node): its
     // free part is [lo, min(hi, free_until(lo))). 0, 0: none; under aspace_mu_.
     uint64_t map_window_lo_ = 0, map_window_hi_ = 0;
+    // The highest a heap window above page-aligned `top` may reach: below
+    // the mapping window's grant (UINT64_MAX: no limit from it).
+    uint64_t heap_window_cap(uint64_t top) const;
     uint64_t vvar_addr_ = 0;  // the vDSO data page (host-writable: sync_range), 0 before load
     std::map<uint64_t, uint64_t> shared_;  // start -> end of host-shared ranges (under aspace_mu_)
     std::atomic<size_t> shared_count_{0};  // shared_.size(), read without the lock

@@ -55,9 +55,16 @@ bool Process::heap_window_eligible(GuestThread& t) {
     return cfg_.remote && t.remote_link() && cfg_.remote->heap_windows() && threads_.live_threads() == 1;
 }
 
+uint64_t Process::heap_window_cap(uint64_t top) const {
+    // The two windows never share a page (F9): a mapping grant's free
+    // pages count as free in the address space, so the heap window stops
+    // below it, and one at or below the break leaves it no room.
+    return map_window_hi_ > top ? std::max(top, map_window_lo_) : UINT64_MAX;
+}
+
 uint64_t Process::heap_window_top(GuestThread& t, uint64_t top) {
     if (!heap_window_eligible(t)) return top;
-    heap_window_end_ = std::min(top + kHeapWindowBytes, aspace_->free_until(top));
+    heap_window_end_ = std::min({top + kHeapWindowBytes, aspace_->free_until(top), heap_window_cap(top)});
     return std::max(top, heap_window_end_);
 }
 
@@ -68,7 +75,7 @@ void Process::offer_heap_window(GuestThread& t) {
     const uint64_t top = memory::layout::page_align_up(brk);
     // None granted above this break (or none at all: heap_window_end_ 0).
     if (heap_window_end_ < top) return;
-    const uint64_t limit = std::min(heap_window_end_, aspace_->free_until(top));
+    const uint64_t limit = std::min({heap_window_end_, aspace_->free_until(top), heap_window_cap(top)});
     if (limit < top) return;
     t.remote_link()->set_heap_window(brk, limit);
 }
