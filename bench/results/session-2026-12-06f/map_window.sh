@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # map_window.sh SPANVM [ROUNDS] [FILES] [FUNCS]: mapping windows
 # (docs/dsm-protocol.md F9) off and on, in one run, interleaved ROUNDS times
-# (default 3) with native `make -j1` pinned to CPU 0: `make -j2` of the
+# (default 3; off first in odd rounds, on first in even ones) with native
+# `make -j1` pinned to CPU 0: `make -j2` of the
 # generated project (FILES x FUNCS, default 16 x 60) over 2 hosts x 1 core
 # (--local-hosts 2 --host-cpus 1 --place-exec least-loaded). Per run: wall
 # seconds, busy seconds of CPU 0 (the origin) and CPU 1 (host 1) from
@@ -38,9 +39,12 @@ if js != "-" and os.path.exists(js):
 print(f"{n} wall {float(t1)-float(t0):.2f} cpu0 {(b[0]-a[0])/100:.2f} cpu1 {(b[1]-a[1])/100:.2f}{extra}")
 P
 }
-for _ in $(seq "$rounds"); do
+for r in $(seq "$rounds"); do
     one native - taskset -c 0 env MAKEFLAGS=-j1
-    for W in 0 1; do
+    # Off first in odd rounds, on first in even ones: no order favours either.
+    order="0 1"
+    [ $((r % 2)) = 0 ] && order="1 0"
+    for W in $order; do
         one "windows$W" "$w/j$W.json" env SPANVM_MAP_WINDOW=$W "$bin" run --json "$w/j$W.json" --local-hosts 2 --host-cpus 1 \
             --place-exec least-loaded -- env MAKEFLAGS=-j2
     done
