@@ -72,7 +72,8 @@ int main(void) {
         CHECK(((uintptr_t)p & (PAGE - 1)) == 0, "mapping %d at %p is not page-aligned", i, (void*)p);
         for (int j = 0; j < i; ++j) {
             const uintptr_t a = (uintptr_t)maps[j], b = (uintptr_t)p;
-            if (a < b + len && b < a + size_of(j)) GP_FAIL("mapping %d at %p overlaps mapping %d at %p", i, (void*)p, j, (void*)a);
+            if (a < b + len && b < a + size_of(j))
+                GP_FAIL("mapping %d at %p overlaps mapping %d at %p", i, (void*)p, j, (void*)a);
         }
         for (size_t k = 0; k < len; k += 509)
             if (p[k]) GP_FAIL("mapping %d: fresh byte %zu is %#x", i, k, p[k]);
@@ -90,7 +91,8 @@ int main(void) {
     for (size_t k = 0; k < 4096; ++k) into[k] = pattern(11, 100 + k); /* restore */
     /* The origin's address space holds each of them. */
     for (int i = 0; i < MAPS; ++i)
-        if (!listed(maps[i], size_of(i), "rw-p")) GP_FAIL("mapping %d at %p is not in /proc/self/maps", i, (void*)maps[i]);
+        if (!listed(maps[i], size_of(i), "rw-p"))
+            GP_FAIL("mapping %d at %p is not in /proc/self/maps", i, (void*)maps[i]);
     /* mprotect: read-only faults when written, then writable again. */
     CHECK_SYS(mprotect(maps[5], 4096, PROT_READ));
     CHECK(listed(maps[5], 4096, "r--p"), "mprotect(PROT_READ) is not in /proc/self/maps");
@@ -112,7 +114,8 @@ int main(void) {
         (void)*(volatile unsigned char*)gone;
         GP_FAIL("reading %p after munmap did not fault", (void*)gone);
     }
-    unsigned char* again = mmap(gone, size_of(9), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    unsigned char* again =
+        mmap(gone, size_of(9), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
     CHECK(again == gone, "MAP_FIXED over an unmapped range: %p (%s)", (void*)again, strerror(errno));
     for (size_t k = 0; k < size_of(9); k += 97)
         if (again[k]) GP_FAIL("byte %zu mapped again is %#x", k, again[k]);

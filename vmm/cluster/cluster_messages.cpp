@@ -195,7 +195,8 @@ net::Bytes encode(const TrapMsg& m) {
         // The node owes at most NodeMapWindow::kMaxOwed.
         const std::size_t n = std::min(m.maps.size(), NodeMapWindow::kMaxOwed);
         w.u8(static_cast<std::uint8_t>(n));
-        for (std::size_t i = 0; i < n; ++i) w.u64(m.maps[i].addr).u64(m.maps[i].len).u32(m.maps[i].prot).u32(m.maps[i].flags);
+        for (std::size_t i = 0; i < n; ++i)
+            w.u64(m.maps[i].addr).u64(m.maps[i].len).u32(m.maps[i].prot).u32(m.maps[i].flags);
     }
     return w.take();
 }

@@ -25,6 +25,7 @@
 // one revokes it.
 // Departure from Linux: RLIMIT_AS is not checked for node-made mappings
 // (spanvm's own mmap does not check it either).
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <vector>

@@ -449,7 +449,8 @@ void NodeRunner::guest_loop(std::shared_ptr<Thread> t, std::unique_ptr<platform:
             // (node_answers.hpp; docs/architecture/distributed.md says why
             // each is safe); a pending signal still reaches the thread
             // through a Kick, which forces a Trap.
-            if (answer_brk(calls, *v) || answer_mmap(calls, *v) || answer_on_node(calls, *v, fs, guest_ram)) continue;
+            if (answer_brk(calls, *v) || answer_mmap(calls, *v) || answer_on_node(calls, *v, fs, guest_ram))
+                continue;
             // The image's forwarded calls by number, once it ends or execs.
             if (const auto nr = static_cast<std::int64_t>(v->regs().rax);
                 nr == SYS_exit_group || nr == SYS_exit || nr == SYS_execve || nr == SYS_execveat)
