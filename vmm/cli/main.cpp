@@ -1,15 +1,19 @@
 // spanvm command line. Every error is one line on stderr with a non-zero exit.
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <thread>
@@ -124,6 +128,28 @@ std::optional<uint64_t> guest_ram_size(const std::string& flag) {
     return (*mem + memory::layout::kHugePageSize - 1) & ~(memory::layout::kHugePageSize - 1);
 }
 
+namespace {
+// The fds (>= 3) open when spanvm started: the caller's, for the program
+// (ProcessConfig::inherited_fds). Read before anything of spanvm's opens one.
+std::vector<int> g_inherited_fds;
+}  // namespace
+
+static std::vector<int> open_fds_at_start() {
+    std::vector<int> fds;
+    DIR* d = ::opendir("/proc/self/fd");
+    if (!d) return fds;
+    while (const dirent* e = ::readdir(d)) {
+        int fd = -1;
+        const char* end = e->d_name + std::strlen(e->d_name);
+        auto [p, ec] = std::from_chars(e->d_name, end, fd);
+        if (ec != std::errc() || p != end || fd < 3 || fd == ::dirfd(d)) continue;
+        fds.push_back(fd);
+    }
+    ::closedir(d);
+    std::sort(fds.begin(), fds.end());
+    return fds;
+}
+
 int run_command(const RunOptions& o) {
     const auto mem = guest_ram_size(o.mem);
     if (!mem) return 2;
@@ -135,6 +161,10 @@ int run_command(const RunOptions& o) {
     cfg.program = resolve_program(o.command[0]);
     cfg.argv = o.command;
     for (char** e = environ; *e; ++e) cfg.envp.emplace_back(*e);
+    // Close-on-exec on the host: the nodes and sessions spanvm starts must
+    // not hold them (the guest's own flag, in its table, stays clear).
+    for (const int fd : g_inherited_fds) (void)::fcntl(fd, F_SETFD, FD_CLOEXEC);
+    cfg.inherited_fds = g_inherited_fds;
     cfg.mem_size = *mem;
     cfg.vcpus = o.vcpus ? o.vcpus : std::max(1u, std::thread::hardware_concurrency());
     const std::string plat = platform_name(o.platform);
@@ -318,6 +348,7 @@ int node_command(const NodeOptions& o) {
 
 int main(int argc, char** argv) {
     using namespace spanvm;
+    cli::g_inherited_fds = cli::open_fds_at_start();
     CLI::App app{"spanvm: run one program across several hosts"};
     app.require_subcommand(1);
     bool verbose = false;

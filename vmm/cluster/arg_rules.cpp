@@ -143,6 +143,10 @@ constexpr Row kRows[] = {
     // Inputs only, and an input with the old value written on success.
     {SYS_ioctl, {in(2, kIntSize)}, 1, FIONBIO},
     {SYS_setrlimit, {in(1, kRlimit64Size)}},
+    {SYS_sched_setscheduler, {in(2, kIntSize)}},  // struct sched_param
+    {SYS_sched_setparam, {in(1, kIntSize)}},
+    {SYS_sched_getparam, {out(1, kIntSize)}},
+    {SYS_sched_rr_get_interval, {out(1, kTimespecSize)}},
     {SYS_prlimit64, {in(2, kRlimit64Size), out(3, kRlimit64Size)}},
     {SYS_rt_sigaction, {in(1, kKernelSigactionSize), out(2, kKernelSigactionSize)}},
     {SYS_rt_sigprocmask, {in(1, kKernelSigsetSize), out(2, kKernelSigsetSize)}},

@@ -6,6 +6,7 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -119,6 +120,12 @@ Result<std::unique_ptr<Process>> Process::create(const ProcessConfig& cfg_in) {
     (void)::prctl(PR_SET_CHILD_SUBREAPER, 1);
     std::unique_ptr<Process> p(new Process(cfg, std::move(*pc)));
     name_task(cfg_in.program, true);
+    // RLIMIT_NOFILE as the program would have inherited it (the soft limit;
+    // the guest's table enforces it, not the host's).
+    if (struct rlimit nofile{}; ::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY)
+        (void)p->fds_.set_limit(static_cast<int>(std::min<rlim_t>(nofile.rlim_cur, FdTable::kMaxLimit)));
+    for (const int fd : cfg.inherited_fds)
+        if (p->fds_.install_at(fd, fd, false) < 0) log::warn("inherited fd {}: above RLIMIT_NOFILE, not passed", fd);
     p->tsc_baseline_ = tsc_baseline;
     p->root_pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, ::getpid(), 0));
     p->registry_ = ProcessRegistry::create();
@@ -671,6 +678,16 @@ bool Process::request_move(int tid, unsigned node) {
         platform::Platform::kick_host_thread(r->host_tid);
     }
     return true;
+}
+
+int Process::host_thread_of_process(int pid) const {
+    if (pid != root_pid_ || !registry_) return pid;
+    const int tid = registry_->root_main_host_tid();
+    return tid ? tid : pid;
+}
+
+void Process::first_thread_started(int host_tid) {
+    if (root_ && registry_ && pid_ == root_pid_) registry_->set_root_main_host_tid(host_tid);
 }
 
 void Process::run() {

@@ -66,6 +66,11 @@ struct ProcessConfig {
     // creator renders or writes it (--stats, --json). Runs on the exiting
     // thread; an exception it throws is logged and the exit goes on.
     std::function<void(report::RunReport)> report_sink;
+    // The caller's open fds (>= 3) when spanvm started, as execve(2) leaves
+    // them to a program: each becomes the guest fd of the same number (a
+    // shell's `3<file`, make's jobserver pipe). The host fds are owned by
+    // the guest's table from then on.
+    std::vector<int> inherited_fds;
 };
 
 // Guest words clone() writes the new tid into before the child runs.
@@ -295,6 +300,14 @@ public:
     bool is_root() const { return root_; }
     // The pid of the run's process (the root of every guest process).
     pid_t root_pid() const { return root_pid_; }
+    // The host thread id that stands for guest process `pid` in a call that
+    // names a process and acts on its first thread: `pid` itself (a forked
+    // process's first host thread runs its first guest thread), but for
+    // the run's own process, whose first guest thread has a thread of its
+    // own (Process::run).
+    int host_thread_of_process(int pid) const;
+    // The run's first guest thread started on host thread `host_tid`.
+    void first_thread_started(int host_tid);
     // Logs "unsupported syscall" once per number.
     void report_unsupported(uint64_t nr);
     void report_unsupported_feature(const std::string& what);

@@ -58,11 +58,18 @@ public:
     // Every claimed slot, in claim order. A process still running is shown
     // "ended by the run" when `run_over` (the run's end killed it).
     std::vector<report::ProcessReport> report(bool run_over) const;
+    // The host thread that runs the run's own process's first guest thread
+    // (its host main thread only waits, Process::run), for the calls that
+    // name a process by its pid and act on its first thread (setpriority,
+    // sched_setscheduler: process_syscalls_sched.cpp). 0 until it starts.
+    void set_root_main_host_tid(int tid) { header_->root_main_host_tid.store(tid); }
+    int root_main_host_tid() const { return header_->root_main_host_tid.load(); }
 
 private:
     // The mapping's first cache line, before the slots.
     struct Header {
         std::atomic<std::uint32_t> next{0};  // slots claimed so far (may pass kSlots)
+        std::atomic<int> root_main_host_tid{0};
     };
     static constexpr std::size_t kHeaderBytes = 64;
     static_assert(sizeof(Header) <= kHeaderBytes);

@@ -234,4 +234,42 @@ int64_t GuestThread::wait_for_signal(std::optional<uint64_t> suspend_mask) {
     return -EINTR;
 }
 
+int64_t GuestThread::take_signal(uint64_t set, std::optional<std::chrono::nanoseconds> timeout, uint64_t info_gva) {
+    SignalTable& st = proc_.signals();
+    set &= ~SignalTable::kUnblockable;  // SIGKILL and SIGSTOP cannot be waited for (Linux drops them)
+    auto taken = [&](const SignalTable::Dequeued& d) -> int64_t {
+        if (info_gva && !proc_.mem().write(info_gva, encode_siginfo(d.sig, d.info))) return -EFAULT;
+        return d.sig;
+    };
+    if (auto d = st.take(row_, set)) return taken(*d);
+    if (timeout && timeout->count() <= 0) return -EAGAIN;
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, kick_signal());
+    ::pthread_sigmask(SIG_BLOCK, &block, &old);
+    const uint64_t saved = row_.sigmask.load();
+    row_.sigmask = saved & ~set;
+    row_.state = ThreadState::blocked;
+    sigset_t wait_mask = old;
+    sigdelset(&wait_mask, kick_signal());
+    const auto deadline = std::chrono::steady_clock::now() + timeout.value_or(std::chrono::nanoseconds{0});
+    while (!st.deliverable(row_)) {
+        if (!timeout) {
+            ::ppoll(nullptr, 0, nullptr, &wait_mask);
+            continue;
+        }
+        const auto left = deadline - std::chrono::steady_clock::now();
+        if (left.count() <= 0) break;
+        const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
+        const timespec ts{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
+        ::ppoll(nullptr, 0, &ts, &wait_mask);
+    }
+    row_.sigmask = saved;
+    proc_.mask_changed(*this, saved & ~set);
+    row_.state = ThreadState::in_syscall;
+    ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    if (auto d = st.take(row_, set)) return taken(*d);
+    return st.deliverable(row_) ? -EINTR : -EAGAIN;
+}
+
 }  // namespace spanvm::process

@@ -32,6 +32,20 @@ bool on_altstack(const AltStack& s, uint64_t sp) { return sp > s.sp && sp - s.sp
 
 }  // namespace
 
+std::array<uint8_t, kSiginfoSize> encode_siginfo(int sig, const SigInfoFields& info) {
+    std::array<uint8_t, kSiginfoSize> b{};
+    auto at = [&b](uint64_t off, auto v) { std::memcpy(b.data() + off, &v, sizeof v); };
+    at(0, static_cast<int32_t>(sig));
+    at(8, info.code);
+    if (info.fault) {
+        at(16, info.addr);  // si_addr (the union's first member)
+    } else {
+        at(16, info.pid);
+        at(20, info.uid);
+    }
+    return b;
+}
+
 std::optional<FrameImage> build_signal_frame(const FrameInput& in) {
     const uint64_t xsize = in.xsave.size();
     uint64_t sp = in.regs.rsp;
@@ -71,15 +85,8 @@ std::optional<FrameImage> build_signal_frame(const FrameInput& in) {
     put<uint64_t>(img.bytes, mc + 168, in.saved_mask);
     put<uint64_t>(img.bytes, mc + kFpstatePtrOffset, xsize ? fp : 0);
     put<uint64_t>(img.bytes, uc + kSigmaskOffset, in.saved_mask);
-    const uint64_t si = kSiginfoOffset;
-    put<int32_t>(img.bytes, si + 0, in.sig);
-    put<int32_t>(img.bytes, si + 8, in.info.code);
-    if (in.info.fault) {
-        put<uint64_t>(img.bytes, si + 16, in.info.addr);  // si_addr (the union's first member)
-    } else {
-        put<int32_t>(img.bytes, si + 16, in.info.pid);
-        put<uint32_t>(img.bytes, si + 20, in.info.uid);
-    }
+    const auto si = encode_siginfo(in.sig, in.info);
+    std::memcpy(img.bytes.data() + kSiginfoOffset, si.data(), si.size());
     if (xsize) {
         const uint64_t f = fp - frame;
         std::memcpy(img.bytes.data() + f, in.xsave.data(), xsize);

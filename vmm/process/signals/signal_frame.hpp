@@ -14,6 +14,7 @@
 // FP_XSTATE_MAGIC2 right after the image, so glibc/libgcc and debuggers see
 // what they see under Linux. A 512-byte image is taken as the FXSAVE
 // format (a CPU without XSAVE): no magic words, no UC_FP_XSTATE.
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -38,6 +39,12 @@ struct SigInfoFields {
     bool fault = false;  // a CPU exception: siginfo carries si_addr instead of pid/uid
     uint64_t addr = 0;   // si_addr of a fault
 };
+
+// The siginfo_t Linux gives for `sig` with `info` (128 bytes: si_signo,
+// si_errno, si_code, then si_addr for a fault, else si_pid and si_uid), as
+// a handler's frame and rt_sigtimedwait(2) write it.
+inline constexpr uint64_t kSiginfoSize = 128;
+std::array<uint8_t, kSiginfoSize> encode_siginfo(int sig, const SigInfoFields& info);
 
 struct AltStack {
     uint64_t sp = 0;

@@ -60,7 +60,22 @@ bool SignalTable::post(ThreadRow* row, int sig, SigInfoFields info) {
 
 std::optional<SignalTable::Dequeued> SignalTable::dequeue(ThreadRow& row) {
     std::lock_guard lk(mu_);
-    const uint64_t allowed = ~row.sigmask.load();
+    auto d = dequeue_locked(row, ~row.sigmask.load());
+    if (!d) return d;
+    KernelSigaction& a = actions_[d->sig];
+    d->act = a;
+    if ((a.flags & SA_RESETHAND) && a.handler > 1) a = KernelSigaction{};
+    return d;
+}
+
+std::optional<SignalTable::Dequeued> SignalTable::take(ThreadRow& row, uint64_t set) {
+    std::lock_guard lk(mu_);
+    auto d = dequeue_locked(row, set);
+    if (d) d->act = actions_[d->sig];
+    return d;
+}
+
+std::optional<SignalTable::Dequeued> SignalTable::dequeue_locked(ThreadRow& row, uint64_t allowed) {
     Dequeued d{};
     if (uint64_t own = row.sig_pending.load() & allowed) {
         d.sig = __builtin_ctzll(own) + 1;
@@ -73,9 +88,6 @@ std::optional<SignalTable::Dequeued> SignalTable::dequeue(ThreadRow& row) {
     } else {
         return std::nullopt;
     }
-    KernelSigaction& a = actions_[d.sig];
-    d.act = a;
-    if ((a.flags & SA_RESETHAND) && a.handler > 1) a = KernelSigaction{};
     return d;
 }
 

@@ -61,6 +61,10 @@ public:
     // Takes the lowest signal pending for `row` (its own set first, then the
     // process's) that `row` does not block, applying SA_RESETHAND.
     std::optional<Dequeued> dequeue(ThreadRow& row);
+    // sigtimedwait: takes the lowest signal of `set` pending for `row` (its
+    // own first, then the process's), blocked or not, and runs no action
+    // (no SA_RESETHAND).
+    std::optional<Dequeued> take(ThreadRow& row, uint64_t set);
     // A signal forced by a CPU exception (Linux force_sig_fault): the action
     // to run when a handler is installed and `sigmask` does not block it
     // (applying SA_RESETHAND); nullopt when the process must die instead
@@ -79,6 +83,9 @@ public:
     void clear_shared_pending() { shared_pending_.store(0); }
 
 private:
+    // The lowest signal of `allowed` pending for `row`, then for the
+    // process, taken off its pending set. Caller holds mu_.
+    std::optional<Dequeued> dequeue_locked(ThreadRow& row, uint64_t allowed);
     mutable std::mutex mu_;
     std::array<KernelSigaction, kMaxSignal + 1> actions_{};
     std::atomic<uint64_t> shared_pending_{0};

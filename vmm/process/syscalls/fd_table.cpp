@@ -63,12 +63,12 @@ FdRef FdTable::place_locked(int fd, FdRef ref, bool cloexec) {
     return old;
 }
 
-int FdTable::install(int host_fd, bool cloexec) { return install_from(0, host_fd, cloexec); }
+int FdTable::install(int host_fd, bool cloexec, ProcFdDir dir) { return install_from(0, host_fd, cloexec, dir); }
 
-int FdTable::install_from(int min_fd, int host_fd, bool cloexec) {
+int FdTable::install_from(int min_fd, int host_fd, bool cloexec, ProcFdDir dir) {
     // Allocated before locking so nothing allocates or closes under mu_
     // except the vector growth in place_locked.
-    auto ref = std::make_shared<const HostFd>(host_fd, true);
+    auto ref = std::make_shared<const HostFd>(host_fd, true, dir);
     std::unique_lock lock(mu_);
     if (min_fd < 0 || min_fd >= limit_) {
         lock.unlock();
@@ -83,8 +83,8 @@ int FdTable::install_from(int min_fd, int host_fd, bool cloexec) {
     return fd;
 }
 
-int FdTable::install_at(int guest_fd, int host_fd, bool cloexec) {
-    auto ref = std::make_shared<const HostFd>(host_fd, true);
+int FdTable::install_at(int guest_fd, int host_fd, bool cloexec, ProcFdDir dir) {
+    auto ref = std::make_shared<const HostFd>(host_fd, true, dir);
     FdRef old;
     {
         std::lock_guard lock(mu_);
@@ -177,6 +177,14 @@ std::vector<int> FdTable::host_fds() const {
     std::vector<int> out;
     for (const auto& e : entries_)
         if (e.ref) out.push_back(e.ref->fd());
+    return out;
+}
+
+std::vector<int> FdTable::guest_fds() const {
+    std::lock_guard lock(mu_);
+    std::vector<int> out;
+    for (size_t i = 0; i < entries_.size(); ++i)
+        if (entries_[i].ref) out.push_back(static_cast<int>(i));
     return out;
 }
 

@@ -30,19 +30,26 @@
 
 namespace spanvm::process {
 
+// A host fd open on the process's own /proc/PID/fd or /proc/PID/fdinfo
+// directory (or a thread's): its listing is the guest's table, not the
+// host's (proc_fd_dir.hpp).
+enum class ProcFdDir : unsigned char { none, fd, fdinfo };
+
 class HostFd {
 public:
-    HostFd(int fd, bool owned) : fd_(fd), owned_(owned) {}
+    HostFd(int fd, bool owned, ProcFdDir dir = ProcFdDir::none) : fd_(fd), owned_(owned), dir_(dir) {}
     ~HostFd();
     HostFd(const HostFd&) = delete;
     HostFd& operator=(const HostFd&) = delete;
 
     int fd() const { return fd_; }
     bool owned() const { return owned_; }
+    ProcFdDir proc_fd_dir() const { return dir_; }
 
 private:
     int fd_;
     bool owned_;  // false: borrowed (VMM stdio), never closed by us
+    ProcFdDir dir_;
 };
 
 using FdRef = std::shared_ptr<const HostFd>;
@@ -78,9 +85,9 @@ public:
     //   install_at:   exactly guest_fd, replacing (and releasing) what was
     //                 there, atomically (dup2/dup3); -EBADF if guest_fd < 0
     //                 or >= limit
-    int install(int host_fd, bool cloexec);
-    int install_from(int min_fd, int host_fd, bool cloexec);
-    int install_at(int guest_fd, int host_fd, bool cloexec);
+    int install(int host_fd, bool cloexec, ProcFdDir dir = ProcFdDir::none);
+    int install_from(int min_fd, int host_fd, bool cloexec, ProcFdDir dir = ProcFdDir::none);
+    int install_at(int guest_fd, int host_fd, bool cloexec, ProcFdDir dir = ProcFdDir::none);
 
     // close(2): drop guest_fd. 0, or -EBADF if it was not open.
     int close(int guest_fd);
@@ -99,6 +106,8 @@ public:
     size_t open_count() const;
     // The host fds the table holds (any order, with repeats for dup'ed fds).
     std::vector<int> host_fds() const;
+    // The open guest fds, ascending (a listing of /proc/self/fd).
+    std::vector<int> guest_fds() const;
 
 private:
     struct Entry {

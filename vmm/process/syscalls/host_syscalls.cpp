@@ -23,6 +23,7 @@ const HandlerTable& handlers() {
         HandlerTable t;
         register_fs(t);
         register_io(t);
+        register_ioctl(t);
         register_misc(t);
         register_net(t);
         register_xattr(t);

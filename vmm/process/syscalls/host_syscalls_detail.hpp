@@ -20,6 +20,7 @@ using HandlerTable = SyscallTable<Handler>;
 
 void register_fs(HandlerTable& t);    // host_syscalls_fs.cpp: paths, stat, open
 void register_io(HandlerTable& t);    // host_syscalls_io.cpp: fd I/O, pipes, poll
+void register_ioctl(HandlerTable& t); // host_syscalls_ioctl.cpp: terminals, ptys, fs ioctls
 void register_misc(HandlerTable& t);  // host_syscalls_misc.cpp: time, ids, info
 void register_net(HandlerTable& t);   // host_syscalls_net.cpp: sockets, select
 void register_xattr(HandlerTable& t); // host_syscalls_xattr.cpp: xattrs, mknod, splice

@@ -9,8 +9,10 @@
 
 #include <algorithm>
 #include <cstring>
+#include <string>
 
 #include "vmm/process/syscalls/host_syscalls_detail.hpp"
+#include "vmm/process/syscalls/proc_fd_dir.hpp"
 
 namespace spanvm::process::detail {
 namespace {
@@ -42,6 +44,18 @@ bool is_cpu_list_path(const GuestPath& p, uint64_t flags) {
            (p.s == "/sys/devices/system/cpu/online" || p.s == "/sys/devices/system/cpu/possible");
 }
 
+// A directory the guest opened: its own /proc/PID/fd(info) or not
+// (proc_fd_dir.hpp). Asked only of O_DIRECTORY opens (opendir's) of a path
+// with "fd" in it, so other opens cost nothing more.
+ProcFdDir opened_dir_kind(int64_t host_fd, uint64_t flags, const GuestPath& p) {
+    if (host_fd < 0 || !(flags & O_DIRECTORY) || p.s.find("fd") == std::string::npos) return ProcFdDir::none;
+    char link[128];
+    const std::string at = "/proc/self/fd/" + std::to_string(host_fd);
+    const ssize_t n = ::readlink(at.c_str(), link, sizeof link);
+    if (n <= 0 || static_cast<size_t>(n) >= sizeof link) return ProcFdDir::none;
+    return classify_proc_fd_dir(std::string_view(link, static_cast<size_t>(n)), ::getpid());
+}
+
 int64_t do_openat(HostSyscallContext& ctx, uint64_t dirfd, uint64_t path_gva, uint64_t flags, uint64_t mode) {
     GuestPath p;
     if (int64_t r = guest_path(ctx, path_gva, p); r < 0) return r;
@@ -49,9 +63,9 @@ int64_t do_openat(HostSyscallContext& ctx, uint64_t dirfd, uint64_t path_gva, ui
     if (is_cpu_list_path(p, flags)) return install_new(ctx, cpu_list_fd(ctx.guest_cpus), cloexec);
     AtDir d;
     if (int64_t r = at_dir(ctx, dirfd, p, d); r < 0) return r;
-    return install_new(ctx, raw(SYS_openat, d.fd, P(p.c_str()), static_cast<long>(flags | O_CLOEXEC),
-                                static_cast<long>(mode)),
-                       cloexec);
+    const int64_t h = raw(SYS_openat, d.fd, P(p.c_str()), static_cast<long>(flags | O_CLOEXEC), static_cast<long>(mode));
+    if (h < 0) return h;
+    return ctx.fds.install(static_cast<int>(h), cloexec, opened_dir_kind(h, flags, p));
 }
 
 int64_t sys_open(HostSyscallContext& ctx, const SyscallArgs& a) {
@@ -82,8 +96,11 @@ int64_t sys_openat2(HostSyscallContext& ctx, const SyscallArgs& a) {
     }
     AtDir d;
     if (int64_t r = at_dir(ctx, a[0], p, d); r < 0) return r;
+    const uint64_t flags = how.flags;
     how.flags |= O_CLOEXEC;
-    return install_new(ctx, raw(SYS_openat2, d.fd, P(p.c_str()), P(&how), sizeof(how)), cloexec);
+    const int64_t h = raw(SYS_openat2, d.fd, P(p.c_str()), P(&how), sizeof(how));
+    if (h < 0) return h;
+    return ctx.fds.install(static_cast<int>(h), cloexec, opened_dir_kind(h, flags, p));
 }
 
 // nr(path, a1, a2): the rest of the arguments are plain integers.

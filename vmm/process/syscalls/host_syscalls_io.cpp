@@ -1,4 +1,4 @@
-// fd-based host syscalls: read/write families, dup/fcntl/ioctl, pipes, poll,
+// fd-based host syscalls: read/write families, dup/fcntl, pipes, poll,
 // epoll, eventfd, timerfd, memfd. See host_syscalls.hpp for the rules.
 #include <linux/close_range.h>
 #include <poll.h>
@@ -9,20 +9,23 @@
 #include <sys/timerfd.h>
 
 #include <climits>
+#include <span>
 #include <cstring>
 #include <ctime>
 #include <vector>
 
 #include "vmm/process/syscalls/host_syscalls_detail.hpp"
+#include "vmm/process/syscalls/proc_fd_dir.hpp"
 
 namespace spanvm::process::detail {
 namespace {
 
 constexpr uint64_t kFlockSize = 32;        // struct flock (x86-64)
-constexpr uint64_t kKernelTermiosSize = 36;  // kernel struct termios, not glibc's
+constexpr uint64_t kFOwnerExSize = 8;      // struct f_owner_ex
 constexpr uint64_t kEpollEventSize = 12;   // packed on x86-64
 constexpr uint64_t kItimerspecSize = 32;
 static_assert(sizeof(struct flock) == kFlockSize && sizeof(epoll_event) == kEpollEventSize);
+static_assert(sizeof(struct f_owner_ex) == kFOwnerExSize);
 static_assert(sizeof(itimerspec) == kItimerspecSize && sizeof(pollfd) == 8);
 
 // nr(fd, a1..a5): integer arguments after the fd.
@@ -55,6 +58,24 @@ int64_t fd_iov_call(HostSyscallContext& ctx, const SyscallArgs& a) {
                static_cast<long>(a[4]), static_cast<long>(a[5]));
 }
 
+// getdents64: the host's listing, but the guest's table for its own
+// /proc/PID/fd(info) (proc_fd_dir.hpp), whose position is the host
+// directory's offset.
+int64_t sys_getdents64(HostSyscallContext& ctx, const SyscallArgs& a) {
+    FdRef f = ctx.fds.acquire(as_int(a[0]));
+    if (!f) return -EBADF;
+    uint8_t* buf = ctx.mem.ptr(a[1], a[2]);
+    if (buf == nullptr) return -EFAULT;
+    if (f->proc_fd_dir() == ProcFdDir::none)
+        return raw(SYS_getdents64, f->fd(), P(buf), static_cast<long>(a[2]));
+    const int64_t at = raw(SYS_lseek, f->fd(), 0, SEEK_CUR);
+    if (at < 0) return at;
+    uint64_t pos = static_cast<uint64_t>(at);
+    const int64_t n = write_fd_dirents(std::span<uint8_t>(buf, a[2]), pos, ctx.fds.guest_fds(), f->proc_fd_dir());
+    if (n > 0) (void)raw(SYS_lseek, f->fd(), static_cast<long>(pos), SEEK_SET);
+    return n;
+}
+
 int64_t sys_close(HostSyscallContext& ctx, const SyscallArgs& a) { return ctx.fds.close(as_int(a[0])); }
 
 // CLOSE_RANGE_UNSHARE is accepted and meaningless: there is one table.
@@ -72,7 +93,8 @@ int64_t host_dup(const FdRef& f) { return raw(SYS_fcntl, f->fd(), F_DUPFD_CLOEXE
 int64_t sys_dup(HostSyscallContext& ctx, const SyscallArgs& a) {
     FdRef f = ctx.fds.acquire(as_int(a[0]));
     if (!f) return -EBADF;
-    return install_new(ctx, host_dup(f), false);
+    int64_t h = host_dup(f);
+    return h < 0 ? h : ctx.fds.install(static_cast<int>(h), false, f->proc_fd_dir());
 }
 
 int64_t do_dup3(HostSyscallContext& ctx, int oldfd, int newfd, bool cloexec) {
@@ -81,7 +103,7 @@ int64_t do_dup3(HostSyscallContext& ctx, int oldfd, int newfd, bool cloexec) {
     if (newfd < 0 || newfd >= ctx.fds.limit()) return -EBADF;
     int64_t h = host_dup(f);
     if (h < 0) return h;
-    return ctx.fds.install_at(newfd, static_cast<int>(h), cloexec);
+    return ctx.fds.install_at(newfd, static_cast<int>(h), cloexec, f->proc_fd_dir());
 }
 
 int64_t sys_dup2(HostSyscallContext& ctx, const SyscallArgs& a) {
@@ -108,7 +130,7 @@ int64_t sys_fcntl(HostSyscallContext& ctx, const SyscallArgs& a) {
             if (min_fd < 0 || min_fd >= ctx.fds.limit()) return -EINVAL;
             int64_t h = host_dup(f);
             if (h < 0) return h;
-            return ctx.fds.install_from(min_fd, static_cast<int>(h), cmd == F_DUPFD_CLOEXEC);
+            return ctx.fds.install_from(min_fd, static_cast<int>(h), cmd == F_DUPFD_CLOEXEC, f->proc_fd_dir());
         }
         case F_GETFD: {
             int c = ctx.fds.get_cloexec(gfd);
@@ -126,7 +148,27 @@ int64_t sys_fcntl(HostSyscallContext& ctx, const SyscallArgs& a) {
         case F_SETPIPE_SZ:
         case F_ADD_SEALS:
         case F_GET_SEALS:
+        // Signal-driven I/O, leases, directory notification: the owner is
+        // a host pid (guest pid == host pid), the signal is sent to the
+        // host process and forwarded to the guest as any other.
+        case F_GETOWN:
+        case F_SETOWN:
+        case F_GETSIG:
+        case F_SETSIG:
+        case F_GETLEASE:
+        case F_SETLEASE:
+        case F_NOTIFY:
             return raw(SYS_fcntl, f->fd(), cmd, static_cast<long>(a[2]));
+        case F_GETOWN_EX: {
+            uint8_t* own = ctx.mem.wptr(a[2], kFOwnerExSize);
+            if (own == nullptr) return -EFAULT;
+            return raw(SYS_fcntl, f->fd(), cmd, P(own));
+        }
+        case F_SETOWN_EX: {
+            const uint8_t* own = ctx.mem.ptr(a[2], kFOwnerExSize);
+            if (own == nullptr) return -EFAULT;
+            return raw(SYS_fcntl, f->fd(), cmd, P(own));
+        }
         case F_GETLK:
         case F_SETLK:
         case F_SETLKW:
@@ -140,23 +182,6 @@ int64_t sys_fcntl(HostSyscallContext& ctx, const SyscallArgs& a) {
         default:
             return -EINVAL;
     }
-}
-
-int64_t sys_ioctl(HostSyscallContext& ctx, const SyscallArgs& a) {
-    FdRef f = ctx.fds.acquire(as_int(a[0]));
-    if (!f) return -EBADF;
-    const unsigned long req = static_cast<unsigned>(a[1]);  // the kernel takes an unsigned int
-    uint64_t size = 0;
-    switch (req) {
-        case TCGETS: size = kKernelTermiosSize; break;
-        case TIOCGWINSZ: size = sizeof(winsize); break;
-        case FIONREAD: size = sizeof(int); break;
-        case FIONBIO: size = sizeof(int); break;
-        default: return -ENOTTY;
-    }
-    uint8_t* arg = ctx.mem.ptr(a[2], size);
-    if (arg == nullptr) return -EFAULT;
-    return raw(SYS_ioctl, f->fd(), static_cast<long>(req), P(arg));
 }
 
 int64_t do_pipe2(HostSyscallContext& ctx, uint64_t fds_gva, uint64_t flags) {
@@ -331,7 +356,7 @@ void register_io(HandlerTable& t) {
     t.add(SYS_pread64, fd_buf_call<SYS_pread64>);
     t.add(SYS_pwrite64, fd_buf_call<SYS_pwrite64>);
     t.add(SYS_getdents, fd_buf_call<SYS_getdents>);
-    t.add(SYS_getdents64, fd_buf_call<SYS_getdents64>);
+    t.add(SYS_getdents64, sys_getdents64);
     t.add(SYS_readv, fd_iov_call<SYS_readv>);
     t.add(SYS_writev, fd_iov_call<SYS_writev>);
     t.add(SYS_preadv, fd_iov_call<SYS_preadv>);
@@ -357,7 +382,6 @@ void register_io(HandlerTable& t) {
     t.add(SYS_dup2, sys_dup2);
     t.add(SYS_dup3, sys_dup3);
     t.add(SYS_fcntl, sys_fcntl);
-    t.add(SYS_ioctl, sys_ioctl);
     t.add(SYS_pipe, sys_pipe);
     t.add(SYS_pipe2, sys_pipe2);
     t.add(SYS_poll, sys_poll);

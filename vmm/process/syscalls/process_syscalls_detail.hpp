@@ -24,6 +24,7 @@ void register_process_memory(ProcessHandlerTable& t);   // process_syscalls_memo
 void register_process_threads(ProcessHandlerTable& t);  // process_syscalls_threads.cpp: clone, exec, exit, futex
 void register_process_signals(ProcessHandlerTable& t);  // process_syscalls_signals.cpp: signals, itimers, kill
 void register_process_misc(ProcessHandlerTable& t);     // process_syscalls_misc.cpp: ids, limits, scheduling
+void register_process_sched(ProcessHandlerTable& t);    // process_syscalls_sched.cpp: nice, policies, I/O priority
 
 void register_process_children(ProcessHandlerTable& t);  // process_syscalls_children.cpp: wait, groups, sessions
 // kill(pid, sig) for a pid other than the caller's own (host processes).

@@ -36,7 +36,13 @@ int64_t guest_prlimit(Process& p, const SyscallRequest& r) {
     struct rlimit cur {};
     switch (res) {
         case RLIMIT_STACK: cur = {memory::layout::kDefaultStackSize, RLIM_INFINITY}; break;
-        case RLIMIT_NOFILE: cur = {static_cast<rlim_t>(p.fds().limit()), static_cast<rlim_t>(FdTable::kMaxLimit)}; break;
+        case RLIMIT_NOFILE: {
+            // The soft limit is the guest table's; the hard one the host's.
+            struct rlimit host {};
+            const rlim_t hard = ::getrlimit(RLIMIT_NOFILE, &host) == 0 ? host.rlim_max : FdTable::kMaxLimit;
+            cur = {static_cast<rlim_t>(p.fds().limit()), std::min<rlim_t>(hard, FdTable::kMaxLimit)};
+            break;
+        }
         case RLIMIT_AS:
         case RLIMIT_DATA: cur = {p.config().mem_size, p.config().mem_size}; break;
         default:

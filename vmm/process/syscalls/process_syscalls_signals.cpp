@@ -164,6 +164,23 @@ int64_t sys_rt_sigpending(GuestThread& t, const SyscallRequest& r) {
 
 int64_t sys_pause(GuestThread& t, const SyscallRequest&) { return t.wait_for_signal(std::nullopt); }
 
+// rt_sigtimedwait(set, info, timeout, sigsetsize): sigwait, sigwaitinfo and
+// sigtimedwait. Not restarted after a handler runs (EINTR), as in Linux.
+int64_t sys_rt_sigtimedwait(GuestThread& t, const SyscallRequest& r) {
+    Process& p = t.process();
+    if (r.args[3] != 8) return -EINVAL;
+    auto set = p.mem().read<uint64_t>(r.args[0]);
+    if (!set) return -EFAULT;
+    std::optional<std::chrono::nanoseconds> timeout;
+    if (r.args[2]) {
+        auto ts = p.mem().read<timespec>(r.args[2]);
+        if (!ts) return -EFAULT;
+        if (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000) return -EINVAL;
+        timeout = std::chrono::seconds(ts->tv_sec) + std::chrono::nanoseconds(ts->tv_nsec);
+    }
+    return t.take_signal(*set, timeout, r.args[1]);
+}
+
 int64_t sys_rt_sigsuspend(GuestThread& t, const SyscallRequest& r) {
     if (r.args[1] != 8) return -EINVAL;
     auto m = t.process().mem().read<uint64_t>(r.args[0]);
@@ -210,6 +227,7 @@ void register_process_signals(ProcessHandlerTable& t) {
     t.add(SYS_rt_sigreturn, sys_rt_sigreturn);
     t.add(SYS_rt_sigpending, sys_rt_sigpending);
     t.add(SYS_pause, sys_pause);
+    t.add(SYS_rt_sigtimedwait, sys_rt_sigtimedwait);
     t.add(SYS_rt_sigsuspend, sys_rt_sigsuspend);
     t.add(SYS_kill, sys_kill);
     t.add(SYS_tgkill, sys_tgkill);

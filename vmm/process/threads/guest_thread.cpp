@@ -20,6 +20,7 @@ GuestThread::GuestThread(Process& p, ThreadRow& row, std::unique_ptr<platform::V
 
 void GuestThread::run(const ThreadStart& start) {
     row_.host_tid = static_cast<int>(::syscall(SYS_gettid));
+    if (row_.tid == proc_.pid()) proc_.first_thread_started(row_.host_tid);
     if (auto r = attach_vcpu(); !r) fatal_exit(r.error().message.c_str());
     if (auto r = vcpu_->set_initial_state(start.regs, start.fs_base, start.gs_base); !r)
         fatal_exit(r.error().message.c_str());

@@ -6,6 +6,7 @@
 // is here. A thread that runs on another node is served here by its
 // executor: the same loop on a vCPU that stands for the remote thread, plus
 // a RemoteLink (vmm/process/remote_threads.hpp); a local thread has no link.
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <span>
@@ -62,6 +63,13 @@ public:
     // mask is in force while waiting and the old one returns after the
     // handler frame is built (the frame saves the old one).
     int64_t wait_for_signal(std::optional<uint64_t> suspend_mask);
+    // rt_sigtimedwait: takes a signal of `set` (pending for this thread or
+    // the process), waiting at most `timeout` (none: forever) with the set
+    // unblocked, as Linux's real_blocked: senders pick this thread for them.
+    // Returns the signal and writes its siginfo at `info_gva` (if not 0);
+    // -EAGAIN when the time is up, -EINTR when a signal outside the set
+    // ended the wait (its handler runs on the way out).
+    int64_t take_signal(uint64_t set, std::optional<std::chrono::nanoseconds> timeout, uint64_t info_gva);
     // ppoll, pselect6 and epoll_pwait with a guest signal mask (make waits
     // for SIGCHLD this way): the host call runs with that mask in force, as
     // sigsuspend does, and ends with EINTR when a signal it lets through

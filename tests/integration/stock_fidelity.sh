@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# stock_fidelity.sh CASE : what programs expect of the process around them,
+# output byte for byte equal to a native run:
+#   priority  nice, renice, chrt, ionice and Python's os.setpriority /
+#             os.sched_getscheduler (nice values and policies of the host
+#             threads that run the guest's: process_syscalls_sched.cpp)
+#   fds       fds the caller leaves open (a shell's 7<file 8>file, make's
+#             jobserver pipe), /proc/self/fd listings, RLIMIT_NOFILE
+#   pty       pseudo-terminals: Python's os.openpty, pty.fork, termios
+#             (host_syscalls_ioctl.cpp)
+#   sigwait   sigwait, sigtimedwait, sigwaitinfo, in the main thread and in
+#             another (GuestThread::take_signal)
+. "$(dirname "$0")/lib.sh"
+[ $# = 1 ] || fail "usage: $0 priority|fds|pty|sigwait"
+it_setup
+py=/usr/bin/python3
+[ -x "$py" ] || py="$(tool python3)"
+case "$1" in
+priority)
+    cat >script.sh <<EOS
+nice -n 5 nice
+nice -n 5 nice -n 3 nice
+renice -n 3 -p \$\$ >/dev/null && nice
+ionice -c3 ionice
+chrt -b 0 sh -c 'chrt -p \$\$' | sed 's/^pid [0-9]*//'
+chrt --max
+$py -c '
+import os, threading
+print(os.getpriority(os.PRIO_PROCESS, 0))
+def f():
+    os.setpriority(os.PRIO_PROCESS, 0, 7)
+    print("thread", os.getpriority(os.PRIO_PROCESS, 0))
+t = threading.Thread(target=f); t.start(); t.join()
+print("main", os.getpriority(os.PRIO_PROCESS, 0))
+print(os.sched_getscheduler(0) == os.SCHED_OTHER, os.sched_getparam(0).sched_priority)
+up_r, up_w = os.pipe()
+down_r, down_w = os.pipe()
+p = os.fork()
+if p == 0:
+    os.nice(6); os.write(up_w, b"x"); os.read(down_r, 1); os._exit(0)
+os.read(up_r, 1)
+print("child", os.getpriority(os.PRIO_PROCESS, p))
+os.write(down_w, b"y"); os.waitpid(p, 0)
+try:
+    os.getpriority(os.PRIO_PROCESS, 999999999)
+except OSError as e:
+    print("no such process:", e.errno)
+'
+EOS
+    cmd=("$(tool bash)" script.sh) ;;
+fds)
+    printf 'line one\nline two\n' >in.txt
+    mkdir sub
+    printf 'all: a b c d\na b c d:\n\t@echo job $@ >/dev/null\n' >sub/Makefile
+    cat >script.sh <<EOS
+cat <&7
+echo to eight >&8
+ls /proc/self/fd | sort -n | tr '\n' ' '; echo
+$py -c 'import os; print(sorted(int(f) for f in os.listdir("/proc/self/fd")))'
+ulimit -n; ulimit -Hn
+exec {fd}<>rw.txt; echo "new fd \$fd"
+EOS
+    # Run through an outer make, so that its jobserver pipe is among the
+    # fds the program is given: a sub-make that did not get them says
+    # "jobserver unavailable".
+    printf 'all:\n\t+@$(RUNNER) %s script.sh 7<in.txt 8>out8.txt\n\t+@$(RUNNER) $(MAKE) -s -C sub\n' "$(tool bash)" >Makefile
+    make_bin="$(tool make)"
+    rc_of "$make_bin" -s -j2 RUNNER= >native.out 2>native.err
+    expect_rc "$RC" 0 "native make" native.err
+    cat out8.txt >>native.out
+    rm -f out8.txt rw.txt
+    runner=""
+    is_native || runner="$SPANVM run --"
+    rc_of "$make_bin" -s -j2 RUNNER="$runner" >guest.out 2>guest.err
+    expect_rc "$RC" 0 "make running $(mode_name)" guest.err
+    cat out8.txt >>guest.out
+    expect_same_file guest.out native.out "fds output"
+    if grep -q jobserver guest.err; then fail "the sub-make had no jobserver:"$'\n'"$(show guest.err)"; fi
+    pass "$(mode_name)"
+    ;;
+pty)
+    cmd=("$py" -c '
+import os, pty, termios, tty, fcntl, struct
+m, s = os.openpty()
+print(os.isatty(s), os.ttyname(s).startswith("/dev/pts/"))
+before = termios.tcgetattr(s)
+tty.setraw(s)
+print("raw differs", termios.tcgetattr(s) != before)
+fcntl.ioctl(s, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+print(struct.unpack("HHHH", fcntl.ioctl(m, termios.TIOCGWINSZ, bytes(8))))
+os.write(m, b"x"); print(os.read(s, 1))
+pid, fd = pty.fork()
+if pid == 0:
+    print("child on a tty", os.isatty(0), os.getsid(0) == os.getpid())
+    os._exit(3)
+out = b""
+while True:
+    try:
+        d = os.read(fd, 100)
+    except OSError:
+        break
+    if not d:
+        break
+    out += d
+print(out.strip(), os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+') ;;
+sigwait)
+    cmd=("$py" -c '
+import os, signal, threading, time
+signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR1, signal.SIGUSR2])
+os.kill(os.getpid(), signal.SIGUSR2)
+print(signal.sigwait([signal.SIGUSR1, signal.SIGUSR2]))
+print(signal.sigtimedwait([signal.SIGUSR1], 0.2))
+p = os.fork()
+if p == 0:
+    time.sleep(0.2); os.kill(os.getppid(), signal.SIGUSR1); os._exit(0)
+i = signal.sigwaitinfo([signal.SIGUSR1])
+print(i.si_signo, i.si_pid == p, i.si_code)
+os.waitpid(p, 0)
+got = []
+t = threading.Thread(target=lambda: got.append(signal.sigwait([signal.SIGUSR1])))
+t.start(); time.sleep(0.2); os.kill(os.getpid(), signal.SIGUSR1); t.join()
+print("thread took", got)
+') ;;
+*) fail "unknown case '$1'" ;;
+esac
+rc_of run_direct "${cmd[@]}" >native.out 2>native.err
+expect_rc "$RC" 0 "native run" native.err
+rc_of run_guest -- "${cmd[@]}" >guest.out 2>guest.err
+expect_rc "$RC" 0 "$(mode_name) run" guest.err
+expect_same_file guest.out native.out "$1 output"
+pass "$(mode_name)"
