@@ -10,8 +10,10 @@
 #             (host_syscalls_ioctl.cpp)
 #   sigwait   sigwait, sigtimedwait, sigwaitinfo, in the main thread and in
 #             another (GuestThread::take_signal)
+#   notify    inotify, pidfd_open, pidfd_send_signal, waitid(P_PIDFD)
+#             (host_syscalls_notify.cpp)
 . "$(dirname "$0")/lib.sh"
-[ $# = 1 ] || fail "usage: $0 priority|fds|pty|sigwait"
+[ $# = 1 ] || fail "usage: $0 priority|fds|pty|sigwait|notify"
 it_setup
 py=/usr/bin/python3
 [ -x "$py" ] || py="$(tool python3)"
@@ -121,6 +123,32 @@ got = []
 t = threading.Thread(target=lambda: got.append(signal.sigwait([signal.SIGUSR1])))
 t.start(); time.sleep(0.2); os.kill(os.getpid(), signal.SIGUSR1); t.join()
 print("thread took", got)
+') ;;
+notify)
+    mkdir watched
+    cmd=("$py" -c '
+import ctypes, os, select, signal, struct, time
+libc = ctypes.CDLL(None, use_errno=True)
+fd = libc.inotify_init1(os.O_NONBLOCK)
+wd = libc.inotify_add_watch(fd, b"watched", 0x100)  # IN_CREATE
+open("watched/new", "w").close()
+select.select([fd], [], [], 5)
+d = os.read(fd, 4096)
+w, mask, cookie, n = struct.unpack("iIII", d[:16])
+print("inotify", w == wd, hex(mask), d[16:16 + n].rstrip(bytes(1)), libc.inotify_rm_watch(fd, wd))
+os.unlink("watched/new")  # the next run creates it again
+p = os.fork()
+if p == 0:
+    time.sleep(0.2); os._exit(5)
+pfd = os.pidfd_open(p)
+print("pidfd readable at exit", select.select([pfd], [], [], 5)[0] == [pfd])
+print("waitid P_PIDFD", os.waitid(os.P_PIDFD, pfd, os.WEXITED).si_status)
+p = os.fork()
+if p == 0:
+    time.sleep(5); os._exit(0)
+pfd = os.pidfd_open(p)
+signal.pidfd_send_signal(pfd, signal.SIGTERM)
+print("pidfd_send_signal", os.waitstatus_to_exitcode(os.waitpid(p, 0)[1]))
 ') ;;
 *) fail "unknown case '$1'" ;;
 esac

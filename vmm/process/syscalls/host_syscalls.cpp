@@ -27,6 +27,7 @@ const HandlerTable& handlers() {
         register_misc(t);
         register_net(t);
         register_xattr(t);
+        register_notify(t);
         return t;
     }();
     return table;

@@ -62,10 +62,16 @@ int64_t sys_waitid(GuestThread& t, const SyscallRequest& r) {
     void* ru = nullptr;
     if (r.args[2] && !(info = p.mem().ptr(r.args[2], sizeof(siginfo_t)))) return -EFAULT;
     if (r.args[4] && !(ru = p.mem().ptr(r.args[4], sizeof(struct rusage)))) return -EFAULT;
+    // P_PIDFD names the child by a pidfd: the guest's fd, translated.
+    uint64_t id = r.args[1];
+    FdRef pidfd;
+    if (static_cast<int>(r.args[0]) == P_PIDFD) {
+        if (!(pidfd = p.fds().acquire(static_cast<int>(r.args[1])))) return -EBADF;
+        id = static_cast<uint64_t>(pidfd->fd());
+    }
     const bool hang = !(r.args[3] & WNOHANG);
     const auto began = hang ? p.child_wait_begin() : std::chrono::steady_clock::time_point{};
-    const int64_t res =
-        blocking(t, [&] { return ::syscall(SYS_waitid, r.args[0], r.args[1], info, r.args[3], ru); });
+    const int64_t res = blocking(t, [&] { return ::syscall(SYS_waitid, r.args[0], id, info, r.args[3], ru); });
     if (hang) p.child_wait_end(began);
     return res;
 }
