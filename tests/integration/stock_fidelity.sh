@@ -12,8 +12,10 @@
 #             another (GuestThread::take_signal)
 #   notify    inotify, pidfd_open, pidfd_send_signal, waitid(P_PIDFD)
 #             (host_syscalls_notify.cpp)
+#   signalfd  script(1) (a pty and a signalfd), and a signalfd's readiness,
+#             records and EAGAIN (vmm/process/signals/signal_fd.hpp)
 . "$(dirname "$0")/lib.sh"
-[ $# = 1 ] || fail "usage: $0 priority|fds|pty|sigwait|notify"
+[ $# = 1 ] || fail "usage: $0 priority|fds|pty|sigwait|notify|signalfd"
 it_setup
 py=/usr/bin/python3
 [ -x "$py" ] || py="$(tool python3)"
@@ -150,6 +152,34 @@ pfd = os.pidfd_open(p)
 signal.pidfd_send_signal(pfd, signal.SIGTERM)
 print("pidfd_send_signal", os.waitstatus_to_exitcode(os.waitpid(p, 0)[1]))
 ') ;;
+signalfd)
+    cat >script.sh <<EOS
+$(tool script) -qc 'echo in a pty; tty | sed "s/[0-9]*\$//"' /dev/null | tr -d '\r'
+$py -c '
+import ctypes, os, select, signal, struct
+libc = ctypes.CDLL(None, use_errno=True)
+signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR1, signal.SIGCHLD])
+mask = ctypes.c_uint64((1 << (signal.SIGUSR1 - 1)) | (1 << (signal.SIGCHLD - 1)))
+fd = libc.signalfd(-1, ctypes.byref(mask), 0)
+print("idle", select.select([fd], [], [], 0)[0])
+os.kill(os.getpid(), signal.SIGUSR1)
+print("readable", select.select([fd], [], [], 5)[0] == [fd])
+d = os.read(fd, 128)
+print(struct.unpack("I", d[:4])[0], struct.unpack("I", d[12:16])[0] == os.getpid())
+p = os.fork()
+if p == 0:
+    os._exit(4)
+d = os.read(fd, 256)
+print("SIGCHLD", struct.unpack("I", d[:4])[0], struct.unpack("I", d[12:16])[0] == p, len(d))
+os.waitpid(p, 0)
+os.set_blocking(fd, False)
+try:
+    os.read(fd, 128)
+except BlockingIOError:
+    print("EAGAIN")
+'
+EOS
+    cmd=("$(tool bash)" script.sh) ;;
 *) fail "unknown case '$1'" ;;
 esac
 rc_of run_direct "${cmd[@]}" >native.out 2>native.err

@@ -593,6 +593,7 @@ int64_t Process::send_signal(GuestThread* self, int sig, int tid, SigInfoFields 
     // fast timer (setitimer) kicking a descheduled thread at every expiry
     // would otherwise pile up one signal frame per expiry on its sigaltstack.
     const bool fresh = signals_.post(target, sig, info);
+    if (!signal_fds_.empty()) signal_fds_.notify(sig);  // a signalfd polls readable (signal_fd.hpp)
     // Process-directed: the taker is chosen from the masks read *after* the
     // post (every access seq_cst). A thread unblocking the signal stores its
     // mask and then tests pending (deliverable()): either that test sees the

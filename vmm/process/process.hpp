@@ -39,6 +39,7 @@
 #include "vmm/process/exec_placement.hpp"
 #include "vmm/process/loader/image_file.hpp"
 #include "vmm/process/remote_threads.hpp"
+#include "vmm/process/signals/signal_fd.hpp"
 #include "vmm/process/signals/signal_table.hpp"
 #include "vmm/process/threads/thread_table.hpp"
 #include "vmm/report/run_report.hpp"
@@ -126,6 +127,7 @@ public:
     FutexTable& futexes() { return futexes_; }
     ThreadTable& threads() { return threads_; }
     SignalTable& signals() { return signals_; }
+    SignalFdList& signal_fds() { return signal_fds_; }
     HostSyscallContext& host_ctx() { return host_ctx_; }
     pid_t pid() const { return pid_; }
     // One line: which platform runs and why (for --stats).
@@ -346,6 +348,7 @@ private:
     pid_t pid_;  // the host pid of this spanvm process: a guest pid is a host pid
     ThreadTable threads_;
     SignalTable signals_;
+    SignalFdList signal_fds_;  // the guest's signalfds, notified by send_signal
     HostSyscallContext host_ctx_;
     std::mutex aspace_mu_;
     memory::PageAccessMap access_map_;

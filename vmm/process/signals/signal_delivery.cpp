@@ -13,6 +13,7 @@
 // family, socket send/recv/accept/connect, wait4, flock, futex wait without
 // a timeout. Others (nanosleep, poll, select, epoll_wait, pause, futex wait
 // with a timeout) return EINTR, as Linux does with a handler.
+#include <fcntl.h>
 #include <linux/futex.h>
 #include <poll.h>
 #include <sys/syscall.h>
@@ -270,6 +271,52 @@ int64_t GuestThread::take_signal(uint64_t set, std::optional<std::chrono::nanose
     ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
     if (auto d = st.take(row_, set)) return taken(*d);
     return st.deliverable(row_) ? -EINTR : -EAGAIN;
+}
+
+bool GuestThread::read_signalfd(const SyscallRequest& r, int64_t& ret) {
+    if (r.nr != SYS_read || proc_.signal_fds().empty()) return false;
+    const FdRef f = proc_.fds().acquire(static_cast<int>(r.args[0]));
+    if (!f || !f->signalfd()) return false;
+    const SignalFd& sfd = *f->signalfd();
+    const uint64_t count = r.args[2];
+    if (count < kSignalfdSiginfoSize) return ret = -EINVAL, true;
+    SignalTable& st = proc_.signals();
+    for (;;) {
+        uint64_t n = 0;
+        while (n + kSignalfdSiginfoSize <= count) {
+            auto d = st.take(row_, sfd.mask());
+            if (!d) break;
+            if (!proc_.mem().write(r.args[1] + n, encode_signalfd_siginfo(d->sig, d->info)))
+                return ret = n ? static_cast<int64_t>(n) : -EFAULT, true;
+            n += kSignalfdSiginfoSize;
+        }
+        // Readiness off only when nothing of the mask is left; a post after
+        // this test notifies after it, so the eventfd never stays clear
+        // with a signal pending (the test below catches one that came
+        // between the test and the clear).
+        if (!(st.pending(row_) & sfd.mask())) sfd.clear();
+        if (n) return ret = static_cast<int64_t>(n), true;
+        if (st.pending(row_) & sfd.mask()) continue;
+        const int fl = ::fcntl(f->fd(), F_GETFL);
+        if (fl >= 0 && (fl & O_NONBLOCK)) return ret = -EAGAIN, true;
+        // Blocking: until a notify, or a kick for a signal to deliver
+        // (EINTR, restarted after a SA_RESTART handler as a read is).
+        sigset_t block, old;
+        sigemptyset(&block);
+        sigaddset(&block, kick_signal());
+        ::pthread_sigmask(SIG_BLOCK, &block, &old);
+        sigset_t wait_mask = old;
+        sigdelset(&wait_mask, kick_signal());
+        row_.state = ThreadState::blocked;
+        pollfd p{sfd.notify_fd(), POLLIN, 0};
+        while (!st.deliverable(row_) && !(st.pending(row_) & sfd.mask())) {
+            p.revents = 0;
+            if (::ppoll(&p, 1, nullptr, &wait_mask) == 1 && (p.revents & POLLIN)) break;
+        }
+        row_.state = ThreadState::in_syscall;
+        ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+        if (st.deliverable(row_) && !(st.pending(row_) & sfd.mask())) return ret = -EINTR, true;
+    }
 }
 
 }  // namespace spanvm::process

@@ -46,6 +46,20 @@ std::array<uint8_t, kSiginfoSize> encode_siginfo(int sig, const SigInfoFields& i
     return b;
 }
 
+std::array<uint8_t, kSignalfdSiginfoSize> encode_signalfd_siginfo(int sig, const SigInfoFields& info) {
+    std::array<uint8_t, kSignalfdSiginfoSize> b{};
+    auto at = [&b](uint64_t off, auto v) { std::memcpy(b.data() + off, &v, sizeof v); };
+    at(0, static_cast<uint32_t>(sig));
+    at(8, info.code);
+    if (info.fault) {
+        at(72, info.addr);  // ssi_addr
+    } else {
+        at(12, static_cast<uint32_t>(info.pid));
+        at(16, info.uid);
+    }
+    return b;
+}
+
 std::optional<FrameImage> build_signal_frame(const FrameInput& in) {
     const uint64_t xsize = in.xsave.size();
     uint64_t sp = in.regs.rsp;

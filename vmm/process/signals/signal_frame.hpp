@@ -45,6 +45,11 @@ struct SigInfoFields {
 // a handler's frame and rt_sigtimedwait(2) write it.
 inline constexpr uint64_t kSiginfoSize = 128;
 std::array<uint8_t, kSiginfoSize> encode_siginfo(int sig, const SigInfoFields& info);
+// The struct signalfd_siginfo a signalfd read gives for the same signal
+// (128 bytes: ssi_signo, ssi_errno, ssi_code, ssi_pid, ssi_uid, ...,
+// ssi_addr at 72 for a fault).
+inline constexpr uint64_t kSignalfdSiginfoSize = 128;
+std::array<uint8_t, kSignalfdSiginfoSize> encode_signalfd_siginfo(int sig, const SigInfoFields& info);
 
 struct AltStack {
     uint64_t sp = 0;

@@ -63,12 +63,14 @@ FdRef FdTable::place_locked(int fd, FdRef ref, bool cloexec) {
     return old;
 }
 
-int FdTable::install(int host_fd, bool cloexec, ProcFdDir dir) { return install_from(0, host_fd, cloexec, dir); }
+int FdTable::install(int host_fd, bool cloexec, FdTraits traits) {
+    return install_from(0, host_fd, cloexec, std::move(traits));
+}
 
-int FdTable::install_from(int min_fd, int host_fd, bool cloexec, ProcFdDir dir) {
+int FdTable::install_from(int min_fd, int host_fd, bool cloexec, FdTraits traits) {
     // Allocated before locking so nothing allocates or closes under mu_
     // except the vector growth in place_locked.
-    auto ref = std::make_shared<const HostFd>(host_fd, true, dir);
+    auto ref = std::make_shared<const HostFd>(host_fd, true, std::move(traits));
     std::unique_lock lock(mu_);
     if (min_fd < 0 || min_fd >= limit_) {
         lock.unlock();
@@ -83,8 +85,8 @@ int FdTable::install_from(int min_fd, int host_fd, bool cloexec, ProcFdDir dir) 
     return fd;
 }
 
-int FdTable::install_at(int guest_fd, int host_fd, bool cloexec, ProcFdDir dir) {
-    auto ref = std::make_shared<const HostFd>(host_fd, true, dir);
+int FdTable::install_at(int guest_fd, int host_fd, bool cloexec, FdTraits traits) {
+    auto ref = std::make_shared<const HostFd>(host_fd, true, std::move(traits));
     FdRef old;
     {
         std::lock_guard lock(mu_);

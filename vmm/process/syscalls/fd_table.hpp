@@ -35,21 +35,33 @@ namespace spanvm::process {
 // host's (proc_fd_dir.hpp).
 enum class ProcFdDir : unsigned char { none, fd, fdinfo };
 
+class SignalFd;  // vmm/process/signals/signal_fd.hpp
+
+// What a guest fd is beyond its host fd, shared by its dups (the same open
+// file description): the listing kind of a /proc fd directory; the state
+// of a signalfd, whose host fd is the eventfd that polls for it.
+struct FdTraits {
+    ProcFdDir dir = ProcFdDir::none;
+    std::shared_ptr<SignalFd> signalfd;
+};
+
 class HostFd {
 public:
-    HostFd(int fd, bool owned, ProcFdDir dir = ProcFdDir::none) : fd_(fd), owned_(owned), dir_(dir) {}
+    HostFd(int fd, bool owned, FdTraits traits = {}) : fd_(fd), owned_(owned), traits_(std::move(traits)) {}
     ~HostFd();
     HostFd(const HostFd&) = delete;
     HostFd& operator=(const HostFd&) = delete;
 
     int fd() const { return fd_; }
     bool owned() const { return owned_; }
-    ProcFdDir proc_fd_dir() const { return dir_; }
+    const FdTraits& traits() const { return traits_; }
+    ProcFdDir proc_fd_dir() const { return traits_.dir; }
+    const std::shared_ptr<SignalFd>& signalfd() const { return traits_.signalfd; }
 
 private:
     int fd_;
     bool owned_;  // false: borrowed (VMM stdio), never closed by us
-    ProcFdDir dir_;
+    FdTraits traits_;
 };
 
 using FdRef = std::shared_ptr<const HostFd>;
@@ -85,9 +97,9 @@ public:
     //   install_at:   exactly guest_fd, replacing (and releasing) what was
     //                 there, atomically (dup2/dup3); -EBADF if guest_fd < 0
     //                 or >= limit
-    int install(int host_fd, bool cloexec, ProcFdDir dir = ProcFdDir::none);
-    int install_from(int min_fd, int host_fd, bool cloexec, ProcFdDir dir = ProcFdDir::none);
-    int install_at(int guest_fd, int host_fd, bool cloexec, ProcFdDir dir = ProcFdDir::none);
+    int install(int host_fd, bool cloexec, FdTraits traits = {});
+    int install_from(int min_fd, int host_fd, bool cloexec, FdTraits traits = {});
+    int install_at(int guest_fd, int host_fd, bool cloexec, FdTraits traits = {});
 
     // close(2): drop guest_fd. 0, or -EBADF if it was not open.
     int close(int guest_fd);

@@ -65,7 +65,7 @@ int64_t do_openat(HostSyscallContext& ctx, uint64_t dirfd, uint64_t path_gva, ui
     if (int64_t r = at_dir(ctx, dirfd, p, d); r < 0) return r;
     const int64_t h = raw(SYS_openat, d.fd, P(p.c_str()), static_cast<long>(flags | O_CLOEXEC), static_cast<long>(mode));
     if (h < 0) return h;
-    return ctx.fds.install(static_cast<int>(h), cloexec, opened_dir_kind(h, flags, p));
+    return ctx.fds.install(static_cast<int>(h), cloexec, {opened_dir_kind(h, flags, p), nullptr});
 }
 
 int64_t sys_open(HostSyscallContext& ctx, const SyscallArgs& a) {
@@ -100,7 +100,7 @@ int64_t sys_openat2(HostSyscallContext& ctx, const SyscallArgs& a) {
     how.flags |= O_CLOEXEC;
     const int64_t h = raw(SYS_openat2, d.fd, P(p.c_str()), P(&how), sizeof(how));
     if (h < 0) return h;
-    return ctx.fds.install(static_cast<int>(h), cloexec, opened_dir_kind(h, flags, p));
+    return ctx.fds.install(static_cast<int>(h), cloexec, {opened_dir_kind(h, flags, p), nullptr});
 }
 
 // nr(path, a1, a2): the rest of the arguments are plain integers.

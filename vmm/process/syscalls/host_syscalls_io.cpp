@@ -94,7 +94,7 @@ int64_t sys_dup(HostSyscallContext& ctx, const SyscallArgs& a) {
     FdRef f = ctx.fds.acquire(as_int(a[0]));
     if (!f) return -EBADF;
     int64_t h = host_dup(f);
-    return h < 0 ? h : ctx.fds.install(static_cast<int>(h), false, f->proc_fd_dir());
+    return h < 0 ? h : ctx.fds.install(static_cast<int>(h), false, f->traits());
 }
 
 int64_t do_dup3(HostSyscallContext& ctx, int oldfd, int newfd, bool cloexec) {
@@ -103,7 +103,7 @@ int64_t do_dup3(HostSyscallContext& ctx, int oldfd, int newfd, bool cloexec) {
     if (newfd < 0 || newfd >= ctx.fds.limit()) return -EBADF;
     int64_t h = host_dup(f);
     if (h < 0) return h;
-    return ctx.fds.install_at(newfd, static_cast<int>(h), cloexec, f->proc_fd_dir());
+    return ctx.fds.install_at(newfd, static_cast<int>(h), cloexec, f->traits());
 }
 
 int64_t sys_dup2(HostSyscallContext& ctx, const SyscallArgs& a) {
@@ -130,7 +130,7 @@ int64_t sys_fcntl(HostSyscallContext& ctx, const SyscallArgs& a) {
             if (min_fd < 0 || min_fd >= ctx.fds.limit()) return -EINVAL;
             int64_t h = host_dup(f);
             if (h < 0) return h;
-            return ctx.fds.install_from(min_fd, static_cast<int>(h), cmd == F_DUPFD_CLOEXEC, f->proc_fd_dir());
+            return ctx.fds.install_from(min_fd, static_cast<int>(h), cmd == F_DUPFD_CLOEXEC, f->traits());
         }
         case F_GETFD: {
             int c = ctx.fds.get_cloexec(gfd);

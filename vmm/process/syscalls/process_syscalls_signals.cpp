@@ -1,6 +1,9 @@
 // Emulated process syscalls, signals: actions, masks, the alternate stack,
 // waiting for and sending signals (the guest is the only process), and the
 // ITIMER_REAL interval timer behind setitimer/getitimer/alarm.
+#include <fcntl.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -164,6 +167,38 @@ int64_t sys_rt_sigpending(GuestThread& t, const SyscallRequest& r) {
 
 int64_t sys_pause(GuestThread& t, const SyscallRequest&) { return t.wait_for_signal(std::nullopt); }
 
+// signalfd4(fd, mask, sizemask, flags) and signalfd: a new signalfd (fd -1,
+// a host eventfd with its state: signal_fd.hpp) or a new mask for one.
+int64_t sys_signalfd4(GuestThread& t, const SyscallRequest& r) {
+    Process& p = t.process();
+    const int fd = static_cast<int>(r.args[0]);
+    const uint64_t flags = r.nr == SYS_signalfd ? 0 : r.args[3];
+    if (r.args[2] != 8 || (flags & ~uint64_t{SFD_CLOEXEC | SFD_NONBLOCK})) return -EINVAL;
+    auto m = p.mem().read<uint64_t>(r.args[1]);
+    if (!m) return -EFAULT;
+    const uint64_t mask = *m & ~SignalTable::kUnblockable;
+    if (fd != -1) {
+        const FdRef f = p.fds().acquire(fd);
+        if (!f) return -EBADF;
+        if (!f->signalfd()) return -EINVAL;
+        f->signalfd()->set_mask(mask);
+        if (p.signals().pending(t.row()) & mask) f->signalfd()->notify();
+        return fd;
+    }
+    const int efd = ::eventfd(0, EFD_CLOEXEC | ((flags & SFD_NONBLOCK) ? EFD_NONBLOCK : 0));
+    if (efd < 0) return -errno;
+    const int nfd = ::fcntl(efd, F_DUPFD_CLOEXEC, 0);
+    if (nfd < 0) {
+        const int e = errno;
+        ::close(efd);
+        return -e;
+    }
+    auto sfd = std::make_shared<SignalFd>(nfd, mask);
+    p.signal_fds().add(sfd);
+    if (p.signals().pending(t.row()) & mask) sfd->notify();
+    return p.fds().install(efd, (flags & SFD_CLOEXEC) != 0, FdTraits{ProcFdDir::none, sfd});
+}
+
 // rt_sigtimedwait(set, info, timeout, sigsetsize): sigwait, sigwaitinfo and
 // sigtimedwait. Not restarted after a handler runs (EINTR), as in Linux.
 int64_t sys_rt_sigtimedwait(GuestThread& t, const SyscallRequest& r) {
@@ -228,6 +263,8 @@ void register_process_signals(ProcessHandlerTable& t) {
     t.add(SYS_rt_sigpending, sys_rt_sigpending);
     t.add(SYS_pause, sys_pause);
     t.add(SYS_rt_sigtimedwait, sys_rt_sigtimedwait);
+    t.add(SYS_signalfd, sys_signalfd4);
+    t.add(SYS_signalfd4, sys_signalfd4);
     t.add(SYS_rt_sigsuspend, sys_rt_sigsuspend);
     t.add(SYS_kill, sys_kill);
     t.add(SYS_tgkill, sys_tgkill);

@@ -36,6 +36,8 @@ void SyscallGate::dispatch(GuestThread& t) {
     int64_t ret = 0;
     if (t.wait_with_sigmask(req, ret)) {
         // ppoll/pselect6/epoll_pwait under a guest signal mask: done
+    } else if (t.read_signalfd(req, ret)) {
+        // a read of a signalfd: done
     } else if (ret = process_syscall(t, req, handled); !handled) {
         ret = host_syscall(t.process().host_ctx(), req.nr, req.args);
         if (ret == -ENOSYS && !is_host_syscall(req.nr)) t.process().report_unsupported(req.nr);

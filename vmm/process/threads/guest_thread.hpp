@@ -76,6 +76,10 @@ public:
     // comes; the old mask returns after the handler frame is built. Returns
     // false (nothing done) for any other call or a null mask.
     bool wait_with_sigmask(const SyscallRequest& r, int64_t& ret);
+    // read(2) of a signalfd (signal_fd.hpp): takes signals of its mask
+    // pending for this thread or the process; true when `r` was one (its
+    // result in `ret`), false for any other call.
+    bool read_signalfd(const SyscallRequest& r, int64_t& ret);
     // The host signal that kicks a vCPU thread out of the guest or a
     // blocking host syscall (installed by the platform, without SA_RESTART).
     static int kick_signal() { return platform::Platform::kick_signal(); }
