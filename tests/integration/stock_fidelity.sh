@@ -14,8 +14,10 @@
 #             (host_syscalls_notify.cpp)
 #   signalfd  script(1) (a pty and a signalfd), and a signalfd's readiness,
 #             records and EAGAIN (vmm/process/signals/signal_fd.hpp)
+#   stop      SIGSTOP, SIGTSTP and SIGCONT: a stopped process as its parent
+#             and ps see it, a SIGCONT handler (GuestThread::stop_process)
 . "$(dirname "$0")/lib.sh"
-[ $# = 1 ] || fail "usage: $0 priority|fds|pty|sigwait|notify|signalfd"
+[ $# = 1 ] || fail "usage: $0 priority|fds|pty|sigwait|notify|signalfd|stop"
 it_setup
 py=/usr/bin/python3
 [ -x "$py" ] || py="$(tool python3)"
@@ -177,6 +179,38 @@ try:
     os.read(fd, 128)
 except BlockingIOError:
     print("EAGAIN")
+'
+EOS
+    cmd=("$(tool bash)" script.sh) ;;
+stop)
+    cat >script.sh <<EOS
+# ps's state letter of a process, once it is (or is not) T: at most 10 s.
+state() { for _ in \$(seq 100); do s=\$(ps -o stat= -p \$1 | cut -c1); [ "\$s" \$2 T ] && break; sleep 0.1; done; echo "\$s"; }
+sleep 30 & p=\$!
+kill -STOP \$p; echo "stopped: \$(state \$p =)"
+kill -CONT \$p; s=\$(state \$p !=); [ "\$s" != T ] && echo continued
+kill \$p; wait \$p; echo st=\$?
+$py -c '
+import os, signal
+p = os.fork()
+if p == 0:
+    os.kill(os.getpid(), signal.SIGSTOP)
+    print("resumed", flush=True)
+    os._exit(7)
+pid, st = os.waitpid(p, os.WUNTRACED)
+print("stopped", os.WIFSTOPPED(st), os.WSTOPSIG(st))
+os.kill(p, signal.SIGCONT)
+print("exit", os.waitstatus_to_exitcode(os.waitpid(p, 0)[1]))
+p = os.fork()
+if p == 0:
+    signal.signal(signal.SIGCONT, lambda *a: print("SIGCONT handler", flush=True))
+    os.kill(os.getpid(), signal.SIGTSTP)
+    print("resumed", flush=True)
+    os._exit(0)
+pid, st = os.waitpid(p, os.WUNTRACED)
+print("stopped by", os.WSTOPSIG(st))
+os.kill(p, signal.SIGCONT)
+os.waitpid(p, 0)
 '
 EOS
     cmd=("$(tool bash)" script.sh) ;;

@@ -310,6 +310,11 @@ public:
     int host_thread_of_process(int pid) const;
     // The run's first guest thread started on host thread `host_tid`.
     void first_thread_started(int host_tid);
+    // Stop and continue (GuestThread::stop_process): how many host SIGCONTs
+    // the forwarder has posted; and, once the process runs again, the
+    // guest's SIGCONT made pending before `self` runs guest code.
+    uint64_t host_continues() const;
+    void continued(GuestThread& self, uint64_t continues_before);
     // Logs "unsupported syscall" once per number.
     void report_unsupported(uint64_t nr);
     void report_unsupported_feature(const std::string& what);
@@ -383,6 +388,7 @@ private:
     std::atomic<bool> oom_reported_{false};
     std::atomic<bool> exiting_{false};
     std::atomic<int> live_{0};
+    std::atomic<uint64_t> host_continues_{0};  // host SIGCONTs the forwarder has posted
     ThreadStart initial_;
     // The thread that takes a process-directed `sig` (send_signal), or null
     // when every thread blocks it; kicks `row` unless it is `self`.

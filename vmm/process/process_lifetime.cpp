@@ -60,8 +60,16 @@ namespace spanvm::process {
 
 namespace {
 
-constexpr std::array kForwardedSignals = {SIGHUP,  SIGINT,  SIGQUIT,   SIGUSR1, SIGUSR2, SIGTERM, SIGCHLD, SIGWINCH,
-                                          SIGURG,  SIGALRM, SIGVTALRM, SIGPROF, SIGXCPU, SIGXFSZ, SIGPWR,  SIGIO};
+// SIGTSTP and SIGCONT are forwarded too: the guest's handler runs, or
+// SIGTSTP's default action stops the host process (GuestThread::
+// stop_process); a host SIGCONT continues the process before the forwarder
+// takes it. SIGTTIN and SIGTTOU are not: the kernel's terminal job control
+// checks the calling thread's mask (a blocked one turns a background read
+// into EIO instead of a stop), so a host one keeps the host's default
+// action, a stop (a guest handler for them runs only for a guest's kill).
+constexpr std::array kForwardedSignals = {SIGHUP,  SIGINT,  SIGQUIT,   SIGUSR1, SIGUSR2, SIGTERM, SIGCHLD,
+                                          SIGWINCH, SIGURG, SIGALRM,   SIGVTALRM, SIGPROF, SIGXCPU, SIGXFSZ,
+                                          SIGPWR,  SIGIO,   SIGCONT,   SIGTSTP};
 
 sigset_t forwarded_set() {
     sigset_t s;
@@ -205,7 +213,27 @@ void Process::forward_host_signals() {
             info.uid = si.si_uid;
         }
         (void)send_signal(nullptr, sig, 0, info);
+        if (sig == SIGCONT) host_continues_.fetch_add(1);
     }
+}
+
+uint64_t Process::host_continues() const { return host_continues_.load(); }
+
+void Process::continued(GuestThread& self, uint64_t continues_before) {
+    // Linux delivers SIGCONT as the process resumes: its handler runs
+    // before the stopped thread's code does. The kernel queued a host
+    // SIGCONT when it continued the process; take it here if the forwarder
+    // has not, or wait (at most 1 s) until the forwarder has posted it.
+    sigset_t cont;
+    sigemptyset(&cont);
+    sigaddset(&cont, SIGCONT);
+    siginfo_t si{};
+    const timespec now{0, 0};
+    if (::sigtimedwait(&cont, &si, &now) == SIGCONT) {
+        (void)send_signal(&self, SIGCONT, 0, {si.si_code, si.si_pid, si.si_uid});
+        return;
+    }
+    for (int i = 0; i < 1000 && host_continues_.load() == continues_before; ++i) ::usleep(1000);
 }
 
 void Process::end_descendants() {

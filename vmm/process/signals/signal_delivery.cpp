@@ -85,6 +85,11 @@ void GuestThread::deliver_signals(int64_t syscall_nr) {
         auto d = st.dequeue(row_);
         if (!d) break;
         if (d->act.handler == reinterpret_cast<uint64_t>(SIG_IGN)) continue;
+        if (d->sig == SIGSTOP || (d->act.handler == reinterpret_cast<uint64_t>(SIG_DFL) &&
+                                  SignalTable::default_stops(d->sig))) {
+            stop_process(d->sig);
+            continue;
+        }
         if (d->act.handler == reinterpret_cast<uint64_t>(SIG_DFL) || d->sig == SIGKILL) {
             if (!SignalTable::default_terminates(d->sig)) continue;
             // SIGPIPE ends `prog | head` quietly, as a shell shows it; a
@@ -109,6 +114,33 @@ void GuestThread::deliver_signals(int64_t syscall_nr) {
         row_.sigmask = *suspend_saved_mask_;
         suspend_saved_mask_.reset();
     }
+}
+
+void GuestThread::stop_process(int sig) {
+    // The host process stops, every thread of it, with `sig` as its stop
+    // signal (what the parent's waitpid(WUNTRACED) reports), until a host
+    // SIGCONT, which the forwarder then also brings to the guest. The
+    // signal is sent to this thread with the host's default action and
+    // unblocked here, so the kernel stops the process on the way out of
+    // the unblocking call; spanvm's own threads have it blocked.
+    // Departure: threads of the process on other nodes do not stop.
+    const uint64_t continues = proc_.host_continues();
+    if (sig == SIGSTOP) {
+        (void)::syscall(SYS_tgkill, ::getpid(), ::syscall(SYS_gettid), SIGSTOP);
+        proc_.continued(*this, continues);
+        return;
+    }
+    struct sigaction dfl {}, old_act {};
+    dfl.sa_handler = SIG_DFL;
+    ::sigaction(sig, &dfl, &old_act);
+    sigset_t one, prev;
+    sigemptyset(&one);
+    sigaddset(&one, sig);
+    (void)::syscall(SYS_tgkill, ::getpid(), ::syscall(SYS_gettid), sig);
+    ::pthread_sigmask(SIG_UNBLOCK, &one, &prev);
+    ::pthread_sigmask(SIG_SETMASK, &prev, nullptr);
+    ::sigaction(sig, &old_act, nullptr);
+    proc_.continued(*this, continues);
 }
 
 bool GuestThread::build_handler_frame(int sig, const SigInfoFields& info, const KernelSigaction& act) {

@@ -36,11 +36,15 @@ bool SignalTable::default_terminates(int sig) {
     }
 }
 
+bool SignalTable::default_stops(int sig) {
+    return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
+}
+
 bool SignalTable::ignored(int sig) const {
-    if (sig == SIGKILL) return false;
+    if (sig == SIGKILL || sig == SIGSTOP) return false;
     const KernelSigaction a = get(sig);
     if (a.handler == reinterpret_cast<uint64_t>(SIG_IGN)) return true;
-    return a.handler == reinterpret_cast<uint64_t>(SIG_DFL) && !default_terminates(sig);
+    return a.handler == reinterpret_cast<uint64_t>(SIG_DFL) && !default_terminates(sig) && !default_stops(sig);
 }
 
 bool SignalTable::post(ThreadRow* row, int sig, SigInfoFields info) {

@@ -45,6 +45,8 @@ public:
     void reset_handlers();
     // True when the default action for `sig` terminates the process.
     static bool default_terminates(int sig);
+    // True when it stops the process (SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU).
+    static bool default_stops(int sig);
     // SIG_IGN, or SIG_DFL with an "ignore" default action.
     bool ignored(int sig) const;
 

@@ -80,6 +80,8 @@ public:
     // pending for this thread or the process; true when `r` was one (its
     // result in `ret`), false for any other call.
     bool read_signalfd(const SyscallRequest& r, int64_t& ret);
+    // The default action of a stop signal: the host process stops with it.
+    void stop_process(int sig);
     // The host signal that kicks a vCPU thread out of the guest or a
     // blocking host syscall (installed by the platform, without SA_RESTART).
     static int kick_signal() { return platform::Platform::kick_signal(); }
