@@ -16,8 +16,11 @@
 #             records and EAGAIN (vmm/process/signals/signal_fd.hpp)
 #   stop      SIGSTOP, SIGTSTP and SIGCONT: a stopped process as its parent
 #             and ps see it, a SIGCONT handler (GuestThread::stop_process)
+#   limits    CPU affinity as the guest set it, prlimit of another process,
+#             RLIMIT_CPU's SIGXCPU, prctl's parent-death signal, subreaper,
+#             no_new_privs, dumpable, unknown options
 . "$(dirname "$0")/lib.sh"
-[ $# = 1 ] || fail "usage: $0 priority|fds|pty|sigwait|notify|signalfd|stop"
+[ $# = 1 ] || fail "usage: $0 priority|fds|pty|sigwait|notify|signalfd|stop|limits"
 it_setup
 py=/usr/bin/python3
 [ -x "$py" ] || py="$(tool python3)"
@@ -211,6 +214,28 @@ pid, st = os.waitpid(p, os.WUNTRACED)
 print("stopped by", os.WSTOPSIG(st))
 os.kill(p, signal.SIGCONT)
 os.waitpid(p, 0)
+'
+EOS
+    cmd=("$(tool bash)" script.sh) ;;
+limits)
+    cat >script.sh <<EOS
+taskset -c 0 nproc
+$py -c 'import os; os.sched_setaffinity(0, {0}); print(os.sched_getaffinity(0), len(os.sched_getaffinity(0)))'
+prlimit --pid \$\$ --cpu --noheadings -o SOFT
+prlimit --pid \$\$ --cpu=5:7 && prlimit --pid \$\$ --cpu --noheadings -o SOFT,HARD
+$py -c '
+import ctypes, os, signal, resource
+libc = ctypes.CDLL(None, use_errno=True)
+v = ctypes.c_int(-7)
+print("pdeathsig", libc.prctl(2, ctypes.byref(v)), v.value, libc.prctl(1, 15), libc.prctl(2, ctypes.byref(v)), v.value)
+print("subreaper", libc.prctl(37, ctypes.byref(v)), v.value, libc.prctl(36, 1), libc.prctl(37, ctypes.byref(v)), v.value)
+print("no_new_privs", libc.prctl(39, 0, 0, 0, 0), libc.prctl(38, 1, 0, 0, 0), libc.prctl(39, 0, 0, 0, 0))
+print("dumpable", libc.prctl(3, 0, 0, 0, 0))
+print("unknown option", libc.prctl(9999, 0, 0, 0, 0), ctypes.get_errno())
+signal.signal(signal.SIGXCPU, lambda *a: (print("SIGXCPU"), os._exit(0)))
+resource.setrlimit(resource.RLIMIT_CPU, (1, 5))
+while True:
+    pass
 '
 EOS
     cmd=("$(tool bash)" script.sh) ;;

@@ -681,6 +681,19 @@ bool Process::request_move(int tid, unsigned node) {
     return true;
 }
 
+Process::CpuMask Process::guest_affinity() const {
+    std::lock_guard lk(affinity_mu_);
+    if (guest_affinity_) return *guest_affinity_;
+    CpuMask all{};
+    for (unsigned i = 0; i < cfg_.vcpus && i < 64 * all.size(); ++i) all[i / 64] |= uint64_t{1} << (i % 64);
+    return all;
+}
+
+void Process::set_guest_affinity(const CpuMask& m) {
+    std::lock_guard lk(affinity_mu_);
+    guest_affinity_ = m;
+}
+
 int Process::host_thread_of_process(int pid) const {
     if (pid != root_pid_ || !registry_) return pid;
     const int tid = registry_->root_main_host_tid();

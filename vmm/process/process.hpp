@@ -10,6 +10,7 @@
 // No lock is held across KVM_RUN.
 #include <sys/types.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -314,6 +315,14 @@ public:
     // the forwarder has posted; and, once the process runs again, the
     // guest's SIGCONT made pending before `self` runs guest code.
     uint64_t host_continues() const;
+    // The guest's CPU affinity (sched_setaffinity; the process's, not per
+    // thread): every guest CPU until set. Bit i: guest CPU i.
+    using CpuMask = std::array<uint64_t, 16>;
+    CpuMask guest_affinity() const;
+    // PR_SET_CHILD_SUBREAPER as the guest set it (not inherited by a fork).
+    bool guest_subreaper() const { return guest_subreaper_.load(); }
+    void set_guest_subreaper(bool on) { guest_subreaper_.store(on); }
+    void set_guest_affinity(const CpuMask& m);
     void continued(GuestThread& self, uint64_t continues_before);
     // Logs "unsupported syscall" once per number.
     void report_unsupported(uint64_t nr);
@@ -389,6 +398,9 @@ private:
     std::atomic<bool> exiting_{false};
     std::atomic<int> live_{0};
     std::atomic<uint64_t> host_continues_{0};  // host SIGCONTs the forwarder has posted
+    mutable std::mutex affinity_mu_;  // a leaf lock
+    std::optional<CpuMask> guest_affinity_;  // unset: every guest CPU
+    std::atomic<bool> guest_subreaper_{false};
     ThreadStart initial_;
     // The thread that takes a process-directed `sig` (send_signal), or null
     // when every thread blocks it; kicks `row` unless it is `self`.

@@ -196,6 +196,7 @@ void Process::after_fork_child(GuestThread& t, const ForkedThread& st) {
     // state they guard is consistent; drop what belongs to absent threads.
     trace::mark("fork.child");
     root_ = false;
+    guest_subreaper_.store(false);  // Linux's is_child_subreaper is not inherited
     parent_exec_node_ = exec_node_;
     exec_node_ = -1;             // counted on no node until it execs
     exec_program_.clear();
