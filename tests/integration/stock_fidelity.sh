@@ -16,11 +16,13 @@
 #             records and EAGAIN (vmm/process/signals/signal_fd.hpp)
 #   stop      SIGSTOP, SIGTSTP and SIGCONT: a stopped process as its parent
 #             and ps see it, a SIGCONT handler (GuestThread::stop_process)
+#   execthreads  execve in a process with other threads (blocked in read,
+#             sleep, a futex, or running): they end, as Linux's de_thread
 #   limits    CPU affinity as the guest set it, prlimit of another process,
 #             RLIMIT_CPU's SIGXCPU, prctl's parent-death signal, subreaper,
 #             no_new_privs, dumpable, unknown options
 . "$(dirname "$0")/lib.sh"
-[ $# = 1 ] || fail "usage: $0 priority|fds|pty|sigwait|notify|signalfd|stop|limits"
+[ $# = 1 ] || fail "usage: $0 priority|fds|pty|sigwait|notify|signalfd|stop|limits|execthreads"
 it_setup
 py=/usr/bin/python3
 [ -x "$py" ] || py="$(tool python3)"
@@ -236,6 +238,28 @@ signal.signal(signal.SIGXCPU, lambda *a: (print("SIGXCPU"), os._exit(0)))
 resource.setrlimit(resource.RLIMIT_CPU, (1, 5))
 while True:
     pass
+'
+EOS
+    cmd=("$(tool bash)" script.sh) ;;
+execthreads)
+    cat >script.sh <<EOS
+$py -c '
+import os, threading, time
+r, w = os.pipe()
+threading.Thread(target=lambda: os.read(r, 1), daemon=True).start()
+threading.Thread(target=lambda: time.sleep(100), daemon=True).start()
+threading.Thread(target=lambda: threading.Event().wait(), daemon=True).start()
+threading.Thread(target=lambda: [0 for _ in iter(int, 1)], daemon=True).start()
+time.sleep(0.2)
+os.execv("/bin/echo", ["echo", "the main thread execd, its other threads ended"])
+'
+$py -c '
+import os, signal, threading, time
+def f():
+    time.sleep(0.2)
+    os.execv("$py", ["python3", "-c", "import os, threading; print(\"a second thread execd, its tid is the pid:\", os.getpid() == threading.get_native_id())"])
+threading.Thread(target=f).start()
+signal.pause()
 '
 EOS
     cmd=("$(tool bash)" script.sh) ;;

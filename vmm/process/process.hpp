@@ -241,6 +241,9 @@ public:
     // loaded; otherwise rebuilds the address space, loads the program and
     // points the calling thread's registers at it, and returns 0.
     int64_t exec(GuestThread& t, ProcessConfig image);
+    // execve's de_thread: ends every other thread of the process; an empty
+    // string, or why it could not (process_exec.cpp).
+    std::string end_other_threads(GuestThread& t);
 
     // Generates signal `sig` for thread `tid`, or for the process when tid
     // is 0 (delivered to a thread that does not block it, preferring

@@ -261,7 +261,7 @@ int64_t GuestThread::wait_for_signal(std::optional<uint64_t> suspend_mask) {
     row_.state = ThreadState::blocked;
     sigset_t wait_mask = old;
     sigdelset(&wait_mask, kick_signal());
-    while (!st.deliverable(row_)) ::ppoll(nullptr, 0, nullptr, &wait_mask);
+    while (!st.deliverable(row_) && !row_.end_requested.load()) ::ppoll(nullptr, 0, nullptr, &wait_mask);
     row_.state = ThreadState::in_syscall;
     ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
     return -EINTR;
@@ -286,7 +286,7 @@ int64_t GuestThread::take_signal(uint64_t set, std::optional<std::chrono::nanose
     sigset_t wait_mask = old;
     sigdelset(&wait_mask, kick_signal());
     const auto deadline = std::chrono::steady_clock::now() + timeout.value_or(std::chrono::nanoseconds{0});
-    while (!st.deliverable(row_)) {
+    while (!st.deliverable(row_) && !row_.end_requested.load()) {
         if (!timeout) {
             ::ppoll(nullptr, 0, nullptr, &wait_mask);
             continue;
@@ -341,13 +341,14 @@ bool GuestThread::read_signalfd(const SyscallRequest& r, int64_t& ret) {
         sigdelset(&wait_mask, kick_signal());
         row_.state = ThreadState::blocked;
         pollfd p{sfd.notify_fd(), POLLIN, 0};
-        while (!st.deliverable(row_) && !(st.pending(row_) & sfd.mask())) {
+        while (!st.deliverable(row_) && !(st.pending(row_) & sfd.mask()) && !row_.end_requested.load()) {
             p.revents = 0;
             if (::ppoll(&p, 1, nullptr, &wait_mask) == 1 && (p.revents & POLLIN)) break;
         }
         row_.state = ThreadState::in_syscall;
         ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
-        if (st.deliverable(row_) && !(st.pending(row_) & sfd.mask())) return ret = -EINTR, true;
+        if ((st.deliverable(row_) || row_.end_requested.load()) && !(st.pending(row_) & sfd.mask()))
+            return ret = -EINTR, true;
     }
 }
 

@@ -1,13 +1,14 @@
 // execve(2): a new program image in the same VM, same pid, same vCPU.
 //
-// Supported for a single-threaded guest (wrappers, shells running their last
-// command, pyenv-style shims). A multithreaded execve would have to stop the
-// other vCPU threads first (Linux kills them); spanvm refuses it with ENOSYS
-// and one log line instead.
+// In a multithreaded process the other threads end first, as Linux's
+// de_thread kills them (end_other_threads; rustup's proxies, Python's
+// os.execv from a program with threads).
 #include <sys/mman.h>
 
+#include <chrono>
 #include <csignal>
 #include <cstring>
+#include <string>
 
 #include "vmm/base/log.hpp"
 #include "vmm/memory/layout.hpp"
@@ -17,13 +18,44 @@
 
 namespace spanvm::process {
 
+namespace {
+constexpr auto kDeThreadLimit = std::chrono::seconds(10);
+}  // namespace
+
+std::string Process::end_other_threads(GuestThread& t) {
+    // Linux's de_thread: every other thread ends before the new image
+    // runs. Each is asked to end (ThreadRow::end_requested) and kicked out
+    // of the guest or of a blocking call; it ends before it runs guest code
+    // again (GuestThread::run) and the last of them drops live_ to one.
+    // Rescanned until then: a thread another one was creating meanwhile is
+    // asked too. Threads on other nodes cannot be ended from here yet.
+    if (cfg_.remote && threads_.any_live_remote_locked(&t.row()))
+        return "execve from a guest with threads on other nodes: ENOSYS";
+    const auto give_up = std::chrono::steady_clock::now() + kDeThreadLimit;
+    while (live_.load() > 1) {
+        for (ThreadRow* r : threads_.live_rows()) {
+            if (r == &t.row() || r->end_requested.exchange(true)) continue;
+            kick_row(&t, *r);
+        }
+        if (std::chrono::steady_clock::now() > give_up)
+            return "execve: another thread of the process did not end within 10 s: ENOSYS";
+        ::usleep(200);
+    }
+    // The exec'ing thread becomes the process's first thread (its tid is the
+    // pid from here on, as Linux's leader exchange makes it).
+    threads_.make_leader(t.row(), pid_);
+    return {};
+}
+
 int64_t Process::exec(GuestThread& t, ProcessConfig image) {
     trace::mark("exec.begin");
     // Rows, not live_: a joined thread's row is exited before its clear-tid
     // wake lets the joiner run, but live_ drops only after that wake.
     if (threads_.live_threads() != 1) {
-        report_unsupported_feature("execve from a guest with more than one thread");
-        return -ENOSYS;
+        if (std::string why = end_other_threads(t); !why.empty()) {
+            report_unsupported_feature(why);
+            return -ENOSYS;
+        }
     }
     const std::string path_given = image.program;
     image.mem_size = cfg_.mem_size;

@@ -228,7 +228,11 @@ int64_t sys_futex(GuestThread& t, const SyscallRequest& r) {
             if (e) return e;
             t.row().state = ThreadState::blocked;
             ThreadRow& row = t.row();
-            const std::function<bool()> signalled = [&p, &row] { return p.signals().deliverable(row) != 0; };
+            // A signal to deliver, or an execve in another thread (which
+            // ends this one: Process::end_other_threads), ends the wait.
+            const std::function<bool()> signalled = [&p, &row] {
+                return p.signals().deliverable(row) != 0 || row.end_requested.load();
+            };
             int64_t res = p.futexes().wait(uaddr, val, bitset ? static_cast<uint32_t>(r.args[5]) : FUTEX_BITSET_MATCH_ANY,
                                            deadline, reader, row.tid, &signalled);
             t.row().state = ThreadState::in_syscall;

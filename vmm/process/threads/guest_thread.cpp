@@ -27,6 +27,13 @@ void GuestThread::run(const ThreadStart& start) {
     row_.state = ThreadState::running;
 
     for (;;) {
+        if (row_.end_requested.load()) {
+            // Another thread execs (Process::end_other_threads): this one
+            // ends here, never back in the old image.
+            row_.state = ThreadState::exited;
+            proc_.thread_exited(row_, std::move(vcpu_), std::exchange(link_, nullptr), 0);
+            return;
+        }
         const platform::VcpuExit e = vcpu_->run();
         if (link_) {
             // What the node answered itself since the last trap

@@ -37,6 +37,11 @@ size_t ThreadTable::live_threads() const {
     return n;
 }
 
+void ThreadTable::make_leader(ThreadRow& row, int pid) {
+    std::lock_guard lk(mu_);
+    row.tid = pid;
+}
+
 ThreadRow* ThreadTable::find_live(int tid) {
     std::lock_guard lk(mu_);
     for (auto& r : rows_)

@@ -31,6 +31,9 @@ struct ThreadRow {
     static constexpr int kNoMove = -1;
     std::atomic<int> move_to{kNoMove};
     std::atomic<uint64_t> migrations{0};  // moves done (written by the thread itself)
+    // execve in another thread of the process (Linux's de_thread): this
+    // thread ends before it runs guest code again (GuestThread::run).
+    std::atomic<bool> end_requested{false};
     int host_tid = 0;            // host thread running the vCPU
     std::atomic<ThreadState> state{ThreadState::starting};
     // Counters are written only by the thread's own vCPU thread.
@@ -94,6 +97,9 @@ public:
     // `pid`; later tids follow it.
     std::mutex& fork_mutex() const { return mu_; }
     void keep_only_in_child(ThreadRow& keep, int pid);
+    // execve by a thread other than the first, once every other thread
+    // has exited: `row` takes the first thread's tid, `pid`.
+    void make_leader(ThreadRow& row, int pid);
     // A fork in a cluster: a live thread other than `except` runs on a
     // node other than the origin. Caller holds fork_mutex().
     bool any_live_remote_locked(const ThreadRow* except) const;
