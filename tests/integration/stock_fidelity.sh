@@ -16,13 +16,15 @@
 #             records and EAGAIN (vmm/process/signals/signal_fd.hpp)
 #   stop      SIGSTOP, SIGTSTP and SIGCONT: a stopped process as its parent
 #             and ps see it, a SIGCONT handler (GuestThread::stop_process)
+#   cmdline   /proc/self/cmdline and environ show the guest's argv and envp
+#             (where CAP_SYS_RESOURCE allows: Process::show_args_on_host)
 #   execthreads  execve in a process with other threads (blocked in read,
 #             sleep, a futex, or running): they end, as Linux's de_thread
 #   limits    CPU affinity as the guest set it, prlimit of another process,
 #             RLIMIT_CPU's SIGXCPU, prctl's parent-death signal, subreaper,
 #             no_new_privs, dumpable, unknown options
 . "$(dirname "$0")/lib.sh"
-[ $# = 1 ] || fail "usage: $0 priority|fds|pty|sigwait|notify|signalfd|stop|limits|execthreads"
+[ $# = 1 ] || fail "usage: $0 priority|fds|pty|sigwait|notify|signalfd|stop|limits|execthreads|cmdline"
 it_setup
 py=/usr/bin/python3
 [ -x "$py" ] || py="$(tool python3)"
@@ -263,6 +265,28 @@ signal.pause()
 '
 EOS
     cmd=("$(tool bash)" script.sh) ;;
+cmdline)
+    # /proc/PID/cmdline and environ show the guest's argv and envp where
+    # spanvm may say so (prctl PR_SET_MM needs CAP_SYS_RESOURCE); without
+    # it they show spanvm's own, a departure this case checks for too.
+    cap_eff=$(awk '/^CapEff/ {print $2}' /proc/self/status)
+    cat >script.sh <<EOS
+tr '\0' ' ' </proc/self/cmdline; echo
+$py -c 'import os; print(open("/proc/self/cmdline", "rb").read().split(bytes(1))[:3]); print(b"MARKER=cmdline-case" in open("/proc/self/environ", "rb").read().split(bytes(1)))'
+sh -c 'tr "\0" " " </proc/\$\$/cmdline; echo'
+EOS
+    rc_of run_direct env MARKER=cmdline-case "$(tool bash)" script.sh >native.out 2>native.err
+    expect_rc "$RC" 0 "native run" native.err
+    rc_of run_guest -- env MARKER=cmdline-case "$(tool bash)" script.sh >guest.out 2>guest.err
+    expect_rc "$RC" 0 "$(mode_name) run" guest.err
+    if is_native || (( (16#$cap_eff >> 24) & 1 )); then
+        expect_same_file guest.out native.out "cmdline output"
+    else
+        grep -q "spanvm" guest.out || fail "without CAP_SYS_RESOURCE the cmdline should still be spanvm's:"$'\n'"$(show guest.out)"
+        it_log "no CAP_SYS_RESOURCE here: /proc/PID/cmdline shows spanvm's argv (departures.md)"
+    fi
+    pass "$(mode_name)"
+    ;;
 *) fail "unknown case '$1'" ;;
 esac
 rc_of run_direct "${cmd[@]}" >native.out 2>native.err

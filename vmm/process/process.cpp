@@ -184,6 +184,22 @@ Result<LoadedImage> load_image(AddressSpace& as, memory::GuestMemory& mem, const
 }
 }  // namespace
 
+void Process::show_args_on_host(uint64_t arg_start, uint64_t arg_end, uint64_t env_start, uint64_t env_end) {
+    const uint8_t* a = mem_.ptr(arg_start, arg_end - arg_start);
+    const uint8_t* e = mem_.ptr(env_start, env_end - env_start);
+    if (!a || !e || arg_end <= arg_start || env_end <= env_start) return;
+    auto set = [](int opt, const uint8_t* p) {
+        return ::prctl(PR_SET_MM, opt, reinterpret_cast<unsigned long>(p), 0, 0) == 0;
+    };
+    // Each call must leave start < end: the end first where the new range
+    // lies above the old one, else the start first.
+    auto range = [&](int start_opt, int end_opt, const uint8_t* lo, const uint8_t* hi) {
+        if (!(set(end_opt, hi) && set(start_opt, lo))) (void)(set(start_opt, lo) && set(end_opt, hi));
+    };
+    range(PR_SET_MM_ARG_START, PR_SET_MM_ARG_END, a, a + (arg_end - arg_start));
+    range(PR_SET_MM_ENV_START, PR_SET_MM_ENV_END, e, e + (env_end - env_start));
+}
+
 Result<ThreadStart> Process::load_program(const ImageFile& program) {
     auto& mem = platform_->memory();
     auto elf = program.parse_elf(cfg_.program);
@@ -274,6 +290,7 @@ Result<ThreadStart> Process::load_program(const ImageFile& program) {
     if (!st) return st.error();
     if (!mem.write(st->rsp, st->bytes.data(), st->bytes.size()))
         return make_error(ENOMEM, "initial stack outside guest memory");
+    if (!cfg_.remote) show_args_on_host(st->arg_start, st->arg_end, st->env_start, st->env_end);
 
     ThreadStart start;
     start.regs.rip = entry;

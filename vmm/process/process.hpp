@@ -244,6 +244,13 @@ public:
     // execve's de_thread: ends every other thread of the process; an empty
     // string, or why it could not (process_exec.cpp).
     std::string end_other_threads(GuestThread& t);
+    // /proc/PID/cmdline and /proc/PID/environ of this host process show the
+    // guest's argv and envp strings (at these guest addresses, on its new
+    // stack), where ps, pgrep -f and the program read them, and a rewrite
+    // of that area (setproctitle) shows as on Linux. prctl(PR_SET_MM) needs
+    // CAP_SYS_RESOURCE: without it they keep showing spanvm's. Not in a
+    // cluster (the stack is DSM memory, which a reader would fault in).
+    void show_args_on_host(uint64_t arg_start, uint64_t arg_end, uint64_t env_start, uint64_t env_end);
 
     // Generates signal `sig` for thread `tid`, or for the process when tid
     // is 0 (delivered to a thread that does not block it, preferring
