@@ -1,7 +1,8 @@
 // Emulated process syscalls, scheduling and priority: nice values
 // (getpriority, setpriority), scheduling policies and parameters
 // (sched_{get,set}{scheduler,param,attr}, sched_get_priority_{min,max},
-// sched_rr_get_interval) and I/O priorities (ioprio_{get,set}).
+// sched_rr_get_interval), I/O priorities (ioprio_{get,set}) and NUMA
+// memory policies (get_mempolicy, set_mempolicy, mbind: one node).
 //
 // Each is the host's call for the host thread that runs the guest thread it
 // names, so that nice, renice, chrt and ionice act on what really runs:
@@ -20,6 +21,8 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include <cstring>
 
 #include "vmm/process/process.hpp"
 #include "vmm/process/syscalls/process_syscalls_detail.hpp"
@@ -130,9 +133,40 @@ int64_t sys_ioprio_set(GuestThread& t, const SyscallRequest& r) {
     return raw(SYS_ioprio_set, which, who, static_cast<int>(r.args[2]));
 }
 
+// NUMA memory policy: where guest memory lives is spanvm's placement, so
+// the guest sees one node (0) with the default policy, as on a machine
+// without NUMA; policies it sets (set_mempolicy, mbind) are accepted and
+// have no effect. get_mempolicy(mode, nodemask, maxnode, addr, flags):
+// MPOL_F_NODE asks for a node number (0), MPOL_F_MEMS_ALLOWED for the
+// allowed nodes (node 0).
+constexpr uint64_t kMpolFNode = 1, kMpolFAddr = 2, kMpolFMemsAllowed = 4;
+
+int64_t sys_get_mempolicy(GuestThread& t, const SyscallRequest& r) {
+    Process& p = t.process();
+    const uint64_t flags = r.args[4], maxnode = r.args[2];
+    if (flags & ~(kMpolFNode | kMpolFAddr | kMpolFMemsAllowed)) return -EINVAL;
+    if ((flags & kMpolFMemsAllowed) && (flags & (kMpolFNode | kMpolFAddr))) return -EINVAL;
+    if ((flags & kMpolFAddr) && !p.mem().valid(r.args[3], 1)) return -EFAULT;
+    if (r.args[0] && !p.mem().write(r.args[0], int32_t{0})) return -EFAULT;  // MPOL_DEFAULT, or node 0
+    if (r.args[1]) {
+        if (maxnode < 1) return -EINVAL;
+        const uint64_t words = (maxnode + 63) / 64;
+        uint8_t* mask = p.mem().wptr(r.args[1], words * 8);
+        if (!mask) return -EFAULT;
+        std::memset(mask, 0, words * 8);
+        if (flags & kMpolFMemsAllowed) mask[0] = 1;  // node 0 (MPOL_DEFAULT's mask is empty)
+    }
+    return 0;
+}
+
+int64_t sys_accept_mempolicy(GuestThread&, const SyscallRequest&) { return 0; }
+
 }  // namespace
 
 void register_process_sched(ProcessHandlerTable& t) {
+    t.add(SYS_get_mempolicy, sys_get_mempolicy);
+    t.add(SYS_set_mempolicy, sys_accept_mempolicy);
+    t.add(SYS_mbind, sys_accept_mempolicy);
     t.add(SYS_getpriority, sys_getpriority);
     t.add(SYS_setpriority, sys_setpriority);
     t.add(SYS_sched_getscheduler, sys_sched_getscheduler);
