@@ -203,31 +203,45 @@ int64_t GuestThread::sigreturn() {
 }
 
 bool GuestThread::wait_with_sigmask(const SyscallRequest& r, int64_t& ret) {
+    // Every wait of the poll family takes this path, with the guest's mask
+    // of the call or, without one (poll, select, epoll_wait, or a NULL
+    // mask), the thread's own: the kick stays blocked from the test of
+    // what is deliverable to the host call, which unblocks it atomically.
+    // A kick that lands before the host call then ends it at once; without
+    // this it ran the host's signal handler in spanvm's code and the wait
+    // began after it, missing the signal (cmake's SIGCHLD pipe, waited on
+    // with pselect, hung for good).
     uint64_t mask_addr = 0, mask_size = 0;
     switch (r.nr) {
         case SYS_ppoll: mask_addr = r.args[3], mask_size = r.args[4]; break;
         case SYS_epoll_pwait: mask_addr = r.args[4], mask_size = r.args[5]; break;
         case SYS_pselect6: {
-            if (!r.args[5]) return false;
+            if (!r.args[5]) break;
             auto pair = proc_.mem().read<std::array<uint64_t, 2>>(r.args[5]);
             if (!pair) return ret = -EFAULT, true;
             mask_addr = (*pair)[0], mask_size = (*pair)[1];
             break;
         }
+        case SYS_poll: case SYS_select: case SYS_epoll_wait: break;
         default: return false;
     }
-    if (!mask_addr) return false;
-    if (mask_size != 8) return ret = -EINVAL, true;
-    auto mask = proc_.mem().read<uint64_t>(mask_addr);
-    if (!mask) return ret = -EFAULT, true;
+    const uint64_t saved = row_.sigmask.load();
+    uint64_t mask = saved;
+    if (mask_addr) {
+        if (mask_size != 8) return ret = -EINVAL, true;
+        auto m = proc_.mem().read<uint64_t>(mask_addr);
+        if (!m) return ret = -EFAULT, true;
+        mask = *m & ~SignalTable::kUnblockable;
+    }
     SignalTable& st = proc_.signals();
     sigset_t block, old;
     sigemptyset(&block);
     sigaddset(&block, kick_signal());
     ::pthread_sigmask(SIG_BLOCK, &block, &old);  // as in wait_for_signal
-    const uint64_t saved = row_.sigmask.load();
-    row_.sigmask = *mask & ~SignalTable::kUnblockable;
-    proc_.mask_changed(*this, saved);
+    if (mask != saved) {
+        row_.sigmask = mask;
+        proc_.mask_changed(*this, saved);
+    }
     if (st.deliverable(row_)) {
         ret = -EINTR;
     } else {
@@ -238,6 +252,7 @@ bool GuestThread::wait_with_sigmask(const SyscallRequest& r, int64_t& ret) {
         set_host_wait_mask(nullptr);
     }
     ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    if (mask == saved) return true;
     if (ret == -EINTR && st.deliverable(row_))
         suspend_saved_mask_ = saved;  // the frame saves it; restored after the handler
     else

@@ -70,11 +70,14 @@ public:
     // -EAGAIN when the time is up, -EINTR when a signal outside the set
     // ended the wait (its handler runs on the way out).
     int64_t take_signal(uint64_t set, std::optional<std::chrono::nanoseconds> timeout, uint64_t info_gva);
-    // ppoll, pselect6 and epoll_pwait with a guest signal mask (make waits
-    // for SIGCHLD this way): the host call runs with that mask in force, as
-    // sigsuspend does, and ends with EINTR when a signal it lets through
-    // comes; the old mask returns after the handler frame is built. Returns
-    // false (nothing done) for any other call or a null mask.
+    // The poll family: ppoll, pselect6 and epoll_pwait with a guest signal
+    // mask (make waits for SIGCHLD this way) run the host call with that
+    // mask in force, as sigsuspend does, and end with EINTR when a signal it
+    // lets through comes; the old mask returns after the handler frame is
+    // built. poll, select, epoll_wait and the others without a mask run the
+    // same way under the thread's own mask, so that no kick is lost between
+    // the test of what is deliverable and the wait. Returns false (nothing
+    // done) for any other call.
     bool wait_with_sigmask(const SyscallRequest& r, int64_t& ret);
     // read(2) of a signalfd (signal_fd.hpp): takes signals of its mask
     // pending for this thread or the process; true when `r` was one (its
