@@ -214,6 +214,19 @@ expect_rc() {
 }
 
 # expect_same_file GOT WANT WHAT : byte-for-byte comparison.
+# expect_native_output WHAT CMD... : runs CMD natively and then under the test's
+# mode (run_guest), requires exit status 0 from both and the same stdout
+# (native.out, guest.out; stderr in native.err, guest.err).
+expect_native_output() {
+    local what=$1
+    shift
+    rc_of run_direct "$@" >native.out 2>native.err
+    expect_rc "$RC" 0 "native run" native.err
+    rc_of run_guest -- "$@" >guest.out 2>guest.err
+    expect_rc "$RC" 0 "$(mode_name) run" guest.err
+    expect_same_file guest.out native.out "$what"
+}
+
 expect_same_file() {
     if ! cmp -s "$1" "$2"; then
         fail "$3: $1 ($(wc -c <"$1") bytes) differs from $2 ($(wc -c <"$2") bytes): $(cmp "$1" "$2" 2>&1 | head -1)"

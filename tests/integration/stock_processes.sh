@@ -59,9 +59,5 @@ make)
     ;;
 *) fail "unknown case '$1'" ;;
 esac
-rc_of run_direct "${cmd[@]}" >native.out 2>native.err
-expect_rc "$RC" 0 "native run" native.err
-rc_of run_guest -- "${cmd[@]}" >guest.out 2>guest.err
-expect_rc "$RC" 0 "$(mode_name) run" guest.err
-expect_same_file guest.out native.out "$1 output"
+expect_native_output "$1 output" "${cmd[@]}"
 pass "$(mode_name)"
