@@ -25,6 +25,7 @@
 #include <cstring>
 
 #include "vmm/process/process.hpp"
+#include "vmm/process/syscalls/host_syscalls_detail.hpp"  // raw, P
 #include "vmm/process/syscalls/process_syscalls_detail.hpp"
 #include "vmm/process/threads/guest_thread.hpp"
 
@@ -38,11 +39,6 @@ constexpr uint64_t kSchedParamSize = 4;
 constexpr uint64_t kTimespecSize = 16;
 constexpr uint64_t kSchedAttrMaxSize = 4096;  // a page, as sched_setattr reads at most
 
-long raw(long nr, long a0 = 0, long a1 = 0, long a2 = 0, long a3 = 0) {
-    const long r = ::syscall(nr, a0, a1, a2, a3);
-    return r < 0 ? -errno : r;
-}
-
 // The host thread id for guest id `who` (see the file comment); negative
 // ids are passed on for the host to refuse as Linux does.
 long host_id(GuestThread& t, uint64_t who_arg) {
@@ -52,8 +48,6 @@ long host_id(GuestThread& t, uint64_t who_arg) {
         if (lt.tid == who) return lt.host_tid;
     return who > 0 ? t.process().host_thread_of_process(who) : who;
 }
-
-long P(const void* p) { return static_cast<long>(reinterpret_cast<uintptr_t>(p)); }
 
 int64_t sys_getpriority(GuestThread& t, const SyscallRequest& r) {
     const long who = static_cast<int>(r.args[0]) == PRIO_PROCESS ? host_id(t, r.args[1]) : static_cast<int>(r.args[1]);
