@@ -18,7 +18,7 @@
 
 namespace spanvm::platform::kvm {
 
-void kvm_on_kick(int);  // kvm_vcpu.cpp
+void kvm_on_kick(int, siginfo_t*, void*);  // kvm_vcpu.cpp
 
 namespace {
 // Size of the XSAVE image for XCR0 (standard format): the end of the highest
@@ -172,9 +172,9 @@ int KvmPlatform::host_prot() const { return PROT_READ | PROT_WRITE; }
 
 void KvmPlatform::install_signal_handlers(HostFaultHandler on_host_fault) {
     struct sigaction sa {};
-    sa.sa_handler = kvm_on_kick;
+    sa.sa_sigaction = kvm_on_kick;
     sigemptyset(&sa.sa_mask);
-    sa.sa_flags = 0;  // no SA_RESTART: a blocking host syscall returns EINTR
+    sa.sa_flags = SA_SIGINFO;  // no SA_RESTART: a blocking host syscall returns EINTR
     ::sigaction(kick_signal(), &sa, nullptr);
     // A host write to a broken pipe returns EPIPE; the gate turns that into
     // the guest's SIGPIPE.

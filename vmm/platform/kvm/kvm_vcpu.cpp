@@ -13,6 +13,7 @@
 #include "vmm/arch/x86/regs.hpp"
 #include "vmm/base/log.hpp"
 #include "vmm/memory/layout.hpp"
+#include "vmm/platform/host_kick.hpp"
 #include "vmm/platform/kvm/fault_address.hpp"
 #include "vmm/platform/kvm/guest_cpu.hpp"
 #include "vmm/platform/kvm/kvm_platform.hpp"
@@ -34,8 +35,9 @@ thread_local kvm_run* tl_run = nullptr;
 
 // The kick handler (KvmPlatform::install_signal_handlers): makes the current
 // or next KVM_RUN of this thread return at once.
-void kvm_on_kick(int) {
+void kvm_on_kick(int, siginfo_t*, void* uc) {
     if (tl_run) tl_run->immediate_exit = 1;
+    on_host_kick(uc);  // a blocking host call about to start does not start
 }
 
 Regs& KvmVcpu::regs() { return *reinterpret_cast<Regs*>(&vcpu_.sync_regs()); }

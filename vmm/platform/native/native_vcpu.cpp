@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "vmm/arch/x86/exception_signal.hpp"
+#include "vmm/platform/host_kick.hpp"
 #include "vmm/platform/native/native_platform.hpp"
 
 #ifndef PR_SET_SYSCALL_USER_DISPATCH
@@ -445,6 +446,7 @@ extern "C" void spanvm_native_on_host_signal(int sig, siginfo_t* si, void* uc) {
     using namespace spanvm::platform::native;
     if (sig == spanvm::platform::Platform::kick_signal()) {
         if (tl_ctx) tl_ctx->kick_pending = 1;  // the next entry returns `interrupted`
+        spanvm::platform::on_host_kick(uc);    // and a blocking host call about to start does not
         return;
     }
     if ((sig == SIGSEGV || sig == SIGBUS) && g_host_fault) {

@@ -118,6 +118,23 @@ int64_t host_syscall(HostSyscallContext& ctx, uint64_t nr, const SyscallArgs& a)
 
 void set_host_wait_mask(const sigset_t* m) { detail::tl_wait_mask = m; }
 
+bool may_block_in_host(uint64_t nr) {
+    switch (nr) {
+        case SYS_read: case SYS_readv: case SYS_write: case SYS_writev:
+        case SYS_recvfrom: case SYS_recvmsg: case SYS_recvmmsg: case SYS_sendto: case SYS_sendmsg: case SYS_sendmmsg:
+        case SYS_accept: case SYS_accept4: case SYS_connect:
+        case SYS_wait4: case SYS_waitid:
+        case SYS_futex: case SYS_flock: case SYS_fcntl:
+        case SYS_nanosleep: case SYS_clock_nanosleep:
+        case SYS_msgrcv: case SYS_msgsnd: case SYS_semop: case SYS_semtimedop:
+        case SYS_mq_timedsend: case SYS_mq_timedreceive:
+        case SYS_sendfile: case SYS_splice: case SYS_tee:
+            return true;
+        default:
+            return false;
+    }
+}
+
 bool is_host_syscall(uint64_t nr) { return detail::handlers().find(nr) != nullptr; }
 
 std::string cpu_range_text(unsigned n) {

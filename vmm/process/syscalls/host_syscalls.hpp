@@ -75,6 +75,22 @@ bool is_host_syscall(uint64_t nr);
 // ends the wait with EINTR, however close to its start it comes.
 void set_host_wait_mask(const sigset_t* m);
 
+// Guest calls that may sleep in the host until something else happens (a
+// pipe or socket read or write, accept, connect, wait4, waitid, a futex or
+// file-lock wait, a sleep, SysV/POSIX message and semaphore waits).
+// GuestThread::run_cancellable arms one of them for its whole run: every
+// host call of that number the handlers make (detail::raw) is then
+// platform::cancellable_syscall with the kick count taken before the
+// thread's last test for a deliverable signal, so a kick that comes after
+// that test ends or cancels the call instead of being lost
+// (vmm/platform/host_kick.hpp). A cancelled call returns platform::kNotMade.
+bool may_block_in_host(uint64_t nr);
+struct ArmedCall {
+    long nr = -1;       // the armed call's number; -1: none
+    uint32_t seen = 0;  // platform::host_kicks() before the test
+};
+inline thread_local ArmedCall tl_armed_call;
+
 // Text of the cpu online/possible override for n CPUs ("0\n", "0-3\n").
 std::string cpu_range_text(unsigned n);
 

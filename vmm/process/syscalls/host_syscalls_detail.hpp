@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <string>
 
+#include "vmm/platform/host_kick.hpp"
 #include "vmm/process/syscalls/host_syscalls.hpp"
 #include "vmm/process/syscalls/syscall_table.hpp"
 
@@ -37,8 +38,11 @@ inline unsigned as_uint(uint64_t v) { return static_cast<unsigned>(v); }
 inline long P(const void* p) { return reinterpret_cast<long>(p); }
 
 // The real host syscall; -errno on failure. Every argument is passed as a
-// full long so syscall(2)'s va_arg(long) reads defined values.
+// full long so syscall(2)'s va_arg(long) reads defined values. The call the
+// thread armed (tl_armed_call, may_block_in_host) is kick-cancellable: it
+// may return platform::kNotMade instead, having done nothing.
 inline int64_t raw(long nr, long a = 0, long b = 0, long c = 0, long d = 0, long e = 0, long f = 0) {
+    if (nr == tl_armed_call.nr) return platform::cancellable_syscall(tl_armed_call.seen, nr, a, b, c, d, e, f);
     long r = ::syscall(nr, a, b, c, d, e, f);
     return r == -1 ? -static_cast<int64_t>(errno) : r;
 }

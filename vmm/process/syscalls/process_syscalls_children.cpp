@@ -19,6 +19,7 @@
 
 #include "vmm/base/latency_trace.hpp"
 #include "vmm/process/process.hpp"
+#include "vmm/process/syscalls/host_syscalls_detail.hpp"
 #include "vmm/process/syscalls/process_syscalls_detail.hpp"
 #include "vmm/process/threads/guest_thread.hpp"
 
@@ -30,13 +31,14 @@ int64_t host_result(long r) { return r < 0 ? -errno : r; }
 
 // A blocking host wait, with the thread shown as blocked; a kick (a guest
 // signal) ends it with EINTR, which signal delivery may restart.
+// The call is raw()'s, so that it is the kick-cancellable call the thread
+// armed (host_syscalls.hpp may_block_in_host).
 template <class F>
 int64_t blocking(GuestThread& t, F&& f) {
     t.row().state = ThreadState::blocked;
-    const long r = f();
-    const int e = errno;
+    const int64_t r = f();
     t.row().state = ThreadState::in_syscall;
-    return r < 0 ? -e : r;
+    return r;
 }
 
 int64_t sys_wait4(GuestThread& t, const SyscallRequest& r) {
@@ -50,7 +52,7 @@ int64_t sys_wait4(GuestThread& t, const SyscallRequest& r) {
         return -EFAULT;
     const bool hang = !(options & WNOHANG);
     const auto began = hang ? p.child_wait_begin() : std::chrono::steady_clock::time_point{};
-    const int64_t res = blocking(t, [&] { return static_cast<long>(::wait4(pid, status, options, ru)); });
+    const int64_t res = blocking(t, [&] { return raw(SYS_wait4, pid, P(status), options, P(ru)); });
     trace::mark("wait.ret");
     if (hang) p.child_wait_end(began);
     return res;
@@ -71,7 +73,10 @@ int64_t sys_waitid(GuestThread& t, const SyscallRequest& r) {
     }
     const bool hang = !(r.args[3] & WNOHANG);
     const auto began = hang ? p.child_wait_begin() : std::chrono::steady_clock::time_point{};
-    const int64_t res = blocking(t, [&] { return ::syscall(SYS_waitid, r.args[0], id, info, r.args[3], ru); });
+    const int64_t res = blocking(t, [&] {
+        return raw(SYS_waitid, static_cast<long>(r.args[0]), static_cast<long>(id), P(info),
+                   static_cast<long>(r.args[3]), P(ru));
+    });
     if (hang) p.child_wait_end(began);
     return res;
 }

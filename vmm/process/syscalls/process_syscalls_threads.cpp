@@ -18,6 +18,7 @@
 #include <fmt/format.h>
 
 #include "vmm/process/process.hpp"
+#include "vmm/process/syscalls/host_syscalls_detail.hpp"
 #include "vmm/process/syscalls/process_syscalls_detail.hpp"
 #include "vmm/process/syscalls/syscall_names.hpp"
 #include "vmm/process/threads/guest_thread.hpp"
@@ -200,10 +201,11 @@ int64_t host_futex(GuestThread& t, const SyscallRequest& r, int cmd) {
     }
     const bool waits = cmd == FUTEX_WAIT || cmd == FUTEX_WAIT_BITSET;
     if (waits) t.row().state = ThreadState::blocked;
-    const long res = ::syscall(SYS_futex, uaddr, r.args[1], r.args[2], arg3, uaddr2, r.args[5]);
-    const int e = errno;
+    // raw(): a wait is the thread's armed, kick-cancellable call.
+    const int64_t res = raw(SYS_futex, P(uaddr), static_cast<long>(r.args[1]), static_cast<long>(r.args[2]),
+                            static_cast<long>(arg3), P(uaddr2), static_cast<long>(r.args[5]));
     if (waits) t.row().state = ThreadState::in_syscall;
-    return res < 0 ? -e : res;
+    return res;
 }
 
 int64_t sys_futex(GuestThread& t, const SyscallRequest& r) {

@@ -6,6 +6,7 @@
 
 #include <csignal>
 
+#include "vmm/platform/host_kick.hpp"
 #include "vmm/process/threads/guest_thread.hpp"
 #include "vmm/process/syscalls/host_syscalls.hpp"
 #include "vmm/process/process.hpp"
@@ -26,24 +27,61 @@ bool raises_sigpipe(const SyscallRequest& r) {
         default: return false;
     }
 }
+// A call that may sleep in the host (may_block_in_host), made so that no
+// kick is lost: the kick count is taken before the test for a deliverable
+// signal, and the handlers' host call of that number is cancellable against
+// it (host_syscalls.hpp tl_armed_call). kNotMade: a signal (or an end
+// request) came before the call began, and nothing was done. A cancelled
+// call whose kick brought nothing for this thread (another thread took the
+// process's signal) is simply made again.
+template <class F>
+int64_t run_cancellable(GuestThread& t, uint64_t nr, F&& call) {
+    for (;;) {
+        const uint32_t seen = platform::host_kicks();
+        if (t.process().signals().deliverable(t.row()) || t.row().end_requested.load()) return platform::kNotMade;
+        tl_armed_call = {static_cast<long>(nr), seen};
+        const int64_t r = call();
+        tl_armed_call = {};
+        if (r != platform::kNotMade) return r;
+    }
+}
 }  // namespace
 
 void SyscallGate::dispatch(GuestThread& t) {
     platform::Regs& r = t.regs();
     const SyscallRequest req{r.rax, {r.rdi, r.rsi, r.rdx, r.r10, r.r8, r.r9}};
     t.row().syscalls.fetch_add(1, std::memory_order_relaxed);
-    bool handled = true;
-    int64_t ret = 0;
-    if (t.wait_with_sigmask(req, ret)) {
-        // ppoll/pselect6/epoll_pwait under a guest signal mask: done
-    } else if (t.read_signalfd(req, ret)) {
-        // a read of a signalfd: done
-    } else if (ret = process_syscall(t, req, handled); !handled) {
+    auto call = [&]() -> int64_t {
+        bool handled = true;
+        int64_t ret = process_syscall(t, req, handled);
+        if (handled) return ret;
         ret = host_syscall(t.process().host_ctx(), req.nr, req.args);
         if (ret == -ENOSYS && !is_host_syscall(req.nr)) t.process().report_unsupported(req.nr);
         if (ret == -EPIPE && raises_sigpipe(req))
             t.process().send_signal(&t, SIGPIPE, t.row().tid,
                                     {SI_USER, t.process().pid(), static_cast<uint32_t>(::getuid())});
+        return ret;
+    };
+    int64_t ret = 0;
+    if (t.wait_with_sigmask(req, ret)) {
+        // ppoll/pselect6/epoll_pwait under a guest signal mask: done
+    } else if (t.read_signalfd(req, ret)) {
+        // a read of a signalfd: done
+    } else if (may_block_in_host(req.nr)) {
+        ret = run_cancellable(t, req.nr, call);
+        if (ret == platform::kNotMade) {
+            // Linux's ERESTARTNOINTR: the signal is delivered first and the
+            // call made again after its handler, as if the signal had come
+            // just before the `syscall` (which a patched site keeps, so RIP
+            // - 2 is one on every platform).
+            platform::Regs& regs = t.regs();
+            regs.rax = req.nr;
+            regs.rip -= 2;
+            t.mark_regs_dirty();
+            return;
+        }
+    } else {
+        ret = call();
     }
     // rt_sigreturn and execve replace the whole register file, RAX included.
     if (t.regs_replaced()) return;
