@@ -10,6 +10,7 @@
  *   read     a read of an empty pipe; the handler writes one byte
  *   wait4    wait4 for a child that sleeps; the handler kills the child
  *   futex    FUTEX_WAIT on a MAP_SHARED word; the handler sets it and wakes
+ *   private futex  the same on a private word (spanvm's own futex table)
  *   accept   accept on a listening unix socket; the handler connects
  * A round that does not end within 4 s means the signal was taken but its
  * kick of the blocked call was lost: the worker sleeps in the host call
@@ -32,8 +33,8 @@
 
 #include "gp_check.h"
 
-enum kind { K_READ, K_WAIT4, K_FUTEX, K_ACCEPT, K_COUNT };
-static const char* const kind_name[K_COUNT] = {"read", "wait4", "futex", "accept"};
+enum kind { K_READ, K_WAIT4, K_FUTEX, K_PFUTEX, K_ACCEPT, K_COUNT };
+static const char* const kind_name[K_COUNT] = {"read", "wait4", "futex", "private futex", "accept"};
 
 static atomic_int ready = -1;  /* the round the worker is about to block in */
 static atomic_int done = -1;   /* the round the worker finished */
@@ -43,6 +44,8 @@ static enum kind cur;
 static int pipe_fd[2];
 static pid_t child;
 static _Atomic uint32_t* futex_word;
+static _Atomic uint32_t private_word;
+static _Atomic uint32_t* cur_word(void) { return cur == K_PFUTEX ? &private_word : futex_word; }
 static struct sockaddr_un addr;
 static socklen_t addr_len;
 
@@ -55,6 +58,10 @@ static void on_usr1(int sig) {
         case K_FUTEX:
             atomic_store(futex_word, 1);
             syscall(SYS_futex, futex_word, FUTEX_WAKE, 1, NULL, NULL, 0);
+            break;
+        case K_PFUTEX:
+            atomic_store(&private_word, 1);
+            syscall(SYS_futex, &private_word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
             break;
         case K_ACCEPT: {
             int s = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
@@ -84,11 +91,13 @@ static void one_round(int listen_fd) {
         switch (cur) {
             case K_READ: { char c; r = read(pipe_fd[0], &c, 1); break; }
             case K_WAIT4: r = waitpid(child, NULL, 0); break;
-            case K_FUTEX: {
-                if (atomic_load(futex_word)) return;
-                r = syscall(SYS_futex, futex_word, FUTEX_WAIT, 0, NULL, NULL, 0);
+            case K_FUTEX:
+            case K_PFUTEX: {
+                _Atomic uint32_t* w = cur_word();
+                if (atomic_load(w)) return;
+                r = syscall(SYS_futex, w, cur == K_PFUTEX ? FUTEX_WAIT_PRIVATE : FUTEX_WAIT, 0, NULL, NULL, 0);
                 if (r == -1 && errno == EAGAIN) r = 0;
-                if (r == 0 && !atomic_load(futex_word)) continue;  /* spurious wake */
+                if (r == 0 && !atomic_load(w)) continue;  /* spurious wake */
                 break;
             }
             case K_ACCEPT: {
@@ -121,6 +130,7 @@ static void* worker(void* arg) {
                 }
             }
             if (k == K_FUTEX) atomic_store(futex_word, 0);
+            if (k == K_PFUTEX) atomic_store(&private_word, 0);
             cur = (enum kind)k;
             atomic_store(&ready, round);
             one_round(listen_fd);
