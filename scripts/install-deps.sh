@@ -6,7 +6,7 @@ pkgs=(build-essential cmake ninja-build pkg-config
       linux-libc-dev libfmt-dev doctest-dev libcli11-dev libtomlplusplus-dev nlohmann-json3-dev
       libboost-dev libssl-dev
       clang libclang-rt-14-dev spin gnuplot-nox iproute2 python3
-      pigz xz-utils zstd sysbench coreutils file jq binutils libc6-dev procps bc findutils)
+      pigz xz-utils zstd sysbench coreutils file jq binutils libc6-dev procps bc findutils man-db)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

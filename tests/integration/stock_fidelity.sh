@@ -21,11 +21,15 @@
 #   cmake     cmake configures and ninja builds a one-file project
 #   execthreads  execve in a process with other threads (blocked in read,
 #             sleep, a futex, or running): they end, as Linux's de_thread
+#   seccomp   a BPF filter installed with prctl from Python (ERRNO for
+#             uname, inherited by a child process), strict mode's SIGKILL,
+#             and man(1), whose helpers run under libseccomp's sandbox, with
+#             nothing on stderr (process_syscalls_seccomp.cpp)
 #   limits    CPU affinity as the guest set it, prlimit of another process,
 #             RLIMIT_CPU's SIGXCPU, prctl's parent-death signal, subreaper,
 #             no_new_privs, dumpable, unknown options
 . "$(dirname "$0")/lib.sh"
-[ $# = 1 ] || fail "usage: $0 priority|fds|pty|sigwait|notify|signalfd|stop|limits|execthreads|cmdline|cmake"
+[ $# = 1 ] || fail "usage: $0 priority|fds|pty|sigwait|notify|signalfd|stop|limits|execthreads|cmdline|cmake|seccomp"
 it_setup
 py=/usr/bin/python3
 [ -x "$py" ] || py="$(tool python3)"
@@ -300,7 +304,42 @@ cmake)
 cd src && rm -rf b && $(tool cmake) -S . -B b -G Ninja >/dev/null 2>&1 && $(tool ninja) -C b >/dev/null && b/hello
 EOS
     cmd=("$(tool bash)" script.sh) ;;
+seccomp)
+    cat >script.sh <<EOS
+$py -c '
+import ctypes, errno, os, struct, subprocess
+libc = ctypes.CDLL(None, use_errno=True)
+libc.prctl.argtypes = [ctypes.c_int] + [ctypes.c_ulong] * 4
+r = subprocess.run(["$py", "-c", "import ctypes; ctypes.CDLL(None).prctl(22, 1, 0, 0, 0); print(1)"])
+print("strict child:", r.returncode)
+libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS
+# ld [nr]; jeq #63 (uname), 0, 1; ret ERRNO|EPERM; ret ALLOW
+insns = [(0x20, 0, 0, 0), (0x15, 0, 1, 63), (0x06, 0, 0, 0x50000 | errno.EPERM), (0x06, 0, 0, 0x7fff0000)]
+prog = b"".join(struct.pack("HBBI", *i) for i in insns)
+buf = ctypes.create_string_buffer(prog)
+fprog = struct.pack("HxxxxxxQ", len(insns), ctypes.addressof(buf))
+fbuf = ctypes.create_string_buffer(fprog)
+print("install:", libc.prctl(22, 2, ctypes.addressof(fbuf), 0, 0), "mode:", libc.prctl(21, 0, 0, 0, 0))
+try:
+    os.uname()
+except OSError as e:
+    print("uname:", errno.errorcode[e.errno])
+r = subprocess.run(["uname", "-s"], capture_output=True, text=True)
+print("child uname:", r.returncode, r.stderr.strip().split(":")[-1])
+'
+man ls 2>&1 | head -12
+EOS
+    cmd=("$(tool bash)" script.sh) ;;
 *) fail "unknown case '$1'" ;;
 esac
 expect_native_output "$1 output" "${cmd[@]}"
+if [ "$1" = seccomp ]; then
+    # Not a failure both ways: the filter is on and does its work.
+    expect_grep "^install: 0 mode: 2$" guest.out "the filter's install"
+    expect_grep "^uname: EPERM$" guest.out "uname under the filter"
+    expect_grep "^strict child: -9$" guest.out "strict mode's SIGKILL"
+    if grep -q '^spanvm' guest.err; then
+        fail "spanvm printed on stderr (man's sandbox, a filter):"$'\n'"$(show guest.err)"
+    fi
+fi
 pass "$(mode_name)"

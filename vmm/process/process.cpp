@@ -586,6 +586,9 @@ int64_t Process::spawn_thread(const ThreadStart& start, uint64_t clear_child_tid
     ThreadRow& row = threads_.add(static_cast<unsigned>(vcpu->id()), node);
     if (link) link->set_guest_tid(row.tid);
     row.clear_child_tid = clear_child_tid;
+    row.sigmask = start.sigmask;
+    row.seccomp_filter = start.seccomp_filter;
+    row.seccomp_mode = start.seccomp_mode;
     const uint32_t tid = static_cast<uint32_t>(row.tid);
     if (writes.parent_tid_addr) (void)mem_.write(writes.parent_tid_addr, tid);
     if (writes.child_tid_addr) (void)mem_.write(writes.child_tid_addr, tid);

@@ -86,6 +86,11 @@ struct ThreadStart {
     platform::Regs regs{};
     uint64_t fs_base = 0;
     uint64_t gs_base = 0;
+    // What a new thread inherits from the one that made it (clone): its
+    // signal mask and its seccomp mode and filter chain.
+    uint64_t sigmask = 0;
+    uint8_t seccomp_mode = 0;
+    const seccomp::Filter* seccomp_filter = nullptr;
 };
 
 class GuestThread;
@@ -337,6 +342,17 @@ public:
     // Logs "unsupported syscall" once per number.
     void report_unsupported(uint64_t nr);
     void report_unsupported_feature(const std::string& what);
+
+    // --- seccomp (process_seccomp.cpp) ---
+    // Installs `f` (whose prev is `self`'s chain) on `self`, or with `tsync`
+    // on every live thread whose chain is `self`'s or an ancestor of it (or
+    // none), as Linux's SECCOMP_FILTER_FLAG_TSYNC. Returns 0, or the tid of
+    // a thread with another chain (then nothing is installed). Filters are
+    // kept for the process's life (rows point at them; a fork copies them
+    // and exec keeps them). Under fork_mu_: no fork copies half an install.
+    int install_seccomp_filter(ThreadRow& self, std::shared_ptr<const seccomp::Filter> f, bool tsync);
+    // The owner of a filter this process keeps (a chain to extend), or null.
+    std::shared_ptr<const seccomp::Filter> seccomp_filter_owner(const seccomp::Filter* f);
     void report_out_of_memory(uint64_t len);
 
 
@@ -474,6 +490,7 @@ private:
     int vfork_fd_ = -1;             // vfork child: write end of the pipe its parent waits on
     uint64_t vfork_window_ = 0, vfork_window_len_ = 0;  // parent's stack bytes sent back
     std::mutex fork_mu_;            // one fork at a time; outermost lock
+    std::vector<std::shared_ptr<const seccomp::Filter>> seccomp_filters_;  // under fork_mu_
     ProcessRegistry* registry_ = nullptr;  // the run's process table (shared memory; never freed)
     ProcessSlot* slot_ = nullptr;          // this process's row in it
     // Writes the guest vDSO's time record; null without a vDSO. Last member:

@@ -37,7 +37,12 @@ std::array<uint8_t, kSiginfoSize> encode_siginfo(int sig, const SigInfoFields& i
     auto at = [&b](uint64_t off, auto v) { std::memcpy(b.data() + off, &v, sizeof v); };
     at(0, static_cast<int32_t>(sig));
     at(8, info.code);
-    if (info.fault) {
+    if (info.sys) {
+        at(4, info.sys_errno);
+        at(16, info.addr);     // si_call_addr
+        at(24, info.syscall);  // si_syscall
+        at(28, info.arch);     // si_arch
+    } else if (info.fault) {
         at(16, info.addr);  // si_addr (the union's first member)
     } else {
         at(16, info.pid);
@@ -51,7 +56,12 @@ std::array<uint8_t, kSignalfdSiginfoSize> encode_signalfd_siginfo(int sig, const
     auto at = [&b](uint64_t off, auto v) { std::memcpy(b.data() + off, &v, sizeof v); };
     at(0, static_cast<uint32_t>(sig));
     at(8, info.code);
-    if (info.fault) {
+    if (info.sys) {
+        at(4, info.sys_errno);
+        at(84, info.syscall);  // ssi_syscall
+        at(88, info.addr);     // ssi_call_addr
+        at(96, info.arch);     // ssi_arch
+    } else if (info.fault) {
         at(72, info.addr);  // ssi_addr
     } else {
         at(12, static_cast<uint32_t>(info.pid));

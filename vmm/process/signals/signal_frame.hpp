@@ -37,7 +37,12 @@ struct SigInfoFields {
     int32_t pid = 0;
     uint32_t uid = 0;
     bool fault = false;  // a CPU exception: siginfo carries si_addr instead of pid/uid
-    uint64_t addr = 0;   // si_addr of a fault
+    uint64_t addr = 0;   // si_addr of a fault; si_call_addr of a seccomp SIGSYS
+    // A seccomp SECCOMP_RET_TRAP (code SYS_SECCOMP): siginfo's _sigsys.
+    bool sys = false;
+    int32_t sys_errno = 0;  // si_errno: the filter's SECCOMP_RET_DATA
+    int32_t syscall = 0;    // si_syscall
+    uint32_t arch = 0;      // si_arch (AUDIT_ARCH_X86_64)
 };
 
 // The siginfo_t Linux gives for `sig` with `info` (128 bytes: si_signo,

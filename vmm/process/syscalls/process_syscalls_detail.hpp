@@ -27,6 +27,9 @@ void register_process_misc(ProcessHandlerTable& t);     // process_syscalls_misc
 void register_process_sched(ProcessHandlerTable& t);    // process_syscalls_sched.cpp: nice, policies, I/O priority
 
 void register_process_children(ProcessHandlerTable& t);  // process_syscalls_children.cpp: wait, groups, sessions
+void register_process_seccomp(ProcessHandlerTable& t);   // process_syscalls_seccomp.cpp: seccomp(2)
+// prctl(PR_SET_SECCOMP) and prctl(PR_GET_SECCOMP) (process_syscalls_seccomp.cpp).
+int64_t seccomp_prctl(GuestThread& t, const SyscallRequest& r);
 // kill(pid, sig) for a pid other than the caller's own (host processes).
 int64_t guest_kill_other(Process& p, pid_t pid, int sig);
 

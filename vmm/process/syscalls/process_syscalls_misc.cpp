@@ -184,7 +184,7 @@ bool host_prctl_option(uint64_t op) {
         case PR_SET_DUMPABLE: case PR_GET_DUMPABLE: case PR_SET_TIMERSLACK: case PR_GET_TIMERSLACK:
         case PR_CAPBSET_READ: case PR_SET_KEEPCAPS: case PR_GET_KEEPCAPS: case PR_SET_THP_DISABLE:
         case PR_GET_THP_DISABLE: case PR_GET_SECUREBITS: case PR_MCE_KILL: case PR_MCE_KILL_GET:
-        case PR_GET_SECCOMP: case PR_GET_TIMING:
+        case PR_GET_TIMING:
             return true;
         default:
             return false;
@@ -196,8 +196,8 @@ bool host_prctl_option(uint64_t op) {
 // sets it as Linux does. PR_GET_PDEATHSIG writes the host's answer; the
 // options of host_prctl_option are the host's.
 // PR_SET_VMA (naming anonymous memory) and PR_SET_PTRACER are accepted with
-// no effect. PR_SET_SECCOMP is refused (EINVAL): a filter on the host
-// thread would filter spanvm's own calls. Any other option: EINVAL.
+// no effect. PR_SET_SECCOMP and PR_GET_SECCOMP are spanvm's own
+// (process_syscalls_seccomp.cpp). Any other option: EINVAL.
 int64_t sys_prctl(GuestThread& t, const SyscallRequest& r) {
     const uint64_t op = r.args[0];
     if (host_prctl_option(op)) {
@@ -221,10 +221,7 @@ int64_t sys_prctl(GuestThread& t, const SyscallRequest& r) {
     if (op == PR_GET_CHILD_SUBREAPER)
         return t.process().mem().write(r.args[1], int{t.process().guest_subreaper() ? 1 : 0}) ? 0 : -EFAULT;
     if (op == PR_SET_VMA || op == PR_SET_PTRACER) return 0;
-    if (op == PR_SET_SECCOMP) {
-        t.process().report_unsupported_feature("seccomp filters (prctl PR_SET_SECCOMP): EINVAL");
-        return -EINVAL;
-    }
+    if (op == PR_SET_SECCOMP || op == PR_GET_SECCOMP) return seccomp_prctl(t, r);
     if (op != PR_GET_NAME && op != PR_SET_NAME) return -EINVAL;
     std::array<char, 16> name{};
     if (r.args[0] == PR_GET_NAME) {

@@ -49,6 +49,9 @@ int64_t sys_clone(GuestThread& t, const SyscallRequest& r) {
     if (!fs || !gs) return -EAGAIN;
     start.fs_base = (flags & CLONE_SETTLS) ? tls : *fs;
     start.gs_base = *gs;
+    start.sigmask = t.row().sigmask.load();
+    start.seccomp_filter = t.row().seccomp_filter.load();
+    start.seccomp_mode = t.row().seccomp_mode.load();
     const uint64_t clear_tid = (flags & CLONE_CHILD_CLEARTID) ? ctid : 0;
     if ((flags & CLONE_PARENT_SETTID) && !p.mem().valid(ptid, 4)) return -EFAULT;
     if ((flags & CLONE_CHILD_SETTID) && !p.mem().valid(ctid, 4)) return -EFAULT;

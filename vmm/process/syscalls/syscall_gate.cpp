@@ -63,7 +63,10 @@ void SyscallGate::dispatch(GuestThread& t) {
         return ret;
     };
     int64_t ret = 0;
-    if (t.wait_with_sigmask(req, ret)) {
+    if (auto verdict = seccomp_enforce(t, req)) {
+        // seccomp: not made (ERRNO, TRAP, no tracer) or the thread ends
+        ret = *verdict;
+    } else if (t.wait_with_sigmask(req, ret)) {
         // ppoll/pselect6/epoll_pwait under a guest signal mask: done
     } else if (t.read_signalfd(req, ret)) {
         // a read of a signalfd: done

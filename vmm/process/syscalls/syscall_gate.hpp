@@ -9,6 +9,7 @@
 // to the origin's executor for this thread; on one host there is no hop.
 #include <array>
 #include <cstdint>
+#include <optional>
 
 namespace spanvm::process {
 
@@ -29,5 +30,11 @@ public:
 // Emulated process syscalls; returns -ENOSYS if `nr` is not one of them.
 // `handled` is set to false in that case.
 int64_t process_syscall(GuestThread& t, const SyscallRequest& req, bool& handled);
+
+// The thread's seccomp mode and filters applied to `req` before it is
+// dispatched (process_syscalls_seccomp.cpp): nullopt when the call goes on;
+// otherwise it was not made and this is its RAX (or the thread's registers
+// were replaced, or the thread or process ends).
+std::optional<int64_t> seccomp_enforce(GuestThread& t, const SyscallRequest& req);
 
 }  // namespace spanvm::process

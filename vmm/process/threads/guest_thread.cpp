@@ -34,6 +34,11 @@ void GuestThread::run(const ThreadStart& start) {
             proc_.thread_exited(row_, std::move(vcpu_), std::exchange(link_, nullptr), 0);
             return;
         }
+        if (passthrough_on_ && row_.seccomp_mode.load(std::memory_order_relaxed) != 0) {
+            // A filter came (this thread's call, or another's TSYNC).
+            passthrough_on_ = false;
+            vcpu_->set_passthrough_syscalls(passthrough_mask(false), &row_.syscalls);
+        }
         const platform::VcpuExit e = vcpu_->run();
         if (link_) {
             // What the node answered itself since the last trap
@@ -143,7 +148,10 @@ void GuestThread::report_opened_file() {
 
 Result<void> GuestThread::attach_vcpu() {
     if (auto r = vcpu_->attach_thread(); !r) return r;
-    vcpu_->set_passthrough_syscalls(passthrough_mask(link_ == nullptr), &row_.syscalls);
+    // A thread under seccomp runs every call through the gate, where its
+    // filters are.
+    passthrough_on_ = link_ == nullptr && row_.seccomp_mode.load() == 0;
+    vcpu_->set_passthrough_syscalls(passthrough_mask(passthrough_on_), &row_.syscalls);
     return {};
 }
 
@@ -165,6 +173,21 @@ void GuestThread::handle_exception(const platform::VcpuExit& e) {
     }
     log::error("guest thread {} killed by {}: {} at RIP {:#x}", row_.tid,
                sigabbrev_np(sig) ? fmt::format("SIG{}", sigabbrev_np(sig)) : "signal", e.what, rip);
+    proc_.exit_process_signal(sig);
+}
+
+void GuestThread::force_signal(int sig, const SigInfoFields& info) {
+    if (auto act = proc_.signals().take_forced(sig, row_.sigmask.load())) {
+        if (build_handler_frame(sig, info, *act)) {
+            set_regs_replaced();
+            return;
+        }
+        log::error("guest thread {} killed by SIGSEGV: cannot write the SIG{} frame below RSP {:#x}", row_.tid,
+                   sigabbrev_np(sig) ? sigabbrev_np(sig) : "?", vcpu_->regs().rsp);
+        proc_.exit_process_signal(SIGSEGV);
+    }
+    if (proc_.is_root())
+        log::error("guest thread {} killed by SIG{}", row_.tid, sigabbrev_np(sig) ? sigabbrev_np(sig) : "?");
     proc_.exit_process_signal(sig);
 }
 

@@ -85,6 +85,11 @@ public:
     bool read_signalfd(const SyscallRequest& r, int64_t& ret);
     // The default action of a stop signal: the host process stops with it.
     void stop_process(int sig);
+    // A signal forced on this thread at a syscall (Linux's force_sig_info,
+    // as a seccomp SECCOMP_RET_TRAP raises SIGSYS): a handler frame when a
+    // handler is installed and `sig` not blocked (the registers then are
+    // the frame's: set_regs_replaced); otherwise the process dies of `sig`.
+    void force_signal(int sig, const SigInfoFields& info);
     // The host signal that kicks a vCPU thread out of the guest or a
     // blocking host syscall (installed by the platform, without SA_RESTART).
     static int kick_signal() { return platform::Platform::kick_signal(); }
@@ -133,6 +138,7 @@ private:
     std::unique_ptr<platform::Vcpu> vcpu_;
     RemoteLink* link_;  // part of *vcpu_; null for a local thread
     bool exit_requested_ = false;
+    bool passthrough_on_ = false;  // the vCPU answers pass-through calls (none once seccomp is on)
     bool regs_replaced_ = false;
     std::optional<uint64_t> suspend_saved_mask_;
     int exit_code_ = 0;

@@ -19,6 +19,10 @@
 
 namespace spanvm::process {
 
+namespace seccomp {
+struct Filter;
+}
+
 enum class ThreadState { starting, running, in_syscall, blocked, exited };
 const char* to_string(ThreadState s);
 
@@ -67,6 +71,13 @@ struct ThreadRow {
     std::atomic<uint64_t> sig_pending{0};
     std::array<SigInfoFields, 65> sig_info{};
     AltStack altstack{};  // sigaltstack; only the thread itself touches it
+    // seccomp (process_syscalls_seccomp.cpp): the mode (0 none, 1 strict, 2
+    // filter) and the head of the thread's filter chain, which the Process
+    // keeps for its whole life. Written by the thread itself, or by another
+    // thread of the process under Process::seccomp_mutex() (TSYNC), filter
+    // first, mode last (release); read at each of the thread's calls.
+    std::atomic<uint8_t> seccomp_mode{0};
+    std::atomic<const seccomp::Filter*> seccomp_filter{nullptr};
     void sigaltstack_reset() { altstack = AltStack{}; }
     int exit_code = 0;
 };
