@@ -25,11 +25,14 @@
 #             uname, inherited by a child process), strict mode's SIGKILL,
 #             and man(1), whose helpers run under libseccomp's sandbox, with
 #             nothing on stderr (process_syscalls_seccomp.cpp)
+#   timers    timeout(1) (a POSIX timer, then the signal it sends) with
+#             its kill-after, and Python's time-outs, with nothing on
+#             stderr (process_syscalls_timers.cpp)
 #   limits    CPU affinity as the guest set it, prlimit of another process,
 #             RLIMIT_CPU's SIGXCPU, prctl's parent-death signal, subreaper,
 #             no_new_privs, dumpable, unknown options
 . "$(dirname "$0")/lib.sh"
-[ $# = 1 ] || fail "usage: $0 priority|fds|pty|sigwait|notify|signalfd|stop|limits|execthreads|cmdline|cmake|seccomp"
+[ $# = 1 ] || fail "usage: $0 priority|fds|pty|sigwait|notify|signalfd|stop|limits|execthreads|cmdline|cmake|seccomp|timers"
 it_setup
 py=/usr/bin/python3
 [ -x "$py" ] || py="$(tool python3)"
@@ -330,9 +333,27 @@ print("child uname:", r.returncode, r.stderr.strip().split(":")[-1])
 man ls 2>&1 | head -12
 EOS
     cmd=("$(tool bash)" script.sh) ;;
+timers)
+    cat >script.sh <<EOS
+timeout 0.3 sleep 5; echo "timeout: \$?"
+timeout -s INT 0.3 sleep 5; echo "timeout INT: \$?"
+timeout 5 sleep 0.1; echo "in time: \$?"
+timeout -k 0.2 0.2 sh -c 'trap "" TERM; sleep 5'; echo "kill-after: \$?"
+$py -c '
+import subprocess
+try:
+    subprocess.run(["sleep", "5"], timeout=0.3)
+except subprocess.TimeoutExpired:
+    print("python: timed out")
+'
+EOS
+    cmd=("$(tool bash)" script.sh) ;;
 *) fail "unknown case '$1'" ;;
 esac
 expect_native_output "$1 output" "${cmd[@]}"
+if [ "$1" = timers ] && grep -q '^spanvm' guest.err; then
+    fail "spanvm printed on stderr:"$'\n'"$(show guest.err)"
+fi
 if [ "$1" = seccomp ]; then
     # Not a failure both ways: the filter is on and does its work.
     expect_grep "^install: 0 mode: 2$" guest.out "the filter's install"

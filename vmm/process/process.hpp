@@ -36,6 +36,7 @@
 #include "vmm/process/mm/guest_access.hpp"
 #include "vmm/process/syscalls/host_syscalls.hpp"
 #include "vmm/process/signals/interval_timer.hpp"
+#include "vmm/process/signals/posix_timers.hpp"
 #include "vmm/platform/platform.hpp"
 #include "vmm/process/exec_placement.hpp"
 #include "vmm/process/loader/image_file.hpp"
@@ -270,6 +271,7 @@ public:
     void mask_changed(GuestThread& self, uint64_t old_mask);
     // ITIMER_REAL: fires SIGALRM at the process.
     IntervalTimer& itimer() { return *itimer_; }
+    PosixTimers& posix_timers() { return posix_timers_; }
 
     // Called by a guest thread's host thread when the guest thread ends.
     // A local vCPU (no link) goes back to the pool; a remote thread's link
@@ -436,6 +438,10 @@ private:
     std::unique_ptr<IntervalTimer> make_itimer() {
         return std::make_unique<IntervalTimer>([this] { send_signal(nullptr, SIGALRM, 0, {0x80 /* SI_KERNEL */, 0, 0}); });
     }
+    // timer_create and friends (process_syscalls_timers.cpp); an expiry is
+    // a guest signal with SI_TIMER siginfo (process_signals.cpp).
+    PosixTimers posix_timers_{[this](int id, const PosixTimers::Event& ev) { post_timer_signal(id, ev); }};
+    void post_timer_signal(int id, const PosixTimers::Event& ev);
 
     // --- processes (process_fork.cpp, process_lifetime.cpp) ---
     struct ForkedThread;  // the forking thread's state, carried into the child

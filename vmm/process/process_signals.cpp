@@ -39,6 +39,18 @@ int64_t Process::send_signal(GuestThread* self, int sig, int tid, SigInfoFields 
     return 0;
 }
 
+void Process::post_timer_signal(int id, const PosixTimers::Event& ev) {
+    if (ev.signo == 0) return;  // SIGEV_NONE
+    SigInfoFields info;
+    info.code = SI_TIMER;
+    info.timer = true;
+    info.timer_id = id;
+    info.value = ev.value;
+    // A thread-directed timer whose thread has ended sends nothing, as on
+    // Linux (ESRCH here).
+    (void)send_signal(nullptr, ev.signo, ev.tid, info);
+}
+
 ThreadRow* Process::shared_taker(GuestThread* self, int sig) {
     // Linux's complete_signal() preference: the sender first, then the first
     // thread that does not block it.

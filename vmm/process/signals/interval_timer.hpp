@@ -1,7 +1,10 @@
 #pragma once
-// ITIMER_REAL of the process (alarm, setitimer, getitimer): one VMM thread,
-// started on first use, that calls `fire` at each expiry (Process sends
-// SIGALRM from it). Thread-safe; `fire` runs without the timer's lock held.
+// One timer on CLOCK_MONOTONIC: ITIMER_REAL of the process (alarm,
+// setitimer, getitimer; Process sends SIGALRM) and each POSIX timer
+// (posix_timers.hpp). One VMM thread, started on first use, calls `fire` at
+// each expiry. Thread-safe; `fire` runs without the timer's lock held, so
+// destroying the timer (which joins its thread) must not happen under a
+// lock that `fire` takes.
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -14,7 +17,7 @@ namespace spanvm::process {
 class IntervalTimer {
 public:
     using Clock = std::chrono::steady_clock;
-    using Duration = std::chrono::microseconds;
+    using Duration = std::chrono::nanoseconds;
     struct Value {
         Duration value{0};     // time to the next expiry, 0 = disarmed
         Duration interval{0};  // reload value, 0 = one-shot

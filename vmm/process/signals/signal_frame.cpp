@@ -37,7 +37,11 @@ std::array<uint8_t, kSiginfoSize> encode_siginfo(int sig, const SigInfoFields& i
     auto at = [&b](uint64_t off, auto v) { std::memcpy(b.data() + off, &v, sizeof v); };
     at(0, static_cast<int32_t>(sig));
     at(8, info.code);
-    if (info.sys) {
+    if (info.timer) {
+        at(16, info.timer_id);  // si_timerid
+        at(20, info.overrun);   // si_overrun
+        at(24, info.value);     // si_value
+    } else if (info.sys) {
         at(4, info.sys_errno);
         at(16, info.addr);     // si_call_addr
         at(24, info.syscall);  // si_syscall
@@ -56,7 +60,12 @@ std::array<uint8_t, kSignalfdSiginfoSize> encode_signalfd_siginfo(int sig, const
     auto at = [&b](uint64_t off, auto v) { std::memcpy(b.data() + off, &v, sizeof v); };
     at(0, static_cast<uint32_t>(sig));
     at(8, info.code);
-    if (info.sys) {
+    if (info.timer) {
+        at(24, static_cast<uint32_t>(info.timer_id));  // ssi_tid
+        at(32, static_cast<uint32_t>(info.overrun));   // ssi_overrun
+        at(44, static_cast<int32_t>(info.value));      // ssi_int
+        at(48, info.value);                            // ssi_ptr
+    } else if (info.sys) {
         at(4, info.sys_errno);
         at(84, info.syscall);  // ssi_syscall
         at(88, info.addr);     // ssi_call_addr

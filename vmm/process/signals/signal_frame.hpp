@@ -43,6 +43,11 @@ struct SigInfoFields {
     int32_t sys_errno = 0;  // si_errno: the filter's SECCOMP_RET_DATA
     int32_t syscall = 0;    // si_syscall
     uint32_t arch = 0;      // si_arch (AUDIT_ARCH_X86_64)
+    // A POSIX timer's expiry (code SI_TIMER): siginfo's _timer.
+    bool timer = false;
+    int32_t timer_id = 0;   // si_timerid
+    int32_t overrun = 0;    // si_overrun
+    uint64_t value = 0;     // si_value (sigev_value)
 };
 
 // The siginfo_t Linux gives for `sig` with `info` (128 bytes: si_signo,

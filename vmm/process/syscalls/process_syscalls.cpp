@@ -4,7 +4,7 @@
 //
 // Dispatch is by table (syscall_table.hpp), as for host_syscalls; the
 // handlers live in one file per topic (process_syscalls_{memory,threads,
-// signals,misc,sched,children,seccomp}.cpp). A handler may itself return -ENOSYS (clone3, rseq,
+// signals,misc,sched,children,seccomp,timers}.cpp). A handler may itself return -ENOSYS (clone3, rseq,
 // fork, ...): the call is then handled, i.e. answered -ENOSYS without trying
 // the host table or reporting it unsupported.
 #include "vmm/process/syscalls/process_syscalls_detail.hpp"
@@ -23,6 +23,7 @@ const detail::ProcessHandlerTable& handlers() {
         detail::register_process_sched(t);
         detail::register_process_children(t);
         detail::register_process_seccomp(t);
+        detail::register_process_timers(t);
         return t;
     }();
     return table;

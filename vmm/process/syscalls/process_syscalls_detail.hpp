@@ -28,6 +28,7 @@ void register_process_sched(ProcessHandlerTable& t);    // process_syscalls_sche
 
 void register_process_children(ProcessHandlerTable& t);  // process_syscalls_children.cpp: wait, groups, sessions
 void register_process_seccomp(ProcessHandlerTable& t);   // process_syscalls_seccomp.cpp: seccomp(2)
+void register_process_timers(ProcessHandlerTable& t);    // process_syscalls_timers.cpp: POSIX timers
 // prctl(PR_SET_SECCOMP) and prctl(PR_GET_SECCOMP) (process_syscalls_seccomp.cpp).
 int64_t seccomp_prctl(GuestThread& t, const SyscallRequest& r);
 // kill(pid, sig) for a pid other than the caller's own (host processes).

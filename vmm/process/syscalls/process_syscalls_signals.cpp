@@ -95,14 +95,16 @@ int64_t sys_sigaltstack(GuestThread& t, const SyscallRequest& r) {
     return 0;
 }
 
-// timeval <-> IntervalTimer::Duration (microseconds).
+// timeval <-> IntervalTimer::Duration (nanoseconds; a remainder below a
+// microsecond rounds up, so an armed timer never reads as 0).
 IntervalTimer::Duration from_timeval(const struct timeval& tv) {
     return std::chrono::seconds(tv.tv_sec) + std::chrono::microseconds(tv.tv_usec);
 }
 struct timeval to_timeval(IntervalTimer::Duration d) {
+    const int64_t us = (d.count() + 999) / 1000;
     struct timeval tv {};
-    tv.tv_sec = d.count() / 1000000;
-    tv.tv_usec = d.count() % 1000000;
+    tv.tv_sec = us / 1000000;
+    tv.tv_usec = us % 1000000;
     return tv;
 }
 
@@ -152,7 +154,7 @@ int64_t sys_alarm(GuestThread& t, const SyscallRequest& r) {
     const auto secs = std::chrono::seconds(static_cast<unsigned>(r.args[0]));
     auto old = p.itimer().set({std::chrono::duration_cast<IntervalTimer::Duration>(secs), {}});
     if (old.value.count() == 0) return 0;
-    const int64_t left = (old.value.count() + 500000) / 1000000;
+    const int64_t left = (old.value.count() + 500000000) / 1000000000;
     return left ? left : 1;
 }
 
