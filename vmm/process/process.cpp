@@ -54,6 +54,7 @@ Process::Process(const ProcessConfig& cfg, platform::PlatformChoice pc)
           platform_->memory(), (platform_->host_prot() & PROT_EXEC) != 0, cfg.remote != nullptr)) {
     mem_.set_access_map(&access_map_);
     root_pid_ = pid_;
+    host_ctx_.status_view = [this](std::string_view host, bool thread_self) { return status_view(host, thread_self); };
 }
 
 Process::~Process() = default;

@@ -355,6 +355,12 @@ public:
     int install_seccomp_filter(ThreadRow& self, std::shared_ptr<const seccomp::Filter> f, bool tsync);
     // The owner of a filter this process keeps (a chain to extend), or null.
     std::shared_ptr<const seccomp::Filter> seccomp_filter_owner(const seccomp::Filter* f);
+
+    // The guest's view of its /proc status file (process_proc_view.cpp,
+    // syscalls/proc_status.hpp): the host's text with the thread count,
+    // signal sets and seccomp lines of the guest; `thread_self` for the
+    // calling thread's own, else the main thread's.
+    std::string status_view(std::string_view host, bool thread_self);
     void report_out_of_memory(uint64_t len);
 
 

@@ -49,8 +49,10 @@
 //  - chdir/fchdir/umask change the VMM process's cwd/umask (the VMM serves
 //    one guest process); the VMM must not rely on relative paths after start.
 #include <array>
+#include <functional>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "vmm/process/syscalls/fd_table.hpp"
 #include "vmm/process/mm/guest_access.hpp"
@@ -62,6 +64,10 @@ struct HostSyscallContext {
     FdTable& fds;
     unsigned guest_cpus = 1;
     std::string guest_exe;  // absolute path of the guest program, or empty
+    // The guest's view of its own /proc status file (proc_status.hpp): the
+    // host's text in, the text the guest reads out; `thread_self` for
+    // /proc/thread-self/status. Unset: the host's text as it is.
+    std::function<std::string(std::string_view host, bool thread_self)> status_view;
 };
 
 using SyscallArgs = std::array<uint64_t, 6>;

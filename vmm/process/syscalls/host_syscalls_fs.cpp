@@ -13,6 +13,7 @@
 
 #include "vmm/process/syscalls/host_syscalls_detail.hpp"
 #include "vmm/process/syscalls/proc_fd_dir.hpp"
+#include "vmm/process/syscalls/proc_status.hpp"
 
 namespace spanvm::process::detail {
 namespace {
@@ -24,10 +25,10 @@ constexpr uint64_t kStatfsSize = 120;
 static_assert(sizeof(struct stat) == kStatSize && sizeof(struct statfs) == kStatfsSize);
 static_assert(sizeof(struct statx) == kStatxSize);
 
-int64_t cpu_list_fd(unsigned cpus) {
-    int fd = static_cast<int>(raw(SYS_memfd_create, P("spanvm-cpu-list"), MFD_CLOEXEC | MFD_ALLOW_SEALING));
+// A sealed memfd holding `text`, at offset 0.
+int64_t text_fd(const char* name, const std::string& text) {
+    int fd = static_cast<int>(raw(SYS_memfd_create, P(name), MFD_CLOEXEC | MFD_ALLOW_SEALING));
     if (fd < 0) return fd;
-    const std::string text = cpu_range_text(cpus);
     int64_t r = raw(SYS_write, fd, P(text.data()), static_cast<long>(text.size()));
     if (r >= 0 && static_cast<size_t>(r) != text.size()) r = -EIO;
     if (r >= 0) r = raw(SYS_lseek, fd, 0, SEEK_SET);
@@ -37,6 +38,28 @@ int64_t cpu_list_fd(unsigned cpus) {
         return r;
     }
     return fd;
+}
+
+int64_t cpu_list_fd(unsigned cpus) { return text_fd("spanvm-cpu-list", cpu_range_text(cpus)); }
+
+// The guest's own /proc status (proc_status.hpp): the host's file, read
+// whole, rewritten. -1 when `p` is not one (the open goes on as usual).
+int64_t own_status_fd(HostSyscallContext& ctx, const GuestPath& p, uint64_t flags) {
+    bool thread_self = false;
+    if (!ctx.status_view || (flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC)) ||
+        !is_own_status_path(p.s, ::getpid(), thread_self))
+        return -1;
+    const int h = static_cast<int>(raw(SYS_openat, AT_FDCWD, P(p.c_str()), O_RDONLY | O_CLOEXEC));
+    if (h < 0) return -1;
+    std::string text;
+    char buf[4096];
+    for (;;) {
+        const int64_t n = raw(SYS_read, h, P(buf), sizeof buf);
+        if (n <= 0) break;
+        text.append(buf, static_cast<size_t>(n));
+    }
+    ::close(h);
+    return text_fd("spanvm-status", ctx.status_view(text, thread_self));
 }
 
 bool is_cpu_list_path(const GuestPath& p, uint64_t flags) {
@@ -61,6 +84,8 @@ int64_t do_openat(HostSyscallContext& ctx, uint64_t dirfd, uint64_t path_gva, ui
     if (int64_t r = guest_path(ctx, path_gva, p); r < 0) return r;
     const bool cloexec = (flags & O_CLOEXEC) != 0;
     if (is_cpu_list_path(p, flags)) return install_new(ctx, cpu_list_fd(ctx.guest_cpus), cloexec);
+    if (p.absolute())
+        if (const int64_t s = own_status_fd(ctx, p, flags); s >= 0) return install_new(ctx, s, cloexec);
     AtDir d;
     if (int64_t r = at_dir(ctx, dirfd, p, d); r < 0) return r;
     const int64_t h = raw(SYS_openat, d.fd, P(p.c_str()), static_cast<long>(flags | O_CLOEXEC), static_cast<long>(mode));

@@ -1,0 +1,74 @@
+#include "vmm/process/syscalls/proc_status.hpp"
+
+#include <charconv>
+
+#include <fmt/format.h>
+
+namespace spanvm::process {
+
+namespace {
+
+bool all_digits(std::string_view s) {
+    if (s.empty()) return false;
+    for (char c : s)
+        if (c < '0' || c > '9') return false;
+    return true;
+}
+
+int to_int(std::string_view s) {
+    int v = -1;
+    std::from_chars(s.data(), s.data() + s.size(), v);
+    return v;
+}
+
+}  // namespace
+
+std::string rewrite_status(std::string_view host, const StatusFields& f) {
+    std::string out;
+    out.reserve(host.size());
+    while (!host.empty()) {
+        const size_t nl = host.find('\n');
+        std::string_view line = host.substr(0, nl == std::string_view::npos ? host.size() : nl);
+        host.remove_prefix(nl == std::string_view::npos ? host.size() : nl + 1);
+        const size_t colon = line.find(':');
+        const std::string_view key = colon == std::string_view::npos ? std::string_view{} : line.substr(0, colon);
+        if (key == "Threads") {
+            out += fmt::format("Threads:\t{}", f.threads);
+        } else if (key == "SigPnd") {
+            out += fmt::format("SigPnd:\t{:016x}", f.sig_pending);
+        } else if (key == "ShdPnd") {
+            out += fmt::format("ShdPnd:\t{:016x}", f.shared_pending);
+        } else if (key == "SigBlk") {
+            out += fmt::format("SigBlk:\t{:016x}", f.blocked);
+        } else if (key == "SigIgn") {
+            out += fmt::format("SigIgn:\t{:016x}", f.ignored);
+        } else if (key == "SigCgt") {
+            out += fmt::format("SigCgt:\t{:016x}", f.caught);
+        } else if (key == "Seccomp") {
+            out += fmt::format("Seccomp:\t{}", f.seccomp_mode);
+        } else if (key == "Seccomp_filters") {
+            out += fmt::format("Seccomp_filters:\t{}", f.seccomp_filters);
+        } else {
+            out += line;
+        }
+        if (nl != std::string_view::npos) out += '\n';
+    }
+    return out;
+}
+
+bool is_own_status_path(std::string_view path, int pid, bool& thread_self) {
+    constexpr std::string_view kProc = "/proc/", kStatus = "/status";
+    if (path.substr(0, kProc.size()) != kProc || path.size() < kProc.size() + kStatus.size() ||
+        path.substr(path.size() - kStatus.size()) != kStatus)
+        return false;
+    std::string_view mid = path.substr(kProc.size(), path.size() - kProc.size() - kStatus.size());
+    thread_self = false;
+    if (mid == "self") return true;
+    if (mid == "thread-self") return thread_self = true;
+    const size_t slash = mid.find('/');
+    const std::string_view head = mid.substr(0, slash);
+    if (!(head == "self" || (all_digits(head) && to_int(head) == pid))) return false;
+    return slash == std::string_view::npos;
+}
+
+}  // namespace spanvm::process
