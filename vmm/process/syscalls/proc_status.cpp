@@ -1,6 +1,9 @@
 #include "vmm/process/syscalls/proc_status.hpp"
 
+#include <algorithm>
 #include <charconv>
+#include <iterator>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -24,30 +27,29 @@ int to_int(std::string_view s) {
 }  // namespace
 
 std::string rewrite_status(std::string_view host, const StatusFields& f) {
+    const std::pair<std::string_view, std::string> guest[] = {
+        {"Threads", fmt::format("{}", f.threads)},
+        {"SigPnd", fmt::format("{:016x}", f.sig_pending)},
+        {"ShdPnd", fmt::format("{:016x}", f.shared_pending)},
+        {"SigBlk", fmt::format("{:016x}", f.blocked)},
+        {"SigIgn", fmt::format("{:016x}", f.ignored)},
+        {"SigCgt", fmt::format("{:016x}", f.caught)},
+        {"Seccomp", fmt::format("{}", f.seccomp_mode)},
+        {"Seccomp_filters", fmt::format("{}", f.seccomp_filters)},
+    };
     std::string out;
     out.reserve(host.size());
     while (!host.empty()) {
         const size_t nl = host.find('\n');
-        std::string_view line = host.substr(0, nl == std::string_view::npos ? host.size() : nl);
+        const std::string_view line = host.substr(0, nl == std::string_view::npos ? host.size() : nl);
         host.remove_prefix(nl == std::string_view::npos ? host.size() : nl + 1);
         const size_t colon = line.find(':');
         const std::string_view key = colon == std::string_view::npos ? std::string_view{} : line.substr(0, colon);
-        if (key == "Threads") {
-            out += fmt::format("Threads:\t{}", f.threads);
-        } else if (key == "SigPnd") {
-            out += fmt::format("SigPnd:\t{:016x}", f.sig_pending);
-        } else if (key == "ShdPnd") {
-            out += fmt::format("ShdPnd:\t{:016x}", f.shared_pending);
-        } else if (key == "SigBlk") {
-            out += fmt::format("SigBlk:\t{:016x}", f.blocked);
-        } else if (key == "SigIgn") {
-            out += fmt::format("SigIgn:\t{:016x}", f.ignored);
-        } else if (key == "SigCgt") {
-            out += fmt::format("SigCgt:\t{:016x}", f.caught);
-        } else if (key == "Seccomp") {
-            out += fmt::format("Seccomp:\t{}", f.seccomp_mode);
-        } else if (key == "Seccomp_filters") {
-            out += fmt::format("Seccomp_filters:\t{}", f.seccomp_filters);
+        const auto* g = std::find_if(std::begin(guest), std::end(guest), [&](const auto& e) { return e.first == key; });
+        if (g != std::end(guest)) {
+            out += key;
+            out += ":\t";
+            out += g->second;
         } else {
             out += line;
         }
