@@ -211,8 +211,7 @@ std::optional<int64_t> seccomp_enforce(GuestThread& t, const SyscallRequest& r) 
             info.addr = t.regs().rip;
             info.syscall = static_cast<int32_t>(r.nr);
             info.arch = AUDIT_ARCH_X86_64;
-            t.force_signal(SIGSYS, info);
-            t.set_regs_replaced();  // RAX stays the number, or the handler's frame
+            t.force_signal(SIGSYS, info);  // the handler's frame, its RAX the number
             return int64_t{0};
         }
         case SECCOMP_RET_KILL_THREAD:

@@ -158,33 +158,31 @@ Result<void> GuestThread::attach_vcpu() {
 void GuestThread::handle_exception(const platform::VcpuExit& e) {
     const int sig = e.signo;
     const uint64_t rip = vcpu_->regs().rip;
-    auto act = proc_.signals().take_forced(sig, row_.sigmask.load());
-    if (act) {
-        SigInfoFields info;
-        // The platform saw a host protection fault; whether the guest had a
-        // mapping there (ACCERR) or none (MAPERR) is the address space's call.
-        info.code = sig == SIGSEGV ? proc_.segv_code(e.fault_addr, e.si_code) : e.si_code;
-        info.addr = e.fault_addr;
-        info.fault = true;
-        if (build_handler_frame(sig, info, *act)) return;
-        log::error("guest thread {} killed by SIGSEGV: cannot write the SIG{} frame below RSP {:#x}", row_.tid,
-                   sigabbrev_np(sig) ? sigabbrev_np(sig) : "?", vcpu_->regs().rsp);
-        proc_.exit_process_signal(SIGSEGV);
-    }
+    SigInfoFields info;
+    // The platform saw a host protection fault; whether the guest had a
+    // mapping there (ACCERR) or none (MAPERR) is the address space's call.
+    info.code = sig == SIGSEGV ? proc_.segv_code(e.fault_addr, e.si_code) : e.si_code;
+    info.addr = e.fault_addr;
+    info.fault = true;
+    if (enter_forced_handler(sig, info)) return;
     log::error("guest thread {} killed by {}: {} at RIP {:#x}", row_.tid,
                sigabbrev_np(sig) ? fmt::format("SIG{}", sigabbrev_np(sig)) : "signal", e.what, rip);
     proc_.exit_process_signal(sig);
 }
 
+bool GuestThread::enter_forced_handler(int sig, const SigInfoFields& info) {
+    auto act = proc_.signals().take_forced(sig, row_.sigmask.load());
+    if (!act) return false;
+    if (build_handler_frame(sig, info, *act)) return true;
+    log::error("guest thread {} killed by SIGSEGV: cannot write the SIG{} frame below RSP {:#x}", row_.tid,
+               sigabbrev_np(sig) ? sigabbrev_np(sig) : "?", vcpu_->regs().rsp);
+    proc_.exit_process_signal(SIGSEGV);
+}
+
 void GuestThread::force_signal(int sig, const SigInfoFields& info) {
-    if (auto act = proc_.signals().take_forced(sig, row_.sigmask.load())) {
-        if (build_handler_frame(sig, info, *act)) {
-            set_regs_replaced();
-            return;
-        }
-        log::error("guest thread {} killed by SIGSEGV: cannot write the SIG{} frame below RSP {:#x}", row_.tid,
-                   sigabbrev_np(sig) ? sigabbrev_np(sig) : "?", vcpu_->regs().rsp);
-        proc_.exit_process_signal(SIGSEGV);
+    if (enter_forced_handler(sig, info)) {
+        set_regs_replaced();
+        return;
     }
     if (proc_.is_root())
         log::error("guest thread {} killed by SIG{}", row_.tid, sigabbrev_np(sig) ? sigabbrev_np(sig) : "?");

@@ -125,6 +125,11 @@ private:
     // with 128+signal, as Linux's force_sig does.
     void handle_exception(const platform::VcpuExit& e);
     [[noreturn]] void fatal_exit(const char* what);
+    // A forced signal (a CPU exception, a seccomp trap): true when its
+    // handler's frame is built; false when the process must die of it (no
+    // handler, or blocked). A frame that cannot be written ends the process
+    // with SIGSEGV, as Linux's force_sigsegv.
+    bool enter_forced_handler(int sig, const SigInfoFields& info);
     // Builds handler frames for every deliverable signal (default actions
     // end the process). `syscall_nr` >= 0: called at a syscall return, whose
     // -EINTR result may be turned into a restart (SA_RESTART rules).
