@@ -21,6 +21,15 @@ TEST_CASE("exec_balance: a program never seen is worth placing; a briefly busy o
     CHECK(worth_placing({2, 10 + 2 * kWorthPlacingBusyMs}));
 }
 
+TEST_CASE("exec_balance: a program that forks moves only on its history") {
+    // The second `cc` driver of a make -j2, while the first one waits for
+    // its cc1: no run has ended, but one forked.
+    CHECK_FALSE(worth_placing({0, 0, true}));
+    // Its history decides once images have ended: a busy spawner moves.
+    CHECK(worth_placing({2, 2 * kWorthPlacingBusyMs, true}));
+    CHECK_FALSE(worth_placing({2, 2 * 40, true}));
+}
+
 TEST_CASE("exec_balance: the node with the fewest running images per CPU, ties to the lowest id") {
     CHECK(least_loaded_node({}) == 0);
     std::vector<NodeBalance> idle{{0, 1}, {0, 1}};

@@ -96,6 +96,7 @@ struct ProgramSlot {
     std::atomic<std::uint64_t> key{0};
     std::atomic<std::uint64_t> runs{0};
     std::atomic<std::uint64_t> busy_ms{0};
+    std::atomic<bool> forks{false};  // set once, never cleared
 };
 constexpr unsigned kPrograms = 256;  // a full table learns no more programs (they stay "never seen")
 
@@ -163,7 +164,7 @@ unsigned ExecDeputies::place_exec(std::string_view program, int parent_node) {
     } else if (o_.policy == ExecPolicy::least_loaded) {
         cluster::ProgramHistory h;
         if (const ProgramSlot* ps = program_slot(shared_->programs, cluster::program_key(program), false))
-            h = {ps->runs.load(), ps->busy_ms.load()};
+            h = {ps->runs.load(), ps->busy_ms.load(), ps->forks.load()};
         if (cluster::worth_placing(h)) {
             cluster::NodeBalance nodes[kMaxHosts];
             for (unsigned k = 0; k < n; ++k) {
@@ -186,6 +187,13 @@ void ExecDeputies::exec_waiting(unsigned node, bool waiting) {
         shared_->waiting[node].fetch_add(1);
     else
         decrement_floor0(shared_->waiting[node]);
+}
+
+void ExecDeputies::exec_forked(std::string_view program) {
+    // Any image teaches this, placed or not: spawning is the program's.
+    if (program.empty()) return;
+    if (ProgramSlot* ps = program_slot(shared_->programs, cluster::program_key(program), true))
+        ps->forks.store(true);
 }
 
 void ExecDeputies::exec_gone(unsigned node, std::string_view program, std::uint64_t busy_ms) {

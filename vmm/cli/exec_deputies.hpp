@@ -69,6 +69,7 @@ public:
     process::RemoteThreads* start_deputy(unsigned node, memory::GuestMemory& ram, memory::GuestProtection& prot,
                                          int tid) override;
     void exec_waiting(unsigned node, bool waiting) override;
+    void exec_forked(std::string_view program) override;
     void exec_gone(unsigned node, std::string_view program, std::uint64_t busy_ms) override;
 
     static constexpr unsigned kMaxHosts = 64;

@@ -3,7 +3,7 @@
 namespace spanvm::cluster {
 
 bool worth_placing(const ProgramHistory& h) {
-    if (h.runs == 0) return true;
+    if (h.runs == 0) return !h.forks;
     return h.busy_ms >= kWorthPlacingBusyMs * h.runs;  // mean >= threshold, without a division
 }
 

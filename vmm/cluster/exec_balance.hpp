@@ -13,7 +13,12 @@
 //    placement's cost): their mean busy time (lifetime less the time
 //    blocked waiting for a child: a compiler driver that waits for cc1 and
 //    as is not busy). A program never seen is worth moving (the first cc1
-//    of a build must spread too).
+//    of a build must spread too), unless an image of it has forked (one
+//    still running, say): a placed image's fork gathers every page its
+//    node holds back to the origin (vmm/process/process_fork_cluster.cpp)
+//    and its children are placed on their own, so a program that spawns
+//    (a `cc` driver, a shell, collect2) moves only when its history says
+//    its images are busy.
 //  * Where? The node with the fewest *running* images per CPU: placed
 //    there (or kept at the origin), alive and not blocked in wait4/waitid
 //    for a child, counted by the origin as they start, wait and end. The
@@ -34,6 +39,7 @@ inline constexpr std::uint64_t kWorthPlacingBusyMs = 300;
 struct ProgramHistory {
     std::uint64_t runs = 0;     // images of it that ended
     std::uint64_t busy_ms = 0;  // their busy time, summed
+    bool forks = false;         // an image of it (ended or not) forked a child
 };
 
 // True when an image of a program with this history should be placed by

@@ -47,6 +47,9 @@ public:
     // The image counted on `node` starts (true) or stops (false) blocking
     // in a wait for a child (wait4, waitid): a waiting image is not running.
     virtual void exec_waiting(unsigned node, bool waiting) = 0;
+    // An image of `program` (as given to place_exec) forked a child: the
+    // program spawns, which place_exec weighs (exec_balance.hpp).
+    virtual void exec_forked(std::string_view program) = 0;
     // The image counted on `node` by place_exec() ended or exec'd again,
     // after `busy_ms` of its life not spent waiting for a child (`program`
     // as given to place_exec; empty: nothing learnt). For a deputy, called

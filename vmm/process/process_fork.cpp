@@ -81,6 +81,9 @@ int64_t Process::fork_process(GuestThread& t, const ForkRequest& rq) {
     if ((flags & CSIGNAL) != SIGCHLD && (flags & CSIGNAL) != 0)
         report_unsupported_feature("a child's exit signal other than SIGCHLD (SIGCHLD is sent)");
     const bool vfork = flags & CLONE_VFORK;
+    // `--place-exec least-loaded` learns that this image's program spawns
+    // (before the fork: a vfork parent returns only after its child's exec).
+    if (cfg_.exec_placer && exec_node_ >= 0) cfg_.exec_placer->exec_forked(exec_program_);
 
     ForkedThread st;
     st.regs = t.regs();
