@@ -25,6 +25,9 @@
 #             uname, inherited by a child process), strict mode's SIGKILL,
 #             and man(1), whose helpers run under libseccomp's sandbox, with
 #             nothing on stderr (process_syscalls_seccomp.cpp)
+#   profile   gprof of a program built with -pg (ITIMER_PROF's samples in
+#             its gmon.out) and Python's CPU-time itimers, with nothing on
+#             stderr (process_syscalls_signals.cpp)
 #   timers    timeout(1) (a POSIX timer, then the signal it sends) with
 #             its kill-after, and Python's time-outs, with nothing on
 #             stderr (process_syscalls_timers.cpp)
@@ -32,7 +35,7 @@
 #             RLIMIT_CPU's SIGXCPU, prctl's parent-death signal, subreaper,
 #             no_new_privs, dumpable, unknown options
 . "$(dirname "$0")/lib.sh"
-[ $# = 1 ] || fail "usage: $0 priority|fds|pty|sigwait|notify|signalfd|stop|limits|execthreads|cmdline|cmake|seccomp|timers"
+[ $# = 1 ] || fail "usage: $0 priority|fds|pty|sigwait|notify|signalfd|stop|limits|execthreads|cmdline|cmake|seccomp|timers|profile"
 it_setup
 py=/usr/bin/python3
 [ -x "$py" ] || py="$(tool python3)"
@@ -333,6 +336,41 @@ print("child uname:", r.returncode, r.stderr.strip().split(":")[-1])
 man ls 2>&1 | head -12
 EOS
     cmd=("$(tool bash)" script.sh) ;;
+profile)
+    # gprof: a program built with -pg samples itself with ITIMER_PROF
+    # (glibc's profil) and writes gmon.out at exit; its flat profile must
+    # hold the function that burnt the CPU. And Python's setitimer with
+    # ITIMER_PROF and ITIMER_VIRTUAL.
+    cat >hot.c <<'EOC'
+#include <stdio.h>
+#include <time.h>
+static volatile unsigned long sink;
+__attribute__((noinline)) static void hot(void) {
+    struct timespec ts;
+    do {
+        for (int i = 0; i < 200000; ++i) sink += (unsigned long)i * 3u;
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    } while (ts.tv_sec == 0 && ts.tv_nsec < 300000000);
+}
+int main(void) { hot(); puts("done"); return 0; }
+EOC
+    "$(tool gcc)" -O1 -pg -o hot hot.c || fail "gcc -pg"
+    cat >script.sh <<EOS
+rm -f gmon.out && ./hot && $(tool gprof) -b -p ./hot gmon.out | awk '\$NF == "hot" && \$3 > 0 { print "hot sampled" }'
+$py -c '
+import signal, time
+for which, sig in ((signal.ITIMER_PROF, signal.SIGPROF), (signal.ITIMER_VIRTUAL, signal.SIGVTALRM)):
+    n = [0]
+    signal.signal(sig, lambda *a: n.__setitem__(0, n[0] + 1))
+    signal.setitimer(which, 0.005, 0.005)
+    end = time.process_time() + 3
+    while n[0] < 5 and time.process_time() < end:
+        sum(range(10000))
+    signal.setitimer(which, 0)
+    print(sig.name, n[0] >= 5)
+'
+EOS
+    cmd=("$(tool bash)" script.sh) ;;
 timers)
     cat >script.sh <<EOS
 timeout 0.3 sleep 5; echo "timeout: \$?"
@@ -351,7 +389,10 @@ EOS
 *) fail "unknown case '$1'" ;;
 esac
 expect_native_output "$1 output" "${cmd[@]}"
-if [ "$1" = timers ] && grep -q '^spanvm' guest.err; then
+if [ "$1" = profile ]; then
+    expect_grep "^hot sampled$" guest.out "gprof's flat profile of the guest's gmon.out"
+fi
+if { [ "$1" = timers ] || [ "$1" = profile ]; } && grep -q '^spanvm' guest.err; then
     fail "spanvm printed on stderr:"$'\n'"$(show guest.err)"
 fi
 if [ "$1" = seccomp ]; then

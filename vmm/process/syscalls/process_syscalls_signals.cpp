@@ -1,6 +1,6 @@
 // Emulated process syscalls, signals: actions, masks, the alternate stack,
 // waiting for and sending signals (the guest is the only process), and the
-// ITIMER_REAL interval timer behind setitimer/getitimer/alarm.
+// interval timers behind setitimer/getitimer/alarm.
 #include <fcntl.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
@@ -108,14 +108,39 @@ struct timeval to_timeval(IntervalTimer::Duration d) {
     return tv;
 }
 
-// Only ITIMER_REAL is emulated; ITIMER_VIRTUAL/PROF would need per-vCPU
-// CPU-time accounting (departure: EINVAL, logged once).
+// ITIMER_REAL is emulated (signals/interval_timer.hpp: one VMM thread while
+// armed). ITIMER_VIRTUAL and ITIMER_PROF are the host process's own: a
+// guest process is a host process whose guest threads are host threads, so
+// the host kernel's CPU-time accounting is the guest's, a forked child
+// starts without them and execve keeps them (spanvm's exec stays in the
+// process), as Linux's do. The expiry's host SIGVTALRM/SIGPROF (si_code
+// SI_KERNEL) is taken by the signal forwarder (process_lifetime.cpp) and
+// sent to the guest process as Linux sends it, process-directed.
+// Departures: the host's count also holds spanvm's own time in the process
+// (trap handling, the forwarder's ticks), and in a cluster only the threads
+// at the origin count.
+// `which` is an int in Linux's ABI: the register's upper half is ignored.
+int itimer_which(const SyscallRequest& r) { return static_cast<int>(r.args[0]); }
+bool host_cpu_itimer(int which) { return which == ITIMER_VIRTUAL || which == ITIMER_PROF; }
+
+int64_t host_setitimer(GuestThread& t, const SyscallRequest& r) {
+    Process& p = t.process();
+    struct itimerval nv {}, ov {};
+    if (r.args[1]) {
+        auto v = p.mem().read<struct itimerval>(r.args[1]);
+        if (!v) return -EFAULT;
+        nv = *v;
+    }
+    // A NULL new value disarms, as Linux takes it.
+    if (::setitimer(static_cast<__itimer_which>(itimer_which(r)), &nv, &ov) != 0) return -errno;
+    if (r.args[2] && !p.mem().write(r.args[2], ov)) return -EFAULT;
+    return 0;
+}
+
 int64_t sys_setitimer(GuestThread& t, const SyscallRequest& r) {
     Process& p = t.process();
-    if (static_cast<int>(r.args[0]) != ITIMER_REAL) {
-        p.report_unsupported_feature("setitimer(ITIMER_VIRTUAL/ITIMER_PROF)");
-        return -EINVAL;
-    }
+    if (host_cpu_itimer(itimer_which(r))) return host_setitimer(t, r);
+    if (itimer_which(r) != ITIMER_REAL) return -EINVAL;
     IntervalTimer::Value nv{};
     if (r.args[1]) {
         auto v = p.mem().read<struct itimerval>(r.args[1]);
@@ -136,14 +161,16 @@ int64_t sys_setitimer(GuestThread& t, const SyscallRequest& r) {
 
 int64_t sys_getitimer(GuestThread& t, const SyscallRequest& r) {
     Process& p = t.process();
-    if (static_cast<int>(r.args[0]) != ITIMER_REAL) {
-        p.report_unsupported_feature("getitimer(ITIMER_VIRTUAL/ITIMER_PROF)");
+    struct itimerval ov {};
+    if (host_cpu_itimer(itimer_which(r))) {
+        if (::getitimer(static_cast<__itimer_which>(itimer_which(r)), &ov) != 0) return -errno;
+    } else if (itimer_which(r) == ITIMER_REAL) {
+        auto v = p.itimer().get();
+        ov.it_value = to_timeval(v.value);
+        ov.it_interval = to_timeval(v.interval);
+    } else {
         return -EINVAL;
     }
-    auto v = p.itimer().get();
-    struct itimerval ov {};
-    ov.it_value = to_timeval(v.value);
-    ov.it_interval = to_timeval(v.interval);
     return p.mem().write(r.args[1], ov) ? 0 : -EFAULT;
 }
 
