@@ -25,6 +25,9 @@
 #             uname, inherited by a child process), strict mode's SIGKILL,
 #             and man(1), whose helpers run under libseccomp's sandbox, with
 #             nothing on stderr (process_syscalls_seccomp.cpp)
+#   rtsig     real-time signals between processes: a handler, and queued
+#             sigqueue(3) instances (process_syscalls_signals.cpp,
+#             signals/signal_table.hpp)
 #   profile   gprof of a program built with -pg (ITIMER_PROF's samples in
 #             its gmon.out) and Python's CPU-time itimers, with nothing on
 #             stderr (process_syscalls_signals.cpp)
@@ -35,7 +38,7 @@
 #             RLIMIT_CPU's SIGXCPU, prctl's parent-death signal, subreaper,
 #             no_new_privs, dumpable, unknown options
 . "$(dirname "$0")/lib.sh"
-[ $# = 1 ] || fail "usage: $0 priority|fds|pty|sigwait|notify|signalfd|stop|limits|execthreads|cmdline|cmake|seccomp|timers|profile"
+[ $# = 1 ] || fail "usage: $0 priority|fds|pty|sigwait|notify|signalfd|stop|limits|execthreads|cmdline|cmake|seccomp|timers|profile|rtsig"
 it_setup
 py=/usr/bin/python3
 [ -x "$py" ] || py="$(tool python3)"
@@ -336,6 +339,36 @@ print("child uname:", r.returncode, r.stderr.strip().split(":")[-1])
 man ls 2>&1 | head -12
 EOS
     cmd=("$(tool bash)" script.sh) ;;
+rtsig)
+    # Real-time signals between processes: a handler in a child for
+    # Python's os.kill, and two sigqueue(3) instances from procps' kill -q,
+    # both taken by sigwaitinfo (queued, not merged). A host real-time
+    # signal used to kill the receiving process outright.
+    cat >script.sh <<EOS
+$py -c '
+import os, signal, subprocess, time
+r, w = os.pipe()
+p = os.fork()
+if p == 0:
+    signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGRTMIN + 2])
+    got = []
+    signal.signal(signal.SIGRTMIN + 1, lambda s, f: got.append(s))
+    os.write(w, b"r")
+    while not got:
+        time.sleep(0.01)
+    print("child: handler ran for RTMIN+1", flush=True)
+    for i in range(2):
+        info = signal.sigwaitinfo([signal.SIGRTMIN + 2])
+        print("child: RTMIN+2, si_code", info.si_code, flush=True)
+    os._exit(0)
+os.read(r, 1)
+os.kill(p, signal.SIGRTMIN + 1)
+for v in ("7", "8"):
+    subprocess.run(["kill", "-q", v, "-s", "RTMIN+2", str(p)], check=True)
+print("status", os.waitpid(p, 0)[1])
+'
+EOS
+    cmd=("$(tool bash)" script.sh) ;;
 profile)
     # gprof: a program built with -pg samples itself with ITIMER_PROF
     # (glibc's profil) and writes gmon.out at exit; its flat profile must
@@ -392,7 +425,7 @@ expect_native_output "$1 output" "${cmd[@]}"
 if [ "$1" = profile ]; then
     expect_grep "^hot sampled$" guest.out "gprof's flat profile of the guest's gmon.out"
 fi
-if { [ "$1" = timers ] || [ "$1" = profile ]; } && grep -q '^spanvm' guest.err; then
+if { [ "$1" = timers ] || [ "$1" = profile ] || [ "$1" = rtsig ]; } && grep -q '^spanvm' guest.err; then
     fail "spanvm printed on stderr:"$'\n'"$(show guest.err)"
 fi
 if [ "$1" = seccomp ]; then

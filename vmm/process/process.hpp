@@ -262,8 +262,14 @@ public:
     // is 0 (delivered to a thread that does not block it, preferring
     // `self`). Ignored signals are dropped; the target is kicked out of
     // KVM_RUN, a blocking host syscall or an emulated futex wait. `self` may
-    // be null (timer thread). Returns 0, -EINVAL or -ESRCH (no such tid).
+    // be null (timer thread). Returns 0, -EINVAL, -ESRCH (no such tid) or
+    // -EAGAIN (a real-time signal's queue is full).
     int64_t send_signal(GuestThread* self, int sig, int tid, SigInfoFields info);
+    // Host signal numbers spanvm's own process keeps for itself: glibc's two
+    // internal ones (32, 33) and the kick (platform::Platform::kick_signal).
+    // A guest's signal of that number reaches another guest process only
+    // through its tables, never as a host signal (process_lifetime.cpp).
+    static bool host_reserved_signal(int sig);
     // Called by a guest thread after it stored a new mask of its own
     // (old_mask before): kicks another thread for each process-directed
     // pending signal that the thread now blocks (Linux's

@@ -54,6 +54,7 @@
 #include <vector>
 
 #include "vmm/base/log.hpp"
+#include "vmm/platform/platform.hpp"
 #include "vmm/process/process.hpp"
 
 namespace spanvm::process {
@@ -71,10 +72,14 @@ constexpr std::array kForwardedSignals = {SIGHUP,  SIGINT,  SIGQUIT,   SIGUSR1, 
                                           SIGWINCH, SIGURG, SIGALRM,   SIGVTALRM, SIGPROF, SIGXCPU, SIGXFSZ,
                                           SIGPWR,  SIGIO,   SIGCONT,   SIGTSTP};
 
+// And every real-time signal but the reserved ones (host_reserved_signal):
+// another guest process's kill or sigqueue, or a host user's.
 sigset_t forwarded_set() {
     sigset_t s;
     sigemptyset(&s);
     for (int sig : kForwardedSignals) sigaddset(&s, sig);
+    for (int sig = SIGRTMIN; sig <= SIGRTMAX; ++sig)
+        if (!Process::host_reserved_signal(sig)) sigaddset(&s, sig);
     return s;
 }
 
@@ -106,6 +111,10 @@ std::vector<pid_t> children_of(pid_t parent) {
 }
 
 }  // namespace
+
+bool Process::host_reserved_signal(int sig) {
+    return (sig >= SignalTable::kSigRtMin && sig < SIGRTMIN) || sig == platform::Platform::kick_signal();
+}
 
 void Process::block_forwarded_signals() {
     const sigset_t s = forwarded_set();
@@ -212,6 +221,10 @@ void Process::forward_host_signals() {
             info.pid = si.si_pid;
             info.uid = si.si_uid;
         }
+        // A sigqueue's value (SI_QUEUE and the other negative codes but
+        // tgkill's; kill's SI_USER and the kernel's codes carry none).
+        if (si.si_code < 0 && si.si_code != SI_TKILL)
+            info.value = reinterpret_cast<uint64_t>(si.si_value.sival_ptr);
         (void)send_signal(nullptr, sig, 0, info);
         if (sig == SIGCONT) host_continues_.fetch_add(1);
     }

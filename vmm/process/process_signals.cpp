@@ -20,12 +20,15 @@ int64_t Process::send_signal(GuestThread* self, int sig, int tid, SigInfoFields 
     // action may change before it is unblocked).
     const bool blocked = target ? (target->sigmask.load() & sig_bit(sig)) != 0 : !shared_taker(self, sig);
     if (signals_.ignored(sig) && !blocked) return 0;
-    // A signal already pending merges (as on Linux) and needs no new kick:
-    // the one sent when it became pending still brings it. The kick is a
+    // A signal already pending merges (as on Linux) or queues behind it
+    // (real-time) and needs no new kick: the one sent when it became pending
+    // still brings it, and the next instance stays pending after it. The kick is a
     // queued real-time host signal delivered nested (SA_NODEFER), so a
     // fast timer (setitimer) kicking a descheduled thread at every expiry
     // would otherwise pile up one signal frame per expiry on its sigaltstack.
-    const bool fresh = signals_.post(target, sig, info);
+    const SignalTable::Posted posted = signals_.post(target, sig, info);
+    if (posted == SignalTable::Posted::full) return -EAGAIN;
+    const bool fresh = posted == SignalTable::Posted::fresh;
     if (!signal_fds_.empty()) signal_fds_.notify(sig);  // a signalfd polls readable (signal_fd.hpp)
     // Process-directed: the taker is chosen from the masks read *after* the
     // post (every access seq_cst). A thread unblocking the signal stores its

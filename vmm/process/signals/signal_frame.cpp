@@ -51,6 +51,7 @@ std::array<uint8_t, kSiginfoSize> encode_siginfo(int sig, const SigInfoFields& i
     } else {
         at(16, info.pid);
         at(20, info.uid);
+        at(24, info.value);  // si_value of a sigqueue (_rt); 0 for kill
     }
     return b;
 }
@@ -75,6 +76,8 @@ std::array<uint8_t, kSignalfdSiginfoSize> encode_signalfd_siginfo(int sig, const
     } else {
         at(12, static_cast<uint32_t>(info.pid));
         at(16, info.uid);
+        at(44, static_cast<int32_t>(info.value));  // ssi_int
+        at(48, info.value);                        // ssi_ptr
     }
     return b;
 }

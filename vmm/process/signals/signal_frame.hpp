@@ -47,7 +47,7 @@ struct SigInfoFields {
     bool timer = false;
     int32_t timer_id = 0;   // si_timerid
     int32_t overrun = 0;    // si_overrun
-    uint64_t value = 0;     // si_value (sigev_value)
+    uint64_t value = 0;     // si_value: sigev_value, or a sigqueue's (code SI_QUEUE)
 };
 
 // The siginfo_t Linux gives for `sig` with `info` (128 bytes: si_signo,

@@ -47,19 +47,45 @@ bool SignalTable::ignored(int sig) const {
     return a.handler == reinterpret_cast<uint64_t>(SIG_DFL) && !default_terminates(sig) && !default_stops(sig);
 }
 
-bool SignalTable::post(ThreadRow* row, int sig, SigInfoFields info) {
-    std::lock_guard lk(mu_);
+namespace {
+
+using Queue = std::vector<std::pair<int, SigInfoFields>>;
+
+// One pending set (a thread's or the process's): the post of `sig`.
+SignalTable::Posted post_to(std::atomic<uint64_t>& pending, SigInfoFields& slot, Queue& queue, int sig,
+                            const SigInfoFields& info) {
     const uint64_t bit = sig_bit(sig);
-    if (row) {
-        if (row->sig_pending.load() & bit) return false;
-        row->sig_info[sig] = info;
-        row->sig_pending.fetch_or(bit);
-    } else {
-        if (shared_pending_.load() & bit) return false;
-        shared_info_[sig] = info;
-        shared_pending_.fetch_or(bit);
+    if (!(pending.load() & bit)) {
+        slot = info;
+        pending.fetch_or(bit);
+        return SignalTable::Posted::fresh;
     }
-    return true;
+    if (sig < SignalTable::kSigRtMin || info.timer) return SignalTable::Posted::merged;
+    if (queue.size() >= SignalTable::kMaxQueued) return SignalTable::Posted::full;
+    queue.emplace_back(sig, info);
+    return SignalTable::Posted::queued;
+}
+
+// Takes `sig` (pending in `pending`) off one set: its siginfo, and the next
+// queued instance, if any, takes its place (the bit stays set).
+SigInfoFields take_from(std::atomic<uint64_t>& pending, SigInfoFields& slot, Queue& queue, int sig) {
+    const SigInfoFields info = slot;
+    for (auto it = queue.begin(); it != queue.end(); ++it)
+        if (it->first == sig) {
+            slot = it->second;
+            queue.erase(it);
+            return info;
+        }
+    pending.fetch_and(~sig_bit(sig));
+    return info;
+}
+
+}  // namespace
+
+SignalTable::Posted SignalTable::post(ThreadRow* row, int sig, SigInfoFields info) {
+    std::lock_guard lk(mu_);
+    if (row) return post_to(row->sig_pending, row->sig_info[sig], row->sig_queue, sig, info);
+    return post_to(shared_pending_, shared_info_[sig], shared_queue_, sig, info);
 }
 
 std::optional<SignalTable::Dequeued> SignalTable::dequeue(ThreadRow& row) {
@@ -83,12 +109,10 @@ std::optional<SignalTable::Dequeued> SignalTable::dequeue_locked(ThreadRow& row,
     Dequeued d{};
     if (uint64_t own = row.sig_pending.load() & allowed) {
         d.sig = __builtin_ctzll(own) + 1;
-        d.info = row.sig_info[d.sig];
-        row.sig_pending.fetch_and(~sig_bit(d.sig));
+        d.info = take_from(row.sig_pending, row.sig_info[d.sig], row.sig_queue, d.sig);
     } else if (uint64_t shared = shared_pending_.load() & allowed) {
         d.sig = __builtin_ctzll(shared) + 1;
-        d.info = shared_info_[d.sig];
-        shared_pending_.fetch_and(~sig_bit(d.sig));
+        d.info = take_from(shared_pending_, shared_info_[d.sig], shared_queue_, d.sig);
     } else {
         return std::nullopt;
     }

@@ -3,9 +3,12 @@
 //
 // Pending sets are bit masks (bit sig-1): one per thread (ThreadRow::
 // sig_pending, thread-directed: tkill/tgkill/SIGPIPE) and one for the
-// process (kill, SIGALRM). Departure: real-time signals are not queued
-// (a second one while one is pending merges into it, like a standard
-// signal), and only si_code/si_pid/si_uid are kept per pending signal.
+// process (kill, SIGALRM). A standard signal sent while pending merges
+// into it; a real-time one (kSigRtMin and up) is queued, each instance
+// with its siginfo, delivered oldest first (Linux's sigqueue list), except
+// a POSIX timer's expiry, which merges as Linux's preallocated one does.
+// Departure: at most kMaxQueued extra instances per pending set (Linux's
+// limit is RLIMIT_SIGPENDING, per user); past it a sender gets EAGAIN.
 //
 // mu_ guards the actions and the siginfo arrays; it is a leaf lock (held
 // for a table edit only). The pending masks are atomics so that a futex
@@ -15,6 +18,8 @@
 #include <cstdint>
 #include <mutex>
 #include <optional>
+#include <utility>
+#include <vector>
 
 #include "vmm/process/signals/signal_frame.hpp"
 #include "vmm/process/threads/thread_table.hpp"
@@ -50,10 +55,20 @@ public:
     // SIG_IGN, or SIG_DFL with an "ignore" default action.
     bool ignored(int sig) const;
 
+    // The first real-time signal (Linux's kernel SIGRTMIN; glibc's SIGRTMIN
+    // is 34, keeping 32 and 33 for itself).
+    static constexpr int kSigRtMin = 32;
+    static constexpr size_t kMaxQueued = 1024;
+
+    enum class Posted {
+        fresh,   // newly pending: the taker needs a kick
+        merged,  // a standard signal (or a timer's) already pending
+        queued,  // a real-time signal queued behind a pending instance
+        full,    // a real-time signal past kMaxQueued: not posted (EAGAIN)
+    };
     // Marks `sig` pending for `row`, or for the process when row is null.
     // Dropping ignored signals is the sender's decision (Process::send_signal).
-    // False when it was pending there already (standard signals merge).
-    bool post(ThreadRow* row, int sig, SigInfoFields info);
+    Posted post(ThreadRow* row, int sig, SigInfoFields info);
 
     struct Dequeued {
         int sig;
@@ -82,7 +97,10 @@ public:
     // fork: held across the host fork(); the child starts with no signal
     // pending for the process (Linux clears the child's pending set).
     std::mutex& fork_mutex() const { return mu_; }
-    void clear_shared_pending() { shared_pending_.store(0); }
+    void clear_shared_pending() {
+        shared_pending_.store(0);
+        shared_queue_.clear();
+    }
 
 private:
     // The lowest signal of `allowed` pending for `row`, then for the
@@ -92,6 +110,7 @@ private:
     std::array<KernelSigaction, kMaxSignal + 1> actions_{};
     std::atomic<uint64_t> shared_pending_{0};
     std::array<SigInfoFields, kMaxSignal + 1> shared_info_{};
+    std::vector<std::pair<int, SigInfoFields>> shared_queue_;  // as ThreadRow::sig_queue
 };
 
 }  // namespace spanvm::process

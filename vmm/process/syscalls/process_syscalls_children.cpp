@@ -118,6 +118,11 @@ void descendants(pid_t root, std::vector<pid_t>& out) {
 
 int64_t guest_kill_other(Process& p, pid_t pid, int sig) {
     if (sig < 0 || sig > SignalTable::kMaxSignal) return -EINVAL;
+    if (Process::host_reserved_signal(sig)) {
+        // Departure: the receiver's spanvm would take it as its own.
+        p.report_unsupported_feature(fmt::format("signal {} to another process (a number spanvm keeps)", sig));
+        return -EINVAL;
+    }
     if (pid != -1) return host_result(::kill(pid, sig));
     // kill(-1): every process of the run but the caller and the run's own
     // process, which is the guest's init (Linux spares init and the caller).

@@ -282,6 +282,48 @@ int64_t sys_tkill(GuestThread& t, const SyscallRequest& r) {
     return p.send_signal(&t, static_cast<int>(r.args[1]), static_cast<int>(r.args[0]), user_info(p, SI_TKILL));
 }
 
+// rt_sigqueueinfo(tgid, sig, info) and rt_tgsigqueueinfo(tgid, tid, sig,
+// info): a signal with the caller's siginfo (sigqueue(3): SI_QUEUE, its
+// pid, uid and value). As Linux: to another process only a negative
+// si_code other than SI_TKILL (EPERM: no posing as the kernel or kill);
+// a real-time signal queues (SignalTable::post, EAGAIN past its limit).
+// Another process gets it as a host signal with the same siginfo, which
+// its forwarder takes (process_lifetime.cpp); of its threads only the
+// first one's tid is a host tid (ESRCH for the others, as tgkill).
+int64_t queue_signal(GuestThread& t, pid_t tgid, pid_t tid, int sig, uint64_t uinfo) {
+    Process& p = t.process();
+    if (sig < 0 || sig > SignalTable::kMaxSignal) return -EINVAL;
+    auto raw = p.mem().read<siginfo_t>(uinfo);
+    if (!raw) return -EFAULT;
+    siginfo_t si = *raw;
+    const bool to_self = tgid == p.pid();
+    if (!to_self && (si.si_code >= 0 || si.si_code == SI_TKILL)) return -EPERM;
+    if (to_self) {
+        SigInfoFields info{si.si_code, si.si_pid, si.si_uid};
+        info.value = reinterpret_cast<uint64_t>(si.si_value.sival_ptr);
+        return p.send_signal(&t, sig, tid, info);
+    }
+    if (tid != 0 && tid != tgid) return -ESRCH;
+    if (Process::host_reserved_signal(sig)) {
+        p.report_unsupported_feature(fmt::format("signal {} to another process (a number spanvm keeps)", sig));
+        return -EINVAL;
+    }
+    si.si_signo = sig;
+    const long rc = tid ? ::syscall(SYS_rt_tgsigqueueinfo, tgid, tid, sig, &si)
+                        : ::syscall(SYS_rt_sigqueueinfo, tgid, sig, &si);
+    return rc == 0 ? 0 : -errno;
+}
+
+int64_t sys_rt_sigqueueinfo(GuestThread& t, const SyscallRequest& r) {
+    return queue_signal(t, static_cast<pid_t>(r.args[0]), 0, static_cast<int>(r.args[1]), r.args[2]);
+}
+
+int64_t sys_rt_tgsigqueueinfo(GuestThread& t, const SyscallRequest& r) {
+    const auto tgid = static_cast<pid_t>(r.args[0]), tid = static_cast<pid_t>(r.args[1]);
+    if (tgid <= 0 || tid <= 0) return -EINVAL;
+    return queue_signal(t, tgid, tid, static_cast<int>(r.args[2]), r.args[3]);
+}
+
 }  // namespace
 
 void register_process_signals(ProcessHandlerTable& t) {
@@ -298,6 +340,8 @@ void register_process_signals(ProcessHandlerTable& t) {
     t.add(SYS_kill, sys_kill);
     t.add(SYS_tgkill, sys_tgkill);
     t.add(SYS_tkill, sys_tkill);
+    t.add(SYS_rt_sigqueueinfo, sys_rt_sigqueueinfo);
+    t.add(SYS_rt_tgsigqueueinfo, sys_rt_tgsigqueueinfo);
     t.add(SYS_alarm, sys_alarm);
     t.add(SYS_setitimer, sys_setitimer);
     t.add(SYS_getitimer, sys_getitimer);

@@ -27,6 +27,7 @@ void ThreadTable::keep_only_in_child(ThreadRow& keep, int pid) {
         if (&r != &keep) r.state.store(ThreadState::exited);
     keep.tid = pid;
     keep.sig_pending.store(0);
+    keep.sig_queue.clear();
     next_tid_ = pid + 1;
 }
 
