@@ -10,6 +10,8 @@
  *   callback  SIGEV_THREAD (glibc's helper thread runs the function)
  *   errors    unknown id, bad sigevent, bad itimerspec: EINVAL
  *   fork      a child has none of its parent's timers
+ *   overrun   expiries while the signal is pending: si_overrun and
+ *             timer_getoverrun (a real-time signal too: merged, not queued)
  * Prints "posix_timers: ok". */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -211,6 +213,41 @@ static void case_fork(void) {
     CHECK_SYS(timer_delete(t));
 }
 
+/* Expiries while the timer's signal is pending count as its overrun
+ * (si_overrun, and timer_getoverrun after acceptance), on a real-time
+ * signal too: a timer's signal merges, it does not queue. */
+static void case_overrun(void) {
+    const int sig = SIGRTMIN + 7;
+    sigset_t s;
+    sigemptyset(&s);
+    sigaddset(&s, sig);
+    CHECK_PT(pthread_sigmask(SIG_BLOCK, &s, NULL));
+    struct sigevent se;
+    memset(&se, 0, sizeof se);
+    se.sigev_notify = SIGEV_SIGNAL;
+    se.sigev_signo = sig;
+    timer_t t;
+    CHECK_SYS(timer_create(CLOCK_MONOTONIC, &se, &t));
+    CHECK(timer_getoverrun(t) == 0, "overrun before any expiry: %d", timer_getoverrun(t));
+    arm(t, 0, 1000000, 1000000);
+    int overrun = 0;
+    /* A loaded host may run the timer late; 20 tries of 20 ms. */
+    for (int i = 0; i < 20 && overrun == 0; ++i) {
+        usleep(20000);
+        siginfo_t si;
+        CHECK(sigwaitinfo(&s, &si) == sig, "overrun: sigwaitinfo");
+        CHECK(si.si_code == SI_TIMER, "overrun: si_code %d", si.si_code);
+        overrun = si.si_overrun;
+        CHECK(timer_getoverrun(t) == overrun, "timer_getoverrun %d, si_overrun %d", timer_getoverrun(t), overrun);
+    }
+    CHECK(overrun > 0, "no overrun in 20 waits of 20 ms on a 1 ms timer");
+    arm(t, 0, 0, 0);
+    struct timespec zero = {0, 0};
+    (void)sigtimedwait(&s, NULL, &zero);  /* one may have come before the disarm */
+    CHECK_SYS(timer_delete(t));
+    CHECK_PT(pthread_sigmask(SIG_UNBLOCK, &s, NULL));
+}
+
 int main(void) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -234,6 +271,7 @@ int main(void) {
     case_callback();
     case_errors();
     case_fork();
+    case_overrun();
     printf("posix_timers: ok\n");
     return 0;
 }

@@ -74,3 +74,32 @@ TEST_CASE("signal_table: a timer's expiry merges on a real-time signal; the queu
     CHECK_FALSE(t.dequeue(row));
     CHECK(t.post(nullptr, rt, queued(5)) == Posted::fresh);
 }
+
+TEST_CASE("signal_table: a timer's merged expiries are its overrun, as its delivery carried it") {
+    SignalTable t;
+    ThreadRow row;
+    SigInfoFields tick{SI_TIMER, 0, 0};
+    tick.timer = true;
+    tick.timer_id = 2;
+    CHECK(t.timer_overrun(2) == 0);
+    CHECK(t.post(nullptr, SIGALRM, tick) == Posted::fresh);
+    for (int i = 0; i < 3; ++i) CHECK(t.post(nullptr, SIGALRM, tick) == Posted::merged);
+    CHECK(t.timer_overrun(2) == 0);  // counted on delivery, not before
+    auto d = t.dequeue(row);
+    REQUIRE(d);
+    CHECK(d->info.overrun == 3);
+    CHECK(t.timer_overrun(2) == 3);
+    CHECK(t.post(nullptr, SIGALRM, tick) == Posted::fresh);
+    REQUIRE(t.dequeue(row));
+    CHECK(t.timer_overrun(2) == 0);
+    // Another timer's expiry on the same signal does not count as this one's.
+    SigInfoFields other = tick;
+    other.timer_id = 5;
+    CHECK(t.post(nullptr, SIGALRM, tick) == Posted::fresh);
+    CHECK(t.post(nullptr, SIGALRM, other) == Posted::merged);
+    auto e = t.dequeue(row);
+    REQUIRE(e);
+    CHECK(e->info.overrun == 0);
+    t.forget_timer(2);
+    CHECK(t.timer_overrun(2) == 0);
+}

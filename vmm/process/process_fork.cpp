@@ -216,7 +216,7 @@ void Process::after_fork_child(GuestThread& t, const ForkedThread& st) {
     signals_.clear_shared_pending();
     (void)itimer_.release();  // its thread (if any) stayed in the parent; Linux clears the child's itimers
     itimer_ = make_itimer();
-    posix_timers_.forget_after_fork();  // Linux: a child has no POSIX timers
+    posix_timers_.forget_after_fork();  // Linux: a child has no POSIX timers (clear_shared_pending forgot their overruns)
     std::unique_ptr<time::Timekeeper> tk;
     if (timekeeper_) tk = timekeeper_->continue_in_child();
     const bool was_remote = cfg_.remote != nullptr;

@@ -1,6 +1,7 @@
 #include "vmm/process/signals/signal_table.hpp"
 
 #include <cerrno>
+#include <cstdint>
 #include <csignal>
 
 namespace spanvm::process {
@@ -60,7 +61,13 @@ SignalTable::Posted post_to(std::atomic<uint64_t>& pending, SigInfoFields& slot,
         pending.fetch_or(bit);
         return SignalTable::Posted::fresh;
     }
-    if (sig < SignalTable::kSigRtMin || info.timer) return SignalTable::Posted::merged;
+    if (info.timer) {
+        // Linux's timer overrun: another expiry of the same timer while its
+        // signal is pending counts on the pending one (si_overrun).
+        if (slot.timer && slot.timer_id == info.timer_id && slot.overrun < INT32_MAX) ++slot.overrun;
+        return SignalTable::Posted::merged;
+    }
+    if (sig < SignalTable::kSigRtMin) return SignalTable::Posted::merged;
     if (queue.size() >= SignalTable::kMaxQueued) return SignalTable::Posted::full;
     queue.emplace_back(sig, info);
     return SignalTable::Posted::queued;
@@ -116,7 +123,24 @@ std::optional<SignalTable::Dequeued> SignalTable::dequeue_locked(ThreadRow& row,
     } else {
         return std::nullopt;
     }
+    if (d.info.timer) timer_overrun_[d.info.timer_id] = d.info.overrun;
     return d;
+}
+
+int SignalTable::timer_overrun(int timer_id) const {
+    std::lock_guard lk(mu_);
+    auto it = timer_overrun_.find(timer_id);
+    return it == timer_overrun_.end() ? 0 : it->second;
+}
+
+void SignalTable::forget_timer(int timer_id) {
+    std::lock_guard lk(mu_);
+    timer_overrun_.erase(timer_id);
+}
+
+void SignalTable::forget_timers() {
+    std::lock_guard lk(mu_);
+    timer_overrun_.clear();
 }
 
 std::optional<KernelSigaction> SignalTable::take_forced(int sig, uint64_t sigmask) {

@@ -6,7 +6,8 @@
 // process (kill, SIGALRM). A standard signal sent while pending merges
 // into it; a real-time one (kSigRtMin and up) is queued, each instance
 // with its siginfo, delivered oldest first (Linux's sigqueue list), except
-// a POSIX timer's expiry, which merges as Linux's preallocated one does.
+// a POSIX timer's expiry, which merges as Linux's preallocated one does and
+// counts the merged expiries as its overrun (si_overrun, timer_getoverrun).
 // Departure: at most kMaxQueued extra instances per pending set (Linux's
 // limit is RLIMIT_SIGPENDING, per user); past it a sender gets EAGAIN.
 //
@@ -16,6 +17,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <utility>
@@ -94,12 +96,22 @@ public:
     uint64_t pending(const ThreadRow& row) const { return row.sig_pending.load() | shared_pending_.load(); }
     uint64_t shared_pending() const { return shared_pending_.load(); }
 
+    // A POSIX timer's overrun as its last delivered (or accepted) signal
+    // carried it: timer_getoverrun(2). 0 before any.
+    int timer_overrun(int timer_id) const;
+    // The timer is deleted (or every timer: execve, a forked child).
+    void forget_timer(int timer_id);
+    void forget_timers();
+
     // fork: held across the host fork(); the child starts with no signal
-    // pending for the process (Linux clears the child's pending set).
+    // pending for the process (Linux clears the child's pending set) and
+    // no timers (so no overruns). clear_shared_pending runs in the child
+    // with fork_mutex() still held.
     std::mutex& fork_mutex() const { return mu_; }
     void clear_shared_pending() {
         shared_pending_.store(0);
         shared_queue_.clear();
+        timer_overrun_.clear();
     }
 
 private:
@@ -111,6 +123,7 @@ private:
     std::atomic<uint64_t> shared_pending_{0};
     std::array<SigInfoFields, kMaxSignal + 1> shared_info_{};
     std::vector<std::pair<int, SigInfoFields>> shared_queue_;  // as ThreadRow::sig_queue
+    std::map<int, int> timer_overrun_;                          // timer id -> last delivered si_overrun
 };
 
 }  // namespace spanvm::process

@@ -118,6 +118,7 @@ int64_t Process::exec(GuestThread& t, ProcessConfig image) {
     (void)fds_.close_on_exec();
     signals_.reset_handlers();
     posix_timers_.clear();  // Linux deletes POSIX timers at execve (ITIMER_REAL stays)
+    signals_.forget_timers();
 
     // The new program starts from its entry with a clean register file,
     // which bypasses the syscall return (RIP = RCX, RFLAGS = R11).

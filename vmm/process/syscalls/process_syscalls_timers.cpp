@@ -8,7 +8,8 @@
 // so the kernel and spanvm refuse it (EINVAL). Departures
 // (docs/architecture/departures.md): CPU-time clocks are refused with
 // EINVAL (one line), an absolute realtime expiry becomes a delay when it
-// is set, and timer_getoverrun reports 0 (expiries merge as signals do).
+// is set. An expiry while the timer's signal is pending counts as its
+// overrun (SignalTable::post), which timer_getoverrun reports.
 #include <signal.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -146,11 +147,16 @@ int64_t sys_timer_gettime(GuestThread& t, const SyscallRequest& r) {
 }
 
 int64_t sys_timer_getoverrun(GuestThread& t, const SyscallRequest& r) {
-    return t.process().posix_timers().get(static_cast<int>(r.args[0])) ? 0 : -EINVAL;
+    const int id = static_cast<int>(r.args[0]);
+    if (!t.process().posix_timers().get(id)) return -EINVAL;
+    return t.process().signals().timer_overrun(id);
 }
 
 int64_t sys_timer_delete(GuestThread& t, const SyscallRequest& r) {
-    return t.process().posix_timers().remove(static_cast<int>(r.args[0])) ? 0 : -EINVAL;
+    const int id = static_cast<int>(r.args[0]);
+    if (!t.process().posix_timers().remove(id)) return -EINVAL;
+    t.process().signals().forget_timer(id);
+    return 0;
 }
 
 }  // namespace
