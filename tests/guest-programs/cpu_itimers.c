@@ -1,5 +1,8 @@
-/* CPU-time interval timers: setitimer/getitimer with ITIMER_PROF and
- * ITIMER_VIRTUAL (what gprof's profil and sampling profilers use). Each arms
+/* CPU-time timers: setitimer/getitimer with ITIMER_PROF and ITIMER_VIRTUAL
+ * (what gprof's profil and sampling profilers use), and POSIX timers on
+ * CPU-time clocks (the process's, the calling thread's, another thread's
+ * from pthread_getcpuclockid, clock_getcpuclockid's), periodic and
+ * TIMER_ABSTIME. Each itimer arms
  * a 5 ms periodic timer, burns CPU in user space and expects its signal
  * (SI_KERNEL) to arrive several times; getitimer reports the interval and a
  * value within it; setitimer returns the old setting; a zero value disarms;
@@ -7,6 +10,7 @@
  * EINVAL. Everything is measured in the process's CPU time, so a loaded host
  * only makes it slower, never wrong. */
 #define _GNU_SOURCE
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <sys/time.h>
@@ -16,11 +20,18 @@
 
 #include "gp_check.h"
 
-static atomic_int prof_count, vtalrm_count, last_code;
+static atomic_int prof_count, vtalrm_count, timer_count, last_code, last_value, last_timerid, last_tid;
 
 static void on_signal(int sig, siginfo_t* si, void* uc) {
     (void)uc;
     atomic_store(&last_code, si->si_code);
+    if (sig == SIGUSR1) {
+        atomic_store(&last_value, si->si_value.sival_int);
+        atomic_store(&last_timerid, si->si_timerid);
+        atomic_store(&last_tid, (int)gettid());
+        atomic_fetch_add(&timer_count, 1);
+        return;
+    }
     atomic_fetch_add(sig == SIGPROF ? &prof_count : &vtalrm_count, 1);
 }
 
@@ -89,6 +100,95 @@ static void case_fork(void) {
     set(ITIMER_PROF, 0, 0, NULL);
 }
 
+/* A POSIX timer on CPU clock `clock`, SIGUSR1 with value `value` (to
+ * thread `tid` when non-zero), 5 ms periodic: 5 expiries within 3 s of the
+ * process's CPU time, SI_TIMER, and none once deleted. */
+static void case_posix(clockid_t clock, int tid, int value, const char* name) {
+    struct sigevent se;
+    memset(&se, 0, sizeof se);
+    se.sigev_notify = tid ? SIGEV_THREAD_ID : SIGEV_SIGNAL;
+    se.sigev_signo = SIGUSR1;
+    se.sigev_value.sival_int = value;
+    se._sigev_un._tid = tid;
+    timer_t t;
+    CHECK_SYS(timer_create(clock, &se, &t));
+    atomic_store(&timer_count, 0);
+    struct itimerspec its = {{0, 5000000}, {0, 5000000}};
+    CHECK_SYS(timer_settime(t, 0, &its, NULL));
+    struct itimerspec cur;
+    CHECK_SYS(timer_gettime(t, &cur));
+    CHECK(cur.it_interval.tv_nsec == 5000000 && cur.it_value.tv_sec == 0 && cur.it_value.tv_nsec > 0,
+          "%s: timer_gettime %ld.%09ld", name, (long)cur.it_value.tv_sec, cur.it_value.tv_nsec);
+    burn(3.0, &timer_count, 5);
+    CHECK(atomic_load(&timer_count) >= 5, "%s: %d expiries in 3 s of CPU time", name, atomic_load(&timer_count));
+    CHECK(atomic_load(&last_code) == SI_TIMER && atomic_load(&last_value) == value,
+          "%s: si_code %d value %d", name, atomic_load(&last_code), atomic_load(&last_value));
+    if (tid) CHECK(atomic_load(&last_tid) == tid, "%s: delivered to %d, not %d", name, atomic_load(&last_tid), tid);
+    CHECK_SYS(timer_delete(t));
+    const int after = atomic_load(&timer_count);
+    burn(0.05, NULL, 0);
+    CHECK(atomic_load(&timer_count) == after, "%s: expiries after timer_delete", name);
+}
+
+static void case_abstime(void) {
+    timer_t t;
+    struct sigevent se;
+    memset(&se, 0, sizeof se);
+    se.sigev_notify = SIGEV_SIGNAL;
+    se.sigev_signo = SIGUSR1;
+    se.sigev_value.sival_int = 3;
+    CHECK_SYS(timer_create(CLOCK_PROCESS_CPUTIME_ID, &se, &t));
+    struct timespec now;
+    CHECK_SYS(clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now));
+    long ns = now.tv_nsec + 20000000;
+    struct itimerspec its = {{0, 0}, {now.tv_sec + ns / 1000000000, ns % 1000000000}};
+    atomic_store(&timer_count, 0);
+    CHECK_SYS(timer_settime(t, TIMER_ABSTIME, &its, NULL));
+    burn(3.0, &timer_count, 1);
+    burn(0.05, NULL, 0);
+    CHECK(atomic_load(&timer_count) == 1, "abstime: %d expiries of a one-shot", atomic_load(&timer_count));
+    CHECK_SYS(timer_delete(t));
+}
+
+static atomic_int spinner_stop;
+static void* spinner(void* arg) {
+    (void)arg;
+    while (!atomic_load(&spinner_stop)) sink += 1;
+    return NULL;
+}
+
+static void case_posix_timers(void) {
+    case_posix(CLOCK_PROCESS_CPUTIME_ID, 0, 11, "CLOCK_PROCESS_CPUTIME_ID");
+    case_posix(CLOCK_THREAD_CPUTIME_ID, (int)gettid(), 12, "CLOCK_THREAD_CPUTIME_ID");
+    clockid_t c;
+    CHECK(clock_getcpuclockid(getpid(), &c) == 0, "clock_getcpuclockid");
+    case_posix(c, 0, 13, "clock_getcpuclockid(getpid())");
+    /* Another thread's clock: it spins, this one sleeps. */
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, spinner, NULL) == 0, "pthread_create");
+    CHECK(pthread_getcpuclockid(th, &c) == 0, "pthread_getcpuclockid");
+    struct sigevent se;
+    memset(&se, 0, sizeof se);
+    se.sigev_notify = SIGEV_SIGNAL;
+    se.sigev_signo = SIGUSR1;
+    se.sigev_value.sival_int = 14;
+    timer_t t;
+    CHECK_SYS(timer_create(c, &se, &t));
+    atomic_store(&timer_count, 0);
+    struct itimerspec its = {{0, 5000000}, {0, 5000000}};
+    CHECK_SYS(timer_settime(t, 0, &its, NULL));
+    for (int i = 0; i < 3000 && atomic_load(&timer_count) < 3; ++i) usleep(1000);
+    CHECK(atomic_load(&timer_count) >= 3, "the spinner's clock: %d expiries", atomic_load(&timer_count));
+    CHECK_SYS(timer_delete(t));
+    atomic_store(&spinner_stop, 1);
+    CHECK(pthread_join(th, NULL) == 0, "pthread_join");
+    case_abstime();
+    /* A thread clock type that does not exist. */
+    errno = 0;
+    CHECK(timer_create((clockid_t)((~(clockid_t)gettid() << 3) | 7), NULL, &t) == -1 && errno == EINVAL,
+          "a bad CPU clock: errno %d", errno);
+}
+
 int main(void) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -97,9 +197,11 @@ int main(void) {
     sigemptyset(&sa.sa_mask);
     CHECK_SYS(sigaction(SIGPROF, &sa, NULL));
     CHECK_SYS(sigaction(SIGVTALRM, &sa, NULL));
+    CHECK_SYS(sigaction(SIGUSR1, &sa, NULL));
     case_timer(ITIMER_PROF, &prof_count, "ITIMER_PROF");
     case_timer(ITIMER_VIRTUAL, &vtalrm_count, "ITIMER_VIRTUAL");
     case_fork();
+    case_posix_timers();
     struct itimerval v;
     errno = 0;
     CHECK(setitimer((__itimer_which_t)7, NULL, &v) == -1 && errno == EINVAL, "which 7: errno %d", errno);

@@ -29,7 +29,8 @@
 #             sigqueue(3) instances (process_syscalls_signals.cpp,
 #             signals/signal_table.hpp)
 #   profile   gprof of a program built with -pg (ITIMER_PROF's samples in
-#             its gmon.out) and Python's CPU-time itimers, with nothing on
+#             its gmon.out), Python's CPU-time itimers and a thread's CPU
+#             clock (pthread_getcpuclockid), with nothing on
 #             stderr (process_syscalls_signals.cpp)
 #   timers    timeout(1) (a POSIX timer, then the signal it sends) with
 #             its kill-after, and Python's time-outs, with nothing on
@@ -401,6 +402,9 @@ for which, sig in ((signal.ITIMER_PROF, signal.SIGPROF), (signal.ITIMER_VIRTUAL,
         sum(range(10000))
     signal.setitimer(which, 0)
     print(sig.name, n[0] >= 5)
+import threading
+c = time.pthread_getcpuclockid(threading.get_ident())
+print("thread CPU clock:", time.clock_gettime(c) > 0, time.clock_gettime(time.CLOCK_PROCESS_CPUTIME_ID) > 0)
 '
 EOS
     cmd=("$(tool bash)" script.sh) ;;

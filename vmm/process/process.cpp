@@ -55,6 +55,7 @@ Process::Process(const ProcessConfig& cfg, platform::PlatformChoice pc)
     mem_.set_access_map(&access_map_);
     root_pid_ = pid_;
     host_ctx_.status_view = [this](std::string_view host, bool thread_self) { return status_view(host, thread_self); };
+    host_ctx_.host_tid_of = [this](int tid) { return host_tid_of(tid); };
 }
 
 Process::~Process() = default;

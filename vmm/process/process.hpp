@@ -270,6 +270,12 @@ public:
     // A guest's signal of that number reaches another guest process only
     // through its tables, never as a host signal (process_lifetime.cpp).
     static bool host_reserved_signal(int sig);
+    // The host thread that takes this process's forwarded host signals (0
+    // until it runs): where a host CPU-time timer sends its expiry.
+    pid_t forwarder_tid() const { return forwarder_tid_.load(); }
+    // The host tid of live guest thread `tid` running on this host (waiting
+    // briefly for one just created), or -1: a thread's CPU clock.
+    int host_tid_of(int tid);
     // Called by a guest thread after it stored a new mask of its own
     // (old_mask before): kicks another thread for each process-directed
     // pending signal that the thread now blocks (Linux's
@@ -452,8 +458,10 @@ private:
     }
     // timer_create and friends (process_syscalls_timers.cpp); an expiry is
     // a guest signal with SI_TIMER siginfo (process_signals.cpp).
-    PosixTimers posix_timers_{[this](int id, const PosixTimers::Event& ev) { post_timer_signal(id, ev); }};
-    void post_timer_signal(int id, const PosixTimers::Event& ev);
+    PosixTimers posix_timers_{
+        [this](int id, const PosixTimers::Event& ev, int overrun) { post_timer_signal(id, ev, overrun); }};
+    void post_timer_signal(int id, const PosixTimers::Event& ev, int overrun);
+    std::atomic<pid_t> forwarder_tid_{0};  // the signal forwarder's host tid once it runs
 
     // --- processes (process_fork.cpp, process_lifetime.cpp) ---
     struct ForkedThread;  // the forking thread's state, carried into the child

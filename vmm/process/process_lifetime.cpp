@@ -183,6 +183,7 @@ void Process::forward_host_signals() {
     // (block_forwarded_signals): sigwaitinfo/sigtimedwait take them from
     // this thread's and the process's pending sets, as a signalfd read did.
     const sigset_t s = forwarded_set();
+    forwarder_tid_.store(static_cast<pid_t>(::gettid()));
     // A forked process: every period, every_period() (see the top).
     const bool periodic = !root_;
     using Clock = std::chrono::steady_clock;
@@ -206,6 +207,13 @@ void Process::forward_host_signals() {
             sig = ::sigwaitinfo(&s, &si);
         }
         if (sig < 0) continue;  // EAGAIN (the period is up) or EINTR (a stop/continue)
+        // A host CPU-time timer's expiry (signals/posix_timers.hpp), not a
+        // signal for the guest as such.
+        if (const auto v = reinterpret_cast<uint64_t>(si.si_value.sival_ptr);
+            si.si_code == SI_TIMER && (v & ~PosixTimers::kHostTimerIdMask) == PosixTimers::kHostTimerTag) {
+            posix_timers_.fire(static_cast<int>(v & PosixTimers::kHostTimerIdMask), si.si_overrun);
+            continue;
+        }
         if (sig == SIGCHLD) {
             const KernelSigaction a = signals_.get(SIGCHLD);
             if (a.handler == reinterpret_cast<uint64_t>(SIG_IGN) || (a.flags & SA_NOCLDWAIT))

@@ -2,6 +2,8 @@
 // retarget_shared_pending): the post, the choice of the thread that takes a
 // process-directed signal, and the kick that brings it there. Delivery into
 // a handler is the thread's own (signals/signal_delivery.cpp).
+#include <unistd.h>
+
 #include "vmm/platform/platform.hpp"
 #include "vmm/process/process.hpp"
 #include "vmm/process/threads/guest_thread.hpp"
@@ -42,12 +44,13 @@ int64_t Process::send_signal(GuestThread* self, int sig, int tid, SigInfoFields 
     return 0;
 }
 
-void Process::post_timer_signal(int id, const PosixTimers::Event& ev) {
+void Process::post_timer_signal(int id, const PosixTimers::Event& ev, int overrun) {
     if (ev.signo == 0) return;  // SIGEV_NONE
     SigInfoFields info;
     info.code = SI_TIMER;
     info.timer = true;
     info.timer_id = id;
+    info.overrun = overrun;
     info.value = ev.value;
     // A thread-directed timer whose thread has ended sends nothing, as on
     // Linux (ESRCH here).
@@ -82,6 +85,21 @@ void Process::mask_changed(GuestThread& self, uint64_t old_mask) {
         if (!(stranded & sig_bit(sig))) continue;
         if (ThreadRow* r = shared_taker(nullptr, sig)) kick_row(&self, *r);
     }
+}
+
+// A thread's CPU clock (clock_gettime, a CPU-time timer) names its host thread.
+int Process::host_tid_of(int tid) {
+    ThreadRow* row = threads_.find_live(tid);
+    if (!row || row->node_id.load() != 0) return -1;
+    // A thread the guest's clone just made has a tid before its host thread
+    // runs and writes host_tid (GuestThread::run): wait for it, as Linux's
+    // task exists once clone returns. At most ~1 s.
+    for (int i = 0; i < 10000; ++i) {
+        if (const int h = __atomic_load_n(&row->host_tid, __ATOMIC_ACQUIRE); h > 0) return h;
+        if (row->state.load() == ThreadState::exited) return -1;
+        ::usleep(100);
+    }
+    return -1;
 }
 
 }  // namespace spanvm::process

@@ -68,6 +68,9 @@ struct HostSyscallContext {
     // host's text in, the text the guest reads out; `thread_self` for
     // /proc/thread-self/status. Unset: the host's text as it is.
     std::function<std::string(std::string_view host, bool thread_self)> status_view;
+    // The host tid of guest thread `tid` of this process (a CPU clock's
+    // thread, clock_gettime), or -1. Unset: none is known.
+    std::function<int(int tid)> host_tid_of;
 };
 
 using SyscallArgs = std::array<uint64_t, 6>;

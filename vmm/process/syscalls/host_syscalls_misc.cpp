@@ -25,21 +25,41 @@ bool optional_out(HostSyscallContext& ctx, uint64_t gva, uint64_t size, uint8_t*
     return out != nullptr;
 }
 
-// Negative clock ids encode a host pid or fd (CPUCLOCK / CLOCKFD): refused.
-bool bad_clock(uint64_t clk) { return as_int(clk) < 0; }
+// Negative clock ids (Linux's include/linux/posix-timers.h) encode a pid, a
+// tid or an fd in the bits above the low three, inverted: a process's CPU
+// clock (the guest's pid is the host's), a thread's (pthread_getcpuclockid:
+// a guest tid, made the host's; 0 is the calling thread, which makes the
+// host call), or CLOCKFD (type 3: a guest fd, made the host's). The host
+// clock id for the guest's, or -EINVAL.
+constexpr int kClockTypeFd = 3, kClockPerThread = 4;
+int64_t host_clock(HostSyscallContext& ctx, uint64_t clk) {
+    const int c = as_int(clk);
+    if (c >= 0) return c;
+    const int id = ~(c >> 3);
+    int host = id;
+    if ((c & 7) == kClockTypeFd) {
+        host = ctx.fds.translate(id);
+    } else if ((c & kClockPerThread) && id != 0) {
+        host = ctx.host_tid_of ? ctx.host_tid_of(id) : -1;
+    }
+    if (host < 0) return -EINVAL;
+    return static_cast<int>((~static_cast<unsigned>(host) << 3) | static_cast<unsigned>(c & 7));
+}
 
 int64_t sys_clock_gettime(HostSyscallContext& ctx, const SyscallArgs& a) {
-    if (bad_clock(a[0])) return -EINVAL;
+    const int64_t clk = host_clock(ctx, a[0]);
+    if (clk == -EINVAL) return clk;
     uint8_t* tp = ctx.mem.ptr(a[1], sizeof(timespec));
     if (tp == nullptr) return -EFAULT;
-    return raw(SYS_clock_gettime, as_int(a[0]), P(tp));
+    return raw(SYS_clock_gettime, clk, P(tp));
 }
 
 int64_t sys_clock_getres(HostSyscallContext& ctx, const SyscallArgs& a) {
-    if (bad_clock(a[0])) return -EINVAL;
+    const int64_t clk = host_clock(ctx, a[0]);
+    if (clk == -EINVAL) return clk;
     uint8_t* res;
     if (!optional_out(ctx, a[1], sizeof(timespec), res)) return -EFAULT;
-    return raw(SYS_clock_getres, as_int(a[0]), P(res));
+    return raw(SYS_clock_getres, clk, P(res));
 }
 
 int64_t sys_gettimeofday(HostSyscallContext& ctx, const SyscallArgs& a) {
@@ -66,13 +86,14 @@ int64_t sys_nanosleep(HostSyscallContext& ctx, const SyscallArgs& a) {
 }
 
 int64_t sys_clock_nanosleep(HostSyscallContext& ctx, const SyscallArgs& a) {
-    if (bad_clock(a[0])) return -EINVAL;
+    const int64_t clk = host_clock(ctx, a[0]);
+    if (clk == -EINVAL) return clk;
     auto req = ctx.mem.read<timespec>(a[2]);
     if (!req) return -EFAULT;
     uint8_t* rem;
     if (!optional_out(ctx, a[3], sizeof(timespec), rem)) return -EFAULT;
     const timespec r = *req;
-    return raw(SYS_clock_nanosleep, as_int(a[0]), as_int(a[1]), P(&r), P(rem));
+    return raw(SYS_clock_nanosleep, clk, as_int(a[1]), P(&r), P(rem));
 }
 
 int64_t sys_getrandom(HostSyscallContext& ctx, const SyscallArgs& a) {

@@ -5,11 +5,13 @@
 // As Linux: a NULL sigevent is SIGEV_SIGNAL with SIGALRM and the timer id
 // as its value; SIGEV_THREAD_ID names a thread of the process; SIGEV_THREAD
 // is the C library's (glibc makes it SIGEV_THREAD_ID to a helper thread),
-// so the kernel and spanvm refuse it (EINVAL). Departures
-// (docs/architecture/departures.md): CPU-time clocks are refused with
-// EINVAL (one line), an absolute realtime expiry becomes a delay when it
-// is set. An expiry while the timer's signal is pending counts as its
-// overrun (SignalTable::post), which timer_getoverrun reports.
+// so the kernel and spanvm refuse it (EINVAL). CPU-time clocks are host
+// timers (signals/posix_timers.hpp). Departures
+// (docs/architecture/departures.md): CPU-time clocks are refused in a
+// program spread over hosts (EINVAL, one line), an absolute realtime
+// expiry becomes a delay when it is set. An expiry while the timer's
+// signal is pending counts as its overrun (SignalTable::post), which
+// timer_getoverrun reports.
 #include <signal.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -63,13 +65,50 @@ struct timespec to_timespec(IntervalTimer::Duration d) {
 }
 bool valid(const struct timespec& ts) { return ts.tv_sec >= 0 && ts.tv_nsec >= 0 && ts.tv_nsec < kNsPerSec; }
 
+// Linux's CPU clock ids (include/linux/posix-timers.h): the pid or tid in
+// the bits above the low three, inverted; the low two bits the clock type
+// (CPUCLOCK_PROF, CPUCLOCK_VIRT, CPUCLOCK_SCHED), bit 2 per thread.
+constexpr int kCpuClockTypeMask = 3, kCpuClockPerThread = 4, kCpuClockMax = 3;
+bool cpu_clock(clockid_t c) { return c == CLOCK_PROCESS_CPUTIME_ID || c == CLOCK_THREAD_CPUTIME_ID || c < 0; }
+
+// The host clock of a CPU-time timer the caller may make (Linux: on its own
+// process or one of its threads): CLOCK_PROCESS_CPUTIME_ID and
+// CLOCK_THREAD_CPUTIME_ID are the caller's host process and thread; an
+// encoded id names the guest's pid (the host's) or a thread of it, whose
+// host tid replaces the guest tid. -EINVAL otherwise.
+int64_t host_cpu_clock(GuestThread& t, clockid_t c, clockid_t* out) {
+    Process& p = t.process();
+    if (c == CLOCK_PROCESS_CPUTIME_ID || c == CLOCK_THREAD_CPUTIME_ID) {
+        *out = c;
+        return 0;
+    }
+    if ((c & kCpuClockTypeMask) == kCpuClockMax) return -EINVAL;
+    const auto id = static_cast<pid_t>(~(c >> 3));
+    if (!(c & kCpuClockPerThread)) {
+        if (id != 0 && id != p.pid()) return -EINVAL;
+        *out = c;
+        return 0;
+    }
+    const int host = p.host_tid_of(id == 0 ? t.row().tid : id);
+    if (host <= 0) return -EINVAL;
+    *out = static_cast<clockid_t>((~static_cast<clockid_t>(host) << 3) | (c & 7));
+    return 0;
+}
+
 int64_t sys_timer_create(GuestThread& t, const SyscallRequest& r) {
     Process& p = t.process();
     const uint64_t clock = r.args[0];
-    if (!timer_clock(clock)) {
-        const auto c = static_cast<clockid_t>(clock);
-        if (c == CLOCK_PROCESS_CPUTIME_ID || c == CLOCK_THREAD_CPUTIME_ID || c < 0)
-            p.report_unsupported_feature("timer_create on a CPU-time clock");
+    clockid_t host_clock = 0;
+    const bool on_host = cpu_clock(static_cast<clockid_t>(clock));
+    if (on_host) {
+        // Departure: a thread on another node runs on another host's CPU.
+        if (p.config().remote) {
+            p.report_unsupported_feature("timer_create on a CPU-time clock in a program spread over hosts");
+            return -EINVAL;
+        }
+        if (int64_t e = host_cpu_clock(t, static_cast<clockid_t>(clock), &host_clock); e != 0) return e;
+        if (p.forwarder_tid() == 0) return -EAGAIN;
+    } else if (!timer_clock(clock)) {
         return -EINVAL;
     }
     PosixTimers::Event ev{SIGALRM, 0, 0};
@@ -96,7 +135,14 @@ int64_t sys_timer_create(GuestThread& t, const SyscallRequest& r) {
         }
     }
     auto& timers = p.posix_timers();
-    const auto id = timers.create(ev, clock, value_is_id);
+    std::optional<int> id;
+    if (on_host) {
+        const int made = timers.create_on_host(ev, clock, value_is_id, host_clock, p.forwarder_tid());
+        if (made < 0) return made;
+        id = made;
+    } else {
+        id = timers.create(ev, clock, value_is_id);
+    }
     if (!id) return -EAGAIN;
     if (!p.mem().write(r.args[2], static_cast<int32_t>(*id))) {
         timers.remove(*id);
@@ -116,6 +162,11 @@ int64_t sys_timer_settime(GuestThread& t, const SyscallRequest& r) {
     auto& timers = p.posix_timers();
     const auto clock = timers.clock_of(id);
     if (!clock) return -EINVAL;
+    if (timers.on_host(id)) {
+        struct itimerspec ov {};
+        if (int e = timers.set_on_host(id, flags, *nv, &ov); e != 0) return e;
+        return r.args[3] && !p.mem().write(r.args[3], ov) ? -EFAULT : 0;
+    }
     IntervalTimer::Duration value = from_timespec(nv->it_value);
     if ((flags & TIMER_ABSTIME) && value.count() > 0) {
         // An absolute time on the timer's clock becomes a delay now (an
