@@ -356,11 +356,16 @@ SCENARIO("time, randomness and ids") {
             auto a = g.mem.read<timespec>(t);
             REQUIRE(g.call(SYS_clock_gettime, CLOCK_MONOTONIC, t) == 0);
             auto b = g.mem.read<timespec>(t);
-            THEN("time does not go backwards; pid/fd clocks and bad pointers are refused") {
+            THEN("time does not go backwards; CPU clocks are the host's, unknown threads and fds and bad pointers refused") {
                 REQUIRE(a.has_value());
                 REQUIRE(b.has_value());
                 CHECK((b->tv_sec > a->tv_sec || (b->tv_sec == a->tv_sec && b->tv_nsec >= a->tv_nsec)));
-                CHECK(g.call(SYS_clock_gettime, Guest::fd_arg(-6), t) == -EINVAL);
+                // ((~pid) << 3) | CPUCLOCK_SCHED with pid 0: this process's CPU clock.
+                CHECK(g.call(SYS_clock_gettime, Guest::fd_arg(-6), t) == 0);
+                // A thread's clock (bit 2) of a tid this harness does not know,
+                // and CLOCKFD (type 3) of a guest fd not open.
+                CHECK(g.call(SYS_clock_gettime, Guest::fd_arg(static_cast<int>((~12345u << 3) | 6u)), t) == -EINVAL);
+                CHECK(g.call(SYS_clock_gettime, Guest::fd_arg(static_cast<int>((~100u << 3) | 3u)), t) == -EINVAL);
                 CHECK(g.call(SYS_clock_gettime, CLOCK_MONOTONIC, 8) == -EFAULT);
             }
         }
