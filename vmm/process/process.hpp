@@ -270,9 +270,10 @@ public:
     // A guest's signal of that number reaches another guest process only
     // through its tables, never as a host signal (process_lifetime.cpp).
     static bool host_reserved_signal(int sig);
-    // The host thread that takes this process's forwarded host signals (0
-    // until it runs): where a host CPU-time timer sends its expiry.
-    pid_t forwarder_tid() const { return forwarder_tid_.load(); }
+    // The host thread that takes this process's forwarded host signals,
+    // where a host CPU-time timer sends its expiry: waits (at most ~1 s) for
+    // a forwarder just started (a forked child's); 0 if none runs.
+    pid_t forwarder_tid() const;
     // The host tid of live guest thread `tid` running on this host (waiting
     // briefly for one just created), or -1: a thread's CPU clock.
     int host_tid_of(int tid);
@@ -461,7 +462,9 @@ private:
     PosixTimers posix_timers_{
         [this](int id, const PosixTimers::Event& ev, int overrun) { post_timer_signal(id, ev, overrun); }};
     void post_timer_signal(int id, const PosixTimers::Event& ev, int overrun);
-    std::atomic<pid_t> forwarder_tid_{0};  // the signal forwarder's host tid once it runs
+    // The signal forwarder's host tid once it runs; in a forked child, its
+    // parent's until the child's own forwarder stores its own.
+    std::atomic<pid_t> forwarder_tid_{0};
 
     // --- processes (process_fork.cpp, process_lifetime.cpp) ---
     struct ForkedThread;  // the forking thread's state, carried into the child

@@ -41,6 +41,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <dirent.h>
 #include <unistd.h>
@@ -111,6 +112,18 @@ std::vector<pid_t> children_of(pid_t parent) {
 }
 
 }  // namespace
+
+pid_t Process::forwarder_tid() const {
+    // A forked child's copy names its parent's forwarder until its own runs:
+    // only a thread of this process counts (not storing 0 at the fork saves
+    // the child a copy-on-write fault on every spawn).
+    for (int i = 0; i < 10000; ++i) {
+        const pid_t t = forwarder_tid_.load();
+        if (t > 0 && ::syscall(SYS_tgkill, ::getpid(), t, 0) == 0) return t;
+        ::usleep(100);
+    }
+    return 0;
+}
 
 bool Process::host_reserved_signal(int sig) {
     return (sig >= SignalTable::kSigRtMin && sig < SIGRTMIN) || sig == platform::Platform::kick_signal();

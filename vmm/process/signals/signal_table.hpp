@@ -111,7 +111,9 @@ public:
     void clear_shared_pending() {
         shared_pending_.store(0);
         shared_queue_.clear();
-        timer_overrun_.clear();
+        // Tested first: a map's clear() writes its header even when empty
+        // (in a forked child, a copy-on-write of that page).
+        if (!timer_overrun_.empty()) timer_overrun_.clear();
     }
 
 private:

@@ -107,7 +107,6 @@ int64_t sys_timer_create(GuestThread& t, const SyscallRequest& r) {
             return -EINVAL;
         }
         if (int64_t e = host_cpu_clock(t, static_cast<clockid_t>(clock), &host_clock); e != 0) return e;
-        if (p.forwarder_tid() == 0) return -EAGAIN;
     } else if (!timer_clock(clock)) {
         return -EINVAL;
     }
@@ -137,7 +136,9 @@ int64_t sys_timer_create(GuestThread& t, const SyscallRequest& r) {
     auto& timers = p.posix_timers();
     std::optional<int> id;
     if (on_host) {
-        const int made = timers.create_on_host(ev, clock, value_is_id, host_clock, p.forwarder_tid());
+        const pid_t forwarder = p.forwarder_tid();
+        if (forwarder == 0) return -EAGAIN;
+        const int made = timers.create_on_host(ev, clock, value_is_id, host_clock, forwarder);
         if (made < 0) return made;
         id = made;
     } else {

@@ -70,9 +70,6 @@ struct ThreadRow {
     std::atomic<uint64_t> sigmask{0};
     std::atomic<uint64_t> sig_pending{0};
     std::array<SigInfoFields, 65> sig_info{};
-    // Real-time signals pending more than once: the instances after the one
-    // in sig_info, oldest first (SignalTable::post; under its mu_).
-    std::vector<std::pair<int, SigInfoFields>> sig_queue;
     AltStack altstack{};  // sigaltstack; only the thread itself touches it
     // seccomp (process_syscalls_seccomp.cpp): the mode (0 none, 1 strict, 2
     // filter) and the head of the thread's filter chain, which the Process
@@ -83,6 +80,9 @@ struct ThreadRow {
     std::atomic<const seccomp::Filter*> seccomp_filter{nullptr};
     void sigaltstack_reset() { altstack = AltStack{}; }
     int exit_code = 0;
+    // Real-time signals pending more than once: the instances after the one
+    // in sig_info, oldest first (SignalTable::post; under its mu_).
+    std::vector<std::pair<int, SigInfoFields>> sig_queue;
 };
 
 class ThreadTable {
