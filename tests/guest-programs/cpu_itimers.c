@@ -190,14 +190,9 @@ static void case_posix_timers(void) {
 }
 
 int main(void) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = on_signal;
-    sa.sa_flags = SA_SIGINFO | SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    CHECK_SYS(sigaction(SIGPROF, &sa, NULL));
-    CHECK_SYS(sigaction(SIGVTALRM, &sa, NULL));
-    CHECK_SYS(sigaction(SIGUSR1, &sa, NULL));
+    gp_on_signal(SIGPROF, on_signal, 0);
+    gp_on_signal(SIGVTALRM, on_signal, 0);
+    gp_on_signal(SIGUSR1, on_signal, 0);
     case_timer(ITIMER_PROF, &prof_count, "ITIMER_PROF");
     case_timer(ITIMER_VIRTUAL, &vtalrm_count, "ITIMER_VIRTUAL");
     case_fork();

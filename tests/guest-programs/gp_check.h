@@ -5,6 +5,7 @@
 #pragma once
 
 #include <errno.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,4 +69,19 @@ static inline unsigned gp_scaled(unsigned n) {
     unsigned div = d ? (unsigned)strtoul(d, NULL, 10) : 1;
     if (div < 1) div = 1;
     return n / div ? n / div : 1;
+}
+
+/* gp_on_signal(sig, fn, block_all): an SA_SIGINFO | SA_RESTART handler for
+ * `sig`; with block_all every signal is blocked while it runs (one signal
+ * per return, so handlers run in delivery order). */
+static inline void gp_on_signal(int sig, void (*fn)(int, siginfo_t*, void*), int block_all) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = fn;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    if (block_all)
+        sigfillset(&sa.sa_mask);
+    else
+        sigemptyset(&sa.sa_mask);
+    CHECK_SYS(sigaction(sig, &sa, NULL));
 }

@@ -249,14 +249,9 @@ static void case_overrun(void) {
 }
 
 int main(void) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = on_signal;
-    sa.sa_flags = SA_SIGINFO | SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    CHECK_SYS(sigaction(SIGALRM, &sa, NULL));
-    CHECK_SYS(sigaction(SIGUSR1, &sa, NULL));
-    CHECK_SYS(sigaction(SIGUSR2, &sa, NULL));
+    gp_on_signal(SIGALRM, on_signal, 0);
+    gp_on_signal(SIGUSR1, on_signal, 0);
+    gp_on_signal(SIGUSR2, on_signal, 0);
     /* SIGUSR2 is for the target thread only: main blocks it. */
     sigset_t s;
     sigemptyset(&s);

@@ -31,16 +31,9 @@ static void on_signal(int sig, siginfo_t* si, void* uc) {
     atomic_store(&seen, i + 1);
 }
 
-static void handle(int sig) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = on_signal;
-    sa.sa_flags = SA_SIGINFO | SA_RESTART;
-    /* Everything blocked in the handler: one signal per return, so the
-     * handlers run in the order they are delivered. */
-    sigfillset(&sa.sa_mask);
-    CHECK_SYS(sigaction(sig, &sa, NULL));
-}
+/* Everything blocked in the handler: one signal per return, so the handlers
+ * run in the order they are delivered. */
+static void handle(int sig) { gp_on_signal(sig, on_signal, 1); }
 
 static void block(int sig, int how) {
     sigset_t s;
