@@ -389,7 +389,6 @@ extern "C" int spanvm_native_on_guest_signal(NativeContext* c, int sig, siginfo_
         (void)!::write(2, msg, n);
         ::_exit(125);
     }
-    c->exit_code = si->si_code;
     const auto entry_lo = reinterpret_cast<uint64_t>(&spanvm_native_signal_entry);
     const auto entry_hi = reinterpret_cast<uint64_t>(spanvm_native_signal_entry_end);
     if (rip >= entry_lo && rip < entry_hi) {
@@ -404,6 +403,9 @@ extern "C" int spanvm_native_on_guest_signal(NativeContext* c, int sig, siginfo_
         (void)!::write(2, msg, sizeof msg - 1);
         ::_exit(125);
     }
+    // Only past the nested case: a kick nested in the entry of the signal it
+    // interrupted must leave that signal's exit state to the outer entry.
+    c->exit_code = si->si_code;
     if (rip >= c->tramp_lo && rip < c->tramp_hi) {
         // The entry did not reach the guest; c->regs still hold the state to
         // enter with. A kick aborts the entry; anything else is a fault of

@@ -175,7 +175,26 @@ bool GuestThread::build_handler_frame(int sig, const SigInfoFields& info, const 
     row_.sigmask = mask & ~SignalTable::kUnblockable;
     proc_.mask_changed(*this, old_mask);
     suspend_saved_mask_.reset();
+    // SS_AUTODISARM: disabled while the handler runs (the frame's uc_stack
+    // holds it for rt_sigreturn), so it may switch stacks (swapcontext)
+    // and take another signal on the alternate stack anew.
+    if (row_.altstack.flags & kSsAutodisarm) row_.altstack = AltStack{};
     return true;
+}
+
+int64_t GuestThread::checked_altstack(const AltStack& want, AltStack& out) const {
+    const int32_t mode = want.flags & ~kSsAutodisarm;
+    if (mode != 0 && mode != SS_DISABLE && mode != SS_ONSTACK) return -EINVAL;
+    if (mode == SS_DISABLE) {
+        out = AltStack{};
+        return 0;
+    }
+    // Linux's floor is the uapi constant, not AT_MINSIGSTKSZ: a stack the
+    // frame does not fit on is accepted, and delivery on it fails with
+    // SIGSEGV (build_signal_frame).
+    if (want.size < sigframe::kMinSigStackSize) return -ENOMEM;
+    out = AltStack{want.sp, want.size, want.flags & kSsAutodisarm};
+    return 0;
 }
 
 int64_t GuestThread::sigreturn() {
@@ -198,6 +217,13 @@ int64_t GuestThread::sigreturn() {
     const uint64_t old_mask = row_.sigmask.load();
     row_.sigmask = st->mask & ~SignalTable::kUnblockable;
     proc_.mask_changed(*this, old_mask);
+    // Linux's restore_altstack: the frame's uc_stack becomes the alternate
+    // stack again (what a handler changed is undone, an SS_AUTODISARM one
+    // re-armed), unless the thread is on the current one (EPERM) or the
+    // saved one is not valid; those errors are ignored, as Linux does.
+    const AltStack& cur = row_.altstack;
+    const bool on = !(cur.flags & SS_DISABLE) && r.rsp > cur.sp && r.rsp - cur.sp <= cur.size;
+    if (AltStack next; !on && checked_altstack(st->uc_stack, next) == 0) row_.altstack = next;
     set_regs_replaced();
     return 0;
 }

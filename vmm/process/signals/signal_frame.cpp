@@ -111,7 +111,8 @@ std::optional<FrameImage> build_signal_frame(const FrameInput& in) {
     put<uint64_t>(img.bytes, uc + 0, (xstate ? kUcFpXstate : 0) | kUcSigcontextSs | kUcStrictRestoreSs);
     put<uint64_t>(img.bytes, uc + 8, 0);  // uc_link
     put<uint64_t>(img.bytes, uc + 16, in.altstack.sp);
-    put<int32_t>(img.bytes, uc + 24, alt_usable ? (on_alt ? kSsOnstack : 0) : kSsDisable);
+    put<int32_t>(img.bytes, uc + 24,
+                 (alt_usable ? (on_alt ? kSsOnstack : 0) : kSsDisable) | (in.altstack.flags & kSsAutodisarm));
     put<uint64_t>(img.bytes, uc + 32, in.altstack.size);
     const uint64_t mc = uc + kMcontextOffset;
     std::memcpy(img.bytes.data() + mc, &in.regs, sizeof in.regs);

@@ -64,8 +64,11 @@ std::array<uint8_t, kSignalfdSiginfoSize> encode_signalfd_siginfo(int sig, const
 struct AltStack {
     uint64_t sp = 0;
     uint64_t size = 0;
-    int32_t flags = 2;  // SS_DISABLE
+    int32_t flags = 2;  // SS_DISABLE, or 0; either with SS_AUTODISARM
 };
+// sigaltstack's SS_AUTODISARM (<linux/signal.h>): the alternate stack is
+// disabled while a handler runs on it, and rt_sigreturn restores it.
+inline constexpr int32_t kSsAutodisarm = static_cast<int32_t>(1u << 31);
 
 namespace sigframe {
 inline constexpr uint64_t kRedZone = 128;

@@ -73,23 +73,17 @@ int64_t sys_sigaltstack(GuestThread& t, const SyscallRequest& r) {
     stack_t old{};
     old.ss_sp = reinterpret_cast<void*>(as.sp);
     old.ss_size = as.size;
-    old.ss_flags = on ? SS_ONSTACK : (as.flags & SS_DISABLE);
+    old.ss_flags = (on ? SS_ONSTACK : (as.flags & SS_DISABLE)) | (as.flags & kSsAutodisarm);
     if (r.args[0]) {
         auto ns = p.mem().read<stack_t>(r.args[0]);
         if (!ns) return -EFAULT;
         if (on) return -EPERM;
-        constexpr int kSsAutodisarm = 1 << 31;  // accepted; departure: not honoured
-        const int mode = ns->ss_flags & ~kSsAutodisarm;
-        if (mode != 0 && mode != SS_DISABLE && mode != SS_ONSTACK) return -EINVAL;
-        if (mode == SS_DISABLE) {
-            as = AltStack{};
-        } else {
-            // Linux's floor is the uapi constant, not AT_MINSIGSTKSZ: a stack
-            // the frame does not fit on is accepted, and delivery on it
-            // fails with SIGSEGV (build_signal_frame).
-            if (ns->ss_size < sigframe::kMinSigStackSize) return -ENOMEM;
-            as = AltStack{reinterpret_cast<uint64_t>(ns->ss_sp), ns->ss_size, 0};
-        }
+        AltStack next;
+        if (int64_t e = t.checked_altstack(AltStack{reinterpret_cast<uint64_t>(ns->ss_sp), ns->ss_size, ns->ss_flags},
+                                           next);
+            e != 0)
+            return e;
+        as = next;
     }
     if (r.args[1] && !p.mem().write(r.args[1], old)) return -EFAULT;
     return 0;
