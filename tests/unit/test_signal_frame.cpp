@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <cerrno>
 #include <csignal>
 #include <cstring>
 #include <vector>
@@ -174,4 +175,19 @@ SCENARIO("the rt_sigframe is laid out as the x86-64 kernel lays it out") {
         in.regs.rsp = 0x100;
         THEN("no frame is built") { CHECK_FALSE(build_signal_frame(in)); }
     }
+}
+
+TEST_CASE("checked_altstack: sigaltstack's modes, SS_AUTODISARM kept, Linux's size floor") {
+    using spanvm::process::AltStack;
+    using spanvm::process::checked_altstack;
+    using spanvm::process::kSsAutodisarm;
+    AltStack out{1, 1, 0};
+    CHECK(checked_altstack(AltStack{0x1000, 8192, SS_DISABLE}, out) == 0);
+    CHECK((out.flags & SS_DISABLE) != 0);
+    CHECK(checked_altstack(AltStack{0x1000, 8192, SS_ONSTACK | kSsAutodisarm}, out) == 0);
+    CHECK((out.sp == 0x1000 && out.size == 8192 && out.flags == kSsAutodisarm));
+    CHECK(checked_altstack(AltStack{0x1000, 8192, 0}, out) == 0);
+    CHECK(out.flags == 0);
+    CHECK(checked_altstack(AltStack{0x1000, 1024, 0}, out) == -ENOMEM);
+    CHECK(checked_altstack(AltStack{0x1000, 8192, 4}, out) == -EINVAL);
 }

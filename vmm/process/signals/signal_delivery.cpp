@@ -182,21 +182,6 @@ bool GuestThread::build_handler_frame(int sig, const SigInfoFields& info, const 
     return true;
 }
 
-int64_t GuestThread::checked_altstack(const AltStack& want, AltStack& out) const {
-    const int32_t mode = want.flags & ~kSsAutodisarm;
-    if (mode != 0 && mode != SS_DISABLE && mode != SS_ONSTACK) return -EINVAL;
-    if (mode == SS_DISABLE) {
-        out = AltStack{};
-        return 0;
-    }
-    // Linux's floor is the uapi constant, not AT_MINSIGSTKSZ: a stack the
-    // frame does not fit on is accepted, and delivery on it fails with
-    // SIGSEGV (build_signal_frame).
-    if (want.size < sigframe::kMinSigStackSize) return -ENOMEM;
-    out = AltStack{want.sp, want.size, want.flags & kSsAutodisarm};
-    return 0;
-}
-
 int64_t GuestThread::sigreturn() {
     platform::Regs& r = vcpu_->regs();
     const uint8_t* uc = proc_.mem().ptr(r.rsp, sigframe::kUcontextSize);

@@ -1,5 +1,6 @@
 #include "vmm/process/signals/signal_frame.hpp"
 
+#include <cerrno>
 #include <cstring>
 
 namespace spanvm::process {
@@ -80,6 +81,18 @@ std::array<uint8_t, kSignalfdSiginfoSize> encode_signalfd_siginfo(int sig, const
         at(48, info.value);                        // ssi_ptr
     }
     return b;
+}
+
+int64_t checked_altstack(const AltStack& want, AltStack& out) {
+    const int32_t mode = want.flags & ~kSsAutodisarm;
+    if (mode != 0 && mode != kSsDisable && mode != kSsOnstack) return -EINVAL;
+    if (mode == kSsDisable) {
+        out = AltStack{};
+        return 0;
+    }
+    if (want.size < sigframe::kMinSigStackSize) return -ENOMEM;
+    out = AltStack{want.sp, want.size, want.flags & kSsAutodisarm};
+    return 0;
 }
 
 std::optional<FrameImage> build_signal_frame(const FrameInput& in) {

@@ -103,6 +103,14 @@ constexpr uint64_t max_frame_size(uint64_t xstate_size) {
 }
 }  // namespace sigframe
 
+// sigaltstack's checks of a new alternate stack, also applied to a frame's
+// uc_stack at rt_sigreturn: the mode (0, SS_ONSTACK or SS_DISABLE, with
+// SS_AUTODISARM kept) and Linux's size floor (the uapi MINSIGSTKSZ, not
+// AT_MINSIGSTKSZ: a stack the frame does not fit on is accepted, and
+// delivery on it fails with SIGSEGV, build_signal_frame). 0 and `out` set,
+// or -EINVAL / -ENOMEM.
+int64_t checked_altstack(const AltStack& want, AltStack& out);
+
 struct FrameInput {
     SigRegs regs{};               // the interrupted user state (what sigreturn restores)
     uint64_t saved_mask = 0;      // uc_sigmask

@@ -79,7 +79,7 @@ int64_t sys_sigaltstack(GuestThread& t, const SyscallRequest& r) {
         if (!ns) return -EFAULT;
         if (on) return -EPERM;
         AltStack next;
-        if (int64_t e = t.checked_altstack(AltStack{reinterpret_cast<uint64_t>(ns->ss_sp), ns->ss_size, ns->ss_flags},
+        if (int64_t e = checked_altstack(AltStack{reinterpret_cast<uint64_t>(ns->ss_sp), ns->ss_size, ns->ss_flags},
                                            next);
             e != 0)
             return e;

@@ -59,9 +59,6 @@ public:
     // rt_sigreturn: restores registers, mask, FPU and the alternate stack
     // from the frame at RSP.
     int64_t sigreturn();
-    // sigaltstack's checks of a new alternate stack (mode, Linux's size
-    // floor): 0 and `out` set, or -EINVAL / -ENOMEM.
-    int64_t checked_altstack(const AltStack& want, AltStack& out) const;
     // pause / rt_sigsuspend: blocks the host thread until a signal is
     // deliverable to this thread; returns -EINTR. With `suspend_mask`, that
     // mask is in force while waiting and the old one returns after the
