@@ -9,6 +9,13 @@
 # 2-core machine. Each case runs BENCH_REPEAT times (median). Prints the
 # ratio, writes bench/out/spawn_hosts.json and, with gnuplot,
 # bench/out/spawn_hosts.png.
+# The CPUs of a virtual machine need not be equal: on the 2-core PVM guest
+# of bench/results/session-2026-12-06j, a fixed loop pinned to CPU 1 took
+# 1.4-1.5x as long as on CPU 0 for some minutes, and the same on both later.
+# So each run also times a fixed loop on every CPU of both hosts (before and
+# after the makes, median of 3 each) and reports the ideal ratio, the two
+# hosts' summed speed over host 0's, where native runs, and the efficiency,
+# ratio / ideal (1.6 on equal hosts is an efficiency of 0.8).
 # Knobs: SPANVM [BUILD_DIR/spanvm], CC [cc], BENCH_REPEAT [3], BENCH_MAKE_FILES [64],
 # BENCH_MAKE_FUNCS [1] (functions per generated file: 1 is the tiny file of
 # the tests, cc1 ~30 ms; 60 makes each compile ~1 s, a real source file's
@@ -64,6 +71,29 @@ make_s() {
     done | median
 }
 
+# The CPUs of host 1 under --host-cpus: the next C usable ones.
+SECOND="$(python3 -c 'import os,sys; c=int(sys.argv[1]); print(",".join(map(str, sorted(os.sched_getaffinity(0))[c:2*c])))' "$C")"
+cat >"$WORK/spin.c" <<'EOC'
+int main(void) { volatile unsigned long x = 0; for (unsigned long i = 0; i < 100000000UL; i++) x += i * i; return (int)(x & 1); }
+EOC
+"${CC_CMD[@]}" -O1 -o "$WORK/spin" "$WORK/spin.c"
+# speed CPUS: the summed speed (loops per second) of the CPUs in CPUS, each
+# the median of 3 timed runs of the loop pinned to it.
+speed() {
+    local cpu sum=0
+    for cpu in ${1//,/ }; do
+        local s
+        s="$(for _ in 1 2 3; do
+            local t0 t1
+            t0="$(now)"; taskset -c "$cpu" "$WORK/spin" || true; t1="$(now)"
+            awk -v a="$t1" -v b="$t0" 'BEGIN { printf "%.4f\n", a - b }'
+        done | median)"
+        sum="$(awk -v a="$sum" -v b="$s" 'BEGIN { printf "%.4f", a + 1 / b }')"
+    done
+    echo "$sum"
+}
+speed0_a="$(speed "$FIRST")"
+speed1_a="$(speed "$SECOND")"
 native="$(make_s "$C" taskset -c "$FIRST")"
 rows=()
 for p in "${PLATFORMS[@]}"; do
@@ -71,7 +101,22 @@ for p in "${PLATFORMS[@]}"; do
     r="$(div "$native" "$s")"
     printf 'make %-6s make -j%s across 2 hosts x %s cores %8.2f s vs native make -j%s on %s cores %8.2f s: %.2fx (target >= 1.6)\n' \
         "$p" $((2 * C)) "$C" "$s" "$C" "$C" "$native" "$r"
-    rows+=("{\"platform\": \"$p\", \"hosts\": 2, \"cores_per_host\": $C, \"spanvm_s\": $s, \"native_s\": $native, \"ratio\": $r, \"target_min\": 1.6, \"make_files\": $FILES, \"funcs_per_file\": $FUNCS, \"place_exec\": \"$PLACE\"}")
+    rows+=("\"platform\": \"$p\", \"hosts\": 2, \"cores_per_host\": $C, \"spanvm_s\": $s, \"native_s\": $native, \"ratio\": $r, \"target_min\": 1.6, \"make_files\": $FILES, \"funcs_per_file\": $FUNCS, \"place_exec\": \"$PLACE\"")
+done
+speed0_b="$(speed "$FIRST")"
+speed1_b="$(speed "$SECOND")"
+# Host 1's speed over host 0's, before and after; the ideal ratio and the
+# efficiency use their mean.
+rel_a="$(div "$speed1_a" "$speed0_a")"
+rel_b="$(div "$speed1_b" "$speed0_b")"
+ideal="$(awk -v a="$rel_a" -v b="$rel_b" 'BEGIN { printf "%.4f", 1 + (a + b) / 2 }')"
+printf 'cpus   host 1 (CPUs %s) against host 0 (CPUs %s): %.2fx as fast before, %.2fx after; ideal ratio %.2f\n' \
+    "$SECOND" "$FIRST" "$rel_a" "$rel_b" "$ideal"
+for i in "${!rows[@]}"; do
+    r="$(sed -E 's/.*"ratio": ([0-9.]+).*/\1/' <<<"${rows[$i]}")"
+    e="$(div "$r" "$ideal")"
+    printf 'make   efficiency %.2f (ratio / ideal; 1.6 on equal hosts is 0.80)\n' "$e"
+    rows[$i]="{${rows[$i]}, \"host1_speed_vs_host0\": [$rel_a, $rel_b], \"ideal_ratio\": $ideal, \"efficiency\": $e}"
 done
 json="$OUT/spawn_hosts.json"
 (IFS=,; echo "{\"bench\": \"spawn_hosts\", \"repeat\": $REPEAT, \"results\": [${rows[*]}]}") | python3 -m json.tool >"$json"

@@ -1,8 +1,10 @@
 /* /proc/self/status describes this process as Linux does: Threads counts
  * its threads, SigBlk/SigIgn/SigCgt its mask and dispositions, Seccomp its
- * mode; /proc/thread-self/status the calling thread's own mask. Under
- * spanvm the host process also runs spanvm's helper threads with spanvm's
- * masks and handlers: the guest must not see them. Prints "proc_status: ok". */
+ * mode; /proc/thread-self/status the calling thread's own mask. So does
+ * /proc/self/stat: num_threads (field 20) and blocked, sigignore, sigcatch
+ * (32-34, decimal, signals 1-31). Under spanvm the host process also runs
+ * spanvm's helper threads with spanvm's masks and handlers: the guest must
+ * not see them. Prints "proc_status: ok". */
 #define _GNU_SOURCE
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -37,6 +39,25 @@ static const char* field(const char* path, const char* key) {
 }
 
 static unsigned long long hex(const char* s) { return strtoull(s, NULL, 16); }
+
+/* Field `n` (proc(5)'s numbering, from 1) of the one-line `path`, counted
+ * after the comm's last ')', as a number. */
+static unsigned long long stat_field(const char* path, int n) {
+    char line[1024];
+    FILE* f = fopen(path, "re");
+    CHECK(f != NULL, "open %s: %s", path, strerror(errno));
+    CHECK(fgets(line, sizeof line, f) != NULL, "read %s", path);
+    fclose(f);
+    char* p = strrchr(line, ')');
+    CHECK(p != NULL, "no comm in %s", path);
+    p += 2;
+    for (int i = 3; i < n; ++i) {
+        p = strchr(p, ' ');
+        CHECK(p != NULL, "%s has no field %d", path, n);
+        ++p;
+    }
+    return strtoull(p, NULL, 10);
+}
 static unsigned long long bit(int sig) { return 1ull << (sig - 1); }
 
 static pthread_barrier_t bar;
@@ -73,6 +94,14 @@ int main(void) {
     char pidpath[64];
     snprintf(pidpath, sizeof pidpath, "/proc/%d/status", (int)getpid());
     CHECK(hex(field(pidpath, "SigBlk")) == bit(SIGTERM), "SigBlk by pid: %s", field(pidpath, "SigBlk"));
+    CHECK(stat_field("/proc/self/stat", 20) == 1, "stat num_threads with one thread: %llu",
+          stat_field("/proc/self/stat", 20));
+    CHECK(stat_field("/proc/self/stat", 32) == bit(SIGTERM), "stat blocked %llu", stat_field("/proc/self/stat", 32));
+    CHECK(stat_field("/proc/self/stat", 33) & bit(SIGHUP), "stat sigignore %llu", stat_field("/proc/self/stat", 33));
+    CHECK(stat_field("/proc/self/stat", 34) == (cgt & 0x7fffffffull), "stat sigcatch %llu, SigCgt %llx",
+          stat_field("/proc/self/stat", 34), cgt);
+    snprintf(pidpath, sizeof pidpath, "/proc/%d/stat", (int)getpid());
+    CHECK(stat_field(pidpath, 20) == 1, "stat num_threads by pid: %llu", stat_field(pidpath, 20));
 
     pthread_t t[3];
     CHECK_PT(pthread_barrier_init(&bar, NULL, 4));
@@ -81,6 +110,7 @@ int main(void) {
     CHECK(atoi(field("/proc/self/status", "Threads")) == 4, "Threads with four: %s",
           field("/proc/self/status", "Threads"));
     CHECK(thread_blk == (bit(SIGTERM) | bit(SIGUSR2)), "a thread's own SigBlk %llx", thread_blk);
+    CHECK(stat_field("/proc/self/stat", 20) == 4, "stat num_threads with four: %llu", stat_field("/proc/self/stat", 20));
     pthread_barrier_wait(&bar);
     for (int i = 0; i < 3; ++i) CHECK_PT(pthread_join(t[i], NULL));
 

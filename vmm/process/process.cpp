@@ -54,7 +54,9 @@ Process::Process(const ProcessConfig& cfg, platform::PlatformChoice pc)
           platform_->memory(), (platform_->host_prot() & PROT_EXEC) != 0, cfg.remote != nullptr)) {
     mem_.set_access_map(&access_map_);
     root_pid_ = pid_;
-    host_ctx_.status_view = [this](std::string_view host, bool thread_self) { return status_view(host, thread_self); };
+    host_ctx_.proc_view = [this](std::string_view host, OwnProcFile file, bool thread_self) {
+        return proc_view(host, file, thread_self);
+    };
     host_ctx_.host_tid_of = [this](int tid) { return host_tid_of(tid); };
 }
 
@@ -185,36 +187,6 @@ Result<LoadedImage> load_image(AddressSpace& as, memory::GuestMemory& mem, const
     return img;
 }
 }  // namespace
-
-void Process::show_args_on_host(uint64_t arg_start, uint64_t arg_end, uint64_t env_start, uint64_t env_end) {
-    // Refused once (no CAP_SYS_RESOURCE), refused for good: no four failing
-    // calls at every exec of the run's processes (forks inherit the flag).
-    static std::atomic<bool> refused{false};
-    if (refused.load(std::memory_order_relaxed)) return;
-    // Host addresses only (the run's first load comes before the guest's
-    // protections are synced, so a checked pointer would be refused): the
-    // strings are in guest RAM's host mapping, where the kernel reads them.
-    if (arg_end <= arg_start || env_end <= env_start || arg_start < mem_.lo() || env_end > mem_.hi()) return;
-    const uint8_t* a = mem_.ptr(arg_start, 0);
-    const uint8_t* e = mem_.ptr(env_start, 0);
-    bool denied = false;
-    auto set = [&denied](int opt, const uint8_t* p) {
-        if (::prctl(PR_SET_MM, opt, reinterpret_cast<unsigned long>(p), 0, 0) == 0) return true;
-        denied |= errno == EPERM;
-        return false;
-    };
-    // Each call must leave start < end: the end first where the new range
-    // lies above the old one, else the start first.
-    auto range = [&](int start_opt, int end_opt, const uint8_t* lo, const uint8_t* hi) {
-        if (!(set(end_opt, hi) && set(start_opt, lo))) (void)(set(start_opt, lo) && set(end_opt, hi));
-    };
-    range(PR_SET_MM_ARG_START, PR_SET_MM_ARG_END, a, a + (arg_end - arg_start));
-    if (denied) {
-        refused.store(true, std::memory_order_relaxed);
-        return;
-    }
-    range(PR_SET_MM_ENV_START, PR_SET_MM_ENV_END, e, e + (env_end - env_start));
-}
 
 Result<ThreadStart> Process::load_program(const ImageFile& program) {
     auto& mem = platform_->memory();

@@ -253,8 +253,8 @@ public:
     // /proc/PID/cmdline and /proc/PID/environ of this host process show the
     // guest's argv and envp strings (at these guest addresses, on its new
     // stack), where ps, pgrep -f and the program read them, and a rewrite
-    // of that area (setproctitle) shows as on Linux. prctl(PR_SET_MM) needs
-    // CAP_SYS_RESOURCE: without it they keep showing spanvm's. Not in a
+    // of that area (setproctitle) shows as on Linux (process_host_args.cpp:
+    // prctl(PR_SET_MM) with CAP_SYS_RESOURCE, else PR_SET_MM_MAP). Not in a
     // cluster (the stack is DSM memory, which a reader would fault in).
     void show_args_on_host(uint64_t arg_start, uint64_t arg_end, uint64_t env_start, uint64_t env_end);
 
@@ -369,11 +369,12 @@ public:
     // The owner of a filter this process keeps (a chain to extend), or null.
     std::shared_ptr<const seccomp::Filter> seccomp_filter_owner(const seccomp::Filter* f);
 
-    // The guest's view of its /proc status file (process_proc_view.cpp,
-    // syscalls/proc_status.hpp): the host's text with the thread count,
-    // signal sets and seccomp lines of the guest; `thread_self` for the
-    // calling thread's own, else the main thread's.
-    std::string status_view(std::string_view host, bool thread_self);
+    // The guest's view of its /proc status or stat file
+    // (process_proc_view.cpp, syscalls/proc_status.hpp, proc_stat.hpp): the
+    // host's text with the thread count, signal sets (and in status the
+    // seccomp lines) of the guest; `thread_self` for the calling thread's
+    // own, else the main thread's.
+    std::string proc_view(std::string_view host, OwnProcFile file, bool thread_self);
     void report_out_of_memory(uint64_t len);
 
 

@@ -1,17 +1,19 @@
-// Process: the guest's view of its own /proc status file. The host's lines
-// describe spanvm's host process (its helper threads, its signal masks and
-// handlers); these are the guest's (syscalls/proc_status.hpp rewrites them).
+// Process: the guest's view of its own /proc status and stat files. The
+// host's lines describe spanvm's host process (its helper threads, its
+// signal masks and handlers); these are the guest's
+// (syscalls/proc_status.hpp and proc_stat.hpp rewrite them).
 #include <signal.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "vmm/process/process.hpp"
 #include "vmm/process/seccomp/seccomp_filter.hpp"
+#include "vmm/process/syscalls/proc_stat.hpp"
 #include "vmm/process/syscalls/proc_status.hpp"
 
 namespace spanvm::process {
 
-std::string Process::status_view(std::string_view host, bool thread_self) {
+std::string Process::proc_view(std::string_view host, OwnProcFile file, bool thread_self) {
     const int me = static_cast<int>(::syscall(SYS_gettid));
     const std::vector<ThreadRow*> rows = threads_.live_rows();
     const ThreadRow* row = nullptr;
@@ -35,7 +37,7 @@ std::string Process::status_view(std::string_view host, bool thread_self) {
         f.seccomp_mode = row->seccomp_mode.load();
         for (const seccomp::Filter* c = row->seccomp_filter.load(); c; c = c->prev.get()) ++f.seccomp_filters;
     }
-    return rewrite_status(host, f);
+    return file == OwnProcFile::stat ? rewrite_stat(host, f) : rewrite_status(host, f);
 }
 
 }  // namespace spanvm::process

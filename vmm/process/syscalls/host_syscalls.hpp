@@ -59,15 +59,18 @@
 
 namespace spanvm::process {
 
+// The files of its own /proc directory whose text a guest reads rewritten.
+enum class OwnProcFile { status, stat };
+
 struct HostSyscallContext {
     GuestAccess& mem;
     FdTable& fds;
     unsigned guest_cpus = 1;
     std::string guest_exe;  // absolute path of the guest program, or empty
-    // The guest's view of its own /proc status file (proc_status.hpp): the
-    // host's text in, the text the guest reads out; `thread_self` for
-    // /proc/thread-self/status. Unset: the host's text as it is.
-    std::function<std::string(std::string_view host, bool thread_self)> status_view;
+    // The guest's view of its own /proc status or stat file (proc_status.hpp,
+    // proc_stat.hpp): the host's text in, the text the guest reads out;
+    // `thread_self` for /proc/thread-self/. Unset: the host's text as it is.
+    std::function<std::string(std::string_view host, OwnProcFile file, bool thread_self)> proc_view;
     // The host tid of guest thread `tid` of this process (a CPU clock's
     // thread, clock_gettime), or -1. Unset: none is known.
     std::function<int(int tid)> host_tid_of;

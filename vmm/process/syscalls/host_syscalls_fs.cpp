@@ -13,6 +13,7 @@
 
 #include "vmm/process/syscalls/host_syscalls_detail.hpp"
 #include "vmm/process/syscalls/proc_fd_dir.hpp"
+#include "vmm/process/syscalls/proc_stat.hpp"
 #include "vmm/process/syscalls/proc_status.hpp"
 
 namespace spanvm::process::detail {
@@ -42,13 +43,15 @@ int64_t text_fd(const char* name, const std::string& text) {
 
 int64_t cpu_list_fd(unsigned cpus) { return text_fd("spanvm-cpu-list", cpu_range_text(cpus)); }
 
-// The guest's own /proc status (proc_status.hpp): the host's file, read
-// whole, rewritten. -1 when `p` is not one (the open goes on as usual).
-int64_t own_status_fd(HostSyscallContext& ctx, const GuestPath& p, uint64_t flags) {
+// The guest's own /proc status or stat (proc_status.hpp, proc_stat.hpp):
+// the host's file, read whole, rewritten. -1 when `p` is neither (the open
+// goes on as usual).
+int64_t own_proc_view_fd(HostSyscallContext& ctx, const GuestPath& p, uint64_t flags) {
     bool thread_self = false;
-    if (!ctx.status_view || (flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC)) ||
-        !is_own_status_path(p.s, ::getpid(), thread_self))
-        return -1;
+    if (!ctx.proc_view || (flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC))) return -1;
+    OwnProcFile file = OwnProcFile::status;
+    if (is_own_stat_path(p.s, ::getpid(), thread_self)) file = OwnProcFile::stat;
+    else if (!is_own_status_path(p.s, ::getpid(), thread_self)) return -1;
     const int h = static_cast<int>(raw(SYS_openat, AT_FDCWD, P(p.c_str()), O_RDONLY | O_CLOEXEC));
     if (h < 0) return -1;
     std::string text;
@@ -59,7 +62,7 @@ int64_t own_status_fd(HostSyscallContext& ctx, const GuestPath& p, uint64_t flag
         text.append(buf, static_cast<size_t>(n));
     }
     ::close(h);
-    return text_fd("spanvm-status", ctx.status_view(text, thread_self));
+    return text_fd(file == OwnProcFile::stat ? "spanvm-stat" : "spanvm-status", ctx.proc_view(text, file, thread_self));
 }
 
 bool is_cpu_list_path(const GuestPath& p, uint64_t flags) {
@@ -85,7 +88,7 @@ int64_t do_openat(HostSyscallContext& ctx, uint64_t dirfd, uint64_t path_gva, ui
     const bool cloexec = (flags & O_CLOEXEC) != 0;
     if (is_cpu_list_path(p, flags)) return install_new(ctx, cpu_list_fd(ctx.guest_cpus), cloexec);
     if (p.absolute())
-        if (const int64_t s = own_status_fd(ctx, p, flags); s >= 0) return install_new(ctx, s, cloexec);
+        if (const int64_t s = own_proc_view_fd(ctx, p, flags); s >= 0) return install_new(ctx, s, cloexec);
     AtDir d;
     if (int64_t r = at_dir(ctx, dirfd, p, d); r < 0) return r;
     const int64_t h = raw(SYS_openat, d.fd, P(p.c_str()), static_cast<long>(flags | O_CLOEXEC), static_cast<long>(mode));

@@ -59,18 +59,19 @@ std::string rewrite_status(std::string_view host, const StatusFields& f) {
 }
 
 bool is_own_status_path(std::string_view path, int pid, bool& thread_self) {
-    constexpr std::string_view kProc = "/proc/", kStatus = "/status";
-    if (path.substr(0, kProc.size()) != kProc || path.size() < kProc.size() + kStatus.size() ||
-        path.substr(path.size() - kStatus.size()) != kStatus)
+    return is_own_proc_file(path, "status", pid, thread_self);
+}
+
+bool is_own_proc_file(std::string_view path, std::string_view name, int pid, bool& thread_self) {
+    constexpr std::string_view kProc = "/proc/";
+    if (path.substr(0, kProc.size()) != kProc || path.size() < kProc.size() + 1 + name.size() ||
+        path.substr(path.size() - name.size()) != name || path[path.size() - name.size() - 1] != '/')
         return false;
-    std::string_view mid = path.substr(kProc.size(), path.size() - kProc.size() - kStatus.size());
+    std::string_view mid = path.substr(kProc.size(), path.size() - kProc.size() - name.size() - 1);
     thread_self = false;
     if (mid == "self") return true;
     if (mid == "thread-self") return thread_self = true;
-    const size_t slash = mid.find('/');
-    const std::string_view head = mid.substr(0, slash);
-    if (!(head == "self" || (all_digits(head) && to_int(head) == pid))) return false;
-    return slash == std::string_view::npos;
+    return all_digits(mid) && to_int(mid) == pid;
 }
 
 }  // namespace spanvm::process

@@ -36,4 +36,8 @@ std::string rewrite_status(std::string_view host, const StatusFields& f);
 // tids of a guest's other threads are spanvm's, not the host's.)
 bool is_own_status_path(std::string_view path, int pid, bool& thread_self);
 
+// The same for any file `name` of the caller's own /proc directory
+// (/proc/self/NAME, /proc/thread-self/NAME, /proc/PID/NAME).
+bool is_own_proc_file(std::string_view path, std::string_view name, int pid, bool& thread_self);
+
 }  // namespace spanvm::process
