@@ -161,6 +161,13 @@ public:
     // (the re-sync then finds the host right). Elsewhere they must re-sync
     // first (every node refuses the range before its pages are zeroed).
     bool discard_replaces() const;
+    // madvise(MADV_DONTNEED) of `ranges` (the private ones the address
+    // space released; caller holds aspace_mutex()): where a range is a
+    // file's pages mapped copy-on-write (one native host: file_private_),
+    // the host's own MADV_DONTNEED drops the private copies and the next
+    // access reads the file again, as on Linux; the rest is discard()ed to
+    // zero (process_file_map.cpp).
+    void dontneed(const std::vector<Range>& ranges);
     // Fresh anonymous memory [start, start+len) was just mapped for `t`: in
     // a cluster, a thread on another node gets it homed there
     // (RemoteThreads::mapped). Caller holds aspace_mutex().

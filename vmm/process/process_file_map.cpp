@@ -21,17 +21,19 @@
 // discard() -> unshare() puts private zero-filled memory back over it before
 // the range is reused, so a fresh guest mapping still reads as zero. A
 // fork()ed child keeps the mapping copy-on-write, as Linux's does.
-// Departures (as with the copy before): a private page shows the file as it
-// was mapped only until the guest writes it, as on Linux, but a later
-// madvise(MADV_DONTNEED) gives zeros, not the file; a file truncated under a
+// A private page shows the file as it was mapped until the guest writes it,
+// and again after madvise(MADV_DONTNEED) (dontneed below), as on Linux.
+// Departures (as with the copy before): a file truncated under a
 // mapping makes a guest access there SIGBUS (Linux too), and an access from
 // spanvm's own code (a syscall argument there) an internal fault.
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
+#include "vmm/base/log.hpp"
 #include "vmm/memory/guest_protection.hpp"
 #include "vmm/memory/layout.hpp"
 #include "vmm/process/process.hpp"
@@ -78,6 +80,34 @@ bool Process::map_file_pages(uint64_t start, uint64_t flen, int fd, uint64_t off
     protection_->host_mapped(start, start + flen, hp);
     file_private_[start] = start + flen;
     return true;
+}
+
+void Process::dontneed(const std::vector<Range>& ranges) {
+    if (cfg_.remote || file_private_.empty()) {
+        discard(ranges);
+        return;
+    }
+    // Split each range at the file mappings: their parts the host releases
+    // (its mapping is the file's: the file's bytes come back), the others
+    // are discarded as before (anonymous memory, zero-filled).
+    std::vector<Range> rest;
+    auto& mem = platform_->memory();
+    for (const Range& r : ranges) {
+        uint64_t at = r.start;
+        const uint64_t end = r.start + r.len;
+        auto it = file_private_.upper_bound(at);
+        if (it != file_private_.begin()) --it;
+        for (; it != file_private_.end() && it->first < end && at < end; ++it) {
+            const uint64_t s = std::max(it->first, at), e = std::min(it->second, end);
+            if (s >= e) continue;
+            if (s > at) rest.push_back(Range{at, s - at});
+            if (auto d = mem.discard(s, e - s); !d)
+                log::warn("guest RAM [{:#x}, {:#x}): {}", s, e, d.error().message);
+            at = e;
+        }
+        if (at < end) rest.push_back(Range{at, end - at});
+    }
+    if (!rest.empty()) discard(rest);
 }
 
 bool Process::fill_file_private(uint64_t start, uint64_t len, int fd, uint64_t off) {

@@ -205,17 +205,18 @@ int64_t sys_brk(GuestThread& t, const SyscallRequest& r) {
     return static_cast<int64_t>(b.brk);
 }
 
-// Departure: MADV_DONTNEED on a private *file* mapping zeroes the range
-// instead of re-reading the file (spanvm copies file contents at mmap time
-// and keeps no file reference). glibc and the workloads spanvm targets only
-// use it on anonymous memory.
+// MADV_DONTNEED on a private file mapping reads the file again where its
+// pages are the file's (one native host: Process::dontneed); where they are
+// a copy (KVM, spread over hosts) it zeroes the range (departure: no file
+// reference is kept there). glibc and the workloads spanvm targets only use
+// it on anonymous memory.
 int64_t sys_madvise(GuestThread& t, const SyscallRequest& r) {
     Process& p = t.process();
     if (static_cast<int>(r.args[2]) != MADV_DONTNEED) return 0;  // advice only
     std::lock_guard lk(p.aspace_mutex());
     auto rel = p.aspace().madvise_dontneed(r.args[0], r.args[1]);
     if (!rel) return err(rel.error());
-    p.discard(*rel);
+    p.dontneed(*rel);
     return 0;
 }
 
