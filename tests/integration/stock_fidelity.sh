@@ -10,6 +10,8 @@
 #             (host_syscalls_ioctl.cpp)
 #   sigwait   sigwait, sigtimedwait, sigwaitinfo, in the main thread and in
 #             another (GuestThread::take_signal)
+#   chld      SIGCHLD queued before wait returns (dash's CHLD trap, a
+#             blocked one's si_status), SIGXFSZ past ulimit -f
 #   notify    inotify, pidfd_open, pidfd_send_signal, waitid(P_PIDFD)
 #             (host_syscalls_notify.cpp)
 #   signalfd  script(1) (a pty and a signalfd), and a signalfd's readiness,
@@ -39,7 +41,7 @@
 #             RLIMIT_CPU's SIGXCPU, prctl's parent-death signal, subreaper,
 #             no_new_privs, dumpable, unknown options
 . "$(dirname "$0")/lib.sh"
-[ $# = 1 ] || fail "usage: $0 priority|fds|pty|sigwait|notify|signalfd|stop|limits|execthreads|cmdline|cmake|seccomp|timers|profile|rtsig"
+[ $# = 1 ] || fail "usage: $0 priority|fds|pty|sigwait|chld|notify|signalfd|stop|limits|execthreads|cmdline|cmake|seccomp|timers|profile|rtsig"
 it_setup
 py=/usr/bin/python3
 [ -x "$py" ] || py="$(tool python3)"
@@ -150,6 +152,26 @@ t = threading.Thread(target=lambda: got.append(signal.sigwait([signal.SIGUSR1]))
 t.start(); time.sleep(0.2); os.kill(os.getpid(), signal.SIGUSR1); t.join()
 print("thread took", got)
 ') ;;
+chld)
+    # A child's SIGCHLD is queued before the parent's wait returns, with its
+    # status: dash runs its CHLD trap once per command, and a blocked one is
+    # pending for sigtimedwait when waitpid returns. A write past ulimit -f
+    # ends the writer with SIGXFSZ (status 153 in the shell).
+    cat >script.sh <<EOS
+$(tool dash) -c 'trap "echo child-exit" CHLD; (exit 0); $(tool sleep) 0.1; echo end'
+$py -c '
+import os, signal
+signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGCHLD])
+p = os.fork()
+if p == 0:
+    os._exit(42)
+os.waitpid(p, 0)
+i = signal.sigtimedwait([signal.SIGCHLD], 0)
+print(i.si_signo, i.si_code, i.si_status, i.si_pid == p)
+'
+(ulimit -f 1; $(tool yes) | $(tool head) -c 2000 > fsize.out) 2>/dev/null; echo "ulimit -f: \$?"; $(tool stat) -c %s fsize.out
+EOS
+    cmd=("$(tool bash)" script.sh) ;;
 notify)
     mkdir watched
     cmd=("$py" -c '

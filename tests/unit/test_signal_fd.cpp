@@ -1,6 +1,8 @@
 #include <doctest/doctest.h>
 
 #include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -73,4 +75,36 @@ TEST_CASE("signalfd records carry the signal, the sender and a fault's address")
     std::memcpy(&code, b.data() + 8, 4);
     CHECK(addr == 0xdead000);
     CHECK(code == 1);
+}
+
+TEST_CASE("a child's SIGCHLD carries its status and CPU times, as siginfo_t and as a signalfd record") {
+    spanvm::process::SigInfoFields child;
+    child.code = CLD_EXITED;
+    child.pid = 4242;
+    child.uid = 1000;
+    child.child = true;
+    child.status = 42;
+    child.utime = 7;
+    child.stime = 3;
+    siginfo_t si;
+    const auto a = spanvm::process::encode_siginfo(SIGCHLD, child);
+    static_assert(sizeof si == spanvm::process::kSiginfoSize);
+    std::memcpy(&si, a.data(), sizeof si);
+    CHECK(si.si_signo == SIGCHLD);
+    CHECK(si.si_code == CLD_EXITED);
+    CHECK(si.si_pid == 4242);
+    CHECK(si.si_uid == 1000u);
+    CHECK(si.si_status == 42);
+    CHECK(si.si_utime == 7);
+    CHECK(si.si_stime == 3);
+    signalfd_siginfo r;
+    const auto b = spanvm::process::encode_signalfd_siginfo(SIGCHLD, child);
+    static_assert(sizeof r == spanvm::process::kSignalfdSiginfoSize);
+    std::memcpy(&r, b.data(), sizeof r);
+    CHECK(r.ssi_signo == static_cast<uint32_t>(SIGCHLD));
+    CHECK(r.ssi_code == CLD_EXITED);
+    CHECK(r.ssi_pid == 4242u);
+    CHECK(r.ssi_status == 42);
+    CHECK(r.ssi_utime == 7u);
+    CHECK(r.ssi_stime == 3u);
 }

@@ -361,6 +361,10 @@ public:
     void set_guest_subreaper(bool on) { guest_subreaper_.store(on); }
     void set_guest_affinity(const CpuMask& m);
     void continued(GuestThread& self, uint64_t continues_before);
+    // A child wait of `self` (wait4, waitid) reported a child's state
+    // change: its SIGCHLD is posted before the wait returns, as on Linux
+    // (process_lifetime.cpp).
+    void child_reported(GuestThread& self);
     // Logs "unsupported syscall" once per number.
     void report_unsupported(uint64_t nr);
     void report_unsupported_feature(const std::string& what);
@@ -453,6 +457,8 @@ private:
     std::atomic<bool> exiting_{false};
     std::atomic<int> live_{0};
     std::atomic<uint64_t> host_continues_{0};  // host SIGCONTs the forwarder has posted
+    // child_reported's markers: sent, and the last the forwarder passed.
+    std::atomic<uint32_t> chld_sync_req_{0}, chld_sync_ack_{0};
     mutable std::mutex affinity_mu_;  // a leaf lock
     std::optional<CpuMask> guest_affinity_;  // unset: every guest CPU
     std::atomic<bool> guest_subreaper_{false};

@@ -44,10 +44,13 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <dirent.h>
+#include <linux/futex.h>
 #include <unistd.h>
 
 #include <array>
 #include <chrono>
+#include <climits>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -57,6 +60,7 @@
 #include "vmm/base/log.hpp"
 #include "vmm/platform/platform.hpp"
 #include "vmm/process/process.hpp"
+#include "vmm/process/threads/guest_thread.hpp"
 
 namespace spanvm::process {
 
@@ -109,6 +113,29 @@ std::vector<pid_t> children_of(pid_t parent) {
     }
     ::closedir(d);
     return out;
+}
+
+// The guest's siginfo for a host signal the forwarder (or a waiting thread)
+// took: pid and uid where the siginfo carries them (kill, sigqueue,
+// SIGCHLD; not SIGIO's band/fd or a POSIX timer's id, which share those
+// bytes), a sigqueue's value, and a child's status and CPU times.
+SigInfoFields guest_siginfo(int sig, const siginfo_t& si) {
+    SigInfoFields info;
+    info.code = si.si_code;
+    if (!(sig == SIGIO && si.si_code > 0) && si.si_code != SI_TIMER) {
+        info.pid = si.si_pid;
+        info.uid = si.si_uid;
+    }
+    // A sigqueue's value (SI_QUEUE and the other negative codes but
+    // tgkill's; kill's SI_USER and the kernel's codes carry none).
+    if (si.si_code < 0 && si.si_code != SI_TKILL) info.value = reinterpret_cast<uint64_t>(si.si_value.sival_ptr);
+    if (sig == SIGCHLD && si.si_code > 0) {  // CLD_EXITED .. CLD_CONTINUED
+        info.child = true;
+        info.status = si.si_status;
+        info.utime = static_cast<int64_t>(si.si_utime);
+        info.stime = static_cast<int64_t>(si.si_stime);
+    }
+    return info;
 }
 
 }  // namespace
@@ -220,6 +247,13 @@ void Process::forward_host_signals() {
             sig = ::sigwaitinfo(&s, &si);
         }
         if (sig < 0) continue;  // EAGAIN (the period is up) or EINTR (a stop/continue)
+        // child_reported's marker: every SIGCHLD taken before it is posted.
+        // (tgkill's si_code is SI_TKILL, or SI_USER on some kernels, 6.18's.)
+        if (sig == SIGCHLD && (si.si_code == SI_TKILL || si.si_code == SI_USER) && si.si_pid == ::getpid()) {
+            chld_sync_ack_.store(chld_sync_req_.load());
+            ::syscall(SYS_futex, &chld_sync_ack_, FUTEX_WAKE_PRIVATE, INT32_MAX, nullptr, nullptr, 0);
+            continue;
+        }
         // A host CPU-time timer's expiry (signals/posix_timers.hpp), not a
         // signal for the guest as such.
         if (const auto v = reinterpret_cast<uint64_t>(si.si_value.sival_ptr);
@@ -233,20 +267,7 @@ void Process::forward_host_signals() {
                 while (::waitpid(-1, nullptr, WNOHANG) > 0) {
                 }
         }
-        SigInfoFields info;
-        info.code = si.si_code;
-        // A signalfd filled pid and uid only where the siginfo carries them
-        // (kill, SIGCHLD, sigqueue), not for SIGIO's band/fd or a POSIX
-        // timer's id, which share those bytes.
-        if (!(sig == SIGIO && si.si_code > 0) && si.si_code != SI_TIMER) {
-            info.pid = si.si_pid;
-            info.uid = si.si_uid;
-        }
-        // A sigqueue's value (SI_QUEUE and the other negative codes but
-        // tgkill's; kill's SI_USER and the kernel's codes carry none).
-        if (si.si_code < 0 && si.si_code != SI_TKILL)
-            info.value = reinterpret_cast<uint64_t>(si.si_value.sival_ptr);
-        (void)send_signal(nullptr, sig, 0, info);
+        (void)send_signal(nullptr, sig, 0, guest_siginfo(sig, si));
         if (sig == SIGCONT) host_continues_.fetch_add(1);
     }
 }
@@ -268,6 +289,49 @@ void Process::continued(GuestThread& self, uint64_t continues_before) {
         return;
     }
     for (int i = 0; i < 1000 && host_continues_.load() == continues_before; ++i) ::usleep(1000);
+}
+
+void Process::child_reported(GuestThread& self) {
+    // Linux queues a child's SIGCHLD before it wakes the parent's wait
+    // (exit_notify, do_notify_parent), so the handler runs as the wait
+    // returns, and programs count on it (dash runs its CHLD trap once per
+    // command; a handler's si_status is read after waitpid). The host's
+    // SIGCHLD came to this process the same way, and is either still
+    // pending (taken here), or taken by the forwarder. In that case this
+    // thread sends the forwarder a marker (a host SIGCHLD of its own,
+    // tgkill'd to it: from this pid, which no other sender makes: the
+    // guest's own kill of itself never becomes a host signal)
+    // and waits, at most 1 s, until the forwarder has passed it: it handles
+    // one signal at a time, so every SIGCHLD it took before is posted by
+    // then. Nothing to wait for where no guest code can tell (SIGCHLD's
+    // action is the default or ignore, and this thread does not block it
+    // to wait for it).
+    const KernelSigaction a = signals_.get(SIGCHLD);
+    const bool ignored = a.handler == reinterpret_cast<uint64_t>(SIG_IGN) || (a.flags & SA_NOCLDWAIT);
+    const bool observed = a.handler != reinterpret_cast<uint64_t>(SIG_DFL) && !ignored;
+    if (!observed && !(self.row().sigmask.load() & sig_bit(SIGCHLD))) return;
+    sigset_t chld;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    siginfo_t si{};
+    const timespec now{0, 0};
+    if (::sigtimedwait(&chld, &si, &now) == SIGCHLD) {
+        if (ignored)
+            while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+            }
+        (void)send_signal(&self, SIGCHLD, 0, guest_siginfo(SIGCHLD, si));
+        return;
+    }
+    const pid_t fwd = forwarder_tid();
+    if (fwd <= 0) return;
+    const uint32_t ticket = chld_sync_req_.fetch_add(1) + 1;
+    if (::syscall(SYS_tgkill, ::getpid(), fwd, SIGCHLD) != 0) return;
+    for (int i = 0; i < 10; ++i) {
+        const uint32_t seen = chld_sync_ack_.load();
+        if (static_cast<int32_t>(seen - ticket) >= 0) return;
+        const timespec tenth{0, 100'000'000};
+        ::syscall(SYS_futex, &chld_sync_ack_, FUTEX_WAIT_PRIVATE, seen, &tenth, nullptr, 0);
+    }
 }
 
 void Process::end_descendants() {

@@ -49,6 +49,12 @@ std::array<uint8_t, kSiginfoSize> encode_siginfo(int sig, const SigInfoFields& i
         at(28, info.arch);     // si_arch
     } else if (info.fault) {
         at(16, info.addr);  // si_addr (the union's first member)
+    } else if (info.child) {
+        at(16, info.pid);
+        at(20, info.uid);
+        at(24, info.status);  // si_status
+        at(32, info.utime);   // si_utime
+        at(40, info.stime);   // si_stime
     } else {
         at(16, info.pid);
         at(20, info.uid);
@@ -74,6 +80,12 @@ std::array<uint8_t, kSignalfdSiginfoSize> encode_signalfd_siginfo(int sig, const
         at(96, info.arch);     // ssi_arch
     } else if (info.fault) {
         at(72, info.addr);  // ssi_addr
+    } else if (info.child) {
+        at(12, static_cast<uint32_t>(info.pid));
+        at(16, info.uid);
+        at(40, info.status);                       // ssi_status
+        at(56, static_cast<uint64_t>(info.utime));  // ssi_utime
+        at(64, static_cast<uint64_t>(info.stime));  // ssi_stime
     } else {
         at(12, static_cast<uint32_t>(info.pid));
         at(16, info.uid);

@@ -48,6 +48,12 @@ struct SigInfoFields {
     int32_t timer_id = 0;   // si_timerid
     int32_t overrun = 0;    // si_overrun
     uint64_t value = 0;     // si_value: sigev_value, or a sigqueue's (code SI_QUEUE)
+    // A child's state change (SIGCHLD with a CLD_* code): siginfo's
+    // _sigchld after si_pid and si_uid.
+    bool child = false;
+    int32_t status = 0;   // si_status: the exit code, or the signal
+    int64_t utime = 0;    // si_utime, si_stime: the child's CPU time in clock ticks
+    int64_t stime = 0;
 };
 
 // The siginfo_t Linux gives for `sig` with `info` (128 bytes: si_signo,

@@ -55,6 +55,7 @@ int64_t sys_wait4(GuestThread& t, const SyscallRequest& r) {
     const int64_t res = blocking(t, [&] { return raw(SYS_wait4, pid, P(status), options, P(ru)); });
     trace::mark("wait.ret");
     if (hang) p.child_wait_end(began);
+    if (res > 0) p.child_reported(t);
     return res;
 }
 
@@ -78,6 +79,8 @@ int64_t sys_waitid(GuestThread& t, const SyscallRequest& r) {
                    static_cast<long>(r.args[3]), P(ru));
     });
     if (hang) p.child_wait_end(began);
+    // 0 with si_pid set: a child's state change (WNOHANG and none: si_pid 0).
+    if (res == 0 && info && static_cast<const siginfo_t*>(info)->si_pid != 0) p.child_reported(t);
     return res;
 }
 

@@ -45,6 +45,25 @@ int64_t run_cancellable(GuestThread& t, uint64_t nr, F&& call) {
         if (r != platform::kNotMade) return r;
     }
 }
+
+// A write past RLIMIT_FSIZE (write, pwrite, writev, fallocate, truncate, ...)
+// fails with EFBIG and Linux sends SIGXFSZ to the calling thread (send_sig:
+// thread-directed, SI_USER from the process itself). The host's lands on
+// this host thread, which blocks the forwarded signals, and the forwarder
+// takes only process-directed ones: it is taken here and made the guest
+// thread's, delivered as the call returns (its default action ends the
+// process, status 128+25 in a shell). EFBIG without one (past the file
+// system's own limit) sends nothing.
+void xfsz_to_guest(GuestThread& t) {
+    sigset_t s;
+    sigemptyset(&s);
+    sigaddset(&s, SIGXFSZ);
+    const timespec now{0, 0};
+    if (::sigtimedwait(&s, nullptr, &now) == SIGXFSZ)
+        t.process().send_signal(&t, SIGXFSZ, t.row().tid,
+                                {SI_USER, t.process().pid(), static_cast<uint32_t>(::getuid())});
+}
+
 }  // namespace
 
 void SyscallGate::dispatch(GuestThread& t) {
@@ -60,6 +79,7 @@ void SyscallGate::dispatch(GuestThread& t) {
         if (ret == -EPIPE && raises_sigpipe(req))
             t.process().send_signal(&t, SIGPIPE, t.row().tid,
                                     {SI_USER, t.process().pid(), static_cast<uint32_t>(::getuid())});
+        if (ret == -EFBIG) xfsz_to_guest(t);
         return ret;
     };
     int64_t ret = 0;
