@@ -14,8 +14,8 @@
 # pinned to CPU 1 took 1.4-1.5x as long as on CPU 0 for some minutes, the
 # same later, and native make's time swung 9.4-12.7 s within 20 minutes.
 # So just before each make a fixed loop is timed on the CPUs it runs on,
-# and a second ratio scales each run by that speed: the ratio as on CPUs of
-# equal and steady speed. Both are printed and written.
+# and the speeds are printed (their spread flags a run to distrust) and
+# written, with a ratio that scales each run by them (indicative only).
 # Knobs: SPANVM [BUILD_DIR/spanvm], CC [cc], BENCH_REPEAT [3], BENCH_MAKE_FILES [64],
 # BENCH_MAKE_FUNCS [1] (functions per generated file: 1 is the tiny file of
 # the tests, cc1 ~30 ms; 60 makes each compile ~1 s, a real source file's
@@ -113,7 +113,14 @@ for p in "${PLATFORMS[@]}"; do
     r_n="$(div "$native_n" "$s_n")"
     printf 'make %-6s make -j%s across 2 hosts x %s cores %8.2f s vs native make -j%s on %s cores %8.2f s: %.2fx (target >= 1.6)\n' \
         "$p" $((2 * C)) "$C" "$s" "$C" "$C" "$native" "$r"
-    printf 'make %-6s the same with each run scaled by its CPUs'"'"' speed, timed just before it: %.2fx (target >= 1.6)\n' "$p" "$r_n"
+    # The speed of the CPUs just before each run, as a noise flag: a spread
+    # of more than ~10% means this run's ratio says little. The scaled ratio
+    # (each run times that speed) is written too, but a 0.1 s sample is a
+    # poor proxy for a run of seconds: in session-2026-12-06j it gave 1.77x
+    # and 1.97x for two binaries whose plain ratios were 1.52x and 1.27x.
+    printf 'cpus   a fixed loop before each run: native'"'"'s CPUs %s, both hosts'"'"' CPUs %s loops/s\n' \
+        "$(awk '{print $3}' "$WORK/baseline.runs" | sort -g | sed -n '1p;$p' | paste -sd- -)" \
+        "$(awk '{print $3}' "$WORK/$p.runs" | sort -g | sed -n '1p;$p' | paste -sd- -)"
     speeds="$(awk '{print $3}' "$WORK/baseline.runs" "$WORK/$p.runs" | paste -sd, -)"
     rows+=("{\"platform\": \"$p\", \"hosts\": 2, \"cores_per_host\": $C, \"spanvm_s\": $s, \"native_s\": $native, \"ratio\": $r, \"ratio_speed_scaled\": $r_n, \"cpu_speeds_native_then_spanvm\": [$speeds], \"target_min\": 1.6, \"make_files\": $FILES, \"funcs_per_file\": $FUNCS, \"place_exec\": \"$PLACE\"}")
 done
