@@ -3,6 +3,7 @@
 // scheduling, arch_prctl, personality and prctl (nice values and policies:
 // process_syscalls_sched.cpp).
 #include <asm/prctl.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -192,8 +193,9 @@ bool host_prctl_option(uint64_t op) {
 }
 
 // PR_SET_NAME / PR_GET_NAME: the name of the host thread that runs (or, for
-// a thread on another node, executes the calls of) this guest thread; execve
-// sets it as Linux does. PR_GET_PDEATHSIG writes the host's answer; the
+// a thread on another node, executes the calls of) this guest thread, and
+// for the main thread the process's (its leader's); execve sets it as Linux
+// does. PR_GET_PDEATHSIG writes the host's answer; the
 // options of host_prctl_option are the host's.
 // PR_SET_VMA (naming anonymous memory) and PR_SET_PTRACER are accepted with
 // no effect. PR_SET_SECCOMP and PR_GET_SECCOMP are spanvm's own
@@ -239,7 +241,18 @@ int64_t sys_prctl(GuestThread& t, const SyscallRequest& r) {
         } else {
             return -EFAULT;
         }
-        return ::prctl(PR_SET_NAME, name.data()) == 0 ? 0 : -errno;
+        if (::prctl(PR_SET_NAME, name.data()) != 0) return -errno;
+        // The process's name (/proc/PID/comm, ps) is its leader's: in the
+        // run's own process the guest's main thread is not the host's
+        // leader (a host thread of spanvm's waits there), so its name is
+        // set there too, as name_task does at exec. A forked process's
+        // leader is the guest thread that forked.
+        if (t.process().is_root() && t.row().tid == t.process().pid())
+            if (const int fd = ::open("/proc/self/comm", O_WRONLY | O_CLOEXEC); fd >= 0) {
+                (void)!::write(fd, name.data(), ::strnlen(name.data(), name.size()));
+                ::close(fd);
+            }
+        return 0;
     }
     return -EINVAL;
 }
