@@ -64,6 +64,13 @@ struct GuestPath {
 // 0, -EFAULT, -ENAMETOOLONG or -ENOENT.
 int64_t guest_path(HostSyscallContext& ctx, uint64_t gva, GuestPath& out);
 
+// Whether `p` names the process's own executable link (/proc/self/exe,
+// /proc/thread-self/exe, /proc/PID/exe of its own pid), and `p` made the
+// guest program's path (ctx.guest_exe) where it does: what an open, a stat
+// or an execve that follows the link reaches (host_syscalls_fs.cpp).
+bool is_own_exe(const GuestPath& p);
+void follow_own_exe(HostSyscallContext& ctx, GuestPath& p);
+
 // Host dirfd for an *at call: AT_FDCWD for AT_FDCWD or an absolute path,
 // else the pinned translation of the guest dirfd (-EBADF if unmapped).
 struct AtDir {

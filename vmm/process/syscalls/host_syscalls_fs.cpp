@@ -89,6 +89,7 @@ int64_t do_openat(HostSyscallContext& ctx, uint64_t dirfd, uint64_t path_gva, ui
     if (is_cpu_list_path(p, flags)) return install_new(ctx, cpu_list_fd(ctx.guest_cpus), cloexec);
     if (p.absolute())
         if (const int64_t s = own_proc_view_fd(ctx, p, flags); s >= 0) return install_new(ctx, s, cloexec);
+    if (!(flags & O_NOFOLLOW)) follow_own_exe(ctx, p);
     AtDir d;
     if (int64_t r = at_dir(ctx, dirfd, p, d); r < 0) return r;
     const int64_t h = raw(SYS_openat, d.fd, P(p.c_str()), static_cast<long>(flags | O_CLOEXEC), static_cast<long>(mode));
@@ -200,6 +201,7 @@ int64_t sys_newfstatat(HostSyscallContext& ctx, const SyscallArgs& a) {
         return raw(SYS_newfstatat, d.fd, P(""), P(out), flags);
     }
     if (int64_t r = guest_path(ctx, a[1], p); r < 0) return r;
+    if (!(flags & AT_SYMLINK_NOFOLLOW)) follow_own_exe(ctx, p);
     if (int64_t r = at_dir(ctx, a[0], p, d); r < 0) return r;
     if (out == nullptr) return -EFAULT;
     return raw(SYS_newfstatat, d.fd, P(p.c_str()), P(out), flags);
@@ -214,14 +216,13 @@ int64_t sys_statx(HostSyscallContext& ctx, const SyscallArgs& a) {
         if (int64_t r = at_dir_fd(ctx, a[0], d); r < 0) return r;
     } else {
         if (int64_t r = guest_path(ctx, a[1], p); r < 0) return r;
+        if (!(flags & AT_SYMLINK_NOFOLLOW)) follow_own_exe(ctx, p);
         if (int64_t r = at_dir(ctx, a[0], p, d); r < 0) return r;
     }
     if (out == nullptr) return -EFAULT;
     return raw(SYS_statx, d.fd, P(p.c_str()), flags, static_cast<long>(a[3]), P(out));
 }
 
-// readlink of the VMM's own executable must name the guest program instead.
-bool is_self_exe(const GuestPath& p) { return p.s == "/proc/self/exe" || p.s == "/proc/thread-self/exe"; }
 
 int64_t do_readlinkat(HostSyscallContext& ctx, uint64_t dirfd, uint64_t path_gva, uint64_t buf, uint64_t size) {
     const int bufsiz = as_int(size);
@@ -230,7 +231,7 @@ int64_t do_readlinkat(HostSyscallContext& ctx, uint64_t dirfd, uint64_t path_gva
     if (int64_t r = guest_path(ctx, path_gva, p); r < 0) return r;
     uint8_t* out = ctx.mem.wptr(buf, static_cast<uint64_t>(bufsiz));
     if (out == nullptr) return -EFAULT;
-    if (is_self_exe(p) && !ctx.guest_exe.empty()) {
+    if (is_own_exe(p) && !ctx.guest_exe.empty()) {
         const size_t n = std::min<size_t>(ctx.guest_exe.size(), static_cast<size_t>(bufsiz));
         std::memcpy(out, ctx.guest_exe.data(), n);
         return static_cast<int64_t>(n);
@@ -323,6 +324,18 @@ int64_t path_times_call(HostSyscallContext& ctx, const SyscallArgs& a) {
 }
 
 }  // namespace
+
+// The process's own executable link (/proc/self/exe, /proc/thread-self/exe,
+// /proc/PID/exe of its own pid) is the host's, spanvm's binary: readlink
+// names the guest program instead, and an open or a stat that follows the
+// link reaches the guest program's file (ctx.guest_exe), as on Linux.
+bool is_own_exe(const GuestPath& p) {
+    bool thread_self = false;
+    return p.absolute() && is_own_proc_file(p.s, "exe", static_cast<int>(::getpid()), thread_self);
+}
+void follow_own_exe(HostSyscallContext& ctx, GuestPath& p) {
+    if (!ctx.guest_exe.empty() && is_own_exe(p)) p.s = ctx.guest_exe;
+}
 
 void register_fs(HandlerTable& t) {
     t.add(SYS_open, sys_open);

@@ -2,7 +2,9 @@
 // to Process::fork_process), exit, exec, the tid and robust-list words, and
 // futexes. execveat is reported unsupported.
 #include <linux/futex.h>
+#include <fcntl.h>
 #include <sched.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -81,11 +83,6 @@ int64_t sys_fork(GuestThread& t, const SyscallRequest&) {
 
 int64_t sys_vfork(GuestThread& t, const SyscallRequest&) {
     return t.process().fork_process(t, {CLONE_VM | CLONE_VFORK | SIGCHLD, 0, 0, 0, 0});
-}
-
-int64_t sys_execveat_unsupported(GuestThread& t, const SyscallRequest& r) {
-    t.process().report_unsupported_feature(fmt::format("{}", syscall_name(r.nr)));
-    return -ENOSYS;
 }
 
 int64_t sys_set_tid_address(GuestThread& t, const SyscallRequest& r) {
@@ -277,16 +274,62 @@ Result<std::vector<std::string>> read_string_array(Process& p, uint64_t addr) {
     return make_error(E2BIG, "argv/envp too long");
 }
 
+// The path as the other path calls read it (guest_path: /proc/self/fd/N,
+// fexecve's fallback, names the guest's fd N), and /proc/self/exe this
+// program (follow_own_exe), not spanvm's binary.
 int64_t sys_execve(GuestThread& t, const SyscallRequest& r) {
     Process& p = t.process();
-    auto path = p.mem().cstring(r.args[0], PATH_MAX);
-    if (!path) return err(path.error());
+    GuestPath path;
+    if (const int64_t e = guest_path(p.host_ctx(), r.args[0], path); e < 0) return e;
+    follow_own_exe(p.host_ctx(), path);
     auto argv = read_string_array(p, r.args[1]);
     if (!argv) return err(argv.error());
     auto envp = read_string_array(p, r.args[2]);
     if (!envp) return err(envp.error());
     ProcessConfig image;
-    image.program = std::string(*path);
+    image.program = path.s;
+    image.argv = std::move(*argv);
+    image.envp = std::move(*envp);
+    return p.exec(t, std::move(image));
+}
+
+// execveat(dirfd, path, argv, envp, flags): the program the path names
+// relative to the guest's dirfd, or with AT_EMPTY_PATH and an empty path
+// the file of dirfd itself (fexecve), made a path of the host's: spanvm's
+// exec opens the program by path, as an execve of /proc/self/fd/N does.
+// AT_SYMLINK_NOFOLLOW refuses a final symlink (ELOOP), as Linux.
+int64_t sys_execveat(GuestThread& t, const SyscallRequest& r) {
+    Process& p = t.process();
+    const int dirfd = static_cast<int>(r.args[0]);
+    const uint64_t flags = r.args[4];
+    if (flags & ~static_cast<uint64_t>(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW)) return -EINVAL;
+    GuestPath path;
+    auto name = p.mem().cstring(r.args[1], PATH_MAX);
+    if (!name) return err(name.error());
+    FdRef dir;
+    if (name->empty()) {
+        if (!(flags & AT_EMPTY_PATH)) return -ENOENT;
+        if (!(dir = p.fds().acquire(dirfd))) return -EBADF;
+        path.s = fmt::format("/proc/self/fd/{}", dir->fd());
+    } else {
+        if (const int64_t e = guest_path(p.host_ctx(), r.args[1], path); e < 0) return e;
+        if (!path.absolute() && dirfd != AT_FDCWD) {
+            if (!(dir = p.fds().acquire(dirfd))) return -EBADF;
+            path.s = fmt::format("/proc/self/fd/{}/{}", dir->fd(), path.s);
+        }
+        if (flags & AT_SYMLINK_NOFOLLOW) {
+            struct stat st {};
+            if (::lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) return -ELOOP;
+        } else {
+            follow_own_exe(p.host_ctx(), path);
+        }
+    }
+    auto argv = read_string_array(p, r.args[2]);
+    if (!argv) return err(argv.error());
+    auto envp = read_string_array(p, r.args[3]);
+    if (!envp) return err(envp.error());
+    ProcessConfig image;
+    image.program = path.s;
     image.argv = std::move(*argv);
     image.envp = std::move(*envp);
     return p.exec(t, std::move(image));
@@ -301,7 +344,7 @@ void register_process_threads(ProcessHandlerTable& t) {
     t.add(SYS_execve, sys_execve);
     t.add(SYS_fork, sys_fork);
     t.add(SYS_vfork, sys_vfork);
-    t.add(SYS_execveat, sys_execveat_unsupported);
+    t.add(SYS_execveat, sys_execveat);
     t.add(SYS_exit, sys_exit);
     t.add(SYS_exit_group, sys_exit_group);
     t.add(SYS_set_tid_address, sys_set_tid_address);
