@@ -1,7 +1,9 @@
 /* SIGCHLD as Linux sends it: queued before the parent's wait returns (the
  * handler has run when waitpid returns), with the _sigchld siginfo: si_code
  * CLD_EXITED / CLD_KILLED / CLD_STOPPED / CLD_CONTINUED, si_pid, si_status
- * (the exit code or the signal) and the child's CPU time in si_utime.
+ * (the exit code or the signal); si_utime and si_stime are the kernel's too,
+ * but its tick-sampled times can be 0 even for a child that ran 60 ms on a
+ * loaded host, so only the encoding is checked (unit test_signal_fd).
  * Also pending for sigtimedwait when blocked, with the same fields, and a
  * handler run once per child for children reaped one at a time (a
  * continued child's may come just after its WCONTINUED wait, as on Linux,
@@ -10,38 +12,24 @@
 #define _GNU_SOURCE
 #include <signal.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "gp_check.h"
 
 static volatile int runs, code, status, pid;
-static volatile long utime;
 static void on_chld(int sig, siginfo_t* si, void* uc) {
     (void)sig, (void)uc;
     ++runs;
     code = si->si_code;
     status = si->si_status;
     pid = si->si_pid;
-    utime = (long)si->si_utime;
 }
 
-static pid_t child_exiting(int code_, int spin) {
+static pid_t child_exiting(int code_) {
     fflush(NULL);
     const pid_t p = fork();
     CHECK_SYS(p);
-    if (p == 0) {
-        volatile unsigned long x = 0;
-        if (spin) {
-            struct timespec a, b;
-            clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &a);
-            do {
-                for (int i = 0; i < 100000; ++i) x += (unsigned long)i;
-                clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &b);
-            } while ((b.tv_sec - a.tv_sec) * 1000000000L + (b.tv_nsec - a.tv_nsec) < 60000000L);
-        }
-        _exit(code_);
-    }
+    if (p == 0) _exit(code_);
     return p;
 }
 
@@ -49,13 +37,12 @@ int main(void) {
     gp_on_signal(SIGCHLD, on_chld, 0);
     int st;
     /* An exit: the handler ran before waitpid returned, with the status. */
-    pid_t p = child_exiting(42, 1);
+    pid_t p = child_exiting(42);
     CHECK(waitpid(p, &st, 0) == p && WIFEXITED(st) && WEXITSTATUS(st) == 42, "waitpid: status %#x", st);
     const int seen = runs;
     CHECK(seen == 1, "SIGCHLD handler runs when waitpid returns: %d", seen);
     CHECK(code == CLD_EXITED && status == 42 && pid == p, "exit siginfo: code %d status %d pid %d (want %d)", code,
           status, pid, p);
-    CHECK(utime > 0, "si_utime of a child that ran 60 ms of CPU: %ld", utime);
 
     /* Killed. */
     fflush(NULL);
@@ -96,7 +83,7 @@ int main(void) {
     sigemptyset(&s);
     sigaddset(&s, SIGCHLD);
     CHECK_SYS(sigprocmask(SIG_BLOCK, &s, NULL));
-    p = child_exiting(7, 0);
+    p = child_exiting(7);
     CHECK(waitpid(p, &st, 0) == p && WEXITSTATUS(st) == 7, "waitpid (blocked): status %#x", st);
     siginfo_t si;
     const struct timespec zero = {0, 0};
@@ -107,7 +94,7 @@ int main(void) {
 
     /* Two children one after the other: one handler run each. */
     for (int i = 0; i < 2; ++i) {
-        p = child_exiting(i, 0);
+        p = child_exiting(i);
         CHECK(waitpid(p, &st, 0) == p, "waitpid %d", i);
     }
     CHECK(runs == 7, "two children, one handler run each: %d", runs - 5);
