@@ -138,6 +138,16 @@ SigInfoFields guest_siginfo(int sig, const siginfo_t& si) {
     return info;
 }
 
+// Takes host signal `sig` if it is pending for this thread or the process
+// (its siginfo in `si`), without waiting.
+bool take_pending_host(int sig, siginfo_t& si) {
+    sigset_t one;
+    sigemptyset(&one);
+    sigaddset(&one, sig);
+    const timespec now{0, 0};
+    return ::sigtimedwait(&one, &si, &now) == sig;
+}
+
 }  // namespace
 
 pid_t Process::forwarder_tid() const {
@@ -279,12 +289,8 @@ void Process::continued(GuestThread& self, uint64_t continues_before) {
     // before the stopped thread's code does. The kernel queued a host
     // SIGCONT when it continued the process; take it here if the forwarder
     // has not, or wait (at most 1 s) until the forwarder has posted it.
-    sigset_t cont;
-    sigemptyset(&cont);
-    sigaddset(&cont, SIGCONT);
     siginfo_t si{};
-    const timespec now{0, 0};
-    if (::sigtimedwait(&cont, &si, &now) == SIGCONT) {
+    if (take_pending_host(SIGCONT, si)) {
         (void)send_signal(&self, SIGCONT, 0, {si.si_code, si.si_pid, si.si_uid});
         return;
     }
@@ -310,12 +316,8 @@ void Process::child_reported(GuestThread& self) {
     const bool ignored = a.handler == reinterpret_cast<uint64_t>(SIG_IGN) || (a.flags & SA_NOCLDWAIT);
     const bool observed = a.handler != reinterpret_cast<uint64_t>(SIG_DFL) && !ignored;
     if (!observed && !(self.row().sigmask.load() & sig_bit(SIGCHLD))) return;
-    sigset_t chld;
-    sigemptyset(&chld);
-    sigaddset(&chld, SIGCHLD);
     siginfo_t si{};
-    const timespec now{0, 0};
-    if (::sigtimedwait(&chld, &si, &now) == SIGCHLD) {
+    if (take_pending_host(SIGCHLD, si)) {
         if (ignored)
             while (::waitpid(-1, nullptr, WNOHANG) > 0) {
             }

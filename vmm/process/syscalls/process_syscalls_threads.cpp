@@ -274,6 +274,20 @@ Result<std::vector<std::string>> read_string_array(Process& p, uint64_t addr) {
     return make_error(E2BIG, "argv/envp too long");
 }
 
+// execve of `program` (a host path) with the guest's argv and envp arrays.
+int64_t exec_program(GuestThread& t, const std::string& program, uint64_t argv_gva, uint64_t envp_gva) {
+    Process& p = t.process();
+    auto argv = read_string_array(p, argv_gva);
+    if (!argv) return err(argv.error());
+    auto envp = read_string_array(p, envp_gva);
+    if (!envp) return err(envp.error());
+    ProcessConfig image;
+    image.program = program;
+    image.argv = std::move(*argv);
+    image.envp = std::move(*envp);
+    return p.exec(t, std::move(image));
+}
+
 // The path as the other path calls read it (guest_path: /proc/self/fd/N,
 // fexecve's fallback, names the guest's fd N), and /proc/self/exe this
 // program (follow_own_exe), not spanvm's binary.
@@ -282,15 +296,7 @@ int64_t sys_execve(GuestThread& t, const SyscallRequest& r) {
     GuestPath path;
     if (const int64_t e = guest_path(p.host_ctx(), r.args[0], path); e < 0) return e;
     follow_own_exe(p.host_ctx(), path);
-    auto argv = read_string_array(p, r.args[1]);
-    if (!argv) return err(argv.error());
-    auto envp = read_string_array(p, r.args[2]);
-    if (!envp) return err(envp.error());
-    ProcessConfig image;
-    image.program = path.s;
-    image.argv = std::move(*argv);
-    image.envp = std::move(*envp);
-    return p.exec(t, std::move(image));
+    return exec_program(t, path.s, r.args[1], r.args[2]);
 }
 
 // execveat(dirfd, path, argv, envp, flags): the program the path names
@@ -324,15 +330,7 @@ int64_t sys_execveat(GuestThread& t, const SyscallRequest& r) {
             follow_own_exe(p.host_ctx(), path);
         }
     }
-    auto argv = read_string_array(p, r.args[2]);
-    if (!argv) return err(argv.error());
-    auto envp = read_string_array(p, r.args[3]);
-    if (!envp) return err(envp.error());
-    ProcessConfig image;
-    image.program = path.s;
-    image.argv = std::move(*argv);
-    image.envp = std::move(*envp);
-    return p.exec(t, std::move(image));
+    return exec_program(t, path.s, r.args[2], r.args[3]);
 }
 
 }  // namespace
