@@ -304,12 +304,12 @@ void Process::child_reported(GuestThread& self) {
     // command; a handler's si_status is read after waitpid). The host's
     // SIGCHLD came to this process the same way, and is either still
     // pending (taken here), or taken by the forwarder. In that case this
-    // thread sends the forwarder a marker (a host SIGCHLD of its own,
-    // tgkill'd to it: from this pid, which no other sender makes: the
-    // guest's own kill of itself never becomes a host signal)
-    // and waits, at most 1 s, until the forwarder has passed it: it handles
-    // one signal at a time, so every SIGCHLD it took before is posted by
-    // then. Nothing to wait for where no guest code can tell (SIGCHLD's
+    // thread sends the forwarder a marker and waits, at most 1 s, until the
+    // forwarder has passed it: it handles one signal at a time, so every
+    // SIGCHLD it took before is posted by then. The marker is a host
+    // SIGCHLD tgkill'd to the forwarder from this pid, which no other
+    // sender makes (the guest's kill of itself never becomes a host
+    // signal). Nothing to wait for where no guest code can tell (SIGCHLD's
     // action is the default or ignore, and this thread does not block it
     // to wait for it).
     const KernelSigaction a = signals_.get(SIGCHLD);
