@@ -2,7 +2,8 @@
  * spelling: readlink of /proc/self/exe, /proc/thread-self/exe and
  * /proc/PID/exe (realpath follows /proc/self to the last), an open of it
  * (its bytes are this program's file), and stat through it (the same
- * file); lstat sees the link itself. The new images of the same program,
+ * file); lstat sees the link itself. An fd's link reads the same through
+ * /proc/self/fd/N and /proc/PID/fd/N. The new images of the same program,
  * by execve of /proc/self/exe, fexecve and execveat, pass the same checks.
  * Prints "self_exe: ok". */
 #define _GNU_SOURCE
@@ -54,6 +55,17 @@ int main(int argc, char** argv) {
     }
     close(f1);
     close(f2);
+
+    /* An fd's link in each spelling of the process's own directory. */
+    const int mine = open(me, O_RDONLY | O_CLOEXEC);
+    CHECK_SYS(mine);
+    snprintf(path, sizeof path, "/proc/self/fd/%d", mine);
+    check_link(path);
+    snprintf(path, sizeof path, "/proc/%d/fd/%d", (int)getpid(), mine);
+    check_link(path);
+    snprintf(path, sizeof path, "/proc/%d/fdinfo/%d", (int)getpid(), mine);
+    CHECK(access(path, R_OK) == 0, "%s: %s", path, strerror(errno));
+    close(mine);
 
     /* Then as new images of the same program: an execve of /proc/self/exe,
      * an fexecve of an fd of it, an execveat relative to its directory. */

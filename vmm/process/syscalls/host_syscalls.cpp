@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <string_view>
 
@@ -33,13 +34,30 @@ const HandlerTable& handlers() {
     return table;
 }
 
+// The /proc/PID/fd/ or /proc/PID/fdinfo/ prefix of `p` where PID is this
+// process's own pid (a shell's /proc/$$/fd/N), else empty.
+std::string_view own_pid_fd_prefix(std::string_view p) {
+    constexpr std::string_view kProc = "/proc/";
+    if (p.size() <= kProc.size() || p.substr(0, kProc.size()) != kProc || p[kProc.size()] < '0' ||
+        p[kProc.size()] > '9')
+        return {};
+    const size_t slash = p.find('/', kProc.size());
+    if (slash == std::string_view::npos) return {};
+    int pid = -1;
+    const auto [end, ec] = std::from_chars(p.data() + kProc.size(), p.data() + slash, pid);
+    if (ec != std::errc() || end != p.data() + slash || pid != ::getpid()) return {};
+    for (std::string_view leaf : {std::string_view("/fd/"), std::string_view("/fdinfo/")})
+        if (p.substr(slash, leaf.size()) == leaf) return p.substr(0, slash + leaf.size());
+    return {};
+}
+
 // Splits a /proc/self/fd/N[/rest] style path into prefix, N and rest;
 // returns -1 when the path is not of that form.
 int fd_path_number(std::string_view p, std::string_view& prefix, std::string_view& rest) {
     static constexpr std::string_view kPrefixes[] = {"/proc/self/fd/", "/proc/thread-self/fd/",
                                                      "/proc/self/fdinfo/", "/dev/fd/"};
-    for (std::string_view pre : kPrefixes) {
-        if (p.size() <= pre.size() || p.substr(0, pre.size()) != pre) continue;
+    auto split = [&](std::string_view pre) {
+        if (p.size() <= pre.size() || p.substr(0, pre.size()) != pre) return -2;  // not this prefix
         std::string_view tail = p.substr(pre.size());
         const size_t slash = tail.find('/');
         std::string_view num = tail.substr(0, slash);
@@ -49,7 +67,10 @@ int fd_path_number(std::string_view p, std::string_view& prefix, std::string_vie
         prefix = pre;
         rest = slash == std::string_view::npos ? std::string_view() : tail.substr(slash);
         return n;
-    }
+    };
+    if (const std::string_view own = own_pid_fd_prefix(p); !own.empty()) return std::max(split(own), -1);
+    for (std::string_view pre : kPrefixes)
+        if (const int n = split(pre); n != -2) return n;
     return -1;
 }
 

@@ -50,11 +50,13 @@ inline int64_t raw(long nr, long a = 0, long b = 0, long c = 0, long d = 0, long
 inline constexpr size_t kPathMax = 4096;  // PATH_MAX, including the NUL
 
 // A guest path copied into VMM memory. Paths naming a guest fd through
-// /proc/self/fd/N[/...], /proc/thread-self/fd/N, /proc/self/fdinfo/N or
-// /dev/fd/N are rewritten to the host fd (pinned by `pin`); an unmapped N
-// gives -ENOENT. This covers the spellings libc uses (ttyname, fexecve,
-// realpath); it is NOT a security boundary: other spellings
-// (/proc/<pid>/fd/N, "/proc/self/./fd/N", symlink tricks) reach host numbers.
+// /proc/self/fd/N[/...], /proc/thread-self/fd/N, /proc/self/fdinfo/N,
+// /dev/fd/N, or /proc/PID/fd/N and /proc/PID/fdinfo/N of the process's own
+// pid, are rewritten to the host fd (pinned by `pin`); an unmapped N gives
+// -ENOENT. This covers the spellings libc and shells use (ttyname, fexecve,
+// realpath, /proc/$$/fd); it is NOT a security boundary: other spellings
+// ("/proc/self/./fd/N", symlink tricks) reach host numbers, and another
+// process's /proc/PID/fd is the host's view of that process.
 struct GuestPath {
     std::string s;
     FdRef pin;
