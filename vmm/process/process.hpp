@@ -277,6 +277,10 @@ public:
     // A guest's signal of that number reaches another guest process only
     // through its tables, never as a host signal (process_lifetime.cpp).
     static bool host_reserved_signal(int sig);
+    // Takes host signal `sig` if it is pending for the calling host thread
+    // or the process (its siginfo in `si`), without waiting: a signal the
+    // forwarder would otherwise take later (process_lifetime.cpp).
+    static bool take_pending_host(int sig, siginfo_t& si);
     // The host thread that takes this process's forwarded host signals,
     // where a host CPU-time timer sends its expiry: waits (at most ~1 s) for
     // a forwarder just started (a forked child's); 0 if none runs.

@@ -138,17 +138,15 @@ SigInfoFields guest_siginfo(int sig, const siginfo_t& si) {
     return info;
 }
 
-// Takes host signal `sig` if it is pending for this thread or the process
-// (its siginfo in `si`), without waiting.
-bool take_pending_host(int sig, siginfo_t& si) {
+}  // namespace
+
+bool Process::take_pending_host(int sig, siginfo_t& si) {
     sigset_t one;
     sigemptyset(&one);
     sigaddset(&one, sig);
     const timespec now{0, 0};
     return ::sigtimedwait(&one, &si, &now) == sig;
 }
-
-}  // namespace
 
 pid_t Process::forwarder_tid() const {
     // A forked child's copy names its parent's forwarder until its own runs:

@@ -55,11 +55,8 @@ int64_t run_cancellable(GuestThread& t, uint64_t nr, F&& call) {
 // process, status 128+25 in a shell). EFBIG without one (past the file
 // system's own limit) sends nothing.
 void xfsz_to_guest(GuestThread& t) {
-    sigset_t s;
-    sigemptyset(&s);
-    sigaddset(&s, SIGXFSZ);
-    const timespec now{0, 0};
-    if (::sigtimedwait(&s, nullptr, &now) == SIGXFSZ)
+    siginfo_t si{};
+    if (Process::take_pending_host(SIGXFSZ, si))
         t.process().send_signal(&t, SIGXFSZ, t.row().tid,
                                 {SI_USER, t.process().pid(), static_cast<uint32_t>(::getuid())});
 }
