@@ -367,8 +367,9 @@ public:
     void continued(GuestThread& self, uint64_t continues_before);
     // A child wait of `self` (wait4, waitid) reported a child's state
     // change: its SIGCHLD is posted before the wait returns, as on Linux
-    // (process_lifetime.cpp).
-    void child_reported(GuestThread& self);
+    // (process_lifetime.cpp). `stop_signal`: the signal that stopped
+    // `child`, where the wait reported a stop (else 0).
+    void child_reported(GuestThread& self, pid_t child, int stop_signal);
     // Logs "unsupported syscall" once per number.
     void report_unsupported(uint64_t nr);
     void report_unsupported_feature(const std::string& what);
@@ -463,6 +464,8 @@ private:
     std::atomic<uint64_t> host_continues_{0};  // host SIGCONTs the forwarder has posted
     // child_reported's markers: sent, and the last the forwarder passed.
     std::atomic<uint32_t> chld_sync_req_{0}, chld_sync_ack_{0};
+    // The last stop a child wait reported: (host pid << 8) | signal; 0: none.
+    std::atomic<uint64_t> last_stop_{0};
     mutable std::mutex affinity_mu_;  // a leaf lock
     std::optional<CpuMask> guest_affinity_;  // unset: every guest CPU
     std::atomic<bool> guest_subreaper_{false};

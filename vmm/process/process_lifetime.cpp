@@ -60,6 +60,7 @@
 #include "vmm/base/log.hpp"
 #include "vmm/platform/platform.hpp"
 #include "vmm/process/process.hpp"
+#include "vmm/process/signals/host_siginfo.hpp"
 #include "vmm/process/threads/guest_thread.hpp"
 
 namespace spanvm::process {
@@ -113,29 +114,6 @@ std::vector<pid_t> children_of(pid_t parent) {
     }
     ::closedir(d);
     return out;
-}
-
-// The guest's siginfo for a host signal the forwarder (or a waiting thread)
-// took: pid and uid where the siginfo carries them (kill, sigqueue,
-// SIGCHLD; not SIGIO's band/fd or a POSIX timer's id, which share those
-// bytes), a sigqueue's value, and a child's status and CPU times.
-SigInfoFields guest_siginfo(int sig, const siginfo_t& si) {
-    SigInfoFields info;
-    info.code = si.si_code;
-    if (!(sig == SIGIO && si.si_code > 0) && si.si_code != SI_TIMER) {
-        info.pid = si.si_pid;
-        info.uid = si.si_uid;
-    }
-    // A sigqueue's value (SI_QUEUE and the other negative codes but
-    // tgkill's; kill's SI_USER and the kernel's codes carry none).
-    if (si.si_code < 0 && si.si_code != SI_TKILL) info.value = reinterpret_cast<uint64_t>(si.si_value.sival_ptr);
-    if (sig == SIGCHLD && si.si_code > 0) {  // CLD_EXITED .. CLD_CONTINUED
-        info.child = true;
-        info.status = si.si_status;
-        info.utime = static_cast<int64_t>(si.si_utime);
-        info.stime = static_cast<int64_t>(si.si_stime);
-    }
-    return info;
 }
 
 }  // namespace
@@ -275,7 +253,7 @@ void Process::forward_host_signals() {
                 while (::waitpid(-1, nullptr, WNOHANG) > 0) {
                 }
         }
-        (void)send_signal(nullptr, sig, 0, guest_siginfo(sig, si));
+        (void)send_signal(nullptr, sig, 0, guest_siginfo(sig, si, last_stop_.load()));
         if (sig == SIGCONT) host_continues_.fetch_add(1);
     }
 }
@@ -295,7 +273,11 @@ void Process::continued(GuestThread& self, uint64_t continues_before) {
     for (int i = 0; i < 1000 && host_continues_.load() == continues_before; ++i) ::usleep(1000);
 }
 
-void Process::child_reported(GuestThread& self) {
+void Process::child_reported(GuestThread& self, pid_t child, int stop_signal) {
+    // A reported stop, for the SIGCHLD that Linux's race may give si_status
+    // 0 (guest_siginfo). Stored before the marker below, so the forwarder
+    // sees it when it passes the SIGCHLD that comes after the wait.
+    if (stop_signal > 0) last_stop_.store(pack_stop(child, stop_signal));
     // Linux queues a child's SIGCHLD before it wakes the parent's wait
     // (exit_notify, do_notify_parent), so the handler runs as the wait
     // returns, and programs count on it (dash runs its CHLD trap once per
@@ -319,7 +301,7 @@ void Process::child_reported(GuestThread& self) {
         if (ignored)
             while (::waitpid(-1, nullptr, WNOHANG) > 0) {
             }
-        (void)send_signal(&self, SIGCHLD, 0, guest_siginfo(SIGCHLD, si));
+        (void)send_signal(&self, SIGCHLD, 0, guest_siginfo(SIGCHLD, si, last_stop_.load()));
         return;
     }
     const pid_t fwd = forwarder_tid();

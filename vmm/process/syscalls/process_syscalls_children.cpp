@@ -45,7 +45,8 @@ int64_t sys_wait4(GuestThread& t, const SyscallRequest& r) {
     Process& p = t.process();
     const pid_t pid = static_cast<pid_t>(r.args[0]);
     const int options = static_cast<int>(r.args[2]);
-    int* status = nullptr;
+    int own_status = 0;  // where the guest passes no status: the stop signal is still read
+    int* status = &own_status;
     struct rusage* ru = nullptr;
     if (r.args[1] && !(status = reinterpret_cast<int*>(p.mem().ptr(r.args[1], sizeof(int))))) return -EFAULT;
     if (r.args[3] && !(ru = reinterpret_cast<struct rusage*>(p.mem().ptr(r.args[3], sizeof(struct rusage)))))
@@ -55,7 +56,7 @@ int64_t sys_wait4(GuestThread& t, const SyscallRequest& r) {
     const int64_t res = blocking(t, [&] { return raw(SYS_wait4, pid, P(status), options, P(ru)); });
     trace::mark("wait.ret");
     if (hang) p.child_wait_end(began);
-    if (res > 0) p.child_reported(t);
+    if (res > 0) p.child_reported(t, static_cast<pid_t>(res), WIFSTOPPED(*status) ? WSTOPSIG(*status) : 0);
     return res;
 }
 
@@ -80,7 +81,10 @@ int64_t sys_waitid(GuestThread& t, const SyscallRequest& r) {
     });
     if (hang) p.child_wait_end(began);
     // 0 with si_pid set: a child's state change (WNOHANG and none: si_pid 0).
-    if (res == 0 && info && static_cast<const siginfo_t*>(info)->si_pid != 0) p.child_reported(t);
+    if (res == 0 && info && static_cast<const siginfo_t*>(info)->si_pid != 0) {
+        const auto* si = static_cast<const siginfo_t*>(info);
+        p.child_reported(t, si->si_pid, si->si_code == CLD_STOPPED ? si->si_status : 0);
+    }
     return res;
 }
 
