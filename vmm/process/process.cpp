@@ -584,6 +584,9 @@ int64_t Process::spawn_thread(const ThreadStart& start, uint64_t clear_child_tid
 }
 
 void Process::thread_exited(ThreadRow& row, std::unique_ptr<platform::Vcpu> vcpu, RemoteLink* link, int code) {
+    // Its robust futexes first, then the tid word, in Linux's order
+    // (exit_mm_release: futex_exit_release, then mm_release).
+    release_robust_futexes(row);
     // CLONE_CHILD_CLEARTID: clear the tid word and wake one joiner.
     if (row.clear_child_tid) {
         if (mem_.write(row.clear_child_tid, uint32_t{0})) futexes_.wake(row.clear_child_tid, 1, ~0u);
@@ -678,6 +681,10 @@ void Process::end_process(int status, int sig) {
             for (;;) ::pause();  // another thread is ending the process
         }
     }
+    // Every thread still here ends with the process, and Linux releases
+    // each one's robust futexes as it exits: those in MAP_SHARED memory
+    // are what another process can still lock.
+    for (ThreadRow* r : threads_.live_rows()) release_robust_futexes(*r);
     futexes_.shutdown();
     std::fflush(stdout);
     vfork_release();

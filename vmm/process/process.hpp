@@ -301,6 +301,11 @@ public:
     // A local vCPU (no link) goes back to the pool; a remote thread's link
     // tells its node, and its vCPU is dropped.
     void thread_exited(ThreadRow& row, std::unique_ptr<platform::Vcpu> vcpu, RemoteLink* link, int code);
+    // Linux's exit_robust_list for a thread that exits or execs, or at the
+    // process's end (threads/robust_list.hpp): its robust futexes become
+    // FUTEX_OWNER_DIED and a waiter is woken, here or, in a MAP_SHARED
+    // mapping, in another process. Not in a cluster (process_lifetime.cpp).
+    void release_robust_futexes(const ThreadRow& row);
     // Ends the whole process (exit_group, fatal signal): stops the remote
     // threads, hands the report to cfg.report_sink and _exit()s. Safe from
     // any thread; the first caller wins, later callers block until the host

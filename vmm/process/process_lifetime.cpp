@@ -61,6 +61,7 @@
 #include "vmm/platform/platform.hpp"
 #include "vmm/process/process.hpp"
 #include "vmm/process/signals/host_siginfo.hpp"
+#include "vmm/process/threads/robust_list.hpp"
 #include "vmm/process/threads/guest_thread.hpp"
 
 namespace spanvm::process {
@@ -314,6 +315,37 @@ void Process::child_reported(GuestThread& self, pid_t child, int stop_signal) {
         const timespec tenth{0, 100'000'000};
         ::syscall(SYS_futex, &chld_sync_ack_, FUTEX_WAIT_PRIVATE, seen, &tenth, nullptr, 0);
     }
+}
+
+void Process::release_robust_futexes(const ThreadRow& row) {
+    // Spread over hosts the list and its locks may be in pages another node
+    // holds, and that node's failure must not hold up an exit: not walked
+    // there (departures.md, "Thread exit").
+    if (cfg_.remote || row.robust_list == 0 || row.robust_list_len != kRobustListHeadLen) return;
+    RobustListAccess a;
+    a.read64 = [this](uint64_t addr) -> std::optional<uint64_t> {
+        auto v = mem_.read<uint64_t>(addr);
+        return v ? std::optional<uint64_t>(*v) : std::nullopt;
+    };
+    a.read32 = [this](uint64_t addr) -> std::optional<uint32_t> {
+        const uint8_t* w = mem_.ptr(addr, 4);
+        if (!w) return std::nullopt;
+        return std::atomic_ref<const uint32_t>(*reinterpret_cast<const uint32_t*>(w)).load();
+    };
+    a.cas32 = [this](uint64_t addr, uint32_t expected, uint32_t desired) {
+        uint8_t* w = mem_.wptr(addr, 4);
+        return w && std::atomic_ref<uint32_t>(*reinterpret_cast<uint32_t*>(w)).compare_exchange_strong(expected, desired);
+    };
+    a.wake_one = [this](uint64_t addr) {
+        // A lock in a MAP_SHARED mapping has its waiters on the host futex
+        // (host_futex): another process's too. Linux wakes with a shared
+        // key, which reaches those and this process's.
+        if (in_shared_mapping(addr)) {
+            if (uint8_t* w = mem_.ptr(addr, 4)) ::syscall(SYS_futex, w, FUTEX_WAKE, 1, nullptr, nullptr, 0);
+        }
+        futexes_.wake(addr, 1, FUTEX_BITSET_MATCH_ANY);
+    };
+    (void)release_robust_list(row.robust_list, static_cast<uint32_t>(row.tid), a);
 }
 
 void Process::end_descendants() {

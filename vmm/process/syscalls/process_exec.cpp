@@ -66,6 +66,9 @@ int64_t Process::exec(GuestThread& t, ProcessConfig image) {
     // A vfork child's parent gets its stack window back and continues
     // (process_fork.cpp) before the old image goes.
     const bool vforked = vfork_fd_ >= 0;
+    // Linux's exec_mm_release: the old image's robust futexes are released
+    // (those in MAP_SHARED memory outlive it) before its memory goes.
+    release_robust_futexes(t.row());
     vfork_release();
     // Point of no return (Linux's too): the old image goes away. The
     // timekeeper writes into the old vDSO data page, so it detaches first;

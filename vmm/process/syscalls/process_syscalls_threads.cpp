@@ -69,6 +69,9 @@ int64_t sys_exit(GuestThread& t, const SyscallRequest& r) {
 }
 
 [[noreturn]] int64_t sys_exit_group(GuestThread& t, const SyscallRequest& r) {
+    // This thread's robust futexes here; the other live threads' at the
+    // process's end (end_process), which counts this row out.
+    t.process().release_robust_futexes(t.row());
     t.row().state = ThreadState::exited;
     t.process().exit_process(static_cast<int>(r.args[0] & 0xFF));
 }
