@@ -32,7 +32,24 @@ cluster_file() {
     [ -e cluster.key ] || "$SPANVM" keygen cluster.key >&2 || fail "spanvm keygen failed"
     printf '[cluster]\nname = "it"\nkey_file = "cluster.key"\n[[node]]\nid = 0\naddress = "127.0.0.1"\nport = %s\n[[node]]\nid = 1\naddress = "127.0.0.1"\nport = %s\n' "$1" "$2"
 }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# A free port below the ephemeral range (ip_local_port_range): one that
+# bind(0) picks is released before the node binds it, and any connect() on
+# the machine may take it meanwhile as its source port ("Address already in
+# use"; tests/multiprocess/mp_auth.sh). No connect() takes one below it.
+free_port() { python3 -c '
+import random, socket
+lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+while True:
+    p = random.randrange(max(1024, lo - 12000), lo)
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    print(p)
+    break'; }
 # wait_gone PID SECS: waits for PID to end; fails if it outlives SECS.
 wait_gone() {
     local i

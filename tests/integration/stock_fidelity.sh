@@ -353,7 +353,9 @@ import ctypes, errno, os, struct, subprocess
 libc = ctypes.CDLL(None, use_errno=True)
 libc.prctl.argtypes = [ctypes.c_int] + [ctypes.c_ulong] * 4
 r = subprocess.run(["$py", "-c", "import ctypes; ctypes.CDLL(None).prctl(22, 1, 0, 0, 0); print(1)"])
-print("strict child:", r.returncode)
+# Killed by its first call strict mode refuses: SIGKILL on Linux, but some
+# kernels (6.18 on a PVM guest) report SIGSEGV, so only "killed" compares.
+print("strict child killed:", r.returncode < 0)
 libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS
 # ld [nr]; jeq #63 (uname), 0, 1; ret ERRNO|EPERM; ret ALLOW
 insns = [(0x20, 0, 0, 0), (0x15, 0, 1, 63), (0x06, 0, 0, 0x50000 | errno.EPERM), (0x06, 0, 0, 0x7fff0000)]
@@ -468,7 +470,7 @@ if [ "$1" = seccomp ]; then
     # Not a failure both ways: the filter is on and does its work.
     expect_grep "^install: 0 mode: 2$" guest.out "the filter's install"
     expect_grep "^uname: EPERM$" guest.out "uname under the filter"
-    expect_grep "^strict child: -9$" guest.out "strict mode's SIGKILL"
+    expect_grep "^strict child killed: True$" guest.out "strict mode's kill"
     if grep -q '^spanvm' guest.err; then
         fail "spanvm printed on stderr (man's sandbox, a filter):"$'\n'"$(show guest.err)"
     fi
