@@ -58,6 +58,7 @@ Process::Process(const ProcessConfig& cfg, platform::PlatformChoice pc)
         return proc_view(host, file, thread_self);
     };
     host_ctx_.host_tid_of = [this](int tid) { return host_tid_of(tid); };
+    host_ctx_.own_maps = [this] { return own_maps_view(); };
 }
 
 Process::~Process() = default;
@@ -193,7 +194,7 @@ Result<ThreadStart> Process::load_program(const ImageFile& program) {
     auto elf = program.parse_elf(cfg_.program);
     if (!elf) return elf.error();
     // A segment's whole pages are the file's, copy-on-write, where private
-    // file mappings are (process_file_map.cpp: native, one host); else read.
+    // file mappings are (process_file_map.cpp: one host); else read.
     const PageMapper map = [this](uint64_t guest, uint64_t len, int fd, uint64_t off) {
         return map_file_private(guest, len, fd, off);
     };
@@ -203,6 +204,8 @@ Result<ThreadStart> Process::load_program(const ImageFile& program) {
 
     auto main = load_image(*aspace_, mem, *elf, program, kPieLoadHint, mem.size(), map);
     if (!main) return main.error();
+    image_pages_.clear();
+    if (own_maps_view()) note_image_pages(main->plan, program);
     // PT_GNU_STACK with PF_X (or none): an executable stack, as Linux's
     // exec gives it (where NX is enforced, native, code there must run).
     if (elf->executable_stack())
@@ -218,6 +221,7 @@ Result<ThreadStart> Process::load_program(const ImageFile& program) {
         if (!ielf) return make_error(ENOEXEC, "'{}': bad interpreter: {}", cfg_.program, ielf.error().message);
         auto interp = load_image(*aspace_, mem, *ielf, *ib, 0, mem.size(), map);
         if (!interp) return interp.error();
+        if (own_maps_view()) note_image_pages(interp->plan, *ib);
         entry = interp->entry;
         interp_base = interp->bias;
     }
@@ -228,6 +232,12 @@ Result<ThreadStart> Process::load_program(const ImageFile& program) {
     auto vdso = install_vdso(*aspace_, mem);
     if (!vdso) return vdso.error();
     vvar_addr_ = vdso->vvar_addr;
+    if (own_maps_view()) {
+        image_pages_.push_back(ImagePages{vdso->vvar_addr, vdso->base, 0, 0, 0, "[vvar]"});
+        image_pages_.push_back(ImagePages{vdso->base, vdso->end, 0, 0, 0, "[vdso]"});
+        std::sort(image_pages_.begin(), image_pages_.end(),
+                  [](const ImagePages& a, const ImagePages& b) { return a.start < b.start; });
+    }
     if (cfg_.remote)
         if (auto r = cfg_.remote->set_vdso_data(vdso->vvar_addr); !r) return r.error();
     // After an execve the process's timekeeper (detached by exec) goes on

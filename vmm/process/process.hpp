@@ -35,6 +35,7 @@
 #include "vmm/process/threads/futex_table.hpp"
 #include "vmm/process/mm/guest_access.hpp"
 #include "vmm/process/syscalls/host_syscalls.hpp"
+#include "vmm/process/syscalls/proc_maps.hpp"
 #include "vmm/process/signals/interval_timer.hpp"
 #include "vmm/process/signals/posix_timers.hpp"
 #include "vmm/platform/platform.hpp"
@@ -163,7 +164,7 @@ public:
     bool discard_replaces() const;
     // madvise(MADV_DONTNEED) of `ranges` (the private ones the address
     // space released; caller holds aspace_mutex()): where a range is a
-    // file's pages mapped copy-on-write (one native host: file_private_),
+    // file's pages mapped copy-on-write (one host: file_private_),
     // the host's own MADV_DONTNEED drops the private copies and the next
     // access reads the file again, as on Linux; the rest is discard()ed to
     // zero (process_file_map.cpp).
@@ -202,16 +203,16 @@ public:
     // when the process has a shared mapping at all.
     bool in_shared_mapping(uint64_t a);
     // A guest MAP_PRIVATE mapping of regular file `fd` at [start, start+len)
-    // (caller holds aspace_mutex()): on one native host the file's pages
+    // (caller holds aspace_mutex()): on one host the file's pages
     // mapped copy-on-write, as Linux does; spread over hosts the file made
     // the pages' filler on every node (fill_file_private), instead of
     // copied (process_file_map.cpp). Returns false (nothing changed) where
     // that does not apply; the caller then copies the bytes.
     bool map_file_private(uint64_t start, uint64_t len, int fd, uint64_t off);
-    // One native host: how many bytes from the start of a private mapping
+    // One host: how many bytes from the start of a private mapping
     // of `len` bytes of `fd` at `off` map_file_private maps as the file's
     // own pages (the whole pages inside a regular file); 0 where it maps
-    // none (a cluster, KVM, not a regular file, `off` past its end).
+    // none (a cluster, not a regular file, `off` past its end).
     uint64_t file_pages_length(uint64_t len, int fd, uint64_t off);
     // Maps those `flen` bytes (file_pages_length) at `start`, with the host
     // protection of guest protection `prot` (-1: the full one, for a loader
@@ -396,6 +397,15 @@ public:
     // seccomp lines) of the guest; `thread_self` for the calling thread's
     // own, else the main thread's.
     std::string proc_view(std::string_view host, OwnProcFile file, bool thread_self);
+    // Whether the guest's own /proc/self/maps is written from its address
+    // space: on KVM and spread over hosts, where the host's does not show
+    // the guest's memory at its addresses with its files.
+    bool own_maps_view() const;
+    // Sets `f`'s path, dev and ino (where still 0) from host fd `fd`, as
+    // /proc/PID/maps shows them: an fstat, and a readlink of the fd only
+    // for a file other than the one named last (ld.so maps each library
+    // four or five times; the readlink costs ~11 us here).
+    void name_mapped_file(int fd, FileRef& f);
     void report_out_of_memory(uint64_t len);
 
 
@@ -452,6 +462,14 @@ private:
     // the mapping window's grant (UINT64_MAX: no limit from it).
     uint64_t heap_window_cap(uint64_t top) const;
     uint64_t vvar_addr_ = 0;  // the vDSO data page (host-writable: sync_range), 0 before load
+    // The execve'd images' file pages, for the guest's own maps where it is
+    // written from the address space (own_maps_view; syscalls/proc_maps.hpp).
+    std::vector<ImagePages> image_pages_;
+    // name_mapped_file's last file: (dev, ino) and its path; a leaf lock.
+    std::mutex mapped_name_mu_;
+    uint64_t mapped_name_dev_ = 0, mapped_name_ino_ = 0;
+    std::string mapped_name_;
+    void note_image_pages(const LoadPlan& plan, const ImageFile& file);
     std::map<uint64_t, uint64_t> shared_;  // start -> end of host-shared ranges (under aspace_mu_)
     std::atomic<size_t> shared_count_{0};  // shared_.size(), read without the lock
     std::map<uint64_t, uint64_t> file_private_;  // start -> end of host file mappings (under aspace_mu_)

@@ -11,11 +11,12 @@
 // every exec this way; copying libc.so.6 (about 3.7 MB per exec, with the
 // segment overlays) was most of the CPU time of a fork+exec of /bin/true.
 //
-// Where it applies: the native platform (guest RAM is spanvm's own memory at
-// the guest's addresses; KVM's memory slots keep the copy), a program on one
-// host (in a cluster guest RAM is the DSM's), a regular file, and only the
-// pages that lie within the file (Linux raises SIGBUS past them; here they
-// stay zero-filled memory, as before).
+// Where it applies: a program on one host (in a cluster guest RAM is the
+// DSM's), native or KVM (a memory slot is a range of spanvm's address
+// space, and KVM maps whatever the host maps there, following changes
+// through its MMU notifiers), a regular file, and only the pages that lie
+// within the file (Linux raises SIGBUS past them; here they stay
+// zero-filled memory, as before).
 //
 // Invariants: every such range is in file_private_ (under aspace_mu_), and
 // discard() -> unshare() puts private zero-filled memory back over it before
@@ -53,7 +54,7 @@ bool Process::map_file_private(uint64_t start, uint64_t len, int fd, uint64_t of
 }
 
 uint64_t Process::file_pages_length(uint64_t len, int fd, uint64_t off) {
-    if (cfg_.remote || platform_->kind() != platform::PlatformKind::native) return 0;
+    if (cfg_.remote) return 0;
     struct stat st {};
     if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return 0;
     const auto size = static_cast<uint64_t>(st.st_size);

@@ -31,6 +31,7 @@ Result<InstalledVdso> install_vdso(AddressSpace& as, memory::GuestMemory& mem) {
     InstalledVdso out;
     out.vvar_addr = m->addr;
     out.base = m->addr + memory::layout::kPageSize;
+    out.end = m->addr + memory::layout::page_align_up(len);
     const LoadPlan plan = elf->plan_load(out.base);
     if (auto r = apply_load_plan(plan, image, std::span<uint8_t>(mem.host_base(), mem.size())); !r)
         return make_error(ENOMEM, "cannot copy the vDSO into guest memory: {}", r.error().message);

@@ -27,6 +27,7 @@ std::span<const uint8_t> vdso_image();
 struct InstalledVdso {
     uint64_t vvar_addr = 0;       // guest address of the vvar page
     uint64_t base = 0;            // guest address of the image: AT_SYSINFO_EHDR
+    uint64_t end = 0;             // end of the image's pages
     spanvm_vvar* vvar = nullptr;  // host view of the vvar record (zeroed: readers fall back until published)
 };
 

@@ -60,7 +60,7 @@
 namespace spanvm::process {
 
 // The files of its own /proc directory whose text a guest reads rewritten.
-enum class OwnProcFile { status, stat };
+enum class OwnProcFile { status, stat, maps };
 
 struct HostSyscallContext {
     GuestAccess& mem;
@@ -70,7 +70,11 @@ struct HostSyscallContext {
     // The guest's view of its own /proc status or stat file (proc_status.hpp,
     // proc_stat.hpp): the host's text in, the text the guest reads out;
     // `thread_self` for /proc/thread-self/. Unset: the host's text as it is.
+    // Its maps (proc_maps.hpp) come from its address space: `host` is empty.
     std::function<std::string(std::string_view host, OwnProcFile file, bool thread_self)> proc_view;
+    // Whether its own maps is written (proc_view with OwnProcFile::maps)
+    // rather than the host's read. Unset: the host's.
+    std::function<bool()> own_maps;
     // The host tid of guest thread `tid` of this process (a CPU clock's
     // thread, clock_gettime), or -1. Unset: none is known.
     std::function<int(int tid)> host_tid_of;

@@ -13,6 +13,7 @@
 
 #include "vmm/process/syscalls/host_syscalls_detail.hpp"
 #include "vmm/process/syscalls/proc_fd_dir.hpp"
+#include "vmm/process/syscalls/proc_maps.hpp"
 #include "vmm/process/syscalls/proc_stat.hpp"
 #include "vmm/process/syscalls/proc_status.hpp"
 
@@ -44,12 +45,15 @@ int64_t text_fd(const char* name, const std::string& text) {
 int64_t cpu_list_fd(unsigned cpus) { return text_fd("spanvm-cpu-list", cpu_range_text(cpus)); }
 
 // The guest's own /proc status or stat (proc_status.hpp, proc_stat.hpp):
-// the host's file, read whole, rewritten. -1 when `p` is neither (the open
+// the host's file, read whole, rewritten; its maps (proc_maps.hpp), written
+// from its address space. -1 when `p` is neither (the open
 // goes on as usual).
 int64_t own_proc_view_fd(HostSyscallContext& ctx, const GuestPath& p, uint64_t flags) {
     bool thread_self = false;
     if (!ctx.proc_view || (flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC))) return -1;
     OwnProcFile file = OwnProcFile::status;
+    if (ctx.own_maps && is_own_maps_path(p.s, ::getpid()) && ctx.own_maps())
+        return text_fd("spanvm-maps", ctx.proc_view({}, OwnProcFile::maps, false));
     if (is_own_stat_path(p.s, ::getpid(), thread_self)) file = OwnProcFile::stat;
     else if (!is_own_status_path(p.s, ::getpid(), thread_self)) return -1;
     const int h = static_cast<int>(raw(SYS_openat, AT_FDCWD, P(p.c_str()), O_RDONLY | O_CLOEXEC));

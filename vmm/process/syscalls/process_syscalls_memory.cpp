@@ -44,6 +44,10 @@ int64_t sys_mmap(GuestThread& t, const SyscallRequest& r) {
         struct stat st {};
         if (p.config().remote && ::fstat(file->fd(), &st) == 0 && S_ISREG(st.st_mode))
             fref->dev = st.st_dev, fref->ino = st.st_ino;
+        // Where the guest's maps is written from its address space: the
+        // file's name and identity as /proc shows them (on the native
+        // platform on one host, the host's maps shows the file itself).
+        if (p.own_maps_view()) p.name_mapped_file(file->fd(), *fref);
     }
     std::lock_guard lk(p.aspace_mutex());
     // Spread over hosts, a private mapping of a file over private mappings of
@@ -69,7 +73,7 @@ int64_t sys_mmap(GuestThread& t, const SyscallRequest& r) {
     // MAP_SHARED, anonymous or a writable file: host memory shared with the
     // processes this one forks (and with the file). One host only.
     const bool shared = (flags & MAP_TYPE) != MAP_PRIVATE && (anon || (prot & PROT_WRITE)) && !p.config().remote;
-    // One native host: the file's own pages go to [addr, addr + flen)
+    // One host: the file's own pages go to [addr, addr + flen)
     // (map_file_pages), the tail past the file is fresh memory.
     const uint64_t flen = file && !shared ? p.file_pages_length(len, file->fd(), off) : 0;
     // Every path below ends in sync_host_protection of the new mapping,
@@ -206,7 +210,7 @@ int64_t sys_brk(GuestThread& t, const SyscallRequest& r) {
 }
 
 // MADV_DONTNEED on a private file mapping reads the file again where its
-// pages are the file's (one native host: Process::dontneed); where they are
+// pages are the file's (one host: Process::dontneed); where they are
 // a copy (KVM, spread over hosts) it zeroes the range (departure: no file
 // reference is kept there). glibc and the workloads spanvm targets only use
 // it on anonymous memory.
