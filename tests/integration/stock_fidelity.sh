@@ -317,6 +317,9 @@ tr '\0' ' ' </proc/self/cmdline; echo
 $py -c 'import os; print(open("/proc/self/cmdline", "rb").read().split(bytes(1))[:3]); print(b"MARKER=cmdline-case" in open("/proc/self/environ", "rb").read().split(bytes(1)))'
 sh -c 'tr "\0" " " </proc/\$\$/cmdline; echo'
 $(tool sleep) 7.25 & p=\$!
+# Until the child has exec'd sleep (a fork+exec takes ~20 ms on nested KVM;
+# pgrep could come first and find the shell's copy).
+for i in \$(seq 100); do [ "\$(tr '\\0' ' ' </proc/\$p/cmdline)" = "$(tool sleep) 7.25 " ] && break; $(tool sleep) 0.05; done
 $(tool pgrep) -fx "$(tool sleep) 7.25" >/dev/null && echo "pgrep -f finds it"
 $(tool ps) -o args= -p \$p
 $(tool pkill) -fx "$(tool sleep) 7.25"; wait \$p; echo "pkill -f: \$?"
