@@ -20,6 +20,7 @@
 #   version       node 1 runs with another --mem (another build looks the
 #                 same to the handshake): both refuse, one line, non-zero
 #   port_in_use   two origins on one port: the second fails with one line
+FREE_PORTS="$(cd "$(dirname "$0")/.." && pwd)/free_ports.py"  # before lib.sh moves to a work directory
 . "$(dirname "$0")/lib.sh"
 [ $# = 1 ] || fail "usage: $0 CASE"
 skip_in_native_mode "multi-host failure handling"
@@ -32,24 +33,8 @@ cluster_file() {
     [ -e cluster.key ] || "$SPANVM" keygen cluster.key >&2 || fail "spanvm keygen failed"
     printf '[cluster]\nname = "it"\nkey_file = "cluster.key"\n[[node]]\nid = 0\naddress = "127.0.0.1"\nport = %s\n[[node]]\nid = 1\naddress = "127.0.0.1"\nport = %s\n' "$1" "$2"
 }
-# A free port below the ephemeral range (ip_local_port_range): one that
-# bind(0) picks is released before the node binds it, and any connect() on
-# the machine may take it meanwhile as its source port ("Address already in
-# use"; tests/multiprocess/mp_auth.sh). No connect() takes one below it.
-free_port() { python3 -c '
-import random, socket
-lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
-while True:
-    p = random.randrange(max(1024, lo - 12000), lo)
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", p))
-    except OSError:
-        continue
-    finally:
-        s.close()
-    print(p)
-    break'; }
+# A port below the ephemeral range (tests/free_ports.py says why).
+free_port() { python3 "$FREE_PORTS" 1; }
 # wait_gone PID SECS: waits for PID to end; fails if it outlives SECS.
 wait_gone() {
     local i

@@ -10,27 +10,10 @@
 #             connection ... unauthenticated handshake" line and reads nothing
 #             else from it; node 0 exits 70 with one line naming node 1.
 . "$(dirname "$0")/lib.sh"
+# Ports below the ephemeral range (tests/free_ports.py says why).
+FREE_PORTS="$(cd "$(dirname "$0")/.." && pwd)/free_ports.py"
+free_ports() { python3 "$FREE_PORTS" 2; }
 cd "$MP_TMP"
-# Two free ports below the ephemeral range (ip_local_port_range, 32768 and
-# up by default): a port bind(0) picks there is released before the node
-# binds it, and any connect() on the machine meanwhile may take it as its
-# source port (node 1 then failed with "Address already in use" in 2 of 8
-# runs under load). No connect() takes a port below the range.
-free_ports() { python3 -c '
-import random, socket
-lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
-got = []
-while len(got) < 2:
-    p = random.randrange(max(1024, lo - 12000), lo)
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", p))
-    except OSError:
-        continue
-    finally:
-        s.close()
-    if p not in got: got.append(p)
-print(*got)'; }
 lines() { grep -c . "$1" || true; }
 
 # ---- keys
