@@ -50,6 +50,17 @@ std::string Process::proc_view(std::string_view host, OwnProcFile file, bool thr
     return file == OwnProcFile::stat ? rewrite_stat(host, f) : rewrite_status(host, f);
 }
 
+namespace {
+// The path /proc shows for host fd `fd` (d_path: its links resolved), or
+// empty.
+std::string fd_path(int fd) {
+    char path[4096];
+    const std::string link = "/proc/self/fd/" + std::to_string(fd);
+    const ssize_t n = ::readlink(link.c_str(), path, sizeof path);
+    return n > 0 ? std::string(path, static_cast<size_t>(n)) : std::string();
+}
+}  // namespace
+
 bool Process::own_maps_view() const {
     return cfg_.remote != nullptr || platform_->kind() != platform::PlatformKind::native;
 }
@@ -63,11 +74,8 @@ void Process::name_mapped_file(int fd, FileRef& f) {
     if (!f.ino && !cfg_.remote) f.dev = st.st_dev, f.ino = st.st_ino;
     std::lock_guard lk(mapped_name_mu_);
     if (mapped_name_ino_ != st.st_ino || mapped_name_dev_ != st.st_dev || mapped_name_.empty()) {
-        char path[4096];
-        const std::string link = "/proc/self/fd/" + std::to_string(fd);
-        const ssize_t n = ::readlink(link.c_str(), path, sizeof path);
-        if (n <= 0) return;
-        mapped_name_.assign(path, static_cast<size_t>(n));
+        mapped_name_ = fd_path(fd);
+        if (mapped_name_.empty()) return;
         mapped_name_dev_ = st.st_dev;
         mapped_name_ino_ = st.st_ino;
     }
@@ -78,10 +86,8 @@ void Process::note_image_pages(const LoadPlan& plan, const ImageFile& file) {
     // The name and identity /proc shows for the file (d_path: the path
     // with its links resolved), from the open image itself.
     ImagePages im;
-    char path[4096];
-    const std::string fd_link = "/proc/self/fd/" + std::to_string(file.fd());
-    const ssize_t n = ::readlink(fd_link.c_str(), path, sizeof path);
-    im.path = n > 0 ? std::string(path, static_cast<size_t>(n)) : file.path();
+    im.path = fd_path(file.fd());
+    if (im.path.empty()) im.path = file.path();
     struct stat st {};
     if (::fstat(file.fd(), &st) == 0) im.dev = st.st_dev, im.ino = st.st_ino;
     uint64_t prev_end = 0;  // the copies come in address order
