@@ -312,17 +312,21 @@ cmdline)
     # checks for then.
     cap_eff=$(awk '/^CapEff/ {print $2}' /proc/self/status)
     mm_map=$("$py" -c 'import ctypes; n = ctypes.c_uint(0); print(int(ctypes.CDLL(None).prctl(35, 15, ctypes.byref(n), 0, 0) == 0))')
+    # The sleep's argument is this run's own: the kvm and native variants of
+    # this case run at the same time under ctest -j, and a shared command
+    # line let one's pkill -f end the other's sleep.
+    nap="7.$$"
     cat >script.sh <<EOS
 tr '\0' ' ' </proc/self/cmdline; echo
 $py -c 'import os; print(open("/proc/self/cmdline", "rb").read().split(bytes(1))[:3]); print(b"MARKER=cmdline-case" in open("/proc/self/environ", "rb").read().split(bytes(1)))'
 sh -c 'tr "\0" " " </proc/\$\$/cmdline; echo'
-$(tool sleep) 7.25 & p=\$!
+$(tool sleep) $nap & p=\$!
 # Until the child has exec'd sleep (a fork+exec takes ~20 ms on nested KVM;
 # pgrep could come first and find the shell's copy).
-for i in \$(seq 100); do [ "\$(tr '\\0' ' ' </proc/\$p/cmdline)" = "$(tool sleep) 7.25 " ] && break; $(tool sleep) 0.05; done
-$(tool pgrep) -fx "$(tool sleep) 7.25" >/dev/null && echo "pgrep -f finds it"
+for i in \$(seq 100); do [ "\$(tr '\\0' ' ' </proc/\$p/cmdline)" = "$(tool sleep) $nap " ] && break; $(tool sleep) 0.05; done
+$(tool pgrep) -fx "$(tool sleep) $nap" >/dev/null && echo "pgrep -f finds it"
 $(tool ps) -o args= -p \$p
-$(tool pkill) -fx "$(tool sleep) 7.25"; wait \$p; echo "pkill -f: \$?"
+$(tool pkill) -fx "$(tool sleep) $nap"; wait \$p; echo "pkill -f: \$?"
 EOS
     rc_of run_direct env MARKER=cmdline-case "$(tool bash)" script.sh >native.out 2>native.err
     expect_rc "$RC" 0 "native run" native.err
