@@ -5,6 +5,7 @@
 #include <sys/time.h>
 #include <sys/times.h>
 
+#include <cstring>
 #include <ctime>
 
 #include "vmm/process/syscalls/host_syscalls_detail.hpp"
@@ -145,6 +146,36 @@ int64_t sys_times(HostSyscallContext& ctx, const SyscallArgs& a) {
     return raw(SYS_times, P(out));
 }
 
+// capget/capset (the Linux ABI, <linux/capability.h>): a header {version,
+// pid} and, after it, one 12-byte data struct for version 1 or two for
+// versions 2 and 3. The host call with the guest's memory: the guest's pid
+// is the host's, and the kernel checks the version (writing its own into
+// the header for an unknown one) and the pid as it would for the guest.
+// capset changes the calling host thread's capabilities, as the credential
+// calls above do.
+constexpr uint32_t kCapVersion1 = 0x19980330;  // _LINUX_CAPABILITY_VERSION_1
+constexpr uint32_t kCapVersion2 = 0x20071026;  // _LINUX_CAPABILITY_VERSION_2
+constexpr uint32_t kCapVersion3 = 0x20080522;  // _LINUX_CAPABILITY_VERSION_3
+constexpr uint64_t kCapHeaderSize = 8, kCapDataSize = 12;
+
+template <long NR>
+int64_t cap_call(HostSyscallContext& ctx, const SyscallArgs& a) {
+    uint8_t* hdr = ctx.mem.ptr(a[0], kCapHeaderSize);
+    if (hdr == nullptr) return -EFAULT;
+    uint32_t version;
+    std::memcpy(&version, hdr, sizeof version);
+    const uint64_t n = version == kCapVersion1 ? 1 : (version == kCapVersion2 || version == kCapVersion3) ? 2 : 0;
+    // An unknown version: the kernel answers from the header alone, but
+    // tells a null data pointer from another (capget: 0 instead of EINVAL).
+    uint8_t unused[2 * kCapDataSize];
+    uint8_t* data = nullptr;
+    if (a[1] != 0) {
+        data = n ? ctx.mem.ptr(a[1], n * kCapDataSize) : unused;
+        if (data == nullptr) return -EFAULT;
+    }
+    return raw(NR, P(hdr), P(data));
+}
+
 }  // namespace
 
 void register_misc(HandlerTable& t) {
@@ -174,6 +205,8 @@ void register_misc(HandlerTable& t) {
     t.add(SYS_setfsuid, int_call<SYS_setfsuid>);
     t.add(SYS_setfsgid, int_call<SYS_setfsgid>);
     t.add(SYS_getgroups, sys_getgroups);
+    t.add(SYS_capget, cap_call<SYS_capget>);
+    t.add(SYS_capset, cap_call<SYS_capset>);
     t.add(SYS_sysinfo, sys_sysinfo);
     t.add(SYS_getrusage, sys_getrusage);
     t.add(SYS_times, sys_times);

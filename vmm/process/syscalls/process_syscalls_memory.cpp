@@ -1,5 +1,6 @@
 // Emulated process syscalls, memory: the guest address space (mmap, munmap,
-// mprotect, mremap, brk, madvise, mincore) and the calls accepted as no-ops.
+// mprotect, mremap, brk, madvise, mincore, the protection-key calls) and the
+// calls accepted as no-ops.
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -245,6 +246,28 @@ int64_t sys_mincore(GuestThread& t, const SyscallRequest& r) {
 
 int64_t sys_accept_noop(GuestThread&, const SyscallRequest&) { return 0; }
 
+// Memory protection keys (departure from Linux on a CPU with PKU): spanvm
+// gives the guest none, as Linux does where the CPU has none: pkey_alloc
+// fails with ENOSPC, the answer pkey_alloc(2) documents for "no pkey
+// support" (Linux 6.18 without PKU answers a process's first call EINVAL,
+// then ENOSPC), pkey_free has nothing to free (EINVAL), and pkey_mprotect
+// takes only -1 (no key), as mprotect. Programs that probe for keys (V8,
+// OpenJDK) take their fallback.
+constexpr uint64_t kPkeyAccessMask = 0x3;  // PKEY_DISABLE_ACCESS | PKEY_DISABLE_WRITE
+
+int64_t sys_pkey_alloc(GuestThread&, const SyscallRequest& r) {
+    if (r.args[0] != 0 || (r.args[1] & ~kPkeyAccessMask)) return -EINVAL;
+    return -ENOSPC;
+}
+
+int64_t sys_pkey_free(GuestThread&, const SyscallRequest&) { return -EINVAL; }
+
+int64_t sys_pkey_mprotect(GuestThread& t, const SyscallRequest& r) {
+    const int pkey = static_cast<int>(static_cast<uint32_t>(r.args[3]));
+    if (pkey != -1) return -EINVAL;
+    return sys_mprotect(t, r);
+}
+
 }  // namespace
 
 void register_process_memory(ProcessHandlerTable& t) {
@@ -255,6 +278,9 @@ void register_process_memory(ProcessHandlerTable& t) {
     t.add(SYS_brk, sys_brk);
     t.add(SYS_madvise, sys_madvise);
     t.add(SYS_mincore, sys_mincore);
+    t.add(SYS_pkey_alloc, sys_pkey_alloc);
+    t.add(SYS_pkey_free, sys_pkey_free);
+    t.add(SYS_pkey_mprotect, sys_pkey_mprotect);
     // Accepted, no effect: guest RAM is always resident and never written back.
     for (long nr : {SYS_msync, SYS_mlock, SYS_munlock, SYS_mlockall, SYS_munlockall}) t.add(nr, sys_accept_noop);
 }
