@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/shm.h>
 
 #include <utility>
 
@@ -69,6 +70,19 @@ Result<void> GuestMemory::map_shared(uint64_t gpa, uint64_t len, int prot, int f
     const int flags = MAP_SHARED | MAP_FIXED | (fd < 0 ? MAP_ANONYMOUS : 0);
     if (::mmap(base_ + gpa, len, prot, flags, fd, static_cast<off_t>(off)) == MAP_FAILED)
         return errno_error("mmap(MAP_SHARED) into guest RAM");
+    return {};
+}
+
+Result<void> GuestMemory::attach_sysv_shm(uint64_t gpa, uint64_t len, int shmid, bool read_only, bool exec) {
+    if (gpa % memory::layout::kPageSize || len % memory::layout::kPageSize || gpa < map_start_ || !host_ptr(gpa, len))
+        return make_error(EINVAL, "SysV segment at [{:#x}, +{:#x}) is not page-aligned guest RAM", gpa, len);
+    const int flags = SHM_REMAP | (read_only ? SHM_RDONLY : 0) | (exec ? SHM_EXEC : 0);
+    void* at = ::shmat(shmid, base_ + gpa, flags);
+    if (at == reinterpret_cast<void*>(-1)) return errno_error("shmat into guest RAM");
+    if (at != base_ + gpa) {  // cannot happen with an address given; never leave it elsewhere
+        ::shmdt(at);
+        return make_error(EINVAL, "shmat placed the segment elsewhere");
+    }
     return {};
 }
 

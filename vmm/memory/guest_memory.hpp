@@ -61,6 +61,10 @@ public:
     // mapping. `prot` is the host protection. KVM follows the change through
     // its MMU notifiers, as for discard().
     Result<void> map_shared(uint64_t gpa, uint64_t len, int prot, int fd, uint64_t off);
+    // Host System V shared-memory segment `shmid` at [gpa, gpa+len) (shmat
+    // with SHM_REMAP: it replaces what was there). `read_only`: SHM_RDONLY;
+    // `exec`: SHM_EXEC. The kernel detaches it when the range is mapped over.
+    Result<void> attach_sysv_shm(uint64_t gpa, uint64_t len, int shmid, bool read_only, bool exec);
     // Puts a private copy-on-write mapping of host file `fd` at `off` at
     // [gpa, gpa+len) (page aligned; every page within the file): a guest
     // MAP_PRIVATE file mapping without copying the bytes. `prot` is the host

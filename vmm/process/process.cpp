@@ -492,6 +492,11 @@ std::vector<Range> Process::forget_host_ranges(uint64_t start, uint64_t end) {
         }
     }
     shared_count_.store(shared_.size());
+    // A shmat whose memory goes (in part: Linux's shmdt then finds no
+    // attach there either) is no longer one.
+    for (auto it = sysv_attaches_.lower_bound(start); it != sysv_attaches_.begin() && std::prev(it)->second > start;)
+        it = sysv_attaches_.erase(std::prev(it));
+    sysv_attaches_.erase(sysv_attaches_.lower_bound(start), sysv_attaches_.lower_bound(end));
     return out;
 }
 
@@ -511,6 +516,7 @@ bool Process::renew_user_memory() {
     protection_->host_mapped(lo, hi, platform_->host_prot());
     shared_.clear();
     file_private_.clear();
+    sysv_attaches_.clear();
     shared_count_.store(0);
     return true;
 }

@@ -198,6 +198,12 @@ public:
     // with the processes this one forks, of host fd `fd` at `off`, or
     // anonymous when fd < 0. discard() puts private memory back.
     Result<void> map_shared(uint64_t start, uint64_t len, int fd, uint64_t off);
+    // A System V shared-memory attach (shmat) of segment `shmid` at
+    // [start, start+len), as map_shared (process_sysv_shm.cpp); shmdt()
+    // finds it by its start.
+    Result<void> attach_sysv_shm(uint64_t start, uint64_t len, int shmid, bool read_only, bool exec);
+    // The attach that begins at `start`: its end, or 0 (caller holds aspace_mutex()).
+    uint64_t sysv_attach_end(uint64_t start) const;
     // Whether guest address `a` lies in such a mapping (futexes there are the
     // host's, shared with the other processes). Takes aspace_mutex() only
     // when the process has a shared mapping at all.
@@ -473,6 +479,7 @@ private:
     std::map<uint64_t, uint64_t> shared_;  // start -> end of host-shared ranges (under aspace_mu_)
     std::atomic<size_t> shared_count_{0};  // shared_.size(), read without the lock
     std::map<uint64_t, uint64_t> file_private_;  // start -> end of host file mappings (under aspace_mu_)
+    std::map<uint64_t, uint64_t> sysv_attaches_;  // start -> end of each shmat (under aspace_mu_; also in shared_)
 
     std::mutex vcpu_pool_mu_;
     std::vector<std::unique_ptr<platform::Vcpu>> vcpu_pool_;  // vCPUs of exited threads

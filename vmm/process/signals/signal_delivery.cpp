@@ -225,7 +225,7 @@ bool GuestThread::wait_with_sigmask(const SyscallRequest& r, int64_t& ret) {
     uint64_t mask_addr = 0, mask_size = 0;
     switch (r.nr) {
         case SYS_ppoll: mask_addr = r.args[3], mask_size = r.args[4]; break;
-        case SYS_epoll_pwait: mask_addr = r.args[4], mask_size = r.args[5]; break;
+        case SYS_epoll_pwait: case SYS_epoll_pwait2: mask_addr = r.args[4], mask_size = r.args[5]; break;
         case SYS_pselect6: {
             if (!r.args[5]) break;
             auto pair = proc_.mem().read<std::array<uint64_t, 2>>(r.args[5]);

@@ -29,6 +29,7 @@ const HandlerTable& handlers() {
         register_net(t);
         register_xattr(t);
         register_notify(t);
+        register_ipc(t);
         return t;
     }();
     return table;

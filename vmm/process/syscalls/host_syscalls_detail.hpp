@@ -26,6 +26,7 @@ void register_misc(HandlerTable& t);  // host_syscalls_misc.cpp: time, ids, info
 void register_net(HandlerTable& t);   // host_syscalls_net.cpp: sockets, select
 void register_xattr(HandlerTable& t); // host_syscalls_xattr.cpp: xattrs, mknod, splice
 void register_notify(HandlerTable& t); // host_syscalls_notify.cpp: inotify, pidfds
+void register_ipc(HandlerTable& t);    // host_syscalls_ipc.cpp: SysV sem/msg/shm ids, POSIX mqueues
 
 // The kernel reads fd (and int) arguments as the low 32 bits of the register.
 // The host signal mask for the current thread's waits (set_host_wait_mask),

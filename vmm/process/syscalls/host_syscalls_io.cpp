@@ -324,6 +324,21 @@ int64_t sys_epoll_wait(HostSyscallContext& ctx, const SyscallArgs& a) {
     return raw(SYS_epoll_wait, ep->fd(), P(ev), max, as_int(a[3]));
 }
 
+// epoll_pwait2: epoll_pwait with a timespec timeout (NULL: no limit).
+int64_t sys_epoll_pwait2(HostSyscallContext& ctx, const SyscallArgs& a) {
+    FdRef ep = ctx.fds.acquire(as_int(a[0]));
+    if (!ep) return -EBADF;
+    const int max = as_int(a[2]);
+    if (max <= 0 || static_cast<uint64_t>(max) > INT_MAX / kEpollEventSize) return -EINVAL;
+    uint8_t* ev = ctx.mem.ptr(a[1], static_cast<uint64_t>(max) * kEpollEventSize);
+    if (ev == nullptr) return -EFAULT;
+    constexpr uint64_t kTimespecSize = 16;
+    const uint8_t* ts = a[3] ? ctx.mem.ptr(a[3], kTimespecSize) : nullptr;
+    if (a[3] && ts == nullptr) return -EFAULT;
+    const sigset_t* wm = host_wait_mask();
+    return raw(SYS_epoll_pwait2, ep->fd(), P(ev), max, P(ts), P(wm), wm ? kHostSigsetSize : 0);
+}
+
 int64_t sys_timerfd_create(HostSyscallContext& ctx, const SyscallArgs& a) {
     return install_new(ctx, raw(SYS_timerfd_create, as_int(a[0]), static_cast<long>(a[1] | TFD_CLOEXEC)),
                        (a[1] & TFD_CLOEXEC) != 0);
@@ -396,6 +411,7 @@ void register_io(HandlerTable& t) {
     t.add(SYS_epoll_ctl, sys_epoll_ctl);
     t.add(SYS_epoll_wait, sys_epoll_wait);
     t.add(SYS_epoll_pwait, sys_epoll_wait);  // sigmask (a[4]) ignored, see header
+    t.add(SYS_epoll_pwait2, sys_epoll_pwait2);
     t.add(SYS_timerfd_create, sys_timerfd_create);
     t.add(SYS_timerfd_settime, sys_timerfd_settime);
     t.add(SYS_timerfd_gettime, sys_timerfd_gettime);

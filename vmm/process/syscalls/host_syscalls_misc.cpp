@@ -117,6 +117,17 @@ int64_t sys_getgroups(HostSyscallContext& ctx, const SyscallArgs& a) {
     return raw(SYS_getgroups, size, size == 0 ? 0 : P(list));
 }
 
+// setgroups(2) sets the calling host thread's list, as the credential calls
+// below do. More than NGROUPS_MAX entries is EINVAL before any is read.
+constexpr int kNgroupsMax = 65536;  // NGROUPS_MAX
+int64_t sys_setgroups(HostSyscallContext& ctx, const SyscallArgs& a) {
+    const int size = as_int(a[0]);
+    if (size < 0 || size > kNgroupsMax) return -EINVAL;
+    const uint8_t* list = size == 0 ? nullptr : ctx.mem.ptr(a[1], static_cast<uint64_t>(size) * sizeof(gid_t));
+    if (size != 0 && list == nullptr) return -EFAULT;
+    return raw(SYS_setgroups, size, P(list));
+}
+
 // getresuid/getresgid(r*, e*, s*).
 template <long NR>
 int64_t three_id_out(HostSyscallContext& ctx, const SyscallArgs& a) {
@@ -205,6 +216,11 @@ void register_misc(HandlerTable& t) {
     t.add(SYS_setfsuid, int_call<SYS_setfsuid>);
     t.add(SYS_setfsgid, int_call<SYS_setfsgid>);
     t.add(SYS_getgroups, sys_getgroups);
+    t.add(SYS_setgroups, sys_setgroups);
+    // membarrier: the host's, over the host threads of this process, which
+    // run its guest threads on one host (spread over hosts, the DSM's
+    // sequential consistency orders the other nodes' accesses already).
+    t.add(SYS_membarrier, int_call<SYS_membarrier>);
     t.add(SYS_capget, cap_call<SYS_capget>);
     t.add(SYS_capset, cap_call<SYS_capset>);
     t.add(SYS_sysinfo, sys_sysinfo);

@@ -1,7 +1,8 @@
 // Emulated process syscalls, memory: the guest address space (mmap, munmap,
-// mprotect, mremap, brk, madvise, mincore, the protection-key calls) and the
-// calls accepted as no-ops.
+// mprotect, mremap, brk, madvise, mincore, shmat, shmdt, the protection-key
+// calls) and the calls accepted as no-ops.
 #include <sys/mman.h>
+#include <sys/shm.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -246,6 +247,74 @@ int64_t sys_mincore(GuestThread& t, const SyscallRequest& r) {
 
 int64_t sys_accept_noop(GuestThread&, const SyscallRequest&) { return 0; }
 
+// mlock2(addr, len, flags): accepted like mlock (below); unknown flags EINVAL.
+constexpr uint64_t kMlockOnfault = 1;  // MLOCK_ONFAULT
+int64_t sys_mlock2(GuestThread&, const SyscallRequest& r) { return (r.args[2] & ~kMlockOnfault) ? -EINVAL : 0; }
+
+// shmat(2): the host's segment attached in guest RAM (Process::attach_sysv_shm)
+// at the guest's address or one the address space picks, as Linux's
+// do_shmat checks and places it. One host only: spread over hosts a
+// segment's pages would need coherence with processes outside the program.
+constexpr uint64_t kShmlba = memory::layout::kPageSize;  // SHMLBA on x86-64
+
+int64_t sys_shmat(GuestThread& t, const SyscallRequest& r) {
+    Process& p = t.process();
+    const int id = static_cast<int>(r.args[0]), shmflg = static_cast<int>(r.args[2]);
+    uint64_t addr = r.args[1];
+    if (p.config().remote) {
+        p.report_unsupported_feature("System V shared memory (shmat) in a program spread over hosts");
+        return -ENOSYS;
+    }
+    if (addr & (kShmlba - 1)) {
+        if (!(shmflg & SHM_RND)) return -EINVAL;
+        addr &= ~(kShmlba - 1);
+        if (addr == 0 && (shmflg & SHM_REMAP)) return -EINVAL;
+    }
+    if (!addr && (shmflg & SHM_REMAP)) return -EINVAL;
+    // Its size (and an id that names no segment, or one the caller may not
+    // read, fails as shmat would).
+    shmid_ds ds{};
+    if (::shmctl(id, IPC_STAT, &ds) != 0) return -errno;
+    const uint64_t len = memory::layout::page_align_up(ds.shm_segsz);
+    if (len == 0) return -EINVAL;
+    const bool read_only = shmflg & SHM_RDONLY, exec = shmflg & SHM_EXEC;
+    const int prot = PROT_READ | (read_only ? 0 : PROT_WRITE) | (exec ? PROT_EXEC : 0);
+    int flags = MAP_SHARED | MAP_ANONYMOUS;
+    if (addr) flags |= (shmflg & SHM_REMAP) ? MAP_FIXED : MAP_FIXED_NOREPLACE;
+    std::lock_guard lk(p.aspace_mutex());
+    auto m = p.aspace().map(addr, len, prot, flags, std::nullopt);
+    if (!m) {
+        if (m.error().code == EEXIST) return -EINVAL;  // the range holds a mapping, and no SHM_REMAP
+        if (m.error().code == ENOMEM) p.report_out_of_memory(len);
+        return err(m.error());
+    }
+    p.discard(m->released, m->addr, m->addr + len, prot, len);
+    if (auto a = p.attach_sysv_shm(m->addr, len, id, read_only, exec); !a) {
+        auto rel = p.aspace().unmap(m->addr, len);
+        if (rel) p.discard(*rel);
+        p.sync_host_protection(m->addr, m->addr + len);
+        return -(a.error().code ? a.error().code : EINVAL);
+    }
+    p.sync_host_protection(m->addr, m->addr + len);
+    return static_cast<int64_t>(m->addr);
+}
+
+// shmdt(2): the attach that begins at `addr` goes, as an munmap of it.
+int64_t sys_shmdt(GuestThread& t, const SyscallRequest& r) {
+    Process& p = t.process();
+    const uint64_t addr = r.args[0];
+    if (addr & (memory::layout::kPageSize - 1)) return -EINVAL;
+    uint64_t end;
+    {
+        std::lock_guard lk(p.aspace_mutex());
+        end = p.sysv_attach_end(addr);
+    }
+    if (end == 0) return -EINVAL;
+    SyscallRequest un = r;
+    un.args[1] = end - addr;
+    return sys_munmap(t, un);
+}
+
 // Memory protection keys (departure from Linux on a CPU with PKU): spanvm
 // gives the guest none, as Linux does where the CPU has none: pkey_alloc
 // fails with ENOSPC, the answer pkey_alloc(2) documents for "no pkey
@@ -278,6 +347,9 @@ void register_process_memory(ProcessHandlerTable& t) {
     t.add(SYS_brk, sys_brk);
     t.add(SYS_madvise, sys_madvise);
     t.add(SYS_mincore, sys_mincore);
+    t.add(SYS_shmat, sys_shmat);
+    t.add(SYS_shmdt, sys_shmdt);
+    t.add(SYS_mlock2, sys_mlock2);
     t.add(SYS_pkey_alloc, sys_pkey_alloc);
     t.add(SYS_pkey_free, sys_pkey_free);
     t.add(SYS_pkey_mprotect, sys_pkey_mprotect);

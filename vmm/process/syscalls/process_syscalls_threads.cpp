@@ -338,7 +338,26 @@ int64_t sys_execveat(GuestThread& t, const SyscallRequest& r) {
 
 }  // namespace
 
+// unshare(2) of what a process with one thread shares with nobody: its fd
+// table, filesystem context (cwd, root, umask) and SysV semaphore undo list
+// are its own already, so the call does nothing, as on Linux. With other
+// threads, or for namespaces, not supported (departures.md).
+int64_t sys_unshare(GuestThread& t, const SyscallRequest& r) {
+    const uint64_t flags = r.args[0];
+    constexpr uint64_t kNothingShared = CLONE_FILES | CLONE_FS | CLONE_SYSVSEM;
+    if (flags & ~kNothingShared) {
+        t.process().report_unsupported_feature("unshare of namespaces or of memory");
+        return -ENOSYS;
+    }
+    if (flags && t.process().threads().live_threads() > 1) {
+        t.process().report_unsupported_feature("unshare of a thread's fd table or cwd");
+        return -ENOSYS;
+    }
+    return 0;
+}
+
 void register_process_threads(ProcessHandlerTable& t) {
+    t.add(SYS_unshare, sys_unshare);
     t.add(SYS_clone, sys_clone);
     t.add(SYS_clone3, sys_enosys_quiet);
     t.add(SYS_rseq, sys_enosys_quiet);
