@@ -3,6 +3,7 @@
 #include <dirent.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -66,8 +67,9 @@ TEST_CASE("the listing is dot, dot-dot and the guest's fds, resumable from any p
     CHECK(all[5].name == "7");
     CHECK(all[6].name == "1000");
     CHECK(all[6].type == DT_LNK);
-    CHECK(all[6].off == 7);
-    CHECK(pos == 7);
+    CHECK(all[5].off == 7 + 3);  // as Linux: an fd's position is its number + 2
+    CHECK(all[6].off == 1000 + 3);
+    CHECK(pos == 1003);
     // At the end: 0 bytes, as getdents64 returns at end of directory.
     CHECK(write_fd_dirents(buf, pos, fds, ProcFdDir::fd) == 0);
 
@@ -91,5 +93,32 @@ TEST_CASE("the listing is dot, dot-dot and the guest's fds, resumable from any p
         pos = 3;
         CHECK(write_fd_dirents(tiny, pos, fds, ProcFdDir::fd) == -EINVAL);
         CHECK(pos == 3);
+    }
+    SUBCASE("fds closed between calls move none of the others") {
+        // A reader with room for one record that closes each fd it reads.
+        std::vector<int> live = {0, 1, 2, 3, 4, 5, 9, 11, 12};
+        std::vector<uint8_t> one(24);
+        pos = 2;
+        std::vector<std::string> seen;
+        for (int guard = 0; guard < 20; ++guard) {
+            int64_t m = write_fd_dirents(one, pos, live, ProcFdDir::fd);
+            REQUIRE(m >= 0);
+            if (m == 0) break;
+            auto e = parse(one, m);
+            REQUIRE(e.size() == 1);
+            seen.push_back(e[0].name);
+            const int fd = std::stoi(e[0].name);
+            if (fd >= 3) live.erase(std::find(live.begin(), live.end(), fd));
+        }
+        CHECK(seen == std::vector<std::string>{"0", "1", "2", "3", "4", "5", "9", "11", "12"});
+        CHECK(live == std::vector<int>{0, 1, 2});
+    }
+    SUBCASE("a position between fds resumes at the next one") {
+        pos = 5;  // fd 3, which is not open: the next is 7
+        int64_t m = write_fd_dirents(buf, pos, fds, ProcFdDir::fd);
+        auto e = parse(buf, m);
+        REQUIRE(e.size() == 2);
+        CHECK(e[0].name == "7");
+        CHECK(e[1].name == "1000");
     }
 }

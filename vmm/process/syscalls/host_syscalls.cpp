@@ -52,11 +52,20 @@ std::string_view own_pid_fd_prefix(std::string_view p) {
     return {};
 }
 
-// Splits a /proc/self/fd/N[/rest] style path into prefix, N and rest;
+// Splits a /proc/self/fd/N[/rest] style path into prefix, N and rest
+// (/dev/stdin, /dev/stdout and /dev/stderr: /dev/fd/ and 0, 1, 2);
 // returns -1 when the path is not of that form.
 int fd_path_number(std::string_view p, std::string_view& prefix, std::string_view& rest) {
     static constexpr std::string_view kPrefixes[] = {"/proc/self/fd/", "/proc/thread-self/fd/",
                                                      "/proc/self/fdinfo/", "/dev/fd/"};
+    // udev's links to /proc/self/fd/0, 1 and 2: the guest's, not spanvm's.
+    static constexpr std::string_view kStdio[] = {"/dev/stdin", "/dev/stdout", "/dev/stderr"};
+    for (int i = 0; i < 3; ++i)
+        if (p == kStdio[i]) {
+            prefix = "/dev/fd/";
+            rest = {};
+            return i;
+        }
     auto split = [&](std::string_view pre) {
         if (p.size() <= pre.size() || p.substr(0, pre.size()) != pre) return -2;  // not this prefix
         std::string_view tail = p.substr(pre.size());

@@ -52,7 +52,8 @@ inline constexpr size_t kPathMax = 4096;  // PATH_MAX, including the NUL
 
 // A guest path copied into VMM memory. Paths naming a guest fd through
 // /proc/self/fd/N[/...], /proc/thread-self/fd/N, /proc/self/fdinfo/N,
-// /dev/fd/N, or /proc/PID/fd/N and /proc/PID/fdinfo/N of the process's own
+// /dev/fd/N, /dev/stdin, /dev/stdout, /dev/stderr, or /proc/PID/fd/N and
+// /proc/PID/fdinfo/N of the process's own
 // pid, are rewritten to the host fd (pinned by `pin`); an unmapped N gives
 // -ENOENT. This covers the spellings libc and shells use (ttyname, fexecve,
 // realpath, /proc/$$/fd); it is NOT a security boundary: other spellings

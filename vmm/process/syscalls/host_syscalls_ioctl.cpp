@@ -12,13 +12,18 @@
 //    fd becomes a guest fd (close-on-exec when the flags say O_CLOEXEC).
 //  * Process groups and sessions (TIOCSPGRP, TIOCGPGRP, TIOCGSID,
 //    TIOCSCTTY) are the host's: a guest process is a host process.
+//  * Network interfaces are the host's (SIOCGIF*; if_nametoindex,
+//    if_indextoname and getaddrinfo's "%lo" scope ids use them).
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <linux/sockios.h>
+#include <net/if.h>
 #include <sys/ioctl.h>
 #include <termios.h>
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 
 #include "vmm/process/syscalls/host_syscalls_detail.hpp"
 
@@ -41,7 +46,8 @@ struct Row {
 // Kernel ABI sizes (x86-64): the kernel's struct termios and termios2 (not
 // glibc's), struct winsize, int.
 constexpr uint32_t kTermios = 36, kTermios2 = 44, kWinsize = 8, kInt = 4, kU64 = 8;
-static_assert(sizeof(winsize) == kWinsize);
+constexpr uint32_t kIfreq = 40, kIfconf = 16, kTimeval = 16;  // struct ifreq, ifconf; timeval and timespec
+static_assert(sizeof(winsize) == kWinsize && sizeof(ifreq) == kIfreq && sizeof(ifconf) == kIfconf);
 // TCGETS2 and friends as asm-generic/ioctls.h builds them (_IOR('T', 0x2A,
 // struct termios2) ...): glibc's <termios.h> has no struct termios2 for
 // the header's macros to take the size of.
@@ -66,10 +72,40 @@ constexpr std::array kRows = {
     Row{TIOCPKT, Arg::in, kInt},       Row{TIOCGPKT, Arg::out, kInt},
     // Any fd: bytes to read, non-blocking and async flags.
     Row{FIONREAD, Arg::out, kInt},     Row{FIONBIO, Arg::in, kInt},       Row{FIOASYNC, Arg::in, kInt},
+    // Sockets: a network interface by name or index (netdevice(7): struct
+    // ifreq, its name read and its answer written in place), out-of-band
+    // mark, last packet's time. Setting an interface is left out.
+    Row{SIOCGIFNAME, Arg::out, kIfreq},  Row{SIOCGIFINDEX, Arg::out, kIfreq},  Row{SIOCGIFFLAGS, Arg::out, kIfreq},
+    Row{SIOCGIFPFLAGS, Arg::out, kIfreq}, Row{SIOCGIFADDR, Arg::out, kIfreq},  Row{SIOCGIFDSTADDR, Arg::out, kIfreq},
+    Row{SIOCGIFBRDADDR, Arg::out, kIfreq}, Row{SIOCGIFNETMASK, Arg::out, kIfreq}, Row{SIOCGIFMETRIC, Arg::out, kIfreq},
+    Row{SIOCGIFMTU, Arg::out, kIfreq},   Row{SIOCGIFHWADDR, Arg::out, kIfreq}, Row{SIOCGIFMAP, Arg::out, kIfreq},
+    Row{SIOCGIFTXQLEN, Arg::out, kIfreq}, Row{SIOCATMARK, Arg::out, kInt},     Row{SIOCGSTAMP, Arg::out, kTimeval},
+    Row{SIOCGSTAMPNS, Arg::out, kTimeval},
     // File systems and block devices (ioctl_fs(2); the flags are an int).
     Row{FS_IOC_GETFLAGS, Arg::out, kInt}, Row{FS_IOC_SETFLAGS, Arg::in, kInt},
     Row{BLKGETSIZE64, Arg::out, kU64}, Row{BLKSSZGET, Arg::out, kInt},
 };
+
+// SIOCGIFCONF: struct ifconf holds the length and a pointer to the guest's
+// array of struct ifreq (NULL: only the length needed). The host call gets
+// the array's memory; the guest's struct gets the length written back.
+int64_t ifconf_call(HostSyscallContext& ctx, int host_fd, uint64_t gva) {
+    uint8_t* g = ctx.mem.wptr(gva, kIfconf);
+    if (g == nullptr) return -EFAULT;
+    ifconf conf{};
+    std::memcpy(&conf, g, sizeof conf);
+    const uint64_t buf = reinterpret_cast<uint64_t>(conf.ifc_buf);
+    if (buf != 0) {
+        if (conf.ifc_len < 0) return -EINVAL;
+        uint8_t* h = ctx.mem.wptr(buf, static_cast<uint64_t>(conf.ifc_len));
+        if (h == nullptr && conf.ifc_len > 0) return -EFAULT;
+        conf.ifc_buf = reinterpret_cast<char*>(h);
+    }
+    const int64_t r = raw(SYS_ioctl, host_fd, static_cast<long>(SIOCGIFCONF), P(&conf));
+    if (r < 0) return r;
+    std::memcpy(g, &conf.ifc_len, sizeof conf.ifc_len);  // the guest's pointer stays
+    return r;
+}
 
 int64_t sys_ioctl(HostSyscallContext& ctx, const SyscallArgs& a) {
     const int gfd = as_int(a[0]);
@@ -82,6 +118,7 @@ int64_t sys_ioctl(HostSyscallContext& ctx, const SyscallArgs& a) {
         return install_new(ctx, raw(SYS_ioctl, f->fd(), static_cast<long>(req), static_cast<long>(flags | O_CLOEXEC)),
                            (flags & O_CLOEXEC) != 0);
     }
+    if (req == SIOCGIFCONF) return ifconf_call(ctx, f->fd(), a[2]);
     const auto* row = std::find_if(kRows.begin(), kRows.end(), [&](const Row& r) { return r.req == req; });
     if (row == kRows.end()) return -ENOTTY;
     switch (row->arg) {

@@ -1,8 +1,10 @@
 // Host syscalls that touch no fd: time, randomness, credentials, resource
 // and system information. See host_syscalls.hpp for the rules.
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/sysinfo.h>
 #include <sys/time.h>
+#include <sys/timex.h>
 #include <sys/times.h>
 
 #include <cstring>
@@ -187,9 +189,79 @@ int64_t cap_call(HostSyscallContext& ctx, const SyscallArgs& a) {
     return raw(NR, P(hdr), P(data));
 }
 
+// Setting the clocks (departure: the guest cannot change the host's time,
+// as a process without CAP_SYS_TIME cannot): clock_settime of
+// CLOCK_REALTIME and settimeofday with a valid time, or a timezone, are
+// EPERM after Linux's own checks; a clock that cannot be set is EINVAL.
+// adjtimex and clock_adjtime(CLOCK_REALTIME) with modes 0 only read the
+// kernel's clock state, which the host call does; other modes EPERM.
+constexpr long kNsecPerSec = 1000000000;
+int64_t sys_clock_settime(HostSyscallContext& ctx, const SyscallArgs& a) {
+    if (as_int(a[0]) != CLOCK_REALTIME) return -EINVAL;
+    auto ts = ctx.mem.read<timespec>(a[1]);
+    if (!ts) return -EFAULT;
+    if (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= kNsecPerSec) return -EINVAL;
+    return -EPERM;
+}
+
+int64_t sys_settimeofday(HostSyscallContext& ctx, const SyscallArgs& a) {
+    if (a[0]) {
+        auto tv = ctx.mem.read<timeval>(a[0]);
+        if (!tv) return -EFAULT;
+        if (tv->tv_sec < 0 || tv->tv_usec < 0 || tv->tv_usec >= 1000000) return -EINVAL;
+    }
+    if (a[1] && !ctx.mem.valid(a[1], sizeof(struct timezone))) return -EFAULT;
+    return -EPERM;  // Linux checks CAP_SYS_TIME even with neither
+}
+
+constexpr uint64_t kTimexSize = 208;  // struct __kernel_timex
+static_assert(sizeof(struct timex) == kTimexSize);
+int64_t adjtime_call(HostSyscallContext& ctx, uint64_t gva, long nr, long clk) {
+    uint8_t* tx = ctx.mem.ptr(gva, kTimexSize);
+    if (tx == nullptr) return -EFAULT;
+    unsigned modes;
+    std::memcpy(&modes, tx, sizeof modes);
+    if (modes != 0) return -EPERM;
+    return nr == SYS_adjtimex ? raw(nr, P(tx)) : raw(nr, clk, P(tx));
+}
+int64_t sys_adjtimex(HostSyscallContext& ctx, const SyscallArgs& a) { return adjtime_call(ctx, a[0], SYS_adjtimex, 0); }
+int64_t sys_clock_adjtime(HostSyscallContext& ctx, const SyscallArgs& a) {
+    if (as_int(a[0]) != CLOCK_REALTIME) return -EINVAL;
+    return adjtime_call(ctx, a[1], SYS_clock_adjtime, CLOCK_REALTIME);
+}
+
+// The host's names and root (departure, as the clocks above: a guest
+// process cannot change what every host process sees): sethostname and
+// setdomainname are EPERM after Linux's checks of the name (longer than
+// __NEW_UTS_LEN: EINVAL); chroot is EPERM for a directory that exists, and
+// the lookup's own error otherwise (ENOENT, ENOTDIR, EACCES...), as Linux
+// looks the path up before it checks the capability.
+constexpr uint64_t kUtsNameLen = 64;  // __NEW_UTS_LEN
+int64_t sys_set_uts_name(HostSyscallContext& ctx, const SyscallArgs& a) {
+    if (as_int(a[1]) < 0 || static_cast<uint64_t>(as_int(a[1])) > kUtsNameLen) return -EINVAL;
+    if (!ctx.mem.valid(a[0], static_cast<uint64_t>(as_int(a[1])))) return -EFAULT;
+    return -EPERM;
+}
+
+int64_t sys_chroot(HostSyscallContext& ctx, const SyscallArgs& a) {
+    GuestPath p;
+    if (int64_t r = guest_path(ctx, a[0], p); r < 0) return r;
+    struct stat st {};
+    if (int64_t r = raw(SYS_newfstatat, AT_FDCWD, P(p.c_str()), P(&st), 0); r < 0) return r;
+    if (!S_ISDIR(st.st_mode)) return -ENOTDIR;
+    return -EPERM;
+}
+
 }  // namespace
 
 void register_misc(HandlerTable& t) {
+    t.add(SYS_sethostname, sys_set_uts_name);
+    t.add(SYS_setdomainname, sys_set_uts_name);
+    t.add(SYS_chroot, sys_chroot);
+    t.add(SYS_clock_settime, sys_clock_settime);
+    t.add(SYS_settimeofday, sys_settimeofday);
+    t.add(SYS_adjtimex, sys_adjtimex);
+    t.add(SYS_clock_adjtime, sys_clock_adjtime);
     t.add(SYS_clock_gettime, sys_clock_gettime);
     t.add(SYS_clock_getres, sys_clock_getres);
     t.add(SYS_gettimeofday, sys_gettimeofday);

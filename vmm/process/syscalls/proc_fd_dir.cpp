@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -44,21 +45,29 @@ ProcFdDir classify_proc_fd_dir(std::string_view link, int pid) {
 
 int64_t write_fd_dirents(std::span<uint8_t> out, uint64_t& pos, const std::vector<int>& guest_fds, ProcFdDir dir) {
     size_t used = 0;
-    for (;; ++pos) {
+    for (;;) {
         char name[16];
-        uint64_t ino = 0;
+        uint64_t ino = 0, next = 0;
         unsigned char type = DT_DIR;
         if (pos == 0 || pos == 1) {
             std::strcpy(name, pos == 0 ? "." : "..");
             ino = kDotIno;
-        } else if (pos - 2 < guest_fds.size()) {
-            const int fd = guest_fds[pos - 2];
+            next = pos + 1;
+        } else {
+            // The first fd at or above the position's: as Linux's
+            // proc_readfd_common, an fd's position is its number + 2, so
+            // fds closed between calls move no other entry (a reader that
+            // closes each fd it reads, as CPython's subprocess child does,
+            // skips none).
+            auto it = std::lower_bound(guest_fds.begin(), guest_fds.end(), static_cast<int64_t>(pos - 2),
+                                       [](int fd, int64_t v) { return fd < v; });
+            if (it == guest_fds.end()) break;
+            const int fd = *it;
             auto [end, ec] = std::to_chars(name, name + sizeof name - 1, fd);
             *end = '\0';
             ino = kFdIno + static_cast<uint64_t>(fd);
             type = dir == ProcFdDir::fdinfo ? DT_REG : DT_LNK;
-        } else {
-            break;
+            next = static_cast<uint64_t>(fd) + 3;
         }
         const size_t len = std::strlen(name);
         const size_t reclen = (kDirentHeader + len + 1 + 7) & ~size_t{7};
@@ -67,15 +76,16 @@ int64_t write_fd_dirents(std::span<uint8_t> out, uint64_t& pos, const std::vecto
             break;
         }
         uint8_t* r = out.data() + used;
-        const int64_t next = static_cast<int64_t>(pos + 1);
+        const auto off = static_cast<int64_t>(next);
         const uint16_t rl = static_cast<uint16_t>(reclen);
         std::memset(r, 0, reclen);
         std::memcpy(r, &ino, 8);
-        std::memcpy(r + 8, &next, 8);
+        std::memcpy(r + 8, &off, 8);
         std::memcpy(r + 16, &rl, 2);
         r[18] = type;
         std::memcpy(r + kDirentHeader, name, len);
         used += reclen;
+        pos = next;
     }
     return static_cast<int64_t>(used);
 }

@@ -28,9 +28,11 @@ namespace spanvm::process {
 ProcFdDir classify_proc_fd_dir(std::string_view link, int pid);
 
 // Writes linux_dirent64 records for the listing of `guest_fds` (ascending)
-// from entry index `pos` into `out`; returns the bytes written and sets
-// `pos` past the last entry written. -EINVAL when not even one entry fits
-// (getdents64(2)); 0 at the end.
+// from position `pos` into `out`; returns the bytes written and sets `pos`
+// past the last entry written. Positions are Linux's: 0 and 1 for "." and
+// "..", fd + 2 for fd (an entry's d_off, the position after it, is fd + 3),
+// so a listing resumed after fds were closed skips none that remain.
+// -EINVAL when not even one entry fits (getdents64(2)); 0 at the end.
 int64_t write_fd_dirents(std::span<uint8_t> out, uint64_t& pos, const std::vector<int>& guest_fds, ProcFdDir dir);
 
 }  // namespace spanvm::process

@@ -247,6 +247,26 @@ int64_t sys_mincore(GuestThread& t, const SyscallRequest& r) {
 
 int64_t sys_accept_noop(GuestThread&, const SyscallRequest&) { return 0; }
 
+// msync(addr, len, flags), with Linux's checks: an unaligned start or bad
+// flags EINVAL, a range with unmapped pages ENOMEM. On one host a MAP_SHARED
+// file mapping is the file's host pages, which MS_SYNC writes back through
+// the host call; elsewhere guest RAM has nothing to write.
+int64_t sys_msync(GuestThread& t, const SyscallRequest& r) {
+    Process& p = t.process();
+    const uint64_t addr = r.args[0];
+    const int flags = static_cast<int>(r.args[2]);
+    if (addr & (memory::layout::kPageSize - 1)) return -EINVAL;
+    if ((flags & ~(MS_ASYNC | MS_INVALIDATE | MS_SYNC)) || ((flags & MS_ASYNC) && (flags & MS_SYNC))) return -EINVAL;
+    const uint64_t len = memory::layout::page_align_up(r.args[1]);
+    if (addr + len < addr) return -ENOMEM;
+    if (len == 0) return 0;
+    std::lock_guard lk(p.aspace_mutex());
+    if (!p.aspace().covers(addr, len)) return -ENOMEM;
+    if (flags & MS_SYNC)
+        if (uint8_t* h = p.platform().memory().host_ptr(addr, len)) (void)::msync(h, len, MS_SYNC);
+    return 0;
+}
+
 // mlock2(addr, len, flags): accepted like mlock (below); unknown flags EINVAL.
 constexpr uint64_t kMlockOnfault = 1;  // MLOCK_ONFAULT
 int64_t sys_mlock2(GuestThread&, const SyscallRequest& r) { return (r.args[2] & ~kMlockOnfault) ? -EINVAL : 0; }
@@ -354,7 +374,8 @@ void register_process_memory(ProcessHandlerTable& t) {
     t.add(SYS_pkey_free, sys_pkey_free);
     t.add(SYS_pkey_mprotect, sys_pkey_mprotect);
     // Accepted, no effect: guest RAM is always resident and never written back.
-    for (long nr : {SYS_msync, SYS_mlock, SYS_munlock, SYS_mlockall, SYS_munlockall}) t.add(nr, sys_accept_noop);
+    for (long nr : {SYS_mlock, SYS_munlock, SYS_mlockall, SYS_munlockall}) t.add(nr, sys_accept_noop);
+    t.add(SYS_msync, sys_msync);
 }
 
 }  // namespace spanvm::process::detail

@@ -5,6 +5,7 @@
 #include <asm/prctl.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -93,16 +94,34 @@ int64_t guest_prlimit(Process& p, const SyscallRequest& r) {
 // is spanvm's placement. A mask the guest sets is the process's (a
 // departure: Linux's is per thread) and reads back as set, so that
 // `taskset -c 0 nproc` prints 1; it does not pin any host thread.
+// Which mask `pid` (a tid, 0: the caller) names: this process's (0, its
+// pid or one of its threads), another live process's (read as every guest
+// CPU, its own mask being that process's record; set: not recorded), or
+// none: ESRCH, as Linux answers a pid that names no task (-1 included).
+enum class AffinityOf { self, other, none };
+AffinityOf affinity_target(GuestThread& t, pid_t pid) {
+    Process& p = t.process();
+    if (pid == 0 || pid == p.pid() || p.threads().find_live(pid)) return AffinityOf::self;
+    if (pid < 0) return AffinityOf::none;
+    return ::kill(pid, 0) == 0 || errno == EPERM ? AffinityOf::other : AffinityOf::none;
+}
+
 int64_t sys_sched_getaffinity(GuestThread& t, const SyscallRequest& r) {
     Process& p = t.process();
     const uint64_t len = r.args[1];
     const unsigned n = p.config().vcpus;
     const uint64_t bytes = ((n + 63) / 64) * 8;
     if (len < bytes || (len & 7)) return -EINVAL;
+    const AffinityOf of = affinity_target(t, static_cast<pid_t>(r.args[0]));
+    if (of == AffinityOf::none) return -ESRCH;
     uint8_t* out = p.mem().wptr(r.args[2], bytes);
     if (!out) return -EFAULT;
     std::memset(out, 0, bytes);
-    const auto mask = p.guest_affinity();
+    Process::CpuMask mask{};
+    if (of == AffinityOf::self)
+        mask = p.guest_affinity();
+    else
+        for (unsigned i = 0; i < n && i < 64 * mask.size(); ++i) mask[i / 64] |= uint64_t{1} << (i % 64);
     for (unsigned i = 0; i < n; ++i)
         if (mask[i / 64] & (uint64_t{1} << (i % 64))) out[i / 8] |= static_cast<uint8_t>(1u << (i % 8));
     return static_cast<int64_t>(bytes);
@@ -122,9 +141,10 @@ int64_t sys_sched_setaffinity(GuestThread& t, const SyscallRequest& r) {
     for (unsigned i = 0; i < n && i < 64 * valid.size(); ++i) valid[i / 64] |= uint64_t{1} << (i % 64);
     bool any = false;
     for (size_t i = 0; i < mask.size(); ++i) any |= (mask[i] &= valid[i]) != 0;
+    const AffinityOf of = affinity_target(t, static_cast<pid_t>(r.args[0]));
+    if (of == AffinityOf::none) return -ESRCH;
     if (!any) return -EINVAL;  // no CPU of the guest's in it, as Linux
-    const pid_t pid = static_cast<pid_t>(r.args[0]);
-    if (pid == 0 || pid == p.pid() || pid == t.row().tid) p.set_guest_affinity(mask);
+    if (of == AffinityOf::self) p.set_guest_affinity(mask);
     return 0;
 }
 
