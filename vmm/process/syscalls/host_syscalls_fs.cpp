@@ -75,10 +75,12 @@ bool is_cpu_list_path(const GuestPath& p, uint64_t flags) {
 }
 
 // A directory the guest opened: its own /proc/PID/fd(info) or not
-// (proc_fd_dir.hpp). Asked only of O_DIRECTORY opens (opendir's) of a path
-// with "fd" in it, so other opens cost nothing more.
-ProcFdDir opened_dir_kind(int64_t host_fd, uint64_t flags, const GuestPath& p) {
-    if (host_fd < 0 || !(flags & O_DIRECTORY) || p.s.find("fd") == std::string::npos) return ProcFdDir::none;
+// (proc_fd_dir.hpp). Asked of every open of a path with "fd" in it, with
+// O_DIRECTORY (opendir's) or not (CPython's subprocess child opens
+// /proc/self/fd with O_RDONLY alone, and closes the fds it lists), so other
+// opens cost nothing more.
+ProcFdDir opened_dir_kind(int64_t host_fd, const GuestPath& p) {
+    if (host_fd < 0 || p.s.find("fd") == std::string::npos) return ProcFdDir::none;
     char link[128];
     const std::string at = "/proc/self/fd/" + std::to_string(host_fd);
     const ssize_t n = ::readlink(at.c_str(), link, sizeof link);
@@ -98,7 +100,7 @@ int64_t do_openat(HostSyscallContext& ctx, uint64_t dirfd, uint64_t path_gva, ui
     if (int64_t r = at_dir(ctx, dirfd, p, d); r < 0) return r;
     const int64_t h = raw(SYS_openat, d.fd, P(p.c_str()), static_cast<long>(flags | O_CLOEXEC), static_cast<long>(mode));
     if (h < 0) return h;
-    return ctx.fds.install(static_cast<int>(h), cloexec, {opened_dir_kind(h, flags, p), nullptr});
+    return ctx.fds.install(static_cast<int>(h), cloexec, {opened_dir_kind(h, p), nullptr});
 }
 
 int64_t sys_open(HostSyscallContext& ctx, const SyscallArgs& a) {
@@ -129,11 +131,10 @@ int64_t sys_openat2(HostSyscallContext& ctx, const SyscallArgs& a) {
     }
     AtDir d;
     if (int64_t r = at_dir(ctx, a[0], p, d); r < 0) return r;
-    const uint64_t flags = how.flags;
     how.flags |= O_CLOEXEC;
     const int64_t h = raw(SYS_openat2, d.fd, P(p.c_str()), P(&how), sizeof(how));
     if (h < 0) return h;
-    return ctx.fds.install(static_cast<int>(h), cloexec, {opened_dir_kind(h, flags, p), nullptr});
+    return ctx.fds.install(static_cast<int>(h), cloexec, {opened_dir_kind(h, p), nullptr});
 }
 
 // nr(path, a1, a2): the rest of the arguments are plain integers.
