@@ -382,6 +382,14 @@ public:
     // (process_lifetime.cpp). `stop_signal`: the signal that stopped
     // `child`, where the wait reported a stop (else 0).
     void child_reported(GuestThread& self, pid_t child, int stop_signal);
+    // Host signal `sig` raised for this process before now is posted to the
+    // guest before this returns (a pending one here, for `self`; one the
+    // forwarder took, by it): as Linux delivers what is pending as a call
+    // returns. (process_lifetime.cpp)
+    void settle_host_signal(GuestThread& self, int sig);
+    // Returns once the signal forwarder has posted every host signal it
+    // took before this call (at most 1 s).
+    void forwarder_barrier();
     // Logs "unsupported syscall" once per number.
     void report_unsupported(uint64_t nr);
     void report_unsupported_feature(const std::string& what);

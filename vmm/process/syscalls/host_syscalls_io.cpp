@@ -310,33 +310,41 @@ int64_t sys_epoll_ctl(HostSyscallContext& ctx, const SyscallArgs& a) {
     return raw(SYS_epoll_ctl, ep->fd(), static_cast<long>(a[1]), f->fd(), has_event ? P(&ev) : 0);
 }
 
+// The epoll fd and the guest's event array of epoll_wait, epoll_pwait and
+// epoll_pwait2 (fd, events, maxevents, ...): 0, or the call's error.
+struct EpollWait {
+    FdRef ep;
+    uint8_t* events = nullptr;
+    int max = 0;
+};
+int64_t epoll_wait_args(HostSyscallContext& ctx, const SyscallArgs& a, EpollWait& w) {
+    w.ep = ctx.fds.acquire(as_int(a[0]));
+    if (!w.ep) return -EBADF;
+    w.max = as_int(a[2]);
+    if (w.max <= 0 || static_cast<uint64_t>(w.max) > INT_MAX / kEpollEventSize) return -EINVAL;
+    w.events = ctx.mem.ptr(a[1], static_cast<uint64_t>(w.max) * kEpollEventSize);
+    return w.events == nullptr ? -EFAULT : 0;
+}
+
 // epoll_wait / epoll_pwait (sigmask ignored): events are written straight
 // into guest memory; their data fields are the guest's own.
 int64_t sys_epoll_wait(HostSyscallContext& ctx, const SyscallArgs& a) {
-    FdRef ep = ctx.fds.acquire(as_int(a[0]));
-    if (!ep) return -EBADF;
-    const int max = as_int(a[2]);
-    if (max <= 0 || static_cast<uint64_t>(max) > INT_MAX / kEpollEventSize) return -EINVAL;
-    uint8_t* ev = ctx.mem.ptr(a[1], static_cast<uint64_t>(max) * kEpollEventSize);
-    if (ev == nullptr) return -EFAULT;
+    EpollWait w;
+    if (int64_t r = epoll_wait_args(ctx, a, w); r < 0) return r;
     const sigset_t* wm = host_wait_mask();
-    if (wm) return raw(SYS_epoll_pwait, ep->fd(), P(ev), max, as_int(a[3]), P(wm), kHostSigsetSize);
-    return raw(SYS_epoll_wait, ep->fd(), P(ev), max, as_int(a[3]));
+    if (wm) return raw(SYS_epoll_pwait, w.ep->fd(), P(w.events), w.max, as_int(a[3]), P(wm), kHostSigsetSize);
+    return raw(SYS_epoll_wait, w.ep->fd(), P(w.events), w.max, as_int(a[3]));
 }
 
 // epoll_pwait2: epoll_pwait with a timespec timeout (NULL: no limit).
 int64_t sys_epoll_pwait2(HostSyscallContext& ctx, const SyscallArgs& a) {
-    FdRef ep = ctx.fds.acquire(as_int(a[0]));
-    if (!ep) return -EBADF;
-    const int max = as_int(a[2]);
-    if (max <= 0 || static_cast<uint64_t>(max) > INT_MAX / kEpollEventSize) return -EINVAL;
-    uint8_t* ev = ctx.mem.ptr(a[1], static_cast<uint64_t>(max) * kEpollEventSize);
-    if (ev == nullptr) return -EFAULT;
+    EpollWait w;
+    if (int64_t r = epoll_wait_args(ctx, a, w); r < 0) return r;
     constexpr uint64_t kTimespecSize = 16;
     const uint8_t* ts = a[3] ? ctx.mem.ptr(a[3], kTimespecSize) : nullptr;
     if (a[3] && ts == nullptr) return -EFAULT;
     const sigset_t* wm = host_wait_mask();
-    return raw(SYS_epoll_pwait2, ep->fd(), P(ev), max, P(ts), P(wm), wm ? kHostSigsetSize : 0);
+    return raw(SYS_epoll_pwait2, w.ep->fd(), P(w.events), w.max, P(ts), P(wm), wm ? kHostSigsetSize : 0);
 }
 
 int64_t sys_timerfd_create(HostSyscallContext& ctx, const SyscallArgs& a) {

@@ -129,6 +129,9 @@ int64_t host_setitimer(GuestThread& t, const SyscallRequest& r) {
     }
     // A NULL new value disarms, as Linux takes it.
     if (::setitimer(static_cast<__itimer_which>(itimer_which(r)), &nv, &ov) != 0) return -errno;
+    // An expiry of the old setting reaches the guest before the call
+    // returns, as on Linux: none comes after a disarm.
+    p.settle_host_signal(t, itimer_which(r) == ITIMER_VIRTUAL ? SIGVTALRM : SIGPROF);
     if (r.args[2] && !p.mem().write(r.args[2], ov)) return -EFAULT;
     return 0;
 }
