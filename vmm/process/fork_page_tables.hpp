@@ -16,6 +16,8 @@
 // /proc/self/mem, as a debugger plants a breakpoint, copies that page (4 KiB
 // each, the same bytes) and marks the mapping, whose entries every later
 // fork then copies with it. The children of such a child inherit the mark.
+// Segments code_on_huge_pages() moved (huge_code.hpp) need no mark: fork
+// copies their few huge-page entries anyway.
 // Best effort: a kernel that refuses forced writes (proc_mem.force_override)
 // leaves the mappings as they were. Runs once per process (the first fork).
 namespace spanvm::process {

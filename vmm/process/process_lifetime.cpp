@@ -38,6 +38,7 @@
 // wakes only for the signals it waits for, and at the end of each period.
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -180,6 +181,21 @@ void Process::start_signal_forwarder() {
     int e = ::pthread_attr_init(&attr);
     if (e == 0) e = ::pthread_attr_setstack(&attr, static_cast<char*>(stack) + kGuard, kForwarderStack);
     if (e == 0) e = ::pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    // It runs on the CPU of the thread that starts it, always. Started
+    // elsewhere (the scheduler's choice: the idle CPU), it made the process
+    // active on two CPUs, and every copy-on-write fault, mprotect and munmap
+    // of the guest thread then sent a TLB-shootdown IPI to the other, for
+    // as long as the process lived. A forked child starts one at once, so
+    // that was every guest process: a fork+_exit+wait cycle cost ~80 us
+    // more (bench/results/session-2026-12-07c). It mostly sleeps; where it
+    // runs matters only to signal latency. Best effort: an affinity that
+    // cannot be set leaves the scheduler's choice.
+    cpu_set_t here;
+    CPU_ZERO(&here);
+    if (const int cpu = ::sched_getcpu(); e == 0 && cpu >= 0) {
+        CPU_SET(cpu, &here);
+        (void)::pthread_attr_setaffinity_np(&attr, sizeof here, &here);
+    }
     if (e == 0)
         e = ::pthread_create(
             &th, &attr,
