@@ -10,7 +10,6 @@
 #include <cstring>
 #include <fstream>
 #include <string>
-#include <utility>
 
 namespace spanvm::process {
 
@@ -60,12 +59,8 @@ bool move_range(uintptr_t lo, uintptr_t hi, uintptr_t data_end, int prot) {
 
 std::vector<CodeRange> g_moved;  // written once, at start-up, before any other thread
 
-struct Walk {
-    std::vector<CodeRange> moved;
-};
-
 int move_segments(dl_phdr_info* info, size_t, void* arg) {
-    auto* w = static_cast<Walk*>(arg);
+    auto* moved = static_cast<std::vector<CodeRange>*>(arg);
     for (ElfW(Half) i = 0; i < info->dlpi_phnum; ++i) {
         const ElfW(Phdr)& ph = info->dlpi_phdr[i];
         if (ph.p_type != PT_LOAD || (ph.p_flags & PF_W) || ph.p_memsz == 0) continue;
@@ -85,7 +80,7 @@ int move_segments(dl_phdr_info* info, size_t, void* arg) {
         if (hi <= lo) continue;
         const int prot = PROT_READ | ((ph.p_flags & PF_X) ? PROT_EXEC : 0);
         if (move_range(lo, hi, end, prot))
-            w->moved.push_back({lo, hi});
+            moved->push_back({lo, hi});
         else if (hi > end)
             ::munmap(reinterpret_cast<void*>(end), hi - end);  // the gap's placeholder
     }
@@ -96,9 +91,7 @@ int move_segments(dl_phdr_info* info, size_t, void* arg) {
 
 uint64_t code_on_huge_pages() {
     if (!huge_pages_offered()) return 0;
-    Walk w;
-    ::dl_iterate_phdr(move_segments, &w);
-    g_moved = std::move(w.moved);
+    ::dl_iterate_phdr(move_segments, &g_moved);
     uint64_t bytes = 0;
     for (const CodeRange& r : g_moved) bytes += r.hi - r.lo;
     return bytes;

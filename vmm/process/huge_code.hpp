@@ -7,8 +7,8 @@
 // ~0.13 us each here, ~1,000 of them for spanvm's read-only segments, which
 // keep_code_mapped_across_fork() makes every fork copy so that children need
 // not fault them in again (fork_page_tables.hpp). On 2 MiB pages the same
-// segments are 4 page-middle-directory entries: nothing to fault in, little
-// to copy.
+// segments are 5 page-directory entries (spanvm's 10 MiB of them): nothing
+// to fault in, little to copy.
 //
 // code_on_huge_pages() copies each read-only PT_LOAD segment of the spanvm
 // executable into anonymous memory that asks for huge pages
