@@ -11,12 +11,13 @@
 #include <fstream>
 #include <string>
 
+#include "vmm/memory/layout.hpp"
+
 namespace spanvm::process {
 
 namespace {
 
 constexpr uintptr_t kHugePage = uintptr_t{2} << 20;  // Intel SDM: a 2-MByte page (a PDE with PS = 1)
-constexpr uintptr_t kPage = 4096;
 
 uintptr_t align_down(uintptr_t v, uintptr_t a) { return v & ~(a - 1); }
 uintptr_t align_up(uintptr_t v, uintptr_t a) { return align_down(v + a - 1, a); }
@@ -65,7 +66,7 @@ int move_segments(dl_phdr_info* info, size_t, void* arg) {
         const ElfW(Phdr)& ph = info->dlpi_phdr[i];
         if (ph.p_type != PT_LOAD || (ph.p_flags & PF_W) || ph.p_memsz == 0) continue;
         const uintptr_t start = info->dlpi_addr + ph.p_vaddr;
-        const uintptr_t end = align_up(start + ph.p_memsz, kPage);  // mapped up to here
+        const uintptr_t end = memory::layout::page_align_up(start + ph.p_memsz);  // mapped up to here
         const uintptr_t lo = align_up(start, kHugePage);
         uintptr_t hi = align_up(end, kHugePage);
         if (hi > end) {

@@ -2,7 +2,6 @@
 #include "vmm/base/latency_trace.hpp"
 
 #include <fcntl.h>
-#include <sched.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -672,13 +671,7 @@ void Process::first_thread_started(int host_tid) {
     // run() started the forwarder on the VMM's main thread's CPU, and the
     // scheduler put this thread on another (the idle one): the forwarder
     // joins it, as a forked child's does (start_signal_forwarder).
-    const int cpu = ::sched_getcpu();
-    const pid_t fwd = forwarder_tid();
-    if (cpu < 0 || fwd <= 0) return;
-    cpu_set_t here;
-    CPU_ZERO(&here);
-    CPU_SET(cpu, &here);
-    (void)::sched_setaffinity(fwd, sizeof here, &here);
+    pin_forwarder_here();
 }
 
 void Process::run() {

@@ -562,6 +562,8 @@ private:
     // every thread created after it).
     static void block_forwarded_signals();
     void start_signal_forwarder();
+    // Moves the forwarder to the CPU the calling thread runs on.
+    void pin_forwarder_here();
     void forward_host_signals();  // the forwarder thread's body
     // A forked process's forwarder, every Timekeeper::kDefaultPeriod: ticks
     // the driven Timekeeper and ends the process if the root is gone.

@@ -55,6 +55,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -82,6 +83,16 @@ constexpr std::array kForwardedSignals = {SIGHUP,  SIGINT,  SIGQUIT,   SIGUSR1, 
 
 // And every real-time signal but the reserved ones (host_reserved_signal):
 // another guest process's kill or sigqueue, or a host user's.
+// The set of the one CPU this thread runs on now (none where unknown).
+std::optional<cpu_set_t> this_cpu() {
+    const int cpu = ::sched_getcpu();
+    if (cpu < 0) return std::nullopt;
+    cpu_set_t here;
+    CPU_ZERO(&here);
+    CPU_SET(cpu, &here);
+    return here;
+}
+
 sigset_t forwarded_set() {
     sigset_t s;
     sigemptyset(&s);
@@ -184,18 +195,14 @@ void Process::start_signal_forwarder() {
     // It runs on the CPU of the thread that starts it, always. Started
     // elsewhere (the scheduler's choice: the idle CPU), it made the process
     // active on two CPUs, and every copy-on-write fault, mprotect and munmap
-    // of the guest thread then sent a TLB-shootdown IPI to the other, for
-    // as long as the process lived. A forked child starts one at once, so
-    // that was every guest process: a fork+_exit+wait cycle cost ~80 us
-    // more (bench/results/session-2026-12-07c). It mostly sleeps; where it
-    // runs matters only to signal latency. Best effort: an affinity that
-    // cannot be set leaves the scheduler's choice.
-    cpu_set_t here;
-    CPU_ZERO(&here);
-    if (const int cpu = ::sched_getcpu(); e == 0 && cpu >= 0) {
-        CPU_SET(cpu, &here);
-        (void)::pthread_attr_setaffinity_np(&attr, sizeof here, &here);
-    }
+    // of the guest thread then sent a TLB-shootdown IPI to the other. A
+    // forked child starts one at once, so that was every guest process: a
+    // fork+_exit+wait cycle cost ~80 us more (bench/results/
+    // session-2026-12-07c). It mostly sleeps; where it runs matters only to
+    // signal latency. Best effort: an affinity that cannot be set leaves the
+    // scheduler's choice.
+    if (const auto here = this_cpu(); e == 0 && here)
+        (void)::pthread_attr_setaffinity_np(&attr, sizeof *here, &*here);
     if (e == 0)
         e = ::pthread_create(
             &th, &attr,
@@ -209,6 +216,11 @@ void Process::start_signal_forwarder() {
         log::warn("cannot start the host signal forwarder: {}", std::strerror(e));
         ::munmap(stack, kForwarderStack + kGuard);
     }
+}
+
+void Process::pin_forwarder_here() {
+    const pid_t fwd = forwarder_tid();
+    if (const auto here = this_cpu(); here && fwd > 0) (void)::sched_setaffinity(fwd, sizeof *here, &*here);
 }
 
 void Process::every_period() {
