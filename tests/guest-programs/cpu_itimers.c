@@ -8,7 +8,7 @@
  * value within it; setitimer returns the old setting; a zero value disarms;
  * a forked child starts without the parent's timers; a bad `which` is
  * EINVAL. Everything is measured in the process's CPU time, so a loaded host
- * only makes it slower, never wrong.
+ * makes it slower, not wrong, with one allowance:
  *
  * Linux checks CPU-time timers at the scheduler tick, and only for the
  * thread that is running then: beside busy threads an expiry can come
