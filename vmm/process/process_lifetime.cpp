@@ -83,6 +83,15 @@ constexpr std::array kForwardedSignals = {SIGHUP,  SIGINT,  SIGQUIT,   SIGUSR1, 
 
 // And every real-time signal but the reserved ones (host_reserved_signal):
 // another guest process's kill or sigqueue, or a host user's.
+sigset_t forwarded_set() {
+    sigset_t s;
+    sigemptyset(&s);
+    for (int sig : kForwardedSignals) sigaddset(&s, sig);
+    for (int sig = SIGRTMIN; sig <= SIGRTMAX; ++sig)
+        if (!Process::host_reserved_signal(sig)) sigaddset(&s, sig);
+    return s;
+}
+
 // The set of the one CPU this thread runs on now (none where unknown).
 std::optional<cpu_set_t> this_cpu() {
     const int cpu = ::sched_getcpu();
@@ -91,15 +100,6 @@ std::optional<cpu_set_t> this_cpu() {
     CPU_ZERO(&here);
     CPU_SET(cpu, &here);
     return here;
-}
-
-sigset_t forwarded_set() {
-    sigset_t s;
-    sigemptyset(&s);
-    for (int sig : kForwardedSignals) sigaddset(&s, sig);
-    for (int sig = SIGRTMIN; sig <= SIGRTMAX; ++sig)
-        if (!Process::host_reserved_signal(sig)) sigaddset(&s, sig);
-    return s;
 }
 
 // Direct children of this process, from /proc (each /proc/PID/stat's
