@@ -77,6 +77,32 @@ SCENARIO("ImageFile opens a program for exec") {
             CHECK(e.error().code == ENOEXEC);
         }
     }
+    GIVEN("a file longer than the prefix read at open") {
+        const std::string path = "/tmp/spanvm_test_image_long_" + std::to_string(::getpid());
+        std::vector<uint8_t> bytes(3 * ImageFile::kPrefixBytes + 123);
+        for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<uint8_t>(i * 7 + i / 251);
+        FILE* f = std::fopen(path.c_str(), "w");
+        REQUIRE(f);
+        REQUIRE(std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size());
+        std::fclose(f);
+        auto r = ImageFile::open(path);
+        std::remove(path.c_str());
+        REQUIRE(r);
+        THEN("head() stays the #! buffer and every read gives the file's bytes, in the prefix, across it or past it") {
+            CHECK(r->size() == bytes.size());
+            CHECK(r->head().size() == ImageFile::kHeadBytes);
+            CHECK(std::equal(r->head().begin(), r->head().end(), bytes.begin()));
+            for (uint64_t off : {uint64_t{0}, uint64_t{100}, ImageFile::kPrefixBytes - 50, ImageFile::kPrefixBytes,
+                                 2 * ImageFile::kPrefixBytes + 7}) {
+                CAPTURE(off);
+                std::vector<uint8_t> b(200);
+                REQUIRE(r->read(off, b));
+                CHECK(std::equal(b.begin(), b.end(), bytes.begin() + static_cast<std::ptrdiff_t>(off)));
+            }
+            std::vector<uint8_t> tail(200);
+            CHECK_FALSE(r->read(bytes.size() - 100, tail));  // past the end: a short read
+        }
+    }
 }
 
 SCENARIO("loading a real program from its file, mapped or read") {

@@ -8,6 +8,7 @@
 
 #include <cstring>
 
+#include "vmm/base/self_pid.hpp"
 #include "vmm/platform/kvm/kvm_platform.hpp"
 #include "vmm/platform/native/native_platform.hpp"
 
@@ -37,7 +38,7 @@ const char* platform_kind_name(PlatformKind k) {
 int Platform::kick_signal() { return SIGRTMIN + 4; }
 
 void Platform::kick_host_thread(int host_tid) {
-    if (host_tid > 0) ::syscall(SYS_tgkill, ::getpid(), host_tid, kick_signal());
+    if (host_tid > 0) ::syscall(SYS_tgkill, self_pid(), host_tid, kick_signal());
 }
 
 PlatformProbe probe_kvm() {

@@ -196,7 +196,7 @@ Result<ThreadStart> Process::load_program(const ImageFile& program) {
     // A segment's whole pages are the file's, copy-on-write, where private
     // file mappings are (process_file_map.cpp: one host); else read.
     const PageMapper map = [this](uint64_t guest, uint64_t len, int fd, uint64_t off) {
-        return map_file_private(guest, len, fd, off);
+        return map_image_pages(guest, len, fd, off);
     };
 
     auto stack = aspace_->reserve_stack(memory::layout::kDefaultStackSize);

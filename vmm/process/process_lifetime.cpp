@@ -60,6 +60,7 @@
 #include <vector>
 
 #include "vmm/base/log.hpp"
+#include "vmm/base/self_pid.hpp"
 #include "vmm/platform/platform.hpp"
 #include "vmm/process/process.hpp"
 #include "vmm/process/signals/host_siginfo.hpp"
@@ -145,7 +146,7 @@ pid_t Process::forwarder_tid() const {
     // the child a copy-on-write fault on every spawn).
     for (int i = 0; i < 10000; ++i) {
         const pid_t t = forwarder_tid_.load();
-        if (t > 0 && ::syscall(SYS_tgkill, ::getpid(), t, 0) == 0) return t;
+        if (t > 0 && ::syscall(SYS_tgkill, self_pid(), t, 0) == 0) return t;
         ::usleep(100);
     }
     return 0;
@@ -229,7 +230,7 @@ void Process::every_period() {
     // readable once it has exited, even by SIGKILL).
     if (root_pidfd_ >= 0) {
         pollfd pf{root_pidfd_, POLLIN, 0};
-        if (::poll(&pf, 1, 0) > 0 && (pf.revents & (POLLIN | POLLHUP))) ::kill(::getpid(), SIGKILL);
+        if (::poll(&pf, 1, 0) > 0 && (pf.revents & (POLLIN | POLLHUP))) ::kill(self_pid(), SIGKILL);
     }
 }
 
@@ -264,7 +265,7 @@ void Process::forward_host_signals() {
         if (sig < 0) continue;  // EAGAIN (the period is up) or EINTR (a stop/continue)
         // child_reported's marker: every SIGCHLD taken before it is posted.
         // (tgkill's si_code is SI_TKILL, or SI_USER on some kernels, 6.18's.)
-        if (sig == SIGCHLD && (si.si_code == SI_TKILL || si.si_code == SI_USER) && si.si_pid == ::getpid()) {
+        if (sig == SIGCHLD && (si.si_code == SI_TKILL || si.si_code == SI_USER) && si.si_pid == self_pid()) {
             chld_sync_ack_.store(chld_sync_req_.load());
             ::syscall(SYS_futex, &chld_sync_ack_, FUTEX_WAKE_PRIVATE, INT32_MAX, nullptr, nullptr, 0);
             continue;
@@ -341,7 +342,7 @@ void Process::forwarder_barrier() {
     const pid_t fwd = forwarder_tid();
     if (fwd <= 0) return;
     const uint32_t ticket = chld_sync_req_.fetch_add(1) + 1;
-    if (::syscall(SYS_tgkill, ::getpid(), fwd, SIGCHLD) != 0) return;
+    if (::syscall(SYS_tgkill, self_pid(), fwd, SIGCHLD) != 0) return;
     for (int i = 0; i < 10; ++i) {
         const uint32_t seen = chld_sync_ack_.load();
         if (static_cast<int32_t>(seen - ticket) >= 0) return;

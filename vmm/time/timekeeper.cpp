@@ -64,21 +64,31 @@ int64_t sample_offset(clockid_t id) {
     return best;
 }
 
+// CPUID is asked once per run (these two keep the answer, and forked
+// processes inherit it): in a VM every CPUID exits to the hypervisor (4.6 us
+// each on the nested PVM hosts measured), and publish_from_history runs at
+// every execve.
 bool invariant_tsc() {
-    unsigned a = 0, b = 0, c = 0, d = 0;
-    if (!__get_cpuid(0x80000007, &a, &b, &c, &d)) return false;
-    return (d >> 8) & 1;  // CPUID.80000007H:EDX[8] invariant TSC
+    static const bool invariant = [] {
+        unsigned a = 0, b = 0, c = 0, d = 0;
+        if (!__get_cpuid(0x80000007, &a, &b, &c, &d)) return false;
+        return ((d >> 8) & 1) != 0;  // CPUID.80000007H:EDX[8] invariant TSC
+    }();
+    return invariant;
 }
 
 // CPUID leaf 0x15: TSC = crystal * EBX / EAX, exact when all three are given.
 // Leaf 0x16's base MHz is not the TSC rate to the precision needed (0.1% is
 // 100 us per second), so without 0x15 the rate is calibrated instead.
 uint64_t cpuid_tsc_hz() {
-    unsigned a = 0, b = 0, c = 0, d = 0;
-    if (__get_cpuid_max(0, nullptr) < 0x15) return 0;
-    __cpuid_count(0x15, 0, a, b, c, d);
-    if (a == 0 || b == 0 || c == 0) return 0;
-    return static_cast<uint64_t>(c) * b / a;
+    static const uint64_t hz = [] {
+        unsigned a = 0, b = 0, c = 0, d = 0;
+        if (__get_cpuid_max(0, nullptr) < 0x15) return uint64_t{0};
+        __cpuid_count(0x15, 0, a, b, c, d);
+        if (a == 0 || b == 0 || c == 0) return uint64_t{0};
+        return static_cast<uint64_t>(c) * b / a;
+    }();
+    return hz;
 }
 
 constexpr int64_t kOffsetThresholdNs = 2000;  // offsets jitter by ~100 ns between samples

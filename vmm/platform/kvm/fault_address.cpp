@@ -6,6 +6,7 @@
 #include <array>
 
 #include "vmm/arch/x86/memory_operand.hpp"
+#include "vmm/base/self_pid.hpp"
 
 namespace spanvm::platform::kvm {
 
@@ -18,7 +19,7 @@ size_t safe_read(const memory::GuestMemory& mem, uint64_t gpa, uint8_t* out, siz
     if (len > mem.size() - gpa) len = mem.size() - gpa;
     iovec local{out, len};
     iovec remote{mem.host_base() + gpa, len};
-    const ssize_t n = ::process_vm_readv(::getpid(), &local, 1, &remote, 1, 0);
+    const ssize_t n = ::process_vm_readv(self_pid(), &local, 1, &remote, 1, 0);
     return n > 0 ? static_cast<size_t>(n) : 0;
 }
 

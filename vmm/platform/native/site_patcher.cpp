@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "vmm/base/log.hpp"
+#include "vmm/base/self_pid.hpp"
 #include "vmm/memory/layout.hpp"
 #include "vmm/platform/native/syscall_site.hpp"
 
@@ -170,7 +171,7 @@ bool SitePatcher::replace_sole(uint64_t addr, const uint8_t* expect, const uint8
     // protection (no mprotect, no page left writable). The descriptor is
     // this process's: a fork child's inherited one writes its parent's
     // memory, so a child opens its own.
-    const pid_t self = ::getpid();
+    const pid_t self = self_pid();
     if (mem_pid_ != self) {
         if (mem_fd_ >= 0) ::close(mem_fd_);
         mem_fd_ = ::open("/proc/self/mem", O_RDWR | O_CLOEXEC);

@@ -22,22 +22,22 @@ Result<ImageFile> ImageFile::open(const std::string& path) {
     if (S_ISDIR(st.st_mode)) return make_error(EISDIR, "'{}' is a directory", path);
     if (!S_ISREG(st.st_mode)) return make_error(EACCES, "'{}' is not a regular file", path);
     f.size_ = static_cast<uint64_t>(st.st_size);
-    f.head_.resize(std::min(f.size_, kHeadBytes));
+    f.prefix_.resize(std::min(f.size_, kPrefixBytes));
     size_t done = 0;
-    while (done < f.head_.size()) {
-        const ssize_t r = ::pread(f.fd_, f.head_.data() + done, f.head_.size() - done, static_cast<off_t>(done));
+    while (done < f.prefix_.size()) {
+        const ssize_t r = ::pread(f.fd_, f.prefix_.data() + done, f.prefix_.size() - done, static_cast<off_t>(done));
         if (r < 0 && errno == EINTR) continue;
         if (r < 0) return errno_error(fmt::format("cannot read '{}'", path));
         if (r == 0) break;  // shrunk meanwhile: what is there is the file
         done += static_cast<size_t>(r);
     }
-    if (done < f.head_.size()) f.size_ = done;  // shrunk while read: the head is the whole file
-    f.head_.resize(done);
+    if (done < f.prefix_.size()) f.size_ = done;  // shrunk while read: the prefix is the whole file
+    f.prefix_.resize(done);
     return f;
 }
 
 ImageFile::ImageFile(ImageFile&& o) noexcept
-    : path_(std::move(o.path_)), fd_(std::exchange(o.fd_, -1)), size_(o.size_), head_(std::move(o.head_)) {}
+    : path_(std::move(o.path_)), fd_(std::exchange(o.fd_, -1)), size_(o.size_), prefix_(std::move(o.prefix_)) {}
 
 ImageFile& ImageFile::operator=(ImageFile&& o) noexcept {
     if (this != &o) {
@@ -45,7 +45,7 @@ ImageFile& ImageFile::operator=(ImageFile&& o) noexcept {
         path_ = std::move(o.path_);
         fd_ = std::exchange(o.fd_, -1);
         size_ = o.size_;
-        head_ = std::move(o.head_);
+        prefix_ = std::move(o.prefix_);
     }
     return *this;
 }
@@ -55,6 +55,10 @@ ImageFile::~ImageFile() {
 }
 
 bool ImageFile::read(uint64_t offset, std::span<uint8_t> out) const {
+    if (offset <= prefix_.size() && out.size() <= prefix_.size() - offset) {
+        std::copy_n(prefix_.begin() + static_cast<std::ptrdiff_t>(offset), out.size(), out.begin());
+        return true;
+    }
     size_t done = 0;
     while (done < out.size()) {
         const ssize_t r = ::pread(fd_, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));

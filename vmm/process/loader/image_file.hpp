@@ -5,11 +5,13 @@
 // The file stays open from the checks of execve (#!, ELF headers) to the
 // load, so what is loaded is what was checked even if the path is renamed
 // or replaced meanwhile. Nothing reads the whole file: the checks read its
-// head, its program headers and PT_INTERP (ElfFile::parse with a reader);
+// head, its program headers and PT_INTERP (ElfFile::parse with a reader,
+// which finds them in the first kPrefixBytes, read once at open);
 // the load maps the segments' whole pages from the file where the caller can
 // (a private copy-on-write file mapping in guest RAM, as Linux's
 // load_elf_binary maps them) and reads the rest, partial first and last
 // pages, straight into guest RAM.
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <span>
@@ -23,8 +25,13 @@ namespace spanvm::process {
 
 class ImageFile {
 public:
-    // Bytes kept from the start of the file: a `#!` line (BINPRM_BUF_SIZE).
+    // Bytes of the start of the file that head() shows: a `#!` line
+    // (BINPRM_BUF_SIZE).
     static constexpr uint64_t kHeadBytes = 256;
+    // Bytes read at open, one pread: the ELF header, the program headers
+    // and PT_INTERP of every usual image lie within them, so the checks and
+    // the load (which parse the headers twice) read nothing more.
+    static constexpr uint64_t kPrefixBytes = 4096;
 
     // Errors (with the errno execve would return): "cannot open 'x':
     // <strerror>", "'x' is a directory" (EISDIR), "'x' is not a regular
@@ -41,8 +48,11 @@ public:
     int fd() const { return fd_; }
     uint64_t size() const { return size_; }
     // The first min(size, kHeadBytes) bytes.
-    std::span<const uint8_t> head() const { return head_; }
-    // pread of exactly out.size() bytes at `offset`; false on a short read.
+    std::span<const uint8_t> head() const {
+        return std::span<const uint8_t>(prefix_).first(std::min<size_t>(prefix_.size(), kHeadBytes));
+    }
+    // Exactly out.size() bytes at `offset` (from the prefix read at open
+    // where they lie in it, else pread); false on a short read.
     bool read(uint64_t offset, std::span<uint8_t> out) const;
     ElfReader reader() const;
     Result<ElfFile> parse_elf(std::string name) const { return ElfFile::parse(size_, reader(), std::move(name)); }
@@ -52,7 +62,7 @@ private:
     std::string path_;
     int fd_ = -1;
     uint64_t size_ = 0;
-    std::vector<uint8_t> head_;
+    std::vector<uint8_t> prefix_;  // the first min(size, kPrefixBytes) bytes
 };
 
 // Maps file `fd` at `offset` over guest [guest_addr, +length) (whole pages)

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "vmm/base/log.hpp"
+#include "vmm/base/self_pid.hpp"
 #include "vmm/memory/layout.hpp"
 #include "vmm/process/threads/guest_thread.hpp"
 #include "vmm/process/process.hpp"
@@ -126,7 +127,7 @@ void GuestThread::stop_process(int sig) {
     // Departure: threads of the process on other nodes do not stop.
     const uint64_t continues = proc_.host_continues();
     if (sig == SIGSTOP) {
-        (void)::syscall(SYS_tgkill, ::getpid(), ::syscall(SYS_gettid), SIGSTOP);
+        (void)::syscall(SYS_tgkill, self_pid(), ::syscall(SYS_gettid), SIGSTOP);
         proc_.continued(*this, continues);
         return;
     }
@@ -136,7 +137,7 @@ void GuestThread::stop_process(int sig) {
     sigset_t one, prev;
     sigemptyset(&one);
     sigaddset(&one, sig);
-    (void)::syscall(SYS_tgkill, ::getpid(), ::syscall(SYS_gettid), sig);
+    (void)::syscall(SYS_tgkill, self_pid(), ::syscall(SYS_gettid), sig);
     ::pthread_sigmask(SIG_UNBLOCK, &one, &prev);
     ::pthread_sigmask(SIG_SETMASK, &prev, nullptr);
     ::sigaction(sig, &old_act, nullptr);

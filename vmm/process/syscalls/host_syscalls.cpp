@@ -6,6 +6,7 @@
 #include <charconv>
 #include <string_view>
 
+#include "vmm/base/self_pid.hpp"
 #include "vmm/process/syscalls/host_syscalls_detail.hpp"
 
 namespace spanvm::process {
@@ -46,7 +47,7 @@ std::string_view own_pid_fd_prefix(std::string_view p) {
     if (slash == std::string_view::npos) return {};
     int pid = -1;
     const auto [end, ec] = std::from_chars(p.data() + kProc.size(), p.data() + slash, pid);
-    if (ec != std::errc() || end != p.data() + slash || pid != ::getpid()) return {};
+    if (ec != std::errc() || end != p.data() + slash || pid != self_pid()) return {};
     for (std::string_view leaf : {std::string_view("/fd/"), std::string_view("/fdinfo/")})
         if (p.substr(slash, leaf.size()) == leaf) return p.substr(0, slash + leaf.size());
     return {};

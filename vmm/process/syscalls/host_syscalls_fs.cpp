@@ -11,6 +11,7 @@
 #include <cstring>
 #include <string>
 
+#include "vmm/base/self_pid.hpp"
 #include "vmm/process/syscalls/host_syscalls_detail.hpp"
 #include "vmm/process/syscalls/proc_fd_dir.hpp"
 #include "vmm/process/syscalls/proc_maps.hpp"
@@ -52,10 +53,10 @@ int64_t own_proc_view_fd(HostSyscallContext& ctx, const GuestPath& p, uint64_t f
     bool thread_self = false;
     if (!ctx.proc_view || (flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC))) return -1;
     OwnProcFile file = OwnProcFile::status;
-    if (ctx.own_maps && is_own_maps_path(p.s, ::getpid()) && ctx.own_maps())
+    if (ctx.own_maps && is_own_maps_path(p.s, self_pid()) && ctx.own_maps())
         return text_fd("spanvm-maps", ctx.proc_view({}, OwnProcFile::maps, false));
-    if (is_own_stat_path(p.s, ::getpid(), thread_self)) file = OwnProcFile::stat;
-    else if (!is_own_status_path(p.s, ::getpid(), thread_self)) return -1;
+    if (is_own_stat_path(p.s, self_pid(), thread_self)) file = OwnProcFile::stat;
+    else if (!is_own_status_path(p.s, self_pid(), thread_self)) return -1;
     const int h = static_cast<int>(raw(SYS_openat, AT_FDCWD, P(p.c_str()), O_RDONLY | O_CLOEXEC));
     if (h < 0) return -1;
     std::string text;
@@ -85,7 +86,7 @@ ProcFdDir opened_dir_kind(int64_t host_fd, const GuestPath& p) {
     const std::string at = "/proc/self/fd/" + std::to_string(host_fd);
     const ssize_t n = ::readlink(at.c_str(), link, sizeof link);
     if (n <= 0 || static_cast<size_t>(n) >= sizeof link) return ProcFdDir::none;
-    return classify_proc_fd_dir(std::string_view(link, static_cast<size_t>(n)), ::getpid());
+    return classify_proc_fd_dir(std::string_view(link, static_cast<size_t>(n)), self_pid());
 }
 
 int64_t do_openat(HostSyscallContext& ctx, uint64_t dirfd, uint64_t path_gva, uint64_t flags, uint64_t mode) {
@@ -336,7 +337,7 @@ int64_t path_times_call(HostSyscallContext& ctx, const SyscallArgs& a) {
 // link reaches the guest program's file (ctx.guest_exe), as on Linux.
 bool is_own_exe(const GuestPath& p) {
     bool thread_self = false;
-    return p.absolute() && is_own_proc_file(p.s, "exe", static_cast<int>(::getpid()), thread_self);
+    return p.absolute() && is_own_proc_file(p.s, "exe", static_cast<int>(self_pid()), thread_self);
 }
 void follow_own_exe(HostSyscallContext& ctx, GuestPath& p) {
     if (!ctx.guest_exe.empty() && is_own_exe(p)) p.s = ctx.guest_exe;
