@@ -8,7 +8,8 @@
 #          ratio = native_s / spanvm_s                         target >= 0.85
 #          (also by CPU time, user + system of make and its children:
 #          native_cpu_s / spanvm_cpu_s, steadier under the host's load)
-# Each case runs BENCH_REPEAT times (median). Prints one line per ratio,
+# Native and each platform take turns, BENCH_REPEAT rounds (medians), after
+# one untimed make each. Prints one line per ratio,
 # writes bench/out/spawn.json and, with gnuplot, bench/out/spawn.png.
 # Knobs: SPANVM [BUILD_DIR/spanvm], CC [cc], BENCH_REPEAT [3], BENCH_SPAWN_ROUNDS [200],
 # BENCH_MAKE_FILES [64], BENCH_PLATFORMS [every available one],
@@ -48,18 +49,16 @@ div() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.4f", a / b }'; }
 median() { sort -g | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
 now() { date +%s.%N; }
 
-# spawn_us RUNNER... : median microseconds per round.
-spawn_us() {
-    for _ in $(seq "$REPEAT"); do "$@" "$WORK/spawn_loop" "$ROUNDS" | python3 -c 'import json,sys; print(json.load(sys.stdin)["us_per_round"])'; done | median
+# spawn_once RUNNER... : microseconds per round of one spawn_loop run.
+spawn_once() {
+    "$@" "$WORK/spawn_loop" "$ROUNDS" | python3 -c 'import json,sys; print(json.load(sys.stdin)["us_per_round"])'
 }
-# make_s RUNNER... : "WALL CPU", the medians of a clean `make -jC`'s
-# seconds and of the CPU seconds (user + system) it and its children used.
-# The CPU time swings less with the host's load than the wall time does.
-make_s() {
-    local runs=()
-    for _ in $(seq "$REPEAT"); do
-        "$MAKE" -s -C "$WORK/proj" clean >/dev/null
-        runs+=("$(python3 - "$@" "$MAKE" -s -C "$WORK/proj" -j"$C" <<'EOP'
+# make_once RUNNER... : "WALL CPU" of one clean `make -jC`: its seconds and
+# the CPU seconds (user + system) it and its children used. The CPU time
+# swings less with the host's load than the wall time does.
+make_once() {
+    "$MAKE" -s -C "$WORK/proj" clean >/dev/null
+    python3 - "$@" "$MAKE" -s -C "$WORK/proj" -j"$C" <<'EOP'
 import resource, subprocess, sys, time
 t0 = time.monotonic()
 subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, check=False)
@@ -67,18 +66,45 @@ t1 = time.monotonic()
 r = resource.getrusage(resource.RUSAGE_CHILDREN)
 print(f"{t1 - t0:.3f} {r.ru_utime + r.ru_stime:.3f}")
 EOP
-)")
-        [ -x "$WORK/proj/prog" ] || die "make -j$C under '$*' built no binary"
-    done
-    echo "$(printf '%s\n' "${runs[@]}" | awk '{print $1}' | median) $(printf '%s\n' "${runs[@]}" | awk '{print $2}' | median)"
+    [ -x "$WORK/proj/prog" ] || die "make -j$C under '$*' built no binary"
 }
-
-native_spawn="$(spawn_us env)"
-read -r native_make native_make_cpu <<<"$(make_s env)"
+# Native and every platform take turns, round after round, after one untimed
+# build each: the host's speed drifts over minutes and its page cache is
+# trimmed of files unused for a while (DAMON reclaim on the PVM hosts of
+# bench/results/session-2026-12-07e), so runs taken one after the other
+# would compare different machines.
+median_of() { printf '%s\n' "$@" | median; }
+# "host": the programs without spanvm; a platform's name: under spanvm.
+runner() { if [ "$1" = host ]; then echo env; else echo "$SPANVM run --platform $1 --"; fi; }
+CASES=(host "${PLATFORMS[@]}")
+declare -A SPAWN=() MAKE_WALL=() MAKE_CPU=()
+for k in "${CASES[@]}"; do
+    read -r -a R <<<"$(runner "$k")"
+    make_once "${R[@]}" >/dev/null
+done
+for _ in $(seq "$REPEAT"); do
+    for k in "${CASES[@]}"; do
+        read -r -a R <<<"$(runner "$k")"
+        SPAWN[$k]+="$(spawn_once "${R[@]}") "
+        read -r w c <<<"$(make_once "${R[@]}")"
+        MAKE_WALL[$k]+="$w "
+        MAKE_CPU[$k]+="$c "
+    done
+done
+# shellcheck disable=SC2086 # the lists split into their numbers
+native_spawn="$(median_of ${SPAWN[host]})"
+# shellcheck disable=SC2086
+native_make="$(median_of ${MAKE_WALL[host]})"
+# shellcheck disable=SC2086
+native_make_cpu="$(median_of ${MAKE_CPU[host]})"
 rows=()
 for p in "${PLATFORMS[@]}"; do
-    s="$(spawn_us "$SPANVM" run --platform "$p" --)"
-    read -r m m_cpu <<<"$(make_s "$SPANVM" run --platform "$p" --)"
+    # shellcheck disable=SC2086
+    s="$(median_of ${SPAWN[$p]})"
+    # shellcheck disable=SC2086
+    m="$(median_of ${MAKE_WALL[$p]})"
+    # shellcheck disable=SC2086
+    m_cpu="$(median_of ${MAKE_CPU[$p]})"
     rs="$(div "$s" "$native_spawn")"
     rm_="$(div "$native_make" "$m")"
     rc="$(div "$native_make_cpu" "$m_cpu")"
