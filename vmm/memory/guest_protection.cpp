@@ -72,6 +72,15 @@ void GuestProtection::host_mapped(std::uint64_t start, std::uint64_t end, int hp
     host_.set(start, end, hp);
 }
 
+void GuestProtection::renewed(std::uint64_t start, std::uint64_t end, int hp) {
+    start = std::max(layout::page_align_down(start), layout::kUserBase);
+    end = std::min(layout::page_align_up(end), mem_.size());
+    if (start >= end) return;
+    std::unique_lock lk(mu_);
+    host_.set(start, end, hp);
+    (void)table_.set(start, end, PROT_NONE);
+}
+
 Result<std::vector<LayoutRun>> GuestProtection::set(std::uint64_t start, std::uint64_t end, int prot) {
     start = std::max(layout::page_align_down(start), layout::kUserBase);
     end = std::min(layout::page_align_up(end), mem_.size());

@@ -85,6 +85,13 @@ public:
     // HostProtTable::kUnknown where it does not know what is there now (a
     // failed mmap). Records it; changes nothing else.
     void host_mapped(std::uint64_t start, std::uint64_t end, int host_prot);
+    // The caller has replaced all of [start, end) with fresh memory of
+    // protection `host_prot` for a new program image (execve on one host):
+    // the guest has nothing mapped there yet, and no page there is one the
+    // site patcher opened. Records both, so the image's first sync calls
+    // mprotect only where its protection differs (no re-application over
+    // the old image's code).
+    void renewed(std::uint64_t start, std::uint64_t end, int host_prot);
 
     // (Re)opens the /proc/self/mem alias: a process about to put its memory
     // under a DSM, which may be a fork child whose inherited alias still

@@ -195,8 +195,8 @@ Result<ThreadStart> Process::load_program(const ImageFile& program) {
     if (!elf) return elf.error();
     // A segment's whole pages are the file's, copy-on-write, where private
     // file mappings are (process_file_map.cpp: one host); else read.
-    const PageMapper map = [this](uint64_t guest, uint64_t len, int fd, uint64_t off) {
-        return map_image_pages(guest, len, fd, off);
+    const PageMapper map = [this](uint64_t guest, uint64_t len, int fd, uint64_t off, uint32_t flags) {
+        return map_image_pages(guest, len, fd, off, prot_of(flags));
     };
 
     auto stack = aspace_->reserve_stack(memory::layout::kDefaultStackSize);
@@ -513,7 +513,7 @@ bool Process::renew_user_memory() {
         protection_->host_mapped(lo, hi, memory::HostProtTable::kUnknown);
         return false;  // discard() goes range by range
     }
-    protection_->host_mapped(lo, hi, platform_->host_prot());
+    protection_->renewed(lo, hi, platform_->host_prot());
     shared_.clear();
     file_private_.clear();
     sysv_attaches_.clear();

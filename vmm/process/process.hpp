@@ -217,8 +217,10 @@ public:
     bool map_file_private(uint64_t start, uint64_t len, int fd, uint64_t off);
     // The same for the loader's whole pages of an image, which lie inside
     // the file as it was when it was opened (check_load_plan): one host maps
-    // them without asking the file's size again (an fstat per segment).
-    bool map_image_pages(uint64_t start, uint64_t len, int fd, uint64_t off);
+    // them without asking the file's size again (an fstat per segment), with
+    // the host protection of the segment's guest protection `prot`, so that
+    // the re-sync after the load leaves them alone.
+    bool map_image_pages(uint64_t start, uint64_t len, int fd, uint64_t off, int prot);
     // One host: how many bytes from the start of a private mapping
     // of `len` bytes of `fd` at `off` map_file_private maps as the file's
     // own pages (the whole pages inside a regular file); 0 where it maps

@@ -53,9 +53,9 @@ bool Process::map_file_private(uint64_t start, uint64_t len, int fd, uint64_t of
     return flen && map_file_pages(start, flen, fd, off, -1);
 }
 
-bool Process::map_image_pages(uint64_t start, uint64_t len, int fd, uint64_t off) {
+bool Process::map_image_pages(uint64_t start, uint64_t len, int fd, uint64_t off, int prot) {
     if (cfg_.remote) return map_file_private(start, len, fd, off);
-    return len && map_file_pages(start, memory::layout::page_align_up(len), fd, off, -1);
+    return len && map_file_pages(start, memory::layout::page_align_up(len), fd, off, prot);
 }
 
 uint64_t Process::file_pages_length(uint64_t len, int fd, uint64_t off) {

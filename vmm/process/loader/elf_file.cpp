@@ -261,8 +261,16 @@ LoadPlan ElfFile::plan_load(uint64_t load_bias) const {
             // lo <= vaddr and vaddr - lo <= vaddr % page == offset % page, so
             // the head bytes come from inside the file.
             const uint64_t head = s.vaddr - lo;
-            plan.copies.push_back(CopyOp{s.offset - head, head + s.filesz, lo + load_bias});
-            zero_from = s.vaddr + s.filesz;
+            uint64_t len = head + s.filesz;
+            // Linux maps a segment's file pages whole and zeroes only from
+            // p_filesz to p_memsz (elf_load): in a segment without bss the
+            // rest of its last page is the file's bytes, up to the file's
+            // end. So here too, within the bytes this segment owns; whole
+            // pages can then be mapped rather than read (load_plan_from_file).
+            if (s.memsz == s.filesz && file_size_ > s.offset - head)
+                len = std::max(len, std::min(hi - lo, file_size_ - (s.offset - head)));
+            plan.copies.push_back(CopyOp{s.offset - head, len, lo + load_bias, s.flags});
+            zero_from = lo + len;
         }
         if (hi > zero_from) plan.zeros.push_back(ZeroOp{zero_from + load_bias, hi - zero_from});
         plan.protections.push_back(
@@ -312,8 +320,8 @@ Result<void> apply_load_plan(const LoadPlan& plan, std::span<const uint8_t> file
 CopyOp whole_pages(const CopyOp& c) {
     const uint64_t a = memory::layout::page_align_up(c.guest_addr);
     const uint64_t b = memory::layout::page_align_down(c.guest_addr + c.length);
-    if (a >= b || a < c.guest_addr) return CopyOp{0, 0, a};  // no whole page (or the rounding wrapped)
-    return CopyOp{c.file_offset + (a - c.guest_addr), b - a, a};
+    if (a >= b || a < c.guest_addr) return CopyOp{0, 0, a, c.flags};  // no whole page (or the rounding wrapped)
+    return CopyOp{c.file_offset + (a - c.guest_addr), b - a, a, c.flags};
 }
 
 Result<std::vector<uint8_t>> read_whole_file(const std::string& path) {

@@ -59,6 +59,7 @@ struct CopyOp {
     uint64_t file_offset = 0;
     uint64_t length = 0;
     uint64_t guest_addr = 0;
+    uint32_t flags = 0;  // the segment's kSegment{Read,Write,Exec}
 };
 
 // Zero guest [guest_addr, guest_addr+length).
@@ -75,8 +76,10 @@ struct SegmentProtection {
 
 // How to place an image in guest memory. Semantics follow Linux's
 // load_elf_binary(): each segment's first page also receives the file bytes
-// that precede p_vaddr in that page, and everything from vaddr+filesz up to
-// the end of the segment's last page is zero.
+// that precede p_vaddr in that page; in a segment with bss (memsz > filesz)
+// everything from vaddr+filesz up to the end of its last page is zero, and
+// in one without, the rest of its last page holds the file's next bytes (up
+// to the file's end; zero after it), as Linux's whole-page mapping shows.
 // Departure from Linux: where two segments share a page, Linux lets the later
 // mmap win for the whole page; here the ops are clipped so they never overlap
 // (each segment keeps its own bytes), hence copies and zeros may be applied

@@ -85,7 +85,7 @@ Result<uint64_t> load_plan_from_file(const LoadPlan& plan, const ImageFile& file
     };
     for (const CopyOp& c : plan.copies) {
         const CopyOp w = whole_pages(c);
-        if (!w.length || !map || !map(w.guest_addr, w.length, file.fd(), w.file_offset)) {
+        if (!w.length || !map || !map(w.guest_addr, w.length, file.fd(), w.file_offset, c.flags)) {
             if (auto r = copy(c.file_offset, c.length, c.guest_addr); !r) return r.error();
             continue;
         }

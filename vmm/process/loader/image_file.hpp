@@ -67,7 +67,10 @@ private:
 
 // Maps file `fd` at `offset` over guest [guest_addr, +length) (whole pages)
 // copy-on-write; false when it cannot (the range is then unchanged, zero-filled).
-using PageMapper = std::function<bool(uint64_t guest_addr, uint64_t length, int fd, uint64_t offset)>;
+// `segment_flags` (kSegment*) are the segment's: the loader writes no byte
+// of the pages it has mapped, so they may get its final protection now.
+using PageMapper =
+    std::function<bool(uint64_t guest_addr, uint64_t length, int fd, uint64_t offset, uint32_t segment_flags)>;
 
 // Places `plan` (checked with check_load_plan first) in guest RAM `ram`
 // (guest address a at ram.data() + a): the whole pages of each copy through
