@@ -9,8 +9,9 @@
 // which finds them in the first kPrefixBytes, read once at open);
 // the load maps the segments' whole pages from the file where the caller can
 // (a private copy-on-write file mapping in guest RAM, as Linux's
-// load_elf_binary maps them) and reads the rest, partial first and last
-// pages, straight into guest RAM.
+// load_elf_binary maps them) and reads the rest straight into guest RAM: a
+// first page shared with the previous segment, and a bss segment's last
+// file page (a segment without bss ends on a whole page, LoadPlan).
 #include <algorithm>
 #include <cstdint>
 #include <functional>
