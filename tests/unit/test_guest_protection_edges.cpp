@@ -119,3 +119,29 @@ TEST_CASE("uniform_access is the guest's access where it is one throughout, hole
     CHECK_FALSE(prot.host_known(u, u + 8 * P, PROT_READ));
     CHECK_FALSE(prot.host_known(u + 16 * P, u + 20 * P, PROT_NONE));  // never set: unknown
 }
+
+TEST_CASE("renewed() forgets the old image's layout: its code no longer forces a re-application") {
+    Ram ram(true);
+    auto& prot = ram.prot;
+    std::uint8_t* h = ram.mem.host_base();
+    // The old image's code, which the site patcher may have opened.
+    REQUIRE(prot.set(u + 8 * P, u + 10 * P, PROT_READ | PROT_EXEC));
+    // execve on one host: the whole user area becomes fresh memory.
+    const int rwx = PROT_READ | PROT_WRITE | PROT_EXEC;
+    REQUIRE(::mmap(h + u, 20 * P, rwx, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != MAP_FAILED);
+    prot.renewed(u, u + 20 * P, rwx);
+    CHECK(prot.uniform_access(u, u + 20 * P) == 0);  // nothing mapped for the guest yet
+    CHECK(prot.host_known(u, u + 20 * P, rwx));
+    // The loader maps the new image's code with its final protection and
+    // says so. The sync then trusts that record: a change behind its back
+    // (made here to see it) stays, so no mprotect was made.
+    REQUIRE(::mmap(h + u + 8 * P, 2 * P, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) !=
+            MAP_FAILED);
+    prot.host_mapped(u + 8 * P, u + 10 * P, PROT_READ | PROT_EXEC);
+    REQUIRE(::mprotect(h + u + 8 * P, P, rwx) == 0);
+    REQUIRE(prot.set(u + 8 * P, u + 10 * P, PROT_READ | PROT_EXEC));
+    CHECK(host_prot_at(h + u + 8 * P) == rwx);
+    // Once the new layout calls it code, it is never trusted again.
+    REQUIRE(prot.set(u + 8 * P, u + 10 * P, PROT_READ | PROT_EXEC));
+    CHECK(host_prot_at(h + u + 8 * P) == (PROT_READ | PROT_EXEC));
+}
