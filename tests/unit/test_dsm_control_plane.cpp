@@ -1,8 +1,11 @@
 // ControlPlane's failure rules: a peer's last words (Failed) make this node
 // fail naming the node the peer named; after the engine stopped they are
-// that peer's exit; this node's own last words carry its line.
+// that peer's exit; this node's own last words carry its line; a send that
+// fails once the engine stopped (its transport is not running) is no one's
+// failure.
 #include <doctest/doctest.h>
 
+#include <cerrno>
 #include <optional>
 #include <string>
 #include <vector>
@@ -23,10 +26,14 @@ struct Harness {
     spanvm::net::ClusterConfig cfg = spanvm::net::loopback_cluster(3, "cp");
     DsmStats stats{0, "node 0", 1};
     std::vector<Bytes> last;  // payloads handed to LastWords
+    bool transport_stopped = false;
     ControlPlane cp{cfg,
                     0,
                     stats,
-                    [](NodeId, spanvm::net::ByteView) -> spanvm::Result<void> { return {}; },
+                    [this](NodeId, spanvm::net::ByteView) -> spanvm::Result<void> {
+                        if (transport_stopped) return spanvm::Error{ESHUTDOWN, "node 0: transport not running"};
+                        return {};
+                    },
                     [](const std::string& line) { throw Failed{line}; },  // does not return
                     [this](spanvm::net::ByteView p) { last.emplace_back(p.begin(), p.end()); }};
 
@@ -76,6 +83,39 @@ SCENARIO("a peer's last words name the node it lost") {
             REQUIRE(d.has_value());
             CHECK(d->kind == ControlKind::Failed);
             CHECK(d->data == text(node1 + " failed: no traffic for 3.0 s"));
+        }
+    }
+}
+
+SCENARIO("a send that fails is fatal until the peer or this engine has left") {
+    Harness h;
+    h.transport_stopped = true;
+    GIVEN("no goodbye and a running engine") {
+        THEN("no peer has left, and a failed send (the barrier's) fails naming node 0's peer") {
+            CHECK_FALSE(h.cp.peer_left(1));
+            CHECK_FALSE(h.cp.peer_left(2));
+            // Node 0 sends the release to every node when the last arrives.
+            CHECK(h.deliver(0, {ControlKind::BarrierArrive, 1, 0, {}}) == std::nullopt);
+            CHECK(h.deliver(1, {ControlKind::BarrierArrive, 1, 0, {}}) == std::nullopt);
+            CHECK(h.deliver(2, {ControlKind::BarrierArrive, 1, 0, {}}) ==
+                  h.cfg.describe(1) + " failed: node 0: transport not running");
+        }
+    }
+    GIVEN("node 2 said ByeClosing") {
+        CHECK(h.deliver(2, {ControlKind::ByeClosing, 0, 0, {}}) == std::nullopt);
+        THEN("node 2 has left, node 1 has not") {
+            CHECK(h.cp.peer_left(2));
+            CHECK_FALSE(h.cp.peer_left(1));
+        }
+    }
+    GIVEN("the engine stopped (the DSM engine's sends ask the same question)") {
+        h.cp.engine_stopped();
+        THEN("every peer counts as left, and the failed sends of a barrier release are quiet") {
+            CHECK(h.cp.peer_left(1));
+            CHECK(h.cp.peer_left(2));
+            CHECK(h.deliver(0, {ControlKind::BarrierArrive, 1, 0, {}}) == std::nullopt);
+            CHECK(h.deliver(1, {ControlKind::BarrierArrive, 1, 0, {}}) == std::nullopt);
+            CHECK(h.deliver(2, {ControlKind::BarrierArrive, 1, 0, {}}) == std::nullopt);
         }
     }
 }

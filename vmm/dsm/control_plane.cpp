@@ -46,6 +46,11 @@ void ControlPlane::engine_stopped() {
     stopped_ = true;
 }
 
+bool ControlPlane::peer_left(NodeId node) {
+    std::lock_guard lk(mu_);
+    return closing_ || stopped_ || (node < bye_closing_.size() && bye_closing_[node]);
+}
+
 void ControlPlane::on_peer_failed(NodeId node, const std::string& reason) {
     {
         std::lock_guard lk(mu_);
@@ -74,12 +79,7 @@ void ControlPlane::send(NodeId to, const ControlMessage& m) {
     }
     net::Bytes b = encode_control(m);
     stats_.add(DsmStats::Counter::bytes_sent, b.size());
-    auto r = send_(to, b);
-    if (!r) {
-        std::lock_guard lk(mu_);
-        if (closing_ || bye_closing_[to]) return;  // it already left after the goodbye
-    }
-    if (!r) fail_(cluster_.describe_failure(to, r.error().message));
+    if (auto r = send_(to, b); !r && !peer_left(to)) fail_(cluster_.describe_failure(to, r.error().message));
 }
 
 void ControlPlane::handle(NodeId from, ControlMessage msg) {

@@ -66,6 +66,11 @@ public:
     void on_peer_failed(NodeId node, const std::string& reason);
     // The engine stopped: from now on a peer leaving is not a failure.
     void engine_stopped();
+    // Whether a failed send to `node` is an exit, not a failure: every peer
+    // said ByeDone (closing), `node` said ByeClosing, or the engine stopped
+    // (this node's transport stops after it, while its I/O thread may still
+    // answer a peer's late protocol message).
+    bool peer_left(NodeId node);
     // This node is failing with `line` (the engine's fatal hook, any
     // thread): tells every connected peer (see "Last words" above).
     void last_words(const std::string& line);

@@ -538,6 +538,10 @@ void DsmEngine::check(const Result<void>& r, const char* what) {
     if (!r) fail(fmt::format("{}: {}: {}", cluster_.describe(static_cast<net::NodeId>(self_)), what, r.error().message));
 }
 
+void DsmEngine::send_failed(NodeId to, const Error& e) {
+    if (!control_->peer_left(to)) fail(cluster_.describe_failure(to, e.message));
+}
+
 void DsmEngine::run_actions(Shard& sh, Actions& acts, NodeId from) {
     execute(sh, acts, from);
     while (!sh.self_queue.empty()) {
@@ -642,7 +646,7 @@ void DsmEngine::execute_send(Shard& sh, Send& s) {
         stats_->add(DsmStats::Counter::bytes_sent, sh.send_buf.size());
     auto r = transport_->send(static_cast<net::NodeId>(s.to), kDsmProtocolType, as_view(sh.send_buf));
     trace::mark("dsm.tx", (std::uint64_t{static_cast<std::uint8_t>(m.type)} << 56) | m.page);
-    if (!r) fail(cluster_.describe_failure(s.to, r.error().message));
+    if (!r) send_failed(s.to, r.error());
 }
 
 Result<void> DsmEngine::shutdown(std::chrono::milliseconds timeout) {

@@ -437,6 +437,10 @@ private:
     void execute(Shard& sh, Actions& acts, NodeId from);
     void execute_send(Shard& sh, Send& s);
     void check(const Result<void>& r, const char* what);
+    // A send to `to` failed: fatal, naming `to`, unless ControlPlane::peer_left
+    // says it is an exit (after the goodbye or this engine's stop, a late
+    // message's answer cannot go out, and need not).
+    void send_failed(NodeId to, const Error& e);
 
     DsmEngineOptions options_;
     net::ClusterConfig cluster_;

@@ -63,7 +63,7 @@ Result<std::uint64_t> DsmEngine::rehome(PageIndex first, PageIndex count, NodeId
     for (NodeId n = 0; n < num_nodes(); ++n)
         if (n != self_)
             if (auto r = transport_->send(static_cast<net::NodeId>(n), kDsmHomeType, as_view(bytes)); !r)
-                fail(cluster_.describe_failure(n, r.error().message));
+                send_failed(n, r.error());
     std::unique_lock mk(moves_mu_);
     auto done = [&] {
         return std::find(finished_moves_.begin(), finished_moves_.end(), move.id) != finished_moves_.end();
@@ -110,7 +110,7 @@ void DsmEngine::start_move(const StartMove& sm) {
     for (NodeId n = 0; n < num_nodes(); ++n)
         if (n != self_)
             if (auto r = transport_->send(static_cast<net::NodeId>(n), kDsmHomeType, as_view(bytes)); !r)
-                fail(cluster_.describe_failure(n, r.error().message));
+                send_failed(n, r.error());
 }
 
 void DsmEngine::finish_move(const HomeMoves::Move& m) {
@@ -127,7 +127,7 @@ void DsmEngine::finish_move(const HomeMoves::Move& m) {
         // pages (it now routes to m.to) can precede the state on the wire.
         const auto bytes = encode_home(state);
         if (auto r = transport_->send(static_cast<net::NodeId>(m.to), kDsmHomeType, as_view(bytes)); !r)
-            fail(cluster_.describe_failure(m.to, r.error().message));
+            send_failed(m.to, r.error());
     }
     {
         std::lock_guard mk(moves_mu_);
@@ -157,7 +157,7 @@ void DsmEngine::on_home_message(NodeId from, std::uint64_t request_id, net::Byte
             const auto bytes = encode_home(HomeMsg{HomeMsg::Kind::Ack, 0, msg->move_id, {}, {}});
             stats_->add(DsmStats::Counter::bytes_sent, bytes.size());
             if (auto r = transport_->send(static_cast<net::NodeId>(from), kDsmHomeType, as_view(bytes)); !r)
-                fail(cluster_.describe_failure(from, r.error().message));
+                send_failed(from, r.error());
             return;
         }
         case HomeMsg::Kind::Ack: {
@@ -204,7 +204,7 @@ void DsmEngine::on_home_message(NodeId from, std::uint64_t request_id, net::Byte
             const auto bytes = encode_home(answer);
             stats_->add(DsmStats::Counter::bytes_sent, bytes.size());
             if (auto r = transport_->respond(static_cast<net::NodeId>(from), kDsmHomeType, request_id, as_view(bytes)); !r)
-                fail(cluster_.describe_failure(from, r.error().message));
+                send_failed(from, r.error());
             return;
         }
         case HomeMsg::Kind::Answer: break;  // answers go to the request's waiter, not here

@@ -189,7 +189,7 @@ void DsmEngine::end_batch() {
             stats_->add(DsmStats::Counter::bytes_sent, buf.size());
         auto r = transport_->send(static_cast<net::NodeId>(s.to), kDsmProtocolType,
                                   net::ByteView(reinterpret_cast<const std::uint8_t*>(buf.data()), buf.size()));
-        if (!r) fail(cluster_.describe_failure(s.to, r.error().message));
+        if (!r) send_failed(s.to, r.error());
         i = j;
     }
     // Self-messages, now that every install and drop is done: as a batch of
@@ -236,7 +236,7 @@ void DsmEngine::request_run(RunDetector::Range r, bool write) {
         stats_->add(DsmStats::Counter::run_pages, count);
         trace::mark("dsm.run_request", (first << 8) | count);
         auto s = transport_->send(static_cast<net::NodeId>(home), kDsmProtocolType, net::ByteView(reinterpret_cast<const std::uint8_t*>(buf.data()), buf.size()));
-        if (!s) fail(cluster_.describe_failure(home, s.error().message));
+        if (!s) send_failed(home, s.error());
         count = 0;
     };
     PageIndex wp_first = 0, wp_count = 0;
