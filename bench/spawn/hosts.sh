@@ -17,9 +17,10 @@
 # and the speeds are printed (their spread flags a run to distrust) and
 # written, with a ratio that scales each run by them (indicative only).
 # Knobs: SPANVM [BUILD_DIR/spanvm], CC [cc], BENCH_REPEAT [3], BENCH_MAKE_FILES [64],
-# BENCH_MAKE_FUNCS [1] (functions per generated file: 1 is the tiny file of
-# the tests, cc1 ~30 ms; 60 makes each compile ~1 s, a real source file's
-# size, which asks how long a compile must be for placing it to pay),
+# BENCH_MAKE_FUNCS ["1 60"] (functions per generated file, one project and
+# one ratio per number: 1 is the tiny file of the tests, cc1 ~30 ms; 60 makes
+# each compile ~0.7 s, a real source file's size, which asks how long a
+# compile must be for placing it to pay),
 # BENCH_PLACE_EXEC [least-loaded] (the --place-exec policy; round-robin
 # places every exec in turn, cc and as included: bench/results/make2-2026-12-05),
 # BENCH_HOST_CPUS [nproc/2], BENCH_PLATFORMS [every available one],
@@ -28,7 +29,8 @@ set -euo pipefail
 . "$(dirname "$0")/../lib/common.sh"
 bench_init spawn/hosts "$@"
 FILES="${BENCH_MAKE_FILES:-64}"
-FUNCS="${BENCH_MAKE_FUNCS:-1}"
+read -r -a FUNCS <<<"${BENCH_MAKE_FUNCS:-1 60}"
+for f in "${FUNCS[@]}"; do [[ "$f" =~ ^[1-9][0-9]*$ ]] || die "BENCH_MAKE_FUNCS: '$f' is not a positive integer"; done
 PLACE="${BENCH_PLACE_EXEC:-least-loaded}"
 C="${BENCH_HOST_CPUS:-$(($(nproc) / 2))}"
 [ "$C" -ge 1 ] || die "needs at least 2 CPUs (2 hosts x 1)"
@@ -47,7 +49,6 @@ fi
 mkdir -p "$OUT"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/spanvm-bench-hosts.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
-"$REPO/tests/integration/gen_c_project.sh" "$WORK/proj" "$FILES" "$FUNCS" >/dev/null
 MAKE="$(command -v make)"
 # The first C usable CPUs: native's, and host 0's under --host-cpus.
 FIRST="$(python3 -c 'import os,sys; print(",".join(map(str, sorted(os.sched_getaffinity(0))[:int(sys.argv[1])])))' "$C")"
@@ -86,43 +87,47 @@ make_runs() {
     local jobs=$1 cpus=$2
     shift 2
     for _ in $(seq "$REPEAT"); do
-        "$MAKE" -s -C "$WORK/proj" clean >/dev/null
+        "$MAKE" -s -C "$PROJ" clean >/dev/null
         local sp t0 t1
         sp="$(speed "$cpus")"
         t0="$(now)"
-        "$@" "$MAKE" -s -C "$WORK/proj" -j"$jobs" >/dev/null
+        "$@" "$MAKE" -s -C "$PROJ" -j"$jobs" >/dev/null
         t1="$(now)"
-        [ -x "$WORK/proj/prog" ] || die "make -j$jobs under '$*' built no binary"
+        [ -x "$PROJ/prog" ] || die "make -j$jobs under '$*' built no binary"
         awk -v a="$t1" -v b="$t0" -v sp="$sp" 'BEGIN { printf "%.3f %.3f %.4f\n", a - b, (a - b) * sp, sp }'
     done
 }
 col_median() { awk -v c="$1" '{print $c}' | median; }
 
-# Native on host 0's CPUs; the speed that normalises it is theirs. spanvm
-# runs on both hosts' CPUs: its speed is the mean over all 2C of them.
-make_runs "$C" "$FIRST" taskset -c "$FIRST" >"$WORK/baseline.runs"
-native="$(col_median 1 <"$WORK/baseline.runs")"
-native_n="$(col_median 2 <"$WORK/baseline.runs")"
 rows=()
-for p in "${PLATFORMS[@]}"; do
-    make_runs $((2 * C)) "$FIRST,$SECOND" "$SPANVM" run --platform "$p" --local-hosts 2 --host-cpus "$C" --place-exec "$PLACE" -- \
-        >"$WORK/$p.runs"
-    s="$(col_median 1 <"$WORK/$p.runs")"
-    s_n="$(col_median 2 <"$WORK/$p.runs")"
-    r="$(div "$native" "$s")"
-    r_n="$(div "$native_n" "$s_n")"
-    printf 'make %-6s make -j%s across 2 hosts x %s cores %8.2f s vs native make -j%s on %s cores %8.2f s: %.2fx (target >= 1.6)\n' \
-        "$p" $((2 * C)) "$C" "$s" "$C" "$C" "$native" "$r"
-    # The speed of the CPUs just before each run, as a noise flag: a spread
-    # of more than ~10% means this run's ratio says little. The scaled ratio
-    # (each run times that speed) is written too, but a 0.1 s sample is a
-    # poor proxy for a run of seconds: in session-2026-12-06j it gave 1.77x
-    # and 1.97x for two binaries whose plain ratios were 1.52x and 1.27x.
-    printf 'cpus   a fixed loop before each run: native'"'"'s CPUs %s, both hosts'"'"' CPUs %s loops/s\n' \
-        "$(awk '{print $3}' "$WORK/baseline.runs" | sort -g | sed -n '1p;$p' | paste -sd- -)" \
-        "$(awk '{print $3}' "$WORK/$p.runs" | sort -g | sed -n '1p;$p' | paste -sd- -)"
-    speeds="$(awk '{print $3}' "$WORK/baseline.runs" "$WORK/$p.runs" | paste -sd, -)"
-    rows+=("{\"platform\": \"$p\", \"hosts\": 2, \"cores_per_host\": $C, \"spanvm_s\": $s, \"native_s\": $native, \"ratio\": $r, \"ratio_speed_scaled\": $r_n, \"cpu_speeds_native_then_spanvm\": [$speeds], \"target_min\": 1.6, \"make_files\": $FILES, \"funcs_per_file\": $FUNCS, \"place_exec\": \"$PLACE\"}")
+for FUNCS_NOW in "${FUNCS[@]}"; do
+    # Native on host 0's CPUs; the speed that normalises it is theirs. spanvm
+    # runs on both hosts' CPUs: its speed is the mean over all 2C of them.
+    PROJ="$WORK/proj$FUNCS_NOW"
+    "$REPO/tests/integration/gen_c_project.sh" "$PROJ" "$FILES" "$FUNCS_NOW" >/dev/null
+    make_runs "$C" "$FIRST" taskset -c "$FIRST" >"$WORK/baseline.runs"
+    native="$(col_median 1 <"$WORK/baseline.runs")"
+    native_n="$(col_median 2 <"$WORK/baseline.runs")"
+    for p in "${PLATFORMS[@]}"; do
+        make_runs $((2 * C)) "$FIRST,$SECOND" "$SPANVM" run --platform "$p" --local-hosts 2 --host-cpus "$C" --place-exec "$PLACE" -- \
+            >"$WORK/$p.runs"
+        s="$(col_median 1 <"$WORK/$p.runs")"
+        s_n="$(col_median 2 <"$WORK/$p.runs")"
+        r="$(div "$native" "$s")"
+        r_n="$(div "$native_n" "$s_n")"
+        printf 'make %-6s %s files x %-3s functions: make -j%s across 2 hosts x %s cores %8.2f s vs native make -j%s on %s cores %8.2f s: %.2fx (target >= 1.6)\n' \
+            "$p" "$FILES" "$FUNCS_NOW" $((2 * C)) "$C" "$s" "$C" "$C" "$native" "$r"
+        # The speed of the CPUs just before each run, as a noise flag: a spread
+        # of more than ~10% means this run's ratio says little. The scaled ratio
+        # (each run times that speed) is written too, but a 0.1 s sample is a
+        # poor proxy for a run of seconds: in session-2026-12-06j it gave 1.77x
+        # and 1.97x for two binaries whose plain ratios were 1.52x and 1.27x.
+        printf 'cpus   a fixed loop before each run: native'"'"'s CPUs %s, both hosts'"'"' CPUs %s loops/s\n' \
+            "$(awk '{print $3}' "$WORK/baseline.runs" | sort -g | sed -n '1p;$p' | paste -sd- -)" \
+            "$(awk '{print $3}' "$WORK/$p.runs" | sort -g | sed -n '1p;$p' | paste -sd- -)"
+        speeds="$(awk '{print $3}' "$WORK/baseline.runs" "$WORK/$p.runs" | paste -sd, -)"
+        rows+=("{\"platform\": \"$p\", \"hosts\": 2, \"cores_per_host\": $C, \"spanvm_s\": $s, \"native_s\": $native, \"ratio\": $r, \"ratio_speed_scaled\": $r_n, \"cpu_speeds_native_then_spanvm\": [$speeds], \"target_min\": 1.6, \"make_files\": $FILES, \"funcs_per_file\": $FUNCS_NOW, \"place_exec\": \"$PLACE\"}")
+    done
 done
 json="$OUT/spawn_hosts.json"
 (IFS=,; echo "{\"bench\": \"spawn_hosts\", \"repeat\": $REPEAT, \"results\": [${rows[*]}]}") | python3 -m json.tool >"$json"
@@ -132,7 +137,7 @@ if [ "$PLOT" = 1 ]; then
     python3 - "$json" >"$dat" <<'EOP'
 import json, sys
 for r in json.load(open(sys.argv[1]))["results"]:
-    print(f'"{r["platform"]}" {r["ratio"]:.3f} {r["ratio_speed_scaled"]:.3f} 1.6')
+    print(f'"{r["platform"]} x{r["funcs_per_file"]}" {r["ratio"]:.3f} {r["ratio_speed_scaled"]:.3f} 1.6')
 EOP
     gnuplot <<EOG
 set terminal png size 700,400

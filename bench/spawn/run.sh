@@ -6,19 +6,27 @@
 #   make   `make -jC` of the generated 64-file C project
 #          (tests/integration/gen_c_project.sh), C = usable CPUs, wall time;
 #          ratio = native_s / spanvm_s                         target >= 0.85
+#          once per project size of BENCH_MAKE_FUNCS: 64 tiny files, where
+#          the start of each process dominates, and 64 files of a real
+#          source file's size
 #          (also by CPU time, user + system of make and its children:
 #          native_cpu_s / spanvm_cpu_s, steadier under the host's load)
 # Native and each platform take turns, BENCH_REPEAT rounds (medians), after
 # one untimed make each. Prints one line per ratio,
 # writes bench/out/spawn.json and, with gnuplot, bench/out/spawn.png.
 # Knobs: SPANVM [BUILD_DIR/spanvm], CC [cc], BENCH_REPEAT [3], BENCH_SPAWN_ROUNDS [200],
-# BENCH_MAKE_FILES [64], BENCH_PLATFORMS [every available one],
+# BENCH_MAKE_FILES [64], BENCH_MAKE_FUNCS ["1 60"] (functions per generated
+# file, one project per number, as in bench/spawn/hosts.sh: 1 is the tiny file
+# of the tests, cc1 ~30 ms; 60 a real source file's size, a compile ~0.7 s),
+# BENCH_PLATFORMS [every available one],
 # BENCH_OUT [bench/out], BENCH_PLOT [1] (0: no PNG).
 set -euo pipefail
 . "$(dirname "$0")/../lib/common.sh"
 bench_init spawn "$@"
 ROUNDS="${BENCH_SPAWN_ROUNDS:-200}"
 FILES="${BENCH_MAKE_FILES:-64}"
+read -r -a FUNCS <<<"${BENCH_MAKE_FUNCS:-1 60}"
+for f in "${FUNCS[@]}"; do [[ "$f" =~ ^[1-9][0-9]*$ ]] || die "BENCH_MAKE_FUNCS: '$f' is not a positive integer"; done
 C="$(nproc)"
 # CC: the C compiler (a command line; default cc), for spawn_loop and, through
 # make's environment, the project: scripts/kvm-check --run-kit sets it to the
@@ -41,7 +49,7 @@ mkdir -p "$OUT"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/spanvm-bench-spawn.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
 "${CC_CMD[@]}" -O2 -o "$WORK/spawn_loop" "$HERE/spawn_loop.c"
-"$REPO/tests/integration/gen_c_project.sh" "$WORK/proj" "$FILES" >/dev/null
+for f in "${FUNCS[@]}"; do "$REPO/tests/integration/gen_c_project.sh" "$WORK/proj$f" "$FILES" "$f" >/dev/null; done
 MAKE="$(command -v make)"
 
 # div A B: A / B to 4 decimals.
@@ -53,12 +61,15 @@ now() { date +%s.%N; }
 spawn_once() {
     "$@" "$WORK/spawn_loop" "$ROUNDS" | python3 -c 'import json,sys; print(json.load(sys.stdin)["us_per_round"])'
 }
-# make_once RUNNER... : "WALL CPU" of one clean `make -jC`: its seconds and
-# the CPU seconds (user + system) it and its children used. The CPU time
-# swings less with the host's load than the wall time does.
+# make_once F RUNNER... : "WALL CPU" of one clean `make -jC` of the project
+# with F functions per file: its seconds and the CPU seconds (user + system)
+# it and its children used. The CPU time swings less with the host's load
+# than the wall time does.
 make_once() {
-    "$MAKE" -s -C "$WORK/proj" clean >/dev/null
-    python3 - "$@" "$MAKE" -s -C "$WORK/proj" -j"$C" <<'EOP'
+    local proj="$WORK/proj$1"
+    shift
+    "$MAKE" -s -C "$proj" clean >/dev/null
+    python3 - "$@" "$MAKE" -s -C "$proj" -j"$C" <<'EOP'
 import resource, subprocess, sys, time
 t0 = time.monotonic()
 subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, check=False)
@@ -66,7 +77,7 @@ t1 = time.monotonic()
 r = resource.getrusage(resource.RUSAGE_CHILDREN)
 print(f"{t1 - t0:.3f} {r.ru_utime + r.ru_stime:.3f}")
 EOP
-    [ -x "$WORK/proj/prog" ] || die "make -j$C under '$*' built no binary"
+    [ -x "$proj/prog" ] || die "make -j$C under '$*' built no binary"
 }
 # Native and every platform take turns, round after round, after one untimed
 # build each: the host's speed drifts over minutes and its page cache is
@@ -80,38 +91,45 @@ CASES=(host "${PLATFORMS[@]}")
 declare -A SPAWN=() MAKE_WALL=() MAKE_CPU=()
 for k in "${CASES[@]}"; do
     read -r -a R <<<"$(runner "$k")"
-    make_once "${R[@]}" >/dev/null
+    for f in "${FUNCS[@]}"; do make_once "$f" "${R[@]}" >/dev/null; done
 done
 for _ in $(seq "$REPEAT"); do
     for k in "${CASES[@]}"; do
         read -r -a R <<<"$(runner "$k")"
         SPAWN[$k]+="$(spawn_once "${R[@]}") "
-        read -r w c <<<"$(make_once "${R[@]}")"
-        MAKE_WALL[$k]+="$w "
-        MAKE_CPU[$k]+="$c "
+        for f in "${FUNCS[@]}"; do
+            read -r w c <<<"$(make_once "$f" "${R[@]}")"
+            MAKE_WALL[$k:$f]+="$w "
+            MAKE_CPU[$k:$f]+="$c "
+        done
     done
 done
 # shellcheck disable=SC2086 # the lists split into their numbers
 native_spawn="$(median_of ${SPAWN[host]})"
-# shellcheck disable=SC2086
-native_make="$(median_of ${MAKE_WALL[host]})"
-# shellcheck disable=SC2086
-native_make_cpu="$(median_of ${MAKE_CPU[host]})"
 rows=()
 for p in "${PLATFORMS[@]}"; do
     # shellcheck disable=SC2086
     s="$(median_of ${SPAWN[$p]})"
-    # shellcheck disable=SC2086
-    m="$(median_of ${MAKE_WALL[$p]})"
-    # shellcheck disable=SC2086
-    m_cpu="$(median_of ${MAKE_CPU[$p]})"
     rs="$(div "$s" "$native_spawn")"
-    rm_="$(div "$native_make" "$m")"
-    rc="$(div "$native_make_cpu" "$m_cpu")"
     printf 'spawn %-6s fork+exec+wait /bin/true %8.1f us vs native %8.1f us: %.2fx (target <= 3)\n' "$p" "$s" "$native_spawn" "$rs"
-    printf 'make  %-6s make -j%s %s files       %8.2f s  vs native %8.2f s : %.2fx (target >= 0.85)\n' "$p" "$C" "$FILES" "$m" "$native_make" "$rm_"
-    printf 'make  %-6s the same by CPU time     %8.2f s  vs native %8.2f s : %.2fx\n' "$p" "$m_cpu" "$native_make_cpu" "$rc"
-    rows+=("{\"platform\": \"$p\", \"spawn_us\": $s, \"native_spawn_us\": $native_spawn, \"spawn_ratio\": $rs, \"spawn_target_max\": 3, \"make_s\": $m, \"native_make_s\": $native_make, \"make_ratio\": $rm_, \"make_cpu_s\": $m_cpu, \"native_make_cpu_s\": $native_make_cpu, \"make_cpu_ratio\": $rc, \"make_target_min\": 0.85, \"make_jobs\": $C, \"make_files\": $FILES}")
+    makes=()
+    for f in "${FUNCS[@]}"; do
+        # shellcheck disable=SC2086
+        native_make="$(median_of ${MAKE_WALL[host:$f]})"
+        # shellcheck disable=SC2086
+        native_make_cpu="$(median_of ${MAKE_CPU[host:$f]})"
+        # shellcheck disable=SC2086
+        m="$(median_of ${MAKE_WALL[$p:$f]})"
+        # shellcheck disable=SC2086
+        m_cpu="$(median_of ${MAKE_CPU[$p:$f]})"
+        rm_="$(div "$native_make" "$m")"
+        rc="$(div "$native_make_cpu" "$m_cpu")"
+        printf 'make  %-6s make -j%s %s files x %-3s functions %8.2f s  vs native %8.2f s : %.2fx (target >= 0.85)\n' \
+            "$p" "$C" "$FILES" "$f" "$m" "$native_make" "$rm_"
+        printf 'make  %-6s the same by CPU time                %8.2f s  vs native %8.2f s : %.2fx\n' "$p" "$m_cpu" "$native_make_cpu" "$rc"
+        makes+=("{\"funcs_per_file\": $f, \"make_s\": $m, \"native_make_s\": $native_make, \"make_ratio\": $rm_, \"make_cpu_s\": $m_cpu, \"native_make_cpu_s\": $native_make_cpu, \"make_cpu_ratio\": $rc}")
+    done
+    rows+=("{\"platform\": \"$p\", \"spawn_us\": $s, \"native_spawn_us\": $native_spawn, \"spawn_ratio\": $rs, \"spawn_target_max\": 3, \"make_target_min\": 0.85, \"make_jobs\": $C, \"make_files\": $FILES, \"make\": [$(IFS=,; echo "${makes[*]}")]}")
 done
 json="$OUT/spawn.json"
 (IFS=,; echo "{\"bench\": \"spawn\", \"repeat\": $REPEAT, \"spawn_rounds\": $ROUNDS, \"results\": [${rows[*]}]}") | python3 -m json.tool >"$json"
@@ -122,7 +140,8 @@ if [ "$PLOT" = 1 ]; then
 import json, sys
 for r in json.load(open(sys.argv[1]))["results"]:
     print(f'"spawn {r["platform"]}" {r["spawn_ratio"]:.3f} 3')
-    print(f'"make {r["platform"]}" {r["make_ratio"]:.3f} 0.85')
+    for m in r["make"]:
+        print(f'"make {r["platform"]} x{m["funcs_per_file"]}" {m["make_ratio"]:.3f} 0.85')
 EOP
     gnuplot <<EOG
 set terminal png size 800,450
