@@ -46,15 +46,19 @@ void ControlPlane::engine_stopped() {
     stopped_ = true;
 }
 
+bool ControlPlane::left_locked(NodeId node) const {
+    return closing_ || stopped_ || (node < bye_closing_.size() && bye_closing_[node]);
+}
+
 bool ControlPlane::peer_left(NodeId node) {
     std::lock_guard lk(mu_);
-    return closing_ || stopped_ || (node < bye_closing_.size() && bye_closing_[node]);
+    return left_locked(node);
 }
 
 void ControlPlane::on_peer_failed(NodeId node, const std::string& reason) {
     {
         std::lock_guard lk(mu_);
-        if (closing_ || stopped_ || bye_closing_[node]) {
+        if (left_locked(node)) {
             // Everyone finished their workload (closing_), or this peer said
             // it knows that (bye_closing_): a peer leaving now is its exit.
             bye_closing_[node] = true;
@@ -105,7 +109,7 @@ void ControlPlane::handle(NodeId from, ControlMessage msg) {
             case ControlKind::ByeClosing: bye_closing_[from] = true; break;
             case ControlKind::Failed:
                 // After the goodbye, as in on_peer_failed: the peer leaving is its exit.
-                if (closing_ || stopped_ || bye_closing_[from])
+                if (left_locked(from))
                     bye_closing_[from] = true;
                 else if (msg.data.empty())
                     reported = cluster_.describe_failure(from, "failing, without saying why");

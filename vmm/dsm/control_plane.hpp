@@ -89,6 +89,8 @@ private:
     void handle(NodeId from, ControlMessage msg);
     void send(NodeId to, const ControlMessage& m);
     bool all_peers(const std::vector<bool>& v) const;
+    // peer_left's answer; mu_ held.
+    bool left_locked(NodeId node) const;
 
     const net::ClusterConfig cluster_;
     const NodeId self_;
